@@ -1,0 +1,155 @@
+//! Bots: headless shoppers that wander, chat and react. The demo, the tests
+//! and the load runs all use them.
+
+use crate::net::{ApiClient, NetClient, NetError};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use std::time::Duration;
+use vitrine_shared::{ChatText, PoseNet, Reaction, RoomCommand};
+
+/// What a bot does on its own.
+#[derive(Debug, Clone, Copy)]
+pub struct Behaviour {
+    /// Walking speed, metres per second.
+    pub speed: f32,
+    /// Mean time between chat lines; `None` never chats.
+    pub chat_every: Option<Duration>,
+    /// Mean time between reactions; `None` never reacts.
+    pub react_every: Option<Duration>,
+}
+
+impl Default for Behaviour {
+    fn default() -> Self {
+        Behaviour {
+            speed: 1.4,
+            chat_every: Some(Duration::from_secs(8)),
+            react_every: Some(Duration::from_secs(4)),
+        }
+    }
+}
+
+impl Behaviour {
+    /// Walks only: for tests that count chat lines exactly.
+    pub fn walker() -> Self {
+        Behaviour { chat_every: None, react_every: None, ..Behaviour::default() }
+    }
+}
+
+const LINES: &[&str] = &[
+    "Does it come in blue?",
+    "Love this one!",
+    "How heavy is it?",
+    "Just bought two 🛍",
+    "What's the battery life?",
+    "Is there a discount code?",
+    "That colour is gorgeous",
+    "Shipping to Lisbon?",
+];
+
+pub struct Bot {
+    pub name: String,
+    pub net: NetClient,
+    behaviour: Behaviour,
+    rng: StdRng,
+    pose: Option<PoseNet>,
+    target: [f32; 3],
+    until_chat: f32,
+    until_react: f32,
+}
+
+impl Bot {
+    /// Signs in as `name`, joins `room` and starts connecting. `seed` makes
+    /// the bot's wandering repeatable.
+    pub fn join(
+        api: &ApiClient,
+        name: &str,
+        room: &str,
+        behaviour: Behaviour,
+        seed: u64,
+    ) -> Result<Bot, NetError> {
+        let net = NetClient::sign_in_and_join(api, name, room)?;
+        let mut rng = StdRng::seed_from_u64(seed);
+        let until_chat = Self::wait(&mut rng, behaviour.chat_every);
+        let until_react = Self::wait(&mut rng, behaviour.react_every);
+        Ok(Bot {
+            name: name.to_owned(),
+            net,
+            behaviour,
+            rng,
+            pose: None,
+            target: [0.0; 3],
+            until_chat,
+            until_react,
+        })
+    }
+
+    fn wait(rng: &mut StdRng, mean: Option<Duration>) -> f32 {
+        match mean {
+            Some(mean) => mean.as_secs_f32() * rng.random_range(0.5..1.5),
+            None => f32::INFINITY,
+        }
+    }
+
+    /// The pose this bot last sent.
+    pub fn pose(&self) -> Option<PoseNet> {
+        self.pose
+    }
+
+    /// One frame: receive, walk, maybe chat or react, send.
+    pub fn step(&mut self, dt: Duration) -> Result<(), NetError> {
+        self.net.update(dt)?;
+        if self.net.is_connected() && self.net.mirror().is_welcomed() {
+            self.walk(dt.as_secs_f32());
+            self.until_chat -= dt.as_secs_f32();
+            if self.until_chat <= 0.0 {
+                self.until_chat = Self::wait(&mut self.rng, self.behaviour.chat_every);
+                let line = LINES[self.rng.random_range(0..LINES.len())];
+                if let Ok(text) = ChatText::new(line) {
+                    self.net.send_command(RoomCommand::Chat(text));
+                }
+            }
+            self.until_react -= dt.as_secs_f32();
+            if self.until_react <= 0.0 {
+                self.until_react = Self::wait(&mut self.rng, self.behaviour.react_every);
+                let reaction = Reaction::ALL[self.rng.random_range(0..Reaction::ALL.len())];
+                self.net.send_command(RoomCommand::React(reaction));
+            }
+        }
+        self.net.flush()
+    }
+
+    fn pick_target(&mut self) {
+        if let Some(bounds) = self.net.mirror().bounds {
+            let margin = 1.0;
+            self.target = [
+                self.rng.random_range(bounds.min[0] + margin..bounds.max[0] - margin),
+                bounds.min[1],
+                self.rng.random_range(bounds.min[2] + margin..bounds.max[2] - margin),
+            ];
+        }
+    }
+
+    fn walk(&mut self, dt: f32) {
+        let mut pose = match self.pose {
+            Some(pose) => pose,
+            None => {
+                self.pick_target();
+                self.net.mirror().spawn.unwrap_or(PoseNet::at([0.0; 3], 0.0))
+            }
+        };
+        let dx = self.target[0] - pose.position[0];
+        let dz = self.target[2] - pose.position[2];
+        let dist = (dx * dx + dz * dz).sqrt();
+        let step = self.behaviour.speed * dt;
+        if dist <= step.max(0.05) {
+            pose.position = self.target;
+            self.pick_target();
+        } else {
+            pose.position[0] += dx / dist * step;
+            pose.position[2] += dz / dist * step;
+            pose.yaw = dx.atan2(dz);
+        }
+        self.pose = Some(pose);
+        self.net.send_pose(pose);
+    }
+}

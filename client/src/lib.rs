@@ -1,0 +1,6 @@
+//! Vitrine's client. `net` signs in, joins and mirrors a room over the game
+//! link with no rendering at all, so bots, tests and load runs use it; the
+//! showroom, video and XR are built on top of it.
+
+pub mod bots;
+pub mod net;

@@ -1,0 +1,106 @@
+//! The HTTP half of getting in: sign in, list rooms, join.
+
+use std::time::Duration;
+use thiserror::Error;
+use vitrine_shared::api::{CreateSession, ErrorBody, JoinTicket, RoomInfo, RoomList, SessionCreated};
+
+#[derive(Debug, Error)]
+pub enum ApiError {
+    /// The server answered with an error body.
+    #[error("{status} {code}: {message}")]
+    Refused { status: u16, code: String, message: String },
+    #[error("cannot reach the server: {0}")]
+    Transport(String),
+    #[error("unexpected response: {0}")]
+    Protocol(String),
+}
+
+impl ApiError {
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            ApiError::Refused { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ApiError::Refused { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+/// A blocking client for the HTTP API.
+#[derive(Clone)]
+pub struct ApiClient {
+    base: String,
+    agent: ureq::Agent,
+}
+
+/// A signed-in account.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    pub token: String,
+    pub account_id: u64,
+    pub display_name: String,
+}
+
+impl ApiClient {
+    /// `base` is the server's HTTP root, such as `http://127.0.0.1:8080`.
+    pub fn new(base: &str) -> Self {
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(10)))
+            .build()
+            .into();
+        ApiClient { base: base.trim_end_matches('/').to_owned(), agent }
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    fn read<T: serde::de::DeserializeOwned>(
+        result: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) -> Result<T, ApiError> {
+        let mut response = result.map_err(|e| ApiError::Transport(e.to_string()))?;
+        let status = response.status().as_u16();
+        if (200..300).contains(&status) {
+            return response.body_mut().read_json().map_err(|e| ApiError::Protocol(e.to_string()));
+        }
+        match response.body_mut().read_json::<ErrorBody>() {
+            Ok(body) => Err(ApiError::Refused { status, code: body.code, message: body.message }),
+            Err(_) => Err(ApiError::Refused {
+                status,
+                code: "unknown".into(),
+                message: format!("HTTP {status} without an error body"),
+            }),
+        }
+    }
+
+    pub fn sign_in(&self, display_name: &str) -> Result<SignedIn, ApiError> {
+        let body = CreateSession { display_name: display_name.to_owned() };
+        let created: SessionCreated =
+            Self::read(self.agent.post(format!("{}/api/v1/sessions", self.base)).send_json(&body))?;
+        Ok(SignedIn {
+            token: created.token,
+            account_id: created.account_id,
+            display_name: created.display_name,
+        })
+    }
+
+    pub fn rooms(&self) -> Result<Vec<RoomInfo>, ApiError> {
+        let list: RoomList = Self::read(self.agent.get(format!("{}/api/v1/rooms", self.base)).call())?;
+        Ok(list.rooms)
+    }
+
+    pub fn join(&self, session: &SignedIn, room: &str) -> Result<JoinTicket, ApiError> {
+        Self::read(
+            self.agent
+                .post(format!("{}/api/v1/rooms/{room}/join", self.base))
+                .header("Authorization", format!("Bearer {}", session.token))
+                .send_empty(),
+        )
+    }
+}

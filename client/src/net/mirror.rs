@@ -1,0 +1,264 @@
+//! The client's copy of the room: members, avatars and chat, rebuilt from
+//! the server's events and delta snapshots.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use thiserror::Error;
+use vitrine_shared::protocol::{AvatarEntry, ChatLine, MemberInfo, Rejection, RoomEvent, Snapshot};
+use vitrine_shared::{MemberSlot, PoseNet, PoseQ, Reaction, RoomBounds, RoomId, ServerMessage};
+
+/// Snapshots kept as possible baselines; matches the server's history.
+const HISTORY: usize = 32;
+
+/// Something that happened in the room, for a UI or a log to show.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RoomChange {
+    Welcomed { room: RoomId, you: MemberSlot },
+    Joined(MemberInfo),
+    Left(MemberInfo),
+    Chat(ChatLine),
+    Reaction { from: MemberSlot, reaction: Reaction },
+    Rejected(Rejection),
+    ShuttingDown(String),
+}
+
+#[derive(Debug, Error, PartialEq)]
+pub enum MirrorError {
+    #[error("snapshot {tick} refers to avatar {slot:?} missing from its baseline")]
+    BadDelta { tick: u32, slot: MemberSlot },
+}
+
+#[derive(Debug, Default)]
+pub struct RoomMirror {
+    pub room: Option<RoomId>,
+    pub room_name: String,
+    pub you: Option<MemberSlot>,
+    pub spawn: Option<PoseNet>,
+    pub bounds: Option<RoomBounds>,
+    pub members: BTreeMap<MemberSlot, MemberInfo>,
+    pub avatars: BTreeMap<MemberSlot, PoseNet>,
+    /// Every chat line seen, history first, in the room's order.
+    pub chat: Vec<ChatLine>,
+    pub rejections: Vec<Rejection>,
+    pub shutting_down: Option<String>,
+    /// Newest snapshot applied: acknowledged to the server as a baseline.
+    pub latest_snapshot: Option<u32>,
+    pub snapshots_applied: u64,
+    /// Snapshots dropped: out of order, or baseline no longer held.
+    pub snapshots_dropped: u64,
+    history: VecDeque<(u32, HashMap<MemberSlot, PoseQ>)>,
+    changes: Vec<RoomChange>,
+}
+
+fn newer(tick: u32, than: u32) -> bool {
+    tick != than && tick.wrapping_sub(than) < u32::MAX / 2
+}
+
+impl RoomMirror {
+    pub fn is_welcomed(&self) -> bool {
+        self.you.is_some()
+    }
+
+    pub fn member_by_name(&self, name: &str) -> Option<&MemberInfo> {
+        self.members.values().find(|m| m.name.as_str() == name)
+    }
+
+    /// Changes since the last call, oldest first.
+    pub fn drain_changes(&mut self) -> Vec<RoomChange> {
+        std::mem::take(&mut self.changes)
+    }
+
+    pub fn apply(&mut self, message: ServerMessage) -> Result<(), MirrorError> {
+        match message {
+            ServerMessage::Snapshot(snapshot) => return self.apply_snapshot(snapshot),
+            ServerMessage::Room(event) => self.apply_event(event),
+            ServerMessage::Rejected(rejection) => {
+                self.rejections.push(rejection.clone());
+                self.changes.push(RoomChange::Rejected(rejection));
+            }
+            ServerMessage::ShuttingDown { reason } => {
+                self.shutting_down = Some(reason.clone());
+                self.changes.push(RoomChange::ShuttingDown(reason));
+            }
+        }
+        Ok(())
+    }
+
+    fn apply_event(&mut self, event: RoomEvent) {
+        match event {
+            RoomEvent::Welcome { room, room_name, you, spawn, bounds, members, recent_chat } => {
+                self.room = Some(room.clone());
+                self.room_name = room_name;
+                self.you = Some(you);
+                self.spawn = Some(spawn);
+                self.bounds = Some(bounds);
+                self.members = members.into_iter().map(|m| (m.slot, m)).collect();
+                self.avatars.clear();
+                self.history.clear();
+                self.latest_snapshot = None;
+                self.chat.extend(recent_chat);
+                self.changes.push(RoomChange::Welcomed { room, you });
+            }
+            RoomEvent::MemberJoined(info) => {
+                self.members.insert(info.slot, info.clone());
+                self.changes.push(RoomChange::Joined(info));
+            }
+            RoomEvent::MemberLeft { slot } => {
+                self.avatars.remove(&slot);
+                for (_, poses) in self.history.iter_mut() {
+                    poses.remove(&slot);
+                }
+                if let Some(info) = self.members.remove(&slot) {
+                    self.changes.push(RoomChange::Left(info));
+                }
+            }
+            RoomEvent::Chat(line) => {
+                self.chat.push(line.clone());
+                self.changes.push(RoomChange::Chat(line));
+            }
+            RoomEvent::Reaction { from, reaction } => {
+                self.changes.push(RoomChange::Reaction { from, reaction });
+            }
+        }
+    }
+
+    fn apply_snapshot(&mut self, snapshot: Snapshot) -> Result<(), MirrorError> {
+        if self.latest_snapshot.is_some_and(|latest| !newer(snapshot.tick, latest)) {
+            self.snapshots_dropped += 1;
+            return Ok(());
+        }
+        let mut poses = match snapshot.baseline {
+            None => HashMap::new(),
+            Some(base) => match self.history.iter().find(|(tick, _)| *tick == base) {
+                Some((_, poses)) => poses.clone(),
+                None => {
+                    self.snapshots_dropped += 1;
+                    return Ok(());
+                }
+            },
+        };
+        for entry in snapshot.avatars {
+            match entry {
+                AvatarEntry::Full { slot, pose } => {
+                    poses.insert(slot, pose);
+                }
+                AvatarEntry::Delta { slot, delta } => {
+                    let next = poses
+                        .get(&slot)
+                        .and_then(|base| base.apply(&delta))
+                        .ok_or(MirrorError::BadDelta { tick: snapshot.tick, slot })?;
+                    poses.insert(slot, next);
+                }
+            }
+        }
+        // Only members known from the reliable events are shown.
+        poses.retain(|slot, _| self.members.contains_key(slot));
+        self.avatars = poses.iter().map(|(slot, q)| (*slot, PoseNet::from(q))).collect();
+        self.history.push_back((snapshot.tick, poses));
+        while self.history.len() > HISTORY {
+            self.history.pop_front();
+        }
+        self.latest_snapshot = Some(snapshot.tick);
+        self.snapshots_applied += 1;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vitrine_shared::pose::PoseDeltaQ;
+    use vitrine_shared::{AccountId, DisplayName, Role};
+
+    fn member(slot: u16) -> MemberInfo {
+        MemberInfo {
+            slot: MemberSlot(slot),
+            account: AccountId(slot as u64 + 100),
+            name: DisplayName::new(format!("m{slot}")).unwrap(),
+            role: Role::Shopper,
+        }
+    }
+
+    fn welcomed() -> RoomMirror {
+        let mut m = RoomMirror::default();
+        m.apply(ServerMessage::Room(RoomEvent::Welcome {
+            room: RoomId::new("r").unwrap(),
+            room_name: "R".into(),
+            you: MemberSlot(0),
+            spawn: PoseNet::at([0.0; 3], 0.0),
+            bounds: RoomBounds::centered(10.0, 10.0, 3.0),
+            members: vec![member(0), member(1)],
+            recent_chat: vec![],
+        }))
+        .unwrap();
+        m
+    }
+
+    fn q(x: i16) -> PoseQ {
+        PoseQ { position: [x, 0, 0], yaw: 0, xr: None }
+    }
+
+    #[test]
+    fn rebuilds_state_from_deltas_against_acknowledged_baselines() {
+        let mut m = welcomed();
+        m.apply(ServerMessage::Snapshot(Snapshot {
+            tick: 1,
+            baseline: None,
+            avatars: vec![
+                AvatarEntry::Full { slot: MemberSlot(0), pose: q(100) },
+                AvatarEntry::Full { slot: MemberSlot(1), pose: q(200) },
+            ],
+        }))
+        .unwrap();
+        // Slot 0 unchanged (omitted), slot 1 moved by +5 cm.
+        m.apply(ServerMessage::Snapshot(Snapshot {
+            tick: 2,
+            baseline: Some(1),
+            avatars: vec![AvatarEntry::Delta {
+                slot: MemberSlot(1),
+                delta: PoseDeltaQ { position: [5, 0, 0], yaw: 0 },
+            }],
+        }))
+        .unwrap();
+        assert_eq!(m.latest_snapshot, Some(2));
+        assert!((m.avatars[&MemberSlot(0)].position[0] - 1.0).abs() < 1e-6);
+        assert!((m.avatars[&MemberSlot(1)].position[0] - 2.05).abs() < 1e-6);
+
+        // A late, older snapshot is dropped; so is one whose baseline is unknown.
+        m.apply(ServerMessage::Snapshot(Snapshot { tick: 1, baseline: None, avatars: vec![] })).unwrap();
+        m.apply(ServerMessage::Snapshot(Snapshot { tick: 9, baseline: Some(7), avatars: vec![] })).unwrap();
+        assert_eq!(m.snapshots_dropped, 2);
+        assert_eq!(m.latest_snapshot, Some(2));
+
+        // A delta for an avatar the baseline lacks is an error, not a guess.
+        let bad = Snapshot {
+            tick: 10,
+            baseline: Some(2),
+            avatars: vec![AvatarEntry::Delta {
+                slot: MemberSlot(5),
+                delta: PoseDeltaQ { position: [1, 0, 0], yaw: 0 },
+            }],
+        };
+        assert_eq!(
+            m.apply(ServerMessage::Snapshot(bad)),
+            Err(MirrorError::BadDelta { tick: 10, slot: MemberSlot(5) })
+        );
+    }
+
+    #[test]
+    fn members_leaving_vanish_from_avatars() {
+        let mut m = welcomed();
+        m.apply(ServerMessage::Snapshot(Snapshot {
+            tick: 1,
+            baseline: None,
+            avatars: vec![AvatarEntry::Full { slot: MemberSlot(1), pose: q(1) }],
+        }))
+        .unwrap();
+        m.apply(ServerMessage::Room(RoomEvent::MemberLeft { slot: MemberSlot(1) })).unwrap();
+        assert!(!m.avatars.contains_key(&MemberSlot(1)));
+        // A snapshot built on an older baseline still does not bring it back.
+        m.apply(ServerMessage::Snapshot(Snapshot { tick: 2, baseline: Some(1), avatars: vec![] })).unwrap();
+        assert!(m.avatars.is_empty());
+        let changes = m.drain_changes();
+        assert!(matches!(changes.last(), Some(RoomChange::Left(info)) if info.slot == MemberSlot(1)));
+    }
+}

@@ -1,0 +1,245 @@
+//! Server settings from flags, environment variables and a TOML file, in
+//! that order of precedence, over built-in defaults.
+
+use clap::Parser;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use thiserror::Error;
+
+/// Vitrine's game server, HTTP API and store in one process.
+#[derive(Debug, Parser, Default, Clone)]
+#[command(name = "vitrine-server", version, about)]
+pub struct Cli {
+    /// Address for the HTTP API [default: 127.0.0.1:8080]
+    #[arg(long, env = "VITRINE_HTTP", value_name = "ADDR")]
+    pub http: Option<SocketAddr>,
+    /// UDP address for the game link [default: 127.0.0.1:5000]
+    #[arg(long, env = "VITRINE_UDP", value_name = "ADDR")]
+    pub udp: Option<SocketAddr>,
+    /// Game address written into connect tokens, when clients must reach the
+    /// UDP socket through another address (NAT, 0.0.0.0) [default: the UDP address]
+    #[arg(long, env = "VITRINE_PUBLIC_ADDR", value_name = "ADDR")]
+    pub public_addr: Option<SocketAddr>,
+    /// Directory for keys and the embedded database [default: ./data]
+    #[arg(long, env = "VITRINE_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Database URL: sqlite://PATH or postgres://… [default: SQLite in the data dir]
+    #[arg(long, env = "VITRINE_DATABASE_URL", value_name = "URL")]
+    pub database_url: Option<String>,
+    /// TOML file with any of these settings and the tuning ones (rate limits, rooms file)
+    #[arg(long, env = "VITRINE_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+/// The TOML file. Every key is optional; unknown keys are an error, so a
+/// typo is caught at start rather than silently ignored.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub http: Option<SocketAddr>,
+    pub udp: Option<SocketAddr>,
+    pub public_addr: Option<SocketAddr>,
+    pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+    pub rooms_file: Option<PathBuf>,
+    pub default_capacity: Option<usize>,
+    pub session_ttl_secs: Option<u64>,
+    pub chat: Option<RateConfig>,
+    pub reactions: Option<RateConfig>,
+    pub http_rate: Option<RateConfig>,
+}
+
+/// A token bucket: `per_second` sustained, `burst` at once.
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RateConfig {
+    pub per_second: f64,
+    pub burst: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub http: SocketAddr,
+    pub udp: SocketAddr,
+    pub public_addr: Option<SocketAddr>,
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub rooms_file: PathBuf,
+    pub default_capacity: usize,
+    pub session_ttl: Duration,
+    pub chat: RateConfig,
+    pub reactions: RateConfig,
+    /// Per client IP, for sign-in and join.
+    pub http_rate: RateConfig,
+    /// Lifetime of a connect token. DESIGN.md: 30 s.
+    pub connect_token_ttl: Duration,
+    /// A silent client is dropped after this long.
+    pub client_timeout_secs: i32,
+}
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("config file {path} is invalid: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("invalid setting {key}: {message}")]
+    Invalid { key: &'static str, message: String },
+}
+
+pub const DEFAULT_CAPACITY: usize = 100;
+
+impl ServerConfig {
+    /// Defaults suited to a local run from the repository root.
+    pub fn local(data_dir: impl Into<PathBuf>) -> Self {
+        let data_dir = data_dir.into();
+        ServerConfig {
+            http: "127.0.0.1:8080".parse().expect("literal address"),
+            udp: "127.0.0.1:5000".parse().expect("literal address"),
+            public_addr: None,
+            database_url: sqlite_url(&data_dir),
+            data_dir,
+            rooms_file: default_rooms_file(),
+            default_capacity: DEFAULT_CAPACITY,
+            session_ttl: Duration::from_secs(24 * 3600),
+            chat: RateConfig { per_second: 1.0, burst: 5 },
+            reactions: RateConfig { per_second: 5.0, burst: 10 },
+            http_rate: RateConfig { per_second: 20.0, burst: 100 },
+            connect_token_ttl: Duration::from_secs(30),
+            client_timeout_secs: 10,
+        }
+    }
+
+    /// Resolves flags and environment (already merged by clap) over the file
+    /// over the defaults.
+    pub fn resolve(cli: &Cli) -> Result<Self, ConfigError> {
+        let file = match &cli.config {
+            Some(path) => Self::read_file(path)?,
+            None => FileConfig::default(),
+        };
+        let data_dir = cli
+            .data_dir
+            .clone()
+            .or(file.data_dir.clone())
+            .unwrap_or_else(|| PathBuf::from("data"));
+        let mut config = ServerConfig::local(&data_dir);
+        config.http = cli.http.or(file.http).unwrap_or(config.http);
+        config.udp = cli.udp.or(file.udp).unwrap_or(config.udp);
+        config.public_addr = cli.public_addr.or(file.public_addr);
+        config.database_url =
+            cli.database_url.clone().or(file.database_url).unwrap_or(config.database_url);
+        if let Some(rooms) = file.rooms_file {
+            config.rooms_file = rooms;
+        }
+        if let Some(capacity) = file.default_capacity {
+            config.default_capacity = capacity;
+        }
+        if let Some(ttl) = file.session_ttl_secs {
+            config.session_ttl = Duration::from_secs(ttl);
+        }
+        config.chat = file.chat.unwrap_or(config.chat);
+        config.reactions = file.reactions.unwrap_or(config.reactions);
+        config.http_rate = file.http_rate.unwrap_or(config.http_rate);
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        toml::from_str(&text)
+            .map_err(|e| ConfigError::Parse { path: path.to_owned(), message: e.to_string() })
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        for (key, rate) in
+            [("chat", self.chat), ("reactions", self.reactions), ("http_rate", self.http_rate)]
+        {
+            if !(rate.per_second.is_finite() && rate.per_second > 0.0) || rate.burst == 0 {
+                return Err(ConfigError::Invalid {
+                    key,
+                    message: "per_second must be positive and burst at least 1".into(),
+                });
+            }
+        }
+        if self.default_capacity == 0 || self.default_capacity > crate::rooms::MAX_ROOM_CAPACITY {
+            return Err(ConfigError::Invalid {
+                key: "default_capacity",
+                message: format!("must be 1 to {}", crate::rooms::MAX_ROOM_CAPACITY),
+            });
+        }
+        if self.public_addr.is_none() && self.udp.ip().is_unspecified() {
+            return Err(ConfigError::Invalid {
+                key: "public_addr",
+                message: "set it when the UDP address is unspecified (0.0.0.0 or [::])".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+pub fn sqlite_url(data_dir: &Path) -> String {
+    format!("sqlite://{}?mode=rwc", data_dir.join("vitrine.db").display())
+}
+
+/// `assets/rooms.toml` beside the workspace when run by cargo, else in the
+/// working directory.
+pub fn default_rooms_file() -> PathBuf {
+    let in_workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/rooms.toml");
+    if in_workspace.exists() { in_workspace } else { PathBuf::from("assets/rooms.toml") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_override_file_which_overrides_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vitrine.toml");
+        std::fs::write(
+            &path,
+            "http = \"127.0.0.1:9000\"\nudp = \"127.0.0.1:9001\"\n[chat]\nper_second = 2.0\nburst = 3\n",
+        )
+        .unwrap();
+        let cli = Cli {
+            http: Some("127.0.0.1:7000".parse().unwrap()),
+            config: Some(path),
+            ..Cli::default()
+        };
+        let config = ServerConfig::resolve(&cli).unwrap();
+        assert_eq!(config.http.port(), 7000);
+        assert_eq!(config.udp.port(), 9001);
+        assert_eq!(config.chat, RateConfig { per_second: 2.0, burst: 3 });
+        assert_eq!(config.reactions, ServerConfig::local("data").reactions);
+    }
+
+    #[test]
+    fn bad_files_are_typed_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.toml");
+        std::fs::write(&path, "htp = \"127.0.0.1:1\"\n").unwrap();
+        let cli = Cli { config: Some(path.clone()), ..Cli::default() };
+        assert!(matches!(ServerConfig::resolve(&cli), Err(ConfigError::Parse { .. })));
+
+        std::fs::write(&path, "[chat]\nper_second = -1.0\nburst = 1\n").unwrap();
+        assert!(matches!(
+            ServerConfig::resolve(&cli),
+            Err(ConfigError::Invalid { key: "chat", .. })
+        ));
+
+        let missing = Cli { config: Some(dir.path().join("nope.toml")), ..Cli::default() };
+        assert!(matches!(ServerConfig::resolve(&missing), Err(ConfigError::Read { .. })));
+    }
+
+    #[test]
+    fn unspecified_udp_needs_a_public_address() {
+        let cli = Cli { udp: Some("0.0.0.0:5000".parse().unwrap()), ..Cli::default() };
+        assert!(matches!(
+            ServerConfig::resolve(&cli),
+            Err(ConfigError::Invalid { key: "public_addr", .. })
+        ));
+    }
+}

@@ -1,0 +1,89 @@
+//! Extractors whose failures are `ApiError`s: JSON bodies, the caller's IP
+//! and the bearer session.
+
+use super::{ApiError, AppState};
+use crate::auth;
+use crate::store::{Account, Session, now_ms};
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+/// `Json<T>` whose rejection is a typed 400 (or 413, 415).
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(ApiJson(value)),
+            Err(rejection) => Err(json_error(rejection)),
+        }
+    }
+}
+
+fn json_error(rejection: JsonRejection) -> ApiError {
+    let (status, code) = match &rejection {
+        JsonRejection::MissingJsonContentType(_) => {
+            (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+        }
+        JsonRejection::BytesRejection(_) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
+        }
+        JsonRejection::JsonSyntaxError(_) => (StatusCode::BAD_REQUEST, "malformed_json"),
+        JsonRejection::JsonDataError(_) => (StatusCode::BAD_REQUEST, "invalid_body"),
+        _ => (StatusCode::BAD_REQUEST, "bad_request"),
+    };
+    ApiError::new(status, code, rejection.body_text())
+}
+
+/// The peer's IP, or loopback when there is no socket (in-process tests).
+pub struct ClientIp(pub IpAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let ip = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip())
+            .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
+        Ok(ClientIp(ip))
+    }
+}
+
+/// A caller with a live session, from `Authorization: Bearer …`.
+pub struct Authenticated {
+    pub account: Account,
+    pub session: Session,
+}
+
+impl FromRequestParts<AppState> for Authenticated {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .ok_or_else(|| ApiError::unauthorized("missing_token", "sign in first: no bearer token"))?;
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|h| h.strip_prefix("Bearer "))
+            .ok_or_else(|| ApiError::unauthorized("invalid_token", "expected 'Bearer <token>'"))?;
+        let claims = auth::verify(&state.keys.session, token.trim(), now_ms()).map_err(|e| match e {
+            auth::TokenError::Expired => ApiError::unauthorized("expired_token", "session expired; sign in again"),
+            _ => ApiError::unauthorized("invalid_token", "invalid bearer token"),
+        })?;
+        let (session, account) = state
+            .store
+            .live_session(&claims.session_id)
+            .await?
+            .ok_or_else(|| ApiError::unauthorized("expired_token", "session ended; sign in again"))?;
+        Ok(Authenticated { account, session })
+    }
+}

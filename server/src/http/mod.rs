@@ -1,0 +1,103 @@
+//! The HTTP API (axum): sign-in, room list, join, health, metrics and the
+//! OpenAPI document. Every route is registered through `utoipa_axum`, so the
+//! document is built from the same list as the router and cannot drift.
+
+mod error;
+mod extract;
+mod ops;
+mod rooms;
+mod sessions;
+
+pub use error::{ApiError, ErrorBody};
+
+use crate::directory::RoomDirectory;
+use crate::keys::Keys;
+use crate::metrics::Metrics;
+use crate::rate_limit::TokenBucket;
+use crate::config::RateConfig;
+use crate::store::Store;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// Request bodies are small JSON documents.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+#[derive(Clone)]
+pub struct AppState(pub Arc<AppStateInner>);
+
+pub struct AppStateInner {
+    pub store: Store,
+    pub directory: Arc<RoomDirectory>,
+    pub metrics: Arc<Metrics>,
+    pub keys: Keys,
+    pub game_addr: SocketAddr,
+    pub session_ttl: Duration,
+    pub connect_token_ttl: Duration,
+    pub client_timeout_secs: i32,
+    pub rate: RateConfig,
+    pub buckets: Mutex<HashMap<IpAddr, TokenBucket>>,
+    pub started: Instant,
+    pub openapi: OnceLock<utoipa::openapi::OpenApi>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = AppStateInner;
+    fn deref(&self) -> &AppStateInner {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// Takes one request from `ip`'s bucket, or says how long to wait.
+    pub fn rate_limit(&self, ip: IpAddr) -> Result<(), ApiError> {
+        let now = self.started.elapsed();
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        if buckets.len() > 100_000 {
+            // Bound memory under a spray of addresses: full buckets carry no state.
+            buckets.clear();
+        }
+        let rate = self.rate;
+        buckets
+            .entry(ip)
+            .or_insert_with(|| TokenBucket::new(rate, now))
+            .try_take(now)
+            .map_err(ApiError::rate_limited)
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Vitrine API", description = "Sign in, find a room, join it over the game link."),
+    tags(
+        (name = "sessions", description = "Sign-in"),
+        (name = "rooms", description = "Rooms and joining"),
+        (name = "operations", description = "Health, metrics and this document"),
+    )
+)]
+struct ApiDoc;
+
+/// The whole HTTP API with its OpenAPI document.
+pub fn router(state: AppState) -> Router {
+    let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(sessions::create_session))
+        .routes(routes!(sessions::end_session))
+        .routes(routes!(rooms::list_rooms))
+        .routes(routes!(rooms::join_room))
+        .routes(routes!(ops::healthz))
+        .routes(routes!(ops::metrics))
+        .routes(routes!(ops::openapi))
+        .split_for_parts();
+    let _ = state.openapi.set(openapi);
+    router
+        .fallback(error::not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), ops::count_responses))
+        .with_state(state)
+}

@@ -1,0 +1,66 @@
+//! `POST /api/v1/sessions`: sign in as a guest.
+
+use super::extract::{ApiJson, Authenticated, ClientIp};
+use super::{ApiError, AppState, ErrorBody};
+use crate::auth;
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use vitrine_shared::DisplayName;
+use vitrine_shared::api::{CreateSession, SessionCreated};
+
+/// Create a guest account and a session for it.
+#[utoipa::path(
+    post,
+    path = "/api/v1/sessions",
+    tag = "sessions",
+    request_body = CreateSession,
+    responses(
+        (status = 201, description = "Signed in", body = SessionCreated),
+        (status = 400, description = "Bad body or display name", body = ErrorBody),
+        (status = 429, description = "Too many requests", body = ErrorBody),
+    )
+)]
+pub async fn create_session(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiJson(body): ApiJson<CreateSession>,
+) -> Result<(StatusCode, Json<SessionCreated>), ApiError> {
+    state.rate_limit(ip)?;
+    let name = DisplayName::new(body.display_name)
+        .map_err(|e| ApiError::bad_request("invalid_display_name", e.to_string()))?;
+    let account = state.store.create_guest(&name).await?;
+    let session = state.store.create_session(account.id, state.session_ttl).await?;
+    let token = auth::sign(
+        &state.keys.session,
+        &auth::Claims { session_id: session.id.clone(), expires_at_ms: session.expires_at_ms },
+    );
+    tracing::info!(account = %account.id, name = %account.name, "guest signed in");
+    Ok((
+        StatusCode::CREATED,
+        Json(SessionCreated {
+            token,
+            account_id: account.id.0,
+            display_name: account.name.to_string(),
+            role: account.role.as_str().to_owned(),
+            expires_at_ms: session.expires_at_ms,
+        }),
+    ))
+}
+
+/// Sign out: end the caller's session. Its bearer token stops working.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/sessions/current",
+    tag = "sessions",
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Signed out"),
+        (status = 401, description = "No valid session", body = ErrorBody),
+    )
+)]
+pub async fn end_session(State(state): State<AppState>, who: Authenticated) -> Result<StatusCode, ApiError> {
+    state.store.revoke_session(&who.session.id).await?;
+    tracing::info!(account = %who.account.id, "signed out");
+    Ok(StatusCode::NO_CONTENT)
+}

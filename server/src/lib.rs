@@ -1,0 +1,240 @@
+//! Vitrine's server as a library: the binary, the tests, the benchmarks and
+//! the demo all run this same code.
+//!
+//! Threads: one tokio runtime hosts the HTTP API and the store; the room
+//! ECS runs its fixed-rate loop on a thread of its own, so a slow request
+//! never delays a tick. They share the room directory and the metrics.
+
+pub mod auth;
+pub mod config;
+pub mod directory;
+pub mod http;
+pub mod keys;
+pub mod metrics;
+pub mod rate_limit;
+pub mod rooms;
+pub mod store;
+
+use crate::config::ServerConfig;
+use crate::directory::RoomDirectory;
+use crate::keys::Keys;
+use crate::metrics::Metrics;
+use crate::store::{RoomRow, Store};
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Instant;
+use thiserror::Error;
+use tokio::sync::watch;
+
+#[derive(Debug, Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    #[error(transparent)]
+    Keys(#[from] keys::KeyError),
+    #[error(transparent)]
+    Rooms(#[from] rooms::RoomsFileError),
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    #[error("cannot bind {what} on {addr}: {source}")]
+    Bind { what: &'static str, addr: SocketAddr, source: std::io::Error },
+    #[error("room loop failed to start: {0}")]
+    RoomLoop(std::io::Error),
+}
+
+/// Asks a running server to stop. Cheap to clone; safe from any thread.
+#[derive(Clone)]
+pub struct ShutdownHandle(watch::Sender<bool>);
+
+impl ShutdownHandle {
+    pub fn trigger(&self) {
+        let _ = self.0.send(true);
+    }
+}
+
+/// A started server: HTTP listening, rooms ticking.
+pub struct Server {
+    http_addr: SocketAddr,
+    udp_addr: SocketAddr,
+    public_addr: SocketAddr,
+    metrics: Arc<Metrics>,
+    directory: Arc<RoomDirectory>,
+    shutdown_tx: watch::Sender<bool>,
+    room_stop: Arc<AtomicBool>,
+    room_thread: Option<std::thread::JoinHandle<()>>,
+    http_task: tokio::task::JoinHandle<std::io::Result<()>>,
+    store: Store,
+}
+
+impl Server {
+    /// Opens the store, loads keys and rooms, binds both sockets and starts
+    /// the room thread and the HTTP task on the current tokio runtime.
+    pub async fn start(config: ServerConfig) -> Result<Server, StartError> {
+        config.validate()?;
+        let keys = Keys::load_or_create(&config.data_dir)?;
+        let specs = rooms::load_rooms_file(&config.rooms_file, config.default_capacity)?;
+        let store = Store::connect(&config.database_url).await?;
+        let rows: Vec<RoomRow> = specs
+            .iter()
+            .map(|s| RoomRow { id: s.id.clone(), name: s.name.clone(), capacity: s.capacity })
+            .collect();
+        store.sync_rooms(&rows).await?;
+
+        let socket = UdpSocket::bind(config.udp)
+            .map_err(|source| StartError::Bind { what: "UDP", addr: config.udp, source })?;
+        let udp_addr = socket.local_addr().map_err(StartError::RoomLoop)?;
+        let public_addr = config.public_addr.unwrap_or(udp_addr);
+        let listener = tokio::net::TcpListener::bind(config.http)
+            .await
+            .map_err(|source| StartError::Bind { what: "HTTP", addr: config.http, source })?;
+        let http_addr = listener.local_addr().map_err(StartError::RoomLoop)?;
+
+        let metrics = Arc::new(Metrics::default());
+        let directory = Arc::new(RoomDirectory::new(
+            specs.iter().map(|s| (s.id.clone(), s.name.clone(), s.capacity)),
+        ));
+        let room_stop = Arc::new(AtomicBool::new(false));
+        let ctx = rooms::GameContext {
+            socket,
+            public_addr,
+            netcode_key: keys.netcode,
+            rooms: specs,
+            directory: directory.clone(),
+            metrics: metrics.clone(),
+            chat: config.chat,
+            reactions: config.reactions,
+            shutdown: room_stop.clone(),
+        };
+        // The app is built on its own thread; report a failure back here.
+        let (built_tx, built_rx) = std::sync::mpsc::channel();
+        let room_thread = std::thread::Builder::new()
+            .name("rooms".into())
+            .spawn(move || match rooms::build_app(ctx) {
+                Ok(app) => {
+                    let _ = built_tx.send(Ok(()));
+                    rooms::run(app);
+                }
+                Err(e) => {
+                    let _ = built_tx.send(Err(e));
+                }
+            })
+            .map_err(StartError::RoomLoop)?;
+        built_rx
+            .recv()
+            .map_err(|_| StartError::RoomLoop(std::io::Error::other("room thread died")))?
+            .map_err(StartError::RoomLoop)?;
+
+        let state = http::AppState(Arc::new(http::AppStateInner {
+            store: store.clone(),
+            directory: directory.clone(),
+            metrics: metrics.clone(),
+            keys,
+            game_addr: public_addr,
+            session_ttl: config.session_ttl,
+            connect_token_ttl: config.connect_token_ttl,
+            client_timeout_secs: config.client_timeout_secs,
+            rate: config.http_rate,
+            buckets: Mutex::new(Default::default()),
+            started: Instant::now(),
+            openapi: OnceLock::new(),
+        }));
+        let (shutdown_tx, mut shutdown_rx) = watch::channel(false);
+        let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
+        let http_task = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = shutdown_rx.wait_for(|stop| *stop).await;
+                })
+                .await
+        });
+        tracing::info!(%http_addr, %udp_addr, %public_addr, "vitrine server started");
+        Ok(Server {
+            http_addr,
+            udp_addr,
+            public_addr,
+            metrics,
+            directory,
+            shutdown_tx,
+            room_stop,
+            room_thread: Some(room_thread),
+            http_task,
+            store,
+        })
+    }
+
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http_addr
+    }
+
+    pub fn udp_addr(&self) -> SocketAddr {
+        self.udp_addr
+    }
+
+    pub fn public_addr(&self) -> SocketAddr {
+        self.public_addr
+    }
+
+    pub fn metrics(&self) -> Arc<Metrics> {
+        self.metrics.clone()
+    }
+
+    pub fn directory(&self) -> Arc<RoomDirectory> {
+        self.directory.clone()
+    }
+
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        ShutdownHandle(self.shutdown_tx.clone())
+    }
+
+    /// Waits for a shutdown request, then tells the clients, stops the room
+    /// loop and the HTTP server, and closes the store.
+    pub async fn wait(mut self) -> anyhow::Result<()> {
+        let mut rx = self.shutdown_tx.subscribe();
+        let _ = rx.wait_for(|stop| *stop).await;
+        tracing::info!("shutting down");
+        self.room_stop.store(true, Ordering::Release);
+        if let Some(thread) = self.room_thread.take() {
+            tokio::task::spawn_blocking(move || thread.join())
+                .await?
+                .map_err(|_| anyhow::anyhow!("the room thread panicked"))?;
+        }
+        (&mut self.http_task).await??;
+        self.store.close().await;
+        tracing::info!("stopped cleanly");
+        Ok(())
+    }
+}
+
+/// Runs until SIGINT or SIGTERM, then shuts down cleanly.
+pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
+    let server = Server::start(config).await?;
+    let handle = server.shutdown_handle();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        handle.trigger();
+    });
+    server.wait().await
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

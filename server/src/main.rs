@@ -1,0 +1,36 @@
+//! `vitrine-server`: parses flags and runs the library.
+
+use clap::Parser;
+use std::process::ExitCode;
+use vitrine_server::config::{Cli, ServerConfig};
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .init();
+    let cli = Cli::parse();
+    let config = match ServerConfig::resolve(&cli) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("vitrine-server: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("vitrine-server: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(vitrine_server::run(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("vitrine-server: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

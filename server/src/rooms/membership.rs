@@ -1,0 +1,254 @@
+//! Who is in which room: admitting a connected client from its token's
+//! `user_data`, assigning its slot, welcoming it, and telling the room when
+//! members come and go.
+
+use super::transport::UdpTransport;
+use super::{Clients, RateSettings, Shared, send_event};
+use crate::rate_limit::TokenBucket;
+use bevy_app::prelude::*;
+use bevy_ecs::prelude::*;
+use bevy_renet::{RenetServer, RenetServerEvent};
+use bevy_time::prelude::*;
+use renet::{ClientId, ServerEvent};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+use vitrine_shared::protocol::{ChatLine, MemberInfo, RoomEvent};
+use vitrine_shared::{MemberSlot, PoseNet, PoseQ, RoomBounds, RoomId, ServerMessage, TokenUserData};
+
+/// Snapshots kept per room as delta baselines: 1.6 s at 20 Hz.
+pub const SNAPSHOT_HISTORY: usize = 32;
+
+#[derive(Component)]
+pub struct Room {
+    pub id: RoomId,
+    pub name: String,
+    pub capacity: usize,
+    pub bounds: RoomBounds,
+    pub members: BTreeMap<MemberSlot, ClientId>,
+    pub chat_seq: u64,
+    pub recent_chat: VecDeque<ChatLine>,
+    pub snapshot_seq: u32,
+    pub history: VecDeque<(u32, Arc<HashMap<MemberSlot, PoseQ>>)>,
+}
+
+impl Room {
+    fn free_slot(&self) -> Option<MemberSlot> {
+        (0..=u16::MAX).map(MemberSlot).find(|slot| !self.members.contains_key(slot))
+    }
+
+    /// Every member's client, for a broadcast.
+    pub fn clients(&self) -> impl Iterator<Item = ClientId> + '_ {
+        self.members.values().copied()
+    }
+
+    /// Where a member with `slot` appears: spread on a spiral so that
+    /// newcomers do not stand inside each other.
+    pub fn spawn_pose(&self, slot: MemberSlot) -> PoseNet {
+        let centre = self.bounds.center_floor();
+        let angle = slot.0 as f32 * 2.399_963; // golden angle
+        let radius = 2.0 + (slot.0 % 7) as f32 * 0.5;
+        let position = self.bounds.clamp([
+            centre[0] + radius * angle.cos(),
+            centre[1],
+            centre[2] + radius * angle.sin(),
+        ]);
+        // Face the middle of the room.
+        let yaw = (centre[0] - position[0]).atan2(centre[2] - position[2]);
+        PoseNet::at(position, yaw)
+    }
+}
+
+/// Room id to room entity.
+#[derive(Resource, Default)]
+pub struct RoomIndex(pub HashMap<RoomId, Entity>);
+
+#[derive(Component)]
+pub struct Member {
+    pub client: ClientId,
+    pub room: Entity,
+    pub info: MemberInfo,
+}
+
+#[derive(Component)]
+pub struct Avatar {
+    pub pose: PoseNet,
+    pub updated_at: Duration,
+    pub last_input_seq: Option<u32>,
+    pub acked_snapshot: Option<u32>,
+}
+
+#[derive(Component)]
+pub struct Limits {
+    pub chat: TokenBucket,
+    pub reactions: TokenBucket,
+    pub last_pose_rejection: Option<Duration>,
+}
+
+pub(super) fn plugin(app: &mut App) {
+    app.init_resource::<RoomIndex>().add_observer(on_server_event);
+}
+
+pub(super) fn spawn_rooms(world: &mut World, rooms: Vec<super::RoomSpec>) {
+    for spec in rooms {
+        let entity = world
+            .spawn(Room {
+                id: spec.id.clone(),
+                name: spec.name,
+                capacity: spec.capacity,
+                bounds: spec.bounds,
+                members: BTreeMap::new(),
+                chat_seq: 0,
+                recent_chat: VecDeque::new(),
+                snapshot_seq: 0,
+                history: VecDeque::new(),
+            })
+            .id();
+        world.resource_mut::<RoomIndex>().0.insert(spec.id, entity);
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn on_server_event(
+    event: On<RenetServerEvent>,
+    mut commands: Commands,
+    mut server: ResMut<RenetServer>,
+    transport: Res<UdpTransport>,
+    mut clients: ResMut<Clients>,
+    index: Res<RoomIndex>,
+    mut rooms: Query<&mut Room>,
+    members: Query<&Member>,
+    shared: Res<Shared>,
+    rates: Res<RateSettings>,
+    time: Res<Time<Real>>,
+) {
+    match &event.event().0 {
+        ServerEvent::ClientConnected { client_id } => {
+            let client = *client_id;
+            let admitted = admit(
+                client,
+                &mut commands,
+                &mut server,
+                &transport,
+                &mut clients,
+                &index,
+                &mut rooms,
+                &members,
+                &shared,
+                &rates,
+                time.elapsed(),
+            );
+            if let Err(reason) = admitted {
+                tracing::info!(client, reason, "refused a client at connect");
+                shared.metrics.reject(reason);
+                server.disconnect(client);
+            }
+        }
+        ServerEvent::ClientDisconnected { client_id, reason } => {
+            let Some(entity) = clients.0.remove(client_id) else { return };
+            let Ok(member) = members.get(entity) else { return };
+            tracing::info!(client = client_id, account = %member.info.account, %reason, "left");
+            if let Ok(mut room) = rooms.get_mut(member.room) {
+                room.members.remove(&member.info.slot);
+                // A later member given this slot must never be delta-encoded
+                // against the pose of the one who left.
+                let slot = member.info.slot;
+                for (_, poses) in room.history.iter_mut() {
+                    if poses.contains_key(&slot) {
+                        Arc::make_mut(poses).remove(&slot);
+                    }
+                }
+                // Unless the same account is back on a newer connection.
+                let account = member.info.account;
+                if !members.iter().any(|m| m.info.account == account && m.client != *client_id) {
+                    shared.directory.leave(&room.id, account);
+                }
+                let left = ServerMessage::Room(RoomEvent::MemberLeft { slot });
+                for other in room.clients().collect::<Vec<_>>() {
+                    send_event(&mut server, other, &left);
+                }
+            }
+            commands.entity(entity).despawn();
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn admit(
+    client: ClientId,
+    commands: &mut Commands,
+    server: &mut RenetServer,
+    transport: &UdpTransport,
+    clients: &mut Clients,
+    index: &RoomIndex,
+    rooms: &mut Query<&mut Room>,
+    members: &Query<&Member>,
+    shared: &Shared,
+    rates: &RateSettings,
+    now: Duration,
+) -> Result<(), &'static str> {
+    let raw = transport.user_data(client).ok_or("no_user_data")?;
+    let who = TokenUserData::from_bytes(&raw).map_err(|_| "bad_user_data")?;
+    let room_entity = *index.0.get(&who.room).ok_or("unknown_room")?;
+
+    // One live connection per account: a second sign-in replaces the first.
+    let stale: Vec<ClientId> = members
+        .iter()
+        .filter(|m| m.info.account == who.account)
+        .map(|m| m.client)
+        .collect();
+    for old in stale {
+        tracing::info!(account = %who.account, old, "replacing an older connection");
+        server.disconnect(old);
+    }
+
+    let mut room = rooms.get_mut(room_entity).map_err(|_| "unknown_room")?;
+    if room.members.len() >= room.capacity {
+        return Err("room_full");
+    }
+    shared.directory.enter(&room.id, who.account).map_err(|_| "room_full")?;
+    let slot = room.free_slot().ok_or("room_full")?;
+    let info = MemberInfo { slot, account: who.account, name: who.name, role: who.role };
+    let spawn = room.spawn_pose(slot);
+
+    let mut roster: Vec<MemberInfo> = members
+        .iter()
+        .filter(|m| m.room == room_entity && m.client != client)
+        .map(|m| m.info.clone())
+        .collect();
+    roster.push(info.clone());
+
+    let joined = ServerMessage::Room(RoomEvent::MemberJoined(info.clone()));
+    for other in room.clients().collect::<Vec<_>>() {
+        send_event(server, other, &joined);
+    }
+    room.members.insert(slot, client);
+    send_event(
+        server,
+        client,
+        &ServerMessage::Room(RoomEvent::Welcome {
+            room: room.id.clone(),
+            room_name: room.name.clone(),
+            you: slot,
+            spawn,
+            bounds: room.bounds,
+            members: roster,
+            recent_chat: room.recent_chat.iter().cloned().collect(),
+        }),
+    );
+    tracing::info!(client, account = %info.account, name = %info.name, room = %room.id, "joined");
+
+    let entity = commands
+        .spawn((
+            Member { client, room: room_entity, info },
+            Avatar { pose: spawn, updated_at: now, last_input_seq: None, acked_snapshot: None },
+            Limits {
+                chat: TokenBucket::new(rates.chat, now),
+                reactions: TokenBucket::new(rates.reactions, now),
+                last_pose_rejection: None,
+            },
+        ))
+        .id();
+    clients.0.insert(client, entity);
+    Ok(())
+}

@@ -1,0 +1,163 @@
+//! The authoritative rooms: an ECS on Bevy's app and time crates (the
+//! equivalent of `MinimalPlugins`, driven by our own fixed-rate loop so each
+//! tick can be timed), with renet over our netcode UDP transport.
+//!
+//! Each tick: receive (PreUpdate), then validate, simulate, relay and
+//! snapshot (Update, chained sets), then send (PostUpdate).
+
+mod avatars;
+mod chat;
+mod inbox;
+mod lifecycle;
+mod membership;
+mod spec;
+mod transport;
+
+pub use spec::{RoomSpec, RoomsFileError, load_rooms_file, parse_rooms};
+
+use crate::config::RateConfig;
+use crate::directory::RoomDirectory;
+use crate::metrics::Metrics;
+use bevy_app::prelude::*;
+use bevy_app::TaskPoolPlugin;
+use bevy_ecs::prelude::*;
+use bevy_renet::{RenetServer, RenetServerPlugin};
+use bevy_time::TimePlugin;
+use renet::ClientId;
+use std::collections::HashMap;
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+use vitrine_shared::{ServerChannel, ServerMessage, encode};
+
+/// Room ticks per second.
+pub const TICK_HZ: u32 = 30;
+/// Snapshots per second (sent on two ticks of every three).
+pub const SNAPSHOT_HZ: u32 = 20;
+/// Netcode's limit on clients per server process.
+pub const MAX_CLIENTS_PER_SERVER: usize = 1024;
+/// Largest capacity a room may declare.
+pub const MAX_ROOM_CAPACITY: usize = 1000;
+
+/// What the room loop needs from the rest of the server.
+pub struct GameContext {
+    pub socket: UdpSocket,
+    pub public_addr: SocketAddr,
+    pub netcode_key: [u8; 32],
+    pub rooms: Vec<RoomSpec>,
+    pub directory: Arc<RoomDirectory>,
+    pub metrics: Arc<Metrics>,
+    pub chat: RateConfig,
+    pub reactions: RateConfig,
+    pub shutdown: Arc<AtomicBool>,
+}
+
+/// The stages of a tick, in order (STYLE.md §3).
+#[derive(SystemSet, Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ServerSystems {
+    /// Decode, check role, state and rate limits; emit typed messages.
+    ValidateInputs,
+    /// Apply poses (and, later, physics).
+    Simulate,
+    /// Relay chat and reactions.
+    Relay,
+    /// Snapshots and metrics.
+    Publish,
+}
+
+/// Handles shared with the HTTP tier.
+#[derive(Resource, Clone)]
+pub struct Shared {
+    pub directory: Arc<RoomDirectory>,
+    pub metrics: Arc<Metrics>,
+}
+
+#[derive(Resource, Clone, Copy)]
+pub struct RateSettings {
+    pub chat: RateConfig,
+    pub reactions: RateConfig,
+}
+
+/// Connected clients and their member entity.
+#[derive(Resource, Default)]
+pub struct Clients(pub HashMap<ClientId, Entity>);
+
+#[derive(Resource)]
+pub struct ShutdownSignal(pub Arc<AtomicBool>);
+
+/// Sends one event-channel message, counting none of it as an error: a full
+/// channel means the client is hopelessly behind, and renet disconnects it.
+pub(crate) fn send_event(server: &mut RenetServer, client: ClientId, message: &ServerMessage) {
+    // A client that left in this same tick has no connection to queue on.
+    if !server.is_connected(client) {
+        return;
+    }
+    match encode(message) {
+        Ok(bytes) => server.send_message(client, ServerChannel::Events, bytes),
+        Err(e) => tracing::error!(%e, "cannot encode event"),
+    }
+}
+
+/// Builds the room app. It runs no loop; call [`run`] or `update()` it.
+pub fn build_app(ctx: GameContext) -> std::io::Result<App> {
+    let max_clients = ctx.rooms.iter().map(|r| r.capacity).sum::<usize>().min(MAX_CLIENTS_PER_SERVER);
+    let transport =
+        transport::UdpTransport::new(ctx.socket, ctx.public_addr, ctx.netcode_key, max_clients.max(1))?;
+    ctx.metrics.rooms.store(ctx.rooms.len() as u64, Ordering::Relaxed);
+
+    let mut app = App::new();
+    app.add_plugins((TaskPoolPlugin::default(), TimePlugin, RenetServerPlugin))
+        .insert_resource(RenetServer::new(vitrine_shared::connection_config()))
+        .insert_resource(transport)
+        .insert_resource(Shared { directory: ctx.directory, metrics: ctx.metrics })
+        .insert_resource(RateSettings { chat: ctx.chat, reactions: ctx.reactions })
+        .insert_resource(ShutdownSignal(ctx.shutdown))
+        .init_resource::<Clients>()
+        .configure_sets(
+            Update,
+            (
+                ServerSystems::ValidateInputs,
+                ServerSystems::Simulate,
+                ServerSystems::Relay,
+                ServerSystems::Publish,
+            )
+                .chain(),
+        )
+        .add_plugins((
+            transport::plugin,
+            membership::plugin,
+            inbox::plugin,
+            avatars::plugin,
+            chat::plugin,
+            lifecycle::plugin,
+        ));
+    membership::spawn_rooms(app.world_mut(), ctx.rooms);
+    app.finish();
+    app.cleanup();
+    Ok(app)
+}
+
+/// Runs the room loop at [`TICK_HZ`] until the shutdown signal is handled.
+/// Each `update()` is timed into the metrics.
+pub fn run(mut app: App) {
+    let period = Duration::from_secs_f64(1.0 / TICK_HZ as f64);
+    let metrics = app.world().resource::<Shared>().metrics.clone();
+    let mut next = Instant::now();
+    loop {
+        let start = Instant::now();
+        app.update();
+        metrics.record_tick(start.elapsed());
+        if app.should_exit().is_some() {
+            break;
+        }
+        next += period;
+        let now = Instant::now();
+        if next > now {
+            std::thread::sleep(next - now);
+        } else {
+            // Fell behind (a stall): skip ahead rather than burst to catch up.
+            next = now;
+        }
+    }
+}

@@ -1,0 +1,216 @@
+//! Netcode over UDP for the room server, as renet_netcode's transport does
+//! it, plus exact byte counts for `/metrics` and the benchmarks.
+
+use super::Shared;
+use bevy_app::prelude::*;
+use bevy_ecs::prelude::*;
+use bevy_renet::{RenetReceive, RenetSend, RenetServer, RenetServerPlugin};
+use bevy_time::prelude::*;
+use renetcode::{
+    NETCODE_MAX_PACKET_BYTES, NETCODE_USER_DATA_BYTES, NetcodeServer, ServerAuthentication,
+    ServerConfig, ServerResult,
+};
+use std::io;
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+#[derive(Resource)]
+pub struct UdpTransport {
+    socket: UdpSocket,
+    netcode: NetcodeServer,
+    buffer: Box<[u8; NETCODE_MAX_PACKET_BYTES]>,
+    bytes_in: u64,
+    bytes_out: u64,
+}
+
+pub(super) fn plugin(app: &mut App) {
+    app.add_systems(
+        PreUpdate,
+        receive
+            .in_set(RenetReceive)
+            .after(RenetServerPlugin::update_system)
+            .before(RenetServerPlugin::emit_server_events_system),
+    )
+    .add_systems(PostUpdate, send.in_set(RenetSend))
+    .add_systems(Last, disconnect_all_on_exit);
+}
+
+fn unix_now() -> Duration {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default()
+}
+
+impl UdpTransport {
+    pub fn new(
+        socket: UdpSocket,
+        public_addr: SocketAddr,
+        private_key: [u8; 32],
+        max_clients: usize,
+    ) -> io::Result<Self> {
+        socket.set_nonblocking(true)?;
+        let netcode = NetcodeServer::new(ServerConfig {
+            // Netcode checks token expiry against this clock: it must be Unix time.
+            current_time: unix_now(),
+            max_clients,
+            protocol_id: vitrine_shared::PROTOCOL_ID,
+            public_addresses: vec![public_addr],
+            authentication: ServerAuthentication::Secure { private_key },
+        });
+        Ok(UdpTransport {
+            socket,
+            netcode,
+            buffer: Box::new([0; NETCODE_MAX_PACKET_BYTES]),
+            bytes_in: 0,
+            bytes_out: 0,
+        })
+    }
+
+    pub fn user_data(&self, client: u64) -> Option<[u8; NETCODE_USER_DATA_BYTES]> {
+        self.netcode.user_data(client)
+    }
+
+    fn send_to(&mut self, packet_len: usize, addr: SocketAddr, packet: &[u8]) {
+        match self.socket.send_to(packet, addr) {
+            Ok(_) => self.bytes_out += packet_len as u64,
+            Err(e) => tracing::debug!(%addr, %e, "send failed"),
+        }
+    }
+
+    fn handle(&mut self, result: ServerResultOwned, server: &mut RenetServer) {
+        match result {
+            ServerResultOwned::None => {}
+            ServerResultOwned::Send { addr, packet } => self.send_to(packet.len(), addr, &packet),
+            ServerResultOwned::Payload { client, payload } => {
+                if let Err(e) = server.process_packet_from(&payload, client) {
+                    tracing::debug!(client, %e, "payload for unknown client");
+                }
+            }
+            ServerResultOwned::Connected { client, addr, packet } => {
+                server.add_connection(client);
+                self.send_to(packet.len(), addr, &packet);
+            }
+            ServerResultOwned::Disconnected { client, reply } => {
+                server.remove_connection(client);
+                if let Some((addr, packet)) = reply {
+                    self.send_to(packet.len(), addr, &packet);
+                }
+            }
+        }
+    }
+
+    fn update(&mut self, dt: Duration, server: &mut RenetServer) {
+        self.netcode.update(dt);
+        loop {
+            match self.socket.recv_from(&mut self.buffer[..]) {
+                Ok((len, addr)) => {
+                    self.bytes_in += len as u64;
+                    let result = own(self.netcode.process_packet(addr, &mut self.buffer[..len]));
+                    self.handle(result, server);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => break,
+                // An ICMP "port unreachable" from a client that went away.
+                Err(e) if e.kind() == io::ErrorKind::ConnectionReset => continue,
+                Err(e) => {
+                    tracing::warn!(%e, "UDP receive failed");
+                    break;
+                }
+            }
+        }
+        for client in self.netcode.clients_id() {
+            let result = own(self.netcode.update_client(client));
+            self.handle(result, server);
+        }
+        for client in server.disconnections_id() {
+            let result = own(self.netcode.disconnect(client));
+            self.handle(result, server);
+        }
+    }
+
+    fn send_packets(&mut self, server: &mut RenetServer) {
+        for client in server.clients_id() {
+            let Ok(packets) = server.get_packets_to_send(client) else { continue };
+            for packet in packets {
+                match self.netcode.generate_payload_packet(client, &packet) {
+                    Ok((addr, bytes)) => {
+                        let len = bytes.len();
+                        match self.socket.send_to(bytes, addr) {
+                            Ok(_) => self.bytes_out += len as u64,
+                            Err(e) => {
+                                tracing::debug!(client, %e, "send failed");
+                                break;
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        tracing::debug!(client, %e, "cannot encrypt payload");
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    fn disconnect_all(&mut self, server: &mut RenetServer) {
+        for client in self.netcode.clients_id() {
+            let result = own(self.netcode.disconnect(client));
+            self.handle(result, server);
+        }
+    }
+}
+
+/// `ServerResult` borrows the transport's buffers; copy out what we need so
+/// the transport can be used again while handling it.
+enum ServerResultOwned {
+    None,
+    Send { addr: SocketAddr, packet: Vec<u8> },
+    Payload { client: u64, payload: Vec<u8> },
+    Connected { client: u64, addr: SocketAddr, packet: Vec<u8> },
+    Disconnected { client: u64, reply: Option<(SocketAddr, Vec<u8>)> },
+}
+
+fn own(result: ServerResult<'_, '_>) -> ServerResultOwned {
+    match result {
+        ServerResult::None => ServerResultOwned::None,
+        ServerResult::PacketToSend { payload, addr } => {
+            ServerResultOwned::Send { addr, packet: payload.to_vec() }
+        }
+        ServerResult::Payload { client_id, payload } => {
+            ServerResultOwned::Payload { client: client_id, payload: payload.to_vec() }
+        }
+        ServerResult::ClientConnected { client_id, addr, payload, .. } => {
+            ServerResultOwned::Connected { client: client_id, addr, packet: payload.to_vec() }
+        }
+        ServerResult::ClientDisconnected { client_id, addr, payload } => {
+            ServerResultOwned::Disconnected {
+                client: client_id,
+                reply: payload.map(|p| (addr, p.to_vec())),
+            }
+        }
+    }
+}
+
+fn receive(
+    mut transport: ResMut<UdpTransport>,
+    mut server: ResMut<RenetServer>,
+    time: Res<Time<Real>>,
+    shared: Res<Shared>,
+) {
+    transport.update(time.delta(), &mut server);
+    shared.metrics.bytes_in.store(transport.bytes_in, Ordering::Relaxed);
+}
+
+fn send(mut transport: ResMut<UdpTransport>, mut server: ResMut<RenetServer>, shared: Res<Shared>) {
+    transport.send_packets(&mut server);
+    shared.metrics.bytes_out.store(transport.bytes_out, Ordering::Relaxed);
+}
+
+fn disconnect_all_on_exit(
+    exit: MessageReader<AppExit>,
+    mut transport: ResMut<UdpTransport>,
+    mut server: ResMut<RenetServer>,
+) {
+    if !exit.is_empty() {
+        transport.disconnect_all(&mut server);
+    }
+}

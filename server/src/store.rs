@@ -1,0 +1,248 @@
+//! The durable store: accounts, sessions and rooms, through sqlx's `Any`
+//! driver so the same queries run on SQLite (embedded default, WAL) and
+//! PostgreSQL.
+
+use rand::Rng;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor, Row};
+use std::str::FromStr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use thiserror::Error;
+use vitrine_shared::{AccountId, DisplayName, Role, RoomId};
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("stored data is invalid: {0}")]
+    Corrupt(String),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Account {
+    pub id: AccountId,
+    pub name: DisplayName,
+    pub role: Role,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Session {
+    pub id: String,
+    pub account: AccountId,
+    pub expires_at_ms: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RoomRow {
+    pub id: RoomId,
+    pub name: String,
+    pub capacity: usize,
+}
+
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: AnyPool,
+}
+
+pub fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+fn role_from_str(s: &str) -> Result<Role, StoreError> {
+    Role::ALL
+        .into_iter()
+        .find(|r| r.as_str() == s)
+        .ok_or_else(|| StoreError::Corrupt(format!("unknown role {s:?}")))
+}
+
+impl Store {
+    /// Connects, applies pending migrations, and on SQLite turns on WAL with
+    /// full sync so a confirmed write survives a crash.
+    pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        sqlx::any::install_default_drivers();
+        let options = AnyConnectOptions::from_str(url)?;
+        let is_sqlite = url.starts_with("sqlite:");
+        let pool = AnyPoolOptions::new()
+            // SQLite has one writer; a small pool avoids lock convoys.
+            .max_connections(if is_sqlite { 4 } else { 16 })
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if is_sqlite {
+                        conn.execute(
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
+                        )
+                        .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        Ok(Store { pool })
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    pub async fn create_account(&self, name: &DisplayName, role: Role, kind: &str) -> Result<Account, StoreError> {
+        // Positive 63-bit ids fit BIGINT on every backend.
+        let id: i64 = rand::rng().random_range(1..i64::MAX);
+        sqlx::query(
+            "INSERT INTO accounts (id, display_name, role, kind, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(id)
+        .bind(name.as_str())
+        .bind(role.as_str())
+        .bind(kind)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(Account { id: AccountId(id as u64), name: name.clone(), role })
+    }
+
+    pub async fn create_guest(&self, name: &DisplayName) -> Result<Account, StoreError> {
+        self.create_account(name, Role::Shopper, "guest").await
+    }
+
+    pub async fn create_session(&self, account: AccountId, ttl: Duration) -> Result<Session, StoreError> {
+        let id: String = {
+            let bytes: [u8; 16] = rand::rng().random();
+            bytes.iter().map(|b| format!("{b:02x}")).collect()
+        };
+        let now = now_ms();
+        let expires_at_ms = now.saturating_add(ttl.as_millis() as i64);
+        sqlx::query(
+            "INSERT INTO sessions (id, account_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&id)
+        .bind(account.0 as i64)
+        .bind(now)
+        .bind(expires_at_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(Session { id, account, expires_at_ms })
+    }
+
+    /// The live (unexpired, unrevoked) session and its account.
+    pub async fn live_session(&self, session_id: &str) -> Result<Option<(Session, Account)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT s.id, s.account_id, s.expires_at, a.display_name, a.role \
+             FROM sessions s JOIN accounts a ON a.id = s.account_id \
+             WHERE s.id = $1 AND s.revoked_at IS NULL AND s.expires_at > $2",
+        )
+        .bind(session_id)
+        .bind(now_ms())
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let account = AccountId(row.try_get::<i64, _>(1)? as u64);
+        let name = DisplayName::new(row.try_get::<String, _>(3)?)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let role = role_from_str(&row.try_get::<String, _>(4)?)?;
+        Ok(Some((
+            Session { id: row.try_get(0)?, account, expires_at_ms: row.try_get(2)? },
+            Account { id: account, name, role },
+        )))
+    }
+
+    pub async fn revoke_session(&self, session_id: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+            .bind(now_ms())
+            .bind(session_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Makes the rooms table match the seed list (insert or update).
+    pub async fn sync_rooms(&self, rooms: &[RoomRow]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for room in rooms {
+            sqlx::query(
+                "INSERT INTO rooms (id, name, capacity, created_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (id) DO UPDATE SET name = excluded.name, capacity = excluded.capacity",
+            )
+            .bind(room.id.as_str())
+            .bind(&room.name)
+            .bind(room.capacity as i64)
+            .bind(now_ms())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn rooms(&self) -> Result<Vec<RoomRow>, StoreError> {
+        let rows = sqlx::query("SELECT id, name, capacity FROM rooms ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter()
+            .map(|row| {
+                let id = RoomId::new(row.try_get::<String, _>(0)?)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let capacity = usize::try_from(row.try_get::<i64, _>(2)?)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                Ok(RoomRow { id, name: row.try_get(1)?, capacity })
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// SQLite in a temp dir, plus PostgreSQL when `VITRINE_TEST_POSTGRES`
+    /// names a database URL.
+    pub(crate) async fn stores() -> Vec<(Store, Option<tempfile::TempDir>)> {
+        let dir = tempfile::tempdir().unwrap();
+        let url = crate::config::sqlite_url(dir.path());
+        let mut out = vec![(Store::connect(&url).await.unwrap(), Some(dir))];
+        if let Ok(pg) = std::env::var("VITRINE_TEST_POSTGRES") {
+            out.push((Store::connect(&pg).await.unwrap(), None));
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn guests_sessions_and_rooms() {
+        for (store, _dir) in stores().await {
+            let name = DisplayName::new("Ada").unwrap();
+            let account = store.create_guest(&name).await.unwrap();
+            let session = store.create_session(account.id, Duration::from_secs(60)).await.unwrap();
+            let (found, who) = store.live_session(&session.id).await.unwrap().unwrap();
+            assert_eq!(found, session);
+            assert_eq!(who, account);
+            assert!(store.revoke_session(&session.id).await.unwrap());
+            assert_eq!(store.live_session(&session.id).await.unwrap(), None);
+
+            let expired = store.create_session(account.id, Duration::ZERO).await.unwrap();
+            assert_eq!(store.live_session(&expired.id).await.unwrap(), None);
+
+            let room = RoomRow { id: RoomId::new("test-room-a").unwrap(), name: "A".into(), capacity: 3 };
+            store.sync_rooms(std::slice::from_ref(&room)).await.unwrap();
+            let renamed = RoomRow { name: "A2".into(), ..room };
+            store.sync_rooms(std::slice::from_ref(&renamed)).await.unwrap();
+            let rooms = store.rooms().await.unwrap();
+            assert!(rooms.contains(&renamed));
+        }
+    }
+
+    #[tokio::test]
+    async fn sqlite_runs_in_wal_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::connect(&crate::config::sqlite_url(dir.path())).await.unwrap();
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(store.pool()).await.unwrap();
+        assert_eq!(mode.to_lowercase(), "wal");
+    }
+}

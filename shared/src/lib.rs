@@ -1,0 +1,22 @@
+//! Vitrine's shared vocabulary: the wire protocol, domain types, validated
+//! newtypes with their limits, and the pose rules both sides run.
+//!
+//! No I/O happens here; the server and every client link the same rules.
+
+pub mod api;
+pub mod ids;
+pub mod money;
+pub mod pose;
+pub mod protocol;
+pub mod token;
+pub mod validated;
+
+pub use ids::{AccountId, MemberSlot, Role};
+pub use money::{Currency, Money, MoneyError};
+pub use pose::{PoseError, PoseNet, PoseQ, RoomBounds, TrackedPoseNet, XrPoseNet};
+pub use protocol::{
+    ClientChannel, ClientMessage, DecodeError, PROTOCOL_ID, PROTOCOL_VERSION, RoomCommand,
+    ServerChannel, ServerMessage, channels_config, connection_config, decode, encode,
+};
+pub use token::{TokenUserData, UserDataError};
+pub use validated::{ChatText, DisplayName, Reaction, RoomId, ValidationError};

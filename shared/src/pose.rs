@@ -1,0 +1,381 @@
+//! Avatar poses: the float pose a client sends, the rules the server applies
+//! to it, and the quantized form snapshots carry.
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// Walking speed the server accepts, in metres per second, with headroom for
+/// jitter in packet arrival.
+pub const MAX_SPEED_M_PER_S: f32 = 6.0;
+/// How far a tracked hand may be from the head, in metres.
+pub const MAX_HAND_REACH_M: f32 = 1.2;
+/// How far the head may be above the body's floor position, in metres.
+pub const MAX_HEAD_HEIGHT_M: f32 = 2.6;
+/// Quantization step for positions: 1 cm.
+pub const POSITION_STEP_M: f32 = 0.01;
+/// Yaw is quantized into this many steps per turn.
+pub const YAW_STEPS: u16 = 4096;
+
+/// A tracked point (head or hand) in room space.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrackedPoseNet {
+    pub position: [f32; 3],
+    /// Unit quaternion `[x, y, z, w]`.
+    pub rotation: [f32; 4],
+}
+
+/// Head and hands, sent by XR clients.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct XrPoseNet {
+    pub head: TrackedPoseNet,
+    pub left_hand: Option<TrackedPoseNet>,
+    pub right_hand: Option<TrackedPoseNet>,
+}
+
+/// An avatar's pose as a client sends it: body position on the floor, facing
+/// yaw in radians, and optionally head and hands.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PoseNet {
+    pub position: [f32; 3],
+    pub yaw: f32,
+    pub xr: Option<XrPoseNet>,
+}
+
+impl PoseNet {
+    pub fn at(position: [f32; 3], yaw: f32) -> Self {
+        PoseNet { position, yaw, xr: None }
+    }
+
+    fn floats(&self) -> impl Iterator<Item = f32> + '_ {
+        let xr = self.xr.iter().flat_map(|xr| {
+            let tracked = [Some(xr.head), xr.left_hand, xr.right_hand];
+            tracked
+                .into_iter()
+                .flatten()
+                .flat_map(|t| t.position.into_iter().chain(t.rotation))
+        });
+        self.position.into_iter().chain([self.yaw]).chain(xr)
+    }
+}
+
+/// The walkable volume of a room, axis-aligned, in metres.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RoomBounds {
+    pub min: [f32; 3],
+    pub max: [f32; 3],
+}
+
+impl RoomBounds {
+    /// A floor of `width` × `depth` metres centred on the origin.
+    pub fn centered(width: f32, depth: f32, height: f32) -> Self {
+        RoomBounds {
+            min: [-width / 2.0, 0.0, -depth / 2.0],
+            max: [width / 2.0, height, depth / 2.0],
+        }
+    }
+
+    pub fn clamp(&self, p: [f32; 3]) -> [f32; 3] {
+        [0, 1, 2].map(|i| p[i].clamp(self.min[i], self.max[i]))
+    }
+
+    pub fn contains(&self, p: [f32; 3]) -> bool {
+        (0..3).all(|i| p[i] >= self.min[i] && p[i] <= self.max[i])
+    }
+
+    pub fn center_floor(&self) -> [f32; 3] {
+        [(self.min[0] + self.max[0]) / 2.0, self.min[1], (self.min[2] + self.max[2]) / 2.0]
+    }
+}
+
+#[derive(Debug, Error, PartialEq, Clone, Copy, Serialize, Deserialize)]
+pub enum PoseError {
+    #[error("pose contains NaN or infinity")]
+    NotFinite,
+}
+
+/// What the server did to a pose it accepted.
+#[derive(Debug, Default, PartialEq, Clone, Copy)]
+pub struct PoseAdjustments {
+    pub clamped_to_bounds: bool,
+    pub clamped_speed: bool,
+    pub clamped_reach: bool,
+}
+
+impl PoseAdjustments {
+    pub fn any(&self) -> bool {
+        self.clamped_to_bounds || self.clamped_speed || self.clamped_reach
+    }
+}
+
+fn sub(a: [f32; 3], b: [f32; 3]) -> [f32; 3] {
+    [a[0] - b[0], a[1] - b[1], a[2] - b[2]]
+}
+
+fn len(v: [f32; 3]) -> f32 {
+    (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt()
+}
+
+fn toward(from: [f32; 3], to: [f32; 3], max: f32) -> ([f32; 3], bool) {
+    let d = sub(to, from);
+    let l = len(d);
+    if l <= max {
+        (to, false)
+    } else {
+        let k = max / l;
+        ([from[0] + d[0] * k, from[1] + d[1] * k, from[2] + d[2] * k], true)
+    }
+}
+
+fn normalize_quat(q: [f32; 4]) -> [f32; 4] {
+    let n = (q[0] * q[0] + q[1] * q[1] + q[2] * q[2] + q[3] * q[3]).sqrt();
+    if n < 1e-6 { [0.0, 0.0, 0.0, 1.0] } else { q.map(|c| c / n) }
+}
+
+/// The server's rule for a new pose. A non-finite value is refused outright;
+/// otherwise the body is kept inside the room and within walking speed of
+/// `previous` over `dt_secs`, the head above the body, and hands within reach.
+pub fn validate_pose(
+    previous: Option<&PoseNet>,
+    next: &PoseNet,
+    dt_secs: f32,
+    bounds: &RoomBounds,
+) -> Result<(PoseNet, PoseAdjustments), PoseError> {
+    if next.floats().any(|f| !f.is_finite()) {
+        return Err(PoseError::NotFinite);
+    }
+    let mut adj = PoseAdjustments::default();
+    let mut pose = *next;
+
+    // Bodies stand on the floor.
+    let mut body = [pose.position[0], bounds.min[1], pose.position[2]];
+    if !bounds.contains(body) {
+        body = bounds.clamp(body);
+        adj.clamped_to_bounds = true;
+    }
+    if let Some(prev) = previous {
+        let max_step = MAX_SPEED_M_PER_S * dt_secs.max(0.0);
+        let (limited, clamped) = toward(prev.position, body, max_step);
+        body = limited;
+        adj.clamped_speed = clamped;
+    }
+    pose.position = body;
+    pose.yaw = pose.yaw.rem_euclid(std::f32::consts::TAU);
+
+    if let Some(xr) = pose.xr.as_mut() {
+        let head_anchor = [body[0], body[1] + MAX_HEAD_HEIGHT_M / 2.0, body[2]];
+        let (head, moved) = toward(head_anchor, xr.head.position, MAX_HEAD_HEIGHT_M / 2.0);
+        xr.head.position = bounds.clamp(head);
+        xr.head.rotation = normalize_quat(xr.head.rotation);
+        adj.clamped_reach |= moved;
+        let head = xr.head.position;
+        for hand in [xr.left_hand.as_mut(), xr.right_hand.as_mut()].into_iter().flatten() {
+            let (p, moved) = toward(head, hand.position, MAX_HAND_REACH_M);
+            hand.position = p;
+            hand.rotation = normalize_quat(hand.rotation);
+            adj.clamped_reach |= moved;
+        }
+    }
+    Ok((pose, adj))
+}
+
+// ---------------------------------------------------------------------------
+// Quantized form, for snapshots.
+
+fn q_pos(p: [f32; 3]) -> [i16; 3] {
+    p.map(|c| (c / POSITION_STEP_M).round().clamp(i16::MIN as f32, i16::MAX as f32) as i16)
+}
+
+fn dq_pos(p: [i16; 3]) -> [f32; 3] {
+    p.map(|c| c as f32 * POSITION_STEP_M)
+}
+
+fn q_rot(q: [f32; 4]) -> [i16; 4] {
+    q.map(|c| (c.clamp(-1.0, 1.0) * i16::MAX as f32).round() as i16)
+}
+
+fn dq_rot(q: [i16; 4]) -> [f32; 4] {
+    normalize_quat(q.map(|c| c as f32 / i16::MAX as f32))
+}
+
+/// A tracked point at 1 cm and 1/32767 quaternion resolution.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct TrackedPoseQ {
+    pub position: [i16; 3],
+    pub rotation: [i16; 4],
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct XrPoseQ {
+    pub head: TrackedPoseQ,
+    pub left_hand: Option<TrackedPoseQ>,
+    pub right_hand: Option<TrackedPoseQ>,
+}
+
+/// A pose as snapshots carry it: positions in centimetres (±327 m), yaw in
+/// 1/4096 turns. Postcard's varints make typical values 2 bytes each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct PoseQ {
+    pub position: [i16; 3],
+    pub yaw: u16,
+    pub xr: Option<XrPoseQ>,
+}
+
+impl From<&TrackedPoseNet> for TrackedPoseQ {
+    fn from(t: &TrackedPoseNet) -> Self {
+        TrackedPoseQ { position: q_pos(t.position), rotation: q_rot(t.rotation) }
+    }
+}
+
+impl From<&TrackedPoseQ> for TrackedPoseNet {
+    fn from(t: &TrackedPoseQ) -> Self {
+        TrackedPoseNet { position: dq_pos(t.position), rotation: dq_rot(t.rotation) }
+    }
+}
+
+impl From<&PoseNet> for PoseQ {
+    fn from(p: &PoseNet) -> Self {
+        let turn = p.yaw.rem_euclid(std::f32::consts::TAU) / std::f32::consts::TAU;
+        let yaw = ((turn * YAW_STEPS as f32).round() as u32 % YAW_STEPS as u32) as u16;
+        PoseQ {
+            position: q_pos(p.position),
+            yaw,
+            xr: p.xr.as_ref().map(|xr| XrPoseQ {
+                head: (&xr.head).into(),
+                left_hand: xr.left_hand.as_ref().map(Into::into),
+                right_hand: xr.right_hand.as_ref().map(Into::into),
+            }),
+        }
+    }
+}
+
+impl From<&PoseQ> for PoseNet {
+    fn from(p: &PoseQ) -> Self {
+        PoseNet {
+            position: dq_pos(p.position),
+            yaw: (p.yaw % YAW_STEPS) as f32 / YAW_STEPS as f32 * std::f32::consts::TAU,
+            xr: p.xr.as_ref().map(|xr| XrPoseNet {
+                head: (&xr.head).into(),
+                left_hand: xr.left_hand.as_ref().map(Into::into),
+                right_hand: xr.right_hand.as_ref().map(Into::into),
+            }),
+        }
+    }
+}
+
+/// A body-only change against a baseline pose: small deltas encode in one
+/// varint byte each. Poses with XR data are always sent whole.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct PoseDeltaQ {
+    pub position: [i16; 3],
+    pub yaw: i16,
+}
+
+impl PoseQ {
+    /// The delta from `base` to `self`, when one can express it.
+    pub fn delta_from(&self, base: &PoseQ) -> Option<PoseDeltaQ> {
+        if self.xr.is_some() || base.xr.is_some() {
+            return None;
+        }
+        let mut position = [0i16; 3];
+        for i in 0..3 {
+            position[i] = self.position[i].checked_sub(base.position[i])?;
+        }
+        let steps = YAW_STEPS as i32;
+        let mut dyaw = (self.yaw as i32 - base.yaw as i32).rem_euclid(steps);
+        if dyaw > steps / 2 {
+            dyaw -= steps;
+        }
+        Some(PoseDeltaQ { position, yaw: dyaw as i16 })
+    }
+
+    /// Applies a delta; `None` when it would overflow (a corrupt or hostile
+    /// delta), so the caller can drop the snapshot.
+    pub fn apply(&self, delta: &PoseDeltaQ) -> Option<PoseQ> {
+        let mut position = [0i16; 3];
+        for i in 0..3 {
+            position[i] = self.position[i].checked_add(delta.position[i])?;
+        }
+        let yaw = (self.yaw as i32 + delta.yaw as i32).rem_euclid(YAW_STEPS as i32) as u16;
+        Some(PoseQ { position, yaw, xr: None })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bounds() -> RoomBounds {
+        RoomBounds::centered(20.0, 20.0, 4.0)
+    }
+
+    #[test]
+    fn refuses_nan_and_infinity() {
+        let bad = PoseNet::at([f32::NAN, 0.0, 0.0], 0.0);
+        assert_eq!(validate_pose(None, &bad, 0.05, &bounds()), Err(PoseError::NotFinite));
+        let mut xr = PoseNet::at([0.0; 3], 0.0);
+        xr.xr = Some(XrPoseNet {
+            head: TrackedPoseNet { position: [0.0, f32::INFINITY, 0.0], rotation: [0.0, 0.0, 0.0, 1.0] },
+            left_hand: None,
+            right_hand: None,
+        });
+        assert_eq!(validate_pose(None, &xr, 0.05, &bounds()), Err(PoseError::NotFinite));
+    }
+
+    #[test]
+    fn clamps_to_bounds_and_floor() {
+        let (pose, adj) =
+            validate_pose(None, &PoseNet::at([50.0, 3.0, -50.0], 0.0), 0.05, &bounds()).unwrap();
+        assert_eq!(pose.position, [10.0, 0.0, -10.0]);
+        assert!(adj.clamped_to_bounds);
+    }
+
+    #[test]
+    fn limits_speed() {
+        let prev = PoseNet::at([0.0; 3], 0.0);
+        let (pose, adj) =
+            validate_pose(Some(&prev), &PoseNet::at([5.0, 0.0, 0.0], 0.0), 0.1, &bounds()).unwrap();
+        assert!((pose.position[0] - MAX_SPEED_M_PER_S * 0.1).abs() < 1e-4);
+        assert!(adj.clamped_speed);
+        let (pose, adj) =
+            validate_pose(Some(&prev), &PoseNet::at([0.1, 0.0, 0.0], 0.0), 0.1, &bounds()).unwrap();
+        assert_eq!(pose.position[0], 0.1);
+        assert!(!adj.any());
+    }
+
+    #[test]
+    fn keeps_hands_within_reach() {
+        let mut p = PoseNet::at([0.0; 3], 0.0);
+        let ident = [0.0, 0.0, 0.0, 1.0];
+        p.xr = Some(XrPoseNet {
+            head: TrackedPoseNet { position: [0.0, 1.7, 0.0], rotation: ident },
+            left_hand: Some(TrackedPoseNet { position: [5.0, 1.7, 0.0], rotation: ident }),
+            right_hand: Some(TrackedPoseNet { position: [0.3, 1.2, 0.2], rotation: [0.0, 0.0, 0.0, 2.0] }),
+        });
+        let (pose, adj) = validate_pose(None, &p, 0.05, &bounds()).unwrap();
+        let xr = pose.xr.unwrap();
+        assert!((xr.left_hand.unwrap().position[0] - MAX_HAND_REACH_M).abs() < 1e-4);
+        assert_eq!(xr.right_hand.unwrap().rotation, ident);
+        assert!(adj.clamped_reach);
+    }
+
+    #[test]
+    fn quantization_is_within_a_step() {
+        let p = PoseNet::at([1.234, 0.0, -7.891], 1.0);
+        let back = PoseNet::from(&PoseQ::from(&p));
+        for i in 0..3 {
+            assert!((back.position[i] - p.position[i]).abs() <= POSITION_STEP_M / 2.0 + 1e-5);
+        }
+        assert!((back.yaw - 1.0).abs() < std::f32::consts::TAU / YAW_STEPS as f32);
+    }
+
+    #[test]
+    fn deltas_round_trip_and_wrap_yaw() {
+        let a = PoseQ { position: [100, 0, -5], yaw: 4090, xr: None };
+        let b = PoseQ { position: [103, 0, -9], yaw: 3, xr: None };
+        let d = b.delta_from(&a).unwrap();
+        assert_eq!(d.yaw, 9);
+        assert_eq!(a.apply(&d), Some(b));
+        let extreme = PoseQ { position: [i16::MAX, 0, 0], yaw: 0, xr: None };
+        assert_eq!(extreme.apply(&PoseDeltaQ { position: [1, 0, 0], yaw: 0 }), None);
+    }
+}

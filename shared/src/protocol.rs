@@ -1,0 +1,508 @@
+//! The wire protocol: every message, its channel, and the one encode/decode
+//! pair. Decoding returns `Result` and never panics.
+
+use crate::ids::{AccountId, MemberSlot, Role};
+use crate::pose::{PoseDeltaQ, PoseError, PoseNet, PoseQ, RoomBounds};
+use crate::validated::{ChatText, DisplayName, Reaction, RoomId};
+use renet::{ChannelConfig, ConnectionConfig, SendType};
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+use thiserror::Error;
+
+/// Bump on any change to a message's shape. Clients built for another
+/// version are refused at connect, because the netcode protocol id differs.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// The netcode protocol id: an FNV-1a hash of the product name and version,
+/// so that ids of different versions are unrelated.
+pub const PROTOCOL_ID: u64 = {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let name = b"vitrine/";
+    let mut i = 0;
+    while i < name.len() {
+        hash = (hash ^ name[i] as u64).wrapping_mul(0x0000_0100_0000_01b3);
+        i += 1;
+    }
+    let version = PROTOCOL_VERSION.to_le_bytes();
+    let mut i = 0;
+    while i < version.len() {
+        hash = (hash ^ version[i] as u64).wrapping_mul(0x0000_0100_0000_01b3);
+        i += 1;
+    }
+    hash
+};
+
+/// Largest encoded message either side accepts.
+pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
+/// Chat lines the server replays to a member who joins.
+pub const CHAT_HISTORY_LINES: usize = 50;
+
+/// Channels the client sends on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ClientChannel {
+    /// Unreliable: the latest avatar pose; a lost one is replaced by the next.
+    Input,
+    /// Reliable ordered: chat, reactions and every other command.
+    Commands,
+}
+
+/// Channels the server sends on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ServerChannel {
+    /// Unreliable: snapshots, delta-encoded against an acknowledged one.
+    Snapshots,
+    /// Reliable ordered: room events and rejections.
+    Events,
+}
+
+impl From<ClientChannel> for u8 {
+    fn from(channel: ClientChannel) -> u8 {
+        match channel {
+            ClientChannel::Input => 0,
+            ClientChannel::Commands => 1,
+        }
+    }
+}
+
+impl From<ServerChannel> for u8 {
+    fn from(channel: ServerChannel) -> u8 {
+        match channel {
+            ServerChannel::Snapshots => 0,
+            ServerChannel::Events => 1,
+        }
+    }
+}
+
+impl ClientChannel {
+    pub fn from_id(id: u8) -> Option<Self> {
+        [Self::Input, Self::Commands].into_iter().find(|c| u8::from(*c) == id)
+    }
+}
+
+/// Both directions' channel lists, `(client, server)`.
+pub fn channels_config() -> (Vec<ChannelConfig>, Vec<ChannelConfig>) {
+    let resend = Duration::from_millis(200);
+    let client = vec![
+        ChannelConfig {
+            channel_id: ClientChannel::Input.into(),
+            max_memory_usage_bytes: 64 * 1024,
+            send_type: SendType::Unreliable,
+        },
+        ChannelConfig {
+            channel_id: ClientChannel::Commands.into(),
+            max_memory_usage_bytes: 1024 * 1024,
+            send_type: SendType::ReliableOrdered { resend_time: resend },
+        },
+    ];
+    // Events first: a chat line or a sold-out notice outranks a snapshot.
+    let server = vec![
+        ChannelConfig {
+            channel_id: ServerChannel::Events.into(),
+            max_memory_usage_bytes: 8 * 1024 * 1024,
+            send_type: SendType::ReliableOrdered { resend_time: resend },
+        },
+        ChannelConfig {
+            channel_id: ServerChannel::Snapshots.into(),
+            max_memory_usage_bytes: 1024 * 1024,
+            send_type: SendType::Unreliable,
+        },
+    ];
+    (client, server)
+}
+
+pub fn connection_config() -> ConnectionConfig {
+    let (client_channels_config, server_channels_config) = channels_config();
+    ConnectionConfig {
+        // 30 Hz ticks: 120 kB per tick is ~29 Mbit/s per connection, far above need.
+        available_bytes_per_tick: 120_000,
+        client_channels_config,
+        server_channels_config,
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Client to server.
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum ClientMessage {
+    /// On [`ClientChannel::Input`].
+    Input(InputMessage),
+    /// On [`ClientChannel::Commands`].
+    Room(RoomCommand),
+}
+
+impl ClientMessage {
+    pub fn channel(&self) -> ClientChannel {
+        match self {
+            ClientMessage::Input(_) => ClientChannel::Input,
+            ClientMessage::Room(_) => ClientChannel::Commands,
+        }
+    }
+}
+
+/// The avatar's latest pose, plus the newest snapshot tick the client holds,
+/// which the server uses as the delta baseline.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InputMessage {
+    pub seq: u32,
+    pub ack_snapshot: Option<u32>,
+    pub pose: PoseNet,
+}
+
+/// Intents in a room. Identity is never part of a command: the server knows
+/// the sender from the transport.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum RoomCommand {
+    Chat(ChatText),
+    React(Reaction),
+}
+
+impl RoomCommand {
+    pub fn kind(&self) -> CommandKind {
+        match self {
+            RoomCommand::Chat(_) => CommandKind::Chat,
+            RoomCommand::React(_) => CommandKind::React,
+        }
+    }
+}
+
+/// Names a command in a rejection without echoing its payload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum CommandKind {
+    Pose,
+    Chat,
+    React,
+}
+
+// ---------------------------------------------------------------------------
+// Server to client.
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum ServerMessage {
+    /// On [`ServerChannel::Snapshots`].
+    Snapshot(Snapshot),
+    /// On [`ServerChannel::Events`].
+    Room(RoomEvent),
+    /// On [`ServerChannel::Events`]: the sender's command was refused.
+    Rejected(Rejection),
+    /// On [`ServerChannel::Events`]: the server is going away.
+    ShuttingDown { reason: String },
+}
+
+impl ServerMessage {
+    pub fn channel(&self) -> ServerChannel {
+        match self {
+            ServerMessage::Snapshot(_) => ServerChannel::Snapshots,
+            _ => ServerChannel::Events,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberInfo {
+    pub slot: MemberSlot,
+    pub account: AccountId,
+    pub name: DisplayName,
+    pub role: Role,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatLine {
+    pub from: MemberSlot,
+    pub name: DisplayName,
+    pub text: ChatText,
+    /// Room-wide sequence number: every member sees the same order.
+    pub seq: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum RoomEvent {
+    /// First event after connecting: who you are and who is here.
+    Welcome {
+        room: RoomId,
+        room_name: String,
+        you: MemberSlot,
+        /// Where your avatar starts; poses move on from here at walking speed.
+        spawn: PoseNet,
+        bounds: RoomBounds,
+        members: Vec<MemberInfo>,
+        recent_chat: Vec<ChatLine>,
+    },
+    MemberJoined(MemberInfo),
+    MemberLeft { slot: MemberSlot },
+    Chat(ChatLine),
+    Reaction { from: MemberSlot, reaction: Reaction },
+}
+
+/// A snapshot of the room's avatars. Entries are relative to the snapshot
+/// `baseline` when set (one the client acknowledged); avatars absent from a
+/// delta snapshot are unchanged since the baseline.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub tick: u32,
+    pub baseline: Option<u32>,
+    pub avatars: Vec<AvatarEntry>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AvatarEntry {
+    Full { slot: MemberSlot, pose: PoseQ },
+    Delta { slot: MemberSlot, delta: PoseDeltaQ },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Rejection {
+    pub command: CommandKind,
+    pub reason: RejectReason,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Error)]
+pub enum RejectReason {
+    #[error("too fast: try again in {retry_after_ms} ms")]
+    RateLimited { retry_after_ms: u32 },
+    #[error("invalid pose: {0}")]
+    InvalidPose(PoseError),
+    #[error("your role may not do this")]
+    NotAllowed,
+}
+
+impl RejectReason {
+    /// A stable label, used in metrics.
+    pub fn code(&self) -> &'static str {
+        match self {
+            RejectReason::RateLimited { .. } => "rate_limited",
+            RejectReason::InvalidPose(_) => "invalid_pose",
+            RejectReason::NotAllowed => "not_allowed",
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Encoding.
+
+#[derive(Debug, Error, PartialEq, Eq, Clone)]
+pub enum DecodeError {
+    #[error("message of {0} bytes exceeds the {MAX_MESSAGE_BYTES}-byte limit")]
+    TooLarge(usize),
+    #[error("message is empty")]
+    Empty,
+    #[error("{0} trailing bytes after the message")]
+    TrailingBytes(usize),
+    #[error("malformed message: {0}")]
+    Malformed(String),
+}
+
+#[derive(Debug, Error)]
+#[error("cannot encode message: {0}")]
+pub struct EncodeError(String);
+
+/// Encodes any protocol message (postcard: compact varints, no padding).
+pub fn encode<T: Serialize>(message: &T) -> Result<Vec<u8>, EncodeError> {
+    let bytes = postcard::to_stdvec(message).map_err(|e| EncodeError(e.to_string()))?;
+    if bytes.len() > MAX_MESSAGE_BYTES {
+        return Err(EncodeError(format!("{} bytes exceeds the limit", bytes.len())));
+    }
+    Ok(bytes)
+}
+
+/// Decodes one message that must fill `bytes` exactly.
+pub fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, DecodeError> {
+    if bytes.len() > MAX_MESSAGE_BYTES {
+        return Err(DecodeError::TooLarge(bytes.len()));
+    }
+    if bytes.is_empty() {
+        return Err(DecodeError::Empty);
+    }
+    let (message, rest) =
+        postcard::take_from_bytes(bytes).map_err(|e| DecodeError::Malformed(e.to_string()))?;
+    if !rest.is_empty() {
+        return Err(DecodeError::TrailingBytes(rest.len()));
+    }
+    Ok(message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pose::{TrackedPoseNet, XrPoseNet};
+    use proptest::prelude::*;
+
+    #[test]
+    fn protocol_id_follows_version() {
+        assert_ne!(PROTOCOL_ID, 0);
+        // A fixed value would let a stale client through; recompute by hand.
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in b"vitrine/".iter().chain(PROTOCOL_VERSION.to_le_bytes().iter()) {
+            h = (h ^ *b as u64).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        assert_eq!(h, PROTOCOL_ID);
+    }
+
+    #[test]
+    fn channels_are_distinct_per_direction() {
+        let (client, server) = channels_config();
+        assert_eq!(client.len(), 2);
+        assert_eq!(server.len(), 2);
+        assert_ne!(client[0].channel_id, client[1].channel_id);
+        assert_ne!(server[0].channel_id, server[1].channel_id);
+        assert_eq!(ClientChannel::from_id(1), Some(ClientChannel::Commands));
+        assert_eq!(ClientChannel::from_id(7), None);
+    }
+
+    #[test]
+    fn refuses_trailing_oversized_and_empty() {
+        let msg = ClientMessage::Room(RoomCommand::React(Reaction::Heart));
+        let mut bytes = encode(&msg).unwrap();
+        assert_eq!(decode::<ClientMessage>(&bytes), Ok(msg));
+        bytes.push(0);
+        assert_eq!(decode::<ClientMessage>(&bytes), Err(DecodeError::TrailingBytes(1)));
+        assert_eq!(decode::<ClientMessage>(&[]), Err(DecodeError::Empty));
+        let huge = vec![0u8; MAX_MESSAGE_BYTES + 1];
+        assert_eq!(decode::<ClientMessage>(&huge), Err(DecodeError::TooLarge(huge.len())));
+    }
+
+    #[test]
+    fn refuses_invalid_chat_inside_a_message() {
+        // A hand-built message carrying an empty chat line.
+        let bytes = [1u8, 0, 0];
+        assert!(matches!(decode::<ClientMessage>(&bytes), Err(DecodeError::Malformed(_))));
+    }
+
+    // Strategies for arbitrary, valid messages.
+
+    fn finite() -> impl Strategy<Value = f32> {
+        -1000.0f32..1000.0
+    }
+
+    fn tracked() -> impl Strategy<Value = TrackedPoseNet> {
+        (prop::array::uniform3(finite()), prop::array::uniform4(-1.0f32..1.0))
+            .prop_map(|(position, rotation)| TrackedPoseNet { position, rotation })
+    }
+
+    fn pose() -> impl Strategy<Value = PoseNet> {
+        let xr = (tracked(), prop::option::of(tracked()), prop::option::of(tracked()))
+            .prop_map(|(head, left_hand, right_hand)| XrPoseNet { head, left_hand, right_hand });
+        (prop::array::uniform3(finite()), finite(), prop::option::of(xr))
+            .prop_map(|(position, yaw, xr)| PoseNet { position, yaw, xr })
+    }
+
+    fn pose_q() -> impl Strategy<Value = PoseQ> {
+        (prop::array::uniform3(any::<i16>()), 0u16..4096)
+            .prop_map(|(position, yaw)| PoseQ { position, yaw, xr: None })
+    }
+
+    fn reaction() -> impl Strategy<Value = Reaction> {
+        prop::sample::select(Reaction::ALL.to_vec())
+    }
+
+    fn chat() -> impl Strategy<Value = ChatText> {
+        "[a-zA-Z0-9 ,.!?éü😀]{1,120}".prop_filter_map("valid chat", |s| ChatText::new(s).ok())
+    }
+
+    fn name() -> impl Strategy<Value = DisplayName> {
+        "[a-zA-Z][a-zA-Z0-9 _]{0,30}".prop_filter_map("valid name", |s| DisplayName::new(s).ok())
+    }
+
+    fn member() -> impl Strategy<Value = MemberInfo> {
+        (any::<u16>(), any::<u64>(), name(), prop::sample::select(Role::ALL.to_vec())).prop_map(
+            |(slot, account, name, role)| MemberInfo {
+                slot: MemberSlot(slot),
+                account: AccountId(account),
+                name,
+                role,
+            },
+        )
+    }
+
+    fn client_message() -> impl Strategy<Value = ClientMessage> {
+        prop_oneof![
+            (any::<u32>(), prop::option::of(any::<u32>()), pose()).prop_map(
+                |(seq, ack_snapshot, pose)| ClientMessage::Input(InputMessage {
+                    seq,
+                    ack_snapshot,
+                    pose
+                })
+            ),
+            chat().prop_map(|c| ClientMessage::Room(RoomCommand::Chat(c))),
+            reaction().prop_map(|r| ClientMessage::Room(RoomCommand::React(r))),
+        ]
+    }
+
+    fn server_message() -> impl Strategy<Value = ServerMessage> {
+        let entry = prop_oneof![
+            (any::<u16>(), pose_q())
+                .prop_map(|(s, pose)| AvatarEntry::Full { slot: MemberSlot(s), pose }),
+            (any::<u16>(), prop::array::uniform3(any::<i16>()), any::<i16>()).prop_map(
+                |(s, position, yaw)| AvatarEntry::Delta {
+                    slot: MemberSlot(s),
+                    delta: PoseDeltaQ { position, yaw }
+                }
+            ),
+        ];
+        let line = (any::<u16>(), name(), chat(), any::<u64>()).prop_map(|(s, name, text, seq)| {
+            ChatLine { from: MemberSlot(s), name, text, seq }
+        });
+        prop_oneof![
+            (any::<u32>(), prop::option::of(any::<u32>()), prop::collection::vec(entry, 0..40))
+                .prop_map(|(tick, baseline, avatars)| ServerMessage::Snapshot(Snapshot {
+                    tick,
+                    baseline,
+                    avatars
+                })),
+            member().prop_map(|m| ServerMessage::Room(RoomEvent::MemberJoined(m))),
+            any::<u16>().prop_map(|s| ServerMessage::Room(RoomEvent::MemberLeft {
+                slot: MemberSlot(s)
+            })),
+            line.clone().prop_map(|l| ServerMessage::Room(RoomEvent::Chat(l))),
+            (prop::collection::vec(member(), 0..5), prop::collection::vec(line, 0..5)).prop_map(
+                |(members, recent_chat)| ServerMessage::Room(RoomEvent::Welcome {
+                    room: RoomId::new("main-stage").unwrap(),
+                    room_name: "Main stage".into(),
+                    you: MemberSlot(3),
+                    spawn: PoseNet::at([1.0, 0.0, -2.0], 0.5),
+                    bounds: RoomBounds::centered(30.0, 20.0, 5.0),
+                    members,
+                    recent_chat,
+                })
+            ),
+            any::<u32>().prop_map(|ms| ServerMessage::Rejected(Rejection {
+                command: CommandKind::Chat,
+                reason: RejectReason::RateLimited { retry_after_ms: ms }
+            })),
+            ".{0,40}".prop_map(|reason| ServerMessage::ShuttingDown { reason }),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn client_messages_round_trip(msg in client_message()) {
+            let bytes = encode(&msg).unwrap();
+            prop_assert_eq!(decode::<ClientMessage>(&bytes), Ok(msg));
+        }
+
+        #[test]
+        fn server_messages_round_trip(msg in server_message()) {
+            let bytes = encode(&msg).unwrap();
+            prop_assert_eq!(decode::<ServerMessage>(&bytes), Ok(msg));
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+            // Either outcome is fine; a panic fails the test. Whatever
+            // decodes must be a message that encodes and decodes again.
+            if let Ok(msg) = decode::<ClientMessage>(&bytes) {
+                prop_assert!(decode::<ClientMessage>(&encode(&msg).unwrap()).is_ok());
+            }
+            if let Ok(msg) = decode::<ServerMessage>(&bytes) {
+                prop_assert!(decode::<ServerMessage>(&encode(&msg).unwrap()).is_ok());
+            }
+        }
+
+        #[test]
+        fn truncated_messages_are_errors(msg in client_message(), cut in 1usize..64) {
+            let bytes = encode(&msg).unwrap();
+            let cut = cut.min(bytes.len());
+            prop_assert!(decode::<ClientMessage>(&bytes[..bytes.len() - cut]).is_err());
+        }
+    }
+}

@@ -1,0 +1,223 @@
+//! Validated newtypes: a value of these types is valid by construction, and
+//! deserializing one runs the same checks (`serde(try_from)`), so a decoded
+//! message can never carry an invalid name, chat line or room id.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use thiserror::Error;
+
+/// Display names: 1 to 32 characters after trimming.
+pub const MAX_DISPLAY_NAME_CHARS: usize = 32;
+/// Chat lines: 1 to 280 characters and at most 1 KiB of UTF-8.
+pub const MAX_CHAT_CHARS: usize = 280;
+pub const MAX_CHAT_BYTES: usize = 1024;
+/// Room ids: 1 to 48 bytes of `a-z`, `0-9` and `-`.
+pub const MAX_ROOM_ID_BYTES: usize = 48;
+
+#[derive(Debug, Error, PartialEq, Eq, Clone)]
+pub enum ValidationError {
+    #[error("{field} must not be empty")]
+    Empty { field: &'static str },
+    #[error("{field} is too long: at most {max} {unit}")]
+    TooLong { field: &'static str, max: usize, unit: &'static str },
+    #[error("{field} contains a character that is not allowed")]
+    BadCharacter { field: &'static str },
+}
+
+fn check_text(
+    field: &'static str,
+    value: &str,
+    max_chars: usize,
+    max_bytes: usize,
+) -> Result<(), ValidationError> {
+    if value.is_empty() {
+        return Err(ValidationError::Empty { field });
+    }
+    if value.len() > max_bytes {
+        return Err(ValidationError::TooLong { field, max: max_bytes, unit: "bytes" });
+    }
+    if value.chars().count() > max_chars {
+        return Err(ValidationError::TooLong { field, max: max_chars, unit: "characters" });
+    }
+    // Control characters break layouts and logs; bidi overrides spoof names.
+    let forbidden = |c: char| {
+        c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+    };
+    if value.chars().any(forbidden) {
+        return Err(ValidationError::BadCharacter { field });
+    }
+    Ok(())
+}
+
+macro_rules! string_newtype {
+    ($name:ident) => {
+        impl TryFrom<String> for $name {
+            type Error = ValidationError;
+            fn try_from(value: String) -> Result<Self, Self::Error> {
+                $name::new(value)
+            }
+        }
+
+        impl TryFrom<&str> for $name {
+            type Error = ValidationError;
+            fn try_from(value: &str) -> Result<Self, Self::Error> {
+                $name::new(value.to_owned())
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(value: $name) -> Self {
+                value.0
+            }
+        }
+
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+    };
+}
+
+/// A shopper's or host's public name, shown on name tags and in chat.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct DisplayName(String);
+string_newtype!(DisplayName);
+
+impl DisplayName {
+    /// Trims surrounding whitespace, then checks length and characters.
+    pub fn new(value: impl Into<String>) -> Result<Self, ValidationError> {
+        let value: String = value.into();
+        let trimmed = value.trim();
+        check_text("display name", trimmed, MAX_DISPLAY_NAME_CHARS, MAX_DISPLAY_NAME_CHARS * 4)?;
+        Ok(DisplayName(trimmed.to_owned()))
+    }
+}
+
+/// One chat line.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ChatText(String);
+string_newtype!(ChatText);
+
+impl ChatText {
+    pub fn new(value: impl Into<String>) -> Result<Self, ValidationError> {
+        let value: String = value.into();
+        if value.trim().is_empty() {
+            return Err(ValidationError::Empty { field: "chat text" });
+        }
+        check_text("chat text", &value, MAX_CHAT_CHARS, MAX_CHAT_BYTES)?;
+        Ok(ChatText(value))
+    }
+}
+
+/// A room's stable id, used in URLs and tokens.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct RoomId(String);
+string_newtype!(RoomId);
+
+impl RoomId {
+    pub fn new(value: impl Into<String>) -> Result<Self, ValidationError> {
+        let value: String = value.into();
+        let field = "room id";
+        if value.is_empty() {
+            return Err(ValidationError::Empty { field });
+        }
+        if value.len() > MAX_ROOM_ID_BYTES {
+            return Err(ValidationError::TooLong { field, max: MAX_ROOM_ID_BYTES, unit: "bytes" });
+        }
+        let allowed = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-';
+        if !value.as_bytes().iter().all(allowed) {
+            return Err(ValidationError::BadCharacter { field });
+        }
+        Ok(RoomId(value))
+    }
+}
+
+/// The reactions a shopper can send. A closed set: no free-form emoji.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Reaction {
+    Heart,
+    Fire,
+    Clap,
+    Laugh,
+    Wow,
+}
+
+impl Reaction {
+    pub const ALL: [Reaction; 5] =
+        [Reaction::Heart, Reaction::Fire, Reaction::Clap, Reaction::Laugh, Reaction::Wow];
+
+    pub fn emoji(self) -> &'static str {
+        match self {
+            Reaction::Heart => "❤",
+            Reaction::Fire => "🔥",
+            Reaction::Clap => "👏",
+            Reaction::Laugh => "😂",
+            Reaction::Wow => "😮",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_name_trims_and_checks() {
+        assert_eq!(DisplayName::new("  Ada ").unwrap().as_str(), "Ada");
+        assert_eq!(DisplayName::new("   "), Err(ValidationError::Empty { field: "display name" }));
+        assert!(matches!(
+            DisplayName::new("x".repeat(33)),
+            Err(ValidationError::TooLong { .. })
+        ));
+        assert!(DisplayName::new("é".repeat(32)).is_ok());
+        assert_eq!(
+            DisplayName::new("a\u{202E}b"),
+            Err(ValidationError::BadCharacter { field: "display name" })
+        );
+        assert_eq!(
+            DisplayName::new("a\nb"),
+            Err(ValidationError::BadCharacter { field: "display name" })
+        );
+    }
+
+    #[test]
+    fn chat_text_limits() {
+        assert!(ChatText::new("hello").is_ok());
+        assert!(ChatText::new(" \t").is_err());
+        assert!(ChatText::new("a".repeat(MAX_CHAT_CHARS)).is_ok());
+        assert!(ChatText::new("a".repeat(MAX_CHAT_CHARS + 1)).is_err());
+        assert!(ChatText::new("bell\u{7}").is_err());
+    }
+
+    #[test]
+    fn room_id_charset() {
+        assert!(RoomId::new("main-stage-2").is_ok());
+        for bad in ["", "Main", "a b", "a/b", "é", &"a".repeat(49)] {
+            assert!(RoomId::new(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn deserializing_runs_validation() {
+        let bytes = postcard::to_stdvec(&"bad room!".to_owned()).unwrap();
+        assert!(postcard::from_bytes::<RoomId>(&bytes).is_err());
+        let bytes = postcard::to_stdvec(&"lobby".to_owned()).unwrap();
+        assert_eq!(postcard::from_bytes::<RoomId>(&bytes).unwrap().as_str(), "lobby");
+    }
+}

@@ -1,0 +1,172 @@
+//! The harness for cross-crate tests: a real server (the library, on its own
+//! runtime thread) on loopback ports chosen by the OS, and helpers to step
+//! clients until a condition holds or a cap is hit.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use vitrine_client::net::{ApiClient, NetClient};
+use vitrine_server::config::ServerConfig;
+use vitrine_server::directory::RoomDirectory;
+use vitrine_server::metrics::Metrics;
+use vitrine_server::{Server, ShutdownHandle};
+
+/// Rooms for tests: a roomy one and a tiny one for capacity checks.
+pub const TEST_ROOMS: &str = r#"
+[[rooms]]
+id = "hall"
+name = "Test Hall"
+capacity = 200
+size = [40.0, 40.0]
+
+[[rooms]]
+id = "tiny"
+name = "Tiny Room"
+capacity = 2
+size = [10.0, 10.0]
+"#;
+
+pub struct TestServer {
+    pub http: SocketAddr,
+    pub udp: SocketAddr,
+    pub metrics: Arc<Metrics>,
+    pub directory: Arc<RoomDirectory>,
+    pub data_dir: PathBuf,
+    shutdown: ShutdownHandle,
+    thread: Option<std::thread::JoinHandle<anyhow::Result<()>>>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestServer {
+    pub fn start() -> TestServer {
+        Self::start_with(|_| {})
+    }
+
+    /// Starts a server on `127.0.0.1:0` (HTTP and UDP) with a fresh data dir
+    /// and the test rooms; `tune` may change any setting first.
+    pub fn start_with(tune: impl FnOnce(&mut ServerConfig)) -> TestServer {
+        // `RUST_LOG=debug cargo test …` shows the server's log with a test's output.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let rooms = dir.path().join("rooms.toml");
+        std::fs::write(&rooms, TEST_ROOMS).expect("write rooms");
+        let mut config = ServerConfig::local(dir.path().join("data"));
+        config.http = "127.0.0.1:0".parse().expect("literal");
+        config.udp = "127.0.0.1:0".parse().expect("literal");
+        config.rooms_file = rooms;
+        tune(&mut config);
+        let data_dir = config.data_dir.clone();
+
+        let (tx, rx) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || -> anyhow::Result<()> {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()?;
+            runtime.block_on(async move {
+                let server = match Server::start(config).await {
+                    Ok(server) => server,
+                    Err(e) => {
+                        let _ = tx.send(Err(e.to_string()));
+                        return Ok(());
+                    }
+                };
+                let _ = tx.send(Ok((
+                    server.http_addr(),
+                    server.udp_addr(),
+                    server.metrics(),
+                    server.directory(),
+                    server.shutdown_handle(),
+                )));
+                server.wait().await
+            })
+        });
+        let (http, udp, metrics, directory, shutdown) = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("server thread answers")
+            .unwrap_or_else(|e| panic!("server failed to start: {e}"));
+        TestServer {
+            http,
+            udp,
+            metrics,
+            directory,
+            data_dir,
+            shutdown,
+            thread: Some(thread),
+            _dir: dir,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.http)
+    }
+
+    pub fn api(&self) -> ApiClient {
+        ApiClient::new(&self.url())
+    }
+
+    pub fn netcode_key(&self) -> [u8; 32] {
+        let bytes = std::fs::read(self.data_dir.join("netcode.key")).expect("netcode key");
+        bytes.try_into().expect("32-byte key")
+    }
+
+    /// Asks the server to stop and waits for it; returns its result.
+    pub fn stop(mut self) -> anyhow::Result<()> {
+        self.shutdown.trigger();
+        match self.thread.take() {
+            Some(thread) => thread.join().map_err(|_| anyhow::anyhow!("server thread panicked"))?,
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.shutdown.trigger();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// A client frame: what the loop below waits between steps, like a game's
+/// frame pacing. It is not a wait for any particular event.
+pub const FRAME: Duration = Duration::from_millis(10);
+
+/// Calls `step` once per frame until it returns true, for at most `cap`.
+/// Returns whether the condition held.
+pub fn step_until(cap: Duration, mut step: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + cap;
+    loop {
+        if step() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(FRAME);
+    }
+}
+
+/// Updates and flushes every client once.
+pub fn pump(clients: &mut [&mut NetClient]) {
+    for client in clients.iter_mut() {
+        let _ = client.update(FRAME);
+        let _ = client.flush();
+    }
+}
+
+/// Signs in and joins as `name`, then steps until welcomed.
+pub fn joined_client(server: &TestServer, name: &str, room: &str) -> NetClient {
+    let mut client = NetClient::sign_in_and_join(&server.api(), name, room).expect("join");
+    let welcomed = step_until(Duration::from_secs(10), || {
+        pump(&mut [&mut client]);
+        client.mirror().is_welcomed()
+    });
+    assert!(welcomed, "{name} was not welcomed: {:?}", client.disconnect_reason());
+    client
+}
