@@ -439,9 +439,10 @@ mod tests {
                 }
             ),
         ];
-        let line = (any::<u16>(), name(), chat(), any::<u64>()).prop_map(|(s, name, text, seq)| {
-            ChatLine { from: MemberSlot(s), name, text, seq }
-        });
+        let line = || {
+            (any::<u16>(), name(), chat(), any::<u64>())
+                .prop_map(|(s, name, text, seq)| ChatLine { from: MemberSlot(s), name, text, seq })
+        };
         prop_oneof![
             (any::<u32>(), prop::option::of(any::<u32>()), prop::collection::vec(entry, 0..40))
                 .prop_map(|(tick, baseline, avatars)| ServerMessage::Snapshot(Snapshot {
@@ -453,8 +454,8 @@ mod tests {
             any::<u16>().prop_map(|s| ServerMessage::Room(RoomEvent::MemberLeft {
                 slot: MemberSlot(s)
             })),
-            line.clone().prop_map(|l| ServerMessage::Room(RoomEvent::Chat(l))),
-            (prop::collection::vec(member(), 0..5), prop::collection::vec(line, 0..5)).prop_map(
+            line().prop_map(|l| ServerMessage::Room(RoomEvent::Chat(l))),
+            (prop::collection::vec(member(), 0..5), prop::collection::vec(line(), 0..5)).prop_map(
                 |(members, recent_chat)| ServerMessage::Room(RoomEvent::Welcome {
                     room: RoomId::new("main-stage").unwrap(),
                     room_name: "Main stage".into(),

@@ -56,9 +56,15 @@ impl NetClient {
 
     /// Connects with a token made elsewhere (tests make hostile ones).
     pub fn with_token(token: ConnectToken) -> Result<Self, NetError> {
+        Self::with_config(token, vitrine_shared::connection_config())
+    }
+
+    /// Connects with another channel layout: only tests of hostile clients
+    /// want this.
+    pub fn with_config(token: ConnectToken, config: renet::ConnectionConfig) -> Result<Self, NetError> {
         let transport = UdpClientTransport::new(token).map_err(|e| NetError::BadTicket(e.to_string()))?;
         Ok(NetClient {
-            renet: RenetClient::new(vitrine_shared::connection_config()),
+            renet: RenetClient::new(config),
             transport,
             mirror: RoomMirror::default(),
             input_seq: 0,

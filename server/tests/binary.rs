@@ -1,0 +1,110 @@
+//! The real `vitrine-server` binary: its help, a bad config, keys on first
+//! start, and a clean exit on SIGTERM.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_vitrine-server");
+
+#[test]
+fn help_documents_every_flag_and_its_variable() {
+    let out = Command::new(BIN).arg("--help").output().unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    for (flag, var) in [
+        ("--http", "VITRINE_HTTP"),
+        ("--udp", "VITRINE_UDP"),
+        ("--public-addr", "VITRINE_PUBLIC_ADDR"),
+        ("--data-dir", "VITRINE_DATA_DIR"),
+        ("--database-url", "VITRINE_DATABASE_URL"),
+        ("--config", "VITRINE_CONFIG"),
+    ] {
+        assert!(help.contains(flag), "{flag} missing from\n{help}");
+        assert!(help.contains(var), "{var} missing from\n{help}");
+    }
+}
+
+#[test]
+fn a_bad_config_file_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("bad.toml");
+    std::fs::write(&config, "http = 12\n").unwrap();
+    let out = Command::new(BIN).arg("--config").arg(&config).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("bad.toml") && err.contains("http"), "{err}");
+}
+
+fn get(addr: SocketAddr, path: &str) -> String {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    let mut text = String::new();
+    stream.read_to_string(&mut text).unwrap();
+    text
+}
+
+#[test]
+fn starts_makes_private_keys_and_exits_zero_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut child = Command::new(BIN)
+        .args(["--http", "127.0.0.1:0", "--udp", "127.0.0.1:0", "--data-dir"])
+        .arg(&data)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+
+    // Read the log on a thread; find the bound HTTP address in it.
+    let (tx, rx) = mpsc::channel::<String>();
+    let stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut log = String::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let http: SocketAddr = loop {
+        let line = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())).expect("server started");
+        log.push_str(&line);
+        log.push('\n');
+        if let Some(rest) = line.split("http_addr=").nth(1) {
+            break rest.split_whitespace().next().unwrap().parse().unwrap();
+        }
+    };
+    assert!(get(http, "/healthz").ends_with("ok\n"));
+
+    // Keys: made on first start, 32 bytes, mode 0600, never in the log.
+    use std::os::unix::fs::PermissionsExt;
+    for name in ["netcode.key", "session.key"] {
+        let path = data.join(name);
+        let key = std::fs::read(&path).unwrap();
+        assert_eq!(key.len(), 32);
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+        assert!(!log.contains(&hex));
+    }
+
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let exit = loop {
+        if let Some(exit) = child.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(Instant::now() < deadline, "still running 30 s after SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    reader.join().unwrap();
+    log.extend(rx.try_iter().map(|l| l + "\n"));
+    let mut stderr = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    assert_eq!(exit.code(), Some(0), "log:\n{log}\nstderr:\n{stderr}");
+    assert!(log.contains("stopped cleanly"), "{log}");
+}

@@ -1,0 +1,173 @@
+//! Hostile clients: garbage datagrams, undecodable messages, messages on the
+//! wrong channel or an unknown one. The server never falls over: the
+//! offender is disconnected and the room goes on.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use rand::{Rng, RngCore};
+use std::net::UdpSocket;
+use std::time::Duration;
+use vitrine_client::net::NetClient;
+use vitrine_shared::protocol::{CommandKind, RejectReason};
+use vitrine_shared::{
+    ChatText, ClientChannel, ClientMessage, PoseError, PoseNet, Reaction, RoomCommand, encode,
+};
+use vitrine_tests::{TestServer, joined_client, pump, step_until};
+
+/// The room still relays chat between two well-behaved members.
+fn room_goes_on(a: &mut NetClient, b: &mut NetClient, text: &str) {
+    a.send_command(RoomCommand::Chat(ChatText::new(text).unwrap()));
+    let delivered = step_until(Duration::from_secs(10), || {
+        pump(&mut [&mut *a, &mut *b]);
+        b.mirror().chat.iter().any(|l| l.text.as_str() == text)
+    });
+    assert!(delivered, "the room stopped relaying chat");
+}
+
+#[test]
+fn garbage_datagrams_are_ignored() {
+    let server = TestServer::start();
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let mut rng = rand::rng();
+    for len in [0usize, 1, 2, 17, 18, 100, 1199, 1200, 1400, 1500, 4000] {
+        for _ in 0..20 {
+            let mut bytes = vec![0u8; len];
+            rng.fill_bytes(&mut bytes);
+            // Netcode packet types are in the first byte; try each of them.
+            if let Some(first) = bytes.first_mut() {
+                *first = rng.random_range(0..8);
+            }
+            socket.send_to(&bytes, server.udp).unwrap();
+        }
+    }
+    let mut a = joined_client(&server, "After", "hall");
+    let mut b = joined_client(&server, "Storm", "hall");
+    room_goes_on(&mut a, &mut b, "still here");
+}
+
+fn assert_disconnected_for(server: &TestServer, what: &str, attack: impl FnOnce(&mut NetClient)) {
+    let mut a = joined_client(server, &format!("Good1{}", what.len()), "hall");
+    let mut b = joined_client(server, &format!("Good2{}", what.len()), "hall");
+    let mut villain = joined_client(server, "Villain", "hall");
+    assert!(step_until(Duration::from_secs(10), || {
+        pump(&mut [&mut a, &mut b, &mut villain]);
+        b.mirror().members.len() == 3
+    }));
+    let before = server.metrics.rejected("protocol_violation");
+    attack(&mut villain);
+    let kicked = step_until(Duration::from_secs(10), || {
+        pump(&mut [&mut a, &mut b, &mut villain]);
+        villain.is_disconnected() && b.mirror().members.len() == 2
+    });
+    assert!(kicked, "{what}: villain connected={} members={}", villain.is_connected(), b.mirror().members.len());
+    assert!(server.metrics.rejected("protocol_violation") > before || what == "unknown channel", "{what}");
+    room_goes_on(&mut a, &mut b, &format!("after {what}"));
+    assert!(a.is_connected() && b.is_connected());
+}
+
+#[test]
+fn undecodable_command_disconnects_the_sender_only() {
+    let server = TestServer::start();
+    assert_disconnected_for(&server, "garbage command", |v| {
+        v.send_raw(ClientChannel::Commands.into(), vec![0xFF, 0xFF, 0xFF, 0x01, 0x02]);
+    });
+}
+
+#[test]
+fn trailing_bytes_disconnect_the_sender() {
+    let server = TestServer::start();
+    assert_disconnected_for(&server, "trailing bytes", |v| {
+        let mut bytes = encode(&ClientMessage::Room(RoomCommand::React(Reaction::Heart))).unwrap();
+        bytes.push(0);
+        v.send_raw(ClientChannel::Commands.into(), bytes);
+    });
+}
+
+#[test]
+fn a_command_on_the_input_channel_disconnects_the_sender() {
+    let server = TestServer::start();
+    assert_disconnected_for(&server, "wrong channel", |v| {
+        let bytes = encode(&ClientMessage::Room(RoomCommand::React(Reaction::Fire))).unwrap();
+        v.send_raw(ClientChannel::Input.into(), bytes);
+    });
+}
+
+#[test]
+fn garbage_on_the_input_channel_disconnects_the_sender() {
+    let server = TestServer::start();
+    assert_disconnected_for(&server, "garbage input", |v| {
+        v.send_raw(ClientChannel::Input.into(), vec![0u8; 3]);
+    });
+}
+
+#[test]
+fn an_unknown_channel_disconnects_the_sender() {
+    let server = TestServer::start();
+    let mut config = vitrine_shared::connection_config();
+    config.client_channels_config.push(renet::ChannelConfig {
+        channel_id: 9,
+        max_memory_usage_bytes: 1 << 16,
+        send_type: renet::SendType::Unreliable,
+    });
+    let mut a = joined_client(&server, "Good1", "hall");
+    let mut b = joined_client(&server, "Good2", "hall");
+    let session = server.api().sign_in("Villain").unwrap();
+    let ticket = server.api().join(&session, "hall").unwrap();
+    let bytes = STANDARD.decode(&ticket.connect_token).unwrap();
+    let token = renetcode::ConnectToken::read(&mut bytes.as_slice()).unwrap();
+    let mut villain = NetClient::with_config(token, config).unwrap();
+    assert!(step_until(Duration::from_secs(10), || {
+        pump(&mut [&mut a, &mut b, &mut villain]);
+        b.mirror().members.len() == 3
+    }));
+    villain.send_raw(9, vec![1, 2, 3]);
+    let kicked = step_until(Duration::from_secs(10), || {
+        pump(&mut [&mut a, &mut b, &mut villain]);
+        villain.is_disconnected() && b.mirror().members.len() == 2
+    });
+    assert!(kicked);
+    room_goes_on(&mut a, &mut b, "after unknown channel");
+}
+
+#[test]
+fn a_nan_pose_is_refused_with_a_typed_error_not_a_disconnect() {
+    let server = TestServer::start();
+    let mut c = joined_client(&server, "Glitchy", "hall");
+    c.send_pose(PoseNet::at([f32::NAN, 0.0, 1.0], 0.0));
+    let refused = step_until(Duration::from_secs(10), || {
+        pump(&mut [&mut c]);
+        !c.mirror().rejections.is_empty()
+    });
+    assert!(refused);
+    let r = &c.mirror().rejections[0];
+    assert_eq!(r.command, CommandKind::Pose);
+    assert_eq!(r.reason, RejectReason::InvalidPose(PoseError::NotFinite));
+    assert!(c.is_connected());
+    // The avatar stayed where it was.
+    let me = c.mirror().you.unwrap();
+    let spawn = c.mirror().spawn.unwrap();
+    assert!(step_until(Duration::from_secs(5), || {
+        pump(&mut [&mut c]);
+        c.mirror().avatars.get(&me).is_some_and(|p| (p.position[0] - spawn.position[0]).abs() < 0.01)
+    }));
+}
+
+#[test]
+fn teleports_are_clamped_to_walking_speed_and_room_bounds() {
+    let server = TestServer::start();
+    let mut c = joined_client(&server, "Jumper", "hall");
+    let me = c.mirror().you.unwrap();
+    // The hall is 40 m square: 1000 m away is outside it.
+    let mut seen_max = 0.0f32;
+    step_until(Duration::from_secs(3), || {
+        c.send_pose(PoseNet::at([1000.0, 5.0, 0.0], 0.0));
+        pump(&mut [&mut c]);
+        if let Some(p) = c.mirror().avatars.get(&me) {
+            seen_max = seen_max.max(p.position[0]);
+            assert!(p.position[1].abs() < 0.01, "bodies stay on the floor");
+        }
+        false
+    });
+    assert!(seen_max <= 20.0 + 0.01, "left the room: {seen_max}");
+    assert!(seen_max > 5.0, "did not move at all: {seen_max}");
+}
