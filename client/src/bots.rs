@@ -31,7 +31,11 @@ impl Default for Behaviour {
 impl Behaviour {
     /// Walks only: for tests that count chat lines exactly.
     pub fn walker() -> Self {
-        Behaviour { chat_every: None, react_every: None, ..Behaviour::default() }
+        Behaviour {
+            chat_every: None,
+            react_every: None,
+            ..Behaviour::default()
+        }
     }
 }
 
@@ -122,9 +126,11 @@ impl Bot {
         if let Some(bounds) = self.net.mirror().bounds {
             let margin = 1.0;
             self.target = [
-                self.rng.random_range(bounds.min[0] + margin..bounds.max[0] - margin),
+                self.rng
+                    .random_range(bounds.min[0] + margin..bounds.max[0] - margin),
                 bounds.min[1],
-                self.rng.random_range(bounds.min[2] + margin..bounds.max[2] - margin),
+                self.rng
+                    .random_range(bounds.min[2] + margin..bounds.max[2] - margin),
             ];
         }
     }
@@ -134,7 +140,10 @@ impl Bot {
             Some(pose) => pose,
             None => {
                 self.pick_target();
-                self.net.mirror().spawn.unwrap_or(PoseNet::at([0.0; 3], 0.0))
+                self.net
+                    .mirror()
+                    .spawn
+                    .unwrap_or(PoseNet::at([0.0; 3], 0.0))
             }
         };
         let dx = self.target[0] - pose.position[0];

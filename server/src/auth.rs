@@ -51,13 +51,20 @@ pub fn verify(key: &[u8; 32], token: &str, now_ms: i64) -> Result<Claims, TokenE
     else {
         return Err(TokenError::Malformed);
     };
-    let signature = URL_SAFE_NO_PAD.decode(signature).map_err(|_| TokenError::Malformed)?;
-    mac(key, payload).verify_slice(&signature).map_err(|_| TokenError::BadSignature)?;
+    let signature = URL_SAFE_NO_PAD
+        .decode(signature)
+        .map_err(|_| TokenError::Malformed)?;
+    mac(key, payload)
+        .verify_slice(&signature)
+        .map_err(|_| TokenError::BadSignature)?;
     let expires_at_ms: i64 = expiry.parse().map_err(|_| TokenError::Malformed)?;
     if expires_at_ms <= now_ms {
         return Err(TokenError::Expired);
     }
-    Ok(Claims { session_id: session_id.to_owned(), expires_at_ms })
+    Ok(Claims {
+        session_id: session_id.to_owned(),
+        expires_at_ms,
+    })
 }
 
 #[cfg(test)]
@@ -67,14 +74,30 @@ mod tests {
     #[test]
     fn signs_and_verifies() {
         let key = [7u8; 32];
-        let claims = Claims { session_id: "abc123".into(), expires_at_ms: 2_000 };
+        let claims = Claims {
+            session_id: "abc123".into(),
+            expires_at_ms: 2_000,
+        };
         let token = sign(&key, &claims);
         assert_eq!(verify(&key, &token, 1_000), Ok(claims));
         assert_eq!(verify(&key, &token, 2_000), Err(TokenError::Expired));
-        assert_eq!(verify(&[8u8; 32], &token, 1_000), Err(TokenError::BadSignature));
+        assert_eq!(
+            verify(&[8u8; 32], &token, 1_000),
+            Err(TokenError::BadSignature)
+        );
         let tampered = token.replace("2000", "9000");
-        assert_eq!(verify(&key, &tampered, 1_000), Err(TokenError::BadSignature));
-        for junk in ["", "vt1", "vt1.a.b", "x.y.z.w", "vt1.a.1.!!!", &"a".repeat(300)] {
+        assert_eq!(
+            verify(&key, &tampered, 1_000),
+            Err(TokenError::BadSignature)
+        );
+        for junk in [
+            "",
+            "vt1",
+            "vt1.a.b",
+            "x.y.z.w",
+            "vt1.a.1.!!!",
+            &"a".repeat(300),
+        ] {
             assert!(verify(&key, junk, 0).is_err(), "{junk:?}");
         }
     }

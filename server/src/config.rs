@@ -82,7 +82,10 @@ pub struct ServerConfig {
 #[derive(Debug, Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("config file {path} is invalid: {message}")]
     Parse { path: PathBuf, message: String },
     #[error("invalid setting {key}: {message}")]
@@ -104,9 +107,18 @@ impl ServerConfig {
             rooms_file: default_rooms_file(),
             default_capacity: DEFAULT_CAPACITY,
             session_ttl: Duration::from_secs(24 * 3600),
-            chat: RateConfig { per_second: 1.0, burst: 5 },
-            reactions: RateConfig { per_second: 5.0, burst: 10 },
-            http_rate: RateConfig { per_second: 20.0, burst: 100 },
+            chat: RateConfig {
+                per_second: 1.0,
+                burst: 5,
+            },
+            reactions: RateConfig {
+                per_second: 5.0,
+                burst: 10,
+            },
+            http_rate: RateConfig {
+                per_second: 20.0,
+                burst: 100,
+            },
             connect_token_ttl: Duration::from_secs(30),
             client_timeout_secs: 10,
         }
@@ -128,8 +140,11 @@ impl ServerConfig {
         config.http = cli.http.or(file.http).unwrap_or(config.http);
         config.udp = cli.udp.or(file.udp).unwrap_or(config.udp);
         config.public_addr = cli.public_addr.or(file.public_addr);
-        config.database_url =
-            cli.database_url.clone().or(file.database_url).unwrap_or(config.database_url);
+        config.database_url = cli
+            .database_url
+            .clone()
+            .or(file.database_url)
+            .unwrap_or(config.database_url);
         if let Some(rooms) = file.rooms_file {
             config.rooms_file = rooms;
         }
@@ -147,16 +162,22 @@ impl ServerConfig {
     }
 
     pub fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
-        toml::from_str(&text)
-            .map_err(|e| ConfigError::Parse { path: path.to_owned(), message: e.to_string() })
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
-        for (key, rate) in
-            [("chat", self.chat), ("reactions", self.reactions), ("http_rate", self.http_rate)]
-        {
+        for (key, rate) in [
+            ("chat", self.chat),
+            ("reactions", self.reactions),
+            ("http_rate", self.http_rate),
+        ] {
             if !(rate.per_second.is_finite() && rate.per_second > 0.0) || rate.burst == 0 {
                 return Err(ConfigError::Invalid {
                     key,
@@ -181,14 +202,21 @@ impl ServerConfig {
 }
 
 pub fn sqlite_url(data_dir: &Path) -> String {
-    format!("sqlite://{}?mode=rwc", data_dir.join("vitrine.db").display())
+    format!(
+        "sqlite://{}?mode=rwc",
+        data_dir.join("vitrine.db").display()
+    )
 }
 
 /// `assets/rooms.toml` beside the workspace when run by cargo, else in the
 /// working directory.
 pub fn default_rooms_file() -> PathBuf {
     let in_workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/rooms.toml");
-    if in_workspace.exists() { in_workspace } else { PathBuf::from("assets/rooms.toml") }
+    if in_workspace.exists() {
+        in_workspace
+    } else {
+        PathBuf::from("assets/rooms.toml")
+    }
 }
 
 #[cfg(test)]
@@ -212,7 +240,13 @@ mod tests {
         let config = ServerConfig::resolve(&cli).unwrap();
         assert_eq!(config.http.port(), 7000);
         assert_eq!(config.udp.port(), 9001);
-        assert_eq!(config.chat, RateConfig { per_second: 2.0, burst: 3 });
+        assert_eq!(
+            config.chat,
+            RateConfig {
+                per_second: 2.0,
+                burst: 3
+            }
+        );
         assert_eq!(config.reactions, ServerConfig::local("data").reactions);
     }
 
@@ -221,8 +255,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("bad.toml");
         std::fs::write(&path, "htp = \"127.0.0.1:1\"\n").unwrap();
-        let cli = Cli { config: Some(path.clone()), ..Cli::default() };
-        assert!(matches!(ServerConfig::resolve(&cli), Err(ConfigError::Parse { .. })));
+        let cli = Cli {
+            config: Some(path.clone()),
+            ..Cli::default()
+        };
+        assert!(matches!(
+            ServerConfig::resolve(&cli),
+            Err(ConfigError::Parse { .. })
+        ));
 
         std::fs::write(&path, "[chat]\nper_second = -1.0\nburst = 1\n").unwrap();
         assert!(matches!(
@@ -230,16 +270,28 @@ mod tests {
             Err(ConfigError::Invalid { key: "chat", .. })
         ));
 
-        let missing = Cli { config: Some(dir.path().join("nope.toml")), ..Cli::default() };
-        assert!(matches!(ServerConfig::resolve(&missing), Err(ConfigError::Read { .. })));
+        let missing = Cli {
+            config: Some(dir.path().join("nope.toml")),
+            ..Cli::default()
+        };
+        assert!(matches!(
+            ServerConfig::resolve(&missing),
+            Err(ConfigError::Read { .. })
+        ));
     }
 
     #[test]
     fn unspecified_udp_needs_a_public_address() {
-        let cli = Cli { udp: Some("0.0.0.0:5000".parse().unwrap()), ..Cli::default() };
+        let cli = Cli {
+            udp: Some("0.0.0.0:5000".parse().unwrap()),
+            ..Cli::default()
+        };
         assert!(matches!(
             ServerConfig::resolve(&cli),
-            Err(ConfigError::Invalid { key: "public_addr", .. })
+            Err(ConfigError::Invalid {
+                key: "public_addr",
+                ..
+            })
         ));
     }
 }

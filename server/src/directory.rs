@@ -33,7 +33,11 @@ struct RoomEntry {
 impl RoomEntry {
     fn taken(&mut self, now: Instant, except: AccountId) -> usize {
         self.held.retain(|_, until| *until > now);
-        let held = self.held.keys().filter(|a| **a != except && !self.members.contains(a)).count();
+        let held = self
+            .held
+            .keys()
+            .filter(|a| **a != except && !self.members.contains(a))
+            .count();
         let members = self.members.iter().filter(|a| **a != except).count();
         members + held
     }
@@ -49,15 +53,27 @@ impl RoomDirectory {
         let rooms = rooms
             .into_iter()
             .map(|(id, name, capacity)| {
-                (id, RoomEntry { name, capacity, members: HashSet::new(), held: HashMap::new() })
+                (
+                    id,
+                    RoomEntry {
+                        name,
+                        capacity,
+                        members: HashSet::new(),
+                        held: HashMap::new(),
+                    },
+                )
             })
             .collect();
-        RoomDirectory { rooms: Mutex::new(rooms) }
+        RoomDirectory {
+            rooms: Mutex::new(rooms),
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<RoomId, RoomEntry>> {
         // A panic elsewhere must not take the directory down with it.
-        self.rooms.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.rooms
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub fn list(&self) -> Vec<RoomSummary> {
@@ -78,12 +94,19 @@ impl RoomDirectory {
 
     /// Holds a seat for `account` for `ttl` (the connect token's lifetime).
     /// An account already in the room, or already holding a seat, may rejoin.
-    pub fn hold_seat(&self, room: &RoomId, account: AccountId, ttl: Duration) -> Result<(), SeatRefusal> {
+    pub fn hold_seat(
+        &self,
+        room: &RoomId,
+        account: AccountId,
+        ttl: Duration,
+    ) -> Result<(), SeatRefusal> {
         let now = Instant::now();
         let mut rooms = self.lock();
         let entry = rooms.get_mut(room).ok_or(SeatRefusal::UnknownRoom)?;
         if entry.taken(now, account) >= entry.capacity {
-            return Err(SeatRefusal::Full { capacity: entry.capacity });
+            return Err(SeatRefusal::Full {
+                capacity: entry.capacity,
+            });
         }
         entry.held.insert(account, now + ttl);
         Ok(())
@@ -97,7 +120,9 @@ impl RoomDirectory {
         let entry = rooms.get_mut(room).ok_or(SeatRefusal::UnknownRoom)?;
         let has_hold = entry.held.remove(&account).is_some_and(|until| until > now);
         if !has_hold && entry.taken(now, account) >= entry.capacity {
-            return Err(SeatRefusal::Full { capacity: entry.capacity });
+            return Err(SeatRefusal::Full {
+                capacity: entry.capacity,
+            });
         }
         entry.members.insert(account);
         Ok(())
@@ -129,7 +154,10 @@ mod tests {
         let ttl = Duration::from_secs(30);
         dir.hold_seat(&room, AccountId(1), ttl).unwrap();
         dir.hold_seat(&room, AccountId(2), ttl).unwrap();
-        assert_eq!(dir.hold_seat(&room, AccountId(3), ttl), Err(SeatRefusal::Full { capacity: 2 }));
+        assert_eq!(
+            dir.hold_seat(&room, AccountId(3), ttl),
+            Err(SeatRefusal::Full { capacity: 2 })
+        );
         // Joining again with the same account is not a second seat.
         dir.hold_seat(&room, AccountId(1), ttl).unwrap();
         dir.enter(&room, AccountId(1)).unwrap();
@@ -138,7 +166,10 @@ mod tests {
         dir.hold_seat(&room, AccountId(3), Duration::ZERO).unwrap();
         // A zero-lifetime hold has already lapsed.
         dir.hold_seat(&room, AccountId(4), ttl).unwrap();
-        assert_eq!(dir.hold_seat(&room, AccountId(9), ttl), Err(SeatRefusal::Full { capacity: 2 }));
+        assert_eq!(
+            dir.hold_seat(&room, AccountId(9), ttl),
+            Err(SeatRefusal::Full { capacity: 2 })
+        );
         assert_eq!(
             dir.hold_seat(&RoomId::new("nope").unwrap(), AccountId(1), ttl),
             Err(SeatRefusal::UnknownRoom)
@@ -149,7 +180,10 @@ mod tests {
     fn enter_without_a_hold_respects_capacity() {
         let (dir, room) = dir(1);
         dir.enter(&room, AccountId(1)).unwrap();
-        assert_eq!(dir.enter(&room, AccountId(2)), Err(SeatRefusal::Full { capacity: 1 }));
+        assert_eq!(
+            dir.enter(&room, AccountId(2)),
+            Err(SeatRefusal::Full { capacity: 1 })
+        );
         assert_eq!(dir.total_members(), 1);
     }
 }

@@ -27,9 +27,15 @@ impl fmt::Debug for Keys {
 #[derive(Debug, Error)]
 pub enum KeyError {
     #[error("cannot create data dir {path}: {source}")]
-    DataDir { path: PathBuf, source: std::io::Error },
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot read or write key file {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("key file {path} must hold exactly {KEY_BYTES} bytes, found {found}")]
     BadLength { path: PathBuf, found: usize },
     #[error("key file {path} is readable by others (mode {mode:o}); chmod 600 it")]
@@ -39,8 +45,10 @@ pub enum KeyError {
 impl Keys {
     /// Loads both keys from `data_dir`, creating any that is missing.
     pub fn load_or_create(data_dir: &Path) -> Result<Keys, KeyError> {
-        std::fs::create_dir_all(data_dir)
-            .map_err(|source| KeyError::DataDir { path: data_dir.to_owned(), source })?;
+        std::fs::create_dir_all(data_dir).map_err(|source| KeyError::DataDir {
+            path: data_dir.to_owned(),
+            source,
+        })?;
         Ok(Keys {
             netcode: load_or_create_key(&data_dir.join(NETCODE_KEY_FILE))?,
             session: load_or_create_key(&data_dir.join(SESSION_KEY_FILE))?,
@@ -49,14 +57,20 @@ impl Keys {
 }
 
 fn load_or_create_key(path: &Path) -> Result<[u8; KEY_BYTES], KeyError> {
-    let io = |source| KeyError::Io { path: path.to_owned(), source };
+    let io = |source| KeyError::Io {
+        path: path.to_owned(),
+        source,
+    };
     match std::fs::read(path) {
         Ok(bytes) => {
             check_mode(path)?;
             bytes
                 .as_slice()
                 .try_into()
-                .map_err(|_| KeyError::BadLength { path: path.to_owned(), found: bytes.len() })
+                .map_err(|_| KeyError::BadLength {
+                    path: path.to_owned(),
+                    found: bytes.len(),
+                })
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let mut key = [0u8; KEY_BYTES];
@@ -79,12 +93,18 @@ fn load_or_create_key(path: &Path) -> Result<[u8; KEY_BYTES], KeyError> {
 fn check_mode(path: &Path) -> Result<(), KeyError> {
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(path)
-        .map_err(|source| KeyError::Io { path: path.to_owned(), source })?
+        .map_err(|source| KeyError::Io {
+            path: path.to_owned(),
+            source,
+        })?
         .permissions()
         .mode()
         & 0o777;
     if mode & 0o077 != 0 {
-        return Err(KeyError::TooOpen { path: path.to_owned(), mode });
+        return Err(KeyError::TooOpen {
+            path: path.to_owned(),
+            mode,
+        });
     }
     Ok(())
 }
@@ -111,7 +131,10 @@ mod tests {
         {
             use std::os::unix::fs::PermissionsExt;
             for file in [NETCODE_KEY_FILE, SESSION_KEY_FILE] {
-                let mode = std::fs::metadata(dir.path().join(file)).unwrap().permissions().mode();
+                let mode = std::fs::metadata(dir.path().join(file))
+                    .unwrap()
+                    .permissions()
+                    .mode();
                 assert_eq!(mode & 0o777, 0o600, "{file}");
             }
         }
@@ -126,7 +149,10 @@ mod tests {
         {
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-            assert!(matches!(Keys::load_or_create(dir.path()), Err(KeyError::TooOpen { .. })));
+            assert!(matches!(
+                Keys::load_or_create(dir.path()),
+                Err(KeyError::TooOpen { .. })
+            ));
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
         }
         std::fs::write(&path, b"short").unwrap();

@@ -38,9 +38,13 @@ pub enum StartError {
     #[error(transparent)]
     Store(#[from] store::StoreError),
     #[error("cannot bind {what} on {addr}: {source}")]
-    Bind { what: &'static str, addr: SocketAddr, source: std::io::Error },
-    #[error("room loop failed to start: {0}")]
-    RoomLoop(std::io::Error),
+    Bind {
+        what: &'static str,
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("I/O error while starting: {0}")]
+    Io(std::io::Error),
 }
 
 /// Asks a running server to stop. Cheap to clone; safe from any thread.
@@ -77,22 +81,35 @@ impl Server {
         let store = Store::connect(&config.database_url).await?;
         let rows: Vec<RoomRow> = specs
             .iter()
-            .map(|s| RoomRow { id: s.id.clone(), name: s.name.clone(), capacity: s.capacity })
+            .map(|s| RoomRow {
+                id: s.id.clone(),
+                name: s.name.clone(),
+                capacity: s.capacity,
+            })
             .collect();
         store.sync_rooms(&rows).await?;
 
-        let socket = UdpSocket::bind(config.udp)
-            .map_err(|source| StartError::Bind { what: "UDP", addr: config.udp, source })?;
-        let udp_addr = socket.local_addr().map_err(StartError::RoomLoop)?;
+        let socket = UdpSocket::bind(config.udp).map_err(|source| StartError::Bind {
+            what: "UDP",
+            addr: config.udp,
+            source,
+        })?;
+        let udp_addr = socket.local_addr().map_err(StartError::Io)?;
         let public_addr = config.public_addr.unwrap_or(udp_addr);
         let listener = tokio::net::TcpListener::bind(config.http)
             .await
-            .map_err(|source| StartError::Bind { what: "HTTP", addr: config.http, source })?;
-        let http_addr = listener.local_addr().map_err(StartError::RoomLoop)?;
+            .map_err(|source| StartError::Bind {
+                what: "HTTP",
+                addr: config.http,
+                source,
+            })?;
+        let http_addr = listener.local_addr().map_err(StartError::Io)?;
 
         let metrics = Arc::new(Metrics::default());
         let directory = Arc::new(RoomDirectory::new(
-            specs.iter().map(|s| (s.id.clone(), s.name.clone(), s.capacity)),
+            specs
+                .iter()
+                .map(|s| (s.id.clone(), s.name.clone(), s.capacity)),
         ));
         let room_stop = Arc::new(AtomicBool::new(false));
         let ctx = rooms::GameContext {
@@ -119,11 +136,11 @@ impl Server {
                     let _ = built_tx.send(Err(e));
                 }
             })
-            .map_err(StartError::RoomLoop)?;
+            .map_err(StartError::Io)?;
         built_rx
             .recv()
-            .map_err(|_| StartError::RoomLoop(std::io::Error::other("room thread died")))?
-            .map_err(StartError::RoomLoop)?;
+            .map_err(|_| StartError::Io(std::io::Error::other("room thread died")))?
+            .map_err(StartError::Io)?;
 
         let state = http::AppState(Arc::new(http::AppStateInner {
             store: store.clone(),

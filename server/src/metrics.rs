@@ -82,25 +82,61 @@ impl Metrics {
     }
 
     pub fn reject(&self, reason: &'static str) {
-        *self.rejected.lock().unwrap_or_else(|p| p.into_inner()).entry(reason).or_default() += 1;
+        *self
+            .rejected
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(reason)
+            .or_default() += 1;
     }
 
     pub fn rejected(&self, reason: &str) -> u64 {
-        self.rejected.lock().unwrap_or_else(|p| p.into_inner()).get(reason).copied().unwrap_or(0)
+        self.rejected
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(reason)
+            .copied()
+            .unwrap_or(0)
     }
 
     pub fn http_response(&self, status: u16) {
-        *self.http_requests.lock().unwrap_or_else(|p| p.into_inner()).entry(status).or_default() += 1;
+        *self
+            .http_requests
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(status)
+            .or_default() += 1;
     }
 
     pub fn render(&self) -> String {
         let mut out = String::new();
         let gauge = |out: &mut String, name: &str, help: &str, kind: &str, value: u64| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+            );
         };
-        gauge(&mut out, "vitrine_rooms", "Rooms this server holds.", "gauge", self.rooms.load(Ordering::Relaxed));
-        gauge(&mut out, "vitrine_clients", "Connected game clients.", "gauge", self.clients.load(Ordering::Relaxed));
-        gauge(&mut out, "vitrine_ticks_total", "Room ticks run.", "counter", self.ticks.load(Ordering::Relaxed));
+        gauge(
+            &mut out,
+            "vitrine_rooms",
+            "Rooms this server holds.",
+            "gauge",
+            self.rooms.load(Ordering::Relaxed),
+        );
+        gauge(
+            &mut out,
+            "vitrine_clients",
+            "Connected game clients.",
+            "gauge",
+            self.clients.load(Ordering::Relaxed),
+        );
+        gauge(
+            &mut out,
+            "vitrine_ticks_total",
+            "Room ticks run.",
+            "counter",
+            self.ticks.load(Ordering::Relaxed),
+        );
         gauge(
             &mut out,
             "vitrine_bytes_in_total",
@@ -123,12 +159,27 @@ impl Metrics {
             self.messages_in.load(Ordering::Relaxed),
         );
 
-        let _ = writeln!(out, "# HELP vitrine_tick_seconds Room tick duration over the recent window.");
+        let _ = writeln!(
+            out,
+            "# HELP vitrine_tick_seconds Room tick duration over the recent window."
+        );
         let _ = writeln!(out, "# TYPE vitrine_tick_seconds summary");
         if let Some(stats) = self.tick_stats() {
-            let _ = writeln!(out, "vitrine_tick_seconds{{quantile=\"0.5\"}} {:.9}", stats.p50.as_secs_f64());
-            let _ = writeln!(out, "vitrine_tick_seconds{{quantile=\"0.99\"}} {:.9}", stats.p99.as_secs_f64());
-            let _ = writeln!(out, "vitrine_tick_seconds{{quantile=\"1\"}} {:.9}", stats.max.as_secs_f64());
+            let _ = writeln!(
+                out,
+                "vitrine_tick_seconds{{quantile=\"0.5\"}} {:.9}",
+                stats.p50.as_secs_f64()
+            );
+            let _ = writeln!(
+                out,
+                "vitrine_tick_seconds{{quantile=\"0.99\"}} {:.9}",
+                stats.p99.as_secs_f64()
+            );
+            let _ = writeln!(
+                out,
+                "vitrine_tick_seconds{{quantile=\"1\"}} {:.9}",
+                stats.max.as_secs_f64()
+            );
         }
         let (sum, buckets) = {
             let window = self.tick_times.lock().unwrap_or_else(|p| p.into_inner());
@@ -138,26 +189,67 @@ impl Metrics {
         let _ = writeln!(out, "vitrine_tick_seconds_sum {:.9}", sum.as_secs_f64());
         let _ = writeln!(out, "vitrine_tick_seconds_count {count}");
 
-        let _ = writeln!(out, "# HELP vitrine_tick_duration_seconds Room tick duration since start.");
+        let _ = writeln!(
+            out,
+            "# HELP vitrine_tick_duration_seconds Room tick duration since start."
+        );
         let _ = writeln!(out, "# TYPE vitrine_tick_duration_seconds histogram");
         for (bound, n) in TICK_BUCKETS.iter().zip(buckets) {
-            let _ = writeln!(out, "vitrine_tick_duration_seconds_bucket{{le=\"{bound}\"}} {n}");
+            let _ = writeln!(
+                out,
+                "vitrine_tick_duration_seconds_bucket{{le=\"{bound}\"}} {n}"
+            );
         }
-        let _ = writeln!(out, "vitrine_tick_duration_seconds_bucket{{le=\"+Inf\"}} {count}");
-        let _ = writeln!(out, "vitrine_tick_duration_seconds_sum {:.9}", sum.as_secs_f64());
+        let _ = writeln!(
+            out,
+            "vitrine_tick_duration_seconds_bucket{{le=\"+Inf\"}} {count}"
+        );
+        let _ = writeln!(
+            out,
+            "vitrine_tick_duration_seconds_sum {:.9}",
+            sum.as_secs_f64()
+        );
         let _ = writeln!(out, "vitrine_tick_duration_seconds_count {count}");
 
-        let _ = writeln!(out, "# HELP vitrine_rejected_total Client inputs refused, by reason.");
-        let _ = writeln!(out, "# TYPE vitrine_rejected_total counter");
-        for (reason, count) in self.rejected.lock().unwrap_or_else(|p| p.into_inner()).iter() {
-            let _ = writeln!(out, "vitrine_rejected_total{{reason=\"{reason}\"}} {count}");
-        }
-        let _ = writeln!(out, "# HELP vitrine_http_responses_total HTTP responses, by status.");
-        let _ = writeln!(out, "# TYPE vitrine_http_responses_total counter");
-        for (status, count) in self.http_requests.lock().unwrap_or_else(|p| p.into_inner()).iter() {
-            let _ = writeln!(out, "vitrine_http_responses_total{{status=\"{status}\"}} {count}");
-        }
+        let rejected = self
+            .rejected
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        labeled(
+            &mut out,
+            "vitrine_rejected_total",
+            "Client inputs refused, by reason.",
+            "reason",
+            &rejected,
+        );
+        let responses = self
+            .http_requests
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        labeled(
+            &mut out,
+            "vitrine_http_responses_total",
+            "HTTP responses, by status.",
+            "status",
+            &responses,
+        );
         out
+    }
+}
+
+/// A counter with one label, one line per label value.
+fn labeled<K: std::fmt::Display>(
+    out: &mut String,
+    name: &str,
+    help: &str,
+    label: &str,
+    values: &BTreeMap<K, u64>,
+) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+    for (key, count) in values {
+        let _ = writeln!(out, "{name}{{{label}=\"{key}\"}} {count}");
     }
 }
 
@@ -177,10 +269,22 @@ mod tests {
         assert_eq!(stats.p50, Duration::from_millis(51));
         assert_eq!(stats.p99, Duration::from_millis(99));
         let text = m.render();
-        assert!(text.contains("vitrine_rejected_total{reason=\"rate_limited\"} 2"), "{text}");
-        assert!(text.contains("vitrine_tick_seconds{quantile=\"0.99\"} 0.099000000"), "{text}");
+        assert!(
+            text.contains("vitrine_rejected_total{reason=\"rate_limited\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("vitrine_tick_seconds{quantile=\"0.99\"} 0.099000000"),
+            "{text}"
+        );
         assert!(text.contains("vitrine_tick_seconds_count 100"), "{text}");
-        assert!(text.contains("vitrine_tick_duration_seconds_bucket{le=\"0.005\"} 5\n"), "{text}");
-        assert!(text.contains("vitrine_tick_duration_seconds_bucket{le=\"+Inf\"} 100\n"), "{text}");
+        assert!(
+            text.contains("vitrine_tick_duration_seconds_bucket{le=\"0.005\"} 5\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("vitrine_tick_duration_seconds_bucket{le=\"+Inf\"} 100\n"),
+            "{text}"
+        );
     }
 }

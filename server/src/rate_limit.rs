@@ -14,7 +14,11 @@ pub struct TokenBucket {
 impl TokenBucket {
     /// A full bucket at time `now`.
     pub fn new(rate: RateConfig, now: Duration) -> Self {
-        TokenBucket { rate, tokens: rate.burst as f64, last: now }
+        TokenBucket {
+            rate,
+            tokens: rate.burst as f64,
+            last: now,
+        }
     }
 
     /// Takes one token, or says how long until one is available.
@@ -38,7 +42,10 @@ mod tests {
 
     #[test]
     fn allows_a_burst_then_the_sustained_rate() {
-        let rate = RateConfig { per_second: 1.0, burst: 5 };
+        let rate = RateConfig {
+            per_second: 1.0,
+            burst: 5,
+        };
         let t0 = Duration::from_secs(100);
         let mut bucket = TokenBucket::new(rate, t0);
         for _ in 0..5 {

@@ -47,7 +47,10 @@ pub struct Store {
 }
 
 pub fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 fn role_from_str(s: &str) -> Result<Role, StoreError> {
@@ -93,7 +96,12 @@ impl Store {
         self.pool.close().await;
     }
 
-    pub async fn create_account(&self, name: &DisplayName, role: Role, kind: &str) -> Result<Account, StoreError> {
+    pub async fn create_account(
+        &self,
+        name: &DisplayName,
+        role: Role,
+        kind: &str,
+    ) -> Result<Account, StoreError> {
         // Positive 63-bit ids fit BIGINT on every backend.
         let id: i64 = rand::rng().random_range(1..i64::MAX);
         sqlx::query(
@@ -106,14 +114,22 @@ impl Store {
         .bind(now_ms())
         .execute(&self.pool)
         .await?;
-        Ok(Account { id: AccountId(id as u64), name: name.clone(), role })
+        Ok(Account {
+            id: AccountId(id as u64),
+            name: name.clone(),
+            role,
+        })
     }
 
     pub async fn create_guest(&self, name: &DisplayName) -> Result<Account, StoreError> {
         self.create_account(name, Role::Shopper, "guest").await
     }
 
-    pub async fn create_session(&self, account: AccountId, ttl: Duration) -> Result<Session, StoreError> {
+    pub async fn create_session(
+        &self,
+        account: AccountId,
+        ttl: Duration,
+    ) -> Result<Session, StoreError> {
         let id: String = {
             let bytes: [u8; 16] = rand::rng().random();
             bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -129,11 +145,18 @@ impl Store {
         .bind(expires_at_ms)
         .execute(&self.pool)
         .await?;
-        Ok(Session { id, account, expires_at_ms })
+        Ok(Session {
+            id,
+            account,
+            expires_at_ms,
+        })
     }
 
     /// The live (unexpired, unrevoked) session and its account.
-    pub async fn live_session(&self, session_id: &str) -> Result<Option<(Session, Account)>, StoreError> {
+    pub async fn live_session(
+        &self,
+        session_id: &str,
+    ) -> Result<Option<(Session, Account)>, StoreError> {
         let row = sqlx::query(
             "SELECT s.id, s.account_id, s.expires_at, a.display_name, a.role \
              FROM sessions s JOIN accounts a ON a.id = s.account_id \
@@ -149,17 +172,26 @@ impl Store {
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let role = role_from_str(&row.try_get::<String, _>(4)?)?;
         Ok(Some((
-            Session { id: row.try_get(0)?, account, expires_at_ms: row.try_get(2)? },
-            Account { id: account, name, role },
+            Session {
+                id: row.try_get(0)?,
+                account,
+                expires_at_ms: row.try_get(2)?,
+            },
+            Account {
+                id: account,
+                name,
+                role,
+            },
         )))
     }
 
     pub async fn revoke_session(&self, session_id: &str) -> Result<bool, StoreError> {
-        let done = sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-            .bind(now_ms())
-            .bind(session_id)
-            .execute(&self.pool)
-            .await?;
+        let done =
+            sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+                .bind(now_ms())
+                .bind(session_id)
+                .execute(&self.pool)
+                .await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -192,7 +224,11 @@ impl Store {
                     .map_err(|e| StoreError::Corrupt(e.to_string()))?;
                 let capacity = usize::try_from(row.try_get::<i64, _>(2)?)
                     .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                Ok(RoomRow { id, name: row.try_get(1)?, capacity })
+                Ok(RoomRow {
+                    id,
+                    name: row.try_get(1)?,
+                    capacity,
+                })
             })
             .collect()
     }
@@ -219,20 +255,36 @@ pub(crate) mod tests {
         for (store, _dir) in stores().await {
             let name = DisplayName::new("Ada").unwrap();
             let account = store.create_guest(&name).await.unwrap();
-            let session = store.create_session(account.id, Duration::from_secs(60)).await.unwrap();
+            let session = store
+                .create_session(account.id, Duration::from_secs(60))
+                .await
+                .unwrap();
             let (found, who) = store.live_session(&session.id).await.unwrap().unwrap();
             assert_eq!(found, session);
             assert_eq!(who, account);
             assert!(store.revoke_session(&session.id).await.unwrap());
             assert_eq!(store.live_session(&session.id).await.unwrap(), None);
 
-            let expired = store.create_session(account.id, Duration::ZERO).await.unwrap();
+            let expired = store
+                .create_session(account.id, Duration::ZERO)
+                .await
+                .unwrap();
             assert_eq!(store.live_session(&expired.id).await.unwrap(), None);
 
-            let room = RoomRow { id: RoomId::new("test-room-a").unwrap(), name: "A".into(), capacity: 3 };
+            let room = RoomRow {
+                id: RoomId::new("test-room-a").unwrap(),
+                name: "A".into(),
+                capacity: 3,
+            };
             store.sync_rooms(std::slice::from_ref(&room)).await.unwrap();
-            let renamed = RoomRow { name: "A2".into(), ..room };
-            store.sync_rooms(std::slice::from_ref(&renamed)).await.unwrap();
+            let renamed = RoomRow {
+                name: "A2".into(),
+                ..room
+            };
+            store
+                .sync_rooms(std::slice::from_ref(&renamed))
+                .await
+                .unwrap();
             let rooms = store.rooms().await.unwrap();
             assert!(rooms.contains(&renamed));
         }
@@ -241,8 +293,13 @@ pub(crate) mod tests {
     #[tokio::test]
     async fn sqlite_runs_in_wal_mode() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::connect(&crate::config::sqlite_url(dir.path())).await.unwrap();
-        let mode: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(store.pool()).await.unwrap();
+        let store = Store::connect(&crate::config::sqlite_url(dir.path()))
+            .await
+            .unwrap();
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
         assert_eq!(mode.to_lowercase(), "wal");
     }
 }

@@ -32,7 +32,11 @@ fn a_bad_config_file_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("bad.toml");
     std::fs::write(&config, "http = 12\n").unwrap();
-    let out = Command::new(BIN).arg("--config").arg(&config).output().unwrap();
+    let out = Command::new(BIN)
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("bad.toml") && err.contains("http"), "{err}");
@@ -40,8 +44,14 @@ fn a_bad_config_file_is_a_clear_error() {
 
 fn get(addr: SocketAddr, path: &str) -> String {
     let mut stream = TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut text = String::new();
     stream.read_to_string(&mut text).unwrap();
     text
@@ -52,7 +62,13 @@ fn starts_makes_private_keys_and_exits_zero_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let mut child = Command::new(BIN)
-        .args(["--http", "127.0.0.1:0", "--udp", "127.0.0.1:0", "--data-dir"])
+        .args([
+            "--http",
+            "127.0.0.1:0",
+            "--udp",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
         .arg(&data)
         .env("RUST_LOG", "info")
         .stdout(Stdio::piped())
@@ -71,7 +87,9 @@ fn starts_makes_private_keys_and_exits_zero_on_sigterm() {
     let mut log = String::new();
     let deadline = Instant::now() + Duration::from_secs(60);
     let http: SocketAddr = loop {
-        let line = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())).expect("server started");
+        let line = rx
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .expect("server started");
         log.push_str(&line);
         log.push('\n');
         if let Some(rest) = line.split("http_addr=").nth(1) {
@@ -86,25 +104,39 @@ fn starts_makes_private_keys_and_exits_zero_on_sigterm() {
         let path = data.join(name);
         let key = std::fs::read(&path).unwrap();
         assert_eq!(key.len(), 32);
-        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
         let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
         assert!(!log.contains(&hex));
     }
 
-    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
     let deadline = Instant::now() + Duration::from_secs(30);
     let exit = loop {
         if let Some(exit) = child.try_wait().unwrap() {
             break exit;
         }
-        assert!(Instant::now() < deadline, "still running 30 s after SIGTERM");
+        assert!(
+            Instant::now() < deadline,
+            "still running 30 s after SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(20));
     };
     reader.join().unwrap();
     log.extend(rx.try_iter().map(|l| l + "\n"));
     let mut stderr = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
     assert_eq!(exit.code(), Some(0), "log:\n{log}\nstderr:\n{stderr}");
     assert!(log.contains("stopped cleanly"), "{log}");
 }

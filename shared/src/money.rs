@@ -83,12 +83,18 @@ impl Money {
         if self.currency != other.currency {
             return Err(MoneyError::CurrencyMismatch(self.currency, other.currency));
         }
-        let minor = self.minor.checked_add(other.minor).ok_or(MoneyError::Overflow)?;
+        let minor = self
+            .minor
+            .checked_add(other.minor)
+            .ok_or(MoneyError::Overflow)?;
         Ok(Money::new(minor, self.currency))
     }
 
     pub fn checked_mul(self, quantity: i64) -> Result<Money, MoneyError> {
-        let minor = self.minor.checked_mul(quantity).ok_or(MoneyError::Overflow)?;
+        let minor = self
+            .minor
+            .checked_mul(quantity)
+            .ok_or(MoneyError::Overflow)?;
         Ok(Money::new(minor, self.currency))
     }
 }
@@ -140,6 +146,9 @@ mod tests {
             eur.checked_add(Money::new(1, Currency::USD)),
             Err(MoneyError::CurrencyMismatch(Currency::EUR, Currency::USD))
         );
-        assert_eq!(Money::new(i64::MAX, Currency::EUR).checked_mul(2), Err(MoneyError::Overflow));
+        assert_eq!(
+            Money::new(i64::MAX, Currency::EUR).checked_mul(2),
+            Err(MoneyError::Overflow)
+        );
     }
 }

@@ -43,7 +43,11 @@ pub struct PoseNet {
 
 impl PoseNet {
     pub fn at(position: [f32; 3], yaw: f32) -> Self {
-        PoseNet { position, yaw, xr: None }
+        PoseNet {
+            position,
+            yaw,
+            xr: None,
+        }
     }
 
     fn floats(&self) -> impl Iterator<Item = f32> + '_ {
@@ -83,7 +87,11 @@ impl RoomBounds {
     }
 
     pub fn center_floor(&self) -> [f32; 3] {
-        [(self.min[0] + self.max[0]) / 2.0, self.min[1], (self.min[2] + self.max[2]) / 2.0]
+        [
+            (self.min[0] + self.max[0]) / 2.0,
+            self.min[1],
+            (self.min[2] + self.max[2]) / 2.0,
+        ]
     }
 }
 
@@ -122,13 +130,20 @@ fn toward(from: [f32; 3], to: [f32; 3], max: f32) -> ([f32; 3], bool) {
         (to, false)
     } else {
         let k = max / l;
-        ([from[0] + d[0] * k, from[1] + d[1] * k, from[2] + d[2] * k], true)
+        (
+            [from[0] + d[0] * k, from[1] + d[1] * k, from[2] + d[2] * k],
+            true,
+        )
     }
 }
 
 fn normalize_quat(q: [f32; 4]) -> [f32; 4] {
     let n = (q[0] * q[0] + q[1] * q[1] + q[2] * q[2] + q[3] * q[3]).sqrt();
-    if n < 1e-6 { [0.0, 0.0, 0.0, 1.0] } else { q.map(|c| c / n) }
+    if n < 1e-6 {
+        [0.0, 0.0, 0.0, 1.0]
+    } else {
+        q.map(|c| c / n)
+    }
 }
 
 /// The server's rule for a new pose. A non-finite value is refused outright;
@@ -168,7 +183,10 @@ pub fn validate_pose(
         xr.head.rotation = normalize_quat(xr.head.rotation);
         adj.clamped_reach |= moved;
         let head = xr.head.position;
-        for hand in [xr.left_hand.as_mut(), xr.right_hand.as_mut()].into_iter().flatten() {
+        for hand in [xr.left_hand.as_mut(), xr.right_hand.as_mut()]
+            .into_iter()
+            .flatten()
+        {
             let (p, moved) = toward(head, hand.position, MAX_HAND_REACH_M);
             hand.position = p;
             hand.rotation = normalize_quat(hand.rotation);
@@ -182,7 +200,11 @@ pub fn validate_pose(
 // Quantized form, for snapshots.
 
 fn q_pos(p: [f32; 3]) -> [i16; 3] {
-    p.map(|c| (c / POSITION_STEP_M).round().clamp(i16::MIN as f32, i16::MAX as f32) as i16)
+    p.map(|c| {
+        (c / POSITION_STEP_M)
+            .round()
+            .clamp(i16::MIN as f32, i16::MAX as f32) as i16
+    })
 }
 
 fn dq_pos(p: [i16; 3]) -> [f32; 3] {
@@ -222,13 +244,19 @@ pub struct PoseQ {
 
 impl From<&TrackedPoseNet> for TrackedPoseQ {
     fn from(t: &TrackedPoseNet) -> Self {
-        TrackedPoseQ { position: q_pos(t.position), rotation: q_rot(t.rotation) }
+        TrackedPoseQ {
+            position: q_pos(t.position),
+            rotation: q_rot(t.rotation),
+        }
     }
 }
 
 impl From<&TrackedPoseQ> for TrackedPoseNet {
     fn from(t: &TrackedPoseQ) -> Self {
-        TrackedPoseNet { position: dq_pos(t.position), rotation: dq_rot(t.rotation) }
+        TrackedPoseNet {
+            position: dq_pos(t.position),
+            rotation: dq_rot(t.rotation),
+        }
     }
 }
 
@@ -276,27 +304,32 @@ impl PoseQ {
         if self.xr.is_some() || base.xr.is_some() {
             return None;
         }
-        let mut position = [0i16; 3];
-        for i in 0..3 {
-            position[i] = self.position[i].checked_sub(base.position[i])?;
-        }
+        let [x, y, z] = self.position;
+        let [bx, by, bz] = base.position;
+        let position = [x.checked_sub(bx)?, y.checked_sub(by)?, z.checked_sub(bz)?];
         let steps = YAW_STEPS as i32;
         let mut dyaw = (self.yaw as i32 - base.yaw as i32).rem_euclid(steps);
         if dyaw > steps / 2 {
             dyaw -= steps;
         }
-        Some(PoseDeltaQ { position, yaw: dyaw as i16 })
+        Some(PoseDeltaQ {
+            position,
+            yaw: dyaw as i16,
+        })
     }
 
     /// Applies a delta; `None` when it would overflow (a corrupt or hostile
     /// delta), so the caller can drop the snapshot.
     pub fn apply(&self, delta: &PoseDeltaQ) -> Option<PoseQ> {
-        let mut position = [0i16; 3];
-        for i in 0..3 {
-            position[i] = self.position[i].checked_add(delta.position[i])?;
-        }
+        let [x, y, z] = self.position;
+        let [dx, dy, dz] = delta.position;
+        let position = [x.checked_add(dx)?, y.checked_add(dy)?, z.checked_add(dz)?];
         let yaw = (self.yaw as i32 + delta.yaw as i32).rem_euclid(YAW_STEPS as i32) as u16;
-        Some(PoseQ { position, yaw, xr: None })
+        Some(PoseQ {
+            position,
+            yaw,
+            xr: None,
+        })
     }
 }
 
@@ -311,14 +344,23 @@ mod tests {
     #[test]
     fn refuses_nan_and_infinity() {
         let bad = PoseNet::at([f32::NAN, 0.0, 0.0], 0.0);
-        assert_eq!(validate_pose(None, &bad, 0.05, &bounds()), Err(PoseError::NotFinite));
+        assert_eq!(
+            validate_pose(None, &bad, 0.05, &bounds()),
+            Err(PoseError::NotFinite)
+        );
         let mut xr = PoseNet::at([0.0; 3], 0.0);
         xr.xr = Some(XrPoseNet {
-            head: TrackedPoseNet { position: [0.0, f32::INFINITY, 0.0], rotation: [0.0, 0.0, 0.0, 1.0] },
+            head: TrackedPoseNet {
+                position: [0.0, f32::INFINITY, 0.0],
+                rotation: [0.0, 0.0, 0.0, 1.0],
+            },
             left_hand: None,
             right_hand: None,
         });
-        assert_eq!(validate_pose(None, &xr, 0.05, &bounds()), Err(PoseError::NotFinite));
+        assert_eq!(
+            validate_pose(None, &xr, 0.05, &bounds()),
+            Err(PoseError::NotFinite)
+        );
     }
 
     #[test]
@@ -332,12 +374,22 @@ mod tests {
     #[test]
     fn limits_speed() {
         let prev = PoseNet::at([0.0; 3], 0.0);
-        let (pose, adj) =
-            validate_pose(Some(&prev), &PoseNet::at([5.0, 0.0, 0.0], 0.0), 0.1, &bounds()).unwrap();
+        let (pose, adj) = validate_pose(
+            Some(&prev),
+            &PoseNet::at([5.0, 0.0, 0.0], 0.0),
+            0.1,
+            &bounds(),
+        )
+        .unwrap();
         assert!((pose.position[0] - MAX_SPEED_M_PER_S * 0.1).abs() < 1e-4);
         assert!(adj.clamped_speed);
-        let (pose, adj) =
-            validate_pose(Some(&prev), &PoseNet::at([0.1, 0.0, 0.0], 0.0), 0.1, &bounds()).unwrap();
+        let (pose, adj) = validate_pose(
+            Some(&prev),
+            &PoseNet::at([0.1, 0.0, 0.0], 0.0),
+            0.1,
+            &bounds(),
+        )
+        .unwrap();
         assert_eq!(pose.position[0], 0.1);
         assert!(!adj.any());
     }
@@ -347,9 +399,18 @@ mod tests {
         let mut p = PoseNet::at([0.0; 3], 0.0);
         let ident = [0.0, 0.0, 0.0, 1.0];
         p.xr = Some(XrPoseNet {
-            head: TrackedPoseNet { position: [0.0, 1.7, 0.0], rotation: ident },
-            left_hand: Some(TrackedPoseNet { position: [5.0, 1.7, 0.0], rotation: ident }),
-            right_hand: Some(TrackedPoseNet { position: [0.3, 1.2, 0.2], rotation: [0.0, 0.0, 0.0, 2.0] }),
+            head: TrackedPoseNet {
+                position: [0.0, 1.7, 0.0],
+                rotation: ident,
+            },
+            left_hand: Some(TrackedPoseNet {
+                position: [5.0, 1.7, 0.0],
+                rotation: ident,
+            }),
+            right_hand: Some(TrackedPoseNet {
+                position: [0.3, 1.2, 0.2],
+                rotation: [0.0, 0.0, 0.0, 2.0],
+            }),
         });
         let (pose, adj) = validate_pose(None, &p, 0.05, &bounds()).unwrap();
         let xr = pose.xr.unwrap();
@@ -370,12 +431,30 @@ mod tests {
 
     #[test]
     fn deltas_round_trip_and_wrap_yaw() {
-        let a = PoseQ { position: [100, 0, -5], yaw: 4090, xr: None };
-        let b = PoseQ { position: [103, 0, -9], yaw: 3, xr: None };
+        let a = PoseQ {
+            position: [100, 0, -5],
+            yaw: 4090,
+            xr: None,
+        };
+        let b = PoseQ {
+            position: [103, 0, -9],
+            yaw: 3,
+            xr: None,
+        };
         let d = b.delta_from(&a).unwrap();
         assert_eq!(d.yaw, 9);
         assert_eq!(a.apply(&d), Some(b));
-        let extreme = PoseQ { position: [i16::MAX, 0, 0], yaw: 0, xr: None };
-        assert_eq!(extreme.apply(&PoseDeltaQ { position: [1, 0, 0], yaw: 0 }), None);
+        let extreme = PoseQ {
+            position: [i16::MAX, 0, 0],
+            yaw: 0,
+            xr: None,
+        };
+        assert_eq!(
+            extreme.apply(&PoseDeltaQ {
+                position: [1, 0, 0],
+                yaw: 0
+            }),
+            None
+        );
     }
 }

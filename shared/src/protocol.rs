@@ -75,7 +75,9 @@ impl From<ServerChannel> for u8 {
 
 impl ClientChannel {
     pub fn from_id(id: u8) -> Option<Self> {
-        [Self::Input, Self::Commands].into_iter().find(|c| u8::from(*c) == id)
+        [Self::Input, Self::Commands]
+            .into_iter()
+            .find(|c| u8::from(*c) == id)
     }
 }
 
@@ -91,7 +93,9 @@ pub fn channels_config() -> (Vec<ChannelConfig>, Vec<ChannelConfig>) {
         ChannelConfig {
             channel_id: ClientChannel::Commands.into(),
             max_memory_usage_bytes: 1024 * 1024,
-            send_type: SendType::ReliableOrdered { resend_time: resend },
+            send_type: SendType::ReliableOrdered {
+                resend_time: resend,
+            },
         },
     ];
     // Events first: a chat line or a sold-out notice outranks a snapshot.
@@ -99,7 +103,9 @@ pub fn channels_config() -> (Vec<ChannelConfig>, Vec<ChannelConfig>) {
         ChannelConfig {
             channel_id: ServerChannel::Events.into(),
             max_memory_usage_bytes: 8 * 1024 * 1024,
-            send_type: SendType::ReliableOrdered { resend_time: resend },
+            send_type: SendType::ReliableOrdered {
+                resend_time: resend,
+            },
         },
         ChannelConfig {
             channel_id: ServerChannel::Snapshots.into(),
@@ -229,9 +235,14 @@ pub enum RoomEvent {
         recent_chat: Vec<ChatLine>,
     },
     MemberJoined(MemberInfo),
-    MemberLeft { slot: MemberSlot },
+    MemberLeft {
+        slot: MemberSlot,
+    },
     Chat(ChatLine),
-    Reaction { from: MemberSlot, reaction: Reaction },
+    Reaction {
+        from: MemberSlot,
+        reaction: Reaction,
+    },
 }
 
 /// A snapshot of the room's avatars. Entries are relative to the snapshot
@@ -300,7 +311,10 @@ pub struct EncodeError(String);
 pub fn encode<T: Serialize>(message: &T) -> Result<Vec<u8>, EncodeError> {
     let bytes = postcard::to_stdvec(message).map_err(|e| EncodeError(e.to_string()))?;
     if bytes.len() > MAX_MESSAGE_BYTES {
-        return Err(EncodeError(format!("{} bytes exceeds the limit", bytes.len())));
+        return Err(EncodeError(format!(
+            "{} bytes exceeds the limit",
+            bytes.len()
+        )));
     }
     Ok(bytes)
 }
@@ -332,7 +346,10 @@ mod tests {
         assert_ne!(PROTOCOL_ID, 0);
         // A fixed value would let a stale client through; recompute by hand.
         let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        for b in b"vitrine/".iter().chain(PROTOCOL_VERSION.to_le_bytes().iter()) {
+        for b in b"vitrine/"
+            .iter()
+            .chain(PROTOCOL_VERSION.to_le_bytes().iter())
+        {
             h = (h ^ *b as u64).wrapping_mul(0x0000_0100_0000_01b3);
         }
         assert_eq!(h, PROTOCOL_ID);
@@ -355,17 +372,26 @@ mod tests {
         let mut bytes = encode(&msg).unwrap();
         assert_eq!(decode::<ClientMessage>(&bytes), Ok(msg));
         bytes.push(0);
-        assert_eq!(decode::<ClientMessage>(&bytes), Err(DecodeError::TrailingBytes(1)));
+        assert_eq!(
+            decode::<ClientMessage>(&bytes),
+            Err(DecodeError::TrailingBytes(1))
+        );
         assert_eq!(decode::<ClientMessage>(&[]), Err(DecodeError::Empty));
         let huge = vec![0u8; MAX_MESSAGE_BYTES + 1];
-        assert_eq!(decode::<ClientMessage>(&huge), Err(DecodeError::TooLarge(huge.len())));
+        assert_eq!(
+            decode::<ClientMessage>(&huge),
+            Err(DecodeError::TooLarge(huge.len()))
+        );
     }
 
     #[test]
     fn refuses_invalid_chat_inside_a_message() {
         // A hand-built message carrying an empty chat line.
         let bytes = [1u8, 0, 0];
-        assert!(matches!(decode::<ClientMessage>(&bytes), Err(DecodeError::Malformed(_))));
+        assert!(matches!(
+            decode::<ClientMessage>(&bytes),
+            Err(DecodeError::Malformed(_))
+        ));
     }
 
     // Strategies for arbitrary, valid messages.
@@ -375,20 +401,38 @@ mod tests {
     }
 
     fn tracked() -> impl Strategy<Value = TrackedPoseNet> {
-        (prop::array::uniform3(finite()), prop::array::uniform4(-1.0f32..1.0))
+        (
+            prop::array::uniform3(finite()),
+            prop::array::uniform4(-1.0f32..1.0),
+        )
             .prop_map(|(position, rotation)| TrackedPoseNet { position, rotation })
     }
 
     fn pose() -> impl Strategy<Value = PoseNet> {
-        let xr = (tracked(), prop::option::of(tracked()), prop::option::of(tracked()))
-            .prop_map(|(head, left_hand, right_hand)| XrPoseNet { head, left_hand, right_hand });
-        (prop::array::uniform3(finite()), finite(), prop::option::of(xr))
+        let xr = (
+            tracked(),
+            prop::option::of(tracked()),
+            prop::option::of(tracked()),
+        )
+            .prop_map(|(head, left_hand, right_hand)| XrPoseNet {
+                head,
+                left_hand,
+                right_hand,
+            });
+        (
+            prop::array::uniform3(finite()),
+            finite(),
+            prop::option::of(xr),
+        )
             .prop_map(|(position, yaw, xr)| PoseNet { position, yaw, xr })
     }
 
     fn pose_q() -> impl Strategy<Value = PoseQ> {
-        (prop::array::uniform3(any::<i16>()), 0u16..4096)
-            .prop_map(|(position, yaw)| PoseQ { position, yaw, xr: None })
+        (prop::array::uniform3(any::<i16>()), 0u16..4096).prop_map(|(position, yaw)| PoseQ {
+            position,
+            yaw,
+            xr: None,
+        })
     }
 
     fn reaction() -> impl Strategy<Value = Reaction> {
@@ -404,14 +448,18 @@ mod tests {
     }
 
     fn member() -> impl Strategy<Value = MemberInfo> {
-        (any::<u16>(), any::<u64>(), name(), prop::sample::select(Role::ALL.to_vec())).prop_map(
-            |(slot, account, name, role)| MemberInfo {
+        (
+            any::<u16>(),
+            any::<u64>(),
+            name(),
+            prop::sample::select(Role::ALL.to_vec()),
+        )
+            .prop_map(|(slot, account, name, role)| MemberInfo {
                 slot: MemberSlot(slot),
                 account: AccountId(account),
                 name,
                 role,
-            },
-        )
+            })
     }
 
     fn client_message() -> impl Strategy<Value = ClientMessage> {
@@ -430,42 +478,61 @@ mod tests {
 
     fn server_message() -> impl Strategy<Value = ServerMessage> {
         let entry = prop_oneof![
-            (any::<u16>(), pose_q())
-                .prop_map(|(s, pose)| AvatarEntry::Full { slot: MemberSlot(s), pose }),
-            (any::<u16>(), prop::array::uniform3(any::<i16>()), any::<i16>()).prop_map(
-                |(s, position, yaw)| AvatarEntry::Delta {
+            (any::<u16>(), pose_q()).prop_map(|(s, pose)| AvatarEntry::Full {
+                slot: MemberSlot(s),
+                pose
+            }),
+            (
+                any::<u16>(),
+                prop::array::uniform3(any::<i16>()),
+                any::<i16>()
+            )
+                .prop_map(|(s, position, yaw)| AvatarEntry::Delta {
                     slot: MemberSlot(s),
                     delta: PoseDeltaQ { position, yaw }
-                }
-            ),
+                }),
         ];
         let line = || {
-            (any::<u16>(), name(), chat(), any::<u64>())
-                .prop_map(|(s, name, text, seq)| ChatLine { from: MemberSlot(s), name, text, seq })
+            (any::<u16>(), name(), chat(), any::<u64>()).prop_map(|(s, name, text, seq)| ChatLine {
+                from: MemberSlot(s),
+                name,
+                text,
+                seq,
+            })
         };
         prop_oneof![
-            (any::<u32>(), prop::option::of(any::<u32>()), prop::collection::vec(entry, 0..40))
-                .prop_map(|(tick, baseline, avatars)| ServerMessage::Snapshot(Snapshot {
-                    tick,
-                    baseline,
-                    avatars
-                })),
+            (
+                any::<u32>(),
+                prop::option::of(any::<u32>()),
+                prop::collection::vec(entry, 0..40)
+            )
+                .prop_map(|(tick, baseline, avatars)| ServerMessage::Snapshot(
+                    Snapshot {
+                        tick,
+                        baseline,
+                        avatars
+                    }
+                )),
             member().prop_map(|m| ServerMessage::Room(RoomEvent::MemberJoined(m))),
             any::<u16>().prop_map(|s| ServerMessage::Room(RoomEvent::MemberLeft {
                 slot: MemberSlot(s)
             })),
             line().prop_map(|l| ServerMessage::Room(RoomEvent::Chat(l))),
-            (prop::collection::vec(member(), 0..5), prop::collection::vec(line(), 0..5)).prop_map(
-                |(members, recent_chat)| ServerMessage::Room(RoomEvent::Welcome {
-                    room: RoomId::new("main-stage").unwrap(),
-                    room_name: "Main stage".into(),
-                    you: MemberSlot(3),
-                    spawn: PoseNet::at([1.0, 0.0, -2.0], 0.5),
-                    bounds: RoomBounds::centered(30.0, 20.0, 5.0),
-                    members,
-                    recent_chat,
-                })
-            ),
+            (
+                prop::collection::vec(member(), 0..5),
+                prop::collection::vec(line(), 0..5)
+            )
+                .prop_map(|(members, recent_chat)| ServerMessage::Room(
+                    RoomEvent::Welcome {
+                        room: RoomId::new("main-stage").unwrap(),
+                        room_name: "Main stage".into(),
+                        you: MemberSlot(3),
+                        spawn: PoseNet::at([1.0, 0.0, -2.0], 0.5),
+                        bounds: RoomBounds::centered(30.0, 20.0, 5.0),
+                        members,
+                        recent_chat,
+                    }
+                )),
             any::<u32>().prop_map(|ms| ServerMessage::Rejected(Rejection {
                 command: CommandKind::Chat,
                 reason: RejectReason::RateLimited { retry_after_ms: ms }

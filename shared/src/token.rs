@@ -67,8 +67,14 @@ mod tests {
     #[test]
     fn refuses_garbage() {
         let mut bytes = [0xffu8; USER_DATA_BYTES];
-        assert_eq!(TokenUserData::from_bytes(&bytes), Err(UserDataError::Version(0xff)));
+        assert_eq!(
+            TokenUserData::from_bytes(&bytes),
+            Err(UserDataError::Version(0xff))
+        );
         bytes[0] = USER_DATA_VERSION;
-        assert_eq!(TokenUserData::from_bytes(&bytes), Err(UserDataError::Malformed));
+        assert_eq!(
+            TokenUserData::from_bytes(&bytes),
+            Err(UserDataError::Malformed)
+        );
     }
 }

@@ -19,7 +19,11 @@ pub enum ValidationError {
     #[error("{field} must not be empty")]
     Empty { field: &'static str },
     #[error("{field} is too long: at most {max} {unit}")]
-    TooLong { field: &'static str, max: usize, unit: &'static str },
+    TooLong {
+        field: &'static str,
+        max: usize,
+        unit: &'static str,
+    },
     #[error("{field} contains a character that is not allowed")]
     BadCharacter { field: &'static str },
 }
@@ -34,15 +38,22 @@ fn check_text(
         return Err(ValidationError::Empty { field });
     }
     if value.len() > max_bytes {
-        return Err(ValidationError::TooLong { field, max: max_bytes, unit: "bytes" });
+        return Err(ValidationError::TooLong {
+            field,
+            max: max_bytes,
+            unit: "bytes",
+        });
     }
     if value.chars().count() > max_chars {
-        return Err(ValidationError::TooLong { field, max: max_chars, unit: "characters" });
+        return Err(ValidationError::TooLong {
+            field,
+            max: max_chars,
+            unit: "characters",
+        });
     }
     // Control characters break layouts and logs; bidi overrides spoof names.
-    let forbidden = |c: char| {
-        c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
-    };
+    let forbidden =
+        |c: char| c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
     if value.chars().any(forbidden) {
         return Err(ValidationError::BadCharacter { field });
     }
@@ -102,7 +113,12 @@ impl DisplayName {
     pub fn new(value: impl Into<String>) -> Result<Self, ValidationError> {
         let value: String = value.into();
         let trimmed = value.trim();
-        check_text("display name", trimmed, MAX_DISPLAY_NAME_CHARS, MAX_DISPLAY_NAME_CHARS * 4)?;
+        check_text(
+            "display name",
+            trimmed,
+            MAX_DISPLAY_NAME_CHARS,
+            MAX_DISPLAY_NAME_CHARS * 4,
+        )?;
         Ok(DisplayName(trimmed.to_owned()))
     }
 }
@@ -138,7 +154,11 @@ impl RoomId {
             return Err(ValidationError::Empty { field });
         }
         if value.len() > MAX_ROOM_ID_BYTES {
-            return Err(ValidationError::TooLong { field, max: MAX_ROOM_ID_BYTES, unit: "bytes" });
+            return Err(ValidationError::TooLong {
+                field,
+                max: MAX_ROOM_ID_BYTES,
+                unit: "bytes",
+            });
         }
         let allowed = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-';
         if !value.as_bytes().iter().all(allowed) {
@@ -159,8 +179,13 @@ pub enum Reaction {
 }
 
 impl Reaction {
-    pub const ALL: [Reaction; 5] =
-        [Reaction::Heart, Reaction::Fire, Reaction::Clap, Reaction::Laugh, Reaction::Wow];
+    pub const ALL: [Reaction; 5] = [
+        Reaction::Heart,
+        Reaction::Fire,
+        Reaction::Clap,
+        Reaction::Laugh,
+        Reaction::Wow,
+    ];
 
     pub fn emoji(self) -> &'static str {
         match self {
@@ -180,7 +205,12 @@ mod tests {
     #[test]
     fn display_name_trims_and_checks() {
         assert_eq!(DisplayName::new("  Ada ").unwrap().as_str(), "Ada");
-        assert_eq!(DisplayName::new("   "), Err(ValidationError::Empty { field: "display name" }));
+        assert_eq!(
+            DisplayName::new("   "),
+            Err(ValidationError::Empty {
+                field: "display name"
+            })
+        );
         assert!(matches!(
             DisplayName::new("x".repeat(33)),
             Err(ValidationError::TooLong { .. })
@@ -188,11 +218,15 @@ mod tests {
         assert!(DisplayName::new("é".repeat(32)).is_ok());
         assert_eq!(
             DisplayName::new("a\u{202E}b"),
-            Err(ValidationError::BadCharacter { field: "display name" })
+            Err(ValidationError::BadCharacter {
+                field: "display name"
+            })
         );
         assert_eq!(
             DisplayName::new("a\nb"),
-            Err(ValidationError::BadCharacter { field: "display name" })
+            Err(ValidationError::BadCharacter {
+                field: "display name"
+            })
         );
     }
 
@@ -218,6 +252,9 @@ mod tests {
         let bytes = postcard::to_stdvec(&"bad room!".to_owned()).unwrap();
         assert!(postcard::from_bytes::<RoomId>(&bytes).is_err());
         let bytes = postcard::to_stdvec(&"lobby".to_owned()).unwrap();
-        assert_eq!(postcard::from_bytes::<RoomId>(&bytes).unwrap().as_str(), "lobby");
+        assert_eq!(
+            postcard::from_bytes::<RoomId>(&bytes).unwrap().as_str(),
+            "lobby"
+        );
     }
 }

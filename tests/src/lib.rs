@@ -118,7 +118,9 @@ impl TestServer {
     pub fn stop(mut self) -> anyhow::Result<()> {
         self.shutdown.trigger();
         match self.thread.take() {
-            Some(thread) => thread.join().map_err(|_| anyhow::anyhow!("server thread panicked"))?,
+            Some(thread) => thread
+                .join()
+                .map_err(|_| anyhow::anyhow!("server thread panicked"))?,
             None => Ok(()),
         }
     }
@@ -167,6 +169,10 @@ pub fn joined_client(server: &TestServer, name: &str, room: &str) -> NetClient {
         pump(&mut [&mut client]);
         client.mirror().is_welcomed()
     });
-    assert!(welcomed, "{name} was not welcomed: {:?}", client.disconnect_reason());
+    assert!(
+        welcomed,
+        "{name} was not welcomed: {:?}",
+        client.disconnect_reason()
+    );
     client
 }

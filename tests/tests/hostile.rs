@@ -59,8 +59,16 @@ fn assert_disconnected_for(server: &TestServer, what: &str, attack: impl FnOnce(
         pump(&mut [&mut a, &mut b, &mut villain]);
         villain.is_disconnected() && b.mirror().members.len() == 2
     });
-    assert!(kicked, "{what}: villain connected={} members={}", villain.is_connected(), b.mirror().members.len());
-    assert!(server.metrics.rejected("protocol_violation") > before || what == "unknown channel", "{what}");
+    assert!(
+        kicked,
+        "{what}: villain connected={} members={}",
+        villain.is_connected(),
+        b.mirror().members.len()
+    );
+    assert!(
+        server.metrics.rejected("protocol_violation") > before || what == "unknown channel",
+        "{what}"
+    );
     room_goes_on(&mut a, &mut b, &format!("after {what}"));
     assert!(a.is_connected() && b.is_connected());
 }
@@ -69,7 +77,10 @@ fn assert_disconnected_for(server: &TestServer, what: &str, attack: impl FnOnce(
 fn undecodable_command_disconnects_the_sender_only() {
     let server = TestServer::start();
     assert_disconnected_for(&server, "garbage command", |v| {
-        v.send_raw(ClientChannel::Commands.into(), vec![0xFF, 0xFF, 0xFF, 0x01, 0x02]);
+        v.send_raw(
+            ClientChannel::Commands.into(),
+            vec![0xFF, 0xFF, 0xFF, 0x01, 0x02],
+        );
     });
 }
 
@@ -148,7 +159,10 @@ fn a_nan_pose_is_refused_with_a_typed_error_not_a_disconnect() {
     let spawn = c.mirror().spawn.unwrap();
     assert!(step_until(Duration::from_secs(5), || {
         pump(&mut [&mut c]);
-        c.mirror().avatars.get(&me).is_some_and(|p| (p.position[0] - spawn.position[0]).abs() < 0.01)
+        c.mirror()
+            .avatars
+            .get(&me)
+            .is_some_and(|p| (p.position[0] - spawn.position[0]).abs() < 0.01)
     }));
 }
 

@@ -20,7 +20,11 @@ impl Reply {
 
     fn code(&self) -> String {
         let v = self.json();
-        assert!(v["message"].as_str().is_some_and(|m| !m.is_empty()), "no message: {}", self.body);
+        assert!(
+            v["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "no message: {}",
+            self.body
+        );
         v["code"].as_str().unwrap_or_default().to_owned()
     }
 }
@@ -63,7 +67,13 @@ fn request(
 
 fn sign_in(server: &TestServer, name: &str) -> String {
     let body = format!(r#"{{"display_name":"{name}"}}"#);
-    let reply = request(server, "POST", "/api/v1/sessions", Some(("application/json", &body)), None);
+    let reply = request(
+        server,
+        "POST",
+        "/api/v1/sessions",
+        Some(("application/json", &body)),
+        None,
+    );
     assert_eq!(reply.status, 201, "{}", reply.body);
     reply.json()["token"].as_str().unwrap().to_owned()
 }
@@ -79,13 +89,34 @@ fn bad_bodies_get_400_with_a_code() {
         (JSON, "", 400, "malformed_json"),
         (JSON, "{}", 400, "invalid_body"),
         (JSON, r#"{"display_name": 5}"#, 400, "invalid_body"),
-        (JSON, r#"{"display_name":"Ada","role":"host"}"#, 400, "invalid_body"),
-        (JSON, r#"{"display_name":"   "}"#, 400, "invalid_display_name"),
-        ("text/plain", r#"{"display_name":"Ada"}"#, 415, "unsupported_media_type"),
+        (
+            JSON,
+            r#"{"display_name":"Ada","role":"host"}"#,
+            400,
+            "invalid_body",
+        ),
+        (
+            JSON,
+            r#"{"display_name":"   "}"#,
+            400,
+            "invalid_display_name",
+        ),
+        (
+            "text/plain",
+            r#"{"display_name":"Ada"}"#,
+            415,
+            "unsupported_media_type",
+        ),
         (JSON, &too_big, 413, "payload_too_large"),
     ];
     for (content_type, body, status, code) in cases {
-        let reply = request(&server, "POST", "/api/v1/sessions", Some((content_type, body)), None);
+        let reply = request(
+            &server,
+            "POST",
+            "/api/v1/sessions",
+            Some((content_type, body)),
+            None,
+        );
         assert_eq!(reply.status, status, "{body:.40}: {}", reply.body);
         assert_eq!(reply.code(), code, "{body:.40}");
     }
@@ -98,29 +129,51 @@ fn bad_bodies_get_400_with_a_code() {
 fn room_list_and_a_full_room_answers_409() {
     let server = TestServer::start();
     let rooms = request(&server, "GET", "/api/v1/rooms", None, None).json();
-    let tiny = rooms["rooms"].as_array().unwrap().iter().find(|r| r["id"] == "tiny").unwrap().clone();
+    let tiny = rooms["rooms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == "tiny")
+        .unwrap()
+        .clone();
     assert_eq!(tiny["capacity"], 2);
     assert_eq!(tiny["occupancy"], 0);
 
     let first = sign_in(&server, "First");
     let second = sign_in(&server, "Second");
     let third = sign_in(&server, "Third");
-    assert_eq!(request(&server, "POST", "/api/v1/rooms/tiny/join", None, Some(&first)).status, 200);
-    assert_eq!(request(&server, "POST", "/api/v1/rooms/tiny/join", None, Some(&second)).status, 200);
-    let full = request(&server, "POST", "/api/v1/rooms/tiny/join", None, Some(&third));
+    assert_eq!(join(&server, "tiny", &first).status, 200);
+    assert_eq!(join(&server, "tiny", &second).status, 200);
+    let full = join(&server, "tiny", &third);
     assert_eq!(full.status, 409);
     assert_eq!(full.code(), "room_full");
     // Joining again with a held seat is not a second seat.
-    assert_eq!(request(&server, "POST", "/api/v1/rooms/tiny/join", None, Some(&first)).status, 200);
+    assert_eq!(join(&server, "tiny", &first).status, 200);
     // Another room still has space.
-    assert_eq!(request(&server, "POST", "/api/v1/rooms/hall/join", None, Some(&third)).status, 200);
+    assert_eq!(join(&server, "hall", &third).status, 200);
+}
+
+fn join(server: &TestServer, room: &str, token: &str) -> Reply {
+    request(
+        server,
+        "POST",
+        &format!("/api/v1/rooms/{room}/join"),
+        None,
+        Some(token),
+    )
 }
 
 #[test]
 fn a_ticket_is_a_working_connect_token() {
     let server = TestServer::start();
     let token = sign_in(&server, "Ticketed");
-    let reply = request(&server, "POST", "/api/v1/rooms/hall/join", None, Some(&token));
+    let reply = request(
+        &server,
+        "POST",
+        "/api/v1/rooms/hall/join",
+        None,
+        Some(&token),
+    );
     let ticket: vitrine_shared::api::JoinTicket = serde_json::from_str(&reply.body).unwrap();
     assert_eq!(ticket.expires_in_secs, 30);
     assert_eq!(ticket.server_addr, server.udp.to_string());
@@ -131,7 +184,11 @@ fn a_ticket_is_a_working_connect_token() {
         client.mirror().is_welcomed()
     }));
     let me = client.mirror().members.values().next().unwrap();
-    assert_eq!(me.name.as_str(), "Ticketed", "identity comes from the token");
+    assert_eq!(
+        me.name.as_str(),
+        "Ticketed",
+        "identity comes from the token"
+    );
 }
 
 #[test]
@@ -145,29 +202,77 @@ fn unauthorized_and_not_found() {
     let token = sign_in(&server, "Forger");
     let forged = format!("{}x", &token[..token.len() - 1]);
     let forged = request(&server, "POST", join, None, Some(&forged));
-    assert_eq!((forged.status, forged.code().as_str()), (401, "invalid_token"));
+    assert_eq!(
+        (forged.status, forged.code().as_str()),
+        (401, "invalid_token")
+    );
 
-    let missing = request(&server, "POST", "/api/v1/rooms/no-such-room/join", None, Some(&token));
-    assert_eq!((missing.status, missing.code().as_str()), (404, "room_not_found"));
-    let bad_id = request(&server, "POST", "/api/v1/rooms/Bad%20Id/join", None, Some(&token));
-    assert_eq!((bad_id.status, bad_id.code().as_str()), (404, "room_not_found"));
+    let missing = request(
+        &server,
+        "POST",
+        "/api/v1/rooms/no-such-room/join",
+        None,
+        Some(&token),
+    );
+    assert_eq!(
+        (missing.status, missing.code().as_str()),
+        (404, "room_not_found")
+    );
+    let bad_id = request(
+        &server,
+        "POST",
+        "/api/v1/rooms/Bad%20Id/join",
+        None,
+        Some(&token),
+    );
+    assert_eq!(
+        (bad_id.status, bad_id.code().as_str()),
+        (404, "room_not_found")
+    );
     let nowhere = request(&server, "GET", "/api/v1/nowhere", None, None);
-    assert_eq!((nowhere.status, nowhere.code().as_str()), (404, "not_found"));
+    assert_eq!(
+        (nowhere.status, nowhere.code().as_str()),
+        (404, "not_found")
+    );
 
     // Signing out ends the session.
-    assert_eq!(request(&server, "DELETE", "/api/v1/sessions/current", None, Some(&token)).status, 204);
+    assert_eq!(
+        request(
+            &server,
+            "DELETE",
+            "/api/v1/sessions/current",
+            None,
+            Some(&token)
+        )
+        .status,
+        204
+    );
     let after = request(&server, "POST", join, None, Some(&token));
-    assert_eq!((after.status, after.code().as_str()), (401, "expired_token"));
+    assert_eq!(
+        (after.status, after.code().as_str()),
+        (401, "expired_token")
+    );
 }
 
 #[test]
 fn too_many_requests_answer_429_with_retry_after() {
-    let server = TestServer::start_with(|c| c.http_rate = RateConfig { per_second: 0.2, burst: 3 });
+    let server = TestServer::start_with(|c| {
+        c.http_rate = RateConfig {
+            per_second: 0.2,
+            burst: 3,
+        }
+    });
     for i in 0..3 {
         sign_in(&server, &format!("Quick{i}"));
     }
     let body = r#"{"display_name":"TooQuick"}"#;
-    let reply = request(&server, "POST", "/api/v1/sessions", Some((JSON, body)), None);
+    let reply = request(
+        &server,
+        "POST",
+        "/api/v1/sessions",
+        Some((JSON, body)),
+        None,
+    );
     assert_eq!(reply.status, 429);
     assert_eq!(reply.code(), "rate_limited");
     let wait: u64 = reply.retry_after.expect("Retry-After").parse().unwrap();
@@ -179,7 +284,13 @@ fn health_and_metrics() {
     let server = TestServer::start();
     let health = request(&server, "GET", "/healthz", None, None);
     assert_eq!((health.status, health.body.as_str()), (200, "ok\n"));
-    request(&server, "POST", "/api/v1/sessions", Some((JSON, "{bad")), None);
+    request(
+        &server,
+        "POST",
+        "/api/v1/sessions",
+        Some((JSON, "{bad")),
+        None,
+    );
     let metrics = request(&server, "GET", "/metrics", None, None).body;
     for name in [
         "vitrine_rooms 2",
@@ -204,7 +315,10 @@ fn openapi_describes_every_route_and_every_described_route_exists() {
     let mut described: Vec<(String, String)> = paths
         .iter()
         .flat_map(|(path, item)| {
-            item.as_object().unwrap().keys().map(move |m| (m.to_uppercase(), path.clone()))
+            item.as_object()
+                .unwrap()
+                .keys()
+                .map(move |m| (m.to_uppercase(), path.clone()))
         })
         .collect();
     described.sort();
@@ -217,15 +331,22 @@ fn openapi_describes_every_route_and_every_described_route_exists() {
         ("POST", "/api/v1/rooms/{id}/join"),
         ("POST", "/api/v1/sessions"),
     ];
-    let expected: Vec<(String, String)> =
-        expected.iter().map(|(m, p)| (m.to_string(), p.to_string())).collect();
+    let expected: Vec<(String, String)> = expected
+        .iter()
+        .map(|(m, p)| (m.to_string(), p.to_string()))
+        .collect();
     assert_eq!(described, expected);
     // Every described route answers as itself, not as the 404 fallback or a 405.
     for (method, path) in described {
         let concrete = path.replace("{id}", "hall");
         let reply = request(&server, &method, &concrete, Some((JSON, "{}")), None);
         let fallback = reply.status == 404 && reply.body.contains("\"not_found\"");
-        assert!(!fallback && reply.status != 405, "{method} {path}: {} {}", reply.status, reply.body);
+        assert!(
+            !fallback && reply.status != 405,
+            "{method} {path}: {} {}",
+            reply.status,
+            reply.body
+        );
     }
     // And every error response refers to the shared error schema.
     assert!(doc["components"]["schemas"]["ErrorBody"].is_object());

@@ -10,7 +10,10 @@ use vitrine_shared::{ChatText, PoseNet, RoomCommand};
 use vitrine_tests::{TestServer, joined_client, pump, step_until};
 
 fn three(server: &TestServer) -> Vec<NetClient> {
-    ["Ada", "Bo", "Chen"].iter().map(|name| joined_client(server, name, "hall")).collect()
+    ["Ada", "Bo", "Chen"]
+        .iter()
+        .map(|name| joined_client(server, name, "hall"))
+        .collect()
 }
 
 fn pump_all(clients: &mut [NetClient]) {
@@ -27,12 +30,31 @@ fn bots_see_each_other_and_their_poses_converge() {
         pump_all(&mut clients);
         clients.iter().all(|c| c.mirror().members.len() == 3)
     });
-    assert!(all_see_three, "members: {:?}", clients.iter().map(|c| c.mirror().members.len()).collect::<Vec<_>>());
+    assert!(
+        all_see_three,
+        "members: {:?}",
+        clients
+            .iter()
+            .map(|c| c.mirror().members.len())
+            .collect::<Vec<_>>()
+    );
     for client in &clients {
-        let names: HashSet<&str> = client.mirror().members.values().map(|m| m.name.as_str()).collect();
+        let names: HashSet<&str> = client
+            .mirror()
+            .members
+            .values()
+            .map(|m| m.name.as_str())
+            .collect();
         assert_eq!(names, HashSet::from(["Ada", "Bo", "Chen"]));
     }
-    assert_eq!(server.directory.get(&"hall".try_into().unwrap()).unwrap().occupancy, 3);
+    assert_eq!(
+        server
+            .directory
+            .get(&"hall".try_into().unwrap())
+            .unwrap()
+            .occupancy,
+        3
+    );
 
     // Each walks from its spawn point to its own target at 1.5 m/s.
     let targets = [[3.0f32, 0.0, 2.0], [-4.0, 0.0, 1.5], [0.5, 0.0, -5.0]];
@@ -56,7 +78,10 @@ fn bots_see_each_other_and_their_poses_converge() {
         // Every client sees every avatar at its owner's target, within 1 cm.
         clients.iter().all(|viewer| {
             viewer.mirror().members.values().all(|m| {
-                let owner = ["Ada", "Bo", "Chen"].iter().position(|n| *n == m.name.as_str()).unwrap();
+                let owner = ["Ada", "Bo", "Chen"]
+                    .iter()
+                    .position(|n| *n == m.name.as_str())
+                    .unwrap();
                 viewer.mirror().avatars.get(&m.slot).is_some_and(|pose| {
                     (0..3).all(|k| (pose.position[k] - targets[owner][k]).abs() <= 0.011)
                         && (pose.yaw - (1.0 + owner as f32)).abs() < 0.01
@@ -64,14 +89,23 @@ fn bots_see_each_other_and_their_poses_converge() {
             })
         })
     });
-    assert!(converged, "poses did not converge: {:?}", clients[0].mirror().avatars);
+    assert!(
+        converged,
+        "poses did not converge: {:?}",
+        clients[0].mirror().avatars
+    );
     // Deltas were in use: most snapshots had a baseline.
     assert!(clients.iter().all(|c| c.mirror().snapshots_applied > 10));
 }
 
 #[test]
 fn fifty_chat_lines_reach_everyone_once_in_one_order() {
-    let server = TestServer::start_with(|c| c.chat = RateConfig { per_second: 1000.0, burst: 100 });
+    let server = TestServer::start_with(|c| {
+        c.chat = RateConfig {
+            per_second: 1000.0,
+            burst: 100,
+        }
+    });
     let mut clients = three(&server);
     assert!(step_until(Duration::from_secs(10), || {
         pump_all(&mut clients);
@@ -91,21 +125,39 @@ fn fifty_chat_lines_reach_everyone_once_in_one_order() {
         pump_all(&mut clients);
         clients.iter().all(|c| c.mirror().chat.len() >= 50)
     });
-    assert!(complete, "chat counts: {:?}", clients.iter().map(|c| c.mirror().chat.len()).collect::<Vec<_>>());
+    assert!(
+        complete,
+        "chat counts: {:?}",
+        clients
+            .iter()
+            .map(|c| c.mirror().chat.len())
+            .collect::<Vec<_>>()
+    );
     // A few more frames: any duplicate would show up now.
     for _ in 0..20 {
         pump_all(&mut clients);
     }
 
-    let reference: Vec<(u64, String)> =
-        clients[0].mirror().chat.iter().map(|l| (l.seq, l.text.to_string())).collect();
+    let reference: Vec<(u64, String)> = clients[0]
+        .mirror()
+        .chat
+        .iter()
+        .map(|l| (l.seq, l.text.to_string()))
+        .collect();
     assert_eq!(reference.len(), 50, "exactly once");
     let texts: HashSet<&str> = reference.iter().map(|(_, t)| t.as_str()).collect();
     assert_eq!(texts.len(), 50, "no duplicates");
-    assert!(reference.windows(2).all(|w| w[0].0 < w[1].0), "room order is increasing");
+    assert!(
+        reference.windows(2).all(|w| w[0].0 < w[1].0),
+        "room order is increasing"
+    );
     for client in &clients[1..] {
-        let seen: Vec<(u64, String)> =
-            client.mirror().chat.iter().map(|l| (l.seq, l.text.to_string())).collect();
+        let seen: Vec<(u64, String)> = client
+            .mirror()
+            .chat
+            .iter()
+            .map(|l| (l.seq, l.text.to_string()))
+            .collect();
         assert_eq!(seen, reference, "every member sees the same order");
     }
     // Each sender's own lines keep the order it sent them in.
@@ -129,19 +181,31 @@ fn chat_over_the_rate_limit_gets_a_typed_error() {
     let server = TestServer::start(); // default: 1 per second, bursts of 5
     let mut client = joined_client(&server, "Chatty", "hall");
     for i in 0..8 {
-        client.send_command(RoomCommand::Chat(ChatText::new(format!("spam {i}")).unwrap()));
+        client.send_command(RoomCommand::Chat(
+            ChatText::new(format!("spam {i}")).unwrap(),
+        ));
     }
     let answered = step_until(Duration::from_secs(10), || {
         pump(&mut [&mut client]);
         client.mirror().chat.len() + client.mirror().rejections.len() >= 8
     });
-    assert!(answered, "chat {:?} rejections {:?}", client.mirror().chat, client.mirror().rejections);
+    assert!(
+        answered,
+        "chat {:?} rejections {:?}",
+        client.mirror().chat,
+        client.mirror().rejections
+    );
     let rejections = &client.mirror().rejections;
     assert!(rejections.len() >= 2, "{rejections:?}");
-    assert!(client.mirror().chat.len() <= 6, "the burst is 5 (a sixth may refill)");
+    assert!(
+        client.mirror().chat.len() <= 6,
+        "the burst is 5 (a sixth may refill)"
+    );
     for r in rejections {
         assert_eq!(r.command, CommandKind::Chat);
-        assert!(matches!(r.reason, RejectReason::RateLimited { retry_after_ms } if retry_after_ms > 0 && retry_after_ms <= 1000));
+        assert!(
+            matches!(r.reason, RejectReason::RateLimited { retry_after_ms } if retry_after_ms > 0 && retry_after_ms <= 1000)
+        );
     }
     assert!(client.is_connected(), "rate limiting is not a disconnect");
     assert!(server.metrics.rejected("rate_limited") >= 2);
@@ -176,6 +240,55 @@ fn shutdown_tells_clients_and_stops_cleanly() {
         pump(&mut [&mut client]);
         client.mirror().shutting_down.is_some() && client.is_disconnected()
     });
-    assert!(told, "shutting_down={:?} disconnected={}", client.mirror().shutting_down, client.is_disconnected());
-    stopper.join().unwrap().expect("server stopped without error");
+    assert!(
+        told,
+        "shutting_down={:?} disconnected={}",
+        client.mirror().shutting_down,
+        client.is_disconnected()
+    );
+    stopper
+        .join()
+        .unwrap()
+        .expect("server stopped without error");
+}
+
+#[test]
+fn xr_head_and_hands_reach_the_others() {
+    use vitrine_shared::{TrackedPoseNet, XrPoseNet};
+    let server = TestServer::start();
+    let mut headset = joined_client(&server, "Headset", "hall");
+    let mut desktop = joined_client(&server, "Desktop", "hall");
+    let spawn = headset.mirror().spawn.unwrap();
+    let [x, _, z] = spawn.position;
+    let turn = [0.0, 0.383, 0.0, 0.924]; // 45° about y
+    let mut pose = spawn;
+    pose.xr = Some(XrPoseNet {
+        head: TrackedPoseNet {
+            position: [x, 1.65, z],
+            rotation: turn,
+        },
+        left_hand: Some(TrackedPoseNet {
+            position: [x - 0.3, 1.2, z + 0.2],
+            rotation: turn,
+        }),
+        right_hand: None,
+    });
+    let slot = headset.mirror().you.unwrap();
+    let seen = step_until(Duration::from_secs(10), || {
+        headset.send_pose(pose);
+        pump(&mut [&mut headset, &mut desktop]);
+        desktop
+            .mirror()
+            .avatars
+            .get(&slot)
+            .and_then(|p| p.xr)
+            .is_some_and(|xr| {
+                let hand = xr.left_hand.map(|h| h.position).unwrap_or_default();
+                (xr.head.position[1] - 1.65).abs() < 0.011
+                    && (hand[0] - (x - 0.3)).abs() < 0.011
+                    && xr.right_hand.is_none()
+                    && (xr.head.rotation[3] - 0.924).abs() < 0.001
+            })
+    });
+    assert!(seen, "{:?}", desktop.mirror().avatars.get(&slot));
 }

@@ -91,16 +91,35 @@ fn refuses_bad_tokens() {
     let mut wrong_key = [0u8; 32];
     rand::rng().fill_bytes(&mut wrong_key);
     let cases = [
-        ("wrong key", Recipe { key: wrong_key, ..good(&server, "A") }),
+        (
+            "wrong key",
+            Recipe {
+                key: wrong_key,
+                ..good(&server, "A")
+            },
+        ),
         (
             "expired",
-            Recipe { created: now() - Duration::from_secs(120), expire_secs: 30, ..good(&server, "B") },
+            Recipe {
+                created: now() - Duration::from_secs(120),
+                expire_secs: 30,
+                ..good(&server, "B")
+            },
         ),
         (
             "another server's address",
-            Recipe { signed_for: "127.0.0.1:9".parse().unwrap(), ..good(&server, "C") },
+            Recipe {
+                signed_for: "127.0.0.1:9".parse().unwrap(),
+                ..good(&server, "C")
+            },
         ),
-        ("wrong protocol id", Recipe { protocol_id: PROTOCOL_ID ^ 1, ..good(&server, "D") }),
+        (
+            "wrong protocol id",
+            Recipe {
+                protocol_id: PROTOCOL_ID ^ 1,
+                ..good(&server, "D")
+            },
+        ),
     ];
     for (what, recipe) in cases {
         let mut c = client(&server, &recipe);

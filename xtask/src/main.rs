@@ -1,1 +1,370 @@
-fn main() {}
+//! `cargo xtask`: the project's tasks, with no dependencies so it builds in
+//! seconds.
+//!
+//!   setup [demo|test]   install the system packages a task needs
+//!   demo [--bots N] [--seconds S]
+//!                       server with an embedded database and bots in a room
+//!   test                every test (what CI runs)
+//!   bench room [--bots N] [--seconds S]
+//!                       room benchmark against the release server
+//!   bots ARGS…          run `vitrine-bots` (see `cargo xtask bots --help`)
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+type Result<T> = std::result::Result<T, String>;
+
+/// A Debian package and why a task needs it.
+struct Package {
+    name: &'static str,
+    why: &'static str,
+}
+
+/// Needed to build anything here: Rust links with `cc`, and the embedded
+/// SQLite is compiled from C.
+const BUILD: &[Package] = &[
+    Package {
+        name: "gcc",
+        why: "C compiler and linker for Rust and the bundled SQLite",
+    },
+    Package {
+        name: "libc6-dev",
+        why: "C library headers for the bundled SQLite",
+    },
+];
+
+/// Tasks that start and stop server processes.
+const PROCESSES: &[Package] = &[Package {
+    name: "procps",
+    why: "`kill` to stop servers with SIGTERM",
+}];
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask sits in the workspace")
+        .to_owned()
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"))
+}
+
+fn cargo() -> Command {
+    let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    cmd.current_dir(workspace_root());
+    cmd
+}
+
+fn run(cmd: &mut Command) -> Result<()> {
+    let status = cmd
+        .status()
+        .map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{cmd:?} failed: {status}"))
+    }
+}
+
+fn installed(package: &str) -> bool {
+    Command::new("dpkg-query")
+        .args(["-W", "-f=${Status}", package])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
+        .unwrap_or(false)
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+/// Installs whichever of `packages` are missing, saying what and why.
+fn ensure_packages(packages: &[&Package]) -> Result<()> {
+    if Command::new("dpkg-query")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        println!("xtask: not a Debian-like system; make sure these are installed:");
+        for p in packages {
+            println!("  {} ({})", p.name, p.why);
+        }
+        return Ok(());
+    }
+    let missing: Vec<&&Package> = packages.iter().filter(|p| !installed(p.name)).collect();
+    if missing.is_empty() {
+        println!("xtask: system packages present: {}", names(packages));
+        return Ok(());
+    }
+    println!("xtask: installing missing system packages with apt-get:");
+    for p in &missing {
+        println!("  {:<12} {}", p.name, p.why);
+    }
+    let sudo = !is_root();
+    let apt = |args: &[&str]| {
+        let mut cmd = if sudo {
+            Command::new("sudo")
+        } else {
+            Command::new("apt-get")
+        };
+        if sudo {
+            cmd.arg("apt-get");
+        }
+        cmd.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+        run(&mut cmd)
+    };
+    apt(&["update", "-q"])?;
+    let mut args = vec!["install", "-y", "-q", "--no-install-recommends"];
+    args.extend(missing.iter().map(|p| p.name));
+    apt(&args)
+}
+
+fn names(packages: &[&Package]) -> String {
+    packages
+        .iter()
+        .map(|p| p.name)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn packages_for(task: &str) -> Vec<&'static Package> {
+    let mut list: Vec<&Package> = BUILD.iter().collect();
+    if matches!(task, "demo" | "test" | "bench") {
+        list.extend(PROCESSES.iter());
+    }
+    list
+}
+
+fn flag(args: &[String], name: &str, default: u64) -> Result<u64> {
+    match args.iter().position(|a| a == name) {
+        Some(i) => args
+            .get(i + 1)
+            .ok_or(format!("{name} needs a value"))?
+            .parse()
+            .map_err(|e| format!("{name}: {e}")),
+        None => Ok(default),
+    }
+}
+
+fn test() -> Result<()> {
+    ensure_packages(&packages_for("test"))?;
+    run(cargo().args(["fmt", "--all", "--check"]))
+        .map_err(|e| format!("{e}\nrun `cargo fmt --all` and commit the result"))?;
+    run(cargo().args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--locked",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    run(cargo().args(["test", "--workspace", "--locked"]))
+}
+
+/// Waits for the server's log line with its HTTP address.
+fn started_at(child: &mut Child) -> Result<SocketAddr> {
+    let stdout = child.stdout.take().ok_or("server has no stdout")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let addr = loop {
+        let line = lines
+            .next()
+            .ok_or("the server exited while starting")?
+            .map_err(|e| e.to_string())?;
+        println!("{line}");
+        if let Some(rest) = line.split("http_addr=").nth(1) {
+            let addr = rest.split_whitespace().next().unwrap_or_default();
+            break addr
+                .parse()
+                .map_err(|e| format!("bad address {addr}: {e}"))?;
+        }
+    };
+    // Go on echoing the server's log.
+    std::thread::spawn(move || {
+        for line in lines.map_while(std::result::Result::ok) {
+            println!("{line}");
+        }
+    });
+    Ok(addr)
+}
+
+fn healthy(addr: SocketAddr) -> bool {
+    let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_secs(1)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    if write!(
+        stream,
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .is_err()
+    {
+        return false;
+    }
+    let mut reply = String::new();
+    let _ = stream.read_to_string(&mut reply);
+    reply.starts_with("HTTP/1.1 200")
+}
+
+fn stop(child: &mut Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if let Ok(Some(status)) = child.try_wait() {
+            println!("xtask: server stopped ({status})");
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+}
+
+fn demo(args: &[String]) -> Result<()> {
+    ensure_packages(&packages_for("demo"))?;
+    let bots = flag(args, "--bots", 5)?;
+    let seconds = flag(args, "--seconds", 0)?;
+    run(cargo().args([
+        "build",
+        "-p",
+        "vitrine-server",
+        "-p",
+        "vitrine-client",
+        "--bins",
+    ]))?;
+    let bin = target_dir().join("debug");
+    let data = target_dir().join("demo-data");
+    println!(
+        "xtask: starting vitrine-server (data in {})",
+        data.display()
+    );
+    let mut server = Command::new(bin.join("vitrine-server"))
+        .current_dir(workspace_root())
+        .args([
+            "--http",
+            "127.0.0.1:8080",
+            "--udp",
+            "127.0.0.1:5000",
+            "--data-dir",
+        ])
+        .arg(&data)
+        .env(
+            "RUST_LOG",
+            std::env::var("RUST_LOG").unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start the server: {e}"))?;
+    let addr = match started_at(&mut server) {
+        Ok(addr) => addr,
+        Err(e) => {
+            stop(&mut server);
+            return Err(e);
+        }
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !healthy(addr) {
+        if Instant::now() > deadline {
+            stop(&mut server);
+            return Err("the server did not answer /healthz within 30 s".into());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    println!("xtask: server up on http://{addr}; {bots} bots joining main-stage (Ctrl-C to stop)");
+    let result = run(Command::new(bin.join("vitrine-bots")).args([
+        "--server",
+        &format!("http://{addr}"),
+        "--room",
+        "main-stage",
+        "--count",
+        &bots.to_string(),
+        "--seconds",
+        &seconds.to_string(),
+    ]));
+    stop(&mut server);
+    result
+}
+
+fn bench(args: &[String]) -> Result<()> {
+    match args.first().map(String::as_str) {
+        Some("room") => {
+            ensure_packages(&packages_for("bench"))?;
+            let bots = flag(args, "--bots", 100)?;
+            let seconds = flag(args, "--seconds", 30)?;
+            run(cargo().args([
+                "build",
+                "--release",
+                "-p",
+                "vitrine-server",
+                "-p",
+                "vitrine-tests",
+                "--bin",
+                "vitrine-server",
+                "--bin",
+                "bench-room",
+            ]))?;
+            let release = target_dir().join("release");
+            run(Command::new(release.join("bench-room"))
+                .arg("--server-bin")
+                .arg(release.join("vitrine-server"))
+                .args([
+                    "--bots",
+                    &bots.to_string(),
+                    "--seconds",
+                    &seconds.to_string(),
+                ]))
+        }
+        _ => Err("usage: cargo xtask bench room [--bots N] [--seconds S]".into()),
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let rest = args.get(1..).unwrap_or_default();
+    let result = match args.first().map(String::as_str) {
+        Some("setup") => {
+            let task = rest.first().map(String::as_str).unwrap_or("test");
+            ensure_packages(&packages_for(task))
+        }
+        Some("test") => test(),
+        Some("demo") => demo(rest),
+        Some("bench") => bench(rest),
+        Some("bots") => run(cargo()
+            .args([
+                "run",
+                "-q",
+                "-p",
+                "vitrine-client",
+                "--bin",
+                "vitrine-bots",
+                "--",
+            ])
+            .args(rest)),
+        _ => {
+            let mut out = std::io::stderr();
+            let _ = writeln!(
+                out,
+                "usage: cargo xtask <setup [demo|test] | demo [--bots N] [--seconds S] | test | bench room [--bots N] [--seconds S] | bots ARGS…>"
+            );
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -27,7 +27,9 @@ struct Args {
     quiet: bool,
 }
 
-const NAMES: &[&str] = &["Ada", "Bo", "Chen", "Dara", "Eli", "Femi", "Gus", "Hana", "Ivo", "Juno"];
+const NAMES: &[&str] = &[
+    "Ada", "Bo", "Chen", "Dara", "Eli", "Femi", "Gus", "Hana", "Ivo", "Juno",
+];
 
 fn main() -> ExitCode {
     let args = Args::parse();
@@ -35,7 +37,10 @@ fn main() -> ExitCode {
     match api.rooms() {
         Ok(rooms) => {
             for r in rooms {
-                println!("room {:<14} {:<14} {}/{}", r.id, r.name, r.occupancy, r.capacity);
+                println!(
+                    "room {:<14} {:<14} {}/{}",
+                    r.id, r.name, r.occupancy, r.capacity
+                );
             }
         }
         Err(e) => {
@@ -54,7 +59,12 @@ fn main() -> ExitCode {
             }
         }
     }
-    println!("{} bots joining {} on {}", bots.len(), args.room, args.server);
+    println!(
+        "{} bots joining {} on {}",
+        bots.len(),
+        args.room,
+        args.server
+    );
 
     let frame = Duration::from_secs_f64(1.0 / 30.0);
     let start = Instant::now();
@@ -77,11 +87,17 @@ fn main() -> ExitCode {
         if !args.quiet {
             let mirror = bots[0].net.mirror();
             let name_of = |slot| {
-                mirror.members.get(&slot).map(|m| m.name.to_string()).unwrap_or_else(|| "?".into())
+                mirror
+                    .members
+                    .get(&slot)
+                    .map(|m| m.name.to_string())
+                    .unwrap_or_else(|| "?".into())
             };
             for change in changes {
                 match change {
-                    RoomChange::Welcomed { room, .. } => println!("[{}] welcome to {room}", bots[0].name),
+                    RoomChange::Welcomed { room, .. } => {
+                        println!("[{}] welcome to {room}", bots[0].name)
+                    }
                     RoomChange::Joined(m) => println!("+ {} joined ({})", m.name, m.role),
                     RoomChange::Left(m) => println!("- {} left", m.name),
                     RoomChange::Chat(line) => println!("{}: {}", line.name, line.text),
@@ -111,7 +127,10 @@ fn main() -> ExitCode {
             break;
         }
         if bots.iter().all(|b| b.net.is_disconnected()) {
-            eprintln!("all bots disconnected: {}", bots[0].net.disconnect_reason().unwrap_or_default());
+            eprintln!(
+                "all bots disconnected: {}",
+                bots[0].net.disconnect_reason().unwrap_or_default()
+            );
             return ExitCode::FAILURE;
         }
         std::thread::sleep(frame.saturating_sub(last.elapsed()));

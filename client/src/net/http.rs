@@ -2,13 +2,19 @@
 
 use std::time::Duration;
 use thiserror::Error;
-use vitrine_shared::api::{CreateSession, ErrorBody, JoinTicket, RoomInfo, RoomList, SessionCreated};
+use vitrine_shared::api::{
+    CreateSession, ErrorBody, JoinTicket, RoomInfo, RoomList, SessionCreated,
+};
 
 #[derive(Debug, Error)]
 pub enum ApiError {
     /// The server answered with an error body.
     #[error("{status} {code}: {message}")]
-    Refused { status: u16, code: String, message: String },
+    Refused {
+        status: u16,
+        code: String,
+        message: String,
+    },
     #[error("cannot reach the server: {0}")]
     Transport(String),
     #[error("unexpected response: {0}")]
@@ -54,7 +60,10 @@ impl ApiClient {
             .timeout_global(Some(Duration::from_secs(10)))
             .build()
             .into();
-        ApiClient { base: base.trim_end_matches('/').to_owned(), agent }
+        ApiClient {
+            base: base.trim_end_matches('/').to_owned(),
+            agent,
+        }
     }
 
     pub fn base(&self) -> &str {
@@ -67,10 +76,17 @@ impl ApiClient {
         let mut response = result.map_err(|e| ApiError::Transport(e.to_string()))?;
         let status = response.status().as_u16();
         if (200..300).contains(&status) {
-            return response.body_mut().read_json().map_err(|e| ApiError::Protocol(e.to_string()));
+            return response
+                .body_mut()
+                .read_json()
+                .map_err(|e| ApiError::Protocol(e.to_string()));
         }
         match response.body_mut().read_json::<ErrorBody>() {
-            Ok(body) => Err(ApiError::Refused { status, code: body.code, message: body.message }),
+            Ok(body) => Err(ApiError::Refused {
+                status,
+                code: body.code,
+                message: body.message,
+            }),
             Err(_) => Err(ApiError::Refused {
                 status,
                 code: "unknown".into(),
@@ -80,9 +96,14 @@ impl ApiClient {
     }
 
     pub fn sign_in(&self, display_name: &str) -> Result<SignedIn, ApiError> {
-        let body = CreateSession { display_name: display_name.to_owned() };
-        let created: SessionCreated =
-            Self::read(self.agent.post(format!("{}/api/v1/sessions", self.base)).send_json(&body))?;
+        let body = CreateSession {
+            display_name: display_name.to_owned(),
+        };
+        let created: SessionCreated = Self::read(
+            self.agent
+                .post(format!("{}/api/v1/sessions", self.base))
+                .send_json(&body),
+        )?;
         Ok(SignedIn {
             token: created.token,
             account_id: created.account_id,
@@ -91,7 +112,8 @@ impl ApiClient {
     }
 
     pub fn rooms(&self) -> Result<Vec<RoomInfo>, ApiError> {
-        let list: RoomList = Self::read(self.agent.get(format!("{}/api/v1/rooms", self.base)).call())?;
+        let list: RoomList =
+            Self::read(self.agent.get(format!("{}/api/v1/rooms", self.base)).call())?;
         Ok(list.rooms)
     }
 

@@ -12,11 +12,17 @@ const HISTORY: usize = 32;
 /// Something that happened in the room, for a UI or a log to show.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RoomChange {
-    Welcomed { room: RoomId, you: MemberSlot },
+    Welcomed {
+        room: RoomId,
+        you: MemberSlot,
+    },
     Joined(MemberInfo),
     Left(MemberInfo),
     Chat(ChatLine),
-    Reaction { from: MemberSlot, reaction: Reaction },
+    Reaction {
+        from: MemberSlot,
+        reaction: Reaction,
+    },
     Rejected(Rejection),
     ShuttingDown(String),
 }
@@ -85,7 +91,15 @@ impl RoomMirror {
 
     fn apply_event(&mut self, event: RoomEvent) {
         match event {
-            RoomEvent::Welcome { room, room_name, you, spawn, bounds, members, recent_chat } => {
+            RoomEvent::Welcome {
+                room,
+                room_name,
+                you,
+                spawn,
+                bounds,
+                members,
+                recent_chat,
+            } => {
                 self.room = Some(room.clone());
                 self.room_name = room_name;
                 self.you = Some(you);
@@ -122,7 +136,10 @@ impl RoomMirror {
     }
 
     fn apply_snapshot(&mut self, snapshot: Snapshot) -> Result<(), MirrorError> {
-        if self.latest_snapshot.is_some_and(|latest| !newer(snapshot.tick, latest)) {
+        if self
+            .latest_snapshot
+            .is_some_and(|latest| !newer(snapshot.tick, latest))
+        {
             self.snapshots_dropped += 1;
             return Ok(());
         }
@@ -142,17 +159,22 @@ impl RoomMirror {
                     poses.insert(slot, pose);
                 }
                 AvatarEntry::Delta { slot, delta } => {
-                    let next = poses
-                        .get(&slot)
-                        .and_then(|base| base.apply(&delta))
-                        .ok_or(MirrorError::BadDelta { tick: snapshot.tick, slot })?;
+                    let next = poses.get(&slot).and_then(|base| base.apply(&delta)).ok_or(
+                        MirrorError::BadDelta {
+                            tick: snapshot.tick,
+                            slot,
+                        },
+                    )?;
                     poses.insert(slot, next);
                 }
             }
         }
         // Only members known from the reliable events are shown.
         poses.retain(|slot, _| self.members.contains_key(slot));
-        self.avatars = poses.iter().map(|(slot, q)| (*slot, PoseNet::from(q))).collect();
+        self.avatars = poses
+            .iter()
+            .map(|(slot, q)| (*slot, PoseNet::from(q)))
+            .collect();
         self.history.push_back((snapshot.tick, poses));
         while self.history.len() > HISTORY {
             self.history.pop_front();
@@ -194,7 +216,11 @@ mod tests {
     }
 
     fn q(x: i16) -> PoseQ {
-        PoseQ { position: [x, 0, 0], yaw: 0, xr: None }
+        PoseQ {
+            position: [x, 0, 0],
+            yaw: 0,
+            xr: None,
+        }
     }
 
     #[test]
@@ -204,8 +230,14 @@ mod tests {
             tick: 1,
             baseline: None,
             avatars: vec![
-                AvatarEntry::Full { slot: MemberSlot(0), pose: q(100) },
-                AvatarEntry::Full { slot: MemberSlot(1), pose: q(200) },
+                AvatarEntry::Full {
+                    slot: MemberSlot(0),
+                    pose: q(100),
+                },
+                AvatarEntry::Full {
+                    slot: MemberSlot(1),
+                    pose: q(200),
+                },
             ],
         }))
         .unwrap();
@@ -215,7 +247,10 @@ mod tests {
             baseline: Some(1),
             avatars: vec![AvatarEntry::Delta {
                 slot: MemberSlot(1),
-                delta: PoseDeltaQ { position: [5, 0, 0], yaw: 0 },
+                delta: PoseDeltaQ {
+                    position: [5, 0, 0],
+                    yaw: 0,
+                },
             }],
         }))
         .unwrap();
@@ -224,8 +259,18 @@ mod tests {
         assert!((m.avatars[&MemberSlot(1)].position[0] - 2.05).abs() < 1e-6);
 
         // A late, older snapshot is dropped; so is one whose baseline is unknown.
-        m.apply(ServerMessage::Snapshot(Snapshot { tick: 1, baseline: None, avatars: vec![] })).unwrap();
-        m.apply(ServerMessage::Snapshot(Snapshot { tick: 9, baseline: Some(7), avatars: vec![] })).unwrap();
+        m.apply(ServerMessage::Snapshot(Snapshot {
+            tick: 1,
+            baseline: None,
+            avatars: vec![],
+        }))
+        .unwrap();
+        m.apply(ServerMessage::Snapshot(Snapshot {
+            tick: 9,
+            baseline: Some(7),
+            avatars: vec![],
+        }))
+        .unwrap();
         assert_eq!(m.snapshots_dropped, 2);
         assert_eq!(m.latest_snapshot, Some(2));
 
@@ -235,12 +280,18 @@ mod tests {
             baseline: Some(2),
             avatars: vec![AvatarEntry::Delta {
                 slot: MemberSlot(5),
-                delta: PoseDeltaQ { position: [1, 0, 0], yaw: 0 },
+                delta: PoseDeltaQ {
+                    position: [1, 0, 0],
+                    yaw: 0,
+                },
             }],
         };
         assert_eq!(
             m.apply(ServerMessage::Snapshot(bad)),
-            Err(MirrorError::BadDelta { tick: 10, slot: MemberSlot(5) })
+            Err(MirrorError::BadDelta {
+                tick: 10,
+                slot: MemberSlot(5)
+            })
         );
     }
 
@@ -250,15 +301,28 @@ mod tests {
         m.apply(ServerMessage::Snapshot(Snapshot {
             tick: 1,
             baseline: None,
-            avatars: vec![AvatarEntry::Full { slot: MemberSlot(1), pose: q(1) }],
+            avatars: vec![AvatarEntry::Full {
+                slot: MemberSlot(1),
+                pose: q(1),
+            }],
         }))
         .unwrap();
-        m.apply(ServerMessage::Room(RoomEvent::MemberLeft { slot: MemberSlot(1) })).unwrap();
+        m.apply(ServerMessage::Room(RoomEvent::MemberLeft {
+            slot: MemberSlot(1),
+        }))
+        .unwrap();
         assert!(!m.avatars.contains_key(&MemberSlot(1)));
         // A snapshot built on an older baseline still does not bring it back.
-        m.apply(ServerMessage::Snapshot(Snapshot { tick: 2, baseline: Some(1), avatars: vec![] })).unwrap();
+        m.apply(ServerMessage::Snapshot(Snapshot {
+            tick: 2,
+            baseline: Some(1),
+            avatars: vec![],
+        }))
+        .unwrap();
         assert!(m.avatars.is_empty());
         let changes = m.drain_changes();
-        assert!(matches!(changes.last(), Some(RoomChange::Left(info)) if info.slot == MemberSlot(1)));
+        assert!(
+            matches!(changes.last(), Some(RoomChange::Left(info)) if info.slot == MemberSlot(1))
+        );
     }
 }

@@ -49,8 +49,8 @@ impl NetClient {
         let bytes = STANDARD
             .decode(&ticket.connect_token)
             .map_err(|e| NetError::BadTicket(e.to_string()))?;
-        let token =
-            ConnectToken::read(&mut bytes.as_slice()).map_err(|e| NetError::BadTicket(e.to_string()))?;
+        let token = ConnectToken::read(&mut bytes.as_slice())
+            .map_err(|e| NetError::BadTicket(e.to_string()))?;
         Self::with_token(token)
     }
 
@@ -61,8 +61,12 @@ impl NetClient {
 
     /// Connects with another channel layout: only tests of hostile clients
     /// want this.
-    pub fn with_config(token: ConnectToken, config: renet::ConnectionConfig) -> Result<Self, NetError> {
-        let transport = UdpClientTransport::new(token).map_err(|e| NetError::BadTicket(e.to_string()))?;
+    pub fn with_config(
+        token: ConnectToken,
+        config: renet::ConnectionConfig,
+    ) -> Result<Self, NetError> {
+        let transport =
+            UdpClientTransport::new(token).map_err(|e| NetError::BadTicket(e.to_string()))?;
         Ok(NetClient {
             renet: RenetClient::new(config),
             transport,
@@ -108,8 +112,11 @@ impl NetClient {
 
     pub fn send_pose(&mut self, pose: PoseNet) {
         self.input_seq = self.input_seq.wrapping_add(1);
-        let input =
-            InputMessage { seq: self.input_seq, ack_snapshot: self.mirror.latest_snapshot, pose };
+        let input = InputMessage {
+            seq: self.input_seq,
+            ack_snapshot: self.mirror.latest_snapshot,
+            pose,
+        };
         self.send(&ClientMessage::Input(input));
     }
 
@@ -177,4 +184,3 @@ impl Drop for NetClient {
         self.transport.disconnect();
     }
 }
-

@@ -2,7 +2,9 @@
 //! it, plus exact byte counts for the benchmarks.
 
 use renet::RenetClient;
-use renetcode::{ClientAuthentication, ConnectToken, NETCODE_MAX_PACKET_BYTES, NetcodeClient, NetcodeError};
+use renetcode::{
+    ClientAuthentication, ConnectToken, NETCODE_MAX_PACKET_BYTES, NetcodeClient, NetcodeError,
+};
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -25,8 +27,15 @@ impl UdpClientTransport {
         };
         let socket = UdpSocket::bind(bind)?;
         socket.set_nonblocking(true)?;
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-        let netcode = NetcodeClient::new(now, ClientAuthentication::Secure { connect_token: token })?;
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        let netcode = NetcodeClient::new(
+            now,
+            ClientAuthentication::Secure {
+                connect_token: token,
+            },
+        )?;
         Ok(UdpClientTransport {
             socket,
             netcode,

@@ -69,21 +69,28 @@ impl FromRequestParts<AppState> for Authenticated {
         let header = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
-            .ok_or_else(|| ApiError::unauthorized("missing_token", "sign in first: no bearer token"))?;
+            .ok_or_else(|| {
+                ApiError::unauthorized("missing_token", "sign in first: no bearer token")
+            })?;
         let token = header
             .to_str()
             .ok()
             .and_then(|h| h.strip_prefix("Bearer "))
             .ok_or_else(|| ApiError::unauthorized("invalid_token", "expected 'Bearer <token>'"))?;
-        let claims = auth::verify(&state.keys.session, token.trim(), now_ms()).map_err(|e| match e {
-            auth::TokenError::Expired => ApiError::unauthorized("expired_token", "session expired; sign in again"),
-            _ => ApiError::unauthorized("invalid_token", "invalid bearer token"),
-        })?;
+        let claims =
+            auth::verify(&state.keys.session, token.trim(), now_ms()).map_err(|e| match e {
+                auth::TokenError::Expired => {
+                    ApiError::unauthorized("expired_token", "session expired; sign in again")
+                }
+                _ => ApiError::unauthorized("invalid_token", "invalid bearer token"),
+            })?;
         let (session, account) = state
             .store
             .live_session(&claims.session_id)
             .await?
-            .ok_or_else(|| ApiError::unauthorized("expired_token", "session ended; sign in again"))?;
+            .ok_or_else(|| {
+                ApiError::unauthorized("expired_token", "session ended; sign in again")
+            })?;
         Ok(Authenticated { account, session })
     }
 }

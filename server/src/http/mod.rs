@@ -10,11 +10,11 @@ mod sessions;
 
 pub use error::{ApiError, ErrorBody};
 
+use crate::config::RateConfig;
 use crate::directory::RoomDirectory;
 use crate::keys::Keys;
 use crate::metrics::Metrics;
 use crate::rate_limit::TokenBucket;
-use crate::config::RateConfig;
 use crate::store::Store;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -98,6 +98,9 @@ pub fn router(state: AppState) -> Router {
     router
         .fallback(error::not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), ops::count_responses))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            ops::count_responses,
+        ))
         .with_state(state)
 }

@@ -27,7 +27,10 @@ pub async fn healthz() -> &'static str {
 )]
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         state.metrics.render(),
     )
 }
@@ -43,7 +46,11 @@ pub async fn openapi(State(state): State<AppState>) -> impl IntoResponse {
     Json(state.openapi.get().cloned())
 }
 
-pub async fn count_responses(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn count_responses(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
     let response = next.run(request).await;
     state.metrics.http_response(response.status().as_u16());
     response

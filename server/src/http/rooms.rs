@@ -80,7 +80,9 @@ pub async fn join_room(
     }
     .to_bytes()
     .map_err(|e| ApiError::internal("user data", e))?;
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
     // A fresh netcode client id per join: the account is in the user data.
     let client_id: u64 = rand::rng().random();
     let token = ConnectToken::generate(
@@ -95,7 +97,9 @@ pub async fn join_room(
     )
     .map_err(|e| ApiError::internal("connect token", e))?;
     let mut bytes = Vec::with_capacity(2048);
-    token.write(&mut bytes).map_err(|e| ApiError::internal("connect token", e))?;
+    token
+        .write(&mut bytes)
+        .map_err(|e| ApiError::internal("connect token", e))?;
     Ok(Json(JoinTicket {
         room: room.to_string(),
         connect_token: STANDARD.encode(bytes),

@@ -30,10 +30,16 @@ pub async fn create_session(
     let name = DisplayName::new(body.display_name)
         .map_err(|e| ApiError::bad_request("invalid_display_name", e.to_string()))?;
     let account = state.store.create_guest(&name).await?;
-    let session = state.store.create_session(account.id, state.session_ttl).await?;
+    let session = state
+        .store
+        .create_session(account.id, state.session_ttl)
+        .await?;
     let token = auth::sign(
         &state.keys.session,
-        &auth::Claims { session_id: session.id.clone(), expires_at_ms: session.expires_at_ms },
+        &auth::Claims {
+            session_id: session.id.clone(),
+            expires_at_ms: session.expires_at_ms,
+        },
     );
     tracing::info!(account = %account.id, name = %account.name, "guest signed in");
     Ok((
@@ -59,7 +65,10 @@ pub async fn create_session(
         (status = 401, description = "No valid session", body = ErrorBody),
     )
 )]
-pub async fn end_session(State(state): State<AppState>, who: Authenticated) -> Result<StatusCode, ApiError> {
+pub async fn end_session(
+    State(state): State<AppState>,
+    who: Authenticated,
+) -> Result<StatusCode, ApiError> {
     state.store.revoke_session(&who.session.id).await?;
     tracing::info!(account = %who.account.id, "signed out");
     Ok(StatusCode::NO_CONTENT)

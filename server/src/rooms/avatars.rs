@@ -44,16 +44,23 @@ fn apply_poses(
 ) {
     let now = time.elapsed();
     for PoseReceived { member, input } in inputs.read() {
-        let Ok((member, mut avatar, mut limits)) = avatars.get_mut(*member) else { continue };
+        let Ok((member, mut avatar, mut limits)) = avatars.get_mut(*member) else {
+            continue;
+        };
         // Unreliable inputs may arrive out of order; an older one is stale.
-        if avatar.last_input_seq.is_some_and(|last| !newer(input.seq, last)) {
+        if avatar
+            .last_input_seq
+            .is_some_and(|last| !newer(input.seq, last))
+        {
             continue;
         }
         avatar.last_input_seq = Some(input.seq);
         if input.ack_snapshot.is_some() {
             avatar.acked_snapshot = input.ack_snapshot;
         }
-        let Ok(room) = rooms.get(member.room) else { continue };
+        let Ok(room) = rooms.get(member.room) else {
+            continue;
+        };
         let dt = now.saturating_sub(avatar.updated_at).as_secs_f32();
         match validate_pose(Some(&avatar.pose), &input.pose, dt, &room.bounds) {
             Ok((pose, adjustments)) => {
@@ -72,9 +79,15 @@ fn apply_poses(
                     .is_none_or(|at| now.saturating_sub(at) >= POSE_REJECTION_INTERVAL);
                 if due {
                     limits.last_pose_rejection = Some(now);
-                    let rejection =
-                        Rejection { command: CommandKind::Pose, reason: RejectReason::InvalidPose(error) };
-                    send_event(&mut server, member.client, &ServerMessage::Rejected(rejection));
+                    let rejection = Rejection {
+                        command: CommandKind::Pose,
+                        reason: RejectReason::InvalidPose(error),
+                    };
+                    send_event(
+                        &mut server,
+                        member.client,
+                        &ServerMessage::Rejected(rejection),
+                    );
                 }
             }
         }
@@ -111,6 +124,10 @@ pub fn delta_entries(
     entries
 }
 
+/// One room's quantized poses, and each member's client with the snapshot
+/// it acknowledged.
+type RoomPoses = (HashMap<MemberSlot, PoseQ>, Vec<(u64, Option<u32>)>);
+
 fn send_snapshots(
     mut tick: ResMut<TickCount>,
     mut rooms: Query<(Entity, &mut Room)>,
@@ -122,15 +139,16 @@ fn send_snapshots(
     if !due {
         return;
     }
-    let mut by_room: HashMap<Entity, (HashMap<MemberSlot, PoseQ>, Vec<(u64, Option<u32>)>)> =
-        HashMap::new();
+    let mut by_room: HashMap<Entity, RoomPoses> = HashMap::new();
     for (member, avatar) in avatars.iter() {
         let (poses, clients) = by_room.entry(member.room).or_default();
         poses.insert(member.info.slot, PoseQ::from(&avatar.pose));
         clients.push((member.client, avatar.acked_snapshot));
     }
     for (entity, mut room) in rooms.iter_mut() {
-        let Some((poses, clients)) = by_room.remove(&entity) else { continue };
+        let Some((poses, clients)) = by_room.remove(&entity) else {
+            continue;
+        };
         room.snapshot_seq = room.snapshot_seq.wrapping_add(1);
         let seq = room.snapshot_seq;
         for (client, ack) in clients {
@@ -172,14 +190,35 @@ mod tests {
 
     #[test]
     fn deltas_skip_unchanged_and_send_new_avatars_whole() {
-        let a = PoseQ { position: [0, 0, 0], yaw: 0, xr: None };
-        let b = PoseQ { position: [10, 0, 0], yaw: 0, xr: None };
+        let a = PoseQ {
+            position: [0, 0, 0],
+            yaw: 0,
+            xr: None,
+        };
+        let b = PoseQ {
+            position: [10, 0, 0],
+            yaw: 0,
+            xr: None,
+        };
         let base: HashMap<_, _> = [(MemberSlot(0), a), (MemberSlot(1), a)].into();
-        let now: HashMap<_, _> = [(MemberSlot(0), a), (MemberSlot(1), b), (MemberSlot(2), b)].into();
+        let now: HashMap<_, _> =
+            [(MemberSlot(0), a), (MemberSlot(1), b), (MemberSlot(2), b)].into();
         let entries = delta_entries(&now, Some(&base));
         assert_eq!(entries.len(), 2);
-        assert!(matches!(entries[0], AvatarEntry::Delta { slot: MemberSlot(1), .. }));
-        assert!(matches!(entries[1], AvatarEntry::Full { slot: MemberSlot(2), .. }));
+        assert!(matches!(
+            entries[0],
+            AvatarEntry::Delta {
+                slot: MemberSlot(1),
+                ..
+            }
+        ));
+        assert!(matches!(
+            entries[1],
+            AvatarEntry::Full {
+                slot: MemberSlot(2),
+                ..
+            }
+        ));
         assert_eq!(delta_entries(&now, None).len(), 3);
     }
 }

@@ -21,8 +21,12 @@ fn relay(
     mut server: ResMut<RenetServer>,
 ) {
     for CommandReceived { member, command } in received.read() {
-        let Ok(member) = members.get(*member) else { continue };
-        let Ok(mut room) = rooms.get_mut(member.room) else { continue };
+        let Ok(member) = members.get(*member) else {
+            continue;
+        };
+        let Ok(mut room) = rooms.get_mut(member.room) else {
+            continue;
+        };
         let event = match command {
             RoomCommand::Chat(text) => {
                 room.chat_seq += 1;
@@ -38,9 +42,10 @@ fn relay(
                 }
                 RoomEvent::Chat(line)
             }
-            RoomCommand::React(reaction) => {
-                RoomEvent::Reaction { from: member.info.slot, reaction: *reaction }
-            }
+            RoomCommand::React(reaction) => RoomEvent::Reaction {
+                from: member.info.slot,
+                reaction: *reaction,
+            },
         };
         let message = ServerMessage::Room(event);
         for client in room.clients().collect::<Vec<_>>() {

@@ -31,7 +31,10 @@ pub struct CommandReceived {
 pub(super) fn plugin(app: &mut App) {
     app.add_message::<PoseReceived>()
         .add_message::<CommandReceived>()
-        .add_systems(Update, receive_messages.in_set(ServerSystems::ValidateInputs));
+        .add_systems(
+            Update,
+            receive_messages.in_set(ServerSystems::ValidateInputs),
+        );
 }
 
 /// Most messages read from one client's channel in one tick; the rest wait
@@ -50,15 +53,22 @@ fn receive_messages(
     let now = time.elapsed();
     let metrics = &shared.metrics;
     for (&client, &entity) in clients.0.iter() {
-        let Ok((member, mut limits)) = members.get_mut(entity) else { continue };
+        let Ok((member, mut limits)) = members.get_mut(entity) else {
+            continue;
+        };
         let mut violation = None;
 
         for _ in 0..MAX_MESSAGES_PER_CHANNEL_PER_TICK {
-            let Some(bytes) = server.receive_message(client, ClientChannel::Input) else { break };
+            let Some(bytes) = server.receive_message(client, ClientChannel::Input) else {
+                break;
+            };
             metrics.messages_in.fetch_add(1, Ordering::Relaxed);
             match decode::<ClientMessage>(&bytes) {
                 Ok(ClientMessage::Input(input)) => {
-                    poses.write(PoseReceived { member: entity, input });
+                    poses.write(PoseReceived {
+                        member: entity,
+                        input,
+                    });
                 }
                 Ok(_) => violation = Some("wrong_channel"),
                 Err(_) => violation = Some("malformed"),
@@ -72,7 +82,9 @@ fn receive_messages(
             if violation.is_some() {
                 break;
             }
-            let Some(bytes) = server.receive_message(client, ClientChannel::Commands) else { break };
+            let Some(bytes) = server.receive_message(client, ClientChannel::Commands) else {
+                break;
+            };
             metrics.messages_in.fetch_add(1, Ordering::Relaxed);
             let command = match decode::<ClientMessage>(&bytes) {
                 Ok(ClientMessage::Room(command)) => command,
@@ -91,14 +103,20 @@ fn receive_messages(
             };
             match bucket.try_take(now) {
                 Ok(()) => {
-                    commands.write(CommandReceived { member: entity, command });
+                    commands.write(CommandReceived {
+                        member: entity,
+                        command,
+                    });
                 }
                 Err(wait) => {
                     let reason = RejectReason::RateLimited {
                         retry_after_ms: wait.as_millis().min(u32::MAX as u128) as u32,
                     };
                     metrics.reject(reason.code());
-                    let rejection = Rejection { command: command.kind(), reason };
+                    let rejection = Rejection {
+                        command: command.kind(),
+                        reason,
+                    };
                     send_event(&mut server, client, &ServerMessage::Rejected(rejection));
                 }
             }

@@ -10,11 +10,19 @@ use std::sync::atomic::Ordering;
 use vitrine_shared::ServerMessage;
 
 pub(super) fn plugin(app: &mut App) {
-    app.add_systems(Update, (publish_counts, shut_down).chain().in_set(ServerSystems::Publish));
+    app.add_systems(
+        Update,
+        (publish_counts, shut_down)
+            .chain()
+            .in_set(ServerSystems::Publish),
+    );
 }
 
 fn publish_counts(clients: Res<Clients>, shared: Res<Shared>) {
-    shared.metrics.clients.store(clients.0.len() as u64, Ordering::Relaxed);
+    shared
+        .metrics
+        .clients
+        .store(clients.0.len() as u64, Ordering::Relaxed);
 }
 
 fn shut_down(
@@ -27,7 +35,9 @@ fn shut_down(
         return;
     }
     *done = true;
-    let message = ServerMessage::ShuttingDown { reason: "the server is shutting down".into() };
+    let message = ServerMessage::ShuttingDown {
+        reason: "the server is shutting down".into(),
+    };
     for client in server.clients_id() {
         send_event(&mut server, client, &message);
     }

@@ -14,7 +14,9 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 use vitrine_shared::protocol::{ChatLine, MemberInfo, RoomEvent};
-use vitrine_shared::{MemberSlot, PoseNet, PoseQ, RoomBounds, RoomId, ServerMessage, TokenUserData};
+use vitrine_shared::{
+    MemberSlot, PoseNet, PoseQ, RoomBounds, RoomId, ServerMessage, TokenUserData,
+};
 
 /// Snapshots kept per room as delta baselines: 1.6 s at 20 Hz.
 pub const SNAPSHOT_HISTORY: usize = 32;
@@ -34,7 +36,9 @@ pub struct Room {
 
 impl Room {
     fn free_slot(&self) -> Option<MemberSlot> {
-        (0..=u16::MAX).map(MemberSlot).find(|slot| !self.members.contains_key(slot))
+        (0..=u16::MAX)
+            .map(MemberSlot)
+            .find(|slot| !self.members.contains_key(slot))
     }
 
     /// Every member's client, for a broadcast.
@@ -86,7 +90,8 @@ pub struct Limits {
 }
 
 pub(super) fn plugin(app: &mut App) {
-    app.init_resource::<RoomIndex>().add_observer(on_server_event);
+    app.init_resource::<RoomIndex>()
+        .add_observer(on_server_event);
 }
 
 pub(super) fn spawn_rooms(world: &mut World, rooms: Vec<super::RoomSpec>) {
@@ -145,8 +150,12 @@ fn on_server_event(
             }
         }
         ServerEvent::ClientDisconnected { client_id, reason } => {
-            let Some(entity) = clients.0.remove(client_id) else { return };
-            let Ok(member) = members.get(entity) else { return };
+            let Some(entity) = clients.0.remove(client_id) else {
+                return;
+            };
+            let Ok(member) = members.get(entity) else {
+                return;
+            };
             tracing::info!(client = client_id, account = %member.info.account, %reason, "left");
             if let Ok(mut room) = rooms.get_mut(member.room) {
                 room.members.remove(&member.info.slot);
@@ -160,7 +169,10 @@ fn on_server_event(
                 }
                 // Unless the same account is back on a newer connection.
                 let account = member.info.account;
-                if !members.iter().any(|m| m.info.account == account && m.client != *client_id) {
+                if !members
+                    .iter()
+                    .any(|m| m.info.account == account && m.client != *client_id)
+                {
                     shared.directory.leave(&room.id, account);
                 }
                 let left = ServerMessage::Room(RoomEvent::MemberLeft { slot });
@@ -206,9 +218,17 @@ fn admit(
     if room.members.len() >= room.capacity {
         return Err("room_full");
     }
-    shared.directory.enter(&room.id, who.account).map_err(|_| "room_full")?;
+    shared
+        .directory
+        .enter(&room.id, who.account)
+        .map_err(|_| "room_full")?;
     let slot = room.free_slot().ok_or("room_full")?;
-    let info = MemberInfo { slot, account: who.account, name: who.name, role: who.role };
+    let info = MemberInfo {
+        slot,
+        account: who.account,
+        name: who.name,
+        role: who.role,
+    };
     let spawn = room.spawn_pose(slot);
 
     let mut roster: Vec<MemberInfo> = members
@@ -240,8 +260,17 @@ fn admit(
 
     let entity = commands
         .spawn((
-            Member { client, room: room_entity, info },
-            Avatar { pose: spawn, updated_at: now, last_input_seq: None, acked_snapshot: None },
+            Member {
+                client,
+                room: room_entity,
+                info,
+            },
+            Avatar {
+                pose: spawn,
+                updated_at: now,
+                last_input_seq: None,
+                acked_snapshot: None,
+            },
             Limits {
                 chat: TokenBucket::new(rates.chat, now),
                 reactions: TokenBucket::new(rates.reactions, now),

@@ -18,8 +18,8 @@ pub use spec::{RoomSpec, RoomsFileError, load_rooms_file, parse_rooms};
 use crate::config::RateConfig;
 use crate::directory::RoomDirectory;
 use crate::metrics::Metrics;
-use bevy_app::prelude::*;
 use bevy_app::TaskPoolPlugin;
+use bevy_app::prelude::*;
 use bevy_ecs::prelude::*;
 use bevy_renet::{RenetServer, RenetServerPlugin};
 use bevy_time::TimePlugin;
@@ -101,17 +101,34 @@ pub(crate) fn send_event(server: &mut RenetServer, client: ClientId, message: &S
 
 /// Builds the room app. It runs no loop; call [`run`] or `update()` it.
 pub fn build_app(ctx: GameContext) -> std::io::Result<App> {
-    let max_clients = ctx.rooms.iter().map(|r| r.capacity).sum::<usize>().min(MAX_CLIENTS_PER_SERVER);
-    let transport =
-        transport::UdpTransport::new(ctx.socket, ctx.public_addr, ctx.netcode_key, max_clients.max(1))?;
-    ctx.metrics.rooms.store(ctx.rooms.len() as u64, Ordering::Relaxed);
+    let max_clients = ctx
+        .rooms
+        .iter()
+        .map(|r| r.capacity)
+        .sum::<usize>()
+        .min(MAX_CLIENTS_PER_SERVER);
+    let transport = transport::UdpTransport::new(
+        ctx.socket,
+        ctx.public_addr,
+        ctx.netcode_key,
+        max_clients.max(1),
+    )?;
+    ctx.metrics
+        .rooms
+        .store(ctx.rooms.len() as u64, Ordering::Relaxed);
 
     let mut app = App::new();
     app.add_plugins((TaskPoolPlugin::default(), TimePlugin, RenetServerPlugin))
         .insert_resource(RenetServer::new(vitrine_shared::connection_config()))
         .insert_resource(transport)
-        .insert_resource(Shared { directory: ctx.directory, metrics: ctx.metrics })
-        .insert_resource(RateSettings { chat: ctx.chat, reactions: ctx.reactions })
+        .insert_resource(Shared {
+            directory: ctx.directory,
+            metrics: ctx.metrics,
+        })
+        .insert_resource(RateSettings {
+            chat: ctx.chat,
+            reactions: ctx.reactions,
+        })
         .insert_resource(ShutdownSignal(ctx.shutdown))
         .init_resource::<Clients>()
         .configure_sets(

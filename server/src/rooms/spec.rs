@@ -18,7 +18,10 @@ pub struct RoomSpec {
 #[derive(Debug, Error)]
 pub enum RoomsFileError {
     #[error("cannot read rooms file {path}: {source}")]
-    Read { path: String, source: std::io::Error },
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("rooms file is invalid: {0}")]
     Parse(String),
     #[error("room {index}: {message}")]
@@ -42,16 +45,23 @@ struct RoomToml {
     height: Option<f32>,
 }
 
-pub fn load_rooms_file(path: &Path, default_capacity: usize) -> Result<Vec<RoomSpec>, RoomsFileError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|source| RoomsFileError::Read { path: path.display().to_string(), source })?;
+pub fn load_rooms_file(
+    path: &Path,
+    default_capacity: usize,
+) -> Result<Vec<RoomSpec>, RoomsFileError> {
+    let text = std::fs::read_to_string(path).map_err(|source| RoomsFileError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
     parse_rooms(&text, default_capacity)
 }
 
 pub fn parse_rooms(text: &str, default_capacity: usize) -> Result<Vec<RoomSpec>, RoomsFileError> {
     let file: RoomsToml = toml::from_str(text).map_err(|e| RoomsFileError::Parse(e.to_string()))?;
     if file.rooms.is_empty() {
-        return Err(RoomsFileError::Parse("at least one [[rooms]] entry is needed".into()));
+        return Err(RoomsFileError::Parse(
+            "at least one [[rooms]] entry is needed".into(),
+        ));
     }
     let mut seen = HashSet::new();
     file.rooms
@@ -69,7 +79,9 @@ pub fn parse_rooms(text: &str, default_capacity: usize) -> Result<Vec<RoomSpec>,
             }
             let capacity = room.capacity.unwrap_or(default_capacity);
             if capacity == 0 || capacity > MAX_ROOM_CAPACITY {
-                return Err(invalid(format!("capacity must be 1 to {MAX_ROOM_CAPACITY}")));
+                return Err(invalid(format!(
+                    "capacity must be 1 to {MAX_ROOM_CAPACITY}"
+                )));
             }
             let [width, depth] = room.size.unwrap_or([30.0, 20.0]);
             let height = room.height.unwrap_or(6.0);
@@ -77,7 +89,12 @@ pub fn parse_rooms(text: &str, default_capacity: usize) -> Result<Vec<RoomSpec>,
             if !(sane(width) && sane(depth) && sane(height)) {
                 return Err(invalid("size and height must be 2 to 500 metres".into()));
             }
-            Ok(RoomSpec { id, name, capacity, bounds: RoomBounds::centered(width, depth, height) })
+            Ok(RoomSpec {
+                id,
+                name,
+                capacity,
+                bounds: RoomBounds::centered(width, depth, height),
+            })
         })
         .collect()
 }
@@ -98,10 +115,22 @@ mod tests {
         let cases = [
             ("rooms = []", "at least one"),
             ("[[rooms]]\nid = \"Bad Id\"\nname = \"x\"", "room 0"),
-            ("[[rooms]]\nid = \"a\"\nname = \"x\"\n[[rooms]]\nid = \"a\"\nname = \"y\"", "duplicate"),
-            ("[[rooms]]\nid = \"a\"\nname = \"x\"\ncapacity = 0", "capacity"),
-            ("[[rooms]]\nid = \"a\"\nname = \"x\"\nsize = [1e9, 3.0]", "size"),
-            ("[[rooms]]\nid = \"a\"\nname = \"x\"\ncolour = 3", "unknown field"),
+            (
+                "[[rooms]]\nid = \"a\"\nname = \"x\"\n[[rooms]]\nid = \"a\"\nname = \"y\"",
+                "duplicate",
+            ),
+            (
+                "[[rooms]]\nid = \"a\"\nname = \"x\"\ncapacity = 0",
+                "capacity",
+            ),
+            (
+                "[[rooms]]\nid = \"a\"\nname = \"x\"\nsize = [1e9, 3.0]",
+                "size",
+            ),
+            (
+                "[[rooms]]\nid = \"a\"\nname = \"x\"\ncolour = 3",
+                "unknown field",
+            ),
             ("not toml at all [", "invalid"),
         ];
         for (text, expected) in cases {

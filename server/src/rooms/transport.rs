@@ -37,7 +37,9 @@ pub(super) fn plugin(app: &mut App) {
 }
 
 fn unix_now() -> Duration {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
 }
 
 impl UdpTransport {
@@ -85,7 +87,11 @@ impl UdpTransport {
                     tracing::debug!(client, %e, "payload for unknown client");
                 }
             }
-            ServerResultOwned::Connected { client, addr, packet } => {
+            ServerResultOwned::Connected {
+                client,
+                addr,
+                packet,
+            } => {
                 server.add_connection(client);
                 self.send_to(packet.len(), addr, &packet);
             }
@@ -129,7 +135,9 @@ impl UdpTransport {
 
     fn send_packets(&mut self, server: &mut RenetServer) {
         for client in server.clients_id() {
-            let Ok(packets) = server.get_packets_to_send(client) else { continue };
+            let Ok(packets) = server.get_packets_to_send(client) else {
+                continue;
+            };
             for packet in packets {
                 match self.netcode.generate_payload_packet(client, &packet) {
                     Ok((addr, bytes)) => {
@@ -163,30 +171,54 @@ impl UdpTransport {
 /// the transport can be used again while handling it.
 enum ServerResultOwned {
     None,
-    Send { addr: SocketAddr, packet: Vec<u8> },
-    Payload { client: u64, payload: Vec<u8> },
-    Connected { client: u64, addr: SocketAddr, packet: Vec<u8> },
-    Disconnected { client: u64, reply: Option<(SocketAddr, Vec<u8>)> },
+    Send {
+        addr: SocketAddr,
+        packet: Vec<u8>,
+    },
+    Payload {
+        client: u64,
+        payload: Vec<u8>,
+    },
+    Connected {
+        client: u64,
+        addr: SocketAddr,
+        packet: Vec<u8>,
+    },
+    Disconnected {
+        client: u64,
+        reply: Option<(SocketAddr, Vec<u8>)>,
+    },
 }
 
 fn own(result: ServerResult<'_, '_>) -> ServerResultOwned {
     match result {
         ServerResult::None => ServerResultOwned::None,
-        ServerResult::PacketToSend { payload, addr } => {
-            ServerResultOwned::Send { addr, packet: payload.to_vec() }
-        }
-        ServerResult::Payload { client_id, payload } => {
-            ServerResultOwned::Payload { client: client_id, payload: payload.to_vec() }
-        }
-        ServerResult::ClientConnected { client_id, addr, payload, .. } => {
-            ServerResultOwned::Connected { client: client_id, addr, packet: payload.to_vec() }
-        }
-        ServerResult::ClientDisconnected { client_id, addr, payload } => {
-            ServerResultOwned::Disconnected {
-                client: client_id,
-                reply: payload.map(|p| (addr, p.to_vec())),
-            }
-        }
+        ServerResult::PacketToSend { payload, addr } => ServerResultOwned::Send {
+            addr,
+            packet: payload.to_vec(),
+        },
+        ServerResult::Payload { client_id, payload } => ServerResultOwned::Payload {
+            client: client_id,
+            payload: payload.to_vec(),
+        },
+        ServerResult::ClientConnected {
+            client_id,
+            addr,
+            payload,
+            ..
+        } => ServerResultOwned::Connected {
+            client: client_id,
+            addr,
+            packet: payload.to_vec(),
+        },
+        ServerResult::ClientDisconnected {
+            client_id,
+            addr,
+            payload,
+        } => ServerResultOwned::Disconnected {
+            client: client_id,
+            reply: payload.map(|p| (addr, p.to_vec())),
+        },
     }
 }
 
@@ -197,12 +229,18 @@ fn receive(
     shared: Res<Shared>,
 ) {
     transport.update(time.delta(), &mut server);
-    shared.metrics.bytes_in.store(transport.bytes_in, Ordering::Relaxed);
+    shared
+        .metrics
+        .bytes_in
+        .store(transport.bytes_in, Ordering::Relaxed);
 }
 
 fn send(mut transport: ResMut<UdpTransport>, mut server: ResMut<RenetServer>, shared: Res<Shared>) {
     transport.send_packets(&mut server);
-    shared.metrics.bytes_out.store(transport.bytes_out, Ordering::Relaxed);
+    shared
+        .metrics
+        .bytes_out
+        .store(transport.bytes_out, Ordering::Relaxed);
 }
 
 fn disconnect_all_on_exit(

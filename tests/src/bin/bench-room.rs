@@ -1,0 +1,305 @@
+//! `cargo xtask bench room`: N bots walk in one room for S seconds against
+//! the release server binary; prints the server's tick time (p50, p99),
+//! bytes per second per client (down and up) and the server's CPU use.
+//! A benchmark, not a test: it prints figures and asserts nothing.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+use vitrine_client::bots::{Behaviour, Bot};
+use vitrine_client::net::ApiClient;
+
+struct Args {
+    server_bin: PathBuf,
+    bots: usize,
+    seconds: u64,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args {
+        server_bin: PathBuf::from("target/release/vitrine-server"),
+        bots: 100,
+        seconds: 30,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().ok_or(format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--server-bin" => args.server_bin = PathBuf::from(value()?),
+            "--bots" => args.bots = value()?.parse().map_err(|e| format!("--bots: {e}"))?,
+            "--seconds" => {
+                args.seconds = value()?.parse().map_err(|e| format!("--seconds: {e}"))?
+            }
+            other => return Err(format!("unknown argument {other}")),
+        }
+    }
+    if args.bots == 0 || args.bots > 1000 {
+        return Err("--bots must be 1 to 1000".into());
+    }
+    Ok(args)
+}
+
+fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<String> {
+    let mut stream = TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text)?;
+    Ok(text)
+}
+
+/// The tick histogram and byte counters from one scrape.
+struct Scrape {
+    buckets: Vec<(f64, f64)>,
+    bytes_out: f64,
+    bytes_in: f64,
+}
+
+fn scrape(addr: SocketAddr) -> std::io::Result<Scrape> {
+    let text = http_get(addr, "/metrics")?;
+    let mut s = Scrape {
+        buckets: Vec::new(),
+        bytes_out: 0.0,
+        bytes_in: 0.0,
+    };
+    for line in text.lines() {
+        let Some((name, value)) = line.rsplit_once(' ') else {
+            continue;
+        };
+        let Ok(value) = value.parse::<f64>() else {
+            continue;
+        };
+        if let Some(le) = name.strip_prefix("vitrine_tick_duration_seconds_bucket{le=\"") {
+            let bound = le.trim_end_matches("\"}");
+            let bound = if bound == "+Inf" {
+                f64::INFINITY
+            } else {
+                bound.parse().unwrap_or(f64::NAN)
+            };
+            s.buckets.push((bound, value));
+        } else if name == "vitrine_bytes_out_total" {
+            s.bytes_out = value;
+        } else if name == "vitrine_bytes_in_total" {
+            s.bytes_in = value;
+        }
+    }
+    Ok(s)
+}
+
+/// A quantile from the difference of two cumulative histograms, linear
+/// within the bucket it falls in.
+fn quantile(before: &Scrape, after: &Scrape, q: f64) -> Option<f64> {
+    let deltas: Vec<(f64, f64)> = after
+        .buckets
+        .iter()
+        .zip(&before.buckets)
+        .map(|((bound, a), (_, b))| (*bound, a - b))
+        .collect();
+    let total = deltas.last()?.1;
+    if total <= 0.0 {
+        return None;
+    }
+    let rank = q * total;
+    let mut prev = (0.0, 0.0);
+    for (bound, count) in deltas {
+        if count >= rank {
+            if bound.is_infinite() {
+                return Some(prev.0);
+            }
+            let span = count - prev.1;
+            let frac = if span > 0.0 {
+                (rank - prev.1) / span
+            } else {
+                1.0
+            };
+            return Some(prev.0 + (bound - prev.0) * frac);
+        }
+        prev = (bound, count);
+    }
+    None
+}
+
+/// User plus system CPU seconds of a process.
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after_name = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    let hz = Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse::<f64>().ok())
+        .unwrap_or(100.0);
+    Some((utime + stime) / hz)
+}
+
+fn main() -> Result<(), String> {
+    let args = parse_args()?;
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let rooms = dir.path().join("rooms.toml");
+    std::fs::write(
+        &rooms,
+        format!(
+            "[[rooms]]\nid = \"bench\"\nname = \"Bench\"\ncapacity = {}\nsize = [40.0, 40.0]\n",
+            args.bots + 10
+        ),
+    )
+    .map_err(|e| e.to_string())?;
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "rooms_file = \"{}\"\n[http_rate]\nper_second = 10000.0\nburst = 10000\n",
+            rooms.display()
+        ),
+    )
+    .map_err(|e| e.to_string())?;
+
+    let mut server = Command::new(&args.server_bin)
+        .args([
+            "--http",
+            "127.0.0.1:0",
+            "--udp",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
+        .arg(dir.path().join("data"))
+        .arg("--config")
+        .arg(&config)
+        .env("RUST_LOG", "warn,vitrine_server=info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", args.server_bin.display()))?;
+    let stdout = server.stdout.take().ok_or("no stdout")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let http: SocketAddr = loop {
+        let line = lines
+            .next()
+            .ok_or("server exited before starting")?
+            .map_err(|e| e.to_string())?;
+        if let Some(rest) = line.split("http_addr=").nth(1) {
+            break rest
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .parse()
+                .map_err(|e| format!("{e}"))?;
+        }
+    };
+    // Keep draining the server's log so it never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+
+    let api = ApiClient::new(&format!("http://{http}"));
+    let mut bots = Vec::with_capacity(args.bots);
+    for i in 0..args.bots {
+        let bot = Bot::join(
+            &api,
+            &format!("bench{i}"),
+            "bench",
+            Behaviour::walker(),
+            i as u64,
+        )
+        .map_err(|e| format!("bot {i}: {e}"))?;
+        bots.push(bot);
+    }
+    let frame = Duration::from_secs_f64(1.0 / 30.0);
+    let step_all = |bots: &mut Vec<Bot>, dt: Duration| {
+        for bot in bots.iter_mut() {
+            let _ = bot.step(dt);
+        }
+    };
+    // Warm up: everyone welcomed and seeing everyone.
+    let warm_deadline = Instant::now() + Duration::from_secs(120);
+    let mut last = Instant::now();
+    while bots
+        .iter()
+        .any(|b| b.net.mirror().members.len() < args.bots)
+    {
+        if Instant::now() > warm_deadline {
+            return Err("bots did not all see each other within 120 s".into());
+        }
+        let dt = last.elapsed();
+        last = Instant::now();
+        step_all(&mut bots, dt);
+        std::thread::sleep(frame.saturating_sub(last.elapsed()));
+    }
+
+    let before = scrape(http).map_err(|e| e.to_string())?;
+    let cpu_before = cpu_seconds(server.id()).unwrap_or(f64::NAN);
+    let bytes_before: Vec<(u64, u64)> = bots.iter().map(|b| b.net.bytes()).collect();
+    let start = Instant::now();
+    let run_for = Duration::from_secs(args.seconds);
+    last = Instant::now();
+    while start.elapsed() < run_for {
+        let dt = last.elapsed();
+        last = Instant::now();
+        step_all(&mut bots, dt);
+        std::thread::sleep(frame.saturating_sub(last.elapsed()));
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    let after = scrape(http).map_err(|e| e.to_string())?;
+    let cpu_after = cpu_seconds(server.id()).unwrap_or(f64::NAN);
+    let connected = bots.iter().filter(|b| b.net.is_connected()).count();
+
+    let (mut down, mut up) = (0u64, 0u64);
+    for (bot, (d0, u0)) in bots.iter().zip(&bytes_before) {
+        let (d1, u1) = bot.net.bytes();
+        down += d1 - d0;
+        up += u1 - u0;
+    }
+    let n = args.bots as f64;
+    let per_client_down = down as f64 / n / elapsed;
+    let per_client_up = up as f64 / n / elapsed;
+    let p50 = quantile(&before, &after, 0.50);
+    let p99 = quantile(&before, &after, 0.99);
+    let ms = |v: Option<f64>| {
+        v.map(|s| format!("{:.3} ms", s * 1000.0))
+            .unwrap_or("n/a".into())
+    };
+    let cpu = (cpu_after - cpu_before) / elapsed * 100.0;
+
+    println!(
+        "bench room: {} bots walking in one room for {elapsed:.1} s ({connected} still connected)",
+        args.bots
+    );
+    println!(
+        "  server tick           p50 {}   p99 {}   (target p99 <= 5 ms)",
+        ms(p50),
+        ms(p99)
+    );
+    println!(
+        "  per client, down      {:.0} B/s = {:.1} kbit/s   (target <= 64 kbit/s)",
+        per_client_down,
+        per_client_down * 8.0 / 1000.0
+    );
+    println!(
+        "  per client, up        {:.0} B/s = {:.1} kbit/s",
+        per_client_up,
+        per_client_up * 8.0 / 1000.0
+    );
+    println!(
+        "  server socket         out {:.0} B/s, in {:.0} B/s (all clients, UDP payload)",
+        (after.bytes_out - before.bytes_out) / elapsed,
+        (after.bytes_in - before.bytes_in) / elapsed
+    );
+    println!("  server CPU            {cpu:.1} % of one core");
+
+    let _ = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while server.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = server.kill();
+    Ok(())
+}
