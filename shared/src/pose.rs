@@ -290,31 +290,33 @@ impl From<&PoseQ> for PoseNet {
     }
 }
 
-/// A body-only change against a baseline pose: small deltas encode in one
-/// varint byte each. Poses with XR data are always sent whole.
+/// A walking step against a baseline pose: bodies stay on the floor, so
+/// only x, z and yaw change, and small values encode in one varint byte
+/// each. Poses with XR data, or a changed height, are always sent whole.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct PoseDeltaQ {
-    pub position: [i16; 3],
+    pub x: i16,
+    pub z: i16,
     pub yaw: i16,
 }
 
 impl PoseQ {
     /// The delta from `base` to `self`, when one can express it.
     pub fn delta_from(&self, base: &PoseQ) -> Option<PoseDeltaQ> {
-        if self.xr.is_some() || base.xr.is_some() {
+        if self.xr.is_some() || base.xr.is_some() || self.position[1] != base.position[1] {
             return None;
         }
-        let [x, y, z] = self.position;
-        let [bx, by, bz] = base.position;
-        let position = [x.checked_sub(bx)?, y.checked_sub(by)?, z.checked_sub(bz)?];
+        let x = self.position[0].checked_sub(base.position[0])?;
+        let z = self.position[2].checked_sub(base.position[2])?;
         let steps = YAW_STEPS as i32;
-        let mut dyaw = (self.yaw as i32 - base.yaw as i32).rem_euclid(steps);
-        if dyaw > steps / 2 {
-            dyaw -= steps;
+        let mut yaw = (self.yaw as i32 - base.yaw as i32).rem_euclid(steps);
+        if yaw > steps / 2 {
+            yaw -= steps;
         }
         Some(PoseDeltaQ {
-            position,
-            yaw: dyaw as i16,
+            x,
+            z,
+            yaw: yaw as i16,
         })
     }
 
@@ -322,8 +324,7 @@ impl PoseQ {
     /// delta), so the caller can drop the snapshot.
     pub fn apply(&self, delta: &PoseDeltaQ) -> Option<PoseQ> {
         let [x, y, z] = self.position;
-        let [dx, dy, dz] = delta.position;
-        let position = [x.checked_add(dx)?, y.checked_add(dy)?, z.checked_add(dz)?];
+        let position = [x.checked_add(delta.x)?, y, z.checked_add(delta.z)?];
         let yaw = (self.yaw as i32 + delta.yaw as i32).rem_euclid(YAW_STEPS as i32) as u16;
         Some(PoseQ {
             position,
@@ -442,19 +443,25 @@ mod tests {
             xr: None,
         };
         let d = b.delta_from(&a).unwrap();
-        assert_eq!(d.yaw, 9);
+        assert_eq!(
+            d,
+            PoseDeltaQ {
+                x: 3,
+                z: -4,
+                yaw: 9
+            }
+        );
         assert_eq!(a.apply(&d), Some(b));
+        let raised = PoseQ {
+            position: [103, 10, -9],
+            ..b
+        };
+        assert_eq!(raised.delta_from(&a), None, "a height change is sent whole");
         let extreme = PoseQ {
             position: [i16::MAX, 0, 0],
             yaw: 0,
             xr: None,
         };
-        assert_eq!(
-            extreme.apply(&PoseDeltaQ {
-                position: [1, 0, 0],
-                yaw: 0
-            }),
-            None
-        );
+        assert_eq!(extreme.apply(&PoseDeltaQ { x: 1, z: 0, yaw: 0 }), None);
     }
 }

@@ -245,20 +245,28 @@ pub enum RoomEvent {
     },
 }
 
-/// A snapshot of the room's avatars. Entries are relative to the snapshot
-/// `baseline` when set (one the client acknowledged); avatars absent from a
-/// delta snapshot are unchanged since the baseline.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// A snapshot of the room's avatars, relative to the snapshot `baseline`
+/// when set (one the client acknowledged): `moved` avatars changed by a
+/// delta, `full` ones are sent whole (new, or not expressible as a delta),
+/// and any avatar in neither list is unchanged since the baseline.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Snapshot {
     pub tick: u32,
     pub baseline: Option<u32>,
-    pub avatars: Vec<AvatarEntry>,
+    pub full: Vec<AvatarFull>,
+    pub moved: Vec<AvatarMoved>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum AvatarEntry {
-    Full { slot: MemberSlot, pose: PoseQ },
-    Delta { slot: MemberSlot, delta: PoseDeltaQ },
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AvatarFull {
+    pub slot: MemberSlot,
+    pub pose: PoseQ,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AvatarMoved {
+    pub slot: MemberSlot,
+    pub delta: PoseDeltaQ,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -477,21 +485,17 @@ mod tests {
     }
 
     fn server_message() -> impl Strategy<Value = ServerMessage> {
-        let entry = prop_oneof![
-            (any::<u16>(), pose_q()).prop_map(|(s, pose)| AvatarEntry::Full {
-                slot: MemberSlot(s),
-                pose
-            }),
-            (
-                any::<u16>(),
-                prop::array::uniform3(any::<i16>()),
-                any::<i16>()
-            )
-                .prop_map(|(s, position, yaw)| AvatarEntry::Delta {
+        let full = (any::<u16>(), pose_q()).prop_map(|(s, pose)| AvatarFull {
+            slot: MemberSlot(s),
+            pose,
+        });
+        let moved =
+            (any::<u16>(), any::<i16>(), any::<i16>(), any::<i16>()).prop_map(|(s, x, z, yaw)| {
+                AvatarMoved {
                     slot: MemberSlot(s),
-                    delta: PoseDeltaQ { position, yaw }
-                }),
-        ];
+                    delta: PoseDeltaQ { x, z, yaw },
+                }
+            });
         let line = || {
             (any::<u16>(), name(), chat(), any::<u64>()).prop_map(|(s, name, text, seq)| ChatLine {
                 from: MemberSlot(s),
@@ -504,15 +508,17 @@ mod tests {
             (
                 any::<u32>(),
                 prop::option::of(any::<u32>()),
-                prop::collection::vec(entry, 0..40)
+                prop::collection::vec(full, 0..40),
+                prop::collection::vec(moved, 0..40),
             )
-                .prop_map(|(tick, baseline, avatars)| ServerMessage::Snapshot(
-                    Snapshot {
+                .prop_map(|(tick, baseline, full, moved)| {
+                    ServerMessage::Snapshot(Snapshot {
                         tick,
                         baseline,
-                        avatars
-                    }
-                )),
+                        full,
+                        moved,
+                    })
+                }),
             member().prop_map(|m| ServerMessage::Room(RoomEvent::MemberJoined(m))),
             any::<u16>().prop_map(|s| ServerMessage::Room(RoomEvent::MemberLeft {
                 slot: MemberSlot(s)

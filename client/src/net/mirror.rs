@@ -3,7 +3,9 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use thiserror::Error;
-use vitrine_shared::protocol::{AvatarEntry, ChatLine, MemberInfo, Rejection, RoomEvent, Snapshot};
+use vitrine_shared::protocol::{
+    AvatarFull, AvatarMoved, ChatLine, MemberInfo, Rejection, RoomEvent, Snapshot,
+};
 use vitrine_shared::{MemberSlot, PoseNet, PoseQ, Reaction, RoomBounds, RoomId, ServerMessage};
 
 /// Snapshots kept as possible baselines; matches the server's history.
@@ -153,21 +155,16 @@ impl RoomMirror {
                 }
             },
         };
-        for entry in snapshot.avatars {
-            match entry {
-                AvatarEntry::Full { slot, pose } => {
-                    poses.insert(slot, pose);
-                }
-                AvatarEntry::Delta { slot, delta } => {
-                    let next = poses.get(&slot).and_then(|base| base.apply(&delta)).ok_or(
-                        MirrorError::BadDelta {
-                            tick: snapshot.tick,
-                            slot,
-                        },
-                    )?;
-                    poses.insert(slot, next);
-                }
-            }
+        for AvatarMoved { slot, delta } in snapshot.moved {
+            let next = poses.get(&slot).and_then(|base| base.apply(&delta));
+            let next = next.ok_or(MirrorError::BadDelta {
+                tick: snapshot.tick,
+                slot,
+            })?;
+            poses.insert(slot, next);
+        }
+        for AvatarFull { slot, pose } in snapshot.full {
+            poses.insert(slot, pose);
         }
         // Only members known from the reliable events are shown.
         poses.retain(|slot, _| self.members.contains_key(slot));
@@ -223,71 +220,51 @@ mod tests {
         }
     }
 
+    fn snap(
+        tick: u32,
+        baseline: Option<u32>,
+        full: &[(u16, i16)],
+        moved: &[(u16, i16)],
+    ) -> ServerMessage {
+        ServerMessage::Snapshot(Snapshot {
+            tick,
+            baseline,
+            full: full
+                .iter()
+                .map(|&(s, x)| AvatarFull {
+                    slot: MemberSlot(s),
+                    pose: q(x),
+                })
+                .collect(),
+            moved: moved
+                .iter()
+                .map(|&(s, x)| AvatarMoved {
+                    slot: MemberSlot(s),
+                    delta: PoseDeltaQ { x, z: 0, yaw: 0 },
+                })
+                .collect(),
+        })
+    }
+
     #[test]
     fn rebuilds_state_from_deltas_against_acknowledged_baselines() {
         let mut m = welcomed();
-        m.apply(ServerMessage::Snapshot(Snapshot {
-            tick: 1,
-            baseline: None,
-            avatars: vec![
-                AvatarEntry::Full {
-                    slot: MemberSlot(0),
-                    pose: q(100),
-                },
-                AvatarEntry::Full {
-                    slot: MemberSlot(1),
-                    pose: q(200),
-                },
-            ],
-        }))
-        .unwrap();
+        m.apply(snap(1, None, &[(0, 100), (1, 200)], &[])).unwrap();
         // Slot 0 unchanged (omitted), slot 1 moved by +5 cm.
-        m.apply(ServerMessage::Snapshot(Snapshot {
-            tick: 2,
-            baseline: Some(1),
-            avatars: vec![AvatarEntry::Delta {
-                slot: MemberSlot(1),
-                delta: PoseDeltaQ {
-                    position: [5, 0, 0],
-                    yaw: 0,
-                },
-            }],
-        }))
-        .unwrap();
+        m.apply(snap(2, Some(1), &[], &[(1, 5)])).unwrap();
         assert_eq!(m.latest_snapshot, Some(2));
         assert!((m.avatars[&MemberSlot(0)].position[0] - 1.0).abs() < 1e-6);
         assert!((m.avatars[&MemberSlot(1)].position[0] - 2.05).abs() < 1e-6);
 
         // A late, older snapshot is dropped; so is one whose baseline is unknown.
-        m.apply(ServerMessage::Snapshot(Snapshot {
-            tick: 1,
-            baseline: None,
-            avatars: vec![],
-        }))
-        .unwrap();
-        m.apply(ServerMessage::Snapshot(Snapshot {
-            tick: 9,
-            baseline: Some(7),
-            avatars: vec![],
-        }))
-        .unwrap();
+        m.apply(snap(1, None, &[], &[])).unwrap();
+        m.apply(snap(9, Some(7), &[], &[])).unwrap();
         assert_eq!(m.snapshots_dropped, 2);
         assert_eq!(m.latest_snapshot, Some(2));
 
         // A delta for an avatar the baseline lacks is an error, not a guess.
-        let bad = Snapshot {
-            tick: 10,
-            baseline: Some(2),
-            avatars: vec![AvatarEntry::Delta {
-                slot: MemberSlot(5),
-                delta: PoseDeltaQ {
-                    position: [1, 0, 0],
-                    yaw: 0,
-                },
-            }],
-        };
         assert_eq!(
-            m.apply(ServerMessage::Snapshot(bad)),
+            m.apply(snap(10, Some(2), &[], &[(5, 1)])),
             Err(MirrorError::BadDelta {
                 tick: 10,
                 slot: MemberSlot(5)
@@ -298,27 +275,14 @@ mod tests {
     #[test]
     fn members_leaving_vanish_from_avatars() {
         let mut m = welcomed();
-        m.apply(ServerMessage::Snapshot(Snapshot {
-            tick: 1,
-            baseline: None,
-            avatars: vec![AvatarEntry::Full {
-                slot: MemberSlot(1),
-                pose: q(1),
-            }],
-        }))
-        .unwrap();
+        m.apply(snap(1, None, &[(1, 1)], &[])).unwrap();
         m.apply(ServerMessage::Room(RoomEvent::MemberLeft {
             slot: MemberSlot(1),
         }))
         .unwrap();
         assert!(!m.avatars.contains_key(&MemberSlot(1)));
         // A snapshot built on an older baseline still does not bring it back.
-        m.apply(ServerMessage::Snapshot(Snapshot {
-            tick: 2,
-            baseline: Some(1),
-            avatars: vec![],
-        }))
-        .unwrap();
+        m.apply(snap(2, Some(1), &[], &[])).unwrap();
         assert!(m.avatars.is_empty());
         let changes = m.drain_changes();
         assert!(

@@ -13,7 +13,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use vitrine_shared::pose::validate_pose;
-use vitrine_shared::protocol::{AvatarEntry, CommandKind, RejectReason, Rejection, Snapshot};
+use vitrine_shared::protocol::{
+    AvatarFull, AvatarMoved, CommandKind, RejectReason, Rejection, Snapshot,
+};
 use vitrine_shared::{MemberSlot, PoseQ, ServerChannel, ServerMessage, encode};
 
 /// Counts ticks to place snapshots on two ticks of every three.
@@ -101,32 +103,34 @@ fn snapshot_due(tick: u64) -> bool {
     tick == 0 || (tick * hz / tick_hz) != ((tick - 1) * hz / tick_hz)
 }
 
-/// The entries a client needs to go from `baseline` to `current`.
-pub fn delta_entries(
-    current: &HashMap<MemberSlot, PoseQ>,
-    baseline: Option<&HashMap<MemberSlot, PoseQ>>,
-) -> Vec<AvatarEntry> {
-    let mut entries: Vec<AvatarEntry> = current
-        .iter()
-        .filter_map(|(&slot, pose)| match baseline.and_then(|b| b.get(&slot)) {
-            Some(base) if base == pose => None,
-            Some(base) => Some(match pose.delta_from(base) {
-                Some(delta) => AvatarEntry::Delta { slot, delta },
-                None => AvatarEntry::Full { slot, pose: *pose },
-            }),
-            None => Some(AvatarEntry::Full { slot, pose: *pose }),
-        })
-        .collect();
-    // A stable order keeps packets comparable and tests deterministic.
-    entries.sort_by_key(|e| match e {
-        AvatarEntry::Full { slot, .. } | AvatarEntry::Delta { slot, .. } => *slot,
-    });
-    entries
+/// The snapshot that takes a client from `baseline` to `current` (sorted by
+/// slot, so every client's packet lists avatars in one order).
+pub fn delta_snapshot(
+    tick: u32,
+    current: &[(MemberSlot, PoseQ)],
+    baseline: Option<(u32, &HashMap<MemberSlot, PoseQ>)>,
+) -> Snapshot {
+    let mut snapshot = Snapshot {
+        tick,
+        baseline: baseline.map(|(t, _)| t),
+        ..Snapshot::default()
+    };
+    for &(slot, pose) in current {
+        match baseline.and_then(|(_, poses)| poses.get(&slot)) {
+            Some(base) if *base == pose => {}
+            Some(base) => match pose.delta_from(base) {
+                Some(delta) => snapshot.moved.push(AvatarMoved { slot, delta }),
+                None => snapshot.full.push(AvatarFull { slot, pose }),
+            },
+            None => snapshot.full.push(AvatarFull { slot, pose }),
+        }
+    }
+    snapshot
 }
 
 /// One room's quantized poses, and each member's client with the snapshot
 /// it acknowledged.
-type RoomPoses = (HashMap<MemberSlot, PoseQ>, Vec<(u64, Option<u32>)>);
+type RoomPoses = (Vec<(MemberSlot, PoseQ)>, Vec<(u64, Option<u32>)>);
 
 fn send_snapshots(
     mut tick: ResMut<TickCount>,
@@ -142,28 +146,29 @@ fn send_snapshots(
     let mut by_room: HashMap<Entity, RoomPoses> = HashMap::new();
     for (member, avatar) in avatars.iter() {
         let (poses, clients) = by_room.entry(member.room).or_default();
-        poses.insert(member.info.slot, PoseQ::from(&avatar.pose));
+        poses.push((member.info.slot, PoseQ::from(&avatar.pose)));
         clients.push((member.client, avatar.acked_snapshot));
     }
     for (entity, mut room) in rooms.iter_mut() {
         let Some((poses, clients)) = by_room.remove(&entity) else {
             continue;
         };
+        let mut poses = poses;
+        poses.sort_unstable_by_key(|(slot, _)| *slot);
         room.snapshot_seq = room.snapshot_seq.wrapping_add(1);
         let seq = room.snapshot_seq;
         for (client, ack) in clients {
-            let baseline = ack.and_then(|ack| room.history.iter().find(|(s, _)| *s == ack));
-            let snapshot = Snapshot {
-                tick: seq,
-                baseline: baseline.map(|(s, _)| *s),
-                avatars: delta_entries(&poses, baseline.map(|(_, p)| p.as_ref())),
-            };
+            let baseline = ack
+                .and_then(|ack| room.history.iter().find(|(s, _)| *s == ack))
+                .map(|(s, p)| (*s, p.as_ref()));
+            let snapshot = delta_snapshot(seq, &poses, baseline);
             match encode(&ServerMessage::Snapshot(snapshot)) {
                 Ok(bytes) => server.send_message(client, ServerChannel::Snapshots, bytes),
                 Err(e) => tracing::error!(%e, "cannot encode snapshot"),
             }
         }
-        room.history.push_back((seq, Arc::new(poses)));
+        room.history
+            .push_back((seq, Arc::new(poses.into_iter().collect())));
         while room.history.len() > SNAPSHOT_HISTORY {
             room.history.pop_front();
         }
@@ -173,6 +178,7 @@ fn send_snapshots(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use vitrine_shared::pose::PoseDeltaQ;
 
     #[test]
     fn twenty_snapshots_in_thirty_ticks() {
@@ -201,24 +207,31 @@ mod tests {
             xr: None,
         };
         let base: HashMap<_, _> = [(MemberSlot(0), a), (MemberSlot(1), a)].into();
-        let now: HashMap<_, _> =
-            [(MemberSlot(0), a), (MemberSlot(1), b), (MemberSlot(2), b)].into();
-        let entries = delta_entries(&now, Some(&base));
-        assert_eq!(entries.len(), 2);
-        assert!(matches!(
-            entries[0],
-            AvatarEntry::Delta {
+        let now = [(MemberSlot(0), a), (MemberSlot(1), b), (MemberSlot(2), b)];
+        let snapshot = delta_snapshot(7, &now, Some((6, &base)));
+        assert_eq!(snapshot.baseline, Some(6));
+        assert_eq!(
+            snapshot.moved,
+            vec![AvatarMoved {
                 slot: MemberSlot(1),
-                ..
-            }
-        ));
-        assert!(matches!(
-            entries[1],
-            AvatarEntry::Full {
+                delta: PoseDeltaQ {
+                    x: 10,
+                    z: 0,
+                    yaw: 0
+                }
+            }]
+        );
+        assert_eq!(
+            snapshot.full,
+            vec![AvatarFull {
                 slot: MemberSlot(2),
-                ..
-            }
-        ));
-        assert_eq!(delta_entries(&now, None).len(), 3);
+                pose: b
+            }]
+        );
+        let whole = delta_snapshot(7, &now, None);
+        assert_eq!(
+            (whole.full.len(), whole.moved.len(), whole.baseline),
+            (3, 0, None)
+        );
     }
 }
