@@ -31,6 +31,8 @@ pub enum RoomChange {
 
 #[derive(Debug, Error, PartialEq)]
 pub enum MirrorError {
+    #[error("snapshot is corrupt: {0}")]
+    Moved(vitrine_shared::protocol::SnapshotError),
     #[error("snapshot {tick} refers to avatar {slot:?} missing from its baseline")]
     BadDelta { tick: u32, slot: MemberSlot },
 }
@@ -155,7 +157,8 @@ impl RoomMirror {
                 }
             },
         };
-        for AvatarMoved { slot, delta } in snapshot.moved {
+        let moved = snapshot.moved.entries().map_err(MirrorError::Moved)?;
+        for AvatarMoved { slot, delta } in moved {
             let next = poses.get(&slot).and_then(|base| base.apply(&delta));
             let next = next.ok_or(MirrorError::BadDelta {
                 tick: snapshot.tick,
@@ -186,6 +189,7 @@ impl RoomMirror {
 mod tests {
     use super::*;
     use vitrine_shared::pose::PoseDeltaQ;
+    use vitrine_shared::protocol::MovedAvatars;
     use vitrine_shared::{AccountId, DisplayName, Role};
 
     fn member(slot: u16) -> MemberInfo {
@@ -236,13 +240,14 @@ mod tests {
                     pose: q(x),
                 })
                 .collect(),
-            moved: moved
-                .iter()
-                .map(|&(s, x)| AvatarMoved {
-                    slot: MemberSlot(s),
-                    delta: PoseDeltaQ { x, z: 0, yaw: 0 },
-                })
-                .collect(),
+            moved: {
+                let mut m = MovedAvatars::default();
+                for &(slot, x) in moved {
+                    m.push(MemberSlot(slot), PoseDeltaQ { x, z: 0, yaw: 0 })
+                        .unwrap();
+                }
+                m
+            },
         })
     }
 

@@ -13,9 +13,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use vitrine_shared::pose::validate_pose;
-use vitrine_shared::protocol::{
-    AvatarFull, AvatarMoved, CommandKind, RejectReason, Rejection, Snapshot,
-};
+use vitrine_shared::protocol::{AvatarFull, CommandKind, RejectReason, Rejection, Snapshot};
 use vitrine_shared::{MemberSlot, PoseQ, ServerChannel, ServerMessage, encode};
 
 /// Counts ticks to place snapshots on two ticks of every three.
@@ -119,7 +117,11 @@ pub fn delta_snapshot(
         match baseline.and_then(|(_, poses)| poses.get(&slot)) {
             Some(base) if *base == pose => {}
             Some(base) => match pose.delta_from(base) {
-                Some(delta) => snapshot.moved.push(AvatarMoved { slot, delta }),
+                // `current` is sorted by slot, as `push` requires.
+                Some(delta) => match snapshot.moved.push(slot, delta) {
+                    Ok(()) => {}
+                    Err(_) => snapshot.full.push(AvatarFull { slot, pose }),
+                },
                 None => snapshot.full.push(AvatarFull { slot, pose }),
             },
             None => snapshot.full.push(AvatarFull { slot, pose }),
@@ -179,6 +181,7 @@ fn send_snapshots(
 mod tests {
     use super::*;
     use vitrine_shared::pose::PoseDeltaQ;
+    use vitrine_shared::protocol::AvatarMoved;
 
     #[test]
     fn twenty_snapshots_in_thirty_ticks() {
@@ -211,7 +214,7 @@ mod tests {
         let snapshot = delta_snapshot(7, &now, Some((6, &base)));
         assert_eq!(snapshot.baseline, Some(6));
         assert_eq!(
-            snapshot.moved,
+            snapshot.moved.entries().unwrap(),
             vec![AvatarMoved {
                 slot: MemberSlot(1),
                 delta: PoseDeltaQ {
