@@ -13,9 +13,9 @@ const TICK_WINDOW: usize = 2048;
 /// Upper bounds of the tick histogram's buckets, in seconds. Fine below the
 /// 5 ms target, coarse above it. A scraper takes quantiles over any window
 /// from the difference of two scrapes.
-pub const TICK_BUCKETS: [f64; 19] = [
-    0.0001, 0.0002, 0.0003, 0.0005, 0.00075, 0.001, 0.0015, 0.002, 0.003, 0.004, 0.005, 0.0075,
-    0.01, 0.015, 0.02, 0.033, 0.05, 0.1, 0.25,
+pub const TICK_BUCKETS: [f64; 24] = [
+    0.0001, 0.0002, 0.0003, 0.0005, 0.00075, 0.001, 0.0015, 0.002, 0.0025, 0.003, 0.0035, 0.004,
+    0.0045, 0.005, 0.006, 0.0075, 0.01, 0.0125, 0.015, 0.02, 0.033, 0.05, 0.1, 0.25,
 ];
 
 #[derive(Debug, Default)]
