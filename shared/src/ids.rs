@@ -45,8 +45,7 @@ impl Role {
         }
     }
 
-    /// Staff run the show: they are not rate-limited like shoppers and may
-    /// moderate.
+    /// Staff run the show (host, co-host, moderator).
     pub fn is_staff(self) -> bool {
         !matches!(self, Role::Shopper)
     }

@@ -229,6 +229,11 @@ fn unauthorized_and_not_found() {
         (bad_id.status, bad_id.code().as_str()),
         (404, "room_not_found")
     );
+    let wrong_method = request(&server, "GET", "/api/v1/sessions", None, None);
+    assert_eq!(
+        (wrong_method.status, wrong_method.code().as_str()),
+        (405, "method_not_allowed")
+    );
     let nowhere = request(&server, "GET", "/api/v1/nowhere", None, None);
     assert_eq!(
         (nowhere.status, nowhere.code().as_str()),

@@ -97,6 +97,7 @@ pub fn router(state: AppState) -> Router {
     let _ = state.openapi.set(openapi);
     router
         .fallback(error::not_found)
+        .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
