@@ -292,3 +292,59 @@ fn xr_head_and_hands_reach_the_others() {
     });
     assert!(seen, "{:?}", desktop.mirror().avatars.get(&slot));
 }
+
+#[test]
+fn wandering_bots_track_each_other_closely() {
+    use vitrine_client::bots::{Behaviour, Bot};
+    let server = TestServer::start();
+    let api = server.api();
+    let mut bots: Vec<Bot> = ["Wander0", "Wander1", "Wander2"]
+        .iter()
+        .enumerate()
+        .map(|(i, name)| Bot::join(&api, name, "hall", Behaviour::walker(), i as u64).unwrap())
+        .collect();
+    let frame = vitrine_tests::FRAME;
+    // Walk for a while; then every bot must see every other within the
+    // distance a walker covers in a few snapshots (1.4 m/s × 0.25 s).
+    let mut frames = 0;
+    let tracked = step_until(Duration::from_secs(20), || {
+        for bot in bots.iter_mut() {
+            bot.step(frame).unwrap();
+        }
+        frames += 1;
+        frames > 150
+            && bots.iter().all(|viewer| {
+                bots.iter().all(|other| {
+                    let Some(slot) = viewer
+                        .net
+                        .mirror()
+                        .member_by_name(&other.name)
+                        .map(|m| m.slot)
+                    else {
+                        return false;
+                    };
+                    let (Some(seen), Some(actual)) =
+                        (viewer.net.mirror().avatars.get(&slot), other.pose())
+                    else {
+                        return false;
+                    };
+                    let (dx, dz) = (
+                        seen.position[0] - actual.position[0],
+                        seen.position[2] - actual.position[2],
+                    );
+                    (dx * dx + dz * dz).sqrt() < 0.35
+                })
+            })
+    });
+    assert!(tracked, "bots lost track of each other");
+    // They really walked: nobody is still at the spawn point.
+    for bot in &bots {
+        let spawn = bot.net.mirror().spawn.unwrap().position;
+        let now = bot.pose().unwrap().position;
+        assert!(
+            (now[0] - spawn[0]).abs() + (now[2] - spawn[2]).abs() > 0.5,
+            "{} did not move",
+            bot.name
+        );
+    }
+}
