@@ -44,6 +44,7 @@ pub struct FileConfig {
     pub data_dir: Option<PathBuf>,
     pub database_url: Option<String>,
     pub rooms_file: Option<PathBuf>,
+    pub catalog_file: Option<PathBuf>,
     pub default_capacity: Option<usize>,
     pub session_ttl_secs: Option<u64>,
     pub chat: Option<RateConfig>,
@@ -67,6 +68,8 @@ pub struct ServerConfig {
     pub data_dir: PathBuf,
     pub database_url: String,
     pub rooms_file: PathBuf,
+    /// Seeds the catalog when the database has none.
+    pub catalog_file: PathBuf,
     pub default_capacity: usize,
     pub session_ttl: Duration,
     pub chat: RateConfig,
@@ -104,7 +107,8 @@ impl ServerConfig {
             public_addr: None,
             database_url: sqlite_url(&data_dir),
             data_dir,
-            rooms_file: default_rooms_file(),
+            rooms_file: default_asset("rooms.toml"),
+            catalog_file: default_asset("catalog.toml"),
             default_capacity: DEFAULT_CAPACITY,
             session_ttl: Duration::from_secs(24 * 3600),
             chat: RateConfig {
@@ -147,6 +151,9 @@ impl ServerConfig {
             .unwrap_or(config.database_url);
         if let Some(rooms) = file.rooms_file {
             config.rooms_file = rooms;
+        }
+        if let Some(catalog) = file.catalog_file {
+            config.catalog_file = catalog;
         }
         if let Some(capacity) = file.default_capacity {
             config.default_capacity = capacity;
@@ -208,14 +215,16 @@ pub fn sqlite_url(data_dir: &Path) -> String {
     )
 }
 
-/// `assets/rooms.toml` beside the workspace when run by cargo, else in the
+/// `assets/NAME` beside the workspace when run by cargo, else in the
 /// working directory.
-pub fn default_rooms_file() -> PathBuf {
-    let in_workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/rooms.toml");
+pub fn default_asset(name: &str) -> PathBuf {
+    let in_workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../assets")
+        .join(name);
     if in_workspace.exists() {
         in_workspace
     } else {
-        PathBuf::from("assets/rooms.toml")
+        Path::new("assets").join(name)
     }
 }
 

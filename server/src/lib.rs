@@ -6,6 +6,7 @@
 //! never delays a tick. They share the room directory and the metrics.
 
 pub mod auth;
+pub mod catalog;
 pub mod config;
 pub mod directory;
 pub mod http;
@@ -37,6 +38,8 @@ pub enum StartError {
     Rooms(#[from] rooms::RoomsFileError),
     #[error(transparent)]
     Store(#[from] store::StoreError),
+    #[error(transparent)]
+    Catalog(#[from] catalog::CatalogError),
     #[error("cannot bind {what} on {addr}: {source}")]
     Bind {
         what: &'static str,
@@ -88,6 +91,16 @@ impl Server {
             })
             .collect();
         store.sync_rooms(&rows).await?;
+        if store.catalog_is_empty().await? {
+            let products = catalog::load_catalog_file(&config.catalog_file)?;
+            let summary = store.import_catalog(&products).await?;
+            tracing::info!(
+                products = summary.products,
+                variants = summary.variants,
+                file = %config.catalog_file.display(),
+                "seeded the catalog"
+            );
+        }
 
         let socket = UdpSocket::bind(config.udp).map_err(|source| StartError::Bind {
             what: "UDP",

@@ -2,13 +2,17 @@
 //! driver so the same queries run on SQLite (embedded default, WAL) and
 //! PostgreSQL.
 
+use crate::catalog::{Product, Variant};
 use rand::Rng;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor, Row};
+use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use thiserror::Error;
-use vitrine_shared::{AccountId, DisplayName, Role, RoomId};
+use vitrine_shared::{
+    AccountId, Category, Currency, DisplayName, Money, ProductId, Role, RoomId, Sku,
+};
 
 #[derive(Debug, Error)]
 pub enum StoreError {
@@ -234,6 +238,126 @@ impl Store {
     }
 }
 
+/// What an import wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImportSummary {
+    pub products: usize,
+    pub variants: usize,
+}
+
+impl Store {
+    pub async fn catalog_is_empty(&self) -> Result<bool, StoreError> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM products")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n == 0)
+    }
+
+    /// Writes a whole checked catalog in one transaction: products and
+    /// variants are inserted or updated (stock included) and un-archived.
+    /// Either all of it lands or none of it does.
+    pub async fn import_catalog(&self, products: &[Product]) -> Result<ImportSummary, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let now = now_ms();
+        let mut variants = 0;
+        for (position, p) in products.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO products (id, name, category, description, price_minor, currency, model, \
+                 position, archived_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL, $9) \
+                 ON CONFLICT (id) DO UPDATE SET name = excluded.name, category = excluded.category, \
+                 description = excluded.description, price_minor = excluded.price_minor, \
+                 currency = excluded.currency, model = excluded.model, position = excluded.position, \
+                 archived_at = NULL, updated_at = excluded.updated_at",
+            )
+            .bind(p.id.as_str())
+            .bind(&p.name)
+            .bind(p.category.as_str())
+            .bind(&p.description)
+            .bind(p.price.minor)
+            .bind(p.price.currency.as_str())
+            .bind(&p.model)
+            .bind(position as i64)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            for (position, v) in p.variants.iter().enumerate() {
+                let options = serde_json::to_string(&v.options)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                sqlx::query(
+                    "INSERT INTO variants (sku, product_id, options, price_minor, position, stock) \
+                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (sku) DO UPDATE SET \
+                     product_id = excluded.product_id, options = excluded.options, \
+                     price_minor = excluded.price_minor, position = excluded.position, stock = excluded.stock",
+                )
+                .bind(v.sku.as_str())
+                .bind(p.id.as_str())
+                .bind(options)
+                .bind(v.price.minor)
+                .bind(position as i64)
+                .bind(v.stock)
+                .execute(&mut *tx)
+                .await?;
+                variants += 1;
+            }
+        }
+        tx.commit().await?;
+        Ok(ImportSummary {
+            products: products.len(),
+            variants,
+        })
+    }
+
+    /// Every product that is not archived, in catalog order.
+    pub async fn products(&self) -> Result<Vec<Product>, StoreError> {
+        self.load_products(None).await
+    }
+
+    pub async fn product(&self, id: &ProductId) -> Result<Option<Product>, StoreError> {
+        Ok(self.load_products(Some(id)).await?.into_iter().next())
+    }
+
+    async fn load_products(&self, only: Option<&ProductId>) -> Result<Vec<Product>, StoreError> {
+        let corrupt = |e: &dyn std::fmt::Display| StoreError::Corrupt(e.to_string());
+        let rows = sqlx::query(
+            "SELECT p.id, p.name, p.category, p.description, p.price_minor, p.currency, p.model, \
+             v.sku, v.options, v.price_minor, v.stock \
+             FROM products p JOIN variants v ON v.product_id = p.id \
+             WHERE p.archived_at IS NULL AND ($1 = '' OR p.id = $1) \
+             ORDER BY p.position, p.id, v.position, v.sku",
+        )
+        .bind(only.map(|id| id.as_str()).unwrap_or(""))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut products: Vec<Product> = Vec::new();
+        for row in rows {
+            let id = ProductId::new(row.try_get::<String, _>(0)?).map_err(|e| corrupt(&e))?;
+            let currency = Currency::new(&row.try_get::<String, _>(5)?).map_err(|e| corrupt(&e))?;
+            if products.last().is_none_or(|p| p.id != id) {
+                products.push(Product {
+                    id,
+                    name: row.try_get(1)?,
+                    category: Category::new(row.try_get::<String, _>(2)?)
+                        .map_err(|e| corrupt(&e))?,
+                    description: row.try_get(3)?,
+                    price: Money::new(row.try_get(4)?, currency),
+                    model: row.try_get(6)?,
+                    variants: Vec::new(),
+                });
+            }
+            let options: BTreeMap<String, String> =
+                serde_json::from_str(&row.try_get::<String, _>(8)?).map_err(|e| corrupt(&e))?;
+            let product = products.last_mut().expect("pushed above");
+            product.variants.push(Variant {
+                sku: Sku::new(row.try_get::<String, _>(7)?).map_err(|e| corrupt(&e))?,
+                options,
+                price: Money::new(row.try_get(9)?, currency),
+                stock: row.try_get(10)?,
+            });
+        }
+        Ok(products)
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -301,5 +425,29 @@ pub(crate) mod tests {
             .await
             .unwrap();
         assert_eq!(mode.to_lowercase(), "wal");
+    }
+
+    #[tokio::test]
+    async fn catalog_round_trips_and_imports_are_all_or_nothing() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/catalog.toml");
+        let catalog = crate::catalog::load_catalog_file(&path).unwrap();
+        for (store, _dir) in stores().await {
+            let summary = store.import_catalog(&catalog).await.unwrap();
+            assert_eq!(summary.products, catalog.len());
+            assert!(!store.catalog_is_empty().await.unwrap());
+            assert_eq!(store.products().await.unwrap(), catalog);
+            let one = store.product(&catalog[3].id).await.unwrap().unwrap();
+            assert_eq!(one, catalog[3]);
+            let nope = ProductId::new("no-such-product").unwrap();
+            assert_eq!(store.product(&nope).await.unwrap(), None);
+
+            // A second import whose last variant breaks a constraint (negative
+            // stock slipped past the parser) leaves the first import intact.
+            let mut bad = catalog.clone();
+            bad[0].name = "Renamed".into();
+            bad.last_mut().unwrap().variants[0].stock = -1;
+            assert!(store.import_catalog(&bad).await.is_err());
+            assert_eq!(store.products().await.unwrap(), catalog);
+        }
     }
 }

@@ -58,3 +58,57 @@ pub struct JoinTicket {
     pub expires_in_secs: u64,
     pub protocol_id: u64,
 }
+
+/// An amount as JSON: integer minor units and the ISO 4217 code, plus the
+/// amount written out for people.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MoneyView {
+    /// Minor units (cents for EUR).
+    pub minor: i64,
+    /// ISO 4217 code, such as `EUR`.
+    pub currency: String,
+    /// For display only, such as `24.90 EUR`.
+    pub display: String,
+}
+
+impl From<crate::Money> for MoneyView {
+    fn from(m: crate::Money) -> Self {
+        MoneyView {
+            minor: m.minor,
+            currency: m.currency.to_string(),
+            display: m.to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct VariantView {
+    pub sku: String,
+    /// What distinguishes this variant, such as `{"size": "M", "colour": "red"}`.
+    pub options: std::collections::BTreeMap<String, String>,
+    pub price: MoneyView,
+    /// Units available to buy now.
+    pub stock: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ProductView {
+    pub id: String,
+    pub name: String,
+    pub category: String,
+    pub description: String,
+    /// The product's base price; a variant may differ.
+    pub price: MoneyView,
+    /// The 3D model, relative to the assets folder.
+    pub model: String,
+    pub variants: Vec<VariantView>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ProductList {
+    pub products: Vec<ProductView>,
+}

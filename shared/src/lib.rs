@@ -19,4 +19,6 @@ pub use protocol::{
     ServerChannel, ServerMessage, channels_config, connection_config, decode, encode,
 };
 pub use token::{TokenUserData, UserDataError};
-pub use validated::{ChatText, DisplayName, Reaction, RoomId, ValidationError};
+pub use validated::{
+    Category, ChatText, DisplayName, ProductId, Reaction, RoomId, Sku, ValidationError,
+};

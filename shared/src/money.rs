@@ -12,6 +12,10 @@ pub enum MoneyError {
     CurrencyMismatch(Currency, Currency),
     #[error("amount overflow")]
     Overflow,
+    #[error(
+        "{0:?} is not an amount: write digits with at most {1} after the point, like \"24.90\""
+    )]
+    BadAmount(String, u32),
 }
 
 /// An ISO 4217 alphabetic code, such as `EUR` or `USD`.
@@ -90,6 +94,35 @@ impl Money {
         Ok(Money::new(minor, self.currency))
     }
 
+    /// Parses a non-negative decimal amount such as `"24.90"` exactly, in
+    /// the currency's minor units. More decimals than the currency has (a
+    /// third for EUR) are refused rather than rounded.
+    pub fn parse_decimal(text: &str, currency: Currency) -> Result<Money, MoneyError> {
+        let digits = currency.minor_digits();
+        let bad = || MoneyError::BadAmount(text.to_owned(), digits);
+        let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+        let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+        if whole.is_empty() || !all_digits(whole) || !all_digits(fraction) {
+            return Err(bad());
+        }
+        if text.contains('.') && (fraction.is_empty() || fraction.len() > digits as usize) {
+            return Err(bad());
+        }
+        let scale = 10i64.pow(digits);
+        let whole: i64 = whole.parse().map_err(|_| MoneyError::Overflow)?;
+        let padded = format!("{fraction:0<width$}", width = digits as usize);
+        let fraction: i64 = if padded.is_empty() {
+            0
+        } else {
+            padded.parse().map_err(|_| bad())?
+        };
+        let minor = whole
+            .checked_mul(scale)
+            .and_then(|w| w.checked_add(fraction))
+            .ok_or(MoneyError::Overflow)?;
+        Ok(Money::new(minor, currency))
+    }
+
     pub fn checked_mul(self, quantity: i64) -> Result<Money, MoneyError> {
         let minor = self
             .minor
@@ -128,6 +161,33 @@ mod tests {
         assert_eq!(Money::new(1999, Currency::EUR).to_string(), "19.99 EUR");
         assert_eq!(Money::new(-5, Currency::USD).to_string(), "-0.05 USD");
         assert_eq!(Money::new(1200, Currency::JPY).to_string(), "1200 JPY");
+    }
+
+    #[test]
+    fn parses_decimal_amounts_exactly() {
+        let eur = Currency::EUR;
+        assert_eq!(Money::parse_decimal("24.90", eur).unwrap().minor, 2490);
+        assert_eq!(Money::parse_decimal("24.9", eur).unwrap().minor, 2490);
+        assert_eq!(Money::parse_decimal("7", eur).unwrap().minor, 700);
+        assert_eq!(Money::parse_decimal("0.05", eur).unwrap().minor, 5);
+        assert_eq!(
+            Money::parse_decimal("1500", Currency::JPY).unwrap().minor,
+            1500
+        );
+        for bad in ["", ".5", "1.", "1.234", "-1", "1e3", "1,50", " 1", "0x10"] {
+            assert!(
+                matches!(
+                    Money::parse_decimal(bad, eur),
+                    Err(MoneyError::BadAmount(..))
+                ),
+                "{bad:?}"
+            );
+        }
+        assert!(Money::parse_decimal("1.5", Currency::JPY).is_err());
+        assert_eq!(
+            Money::parse_decimal("99999999999999999999", eur),
+            Err(MoneyError::Overflow)
+        );
     }
 
     #[test]

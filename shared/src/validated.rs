@@ -148,23 +148,67 @@ string_newtype!(RoomId);
 
 impl RoomId {
     pub fn new(value: impl Into<String>) -> Result<Self, ValidationError> {
-        let value: String = value.into();
-        let field = "room id";
-        if value.is_empty() {
-            return Err(ValidationError::Empty { field });
-        }
-        if value.len() > MAX_ROOM_ID_BYTES {
-            return Err(ValidationError::TooLong {
-                field,
-                max: MAX_ROOM_ID_BYTES,
-                unit: "bytes",
-            });
-        }
-        let allowed = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-';
-        if !value.as_bytes().iter().all(allowed) {
-            return Err(ValidationError::BadCharacter { field });
-        }
-        Ok(RoomId(value))
+        check_slug("room id", value.into(), MAX_ROOM_ID_BYTES).map(RoomId)
+    }
+}
+
+/// Ids that appear in URLs and files: 1 to `max` bytes of `a-z`, `0-9`, `-`.
+fn check_slug(field: &'static str, value: String, max: usize) -> Result<String, ValidationError> {
+    if value.is_empty() {
+        return Err(ValidationError::Empty { field });
+    }
+    if value.len() > max {
+        return Err(ValidationError::TooLong {
+            field,
+            max,
+            unit: "bytes",
+        });
+    }
+    let allowed = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-';
+    if !value.as_bytes().iter().all(allowed) {
+        return Err(ValidationError::BadCharacter { field });
+    }
+    Ok(value)
+}
+
+/// Product ids and SKUs: up to 64 bytes of `a-z`, `0-9` and `-`.
+pub const MAX_PRODUCT_ID_BYTES: usize = 64;
+/// Category ids, such as `beauty`: up to 32 bytes of `a-z`, `0-9` and `-`.
+pub const MAX_CATEGORY_BYTES: usize = 32;
+
+/// A product's stable id, used in URLs, files and orders.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ProductId(String);
+string_newtype!(ProductId);
+
+impl ProductId {
+    pub fn new(value: impl Into<String>) -> Result<Self, ValidationError> {
+        check_slug("product id", value.into(), MAX_PRODUCT_ID_BYTES).map(ProductId)
+    }
+}
+
+/// A stock-keeping unit: one variant (size, colour) of a product.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Sku(String);
+string_newtype!(Sku);
+
+impl Sku {
+    pub fn new(value: impl Into<String>) -> Result<Self, ValidationError> {
+        check_slug("sku", value.into(), MAX_PRODUCT_ID_BYTES).map(Sku)
+    }
+}
+
+/// A catalog category, such as `beauty` or `home`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Category(String);
+string_newtype!(Category);
+
+impl Category {
+    pub fn new(value: impl Into<String>) -> Result<Self, ValidationError> {
+        check_slug("category", value.into(), MAX_CATEGORY_BYTES).map(Category)
     }
 }
 
@@ -245,6 +289,16 @@ mod tests {
         for bad in ["", "Main", "a b", "a/b", "é", &"a".repeat(49)] {
             assert!(RoomId::new(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn catalog_ids_are_slugs() {
+        assert!(ProductId::new("glow-serum").is_ok());
+        assert!(Sku::new("glow-serum-30ml").is_ok());
+        assert!(Category::new("home").is_ok());
+        assert!(ProductId::new("Glow Serum").is_err());
+        assert!(Sku::new("x".repeat(65)).is_err());
+        assert!(Category::new("").is_err());
     }
 
     #[test]

@@ -330,6 +330,8 @@ fn openapi_describes_every_route_and_every_described_route_exists() {
     let expected = [
         ("DELETE", "/api/v1/sessions/current"),
         ("GET", "/api/v1/openapi.json"),
+        ("GET", "/api/v1/products"),
+        ("GET", "/api/v1/products/{id}"),
         ("GET", "/api/v1/rooms"),
         ("GET", "/healthz"),
         ("GET", "/metrics"),
@@ -343,7 +345,12 @@ fn openapi_describes_every_route_and_every_described_route_exists() {
     assert_eq!(described, expected);
     // Every described route answers as itself, not as the 404 fallback or a 405.
     for (method, path) in described {
-        let concrete = path.replace("{id}", "hall");
+        let id = if path.contains("products") {
+            "glow-serum"
+        } else {
+            "hall"
+        };
+        let concrete = path.replace("{id}", id);
         let reply = request(&server, &method, &concrete, Some((JSON, "{}")), None);
         let fallback = reply.status == 404 && reply.body.contains("\"not_found\"");
         assert!(
@@ -355,4 +362,73 @@ fn openapi_describes_every_route_and_every_described_route_exists() {
     }
     // And every error response refers to the shared error schema.
     assert!(doc["components"]["schemas"]["ErrorBody"].is_object());
+}
+
+#[test]
+fn the_catalog_is_seeded_and_served_with_stock() {
+    let server = TestServer::start();
+    let list = request(&server, "GET", "/api/v1/products", None, None);
+    assert_eq!(list.status, 200);
+    let list: vitrine_shared::api::ProductList = serde_json::from_str(&list.body).unwrap();
+    assert!(list.products.len() >= 12);
+    let categories: std::collections::HashSet<&str> =
+        list.products.iter().map(|p| p.category.as_str()).collect();
+    assert!(categories.len() >= 4, "{categories:?}");
+
+    let one = request(&server, "GET", "/api/v1/products/glow-serum", None, None);
+    let serum: vitrine_shared::api::ProductView = serde_json::from_str(&one.body).unwrap();
+    assert_eq!(serum.price.minor, 2490);
+    assert_eq!(serum.price.currency, "EUR");
+    assert_eq!(serum.price.display, "24.90 EUR");
+    let big = serum
+        .variants
+        .iter()
+        .find(|v| v.sku == "glow-serum-50ml")
+        .unwrap();
+    assert_eq!(
+        (big.price.minor, big.options["size"].as_str()),
+        (3490, "50 ml")
+    );
+    assert!(big.stock > 0);
+
+    for id in ["no-such-product", "Bad%20Id"] {
+        let missing = request(
+            &server,
+            "GET",
+            &format!("/api/v1/products/{id}"),
+            None,
+            None,
+        );
+        assert_eq!(
+            (missing.status, missing.code().as_str()),
+            (404, "product_not_found")
+        );
+    }
+}
+
+#[test]
+fn a_broken_catalog_file_stops_the_server_with_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = dir.path().join("catalog.toml");
+    std::fs::write(
+        &catalog,
+        "currency = \"EUR\"\n[[products]]\nid = \"x\"\nname = \"X\"\ncategory = \"home\"\nprice = \"free\"\nmodel = \"models/x.glb\"\n[[products.variants]]\nsku = \"x-1\"\nstock = 1\n",
+    )
+    .unwrap();
+    let mut config = vitrine_server::config::ServerConfig::local(dir.path().join("data"));
+    config.http = "127.0.0.1:0".parse().unwrap();
+    config.udp = "127.0.0.1:0".parse().unwrap();
+    config.catalog_file = catalog;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let error = match runtime.block_on(vitrine_server::Server::start(config)) {
+        Ok(_) => panic!("started with a broken catalog"),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        error.contains("line 6") && error.contains("products[0].price"),
+        "{error}"
+    );
 }

@@ -5,6 +5,7 @@
 mod error;
 mod extract;
 mod ops;
+mod products;
 mod rooms;
 mod sessions;
 
@@ -78,6 +79,7 @@ impl AppState {
     tags(
         (name = "sessions", description = "Sign-in"),
         (name = "rooms", description = "Rooms and joining"),
+        (name = "catalog", description = "Products, variants, prices and stock"),
         (name = "operations", description = "Health, metrics and this document"),
     )
 )]
@@ -90,6 +92,8 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(sessions::end_session))
         .routes(routes!(rooms::list_rooms))
         .routes(routes!(rooms::join_room))
+        .routes(routes!(products::list_products))
+        .routes(routes!(products::get_product))
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::metrics))
         .routes(routes!(ops::openapi))

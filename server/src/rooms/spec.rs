@@ -105,7 +105,7 @@ mod tests {
 
     #[test]
     fn parses_the_shipped_rooms_file() {
-        let rooms = load_rooms_file(&crate::config::default_rooms_file(), 100).unwrap();
+        let rooms = load_rooms_file(&crate::config::default_asset("rooms.toml"), 100).unwrap();
         assert!(rooms.len() >= 2);
         assert!(rooms.iter().all(|r| r.capacity >= 1));
     }

@@ -1,0 +1,384 @@
+//! The catalog: products with variants, prices and 3D models, read from a
+//! TOML file (`assets/catalog.toml` seeds the demo). A file with any error
+//! is refused whole, with the line and field at fault, and changes nothing.
+
+use serde::Deserialize;
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+use thiserror::Error;
+use toml::Spanned;
+use vitrine_shared::{Category, Currency, Money, ProductId, Sku};
+
+pub const MAX_NAME_CHARS: usize = 80;
+pub const MAX_DESCRIPTION_CHARS: usize = 2000;
+pub const MAX_OPTIONS: usize = 4;
+pub const MAX_OPTION_CHARS: usize = 32;
+pub const MAX_STOCK: i64 = 1_000_000;
+pub const MAX_PRODUCTS: usize = 10_000;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Product {
+    pub id: ProductId,
+    pub name: String,
+    pub category: Category,
+    pub description: String,
+    pub price: Money,
+    /// Relative to the assets folder, e.g. `models/glow-serum.glb`.
+    pub model: String,
+    pub variants: Vec<Variant>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Variant {
+    pub sku: Sku,
+    pub options: BTreeMap<String, String>,
+    /// The product's price unless the variant sets its own.
+    pub price: Money,
+    pub stock: i64,
+}
+
+#[derive(Debug, Error)]
+pub enum CatalogError {
+    #[error("cannot read catalog {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("catalog line {line}: {message}")]
+    Syntax { line: usize, message: String },
+    #[error("catalog line {line}, {field}: {message}")]
+    Invalid {
+        line: usize,
+        field: String,
+        message: String,
+    },
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CatalogToml {
+    currency: Spanned<String>,
+    products: Vec<ProductToml>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProductToml {
+    id: Spanned<String>,
+    name: Spanned<String>,
+    category: Spanned<String>,
+    #[serde(default)]
+    description: Option<Spanned<String>>,
+    price: Spanned<String>,
+    model: Spanned<String>,
+    variants: Spanned<Vec<VariantToml>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VariantToml {
+    sku: Spanned<String>,
+    #[serde(default)]
+    options: Option<Spanned<BTreeMap<String, String>>>,
+    #[serde(default)]
+    price: Option<Spanned<String>>,
+    stock: Spanned<i64>,
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text.get(..offset)
+        .map(|t| t.matches('\n').count() + 1)
+        .unwrap_or(1)
+}
+
+fn check_text(value: &str, max: usize, allow_newlines: bool) -> Result<(), String> {
+    if value.trim().is_empty() {
+        return Err("must not be empty".into());
+    }
+    if value.chars().count() > max {
+        return Err(format!("at most {max} characters"));
+    }
+    if value
+        .chars()
+        .any(|c| c.is_control() && !(allow_newlines && c == '\n'))
+    {
+        return Err("contains a control character".into());
+    }
+    Ok(())
+}
+
+fn check_model(path: &str) -> Result<(), String> {
+    let ok_ext = path.ends_with(".glb") || path.ends_with(".gltf");
+    let escapes =
+        path.starts_with('/') || path.split('/').any(|part| part == ".." || part.is_empty());
+    if !ok_ext || escapes || path.len() > 200 || path.contains('\\') {
+        return Err("must be a relative .glb or .gltf path inside the assets folder".into());
+    }
+    Ok(())
+}
+
+pub fn load_catalog_file(path: &Path) -> Result<Vec<Product>, CatalogError> {
+    let text = std::fs::read_to_string(path).map_err(|source| CatalogError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
+    parse_catalog(&text)
+}
+
+/// Parses and checks a whole catalog; the first problem found is returned.
+pub fn parse_catalog(text: &str) -> Result<Vec<Product>, CatalogError> {
+    let file: CatalogToml = toml::from_str(text).map_err(|e| CatalogError::Syntax {
+        line: e.span().map(|s| line_of(text, s.start)).unwrap_or(1),
+        message: e.message().to_owned(),
+    })?;
+    let invalid =
+        |span: std::ops::Range<usize>, field: String, message: String| CatalogError::Invalid {
+            line: line_of(text, span.start),
+            field,
+            message,
+        };
+    let currency = Currency::new(file.currency.get_ref())
+        .map_err(|e| invalid(file.currency.span(), "currency".into(), e.to_string()))?;
+    if file.products.is_empty() || file.products.len() > MAX_PRODUCTS {
+        return Err(CatalogError::Syntax {
+            line: 1,
+            message: format!("a catalog has 1 to {MAX_PRODUCTS} [[products]]"),
+        });
+    }
+    let mut ids = HashSet::new();
+    let mut skus = HashSet::new();
+    let mut products = Vec::with_capacity(file.products.len());
+    for (i, p) in file.products.into_iter().enumerate() {
+        let at = |name: &str| format!("products[{i}].{name}");
+        let id = ProductId::new(p.id.get_ref().clone())
+            .map_err(|e| invalid(p.id.span(), at("id"), e.to_string()))?;
+        if !ids.insert(id.clone()) {
+            return Err(invalid(
+                p.id.span(),
+                at("id"),
+                format!("duplicate product id {id}"),
+            ));
+        }
+        check_text(p.name.get_ref(), MAX_NAME_CHARS, false)
+            .map_err(|m| invalid(p.name.span(), at("name"), m))?;
+        let category = Category::new(p.category.get_ref().clone())
+            .map_err(|e| invalid(p.category.span(), at("category"), e.to_string()))?;
+        let description = match &p.description {
+            Some(d) => {
+                check_text(d.get_ref(), MAX_DESCRIPTION_CHARS, true)
+                    .map_err(|m| invalid(d.span(), at("description"), m))?;
+                d.get_ref().clone()
+            }
+            None => String::new(),
+        };
+        let parse_price = |s: &Spanned<String>, field: String| {
+            let price = Money::parse_decimal(s.get_ref(), currency)
+                .map_err(|e| invalid(s.span(), field.clone(), e.to_string()))?;
+            if price.minor <= 0 {
+                return Err(invalid(
+                    s.span(),
+                    field,
+                    "a price must be above zero".into(),
+                ));
+            }
+            Ok(price)
+        };
+        let price = parse_price(&p.price, at("price"))?;
+        check_model(p.model.get_ref()).map_err(|m| invalid(p.model.span(), at("model"), m))?;
+        if p.variants.get_ref().is_empty() {
+            return Err(invalid(
+                p.variants.span(),
+                at("variants"),
+                "at least one variant is needed".into(),
+            ));
+        }
+        let mut variants = Vec::new();
+        for (j, v) in p.variants.into_inner().into_iter().enumerate() {
+            let vat = |name: &str| format!("products[{i}].variants[{j}].{name}");
+            let sku = Sku::new(v.sku.get_ref().clone())
+                .map_err(|e| invalid(v.sku.span(), vat("sku"), e.to_string()))?;
+            if !skus.insert(sku.clone()) {
+                return Err(invalid(
+                    v.sku.span(),
+                    vat("sku"),
+                    format!("duplicate sku {sku}"),
+                ));
+            }
+            let options = v
+                .options
+                .as_ref()
+                .map(|o| o.get_ref().clone())
+                .unwrap_or_default();
+            let options_span = v.options.as_ref().map(|o| o.span()).unwrap_or(v.sku.span());
+            if options.len() > MAX_OPTIONS {
+                return Err(invalid(
+                    options_span,
+                    vat("options"),
+                    format!("at most {MAX_OPTIONS} options"),
+                ));
+            }
+            for (key, value) in &options {
+                check_text(key, MAX_OPTION_CHARS, false)
+                    .and_then(|()| check_text(value, MAX_OPTION_CHARS, false))
+                    .map_err(|m| {
+                        invalid(
+                            options_span.clone(),
+                            vat("options"),
+                            format!("{key:?}: {m}"),
+                        )
+                    })?;
+            }
+            let price = match &v.price {
+                Some(s) => parse_price(s, vat("price"))?,
+                None => price,
+            };
+            let stock = *v.stock.get_ref();
+            if !(0..=MAX_STOCK).contains(&stock) {
+                return Err(invalid(
+                    v.stock.span(),
+                    vat("stock"),
+                    format!("must be 0 to {MAX_STOCK}"),
+                ));
+            }
+            variants.push(Variant {
+                sku,
+                options,
+                price,
+                stock,
+            });
+        }
+        products.push(Product {
+            id,
+            name: p.name.into_inner(),
+            category,
+            description,
+            price,
+            model: p.model.into_inner(),
+            variants,
+        });
+    }
+    Ok(products)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_catalog_is_valid_and_broad() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/catalog.toml");
+        let products = load_catalog_file(&path).unwrap();
+        assert!(products.len() >= 12, "{}", products.len());
+        let categories: HashSet<&str> = products.iter().map(|p| p.category.as_str()).collect();
+        assert!(categories.len() >= 4, "{categories:?}");
+        assert!(products.iter().all(|p| !p.variants.is_empty()));
+    }
+
+    const GOOD: &str = r#"currency = "EUR"
+
+[[products]]
+id = "glow-serum"
+name = "Glow Serum"
+category = "beauty"
+description = "Vitamin C serum."
+price = "24.90"
+model = "models/glow-serum.glb"
+
+[[products.variants]]
+sku = "glow-serum-30"
+options = { size = "30 ml" }
+stock = 12
+
+[[products.variants]]
+sku = "glow-serum-50"
+options = { size = "50 ml" }
+price = "34.90"
+stock = 5
+"#;
+
+    #[test]
+    fn parses_prices_variants_and_overrides() {
+        let products = parse_catalog(GOOD).unwrap();
+        let p = &products[0];
+        assert_eq!(p.price, Money::new(2490, Currency::EUR));
+        assert_eq!(p.variants[0].price.minor, 2490);
+        assert_eq!(p.variants[1].price.minor, 3490);
+        assert_eq!(p.variants[1].options["size"], "50 ml");
+        assert_eq!(p.variants[1].stock, 5);
+    }
+
+    #[test]
+    fn names_the_line_and_field_at_fault() {
+        let cases = [
+            (
+                "price = \"24.90\"",
+                "price = \"24.999\"",
+                8,
+                "products[0].price",
+            ),
+            (
+                "price = \"34.90\"",
+                "price = \"-3\"",
+                19,
+                "products[0].variants[1].price",
+            ),
+            (
+                "stock = 5",
+                "stock = -5",
+                20,
+                "products[0].variants[1].stock",
+            ),
+            (
+                "sku = \"glow-serum-50\"",
+                "sku = \"glow-serum-30\"",
+                17,
+                "products[0].variants[1].sku",
+            ),
+            (
+                "id = \"glow-serum\"",
+                "id = \"Glow Serum\"",
+                4,
+                "products[0].id",
+            ),
+            (
+                "model = \"models/glow-serum.glb\"",
+                "model = \"../../etc/passwd.glb\"",
+                9,
+                "products[0].model",
+            ),
+            ("currency = \"EUR\"", "currency = \"euro\"", 1, "currency"),
+            (
+                "name = \"Glow Serum\"",
+                "name = \"\"",
+                5,
+                "products[0].name",
+            ),
+        ];
+        for (from, to, line, field) in cases {
+            let text = GOOD.replacen(from, to, 1);
+            match parse_catalog(&text) {
+                Err(CatalogError::Invalid {
+                    line: l, field: f, ..
+                }) => {
+                    assert_eq!((l, f.as_str()), (line, field), "{to}");
+                }
+                other => panic!("{to}: expected an invalid-field error, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn syntax_and_shape_errors_have_a_line() {
+        for (text, line) in [
+            (GOOD.replacen("stock = 12", "stock = \"twelve\"", 1), 14),
+            (GOOD.replacen("stock = 12", "stock = 12\ncolour = 3", 1), 15),
+            (GOOD.replacen("name = \"Glow Serum\"\n", "", 1), 3),
+            ("currency = \"EUR\"\nproducts = [".to_owned(), 2),
+        ] {
+            match parse_catalog(&text) {
+                Err(CatalogError::Syntax { line: l, .. }) => assert_eq!(l, line, "{text}"),
+                other => panic!("expected a syntax error, got {other:?}"),
+            }
+        }
+    }
+}

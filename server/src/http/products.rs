@@ -1,0 +1,72 @@
+//! `GET /api/v1/products` and `GET /api/v1/products/{id}`: the catalog with
+//! live stock, for everyone.
+
+use super::{ApiError, AppState, ErrorBody};
+use crate::catalog::Product;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use vitrine_shared::ProductId;
+use vitrine_shared::api::{ProductList, ProductView, VariantView};
+
+fn view(p: Product) -> ProductView {
+    ProductView {
+        id: p.id.to_string(),
+        name: p.name,
+        category: p.category.to_string(),
+        description: p.description,
+        price: p.price.into(),
+        model: p.model,
+        variants: p
+            .variants
+            .into_iter()
+            .map(|v| VariantView {
+                sku: v.sku.to_string(),
+                options: v.options,
+                price: v.price.into(),
+                stock: v.stock,
+            })
+            .collect(),
+    }
+}
+
+/// The catalog: every product on sale, with variants, prices and stock.
+#[utoipa::path(
+    get,
+    path = "/api/v1/products",
+    tag = "catalog",
+    responses((status = 200, description = "Products in catalog order", body = ProductList))
+)]
+pub async fn list_products(State(state): State<AppState>) -> Result<Json<ProductList>, ApiError> {
+    let products = state.store.products().await?;
+    Ok(Json(ProductList {
+        products: products.into_iter().map(view).collect(),
+    }))
+}
+
+/// One product.
+#[utoipa::path(
+    get,
+    path = "/api/v1/products/{id}",
+    tag = "catalog",
+    params(("id" = String, Path, description = "Product id")),
+    responses(
+        (status = 200, description = "The product", body = ProductView),
+        (status = 404, description = "No such product", body = ErrorBody),
+    )
+)]
+pub async fn get_product(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<ProductView>, ApiError> {
+    let not_found = || {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "product_not_found",
+            "no such product",
+        )
+    };
+    let id = ProductId::new(id).map_err(|_| not_found())?;
+    let product = state.store.product(&id).await?.ok_or_else(not_found)?;
+    Ok(Json(view(product)))
+}
