@@ -67,9 +67,83 @@ pub fn verify(key: &[u8; 32], token: &str, now_ms: i64) -> Result<Claims, TokenE
     })
 }
 
+/// Usernames: 3 to 32 characters of `a-z`, `0-9`, `.`, `_` and `-`.
+pub fn check_username(name: &str) -> Result<(), String> {
+    let ok = (3..=32).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err("a username is 3 to 32 of a-z, 0-9, '.', '_' and '-'".into())
+    }
+}
+
+/// Passwords: 12 to 256 bytes; anything else is up to the person.
+pub fn check_password(password: &str) -> Result<(), String> {
+    if (12..=256).contains(&password.len()) {
+        Ok(())
+    } else {
+        Err("a password is 12 to 256 bytes long".into())
+    }
+}
+
+/// Argon2id with a random salt, in the PHC string format.
+pub fn hash_password(password: &str) -> Result<String, String> {
+    use argon2::password_hash::{PasswordHasher, SaltString, rand_core::OsRng};
+    let salt = SaltString::generate(&mut OsRng);
+    argon2::Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| e.to_string())
+}
+
+pub fn verify_password(password: &str, phc: &str) -> bool {
+    use argon2::password_hash::{PasswordHash, PasswordVerifier};
+    PasswordHash::new(phc)
+        .map(|hash| {
+            argon2::Argon2::default()
+                .verify_password(password.as_bytes(), &hash)
+                .is_ok()
+        })
+        .unwrap_or(false)
+}
+
+/// A readable random password for `admin create-user`: 20 characters from
+/// an alphabet without look-alikes (about 110 bits).
+pub fn generate_password() -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzACDEFGHJKLMNPQRTUVWXY345679";
+    let mut rng = rand::rng();
+    (0..20)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn passwords_hash_and_verify() {
+        let hash = hash_password("correct horse battery").unwrap();
+        assert!(hash.starts_with("$argon2id$"));
+        assert!(verify_password("correct horse battery", &hash));
+        assert!(!verify_password("wrong horse battery", &hash));
+        assert!(!verify_password("correct horse battery", "not a hash"));
+        assert_ne!(
+            hash,
+            hash_password("correct horse battery").unwrap(),
+            "salted"
+        );
+        assert_eq!(generate_password().len(), 20);
+        assert!(check_password(&generate_password()).is_ok());
+        assert!(check_password("short").is_err());
+        assert!(check_username("host.ana").is_ok());
+        assert!(check_username("Ana").is_err());
+        assert!(check_username("ab").is_err());
+    }
 
     #[test]
     fn signs_and_verifies() {

@@ -12,25 +12,71 @@ use thiserror::Error;
 #[derive(Debug, Parser, Default, Clone)]
 #[command(name = "vitrine-server", version, about)]
 pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
     /// Address for the HTTP API [default: 127.0.0.1:8080]
-    #[arg(long, env = "VITRINE_HTTP", value_name = "ADDR")]
+    #[arg(long, global = true, env = "VITRINE_HTTP", value_name = "ADDR")]
     pub http: Option<SocketAddr>,
     /// UDP address for the game link [default: 127.0.0.1:5000]
-    #[arg(long, env = "VITRINE_UDP", value_name = "ADDR")]
+    #[arg(long, global = true, env = "VITRINE_UDP", value_name = "ADDR")]
     pub udp: Option<SocketAddr>,
     /// Game address written into connect tokens, when clients must reach the
     /// UDP socket through another address (NAT, 0.0.0.0) [default: the UDP address]
-    #[arg(long, env = "VITRINE_PUBLIC_ADDR", value_name = "ADDR")]
+    #[arg(long, global = true, env = "VITRINE_PUBLIC_ADDR", value_name = "ADDR")]
     pub public_addr: Option<SocketAddr>,
     /// Directory for keys and the embedded database [default: ./data]
-    #[arg(long, env = "VITRINE_DATA_DIR", value_name = "DIR")]
+    #[arg(long, global = true, env = "VITRINE_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
     /// Database URL: sqlite://PATH or postgres://… [default: SQLite in the data dir]
-    #[arg(long, env = "VITRINE_DATABASE_URL", value_name = "URL")]
+    #[arg(long, global = true, env = "VITRINE_DATABASE_URL", value_name = "URL")]
     pub database_url: Option<String>,
     /// TOML file with any of these settings and the tuning ones (rate limits, rooms file)
-    #[arg(long, env = "VITRINE_CONFIG", value_name = "FILE")]
+    #[arg(long, global = true, env = "VITRINE_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Subcommand, Clone)]
+pub enum Command {
+    /// Administration that runs against the store and exits
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Debug, clap::Subcommand, Clone)]
+pub enum AdminCommand {
+    /// Create an account that signs in with a username and password; prints
+    /// the password unless one is given
+    CreateUser {
+        /// Username: 3 to 32 of a-z, 0-9, '.', '_', '-'
+        username: String,
+        #[arg(long, value_enum, default_value = "shopper")]
+        role: RoleArg,
+        /// Name shown to others [default: the username]
+        #[arg(long)]
+        display_name: Option<String>,
+        /// Password (12 to 256 bytes) [default: a generated one]
+        #[arg(long, env = "VITRINE_NEW_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum RoleArg {
+    Shopper,
+    Host,
+    CoHost,
+    Moderator,
+}
+
+impl From<RoleArg> for vitrine_shared::Role {
+    fn from(role: RoleArg) -> Self {
+        match role {
+            RoleArg::Shopper => vitrine_shared::Role::Shopper,
+            RoleArg::Host => vitrine_shared::Role::Host,
+            RoleArg::CoHost => vitrine_shared::Role::CoHost,
+            RoleArg::Moderator => vitrine_shared::Role::Moderator,
+        }
+    }
 }
 
 /// The TOML file. Every key is optional; unknown keys are an error, so a

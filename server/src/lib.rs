@@ -236,6 +236,35 @@ impl Server {
     }
 }
 
+/// `vitrine-server admin create-user`: returns the line to print.
+pub async fn create_user(
+    config: &ServerConfig,
+    username: &str,
+    role: vitrine_shared::Role,
+    display_name: Option<&str>,
+    password: Option<&str>,
+) -> anyhow::Result<String> {
+    auth::check_username(username).map_err(anyhow::Error::msg)?;
+    let name = vitrine_shared::DisplayName::new(display_name.unwrap_or(username))?;
+    let (password, generated) = match password {
+        Some(p) => (p.to_owned(), false),
+        None => (auth::generate_password(), true),
+    };
+    auth::check_password(&password).map_err(anyhow::Error::msg)?;
+    let hash = auth::hash_password(&password).map_err(anyhow::Error::msg)?;
+    // The embedded database lives in the data dir, which may not exist yet.
+    std::fs::create_dir_all(&config.data_dir)?;
+    let store = Store::connect(&config.database_url).await?;
+    let account = store.create_user(username, &name, role, &hash).await?;
+    store.close().await;
+    let account = account.ok_or_else(|| anyhow::anyhow!("the username {username:?} is taken"))?;
+    let mut line = format!("created {role} {username:?} (account {})", account.id);
+    if generated {
+        line.push_str(&format!("; password: {password}"));
+    }
+    Ok(line)
+}
+
 /// Runs until SIGINT or SIGTERM, then shuts down cleanly.
 pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
     let server = Server::start(config).await?;

@@ -27,6 +27,31 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Some(vitrine_server::config::Command::Admin(admin)) = &cli.command {
+        let vitrine_server::config::AdminCommand::CreateUser {
+            username,
+            role,
+            display_name,
+            password,
+        } = admin;
+        let made = runtime.block_on(vitrine_server::create_user(
+            &config,
+            username,
+            (*role).into(),
+            display_name.as_deref(),
+            password.as_deref(),
+        ));
+        return match made {
+            Ok(line) => {
+                println!("{line}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("vitrine-server: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     match runtime.block_on(vitrine_server::run(config)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

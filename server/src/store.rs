@@ -125,6 +125,59 @@ impl Store {
         })
     }
 
+    /// Creates a registered account. `None` when the username is taken.
+    pub async fn create_user(
+        &self,
+        username: &str,
+        name: &DisplayName,
+        role: Role,
+        password_hash: &str,
+    ) -> Result<Option<Account>, StoreError> {
+        if self.user(username).await?.is_some() {
+            return Ok(None);
+        }
+        let id: i64 = rand::rng().random_range(1..i64::MAX);
+        sqlx::query(
+            "INSERT INTO accounts (id, display_name, role, kind, created_at, username, password_hash) \
+             VALUES ($1, $2, $3, 'registered', $4, $5, $6)",
+        )
+        .bind(id)
+        .bind(name.as_str())
+        .bind(role.as_str())
+        .bind(now_ms())
+        .bind(username)
+        .bind(password_hash)
+        .execute(&self.pool)
+        .await?;
+        Ok(Some(Account {
+            id: AccountId(id as u64),
+            name: name.clone(),
+            role,
+        }))
+    }
+
+    /// A registered account and its password hash.
+    pub async fn user(&self, username: &str) -> Result<Option<(Account, String)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, display_name, role, password_hash FROM accounts WHERE username = $1",
+        )
+        .bind(username)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let name = DisplayName::new(row.try_get::<String, _>(1)?)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let account = Account {
+            id: AccountId(row.try_get::<i64, _>(0)? as u64),
+            name,
+            role: role_from_str(&row.try_get::<String, _>(2)?)?,
+        };
+        Ok(Some((
+            account,
+            row.try_get::<Option<String>, _>(3)?.unwrap_or_default(),
+        )))
+    }
+
     pub async fn create_guest(&self, name: &DisplayName) -> Result<Account, StoreError> {
         self.create_account(name, Role::Shopper, "guest").await
     }
@@ -411,6 +464,30 @@ pub(crate) mod tests {
                 .unwrap();
             let rooms = store.rooms().await.unwrap();
             assert!(rooms.contains(&renamed));
+        }
+    }
+
+    #[tokio::test]
+    async fn registered_users_are_unique_by_username() {
+        for (store, _dir) in stores().await {
+            let username = format!("host-{}", rand::random::<u32>());
+            let name = DisplayName::new("Ana").unwrap();
+            let made = store
+                .create_user(&username, &name, Role::Host, "$hash")
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(made.role, Role::Host);
+            assert_eq!(
+                store
+                    .create_user(&username, &name, Role::Shopper, "$x")
+                    .await
+                    .unwrap(),
+                None
+            );
+            let (found, hash) = store.user(&username).await.unwrap().unwrap();
+            assert_eq!((found, hash.as_str()), (made, "$hash"));
+            assert_eq!(store.user("nobody-here").await.unwrap(), None);
         }
     }
 

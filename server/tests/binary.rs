@@ -140,3 +140,36 @@ fn starts_makes_private_keys_and_exits_zero_on_sigterm() {
     assert_eq!(exit.code(), Some(0), "log:\n{log}\nstderr:\n{stderr}");
     assert!(log.contains("stopped cleanly"), "{log}");
 }
+
+#[test]
+fn admin_create_user_prints_a_password_once_and_refuses_a_taken_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let run = |args: &[&str]| {
+        Command::new(BIN)
+            .arg("--data-dir")
+            .arg(&data)
+            .args(args)
+            .env_remove("VITRINE_NEW_PASSWORD")
+            .output()
+            .unwrap()
+    };
+    let made = run(&["admin", "create-user", "host.ana", "--role", "host"]);
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let line = String::from_utf8(made.stdout).unwrap();
+    assert!(line.starts_with("created host \"host.ana\""), "{line}");
+    let password = line.trim().rsplit("password: ").next().unwrap();
+    assert_eq!(password.len(), 20, "{line}");
+
+    let again = run(&["admin", "create-user", "host.ana", "--role", "host"]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("taken"));
+
+    let bad = run(&["admin", "create-user", "Bad Name"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("username"));
+}

@@ -12,12 +12,19 @@ pub struct ErrorBody {
     pub message: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// Either `display_name` alone (a guest) or `username` and `password` (a
+/// registered account, such as a host).
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateSession {
-    /// 1 to 32 characters, shown to others in the room.
-    pub display_name: String,
+    /// A guest's name: 1 to 32 characters, shown to others in the room.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

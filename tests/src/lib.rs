@@ -33,6 +33,7 @@ pub struct TestServer {
     pub metrics: Arc<Metrics>,
     pub directory: Arc<RoomDirectory>,
     pub data_dir: PathBuf,
+    pub config: ServerConfig,
     shutdown: ShutdownHandle,
     thread: Option<std::thread::JoinHandle<anyhow::Result<()>>>,
     _dir: tempfile::TempDir,
@@ -60,6 +61,7 @@ impl TestServer {
         config.rooms_file = rooms;
         tune(&mut config);
         let data_dir = config.data_dir.clone();
+        let kept = config.clone();
 
         let (tx, rx) = std::sync::mpsc::channel();
         let thread = std::thread::spawn(move || -> anyhow::Result<()> {
@@ -95,6 +97,7 @@ impl TestServer {
             metrics,
             directory,
             data_dir,
+            config: kept,
             shutdown,
             thread: Some(thread),
             _dir: dir,
@@ -107,6 +110,29 @@ impl TestServer {
 
     pub fn api(&self) -> ApiClient {
         ApiClient::new(&self.url())
+    }
+
+    /// Creates a registered account with `role` (as `vitrine-server admin
+    /// create-user` does) and signs it in; returns its bearer token.
+    pub fn sign_in_as(&self, username: &str, role: vitrine_shared::Role) -> String {
+        let password = "correct horse battery staple";
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime
+            .block_on(vitrine_server::create_user(
+                &self.config,
+                username,
+                role,
+                None,
+                Some(password),
+            ))
+            .expect("create user");
+        self.api()
+            .sign_in_with_password(username, password)
+            .expect("password sign-in")
+            .token
     }
 
     pub fn netcode_key(&self) -> [u8; 32] {

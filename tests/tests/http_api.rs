@@ -192,6 +192,52 @@ fn a_ticket_is_a_working_connect_token() {
 }
 
 #[test]
+fn registered_accounts_sign_in_with_a_password() {
+    let server = TestServer::start();
+    let token = server.sign_in_as("host.ana", vitrine_shared::Role::Host);
+    assert!(token.starts_with("vt1."));
+    let api = server.api();
+    let wrong = api
+        .sign_in_with_password("host.ana", "not the password at all")
+        .unwrap_err();
+    assert_eq!(
+        (wrong.status(), wrong.code()),
+        (Some(401), Some("bad_credentials"))
+    );
+    let nobody = api
+        .sign_in_with_password("nobody.here", "correct horse battery staple")
+        .unwrap_err();
+    assert_eq!(
+        nobody.code(),
+        Some("bad_credentials"),
+        "no hint that the username does not exist"
+    );
+    let both = r#"{"display_name":"Ana","username":"host.ana","password":"x"}"#;
+    let reply = request(
+        &server,
+        "POST",
+        "/api/v1/sessions",
+        Some((JSON, both)),
+        None,
+    );
+    assert_eq!((reply.status, reply.code().as_str()), (400, "invalid_body"));
+    // The role travels in the join ticket's user data: a host joins as a host.
+    let ticket = join(&server, "hall", &token);
+    assert_eq!(ticket.status, 200);
+    let ticket: vitrine_shared::api::JoinTicket = serde_json::from_str(&ticket.body).unwrap();
+    let mut client = vitrine_client::net::NetClient::connect(&ticket).unwrap();
+    assert!(vitrine_tests::step_until(Duration::from_secs(10), || {
+        vitrine_tests::pump(&mut [&mut client]);
+        client.mirror().is_welcomed()
+    }));
+    let me = client.mirror().members.values().next().unwrap();
+    assert_eq!(
+        (me.name.as_str(), me.role),
+        ("host.ana", vitrine_shared::Role::Host)
+    );
+}
+
+#[test]
 fn unauthorized_and_not_found() {
     let server = TestServer::start();
     let join = "/api/v1/rooms/hall/join";

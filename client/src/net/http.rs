@@ -97,7 +97,30 @@ impl ApiClient {
 
     pub fn sign_in(&self, display_name: &str) -> Result<SignedIn, ApiError> {
         let body = CreateSession {
-            display_name: display_name.to_owned(),
+            display_name: Some(display_name.to_owned()),
+            ..Default::default()
+        };
+        let created: SessionCreated = Self::read(
+            self.agent
+                .post(format!("{}/api/v1/sessions", self.base))
+                .send_json(&body),
+        )?;
+        Ok(SignedIn {
+            token: created.token,
+            account_id: created.account_id,
+            display_name: created.display_name,
+        })
+    }
+
+    pub fn sign_in_with_password(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<SignedIn, ApiError> {
+        let body = CreateSession {
+            username: Some(username.to_owned()),
+            password: Some(password.to_owned()),
+            ..Default::default()
         };
         let created: SessionCreated = Self::read(
             self.agent

@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use vitrine_shared::DisplayName;
 use vitrine_shared::api::{CreateSession, SessionCreated};
 
-/// Create a guest account and a session for it.
+/// Sign in: as a guest with a display name, or with a username and password.
 #[utoipa::path(
     post,
     path = "/api/v1/sessions",
@@ -18,6 +18,7 @@ use vitrine_shared::api::{CreateSession, SessionCreated};
     responses(
         (status = 201, description = "Signed in", body = SessionCreated),
         (status = 400, description = "Bad body or display name", body = ErrorBody),
+        (status = 401, description = "Unknown username or wrong password", body = ErrorBody),
         (status = 429, description = "Too many requests", body = ErrorBody),
     )
 )]
@@ -27,9 +28,40 @@ pub async fn create_session(
     ApiJson(body): ApiJson<CreateSession>,
 ) -> Result<(StatusCode, Json<SessionCreated>), ApiError> {
     state.rate_limit(ip)?;
-    let name = DisplayName::new(body.display_name)
-        .map_err(|e| ApiError::bad_request("invalid_display_name", e.to_string()))?;
-    let account = state.store.create_guest(&name).await?;
+    let account = match body {
+        CreateSession {
+            display_name: Some(name),
+            username: None,
+            password: None,
+        } => {
+            let name = DisplayName::new(name)
+                .map_err(|e| ApiError::bad_request("invalid_display_name", e.to_string()))?;
+            state.store.create_guest(&name).await?
+        }
+        CreateSession {
+            display_name: None,
+            username: Some(username),
+            password: Some(password),
+        } => {
+            let refused =
+                || ApiError::unauthorized("bad_credentials", "unknown username or wrong password");
+            let (account, hash) = state.store.user(&username).await?.ok_or_else(refused)?;
+            // Argon2 is deliberately slow: keep it off the async workers.
+            let ok = tokio::task::spawn_blocking(move || auth::verify_password(&password, &hash))
+                .await
+                .map_err(|e| ApiError::internal("password check", e))?;
+            if !ok {
+                return Err(refused());
+            }
+            account
+        }
+        _ => {
+            return Err(ApiError::bad_request(
+                "invalid_body",
+                "send either display_name (guest) or username and password",
+            ));
+        }
+    };
     let session = state
         .store
         .create_session(account.id, state.session_ttl)
@@ -41,7 +73,7 @@ pub async fn create_session(
             expires_at_ms: session.expires_at_ms,
         },
     );
-    tracing::info!(account = %account.id, name = %account.name, "guest signed in");
+    tracing::info!(account = %account.id, name = %account.name, role = %account.role, "signed in");
     Ok((
         StatusCode::CREATED,
         Json(SessionCreated {
