@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod catalog;
+pub mod commerce;
 pub mod config;
 pub mod directory;
 pub mod http;
@@ -102,6 +103,8 @@ impl Server {
             );
         }
 
+        let commerce = commerce::spawn(store.clone()).await?;
+
         let socket = UdpSocket::bind(config.udp).map_err(|source| StartError::Bind {
             what: "UDP",
             addr: config.udp,
@@ -157,6 +160,7 @@ impl Server {
 
         let state = http::AppState(Arc::new(http::AppStateInner {
             store: store.clone(),
+            commerce,
             directory: directory.clone(),
             metrics: metrics.clone(),
             keys,

@@ -106,8 +106,7 @@ impl Store {
         role: Role,
         kind: &str,
     ) -> Result<Account, StoreError> {
-        // Positive 63-bit ids fit BIGINT on every backend.
-        let id: i64 = rand::rng().random_range(1..i64::MAX);
+        let id = crate::commerce::new_id();
         sqlx::query(
             "INSERT INTO accounts (id, display_name, role, kind, created_at) VALUES ($1, $2, $3, $4, $5)",
         )
@@ -136,7 +135,7 @@ impl Store {
         if self.user(username).await?.is_some() {
             return Ok(None);
         }
-        let id: i64 = rand::rng().random_range(1..i64::MAX);
+        let id = crate::commerce::new_id();
         sqlx::query(
             "INSERT INTO accounts (id, display_name, role, kind, created_at, username, password_hash) \
              VALUES ($1, $2, $3, 'registered', $4, $5, $6)",

@@ -119,3 +119,93 @@ pub struct ProductView {
 pub struct ProductList {
     pub products: Vec<ProductView>,
 }
+
+/// `POST /api/v1/flash-sales` (hosts and co-hosts).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct StartFlashSale {
+    pub sku: String,
+    /// The sale price in minor units (cents), at most the regular price.
+    pub sale_price_minor: i64,
+    /// ISO 4217; must be the product's currency.
+    pub currency: String,
+    /// Units offered, taken from the variant's stock until the sale closes.
+    pub quantity: i64,
+    pub per_buyer_limit: i64,
+    /// Countdown before the sale opens: 10 to 300 s.
+    pub countdown_secs: u64,
+    /// How long it stays open: 60 to 1200 s.
+    pub duration_secs: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FlashSaleView {
+    pub id: i64,
+    pub product_id: String,
+    pub sku: String,
+    pub sale_price: MoneyView,
+    pub quantity: i64,
+    pub sold: i64,
+    pub units_left: i64,
+    pub per_buyer_limit: i64,
+    /// Unix milliseconds.
+    pub starts_at_ms: i64,
+    pub ends_at_ms: i64,
+    /// `countdown`, `live`, `sold_out` or `ended`.
+    pub state: String,
+}
+
+/// `POST /api/v1/flash-sales/{id}/claims`. Send an `Idempotency-Key` header
+/// to make retries safe.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ClaimRequest {
+    /// Units to buy (default 1). There is no price field: the server sets it.
+    #[serde(default = "one")]
+    pub quantity: i64,
+}
+
+fn one() -> i64 {
+    1
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ClaimView {
+    pub order_id: i64,
+    pub sale_id: i64,
+    pub sku: String,
+    pub quantity: i64,
+    pub unit_price: MoneyView,
+    pub total: MoneyView,
+    pub units_left: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct OrderLineView {
+    pub sku: String,
+    pub quantity: i64,
+    pub unit_price: MoneyView,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct OrderView {
+    pub id: i64,
+    /// `pending` until paid.
+    pub status: String,
+    pub total: MoneyView,
+    pub flash_sale_id: Option<i64>,
+    pub created_at_ms: i64,
+    pub lines: Vec<OrderLineView>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct OrderList {
+    pub orders: Vec<OrderView>,
+}

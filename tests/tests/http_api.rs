@@ -375,12 +375,17 @@ fn openapi_describes_every_route_and_every_described_route_exists() {
     described.sort();
     let expected = [
         ("DELETE", "/api/v1/sessions/current"),
+        ("GET", "/api/v1/flash-sales/{id}"),
         ("GET", "/api/v1/openapi.json"),
+        ("GET", "/api/v1/orders"),
+        ("GET", "/api/v1/orders/{id}"),
         ("GET", "/api/v1/products"),
         ("GET", "/api/v1/products/{id}"),
         ("GET", "/api/v1/rooms"),
         ("GET", "/healthz"),
         ("GET", "/metrics"),
+        ("POST", "/api/v1/flash-sales"),
+        ("POST", "/api/v1/flash-sales/{id}/claims"),
         ("POST", "/api/v1/rooms/{id}/join"),
         ("POST", "/api/v1/sessions"),
     ];

@@ -4,6 +4,7 @@
 
 mod error;
 mod extract;
+mod flash_sales;
 mod ops;
 mod products;
 mod rooms;
@@ -35,6 +36,7 @@ pub struct AppState(pub Arc<AppStateInner>);
 
 pub struct AppStateInner {
     pub store: Store,
+    pub commerce: crate::commerce::CommerceHandle,
     pub directory: Arc<RoomDirectory>,
     pub metrics: Arc<Metrics>,
     pub keys: Keys,
@@ -80,6 +82,7 @@ impl AppState {
         (name = "sessions", description = "Sign-in"),
         (name = "rooms", description = "Rooms and joining"),
         (name = "catalog", description = "Products, variants, prices and stock"),
+        (name = "commerce", description = "Flash sales and orders"),
         (name = "operations", description = "Health, metrics and this document"),
     )
 )]
@@ -94,6 +97,11 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(rooms::join_room))
         .routes(routes!(products::list_products))
         .routes(routes!(products::get_product))
+        .routes(routes!(flash_sales::start_flash_sale))
+        .routes(routes!(flash_sales::get_flash_sale))
+        .routes(routes!(flash_sales::claim_flash_sale))
+        .routes(routes!(flash_sales::list_orders))
+        .routes(routes!(flash_sales::get_order))
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::metrics))
         .routes(routes!(ops::openapi))

@@ -1,0 +1,435 @@
+//! The engine task: decides requests in arrival order, commits each batch
+//! in one transaction, then answers and announces.
+
+use super::ledger::{self, NewClaim};
+use super::{
+    COUNTDOWN_SECS, Claimed, CommerceError, CommerceEvent, CommerceHandle, DURATION_SECS,
+    FlashSale, FlashSaleSpec, MAX_CLAIM_QUANTITY, Request, SaleState,
+};
+use crate::store::{Store, StoreError, now_ms};
+use rand::Rng;
+use std::collections::HashMap;
+use std::time::Duration;
+use tokio::sync::{broadcast, mpsc, oneshot};
+use vitrine_shared::{AccountId, Money};
+
+/// Most requests decided and committed together.
+const MAX_BATCH: usize = 1024;
+/// How often the engine looks at the clock to open and close sales.
+const CLOCK: Duration = Duration::from_millis(100);
+
+struct Sale {
+    sale: FlashSale,
+    bought: HashMap<AccountId, i64>,
+    opened: bool,
+    closed: bool,
+}
+
+impl Sale {
+    fn state(&self, now: i64) -> SaleState {
+        if self.closed || now >= self.sale.ends_at_ms {
+            SaleState::Ended
+        } else if self.sale.sold >= self.sale.quantity {
+            SaleState::SoldOut
+        } else if now < self.sale.starts_at_ms {
+            SaleState::Countdown
+        } else {
+            SaleState::Live
+        }
+    }
+
+    fn view(&self, now: i64) -> FlashSale {
+        FlashSale {
+            state: self.state(now),
+            ..self.sale.clone()
+        }
+    }
+}
+
+struct Engine {
+    store: Store,
+    sales: HashMap<i64, Sale>,
+    /// (buyer, idempotency key) → (request hash, the claim it made).
+    keys: HashMap<(AccountId, String), (u64, NewClaim)>,
+    events: broadcast::Sender<CommerceEvent>,
+}
+
+/// Random positive ids below 2^53: they fit BIGINT everywhere and survive a
+/// trip through JavaScript's numbers (the host console).
+pub fn new_id() -> i64 {
+    rand::rng().random_range(1..(1i64 << 53))
+}
+
+/// Loads open sales from the store and starts the engine on this runtime.
+pub async fn spawn(store: Store) -> Result<CommerceHandle, StoreError> {
+    let mut sales = HashMap::new();
+    for sale in ledger::open_sales(&store).await? {
+        sales.insert(
+            sale.id,
+            Sale {
+                sale,
+                bought: HashMap::new(),
+                opened: false,
+                closed: false,
+            },
+        );
+    }
+    for (sale_id, buyer, quantity) in ledger::open_sale_buyers(&store).await? {
+        if let Some(sale) = sales.get_mut(&sale_id) {
+            sale.bought.insert(buyer, quantity);
+        }
+    }
+    let mut keys = HashMap::new();
+    for (buyer, key, hash, claim) in ledger::keyed_claims(&store).await? {
+        keys.insert((buyer, key), (hash, claim));
+    }
+    let (requests, rx) = mpsc::channel(16 * 1024);
+    let (events, _) = broadcast::channel(4096);
+    let engine = Engine {
+        store: store.clone(),
+        sales,
+        keys,
+        events: events.clone(),
+    };
+    tokio::spawn(engine.run(rx));
+    Ok(CommerceHandle {
+        requests,
+        events,
+        store,
+    })
+}
+
+/// A decided claim waiting for its batch to commit.
+struct Pending {
+    claim: Claimed,
+    reply: oneshot::Sender<Result<Claimed, CommerceError>>,
+}
+
+/// Replies held until the batch is durable.
+enum Deferred {
+    Claim(
+        oneshot::Sender<Result<Claimed, CommerceError>>,
+        Result<Claimed, CommerceError>,
+    ),
+    Sale(oneshot::Sender<Option<FlashSale>>, i64),
+}
+
+impl Engine {
+    async fn run(mut self, mut rx: mpsc::Receiver<Request>) {
+        let mut clock = tokio::time::interval(CLOCK);
+        clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            tokio::select! {
+                first = rx.recv() => {
+                    let Some(first) = first else { break };
+                    let mut batch = vec![first];
+                    while batch.len() < MAX_BATCH {
+                        match rx.try_recv() {
+                            Ok(request) => batch.push(request),
+                            Err(_) => break,
+                        }
+                    }
+                    self.handle(batch).await;
+                }
+                _ = clock.tick() => self.on_clock().await,
+            }
+        }
+    }
+
+    async fn handle(&mut self, batch: Vec<Request>) {
+        let mut new_claims: Vec<NewClaim> = Vec::new();
+        let mut pending: Vec<Pending> = Vec::new();
+        let mut deferred: Vec<Deferred> = Vec::new();
+        for request in batch {
+            match request {
+                Request::Sale { sale_id, reply } => deferred.push(Deferred::Sale(reply, sale_id)),
+                Request::StartSale { by, spec, reply } => {
+                    // Rare: commit what is decided so far, then this on its own.
+                    self.commit(&mut new_claims, &mut pending, &mut deferred)
+                        .await;
+                    let _ = reply.send(self.start_sale(by, spec).await);
+                }
+                Request::Claim {
+                    buyer,
+                    sale_id,
+                    quantity,
+                    idempotency,
+                    reply,
+                } => match self.decide(buyer, sale_id, quantity, idempotency) {
+                    Decision::New(claim, new) => {
+                        new_claims.push(new);
+                        pending.push(Pending { claim, reply });
+                    }
+                    Decision::Replay(result) => deferred.push(Deferred::Claim(reply, result)),
+                },
+            }
+        }
+        self.commit(&mut new_claims, &mut pending, &mut deferred)
+            .await;
+    }
+
+    fn decide(
+        &mut self,
+        buyer: AccountId,
+        sale_id: i64,
+        quantity: i64,
+        idempotency: Option<(String, u64)>,
+    ) -> Decision {
+        let now = now_ms();
+        if let Some((key, hash)) = &idempotency
+            && let Some((seen_hash, claim)) = self.keys.get(&(buyer, key.clone()))
+        {
+            if seen_hash != hash {
+                return Decision::Replay(Err(CommerceError::IdempotencyConflict));
+            }
+            let units_left = self
+                .sales
+                .get(&claim.sale_id)
+                .map(|s| s.sale.units_left())
+                .unwrap_or(0);
+            return Decision::Replay(Ok(claimed(claim, units_left)));
+        }
+        if !(1..=MAX_CLAIM_QUANTITY).contains(&quantity) {
+            return Decision::Replay(Err(CommerceError::BadQuantity));
+        }
+        let Some(sale) = self.sales.get_mut(&sale_id) else {
+            return Decision::Replay(Err(CommerceError::UnknownSale));
+        };
+        let refusal = match sale.state(now) {
+            SaleState::Countdown => Some(CommerceError::NotStarted {
+                opens_in_ms: sale.sale.starts_at_ms - now,
+            }),
+            SaleState::Ended => Some(CommerceError::Ended),
+            SaleState::SoldOut => Some(CommerceError::SoldOut),
+            SaleState::Live => None,
+        };
+        if let Some(refusal) = refusal {
+            return Decision::Replay(Err(refusal));
+        }
+        let bought = sale.bought.get(&buyer).copied().unwrap_or(0);
+        let limit = sale.sale.per_buyer_limit;
+        if bought + quantity > limit {
+            return Decision::Replay(Err(CommerceError::LimitReached {
+                limit,
+                remaining: limit - bought,
+            }));
+        }
+        if quantity > sale.sale.units_left() {
+            return Decision::Replay(Err(CommerceError::NotEnoughStock {
+                available: sale.sale.units_left(),
+            }));
+        }
+        sale.sale.sold += quantity;
+        *sale.bought.entry(buyer).or_default() += quantity;
+        let new = NewClaim {
+            order_id: new_id(),
+            buyer,
+            sale_id,
+            sku: sale.sale.sku.clone(),
+            quantity,
+            unit_price: sale.sale.price,
+            idempotency: idempotency.clone(),
+        };
+        let claim = claimed(&new, sale.sale.units_left());
+        if let Some((key, hash)) = idempotency {
+            let mut remembered = new.clone();
+            remembered.idempotency = None;
+            self.keys.insert((buyer, key), (hash, remembered));
+        }
+        Decision::New(claim, new)
+    }
+
+    /// Makes the decided claims durable, then answers everyone.
+    async fn commit(
+        &mut self,
+        claims: &mut Vec<NewClaim>,
+        pending: &mut Vec<Pending>,
+        deferred: &mut Vec<Deferred>,
+    ) {
+        if !claims.is_empty() {
+            let mut sold: Vec<(i64, i64)> = Vec::new();
+            for claim in claims.iter() {
+                if !sold.iter().any(|(id, _)| *id == claim.sale_id)
+                    && let Some(sale) = self.sales.get(&claim.sale_id)
+                {
+                    sold.push((claim.sale_id, sale.sale.sold));
+                }
+            }
+            match ledger::commit_claims(&self.store, claims, &sold).await {
+                Ok(()) => {
+                    for (sale_id, _) in &sold {
+                        if let Some(sale) = self.sales.get(sale_id) {
+                            let units_left = sale.sale.units_left();
+                            let _ = self.events.send(CommerceEvent::UnitsLeft {
+                                sale_id: *sale_id,
+                                units_left,
+                            });
+                            if units_left == 0 {
+                                let _ = self
+                                    .events
+                                    .send(CommerceEvent::SoldOut { sale_id: *sale_id });
+                            }
+                        }
+                    }
+                    for p in pending.drain(..) {
+                        let _ = p.reply.send(Ok(p.claim));
+                    }
+                }
+                Err(error) => {
+                    tracing::error!(%error, claims = claims.len(), "claims not committed; undoing them");
+                    for claim in claims.iter() {
+                        if let Some(sale) = self.sales.get_mut(&claim.sale_id) {
+                            sale.sale.sold -= claim.quantity;
+                            if let Some(b) = sale.bought.get_mut(&claim.buyer) {
+                                *b -= claim.quantity;
+                            }
+                        }
+                        self.keys
+                            .retain(|_, (_, kept)| kept.order_id != claim.order_id);
+                    }
+                    for p in pending.drain(..) {
+                        let _ = p.reply.send(Err(CommerceError::Storage));
+                    }
+                }
+            }
+            claims.clear();
+        }
+        let now = now_ms();
+        for d in deferred.drain(..) {
+            match d {
+                Deferred::Claim(reply, result) => {
+                    let _ = reply.send(result);
+                }
+                Deferred::Sale(reply, id) => {
+                    let _ = reply.send(self.sales.get(&id).map(|s| s.view(now)));
+                }
+            }
+        }
+    }
+
+    async fn start_sale(
+        &mut self,
+        by: AccountId,
+        spec: FlashSaleSpec,
+    ) -> Result<FlashSale, CommerceError> {
+        let invalid = |m: &str| Err(CommerceError::InvalidSale(m.to_owned()));
+        if !COUNTDOWN_SECS.contains(&spec.countdown_secs) {
+            return invalid("countdown_secs must be 10 to 300");
+        }
+        if !DURATION_SECS.contains(&spec.duration_secs) {
+            return invalid("duration_secs must be 60 to 1200 (1 to 20 minutes)");
+        }
+        if !(1..=1_000_000).contains(&spec.quantity) {
+            return invalid("quantity must be 1 to 1000000");
+        }
+        if !(1..=spec.quantity).contains(&spec.per_buyer_limit) {
+            return invalid("per_buyer_limit must be 1 to the sale's quantity");
+        }
+        let storage = |e: StoreError| {
+            tracing::error!(%e, "flash sale not started");
+            CommerceError::Storage
+        };
+        let (product, regular, stock) = ledger::variant(&self.store, &spec.sku)
+            .await
+            .map_err(storage)?
+            .ok_or(CommerceError::UnknownSku)?;
+        if spec.price.currency != regular.currency {
+            return invalid(&format!("the sale price must be in {}", regular.currency));
+        }
+        if spec.price.minor <= 0 || spec.price.minor > regular.minor {
+            return invalid(&format!(
+                "the sale price must be above zero and at most the regular {regular}"
+            ));
+        }
+        if stock < spec.quantity {
+            return Err(CommerceError::NotEnoughStock { available: stock });
+        }
+        let starts_at_ms = now_ms() + spec.countdown_secs as i64 * 1000;
+        let sale = FlashSale {
+            id: new_id(),
+            product,
+            sku: spec.sku,
+            price: spec.price,
+            quantity: spec.quantity,
+            sold: 0,
+            per_buyer_limit: spec.per_buyer_limit,
+            starts_at_ms,
+            ends_at_ms: starts_at_ms + spec.duration_secs as i64 * 1000,
+            state: SaleState::Countdown,
+        };
+        if !ledger::insert_sale(&self.store, &sale, by)
+            .await
+            .map_err(storage)?
+        {
+            return Err(CommerceError::NotEnoughStock { available: stock });
+        }
+        tracing::info!(sale = sale.id, sku = %sale.sku, quantity = sale.quantity, price = %sale.price, "flash sale announced");
+        let _ = self.events.send(CommerceEvent::SaleAnnounced(sale.clone()));
+        self.sales.insert(
+            sale.id,
+            Sale {
+                sale: sale.clone(),
+                bought: HashMap::new(),
+                opened: false,
+                closed: false,
+            },
+        );
+        Ok(sale)
+    }
+
+    /// Opens sales whose countdown is over; closes those past their end and
+    /// returns their unsold units to stock.
+    async fn on_clock(&mut self) {
+        let now = now_ms();
+        let mut to_close = Vec::new();
+        for (id, sale) in self.sales.iter_mut() {
+            if !sale.opened && now >= sale.sale.starts_at_ms && !sale.closed {
+                sale.opened = true;
+                let _ = self.events.send(CommerceEvent::SaleOpened { sale_id: *id });
+            }
+            if !sale.closed && now >= sale.sale.ends_at_ms {
+                to_close.push(*id);
+            }
+        }
+        for id in to_close {
+            let Some(sale) = self.sales.get(&id) else {
+                continue;
+            };
+            match ledger::close_sale(&self.store, &sale.sale).await {
+                Ok(()) => {
+                    let unsold = sale.sale.units_left();
+                    if let Some(sale) = self.sales.get_mut(&id) {
+                        sale.closed = true;
+                    }
+                    tracing::info!(sale = id, unsold, "flash sale ended");
+                    let _ = self.events.send(CommerceEvent::SaleEnded {
+                        sale_id: id,
+                        unsold_returned: unsold,
+                    });
+                }
+                // Tried again on the next clock tick.
+                Err(e) => tracing::error!(%e, sale = id, "could not close a flash sale"),
+            }
+        }
+    }
+}
+
+enum Decision {
+    New(Claimed, NewClaim),
+    Replay(Result<Claimed, CommerceError>),
+}
+
+fn claimed(claim: &NewClaim, units_left: i64) -> Claimed {
+    Claimed {
+        order_id: claim.order_id,
+        sale_id: claim.sale_id,
+        sku: claim.sku.clone(),
+        quantity: claim.quantity,
+        unit_price: claim.unit_price,
+        total: Money::new(
+            claim.unit_price.minor * claim.quantity,
+            claim.unit_price.currency,
+        ),
+        units_left,
+    }
+}

@@ -1,0 +1,332 @@
+//! The commerce engine's SQL. Everything here runs inside the engine task,
+//! so there is one writer; reads for the HTTP API go straight to the store.
+
+use super::{FlashSale, SaleState};
+use crate::store::{Store, StoreError, now_ms};
+use sqlx::{Any, Row, Transaction};
+use vitrine_shared::{AccountId, Currency, Money, ProductId, Sku};
+
+fn corrupt(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(e.to_string())
+}
+
+/// A variant as a sale needs it: its product, price and stock.
+pub(super) async fn variant(
+    store: &Store,
+    sku: &Sku,
+) -> Result<Option<(ProductId, Money, i64)>, StoreError> {
+    let row = sqlx::query(
+        "SELECT v.product_id, v.price_minor, p.currency, v.stock FROM variants v \
+         JOIN products p ON p.id = v.product_id WHERE v.sku = $1 AND p.archived_at IS NULL",
+    )
+    .bind(sku.as_str())
+    .fetch_optional(store.pool())
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let product = ProductId::new(row.try_get::<String, _>(0)?).map_err(corrupt)?;
+    let currency = Currency::new(&row.try_get::<String, _>(2)?).map_err(corrupt)?;
+    Ok(Some((
+        product,
+        Money::new(row.try_get(1)?, currency),
+        row.try_get(3)?,
+    )))
+}
+
+/// Moves `sale.quantity` units from the variant into a new sale. `false`
+/// (and nothing written) when the stock is short.
+pub(super) async fn insert_sale(
+    store: &Store,
+    sale: &FlashSale,
+    by: AccountId,
+) -> Result<bool, StoreError> {
+    let mut tx = store.pool().begin().await?;
+    let taken =
+        sqlx::query("UPDATE variants SET stock = stock - $1 WHERE sku = $2 AND stock >= $1")
+            .bind(sale.quantity)
+            .bind(sale.sku.as_str())
+            .execute(&mut *tx)
+            .await?;
+    if taken.rows_affected() != 1 {
+        tx.rollback().await?;
+        return Ok(false);
+    }
+    sqlx::query(
+        "INSERT INTO flash_sales (id, sku, product_id, price_minor, currency, quantity, sold, \
+         per_buyer_limit, starts_at, ends_at, closed_at, created_by, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, $9, NULL, $10, $11)",
+    )
+    .bind(sale.id)
+    .bind(sale.sku.as_str())
+    .bind(sale.product.as_str())
+    .bind(sale.price.minor)
+    .bind(sale.price.currency.as_str())
+    .bind(sale.quantity)
+    .bind(sale.per_buyer_limit)
+    .bind(sale.starts_at_ms)
+    .bind(sale.ends_at_ms)
+    .bind(by.0 as i64)
+    .bind(now_ms())
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// A claim decided by the engine, to be written.
+#[derive(Clone)]
+pub(super) struct NewClaim {
+    pub order_id: i64,
+    pub buyer: AccountId,
+    pub sale_id: i64,
+    pub sku: Sku,
+    pub quantity: i64,
+    pub unit_price: Money,
+    pub idempotency: Option<(String, u64)>,
+}
+
+/// Writes a batch of claims and the sales' new sold counts in one
+/// transaction. The `CHECK (sold <= quantity)` is a last line of defence.
+pub(super) async fn commit_claims(
+    store: &Store,
+    claims: &[NewClaim],
+    sold: &[(i64, i64)],
+) -> Result<(), StoreError> {
+    let mut tx = store.pool().begin().await?;
+    for (sale_id, sold) in sold {
+        sqlx::query("UPDATE flash_sales SET sold = $1 WHERE id = $2")
+            .bind(*sold)
+            .bind(*sale_id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    let now = now_ms();
+    // Multi-row inserts: one statement per 50 orders, not one per order.
+    for chunk in claims.chunks(50) {
+        insert_orders(&mut tx, chunk, now).await?;
+        insert_lines(&mut tx, chunk).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+fn placeholders(rows: usize, columns: usize) -> String {
+    (0..rows)
+        .map(|r| {
+            let cols: Vec<String> = (1..=columns)
+                .map(|c| format!("${}", r * columns + c))
+                .collect();
+            format!("({})", cols.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+async fn insert_orders(
+    tx: &mut Transaction<'_, Any>,
+    claims: &[NewClaim],
+    now: i64,
+) -> Result<(), StoreError> {
+    let sql = format!(
+        "INSERT INTO orders (id, account_id, status, total_minor, currency, flash_sale_id, \
+         idempotency_key, request_hash, created_at, updated_at) VALUES {}",
+        placeholders(claims.len(), 10)
+    );
+    let mut query = sqlx::query(&sql);
+    for c in claims {
+        let total = c.unit_price.minor * c.quantity;
+        let (key, hash) = match &c.idempotency {
+            Some((key, hash)) => (Some(key.clone()), Some(format!("{hash:016x}"))),
+            None => (None, None),
+        };
+        query = query
+            .bind(c.order_id)
+            .bind(c.buyer.0 as i64)
+            .bind("pending")
+            .bind(total)
+            .bind(c.unit_price.currency.as_str().to_owned())
+            .bind(c.sale_id)
+            .bind(key)
+            .bind(hash)
+            .bind(now)
+            .bind(now);
+    }
+    query.execute(&mut **tx).await?;
+    Ok(())
+}
+
+async fn insert_lines(
+    tx: &mut Transaction<'_, Any>,
+    claims: &[NewClaim],
+) -> Result<(), StoreError> {
+    let sql = format!(
+        "INSERT INTO order_lines (order_id, sku, quantity, unit_price_minor) VALUES {}",
+        placeholders(claims.len(), 4)
+    );
+    let mut query = sqlx::query(&sql);
+    for c in claims {
+        query = query
+            .bind(c.order_id)
+            .bind(c.sku.as_str().to_owned())
+            .bind(c.quantity)
+            .bind(c.unit_price.minor);
+    }
+    query.execute(&mut **tx).await?;
+    Ok(())
+}
+
+/// Returns a closed sale's unsold units to the variant's stock.
+pub(super) async fn close_sale(store: &Store, sale: &FlashSale) -> Result<(), StoreError> {
+    let mut tx = store.pool().begin().await?;
+    let closed =
+        sqlx::query("UPDATE flash_sales SET closed_at = $1 WHERE id = $2 AND closed_at IS NULL")
+            .bind(now_ms())
+            .bind(sale.id)
+            .execute(&mut *tx)
+            .await?;
+    if closed.rows_affected() == 1 {
+        sqlx::query("UPDATE variants SET stock = stock + $1 WHERE sku = $2")
+            .bind(sale.units_left())
+            .bind(sale.sku.as_str())
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Sales whose unsold units have not gone back yet, for a restart.
+pub(super) async fn open_sales(store: &Store) -> Result<Vec<FlashSale>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT id, product_id, sku, price_minor, currency, quantity, sold, per_buyer_limit, \
+         starts_at, ends_at FROM flash_sales WHERE closed_at IS NULL ORDER BY id",
+    )
+    .fetch_all(store.pool())
+    .await?;
+    rows.into_iter()
+        .map(|row| {
+            let currency = Currency::new(&row.try_get::<String, _>(4)?).map_err(corrupt)?;
+            Ok(FlashSale {
+                id: row.try_get(0)?,
+                product: ProductId::new(row.try_get::<String, _>(1)?).map_err(corrupt)?,
+                sku: Sku::new(row.try_get::<String, _>(2)?).map_err(corrupt)?,
+                price: Money::new(row.try_get(3)?, currency),
+                quantity: row.try_get(5)?,
+                sold: row.try_get(6)?,
+                per_buyer_limit: row.try_get(7)?,
+                starts_at_ms: row.try_get(8)?,
+                ends_at_ms: row.try_get(9)?,
+                state: SaleState::Countdown,
+            })
+        })
+        .collect()
+}
+
+/// Units each buyer holds in the open sales, for the per-buyer limits.
+pub(super) async fn open_sale_buyers(
+    store: &Store,
+) -> Result<Vec<(i64, AccountId, i64)>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT o.flash_sale_id, o.account_id, SUM(l.quantity) FROM orders o \
+         JOIN order_lines l ON l.order_id = o.id JOIN flash_sales f ON f.id = o.flash_sale_id \
+         WHERE f.closed_at IS NULL GROUP BY o.flash_sale_id, o.account_id",
+    )
+    .fetch_all(store.pool())
+    .await?;
+    rows.into_iter()
+        .map(|row| {
+            Ok((
+                row.try_get(0)?,
+                AccountId(row.try_get::<i64, _>(1)? as u64),
+                row.try_get(2)?,
+            ))
+        })
+        .collect()
+}
+
+/// Keyed claims, so that a retry after a restart still finds its order.
+pub(super) async fn keyed_claims(
+    store: &Store,
+) -> Result<Vec<(AccountId, String, u64, NewClaim)>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT o.id, o.account_id, o.idempotency_key, o.request_hash, o.flash_sale_id, o.currency, \
+         l.sku, l.quantity, l.unit_price_minor FROM orders o JOIN order_lines l ON l.order_id = o.id \
+         WHERE o.idempotency_key IS NOT NULL AND o.flash_sale_id IS NOT NULL",
+    )
+    .fetch_all(store.pool())
+    .await?;
+    rows.into_iter()
+        .map(|row| {
+            let buyer = AccountId(row.try_get::<i64, _>(1)? as u64);
+            let key: String = row.try_get(2)?;
+            let hash = u64::from_str_radix(&row.try_get::<String, _>(3)?, 16).map_err(corrupt)?;
+            let currency = Currency::new(&row.try_get::<String, _>(5)?).map_err(corrupt)?;
+            let claim = NewClaim {
+                order_id: row.try_get(0)?,
+                buyer,
+                sale_id: row.try_get(4)?,
+                sku: Sku::new(row.try_get::<String, _>(6)?).map_err(corrupt)?,
+                quantity: row.try_get(7)?,
+                unit_price: Money::new(row.try_get(8)?, currency),
+                idempotency: None,
+            };
+            Ok((buyer, key, hash, claim))
+        })
+        .collect()
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderLineRecord {
+    pub sku: Sku,
+    pub quantity: i64,
+    pub unit_price: Money,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderRecord {
+    pub id: i64,
+    pub status: String,
+    pub total: Money,
+    pub flash_sale_id: Option<i64>,
+    pub created_at_ms: i64,
+    pub lines: Vec<OrderLineRecord>,
+}
+
+/// A buyer's orders, newest first (or one of them).
+pub(super) async fn orders(
+    store: &Store,
+    buyer: AccountId,
+    only: Option<i64>,
+) -> Result<Vec<OrderRecord>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT o.id, o.status, o.total_minor, o.currency, o.flash_sale_id, o.created_at, \
+         l.sku, l.quantity, l.unit_price_minor FROM orders o JOIN order_lines l ON l.order_id = o.id \
+         WHERE o.account_id = $1 AND ($2 = 0 OR o.id = $2) ORDER BY o.created_at DESC, o.id, l.sku",
+    )
+    .bind(buyer.0 as i64)
+    .bind(only.unwrap_or(0))
+    .fetch_all(store.pool())
+    .await?;
+    let mut out: Vec<OrderRecord> = Vec::new();
+    for row in rows {
+        let id: i64 = row.try_get(0)?;
+        let currency = Currency::new(&row.try_get::<String, _>(3)?).map_err(corrupt)?;
+        if out.last().is_none_or(|o| o.id != id) {
+            out.push(OrderRecord {
+                id,
+                status: row.try_get(1)?,
+                total: Money::new(row.try_get(2)?, currency),
+                flash_sale_id: row.try_get(4)?,
+                created_at_ms: row.try_get(5)?,
+                lines: Vec::new(),
+            });
+        }
+        if let Some(order) = out.last_mut() {
+            order.lines.push(OrderLineRecord {
+                sku: Sku::new(row.try_get::<String, _>(6)?).map_err(corrupt)?,
+                quantity: row.try_get(7)?,
+                unit_price: Money::new(row.try_get(8)?, currency),
+            });
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,219 @@
+//! The commerce engine: the only writer of flash-sale stock and orders.
+//! Rooms and the HTTP API send it requests; it decides them in arrival
+//! order against its in-memory state, commits each batch of decisions in
+//! one database transaction, and only then answers and announces them.
+//!
+//! Batching is what makes a hot sale fast on SQLite: one commit (one fsync)
+//! carries every claim that arrived while the previous commit was running.
+
+mod engine;
+mod ledger;
+
+pub use engine::{new_id, spawn};
+pub use ledger::{OrderLineRecord, OrderRecord};
+
+use thiserror::Error;
+use tokio::sync::{broadcast, mpsc, oneshot};
+use vitrine_shared::{AccountId, Money, ProductId, Sku};
+
+/// Countdown before a flash sale opens, in seconds.
+pub const COUNTDOWN_SECS: std::ops::RangeInclusive<u64> = 10..=300;
+/// How long a flash sale runs once open, in seconds (1 to 20 minutes).
+pub const DURATION_SECS: std::ops::RangeInclusive<u64> = 60..=1200;
+/// Units one claim may take.
+pub const MAX_CLAIM_QUANTITY: i64 = 100;
+
+/// What a host asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlashSaleSpec {
+    pub sku: Sku,
+    pub price: Money,
+    pub quantity: i64,
+    pub per_buyer_limit: i64,
+    pub countdown_secs: u64,
+    pub duration_secs: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SaleState {
+    /// Announced, counting down to `starts_at_ms`.
+    Countdown,
+    Live,
+    SoldOut,
+    /// Past `ends_at_ms`; unsold units are back in stock once closed.
+    Ended,
+}
+
+impl SaleState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SaleState::Countdown => "countdown",
+            SaleState::Live => "live",
+            SaleState::SoldOut => "sold_out",
+            SaleState::Ended => "ended",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlashSale {
+    pub id: i64,
+    pub product: ProductId,
+    pub sku: Sku,
+    pub price: Money,
+    pub quantity: i64,
+    pub sold: i64,
+    pub per_buyer_limit: i64,
+    pub starts_at_ms: i64,
+    pub ends_at_ms: i64,
+    pub state: SaleState,
+}
+
+impl FlashSale {
+    pub fn units_left(&self) -> i64 {
+        self.quantity - self.sold
+    }
+}
+
+/// A successful claim: the order it made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claimed {
+    pub order_id: i64,
+    pub sale_id: i64,
+    pub sku: Sku,
+    pub quantity: i64,
+    pub unit_price: Money,
+    pub total: Money,
+    pub units_left: i64,
+}
+
+#[derive(Debug, Clone, Error, PartialEq, Eq)]
+pub enum CommerceError {
+    #[error("no such product variant")]
+    UnknownSku,
+    #[error("no such flash sale")]
+    UnknownSale,
+    #[error("only {available} units in stock")]
+    NotEnoughStock { available: i64 },
+    #[error("{0}")]
+    InvalidSale(String),
+    #[error("quantity must be 1 to {MAX_CLAIM_QUANTITY}")]
+    BadQuantity,
+    #[error("the sale has not started: it opens in {opens_in_ms} ms")]
+    NotStarted { opens_in_ms: i64 },
+    #[error("the sale has ended")]
+    Ended,
+    #[error("sold out")]
+    SoldOut,
+    #[error("only {remaining} more for you in this sale (limit {limit} per buyer)")]
+    LimitReached { limit: i64, remaining: i64 },
+    #[error("this idempotency key was used with a different request")]
+    IdempotencyConflict,
+    #[error("the store failed; nothing was changed")]
+    Storage,
+    #[error("the commerce engine is not running")]
+    Unavailable,
+}
+
+/// What every room of the show hears about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommerceEvent {
+    SaleAnnounced(FlashSale),
+    SaleOpened { sale_id: i64 },
+    UnitsLeft { sale_id: i64, units_left: i64 },
+    SoldOut { sale_id: i64 },
+    SaleEnded { sale_id: i64, unsold_returned: i64 },
+}
+
+pub(crate) enum Request {
+    StartSale {
+        by: AccountId,
+        spec: FlashSaleSpec,
+        reply: oneshot::Sender<Result<FlashSale, CommerceError>>,
+    },
+    Claim {
+        buyer: AccountId,
+        sale_id: i64,
+        quantity: i64,
+        /// The caller's idempotency key and a hash of the request body.
+        idempotency: Option<(String, u64)>,
+        reply: oneshot::Sender<Result<Claimed, CommerceError>>,
+    },
+    Sale {
+        sale_id: i64,
+        reply: oneshot::Sender<Option<FlashSale>>,
+    },
+}
+
+/// A cheap handle to the engine, for rooms and HTTP handlers.
+#[derive(Clone)]
+pub struct CommerceHandle {
+    requests: mpsc::Sender<Request>,
+    events: broadcast::Sender<CommerceEvent>,
+    store: crate::store::Store,
+}
+
+impl CommerceHandle {
+    async fn ask<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<T>) -> Request,
+    ) -> Result<T, CommerceError> {
+        let (tx, rx) = oneshot::channel();
+        self.requests
+            .send(make(tx))
+            .await
+            .map_err(|_| CommerceError::Unavailable)?;
+        rx.await.map_err(|_| CommerceError::Unavailable)
+    }
+
+    pub async fn start_sale(
+        &self,
+        by: AccountId,
+        spec: FlashSaleSpec,
+    ) -> Result<FlashSale, CommerceError> {
+        self.ask(|reply| Request::StartSale { by, spec, reply })
+            .await?
+    }
+
+    pub async fn claim(
+        &self,
+        buyer: AccountId,
+        sale_id: i64,
+        quantity: i64,
+        idempotency: Option<(String, u64)>,
+    ) -> Result<Claimed, CommerceError> {
+        self.ask(|reply| Request::Claim {
+            buyer,
+            sale_id,
+            quantity,
+            idempotency,
+            reply,
+        })
+        .await?
+    }
+
+    pub async fn sale(&self, sale_id: i64) -> Result<Option<FlashSale>, CommerceError> {
+        self.ask(|reply| Request::Sale { sale_id, reply }).await
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<CommerceEvent> {
+        self.events.subscribe()
+    }
+
+    pub async fn orders(&self, buyer: AccountId) -> Result<Vec<OrderRecord>, CommerceError> {
+        ledger::orders(&self.store, buyer, None)
+            .await
+            .map_err(|_| CommerceError::Storage)
+    }
+
+    pub async fn order(
+        &self,
+        buyer: AccountId,
+        order_id: i64,
+    ) -> Result<Option<OrderRecord>, CommerceError> {
+        let found = ledger::orders(&self.store, buyer, Some(order_id))
+            .await
+            .map_err(|_| CommerceError::Storage)?;
+        Ok(found.into_iter().next())
+    }
+}

@@ -1,0 +1,446 @@
+//! Flash sales over HTTP: a thousand buyers race for a hundred units, and
+//! every malformed or repeated claim gets a typed answer without changing
+//! what it must not.
+
+use serde_json::{Value, json};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use vitrine_server::config::RateConfig;
+use vitrine_shared::Role;
+use vitrine_shared::api::{ClaimView, FlashSaleView, OrderList, ProductView};
+use vitrine_tests::{TestServer, step_until};
+
+struct Http {
+    base: String,
+    agent: ureq::Agent,
+}
+
+impl Http {
+    fn new(server: &TestServer) -> Self {
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(30)))
+            .build()
+            .into();
+        Http {
+            base: server.url(),
+            agent,
+        }
+    }
+
+    /// (status, body as JSON)
+    fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        key: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut req = ureq::http::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.header("Authorization", format!("Bearer {t}"));
+        }
+        if let Some(k) = key {
+            req = req.header("Idempotency-Key", k);
+        }
+        let text = body.map(|b| b.to_string()).unwrap_or_default();
+        if !text.is_empty() {
+            req = req.header("Content-Type", "application/json");
+        }
+        let mut response = self
+            .agent
+            .run(req.body(text).unwrap())
+            .expect("HTTP exchange");
+        let status = response.status().as_u16();
+        let body = response.body_mut().read_to_string().unwrap_or_default();
+        (status, serde_json::from_str(&body).unwrap_or(Value::Null))
+    }
+}
+
+fn guest(http: &Http, name: &str) -> String {
+    let (status, body) = http.call(
+        "POST",
+        "/api/v1/sessions",
+        None,
+        None,
+        Some(json!({ "display_name": name })),
+    );
+    assert_eq!(status, 201, "{body}");
+    body["token"].as_str().unwrap().to_owned()
+}
+
+fn stock_of(http: &Http, product: &str, sku: &str) -> i64 {
+    let (_, body) = http.call(
+        "GET",
+        &format!("/api/v1/products/{product}"),
+        None,
+        None,
+        None,
+    );
+    let product: ProductView = serde_json::from_value(body).unwrap();
+    product
+        .variants
+        .iter()
+        .find(|v| v.sku == sku)
+        .unwrap()
+        .stock
+}
+
+fn start_sale(http: &Http, host: &str, sku: &str, quantity: i64, limit: i64) -> FlashSaleView {
+    let body = json!({
+        "sku": sku, "sale_price_minor": 990, "currency": "EUR", "quantity": quantity,
+        "per_buyer_limit": limit, "countdown_secs": 10, "duration_secs": 120,
+    });
+    let (status, body) = http.call("POST", "/api/v1/flash-sales", Some(host), None, Some(body));
+    assert_eq!(status, 201, "{body}");
+    serde_json::from_value(body).unwrap()
+}
+
+/// Polls the sale (as a shopper's app would) until it opens; the countdown
+/// is at least 10 s by rule.
+fn wait_until_live(http: &Http, sale: i64) {
+    let live = step_until(Duration::from_secs(30), || {
+        let (_, body) = http.call(
+            "GET",
+            &format!("/api/v1/flash-sales/{sale}"),
+            None,
+            None,
+            None,
+        );
+        body["state"] == "live"
+    });
+    assert!(live, "the sale never opened");
+}
+
+#[test]
+fn a_thousand_buyers_race_for_a_hundred_units() {
+    let server = TestServer::start_with(|c| {
+        c.http_rate = RateConfig {
+            per_second: 1e6,
+            burst: 1_000_000,
+        }
+    });
+    let http = Http::new(&server);
+    let host = server.sign_in_as("host.race", Role::Host);
+    let (product, sku) = ("stoneware-mug", "stoneware-mug-oat");
+    let stock_before = stock_of(&http, product, sku);
+    let sale = start_sale(&http, &host, sku, 100, 1);
+    assert_eq!(sale.state, "countdown");
+    assert_eq!(
+        stock_of(&http, product, sku),
+        stock_before - 100,
+        "the sale's units left normal stock"
+    );
+
+    let buyers: Vec<String> = (0..1000)
+        .map(|i| guest(&http, &format!("Racer {i}")))
+        .collect();
+    wait_until_live(&http, sale.id);
+
+    // 50 threads, 20 buyers each, all claiming at once.
+    let results = Arc::new(Mutex::new(Vec::new()));
+    let buyers = Arc::new(buyers);
+    let threads: Vec<_> = (0..50)
+        .map(|t| {
+            let (buyers, results, base) = (buyers.clone(), results.clone(), server.url());
+            std::thread::spawn(move || {
+                let agent = ureq::Agent::config_builder()
+                    .http_status_as_error(false)
+                    .build()
+                    .into();
+                let http = Http { base, agent };
+                for b in (t * 20)..(t * 20 + 20) {
+                    let key = format!("race-{b}");
+                    let path = format!("/api/v1/flash-sales/{}/claims", sale.id);
+                    let reply = http.call(
+                        "POST",
+                        &path,
+                        Some(&buyers[b]),
+                        Some(&key),
+                        Some(json!({ "quantity": 1 })),
+                    );
+                    results.lock().unwrap().push((b, reply));
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let results = results.lock().unwrap();
+    assert_eq!(results.len(), 1000);
+    let winners: Vec<&(usize, (u16, Value))> =
+        results.iter().filter(|(_, (s, _))| *s == 201).collect();
+    let losers = results
+        .iter()
+        .filter(|(_, (s, b))| *s == 409 && b["code"] == "sold_out")
+        .count();
+    assert_eq!(winners.len(), 100, "exactly the units on offer were sold");
+    assert_eq!(losers, 900, "everyone else was told it sold out");
+
+    // The sale, the orders and the stock agree.
+    let (_, body) = http.call(
+        "GET",
+        &format!("/api/v1/flash-sales/{}", sale.id),
+        None,
+        None,
+        None,
+    );
+    let after: FlashSaleView = serde_json::from_value(body).unwrap();
+    assert_eq!(
+        (after.sold, after.units_left, after.state.as_str()),
+        (100, 0, "sold_out")
+    );
+    let mut ordered = 0;
+    for (b, (_, claim)) in &winners {
+        let claim: ClaimView = serde_json::from_value(claim.clone()).unwrap();
+        assert_eq!(claim.unit_price.minor, 990, "the server set the price");
+        let (_, body) = http.call("GET", "/api/v1/orders", Some(&buyers[*b]), None, None);
+        let orders: OrderList = serde_json::from_value(body).unwrap();
+        assert_eq!(orders.orders.len(), 1);
+        assert_eq!(orders.orders[0].id, claim.order_id);
+        ordered += orders.orders[0]
+            .lines
+            .iter()
+            .map(|l| l.quantity)
+            .sum::<i64>();
+    }
+    let stock_now = stock_of(&http, product, sku);
+    assert_eq!(ordered, 100);
+    assert_eq!(
+        stock_now + after.units_left + ordered,
+        stock_before,
+        "no unit lost or made up"
+    );
+}
+
+#[test]
+fn bad_and_repeated_claims_get_typed_answers_and_change_nothing() {
+    let server = TestServer::start();
+    let http = Http::new(&server);
+    let host = server.sign_in_as("host.rules", Role::Host);
+    let shopper = guest(&http, "Shopper");
+    let sku = "pocket-speaker-teal";
+
+    // Starting a sale: only staff, only real SKUs, only sane parameters.
+    let base = json!({
+        "sku": sku, "sale_price_minor": 2900, "currency": "EUR", "quantity": 10,
+        "per_buyer_limit": 2, "countdown_secs": 10, "duration_secs": 120,
+    });
+    let with = |key: &str, value: Value| {
+        let mut b = base.clone();
+        b[key] = value;
+        b
+    };
+    let start = |token: &str, body: Value| {
+        http.call("POST", "/api/v1/flash-sales", Some(token), None, Some(body))
+    };
+    assert_eq!(start(&shopper, base.clone()).1["code"], "forbidden");
+    assert_eq!(
+        start(&host, with("sku", json!("no-such-sku"))).1["code"],
+        "unknown_sku"
+    );
+    assert_eq!(
+        start(&host, with("countdown_secs", json!(5))).1["code"],
+        "invalid_sale"
+    );
+    assert_eq!(
+        start(&host, with("duration_secs", json!(3600))).1["code"],
+        "invalid_sale"
+    );
+    assert_eq!(
+        start(&host, with("sale_price_minor", json!(999_999))).1["code"],
+        "invalid_sale"
+    );
+    assert_eq!(
+        start(&host, with("currency", json!("USD"))).1["code"],
+        "invalid_sale"
+    );
+    assert_eq!(
+        start(&host, with("quantity", json!(1_000_000))).1["code"],
+        "not_enough_stock"
+    );
+    assert_eq!(
+        start(&host, with("per_buyer_limit", json!(0))).1["code"],
+        "invalid_sale"
+    );
+    let stock_before = stock_of(&http, "pocket-speaker", sku);
+    let (status, body) = start(&host, base.clone());
+    assert_eq!(status, 201, "{body}");
+    let sale: FlashSaleView = serde_json::from_value(body).unwrap();
+    assert_eq!(stock_of(&http, "pocket-speaker", sku), stock_before - 10);
+
+    let claim = |token: &str, key: Option<&str>, body: Value| {
+        http.call(
+            "POST",
+            &format!("/api/v1/flash-sales/{}/claims", sale.id),
+            Some(token),
+            key,
+            Some(body),
+        )
+    };
+    // Too early.
+    let (status, body) = claim(&shopper, None, json!({ "quantity": 1 }));
+    assert_eq!((status, body["code"].as_str()), (409, Some("not_started")));
+    wait_until_live(&http, sale.id);
+
+    // Malformed quantities and a client-sent price.
+    for q in [json!(0), json!(-1), json!(1_000_000)] {
+        let (status, body) = claim(&shopper, None, json!({ "quantity": q }));
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (400, Some("bad_quantity")),
+            "{q}"
+        );
+    }
+    let (status, body) = claim(
+        &shopper,
+        None,
+        json!({ "quantity": 1, "unit_price_minor": 1 }),
+    );
+    assert_eq!((status, body["code"].as_str()), (400, Some("invalid_body")));
+    for key in ["has a space".to_owned(), "k".repeat(300)] {
+        let (status, body) = claim(&shopper, Some(&key), json!({ "quantity": 1 }));
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (400, Some("invalid_idempotency_key"))
+        );
+    }
+    let (status, body) = http.call(
+        "POST",
+        "/api/v1/flash-sales/424242/claims",
+        Some(&shopper),
+        None,
+        Some(json!({})),
+    );
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (404, Some("sale_not_found"))
+    );
+
+    // The same request replayed ten times is one order.
+    let first = claim(&shopper, Some("tap-1"), json!({ "quantity": 1 }));
+    assert_eq!(first.0, 201, "{}", first.1);
+    for _ in 0..9 {
+        let again = claim(&shopper, Some("tap-1"), json!({ "quantity": 1 }));
+        assert_eq!(again.0, 201);
+        assert_eq!(again.1["order_id"], first.1["order_id"]);
+    }
+    // The same key with another body is refused.
+    let (status, body) = claim(&shopper, Some("tap-1"), json!({ "quantity": 2 }));
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (409, Some("idempotency_conflict"))
+    );
+    // The per-buyer limit is 2: one more fits, then no more.
+    assert_eq!(
+        claim(&shopper, Some("tap-2"), json!({ "quantity": 1 })).0,
+        201
+    );
+    let (status, body) = claim(&shopper, Some("tap-3"), json!({ "quantity": 1 }));
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (409, Some("limit_reached"))
+    );
+
+    let (_, body) = http.call("GET", "/api/v1/orders", Some(&shopper), None, None);
+    let orders: OrderList = serde_json::from_value(body).unwrap();
+    assert_eq!(
+        orders.orders.len(),
+        2,
+        "ten taps and a conflict made one order, plus the second"
+    );
+    let (_, body) = http.call(
+        "GET",
+        &format!("/api/v1/flash-sales/{}", sale.id),
+        None,
+        None,
+        None,
+    );
+    assert_eq!(body["sold"], 2);
+    // Orders are private.
+    let other = guest(&http, "Other");
+    let id = orders.orders[0].id;
+    let (status, body) = http.call(
+        "GET",
+        &format!("/api/v1/orders/{id}"),
+        Some(&other),
+        None,
+        None,
+    );
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (404, Some("order_not_found"))
+    );
+    let (status, _) = http.call(
+        "GET",
+        &format!("/api/v1/orders/{id}"),
+        Some(&shopper),
+        None,
+        None,
+    );
+    assert_eq!(status, 200);
+}
+
+#[test]
+fn claims_survive_a_restart_and_retries_still_find_their_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_owned();
+    let keep_data = move |c: &mut vitrine_server::config::ServerConfig| {
+        c.data_dir = data.clone();
+        c.database_url = vitrine_server::config::sqlite_url(&data);
+    };
+    let server = TestServer::start_with(keep_data.clone());
+    let http = Http::new(&server);
+    let host = server.sign_in_as("host.restart", Role::Host);
+    let shopper = guest(&http, "Loyal");
+    let sale = start_sale(&http, &host, "soy-candle-fig-cedar", 5, 2);
+    wait_until_live(&http, sale.id);
+    let path = format!("/api/v1/flash-sales/{}/claims", sale.id);
+    let (status, first) = http.call(
+        "POST",
+        &path,
+        Some(&shopper),
+        Some("once"),
+        Some(json!({ "quantity": 2 })),
+    );
+    assert_eq!(status, 201, "{first}");
+    server.stop().unwrap();
+
+    let server = TestServer::start_with(keep_data);
+    let http = Http::new(&server);
+    let (_, body) = http.call(
+        "GET",
+        &format!("/api/v1/flash-sales/{}", sale.id),
+        None,
+        None,
+        None,
+    );
+    assert_eq!(
+        (body["sold"].as_i64(), body["units_left"].as_i64()),
+        (Some(2), Some(3))
+    );
+    // The session, the order, the key and the per-buyer count all survived.
+    let (status, again) = http.call(
+        "POST",
+        &path,
+        Some(&shopper),
+        Some("once"),
+        Some(json!({ "quantity": 2 })),
+    );
+    assert_eq!((status, &again["order_id"]), (201, &first["order_id"]));
+    let (status, body) = http.call(
+        "POST",
+        &path,
+        Some(&shopper),
+        Some("twice"),
+        Some(json!({ "quantity": 1 })),
+    );
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (409, Some("limit_reached"))
+    );
+}
