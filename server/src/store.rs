@@ -421,7 +421,19 @@ pub(crate) mod tests {
         let url = crate::config::sqlite_url(dir.path());
         let mut out = vec![(Store::connect(&url).await.unwrap(), Some(dir))];
         if let Ok(pg) = std::env::var("VITRINE_TEST_POSTGRES") {
-            out.push((Store::connect(&pg).await.unwrap(), None));
+            // A schema of its own per test, so tests running at once on one
+            // database never see each other's rows.
+            let schema = format!("test_{:016x}", rand::random::<u64>());
+            sqlx::any::install_default_drivers();
+            let admin = AnyPool::connect(&pg).await.unwrap();
+            sqlx::query(&format!("CREATE SCHEMA {schema}"))
+                .execute(&admin)
+                .await
+                .unwrap();
+            admin.close().await;
+            let sep = if pg.contains('?') { '&' } else { '?' };
+            let url = format!("{pg}{sep}options[search_path]={schema}");
+            out.push((Store::connect(&url).await.unwrap(), None));
         }
         out
     }

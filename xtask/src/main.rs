@@ -36,6 +36,12 @@ const BUILD: &[Package] = &[
     },
 ];
 
+/// The tests also run the store and the commerce engine on PostgreSQL.
+const POSTGRES: &[Package] = &[Package {
+    name: "postgresql",
+    why: "PostgreSQL server: the store's tests run on it as well as on SQLite",
+}];
+
 /// Tasks that start and stop server processes.
 const PROCESSES: &[Package] = &[Package {
     name: "procps",
@@ -142,6 +148,9 @@ fn packages_for(task: &str) -> Vec<&'static Package> {
     if matches!(task, "demo" | "test" | "bench") {
         list.extend(PROCESSES.iter());
     }
+    if task == "test" {
+        list.extend(POSTGRES.iter());
+    }
     list
 }
 
@@ -169,7 +178,87 @@ fn test() -> Result<()> {
         "-D",
         "warnings",
     ]))?;
-    run(cargo().args(["test", "--workspace", "--locked"]))
+    let mut tests = cargo();
+    tests.args(["test", "--workspace", "--locked"]);
+    match test_postgres() {
+        Ok(url) => {
+            let at = url.split('@').next_back().unwrap_or_default();
+            println!("xtask: tests run on SQLite and on PostgreSQL ({at})");
+            tests.env("VITRINE_TEST_POSTGRES", url);
+        }
+        // CI must test both; a laptop without PostgreSQL still tests SQLite.
+        Err(e) if std::env::var_os("CI").is_none() => {
+            println!("xtask: PostgreSQL unavailable ({e}); testing on SQLite only");
+        }
+        Err(e) => return Err(format!("PostgreSQL for the tests: {e}")),
+    }
+    run(&mut tests)
+}
+
+/// Runs a command as the `postgres` system user.
+fn as_postgres(args: &[&str]) -> Command {
+    let mut cmd = if is_root() {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--"]);
+        c
+    } else {
+        let mut c = Command::new("sudo");
+        c.args(["-u", "postgres"]);
+        c
+    };
+    cmd.args(args).current_dir("/");
+    cmd
+}
+
+/// Starts Debian's PostgreSQL cluster and makes a fresh `vitrine_test`
+/// database; returns its URL. `VITRINE_TEST_POSTGRES`, when set, wins.
+fn test_postgres() -> Result<String> {
+    if let Ok(url) = std::env::var("VITRINE_TEST_POSTGRES") {
+        return Ok(url);
+    }
+    let ready = || {
+        Command::new("pg_isready")
+            .args(["-q", "-h", "127.0.0.1", "-p", "5432"])
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if !ready() {
+        println!("xtask: starting PostgreSQL");
+        let mut start = if is_root() {
+            Command::new("service")
+        } else {
+            Command::new("sudo")
+        };
+        if !is_root() {
+            start.arg("service");
+        }
+        run(start.args(["postgresql", "start"]))?;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !ready() {
+            if Instant::now() > deadline {
+                return Err("PostgreSQL did not accept connections within 30 s".into());
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+    let sql = [
+        "DROP DATABASE IF EXISTS vitrine_test",
+        "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'vitrine') THEN \
+         CREATE ROLE vitrine LOGIN PASSWORD 'vitrine'; END IF; END $$",
+        "CREATE DATABASE vitrine_test OWNER vitrine",
+    ];
+    for statement in sql {
+        let out = as_postgres(&["psql", "-q", "-v", "ON_ERROR_STOP=1", "-c", statement])
+            .output()
+            .map_err(|e| format!("cannot run psql: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "psql: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+    }
+    Ok("postgres://vitrine:vitrine@127.0.0.1:5432/vitrine_test".into())
 }
 
 /// Waits for the server's log line with its HTTP address.

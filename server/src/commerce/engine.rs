@@ -433,3 +433,131 @@ fn claimed(claim: &NewClaim, units_left: i64) -> Claimed {
         units_left,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::tests::stores;
+    use vitrine_shared::Sku;
+
+    /// A sale already live, written as the engine would, so the test need
+    /// not wait out a countdown.
+    async fn live_sale(store: &Store, quantity: i64, limit: i64) -> FlashSale {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/catalog.toml");
+        if store.catalog_is_empty().await.unwrap() {
+            store
+                .import_catalog(&crate::catalog::load_catalog_file(&path).unwrap())
+                .await
+                .unwrap();
+        }
+        let sku = Sku::new("stoneware-mug-sage").unwrap();
+        let (product, regular, _) = ledger::variant(store, &sku).await.unwrap().unwrap();
+        let now = now_ms();
+        let sale = FlashSale {
+            id: new_id(),
+            product,
+            sku,
+            price: Money::new(regular.minor / 2, regular.currency),
+            quantity,
+            sold: 0,
+            per_buyer_limit: limit,
+            starts_at_ms: now - 1000,
+            ends_at_ms: now + 60_000,
+            state: SaleState::Live,
+        };
+        assert!(
+            ledger::insert_sale(store, &sale, AccountId(1))
+                .await
+                .unwrap()
+        );
+        sale
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_claims_never_oversell_on_any_backend() {
+        for (store, _dir) in stores().await {
+            let sale = live_sale(&store, 50, 3).await;
+            let engine = spawn(store.clone()).await.unwrap();
+            let mut events = engine.subscribe();
+            // 200 buyers × 1 unit for 50 units, all at once.
+            let tasks: Vec<_> = (0..200u64)
+                .map(|b| {
+                    let engine = engine.clone();
+                    tokio::spawn(async move {
+                        engine.claim(AccountId(1000 + b), sale.id, 1, None).await
+                    })
+                })
+                .collect();
+            let mut won = 0;
+            for t in tasks {
+                match t.await.unwrap() {
+                    Ok(c) => {
+                        won += 1;
+                        assert_eq!(c.unit_price, sale.price);
+                    }
+                    Err(CommerceError::SoldOut) => {}
+                    Err(other) => panic!("unexpected {other:?}"),
+                }
+            }
+            assert_eq!(won, 50);
+            let view = engine.sale(sale.id).await.unwrap().unwrap();
+            assert_eq!((view.sold, view.state), (50, SaleState::SoldOut));
+            // What was announced matches, and the sold-out notice came.
+            let mut sold_out = false;
+            while let Ok(event) = events.try_recv() {
+                sold_out |= event == CommerceEvent::SoldOut { sale_id: sale.id };
+            }
+            assert!(sold_out);
+            // A fresh engine (a restart) reads back the same numbers.
+            let reloaded = spawn(store.clone()).await.unwrap();
+            assert_eq!(reloaded.sale(sale.id).await.unwrap().unwrap().sold, 50);
+            let rows: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM orders WHERE flash_sale_id = $1")
+                    .bind(sale.id)
+                    .fetch_one(store.pool())
+                    .await
+                    .unwrap();
+            assert_eq!(rows, 50);
+        }
+    }
+
+    #[tokio::test]
+    async fn an_ended_sale_returns_its_unsold_units() {
+        for (store, _dir) in stores().await {
+            let mut sale = live_sale(&store, 10, 10).await;
+            let stock_with_sale_out = ledger::variant(&store, &sale.sku).await.unwrap().unwrap().2;
+            // End it now, as the clock would find it.
+            sqlx::query("UPDATE flash_sales SET ends_at = $1 WHERE id = $2")
+                .bind(now_ms() + 300)
+                .bind(sale.id)
+                .execute(store.pool())
+                .await
+                .unwrap();
+            sale.ends_at_ms = now_ms() + 300;
+            let engine = spawn(store.clone()).await.unwrap();
+            let mut events = engine.subscribe();
+            engine.claim(AccountId(7), sale.id, 4, None).await.unwrap();
+            let ended = tokio::time::timeout(Duration::from_secs(10), async {
+                loop {
+                    if let Ok(CommerceEvent::SaleEnded {
+                        sale_id,
+                        unsold_returned,
+                    }) = events.recv().await
+                        && sale_id == sale.id
+                    {
+                        return unsold_returned;
+                    }
+                }
+            })
+            .await
+            .expect("the sale ended");
+            assert_eq!(ended, 6);
+            let stock = ledger::variant(&store, &sale.sku).await.unwrap().unwrap().2;
+            assert_eq!(stock, stock_with_sale_out + 6);
+            assert_eq!(
+                engine.claim(AccountId(8), sale.id, 1, None).await,
+                Err(CommerceError::Ended)
+            );
+        }
+    }
+}

@@ -226,7 +226,7 @@ pub(super) async fn open_sale_buyers(
     store: &Store,
 ) -> Result<Vec<(i64, AccountId, i64)>, StoreError> {
     let rows = sqlx::query(
-        "SELECT o.flash_sale_id, o.account_id, SUM(l.quantity) FROM orders o \
+        "SELECT o.flash_sale_id, o.account_id, CAST(SUM(l.quantity) AS BIGINT) FROM orders o \
          JOIN order_lines l ON l.order_id = o.id JOIN flash_sales f ON f.id = o.flash_sale_id \
          WHERE f.closed_at IS NULL GROUP BY o.flash_sale_id, o.account_id",
     )
