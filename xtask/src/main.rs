@@ -148,7 +148,7 @@ fn packages_for(task: &str) -> Vec<&'static Package> {
     if matches!(task, "demo" | "test" | "bench") {
         list.extend(PROCESSES.iter());
     }
-    if task == "test" {
+    if matches!(task, "test" | "bench") {
         list.extend(POSTGRES.iter());
     }
     list
@@ -414,7 +414,22 @@ fn bench(args: &[String]) -> Result<()> {
                     &seconds.to_string(),
                 ]))
         }
-        _ => Err("usage: cargo xtask bench room [--bots N] [--seconds S]".into()),
+        Some("flash-sale") => {
+            ensure_packages(&packages_for("bench"))?;
+            run(cargo().args(["build", "--release", "-p", "vitrine-tests", "--bin", "bench-flash-sale"]))?;
+            let mut bench = Command::new(target_dir().join("release").join("bench-flash-sale"));
+            bench.args(&args[1..]);
+            if std::env::var_os("VITRINE_TEST_POSTGRES").is_none() && !args.iter().any(|a| a == "--postgres") {
+                match test_postgres() {
+                    Ok(url) => {
+                        bench.env("VITRINE_TEST_POSTGRES", url);
+                    }
+                    Err(e) => println!("xtask: PostgreSQL unavailable ({e}); SQLite only"),
+                }
+            }
+            run(&mut bench)
+        }
+        _ => Err("usage: cargo xtask bench room [--bots N] [--seconds S] | bench flash-sale [--claims N] [--postgres URL]".into()),
     }
 }
 
