@@ -138,6 +138,7 @@ impl Server {
             chat: config.chat,
             reactions: config.reactions,
             shutdown: room_stop.clone(),
+            commerce: commerce.clone(),
         };
         // The app is built on its own thread; report a failure back here.
         let (built_tx, built_rx) = std::sync::mpsc::channel();

@@ -2,6 +2,7 @@
 //! pair. Decoding returns `Result` and never panics.
 
 use crate::ids::{AccountId, MemberSlot, Role};
+use crate::money::Money;
 use crate::pose::{PoseDeltaQ, PoseError, PoseNet, PoseQ, RoomBounds};
 use crate::validated::{ChatText, DisplayName, Reaction, RoomId};
 use renet::{ChannelConfig, ConnectionConfig, SendType};
@@ -161,6 +162,11 @@ pub struct InputMessage {
 pub enum RoomCommand {
     Chat(ChatText),
     React(Reaction),
+    /// One tap in a flash sale. No price: the server sets it.
+    ClaimFlashSale {
+        sale_id: i64,
+        quantity: u16,
+    },
 }
 
 impl RoomCommand {
@@ -168,6 +174,7 @@ impl RoomCommand {
         match self {
             RoomCommand::Chat(_) => CommandKind::Chat,
             RoomCommand::React(_) => CommandKind::React,
+            RoomCommand::ClaimFlashSale { .. } => CommandKind::ClaimFlashSale,
         }
     }
 }
@@ -178,6 +185,7 @@ pub enum CommandKind {
     Pose,
     Chat,
     React,
+    ClaimFlashSale,
 }
 
 // ---------------------------------------------------------------------------
@@ -193,6 +201,8 @@ pub enum ServerMessage {
     Rejected(Rejection),
     /// On [`ServerChannel::Events`]: the server is going away.
     ShuttingDown { reason: String },
+    /// On [`ServerChannel::Events`]: flash sales and your orders.
+    Commerce(CommerceEventNet),
 }
 
 impl ServerMessage {
@@ -233,6 +243,8 @@ pub enum RoomEvent {
         bounds: RoomBounds,
         members: Vec<MemberInfo>,
         recent_chat: Vec<ChatLine>,
+        /// Flash sales announced and not yet ended.
+        flash_sales: Vec<FlashSaleNet>,
     },
     MemberJoined(MemberInfo),
     MemberLeft {
@@ -365,6 +377,8 @@ pub enum RejectReason {
     InvalidPose(PoseError),
     #[error("your role may not do this")]
     NotAllowed,
+    #[error("{0}")]
+    Claim(ClaimRefusal),
 }
 
 impl RejectReason {
@@ -374,8 +388,72 @@ impl RejectReason {
             RejectReason::RateLimited { .. } => "rate_limited",
             RejectReason::InvalidPose(_) => "invalid_pose",
             RejectReason::NotAllowed => "not_allowed",
+            RejectReason::Claim(_) => "claim_refused",
         }
     }
+}
+
+/// Why a flash-sale claim was refused.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Error)]
+pub enum ClaimRefusal {
+    #[error("no such flash sale")]
+    UnknownSale,
+    #[error("quantity must be 1 to 100")]
+    BadQuantity,
+    #[error("the sale opens in {opens_in_ms} ms")]
+    NotStarted { opens_in_ms: i64 },
+    #[error("the sale has ended")]
+    Ended,
+    #[error("sold out")]
+    SoldOut,
+    #[error("only {available} left")]
+    NotEnoughLeft { available: i64 },
+    #[error("only {remaining} more for you (limit {limit} per buyer)")]
+    LimitReached { limit: i64, remaining: i64 },
+    #[error("the shop is unavailable; nothing was bought")]
+    Unavailable,
+}
+
+/// A flash sale as rooms see it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlashSaleNet {
+    pub id: i64,
+    pub product: String,
+    pub sku: String,
+    pub price: Money,
+    pub quantity: i64,
+    pub units_left: i64,
+    pub per_buyer_limit: i64,
+    /// Unix milliseconds: clients count down to it.
+    pub starts_at_ms: i64,
+    pub ends_at_ms: i64,
+}
+
+/// Commerce news for every room of the show, and claim results for the
+/// claimer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CommerceEventNet {
+    SaleAnnounced(FlashSaleNet),
+    SaleOpened {
+        sale_id: i64,
+    },
+    UnitsLeft {
+        sale_id: i64,
+        units_left: i64,
+    },
+    SoldOut {
+        sale_id: i64,
+    },
+    SaleEnded {
+        sale_id: i64,
+    },
+    /// To the claimer only: the order the claim made.
+    Claimed {
+        sale_id: i64,
+        order_id: i64,
+        quantity: i64,
+        total: Money,
+    },
 }
 
 // ---------------------------------------------------------------------------
@@ -593,6 +671,9 @@ mod tests {
             ),
             chat().prop_map(|c| ClientMessage::Room(RoomCommand::Chat(c))),
             reaction().prop_map(|r| ClientMessage::Room(RoomCommand::React(r))),
+            (any::<i64>(), any::<u16>()).prop_map(|(sale_id, quantity)| {
+                ClientMessage::Room(RoomCommand::ClaimFlashSale { sale_id, quantity })
+            }),
         ]
     }
 
@@ -656,6 +737,7 @@ mod tests {
                         bounds: RoomBounds::centered(30.0, 20.0, 5.0),
                         members,
                         recent_chat,
+                        flash_sales: vec![],
                     }
                 )),
             any::<u32>().prop_map(|ms| ServerMessage::Rejected(Rejection {
@@ -663,6 +745,31 @@ mod tests {
                 reason: RejectReason::RateLimited { retry_after_ms: ms }
             })),
             ".{0,40}".prop_map(|reason| ServerMessage::ShuttingDown { reason }),
+            (any::<i64>(), any::<i64>(), 0i64..1_000_000).prop_map(|(id, starts, left)| {
+                ServerMessage::Commerce(CommerceEventNet::SaleAnnounced(FlashSaleNet {
+                    id,
+                    product: "glow-serum".into(),
+                    sku: "glow-serum-30ml".into(),
+                    price: Money::new(1990, crate::Currency::EUR),
+                    quantity: left + 1,
+                    units_left: left,
+                    per_buyer_limit: 2,
+                    starts_at_ms: starts,
+                    ends_at_ms: starts.saturating_add(60_000),
+                }))
+            }),
+            (any::<i64>(), any::<i64>()).prop_map(|(sale_id, units_left)| {
+                ServerMessage::Commerce(CommerceEventNet::UnitsLeft {
+                    sale_id,
+                    units_left,
+                })
+            }),
+            (any::<i64>(), 0i64..100).prop_map(|(limit, remaining)| ServerMessage::Rejected(
+                Rejection {
+                    command: CommandKind::ClaimFlashSale,
+                    reason: RejectReason::Claim(ClaimRefusal::LimitReached { limit, remaining }),
+                }
+            )),
         ]
     }
 

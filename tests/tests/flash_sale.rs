@@ -5,10 +5,13 @@
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use vitrine_client::net::NetClient;
 use vitrine_server::config::RateConfig;
 use vitrine_shared::Role;
+use vitrine_shared::RoomCommand;
 use vitrine_shared::api::{ClaimView, FlashSaleView, OrderList, ProductView};
-use vitrine_tests::{TestServer, step_until};
+use vitrine_shared::protocol::{ClaimRefusal, CommerceEventNet, RejectReason};
+use vitrine_tests::{TestServer, joined_client, pump, step_until};
 
 struct Http {
     base: String,
@@ -99,6 +102,27 @@ fn start_sale(http: &Http, host: &str, sku: &str, quantity: i64, limit: i64) -> 
     serde_json::from_value(body).unwrap()
 }
 
+fn pump_all(clients: &mut [NetClient]) {
+    let mut refs: Vec<&mut NetClient> = clients.iter_mut().collect();
+    pump(&mut refs);
+}
+
+/// Like `wait_until_live`, keeping room clients' links alive meanwhile.
+fn wait_until_live_pumping(http: &Http, sale: i64, clients: &mut [NetClient]) {
+    let live = step_until(Duration::from_secs(30), || {
+        pump_all(clients);
+        let (_, body) = http.call(
+            "GET",
+            &format!("/api/v1/flash-sales/{sale}"),
+            None,
+            None,
+            None,
+        );
+        body["state"] == "live"
+    });
+    assert!(live, "the sale never opened");
+}
+
 /// Polls the sale (as a shopper's app would) until it opens; the countdown
 /// is at least 10 s by rule.
 fn wait_until_live(http: &Http, sale: i64) {
@@ -116,7 +140,7 @@ fn wait_until_live(http: &Http, sale: i64) {
 }
 
 #[test]
-fn a_thousand_buyers_race_for_a_hundred_units() {
+fn a_thousand_buyers_over_udp_and_http_race_for_a_hundred_units() {
     let server = TestServer::start_with(|c| {
         c.http_rate = RateConfig {
             per_second: 1e6,
@@ -127,6 +151,14 @@ fn a_thousand_buyers_race_for_a_hundred_units() {
     let host = server.sign_in_as("host.race", Role::Host);
     let (product, sku) = ("stoneware-mug", "stoneware-mug-oat");
     let stock_before = stock_of(&http, product, sku);
+
+    // 100 shoppers in the room, 900 over HTTP.
+    let mut room: Vec<NetClient> = (0..100)
+        .map(|i| joined_client(&server, &format!("Room {i}"), "hall"))
+        .collect();
+    let buyers: Vec<String> = (0..900)
+        .map(|i| guest(&http, &format!("Web {i}")))
+        .collect();
     let sale = start_sale(&http, &host, sku, 100, 1);
     assert_eq!(sale.state, "countdown");
     assert_eq!(
@@ -134,16 +166,12 @@ fn a_thousand_buyers_race_for_a_hundred_units() {
         stock_before - 100,
         "the sale's units left normal stock"
     );
+    wait_until_live_pumping(&http, sale.id, &mut room);
 
-    let buyers: Vec<String> = (0..1000)
-        .map(|i| guest(&http, &format!("Racer {i}")))
-        .collect();
-    wait_until_live(&http, sale.id);
-
-    // 50 threads, 20 buyers each, all claiming at once.
+    // Everyone at once: 45 HTTP threads of 20 buyers, and the room's taps.
     let results = Arc::new(Mutex::new(Vec::new()));
     let buyers = Arc::new(buyers);
-    let threads: Vec<_> = (0..50)
+    let threads: Vec<_> = (0..45)
         .map(|t| {
             let (buyers, results, base) = (buyers.clone(), results.clone(), server.url());
             std::thread::spawn(move || {
@@ -167,19 +195,49 @@ fn a_thousand_buyers_race_for_a_hundred_units() {
             })
         })
         .collect();
+    for client in room.iter_mut() {
+        client.send_command(RoomCommand::ClaimFlashSale {
+            sale_id: sale.id,
+            quantity: 1,
+        });
+    }
+    let answered = step_until(Duration::from_secs(60), || {
+        pump_all(&mut room);
+        room.iter()
+            .all(|c| !c.mirror().claims.is_empty() || !c.mirror().rejections.is_empty())
+    });
+    assert!(answered, "some taps got no answer");
     for t in threads {
         t.join().unwrap();
     }
     let results = results.lock().unwrap();
-    assert_eq!(results.len(), 1000);
-    let winners: Vec<&(usize, (u16, Value))> =
+    assert_eq!(results.len(), 900);
+    let web_winners: Vec<&(usize, (u16, Value))> =
         results.iter().filter(|(_, (s, _))| *s == 201).collect();
-    let losers = results
+    let web_losers = results
         .iter()
         .filter(|(_, (s, b))| *s == 409 && b["code"] == "sold_out")
         .count();
-    assert_eq!(winners.len(), 100, "exactly the units on offer were sold");
-    assert_eq!(losers, 900, "everyone else was told it sold out");
+    let room_winners = room.iter().filter(|c| c.mirror().claims.len() == 1).count();
+    let room_losers = room
+        .iter()
+        .filter(|c| {
+            c.mirror()
+                .rejections
+                .iter()
+                .any(|r| r.reason == RejectReason::Claim(ClaimRefusal::SoldOut))
+        })
+        .count();
+    assert_eq!(
+        web_winners.len() + room_winners,
+        100,
+        "exactly the units on offer were sold"
+    );
+    assert_eq!(
+        web_losers + room_losers,
+        900,
+        "everyone else was told it sold out"
+    );
 
     // The sale, the orders and the stock agree.
     let (_, body) = http.call(
@@ -194,8 +252,8 @@ fn a_thousand_buyers_race_for_a_hundred_units() {
         (after.sold, after.units_left, after.state.as_str()),
         (100, 0, "sold_out")
     );
-    let mut ordered = 0;
-    for (b, (_, claim)) in &winners {
+    let mut ordered = room_winners as i64;
+    for (b, (_, claim)) in &web_winners {
         let claim: ClaimView = serde_json::from_value(claim.clone()).unwrap();
         assert_eq!(claim.unit_price.minor, 990, "the server set the price");
         let (_, body) = http.call("GET", "/api/v1/orders", Some(&buyers[*b]), None, None);
@@ -215,6 +273,125 @@ fn a_thousand_buyers_race_for_a_hundred_units() {
         stock_before,
         "no unit lost or made up"
     );
+    // And the room saw it sell out.
+    assert!(step_until(Duration::from_secs(10), || {
+        pump_all(&mut room);
+        room.iter().all(|c| {
+            c.mirror()
+                .flash_sales
+                .get(&sale.id)
+                .is_some_and(|s| s.units_left == 0)
+        })
+    }));
+}
+
+#[test]
+fn every_room_sees_the_countdown_and_the_units_left_and_buys_in_one_tap() {
+    let server = TestServer::start();
+    let http = Http::new(&server);
+    let host = server.sign_in_as("host.show", Role::Host);
+    let mut a = joined_client(&server, "Ana", "hall");
+    let mut b = joined_client(&server, "Ben", "hall");
+    let mut c = joined_client(&server, "Cy", "tiny");
+    let sale = start_sale(&http, &host, "canvas-tote-navy", 5, 1);
+    let announced = step_until(Duration::from_secs(10), || {
+        pump(&mut [&mut a, &mut b, &mut c]);
+        [&a, &b, &c].iter().all(|m| {
+            m.mirror()
+                .flash_sales
+                .get(&sale.id)
+                .is_some_and(|s| s.units_left == 5 && s.starts_at_ms == sale.starts_at_ms)
+        })
+    });
+    assert!(announced, "every room, not just one, hears of the sale");
+    // Someone arriving during the countdown is told in the welcome.
+    let late = joined_client(&server, "Late", "hall");
+    assert!(late.mirror().flash_sales.contains_key(&sale.id));
+
+    let mut all = vec![a, b, c, late];
+    wait_until_live_pumping(&http, sale.id, &mut all);
+    all[0].send_command(RoomCommand::ClaimFlashSale {
+        sale_id: sale.id,
+        quantity: 1,
+    });
+    let bought = step_until(Duration::from_secs(10), || {
+        pump_all(&mut all);
+        !all[0].mirror().claims.is_empty()
+            && all
+                .iter()
+                .all(|m| m.mirror().flash_sales[&sale.id].units_left == 4)
+    });
+    assert!(bought);
+    let CommerceEventNet::Claimed {
+        total, quantity, ..
+    } = &all[0].mirror().claims[0]
+    else {
+        unreachable!()
+    };
+    assert_eq!((total.minor, *quantity), (990, 1));
+
+    // A claim over HTTP shows in every room too.
+    let web = guest(&http, "Web");
+    let path = format!("/api/v1/flash-sales/{}/claims", sale.id);
+    assert_eq!(
+        http.call(
+            "POST",
+            &path,
+            Some(&web),
+            None,
+            Some(json!({ "quantity": 1 }))
+        )
+        .0,
+        201
+    );
+    assert!(step_until(Duration::from_secs(10), || {
+        pump_all(&mut all);
+        all.iter()
+            .all(|m| m.mirror().flash_sales[&sale.id].units_left == 3)
+    }));
+
+    // Over the limit, and a silly quantity: typed refusals, nothing sold.
+    all[0].send_command(RoomCommand::ClaimFlashSale {
+        sale_id: sale.id,
+        quantity: 1,
+    });
+    all[0].send_command(RoomCommand::ClaimFlashSale {
+        sale_id: sale.id,
+        quantity: 0,
+    });
+    all[0].send_command(RoomCommand::ClaimFlashSale {
+        sale_id: 7,
+        quantity: 1,
+    });
+    assert!(step_until(Duration::from_secs(10), || {
+        pump_all(&mut all);
+        all[0].mirror().rejections.len() >= 3
+    }));
+    let reasons: Vec<&RejectReason> = all[0]
+        .mirror()
+        .rejections
+        .iter()
+        .map(|r| &r.reason)
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            &RejectReason::Claim(ClaimRefusal::LimitReached {
+                limit: 1,
+                remaining: 0
+            }),
+            &RejectReason::Claim(ClaimRefusal::BadQuantity),
+            &RejectReason::Claim(ClaimRefusal::UnknownSale),
+        ]
+    );
+    let (_, body) = http.call(
+        "GET",
+        &format!("/api/v1/flash-sales/{}", sale.id),
+        None,
+        None,
+        None,
+    );
+    assert_eq!(body["sold"], 2);
 }
 
 #[test]

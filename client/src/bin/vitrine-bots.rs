@@ -106,6 +106,7 @@ fn main() -> ExitCode {
                     }
                     RoomChange::Rejected(r) => println!("! refused {:?}: {}", r.command, r.reason),
                     RoomChange::ShuttingDown(reason) => println!("! server: {reason}"),
+                    RoomChange::Commerce(event) => println!("$ {event:?}"),
                 }
             }
         }

@@ -4,7 +4,8 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use thiserror::Error;
 use vitrine_shared::protocol::{
-    AvatarFull, AvatarMoved, ChatLine, MemberInfo, Rejection, RoomEvent, Snapshot,
+    AvatarFull, AvatarMoved, ChatLine, CommerceEventNet, FlashSaleNet, MemberInfo, Rejection,
+    RoomEvent, Snapshot,
 };
 use vitrine_shared::{MemberSlot, PoseNet, PoseQ, Reaction, RoomBounds, RoomId, ServerMessage};
 
@@ -27,6 +28,7 @@ pub enum RoomChange {
     },
     Rejected(Rejection),
     ShuttingDown(String),
+    Commerce(CommerceEventNet),
 }
 
 #[derive(Debug, Error, PartialEq)]
@@ -50,6 +52,10 @@ pub struct RoomMirror {
     pub chat: Vec<ChatLine>,
     pub rejections: Vec<Rejection>,
     pub shutting_down: Option<String>,
+    /// Flash sales announced and not ended, with their units left.
+    pub flash_sales: BTreeMap<i64, FlashSaleNet>,
+    /// This shopper's successful claims (`CommerceEventNet::Claimed`).
+    pub claims: Vec<CommerceEventNet>,
     /// Newest snapshot applied: acknowledged to the server as a baseline.
     pub latest_snapshot: Option<u32>,
     pub snapshots_applied: u64,
@@ -89,6 +95,7 @@ impl RoomMirror {
                 self.shutting_down = Some(reason.clone());
                 self.changes.push(RoomChange::ShuttingDown(reason));
             }
+            ServerMessage::Commerce(event) => self.apply_commerce(event),
         }
         Ok(())
     }
@@ -103,7 +110,9 @@ impl RoomMirror {
                 bounds,
                 members,
                 recent_chat,
+                flash_sales,
             } => {
+                self.flash_sales = flash_sales.into_iter().map(|s| (s.id, s)).collect();
                 self.room = Some(room.clone());
                 self.room_name = room_name;
                 self.you = Some(you);
@@ -137,6 +146,33 @@ impl RoomMirror {
                 self.changes.push(RoomChange::Reaction { from, reaction });
             }
         }
+    }
+
+    fn apply_commerce(&mut self, event: CommerceEventNet) {
+        match &event {
+            CommerceEventNet::SaleAnnounced(sale) => {
+                self.flash_sales.insert(sale.id, sale.clone());
+            }
+            CommerceEventNet::UnitsLeft {
+                sale_id,
+                units_left,
+            } => {
+                if let Some(sale) = self.flash_sales.get_mut(sale_id) {
+                    sale.units_left = *units_left;
+                }
+            }
+            CommerceEventNet::SoldOut { sale_id } => {
+                if let Some(sale) = self.flash_sales.get_mut(sale_id) {
+                    sale.units_left = 0;
+                }
+            }
+            CommerceEventNet::SaleEnded { sale_id } => {
+                self.flash_sales.remove(sale_id);
+            }
+            CommerceEventNet::Claimed { .. } => self.claims.push(event.clone()),
+            CommerceEventNet::SaleOpened { .. } => {}
+        }
+        self.changes.push(RoomChange::Commerce(event));
     }
 
     fn apply_snapshot(&mut self, snapshot: Snapshot) -> Result<(), MirrorError> {
@@ -211,6 +247,7 @@ mod tests {
             bounds: RoomBounds::centered(10.0, 10.0, 3.0),
             members: vec![member(0), member(1)],
             recent_chat: vec![],
+            flash_sales: vec![],
         }))
         .unwrap();
         m

@@ -192,6 +192,28 @@ impl CommerceHandle {
         .await?
     }
 
+    /// For the room loop, which must not wait: queues a claim and returns
+    /// the receiver its answer will arrive on.
+    pub fn try_claim(
+        &self,
+        buyer: AccountId,
+        sale_id: i64,
+        quantity: i64,
+    ) -> Result<oneshot::Receiver<Result<Claimed, CommerceError>>, CommerceError> {
+        let (reply, rx) = oneshot::channel();
+        let request = Request::Claim {
+            buyer,
+            sale_id,
+            quantity,
+            idempotency: None,
+            reply,
+        };
+        self.requests
+            .try_send(request)
+            .map_err(|_| CommerceError::Unavailable)?;
+        Ok(rx)
+    }
+
     pub async fn sale(&self, sale_id: i64) -> Result<Option<FlashSale>, CommerceError> {
         self.ask(|reply| Request::Sale { sale_id, reply }).await
     }

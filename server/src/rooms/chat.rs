@@ -42,6 +42,8 @@ fn relay(
                 }
                 RoomEvent::Chat(line)
             }
+            // The shop plugin takes these.
+            RoomCommand::ClaimFlashSale { .. } => continue,
             RoomCommand::React(reaction) => RoomEvent::Reaction {
                 from: member.info.slot,
                 reaction: *reaction,

@@ -100,6 +100,7 @@ fn receive_messages(
             let bucket = match &command {
                 RoomCommand::Chat(_) => &mut limits.chat,
                 RoomCommand::React(_) => &mut limits.reactions,
+                RoomCommand::ClaimFlashSale { .. } => &mut limits.claims,
             };
             match bucket.try_take(now) {
                 Ok(()) => {

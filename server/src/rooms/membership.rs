@@ -2,6 +2,7 @@
 //! `user_data`, assigning its slot, welcoming it, and telling the room when
 //! members come and go.
 
+use super::shop::ShopLink;
 use super::transport::UdpTransport;
 use super::{Clients, RateSettings, Shared, send_event};
 use crate::rate_limit::TokenBucket;
@@ -86,6 +87,7 @@ pub struct Avatar {
 pub struct Limits {
     pub chat: TokenBucket,
     pub reactions: TokenBucket,
+    pub claims: TokenBucket,
     pub last_pose_rejection: Option<Duration>,
 }
 
@@ -125,6 +127,7 @@ fn on_server_event(
     members: Query<&Member>,
     shared: Res<Shared>,
     rates: Res<RateSettings>,
+    shop: Res<ShopLink>,
     time: Res<Time<Real>>,
 ) {
     match &event.event().0 {
@@ -141,6 +144,7 @@ fn on_server_event(
                 &members,
                 &shared,
                 &rates,
+                &shop,
                 time.elapsed(),
             );
             if let Err(reason) = admitted {
@@ -197,6 +201,7 @@ fn admit(
     members: &Query<&Member>,
     shared: &Shared,
     rates: &RateSettings,
+    shop: &ShopLink,
     now: Duration,
 ) -> Result<(), &'static str> {
     let raw = transport.user_data(client).ok_or("no_user_data")?;
@@ -254,6 +259,7 @@ fn admit(
             bounds: room.bounds,
             members: roster,
             recent_chat: room.recent_chat.iter().cloned().collect(),
+            flash_sales: shop.sales.values().cloned().collect(),
         }),
     );
     tracing::info!(client, account = %info.account, name = %info.name, room = %room.id, "joined");
@@ -274,6 +280,7 @@ fn admit(
             Limits {
                 chat: TokenBucket::new(rates.chat, now),
                 reactions: TokenBucket::new(rates.reactions, now),
+                claims: TokenBucket::new(super::shop::CLAIM_RATE, now),
                 last_pose_rejection: None,
             },
         ))

@@ -10,6 +10,7 @@ mod chat;
 mod inbox;
 mod lifecycle;
 mod membership;
+mod shop;
 mod spec;
 mod transport;
 
@@ -51,6 +52,7 @@ pub struct GameContext {
     pub chat: RateConfig,
     pub reactions: RateConfig,
     pub shutdown: Arc<AtomicBool>,
+    pub commerce: crate::commerce::CommerceHandle,
 }
 
 /// The stages of a tick, in order (STYLE.md §3).
@@ -130,6 +132,7 @@ pub fn build_app(ctx: GameContext) -> std::io::Result<App> {
             reactions: ctx.reactions,
         })
         .insert_resource(ShutdownSignal(ctx.shutdown))
+        .insert_resource(shop::ShopLink::new(ctx.commerce))
         .init_resource::<Clients>()
         .configure_sets(
             Update,
@@ -147,6 +150,7 @@ pub fn build_app(ctx: GameContext) -> std::io::Result<App> {
             inbox::plugin,
             avatars::plugin,
             chat::plugin,
+            shop::plugin,
             lifecycle::plugin,
         ));
     membership::spawn_rooms(app.world_mut(), ctx.rooms);
