@@ -1,0 +1,280 @@
+//! `kill -9` in the middle of a flash sale, then a restart on the same data:
+//! no confirmed order is lost, no unit is lost or made up, and a retry with
+//! the same idempotency key finds the order it made before the crash.
+
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_vitrine-server");
+
+fn start(data: &Path, config: &Path) -> (Child, String) {
+    let mut child = Command::new(BIN)
+        .args([
+            "--http",
+            "127.0.0.1:0",
+            "--udp",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
+        .arg(data)
+        .arg("--config")
+        .arg(config)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let addr: SocketAddr = loop {
+        let line = lines.next().expect("server started").unwrap();
+        if let Some(rest) = line.split("http_addr=").nth(1) {
+            break rest.split_whitespace().next().unwrap().parse().unwrap();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    (child, format!("http://{addr}"))
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(10)))
+        .build()
+        .into()
+}
+
+/// (status, JSON), or `None` when the server is gone.
+fn call(
+    base: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    key: Option<&str>,
+    body: Option<Value>,
+) -> Option<(u16, Value)> {
+    let mut req = ureq::http::Request::builder()
+        .method(method)
+        .uri(format!("{base}{path}"));
+    if let Some(t) = token {
+        req = req.header("Authorization", format!("Bearer {t}"));
+    }
+    if let Some(k) = key {
+        req = req.header("Idempotency-Key", k);
+    }
+    let text = body.map(|b| b.to_string()).unwrap_or_default();
+    if !text.is_empty() {
+        req = req.header("Content-Type", "application/json");
+    }
+    let mut response = agent().run(req.body(text).unwrap()).ok()?;
+    let status = response.status().as_u16();
+    let body = response.body_mut().read_to_string().ok()?;
+    Some((status, serde_json::from_str(&body).unwrap_or(Value::Null)))
+}
+
+fn stock(base: &str) -> i64 {
+    let (_, p) = call(
+        base,
+        "GET",
+        "/api/v1/products/stoneware-mug",
+        None,
+        None,
+        None,
+    )
+    .unwrap();
+    p["variants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["sku"] == "stoneware-mug-sage")
+        .unwrap()["stock"]
+        .as_i64()
+        .unwrap()
+}
+
+#[test]
+fn kill_9_mid_sale_loses_no_confirmed_order_and_no_unit() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let config = dir.path().join("vitrine.toml");
+    std::fs::write(
+        &config,
+        "[http_rate]\nper_second = 100000.0\nburst = 100000\n",
+    )
+    .unwrap();
+    let made = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(&data)
+        .args([
+            "admin",
+            "create-user",
+            "host.crash",
+            "--role",
+            "host",
+            "--password",
+            "correct horse battery",
+        ])
+        .output()
+        .unwrap();
+    assert!(made.status.success());
+
+    let (mut server, base) = start(&data, &config);
+    let login = json!({ "username": "host.crash", "password": "correct horse battery" });
+    let (_, host) = call(&base, "POST", "/api/v1/sessions", None, None, Some(login)).unwrap();
+    let host = host["token"].as_str().unwrap().to_owned();
+    let stock_before = stock(&base);
+    let sale = json!({
+        "sku": "stoneware-mug-sage", "sale_price_minor": 800, "currency": "EUR", "quantity": 300,
+        "per_buyer_limit": 1, "countdown_secs": 10, "duration_secs": 600,
+    });
+    let (status, sale) = call(
+        &base,
+        "POST",
+        "/api/v1/flash-sales",
+        Some(&host),
+        None,
+        Some(sale),
+    )
+    .unwrap();
+    assert_eq!(status, 201, "{sale}");
+    let sale_id = sale["id"].as_i64().unwrap();
+    let buyers: Vec<String> = (0..400)
+        .map(|i| {
+            let body = json!({ "display_name": format!("Buyer {i}") });
+            call(&base, "POST", "/api/v1/sessions", None, None, Some(body))
+                .unwrap()
+                .1["token"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, s) = call(
+            &base,
+            "GET",
+            &format!("/api/v1/flash-sales/{sale_id}"),
+            None,
+            None,
+            None,
+        )
+        .unwrap();
+        if s["state"] == "live" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the sale never opened");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    // Eight threads claim; the test kills the server once 100 are confirmed.
+    let confirmed = Arc::new(Mutex::new(Vec::<(usize, i64)>::new()));
+    let count = Arc::new(AtomicUsize::new(0));
+    let buyers = Arc::new(buyers);
+    let claim_path = format!("/api/v1/flash-sales/{sale_id}/claims");
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            let (confirmed, count, buyers, base, path) = (
+                confirmed.clone(),
+                count.clone(),
+                buyers.clone(),
+                base.clone(),
+                claim_path.clone(),
+            );
+            std::thread::spawn(move || {
+                for b in (t..400).step_by(8) {
+                    let key = format!("crash-{b}");
+                    let body = Some(json!({ "quantity": 1 }));
+                    match call(&base, "POST", &path, Some(&buyers[b]), Some(&key), body) {
+                        Some((201, order)) => {
+                            confirmed
+                                .lock()
+                                .unwrap()
+                                .push((b, order["order_id"].as_i64().unwrap()));
+                            count.fetch_add(1, Ordering::SeqCst);
+                        }
+                        Some(_) => {}
+                        None => return, // the server is gone
+                    }
+                }
+            })
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while count.load(Ordering::SeqCst) < 100 {
+        assert!(Instant::now() < deadline, "claims stalled");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    Command::new("kill")
+        .args(["-KILL", &server.id().to_string()])
+        .status()
+        .unwrap();
+    server.wait().unwrap();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let confirmed = confirmed.lock().unwrap().clone();
+    assert!(confirmed.len() >= 100);
+
+    let (mut server, base) = start(&data, &config);
+    // Every confirmed order is there, as it was.
+    for (b, order_id) in &confirmed {
+        let (status, order) = call(
+            &base,
+            "GET",
+            &format!("/api/v1/orders/{order_id}"),
+            Some(&buyers[*b]),
+            None,
+            None,
+        )
+        .unwrap();
+        assert_eq!(status, 200, "confirmed order {order_id} lost");
+        assert_eq!(order["flash_sale_id"], sale_id);
+    }
+    // The sale's count is exactly the orders that exist (some may have been
+    // committed just before the kill without their answer getting out).
+    let mut orders = 0;
+    for buyer in buyers.iter() {
+        let (_, list) = call(&base, "GET", "/api/v1/orders", Some(buyer), None, None).unwrap();
+        orders += list["orders"].as_array().unwrap().len() as i64;
+    }
+    let (_, after) = call(
+        &base,
+        "GET",
+        &format!("/api/v1/flash-sales/{sale_id}"),
+        None,
+        None,
+        None,
+    )
+    .unwrap();
+    assert_eq!(after["sold"].as_i64().unwrap(), orders);
+    assert!(orders >= confirmed.len() as i64);
+    assert_eq!(
+        stock(&base) + after["units_left"].as_i64().unwrap() + orders,
+        stock_before,
+        "units lost or made up"
+    );
+    // A retry with a pre-crash key finds its order, not a second one.
+    let (b, order_id) = confirmed[0];
+    let retry = call(
+        &base,
+        "POST",
+        &claim_path,
+        Some(&buyers[b]),
+        Some(&format!("crash-{b}")),
+        Some(json!({ "quantity": 1 })),
+    );
+    let (status, order) = retry.unwrap();
+    assert_eq!((status, order["order_id"].as_i64()), (201, Some(order_id)));
+
+    Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    let _ = server.wait();
+}
