@@ -93,6 +93,7 @@ pub struct FileConfig {
     pub catalog_file: Option<PathBuf>,
     pub default_capacity: Option<usize>,
     pub session_ttl_secs: Option<u64>,
+    pub payment_timeout_secs: Option<u64>,
     pub chat: Option<RateConfig>,
     pub reactions: Option<RateConfig>,
     pub http_rate: Option<RateConfig>,
@@ -124,6 +125,9 @@ pub struct ServerConfig {
     pub http_rate: RateConfig,
     /// Lifetime of a connect token. DESIGN.md: 30 s.
     pub connect_token_ttl: Duration,
+    /// How long the payment provider has to answer before the order is
+    /// cancelled and its units released.
+    pub payment_timeout: Duration,
     /// A silent client is dropped after this long.
     pub client_timeout_secs: i32,
 }
@@ -170,6 +174,7 @@ impl ServerConfig {
                 burst: 100,
             },
             connect_token_ttl: Duration::from_secs(30),
+            payment_timeout: Duration::from_secs(10),
             client_timeout_secs: 10,
         }
     }
@@ -206,6 +211,9 @@ impl ServerConfig {
         }
         if let Some(ttl) = file.session_ttl_secs {
             config.session_ttl = Duration::from_secs(ttl);
+        }
+        if let Some(secs) = file.payment_timeout_secs {
+            config.payment_timeout = Duration::from_secs(secs.clamp(1, 120));
         }
         config.chat = file.chat.unwrap_or(config.chat);
         config.reactions = file.reactions.unwrap_or(config.reactions);

@@ -209,3 +209,13 @@ pub struct OrderView {
 pub struct OrderList {
     pub orders: Vec<OrderView>,
 }
+
+/// `POST /api/v1/orders/{id}/pay`. With the built-in test gateway, `card`
+/// is a test card number: 4242 4242 4242 4242 pays, 4000 0000 0000 0002 is
+/// declined, 4000 0000 0000 0119 never answers (the payment times out).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct PayRequest {
+    pub card: String,
+}

@@ -621,3 +621,127 @@ fn claims_survive_a_restart_and_retries_still_find_their_order() {
         (409, Some("limit_reached"))
     );
 }
+
+#[test]
+fn payment_declines_and_timeouts_cancel_the_order_and_release_its_units() {
+    let server = TestServer::start_with(|c| c.payment_timeout = Duration::from_secs(1));
+    let http = Http::new(&server);
+    let host = server.sign_in_as("host.pay", Role::Host);
+    let (product, sku) = ("amber-perfume", "amber-perfume-50ml");
+    let stock_before = stock_of(&http, product, sku);
+    let sale = start_sale(&http, &host, sku, 3, 1);
+    let [ana, ben, cy, dee] = ["Ana", "Ben", "Cy", "Dee"].map(|n| guest(&http, n));
+    wait_until_live(&http, sale.id);
+    let claim_path = format!("/api/v1/flash-sales/{}/claims", sale.id);
+    let claim = |token: &str| {
+        http.call(
+            "POST",
+            &claim_path,
+            Some(token),
+            None,
+            Some(json!({ "quantity": 1 })),
+        )
+    };
+    let order_of = |reply: (u16, Value)| {
+        assert_eq!(reply.0, 201, "{}", reply.1);
+        reply.1["order_id"].as_i64().unwrap()
+    };
+    let pay = |token: &str, order: i64, card: &str| {
+        http.call(
+            "POST",
+            &format!("/api/v1/orders/{order}/pay"),
+            Some(token),
+            None,
+            Some(json!({ "card": card })),
+        )
+    };
+    let units_left = || {
+        http.call(
+            "GET",
+            &format!("/api/v1/flash-sales/{}", sale.id),
+            None,
+            None,
+            None,
+        )
+        .1["units_left"]
+            .as_i64()
+    };
+    let (a, b, c) = (
+        order_of(claim(&ana)),
+        order_of(claim(&ben)),
+        order_of(claim(&cy)),
+    );
+    assert_eq!(units_left(), Some(0));
+
+    // Approved, and paying again answers the same paid order.
+    let (status, paid) = pay(&ana, a, "4242 4242 4242 4242");
+    assert_eq!(
+        (status, paid["status"].as_str()),
+        (200, Some("paid")),
+        "{paid}"
+    );
+    let (status, again) = pay(&ana, a, "4242424242424242");
+    assert_eq!(
+        (status, &again["id"], again["status"].as_str()),
+        (200, &paid["id"], Some("paid"))
+    );
+    // Someone else's order is not found.
+    assert_eq!(
+        pay(&ben, a, "4242424242424242").1["code"],
+        "order_not_found"
+    );
+
+    // Declined: the order is cancelled and its unit is back on sale.
+    let (status, body) = pay(&ben, b, "4000000000000002");
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (402, Some("payment_declined"))
+    );
+    assert_eq!(units_left(), Some(1));
+    let (_, order) = http.call(
+        "GET",
+        &format!("/api/v1/orders/{b}"),
+        Some(&ben),
+        None,
+        None,
+    );
+    assert_eq!(order["status"], "cancelled");
+    assert_eq!(
+        pay(&ben, b, "4242424242424242").1["code"],
+        "order_not_payable"
+    );
+    // The released unit can be bought, by someone new or by the same buyer.
+    let d = order_of(claim(&dee));
+    assert_eq!(units_left(), Some(0));
+
+    // The provider never answers: after the timeout, cancelled and released.
+    let (status, body) = pay(&cy, c, "4000000000000119");
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (504, Some("payment_timeout"))
+    );
+    assert_eq!(units_left(), Some(1));
+    let b2 = order_of(claim(&ben));
+    assert_eq!(pay(&ben, b2, "4242424242424242").0, 200);
+    assert_eq!(pay(&dee, d, "4242424242424242").0, 200);
+
+    // Units: variant stock + the sale's units left + units in live orders.
+    let mut live = 0;
+    for (token, order) in [(&ana, a), (&ben, b), (&cy, c), (&dee, d), (&ben, b2)] {
+        let (_, o) = http.call(
+            "GET",
+            &format!("/api/v1/orders/{order}"),
+            Some(token),
+            None,
+            None,
+        );
+        if o["status"] != "cancelled" {
+            live += o["lines"][0]["quantity"].as_i64().unwrap();
+        }
+    }
+    assert_eq!(live, 3);
+    assert_eq!(
+        stock_of(&http, product, sku) + units_left().unwrap() + live,
+        stock_before
+    );
+}

@@ -386,6 +386,7 @@ fn openapi_describes_every_route_and_every_described_route_exists() {
         ("GET", "/metrics"),
         ("POST", "/api/v1/flash-sales"),
         ("POST", "/api/v1/flash-sales/{id}/claims"),
+        ("POST", "/api/v1/orders/{id}/pay"),
         ("POST", "/api/v1/rooms/{id}/join"),
         ("POST", "/api/v1/sessions"),
     ];

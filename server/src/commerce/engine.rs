@@ -1,14 +1,16 @@
 //! The engine task: decides requests in arrival order, commits each batch
 //! in one transaction, then answers and announces.
 
-use super::ledger::{self, NewClaim};
+use super::ledger::{self, NewClaim, OrderRecord, PendingOrder};
+use super::payments::{PaymentError, PaymentGateway};
 use super::{
     COUNTDOWN_SECS, Claimed, CommerceError, CommerceEvent, CommerceHandle, DURATION_SECS,
     FlashSale, FlashSaleSpec, MAX_CLAIM_QUANTITY, Request, SaleState,
 };
 use crate::store::{Store, StoreError, now_ms};
 use rand::Rng;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, oneshot};
 use vitrine_shared::{AccountId, Money};
@@ -52,6 +54,14 @@ struct Engine {
     /// (buyer, idempotency key) → (request hash, the claim it made).
     keys: HashMap<(AccountId, String), (u64, NewClaim)>,
     events: broadcast::Sender<CommerceEvent>,
+    /// Claimed orders not yet paid, and those being paid right now.
+    orders: HashMap<i64, PendingOrder>,
+    paying: HashSet<i64>,
+    gateway: Arc<dyn PaymentGateway>,
+    payment_timeout: Duration,
+    /// The engine's own inbox, for its payment tasks to report back; weak so
+    /// that the engine stops when every handle is gone.
+    inbox: mpsc::WeakSender<Request>,
 }
 
 /// Random positive ids below 2^53: they fit BIGINT everywhere and survive a
@@ -60,8 +70,14 @@ pub fn new_id() -> i64 {
     rand::rng().random_range(1..(1i64 << 53))
 }
 
-/// Loads open sales from the store and starts the engine on this runtime.
-pub async fn spawn(store: Store) -> Result<CommerceHandle, StoreError> {
+/// Loads open sales and unpaid orders from the store and starts the engine
+/// on this runtime. Payments go through `gateway`, each given
+/// `payment_timeout` before the order is cancelled.
+pub async fn spawn(
+    store: Store,
+    gateway: Arc<dyn PaymentGateway>,
+    payment_timeout: Duration,
+) -> Result<CommerceHandle, StoreError> {
     let mut sales = HashMap::new();
     for sale in ledger::open_sales(&store).await? {
         sales.insert(
@@ -83,6 +99,7 @@ pub async fn spawn(store: Store) -> Result<CommerceHandle, StoreError> {
     for (buyer, key, hash, claim) in ledger::keyed_claims(&store).await? {
         keys.insert((buyer, key), (hash, claim));
     }
+    let orders = ledger::pending_orders(&store).await?.into_iter().collect();
     let (requests, rx) = mpsc::channel(16 * 1024);
     let (events, _) = broadcast::channel(4096);
     let engine = Engine {
@@ -90,6 +107,11 @@ pub async fn spawn(store: Store) -> Result<CommerceHandle, StoreError> {
         sales,
         keys,
         events: events.clone(),
+        orders,
+        paying: HashSet::new(),
+        gateway,
+        payment_timeout,
+        inbox: requests.downgrade(),
     };
     tokio::spawn(engine.run(rx));
     Ok(CommerceHandle {
@@ -148,6 +170,25 @@ impl Engine {
                     self.commit(&mut new_claims, &mut pending, &mut deferred)
                         .await;
                     let _ = reply.send(self.start_sale(by, spec).await);
+                }
+                Request::Pay {
+                    buyer,
+                    order_id,
+                    method,
+                    reply,
+                } => {
+                    self.commit(&mut new_claims, &mut pending, &mut deferred)
+                        .await;
+                    self.pay(buyer, order_id, method, reply).await;
+                }
+                Request::PaymentDone {
+                    order_id,
+                    outcome,
+                    reply,
+                } => {
+                    self.commit(&mut new_claims, &mut pending, &mut deferred)
+                        .await;
+                    let _ = reply.send(self.payment_done(order_id, outcome).await);
                 }
                 Request::Claim {
                     buyer,
@@ -257,6 +298,18 @@ impl Engine {
             }
             match ledger::commit_claims(&self.store, claims, &sold).await {
                 Ok(()) => {
+                    for c in claims.iter() {
+                        let total =
+                            Money::new(c.unit_price.minor * c.quantity, c.unit_price.currency);
+                        let order = PendingOrder {
+                            buyer: c.buyer,
+                            sale_id: c.sale_id,
+                            sku: c.sku.clone(),
+                            quantity: c.quantity,
+                            total,
+                        };
+                        self.orders.insert(c.order_id, order);
+                    }
                     for (sale_id, _) in &sold {
                         if let Some(sale) = self.sales.get(sale_id) {
                             let units_left = sale.sale.units_left();
@@ -377,6 +430,122 @@ impl Engine {
         Ok(sale)
     }
 
+    /// Starts paying an order: the gateway is called on a task of its own so
+    /// that a slow provider never holds up claims; it reports back through
+    /// the inbox as `PaymentDone`.
+    async fn pay(
+        &mut self,
+        buyer: AccountId,
+        order_id: i64,
+        method: String,
+        reply: oneshot::Sender<Result<OrderRecord, CommerceError>>,
+    ) {
+        let Some(order) = self.orders.get(&order_id).filter(|o| o.buyer == buyer) else {
+            // Not pending: paid already (answer it again), cancelled, or not theirs.
+            let found = ledger::orders(&self.store, buyer, Some(order_id)).await;
+            let answer = match found {
+                Err(_) => Err(CommerceError::Storage),
+                Ok(found) => match found.into_iter().next() {
+                    None => Err(CommerceError::UnknownOrder),
+                    Some(o) if o.status == "paid" => Ok(o),
+                    Some(o) => Err(CommerceError::OrderNotPayable { status: o.status }),
+                },
+            };
+            let _ = reply.send(answer);
+            return;
+        };
+        if !self.paying.insert(order_id) {
+            let _ = reply.send(Err(CommerceError::PaymentInProgress));
+            return;
+        }
+        let Some(inbox) = self.inbox.upgrade() else {
+            self.paying.remove(&order_id);
+            let _ = reply.send(Err(CommerceError::Unavailable));
+            return;
+        };
+        let (gateway, timeout, total) = (self.gateway.clone(), self.payment_timeout, order.total);
+        tokio::spawn(async move {
+            // The order id makes both calls idempotent at the provider.
+            let (auth_key, capture_key) = (
+                format!("authorize-{order_id}"),
+                format!("capture-{order_id}"),
+            );
+            let attempt = async {
+                let authorization = gateway.authorize(&auth_key, total, &method).await?;
+                gateway.capture(&capture_key, &authorization).await?;
+                Ok::<_, PaymentError>(authorization)
+            };
+            let outcome = tokio::time::timeout(timeout, attempt)
+                .await
+                .unwrap_or(Err(PaymentError::Timeout));
+            let _ = inbox
+                .send(Request::PaymentDone {
+                    order_id,
+                    outcome,
+                    reply,
+                })
+                .await;
+        });
+    }
+
+    /// Records the gateway's answer: paid, or cancelled with the units back.
+    async fn payment_done(
+        &mut self,
+        order_id: i64,
+        outcome: Result<String, PaymentError>,
+    ) -> Result<OrderRecord, CommerceError> {
+        self.paying.remove(&order_id);
+        let Some(order) = self.orders.remove(&order_id) else {
+            return Err(CommerceError::UnknownOrder);
+        };
+        let storage = |e: StoreError| {
+            tracing::error!(%e, order_id, "payment outcome not recorded");
+            CommerceError::Storage
+        };
+        match outcome {
+            Ok(authorization) => {
+                if let Err(e) = ledger::mark_paid(&self.store, order_id, &authorization).await {
+                    self.orders.insert(order_id, order);
+                    return Err(storage(e));
+                }
+                tracing::info!(order_id, total = %order.total, "order paid");
+                let paid = ledger::orders(&self.store, order.buyer, Some(order_id))
+                    .await
+                    .map_err(storage)?;
+                paid.into_iter().next().ok_or(CommerceError::UnknownOrder)
+            }
+            Err(failure) => {
+                let sale_open = self.sales.get(&order.sale_id).is_some_and(|s| !s.closed);
+                if let Err(e) = ledger::cancel_order(&self.store, order_id, &order, sale_open).await
+                {
+                    self.orders.insert(order_id, order);
+                    return Err(storage(e));
+                }
+                if let Some(sale) = self.sales.get_mut(&order.sale_id).filter(|s| !s.closed) {
+                    sale.sale.sold -= order.quantity;
+                    if let Some(bought) = sale.bought.get_mut(&order.buyer) {
+                        *bought -= order.quantity;
+                    }
+                    let units_left = sale.sale.units_left();
+                    let _ = self.events.send(CommerceEvent::UnitsLeft {
+                        sale_id: order.sale_id,
+                        units_left,
+                    });
+                }
+                // A retry with the claim's idempotency key must not find a
+                // cancelled order.
+                self.keys.retain(|_, (_, claim)| claim.order_id != order_id);
+                tracing::info!(order_id, %failure, "payment failed; order cancelled and units released");
+                Err(match failure {
+                    PaymentError::Declined { reason } => CommerceError::PaymentDeclined { reason },
+                    PaymentError::Timeout | PaymentError::Unavailable(_) => {
+                        CommerceError::PaymentTimeout
+                    }
+                })
+            }
+        }
+    }
+
     /// Opens sales whose countdown is over; closes those past their end and
     /// returns their unsold units to stock.
     async fn on_clock(&mut self) {
@@ -477,7 +646,13 @@ mod tests {
     async fn concurrent_claims_never_oversell_on_any_backend() {
         for (store, _dir) in stores().await {
             let sale = live_sale(&store, 50, 3).await;
-            let engine = spawn(store.clone()).await.unwrap();
+            let engine = spawn(
+                store.clone(),
+                Arc::new(super::super::TestGateway::default()),
+                Duration::from_secs(5),
+            )
+            .await
+            .unwrap();
             let mut events = engine.subscribe();
             // 200 buyers × 1 unit for 50 units, all at once.
             let tasks: Vec<_> = (0..200u64)
@@ -509,7 +684,13 @@ mod tests {
             }
             assert!(sold_out);
             // A fresh engine (a restart) reads back the same numbers.
-            let reloaded = spawn(store.clone()).await.unwrap();
+            let reloaded = spawn(
+                store.clone(),
+                Arc::new(super::super::TestGateway::default()),
+                Duration::from_secs(5),
+            )
+            .await
+            .unwrap();
             assert_eq!(reloaded.sale(sale.id).await.unwrap().unwrap().sold, 50);
             let rows: i64 =
                 sqlx::query_scalar("SELECT COUNT(*) FROM orders WHERE flash_sale_id = $1")
@@ -534,7 +715,13 @@ mod tests {
                 .await
                 .unwrap();
             sale.ends_at_ms = now_ms() + 300;
-            let engine = spawn(store.clone()).await.unwrap();
+            let engine = spawn(
+                store.clone(),
+                Arc::new(super::super::TestGateway::default()),
+                Duration::from_secs(5),
+            )
+            .await
+            .unwrap();
             let mut events = engine.subscribe();
             engine.claim(AccountId(7), sale.id, 4, None).await.unwrap();
             let ended = tokio::time::timeout(Duration::from_secs(10), async {

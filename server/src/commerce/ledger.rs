@@ -330,3 +330,87 @@ pub(super) async fn orders(
     }
     Ok(out)
 }
+
+/// A claimed order not yet paid, as the engine tracks it.
+pub(super) struct PendingOrder {
+    pub buyer: AccountId,
+    pub sale_id: i64,
+    pub sku: Sku,
+    pub quantity: i64,
+    pub total: Money,
+}
+
+pub(super) async fn pending_orders(store: &Store) -> Result<Vec<(i64, PendingOrder)>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT o.id, o.account_id, o.flash_sale_id, l.sku, l.quantity, o.total_minor, o.currency \
+         FROM orders o JOIN order_lines l ON l.order_id = o.id \
+         WHERE o.status = 'pending' AND o.flash_sale_id IS NOT NULL",
+    )
+    .fetch_all(store.pool())
+    .await?;
+    rows.into_iter()
+        .map(|row| {
+            let currency = Currency::new(&row.try_get::<String, _>(6)?).map_err(corrupt)?;
+            Ok((
+                row.try_get(0)?,
+                PendingOrder {
+                    buyer: AccountId(row.try_get::<i64, _>(1)? as u64),
+                    sale_id: row.try_get(2)?,
+                    sku: Sku::new(row.try_get::<String, _>(3)?).map_err(corrupt)?,
+                    quantity: row.try_get(4)?,
+                    total: Money::new(row.try_get(5)?, currency),
+                },
+            ))
+        })
+        .collect()
+}
+
+pub(super) async fn mark_paid(
+    store: &Store,
+    order_id: i64,
+    payment_ref: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE orders SET status = 'paid', payment_ref = $1, updated_at = $2 WHERE id = $3 AND status = 'pending'",
+    )
+    .bind(payment_ref)
+    .bind(now_ms())
+    .bind(order_id)
+    .execute(store.pool())
+    .await?;
+    Ok(())
+}
+
+/// Cancels a pending order and gives its units back: to its sale while the
+/// sale is open, else to the variant's stock.
+pub(super) async fn cancel_order(
+    store: &Store,
+    order_id: i64,
+    order: &PendingOrder,
+    sale_open: bool,
+) -> Result<(), StoreError> {
+    let mut tx = store.pool().begin().await?;
+    let cancelled =
+        sqlx::query("UPDATE orders SET status = 'cancelled', updated_at = $1 WHERE id = $2 AND status = 'pending'")
+            .bind(now_ms())
+            .bind(order_id)
+            .execute(&mut *tx)
+            .await?;
+    if cancelled.rows_affected() == 1 {
+        if sale_open {
+            sqlx::query("UPDATE flash_sales SET sold = sold - $1 WHERE id = $2")
+                .bind(order.quantity)
+                .bind(order.sale_id)
+                .execute(&mut *tx)
+                .await?;
+        } else {
+            sqlx::query("UPDATE variants SET stock = stock + $1 WHERE sku = $2")
+                .bind(order.quantity)
+                .bind(order.sku.as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}

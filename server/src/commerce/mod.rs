@@ -8,9 +8,11 @@
 
 mod engine;
 mod ledger;
+mod payments;
 
 pub use engine::{new_id, spawn};
 pub use ledger::{OrderLineRecord, OrderRecord};
+pub use payments::{BoxFuture, PaymentError, PaymentGateway, TestGateway, cards};
 
 use thiserror::Error;
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -109,6 +111,16 @@ pub enum CommerceError {
     LimitReached { limit: i64, remaining: i64 },
     #[error("this idempotency key was used with a different request")]
     IdempotencyConflict,
+    #[error("no such order of yours")]
+    UnknownOrder,
+    #[error("the order is {status} and cannot be paid")]
+    OrderNotPayable { status: String },
+    #[error("a payment for this order is already under way")]
+    PaymentInProgress,
+    #[error("the payment was declined ({reason}); the units are released")]
+    PaymentDeclined { reason: String },
+    #[error("the payment provider did not answer in time; the units are released")]
+    PaymentTimeout,
     #[error("the store failed; nothing was changed")]
     Storage,
     #[error("the commerce engine is not running")]
@@ -142,6 +154,18 @@ pub(crate) enum Request {
     Sale {
         sale_id: i64,
         reply: oneshot::Sender<Option<FlashSale>>,
+    },
+    Pay {
+        buyer: AccountId,
+        order_id: i64,
+        method: String,
+        reply: oneshot::Sender<Result<OrderRecord, CommerceError>>,
+    },
+    /// From the engine's own payment task, when the gateway has answered.
+    PaymentDone {
+        order_id: i64,
+        outcome: Result<String, PaymentError>,
+        reply: oneshot::Sender<Result<OrderRecord, CommerceError>>,
     },
 }
 
@@ -212,6 +236,23 @@ impl CommerceHandle {
             .try_send(request)
             .map_err(|_| CommerceError::Unavailable)?;
         Ok(rx)
+    }
+
+    /// Pays a pending order through the gateway. A decline or a timeout
+    /// cancels the order and releases its units.
+    pub async fn pay(
+        &self,
+        buyer: AccountId,
+        order_id: i64,
+        method: String,
+    ) -> Result<OrderRecord, CommerceError> {
+        self.ask(|reply| Request::Pay {
+            buyer,
+            order_id,
+            method,
+            reply,
+        })
+        .await?
     }
 
     pub async fn sale(&self, sale_id: i64) -> Result<Option<FlashSale>, CommerceError> {

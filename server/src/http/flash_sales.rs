@@ -9,7 +9,8 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use sha2::{Digest, Sha256};
 use vitrine_shared::api::{
-    ClaimRequest, ClaimView, FlashSaleView, OrderLineView, OrderList, OrderView, StartFlashSale,
+    ClaimRequest, ClaimView, FlashSaleView, OrderLineView, OrderList, OrderView, PayRequest,
+    StartFlashSale,
 };
 use vitrine_shared::{Currency, Money, Role, Sku};
 
@@ -27,6 +28,13 @@ impl From<CommerceError> for ApiError {
             CommerceError::SoldOut => (StatusCode::CONFLICT, "sold_out"),
             CommerceError::LimitReached { .. } => (StatusCode::CONFLICT, "limit_reached"),
             CommerceError::IdempotencyConflict => (StatusCode::CONFLICT, "idempotency_conflict"),
+            CommerceError::UnknownOrder => (StatusCode::NOT_FOUND, "order_not_found"),
+            CommerceError::OrderNotPayable { .. } => (StatusCode::CONFLICT, "order_not_payable"),
+            CommerceError::PaymentInProgress => (StatusCode::CONFLICT, "payment_in_progress"),
+            CommerceError::PaymentDeclined { .. } => {
+                (StatusCode::PAYMENT_REQUIRED, "payment_declined")
+            }
+            CommerceError::PaymentTimeout => (StatusCode::GATEWAY_TIMEOUT, "payment_timeout"),
             CommerceError::Storage | CommerceError::Unavailable => {
                 (StatusCode::SERVICE_UNAVAILABLE, "commerce_unavailable")
             }
@@ -264,4 +272,42 @@ pub async fn get_order(
         .await?
         .ok_or_else(not_found)?;
     Ok(Json(order_view(order)))
+}
+
+/// Pay a pending order. Paying a paid order again answers the same order;
+/// a decline (402) or a provider timeout (504) cancels the order and
+/// releases its units.
+#[utoipa::path(
+    post,
+    path = "/api/v1/orders/{id}/pay",
+    tag = "commerce",
+    params(("id" = i64, Path, description = "Order id")),
+    request_body = PayRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Paid", body = OrderView),
+        (status = 401, description = "No valid session", body = ErrorBody),
+        (status = 402, description = "Declined; the order is cancelled", body = ErrorBody),
+        (status = 404, description = "Not one of your orders", body = ErrorBody),
+        (status = 409, description = "Cancelled already, or a payment under way", body = ErrorBody),
+        (status = 504, description = "The provider did not answer; the order is cancelled", body = ErrorBody),
+    )
+)]
+pub async fn pay_order(
+    State(state): State<AppState>,
+    who: Authenticated,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<PayRequest>,
+) -> Result<Json<OrderView>, ApiError> {
+    let id: i64 = id
+        .parse()
+        .map_err(|_| ApiError::from(CommerceError::UnknownOrder))?;
+    if body.card.len() > 64 {
+        return Err(ApiError::bad_request(
+            "invalid_body",
+            "card: at most 64 characters",
+        ));
+    }
+    let paid = state.commerce.pay(who.account.id, id, body.card).await?;
+    Ok(Json(order_view(paid)))
 }

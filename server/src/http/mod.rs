@@ -102,6 +102,7 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(flash_sales::claim_flash_sale))
         .routes(routes!(flash_sales::list_orders))
         .routes(routes!(flash_sales::get_order))
+        .routes(routes!(flash_sales::pay_order))
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::metrics))
         .routes(routes!(ops::openapi))

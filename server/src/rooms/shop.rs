@@ -87,6 +87,11 @@ fn refusal(error: CommerceError) -> ClaimRefusal {
         }
         CommerceError::InvalidSale(_)
         | CommerceError::IdempotencyConflict
+        | CommerceError::UnknownOrder
+        | CommerceError::OrderNotPayable { .. }
+        | CommerceError::PaymentInProgress
+        | CommerceError::PaymentDeclined { .. }
+        | CommerceError::PaymentTimeout
         | CommerceError::Storage
         | CommerceError::Unavailable => ClaimRefusal::Unavailable,
     }

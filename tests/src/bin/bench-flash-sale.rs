@@ -101,7 +101,8 @@ async fn fresh_store(url: &str) -> Result<Store, String> {
 /// Claims through the engine: `clients` tasks, each claiming one unit at a
 /// time for its own buyers until `claims` are done.
 async fn engine_run(store: &Store, claims: usize, clients: usize) -> Result<Figures, String> {
-    let engine = commerce::spawn(store.clone())
+    let gateway = std::sync::Arc::new(commerce::TestGateway::default());
+    let engine = commerce::spawn(store.clone(), gateway, Duration::from_secs(10))
         .await
         .map_err(|e| e.to_string())?;
     let spec = FlashSaleSpec {
