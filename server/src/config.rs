@@ -94,6 +94,7 @@ pub struct FileConfig {
     pub default_capacity: Option<usize>,
     pub session_ttl_secs: Option<u64>,
     pub payment_timeout_secs: Option<u64>,
+    pub payment_hold_secs: Option<u64>,
     pub chat: Option<RateConfig>,
     pub reactions: Option<RateConfig>,
     pub http_rate: Option<RateConfig>,
@@ -128,6 +129,8 @@ pub struct ServerConfig {
     /// How long the payment provider has to answer before the order is
     /// cancelled and its units released.
     pub payment_timeout: Duration,
+    /// How long a claimed order holds its units unpaid.
+    pub payment_hold: Duration,
     /// A silent client is dropped after this long.
     pub client_timeout_secs: i32,
 }
@@ -175,6 +178,7 @@ impl ServerConfig {
             },
             connect_token_ttl: Duration::from_secs(30),
             payment_timeout: Duration::from_secs(10),
+            payment_hold: Duration::from_secs(600),
             client_timeout_secs: 10,
         }
     }
@@ -214,6 +218,9 @@ impl ServerConfig {
         }
         if let Some(secs) = file.payment_timeout_secs {
             config.payment_timeout = Duration::from_secs(secs.clamp(1, 120));
+        }
+        if let Some(secs) = file.payment_hold_secs {
+            config.payment_hold = Duration::from_secs(secs.clamp(60, 86_400));
         }
         config.chat = file.chat.unwrap_or(config.chat);
         config.reactions = file.reactions.unwrap_or(config.reactions);

@@ -106,7 +106,11 @@ impl Server {
         // The only gateway so far is the built-in test one: no money moves.
         tracing::info!(timeout = ?config.payment_timeout, "payments: built-in test gateway");
         let gateway = Arc::new(commerce::TestGateway::default());
-        let commerce = commerce::spawn(store.clone(), gateway, config.payment_timeout).await?;
+        let settings = commerce::EngineSettings {
+            payment_timeout: config.payment_timeout,
+            payment_hold: config.payment_hold,
+        };
+        let commerce = commerce::spawn(store.clone(), gateway, settings).await?;
 
         let socket = UdpSocket::bind(config.udp).map_err(|source| StartError::Bind {
             what: "UDP",

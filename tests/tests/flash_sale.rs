@@ -745,3 +745,81 @@ fn payment_declines_and_timeouts_cancel_the_order_and_release_its_units() {
         stock_before
     );
 }
+
+#[test]
+fn an_unpaid_claim_expires_after_its_hold_and_releases_its_unit() {
+    let server = TestServer::start_with(|c| c.payment_hold = Duration::from_secs(1));
+    let http = Http::new(&server);
+    let host = server.sign_in_as("host.hold", Role::Host);
+    let sale = start_sale(&http, &host, "silk-scarf-floral", 2, 1);
+    let (slow, quick) = (guest(&http, "Slow"), guest(&http, "Quick"));
+    wait_until_live(&http, sale.id);
+    let path = format!("/api/v1/flash-sales/{}/claims", sale.id);
+    let (status, claim) = http.call(
+        "POST",
+        &path,
+        Some(&slow),
+        None,
+        Some(json!({ "quantity": 1 })),
+    );
+    assert_eq!(status, 201, "{claim}");
+    let order = claim["order_id"].as_i64().unwrap();
+    let (status, other) = http.call(
+        "POST",
+        &path,
+        Some(&quick),
+        None,
+        Some(json!({ "quantity": 1 })),
+    );
+    assert_eq!(status, 201, "{other}");
+    let paid = http.call(
+        "POST",
+        &format!("/api/v1/orders/{}/pay", other["order_id"]),
+        Some(&quick),
+        None,
+        Some(json!({ "card": "4242424242424242" })),
+    );
+    assert_eq!(paid.0, 200);
+    // The unpaid one lapses after its one-second hold; the paid one stays.
+    let lapsed = step_until(Duration::from_secs(15), || {
+        let (_, o) = http.call(
+            "GET",
+            &format!("/api/v1/orders/{order}"),
+            Some(&slow),
+            None,
+            None,
+        );
+        o["status"] == "cancelled"
+    });
+    assert!(lapsed, "the unpaid order never expired");
+    let (_, s) = http.call(
+        "GET",
+        &format!("/api/v1/flash-sales/{}", sale.id),
+        None,
+        None,
+        None,
+    );
+    assert_eq!(
+        (s["sold"].as_i64(), s["units_left"].as_i64()),
+        (Some(1), Some(1))
+    );
+    let (_, o) = http.call(
+        "GET",
+        &format!("/api/v1/orders/{}", other["order_id"]),
+        Some(&quick),
+        None,
+        None,
+    );
+    assert_eq!(o["status"], "paid");
+    let late = http.call(
+        "POST",
+        &format!("/api/v1/orders/{order}/pay"),
+        Some(&slow),
+        None,
+        Some(json!({ "card": "4242424242424242" })),
+    );
+    assert_eq!(
+        (late.0, late.1["code"].as_str()),
+        (409, Some("order_not_payable"))
+    );
+}

@@ -58,7 +58,7 @@ struct Engine {
     orders: HashMap<i64, PendingOrder>,
     paying: HashSet<i64>,
     gateway: Arc<dyn PaymentGateway>,
-    payment_timeout: Duration,
+    settings: EngineSettings,
     /// The engine's own inbox, for its payment tasks to report back; weak so
     /// that the engine stops when every handle is gone.
     inbox: mpsc::WeakSender<Request>,
@@ -70,13 +70,31 @@ pub fn new_id() -> i64 {
     rand::rng().random_range(1..(1i64 << 53))
 }
 
+/// How long payments may take.
+#[derive(Debug, Clone, Copy)]
+pub struct EngineSettings {
+    /// The provider's time to answer before the order is cancelled.
+    pub payment_timeout: Duration,
+    /// How long a claimed order holds its units unpaid before it is
+    /// cancelled and they are released.
+    pub payment_hold: Duration,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        EngineSettings {
+            payment_timeout: Duration::from_secs(10),
+            payment_hold: Duration::from_secs(600),
+        }
+    }
+}
+
 /// Loads open sales and unpaid orders from the store and starts the engine
-/// on this runtime. Payments go through `gateway`, each given
-/// `payment_timeout` before the order is cancelled.
+/// on this runtime, with payments through `gateway`.
 pub async fn spawn(
     store: Store,
     gateway: Arc<dyn PaymentGateway>,
-    payment_timeout: Duration,
+    settings: EngineSettings,
 ) -> Result<CommerceHandle, StoreError> {
     let mut sales = HashMap::new();
     for sale in ledger::open_sales(&store).await? {
@@ -110,7 +128,7 @@ pub async fn spawn(
         orders,
         paying: HashSet::new(),
         gateway,
-        payment_timeout,
+        settings,
         inbox: requests.downgrade(),
     };
     tokio::spawn(engine.run(rx));
@@ -307,6 +325,7 @@ impl Engine {
                             sku: c.sku.clone(),
                             quantity: c.quantity,
                             total,
+                            created_at_ms: now_ms(),
                         };
                         self.orders.insert(c.order_id, order);
                     }
@@ -463,7 +482,11 @@ impl Engine {
             let _ = reply.send(Err(CommerceError::Unavailable));
             return;
         };
-        let (gateway, timeout, total) = (self.gateway.clone(), self.payment_timeout, order.total);
+        let (gateway, timeout, total) = (
+            self.gateway.clone(),
+            self.settings.payment_timeout,
+            order.total,
+        );
         tokio::spawn(async move {
             // The order id makes both calls idempotent at the provider.
             let (auth_key, capture_key) = (
@@ -486,6 +509,31 @@ impl Engine {
                 })
                 .await;
         });
+    }
+
+    /// Cancels a pending order and gives its units back (to the sale while it
+    /// is open). On a storage failure the order stays pending.
+    async fn release(&mut self, order_id: i64, order: PendingOrder) -> Result<(), CommerceError> {
+        let sale_open = self.sales.get(&order.sale_id).is_some_and(|s| !s.closed);
+        if let Err(e) = ledger::cancel_order(&self.store, order_id, &order, sale_open).await {
+            tracing::error!(%e, order_id, "order not cancelled");
+            self.orders.insert(order_id, order);
+            return Err(CommerceError::Storage);
+        }
+        if let Some(sale) = self.sales.get_mut(&order.sale_id).filter(|s| !s.closed) {
+            sale.sale.sold -= order.quantity;
+            if let Some(bought) = sale.bought.get_mut(&order.buyer) {
+                *bought -= order.quantity;
+            }
+            let units_left = sale.sale.units_left();
+            let _ = self.events.send(CommerceEvent::UnitsLeft {
+                sale_id: order.sale_id,
+                units_left,
+            });
+        }
+        // A retry with the claim's idempotency key must not find a cancelled order.
+        self.keys.retain(|_, (_, claim)| claim.order_id != order_id);
+        Ok(())
     }
 
     /// Records the gateway's answer: paid, or cancelled with the units back.
@@ -515,26 +563,7 @@ impl Engine {
                 paid.into_iter().next().ok_or(CommerceError::UnknownOrder)
             }
             Err(failure) => {
-                let sale_open = self.sales.get(&order.sale_id).is_some_and(|s| !s.closed);
-                if let Err(e) = ledger::cancel_order(&self.store, order_id, &order, sale_open).await
-                {
-                    self.orders.insert(order_id, order);
-                    return Err(storage(e));
-                }
-                if let Some(sale) = self.sales.get_mut(&order.sale_id).filter(|s| !s.closed) {
-                    sale.sale.sold -= order.quantity;
-                    if let Some(bought) = sale.bought.get_mut(&order.buyer) {
-                        *bought -= order.quantity;
-                    }
-                    let units_left = sale.sale.units_left();
-                    let _ = self.events.send(CommerceEvent::UnitsLeft {
-                        sale_id: order.sale_id,
-                        units_left,
-                    });
-                }
-                // A retry with the claim's idempotency key must not find a
-                // cancelled order.
-                self.keys.retain(|_, (_, claim)| claim.order_id != order_id);
+                self.release(order_id, order).await?;
                 tracing::info!(order_id, %failure, "payment failed; order cancelled and units released");
                 Err(match failure {
                     PaymentError::Declined { reason } => CommerceError::PaymentDeclined { reason },
@@ -550,6 +579,21 @@ impl Engine {
     /// returns their unsold units to stock.
     async fn on_clock(&mut self) {
         let now = now_ms();
+        // Claimed but unpaid for too long: the units go back.
+        let hold = self.settings.payment_hold.as_millis() as i64;
+        let expired: Vec<i64> = self
+            .orders
+            .iter()
+            .filter(|(id, o)| o.created_at_ms + hold <= now && !self.paying.contains(id))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in expired {
+            if let Some(order) = self.orders.remove(&id)
+                && self.release(id, order).await.is_ok()
+            {
+                tracing::info!(order_id = id, "unpaid order expired; units released");
+            }
+        }
         let mut to_close = Vec::new();
         for (id, sale) in self.sales.iter_mut() {
             if !sale.opened && now >= sale.sale.starts_at_ms && !sale.closed {
@@ -649,7 +693,7 @@ mod tests {
             let engine = spawn(
                 store.clone(),
                 Arc::new(super::super::TestGateway::default()),
-                Duration::from_secs(5),
+                EngineSettings::default(),
             )
             .await
             .unwrap();
@@ -687,7 +731,7 @@ mod tests {
             let reloaded = spawn(
                 store.clone(),
                 Arc::new(super::super::TestGateway::default()),
-                Duration::from_secs(5),
+                EngineSettings::default(),
             )
             .await
             .unwrap();
@@ -718,7 +762,7 @@ mod tests {
             let engine = spawn(
                 store.clone(),
                 Arc::new(super::super::TestGateway::default()),
-                Duration::from_secs(5),
+                EngineSettings::default(),
             )
             .await
             .unwrap();

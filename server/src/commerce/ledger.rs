@@ -338,11 +338,12 @@ pub(super) struct PendingOrder {
     pub sku: Sku,
     pub quantity: i64,
     pub total: Money,
+    pub created_at_ms: i64,
 }
 
 pub(super) async fn pending_orders(store: &Store) -> Result<Vec<(i64, PendingOrder)>, StoreError> {
     let rows = sqlx::query(
-        "SELECT o.id, o.account_id, o.flash_sale_id, l.sku, l.quantity, o.total_minor, o.currency \
+        "SELECT o.id, o.account_id, o.flash_sale_id, l.sku, l.quantity, o.total_minor, o.currency, o.created_at \
          FROM orders o JOIN order_lines l ON l.order_id = o.id \
          WHERE o.status = 'pending' AND o.flash_sale_id IS NOT NULL",
     )
@@ -359,6 +360,7 @@ pub(super) async fn pending_orders(store: &Store) -> Result<Vec<(i64, PendingOrd
                     sku: Sku::new(row.try_get::<String, _>(3)?).map_err(corrupt)?,
                     quantity: row.try_get(4)?,
                     total: Money::new(row.try_get(5)?, currency),
+                    created_at_ms: row.try_get(7)?,
                 },
             ))
         })

@@ -10,7 +10,7 @@ mod engine;
 mod ledger;
 mod payments;
 
-pub use engine::{new_id, spawn};
+pub use engine::{EngineSettings, new_id, spawn};
 pub use ledger::{OrderLineRecord, OrderRecord};
 pub use payments::{BoxFuture, PaymentError, PaymentGateway, TestGateway, cards};
 

@@ -102,7 +102,7 @@ async fn fresh_store(url: &str) -> Result<Store, String> {
 /// time for its own buyers until `claims` are done.
 async fn engine_run(store: &Store, claims: usize, clients: usize) -> Result<Figures, String> {
     let gateway = std::sync::Arc::new(commerce::TestGateway::default());
-    let engine = commerce::spawn(store.clone(), gateway, Duration::from_secs(10))
+    let engine = commerce::spawn(store.clone(), gateway, commerce::EngineSettings::default())
         .await
         .map_err(|e| e.to_string())?;
     let spec = FlashSaleSpec {
