@@ -359,6 +359,18 @@ impl Store {
         })
     }
 
+    /// Takes a product off sale. `false` when no such product was on sale.
+    pub async fn archive_product(&self, id: &ProductId) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE products SET archived_at = $1 WHERE id = $2 AND archived_at IS NULL",
+        )
+        .bind(now_ms())
+        .bind(id.as_str())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     /// Every product that is not archived, in catalog order.
     pub async fn products(&self) -> Result<Vec<Product>, StoreError> {
         self.load_products(None).await

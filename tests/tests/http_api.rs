@@ -384,6 +384,8 @@ fn openapi_describes_every_route_and_every_described_route_exists() {
         ("GET", "/api/v1/rooms"),
         ("GET", "/healthz"),
         ("GET", "/metrics"),
+        ("POST", "/api/v1/admin/catalog"),
+        ("POST", "/api/v1/admin/products/{id}/archive"),
         ("POST", "/api/v1/flash-sales"),
         ("POST", "/api/v1/flash-sales/{id}/claims"),
         ("POST", "/api/v1/orders/{id}/pay"),
@@ -482,5 +484,128 @@ fn a_broken_catalog_file_stops_the_server_with_its_line() {
     assert!(
         error.contains("line 6") && error.contains("products[0].price"),
         "{error}"
+    );
+}
+
+fn toml_request(server: &TestServer, token: &str, body: &str) -> Reply {
+    request(
+        server,
+        "POST",
+        "/api/v1/admin/catalog",
+        Some(("application/toml", body)),
+        Some(token),
+    )
+}
+
+#[test]
+fn hosts_import_and_archive_the_catalog() {
+    let server = TestServer::start();
+    let host = server.sign_in_as("host.catalog", vitrine_shared::Role::Host);
+    let shopper = sign_in(&server, "Shopper");
+    let product = |id: &str, price: &str, stock: i64| {
+        format!(
+            "[[products]]\nid = \"{id}\"\nname = \"Item {id}\"\ncategory = \"home\"\nprice = \"{price}\"\nmodel = \"models/{id}.glb\"\n\
+             [[products.variants]]\nsku = \"{id}-one\"\nstock = {stock}\n"
+        )
+    };
+    let count = |server: &TestServer| {
+        let list = request(server, "GET", "/api/v1/products", None, None).json();
+        list["products"].as_array().unwrap().len()
+    };
+    let before = count(&server);
+
+    let good = format!(
+        "currency = \"EUR\"\n{}",
+        product("linen-napkins", "12.50", 40)
+    );
+    assert_eq!(toml_request(&server, &shopper, &good).code(), "forbidden");
+
+    // A bad file names its line and field, and changes nothing.
+    let bad = format!(
+        "currency = \"EUR\"\n{}{}",
+        product("linen-napkins", "12.50", 40),
+        product("oak-tray", "free", 3)
+    );
+    let refused = toml_request(&server, &host, &bad);
+    assert_eq!(
+        (refused.status, refused.code().as_str()),
+        (400, "invalid_catalog")
+    );
+    let message = refused.json()["message"].as_str().unwrap().to_owned();
+    assert!(
+        message.contains("line 15") && message.contains("products[1].price"),
+        "{message}"
+    );
+    assert_eq!(count(&server), before);
+
+    let imported = toml_request(&server, &host, &good);
+    assert_eq!(imported.status, 200, "{}", imported.body);
+    assert_eq!(imported.json()["products"], 1);
+    assert_eq!(count(&server), before + 1);
+    let napkins = request(&server, "GET", "/api/v1/products/linen-napkins", None, None).json();
+    assert_eq!(
+        (
+            napkins["price"]["minor"].as_i64(),
+            napkins["variants"][0]["stock"].as_i64()
+        ),
+        (Some(1250), Some(40))
+    );
+
+    // Updating is importing again.
+    let repriced = format!(
+        "currency = \"EUR\"\n{}",
+        product("linen-napkins", "9.90", 55)
+    );
+    assert_eq!(toml_request(&server, &host, &repriced).status, 200);
+    let napkins = request(&server, "GET", "/api/v1/products/linen-napkins", None, None).json();
+    assert_eq!(
+        (
+            napkins["price"]["minor"].as_i64(),
+            napkins["variants"][0]["stock"].as_i64()
+        ),
+        (Some(990), Some(55))
+    );
+
+    // Bigger than an ordinary request body, still fine for a catalog.
+    let many: String = (0..150)
+        .map(|i| product(&format!("bulk-{i}"), "1.00", 1))
+        .collect();
+    let big = format!("currency = \"EUR\"\n{many}");
+    assert!(big.len() > 16 * 1024);
+    assert_eq!(toml_request(&server, &host, &big).status, 200);
+    assert_eq!(count(&server), before + 151);
+
+    // Archiving takes it off sale: gone from the catalog, no flash sale.
+    let archive = |token: &str| {
+        request(
+            &server,
+            "POST",
+            "/api/v1/admin/products/linen-napkins/archive",
+            None,
+            Some(token),
+        )
+    };
+    assert_eq!(archive(&shopper).status, 403);
+    assert_eq!(archive(&host).status, 204);
+    assert_eq!(archive(&host).code(), "product_not_found");
+    assert_eq!(
+        request(&server, "GET", "/api/v1/products/linen-napkins", None, None).status,
+        404
+    );
+    let sale = serde_json::json!({
+        "sku": "linen-napkins-one", "sale_price_minor": 500, "currency": "EUR", "quantity": 5,
+        "per_buyer_limit": 1, "countdown_secs": 10, "duration_secs": 60,
+    })
+    .to_string();
+    let refused = request(
+        &server,
+        "POST",
+        "/api/v1/flash-sales",
+        Some((JSON, &sale)),
+        Some(&host),
+    );
+    assert_eq!(
+        (refused.status, refused.code().as_str()),
+        (404, "unknown_sku")
     );
 }

@@ -199,6 +199,24 @@ impl Engine {
                         .await;
                     self.pay(buyer, order_id, method, reply).await;
                 }
+                Request::ImportCatalog { products, reply } => {
+                    self.commit(&mut new_claims, &mut pending, &mut deferred)
+                        .await;
+                    let done = self.store.import_catalog(&products).await.map_err(|e| {
+                        tracing::error!(%e, "catalog import failed; nothing changed");
+                        CommerceError::Storage
+                    });
+                    let _ = reply.send(done);
+                }
+                Request::Archive { product, reply } => {
+                    self.commit(&mut new_claims, &mut pending, &mut deferred)
+                        .await;
+                    let done = self.store.archive_product(&product).await.map_err(|e| {
+                        tracing::error!(%e, "archive failed");
+                        CommerceError::Storage
+                    });
+                    let _ = reply.send(done);
+                }
                 Request::PaymentDone {
                     order_id,
                     outcome,

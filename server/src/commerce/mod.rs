@@ -161,6 +161,16 @@ pub(crate) enum Request {
         method: String,
         reply: oneshot::Sender<Result<OrderRecord, CommerceError>>,
     },
+    /// Catalog changes go through the engine too: it is the one writer of
+    /// stock.
+    ImportCatalog {
+        products: Vec<crate::catalog::Product>,
+        reply: oneshot::Sender<Result<crate::store::ImportSummary, CommerceError>>,
+    },
+    Archive {
+        product: ProductId,
+        reply: oneshot::Sender<Result<bool, CommerceError>>,
+    },
     /// From the engine's own payment task, when the gateway has answered.
     PaymentDone {
         order_id: i64,
@@ -253,6 +263,21 @@ impl CommerceHandle {
             reply,
         })
         .await?
+    }
+
+    /// Inserts or updates the products (stock included) in one transaction.
+    pub async fn import_catalog(
+        &self,
+        products: Vec<crate::catalog::Product>,
+    ) -> Result<crate::store::ImportSummary, CommerceError> {
+        self.ask(|reply| Request::ImportCatalog { products, reply })
+            .await?
+    }
+
+    /// Takes a product off sale; `false` when there was no such product on sale.
+    pub async fn archive(&self, product: ProductId) -> Result<bool, CommerceError> {
+        self.ask(|reply| Request::Archive { product, reply })
+            .await?
     }
 
     pub async fn sale(&self, sale_id: i64) -> Result<Option<FlashSale>, CommerceError> {

@@ -2,6 +2,7 @@
 //! OpenAPI document. Every route is registered through `utoipa_axum`, so the
 //! document is built from the same list as the router and cannot drift.
 
+mod admin;
 mod error;
 mod extract;
 mod flash_sales;
@@ -90,6 +91,11 @@ struct ApiDoc;
 
 /// The whole HTTP API with its OpenAPI document.
 pub fn router(state: AppState) -> Router {
+    // Catalog files are bigger than any other body.
+    let admin = OpenApiRouter::new()
+        .routes(routes!(admin::import_catalog))
+        .routes(routes!(admin::archive_product))
+        .layer(DefaultBodyLimit::max(admin::MAX_CATALOG_BYTES));
     let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(sessions::create_session))
         .routes(routes!(sessions::end_session))
@@ -103,6 +109,7 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(flash_sales::list_orders))
         .routes(routes!(flash_sales::get_order))
         .routes(routes!(flash_sales::pay_order))
+        .merge(admin)
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::metrics))
         .routes(routes!(ops::openapi))
