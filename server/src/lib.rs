@@ -112,6 +112,12 @@ impl Server {
         };
         let commerce = commerce::spawn(store.clone(), gateway, settings).await?;
 
+        let commerce_events = commerce.subscribe();
+        let open_sales = commerce
+            .open_sales()
+            .await
+            .map_err(|e| StartError::Io(std::io::Error::other(e)))?;
+
         let socket = UdpSocket::bind(config.udp).map_err(|source| StartError::Bind {
             what: "UDP",
             addr: config.udp,
@@ -146,6 +152,8 @@ impl Server {
             reactions: config.reactions,
             shutdown: room_stop.clone(),
             commerce: commerce.clone(),
+            commerce_events,
+            open_sales,
         };
         // The app is built on its own thread; report a failure back here.
         let (built_tx, built_rx) = std::sync::mpsc::channel();

@@ -600,6 +600,14 @@ fn claims_survive_a_restart_and_retries_still_find_their_order() {
         (body["sold"].as_i64(), body["units_left"].as_i64()),
         (Some(2), Some(3))
     );
+    // Rooms started after the restart still show the open sale.
+    let newcomer = joined_client(&server, "Newcomer", "hall");
+    let shown = newcomer
+        .mirror()
+        .flash_sales
+        .get(&sale.id)
+        .map(|s| s.units_left);
+    assert_eq!(shown, Some(3));
     // The session, the order, the key and the per-buyer count all survived.
     let (status, again) = http.call(
         "POST",

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 use vitrine_client::bots::{Behaviour, Bot};
 use vitrine_client::net::{ApiClient, RoomChange};
+use vitrine_shared::protocol::CommerceEventNet;
 
 /// Runs bots that join a room, walk around, chat and react.
 #[derive(Parser)]
@@ -30,6 +31,30 @@ struct Args {
 const NAMES: &[&str] = &[
     "Ada", "Bo", "Chen", "Dara", "Eli", "Femi", "Gus", "Hana", "Ivo", "Juno",
 ];
+
+fn describe(event: &CommerceEventNet) -> String {
+    match event {
+        CommerceEventNet::SaleAnnounced(s) => format!(
+            "flash sale {}: {} × {} at {}, {} per buyer",
+            s.id, s.quantity, s.sku, s.price, s.per_buyer_limit
+        ),
+        CommerceEventNet::SaleOpened { sale_id } => format!("flash sale {sale_id} is open"),
+        CommerceEventNet::UnitsLeft {
+            sale_id,
+            units_left,
+        } => format!("flash sale {sale_id}: {units_left} left"),
+        CommerceEventNet::SoldOut { sale_id } => format!("flash sale {sale_id} sold out"),
+        CommerceEventNet::SaleEnded { sale_id } => format!("flash sale {sale_id} ended"),
+        CommerceEventNet::Claimed {
+            order_id,
+            quantity,
+            total,
+            ..
+        } => {
+            format!("bought {quantity} (order {order_id}, {total})")
+        }
+    }
+}
 
 fn main() -> ExitCode {
     let args = Args::parse();
@@ -106,7 +131,7 @@ fn main() -> ExitCode {
                     }
                     RoomChange::Rejected(r) => println!("! refused {:?}: {}", r.command, r.reason),
                     RoomChange::ShuttingDown(reason) => println!("! server: {reason}"),
-                    RoomChange::Commerce(event) => println!("$ {event:?}"),
+                    RoomChange::Commerce(event) => println!("$ {}", describe(&event)),
                 }
             }
         }

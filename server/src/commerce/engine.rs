@@ -181,12 +181,22 @@ impl Engine {
         let mut pending: Vec<Pending> = Vec::new();
         let mut deferred: Vec<Deferred> = Vec::new();
         for request in batch {
+            if !matches!(request, Request::Claim { .. } | Request::Sale { .. }) {
+                // Rare requests run on their own, after what is decided so far.
+                self.commit(&mut new_claims, &mut pending, &mut deferred)
+                    .await;
+            }
             match request {
                 Request::Sale { sale_id, reply } => deferred.push(Deferred::Sale(reply, sale_id)),
+                Request::OpenSales { reply } => {
+                    let now = now_ms();
+                    let open = self
+                        .sales
+                        .values()
+                        .filter(|s| s.state(now) != SaleState::Ended);
+                    let _ = reply.send(open.map(|s| s.view(now)).collect());
+                }
                 Request::StartSale { by, spec, reply } => {
-                    // Rare: commit what is decided so far, then this on its own.
-                    self.commit(&mut new_claims, &mut pending, &mut deferred)
-                        .await;
                     let _ = reply.send(self.start_sale(by, spec).await);
                 }
                 Request::Pay {
@@ -195,13 +205,9 @@ impl Engine {
                     method,
                     reply,
                 } => {
-                    self.commit(&mut new_claims, &mut pending, &mut deferred)
-                        .await;
                     self.pay(buyer, order_id, method, reply).await;
                 }
                 Request::ImportCatalog { products, reply } => {
-                    self.commit(&mut new_claims, &mut pending, &mut deferred)
-                        .await;
                     let done = self.store.import_catalog(&products).await.map_err(|e| {
                         tracing::error!(%e, "catalog import failed; nothing changed");
                         CommerceError::Storage
@@ -209,8 +215,6 @@ impl Engine {
                     let _ = reply.send(done);
                 }
                 Request::Archive { product, reply } => {
-                    self.commit(&mut new_claims, &mut pending, &mut deferred)
-                        .await;
                     let done = self.store.archive_product(&product).await.map_err(|e| {
                         tracing::error!(%e, "archive failed");
                         CommerceError::Storage
@@ -222,8 +226,6 @@ impl Engine {
                     outcome,
                     reply,
                 } => {
-                    self.commit(&mut new_claims, &mut pending, &mut deferred)
-                        .await;
                     let _ = reply.send(self.payment_done(order_id, outcome).await);
                 }
                 Request::Claim {

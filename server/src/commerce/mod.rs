@@ -155,6 +155,10 @@ pub(crate) enum Request {
         sale_id: i64,
         reply: oneshot::Sender<Option<FlashSale>>,
     },
+    /// Sales announced and not yet ended.
+    OpenSales {
+        reply: oneshot::Sender<Vec<FlashSale>>,
+    },
     Pay {
         buyer: AccountId,
         order_id: i64,
@@ -278,6 +282,11 @@ impl CommerceHandle {
     pub async fn archive(&self, product: ProductId) -> Result<bool, CommerceError> {
         self.ask(|reply| Request::Archive { product, reply })
             .await?
+    }
+
+    /// Sales announced and not yet ended, for rooms starting up.
+    pub async fn open_sales(&self) -> Result<Vec<FlashSale>, CommerceError> {
+        self.ask(|reply| Request::OpenSales { reply }).await
     }
 
     pub async fn sale(&self, sale_id: i64) -> Result<Option<FlashSale>, CommerceError> {

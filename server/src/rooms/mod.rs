@@ -53,6 +53,9 @@ pub struct GameContext {
     pub reactions: RateConfig,
     pub shutdown: Arc<AtomicBool>,
     pub commerce: crate::commerce::CommerceHandle,
+    pub commerce_events: tokio::sync::broadcast::Receiver<crate::commerce::CommerceEvent>,
+    /// Flash sales open at start (after a restart, say), for welcomes.
+    pub open_sales: Vec<crate::commerce::FlashSale>,
 }
 
 /// The stages of a tick, in order (STYLE.md §3).
@@ -132,7 +135,11 @@ pub fn build_app(ctx: GameContext) -> std::io::Result<App> {
             reactions: ctx.reactions,
         })
         .insert_resource(ShutdownSignal(ctx.shutdown))
-        .insert_resource(shop::ShopLink::new(ctx.commerce))
+        .insert_resource(shop::ShopLink::new(
+            ctx.commerce,
+            ctx.commerce_events,
+            &ctx.open_sales,
+        ))
         .init_resource::<Clients>()
         .configure_sets(
             Update,

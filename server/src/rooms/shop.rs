@@ -41,12 +41,18 @@ pub struct ShopLink {
 }
 
 impl ShopLink {
-    pub fn new(commerce: CommerceHandle) -> Self {
-        let events = commerce.subscribe();
+    /// `events` must be subscribed before `open` was read, so that nothing
+    /// falls between the two.
+    pub fn new(
+        commerce: CommerceHandle,
+        events: broadcast::Receiver<CommerceEvent>,
+        open: &[FlashSale],
+    ) -> Self {
+        let sales = open.iter().map(|s| (s.id, net(s))).collect();
         ShopLink {
             commerce,
             events,
-            sales: BTreeMap::new(),
+            sales,
             pending: Vec::new(),
         }
     }
