@@ -196,11 +196,14 @@ pub struct OrderLineView {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OrderView {
     pub id: i64,
-    /// `pending` until paid.
+    /// `pending`, then `paid`, `fulfilled`, `delivered`; or `cancelled`
+    /// (unpaid) or `refunded`.
     pub status: String,
     pub total: MoneyView,
     pub flash_sale_id: Option<i64>,
     pub created_at_ms: i64,
+    /// Why it came back, for a refunded order.
+    pub return_reason: Option<String>,
     pub lines: Vec<OrderLineView>,
 }
 
@@ -218,4 +221,14 @@ pub struct OrderList {
 #[serde(deny_unknown_fields)]
 pub struct PayRequest {
     pub card: String,
+}
+
+/// `POST /api/v1/orders/{id}/refund`: a return (by the buyer, once
+/// delivered) or a refund (by staff, once paid).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RefundRequest {
+    /// 1 to 500 characters.
+    pub reason: String,
 }

@@ -831,3 +831,86 @@ fn an_unpaid_claim_expires_after_its_hold_and_releases_its_unit() {
         (409, Some("order_not_payable"))
     );
 }
+
+#[test]
+fn orders_go_paid_fulfilled_delivered_and_returns_refund_with_a_reason() {
+    let server = TestServer::start();
+    let http = Http::new(&server);
+    let host = server.sign_in_as("host.orders", Role::Host);
+    let (product, sku) = ("studio-headphones", "studio-headphones-sand");
+    let sale = start_sale(&http, &host, sku, 2, 1);
+    let stock_during_sale = stock_of(&http, product, sku);
+    let (buyer, stranger) = (guest(&http, "Buyer"), guest(&http, "Stranger"));
+    wait_until_live(&http, sale.id);
+    let path = format!("/api/v1/flash-sales/{}/claims", sale.id);
+    let (_, claim) = http.call(
+        "POST",
+        &path,
+        Some(&buyer),
+        None,
+        Some(json!({ "quantity": 1 })),
+    );
+    let order = claim["order_id"].as_i64().unwrap();
+    let step = |token: &str, what: &str, body: Option<Value>| {
+        http.call(
+            "POST",
+            &format!("/api/v1/orders/{order}/{what}"),
+            Some(token),
+            None,
+            body,
+        )
+    };
+    let reason = |text: &str| Some(json!({ "reason": text }));
+
+    assert_eq!(
+        step(&buyer, "refund", reason("changed my mind")).1["code"],
+        "order_state",
+        "not paid yet"
+    );
+    assert_eq!(
+        step(&buyer, "pay", Some(json!({ "card": "4242424242424242" }))).1["status"],
+        "paid"
+    );
+    assert_eq!(step(&buyer, "fulfil", None).1["code"], "forbidden");
+    assert_eq!(
+        step(&host, "deliver", None).1["code"],
+        "order_state",
+        "not fulfilled yet"
+    );
+    assert_eq!(step(&host, "fulfil", None).1["status"], "fulfilled");
+    assert_eq!(step(&host, "fulfil", None).1["code"], "order_state");
+    assert_eq!(
+        step(&buyer, "refund", reason("too big")).1["code"],
+        "order_state",
+        "returns follow delivery"
+    );
+    assert_eq!(step(&host, "deliver", None).1["status"], "delivered");
+
+    // A return: a reason is required; strangers cannot return it.
+    assert_eq!(
+        step(&buyer, "refund", reason("  ")).1["code"],
+        "invalid_reason"
+    );
+    assert_eq!(
+        step(&stranger, "refund", reason("mine now")).1["code"],
+        "order_not_found"
+    );
+    let (status, refunded) = step(
+        &buyer,
+        "refund",
+        reason("The sand colour is darker than on stream"),
+    );
+    assert_eq!(status, 200, "{refunded}");
+    assert_eq!(refunded["status"], "refunded");
+    assert_eq!(
+        refunded["return_reason"],
+        "The sand colour is darker than on stream"
+    );
+    assert_eq!(
+        step(&buyer, "refund", reason("again")).1["code"],
+        "order_state",
+        "refunded once"
+    );
+    // The returned unit is back in stock.
+    assert_eq!(stock_of(&http, product, sku), stock_during_sale + 1);
+}

@@ -388,7 +388,10 @@ fn openapi_describes_every_route_and_every_described_route_exists() {
         ("POST", "/api/v1/admin/products/{id}/archive"),
         ("POST", "/api/v1/flash-sales"),
         ("POST", "/api/v1/flash-sales/{id}/claims"),
+        ("POST", "/api/v1/orders/{id}/deliver"),
+        ("POST", "/api/v1/orders/{id}/fulfil"),
         ("POST", "/api/v1/orders/{id}/pay"),
+        ("POST", "/api/v1/orders/{id}/refund"),
         ("POST", "/api/v1/rooms/{id}/join"),
         ("POST", "/api/v1/sessions"),
     ];

@@ -5,7 +5,7 @@ use super::ledger::{self, NewClaim, OrderRecord, PendingOrder};
 use super::payments::{PaymentError, PaymentGateway};
 use super::{
     COUNTDOWN_SECS, Claimed, CommerceError, CommerceEvent, CommerceHandle, DURATION_SECS,
-    FlashSale, FlashSaleSpec, MAX_CLAIM_QUANTITY, Request, SaleState,
+    FlashSale, FlashSaleSpec, MAX_CLAIM_QUANTITY, OrderStep, Request, SaleState,
 };
 use crate::store::{Store, StoreError, now_ms};
 use rand::Rng;
@@ -188,6 +188,31 @@ impl Engine {
             }
             match request {
                 Request::Sale { sale_id, reply } => deferred.push(Deferred::Sale(reply, sale_id)),
+                Request::Advance {
+                    staff,
+                    order_id,
+                    step,
+                    reply,
+                } => {
+                    let _ = reply.send(self.advance(staff, order_id, step).await);
+                }
+                Request::Refund {
+                    by,
+                    staff,
+                    order_id,
+                    reason,
+                    reply,
+                } => {
+                    self.refund(by, staff, order_id, reason, reply).await;
+                }
+                Request::RefundDone {
+                    order,
+                    reason,
+                    outcome,
+                    reply,
+                } => {
+                    let _ = reply.send(self.refund_done(order, reason, outcome).await);
+                }
                 Request::OpenSales { reply } => {
                     let now = now_ms();
                     let open = self
@@ -554,6 +579,140 @@ impl Engine {
         // A retry with the claim's idempotency key must not find a cancelled order.
         self.keys.retain(|_, (_, claim)| claim.order_id != order_id);
         Ok(())
+    }
+
+    async fn advance(
+        &mut self,
+        staff: bool,
+        order_id: i64,
+        step: OrderStep,
+    ) -> Result<OrderRecord, CommerceError> {
+        if !staff {
+            return Err(CommerceError::Forbidden);
+        }
+        let storage = |e: StoreError| {
+            tracing::error!(%e, order_id, "order step not recorded");
+            CommerceError::Storage
+        };
+        let (buyer, order, _) = ledger::order_by_id(&self.store, order_id)
+            .await
+            .map_err(storage)?
+            .ok_or(CommerceError::UnknownOrder)?;
+        let (from, to) = step.statuses();
+        if !ledger::advance(&self.store, order_id, from, to)
+            .await
+            .map_err(storage)?
+        {
+            return Err(CommerceError::WrongOrderState {
+                status: order.status,
+            });
+        }
+        tracing::info!(order_id, to, "order moved on");
+        let moved = ledger::orders(&self.store, buyer, Some(order_id))
+            .await
+            .map_err(storage)?;
+        moved.into_iter().next().ok_or(CommerceError::UnknownOrder)
+    }
+
+    async fn refund(
+        &mut self,
+        by: AccountId,
+        staff: bool,
+        order_id: i64,
+        reason: String,
+        reply: oneshot::Sender<Result<OrderRecord, CommerceError>>,
+    ) {
+        let checked = async {
+            let reason_ok = !reason.trim().is_empty()
+                && reason.chars().count() <= 500
+                && !reason.chars().any(|c| c.is_control() && c != '\n');
+            if !reason_ok {
+                return Err(CommerceError::BadReason);
+            }
+            let found = ledger::order_by_id(&self.store, order_id)
+                .await
+                .map_err(|_| CommerceError::Storage)?;
+            let (buyer, order, payment_ref) = found.ok_or(CommerceError::UnknownOrder)?;
+            if !staff && buyer != by {
+                return Err(CommerceError::UnknownOrder);
+            }
+            // Buyers return what was delivered; staff may refund anything paid.
+            let allowed: &[&str] = if staff {
+                &["paid", "fulfilled", "delivered"]
+            } else {
+                &["delivered"]
+            };
+            let payment_ref = payment_ref.filter(|_| allowed.contains(&order.status.as_str()));
+            let Some(payment_ref) = payment_ref else {
+                return Err(CommerceError::WrongOrderState {
+                    status: order.status,
+                });
+            };
+            Ok((order, payment_ref))
+        };
+        let (order, payment_ref) = match checked.await {
+            Ok(found) => found,
+            Err(e) => {
+                let _ = reply.send(Err(e));
+                return;
+            }
+        };
+        if !self.paying.insert(order_id) {
+            let _ = reply.send(Err(CommerceError::PaymentInProgress));
+            return;
+        }
+        let Some(inbox) = self.inbox.upgrade() else {
+            self.paying.remove(&order_id);
+            let _ = reply.send(Err(CommerceError::Unavailable));
+            return;
+        };
+        let (gateway, timeout) = (self.gateway.clone(), self.settings.payment_timeout);
+        tokio::spawn(async move {
+            let key = format!("refund-{order_id}");
+            let attempt = gateway.refund(&key, &payment_ref, order.total);
+            let outcome = tokio::time::timeout(timeout, attempt)
+                .await
+                .unwrap_or(Err(PaymentError::Timeout));
+            let _ = inbox
+                .send(Request::RefundDone {
+                    order,
+                    reason,
+                    outcome,
+                    reply,
+                })
+                .await;
+        });
+    }
+
+    async fn refund_done(
+        &mut self,
+        order: OrderRecord,
+        reason: String,
+        outcome: Result<(), PaymentError>,
+    ) -> Result<OrderRecord, CommerceError> {
+        self.paying.remove(&order.id);
+        if let Err(e) = outcome {
+            tracing::warn!(order_id = order.id, %e, "refund failed");
+            return Err(CommerceError::RefundFailed);
+        }
+        let storage = |e: StoreError| {
+            tracing::error!(%e, order_id = order.id, "refund not recorded");
+            CommerceError::Storage
+        };
+        if !ledger::refund(&self.store, &order, reason.trim())
+            .await
+            .map_err(storage)?
+        {
+            return Err(CommerceError::WrongOrderState {
+                status: order.status,
+            });
+        }
+        tracing::info!(order_id = order.id, total = %order.total, "order refunded; units back in stock");
+        let (_, refunded, _) = ledger::order_by_id(&self.store, order.id)
+            .await
+            .map_err(storage)?
+            .ok_or(CommerceError::UnknownOrder)?;
+        Ok(refunded)
     }
 
     /// Records the gateway's answer: paid, or cancelled with the units back.

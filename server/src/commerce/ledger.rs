@@ -288,6 +288,8 @@ pub struct OrderRecord {
     pub total: Money,
     pub flash_sale_id: Option<i64>,
     pub created_at_ms: i64,
+    /// Why it came back, for a refunded order.
+    pub return_reason: Option<String>,
     pub lines: Vec<OrderLineRecord>,
 }
 
@@ -299,7 +301,8 @@ pub(super) async fn orders(
 ) -> Result<Vec<OrderRecord>, StoreError> {
     let rows = sqlx::query(
         "SELECT o.id, o.status, o.total_minor, o.currency, o.flash_sale_id, o.created_at, \
-         l.sku, l.quantity, l.unit_price_minor FROM orders o JOIN order_lines l ON l.order_id = o.id \
+         l.sku, l.quantity, l.unit_price_minor, o.return_reason \
+         FROM orders o JOIN order_lines l ON l.order_id = o.id \
          WHERE o.account_id = $1 AND ($2 = 0 OR o.id = $2) ORDER BY o.created_at DESC, o.id, l.sku",
     )
     .bind(buyer.0 as i64)
@@ -317,6 +320,7 @@ pub(super) async fn orders(
                 total: Money::new(row.try_get(2)?, currency),
                 flash_sale_id: row.try_get(4)?,
                 created_at_ms: row.try_get(5)?,
+                return_reason: row.try_get(9)?,
                 lines: Vec::new(),
             });
         }
@@ -415,4 +419,75 @@ pub(super) async fn cancel_order(
     }
     tx.commit().await?;
     Ok(())
+}
+
+/// An order looked up by id alone (for staff), with who bought it and the
+/// gateway's reference.
+pub(super) async fn order_by_id(
+    store: &Store,
+    order_id: i64,
+) -> Result<Option<(AccountId, OrderRecord, Option<String>)>, StoreError> {
+    let row = sqlx::query("SELECT account_id, payment_ref FROM orders WHERE id = $1")
+        .bind(order_id)
+        .fetch_optional(store.pool())
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let buyer = AccountId(row.try_get::<i64, _>(0)? as u64);
+    let payment_ref: Option<String> = row.try_get(1)?;
+    let order = orders(store, buyer, Some(order_id))
+        .await?
+        .into_iter()
+        .next();
+    Ok(order.map(|o| (buyer, o, payment_ref)))
+}
+
+/// Moves an order from `from` to `to`; `false` when it was not in `from`.
+pub(super) async fn advance(
+    store: &Store,
+    order_id: i64,
+    from: &str,
+    to: &str,
+) -> Result<bool, StoreError> {
+    let done =
+        sqlx::query("UPDATE orders SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4")
+            .bind(to)
+            .bind(now_ms())
+            .bind(order_id)
+            .bind(from)
+            .execute(store.pool())
+            .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Records a refund: the order is `refunded` with its reason, and its units
+/// go back to stock.
+pub(super) async fn refund(
+    store: &Store,
+    order: &OrderRecord,
+    reason: &str,
+) -> Result<bool, StoreError> {
+    let mut tx = store.pool().begin().await?;
+    let done = sqlx::query(
+        "UPDATE orders SET status = 'refunded', return_reason = $1, updated_at = $2 \
+         WHERE id = $3 AND status = $4",
+    )
+    .bind(reason)
+    .bind(now_ms())
+    .bind(order.id)
+    .bind(&order.status)
+    .execute(&mut *tx)
+    .await?;
+    if done.rows_affected() != 1 {
+        tx.rollback().await?;
+        return Ok(false);
+    }
+    for line in &order.lines {
+        sqlx::query("UPDATE variants SET stock = stock + $1 WHERE sku = $2")
+            .bind(line.quantity)
+            .bind(line.sku.as_str())
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(true)
 }

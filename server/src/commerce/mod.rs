@@ -121,10 +121,35 @@ pub enum CommerceError {
     PaymentDeclined { reason: String },
     #[error("the payment provider did not answer in time; the units are released")]
     PaymentTimeout,
+    #[error("only staff may do this")]
+    Forbidden,
+    #[error("the order is {status}; that step does not apply")]
+    WrongOrderState { status: String },
+    #[error("a return needs a reason of 1 to 500 characters")]
+    BadReason,
+    #[error("the refund failed at the payment provider; nothing changed")]
+    RefundFailed,
     #[error("the store failed; nothing was changed")]
     Storage,
     #[error("the commerce engine is not running")]
     Unavailable,
+}
+
+/// Staff moves a paid order along: paid → fulfilled → delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderStep {
+    Fulfil,
+    Deliver,
+}
+
+impl OrderStep {
+    /// (from, to)
+    pub fn statuses(self) -> (&'static str, &'static str) {
+        match self {
+            OrderStep::Fulfil => ("paid", "fulfilled"),
+            OrderStep::Deliver => ("fulfilled", "delivered"),
+        }
+    }
 }
 
 /// What every room of the show hears about.
@@ -154,6 +179,26 @@ pub(crate) enum Request {
     Sale {
         sale_id: i64,
         reply: oneshot::Sender<Option<FlashSale>>,
+    },
+    Advance {
+        staff: bool,
+        order_id: i64,
+        step: OrderStep,
+        reply: oneshot::Sender<Result<OrderRecord, CommerceError>>,
+    },
+    Refund {
+        by: AccountId,
+        staff: bool,
+        order_id: i64,
+        reason: String,
+        reply: oneshot::Sender<Result<OrderRecord, CommerceError>>,
+    },
+    /// From the engine's own refund task.
+    RefundDone {
+        order: OrderRecord,
+        reason: String,
+        outcome: Result<(), PaymentError>,
+        reply: oneshot::Sender<Result<OrderRecord, CommerceError>>,
     },
     /// Sales announced and not yet ended.
     OpenSales {
@@ -282,6 +327,41 @@ impl CommerceHandle {
     pub async fn archive(&self, product: ProductId) -> Result<bool, CommerceError> {
         self.ask(|reply| Request::Archive { product, reply })
             .await?
+    }
+
+    /// Staff: fulfil or deliver a paid order.
+    pub async fn advance(
+        &self,
+        staff: bool,
+        order_id: i64,
+        step: OrderStep,
+    ) -> Result<OrderRecord, CommerceError> {
+        self.ask(|reply| Request::Advance {
+            staff,
+            order_id,
+            step,
+            reply,
+        })
+        .await?
+    }
+
+    /// A buyer returns a delivered order, or staff refunds a paid one; the
+    /// money goes back through the gateway and the units back to stock.
+    pub async fn refund(
+        &self,
+        by: AccountId,
+        staff: bool,
+        order_id: i64,
+        reason: String,
+    ) -> Result<OrderRecord, CommerceError> {
+        self.ask(|reply| Request::Refund {
+            by,
+            staff,
+            order_id,
+            reason,
+            reply,
+        })
+        .await?
     }
 
     /// Sales announced and not yet ended, for rooms starting up.

@@ -3,14 +3,14 @@
 
 use super::extract::{ApiJson, Authenticated};
 use super::{ApiError, AppState, ErrorBody};
-use crate::commerce::{Claimed, CommerceError, FlashSale, FlashSaleSpec, OrderRecord};
+use crate::commerce::{Claimed, CommerceError, FlashSale, FlashSaleSpec, OrderRecord, OrderStep};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use sha2::{Digest, Sha256};
 use vitrine_shared::api::{
     ClaimRequest, ClaimView, FlashSaleView, OrderLineView, OrderList, OrderView, PayRequest,
-    StartFlashSale,
+    RefundRequest, StartFlashSale,
 };
 use vitrine_shared::{Currency, Money, Role, Sku};
 
@@ -29,6 +29,10 @@ impl From<CommerceError> for ApiError {
             CommerceError::LimitReached { .. } => (StatusCode::CONFLICT, "limit_reached"),
             CommerceError::IdempotencyConflict => (StatusCode::CONFLICT, "idempotency_conflict"),
             CommerceError::UnknownOrder => (StatusCode::NOT_FOUND, "order_not_found"),
+            CommerceError::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
+            CommerceError::WrongOrderState { .. } => (StatusCode::CONFLICT, "order_state"),
+            CommerceError::BadReason => (StatusCode::BAD_REQUEST, "invalid_reason"),
+            CommerceError::RefundFailed => (StatusCode::BAD_GATEWAY, "refund_failed"),
             CommerceError::OrderNotPayable { .. } => (StatusCode::CONFLICT, "order_not_payable"),
             CommerceError::PaymentInProgress => (StatusCode::CONFLICT, "payment_in_progress"),
             CommerceError::PaymentDeclined { .. } => {
@@ -78,6 +82,7 @@ fn order_view(o: OrderRecord) -> OrderView {
         total: o.total.into(),
         flash_sale_id: o.flash_sale_id,
         created_at_ms: o.created_at_ms,
+        return_reason: o.return_reason,
         lines: o
             .lines
             .into_iter()
@@ -310,4 +315,98 @@ pub async fn pay_order(
     }
     let paid = state.commerce.pay(who.account.id, id, body.card).await?;
     Ok(Json(order_view(paid)))
+}
+
+fn is_staff(who: &Authenticated) -> bool {
+    matches!(who.account.role, Role::Host | Role::CoHost)
+}
+
+async fn advance(
+    state: AppState,
+    who: Authenticated,
+    id: String,
+    step: OrderStep,
+) -> Result<Json<OrderView>, ApiError> {
+    let id: i64 = id
+        .parse()
+        .map_err(|_| ApiError::from(CommerceError::UnknownOrder))?;
+    let order = state.commerce.advance(is_staff(&who), id, step).await?;
+    Ok(Json(order_view(order)))
+}
+
+/// Staff: mark a paid order fulfilled (shipped).
+#[utoipa::path(
+    post,
+    path = "/api/v1/orders/{id}/fulfil",
+    tag = "commerce",
+    params(("id" = i64, Path, description = "Order id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Fulfilled", body = OrderView),
+        (status = 403, description = "Not a host or co-host", body = ErrorBody),
+        (status = 404, description = "No such order", body = ErrorBody),
+        (status = 409, description = "Not paid", body = ErrorBody),
+    )
+)]
+pub async fn fulfil_order(
+    State(state): State<AppState>,
+    who: Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<OrderView>, ApiError> {
+    advance(state, who, id, OrderStep::Fulfil).await
+}
+
+/// Staff: mark a fulfilled order delivered.
+#[utoipa::path(
+    post,
+    path = "/api/v1/orders/{id}/deliver",
+    tag = "commerce",
+    params(("id" = i64, Path, description = "Order id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Delivered", body = OrderView),
+        (status = 403, description = "Not a host or co-host", body = ErrorBody),
+        (status = 404, description = "No such order", body = ErrorBody),
+        (status = 409, description = "Not fulfilled", body = ErrorBody),
+    )
+)]
+pub async fn deliver_order(
+    State(state): State<AppState>,
+    who: Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<OrderView>, ApiError> {
+    advance(state, who, id, OrderStep::Deliver).await
+}
+
+/// Return a delivered order (its buyer) or refund a paid one (staff), with a
+/// reason. The money goes back through the gateway, the units to stock.
+#[utoipa::path(
+    post,
+    path = "/api/v1/orders/{id}/refund",
+    tag = "commerce",
+    params(("id" = i64, Path, description = "Order id")),
+    request_body = RefundRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Refunded", body = OrderView),
+        (status = 400, description = "No reason, or too long", body = ErrorBody),
+        (status = 404, description = "No such order of yours", body = ErrorBody),
+        (status = 409, description = "Not in a state that can be refunded", body = ErrorBody),
+        (status = 502, description = "The provider refused the refund; nothing changed", body = ErrorBody),
+    )
+)]
+pub async fn refund_order(
+    State(state): State<AppState>,
+    who: Authenticated,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<RefundRequest>,
+) -> Result<Json<OrderView>, ApiError> {
+    let id: i64 = id
+        .parse()
+        .map_err(|_| ApiError::from(CommerceError::UnknownOrder))?;
+    let order = state
+        .commerce
+        .refund(who.account.id, is_staff(&who), id, body.reason)
+        .await?;
+    Ok(Json(order_view(order)))
 }

@@ -98,6 +98,10 @@ fn refusal(error: CommerceError) -> ClaimRefusal {
         | CommerceError::PaymentInProgress
         | CommerceError::PaymentDeclined { .. }
         | CommerceError::PaymentTimeout
+        | CommerceError::Forbidden
+        | CommerceError::WrongOrderState { .. }
+        | CommerceError::BadReason
+        | CommerceError::RefundFailed
         | CommerceError::Storage
         | CommerceError::Unavailable => ClaimRefusal::Unavailable,
     }
