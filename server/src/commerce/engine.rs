@@ -350,6 +350,8 @@ impl Engine {
         pending: &mut Vec<Pending>,
         deferred: &mut Vec<Deferred>,
     ) {
+        // Orders of this batch that did not become durable.
+        let mut lost: HashSet<i64> = HashSet::new();
         if !claims.is_empty() {
             let mut sold: Vec<(i64, i64)> = Vec::new();
             for claim in claims.iter() {
@@ -395,6 +397,7 @@ impl Engine {
                 Err(error) => {
                     tracing::error!(%error, claims = claims.len(), "claims not committed; undoing them");
                     for claim in claims.iter() {
+                        lost.insert(claim.order_id);
                         if let Some(sale) = self.sales.get_mut(&claim.sale_id) {
                             sale.sale.sold -= claim.quantity;
                             if let Some(b) = sale.bought.get_mut(&claim.buyer) {
@@ -415,6 +418,11 @@ impl Engine {
         for d in deferred.drain(..) {
             match d {
                 Deferred::Claim(reply, result) => {
+                    // A retry replayed within this batch shares its fate.
+                    let result = match result {
+                        Ok(c) if lost.contains(&c.order_id) => Err(CommerceError::Storage),
+                        other => other,
+                    };
                     let _ = reply.send(result);
                 }
                 Deferred::Sale(reply, id) => {
@@ -922,6 +930,38 @@ mod tests {
                     .await
                     .unwrap();
             assert_eq!(rows, 50);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_commit_sells_nothing_and_says_so() {
+        for (store, _dir) in stores().await {
+            let sale = live_sale(&store, 5, 5).await;
+            let engine = spawn(
+                store.clone(),
+                Arc::new(super::super::TestGateway::default()),
+                EngineSettings::default(),
+            )
+            .await
+            .unwrap();
+            // Break the store under the engine: order lines can no longer be written.
+            sqlx::query("DROP TABLE order_lines")
+                .execute(store.pool())
+                .await
+                .unwrap();
+            let key = Some(("same".to_owned(), 1));
+            let (a, b) = tokio::join!(
+                engine.claim(AccountId(1), sale.id, 1, key.clone()),
+                engine.claim(AccountId(1), sale.id, 1, key),
+            );
+            assert_eq!(a, Err(CommerceError::Storage));
+            assert_eq!(
+                b,
+                Err(CommerceError::Storage),
+                "a replay of a lost claim is not a success"
+            );
+            let view = engine.sale(sale.id).await.unwrap().unwrap();
+            assert_eq!(view.sold, 0, "nothing was sold in memory either");
         }
     }
 
