@@ -1,10 +1,12 @@
 //! Bots: headless shoppers that wander, chat and react. The demo, the tests
 //! and the load runs all use them.
 
-use crate::net::{ApiClient, NetClient, NetError};
+use crate::net::{ApiClient, NetClient, NetError, SignedIn};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use std::collections::HashSet;
 use std::time::Duration;
+use vitrine_shared::protocol::FlashSaleNet;
 use vitrine_shared::{ChatText, PoseNet, Reaction, RoomCommand};
 
 /// What a bot does on its own.
@@ -16,6 +18,8 @@ pub struct Behaviour {
     pub chat_every: Option<Duration>,
     /// Mean time between reactions; `None` never reacts.
     pub react_every: Option<Duration>,
+    /// Taps on flash sales when they open.
+    pub shops: bool,
 }
 
 impl Default for Behaviour {
@@ -24,6 +28,7 @@ impl Default for Behaviour {
             speed: 1.4,
             chat_every: Some(Duration::from_secs(8)),
             react_every: Some(Duration::from_secs(4)),
+            shops: true,
         }
     }
 }
@@ -34,6 +39,7 @@ impl Behaviour {
         Behaviour {
             chat_every: None,
             react_every: None,
+            shops: false,
             ..Behaviour::default()
         }
     }
@@ -53,6 +59,10 @@ const LINES: &[&str] = &[
 pub struct Bot {
     pub name: String,
     pub net: NetClient,
+    /// The bot's session, for HTTP calls such as paying.
+    pub session: SignedIn,
+    /// Flash sales this bot has tapped on.
+    tapped: HashSet<i64>,
     behaviour: Behaviour,
     rng: StdRng,
     pose: Option<PoseNet>,
@@ -71,13 +81,16 @@ impl Bot {
         behaviour: Behaviour,
         seed: u64,
     ) -> Result<Bot, NetError> {
-        let net = NetClient::sign_in_and_join(api, name, room)?;
+        let session = api.sign_in(name)?;
+        let net = NetClient::connect(&api.join(&session, room)?)?;
         let mut rng = StdRng::seed_from_u64(seed);
         let until_chat = Self::wait(&mut rng, behaviour.chat_every);
         let until_react = Self::wait(&mut rng, behaviour.react_every);
         Ok(Bot {
             name: name.to_owned(),
             net,
+            session,
+            tapped: HashSet::new(),
             behaviour,
             rng,
             pose: None,
@@ -92,6 +105,32 @@ impl Bot {
             Some(mean) => mean.as_secs_f32() * rng.random_range(0.5..1.5),
             None => f32::INFINITY,
         }
+    }
+
+    /// Taps once on every open flash sale it has not tapped yet, if the
+    /// behaviour shops. Returns the sales tapped now.
+    pub fn shop(&mut self, now_ms: i64) -> Vec<FlashSaleNet> {
+        if !self.behaviour.shops || !self.net.is_connected() {
+            return Vec::new();
+        }
+        let open: Vec<FlashSaleNet> = self
+            .net
+            .mirror()
+            .flash_sales
+            .values()
+            .filter(|s| {
+                s.starts_at_ms <= now_ms && s.units_left > 0 && !self.tapped.contains(&s.id)
+            })
+            .cloned()
+            .collect();
+        for sale in &open {
+            self.tapped.insert(sale.id);
+            self.net.send_command(RoomCommand::ClaimFlashSale {
+                sale_id: sale.id,
+                quantity: 1,
+            });
+        }
+        open
     }
 
     /// The pose this bot last sent.

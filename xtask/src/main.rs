@@ -320,6 +320,10 @@ fn stop(child: &mut Child) {
     let _ = child.kill();
 }
 
+/// The demo's host account; its data lives in `target/demo-data` only.
+const DEMO_HOST: &str = "demo.host";
+const DEMO_HOST_PASSWORD: &str = "vitrine-demo-host";
+
 fn demo(args: &[String]) -> Result<()> {
     ensure_packages(&packages_for("demo"))?;
     let bots = flag(args, "--bots", 5)?;
@@ -334,6 +338,30 @@ fn demo(args: &[String]) -> Result<()> {
     ]))?;
     let bin = target_dir().join("debug");
     let data = target_dir().join("demo-data");
+    // A host for the show: the bots' run has them start a flash sale.
+    let made = Command::new(bin.join("vitrine-server"))
+        .current_dir(workspace_root())
+        .arg("--data-dir")
+        .arg(&data)
+        .args([
+            "admin",
+            "create-user",
+            DEMO_HOST,
+            "--role",
+            "host",
+            "--password",
+            DEMO_HOST_PASSWORD,
+        ])
+        .output()
+        .map_err(|e| format!("cannot run vitrine-server: {e}"))?;
+    let already = String::from_utf8_lossy(&made.stderr).contains("taken");
+    if !made.status.success() && !already {
+        return Err(format!(
+            "creating the demo host failed: {}",
+            String::from_utf8_lossy(&made.stderr)
+        ));
+    }
+    println!("xtask: demo host {DEMO_HOST:?}, password {DEMO_HOST_PASSWORD:?}");
     println!(
         "xtask: starting vitrine-server (data in {})",
         data.display()
@@ -380,6 +408,10 @@ fn demo(args: &[String]) -> Result<()> {
         &bots.to_string(),
         "--seconds",
         &seconds.to_string(),
+        "--host-user",
+        DEMO_HOST,
+        "--host-password",
+        DEMO_HOST_PASSWORD,
     ]));
     stop(&mut server);
     result

@@ -3,9 +3,11 @@
 use clap::Parser;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
+use std::time::{SystemTime, UNIX_EPOCH};
 use vitrine_client::bots::{Behaviour, Bot};
 use vitrine_client::net::{ApiClient, RoomChange};
-use vitrine_shared::protocol::CommerceEventNet;
+use vitrine_shared::api::StartFlashSale;
+use vitrine_shared::protocol::{CommandKind, CommerceEventNet};
 
 /// Runs bots that join a room, walk around, chat and react.
 #[derive(Parser)]
@@ -26,6 +28,45 @@ struct Args {
     /// Print only the summary, not every change
     #[arg(long)]
     quiet: bool,
+    /// A host account (username) that starts a flash sale during the run
+    #[arg(long, requires = "host_password")]
+    host_user: Option<String>,
+    /// The host's password
+    #[arg(long, env = "VITRINE_HOST_PASSWORD", hide_env_values = true)]
+    host_password: Option<String>,
+    /// When the host starts the flash sale, in seconds from the start
+    #[arg(long, default_value_t = 15)]
+    flash_sale_after: u64,
+}
+
+/// The host's turn: announce a flash sale on a serum, half as many units as
+/// there are bots, so that some of them miss out.
+fn start_flash_sale(
+    api: &ApiClient,
+    user: &str,
+    password: &str,
+    bots: usize,
+) -> Result<(), String> {
+    let host = api
+        .sign_in_with_password(user, password)
+        .map_err(|e| e.to_string())?;
+    let sale = StartFlashSale {
+        sku: "glow-serum-30ml".into(),
+        sale_price_minor: 1490,
+        currency: "EUR".into(),
+        quantity: (bots as i64 / 2).max(1),
+        per_buyer_limit: 1,
+        countdown_secs: 10,
+        duration_secs: 120,
+    };
+    let sale = api
+        .start_flash_sale(&host, &sale)
+        .map_err(|e| e.to_string())?;
+    println!(
+        "$ host {user} announces flash sale {}: {} × {} at {}, opening in 10 s",
+        sale.id, sale.quantity, sale.sku, sale.sale_price.display
+    );
+    Ok(())
 }
 
 const NAMES: &[&str] = &[
@@ -92,6 +133,7 @@ fn main() -> ExitCode {
     );
 
     let frame = Duration::from_secs_f64(1.0 / 30.0);
+    let mut sale_started = false;
     let start = Instant::now();
     let mut last = Instant::now();
     let mut next_status = Duration::from_secs(5);
@@ -104,10 +146,47 @@ fn main() -> ExitCode {
                 eprintln!("{}: {e}", bot.name);
             }
         }
-        // The first bot narrates the room; the others only act.
-        let changes = bots[0].net.mirror_mut().drain_changes();
-        for bot in bots.iter_mut().skip(1) {
-            bot.net.mirror_mut().drain_changes();
+        if let (Some(user), Some(password), false) =
+            (&args.host_user, &args.host_password, sale_started)
+            && start.elapsed() >= Duration::from_secs(args.flash_sale_after)
+        {
+            sale_started = true;
+            if let Err(e) = start_flash_sale(&api, user, password, bots.len()) {
+                eprintln!("vitrine-bots: the host could not start a flash sale: {e}");
+            }
+        }
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
+        // Every bot taps on an open sale, and pays for what it got; the
+        // first bot also narrates the room.
+        let mut changes = Vec::new();
+        for (i, bot) in bots.iter_mut().enumerate() {
+            for sale in bot.shop(now_ms) {
+                println!("{} taps buy on flash sale {}", bot.name, sale.id);
+            }
+            let mine = bot.net.mirror_mut().drain_changes();
+            for change in &mine {
+                match change {
+                    RoomChange::Commerce(CommerceEventNet::Claimed {
+                        order_id, total, ..
+                    }) => match api.pay(&bot.session, *order_id, "4242 4242 4242 4242") {
+                        Ok(order) => println!(
+                            "{} got one and paid {} (order {}, {})",
+                            bot.name, total, order.id, order.status
+                        ),
+                        Err(e) => println!("{} got one but could not pay: {e}", bot.name),
+                    },
+                    RoomChange::Rejected(r) if r.command == CommandKind::ClaimFlashSale => {
+                        println!("{} missed out: {}", bot.name, r.reason);
+                    }
+                    _ => {}
+                }
+            }
+            if i == 0 {
+                changes = mine;
+            }
         }
         if !args.quiet {
             let mirror = bots[0].net.mirror();

@@ -1,9 +1,11 @@
-//! The HTTP half of getting in: sign in, list rooms, join.
+//! The HTTP half: sign in, list rooms, join; and for bots and tools,
+//! starting a flash sale and paying an order.
 
 use std::time::Duration;
 use thiserror::Error;
 use vitrine_shared::api::{
-    CreateSession, ErrorBody, JoinTicket, RoomInfo, RoomList, SessionCreated,
+    CreateSession, ErrorBody, FlashSaleView, JoinTicket, OrderView, PayRequest, RoomInfo, RoomList,
+    SessionCreated, StartFlashSale,
 };
 
 #[derive(Debug, Error)]
@@ -132,6 +134,44 @@ impl ApiClient {
             account_id: created.account_id,
             display_name: created.display_name,
         })
+    }
+
+    fn authorized(
+        &self,
+        path: &str,
+        session: &SignedIn,
+    ) -> ureq::RequestBuilder<ureq::typestate::WithBody> {
+        self.agent
+            .post(format!("{}{path}", self.base))
+            .header("Authorization", format!("Bearer {}", session.token))
+    }
+
+    /// Staff: announce a flash sale.
+    pub fn start_flash_sale(
+        &self,
+        session: &SignedIn,
+        sale: &StartFlashSale,
+    ) -> Result<FlashSaleView, ApiError> {
+        Self::read(
+            self.authorized("/api/v1/flash-sales", session)
+                .send_json(sale),
+        )
+    }
+
+    /// Pays a pending order.
+    pub fn pay(
+        &self,
+        session: &SignedIn,
+        order_id: i64,
+        card: &str,
+    ) -> Result<OrderView, ApiError> {
+        let body = PayRequest {
+            card: card.to_owned(),
+        };
+        Self::read(
+            self.authorized(&format!("/api/v1/orders/{order_id}/pay"), session)
+                .send_json(&body),
+        )
     }
 
     pub fn rooms(&self) -> Result<Vec<RoomInfo>, ApiError> {
