@@ -416,34 +416,18 @@ fn bad_and_repeated_claims_get_typed_answers_and_change_nothing() {
         http.call("POST", "/api/v1/flash-sales", Some(token), None, Some(body))
     };
     assert_eq!(start(&shopper, base.clone()).1["code"], "forbidden");
-    assert_eq!(
-        start(&host, with("sku", json!("no-such-sku"))).1["code"],
-        "unknown_sku"
-    );
-    assert_eq!(
-        start(&host, with("countdown_secs", json!(5))).1["code"],
-        "invalid_sale"
-    );
-    assert_eq!(
-        start(&host, with("duration_secs", json!(3600))).1["code"],
-        "invalid_sale"
-    );
-    assert_eq!(
-        start(&host, with("sale_price_minor", json!(999_999))).1["code"],
-        "invalid_sale"
-    );
-    assert_eq!(
-        start(&host, with("currency", json!("USD"))).1["code"],
-        "invalid_sale"
-    );
-    assert_eq!(
-        start(&host, with("quantity", json!(1_000_000))).1["code"],
-        "not_enough_stock"
-    );
-    assert_eq!(
-        start(&host, with("per_buyer_limit", json!(0))).1["code"],
-        "invalid_sale"
-    );
+    let refusals = [
+        ("sku", json!("no-such-sku"), "unknown_sku"),
+        ("countdown_secs", json!(5), "invalid_sale"),
+        ("duration_secs", json!(3600), "invalid_sale"),
+        ("sale_price_minor", json!(999_999), "invalid_sale"),
+        ("currency", json!("USD"), "invalid_sale"),
+        ("quantity", json!(1_000_000), "not_enough_stock"),
+        ("per_buyer_limit", json!(0), "invalid_sale"),
+    ];
+    for (key, value, code) in refusals {
+        assert_eq!(start(&host, with(key, value)).1["code"], code, "{key}");
+    }
     let stock_before = stock_of(&http, "pocket-speaker", sku);
     let (status, body) = start(&host, base.clone());
     assert_eq!(status, 201, "{body}");

@@ -97,16 +97,9 @@ impl ApiClient {
         }
     }
 
-    pub fn sign_in(&self, display_name: &str) -> Result<SignedIn, ApiError> {
-        let body = CreateSession {
-            display_name: Some(display_name.to_owned()),
-            ..Default::default()
-        };
-        let created: SessionCreated = Self::read(
-            self.agent
-                .post(format!("{}/api/v1/sessions", self.base))
-                .send_json(&body),
-        )?;
+    fn create_session(&self, body: CreateSession) -> Result<SignedIn, ApiError> {
+        let url = format!("{}/api/v1/sessions", self.base);
+        let created: SessionCreated = Self::read(self.agent.post(url).send_json(&body))?;
         Ok(SignedIn {
             token: created.token,
             account_id: created.account_id,
@@ -114,25 +107,24 @@ impl ApiClient {
         })
     }
 
+    /// Signs in as a guest.
+    pub fn sign_in(&self, display_name: &str) -> Result<SignedIn, ApiError> {
+        self.create_session(CreateSession {
+            display_name: Some(display_name.to_owned()),
+            ..Default::default()
+        })
+    }
+
+    /// Signs in to a registered account.
     pub fn sign_in_with_password(
         &self,
         username: &str,
         password: &str,
     ) -> Result<SignedIn, ApiError> {
-        let body = CreateSession {
+        self.create_session(CreateSession {
             username: Some(username.to_owned()),
             password: Some(password.to_owned()),
             ..Default::default()
-        };
-        let created: SessionCreated = Self::read(
-            self.agent
-                .post(format!("{}/api/v1/sessions", self.base))
-                .send_json(&body),
-        )?;
-        Ok(SignedIn {
-            token: created.token,
-            account_id: created.account_id,
-            display_name: created.display_name,
         })
     }
 

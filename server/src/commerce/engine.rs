@@ -502,6 +502,21 @@ impl Engine {
         Ok(sale)
     }
 
+    /// Marks `order_id` as talking to the gateway (one call at a time per
+    /// order) and returns the inbox its task reports back to.
+    fn begin_gateway_call(
+        &mut self,
+        order_id: i64,
+    ) -> Result<mpsc::Sender<Request>, CommerceError> {
+        if !self.paying.insert(order_id) {
+            return Err(CommerceError::PaymentInProgress);
+        }
+        self.inbox.upgrade().ok_or_else(|| {
+            self.paying.remove(&order_id);
+            CommerceError::Unavailable
+        })
+    }
+
     /// Starts paying an order: the gateway is called on a task of its own so
     /// that a slow provider never holds up claims; it reports back through
     /// the inbox as `PaymentDone`.
@@ -512,7 +527,8 @@ impl Engine {
         method: String,
         reply: oneshot::Sender<Result<OrderRecord, CommerceError>>,
     ) {
-        let Some(order) = self.orders.get(&order_id).filter(|o| o.buyer == buyer) else {
+        let pending = self.orders.get(&order_id).filter(|o| o.buyer == buyer);
+        let Some(total) = pending.map(|o| o.total) else {
             // Not pending: paid already (answer it again), cancelled, or not theirs.
             let found = ledger::orders(&self.store, buyer, Some(order_id)).await;
             let answer = match found {
@@ -526,20 +542,14 @@ impl Engine {
             let _ = reply.send(answer);
             return;
         };
-        if !self.paying.insert(order_id) {
-            let _ = reply.send(Err(CommerceError::PaymentInProgress));
-            return;
-        }
-        let Some(inbox) = self.inbox.upgrade() else {
-            self.paying.remove(&order_id);
-            let _ = reply.send(Err(CommerceError::Unavailable));
-            return;
+        let inbox = match self.begin_gateway_call(order_id) {
+            Ok(inbox) => inbox,
+            Err(e) => {
+                let _ = reply.send(Err(e));
+                return;
+            }
         };
-        let (gateway, timeout, total) = (
-            self.gateway.clone(),
-            self.settings.payment_timeout,
-            order.total,
-        );
+        let (gateway, timeout) = (self.gateway.clone(), self.settings.payment_timeout);
         tokio::spawn(async move {
             // The order id makes both calls idempotent at the provider.
             let (auth_key, capture_key) = (
@@ -665,14 +675,12 @@ impl Engine {
                 return;
             }
         };
-        if !self.paying.insert(order_id) {
-            let _ = reply.send(Err(CommerceError::PaymentInProgress));
-            return;
-        }
-        let Some(inbox) = self.inbox.upgrade() else {
-            self.paying.remove(&order_id);
-            let _ = reply.send(Err(CommerceError::Unavailable));
-            return;
+        let inbox = match self.begin_gateway_call(order_id) {
+            Ok(inbox) => inbox,
+            Err(e) => {
+                let _ = reply.send(Err(e));
+                return;
+            }
         };
         let (gateway, timeout) = (self.gateway.clone(), self.settings.payment_timeout);
         tokio::spawn(async move {
