@@ -313,50 +313,58 @@ impl Store {
         let now = now_ms();
         let mut variants = 0;
         for (position, p) in products.iter().enumerate() {
-            sqlx::query(
-                "INSERT INTO products (id, name, category, description, price_minor, currency, model, \
-                 position, archived_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL, $9) \
-                 ON CONFLICT (id) DO UPDATE SET name = excluded.name, category = excluded.category, \
-                 description = excluded.description, price_minor = excluded.price_minor, \
-                 currency = excluded.currency, model = excluded.model, position = excluded.position, \
-                 archived_at = NULL, updated_at = excluded.updated_at",
-            )
-            .bind(p.id.as_str())
-            .bind(&p.name)
-            .bind(p.category.as_str())
-            .bind(&p.description)
-            .bind(p.price.minor)
-            .bind(p.price.currency.as_str())
-            .bind(&p.model)
-            .bind(position as i64)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            for (position, v) in p.variants.iter().enumerate() {
-                let options = serde_json::to_string(&v.options)
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                sqlx::query(
-                    "INSERT INTO variants (sku, product_id, options, price_minor, position, stock) \
-                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (sku) DO UPDATE SET \
-                     product_id = excluded.product_id, options = excluded.options, \
-                     price_minor = excluded.price_minor, position = excluded.position, stock = excluded.stock",
-                )
-                .bind(v.sku.as_str())
-                .bind(p.id.as_str())
-                .bind(options)
-                .bind(v.price.minor)
-                .bind(position as i64)
-                .bind(v.stock)
-                .execute(&mut *tx)
-                .await?;
-                variants += 1;
-            }
+            variants += write_product(&mut tx, p, position as i64, now).await?;
         }
         tx.commit().await?;
         Ok(ImportSummary {
             products: products.len(),
             variants,
         })
+    }
+
+    /// Creates or updates one product and its listed variants in one
+    /// transaction, after checking that the product does (update) or does
+    /// not (create) exist and that no listed SKU belongs to another product.
+    /// Variants not listed are left as they are. Nothing is written on a
+    /// refusal.
+    pub async fn upsert_product(
+        &self,
+        product: &Product,
+        mode: UpsertMode,
+    ) -> Result<Result<(), UpsertRefusal>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let position: Option<i64> =
+            sqlx::query_scalar("SELECT position FROM products WHERE id = $1")
+                .bind(product.id.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+        match (mode, position) {
+            (UpsertMode::Create, Some(_)) => return Ok(Err(UpsertRefusal::ProductExists)),
+            (UpsertMode::Update, None) => return Ok(Err(UpsertRefusal::UnknownProduct)),
+            _ => {}
+        }
+        for v in &product.variants {
+            let owner: Option<String> =
+                sqlx::query_scalar("SELECT product_id FROM variants WHERE sku = $1")
+                    .bind(v.sku.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if owner.is_some_and(|o| o != product.id.as_str()) {
+                return Ok(Err(UpsertRefusal::SkuTaken(v.sku.clone())));
+            }
+        }
+        let position = match position {
+            Some(p) => p,
+            None => {
+                let last: Option<i64> = sqlx::query_scalar("SELECT MAX(position) FROM products")
+                    .fetch_one(&mut *tx)
+                    .await?;
+                last.map_or(0, |p| p + 1)
+            }
+        };
+        write_product(&mut tx, product, position, now_ms()).await?;
+        tx.commit().await?;
+        Ok(Ok(()))
     }
 
     /// Takes a product off sale. `false` when no such product was on sale.
@@ -420,6 +428,70 @@ impl Store {
         }
         Ok(products)
     }
+}
+
+/// Inserts or updates a product and its variants (stock included), and
+/// un-archives it. Returns how many variants were written.
+async fn write_product(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    p: &Product,
+    position: i64,
+    now: i64,
+) -> Result<usize, StoreError> {
+    sqlx::query(
+        "INSERT INTO products (id, name, category, description, price_minor, currency, model, \
+         position, archived_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL, $9) \
+         ON CONFLICT (id) DO UPDATE SET name = excluded.name, category = excluded.category, \
+         description = excluded.description, price_minor = excluded.price_minor, \
+         currency = excluded.currency, model = excluded.model, position = excluded.position, \
+         archived_at = NULL, updated_at = excluded.updated_at",
+    )
+    .bind(p.id.as_str())
+    .bind(&p.name)
+    .bind(p.category.as_str())
+    .bind(&p.description)
+    .bind(p.price.minor)
+    .bind(p.price.currency.as_str())
+    .bind(&p.model)
+    .bind(position)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    for (position, v) in p.variants.iter().enumerate() {
+        let options =
+            serde_json::to_string(&v.options).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        sqlx::query(
+            "INSERT INTO variants (sku, product_id, options, price_minor, position, stock) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (sku) DO UPDATE SET \
+             product_id = excluded.product_id, options = excluded.options, \
+             price_minor = excluded.price_minor, position = excluded.position, stock = excluded.stock",
+        )
+        .bind(v.sku.as_str())
+        .bind(p.id.as_str())
+        .bind(options)
+        .bind(v.price.minor)
+        .bind(position as i64)
+        .bind(v.stock)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(p.variants.len())
+}
+
+/// Create a product that must not exist yet, or update one that must.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpsertMode {
+    Create,
+    Update,
+}
+
+/// Why a product was not written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UpsertRefusal {
+    ProductExists,
+    UnknownProduct,
+    /// The SKU belongs to another product.
+    SkuTaken(Sku),
 }
 
 #[cfg(test)]

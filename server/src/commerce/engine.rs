@@ -246,6 +246,28 @@ impl Engine {
                     });
                     let _ = reply.send(done);
                 }
+                Request::UpsertProduct {
+                    product,
+                    mode,
+                    reply,
+                } => {
+                    use crate::store::UpsertRefusal;
+                    let done = match self.store.upsert_product(&product, mode).await {
+                        Ok(Ok(())) => Ok(()),
+                        Ok(Err(UpsertRefusal::ProductExists)) => Err(CommerceError::ProductExists),
+                        Ok(Err(UpsertRefusal::UnknownProduct)) => {
+                            Err(CommerceError::UnknownProduct)
+                        }
+                        Ok(Err(UpsertRefusal::SkuTaken(sku))) => {
+                            Err(CommerceError::SkuTaken(sku.to_string()))
+                        }
+                        Err(e) => {
+                            tracing::error!(%e, "product not written");
+                            Err(CommerceError::Storage)
+                        }
+                    };
+                    let _ = reply.send(done);
+                }
                 Request::PaymentDone {
                     order_id,
                     outcome,

@@ -129,6 +129,12 @@ pub enum CommerceError {
     BadReason,
     #[error("the refund failed at the payment provider; nothing changed")]
     RefundFailed,
+    #[error("a product with this id exists already")]
+    ProductExists,
+    #[error("no such product")]
+    UnknownProduct,
+    #[error("sku {0} belongs to another product")]
+    SkuTaken(String),
     #[error("the store failed; nothing was changed")]
     Storage,
     #[error("the commerce engine is not running")]
@@ -219,6 +225,11 @@ pub(crate) enum Request {
     Archive {
         product: ProductId,
         reply: oneshot::Sender<Result<bool, CommerceError>>,
+    },
+    UpsertProduct {
+        product: crate::catalog::Product,
+        mode: crate::store::UpsertMode,
+        reply: oneshot::Sender<Result<(), CommerceError>>,
     },
     /// From the engine's own payment task, when the gateway has answered.
     PaymentDone {
@@ -327,6 +338,21 @@ impl CommerceHandle {
     pub async fn archive(&self, product: ProductId) -> Result<bool, CommerceError> {
         self.ask(|reply| Request::Archive { product, reply })
             .await?
+    }
+
+    /// Creates (`mode` Create) or updates (Update) one product and the
+    /// variants it lists, stock included.
+    pub async fn upsert_product(
+        &self,
+        product: crate::catalog::Product,
+        mode: crate::store::UpsertMode,
+    ) -> Result<(), CommerceError> {
+        self.ask(|reply| Request::UpsertProduct {
+            product,
+            mode,
+            reply,
+        })
+        .await?
     }
 
     /// Staff: fulfil or deliver a paid order.

@@ -39,6 +39,9 @@ impl From<CommerceError> for ApiError {
                 (StatusCode::PAYMENT_REQUIRED, "payment_declined")
             }
             CommerceError::PaymentTimeout => (StatusCode::GATEWAY_TIMEOUT, "payment_timeout"),
+            CommerceError::ProductExists => (StatusCode::CONFLICT, "product_exists"),
+            CommerceError::UnknownProduct => (StatusCode::NOT_FOUND, "product_not_found"),
+            CommerceError::SkuTaken(_) => (StatusCode::CONFLICT, "sku_taken"),
             CommerceError::Storage | CommerceError::Unavailable => {
                 (StatusCode::SERVICE_UNAVAILABLE, "commerce_unavailable")
             }

@@ -102,6 +102,9 @@ fn refusal(error: CommerceError) -> ClaimRefusal {
         | CommerceError::WrongOrderState { .. }
         | CommerceError::BadReason
         | CommerceError::RefundFailed
+        | CommerceError::ProductExists
+        | CommerceError::UnknownProduct
+        | CommerceError::SkuTaken(_)
         | CommerceError::Storage
         | CommerceError::Unavailable => ClaimRefusal::Unavailable,
     }
