@@ -1,12 +1,15 @@
 //! The catalog: products with variants, prices and 3D models, read from a
 //! TOML file (`assets/catalog.toml` seeds the demo). A file with any error
 //! is refused whole, with the line and field at fault, and changes nothing.
+//! A product sent alone as JSON by the admin API is checked by the same
+//! rules (`check_product`), its errors naming the field.
 
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 use thiserror::Error;
 use toml::Spanned;
+use vitrine_shared::api::ProductInput;
 use vitrine_shared::{Category, Currency, Money, ProductId, Sku};
 
 pub const MAX_NAME_CHARS: usize = 80;
@@ -58,12 +61,14 @@ pub enum CatalogError {
 #[serde(deny_unknown_fields)]
 struct CatalogToml {
     currency: Spanned<String>,
-    products: Vec<ProductToml>,
+    products: Vec<RawProduct>,
 }
 
+/// A product as written, each field with where it was written: its byte
+/// span in a catalog file, or an empty span when it came as JSON.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ProductToml {
+struct RawProduct {
     id: Spanned<String>,
     name: Spanned<String>,
     category: Spanned<String>,
@@ -71,18 +76,35 @@ struct ProductToml {
     description: Option<Spanned<String>>,
     price: Spanned<String>,
     model: Spanned<String>,
-    variants: Spanned<Vec<VariantToml>>,
+    variants: Spanned<Vec<RawVariant>>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct VariantToml {
+struct RawVariant {
     sku: Spanned<String>,
     #[serde(default)]
     options: Option<Spanned<BTreeMap<String, String>>>,
     #[serde(default)]
     price: Option<Spanned<String>>,
     stock: Spanned<i64>,
+}
+
+/// A field at fault: where it was written (a byte offset in a catalog file,
+/// 0 for JSON), its path, such as `variants[1].stock`, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{field}: {message}")]
+pub struct FieldError {
+    pub at: usize,
+    pub field: String,
+    pub message: String,
+}
+
+/// Ids and SKUs already used earlier in the same input.
+#[derive(Default)]
+struct Seen {
+    ids: HashSet<ProductId>,
+    skus: HashSet<Sku>,
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
@@ -145,124 +167,184 @@ pub fn parse_catalog(text: &str) -> Result<Vec<Product>, CatalogError> {
             message: format!("a catalog has 1 to {MAX_PRODUCTS} [[products]]"),
         });
     }
-    let mut ids = HashSet::new();
-    let mut skus = HashSet::new();
+    let mut seen = Seen::default();
     let mut products = Vec::with_capacity(file.products.len());
     for (i, p) in file.products.into_iter().enumerate() {
-        let at = |name: &str| format!("products[{i}].{name}");
-        let id = ProductId::new(p.id.get_ref().clone())
-            .map_err(|e| invalid(p.id.span(), at("id"), e.to_string()))?;
-        if !ids.insert(id.clone()) {
-            return Err(invalid(
-                p.id.span(),
-                at("id"),
-                format!("duplicate product id {id}"),
-            ));
-        }
-        check_text(p.name.get_ref(), MAX_NAME_CHARS, false)
-            .map_err(|m| invalid(p.name.span(), at("name"), m))?;
-        let category = Category::new(p.category.get_ref().clone())
-            .map_err(|e| invalid(p.category.span(), at("category"), e.to_string()))?;
-        let description = match &p.description {
-            Some(d) => {
-                check_text(d.get_ref(), MAX_DESCRIPTION_CHARS, true)
-                    .map_err(|m| invalid(d.span(), at("description"), m))?;
-                d.get_ref().clone()
-            }
-            None => String::new(),
-        };
-        let parse_price = |s: &Spanned<String>, field: String| {
-            let price = Money::parse_decimal(s.get_ref(), currency)
-                .map_err(|e| invalid(s.span(), field.clone(), e.to_string()))?;
-            if price.minor <= 0 {
-                return Err(invalid(
-                    s.span(),
-                    field,
-                    "a price must be above zero".into(),
-                ));
-            }
-            Ok(price)
-        };
-        let price = parse_price(&p.price, at("price"))?;
-        check_model(p.model.get_ref()).map_err(|m| invalid(p.model.span(), at("model"), m))?;
-        if p.variants.get_ref().is_empty() {
-            return Err(invalid(
-                p.variants.span(),
-                at("variants"),
-                "at least one variant is needed".into(),
-            ));
-        }
-        let mut variants = Vec::new();
-        for (j, v) in p.variants.into_inner().into_iter().enumerate() {
-            let vat = |name: &str| format!("products[{i}].variants[{j}].{name}");
-            let sku = Sku::new(v.sku.get_ref().clone())
-                .map_err(|e| invalid(v.sku.span(), vat("sku"), e.to_string()))?;
-            if !skus.insert(sku.clone()) {
-                return Err(invalid(
-                    v.sku.span(),
-                    vat("sku"),
-                    format!("duplicate sku {sku}"),
-                ));
-            }
-            let options = v
-                .options
-                .as_ref()
-                .map(|o| o.get_ref().clone())
-                .unwrap_or_default();
-            let options_span = v.options.as_ref().map(|o| o.span()).unwrap_or(v.sku.span());
-            if options.len() > MAX_OPTIONS {
-                return Err(invalid(
-                    options_span,
-                    vat("options"),
-                    format!("at most {MAX_OPTIONS} options"),
-                ));
-            }
-            for (key, value) in &options {
-                check_text(key, MAX_OPTION_CHARS, false)
-                    .and_then(|()| check_text(value, MAX_OPTION_CHARS, false))
-                    .map_err(|m| {
-                        invalid(
-                            options_span.clone(),
-                            vat("options"),
-                            format!("{key:?}: {m}"),
-                        )
-                    })?;
-            }
-            let price = match &v.price {
-                Some(s) => parse_price(s, vat("price"))?,
-                None => price,
-            };
-            let stock = *v.stock.get_ref();
-            if !(0..=MAX_STOCK).contains(&stock) {
-                return Err(invalid(
-                    v.stock.span(),
-                    vat("stock"),
-                    format!("must be 0 to {MAX_STOCK}"),
-                ));
-            }
-            variants.push(Variant {
-                sku,
-                options,
-                price,
-                stock,
-            });
-        }
-        products.push(Product {
-            id,
-            name: p.name.into_inner(),
-            category,
-            description,
-            price,
-            model: p.model.into_inner(),
-            variants,
-        });
+        let product =
+            check_product(p, currency, &format!("products[{i}]."), &mut seen).map_err(|e| {
+                CatalogError::Invalid {
+                    line: line_of(text, e.at),
+                    field: e.field,
+                    message: e.message,
+                }
+            })?;
+        products.push(product);
     }
     Ok(products)
+}
+
+/// A product sent as JSON (`POST`/`PUT /api/v1/admin/products`), checked by
+/// the same rules as a catalog file. An empty description is none.
+pub fn product_from_input(id: String, input: ProductInput) -> Result<Product, FieldError> {
+    fn unplaced<T>(value: T) -> Spanned<T> {
+        Spanned::new(0..0, value)
+    }
+    let currency = Currency::new(&input.currency).map_err(|e| FieldError {
+        at: 0,
+        field: "currency".into(),
+        message: e.to_string(),
+    })?;
+    let variants = input
+        .variants
+        .into_iter()
+        .map(|v| RawVariant {
+            sku: unplaced(v.sku),
+            options: Some(unplaced(v.options)),
+            price: v.price.map(unplaced),
+            stock: unplaced(v.stock),
+        })
+        .collect();
+    let raw = RawProduct {
+        id: unplaced(id),
+        name: unplaced(input.name),
+        category: unplaced(input.category),
+        description: Some(input.description)
+            .filter(|d| !d.is_empty())
+            .map(unplaced),
+        price: unplaced(input.price),
+        model: unplaced(input.model),
+        variants: unplaced(variants),
+    };
+    check_product(raw, currency, "", &mut Seen::default())
+}
+
+/// The rules for one product, wherever it comes from: `prefix` starts each
+/// field's path (`products[3].` in a catalog file), `seen` holds the ids and
+/// SKUs used before it in the same input. The first problem is returned.
+fn check_product(
+    p: RawProduct,
+    currency: Currency,
+    prefix: &str,
+    seen: &mut Seen,
+) -> Result<Product, FieldError> {
+    let at = |name: &str| format!("{prefix}{name}");
+    let invalid = |span: std::ops::Range<usize>, field: String, message: String| FieldError {
+        at: span.start,
+        field,
+        message,
+    };
+    let id = ProductId::new(p.id.get_ref().clone())
+        .map_err(|e| invalid(p.id.span(), at("id"), e.to_string()))?;
+    if !seen.ids.insert(id.clone()) {
+        return Err(invalid(
+            p.id.span(),
+            at("id"),
+            format!("duplicate product id {id}"),
+        ));
+    }
+    check_text(p.name.get_ref(), MAX_NAME_CHARS, false)
+        .map_err(|m| invalid(p.name.span(), at("name"), m))?;
+    let category = Category::new(p.category.get_ref().clone())
+        .map_err(|e| invalid(p.category.span(), at("category"), e.to_string()))?;
+    let description = match &p.description {
+        Some(d) => {
+            check_text(d.get_ref(), MAX_DESCRIPTION_CHARS, true)
+                .map_err(|m| invalid(d.span(), at("description"), m))?;
+            d.get_ref().clone()
+        }
+        None => String::new(),
+    };
+    let parse_price = |s: &Spanned<String>, field: String| {
+        let price = Money::parse_decimal(s.get_ref(), currency)
+            .map_err(|e| invalid(s.span(), field.clone(), e.to_string()))?;
+        if price.minor <= 0 {
+            return Err(invalid(
+                s.span(),
+                field,
+                "a price must be above zero".into(),
+            ));
+        }
+        Ok(price)
+    };
+    let price = parse_price(&p.price, at("price"))?;
+    check_model(p.model.get_ref()).map_err(|m| invalid(p.model.span(), at("model"), m))?;
+    if p.variants.get_ref().is_empty() {
+        return Err(invalid(
+            p.variants.span(),
+            at("variants"),
+            "at least one variant is needed".into(),
+        ));
+    }
+    let mut variants = Vec::new();
+    for (j, v) in p.variants.into_inner().into_iter().enumerate() {
+        let vat = |name: &str| format!("{prefix}variants[{j}].{name}");
+        let sku = Sku::new(v.sku.get_ref().clone())
+            .map_err(|e| invalid(v.sku.span(), vat("sku"), e.to_string()))?;
+        if !seen.skus.insert(sku.clone()) {
+            return Err(invalid(
+                v.sku.span(),
+                vat("sku"),
+                format!("duplicate sku {sku}"),
+            ));
+        }
+        let options = v
+            .options
+            .as_ref()
+            .map(|o| o.get_ref().clone())
+            .unwrap_or_default();
+        let options_span = v.options.as_ref().map(|o| o.span()).unwrap_or(v.sku.span());
+        if options.len() > MAX_OPTIONS {
+            return Err(invalid(
+                options_span,
+                vat("options"),
+                format!("at most {MAX_OPTIONS} options"),
+            ));
+        }
+        for (key, value) in &options {
+            check_text(key, MAX_OPTION_CHARS, false)
+                .and_then(|()| check_text(value, MAX_OPTION_CHARS, false))
+                .map_err(|m| {
+                    invalid(
+                        options_span.clone(),
+                        vat("options"),
+                        format!("{key:?}: {m}"),
+                    )
+                })?;
+        }
+        let price = match &v.price {
+            Some(s) => parse_price(s, vat("price"))?,
+            None => price,
+        };
+        let stock = *v.stock.get_ref();
+        if !(0..=MAX_STOCK).contains(&stock) {
+            return Err(invalid(
+                v.stock.span(),
+                vat("stock"),
+                format!("must be 0 to {MAX_STOCK}"),
+            ));
+        }
+        variants.push(Variant {
+            sku,
+            options,
+            price,
+            stock,
+        });
+    }
+    Ok(Product {
+        id,
+        name: p.name.into_inner(),
+        category,
+        description,
+        price,
+        model: p.model.into_inner(),
+        variants,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use vitrine_shared::api::VariantInput;
 
     #[test]
     fn the_shipped_catalog_is_valid_and_broad() {
@@ -380,5 +462,99 @@ stock = 5
                 other => panic!("expected a syntax error, got {other:?}"),
             }
         }
+    }
+
+    /// `GOOD`'s product as the JSON admin API receives it.
+    fn input() -> ProductInput {
+        let variant = |sku: &str, size: &str, price: Option<&str>, stock| VariantInput {
+            sku: sku.into(),
+            options: BTreeMap::from([("size".to_owned(), size.to_owned())]),
+            price: price.map(str::to_owned),
+            stock,
+        };
+        ProductInput {
+            name: "Glow Serum".into(),
+            category: "beauty".into(),
+            description: "Vitamin C serum.".into(),
+            price: "24.90".into(),
+            currency: "EUR".into(),
+            model: "models/glow-serum.glb".into(),
+            variants: vec![
+                variant("glow-serum-30", "30 ml", None, 12),
+                variant("glow-serum-50", "50 ml", Some("34.90"), 5),
+            ],
+        }
+    }
+
+    #[test]
+    fn json_input_gives_the_same_product_as_the_file() {
+        let from_file = parse_catalog(GOOD).unwrap().remove(0);
+        let from_json = product_from_input("glow-serum".into(), input()).unwrap();
+        assert_eq!(from_json, from_file);
+
+        let mut bare = input();
+        bare.description = String::new();
+        bare.variants[0].options.clear();
+        let p = product_from_input("glow-serum".into(), bare).unwrap();
+        assert_eq!(p.description, "");
+        assert!(p.variants[0].options.is_empty());
+    }
+
+    #[test]
+    fn json_input_errors_name_the_field() {
+        type Change = fn(&mut ProductInput);
+        let cases: [(Change, &str); 13] = [
+            (
+                |p| p.price = "0".into(),
+                "price: a price must be above zero",
+            ),
+            (|p| p.price = "24.999".into(), "price: "),
+            (|p| p.currency = "euro".into(), "currency: "),
+            (|p| p.name = "".into(), "name: must not be empty"),
+            (|p| p.category = "Beauty Stuff".into(), "category: "),
+            (
+                |p| p.description = " ".into(),
+                "description: must not be empty",
+            ),
+            (|p| p.model = "../x.glb".into(), "model: must be a relative"),
+            (
+                |p| p.variants.clear(),
+                "variants: at least one variant is needed",
+            ),
+            (
+                |p| p.variants[1].sku = "glow-serum-30".into(),
+                "variants[1].sku: duplicate sku glow-serum-30",
+            ),
+            (
+                |p| p.variants[0].price = Some("-1".into()),
+                "variants[0].price: ",
+            ),
+            (
+                |p| p.variants[0].stock = -1,
+                "variants[0].stock: must be 0 to 1000000",
+            ),
+            (
+                |p| p.variants[1].stock = MAX_STOCK + 1,
+                "variants[1].stock: must be 0 to 1000000",
+            ),
+            (
+                |p| {
+                    p.variants[0].options =
+                        (0..5).map(|i| (format!("k{i}"), "v".to_owned())).collect();
+                },
+                "variants[0].options: at most 4 options",
+            ),
+        ];
+        for (change, expected) in cases {
+            let mut p = input();
+            change(&mut p);
+            let error = product_from_input("glow-serum".into(), p).unwrap_err();
+            assert!(
+                error.to_string().starts_with(expected),
+                "{error} / {expected}"
+            );
+        }
+        let error = product_from_input("Glow Serum".into(), input()).unwrap_err();
+        assert_eq!(error.field, "id");
     }
 }

@@ -232,3 +232,67 @@ pub struct RefundRequest {
     /// 1 to 500 characters.
     pub reason: String,
 }
+
+/// `POST /api/v1/admin/products` (hosts and co-hosts): a new product. The
+/// same fields as [`ProductInput`], plus the id.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CreateProduct {
+    /// Lower-case letters, digits and `-`, such as `glow-serum`.
+    pub id: String,
+    /// 1 to 80 characters.
+    pub name: String,
+    /// Such as `beauty` or `home`.
+    pub category: String,
+    /// Up to 2000 characters; empty for none.
+    #[serde(default)]
+    pub description: String,
+    /// A decimal amount above zero, such as `"24.90"`.
+    pub price: String,
+    /// ISO 4217, such as `EUR`.
+    pub currency: String,
+    /// The 3D model, a `.glb` or `.gltf` path relative to the assets folder.
+    pub model: String,
+    /// At least one.
+    pub variants: Vec<VariantInput>,
+}
+
+/// `PUT /api/v1/admin/products/{id}` (hosts and co-hosts): a product's new
+/// fields. Variants listed are inserted or updated; others stay as they are.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ProductInput {
+    /// 1 to 80 characters.
+    pub name: String,
+    /// Such as `beauty` or `home`.
+    pub category: String,
+    /// Up to 2000 characters; empty for none.
+    #[serde(default)]
+    pub description: String,
+    /// A decimal amount above zero, such as `"24.90"`.
+    pub price: String,
+    /// ISO 4217, such as `EUR`.
+    pub currency: String,
+    /// The 3D model, a `.glb` or `.gltf` path relative to the assets folder.
+    pub model: String,
+    /// At least one.
+    pub variants: Vec<VariantInput>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct VariantInput {
+    /// Unique across the catalog, such as `glow-serum-30ml`.
+    pub sku: String,
+    /// Up to 4, such as `{"size": "30 ml"}`.
+    #[serde(default)]
+    pub options: std::collections::BTreeMap<String, String>,
+    /// A decimal amount above zero; the product's price when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price: Option<String>,
+    /// Units available now (set, not added): 0 to 1000000.
+    pub stock: i64,
+}

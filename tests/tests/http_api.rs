@@ -385,6 +385,7 @@ fn openapi_describes_every_route_and_every_described_route_exists() {
         ("GET", "/healthz"),
         ("GET", "/metrics"),
         ("POST", "/api/v1/admin/catalog"),
+        ("POST", "/api/v1/admin/products"),
         ("POST", "/api/v1/admin/products/{id}/archive"),
         ("POST", "/api/v1/flash-sales"),
         ("POST", "/api/v1/flash-sales/{id}/claims"),
@@ -394,6 +395,7 @@ fn openapi_describes_every_route_and_every_described_route_exists() {
         ("POST", "/api/v1/orders/{id}/refund"),
         ("POST", "/api/v1/rooms/{id}/join"),
         ("POST", "/api/v1/sessions"),
+        ("PUT", "/api/v1/admin/products/{id}"),
     ];
     let expected: Vec<(String, String)> = expected
         .iter()

@@ -1,15 +1,18 @@
 //! Catalog administration for hosts and co-hosts: import a catalog file
-//! (products are inserted or updated, stock included) and archive products.
-//! Changes go through the commerce engine, the one writer of stock.
+//! (products are inserted or updated, stock included), create or update one
+//! product as JSON, and archive products. Changes go through the commerce
+//! engine, the one writer of stock.
 
-use super::extract::Authenticated;
+use super::extract::{ApiJson, Authenticated};
 use super::{ApiError, AppState, ErrorBody};
-use crate::catalog::{CatalogError, parse_catalog};
+use crate::catalog::{CatalogError, parse_catalog, product_from_input};
+use crate::store::UpsertMode;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Serialize;
 use utoipa::ToSchema;
+use vitrine_shared::api::{CreateProduct, ProductInput, ProductView};
 use vitrine_shared::{ProductId, Role};
 
 /// The largest catalog file accepted.
@@ -65,6 +68,115 @@ pub async fn import_catalog(
         products: summary.products,
         variants: summary.variants,
     }))
+}
+
+/// Checks `input` as a catalog file's product would be, writes it through
+/// the engine and reads it back as the catalog now shows it.
+async fn upsert(
+    state: &AppState,
+    who: &Authenticated,
+    id: String,
+    input: ProductInput,
+    mode: UpsertMode,
+) -> Result<ProductView, ApiError> {
+    let product = product_from_input(id, input)
+        .map_err(|e| ApiError::bad_request("invalid_product", e.to_string()))?;
+    let id = product.id.clone();
+    state.commerce.upsert_product(product, mode).await?;
+    tracing::info!(by = %who.account.id, product = %id, ?mode, "product written");
+    let product = state.store.product(&id).await?.ok_or_else(|| {
+        // Archived in between: what was written is no longer on sale.
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "product_not_found",
+            "no such product on sale",
+        )
+    })?;
+    Ok(super::products::view(product))
+}
+
+/// Create one product with its variants and stock. Its fields follow the
+/// rules of a catalog file; an error names the field, such as
+/// `variants[1].stock`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/products",
+    tag = "catalog",
+    request_body = CreateProduct,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Created, as the catalog now shows it", body = ProductView),
+        (status = 400, description = "Malformed body or an invalid field (named in the message)", body = ErrorBody),
+        (status = 401, description = "No valid session", body = ErrorBody),
+        (status = 403, description = "Not a host or co-host", body = ErrorBody),
+        (status = 409, description = "The id exists already, or a SKU belongs to another product", body = ErrorBody),
+    )
+)]
+pub async fn create_product(
+    State(state): State<AppState>,
+    who: Authenticated,
+    ApiJson(body): ApiJson<CreateProduct>,
+) -> Result<(StatusCode, Json<ProductView>), ApiError> {
+    staff_only(&who)?;
+    let CreateProduct {
+        id,
+        name,
+        category,
+        description,
+        price,
+        currency,
+        model,
+        variants,
+    } = body;
+    let input = ProductInput {
+        name,
+        category,
+        description,
+        price,
+        currency,
+        model,
+        variants,
+    };
+    let view = upsert(&state, &who, id, input, UpsertMode::Create).await?;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// Update a product: its fields, and the variants listed (inserted or
+/// updated, stock set to the units available now). Variants not listed stay
+/// as they are.
+#[utoipa::path(
+    put,
+    path = "/api/v1/admin/products/{id}",
+    tag = "catalog",
+    params(("id" = String, Path, description = "Product id")),
+    request_body = ProductInput,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Updated, as the catalog now shows it", body = ProductView),
+        (status = 400, description = "Malformed body or an invalid field (named in the message)", body = ErrorBody),
+        (status = 401, description = "No valid session", body = ErrorBody),
+        (status = 403, description = "Not a host or co-host", body = ErrorBody),
+        (status = 404, description = "No such product", body = ErrorBody),
+        (status = 409, description = "A SKU belongs to another product", body = ErrorBody),
+    )
+)]
+pub async fn update_product(
+    State(state): State<AppState>,
+    who: Authenticated,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<ProductInput>,
+) -> Result<Json<ProductView>, ApiError> {
+    staff_only(&who)?;
+    if ProductId::new(id.as_str()).is_err() {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "product_not_found",
+            "no such product",
+        ));
+    }
+    Ok(Json(
+        upsert(&state, &who, id, body, UpsertMode::Update).await?,
+    ))
 }
 
 /// Take a product off sale. It leaves the catalog; its orders stay.

@@ -91,9 +91,12 @@ struct ApiDoc;
 
 /// The whole HTTP API with its OpenAPI document.
 pub fn router(state: AppState) -> Router {
-    // Catalog files are bigger than any other body.
+    // Catalog files are bigger than any other body; so may be one product
+    // with many variants and a long description.
     let admin = OpenApiRouter::new()
         .routes(routes!(admin::import_catalog))
+        .routes(routes!(admin::create_product))
+        .routes(routes!(admin::update_product))
         .routes(routes!(admin::archive_product))
         .layer(DefaultBodyLimit::max(admin::MAX_CATALOG_BYTES));
     let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())

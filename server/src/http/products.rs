@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use vitrine_shared::ProductId;
 use vitrine_shared::api::{ProductList, ProductView, VariantView};
 
-fn view(p: Product) -> ProductView {
+pub(super) fn view(p: Product) -> ProductView {
     ProductView {
         id: p.id.to_string(),
         name: p.name,
