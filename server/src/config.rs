@@ -95,6 +95,7 @@ pub struct FileConfig {
     pub session_ttl_secs: Option<u64>,
     pub payment_timeout_secs: Option<u64>,
     pub payment_hold_secs: Option<u64>,
+    pub cart_hold_secs: Option<u64>,
     pub chat: Option<RateConfig>,
     pub reactions: Option<RateConfig>,
     pub http_rate: Option<RateConfig>,
@@ -131,6 +132,8 @@ pub struct ServerConfig {
     pub payment_timeout: Duration,
     /// How long a claimed order holds its units unpaid.
     pub payment_hold: Duration,
+    /// How long a cart line holds its units after the shopper last changed it.
+    pub cart_hold: Duration,
     /// A silent client is dropped after this long.
     pub client_timeout_secs: i32,
 }
@@ -179,6 +182,7 @@ impl ServerConfig {
             connect_token_ttl: Duration::from_secs(30),
             payment_timeout: Duration::from_secs(10),
             payment_hold: Duration::from_secs(600),
+            cart_hold: Duration::from_secs(600),
             client_timeout_secs: 10,
         }
     }
@@ -217,10 +221,13 @@ impl ServerConfig {
             config.session_ttl = Duration::from_secs(ttl);
         }
         if let Some(secs) = file.payment_timeout_secs {
-            config.payment_timeout = Duration::from_secs(secs.clamp(1, 120));
+            config.payment_timeout = Duration::from_secs(secs);
         }
         if let Some(secs) = file.payment_hold_secs {
-            config.payment_hold = Duration::from_secs(secs.clamp(60, 86_400));
+            config.payment_hold = Duration::from_secs(secs);
+        }
+        if let Some(secs) = file.cart_hold_secs {
+            config.cart_hold = Duration::from_secs(secs);
         }
         config.chat = file.chat.unwrap_or(config.chat);
         config.reactions = file.reactions.unwrap_or(config.reactions);
@@ -258,6 +265,18 @@ impl ServerConfig {
                 key: "default_capacity",
                 message: format!("must be 1 to {}", crate::rooms::MAX_ROOM_CAPACITY),
             });
+        }
+        for (key, value, range) in [
+            ("payment_timeout_secs", self.payment_timeout, 1..=120),
+            ("payment_hold_secs", self.payment_hold, 60..=86_400),
+            ("cart_hold_secs", self.cart_hold, 10..=86_400),
+        ] {
+            if !range.contains(&value.as_secs()) {
+                return Err(ConfigError::Invalid {
+                    key,
+                    message: format!("must be {} to {} seconds", range.start(), range.end()),
+                });
+            }
         }
         if self.public_addr.is_none() && self.udp.ip().is_unspecified() {
             return Err(ConfigError::Invalid {
@@ -339,6 +358,22 @@ mod tests {
             ServerConfig::resolve(&cli),
             Err(ConfigError::Invalid { key: "chat", .. })
         ));
+
+        for (line, key) in [
+            ("cart_hold_secs = 5", "cart_hold_secs"),
+            ("cart_hold_secs = 100000", "cart_hold_secs"),
+            ("payment_hold_secs = 1", "payment_hold_secs"),
+            ("payment_timeout_secs = 0", "payment_timeout_secs"),
+        ] {
+            std::fs::write(&path, line).unwrap();
+            match ServerConfig::resolve(&cli) {
+                Err(ConfigError::Invalid { key: k, .. }) => assert_eq!(k, key, "{line}"),
+                other => panic!("{line}: expected an invalid-setting error, got {other:?}"),
+            }
+        }
+        std::fs::write(&path, "cart_hold_secs = 120").unwrap();
+        let config = ServerConfig::resolve(&cli).unwrap();
+        assert_eq!(config.cart_hold, std::time::Duration::from_secs(120));
 
         let missing = Cli {
             config: Some(dir.path().join("nope.toml")),

@@ -109,12 +109,17 @@ impl Server {
         let settings = commerce::EngineSettings {
             payment_timeout: config.payment_timeout,
             payment_hold: config.payment_hold,
+            cart_hold: config.cart_hold,
         };
         let commerce = commerce::spawn(store.clone(), gateway, settings).await?;
 
         let commerce_events = commerce.subscribe();
         let open_sales = commerce
             .open_sales()
+            .await
+            .map_err(|e| StartError::Io(std::io::Error::other(e)))?;
+        let pinned_coupon = commerce
+            .pinned_coupon()
             .await
             .map_err(|e| StartError::Io(std::io::Error::other(e)))?;
 
@@ -154,6 +159,7 @@ impl Server {
             commerce: commerce.clone(),
             commerce_events,
             open_sales,
+            pinned_coupon,
         };
         // The app is built on its own thread; report a failure back here.
         let (built_tx, built_rx) = std::sync::mpsc::channel();

@@ -201,9 +201,16 @@ pub struct OrderView {
     pub status: String,
     pub total: MoneyView,
     pub flash_sale_id: Option<i64>,
+    /// `flash_sale`, `cart` or `buy_now`.
+    pub source: String,
+    /// Taken off the lines by `coupon`; `total` is what is charged.
+    pub discount: MoneyView,
+    pub coupon: Option<String>,
     pub created_at_ms: i64,
     /// Why it came back, for a refunded order.
     pub return_reason: Option<String>,
+    /// Why it was cancelled: `declined: …`, `payment_timeout` or `expired`.
+    pub failure: Option<String>,
     pub lines: Vec<OrderLineView>,
 }
 
@@ -211,6 +218,124 @@ pub struct OrderView {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OrderList {
     pub orders: Vec<OrderView>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CartLineView {
+    pub sku: String,
+    pub product_id: String,
+    pub name: String,
+    /// The variant's price now; checkout charges the price at that moment.
+    pub unit_price: MoneyView,
+    pub quantity: i64,
+    /// Unix milliseconds: the units are released then unless checked out.
+    pub held_until_ms: i64,
+}
+
+/// Your cart. Its units are reserved for you until each line's hold ends.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CartView {
+    pub lines: Vec<CartLineView>,
+    /// The lines at today's prices; absent when the cart is empty.
+    pub subtotal: Option<MoneyView>,
+}
+
+/// `POST /api/v1/cart/items`: adds units (to a line already there, too).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct AddToCart {
+    pub sku: String,
+    /// 1 to 100; the line may hold at most 100.
+    #[serde(default = "one")]
+    pub quantity: i64,
+}
+
+/// `PUT /api/v1/cart/items/{sku}`: sets the line's quantity; 0 removes it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SetCartQuantity {
+    pub quantity: i64,
+}
+
+/// One variant bought straight away, without the cart.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct BuyNowItem {
+    pub sku: String,
+    #[serde(default = "one")]
+    pub quantity: i64,
+}
+
+/// `POST /api/v1/checkout` with an `Idempotency-Key` header: the cart, or
+/// `buy_now` one variant, paid at once. No prices: the server sets them.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CheckoutRequest {
+    /// Absent: check out the whole cart.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub buy_now: Option<BuyNowItem>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coupon: Option<String>,
+    /// A payment method: with the test gateway, a test card number.
+    pub card: String,
+}
+
+/// `POST /api/v1/coupons` (hosts and co-hosts). Give exactly one of
+/// `percent_off` and `amount_off_minor`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CreateCoupon {
+    /// 3 to 32 of `A-Z`, `0-9`, `-` (lower case is raised).
+    pub code: String,
+    #[serde(default)]
+    pub percent_off: Option<i64>,
+    #[serde(default)]
+    pub amount_off_minor: Option<i64>,
+    /// ISO 4217: the currency of the amounts and of the orders it applies to.
+    pub currency: String,
+    /// The order's lines must come to at least this (minor units).
+    #[serde(default)]
+    pub min_order_minor: i64,
+    /// Redemptions in all; absent for no cap.
+    #[serde(default)]
+    pub max_redemptions: Option<i64>,
+    /// Redemptions per shopper (default 1).
+    #[serde(default = "one")]
+    pub per_buyer_limit: i64,
+    /// Unix milliseconds; absent for now.
+    #[serde(default)]
+    pub starts_at_ms: Option<i64>,
+    pub ends_at_ms: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CouponView {
+    pub code: String,
+    pub percent_off: Option<i64>,
+    pub amount_off: Option<MoneyView>,
+    pub min_order: MoneyView,
+    pub max_redemptions: Option<i64>,
+    pub per_buyer_limit: i64,
+    pub redeemed: i64,
+    pub starts_at_ms: i64,
+    pub ends_at_ms: i64,
+    pub pinned: bool,
+}
+
+/// `PUT /api/v1/show/pinned-coupon`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct PinCoupon {
+    pub code: String,
 }
 
 /// `POST /api/v1/orders/{id}/pay`. With the built-in test gateway, `card`

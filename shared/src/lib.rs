@@ -20,5 +20,6 @@ pub use protocol::{
 };
 pub use token::{TokenUserData, UserDataError};
 pub use validated::{
-    Category, ChatText, DisplayName, ProductId, Reaction, RoomId, Sku, ValidationError,
+    Category, ChatText, CouponCode, DisplayName, PaymentMethod, ProductId, Reaction, RoomId, Sku,
+    ValidationError,
 };

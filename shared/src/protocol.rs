@@ -4,7 +4,9 @@
 use crate::ids::{AccountId, MemberSlot, Role};
 use crate::money::Money;
 use crate::pose::{PoseDeltaQ, PoseError, PoseNet, PoseQ, RoomBounds};
-use crate::validated::{ChatText, DisplayName, Reaction, RoomId};
+use crate::validated::{
+    ChatText, CouponCode, DisplayName, PaymentMethod, ProductId, Reaction, RoomId, Sku,
+};
 use renet::{ChannelConfig, ConnectionConfig, SendType};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -12,7 +14,7 @@ use thiserror::Error;
 
 /// Bump on any change to a message's shape. Clients built for another
 /// version are refused at connect, because the netcode protocol id differs.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// The netcode protocol id: an FNV-1a hash of the product name and version,
 /// so that ids of different versions are unrelated.
@@ -167,6 +169,18 @@ pub enum RoomCommand {
         sale_id: i64,
         quantity: u16,
     },
+    /// Adds units of a variant to your cart, reserving them for the hold.
+    AddToCart {
+        sku: Sku,
+        quantity: u16,
+    },
+    /// Sets a cart line's quantity; 0 removes the line and frees its units.
+    SetCartQuantity {
+        sku: Sku,
+        quantity: u16,
+    },
+    /// "Buy now" of one variant, or checkout of the whole cart.
+    Checkout(CheckoutCommand),
 }
 
 impl RoomCommand {
@@ -175,8 +189,31 @@ impl RoomCommand {
             RoomCommand::Chat(_) => CommandKind::Chat,
             RoomCommand::React(_) => CommandKind::React,
             RoomCommand::ClaimFlashSale { .. } => CommandKind::ClaimFlashSale,
+            RoomCommand::AddToCart { .. } | RoomCommand::SetCartQuantity { .. } => {
+                CommandKind::Cart
+            }
+            RoomCommand::Checkout(_) => CommandKind::Checkout,
         }
     }
+}
+
+/// A purchase from the room. There is no price anywhere: the server prices
+/// every line. `request_id` is the client's: sending the same id again (a
+/// double tap, a resend after reconnecting) answers with the same order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckoutCommand {
+    pub request_id: u32,
+    pub items: Purchase,
+    pub coupon: Option<CouponCode>,
+    pub payment: PaymentMethod,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Purchase {
+    /// Everything in your cart.
+    Cart,
+    /// One variant, straight from the display.
+    BuyNow { sku: Sku, quantity: u16 },
 }
 
 /// Names a command in a rejection without echoing its payload.
@@ -186,6 +223,8 @@ pub enum CommandKind {
     Chat,
     React,
     ClaimFlashSale,
+    Cart,
+    Checkout,
 }
 
 // ---------------------------------------------------------------------------
@@ -245,6 +284,8 @@ pub enum RoomEvent {
         recent_chat: Vec<ChatLine>,
         /// Flash sales announced and not yet ended.
         flash_sales: Vec<FlashSaleNet>,
+        /// The coupon the host pinned in the show, if any.
+        pinned_coupon: Option<CouponNet>,
     },
     MemberJoined(MemberInfo),
     MemberLeft {
@@ -379,6 +420,8 @@ pub enum RejectReason {
     NotAllowed,
     #[error("{0}")]
     Claim(ClaimRefusal),
+    #[error("{0}")]
+    Shop(ShopRefusal),
 }
 
 impl RejectReason {
@@ -389,6 +432,7 @@ impl RejectReason {
             RejectReason::InvalidPose(_) => "invalid_pose",
             RejectReason::NotAllowed => "not_allowed",
             RejectReason::Claim(_) => "claim_refused",
+            RejectReason::Shop(_) => "shop_refused",
         }
     }
 }
@@ -410,6 +454,43 @@ pub enum ClaimRefusal {
     NotEnoughLeft { available: i64 },
     #[error("only {remaining} more for you (limit {limit} per buyer)")]
     LimitReached { limit: i64, remaining: i64 },
+    #[error("the shop is unavailable; nothing was bought")]
+    Unavailable,
+}
+
+/// Why a cart change or a checkout was refused.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Error)]
+pub enum ShopRefusal {
+    #[error("no such product on sale")]
+    UnknownProduct,
+    #[error("quantity must be 1 to 100")]
+    BadQuantity,
+    #[error("only {available} available")]
+    NotEnoughStock { available: i64 },
+    #[error("your cart is full")]
+    CartFull,
+    #[error("your cart is empty")]
+    EmptyCart,
+    #[error("no such coupon")]
+    UnknownCoupon,
+    #[error("this coupon is not valid now")]
+    CouponNotActive,
+    #[error("this coupon needs an order of at least {min}")]
+    CouponMinimum { min: Money },
+    #[error("this coupon has been used up")]
+    CouponUsedUp,
+    #[error("you have used this coupon as often as allowed")]
+    CouponLimitReached,
+    #[error("the payment was declined ({reason}); nothing was charged")]
+    PaymentDeclined { reason: String },
+    #[error("the payment provider did not answer; nothing was charged")]
+    PaymentTimeout,
+    #[error("this purchase is being paid already")]
+    PaymentInProgress,
+    #[error("this request id was used for a different purchase")]
+    RequestReused,
+    #[error("all items of an order must be in one currency")]
+    CurrencyMismatch,
     #[error("the shop is unavailable; nothing was bought")]
     Unavailable,
 }
@@ -454,6 +535,127 @@ pub enum CommerceEventNet {
         quantity: i64,
         total: Money,
     },
+    /// To the shopper: the whole cart, after any change to it.
+    Cart(CartNet),
+    /// To the buyer: one of their orders was made or moved on.
+    Order(OrderNet),
+    /// To the buyer: the answer to their checkout command.
+    CheckoutDone {
+        request_id: u32,
+        order: OrderNet,
+    },
+    CheckoutFailed {
+        request_id: u32,
+        reason: ShopRefusal,
+    },
+    /// To everyone: the coupon the host pinned in the show, or none.
+    CouponPinned(Option<CouponNet>),
+}
+
+/// Why the cart is being sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CartChange {
+    /// On joining a room: the cart as it is.
+    Current,
+    /// The shopper changed it.
+    Updated,
+    /// Lines whose hold ran out were removed and their units released.
+    Expired,
+    /// Its lines became an order.
+    CheckedOut,
+    /// A checkout's payment failed: its lines are back in the cart.
+    Restored,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CartLineNet {
+    pub sku: Sku,
+    pub product: ProductId,
+    pub name: String,
+    /// The variant's price now; checkout charges the price at that moment.
+    pub unit_price: Money,
+    pub quantity: i64,
+    /// Unix milliseconds: the units are released then unless checked out.
+    pub held_until_ms: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CartNet {
+    pub change: CartChange,
+    pub lines: Vec<CartLineNet>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum OrderStatus {
+    Pending,
+    Paid,
+    Fulfilled,
+    Delivered,
+    Cancelled,
+    Refunded,
+}
+
+impl OrderStatus {
+    pub const ALL: [OrderStatus; 6] = [
+        OrderStatus::Pending,
+        OrderStatus::Paid,
+        OrderStatus::Fulfilled,
+        OrderStatus::Delivered,
+        OrderStatus::Cancelled,
+        OrderStatus::Refunded,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::Pending => "pending",
+            OrderStatus::Paid => "paid",
+            OrderStatus::Fulfilled => "fulfilled",
+            OrderStatus::Delivered => "delivered",
+            OrderStatus::Cancelled => "cancelled",
+            OrderStatus::Refunded => "refunded",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<OrderStatus> {
+        Self::ALL.into_iter().find(|status| status.as_str() == s)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderLineNet {
+    pub sku: Sku,
+    pub quantity: i64,
+    pub unit_price: Money,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderNet {
+    pub id: i64,
+    pub status: OrderStatus,
+    /// What is charged: the lines less the discount.
+    pub total: Money,
+    pub discount: Money,
+    pub coupon: Option<CouponCode>,
+    pub lines: Vec<OrderLineNet>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DiscountNet {
+    /// 1 to 100 percent off the order's lines.
+    Percent(u8),
+    /// A fixed amount off.
+    Amount(Money),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CouponNet {
+    pub code: CouponCode,
+    pub discount: DiscountNet,
+    pub min_order: Money,
+    /// Unix milliseconds.
+    pub ends_at_ms: i64,
+    /// Redemptions left, when the coupon is capped.
+    pub remaining: Option<i64>,
 }
 
 // ---------------------------------------------------------------------------
@@ -674,7 +876,63 @@ mod tests {
             (any::<i64>(), any::<u16>()).prop_map(|(sale_id, quantity)| {
                 ClientMessage::Room(RoomCommand::ClaimFlashSale { sale_id, quantity })
             }),
+            (sku(), any::<u16>(), any::<bool>()).prop_map(|(sku, quantity, add)| {
+                ClientMessage::Room(if add {
+                    RoomCommand::AddToCart { sku, quantity }
+                } else {
+                    RoomCommand::SetCartQuantity { sku, quantity }
+                })
+            }),
+            (
+                any::<u32>(),
+                prop::option::of((sku(), any::<u16>())),
+                prop::option::of("[A-Z0-9-]{3,32}"),
+                "[0-9 ]{0,20}[0-9]",
+            )
+                .prop_map(|(request_id, buy_now, coupon, card)| {
+                    ClientMessage::Room(RoomCommand::Checkout(CheckoutCommand {
+                        request_id,
+                        items: match buy_now {
+                            Some((sku, quantity)) => Purchase::BuyNow { sku, quantity },
+                            None => Purchase::Cart,
+                        },
+                        coupon: coupon.map(|c| CouponCode::new(c).unwrap()),
+                        payment: PaymentMethod::new(card).unwrap(),
+                    }))
+                }),
         ]
+    }
+
+    fn sku() -> impl Strategy<Value = Sku> {
+        "[a-z0-9-]{1,64}".prop_map(|s| Sku::new(s).unwrap())
+    }
+
+    fn money() -> impl Strategy<Value = Money> {
+        any::<i64>().prop_map(|minor| Money::new(minor, crate::Currency::EUR))
+    }
+
+    fn order() -> impl Strategy<Value = OrderNet> {
+        (
+            any::<i64>(),
+            prop::sample::select(OrderStatus::ALL.to_vec()),
+            money(),
+            prop::collection::vec((sku(), any::<i64>(), money()), 0..4),
+        )
+            .prop_map(|(id, status, total, lines)| OrderNet {
+                id,
+                status,
+                total,
+                discount: Money::new(0, crate::Currency::EUR),
+                coupon: CouponCode::new("LIVE10").ok(),
+                lines: lines
+                    .into_iter()
+                    .map(|(sku, quantity, unit_price)| OrderLineNet {
+                        sku,
+                        quantity,
+                        unit_price,
+                    })
+                    .collect(),
+            })
     }
 
     fn server_message() -> impl Strategy<Value = ServerMessage> {
@@ -738,6 +996,7 @@ mod tests {
                         members,
                         recent_chat,
                         flash_sales: vec![],
+                        pinned_coupon: None,
                     }
                 )),
             any::<u32>().prop_map(|ms| ServerMessage::Rejected(Rejection {
@@ -763,6 +1022,40 @@ mod tests {
                     sale_id,
                     units_left,
                 })
+            }),
+            (sku(), money(), any::<i64>(), any::<i64>()).prop_map(
+                |(sku, unit_price, quantity, held)| {
+                    ServerMessage::Commerce(CommerceEventNet::Cart(CartNet {
+                        change: CartChange::Updated,
+                        lines: vec![CartLineNet {
+                            sku,
+                            product: ProductId::new("glow-serum").unwrap(),
+                            name: "Glow Serum".into(),
+                            unit_price,
+                            quantity,
+                            held_until_ms: held,
+                        }],
+                    }))
+                }
+            ),
+            (any::<u32>(), order()).prop_map(|(request_id, order)| {
+                ServerMessage::Commerce(CommerceEventNet::CheckoutDone { request_id, order })
+            }),
+            order().prop_map(|o| ServerMessage::Commerce(CommerceEventNet::Order(o))),
+            (any::<u32>(), money()).prop_map(|(request_id, min)| {
+                ServerMessage::Commerce(CommerceEventNet::CheckoutFailed {
+                    request_id,
+                    reason: ShopRefusal::CouponMinimum { min },
+                })
+            }),
+            (1u8..=100, money(), any::<i64>()).prop_map(|(pct, min_order, ends_at_ms)| {
+                ServerMessage::Commerce(CommerceEventNet::CouponPinned(Some(CouponNet {
+                    code: CouponCode::new("LIVE10").unwrap(),
+                    discount: DiscountNet::Percent(pct),
+                    min_order,
+                    ends_at_ms,
+                    remaining: Some(3),
+                })))
             }),
             (any::<i64>(), 0i64..100).prop_map(|(limit, remaining)| ServerMessage::Rejected(
                 Rejection {

@@ -212,6 +212,79 @@ impl Category {
     }
 }
 
+/// Coupon codes: 3 to 32 of `A-Z`, `0-9` and `-`. Shoppers type them in any
+/// case; they are kept upper case so `spring10` finds `SPRING10`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct CouponCode(String);
+string_newtype!(CouponCode);
+
+impl CouponCode {
+    pub fn new(value: impl Into<String>) -> Result<Self, ValidationError> {
+        let field = "coupon code";
+        let value = value.into().trim().to_ascii_uppercase();
+        if value.is_empty() {
+            return Err(ValidationError::Empty { field });
+        }
+        if !(3..=32).contains(&value.len()) {
+            return Err(ValidationError::TooLong {
+                field,
+                max: 32,
+                unit: "characters (at least 3)",
+            });
+        }
+        let allowed = |b: &u8| b.is_ascii_uppercase() || b.is_ascii_digit() || *b == b'-';
+        if !value.as_bytes().iter().all(allowed) {
+            return Err(ValidationError::BadCharacter { field });
+        }
+        Ok(CouponCode(value))
+    }
+}
+
+/// How a shopper pays, as the gateway knows it: a saved-card token, or on
+/// the built-in test gateway a test card number. 1 to 64 printable ASCII
+/// characters. Its `Debug` shows only the last four, so logs never hold it.
+#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct PaymentMethod(String);
+string_newtype!(PaymentMethod);
+
+impl PaymentMethod {
+    pub fn new(value: impl Into<String>) -> Result<Self, ValidationError> {
+        let field = "payment method";
+        let value: String = value.into();
+        if value.trim().is_empty() {
+            return Err(ValidationError::Empty { field });
+        }
+        if value.len() > 64 {
+            return Err(ValidationError::TooLong {
+                field,
+                max: 64,
+                unit: "characters",
+            });
+        }
+        if !value.bytes().all(|b| b == b' ' || b.is_ascii_graphic()) {
+            return Err(ValidationError::BadCharacter { field });
+        }
+        Ok(PaymentMethod(value))
+    }
+}
+
+impl fmt::Debug for PaymentMethod {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let tail: String = self
+            .0
+            .chars()
+            .rev()
+            .take(4)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        write!(f, "PaymentMethod(…{tail})")
+    }
+}
+
 /// The reactions a shopper can send. A closed set: no free-form emoji.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Reaction {
@@ -299,6 +372,23 @@ mod tests {
         assert!(ProductId::new("Glow Serum").is_err());
         assert!(Sku::new("x".repeat(65)).is_err());
         assert!(Category::new("").is_err());
+    }
+
+    #[test]
+    fn coupon_codes_are_upper_case_and_payment_methods_stay_out_of_logs() {
+        assert_eq!(
+            CouponCode::new(" spring-10 ").unwrap().as_str(),
+            "SPRING-10"
+        );
+        for bad in ["", "AB", "SPRING 10", "SPRÏNG", &"A".repeat(33)] {
+            assert!(CouponCode::new(bad).is_err(), "{bad:?}");
+        }
+        let card = PaymentMethod::new("4242 4242 4242 4242").unwrap();
+        assert_eq!(format!("{card:?}"), "PaymentMethod(…4242)");
+        assert!(!format!("{card:?}").contains("4242 4242"));
+        for bad in ["", "  ", "tok\n", &"4".repeat(65), "cärd"] {
+            assert!(PaymentMethod::new(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

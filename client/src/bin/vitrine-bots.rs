@@ -94,6 +94,24 @@ fn describe(event: &CommerceEventNet) -> String {
         } => {
             format!("bought {quantity} (order {order_id}, {total})")
         }
+        CommerceEventNet::Cart(cart) => {
+            let units: i64 = cart.lines.iter().map(|l| l.quantity).sum();
+            format!("cart: {} lines, {units} units", cart.lines.len())
+        }
+        CommerceEventNet::Order(o) => {
+            format!("order {}: {} ({})", o.id, o.status.as_str(), o.total)
+        }
+        CommerceEventNet::CheckoutDone { order, .. } => {
+            format!(
+                "checked out: order {} {} ({})",
+                order.id,
+                order.status.as_str(),
+                order.total
+            )
+        }
+        CommerceEventNet::CheckoutFailed { reason, .. } => format!("checkout failed: {reason}"),
+        CommerceEventNet::CouponPinned(Some(c)) => format!("coupon {} pinned", c.code),
+        CommerceEventNet::CouponPinned(None) => "coupon unpinned".into(),
     }
 }
 

@@ -4,8 +4,8 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use thiserror::Error;
 use vitrine_shared::protocol::{
-    AvatarFull, AvatarMoved, ChatLine, CommerceEventNet, FlashSaleNet, MemberInfo, Rejection,
-    RoomEvent, Snapshot,
+    AvatarFull, AvatarMoved, CartLineNet, ChatLine, CommerceEventNet, CouponNet, FlashSaleNet,
+    MemberInfo, OrderNet, Rejection, RoomEvent, ShopRefusal, Snapshot,
 };
 use vitrine_shared::{MemberSlot, PoseNet, PoseQ, Reaction, RoomBounds, RoomId, ServerMessage};
 
@@ -56,6 +56,14 @@ pub struct RoomMirror {
     pub flash_sales: BTreeMap<i64, FlashSaleNet>,
     /// This shopper's successful claims (`CommerceEventNet::Claimed`).
     pub claims: Vec<CommerceEventNet>,
+    /// This shopper's cart, as the server last sent it.
+    pub cart: Vec<CartLineNet>,
+    /// This shopper's orders by id, as last heard.
+    pub orders: BTreeMap<i64, OrderNet>,
+    /// Answers to this client's checkouts, by request id.
+    pub checkouts: BTreeMap<u32, Result<OrderNet, ShopRefusal>>,
+    /// The coupon pinned in the show.
+    pub pinned_coupon: Option<CouponNet>,
     /// Newest snapshot applied: acknowledged to the server as a baseline.
     pub latest_snapshot: Option<u32>,
     pub snapshots_applied: u64,
@@ -111,8 +119,10 @@ impl RoomMirror {
                 members,
                 recent_chat,
                 flash_sales,
+                pinned_coupon,
             } => {
                 self.flash_sales = flash_sales.into_iter().map(|s| (s.id, s)).collect();
+                self.pinned_coupon = pinned_coupon;
                 self.room = Some(room.clone());
                 self.room_name = room_name;
                 self.you = Some(you);
@@ -171,6 +181,18 @@ impl RoomMirror {
             }
             CommerceEventNet::Claimed { .. } => self.claims.push(event.clone()),
             CommerceEventNet::SaleOpened { .. } => {}
+            CommerceEventNet::Cart(cart) => self.cart = cart.lines.clone(),
+            CommerceEventNet::Order(order) => {
+                self.orders.insert(order.id, order.clone());
+            }
+            CommerceEventNet::CheckoutDone { request_id, order } => {
+                self.orders.insert(order.id, order.clone());
+                self.checkouts.insert(*request_id, Ok(order.clone()));
+            }
+            CommerceEventNet::CheckoutFailed { request_id, reason } => {
+                self.checkouts.insert(*request_id, Err(reason.clone()));
+            }
+            CommerceEventNet::CouponPinned(coupon) => self.pinned_coupon = coupon.clone(),
         }
         self.changes.push(RoomChange::Commerce(event));
     }
@@ -248,6 +270,7 @@ mod tests {
             members: vec![member(0), member(1)],
             recent_chat: vec![],
             flash_sales: vec![],
+            pinned_coupon: None,
         }))
         .unwrap();
         m

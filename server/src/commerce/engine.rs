@@ -1,7 +1,10 @@
 //! The engine task: decides requests in arrival order, commits each batch
 //! in one transaction, then answers and announces.
 
-use super::ledger::{self, NewClaim, OrderRecord, PendingOrder};
+use super::carts::{self, Cart};
+use super::checkout::{self, Failure};
+use super::coupons::{self, CouponState};
+use super::ledger::{self, NewClaim, OrderRecord, Origin, PendingOrder, Release};
 use super::payments::{PaymentError, PaymentGateway};
 use super::{
     COUNTDOWN_SECS, Claimed, CommerceError, CommerceEvent, CommerceHandle, DURATION_SECS,
@@ -13,7 +16,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, oneshot};
-use vitrine_shared::{AccountId, Money};
+use vitrine_shared::{AccountId, CouponCode, Money};
 
 /// Most requests decided and committed together.
 const MAX_BATCH: usize = 1024;
@@ -48,21 +51,33 @@ impl Sale {
     }
 }
 
-struct Engine {
-    store: Store,
+pub(super) struct Engine {
+    pub(super) store: Store,
     sales: HashMap<i64, Sale>,
-    /// (buyer, idempotency key) → (request hash, the claim it made).
-    keys: HashMap<(AccountId, String), (u64, NewClaim)>,
-    events: broadcast::Sender<CommerceEvent>,
-    /// Claimed orders not yet paid, and those being paid right now.
-    orders: HashMap<i64, PendingOrder>,
-    paying: HashSet<i64>,
+    /// Flash-sale claims: (buyer, idempotency key) → (request hash, the
+    /// claim it made).
+    pub(super) keys: HashMap<(AccountId, String), (u64, NewClaim)>,
+    /// Checkouts: (buyer, idempotency key) → (request hash, order id).
+    pub(super) checkouts: HashMap<(AccountId, String), (u64, i64)>,
+    pub(super) events: broadcast::Sender<CommerceEvent>,
+    /// Orders not yet paid, and those being paid right now.
+    pub(super) orders: HashMap<i64, PendingOrder>,
+    pub(super) paying: HashSet<i64>,
+    /// Repeats of a checkout whose payment is under way: they get its answer.
+    pub(super) waiters: HashMap<i64, Vec<oneshot::Sender<Result<OrderRecord, CommerceError>>>>,
+    pub(super) carts: HashMap<AccountId, Cart>,
+    pub(super) coupons: HashMap<CouponCode, CouponState>,
+    pub(super) pinned: Option<CouponCode>,
     gateway: Arc<dyn PaymentGateway>,
-    settings: EngineSettings,
+    pub(super) settings: EngineSettings,
     /// The engine's own inbox, for its payment tasks to report back; weak so
     /// that the engine stops when every handle is gone.
     inbox: mpsc::WeakSender<Request>,
 }
+
+/// The payment reference of an order that cost nothing (a coupon took it
+/// all): no gateway is asked, to pay or to refund.
+const NO_CHARGE: &str = "no-charge";
 
 /// Random positive ids below 2^53: they fit BIGINT everywhere and survive a
 /// trip through JavaScript's numbers (the host console).
@@ -78,6 +93,8 @@ pub struct EngineSettings {
     /// How long a claimed order holds its units unpaid before it is
     /// cancelled and they are released.
     pub payment_hold: Duration,
+    /// How long a cart line holds its units after the shopper last changed it.
+    pub cart_hold: Duration,
 }
 
 impl Default for EngineSettings {
@@ -85,6 +102,7 @@ impl Default for EngineSettings {
         EngineSettings {
             payment_timeout: Duration::from_secs(10),
             payment_hold: Duration::from_secs(600),
+            cart_hold: Duration::from_secs(600),
         }
     }
 }
@@ -118,15 +136,21 @@ pub async fn spawn(
         keys.insert((buyer, key), (hash, claim));
     }
     let orders = ledger::pending_orders(&store).await?.into_iter().collect();
+    let (coupons, pinned) = coupons::load(&store).await?;
     let (requests, rx) = mpsc::channel(16 * 1024);
     let (events, _) = broadcast::channel(4096);
     let engine = Engine {
         store: store.clone(),
         sales,
         keys,
+        checkouts: checkout::load_keys(&store).await?,
         events: events.clone(),
         orders,
         paying: HashSet::new(),
+        waiters: HashMap::new(),
+        carts: carts::load(&store).await?,
+        coupons,
+        pinned,
         gateway,
         settings,
         inbox: requests.downgrade(),
@@ -273,7 +297,41 @@ impl Engine {
                     outcome,
                     reply,
                 } => {
-                    let _ = reply.send(self.payment_done(order_id, outcome).await);
+                    let answer = self.payment_done(order_id, outcome).await;
+                    for waiter in self.waiters.remove(&order_id).unwrap_or_default() {
+                        let _ = waiter.send(answer.clone());
+                    }
+                    let _ = reply.send(answer);
+                }
+                Request::Cart { buyer, reply } => {
+                    let _ = reply.send(self.cart_lines(buyer));
+                }
+                Request::EditCart {
+                    buyer,
+                    sku,
+                    edit,
+                    reply,
+                } => {
+                    let _ = reply.send(self.edit_cart(buyer, sku, edit).await);
+                }
+                Request::Checkout {
+                    buyer,
+                    spec,
+                    idempotency,
+                    reply,
+                } => self.checkout(buyer, spec, idempotency, reply).await,
+                Request::CreateCoupon { by, coupon, reply } => {
+                    let _ = reply.send(self.create_coupon(by, coupon).await);
+                }
+                Request::Coupon { code, reply } => {
+                    let _ = reply.send(self.coupon_info(&code));
+                }
+                Request::PinCoupon { code, reply } => {
+                    let _ = reply.send(self.pin_coupon(code).await);
+                }
+                Request::Pinned { reply } => {
+                    let info = self.pinned.as_ref().and_then(|c| self.coupon_info(c));
+                    let _ = reply.send(info);
                 }
                 Request::Claim {
                     buyer,
@@ -302,6 +360,11 @@ impl Engine {
         idempotency: Option<(String, u64)>,
     ) -> Decision {
         let now = now_ms();
+        if let Some((key, _)) = &idempotency
+            && self.checkouts.contains_key(&(buyer, key.clone()))
+        {
+            return Decision::Replay(Err(CommerceError::IdempotencyConflict));
+        }
         if let Some((key, hash)) = &idempotency
             && let Some((seen_hash, claim)) = self.keys.get(&(buyer, key.clone()))
         {
@@ -390,10 +453,10 @@ impl Engine {
                             Money::new(c.unit_price.minor * c.quantity, c.unit_price.currency);
                         let order = PendingOrder {
                             buyer: c.buyer,
-                            sale_id: c.sale_id,
-                            sku: c.sku.clone(),
-                            quantity: c.quantity,
+                            origin: Origin::FlashSale(c.sale_id),
+                            lines: vec![(c.sku.clone(), c.quantity)],
                             total,
+                            coupon: None,
                             created_at_ms: now_ms(),
                         };
                         self.orders.insert(c.order_id, order);
@@ -542,7 +605,7 @@ impl Engine {
     /// Starts paying an order: the gateway is called on a task of its own so
     /// that a slow provider never holds up claims; it reports back through
     /// the inbox as `PaymentDone`.
-    async fn pay(
+    pub(super) async fn pay(
         &mut self,
         buyer: AccountId,
         order_id: i64,
@@ -564,6 +627,10 @@ impl Engine {
             let _ = reply.send(answer);
             return;
         };
+        if total.minor == 0 {
+            let _ = reply.send(self.payment_done(order_id, Ok(NO_CHARGE.into())).await);
+            return;
+        }
         let inbox = match self.begin_gateway_call(order_id) {
             Ok(inbox) => inbox,
             Err(e) => {
@@ -596,28 +663,69 @@ impl Engine {
         });
     }
 
-    /// Cancels a pending order and gives its units back (to the sale while it
-    /// is open). On a storage failure the order stays pending.
-    async fn release(&mut self, order_id: i64, order: PendingOrder) -> Result<(), CommerceError> {
-        let sale_open = self.sales.get(&order.sale_id).is_some_and(|s| !s.closed);
-        if let Err(e) = ledger::cancel_order(&self.store, order_id, &order, sale_open).await {
+    /// Cancels a pending order, says why, and gives its units back: a flash
+    /// sale's to the sale while it is open, a cart's to the cart when its
+    /// payment failed (so the shopper can try another card), the rest to
+    /// stock. The coupon it used is given back too. On a storage failure
+    /// the order stays pending.
+    async fn release(
+        &mut self,
+        order_id: i64,
+        order: PendingOrder,
+        why: Failure,
+    ) -> Result<(), CommerceError> {
+        let now = now_ms();
+        let release = match (order.origin, &why) {
+            (Origin::FlashSale(sale_id), _)
+                if self.sales.get(&sale_id).is_some_and(|s| !s.closed) =>
+            {
+                Release::ToSale(sale_id)
+            }
+            (Origin::Cart, Failure::Declined(_) | Failure::Timeout) => Release::ToCart {
+                held_until: now + self.settings.cart_hold.as_millis() as i64,
+            },
+            _ => Release::ToStock,
+        };
+        if let Err(e) =
+            ledger::cancel_order(&self.store, order_id, &order, release, &why.as_stored()).await
+        {
             tracing::error!(%e, order_id, "order not cancelled");
             self.orders.insert(order_id, order);
             return Err(CommerceError::Storage);
         }
-        if let Some(sale) = self.sales.get_mut(&order.sale_id).filter(|s| !s.closed) {
-            sale.sale.sold -= order.quantity;
-            if let Some(bought) = sale.bought.get_mut(&order.buyer) {
-                *bought -= order.quantity;
+        match release {
+            Release::ToSale(sale_id) => {
+                if let Some(sale) = self.sales.get_mut(&sale_id) {
+                    let quantity: i64 = order.lines.iter().map(|(_, q)| q).sum();
+                    sale.sale.sold -= quantity;
+                    if let Some(bought) = sale.bought.get_mut(&order.buyer) {
+                        *bought -= quantity;
+                    }
+                    let units_left = sale.sale.units_left();
+                    let _ = self.events.send(CommerceEvent::UnitsLeft {
+                        sale_id,
+                        units_left,
+                    });
+                }
             }
-            let units_left = sale.sale.units_left();
-            let _ = self.events.send(CommerceEvent::UnitsLeft {
-                sale_id: order.sale_id,
-                units_left,
-            });
+            Release::ToCart { held_until } => {
+                if let Err(e) = self
+                    .restore_cart(order.buyer, &order.lines, held_until)
+                    .await
+                {
+                    tracing::warn!(%e, order_id, "cart restored in the store but not in memory");
+                }
+            }
+            Release::ToStock => {}
+        }
+        if let Some(code) = &order.coupon
+            && let Some(coupon) = self.coupons.get_mut(code)
+        {
+            coupon.redeem(order.buyer, -1);
         }
         // A retry with the claim's idempotency key must not find a cancelled order.
         self.keys.retain(|_, (_, claim)| claim.order_id != order_id);
+        self.announce_order(order.buyer, order_id).await;
         Ok(())
     }
 
@@ -648,6 +756,7 @@ impl Engine {
             });
         }
         tracing::info!(order_id, to, "order moved on");
+        self.announce_order(buyer, order_id).await;
         let moved = ledger::orders(&self.store, buyer, Some(order_id))
             .await
             .map_err(storage)?;
@@ -697,6 +806,10 @@ impl Engine {
                 return;
             }
         };
+        if payment_ref == NO_CHARGE {
+            let _ = reply.send(self.refund_done(order, reason, Ok(())).await);
+            return;
+        }
         let inbox = match self.begin_gateway_call(order_id) {
             Ok(inbox) => inbox,
             Err(e) => {
@@ -746,10 +859,14 @@ impl Engine {
             });
         }
         tracing::info!(order_id = order.id, total = %order.total, "order refunded; units back in stock");
-        let (_, refunded, _) = ledger::order_by_id(&self.store, order.id)
+        let (buyer, refunded, _) = ledger::order_by_id(&self.store, order.id)
             .await
             .map_err(storage)?
             .ok_or(CommerceError::UnknownOrder)?;
+        let _ = self.events.send(CommerceEvent::OrderChanged {
+            buyer,
+            order: refunded.clone(),
+        });
         Ok(refunded)
     }
 
@@ -776,18 +893,29 @@ impl Engine {
                 tracing::info!(order_id, total = %order.total, "order paid");
                 let paid = ledger::orders(&self.store, order.buyer, Some(order_id))
                     .await
-                    .map_err(storage)?;
-                paid.into_iter().next().ok_or(CommerceError::UnknownOrder)
+                    .map_err(storage)?
+                    .into_iter()
+                    .next()
+                    .ok_or(CommerceError::UnknownOrder)?;
+                let _ = self.events.send(CommerceEvent::OrderChanged {
+                    buyer: order.buyer,
+                    order: paid.clone(),
+                });
+                Ok(paid)
             }
             Err(failure) => {
-                self.release(order_id, order).await?;
-                tracing::info!(order_id, %failure, "payment failed; order cancelled and units released");
-                Err(match failure {
-                    PaymentError::Declined { reason } => CommerceError::PaymentDeclined { reason },
+                let (why, error) = match failure.clone() {
+                    PaymentError::Declined { reason } => (
+                        Failure::Declined(reason.clone()),
+                        CommerceError::PaymentDeclined { reason },
+                    ),
                     PaymentError::Timeout | PaymentError::Unavailable(_) => {
-                        CommerceError::PaymentTimeout
+                        (Failure::Timeout, CommerceError::PaymentTimeout)
                     }
-                })
+                };
+                self.release(order_id, order, why).await?;
+                tracing::info!(order_id, %failure, "payment failed; order cancelled and units released");
+                Err(error)
             }
         }
     }
@@ -806,11 +934,13 @@ impl Engine {
             .collect();
         for id in expired {
             if let Some(order) = self.orders.remove(&id)
-                && self.release(id, order).await.is_ok()
+                && self.release(id, order, Failure::Expired).await.is_ok()
             {
                 tracing::info!(order_id = id, "unpaid order expired; units released");
             }
         }
+        self.expire_carts(now).await;
+        self.unpin_ended(now).await;
         let mut to_close = Vec::new();
         for (id, sale) in self.sales.iter_mut() {
             if !sale.opened && now >= sale.sale.starts_at_ms && !sale.closed {

@@ -4,7 +4,7 @@
 use super::{FlashSale, SaleState};
 use crate::store::{Store, StoreError, now_ms};
 use sqlx::{Any, Row, Transaction};
-use vitrine_shared::{AccountId, Currency, Money, ProductId, Sku};
+use vitrine_shared::{AccountId, CouponCode, Currency, Money, ProductId, Sku};
 
 fn corrupt(e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(e.to_string())
@@ -285,11 +285,18 @@ pub struct OrderLineRecord {
 pub struct OrderRecord {
     pub id: i64,
     pub status: String,
+    /// What is charged: the lines less the discount.
     pub total: Money,
     pub flash_sale_id: Option<i64>,
+    /// `flash_sale`, `cart` or `buy_now`.
+    pub source: String,
+    pub discount: Money,
+    pub coupon: Option<String>,
     pub created_at_ms: i64,
     /// Why it came back, for a refunded order.
     pub return_reason: Option<String>,
+    /// Why it was cancelled.
+    pub failure: Option<String>,
     pub lines: Vec<OrderLineRecord>,
 }
 
@@ -301,7 +308,8 @@ pub(super) async fn orders(
 ) -> Result<Vec<OrderRecord>, StoreError> {
     let rows = sqlx::query(
         "SELECT o.id, o.status, o.total_minor, o.currency, o.flash_sale_id, o.created_at, \
-         l.sku, l.quantity, l.unit_price_minor, o.return_reason \
+         l.sku, l.quantity, l.unit_price_minor, o.return_reason, o.source, o.discount_minor, \
+         o.coupon_code, o.failure \
          FROM orders o JOIN order_lines l ON l.order_id = o.id \
          WHERE o.account_id = $1 AND ($2 = 0 OR o.id = $2) ORDER BY o.created_at DESC, o.id, l.sku",
     )
@@ -319,8 +327,12 @@ pub(super) async fn orders(
                 status: row.try_get(1)?,
                 total: Money::new(row.try_get(2)?, currency),
                 flash_sale_id: row.try_get(4)?,
+                source: row.try_get(10)?,
+                discount: Money::new(row.try_get(11)?, currency),
+                coupon: row.try_get(12)?,
                 created_at_ms: row.try_get(5)?,
                 return_reason: row.try_get(9)?,
+                failure: row.try_get(13)?,
                 lines: Vec::new(),
             });
         }
@@ -335,40 +347,81 @@ pub(super) async fn orders(
     Ok(out)
 }
 
-/// A claimed order not yet paid, as the engine tracks it.
+/// Where an order came from, which decides where its units go if it is
+/// cancelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Origin {
+    FlashSale(i64),
+    Cart,
+    BuyNow,
+}
+
+impl Origin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Origin::FlashSale(_) => "flash_sale",
+            Origin::Cart => "cart",
+            Origin::BuyNow => "buy_now",
+        }
+    }
+}
+
+/// An order not yet paid, as the engine tracks it.
 pub(super) struct PendingOrder {
     pub buyer: AccountId,
-    pub sale_id: i64,
-    pub sku: Sku,
-    pub quantity: i64,
+    pub origin: Origin,
+    pub lines: Vec<(Sku, i64)>,
     pub total: Money,
+    pub coupon: Option<CouponCode>,
     pub created_at_ms: i64,
 }
 
 pub(super) async fn pending_orders(store: &Store) -> Result<Vec<(i64, PendingOrder)>, StoreError> {
     let rows = sqlx::query(
-        "SELECT o.id, o.account_id, o.flash_sale_id, l.sku, l.quantity, o.total_minor, o.currency, o.created_at \
+        "SELECT o.id, o.account_id, o.flash_sale_id, l.sku, l.quantity, o.total_minor, o.currency, \
+         o.created_at, o.source, o.coupon_code \
          FROM orders o JOIN order_lines l ON l.order_id = o.id \
-         WHERE o.status = 'pending' AND o.flash_sale_id IS NOT NULL",
+         WHERE o.status = 'pending' ORDER BY o.id, l.sku",
     )
     .fetch_all(store.pool())
     .await?;
-    rows.into_iter()
-        .map(|row| {
-            let currency = Currency::new(&row.try_get::<String, _>(6)?).map_err(corrupt)?;
-            Ok((
-                row.try_get(0)?,
-                PendingOrder {
-                    buyer: AccountId(row.try_get::<i64, _>(1)? as u64),
-                    sale_id: row.try_get(2)?,
-                    sku: Sku::new(row.try_get::<String, _>(3)?).map_err(corrupt)?,
-                    quantity: row.try_get(4)?,
-                    total: Money::new(row.try_get(5)?, currency),
-                    created_at_ms: row.try_get(7)?,
-                },
-            ))
-        })
-        .collect()
+    let mut out: Vec<(i64, PendingOrder)> = Vec::new();
+    for row in rows {
+        let id: i64 = row.try_get(0)?;
+        let line = (
+            Sku::new(row.try_get::<String, _>(3)?).map_err(corrupt)?,
+            row.try_get::<i64, _>(4)?,
+        );
+        if let Some((last, order)) = out.last_mut()
+            && *last == id
+        {
+            order.lines.push(line);
+            continue;
+        }
+        let currency = Currency::new(&row.try_get::<String, _>(6)?).map_err(corrupt)?;
+        let origin = match (row.try_get::<String, _>(8)?.as_str(), row.try_get(2)?) {
+            ("flash_sale", Some(sale_id)) => Origin::FlashSale(sale_id),
+            ("cart", None) => Origin::Cart,
+            ("buy_now", None) => Origin::BuyNow,
+            (other, _) => return Err(corrupt(format!("order {id} has source {other}"))),
+        };
+        let coupon = match row.try_get::<Option<String>, _>(9)? {
+            Some(code) => Some(CouponCode::new(code).map_err(corrupt)?),
+            None => None,
+        };
+        out.push((
+            id,
+            PendingOrder {
+                buyer: AccountId(row.try_get::<i64, _>(1)? as u64),
+                origin,
+                lines: vec![line],
+                total: Money::new(row.try_get(5)?, currency),
+                coupon,
+                created_at_ms: row.try_get(7)?,
+            },
+        ));
+    }
+    Ok(out)
 }
 
 pub(super) async fn mark_paid(
@@ -387,34 +440,63 @@ pub(super) async fn mark_paid(
     Ok(())
 }
 
-/// Cancels a pending order and gives its units back: to its sale while the
-/// sale is open, else to the variant's stock.
+/// Where a cancelled order's units go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Release {
+    /// Back to its flash sale, which is still open.
+    ToSale(i64),
+    ToStock,
+    /// Back into the buyer's cart, held again until then.
+    ToCart {
+        held_until: i64,
+    },
+}
+
+/// Cancels a pending order, says why, and gives its units back. A flash
+/// sale claim's idempotency key is let go, so that a retry claims afresh;
+/// a checkout's stays, so that a retry learns how it ended.
 pub(super) async fn cancel_order(
     store: &Store,
     order_id: i64,
     order: &PendingOrder,
-    sale_open: bool,
+    release: Release,
+    failure: &str,
 ) -> Result<(), StoreError> {
     let mut tx = store.pool().begin().await?;
-    let cancelled =
-        sqlx::query("UPDATE orders SET status = 'cancelled', updated_at = $1 WHERE id = $2 AND status = 'pending'")
-            .bind(now_ms())
-            .bind(order_id)
-            .execute(&mut *tx)
-            .await?;
+    let cancelled = sqlx::query(
+        "UPDATE orders SET status = 'cancelled', failure = $1, updated_at = $2, \
+         idempotency_key = CASE WHEN source = 'flash_sale' THEN NULL ELSE idempotency_key END \
+         WHERE id = $3 AND status = 'pending'",
+    )
+    .bind(failure)
+    .bind(now_ms())
+    .bind(order_id)
+    .execute(&mut *tx)
+    .await?;
     if cancelled.rows_affected() == 1 {
-        if sale_open {
-            sqlx::query("UPDATE flash_sales SET sold = sold - $1 WHERE id = $2")
-                .bind(order.quantity)
-                .bind(order.sale_id)
-                .execute(&mut *tx)
-                .await?;
-        } else {
-            sqlx::query("UPDATE variants SET stock = stock + $1 WHERE sku = $2")
-                .bind(order.quantity)
-                .bind(order.sku.as_str())
-                .execute(&mut *tx)
-                .await?;
+        for (sku, quantity) in &order.lines {
+            let query = match release {
+                Release::ToSale(sale_id) => {
+                    sqlx::query("UPDATE flash_sales SET sold = sold - $1 WHERE id = $2")
+                        .bind(*quantity)
+                        .bind(sale_id)
+                }
+                Release::ToStock => {
+                    sqlx::query("UPDATE variants SET stock = stock + $1 WHERE sku = $2")
+                        .bind(*quantity)
+                        .bind(sku.as_str())
+                }
+                Release::ToCart { held_until } => sqlx::query(
+                    "INSERT INTO cart_lines (account_id, sku, quantity, held_until) \
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (account_id, sku) DO UPDATE SET \
+                     quantity = cart_lines.quantity + excluded.quantity, held_until = excluded.held_until",
+                )
+                .bind(order.buyer.0 as i64)
+                .bind(sku.as_str())
+                .bind(*quantity)
+                .bind(held_until),
+            };
+            query.execute(&mut *tx).await?;
         }
     }
     tx.commit().await?;

@@ -1,4 +1,4 @@
-//! The commerce engine: the only writer of flash-sale stock and orders.
+//! The commerce engine: the only writer of stock, carts, orders and coupons.
 //! Rooms and the HTTP API send it requests; it decides them in arrival
 //! order against its in-memory state, commits each batch of decisions in
 //! one database transaction, and only then answers and announces them.
@@ -6,24 +6,66 @@
 //! Batching is what makes a hot sale fast on SQLite: one commit (one fsync)
 //! carries every claim that arrived while the previous commit was running.
 
+mod carts;
+mod checkout;
+mod coupons;
 mod engine;
 mod ledger;
 mod payments;
 
+pub use coupons::{Coupon, CouponInfo, Discount};
 pub use engine::{EngineSettings, new_id, spawn};
 pub use ledger::{OrderLineRecord, OrderRecord};
 pub use payments::{BoxFuture, PaymentError, PaymentGateway, TestGateway, cards};
 
 use thiserror::Error;
 use tokio::sync::{broadcast, mpsc, oneshot};
-use vitrine_shared::{AccountId, Money, ProductId, Sku};
+use vitrine_shared::protocol::CartChange;
+use vitrine_shared::{AccountId, CouponCode, Money, PaymentMethod, ProductId, Sku};
 
 /// Countdown before a flash sale opens, in seconds.
 pub const COUNTDOWN_SECS: std::ops::RangeInclusive<u64> = 10..=300;
 /// How long a flash sale runs once open, in seconds (1 to 20 minutes).
 pub const DURATION_SECS: std::ops::RangeInclusive<u64> = 60..=1200;
-/// Units one claim may take.
+/// Units one claim, cart line or purchase may take.
 pub const MAX_CLAIM_QUANTITY: i64 = 100;
+/// Lines one cart may hold.
+pub const MAX_CART_LINES: usize = 50;
+
+/// A line of a shopper's cart: units reserved from stock until
+/// `held_until_ms`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CartLine {
+    pub sku: Sku,
+    pub product: ProductId,
+    pub name: String,
+    pub unit_price: Money,
+    pub quantity: i64,
+    pub held_until_ms: i64,
+}
+
+/// A change a shopper makes to a cart line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CartEdit {
+    /// Adds units, 1 to 100.
+    Add(i64),
+    /// Sets the line to 0 to 100 units; 0 removes it.
+    Set(i64),
+}
+
+/// What a checkout buys.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Purchase {
+    Cart,
+    BuyNow { sku: Sku, quantity: i64 },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckoutSpec {
+    pub purchase: Purchase,
+    pub coupon: Option<CouponCode>,
+    pub method: PaymentMethod,
+}
 
 /// What a host asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -135,6 +177,26 @@ pub enum CommerceError {
     UnknownProduct,
     #[error("sku {0} belongs to another product")]
     SkuTaken(String),
+    #[error("your cart is full: at most {MAX_CART_LINES} lines")]
+    CartFull,
+    #[error("your cart is empty")]
+    EmptyCart,
+    #[error("all items of an order must be in one currency")]
+    CurrencyMismatch,
+    #[error("no such coupon")]
+    UnknownCoupon,
+    #[error("this coupon is not valid now")]
+    CouponNotActive,
+    #[error("this coupon needs an order of at least {min}")]
+    CouponMinimum { min: Money },
+    #[error("this coupon has been used up")]
+    CouponUsedUp,
+    #[error("you have used this coupon as often as allowed")]
+    CouponLimitReached,
+    #[error("a coupon with this code exists already")]
+    CouponExists,
+    #[error("{0}")]
+    InvalidCoupon(String),
     #[error("the store failed; nothing was changed")]
     Storage,
     #[error("the commerce engine is not running")]
@@ -162,10 +224,33 @@ impl OrderStep {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CommerceEvent {
     SaleAnnounced(FlashSale),
-    SaleOpened { sale_id: i64 },
-    UnitsLeft { sale_id: i64, units_left: i64 },
-    SoldOut { sale_id: i64 },
-    SaleEnded { sale_id: i64, unsold_returned: i64 },
+    SaleOpened {
+        sale_id: i64,
+    },
+    UnitsLeft {
+        sale_id: i64,
+        units_left: i64,
+    },
+    SoldOut {
+        sale_id: i64,
+    },
+    SaleEnded {
+        sale_id: i64,
+        unsold_returned: i64,
+    },
+    /// For the shopper's own clients: their cart after a change.
+    CartChanged {
+        buyer: AccountId,
+        lines: Vec<CartLine>,
+        change: CartChange,
+    },
+    /// For the buyer's own clients: an order was made or moved on.
+    OrderChanged {
+        buyer: AccountId,
+        order: OrderRecord,
+    },
+    /// The coupon pinned in the show, or none.
+    CouponPinned(Option<CouponInfo>),
 }
 
 pub(crate) enum Request {
@@ -231,6 +316,40 @@ pub(crate) enum Request {
         mode: crate::store::UpsertMode,
         reply: oneshot::Sender<Result<(), CommerceError>>,
     },
+    Cart {
+        buyer: AccountId,
+        reply: oneshot::Sender<Vec<CartLine>>,
+    },
+    EditCart {
+        buyer: AccountId,
+        sku: Sku,
+        edit: CartEdit,
+        reply: oneshot::Sender<Result<Vec<CartLine>, CommerceError>>,
+    },
+    Checkout {
+        buyer: AccountId,
+        spec: CheckoutSpec,
+        /// The caller's idempotency key and a hash of the request.
+        idempotency: (String, u64),
+        reply: oneshot::Sender<Result<OrderRecord, CommerceError>>,
+    },
+    CreateCoupon {
+        by: AccountId,
+        coupon: Coupon,
+        reply: oneshot::Sender<Result<CouponInfo, CommerceError>>,
+    },
+    Coupon {
+        code: CouponCode,
+        reply: oneshot::Sender<Option<CouponInfo>>,
+    },
+    /// Pins a coupon in the show (`Some`) or unpins it (`None`).
+    PinCoupon {
+        code: Option<CouponCode>,
+        reply: oneshot::Sender<Result<Option<CouponInfo>, CommerceError>>,
+    },
+    Pinned {
+        reply: oneshot::Sender<Option<CouponInfo>>,
+    },
     /// From the engine's own payment task, when the gateway has answered.
     PaymentDone {
         order_id: i64,
@@ -286,6 +405,122 @@ impl CommerceHandle {
         .await?
     }
 
+    /// For the room loop, which must not wait: queues a request and returns
+    /// the receiver its answer will arrive on.
+    fn try_ask<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<T>) -> Request,
+    ) -> Result<oneshot::Receiver<T>, CommerceError> {
+        let (reply, rx) = oneshot::channel();
+        self.requests
+            .try_send(make(reply))
+            .map_err(|_| CommerceError::Unavailable)?;
+        Ok(rx)
+    }
+
+    /// The shopper's cart, lines in SKU order.
+    pub async fn cart(&self, buyer: AccountId) -> Result<Vec<CartLine>, CommerceError> {
+        self.ask(|reply| Request::Cart { buyer, reply }).await
+    }
+
+    pub fn try_cart(
+        &self,
+        buyer: AccountId,
+    ) -> Result<oneshot::Receiver<Vec<CartLine>>, CommerceError> {
+        self.try_ask(|reply| Request::Cart { buyer, reply })
+    }
+
+    /// Adds to, changes or removes a cart line; units are reserved or freed
+    /// at once. Answers the whole cart.
+    pub async fn edit_cart(
+        &self,
+        buyer: AccountId,
+        sku: Sku,
+        edit: CartEdit,
+    ) -> Result<Vec<CartLine>, CommerceError> {
+        self.ask(|reply| Request::EditCart {
+            buyer,
+            sku,
+            edit,
+            reply,
+        })
+        .await?
+    }
+
+    #[allow(clippy::type_complexity)]
+    pub fn try_edit_cart(
+        &self,
+        buyer: AccountId,
+        sku: Sku,
+        edit: CartEdit,
+    ) -> Result<oneshot::Receiver<Result<Vec<CartLine>, CommerceError>>, CommerceError> {
+        self.try_ask(|reply| Request::EditCart {
+            buyer,
+            sku,
+            edit,
+            reply,
+        })
+    }
+
+    /// Makes an order of the cart or of one variant, and pays it. The same
+    /// key with the same request answers the same order; with another
+    /// request, `IdempotencyConflict`.
+    pub async fn checkout(
+        &self,
+        buyer: AccountId,
+        spec: CheckoutSpec,
+        idempotency: (String, u64),
+    ) -> Result<OrderRecord, CommerceError> {
+        self.ask(|reply| Request::Checkout {
+            buyer,
+            spec,
+            idempotency,
+            reply,
+        })
+        .await?
+    }
+
+    #[allow(clippy::type_complexity)]
+    pub fn try_checkout(
+        &self,
+        buyer: AccountId,
+        spec: CheckoutSpec,
+        idempotency: (String, u64),
+    ) -> Result<oneshot::Receiver<Result<OrderRecord, CommerceError>>, CommerceError> {
+        self.try_ask(|reply| Request::Checkout {
+            buyer,
+            spec,
+            idempotency,
+            reply,
+        })
+    }
+
+    pub async fn create_coupon(
+        &self,
+        by: AccountId,
+        coupon: Coupon,
+    ) -> Result<CouponInfo, CommerceError> {
+        self.ask(|reply| Request::CreateCoupon { by, coupon, reply })
+            .await?
+    }
+
+    pub async fn coupon(&self, code: CouponCode) -> Result<Option<CouponInfo>, CommerceError> {
+        self.ask(|reply| Request::Coupon { code, reply }).await
+    }
+
+    /// Pins `code` in the show, or unpins with `None`; every room hears it.
+    pub async fn pin_coupon(
+        &self,
+        code: Option<CouponCode>,
+    ) -> Result<Option<CouponInfo>, CommerceError> {
+        self.ask(|reply| Request::PinCoupon { code, reply }).await?
+    }
+
+    /// The pinned coupon, for rooms starting up.
+    pub async fn pinned_coupon(&self) -> Result<Option<CouponInfo>, CommerceError> {
+        self.ask(|reply| Request::Pinned { reply }).await
+    }
+
     /// For the room loop, which must not wait: queues a claim and returns
     /// the receiver its answer will arrive on.
     pub fn try_claim(
@@ -294,18 +529,13 @@ impl CommerceHandle {
         sale_id: i64,
         quantity: i64,
     ) -> Result<oneshot::Receiver<Result<Claimed, CommerceError>>, CommerceError> {
-        let (reply, rx) = oneshot::channel();
-        let request = Request::Claim {
+        self.try_ask(|reply| Request::Claim {
             buyer,
             sale_id,
             quantity,
             idempotency: None,
             reply,
-        };
-        self.requests
-            .try_send(request)
-            .map_err(|_| CommerceError::Unavailable)?;
-        Ok(rx)
+        })
     }
 
     /// Pays a pending order through the gateway. A decline or a timeout

@@ -42,6 +42,16 @@ impl From<CommerceError> for ApiError {
             CommerceError::ProductExists => (StatusCode::CONFLICT, "product_exists"),
             CommerceError::UnknownProduct => (StatusCode::NOT_FOUND, "product_not_found"),
             CommerceError::SkuTaken(_) => (StatusCode::CONFLICT, "sku_taken"),
+            CommerceError::CartFull => (StatusCode::CONFLICT, "cart_full"),
+            CommerceError::EmptyCart => (StatusCode::CONFLICT, "empty_cart"),
+            CommerceError::CurrencyMismatch => (StatusCode::CONFLICT, "currency_mismatch"),
+            CommerceError::UnknownCoupon => (StatusCode::NOT_FOUND, "coupon_not_found"),
+            CommerceError::CouponNotActive => (StatusCode::CONFLICT, "coupon_not_active"),
+            CommerceError::CouponMinimum { .. } => (StatusCode::CONFLICT, "coupon_minimum"),
+            CommerceError::CouponUsedUp => (StatusCode::CONFLICT, "coupon_used_up"),
+            CommerceError::CouponLimitReached => (StatusCode::CONFLICT, "coupon_limit_reached"),
+            CommerceError::CouponExists => (StatusCode::CONFLICT, "coupon_exists"),
+            CommerceError::InvalidCoupon(_) => (StatusCode::BAD_REQUEST, "invalid_coupon"),
             CommerceError::Storage | CommerceError::Unavailable => {
                 (StatusCode::SERVICE_UNAVAILABLE, "commerce_unavailable")
             }
@@ -78,14 +88,18 @@ fn claim_view(c: Claimed) -> ClaimView {
     }
 }
 
-fn order_view(o: OrderRecord) -> OrderView {
+pub(super) fn order_view(o: OrderRecord) -> OrderView {
     OrderView {
         id: o.id,
         status: o.status,
         total: o.total.into(),
         flash_sale_id: o.flash_sale_id,
+        source: o.source,
+        discount: o.discount.into(),
+        coupon: o.coupon,
         created_at_ms: o.created_at_ms,
         return_reason: o.return_reason,
+        failure: o.failure,
         lines: o
             .lines
             .into_iter()
@@ -167,6 +181,36 @@ pub async fn get_flash_sale(
 /// The longest `Idempotency-Key` accepted.
 const MAX_IDEMPOTENCY_KEY: usize = 255;
 
+/// The `Idempotency-Key` header, when sent: 1 to 255 visible ASCII
+/// characters.
+pub(super) fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = value
+        .to_str()
+        .ok()
+        .filter(|k| {
+            !k.is_empty()
+                && k.len() <= MAX_IDEMPOTENCY_KEY
+                && k.bytes().all(|b| b.is_ascii_graphic())
+        })
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_idempotency_key",
+                "up to 255 visible ASCII characters",
+            )
+        })?;
+    Ok(Some(key.to_owned()))
+}
+
+/// What a key's request is remembered by: a retry with the same key must
+/// hash the same.
+pub(super) fn request_hash(canonical: &str) -> u64 {
+    let digest = Sha256::digest(canonical);
+    u64::from_be_bytes(digest[..8].try_into().expect("8 bytes"))
+}
+
 /// Claim units of a live flash sale. Claims are decided in arrival order;
 /// a success is an order. The same `Idempotency-Key` with the same body
 /// returns the same order; with another body, 409.
@@ -198,28 +242,12 @@ pub async fn claim_flash_sale(
     let sale_id: i64 = id
         .parse()
         .map_err(|_| ApiError::from(CommerceError::UnknownSale))?;
-    let idempotency = match headers.get("idempotency-key") {
-        None => None,
-        Some(value) => {
-            let key = value
-                .to_str()
-                .ok()
-                .filter(|k| {
-                    !k.is_empty()
-                        && k.len() <= MAX_IDEMPOTENCY_KEY
-                        && k.bytes().all(|b| b.is_ascii_graphic())
-                })
-                .ok_or_else(|| {
-                    ApiError::bad_request(
-                        "invalid_idempotency_key",
-                        "up to 255 visible ASCII characters",
-                    )
-                })?;
-            let digest = Sha256::digest(format!("claim:{sale_id}:{}", body.quantity));
-            let hash = u64::from_be_bytes(digest[..8].try_into().expect("8 bytes"));
-            Some((key.to_owned(), hash))
-        }
-    };
+    let idempotency = idempotency_key(&headers)?.map(|key| {
+        (
+            key,
+            request_hash(&format!("claim:{sale_id}:{}", body.quantity)),
+        )
+    });
     let claimed = state
         .commerce
         .claim(who.account.id, sale_id, body.quantity, idempotency)
@@ -320,7 +348,7 @@ pub async fn pay_order(
     Ok(Json(order_view(paid)))
 }
 
-fn is_staff(who: &Authenticated) -> bool {
+pub(super) fn is_staff(who: &Authenticated) -> bool {
     matches!(who.account.role, Role::Host | Role::CoHost)
 }
 

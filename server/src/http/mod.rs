@@ -3,6 +3,8 @@
 //! document is built from the same list as the router and cannot drift.
 
 mod admin;
+mod cart;
+mod coupons;
 mod error;
 mod extract;
 mod flash_sales;
@@ -83,7 +85,7 @@ impl AppState {
         (name = "sessions", description = "Sign-in"),
         (name = "rooms", description = "Rooms and joining"),
         (name = "catalog", description = "Products, variants, prices and stock"),
-        (name = "commerce", description = "Flash sales and orders"),
+        (name = "commerce", description = "Carts, checkout, coupons, flash sales and orders"),
         (name = "operations", description = "Health, metrics and this document"),
     )
 )]
@@ -115,6 +117,17 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(flash_sales::fulfil_order))
         .routes(routes!(flash_sales::deliver_order))
         .routes(routes!(flash_sales::refund_order))
+        .routes(routes!(cart::get_cart))
+        .routes(routes!(cart::add_to_cart))
+        .routes(routes!(cart::set_cart_quantity, cart::remove_from_cart))
+        .routes(routes!(cart::checkout))
+        .routes(routes!(coupons::create_coupon))
+        .routes(routes!(coupons::get_coupon))
+        .routes(routes!(
+            coupons::get_pinned_coupon,
+            coupons::pin_coupon,
+            coupons::unpin_coupon
+        ))
         .merge(admin)
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::metrics))

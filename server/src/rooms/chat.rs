@@ -43,7 +43,10 @@ fn relay(
                 RoomEvent::Chat(line)
             }
             // The shop plugin takes these.
-            RoomCommand::ClaimFlashSale { .. } => continue,
+            RoomCommand::ClaimFlashSale { .. }
+            | RoomCommand::AddToCart { .. }
+            | RoomCommand::SetCartQuantity { .. }
+            | RoomCommand::Checkout(_) => continue,
             RoomCommand::React(reaction) => RoomEvent::Reaction {
                 from: member.info.slot,
                 reaction: *reaction,

@@ -100,7 +100,11 @@ fn receive_messages(
             let bucket = match &command {
                 RoomCommand::Chat(_) => &mut limits.chat,
                 RoomCommand::React(_) => &mut limits.reactions,
-                RoomCommand::ClaimFlashSale { .. } => &mut limits.claims,
+                // One budget for every shop action: claims, cart and checkout.
+                RoomCommand::ClaimFlashSale { .. }
+                | RoomCommand::AddToCart { .. }
+                | RoomCommand::SetCartQuantity { .. }
+                | RoomCommand::Checkout(_) => &mut limits.claims,
             };
             match bucket.try_take(now) {
                 Ok(()) => {

@@ -260,6 +260,7 @@ fn admit(
             members: roster,
             recent_chat: room.recent_chat.iter().cloned().collect(),
             flash_sales: shop.sales.values().cloned().collect(),
+            pinned_coupon: shop.pinned.clone(),
         }),
     );
     tracing::info!(client, account = %info.account, name = %info.name, room = %room.id, "joined");

@@ -56,6 +56,8 @@ pub struct GameContext {
     pub commerce_events: tokio::sync::broadcast::Receiver<crate::commerce::CommerceEvent>,
     /// Flash sales open at start (after a restart, say), for welcomes.
     pub open_sales: Vec<crate::commerce::FlashSale>,
+    /// The coupon pinned in the show at start, for welcomes.
+    pub pinned_coupon: Option<crate::commerce::CouponInfo>,
 }
 
 /// The stages of a tick, in order (STYLE.md §3).
@@ -139,6 +141,7 @@ pub fn build_app(ctx: GameContext) -> std::io::Result<App> {
             ctx.commerce,
             ctx.commerce_events,
             &ctx.open_sales,
+            ctx.pinned_coupon,
         ))
         .init_resource::<Clients>()
         .configure_sets(

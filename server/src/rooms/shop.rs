@@ -1,23 +1,31 @@
-//! The shop in the room: flash-sale news from the commerce engine to every
-//! room, and one-tap claims from the room to the engine. The room loop
-//! never waits on the engine: claims are queued and their answers polled.
+//! The shop in the room: flash-sale and coupon news from the commerce
+//! engine to every room; carts and orders to their shopper's clients; and
+//! claims, cart changes and checkouts from the room to the engine. The room
+//! loop never waits on the engine: requests are queued and their answers
+//! polled.
 
 use super::inbox::CommandReceived;
 use super::membership::Member;
 use super::{ServerSystems, send_event};
-use crate::commerce::{Claimed, CommerceError, CommerceEvent, CommerceHandle, FlashSale};
+use crate::commerce::{
+    CartEdit, CartLine, CheckoutSpec, Claimed, CommerceError, CommerceEvent, CommerceHandle,
+    CouponInfo, Discount, FlashSale, OrderRecord, Purchase,
+};
 use crate::config::RateConfig;
 use bevy_app::prelude::*;
 use bevy_ecs::prelude::*;
 use bevy_renet::RenetServer;
 use renet::ClientId;
+use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use tokio::sync::broadcast::error::TryRecvError;
 use tokio::sync::{broadcast, oneshot};
 use vitrine_shared::protocol::{
-    ClaimRefusal, CommandKind, CommerceEventNet, FlashSaleNet, RejectReason, Rejection,
+    CartChange, CartLineNet, CartNet, CheckoutCommand, ClaimRefusal, CommandKind, CommerceEventNet,
+    CouponNet, DiscountNet, FlashSaleNet, OrderLineNet, OrderNet, OrderStatus, RejectReason,
+    Rejection, ShopRefusal,
 };
-use vitrine_shared::{RoomCommand, ServerMessage};
+use vitrine_shared::{AccountId, CouponCode, Money, RoomCommand, ServerMessage, encode};
 
 /// Claims per member: a tap is one message; bursts of 10 allow a quick
 /// double-tap without letting a script flood the engine.
@@ -26,9 +34,19 @@ pub const CLAIM_RATE: RateConfig = RateConfig {
     burst: 10,
 };
 
-struct PendingClaim {
+/// An answer the room is waiting for, and whom it is for.
+struct Awaited<T> {
     client: ClientId,
-    answer: oneshot::Receiver<Result<Claimed, CommerceError>>,
+    answer: oneshot::Receiver<T>,
+}
+
+/// Takes the answer if it has come; `None` while it has not.
+fn poll<T>(awaited: &mut Awaited<T>) -> Option<Result<T, CommerceError>> {
+    match awaited.answer.try_recv() {
+        Err(oneshot::error::TryRecvError::Empty) => None,
+        Err(oneshot::error::TryRecvError::Closed) => Some(Err(CommerceError::Unavailable)),
+        Ok(answer) => Some(Ok(answer)),
+    }
 }
 
 #[derive(Resource)]
@@ -37,33 +55,127 @@ pub struct ShopLink {
     events: broadcast::Receiver<CommerceEvent>,
     /// Sales announced and not yet ended, for newcomers' welcome.
     pub sales: BTreeMap<i64, FlashSaleNet>,
-    pending: Vec<PendingClaim>,
+    /// The coupon pinned in the show, for newcomers' welcome.
+    pub pinned: Option<CouponNet>,
+    claims: Vec<Awaited<Result<Claimed, CommerceError>>>,
+    cart_edits: Vec<Awaited<Result<Vec<CartLine>, CommerceError>>>,
+    checkouts: Vec<(u32, Awaited<Result<OrderRecord, CommerceError>>)>,
+    /// Carts fetched for members who just joined.
+    carts: Vec<Awaited<Vec<CartLine>>>,
 }
 
 impl ShopLink {
-    /// `events` must be subscribed before `open` was read, so that nothing
-    /// falls between the two.
+    /// `events` must be subscribed before `open` and `pinned` were read, so
+    /// that nothing falls between them.
     pub fn new(
         commerce: CommerceHandle,
         events: broadcast::Receiver<CommerceEvent>,
         open: &[FlashSale],
+        pinned: Option<CouponInfo>,
     ) -> Self {
         let sales = open.iter().map(|s| (s.id, net(s))).collect();
         ShopLink {
             commerce,
             events,
             sales,
-            pending: Vec::new(),
+            pinned: pinned.map(coupon_net),
+            claims: Vec::new(),
+            cart_edits: Vec::new(),
+            checkouts: Vec::new(),
+            carts: Vec::new(),
         }
     }
 }
 
 pub(super) fn plugin(app: &mut App) {
-    app.add_systems(Update, queue_claims.in_set(ServerSystems::Relay))
-        .add_systems(
-            Update,
-            (deliver_claims, relay_commerce_news).in_set(ServerSystems::Publish),
-        );
+    app.add_systems(
+        Update,
+        (queue_shop_commands, fetch_carts_of_newcomers).in_set(ServerSystems::Relay),
+    )
+    .add_systems(
+        Update,
+        (deliver_answers, relay_commerce_news).in_set(ServerSystems::Publish),
+    );
+}
+
+fn cart_net(lines: Vec<CartLine>, change: CartChange) -> CartNet {
+    CartNet {
+        change,
+        lines: lines
+            .into_iter()
+            .map(|l| CartLineNet {
+                sku: l.sku,
+                product: l.product,
+                name: l.name,
+                unit_price: l.unit_price,
+                quantity: l.quantity,
+                held_until_ms: l.held_until_ms,
+            })
+            .collect(),
+    }
+}
+
+fn order_net(o: OrderRecord) -> OrderNet {
+    OrderNet {
+        id: o.id,
+        status: OrderStatus::parse(&o.status).unwrap_or(OrderStatus::Pending),
+        total: o.total,
+        discount: o.discount,
+        coupon: o.coupon.and_then(|c| CouponCode::new(c).ok()),
+        lines: o
+            .lines
+            .into_iter()
+            .map(|l| OrderLineNet {
+                sku: l.sku,
+                quantity: l.quantity,
+                unit_price: l.unit_price,
+            })
+            .collect(),
+    }
+}
+
+fn coupon_net(info: CouponInfo) -> CouponNet {
+    let c = info.coupon;
+    CouponNet {
+        discount: match c.discount {
+            Discount::Percent(p) => DiscountNet::Percent(p.clamp(0, 100) as u8),
+            Discount::Amount(a) => DiscountNet::Amount(Money::new(a, c.currency)),
+        },
+        min_order: Money::new(c.min_order_minor, c.currency),
+        ends_at_ms: c.ends_at_ms,
+        remaining: c.max_redemptions.map(|m| (m - info.redeemed).max(0)),
+        code: c.code,
+    }
+}
+
+fn shop_refusal(error: CommerceError) -> ShopRefusal {
+    match error {
+        CommerceError::UnknownSku | CommerceError::UnknownProduct => ShopRefusal::UnknownProduct,
+        CommerceError::BadQuantity => ShopRefusal::BadQuantity,
+        CommerceError::NotEnoughStock { available } => ShopRefusal::NotEnoughStock { available },
+        CommerceError::CartFull => ShopRefusal::CartFull,
+        CommerceError::EmptyCart => ShopRefusal::EmptyCart,
+        CommerceError::CurrencyMismatch => ShopRefusal::CurrencyMismatch,
+        CommerceError::UnknownCoupon => ShopRefusal::UnknownCoupon,
+        CommerceError::CouponNotActive => ShopRefusal::CouponNotActive,
+        CommerceError::CouponMinimum { min } => ShopRefusal::CouponMinimum { min },
+        CommerceError::CouponUsedUp => ShopRefusal::CouponUsedUp,
+        CommerceError::CouponLimitReached => ShopRefusal::CouponLimitReached,
+        CommerceError::PaymentDeclined { reason } => ShopRefusal::PaymentDeclined { reason },
+        CommerceError::PaymentTimeout => ShopRefusal::PaymentTimeout,
+        CommerceError::PaymentInProgress => ShopRefusal::PaymentInProgress,
+        CommerceError::IdempotencyConflict => ShopRefusal::RequestReused,
+        _ => ShopRefusal::Unavailable,
+    }
+}
+
+/// A room checkout's idempotency key is its request id; the hash covers
+/// everything else, so reusing an id for another purchase is caught.
+fn checkout_idempotency(command: &CheckoutCommand) -> (String, u64) {
+    let body = encode(&(&command.items, &command.coupon, &command.payment)).unwrap_or_default();
+    let digest = Sha256::digest(&body);
+    let hash = u64::from_be_bytes(digest[..8].try_into().expect("8 bytes"));
+    (format!("room:{}", command.request_id), hash)
 }
 
 fn net(sale: &FlashSale) -> FlashSaleNet {
@@ -91,22 +203,7 @@ fn refusal(error: CommerceError) -> ClaimRefusal {
         CommerceError::LimitReached { limit, remaining } => {
             ClaimRefusal::LimitReached { limit, remaining }
         }
-        CommerceError::InvalidSale(_)
-        | CommerceError::IdempotencyConflict
-        | CommerceError::UnknownOrder
-        | CommerceError::OrderNotPayable { .. }
-        | CommerceError::PaymentInProgress
-        | CommerceError::PaymentDeclined { .. }
-        | CommerceError::PaymentTimeout
-        | CommerceError::Forbidden
-        | CommerceError::WrongOrderState { .. }
-        | CommerceError::BadReason
-        | CommerceError::RefundFailed
-        | CommerceError::ProductExists
-        | CommerceError::UnknownProduct
-        | CommerceError::SkuTaken(_)
-        | CommerceError::Storage
-        | CommerceError::Unavailable => ClaimRefusal::Unavailable,
+        _ => ClaimRefusal::Unavailable,
     }
 }
 
@@ -118,41 +215,101 @@ fn reject(server: &mut RenetServer, client: ClientId, why: ClaimRefusal) {
     send_event(server, client, &ServerMessage::Rejected(rejection));
 }
 
-fn queue_claims(
+fn queue_shop_commands(
     mut received: MessageReader<CommandReceived>,
     members: Query<&Member>,
     mut shop: ResMut<ShopLink>,
     mut server: ResMut<RenetServer>,
 ) {
     for CommandReceived { member, command } in received.read() {
-        let RoomCommand::ClaimFlashSale { sale_id, quantity } = command else {
-            continue;
-        };
         let Ok(member) = members.get(*member) else {
             continue;
         };
         // Identity from the transport: the member's account, never the payload.
-        match shop
-            .commerce
-            .try_claim(member.info.account, *sale_id, i64::from(*quantity))
-        {
-            Ok(answer) => shop.pending.push(PendingClaim {
-                client: member.client,
-                answer,
-            }),
-            Err(e) => reject(&mut server, member.client, refusal(e)),
+        let (buyer, client) = (member.info.account, member.client);
+        let commerce = &shop.commerce;
+        match command {
+            RoomCommand::ClaimFlashSale { sale_id, quantity } => {
+                match commerce.try_claim(buyer, *sale_id, i64::from(*quantity)) {
+                    Ok(answer) => shop.claims.push(Awaited { client, answer }),
+                    Err(e) => reject(&mut server, client, refusal(e)),
+                }
+            }
+            RoomCommand::AddToCart { sku, quantity }
+            | RoomCommand::SetCartQuantity { sku, quantity } => {
+                let edit = match command {
+                    RoomCommand::AddToCart { .. } => CartEdit::Add(i64::from(*quantity)),
+                    _ => CartEdit::Set(i64::from(*quantity)),
+                };
+                match commerce.try_edit_cart(buyer, sku.clone(), edit) {
+                    Ok(answer) => shop.cart_edits.push(Awaited { client, answer }),
+                    Err(e) => reject_shop(&mut server, client, CommandKind::Cart, e),
+                }
+            }
+            RoomCommand::Checkout(checkout) => {
+                let spec = CheckoutSpec {
+                    purchase: match &checkout.items {
+                        vitrine_shared::protocol::Purchase::Cart => Purchase::Cart,
+                        vitrine_shared::protocol::Purchase::BuyNow { sku, quantity } => {
+                            Purchase::BuyNow {
+                                sku: sku.clone(),
+                                quantity: i64::from(*quantity),
+                            }
+                        }
+                    },
+                    coupon: checkout.coupon.clone(),
+                    method: checkout.payment.clone(),
+                };
+                let idempotency = checkout_idempotency(checkout);
+                match commerce.try_checkout(buyer, spec, idempotency) {
+                    Ok(answer) => shop
+                        .checkouts
+                        .push((checkout.request_id, Awaited { client, answer })),
+                    Err(e) => {
+                        let failed = CommerceEventNet::CheckoutFailed {
+                            request_id: checkout.request_id,
+                            reason: shop_refusal(e),
+                        };
+                        send_event(&mut server, client, &ServerMessage::Commerce(failed));
+                    }
+                }
+            }
+            RoomCommand::Chat(_) | RoomCommand::React(_) => {}
         }
     }
 }
 
-fn deliver_claims(mut shop: ResMut<ShopLink>, mut server: ResMut<RenetServer>) {
-    shop.pending.retain_mut(|pending| {
-        let result = match pending.answer.try_recv() {
-            Err(oneshot::error::TryRecvError::Empty) => return true,
-            Err(oneshot::error::TryRecvError::Closed) => Err(CommerceError::Unavailable),
-            Ok(result) => result,
+fn reject_shop(server: &mut RenetServer, client: ClientId, command: CommandKind, e: CommerceError) {
+    let rejection = Rejection {
+        command,
+        reason: RejectReason::Shop(shop_refusal(e)),
+    };
+    send_event(server, client, &ServerMessage::Rejected(rejection));
+}
+
+/// A member who just joined is sent their cart, which may hold units from
+/// another room or from the web.
+fn fetch_carts_of_newcomers(joined: Query<&Member, Added<Member>>, mut shop: ResMut<ShopLink>) {
+    for member in &joined {
+        if let Ok(answer) = shop.commerce.try_cart(member.info.account) {
+            shop.carts.push(Awaited {
+                client: member.client,
+                answer,
+            });
+        }
+    }
+}
+
+/// Sends the engine's answers to whoever asked. A client that left in the
+/// meantime is skipped: what the engine decided stands, and the shopper
+/// finds it in their orders and cart.
+fn deliver_answers(mut shop: ResMut<ShopLink>, mut server: ResMut<RenetServer>) {
+    let shop = &mut *shop;
+    shop.claims.retain_mut(|awaited| {
+        let Some(result) = poll(awaited) else {
+            return true;
         };
-        match result {
+        match result.and_then(|r| r) {
             Ok(claimed) => {
                 let event = CommerceEventNet::Claimed {
                     sale_id: claimed.sale_id,
@@ -160,16 +317,67 @@ fn deliver_claims(mut shop: ResMut<ShopLink>, mut server: ResMut<RenetServer>) {
                     quantity: claimed.quantity,
                     total: claimed.total,
                 };
-                send_event(&mut server, pending.client, &ServerMessage::Commerce(event));
+                send_event(&mut server, awaited.client, &ServerMessage::Commerce(event));
             }
-            Err(e) => reject(&mut server, pending.client, refusal(e)),
+            Err(e) => reject(&mut server, awaited.client, refusal(e)),
+        }
+        false
+    });
+    // A successful edit is answered by the cart news every client of the
+    // shopper gets; only a refusal needs an answer here.
+    shop.cart_edits.retain_mut(|awaited| {
+        let Some(result) = poll(awaited) else {
+            return true;
+        };
+        if let Err(e) = result.and_then(|r| r) {
+            reject_shop(&mut server, awaited.client, CommandKind::Cart, e);
+        }
+        false
+    });
+    shop.checkouts.retain_mut(|(request_id, awaited)| {
+        let Some(result) = poll(awaited) else {
+            return true;
+        };
+        let event = match result.and_then(|r| r) {
+            Ok(order) => CommerceEventNet::CheckoutDone {
+                request_id: *request_id,
+                order: order_net(order),
+            },
+            Err(e) => CommerceEventNet::CheckoutFailed {
+                request_id: *request_id,
+                reason: shop_refusal(e),
+            },
+        };
+        send_event(&mut server, awaited.client, &ServerMessage::Commerce(event));
+        false
+    });
+    shop.carts.retain_mut(|awaited| {
+        let Some(result) = poll(awaited) else {
+            return true;
+        };
+        if let Ok(lines) = result {
+            let event = CommerceEventNet::Cart(cart_net(lines, CartChange::Current));
+            send_event(&mut server, awaited.client, &ServerMessage::Commerce(event));
         }
         false
     });
 }
 
+/// The clients of one account in this server's rooms (one per room it is in).
+fn clients_of(members: &Query<&Member>, account: AccountId) -> Vec<ClientId> {
+    members
+        .iter()
+        .filter(|m| m.info.account == account)
+        .map(|m| m.client)
+        .collect()
+}
+
 /// Every room hears every sale's news (one show per server for now).
-fn relay_commerce_news(mut shop: ResMut<ShopLink>, mut server: ResMut<RenetServer>) {
+fn relay_commerce_news(
+    mut shop: ResMut<ShopLink>,
+    members: Query<&Member>,
+    mut server: ResMut<RenetServer>,
+) {
     loop {
         let event = match shop.events.try_recv() {
             Ok(event) => event,
@@ -203,6 +411,30 @@ fn relay_commerce_news(mut shop: ResMut<ShopLink>, mut server: ResMut<RenetServe
             CommerceEvent::SaleEnded { sale_id, .. } => {
                 shop.sales.remove(&sale_id);
                 CommerceEventNet::SaleEnded { sale_id }
+            }
+            CommerceEvent::CouponPinned(info) => {
+                shop.pinned = info.map(coupon_net);
+                CommerceEventNet::CouponPinned(shop.pinned.clone())
+            }
+            // A shopper's own news goes to their clients only.
+            CommerceEvent::CartChanged {
+                buyer,
+                lines,
+                change,
+            } => {
+                let message =
+                    ServerMessage::Commerce(CommerceEventNet::Cart(cart_net(lines, change)));
+                for client in clients_of(&members, buyer) {
+                    send_event(&mut server, client, &message);
+                }
+                continue;
+            }
+            CommerceEvent::OrderChanged { buyer, order } => {
+                let message = ServerMessage::Commerce(CommerceEventNet::Order(order_net(order)));
+                for client in clients_of(&members, buyer) {
+                    send_event(&mut server, client, &message);
+                }
+                continue;
             }
         };
         let message = ServerMessage::Commerce(news);
