@@ -2,6 +2,7 @@
 //! runtime thread) on loopback ports chosen by the OS, and helpers to step
 //! clients until a condition holds or a cap is hit.
 
+use serde_json::{Value, json};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -201,4 +202,92 @@ pub fn joined_client(server: &TestServer, name: &str, room: &str) -> NetClient {
         client.disconnect_reason()
     );
     client
+}
+
+/// A plain JSON-over-HTTP caller for tests: every status is an answer, not
+/// an error.
+pub struct Http {
+    base: String,
+    agent: ureq::Agent,
+}
+
+impl Http {
+    pub fn new(server: &TestServer) -> Self {
+        Self::at(&server.url())
+    }
+
+    /// A caller of its own (one per thread) for the server at `base`.
+    pub fn at(base: &str) -> Self {
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(30)))
+            .build()
+            .into();
+        Http {
+            base: base.to_owned(),
+            agent,
+        }
+    }
+
+    /// (status, body as JSON)
+    pub fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        key: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut req = ureq::http::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.header("Authorization", format!("Bearer {t}"));
+        }
+        if let Some(k) = key {
+            req = req.header("Idempotency-Key", k);
+        }
+        let text = body.map(|b| b.to_string()).unwrap_or_default();
+        if !text.is_empty() {
+            req = req.header("Content-Type", "application/json");
+        }
+        let mut response = self
+            .agent
+            .run(req.body(text).unwrap())
+            .expect("HTTP exchange");
+        let status = response.status().as_u16();
+        let body = response.body_mut().read_to_string().unwrap_or_default();
+        (status, serde_json::from_str(&body).unwrap_or(Value::Null))
+    }
+}
+
+/// Signs in a guest; returns its bearer token.
+pub fn guest(http: &Http, name: &str) -> String {
+    let (status, body) = http.call(
+        "POST",
+        "/api/v1/sessions",
+        None,
+        None,
+        Some(json!({ "display_name": name })),
+    );
+    assert_eq!(status, 201, "{body}");
+    body["token"].as_str().unwrap().to_owned()
+}
+
+/// A variant's stock as the catalog shows it.
+pub fn stock_of(http: &Http, product: &str, sku: &str) -> i64 {
+    let (_, body) = http.call(
+        "GET",
+        &format!("/api/v1/products/{product}"),
+        None,
+        None,
+        None,
+    );
+    let product: vitrine_shared::api::ProductView = serde_json::from_value(body).unwrap();
+    product
+        .variants
+        .iter()
+        .find(|v| v.sku == sku)
+        .unwrap()
+        .stock
 }

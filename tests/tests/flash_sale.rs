@@ -9,88 +9,9 @@ use vitrine_client::net::NetClient;
 use vitrine_server::config::RateConfig;
 use vitrine_shared::Role;
 use vitrine_shared::RoomCommand;
-use vitrine_shared::api::{ClaimView, FlashSaleView, OrderList, ProductView};
+use vitrine_shared::api::{ClaimView, FlashSaleView, OrderList};
 use vitrine_shared::protocol::{ClaimRefusal, CommerceEventNet, RejectReason};
-use vitrine_tests::{TestServer, joined_client, pump, step_until};
-
-struct Http {
-    base: String,
-    agent: ureq::Agent,
-}
-
-impl Http {
-    fn new(server: &TestServer) -> Self {
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(30)))
-            .build()
-            .into();
-        Http {
-            base: server.url(),
-            agent,
-        }
-    }
-
-    /// (status, body as JSON)
-    fn call(
-        &self,
-        method: &str,
-        path: &str,
-        token: Option<&str>,
-        key: Option<&str>,
-        body: Option<Value>,
-    ) -> (u16, Value) {
-        let mut req = ureq::http::Request::builder()
-            .method(method)
-            .uri(format!("{}{path}", self.base));
-        if let Some(t) = token {
-            req = req.header("Authorization", format!("Bearer {t}"));
-        }
-        if let Some(k) = key {
-            req = req.header("Idempotency-Key", k);
-        }
-        let text = body.map(|b| b.to_string()).unwrap_or_default();
-        if !text.is_empty() {
-            req = req.header("Content-Type", "application/json");
-        }
-        let mut response = self
-            .agent
-            .run(req.body(text).unwrap())
-            .expect("HTTP exchange");
-        let status = response.status().as_u16();
-        let body = response.body_mut().read_to_string().unwrap_or_default();
-        (status, serde_json::from_str(&body).unwrap_or(Value::Null))
-    }
-}
-
-fn guest(http: &Http, name: &str) -> String {
-    let (status, body) = http.call(
-        "POST",
-        "/api/v1/sessions",
-        None,
-        None,
-        Some(json!({ "display_name": name })),
-    );
-    assert_eq!(status, 201, "{body}");
-    body["token"].as_str().unwrap().to_owned()
-}
-
-fn stock_of(http: &Http, product: &str, sku: &str) -> i64 {
-    let (_, body) = http.call(
-        "GET",
-        &format!("/api/v1/products/{product}"),
-        None,
-        None,
-        None,
-    );
-    let product: ProductView = serde_json::from_value(body).unwrap();
-    product
-        .variants
-        .iter()
-        .find(|v| v.sku == sku)
-        .unwrap()
-        .stock
-}
+use vitrine_tests::{Http, TestServer, guest, joined_client, pump, step_until, stock_of};
 
 fn start_sale(http: &Http, host: &str, sku: &str, quantity: i64, limit: i64) -> FlashSaleView {
     let body = json!({
@@ -175,11 +96,7 @@ fn a_thousand_buyers_over_udp_and_http_race_for_a_hundred_units() {
         .map(|t| {
             let (buyers, results, base) = (buyers.clone(), results.clone(), server.url());
             std::thread::spawn(move || {
-                let agent = ureq::Agent::config_builder()
-                    .http_status_as_error(false)
-                    .build()
-                    .into();
-                let http = Http { base, agent };
+                let http = Http::at(&base);
                 for b in (t * 20)..(t * 20 + 20) {
                     let key = format!("race-{b}");
                     let path = format!("/api/v1/flash-sales/{}/claims", sale.id);

@@ -12,6 +12,8 @@ mod coupons;
 mod engine;
 mod ledger;
 mod payments;
+#[cfg(test)]
+mod shopping_tests;
 
 pub use coupons::{Coupon, CouponInfo, Discount};
 pub use engine::{EngineSettings, new_id, spawn};
