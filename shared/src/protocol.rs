@@ -284,8 +284,9 @@ pub enum RoomEvent {
         recent_chat: Vec<ChatLine>,
         /// Flash sales announced and not yet ended.
         flash_sales: Vec<FlashSaleNet>,
-        /// The coupon the host pinned in the show, if any.
-        pinned_coupon: Option<CouponNet>,
+        /// The coupon the host pinned in the show, if any (boxed: most
+        /// welcomes have none).
+        pinned_coupon: Option<Box<CouponNet>>,
     },
     MemberJoined(MemberInfo),
     MemberLeft {

@@ -191,7 +191,22 @@ pub fn pump(clients: &mut [&mut NetClient]) {
 
 /// Signs in and joins as `name`, then steps until welcomed.
 pub fn joined_client(server: &TestServer, name: &str, room: &str) -> NetClient {
-    let mut client = NetClient::sign_in_and_join(&server.api(), name, room).expect("join");
+    let client = NetClient::sign_in_and_join(&server.api(), name, room).expect("join");
+    welcomed(client, name)
+}
+
+/// Joins `room` as an account already signed in, then steps until welcomed.
+pub fn joined_as(
+    server: &TestServer,
+    session: &vitrine_client::net::SignedIn,
+    room: &str,
+) -> NetClient {
+    let ticket = server.api().join(session, room).expect("join ticket");
+    let client = NetClient::connect(&ticket).expect("connect");
+    welcomed(client, &session.display_name)
+}
+
+fn welcomed(mut client: NetClient, name: &str) -> NetClient {
     let welcomed = step_until(Duration::from_secs(10), || {
         pump(&mut [&mut client]);
         client.mirror().is_welcomed()

@@ -374,7 +374,11 @@ fn openapi_describes_every_route_and_every_described_route_exists() {
         .collect();
     described.sort();
     let expected = [
+        ("DELETE", "/api/v1/cart/items/{sku}"),
         ("DELETE", "/api/v1/sessions/current"),
+        ("DELETE", "/api/v1/show/pinned-coupon"),
+        ("GET", "/api/v1/cart"),
+        ("GET", "/api/v1/coupons/{code}"),
         ("GET", "/api/v1/flash-sales/{id}"),
         ("GET", "/api/v1/openapi.json"),
         ("GET", "/api/v1/orders"),
@@ -382,11 +386,15 @@ fn openapi_describes_every_route_and_every_described_route_exists() {
         ("GET", "/api/v1/products"),
         ("GET", "/api/v1/products/{id}"),
         ("GET", "/api/v1/rooms"),
+        ("GET", "/api/v1/show/pinned-coupon"),
         ("GET", "/healthz"),
         ("GET", "/metrics"),
         ("POST", "/api/v1/admin/catalog"),
         ("POST", "/api/v1/admin/products"),
         ("POST", "/api/v1/admin/products/{id}/archive"),
+        ("POST", "/api/v1/cart/items"),
+        ("POST", "/api/v1/checkout"),
+        ("POST", "/api/v1/coupons"),
         ("POST", "/api/v1/flash-sales"),
         ("POST", "/api/v1/flash-sales/{id}/claims"),
         ("POST", "/api/v1/orders/{id}/deliver"),
@@ -396,6 +404,8 @@ fn openapi_describes_every_route_and_every_described_route_exists() {
         ("POST", "/api/v1/rooms/{id}/join"),
         ("POST", "/api/v1/sessions"),
         ("PUT", "/api/v1/admin/products/{id}"),
+        ("PUT", "/api/v1/cart/items/{sku}"),
+        ("PUT", "/api/v1/show/pinned-coupon"),
     ];
     let expected: Vec<(String, String)> = expected
         .iter()
@@ -409,7 +419,10 @@ fn openapi_describes_every_route_and_every_described_route_exists() {
         } else {
             "hall"
         };
-        let concrete = path.replace("{id}", id);
+        let concrete = path
+            .replace("{id}", id)
+            .replace("{sku}", "glow-serum-30ml")
+            .replace("{code}", "LIVE10");
         let reply = request(&server, &method, &concrete, Some((JSON, "{}")), None);
         let fallback = reply.status == 404 && reply.body.contains("\"not_found\"");
         assert!(

@@ -122,7 +122,7 @@ impl RoomMirror {
                 pinned_coupon,
             } => {
                 self.flash_sales = flash_sales.into_iter().map(|s| (s.id, s)).collect();
-                self.pinned_coupon = pinned_coupon;
+                self.pinned_coupon = pinned_coupon.map(|c| *c);
                 self.room = Some(room.clone());
                 self.room_name = room_name;
                 self.you = Some(you);

@@ -14,7 +14,7 @@ use vitrine_shared::{AccountId, CouponCode, Currency, Money};
 /// A coupon's window may not be longer than a year.
 const MAX_WINDOW_MS: i64 = 366 * 24 * 3600 * 1000;
 /// The largest fixed amount off, in minor units.
-const MAX_AMOUNT_OFF: i64 = 1_000_000_00;
+const MAX_AMOUNT_OFF: i64 = 100_000_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Discount {

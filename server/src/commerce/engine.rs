@@ -679,12 +679,12 @@ impl Engine {
             (Origin::FlashSale(sale_id), _)
                 if self.sales.get(&sale_id).is_some_and(|s| !s.closed) =>
             {
-                Release::ToSale(sale_id)
+                Release::Sale(sale_id)
             }
-            (Origin::Cart, Failure::Declined(_) | Failure::Timeout) => Release::ToCart {
+            (Origin::Cart, Failure::Declined(_) | Failure::Timeout) => Release::Cart {
                 held_until: now + self.settings.cart_hold.as_millis() as i64,
             },
-            _ => Release::ToStock,
+            _ => Release::Stock,
         };
         if let Err(e) =
             ledger::cancel_order(&self.store, order_id, &order, release, &why.as_stored()).await
@@ -694,7 +694,7 @@ impl Engine {
             return Err(CommerceError::Storage);
         }
         match release {
-            Release::ToSale(sale_id) => {
+            Release::Sale(sale_id) => {
                 if let Some(sale) = self.sales.get_mut(&sale_id) {
                     let quantity: i64 = order.lines.iter().map(|(_, q)| q).sum();
                     sale.sale.sold -= quantity;
@@ -708,7 +708,7 @@ impl Engine {
                     });
                 }
             }
-            Release::ToCart { held_until } => {
+            Release::Cart { held_until } => {
                 if let Err(e) = self
                     .restore_cart(order.buyer, &order.lines, held_until)
                     .await
@@ -716,7 +716,7 @@ impl Engine {
                     tracing::warn!(%e, order_id, "cart restored in the store but not in memory");
                 }
             }
-            Release::ToStock => {}
+            Release::Stock => {}
         }
         if let Some(code) = &order.coupon
             && let Some(coupon) = self.coupons.get_mut(code)

@@ -444,10 +444,10 @@ pub(super) async fn mark_paid(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Release {
     /// Back to its flash sale, which is still open.
-    ToSale(i64),
-    ToStock,
+    Sale(i64),
+    Stock,
     /// Back into the buyer's cart, held again until then.
-    ToCart {
+    Cart {
         held_until: i64,
     },
 }
@@ -476,17 +476,17 @@ pub(super) async fn cancel_order(
     if cancelled.rows_affected() == 1 {
         for (sku, quantity) in &order.lines {
             let query = match release {
-                Release::ToSale(sale_id) => {
+                Release::Sale(sale_id) => {
                     sqlx::query("UPDATE flash_sales SET sold = sold - $1 WHERE id = $2")
                         .bind(*quantity)
                         .bind(sale_id)
                 }
-                Release::ToStock => {
+                Release::Stock => {
                     sqlx::query("UPDATE variants SET stock = stock + $1 WHERE sku = $2")
                         .bind(*quantity)
                         .bind(sku.as_str())
                 }
-                Release::ToCart { held_until } => sqlx::query(
+                Release::Cart { held_until } => sqlx::query(
                     "INSERT INTO cart_lines (account_id, sku, quantity, held_until) \
                      VALUES ($1, $2, $3, $4) ON CONFLICT (account_id, sku) DO UPDATE SET \
                      quantity = cart_lines.quantity + excluded.quantity, held_until = excluded.held_until",

@@ -260,7 +260,7 @@ fn admit(
             members: roster,
             recent_chat: room.recent_chat.iter().cloned().collect(),
             flash_sales: shop.sales.values().cloned().collect(),
-            pinned_coupon: shop.pinned.clone(),
+            pinned_coupon: shop.pinned.clone().map(Box::new),
         }),
     );
     tracing::info!(client, account = %info.account, name = %info.name, room = %room.id, "joined");
