@@ -268,8 +268,8 @@ impl ServerConfig {
         }
         for (key, value, range) in [
             ("payment_timeout_secs", self.payment_timeout, 1..=120),
-            ("payment_hold_secs", self.payment_hold, 60..=86_400),
-            ("cart_hold_secs", self.cart_hold, 10..=86_400),
+            ("payment_hold_secs", self.payment_hold, 1..=86_400),
+            ("cart_hold_secs", self.cart_hold, 1..=86_400),
         ] {
             if !range.contains(&value.as_secs()) {
                 return Err(ConfigError::Invalid {
@@ -360,9 +360,9 @@ mod tests {
         ));
 
         for (line, key) in [
-            ("cart_hold_secs = 5", "cart_hold_secs"),
+            ("cart_hold_secs = 0", "cart_hold_secs"),
             ("cart_hold_secs = 100000", "cart_hold_secs"),
-            ("payment_hold_secs = 1", "payment_hold_secs"),
+            ("payment_hold_secs = 0", "payment_hold_secs"),
             ("payment_timeout_secs = 0", "payment_timeout_secs"),
         ] {
             std::fs::write(&path, line).unwrap();
