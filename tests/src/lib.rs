@@ -253,6 +253,19 @@ impl Http {
         key: Option<&str>,
         body: Option<Value>,
     ) -> (u16, Value) {
+        self.try_call(method, path, token, key, body)
+            .expect("HTTP exchange")
+    }
+
+    /// Like [`Http::call`], with a failed exchange (a server gone) as an error.
+    pub fn try_call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        key: Option<&str>,
+        body: Option<Value>,
+    ) -> Result<(u16, Value), ureq::Error> {
         let mut req = ureq::http::Request::builder()
             .method(method)
             .uri(format!("{}{path}", self.base));
@@ -266,13 +279,10 @@ impl Http {
         if !text.is_empty() {
             req = req.header("Content-Type", "application/json");
         }
-        let mut response = self
-            .agent
-            .run(req.body(text).unwrap())
-            .expect("HTTP exchange");
+        let mut response = self.agent.run(req.body(text).map_err(ureq::Error::from)?)?;
         let status = response.status().as_u16();
         let body = response.body_mut().read_to_string().unwrap_or_default();
-        (status, serde_json::from_str(&body).unwrap_or(Value::Null))
+        Ok((status, serde_json::from_str(&body).unwrap_or(Value::Null)))
     }
 }
 
