@@ -6,8 +6,9 @@ use std::time::{Duration, Instant};
 use std::time::{SystemTime, UNIX_EPOCH};
 use vitrine_client::bots::{Behaviour, Bot};
 use vitrine_client::net::{ApiClient, RoomChange};
-use vitrine_shared::api::StartFlashSale;
-use vitrine_shared::protocol::{CommandKind, CommerceEventNet};
+use vitrine_shared::api::{CreateCoupon, StartFlashSale};
+use vitrine_shared::protocol::{CheckoutCommand, CommandKind, CommerceEventNet, Purchase};
+use vitrine_shared::{CouponCode, PaymentMethod, RoomCommand, Sku};
 
 /// Runs bots that join a room, walk around, chat and react.
 #[derive(Parser)]
@@ -66,7 +67,52 @@ fn start_flash_sale(
         "$ host {user} announces flash sale {}: {} × {} at {}, opening in 10 s",
         sale.id, sale.quantity, sale.sku, sale.sale_price.display
     );
+    // And pins a coupon for the show (made once; a rerun pins it again).
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    let coupon = CreateCoupon {
+        code: DEMO_COUPON.into(),
+        percent_off: Some(10),
+        amount_off_minor: None,
+        currency: "EUR".into(),
+        min_order_minor: 2000,
+        max_redemptions: Some(100),
+        per_buyer_limit: 1,
+        starts_at_ms: None,
+        ends_at_ms: now_ms + 24 * 3600 * 1000,
+    };
+    match api.create_coupon(&host, &coupon) {
+        Ok(_) => {}
+        Err(e) if e.code() == Some("coupon_exists") => {}
+        Err(e) => return Err(e.to_string()),
+    }
+    api.pin_coupon(&host, DEMO_COUPON)
+        .map_err(|e| e.to_string())?;
+    println!("$ host {user} pins coupon {DEMO_COUPON}: 10% off orders of 20.00 EUR or more");
     Ok(())
+}
+
+/// The coupon the demo host pins.
+const DEMO_COUPON: &str = "LIVE10";
+
+/// One bot's turn once a coupon is pinned: two mugs into the cart from the
+/// room, then checkout of the cart with the coupon and the test card.
+fn shop_with_coupon(bot: &mut Bot, code: CouponCode) {
+    let sku = Sku::new("stoneware-mug-sage").expect("a valid SKU");
+    bot.net
+        .send_command(RoomCommand::AddToCart { sku, quantity: 2 });
+    bot.net.send_command(RoomCommand::Checkout(CheckoutCommand {
+        request_id: 1,
+        items: Purchase::Cart,
+        coupon: Some(code),
+        payment: PaymentMethod::new("4242 4242 4242 4242").expect("a valid card"),
+    }));
+    println!(
+        "{} puts 2 mugs in the cart and checks out with the coupon",
+        bot.name
+    );
 }
 
 const NAMES: &[&str] = &[
@@ -152,6 +198,7 @@ fn main() -> ExitCode {
 
     let frame = Duration::from_secs_f64(1.0 / 30.0);
     let mut sale_started = false;
+    let mut coupon_used = false;
     let start = Instant::now();
     let mut last = Instant::now();
     let mut next_status = Duration::from_secs(5);
@@ -177,6 +224,14 @@ fn main() -> ExitCode {
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_millis() as i64)
             .unwrap_or(0);
+        // The last bot shops with the pinned coupon once it shows.
+        if !coupon_used
+            && let Some(bot) = bots.last_mut()
+            && let Some(coupon) = bot.net.mirror().pinned_coupon.clone()
+        {
+            coupon_used = true;
+            shop_with_coupon(bot, coupon.code);
+        }
         // Every bot taps on an open sale, and pays for what it got; the
         // first bot also narrates the room.
         let mut changes = Vec::new();
@@ -198,6 +253,19 @@ fn main() -> ExitCode {
                     },
                     RoomChange::Rejected(r) if r.command == CommandKind::ClaimFlashSale => {
                         println!("{} missed out: {}", bot.name, r.reason);
+                    }
+                    RoomChange::Commerce(CommerceEventNet::CheckoutDone { order, .. }) => {
+                        println!(
+                            "{} bought its cart: order {} {} ({} off, {} paid)",
+                            bot.name,
+                            order.id,
+                            order.status.as_str(),
+                            order.discount,
+                            order.total
+                        );
+                    }
+                    RoomChange::Commerce(CommerceEventNet::CheckoutFailed { reason, .. }) => {
+                        println!("{} could not check out: {reason}", bot.name);
                     }
                     _ => {}
                 }

@@ -4,8 +4,8 @@
 use std::time::Duration;
 use thiserror::Error;
 use vitrine_shared::api::{
-    CreateSession, ErrorBody, FlashSaleView, JoinTicket, OrderView, PayRequest, RoomInfo, RoomList,
-    SessionCreated, StartFlashSale,
+    CouponView, CreateCoupon, CreateSession, ErrorBody, FlashSaleView, JoinTicket, OrderView,
+    PayRequest, PinCoupon, RoomInfo, RoomList, SessionCreated, StartFlashSale,
 };
 
 #[derive(Debug, Error)]
@@ -147,6 +147,32 @@ impl ApiClient {
         Self::read(
             self.authorized("/api/v1/flash-sales", session)
                 .send_json(sale),
+        )
+    }
+
+    /// Staff: create a coupon.
+    pub fn create_coupon(
+        &self,
+        session: &SignedIn,
+        coupon: &CreateCoupon,
+    ) -> Result<CouponView, ApiError> {
+        Self::read(
+            self.authorized("/api/v1/coupons", session)
+                .send_json(coupon),
+        )
+    }
+
+    /// Staff: pin a coupon in the show; every room shows it.
+    pub fn pin_coupon(&self, session: &SignedIn, code: &str) -> Result<CouponView, ApiError> {
+        let url = format!("{}/api/v1/show/pinned-coupon", self.base);
+        let body = PinCoupon {
+            code: code.to_owned(),
+        };
+        Self::read(
+            self.agent
+                .put(url)
+                .header("Authorization", format!("Bearer {}", session.token))
+                .send_json(&body),
         )
     }
 
