@@ -1126,6 +1126,51 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_retry_after_a_declined_claim_claims_afresh() {
+        for (store, _dir) in stores().await {
+            let sale = live_sale(&store, 5, 1).await;
+            let gateway = Arc::new(super::super::TestGateway::default());
+            let engine = spawn(store.clone(), gateway, EngineSettings::default())
+                .await
+                .unwrap();
+            let key = Some(("tap".to_owned(), 7));
+            let first = engine
+                .claim(AccountId(1), sale.id, 1, key.clone())
+                .await
+                .unwrap();
+            let declined = engine
+                .pay(
+                    AccountId(1),
+                    first.order_id,
+                    super::super::cards::DECLINED.into(),
+                )
+                .await;
+            assert!(matches!(
+                declined,
+                Err(CommerceError::PaymentDeclined { .. })
+            ));
+            // The cancelled claim let its key go: the same tap claims again,
+            // within the per-buyer limit of 1, as a new order.
+            let again = engine
+                .claim(AccountId(1), sale.id, 1, key.clone())
+                .await
+                .unwrap();
+            assert_ne!(again.order_id, first.order_id);
+            assert_eq!(engine.sale(sale.id).await.unwrap().unwrap().sold, 1);
+            // And a restart still knows the key of the live claim.
+            let reloaded = spawn(
+                store.clone(),
+                Arc::new(super::super::TestGateway::default()),
+                EngineSettings::default(),
+            )
+            .await
+            .unwrap();
+            let replay = reloaded.claim(AccountId(1), sale.id, 1, key).await.unwrap();
+            assert_eq!(replay.order_id, again.order_id);
+        }
+    }
+
+    #[tokio::test]
     async fn an_ended_sale_returns_its_unsold_units() {
         for (store, _dir) in stores().await {
             let mut sale = live_sale(&store, 10, 10).await;
