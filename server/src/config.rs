@@ -91,6 +91,7 @@ pub struct FileConfig {
     pub database_url: Option<String>,
     pub rooms_file: Option<PathBuf>,
     pub catalog_file: Option<PathBuf>,
+    pub rewards_file: Option<PathBuf>,
     pub default_capacity: Option<usize>,
     pub session_ttl_secs: Option<u64>,
     pub payment_timeout_secs: Option<u64>,
@@ -119,6 +120,8 @@ pub struct ServerConfig {
     pub rooms_file: PathBuf,
     /// Seeds the catalog when the database has none.
     pub catalog_file: PathBuf,
+    /// Points, caps, rewards and quests (`assets/rewards.toml`).
+    pub rewards_file: PathBuf,
     pub default_capacity: usize,
     pub session_ttl: Duration,
     pub chat: RateConfig,
@@ -165,6 +168,7 @@ impl ServerConfig {
             data_dir,
             rooms_file: default_asset("rooms.toml"),
             catalog_file: default_asset("catalog.toml"),
+            rewards_file: default_asset("rewards.toml"),
             default_capacity: DEFAULT_CAPACITY,
             session_ttl: Duration::from_secs(24 * 3600),
             chat: RateConfig {
@@ -213,6 +217,9 @@ impl ServerConfig {
         }
         if let Some(catalog) = file.catalog_file {
             config.catalog_file = catalog;
+        }
+        if let Some(rewards) = file.rewards_file {
+            config.rewards_file = rewards;
         }
         if let Some(capacity) = file.default_capacity {
             config.default_capacity = capacity;

@@ -10,6 +10,7 @@ pub mod catalog;
 pub mod commerce;
 pub mod config;
 pub mod directory;
+pub mod engagement;
 pub mod http;
 pub mod keys;
 pub mod metrics;
@@ -41,6 +42,8 @@ pub enum StartError {
     Store(#[from] store::StoreError),
     #[error(transparent)]
     Catalog(#[from] catalog::CatalogError),
+    #[error(transparent)]
+    Rewards(#[from] engagement::RulesError),
     #[error("cannot bind {what} on {addr}: {source}")]
     Bind {
         what: &'static str,
@@ -82,6 +85,7 @@ impl Server {
         config.validate()?;
         let keys = Keys::load_or_create(&config.data_dir)?;
         let specs = rooms::load_rooms_file(&config.rooms_file, config.default_capacity)?;
+        let rules = engagement::load_rules_file(&config.rewards_file)?;
         let store = Store::connect(&config.database_url).await?;
         let rows: Vec<RoomRow> = specs
             .iter()
@@ -122,6 +126,14 @@ impl Server {
             .pinned_coupon()
             .await
             .map_err(|e| StartError::Io(std::io::Error::other(e)))?;
+        let idle_after = rules.idle_after;
+        let reward_offers = rules.rewards.clone();
+        let engagement = engagement::spawn(store.clone(), rules, commerce.clone()).await?;
+        let engagement_events = engagement.subscribe();
+        let engagement_state = engagement
+            .open_state()
+            .await
+            .map_err(|e| StartError::Io(std::io::Error::other(e)))?;
 
         let socket = UdpSocket::bind(config.udp).map_err(|source| StartError::Bind {
             what: "UDP",
@@ -160,6 +172,10 @@ impl Server {
             commerce_events,
             open_sales,
             pinned_coupon,
+            engagement: engagement.clone(),
+            engagement_events,
+            engagement_state,
+            idle_after,
         };
         // The app is built on its own thread; report a failure back here.
         let (built_tx, built_rx) = std::sync::mpsc::channel();
@@ -183,6 +199,8 @@ impl Server {
         let state = http::AppState(Arc::new(http::AppStateInner {
             store: store.clone(),
             commerce,
+            engagement,
+            reward_offers,
             directory: directory.clone(),
             metrics: metrics.clone(),
             keys,

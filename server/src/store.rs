@@ -181,6 +181,33 @@ impl Store {
         self.create_account(name, Role::Shopper, "guest").await
     }
 
+    /// A guest who came in with a friend's invite.
+    pub async fn create_guest_invited(
+        &self,
+        name: &DisplayName,
+        invited_by: Option<AccountId>,
+    ) -> Result<Account, StoreError> {
+        let account = self.create_guest(name).await?;
+        if let Some(inviter) = invited_by {
+            sqlx::query("UPDATE accounts SET invited_by = $1 WHERE id = $2")
+                .bind(inviter.0 as i64)
+                .bind(account.id.0 as i64)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(account)
+    }
+
+    /// Whose invite code this is.
+    pub async fn invite_owner(&self, code: &str) -> Result<Option<AccountId>, StoreError> {
+        let owner: Option<i64> =
+            sqlx::query_scalar("SELECT account_id FROM invites WHERE code = $1")
+                .bind(code.trim().to_ascii_uppercase())
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(owner.map(|id| AccountId(id as u64)))
+    }
+
     pub async fn create_session(
         &self,
         account: AccountId,

@@ -25,6 +25,9 @@ pub struct CreateSession {
     pub username: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
+    /// A guest invited by a friend: the friend's invite code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invite: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -420,4 +423,215 @@ pub struct VariantInput {
     pub price: Option<String>,
     /// Units available now (set, not added): 0 to 1000000.
     pub stock: i64,
+}
+
+/// `POST /api/v1/shows` (hosts and co-hosts): starts a show now, ending any
+/// other.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct StartShow {
+    /// 1 to 80 characters.
+    pub title: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ShowView {
+    pub id: i64,
+    pub title: String,
+    pub started_at_ms: i64,
+    pub ended_at_ms: Option<i64>,
+}
+
+/// `POST /api/v1/polls` (hosts, co-hosts and moderators).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CreatePoll {
+    /// 1 to 200 characters.
+    pub question: String,
+    /// 2 to 6 options of 1 to 80 characters.
+    pub options: Vec<String>,
+    /// 10 to 600 seconds.
+    pub duration_secs: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PollView {
+    pub id: i64,
+    pub question: String,
+    pub options: Vec<String>,
+    /// Votes per option, live.
+    pub counts: Vec<u32>,
+    pub closes_at_ms: i64,
+    pub closed: bool,
+}
+
+/// `POST /api/v1/polls/{id}/votes`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct VoteRequest {
+    /// The option's index, from 0.
+    pub option: u32,
+}
+
+/// `POST /api/v1/questions`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct AskQuestion {
+    /// 1 to 280 characters.
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct QuestionView {
+    pub id: i64,
+    pub name: String,
+    pub text: String,
+    pub votes: u32,
+    pub answered: bool,
+    pub asked_at_ms: i64,
+}
+
+/// The Q&A queue: open questions by votes, then answered ones.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct QuestionList {
+    pub questions: Vec<QuestionView>,
+}
+
+/// `POST /api/v1/giveaways` (hosts and co-hosts).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CreateGiveaway {
+    /// 1 to 200 characters.
+    pub prize: String,
+    /// `everyone`, `present` (with `present_minutes`) or `bought_in_show`.
+    pub entry: String,
+    #[serde(default)]
+    pub present_minutes: Option<u32>,
+    /// Entries close after 10 s to 24 h; the draw follows at once.
+    pub closes_in_secs: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DrawView {
+    /// 0 for the first draw; the next one when a winner does not claim.
+    pub draw: u32,
+    pub account_id: u64,
+    pub name: String,
+    /// Unix milliseconds: the winner claims before this, or the prize is drawn again.
+    pub claim_by_ms: i64,
+    pub claimed: bool,
+}
+
+/// A giveaway with everything needed to check its draw: the commitment
+/// (published when it opened), the entries, and once drawn the seed.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct GiveawayView {
+    pub id: i64,
+    pub prize: String,
+    pub entry: String,
+    pub present_minutes: Option<u32>,
+    pub closes_at_ms: i64,
+    /// Hex SHA-256 of the seed.
+    pub commitment: String,
+    /// Hex of the 32-byte seed, once entries have closed.
+    pub seed: Option<String>,
+    /// Entrants' account ids, ascending: the list the draw hashes.
+    pub entries: Vec<u64>,
+    pub draws: Vec<DrawView>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct GrantView {
+    pub points: i64,
+    /// `watch`, `chat`, `inspect`, `poll_answer`, `purchase`, `invite` or `redeem`.
+    pub reason: String,
+    pub at_ms: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct QuestView {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub progress: i64,
+    pub target: i64,
+    /// Counted in the current show only.
+    pub per_show: bool,
+    pub earned: bool,
+}
+
+/// `GET /api/v1/rewards`: your points, badges and quests.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RewardsView {
+    pub balance: i64,
+    /// Points earned ever, and in the current show (spending does not lower them).
+    pub earned: i64,
+    pub earned_this_show: i64,
+    pub quests: Vec<QuestView>,
+    /// The latest grants, newest first.
+    pub recent: Vec<GrantView>,
+    /// What points buy.
+    pub rewards: Vec<RewardOffer>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RewardOffer {
+    pub id: String,
+    pub points: i64,
+    pub percent_off: i64,
+    pub valid_days: i64,
+}
+
+/// `POST /api/v1/rewards/redeem`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RedeemRequest {
+    pub reward: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Redeemed {
+    /// A coupon code for you alone: one use.
+    pub coupon: String,
+    pub balance: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LeaderView {
+    pub account_id: u64,
+    pub name: String,
+    pub points: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LeaderboardView {
+    /// `show` or `all_time`.
+    pub scope: String,
+    pub leaders: Vec<LeaderView>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct InviteView {
+    /// Give it to a friend: they sign in with `{"display_name": …, "invite": code}`.
+    pub code: String,
 }

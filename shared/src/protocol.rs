@@ -181,6 +181,24 @@ pub enum RoomCommand {
     },
     /// "Buy now" of one variant, or checkout of the whole cart.
     Checkout(CheckoutCommand),
+    /// The shopper picked up or examined a product.
+    Inspect {
+        product: ProductId,
+    },
+    /// A vote in the open poll: the option's index.
+    Vote {
+        poll_id: i64,
+        option: u8,
+    },
+    /// A question for the host's Q&A queue.
+    Ask(ChatText),
+    /// One more voice behind someone else's question.
+    Upvote {
+        question_id: i64,
+    },
+    EnterGiveaway {
+        giveaway_id: i64,
+    },
 }
 
 impl RoomCommand {
@@ -193,6 +211,10 @@ impl RoomCommand {
                 CommandKind::Cart
             }
             RoomCommand::Checkout(_) => CommandKind::Checkout,
+            RoomCommand::Inspect { .. } => CommandKind::Inspect,
+            RoomCommand::Vote { .. } => CommandKind::Vote,
+            RoomCommand::Ask(_) | RoomCommand::Upvote { .. } => CommandKind::Question,
+            RoomCommand::EnterGiveaway { .. } => CommandKind::Giveaway,
         }
     }
 }
@@ -225,6 +247,10 @@ pub enum CommandKind {
     ClaimFlashSale,
     Cart,
     Checkout,
+    Inspect,
+    Vote,
+    Question,
+    Giveaway,
 }
 
 // ---------------------------------------------------------------------------
@@ -242,6 +268,8 @@ pub enum ServerMessage {
     ShuttingDown { reason: String },
     /// On [`ServerChannel::Events`]: flash sales and your orders.
     Commerce(CommerceEventNet),
+    /// On [`ServerChannel::Events`]: polls, questions, giveaways, points.
+    Engagement(EngagementEventNet),
 }
 
 impl ServerMessage {
@@ -293,11 +321,23 @@ pub enum RoomEvent {
         slot: MemberSlot,
     },
     Chat(ChatLine),
-    Reaction {
-        from: MemberSlot,
-        reaction: Reaction,
-    },
+    /// Reactions of the last moment, summed: a burst from many shoppers is
+    /// one message, not one per tap.
+    Reactions(ReactionBurst),
 }
+
+/// Reactions sent in the room over one short window.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ReactionBurst {
+    /// How many of each, in [`Reaction::ALL`] order; absent ones are zero.
+    pub counts: Vec<(Reaction, u32)>,
+    /// Some of the senders (at most [`MAX_BURST_SENDERS`]), for clients to
+    /// float reactions up from their avatars.
+    pub from: Vec<(MemberSlot, Reaction)>,
+}
+
+/// Senders named in one [`ReactionBurst`].
+pub const MAX_BURST_SENDERS: usize = 16;
 
 /// A snapshot of the room's avatars, relative to the snapshot `baseline`
 /// when set (one the client acknowledged): `moved` avatars changed by a
@@ -423,6 +463,8 @@ pub enum RejectReason {
     Claim(ClaimRefusal),
     #[error("{0}")]
     Shop(ShopRefusal),
+    #[error("{0}")]
+    Engagement(EngagementRefusal),
 }
 
 impl RejectReason {
@@ -434,6 +476,7 @@ impl RejectReason {
             RejectReason::NotAllowed => "not_allowed",
             RejectReason::Claim(_) => "claim_refused",
             RejectReason::Shop(_) => "shop_refused",
+            RejectReason::Engagement(_) => "engagement_refused",
         }
     }
 }
@@ -456,6 +499,37 @@ pub enum ClaimRefusal {
     #[error("only {remaining} more for you (limit {limit} per buyer)")]
     LimitReached { limit: i64, remaining: i64 },
     #[error("the shop is unavailable; nothing was bought")]
+    Unavailable,
+}
+
+/// Why a vote, question, upvote or giveaway entry was refused.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Error)]
+pub enum EngagementRefusal {
+    #[error("no such poll")]
+    UnknownPoll,
+    #[error("the poll has closed")]
+    PollClosed,
+    #[error("no such option")]
+    BadOption,
+    #[error("you have voted in this poll")]
+    AlreadyVoted,
+    #[error("no such question")]
+    UnknownQuestion,
+    #[error("you cannot upvote your own question")]
+    OwnQuestion,
+    #[error("you have upvoted this question")]
+    AlreadyUpvoted,
+    #[error("no such product")]
+    UnknownProduct,
+    #[error("no such giveaway")]
+    UnknownGiveaway,
+    #[error("the giveaway is closed")]
+    GiveawayClosed,
+    #[error("you have entered this giveaway")]
+    AlreadyEntered,
+    #[error("not eligible: {0}")]
+    NotEligible(String),
+    #[error("engagement is unavailable")]
     Unavailable,
 }
 
@@ -657,6 +731,105 @@ pub struct CouponNet {
     pub ends_at_ms: i64,
     /// Redemptions left, when the coupon is capped.
     pub remaining: Option<i64>,
+}
+
+/// A poll as rooms see it: counts are live until it closes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PollNet {
+    pub id: i64,
+    pub question: String,
+    pub options: Vec<String>,
+    pub counts: Vec<u32>,
+    /// Unix milliseconds.
+    pub closes_at_ms: i64,
+    pub closed: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuestionNet {
+    pub id: i64,
+    pub name: DisplayName,
+    pub text: ChatText,
+    pub votes: u32,
+    pub answered: bool,
+}
+
+/// Who may enter a giveaway.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EntryRule {
+    Everyone,
+    /// Present and active in the show for at least this many minutes.
+    PresentMinutes(u32),
+    /// Bought something in this show.
+    BoughtInShow,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GiveawayNet {
+    pub id: i64,
+    pub prize: String,
+    pub rule: EntryRule,
+    /// Unix milliseconds: entries close then, and the draw follows.
+    pub closes_at_ms: i64,
+    /// SHA-256 of the secret seed, hex: published before entries close.
+    pub commitment: String,
+    pub entries: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeaderNet {
+    pub name: DisplayName,
+    pub points: i64,
+}
+
+/// Engagement news: polls, questions and giveaways for every room of the
+/// show; points and badges for their shopper only.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EngagementEventNet {
+    PollOpened(PollNet),
+    /// Live results, at most a few times a second.
+    PollResults {
+        poll_id: i64,
+        counts: Vec<u32>,
+        closed: bool,
+    },
+    QuestionAsked(QuestionNet),
+    QuestionVotes {
+        question_id: i64,
+        votes: u32,
+    },
+    QuestionAnswered {
+        question_id: i64,
+    },
+    GiveawayOpened(GiveawayNet),
+    GiveawayEntries {
+        giveaway_id: i64,
+        entries: u32,
+    },
+    /// The draw: `seed` (hex) is revealed so that anyone can check it
+    /// against the commitment and recompute the winner.
+    GiveawayDrawn {
+        giveaway_id: i64,
+        draw: u32,
+        winner: DisplayName,
+        seed: String,
+    },
+    /// To the shopper: points earned (or spent) and the balance after.
+    Points {
+        change: i64,
+        balance: i64,
+        reason: String,
+    },
+    /// To the shopper: a badge earned.
+    Badge {
+        id: String,
+        name: String,
+    },
+    /// The top of the show's and the all-time leaderboards.
+    Leaderboard {
+        show: Vec<LeaderNet>,
+        all_time: Vec<LeaderNet>,
+    },
 }
 
 // ---------------------------------------------------------------------------
@@ -874,6 +1047,20 @@ mod tests {
             ),
             chat().prop_map(|c| ClientMessage::Room(RoomCommand::Chat(c))),
             reaction().prop_map(|r| ClientMessage::Room(RoomCommand::React(r))),
+            (any::<i64>(), any::<u8>(), any::<i64>(), any::<bool>()).prop_map(
+                |(poll_id, option, id, vote)| ClientMessage::Room(if vote {
+                    RoomCommand::Vote { poll_id, option }
+                } else {
+                    RoomCommand::Upvote { question_id: id }
+                })
+            ),
+            chat().prop_map(|c| ClientMessage::Room(RoomCommand::Ask(c))),
+            any::<i64>().prop_map(
+                |giveaway_id| ClientMessage::Room(RoomCommand::EnterGiveaway { giveaway_id })
+            ),
+            "[a-z0-9-]{1,64}".prop_map(|p| ClientMessage::Room(RoomCommand::Inspect {
+                product: ProductId::new(p).unwrap()
+            })),
             (any::<i64>(), any::<u16>()).prop_map(|(sale_id, quantity)| {
                 ClientMessage::Room(RoomCommand::ClaimFlashSale { sale_id, quantity })
             }),
@@ -983,6 +1170,54 @@ mod tests {
                 slot: MemberSlot(s)
             })),
             line().prop_map(|l| ServerMessage::Room(RoomEvent::Chat(l))),
+            (
+                prop::collection::vec((reaction(), any::<u32>()), 0..5),
+                prop::collection::vec((any::<u16>(), reaction()), 0..16)
+            )
+                .prop_map(|(counts, from)| ServerMessage::Room(RoomEvent::Reactions(
+                    ReactionBurst {
+                        counts,
+                        from: from.into_iter().map(|(s, r)| (MemberSlot(s), r)).collect(),
+                    }
+                ))),
+            (
+                any::<i64>(),
+                prop::collection::vec(any::<u32>(), 2..6),
+                any::<bool>()
+            )
+                .prop_map(|(poll_id, counts, closed)| ServerMessage::Engagement(
+                    EngagementEventNet::PollResults {
+                        poll_id,
+                        counts,
+                        closed
+                    }
+                )),
+            (any::<i64>(), name(), chat(), any::<u32>()).prop_map(|(id, name, text, votes)| {
+                ServerMessage::Engagement(EngagementEventNet::QuestionAsked(QuestionNet {
+                    id,
+                    name,
+                    text,
+                    votes,
+                    answered: false,
+                }))
+            }),
+            (any::<i64>(), any::<u32>(), name(), "[0-9a-f]{64}").prop_map(
+                |(giveaway_id, draw, winner, seed)| {
+                    ServerMessage::Engagement(EngagementEventNet::GiveawayDrawn {
+                        giveaway_id,
+                        draw,
+                        winner,
+                        seed,
+                    })
+                }
+            ),
+            (any::<i64>(), any::<i64>()).prop_map(|(change, balance)| {
+                ServerMessage::Engagement(EngagementEventNet::Points {
+                    change,
+                    balance,
+                    reason: "watch".into(),
+                })
+            }),
             (
                 prop::collection::vec(member(), 0..5),
                 prop::collection::vec(line(), 0..5)

@@ -291,9 +291,17 @@ fn main() -> ExitCode {
                     RoomChange::Joined(m) => println!("+ {} joined ({})", m.name, m.role),
                     RoomChange::Left(m) => println!("- {} left", m.name),
                     RoomChange::Chat(line) => println!("{}: {}", line.name, line.text),
-                    RoomChange::Reaction { from, reaction } => {
-                        println!("{} reacted {}", name_of(from), reaction.emoji())
+                    RoomChange::Reactions(burst) => {
+                        let shown: Vec<String> = burst
+                            .counts
+                            .iter()
+                            .map(|(r, n)| format!("{}×{n}", r.emoji()))
+                            .collect();
+                        let who: Vec<String> =
+                            burst.from.iter().map(|(slot, _)| name_of(*slot)).collect();
+                        println!("reactions {} (from {})", shown.join(" "), who.join(", "))
                     }
+                    RoomChange::Engagement(event) => println!("* {event:?}"),
                     RoomChange::Rejected(r) => println!("! refused {:?}: {}", r.command, r.reason),
                     RoomChange::ShuttingDown(reason) => println!("! server: {reason}"),
                     RoomChange::Commerce(event) => println!("$ {}", describe(&event)),

@@ -4,10 +4,11 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use thiserror::Error;
 use vitrine_shared::protocol::{
-    AvatarFull, AvatarMoved, CartLineNet, ChatLine, CommerceEventNet, CouponNet, FlashSaleNet,
-    MemberInfo, OrderNet, Rejection, RoomEvent, ShopRefusal, Snapshot,
+    AvatarFull, AvatarMoved, CartLineNet, ChatLine, CommerceEventNet, CouponNet,
+    EngagementEventNet, FlashSaleNet, GiveawayNet, LeaderNet, MemberInfo, OrderNet, PollNet,
+    QuestionNet, ReactionBurst, Rejection, RoomEvent, ShopRefusal, Snapshot,
 };
-use vitrine_shared::{MemberSlot, PoseNet, PoseQ, Reaction, RoomBounds, RoomId, ServerMessage};
+use vitrine_shared::{MemberSlot, PoseNet, PoseQ, RoomBounds, RoomId, ServerMessage};
 
 /// Snapshots kept as possible baselines; matches the server's history.
 const HISTORY: usize = 32;
@@ -22,13 +23,12 @@ pub enum RoomChange {
     Joined(MemberInfo),
     Left(MemberInfo),
     Chat(ChatLine),
-    Reaction {
-        from: MemberSlot,
-        reaction: Reaction,
-    },
+    /// Reactions of the last moment in the room, summed.
+    Reactions(ReactionBurst),
     Rejected(Rejection),
     ShuttingDown(String),
     Commerce(CommerceEventNet),
+    Engagement(EngagementEventNet),
 }
 
 #[derive(Debug, Error, PartialEq)]
@@ -64,6 +64,21 @@ pub struct RoomMirror {
     pub checkouts: BTreeMap<u32, Result<OrderNet, ShopRefusal>>,
     /// The coupon pinned in the show.
     pub pinned_coupon: Option<CouponNet>,
+    /// Polls heard of, with their latest counts.
+    pub polls: BTreeMap<i64, PollNet>,
+    /// Open questions.
+    pub questions: BTreeMap<i64, QuestionNet>,
+    /// Open giveaways, and the draws announced: (giveaway, draw, winner, seed).
+    pub giveaways: BTreeMap<i64, GiveawayNet>,
+    pub draws: Vec<(i64, u32, String, String)>,
+    /// This shopper's points balance, as last heard.
+    pub points: Option<i64>,
+    /// Badges this shopper earned while here.
+    pub badges: Vec<String>,
+    /// (show, all time)
+    pub leaderboard: (Vec<LeaderNet>, Vec<LeaderNet>),
+    /// Reactions seen, summed over every burst.
+    pub reactions_seen: u64,
     /// Newest snapshot applied: acknowledged to the server as a baseline.
     pub latest_snapshot: Option<u32>,
     pub snapshots_applied: u64,
@@ -104,6 +119,7 @@ impl RoomMirror {
                 self.changes.push(RoomChange::ShuttingDown(reason));
             }
             ServerMessage::Commerce(event) => self.apply_commerce(event),
+            ServerMessage::Engagement(event) => self.apply_engagement(event),
         }
         Ok(())
     }
@@ -152,8 +168,9 @@ impl RoomMirror {
                 self.chat.push(line.clone());
                 self.changes.push(RoomChange::Chat(line));
             }
-            RoomEvent::Reaction { from, reaction } => {
-                self.changes.push(RoomChange::Reaction { from, reaction });
+            RoomEvent::Reactions(burst) => {
+                self.reactions_seen += burst.counts.iter().map(|(_, n)| u64::from(*n)).sum::<u64>();
+                self.changes.push(RoomChange::Reactions(burst));
             }
         }
     }
@@ -195,6 +212,62 @@ impl RoomMirror {
             CommerceEventNet::CouponPinned(coupon) => self.pinned_coupon = coupon.clone(),
         }
         self.changes.push(RoomChange::Commerce(event));
+    }
+
+    fn apply_engagement(&mut self, event: EngagementEventNet) {
+        match &event {
+            EngagementEventNet::PollOpened(poll) => {
+                self.polls.insert(poll.id, poll.clone());
+            }
+            EngagementEventNet::PollResults {
+                poll_id,
+                counts,
+                closed,
+            } => {
+                if let Some(poll) = self.polls.get_mut(poll_id) {
+                    poll.counts = counts.clone();
+                    poll.closed = *closed;
+                }
+            }
+            EngagementEventNet::QuestionAsked(q) => {
+                self.questions.insert(q.id, q.clone());
+            }
+            EngagementEventNet::QuestionVotes { question_id, votes } => {
+                if let Some(q) = self.questions.get_mut(question_id) {
+                    q.votes = *votes;
+                }
+            }
+            EngagementEventNet::QuestionAnswered { question_id } => {
+                self.questions.remove(question_id);
+            }
+            EngagementEventNet::GiveawayOpened(g) => {
+                self.giveaways.insert(g.id, g.clone());
+            }
+            EngagementEventNet::GiveawayEntries {
+                giveaway_id,
+                entries,
+            } => {
+                if let Some(g) = self.giveaways.get_mut(giveaway_id) {
+                    g.entries = *entries;
+                }
+            }
+            EngagementEventNet::GiveawayDrawn {
+                giveaway_id,
+                draw,
+                winner,
+                seed,
+            } => {
+                self.giveaways.remove(giveaway_id);
+                self.draws
+                    .push((*giveaway_id, *draw, winner.to_string(), seed.clone()));
+            }
+            EngagementEventNet::Points { balance, .. } => self.points = Some(*balance),
+            EngagementEventNet::Badge { id, .. } => self.badges.push(id.clone()),
+            EngagementEventNet::Leaderboard { show, all_time } => {
+                self.leaderboard = (show.clone(), all_time.clone());
+            }
+        }
+        self.changes.push(RoomChange::Engagement(event));
     }
 
     fn apply_snapshot(&mut self, snapshot: Snapshot) -> Result<(), MirrorError> {

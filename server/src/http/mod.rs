@@ -5,6 +5,7 @@
 mod admin;
 mod cart;
 mod coupons;
+mod engagement;
 mod error;
 mod extract;
 mod flash_sales;
@@ -40,6 +41,9 @@ pub struct AppState(pub Arc<AppStateInner>);
 pub struct AppStateInner {
     pub store: Store,
     pub commerce: crate::commerce::CommerceHandle,
+    pub engagement: crate::engagement::EngagementHandle,
+    /// What points buy, from the reward rules.
+    pub reward_offers: Vec<crate::engagement::rules::RewardOfferRule>,
     pub directory: Arc<RoomDirectory>,
     pub metrics: Arc<Metrics>,
     pub keys: Keys,
@@ -86,6 +90,7 @@ impl AppState {
         (name = "rooms", description = "Rooms and joining"),
         (name = "catalog", description = "Products, variants, prices and stock"),
         (name = "commerce", description = "Carts, checkout, coupons, flash sales and orders"),
+        (name = "engagement", description = "Shows, polls, Q&A, giveaways, points, badges and leaderboards"),
         (name = "operations", description = "Health, metrics and this document"),
     )
 )]
@@ -128,6 +133,26 @@ pub fn router(state: AppState) -> Router {
             coupons::pin_coupon,
             coupons::unpin_coupon
         ))
+        .routes(routes!(engagement::start_show))
+        .routes(routes!(engagement::current_show))
+        .routes(routes!(engagement::end_show))
+        .routes(routes!(engagement::create_poll))
+        .routes(routes!(engagement::get_poll))
+        .routes(routes!(engagement::vote))
+        .routes(routes!(
+            engagement::list_questions,
+            engagement::ask_question
+        ))
+        .routes(routes!(engagement::upvote_question))
+        .routes(routes!(engagement::answer_question))
+        .routes(routes!(engagement::create_giveaway))
+        .routes(routes!(engagement::get_giveaway))
+        .routes(routes!(engagement::enter_giveaway))
+        .routes(routes!(engagement::claim_prize))
+        .routes(routes!(engagement::my_rewards))
+        .routes(routes!(engagement::redeem))
+        .routes(routes!(engagement::leaderboard))
+        .routes(routes!(engagement::invite))
         .merge(admin)
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::metrics))

@@ -19,6 +19,7 @@ use vitrine_shared::api::{CreateSession, SessionCreated};
         (status = 201, description = "Signed in", body = SessionCreated),
         (status = 400, description = "Bad body or display name", body = ErrorBody),
         (status = 401, description = "Unknown username or wrong password", body = ErrorBody),
+        (status = 404, description = "No such invite", body = ErrorBody),
         (status = 429, description = "Too many requests", body = ErrorBody),
     )
 )]
@@ -33,15 +34,25 @@ pub async fn create_session(
             display_name: Some(name),
             username: None,
             password: None,
+            invite,
         } => {
             let name = DisplayName::new(name)
                 .map_err(|e| ApiError::bad_request("invalid_display_name", e.to_string()))?;
-            state.store.create_guest(&name).await?
+            // A friend's invite: unknown codes are an error, not ignored, so
+            // a typo is noticed while the friend can still earn.
+            let invited_by = match invite {
+                None => None,
+                Some(code) => Some(state.store.invite_owner(&code).await?.ok_or_else(|| {
+                    ApiError::new(StatusCode::NOT_FOUND, "invite_not_found", "no such invite")
+                })?),
+            };
+            state.store.create_guest_invited(&name, invited_by).await?
         }
         CreateSession {
             display_name: None,
             username: Some(username),
             password: Some(password),
+            invite: None,
         } => {
             let refused =
                 || ApiError::unauthorized("bad_credentials", "unknown username or wrong password");

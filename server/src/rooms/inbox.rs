@@ -105,6 +105,13 @@ fn receive_messages(
                 | RoomCommand::AddToCart { .. }
                 | RoomCommand::SetCartQuantity { .. }
                 | RoomCommand::Checkout(_) => &mut limits.claims,
+                // Questions are chat-like; votes, upvotes, entries and
+                // inspections are taps, like reactions.
+                RoomCommand::Ask(_) => &mut limits.chat,
+                RoomCommand::Inspect { .. }
+                | RoomCommand::Vote { .. }
+                | RoomCommand::Upvote { .. }
+                | RoomCommand::EnterGiveaway { .. } => &mut limits.reactions,
             };
             match bucket.try_take(now) {
                 Ok(()) => {

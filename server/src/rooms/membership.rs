@@ -14,7 +14,7 @@ use renet::{ClientId, ServerEvent};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
-use vitrine_shared::protocol::{ChatLine, MemberInfo, RoomEvent};
+use vitrine_shared::protocol::{ChatLine, MemberInfo, ReactionBurst, RoomEvent};
 use vitrine_shared::{
     MemberSlot, PoseNet, PoseQ, RoomBounds, RoomId, ServerMessage, TokenUserData,
 };
@@ -33,6 +33,8 @@ pub struct Room {
     pub recent_chat: VecDeque<ChatLine>,
     pub snapshot_seq: u32,
     pub history: VecDeque<(u32, Arc<HashMap<MemberSlot, PoseQ>>)>,
+    /// Reactions since the last summary went out.
+    pub reactions: ReactionBurst,
 }
 
 impl Room {
@@ -109,6 +111,7 @@ pub(super) fn spawn_rooms(world: &mut World, rooms: Vec<super::RoomSpec>) {
                 recent_chat: VecDeque::new(),
                 snapshot_seq: 0,
                 history: VecDeque::new(),
+                reactions: ReactionBurst::default(),
             })
             .id();
         world.resource_mut::<RoomIndex>().0.insert(spec.id, entity);

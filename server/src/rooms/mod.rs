@@ -7,6 +7,7 @@
 
 mod avatars;
 mod chat;
+mod engagement;
 mod inbox;
 mod lifecycle;
 mod membership;
@@ -58,6 +59,12 @@ pub struct GameContext {
     pub open_sales: Vec<crate::commerce::FlashSale>,
     /// The coupon pinned in the show at start, for welcomes.
     pub pinned_coupon: Option<crate::commerce::CouponInfo>,
+    pub engagement: crate::engagement::EngagementHandle,
+    /// Subscribed before `engagement_state` was read.
+    pub engagement_events: tokio::sync::broadcast::Receiver<crate::engagement::EngagementEvent>,
+    pub engagement_state: crate::engagement::OpenState,
+    /// No movement and no command for this long: idle, no watch points.
+    pub idle_after: Duration,
 }
 
 /// The stages of a tick, in order (STYLE.md §3).
@@ -143,6 +150,12 @@ pub fn build_app(ctx: GameContext) -> std::io::Result<App> {
             &ctx.open_sales,
             ctx.pinned_coupon,
         ))
+        .insert_resource(engagement::EngagementLink::new(
+            ctx.engagement,
+            ctx.engagement_events,
+            ctx.engagement_state,
+            ctx.idle_after,
+        ))
         .init_resource::<Clients>()
         .configure_sets(
             Update,
@@ -161,6 +174,7 @@ pub fn build_app(ctx: GameContext) -> std::io::Result<App> {
             avatars::plugin,
             chat::plugin,
             shop::plugin,
+            engagement::plugin,
             lifecycle::plugin,
         ));
     membership::spawn_rooms(app.world_mut(), ctx.rooms);

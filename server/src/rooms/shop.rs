@@ -274,7 +274,8 @@ fn queue_shop_commands(
                     }
                 }
             }
-            RoomCommand::Chat(_) | RoomCommand::React(_) => {}
+            // The chat and engagement plugins take the rest.
+            _ => {}
         }
     }
 }

@@ -1,0 +1,380 @@
+//! The engagement task: loads its state, then decides requests one at a
+//! time, each committed before it is answered, and runs the clock that
+//! closes polls and draws giveaways.
+
+use super::giveaways::{self, GiveawayState};
+use super::points::{self, Ledger};
+use super::polls::{self, PollState};
+use super::questions::{self, QuestionState};
+use super::{EngagementError, EngagementEvent, EngagementHandle, OpenState, Request, Scope, Show};
+use crate::commerce::{CommerceEvent, CommerceHandle};
+use crate::engagement::rules::{GrantKind, RewardRules};
+use crate::store::{Store, StoreError, now_ms};
+use sqlx::Row;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::{broadcast, mpsc};
+use vitrine_shared::{AccountId, DisplayName};
+
+/// How often the engine looks at the clock: polls close and giveaways draw
+/// within this of their time.
+const CLOCK: Duration = Duration::from_millis(250);
+/// The leaderboard goes to the rooms at most this often, when it changed.
+const LEADERBOARD_EVERY: Duration = Duration::from_secs(2);
+/// Leaders shown.
+pub(super) const TOP: usize = 10;
+
+pub(super) struct Engine {
+    pub store: Store,
+    pub rules: Arc<RewardRules>,
+    pub events: broadcast::Sender<EngagementEvent>,
+    pub commerce: CommerceHandle,
+    pub show: Option<Show>,
+    pub ledgers: HashMap<AccountId, Ledger>,
+    pub names: HashMap<AccountId, DisplayName>,
+    pub polls: BTreeMap<i64, PollState>,
+    pub questions: BTreeMap<i64, QuestionState>,
+    pub giveaways: BTreeMap<i64, GiveawayState>,
+    pub leaderboard_dirty: bool,
+    last_leaderboard: Instant,
+}
+
+pub(super) fn storage(e: StoreError) -> EngagementError {
+    tracing::error!(%e, "engagement store failed");
+    EngagementError::Storage
+}
+
+/// Loads shows, points, polls, questions and giveaways from the store and
+/// starts the engine on this runtime.
+pub async fn spawn(
+    store: Store,
+    rules: RewardRules,
+    commerce: CommerceHandle,
+) -> Result<EngagementHandle, StoreError> {
+    let show = load_show(&store).await?;
+    let ledgers = points::load(&store, show.as_ref().map(|s| s.id)).await?;
+    let (requests, rx) = mpsc::channel(16 * 1024);
+    let (events, _) = broadcast::channel(4096);
+    let engine = Engine {
+        polls: polls::load(&store).await?,
+        questions: questions::load(&store).await?,
+        giveaways: giveaways::load(&store).await?,
+        store,
+        rules: Arc::new(rules),
+        events: events.clone(),
+        commerce: commerce.clone(),
+        show,
+        ledgers,
+        names: HashMap::new(),
+        leaderboard_dirty: true,
+        last_leaderboard: Instant::now(),
+    };
+    tokio::spawn(engine.run(rx, commerce.subscribe()));
+    Ok(EngagementHandle { requests, events })
+}
+
+async fn load_show(store: &Store) -> Result<Option<Show>, StoreError> {
+    let row = sqlx::query(
+        "SELECT id, title, started_at FROM shows WHERE ended_at IS NULL ORDER BY started_at DESC LIMIT 1",
+    )
+    .fetch_optional(store.pool())
+    .await?;
+    Ok(match row {
+        Some(row) => Some(Show {
+            id: row.try_get(0)?,
+            title: row.try_get(1)?,
+            started_at_ms: row.try_get(2)?,
+            ended_at_ms: None,
+        }),
+        None => None,
+    })
+}
+
+impl Engine {
+    async fn run(
+        mut self,
+        mut rx: mpsc::Receiver<Request>,
+        mut commerce: broadcast::Receiver<CommerceEvent>,
+    ) {
+        let mut clock = tokio::time::interval(CLOCK);
+        clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            tokio::select! {
+                request = rx.recv() => {
+                    let Some(request) = request else { break };
+                    self.handle(request).await;
+                }
+                news = commerce.recv() => match news {
+                    // A paid order earns purchase points, once per order.
+                    Ok(CommerceEvent::OrderChanged { buyer, order }) if order.status == "paid" => {
+                        let _ = self.grant(buyer, GrantKind::Purchase, order.id.to_string()).await;
+                    }
+                    Ok(_) => {}
+                    Err(RecvError::Lagged(missed)) => {
+                        tracing::warn!(missed, "engagement missed commerce news");
+                    }
+                    // The commerce engine is gone: keep serving the rest.
+                    Err(RecvError::Closed) => commerce = broadcast::channel(1).1,
+                },
+                _ = clock.tick() => self.on_clock().await,
+            }
+        }
+    }
+
+    async fn handle(&mut self, request: Request) {
+        match request {
+            Request::StartShow { by, title, reply } => {
+                let _ = reply.send(self.start_show(by, title).await);
+            }
+            Request::EndShow { reply } => {
+                let _ = reply.send(self.end_show().await);
+            }
+            Request::CurrentShow { reply } => {
+                let _ = reply.send(Ok(self.show.clone()));
+            }
+            Request::Grant {
+                account,
+                kind,
+                reference,
+                reply,
+            } => {
+                let granted = self.grant(account, kind, reference).await;
+                if let Some(reply) = reply {
+                    let _ = reply.send(granted);
+                }
+            }
+            Request::Inspect {
+                account,
+                product,
+                reply,
+            } => {
+                let _ = reply.send(self.inspect(account, product).await);
+            }
+            Request::InviteeJoined { account } => self.invitee_joined(account).await,
+            Request::Invite { account, reply } => {
+                let _ = reply.send(self.invite(account).await);
+            }
+            Request::CreatePoll {
+                by,
+                question,
+                options,
+                duration_secs,
+                reply,
+            } => {
+                let _ = reply.send(self.create_poll(by, question, options, duration_secs).await);
+            }
+            Request::Vote {
+                account,
+                poll_id,
+                option,
+                reply,
+            } => {
+                let _ = reply.send(self.vote(account, poll_id, option).await);
+            }
+            Request::Poll { poll_id, reply } => {
+                let poll = self.polls.get(&poll_id).map(|p| p.view(now_ms()));
+                let _ = reply.send(poll.ok_or(EngagementError::UnknownPoll));
+            }
+            Request::Ask {
+                account,
+                name,
+                text,
+                reply,
+            } => {
+                let _ = reply.send(self.ask(account, name, text).await);
+            }
+            Request::Upvote {
+                account,
+                question_id,
+                reply,
+            } => {
+                let _ = reply.send(self.upvote(account, question_id).await);
+            }
+            Request::Answered { question_id, reply } => {
+                let _ = reply.send(self.answered(question_id).await);
+            }
+            Request::Questions { reply } => {
+                let _ = reply.send(Ok(self.question_list()));
+            }
+            Request::CreateGiveaway {
+                by,
+                prize,
+                rule,
+                closes_in_secs,
+                reply,
+            } => {
+                let made = self.create_giveaway(by, prize, rule, closes_in_secs).await;
+                let _ = reply.send(made);
+            }
+            Request::Enter {
+                account,
+                giveaway_id,
+                reply,
+            } => {
+                let _ = reply.send(self.enter(account, giveaway_id).await);
+            }
+            Request::Giveaway { giveaway_id, reply } => {
+                let _ = reply.send(self.giveaway_view(giveaway_id).await);
+            }
+            Request::ClaimPrize {
+                account,
+                giveaway_id,
+                reply,
+            } => {
+                let _ = reply.send(self.claim_prize(account, giveaway_id).await);
+            }
+            Request::Rewards { account, reply } => {
+                let _ = reply.send(self.rewards(account).await);
+            }
+            Request::Redeem {
+                account,
+                reward,
+                reply,
+            } => {
+                let _ = reply.send(self.redeem(account, reward).await);
+            }
+            Request::Leaderboard { scope, reply } => {
+                let _ = reply.send(self.leaders(scope).await);
+            }
+            Request::OpenState { reply } => {
+                let _ = reply.send(self.open_state().await);
+            }
+        }
+    }
+
+    async fn start_show(&mut self, by: AccountId, title: String) -> Result<Show, EngagementError> {
+        let title = title.trim().to_owned();
+        if title.is_empty() || title.chars().count() > 80 || title.chars().any(char::is_control) {
+            return Err(EngagementError::Invalid("title: 1 to 80 characters".into()));
+        }
+        let now = now_ms();
+        let show = Show {
+            id: crate::commerce::new_id(),
+            title,
+            started_at_ms: now,
+            ended_at_ms: None,
+        };
+        let mut tx = self
+            .store
+            .pool()
+            .begin()
+            .await
+            .map_err(|e| storage(e.into()))?;
+        sqlx::query("UPDATE shows SET ended_at = $1 WHERE ended_at IS NULL")
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| storage(e.into()))?;
+        sqlx::query("INSERT INTO shows (id, title, started_at, ended_at, started_by) VALUES ($1, $2, $3, NULL, $4)")
+            .bind(show.id)
+            .bind(&show.title)
+            .bind(now)
+            .bind(by.0 as i64)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| storage(e.into()))?;
+        tx.commit().await.map_err(|e| storage(e.into()))?;
+        tracing::info!(show = show.id, title = %show.title, "show started");
+        for ledger in self.ledgers.values_mut() {
+            ledger.new_show();
+        }
+        self.show = Some(show.clone());
+        self.leaderboard_dirty = true;
+        Ok(show)
+    }
+
+    async fn end_show(&mut self) -> Result<Option<Show>, EngagementError> {
+        let Some(mut show) = self.show.take() else {
+            return Ok(None);
+        };
+        let now = now_ms();
+        let ended = sqlx::query("UPDATE shows SET ended_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(show.id)
+            .execute(self.store.pool())
+            .await;
+        if let Err(e) = ended {
+            self.show = Some(show);
+            return Err(storage(e.into()));
+        }
+        tracing::info!(show = show.id, "show ended");
+        for ledger in self.ledgers.values_mut() {
+            ledger.new_show();
+        }
+        self.leaderboard_dirty = true;
+        show.ended_at_ms = Some(now);
+        Ok(Some(show))
+    }
+
+    /// Display names, from memory or the store.
+    pub(super) async fn name_of(&mut self, account: AccountId) -> DisplayName {
+        if let Some(name) = self.names.get(&account) {
+            return name.clone();
+        }
+        let found: Option<String> =
+            sqlx::query_scalar("SELECT display_name FROM accounts WHERE id = $1")
+                .bind(account.0 as i64)
+                .fetch_optional(self.store.pool())
+                .await
+                .ok()
+                .flatten();
+        let name = found
+            .and_then(|n| DisplayName::new(n).ok())
+            .unwrap_or_else(|| DisplayName::new("Shopper").expect("a valid name"));
+        self.names.insert(account, name.clone());
+        name
+    }
+
+    async fn open_state(&mut self) -> Result<OpenState, EngagementError> {
+        let now = now_ms();
+        let polls = self
+            .polls
+            .values()
+            .filter(|p| !p.closed)
+            .map(|p| p.view(now))
+            .collect();
+        let questions = self
+            .question_list()
+            .into_iter()
+            .filter(|q| !q.answered)
+            .take(20)
+            .collect();
+        let mut giveaways = Vec::new();
+        let open: Vec<i64> = self
+            .giveaways
+            .values()
+            .filter(|g| g.draws.is_empty() && now < g.closes_at_ms)
+            .map(|g| g.id)
+            .collect();
+        for id in open {
+            giveaways.push(self.giveaway_view(id).await?);
+        }
+        Ok(OpenState {
+            polls,
+            questions,
+            giveaways,
+            show: self.leaders(Scope::Show).await?,
+            all_time: self.leaders(Scope::AllTime).await?,
+        })
+    }
+
+    async fn on_clock(&mut self) {
+        let now = now_ms();
+        self.close_polls(now);
+        self.draw_giveaways(now).await;
+        if self.leaderboard_dirty && self.last_leaderboard.elapsed() >= LEADERBOARD_EVERY {
+            self.leaderboard_dirty = false;
+            self.last_leaderboard = Instant::now();
+            if let (Ok(show), Ok(all_time)) = (
+                self.leaders(Scope::Show).await,
+                self.leaders(Scope::AllTime).await,
+            ) {
+                let _ = self
+                    .events
+                    .send(EngagementEvent::Leaderboard { show, all_time });
+            }
+        }
+    }
+}

@@ -1,0 +1,649 @@
+//! Shows, polls, Q&A, giveaways, rewards, the leaderboard and invites over
+//! HTTP. The engagement engine decides; these handlers translate.
+
+use super::extract::{ApiJson, Authenticated};
+use super::{ApiError, AppState, ErrorBody};
+use crate::engagement::{
+    Draw, EngagementError, Giveaway, Leader, Poll, Question, Rewards, Scope, Show,
+};
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use utoipa::IntoParams;
+use vitrine_shared::api::{
+    AskQuestion, CreateGiveaway, CreatePoll, DrawView, GiveawayView, GrantView, InviteView,
+    LeaderView, LeaderboardView, PollView, QuestView, QuestionList, QuestionView, RedeemRequest,
+    Redeemed, RewardOffer, RewardsView, ShowView, StartShow, VoteRequest,
+};
+use vitrine_shared::protocol::EntryRule;
+use vitrine_shared::{ChatText, Role};
+
+impl From<EngagementError> for ApiError {
+    fn from(e: EngagementError) -> Self {
+        let message = e.to_string();
+        let (status, code) = match e {
+            EngagementError::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
+            EngagementError::NoShow => (StatusCode::NOT_FOUND, "no_show"),
+            EngagementError::UnknownPoll => (StatusCode::NOT_FOUND, "poll_not_found"),
+            EngagementError::PollClosed => (StatusCode::CONFLICT, "poll_closed"),
+            EngagementError::BadOption => (StatusCode::BAD_REQUEST, "bad_option"),
+            EngagementError::AlreadyVoted => (StatusCode::CONFLICT, "already_voted"),
+            EngagementError::UnknownQuestion => (StatusCode::NOT_FOUND, "question_not_found"),
+            EngagementError::OwnQuestion => (StatusCode::CONFLICT, "own_question"),
+            EngagementError::AlreadyUpvoted => (StatusCode::CONFLICT, "already_upvoted"),
+            EngagementError::TooManyQuestions(_) => (StatusCode::CONFLICT, "too_many_questions"),
+            EngagementError::UnknownProduct => (StatusCode::NOT_FOUND, "product_not_found"),
+            EngagementError::UnknownGiveaway => (StatusCode::NOT_FOUND, "giveaway_not_found"),
+            EngagementError::GiveawayOpen => (StatusCode::CONFLICT, "giveaway_open"),
+            EngagementError::GiveawayClosed => (StatusCode::CONFLICT, "giveaway_closed"),
+            EngagementError::AlreadyEntered => (StatusCode::CONFLICT, "already_entered"),
+            EngagementError::NotEligible(_) => (StatusCode::FORBIDDEN, "not_eligible"),
+            EngagementError::NotWinner => (StatusCode::FORBIDDEN, "not_winner"),
+            EngagementError::ClaimExpired => (StatusCode::GONE, "claim_expired"),
+            EngagementError::UnknownReward => (StatusCode::NOT_FOUND, "reward_not_found"),
+            EngagementError::NotEnoughPoints { .. } => (StatusCode::CONFLICT, "not_enough_points"),
+            EngagementError::UnknownInvite => (StatusCode::NOT_FOUND, "invite_not_found"),
+            EngagementError::RedeemFailed
+            | EngagementError::Storage
+            | EngagementError::Unavailable => {
+                (StatusCode::SERVICE_UNAVAILABLE, "engagement_unavailable")
+            }
+        };
+        ApiError::new(status, code, message)
+    }
+}
+
+fn forbidden(what: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "forbidden",
+        format!("only {what} may do this"),
+    )
+}
+
+/// Hosts and co-hosts run the show.
+fn host_only(who: &Authenticated) -> Result<(), ApiError> {
+    match who.account.role {
+        Role::Host | Role::CoHost => Ok(()),
+        _ => Err(forbidden("hosts and co-hosts")),
+    }
+}
+
+/// Moderators may also run polls and answer questions.
+fn staff_only(who: &Authenticated) -> Result<(), ApiError> {
+    match who.account.role {
+        Role::Host | Role::CoHost | Role::Moderator => Ok(()),
+        Role::Shopper => Err(forbidden("hosts, co-hosts and moderators")),
+    }
+}
+
+fn id(raw: &str, missing: EngagementError) -> Result<i64, ApiError> {
+    raw.parse().map_err(|_| ApiError::from(missing))
+}
+
+fn show_view(s: Show) -> ShowView {
+    ShowView {
+        id: s.id,
+        title: s.title,
+        started_at_ms: s.started_at_ms,
+        ended_at_ms: s.ended_at_ms,
+    }
+}
+
+fn poll_view(p: Poll) -> PollView {
+    PollView {
+        id: p.id,
+        question: p.question,
+        options: p.options,
+        counts: p.counts,
+        closes_at_ms: p.closes_at_ms,
+        closed: p.closed,
+    }
+}
+
+fn question_view(q: Question) -> QuestionView {
+    QuestionView {
+        id: q.id,
+        name: q.name.to_string(),
+        text: q.text.to_string(),
+        votes: q.votes,
+        answered: q.answered,
+        asked_at_ms: q.asked_at_ms,
+    }
+}
+
+fn draw_view(d: Draw) -> DrawView {
+    DrawView {
+        draw: d.draw,
+        account_id: d.account.0,
+        name: d.name.to_string(),
+        claim_by_ms: d.claim_by_ms,
+        claimed: d.claimed,
+    }
+}
+
+fn giveaway_view(g: Giveaway) -> GiveawayView {
+    let (entry, present_minutes) = match g.rule {
+        EntryRule::Everyone => ("everyone", None),
+        EntryRule::PresentMinutes(m) => ("present", Some(m)),
+        EntryRule::BoughtInShow => ("bought_in_show", None),
+    };
+    GiveawayView {
+        id: g.id,
+        prize: g.prize,
+        entry: entry.to_owned(),
+        present_minutes,
+        closes_at_ms: g.closes_at_ms,
+        commitment: g.commitment,
+        seed: g.seed,
+        entries: g.entries.iter().map(|a| a.0).collect(),
+        draws: g.draws.into_iter().map(draw_view).collect(),
+    }
+}
+
+/// Start a show now (ending any other): points, polls and giveaways count
+/// within it.
+#[utoipa::path(
+    post,
+    path = "/api/v1/shows",
+    tag = "engagement",
+    request_body = StartShow,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Started", body = ShowView),
+        (status = 400, description = "Bad title", body = ErrorBody),
+        (status = 403, description = "Not a host or co-host", body = ErrorBody),
+    )
+)]
+pub async fn start_show(
+    State(state): State<AppState>,
+    who: Authenticated,
+    ApiJson(body): ApiJson<StartShow>,
+) -> Result<(StatusCode, Json<ShowView>), ApiError> {
+    host_only(&who)?;
+    let show = state
+        .engagement
+        .start_show(who.account.id, body.title)
+        .await?;
+    Ok((StatusCode::CREATED, Json(show_view(show))))
+}
+
+/// The show running now.
+#[utoipa::path(
+    get,
+    path = "/api/v1/shows/current",
+    tag = "engagement",
+    responses(
+        (status = 200, description = "The show", body = ShowView),
+        (status = 404, description = "No show is running", body = ErrorBody),
+    )
+)]
+pub async fn current_show(State(state): State<AppState>) -> Result<Json<ShowView>, ApiError> {
+    let show = state.engagement.current_show().await?;
+    Ok(Json(show_view(show.ok_or(EngagementError::NoShow)?)))
+}
+
+/// End the show running now.
+#[utoipa::path(
+    post,
+    path = "/api/v1/shows/current/end",
+    tag = "engagement",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Ended", body = ShowView),
+        (status = 403, description = "Not a host or co-host", body = ErrorBody),
+        (status = 404, description = "No show is running", body = ErrorBody),
+    )
+)]
+pub async fn end_show(
+    State(state): State<AppState>,
+    who: Authenticated,
+) -> Result<Json<ShowView>, ApiError> {
+    host_only(&who)?;
+    let show = state.engagement.end_show().await?;
+    Ok(Json(show_view(show.ok_or(EngagementError::NoShow)?)))
+}
+
+/// Open a poll (closing the one open): 2 to 6 options, 10 to 600 s.
+#[utoipa::path(
+    post,
+    path = "/api/v1/polls",
+    tag = "engagement",
+    request_body = CreatePoll,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Opened", body = PollView),
+        (status = 400, description = "Bad question, options or duration", body = ErrorBody),
+        (status = 403, description = "Not staff", body = ErrorBody),
+    )
+)]
+pub async fn create_poll(
+    State(state): State<AppState>,
+    who: Authenticated,
+    ApiJson(body): ApiJson<CreatePoll>,
+) -> Result<(StatusCode, Json<PollView>), ApiError> {
+    staff_only(&who)?;
+    let poll = state
+        .engagement
+        .create_poll(
+            who.account.id,
+            body.question,
+            body.options,
+            body.duration_secs,
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(poll_view(poll))))
+}
+
+/// A poll with its results so far.
+#[utoipa::path(
+    get,
+    path = "/api/v1/polls/{id}",
+    tag = "engagement",
+    params(("id" = i64, Path, description = "Poll id")),
+    responses(
+        (status = 200, description = "The poll", body = PollView),
+        (status = 404, description = "No such poll", body = ErrorBody),
+    )
+)]
+pub async fn get_poll(
+    State(state): State<AppState>,
+    Path(raw): Path<String>,
+) -> Result<Json<PollView>, ApiError> {
+    let poll = state
+        .engagement
+        .poll(id(&raw, EngagementError::UnknownPoll)?)
+        .await?;
+    Ok(Json(poll_view(poll)))
+}
+
+/// Vote in a poll: once.
+#[utoipa::path(
+    post,
+    path = "/api/v1/polls/{id}/votes",
+    tag = "engagement",
+    params(("id" = i64, Path, description = "Poll id")),
+    request_body = VoteRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Counted: the results now", body = PollView),
+        (status = 400, description = "No such option", body = ErrorBody),
+        (status = 404, description = "No such poll", body = ErrorBody),
+        (status = 409, description = "Closed, or voted already", body = ErrorBody),
+    )
+)]
+pub async fn vote(
+    State(state): State<AppState>,
+    who: Authenticated,
+    Path(raw): Path<String>,
+    ApiJson(body): ApiJson<VoteRequest>,
+) -> Result<Json<PollView>, ApiError> {
+    let poll = state
+        .engagement
+        .vote(
+            who.account.id,
+            id(&raw, EngagementError::UnknownPoll)?,
+            body.option,
+        )
+        .await?;
+    Ok(Json(poll_view(poll)))
+}
+
+/// The Q&A queue: open questions by votes, then answered ones.
+#[utoipa::path(
+    get,
+    path = "/api/v1/questions",
+    tag = "engagement",
+    responses((status = 200, description = "The queue", body = QuestionList))
+)]
+pub async fn list_questions(State(state): State<AppState>) -> Result<Json<QuestionList>, ApiError> {
+    let questions = state.engagement.questions().await?;
+    Ok(Json(QuestionList {
+        questions: questions.into_iter().map(question_view).collect(),
+    }))
+}
+
+/// Ask the host a question.
+#[utoipa::path(
+    post,
+    path = "/api/v1/questions",
+    tag = "engagement",
+    request_body = AskQuestion,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Asked", body = QuestionView),
+        (status = 400, description = "Bad text", body = ErrorBody),
+        (status = 409, description = "Too many open questions", body = ErrorBody),
+    )
+)]
+pub async fn ask_question(
+    State(state): State<AppState>,
+    who: Authenticated,
+    ApiJson(body): ApiJson<AskQuestion>,
+) -> Result<(StatusCode, Json<QuestionView>), ApiError> {
+    let text = ChatText::new(body.text)
+        .map_err(|e| ApiError::bad_request("invalid_request", e.to_string()))?;
+    let question = state
+        .engagement
+        .ask(who.account.id, who.account.name.clone(), text)
+        .await?;
+    Ok((StatusCode::CREATED, Json(question_view(question))))
+}
+
+/// Upvote someone else's question: once.
+#[utoipa::path(
+    post,
+    path = "/api/v1/questions/{id}/upvotes",
+    tag = "engagement",
+    params(("id" = i64, Path, description = "Question id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Counted", body = QuestionView),
+        (status = 404, description = "No such question", body = ErrorBody),
+        (status = 409, description = "Your own, or upvoted already", body = ErrorBody),
+    )
+)]
+pub async fn upvote_question(
+    State(state): State<AppState>,
+    who: Authenticated,
+    Path(raw): Path<String>,
+) -> Result<Json<QuestionView>, ApiError> {
+    let question = state
+        .engagement
+        .upvote(who.account.id, id(&raw, EngagementError::UnknownQuestion)?)
+        .await?;
+    Ok(Json(question_view(question)))
+}
+
+/// Mark a question answered.
+#[utoipa::path(
+    post,
+    path = "/api/v1/questions/{id}/answered",
+    tag = "engagement",
+    params(("id" = i64, Path, description = "Question id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Answered", body = QuestionView),
+        (status = 403, description = "Not staff", body = ErrorBody),
+        (status = 404, description = "No such question", body = ErrorBody),
+    )
+)]
+pub async fn answer_question(
+    State(state): State<AppState>,
+    who: Authenticated,
+    Path(raw): Path<String>,
+) -> Result<Json<QuestionView>, ApiError> {
+    staff_only(&who)?;
+    let question = state
+        .engagement
+        .answered(id(&raw, EngagementError::UnknownQuestion)?)
+        .await?;
+    Ok(Json(question_view(question)))
+}
+
+/// Open a giveaway (one at a time). Its commitment is published now; the
+/// seed is revealed when entries close and the draw is made.
+#[utoipa::path(
+    post,
+    path = "/api/v1/giveaways",
+    tag = "engagement",
+    request_body = CreateGiveaway,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Opened", body = GiveawayView),
+        (status = 400, description = "Bad prize, rule or time", body = ErrorBody),
+        (status = 403, description = "Not a host or co-host", body = ErrorBody),
+        (status = 409, description = "Another giveaway is open", body = ErrorBody),
+    )
+)]
+pub async fn create_giveaway(
+    State(state): State<AppState>,
+    who: Authenticated,
+    ApiJson(body): ApiJson<CreateGiveaway>,
+) -> Result<(StatusCode, Json<GiveawayView>), ApiError> {
+    host_only(&who)?;
+    let rule = match (body.entry.as_str(), body.present_minutes) {
+        ("everyone", None) => EntryRule::Everyone,
+        ("bought_in_show", None) => EntryRule::BoughtInShow,
+        ("present", Some(m)) => EntryRule::PresentMinutes(m),
+        _ => {
+            return Err(ApiError::bad_request(
+                "invalid_request",
+                "entry: everyone, bought_in_show, or present with present_minutes",
+            ));
+        }
+    };
+    let giveaway = state
+        .engagement
+        .create_giveaway(who.account.id, body.prize, rule, body.closes_in_secs)
+        .await?;
+    Ok((StatusCode::CREATED, Json(giveaway_view(giveaway))))
+}
+
+/// A giveaway with its commitment, entries and, once drawn, seed and
+/// draws: everything needed to recompute the winner.
+#[utoipa::path(
+    get,
+    path = "/api/v1/giveaways/{id}",
+    tag = "engagement",
+    params(("id" = i64, Path, description = "Giveaway id")),
+    responses(
+        (status = 200, description = "The giveaway", body = GiveawayView),
+        (status = 404, description = "No such giveaway", body = ErrorBody),
+    )
+)]
+pub async fn get_giveaway(
+    State(state): State<AppState>,
+    Path(raw): Path<String>,
+) -> Result<Json<GiveawayView>, ApiError> {
+    let giveaway = state
+        .engagement
+        .giveaway(id(&raw, EngagementError::UnknownGiveaway)?)
+        .await?;
+    Ok(Json(giveaway_view(giveaway)))
+}
+
+/// Enter a giveaway: once, if its rule allows.
+#[utoipa::path(
+    post,
+    path = "/api/v1/giveaways/{id}/entries",
+    tag = "engagement",
+    params(("id" = i64, Path, description = "Giveaway id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Entered", body = GiveawayView),
+        (status = 403, description = "Not eligible", body = ErrorBody),
+        (status = 404, description = "No such giveaway", body = ErrorBody),
+        (status = 409, description = "Closed, or entered already", body = ErrorBody),
+    )
+)]
+pub async fn enter_giveaway(
+    State(state): State<AppState>,
+    who: Authenticated,
+    Path(raw): Path<String>,
+) -> Result<Json<GiveawayView>, ApiError> {
+    let giveaway = state
+        .engagement
+        .enter(who.account.id, id(&raw, EngagementError::UnknownGiveaway)?)
+        .await?;
+    Ok(Json(giveaway_view(giveaway)))
+}
+
+/// The winner claims the prize, within the claim window. Claiming again
+/// answers the same.
+#[utoipa::path(
+    post,
+    path = "/api/v1/giveaways/{id}/claim",
+    tag = "engagement",
+    params(("id" = i64, Path, description = "Giveaway id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Claimed", body = DrawView),
+        (status = 403, description = "Not the winner", body = ErrorBody),
+        (status = 404, description = "No such giveaway", body = ErrorBody),
+        (status = 410, description = "Too late: drawn again", body = ErrorBody),
+    )
+)]
+pub async fn claim_prize(
+    State(state): State<AppState>,
+    who: Authenticated,
+    Path(raw): Path<String>,
+) -> Result<Json<DrawView>, ApiError> {
+    let draw = state
+        .engagement
+        .claim_prize(who.account.id, id(&raw, EngagementError::UnknownGiveaway)?)
+        .await?;
+    Ok(Json(draw_view(draw)))
+}
+
+fn rewards_view(state: &AppState, r: Rewards) -> RewardsView {
+    RewardsView {
+        balance: r.balance,
+        earned: r.earned,
+        earned_this_show: r.earned_this_show,
+        quests: r
+            .quests
+            .into_iter()
+            .map(|q| QuestView {
+                id: q.quest.id,
+                name: q.quest.name,
+                description: q.quest.description,
+                progress: q.progress,
+                target: q.quest.target,
+                per_show: q.quest.per_show,
+                earned: q.earned,
+            })
+            .collect(),
+        recent: r
+            .recent
+            .into_iter()
+            .map(|g| GrantView {
+                points: g.points,
+                reason: g.reason,
+                at_ms: g.at_ms,
+            })
+            .collect(),
+        rewards: state
+            .reward_offers
+            .iter()
+            .map(|o| RewardOffer {
+                id: o.id.clone(),
+                points: o.points,
+                percent_off: o.percent_off,
+                valid_days: o.valid_days,
+            })
+            .collect(),
+    }
+}
+
+/// Your points, quests with their progress and badges, and what points buy.
+#[utoipa::path(
+    get,
+    path = "/api/v1/rewards",
+    tag = "engagement",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Your rewards", body = RewardsView),
+        (status = 401, description = "No valid session", body = ErrorBody),
+    )
+)]
+pub async fn my_rewards(
+    State(state): State<AppState>,
+    who: Authenticated,
+) -> Result<Json<RewardsView>, ApiError> {
+    let rewards = state.engagement.rewards(who.account.id).await?;
+    Ok(Json(rewards_view(&state, rewards)))
+}
+
+/// Spend points on a reward: a coupon for you alone, for one order.
+#[utoipa::path(
+    post,
+    path = "/api/v1/rewards/redeem",
+    tag = "engagement",
+    request_body = RedeemRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Your coupon", body = Redeemed),
+        (status = 404, description = "No such reward", body = ErrorBody),
+        (status = 409, description = "Not enough points", body = ErrorBody),
+    )
+)]
+pub async fn redeem(
+    State(state): State<AppState>,
+    who: Authenticated,
+    ApiJson(body): ApiJson<RedeemRequest>,
+) -> Result<(StatusCode, Json<Redeemed>), ApiError> {
+    let (coupon, balance) = state.engagement.redeem(who.account.id, body.reward).await?;
+    Ok((StatusCode::CREATED, Json(Redeemed { coupon, balance })))
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct LeaderboardQuery {
+    /// `show` (the default) or `all_time`.
+    scope: Option<String>,
+}
+
+fn leader_view(l: Leader) -> LeaderView {
+    LeaderView {
+        account_id: l.account.0,
+        name: l.name.to_string(),
+        points: l.points,
+    }
+}
+
+/// The top ten by points earned, in the current show or ever.
+#[utoipa::path(
+    get,
+    path = "/api/v1/leaderboard",
+    tag = "engagement",
+    params(LeaderboardQuery),
+    responses(
+        (status = 200, description = "The leaders", body = LeaderboardView),
+        (status = 400, description = "Unknown scope", body = ErrorBody),
+    )
+)]
+pub async fn leaderboard(
+    State(state): State<AppState>,
+    Query(query): Query<LeaderboardQuery>,
+) -> Result<Json<LeaderboardView>, ApiError> {
+    let scope = match query.scope.as_deref() {
+        None | Some("show") => Scope::Show,
+        Some("all_time") => Scope::AllTime,
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "invalid_request",
+                "scope: show or all_time",
+            ));
+        }
+    };
+    let leaders = state.engagement.leaderboard(scope).await?;
+    Ok(Json(LeaderboardView {
+        scope: match scope {
+            Scope::Show => "show",
+            Scope::AllTime => "all_time",
+        }
+        .to_owned(),
+        leaders: leaders.into_iter().map(leader_view).collect(),
+    }))
+}
+
+/// Your invite code: a friend who signs in with it and joins a room earns
+/// you points.
+#[utoipa::path(
+    post,
+    path = "/api/v1/invites",
+    tag = "engagement",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Your code", body = InviteView),
+        (status = 401, description = "No valid session", body = ErrorBody),
+    )
+)]
+pub async fn invite(
+    State(state): State<AppState>,
+    who: Authenticated,
+) -> Result<Json<InviteView>, ApiError> {
+    let code = state.engagement.invite(who.account.id).await?;
+    Ok(Json(InviteView { code }))
+}

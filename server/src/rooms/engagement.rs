@@ -1,0 +1,512 @@
+//! Engagement in the room: presence and activity (for watch points), votes,
+//! questions, upvotes, giveaway entries and inspections sent to the
+//! engagement engine, and its news relayed: polls, questions and giveaways
+//! to every room, points and badges to their shopper's clients. Live poll
+//! results go out at most [`RESULTS_EVERY`]. The room loop never waits on
+//! the engine.
+
+use super::inbox::{CommandReceived, PoseReceived};
+use super::membership::Member;
+use super::{ServerSystems, send_event};
+use crate::engagement::{
+    Answer, EngagementError, EngagementEvent, EngagementHandle, Giveaway, GrantKind, Leader,
+    OpenState, Poll, Question,
+};
+use crate::store::now_ms;
+use bevy_app::prelude::*;
+use bevy_ecs::prelude::*;
+use bevy_renet::RenetServer;
+use bevy_time::prelude::*;
+use renet::ClientId;
+use std::collections::BTreeMap;
+use std::time::Duration;
+use tokio::sync::broadcast;
+use tokio::sync::broadcast::error::TryRecvError;
+use tokio::sync::oneshot::error::TryRecvError as AnswerError;
+use vitrine_shared::protocol::{
+    CommandKind, EngagementEventNet, EngagementRefusal, GiveawayNet, LeaderNet, PollNet,
+    QuestionNet, RejectReason, Rejection,
+};
+use vitrine_shared::{AccountId, RoomCommand, ServerMessage};
+
+/// Live poll results go out at most this often (final ones at once).
+pub const RESULTS_EVERY: Duration = Duration::from_millis(250);
+/// A member earns watch points per this much presence.
+pub const WATCH_MINUTE: Duration = Duration::from_secs(60);
+
+/// A member's presence: when they came, when they last did anything.
+#[derive(Component)]
+pub struct Presence {
+    last_active: Duration,
+    next_minute: Duration,
+    last_pose: Option<([f32; 3], f32)>,
+}
+
+enum Pending {
+    Vote(Answer<Poll>),
+    Question(Answer<Question>),
+    Giveaway(Answer<Giveaway>),
+    Inspect(Answer<Option<i64>>),
+}
+
+impl Pending {
+    /// `None` while the engine has not answered.
+    fn poll(&mut self) -> Option<Result<(), EngagementError>> {
+        fn take<T>(rx: &mut Answer<T>) -> Option<Result<(), EngagementError>> {
+            match rx.try_recv() {
+                Err(AnswerError::Empty) => None,
+                Err(AnswerError::Closed) => Some(Err(EngagementError::Unavailable)),
+                Ok(answer) => Some(answer.map(|_| ())),
+            }
+        }
+        match self {
+            Pending::Vote(rx) => take(rx),
+            Pending::Question(rx) => take(rx),
+            Pending::Giveaway(rx) => take(rx),
+            Pending::Inspect(rx) => take(rx),
+        }
+    }
+}
+
+#[derive(Resource)]
+pub struct EngagementLink {
+    handle: EngagementHandle,
+    events: broadcast::Receiver<EngagementEvent>,
+    idle_after: Duration,
+    /// What a newcomer is shown.
+    polls: BTreeMap<i64, PollNet>,
+    questions: BTreeMap<i64, QuestionNet>,
+    giveaways: BTreeMap<i64, GiveawayNet>,
+    leaderboard: Option<EngagementEventNet>,
+    /// Poll results not yet sent: the latest counts per poll.
+    results: BTreeMap<i64, Vec<u32>>,
+    results_sent_at: Duration,
+    pending: Vec<(ClientId, CommandKind, Pending)>,
+}
+
+impl EngagementLink {
+    /// `events` must be subscribed before `state` was read.
+    pub fn new(
+        handle: EngagementHandle,
+        events: broadcast::Receiver<EngagementEvent>,
+        state: OpenState,
+        idle_after: Duration,
+    ) -> Self {
+        let leaderboard = leaderboard_net(&state.show, &state.all_time);
+        EngagementLink {
+            handle,
+            events,
+            idle_after,
+            polls: state
+                .polls
+                .into_iter()
+                .map(|p| (p.id, poll_net(p)))
+                .collect(),
+            questions: state
+                .questions
+                .into_iter()
+                .map(|q| (q.id, question_net(q)))
+                .collect(),
+            giveaways: state
+                .giveaways
+                .into_iter()
+                .map(|g| (g.id, giveaway_net(g)))
+                .collect(),
+            leaderboard: Some(leaderboard),
+            results: BTreeMap::new(),
+            results_sent_at: Duration::ZERO,
+            pending: Vec::new(),
+        }
+    }
+}
+
+pub(super) fn plugin(app: &mut App) {
+    app.add_systems(
+        Update,
+        (welcome_newcomers, track_activity).in_set(ServerSystems::Simulate),
+    )
+    .add_systems(
+        Update,
+        (send_engagement_commands, grant_watch_minutes).in_set(ServerSystems::Relay),
+    )
+    .add_systems(
+        Update,
+        (deliver_answers, relay_engagement_news).in_set(ServerSystems::Publish),
+    );
+}
+
+fn poll_net(p: Poll) -> PollNet {
+    PollNet {
+        id: p.id,
+        question: p.question,
+        options: p.options,
+        counts: p.counts,
+        closes_at_ms: p.closes_at_ms,
+        closed: p.closed,
+    }
+}
+
+fn question_net(q: Question) -> QuestionNet {
+    QuestionNet {
+        id: q.id,
+        name: q.name,
+        text: q.text,
+        votes: q.votes,
+        answered: q.answered,
+    }
+}
+
+fn giveaway_net(g: Giveaway) -> GiveawayNet {
+    GiveawayNet {
+        id: g.id,
+        prize: g.prize,
+        rule: g.rule,
+        closes_at_ms: g.closes_at_ms,
+        commitment: g.commitment,
+        entries: g.entries.len() as u32,
+    }
+}
+
+fn leaders_net(leaders: &[Leader]) -> Vec<LeaderNet> {
+    leaders
+        .iter()
+        .map(|l| LeaderNet {
+            name: l.name.clone(),
+            points: l.points,
+        })
+        .collect()
+}
+
+fn leaderboard_net(show: &[Leader], all_time: &[Leader]) -> EngagementEventNet {
+    EngagementEventNet::Leaderboard {
+        show: leaders_net(show),
+        all_time: leaders_net(all_time),
+    }
+}
+
+fn refusal(e: EngagementError) -> EngagementRefusal {
+    match e {
+        EngagementError::UnknownPoll => EngagementRefusal::UnknownPoll,
+        EngagementError::PollClosed => EngagementRefusal::PollClosed,
+        EngagementError::BadOption => EngagementRefusal::BadOption,
+        EngagementError::AlreadyVoted => EngagementRefusal::AlreadyVoted,
+        EngagementError::UnknownQuestion => EngagementRefusal::UnknownQuestion,
+        EngagementError::OwnQuestion => EngagementRefusal::OwnQuestion,
+        EngagementError::AlreadyUpvoted => EngagementRefusal::AlreadyUpvoted,
+        EngagementError::UnknownProduct => EngagementRefusal::UnknownProduct,
+        EngagementError::UnknownGiveaway => EngagementRefusal::UnknownGiveaway,
+        EngagementError::GiveawayClosed => EngagementRefusal::GiveawayClosed,
+        EngagementError::AlreadyEntered => EngagementRefusal::AlreadyEntered,
+        EngagementError::NotEligible(why) => EngagementRefusal::NotEligible(why),
+        e @ EngagementError::TooManyQuestions(_) => EngagementRefusal::NotEligible(e.to_string()),
+        _ => EngagementRefusal::Unavailable,
+    }
+}
+
+fn reject(server: &mut RenetServer, client: ClientId, command: CommandKind, e: EngagementError) {
+    let rejection = Rejection {
+        command,
+        reason: RejectReason::Engagement(refusal(e)),
+    };
+    send_event(server, client, &ServerMessage::Rejected(rejection));
+}
+
+/// A newcomer gets presence tracking, and the open polls, questions and
+/// giveaways and the leaderboard; a friend who invited them earns.
+fn welcome_newcomers(
+    mut commands: Commands,
+    joined: Query<(Entity, &Member), Added<Member>>,
+    link: Res<EngagementLink>,
+    mut server: ResMut<RenetServer>,
+    time: Res<Time<Real>>,
+) {
+    let now = time.elapsed();
+    for (entity, member) in &joined {
+        commands.entity(entity).insert(Presence {
+            last_active: now,
+            next_minute: now + WATCH_MINUTE,
+            last_pose: None,
+        });
+        link.handle.try_invitee_joined(member.info.account);
+        let news = link
+            .polls
+            .values()
+            .cloned()
+            .map(EngagementEventNet::PollOpened)
+            .chain(
+                link.questions
+                    .values()
+                    .cloned()
+                    .map(EngagementEventNet::QuestionAsked),
+            )
+            .chain(
+                link.giveaways
+                    .values()
+                    .cloned()
+                    .map(EngagementEventNet::GiveawayOpened),
+            )
+            .chain(link.leaderboard.clone());
+        for event in news {
+            send_event(
+                &mut server,
+                member.client,
+                &ServerMessage::Engagement(event),
+            );
+        }
+    }
+}
+
+/// Moving or sending a command keeps a member active.
+fn track_activity(
+    mut poses: MessageReader<PoseReceived>,
+    mut commands: MessageReader<CommandReceived>,
+    mut presence: Query<&mut Presence>,
+    time: Res<Time<Real>>,
+) {
+    let now = time.elapsed();
+    for PoseReceived { member, input } in poses.read() {
+        let Ok(mut p) = presence.get_mut(*member) else {
+            continue;
+        };
+        let pose = (input.pose.position, input.pose.yaw);
+        let moved = p.last_pose.is_none_or(|(at, yaw)| {
+            let d = (0..3).map(|i| (at[i] - pose.0[i]).powi(2)).sum::<f32>();
+            d > 0.05 * 0.05 || (yaw - pose.1).abs() > 0.05
+        });
+        if moved {
+            p.last_active = now;
+            p.last_pose = Some(pose);
+        }
+    }
+    for CommandReceived { member, .. } in commands.read() {
+        if let Ok(mut p) = presence.get_mut(*member) {
+            p.last_active = now;
+        }
+    }
+}
+
+/// Each full minute in the room, an active member earns watch points. The
+/// minute's number is the grant's reference, so the same account in two
+/// rooms earns once; a reconnect starts the minute over.
+fn grant_watch_minutes(
+    mut members: Query<(&Member, &mut Presence)>,
+    link: Res<EngagementLink>,
+    time: Res<Time<Real>>,
+) {
+    let now = time.elapsed();
+    for (member, mut presence) in members.iter_mut() {
+        if now < presence.next_minute {
+            continue;
+        }
+        presence.next_minute = now + WATCH_MINUTE;
+        if now.saturating_sub(presence.last_active) <= link.idle_after {
+            let minute = now_ms() / 60_000;
+            link.handle
+                .try_grant(member.info.account, GrantKind::Watch, minute.to_string());
+        }
+    }
+}
+
+fn send_engagement_commands(
+    mut received: MessageReader<CommandReceived>,
+    members: Query<&Member>,
+    mut link: ResMut<EngagementLink>,
+    mut server: ResMut<RenetServer>,
+) {
+    for CommandReceived { member, command } in received.read() {
+        let Ok(member) = members.get(*member) else {
+            continue;
+        };
+        let (account, client): (AccountId, ClientId) = (member.info.account, member.client);
+        let handle = &link.handle;
+        let asked = match command {
+            RoomCommand::Chat(_) => {
+                // Capped per hour by the rules; each line is its own reference.
+                handle.try_grant(account, GrantKind::Chat, format!("{}:{client}", now_ms()));
+                continue;
+            }
+            RoomCommand::Inspect { product } => handle
+                .try_inspect(account, product.clone())
+                .map(Pending::Inspect),
+            RoomCommand::Vote { poll_id, option } => handle
+                .try_vote(account, *poll_id, u32::from(*option))
+                .map(Pending::Vote),
+            RoomCommand::Ask(text) => handle
+                .try_ask(account, member.info.name.clone(), text.clone())
+                .map(Pending::Question),
+            RoomCommand::Upvote { question_id } => handle
+                .try_upvote(account, *question_id)
+                .map(Pending::Question),
+            RoomCommand::EnterGiveaway { giveaway_id } => handle
+                .try_enter(account, *giveaway_id)
+                .map(Pending::Giveaway),
+            _ => continue,
+        };
+        match asked {
+            Ok(pending) => link.pending.push((client, command.kind(), pending)),
+            Err(e) => reject(&mut server, client, command.kind(), e),
+        }
+    }
+}
+
+/// Successes show up as news for everyone; only refusals need an answer.
+fn deliver_answers(mut link: ResMut<EngagementLink>, mut server: ResMut<RenetServer>) {
+    link.pending.retain_mut(|(client, kind, pending)| {
+        let Some(result) = pending.poll() else {
+            return true;
+        };
+        if let Err(e) = result {
+            reject(&mut server, *client, *kind, e);
+        }
+        false
+    });
+}
+
+fn clients_of(members: &Query<&Member>, account: AccountId) -> Vec<ClientId> {
+    members
+        .iter()
+        .filter(|m| m.info.account == account)
+        .map(|m| m.client)
+        .collect()
+}
+
+fn relay_engagement_news(
+    mut link: ResMut<EngagementLink>,
+    members: Query<&Member>,
+    mut server: ResMut<RenetServer>,
+    time: Res<Time<Real>>,
+) {
+    let link = &mut *link;
+    let mut to_all = Vec::new();
+    loop {
+        let event = match link.events.try_recv() {
+            Ok(event) => event,
+            Err(TryRecvError::Lagged(missed)) => {
+                tracing::warn!(missed, "engagement news lagged");
+                continue;
+            }
+            Err(TryRecvError::Empty | TryRecvError::Closed) => break,
+        };
+        let news = match event {
+            EngagementEvent::PollOpened(poll) => {
+                let poll = poll_net(poll);
+                link.polls.retain(|_, p| !p.closed);
+                link.polls.insert(poll.id, poll.clone());
+                EngagementEventNet::PollOpened(poll)
+            }
+            EngagementEvent::PollResults {
+                poll_id,
+                counts,
+                closed,
+            } => {
+                if let Some(p) = link.polls.get_mut(&poll_id) {
+                    p.counts = counts.clone();
+                    p.closed = closed;
+                }
+                if !closed {
+                    link.results.insert(poll_id, counts);
+                    continue;
+                }
+                link.results.remove(&poll_id);
+                link.polls.remove(&poll_id);
+                EngagementEventNet::PollResults {
+                    poll_id,
+                    counts,
+                    closed,
+                }
+            }
+            EngagementEvent::QuestionAsked(q) => {
+                let q = question_net(q);
+                link.questions.insert(q.id, q.clone());
+                EngagementEventNet::QuestionAsked(q)
+            }
+            EngagementEvent::QuestionVotes { question_id, votes } => {
+                if let Some(q) = link.questions.get_mut(&question_id) {
+                    q.votes = votes;
+                }
+                EngagementEventNet::QuestionVotes { question_id, votes }
+            }
+            EngagementEvent::QuestionAnswered { question_id } => {
+                link.questions.remove(&question_id);
+                EngagementEventNet::QuestionAnswered { question_id }
+            }
+            EngagementEvent::GiveawayOpened(g) => {
+                let g = giveaway_net(g);
+                link.giveaways.insert(g.id, g.clone());
+                EngagementEventNet::GiveawayOpened(g)
+            }
+            EngagementEvent::GiveawayEntries {
+                giveaway_id,
+                entries,
+            } => {
+                if let Some(g) = link.giveaways.get_mut(&giveaway_id) {
+                    g.entries = entries;
+                }
+                EngagementEventNet::GiveawayEntries {
+                    giveaway_id,
+                    entries,
+                }
+            }
+            EngagementEvent::GiveawayDrawn {
+                giveaway_id,
+                draw,
+                seed,
+            } => {
+                link.giveaways.remove(&giveaway_id);
+                EngagementEventNet::GiveawayDrawn {
+                    giveaway_id,
+                    draw: draw.draw,
+                    winner: draw.name,
+                    seed,
+                }
+            }
+            EngagementEvent::Leaderboard { show, all_time } => {
+                let board = leaderboard_net(&show, &all_time);
+                link.leaderboard = Some(board.clone());
+                board
+            }
+            // A shopper's own news goes to their clients only.
+            EngagementEvent::Points {
+                account,
+                change,
+                balance,
+                reason,
+            } => {
+                let message = ServerMessage::Engagement(EngagementEventNet::Points {
+                    change,
+                    balance,
+                    reason,
+                });
+                for client in clients_of(&members, account) {
+                    send_event(&mut server, client, &message);
+                }
+                continue;
+            }
+            EngagementEvent::Badge { account, id, name } => {
+                let message = ServerMessage::Engagement(EngagementEventNet::Badge { id, name });
+                for client in clients_of(&members, account) {
+                    send_event(&mut server, client, &message);
+                }
+                continue;
+            }
+        };
+        to_all.push(news);
+    }
+    let now = time.elapsed();
+    if !link.results.is_empty() && now >= link.results_sent_at + RESULTS_EVERY {
+        link.results_sent_at = now;
+        for (poll_id, counts) in std::mem::take(&mut link.results) {
+            to_all.push(EngagementEventNet::PollResults {
+                poll_id,
+                counts,
+                closed: false,
+            });
+        }
+    }
+    for news in to_all {
+        let message = ServerMessage::Engagement(news);
+        for client in server.clients_id() {
+            send_event(&mut server, client, &message);
+        }
+    }
+}
