@@ -137,6 +137,9 @@ pub struct ServerConfig {
     pub payment_hold: Duration,
     /// How long a cart line holds its units after the shopper last changed it.
     pub cart_hold: Duration,
+    /// The length of a watch "minute": 60 s. Not a file setting; tests
+    /// shorten it so presence can be tested in seconds.
+    pub watch_minute: Duration,
     /// A silent client is dropped after this long.
     pub client_timeout_secs: i32,
 }
@@ -187,6 +190,7 @@ impl ServerConfig {
             payment_timeout: Duration::from_secs(10),
             payment_hold: Duration::from_secs(600),
             cart_hold: Duration::from_secs(600),
+            watch_minute: Duration::from_secs(60),
             client_timeout_secs: 10,
         }
     }

@@ -176,6 +176,7 @@ impl Server {
             engagement_events,
             engagement_state,
             idle_after,
+            watch_minute: config.watch_minute,
         };
         // The app is built on its own thread; report a failure back here.
         let (built_tx, built_rx) = std::sync::mpsc::channel();
@@ -355,69 +356,6 @@ impl Signals {
         {
             let _ = &mut self;
             let _ = tokio::signal::ctrl_c().await;
-        }
-    }
-}
-
-use clap::Parser;
-use std::process::ExitCode;
-
-/// The `vitrine-server` program: flags, then `admin …` or the server.
-/// A function here so that test builds can run the very same program as a
-/// process of their own (to `kill -9` it).
-pub fn cli_main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,sqlx=warn".into()),
-        )
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
-        .init();
-    let cli = config::Cli::parse();
-    let config = match config::ServerConfig::resolve(&cli) {
-        Ok(config) => config,
-        Err(e) => {
-            eprintln!("vitrine-server: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("vitrine-server: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    if let Some(crate::config::Command::Admin(admin)) = &cli.command {
-        let crate::config::AdminCommand::CreateUser {
-            username,
-            role,
-            display_name,
-            password,
-        } = admin;
-        let made = runtime.block_on(crate::create_user(
-            &config,
-            username,
-            (*role).into(),
-            display_name.as_deref(),
-            password.as_deref(),
-        ));
-        return match made {
-            Ok(line) => {
-                println!("{line}");
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("vitrine-server: {e:#}");
-                ExitCode::FAILURE
-            }
-        };
-    }
-    match runtime.block_on(crate::run(config)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("vitrine-server: {e:#}");
-            ExitCode::FAILURE
         }
     }
 }

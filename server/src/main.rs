@@ -1,5 +1,62 @@
 //! `vitrine-server`: parses flags and runs the library.
 
-fn main() -> std::process::ExitCode {
-    vitrine_server::cli_main()
+use clap::Parser;
+use std::process::ExitCode;
+use vitrine_server::config::{Cli, ServerConfig};
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+        .init();
+    let cli = Cli::parse();
+    let config = match ServerConfig::resolve(&cli) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("vitrine-server: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("vitrine-server: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Some(vitrine_server::config::Command::Admin(admin)) = &cli.command {
+        let vitrine_server::config::AdminCommand::CreateUser {
+            username,
+            role,
+            display_name,
+            password,
+        } = admin;
+        let made = runtime.block_on(vitrine_server::create_user(
+            &config,
+            username,
+            (*role).into(),
+            display_name.as_deref(),
+            password.as_deref(),
+        ));
+        return match made {
+            Ok(line) => {
+                println!("{line}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("vitrine-server: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    match runtime.block_on(vitrine_server::run(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("vitrine-server: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
 }

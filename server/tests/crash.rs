@@ -1,6 +1,7 @@
 //! `kill -9` in the middle of a flash sale, then a restart on the same data:
-//! no confirmed order is lost, no unit is lost or made up, and a retry with
-//! the same idempotency key finds the order it made before the crash.
+//! no confirmed order is lost, no unit is lost or made up, a retry with the
+//! same idempotency key finds the order it made before the crash, and the
+//! reservations (a cart's held units, unpaid claims) still hold.
 
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
@@ -128,6 +129,43 @@ fn kill_9_mid_sale_loses_no_confirmed_order_and_no_unit() {
     let (_, host) = call(&base, "POST", "/api/v1/sessions", None, None, Some(login)).unwrap();
     let host = host["token"].as_str().unwrap().to_owned();
     let stock_before = stock(&base);
+    // Reservations that must outlive the crash: a cart, and a paid order.
+    let (_, carter) = call(
+        &base,
+        "POST",
+        "/api/v1/sessions",
+        None,
+        None,
+        Some(json!({ "display_name": "Carter" })),
+    )
+    .unwrap();
+    let carter = carter["token"].as_str().unwrap().to_owned();
+    let item = json!({ "sku": "stoneware-mug-sage", "quantity": 3 });
+    let (status, cart_before) = call(
+        &base,
+        "POST",
+        "/api/v1/cart/items",
+        Some(&carter),
+        None,
+        Some(item),
+    )
+    .unwrap();
+    assert_eq!(status, 200, "{cart_before}");
+    let buy = json!({ "buy_now": { "sku": "stoneware-mug-sage", "quantity": 1 }, "card": "4242424242424242" });
+    let (status, paid) = call(
+        &base,
+        "POST",
+        "/api/v1/checkout",
+        Some(&carter),
+        Some("pre-crash"),
+        Some(buy),
+    )
+    .unwrap();
+    assert_eq!(
+        (status, paid["status"].as_str()),
+        (201, Some("paid")),
+        "{paid}"
+    );
     let sale = json!({
         "sku": "stoneware-mug-sage", "sale_price_minor": 800, "currency": "EUR", "quantity": 300,
         "per_buyer_limit": 1, "countdown_secs": 10, "duration_secs": 600,
@@ -254,8 +292,14 @@ fn kill_9_mid_sale_loses_no_confirmed_order_and_no_unit() {
     .unwrap();
     assert_eq!(after["sold"].as_i64().unwrap(), orders);
     assert!(orders >= confirmed.len() as i64);
+    // The cart and the paid order held their units through the crash.
+    let (_, cart_after) = call(&base, "GET", "/api/v1/cart", Some(&carter), None, None).unwrap();
+    assert_eq!(cart_after, cart_before);
+    let (_, carters) = call(&base, "GET", "/api/v1/orders", Some(&carter), None, None).unwrap();
+    assert_eq!(carters["orders"][0]["status"], "paid");
+    let (in_cart, bought_now) = (3, 1);
     assert_eq!(
-        stock(&base) + after["units_left"].as_i64().unwrap() + orders,
+        stock(&base) + after["units_left"].as_i64().unwrap() + orders + in_cart + bought_now,
         stock_before,
         "units lost or made up"
     );
@@ -271,6 +315,35 @@ fn kill_9_mid_sale_loses_no_confirmed_order_and_no_unit() {
     );
     let (status, order) = retry.unwrap();
     assert_eq!((status, order["order_id"].as_i64()), (201, Some(order_id)));
+    // The claim is still held for its buyer: it can be paid now, and the
+    // per-buyer limit still counts it.
+    let (status, order) = call(
+        &base,
+        "POST",
+        &format!("/api/v1/orders/{order_id}/pay"),
+        Some(&buyers[b]),
+        None,
+        Some(json!({ "card": "4242424242424242" })),
+    )
+    .unwrap();
+    assert_eq!(
+        (status, order["status"].as_str()),
+        (200, Some("paid")),
+        "{order}"
+    );
+    let again = call(
+        &base,
+        "POST",
+        &claim_path,
+        Some(&buyers[b]),
+        Some("another-key"),
+        Some(json!({ "quantity": 1 })),
+    );
+    let (status, body) = again.unwrap();
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (409, Some("limit_reached"))
+    );
 
     Command::new("kill")
         .args(["-TERM", &server.id().to_string()])

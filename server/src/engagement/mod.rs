@@ -13,6 +13,8 @@ mod points;
 mod polls;
 mod questions;
 pub mod rules;
+#[cfg(test)]
+mod tests;
 
 pub use engine::spawn;
 pub use giveaways::{commitment_of, draw_winner};

@@ -182,7 +182,7 @@ impl Engine {
             .filter(|q| q.question.answered)
             .map(|q| q.question.clone())
             .collect();
-        answered.sort_by(|a, b| b.asked_at_ms.cmp(&a.asked_at_ms));
+        answered.sort_by_key(|q| std::cmp::Reverse(q.asked_at_ms));
         answered.truncate(50);
         open.extend(answered);
         open

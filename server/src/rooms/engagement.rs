@@ -31,13 +31,12 @@ use vitrine_shared::{AccountId, RoomCommand, ServerMessage};
 
 /// Live poll results go out at most this often (final ones at once).
 pub const RESULTS_EVERY: Duration = Duration::from_millis(250);
-/// A member earns watch points per this much presence.
-pub const WATCH_MINUTE: Duration = Duration::from_secs(60);
-
-/// A member's presence: when they came, when they last did anything.
+/// A member's presence: when they last did anything (joining does not
+/// count: an idle connection earns nothing), and when their next minute is
+/// up.
 #[derive(Component)]
 pub struct Presence {
-    last_active: Duration,
+    last_active: Option<Duration>,
     next_minute: Duration,
     last_pose: Option<([f32; 3], f32)>,
 }
@@ -73,6 +72,9 @@ pub struct EngagementLink {
     handle: EngagementHandle,
     events: broadcast::Receiver<EngagementEvent>,
     idle_after: Duration,
+    /// A member earns watch points per this much presence: a minute, except
+    /// in tests.
+    watch_minute: Duration,
     /// What a newcomer is shown.
     polls: BTreeMap<i64, PollNet>,
     questions: BTreeMap<i64, QuestionNet>,
@@ -91,12 +93,14 @@ impl EngagementLink {
         events: broadcast::Receiver<EngagementEvent>,
         state: OpenState,
         idle_after: Duration,
+        watch_minute: Duration,
     ) -> Self {
         let leaderboard = leaderboard_net(&state.show, &state.all_time);
         EngagementLink {
             handle,
             events,
             idle_after,
+            watch_minute,
             polls: state
                 .polls
                 .into_iter()
@@ -223,8 +227,8 @@ fn welcome_newcomers(
     let now = time.elapsed();
     for (entity, member) in &joined {
         commands.entity(entity).insert(Presence {
-            last_active: now,
-            next_minute: now + WATCH_MINUTE,
+            last_active: None,
+            next_minute: now + link.watch_minute,
             last_pose: None,
         });
         link.handle.try_invitee_joined(member.info.account);
@@ -268,26 +272,31 @@ fn track_activity(
         let Ok(mut p) = presence.get_mut(*member) else {
             continue;
         };
+        // The first pose only says where the avatar stands; moving from
+        // there (or turning) is activity.
         let pose = (input.pose.position, input.pose.yaw);
-        let moved = p.last_pose.is_none_or(|(at, yaw)| {
+        let moved = p.last_pose.is_some_and(|(at, yaw)| {
             let d = (0..3).map(|i| (at[i] - pose.0[i]).powi(2)).sum::<f32>();
             d > 0.05 * 0.05 || (yaw - pose.1).abs() > 0.05
         });
         if moved {
-            p.last_active = now;
+            p.last_active = Some(now);
+        }
+        if moved || p.last_pose.is_none() {
             p.last_pose = Some(pose);
         }
     }
     for CommandReceived { member, .. } in commands.read() {
         if let Ok(mut p) = presence.get_mut(*member) {
-            p.last_active = now;
+            p.last_active = Some(now);
         }
     }
 }
 
 /// Each full minute in the room, an active member earns watch points. The
-/// minute's number is the grant's reference, so the same account in two
-/// rooms earns once; a reconnect starts the minute over.
+/// number of the minute since the epoch is the grant's reference, so the
+/// same account in two rooms earns once per minute; a reconnect starts the
+/// minute over, so reconnecting in a loop earns nothing.
 fn grant_watch_minutes(
     mut members: Query<(&Member, &mut Presence)>,
     link: Res<EngagementLink>,
@@ -298,9 +307,12 @@ fn grant_watch_minutes(
         if now < presence.next_minute {
             continue;
         }
-        presence.next_minute = now + WATCH_MINUTE;
-        if now.saturating_sub(presence.last_active) <= link.idle_after {
-            let minute = now_ms() / 60_000;
+        presence.next_minute = now + link.watch_minute;
+        let active = presence
+            .last_active
+            .is_some_and(|at| now.saturating_sub(at) <= link.idle_after);
+        if active {
+            let minute = now_ms() / link.watch_minute.as_millis().max(1) as i64;
             link.handle
                 .try_grant(member.info.account, GrantKind::Watch, minute.to_string());
         }

@@ -65,6 +65,8 @@ pub struct GameContext {
     pub engagement_state: crate::engagement::OpenState,
     /// No movement and no command for this long: idle, no watch points.
     pub idle_after: Duration,
+    /// Presence earns watch points per this long (a minute; shorter in tests).
+    pub watch_minute: Duration,
 }
 
 /// The stages of a tick, in order (STYLE.md §3).
@@ -155,6 +157,7 @@ pub fn build_app(ctx: GameContext) -> std::io::Result<App> {
             ctx.engagement_events,
             ctx.engagement_state,
             ctx.idle_after,
+            ctx.watch_minute,
         ))
         .init_resource::<Clients>()
         .configure_sets(
