@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 use std::time::{Duration, Instant};
 use vitrine_client::net::{NetClient, RoomChange, SignedIn};
 use vitrine_shared::api::{GiveawayView, PollView, RewardsView};
-use vitrine_shared::protocol::{EngagementEventNet, EngagementRefusal, RejectReason};
+use vitrine_shared::protocol::{EngagementRefusal, RejectReason};
 use vitrine_shared::{ChatText, PoseNet, Reaction, Role, RoomCommand};
 use vitrine_tests::{Http, TestServer, joined_as, pump, step_until};
 
