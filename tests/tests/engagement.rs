@@ -252,6 +252,13 @@ fn polls_and_questions_from_the_room() {
         "a vote earns poll points"
     );
 
+    // A chat line earns a point.
+    clients[1].send_command(RoomCommand::Chat(ChatText::new("Love it").unwrap()));
+    assert!(step_until(Duration::from_secs(10), || {
+        pump_all(&mut clients);
+        clients[1].mirror().points == Some(5 + 1)
+    }));
+
     // Picking up a product earns inspect points (once); a made-up one is refused.
     let product = |p: &str| vitrine_shared::ProductId::new(p).unwrap();
     clients[2].send_command(RoomCommand::Inspect {

@@ -207,6 +207,45 @@ impl EngagementHandle {
 }
 
 #[tokio::test]
+async fn watching_three_shows_earns_the_regular_badge() {
+    for (store, _dir) in stores().await {
+        let (engagement, _) = setup(&store, rules().await).await;
+        let (ada, host) = (shopper(&store, "Ada").await, shopper(&store, "Host").await);
+        let mut events = engagement.subscribe();
+        for (show, minute) in [("One", "1"), ("Two", "2"), ("Two again", "3")] {
+            engagement.start_show(host, show.into()).await.unwrap();
+            engagement
+                .grant(ada, GrantKind::Watch, minute.into())
+                .await
+                .unwrap();
+        }
+        let regular = |r: &Rewards| {
+            r.quests
+                .iter()
+                .find(|q| q.quest.id == "regular")
+                .map(|q| (q.progress, q.earned))
+                .unwrap()
+        };
+        assert_eq!(regular(&engagement.rewards(ada).await.unwrap()), (3, true));
+        let mut badges = Vec::new();
+        while let Ok(event) = events.try_recv() {
+            if let EngagementEvent::Badge { id, .. } = event {
+                badges.push(id);
+            }
+        }
+        assert_eq!(badges, ["regular"]);
+        // Without a show, watching counts toward no show.
+        engagement.end_show().await.unwrap();
+        let bob = shopper(&store, "Bob").await;
+        engagement
+            .grant(bob, GrantKind::Watch, "9".into())
+            .await
+            .unwrap();
+        assert_eq!(regular(&engagement.rewards(bob).await.unwrap()), (0, false));
+    }
+}
+
+#[tokio::test]
 async fn a_paid_order_earns_purchase_points_and_the_show_badge() {
     for (store, _dir) in stores().await {
         let (engagement, shop) = setup(&store, rules().await).await;
