@@ -51,7 +51,10 @@ fn presence_earns_watch_points_only_when_active_and_once_across_rooms() {
     );
     let mut walker = joined_as(&server, &active, "hall");
     let mut sitter = joined_as(&server, &idle, "hall");
-    // The same account in two rooms at once, walking in both.
+    // The same account joins a second room, walking in both. One server
+    // keeps one connection per account (the second replaces the first), and
+    // across servers the minute's number as the grant's reference makes the
+    // same minute count once (the engine's tests show that part).
     let mut twice_hall = joined_as(&server, &twice, "hall");
     let mut twice_tiny = joined_as(&server, &twice, "tiny");
     let mut looper = Some(joined_as(&server, &looping, "hall"));
@@ -87,6 +90,10 @@ fn presence_earns_watch_points_only_when_active_and_once_across_rooms() {
         watch_grants(&http, &looping.token),
         0,
         "reconnect loops earn nothing"
+    );
+    assert!(
+        twice_hall.is_disconnected(),
+        "the second room replaced the first"
     );
     let doubled = watch_grants(&http, &twice.token);
     eprintln!("watch grants: active {walked}, in two rooms {doubled}");

@@ -6,8 +6,10 @@ use std::time::{Duration, Instant};
 use std::time::{SystemTime, UNIX_EPOCH};
 use vitrine_client::bots::{Behaviour, Bot};
 use vitrine_client::net::{ApiClient, RoomChange};
-use vitrine_shared::api::{CreateCoupon, StartFlashSale};
-use vitrine_shared::protocol::{CheckoutCommand, CommandKind, CommerceEventNet, Purchase};
+use vitrine_shared::api::{CreateCoupon, CreatePoll, StartFlashSale};
+use vitrine_shared::protocol::{
+    CheckoutCommand, CommandKind, CommerceEventNet, EngagementEventNet, Purchase,
+};
 use vitrine_shared::{CouponCode, PaymentMethod, RoomCommand, Sku};
 
 /// Runs bots that join a room, walk around, chat and react.
@@ -51,6 +53,17 @@ fn start_flash_sale(
     let host = api
         .sign_in_with_password(user, password)
         .map_err(|e| e.to_string())?;
+    let show = api
+        .start_show(&host, "Spring drop, live")
+        .map_err(|e| e.to_string())?;
+    println!("$ host {user} starts the show \"{}\"", show.title);
+    let poll = CreatePoll {
+        question: "Which colour should the mug come in next?".into(),
+        options: vec!["Terracotta".into(), "Ink blue".into(), "Butter".into()],
+        duration_secs: 30,
+    };
+    let poll = api.create_poll(&host, &poll).map_err(|e| e.to_string())?;
+    println!("$ host {user} opens a poll: {}", poll.question);
     let sale = StartFlashSale {
         sku: "glow-serum-30ml".into(),
         sale_price_minor: 1490,
@@ -92,6 +105,38 @@ fn start_flash_sale(
         .map_err(|e| e.to_string())?;
     println!("$ host {user} pins coupon {DEMO_COUPON}: 10% off orders of 20.00 EUR or more");
     Ok(())
+}
+
+fn describe_engagement(event: &EngagementEventNet) -> Option<String> {
+    Some(match event {
+        EngagementEventNet::PollOpened(p) => {
+            format!("poll: {} ({})", p.question, p.options.join(" / "))
+        }
+        EngagementEventNet::PollResults {
+            counts,
+            closed: true,
+            ..
+        } => format!("poll closed: {counts:?}"),
+        EngagementEventNet::PollResults { counts, .. } => format!("poll so far: {counts:?}"),
+        EngagementEventNet::Points {
+            change,
+            balance,
+            reason,
+        } => format!("{change:+} points for {reason} (balance {balance})"),
+        EngagementEventNet::Badge { name, .. } => format!("badge earned: {name}"),
+        EngagementEventNet::Leaderboard { show, .. } if !show.is_empty() => {
+            let top: Vec<String> = show
+                .iter()
+                .take(3)
+                .map(|l| format!("{} {}", l.name, l.points))
+                .collect();
+            format!("leaderboard: {}", top.join(", "))
+        }
+        EngagementEventNet::QuestionAsked(q) => format!("question from {}: {}", q.name, q.text),
+        EngagementEventNet::GiveawayOpened(g) => format!("giveaway: {}", g.prize),
+        EngagementEventNet::GiveawayDrawn { winner, .. } => format!("giveaway won by {winner}"),
+        _ => return None,
+    })
 }
 
 /// The coupon the demo host pins.
@@ -267,6 +312,14 @@ fn main() -> ExitCode {
                     RoomChange::Commerce(CommerceEventNet::CheckoutFailed { reason, .. }) => {
                         println!("{} could not check out: {reason}", bot.name);
                     }
+                    // Every bot answers a poll when it opens.
+                    RoomChange::Engagement(EngagementEventNet::PollOpened(poll)) => {
+                        let option = (i % poll.options.len()) as u8;
+                        bot.net.send_command(RoomCommand::Vote {
+                            poll_id: poll.id,
+                            option,
+                        });
+                    }
                     _ => {}
                 }
             }
@@ -301,7 +354,11 @@ fn main() -> ExitCode {
                             burst.from.iter().map(|(slot, _)| name_of(*slot)).collect();
                         println!("reactions {} (from {})", shown.join(" "), who.join(", "))
                     }
-                    RoomChange::Engagement(event) => println!("* {event:?}"),
+                    RoomChange::Engagement(event) => {
+                        if let Some(line) = describe_engagement(&event) {
+                            println!("* {line}");
+                        }
+                    }
                     RoomChange::Rejected(r) => println!("! refused {:?}: {}", r.command, r.reason),
                     RoomChange::ShuttingDown(reason) => println!("! server: {reason}"),
                     RoomChange::Commerce(event) => println!("$ {}", describe(&event)),

@@ -4,8 +4,9 @@
 use std::time::Duration;
 use thiserror::Error;
 use vitrine_shared::api::{
-    CouponView, CreateCoupon, CreateSession, ErrorBody, FlashSaleView, JoinTicket, OrderView,
-    PayRequest, PinCoupon, RoomInfo, RoomList, SessionCreated, StartFlashSale,
+    CouponView, CreateCoupon, CreatePoll, CreateSession, ErrorBody, FlashSaleView, JoinTicket,
+    OrderView, PayRequest, PinCoupon, PollView, RoomInfo, RoomList, SessionCreated, ShowView,
+    StartFlashSale, StartShow,
 };
 
 #[derive(Debug, Error)]
@@ -174,6 +175,19 @@ impl ApiClient {
                 .header("Authorization", format!("Bearer {}", session.token))
                 .send_json(&body),
         )
+    }
+
+    /// Staff: start a show (ending any other).
+    pub fn start_show(&self, session: &SignedIn, title: &str) -> Result<ShowView, ApiError> {
+        let body = StartShow {
+            title: title.to_owned(),
+        };
+        Self::read(self.authorized("/api/v1/shows", session).send_json(&body))
+    }
+
+    /// Staff: open a poll.
+    pub fn create_poll(&self, session: &SignedIn, poll: &CreatePoll) -> Result<PollView, ApiError> {
+        Self::read(self.authorized("/api/v1/polls", session).send_json(poll))
     }
 
     /// Pays a pending order.
