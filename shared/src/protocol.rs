@@ -266,6 +266,9 @@ pub enum ServerMessage {
     Rejected(Rejection),
     /// On [`ServerChannel::Events`]: the server is going away.
     ShuttingDown { reason: String },
+    /// On [`ServerChannel::Events`]: a moderator removed you from the room
+    /// (kicked, or banned when `banned`); the connection closes next.
+    Removed { banned: bool, reason: String },
     /// On [`ServerChannel::Events`]: flash sales and your orders.
     Commerce(CommerceEventNet),
     /// On [`ServerChannel::Events`]: polls, questions, giveaways, points.
@@ -324,6 +327,10 @@ pub enum RoomEvent {
     /// Reactions of the last moment, summed: a burst from many shoppers is
     /// one message, not one per tap.
     Reactions(ReactionBurst),
+    /// A moderator removed a chat line: clients drop it.
+    ChatRemoved {
+        seq: u64,
+    },
 }
 
 /// Reactions sent in the room over one short window.
@@ -465,6 +472,10 @@ pub enum RejectReason {
     Shop(ShopRefusal),
     #[error("{0}")]
     Engagement(EngagementRefusal),
+    #[error("you are muted for {remaining_ms} ms more")]
+    Muted { remaining_ms: u64 },
+    #[error("that message contains a blocked word")]
+    Filtered,
 }
 
 impl RejectReason {
@@ -477,6 +488,8 @@ impl RejectReason {
             RejectReason::Claim(_) => "claim_refused",
             RejectReason::Shop(_) => "shop_refused",
             RejectReason::Engagement(_) => "engagement_refused",
+            RejectReason::Muted { .. } => "muted",
+            RejectReason::Filtered => "filtered",
         }
     }
 }
@@ -829,6 +842,14 @@ pub enum EngagementEventNet {
     Leaderboard {
         show: Vec<LeaderNet>,
         all_time: Vec<LeaderNet>,
+    },
+    /// The show went live (`Some(title)`) or ended (`None`).
+    ShowLive {
+        title: Option<String>,
+    },
+    /// The products the host features now (at most 3), in order.
+    Featured {
+        products: Vec<ProductId>,
     },
 }
 

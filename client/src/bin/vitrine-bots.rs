@@ -354,6 +354,12 @@ fn main() -> ExitCode {
                             burst.from.iter().map(|(slot, _)| name_of(*slot)).collect();
                         println!("reactions {} (from {})", shown.join(" "), who.join(", "))
                     }
+                    RoomChange::ChatRemoved(seq) => {
+                        println!("- chat line {seq} removed by a moderator")
+                    }
+                    RoomChange::Removed { banned, reason } => {
+                        println!("! removed from the room (banned: {banned}): {reason}")
+                    }
                     RoomChange::Engagement(event) => {
                         if let Some(line) = describe_engagement(&event) {
                             println!("* {line}");

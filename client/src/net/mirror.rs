@@ -29,6 +29,13 @@ pub enum RoomChange {
     ShuttingDown(String),
     Commerce(CommerceEventNet),
     Engagement(EngagementEventNet),
+    /// A moderator removed a chat line (by its sequence number).
+    ChatRemoved(u64),
+    /// A moderator removed this client from the room.
+    Removed {
+        banned: bool,
+        reason: String,
+    },
 }
 
 #[derive(Debug, Error, PartialEq)]
@@ -79,6 +86,12 @@ pub struct RoomMirror {
     pub leaderboard: (Vec<LeaderNet>, Vec<LeaderNet>),
     /// Reactions seen, summed over every burst.
     pub reactions_seen: u64,
+    /// The products the host features now.
+    pub featured: Vec<vitrine_shared::ProductId>,
+    /// The live show's title, while one is live.
+    pub show_live: Option<String>,
+    /// Set when a moderator removed this client: (banned, reason).
+    pub removed: Option<(bool, String)>,
     /// Newest snapshot applied: acknowledged to the server as a baseline.
     pub latest_snapshot: Option<u32>,
     pub snapshots_applied: u64,
@@ -120,6 +133,10 @@ impl RoomMirror {
             }
             ServerMessage::Commerce(event) => self.apply_commerce(event),
             ServerMessage::Engagement(event) => self.apply_engagement(event),
+            ServerMessage::Removed { banned, reason } => {
+                self.removed = Some((banned, reason.clone()));
+                self.changes.push(RoomChange::Removed { banned, reason });
+            }
         }
         Ok(())
     }
@@ -167,6 +184,10 @@ impl RoomMirror {
             RoomEvent::Chat(line) => {
                 self.chat.push(line.clone());
                 self.changes.push(RoomChange::Chat(line));
+            }
+            RoomEvent::ChatRemoved { seq } => {
+                self.chat.retain(|line| line.seq != seq);
+                self.changes.push(RoomChange::ChatRemoved(seq));
             }
             RoomEvent::Reactions(burst) => {
                 self.reactions_seen += burst.counts.iter().map(|(_, n)| u64::from(*n)).sum::<u64>();
@@ -266,6 +287,8 @@ impl RoomMirror {
             EngagementEventNet::Leaderboard { show, all_time } => {
                 self.leaderboard = (show.clone(), all_time.clone());
             }
+            EngagementEventNet::ShowLive { title } => self.show_live = title.clone(),
+            EngagementEventNet::Featured { products } => self.featured = products.clone(),
         }
         self.changes.push(RoomChange::Engagement(event));
     }
