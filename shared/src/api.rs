@@ -433,6 +433,12 @@ pub struct VariantInput {
 pub struct StartShow {
     /// 1 to 80 characters.
     pub title: String,
+    /// Unix milliseconds: schedule it for then; absent: live now.
+    #[serde(default)]
+    pub scheduled_at_ms: Option<i64>,
+    /// Product ids to sell, in order (at most 50).
+    #[serde(default)]
+    pub lineup: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -440,8 +446,29 @@ pub struct StartShow {
 pub struct ShowView {
     pub id: i64,
     pub title: String,
-    pub started_at_ms: i64,
+    /// `scheduled`, `live` or `ended`.
+    pub status: String,
+    pub scheduled_at_ms: i64,
+    pub live_at_ms: Option<i64>,
     pub ended_at_ms: Option<i64>,
+    pub lineup: Vec<String>,
+    /// At most 3, featured in every room now.
+    pub featured: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ShowList {
+    pub shows: Vec<ShowView>,
+}
+
+/// `PUT /api/v1/shows/current/featured`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct FeatureProducts {
+    /// Product ids, at most 3; empty clears.
+    pub products: Vec<String>,
 }
 
 /// `POST /api/v1/polls` (hosts, co-hosts and moderators).

@@ -392,6 +392,7 @@ fn openapi_describes_every_route_and_every_described_route_exists() {
         ("GET", "/api/v1/rewards"),
         ("GET", "/api/v1/rooms"),
         ("GET", "/api/v1/show/pinned-coupon"),
+        ("GET", "/api/v1/shows"),
         ("GET", "/api/v1/shows/current"),
         ("GET", "/healthz"),
         ("GET", "/metrics"),
@@ -421,9 +422,11 @@ fn openapi_describes_every_route_and_every_described_route_exists() {
         ("POST", "/api/v1/sessions"),
         ("POST", "/api/v1/shows"),
         ("POST", "/api/v1/shows/current/end"),
+        ("POST", "/api/v1/shows/{id}/live"),
         ("PUT", "/api/v1/admin/products/{id}"),
         ("PUT", "/api/v1/cart/items/{sku}"),
         ("PUT", "/api/v1/show/pinned-coupon"),
+        ("PUT", "/api/v1/shows/current/featured"),
     ];
     let expected: Vec<(String, String)> = expected
         .iter()

@@ -181,6 +181,8 @@ impl ApiClient {
     pub fn start_show(&self, session: &SignedIn, title: &str) -> Result<ShowView, ApiError> {
         let body = StartShow {
             title: title.to_owned(),
+            scheduled_at_ms: None,
+            lineup: Vec::new(),
         };
         Self::read(self.authorized("/api/v1/shows", session).send_json(&body))
     }

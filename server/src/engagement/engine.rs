@@ -10,7 +10,6 @@ use super::{EngagementError, EngagementEvent, EngagementHandle, OpenState, Reque
 use crate::commerce::{CommerceEvent, CommerceHandle};
 use crate::engagement::rules::{GrantKind, RewardRules};
 use crate::store::{Store, StoreError, now_ms};
-use sqlx::Row;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -53,7 +52,7 @@ pub async fn spawn(
     rules: RewardRules,
     commerce: CommerceHandle,
 ) -> Result<EngagementHandle, StoreError> {
-    let show = load_show(&store).await?;
+    let show = super::shows::load_live(&store).await?;
     let ledgers = points::load(&store, show.as_ref().map(|s| s.id)).await?;
     let (requests, rx) = mpsc::channel(16 * 1024);
     let (events, _) = broadcast::channel(4096);
@@ -73,23 +72,6 @@ pub async fn spawn(
     };
     tokio::spawn(engine.run(rx, commerce.subscribe()));
     Ok(EngagementHandle { requests, events })
-}
-
-async fn load_show(store: &Store) -> Result<Option<Show>, StoreError> {
-    let row = sqlx::query(
-        "SELECT id, title, started_at FROM shows WHERE ended_at IS NULL ORDER BY started_at DESC LIMIT 1",
-    )
-    .fetch_optional(store.pool())
-    .await?;
-    Ok(match row {
-        Some(row) => Some(Show {
-            id: row.try_get(0)?,
-            title: row.try_get(1)?,
-            started_at_ms: row.try_get(2)?,
-            ended_at_ms: None,
-        }),
-        None => None,
-    })
 }
 
 impl Engine {
@@ -125,8 +107,23 @@ impl Engine {
 
     async fn handle(&mut self, request: Request) {
         match request {
-            Request::StartShow { by, title, reply } => {
-                let _ = reply.send(self.start_show(by, title).await);
+            Request::CreateShow {
+                by,
+                title,
+                scheduled_at_ms,
+                lineup,
+                reply,
+            } => {
+                let _ = reply.send(self.create_show(by, title, scheduled_at_ms, lineup).await);
+            }
+            Request::GoLive { show_id, reply } => {
+                let _ = reply.send(self.go_live(show_id).await);
+            }
+            Request::Shows { reply } => {
+                let _ = reply.send(self.list_shows().await);
+            }
+            Request::Feature { products, reply } => {
+                let _ = reply.send(self.feature(products).await);
             }
             Request::EndShow { reply } => {
                 let _ = reply.send(self.end_show().await);
@@ -244,70 +241,6 @@ impl Engine {
         }
     }
 
-    async fn start_show(&mut self, by: AccountId, title: String) -> Result<Show, EngagementError> {
-        let title = title.trim().to_owned();
-        if title.is_empty() || title.chars().count() > 80 || title.chars().any(char::is_control) {
-            return Err(EngagementError::Invalid("title: 1 to 80 characters".into()));
-        }
-        let now = now_ms();
-        let show = Show {
-            id: crate::commerce::new_id(),
-            title,
-            started_at_ms: now,
-            ended_at_ms: None,
-        };
-        let mut tx = self
-            .store
-            .pool()
-            .begin()
-            .await
-            .map_err(|e| storage(e.into()))?;
-        sqlx::query("UPDATE shows SET ended_at = $1 WHERE ended_at IS NULL")
-            .bind(now)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| storage(e.into()))?;
-        sqlx::query("INSERT INTO shows (id, title, started_at, ended_at, started_by) VALUES ($1, $2, $3, NULL, $4)")
-            .bind(show.id)
-            .bind(&show.title)
-            .bind(now)
-            .bind(by.0 as i64)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| storage(e.into()))?;
-        tx.commit().await.map_err(|e| storage(e.into()))?;
-        tracing::info!(show = show.id, title = %show.title, "show started");
-        for ledger in self.ledgers.values_mut() {
-            ledger.new_show();
-        }
-        self.show = Some(show.clone());
-        self.leaderboard_dirty = true;
-        Ok(show)
-    }
-
-    async fn end_show(&mut self) -> Result<Option<Show>, EngagementError> {
-        let Some(mut show) = self.show.take() else {
-            return Ok(None);
-        };
-        let now = now_ms();
-        let ended = sqlx::query("UPDATE shows SET ended_at = $1 WHERE id = $2")
-            .bind(now)
-            .bind(show.id)
-            .execute(self.store.pool())
-            .await;
-        if let Err(e) = ended {
-            self.show = Some(show);
-            return Err(storage(e.into()));
-        }
-        tracing::info!(show = show.id, "show ended");
-        for ledger in self.ledgers.values_mut() {
-            ledger.new_show();
-        }
-        self.leaderboard_dirty = true;
-        show.ended_at_ms = Some(now);
-        Ok(Some(show))
-    }
-
     /// Display names, from memory or the store.
     pub(super) async fn name_of(&mut self, account: AccountId) -> DisplayName {
         if let Some(name) = self.names.get(&account) {
@@ -352,6 +285,12 @@ impl Engine {
             giveaways.push(self.giveaway_view(id).await?);
         }
         Ok(OpenState {
+            show_live: self.show.as_ref().map(|s| s.title.clone()),
+            featured: self
+                .show
+                .as_ref()
+                .map(|s| s.featured.clone())
+                .unwrap_or_default(),
             polls,
             questions,
             giveaways,

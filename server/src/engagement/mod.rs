@@ -13,6 +13,7 @@ mod points;
 mod polls;
 mod questions;
 pub mod rules;
+mod shows;
 #[cfg(test)]
 mod tests;
 
@@ -29,9 +30,19 @@ use vitrine_shared::{AccountId, ChatText, DisplayName, ProductId};
 pub struct Show {
     pub id: i64,
     pub title: String,
-    pub started_at_ms: i64,
+    /// When it was scheduled to start (or started, if never scheduled).
+    pub scheduled_at_ms: i64,
+    /// When it went live; `None` while it is only scheduled.
+    pub live_at_ms: Option<i64>,
     pub ended_at_ms: Option<i64>,
+    /// The products the host plans to sell, in order.
+    pub lineup: Vec<ProductId>,
+    /// The products featured now (at most [`MAX_FEATURED`]).
+    pub featured: Vec<ProductId>,
 }
+
+/// Products a host may feature at once.
+pub const MAX_FEATURED: usize = 3;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Poll {
@@ -120,6 +131,10 @@ pub enum EngagementError {
     Invalid(String),
     #[error("no show is running")]
     NoShow,
+    #[error("no such show")]
+    UnknownShow,
+    #[error("the show has ended")]
+    ShowEnded,
     #[error("no such poll")]
     UnknownPoll,
     #[error("the poll has closed")]
@@ -209,11 +224,25 @@ pub enum EngagementEvent {
         show: Vec<Leader>,
         all_time: Vec<Leader>,
     },
+    /// A show went live (`Some(title)`) or the live one ended (`None`).
+    ShowLive {
+        title: Option<String>,
+    },
+    Featured {
+        products: Vec<ProductId>,
+    },
+    /// A product was picked up or examined (for the console's counts).
+    Inspected {
+        account: AccountId,
+        product: ProductId,
+    },
 }
 
 /// What a room needs to show a newcomer.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OpenState {
+    pub show_live: Option<String>,
+    pub featured: Vec<ProductId>,
     pub polls: Vec<Poll>,
     pub questions: Vec<Question>,
     pub giveaways: Vec<Giveaway>,
@@ -224,9 +253,22 @@ pub struct OpenState {
 type Reply<T> = oneshot::Sender<Result<T, EngagementError>>;
 
 pub(crate) enum Request {
-    StartShow {
+    CreateShow {
         by: AccountId,
         title: String,
+        scheduled_at_ms: Option<i64>,
+        lineup: Vec<ProductId>,
+        reply: Reply<Show>,
+    },
+    GoLive {
+        show_id: i64,
+        reply: Reply<Show>,
+    },
+    Shows {
+        reply: Reply<Vec<Show>>,
+    },
+    Feature {
+        products: Vec<ProductId>,
         reply: Reply<Show>,
     },
     EndShow {
@@ -365,8 +407,44 @@ impl EngagementHandle {
         self.events.subscribe()
     }
 
+    /// Starts a show now (ending any other).
     pub async fn start_show(&self, by: AccountId, title: String) -> Result<Show, EngagementError> {
-        ask!(self, StartShow { by, title })
+        self.create_show(by, title, None, Vec::new()).await
+    }
+
+    /// Schedules a show for `scheduled_at_ms` with a line-up, or with
+    /// `None` starts it now.
+    pub async fn create_show(
+        &self,
+        by: AccountId,
+        title: String,
+        scheduled_at_ms: Option<i64>,
+        lineup: Vec<ProductId>,
+    ) -> Result<Show, EngagementError> {
+        ask!(
+            self,
+            CreateShow {
+                by,
+                title,
+                scheduled_at_ms,
+                lineup
+            }
+        )
+    }
+
+    /// Takes a scheduled show live (ending the one live).
+    pub async fn go_live(&self, show_id: i64) -> Result<Show, EngagementError> {
+        ask!(self, GoLive { show_id })
+    }
+
+    /// Scheduled and live shows, then the latest ended ones.
+    pub async fn shows(&self) -> Result<Vec<Show>, EngagementError> {
+        ask!(self, Shows {})
+    }
+
+    /// Features up to three products in the live show; every room hears it.
+    pub async fn feature(&self, products: Vec<ProductId>) -> Result<Show, EngagementError> {
+        ask!(self, Feature { products })
     }
 
     pub async fn end_show(&self) -> Result<Option<Show>, EngagementError> {

@@ -250,6 +250,10 @@ impl Engine {
         if exists.is_none() {
             return Err(EngagementError::UnknownProduct);
         }
+        let _ = self.events.send(EngagementEvent::Inspected {
+            account,
+            product: product.clone(),
+        });
         let show = self.show.as_ref().map_or(0, |s| s.id);
         self.grant(account, GrantKind::Inspect, format!("{show}:{product}"))
             .await

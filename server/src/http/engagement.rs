@@ -12,12 +12,12 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::IntoParams;
 use vitrine_shared::api::{
-    AskQuestion, CreateGiveaway, CreatePoll, DrawView, GiveawayView, GrantView, InviteView,
-    LeaderView, LeaderboardView, PollView, QuestView, QuestionList, QuestionView, RedeemRequest,
-    Redeemed, RewardOffer, RewardsView, ShowView, StartShow, VoteRequest,
+    AskQuestion, CreateGiveaway, CreatePoll, DrawView, FeatureProducts, GiveawayView, GrantView,
+    InviteView, LeaderView, LeaderboardView, PollView, QuestView, QuestionList, QuestionView,
+    RedeemRequest, Redeemed, RewardOffer, RewardsView, ShowList, ShowView, StartShow, VoteRequest,
 };
 use vitrine_shared::protocol::EntryRule;
-use vitrine_shared::{ChatText, Role};
+use vitrine_shared::{ChatText, ProductId, Role};
 
 impl From<EngagementError> for ApiError {
     fn from(e: EngagementError) -> Self {
@@ -25,6 +25,8 @@ impl From<EngagementError> for ApiError {
         let (status, code) = match e {
             EngagementError::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
             EngagementError::NoShow => (StatusCode::NOT_FOUND, "no_show"),
+            EngagementError::UnknownShow => (StatusCode::NOT_FOUND, "show_not_found"),
+            EngagementError::ShowEnded => (StatusCode::CONFLICT, "show_ended"),
             EngagementError::UnknownPoll => (StatusCode::NOT_FOUND, "poll_not_found"),
             EngagementError::PollClosed => (StatusCode::CONFLICT, "poll_closed"),
             EngagementError::BadOption => (StatusCode::BAD_REQUEST, "bad_option"),
@@ -82,13 +84,28 @@ fn id(raw: &str, missing: EngagementError) -> Result<i64, ApiError> {
     raw.parse().map_err(|_| ApiError::from(missing))
 }
 
-fn show_view(s: Show) -> ShowView {
+pub(super) fn show_view(s: Show) -> ShowView {
+    let status = match (s.live_at_ms, s.ended_at_ms) {
+        (_, Some(_)) => "ended",
+        (Some(_), None) => "live",
+        (None, None) => "scheduled",
+    };
     ShowView {
         id: s.id,
         title: s.title,
-        started_at_ms: s.started_at_ms,
+        status: status.to_owned(),
+        scheduled_at_ms: s.scheduled_at_ms,
+        live_at_ms: s.live_at_ms,
         ended_at_ms: s.ended_at_ms,
+        lineup: s.lineup.iter().map(|p| p.to_string()).collect(),
+        featured: s.featured.iter().map(|p| p.to_string()).collect(),
     }
+}
+
+fn product_ids(raw: Vec<String>) -> Result<Vec<ProductId>, ApiError> {
+    raw.into_iter()
+        .map(|p| ProductId::new(p).map_err(|_| ApiError::from(EngagementError::UnknownProduct)))
+        .collect()
 }
 
 fn poll_view(p: Poll) -> PollView {
@@ -142,8 +159,9 @@ fn giveaway_view(g: Giveaway) -> GiveawayView {
     }
 }
 
-/// Start a show now (ending any other): points, polls and giveaways count
-/// within it.
+/// Create a show: scheduled for `scheduled_at_ms` with a line-up, or live
+/// now (ending any other). Points, polls and giveaways count within the
+/// live show.
 #[utoipa::path(
     post,
     path = "/api/v1/shows",
@@ -151,9 +169,10 @@ fn giveaway_view(g: Giveaway) -> GiveawayView {
     request_body = StartShow,
     security(("bearer" = [])),
     responses(
-        (status = 201, description = "Started", body = ShowView),
-        (status = 400, description = "Bad title", body = ErrorBody),
+        (status = 201, description = "Scheduled, or live", body = ShowView),
+        (status = 400, description = "Bad title, time or line-up", body = ErrorBody),
         (status = 403, description = "Not a host or co-host", body = ErrorBody),
+        (status = 404, description = "A line-up product does not exist", body = ErrorBody),
     )
 )]
 pub async fn start_show(
@@ -162,11 +181,80 @@ pub async fn start_show(
     ApiJson(body): ApiJson<StartShow>,
 ) -> Result<(StatusCode, Json<ShowView>), ApiError> {
     host_only(&who)?;
+    let lineup = product_ids(body.lineup)?;
     let show = state
         .engagement
-        .start_show(who.account.id, body.title)
+        .create_show(who.account.id, body.title, body.scheduled_at_ms, lineup)
         .await?;
     Ok((StatusCode::CREATED, Json(show_view(show))))
+}
+
+/// Scheduled and live shows first, then the latest ended ones.
+#[utoipa::path(
+    get,
+    path = "/api/v1/shows",
+    tag = "engagement",
+    responses((status = 200, description = "Shows", body = ShowList))
+)]
+pub async fn list_shows(State(state): State<AppState>) -> Result<Json<ShowList>, ApiError> {
+    let shows = state.engagement.shows().await?;
+    Ok(Json(ShowList {
+        shows: shows.into_iter().map(show_view).collect(),
+    }))
+}
+
+/// Go live with a scheduled show (ending the one live).
+#[utoipa::path(
+    post,
+    path = "/api/v1/shows/{id}/live",
+    tag = "engagement",
+    params(("id" = i64, Path, description = "Show id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Live", body = ShowView),
+        (status = 403, description = "Not a host or co-host", body = ErrorBody),
+        (status = 404, description = "No such show", body = ErrorBody),
+        (status = 409, description = "It has ended", body = ErrorBody),
+    )
+)]
+pub async fn go_live(
+    State(state): State<AppState>,
+    who: Authenticated,
+    Path(raw): Path<String>,
+) -> Result<Json<ShowView>, ApiError> {
+    host_only(&who)?;
+    let show = state
+        .engagement
+        .go_live(id(&raw, EngagementError::UnknownShow)?)
+        .await?;
+    Ok(Json(show_view(show)))
+}
+
+/// Feature up to three products: every room highlights them.
+#[utoipa::path(
+    put,
+    path = "/api/v1/shows/current/featured",
+    tag = "engagement",
+    request_body = FeatureProducts,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Featured", body = ShowView),
+        (status = 400, description = "More than three, or twice the same", body = ErrorBody),
+        (status = 403, description = "Not a host or co-host", body = ErrorBody),
+        (status = 404, description = "No show is live, or no such product", body = ErrorBody),
+    )
+)]
+pub async fn feature(
+    State(state): State<AppState>,
+    who: Authenticated,
+    ApiJson(body): ApiJson<FeatureProducts>,
+) -> Result<Json<ShowView>, ApiError> {
+    host_only(&who)?;
+    let show = state
+        .engagement
+        .feature(product_ids(body.products)?)
+        .await?;
+    Ok(Json(show_view(show)))
 }
 
 /// The show running now.

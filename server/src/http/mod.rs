@@ -133,7 +133,9 @@ pub fn router(state: AppState) -> Router {
             coupons::pin_coupon,
             coupons::unpin_coupon
         ))
-        .routes(routes!(engagement::start_show))
+        .routes(routes!(engagement::start_show, engagement::list_shows))
+        .routes(routes!(engagement::go_live))
+        .routes(routes!(engagement::feature))
         .routes(routes!(engagement::current_show))
         .routes(routes!(engagement::end_show))
         .routes(routes!(engagement::create_poll))

@@ -80,6 +80,8 @@ pub struct EngagementLink {
     questions: BTreeMap<i64, QuestionNet>,
     giveaways: BTreeMap<i64, GiveawayNet>,
     leaderboard: Option<EngagementEventNet>,
+    show_live: Option<String>,
+    featured: Vec<vitrine_shared::ProductId>,
     /// Poll results not yet sent: the latest counts per poll.
     results: BTreeMap<i64, Vec<u32>>,
     results_sent_at: Duration,
@@ -117,6 +119,8 @@ impl EngagementLink {
                 .map(|g| (g.id, giveaway_net(g)))
                 .collect(),
             leaderboard: Some(leaderboard),
+            show_live: state.show_live,
+            featured: state.featured,
             results: BTreeMap::new(),
             results_sent_at: Duration::ZERO,
             pending: Vec::new(),
@@ -232,11 +236,22 @@ fn welcome_newcomers(
             last_pose: None,
         });
         link.handle.try_invitee_joined(member.info.account);
-        let news = link
-            .polls
-            .values()
-            .cloned()
-            .map(EngagementEventNet::PollOpened)
+        let show = [
+            EngagementEventNet::ShowLive {
+                title: link.show_live.clone(),
+            },
+            EngagementEventNet::Featured {
+                products: link.featured.clone(),
+            },
+        ];
+        let news = show
+            .into_iter()
+            .chain(
+                link.polls
+                    .values()
+                    .cloned()
+                    .map(EngagementEventNet::PollOpened),
+            )
             .chain(
                 link.questions
                     .values()
@@ -477,6 +492,16 @@ fn relay_engagement_news(
                 link.leaderboard = Some(board.clone());
                 board
             }
+            EngagementEvent::ShowLive { title } => {
+                link.show_live = title.clone();
+                EngagementEventNet::ShowLive { title }
+            }
+            EngagementEvent::Featured { products } => {
+                link.featured = products.clone();
+                EngagementEventNet::Featured { products }
+            }
+            // For the console only.
+            EngagementEvent::Inspected { .. } => continue,
             // A shopper's own news goes to their clients only.
             EngagementEvent::Points {
                 account,
