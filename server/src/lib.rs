@@ -14,6 +14,7 @@ pub mod engagement;
 pub mod http;
 pub mod keys;
 pub mod metrics;
+pub mod moderation;
 pub mod rate_limit;
 pub mod rooms;
 pub mod store;
@@ -134,6 +135,7 @@ impl Server {
             .open_state()
             .await
             .map_err(|e| StartError::Io(std::io::Error::other(e)))?;
+        let (moderation, moderation_actions) = moderation::Moderation::load(store.clone()).await?;
 
         let socket = UdpSocket::bind(config.udp).map_err(|source| StartError::Bind {
             what: "UDP",
@@ -177,6 +179,8 @@ impl Server {
             engagement_state,
             idle_after,
             watch_minute: config.watch_minute,
+            moderation: moderation.clone(),
+            moderation_actions,
         };
         // The app is built on its own thread; report a failure back here.
         let (built_tx, built_rx) = std::sync::mpsc::channel();
@@ -201,6 +205,7 @@ impl Server {
             store: store.clone(),
             commerce,
             engagement,
+            moderation,
             reward_offers,
             directory: directory.clone(),
             metrics: metrics.clone(),

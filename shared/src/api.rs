@@ -662,3 +662,138 @@ pub struct InviteView {
     /// Give it to a friend: they sign in with `{"display_name": …, "invite": code}`.
     pub code: String,
 }
+
+// ---------------------------------------------------------------------------
+// Moderation (hosts, co-hosts and moderators)
+
+/// A chat line as moderators see it, with its author's account.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ModChatLine {
+    /// The line's number in its room: what `DELETE …/chat/{seq}` takes.
+    pub seq: u64,
+    pub slot: u16,
+    pub account_id: u64,
+    pub name: String,
+    pub text: String,
+    pub at_ms: i64,
+}
+
+/// `GET /api/v1/moderation/rooms/{id}/chat`: the room's recent lines
+/// (up to 200), oldest first.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ModChatView {
+    pub room: String,
+    pub lines: Vec<ModChatLine>,
+}
+
+/// `PUT /api/v1/moderation/mutes/{account}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct MuteRequest {
+    /// 1 to 86400 (a day); muting again replaces the end.
+    pub seconds: u64,
+    /// Up to 200 characters, for the log.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MuteView {
+    pub account_id: u64,
+    pub name: String,
+    pub until_ms: i64,
+    pub reason: String,
+    pub muted_by: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MuteList {
+    /// Running mutes, soonest to end first.
+    pub mutes: Vec<MuteView>,
+}
+
+/// `POST /api/v1/moderation/kicks`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct KickRequest {
+    pub account_id: u64,
+    /// Up to 200 characters; shown to the member removed.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// `PUT /api/v1/moderation/bans/{account}`.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct BanRequest {
+    /// Up to 200 characters; shown to the member removed.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BanView {
+    pub account_id: u64,
+    pub name: String,
+    pub reason: String,
+    pub banned_by: u64,
+    pub banned_at_ms: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BanList {
+    /// Newest first.
+    pub bans: Vec<BanView>,
+}
+
+/// `PUT /api/v1/moderation/filter`: the whole list of blocked terms.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct FilterRequest {
+    /// At most 500 terms of 1 to 40 characters (trimmed); matched in any
+    /// case, as whole words.
+    pub terms: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FilterView {
+    /// Lower case, without repeats, in the order given.
+    pub terms: Vec<String>,
+    /// How terms match: `whole_words` (case-insensitive).
+    pub matching: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ModLogEntry {
+    /// Numbered in the order taken: pass the last one seen as `before`
+    /// for the next page.
+    pub seq: i64,
+    pub at_ms: i64,
+    pub actor_id: u64,
+    pub actor_name: String,
+    /// `delete_chat`, `mute`, `unmute`, `kick`, `ban`, `unban` or `filter`.
+    pub action: String,
+    pub room: Option<String>,
+    pub target_account_id: Option<u64>,
+    pub target_name: Option<String>,
+    pub details: String,
+}
+
+/// `GET /api/v1/moderation/log`: newest first.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ModLogView {
+    pub entries: Vec<ModLogEntry>,
+}

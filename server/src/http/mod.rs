@@ -9,6 +9,7 @@ mod engagement;
 mod error;
 mod extract;
 mod flash_sales;
+mod moderation;
 mod ops;
 mod products;
 mod rooms;
@@ -42,6 +43,8 @@ pub struct AppStateInner {
     pub store: Store,
     pub commerce: crate::commerce::CommerceHandle,
     pub engagement: crate::engagement::EngagementHandle,
+    /// Mutes, bans, the keyword filter and the log (staff only).
+    pub moderation: Arc<crate::moderation::Moderation>,
     /// What points buy, from the reward rules.
     pub reward_offers: Vec<crate::engagement::rules::RewardOfferRule>,
     pub directory: Arc<RoomDirectory>,
@@ -91,6 +94,7 @@ impl AppState {
         (name = "catalog", description = "Products, variants, prices and stock"),
         (name = "commerce", description = "Carts, checkout, coupons, flash sales and orders"),
         (name = "engagement", description = "Shows, polls, Q&A, giveaways, points, badges and leaderboards"),
+        (name = "moderation", description = "Chat deletion, mutes, kicks, bans, the keyword filter and the log (staff only)"),
         (name = "operations", description = "Health, metrics and this document"),
     )
 )]
@@ -155,6 +159,15 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(engagement::redeem))
         .routes(routes!(engagement::leaderboard))
         .routes(routes!(engagement::invite))
+        .routes(routes!(moderation::room_chat))
+        .routes(routes!(moderation::delete_chat_line))
+        .routes(routes!(moderation::list_mutes))
+        .routes(routes!(moderation::mute, moderation::unmute))
+        .routes(routes!(moderation::kick))
+        .routes(routes!(moderation::list_bans))
+        .routes(routes!(moderation::ban, moderation::unban))
+        .routes(routes!(moderation::get_filter, moderation::set_filter))
+        .routes(routes!(moderation::log))
         .merge(admin)
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::metrics))

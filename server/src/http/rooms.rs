@@ -46,6 +46,7 @@ pub async fn list_rooms(State(state): State<AppState>) -> Json<RoomList> {
     responses(
         (status = 200, description = "Seat held; connect within the token's lifetime", body = JoinTicket),
         (status = 401, description = "No valid session", body = ErrorBody),
+        (status = 403, description = "Banned by a moderator", body = ErrorBody),
         (status = 404, description = "No such room", body = ErrorBody),
         (status = 409, description = "Room full", body = ErrorBody),
         (status = 429, description = "Too many requests", body = ErrorBody),
@@ -58,6 +59,13 @@ pub async fn join_room(
     who: Authenticated,
 ) -> Result<Json<JoinTicket>, ApiError> {
     state.rate_limit(ip)?;
+    if state.moderation.is_banned(who.account.id) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "banned",
+            "a moderator banned this account from the rooms",
+        ));
+    }
     let not_found = || ApiError::new(StatusCode::NOT_FOUND, "room_not_found", "no such room");
     let room = RoomId::new(id).map_err(|_| not_found())?;
     state

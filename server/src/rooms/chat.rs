@@ -5,7 +5,7 @@
 
 use super::inbox::CommandReceived;
 use super::membership::{Member, Room};
-use super::{ServerSystems, send_event};
+use super::{ServerSystems, Shared, send_event};
 use bevy_app::prelude::*;
 use bevy_ecs::prelude::*;
 use bevy_renet::RenetServer;
@@ -68,6 +68,7 @@ fn relay(
     members: Query<&Member>,
     mut rooms: Query<&mut Room>,
     mut server: ResMut<RenetServer>,
+    shared: Res<Shared>,
 ) {
     for CommandReceived { member, command } in received.read() {
         let Ok(member) = members.get(*member) else {
@@ -86,6 +87,10 @@ fn relay(
                     seq: room.chat_seq,
                 };
                 room.recent_chat.push_back(line.clone());
+                // Moderators pick lines to delete from their own copy.
+                shared
+                    .moderation
+                    .record_chat(&room.id, member.info.account, &line);
                 while room.recent_chat.len() > CHAT_HISTORY_LINES {
                     room.recent_chat.pop_front();
                 }

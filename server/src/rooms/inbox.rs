@@ -1,11 +1,14 @@
 //! The one validation stage (STYLE.md §4): right after receive, decode each
 //! message, check it came on its channel from an admitted member, apply rate
-//! limits, and only then hand typed messages to the gameplay systems.
+//! limits and moderation (mutes, the keyword filter), and only then hand
+//! typed messages to the gameplay systems.
 //! A message that cannot be decoded, or arrives on the wrong channel, is a
 //! protocol violation: the sender is disconnected.
 
 use super::membership::{Limits, Member};
+use super::moderation::{ModerationLink, Screen};
 use super::{Clients, ServerSystems, Shared, send_event};
+use crate::store::now_ms;
 use bevy_app::prelude::*;
 use bevy_ecs::prelude::*;
 use bevy_renet::RenetServer;
@@ -41,6 +44,7 @@ pub(super) fn plugin(app: &mut App) {
 /// for the next tick, so one flooding client cannot stall the room.
 const MAX_MESSAGES_PER_CHANNEL_PER_TICK: usize = 64;
 
+#[allow(clippy::too_many_arguments)]
 fn receive_messages(
     mut server: ResMut<RenetServer>,
     clients: Res<Clients>,
@@ -49,6 +53,7 @@ fn receive_messages(
     mut commands: MessageWriter<CommandReceived>,
     shared: Res<Shared>,
     time: Res<Time<Real>>,
+    moderation: Res<ModerationLink>,
 ) {
     let now = time.elapsed();
     let metrics = &shared.metrics;
@@ -113,17 +118,23 @@ fn receive_messages(
                 | RoomCommand::Upvote { .. }
                 | RoomCommand::EnterGiveaway { .. } => &mut limits.reactions,
             };
-            match bucket.try_take(now) {
-                Ok(()) => {
+            // Then moderation: a muted member, a blocked term, or a member
+            // on its way out (see `moderation`).
+            let screened = match bucket.try_take(now) {
+                Ok(()) => moderation.screen(client, member.info.account, &command, now_ms()),
+                Err(wait) => Screen::Reject(RejectReason::RateLimited {
+                    retry_after_ms: wait.as_millis().min(u32::MAX as u128) as u32,
+                }),
+            };
+            match screened {
+                Screen::Pass => {
                     commands.write(CommandReceived {
                         member: entity,
                         command,
                     });
                 }
-                Err(wait) => {
-                    let reason = RejectReason::RateLimited {
-                        retry_after_ms: wait.as_millis().min(u32::MAX as u128) as u32,
-                    };
+                Screen::Drop => {}
+                Screen::Reject(reason) => {
                     metrics.reject(reason.code());
                     let rejection = Rejection {
                         command: command.kind(),

@@ -210,6 +210,10 @@ fn admit(
     let raw = transport.user_data(client).ok_or("no_user_data")?;
     let who = TokenUserData::from_bytes(&raw).map_err(|_| "bad_user_data")?;
     let room_entity = *index.0.get(&who.room).ok_or("unknown_room")?;
+    // A token issued before a ban is still refused.
+    if shared.moderation.is_banned(who.account) {
+        return Err("banned");
+    }
 
     // One live connection per account: a second sign-in replaces the first.
     let stale: Vec<ClientId> = members

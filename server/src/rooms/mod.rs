@@ -11,6 +11,7 @@ mod engagement;
 mod inbox;
 mod lifecycle;
 mod membership;
+mod moderation;
 mod shop;
 mod spec;
 mod transport;
@@ -67,6 +68,9 @@ pub struct GameContext {
     pub idle_after: Duration,
     /// Presence earns watch points per this long (a minute; shorter in tests).
     pub watch_minute: Duration,
+    /// Mutes, bans and the filter; moderators' actions arrive on the receiver.
+    pub moderation: Arc<crate::moderation::Moderation>,
+    pub moderation_actions: tokio::sync::mpsc::UnboundedReceiver<crate::moderation::RoomAction>,
 }
 
 /// The stages of a tick, in order (STYLE.md §3).
@@ -87,6 +91,7 @@ pub enum ServerSystems {
 pub struct Shared {
     pub directory: Arc<RoomDirectory>,
     pub metrics: Arc<Metrics>,
+    pub moderation: Arc<crate::moderation::Moderation>,
 }
 
 #[derive(Resource, Clone, Copy)]
@@ -140,6 +145,7 @@ pub fn build_app(ctx: GameContext) -> std::io::Result<App> {
         .insert_resource(Shared {
             directory: ctx.directory,
             metrics: ctx.metrics,
+            moderation: ctx.moderation.clone(),
         })
         .insert_resource(RateSettings {
             chat: ctx.chat,
@@ -158,6 +164,10 @@ pub fn build_app(ctx: GameContext) -> std::io::Result<App> {
             ctx.engagement_state,
             ctx.idle_after,
             ctx.watch_minute,
+        ))
+        .insert_resource(moderation::ModerationLink::new(
+            ctx.moderation,
+            ctx.moderation_actions,
         ))
         .init_resource::<Clients>()
         .configure_sets(
@@ -178,6 +188,7 @@ pub fn build_app(ctx: GameContext) -> std::io::Result<App> {
             chat::plugin,
             shop::plugin,
             engagement::plugin,
+            moderation::plugin,
             lifecycle::plugin,
         ));
     membership::spawn_rooms(app.world_mut(), ctx.rooms);
