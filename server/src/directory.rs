@@ -134,6 +134,15 @@ impl RoomDirectory {
         }
     }
 
+    /// Every member of every room, once per room they are in.
+    pub fn members(&self) -> Vec<AccountId> {
+        let rooms = self.rooms.lock().unwrap_or_else(|p| p.into_inner());
+        rooms
+            .values()
+            .flat_map(|r| r.members.iter().copied())
+            .collect()
+    }
+
     pub fn total_members(&self) -> usize {
         self.lock().values().map(|r| r.members.len()).sum()
     }

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod catalog;
 pub mod commerce;
 pub mod config;
+pub mod console;
 pub mod directory;
 pub mod engagement;
 pub mod http;
@@ -159,6 +160,14 @@ impl Server {
                 .iter()
                 .map(|s| (s.id.clone(), s.name.clone(), s.capacity)),
         ));
+        let console = console::spawn(
+            store.clone(),
+            directory.clone(),
+            metrics.clone(),
+            commerce.clone(),
+            engagement.clone(),
+        )
+        .await;
         let room_stop = Arc::new(AtomicBool::new(false));
         let ctx = rooms::GameContext {
             socket,
@@ -179,6 +188,7 @@ impl Server {
             engagement_state,
             idle_after,
             watch_minute: config.watch_minute,
+            chat_log: console.chat_log.clone(),
             moderation: moderation.clone(),
             moderation_actions,
         };
@@ -206,6 +216,7 @@ impl Server {
             commerce,
             engagement,
             moderation,
+            console,
             reward_offers,
             directory: directory.clone(),
             metrics: metrics.clone(),

@@ -26,6 +26,9 @@ pub struct Metrics {
     pub bytes_out: AtomicU64,
     pub messages_in: AtomicU64,
     pub ticks: AtomicU64,
+    /// Chat lines and reactions sent in rooms, for the console's rates.
+    pub chat_lines: AtomicU64,
+    pub reactions: AtomicU64,
     tick_times: Mutex<TickWindow>,
     rejected: Mutex<BTreeMap<&'static str, u64>>,
     http_requests: Mutex<BTreeMap<u16, u64>>,

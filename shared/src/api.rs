@@ -797,3 +797,87 @@ pub struct ModLogEntry {
 pub struct ModLogView {
     pub entries: Vec<ModLogEntry>,
 }
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RoomViewers {
+    pub id: String,
+    pub name: String,
+    pub viewers: u32,
+    pub capacity: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ProductStats {
+    pub product_id: String,
+    pub name: String,
+    /// Times shoppers picked it up or examined it.
+    pub pickups: u32,
+    /// Add-to-cart actions.
+    pub carts: u32,
+    pub units_sold: i64,
+    pub sales_minor: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SeriesPoint {
+    pub at_ms: i64,
+    pub viewers: u32,
+    pub orders: u32,
+    pub sales_minor: i64,
+}
+
+/// The console's live dashboard, sent at most once a second.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DashboardView {
+    pub at_ms: i64,
+    /// The live show; counts below are since it went live (or since the
+    /// server started, when none is).
+    pub show: Option<ShowView>,
+    pub viewers: u32,
+    pub rooms: Vec<RoomViewers>,
+    pub unique_viewers: u32,
+    pub peak_viewers: u32,
+    /// Over the last minute.
+    pub chat_per_minute: u32,
+    pub reactions_per_minute: u32,
+    pub add_to_carts: u32,
+    pub orders: u32,
+    pub buyers: u32,
+    pub sales: MoneyView,
+    /// Buyers per unique viewer, in basis points (100 = 1 %).
+    pub conversion_bp: u32,
+    pub products: Vec<ProductStats>,
+    pub flash_sales: Vec<FlashSaleView>,
+    pub poll: Option<PollView>,
+    pub open_questions: u32,
+    /// Every 10 s: viewers, orders and sales so far.
+    pub series: Vec<SeriesPoint>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TopProduct {
+    pub product_id: String,
+    pub name: String,
+    pub units: i64,
+    pub sales: MoneyView,
+}
+
+/// After the show.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ShowSummary {
+    pub show: ShowView,
+    pub peak_viewers: u32,
+    pub unique_viewers: u32,
+    pub orders: u32,
+    pub buyers: u32,
+    pub sales: MoneyView,
+    pub conversion_bp: u32,
+    pub top_products: Vec<TopProduct>,
+    pub chat_lines: u32,
+}

@@ -381,6 +381,8 @@ fn openapi_describes_every_route_and_every_described_route_exists() {
         ("DELETE", "/api/v1/sessions/current"),
         ("DELETE", "/api/v1/show/pinned-coupon"),
         ("GET", "/api/v1/cart"),
+        ("GET", "/api/v1/console/dashboard"),
+        ("GET", "/api/v1/console/feed"),
         ("GET", "/api/v1/coupons/{code}"),
         ("GET", "/api/v1/flash-sales/{id}"),
         ("GET", "/api/v1/giveaways/{id}"),
@@ -402,6 +404,9 @@ fn openapi_describes_every_route_and_every_described_route_exists() {
         ("GET", "/api/v1/show/pinned-coupon"),
         ("GET", "/api/v1/shows"),
         ("GET", "/api/v1/shows/current"),
+        ("GET", "/api/v1/shows/{id}/chat.csv"),
+        ("GET", "/api/v1/shows/{id}/orders.csv"),
+        ("GET", "/api/v1/shows/{id}/summary"),
         ("GET", "/healthz"),
         ("GET", "/metrics"),
         ("POST", "/api/v1/admin/catalog"),
@@ -658,5 +663,104 @@ fn hosts_import_and_archive_the_catalog() {
     assert_eq!(
         (refused.status, refused.code().as_str()),
         (404, "unknown_sku")
+    );
+}
+
+/// Every route documented as staff-only (a 403 for "not staff" in the
+/// OpenAPI document) refuses a shopper's token with 403, given a body that
+/// would otherwise be accepted. The list is checked against the document,
+/// so a new staff route cannot be left out.
+#[test]
+fn a_shopper_token_cannot_call_any_staff_route() {
+    let server = TestServer::start();
+    let shopper = sign_in(&server, "Shopper");
+    let doc = request(&server, "GET", "/api/v1/openapi.json", None, None).json();
+    // 403s that are not about the role.
+    let other_reasons = [
+        ("POST", "/api/v1/giveaways/{id}/entries"),
+        ("POST", "/api/v1/giveaways/{id}/claim"),
+        ("POST", "/api/v1/questions"),
+        ("POST", "/api/v1/rooms/{id}/join"),
+    ];
+    let mut documented: Vec<(String, String)> = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let method = method.to_uppercase();
+            let forbids = op["responses"].get("403").is_some();
+            if forbids && !other_reasons.contains(&(method.as_str(), path.as_str())) {
+                documented.push((method, path.clone()));
+            }
+        }
+    }
+    documented.sort();
+    let far = "4102444800000"; // 2100-01-01
+    let feed = format!("/api/v1/console/feed?token={shopper}");
+    let staff: Vec<(&str, &str, String)> = vec![
+        ("DELETE", "/api/v1/moderation/bans/1", String::new()),
+        ("DELETE", "/api/v1/moderation/mutes/1", String::new()),
+        ("DELETE", "/api/v1/moderation/rooms/hall/chat/1", String::new()),
+        ("DELETE", "/api/v1/show/pinned-coupon", String::new()),
+        ("GET", "/api/v1/console/dashboard", String::new()),
+        ("GET", &feed, String::new()),
+        ("GET", "/api/v1/moderation/bans", String::new()),
+        ("GET", "/api/v1/moderation/filter", String::new()),
+        ("GET", "/api/v1/moderation/log", String::new()),
+        ("GET", "/api/v1/moderation/mutes", String::new()),
+        ("GET", "/api/v1/moderation/rooms/hall/chat", String::new()),
+        ("GET", "/api/v1/shows/1/chat.csv", String::new()),
+        ("GET", "/api/v1/shows/1/orders.csv", String::new()),
+        ("GET", "/api/v1/shows/1/summary", String::new()),
+        ("POST", "/api/v1/admin/catalog", "currency = \"EUR\"".into()),
+        ("POST", "/api/v1/admin/products", r#"{"id":"x","name":"X","category":"home","price":"1.00","currency":"EUR","model":"models/x.glb","variants":[{"sku":"x-1","stock":1}]}"#.into()),
+        ("POST", "/api/v1/admin/products/glow-serum/archive", String::new()),
+        ("POST", "/api/v1/coupons", format!(r#"{{"code":"NOPE10","percent_off":10,"currency":"EUR","ends_at_ms":{far}}}"#)),
+        ("POST", "/api/v1/flash-sales", r#"{"sku":"glow-serum-30ml","sale_price_minor":100,"currency":"EUR","quantity":1,"per_buyer_limit":1,"countdown_secs":10,"duration_secs":60}"#.into()),
+        ("POST", "/api/v1/giveaways", r#"{"prize":"x","entry":"everyone","closes_in_secs":60}"#.into()),
+        ("POST", "/api/v1/moderation/kicks", r#"{"account_id":1}"#.into()),
+        ("POST", "/api/v1/orders/1/deliver", String::new()),
+        ("POST", "/api/v1/orders/1/fulfil", String::new()),
+        ("POST", "/api/v1/polls", r#"{"question":"q","options":["a","b"],"duration_secs":60}"#.into()),
+        ("POST", "/api/v1/questions/1/answered", String::new()),
+        ("POST", "/api/v1/shows", r#"{"title":"Mine"}"#.into()),
+        ("POST", "/api/v1/shows/1/live", String::new()),
+        ("POST", "/api/v1/shows/current/end", String::new()),
+        ("PUT", "/api/v1/admin/products/glow-serum", r#"{"name":"X","category":"home","price":"1.00","currency":"EUR","model":"models/x.glb","variants":[{"sku":"glow-serum-30ml","stock":1}]}"#.into()),
+        ("PUT", "/api/v1/moderation/bans/1", "{}".into()),
+        ("PUT", "/api/v1/moderation/filter", r#"{"terms":["x"]}"#.into()),
+        ("PUT", "/api/v1/moderation/mutes/1", r#"{"seconds":60}"#.into()),
+        ("PUT", "/api/v1/show/pinned-coupon", r#"{"code":"NOPE10"}"#.into()),
+        ("PUT", "/api/v1/shows/current/featured", r#"{"products":[]}"#.into()),
+    ];
+    // Each documented staff route has its call in the list, and no more.
+    let fits = |template: &str, path: &str| {
+        let path = path.split('?').next().unwrap_or_default();
+        let (t, p): (Vec<&str>, Vec<&str>) =
+            (template.split('/').collect(), path.split('/').collect());
+        t.len() == p.len() && t.iter().zip(&p).all(|(t, p)| t.starts_with('{') || t == p)
+    };
+    for (method, template) in &documented {
+        assert!(
+            staff
+                .iter()
+                .any(|(m, p, _)| m == method && fits(template, p)),
+            "{method} {template} is staff-only but not tested here"
+        );
+    }
+    assert_eq!(staff.len(), documented.len(), "{documented:?}");
+    for (method, path, body) in &staff {
+        let kind = if path.ends_with("/catalog") {
+            "application/toml"
+        } else {
+            JSON
+        };
+        let body = (!body.is_empty()).then_some((kind, body.as_str()));
+        let reply = request(&server, method, path, body, Some(&shopper));
+        assert_eq!(reply.status, 403, "{method} {path}: {}", reply.body);
+        assert_eq!(reply.code(), "forbidden", "{method} {path}");
+    }
+    // Nothing changed: the product is still on sale.
+    assert_eq!(
+        request(&server, "GET", "/api/v1/products/glow-serum", None, None).status,
+        200
     );
 }

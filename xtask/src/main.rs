@@ -42,6 +42,18 @@ const POSTGRES: &[Package] = &[Package {
     why: "PostgreSQL server: the store's tests run on it as well as on SQLite",
 }];
 
+/// The host console's tests drive a real browser through WebDriver.
+const BROWSER: &[Package] = &[
+    Package {
+        name: "chromium",
+        why: "a real browser for the host console's tests (headless)",
+    },
+    Package {
+        name: "chromium-driver",
+        why: "chromedriver: the WebDriver server the console's tests drive Chromium through",
+    },
+];
+
 /// Tasks that start and stop server processes.
 const PROCESSES: &[Package] = &[Package {
     name: "procps",
@@ -150,6 +162,9 @@ fn packages_for(task: &str) -> Vec<&'static Package> {
     }
     if matches!(task, "test" | "bench") {
         list.extend(POSTGRES.iter());
+    }
+    if task == "test" {
+        list.extend(BROWSER.iter());
     }
     list
 }

@@ -93,6 +93,7 @@ impl Engine {
                 available: old + stock,
             });
         }
+        let sku_added = sku.clone();
         let cart = self.carts.entry(buyer).or_default();
         if new == 0 {
             cart.remove(&sku);
@@ -111,6 +112,13 @@ impl Engine {
         }
         if cart.is_empty() {
             self.carts.remove(&buyer);
+        }
+        if new > old {
+            let _ = self.events.send(CommerceEvent::AddedToCart {
+                buyer,
+                sku: sku_added,
+                quantity: new - old,
+            });
         }
         self.announce_cart(buyer, CartChange::Updated);
         Ok(self.cart_lines(buyer))

@@ -246,6 +246,12 @@ pub enum CommerceEvent {
         lines: Vec<CartLine>,
         change: CartChange,
     },
+    /// Units went into a cart (for the console's counts).
+    AddedToCart {
+        buyer: AccountId,
+        sku: Sku,
+        quantity: i64,
+    },
     /// For the buyer's own clients: an order was made or moved on.
     OrderChanged {
         buyer: AccountId,

@@ -20,6 +20,7 @@ mod tests;
 pub use engine::spawn;
 pub use giveaways::{commitment_of, draw_winner};
 pub use rules::{GrantKind, RewardRules, RulesError, load_rules_file};
+pub use shows::load_one as show_by_id;
 
 use thiserror::Error;
 use tokio::sync::{broadcast, mpsc, oneshot};

@@ -46,7 +46,7 @@ pub(super) async fn load_live(store: &Store) -> Result<Option<Show>, StoreError>
     row.as_ref().map(row_to_show).transpose()
 }
 
-async fn load_one(store: &Store, id: i64) -> Result<Option<Show>, StoreError> {
+pub async fn load_one(store: &Store, id: i64) -> Result<Option<Show>, StoreError> {
     let row = sqlx::query(&format!("SELECT {COLUMNS} FROM shows WHERE id = $1"))
         .bind(id)
         .fetch_optional(store.pool())

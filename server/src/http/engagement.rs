@@ -6,6 +6,7 @@ use super::{ApiError, AppState, ErrorBody};
 use crate::engagement::{
     Draw, EngagementError, Giveaway, Leader, Poll, Question, Rewards, Scope, Show,
 };
+use crate::store::now_ms;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -16,7 +17,7 @@ use vitrine_shared::api::{
     InviteView, LeaderView, LeaderboardView, PollView, QuestView, QuestionList, QuestionView,
     RedeemRequest, Redeemed, RewardOffer, RewardsView, ShowList, ShowView, StartShow, VoteRequest,
 };
-use vitrine_shared::protocol::EntryRule;
+use vitrine_shared::protocol::{EntryRule, RejectReason};
 use vitrine_shared::{ChatText, ProductId, Role};
 
 impl From<EngagementError> for ApiError {
@@ -84,7 +85,7 @@ fn id(raw: &str, missing: EngagementError) -> Result<i64, ApiError> {
     raw.parse().map_err(|_| ApiError::from(missing))
 }
 
-pub(super) fn show_view(s: Show) -> ShowView {
+pub fn show_view(s: Show) -> ShowView {
     let status = match (s.live_at_ms, s.ended_at_ms) {
         (_, Some(_)) => "ended",
         (Some(_), None) => "live",
@@ -401,7 +402,8 @@ pub async fn list_questions(State(state): State<AppState>) -> Result<Json<Questi
     security(("bearer" = [])),
     responses(
         (status = 201, description = "Asked", body = QuestionView),
-        (status = 400, description = "Bad text", body = ErrorBody),
+        (status = 400, description = "Bad text, or a blocked word", body = ErrorBody),
+        (status = 403, description = "You are muted", body = ErrorBody),
         (status = 409, description = "Too many open questions", body = ErrorBody),
     )
 )]
@@ -412,6 +414,26 @@ pub async fn ask_question(
 ) -> Result<(StatusCode, Json<QuestionView>), ApiError> {
     let text = ChatText::new(body.text)
         .map_err(|e| ApiError::bad_request("invalid_request", e.to_string()))?;
+    // The same mutes and blocked words as in the room.
+    match state
+        .moderation
+        .screen(who.account.id, text.as_str(), now_ms())
+    {
+        Some(RejectReason::Muted { remaining_ms }) => {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "muted",
+                format!("you are muted for {remaining_ms} ms more"),
+            ));
+        }
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "filtered",
+                "that question contains a blocked word",
+            ));
+        }
+        None => {}
+    }
     let question = state
         .engagement
         .ask(who.account.id, who.account.name.clone(), text)

@@ -77,20 +77,24 @@ impl FromRequestParts<AppState> for Authenticated {
             .ok()
             .and_then(|h| h.strip_prefix("Bearer "))
             .ok_or_else(|| ApiError::unauthorized("invalid_token", "expected 'Bearer <token>'"))?;
-        let claims =
-            auth::verify(&state.keys.session, token.trim(), now_ms()).map_err(|e| match e {
-                auth::TokenError::Expired => {
-                    ApiError::unauthorized("expired_token", "session expired; sign in again")
-                }
-                _ => ApiError::unauthorized("invalid_token", "invalid bearer token"),
-            })?;
-        let (session, account) = state
-            .store
-            .live_session(&claims.session_id)
-            .await?
-            .ok_or_else(|| {
-                ApiError::unauthorized("expired_token", "session ended; sign in again")
-            })?;
-        Ok(Authenticated { account, session })
+        authenticate(state, token).await
     }
+}
+
+/// Checks a bearer token (from a header, or a query parameter where a
+/// browser cannot send headers) against its signature, expiry and session.
+pub async fn authenticate(state: &AppState, token: &str) -> Result<Authenticated, ApiError> {
+    let claims =
+        auth::verify(&state.keys.session, token.trim(), now_ms()).map_err(|e| match e {
+            auth::TokenError::Expired => {
+                ApiError::unauthorized("expired_token", "session expired; sign in again")
+            }
+            _ => ApiError::unauthorized("invalid_token", "invalid bearer token"),
+        })?;
+    let (session, account) = state
+        .store
+        .live_session(&claims.session_id)
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("expired_token", "session ended; sign in again"))?;
+    Ok(Authenticated { account, session })
 }

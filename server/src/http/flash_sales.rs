@@ -60,7 +60,7 @@ impl From<CommerceError> for ApiError {
     }
 }
 
-fn sale_view(s: FlashSale) -> FlashSaleView {
+pub fn sale_view(s: FlashSale) -> FlashSaleView {
     FlashSaleView {
         id: s.id,
         product_id: s.product.to_string(),

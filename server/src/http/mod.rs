@@ -4,6 +4,7 @@
 
 mod admin;
 mod cart;
+mod console;
 mod coupons;
 mod engagement;
 mod error;
@@ -15,7 +16,9 @@ mod products;
 mod rooms;
 mod sessions;
 
+pub use engagement::show_view;
 pub use error::{ApiError, ErrorBody};
+pub use flash_sales::sale_view as flash_sale_view;
 
 use crate::config::RateConfig;
 use crate::directory::RoomDirectory;
@@ -43,6 +46,7 @@ pub struct AppStateInner {
     pub store: Store,
     pub commerce: crate::commerce::CommerceHandle,
     pub engagement: crate::engagement::EngagementHandle,
+    pub console: crate::console::ConsoleHandle,
     /// Mutes, bans, the keyword filter and the log (staff only).
     pub moderation: Arc<crate::moderation::Moderation>,
     /// What points buy, from the reward rules.
@@ -94,6 +98,7 @@ impl AppState {
         (name = "catalog", description = "Products, variants, prices and stock"),
         (name = "commerce", description = "Carts, checkout, coupons, flash sales and orders"),
         (name = "engagement", description = "Shows, polls, Q&A, giveaways, points, badges and leaderboards"),
+        (name = "console", description = "The host console's live feed, summaries and exports"),
         (name = "moderation", description = "Chat deletion, mutes, kicks, bans, the keyword filter and the log (staff only)"),
         (name = "operations", description = "Health, metrics and this document"),
     )
@@ -140,6 +145,11 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(engagement::start_show, engagement::list_shows))
         .routes(routes!(engagement::go_live))
         .routes(routes!(engagement::feature))
+        .routes(routes!(console::feed))
+        .routes(routes!(console::dashboard))
+        .routes(routes!(console::summary))
+        .routes(routes!(console::orders_csv))
+        .routes(routes!(console::chat_csv))
         .routes(routes!(engagement::current_show))
         .routes(routes!(engagement::end_show))
         .routes(routes!(engagement::create_poll))
@@ -175,6 +185,9 @@ pub fn router(state: AppState) -> Router {
         .split_for_parts();
     let _ = state.openapi.set(openapi);
     router
+        .route("/console", axum::routing::get(console::index))
+        .route("/console/app.js", axum::routing::get(console::script))
+        .route("/console/app.css", axum::routing::get(console::style))
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

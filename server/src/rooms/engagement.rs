@@ -5,9 +5,11 @@
 //! results go out at most [`RESULTS_EVERY`]. The room loop never waits on
 //! the engine.
 
+use super::Clients;
 use super::inbox::{CommandReceived, PoseReceived};
-use super::membership::Member;
+use super::membership::{Member, Room};
 use super::{ServerSystems, send_event};
+use crate::console::ChatLogLine;
 use crate::engagement::{
     Answer, EngagementError, EngagementEvent, EngagementHandle, Giveaway, GrantKind, Leader,
     OpenState, Poll, Question,
@@ -18,10 +20,12 @@ use bevy_ecs::prelude::*;
 use bevy_renet::RenetServer;
 use bevy_time::prelude::*;
 use renet::ClientId;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::TryRecvError;
+use tokio::sync::mpsc;
 use tokio::sync::oneshot::error::TryRecvError as AnswerError;
 use vitrine_shared::protocol::{
     CommandKind, EngagementEventNet, EngagementRefusal, GiveawayNet, LeaderNet, PollNet,
@@ -75,6 +79,9 @@ pub struct EngagementLink {
     /// A member earns watch points per this much presence: a minute, except
     /// in tests.
     watch_minute: Duration,
+    chat_log: mpsc::Sender<ChatLogLine>,
+    /// The last chat line logged, per room.
+    logged: HashMap<Entity, u64>,
     /// What a newcomer is shown.
     polls: BTreeMap<i64, PollNet>,
     questions: BTreeMap<i64, QuestionNet>,
@@ -96,6 +103,7 @@ impl EngagementLink {
         state: OpenState,
         idle_after: Duration,
         watch_minute: Duration,
+        chat_log: mpsc::Sender<ChatLogLine>,
     ) -> Self {
         let leaderboard = leaderboard_net(&state.show, &state.all_time);
         EngagementLink {
@@ -103,6 +111,8 @@ impl EngagementLink {
             events,
             idle_after,
             watch_minute,
+            chat_log,
+            logged: HashMap::new(),
             polls: state
                 .polls
                 .into_iter()
@@ -139,8 +149,48 @@ pub(super) fn plugin(app: &mut App) {
     )
     .add_systems(
         Update,
-        (deliver_answers, relay_engagement_news).in_set(ServerSystems::Publish),
+        (deliver_answers, relay_engagement_news, log_chat).in_set(ServerSystems::Publish),
     );
+}
+
+/// Sends the chat lines relayed this tick to the console's log, with the
+/// sender's account.
+fn log_chat(
+    rooms: Query<(Entity, &Room)>,
+    clients: Res<Clients>,
+    members: Query<&Member>,
+    mut link: ResMut<EngagementLink>,
+) {
+    for (entity, room) in &rooms {
+        let last = link.logged.get(&entity).copied().unwrap_or(0);
+        let Some(newest) = room.recent_chat.back().map(|l| l.seq) else {
+            continue;
+        };
+        if newest <= last {
+            continue;
+        }
+        for line in room.recent_chat.iter().filter(|l| l.seq > last) {
+            let account = room
+                .members
+                .get(&line.from)
+                .and_then(|client| clients.0.get(client))
+                .and_then(|e| members.get(*e).ok())
+                .map(|m| m.info.account)
+                .unwrap_or(AccountId(0));
+            let entry = ChatLogLine {
+                room: room.id.clone(),
+                seq: line.seq,
+                account,
+                name: line.name.to_string(),
+                text: line.text.to_string(),
+                sent_at_ms: now_ms(),
+            };
+            if link.chat_log.try_send(entry).is_err() {
+                tracing::warn!("chat log queue full; a line is missing from the export");
+            }
+        }
+        link.logged.insert(entity, newest);
+    }
 }
 
 fn poll_net(p: Poll) -> PollNet {
@@ -339,6 +389,7 @@ fn send_engagement_commands(
     members: Query<&Member>,
     mut link: ResMut<EngagementLink>,
     mut server: ResMut<RenetServer>,
+    shared: Res<super::Shared>,
 ) {
     for CommandReceived { member, command } in received.read() {
         let Ok(member) = members.get(*member) else {
@@ -347,7 +398,12 @@ fn send_engagement_commands(
         let (account, client): (AccountId, ClientId) = (member.info.account, member.client);
         let handle = &link.handle;
         let asked = match command {
+            RoomCommand::React(_) => {
+                shared.metrics.reactions.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
             RoomCommand::Chat(_) => {
+                shared.metrics.chat_lines.fetch_add(1, Ordering::Relaxed);
                 // Capped per hour by the rules; each line is its own reference.
                 handle.try_grant(account, GrantKind::Chat, format!("{}:{client}", now_ms()));
                 continue;

@@ -68,6 +68,8 @@ pub struct GameContext {
     pub idle_after: Duration,
     /// Presence earns watch points per this long (a minute; shorter in tests).
     pub watch_minute: Duration,
+    /// Where relayed chat lines go to be logged for the console's export.
+    pub chat_log: tokio::sync::mpsc::Sender<crate::console::ChatLogLine>,
     /// Mutes, bans and the filter; moderators' actions arrive on the receiver.
     pub moderation: Arc<crate::moderation::Moderation>,
     pub moderation_actions: tokio::sync::mpsc::UnboundedReceiver<crate::moderation::RoomAction>,
@@ -164,6 +166,7 @@ pub fn build_app(ctx: GameContext) -> std::io::Result<App> {
             ctx.engagement_state,
             ctx.idle_after,
             ctx.watch_minute,
+            ctx.chat_log,
         ))
         .insert_resource(moderation::ModerationLink::new(
             ctx.moderation,

@@ -417,6 +417,8 @@ fn relay_commerce_news(
                 shop.pinned = info.map(coupon_net);
                 CommerceEventNet::CouponPinned(shop.pinned.clone())
             }
+            // For the console only.
+            CommerceEvent::AddedToCart { .. } => continue,
             // A shopper's own news goes to their clients only.
             CommerceEvent::CartChanged {
                 buyer,

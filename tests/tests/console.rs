@@ -1,0 +1,423 @@
+//! The host console in a real browser: Debian's Chromium, headless, driven
+//! through chromedriver (WebDriver). A host signs in, goes live, features a
+//! product that a shopper's client receives, starts a flash sale and
+//! watches the counter fall as bots buy, and mutes a bot that spams.
+//! Screenshots at desktop and phone width land in the test target dir (and
+//! in `docs/` with `VITRINE_UPDATE_SCREENSHOTS=1`).
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use vitrine_client::net::{NetClient, SignedIn};
+use vitrine_shared::protocol::RejectReason;
+use vitrine_shared::{ChatText, ProductId, Role, RoomCommand};
+use vitrine_tests::{TestServer, joined_as, pump};
+
+const PASSWORD: &str = "correct horse battery staple";
+
+/// A chromedriver process on a free port, stopped on drop.
+struct Chromedriver {
+    child: Child,
+    port: u16,
+}
+
+impl Chromedriver {
+    fn start() -> Chromedriver {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect(
+                "chromedriver (Debian's chromium-driver package; `cargo xtask test` installs it)",
+            );
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Chromedriver { child, port }
+    }
+}
+
+impl Drop for Chromedriver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn browser(driver: &Chromedriver) -> Client {
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "args": [
+                "--headless=new", "--no-sandbox", "--disable-gpu",
+                "--disable-dev-shm-usage", "--window-size=1280,1000",
+            ],
+        }),
+    );
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{}", driver.port))
+        .await
+        .expect("a Chromium session")
+}
+
+/// Gives up on a step after this long.
+const CAP: Duration = Duration::from_secs(30);
+
+/// One frame of waiting: the room clients are pumped meanwhile.
+async fn frame(clients: &mut [&mut NetClient], started: Instant, what: &str) {
+    pump(clients);
+    assert!(started.elapsed() < CAP, "timed out: {what}");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+}
+
+async fn text(c: &Client, css: &str) -> Option<String> {
+    c.find(Locator::Css(css)).await.ok()?.text().await.ok()
+}
+
+async fn fill(c: &Client, id: &str, value: &str) {
+    let field = c.find(Locator::Id(id)).await.unwrap();
+    field.clear().await.unwrap();
+    field.send_keys(value).await.unwrap();
+}
+
+async fn click(c: &Client, css: &str) {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+fn screenshot_path(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name)
+}
+
+async fn screenshot(c: &Client, width: u32, height: u32, name: &str) {
+    c.set_window_size(width, height).await.unwrap();
+    // The top of the page, with the layout and the chart redrawn at the new width.
+    c.execute(
+        "window.scrollTo(0, 0); window.dispatchEvent(new Event('resize'))",
+        vec![],
+    )
+    .await
+    .unwrap();
+    let png = c.screenshot().await.unwrap();
+    assert!(png.starts_with(b"\x89PNG"), "a PNG");
+    std::fs::write(screenshot_path(name), &png).unwrap();
+    if std::env::var_os("VITRINE_UPDATE_SCREENSHOTS").is_some() {
+        let docs = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../docs")
+            .join(name);
+        std::fs::write(docs, &png).unwrap();
+    }
+}
+
+#[test]
+fn a_host_runs_the_show_from_the_console_in_a_real_browser() {
+    let server = TestServer::start();
+    server.sign_in_as("host.console", Role::Host);
+    let api = server.api();
+    let shoppers: Vec<SignedIn> = (0..6)
+        .map(|i| api.sign_in(&format!("Shopper {i}")).unwrap())
+        .collect();
+    let spam_session = api.sign_in("Spammy").unwrap();
+    let mut bots: Vec<NetClient> = shoppers
+        .iter()
+        .map(|s| joined_as(&server, s, "hall"))
+        .collect();
+    let mut spammer = joined_as(&server, &spam_session, "hall");
+    let driver = Chromedriver::start();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let c = browser(&driver).await;
+        let mut clients: Vec<&mut NetClient> = bots.iter_mut().collect();
+        clients.push(&mut spammer);
+
+        // Sign in.
+        c.goto(&format!("{}/console", server.url())).await.unwrap();
+        fill(&c, "username", "host.console").await;
+        fill(&c, "password", PASSWORD).await;
+        click(&c, "#sign-in").await;
+        let t = Instant::now();
+        while text(&c, "#feed-state").await.as_deref() != Some("live") {
+            frame(&mut clients, t, "signed in, following the live feed").await;
+        }
+
+        // Go live: the page and the rooms hear it.
+        fill(&c, "show-title-input", "Spring drop").await;
+        click(&c, "#start-show").await;
+        let t = Instant::now();
+        while clients[0].mirror().show_live.as_deref() != Some("Spring drop")
+            // Shown in capitals by the style sheet.
+            || text(&c, "#show-status").await.map(|s| s.to_lowercase()).as_deref() != Some("live")
+        {
+            frame(&mut clients, t, "live on the page and in the room").await;
+        }
+
+        // Feature a product: a shopper's client receives it.
+        click(&c, "#featured-products input[data-product='glow-serum']").await;
+        click(&c, "#feature").await;
+        let serum = ProductId::new("glow-serum").unwrap();
+        let t = Instant::now();
+        while clients[0].mirror().featured != [serum.clone()] {
+            frame(&mut clients, t, "the featured product reaches the room").await;
+        }
+
+        // A flash sale of 5 for 6 shoppers: the counter falls to 0.
+        c.find(Locator::Id("sale-sku"))
+            .await
+            .unwrap()
+            .select_by_value("stoneware-mug-sage")
+            .await
+            .unwrap();
+        fill(&c, "sale-price", "9.90").await;
+        fill(&c, "sale-quantity", "5").await;
+        fill(&c, "sale-limit", "1").await;
+        fill(&c, "sale-countdown", "10").await;
+        fill(&c, "sale-duration", "60").await;
+        click(&c, "#start-sale").await;
+        let mut seen: Vec<i64> = Vec::new();
+        let mut tapped = false;
+        let t = Instant::now();
+        while seen.last() != Some(&0) {
+            // Shoppers tap buy the moment the sale opens, as the bots do.
+            let now_ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_millis() as i64;
+            let open = clients[0]
+                .mirror()
+                .flash_sales
+                .values()
+                .find(|s| s.starts_at_ms <= now_ms)
+                .map(|s| s.id);
+            if let (false, Some(sale_id)) = (tapped, open) {
+                tapped = true;
+                for shopper in clients.iter_mut().take(6) {
+                    shopper.send_command(RoomCommand::ClaimFlashSale {
+                        sale_id,
+                        quantity: 1,
+                    });
+                }
+            }
+            if let Some(left) = text(&c, "#sales li .left").await
+                && let Ok(left) = left.parse::<i64>()
+                && seen.last() != Some(&left)
+            {
+                seen.push(left);
+            }
+            frame(&mut clients, t, "the counter reaches 0").await;
+        }
+        assert_eq!(seen.first(), Some(&5), "it started full: {seen:?}");
+        assert!(
+            seen.windows(2).all(|w| w[1] < w[0]),
+            "it only fell: {seen:?}"
+        );
+
+        // A bot spams; the moderator mutes it from its chat line.
+        let spam = |client: &mut NetClient, i: usize| {
+            client.send_command(RoomCommand::Chat(
+                ChatText::new(format!("BUY MY STUFF {i}")).unwrap(),
+            ));
+        };
+        spam(clients[6], 0);
+        let line = format!(
+            "#chat-lines li[data-account='{}'] .mute",
+            spam_session.account_id
+        );
+        let t = Instant::now();
+        while c.find(Locator::Css(&line)).await.is_err() {
+            frame(&mut clients, t, "the spam shows in the console's chat").await;
+        }
+        click(&c, &line).await;
+        let t = Instant::now();
+        let mut i = 1;
+        while !clients[6]
+            .mirror()
+            .rejections
+            .iter()
+            .any(|r| matches!(r.reason, RejectReason::Muted { .. }))
+        {
+            if i < 20 {
+                spam(clients[6], i);
+                i += 1;
+            }
+            frame(&mut clients, t, "the spammer is muted").await;
+        }
+
+        screenshot(&c, 1280, 1000, "console-desktop.png").await;
+        screenshot(&c, 390, 844, "console-phone.png").await;
+        c.close().await.unwrap();
+    });
+}
+
+/// The console's numbers without a browser: the live dashboard (as JSON
+/// and as the event stream the page follows) counts what happens in the
+/// show, and the summary and CSV exports hold it afterwards.
+#[test]
+fn the_dashboard_summary_and_exports_follow_the_show() {
+    use serde_json::Value;
+    use std::io::{BufRead, BufReader};
+    use vitrine_shared::api::{DashboardView, ShowSummary};
+    use vitrine_tests::Http;
+
+    let server = TestServer::start();
+    let http = Http::new(&server);
+    let host = server.sign_in_as("host.numbers", Role::Host);
+    let (status, show) = http.call(
+        "POST",
+        "/api/v1/shows",
+        Some(&host),
+        None,
+        Some(json!({ "title": "Numbers night" })),
+    );
+    assert_eq!(status, 201, "{show}");
+    let show_id = show["id"].as_i64().unwrap();
+    let api = server.api();
+    let (ada, bo) = (api.sign_in("Ada").unwrap(), api.sign_in("Bo").unwrap());
+    let mut clients = [
+        joined_as(&server, &ada, "hall"),
+        joined_as(&server, &bo, "hall"),
+    ];
+    clients[1].send_command(RoomCommand::Chat(
+        ChatText::new("=cmd, \"quoted\" and fine").unwrap(),
+    ));
+    clients[1].send_command(RoomCommand::Inspect {
+        product: ProductId::new("stoneware-mug").unwrap(),
+    });
+    let (status, _) = http.call(
+        "POST",
+        "/api/v1/cart/items",
+        Some(&ada.token),
+        None,
+        Some(json!({ "sku": "stoneware-mug-sage", "quantity": 2 })),
+    );
+    assert_eq!(status, 200);
+    let (status, order) = http.call(
+        "POST",
+        "/api/v1/checkout",
+        Some(&ada.token),
+        Some("numbers"),
+        Some(json!({ "card": "4242424242424242" })),
+    );
+    assert_eq!(status, 201, "{order}");
+
+    // The dashboard catches up within a couple of its 1 s rounds.
+    let started = Instant::now();
+    let dashboard = loop {
+        let mut refs: Vec<&mut NetClient> = clients.iter_mut().collect();
+        pump(&mut refs);
+        let (_, body) = http.call("GET", "/api/v1/console/dashboard", Some(&host), None, None);
+        let d: DashboardView = serde_json::from_value(body).unwrap();
+        let mug = d.products.iter().find(|p| p.product_id == "stoneware-mug");
+        let counted = mug.is_some_and(|p| p.pickups == 1 && p.carts == 1 && p.units_sold == 2);
+        if d.viewers == 2
+            && d.orders == 1
+            && d.add_to_carts == 1
+            && d.chat_per_minute == 1
+            && counted
+        {
+            break d;
+        }
+        assert!(started.elapsed() < Duration::from_secs(15), "{d:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(dashboard.show.as_ref().map(|s| s.id), Some(show_id));
+    assert_eq!(
+        dashboard.sales.minor,
+        order["total"]["minor"].as_i64().unwrap()
+    );
+    assert_eq!(dashboard.conversion_bp, 5_000, "1 buyer of 2 viewers");
+    assert_eq!(dashboard.rooms.iter().map(|r| r.viewers).sum::<u32>(), 2);
+
+    // The page's event stream carries the same dashboard.
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(10)))
+        .build()
+        .into();
+    let mut response = agent
+        .get(format!("{}/api/v1/console/feed?token={host}", server.url()))
+        .call()
+        .unwrap();
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    let mut lines = BufReader::new(response.body_mut().as_reader()).lines();
+    let mut event = None;
+    while let Some(Ok(line)) = lines.next() {
+        if line == "event: dashboard" {
+            event = Some(());
+        } else if let (Some(()), Some(data)) = (event, line.strip_prefix("data: ")) {
+            let streamed: DashboardView = serde_json::from_str(data).unwrap();
+            assert_eq!((streamed.orders, streamed.viewers), (1, 2));
+            break;
+        }
+    }
+    assert!(event.is_some(), "a dashboard event arrived");
+
+    // After the show: the summary and the exports.
+    let (status, _) = http.call("POST", "/api/v1/shows/current/end", Some(&host), None, None);
+    assert_eq!(status, 200);
+    let (status, body) = http.call(
+        "GET",
+        &format!("/api/v1/shows/{show_id}/summary"),
+        Some(&host),
+        None,
+        None,
+    );
+    assert_eq!(status, 200, "{body}");
+    let summary: ShowSummary = serde_json::from_value(body).unwrap();
+    assert_eq!((summary.orders, summary.buyers), (1, 1));
+    assert_eq!(summary.unique_viewers, 2);
+    assert!(summary.peak_viewers >= 2);
+    assert_eq!(summary.chat_lines, 1);
+    assert_eq!(summary.top_products[0].product_id, "stoneware-mug");
+    assert_eq!(summary.top_products[0].units, 2);
+
+    let csv = |what: &str| -> String {
+        let url = format!("{}/api/v1/shows/{show_id}/{what}.csv", server.url());
+        let mut response = agent
+            .get(url)
+            .header("Authorization", format!("Bearer {host}"))
+            .call()
+            .unwrap();
+        assert_eq!(
+            response.headers()["content-type"].to_str().unwrap(),
+            "text/csv; charset=utf-8"
+        );
+        response.body_mut().read_to_string().unwrap()
+    };
+    let orders = csv("orders");
+    let rows: Vec<&str> = orders.lines().collect();
+    assert!(rows[0].starts_with("order_id,created_at_ms,account_id,buyer,status"));
+    assert_eq!(rows.len(), 2, "{orders}");
+    assert!(
+        rows[1].contains(",Ada,paid,cart,stoneware-mug-sage,2,"),
+        "{}",
+        rows[1]
+    );
+    let chat = csv("chat");
+    assert!(
+        chat.contains(",Bo,\"'=cmd, \"\"quoted\"\" and fine\""),
+        "quoted, and defused as a formula: {chat}"
+    );
+    let value: Value = serde_json::to_value(&summary).unwrap();
+    assert_eq!(value["show"]["status"], "ended");
+}
