@@ -173,7 +173,8 @@ function render(d) {
   renderPoll(d.poll);
   $("qa-count").textContent = d.open_questions ? `(${d.open_questions} open)` : "";
   $("product-rows").replaceChildren(...d.products.map((p) => el("tr", { "data-product": p.product_id },
-    el("td", {}, p.name), el("td", {}, p.pickups), el("td", {}, p.carts),
+    el("td", {}, p.name), el("td", {}, p.views), el("td", {}, p.pickups),
+    el("td", {}, p.handling_ms ? `${(p.handling_ms / 1000).toFixed(1)} s` : "–"), el("td", {}, p.carts),
     el("td", {}, p.units_sold), el("td", {}, (p.sales_minor / 100).toFixed(2)))));
   $("rooms").replaceChildren(...d.rooms.map((r) => el("li", {},
     el("span", { class: "grow" }, r.name), `${r.viewers} / ${r.capacity}`)));

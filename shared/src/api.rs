@@ -812,8 +812,12 @@ pub struct RoomViewers {
 pub struct ProductStats {
     pub product_id: String,
     pub name: String,
+    /// Times shoppers looked at its card.
+    pub views: u32,
     /// Times shoppers picked it up or examined it.
     pub pickups: u32,
+    /// How long shoppers held it, on average, in milliseconds.
+    pub handling_ms: u32,
     /// Add-to-cart actions.
     pub carts: u32,
     pub units_sold: i64,

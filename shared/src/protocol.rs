@@ -185,6 +185,15 @@ pub enum RoomCommand {
     Inspect {
         product: ProductId,
     },
+    /// The shopper looked at a product's card (pointing at it).
+    ViewProduct {
+        product: ProductId,
+    },
+    /// The shopper put down a product they had held for `held_ms`.
+    PutDownProduct {
+        product: ProductId,
+        held_ms: u32,
+    },
     /// A vote in the open poll: the option's index.
     Vote {
         poll_id: i64,
@@ -211,7 +220,9 @@ impl RoomCommand {
                 CommandKind::Cart
             }
             RoomCommand::Checkout(_) => CommandKind::Checkout,
-            RoomCommand::Inspect { .. } => CommandKind::Inspect,
+            RoomCommand::Inspect { .. }
+            | RoomCommand::ViewProduct { .. }
+            | RoomCommand::PutDownProduct { .. } => CommandKind::Inspect,
             RoomCommand::Vote { .. } => CommandKind::Vote,
             RoomCommand::Ask(_) | RoomCommand::Upvote { .. } => CommandKind::Question,
             RoomCommand::EnterGiveaway { .. } => CommandKind::Giveaway,
@@ -1082,6 +1093,13 @@ mod tests {
             "[a-z0-9-]{1,64}".prop_map(|p| ClientMessage::Room(RoomCommand::Inspect {
                 product: ProductId::new(p).unwrap()
             })),
+            ("[a-z0-9-]{1,64}", prop::option::of(any::<u32>())).prop_map(|(p, held)| {
+                let product = ProductId::new(p).unwrap();
+                ClientMessage::Room(match held {
+                    Some(held_ms) => RoomCommand::PutDownProduct { product, held_ms },
+                    None => RoomCommand::ViewProduct { product },
+                })
+            }),
             (any::<i64>(), any::<u16>()).prop_map(|(sale_id, quantity)| {
                 ClientMessage::Room(RoomCommand::ClaimFlashSale { sale_id, quantity })
             }),

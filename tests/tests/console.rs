@@ -296,9 +296,19 @@ fn the_dashboard_summary_and_exports_follow_the_show() {
     clients[1].send_command(RoomCommand::Chat(
         ChatText::new("=cmd, \"quoted\" and fine").unwrap(),
     ));
-    clients[1].send_command(RoomCommand::Inspect {
-        product: ProductId::new("stoneware-mug").unwrap(),
+    let mug = ProductId::new("stoneware-mug").unwrap();
+    clients[1].send_command(RoomCommand::ViewProduct {
+        product: mug.clone(),
     });
+    clients[1].send_command(RoomCommand::Inspect {
+        product: mug.clone(),
+    });
+    for held_ms in [4_000, 2_000] {
+        clients[1].send_command(RoomCommand::PutDownProduct {
+            product: mug.clone(),
+            held_ms,
+        });
+    }
     let (status, _) = http.call(
         "POST",
         "/api/v1/cart/items",
@@ -324,7 +334,9 @@ fn the_dashboard_summary_and_exports_follow_the_show() {
         let (_, body) = http.call("GET", "/api/v1/console/dashboard", Some(&host), None, None);
         let d: DashboardView = serde_json::from_value(body).unwrap();
         let mug = d.products.iter().find(|p| p.product_id == "stoneware-mug");
-        let counted = mug.is_some_and(|p| p.pickups == 1 && p.carts == 1 && p.units_sold == 2);
+        let counted = mug.is_some_and(|p| {
+            (p.views, p.pickups, p.handling_ms, p.carts, p.units_sold) == (1, 1, 3_000, 1, 2)
+        });
         if d.viewers == 2
             && d.orders == 1
             && d.add_to_carts == 1

@@ -59,6 +59,8 @@ struct Counts {
     buyers: HashSet<AccountId>,
     sales_minor: i64,
     products: BTreeMap<ProductId, ProductStats>,
+    /// Put-downs and the total time held, per product.
+    handled: HashMap<ProductId, (u64, u64)>,
     series: VecDeque<SeriesPoint>,
 }
 
@@ -216,7 +218,9 @@ impl Live {
             .or_insert_with(|| ProductStats {
                 product_id: id.to_string(),
                 name,
+                views: 0,
                 pickups: 0,
+                handling_ms: 0,
                 carts: 0,
                 units_sold: 0,
                 sales_minor: 0,
@@ -231,6 +235,17 @@ impl Live {
                 Ok(EngagementEvent::Inspected { product, .. }) => {
                     self.product(&product).pickups += 1;
                 }
+                Ok(EngagementEvent::ProductSeen { product, held_ms }) => match held_ms {
+                    None => self.product(&product).views += 1,
+                    Some(ms) => {
+                        let (count, total) =
+                            self.counts.handled.entry(product.clone()).or_insert((0, 0));
+                        *count += 1;
+                        *total += u64::from(ms);
+                        let average = (*total / *count) as u32;
+                        self.product(&product).handling_ms = average;
+                    }
+                },
                 Ok(EngagementEvent::ShowLive { .. }) => {
                     // A new show (or none): counting starts over.
                     self.counts = Counts::default();

@@ -150,6 +150,23 @@ impl Engine {
                 let _ = reply.send(self.inspect(account, product).await);
             }
             Request::InviteeJoined { account } => self.invitee_joined(account).await,
+            Request::ProductSeen { product, held_ms } => {
+                // Only products on sale; a held time is at most 10 minutes.
+                let exists: Option<String> = sqlx::query_scalar(
+                    "SELECT id FROM products WHERE id = $1 AND archived_at IS NULL",
+                )
+                .bind(product.as_str())
+                .fetch_optional(self.store.pool())
+                .await
+                .ok()
+                .flatten();
+                if exists.is_some() {
+                    let held_ms = held_ms.map(|ms| ms.min(600_000));
+                    let _ = self
+                        .events
+                        .send(EngagementEvent::ProductSeen { product, held_ms });
+                }
+            }
             Request::Invite { account, reply } => {
                 let _ = reply.send(self.invite(account).await);
             }

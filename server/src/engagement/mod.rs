@@ -237,6 +237,12 @@ pub enum EngagementEvent {
         account: AccountId,
         product: ProductId,
     },
+    /// A product's card was looked at, or a held product put down.
+    ProductSeen {
+        product: ProductId,
+        /// How long it was held, for a put-down; `None` for a look.
+        held_ms: Option<u32>,
+    },
 }
 
 /// What a room needs to show a newcomer.
@@ -291,6 +297,10 @@ pub(crate) enum Request {
     },
     InviteeJoined {
         account: AccountId,
+    },
+    ProductSeen {
+        product: ProductId,
+        held_ms: Option<u32>,
     },
     Invite {
         account: AccountId,
@@ -496,6 +506,14 @@ impl EngagementHandle {
         product: ProductId,
     ) -> Result<Answer<Option<i64>>, EngagementError> {
         try_ask!(self, Inspect { account, product })
+    }
+
+    /// For the room loop: a product's card looked at, or a held product put
+    /// down after `held_ms`. Counted for the console; no points.
+    pub fn try_product_seen(&self, product: ProductId, held_ms: Option<u32>) {
+        let _ = self
+            .requests
+            .try_send(Request::ProductSeen { product, held_ms });
     }
 
     /// A member joined a room: if a friend invited them, the friend earns.

@@ -408,6 +408,14 @@ fn send_engagement_commands(
                 handle.try_grant(account, GrantKind::Chat, format!("{}:{client}", now_ms()));
                 continue;
             }
+            RoomCommand::ViewProduct { product } => {
+                handle.try_product_seen(product.clone(), None);
+                continue;
+            }
+            RoomCommand::PutDownProduct { product, held_ms } => {
+                handle.try_product_seen(product.clone(), Some(*held_ms));
+                continue;
+            }
             RoomCommand::Inspect { product } => handle
                 .try_inspect(account, product.clone())
                 .map(Pending::Inspect),
@@ -557,7 +565,7 @@ fn relay_engagement_news(
                 EngagementEventNet::Featured { products }
             }
             // For the console only.
-            EngagementEvent::Inspected { .. } => continue,
+            EngagementEvent::Inspected { .. } | EngagementEvent::ProductSeen { .. } => continue,
             // A shopper's own news goes to their clients only.
             EngagementEvent::Points {
                 account,

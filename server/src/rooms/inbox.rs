@@ -114,6 +114,8 @@ fn receive_messages(
                 // inspections are taps, like reactions.
                 RoomCommand::Ask(_) => &mut limits.chat,
                 RoomCommand::Inspect { .. }
+                | RoomCommand::ViewProduct { .. }
+                | RoomCommand::PutDownProduct { .. }
                 | RoomCommand::Vote { .. }
                 | RoomCommand::Upvote { .. }
                 | RoomCommand::EnterGiveaway { .. } => &mut limits.reactions,
