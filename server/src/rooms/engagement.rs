@@ -7,7 +7,7 @@
 
 use super::Clients;
 use super::inbox::{CommandReceived, PoseReceived};
-use super::membership::{Member, Room};
+use super::membership::{Member, Room, clients_of};
 use super::{ServerSystems, send_event};
 use crate::console::ChatLogLine;
 use crate::engagement::{
@@ -451,14 +451,6 @@ fn deliver_answers(mut link: ResMut<EngagementLink>, mut server: ResMut<RenetSer
         }
         false
     });
-}
-
-fn clients_of(members: &Query<&Member>, account: AccountId) -> Vec<ClientId> {
-    members
-        .iter()
-        .filter(|m| m.info.account == account)
-        .map(|m| m.client)
-        .collect()
 }
 
 fn relay_engagement_news(

@@ -296,3 +296,14 @@ fn admit(
     clients.0.insert(client, entity);
     Ok(())
 }
+
+/// The connections of one account: for news meant for that shopper alone.
+/// (A server keeps one per account; the list covers the moment a newer one
+/// replaces it.)
+pub fn clients_of(members: &Query<&Member>, account: vitrine_shared::AccountId) -> Vec<ClientId> {
+    members
+        .iter()
+        .filter(|m| m.info.account == account)
+        .map(|m| m.client)
+        .collect()
+}

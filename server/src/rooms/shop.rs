@@ -5,7 +5,7 @@
 //! polled.
 
 use super::inbox::CommandReceived;
-use super::membership::Member;
+use super::membership::{Member, clients_of};
 use super::{ServerSystems, send_event};
 use crate::commerce::{
     CartEdit, CartLine, CheckoutSpec, Claimed, CommerceError, CommerceEvent, CommerceHandle,
@@ -25,7 +25,7 @@ use vitrine_shared::protocol::{
     CouponNet, DiscountNet, FlashSaleNet, OrderLineNet, OrderNet, OrderStatus, RejectReason,
     Rejection, ShopRefusal,
 };
-use vitrine_shared::{AccountId, CouponCode, Money, RoomCommand, ServerMessage, encode};
+use vitrine_shared::{CouponCode, Money, RoomCommand, ServerMessage, encode};
 
 /// Claims per member: a tap is one message; bursts of 10 allow a quick
 /// double-tap without letting a script flood the engine.
@@ -362,15 +362,6 @@ fn deliver_answers(mut shop: ResMut<ShopLink>, mut server: ResMut<RenetServer>) 
         }
         false
     });
-}
-
-/// The clients of one account in this server's rooms (one per room it is in).
-fn clients_of(members: &Query<&Member>, account: AccountId) -> Vec<ClientId> {
-    members
-        .iter()
-        .filter(|m| m.info.account == account)
-        .map(|m| m.client)
-        .collect()
 }
 
 /// Every room hears every sale's news (one show per server for now).
