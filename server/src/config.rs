@@ -100,6 +100,7 @@ pub struct FileConfig {
     pub chat: Option<RateConfig>,
     pub reactions: Option<RateConfig>,
     pub http_rate: Option<RateConfig>,
+    pub account_rate: Option<RateConfig>,
 }
 
 /// A token bucket: `per_second` sustained, `burst` at once.
@@ -128,6 +129,9 @@ pub struct ServerConfig {
     pub reactions: RateConfig,
     /// Per client IP, for sign-in and join.
     pub http_rate: RateConfig,
+    /// Per signed-in account, for every request that changes something
+    /// (carts, checkout, claims, votes, questions, staff actions).
+    pub account_rate: RateConfig,
     /// Lifetime of a connect token. DESIGN.md: 30 s.
     pub connect_token_ttl: Duration,
     /// How long the payment provider has to answer before the order is
@@ -186,6 +190,10 @@ impl ServerConfig {
                 per_second: 20.0,
                 burst: 100,
             },
+            account_rate: RateConfig {
+                per_second: 10.0,
+                burst: 30,
+            },
             connect_token_ttl: Duration::from_secs(30),
             payment_timeout: Duration::from_secs(10),
             payment_hold: Duration::from_secs(600),
@@ -243,6 +251,7 @@ impl ServerConfig {
         config.chat = file.chat.unwrap_or(config.chat);
         config.reactions = file.reactions.unwrap_or(config.reactions);
         config.http_rate = file.http_rate.unwrap_or(config.http_rate);
+        config.account_rate = file.account_rate.unwrap_or(config.account_rate);
         config.validate()?;
         Ok(config)
     }
@@ -263,6 +272,7 @@ impl ServerConfig {
             ("chat", self.chat),
             ("reactions", self.reactions),
             ("http_rate", self.http_rate),
+            ("account_rate", self.account_rate),
         ] {
             if !(rate.per_second.is_finite() && rate.per_second > 0.0) || rate.burst == 0 {
                 return Err(ConfigError::Invalid {

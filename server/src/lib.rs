@@ -227,6 +227,8 @@ impl Server {
             client_timeout_secs: config.client_timeout_secs,
             rate: config.http_rate,
             buckets: Mutex::new(Default::default()),
+            account_rate: config.account_rate,
+            account_buckets: Mutex::new(Default::default()),
             started: Instant::now(),
             openapi: OnceLock::new(),
         }));

@@ -764,3 +764,37 @@ fn a_shopper_token_cannot_call_any_staff_route() {
         200
     );
 }
+
+#[test]
+fn writes_are_rate_limited_per_account_and_reads_are_not() {
+    let server = TestServer::start_with(|c| {
+        c.account_rate = vitrine_server::config::RateConfig {
+            per_second: 0.5,
+            burst: 3,
+        }
+    });
+    let (ada, bob) = (sign_in(&server, "Ada"), sign_in(&server, "Bob"));
+    let add = |token: &str| {
+        request(
+            &server,
+            "POST",
+            "/api/v1/cart/items",
+            Some((JSON, r#"{"sku":"glow-serum-30ml","quantity":1}"#)),
+            Some(token),
+        )
+    };
+    for _ in 0..3 {
+        assert_eq!(add(&ada).status, 200);
+    }
+    let refused = add(&ada);
+    assert_eq!(
+        (refused.status, refused.code().as_str()),
+        (429, "rate_limited")
+    );
+    assert!(refused.retry_after.is_some(), "with Retry-After");
+    // Nothing changed by the refused one; reads still answer; others may write.
+    let cart = request(&server, "GET", "/api/v1/cart", None, Some(&ada));
+    assert_eq!(cart.status, 200);
+    assert_eq!(cart.json()["lines"][0]["quantity"], 3);
+    assert_eq!(add(&bob).status, 200);
+}

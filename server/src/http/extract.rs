@@ -77,7 +77,15 @@ impl FromRequestParts<AppState> for Authenticated {
             .ok()
             .and_then(|h| h.strip_prefix("Bearer "))
             .ok_or_else(|| ApiError::unauthorized("invalid_token", "expected 'Bearer <token>'"))?;
-        authenticate(state, token).await
+        let who = authenticate(state, token).await?;
+        // Reads are free; every change pays from the account's bucket.
+        if !matches!(
+            parts.method,
+            axum::http::Method::GET | axum::http::Method::HEAD
+        ) {
+            state.account_rate_limit(who.account.id)?;
+        }
+        Ok(who)
     }
 }
 

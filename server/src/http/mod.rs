@@ -60,6 +60,8 @@ pub struct AppStateInner {
     pub client_timeout_secs: i32,
     pub rate: RateConfig,
     pub buckets: Mutex<HashMap<IpAddr, TokenBucket>>,
+    pub account_rate: RateConfig,
+    pub account_buckets: Mutex<HashMap<vitrine_shared::AccountId, TokenBucket>>,
     pub started: Instant,
     pub openapi: OnceLock<utoipa::openapi::OpenApi>,
 }
@@ -83,6 +85,25 @@ impl AppState {
         let rate = self.rate;
         buckets
             .entry(ip)
+            .or_insert_with(|| TokenBucket::new(rate, now))
+            .try_take(now)
+            .map_err(ApiError::rate_limited)
+    }
+
+    /// Takes one request from an account's bucket: every signed-in request
+    /// that changes something pays, so one script cannot flood the engines.
+    pub fn account_rate_limit(&self, account: vitrine_shared::AccountId) -> Result<(), ApiError> {
+        let now = self.started.elapsed();
+        let mut buckets = self
+            .account_buckets
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if buckets.len() > 100_000 {
+            buckets.clear();
+        }
+        let rate = self.account_rate;
+        buckets
+            .entry(account)
             .or_insert_with(|| TokenBucket::new(rate, now))
             .try_take(now)
             .map_err(ApiError::rate_limited)
