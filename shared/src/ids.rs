@@ -49,6 +49,11 @@ impl Role {
     pub fn is_staff(self) -> bool {
         !matches!(self, Role::Shopper)
     }
+
+    /// Hosts and co-hosts: the catalog, sales, coupons, shows, giveaways.
+    pub fn runs_shows(self) -> bool {
+        matches!(self, Role::Host | Role::CoHost)
+    }
 }
 
 impl fmt::Display for Role {

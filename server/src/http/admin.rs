@@ -12,8 +12,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Serialize;
 use utoipa::ToSchema;
+use vitrine_shared::ProductId;
 use vitrine_shared::api::{CreateProduct, ProductInput, ProductView};
-use vitrine_shared::{ProductId, Role};
 
 /// The largest catalog file accepted.
 pub const MAX_CATALOG_BYTES: usize = 1024 * 1024;
@@ -22,18 +22,6 @@ pub const MAX_CATALOG_BYTES: usize = 1024 * 1024;
 pub struct ImportSummaryView {
     pub products: usize,
     pub variants: usize,
-}
-
-fn staff_only(who: &Authenticated) -> Result<(), ApiError> {
-    if matches!(who.account.role, Role::Host | Role::CoHost) {
-        Ok(())
-    } else {
-        Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "only hosts and co-hosts manage the catalog",
-        ))
-    }
 }
 
 /// Import a catalog file (the format of `assets/catalog.toml`). A file with
@@ -57,7 +45,7 @@ pub async fn import_catalog(
     who: Authenticated,
     body: String,
 ) -> Result<Json<ImportSummaryView>, ApiError> {
-    staff_only(&who)?;
+    who.require_host()?;
     let products = parse_catalog(&body).map_err(|e| match e {
         CatalogError::Read { .. } => ApiError::bad_request("invalid_catalog", "unreadable catalog"),
         other => ApiError::bad_request("invalid_catalog", other.to_string()),
@@ -117,7 +105,7 @@ pub async fn create_product(
     who: Authenticated,
     ApiJson(body): ApiJson<CreateProduct>,
 ) -> Result<(StatusCode, Json<ProductView>), ApiError> {
-    staff_only(&who)?;
+    who.require_host()?;
     let CreateProduct {
         id,
         name,
@@ -166,7 +154,7 @@ pub async fn update_product(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<ProductInput>,
 ) -> Result<Json<ProductView>, ApiError> {
-    staff_only(&who)?;
+    who.require_host()?;
     if ProductId::new(id.as_str()).is_err() {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
@@ -198,7 +186,7 @@ pub async fn archive_product(
     who: Authenticated,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    staff_only(&who)?;
+    who.require_host()?;
     let not_found = || {
         ApiError::new(
             StatusCode::NOT_FOUND,

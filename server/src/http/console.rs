@@ -8,7 +8,7 @@ use super::{ApiError, AppState, ErrorBody};
 use crate::engagement::EngagementError;
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::Stream;
@@ -16,23 +16,11 @@ use serde::Deserialize;
 use std::convert::Infallible;
 use std::time::Duration;
 use utoipa::IntoParams;
-use vitrine_shared::Role;
 use vitrine_shared::api::{DashboardView, ShowSummary, ShowView};
 
 const INDEX: &str = include_str!("../../../assets/console/index.html");
 const SCRIPT: &str = include_str!("../../../assets/console/app.js");
 const STYLE: &str = include_str!("../../../assets/console/app.css");
-
-fn staff_only(who: &Authenticated) -> Result<(), ApiError> {
-    match who.account.role {
-        Role::Host | Role::CoHost | Role::Moderator => Ok(()),
-        Role::Shopper => Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "the console is for hosts, co-hosts and moderators",
-        )),
-    }
-}
 
 fn file(body: &'static str, kind: &'static str) -> Response {
     let mut response = body.into_response();
@@ -84,7 +72,7 @@ pub async fn feed(
     Query(query): Query<FeedQuery>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let who = authenticate(&state, &query.token).await?;
-    staff_only(&who)?;
+    who.require_staff()?;
     let rx = state.console.feed.clone();
     let stream = futures_util::stream::unfold((rx, true), |(mut rx, first)| async move {
         if !first && rx.changed().await.is_err() {
@@ -116,7 +104,7 @@ pub async fn dashboard(
     State(state): State<AppState>,
     who: Authenticated,
 ) -> Result<Json<DashboardView>, ApiError> {
-    staff_only(&who)?;
+    who.require_staff()?;
     let dashboard = state.console.feed.borrow().clone();
     Ok(Json((*dashboard).clone()))
 }
@@ -149,7 +137,7 @@ pub async fn summary(
     who: Authenticated,
     Path(raw): Path<String>,
 ) -> Result<Json<ShowSummary>, ApiError> {
-    staff_only(&who)?;
+    who.require_staff()?;
     let show = show(&state, &raw).await?;
     Ok(Json(
         crate::console::reports::summary(&state.store, show).await?,
@@ -187,7 +175,7 @@ pub async fn orders_csv(
     who: Authenticated,
     Path(raw): Path<String>,
 ) -> Result<Response, ApiError> {
-    staff_only(&who)?;
+    who.require_staff()?;
     let show = show(&state, &raw).await?;
     let body = crate::console::reports::orders_csv(&state.store, &show).await?;
     Ok(csv(body, format!("show-{}-orders.csv", show.id)))
@@ -211,7 +199,7 @@ pub async fn chat_csv(
     who: Authenticated,
     Path(raw): Path<String>,
 ) -> Result<Response, ApiError> {
-    staff_only(&who)?;
+    who.require_staff()?;
     let show = show(&state, &raw).await?;
     let body = crate::console::reports::chat_csv(&state.store, &show).await?;
     Ok(csv(body, format!("show-{}-chat.csv", show.id)))

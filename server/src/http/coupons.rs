@@ -2,7 +2,6 @@
 //! look one up by its code.
 
 use super::extract::{ApiJson, Authenticated};
-use super::flash_sales::is_staff;
 use super::{ApiError, AppState, ErrorBody};
 use crate::commerce::{CommerceError, Coupon, CouponInfo, Discount};
 use crate::store::now_ms;
@@ -32,14 +31,6 @@ pub(super) fn coupon_view(info: CouponInfo) -> CouponView {
     }
 }
 
-fn staff_only(who: &Authenticated) -> Result<(), ApiError> {
-    if is_staff(who) {
-        Ok(())
-    } else {
-        Err(ApiError::from(CommerceError::Forbidden))
-    }
-}
-
 fn code(raw: String) -> Result<CouponCode, ApiError> {
     CouponCode::new(raw).map_err(|_| ApiError::from(CommerceError::UnknownCoupon))
 }
@@ -65,7 +56,7 @@ pub async fn create_coupon(
     who: Authenticated,
     ApiJson(body): ApiJson<CreateCoupon>,
 ) -> Result<(StatusCode, Json<CouponView>), ApiError> {
-    staff_only(&who)?;
+    who.require_host()?;
     let invalid = |m: String| ApiError::from(CommerceError::InvalidCoupon(m));
     let code = CouponCode::new(body.code).map_err(|e| invalid(format!("code: {e}")))?;
     let currency = Currency::new(&body.currency).map_err(|e| invalid(format!("currency: {e}")))?;
@@ -159,7 +150,7 @@ pub async fn pin_coupon(
     who: Authenticated,
     ApiJson(body): ApiJson<PinCoupon>,
 ) -> Result<Json<CouponView>, ApiError> {
-    staff_only(&who)?;
+    who.require_host()?;
     let info = state
         .commerce
         .pin_coupon(Some(code(body.code)?))
@@ -184,7 +175,7 @@ pub async fn unpin_coupon(
     State(state): State<AppState>,
     who: Authenticated,
 ) -> Result<StatusCode, ApiError> {
-    staff_only(&who)?;
+    who.require_host()?;
     state.commerce.pin_coupon(None).await?;
     Ok(StatusCode::NO_CONTENT)
 }

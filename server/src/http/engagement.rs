@@ -18,7 +18,7 @@ use vitrine_shared::api::{
     RedeemRequest, Redeemed, RewardOffer, RewardsView, ShowList, ShowView, StartShow, VoteRequest,
 };
 use vitrine_shared::protocol::{EntryRule, RejectReason};
-use vitrine_shared::{ChatText, ProductId, Role};
+use vitrine_shared::{ChatText, ProductId};
 
 impl From<EngagementError> for ApiError {
     fn from(e: EngagementError) -> Self {
@@ -54,30 +54,6 @@ impl From<EngagementError> for ApiError {
             }
         };
         ApiError::new(status, code, message)
-    }
-}
-
-fn forbidden(what: &str) -> ApiError {
-    ApiError::new(
-        StatusCode::FORBIDDEN,
-        "forbidden",
-        format!("only {what} may do this"),
-    )
-}
-
-/// Hosts and co-hosts run the show.
-fn host_only(who: &Authenticated) -> Result<(), ApiError> {
-    match who.account.role {
-        Role::Host | Role::CoHost => Ok(()),
-        _ => Err(forbidden("hosts and co-hosts")),
-    }
-}
-
-/// Moderators may also run polls and answer questions.
-fn staff_only(who: &Authenticated) -> Result<(), ApiError> {
-    match who.account.role {
-        Role::Host | Role::CoHost | Role::Moderator => Ok(()),
-        Role::Shopper => Err(forbidden("hosts, co-hosts and moderators")),
     }
 }
 
@@ -181,7 +157,7 @@ pub async fn start_show(
     who: Authenticated,
     ApiJson(body): ApiJson<StartShow>,
 ) -> Result<(StatusCode, Json<ShowView>), ApiError> {
-    host_only(&who)?;
+    who.require_host()?;
     let lineup = product_ids(body.lineup)?;
     let show = state
         .engagement
@@ -223,7 +199,7 @@ pub async fn go_live(
     who: Authenticated,
     Path(raw): Path<String>,
 ) -> Result<Json<ShowView>, ApiError> {
-    host_only(&who)?;
+    who.require_host()?;
     let show = state
         .engagement
         .go_live(id(&raw, EngagementError::UnknownShow)?)
@@ -250,7 +226,7 @@ pub async fn feature(
     who: Authenticated,
     ApiJson(body): ApiJson<FeatureProducts>,
 ) -> Result<Json<ShowView>, ApiError> {
-    host_only(&who)?;
+    who.require_host()?;
     let show = state
         .engagement
         .feature(product_ids(body.products)?)
@@ -289,7 +265,7 @@ pub async fn end_show(
     State(state): State<AppState>,
     who: Authenticated,
 ) -> Result<Json<ShowView>, ApiError> {
-    host_only(&who)?;
+    who.require_host()?;
     let show = state.engagement.end_show().await?;
     Ok(Json(show_view(show.ok_or(EngagementError::NoShow)?)))
 }
@@ -312,7 +288,7 @@ pub async fn create_poll(
     who: Authenticated,
     ApiJson(body): ApiJson<CreatePoll>,
 ) -> Result<(StatusCode, Json<PollView>), ApiError> {
-    staff_only(&who)?;
+    who.require_staff()?;
     let poll = state
         .engagement
         .create_poll(
@@ -484,7 +460,7 @@ pub async fn answer_question(
     who: Authenticated,
     Path(raw): Path<String>,
 ) -> Result<Json<QuestionView>, ApiError> {
-    staff_only(&who)?;
+    who.require_staff()?;
     let question = state
         .engagement
         .answered(id(&raw, EngagementError::UnknownQuestion)?)
@@ -512,7 +488,7 @@ pub async fn create_giveaway(
     who: Authenticated,
     ApiJson(body): ApiJson<CreateGiveaway>,
 ) -> Result<(StatusCode, Json<GiveawayView>), ApiError> {
-    host_only(&who)?;
+    who.require_host()?;
     let rule = match (body.entry.as_str(), body.present_minutes) {
         ("everyone", None) => EntryRule::Everyone,
         ("bought_in_show", None) => EntryRule::BoughtInShow,

@@ -89,6 +89,34 @@ impl FromRequestParts<AppState> for Authenticated {
     }
 }
 
+impl Authenticated {
+    /// Hosts and co-hosts only: 403 `forbidden` for anyone else.
+    pub fn require_host(&self) -> Result<(), ApiError> {
+        if self.account.role.runs_shows() {
+            Ok(())
+        } else {
+            Err(forbidden("hosts and co-hosts"))
+        }
+    }
+
+    /// Hosts, co-hosts and moderators only: 403 `forbidden` for shoppers.
+    pub fn require_staff(&self) -> Result<(), ApiError> {
+        if self.account.role.is_staff() {
+            Ok(())
+        } else {
+            Err(forbidden("hosts, co-hosts and moderators"))
+        }
+    }
+}
+
+fn forbidden(who: &str) -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::FORBIDDEN,
+        "forbidden",
+        format!("only {who} may do this"),
+    )
+}
+
 /// Checks a bearer token (from a header, or a query parameter where a
 /// browser cannot send headers) against its signature, expiry and session.
 pub async fn authenticate(state: &AppState, token: &str) -> Result<Authenticated, ApiError> {

@@ -12,7 +12,7 @@ use vitrine_shared::api::{
     ClaimRequest, ClaimView, FlashSaleView, OrderLineView, OrderList, OrderView, PayRequest,
     RefundRequest, StartFlashSale,
 };
-use vitrine_shared::{Currency, Money, Role, Sku};
+use vitrine_shared::{Currency, Money, Sku};
 
 impl From<CommerceError> for ApiError {
     fn from(e: CommerceError) -> Self {
@@ -134,13 +134,7 @@ pub async fn start_flash_sale(
     who: Authenticated,
     ApiJson(body): ApiJson<StartFlashSale>,
 ) -> Result<(StatusCode, Json<FlashSaleView>), ApiError> {
-    if !matches!(who.account.role, Role::Host | Role::CoHost) {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "only hosts and co-hosts start flash sales",
-        ));
-    }
+    who.require_host()?;
     let sku =
         Sku::new(body.sku).map_err(|e| ApiError::bad_request("invalid_sale", e.to_string()))?;
     let currency = Currency::new(&body.currency)
@@ -348,10 +342,6 @@ pub async fn pay_order(
     Ok(Json(order_view(paid)))
 }
 
-pub(super) fn is_staff(who: &Authenticated) -> bool {
-    matches!(who.account.role, Role::Host | Role::CoHost)
-}
-
 async fn advance(
     state: AppState,
     who: Authenticated,
@@ -361,7 +351,10 @@ async fn advance(
     let id: i64 = id
         .parse()
         .map_err(|_| ApiError::from(CommerceError::UnknownOrder))?;
-    let order = state.commerce.advance(is_staff(&who), id, step).await?;
+    let order = state
+        .commerce
+        .advance(who.account.role.runs_shows(), id, step)
+        .await?;
     Ok(Json(order_view(order)))
 }
 
@@ -437,7 +430,12 @@ pub async fn refund_order(
         .map_err(|_| ApiError::from(CommerceError::UnknownOrder))?;
     let order = state
         .commerce
-        .refund(who.account.id, is_staff(&who), id, body.reason)
+        .refund(
+            who.account.id,
+            who.account.role.runs_shows(),
+            id,
+            body.reason,
+        )
         .await?;
     Ok(Json(order_view(order)))
 }

@@ -41,18 +41,6 @@ impl From<ModerationError> for ApiError {
     }
 }
 
-fn staff_only(who: &Authenticated) -> Result<(), ApiError> {
-    if who.account.role.is_staff() {
-        Ok(())
-    } else {
-        Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "only hosts, co-hosts and moderators may do this",
-        ))
-    }
-}
-
 fn room_id(state: &AppState, raw: String) -> Result<RoomId, ApiError> {
     RoomId::new(raw)
         .ok()
@@ -124,7 +112,7 @@ pub async fn room_chat(
     who: Authenticated,
     Path(id): Path<String>,
 ) -> Result<Json<ModChatView>, ApiError> {
-    staff_only(&who)?;
+    who.require_staff()?;
     let room = room_id(&state, id)?;
     let lines = state
         .moderation
@@ -168,7 +156,7 @@ pub async fn delete_chat_line(
     who: Authenticated,
     Path((id, seq)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    staff_only(&who)?;
+    who.require_staff()?;
     let room = room_id(&state, id)?;
     let seq: u64 = seq
         .parse()
@@ -196,7 +184,7 @@ pub async fn list_mutes(
     State(state): State<AppState>,
     who: Authenticated,
 ) -> Result<Json<MuteList>, ApiError> {
-    staff_only(&who)?;
+    who.require_staff()?;
     let mutes = state
         .moderation
         .mutes()
@@ -229,7 +217,7 @@ pub async fn mute(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<MuteRequest>,
 ) -> Result<Json<MuteView>, ApiError> {
-    staff_only(&who)?;
+    who.require_staff()?;
     let target = state.moderation.target(account_id(&id)?).await?;
     let mute = state
         .moderation
@@ -262,7 +250,7 @@ pub async fn unmute(
     who: Authenticated,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    staff_only(&who)?;
+    who.require_staff()?;
     let account = account_id(&id).map_err(|_| ApiError::from(ModerationError::NotMuted))?;
     state.moderation.unmute(&who.account, account).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -289,7 +277,7 @@ pub async fn kick(
     who: Authenticated,
     ApiJson(body): ApiJson<KickRequest>,
 ) -> Result<StatusCode, ApiError> {
-    staff_only(&who)?;
+    who.require_staff()?;
     let target = state.moderation.target(AccountId(body.account_id)).await?;
     state
         .moderation
@@ -314,7 +302,7 @@ pub async fn list_bans(
     State(state): State<AppState>,
     who: Authenticated,
 ) -> Result<Json<BanList>, ApiError> {
-    staff_only(&who)?;
+    who.require_staff()?;
     let bans = state.moderation.bans().into_iter().map(ban_view).collect();
     Ok(Json(BanList { bans }))
 }
@@ -342,7 +330,7 @@ pub async fn ban(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<BanRequest>,
 ) -> Result<Json<BanView>, ApiError> {
-    staff_only(&who)?;
+    who.require_staff()?;
     let target = state.moderation.target(account_id(&id)?).await?;
     let ban = state
         .moderation
@@ -370,7 +358,7 @@ pub async fn unban(
     who: Authenticated,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    staff_only(&who)?;
+    who.require_staff()?;
     let account = account_id(&id).map_err(|_| ApiError::from(ModerationError::NotBanned))?;
     state.moderation.unban(&who.account, account).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -392,7 +380,7 @@ pub async fn get_filter(
     State(state): State<AppState>,
     who: Authenticated,
 ) -> Result<Json<FilterView>, ApiError> {
-    staff_only(&who)?;
+    who.require_staff()?;
     Ok(Json(FilterView {
         terms: state.moderation.filter_terms(),
         matching: MATCHING.to_owned(),
@@ -420,7 +408,7 @@ pub async fn set_filter(
     who: Authenticated,
     ApiJson(body): ApiJson<FilterRequest>,
 ) -> Result<Json<FilterView>, ApiError> {
-    staff_only(&who)?;
+    who.require_staff()?;
     let terms = state
         .moderation
         .set_filter(&who.account, &body.terms)
@@ -458,7 +446,7 @@ pub async fn log(
     who: Authenticated,
     query: Result<Query<LogQuery>, QueryRejection>,
 ) -> Result<Json<ModLogView>, ApiError> {
-    staff_only(&who)?;
+    who.require_staff()?;
     let Query(query) =
         query.map_err(|e| ApiError::bad_request("invalid_request", e.body_text()))?;
     let limit = query.limit.unwrap_or(DEFAULT_LOG_PAGE);
