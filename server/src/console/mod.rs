@@ -179,8 +179,8 @@ impl Live {
             clock.tick().await;
             self.refresh_catalog().await;
             self.read_news();
-            self.watch_viewers().await;
-            let dashboard = self.dashboard().await;
+            let viewers = self.watch_viewers().await;
+            let dashboard = self.dashboard(viewers).await;
             if self.feed.send(Arc::new(dashboard)).is_err() {
                 break; // nobody can read it any more: the server is gone
             }
@@ -308,14 +308,14 @@ impl Live {
         }
     }
 
-    /// Remembers who watched the live show, and its peak audience.
-    async fn watch_viewers(&mut self) {
+    /// Remembers who watched the live show, and its peak audience; returns
+    /// how many are watching now.
+    async fn watch_viewers(&mut self) -> u32 {
         if self.show.is_none() {
             self.show = self.engagement.current_show().await.ok().flatten();
         }
-        let members = self.directory.members();
         let now = now_ms();
-        let unique: HashSet<AccountId> = members.iter().copied().collect();
+        let unique: HashSet<AccountId> = self.directory.members().into_iter().collect();
         let viewers = unique.len() as u32;
         let new: Vec<AccountId> = unique
             .into_iter()
@@ -323,7 +323,7 @@ impl Live {
             .collect();
         let Some(show) = self.show.as_ref().map(|s| s.id) else {
             self.counts.peak = self.counts.peak.max(viewers);
-            return;
+            return viewers;
         };
         for account in new {
             let _ = sqlx::query(
@@ -346,9 +346,10 @@ impl Live {
             .execute(self.store.pool())
             .await;
         }
+        viewers
     }
 
-    async fn dashboard(&mut self) -> DashboardView {
+    async fn dashboard(&mut self, viewers: u32) -> DashboardView {
         let now = now_ms();
         let chat = self.metrics.chat_lines.load(Ordering::Relaxed);
         let reactions = self.metrics.reactions.load(Ordering::Relaxed);
@@ -375,12 +376,6 @@ impl Live {
                 capacity: r.capacity as u32,
             })
             .collect();
-        let viewers = self
-            .directory
-            .members()
-            .into_iter()
-            .collect::<HashSet<_>>()
-            .len() as u32;
         let due = self
             .counts
             .series
