@@ -105,8 +105,15 @@ impl Engine {
         hash: u64,
     ) -> Result<i64, CommerceError> {
         let now = now_ms();
-        // A line whose hold ran out a moment ago is not bought by surprise.
-        self.expire_carts(now).await;
+        // A line whose hold ran out a moment ago is not bought by surprise;
+        // the clock sweeps every cart anyway, so only a stale cart waits.
+        let stale = self
+            .carts
+            .get(&buyer)
+            .is_some_and(|cart| cart.values().any(|l| l.held_until_ms <= now));
+        if stale {
+            self.expire_carts(now).await;
+        }
         let storage = |e: StoreError| {
             tracing::error!(%e, "checkout failed");
             CommerceError::Storage
