@@ -8,6 +8,10 @@
 //!   bench room [--bots N] [--seconds S]
 //!                       room benchmark against the release server
 //!   bots ARGS…          run `vitrine-bots` (see `cargo xtask bots --help`)
+//!   assets [--check]    (re)make the products' 3D models in assets/models;
+//!                       --check fails if a committed one differs
+
+mod assets;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -491,6 +495,7 @@ fn main() -> ExitCode {
         Some("test") => test(),
         Some("demo") => demo(rest),
         Some("bench") => bench(rest),
+        Some("assets") => assets::run(rest),
         Some("bots") => run(cargo()
             .args([
                 "run",
@@ -506,7 +511,7 @@ fn main() -> ExitCode {
             let mut out = std::io::stderr();
             let _ = writeln!(
                 out,
-                "usage: cargo xtask <setup [demo|test] | demo [--bots N] [--seconds S] | test | bench room [--bots N] [--seconds S] | bots ARGS…>"
+                "usage: cargo xtask <setup [demo|test] | demo [--bots N] [--seconds S] | test | bench room [--bots N] [--seconds S] | bots ARGS… | assets [--check]>"
             );
             return ExitCode::from(2);
         }
