@@ -144,6 +144,10 @@ pub struct ServerConfig {
     /// The length of a watch "minute": 60 s. Not a file setting; tests
     /// shorten it so presence can be tested in seconds.
     pub watch_minute: Duration,
+    /// How long a dropped product lies loose before the server puts it back
+    /// on its display: `LOOSE_RETURN_SECS`. Not a file setting; tests
+    /// shorten it.
+    pub loose_return: Duration,
     /// A silent client is dropped after this long.
     pub client_timeout_secs: i32,
 }
@@ -199,6 +203,7 @@ impl ServerConfig {
             payment_hold: Duration::from_secs(600),
             cart_hold: Duration::from_secs(600),
             watch_minute: Duration::from_secs(60),
+            loose_return: Duration::from_secs(vitrine_shared::protocol::LOOSE_RETURN_SECS),
             client_timeout_secs: 10,
         }
     }

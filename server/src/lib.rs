@@ -188,6 +188,7 @@ impl Server {
             engagement_state,
             idle_after,
             watch_minute: config.watch_minute,
+            loose_return: config.loose_return,
             chat_log: console.chat_log.clone(),
             moderation: moderation.clone(),
             moderation_actions,

@@ -14,7 +14,7 @@ use thiserror::Error;
 
 /// Bump on any change to a message's shape. Clients built for another
 /// version are refused at connect, because the netcode protocol id differs.
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// The netcode protocol id: an FNV-1a hash of the product name and version,
 /// so that ids of different versions are unrelated.
@@ -39,6 +39,11 @@ pub const PROTOCOL_ID: u64 = {
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
 /// Chat lines the server replays to a member who joins.
 pub const CHAT_HISTORY_LINES: usize = 50;
+/// Products one shopper may hold at once: one per hand.
+pub const MAX_HELD_PRODUCTS: usize = 2;
+/// A dropped product goes back to its display this many seconds after it
+/// was dropped, unless someone picks it up first.
+pub const LOOSE_RETURN_SECS: u64 = 10;
 
 /// Channels the client sends on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -181,7 +186,10 @@ pub enum RoomCommand {
     },
     /// "Buy now" of one variant, or checkout of the whole cart.
     Checkout(CheckoutCommand),
-    /// The shopper picked up or examined a product.
+    /// The shopper picks up this product's display model (at most
+    /// [`MAX_HELD_PRODUCTS`] at once; one lying loose may be picked up too).
+    /// Everyone in the room hears [`RoomEvent::ProductHeld`]. Sending it
+    /// again for a product you hold changes nothing.
     Inspect {
         product: ProductId,
     },
@@ -189,10 +197,20 @@ pub enum RoomCommand {
     ViewProduct {
         product: ProductId,
     },
-    /// The shopper put down a product they had held for `held_ms`.
+    /// The shopper put a product they held for `held_ms` back on its display
+    /// ([`RoomEvent::ProductReturned`]).
     PutDownProduct {
         product: ProductId,
         held_ms: u32,
+    },
+    /// The shopper let go of a product they held for `held_ms`, and it
+    /// settled loose at `at` (inside the room). Everyone hears
+    /// [`RoomEvent::ProductDropped`]; the server puts it back on its display
+    /// [`LOOSE_RETURN_SECS`] later unless someone picks it up.
+    DropProduct {
+        product: ProductId,
+        held_ms: u32,
+        at: [f32; 3],
     },
     /// A vote in the open poll: the option's index.
     Vote {
@@ -222,7 +240,8 @@ impl RoomCommand {
             RoomCommand::Checkout(_) => CommandKind::Checkout,
             RoomCommand::Inspect { .. }
             | RoomCommand::ViewProduct { .. }
-            | RoomCommand::PutDownProduct { .. } => CommandKind::Inspect,
+            | RoomCommand::PutDownProduct { .. }
+            | RoomCommand::DropProduct { .. } => CommandKind::Inspect,
             RoomCommand::Vote { .. } => CommandKind::Vote,
             RoomCommand::Ask(_) | RoomCommand::Upvote { .. } => CommandKind::Question,
             RoomCommand::EnterGiveaway { .. } => CommandKind::Giveaway,
@@ -320,7 +339,9 @@ pub enum RoomEvent {
         room_name: String,
         you: MemberSlot,
         /// Where your avatar starts; poses move on from here at walking speed.
-        spawn: PoseNet,
+        /// (Boxed, like `pinned_coupon`, to keep every event small; the wire
+        /// is the same.)
+        spawn: Box<PoseNet>,
         bounds: RoomBounds,
         members: Vec<MemberInfo>,
         recent_chat: Vec<ChatLine>,
@@ -329,6 +350,8 @@ pub enum RoomEvent {
         /// The coupon the host pinned in the show, if any (boxed: most
         /// welcomes have none).
         pinned_coupon: Option<Box<CouponNet>>,
+        /// Products off their display: held by someone, or lying loose.
+        products: Vec<HeldProductNet>,
     },
     MemberJoined(MemberInfo),
     MemberLeft {
@@ -342,6 +365,30 @@ pub enum RoomEvent {
     ChatRemoved {
         seq: u64,
     },
+    /// `by` picked up `product` (from its display, or from where it lay).
+    ProductHeld {
+        product: ProductId,
+        by: MemberSlot,
+    },
+    /// Its holder let go of `product` and it lies loose at `at`.
+    ProductDropped {
+        product: ProductId,
+        at: [f32; 3],
+    },
+    /// `product` is back on its display: put back by hand, returned by the
+    /// server [`LOOSE_RETURN_SECS`] after a drop, or because its holder left.
+    ProductReturned {
+        product: ProductId,
+    },
+}
+
+/// A product off its display, in [`RoomEvent::Welcome`]: held (`by`) or
+/// lying loose (`dropped_at`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HeldProductNet {
+    pub product: ProductId,
+    pub by: Option<MemberSlot>,
+    pub dropped_at: Option<[f32; 3]>,
 }
 
 /// Reactions sent in the room over one short window.
@@ -487,6 +534,18 @@ pub enum RejectReason {
     Muted { remaining_ms: u64 },
     #[error("that message contains a blocked word")]
     Filtered,
+    /// Someone else holds this product.
+    #[error("someone else is holding this product")]
+    ProductHeld { by: MemberSlot },
+    /// Putting back or dropping a product you do not hold.
+    #[error("you are not holding this product")]
+    NotHolding,
+    /// You already hold [`MAX_HELD_PRODUCTS`] products.
+    #[error("your hands are full: put something down first")]
+    HandsFull,
+    /// A position that is not finite or lies outside the room.
+    #[error("that position is outside the room")]
+    InvalidPosition,
 }
 
 impl RejectReason {
@@ -501,6 +560,10 @@ impl RejectReason {
             RejectReason::Engagement(_) => "engagement_refused",
             RejectReason::Muted { .. } => "muted",
             RejectReason::Filtered => "filtered",
+            RejectReason::ProductHeld { .. } => "product_held",
+            RejectReason::NotHolding => "not_holding",
+            RejectReason::HandsFull => "hands_full",
+            RejectReason::InvalidPosition => "invalid_position",
         }
     }
 }
@@ -1000,6 +1063,30 @@ mod tests {
         ));
     }
 
+    #[test]
+    fn a_nan_drop_point_crosses_the_wire_for_the_server_to_refuse() {
+        let msg = ClientMessage::Room(RoomCommand::DropProduct {
+            product: ProductId::new("glow-serum").unwrap(),
+            held_ms: 1500,
+            at: [f32::NAN, 0.0, f32::INFINITY],
+        });
+        let decoded = decode::<ClientMessage>(&encode(&msg).unwrap()).unwrap();
+        let ClientMessage::Room(RoomCommand::DropProduct { at, held_ms, .. }) = decoded else {
+            panic!("{decoded:?}");
+        };
+        assert_eq!(held_ms, 1500);
+        assert!(at[0].is_nan() && at[1] == 0.0 && at[2] == f32::INFINITY);
+    }
+
+    #[test]
+    fn welcome_stays_small() {
+        // Every event in memory is as large as `Welcome`, the largest: box
+        // big or rare fields (as `spawn` and `pinned_coupon`) before this
+        // grows.
+        let size = std::mem::size_of::<RoomEvent>();
+        assert!(size <= 192, "RoomEvent is {size} bytes");
+    }
+
     // Strategies for arbitrary, valid messages.
 
     fn finite() -> impl Strategy<Value = f32> {
@@ -1100,6 +1187,24 @@ mod tests {
                     None => RoomCommand::ViewProduct { product },
                 })
             }),
+            // Infinities too: the server refuses them, but they must cross
+            // the wire intact (NaN, which equals nothing, has its own test).
+            (
+                product(),
+                any::<u32>(),
+                prop::array::uniform3(prop_oneof![
+                    finite(),
+                    Just(f32::INFINITY),
+                    Just(f32::NEG_INFINITY)
+                ])
+            )
+                .prop_map(|(product, held_ms, at)| ClientMessage::Room(
+                    RoomCommand::DropProduct {
+                        product,
+                        held_ms,
+                        at
+                    }
+                )),
             (any::<i64>(), any::<u16>()).prop_map(|(sale_id, quantity)| {
                 ClientMessage::Room(RoomCommand::ClaimFlashSale { sale_id, quantity })
             }),
@@ -1128,6 +1233,24 @@ mod tests {
                     }))
                 }),
         ]
+    }
+
+    fn product() -> impl Strategy<Value = ProductId> {
+        "[a-z0-9-]{1,64}".prop_map(|p| ProductId::new(p).unwrap())
+    }
+
+    fn held_product() -> impl Strategy<Value = HeldProductNet> {
+        (
+            product(),
+            any::<u16>(),
+            prop::array::uniform3(finite()),
+            any::<bool>(),
+        )
+            .prop_map(|(product, slot, at, held)| HeldProductNet {
+                product,
+                by: held.then_some(MemberSlot(slot)),
+                dropped_at: (!held).then_some(at),
+            })
     }
 
     fn sku() -> impl Strategy<Value = Sku> {
@@ -1259,25 +1382,56 @@ mod tests {
             }),
             (
                 prop::collection::vec(member(), 0..5),
-                prop::collection::vec(line(), 0..5)
+                prop::collection::vec(line(), 0..5),
+                prop::collection::vec(held_product(), 0..5),
             )
-                .prop_map(|(members, recent_chat)| ServerMessage::Room(
+                .prop_map(|(members, recent_chat, products)| ServerMessage::Room(
                     RoomEvent::Welcome {
                         room: RoomId::new("main-stage").unwrap(),
                         room_name: "Main stage".into(),
                         you: MemberSlot(3),
-                        spawn: PoseNet::at([1.0, 0.0, -2.0], 0.5),
+                        spawn: Box::new(PoseNet::at([1.0, 0.0, -2.0], 0.5)),
                         bounds: RoomBounds::centered(30.0, 20.0, 5.0),
                         members,
                         recent_chat,
                         flash_sales: vec![],
                         pinned_coupon: None,
+                        products,
                     }
                 )),
+            (product(), any::<u16>()).prop_map(|(product, slot)| ServerMessage::Room(
+                RoomEvent::ProductHeld {
+                    product,
+                    by: MemberSlot(slot)
+                }
+            )),
+            (product(), prop::array::uniform3(finite())).prop_map(|(product, at)| {
+                ServerMessage::Room(RoomEvent::ProductDropped { product, at })
+            }),
+            product()
+                .prop_map(|product| ServerMessage::Room(RoomEvent::ProductReturned { product })),
             any::<u32>().prop_map(|ms| ServerMessage::Rejected(Rejection {
                 command: CommandKind::Chat,
                 reason: RejectReason::RateLimited { retry_after_ms: ms }
             })),
+            (
+                any::<u16>(),
+                prop::sample::select(vec![
+                    RejectReason::NotHolding,
+                    RejectReason::HandsFull,
+                    RejectReason::InvalidPosition,
+                ])
+            )
+                .prop_map(|(slot, reason)| ServerMessage::Rejected(Rejection {
+                    command: CommandKind::Inspect,
+                    reason: if slot % 4 == 0 {
+                        RejectReason::ProductHeld {
+                            by: MemberSlot(slot),
+                        }
+                    } else {
+                        reason
+                    },
+                })),
             ".{0,40}".prop_map(|reason| ServerMessage::ShuttingDown { reason }),
             (any::<i64>(), any::<i64>(), 0i64..1_000_000).prop_map(|(id, starts, left)| {
                 ServerMessage::Commerce(CommerceEventNet::SaleAnnounced(FlashSaleNet {

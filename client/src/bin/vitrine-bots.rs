@@ -368,6 +368,15 @@ fn main() -> ExitCode {
                     RoomChange::Rejected(r) => println!("! refused {:?}: {}", r.command, r.reason),
                     RoomChange::ShuttingDown(reason) => println!("! server: {reason}"),
                     RoomChange::Commerce(event) => println!("$ {}", describe(&event)),
+                    RoomChange::ProductHeld { product, by } => {
+                        println!("{} picked up {product}", name_of(by))
+                    }
+                    RoomChange::ProductDropped { product, .. } => {
+                        println!("{product} was dropped")
+                    }
+                    RoomChange::ProductReturned { product } => {
+                        println!("{product} is back on its display")
+                    }
                 }
             }
         }

@@ -8,7 +8,7 @@ use vitrine_shared::protocol::{
     EngagementEventNet, FlashSaleNet, GiveawayNet, LeaderNet, MemberInfo, OrderNet, PollNet,
     QuestionNet, ReactionBurst, Rejection, RoomEvent, ShopRefusal, Snapshot,
 };
-use vitrine_shared::{MemberSlot, PoseNet, PoseQ, RoomBounds, RoomId, ServerMessage};
+use vitrine_shared::{MemberSlot, PoseNet, PoseQ, ProductId, RoomBounds, RoomId, ServerMessage};
 
 /// Snapshots kept as possible baselines; matches the server's history.
 const HISTORY: usize = 32;
@@ -35,6 +35,22 @@ pub enum RoomChange {
     Removed {
         banned: bool,
         reason: String,
+    },
+    /// `by` picked `product` up (from its display or from the floor).
+    ProductHeld {
+        product: ProductId,
+        by: MemberSlot,
+    },
+    /// `product` was let go and lies loose at `at`.
+    ProductDropped {
+        product: ProductId,
+        at: [f32; 3],
+    },
+    /// `product` is back on its display. Once per return: when its holder
+    /// leaves, at whichever comes first of their departure and the server's
+    /// notice (the other then changes nothing).
+    ProductReturned {
+        product: ProductId,
     },
 }
 
@@ -90,6 +106,11 @@ pub struct RoomMirror {
     pub featured: Vec<vitrine_shared::ProductId>,
     /// The live show's title, while one is live.
     pub show_live: Option<String>,
+    /// Products in someone's hands, and whose (you included).
+    pub held: BTreeMap<ProductId, MemberSlot>,
+    /// Products lying loose, and where; the server puts each back on its
+    /// display `LOOSE_RETURN_SECS` after it was dropped.
+    pub dropped: BTreeMap<ProductId, [f32; 3]>,
     /// Set when a moderator removed this client: (banned, reason).
     pub removed: Option<(bool, String)>,
     /// Newest snapshot applied: acknowledged to the server as a baseline.
@@ -153,13 +174,27 @@ impl RoomMirror {
                 recent_chat,
                 flash_sales,
                 pinned_coupon,
+                products,
             } => {
+                self.held.clear();
+                self.dropped.clear();
+                for product in products {
+                    match (product.by, product.dropped_at) {
+                        (Some(by), _) => {
+                            self.held.insert(product.product, by);
+                        }
+                        (None, Some(at)) => {
+                            self.dropped.insert(product.product, at);
+                        }
+                        (None, None) => {}
+                    }
+                }
                 self.flash_sales = flash_sales.into_iter().map(|s| (s.id, s)).collect();
                 self.pinned_coupon = pinned_coupon.map(|c| *c);
                 self.room = Some(room.clone());
                 self.room_name = room_name;
                 self.you = Some(you);
-                self.spawn = Some(spawn);
+                self.spawn = Some(*spawn);
                 self.bounds = Some(bounds);
                 self.members = members.into_iter().map(|m| (m.slot, m)).collect();
                 self.avatars.clear();
@@ -180,7 +215,36 @@ impl RoomMirror {
                 if let Some(info) = self.members.remove(&slot) {
                     self.changes.push(RoomChange::Left(info));
                 }
+                // What they held goes back on its display, whether or not
+                // the server's notice came first.
+                let theirs: Vec<ProductId> = self
+                    .held
+                    .iter()
+                    .filter(|(_, by)| **by == slot)
+                    .map(|(product, _)| product.clone())
+                    .collect();
+                for product in theirs {
+                    self.return_product(product);
+                }
             }
+            RoomEvent::ProductHeld { product, by } => {
+                if self.members.contains_key(&by) {
+                    self.dropped.remove(&product);
+                    self.held.insert(product.clone(), by);
+                    self.changes.push(RoomChange::ProductHeld { product, by });
+                } else {
+                    // A holder who has left already: on its way back to its
+                    // display.
+                    self.return_product(product);
+                }
+            }
+            RoomEvent::ProductDropped { product, at } => {
+                self.held.remove(&product);
+                self.dropped.insert(product.clone(), at);
+                self.changes
+                    .push(RoomChange::ProductDropped { product, at });
+            }
+            RoomEvent::ProductReturned { product } => self.return_product(product),
             RoomEvent::Chat(line) => {
                 self.chat.push(line.clone());
                 self.changes.push(RoomChange::Chat(line));
@@ -193,6 +257,15 @@ impl RoomMirror {
                 self.reactions_seen += burst.counts.iter().map(|(_, n)| u64::from(*n)).sum::<u64>();
                 self.changes.push(RoomChange::Reactions(burst));
             }
+        }
+    }
+
+    /// `product` is back on its display: a change only if it was not.
+    fn return_product(&mut self, product: ProductId) {
+        let held = self.held.remove(&product).is_some();
+        let dropped = self.dropped.remove(&product).is_some();
+        if held || dropped {
+            self.changes.push(RoomChange::ProductReturned { product });
         }
     }
 
@@ -361,12 +434,13 @@ mod tests {
             room: RoomId::new("r").unwrap(),
             room_name: "R".into(),
             you: MemberSlot(0),
-            spawn: PoseNet::at([0.0; 3], 0.0),
+            spawn: Box::new(PoseNet::at([0.0; 3], 0.0)),
             bounds: RoomBounds::centered(10.0, 10.0, 3.0),
             members: vec![member(0), member(1)],
             recent_chat: vec![],
             flash_sales: vec![],
             pinned_coupon: None,
+            products: vec![],
         }))
         .unwrap();
         m
@@ -431,6 +505,151 @@ mod tests {
                 slot: MemberSlot(5)
             })
         );
+    }
+
+    fn product(id: &str) -> ProductId {
+        ProductId::new(id).unwrap()
+    }
+
+    fn room(event: RoomEvent) -> ServerMessage {
+        ServerMessage::Room(event)
+    }
+
+    #[test]
+    fn held_and_loose_products_follow_the_welcome_and_the_events() {
+        use vitrine_shared::protocol::HeldProductNet;
+        let mut m = RoomMirror::default();
+        m.apply(room(RoomEvent::Welcome {
+            room: RoomId::new("r").unwrap(),
+            room_name: "R".into(),
+            you: MemberSlot(0),
+            spawn: Box::new(PoseNet::at([0.0; 3], 0.0)),
+            bounds: RoomBounds::centered(10.0, 10.0, 3.0),
+            members: vec![member(0), member(1), member(2)],
+            recent_chat: vec![],
+            flash_sales: vec![],
+            pinned_coupon: None,
+            products: vec![
+                HeldProductNet {
+                    product: product("mug"),
+                    by: Some(MemberSlot(1)),
+                    dropped_at: None,
+                },
+                HeldProductNet {
+                    product: product("lamp"),
+                    by: None,
+                    dropped_at: Some([1.0, 0.0, 2.0]),
+                },
+            ],
+        }))
+        .unwrap();
+        assert_eq!(m.held, [(product("mug"), MemberSlot(1))].into());
+        assert_eq!(m.dropped, [(product("lamp"), [1.0, 0.0, 2.0])].into());
+        m.drain_changes();
+
+        // The loose lamp is picked up, the mug dropped, then put back.
+        m.apply(room(RoomEvent::ProductHeld {
+            product: product("lamp"),
+            by: MemberSlot(2),
+        }))
+        .unwrap();
+        m.apply(room(RoomEvent::ProductDropped {
+            product: product("mug"),
+            at: [3.0, 0.0, 3.0],
+        }))
+        .unwrap();
+        assert_eq!(m.held, [(product("lamp"), MemberSlot(2))].into());
+        assert_eq!(m.dropped, [(product("mug"), [3.0, 0.0, 3.0])].into());
+        m.apply(room(RoomEvent::ProductReturned {
+            product: product("mug"),
+        }))
+        .unwrap();
+        assert!(m.dropped.is_empty());
+        assert_eq!(
+            m.drain_changes(),
+            [
+                RoomChange::ProductHeld {
+                    product: product("lamp"),
+                    by: MemberSlot(2)
+                },
+                RoomChange::ProductDropped {
+                    product: product("mug"),
+                    at: [3.0, 0.0, 3.0]
+                },
+                RoomChange::ProductReturned {
+                    product: product("mug")
+                },
+            ]
+        );
+
+        // A welcome (after reconnecting) replaces everything.
+        m.apply(room(RoomEvent::Welcome {
+            room: RoomId::new("r").unwrap(),
+            room_name: "R".into(),
+            you: MemberSlot(0),
+            spawn: Box::new(PoseNet::at([0.0; 3], 0.0)),
+            bounds: RoomBounds::centered(10.0, 10.0, 3.0),
+            members: vec![member(0)],
+            recent_chat: vec![],
+            flash_sales: vec![],
+            pinned_coupon: None,
+            products: vec![],
+        }))
+        .unwrap();
+        assert!(m.held.is_empty() && m.dropped.is_empty());
+    }
+
+    #[test]
+    fn a_member_leaving_puts_back_what_they_held_in_either_order() {
+        let mut m = welcomed();
+        let held = |m: &mut RoomMirror, id: &str| {
+            m.apply(room(RoomEvent::ProductHeld {
+                product: product(id),
+                by: MemberSlot(1),
+            }))
+            .unwrap();
+        };
+        held(&mut m, "mug");
+        held(&mut m, "lamp");
+        m.apply(room(RoomEvent::ProductHeld {
+            product: product("serum"),
+            by: MemberSlot(0),
+        }))
+        .unwrap();
+        m.drain_changes();
+
+        // The server's notice for one first, then the departure.
+        m.apply(room(RoomEvent::ProductReturned {
+            product: product("lamp"),
+        }))
+        .unwrap();
+        m.apply(room(RoomEvent::MemberLeft {
+            slot: MemberSlot(1),
+        }))
+        .unwrap();
+        assert_eq!(m.held, [(product("serum"), MemberSlot(0))].into());
+        // The notice for the other after the departure changes nothing more.
+        m.apply(room(RoomEvent::ProductReturned {
+            product: product("mug"),
+        }))
+        .unwrap();
+        let returned: Vec<_> = m
+            .drain_changes()
+            .into_iter()
+            .filter_map(|c| match c {
+                RoomChange::ProductReturned { product } => Some(product.to_string()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(returned, ["lamp", "mug"], "once each");
+
+        // A pick-up by someone already gone is not shown as held.
+        m.apply(room(RoomEvent::ProductHeld {
+            product: product("mug"),
+            by: MemberSlot(1),
+        }))
+        .unwrap();
+        assert!(!m.held.contains_key(&product("mug")));
     }
 
     #[test]

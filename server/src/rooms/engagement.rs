@@ -1,9 +1,10 @@
 //! Engagement in the room: presence and activity (for watch points), votes,
-//! questions, upvotes, giveaway entries and inspections sent to the
+//! questions, upvotes, giveaway entries and product views sent to the
 //! engagement engine, and its news relayed: polls, questions and giveaways
 //! to every room, points and badges to their shopper's clients. Live poll
 //! results go out at most [`RESULTS_EVERY`]. The room loop never waits on
-//! the engine.
+//! the engine. Pick-ups and put-downs go through the `products` plugin,
+//! which tells the engine about those that happened.
 
 use super::Clients;
 use super::inbox::{CommandReceived, PoseReceived};
@@ -49,7 +50,6 @@ enum Pending {
     Vote(Answer<Poll>),
     Question(Answer<Question>),
     Giveaway(Answer<Giveaway>),
-    Inspect(Answer<Option<i64>>),
 }
 
 impl Pending {
@@ -66,7 +66,6 @@ impl Pending {
             Pending::Vote(rx) => take(rx),
             Pending::Question(rx) => take(rx),
             Pending::Giveaway(rx) => take(rx),
-            Pending::Inspect(rx) => take(rx),
         }
     }
 }
@@ -135,6 +134,13 @@ impl EngagementLink {
             results_sent_at: Duration::ZERO,
             pending: Vec::new(),
         }
+    }
+}
+
+impl EngagementLink {
+    /// The engine, for the other room plugins (pick-ups are counted there).
+    pub(super) fn handle(&self) -> &EngagementHandle {
+        &self.handle
     }
 }
 
@@ -242,7 +248,7 @@ fn leaderboard_net(show: &[Leader], all_time: &[Leader]) -> EngagementEventNet {
     }
 }
 
-fn refusal(e: EngagementError) -> EngagementRefusal {
+pub(super) fn refusal(e: EngagementError) -> EngagementRefusal {
     match e {
         EngagementError::UnknownPoll => EngagementRefusal::UnknownPoll,
         EngagementError::PollClosed => EngagementRefusal::PollClosed,
@@ -412,13 +418,6 @@ fn send_engagement_commands(
                 handle.try_product_seen(product.clone(), None);
                 continue;
             }
-            RoomCommand::PutDownProduct { product, held_ms } => {
-                handle.try_product_seen(product.clone(), Some(*held_ms));
-                continue;
-            }
-            RoomCommand::Inspect { product } => handle
-                .try_inspect(account, product.clone())
-                .map(Pending::Inspect),
             RoomCommand::Vote { poll_id, option } => handle
                 .try_vote(account, *poll_id, u32::from(*option))
                 .map(Pending::Vote),
@@ -431,6 +430,9 @@ fn send_engagement_commands(
             RoomCommand::EnterGiveaway { giveaway_id } => handle
                 .try_enter(account, *giveaway_id)
                 .map(Pending::Giveaway),
+            // Chat goes to the relay, shop actions to the shop; pick-ups,
+            // put-downs and drops to `products`, which tells the engine
+            // about those that happened.
             _ => continue,
         };
         match asked {

@@ -116,6 +116,7 @@ fn receive_messages(
                 RoomCommand::Inspect { .. }
                 | RoomCommand::ViewProduct { .. }
                 | RoomCommand::PutDownProduct { .. }
+                | RoomCommand::DropProduct { .. }
                 | RoomCommand::Vote { .. }
                 | RoomCommand::Upvote { .. }
                 | RoomCommand::EnterGiveaway { .. } => &mut limits.reactions,

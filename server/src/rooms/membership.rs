@@ -2,6 +2,7 @@
 //! `user_data`, assigning its slot, welcoming it, and telling the room when
 //! members come and go.
 
+use super::products::HeldProducts;
 use super::shop::ShopLink;
 use super::transport::UdpTransport;
 use super::{Clients, RateSettings, Shared, send_event};
@@ -127,6 +128,7 @@ fn on_server_event(
     mut clients: ResMut<Clients>,
     index: Res<RoomIndex>,
     mut rooms: Query<&mut Room>,
+    held: Query<&HeldProducts>,
     members: Query<&Member>,
     shared: Res<Shared>,
     rates: Res<RateSettings>,
@@ -144,6 +146,7 @@ fn on_server_event(
                 &mut clients,
                 &index,
                 &mut rooms,
+                &held,
                 &members,
                 &shared,
                 &rates,
@@ -201,6 +204,7 @@ fn admit(
     clients: &mut Clients,
     index: &RoomIndex,
     rooms: &mut Query<&mut Room>,
+    held: &Query<&HeldProducts>,
     members: &Query<&Member>,
     shared: &Shared,
     rates: &RateSettings,
@@ -262,12 +266,16 @@ fn admit(
             room: room.id.clone(),
             room_name: room.name.clone(),
             you: slot,
-            spawn,
+            spawn: Box::new(spawn),
             bounds: room.bounds,
             members: roster,
             recent_chat: room.recent_chat.iter().cloned().collect(),
             flash_sales: shop.sales.values().cloned().collect(),
             pinned_coupon: shop.pinned.clone().map(Box::new),
+            products: held
+                .get(room_entity)
+                .map(|held| held.net(&room.members))
+                .unwrap_or_default(),
         }),
     );
     tracing::info!(client, account = %info.account, name = %info.name, room = %room.id, "joined");

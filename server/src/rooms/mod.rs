@@ -12,6 +12,7 @@ mod inbox;
 mod lifecycle;
 mod membership;
 mod moderation;
+mod products;
 mod shop;
 mod spec;
 mod transport;
@@ -68,6 +69,8 @@ pub struct GameContext {
     pub idle_after: Duration,
     /// Presence earns watch points per this long (a minute; shorter in tests).
     pub watch_minute: Duration,
+    /// A dropped product goes back to its display after this long.
+    pub loose_return: Duration,
     /// Where relayed chat lines go to be logged for the console's export.
     pub chat_log: tokio::sync::mpsc::Sender<crate::console::ChatLogLine>,
     /// Mutes, bans and the filter; moderators' actions arrive on the receiver.
@@ -172,6 +175,7 @@ pub fn build_app(ctx: GameContext) -> std::io::Result<App> {
             ctx.moderation,
             ctx.moderation_actions,
         ))
+        .insert_resource(products::ProductDesk::new(ctx.loose_return))
         .init_resource::<Clients>()
         .configure_sets(
             Update,
@@ -191,6 +195,7 @@ pub fn build_app(ctx: GameContext) -> std::io::Result<App> {
             chat::plugin,
             shop::plugin,
             engagement::plugin,
+            products::plugin,
             moderation::plugin,
             lifecycle::plugin,
         ));

@@ -42,6 +42,11 @@ impl ModerationLink {
         }
     }
 
+    /// Whether `client` was told it is removed and is on its way out.
+    pub(super) fn is_removing(&self, client: ClientId) -> bool {
+        self.removing.iter().any(|(c, _)| *c == client)
+    }
+
     /// What the inbox does with a command that passed its rate limit.
     pub(super) fn screen(
         &self,
@@ -50,7 +55,7 @@ impl ModerationLink {
         command: &RoomCommand,
         now_ms: i64,
     ) -> Screen {
-        if self.removing.iter().any(|(c, _)| *c == client) {
+        if self.is_removing(client) {
             return Screen::Drop;
         }
         let text = match command {
