@@ -4,3 +4,5 @@
 
 pub mod bots;
 pub mod net;
+#[cfg(feature = "showroom")]
+pub mod showroom;

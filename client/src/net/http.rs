@@ -5,8 +5,8 @@ use std::time::Duration;
 use thiserror::Error;
 use vitrine_shared::api::{
     CouponView, CreateCoupon, CreatePoll, CreateSession, ErrorBody, FlashSaleView, JoinTicket,
-    OrderView, PayRequest, PinCoupon, PollView, RoomInfo, RoomList, SessionCreated, ShowView,
-    StartFlashSale, StartShow,
+    OrderView, PayRequest, PinCoupon, PollView, ProductList, ProductView, RoomInfo, RoomList,
+    SessionCreated, ShowView, StartFlashSale, StartShow,
 };
 
 #[derive(Debug, Error)]
@@ -212,6 +212,16 @@ impl ApiClient {
         let list: RoomList =
             Self::read(self.agent.get(format!("{}/api/v1/rooms", self.base)).call())?;
         Ok(list.rooms)
+    }
+
+    /// The catalog, with stock now.
+    pub fn products(&self) -> Result<Vec<ProductView>, ApiError> {
+        let list: ProductList = Self::read(
+            self.agent
+                .get(format!("{}/api/v1/products", self.base))
+                .call(),
+        )?;
+        Ok(list.products)
     }
 
     pub fn join(&self, session: &SignedIn, room: &str) -> Result<JoinTicket, ApiError> {

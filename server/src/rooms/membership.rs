@@ -50,19 +50,23 @@ impl Room {
         self.members.values().copied()
     }
 
-    /// Where a member with `slot` appears: spread on a spiral so that
-    /// newcomers do not stand inside each other.
+    /// Where a member with `slot` appears: in the audience, on the middle
+    /// aisle between the product displays (which the showroom lays out on
+    /// either side), facing the stage at the north wall; spread on a spiral
+    /// so that newcomers do not stand inside each other.
     pub fn spawn_pose(&self, slot: MemberSlot) -> PoseNet {
         let centre = self.bounds.center_floor();
+        let depth = self.bounds.max[2] - self.bounds.min[2];
+        let audience = [centre[0], centre[1], centre[2] + depth * 0.15];
         let angle = slot.0 as f32 * 2.399_963; // golden angle
-        let radius = 2.0 + (slot.0 % 7) as f32 * 0.5;
+        let radius = 0.6 + (slot.0 % 6) as f32 * 0.3;
         let position = self.bounds.clamp([
-            centre[0] + radius * angle.cos(),
-            centre[1],
-            centre[2] + radius * angle.sin(),
+            audience[0] + (radius * angle.cos()).clamp(-2.0, 2.0),
+            audience[1],
+            audience[2] + radius * angle.sin(),
         ]);
-        // Face the middle of the room.
-        let yaw = (centre[0] - position[0]).atan2(centre[2] - position[2]);
+        // Yaw π faces -Z: the stage.
+        let yaw = std::f32::consts::PI;
         PoseNet::at(position, yaw)
     }
 }

@@ -1,0 +1,3 @@
+fn main() {
+    vitrine_client::showroom::main();
+}

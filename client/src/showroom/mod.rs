@@ -1,0 +1,214 @@
+//! The desktop showroom: a Bevy app on top of [`crate::net`].
+//!
+//! Plugins, one per feature:
+//! - [`session`]: sign-in, join, the game link, reconnects;
+//! - [`catalog`]: the products and their models' sizes;
+//! - [`room`]: floor, walls, stage, screen, lights and product displays;
+//! - [`player`]: the shopper's own body, walking and looking;
+//! - [`avatars`]: everyone else, interpolated, with name tags and reactions;
+//! - [`products`]: pointing, picking up, turning, putting back, dropping;
+//! - [`ui`]: the view-model ([`ui::view`]) and its desktop drawing;
+//! - [`offscreen`]: `--screenshot` and `--bench` without a window.
+
+// Bevy systems take what they touch as parameters, and queries spell out
+// their filters: both lints fire on ordinary systems.
+#![allow(clippy::too_many_arguments, clippy::type_complexity)]
+
+pub mod avatars;
+pub mod catalog;
+pub mod models;
+pub mod offscreen;
+pub mod player;
+pub mod products;
+pub mod room;
+pub mod session;
+pub mod ui;
+
+use bevy::prelude::*;
+use bevy::window::{ExitCondition, WindowResolution};
+use bevy::winit::WinitPlugin;
+use bevy_rapier3d::prelude::*;
+use clap::Parser;
+use std::path::PathBuf;
+
+/// `vitrine`: the showroom.
+#[derive(Parser, Resource, Debug, Clone, Default)]
+#[command(name = "vitrine", version, about = "Vitrine's 3D showroom")]
+pub struct Options {
+    /// The server's HTTP root. Without it the start screen asks; with
+    /// `--screenshot` or `--bench` and no server, the room is rendered from
+    /// the local catalog with nobody in it.
+    #[arg(long, env = "VITRINE_SERVER")]
+    pub server: Option<String>,
+    /// Your display name; with `--server` and `--room`, joins at once.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// The room to join.
+    #[arg(long)]
+    pub room: Option<String>,
+    /// Render offscreen (no window), save the picture here and exit.
+    #[arg(long)]
+    pub screenshot: Option<PathBuf>,
+    /// Frames to render before the screenshot is taken, once the room is
+    /// in and every shader is compiled (`--bench`: frames to measure).
+    #[arg(long, default_value_t = 10)]
+    pub frames: u32,
+    /// Picture size for `--screenshot` and `--bench`.
+    #[arg(long, default_value_t = 1280)]
+    pub width: u32,
+    #[arg(long, default_value_t = 720)]
+    pub height: u32,
+    /// Run in the room offscreen, with no window and no screenshot (tests,
+    /// and demos on machines without a display).
+    #[arg(long)]
+    pub headless: bool,
+    /// Measure frame times offscreen and print them (`cargo xtask bench client`).
+    #[arg(long)]
+    pub bench: bool,
+    /// Bench: simulated shoppers walking about.
+    #[arg(long, default_value_t = 24)]
+    pub avatars: usize,
+    /// Bench: product displays (the catalog repeated to this many).
+    #[arg(long, default_value_t = 40)]
+    pub products: usize,
+    /// Where the catalog and models are; defaults to the repository's `assets/`.
+    #[arg(long, env = "VITRINE_ASSETS")]
+    pub assets: Option<PathBuf>,
+}
+
+impl Options {
+    pub fn offscreen(&self) -> bool {
+        self.screenshot.is_some() || self.bench || self.headless
+    }
+
+    pub fn assets_dir(&self) -> PathBuf {
+        if let Some(dir) = &self.assets {
+            return dir.clone();
+        }
+        let dev = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../assets"));
+        if dev.is_dir() {
+            return dev;
+        }
+        std::env::current_exe()
+            .ok()
+            .and_then(|exe| exe.parent().map(|d| d.join("assets")))
+            .filter(|d| d.is_dir())
+            .unwrap_or_else(|| PathBuf::from("assets"))
+    }
+}
+
+/// The screens.
+#[derive(States, Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum AppState {
+    /// Name, server and the room list.
+    #[default]
+    Start,
+    /// Signing in, joining and waiting for the room's welcome.
+    Connecting,
+    /// In the room (also while reconnecting: the room stays on screen).
+    Showroom,
+}
+
+/// The frame's order: read the network, then input, then the world, then
+/// what is drawn and sent.
+#[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ShowroomSystems {
+    Receive,
+    Input,
+    Simulate,
+    Present,
+    Send,
+}
+
+/// Waits for the renderer to come up and finishes the app's plugins, so a
+/// test can step it with `update()` (what `run()` does first).
+pub fn ready_to_step(app: &mut App) {
+    use bevy::app::PluginsState;
+    while app.plugins_state() == PluginsState::Adding {
+        bevy::tasks::tick_global_task_pools_on_main_thread();
+        std::thread::yield_now();
+    }
+    app.finish();
+    app.cleanup();
+}
+
+/// Runs the showroom as the command line asks; the `vitrine` binary's main.
+pub fn main() {
+    let options = Options::parse();
+    let exit = build_app(options).run();
+    if let AppExit::Error(code) = exit {
+        std::process::exit(code.get() as i32);
+    }
+}
+
+/// The whole app, windowed or offscreen, ready to `run()` or to step with
+/// `update()` (tests do).
+pub fn build_app(options: Options) -> App {
+    let mut app = App::new();
+    let assets = options.assets_dir();
+    let asset_plugin = AssetPlugin {
+        file_path: assets.to_string_lossy().into_owned(),
+        ..default()
+    };
+    let defaults = DefaultPlugins.set(asset_plugin);
+    if options.offscreen() {
+        // No window and no event loop: the camera renders into an image and
+        // the app is stepped as fast as it renders.
+        app.add_plugins(
+            defaults
+                .set(WindowPlugin {
+                    primary_window: None,
+                    exit_condition: ExitCondition::DontExit,
+                    close_when_requested: false,
+                    ..default()
+                })
+                .disable::<WinitPlugin>(),
+        )
+        // With the window plugin in the group, the runner is not: add it.
+        .add_plugins(bevy::app::ScheduleRunnerPlugin::run_loop(
+            std::time::Duration::ZERO,
+        ));
+    } else {
+        app.add_plugins(defaults.set(WindowPlugin {
+            primary_window: Some(Window {
+                title: "Vitrine".into(),
+                resolution: WindowResolution::new(options.width, options.height),
+                ..default()
+            }),
+            ..default()
+        }));
+    }
+    app.add_plugins(RapierPhysicsPlugin::<NoUserData>::default())
+        // Physics keeps to real time down to 20 frames a second (a software
+        // renderer), in steps no longer than 1/60 s.
+        .insert_resource(TimestepMode::Variable {
+            max_dt: 1.0 / 20.0,
+            time_scale: 1.0,
+            substeps: 3,
+        })
+        .init_state::<AppState>()
+        .configure_sets(
+            Update,
+            (
+                ShowroomSystems::Receive,
+                ShowroomSystems::Input,
+                ShowroomSystems::Simulate,
+                ShowroomSystems::Present,
+                ShowroomSystems::Send,
+            )
+                .chain(),
+        )
+        .insert_resource(options.clone())
+        .insert_resource(ClearColor(Color::srgb(0.05, 0.05, 0.07)))
+        .add_plugins((
+            session::plugin,
+            catalog::plugin,
+            room::plugin,
+            player::plugin,
+            avatars::plugin,
+            products::plugin,
+            ui::plugin,
+            offscreen::plugin,
+        ));
+    app
+}

@@ -1,0 +1,382 @@
+//! Rendering without a window. `--screenshot` waits until the room is in
+//! (joined, models loaded), renders `--frames` more, reads the picture back
+//! and saves it, with a [`ScreenReport`] of where the stage, the displays
+//! and the avatars landed on screen (tests check the pixels there).
+//! `--bench` fills the room with walking shoppers and measures frames.
+
+use super::avatars::{RemoteAvatar, avatar_colour};
+use super::player::{MainCamera, OffscreenTarget};
+use super::room::{ModelToSpawn, ProductDisplay, RoomLayout, StageScreen};
+use super::session::{LinkState, Session};
+use super::{AppState, Options};
+use crate::net::RoomMirror;
+use bevy::app::AppExit;
+use bevy::prelude::*;
+use bevy::render::render_resource::PipelineCache;
+use bevy::render::view::screenshot::{Screenshot, ScreenshotCaptured};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+use vitrine_shared::protocol::MemberInfo;
+use vitrine_shared::{AccountId, DisplayName, MemberSlot, PoseNet, Role, RoomId};
+
+/// Give up waiting for the room after this long.
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
+/// Bench frames before measuring: shaders compile, models load.
+const BENCH_WARMUP: u32 = 60;
+
+pub(super) fn plugin(app: &mut App) {
+    // The render world counts the pipelines still compiling (lavapipe takes
+    // seconds per shader); a picture taken before they are ready is blank.
+    let waiting = PipelinesWaiting::default();
+    if let Some(render_app) = app.get_sub_app_mut(bevy::render::RenderApp) {
+        render_app
+            .insert_resource(waiting.clone())
+            .add_systems(bevy::render::Render, count_waiting_pipelines);
+    }
+    app.insert_resource(waiting)
+        .init_resource::<Capture>()
+        .add_systems(
+            Update,
+            (bench_crowd, count_frames)
+                .chain()
+                .run_if(in_state(AppState::Showroom).and_then(|o: Res<Options>| o.offscreen())),
+        )
+        .add_systems(First, frame_start.run_if(|o: Res<Options>| o.bench))
+        .add_systems(Last, frame_end.run_if(|o: Res<Options>| o.bench))
+        .add_systems(Update, give_up.run_if(|o: Res<Options>| o.offscreen()));
+}
+
+/// Pipelines the renderer is still compiling, shared with the render world.
+#[derive(Resource, Clone, Default)]
+pub struct PipelinesWaiting(Arc<AtomicUsize>);
+
+fn count_waiting_pipelines(cache: Res<PipelineCache>, waiting: Res<PipelinesWaiting>) {
+    waiting
+        .0
+        .store(cache.waiting_pipelines().count(), Ordering::Relaxed);
+}
+
+/// Whether every shader the frame needs is compiled, and every product
+/// model is in the room: the picture then shows what a shopper sees.
+pub fn scene_ready(world: &mut World) -> bool {
+    let compiled = world
+        .get_resource::<PipelinesWaiting>()
+        .is_none_or(|w| w.0.load(Ordering::Relaxed) == 0);
+    compiled && super::room::models_ready(world)
+}
+
+/// Where things landed in the picture, in pixels from the top left.
+#[derive(Debug, Clone, Default)]
+pub struct ScreenReport {
+    pub width: u32,
+    pub height: u32,
+    /// The stage screen's centre and its four corners.
+    pub stage_screen: Option<(Vec2, [Vec2; 4])>,
+    /// Each display in view: product, the model's centre, the plinth's.
+    pub displays: Vec<(String, Vec2, Vec2)>,
+    /// Each avatar in view: name, body centre, and its colour.
+    pub avatars: Vec<(String, Vec2, Color)>,
+}
+
+/// The offscreen run's progress and result.
+#[derive(Resource, Default)]
+pub struct Capture {
+    frames_in_room: u32,
+    requested: bool,
+    started: Option<Instant>,
+    pub image: Option<Image>,
+    pub report: Option<ScreenReport>,
+    /// Why the run could not capture, if it could not.
+    pub failed: Option<String>,
+    bench: BenchTimes,
+}
+
+#[derive(Default)]
+struct BenchTimes {
+    frame_start: Option<Instant>,
+    last_frame_start: Option<Instant>,
+    frames: Vec<f64>,
+    main: Vec<f64>,
+    measured: u32,
+}
+
+fn ready(
+    session: &Session,
+    options: &Options,
+    loading: &Query<(), With<ModelToSpawn>>,
+    waiting: &PipelinesWaiting,
+) -> bool {
+    let joined = options.server.is_none() || session.link == LinkState::Connected;
+    joined && loading.is_empty() && waiting.0.load(Ordering::Relaxed) == 0
+}
+
+fn count_frames(
+    mut commands: Commands,
+    options: Res<Options>,
+    session: Res<Session>,
+    loading: Query<(), With<ModelToSpawn>>,
+    waiting: Res<PipelinesWaiting>,
+    displays: Query<&ProductDisplay>,
+    target: Option<Res<OffscreenTarget>>,
+    mut capture: ResMut<Capture>,
+) {
+    capture.started.get_or_insert_with(Instant::now);
+    if capture.requested || options.bench || options.screenshot.is_none() {
+        return;
+    }
+    if displays.is_empty() || !ready(&session, &options, &loading, &waiting) {
+        // New pipelines can queue after a quiet frame: count from scratch.
+        capture.frames_in_room = 0;
+        return;
+    }
+    capture.frames_in_room += 1;
+    if capture.frames_in_room < options.frames.max(1) {
+        return;
+    }
+    let Some(target) = target else {
+        return;
+    };
+    capture.requested = true;
+    commands
+        .spawn(Screenshot::image(target.0.clone()))
+        .observe(on_captured);
+}
+
+/// Takes the picture now (tests decide when the room is as they want it).
+pub fn capture_now(world: &mut World) {
+    let Some(target) = world.get_resource::<OffscreenTarget>().cloned() else {
+        return;
+    };
+    world.resource_mut::<Capture>().requested = true;
+    world
+        .spawn(Screenshot::image(target.0))
+        .observe(on_captured);
+}
+
+fn on_captured(
+    captured: On<ScreenshotCaptured>,
+    options: Res<Options>,
+    mut capture: ResMut<Capture>,
+    camera: Query<(&Camera, &GlobalTransform), With<MainCamera>>,
+    layout: Res<RoomLayout>,
+    screen: Query<&GlobalTransform, With<StageScreen>>,
+    displays: Query<(&ProductDisplay, &GlobalTransform)>,
+    avatars: Query<(&RemoteAvatar, &GlobalTransform, &InheritedVisibility)>,
+    session: Res<Session>,
+    mut exit: MessageWriter<AppExit>,
+) {
+    let image = captured.image.clone();
+    let mut report = ScreenReport {
+        width: image.width(),
+        height: image.height(),
+        ..default()
+    };
+    if let Ok((camera, eye)) = camera.single() {
+        let project = |p: Vec3| camera.world_to_viewport(eye, p).ok();
+        let in_view = |p: Vec2| {
+            p.x >= 0.0 && p.y >= 0.0 && p.x < report.width as f32 && p.y < report.height as f32
+        };
+        if let Ok(at) = screen.single() {
+            let c = at.translation();
+            let (_, size) = layout.screen();
+            let h = size / 2.0;
+            let corners = [
+                c + Vec3::new(-h.x, h.y, 0.0),
+                c + Vec3::new(h.x, h.y, 0.0),
+                c + Vec3::new(h.x, -h.y, 0.0),
+                c + Vec3::new(-h.x, -h.y, 0.0),
+            ]
+            .map(project);
+            if let (Some(centre), [Some(a), Some(b), Some(cc), Some(d)]) = (project(c), corners) {
+                report.stage_screen = Some((centre, [a, b, cc, d]));
+            }
+        }
+        for (display, at) in &displays {
+            let model = display.home.translation;
+            let plinth = at.translation() + Vec3::Y * 0.5;
+            if let (Some(m), Some(p)) = (project(model), project(plinth))
+                && in_view(m)
+                && in_view(p)
+            {
+                report.displays.push((display.product.clone(), m, p));
+            }
+        }
+        if let Some(mirror) = session.mirror() {
+            for (avatar, at, visible) in &avatars {
+                let Some(member) = mirror.members.get(&avatar.slot) else {
+                    continue;
+                };
+                if let Some(p) = project(at.translation() + Vec3::Y * 0.65)
+                    && in_view(p)
+                    && visible.get()
+                {
+                    report.avatars.push((
+                        member.name.as_str().to_owned(),
+                        p,
+                        avatar_colour(member.account.0),
+                    ));
+                }
+            }
+        }
+    }
+    if let Some(path) = &options.screenshot {
+        match image.clone().try_into_dynamic() {
+            Ok(picture) => match picture.to_rgb8().save(path) {
+                Ok(()) => info!("screenshot saved to {}", path.display()),
+                Err(e) => capture.failed = Some(format!("cannot save {}: {e}", path.display())),
+            },
+            Err(e) => capture.failed = Some(format!("cannot convert the picture: {e}")),
+        }
+    }
+    capture.image = Some(image);
+    capture.report = Some(report);
+    if options.screenshot.is_none() {
+        return;
+    }
+    exit.write(if capture.failed.is_some() {
+        AppExit::error()
+    } else {
+        AppExit::Success
+    });
+}
+
+/// An offscreen run that cannot get into the room says why and stops.
+fn give_up(
+    options: Res<Options>,
+    session: Res<Session>,
+    mut capture: ResMut<Capture>,
+    mut exit: MessageWriter<AppExit>,
+) {
+    let Some(started) = capture.started else {
+        return;
+    };
+    if capture.image.is_some() || capture.failed.is_some() || options.screenshot.is_none() {
+        return;
+    }
+    if started.elapsed() > READY_TIMEOUT {
+        let why = match &session.link {
+            LinkState::Lost { reason, .. } | LinkState::Closed(reason) => reason.clone(),
+            other => format!("still {other:?}"),
+        };
+        let message = format!("could not render the room within {READY_TIMEOUT:?}: {why}");
+        error!("{message}");
+        capture.failed = Some(message);
+        exit.write(AppExit::error());
+    }
+}
+
+/// The bench's crowd: shoppers walking circuits, fed through a room mirror
+/// as if their snapshots came from a server at 20 Hz, so interpolation,
+/// name tags and everything else run as in a real room.
+fn bench_crowd(
+    options: Res<Options>,
+    time: Res<Time>,
+    layout: Res<RoomLayout>,
+    mut session: ResMut<Session>,
+    mut since: Local<f32>,
+    mut tick: Local<u32>,
+) {
+    if !options.bench || options.server.is_some() {
+        return;
+    }
+    let mirror = session.offline.get_or_insert_with(|| {
+        let mut m = RoomMirror::default();
+        m.room = RoomId::new("bench").ok();
+        m.room_name = "Bench".into();
+        m.you = Some(MemberSlot(0));
+        m.bounds = Some(layout.bounds);
+        for i in 1..=options.avatars as u16 {
+            let slot = MemberSlot(i);
+            m.members.insert(
+                slot,
+                MemberInfo {
+                    slot,
+                    account: AccountId(1000 + i as u64),
+                    name: DisplayName::new(format!("Shopper {i}")).expect("a valid name"),
+                    role: Role::Shopper,
+                },
+            );
+        }
+        m
+    });
+    *since += time.delta_secs();
+    if *since < 0.05 {
+        return;
+    }
+    *since = 0.0;
+    *tick += 2; // 20 Hz on a 30 Hz tick clock, roughly
+    let t = *tick as f32 / 30.0;
+    let b = layout.bounds;
+    // Up and down the aisles between the display lines, at walking pace.
+    let lanes = [-1.5f32, 0.0, 1.5, -5.25, 5.25, -8.75, 8.75];
+    let (z0, z1) = (b.min[2] + 5.0, b.max[2] - 1.0);
+    for (i, slot) in mirror
+        .members
+        .keys()
+        .copied()
+        .collect::<Vec<_>>()
+        .into_iter()
+        .enumerate()
+    {
+        let x = lanes[i % lanes.len()].clamp(b.min[0] + 0.5, b.max[0] - 0.5);
+        let length = z1 - z0;
+        let travelled = (t * 1.2 + i as f32 * 2.3) % (2.0 * length);
+        let (z, yaw) = if travelled < length {
+            (z0 + travelled, 0.0)
+        } else {
+            (z1 - (travelled - length), std::f32::consts::PI)
+        };
+        mirror.avatars.insert(slot, PoseNet::at([x, 0.0, z], yaw));
+    }
+    mirror.latest_snapshot = Some(*tick);
+}
+
+fn frame_start(mut capture: ResMut<Capture>) {
+    let now = Instant::now();
+    let bench = &mut capture.bench;
+    if let Some(last) = bench.last_frame_start
+        && bench.measured > BENCH_WARMUP
+    {
+        bench.frames.push((now - last).as_secs_f64() * 1000.0);
+    }
+    bench.last_frame_start = Some(now);
+    bench.frame_start = Some(now);
+}
+
+fn frame_end(
+    options: Res<Options>,
+    mut capture: ResMut<Capture>,
+    mut exit: MessageWriter<AppExit>,
+) {
+    let bench = &mut capture.bench;
+    bench.measured += 1;
+    if let Some(start) = bench.frame_start
+        && bench.measured > BENCH_WARMUP
+    {
+        bench.main.push(start.elapsed().as_secs_f64() * 1000.0);
+    }
+    if bench.frames.len() as u32 >= options.frames.max(10) {
+        let (f50, f95) = percentiles(&mut bench.frames);
+        let (m50, m95) = percentiles(&mut bench.main);
+        println!(
+            "client bench: {}x{}, {} avatars, {} products, {} frames: frame p50 {f50:.2} ms, p95 {f95:.2} ms; \
+             non-render CPU (main world) p50 {m50:.2} ms, p95 {m95:.2} ms",
+            options.width,
+            options.height,
+            options.avatars,
+            options.products,
+            bench.frames.len()
+        );
+        exit.write(AppExit::Success);
+    }
+}
+
+fn percentiles(v: &mut [f64]) -> (f64, f64) {
+    if v.is_empty() {
+        return (0.0, 0.0);
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
+    (at(0.5), at(0.95))
+}

@@ -1,0 +1,537 @@
+//! Products in hand. Pointing (the cursor, or the screen's centre without
+//! one) casts a rapier ray; the product hit gets its card. `E` (or the
+//! card's button) picks it up: it becomes a kinematic body in front of the
+//! eyes that the wheel turns and `F` brings close; `E` again puts it back on
+//! its display, `G` drops it to fall and settle as a dynamic body. The
+//! server records who holds what, so products held by others float in
+//! their hands here, and dropped ones go home when the server says so.
+
+use super::avatars::RemoteAvatar;
+use super::player::{LocalPlayer, MainCamera};
+use super::room::{DisplayedProduct, ProductDisplay};
+use super::session::{RoomChangeMessage, Session};
+use super::ui::{UiAction, UiFocus};
+use super::{AppState, ShowroomSystems};
+use crate::net::RoomChange;
+use bevy::input::mouse::AccumulatedMouseScroll;
+use bevy::prelude::*;
+use bevy::window::PrimaryWindow;
+use bevy_rapier3d::prelude::*;
+use std::collections::BTreeMap;
+use vitrine_shared::protocol::{CommandKind, RejectReason};
+use vitrine_shared::{MemberSlot, ProductId, RoomCommand};
+
+/// Cards show for products this close.
+pub const POINT_RANGE: f32 = 8.0;
+/// Products can be picked up from this close.
+pub const REACH: f32 = 3.0;
+/// A dropped product reports where it lies once it rests, or after this.
+const SETTLE_SECS: f32 = 2.5;
+/// Looking at a card is reported at most this often per product.
+const VIEW_REPORT_SECS: f32 = 5.0;
+
+pub(super) fn plugin(app: &mut App) {
+    app.init_resource::<Pointer>()
+        .init_resource::<Hands>()
+        .add_systems(
+            Update,
+            (
+                (point, keys_to_actions)
+                    .chain()
+                    .in_set(ShowroomSystems::Input)
+                    .after(super::ui::chat_keys),
+                (
+                    handle_actions,
+                    hear_server,
+                    carry,
+                    settle_dropped,
+                    place_others_products,
+                )
+                    .chain()
+                    .in_set(ShowroomSystems::Simulate),
+            )
+                .run_if(in_state(AppState::Showroom)),
+        );
+}
+
+/// What the shopper points at.
+#[derive(Resource, Default, Debug)]
+pub struct Pointer {
+    /// The product under the pointer, and how far away it is.
+    pub hovered: Option<(String, f32)>,
+    /// The product whose card stays open (clicked), until another is.
+    pub selected: Option<String>,
+    /// Where the pointer meets the floor, for click-to-walk.
+    pub floor: Option<Vec3>,
+    reported: BTreeMap<String, f32>,
+}
+
+impl Pointer {
+    /// The card to show: the hovered product, else the selected one.
+    pub fn card_product(&self) -> Option<&str> {
+        self.hovered
+            .as_ref()
+            .map(|(p, _)| p.as_str())
+            .or(self.selected.as_deref())
+    }
+}
+
+/// What this shopper holds (one product at a time on the desktop).
+#[derive(Resource, Default, Debug)]
+pub struct Hands {
+    pub held: Option<Held>,
+    /// Products dropped by us, falling, not yet reported.
+    pub falling: Vec<(String, Entity, f32, u32)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Held {
+    pub product: String,
+    pub entity: Entity,
+    /// Seconds since it was picked up.
+    pub seconds: f32,
+    /// The shopper's own turning of it.
+    pub spin: Quat,
+    /// Brought close to look at.
+    pub close: bool,
+}
+
+fn point(
+    windows: Query<&Window, With<PrimaryWindow>>,
+    camera: Query<(&Camera, &GlobalTransform), With<MainCamera>>,
+    player: Query<Entity, With<LocalPlayer>>,
+    rapier: ReadRapierContext,
+    products: Query<&DisplayedProduct>,
+    hands: Res<Hands>,
+    focus: Res<UiFocus>,
+    mut pointer: ResMut<Pointer>,
+) {
+    let Ok((camera, at)) = camera.single() else {
+        return;
+    };
+    // The cursor when there is a window, the centre of the view otherwise.
+    let ray = match windows.single().ok().and_then(|w| w.cursor_position()) {
+        Some(cursor) => camera.viewport_to_world(at, cursor).ok(),
+        None => Some(Ray3d::new(at.translation(), at.forward())),
+    };
+    pointer.hovered = None;
+    pointer.floor = None;
+    let (Some(ray), Ok(context)) = (ray, rapier.single()) else {
+        return;
+    };
+    if focus.over_panel {
+        return;
+    }
+    let held = hands.held.as_ref().map(|h| h.entity);
+    let me = player.single().ok();
+    let skip = |e: Entity| Some(e) == held || Some(e) == me;
+    let keep = |e: Entity| !skip(e);
+    let filter = QueryFilter::default().predicate(&keep);
+    if let Some((entity, distance)) =
+        context.cast_ray(ray.origin, *ray.direction, POINT_RANGE, true, filter)
+        && let Ok(product) = products.get(entity)
+    {
+        pointer.hovered = Some((product.product.clone(), distance));
+        return;
+    }
+    // Not a product: where does the pointer meet the floor?
+    if ray.direction.y < -0.01 {
+        let t = -ray.origin.y / ray.direction.y;
+        if t < 30.0 {
+            pointer.floor = Some(ray.origin + *ray.direction * t);
+        }
+    }
+}
+
+/// Keys and clicks in the room become the same actions the panels send.
+fn keys_to_actions(
+    keys: Res<ButtonInput<KeyCode>>,
+    mouse: Res<ButtonInput<MouseButton>>,
+    focus: Res<UiFocus>,
+    pointer: Res<Pointer>,
+    mut actions: MessageWriter<UiAction>,
+    mut player: Query<&mut LocalPlayer>,
+) {
+    if focus.typing {
+        return;
+    }
+    if keys.just_pressed(KeyCode::KeyE) {
+        actions.write(UiAction::PickUpOrPutBack);
+    }
+    if keys.just_pressed(KeyCode::KeyG) {
+        actions.write(UiAction::Drop);
+    }
+    if keys.just_pressed(KeyCode::KeyF) {
+        actions.write(UiAction::LookClosely);
+    }
+    if mouse.just_pressed(MouseButton::Left) && !focus.over_panel {
+        if let Some((product, _)) = &pointer.hovered {
+            actions.write(UiAction::Select(product.clone()));
+        } else if let (Some(floor), Ok(mut player)) = (pointer.floor, player.single_mut()) {
+            player.walk_to = Some(floor);
+        }
+    }
+}
+
+fn handle_actions(
+    mut commands: Commands,
+    mut actions: MessageReader<UiAction>,
+    mut session: ResMut<Session>,
+    mut pointer: ResMut<Pointer>,
+    mut hands: ResMut<Hands>,
+    models: Query<(Entity, &DisplayedProduct)>,
+    displays: Query<&ProductDisplay>,
+    camera: Query<&GlobalTransform, With<MainCamera>>,
+    mut velocities: Query<&mut Transform>,
+) {
+    for action in actions.read() {
+        match action {
+            UiAction::Select(product) => {
+                pointer.selected = Some(product.clone());
+                report_view(&mut session, &mut pointer, product);
+            }
+            UiAction::PickUpOrPutBack => {
+                if let Some(held) = hands.held.take() {
+                    put_back(
+                        &mut commands,
+                        &mut session,
+                        &held,
+                        &displays,
+                        &models,
+                        &mut velocities,
+                    );
+                    continue;
+                }
+                let Some((product, distance)) = pointer.hovered.clone() else {
+                    continue;
+                };
+                if distance > REACH {
+                    continue;
+                }
+                let taken = session
+                    .mirror()
+                    .and_then(|m| {
+                        let id = ProductId::new(product.clone()).ok()?;
+                        m.held.get(&id).map(|by| Some(*by) != m.you)
+                    })
+                    .unwrap_or(false);
+                let Some((entity, _)) = models.iter().find(|(_, m)| m.product == product) else {
+                    continue;
+                };
+                if taken {
+                    continue;
+                }
+                if let Ok(id) = ProductId::new(product.clone()) {
+                    session.send(RoomCommand::Inspect { product: id });
+                }
+                commands
+                    .entity(entity)
+                    .insert(RigidBody::KinematicPositionBased)
+                    .remove::<Velocity>();
+                pointer.selected = Some(product.clone());
+                hands.held = Some(Held {
+                    product,
+                    entity,
+                    seconds: 0.0,
+                    spin: Quat::IDENTITY,
+                    close: false,
+                });
+            }
+            UiAction::Drop => {
+                let Some(held) = hands.held.take() else {
+                    continue;
+                };
+                // Let go: a dynamic body with a little of the hand's motion.
+                let forward = camera
+                    .single()
+                    .map(|c| c.forward().as_vec3())
+                    .unwrap_or(Vec3::NEG_Z);
+                commands.entity(held.entity).remove::<Sensor>().insert((
+                    RigidBody::Dynamic,
+                    Velocity {
+                        linear: forward * 0.3,
+                        angular: Vec3::ZERO,
+                    },
+                    Ccd::enabled(),
+                ));
+                let held_ms = (held.seconds * 1000.0) as u32;
+                hands
+                    .falling
+                    .push((held.product, held.entity, 0.0, held_ms));
+            }
+            UiAction::LookClosely => {
+                if let Some(held) = &mut hands.held {
+                    held.close = !held.close;
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn put_back(
+    commands: &mut Commands,
+    session: &mut Session,
+    held: &Held,
+    displays: &Query<&ProductDisplay>,
+    models: &Query<(Entity, &DisplayedProduct)>,
+    transforms: &mut Query<&mut Transform>,
+) {
+    if let Ok(id) = ProductId::new(held.product.clone()) {
+        session.send(RoomCommand::PutDownProduct {
+            product: id,
+            held_ms: (held.seconds * 1000.0) as u32,
+        });
+    }
+    go_home(commands, held.entity, displays, models, transforms);
+}
+
+/// Back onto its display: kinematic, a sensor again, at home.
+fn go_home(
+    commands: &mut Commands,
+    entity: Entity,
+    displays: &Query<&ProductDisplay>,
+    models: &Query<(Entity, &DisplayedProduct)>,
+    transforms: &mut Query<&mut Transform>,
+) {
+    let Ok((_, model)) = models.get(entity) else {
+        return;
+    };
+    let Ok(display) = displays.get(model.display) else {
+        return;
+    };
+    if let Ok(mut t) = transforms.get_mut(entity) {
+        *t = display.home;
+    }
+    commands
+        .entity(entity)
+        .remove::<(Velocity, Ccd)>()
+        .insert((RigidBody::KinematicPositionBased, Sensor));
+}
+
+fn report_view(session: &mut Session, pointer: &mut Pointer, product: &str) {
+    if pointer.reported.contains_key(product) {
+        return;
+    }
+    if let Ok(id) = ProductId::new(product.to_owned()) {
+        session.send(RoomCommand::ViewProduct { product: id });
+        pointer
+            .reported
+            .insert(product.to_owned(), VIEW_REPORT_SECS);
+    }
+}
+
+/// The server's word on holding: a refused pick-up goes back, a product
+/// the server returned goes home.
+fn hear_server(
+    mut commands: Commands,
+    time: Res<Time>,
+    mut changes: MessageReader<RoomChangeMessage>,
+    mut hands: ResMut<Hands>,
+    mut pointer: ResMut<Pointer>,
+    mut session: ResMut<Session>,
+    displays: Query<&ProductDisplay>,
+    models: Query<(Entity, &DisplayedProduct)>,
+    mut transforms: Query<&mut Transform>,
+) {
+    // Forget old view reports so a card looked at again later counts again.
+    let dt = time.delta_secs();
+    pointer.reported.retain(|_, left| {
+        *left -= dt;
+        *left > 0.0
+    });
+    if let Some((product, _)) = pointer.hovered.clone() {
+        report_view(&mut session, &mut pointer, &product);
+    }
+    for RoomChangeMessage(change) in changes.read() {
+        match change {
+            RoomChange::Rejected(rejection) if rejection.command == CommandKind::Inspect => {
+                let refused = matches!(
+                    rejection.reason,
+                    RejectReason::ProductHeld { .. } | RejectReason::HandsFull
+                );
+                if refused && let Some(held) = hands.held.take() {
+                    go_home(
+                        &mut commands,
+                        held.entity,
+                        &displays,
+                        &models,
+                        &mut transforms,
+                    );
+                }
+            }
+            RoomChange::ProductReturned { product } => {
+                if hands
+                    .held
+                    .as_ref()
+                    .is_some_and(|h| h.product == product.as_str())
+                {
+                    continue;
+                }
+                hands.falling.retain(|(p, ..)| p != product.as_str());
+                if let Some((entity, _)) =
+                    models.iter().find(|(_, m)| m.product == product.as_str())
+                {
+                    go_home(&mut commands, entity, &displays, &models, &mut transforms);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The held product rides in front of the eyes; the wheel turns it, `Z`
+/// and `X` tilt it.
+fn carry(
+    time: Res<Time>,
+    keys: Res<ButtonInput<KeyCode>>,
+    scroll: Res<AccumulatedMouseScroll>,
+    focus: Res<UiFocus>,
+    mut hands: ResMut<Hands>,
+    camera: Query<&GlobalTransform, With<MainCamera>>,
+    displays: Query<&ProductDisplay>,
+    models: Query<&DisplayedProduct>,
+    mut transforms: Query<&mut Transform>,
+) {
+    let Some(held) = &mut hands.held else {
+        return;
+    };
+    let dt = time.delta_secs();
+    held.seconds += dt;
+    if !focus.typing {
+        held.spin = Quat::from_rotation_y(scroll.delta.y * 0.2) * held.spin;
+        if keys.pressed(KeyCode::KeyZ) {
+            held.spin = Quat::from_rotation_x(-1.5 * dt) * held.spin;
+        }
+        if keys.pressed(KeyCode::KeyX) {
+            held.spin = Quat::from_rotation_x(1.5 * dt) * held.spin;
+        }
+    }
+    let Ok(eyes) = camera.single() else {
+        return;
+    };
+    // Bigger products are held further out so they fit the view.
+    let size = models
+        .get(held.entity)
+        .ok()
+        .and_then(|m| displays.get(m.display).ok())
+        .map(|d| d.half_extents.length() / d.home.scale.x)
+        .unwrap_or(0.2);
+    let distance = if held.close {
+        0.25 + size * 1.5
+    } else {
+        0.55 + size * 2.0
+    };
+    let side = if held.close { 0.0 } else { 0.18 };
+    let target = eyes.translation() + eyes.forward() * distance + eyes.right() * side
+        - eyes.up() * if held.close { 0.0 } else { 0.12 };
+    let facing = Quat::from_rotation_y(
+        eyes.to_scale_rotation_translation()
+            .1
+            .to_euler(EulerRot::YXZ)
+            .0,
+    );
+    if let Ok(mut t) = transforms.get_mut(held.entity) {
+        // A short ease: the product follows the hand without lag spikes.
+        let k = (dt * 18.0).min(1.0);
+        t.translation = t.translation.lerp(target, k);
+        t.rotation = t.rotation.slerp(facing * held.spin, k);
+        // In the hand, true size.
+        t.scale = t.scale.lerp(Vec3::ONE, k);
+    }
+}
+
+/// A dropped product tells the server where it came to rest.
+fn settle_dropped(
+    time: Res<Time>,
+    mut hands: ResMut<Hands>,
+    mut session: ResMut<Session>,
+    bodies: Query<(&Transform, Option<&Velocity>)>,
+) {
+    let dt = time.delta_secs();
+    let mut settled = Vec::new();
+    for (i, (_, entity, age, _)) in hands.falling.iter_mut().enumerate() {
+        *age += dt;
+        let resting = bodies
+            .get(*entity)
+            .ok()
+            .and_then(|(_, v)| v.map(|v| v.linear.length() < 0.05 && v.angular.length() < 0.1))
+            .unwrap_or(true);
+        if (*age > 0.3 && resting) || *age > SETTLE_SECS {
+            settled.push(i);
+        }
+    }
+    for i in settled.into_iter().rev() {
+        let (product, entity, _, held_ms) = hands.falling.remove(i);
+        let at = bodies
+            .get(entity)
+            .map(|(t, _)| t.translation)
+            .unwrap_or_default();
+        if let Ok(id) = ProductId::new(product) {
+            session.send(RoomCommand::DropProduct {
+                product: id,
+                held_ms,
+                at: at.to_array(),
+            });
+        }
+    }
+}
+
+/// Products others hold float before them; products others dropped lie
+/// where they fell; the rest stand on their displays.
+fn place_others_products(
+    session: Res<Session>,
+    hands: Res<Hands>,
+    time: Res<Time>,
+    avatars: Query<(&RemoteAvatar, &Transform), Without<DisplayedProduct>>,
+    displays: Query<&ProductDisplay>,
+    mut models: Query<(
+        Entity,
+        &DisplayedProduct,
+        &mut Transform,
+        Option<&RigidBody>,
+    )>,
+) {
+    let Some(mirror) = session.mirror() else {
+        return;
+    };
+    let by_slot: BTreeMap<MemberSlot, &Transform> =
+        avatars.iter().map(|(a, t)| (a.slot, t)).collect();
+    let k = (time.delta_secs() * 12.0).min(1.0);
+    for (entity, model, mut t, body) in &mut models {
+        let mine = hands.held.as_ref().is_some_and(|h| h.entity == entity)
+            || hands.falling.iter().any(|(_, e, ..)| *e == entity);
+        if mine || body.is_some_and(|b| *b == RigidBody::Dynamic) {
+            continue;
+        }
+        let Ok(product) = ProductId::new(model.product.clone()) else {
+            continue;
+        };
+        let target = if let Some(slot) = mirror.held.get(&product) {
+            if Some(*slot) == mirror.you {
+                // Ours from before a rejoin: show it back home.
+                None
+            } else {
+                by_slot.get(slot).map(|avatar| {
+                    let at = avatar.translation + avatar.rotation * Vec3::new(0.0, 1.15, -0.45);
+                    Transform::from_translation(at).with_rotation(avatar.rotation)
+                })
+            }
+        } else if let Some(at) = mirror.dropped.get(&product) {
+            Some(Transform::from_translation(Vec3::from_array(*at)).with_rotation(t.rotation))
+                .map(|d| d.with_scale(Vec3::ONE))
+        } else {
+            None
+        };
+        let target = match target {
+            Some(target) => target,
+            None => match displays.get(model.display) {
+                Ok(d) => d.home,
+                Err(_) => continue,
+            },
+        };
+        t.translation = t.translation.lerp(target.translation, k);
+        t.rotation = t.rotation.slerp(target.rotation, k);
+        t.scale = t.scale.lerp(target.scale, k);
+    }
+}

@@ -1,0 +1,557 @@
+//! The view-model drawn as screen panels with Bevy UI. Each panel is
+//! rebuilt only when its part of the view changed; buttons carry the
+//! [`UiAction`] they send.
+
+use super::view::{SaleState, ShowroomView, Tone};
+use super::{CurrentView, UiAction, UiFocus};
+use crate::showroom::{AppState, ShowroomSystems};
+use bevy::prelude::*;
+
+const PANEL: Color = Color::srgba(0.06, 0.07, 0.10, 0.82);
+const ACCENT: Color = Color::srgb(1.0, 0.42, 0.55);
+const GOLD: Color = Color::srgb(1.0, 0.8, 0.35);
+const MUTED: Color = Color::srgb(0.72, 0.75, 0.82);
+const BUTTON: Color = Color::srgb(0.22, 0.24, 0.32);
+const BUTTON_HOVER: Color = Color::srgb(0.32, 0.35, 0.46);
+
+pub(super) fn plugin(app: &mut App) {
+    app.add_systems(OnEnter(AppState::Showroom), spawn_hud)
+        .add_systems(
+            Update,
+            (press_buttons, draw)
+                .chain()
+                .in_set(ShowroomSystems::Present)
+                .after(super::build_view)
+                .run_if(in_state(AppState::Showroom)),
+        )
+        .add_systems(
+            Update,
+            track_pointer
+                .in_set(ShowroomSystems::Input)
+                .before(super::chat_keys)
+                .run_if(in_state(AppState::Showroom)),
+        );
+}
+
+/// Where each part of the view is drawn.
+#[derive(Component, Clone, Copy, PartialEq, Eq, Debug)]
+enum Panel {
+    Status,
+    Banner,
+    Show,
+    Card,
+    Cart,
+    Chat,
+    Confirmation,
+    Notice,
+}
+
+/// A button and what it asks for.
+#[derive(Component, Clone, Debug)]
+pub struct ActionButton(pub UiAction);
+
+fn spawn_hud(mut commands: Commands) {
+    let root = commands
+        .spawn((
+            DespawnOnExit(AppState::Showroom),
+            Node {
+                width: percent(100),
+                height: percent(100),
+                position_type: PositionType::Absolute,
+                ..default()
+            },
+        ))
+        .id();
+    let place = |node: Node| Node {
+        position_type: PositionType::Absolute,
+        row_gap: px(6),
+        ..node
+    };
+    let column = FlexDirection::Column;
+    let panels = [
+        (
+            Panel::Status,
+            place(Node {
+                flex_direction: column,
+                left: px(16),
+                top: px(16),
+                ..default()
+            }),
+        ),
+        (
+            Panel::Banner,
+            place(Node {
+                flex_direction: column,
+                left: percent(30),
+                right: percent(30),
+                top: px(16),
+                align_items: AlignItems::Center,
+                ..default()
+            }),
+        ),
+        (
+            Panel::Show,
+            place(Node {
+                flex_direction: column,
+                right: px(16),
+                top: px(16),
+                width: px(330),
+                ..default()
+            }),
+        ),
+        (
+            Panel::Card,
+            place(Node {
+                flex_direction: column,
+                right: px(16),
+                top: px(230),
+                width: px(330),
+                ..default()
+            }),
+        ),
+        (
+            Panel::Cart,
+            place(Node {
+                flex_direction: column,
+                right: px(16),
+                bottom: px(16),
+                width: px(330),
+                ..default()
+            }),
+        ),
+        (
+            Panel::Chat,
+            place(Node {
+                flex_direction: column,
+                left: px(16),
+                bottom: px(16),
+                width: px(380),
+                ..default()
+            }),
+        ),
+        (
+            Panel::Confirmation,
+            place(Node {
+                flex_direction: column,
+                left: percent(35),
+                right: percent(35),
+                top: percent(30),
+                ..default()
+            }),
+        ),
+        (
+            Panel::Notice,
+            place(Node {
+                flex_direction: column,
+                left: percent(30),
+                right: percent(30),
+                bottom: px(70),
+                align_items: AlignItems::Center,
+                ..default()
+            }),
+        ),
+    ];
+    for (panel, node) in panels {
+        let child = commands.spawn((panel, node, Interaction::default())).id();
+        commands.entity(root).add_child(child);
+    }
+    // A small crosshair: where the view's centre points without a cursor.
+    let cross = commands
+        .spawn((
+            Node {
+                position_type: PositionType::Absolute,
+                left: percent(50),
+                top: percent(50),
+                width: px(6),
+                height: px(6),
+                margin: UiRect::all(px(-3)),
+                border_radius: BorderRadius::MAX,
+                ..default()
+            },
+            BackgroundColor(Color::srgba(1.0, 1.0, 1.0, 0.7)),
+        ))
+        .id();
+    commands.entity(root).add_child(cross);
+}
+
+/// The mouse over a panel belongs to the panel, not to the room.
+fn track_pointer(
+    panels: Query<&Interaction, Or<(With<Panel>, With<Button>)>>,
+    mut focus: ResMut<UiFocus>,
+) {
+    focus.over_panel = panels.iter().any(|i| *i != Interaction::None);
+}
+
+fn press_buttons(
+    mut buttons: Query<(&Interaction, &ActionButton, &mut BackgroundColor), Changed<Interaction>>,
+    mut actions: MessageWriter<UiAction>,
+) {
+    for (interaction, button, mut colour) in &mut buttons {
+        match interaction {
+            Interaction::Pressed => {
+                actions.write(button.0.clone());
+            }
+            Interaction::Hovered => colour.0 = BUTTON_HOVER,
+            Interaction::None => colour.0 = BUTTON,
+        }
+    }
+}
+
+fn draw(
+    mut commands: Commands,
+    current: Res<CurrentView>,
+    mut drawn: Local<Option<ShowroomView>>,
+    panels: Query<(Entity, &Panel)>,
+) {
+    if drawn.as_ref() == Some(&current.0) {
+        return;
+    }
+    let view = &current.0;
+    for (entity, panel) in &panels {
+        let old = drawn.as_ref();
+        let changed = match panel {
+            Panel::Status => old.is_none_or(|o| {
+                (&o.room, o.points, &o.pinned_coupon)
+                    != (&view.room, view.points, &view.pinned_coupon)
+            }),
+            Panel::Banner => old.is_none_or(|o| o.banner != view.banner),
+            Panel::Show => old.is_none_or(|o| {
+                (&o.show, &o.featured, &o.flash_sales)
+                    != (&view.show, &view.featured, &view.flash_sales)
+            }),
+            Panel::Card => old.is_none_or(|o| o.card != view.card),
+            Panel::Cart => old.is_none_or(|o| o.cart != view.cart),
+            Panel::Chat => old.is_none_or(|o| {
+                (&o.chat, &o.chat_draft, &o.reactions)
+                    != (&view.chat, &view.chat_draft, &view.reactions)
+            }),
+            Panel::Confirmation => old.is_none_or(|o| o.confirmation != view.confirmation),
+            Panel::Notice => old.is_none_or(|o| o.notice != view.notice),
+        };
+        if !changed {
+            continue;
+        }
+        commands.entity(entity).despawn_children();
+        commands
+            .entity(entity)
+            .with_children(|p| draw_panel(*panel, view, p));
+    }
+    *drawn = Some(view.clone());
+}
+
+fn text(p: &mut ChildSpawnerCommands, s: impl Into<String>, size: f32, colour: Color) {
+    p.spawn((
+        Text::new(s),
+        TextFont::from_font_size(size),
+        TextColor(colour),
+    ));
+}
+
+fn boxed(p: &mut ChildSpawnerCommands, f: impl FnOnce(&mut ChildSpawnerCommands)) {
+    p.spawn((
+        Node {
+            flex_direction: FlexDirection::Column,
+            padding: UiRect::all(px(10)),
+            row_gap: px(4),
+            border_radius: BorderRadius::all(px(10)),
+            ..default()
+        },
+        BackgroundColor(PANEL),
+    ))
+    .with_children(f);
+}
+
+fn button(p: &mut ChildSpawnerCommands, label: impl Into<String>, action: UiAction) {
+    p.spawn((
+        Button,
+        ActionButton(action),
+        Node {
+            padding: UiRect::axes(px(10), px(5)),
+            justify_content: JustifyContent::Center,
+            border_radius: BorderRadius::all(px(6)),
+            ..default()
+        },
+        BackgroundColor(BUTTON),
+    ))
+    .with_children(|b| text(b, label, 15.0, Color::WHITE));
+}
+
+fn row(p: &mut ChildSpawnerCommands, f: impl FnOnce(&mut ChildSpawnerCommands)) {
+    p.spawn(Node {
+        flex_direction: FlexDirection::Row,
+        column_gap: px(6),
+        flex_wrap: FlexWrap::Wrap,
+        align_items: AlignItems::Center,
+        ..default()
+    })
+    .with_children(f);
+}
+
+fn draw_panel(panel: Panel, view: &ShowroomView, p: &mut ChildSpawnerCommands) {
+    match panel {
+        Panel::Status => boxed(p, |b| {
+            text(
+                b,
+                if view.room.is_empty() {
+                    "Vitrine".to_owned()
+                } else {
+                    view.room.clone()
+                },
+                20.0,
+                Color::WHITE,
+            );
+            if let Some(points) = view.points {
+                text(b, format!("{points} points"), 16.0, GOLD);
+            }
+            if let Some(code) = &view.pinned_coupon {
+                text(b, format!("Coupon: {code}"), 15.0, ACCENT);
+            }
+            text(
+                b,
+                "WASD walk | right-drag look | click: card, or walk there",
+                12.0,
+                MUTED,
+            );
+            text(
+                b,
+                "E pick up / put back | G drop | wheel, Z, X turn | F look closely",
+                12.0,
+                MUTED,
+            );
+            text(b, "C cart | Enter chat | 1-5 react", 12.0, MUTED);
+        }),
+        Panel::Banner => {
+            if let Some(banner) = &view.banner {
+                let colour = match banner.tone {
+                    Tone::Info => Color::srgba(0.15, 0.3, 0.6, 0.9),
+                    Tone::Warning => Color::srgba(0.75, 0.45, 0.05, 0.92),
+                    Tone::Error => Color::srgba(0.7, 0.1, 0.15, 0.92),
+                };
+                p.spawn((
+                    Node {
+                        padding: UiRect::axes(px(14), px(8)),
+                        border_radius: BorderRadius::all(px(8)),
+                        ..default()
+                    },
+                    BackgroundColor(colour),
+                ))
+                .with_children(|b| text(b, banner.text.clone(), 17.0, Color::WHITE));
+            }
+        }
+        Panel::Show => {
+            if view.show.is_none() && view.featured.is_empty() && view.flash_sales.is_empty() {
+                return;
+            }
+            boxed(p, |b| {
+                if let Some(show) = &view.show {
+                    row(b, |r| {
+                        r.spawn((
+                            Node {
+                                padding: UiRect::axes(px(6), px(1)),
+                                border_radius: BorderRadius::all(px(4)),
+                                ..default()
+                            },
+                            BackgroundColor(Color::srgb(0.85, 0.1, 0.2)),
+                        ))
+                        .with_children(|l| text(l, "LIVE", 13.0, Color::WHITE));
+                        text(r, show.clone(), 16.0, Color::WHITE);
+                    });
+                }
+                for f in &view.featured {
+                    row(b, |r| {
+                        text(r, "Featured", 13.0, GOLD);
+                        text(r, format!("{} - {}", f.name, f.price), 15.0, Color::WHITE);
+                    });
+                }
+                for sale in &view.flash_sales {
+                    text(
+                        b,
+                        format!("FLASH SALE: {} at {}", sale.name, sale.price),
+                        16.0,
+                        ACCENT,
+                    );
+                    let (line, live) = match sale.state {
+                        SaleState::Upcoming(s) => {
+                            (format!("opens in {}:{:02}", s / 60, s % 60), false)
+                        }
+                        SaleState::Live(s) => (
+                            format!(
+                                "{} of {} left - ends in {}:{:02}",
+                                sale.units_left,
+                                sale.quantity,
+                                s / 60,
+                                s % 60
+                            ),
+                            true,
+                        ),
+                        SaleState::SoldOut => ("sold out".to_owned(), false),
+                    };
+                    text(b, line, 15.0, Color::WHITE);
+                    if live {
+                        button(b, "Claim one", UiAction::ClaimFlashSale(sale.id));
+                    }
+                }
+            });
+        }
+        Panel::Card => {
+            let Some(card) = &view.card else {
+                return;
+            };
+            boxed(p, |b| {
+                if card.featured {
+                    text(b, "FEATURED BY THE HOST", 13.0, GOLD);
+                }
+                text(b, card.name.clone(), 20.0, Color::WHITE);
+                text(b, card.price.clone(), 18.0, ACCENT);
+                text(b, card.description.clone(), 13.0, MUTED);
+                let mut selected = None;
+                row(b, |r| {
+                    for (i, v) in card.variants.iter().enumerate() {
+                        let stock = if v.stock > 0 {
+                            format!("{} left", v.stock)
+                        } else {
+                            "sold out".into()
+                        };
+                        let label = format!(
+                            "{}{} | {} | {stock}",
+                            if v.selected { "> " } else { "" },
+                            v.label,
+                            v.price
+                        );
+                        button(
+                            r,
+                            label,
+                            UiAction::SelectVariant {
+                                product: card.product.clone(),
+                                index: i,
+                            },
+                        );
+                        if v.selected {
+                            selected = Some(v.sku.clone());
+                        }
+                    }
+                });
+                if let Some(who) = &card.held_by {
+                    text(b, format!("{who} is holding this one"), 14.0, GOLD);
+                }
+                row(b, |r| {
+                    let hands = if card.holding {
+                        "Put back (E)"
+                    } else {
+                        "Pick up (E)"
+                    };
+                    if card.held_by.is_none() {
+                        button(r, hands, UiAction::PickUpOrPutBack);
+                    }
+                    if let Some(sku) = selected {
+                        button(r, "Add to cart", UiAction::AddToCart { sku: sku.clone() });
+                        button(r, "Buy now", UiAction::BuyNow { sku });
+                    }
+                });
+            });
+        }
+        Panel::Cart => {
+            let cart = &view.cart;
+            if !cart.open {
+                button(p, format!("Cart ({})", cart.units), UiAction::ToggleCart);
+                return;
+            }
+            boxed(p, |b| {
+                text(b, "Your cart", 18.0, Color::WHITE);
+                if cart.lines.is_empty() {
+                    text(
+                        b,
+                        "Nothing yet: add products from their cards.",
+                        14.0,
+                        MUTED,
+                    );
+                }
+                for line in &cart.lines {
+                    row(b, |r| {
+                        text(
+                            r,
+                            format!("{} x {}", line.quantity, line.name),
+                            14.0,
+                            Color::WHITE,
+                        );
+                        text(r, line.line_total.clone(), 14.0, ACCENT);
+                        let q = line.quantity.clamp(0, u16::MAX as i64) as u16;
+                        button(
+                            r,
+                            "-",
+                            UiAction::SetQuantity {
+                                sku: line.sku.clone(),
+                                quantity: q.saturating_sub(1),
+                            },
+                        );
+                        button(
+                            r,
+                            "+",
+                            UiAction::SetQuantity {
+                                sku: line.sku.clone(),
+                                quantity: q.saturating_add(1),
+                            },
+                        );
+                    });
+                    text(
+                        b,
+                        format!(
+                            "held for you {}:{:02}",
+                            line.held_for_s / 60,
+                            line.held_for_s % 60
+                        ),
+                        12.0,
+                        MUTED,
+                    );
+                }
+                if let Some(total) = &cart.total {
+                    text(b, format!("Total {total}"), 16.0, Color::WHITE);
+                }
+                row(b, |r| {
+                    if !cart.lines.is_empty() {
+                        button(r, "Checkout with saved card", UiAction::Checkout);
+                    }
+                    button(r, "Close", UiAction::ToggleCart);
+                });
+            });
+        }
+        Panel::Chat => boxed(p, |b| {
+            row(b, |r| {
+                for reaction in &view.reactions {
+                    button(
+                        r,
+                        format!("{} {}", reaction.key, reaction.label),
+                        UiAction::React(reaction.reaction),
+                    );
+                }
+            });
+            for line in &view.chat {
+                row(b, |r| {
+                    text(r, format!("{}:", line.name), 14.0, ACCENT);
+                    text(r, line.text.clone(), 14.0, Color::WHITE);
+                });
+            }
+            match &view.chat_draft {
+                Some(draft) => text(b, format!("> {draft}_"), 15.0, GOLD),
+                None => text(b, "Press Enter to chat", 13.0, MUTED),
+            }
+        }),
+        Panel::Confirmation => {
+            let Some(c) = &view.confirmation else {
+                return;
+            };
+            boxed(p, |b| {
+                text(b, c.title.clone(), 20.0, if c.ok { GOLD } else { ACCENT });
+                for line in &c.lines {
+                    text(b, line.clone(), 15.0, Color::WHITE);
+                }
+                button(b, "OK", UiAction::DismissConfirmation);
+            });
+        }
+        Panel::Notice => {
+            if let Some(n) = &view.notice {
+                boxed(p, |b| text(b, n.clone(), 15.0, Color::WHITE));
+            }
+        }
+    }
+}

@@ -1,0 +1,323 @@
+//! The showroom's UI. [`view`] turns the room into plain data each frame;
+//! [`desktop`] draws it as screen panels and [`start`] is the start screen.
+//! Every button and key becomes a [`UiAction`]; this module turns shop and
+//! chat actions into room commands (products handle their own).
+
+pub mod desktop;
+pub mod start;
+pub mod view;
+
+use super::catalog::Catalog;
+use super::products::{Hands, Pointer};
+use super::session::{RoomChangeMessage, Session};
+use super::{AppState, ShowroomSystems};
+use crate::net::{ApiClient, RoomChange};
+use bevy::input::ButtonState;
+use bevy::input::keyboard::{Key, KeyboardInput};
+use bevy::prelude::*;
+use view::{LocalUi, ShowroomView, ViewInputs};
+use vitrine_shared::protocol::{CheckoutCommand, CommerceEventNet, Purchase};
+use vitrine_shared::validated::MAX_CHAT_BYTES;
+use vitrine_shared::{ChatText, PaymentMethod, Reaction, RoomCommand, Sku};
+
+/// The saved card the showroom pays with. The built-in test gateway accepts
+/// it; a real deployment would keep the shopper's card with the gateway.
+pub const SAVED_CARD: &str = "4242 4242 4242 4242";
+/// Notices fade after this long.
+const NOTICE_SECS: f32 = 5.0;
+
+pub(super) fn plugin(app: &mut App) {
+    app.init_resource::<UiFocus>()
+        .init_resource::<UiState>()
+        .init_resource::<CurrentView>()
+        .add_message::<UiAction>()
+        .add_plugins((desktop::plugin, start::plugin))
+        .add_systems(
+            Update,
+            (chat_keys, shortcut_keys)
+                .chain()
+                .in_set(ShowroomSystems::Input)
+                .run_if(in_state(AppState::Showroom)),
+        )
+        .add_systems(
+            Update,
+            (shop_actions, hear_shop, build_view)
+                .chain()
+                .in_set(ShowroomSystems::Present)
+                .run_if(in_state(AppState::Showroom)),
+        );
+}
+
+/// Whether the keyboard belongs to a text box and the mouse to a panel.
+#[derive(Resource, Default, Debug)]
+pub struct UiFocus {
+    pub typing: bool,
+    pub over_panel: bool,
+}
+
+/// Everything a shopper can ask for, from a key, a click or (later) an XR
+/// ray on a world-space panel.
+#[derive(Message, Debug, Clone, PartialEq)]
+pub enum UiAction {
+    Select(String),
+    SelectVariant { product: String, index: usize },
+    PickUpOrPutBack,
+    Drop,
+    LookClosely,
+    AddToCart { sku: String },
+    BuyNow { sku: String },
+    SetQuantity { sku: String, quantity: u16 },
+    Checkout,
+    ClaimFlashSale(i64),
+    React(Reaction),
+    OpenChat,
+    SendChat,
+    ToggleCart,
+    DismissConfirmation,
+}
+
+#[derive(Resource, Default)]
+pub struct UiState {
+    pub local: LocalUi,
+    next_request: u32,
+    notice_age: f32,
+}
+
+/// The view built this frame.
+#[derive(Resource, Default, Debug, Clone, PartialEq)]
+pub struct CurrentView(pub ShowroomView);
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+fn build_view(
+    time: Res<Time>,
+    session: Res<Session>,
+    catalog: Res<Catalog>,
+    pointer: Res<Pointer>,
+    hands: Res<Hands>,
+    mut ui: ResMut<UiState>,
+    mut current: ResMut<CurrentView>,
+) {
+    if ui.local.notice.is_some() {
+        ui.notice_age += time.delta_secs();
+        if ui.notice_age > NOTICE_SECS {
+            ui.local.notice = None;
+        }
+    }
+    let view = view::build(&ViewInputs {
+        link: &session.link,
+        mirror: session.mirror(),
+        catalog: &catalog.products,
+        card_product: pointer.card_product(),
+        holding: hands.held.as_ref().map(|h| h.product.as_str()),
+        ui: &ui.local,
+        now_ms: now_ms(),
+    });
+    if current.0 != view {
+        current.0 = view;
+    }
+}
+
+impl UiState {
+    fn notice(&mut self, text: impl Into<String>) {
+        self.local.notice = Some(text.into());
+        self.notice_age = 0.0;
+    }
+
+    fn request_id(&mut self) -> u32 {
+        if self.next_request == 0 {
+            // Request ids are idempotency keys per account: start somewhere
+            // a previous run of the app is unlikely to have used.
+            self.next_request = rand::random::<u32>() | 1;
+        }
+        self.next_request = self.next_request.wrapping_add(1).max(1);
+        self.next_request
+    }
+}
+
+fn shop_actions(
+    mut actions: MessageReader<UiAction>,
+    mut session: ResMut<Session>,
+    mut ui: ResMut<UiState>,
+) {
+    for action in actions.read() {
+        let command = match action {
+            UiAction::SelectVariant { product, index } => {
+                ui.local.variant.insert(product.clone(), *index);
+                None
+            }
+            UiAction::AddToCart { sku } => Sku::new(sku.clone())
+                .ok()
+                .map(|sku| RoomCommand::AddToCart { sku, quantity: 1 }),
+            UiAction::SetQuantity { sku, quantity } => {
+                Sku::new(sku.clone())
+                    .ok()
+                    .map(|sku| RoomCommand::SetCartQuantity {
+                        sku,
+                        quantity: *quantity,
+                    })
+            }
+            UiAction::BuyNow { sku } => Sku::new(sku.clone()).ok().map(|sku| {
+                let request_id = ui.request_id();
+                ui.local.checkout = Some(request_id);
+                checkout(request_id, Purchase::BuyNow { sku, quantity: 1 })
+            }),
+            UiAction::Checkout => {
+                let request_id = ui.request_id();
+                ui.local.checkout = Some(request_id);
+                ui.local.cart_open = false;
+                Some(checkout(request_id, Purchase::Cart))
+            }
+            UiAction::ClaimFlashSale(sale_id) => Some(RoomCommand::ClaimFlashSale {
+                sale_id: *sale_id,
+                quantity: 1,
+            }),
+            UiAction::React(reaction) => Some(RoomCommand::React(*reaction)),
+            UiAction::ToggleCart => {
+                ui.local.cart_open = !ui.local.cart_open;
+                None
+            }
+            UiAction::DismissConfirmation => {
+                ui.local.checkout = None;
+                None
+            }
+            UiAction::OpenChat => {
+                ui.local.chat_draft.get_or_insert_with(String::new);
+                None
+            }
+            UiAction::SendChat => {
+                let text = ui.local.chat_draft.take().unwrap_or_default();
+                if text.trim().is_empty() {
+                    None
+                } else {
+                    match ChatText::new(text) {
+                        Ok(text) => Some(RoomCommand::Chat(text)),
+                        Err(e) => {
+                            ui.notice(e.to_string());
+                            None
+                        }
+                    }
+                }
+            }
+            _ => None,
+        };
+        if let Some(command) = command
+            && !session.send(command)
+        {
+            ui.notice("Not connected: try again in a moment");
+        }
+    }
+}
+
+fn checkout(request_id: u32, items: Purchase) -> RoomCommand {
+    RoomCommand::Checkout(CheckoutCommand {
+        request_id,
+        items,
+        coupon: None,
+        payment: PaymentMethod::new(SAVED_CARD).expect("the saved card is a valid method"),
+    })
+}
+
+/// Refusals become notices; a flash-sale claim is paid with the saved card
+/// at once (over HTTP, on a worker thread), and its order confirmed.
+fn hear_shop(
+    mut changes: MessageReader<RoomChangeMessage>,
+    session: Res<Session>,
+    mut ui: ResMut<UiState>,
+) {
+    for RoomChangeMessage(change) in changes.read() {
+        match change {
+            RoomChange::Rejected(r) => ui.notice(r.reason.to_string()),
+            RoomChange::Commerce(CommerceEventNet::Claimed { order_id, .. }) => {
+                ui.notice(format!("You got one! Paying order #{order_id}..."));
+                if let (Some(server), Some(signed_in)) =
+                    (session.server.clone(), session.signed_in.clone())
+                {
+                    let order_id = *order_id;
+                    std::thread::spawn(move || {
+                        if let Err(e) =
+                            ApiClient::new(&server).pay(&signed_in, order_id, SAVED_CARD)
+                        {
+                            warn!("paying order {order_id}: {e}");
+                        }
+                    });
+                }
+            }
+            RoomChange::Commerce(CommerceEventNet::Order(order)) if ui.local.checkout.is_none() => {
+                ui.notice(format!("Order #{}: {:?}", order.id, order.status));
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Enter opens the chat box; typed text goes into it; Enter sends, Esc
+/// closes.
+pub fn chat_keys(
+    mut keyboard: MessageReader<KeyboardInput>,
+    mut ui: ResMut<UiState>,
+    mut focus: ResMut<UiFocus>,
+    mut actions: MessageWriter<UiAction>,
+) {
+    for key in keyboard.read() {
+        if key.state != ButtonState::Pressed {
+            continue;
+        }
+        match (&mut ui.local.chat_draft, &key.logical_key) {
+            (None, Key::Enter) => {
+                actions.write(UiAction::OpenChat);
+            }
+            (Some(_), Key::Enter) => {
+                actions.write(UiAction::SendChat);
+            }
+            (Some(_), Key::Escape) => ui.local.chat_draft = None,
+            (Some(draft), Key::Backspace) => {
+                draft.pop();
+            }
+            (Some(draft), Key::Space) => draft.push(' '),
+            (Some(draft), Key::Character(c)) if draft.len() + c.len() <= MAX_CHAT_BYTES => {
+                draft.push_str(c);
+            }
+            _ => {}
+        }
+    }
+    focus.typing = ui.local.chat_draft.is_some();
+}
+
+/// 1–5 react, C opens the cart, Esc closes what is open.
+fn shortcut_keys(
+    keys: Res<ButtonInput<KeyCode>>,
+    focus: Res<UiFocus>,
+    mut actions: MessageWriter<UiAction>,
+    mut ui: ResMut<UiState>,
+) {
+    if focus.typing {
+        return;
+    }
+    for (i, key) in [
+        KeyCode::Digit1,
+        KeyCode::Digit2,
+        KeyCode::Digit3,
+        KeyCode::Digit4,
+        KeyCode::Digit5,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        if keys.just_pressed(key) {
+            actions.write(UiAction::React(Reaction::ALL[i]));
+        }
+    }
+    if keys.just_pressed(KeyCode::KeyC) {
+        actions.write(UiAction::ToggleCart);
+    }
+    if keys.just_pressed(KeyCode::Escape) {
+        ui.local.cart_open = false;
+        ui.local.checkout = None;
+    }
+}

@@ -1,0 +1,616 @@
+//! The showroom's UI as plain data: what each panel says, built from the
+//! room mirror, the catalog and the local UI state by one pure function.
+//! The desktop draws it with Bevy UI; the XR issue draws the same structs
+//! in world space. Nothing here knows how it is drawn.
+
+use super::super::catalog::CatalogProduct;
+use super::super::session::LinkState;
+use crate::net::RoomMirror;
+use std::collections::BTreeMap;
+use vitrine_shared::Reaction;
+use vitrine_shared::protocol::OrderStatus;
+
+/// Lines of chat a panel shows.
+pub const CHAT_LINES: usize = 8;
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ShowroomView {
+    /// The link's state when it is not simply "connected".
+    pub banner: Option<Banner>,
+    /// The live show's title.
+    pub show: Option<String>,
+    pub room: String,
+    pub points: Option<i64>,
+    pub featured: Vec<FeaturedView>,
+    pub flash_sales: Vec<FlashSaleView>,
+    pub card: Option<ProductCard>,
+    pub cart: CartView,
+    pub confirmation: Option<Confirmation>,
+    pub chat: Vec<ChatLineView>,
+    /// The message being typed, while the chat box is open.
+    pub chat_draft: Option<String>,
+    pub reactions: Vec<ReactionButton>,
+    /// A short notice: a refusal, a hint.
+    pub notice: Option<String>,
+    pub pinned_coupon: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Banner {
+    pub text: String,
+    pub tone: Tone,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tone {
+    Info,
+    Warning,
+    Error,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeaturedView {
+    pub product: String,
+    pub name: String,
+    pub price: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FlashSaleView {
+    pub id: i64,
+    pub name: String,
+    pub price: String,
+    pub units_left: i64,
+    pub quantity: i64,
+    pub state: SaleState,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SaleState {
+    /// Opens in this many seconds.
+    Upcoming(i64),
+    /// Ends in this many seconds.
+    Live(i64),
+    SoldOut,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProductCard {
+    pub product: String,
+    pub name: String,
+    pub description: String,
+    pub price: String,
+    pub variants: Vec<VariantLine>,
+    /// Another shopper holding it.
+    pub held_by: Option<String>,
+    /// In this shopper's hands.
+    pub holding: bool,
+    pub featured: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct VariantLine {
+    pub sku: String,
+    pub label: String,
+    pub price: String,
+    pub stock: i64,
+    pub selected: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CartView {
+    pub open: bool,
+    pub lines: Vec<CartLineView>,
+    pub units: i64,
+    pub total: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CartLineView {
+    pub sku: String,
+    pub name: String,
+    pub quantity: i64,
+    pub line_total: String,
+    /// Seconds the units stay reserved.
+    pub held_for_s: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Confirmation {
+    pub title: String,
+    pub lines: Vec<String>,
+    pub ok: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChatLineView {
+    pub name: String,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReactionButton {
+    pub reaction: Reaction,
+    pub label: &'static str,
+    pub key: char,
+}
+
+/// The local UI state the view reads (what is not in the room).
+#[derive(Debug, Clone, Default)]
+pub struct LocalUi {
+    pub cart_open: bool,
+    /// The variant chosen on each product's card.
+    pub variant: BTreeMap<String, usize>,
+    pub chat_draft: Option<String>,
+    /// The checkout whose answer to show.
+    pub checkout: Option<u32>,
+    pub notice: Option<String>,
+}
+
+pub struct ViewInputs<'a> {
+    pub link: &'a LinkState,
+    pub mirror: Option<&'a RoomMirror>,
+    pub catalog: &'a [CatalogProduct],
+    pub card_product: Option<&'a str>,
+    pub holding: Option<&'a str>,
+    pub ui: &'a LocalUi,
+    pub now_ms: i64,
+}
+
+pub fn reaction_label(r: Reaction) -> &'static str {
+    match r {
+        Reaction::Heart => "Love",
+        Reaction::Fire => "Fire",
+        Reaction::Clap => "Clap",
+        Reaction::Laugh => "Haha",
+        Reaction::Wow => "Wow",
+    }
+}
+
+pub fn build(input: &ViewInputs) -> ShowroomView {
+    let mirror = input.mirror;
+    let product = |id: &str| input.catalog.iter().find(|p| p.view.id == id);
+    let name_of = |id: &str| {
+        product(id)
+            .map(|p| p.view.name.clone())
+            .unwrap_or(id.to_owned())
+    };
+    let banner = match input.link {
+        LinkState::Connected | LinkState::Idle => None,
+        LinkState::Joining => Some(Banner {
+            text: "Joining the room...".into(),
+            tone: Tone::Info,
+        }),
+        LinkState::Lost {
+            reason, retry_in, ..
+        } => Some(Banner {
+            text: if *retry_in == std::time::Duration::MAX {
+                format!("Connection lost ({reason}). Reconnecting...")
+            } else {
+                format!(
+                    "Connection lost ({reason}). Reconnecting in {} s...",
+                    retry_in.as_secs() + 1
+                )
+            },
+            tone: Tone::Warning,
+        }),
+        LinkState::Closed(reason) => Some(Banner {
+            text: reason.clone(),
+            tone: Tone::Error,
+        }),
+    };
+
+    let featured = mirror
+        .map(|m| {
+            m.featured
+                .iter()
+                .map(|p| FeaturedView {
+                    product: p.as_str().to_owned(),
+                    name: name_of(p.as_str()),
+                    price: product(p.as_str())
+                        .map(|p| p.view.price.display.clone())
+                        .unwrap_or_default(),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+
+    let flash_sales = mirror
+        .map(|m| {
+            m.flash_sales
+                .values()
+                .filter(|s| s.ends_at_ms > input.now_ms)
+                .map(|s| FlashSaleView {
+                    id: s.id,
+                    name: name_of(&s.product),
+                    price: s.price.to_string(),
+                    units_left: s.units_left,
+                    quantity: s.quantity,
+                    state: if s.units_left <= 0 {
+                        SaleState::SoldOut
+                    } else if s.starts_at_ms > input.now_ms {
+                        SaleState::Upcoming((s.starts_at_ms - input.now_ms + 999) / 1000)
+                    } else {
+                        SaleState::Live((s.ends_at_ms - input.now_ms + 999) / 1000)
+                    },
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+
+    let card = input.card_product.and_then(product).map(|p| {
+        let chosen = input.ui.variant.get(&p.view.id).copied().unwrap_or(0);
+        let held_by = mirror.and_then(|m| {
+            let id = vitrine_shared::ProductId::new(p.view.id.clone()).ok()?;
+            let slot = m.held.get(&id)?;
+            if Some(*slot) == m.you {
+                return None;
+            }
+            m.members.get(slot).map(|who| who.name.as_str().to_owned())
+        });
+        ProductCard {
+            product: p.view.id.clone(),
+            name: p.view.name.clone(),
+            description: p.view.description.clone(),
+            price: p.view.price.display.clone(),
+            variants: p
+                .view
+                .variants
+                .iter()
+                .enumerate()
+                .map(|(i, v)| VariantLine {
+                    sku: v.sku.clone(),
+                    label: if v.options.is_empty() {
+                        "Standard".to_owned()
+                    } else {
+                        v.options.values().cloned().collect::<Vec<_>>().join(", ")
+                    },
+                    price: v.price.display.clone(),
+                    stock: v.stock,
+                    selected: i == chosen.min(p.view.variants.len().saturating_sub(1)),
+                })
+                .collect(),
+            held_by,
+            holding: input.holding == Some(p.view.id.as_str()),
+            featured: mirror.is_some_and(|m| m.featured.iter().any(|f| f.as_str() == p.view.id)),
+        }
+    });
+
+    let cart = mirror
+        .map(|m| {
+            let total = m
+                .cart
+                .iter()
+                .try_fold(None::<vitrine_shared::Money>, |acc, l| {
+                    let line = l.unit_price.checked_mul(l.quantity).ok()?;
+                    match acc {
+                        None => Some(Some(line)),
+                        Some(sum) => sum.checked_add(line).ok().map(Some),
+                    }
+                });
+            CartView {
+                open: input.ui.cart_open,
+                units: m.cart.iter().map(|l| l.quantity).sum(),
+                total: total.flatten().map(|t| t.to_string()),
+                lines: m
+                    .cart
+                    .iter()
+                    .map(|l| CartLineView {
+                        sku: l.sku.as_str().to_owned(),
+                        name: l.name.clone(),
+                        quantity: l.quantity,
+                        line_total: l
+                            .unit_price
+                            .checked_mul(l.quantity)
+                            .map(|m| m.to_string())
+                            .unwrap_or_default(),
+                        held_for_s: ((l.held_until_ms - input.now_ms) / 1000).max(0),
+                    })
+                    .collect(),
+            }
+        })
+        .unwrap_or(CartView {
+            open: input.ui.cart_open,
+            ..Default::default()
+        });
+
+    let confirmation = input.ui.checkout.and_then(|request| {
+        let answer = mirror?.checkouts.get(&request)?;
+        Some(match answer {
+            Ok(order) => {
+                // The order as last heard (paid after the checkout, say).
+                let order = mirror?.orders.get(&order.id).unwrap_or(order);
+                let status = match order.status {
+                    OrderStatus::Paid => "paid",
+                    OrderStatus::Pending => "waiting for payment",
+                    OrderStatus::Fulfilled => "on its way",
+                    OrderStatus::Delivered => "delivered",
+                    OrderStatus::Cancelled => "cancelled",
+                    OrderStatus::Refunded => "refunded",
+                };
+                let mut lines: Vec<String> = order
+                    .lines
+                    .iter()
+                    .map(|l| format!("{} x {}  {}", l.quantity, l.sku.as_str(), l.unit_price))
+                    .collect();
+                if order.discount.minor > 0 {
+                    lines.push(format!("Discount -{}", order.discount));
+                }
+                lines.push(format!("Total {} ({status})", order.total));
+                Confirmation {
+                    title: format!("Order #{} confirmed", order.id),
+                    lines,
+                    ok: !matches!(order.status, OrderStatus::Cancelled | OrderStatus::Refunded),
+                }
+            }
+            Err(refusal) => Confirmation {
+                title: "Checkout failed".into(),
+                lines: vec![refusal.to_string()],
+                ok: false,
+            },
+        })
+    });
+
+    let chat = mirror
+        .map(|m| {
+            let start = m.chat.len().saturating_sub(CHAT_LINES);
+            m.chat[start..]
+                .iter()
+                .map(|l| ChatLineView {
+                    name: l.name.as_str().to_owned(),
+                    text: l.text.as_str().to_owned(),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+
+    ShowroomView {
+        banner,
+        show: mirror.and_then(|m| m.show_live.clone()),
+        room: mirror.map(|m| m.room_name.clone()).unwrap_or_default(),
+        points: mirror.and_then(|m| m.points),
+        featured,
+        flash_sales,
+        card,
+        cart,
+        confirmation,
+        chat,
+        chat_draft: input.ui.chat_draft.clone(),
+        reactions: Reaction::ALL
+            .iter()
+            .enumerate()
+            .map(|(i, r)| ReactionButton {
+                reaction: *r,
+                label: reaction_label(*r),
+                key: char::from(b'1' + i as u8),
+            })
+            .collect(),
+        notice: input.ui.notice.clone(),
+        pinned_coupon: mirror
+            .and_then(|m| m.pinned_coupon.as_ref().map(|c| c.code.as_str().to_owned())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::showroom::models::ModelBounds;
+    use std::time::Duration;
+    use vitrine_shared::api::{MoneyView, ProductView, VariantView};
+    use vitrine_shared::protocol::{
+        CartLineNet, FlashSaleNet, MemberInfo, OrderLineNet, OrderNet, ShopRefusal,
+    };
+    use vitrine_shared::{
+        AccountId, Currency, DisplayName, MemberSlot, Money, ProductId, Role, Sku,
+    };
+
+    fn eur(minor: i64) -> Money {
+        Money::new(minor, Currency::EUR)
+    }
+
+    fn product(id: &str, variants: &[(&str, i64)]) -> CatalogProduct {
+        let price: MoneyView = eur(2490).into();
+        CatalogProduct {
+            view: ProductView {
+                id: id.into(),
+                name: format!("The {id}"),
+                category: "home".into(),
+                description: "A thing.".into(),
+                price: price.clone(),
+                model: format!("models/{id}.glb"),
+                variants: variants
+                    .iter()
+                    .map(|(sku, stock)| VariantView {
+                        sku: (*sku).into(),
+                        options: [("size".to_owned(), sku.to_uppercase())].into(),
+                        price: price.clone(),
+                        stock: *stock,
+                    })
+                    .collect(),
+            },
+            bounds: ModelBounds::fallback(),
+            model_error: None,
+        }
+    }
+
+    fn mirror() -> RoomMirror {
+        let mut m = RoomMirror::default();
+        m.you = Some(MemberSlot(1));
+        m.room_name = "Main Stage".into();
+        for (slot, name) in [(1, "Me"), (2, "Bea")] {
+            m.members.insert(
+                MemberSlot(slot),
+                MemberInfo {
+                    slot: MemberSlot(slot),
+                    account: AccountId(slot as u64),
+                    name: DisplayName::new(name).unwrap(),
+                    role: Role::Shopper,
+                },
+            );
+        }
+        m
+    }
+
+    fn view(
+        mirror: &RoomMirror,
+        catalog: &[CatalogProduct],
+        ui: &LocalUi,
+        card: Option<&str>,
+    ) -> ShowroomView {
+        build(&ViewInputs {
+            link: &LinkState::Connected,
+            mirror: Some(mirror),
+            catalog,
+            card_product: card,
+            holding: None,
+            ui,
+            now_ms: 100_000,
+        })
+    }
+
+    #[test]
+    fn the_card_names_the_product_its_variants_and_who_holds_it() {
+        let catalog = [product("mug", &[("mug-s", 4), ("mug-l", 0)])];
+        let mut m = mirror();
+        m.held.insert(ProductId::new("mug").unwrap(), MemberSlot(2));
+        m.featured.push(ProductId::new("mug").unwrap());
+        let mut ui = LocalUi::default();
+        ui.variant.insert("mug".into(), 1);
+        let card = view(&m, &catalog, &ui, Some("mug")).card.expect("a card");
+        assert_eq!(card.name, "The mug");
+        assert_eq!(card.price, "24.90 EUR");
+        assert_eq!(card.held_by.as_deref(), Some("Bea"));
+        assert!(card.featured);
+        assert_eq!(card.variants.len(), 2);
+        assert!(!card.variants[0].selected && card.variants[1].selected);
+        assert_eq!((card.variants[0].stock, card.variants[1].stock), (4, 0));
+        // Held by us: nobody else is named.
+        m.held.insert(ProductId::new("mug").unwrap(), MemberSlot(1));
+        assert_eq!(
+            view(&m, &catalog, &ui, Some("mug")).card.unwrap().held_by,
+            None
+        );
+        // An unknown product has no card.
+        assert!(view(&m, &catalog, &ui, Some("nope")).card.is_none());
+    }
+
+    #[test]
+    fn flash_sales_count_down_then_sell_out_then_go() {
+        let catalog = [product("mug", &[("mug-s", 4)])];
+        let mut m = mirror();
+        let sale = |id, starts, ends, left| FlashSaleNet {
+            id,
+            product: "mug".into(),
+            sku: "mug-s".into(),
+            price: eur(990),
+            quantity: 50,
+            units_left: left,
+            per_buyer_limit: 1,
+            starts_at_ms: starts,
+            ends_at_ms: ends,
+        };
+        m.flash_sales.insert(1, sale(1, 130_000, 200_000, 50));
+        m.flash_sales.insert(2, sale(2, 90_000, 165_500, 7));
+        m.flash_sales.insert(3, sale(3, 90_000, 165_000, 0));
+        m.flash_sales.insert(4, sale(4, 10_000, 99_000, 9));
+        let v = view(&m, &catalog, &LocalUi::default(), None);
+        let states: Vec<_> = v.flash_sales.iter().map(|s| (s.id, s.state)).collect();
+        assert_eq!(
+            states,
+            vec![
+                (1, SaleState::Upcoming(30)),
+                (2, SaleState::Live(66)),
+                (3, SaleState::SoldOut)
+            ]
+        );
+        assert_eq!(v.flash_sales[1].name, "The mug");
+        assert_eq!(v.flash_sales[1].units_left, 7);
+    }
+
+    #[test]
+    fn the_cart_totals_and_the_confirmation_follows_the_order() {
+        let catalog = [product("mug", &[("mug-s", 4)])];
+        let mut m = mirror();
+        m.cart.push(CartLineNet {
+            sku: Sku::new("mug-s").unwrap(),
+            product: ProductId::new("mug").unwrap(),
+            name: "The mug".into(),
+            unit_price: eur(1250),
+            quantity: 3,
+            held_until_ms: 160_000,
+        });
+        let mut ui = LocalUi {
+            cart_open: true,
+            checkout: Some(7),
+            ..Default::default()
+        };
+        let v = view(&m, &catalog, &ui, None);
+        assert_eq!(v.cart.units, 3);
+        assert_eq!(v.cart.total.as_deref(), Some("37.50 EUR"));
+        assert_eq!(v.cart.lines[0].held_for_s, 60);
+        // No answer yet: no confirmation.
+        assert!(v.confirmation.is_none());
+        let order = OrderNet {
+            id: 42,
+            status: OrderStatus::Pending,
+            total: eur(3750),
+            discount: eur(0),
+            coupon: None,
+            lines: vec![OrderLineNet {
+                sku: Sku::new("mug-s").unwrap(),
+                quantity: 3,
+                unit_price: eur(1250),
+            }],
+        };
+        m.checkouts.insert(7, Ok(order.clone()));
+        // The order moved on after the checkout's answer: the newest wins.
+        m.orders.insert(
+            42,
+            OrderNet {
+                status: OrderStatus::Paid,
+                ..order
+            },
+        );
+        let c = view(&m, &catalog, &ui, None).confirmation.unwrap();
+        assert_eq!(c.title, "Order #42 confirmed");
+        assert!(c.ok);
+        assert!(
+            c.lines.last().unwrap().contains("37.50 EUR (paid)"),
+            "{:?}",
+            c.lines
+        );
+        ui.checkout = Some(8);
+        m.checkouts.insert(8, Err(ShopRefusal::EmptyCart));
+        let c = view(&m, &catalog, &ui, None).confirmation.unwrap();
+        assert!(!c.ok);
+        assert_eq!(c.lines, vec!["your cart is empty".to_owned()]);
+    }
+
+    #[test]
+    fn a_lost_link_says_so_and_when_it_retries() {
+        let ui = LocalUi::default();
+        let lost = LinkState::Lost {
+            reason: "timed out".into(),
+            attempt: 2,
+            retry_in: Duration::from_millis(3500),
+        };
+        let v = build(&ViewInputs {
+            link: &lost,
+            mirror: None,
+            catalog: &[],
+            card_product: None,
+            holding: None,
+            ui: &ui,
+            now_ms: 0,
+        });
+        let banner = v.banner.unwrap();
+        assert_eq!(banner.tone, Tone::Warning);
+        assert!(
+            banner.text.contains("timed out") && banner.text.contains("4 s"),
+            "{}",
+            banner.text
+        );
+        assert_eq!(v.reactions.len(), 5);
+        assert_eq!(v.reactions[0].key, '1');
+    }
+}

@@ -1,0 +1,536 @@
+//! The showroom for real: Bevy rendering offscreen on Mesa's lavapipe, in
+//! one process with a real server and bots over loopback UDP. The pictures
+//! are read back and checked where the stage, the displays and the avatars
+//! are expected; products are picked up and put back with the keys a
+//! shopper presses, and other clients see it.
+
+use bevy::input::ButtonState;
+use bevy::input::keyboard::{Key, KeyboardInput};
+use bevy::prelude::*;
+use serde_json::json;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Duration;
+use vitrine_client::net::NetClient;
+use vitrine_client::showroom::offscreen::{Capture, ScreenReport, capture_now, scene_ready};
+use vitrine_client::showroom::player::LocalPlayer;
+use vitrine_client::showroom::products::Hands;
+use vitrine_client::showroom::room::{DisplayedProduct, ProductDisplay};
+use vitrine_client::showroom::session::{LinkState, Session};
+use vitrine_client::showroom::ui::CurrentView;
+use vitrine_client::showroom::ui::view::SaleState;
+use vitrine_client::showroom::{Options, build_app, ready_to_step};
+use vitrine_shared::Role;
+use vitrine_shared::{MemberSlot, PoseNet, ProductId};
+use vitrine_tests::{Http, TestServer, joined_client, pump, step_until};
+
+/// One renderer at a time: lavapipe shares the machine's two cores.
+static RENDERER: Mutex<()> = Mutex::new(());
+
+fn showroom(server: &TestServer, name: &str, width: u32, height: u32) -> App {
+    let mut app = build_app(Options {
+        server: Some(server.url()),
+        name: Some(name.into()),
+        room: Some("hall".into()),
+        headless: true,
+        width,
+        height,
+        ..Default::default()
+    });
+    ready_to_step(&mut app);
+    app
+}
+
+fn session(app: &App) -> &Session {
+    app.world().resource::<Session>()
+}
+
+fn my_slot(app: &App) -> Option<MemberSlot> {
+    session(app).mirror().and_then(|m| m.you)
+}
+
+/// Steps the app and the bots until `done`, for at most `cap`.
+fn step(
+    app: &mut App,
+    bots: &mut [&mut NetClient],
+    cap: Duration,
+    mut done: impl FnMut(&mut App, &mut [&mut NetClient]) -> bool,
+) -> bool {
+    step_until(cap, || {
+        app.update();
+        pump(bots);
+        done(app, bots)
+    })
+}
+
+/// In the room, placed, with every display built and every model loaded.
+fn in_the_room(app: &mut App) -> bool {
+    let world = app.world_mut();
+    let placed = world
+        .query::<&LocalPlayer>()
+        .iter(world)
+        .next()
+        .is_some_and(|p| p.placed());
+    let displays = world.query::<&ProductDisplay>().iter(world).count();
+    let connected = world.resource::<Session>().link == LinkState::Connected;
+    placed && connected && displays > 0 && scene_ready(world)
+}
+
+/// A key going down or up, as the window would report it.
+fn key(app: &mut App, key: KeyCode, text: &str, state: ButtonState) {
+    app.world_mut().write_message(KeyboardInput {
+        key_code: key,
+        logical_key: Key::Character(text.into()),
+        state,
+        text: None,
+        repeat: false,
+        window: Entity::PLACEHOLDER,
+    });
+    app.update();
+}
+
+fn press(app: &mut App, code: KeyCode, text: &str) {
+    key(app, code, text, ButtonState::Pressed);
+    key(app, code, text, ButtonState::Released);
+}
+
+fn player_at(app: &mut App) -> Vec3 {
+    let world = app.world_mut();
+    let mut q = world.query_filtered::<&Transform, With<LocalPlayer>>();
+    q.single(world).expect("the player").translation
+}
+
+/// The median colour of the 5×5 pixels around `at`, as sRGB 0–255.
+fn colour_at(image: &Image, at: Vec2) -> [u8; 3] {
+    let (w, h) = (image.width() as i32, image.height() as i32);
+    let mut channels: [Vec<u8>; 3] = Default::default();
+    for dy in -2..=2 {
+        for dx in -2..=2 {
+            let x = (at.x as i32 + dx).clamp(0, w - 1) as u32;
+            let y = (at.y as i32 + dy).clamp(0, h - 1) as u32;
+            let c = image.get_color_at(x, y).expect("pixel").to_srgba();
+            for (i, v) in [c.red, c.green, c.blue].into_iter().enumerate() {
+                channels[i].push((v * 255.0).round() as u8);
+            }
+        }
+    }
+    channels.map(|mut c| {
+        c.sort();
+        c[c.len() / 2]
+    })
+}
+
+fn hue_and_saturation(rgb: [u8; 3]) -> (f32, f32) {
+    let hsla = Hsla::from(Color::srgb_u8(rgb[0], rgb[1], rgb[2]));
+    (hsla.hue, hsla.saturation)
+}
+
+fn save(image: &Image, name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let path = dir.join(name);
+    image
+        .clone()
+        .try_into_dynamic()
+        .expect("a readable picture")
+        .to_rgb8()
+        .save(&path)
+        .expect("saved");
+    if std::env::var_os("VITRINE_UPDATE_SCREENSHOTS").is_some() {
+        let docs = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../docs")
+            .join(name);
+        std::fs::copy(&path, docs).expect("copied to docs/");
+    }
+    path
+}
+
+/// Walks a bot to `to` at walking speed (the server refuses teleports).
+fn walk_towards(bot: &mut NetClient, pose: &mut PoseNet, to: Vec3, dt: f32) -> bool {
+    let at = Vec3::from_array(pose.position);
+    let gap = (to - at).with_y(0.0);
+    let step = 3.0 * dt;
+    let next = if gap.length() <= step {
+        to
+    } else {
+        at + gap.normalize() * step
+    };
+    pose.position = next.to_array();
+    // Face the camera (south, +Z).
+    pose.yaw = 0.0;
+    bot.send_pose(*pose);
+    gap.length() <= step
+}
+
+#[test]
+fn the_room_renders_with_three_bots_the_stage_and_the_catalog() {
+    let _one = RENDERER.lock().unwrap_or_else(|e| e.into_inner());
+    let server = TestServer::start();
+    let mut bots: Vec<NetClient> = ["Ada", "Bo", "Cyd"]
+        .iter()
+        .map(|n| joined_client(&server, n, "hall"))
+        .collect();
+    let mut app = showroom(&server, "Camera", 960, 540);
+    let mut refs: Vec<&mut NetClient> = bots.iter_mut().collect();
+    assert!(
+        step(&mut app, &mut refs, Duration::from_secs(120), |app, _| {
+            in_the_room(app)
+        }),
+        "the showroom never got into the room: {:?}",
+        session(&app).link
+    );
+
+    // The bots walk to stand in a row in front of the camera.
+    let me = session(&app)
+        .mirror()
+        .and_then(|m| m.spawn)
+        .expect("our spawn");
+    let eye = Vec3::from_array(me.position);
+    let targets: Vec<Vec3> = [-1.6f32, 0.0, 1.6]
+        .iter()
+        .map(|x| eye + Vec3::new(*x, 0.0, -4.0))
+        .collect();
+    let mut poses: Vec<PoseNet> = bots
+        .iter()
+        .map(|b| b.mirror().spawn.expect("bot spawn"))
+        .collect();
+    let slots: Vec<MemberSlot> = bots.iter().map(|b| b.mirror().you.unwrap()).collect();
+    let arrived = step_until(Duration::from_secs(30), || {
+        let mut all = true;
+        for ((bot, pose), to) in bots.iter_mut().zip(&mut poses).zip(&targets) {
+            all &= walk_towards(bot, pose, *to, 0.05);
+        }
+        pump(&mut bots.iter_mut().collect::<Vec<_>>());
+        app.update();
+        // Arrived when the showroom shows them there.
+        all && slots.iter().zip(&targets).all(|(slot, to)| {
+            session(&app)
+                .mirror()
+                .and_then(|m| m.avatars.get(slot))
+                .is_some_and(|p| Vec3::from_array(p.position).distance(*to) < 0.05)
+        })
+    });
+    assert!(arrived, "the bots never reached their marks");
+    // The host goes live, features the tote and announces a flash sale:
+    // the room shows the marker, the countdown and the live title.
+    let http = Http::new(&server);
+    let host = server.sign_in_as("host", Role::Host);
+    let call = |method: &str, path: &str, body: serde_json::Value| {
+        let (status, answer) = http.call(method, path, Some(&host), None, Some(body));
+        assert!(status < 300, "{method} {path}: {status} {answer}");
+    };
+    call(
+        "POST",
+        "/api/v1/shows",
+        json!({"title": "Spring drop, live", "lineup": []}),
+    );
+    call(
+        "PUT",
+        "/api/v1/shows/current/featured",
+        json!({"products": ["canvas-tote"]}),
+    );
+    call(
+        "POST",
+        "/api/v1/flash-sales",
+        json!({"sku": "glow-serum-30ml", "sale_price_minor": 1490, "currency": "EUR",
+               "quantity": 20, "per_buyer_limit": 1, "countdown_secs": 60, "duration_secs": 120}),
+    );
+    let mut refs: Vec<&mut NetClient> = bots.iter_mut().collect();
+    assert!(
+        step(&mut app, &mut refs, Duration::from_secs(20), |app, _| {
+            let view = &app.world().resource::<CurrentView>().0;
+            view.show.is_some() && !view.featured.is_empty() && !view.flash_sales.is_empty()
+        }),
+        "the show never reached the screen: {:?}",
+        app.world().resource::<CurrentView>().0
+    );
+    let view = app.world().resource::<CurrentView>().0.clone();
+    assert_eq!(view.show.as_deref(), Some("Spring drop, live"));
+    assert_eq!(view.featured[0].name, "Everyday Canvas Tote");
+    assert!(matches!(view.flash_sales[0].state, SaleState::Upcoming(s) if s > 0 && s <= 60));
+    assert_eq!(view.flash_sales[0].units_left, 20);
+
+    // Let interpolation catch up, then take the picture.
+    for _ in 0..20 {
+        app.update();
+        pump(&mut bots.iter_mut().collect::<Vec<_>>());
+    }
+    capture_now(app.world_mut());
+    let mut refs: Vec<&mut NetClient> = bots.iter_mut().collect();
+    assert!(
+        step(&mut app, &mut refs, Duration::from_secs(60), |app, _| {
+            app.world().resource::<Capture>().image.is_some()
+        }),
+        "no picture came back"
+    );
+    let capture = app.world().resource::<Capture>();
+    let image = capture.image.clone().unwrap();
+    let report: ScreenReport = capture.report.clone().unwrap();
+    let path = save(&image, "showroom-room.png");
+    println!("picture: {} ({report:?})", path.display());
+
+    // Not blank: many colours and real contrast.
+    let mut lumas = Vec::new();
+    let mut colours = std::collections::HashSet::new();
+    for y in (0..image.height()).step_by(4) {
+        for x in (0..image.width()).step_by(4) {
+            let c = image.get_color_at(x, y).unwrap().to_srgba();
+            lumas.push(0.2126 * c.red + 0.7152 * c.green + 0.0722 * c.blue);
+            colours.insert((
+                (c.red * 15.0) as u8,
+                (c.green * 15.0) as u8,
+                (c.blue * 15.0) as u8,
+            ));
+        }
+    }
+    let mean = lumas.iter().sum::<f32>() / lumas.len() as f32;
+    let spread =
+        (lumas.iter().map(|l| (l - mean).powi(2)).sum::<f32>() / lumas.len() as f32).sqrt();
+    assert!(spread > 0.08, "the picture is flat: luma σ {spread}");
+    assert!(colours.len() > 60, "only {} colours", colours.len());
+
+    // The stage screen: where expected, showing the slate (deep blue with
+    // white lettering).
+    let (centre, corners) = report.stage_screen.expect("the stage screen is in view");
+    let (w, h) = (image.width() as f32, image.height() as f32);
+    for c in corners {
+        assert!(
+            c.x >= 0.0 && c.y >= 0.0 && c.x < w && c.y < h,
+            "screen corner {c} off the picture"
+        );
+    }
+    assert!(
+        centre.y < h * 0.5,
+        "the screen should be high in the view: {centre}"
+    );
+    let inset = |a: Vec2, b: Vec2| a + (b - a) * 0.08;
+    for corner in corners {
+        let rgb = colour_at(&image, inset(corner, centre));
+        assert!(
+            rgb[2] > rgb[0] + 15 && rgb[2] > rgb[1] + 10,
+            "the slate's blue is missing near {corner}: {rgb:?}"
+        );
+    }
+    let (left, right) = (
+        corners[0].x.min(corners[3].x),
+        corners[1].x.max(corners[2].x),
+    );
+    let (top, bottom) = (
+        corners[0].y.min(corners[1].y),
+        corners[2].y.max(corners[3].y),
+    );
+    let mut bright = 0;
+    let mut total = 0;
+    for y in (top as u32..bottom as u32).step_by(2) {
+        for x in (left as u32..right as u32).step_by(2) {
+            let c = image.get_color_at(x, y).unwrap().to_srgba();
+            total += 1;
+            if c.red > 0.8 && c.green > 0.8 && c.blue > 0.8 {
+                bright += 1;
+            }
+        }
+    }
+    assert!(
+        bright * 200 > total,
+        "no lettering on the slate ({bright} of {total})"
+    );
+
+    // Displays: at least four in view, each plinth a light stone colour.
+    assert!(
+        report.displays.len() >= 4,
+        "displays in view: {:?}",
+        report.displays
+    );
+    // (The floor behind them is a saturated brown; stone is a grey.) A
+    // display behind an avatar is hidden, as it should be: skip those.
+    let behind_someone = |at: &Vec2| {
+        report
+            .avatars
+            .iter()
+            .any(|(_, a, _)| (a.x - at.x).abs() < 50.0)
+    };
+    let clear: Vec<_> = report
+        .displays
+        .iter()
+        .filter(|(_, _, p)| !behind_someone(p))
+        .collect();
+    assert!(clear.len() >= 4, "displays in clear view: {clear:?}");
+    for (product, _, plinth) in clear {
+        let rgb = colour_at(&image, *plinth);
+        let stone = Hsla::from(Color::srgb_u8(rgb[0], rgb[1], rgb[2]));
+        assert!(
+            stone.saturation < 0.25 && stone.lightness > 0.2,
+            "{product}'s plinth at {plinth} is {rgb:?}"
+        );
+    }
+    let floor = colour_at(&image, Vec2::new(w / 2.0, h - 4.0));
+    let floor = Hsla::from(Color::srgb_u8(floor[0], floor[1], floor[2]));
+    assert!(
+        floor.saturation >= 0.25,
+        "the floor should tell apart from stone: {floor:?}"
+    );
+
+    // The three bots: each in view, its body in its own colour.
+    for name in ["Ada", "Bo", "Cyd"] {
+        let (_, at, colour) = report
+            .avatars
+            .iter()
+            .find(|(n, ..)| n == name)
+            .unwrap_or_else(|| panic!("{name} is not in view: {:?}", report.avatars));
+        let rgb = colour_at(&image, *at);
+        let (hue, saturation) = hue_and_saturation(rgb);
+        let want = Hsla::from(*colour).hue;
+        let off = (hue - want).abs().min(360.0 - (hue - want).abs());
+        assert!(
+            saturation > 0.2 && off < 30.0,
+            "{name} at {at}: {rgb:?} (hue {hue}, want {want})"
+        );
+    }
+}
+
+/// Turns the player to face `target` from where it stands, like a shopper
+/// walking up to a display (the test's setup, not what it checks).
+fn stand_before(app: &mut App, display: &ProductDisplay) {
+    let model = display.home.translation;
+    let outward = (display.home.rotation * Vec3::NEG_Z)
+        .with_y(0.0)
+        .normalize();
+    let world = app.world_mut();
+    let mut q = world.query::<(&mut Transform, &mut LocalPlayer)>();
+    let (mut t, mut player) = q.single_mut(world).expect("the player");
+    let stand = model + outward * 1.3;
+    t.translation = Vec3::new(stand.x, t.translation.y, stand.z);
+    let look = model - stand;
+    t.rotation = Quat::from_rotation_y(f32::atan2(-look.x, -look.z));
+    let eye_y = t.translation.y + 0.7;
+    player.pitch = f32::atan2(model.y - eye_y, look.with_y(0.0).length());
+}
+
+#[test]
+fn a_product_picked_up_and_put_back_with_the_keys_is_seen_by_others() {
+    let _one = RENDERER.lock().unwrap_or_else(|e| e.into_inner());
+    let server = TestServer::start();
+    let mut watcher = joined_client(&server, "Watcher", "hall");
+    let mut app = showroom(&server, "Shopper", 320, 180);
+    assert!(
+        step(
+            &mut app,
+            &mut [&mut watcher],
+            Duration::from_secs(120),
+            |app, _| in_the_room(app)
+        ),
+        "the showroom never got into the room: {:?}",
+        session(&app).link
+    );
+    let me = my_slot(&app).expect("our slot");
+
+    // Walk up to a display standing on a plinth.
+    let display = {
+        let world = app.world_mut();
+        world
+            .query::<&ProductDisplay>()
+            .iter(world)
+            .find(|d| d.home.translation.y > 0.9)
+            .cloned()
+            .expect("a display")
+    };
+    let product = ProductId::new(display.product.clone()).unwrap();
+    stand_before(&mut app, &display);
+    assert!(
+        step(
+            &mut app,
+            &mut [&mut watcher],
+            Duration::from_secs(10),
+            |app, _| {
+                app.world()
+                    .resource::<vitrine_client::showroom::products::Pointer>()
+                    .hovered
+                    .as_ref()
+                    .is_some_and(|(p, _)| p == &display.product)
+            }
+        ),
+        "the pointer never found {}",
+        display.product
+    );
+
+    // E picks it up: it rides in our hands and the watcher sees us hold it.
+    press(&mut app, KeyCode::KeyE, "e");
+    assert!(
+        step(
+            &mut app,
+            &mut [&mut watcher],
+            Duration::from_secs(10),
+            |_, bots| { bots[0].mirror().held.get(&product) == Some(&me) }
+        ),
+        "the watcher never saw {product} held: {:?}",
+        watcher.mirror().held
+    );
+    let model_at = |app: &mut App| {
+        let world = app.world_mut();
+        world
+            .query::<(&DisplayedProduct, &Transform)>()
+            .iter(world)
+            .find(|(d, _)| d.product == display.product)
+            .map(|(_, t)| t.translation)
+            .unwrap()
+    };
+    assert!(app.world().resource::<Hands>().held.is_some());
+    for _ in 0..10 {
+        app.update();
+    }
+    assert!(
+        model_at(&mut app).distance(display.home.translation) > 0.3,
+        "the product should have left its display"
+    );
+
+    // E again puts it back: home on its display, and the watcher sees it.
+    press(&mut app, KeyCode::KeyE, "e");
+    assert!(
+        step(
+            &mut app,
+            &mut [&mut watcher],
+            Duration::from_secs(10),
+            |_, bots| { !bots[0].mirror().held.contains_key(&product) }
+        ),
+        "the watcher never saw {product} put back"
+    );
+    assert!(app.world().resource::<Hands>().held.is_none());
+    assert!(model_at(&mut app).distance(display.home.translation) < 0.01);
+
+    // E, then S held to step back from the display (the rapier character
+    // walks), then G drops it: it falls, settles on the floor, and the
+    // watcher sees where it lies.
+    press(&mut app, KeyCode::KeyE, "e");
+    assert!(step(
+        &mut app,
+        &mut [&mut watcher],
+        Duration::from_secs(10),
+        |_, bots| { bots[0].mirror().held.get(&product) == Some(&me) }
+    ));
+    let from = player_at(&mut app);
+    key(&mut app, KeyCode::KeyS, "s", ButtonState::Pressed);
+    assert!(
+        step(
+            &mut app,
+            &mut [&mut watcher],
+            Duration::from_secs(20),
+            |app, _| { player_at(app).distance(from) > 1.2 }
+        ),
+        "holding S never walked the shopper back"
+    );
+    key(&mut app, KeyCode::KeyS, "s", ButtonState::Released);
+    press(&mut app, KeyCode::KeyG, "g");
+    assert!(
+        step(
+            &mut app,
+            &mut [&mut watcher],
+            Duration::from_secs(20),
+            |_, bots| { bots[0].mirror().dropped.contains_key(&product) }
+        ),
+        "the watcher never saw {product} dropped; the showroom says {:?}, its model is at {}",
+        app.world().resource::<CurrentView>().0.notice.clone(),
+        model_at(&mut app)
+    );
+    let lies = Vec3::from_array(watcher.mirror().dropped[&product]);
+    assert!(lies.y < 0.6, "a dropped product rests low, not at {lies}");
+    assert!(model_at(&mut app).distance(lies) < 0.2);
+}
