@@ -17,8 +17,8 @@ use vitrine_client::showroom::player::LocalPlayer;
 use vitrine_client::showroom::products::Hands;
 use vitrine_client::showroom::room::{DisplayedProduct, ProductDisplay};
 use vitrine_client::showroom::session::{LinkState, Session};
-use vitrine_client::showroom::ui::CurrentView;
 use vitrine_client::showroom::ui::view::SaleState;
+use vitrine_client::showroom::ui::{CurrentView, UiAction};
 use vitrine_client::showroom::{Options, build_app, ready_to_step};
 use vitrine_shared::Role;
 use vitrine_shared::{MemberSlot, PoseNet, ProductId};
@@ -410,7 +410,7 @@ fn a_product_picked_up_and_put_back_with_the_keys_is_seen_by_others() {
     let _one = RENDERER.lock().unwrap_or_else(|e| e.into_inner());
     let server = TestServer::start();
     let mut watcher = joined_client(&server, "Watcher", "hall");
-    let mut app = showroom(&server, "Shopper", 320, 180);
+    let mut app = showroom(&server, "Shopper", 960, 540);
     assert!(
         step(
             &mut app,
@@ -481,6 +481,31 @@ fn a_product_picked_up_and_put_back_with_the_keys_is_seen_by_others() {
         model_at(&mut app).distance(display.home.translation) > 0.3,
         "the product should have left its display"
     );
+    // The card says we hold it; a picture of that for the docs.
+    let card = app.world().resource::<CurrentView>().0.card.clone();
+    assert!(
+        card.as_ref()
+            .is_some_and(|c| c.holding && c.product == display.product),
+        "the card should show {} in hand: {card:?}",
+        display.product
+    );
+    capture_now(app.world_mut());
+    assert!(
+        step(
+            &mut app,
+            &mut [&mut watcher],
+            Duration::from_secs(60),
+            |app, _| { app.world().resource::<Capture>().image.is_some() }
+        ),
+        "no picture came back"
+    );
+    let image = app
+        .world_mut()
+        .resource_mut::<Capture>()
+        .image
+        .take()
+        .unwrap();
+    save(&image, "showroom-holding.png");
 
     // E again puts it back: home on its display, and the watcher sees it.
     press(&mut app, KeyCode::KeyE, "e");
@@ -533,4 +558,112 @@ fn a_product_picked_up_and_put_back_with_the_keys_is_seen_by_others() {
     let lies = Vec3::from_array(watcher.mirror().dropped[&product]);
     assert!(lies.y < 0.6, "a dropped product rests low, not at {lies}");
     assert!(model_at(&mut app).distance(lies) < 0.2);
+
+    // The link drops: the showroom says so, rejoins by itself, and the
+    // watcher sees the shopper leave and come back.
+    app.world_mut()
+        .resource_mut::<Session>()
+        .net
+        .as_mut()
+        .expect("connected")
+        .disconnect();
+    let mut saw_banner = false;
+    let mut saw_leave = false;
+    assert!(
+        step(
+            &mut app,
+            &mut [&mut watcher],
+            Duration::from_secs(30),
+            |app, bots| {
+                let view = &app.world().resource::<CurrentView>().0;
+                saw_banner |= view
+                    .banner
+                    .as_ref()
+                    .is_some_and(|b| b.text.starts_with("Connection lost"));
+                let present = bots[0].mirror().member_by_name("Shopper").is_some();
+                saw_leave |= !present;
+                saw_leave && present && session(app).link == LinkState::Connected
+            }
+        ),
+        "the showroom never rejoined: {:?}",
+        session(&app).link
+    );
+    assert!(saw_banner, "the lost link was never shown");
+
+    // The card's buttons: add the product's first variant to the cart,
+    // then check the cart out; the order is confirmed on screen.
+    let sku = {
+        let catalog = app
+            .world()
+            .resource::<vitrine_client::showroom::catalog::Catalog>();
+        catalog
+            .get(&display.product)
+            .expect("in the catalog")
+            .view
+            .variants[0]
+            .sku
+            .clone()
+    };
+    app.world_mut()
+        .write_message(UiAction::AddToCart { sku: sku.clone() });
+    assert!(
+        step(
+            &mut app,
+            &mut [&mut watcher],
+            Duration::from_secs(10),
+            |app, _| { app.world().resource::<CurrentView>().0.cart.units == 1 }
+        ),
+        "the cart never showed {sku}"
+    );
+    app.world_mut().write_message(UiAction::Checkout);
+    assert!(
+        step(
+            &mut app,
+            &mut [&mut watcher],
+            Duration::from_secs(20),
+            |app, _| {
+                app.world()
+                    .resource::<CurrentView>()
+                    .0
+                    .confirmation
+                    .as_ref()
+                    .is_some_and(|c| c.ok && c.title.starts_with("Order #"))
+            }
+        ),
+        "no order confirmation: {:?}",
+        app.world().resource::<CurrentView>().0.confirmation
+    );
+    assert_eq!(app.world().resource::<CurrentView>().0.cart.units, 0);
+
+    // Walking into a display: W held, the rapier character meets the
+    // plinth and slides round it instead of passing through.
+    stand_before(&mut app, &display);
+    let plinth = Vec3::new(display.home.translation.x, 0.0, display.home.translation.z);
+    let start = player_at(&mut app).with_y(0.0).distance(plinth);
+    key(&mut app, KeyCode::KeyW, "w", ButtonState::Pressed);
+    let mut nearest = f32::MAX;
+    assert!(
+        step(
+            &mut app,
+            &mut [&mut watcher],
+            Duration::from_secs(30),
+            |app, _| {
+                let gap = player_at(app).with_y(0.0).distance(plinth);
+                nearest = nearest.min(gap);
+                // Past it: further away again than it came.
+                gap > nearest + 0.5
+            }
+        ),
+        "the shopper never got past the plinth (nearest {nearest} m)"
+    );
+    key(&mut app, KeyCode::KeyW, "w", ButtonState::Released);
+    assert!(
+        nearest < start - 0.3,
+        "W should have walked closer: {start} -> {nearest}"
+    );
+    // The plinth's radius is 0.32 m and the body's 0.3 m.
+    assert!(
+        nearest > 0.55,
+        "walked into the plinth: {nearest} m from its axis"
+    );
 }

@@ -3,10 +3,14 @@
 //!
 //!   setup [demo|test]   install the system packages a task needs
 //!   demo [--bots N] [--seconds S]
-//!                       server with an embedded database and bots in a room
+//!                       server with an embedded database, bots in a room,
+//!                       and the showroom: a window, or with no display a
+//!                       picture rendered offscreen
 //!   test                every test (what CI runs)
 //!   bench room [--bots N] [--seconds S]
 //!                       room benchmark against the release server
+//!   bench flash-sale    flash-sale claims, engine against a naive baseline
+//!   bench client        showroom frame times at 1280x720 (offscreen)
 //!   bots ARGS…          run `vitrine-bots` (see `cargo xtask bots --help`)
 //!   assets [--check]    (re)make the products' 3D models in assets/models;
 //!                       --check fails if a committed one differs
@@ -55,6 +59,43 @@ const BROWSER: &[Package] = &[
     Package {
         name: "chromium-driver",
         why: "chromedriver: the WebDriver server the console's tests drive Chromium through",
+    },
+];
+
+/// The showroom renders with Vulkan; with no GPU, Mesa's lavapipe does it
+/// on the CPU (tests and benchmarks render offscreen: no display needed).
+const RENDER: &[Package] = &[
+    Package {
+        name: "libvulkan1",
+        why: "the Vulkan loader the showroom's renderer (wgpu) opens",
+    },
+    Package {
+        name: "mesa-vulkan-drivers",
+        why: "Mesa's Vulkan drivers, lavapipe among them: rendering on the CPU where there is no GPU",
+    },
+];
+
+/// A showroom window on X11 (winit opens these libraries at run time).
+const WINDOW: &[Package] = &[
+    Package {
+        name: "libx11-xcb1",
+        why: "X11 for the showroom's window",
+    },
+    Package {
+        name: "libxcursor1",
+        why: "X11 cursors for the showroom's window",
+    },
+    Package {
+        name: "libxi6",
+        why: "X11 input for the showroom's window",
+    },
+    Package {
+        name: "libxrandr2",
+        why: "X11 screen sizes for the showroom's window",
+    },
+    Package {
+        name: "libxkbcommon-x11-0",
+        why: "keyboard layouts for the showroom's window",
     },
 ];
 
@@ -159,10 +200,21 @@ fn names(packages: &[&Package]) -> String {
         .join(", ")
 }
 
+/// Whether a window can open here (an X or Wayland display is set).
+fn has_display() -> bool {
+    ["DISPLAY", "WAYLAND_DISPLAY"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some_and(|d| !d.is_empty()))
+}
+
 fn packages_for(task: &str) -> Vec<&'static Package> {
     let mut list: Vec<&Package> = BUILD.iter().collect();
     if matches!(task, "demo" | "test" | "bench") {
         list.extend(PROCESSES.iter());
+        list.extend(RENDER.iter());
+    }
+    if task == "demo" && has_display() {
+        list.extend(WINDOW.iter());
     }
     if matches!(task, "test" | "bench") {
         list.extend(POSTGRES.iter());
@@ -347,14 +399,10 @@ fn demo(args: &[String]) -> Result<()> {
     ensure_packages(&packages_for("demo"))?;
     let bots = flag(args, "--bots", 5)?;
     let seconds = flag(args, "--seconds", 0)?;
-    run(cargo().args([
-        "build",
-        "-p",
-        "vitrine-server",
-        "-p",
-        "vitrine-client",
-        "--bins",
-    ]))?;
+    // The whole workspace with its tests: the same features, so the same
+    // compiled dependencies, as `cargo xtask test` (the Bevy stack is built
+    // once for both, not twice).
+    run(cargo().args(["build", "--workspace", "--all-targets"]))?;
     let bin = target_dir().join("debug");
     let data = target_dir().join("demo-data");
     // A host for the show: the bots' run has them start a flash sale.
@@ -417,21 +465,70 @@ fn demo(args: &[String]) -> Result<()> {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    println!("xtask: server up on http://{addr}; {bots} bots joining main-stage (Ctrl-C to stop)");
-    let result = run(Command::new(bin.join("vitrine-bots")).args([
-        "--server",
-        &format!("http://{addr}"),
-        "--room",
-        "main-stage",
-        "--count",
-        &bots.to_string(),
-        "--seconds",
-        &seconds.to_string(),
-        "--host-user",
-        DEMO_HOST,
-        "--host-password",
-        DEMO_HOST_PASSWORD,
-    ]));
+    let url = format!("http://{addr}");
+    println!("xtask: server up on {url}; {bots} bots joining main-stage");
+    let mut crowd = match Command::new(bin.join("vitrine-bots"))
+        .args([
+            "--server",
+            &url,
+            "--room",
+            "main-stage",
+            "--count",
+            &bots.to_string(),
+            "--seconds",
+            &seconds.to_string(),
+            "--host-user",
+            DEMO_HOST,
+            "--host-password",
+            DEMO_HOST_PASSWORD,
+        ])
+        .spawn()
+    {
+        Ok(child) => child,
+        Err(e) => {
+            stop(&mut server);
+            return Err(format!("cannot start the bots: {e}"));
+        }
+    };
+    // The showroom: a window where there is a display, else one picture
+    // rendered offscreen, then the bots go on until they are done.
+    let mut showroom = Command::new(bin.join("vitrine"));
+    showroom
+        .current_dir(workspace_root())
+        .args(["--server", &url, "--room", "main-stage"]);
+    let result = if has_display() {
+        println!("xtask: opening the showroom (close its window to stop the demo)");
+        let shown = run(showroom.args(["--name", "You"]));
+        let _ = crowd.kill();
+        shown
+    } else {
+        let picture = data.join("showroom.png");
+        println!(
+            "xtask: no display here: rendering the showroom offscreen to {}",
+            picture.display()
+        );
+        let shown = run(showroom
+            .args(["--name", "Camera", "--frames", "30", "--screenshot"])
+            .arg(&picture));
+        if shown.is_ok() {
+            println!(
+                "xtask: the showroom as a shopper sees it: {}",
+                picture.display()
+            );
+            println!("xtask: the bots go on (Ctrl-C to stop)");
+        }
+        let crowd_done = crowd
+            .wait()
+            .map_err(|e| format!("waiting for the bots: {e}"))
+            .and_then(|status| {
+                if status.success() {
+                    Ok(())
+                } else {
+                    Err(format!("the bots failed: {status}"))
+                }
+            });
+        shown.and(crowd_done)
+    };
     stop(&mut server);
     result
 }
@@ -480,7 +577,30 @@ fn bench(args: &[String]) -> Result<()> {
             }
             run(&mut bench)
         }
-        _ => Err("usage: cargo xtask bench room [--bots N] [--seconds S] | bench flash-sale [--claims N] [--postgres URL]".into()),
+        Some("client") => {
+            ensure_packages(&packages_for("bench"))?;
+            run(cargo().args(["build", "--release", "-p", "vitrine-client", "--bin", "vitrine"]))?;
+            let frames = flag(args, "--frames", 600)?;
+            let avatars = flag(args, "--avatars", 24)?;
+            let products = flag(args, "--products", 40)?;
+            run(Command::new(target_dir().join("release").join("vitrine"))
+                .current_dir(workspace_root())
+                .env("RUST_LOG", "warn")
+                .args([
+                    "--bench",
+                    "--width",
+                    "1280",
+                    "--height",
+                    "720",
+                    "--frames",
+                    &frames.to_string(),
+                    "--avatars",
+                    &avatars.to_string(),
+                    "--products",
+                    &products.to_string(),
+                ]))
+        }
+        _ => Err("usage: cargo xtask bench room [--bots N] [--seconds S] | bench flash-sale [--claims N] [--postgres URL] | bench client [--frames N] [--avatars N] [--products N]".into()),
     }
 }
 
@@ -511,7 +631,7 @@ fn main() -> ExitCode {
             let mut out = std::io::stderr();
             let _ = writeln!(
                 out,
-                "usage: cargo xtask <setup [demo|test] | demo [--bots N] [--seconds S] | test | bench room [--bots N] [--seconds S] | bots ARGS… | assets [--check]>"
+                "usage: cargo xtask <setup [demo|test] | demo [--bots N] [--seconds S] | test | bench room|flash-sale|client | bots ARGS… | assets [--check]>"
             );
             return ExitCode::from(2);
         }

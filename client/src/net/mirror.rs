@@ -10,6 +10,9 @@ use vitrine_shared::protocol::{
 };
 use vitrine_shared::{MemberSlot, PoseNet, PoseQ, ProductId, RoomBounds, RoomId, ServerMessage};
 
+/// Chat lines kept: a long show's chat must not grow without end.
+pub const CHAT_KEPT: usize = 500;
+
 /// Snapshots kept as possible baselines; matches the server's history.
 const HISTORY: usize = 32;
 
@@ -71,7 +74,7 @@ pub struct RoomMirror {
     pub bounds: Option<RoomBounds>,
     pub members: BTreeMap<MemberSlot, MemberInfo>,
     pub avatars: BTreeMap<MemberSlot, PoseNet>,
-    /// Every chat line seen, history first, in the room's order.
+    /// The last [`CHAT_KEPT`] chat lines seen, history first, in the room's order.
     pub chat: Vec<ChatLine>,
     pub rejections: Vec<Rejection>,
     pub shutting_down: Option<String>,
@@ -246,6 +249,9 @@ impl RoomMirror {
             }
             RoomEvent::ProductReturned { product } => self.return_product(product),
             RoomEvent::Chat(line) => {
+                if self.chat.len() >= CHAT_KEPT {
+                    self.chat.drain(..self.chat.len() + 1 - CHAT_KEPT);
+                }
                 self.chat.push(line.clone());
                 self.changes.push(RoomChange::Chat(line));
             }

@@ -168,6 +168,11 @@ impl NetClient {
         &mut self.mirror
     }
 
+    /// The room as last seen, once the link is given up.
+    pub fn into_mirror(mut self) -> RoomMirror {
+        std::mem::take(&mut self.mirror)
+    }
+
     /// UDP bytes received and sent, netcode framing included.
     pub fn bytes(&self) -> (u64, u64) {
         (self.transport.bytes_in, self.transport.bytes_out)

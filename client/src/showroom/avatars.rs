@@ -11,10 +11,15 @@ use super::{AppState, ShowroomSystems};
 use crate::net::RoomChange;
 use bevy::prelude::*;
 use std::collections::{BTreeMap, VecDeque};
+use vitrine_shared::protocol::MAX_BURST_SENDERS;
 use vitrine_shared::{MemberSlot, PoseNet, Reaction};
 
-/// The server's tick rate; a snapshot's tick is its timestamp.
-const SERVER_TICK_HZ: f64 = 30.0;
+/// Snapshots are numbered at 20 Hz (the server's `SNAPSHOT_HZ`); a
+/// snapshot's number is its timestamp. (They are taken on two ticks of
+/// every three at 30 Hz, so real spacing alternates 33 and 67 ms; played
+/// back evenly, that is a speed ripple of a centimetre or two at walking
+/// pace, not a jump.)
+const SNAPSHOT_HZ: f64 = 20.0;
 /// Two snapshot intervals (20 Hz) and a little: one lost packet is hidden.
 pub const INTERP_DELAY: f64 = 0.12;
 const MAX_SAMPLES: usize = 16;
@@ -28,7 +33,7 @@ pub(super) fn plugin(app: &mut App) {
         .add_systems(
             Update,
             (
-                (sync_avatars, record_snapshots, play_back).chain(),
+                (forget_on_welcome, sync_avatars, record_snapshots, play_back).chain(),
                 float_reactions,
                 spawn_reactions,
             )
@@ -145,10 +150,31 @@ struct AvatarAssets {
     visor: Handle<Mesh>,
     hand: Handle<Mesh>,
     reaction: Handle<Mesh>,
+    reactions: Vec<(Reaction, Handle<StandardMaterial>)>,
+    visor_material: Handle<StandardMaterial>,
 }
 
 impl FromWorld for AvatarAssets {
     fn from_world(world: &mut World) -> Self {
+        let mut materials = world.resource_mut::<Assets<StandardMaterial>>();
+        let reactions = Reaction::ALL
+            .iter()
+            .map(|r| {
+                let colour = reaction_colour(*r);
+                let material = materials.add(StandardMaterial {
+                    base_color: colour,
+                    emissive: LinearRgba::from(colour) * 3.0,
+                    ..default()
+                });
+                (*r, material)
+            })
+            .collect();
+        let visor_material = materials.add(StandardMaterial {
+            base_color: Color::srgb(0.05, 0.05, 0.08),
+            perceptual_roughness: 0.2,
+            metallic: 0.3,
+            ..default()
+        });
         let mut meshes = world.resource_mut::<Assets<Mesh>>();
         AvatarAssets {
             body: meshes.add(Capsule3d::new(0.25, 0.8)),
@@ -156,6 +182,8 @@ impl FromWorld for AvatarAssets {
             visor: meshes.add(Cuboid::new(0.22, 0.07, 0.06)),
             hand: meshes.add(Sphere::new(0.06)),
             reaction: meshes.add(Sphere::new(0.09)),
+            reactions,
+            visor_material,
         }
     }
 }
@@ -175,6 +203,27 @@ pub fn reaction_colour(reaction: Reaction) -> Color {
         Reaction::Clap => Color::srgb(1.0, 0.85, 0.3),
         Reaction::Laugh => Color::srgb(0.3, 0.9, 0.4),
         Reaction::Wow => Color::srgb(0.4, 0.6, 1.0),
+    }
+}
+
+/// A (re)join starts the room afresh: slots may now be other people, and
+/// a restarted server numbers its snapshots from zero again.
+fn forget_on_welcome(
+    mut commands: Commands,
+    mut changes: MessageReader<RoomChangeMessage>,
+    mut clock: ResMut<PlaybackClock>,
+    avatars: Query<(Entity, &RemoteAvatar)>,
+) {
+    if !changes
+        .read()
+        .any(|RoomChangeMessage(c)| matches!(c, RoomChange::Welcomed { .. }))
+    {
+        return;
+    }
+    *clock = PlaybackClock::default();
+    for (entity, avatar) in &avatars {
+        commands.entity(entity).despawn();
+        commands.entity(avatar.tag).despawn();
     }
 }
 
@@ -217,12 +266,7 @@ fn sync_avatars(
             perceptual_roughness: 0.5,
             ..default()
         });
-        let visor = materials.add(StandardMaterial {
-            base_color: Color::srgb(0.05, 0.05, 0.08),
-            perceptual_roughness: 0.2,
-            metallic: 0.3,
-            ..default()
-        });
+        let visor = assets.visor_material.clone();
         let tag = commands
             .spawn((
                 DespawnOnExit(AppState::Showroom),
@@ -307,7 +351,7 @@ fn record_snapshots(
         return;
     }
     clock.newest = Some(tick);
-    let time = tick as f64 / SERVER_TICK_HZ;
+    let time = tick as f64 / SNAPSHOT_HZ;
     for mut avatar in &mut avatars {
         if let Some(pose) = mirror.avatars.get(&avatar.slot) {
             avatar.buffer.push(time, *pose);
@@ -324,7 +368,7 @@ fn play_back(
     let Some(newest) = clock.newest else {
         return;
     };
-    let now = clock.advance(time.delta_secs_f64(), newest as f64 / SERVER_TICK_HZ);
+    let now = clock.advance(time.delta_secs_f64(), newest as f64 / SNAPSHOT_HZ);
     for (entity, avatar) in &avatars {
         let Some(pose) = avatar.buffer.sample(now) else {
             continue;
@@ -400,7 +444,6 @@ fn spawn_reactions(
     mut changes: MessageReader<RoomChangeMessage>,
     session: Res<Session>,
     assets: Res<AvatarAssets>,
-    mut materials: ResMut<Assets<StandardMaterial>>,
     avatars: Query<(&RemoteAvatar, &GlobalTransform)>,
     camera: Query<&GlobalTransform, With<MainCamera>>,
 ) {
@@ -409,7 +452,8 @@ fn spawn_reactions(
         let RoomChange::Reactions(burst) = change else {
             continue;
         };
-        for (i, (slot, reaction)) in burst.from.iter().enumerate() {
+        // The server names at most MAX_BURST_SENDERS; a client takes no more.
+        for (i, (slot, reaction)) in burst.from.iter().take(MAX_BURST_SENDERS).enumerate() {
             let from = if Some(*slot) == you {
                 camera
                     .single()
@@ -424,7 +468,9 @@ fn spawn_reactions(
             let Some(from) = from else {
                 continue;
             };
-            let colour = reaction_colour(*reaction);
+            let Some((_, material)) = assets.reactions.iter().find(|(r, _)| r == reaction) else {
+                continue;
+            };
             commands.spawn((
                 DespawnOnExit(AppState::Showroom),
                 FloatingReaction {
@@ -432,11 +478,7 @@ fn spawn_reactions(
                     from,
                 },
                 Mesh3d(assets.reaction.clone()),
-                MeshMaterial3d(materials.add(StandardMaterial {
-                    base_color: colour,
-                    emissive: LinearRgba::from(colour) * 3.0,
-                    ..default()
-                })),
+                MeshMaterial3d(material.clone()),
                 Transform::from_translation(from),
             ));
         }

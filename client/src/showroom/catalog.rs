@@ -2,7 +2,7 @@
 //! `assets/catalog.toml` when rendering offline. Each carries its model's
 //! size, so displays, colliders and held products fit the model.
 
-use super::models::ModelBounds;
+use super::models::{ModelBounds, ModelError};
 use super::session::Session;
 use super::{AppState, Options};
 use bevy::prelude::*;
@@ -10,7 +10,7 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Mutex;
-use std::sync::mpsc::{Receiver, channel};
+use std::sync::mpsc::{Receiver, TryRecvError, channel};
 use thiserror::Error;
 use vitrine_shared::api::{MoneyView, ProductView, VariantView};
 use vitrine_shared::money::{Currency, Money};
@@ -50,7 +50,9 @@ impl Catalog {
         self.products = views
             .into_iter()
             .map(|view| {
-                let (bounds, model_error) = match ModelBounds::read(&assets.join(&view.model)) {
+                let read =
+                    model_path(&view.model).and_then(|path| ModelBounds::read(&assets.join(path)));
+                let (bounds, model_error) = match read {
                     Ok(b) => (b, None),
                     Err(e) => {
                         warn!("product {}: model {}: {e}", view.id, view.model);
@@ -111,9 +113,14 @@ fn refresh(
     mut catalog: ResMut<Catalog>,
 ) {
     if let Some(rx) = &catalog.pending {
-        let got = rx.lock().ok().and_then(|rx| rx.try_recv().ok());
+        let got = match rx.lock().map(|rx| rx.try_recv()) {
+            Ok(Ok(views)) => Some(views),
+            Ok(Err(TryRecvError::Empty)) => return,
+            // The fetch failed (its thread is gone): try again next round.
+            _ => None,
+        };
+        catalog.pending = None;
         if let Some(views) = got {
-            catalog.pending = None;
             catalog.update(views, &options.assets_dir());
         }
         return;
@@ -133,6 +140,22 @@ fn refresh(
         }
     });
     catalog.pending = Some(Mutex::new(rx));
+}
+
+/// A model path from the catalog, checked before it touches the disk: the
+/// server sends it, so it must stay inside the assets folder (relative, no
+/// `..`) and name a `.glb`.
+pub fn model_path(model: &str) -> Result<&Path, ModelError> {
+    use std::path::Component;
+    let path = Path::new(model);
+    let inside = !model.is_empty()
+        && path.components().all(|c| matches!(c, Component::Normal(_)))
+        && path.extension().is_some_and(|e| e == "glb");
+    if inside {
+        Ok(path)
+    } else {
+        Err(ModelError::BadPath(model.chars().take(80).collect()))
+    }
 }
 
 /// The bench's many displays: the catalog again and again, ids made unique.
@@ -255,6 +278,24 @@ mod tests {
         ids.sort();
         ids.dedup();
         assert_eq!(ids.len(), 40, "ids must stay unique");
+    }
+
+    #[test]
+    fn model_paths_stay_inside_the_assets_folder() {
+        assert!(model_path("models/mug.glb").is_ok());
+        for bad in [
+            "/dev/zero",
+            "../secret.glb",
+            "models/../../x.glb",
+            "models/mug.gltf",
+            "",
+            "./m.glb",
+        ] {
+            assert!(
+                matches!(model_path(bad), Err(ModelError::BadPath(_))),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -165,8 +165,14 @@ pub fn build_app(options: Options) -> App {
                 .disable::<WinitPlugin>(),
         )
         // With the window plugin in the group, the runner is not: add it.
+        // Pictures and benchmarks run flat out; a headless shopper keeps
+        // to 60 frames a second instead of spinning a core.
         .add_plugins(bevy::app::ScheduleRunnerPlugin::run_loop(
-            std::time::Duration::ZERO,
+            if options.headless && !options.bench && options.screenshot.is_none() {
+                std::time::Duration::from_secs_f64(1.0 / 60.0)
+            } else {
+                std::time::Duration::ZERO
+            },
         ));
     } else {
         app.add_plugins(defaults.set(WindowPlugin {
@@ -186,7 +192,7 @@ pub fn build_app(options: Options) -> App {
             time_scale: 1.0,
             substeps: 3,
         })
-        .init_state::<AppState>()
+        .insert_state(session::first_screen(&options))
         .configure_sets(
             Update,
             (

@@ -17,7 +17,15 @@ pub enum ModelError {
     Json(String),
     #[error("the model has no positions with bounds")]
     NoBounds,
+    #[error("not a model path inside the assets folder: {0:?}")]
+    BadPath(String),
+    #[error("the model file is larger than {MAX_MODEL_BYTES} bytes")]
+    TooLarge,
 }
+
+/// Product models are small (ours are under 40 KB); a file past this is
+/// refused before it is read.
+pub const MAX_MODEL_BYTES: u64 = 8 * 1024 * 1024;
 
 /// An axis-aligned box in the model's own space (metres, +Y up).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -44,6 +52,13 @@ impl ModelBounds {
     }
 
     pub fn read(path: &Path) -> Result<Self, ModelError> {
+        let meta = std::fs::metadata(path).map_err(|e| ModelError::Io(e.to_string()))?;
+        if !meta.is_file() {
+            return Err(ModelError::Io("not a regular file".into()));
+        }
+        if meta.len() > MAX_MODEL_BYTES {
+            return Err(ModelError::TooLarge);
+        }
         let bytes = std::fs::read(path).map_err(|e| ModelError::Io(e.to_string()))?;
         Self::parse(&bytes)
     }
@@ -74,9 +89,19 @@ impl ModelBounds {
             .into_iter()
             .map(|n| (n, Vec3::ZERO, Vec3::ONE, 0))
             .collect();
+        // glTF nodes form a tree: a node met twice (a cycle, or a child
+        // shared to blow the walk up) makes the file invalid.
+        let mut visited = vec![false; nodes.len()];
         while let Some((index, offset, scale, depth)) = stack.pop() {
             if depth > 32 {
                 return Err(ModelError::Json("node hierarchy too deep".into()));
+            }
+            match visited.get_mut(index) {
+                Some(seen) if *seen => {
+                    return Err(ModelError::Json(format!("node {index} appears twice")));
+                }
+                Some(seen) => *seen = true,
+                None => return Err(ModelError::Json(format!("no node {index}"))),
             }
             let node = &nodes
                 .get(index)
@@ -216,7 +241,13 @@ mod tests {
             Err(ModelError::Json(_))
         ));
         assert_eq!(ModelBounds::parse(&glb("{}")), Err(ModelError::NoBounds));
-        // A node that names itself as its child is cut off, not looped on.
+        // A node that names itself as its child is refused, not looped on;
+        // so is a child shared by two parents (2^n walks otherwise).
+        let shared = r#"{"scenes":[{"nodes":[0]}],"nodes":[{"children":[1,1]},{}]}"#;
+        assert!(matches!(
+            ModelBounds::parse(&glb(shared)),
+            Err(ModelError::Json(_))
+        ));
         let cyclic = r#"{"scenes":[{"nodes":[0]}],"nodes":[{"children":[0]}]}"#;
         assert!(matches!(
             ModelBounds::parse(&glb(cyclic)),

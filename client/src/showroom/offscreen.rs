@@ -51,6 +51,12 @@ pub(super) fn plugin(app: &mut App) {
 #[derive(Resource, Clone, Default)]
 pub struct PipelinesWaiting(Arc<AtomicUsize>);
 
+impl PipelinesWaiting {
+    pub fn count(&self) -> usize {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
 fn count_waiting_pipelines(cache: Res<PipelineCache>, waiting: Res<PipelinesWaiting>) {
     waiting
         .0
@@ -248,9 +254,8 @@ fn give_up(
     mut capture: ResMut<Capture>,
     mut exit: MessageWriter<AppExit>,
 ) {
-    let Some(started) = capture.started else {
-        return;
-    };
+    // From the first frame, whatever screen the run is stuck on.
+    let started = *capture.started.get_or_insert_with(Instant::now);
     if capture.image.is_some() || capture.failed.is_some() || options.screenshot.is_none() {
         return;
     }
@@ -305,8 +310,8 @@ fn bench_crowd(
         return;
     }
     *since = 0.0;
-    *tick += 2; // 20 Hz on a 30 Hz tick clock, roughly
-    let t = *tick as f32 / 30.0;
+    *tick += 1; // numbered at 20 Hz, as the server numbers its snapshots
+    let t = *tick as f32 / 20.0;
     let b = layout.bounds;
     // Up and down the aisles between the display lines, at walking pace.
     let lanes = [-1.5f32, 0.0, 1.5, -5.25, 5.25, -8.75, 8.75];

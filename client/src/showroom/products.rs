@@ -19,7 +19,7 @@ use bevy::window::PrimaryWindow;
 use bevy_rapier3d::prelude::*;
 use std::collections::BTreeMap;
 use vitrine_shared::protocol::{CommandKind, RejectReason};
-use vitrine_shared::{MemberSlot, ProductId, RoomCommand};
+use vitrine_shared::{ProductId, RoomCommand};
 
 /// Cards show for products this close.
 pub const POINT_RANGE: f32 = 8.0;
@@ -114,14 +114,16 @@ fn point(
         Some(cursor) => camera.viewport_to_world(at, cursor).ok(),
         None => Some(Ray3d::new(at.translation(), at.forward())),
     };
+    // Over a panel (the card, say) the room keeps what was pointed at, so
+    // the card's own buttons act on it.
+    if focus.over_panel {
+        return;
+    }
     pointer.hovered = None;
     pointer.floor = None;
     let (Some(ray), Ok(context)) = (ray, rapier.single()) else {
         return;
     };
-    if focus.over_panel {
-        return;
-    }
     let held = hands.held.as_ref().map(|h| h.entity);
     let me = player.single().ok();
     let skip = |e: Entity| Some(e) == held || Some(e) == me;
@@ -224,10 +226,13 @@ fn handle_actions(
                 if let Ok(id) = ProductId::new(product.clone()) {
                     session.send(RoomCommand::Inspect { product: id });
                 }
+                // In the hand: kinematic, a sensor (the body walks through
+                // it), and no longer falling if it was.
                 commands
                     .entity(entity)
-                    .insert(RigidBody::KinematicPositionBased)
-                    .remove::<Velocity>();
+                    .insert((RigidBody::KinematicPositionBased, Sensor))
+                    .remove::<(Velocity, Ccd)>();
+                hands.falling.retain(|(_, e, ..)| *e != entity);
                 pointer.selected = Some(product.clone());
                 hands.held = Some(Held {
                     product,
@@ -332,6 +337,7 @@ fn hear_server(
     mut session: ResMut<Session>,
     displays: Query<&ProductDisplay>,
     models: Query<(Entity, &DisplayedProduct)>,
+    bodies: Query<(Entity, &RigidBody), With<DisplayedProduct>>,
     mut transforms: Query<&mut Transform>,
 ) {
     // Forget old view reports so a card looked at again later counts again.
@@ -345,12 +351,14 @@ fn hear_server(
     }
     for RoomChangeMessage(change) in changes.read() {
         match change {
-            RoomChange::Rejected(rejection) if rejection.command == CommandKind::Inspect => {
-                let refused = matches!(
-                    rejection.reason,
-                    RejectReason::ProductHeld { .. } | RejectReason::HandsFull
-                );
-                if refused && let Some(held) = hands.held.take() {
+            // A refused pick-up (someone else was first, hands full, not a
+            // product): what is in hand was not granted; it goes home. (A
+            // rate limit may answer a card view instead, so it is left be.)
+            RoomChange::Rejected(rejection)
+                if rejection.command == CommandKind::Inspect
+                    && !matches!(rejection.reason, RejectReason::RateLimited { .. }) =>
+            {
+                if let Some(held) = hands.held.take() {
                     go_home(
                         &mut commands,
                         held.entity,
@@ -358,6 +366,25 @@ fn hear_server(
                         &models,
                         &mut transforms,
                     );
+                }
+            }
+            // A (re)join: the server put back whatever we held or dropped.
+            RoomChange::Welcomed { .. } => {
+                let entities: Vec<Entity> = hands
+                    .held
+                    .take()
+                    .map(|h| h.entity)
+                    .into_iter()
+                    .chain(hands.falling.drain(..).map(|(_, e, ..)| e))
+                    .chain(
+                        bodies
+                            .iter()
+                            .filter(|(_, b)| **b == RigidBody::Dynamic)
+                            .map(|(e, _)| e),
+                    )
+                    .collect();
+                for entity in entities {
+                    go_home(&mut commands, entity, &displays, &models, &mut transforms);
                 }
             }
             RoomChange::ProductReturned { product } => {
@@ -480,6 +507,7 @@ fn settle_dropped(
 /// Products others hold float before them; products others dropped lie
 /// where they fell; the rest stand on their displays.
 fn place_others_products(
+    mut commands: Commands,
     session: Res<Session>,
     hands: Res<Hands>,
     time: Res<Time>,
@@ -495,33 +523,42 @@ fn place_others_products(
     let Some(mirror) = session.mirror() else {
         return;
     };
-    let by_slot: BTreeMap<MemberSlot, &Transform> =
-        avatars.iter().map(|(a, t)| (a.slot, t)).collect();
     let k = (time.delta_secs() * 12.0).min(1.0);
     for (entity, model, mut t, body) in &mut models {
         let mine = hands.held.as_ref().is_some_and(|h| h.entity == entity)
             || hands.falling.iter().any(|(_, e, ..)| *e == entity);
-        if mine || body.is_some_and(|b| *b == RigidBody::Dynamic) {
+        if mine {
             continue;
         }
-        let Ok(product) = ProductId::new(model.product.clone()) else {
-            continue;
-        };
-        let target = if let Some(slot) = mirror.held.get(&product) {
-            if Some(*slot) == mirror.you {
-                // Ours from before a rejoin: show it back home.
-                None
-            } else {
-                by_slot.get(slot).map(|avatar| {
+        let held_by = mirror
+            .held
+            .get(&model.id)
+            .filter(|s| Some(**s) != mirror.you);
+        let dropped = mirror
+            .dropped
+            .get(&model.id)
+            .map(|at| Vec3::from_array(*at))
+            .filter(|at| at.is_finite());
+        if body.is_some_and(|b| *b == RigidBody::Dynamic) {
+            // Ours, lying where it fell, until someone else takes it.
+            if held_by.is_none() {
+                continue;
+            }
+            commands
+                .entity(entity)
+                .insert((RigidBody::KinematicPositionBased, Sensor))
+                .remove::<(Velocity, Ccd)>();
+        }
+        let target = if let Some(slot) = held_by {
+            avatars
+                .iter()
+                .find(|(a, _)| a.slot == *slot)
+                .map(|(_, avatar)| {
                     let at = avatar.translation + avatar.rotation * Vec3::new(0.0, 1.15, -0.45);
                     Transform::from_translation(at).with_rotation(avatar.rotation)
                 })
-            }
-        } else if let Some(at) = mirror.dropped.get(&product) {
-            Some(Transform::from_translation(Vec3::from_array(*at)).with_rotation(t.rotation))
-                .map(|d| d.with_scale(Vec3::ONE))
         } else {
-            None
+            dropped.map(|at| Transform::from_translation(at).with_rotation(t.rotation))
         };
         let target = match target {
             Some(target) => target,
@@ -530,6 +567,14 @@ fn place_others_products(
                 Err(_) => continue,
             },
         };
+        // At rest: leave the transform alone, so rapier and the transform
+        // propagation have nothing to redo for the products standing still.
+        if t.translation.distance_squared(target.translation) < 1e-8
+            && t.rotation.angle_between(target.rotation) < 1e-4
+            && t.scale.distance_squared(target.scale) < 1e-8
+        {
+            continue;
+        }
         t.translation = t.translation.lerp(target.translation, k);
         t.rotation = t.rotation.slerp(target.rotation, k);
         t.scale = t.scale.lerp(target.scale, k);

@@ -11,10 +11,13 @@ use bevy::gltf::{GltfMaterial, GltfMesh};
 use bevy::prelude::*;
 use bevy::render::render_resource::TextureFormat;
 use bevy_rapier3d::prelude::*;
-use vitrine_shared::RoomBounds;
+use vitrine_shared::{ProductId, RoomBounds};
 
 /// Offline rooms (no server) are the main stage's size.
 const DEFAULT_ROOM: (f32, f32, f32) = (30.0, 20.0, 5.0);
+/// Frames the slate camera draws after a change, once no shader is still
+/// compiling (text layout takes one or two).
+const SLATE_FRAMES: u32 = 10;
 /// The slate's pixels: 16:9.
 const SLATE_SIZE: (u32, u32) = (960, 540);
 pub const WALL_THICKNESS: f32 = 0.3;
@@ -99,6 +102,7 @@ pub struct StageSlate {
     title: Entity,
     subtitle: Entity,
     shown_for: Option<Option<String>>,
+    frames_left: u32,
 }
 
 #[derive(Component)]
@@ -119,6 +123,7 @@ pub struct ProductDisplay {
 #[derive(Component, Debug, Clone)]
 pub struct DisplayedProduct {
     pub product: String,
+    pub id: ProductId,
     pub display: Entity,
 }
 
@@ -143,7 +148,10 @@ fn spawn_model_meshes(
     mut shared: Local<std::collections::HashMap<AssetId<GltfMaterial>, Handle<StandardMaterial>>>,
 ) {
     for (entity, model) in &pending {
-        if assets.load_state(model.0.id()).is_failed() {
+        let id = model.0.id();
+        if assets.load_state(id).is_failed()
+            || assets.recursive_dependency_load_state(id).is_failed()
+        {
             warn!("a product model failed to load; showing it without its mesh");
             commands.entity(entity).remove::<ModelToSpawn>();
             continue;
@@ -247,8 +255,23 @@ fn measure_room(session: Res<Session>, mut layout: ResMut<RoomLayout>) {
     if let Some(bounds) = session.mirror().and_then(|m| m.bounds)
         && bounds != layout.bounds
     {
-        layout.bounds = bounds;
+        if sane_bounds(&bounds) {
+            layout.bounds = bounds;
+        } else {
+            warn!(
+                "the server's room bounds {bounds:?} are not a room; keeping {:?}",
+                layout.bounds
+            );
+        }
     }
+}
+
+/// Bounds a room can be built from: finite, 2 to 200 m a side.
+pub fn sane_bounds(b: &RoomBounds) -> bool {
+    (0..3).all(|i| {
+        let side = b.max[i] - b.min[i];
+        b.min[i].is_finite() && b.max[i].is_finite() && (2.0..=200.0).contains(&side)
+    })
 }
 
 #[derive(Component, Clone)]
@@ -495,6 +518,7 @@ fn spawn_slate(
         title,
         subtitle,
         shown_for: None,
+        frames_left: SLATE_FRAMES,
     });
     let (at, size) = layout.screen();
     commands.spawn((
@@ -515,17 +539,31 @@ fn update_slate(
     session: Res<Session>,
     slate: Option<ResMut<StageSlate>>,
     mut texts: Query<&mut Text>,
+    mut cameras: Query<&mut Camera>,
+    compiling: Option<Res<super::offscreen::PipelinesWaiting>>,
 ) {
     let Some(mut slate) = slate else {
         return;
     };
-    let live = session.mirror().and_then(|m| m.show_live.clone());
-    if slate.shown_for.as_ref() == Some(&live) {
+    // The slate camera draws only while the slate changes (a few frames once
+    // every shader is ready, so the text is laid out and drawn), then the
+    // image stays as it is.
+    let ready = compiling.is_none_or(|c| c.count() == 0);
+    if slate.frames_left > 0 && ready {
+        slate.frames_left -= 1;
+        if slate.frames_left == 0
+            && let Ok(mut camera) = cameras.get_mut(slate.camera)
+        {
+            camera.is_active = false;
+        }
+    }
+    let live = session.mirror().and_then(|m| m.show_live.as_deref());
+    if slate.shown_for.as_ref().map(|s| s.as_deref()) == Some(live) {
         return;
     }
-    let (title, subtitle) = match &live {
+    let (title, subtitle) = match live {
         Some(show) => (
-            show.clone(),
+            show.to_owned(),
             "Live now: the host's camera comes up here".to_owned(),
         ),
         None => (
@@ -539,7 +577,11 @@ fn update_slate(
     if let Ok(mut t) = texts.get_mut(slate.subtitle) {
         t.0 = subtitle;
     }
-    slate.shown_for = Some(live);
+    slate.shown_for = Some(live.map(str::to_owned));
+    slate.frames_left = SLATE_FRAMES;
+    if let Ok(mut camera) = cameras.get_mut(slate.camera) {
+        camera.is_active = true;
+    }
 }
 
 /// Builds (or rebuilds) a display for every product in the catalog.
@@ -548,7 +590,17 @@ fn spawn_displays(
     mut layout: ResMut<RoomLayout>,
     catalog: Res<Catalog>,
     assets: Res<AssetServer>,
-    old: Query<Entity, With<ProductDisplay>>,
+    old: Query<
+        Entity,
+        Or<(
+            With<ProductDisplay>,
+            With<DisplayedProduct>,
+            With<FeaturedMarker>,
+            With<FeaturedLight>,
+        )>,
+    >,
+    mut hands: ResMut<super::products::Hands>,
+    mut pointer: ResMut<super::products::Pointer>,
     mut meshes: ResMut<Assets<Mesh>>,
     mut materials: ResMut<Assets<StandardMaterial>>,
 ) {
@@ -560,6 +612,11 @@ fn spawn_displays(
         return;
     }
     layout.built_for = Some(key);
+    // A new set of products: the old displays, models and markers go, and
+    // nothing stays in hand or pinned from them.
+    hands.held = None;
+    hands.falling.clear();
+    pointer.selected = None;
     for e in &old {
         commands.entity(e).despawn();
     }
@@ -574,6 +631,13 @@ fn spawn_displays(
     let mut trims = std::collections::HashMap::new();
     let spots = display_spots(catalog.products.len(), &layout.bounds);
     for (product, (at, yaw)) in catalog.products.iter().zip(spots) {
+        let Ok(id) = ProductId::new(product.view.id.clone()) else {
+            warn!(
+                "product id {:?} is not valid: not displayed",
+                product.view.id
+            );
+            continue;
+        };
         let bounds = product.bounds;
         let tall = bounds.size().y > TALL_MODEL;
         let top = if tall { 0.05 } else { PLINTH_HEIGHT };
@@ -635,6 +699,7 @@ fn spawn_displays(
                     DespawnOnExit(AppState::Showroom),
                     DisplayedProduct {
                         product: product.view.id.clone(),
+                        id: id.clone(),
                         display,
                     },
                     home,

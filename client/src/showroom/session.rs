@@ -13,11 +13,15 @@ use vitrine_shared::{PoseNet, RoomCommand};
 
 /// How often the avatar's pose goes out: the server's tick rate.
 const POSE_HZ: f32 = 30.0;
+/// A still pose is sent again this often: inputs carry the snapshot
+/// acknowledgements, and without them the server's baselines expire.
+const POSE_KEEPALIVE: f32 = 0.25;
 /// Rejoin waits 1 s, then doubles up to this.
 const MAX_BACKOFF: Duration = Duration::from_secs(8);
 
 pub(super) fn plugin(app: &mut App) {
-    app.init_resource::<Session>()
+    let session = Session::from_options(app.world().resource::<Options>());
+    app.insert_resource(session)
         .add_message::<RoomChangeMessage>()
         .add_systems(OnEnter(AppState::Connecting), start_join)
         .add_systems(
@@ -30,7 +34,7 @@ pub(super) fn plugin(app: &mut App) {
             Update,
             (send_pose, flush).chain().in_set(ShowroomSystems::Send),
         )
-        .add_systems(Startup, skip_start_screen);
+        .add_systems(Update, finish_rooms);
 }
 
 /// Where the link stands, for the UI to say.
@@ -78,12 +82,16 @@ pub struct Session {
     pub rooms: Vec<RoomInfo>,
     pub rooms_error: Option<String>,
     join: Option<Mutex<Receiver<JoinResult>>>,
+    rooms_pending: Option<Mutex<Receiver<Result<Vec<RoomInfo>, String>>>>,
     since_pose: f32,
+    since_sent: f32,
     last_pose: Option<PoseNet>,
     /// The pose the avatar should send; the player plugin sets it.
     pub pose: Option<PoseNet>,
     /// A room with no server behind it (the bench's crowd).
     pub offline: Option<RoomMirror>,
+    /// The room as last seen while the link is down: the screen keeps it.
+    last_room: Option<RoomMirror>,
 }
 
 impl Default for Session {
@@ -99,10 +107,13 @@ impl Default for Session {
             rooms: Vec::new(),
             rooms_error: None,
             join: None,
+            rooms_pending: None,
             since_pose: 0.0,
+            since_sent: 0.0,
             last_pose: None,
             pose: None,
             offline: None,
+            last_room: None,
         }
     }
 }
@@ -131,18 +142,38 @@ impl Session {
     }
 
     /// Fetches the room list for the start screen (blocking: a click).
+    /// Drops the link, keeping the room as last seen on screen.
+    fn give_up_link(&mut self) {
+        if let Some(mut net) = self.net.take() {
+            net.disconnect();
+            let mirror = net.into_mirror();
+            if mirror.is_welcomed() {
+                self.last_room = Some(mirror);
+            }
+        }
+    }
+
+    /// Leaves the room and forgets it (the start screen's Back button).
+    pub fn leave(&mut self) {
+        self.join = None;
+        self.give_up_link();
+        self.last_room = None;
+        self.link = LinkState::Idle;
+    }
+
+    /// Asks the server for its rooms (on a worker thread: the answer
+    /// shows on the start screen when it comes).
     pub fn refresh_rooms(&mut self) {
-        let Some(server) = &self.server else {
+        let Some(server) = self.server.clone() else {
             self.rooms_error = Some("enter a server URL".into());
             return;
         };
-        match ApiClient::new(server).rooms() {
-            Ok(rooms) => {
-                self.rooms = rooms;
-                self.rooms_error = None;
-            }
-            Err(e) => self.rooms_error = Some(e.to_string()),
-        }
+        let (tx, rx) = channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(ApiClient::new(&server).rooms().map_err(|e| e.to_string()));
+        });
+        self.rooms_pending = Some(Mutex::new(rx));
+        self.rooms_error = Some("looking for rooms...".into());
     }
 
     fn spawn_join(&mut self) {
@@ -194,25 +225,50 @@ fn join(server: &str, name: &str, room: &str, signed_in: Option<SignedIn>) -> Jo
     })
 }
 
-/// `--server`, `--name` and `--room` together skip the start screen.
-fn skip_start_screen(
-    options: Res<Options>,
-    mut session: ResMut<Session>,
-    mut next: ResMut<NextState<AppState>>,
-) {
-    session.server = options.server.clone();
-    session.name = options
-        .name
-        .clone()
-        .unwrap_or_else(|| format!("Shopper {}", rand::random::<u16>() % 1000));
-    session.room = options.room.clone();
-    if session.server.is_some() && session.room.is_some() {
-        next.set(AppState::Connecting);
+/// Which screen the app opens on: `--server`, `--name` and `--room`
+/// together skip the start screen; offline rendering goes straight into
+/// the room with the local catalog.
+pub fn first_screen(options: &Options) -> AppState {
+    if options.server.is_some() && options.room.is_some() {
+        AppState::Connecting
     } else if options.offscreen() {
-        // Offline rendering: straight into the room with the local catalog.
-        next.set(AppState::Showroom);
-    } else if session.server.is_some() {
-        session.refresh_rooms();
+        AppState::Showroom
+    } else {
+        AppState::Start
+    }
+}
+
+impl Session {
+    pub fn from_options(options: &Options) -> Self {
+        Session {
+            server: options.server.clone(),
+            name: options
+                .name
+                .clone()
+                .unwrap_or_else(|| format!("Shopper {}", rand::random::<u16>() % 1000)),
+            room: options.room.clone(),
+            ..Default::default()
+        }
+    }
+}
+
+/// Polls the room list fetched for the start screen.
+fn finish_rooms(mut session: ResMut<Session>) {
+    let Some(rx) = &session.rooms_pending else {
+        return;
+    };
+    let result = match rx.lock().map(|rx| rx.try_recv()) {
+        Ok(Ok(result)) => result,
+        Ok(Err(TryRecvError::Empty)) => return,
+        _ => Err("the room list request stopped".into()),
+    };
+    session.rooms_pending = None;
+    match result {
+        Ok(rooms) => {
+            session.rooms = rooms;
+            session.rooms_error = None;
+        }
+        Err(e) => session.rooms_error = Some(e),
     }
 }
 
@@ -279,11 +335,13 @@ fn receive(
             if retry_in.is_zero() && session.join.is_none() {
                 session.spawn_join();
                 // Still "lost" for the UI, counting attempts across rejoins.
-                session.link = LinkState::Lost {
-                    reason: "rejoining...".into(),
-                    attempt,
-                    retry_in: Duration::MAX,
-                };
+                if session.link == LinkState::Joining {
+                    session.link = LinkState::Lost {
+                        reason: "rejoining...".into(),
+                        attempt,
+                        retry_in: Duration::MAX,
+                    };
+                }
             }
         }
         return;
@@ -308,20 +366,23 @@ fn receive(
     if let Some((banned, reason)) = removed {
         let verb = if banned { "banned" } else { "removed" };
         session.link = LinkState::Closed(format!("A moderator {verb} you: {reason}"));
-        session.net = None;
+        session.give_up_link();
         return;
     }
     if let Some(reason) = lost {
         let attempt = match &session.link {
-            LinkState::Lost { attempt, .. } => *attempt,
+            LinkState::Lost { attempt, .. } => *attempt + 1,
             _ => 0,
         };
-        session.net = None;
+        session.give_up_link();
         lose(session, reason, attempt);
         return;
     }
     if welcomed && session.link != LinkState::Connected {
         session.link = LinkState::Connected;
+        session.last_room = None;
+        // A new link: the server has not seen our pose yet.
+        session.last_pose = None;
         if *state.get() != AppState::Showroom {
             next.set(AppState::Showroom);
         }
@@ -329,15 +390,18 @@ fn receive(
 }
 
 fn send_pose(time: Res<Time>, mut session: ResMut<Session>) {
-    session.since_pose += time.delta_secs();
+    let dt = time.delta_secs();
+    session.since_pose += dt;
+    session.since_sent += dt;
     if session.since_pose < 1.0 / POSE_HZ {
         return;
     }
-    session.since_pose = 0.0;
+    // Keep to the rate on average rather than drifting below it.
+    session.since_pose = (session.since_pose - 1.0 / POSE_HZ).min(1.0 / POSE_HZ);
     let Some(pose) = session.pose else {
         return;
     };
-    if session.last_pose == Some(pose) {
+    if session.last_pose == Some(pose) && session.since_sent < POSE_KEEPALIVE {
         return;
     }
     if let Some(net) = &mut session.net
@@ -346,6 +410,7 @@ fn send_pose(time: Res<Time>, mut session: ResMut<Session>) {
     {
         net.send_pose(pose);
         session.last_pose = Some(pose);
+        session.since_sent = 0.0;
     }
 }
 

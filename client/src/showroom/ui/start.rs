@@ -56,12 +56,16 @@ struct ConnectingText;
 #[derive(Component)]
 struct BackButton;
 
-fn fill_form(session: Res<Session>, mut form: ResMut<StartForm>) {
+fn fill_form(mut session: ResMut<Session>, mut form: ResMut<StartForm>) {
     form.name = session.name.clone();
     form.server = session
         .server
         .clone()
         .unwrap_or_else(|| "http://127.0.0.1:8080".into());
+    if session.server.is_none() {
+        session.server = Some(form.server.clone());
+    }
+    session.refresh_rooms();
 }
 
 fn screen(commands: &mut Commands, state: AppState) -> Entity {
@@ -325,8 +329,7 @@ fn press_back(
     mut next: ResMut<NextState<AppState>>,
 ) {
     if buttons.iter().any(|i| *i == Interaction::Pressed) {
-        session.link = LinkState::Idle;
-        session.net = None;
+        session.leave();
         next.set(AppState::Start);
     }
 }

@@ -229,9 +229,19 @@ pub fn build(input: &ViewInputs) -> ShowroomView {
                     state: if s.units_left <= 0 {
                         SaleState::SoldOut
                     } else if s.starts_at_ms > input.now_ms {
-                        SaleState::Upcoming((s.starts_at_ms - input.now_ms + 999) / 1000)
+                        SaleState::Upcoming(
+                            s.starts_at_ms
+                                .saturating_sub(input.now_ms)
+                                .saturating_add(999)
+                                / 1000,
+                        )
                     } else {
-                        SaleState::Live((s.ends_at_ms - input.now_ms + 999) / 1000)
+                        SaleState::Live(
+                            s.ends_at_ms
+                                .saturating_sub(input.now_ms)
+                                .saturating_add(999)
+                                / 1000,
+                        )
                     },
                 })
                 .collect()
@@ -290,7 +300,11 @@ pub fn build(input: &ViewInputs) -> ShowroomView {
                 });
             CartView {
                 open: input.ui.cart_open,
-                units: m.cart.iter().map(|l| l.quantity).sum(),
+                units: m
+                    .cart
+                    .iter()
+                    .map(|l| l.quantity)
+                    .fold(0i64, i64::saturating_add),
                 total: total.flatten().map(|t| t.to_string()),
                 lines: m
                     .cart
@@ -304,7 +318,7 @@ pub fn build(input: &ViewInputs) -> ShowroomView {
                             .checked_mul(l.quantity)
                             .map(|m| m.to_string())
                             .unwrap_or_default(),
-                        held_for_s: ((l.held_until_ms - input.now_ms) / 1000).max(0),
+                        held_for_s: (l.held_until_ms.saturating_sub(input.now_ms) / 1000).max(0),
                     })
                     .collect(),
             }
