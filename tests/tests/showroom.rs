@@ -76,8 +76,10 @@ fn in_the_room(app: &mut App) -> bool {
     placed && connected && displays > 0 && scene_ready(world)
 }
 
-/// A key going down or up, as the window would report it.
-fn key(app: &mut App, key: KeyCode, text: &str, state: ButtonState) {
+/// A key going down or up, as the window would report it, for one frame.
+/// The watcher is pumped too: a client left unread for the server's timeout
+/// (10 s, a few slow frames at this size) is dropped.
+fn key(app: &mut App, watcher: &mut NetClient, key: KeyCode, text: &str, state: ButtonState) {
     app.world_mut().write_message(KeyboardInput {
         key_code: key,
         logical_key: Key::Character(text.into()),
@@ -86,12 +88,20 @@ fn key(app: &mut App, key: KeyCode, text: &str, state: ButtonState) {
         repeat: false,
         window: Entity::PLACEHOLDER,
     });
-    app.update();
+    frames(app, watcher, 1);
 }
 
-fn press(app: &mut App, code: KeyCode, text: &str) {
-    key(app, code, text, ButtonState::Pressed);
-    key(app, code, text, ButtonState::Released);
+fn press(app: &mut App, watcher: &mut NetClient, code: KeyCode, text: &str) {
+    key(app, watcher, code, text, ButtonState::Pressed);
+    key(app, watcher, code, text, ButtonState::Released);
+}
+
+/// `n` frames of the app, the watcher kept alive.
+fn frames(app: &mut App, watcher: &mut NetClient, n: usize) {
+    for _ in 0..n {
+        app.update();
+        pump(&mut [&mut *watcher]);
+    }
 }
 
 fn player_at(app: &mut App) -> Vec3 {
@@ -453,7 +463,7 @@ fn a_product_picked_up_and_put_back_with_the_keys_is_seen_by_others() {
     );
 
     // E picks it up: it rides in our hands and the watcher sees us hold it.
-    press(&mut app, KeyCode::KeyE, "e");
+    press(&mut app, &mut watcher, KeyCode::KeyE, "e");
     assert!(
         step(
             &mut app,
@@ -474,14 +484,22 @@ fn a_product_picked_up_and_put_back_with_the_keys_is_seen_by_others() {
             .unwrap()
     };
     assert!(app.world().resource::<Hands>().held.is_some());
-    for _ in 0..10 {
-        app.update();
-    }
+    frames(&mut app, &mut watcher, 10);
     assert!(
         model_at(&mut app).distance(display.home.translation) > 0.3,
         "the product should have left its display"
     );
-    // The card says we hold it; a picture of that for the docs.
+    // F brings it close to look at; the card says we hold it; a picture of
+    // that for the docs.
+    press(&mut app, &mut watcher, KeyCode::KeyF, "f");
+    let close = app
+        .world()
+        .resource::<Hands>()
+        .held
+        .as_ref()
+        .map(|h| h.close);
+    assert_eq!(close, Some(true), "F should bring the product close");
+    frames(&mut app, &mut watcher, 10);
     let card = app.world().resource::<CurrentView>().0.card.clone();
     assert!(
         card.as_ref()
@@ -506,9 +524,16 @@ fn a_product_picked_up_and_put_back_with_the_keys_is_seen_by_others() {
         .take()
         .unwrap();
     save(&image, "showroom-holding.png");
+    press(&mut app, &mut watcher, KeyCode::KeyF, "f");
 
     // E again puts it back: home on its display, and the watcher sees it.
-    press(&mut app, KeyCode::KeyE, "e");
+    assert!(
+        app.world().resource::<Hands>().held.is_some(),
+        "still in hand before E: link {:?}, watcher sees {:?}",
+        session(&app).link,
+        watcher.mirror().held
+    );
+    press(&mut app, &mut watcher, KeyCode::KeyE, "e");
     assert!(
         step(
             &mut app,
@@ -516,7 +541,13 @@ fn a_product_picked_up_and_put_back_with_the_keys_is_seen_by_others() {
             Duration::from_secs(10),
             |_, bots| { !bots[0].mirror().held.contains_key(&product) }
         ),
-        "the watcher never saw {product} put back"
+        "the watcher never saw {product} put back; the showroom says {:?}, holds {:?}",
+        (
+            watcher.is_connected(),
+            watcher.disconnect_reason(),
+            watcher.mirror().held.clone()
+        ),
+        app.world().resource::<Hands>().held
     );
     assert!(app.world().resource::<Hands>().held.is_none());
     assert!(model_at(&mut app).distance(display.home.translation) < 0.01);
@@ -524,7 +555,7 @@ fn a_product_picked_up_and_put_back_with_the_keys_is_seen_by_others() {
     // E, then S held to step back from the display (the rapier character
     // walks), then G drops it: it falls, settles on the floor, and the
     // watcher sees where it lies.
-    press(&mut app, KeyCode::KeyE, "e");
+    press(&mut app, &mut watcher, KeyCode::KeyE, "e");
     assert!(step(
         &mut app,
         &mut [&mut watcher],
@@ -532,7 +563,13 @@ fn a_product_picked_up_and_put_back_with_the_keys_is_seen_by_others() {
         |_, bots| { bots[0].mirror().held.get(&product) == Some(&me) }
     ));
     let from = player_at(&mut app);
-    key(&mut app, KeyCode::KeyS, "s", ButtonState::Pressed);
+    key(
+        &mut app,
+        &mut watcher,
+        KeyCode::KeyS,
+        "s",
+        ButtonState::Pressed,
+    );
     assert!(
         step(
             &mut app,
@@ -542,8 +579,14 @@ fn a_product_picked_up_and_put_back_with_the_keys_is_seen_by_others() {
         ),
         "holding S never walked the shopper back"
     );
-    key(&mut app, KeyCode::KeyS, "s", ButtonState::Released);
-    press(&mut app, KeyCode::KeyG, "g");
+    key(
+        &mut app,
+        &mut watcher,
+        KeyCode::KeyS,
+        "s",
+        ButtonState::Released,
+    );
+    press(&mut app, &mut watcher, KeyCode::KeyG, "g");
     assert!(
         step(
             &mut app,
@@ -640,7 +683,13 @@ fn a_product_picked_up_and_put_back_with_the_keys_is_seen_by_others() {
     stand_before(&mut app, &display);
     let plinth = Vec3::new(display.home.translation.x, 0.0, display.home.translation.z);
     let start = player_at(&mut app).with_y(0.0).distance(plinth);
-    key(&mut app, KeyCode::KeyW, "w", ButtonState::Pressed);
+    key(
+        &mut app,
+        &mut watcher,
+        KeyCode::KeyW,
+        "w",
+        ButtonState::Pressed,
+    );
     let mut nearest = f32::MAX;
     assert!(
         step(
@@ -656,7 +705,13 @@ fn a_product_picked_up_and_put_back_with_the_keys_is_seen_by_others() {
         ),
         "the shopper never got past the plinth (nearest {nearest} m)"
     );
-    key(&mut app, KeyCode::KeyW, "w", ButtonState::Released);
+    key(
+        &mut app,
+        &mut watcher,
+        KeyCode::KeyW,
+        "w",
+        ButtonState::Released,
+    );
     assert!(
         nearest < start - 0.3,
         "W should have walked closer: {start} -> {nearest}"
