@@ -232,25 +232,6 @@ fn redraw(
                 ));
             });
         }
-        let button = |p: &mut ChildSpawnerCommands, label: String, action: StartButton| {
-            p.spawn((
-                Button,
-                action,
-                Node {
-                    padding: UiRect::axes(px(14), px(8)),
-                    border_radius: BorderRadius::all(px(8)),
-                    ..default()
-                },
-                BackgroundColor(Color::srgb(0.25, 0.27, 0.38)),
-            ))
-            .with_children(|b| {
-                b.spawn((
-                    Text::new(label),
-                    TextFont::from_font_size(18.0),
-                    TextColor(Color::WHITE),
-                ));
-            });
-        };
         button(p, "Find rooms".into(), StartButton::Refresh);
         if let Some(error) = &session.rooms_error {
             p.spawn((
@@ -272,6 +253,27 @@ fn redraw(
     });
 }
 
+/// A start-screen button: `marker` says what it does.
+fn button(p: &mut ChildSpawnerCommands, label: String, marker: impl Component) {
+    p.spawn((
+        Button,
+        marker,
+        Node {
+            padding: UiRect::axes(px(14), px(8)),
+            border_radius: BorderRadius::all(px(8)),
+            ..default()
+        },
+        BackgroundColor(Color::srgb(0.25, 0.27, 0.38)),
+    ))
+    .with_children(|b| {
+        b.spawn((
+            Text::new(label),
+            TextFont::from_font_size(18.0),
+            TextColor(Color::WHITE),
+        ));
+    });
+}
+
 fn spawn_connecting(mut commands: Commands) {
     let root = screen(&mut commands, AppState::Connecting);
     commands.entity(root).with_children(|p| {
@@ -281,23 +283,7 @@ fn spawn_connecting(mut commands: Commands) {
             TextFont::from_font_size(24.0),
             TextColor(Color::WHITE),
         ));
-        p.spawn((
-            Button,
-            BackButton,
-            Node {
-                padding: UiRect::axes(px(14), px(8)),
-                border_radius: BorderRadius::all(px(8)),
-                ..default()
-            },
-            BackgroundColor(Color::srgb(0.25, 0.27, 0.38)),
-        ))
-        .with_children(|b| {
-            b.spawn((
-                Text::new("Back"),
-                TextFont::from_font_size(18.0),
-                TextColor(Color::WHITE),
-            ));
-        });
+        button(p, "Back".into(), BackButton);
     });
 }
 
