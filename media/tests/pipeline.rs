@@ -1,0 +1,138 @@
+//! The media crate's own pipelines on loopback: the timecode through a real
+//! H.264 encode and decode, and publisher → relay → player.
+
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use gst::prelude::*;
+use vitrine_media::StreamKey;
+use vitrine_media::player::{AudioOutput, Player, PlayerOptions, PlayerState};
+use vitrine_media::publish::{PublishOptions, Publisher, Source};
+use vitrine_media::relay::{Relay, RelayConfig, RelayEvent};
+use vitrine_media::timecode::{self, Timecode};
+
+fn until<T>(cap: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let end = Instant::now() + cap;
+    while Instant::now() < end {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+fn free_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn timecode_survives_h264() {
+    vitrine_media::init().unwrap();
+    let pipeline = gst::parse::launch(
+        "videotestsrc num-buffers=20 pattern=ball ! video/x-raw,format=I420,width=1280,height=720,framerate=30/1 \
+         ! identity name=stamp ! x264enc tune=zerolatency speed-preset=ultrafast bitrate=1500 ! h264parse \
+         ! avdec_h264 ! videoconvert ! video/x-raw,format=RGBA ! appsink name=out sync=false",
+    )
+    .unwrap()
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    let pad = pipeline
+        .by_name("stamp")
+        .unwrap()
+        .static_pad("src")
+        .unwrap();
+    let sent: Arc<Mutex<Vec<Timecode>>> = Arc::default();
+    let sent2 = sent.clone();
+    pad.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
+        let video = gst_video::VideoInfo::from_caps(&pad.current_caps().unwrap()).unwrap();
+        let buffer = info.buffer_mut().unwrap().make_mut();
+        let mut frame = gst_video::VideoFrameRef::from_buffer_ref_writable(buffer, &video).unwrap();
+        let mut s = sent2.lock().unwrap();
+        let tc = Timecode {
+            unix_ms: 1_700_000_000_000 + s.len() as u64 * 33,
+            frame: s.len() as u32,
+        };
+        timecode::stamp_frame(tc, s.len() % 2 == 0, &mut frame).unwrap();
+        s.push(tc);
+        gst::PadProbeReturn::Ok
+    });
+    let sink = pipeline
+        .by_name("out")
+        .unwrap()
+        .downcast::<gst_app::AppSink>()
+        .unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let mut read = Vec::new();
+    while let Ok(sample) = sink.pull_sample() {
+        let info = gst_video::VideoInfo::from_caps(sample.caps().unwrap()).unwrap();
+        let map = sample.buffer().unwrap().map_readable().unwrap();
+        let stride = info.stride()[0] as usize;
+        read.push((
+            timecode::read_rgba(&map, 1280, 720, stride),
+            timecode::marker_rgba(&map, 1280, 720, stride),
+        ));
+    }
+    pipeline.set_state(gst::State::Null).unwrap();
+    let sent = sent.lock().unwrap();
+    assert_eq!(read.len(), 20);
+    for (i, (tc, marker)) in read.into_iter().enumerate() {
+        assert_eq!(tc, Ok(sent[i]), "frame {i}");
+        assert_eq!(marker, Some(i % 2 == 0), "marker {i}");
+    }
+}
+
+#[test]
+fn publisher_relay_player_loopback() {
+    let ingest: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let viewers: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let key = StreamKey::new("test-key-123").unwrap();
+    let events: Arc<Mutex<Vec<RelayEvent>>> = Arc::default();
+    let ev = events.clone();
+    let relay = Relay::start(
+        RelayConfig::new(ingest, viewers, key.clone()),
+        Arc::new(move |e| ev.lock().unwrap().push(e)),
+    )
+    .unwrap();
+    let publisher = Publisher::start(
+        &format!("srt://{ingest}"),
+        &key,
+        &PublishOptions::new(Source::TestPattern),
+    )
+    .unwrap();
+    until(Duration::from_secs(10), || relay.is_live().then_some(())).expect("relay live");
+    let player = Player::start(
+        &format!("srt://{viewers}"),
+        PlayerOptions {
+            audio: AudioOutput::Silent,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let frame = until(Duration::from_secs(15), || {
+        player.take_frame().filter(|f| f.timecode.is_some())
+    })
+    .unwrap_or_else(|| panic!("no frame; state {:?}", player.state()));
+    assert_eq!((frame.width, frame.height), (1280, 720));
+    let lat = frame.latency_ms().unwrap();
+    eprintln!(
+        "latency {lat} ms, state {:?}, stats {:?}",
+        player.state(),
+        player.stats()
+    );
+    assert!(lat >= 0 && lat < 2000, "{lat}");
+    until(Duration::from_secs(2), || {
+        (player.state() == PlayerState::Playing).then_some(())
+    })
+    .unwrap_or_else(|| panic!("state {:?}", player.state()));
+    drop(publisher);
+    until(Duration::from_secs(10), || (!relay.is_live()).then_some(())).expect("relay off");
+    drop(player);
+    drop(relay);
+    eprintln!("{:?}", events.lock().unwrap());
+}
