@@ -33,6 +33,36 @@ pub struct Cli {
     /// TOML file with any of these settings and the tuning ones (rate limits, rooms file)
     #[arg(long, global = true, env = "VITRINE_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Run without the media relay (no live video)
+    #[arg(long, global = true, env = "VITRINE_NO_MEDIA")]
+    pub no_media: bool,
+    /// SRT ingest for the host's video [default: 127.0.0.1:9000]
+    #[arg(long, global = true, env = "VITRINE_MEDIA_INGEST", value_name = "ADDR")]
+    pub media_ingest: Option<SocketAddr>,
+    /// SRT listener for viewers [default: 127.0.0.1:9001]
+    #[arg(
+        long,
+        global = true,
+        env = "VITRINE_MEDIA_VIEWERS",
+        value_name = "ADDR"
+    )]
+    pub media_viewers: Option<SocketAddr>,
+    /// RTMP ingest through ffmpeg, or `off` [default: 127.0.0.1:1935]
+    #[arg(
+        long,
+        global = true,
+        env = "VITRINE_MEDIA_RTMP",
+        value_name = "ADDR|off"
+    )]
+    pub media_rtmp: Option<String>,
+    /// Host name written into the stream URLs [default: the listeners' address]
+    #[arg(
+        long,
+        global = true,
+        env = "VITRINE_MEDIA_PUBLIC_HOST",
+        value_name = "HOST"
+    )]
+    pub media_public_host: Option<String>,
 }
 
 #[derive(Debug, clap::Subcommand, Clone)]
@@ -101,6 +131,22 @@ pub struct FileConfig {
     pub reactions: Option<RateConfig>,
     pub http_rate: Option<RateConfig>,
     pub account_rate: Option<RateConfig>,
+    pub media: Option<MediaFileConfig>,
+}
+
+/// `[media]`: the relay. Every key optional; `enabled = false` turns it off.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct MediaFileConfig {
+    pub enabled: Option<bool>,
+    pub ingest: Option<SocketAddr>,
+    pub viewers: Option<SocketAddr>,
+    /// An address, or "off".
+    pub rtmp: Option<String>,
+    pub public_host: Option<String>,
+    pub latency_ms: Option<u32>,
+    pub hls: Option<bool>,
+    pub record: Option<bool>,
 }
 
 /// A token bucket: `per_second` sustained, `burst` at once.
@@ -150,6 +196,10 @@ pub struct ServerConfig {
     pub loose_return: Duration,
     /// A silent client is dropped after this long.
     pub client_timeout_secs: i32,
+    /// The media relay; `None` runs without live video. The binary turns it
+    /// on by default; [`ServerConfig::local`] leaves it off so tests, which
+    /// run many servers at once, opt in with their own ports.
+    pub media: Option<crate::media::MediaConfig>,
 }
 
 #[derive(Debug, Error)]
@@ -205,6 +255,7 @@ impl ServerConfig {
             watch_minute: Duration::from_secs(60),
             loose_return: Duration::from_secs(vitrine_shared::protocol::LOOSE_RETURN_SECS),
             client_timeout_secs: 10,
+            media: None,
         }
     }
 
@@ -257,8 +308,35 @@ impl ServerConfig {
         config.reactions = file.reactions.unwrap_or(config.reactions);
         config.http_rate = file.http_rate.unwrap_or(config.http_rate);
         config.account_rate = file.account_rate.unwrap_or(config.account_rate);
+        config.media = Self::resolve_media(cli, file.media.unwrap_or_default())?;
         config.validate()?;
         Ok(config)
+    }
+
+    fn resolve_media(
+        cli: &Cli,
+        file: MediaFileConfig,
+    ) -> Result<Option<crate::media::MediaConfig>, ConfigError> {
+        if cli.no_media || file.enabled == Some(false) {
+            return Ok(None);
+        }
+        let mut media = crate::media::MediaConfig::default();
+        media.ingest = cli.media_ingest.or(file.ingest).unwrap_or(media.ingest);
+        media.viewers = cli.media_viewers.or(file.viewers).unwrap_or(media.viewers);
+        if let Some(rtmp) = cli.media_rtmp.clone().or(file.rtmp) {
+            media.rtmp = match rtmp.as_str() {
+                "off" => None,
+                addr => Some(addr.parse().map_err(|_| ConfigError::Invalid {
+                    key: "media.rtmp",
+                    message: format!("{addr:?} is neither an address (IP:PORT) nor \"off\""),
+                })?),
+            };
+        }
+        media.public_host = cli.media_public_host.clone().or(file.public_host);
+        media.latency_ms = file.latency_ms.unwrap_or(media.latency_ms);
+        media.hls = file.hls.unwrap_or(media.hls);
+        media.record = file.record.unwrap_or(media.record);
+        Ok(Some(media))
     }
 
     pub fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
@@ -303,6 +381,12 @@ impl ServerConfig {
                     message: format!("must be {} to {} seconds", range.start(), range.end()),
                 });
             }
+        }
+        if let Some(media) = &self.media {
+            media.validate().map_err(|message| ConfigError::Invalid {
+                key: "media",
+                message: message.into(),
+            })?;
         }
         if self.public_addr.is_none() && self.udp.ip().is_unspecified() {
             return Err(ConfigError::Invalid {
@@ -423,6 +507,71 @@ mod tests {
                 key: "public_addr",
                 ..
             })
+        ));
+    }
+
+    #[test]
+    fn media_settings_resolve_and_bad_ones_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("media.toml");
+        let with = |text: &str, cli: Cli| {
+            std::fs::write(&path, text).unwrap();
+            ServerConfig::resolve(&Cli {
+                config: Some(path.clone()),
+                ..cli
+            })
+        };
+        // On by default in the binary, with the documented ports.
+        let media = with("", Cli::default()).unwrap().media.unwrap();
+        assert_eq!(media, crate::media::MediaConfig::default());
+        // The flag beats the file; `off` turns RTMP off.
+        let media = with(
+            "[media]\ningest = \"127.0.0.1:7000\"\nrtmp = \"off\"\n",
+            Cli {
+                media_ingest: Some("127.0.0.1:7100".parse().unwrap()),
+                ..Cli::default()
+            },
+        )
+        .unwrap()
+        .media
+        .unwrap();
+        assert_eq!((media.ingest.port(), media.rtmp), (7100, None));
+        assert!(
+            with("[media]\nenabled = false\n", Cli::default())
+                .unwrap()
+                .media
+                .is_none()
+        );
+        assert!(
+            with(
+                "",
+                Cli {
+                    no_media: true,
+                    ..Cli::default()
+                }
+            )
+            .unwrap()
+            .media
+            .is_none()
+        );
+        for bad in [
+            "[media]\nrtmp = \"nowhere\"\n",
+            "[media]\ningest = \"127.0.0.1:9001\"\n",
+            "[media]\nlatency_ms = 0\n",
+            "[media]\npublic_host = \"a b\"\n",
+        ] {
+            assert!(
+                matches!(with(bad, Cli::default()), Err(ConfigError::Invalid { .. })),
+                "{bad}"
+            );
+        }
+        assert!(matches!(
+            with("[media]\ningest = 5\n", Cli::default()),
+            Err(ConfigError::Parse { .. })
+        ));
+        assert!(matches!(
+            with("[media]\nport = 5\n", Cli::default()),
+            Err(ConfigError::Parse { .. })
         ));
     }
 }

@@ -14,6 +14,7 @@ pub mod directory;
 pub mod engagement;
 pub mod http;
 pub mod keys;
+pub mod media;
 pub mod metrics;
 pub mod moderation;
 pub mod rate_limit;
@@ -52,6 +53,8 @@ pub enum StartError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Media(#[from] media::MediaError),
     #[error("I/O error while starting: {0}")]
     Io(std::io::Error),
 }
@@ -78,6 +81,7 @@ pub struct Server {
     room_thread: Option<std::thread::JoinHandle<()>>,
     http_task: tokio::task::JoinHandle<std::io::Result<()>>,
     store: Store,
+    media: Option<media::Media>,
 }
 
 impl Server {
@@ -153,6 +157,14 @@ impl Server {
                 source,
             })?;
         let http_addr = listener.local_addr().map_err(StartError::Io)?;
+        // The relay runs on its own threads (GStreamer's and one watcher);
+        // starting it here makes a port in use or a missing plugin a
+        // start error, not a surprise later.
+        let media = match &config.media {
+            Some(media) => Some(media::Media::start(media, &config.data_dir, http_addr)?),
+            None => None,
+        };
+        let media_info = media.as_ref().map(|m| m.info.clone());
 
         let metrics = Arc::new(Metrics::default());
         let directory = Arc::new(RoomDirectory::new(
@@ -192,6 +204,7 @@ impl Server {
             chat_log: console.chat_log.clone(),
             moderation: moderation.clone(),
             moderation_actions,
+            stage: media_info.as_ref().map(|m| m.stage.clone()),
         };
         // The app is built on its own thread; report a failure back here.
         let (built_tx, built_rx) = std::sync::mpsc::channel();
@@ -232,6 +245,7 @@ impl Server {
             account_buckets: Mutex::new(Default::default()),
             started: Instant::now(),
             openapi: OnceLock::new(),
+            media: media_info,
         }));
         let (shutdown_tx, mut shutdown_rx) = watch::channel(false);
         let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
@@ -254,7 +268,18 @@ impl Server {
             room_thread: Some(room_thread),
             http_task,
             store,
+            media,
         })
+    }
+
+    /// The stage's stream (URLs, live), when the relay runs.
+    pub fn stream(&self) -> Option<vitrine_shared::protocol::StreamNet> {
+        self.media.as_ref().map(|m| m.info.stage.get())
+    }
+
+    /// Where and with what key the host publishes, when the relay runs.
+    pub fn media_info(&self) -> Option<&media::MediaInfo> {
+        self.media.as_ref().map(|m| &m.info)
     }
 
     pub fn http_addr(&self) -> SocketAddr {
@@ -294,6 +319,10 @@ impl Server {
                 .map_err(|_| anyhow::anyhow!("the room thread panicked"))?;
         }
         (&mut self.http_task).await??;
+        // Finalizes the recording of a show still live (EOS through it).
+        if let Some(mut media) = self.media.take() {
+            tokio::task::spawn_blocking(move || media.stop()).await?;
+        }
         self.store.close().await;
         tracing::info!("stopped cleanly");
         Ok(())

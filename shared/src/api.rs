@@ -885,3 +885,28 @@ pub struct ShowSummary {
     pub top_products: Vec<TopProduct>,
     pub chat_lines: u32,
 }
+
+/// The host's video: where to watch it and whether the host is live.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StreamView {
+    /// Low-latency SRT, for the app.
+    pub srt: Option<String>,
+    /// HLS playlist, for the web and CDNs.
+    pub hls: Option<String>,
+    pub live: bool,
+}
+
+/// Where and how the host publishes (hosts and co-hosts only).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct IngestView {
+    /// SRT ingest: publish with `streamid` set to the key
+    /// (`vitrine-host --ingest URL --key KEY`, or OBS/ffmpeg
+    /// `srt://host:port?streamid=KEY`).
+    pub srt_url: String,
+    /// RTMP ingest (OBS "server"), if on; the stream name is the key.
+    pub rtmp_url: Option<String>,
+    pub stream_key: String,
+    pub live: bool,
+}

@@ -14,7 +14,7 @@ use thiserror::Error;
 
 /// Bump on any change to a message's shape. Clients built for another
 /// version are refused at connect, because the netcode protocol id differs.
-pub const PROTOCOL_VERSION: u32 = 3;
+pub const PROTOCOL_VERSION: u32 = 4;
 
 /// The netcode protocol id: an FNV-1a hash of the product name and version,
 /// so that ids of different versions are unrelated.
@@ -353,6 +353,10 @@ pub enum RoomEvent {
         /// Products off their display: held by someone, or lying loose.
         products: Vec<HeldProductNet>,
     },
+    /// The host's video: sent right after `Welcome` when the server relays
+    /// one (kept out of `Welcome`, the largest event, so that it stays
+    /// small), and again whenever the host goes live or off.
+    Stream(StreamNet),
     MemberJoined(MemberInfo),
     MemberLeft {
         slot: MemberSlot,
@@ -380,6 +384,17 @@ pub enum RoomEvent {
     ProductReturned {
         product: ProductId,
     },
+}
+
+/// The host's video on the stage: where to play it and whether the host is
+/// on. Clients show a slate while `live` is false.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamNet {
+    /// Low-latency SRT for the app (`srt://host:port`).
+    pub srt: Option<String>,
+    /// HLS for the web and CDNs (`http://host/hls/live.m3u8`).
+    pub hls: Option<String>,
+    pub live: bool,
 }
 
 /// A product off its display, in [`RoomEvent::Welcome`]: held (`by`) or
@@ -1399,6 +1414,11 @@ mod tests {
                         products,
                     }
                 )),
+            any::<bool>().prop_map(|live| ServerMessage::Room(RoomEvent::Stream(StreamNet {
+                srt: Some("srt://10.0.0.1:9001".into()),
+                hls: Some("http://10.0.0.1:8080/hls/live.m3u8".into()),
+                live,
+            }))),
             (product(), any::<u16>()).prop_map(|(product, slot)| ServerMessage::Room(
                 RoomEvent::ProductHeld {
                     product,

@@ -377,6 +377,11 @@ fn main() -> ExitCode {
                     RoomChange::ProductReturned { product } => {
                         println!("{product} is back on its display")
                     }
+                    RoomChange::Stream(stream) => println!(
+                        "~ the host is {} ({})",
+                        if stream.live { "live" } else { "off" },
+                        stream.srt.as_deref().unwrap_or("no SRT URL")
+                    ),
                 }
             }
         }

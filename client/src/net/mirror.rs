@@ -6,7 +6,7 @@ use thiserror::Error;
 use vitrine_shared::protocol::{
     AvatarFull, AvatarMoved, CartLineNet, ChatLine, CommerceEventNet, CouponNet,
     EngagementEventNet, FlashSaleNet, GiveawayNet, LeaderNet, MemberInfo, OrderNet, PollNet,
-    QuestionNet, ReactionBurst, Rejection, RoomEvent, ShopRefusal, Snapshot,
+    QuestionNet, ReactionBurst, Rejection, RoomEvent, ShopRefusal, Snapshot, StreamNet,
 };
 use vitrine_shared::{MemberSlot, PoseNet, PoseQ, ProductId, RoomBounds, RoomId, ServerMessage};
 
@@ -55,6 +55,8 @@ pub enum RoomChange {
     ProductReturned {
         product: ProductId,
     },
+    /// The host's video went live or off (or its URLs changed).
+    Stream(StreamNet),
 }
 
 #[derive(Debug, Error, PartialEq)]
@@ -116,6 +118,9 @@ pub struct RoomMirror {
     pub dropped: BTreeMap<ProductId, [f32; 3]>,
     /// Set when a moderator removed this client: (banned, reason).
     pub removed: Option<(bool, String)>,
+    /// The host's video: where to play it and whether the host is live
+    /// (`None`: this server relays no video).
+    pub stream: Option<StreamNet>,
     /// Newest snapshot applied: acknowledged to the server as a baseline.
     pub latest_snapshot: Option<u32>,
     pub snapshots_applied: u64,
@@ -179,6 +184,8 @@ impl RoomMirror {
                 pinned_coupon,
                 products,
             } => {
+                // A server without video sends no `Stream` after this.
+                self.stream = None;
                 self.held.clear();
                 self.dropped.clear();
                 for product in products {
@@ -205,6 +212,10 @@ impl RoomMirror {
                 self.latest_snapshot = None;
                 self.chat.extend(recent_chat);
                 self.changes.push(RoomChange::Welcomed { room, you });
+            }
+            RoomEvent::Stream(stream) => {
+                self.stream = Some(stream.clone());
+                self.changes.push(RoomChange::Stream(stream));
             }
             RoomEvent::MemberJoined(info) => {
                 self.members.insert(info.slot, info.clone());
@@ -674,5 +685,34 @@ mod tests {
         assert!(
             matches!(changes.last(), Some(RoomChange::Left(info)) if info.slot == MemberSlot(1))
         );
+    }
+
+    #[test]
+    fn stream_follows_welcome_and_live_events() {
+        let mut m = welcomed();
+        assert_eq!(m.stream, None);
+        let off = StreamNet {
+            srt: Some("srt://127.0.0.1:9001".into()),
+            hls: Some("http://127.0.0.1:8080/hls/live.m3u8".into()),
+            live: false,
+        };
+        m.apply(ServerMessage::Room(RoomEvent::Stream(StreamNet {
+            live: true,
+            ..off.clone()
+        })))
+        .unwrap();
+        assert!(m.stream.as_ref().is_some_and(|s| s.live));
+        m.apply(ServerMessage::Room(RoomEvent::Stream(off.clone())))
+            .unwrap();
+        assert_eq!(m.stream.as_ref(), Some(&off));
+        let changes = m.drain_changes();
+        let lives: Vec<bool> = changes
+            .iter()
+            .filter_map(|c| match c {
+                RoomChange::Stream(s) => Some(s.live),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(lives, [true, false]);
     }
 }

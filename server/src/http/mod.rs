@@ -15,6 +15,7 @@ mod ops;
 mod products;
 mod rooms;
 mod sessions;
+mod stream;
 
 pub use engagement::show_view;
 pub use error::{ApiError, ErrorBody};
@@ -64,6 +65,8 @@ pub struct AppStateInner {
     pub account_buckets: Mutex<HashMap<vitrine_shared::AccountId, TokenBucket>>,
     pub started: Instant,
     pub openapi: OnceLock<utoipa::openapi::OpenApi>,
+    /// The relay's URLs, key and HLS directory, when it runs.
+    pub media: Option<crate::media::MediaInfo>,
 }
 
 impl std::ops::Deref for AppState {
@@ -121,6 +124,7 @@ impl AppState {
         (name = "engagement", description = "Shows, polls, Q&A, giveaways, points, badges and leaderboards"),
         (name = "console", description = "The host console's live feed, summaries and exports"),
         (name = "moderation", description = "Chat deletion, mutes, kicks, bans, the keyword filter and the log (staff only)"),
+        (name = "media", description = "The host's live video: its URLs and state, and the host's ingest settings"),
         (name = "operations", description = "Health, metrics and this document"),
     )
 )]
@@ -200,6 +204,8 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(moderation::get_filter, moderation::set_filter))
         .routes(routes!(moderation::log))
         .merge(admin)
+        .routes(routes!(stream::get_stream))
+        .routes(routes!(stream::get_ingest))
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::metrics))
         .routes(routes!(ops::openapi))
@@ -209,6 +215,7 @@ pub fn router(state: AppState) -> Router {
         .route("/console", axum::routing::get(console::index))
         .route("/console/app.js", axum::routing::get(console::script))
         .route("/console/app.css", axum::routing::get(console::style))
+        .route("/hls/{file}", axum::routing::get(stream::hls_file))
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

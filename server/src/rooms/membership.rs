@@ -282,6 +282,13 @@ fn admit(
                 .unwrap_or_default(),
         }),
     );
+    if let Some(stage) = &shared.stage {
+        send_event(
+            server,
+            client,
+            &ServerMessage::Room(RoomEvent::Stream(stage.get())),
+        );
+    }
     tracing::info!(client, account = %info.account, name = %info.name, room = %room.id, "joined");
 
     let entity = commands

@@ -15,6 +15,7 @@ mod moderation;
 mod products;
 mod shop;
 mod spec;
+mod stage;
 mod transport;
 
 pub use spec::{RoomSpec, RoomsFileError, load_rooms_file, parse_rooms};
@@ -76,6 +77,8 @@ pub struct GameContext {
     /// Mutes, bans and the filter; moderators' actions arrive on the receiver.
     pub moderation: Arc<crate::moderation::Moderation>,
     pub moderation_actions: tokio::sync::mpsc::UnboundedReceiver<crate::moderation::RoomAction>,
+    /// The host's video, when the relay runs.
+    pub stage: Option<Arc<crate::media::StageStream>>,
 }
 
 /// The stages of a tick, in order (STYLE.md §3).
@@ -97,6 +100,8 @@ pub struct Shared {
     pub directory: Arc<RoomDirectory>,
     pub metrics: Arc<Metrics>,
     pub moderation: Arc<crate::moderation::Moderation>,
+    /// The host's video, when the relay runs.
+    pub stage: Option<Arc<crate::media::StageStream>>,
 }
 
 #[derive(Resource, Clone, Copy)]
@@ -151,6 +156,7 @@ pub fn build_app(ctx: GameContext) -> std::io::Result<App> {
             directory: ctx.directory,
             metrics: ctx.metrics,
             moderation: ctx.moderation.clone(),
+            stage: ctx.stage,
         })
         .insert_resource(RateSettings {
             chat: ctx.chat,
@@ -197,6 +203,7 @@ pub fn build_app(ctx: GameContext) -> std::io::Result<App> {
             engagement::plugin,
             products::plugin,
             moderation::plugin,
+            stage::plugin,
             lifecycle::plugin,
         ));
     membership::spawn_rooms(app.world_mut(), ctx.rooms);

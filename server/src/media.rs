@@ -1,0 +1,329 @@
+//! The media relay in the server process (`vitrine_media::relay`, GStreamer
+//! on threads of its own) and what the rest of the server sees of it: the
+//! stage's stream (URLs and whether the host is live), the stream key and
+//! the HLS directory axum serves.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use thiserror::Error;
+use vitrine_media::StreamKey;
+use vitrine_media::relay::{Relay, RelayConfig, RelayError, RelayEvent};
+use vitrine_shared::protocol::StreamNet;
+
+pub const STREAM_KEY_FILE: &str = "stream.key";
+/// The HLS playlist's name under `/hls/`.
+pub const HLS_PLAYLIST: &str = "live.m3u8";
+
+/// Relay settings (`[media]` in the config file, `--media-*` flags).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaConfig {
+    /// SRT listener for the host's publisher.
+    pub ingest: SocketAddr,
+    /// SRT listener for viewers.
+    pub viewers: SocketAddr,
+    /// RTMP listener (served by ffmpeg), if any.
+    pub rtmp: Option<SocketAddr>,
+    /// Host name written into stream URLs [default: the listeners' address].
+    pub public_host: Option<String>,
+    pub latency_ms: u32,
+    /// Write HLS segments (served at `/hls/`).
+    pub hls: bool,
+    /// Record each show under `DATA_DIR/recordings`.
+    pub record: bool,
+}
+
+impl Default for MediaConfig {
+    fn default() -> Self {
+        Self {
+            ingest: "127.0.0.1:9000".parse().expect("literal address"),
+            viewers: "127.0.0.1:9001".parse().expect("literal address"),
+            rtmp: Some("127.0.0.1:1935".parse().expect("literal address")),
+            public_host: None,
+            latency_ms: 80,
+            hls: true,
+            record: true,
+        }
+    }
+}
+
+impl MediaConfig {
+    /// Checks what [`RelayConfig`] cannot see: the URLs' host.
+    pub fn validate(&self) -> Result<(), &'static str> {
+        if self.ingest == self.viewers {
+            return Err("the ingest and viewer addresses must differ");
+        }
+        if self
+            .rtmp
+            .is_some_and(|r| r == self.ingest || r == self.viewers)
+        {
+            return Err("the RTMP address must differ from the SRT ones");
+        }
+        if !(20..=8000).contains(&self.latency_ms) {
+            return Err("latency_ms must be 20 to 8000");
+        }
+        match &self.public_host {
+            Some(host) => {
+                let ok = !host.is_empty()
+                    && host.len() <= 253
+                    && host
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c));
+                if !ok {
+                    return Err("public_host must be a host name or an IP address");
+                }
+            }
+            None if self.viewers.ip().is_unspecified() => {
+                return Err("set public_host when the viewer address is unspecified (0.0.0.0)");
+            }
+            None => {}
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Error)]
+pub enum MediaError {
+    #[error("media: {0}")]
+    Relay(#[from] RelayError),
+    #[error("stream key file {path}: {why}")]
+    Key { path: PathBuf, why: String },
+}
+
+/// The stage's stream as rooms and the API see it, with a version that
+/// moves on every change so the room loop can tell at a glance.
+#[derive(Debug)]
+pub struct StageStream {
+    net: Mutex<StreamNet>,
+    version: AtomicU64,
+}
+
+impl StageStream {
+    pub fn new(net: StreamNet) -> Self {
+        Self {
+            net: Mutex::new(net),
+            version: AtomicU64::new(0),
+        }
+    }
+
+    pub fn get(&self) -> StreamNet {
+        self.net.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub fn version(&self) -> u64 {
+        self.version.load(Ordering::Acquire)
+    }
+
+    pub fn set_live(&self, live: bool) {
+        let mut net = self.net.lock().unwrap_or_else(|p| p.into_inner());
+        if net.live != live {
+            net.live = live;
+            self.version.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+}
+
+/// What the HTTP tier needs.
+#[derive(Debug, Clone)]
+pub struct MediaInfo {
+    pub stage: Arc<StageStream>,
+    pub hls_dir: Option<PathBuf>,
+    pub key: StreamKey,
+    /// Where the host publishes: `srt://host:port` (streamid = the key).
+    pub ingest_url: String,
+    /// `rtmp://host:port/live` (stream name = the key), if RTMP is on.
+    pub rtmp_url: Option<String>,
+}
+
+/// The running relay.
+pub struct Media {
+    pub info: MediaInfo,
+    relay: Option<Relay>,
+}
+
+impl Media {
+    /// Starts the relay. `http_addr` is where axum listens, for the HLS URL.
+    pub fn start(
+        config: &MediaConfig,
+        data_dir: &Path,
+        http_addr: SocketAddr,
+    ) -> Result<Media, MediaError> {
+        let key = load_or_create_key(&data_dir.join(STREAM_KEY_FILE))?;
+        let host = |addr: SocketAddr| match &config.public_host {
+            Some(h) => h.clone(),
+            None => match addr.ip() {
+                std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+                ip => ip.to_string(),
+            },
+        };
+        let hls_dir = config.hls.then(|| data_dir.join("hls"));
+        let stage = Arc::new(StageStream::new(StreamNet {
+            srt: Some(format!(
+                "srt://{}:{}",
+                host(config.viewers),
+                config.viewers.port()
+            )),
+            hls: hls_dir.as_ref().map(|_| {
+                format!(
+                    "http://{}:{}/hls/{HLS_PLAYLIST}",
+                    host(http_addr),
+                    http_addr.port()
+                )
+            }),
+            live: false,
+        }));
+        let mut relay_config = RelayConfig::new(config.ingest, config.viewers, key.clone());
+        relay_config.latency_ms = config.latency_ms;
+        relay_config.hls_dir = hls_dir.clone();
+        relay_config.recordings_dir = config.record.then(|| data_dir.join("recordings"));
+        relay_config.idle_timeout = Duration::from_secs(2);
+        relay_config.rtmp = config.rtmp;
+        let events = stage.clone();
+        let start = |rtmp| {
+            let mut c = relay_config.clone();
+            c.rtmp = rtmp;
+            let events = events.clone();
+            Relay::start(
+                c,
+                Arc::new(move |event| match event {
+                    RelayEvent::Live => {
+                        tracing::info!("the host is live");
+                        events.set_live(true);
+                    }
+                    RelayEvent::Off { recording } => {
+                        tracing::info!(recording = ?recording, "the host went off");
+                        events.set_live(false);
+                    }
+                    RelayEvent::Rejected { reason } => {
+                        tracing::warn!(reason, "a publisher was refused");
+                    }
+                }),
+            )
+        };
+        let (relay, rtmp) = match start(config.rtmp) {
+            Ok(relay) => (relay, config.rtmp),
+            // RTMP is a convenience for OBS users; without ffmpeg the SRT
+            // ingest still runs, and the log says why RTMP does not.
+            Err(RelayError::Ffmpeg(why)) => {
+                tracing::warn!(why, "RTMP ingest off: ffmpeg is missing");
+                (start(None)?, None)
+            }
+            Err(e) => return Err(e.into()),
+        };
+        tracing::info!(
+            ingest = %config.ingest,
+            viewers = %config.viewers,
+            rtmp = ?rtmp,
+            "media relay listening"
+        );
+        Ok(Media {
+            info: MediaInfo {
+                stage,
+                hls_dir,
+                key,
+                ingest_url: format!("srt://{}:{}", host(config.ingest), config.ingest.port()),
+                rtmp_url: rtmp.map(|r| format!("rtmp://{}:{}/live", host(r), r.port())),
+            },
+            relay: Some(relay),
+        })
+    }
+
+    /// Ends the session cleanly (the recording is finalized). Blocks for up
+    /// to a few seconds.
+    pub fn stop(&mut self) {
+        self.relay.take();
+    }
+}
+
+/// The stream key from `path`, or a new random one saved there (0600).
+pub fn load_or_create_key(path: &Path) -> Result<StreamKey, MediaError> {
+    let err = |why: String| MediaError::Key {
+        path: path.to_owned(),
+        why,
+    };
+    match std::fs::read_to_string(path) {
+        Ok(text) => StreamKey::new(text.trim()).map_err(|e| err(e.to_string())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            use rand::Rng;
+            use std::io::Write;
+            let key: String = rand::rng()
+                .sample_iter(rand::distr::Alphanumeric)
+                .take(24)
+                .map(char::from)
+                .collect();
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
+            }
+            let mut file = options.open(path).map_err(|e| err(e.to_string()))?;
+            file.write_all(key.as_bytes())
+                .map_err(|e| err(e.to_string()))?;
+            StreamKey::new(key).map_err(|e| err(e.to_string()))
+        }
+        Err(e) => Err(err(e.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_is_made_once_and_bad_files_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(STREAM_KEY_FILE);
+        let first = load_or_create_key(&path).unwrap();
+        assert_eq!(load_or_create_key(&path).unwrap(), first);
+        std::fs::write(&path, "no spaces allowed here").unwrap();
+        assert!(matches!(
+            load_or_create_key(&path),
+            Err(MediaError::Key { .. })
+        ));
+    }
+
+    #[test]
+    fn config_checks() {
+        assert_eq!(MediaConfig::default().validate(), Ok(()));
+        let same = MediaConfig {
+            viewers: MediaConfig::default().ingest,
+            ..MediaConfig::default()
+        };
+        assert!(same.validate().is_err());
+        let open = MediaConfig {
+            viewers: "0.0.0.0:9001".parse().unwrap(),
+            ..MediaConfig::default()
+        };
+        assert!(open.validate().is_err());
+        let bad_host = MediaConfig {
+            public_host: Some("evil/host?x".into()),
+            ..MediaConfig::default()
+        };
+        assert!(bad_host.validate().is_err());
+        let slow = MediaConfig {
+            latency_ms: 0,
+            ..MediaConfig::default()
+        };
+        assert!(slow.validate().is_err());
+    }
+
+    #[test]
+    fn stage_versions_move_on_change_only() {
+        let stage = StageStream::new(StreamNet {
+            srt: None,
+            hls: None,
+            live: false,
+        });
+        stage.set_live(false);
+        assert_eq!(stage.version(), 0);
+        stage.set_live(true);
+        stage.set_live(true);
+        assert_eq!(stage.version(), 1);
+        assert!(stage.get().live);
+    }
+}
