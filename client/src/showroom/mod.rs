@@ -8,6 +8,7 @@
 //! - [`avatars`]: everyone else, interpolated, with name tags and reactions;
 //! - [`products`]: pointing, picking up, turning, putting back, dropping;
 //! - [`ui`]: the view-model ([`ui::view`]) and its desktop drawing;
+//! - [`video`]: the host's video and sound on the stage screen;
 //! - [`offscreen`]: `--screenshot` and `--bench` without a window.
 
 // Bevy systems take what they touch as parameters, and queries spell out
@@ -23,6 +24,7 @@ pub mod products;
 pub mod room;
 pub mod session;
 pub mod ui;
+pub mod video;
 
 use bevy::prelude::*;
 use bevy::window::{ExitCondition, WindowResolution};
@@ -74,6 +76,10 @@ pub struct Options {
     /// Where the catalog and models are; defaults to the repository's `assets/`.
     #[arg(long, env = "VITRINE_ASSETS")]
     pub assets: Option<PathBuf>,
+    /// Play this URI on the stage screen (any URI GStreamer reads: `srt://`,
+    /// an HLS `http://…m3u8`, `file://`) instead of the room's stream.
+    #[arg(long)]
+    pub video: Option<String>,
 }
 
 impl Options {
@@ -152,6 +158,13 @@ pub fn build_app(options: Options) -> App {
     };
     let defaults = DefaultPlugins.set(asset_plugin);
     if options.offscreen() {
+        // The bench times the main world's systems by their threads' CPU
+        // clocks; without pipelining the render world never runs beside them.
+        let defaults = if options.bench {
+            defaults.disable::<bevy::render::pipelined_rendering::PipelinedRenderingPlugin>()
+        } else {
+            defaults
+        };
         // No window and no event loop: the camera renders into an image and
         // the app is stepped as fast as it renders.
         app.add_plugins(
@@ -214,7 +227,15 @@ pub fn build_app(options: Options) -> App {
             avatars::plugin,
             products::plugin,
             ui::plugin,
+            video::plugin,
             offscreen::plugin,
         ));
+    // The main world's systems are many and small: handing each to a task
+    // pool costs more than it saves. Measured with `cargo xtask bench
+    // client`, the single-threaded executor halves their CPU time per frame
+    // (docs/BENCHMARKS.md). The render world keeps its parallel executor.
+    for (_, schedule) in app.world_mut().resource_mut::<Schedules>().iter_mut() {
+        schedule.set_executor(bevy::ecs::schedule::SingleThreadedExecutor::new());
+    }
     app
 }

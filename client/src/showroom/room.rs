@@ -101,7 +101,8 @@ pub struct StageSlate {
     pub camera: Entity,
     title: Entity,
     subtitle: Entity,
-    shown_for: Option<Option<String>>,
+    /// The (show title, video note) the slate last drew.
+    shown_for: Option<(Option<String>, Option<String>)>,
     frames_left: u32,
 }
 
@@ -534,9 +535,11 @@ fn spawn_slate(
     ));
 }
 
-/// The slate says whether a show is live; the video issue replaces it.
+/// The slate says whether a show is live, and why the video is not up
+/// when it should be.
 fn update_slate(
     session: Res<Session>,
+    video: Option<Res<super::video::StageVideo>>,
     slate: Option<ResMut<StageSlate>>,
     mut texts: Query<&mut Text>,
     mut cameras: Query<&mut Camera>,
@@ -557,16 +560,24 @@ fn update_slate(
             camera.is_active = false;
         }
     }
-    let live = session.mirror().and_then(|m| m.show_live.as_deref());
-    if slate.shown_for.as_ref().map(|s| s.as_deref()) == Some(live) {
+    let live = session.mirror().and_then(|m| m.show_live.clone());
+    let note = video.and_then(|v| v.slate_note());
+    let key = (live, note);
+    if slate.shown_for.as_ref() == Some(&key) {
         return;
     }
-    let (title, subtitle) = match live {
-        Some(show) => (
-            show.to_owned(),
+    let (title, subtitle) = match &key {
+        (_, Some(note)) => (
+            key.0
+                .clone()
+                .unwrap_or_else(|| "Waiting for the host".to_owned()),
+            note.clone(),
+        ),
+        (Some(show), None) => (
+            show.clone(),
             "Live now: the host's camera comes up here".to_owned(),
         ),
-        None => (
+        (None, None) => (
             "Waiting for the host".to_owned(),
             "The show starts soon: look around the products".to_owned(),
         ),
@@ -577,7 +588,7 @@ fn update_slate(
     if let Ok(mut t) = texts.get_mut(slate.subtitle) {
         t.0 = subtitle;
     }
-    slate.shown_for = Some(live.map(str::to_owned));
+    slate.shown_for = Some(key);
     slate.frames_left = SLATE_FRAMES;
     if let Ok(mut camera) = cameras.get_mut(slate.camera) {
         camera.is_active = true;

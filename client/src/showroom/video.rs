@@ -1,0 +1,308 @@
+//! The host's video on the stage screen, with its sound.
+//!
+//! The room says where the stream is and whether the host is on
+//! ([`StreamNet`]); `--video URI` plays any URI GStreamer reads instead. A
+//! [`Player`] (from `vitrine-media`) decodes on its own threads into a
+//! latest-frame slot and plays the sound, both synced to its pipeline clock;
+//! each frame here copies the newest picture, if there is one, into the
+//! screen's [`Image`]. GStreamer's `videoconvert` turns YUV into RGBA on
+//! its threads: measured cheaper on this path than uploading three planes
+//! and converting in a shader under a software renderer (docs/BENCHMARKS.md).
+//!
+//! While the host is off, while the stream reconnects and when it cannot
+//! play, the screen shows the slate ([`super::room::StageSlate`]) with a
+//! line saying why.
+
+use bevy::asset::RenderAssetUsages;
+use bevy::prelude::*;
+use bevy::render::render_resource::{Extent3d, TextureDimension, TextureFormat};
+use std::time::Duration;
+use vitrine_media::player::{AudioOutput, PixelFormat, Player, PlayerOptions, PlayerState};
+use vitrine_shared::protocol::StreamNet;
+
+use super::room::{StageScreen, StageSlate};
+use super::session::Session;
+use super::{AppState, Options, ShowroomSystems};
+
+pub fn plugin(app: &mut App) {
+    app.add_systems(OnEnter(AppState::Showroom), setup_video)
+        .add_systems(OnExit(AppState::Showroom), stop_video)
+        .add_systems(
+            Update,
+            (follow_stream, show_frames)
+                .chain()
+                .in_set(ShowroomSystems::Present)
+                .run_if(in_state(AppState::Showroom)),
+        );
+}
+
+/// What the stage screen is doing, for the slate, the HUD and tests.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum VideoStatus {
+    /// No stream, or the host is not on.
+    #[default]
+    Off,
+    /// Opening the stream; the slate stays up until the first frame.
+    Connecting,
+    /// Frames are on the screen.
+    Playing,
+    /// The stream dropped; the player tries again by itself.
+    Reconnecting { reason: String, retry_in: Duration },
+    /// A file played to its end.
+    Ended,
+    /// The stream cannot play (bad URL, missing file, undecodable).
+    Failed(String),
+}
+
+/// The stage screen's video.
+#[derive(Resource)]
+pub struct StageVideo {
+    player: Option<Player>,
+    /// The URI being played (or failed): a new one restarts the player.
+    uri: Option<String>,
+    image: Handle<Image>,
+    on_screen: bool,
+    pub status: VideoStatus,
+    /// Frames copied to the screen since the showroom opened.
+    pub frames_shown: u64,
+    /// The newest frame's size, in-picture timecode (unix ms) and sequence.
+    pub last_frame: Option<ShownFrame>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShownFrame {
+    pub width: u32,
+    pub height: u32,
+    pub timecode_ms: Option<u64>,
+    pub seq: u64,
+}
+
+impl StageVideo {
+    /// A line for the slate when the video is not showing, if there is
+    /// something to say beyond "waiting for the host".
+    pub fn slate_note(&self) -> Option<String> {
+        match &self.status {
+            VideoStatus::Off | VideoStatus::Playing => None,
+            VideoStatus::Connecting => Some("Connecting to the host's video…".into()),
+            VideoStatus::Reconnecting { reason, retry_in } => Some(format!(
+                "Video interrupted ({reason}): reconnecting in {} s",
+                retry_in.as_secs_f32().ceil() as u32
+            )),
+            VideoStatus::Ended => Some("The video has ended".into()),
+            VideoStatus::Failed(why) => Some(format!("Video unavailable: {why}")),
+        }
+    }
+}
+
+/// Which URI to play: `--video` if given, else the room's stream while the
+/// host is on, SRT first (lowest latency), HLS otherwise.
+pub fn stream_uri(forced: Option<&str>, stream: Option<&StreamNet>) -> Option<String> {
+    if let Some(uri) = forced {
+        return Some(uri.to_owned());
+    }
+    let stream = stream.filter(|s| s.live)?;
+    stream.srt.clone().or_else(|| stream.hls.clone())
+}
+
+fn setup_video(mut commands: Commands, mut images: ResMut<Assets<Image>>) {
+    commands.insert_resource(StageVideo {
+        player: None,
+        uri: None,
+        image: images.add(video_image(16, 9, vec![0; 16 * 9 * 4])),
+        on_screen: false,
+        status: VideoStatus::Off,
+        frames_shown: 0,
+        last_frame: None,
+    });
+}
+
+fn stop_video(mut commands: Commands) {
+    // Dropping the player stops its pipeline.
+    commands.remove_resource::<StageVideo>();
+}
+
+fn video_image(width: u32, height: u32, data: Vec<u8>) -> Image {
+    Image::new(
+        Extent3d {
+            width,
+            height,
+            depth_or_array_layers: 1,
+        },
+        TextureDimension::D2,
+        data,
+        // GStreamer's RGBA is sRGB-encoded, as the slate's image is.
+        TextureFormat::Rgba8UnormSrgb,
+        // Each frame is new data: the main world need not keep a copy once
+        // it is on its way to the GPU.
+        RenderAssetUsages::RENDER_WORLD,
+    )
+}
+
+/// Starts, restarts or stops the player as the room's stream changes.
+fn follow_stream(options: Res<Options>, session: Res<Session>, mut video: ResMut<StageVideo>) {
+    let stream = session.mirror().and_then(|m| m.stream.as_ref());
+    let wanted = stream_uri(options.video.as_deref(), stream);
+    if wanted == video.uri {
+        return;
+    }
+    video.player = None;
+    video.uri = wanted.clone();
+    video.status = VideoStatus::Off;
+    let Some(uri) = wanted else {
+        return;
+    };
+    let player_options = PlayerOptions {
+        format: PixelFormat::Rgba,
+        // A shopper in a window hears the show; offscreen runs (tests,
+        // benchmarks, headless demos) decode the sound in sync, silently.
+        audio: if options.offscreen() {
+            AudioOutput::Silent
+        } else {
+            AudioOutput::Auto
+        },
+        ..default()
+    };
+    match Player::start(&uri, player_options) {
+        Ok(player) => {
+            info!("stage video: playing {uri}");
+            video.player = Some(player);
+            video.status = VideoStatus::Connecting;
+        }
+        Err(e) => {
+            warn!("stage video: cannot play {uri}: {e}");
+            video.status = VideoStatus::Failed(e.to_string());
+        }
+    }
+}
+
+/// Copies the newest frame into the screen's image and puts the image or
+/// the slate on the screen.
+fn show_frames(
+    mut video: ResMut<StageVideo>,
+    slate: Option<Res<StageSlate>>,
+    mut images: ResMut<Assets<Image>>,
+    screens: Query<&MeshMaterial3d<StandardMaterial>, With<StageScreen>>,
+    mut materials: ResMut<Assets<StandardMaterial>>,
+) {
+    let video = &mut *video;
+    if let Some(player) = &video.player {
+        video.status = match player.state() {
+            PlayerState::Connecting { .. } => VideoStatus::Connecting,
+            PlayerState::Playing => VideoStatus::Playing,
+            PlayerState::Reconnecting {
+                reason, retry_in, ..
+            } => VideoStatus::Reconnecting {
+                reason: reason.to_string(),
+                retry_in,
+            },
+            PlayerState::Ended => VideoStatus::Ended,
+            PlayerState::Error(e) => VideoStatus::Failed(e.to_string()),
+        };
+        if let Some(frame) = player.take_frame()
+            && frame.format == PixelFormat::Rgba
+            && let Some(data) = rgba_rows(frame.data(), frame.width, frame.height, frame.strides[0])
+        {
+            let fresh = video_image(frame.width, frame.height, data);
+            // The handle is made at setup and held here: it cannot vanish.
+            if let Some(mut image) = images.get_mut(&video.image) {
+                *image = fresh;
+            }
+            video.frames_shown += 1;
+            video.last_frame = Some(ShownFrame {
+                width: frame.width,
+                height: frame.height,
+                timecode_ms: frame.timecode.map(|t| t.unix_ms),
+                seq: frame.seq,
+            });
+        }
+    }
+    // A frozen last picture would look like a live host: only a playing
+    // stream with a frame on hand goes on the screen.
+    let show_video = video.status == VideoStatus::Playing && video.last_frame.is_some();
+    if show_video == video.on_screen {
+        return;
+    }
+    let Some(slate) = slate else {
+        return;
+    };
+    for material in &screens {
+        if let Some(mut material) = materials.get_mut(&material.0) {
+            material.base_color_texture = Some(if show_video {
+                video.image.clone()
+            } else {
+                slate.image.clone()
+            });
+        }
+    }
+    video.on_screen = show_video;
+}
+
+/// Tightly packed RGBA rows from a frame whose rows may be padded; `None`
+/// if the buffer is shorter than its size says.
+fn rgba_rows(data: &[u8], width: u32, height: u32, stride: usize) -> Option<Vec<u8>> {
+    let row = width as usize * 4;
+    if width == 0 || height == 0 || stride < row {
+        return None;
+    }
+    let needed = stride * (height as usize - 1) + row;
+    let data = data.get(..needed)?;
+    if stride == row {
+        return Some(data.to_vec());
+    }
+    let mut out = Vec::with_capacity(row * height as usize);
+    for y in 0..height as usize {
+        out.extend_from_slice(&data[y * stride..y * stride + row]);
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stream(live: bool, srt: Option<&str>, hls: Option<&str>) -> StreamNet {
+        StreamNet {
+            srt: srt.map(str::to_owned),
+            hls: hls.map(str::to_owned),
+            live,
+        }
+    }
+
+    #[test]
+    fn plays_srt_first_only_while_live_and_a_forced_uri_always() {
+        let both = stream(true, Some("srt://h:1"), Some("http://h/hls/live.m3u8"));
+        assert_eq!(stream_uri(None, Some(&both)).as_deref(), Some("srt://h:1"));
+        let hls_only = stream(true, None, Some("http://h/hls/live.m3u8"));
+        assert_eq!(
+            stream_uri(None, Some(&hls_only)).as_deref(),
+            Some("http://h/hls/live.m3u8")
+        );
+        let off = stream(false, Some("srt://h:1"), None);
+        assert_eq!(stream_uri(None, Some(&off)), None);
+        assert_eq!(stream_uri(None, None), None);
+        assert_eq!(
+            stream_uri(Some("file:///x.mp4"), Some(&off)).as_deref(),
+            Some("file:///x.mp4")
+        );
+    }
+
+    #[test]
+    fn rows_are_unpadded_and_short_buffers_refused() {
+        // 2x2 RGBA with rows padded to 12 bytes.
+        let padded: Vec<u8> = (0..24).collect();
+        let rows = rgba_rows(&padded, 2, 2, 12).unwrap();
+        assert_eq!(
+            rows,
+            [0, 1, 2, 3, 4, 5, 6, 7, 12, 13, 14, 15, 16, 17, 18, 19]
+        );
+        assert_eq!(rgba_rows(&padded[..19], 2, 2, 12), None);
+        assert_eq!(
+            rgba_rows(&padded, 4, 2, 12),
+            None,
+            "stride shorter than a row"
+        );
+        assert_eq!(rgba_rows(&padded, 0, 2, 12), None);
+        let packed: Vec<u8> = (0..16).collect();
+        assert_eq!(rgba_rows(&packed, 2, 2, 8).unwrap(), packed);
+    }
+}
