@@ -19,7 +19,9 @@ use vitrine_client::showroom::room::{DisplayedProduct, ProductDisplay};
 use vitrine_client::showroom::session::{LinkState, Session};
 use vitrine_client::showroom::ui::view::SaleState;
 use vitrine_client::showroom::ui::{CurrentView, UiAction};
+use vitrine_client::showroom::video::{StageVideo, VideoStatus};
 use vitrine_client::showroom::{Options, build_app, ready_to_step};
+use vitrine_media::publish::{PublishOptions, Publisher, Source};
 use vitrine_shared::Role;
 use vitrine_shared::{MemberSlot, PoseNet, ProductId};
 use vitrine_tests::{Http, TestServer, joined_client, pump, step_until};
@@ -721,4 +723,180 @@ fn a_product_picked_up_and_put_back_with_the_keys_is_seen_by_others() {
         nearest > 0.55,
         "walked into the plinth: {nearest} m from its axis"
     );
+}
+
+/// A point on the stage screen's picture, `u` left to right and `v` top to
+/// bottom, from the screen's corners in the view (top left, top right,
+/// bottom right, bottom left).
+fn on_screen(corners: [Vec2; 4], u: f32, v: f32) -> Vec2 {
+    let top = corners[0].lerp(corners[1], u);
+    let bottom = corners[3].lerp(corners[2], u);
+    top.lerp(bottom, v)
+}
+
+/// The hues of `videotestsrc pattern=smpte`'s bars, left to right (`None`:
+/// the grey one).
+const BAR_HUES: [Option<f32>; 7] = [
+    None,
+    Some(60.0),
+    Some(180.0),
+    Some(120.0),
+    Some(300.0),
+    Some(0.0),
+    Some(240.0),
+];
+
+fn hue_gap(a: f32, b: f32) -> f32 {
+    let d = (a - b).rem_euclid(360.0);
+    d.min(360.0 - d)
+}
+
+fn stage_video(app: &App) -> &StageVideo {
+    app.world().resource::<StageVideo>()
+}
+
+fn slate_says(app: &mut App, words: &str) -> bool {
+    let world = app.world_mut();
+    world
+        .query::<&Text>()
+        .iter(world)
+        .any(|t| t.0.contains(words))
+}
+
+/// Takes a picture and returns it with the stage screen's corners.
+fn picture(app: &mut App) -> (Image, [Vec2; 4]) {
+    app.world_mut().resource_mut::<Capture>().image = None;
+    capture_now(app.world_mut());
+    assert!(
+        step(app, &mut [], Duration::from_secs(60), |app, _| {
+            app.world().resource::<Capture>().image.is_some()
+        }),
+        "no picture came back"
+    );
+    let capture = app.world().resource::<Capture>();
+    let (_, corners) = capture
+        .report
+        .as_ref()
+        .and_then(|r| r.stage_screen)
+        .expect("the stage screen is in view");
+    (capture.image.clone().unwrap(), corners)
+}
+
+#[test]
+fn the_hosts_test_pattern_plays_on_the_stage_screen_and_the_slate_covers_the_gaps() {
+    let _one = RENDERER.lock().unwrap_or_else(|e| e.into_inner());
+    let server = TestServer::start_with_media(false);
+    let mut app = showroom(&server, "Viewer", 640, 360);
+    assert!(
+        step(&mut app, &mut [], Duration::from_secs(120), |app, _| {
+            in_the_room(app)
+        }),
+        "the showroom never got into the room: {:?}",
+        session(&app).link
+    );
+    // Nobody is publishing: the room says so, and the slate is up.
+    assert!(
+        step(&mut app, &mut [], Duration::from_secs(10), |app, _| {
+            session(app)
+                .mirror()
+                .and_then(|m| m.stream.as_ref())
+                .is_some()
+        }),
+        "the room never said where its stream is"
+    );
+    assert_eq!(stage_video(&app).status, VideoStatus::Off);
+
+    // The host goes live with the test pattern (smaller than 720p: the
+    // encoder, the relay, the decoder and lavapipe share two cores here).
+    let publish = || {
+        let mut options = PublishOptions::new(Source::TestPattern);
+        (options.width, options.height) = (640, 360);
+        Publisher::start(
+            &format!("srt://{}", server.media().ingest),
+            &server.stream_key(),
+            &options,
+        )
+        .expect("publisher starts")
+    };
+    let host = publish();
+    assert!(
+        step(&mut app, &mut [], Duration::from_secs(60), |app, _| {
+            let video = stage_video(app);
+            video.status == VideoStatus::Playing
+                && video.frames_shown >= 5
+                && video.last_frame.is_some_and(|f| f.timecode_ms.is_some())
+        }),
+        "the stream never played: {:?}",
+        stage_video(&app).status
+    );
+    let shown = stage_video(&app).last_frame.unwrap();
+    assert_eq!((shown.width, shown.height), (640, 360));
+
+    // The picture on the stage screen, read back from the render: the
+    // colour bars, in order, where the screen is.
+    let (image, corners) = picture(&mut app);
+    save(&image, "showroom-video.png");
+    for (i, hue) in BAR_HUES.iter().enumerate() {
+        let at = on_screen(corners, (2 * i + 1) as f32 / 14.0, 0.4);
+        let rgb = colour_at(&image, at);
+        let (h, s) = hue_and_saturation(rgb);
+        match hue {
+            Some(want) => assert!(
+                s > 0.35 && hue_gap(h, *want) < 35.0,
+                "bar {i} at {at} is {rgb:?} (hue {h:.0}, saturation {s:.2}), want hue {want}"
+            ),
+            None => assert!(
+                s < 0.2 && rgb.iter().all(|c| *c > 120),
+                "bar {i} at {at} is {rgb:?}, want light grey"
+            ),
+        }
+    }
+
+    // The host drops: the room goes off, the slate comes back.
+    drop(host);
+    assert!(
+        step(&mut app, &mut [], Duration::from_secs(30), |app, _| {
+            stage_video(app).status == VideoStatus::Off && slate_says(app, "Waiting for the host")
+        }),
+        "the slate never came back: {:?}",
+        stage_video(&app).status
+    );
+    let (image, corners) = picture(&mut app);
+    let rgb = colour_at(&image, on_screen(corners, 0.1, 0.1));
+    assert!(
+        rgb[2] > rgb[0] + 15 && rgb[2] > rgb[1] + 10,
+        "the slate's blue is missing: {rgb:?}"
+    );
+
+    // And returns: the picture follows by itself.
+    let before = stage_video(&app).frames_shown;
+    let _host = publish();
+    assert!(
+        step(&mut app, &mut [], Duration::from_secs(60), |app, _| {
+            let video = stage_video(app);
+            video.status == VideoStatus::Playing && video.frames_shown >= before + 5
+        }),
+        "the stream never came back: {:?}",
+        stage_video(&app).status
+    );
+
+    // A URL nothing can play: a clear error on the slate, no crash.
+    for (bad, words) in [
+        ("nonsense://stage", "Video unavailable"),
+        ("file:///no/such/show.mp4", "not found"),
+        ("srt://", "Video unavailable"),
+    ] {
+        app.world_mut().resource_mut::<Options>().video = Some(bad.into());
+        assert!(
+            step(&mut app, &mut [], Duration::from_secs(20), |app, _| {
+                matches!(stage_video(app).status, VideoStatus::Failed(_)) && slate_says(app, words)
+            }),
+            "{bad}: {:?}",
+            stage_video(&app).status
+        );
+        assert!(
+            !stage_video(&app).on_screen(),
+            "{bad}: the last picture stayed up"
+        );
+    }
 }

@@ -78,6 +78,11 @@ pub struct ShownFrame {
 }
 
 impl StageVideo {
+    /// Whether the screen shows the video (else the slate).
+    pub fn on_screen(&self) -> bool {
+        self.on_screen
+    }
+
     /// A line for the slate when the video is not showing, if there is
     /// something to say beyond "waiting for the host".
     pub fn slate_note(&self) -> Option<String> {
@@ -148,6 +153,7 @@ fn follow_stream(options: Res<Options>, session: Res<Session>, mut video: ResMut
     video.player = None;
     video.uri = wanted.clone();
     video.status = VideoStatus::Off;
+    video.last_frame = None;
     let Some(uri) = wanted else {
         return;
     };
