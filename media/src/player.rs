@@ -425,6 +425,8 @@ fn watch(shared: &Arc<Shared>, pipeline: &gst::Pipeline) -> Result<(), PlayerErr
     let started = Instant::now();
     let mut seen = shared.decoded.load(Ordering::Relaxed);
     let mut last_frame: Option<Instant> = None;
+    // QoS reports a running total per pipeline; the stats add them up.
+    let mut dropped_here = 0u64;
     loop {
         if shared.stop.load(Ordering::Relaxed) {
             return Ok(());
@@ -456,7 +458,12 @@ fn watch(shared: &Arc<Shared>, pipeline: &gst::Pipeline) -> Result<(), PlayerErr
                     let (_, dropped) = q.stats();
                     if let gst::GenericFormattedValue::Buffers(Some(n)) = dropped {
                         let n: u64 = *n;
-                        shared.dropped.fetch_max(n, Ordering::Relaxed);
+                        if n > dropped_here {
+                            shared
+                                .dropped
+                                .fetch_add(n - dropped_here, Ordering::Relaxed);
+                            dropped_here = n;
+                        }
                     }
                 }
             }

@@ -148,12 +148,16 @@ impl Relay {
             rejected: AtomicU64::new(0),
             on_event,
         });
-        // The first session is built here so a port in use fails `start`.
-        let first = Session::open(&shared)?;
         let rtmp = match shared.config.rtmp {
-            Some(addr) => Some(RtmpBridge::start(addr, &shared.config)?),
+            Some(addr) => Some(RtmpBridge::start(
+                addr,
+                &shared.config,
+                shared.on_event.clone(),
+            )?),
             None => None,
         };
+        // The first session is built here so a port in use fails `start`.
+        let first = Session::open(&shared)?;
         let thread_shared = shared.clone();
         let thread = std::thread::Builder::new()
             .name("media-relay".into())
@@ -504,7 +508,11 @@ struct RtmpBridge {
 }
 
 impl RtmpBridge {
-    fn start(addr: SocketAddr, config: &RelayConfig) -> Result<Self, RelayError> {
+    fn start(
+        addr: SocketAddr,
+        config: &RelayConfig,
+        on_event: EventSink,
+    ) -> Result<Self, RelayError> {
         Command::new("ffmpeg")
             .arg("-version")
             .stdout(Stdio::null())
@@ -519,8 +527,9 @@ impl RtmpBridge {
         let args: Vec<String> = vec![
             "-hide_banner".into(),
             "-nostdin".into(),
+            "-nostats".into(),
             "-loglevel".into(),
-            "error".into(),
+            "warning".into(),
             "-listen".into(),
             "1".into(),
             "-i".into(),
@@ -544,14 +553,18 @@ impl RtmpBridge {
                 .name("media-rtmp".into())
                 .spawn(move || {
                     while !stop.load(Ordering::Relaxed) {
+                        let born = Instant::now();
                         let spawned = Command::new("ffmpeg")
                             .args(&args)
                             .stdin(Stdio::null())
                             .stdout(Stdio::null())
-                            .stderr(Stdio::null())
+                            .stderr(Stdio::piped())
                             .spawn();
                         match spawned {
-                            Ok(c) => {
+                            Ok(mut c) => {
+                                if let Some(stderr) = c.stderr.take() {
+                                    watch_ffmpeg(stderr, child.clone(), on_event.clone());
+                                }
                                 if let Ok(mut slot) = child.lock() {
                                     *slot = Some(c);
                                 }
@@ -576,6 +589,11 @@ impl RtmpBridge {
                             }
                             std::thread::sleep(Duration::from_millis(100));
                         }
+                        // One that died at once (its port taken, say) is
+                        // not respawned in a tight loop.
+                        if born.elapsed() < Duration::from_secs(1) {
+                            std::thread::sleep(Duration::from_secs(1));
+                        }
                     }
                 })
                 .map_err(|e| RelayError::Ffmpeg(e.to_string()))?
@@ -588,17 +606,62 @@ impl RtmpBridge {
     }
 }
 
+/// ffmpeg's RTMP server only warns about a stream name other than the one
+/// it listens for, and carries on. Its warning is our key check: the
+/// bridge is killed on it, before ffmpeg has probed enough of the input to
+/// open its SRT output.
+fn watch_ffmpeg(
+    stderr: std::process::ChildStderr,
+    child: Arc<Mutex<Option<Child>>>,
+    on_event: EventSink,
+) {
+    let spawned = std::thread::Builder::new()
+        .name("media-rtmp-log".into())
+        .spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if line.contains("Unexpected stream") {
+                    // Wait for the spawner to store the child, then kill it.
+                    for _ in 0..100 {
+                        let killed = child
+                            .lock()
+                            .ok()
+                            .and_then(|mut c| c.as_mut().map(|c| c.kill().is_ok()))
+                            .unwrap_or(false);
+                        if killed {
+                            break;
+                        }
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                    tracing::warn!("media relay: RTMP publisher with a wrong key refused");
+                    on_event(RelayEvent::Rejected {
+                        reason: "wrong RTMP stream key".into(),
+                    });
+                    return;
+                }
+                tracing::debug!(line, "ffmpeg");
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(%e, "media relay: cannot watch ffmpeg");
+    }
+}
+
 impl Drop for RtmpBridge {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
+        // The thread stops spawning first, so no child outlives this.
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
         if let Ok(mut slot) = self.child.lock() {
             if let Some(mut child) = slot.take() {
                 let _ = child.kill();
                 let _ = child.wait();
             }
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
         }
     }
 }

@@ -142,6 +142,30 @@ impl TestServer {
             .token
     }
 
+    /// Starts a server with the media relay on free loopback ports (RTMP
+    /// too when `rtmp`).
+    pub fn start_with_media(rtmp: bool) -> TestServer {
+        Self::start_with(|c| {
+            c.media = Some(vitrine_server::media::MediaConfig {
+                ingest: SocketAddr::from(([127, 0, 0, 1], free_udp_port())),
+                viewers: SocketAddr::from(([127, 0, 0, 1], free_udp_port())),
+                rtmp: rtmp.then(|| SocketAddr::from(([127, 0, 0, 1], free_tcp_port()))),
+                ..Default::default()
+            })
+        })
+    }
+
+    /// The media relay's settings (set by [`TestServer::start_with_media`]).
+    pub fn media(&self) -> &vitrine_server::media::MediaConfig {
+        self.config.media.as_ref().expect("a server with media")
+    }
+
+    /// The show's stream key, as the server made it.
+    pub fn stream_key(&self) -> vitrine_media::StreamKey {
+        let text = std::fs::read_to_string(self.data_dir.join("stream.key")).expect("stream key");
+        vitrine_media::StreamKey::new(text.trim()).expect("valid stream key")
+    }
+
     pub fn netcode_key(&self) -> [u8; 32] {
         let bytes = std::fs::read(self.data_dir.join("netcode.key")).expect("netcode key");
         bytes.try_into().expect("32-byte key")
@@ -166,6 +190,23 @@ impl Drop for TestServer {
             let _ = thread.join();
         }
     }
+}
+
+/// A UDP port free on loopback now (SRT listeners cannot report the port
+/// they bound, so tests pick one first; the OS does not hand it out again
+/// at once).
+pub fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .expect("a free UDP port")
+        .port()
+}
+
+pub fn free_tcp_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .expect("a free TCP port")
+        .port()
 }
 
 /// A client frame: what the loop below waits between steps, like a game's

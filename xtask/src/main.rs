@@ -42,7 +42,65 @@ const BUILD: &[Package] = &[
         name: "libc6-dev",
         why: "C library headers for the bundled SQLite",
     },
+    Package {
+        name: "pkg-config",
+        why: "finds GStreamer for gstreamer-rs (vitrine-media, linked by the server)",
+    },
+    Package {
+        name: "libgstreamer1.0-dev",
+        why: "GStreamer 1.22's headers and library: the media relay, publisher and player",
+    },
+    Package {
+        name: "libgstreamer-plugins-base1.0-dev",
+        why: "GStreamer's app, video and pbutils libraries (appsink, video frames, discoverer)",
+    },
 ];
+
+/// Live video at run time: the GStreamer elements the relay, the publisher
+/// and the player are built from, and ffmpeg for RTMP.
+const MEDIA: &[Package] = &[
+    Package {
+        name: "gstreamer1.0-plugins-base",
+        why: "videotestsrc, audiotestsrc, uridecodebin, videoconvert, appsink, opus",
+    },
+    Package {
+        name: "gstreamer1.0-plugins-good",
+        why: "VP8, WebM, RTP-free HTTP (souphttpsrc), v4l2 cameras, AAC parsing, autoaudiosink",
+    },
+    Package {
+        name: "gstreamer1.0-plugins-bad",
+        why: "SRT (srtsrc/srtsink), MPEG-TS mux and demux, HLS (hlssink2, hlsdemux), h264parse",
+    },
+    Package {
+        name: "gstreamer1.0-plugins-ugly",
+        why: "x264enc: the H.264 encoder vitrine-host uses",
+    },
+    Package {
+        name: "gstreamer1.0-libav",
+        why: "avdec_h264 and avenc_aac (FFmpeg's decoder and AAC encoder)",
+    },
+    Package {
+        name: "gstreamer1.0-x",
+        why: "clockoverlay and timeoverlay: the test pattern's visible clock",
+    },
+    Package {
+        name: "ffmpeg",
+        why: "the RTMP ingest (ffmpeg -listen 1 bridges RTMP to SRT); the tests push with it as OBS would",
+    },
+];
+
+/// The showroom's sound: the player's audio sink (it falls back to a silent
+/// clock-synced sink where there is no sound card).
+const SOUND: &[Package] = &[Package {
+    name: "gstreamer1.0-alsa",
+    why: "ALSA output for the host's voice in the showroom",
+}];
+
+/// The video benchmark plays the same stream with plain gst-launch-1.0.
+const GST_TOOLS: &[Package] = &[Package {
+    name: "gstreamer1.0-tools",
+    why: "gst-launch-1.0: the raw GStreamer path the video benchmark compares against",
+}];
 
 /// The tests also run the store and the commerce engine on PostgreSQL.
 const POSTGRES: &[Package] = &[Package {
@@ -212,6 +270,13 @@ fn packages_for(task: &str) -> Vec<&'static Package> {
     if matches!(task, "demo" | "test" | "bench") {
         list.extend(PROCESSES.iter());
         list.extend(RENDER.iter());
+        list.extend(MEDIA.iter());
+    }
+    if task == "demo" {
+        list.extend(SOUND.iter());
+    }
+    if task == "bench" {
+        list.extend(GST_TOOLS.iter());
     }
     if task == "demo" && has_display() {
         list.extend(WINDOW.iter());
@@ -466,6 +531,14 @@ fn demo(args: &[String]) -> Result<()> {
         std::thread::sleep(Duration::from_millis(100));
     }
     let url = format!("http://{addr}");
+    // A live show on the stage screen: the test pattern into the ingest.
+    let mut host = match live_test_stream(&bin, &data) {
+        Ok(host) => Some(host),
+        Err(e) => {
+            println!("xtask: no live video in this demo: {e}");
+            None
+        }
+    };
     println!("xtask: server up on {url}; {bots} bots joining main-stage");
     let mut crowd = match Command::new(bin.join("vitrine-bots"))
         .args([
@@ -529,8 +602,34 @@ fn demo(args: &[String]) -> Result<()> {
             });
         shown.and(crowd_done)
     };
+    if let Some(host) = host.as_mut() {
+        let _ = host.kill();
+        let _ = host.wait();
+    }
     stop(&mut server);
     result
+}
+
+/// `vitrine-host --test-pattern` publishing to the demo server's ingest
+/// (its default, 127.0.0.1:9000) with the key the server made.
+fn live_test_stream(bin: &Path, data: &Path) -> Result<std::process::Child> {
+    let key_file = data.join("stream.key");
+    let key =
+        std::fs::read_to_string(&key_file).map_err(|e| format!("{}: {e}", key_file.display()))?;
+    println!(
+        "xtask: vitrine-host publishes a test pattern to srt://127.0.0.1:9000 (the room goes live)"
+    );
+    Command::new(bin.join("vitrine-host"))
+        .args([
+            "--ingest",
+            "srt://127.0.0.1:9000",
+            "--key",
+            key.trim(),
+            "--test-pattern",
+        ])
+        .stdout(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot start vitrine-host: {e}"))
 }
 
 fn bench(args: &[String]) -> Result<()> {
@@ -600,7 +699,16 @@ fn bench(args: &[String]) -> Result<()> {
                     &products.to_string(),
                 ]))
         }
-        _ => Err("usage: cargo xtask bench room [--bots N] [--seconds S] | bench flash-sale [--claims N] [--postgres URL] | bench client [--frames N] [--avatars N] [--products N]".into()),
+        Some("video") => {
+            ensure_packages(&packages_for("bench"))?;
+            // Only the media crate in release: GStreamer bindings, no Bevy.
+            run(cargo().args(["build", "--release", "-p", "vitrine-media", "--bins"]))?;
+            let seconds = flag(args, "--seconds", 60)?;
+            run(Command::new(target_dir().join("release").join("vitrine-bench-video"))
+                .env("RUST_LOG", "warn")
+                .args(["--seconds", &seconds.to_string()]))
+        }
+        _ => Err("usage: cargo xtask bench room [--bots N] [--seconds S] | bench flash-sale [--claims N] [--postgres URL] | bench client [--frames N] [--avatars N] [--products N] | bench video [--seconds S]".into()),
     }
 }
 

@@ -1,0 +1,412 @@
+//! `cargo xtask bench video`: glass-to-glass latency, decode cost, drops and
+//! A/V offset of live video on loopback.
+//!
+//! Three processes, so each one's CPU is its own: `vitrine-host
+//! --test-pattern` publishes 720p30 (the timecode in every frame), this
+//! binary re-run as `--relay-only` relays it, and this process plays it.
+//!
+//! Phases, one after another on the same stream:
+//! 1. our player, RGBA, on the relay's SRT output: latency, drops, A/V, CPU;
+//! 2. our player, I420 (what a GPU shader would convert): CPU;
+//! 3. `gst-launch-1.0 srtsrc ! tsdemux ! h264parse ! avdec_h264 ! fdsink`
+//!    on the same SRT output: the raw GStreamer path. Its I420 frames come
+//!    through a pipe and we read the timecode from their luma; fdsink syncs
+//!    to the clock like our appsink, so both stamp frames at render time;
+//! 4. our player on the relay's HLS playlist (served from disk by a small
+//!    file server here, as axum would): latency.
+
+use std::io::Read;
+use std::net::{SocketAddr, UdpSocket};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use vitrine_media::StreamKey;
+use vitrine_media::player::{AudioOutput, PixelFormat, Player, PlayerOptions};
+use vitrine_media::relay::{Relay, RelayConfig};
+use vitrine_media::timecode;
+
+const KEY: &str = "bench-stream-key";
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("--relay-only") {
+        relay_only(&args[2..]);
+        return;
+    }
+    let seconds: u64 = args
+        .iter()
+        .position(|a| a == "--seconds")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(60);
+    if let Err(e) = run(seconds) {
+        eprintln!("bench video: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn free_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(0)
+}
+
+/// The relay as a process of its own, until killed.
+fn relay_only(args: &[String]) {
+    let (Some(ingest), Some(viewers), Some(hls)) = (args.first(), args.get(1), args.get(2)) else {
+        eprintln!("usage: --relay-only INGEST VIEWERS HLS_DIR");
+        std::process::exit(2);
+    };
+    let (Ok(ingest), Ok(viewers)) = (ingest.parse(), viewers.parse()) else {
+        eprintln!("bad addresses");
+        std::process::exit(2);
+    };
+    let mut config = RelayConfig::new(ingest, viewers, StreamKey::new(KEY).expect("key"));
+    config.hls_dir = Some(hls.into());
+    let relay = match Relay::start(config, Arc::new(|e| eprintln!("relay: {e:?}"))) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("relay: {e}");
+            std::process::exit(1);
+        }
+    };
+    loop {
+        std::thread::sleep(Duration::from_secs(3600));
+        let _ = relay.is_live();
+    }
+}
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// CPU seconds (user + system) of a process, from /proc.
+fn cpu_seconds(pid: &str) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0.0;
+    };
+    // Fields after the command name (which may hold spaces) in parentheses.
+    let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 of the line: 11 and 12 here.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+#[derive(Default)]
+struct Phase {
+    latencies: Vec<f64>,
+    frames: u64,
+    first_counter: Option<u32>,
+    last_counter: Option<u32>,
+    cpu_s: f64,
+}
+
+impl Phase {
+    fn note(&mut self, tc: Option<timecode::Timecode>, at: SystemTime) {
+        self.frames += 1;
+        if let Some(tc) = tc {
+            self.latencies.push(tc.age_ms(at) as f64);
+            self.first_counter.get_or_insert(tc.frame);
+            self.last_counter = Some(tc.frame);
+        }
+    }
+
+    /// Frames the publisher sent in this window that never showed.
+    fn missing(&self) -> u64 {
+        match (self.first_counter, self.last_counter) {
+            (Some(a), Some(b)) => {
+                (u64::from(b.wrapping_sub(a)) + 1).saturating_sub(self.latencies.len() as u64)
+            }
+            _ => 0,
+        }
+    }
+
+    fn pct(&self, p: f64) -> f64 {
+        let mut v = self.latencies.clone();
+        v.sort_by(f64::total_cmp);
+        if v.is_empty() {
+            return f64::NAN;
+        }
+        v[((v.len() - 1) as f64 * p).round() as usize]
+    }
+
+    fn cpu_ms_per_frame(&self) -> f64 {
+        self.cpu_s * 1000.0 / self.frames.max(1) as f64
+    }
+}
+
+fn play_phase(
+    uri: &str,
+    format: PixelFormat,
+    seconds: u64,
+    measure_av: bool,
+) -> Result<(Phase, Vec<f64>, u64), String> {
+    let player = Player::start(
+        uri,
+        PlayerOptions {
+            format,
+            audio: AudioOutput::Silent,
+            measure_av,
+            ..Default::default()
+        },
+    )
+    .map_err(|e| e.to_string())?;
+    // Warm up: the first frames carry start-up, not steady state.
+    let start = Instant::now();
+    while player.take_frame().is_none_or(|f| f.timecode.is_none()) {
+        if start.elapsed() > Duration::from_secs(30) {
+            return Err(format!("no frames from {uri}: {:?}", player.state()));
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let warm_until = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < warm_until {
+        let _ = player.take_frame();
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let dropped_before = player.stats().dropped;
+    let cpu_before = cpu_seconds("self");
+    let mut phase = Phase::default();
+    let end = Instant::now() + Duration::from_secs(seconds);
+    while Instant::now() < end {
+        if let Some(frame) = player.take_frame() {
+            phase.note(frame.timecode, frame.received);
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    phase.cpu_s = cpu_seconds("self") - cpu_before;
+    let av = player.av_offsets_ms();
+    let dropped = player.stats().dropped - dropped_before;
+    Ok((phase, av, dropped))
+}
+
+fn gst_launch_phase(uri: &str, seconds: u64) -> Result<Phase, String> {
+    let (w, h) = (1280usize, 720usize);
+    let mut child = Killed(
+        Command::new("gst-launch-1.0")
+            .args([
+                "-q",
+                "srtsrc",
+                &format!("uri={uri}"),
+                "latency=80",
+                "!",
+                "tsdemux",
+                "latency=40",
+            ])
+            .args([
+                "!",
+                "h264parse",
+                "!",
+                "avdec_h264",
+                "!",
+                "video/x-raw,format=I420",
+            ])
+            .args([
+                "!",
+                "fdsink",
+                "fd=1",
+                "sync=true",
+                "max-lateness=40000000",
+                "qos=true",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("gst-launch-1.0: {e}"))?,
+    );
+    let pid = child.0.id().to_string();
+    let mut out = child.0.stdout.take().ok_or("no stdout")?;
+    let size = w * h * 3 / 2;
+    let mut buf = vec![0u8; size];
+    let read_frame =
+        |out: &mut std::process::ChildStdout, buf: &mut [u8]| out.read_exact(buf).is_ok();
+    let start = Instant::now();
+    loop {
+        if !read_frame(&mut out, &mut buf) || start.elapsed() > Duration::from_secs(30) {
+            return Err("gst-launch-1.0 gave no frames".into());
+        }
+        if timecode::read_luma(&buf[..w * h], w as u32, h as u32, w).is_ok()
+            && start.elapsed() > Duration::from_secs(2)
+        {
+            break;
+        }
+    }
+    let cpu_before = cpu_seconds(&pid);
+    let mut phase = Phase::default();
+    let end = Instant::now() + Duration::from_secs(seconds);
+    while Instant::now() < end {
+        if !read_frame(&mut out, &mut buf) {
+            break;
+        }
+        let at = SystemTime::now();
+        phase.note(
+            timecode::read_luma(&buf[..w * h], w as u32, h as u32, w).ok(),
+            at,
+        );
+    }
+    phase.cpu_s = cpu_seconds(&pid) - cpu_before;
+    Ok(phase)
+}
+
+/// Serves the HLS directory over HTTP, as the server's axum route does, so
+/// the bench needs no database or game server.
+fn serve_dir(dir: std::path::PathBuf) -> Result<SocketAddr, String> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let dir = dir.clone();
+            std::thread::spawn(move || {
+                use std::io::{BufRead, BufReader, Write};
+                let mut reader = BufReader::new(&stream);
+                let mut line = String::new();
+                if reader.read_line(&mut line).is_err() {
+                    return;
+                }
+                let name = line
+                    .split_whitespace()
+                    .nth(1)
+                    .and_then(|p| p.rsplit('/').next())
+                    .unwrap_or("")
+                    .to_owned();
+                loop {
+                    let mut h = String::new();
+                    if reader.read_line(&mut h).map_or(true, |n| n == 0) || h == "\r\n" {
+                        break;
+                    }
+                }
+                let plain = name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_')
+                    && !name.starts_with('.');
+                let body = if plain {
+                    std::fs::read(dir.join(&name)).ok()
+                } else {
+                    None
+                };
+                let mut s = &stream;
+                let _ = match body {
+                    Some(b) => {
+                        let ct = if name.ends_with(".m3u8") {
+                            "application/vnd.apple.mpegurl"
+                        } else {
+                            "video/mp2t"
+                        };
+                        write!(s, "HTTP/1.1 200 OK\r\nContent-Type: {ct}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", b.len())
+                            .and_then(|_| s.write_all(&b))
+                    }
+                    None => write!(
+                        s,
+                        "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                    ),
+                };
+            });
+        }
+    });
+    Ok(addr)
+}
+
+fn run(seconds: u64) -> Result<(), String> {
+    vitrine_media::init().map_err(|e| e.to_string())?;
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let host_bin = exe.with_file_name("vitrine-host");
+    let hls = std::env::temp_dir().join(format!("vitrine-bench-hls-{}", std::process::id()));
+    std::fs::create_dir_all(&hls).map_err(|e| e.to_string())?;
+    let ingest = format!("127.0.0.1:{}", free_port());
+    let viewers = format!("127.0.0.1:{}", free_port());
+    let _relay = Killed(
+        Command::new(&exe)
+            .args(["--relay-only", &ingest, &viewers])
+            .arg(&hls)
+            .stdout(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("relay: {e}"))?,
+    );
+    let ready = Instant::now();
+    while UdpSocket::bind(&ingest).is_ok() {
+        if ready.elapsed() > Duration::from_secs(10) {
+            return Err("the relay did not start".into());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let host = Killed(
+        Command::new(&host_bin)
+            .args([
+                "--ingest",
+                &format!("srt://{ingest}"),
+                "--key",
+                KEY,
+                "--test-pattern",
+            ])
+            .stdout(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("{}: {e}", host_bin.display()))?,
+    );
+    let srt = format!("srt://{viewers}");
+    println!("bench video: 1280x720 at 30 fps, H.264 + AAC over SRT (latency 80 ms), loopback");
+
+    let (rgba, av, dropped) = play_phase(&srt, PixelFormat::Rgba, seconds, true)?;
+    let short = (seconds / 3).max(10);
+    let (i420, _, _) = play_phase(&srt, PixelFormat::I420, short, false)?;
+    let raw = gst_launch_phase(&srt, short)?;
+    let http = serve_dir(hls)?;
+    let (hls_phase, _, _) = play_phase(
+        &format!("http://{http}/live.m3u8"),
+        PixelFormat::Rgba,
+        short,
+        false,
+    )?;
+    let host_cpu = cpu_seconds(&host.0.id().to_string());
+    drop(host);
+
+    let line = |name: &str, p: &Phase| {
+        println!(
+            "{name:<34} p50 {:>6.0} ms  p95 {:>6.0} ms  frames {:>5}  missing {:>3}  CPU {:>5.2} ms/frame",
+            p.pct(0.5),
+            p.pct(0.95),
+            p.frames,
+            p.missing(),
+            p.cpu_ms_per_frame()
+        )
+    };
+    line("SRT via relay, our player (RGBA)", &rgba);
+    line("SRT via relay, our player (I420)", &i420);
+    line("SRT via relay, gst-launch-1.0", &raw);
+    line("HLS via relay, our player (RGBA)", &hls_phase);
+    let ratio = rgba.pct(0.95) / raw.pct(0.95);
+    println!("p95 ratio, our player / gst-launch-1.0: {ratio:.2} (target <= 1.2)");
+    println!(
+        "dropped over {seconds} s: {} late (QoS), {} never shown (timecode gaps)",
+        dropped,
+        rgba.missing()
+    );
+    let mut av_sorted = av.clone();
+    av_sorted.sort_by(f64::total_cmp);
+    if av_sorted.is_empty() {
+        println!("A/V offset: no beep/flash pairs found");
+    } else {
+        let median = av_sorted[av_sorted.len() / 2];
+        let worst = av_sorted
+            .iter()
+            .fold(0.0f64, |m, v| if v.abs() > m.abs() { *v } else { m });
+        println!(
+            "A/V offset (beep onset - flash, at the sinks): median {median:+.1} ms, worst {worst:+.1} ms over {} beeps (target +-40 ms)",
+            av_sorted.len()
+        );
+    }
+    println!("publisher (vitrine-host) CPU: {host_cpu:.1} s total");
+    Ok(())
+}
