@@ -356,11 +356,11 @@ impl Drop for Player {
 }
 
 fn set_state(shared: &Shared, state: PlayerState) {
-    if let Ok(mut s) = shared.state.lock() {
-        if *s != state {
-            tracing::debug!(?state, uri = %shared.uri, "player");
-            *s = state;
-        }
+    if let Ok(mut s) = shared.state.lock()
+        && *s != state
+    {
+        tracing::debug!(?state, uri = %shared.uri, "player");
+        *s = state;
     }
 }
 
@@ -519,12 +519,10 @@ fn build(shared: &Arc<Shared>) -> Result<gst::Pipeline, PlayerError> {
     let opts = &shared.options;
     let srt_latency = opts.srt_latency_ms as i32;
     decode.connect("source-setup", false, move |args| {
-        if let Some(source) = args.get(1).and_then(|v| v.get::<gst::Element>().ok()) {
-            if source.has_property("latency")
-                && source.factory().is_some_and(|f| f.name() == "srtsrc")
-            {
-                source.set_property("latency", srt_latency);
-            }
+        if let Some(source) = args.get(1).and_then(|v| v.get::<gst::Element>().ok())
+            && source.factory().is_some_and(|f| f.name() == "srtsrc")
+        {
+            source.set_property("latency", srt_latency);
         }
         None
     });
@@ -532,10 +530,10 @@ fn build(shared: &Arc<Shared>) -> Result<gst::Pipeline, PlayerError> {
     // tsdemux sits deep inside uridecodebin; set its latency as it appears.
     let pipeline_bin = pipeline.clone().upcast::<gst::Bin>();
     pipeline_bin.connect("deep-element-added", false, move |args| {
-        if let Some(element) = args.get(2).and_then(|v| v.get::<gst::Element>().ok()) {
-            if element.factory().is_some_and(|f| f.name() == "tsdemux") {
-                element.set_property("latency", demux_latency);
-            }
+        if let Some(element) = args.get(2).and_then(|v| v.get::<gst::Element>().ok())
+            && element.factory().is_some_and(|f| f.name() == "tsdemux")
+        {
+            element.set_property("latency", demux_latency);
         }
         None
     });
@@ -637,12 +635,12 @@ fn video_branch(
                 if let Some(frame) = to_frame(&sample, pixel, &cb_shared) {
                     if av {
                         let lit = frame.marker == Some(true);
-                        if lit && !was_lit {
-                            if let Some(rt) = running_time(&sample) {
-                                if let Ok(mut probe) = cb_shared.av.lock() {
-                                    probe.flashes.push(rt);
-                                }
-                            }
+                        if lit
+                            && !was_lit
+                            && let Some(rt) = running_time(&sample)
+                            && let Ok(mut probe) = cb_shared.av.lock()
+                        {
+                            probe.flashes.push(rt);
                         }
                         was_lit = lit;
                     }
@@ -784,10 +782,10 @@ fn install_beep_finder(pad: &gst::Pad, shared: Arc<Shared>) {
             };
             let rt = Duration::from_nanos(rt.nseconds());
             if loud {
-                if quiet_since.is_some_and(|q| rt.saturating_sub(q) >= Duration::from_millis(200)) {
-                    if let Ok(mut av) = shared.av.lock() {
-                        av.beeps.push(rt);
-                    }
+                if quiet_since.is_some_and(|q| rt.saturating_sub(q) >= Duration::from_millis(200))
+                    && let Ok(mut av) = shared.av.lock()
+                {
+                    av.beeps.push(rt);
                 }
                 *quiet_since = None;
             } else if quiet_since.is_none() {

@@ -235,6 +235,7 @@ impl Session {
             clear_hls(dir);
             description.push_str(&format!(
                 "t. ! queue ! parsebin name=parse \
+                 queue name=hlsv ! h264parse ! hls.video queue name=hlsa ! aacparse ! hls.audio \
                  hlssink2 name=hls location=\"{seg}\" playlist-location=\"{list}\" \
                  target-duration=1 playlist-length=6 max-files=12 send-keyframe-requests=false ",
                 seg = dir.join("segment%05d.ts").display(),
@@ -254,6 +255,9 @@ impl Session {
         {
             let shared = shared.clone();
             let connected = connected.clone();
+            // `authentication` reads as true by default in 1.22, but the
+            // element only asks this signal once it is set explicitly.
+            ingest.set_property("authentication", true);
             ingest.connect("caller-connecting", false, move |args| {
                 let streamid = args
                     .get(2)
@@ -314,8 +318,8 @@ impl Session {
                 None
             });
         }
-        if let (Some(parse), Some(hls)) = (pipeline.by_name("parse"), pipeline.by_name("hls")) {
-            link_hls(&pipeline, &parse, &hls);
+        if let Some(parse) = pipeline.by_name("parse") {
+            link_hls(&pipeline, &parse);
         }
         if let Err(e) = pipeline.set_state(gst::State::Playing) {
             let why = bus_error(&pipeline).unwrap_or_else(|| e.to_string());
@@ -346,10 +350,12 @@ impl Session {
     fn close(self, live_since: Option<SystemTime>) -> Option<PathBuf> {
         // The source may be blocked in a read; EOS on the elements behind it
         // finishes every branch without waiting for it.
-        if let Some(tee) = self.pipeline.by_name("t") {
-            if let Some(pad) = tee.static_pad("sink") {
-                pad.send_event(gst::event::Eos::new());
-            }
+        if let Some(pad) = self
+            .pipeline
+            .by_name("t")
+            .and_then(|tee| tee.static_pad("sink"))
+        {
+            pad.send_event(gst::event::Eos::new());
         }
         if let Some(bus) = self.pipeline.bus() {
             let _ = bus.timed_pop_filtered(
@@ -372,39 +378,44 @@ impl Session {
     }
 }
 
-/// parsebin's H.264 and AAC pads go to hlssink2; anything else (VP8, Opus)
-/// to a fakesink, so a WebM publisher still reaches SRT viewers and the
-/// recording.
-fn link_hls(pipeline: &gst::Pipeline, parse: &gst::Element, hls: &gst::Element) {
+/// parsebin's H.264 and AAC pads go to hlssink2's branches (whose pads
+/// are requested when the pipeline is built: splitmuxsink waits forever on
+/// pads requested once it runs); anything else (VP8, Opus) to a fakesink,
+/// so a WebM publisher still reaches SRT viewers and the recording.
+fn link_hls(pipeline: &gst::Pipeline, parse: &gst::Element) {
     let pipeline = pipeline.downgrade();
-    let hls = hls.downgrade();
     parse.connect_pad_added(move |_, pad| {
-        let (Some(pipeline), Some(hls)) = (pipeline.upgrade(), hls.upgrade()) else {
+        let Some(pipeline) = pipeline.upgrade() else {
             return;
         };
-        let name = pad
-            .current_caps()
-            .and_then(|c| c.structure(0).map(|s| s.name().to_string()))
+        // parsebin's pads may not carry caps yet when they appear.
+        let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
+        let name = caps
+            .structure(0)
+            .map(|s| s.name().to_string())
             .unwrap_or_default();
-        let target = match name.as_str() {
-            "video/x-h264" => hls.request_pad_simple("video"),
-            "audio/mpeg" => hls.request_pad_simple("audio"),
+        let branch = match name.as_str() {
+            "video/x-h264" => pipeline.by_name("hlsv"),
+            "audio/mpeg" => pipeline.by_name("hlsa"),
             _ => None,
         };
-        let target = target.or_else(|| {
-            let sink = gst::ElementFactory::make("fakesink")
-                .property("sync", false)
-                .property("async", false)
-                .build()
-                .ok()?;
-            pipeline.add(&sink).ok()?;
-            let _ = sink.sync_state_with_parent();
-            sink.static_pad("sink")
-        });
-        if let Some(target) = target {
-            if let Err(e) = pad.link(&target) {
-                tracing::warn!(%e, caps = %name, "media relay: HLS branch not linked");
-            }
+        let target = branch
+            .and_then(|queue| queue.static_pad("sink"))
+            .filter(|sink| !sink.is_linked())
+            .or_else(|| {
+                let sink = gst::ElementFactory::make("fakesink")
+                    .property("sync", false)
+                    .property("async", false)
+                    .build()
+                    .ok()?;
+                pipeline.add(&sink).ok()?;
+                let _ = sink.sync_state_with_parent();
+                sink.static_pad("sink")
+            });
+        if let Some(target) = target
+            && let Err(e) = pad.link(&target)
+        {
+            tracing::warn!(%e, caps = %name, "media relay: HLS branch not linked");
         }
     });
 }
@@ -657,11 +668,9 @@ impl Drop for RtmpBridge {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
-        if let Ok(mut slot) = self.child.lock() {
-            if let Some(mut child) = slot.take() {
-                let _ = child.kill();
-                let _ = child.wait();
-            }
+        if let Some(mut child) = self.child.lock().ok().and_then(|mut slot| slot.take()) {
+            let _ = child.kill();
+            let _ = child.wait();
         }
     }
 }

@@ -136,3 +136,61 @@ fn publisher_relay_player_loopback() {
     drop(relay);
     eprintln!("{:?}", events.lock().unwrap());
 }
+
+#[test]
+fn a_wrong_key_is_refused() {
+    let ingest: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let viewers: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let key = StreamKey::new("test-key-123").unwrap();
+    let events: Arc<Mutex<Vec<RelayEvent>>> = Arc::default();
+    let ev = events.clone();
+    let relay = Relay::start(
+        RelayConfig::new(ingest, viewers, key),
+        Arc::new(move |e| ev.lock().unwrap().push(e)),
+    )
+    .unwrap();
+    let wrong = StreamKey::new("not-the-key-1").unwrap();
+    // srtsink keeps calling; every call is refused and nothing goes live.
+    let _publisher = Publisher::start(
+        &format!("srt://{ingest}"),
+        &wrong,
+        &PublishOptions::new(Source::TestPattern),
+    );
+    let refused = until(Duration::from_secs(10), || {
+        events
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|e| matches!(e, RelayEvent::Rejected { .. }))
+            .then_some(())
+    });
+    assert!(refused.is_some());
+    assert!(!events.lock().unwrap().contains(&RelayEvent::Live));
+    assert!(!relay.is_live());
+}
+
+#[test]
+fn relay_writes_hls() {
+    let ingest: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let viewers: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let key = StreamKey::new("test-key-123").unwrap();
+    let dir = std::env::temp_dir().join(format!("vitrine-hls-{}", std::process::id()));
+    let mut config = RelayConfig::new(ingest, viewers, key.clone());
+    config.hls_dir = Some(dir.clone());
+    let relay = Relay::start(config, Arc::new(|_| {})).unwrap();
+    let _publisher = Publisher::start(
+        &format!("srt://{ingest}"),
+        &key,
+        &PublishOptions::new(Source::TestPattern),
+    )
+    .unwrap();
+    let found = until(Duration::from_secs(15), || {
+        dir.join("live.m3u8").exists().then_some(())
+    });
+    eprintln!(
+        "{:?}",
+        std::fs::read_dir(&dir).map(|d| d.flatten().map(|e| e.file_name()).collect::<Vec<_>>())
+    );
+    assert!(found.is_some());
+    drop(relay);
+}

@@ -520,12 +520,6 @@ fn garbage_on_the_media_ports_changes_nothing() {
         &StreamKey::new("not-the-key-1").unwrap(),
         &PublishOptions::new(Source::TestPattern),
     );
-    if let Ok(p) = &wrong {
-        assert!(
-            p.wait(Duration::from_secs(10)).is_some(),
-            "a refused publisher learns it"
-        );
-    }
     // Nothing went live, and the room is still there.
     assert!(!until_live(&mut client, true, Duration::from_secs(2)));
     assert!(client.is_connected());

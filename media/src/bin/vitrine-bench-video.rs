@@ -284,7 +284,7 @@ fn serve_dir(dir: std::path::PathBuf) -> Result<SocketAddr, String> {
                     .to_owned();
                 loop {
                     let mut h = String::new();
-                    if reader.read_line(&mut h).map_or(true, |n| n == 0) || h == "\r\n" {
+                    if !matches!(reader.read_line(&mut h), Ok(n) if n > 0) || h == "\r\n" {
                         break;
                     }
                 }
