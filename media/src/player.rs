@@ -452,18 +452,15 @@ fn watch(shared: &Arc<Shared>, pipeline: &gst::Pipeline) -> Result<(), PlayerErr
         match msg.view() {
             gst::MessageView::Eos(_) => return Err(PlayerError::Ended),
             gst::MessageView::Error(e) => return Err(classify(&e.error(), e.debug())),
-            gst::MessageView::Qos(q) => {
-                // Only the video sink's drops count: that is what the eye misses.
-                if q.src().is_some_and(|s| s.name() == "video") {
-                    let (_, dropped) = q.stats();
-                    if let gst::GenericFormattedValue::Buffers(Some(n)) = dropped {
-                        let n: u64 = *n;
-                        if n > dropped_here {
-                            shared
-                                .dropped
-                                .fetch_add(n - dropped_here, Ordering::Relaxed);
-                            dropped_here = n;
-                        }
+            // Only the video sink's drops count: that is what the eye misses.
+            gst::MessageView::Qos(q) if q.src().is_some_and(|s| s.name() == "video") => {
+                if let (_, gst::GenericFormattedValue::Buffers(Some(n))) = q.stats() {
+                    let n: u64 = *n;
+                    if n > dropped_here {
+                        shared
+                            .dropped
+                            .fetch_add(n - dropped_here, Ordering::Relaxed);
+                        dropped_here = n;
                     }
                 }
             }

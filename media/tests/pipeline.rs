@@ -58,7 +58,7 @@ fn timecode_survives_h264() {
             unix_ms: 1_700_000_000_000 + s.len() as u64 * 33,
             frame: s.len() as u32,
         };
-        timecode::stamp_frame(tc, s.len() % 2 == 0, &mut frame).unwrap();
+        timecode::stamp_frame(tc, s.len().is_multiple_of(2), &mut frame).unwrap();
         s.push(tc);
         gst::PadProbeReturn::Ok
     });
@@ -83,7 +83,7 @@ fn timecode_survives_h264() {
     assert_eq!(read.len(), 20);
     for (i, (tc, marker)) in read.into_iter().enumerate() {
         assert_eq!(tc, Ok(sent[i]), "frame {i}");
-        assert_eq!(marker, Some(i % 2 == 0), "marker {i}");
+        assert_eq!(marker, Some(i.is_multiple_of(2)), "marker {i}");
     }
 }
 
@@ -125,7 +125,7 @@ fn publisher_relay_player_loopback() {
         player.state(),
         player.stats()
     );
-    assert!(lat >= 0 && lat < 2000, "{lat}");
+    assert!((0..2000).contains(&lat), "{lat}");
     until(Duration::from_secs(2), || {
         (player.state() == PlayerState::Playing).then_some(())
     })

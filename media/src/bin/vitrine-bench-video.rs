@@ -40,7 +40,13 @@ fn main() {
         .and_then(|i| args.get(i + 1))
         .and_then(|s| s.parse().ok())
         .unwrap_or(60);
-    if let Err(e) = run(seconds) {
+    let latency: u32 = args
+        .iter()
+        .position(|a| a == "--latency")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(80);
+    if let Err(e) = run(seconds, latency) {
         eprintln!("bench video: {e}");
         std::process::exit(1);
     }
@@ -55,6 +61,7 @@ fn free_port() -> u16 {
 
 /// The relay as a process of its own, until killed.
 fn relay_only(args: &[String]) {
+    let latency: u32 = args.get(3).and_then(|l| l.parse().ok()).unwrap_or(80);
     let (Some(ingest), Some(viewers), Some(hls)) = (args.first(), args.get(1), args.get(2)) else {
         eprintln!("usage: --relay-only INGEST VIEWERS HLS_DIR");
         std::process::exit(2);
@@ -65,6 +72,7 @@ fn relay_only(args: &[String]) {
     };
     let mut config = RelayConfig::new(ingest, viewers, StreamKey::new(KEY).expect("key"));
     config.hls_dir = Some(hls.into());
+    config.latency_ms = latency;
     let relay = match Relay::start(config, Arc::new(|e| eprintln!("relay: {e:?}"))) {
         Ok(r) => r,
         Err(e) => {
@@ -153,6 +161,7 @@ fn play_phase(
     format: PixelFormat,
     seconds: u64,
     measure_av: bool,
+    latency: u32,
 ) -> Result<(Phase, Vec<f64>, u64), String> {
     let player = Player::start(
         uri,
@@ -160,6 +169,7 @@ fn play_phase(
             format,
             audio: AudioOutput::Silent,
             measure_av,
+            srt_latency_ms: latency,
             ..Default::default()
         },
     )
@@ -193,7 +203,7 @@ fn play_phase(
     Ok((phase, av, dropped))
 }
 
-fn gst_launch_phase(uri: &str, seconds: u64) -> Result<Phase, String> {
+fn gst_launch_phase(uri: &str, seconds: u64, latency: u32) -> Result<Phase, String> {
     let (w, h) = (1280usize, 720usize);
     let mut child = Killed(
         Command::new("gst-launch-1.0")
@@ -201,7 +211,7 @@ fn gst_launch_phase(uri: &str, seconds: u64) -> Result<Phase, String> {
                 "-q",
                 "srtsrc",
                 &format!("uri={uri}"),
-                "latency=80",
+                &format!("latency={latency}"),
                 "!",
                 "tsdemux",
                 "latency=40",
@@ -319,7 +329,7 @@ fn serve_dir(dir: std::path::PathBuf) -> Result<SocketAddr, String> {
     Ok(addr)
 }
 
-fn run(seconds: u64) -> Result<(), String> {
+fn run(seconds: u64, latency: u32) -> Result<(), String> {
     vitrine_media::init().map_err(|e| e.to_string())?;
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let host_bin = exe.with_file_name("vitrine-host");
@@ -331,6 +341,7 @@ fn run(seconds: u64) -> Result<(), String> {
         Command::new(&exe)
             .args(["--relay-only", &ingest, &viewers])
             .arg(&hls)
+            .arg(latency.to_string())
             .stdout(Stdio::null())
             .spawn()
             .map_err(|e| format!("relay: {e}"))?,
@@ -350,24 +361,29 @@ fn run(seconds: u64) -> Result<(), String> {
                 "--key",
                 KEY,
                 "--test-pattern",
+                "--latency",
+                &latency.to_string(),
             ])
             .stdout(Stdio::null())
             .spawn()
             .map_err(|e| format!("{}: {e}", host_bin.display()))?,
     );
     let srt = format!("srt://{viewers}");
-    println!("bench video: 1280x720 at 30 fps, H.264 + AAC over SRT (latency 80 ms), loopback");
+    println!(
+        "bench video: 1280x720 at 30 fps, H.264 + AAC over SRT (latency {latency} ms each hop), loopback"
+    );
 
-    let (rgba, av, dropped) = play_phase(&srt, PixelFormat::Rgba, seconds, true)?;
+    let (rgba, av, dropped) = play_phase(&srt, PixelFormat::Rgba, seconds, true, latency)?;
     let short = (seconds / 3).max(10);
-    let (i420, _, _) = play_phase(&srt, PixelFormat::I420, short, false)?;
-    let raw = gst_launch_phase(&srt, short)?;
+    let (i420, _, _) = play_phase(&srt, PixelFormat::I420, short, false, latency)?;
+    let raw = gst_launch_phase(&srt, short, latency)?;
     let http = serve_dir(hls)?;
     let (hls_phase, _, _) = play_phase(
         &format!("http://{http}/live.m3u8"),
         PixelFormat::Rgba,
         short,
         false,
+        latency,
     )?;
     let host_cpu = cpu_seconds(&host.0.id().to_string());
     drop(host);
