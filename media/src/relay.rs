@@ -366,11 +366,11 @@ impl Session {
         let _ = self.pipeline.set_state(gst::State::Null);
         let partial = self.partial?;
         let size = std::fs::metadata(&partial).map(|m| m.len()).unwrap_or(0);
-        let since = live_since?;
-        if size == 0 {
+        // A session nobody published to leaves no file behind.
+        let Some(since) = live_since.filter(|_| size > 0) else {
             let _ = std::fs::remove_file(&partial);
             return None;
-        }
+        };
         let ext = self.extension.lock().map(|e| *e).unwrap_or("ts");
         let done = partial.with_file_name(format!("show-{}.{ext}", unix_ms(since)));
         std::fs::rename(&partial, &done).ok()?;
