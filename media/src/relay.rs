@@ -565,12 +565,14 @@ impl RtmpBridge {
                 .spawn(move || {
                     while !stop.load(Ordering::Relaxed) {
                         let born = Instant::now();
-                        let spawned = Command::new("ffmpeg")
+                        let mut command = Command::new("ffmpeg");
+                        command
                             .args(&args)
                             .stdin(Stdio::null())
                             .stdout(Stdio::null())
-                            .stderr(Stdio::piped())
-                            .spawn();
+                            .stderr(Stdio::piped());
+                        die_with_parent(&mut command);
+                        let spawned = command.spawn();
                         match spawned {
                             Ok(mut c) => {
                                 if let Some(stderr) = c.stderr.take() {
@@ -615,6 +617,26 @@ impl RtmpBridge {
             thread: Some(thread),
         })
     }
+}
+
+/// A server killed outright (`kill -9`) must not leave ffmpeg holding the
+/// RTMP port: on Linux the child gets SIGKILL when its parent dies.
+fn die_with_parent(command: &mut Command) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: prctl is async-signal-safe and touches no Rust state.
+        unsafe {
+            command.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = command;
 }
 
 /// ffmpeg's RTMP server only warns about a stream name other than the one

@@ -21,6 +21,9 @@ fn start(data: &Path, config: &Path) -> (Child, String) {
             "127.0.0.1:0",
             "--udp",
             "127.0.0.1:0",
+            // The relay's fixed ports would clash between parallel runs;
+            // its own tests are in tests/tests/media.rs.
+            "--no-media",
             "--data-dir",
         ])
         .arg(data)
