@@ -67,6 +67,9 @@ fn starts_makes_private_keys_and_exits_zero_on_sigterm() {
             "127.0.0.1:0",
             "--udp",
             "127.0.0.1:0",
+            // No media relay: its fixed ports would clash with a demo or
+            // another run.
+            "--no-media",
             "--data-dir",
         ])
         .arg(&data)

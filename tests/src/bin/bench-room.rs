@@ -169,6 +169,9 @@ fn main() -> Result<(), String> {
             "127.0.0.1:0",
             "--udp",
             "127.0.0.1:0",
+            // No media relay: its fixed ports would clash with a demo or
+            // another run.
+            "--no-media",
             "--data-dir",
         ])
         .arg(dir.path().join("data"))
