@@ -8,6 +8,9 @@
 //! ```
 //!
 //! Both sinks sync to the pipeline clock, so picture and sound stay together.
+//! On a live SRT stream the pipeline latency leaves out what SRT and the
+//! demuxer have already spent (see `configure_latency`), and h264parse is
+//! told that tsdemux hands it whole frames (`mark_access_units`).
 //! The appsink keeps one buffer and drops late ones: the pipeline never
 //! waits for the reader. A control thread owns the pipeline: it watches the
 //! bus, notices a stall, tears down and rebuilds with backoff, and
@@ -452,6 +455,7 @@ fn watch(shared: &Arc<Shared>, pipeline: &gst::Pipeline) -> Result<(), PlayerErr
         match msg.view() {
             gst::MessageView::Eos(_) => return Err(PlayerError::Ended),
             gst::MessageView::Error(e) => return Err(classify(&e.error(), e.debug())),
+            gst::MessageView::Latency(_) => configure_latency(shared, pipeline),
             // Only the video sink's drops count: that is what the eye misses.
             gst::MessageView::Qos(q) if q.src().is_some_and(|s| s.name() == "video") => {
                 if let (_, gst::GenericFormattedValue::Buffers(Some(n))) = q.stats() {
@@ -466,6 +470,41 @@ fn watch(shared: &Arc<Shared>, pipeline: &gst::Pipeline) -> Result<(), PlayerErr
             }
             _ => {}
         }
+    }
+}
+
+/// Over SRT, the latency GStreamer would pick counts twice what the
+/// transport has already spent: srtsrc stamps each buffer as SRT hands it
+/// over, after its receive buffer (TSBPD) held it for the SRT latency, yet
+/// still reports that latency; and tsdemux's timestamps, mapped from the
+/// PCR, already lead the data (the publisher's mux puts PTS ahead of PCR),
+/// yet it reports its smoothing latency on top. Measured on loopback, the
+/// frames reached the sink 17 to 92 ms before their timestamps while the
+/// sinks waited out those two latencies again (160 ms at the default 80 ms
+/// SRT latency). So the pipeline is given the latency it computes less
+/// those two parts: what is left (the audio sink's own buffer, a decoder
+/// that reports some) still holds the two sinks together. Recomputed on
+/// each `Latency` message (a new branch, the audio sink starting).
+fn configure_latency(shared: &Shared, pipeline: &gst::Pipeline) {
+    if !is_srt(&shared.uri) {
+        return;
+    }
+    let mut query = gst::query::Latency::new();
+    if !pipeline.query(&mut query) {
+        return;
+    }
+    let (live, min, _max) = query.result();
+    if !live {
+        return;
+    }
+    let spent = gst::ClockTime::from_mseconds(
+        u64::from(shared.options.srt_latency_ms) + u64::from(shared.options.demux_latency_ms),
+    );
+    let latency = min.saturating_sub(spent);
+    if pipeline.latency() != Some(latency) {
+        tracing::debug!(computed = %min, configured = %latency, "player: pipeline latency");
+        pipeline.set_latency(latency);
+        let _ = pipeline.recalculate_latency();
     }
 }
 
@@ -526,11 +565,13 @@ fn build(shared: &Arc<Shared>) -> Result<gst::Pipeline, PlayerError> {
     let demux_latency = opts.demux_latency_ms as i32;
     // tsdemux sits deep inside uridecodebin; set its latency as it appears.
     let pipeline_bin = pipeline.clone().upcast::<gst::Bin>();
+    let srt = is_srt(&shared.uri);
     pipeline_bin.connect("deep-element-added", false, move |args| {
-        if let Some(element) = args.get(2).and_then(|v| v.get::<gst::Element>().ok())
-            && element.factory().is_some_and(|f| f.name() == "tsdemux")
-        {
-            element.set_property("latency", demux_latency);
+        let element = args.get(2).and_then(|v| v.get::<gst::Element>().ok())?;
+        match element.factory()?.name().as_str() {
+            "tsdemux" => element.set_property("latency", demux_latency),
+            "h264parse" if srt => mark_access_units(&element),
+            _ => {}
         }
         None
     });
@@ -574,6 +615,73 @@ fn build(shared: &Arc<Shared>) -> Result<gst::Pipeline, PlayerError> {
         return Err(err);
     }
     Ok(pipeline)
+}
+
+/// tsdemux hands on one whole PES packet per buffer, and a live H.264
+/// publisher (ours, OBS, ffmpeg) puts one access unit in each, but its caps
+/// do not say so. Told nothing, h264parse takes the stream as bare NAL units
+/// and holds each frame until the next one's start code arrives: a frame
+/// (33 ms at 30 fps) of real delay, which it also reports as latency. On a
+/// live SRT stream the caps from tsdemux get `alignment=au`, so each
+/// buffer goes on as a frame the moment it is parsed.
+fn mark_access_units(parse: &gst::Element) {
+    let Some(pad) = parse.static_pad("sink") else {
+        return;
+    };
+    pad.add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, |pad, info| {
+        let Some(gst::PadProbeData::Event(event)) = &info.data else {
+            return gst::PadProbeReturn::Ok;
+        };
+        let gst::EventView::Caps(caps) = event.view() else {
+            return gst::PadProbeReturn::Ok;
+        };
+        let from_tsdemux = fed_by_tsdemux(pad);
+        let caps = caps.caps();
+        let bare = caps.structure(0).is_some_and(|s| {
+            s.name() == "video/x-h264"
+                && !s.has_field("alignment")
+                && s.get::<&str>("stream-format")
+                    .is_ok_and(|f| f == "byte-stream")
+        });
+        if from_tsdemux && bare && caps.size() == 1 {
+            let mut marked = caps.to_owned();
+            if let Some(s) = marked.make_mut().structure_mut(0) {
+                s.set("alignment", "au");
+            }
+            info.data = Some(gst::PadProbeData::Event(gst::event::Caps::new(&marked)));
+        }
+        gst::PadProbeReturn::Ok
+    });
+}
+
+/// Whether a tsdemux feeds this sink pad, directly or through the
+/// multiqueue decodebin puts behind demuxers.
+fn fed_by_tsdemux(pad: &gst::Pad) -> bool {
+    let mut peer = pad.peer();
+    for _ in 0..3 {
+        let Some(src) = peer else {
+            return false;
+        };
+        let Some(element) = src.parent_element() else {
+            return false;
+        };
+        if element.factory().is_some_and(|f| f.name() == "tsdemux") {
+            return true;
+        }
+        // One step upstream through the element (a queue's src to its sink).
+        peer = src
+            .iterate_internal_links()
+            .into_iter()
+            .flatten()
+            .next()
+            .and_then(|sink| sink.peer());
+    }
+    false
+}
+
+fn is_srt(uri: &str) -> bool {
+    uri.get(..6)
+        .is_some_and(|s| s.eq_ignore_ascii_case("srt://"))
 }
 
 fn add_chain(
@@ -653,7 +761,8 @@ fn video_branch(
             })
             .build(),
     );
-    add_chain(pipeline, pad, &[queue, convert, sink.upcast()])
+    let sink = sink.upcast::<gst::Element>();
+    add_chain(pipeline, pad, &[queue, convert, sink])
 }
 
 fn running_time(sample: &gst::Sample) -> Option<Duration> {

@@ -704,11 +704,13 @@ fn bench(args: &[String]) -> Result<()> {
             // Only the media crate in release: GStreamer bindings, no Bevy.
             run(cargo().args(["build", "--release", "-p", "vitrine-media", "--bins"]))?;
             let seconds = flag(args, "--seconds", 60)?;
+            let latency = flag(args, "--latency", 80)?;
             run(Command::new(target_dir().join("release").join("vitrine-bench-video"))
                 .env("RUST_LOG", "warn")
-                .args(["--seconds", &seconds.to_string()]))
+                .args(["--seconds", &seconds.to_string()])
+                .args(["--latency", &latency.to_string()]))
         }
-        _ => Err("usage: cargo xtask bench room [--bots N] [--seconds S] | bench flash-sale [--claims N] [--postgres URL] | bench client [--frames N] [--avatars N] [--products N] | bench video [--seconds S]".into()),
+        _ => Err("usage: cargo xtask bench room [--bots N] [--seconds S] | bench flash-sale [--claims N] [--postgres URL] | bench client [--frames N] [--avatars N] [--products N] | bench video [--seconds S] [--latency MS]".into()),
     }
 }
 
