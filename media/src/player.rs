@@ -480,7 +480,7 @@ fn watch(shared: &Arc<Shared>, pipeline: &gst::Pipeline) -> Result<(), PlayerErr
 /// PCR, already lead the data (the publisher's mux puts PTS ahead of PCR),
 /// yet it reports its smoothing latency on top. Measured on loopback, the
 /// frames reached the sink 17 to 92 ms before their timestamps while the
-/// sinks waited out those two latencies again (160 ms at the default 80 ms
+/// sinks waited out those two latencies again (120 ms at the default 80 ms
 /// SRT latency). So the pipeline is given the latency it computes less
 /// those two parts: what is left (the audio sink's own buffer, a decoder
 /// that reports some) still holds the two sinks together. Recomputed on
