@@ -403,6 +403,7 @@ fn frame_start(mut capture: ResMut<Capture>) {
 
 fn frame_end(
     options: Res<Options>,
+    video: Option<ResMut<super::video::StageVideo>>,
     mut capture: ResMut<Capture>,
     mut exit: MessageWriter<AppExit>,
 ) {
@@ -431,6 +432,14 @@ fn frame_end(
             options.products,
             bench.frames.len()
         );
+        if let Some(mut video) = video.filter(|v| !v.copy_cpu_ms.is_empty()) {
+            let (v50, v95) = percentiles(&mut video.copy_cpu_ms);
+            println!(
+                "client bench: stage video: {} frames taken from the player and copied into the \
+                 screen's image, main-thread CPU p50 {v50:.2} ms, p95 {v95:.2} ms",
+                video.copy_cpu_ms.len()
+            );
+        }
         exit.write(AppExit::Success);
     }
 }

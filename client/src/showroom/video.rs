@@ -67,6 +67,9 @@ pub struct StageVideo {
     pub frames_shown: u64,
     /// The newest frame's size, in-picture timecode (unix ms) and sequence.
     pub last_frame: Option<ShownFrame>,
+    /// `--bench`: the main thread's CPU time taking each frame and copying
+    /// it into the screen's image, in ms.
+    pub copy_cpu_ms: Vec<f64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,6 +121,7 @@ fn setup_video(mut commands: Commands, mut images: ResMut<Assets<Image>>) {
         status: VideoStatus::Off,
         frames_shown: 0,
         last_frame: None,
+        copy_cpu_ms: Vec::new(),
     });
 }
 
@@ -184,6 +188,7 @@ fn follow_stream(options: Res<Options>, session: Res<Session>, mut video: ResMut
 /// Copies the newest frame into the screen's image and puts the image or
 /// the slate on the screen.
 fn show_frames(
+    options: Res<Options>,
     mut video: ResMut<StageVideo>,
     slate: Option<Res<StageSlate>>,
     mut images: ResMut<Assets<Image>>,
@@ -191,6 +196,7 @@ fn show_frames(
     mut materials: ResMut<Assets<StandardMaterial>>,
 ) {
     let video = &mut *video;
+    let bench = options.bench;
     if let Some(player) = &video.player {
         video.status = match player.state() {
             PlayerState::Connecting { .. } => VideoStatus::Connecting,
@@ -204,6 +210,7 @@ fn show_frames(
             PlayerState::Ended => VideoStatus::Ended,
             PlayerState::Error(e) => VideoStatus::Failed(e.to_string()),
         };
+        let started = bench.then(thread_cpu_ms);
         if let Some(frame) = player.take_frame()
             && frame.format == PixelFormat::Rgba
             && let Some(data) = rgba_rows(frame.data(), frame.width, frame.height, frame.strides[0])
@@ -214,6 +221,9 @@ fn show_frames(
                 *image = fresh;
             }
             video.frames_shown += 1;
+            if let Some(started) = started {
+                video.copy_cpu_ms.push(thread_cpu_ms() - started);
+            }
             video.last_frame = Some(ShownFrame {
                 width: frame.width,
                 height: frame.height,
@@ -241,6 +251,17 @@ fn show_frames(
         }
     }
     video.on_screen = show_video;
+}
+
+/// This thread's CPU time, in ms.
+fn thread_cpu_ms() -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid out-pointer for the call.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as f64 * 1e3 + ts.tv_nsec as f64 / 1e6
 }
 
 /// Tightly packed RGBA rows from a frame whose rows may be padded; `None`
