@@ -560,12 +560,18 @@ fn update_slate(
             camera.is_active = false;
         }
     }
-    let live = session.mirror().and_then(|m| m.show_live.clone());
+    // Compared borrowed: this runs every frame; the title is cloned only
+    // when the slate changes.
+    let live = session.mirror().and_then(|m| m.show_live.as_deref());
     let note = video.and_then(|v| v.slate_note());
-    let key = (live, note);
-    if slate.shown_for.as_ref() == Some(&key) {
+    let drawn = slate
+        .shown_for
+        .as_ref()
+        .map(|(l, n)| (l.as_deref(), n.as_deref()));
+    if drawn == Some((live, note.as_deref())) {
         return;
     }
+    let key = (live.map(str::to_owned), note);
     let (title, subtitle) = match &key {
         (_, Some(note)) => (
             key.0

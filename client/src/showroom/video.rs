@@ -104,12 +104,12 @@ impl StageVideo {
 
 /// Which URI to play: `--video` if given, else the room's stream while the
 /// host is on, SRT first (lowest latency), HLS otherwise.
-pub fn stream_uri(forced: Option<&str>, stream: Option<&StreamNet>) -> Option<String> {
-    if let Some(uri) = forced {
-        return Some(uri.to_owned());
+pub fn stream_uri<'a>(forced: Option<&'a str>, stream: Option<&'a StreamNet>) -> Option<&'a str> {
+    if forced.is_some() {
+        return forced;
     }
     let stream = stream.filter(|s| s.live)?;
-    stream.srt.clone().or_else(|| stream.hls.clone())
+    stream.srt.as_deref().or(stream.hls.as_deref())
 }
 
 fn setup_video(mut commands: Commands, mut images: ResMut<Assets<Image>>) {
@@ -150,12 +150,14 @@ fn video_image(width: u32, height: u32, data: Vec<u8>) -> Image {
 /// Starts, restarts or stops the player as the room's stream changes.
 fn follow_stream(options: Res<Options>, session: Res<Session>, mut video: ResMut<StageVideo>) {
     let stream = session.mirror().and_then(|m| m.stream.as_ref());
+    // Compared borrowed: this runs every frame, and allocates only when
+    // the stream changes.
     let wanted = stream_uri(options.video.as_deref(), stream);
-    if wanted == video.uri {
+    if wanted == video.uri.as_deref() {
         return;
     }
     video.player = None;
-    video.uri = wanted.clone();
+    video.uri = wanted.map(str::to_owned);
     video.status = VideoStatus::Off;
     video.last_frame = None;
     let Some(uri) = wanted else {
@@ -172,7 +174,7 @@ fn follow_stream(options: Res<Options>, session: Res<Session>, mut video: ResMut
         },
         ..default()
     };
-    match Player::start(&uri, player_options) {
+    match Player::start(uri, player_options) {
         Ok(player) => {
             info!("stage video: playing {uri}");
             video.player = Some(player);
@@ -298,17 +300,17 @@ mod tests {
     #[test]
     fn plays_srt_first_only_while_live_and_a_forced_uri_always() {
         let both = stream(true, Some("srt://h:1"), Some("http://h/hls/live.m3u8"));
-        assert_eq!(stream_uri(None, Some(&both)).as_deref(), Some("srt://h:1"));
+        assert_eq!(stream_uri(None, Some(&both)), Some("srt://h:1"));
         let hls_only = stream(true, None, Some("http://h/hls/live.m3u8"));
         assert_eq!(
-            stream_uri(None, Some(&hls_only)).as_deref(),
+            stream_uri(None, Some(&hls_only)),
             Some("http://h/hls/live.m3u8")
         );
         let off = stream(false, Some("srt://h:1"), None);
         assert_eq!(stream_uri(None, Some(&off)), None);
         assert_eq!(stream_uri(None, None), None);
         assert_eq!(
-            stream_uri(Some("file:///x.mp4"), Some(&off)).as_deref(),
+            stream_uri(Some("file:///x.mp4"), Some(&off)),
             Some("file:///x.mp4")
         );
     }
