@@ -114,7 +114,38 @@ pub struct ProductView {
     pub price: MoneyView,
     /// The 3D model, relative to the assets folder.
     pub model: String,
+    /// The product's real size, so XR and AR show it at true scale; absent
+    /// for a product imported without one.
+    #[serde(default)]
+    pub size: Option<ProductSize>,
     pub variants: Vec<VariantView>,
+}
+
+/// A product's real outer size in millimetres: width (x), height (y) and
+/// depth (z) as it stands on its display.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ProductSize {
+    pub width_mm: u32,
+    pub height_mm: u32,
+    pub depth_mm: u32,
+}
+
+impl ProductSize {
+    /// The largest size a catalog accepts on any side: 5 m.
+    pub const MAX_MM: u32 = 5_000;
+
+    /// Width, height and depth in metres.
+    pub fn metres(&self) -> [f32; 3] {
+        [self.width_mm, self.height_mm, self.depth_mm].map(|mm| mm as f32 / 1000.0)
+    }
+
+    /// Every side from 1 mm to [`Self::MAX_MM`].
+    pub fn is_valid(&self) -> bool {
+        [self.width_mm, self.height_mm, self.depth_mm]
+            .iter()
+            .all(|mm| (1..=Self::MAX_MM).contains(mm))
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

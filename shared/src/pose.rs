@@ -11,6 +11,14 @@ pub const MAX_SPEED_M_PER_S: f32 = 6.0;
 pub const MAX_HAND_REACH_M: f32 = 1.2;
 /// How far the head may be above the body's floor position, in metres.
 pub const MAX_HEAD_HEIGHT_M: f32 = 2.6;
+/// How far one teleport may jump, in metres: a long arc across the floor.
+pub const MAX_TELEPORT_M: f32 = 10.0;
+/// How close two hands must be for a hand-off, in metres.
+pub const HANDOFF_REACH_M: f32 = 0.5;
+/// Where a shopper without tracked hands holds a product: this far in front
+/// of the body, at this height (in front of the eyes on the desktop).
+pub const DESKTOP_HOLD_FORWARD_M: f32 = 0.6;
+pub const DESKTOP_HOLD_HEIGHT_M: f32 = 1.35;
 /// Quantization step for positions: 1 cm.
 pub const POSITION_STEP_M: f32 = 0.01;
 /// Yaw is quantized into this many steps per turn.
@@ -60,6 +68,72 @@ impl PoseNet {
         });
         self.position.into_iter().chain([self.yaw]).chain(xr)
     }
+
+    /// Where this shopper's hands are, in room space: the tracked hands of
+    /// an XR pose, or the point in front of a desktop shopper's eyes where a
+    /// held product rides (protocol yaw 0 faces +Z).
+    pub fn reach_points(&self) -> Vec<[f32; 3]> {
+        let tracked: Vec<[f32; 3]> = self
+            .xr
+            .iter()
+            .flat_map(|xr| [xr.left_hand, xr.right_hand])
+            .flatten()
+            .map(|hand| hand.position)
+            .collect();
+        if !tracked.is_empty() {
+            return tracked;
+        }
+        let [x, y, z] = self.position;
+        vec![[
+            x + self.yaw.sin() * DESKTOP_HOLD_FORWARD_M,
+            y + DESKTOP_HOLD_HEIGHT_M,
+            z + self.yaw.cos() * DESKTOP_HOLD_FORWARD_M,
+        ]]
+    }
+}
+
+/// The gap between the nearest of the taker's and the holder's hands, in
+/// metres: a hand-off needs at most [`HANDOFF_REACH_M`].
+pub fn handoff_distance(taker: &PoseNet, holder: &PoseNet) -> f32 {
+    let holder_hands = holder.reach_points();
+    taker
+        .reach_points()
+        .iter()
+        .flat_map(|a| holder_hands.iter().map(move |b| len(sub(*a, *b))))
+        .fold(f32::INFINITY, f32::min)
+}
+
+/// Why a teleport was refused.
+#[derive(Debug, Error, PartialEq, Clone, Copy)]
+pub enum TeleportError {
+    #[error("teleport target is not finite")]
+    NotFinite,
+    #[error("teleport target is outside the room")]
+    OutsideRoom,
+    #[error("teleport target is more than {MAX_TELEPORT_M} m away")]
+    TooFar,
+}
+
+/// The server's rule for a teleport from `from` (the body's floor position)
+/// to `to`: a finite point inside the room, within [`MAX_TELEPORT_M`].
+/// Returns the target on the floor.
+pub fn teleport_target(
+    from: [f32; 3],
+    to: [f32; 3],
+    bounds: &RoomBounds,
+) -> Result<[f32; 3], TeleportError> {
+    if to.iter().any(|c| !c.is_finite()) {
+        return Err(TeleportError::NotFinite);
+    }
+    let floor = [to[0], bounds.min[1], to[2]];
+    if !bounds.contains(floor) {
+        return Err(TeleportError::OutsideRoom);
+    }
+    let flat = len([floor[0] - from[0], 0.0, floor[2] - from[2]]);
+    if flat > MAX_TELEPORT_M {
+        return Err(TeleportError::TooFar);
+    }
+    Ok(floor)
 }
 
 /// The walkable volume of a room, axis-aligned, in metres.
@@ -464,4 +538,71 @@ mod tests {
         };
         assert_eq!(extreme.apply(&PoseDeltaQ { x: 1, z: 0, yaw: 0 }), None);
     }
+    fn hand(p: [f32; 3]) -> TrackedPoseNet {
+        TrackedPoseNet {
+            position: p,
+            rotation: [0.0, 0.0, 0.0, 1.0],
+        }
+    }
+
+    #[test]
+    fn handoff_measures_the_nearest_pair_of_hands() {
+        let xr = |body: [f32; 3], l: [f32; 3], r: [f32; 3]| PoseNet {
+            position: body,
+            yaw: 0.0,
+            xr: Some(XrPoseNet {
+                head: hand([body[0], 1.6, body[2]]),
+                left_hand: Some(hand(l)),
+                right_hand: Some(hand(r)),
+            }),
+        };
+        let alice = xr([0.0, 0.0, 0.0], [-0.3, 1.2, 0.3], [0.3, 1.2, 0.4]);
+        let bob = xr([0.0, 0.0, 1.2], [0.4, 1.2, 0.7], [-0.3, 1.2, 0.9]);
+        // Alice's right hand to Bob's left: (0.1, 0, 0.3).
+        let d = handoff_distance(&alice, &bob);
+        assert!((d - 0.1f32.hypot(0.3)).abs() < 1e-5, "{d}");
+        assert_eq!(d, handoff_distance(&bob, &alice));
+        assert!(d <= HANDOFF_REACH_M);
+        let far = xr([0.0, 0.0, 3.0], [0.0, 1.2, 2.8], [0.2, 1.2, 2.8]);
+        assert!(handoff_distance(&alice, &far) > HANDOFF_REACH_M);
+    }
+
+    #[test]
+    fn a_desktop_shopper_holds_in_front_of_the_eyes() {
+        // Yaw 0 faces +Z; a quarter turn faces +X.
+        let p = PoseNet::at([1.0, 0.0, 2.0], 0.0).reach_points();
+        assert_eq!(p.len(), 1);
+        assert!((p[0][2] - (2.0 + DESKTOP_HOLD_FORWARD_M)).abs() < 1e-5);
+        assert!((p[0][1] - DESKTOP_HOLD_HEIGHT_M).abs() < 1e-5);
+        let q = PoseNet::at([1.0, 0.0, 2.0], std::f32::consts::FRAC_PI_2).reach_points();
+        assert!((q[0][0] - (1.0 + DESKTOP_HOLD_FORWARD_M)).abs() < 1e-5);
+        // Two desktop shoppers face to face, a metre apart, can pass.
+        let a = PoseNet::at([0.0, 0.0, 0.0], 0.0);
+        let b = PoseNet::at([0.0, 0.0, 1.4], std::f32::consts::PI);
+        assert!(handoff_distance(&a, &b) < HANDOFF_REACH_M);
+        let back_to_back = PoseNet::at([0.0, 0.0, 1.4], 0.0);
+        assert!(handoff_distance(&a, &back_to_back) > HANDOFF_REACH_M);
+    }
+
+    #[test]
+    fn teleports_land_on_the_floor_inside_the_room_and_within_range() {
+        let room = RoomBounds::centered(30.0, 30.0, 4.0);
+        assert_eq!(
+            teleport_target([0.0, 0.0, 0.0], [3.0, 0.7, -4.0], &room),
+            Ok([3.0, 0.0, -4.0])
+        );
+        assert_eq!(
+            teleport_target([0.0, 0.0, 0.0], [f32::NAN, 0.0, 0.0], &room),
+            Err(TeleportError::NotFinite)
+        );
+        assert_eq!(
+            teleport_target([0.0, 0.0, 0.0], [0.0, 0.0, 16.0], &room),
+            Err(TeleportError::OutsideRoom)
+        );
+        assert_eq!(
+            teleport_target([0.0, 0.0, 0.0], [8.0, 0.0, 8.0], &room),
+            Err(TeleportError::TooFar)
+        );
+    }
+
 }

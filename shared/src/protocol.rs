@@ -14,7 +14,7 @@ use thiserror::Error;
 
 /// Bump on any change to a message's shape. Clients built for another
 /// version are refused at connect, because the netcode protocol id differs.
-pub const PROTOCOL_VERSION: u32 = 4;
+pub const PROTOCOL_VERSION: u32 = 5;
 
 /// The netcode protocol id: an FNV-1a hash of the product name and version,
 /// so that ids of different versions are unrelated.
@@ -44,6 +44,8 @@ pub const MAX_HELD_PRODUCTS: usize = 2;
 /// A dropped product goes back to its display this many seconds after it
 /// was dropped, unless someone picks it up first.
 pub const LOOSE_RETURN_SECS: u64 = 10;
+/// The shortest time between two [`RoomCommand::Teleport`]s of one member.
+pub const TELEPORT_COOLDOWN_MS: u64 = 250;
 
 /// Channels the client sends on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -212,6 +214,22 @@ pub enum RoomCommand {
         held_ms: u32,
         at: [f32; 3],
     },
+    /// Takes `product` out of the hand of the member holding it: a hand-off.
+    /// The server allows it when the taker's hand is within
+    /// [`crate::pose::HANDOFF_REACH_M`] of the holder's (see
+    /// [`crate::pose::handoff_distance`]); everyone hears
+    /// [`RoomEvent::ProductPassed`].
+    TakeFromHand {
+        product: ProductId,
+    },
+    /// Teleports the avatar to `to` on the floor, facing `yaw`: a jump the
+    /// walking-speed rule would refuse. At most [`crate::pose::MAX_TELEPORT_M`]
+    /// from where the avatar stands, inside the room, and no more often than
+    /// every [`TELEPORT_COOLDOWN_MS`]. Poses sent afterwards carry on from `to`.
+    Teleport {
+        to: [f32; 3],
+        yaw: f32,
+    },
     /// A vote in the open poll: the option's index.
     Vote {
         poll_id: i64,
@@ -241,7 +259,9 @@ impl RoomCommand {
             RoomCommand::Inspect { .. }
             | RoomCommand::ViewProduct { .. }
             | RoomCommand::PutDownProduct { .. }
-            | RoomCommand::DropProduct { .. } => CommandKind::Inspect,
+            | RoomCommand::DropProduct { .. }
+            | RoomCommand::TakeFromHand { .. } => CommandKind::Inspect,
+            RoomCommand::Teleport { .. } => CommandKind::Pose,
             RoomCommand::Vote { .. } => CommandKind::Vote,
             RoomCommand::Ask(_) | RoomCommand::Upvote { .. } => CommandKind::Question,
             RoomCommand::EnterGiveaway { .. } => CommandKind::Giveaway,
@@ -383,6 +403,13 @@ pub enum RoomEvent {
     /// server [`LOOSE_RETURN_SECS`] after a drop, or because its holder left.
     ProductReturned {
         product: ProductId,
+    },
+    /// `from` passed `product` to `to`, hand to hand
+    /// ([`RoomCommand::TakeFromHand`]); `to` holds it now.
+    ProductPassed {
+        product: ProductId,
+        from: MemberSlot,
+        to: MemberSlot,
     },
 }
 
@@ -561,6 +588,9 @@ pub enum RejectReason {
     /// A position that is not finite or lies outside the room.
     #[error("that position is outside the room")]
     InvalidPosition,
+    /// A hand-off with hands too far apart, or a teleport beyond its range.
+    #[error("out of reach: move closer")]
+    OutOfReach,
 }
 
 impl RejectReason {
@@ -579,6 +609,7 @@ impl RejectReason {
             RejectReason::NotHolding => "not_holding",
             RejectReason::HandsFull => "hands_full",
             RejectReason::InvalidPosition => "invalid_position",
+            RejectReason::OutOfReach => "out_of_reach",
         }
     }
 }
