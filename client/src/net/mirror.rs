@@ -55,6 +55,12 @@ pub enum RoomChange {
     ProductReturned {
         product: ProductId,
     },
+    /// `from` passed `product` to `to`, hand to hand.
+    ProductPassed {
+        product: ProductId,
+        from: MemberSlot,
+        to: MemberSlot,
+    },
     /// The host's video went live or off (or its URLs changed).
     Stream(StreamNet),
 }
@@ -259,6 +265,16 @@ impl RoomMirror {
                     .push(RoomChange::ProductDropped { product, at });
             }
             RoomEvent::ProductReturned { product } => self.return_product(product),
+            RoomEvent::ProductPassed { product, from, to } => {
+                if self.members.contains_key(&to) {
+                    self.dropped.remove(&product);
+                    self.held.insert(product.clone(), to);
+                    self.changes
+                        .push(RoomChange::ProductPassed { product, from, to });
+                } else {
+                    self.return_product(product);
+                }
+            }
             RoomEvent::Chat(line) => {
                 if self.chat.len() >= CHAT_KEPT {
                     self.chat.drain(..self.chat.len() + 1 - CHAT_KEPT);
@@ -595,6 +611,36 @@ mod tests {
                 },
                 RoomChange::ProductReturned {
                     product: product("mug")
+                },
+            ]
+        );
+
+        // The lamp passes from hand to hand; one passed to a member who has
+        // gone goes home.
+        m.apply(room(RoomEvent::ProductPassed {
+            product: product("lamp"),
+            from: MemberSlot(2),
+            to: MemberSlot(1),
+        }))
+        .unwrap();
+        assert_eq!(m.held, [(product("lamp"), MemberSlot(1))].into());
+        m.apply(room(RoomEvent::ProductPassed {
+            product: product("lamp"),
+            from: MemberSlot(1),
+            to: MemberSlot(40),
+        }))
+        .unwrap();
+        assert!(m.held.is_empty());
+        assert_eq!(
+            m.drain_changes(),
+            [
+                RoomChange::ProductPassed {
+                    product: product("lamp"),
+                    from: MemberSlot(2),
+                    to: MemberSlot(1)
+                },
+                RoomChange::ProductReturned {
+                    product: product("lamp")
                 },
             ]
         );

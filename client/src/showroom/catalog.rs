@@ -12,7 +12,7 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::sync::mpsc::{Receiver, TryRecvError, channel};
 use thiserror::Error;
-use vitrine_shared::api::{MoneyView, ProductView, VariantView};
+use vitrine_shared::api::{MoneyView, ProductSize, ProductView, VariantView};
 use vitrine_shared::money::{Currency, Money};
 
 /// Stock on cards goes stale; the catalog is fetched again this often.
@@ -197,6 +197,8 @@ struct LocalProduct {
     description: String,
     price: String,
     model: String,
+    /// Width, height and depth in millimetres.
+    size_mm: Option<[u32; 3]>,
     #[serde(default)]
     variants: Vec<LocalVariant>,
 }
@@ -246,6 +248,17 @@ pub fn read_local(path: &Path) -> Result<Vec<ProductView>, LocalCatalogError> {
                     })
                 })
                 .collect::<Result<Vec<_>, LocalCatalogError>>()?;
+            let size = p.size_mm.map(|[width_mm, height_mm, depth_mm]| ProductSize {
+                width_mm,
+                height_mm,
+                depth_mm,
+            });
+            if size.is_some_and(|s| !s.is_valid()) {
+                return Err(LocalCatalogError::Product {
+                    product: p.id,
+                    message: format!("size_mm must be 1 to {} mm a side", ProductSize::MAX_MM),
+                });
+            }
             Ok(ProductView {
                 id: p.id,
                 name: p.name,
@@ -253,6 +266,7 @@ pub fn read_local(path: &Path) -> Result<Vec<ProductView>, LocalCatalogError> {
                 description: p.description,
                 price,
                 model: p.model,
+                size,
                 variants,
             })
         })

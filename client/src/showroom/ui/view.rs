@@ -432,6 +432,7 @@ mod tests {
                 description: "A thing.".into(),
                 price: price.clone(),
                 model: format!("models/{id}.glb"),
+                size: None,
                 variants: variants
                     .iter()
                     .map(|(sku, stock)| VariantView {
