@@ -3,13 +3,19 @@
 //! is refused whole, with the line and field at fault, and changes nothing.
 //! A product sent alone as JSON by the admin API is checked by the same
 //! rules (`check_product`), its errors naming the field.
+//!
+//! A product may give its real outer size, `size_mm = [width, height,
+//! depth]` in whole millimetres, each 1 to [`ProductSize::MAX_MM`], so XR
+//! and AR show it at true scale; without one it has no size. (The JSON
+//! admin API has no size field: a product written through it keeps the
+//! size it has.)
 
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 use thiserror::Error;
 use toml::Spanned;
-use vitrine_shared::api::ProductInput;
+use vitrine_shared::api::{ProductInput, ProductSize};
 use vitrine_shared::{Category, Currency, Money, ProductId, Sku};
 
 pub const MAX_NAME_CHARS: usize = 80;
@@ -28,6 +34,8 @@ pub struct Product {
     pub price: Money,
     /// Relative to the assets folder, e.g. `models/glow-serum.glb`.
     pub model: String,
+    /// The real outer size, when the catalog gives one.
+    pub size: Option<ProductSize>,
     pub variants: Vec<Variant>,
 }
 
@@ -76,6 +84,9 @@ struct RawProduct {
     description: Option<Spanned<String>>,
     price: Spanned<String>,
     model: Spanned<String>,
+    /// `[width, height, depth]` in millimetres.
+    #[serde(default)]
+    size_mm: Option<Spanned<Vec<i64>>>,
     variants: Spanned<Vec<RawVariant>>,
 }
 
@@ -213,6 +224,7 @@ pub fn product_from_input(id: String, input: ProductInput) -> Result<Product, Fi
             .map(unplaced),
         price: unplaced(input.price),
         model: unplaced(input.model),
+        size_mm: None,
         variants: unplaced(variants),
     };
     check_product(raw, currency, "", &mut Seen::default())
@@ -268,6 +280,19 @@ fn check_product(
     };
     let price = parse_price(&p.price, at("price"))?;
     check_model(p.model.get_ref()).map_err(|m| invalid(p.model.span(), at("model"), m))?;
+    let size = match &p.size_mm {
+        Some(s) => Some(check_size(s.get_ref()).ok_or_else(|| {
+            invalid(
+                s.span(),
+                at("size_mm"),
+                format!(
+                    "{id}: [width, height, depth] in whole millimetres, each 1 to {}",
+                    ProductSize::MAX_MM
+                ),
+            )
+        })?),
+        None => None,
+    };
     if p.variants.get_ref().is_empty() {
         return Err(invalid(
             p.variants.span(),
@@ -337,8 +362,21 @@ fn check_product(
         description,
         price,
         model: p.model.into_inner(),
+        size,
         variants,
     })
+}
+
+/// `[width, height, depth]` in millimetres, each side valid
+/// ([`ProductSize::is_valid`]).
+fn check_size(sides: &[i64]) -> Option<ProductSize> {
+    let mm = |i: usize| u32::try_from(*sides.get(i)?).ok();
+    let size = ProductSize {
+        width_mm: mm(0)?,
+        height_mm: mm(1)?,
+        depth_mm: mm(2)?,
+    };
+    (sides.len() == 3 && size.is_valid()).then_some(size)
 }
 
 #[cfg(test)]
@@ -461,6 +499,105 @@ stock = 5
                 Err(CatalogError::Syntax { line: l, .. }) => assert_eq!(l, line, "{text}"),
                 other => panic!("expected a syntax error, got {other:?}"),
             }
+        }
+    }
+
+    #[test]
+    fn the_shipped_catalog_gives_every_product_a_real_size() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/catalog.toml");
+        for p in load_catalog_file(&path).unwrap() {
+            let size = p.size.unwrap_or_else(|| panic!("{} has no size", p.id));
+            assert!(size.is_valid(), "{}: {size:?}", p.id);
+        }
+    }
+
+    /// `GOOD` with `size_mm = …` after the model (line 10).
+    fn sized(size: &str) -> String {
+        GOOD.replacen(
+            "model = \"models/glow-serum.glb\"\n",
+            &format!("model = \"models/glow-serum.glb\"\nsize_mm = {size}\n"),
+            1,
+        )
+    }
+
+    #[test]
+    fn sizes_are_whole_millimetres_and_optional() {
+        let p = parse_catalog(&sized("[32, 110, 32]")).unwrap().remove(0);
+        let size = p.size.unwrap();
+        assert_eq!(
+            (size.width_mm, size.height_mm, size.depth_mm),
+            (32, 110, 32)
+        );
+        assert_eq!(size.metres(), [0.032, 0.11, 0.032]);
+        // The limits themselves are sizes.
+        let max = ProductSize::MAX_MM;
+        let p = parse_catalog(&sized(&format!("[1, {max}, 1]")))
+            .unwrap()
+            .remove(0);
+        assert_eq!(p.size.unwrap().height_mm, max);
+        // Missing: no size, and nothing else changes.
+        let bare = parse_catalog(GOOD).unwrap().remove(0);
+        assert_eq!(bare.size, None);
+        assert_eq!(Product { size: None, ..p }, bare);
+    }
+
+    #[test]
+    fn an_invalid_size_names_the_product_and_refuses_the_catalog() {
+        let max = ProductSize::MAX_MM;
+        for bad in [
+            "[0, 110, 32]".to_owned(),
+            "[32, 0, 32]".to_owned(),
+            "[32, 110, 0]".to_owned(),
+            format!("[32, {}, 32]", max + 1),
+            "[32, 110, 4294967328]".to_owned(),
+            "[-32, 110, 32]".to_owned(),
+            "[32, 110]".to_owned(),
+            "[32, 110, 32, 5]".to_owned(),
+            "[]".to_owned(),
+        ] {
+            match parse_catalog(&sized(&bad)) {
+                Err(CatalogError::Invalid {
+                    line,
+                    field,
+                    message,
+                }) => {
+                    assert_eq!((line, field.as_str()), (10, "products[0].size_mm"), "{bad}");
+                    assert!(message.starts_with("glow-serum: "), "{bad}: {message}");
+                    assert!(message.contains(&max.to_string()), "{message}");
+                }
+                other => panic!("{bad}: expected an invalid size, got {other:?}"),
+            }
+        }
+        // Not whole millimetres, or not a list: refused as the file's shape.
+        for bad in ["[32.5, 110, 32]", "\"32x110x32\"", "32"] {
+            assert!(
+                matches!(
+                    parse_catalog(&sized(bad)),
+                    Err(CatalogError::Syntax { line: 10, .. })
+                ),
+                "{bad}"
+            );
+        }
+        // In a longer file, the product at fault is named by place and id,
+        // and the products before it are not returned either.
+        let second = GOOD
+            .replacen("currency = \"EUR\"\n", "", 1)
+            .replace("glow-serum", "oak-tray");
+        let two = format!(
+            "{}\n{}",
+            sized("[32, 110, 32]"),
+            second.replacen(
+                "model = \"models/oak-tray.glb\"\n",
+                "model = \"models/oak-tray.glb\"\nsize_mm = [380, 0, 260]\n",
+                1
+            )
+        );
+        match parse_catalog(&two) {
+            Err(e @ CatalogError::Invalid { .. }) => {
+                let text = e.to_string();
+                assert!(text.contains("products[1].size_mm: oak-tray: "), "{text}");
+            }
+            other => panic!("expected an invalid size, got {other:?}"),
         }
     }
 

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use thiserror::Error;
+use vitrine_shared::api::ProductSize;
 use vitrine_shared::{
     AccountId, Category, Currency, DisplayName, Money, ProductId, Role, RoomId, Sku,
 };
@@ -340,7 +341,7 @@ impl Store {
         let now = now_ms();
         let mut variants = 0;
         for (position, p) in products.iter().enumerate() {
-            variants += write_product(&mut tx, p, position as i64, now).await?;
+            variants += write_product(&mut tx, p, position as i64, now, SizeWrite::Set).await?;
         }
         tx.commit().await?;
         Ok(ImportSummary {
@@ -352,8 +353,9 @@ impl Store {
     /// Creates or updates one product and its listed variants in one
     /// transaction, after checking that the product does (update) or does
     /// not (create) exist and that no listed SKU belongs to another product.
-    /// Variants not listed are left as they are. Nothing is written on a
-    /// refusal.
+    /// Variants not listed are left as they are, and so is the product's
+    /// size when `product` has none (the JSON admin API carries no size).
+    /// Nothing is written on a refusal.
     pub async fn upsert_product(
         &self,
         product: &Product,
@@ -389,7 +391,7 @@ impl Store {
                 last.map_or(0, |p| p + 1)
             }
         };
-        write_product(&mut tx, product, position, now_ms()).await?;
+        write_product(&mut tx, product, position, now_ms(), SizeWrite::KeepIfNone).await?;
         tx.commit().await?;
         Ok(Ok(()))
     }
@@ -419,7 +421,7 @@ impl Store {
         let corrupt = |e: &dyn std::fmt::Display| StoreError::Corrupt(e.to_string());
         let rows = sqlx::query(
             "SELECT p.id, p.name, p.category, p.description, p.price_minor, p.currency, p.model, \
-             v.sku, v.options, v.price_minor, v.stock \
+             v.sku, v.options, v.price_minor, v.stock, p.width_mm, p.height_mm, p.depth_mm \
              FROM products p JOIN variants v ON v.product_id = p.id \
              WHERE p.archived_at IS NULL AND ($1 = '' OR p.id = $1) \
              ORDER BY p.position, p.id, v.position, v.sku",
@@ -440,6 +442,7 @@ impl Store {
                     description: row.try_get(3)?,
                     price: Money::new(row.try_get(4)?, currency),
                     model: row.try_get(6)?,
+                    size: size_of(row.try_get(11)?, row.try_get(12)?, row.try_get(13)?)?,
                     variants: Vec::new(),
                 });
             }
@@ -457,6 +460,40 @@ impl Store {
     }
 }
 
+/// A stored size: all three sides or none.
+fn size_of(
+    width: Option<i64>,
+    height: Option<i64>,
+    depth: Option<i64>,
+) -> Result<Option<ProductSize>, StoreError> {
+    let (width, height, depth) = match (width, height, depth) {
+        (None, None, None) => return Ok(None),
+        (Some(w), Some(h), Some(d)) => (w, h, d),
+        _ => return Err(StoreError::Corrupt("a product size lacks a side".into())),
+    };
+    let side = |mm: i64| u32::try_from(mm).unwrap_or(0);
+    let size = ProductSize {
+        width_mm: side(width),
+        height_mm: side(height),
+        depth_mm: side(depth),
+    };
+    match size.is_valid() {
+        true => Ok(Some(size)),
+        false => Err(StoreError::Corrupt(format!(
+            "invalid product size {size:?}"
+        ))),
+    }
+}
+
+/// What writing a product does to its stored size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SizeWrite {
+    /// The product's size, or none (a catalog import says it all).
+    Set,
+    /// The product's size; without one, the stored size stays.
+    KeepIfNone,
+}
+
 /// Inserts or updates a product and its variants (stock included), and
 /// un-archives it. Returns how many variants were written.
 async fn write_product(
@@ -464,15 +501,33 @@ async fn write_product(
     p: &Product,
     position: i64,
     now: i64,
+    size_write: SizeWrite,
 ) -> Result<usize, StoreError> {
-    sqlx::query(
+    let sizes = match size_write {
+        SizeWrite::Set => {
+            "width_mm = excluded.width_mm, height_mm = excluded.height_mm, \
+             depth_mm = excluded.depth_mm"
+        }
+        // All three or none are NULL, so one test keeps the three together.
+        SizeWrite::KeepIfNone => {
+            "width_mm = CASE WHEN excluded.width_mm IS NULL THEN products.width_mm \
+             ELSE excluded.width_mm END, \
+             height_mm = CASE WHEN excluded.width_mm IS NULL THEN products.height_mm \
+             ELSE excluded.height_mm END, \
+             depth_mm = CASE WHEN excluded.width_mm IS NULL THEN products.depth_mm \
+             ELSE excluded.depth_mm END"
+        }
+    };
+    let side = |f: fn(&ProductSize) -> u32| p.size.as_ref().map(|s| i64::from(f(s)));
+    sqlx::query(&format!(
         "INSERT INTO products (id, name, category, description, price_minor, currency, model, \
-         position, archived_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL, $9) \
+         position, archived_at, updated_at, width_mm, height_mm, depth_mm) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL, $9, $10, $11, $12) \
          ON CONFLICT (id) DO UPDATE SET name = excluded.name, category = excluded.category, \
          description = excluded.description, price_minor = excluded.price_minor, \
          currency = excluded.currency, model = excluded.model, position = excluded.position, \
-         archived_at = NULL, updated_at = excluded.updated_at",
-    )
+         archived_at = NULL, updated_at = excluded.updated_at, {sizes}"
+    ))
     .bind(p.id.as_str())
     .bind(&p.name)
     .bind(p.category.as_str())
@@ -482,6 +537,9 @@ async fn write_product(
     .bind(&p.model)
     .bind(position)
     .bind(now)
+    .bind(side(|s| s.width_mm))
+    .bind(side(|s| s.height_mm))
+    .bind(side(|s| s.depth_mm))
     .execute(&mut **tx)
     .await?;
     for (position, v) in p.variants.iter().enumerate() {
@@ -647,6 +705,62 @@ pub(crate) mod tests {
             bad.last_mut().unwrap().variants[0].stock = -1;
             assert!(store.import_catalog(&bad).await.is_err());
             assert_eq!(store.products().await.unwrap(), catalog);
+        }
+    }
+
+    #[tokio::test]
+    async fn sizes_are_stored_set_by_imports_and_kept_by_json_updates() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/catalog.toml");
+        let catalog = crate::catalog::load_catalog_file(&path).unwrap();
+        let size = |w, h, d| ProductSize {
+            width_mm: w,
+            height_mm: h,
+            depth_mm: d,
+        };
+        for (store, _dir) in stores().await {
+            store.import_catalog(&catalog).await.unwrap();
+            let id = catalog[0].id.clone();
+            let (at, id) = (&store, &id);
+            let stored = move || async move { at.product(id).await.unwrap().unwrap().size };
+            assert_eq!(stored().await, catalog[0].size);
+            assert!(stored().await.is_some());
+
+            // A product written as JSON carries no size: it keeps its own.
+            let mut edit = catalog[0].clone();
+            edit.name = "Renamed".into();
+            edit.size = None;
+            store
+                .upsert_product(&edit, UpsertMode::Update)
+                .await
+                .unwrap()
+                .unwrap();
+            let now = store.product(id).await.unwrap().unwrap();
+            assert_eq!((now.name.as_str(), now.size), ("Renamed", catalog[0].size));
+            // With one, it is replaced; the limits themselves are sizes.
+            edit.size = Some(size(1, ProductSize::MAX_MM, 1));
+            store
+                .upsert_product(&edit, UpsertMode::Update)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(stored().await, edit.size);
+
+            // A catalog import says it all: a product without a size has none.
+            let mut bare = catalog.clone();
+            bare[0].size = None;
+            store.import_catalog(&bare).await.unwrap();
+            assert_eq!(stored().await, None);
+            assert_eq!(store.products().await.unwrap(), bare);
+
+            // The database refuses what the catalog would (a bug upstream
+            // cannot store a size no reader accepts), and the import is whole.
+            let mut bad = catalog.clone();
+            bad[0].size = Some(size(0, 10, 10));
+            assert!(store.import_catalog(&bad).await.is_err());
+            let mut bad = catalog.clone();
+            bad[1].size = Some(size(10, ProductSize::MAX_MM + 1, 10));
+            assert!(store.import_catalog(&bad).await.is_err());
+            assert_eq!(store.products().await.unwrap(), bare);
         }
     }
 }

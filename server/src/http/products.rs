@@ -17,6 +17,7 @@ pub(super) fn view(p: Product) -> ProductView {
         description: p.description,
         price: p.price.into(),
         model: p.model,
+        size: p.size,
         variants: p
             .variants
             .into_iter()

@@ -110,13 +110,16 @@ fn receive_messages(
                 | RoomCommand::AddToCart { .. }
                 | RoomCommand::SetCartQuantity { .. }
                 | RoomCommand::Checkout(_) => &mut limits.claims,
-                // Questions are chat-like; votes, upvotes, entries and
-                // inspections are taps, like reactions.
+                // Questions are chat-like; votes, upvotes, entries,
+                // inspections, hand-offs and teleports are taps, like
+                // reactions (a teleport also has its own cooldown).
                 RoomCommand::Ask(_) => &mut limits.chat,
                 RoomCommand::Inspect { .. }
                 | RoomCommand::ViewProduct { .. }
                 | RoomCommand::PutDownProduct { .. }
                 | RoomCommand::DropProduct { .. }
+                | RoomCommand::TakeFromHand { .. }
+                | RoomCommand::Teleport { .. }
                 | RoomCommand::Vote { .. }
                 | RoomCommand::Upvote { .. }
                 | RoomCommand::EnterGiveaway { .. } => &mut limits.reactions,
