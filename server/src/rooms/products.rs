@@ -1,8 +1,8 @@
 //! Products in the shoppers' hands: who holds which display model, which
 //! lie loose where they were dropped, and putting them back. The room owns
 //! this state ([`HeldProducts`], one per room) and tells every member of
-//! the room each change (`ProductHeld`, `ProductDropped`, `ProductReturned`);
-//! a newcomer's `Welcome` lists what is off its display.
+//! the room each change (`ProductHeld`, `ProductDropped`, `ProductReturned`,
+//! `ProductPassed`); a newcomer's `Welcome` lists what is off its display.
 //!
 //! - `Inspect` picks a product up: from its display, or from where it lies.
 //!   A shopper holds at most [`MAX_HELD_PRODUCTS`]; one somebody else holds
@@ -17,13 +17,22 @@
 //!   back later (`LOOSE_RETURN_SECS`, 10 s) unless someone picks it up. Both count
 //!   the handling time on the console; neither is allowed for a product you
 //!   do not hold (`NotHolding`).
+//! - `TakeFromHand` is a hand-off: the sender takes a product out of the
+//!   hand of the member holding it, when their hands are within
+//!   [`HANDOFF_REACH_M`] by [`handoff_distance`] on the latest validated
+//!   poses the server keeps for both. Refused for a product nobody else
+//!   holds (on its display, lying loose, reserved, or unknown: `NotHolding`),
+//!   with the taker's hands full (`HandsFull`), or hands too far apart
+//!   (`OutOfReach`); one already in the sender's hands is a no-op. Everyone
+//!   hears `ProductPassed`, and the engagement engine counts it as the
+//!   taker's pick-up, like one from the floor.
 //! - A member who leaves, or whom a moderator removes, puts everything back.
 //!
 //! Every refusal is typed and changes nothing.
 
 use super::engagement::{EngagementLink, refusal};
 use super::inbox::CommandReceived;
-use super::membership::{Member, Room};
+use super::membership::{Avatar, Member, Room};
 use super::moderation::ModerationLink;
 use super::{ServerSystems, Shared, send_event};
 use crate::engagement::{Answer, EngagementError};
@@ -35,10 +44,11 @@ use renet::ClientId;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::Duration;
 use tokio::sync::oneshot::error::TryRecvError;
+use vitrine_shared::pose::{HANDOFF_REACH_M, handoff_distance};
 use vitrine_shared::protocol::{
     CommandKind, HeldProductNet, MAX_HELD_PRODUCTS, RejectReason, Rejection, RoomEvent,
 };
-use vitrine_shared::{MemberSlot, ProductId, RoomBounds, RoomCommand, ServerMessage};
+use vitrine_shared::{MemberSlot, PoseNet, ProductId, RoomBounds, RoomCommand, ServerMessage};
 
 /// Product commands a member may have waiting behind a catalog check; more
 /// are refused as too fast (the rate limit allows bursts of 10).
@@ -94,6 +104,15 @@ pub enum PickUp {
     NeedsCheck,
 }
 
+/// What a hand-off that is allowed does.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Pass {
+    /// It is in the taker's hands already: nothing changes.
+    AlreadyHeld,
+    /// It was in this member's hands and is now in the taker's.
+    From(MemberSlot),
+}
+
 impl HeldProducts {
     pub fn is_empty(&self) -> bool {
         self.products.is_empty()
@@ -139,6 +158,40 @@ impl HeldProducts {
         };
         self.products.insert(product.clone(), state);
         Ok(outcome)
+    }
+
+    /// `taker` takes `product` out of the hands of the member holding it.
+    /// `gap` measures how far apart the taker's and that holder's hands
+    /// are, in metres ([`handoff_distance`]); more than
+    /// [`HANDOFF_REACH_M`] (or no measure at all: NaN) is out of reach.
+    /// A refusal changes nothing.
+    pub fn take_from_hand(
+        &mut self,
+        product: &ProductId,
+        taker: Holder,
+        gap: impl FnOnce(&Holder) -> f32,
+    ) -> Result<Pass, RejectReason> {
+        let from = match self.products.get(product) {
+            Some(Whereabouts::Held(h) | Whereabouts::Reserved(h)) if h.member == taker.member => {
+                return Ok(Pass::AlreadyHeld);
+            }
+            Some(Whereabouts::Held(h)) => *h,
+            // On its display (or unknown), lying loose, or still being
+            // checked for someone: nobody has it in hand to pass.
+            Some(Whereabouts::Reserved(_) | Whereabouts::Dropped { .. }) | None => {
+                return Err(RejectReason::NotHolding);
+            }
+        };
+        if self.hands_used(taker.member) >= MAX_HELD_PRODUCTS {
+            return Err(RejectReason::HandsFull);
+        }
+        let gap = gap(&from);
+        if gap.is_nan() || gap > HANDOFF_REACH_M {
+            return Err(RejectReason::OutOfReach);
+        }
+        self.products
+            .insert(product.clone(), Whereabouts::Held(taker));
+        Ok(Pass::From(from.slot))
     }
 
     /// The catalog knows `product`: the member's reservation becomes a
@@ -305,6 +358,7 @@ fn is_product_command(command: &RoomCommand) -> bool {
         RoomCommand::Inspect { .. }
             | RoomCommand::PutDownProduct { .. }
             | RoomCommand::DropProduct { .. }
+            | RoomCommand::TakeFromHand { .. }
     )
 }
 
@@ -316,7 +370,7 @@ fn announce(server: &mut RenetServer, room: &Room, event: RoomEvent) {
     }
 }
 
-/// Pick-ups, put-downs and drops share one command kind.
+/// Pick-ups, put-downs, drops and hand-offs share one command kind.
 fn reject(server: &mut RenetServer, shared: &Shared, member: &Member, reason: RejectReason) {
     shared.metrics.reject(reason.code());
     let rejection = Rejection {
@@ -359,6 +413,8 @@ struct Ctx<'a> {
     link: &'a EngagementLink,
     shared: &'a Shared,
     returns_at: Duration,
+    /// A member's latest validated pose.
+    pose_of: &'a dyn Fn(Entity) -> Option<PoseNet>,
 }
 
 /// Applies one product command; a pick-up from a display returns the
@@ -420,6 +476,26 @@ fn apply(command: &RoomCommand, ctx: &mut Ctx) -> Option<Check> {
                     RoomEvent::ProductDropped { product, at },
                 );
             }),
+        RoomCommand::TakeFromHand { product } => {
+            let pose_of = ctx.pose_of;
+            let gap = |from: &Holder| match (pose_of(holder.member), pose_of(from.member)) {
+                (Some(taker), Some(holding)) => handoff_distance(&taker, &holding),
+                _ => f32::NAN,
+            };
+            match ctx.held.take_from_hand(product, holder, gap) {
+                Ok(Pass::AlreadyHeld) => Ok(()),
+                Ok(Pass::From(from)) => {
+                    // The taker handles it now: counted as their pick-up
+                    // (points are once a show), as one from the floor is.
+                    let _ = engine.try_inspect(member.info.account, product.clone());
+                    let (product, to) = (product.clone(), holder.slot);
+                    let passed = RoomEvent::ProductPassed { product, from, to };
+                    announce(ctx.server, ctx.room, passed);
+                    Ok(())
+                }
+                Err(reason) => Err(reason),
+            }
+        }
         _ => Ok(()),
     };
     if let Err(reason) = outcome {
@@ -443,6 +519,7 @@ fn answered(check: &mut Check) -> Option<Result<(), EngagementError>> {
 fn apply_product_commands(
     mut received: MessageReader<CommandReceived>,
     members: Query<&Member>,
+    avatars: Query<&Avatar>,
     mut rooms: Query<(&Room, &mut HeldProducts)>,
     mut desk: ResMut<ProductDesk>,
     link: Res<EngagementLink>,
@@ -471,6 +548,7 @@ fn apply_product_commands(
     }
 
     let returns_at = time.elapsed() + desk.loose_return;
+    let pose_of = |member: Entity| avatars.get(member).ok().map(|a| a.pose);
     desk.queues.retain(|&entity, queue| {
         // A member who left, or is being removed: `release_departed` put
         // their products back, and what they sent since is void.
@@ -492,6 +570,7 @@ fn apply_product_commands(
             link: &link,
             shared: &shared,
             returns_at,
+            pose_of: &pose_of,
         };
         if let Some(check) = queue.checking.as_mut() {
             let Some(answer) = answered(check) else {
@@ -700,6 +779,157 @@ mod tests {
         assert_eq!(held.holder(&mug), Some(b.slot));
         assert!(held.return_due(returns_at * 2).is_empty());
         assert_eq!(held.holder(&mug), Some(b.slot));
+    }
+
+    /// XR poses with both hands at `hands`, for hand-off tests.
+    fn hands_at(body: [f32; 3], hands: [f32; 3]) -> PoseNet {
+        use vitrine_shared::pose::{TrackedPoseNet, XrPoseNet};
+        let tracked = |position| TrackedPoseNet {
+            position,
+            rotation: [0.0, 0.0, 0.0, 1.0],
+        };
+        PoseNet {
+            position: body,
+            yaw: 0.0,
+            xr: Some(XrPoseNet {
+                head: tracked([body[0], 1.6, body[2]]),
+                left_hand: Some(tracked(hands)),
+                right_hand: Some(tracked(hands)),
+            }),
+        }
+    }
+
+    #[test]
+    fn a_hand_off_needs_the_hands_close_and_a_free_hand() {
+        let (a, b, roster) = two_members();
+        let mut held = HeldProducts::default();
+        let mug = p("stoneware-mug");
+        hold(&mut held, "stoneware-mug", a);
+        let holder = hands_at([0.0, 0.0, 0.0], [0.2, 1.2, 0.4]);
+        let near = hands_at([0.0, 0.0, 1.0], [0.3, 1.2, 0.6]);
+        let far = hands_at([0.0, 0.0, 2.0], [0.2, 1.2, 1.5]);
+        let gap_to = |taker: PoseNet| {
+            move |from: &Holder| {
+                assert_eq!(from.slot, a.slot, "measured against the holder");
+                handoff_distance(&taker, &holder)
+            }
+        };
+        let before = held.net(&roster);
+
+        // Hands 1.1 m apart: out of reach, nothing changes.
+        assert_eq!(
+            held.take_from_hand(&mug, b, gap_to(far)),
+            Err(RejectReason::OutOfReach)
+        );
+        // No pose to measure: out of reach too.
+        assert_eq!(
+            held.take_from_hand(&mug, b, |_| f32::NAN),
+            Err(RejectReason::OutOfReach)
+        );
+        assert_eq!(held.net(&roster), before);
+        // Nobody holds these: on display, unknown, reserved, lying loose.
+        let never = |_: &Holder| -> f32 { panic!("nothing to measure") };
+        assert_eq!(
+            held.take_from_hand(&p("arc-lamp"), b, never),
+            Err(RejectReason::NotHolding)
+        );
+        assert_eq!(
+            held.take_from_hand(&p("no-such-thing"), b, never),
+            Err(RejectReason::NotHolding)
+        );
+        assert_eq!(held.pick_up(&p("desk-lamp"), a), Ok(PickUp::NeedsCheck));
+        assert_eq!(
+            held.take_from_hand(&p("desk-lamp"), b, never),
+            Err(RejectReason::NotHolding)
+        );
+        held.cancel(&p("desk-lamp"), a.member);
+        hold(&mut held, "soy-candle", a);
+        let at = [1.0, 0.0, 1.0];
+        let later = Duration::from_secs(30);
+        held.drop_at(&p("soy-candle"), a.member, at, &room(), later)
+            .unwrap();
+        let before = held.net(&roster);
+        assert_eq!(
+            held.take_from_hand(&p("soy-candle"), b, never),
+            Err(RejectReason::NotHolding)
+        );
+        // The holder's own: a no-op.
+        assert_eq!(held.take_from_hand(&mug, a, never), Ok(Pass::AlreadyHeld));
+        assert_eq!(held.net(&roster), before);
+
+        // Hands 0.22 m apart: B takes it, and it is B's from now on.
+        assert_eq!(
+            held.take_from_hand(&mug, b, gap_to(near)),
+            Ok(Pass::From(a.slot))
+        );
+        assert_eq!(held.holder(&mug), Some(b.slot));
+        assert_eq!(held.put_back(&mug, a.member), Err(RejectReason::NotHolding));
+        assert_eq!(
+            held.drop_at(&mug, a.member, at, &room(), later),
+            Err(RejectReason::NotHolding)
+        );
+        assert_eq!(held.take_from_hand(&mug, b, never), Ok(Pass::AlreadyHeld));
+        // A may take it back the same way.
+        assert_eq!(
+            held.take_from_hand(&mug, a, |_| 0.1),
+            Ok(Pass::From(b.slot))
+        );
+        assert_eq!(
+            held.take_from_hand(&mug, b, |_| 0.1),
+            Ok(Pass::From(a.slot))
+        );
+        // It never lay loose, so no return timer took it back: only the
+        // candle A dropped goes back when its time is up.
+        assert_eq!(
+            held.return_due(Duration::from_secs(3600)),
+            [p("soy-candle")]
+        );
+        assert_eq!(held.holder(&mug), Some(b.slot));
+        assert_eq!(held.put_back(&mug, b.member), Ok(()));
+        assert_eq!(held.holder(&mug), None);
+    }
+
+    #[test]
+    fn a_full_taker_cannot_take_and_a_holder_who_leaves_after_a_hand_off_keeps_nothing() {
+        let (a, b, roster) = two_members();
+        let mut held = HeldProducts::default();
+        hold(&mut held, "stoneware-mug", a);
+        hold(&mut held, "glow-serum", b);
+        hold(&mut held, "canvas-tote", b);
+        let before = held.net(&roster);
+        assert_eq!(
+            held.take_from_hand(&p("stoneware-mug"), b, |_| 0.0),
+            Err(RejectReason::HandsFull)
+        );
+        assert_eq!(held.net(&roster), before, "refusals change nothing");
+        // B frees a hand and takes it; A's hands are free again.
+        held.put_back(&p("canvas-tote"), b.member).unwrap();
+        assert_eq!(
+            held.take_from_hand(&p("stoneware-mug"), b, |_| 0.0),
+            Ok(Pass::From(a.slot))
+        );
+        assert_eq!(held.hands_used(a.member), 0);
+        assert_eq!(held.hands_used(b.member), 2);
+        // A welcome shows B holding it.
+        let shown: Vec<_> = held
+            .net(&roster)
+            .into_iter()
+            .map(|h| (h.product, h.by))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                (p("glow-serum"), Some(b.slot)),
+                (p("stoneware-mug"), Some(b.slot))
+            ]
+        );
+        // A leaving returns nothing; B leaving returns both.
+        assert!(held.release_where(|h| h.member == a.member).is_empty());
+        assert_eq!(
+            held.release_where(|h| h.member == b.member),
+            [p("glow-serum"), p("stoneware-mug")]
+        );
+        assert!(held.is_empty());
     }
 
     #[test]
