@@ -1,8 +1,16 @@
-//! Avatars: apply each member's validated pose, then publish the room's
-//! poses as snapshots at 20 Hz, quantized and delta-encoded per client
-//! against the newest snapshot that client acknowledged.
+//! Avatars: apply each member's validated pose and teleports, then publish
+//! the room's poses as snapshots at 20 Hz, quantized and delta-encoded per
+//! client against the newest snapshot that client acknowledged.
+//!
+//! A teleport (`RoomCommand::Teleport`) is the one way to move faster than
+//! the walking-speed rule allows: checked by
+//! [`vitrine_shared::pose::teleport_target`] and a cooldown, it replaces
+//! the stored pose, which is the baseline the next pose is checked against.
+//! Poses arrive unreliably and the teleport reliably: poses sent from the
+//! new place that overtake it are speed-clamped toward it until it lands;
+//! teleports apply after the tick's poses, so the tick ends at the target.
 
-use super::inbox::PoseReceived;
+use super::inbox::{CommandReceived, PoseReceived};
 use super::membership::{Avatar, Limits, Member, Room, SNAPSHOT_HISTORY};
 use super::{SNAPSHOT_HZ, ServerSystems, Shared, TICK_HZ, send_event};
 use bevy_app::prelude::*;
@@ -12,9 +20,13 @@ use bevy_time::prelude::*;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
-use vitrine_shared::pose::validate_pose;
-use vitrine_shared::protocol::{AvatarFull, CommandKind, RejectReason, Rejection, Snapshot};
-use vitrine_shared::{MemberSlot, PoseQ, ServerChannel, ServerMessage, encode};
+use vitrine_shared::pose::{TeleportError, teleport_target, validate_pose};
+use vitrine_shared::protocol::{
+    AvatarFull, CommandKind, RejectReason, Rejection, Snapshot, TELEPORT_COOLDOWN_MS,
+};
+use vitrine_shared::{
+    MemberSlot, PoseNet, PoseQ, RoomBounds, RoomCommand, ServerChannel, ServerMessage, encode,
+};
 
 /// Counts ticks to place snapshots on two ticks of every three.
 #[derive(Resource, Default)]
@@ -22,7 +34,12 @@ pub struct TickCount(pub u64);
 
 pub(super) fn plugin(app: &mut App) {
     app.init_resource::<TickCount>()
-        .add_systems(Update, apply_poses.in_set(ServerSystems::Simulate))
+        .add_systems(
+            Update,
+            (apply_poses, apply_teleports)
+                .chain()
+                .in_set(ServerSystems::Simulate),
+        )
         .add_systems(Update, send_snapshots.in_set(ServerSystems::Publish));
 }
 
@@ -89,6 +106,106 @@ fn apply_poses(
                         &ServerMessage::Rejected(rejection),
                     );
                 }
+            }
+        }
+    }
+}
+
+/// The shortest time between two accepted teleports of one member.
+const TELEPORT_COOLDOWN: Duration = Duration::from_millis(TELEPORT_COOLDOWN_MS);
+
+/// The teleport rule: from `current` (the stored, validated pose) to `to`
+/// facing `yaw`, at `now`, the last accepted teleport having been at
+/// `last`. Returns the new stored pose: body on the floor at the target,
+/// yaw in `[0, 2π)` as [`validate_pose`] leaves it, and tracked head and
+/// hands (an XR pose) moved along with the body (kept inside the room), so
+/// they stay within reach of it until the client's next pose replaces them.
+pub fn teleport(
+    current: &PoseNet,
+    last: Option<Duration>,
+    now: Duration,
+    to: [f32; 3],
+    yaw: f32,
+    bounds: &RoomBounds,
+) -> Result<PoseNet, RejectReason> {
+    if let Some(wait) = last
+        .map(|at| (at + TELEPORT_COOLDOWN).saturating_sub(now))
+        .filter(|wait| !wait.is_zero())
+    {
+        let retry_after_ms = wait.as_millis().clamp(1, u32::MAX as u128) as u32;
+        return Err(RejectReason::RateLimited { retry_after_ms });
+    }
+    if !yaw.is_finite() {
+        return Err(RejectReason::InvalidPosition);
+    }
+    let target = teleport_target(current.position, to, bounds).map_err(|e| match e {
+        TeleportError::NotFinite | TeleportError::OutsideRoom => RejectReason::InvalidPosition,
+        TeleportError::TooFar => RejectReason::OutOfReach,
+    })?;
+    let offset: [f32; 3] = std::array::from_fn(|i| target[i] - current.position[i]);
+    let shift = |p: &mut [f32; 3]| *p = bounds.clamp(std::array::from_fn(|i| p[i] + offset[i]));
+    let mut xr = current.xr;
+    if let Some(xr) = xr.as_mut() {
+        shift(&mut xr.head.position);
+        for hand in [xr.left_hand.as_mut(), xr.right_hand.as_mut()]
+            .into_iter()
+            .flatten()
+        {
+            shift(&mut hand.position);
+        }
+    }
+    Ok(PoseNet {
+        position: target,
+        yaw: yaw.rem_euclid(std::f32::consts::TAU),
+        xr,
+    })
+}
+
+/// Applies teleports, after the tick's poses: the stored pose becomes the
+/// target, and the walking-speed rule measures the next pose from there.
+fn apply_teleports(
+    mut received: MessageReader<CommandReceived>,
+    mut avatars: Query<(&Member, &mut Avatar, &mut Limits)>,
+    rooms: Query<&Room>,
+    mut server: ResMut<RenetServer>,
+    shared: Res<Shared>,
+    time: Res<Time<Real>>,
+) {
+    let now = time.elapsed();
+    for CommandReceived { member, command } in received.read() {
+        let RoomCommand::Teleport { to, yaw } = command else {
+            continue;
+        };
+        let Ok((member, mut avatar, mut limits)) = avatars.get_mut(*member) else {
+            continue;
+        };
+        let Ok(room) = rooms.get(member.room) else {
+            continue;
+        };
+        match teleport(
+            &avatar.pose,
+            limits.last_teleport,
+            now,
+            *to,
+            *yaw,
+            &room.bounds,
+        ) {
+            Ok(pose) => {
+                avatar.pose = pose;
+                avatar.updated_at = now;
+                limits.last_teleport = Some(now);
+            }
+            Err(reason) => {
+                shared.metrics.reject(reason.code());
+                let rejection = Rejection {
+                    command: CommandKind::Pose,
+                    reason,
+                };
+                send_event(
+                    &mut server,
+                    member.client,
+                    &ServerMessage::Rejected(rejection),
+                );
             }
         }
     }
@@ -182,6 +299,119 @@ mod tests {
     use super::*;
     use vitrine_shared::pose::PoseDeltaQ;
     use vitrine_shared::protocol::AvatarMoved;
+
+    fn hall() -> RoomBounds {
+        RoomBounds::centered(40.0, 40.0, 6.0)
+    }
+
+    fn ms(ms: u64) -> Duration {
+        Duration::from_millis(ms)
+    }
+
+    #[test]
+    fn a_teleport_lands_on_the_floor_and_is_the_new_baseline() {
+        use std::f32::consts::{PI, TAU};
+        use vitrine_shared::pose::{TrackedPoseNet, XrPoseNet};
+        let tracked = |position| TrackedPoseNet {
+            position,
+            rotation: [0.0, 0.0, 0.0, 1.0],
+        };
+        let here = PoseNet {
+            position: [0.0, 0.0, 0.0],
+            yaw: 0.5,
+            xr: Some(XrPoseNet {
+                head: tracked([0.0, 1.6, 0.1]),
+                left_hand: Some(tracked([-0.3, 1.2, 0.4])),
+                right_hand: None,
+            }),
+        };
+        let now = ms(10_000);
+        let there = teleport(&here, None, now, [6.0, 0.8, -5.0], -PI / 2.0, &hall()).unwrap();
+        assert_eq!(there.position, [6.0, 0.0, -5.0], "on the floor");
+        assert!((there.yaw - 1.5 * PI).abs() < 1e-5 && there.yaw < TAU);
+        // Head and hands come along with the body.
+        let close = |a: [f32; 3], b: [f32; 3]| (0..3).all(|i| (a[i] - b[i]).abs() < 1e-5);
+        let xr = there.xr.unwrap();
+        assert!(close(xr.head.position, [6.0, 1.6, -4.9]), "{xr:?}");
+        assert!(close(xr.left_hand.unwrap().position, [5.7, 1.2, -4.6]));
+        assert_eq!(xr.right_hand, None);
+
+        // The walking-speed rule measures from the target: a pose a step
+        // away, a frame later, is taken as sent.
+        let step = PoseNet {
+            position: [6.1, 0.0, -5.0],
+            ..there
+        };
+        let (pose, adjustments) = validate_pose(Some(&there), &step, 1.0 / 30.0, &hall()).unwrap();
+        assert_eq!(pose.position, step.position);
+        assert!(!adjustments.any(), "{adjustments:?}");
+        // From where it stood before, the same pose would be clamped.
+        let (_, before) = validate_pose(Some(&here), &step, 1.0 / 30.0, &hall()).unwrap();
+        assert!(before.clamped_speed);
+
+        // A desktop pose stays one; the range is measured on the floor.
+        let desk = PoseNet::at([0.0, 0.0, 0.0], 0.0);
+        let far = teleport(&desk, None, now, [7.0, 5.9, 7.0], 7.0, &hall()).unwrap();
+        assert_eq!(far, PoseNet::at([7.0, 0.0, 7.0], 7.0 - TAU));
+    }
+
+    #[test]
+    fn teleports_out_of_range_outside_or_not_finite_are_refused() {
+        let here = PoseNet::at([15.0, 0.0, 0.0], 1.0);
+        let now = ms(10_000);
+        let go = |to, yaw| teleport(&here, None, now, to, yaw, &hall());
+        for (to, yaw) in [
+            ([f32::NAN, 0.0, 0.0], 0.0),
+            ([15.0, f32::INFINITY, 0.0], 0.0),
+            ([15.0, 0.0, f32::NEG_INFINITY], 0.0),
+            ([16.0, 0.0, 0.0], f32::NAN),
+            ([16.0, 0.0, 0.0], f32::INFINITY),
+            // Beyond the east wall (x = 20), or the north one.
+            ([20.5, 0.0, 0.0], 0.0),
+            ([16.0, 0.0, -20.01], 0.0),
+        ] {
+            assert_eq!(
+                go(to, yaw),
+                Err(RejectReason::InvalidPosition),
+                "{to:?} {yaw}"
+            );
+        }
+        // Inside the room but more than 10 m away.
+        assert_eq!(go([5.0, 0.0, -0.5], 0.0), Err(RejectReason::OutOfReach));
+        assert_eq!(go([15.0, 0.0, 10.01], 0.0), Err(RejectReason::OutOfReach));
+        // Exactly 10 m is within range; only the floor plan counts, a
+        // target above or below the room lands on its floor.
+        assert!(go([5.0, 0.0, 0.0], 0.0).is_ok());
+        for y in [6.5, -0.5, 1e9] {
+            assert_eq!(go([16.0, y, 0.0], 0.0).unwrap().position, [16.0, 0.0, 0.0]);
+        }
+    }
+
+    #[test]
+    fn a_second_teleport_waits_for_the_cooldown() {
+        let here = PoseNet::at([0.0, 0.0, 0.0], 0.0);
+        let last = ms(10_000);
+        let go = |now| teleport(&here, Some(last), now, [1.0, 0.0, 1.0], 0.0, &hall());
+        assert_eq!(
+            go(last),
+            Err(RejectReason::RateLimited {
+                retry_after_ms: TELEPORT_COOLDOWN_MS as u32
+            })
+        );
+        assert_eq!(
+            go(last + ms(100)),
+            Err(RejectReason::RateLimited {
+                retry_after_ms: TELEPORT_COOLDOWN_MS as u32 - 100
+            })
+        );
+        // Even an invalid one: the cooldown is checked first.
+        assert!(matches!(
+            teleport(&here, Some(last), last, [f32::NAN; 3], 0.0, &hall()),
+            Err(RejectReason::RateLimited { .. })
+        ));
+        assert!(go(last + TELEPORT_COOLDOWN).is_ok());
+        assert!(go(last + ms(60_000)).is_ok());
+    }
 
     #[test]
     fn twenty_snapshots_in_thirty_ticks() {

@@ -96,6 +96,8 @@ pub struct Limits {
     pub reactions: TokenBucket,
     pub claims: TokenBucket,
     pub last_pose_rejection: Option<Duration>,
+    /// When the member's last teleport was accepted (for its cooldown).
+    pub last_teleport: Option<Duration>,
 }
 
 pub(super) fn plugin(app: &mut App) {
@@ -309,6 +311,7 @@ fn admit(
                 reactions: TokenBucket::new(rates.reactions, now),
                 claims: TokenBucket::new(super::shop::CLAIM_RATE, now),
                 last_pose_rejection: None,
+                last_teleport: None,
             },
         ))
         .id();
