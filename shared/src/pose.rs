@@ -604,5 +604,4 @@ mod tests {
             Err(TeleportError::TooFar)
         );
     }
-
 }

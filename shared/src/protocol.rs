@@ -1125,6 +1125,27 @@ mod tests {
     }
 
     #[test]
+    fn a_nan_teleport_crosses_the_wire_for_the_server_to_refuse() {
+        let msg = ClientMessage::Room(RoomCommand::Teleport {
+            to: [1.0, f32::NAN, -2.5],
+            yaw: f32::NAN,
+        });
+        let decoded = decode::<ClientMessage>(&encode(&msg).unwrap()).unwrap();
+        let ClientMessage::Room(RoomCommand::Teleport { to, yaw }) = decoded else {
+            panic!("{decoded:?}");
+        };
+        assert!(to[0] == 1.0 && to[1].is_nan() && to[2] == -2.5 && yaw.is_nan());
+        // Refused as a pose; a hand-off as a product command.
+        let teleport = RoomCommand::Teleport { to, yaw };
+        assert_eq!(teleport.kind(), CommandKind::Pose);
+        let product = ProductId::new("glow-serum").unwrap();
+        assert_eq!(
+            RoomCommand::TakeFromHand { product }.kind(),
+            CommandKind::Inspect
+        );
+    }
+
+    #[test]
     fn welcome_stays_small() {
         // Every event in memory is as large as `Welcome`, the largest: box
         // big or rare fields (as `spawn` and `pinned_coupon`) before this
@@ -1251,6 +1272,17 @@ mod tests {
                         at
                     }
                 )),
+            product()
+                .prop_map(|product| ClientMessage::Room(RoomCommand::TakeFromHand { product })),
+            (
+                prop::array::uniform3(prop_oneof![
+                    finite(),
+                    Just(f32::INFINITY),
+                    Just(f32::NEG_INFINITY)
+                ]),
+                prop_oneof![finite(), Just(f32::INFINITY)],
+            )
+                .prop_map(|(to, yaw)| ClientMessage::Room(RoomCommand::Teleport { to, yaw })),
             (any::<i64>(), any::<u16>()).prop_map(|(sale_id, quantity)| {
                 ClientMessage::Room(RoomCommand::ClaimFlashSale { sale_id, quantity })
             }),
@@ -1461,6 +1493,25 @@ mod tests {
             }),
             product()
                 .prop_map(|product| ServerMessage::Room(RoomEvent::ProductReturned { product })),
+            (product(), any::<u16>(), any::<u16>()).prop_map(|(product, from, to)| {
+                ServerMessage::Room(RoomEvent::ProductPassed {
+                    product,
+                    from: MemberSlot(from),
+                    to: MemberSlot(to),
+                })
+            }),
+            (
+                prop::sample::select(vec![CommandKind::Pose, CommandKind::Inspect]),
+                prop_oneof![
+                    Just(RejectReason::OutOfReach),
+                    Just(RejectReason::InvalidPosition),
+                    any::<u32>().prop_map(|ms| RejectReason::RateLimited { retry_after_ms: ms }),
+                ],
+            )
+                .prop_map(|(command, reason)| ServerMessage::Rejected(Rejection {
+                    command,
+                    reason
+                })),
             any::<u32>().prop_map(|ms| ServerMessage::Rejected(Rejection {
                 command: CommandKind::Chat,
                 reason: RejectReason::RateLimited { retry_after_ms: ms }
@@ -1471,6 +1522,7 @@ mod tests {
                     RejectReason::NotHolding,
                     RejectReason::HandsFull,
                     RejectReason::InvalidPosition,
+                    RejectReason::OutOfReach,
                 ])
             )
                 .prop_map(|(slot, reason)| ServerMessage::Rejected(Rejection {
