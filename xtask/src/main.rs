@@ -133,6 +133,20 @@ const RENDER: &[Package] = &[
     },
 ];
 
+/// The OpenXR loader the showroom opens at start to look for a headset
+/// (`libopenxr_loader.so`, the name bevy_mod_openxr loads, is in the -dev
+/// package). Without a runtime the showroom says so and stays on the desktop.
+const XR: &[Package] = &[
+    Package {
+        name: "libopenxr-loader1",
+        why: "the OpenXR loader: the showroom looks for a headset through it",
+    },
+    Package {
+        name: "libopenxr-dev",
+        why: "libopenxr_loader.so, the loader's name that bevy_mod_openxr opens",
+    },
+];
+
 /// A showroom window on X11 (winit opens these libraries at run time).
 const WINDOW: &[Package] = &[
     Package {
@@ -271,6 +285,7 @@ fn packages_for(task: &str) -> Vec<&'static Package> {
         list.extend(PROCESSES.iter());
         list.extend(RENDER.iter());
         list.extend(MEDIA.iter());
+        list.extend(XR.iter());
     }
     if task == "demo" {
         list.extend(SOUND.iter());

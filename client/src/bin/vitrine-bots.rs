@@ -377,6 +377,9 @@ fn main() -> ExitCode {
                     RoomChange::ProductReturned { product } => {
                         println!("{product} is back on its display")
                     }
+                    RoomChange::ProductPassed { product, from, to } => {
+                        println!("{} passed {product} to {}", name_of(from), name_of(to))
+                    }
                     RoomChange::Stream(stream) => println!(
                         "~ the host is {} ({})",
                         if stream.live { "live" } else { "off" },

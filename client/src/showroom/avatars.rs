@@ -134,6 +134,13 @@ pub struct RemoteAvatar {
     tag: Entity,
 }
 
+impl RemoteAvatar {
+    /// The left and right hands' entities (shown for XR avatars).
+    pub fn hands(&self) -> [Entity; 2] {
+        self.hands
+    }
+}
+
 #[derive(Component)]
 struct NameTag;
 

@@ -32,6 +32,20 @@ pub struct CatalogProduct {
     pub model_error: Option<String>,
 }
 
+impl CatalogProduct {
+    /// The scale that shows the model at the product's real size (its
+    /// largest side), or 1 when the catalog gives no size.
+    pub fn true_scale(&self) -> f32 {
+        let model = self.bounds.size().max_element();
+        match self.view.size {
+            Some(size) if model > 1e-4 => {
+                (size.metres().into_iter().fold(0.0, f32::max) / model).clamp(0.01, 100.0)
+            }
+            _ => 1.0,
+        }
+    }
+}
+
 #[derive(Resource, Default)]
 pub struct Catalog {
     pub products: Vec<CatalogProduct>,
@@ -248,11 +262,13 @@ pub fn read_local(path: &Path) -> Result<Vec<ProductView>, LocalCatalogError> {
                     })
                 })
                 .collect::<Result<Vec<_>, LocalCatalogError>>()?;
-            let size = p.size_mm.map(|[width_mm, height_mm, depth_mm]| ProductSize {
-                width_mm,
-                height_mm,
-                depth_mm,
-            });
+            let size = p
+                .size_mm
+                .map(|[width_mm, height_mm, depth_mm]| ProductSize {
+                    width_mm,
+                    height_mm,
+                    depth_mm,
+                });
             if size.is_some_and(|s| !s.is_valid()) {
                 return Err(LocalCatalogError::Product {
                     product: p.id,

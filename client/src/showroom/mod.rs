@@ -9,6 +9,7 @@
 //! - [`products`]: pointing, picking up, turning, putting back, dropping;
 //! - [`ui`]: the view-model ([`ui::view`]) and its desktop drawing;
 //! - [`video`]: the host's video and sound on the stage screen;
+//! - [`xr`]: the same room in an OpenXR headset: hands, teleport, panels;
 //! - [`offscreen`]: `--screenshot` and `--bench` without a window.
 
 // Bevy systems take what they touch as parameters, and queries spell out
@@ -25,6 +26,7 @@ pub mod room;
 pub mod session;
 pub mod ui;
 pub mod video;
+pub mod xr;
 
 use bevy::prelude::*;
 use bevy::window::{ExitCondition, WindowResolution};
@@ -80,6 +82,26 @@ pub struct Options {
     /// an HLS `http://…m3u8`, `file://`) instead of the room's stream.
     #[arg(long)]
     pub video: Option<String>,
+    /// Start in an OpenXR headset, and fail if there is none. By default
+    /// the showroom tries the headset and falls back to the desktop.
+    #[arg(long)]
+    pub xr: bool,
+    /// Never try the headset.
+    #[arg(long)]
+    pub no_xr: bool,
+    /// XR seated mode: eyes lifted to standing height.
+    #[arg(long)]
+    pub seated: bool,
+    /// XR: no vignette while teleporting and turning.
+    #[arg(long)]
+    pub no_vignette: bool,
+    /// XR passthrough AR, where the runtime blends with the real world:
+    /// the room is hidden and what you hold shows at its real size.
+    #[arg(long)]
+    pub ar: bool,
+    /// XR interactions from synthetic poses, without a headset (tests).
+    #[arg(long, hide = true)]
+    pub xr_simulated: bool,
 }
 
 impl Options {
@@ -141,22 +163,58 @@ pub fn ready_to_step(app: &mut App) {
 /// Runs the showroom as the command line asks; the `vitrine` binary's main.
 pub fn main() {
     let options = Options::parse();
-    let exit = build_app(options).run();
+    let start = match xr::decide(&options, xr::probe) {
+        Ok(start) => start,
+        Err(e) => {
+            eprintln!("vitrine: {e}");
+            std::process::exit(2);
+        }
+    };
+    if let Some(note) = &start.note {
+        eprintln!("{note}");
+    }
+    let exit = build_app_for(options, start.mode).run();
     if let AppExit::Error(code) = exit {
         std::process::exit(code.get() as i32);
     }
 }
 
 /// The whole app, windowed or offscreen, ready to `run()` or to step with
-/// `update()` (tests do).
+/// `update()` (tests do). It never looks for a headset: `--xr-simulated`
+/// gives XR interactions on synthetic poses, anything else the desktop.
 pub fn build_app(options: Options) -> App {
+    let mode = if options.xr_simulated {
+        xr::XrMode::Simulated
+    } else {
+        xr::XrMode::Desktop
+    };
+    build_app_for(options, mode)
+}
+
+/// The app for a mode [`xr::decide`] chose.
+pub fn build_app_for(options: Options, mode: xr::XrMode) -> App {
     let mut app = App::new();
+    app.insert_resource(mode);
     let assets = options.assets_dir();
     let asset_plugin = AssetPlugin {
         file_path: assets.to_string_lossy().into_owned(),
         ..default()
     };
-    let defaults = DefaultPlugins.set(asset_plugin);
+    // Vulkan only (lavapipe where there is no GPU): bevy_mod_openxr's wgpu
+    // brings the GL backend too, which would only try EGL and log its
+    // failure. `WGPU_BACKEND` still overrides.
+    let render = bevy::render::RenderPlugin {
+        render_creation: bevy::render::settings::WgpuSettings {
+            backends: Some(
+                bevy::render::settings::Backends::from_env()
+                    .unwrap_or(bevy::render::settings::Backends::VULKAN),
+            ),
+            ..default()
+        }
+        .into(),
+        ..default()
+    };
+    let defaults = DefaultPlugins.set(asset_plugin).set(render);
     if options.offscreen() {
         // The bench times the main world's systems by their threads' CPU
         // clocks; without pipelining the render world never runs beside them.
@@ -188,14 +246,25 @@ pub fn build_app(options: Options) -> App {
             },
         ));
     } else {
-        app.add_plugins(defaults.set(WindowPlugin {
+        let defaults = defaults.set(WindowPlugin {
             primary_window: Some(Window {
                 title: "Vitrine".into(),
                 resolution: WindowResolution::new(options.width, options.height),
                 ..default()
             }),
             ..default()
-        }));
+        });
+        match mode {
+            // The headset renders the room; the window mirrors it.
+            #[cfg(feature = "xr")]
+            xr::XrMode::Headset => {
+                xr::runtime::configure(&mut app, &options);
+                app.add_plugins(bevy_mod_openxr::add_xr_plugins(defaults));
+            }
+            _ => {
+                app.add_plugins(defaults);
+            }
+        }
     }
     app.add_plugins(RapierPhysicsPlugin::<NoUserData>::default())
         // Physics keeps to real time down to 20 frames a second (a software
@@ -229,6 +298,7 @@ pub fn build_app(options: Options) -> App {
             ui::plugin,
             video::plugin,
             offscreen::plugin,
+            xr::plugin,
         ));
     // The main world's systems are many and small: handing each to a task
     // pool costs more than it saves. Measured with `cargo xtask bench

@@ -6,6 +6,7 @@
 use super::room::{RoomLayout, yaw_rotation};
 use super::session::Session;
 use super::ui::UiFocus;
+use super::xr::on_desktop;
 use super::{AppState, Options, ShowroomSystems};
 use bevy::camera::{ImageRenderTarget, RenderTarget};
 use bevy::core_pipeline::tonemapping::Tonemapping;
@@ -20,7 +21,7 @@ pub const EYE_HEIGHT: f32 = 1.6;
 const CAPSULE_HALF: f32 = 0.6;
 const CAPSULE_RADIUS: f32 = 0.3;
 /// The capsule's centre above the floor.
-const BODY_CENTRE: f32 = CAPSULE_HALF + CAPSULE_RADIUS;
+pub const BODY_CENTRE: f32 = CAPSULE_HALF + CAPSULE_RADIUS;
 const WALK_SPEED: f32 = 2.5;
 const RUN_SPEED: f32 = 4.5;
 const LOOK_SENSITIVITY: f32 = 0.003;
@@ -30,8 +31,13 @@ pub(super) fn plugin(app: &mut App) {
         .add_systems(
             Update,
             (
-                (look, walk).chain().in_set(ShowroomSystems::Input),
-                (place_at_spawn, publish_pose).in_set(ShowroomSystems::Present),
+                (look, walk)
+                    .chain()
+                    .in_set(ShowroomSystems::Input)
+                    .run_if(on_desktop),
+                (place_at_spawn, publish_pose.run_if(on_desktop))
+                    .chain()
+                    .in_set(ShowroomSystems::Present),
             )
                 .run_if(in_state(AppState::Showroom)),
         );

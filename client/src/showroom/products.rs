@@ -7,10 +7,12 @@
 //! their hands here, and dropped ones go home when the server says so.
 
 use super::avatars::RemoteAvatar;
+use super::catalog::Catalog;
 use super::player::{LocalPlayer, MainCamera};
 use super::room::{DisplayedProduct, ProductDisplay};
 use super::session::{RoomChangeMessage, Session};
 use super::ui::{UiAction, UiFocus};
+use super::xr::{XrMode, on_desktop};
 use super::{AppState, ShowroomSystems};
 use crate::net::RoomChange;
 use bevy::input::mouse::AccumulatedMouseScroll;
@@ -39,11 +41,12 @@ pub(super) fn plugin(app: &mut App) {
                 (point, keys_to_actions)
                     .chain()
                     .in_set(ShowroomSystems::Input)
-                    .after(super::ui::chat_keys),
+                    .after(super::ui::chat_keys)
+                    .run_if(on_desktop),
                 (
                     handle_actions,
                     hear_server,
-                    carry,
+                    carry.run_if(on_desktop),
                     settle_dropped,
                     place_others_products,
                 )
@@ -76,12 +79,49 @@ impl Pointer {
     }
 }
 
-/// What this shopper holds (one product at a time on the desktop).
+/// What this shopper holds: one product at a time on the desktop, one a
+/// hand in XR.
 #[derive(Resource, Default, Debug)]
 pub struct Hands {
     pub held: Option<Held>,
+    /// In XR: the left and right hands.
+    pub xr: [Option<Held>; 2],
     /// Products dropped by us, falling, not yet reported.
     pub falling: Vec<(String, Entity, f32, u32)>,
+}
+
+impl Hands {
+    /// Everything in hand, desktop and XR.
+    pub fn all(&self) -> impl Iterator<Item = &Held> {
+        self.held.iter().chain(self.xr.iter().flatten())
+    }
+
+    /// Whether this model is in one of our hands.
+    pub fn holds(&self, entity: Entity) -> bool {
+        self.all().any(|h| h.entity == entity)
+    }
+
+    pub fn holds_product(&self, product: &str) -> bool {
+        self.all().any(|h| h.product == product)
+    }
+
+    /// Lets go of everything in hand (without telling the server).
+    pub fn take_all(&mut self) -> Vec<Held> {
+        let [l, r] = &mut self.xr;
+        [self.held.take(), l.take(), r.take()]
+            .into_iter()
+            .flatten()
+            .collect()
+    }
+
+    /// Lets go of `product` (without telling the server).
+    pub fn take_product(&mut self, product: &str) -> Option<Held> {
+        let [l, r] = &mut self.xr;
+        [&mut self.held, l, r]
+            .into_iter()
+            .find(|h| h.as_ref().is_some_and(|h| h.product == product))
+            .and_then(Option::take)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -94,6 +134,8 @@ pub struct Held {
     pub spin: Quat,
     /// Brought close to look at.
     pub close: bool,
+    /// In XR: the product's pose relative to the hand's grip.
+    pub in_hand: Option<Transform>,
 }
 
 fn point(
@@ -185,8 +227,18 @@ fn handle_actions(
     displays: Query<&ProductDisplay>,
     camera: Query<&GlobalTransform, With<MainCamera>>,
     mut velocities: Query<&mut Transform>,
+    mode: Res<XrMode>,
 ) {
     for action in actions.read() {
+        // In XR, hands pick up and let go (xr::hands).
+        if mode.is_xr()
+            && matches!(
+                action,
+                UiAction::PickUpOrPutBack | UiAction::Drop | UiAction::LookClosely
+            )
+        {
+            continue;
+        }
         match action {
             UiAction::Select(product) => {
                 pointer.selected = Some(product.clone());
@@ -220,11 +272,14 @@ fn handle_actions(
                 let Some((entity, _)) = models.iter().find(|(_, m)| m.product == product) else {
                     continue;
                 };
-                if taken {
-                    continue;
-                }
+                // In someone else's hands: ask for a hand-off (the server
+                // allows it when our hands meet).
                 if let Ok(id) = ProductId::new(product.clone()) {
-                    session.send(RoomCommand::Inspect { product: id });
+                    session.send(if taken {
+                        RoomCommand::TakeFromHand { product: id }
+                    } else {
+                        RoomCommand::Inspect { product: id }
+                    });
                 }
                 // In the hand: kinematic, a sensor (the body walks through
                 // it), and no longer falling if it was.
@@ -240,6 +295,7 @@ fn handle_actions(
                     seconds: 0.0,
                     spin: Quat::IDENTITY,
                     close: false,
+                    in_hand: None,
                 });
             }
             UiAction::Drop => {
@@ -292,7 +348,7 @@ fn put_back(
 }
 
 /// Back onto its display: kinematic, a sensor again, at home.
-fn go_home(
+pub fn go_home(
     commands: &mut Commands,
     entity: Entity,
     displays: &Query<&ProductDisplay>,
@@ -358,7 +414,7 @@ fn hear_server(
                 if rejection.command == CommandKind::Inspect
                     && !matches!(rejection.reason, RejectReason::RateLimited { .. }) =>
             {
-                if let Some(held) = hands.held.take() {
+                for held in hands.take_all() {
                     go_home(
                         &mut commands,
                         held.entity,
@@ -368,13 +424,18 @@ fn hear_server(
                     );
                 }
             }
+            // Passed out of our hand: it is theirs to place now.
+            RoomChange::ProductPassed { product, from, .. }
+                if session.mirror().and_then(|m| m.you) == Some(*from) =>
+            {
+                hands.take_product(product.as_str());
+            }
             // A (re)join: the server put back whatever we held or dropped.
             RoomChange::Welcomed { .. } => {
                 let entities: Vec<Entity> = hands
-                    .held
-                    .take()
-                    .map(|h| h.entity)
+                    .take_all()
                     .into_iter()
+                    .map(|h| h.entity)
                     .chain(hands.falling.drain(..).map(|(_, e, ..)| e))
                     .chain(
                         bodies
@@ -388,11 +449,7 @@ fn hear_server(
                 }
             }
             RoomChange::ProductReturned { product } => {
-                if hands
-                    .held
-                    .as_ref()
-                    .is_some_and(|h| h.product == product.as_str())
-                {
+                if hands.holds_product(product.as_str()) {
                     continue;
                 }
                 hands.falling.retain(|(p, ..)| p != product.as_str());
@@ -418,11 +475,18 @@ fn carry(
     camera: Query<&GlobalTransform, With<MainCamera>>,
     displays: Query<&ProductDisplay>,
     models: Query<&DisplayedProduct>,
+    catalog: Res<Catalog>,
     mut transforms: Query<&mut Transform>,
 ) {
     let Some(held) = &mut hands.held else {
         return;
     };
+    // In the hand at the product's real size (the catalog's), so a model
+    // made at another size still shows true.
+    let true_scale = catalog
+        .get(&held.product)
+        .map(|p| p.true_scale())
+        .unwrap_or(1.0);
     let dt = time.delta_secs();
     held.seconds += dt;
     if !focus.typing {
@@ -442,7 +506,7 @@ fn carry(
         .get(held.entity)
         .ok()
         .and_then(|m| displays.get(m.display).ok())
-        .map(|d| d.half_extents.length() / d.home.scale.x)
+        .map(|d| d.half_extents.length() / d.home.scale.x * true_scale)
         .unwrap_or(0.2);
     let distance = if held.close {
         0.25 + size * 1.5
@@ -464,7 +528,7 @@ fn carry(
         t.translation = t.translation.lerp(target, k);
         t.rotation = t.rotation.slerp(facing * held.spin, k);
         // In the hand, true size.
-        t.scale = t.scale.lerp(Vec3::ONE, k);
+        t.scale = t.scale.lerp(Vec3::splat(true_scale), k);
     }
 }
 
@@ -512,6 +576,7 @@ fn place_others_products(
     hands: Res<Hands>,
     time: Res<Time>,
     avatars: Query<(&RemoteAvatar, &Transform), Without<DisplayedProduct>>,
+    hand_at: Query<(&GlobalTransform, &InheritedVisibility), Without<DisplayedProduct>>,
     displays: Query<&ProductDisplay>,
     mut models: Query<(
         Entity,
@@ -525,8 +590,7 @@ fn place_others_products(
     };
     let k = (time.delta_secs() * 12.0).min(1.0);
     for (entity, model, mut t, body) in &mut models {
-        let mine = hands.held.as_ref().is_some_and(|h| h.entity == entity)
-            || hands.falling.iter().any(|(_, e, ..)| *e == entity);
+        let mine = hands.holds(entity) || hands.falling.iter().any(|(_, e, ..)| *e == entity);
         if mine {
             continue;
         }
@@ -553,9 +617,24 @@ fn place_others_products(
             avatars
                 .iter()
                 .find(|(a, _)| a.slot == *slot)
-                .map(|(_, avatar)| {
-                    let at = avatar.translation + avatar.rotation * Vec3::new(0.0, 1.15, -0.45);
-                    Transform::from_translation(at).with_rotation(avatar.rotation)
+                .map(|(a, avatar)| {
+                    // In a tracked hand (the right, else the left), else before
+                    // the body.
+                    let hand = a.hands().into_iter().rev().find_map(|h| {
+                        hand_at
+                            .get(h)
+                            .ok()
+                            .filter(|(_, v)| v.get())
+                            .map(|(t, _)| t.compute_transform())
+                    });
+                    match hand {
+                        Some(hand) => hand,
+                        None => {
+                            let at =
+                                avatar.translation + avatar.rotation * Vec3::new(0.0, 1.15, -0.45);
+                            Transform::from_translation(at).with_rotation(avatar.rotation)
+                        }
+                    }
                 })
         } else {
             dropped.map(|at| Transform::from_translation(at).with_rotation(t.rotation))

@@ -276,7 +276,7 @@ pub fn sane_bounds(b: &RoomBounds) -> bool {
 }
 
 #[derive(Component, Clone)]
-struct RoomShell;
+pub struct RoomShell;
 
 fn spawn_room(
     mut commands: Commands,

@@ -55,8 +55,8 @@ pub struct UiFocus {
     pub over_panel: bool,
 }
 
-/// Everything a shopper can ask for, from a key, a click or (later) an XR
-/// ray on a world-space panel.
+/// Everything a shopper can ask for, from a key, a click or an XR ray on a
+/// world-space panel.
 #[derive(Message, Debug, Clone, PartialEq)]
 pub enum UiAction {
     Select(String),
@@ -94,7 +94,7 @@ fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-fn build_view(
+pub fn build_view(
     time: Res<Time>,
     session: Res<Session>,
     catalog: Res<Catalog>,
