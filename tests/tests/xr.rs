@@ -352,7 +352,11 @@ fn a_headset_shopper_grabs_turns_drops_passes_teleports_turns_and_clicks_panels(
                     && bots[0].mirror().held.get(&other_id) == bots[0].mirror().you.as_ref()
             }
         ),
-        "the friend never got to us holding {other_id}"
+        "the friend never got to us holding {other_id}: {:?} from {friend_at}, friend {:?} me {me:?}, holds {:?}, refused {:?}",
+        pose.position,
+        friend.mirror().you,
+        friend.mirror().held,
+        friend.mirror().rejections
     );
     // The product shows in the friend's hand here.
     assert!(
