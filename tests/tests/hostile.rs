@@ -185,3 +185,64 @@ fn teleports_are_clamped_to_walking_speed_and_room_bounds() {
     assert!(seen_max <= 20.0 + 0.01, "left the room: {seen_max}");
     assert!(seen_max > 5.0, "did not move at all: {seen_max}");
 }
+
+#[test]
+fn a_nan_teleport_is_refused_with_a_typed_error_not_a_disconnect() {
+    let server = TestServer::start();
+    let mut c = joined_client(&server, "Blinker", "hall");
+    let me = c.mirror().you.unwrap();
+    let spawn = c.mirror().spawn.unwrap().position;
+    let at = |dx: f32| [spawn[0] + dx, 0.0, spawn[2]];
+    let hostile = [
+        ([f32::NAN, 0.0, spawn[2]], 0.0),
+        ([spawn[0], f32::NAN, spawn[2]], 0.0),
+        ([spawn[0], 0.0, f32::NAN], 0.0),
+        ([f32::INFINITY, 0.0, spawn[2]], 0.0),
+        ([spawn[0], 0.0, f32::NEG_INFINITY], 0.0),
+        (at(1.0), f32::NAN),
+        (at(1.0), f32::INFINITY),
+        ([f32::MAX, 0.0, f32::MIN], 0.0),
+    ];
+    for (to, yaw) in hostile {
+        c.send_command(RoomCommand::Teleport { to, yaw });
+    }
+    let refused = step_until(Duration::from_secs(10), || {
+        pump(&mut [&mut c]);
+        c.mirror().rejections.len() >= hostile.len()
+    });
+    assert!(refused, "{:?}", c.mirror().rejections);
+    for r in &c.mirror().rejections {
+        assert_eq!(r.command, CommandKind::Pose);
+        assert_eq!(r.reason, RejectReason::InvalidPosition);
+    }
+    assert!(c.is_connected());
+    assert!(server.metrics.rejected("invalid_position") >= hostile.len() as u64);
+    // The avatar stayed where it was, for several snapshots.
+    let stays = |c: &NetClient| {
+        c.mirror()
+            .avatars
+            .get(&me)
+            .is_some_and(|p| (p.position[0] - spawn[0]).abs() < 0.01 && p.position[1] == 0.0)
+    };
+    assert!(step_until(Duration::from_secs(5), || {
+        pump(&mut [&mut c]);
+        stays(&c)
+    }));
+    for _ in 0..15 {
+        pump(&mut [&mut c]);
+        assert!(stays(&c));
+    }
+    // Refusals set no cooldown: a proper teleport goes through at once.
+    c.send_command(RoomCommand::Teleport {
+        to: at(2.0),
+        yaw: 0.0,
+    });
+    assert!(step_until(Duration::from_secs(10), || {
+        pump(&mut [&mut c]);
+        c.mirror()
+            .avatars
+            .get(&me)
+            .is_some_and(|p| (p.position[0] - at(2.0)[0]).abs() < 0.01)
+    }));
+    assert_eq!(c.mirror().rejections.len(), hostile.len());
+}

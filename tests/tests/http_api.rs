@@ -801,3 +801,143 @@ fn writes_are_rate_limited_per_account_and_reads_are_not() {
     assert_eq!(cart.json()["lines"][0]["quantity"], 3);
     assert_eq!(add(&bob).status, 200);
 }
+
+/// Products' real sizes: every product of the shipped catalog has one in
+/// `GET /api/v1/products`; an import sets them (or none), a JSON update
+/// keeps them, an invalid one refuses the whole file, naming the product,
+/// and the OpenAPI document describes the field.
+#[test]
+fn products_carry_their_real_size_and_an_invalid_size_refuses_the_import() {
+    use vitrine_shared::api::{ProductList, ProductSize};
+    let server = TestServer::start();
+    let host = server.sign_in_as("host.sizes", vitrine_shared::Role::Host);
+    let list = || request(&server, "GET", "/api/v1/products", None, None);
+    let catalog: ProductList = serde_json::from_str(&list().body).unwrap();
+    assert!(catalog.products.len() >= 12);
+    for p in &catalog.products {
+        let size = p.size.unwrap_or_else(|| panic!("{} has no size", p.id));
+        assert!(size.is_valid(), "{}: {size:?}", p.id);
+    }
+    let serum = list().json()["products"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == "glow-serum")
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        serum["size"],
+        serde_json::json!({ "width_mm": 32, "height_mm": 110, "depth_mm": 32 })
+    );
+
+    let product = |id: &str, size: Option<&str>| {
+        let size = size.map(|s| format!("size_mm = {s}\n")).unwrap_or_default();
+        format!(
+            "[[products]]\nid = \"{id}\"\nname = \"Item {id}\"\ncategory = \"home\"\nprice = \"5.00\"\nmodel = \"models/{id}.glb\"\n{size}\
+             [[products.variants]]\nsku = \"{id}-one\"\nstock = 3\n"
+        )
+    };
+    let shown = |id: &str| {
+        request(
+            &server,
+            "GET",
+            &format!("/api/v1/products/{id}"),
+            None,
+            None,
+        )
+        .json()["size"]
+            .clone()
+    };
+
+    // Each invalid size refuses the whole file, naming the product, and
+    // nothing is imported: not even the good product before it.
+    let before = list().body;
+    for bad in [
+        "[0, 25, 260]",
+        "[380, 0, 260]",
+        "[380, 25, 0]",
+        "[380, 25, 5001]",
+        "[380, -25, 260]",
+        "[380, 25]",
+    ] {
+        let file = format!(
+            "currency = \"EUR\"\n{}{}",
+            product("linen-napkins", Some("[450, 20, 450]")),
+            product("oak-tray", Some(bad))
+        );
+        let refused = toml_request(&server, &host, &file);
+        assert_eq!(
+            (refused.status, refused.code().as_str()),
+            (400, "invalid_catalog"),
+            "{bad}"
+        );
+        let message = refused.json()["message"].as_str().unwrap().to_owned();
+        assert!(
+            message.contains("line 18")
+                && message.contains("products[1].size_mm")
+                && message.contains("oak-tray"),
+            "{bad}: {message}"
+        );
+        assert_eq!(list().body, before, "{bad} changed the catalog");
+    }
+    assert_eq!(
+        shown("linen-napkins"),
+        Value::Null,
+        "the good product was not imported"
+    );
+
+    // Valid sizes land; a product without one has none.
+    let file = format!(
+        "currency = \"EUR\"\n{}{}",
+        product("linen-napkins", None),
+        product(
+            "oak-tray",
+            Some(&format!("[380, 25, {}]", ProductSize::MAX_MM))
+        )
+    );
+    let imported = toml_request(&server, &host, &file);
+    assert_eq!(imported.status, 200, "{}", imported.body);
+    let tray = serde_json::json!({ "width_mm": 380, "height_mm": 25, "depth_mm": 5000 });
+    assert_eq!(shown("oak-tray"), tray);
+    let napkins = request(&server, "GET", "/api/v1/products/linen-napkins", None, None).json();
+    assert_eq!(napkins["size"], Value::Null);
+    assert_eq!(napkins["name"], "Item linen-napkins");
+
+    // The JSON admin API carries no size: an update keeps the tray's.
+    let update = r#"{"name":"Oak Tray","category":"home","price":"6.00","currency":"EUR","model":"models/oak-tray.glb","variants":[{"sku":"oak-tray-one","stock":4}]}"#;
+    let updated = request(
+        &server,
+        "PUT",
+        "/api/v1/admin/products/oak-tray",
+        Some(("application/json", update)),
+        Some(&host),
+    );
+    assert_eq!(updated.status, 200, "{}", updated.body);
+    assert_eq!(updated.json()["size"], tray);
+    assert_eq!(shown("oak-tray"), tray);
+
+    // The OpenAPI document describes it: optional on a product, and each
+    // side a required integer.
+    let doc = request(&server, "GET", "/api/v1/openapi.json", None, None).json();
+    let schemas = &doc["components"]["schemas"];
+    let view = &schemas["ProductView"];
+    assert!(
+        view["properties"]["size"]
+            .to_string()
+            .contains("ProductSize"),
+        "{view}"
+    );
+    let required = view["required"].as_array().unwrap();
+    assert!(!required.iter().any(|r| r == "size"), "{view}");
+    let size = &schemas["ProductSize"];
+    for side in ["width_mm", "height_mm", "depth_mm"] {
+        assert_eq!(size["properties"][side]["type"], "integer", "{size}");
+        assert!(
+            size["required"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|r| r == side)
+        );
+    }
+}

@@ -2,16 +2,22 @@
 //! display model. Others see pick-ups, put-backs and drops; a dropped
 //! product goes back to its display after the room's return delay (short
 //! here: `loose_return`); a holder who leaves or is removed puts everything
-//! back; a newcomer's welcome shows it all; and every hostile command gets a
-//! typed refusal and changes nothing.
+//! back; a newcomer's welcome shows it all; a product passes from hand to
+//! hand when the hands are close; a teleport moves an avatar further than a
+//! walk; and every hostile command gets a typed refusal and changes nothing.
 
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 use vitrine_client::net::{NetClient, RoomChange};
 use vitrine_server::config::{RateConfig, ServerConfig};
-use vitrine_shared::protocol::{CommandKind, EngagementRefusal, RejectReason};
-use vitrine_shared::{MemberSlot, ProductId, Role, RoomCommand};
+use vitrine_shared::pose::{
+    HANDOFF_REACH_M, MAX_TELEPORT_M, TrackedPoseNet, XrPoseNet, YAW_STEPS, handoff_distance,
+};
+use vitrine_shared::protocol::{
+    CommandKind, EngagementRefusal, RejectReason, Rejection, TELEPORT_COOLDOWN_MS,
+};
+use vitrine_shared::{MemberSlot, PoseNet, ProductId, Role, RoomCommand};
 use vitrine_tests::{Http, TestServer, joined_client, pump, step_until};
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -96,6 +102,7 @@ fn product_changes(c: &mut NetClient) -> Vec<RoomChange> {
                 RoomChange::ProductHeld { .. }
                     | RoomChange::ProductDropped { .. }
                     | RoomChange::ProductReturned { .. }
+                    | RoomChange::ProductPassed { .. }
             )
         })
         .collect()
@@ -444,4 +451,398 @@ fn hostile_product_commands_are_refused_with_typed_errors_and_change_nothing() {
     assert!(until(&mut cs, |cs| cs.iter().all(|c| c.mirror().held
         == held(&[("canvas-tote", a)])
         && c.mirror().dropped.len() == 1)));
+}
+
+// --- Hand-offs and teleports -----------------------------------------------
+
+fn add(a: [f32; 3], b: [f32; 3]) -> [f32; 3] {
+    [a[0] + b[0], a[1] + b[1], a[2] + b[2]]
+}
+
+fn distance(a: [f32; 3], b: [f32; 3]) -> f32 {
+    (0..3).map(|i| (a[i] - b[i]).powi(2)).sum::<f32>().sqrt()
+}
+
+/// Within snapshot quantization (1 cm a step) of `b`.
+fn near(a: [f32; 3], b: [f32; 3]) -> bool {
+    distance(a, b) < 0.02
+}
+
+/// An XR pose standing at `body`, facing -Z (the stage), both hands at
+/// `hands`.
+fn xr(body: [f32; 3], hands: [f32; 3]) -> PoseNet {
+    let tracked = |position| TrackedPoseNet {
+        position,
+        rotation: [0.0, 0.0, 0.0, 1.0],
+    };
+    PoseNet {
+        position: body,
+        yaw: std::f32::consts::PI,
+        xr: Some(XrPoseNet {
+            head: tracked(add(body, [0.0, 1.6, 0.0])),
+            left_hand: Some(tracked(hands)),
+            right_hand: Some(tracked(hands)),
+        }),
+    }
+}
+
+/// Where `who` stands as `watcher` sees it in snapshots.
+fn seen(watcher: &NetClient, who: MemberSlot) -> Option<PoseNet> {
+    watcher.mirror().avatars.get(&who).copied()
+}
+
+/// `who` sends `pose` each frame until every client's snapshots show it
+/// (its tracked hands too): the server holds it as validated.
+fn hold_pose(cs: &mut [NetClient], who: usize, pose: PoseNet) {
+    let me = slot(&cs[who]);
+    let hand = pose.xr.and_then(|x| x.right_hand).map(|h| h.position);
+    let shown = step_until(WAIT, || {
+        cs[who].send_pose(pose);
+        pump_all(cs);
+        cs.iter().all(|c| {
+            seen(c, me).is_some_and(|p| {
+                near(p.position, pose.position)
+                    && hand.is_none_or(|h| {
+                        p.xr.and_then(|x| x.right_hand)
+                            .is_some_and(|r| near(r.position, h))
+                    })
+            })
+        })
+    });
+    assert!(shown, "{me:?} was never shown at {pose:?}");
+}
+
+/// `who` walks from where it stands to `to` at a stroll (1.5 m/s, well
+/// under the walking-speed rule), a pose each frame, until all see it there.
+fn walk(cs: &mut [NetClient], who: usize, to: [f32; 3]) {
+    let me = slot(&cs[who]);
+    let from = seen(&cs[who], me)
+        .expect("own avatar in snapshots")
+        .position;
+    let length = distance(from, to);
+    let start = Instant::now();
+    let arrived = step_until(WAIT + Duration::from_secs_f32(length / 1.5), || {
+        let t = (start.elapsed().as_secs_f32() * 1.5 / length.max(1e-3)).min(1.0);
+        let at: [f32; 3] = std::array::from_fn(|i| from[i] + (to[i] - from[i]) * t);
+        cs[who].send_pose(PoseNet::at(at, std::f32::consts::PI));
+        pump_all(cs);
+        cs.iter()
+            .all(|c| seen(c, me).is_some_and(|p| near(p.position, to)))
+    });
+    assert!(arrived, "{me:?} never got to {to:?}");
+}
+
+/// Two shoppers in the hall who see each other's avatars.
+fn two(server: &TestServer) -> Vec<NetClient> {
+    let mut cs: Vec<NetClient> = ["Ada", "Bo"]
+        .iter()
+        .map(|name| joined_client(server, name, "hall"))
+        .collect();
+    assert!(until(&mut cs, |cs| cs.iter().all(|c| c
+        .mirror()
+        .avatars
+        .len()
+        == 2)));
+    cs
+}
+
+#[test]
+fn a_product_passes_from_hand_to_hand_when_the_hands_are_close() {
+    let server = TestServer::start_with(tune);
+    let mut cs = three(&server);
+    let (a, b) = (slot(&cs[0]), slot(&cs[1]));
+    assert!(until(&mut cs, |cs| cs.iter().all(|c| c
+        .mirror()
+        .avatars
+        .len()
+        == 3)));
+    let a_body = seen(&cs[0], a).unwrap().position;
+    let b_body = seen(&cs[1], b).unwrap().position;
+
+    // A holds the mug out in front; B stands where it spawned, reaching
+    // out too, but more than an arm's length away.
+    let a_hands = add(a_body, [0.0, 1.2, -0.4]);
+    hold_pose(&mut cs, 0, xr(a_body, a_hands));
+    hold_pose(&mut cs, 1, xr(b_body, add(b_body, [0.0, 1.2, -0.4])));
+    inspect(&mut cs[0], "stoneware-mug");
+    assert!(until(&mut cs, |cs| cs
+        .iter()
+        .all(|c| c.mirror().held == held(&[("stoneware-mug", a)]))));
+    let gap = handoff_distance(&seen(&cs[2], b).unwrap(), &seen(&cs[2], a).unwrap());
+    assert!(
+        gap > HANDOFF_REACH_M + 0.1,
+        "the test needs B out of reach: {gap}"
+    );
+    let take = |id: &str| RoomCommand::TakeFromHand {
+        product: product(id),
+    };
+
+    // Out of reach: refused, and the mug stays in A's hands.
+    refused(&mut cs, 1, take("stoneware-mug"), RejectReason::OutOfReach);
+    // Nobody holds these: one on its display, one the catalog lacks.
+    refused(&mut cs, 1, take("arc-lamp"), RejectReason::NotHolding);
+    refused(&mut cs, 1, take("no-such-thing"), RejectReason::NotHolding);
+    // A taking its own mug is a no-op: no refusal, no event (A's commands
+    // apply in order: once the serum shows, the take is done).
+    cs[0].send_command(take("stoneware-mug"));
+    inspect(&mut cs[0], "glow-serum");
+    assert!(until(&mut cs, |cs| cs[2].mirror().held.len() == 2));
+    assert_eq!(
+        product_changes(&mut cs[2]),
+        [RoomChange::ProductHeld {
+            product: product("glow-serum"),
+            by: a
+        }]
+    );
+    assert!(cs[0].mirror().rejections.is_empty());
+
+    // B walks up to A and reaches for the mug: hands 10 cm apart.
+    walk(&mut cs, 1, add(a_body, [0.0, 0.0, -0.9]));
+    let b_body = add(a_body, [0.0, 0.0, -0.9]);
+    hold_pose(&mut cs, 1, xr(b_body, add(a_hands, [0.0, 0.0, -0.1])));
+    let gap = handoff_distance(&seen(&cs[2], b).unwrap(), &seen(&cs[2], a).unwrap());
+    assert!(gap <= HANDOFF_REACH_M - 0.2, "{gap}");
+    for c in cs.iter_mut() {
+        product_changes(c);
+    }
+    let refusals = cs[1].mirror().rejections.len();
+    cs[1].send_command(take("stoneware-mug"));
+    assert!(until(&mut cs, |cs| cs.iter().all(
+        |c| c.mirror().held == held(&[("glow-serum", a), ("stoneware-mug", b)])
+    )));
+    // Everyone heard it, the two of them included.
+    for c in cs.iter_mut() {
+        assert_eq!(
+            product_changes(c),
+            [RoomChange::ProductPassed {
+                product: product("stoneware-mug"),
+                from: a,
+                to: b
+            }]
+        );
+    }
+    assert_eq!(cs[1].mirror().rejections.len(), refusals);
+    // A newcomer's welcome shows it in B's hands.
+    let late = joined_client(&server, "Late", "hall");
+    assert_eq!(
+        late.mirror().held,
+        held(&[("glow-serum", a), ("stoneware-mug", b)])
+    );
+    drop(late);
+
+    // It is B's now: A may no longer put it down, B may.
+    refused(
+        &mut cs,
+        0,
+        RoomCommand::PutDownProduct {
+            product: product("stoneware-mug"),
+            held_ms: 900,
+        },
+        RejectReason::NotHolding,
+    );
+    put_back(&mut cs[1], "stoneware-mug");
+    assert!(until(&mut cs, |cs| cs
+        .iter()
+        .all(|c| c.mirror().held == held(&[("glow-serum", a)]))));
+    assert!(server.metrics.rejected("out_of_reach") >= 1);
+}
+
+#[test]
+fn a_taker_with_full_hands_is_refused_and_a_holder_who_leaves_takes_nothing_passed() {
+    let server = TestServer::start_with(tune);
+    let mut cs = three(&server);
+    let (a, b) = (slot(&cs[0]), slot(&cs[1]));
+    assert!(until(&mut cs, |cs| cs.iter().all(|c| c
+        .mirror()
+        .avatars
+        .len()
+        == 3)));
+    // A and B face each other at arm's length, hands together.
+    let a_body = seen(&cs[0], a).unwrap().position;
+    let b_body = add(a_body, [0.0, 0.0, -0.9]);
+    let hands = add(a_body, [0.0, 1.2, -0.45]);
+    walk(&mut cs, 1, b_body);
+    hold_pose(&mut cs, 0, xr(a_body, hands));
+    hold_pose(&mut cs, 1, xr(b_body, hands));
+    inspect(&mut cs[0], "stoneware-mug");
+    inspect(&mut cs[1], "glow-serum");
+    inspect(&mut cs[1], "canvas-tote");
+    assert!(until(&mut cs, |cs| cs[2].mirror().held.len() == 3));
+    let take = RoomCommand::TakeFromHand {
+        product: product("stoneware-mug"),
+    };
+    refused(&mut cs, 1, take.clone(), RejectReason::HandsFull);
+
+    // B frees a hand and takes the mug; then A leaves: the mug is B's now,
+    // so nothing goes back.
+    put_back(&mut cs[1], "canvas-tote");
+    cs[1].send_command(take);
+    assert!(until(&mut cs, |cs| cs.iter().all(
+        |c| c.mirror().held == held(&[("glow-serum", b), ("stoneware-mug", b)])
+    )));
+    let mut ada = cs.remove(0);
+    ada.disconnect();
+    drop(ada);
+    assert!(until(&mut cs, |cs| cs.iter().all(|c| c
+        .mirror()
+        .members
+        .len()
+        == 2)));
+    for _ in 0..10 {
+        pump_all(&mut cs);
+    }
+    assert!(
+        cs.iter()
+            .all(|c| c.mirror().held == held(&[("glow-serum", b), ("stoneware-mug", b)]))
+    );
+    // B leaving puts both back.
+    let mut bo = cs.remove(0);
+    bo.disconnect();
+    drop(bo);
+    assert!(until(&mut cs, |cs| cs[0].mirror().held.is_empty()));
+}
+
+/// `who` teleports to `to`; it must be refused with `expected` (as a pose
+/// command), and everyone must go on seeing `who` where it stood.
+fn teleport_refused(
+    cs: &mut [NetClient],
+    who: usize,
+    to: [f32; 3],
+    yaw: f32,
+    expected: RejectReason,
+) {
+    let me = slot(&cs[who]);
+    let before: Vec<PoseNet> = cs.iter().map(|c| seen(c, me).unwrap()).collect();
+    let rejections = cs[who].mirror().rejections.len();
+    cs[who].send_command(RoomCommand::Teleport { to, yaw });
+    assert!(
+        until(cs, |cs| cs[who].mirror().rejections.len() > rejections),
+        "a teleport to {to:?} was not refused"
+    );
+    assert_eq!(
+        cs[who].mirror().rejections[rejections],
+        Rejection {
+            command: CommandKind::Pose,
+            reason: expected
+        },
+        "{to:?}"
+    );
+    // A few snapshots later the avatar is where it was.
+    for _ in 0..15 {
+        pump_all(cs);
+    }
+    let after: Vec<PoseNet> = cs.iter().map(|c| seen(c, me).unwrap()).collect();
+    assert_eq!(
+        after, before,
+        "a refused teleport to {to:?} moved the avatar"
+    );
+    assert!(cs[who].is_connected());
+}
+
+#[test]
+fn a_teleport_moves_the_avatar_and_walking_goes_on_from_there() {
+    let server = TestServer::start_with(tune);
+    let mut cs = two(&server);
+    let (a, b) = (slot(&cs[0]), slot(&cs[1]));
+    let start = seen(&cs[1], a).unwrap().position;
+    let yaw_step = std::f32::consts::TAU / YAW_STEPS as f32;
+
+    // Too far, or off the floor plan (the hall is 40 m square): refused.
+    let too_far = add(start, [0.0, 0.0, -(MAX_TELEPORT_M + 2.0)]);
+    teleport_refused(&mut cs, 0, too_far, 0.0, RejectReason::OutOfReach);
+    teleport_refused(
+        &mut cs,
+        0,
+        [20.5, 0.0, start[2]],
+        0.0,
+        RejectReason::InvalidPosition,
+    );
+    teleport_refused(
+        &mut cs,
+        0,
+        [start[0], 0.0, -21.0],
+        0.0,
+        RejectReason::InvalidPosition,
+    );
+    assert!(server.metrics.rejected("out_of_reach") >= 1);
+
+    // 8 m towards the stage, turned to face +Z: B sees A there.
+    let there = add(start, [0.0, 0.0, -8.0]);
+    let refusals = cs[0].mirror().rejections.len();
+    cs[0].send_command(RoomCommand::Teleport {
+        to: add(there, [0.0, 1.0, 0.0]),
+        yaw: 0.5,
+    });
+    assert!(until(&mut cs, |cs| seen(&cs[1], a)
+        .is_some_and(
+            |p| near(p.position, there) && (p.yaw - 0.5).abs() <= yaw_step
+        )));
+    assert!(
+        seen(&cs[1], a).unwrap().position[1].abs() < 0.01,
+        "on the floor"
+    );
+    assert_eq!(cs[0].mirror().rejections.len(), refusals);
+
+    // Walking goes on from the new place: a step from there is taken as
+    // sent, with no walk across the hall in between.
+    let step = add(there, [0.02, 0.0, 0.0]);
+    let mut strayed = 0.0f32;
+    assert!(step_until(WAIT, || {
+        cs[0].send_pose(PoseNet::at(step, 0.5));
+        pump_all(&mut cs);
+        let p = seen(&cs[1], a).unwrap().position;
+        strayed = strayed.max(distance(p, there));
+        distance(p, step) < 0.006
+    }));
+    for _ in 0..15 {
+        cs[0].send_pose(PoseNet::at(step, 0.5));
+        pump_all(&mut cs);
+        strayed = strayed.max(distance(seen(&cs[1], a).unwrap().position, there));
+    }
+    assert!(
+        strayed < 0.05,
+        "A wandered {strayed} m from where it landed"
+    );
+
+    // Two teleports back to back: the second is too soon. B keeps sending
+    // poses from the first one's target, which may overtake it on the
+    // unreliable channel; once it lands B stays there.
+    let b_start = seen(&cs[0], b).unwrap().position;
+    let first = add(b_start, [3.0, 0.0, -3.0]);
+    let second = add(b_start, [-3.0, 0.0, -3.0]);
+    cs[1].send_command(RoomCommand::Teleport {
+        to: first,
+        yaw: 0.0,
+    });
+    cs[1].send_command(RoomCommand::Teleport {
+        to: second,
+        yaw: 0.0,
+    });
+    let mut saw_second = false;
+    assert!(step_until(WAIT, || {
+        cs[1].send_pose(PoseNet::at(first, 0.0));
+        pump_all(&mut cs);
+        let p = seen(&cs[0], b).unwrap().position;
+        saw_second |= distance(p, second) < 1.0;
+        near(p, first) && !cs[1].mirror().rejections.is_empty()
+    }));
+    assert!(!saw_second, "the refused teleport moved B");
+    match &cs[1].mirror().rejections[..] {
+        [
+            Rejection {
+                command: CommandKind::Pose,
+                reason: RejectReason::RateLimited { retry_after_ms },
+            },
+        ] => assert!(
+            (1..=TELEPORT_COOLDOWN_MS as u32).contains(retry_after_ms),
+            "{retry_after_ms}"
+        ),
+        other => panic!("expected one rate limit, got {other:?}"),
+    }
+    for _ in 0..15 {
+        cs[1].send_pose(PoseNet::at(first, 0.0));
+        pump_all(&mut cs);
+        assert!(near(seen(&cs[0], b).unwrap().position, first));
+    }
+    assert!(cs.iter().all(|c| c.is_connected()));
 }
