@@ -67,7 +67,7 @@ pub struct MainCamera;
 #[derive(Resource, Clone)]
 pub struct OffscreenTarget(pub Handle<Image>);
 
-fn spawn_player(
+pub fn spawn_player(
     mut commands: Commands,
     options: Res<Options>,
     layout: Res<RoomLayout>,

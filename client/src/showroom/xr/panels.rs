@@ -19,19 +19,32 @@ use bevy::camera::{ImageRenderTarget, RenderTarget};
 use bevy::prelude::*;
 use bevy::render::render_resource::TextureFormat;
 
-/// Panel pixels per metre.
+/// Panel pixels per metre: sharp at arm's length; the stage's panel, read
+/// from across the room, needs fewer.
 const PX_PER_M: f32 = 1000.0;
+const STAGE_PX_PER_M: f32 = 500.0;
+/// A panel's camera draws for this many frames after its content changes
+/// (the image keeps the picture in between).
+const DRAW_FRAMES: u8 = 3;
 
 pub(super) fn plugin(app: &mut App) {
-    app.add_systems(OnEnter(AppState::Showroom), spawn_panels.run_if(in_xr))
-        .add_systems(
-            Update,
-            (fill_panels, place_panels, collect_buttons)
-                .chain()
-                .in_set(ShowroomSystems::Present)
-                .after(crate::showroom::ui::build_view)
-                .run_if(in_xr.and_then(in_state(AppState::Showroom))),
-        );
+    app.add_systems(
+        OnEnter(AppState::Showroom),
+        spawn_panels.after(super::rig::spawn_rig).run_if(in_xr),
+    )
+    .add_systems(
+        Update,
+        (
+            fill_panels,
+            place_panels,
+            collect_buttons,
+            draw_when_changed,
+        )
+            .chain()
+            .in_set(ShowroomSystems::Present)
+            .after(crate::showroom::ui::build_view)
+            .run_if(in_xr.and_then(in_state(AppState::Showroom))),
+    );
 }
 
 /// Which panel.
@@ -52,6 +65,16 @@ pub struct WorldPanel {
     pub buttons: Vec<(Rect, UiAction)>,
     text: Entity,
     actions: Entity,
+    camera: Entity,
+    /// Frames left for the camera to draw.
+    draw: u8,
+}
+
+impl WorldPanel {
+    /// The entity whose `Text` the panel shows.
+    pub fn text(&self) -> Entity {
+        self.text
+    }
 }
 
 /// A button on a panel.
@@ -104,7 +127,12 @@ fn spawn_panels(
         (PanelKind::Wrist, Vec2::new(0.22, 0.2)),
         (PanelKind::Sale, Vec2::new(1.4, 0.35)),
     ] {
-        let px = (size * PX_PER_M).as_uvec2();
+        let density = if kind == PanelKind::Sale {
+            STAGE_PX_PER_M
+        } else {
+            PX_PER_M
+        };
+        let px = (size * density).as_uvec2();
         let image = images.add(Image::new_target_texture(
             px.x,
             px.y,
@@ -126,7 +154,7 @@ fn spawn_panels(
         let text = commands
             .spawn((
                 Text::default(),
-                TextFont::from_font_size(if kind == PanelKind::Sale { 44.0 } else { 20.0 }),
+                TextFont::from_font_size(if kind == PanelKind::Sale { 22.0 } else { 20.0 }),
                 TextColor(Color::WHITE),
             ))
             .id();
@@ -161,6 +189,8 @@ fn spawn_panels(
                     buttons: Vec::new(),
                     text,
                     actions,
+                    camera,
+                    draw: DRAW_FRAMES,
                 },
                 Mesh3d(meshes.add(Rectangle::from_size(size))),
                 MeshMaterial3d(materials.add(StandardMaterial {
@@ -261,7 +291,7 @@ pub fn panel_content(
 fn fill_panels(
     mut commands: Commands,
     view: Res<CurrentView>,
-    mut panels: Query<(&WorldPanel, &mut Visibility)>,
+    mut panels: Query<(&mut WorldPanel, &mut Visibility)>,
     mut texts: Query<&mut Text>,
     buttons: Query<&PanelButton>,
     children: Query<&Children>,
@@ -270,7 +300,7 @@ fn fill_panels(
     if !view.is_changed() {
         return;
     }
-    for (panel, mut visibility) in &mut panels {
+    for (mut panel, mut visibility) in &mut panels {
         let content = panel_content(panel.kind, &view.0);
         visibility.set_if_neq(if content.is_some() {
             Visibility::Visible
@@ -284,6 +314,7 @@ fn fill_panels(
             && t.0 != text
         {
             t.0 = text;
+            panel.draw = DRAW_FRAMES;
         }
         let labels: Vec<String> = wanted.iter().map(|(l, _)| l.clone()).collect();
         let current: Vec<&UiAction> = children
@@ -303,6 +334,7 @@ fn fill_panels(
         }
         last.retain(|(k, _)| *k != panel.kind);
         last.push((panel.kind, labels));
+        panel.draw = DRAW_FRAMES;
         commands.entity(panel.actions).despawn_related::<Children>();
         for (label, action) in wanted {
             let button = commands
@@ -364,6 +396,21 @@ fn place_panels(
     }
 }
 
+/// A panel's camera draws only for a few frames after a change.
+fn draw_when_changed(mut panels: Query<&mut WorldPanel>, mut cameras: Query<&mut Camera>) {
+    for mut panel in &mut panels {
+        let active = panel.draw > 0;
+        if active {
+            panel.draw -= 1;
+        }
+        if let Ok(mut camera) = cameras.get_mut(panel.camera)
+            && camera.is_active != active
+        {
+            camera.is_active = active;
+        }
+    }
+}
+
 /// Each panel's buttons' rects, in the panel's pixels, from the layout.
 fn collect_buttons(
     mut panels: Query<&mut WorldPanel>,
@@ -406,6 +453,8 @@ mod tests {
             )],
             text: Entity::PLACEHOLDER,
             actions: Entity::PLACEHOLDER,
+            camera: Entity::PLACEHOLDER,
+            draw: 0,
         }
     }
 

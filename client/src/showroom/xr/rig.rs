@@ -24,11 +24,18 @@ const VIGNETTE_FADE_SECS: f32 = 0.35;
 
 pub(super) fn plugin(app: &mut App) {
     app.init_resource::<Rig>()
-        .add_systems(OnEnter(AppState::Showroom), spawn_rig.run_if(in_xr))
+        .add_systems(
+            OnEnter(AppState::Showroom),
+            spawn_rig
+                .after(crate::showroom::player::spawn_player)
+                .run_if(in_xr),
+        )
         .add_systems(
             Update,
             (
-                (read_gestures, aim_teleport, move_rig)
+                // The stick's release lands where the last frame aimed;
+                // then the aim is read again.
+                (read_gestures, move_rig, aim_teleport)
                     .chain()
                     .in_set(ShowroomSystems::Input),
                 (follow_head, fade_vignette, publish_xr_pose)
@@ -68,10 +75,11 @@ pub struct HandModel(pub usize);
 #[derive(Component)]
 struct TeleportMarker;
 
+/// The comfort vignette before the eyes.
 #[derive(Component)]
-struct Vignette;
+pub struct Vignette;
 
-fn spawn_rig(
+pub fn spawn_rig(
     mut commands: Commands,
     mut meshes: ResMut<Assets<Mesh>>,
     mut materials: ResMut<Assets<StandardMaterial>>,
