@@ -446,7 +446,11 @@ fn a_headset_shopper_grabs_turns_drops_passes_teleports_turns_and_clicks_panels(
             .filter(|(_, v)| **v != Visibility::Hidden)
             .map(|(d, _)| d.product.clone())
             .collect();
-        assert_eq!(shown, [other.product.clone()], "only what is in hand");
+        assert_eq!(
+            shown,
+            std::slice::from_ref(&other.product),
+            "only what is in hand"
+        );
         assert_eq!(world.resource::<ClearColor>().0.alpha(), 0.0);
     }
     app.world_mut().insert_resource(ArActive(false));

@@ -114,6 +114,17 @@ impl Hands {
             .collect()
     }
 
+    /// Lets go of what `unconfirmed` says the server has not granted
+    /// (without telling the server).
+    pub fn take_unconfirmed(&mut self, unconfirmed: impl Fn(&str) -> bool) -> Vec<Held> {
+        let [l, r] = &mut self.xr;
+        [&mut self.held, l, r]
+            .into_iter()
+            .filter(|h| h.as_ref().is_some_and(|h| unconfirmed(&h.product)))
+            .filter_map(Option::take)
+            .collect()
+    }
+
     /// Lets go of `product` (without telling the server).
     pub fn take_product(&mut self, product: &str) -> Option<Held> {
         let [l, r] = &mut self.xr;
@@ -407,14 +418,25 @@ fn hear_server(
     }
     for RoomChangeMessage(change) in changes.read() {
         match change {
-            // A refused pick-up (someone else was first, hands full, not a
-            // product): what is in hand was not granted; it goes home. (A
+            // A refused pick-up or hand-off (someone else was first, hands
+            // full, hands too far apart): what is in hand and not granted
+            // goes home (a product in someone's hand goes back to them). (A
             // rate limit may answer a card view instead, so it is left be.)
             RoomChange::Rejected(rejection)
                 if rejection.command == CommandKind::Inspect
                     && !matches!(rejection.reason, RejectReason::RateLimited { .. }) =>
             {
-                for held in hands.take_all() {
+                // Only grabs the server has not granted: with a product in
+                // each hand, the other one stays.
+                let granted = |product: &str| {
+                    session.mirror().is_some_and(|m| {
+                        ProductId::new(product.to_owned())
+                            .ok()
+                            .and_then(|id| m.held.get(&id))
+                            .is_some_and(|by| Some(*by) == m.you)
+                    })
+                };
+                for held in hands.take_unconfirmed(|p| !granted(p)) {
                     go_home(
                         &mut commands,
                         held.entity,
