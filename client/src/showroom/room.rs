@@ -5,6 +5,7 @@
 
 use super::catalog::Catalog;
 use super::session::Session;
+use super::video::{StageScreenMaterial, VideoPlanes};
 use super::{AppState, ShowroomSystems};
 use bevy::camera::RenderTarget;
 use bevy::gltf::{GltfMaterial, GltfMesh};
@@ -456,7 +457,7 @@ fn spawn_slate(
     layout: Res<RoomLayout>,
     mut images: ResMut<Assets<Image>>,
     mut meshes: ResMut<Assets<Mesh>>,
-    mut materials: ResMut<Assets<StandardMaterial>>,
+    mut materials: ResMut<Assets<StageScreenMaterial>>,
 ) {
     let image = images.add(Image::new_target_texture(
         SLATE_SIZE.0,
@@ -526,10 +527,14 @@ fn spawn_slate(
         DespawnOnExit(AppState::Showroom),
         StageScreen,
         Mesh3d(meshes.add(Rectangle::new(size.x, size.y))),
-        MeshMaterial3d(materials.add(StandardMaterial {
-            base_color_texture: Some(image),
-            unlit: true,
-            ..default()
+        // The slate, with the video's planes drawn over it while it plays.
+        MeshMaterial3d(materials.add(StageScreenMaterial {
+            base: StandardMaterial {
+                base_color_texture: Some(image),
+                unlit: true,
+                ..default()
+            },
+            extension: VideoPlanes::default(),
         })),
         Transform::from_translation(at),
     ));

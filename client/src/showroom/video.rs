@@ -4,28 +4,64 @@
 //! ([`StreamNet`]); `--video URI` plays any URI GStreamer reads instead. A
 //! [`Player`] (from `vitrine-media`) decodes on its own threads into a
 //! latest-frame slot and plays the sound, both synced to its pipeline clock;
-//! each frame here copies the newest picture, if there is one, into the
-//! screen's [`Image`]. GStreamer's `videoconvert` turns YUV into RGBA on
-//! its threads: measured cheaper on this path than uploading three planes
-//! and converting in a shader under a software renderer (docs/BENCHMARKS.md).
+//! each frame here copies the newest picture's three I420 planes, if there
+//! is one, into three one-channel [`Image`]s, and the screen's material
+//! ([`StageScreenMaterial`]) turns Y'CbCr into colour in its fragment
+//! shader (`stage_video.wgsl`): on the GPU, with 1.5 bytes a pixel to copy
+//! and upload instead of RGBA's 4 (docs/BENCHMARKS.md).
 //!
 //! While the host is off, while the stream reconnects and when it cannot
 //! play, the screen shows the slate ([`super::room::StageSlate`]) with a
 //! line saying why.
 
 use bevy::asset::RenderAssetUsages;
+use bevy::pbr::{ExtendedMaterial, MaterialExtension};
 use bevy::prelude::*;
-use bevy::render::render_resource::{Extent3d, TextureDimension, TextureFormat};
+use bevy::render::render_resource::{AsBindGroup, Extent3d, TextureDimension, TextureFormat};
+use bevy::shader::ShaderRef;
 use std::time::Duration;
 use vitrine_media::player::{AudioOutput, PixelFormat, Player, PlayerOptions, PlayerState};
 use vitrine_shared::protocol::StreamNet;
 
-use super::room::{StageScreen, StageSlate};
+use super::room::StageScreen;
 use super::session::Session;
 use super::{AppState, Options, ShowroomSystems};
 
+/// The stage screen's material: the slate as an unlit `StandardMaterial`,
+/// and the video's planes, converted in the fragment shader, over it.
+pub type StageScreenMaterial = ExtendedMaterial<StandardMaterial, VideoPlanes>;
+
+/// The video's I420 planes and how to read them.
+#[derive(Asset, AsBindGroup, Reflect, Debug, Clone, Default)]
+pub struct VideoPlanes {
+    /// 0: show the slate; 1: the video, BT.601; 2: the video, BT.709.
+    #[uniform(100)]
+    pub mode: u32,
+    #[texture(101)]
+    #[sampler(102)]
+    pub y: Option<Handle<Image>>,
+    #[texture(103)]
+    pub u: Option<Handle<Image>>,
+    #[texture(104)]
+    pub v: Option<Handle<Image>>,
+}
+
+impl MaterialExtension for VideoPlanes {
+    fn fragment_shader() -> ShaderRef {
+        "embedded://vitrine_client/showroom/stage_video.wgsl".into()
+    }
+}
+
+/// The colour matrix for a picture this tall: BT.709 for HD, BT.601 below,
+/// as GStreamer assumes when the stream does not say.
+pub fn matrix_mode(height: u32) -> u32 {
+    if height >= 720 { 2 } else { 1 }
+}
+
 pub fn plugin(app: &mut App) {
-    app.add_systems(OnEnter(AppState::Showroom), setup_video)
+    bevy::asset::embedded_asset!(app, "stage_video.wgsl");
+    app.add_plugins(MaterialPlugin::<StageScreenMaterial>::default())
+        .add_systems(OnEnter(AppState::Showroom), setup_video)
         .add_systems(OnExit(AppState::Showroom), stop_video)
         .add_systems(
             Update,
@@ -60,7 +96,10 @@ pub struct StageVideo {
     player: Option<Player>,
     /// The URI being played (or failed): a new one restarts the player.
     uri: Option<String>,
-    image: Handle<Image>,
+    /// Y, U and V: one byte a sample each.
+    planes: [Handle<Image>; 3],
+    /// The material's mode while the video shows (BT.601 or BT.709).
+    mode: u32,
     on_screen: bool,
     pub status: VideoStatus,
     /// Frames copied to the screen since the showroom opened.
@@ -116,7 +155,8 @@ fn setup_video(mut commands: Commands, mut images: ResMut<Assets<Image>>) {
     commands.insert_resource(StageVideo {
         player: None,
         uri: None,
-        image: images.add(video_image(16, 9, vec![0; 16 * 9 * 4])),
+        planes: [(); 3].map(|_| images.add(plane_image(2, 2, vec![0; 4]))),
+        mode: 0,
         on_screen: false,
         status: VideoStatus::Off,
         frames_shown: 0,
@@ -130,7 +170,7 @@ fn stop_video(mut commands: Commands) {
     commands.remove_resource::<StageVideo>();
 }
 
-fn video_image(width: u32, height: u32, data: Vec<u8>) -> Image {
+fn plane_image(width: u32, height: u32, data: Vec<u8>) -> Image {
     Image::new(
         Extent3d {
             width,
@@ -139,8 +179,8 @@ fn video_image(width: u32, height: u32, data: Vec<u8>) -> Image {
         },
         TextureDimension::D2,
         data,
-        // GStreamer's RGBA is sRGB-encoded, as the slate's image is.
-        TextureFormat::Rgba8UnormSrgb,
+        // Raw samples: the shader does the colour maths.
+        TextureFormat::R8Unorm,
         // Each frame is new data: the main world need not keep a copy once
         // it is on its way to the GPU.
         RenderAssetUsages::RENDER_WORLD,
@@ -164,7 +204,7 @@ fn follow_stream(options: Res<Options>, session: Res<Session>, mut video: ResMut
         return;
     };
     let player_options = PlayerOptions {
-        format: PixelFormat::Rgba,
+        format: PixelFormat::I420,
         // A shopper in a window hears the show; offscreen runs (tests,
         // benchmarks, headless demos) decode the sound in sync, silently.
         audio: if options.offscreen() {
@@ -187,15 +227,14 @@ fn follow_stream(options: Res<Options>, session: Res<Session>, mut video: ResMut
     }
 }
 
-/// Copies the newest frame into the screen's image and puts the image or
-/// the slate on the screen.
+/// Copies the newest frame's planes into the screen's images and switches
+/// the screen between the video and the slate.
 fn show_frames(
     options: Res<Options>,
     mut video: ResMut<StageVideo>,
-    slate: Option<Res<StageSlate>>,
     mut images: ResMut<Assets<Image>>,
-    screens: Query<&MeshMaterial3d<StandardMaterial>, With<StageScreen>>,
-    mut materials: ResMut<Assets<StandardMaterial>>,
+    screens: Query<&MeshMaterial3d<StageScreenMaterial>, With<StageScreen>>,
+    mut materials: ResMut<Assets<StageScreenMaterial>>,
 ) {
     let video = &mut *video;
     let bench = options.bench;
@@ -214,14 +253,23 @@ fn show_frames(
         };
         let started = bench.then(thread_cpu_ms);
         if let Some(frame) = player.take_frame()
-            && frame.format == PixelFormat::Rgba
-            && let Some(data) = rgba_rows(frame.data(), frame.width, frame.height, frame.strides[0])
+            && frame.format == PixelFormat::I420
+            && let Some(planes) = i420_planes(
+                frame.data(),
+                frame.width,
+                frame.height,
+                frame.strides,
+                frame.offsets,
+            )
         {
-            let fresh = video_image(frame.width, frame.height, data);
-            // The handle is made at setup and held here: it cannot vanish.
-            if let Some(mut image) = images.get_mut(&video.image) {
-                *image = fresh;
+            for (handle, (width, height, data)) in video.planes.iter().zip(planes) {
+                // The handles are made at setup and held here: they cannot
+                // vanish. Same size, same GPU texture: Bevy writes into it.
+                if let Some(mut image) = images.get_mut(handle) {
+                    *image = plane_image(width, height, data);
+                }
             }
+            video.mode = matrix_mode(frame.height);
             video.frames_shown += 1;
             if let Some(started) = started {
                 video.copy_cpu_ms.push(thread_cpu_ms() - started);
@@ -237,22 +285,44 @@ fn show_frames(
     // A frozen last picture would look like a live host: only a playing
     // stream with a frame on hand goes on the screen.
     let show_video = video.status == VideoStatus::Playing && video.last_frame.is_some();
-    if show_video == video.on_screen {
-        return;
-    }
-    let Some(slate) = slate else {
-        return;
-    };
+    let mode = if show_video { video.mode } else { 0 };
     for material in &screens {
+        if materials
+            .get(&material.0)
+            .is_some_and(|m| m.extension.mode == mode)
+        {
+            continue;
+        }
         if let Some(mut material) = materials.get_mut(&material.0) {
-            material.base_color_texture = Some(if show_video {
-                video.image.clone()
-            } else {
-                slate.image.clone()
-            });
+            let [y, u, v] = video.planes.clone();
+            material.extension = VideoPlanes {
+                mode,
+                y: Some(y),
+                u: Some(u),
+                v: Some(v),
+            };
         }
     }
     video.on_screen = show_video;
+}
+
+/// The three planes of an I420 frame, each tightly packed: (width, height,
+/// bytes). `None` if the buffer is shorter than its layout says.
+fn i420_planes(
+    data: &[u8],
+    width: u32,
+    height: u32,
+    strides: [usize; 3],
+    offsets: [usize; 3],
+) -> Option<[(u32, u32, Vec<u8>); 3]> {
+    let (cw, ch) = (width.div_ceil(2), height.div_ceil(2));
+    let sizes = [(width, height), (cw, ch), (cw, ch)];
+    let mut out: [(u32, u32, Vec<u8>); 3] = Default::default();
+    for (i, (w, h)) in sizes.into_iter().enumerate() {
+        let plane = data.get(offsets[i]..)?;
+        out[i] = (w, h, plane_rows(plane, w as usize, h, strides[i])?);
+    }
+    Some(out)
 }
 
 /// This thread's CPU time, in ms.
@@ -266,11 +336,10 @@ fn thread_cpu_ms() -> f64 {
     ts.tv_sec as f64 * 1e3 + ts.tv_nsec as f64 / 1e6
 }
 
-/// Tightly packed RGBA rows from a frame whose rows may be padded; `None`
-/// if the buffer is shorter than its size says.
-fn rgba_rows(data: &[u8], width: u32, height: u32, stride: usize) -> Option<Vec<u8>> {
-    let row = width as usize * 4;
-    if width == 0 || height == 0 || stride < row {
+/// Tightly packed rows of `row` bytes from a plane whose rows may be
+/// padded to `stride`; `None` if the buffer is shorter than its size says.
+fn plane_rows(data: &[u8], row: usize, height: u32, stride: usize) -> Option<Vec<u8>> {
+    if row == 0 || height == 0 || stride < row {
         return None;
     }
     let needed = stride * (height as usize - 1) + row;
@@ -317,21 +386,53 @@ mod tests {
 
     #[test]
     fn rows_are_unpadded_and_short_buffers_refused() {
-        // 2x2 RGBA with rows padded to 12 bytes.
+        // 2x2 RGBA (8 bytes a row) with rows padded to 12 bytes.
         let padded: Vec<u8> = (0..24).collect();
-        let rows = rgba_rows(&padded, 2, 2, 12).unwrap();
+        let rows = plane_rows(&padded, 8, 2, 12).unwrap();
         assert_eq!(
             rows,
             [0, 1, 2, 3, 4, 5, 6, 7, 12, 13, 14, 15, 16, 17, 18, 19]
         );
-        assert_eq!(rgba_rows(&padded[..19], 2, 2, 12), None);
+        assert_eq!(plane_rows(&padded[..19], 8, 2, 12), None);
         assert_eq!(
-            rgba_rows(&padded, 4, 2, 12),
+            plane_rows(&padded, 16, 2, 12),
             None,
             "stride shorter than a row"
         );
-        assert_eq!(rgba_rows(&padded, 0, 2, 12), None);
+        assert_eq!(plane_rows(&padded, 0, 2, 12), None);
         let packed: Vec<u8> = (0..16).collect();
-        assert_eq!(rgba_rows(&packed, 2, 2, 8).unwrap(), packed);
+        assert_eq!(plane_rows(&packed, 8, 2, 8).unwrap(), packed);
+    }
+
+    #[test]
+    fn i420_planes_come_apart_unpadded_and_odd_sizes_round_up() {
+        // 3x3 luma in rows of 4; 2x2 chroma planes in rows of 4.
+        let mut data = vec![0u8; 12 + 8 + 8];
+        for y in 0..3 {
+            for x in 0..3 {
+                data[y * 4 + x] = (10 * y + x) as u8;
+            }
+        }
+        for (base, value) in [(12, 100), (20, 200)] {
+            for y in 0..2 {
+                for x in 0..2 {
+                    data[base + y * 4 + x] = value + (2 * y + x) as u8;
+                }
+            }
+        }
+        let [y, u, v] = i420_planes(&data, 3, 3, [4, 4, 4], [0, 12, 20]).unwrap();
+        assert_eq!(y, (3, 3, vec![0, 1, 2, 10, 11, 12, 20, 21, 22]));
+        assert_eq!(u, (2, 2, vec![100, 101, 102, 103]));
+        assert_eq!(v, (2, 2, vec![200, 201, 202, 203]));
+        // A V plane cut short, or an offset past the end, is refused.
+        assert_eq!(i420_planes(&data[..25], 3, 3, [4, 4, 4], [0, 12, 20]), None);
+        assert_eq!(i420_planes(&data, 3, 3, [4, 4, 4], [0, 12, 99]), None);
+    }
+
+    #[test]
+    fn hd_pictures_read_as_bt709_and_smaller_ones_as_bt601() {
+        assert_eq!(matrix_mode(720), 2);
+        assert_eq!(matrix_mode(1080), 2);
+        assert_eq!(matrix_mode(576), 1);
     }
 }
