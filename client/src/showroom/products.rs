@@ -4,7 +4,9 @@
 //! eyes that the wheel turns and `F` brings close; `E` again puts it back on
 //! its display, `G` drops it to fall and settle as a dynamic body. The
 //! server records who holds what, so products held by others float in
-//! their hands here, and dropped ones go home when the server says so.
+//! their hands here, and dropped ones go home when the server says so. `E`
+//! on a product in someone else's hand asks for a hand-off. In XR the hands
+//! do all of this instead (`xr::hands`); the holding state here is shared.
 
 use super::avatars::RemoteAvatar;
 use super::catalog::Catalog;
