@@ -354,8 +354,6 @@ fn a_headset_shopper_grabs_turns_drops_passes_teleports_turns_and_clicks_panels(
         pose: friend.mirror().spawn.expect("the friend's spawn"),
         last: std::time::Instant::now(),
     };
-    let started = std::time::Instant::now();
-    let frames_before = app.world().resource::<bevy::diagnostic::FrameCount>().0;
     assert!(
         step(
             &mut app,
@@ -371,11 +369,6 @@ fn a_headset_shopper_grabs_turns_drops_passes_teleports_turns_and_clicks_panels(
         friend.mirror().you,
         friend.mirror().held,
         friend.mirror().rejections
-    );
-    eprintln!(
-        "XR test: {} frames in {:?} while the friend walked",
-        app.world().resource::<bevy::diagnostic::FrameCount>().0 - frames_before,
-        started.elapsed()
     );
     // The product shows in the friend's hand here.
     assert!(

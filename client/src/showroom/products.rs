@@ -107,22 +107,12 @@ impl Hands {
         self.all().any(|h| h.product == product)
     }
 
-    /// Lets go of everything in hand (without telling the server).
-    pub fn take_all(&mut self) -> Vec<Held> {
-        let [l, r] = &mut self.xr;
-        [self.held.take(), l.take(), r.take()]
-            .into_iter()
-            .flatten()
-            .collect()
-    }
-
-    /// Lets go of what `unconfirmed` says the server has not granted
-    /// (without telling the server).
-    pub fn take_unconfirmed(&mut self, unconfirmed: impl Fn(&str) -> bool) -> Vec<Held> {
+    /// Lets go of the products `which` picks (without telling the server).
+    pub fn take_where(&mut self, which: impl Fn(&str) -> bool) -> Vec<Held> {
         let [l, r] = &mut self.xr;
         [&mut self.held, l, r]
             .into_iter()
-            .filter(|h| h.as_ref().is_some_and(|h| unconfirmed(&h.product)))
+            .filter(|h| h.as_ref().is_some_and(|h| which(&h.product)))
             .filter_map(Option::take)
             .collect()
     }
@@ -294,13 +284,7 @@ fn handle_actions(
                         RoomCommand::Inspect { product: id }
                     });
                 }
-                // In the hand: kinematic, a sensor (the body walks through
-                // it), and no longer falling if it was.
-                commands
-                    .entity(entity)
-                    .insert((RigidBody::KinematicPositionBased, Sensor))
-                    .remove::<(Velocity, Ccd)>();
-                hands.falling.retain(|(_, e, ..)| *e != entity);
+                take_in_hand(&mut commands, &mut hands, entity);
                 pointer.selected = Some(product.clone());
                 hands.held = Some(Held {
                     product,
@@ -358,6 +342,16 @@ fn put_back(
         });
     }
     go_home(commands, held.entity, displays, models, transforms);
+}
+
+/// Into a hand: kinematic, a sensor (the body walks through it), and no
+/// longer falling if it was.
+pub fn take_in_hand(commands: &mut Commands, hands: &mut Hands, entity: Entity) {
+    commands
+        .entity(entity)
+        .insert((RigidBody::KinematicPositionBased, Sensor))
+        .remove::<(Velocity, Ccd)>();
+    hands.falling.retain(|(_, e, ..)| *e != entity);
 }
 
 /// Back onto its display: kinematic, a sensor again, at home.
@@ -438,7 +432,7 @@ fn hear_server(
                             .is_some_and(|by| Some(*by) == m.you)
                     })
                 };
-                for held in hands.take_unconfirmed(|p| !granted(p)) {
+                for held in hands.take_where(|p| !granted(p)) {
                     go_home(
                         &mut commands,
                         held.entity,
@@ -457,7 +451,7 @@ fn hear_server(
             // A (re)join: the server put back whatever we held or dropped.
             RoomChange::Welcomed { .. } => {
                 let entities: Vec<Entity> = hands
-                    .take_all()
+                    .take_where(|_| true)
                     .into_iter()
                     .map(|h| h.entity)
                     .chain(hands.falling.drain(..).map(|(_, e, ..)| e))

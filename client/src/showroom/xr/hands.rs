@@ -12,7 +12,7 @@ use super::rig::{Rig, space_transform};
 use super::{XrSettings, in_xr};
 use crate::showroom::catalog::Catalog;
 use crate::showroom::player::LocalPlayer;
-use crate::showroom::products::{Hands, Held, POINT_RANGE, Pointer, go_home};
+use crate::showroom::products::{Hands, Held, POINT_RANGE, Pointer, go_home, take_in_hand};
 use crate::showroom::room::{DisplayedProduct, ProductDisplay};
 use crate::showroom::session::Session;
 use crate::showroom::ui::UiAction;
@@ -173,11 +173,7 @@ fn grab_and_release(
                 };
                 let offset = grip.compute_affine().inverse() * at.affine();
                 let (_, rotation, translation) = offset.to_scale_rotation_translation();
-                commands
-                    .entity(entity)
-                    .insert((RigidBody::KinematicPositionBased, Sensor))
-                    .remove::<(Velocity, Ccd)>();
-                hands.falling.retain(|(_, e, ..)| *e != entity);
+                take_in_hand(&mut commands, &mut hands, entity);
                 pointer.selected = Some(product.clone());
                 hands.xr[hand] = Some(Held {
                     product,

@@ -65,6 +65,8 @@ pub struct WorldPanel {
     pub buttons: Vec<(Rect, UiAction)>,
     text: Entity,
     actions: Entity,
+    /// The buttons on show now, as last built.
+    shown: Vec<(String, UiAction)>,
     camera: Entity,
     /// Frames left for the camera to draw.
     draw: u8,
@@ -189,6 +191,7 @@ fn spawn_panels(
                     buttons: Vec::new(),
                     text,
                     actions,
+                    shown: Vec::new(),
                     camera,
                     draw: DRAW_FRAMES,
                 },
@@ -293,9 +296,6 @@ fn fill_panels(
     view: Res<CurrentView>,
     mut panels: Query<(&mut WorldPanel, &mut Visibility)>,
     mut texts: Query<&mut Text>,
-    buttons: Query<&PanelButton>,
-    children: Query<&Children>,
-    mut last: Local<Vec<(PanelKind, Vec<String>)>>,
 ) {
     if !view.is_changed() {
         return;
@@ -316,27 +316,12 @@ fn fill_panels(
             t.0 = text;
             panel.draw = DRAW_FRAMES;
         }
-        let labels: Vec<String> = wanted.iter().map(|(l, _)| l.clone()).collect();
-        let current: Vec<&UiAction> = children
-            .get(panel.actions)
-            .map(|c| {
-                c.iter()
-                    .filter_map(|e| buttons.get(e).ok())
-                    .map(|b| &b.0)
-                    .collect()
-            })
-            .unwrap_or_default();
-        let same = last.iter().any(|(k, l)| *k == panel.kind && *l == labels)
-            && current.len() == wanted.len()
-            && current.iter().zip(&wanted).all(|(a, (_, b))| *a == b);
-        if same {
+        if panel.shown == wanted {
             continue;
         }
-        last.retain(|(k, _)| *k != panel.kind);
-        last.push((panel.kind, labels));
         panel.draw = DRAW_FRAMES;
         commands.entity(panel.actions).despawn_related::<Children>();
-        for (label, action) in wanted {
+        for (label, action) in wanted.iter().cloned() {
             let button = commands
                 .spawn((
                     PanelButton(action),
@@ -350,6 +335,7 @@ fn fill_panels(
                 .id();
             commands.entity(panel.actions).add_child(button);
         }
+        panel.shown = wanted;
     }
 }
 
@@ -418,6 +404,10 @@ fn collect_buttons(
     children: Query<&Children>,
 ) {
     for mut panel in &mut panels {
+        // Layout changes only with content, which draws the panel again.
+        if panel.draw == 0 {
+            continue;
+        }
         let rects: Vec<(Rect, UiAction)> = children
             .get(panel.actions)
             .map(|c| {
@@ -453,6 +443,7 @@ mod tests {
             )],
             text: Entity::PLACEHOLDER,
             actions: Entity::PLACEHOLDER,
+            shown: Vec::new(),
             camera: Entity::PLACEHOLDER,
             draw: 0,
         }
