@@ -57,8 +57,12 @@ pub struct PlayerOptions {
     /// The MPEG-TS demuxer's smoothing latency (700 ms by default in
     /// GStreamer; a loopback or LAN stream needs far less).
     pub demux_latency_ms: u32,
-    /// A frame later than this is dropped rather than shown.
-    pub max_lateness: Duration,
+    /// A frame later than this is dropped rather than shown, and the
+    /// decoder is told to skip ahead (QoS) so a live picture catches up.
+    /// `None` shows every frame however late, and never skips: for a
+    /// recording, where a stall must not blank seconds of it (after one
+    /// late frame GStreamer's decoder skips about twice the lateness).
+    pub max_lateness: Option<Duration>,
     /// No frame for this long while playing: the stream dropped.
     pub stall_timeout: Duration,
     /// No first frame for this long: try again.
@@ -78,7 +82,7 @@ impl Default for PlayerOptions {
             audio: AudioOutput::Auto,
             srt_latency_ms: 80,
             demux_latency_ms: 40,
-            max_lateness: Duration::from_millis(40),
+            max_lateness: Some(Duration::from_millis(40)),
             stall_timeout: Duration::from_secs(3),
             connect_timeout: Duration::from_secs(10),
             backoff_min: Duration::from_millis(250),
@@ -715,20 +719,7 @@ fn video_branch(
         .build()
         .map_err(|e| PlayerError::Pipeline(e.to_string()))?;
     let convert = crate::make("videoconvert")?;
-    let format = match opts.format {
-        PixelFormat::Rgba => gst_video::VideoFormat::Rgba,
-        PixelFormat::I420 => gst_video::VideoFormat::I420,
-    };
-    let caps = gst_video::VideoCapsBuilder::new().format(format).build();
-    let sink = gst_app::AppSink::builder()
-        .name("video")
-        .caps(&caps)
-        .sync(true)
-        .max_buffers(1)
-        .drop(true)
-        .qos(true)
-        .max_lateness(opts.max_lateness.as_nanos() as i64)
-        .build();
+    let sink = video_sink(opts);
     let cb_shared = shared.clone();
     let pixel = opts.format;
     let av = opts.measure_av;
@@ -763,6 +754,24 @@ fn video_branch(
     );
     let sink = sink.upcast::<gst::Element>();
     add_chain(pipeline, pad, &[queue, convert, sink])
+}
+
+/// The appsink the frames arrive at, synced to the clock.
+fn video_sink(opts: &PlayerOptions) -> gst_app::AppSink {
+    let format = match opts.format {
+        PixelFormat::Rgba => gst_video::VideoFormat::Rgba,
+        PixelFormat::I420 => gst_video::VideoFormat::I420,
+    };
+    let caps = gst_video::VideoCapsBuilder::new().format(format).build();
+    gst_app::AppSink::builder()
+        .name("video")
+        .caps(&caps)
+        .sync(true)
+        .max_buffers(1)
+        .drop(true)
+        .qos(opts.max_lateness.is_some())
+        .max_lateness(opts.max_lateness.map_or(-1, |d| d.as_nanos() as i64))
+        .build()
 }
 
 fn running_time(sample: &gst::Sample) -> Option<Duration> {
@@ -922,4 +931,25 @@ fn source_protocol(scheme: &str) -> bool {
                     .iter()
                     .any(|p| p.eq_ignore_ascii_case(scheme))
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_live_sink_drops_late_frames_and_a_recording_sink_shows_every_one() {
+        crate::init().unwrap();
+        let live = video_sink(&PlayerOptions::default());
+        assert!(live.property::<bool>("qos"));
+        assert_eq!(live.property::<i64>("max-lateness"), 40_000_000);
+        let every = video_sink(&PlayerOptions {
+            max_lateness: None,
+            ..Default::default()
+        });
+        // No QoS upstream either: a late frame must not make the decoder
+        // skip the frames after it.
+        assert!(!every.property::<bool>("qos"));
+        assert_eq!(every.property::<i64>("max-lateness"), -1);
+    }
 }

@@ -446,6 +446,7 @@ fn hls_is_served_by_axum_and_plays_and_the_recording_is_playable() {
     drop(player);
 
     // The host leaves: the recording is finalized and plays to its end.
+    let sent = host.frames();
     drop(host);
     assert!(until_live(&mut client, false, Duration::from_secs(10)));
     let dir = server.data_dir.join("recordings");
@@ -460,10 +461,13 @@ fn hls_is_served_by_axum_and_plays_and_the_recording_is_playable() {
     }));
     let recording = recording.unwrap();
     assert!(std::fs::metadata(&recording).unwrap().len() > 100_000);
+    // Every frame shown, however late: a scheduling stall on a busy machine
+    // must not make the decoder skip this short recording to its end.
     let replay = Player::start(
         &vitrine_media::player::file_uri(&recording).unwrap(),
         PlayerOptions {
             audio: AudioOutput::Silent,
+            max_lateness: None,
             ..Default::default()
         },
     )
@@ -476,7 +480,13 @@ fn hls_is_served_by_axum_and_plays_and_the_recording_is_playable() {
         "{:?}",
         replay.state()
     );
-    assert!(replay.stats().decoded > 30);
+    // The whole show is in it, less what was still in flight (the
+    // encoder, SRT's buffer) when the host left: half a second at most.
+    let decoded = replay.stats().decoded;
+    assert!(
+        decoded > 30 && decoded + 15 >= sent,
+        "{decoded} frames recorded of {sent} sent"
+    );
 }
 
 #[test]
