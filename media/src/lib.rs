@@ -14,6 +14,7 @@
 pub mod player;
 pub mod publish;
 pub mod relay;
+pub mod srt;
 pub mod timecode;
 
 mod key;

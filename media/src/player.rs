@@ -17,7 +17,7 @@
 //! publishes the [`PlayerState`].
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
@@ -25,6 +25,7 @@ use std::time::{Duration, Instant, SystemTime};
 use gst::prelude::*;
 
 use crate::MissingElement;
+use crate::srt::SrtLatency;
 use crate::timecode::{self, Timecode};
 use crate::uri::{self, UrlError};
 
@@ -52,8 +53,9 @@ pub enum AudioOutput {
 pub struct PlayerOptions {
     pub format: PixelFormat,
     pub audio: AudioOutput,
-    /// SRT receive latency.
-    pub srt_latency_ms: u32,
+    /// SRT receive latency: by default, by the kind of link (see
+    /// [`crate::srt`]).
+    pub srt_latency: SrtLatency,
     /// The MPEG-TS demuxer's smoothing latency (700 ms by default in
     /// GStreamer; a loopback or LAN stream needs far less).
     pub demux_latency_ms: u32,
@@ -80,7 +82,7 @@ impl Default for PlayerOptions {
         Self {
             format: PixelFormat::Rgba,
             audio: AudioOutput::Auto,
-            srt_latency_ms: 80,
+            srt_latency: SrtLatency::Auto,
             demux_latency_ms: 40,
             max_lateness: Some(Duration::from_millis(40)),
             stall_timeout: Duration::from_secs(3),
@@ -219,6 +221,8 @@ struct AvProbe {
 struct Shared {
     uri: String,
     options: PlayerOptions,
+    /// The SRT latency asked for, once the link is classed.
+    srt_latency_ms: AtomicU32,
     live: bool,
     stop: AtomicBool,
     state: Mutex<PlayerState>,
@@ -273,6 +277,7 @@ impl Player {
         let shared = Arc::new(Shared {
             uri: uri.to_owned(),
             options,
+            srt_latency_ms: AtomicU32::new(0),
             live,
             stop: AtomicBool::new(false),
             state: Mutex::new(PlayerState::Connecting { attempt: 0 }),
@@ -321,6 +326,12 @@ impl Player {
         }
         self.shared.shown.fetch_add(1, Ordering::Relaxed);
         self.latest_frame()
+    }
+
+    /// The SRT latency this player asks for (0 until chosen, and for other
+    /// schemes).
+    pub fn srt_latency_ms(&self) -> u32 {
+        self.shared.srt_latency_ms.load(Ordering::Relaxed)
     }
 
     pub fn stats(&self) -> PlayerStats {
@@ -380,6 +391,11 @@ fn nap(shared: &Shared, d: Duration) {
 }
 
 fn control(shared: Arc<Shared>) {
+    if is_srt(&shared.uri) {
+        // Here, not in `start`: it may resolve a host name.
+        let ms = shared.options.srt_latency.for_uri(&shared.uri);
+        shared.srt_latency_ms.store(ms, Ordering::Relaxed);
+    }
     let mut attempt = 0u32;
     let mut backoff = shared.options.backoff_min;
     while !shared.stop.load(Ordering::Relaxed) {
@@ -502,7 +518,8 @@ fn configure_latency(shared: &Shared, pipeline: &gst::Pipeline) {
         return;
     }
     let spent = gst::ClockTime::from_mseconds(
-        u64::from(shared.options.srt_latency_ms) + u64::from(shared.options.demux_latency_ms),
+        u64::from(shared.srt_latency_ms.load(Ordering::Relaxed))
+            + u64::from(shared.options.demux_latency_ms),
     );
     let latency = min.saturating_sub(spent);
     if pipeline.latency() != Some(latency) {
@@ -557,7 +574,7 @@ fn build(shared: &Arc<Shared>) -> Result<gst::Pipeline, PlayerError> {
     let decode = crate::make("uridecodebin")?;
     decode.set_property("uri", &shared.uri);
     let opts = &shared.options;
-    let srt_latency = opts.srt_latency_ms as i32;
+    let srt_latency = shared.srt_latency_ms.load(Ordering::Relaxed) as i32;
     decode.connect("source-setup", false, move |args| {
         if let Some(source) = args.get(1).and_then(|v| v.get::<gst::Element>().ok())
             && source.factory().is_some_and(|f| f.name() == "srtsrc")

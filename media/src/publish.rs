@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use gst::prelude::*;
 
+use crate::srt::SrtLatency;
 use crate::timecode::{self, Timecode};
 use crate::uri::{UrlError, parse_srt};
 use crate::{MissingElement, StreamKey};
@@ -66,8 +67,9 @@ pub struct PublishOptions {
     pub height: u32,
     pub fps: u32,
     pub bitrate_kbps: u32,
-    /// SRT latency (the receive buffer both ends agree on).
-    pub latency_ms: u32,
+    /// SRT latency (the receive buffer; the relay takes the larger of its
+    /// floor and this): by default, by the kind of link (see [`crate::srt`]).
+    pub latency: SrtLatency,
     /// Stamp the timecode and the A/V marker (on by default for the test
     /// pattern only: it covers a corner of the picture).
     pub timecode: bool,
@@ -83,7 +85,7 @@ impl PublishOptions {
             height: 720,
             fps: 30,
             bitrate_kbps: 2500,
-            latency_ms: 80,
+            latency: SrtLatency::Auto,
             timecode,
         }
     }
@@ -120,6 +122,7 @@ pub enum PublishError {
 pub struct Publisher {
     pipeline: gst::Pipeline,
     frames: Arc<AtomicU64>,
+    latency_ms: u32,
 }
 
 /// How a publisher's run ended.
@@ -254,12 +257,13 @@ impl Publisher {
         crate::require(&elements)?;
         // A live source is sent as it comes; a file is paced by the sink.
         let sync = !live;
+        let latency_ms = options.latency.for_uri(&addr.uri());
         let description = format!(
             "{video} ! queue max-size-buffers=3 ! {venc} ! queue ! mux. \
              {audio} ! {aenc} ! queue ! mux. \
              {mux} ! srtsink name=sink uri=\"{uri}\" latency={latency} sync={sync} async=false",
             uri = addr.uri(),
-            latency = options.latency_ms,
+            latency = latency_ms,
         );
         let pipeline = gst::parse::launch(&description)
             .map_err(|e| PublishError::Pipeline(e.to_string()))?
@@ -282,7 +286,16 @@ impl Publisher {
         pipeline
             .set_state(gst::State::Playing)
             .map_err(|_| PublishError::Refused(first_error(&pipeline)))?;
-        Ok(Self { pipeline, frames })
+        Ok(Self {
+            pipeline,
+            frames,
+            latency_ms,
+        })
+    }
+
+    /// The SRT latency this publisher asked for.
+    pub fn latency_ms(&self) -> u32 {
+        self.latency_ms
     }
 
     /// Frames sent so far.

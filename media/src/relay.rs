@@ -44,7 +44,10 @@ pub struct RelayConfig {
     /// Where each show's recording goes, if anywhere.
     pub recordings_dir: Option<PathBuf>,
     pub key: StreamKey,
-    /// SRT latency on both sides.
+    /// The least SRT latency the relay asks of each link, in and out. SRT
+    /// takes the larger of the two ends' values, so this is a floor: a
+    /// publisher or viewer on a slower link asks for more (see
+    /// [`crate::srt`]).
     pub latency_ms: u32,
     /// A live publisher silent this long has left (SRT itself notices a
     /// vanished peer only after 5 s).
@@ -60,7 +63,7 @@ impl RelayConfig {
             hls_dir: None,
             recordings_dir: None,
             key,
-            latency_ms: 80,
+            latency_ms: crate::srt::LAN_LATENCY_MS,
             idle_timeout: Duration::from_secs(2),
         }
     }
@@ -128,7 +131,7 @@ impl Relay {
         {
             return Err(RelayError::SamePort(config.ingest));
         }
-        if !(20..=8000).contains(&config.latency_ms) {
+        if !(crate::srt::MIN_LATENCY_MS..=crate::srt::MAX_LATENCY_MS).contains(&config.latency_ms) {
             return Err(RelayError::Latency(config.latency_ms));
         }
         for dir in [&config.hls_dir, &config.recordings_dir]

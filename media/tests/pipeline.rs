@@ -119,6 +119,10 @@ fn publisher_relay_player_loopback() {
     })
     .unwrap_or_else(|| panic!("no frame; state {:?}", player.state()));
     assert_eq!((frame.width, frame.height), (1280, 720));
+    // Both ends class loopback as a LAN link and ask for the LAN latency,
+    // which the relay's floor lets through.
+    assert_eq!(publisher.latency_ms(), vitrine_media::srt::LAN_LATENCY_MS);
+    assert_eq!(player.srt_latency_ms(), vitrine_media::srt::LAN_LATENCY_MS);
     let lat = frame.latency_ms().unwrap();
     eprintln!(
         "latency {lat} ms, state {:?}, stats {:?}",

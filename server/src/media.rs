@@ -29,6 +29,8 @@ pub struct MediaConfig {
     pub rtmp: Option<SocketAddr>,
     /// Host name written into stream URLs [default: the listeners' address].
     pub public_host: Option<String>,
+    /// The least SRT latency the relay asks of each link; each end asks
+    /// for what its own link needs, and SRT takes the larger.
     pub latency_ms: u32,
     /// Write HLS segments (served at `/hls/`).
     pub hls: bool,
@@ -43,7 +45,7 @@ impl Default for MediaConfig {
             viewers: "127.0.0.1:9001".parse().expect("literal address"),
             rtmp: Some("127.0.0.1:1935".parse().expect("literal address")),
             public_host: None,
-            latency_ms: 80,
+            latency_ms: vitrine_media::srt::LAN_LATENCY_MS,
             hls: true,
             record: true,
         }

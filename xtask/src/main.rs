@@ -719,13 +719,18 @@ fn bench(args: &[String]) -> Result<()> {
             // Only the media crate in release: GStreamer bindings, no Bevy.
             run(cargo().args(["build", "--release", "-p", "vitrine-media", "--bins"]))?;
             let seconds = flag(args, "--seconds", 60)?;
-            let latency = flag(args, "--latency", 80)?;
+            // `auto` (each end by its link: 20 ms on loopback) or ms; the
+            // bench binary checks it.
+            let latency = match args.iter().position(|a| a == "--latency") {
+                Some(i) => args.get(i + 1).ok_or("--latency needs a value")?.clone(),
+                None => "auto".to_owned(),
+            };
             run(Command::new(target_dir().join("release").join("vitrine-bench-video"))
                 .env("RUST_LOG", "warn")
                 .args(["--seconds", &seconds.to_string()])
-                .args(["--latency", &latency.to_string()]))
+                .args(["--latency", &latency]))
         }
-        _ => Err("usage: cargo xtask bench room [--bots N] [--seconds S] | bench flash-sale [--claims N] [--postgres URL] | bench client [--frames N] [--avatars N] [--products N] | bench video [--seconds S] [--latency MS]".into()),
+        _ => Err("usage: cargo xtask bench room [--bots N] [--seconds S] | bench flash-sale [--claims N] [--postgres URL] | bench client [--frames N] [--avatars N] [--products N] | bench video [--seconds S] [--latency auto|MS]".into()),
     }
 }
 

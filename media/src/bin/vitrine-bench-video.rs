@@ -24,6 +24,7 @@ use std::time::{Duration, Instant, SystemTime};
 use vitrine_media::StreamKey;
 use vitrine_media::player::{AudioOutput, PixelFormat, Player, PlayerOptions};
 use vitrine_media::relay::{Relay, RelayConfig};
+use vitrine_media::srt::{LAN_LATENCY_MS, SrtLatency};
 use vitrine_media::timecode;
 
 const KEY: &str = "bench-stream-key";
@@ -40,12 +41,19 @@ fn main() {
         .and_then(|i| args.get(i + 1))
         .and_then(|s| s.parse().ok())
         .unwrap_or(60);
-    let latency: u32 = args
+    let latency = match args
         .iter()
         .position(|a| a == "--latency")
         .and_then(|i| args.get(i + 1))
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(80);
+        .map(|s| s.parse::<SrtLatency>())
+    {
+        None => SrtLatency::Auto,
+        Some(Ok(l)) => l,
+        Some(Err(e)) => {
+            eprintln!("bench video: --latency {e}");
+            std::process::exit(2);
+        }
+    };
     if let Err(e) = run(seconds, latency) {
         eprintln!("bench video: {e}");
         std::process::exit(1);
@@ -61,7 +69,10 @@ fn free_port() -> u16 {
 
 /// The relay as a process of its own, until killed.
 fn relay_only(args: &[String]) {
-    let latency: u32 = args.get(3).and_then(|l| l.parse().ok()).unwrap_or(80);
+    let latency: u32 = args
+        .get(3)
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(LAN_LATENCY_MS);
     let (Some(ingest), Some(viewers), Some(hls)) = (args.first(), args.get(1), args.get(2)) else {
         eprintln!("usage: --relay-only INGEST VIEWERS HLS_DIR");
         std::process::exit(2);
@@ -119,6 +130,9 @@ struct Phase {
     frames: u64,
     first_counter: Option<u32>,
     last_counter: Option<u32>,
+    /// Frames the sink showed that a newer one replaced before this
+    /// reader (polling every 2 ms) took them: gaps that are the reader's.
+    overtaken: u64,
     cpu_s: f64,
 }
 
@@ -132,7 +146,13 @@ impl Phase {
         }
     }
 
-    /// Frames the publisher sent in this window that never showed.
+    /// Frames the publisher sent in this window that never reached the
+    /// sink: the timecode's gaps, less those the reader was overtaken on.
+    fn never_shown(&self) -> u64 {
+        self.missing().saturating_sub(self.overtaken)
+    }
+
+    /// Frames the publisher sent in this window that this reader never saw.
     fn missing(&self) -> u64 {
         match (self.first_counter, self.last_counter) {
             (Some(a), Some(b)) => {
@@ -161,7 +181,7 @@ fn play_phase(
     format: PixelFormat,
     seconds: u64,
     measure_av: bool,
-    latency: u32,
+    latency: SrtLatency,
 ) -> Result<(Phase, Vec<f64>, u64), String> {
     let player = Player::start(
         uri,
@@ -169,7 +189,7 @@ fn play_phase(
             format,
             audio: AudioOutput::Silent,
             measure_av,
-            srt_latency_ms: latency,
+            srt_latency: latency,
             ..Default::default()
         },
     )
@@ -188,6 +208,7 @@ fn play_phase(
         std::thread::sleep(Duration::from_millis(2));
     }
     let dropped_before = player.stats().dropped;
+    let skipped_before = player.stats().skipped;
     let cpu_before = cpu_seconds("self");
     let mut phase = Phase::default();
     let end = Instant::now() + Duration::from_secs(seconds);
@@ -198,6 +219,7 @@ fn play_phase(
         std::thread::sleep(Duration::from_millis(2));
     }
     phase.cpu_s = cpu_seconds("self") - cpu_before;
+    phase.overtaken = player.stats().skipped - skipped_before;
     let av = player.av_offsets_ms();
     let dropped = player.stats().dropped - dropped_before;
     Ok((phase, av, dropped))
@@ -329,7 +351,7 @@ fn serve_dir(dir: std::path::PathBuf) -> Result<SocketAddr, String> {
     Ok(addr)
 }
 
-fn run(seconds: u64, latency: u32) -> Result<(), String> {
+fn run(seconds: u64, latency: SrtLatency) -> Result<(), String> {
     vitrine_media::init().map_err(|e| e.to_string())?;
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let host_bin = exe.with_file_name("vitrine-host");
@@ -341,7 +363,14 @@ fn run(seconds: u64, latency: u32) -> Result<(), String> {
         Command::new(&exe)
             .args(["--relay-only", &ingest, &viewers])
             .arg(&hls)
-            .arg(latency.to_string())
+            // The relay's floor: the ends' own value in `auto`.
+            .arg(
+                match latency {
+                    SrtLatency::Fixed(ms) => ms,
+                    SrtLatency::Auto => LAN_LATENCY_MS,
+                }
+                .to_string(),
+            )
             .stdout(Stdio::null())
             .spawn()
             .map_err(|e| format!("relay: {e}"))?,
@@ -369,14 +398,16 @@ fn run(seconds: u64, latency: u32) -> Result<(), String> {
             .map_err(|e| format!("{}: {e}", host_bin.display()))?,
     );
     let srt = format!("srt://{viewers}");
+    // What both ends pick on this (loopback) link, as the player does.
+    let hop_ms = latency.for_uri(&srt);
     println!(
-        "bench video: 1280x720 at 30 fps, H.264 + AAC over SRT (latency {latency} ms each hop), loopback"
+        "bench video: 1280x720 at 30 fps, H.264 + AAC over SRT (latency {latency}: {hop_ms} ms each hop), loopback"
     );
 
     let (rgba, av, dropped) = play_phase(&srt, PixelFormat::Rgba, seconds, true, latency)?;
     let short = (seconds / 3).max(10);
     let (i420, _, _) = play_phase(&srt, PixelFormat::I420, short, false, latency)?;
-    let raw = gst_launch_phase(&srt, short, latency)?;
+    let raw = gst_launch_phase(&srt, short, hop_ms)?;
     let http = serve_dir(hls)?;
     let (hls_phase, _, _) = play_phase(
         &format!("http://{http}/live.m3u8"),
@@ -390,11 +421,12 @@ fn run(seconds: u64, latency: u32) -> Result<(), String> {
 
     let line = |name: &str, p: &Phase| {
         println!(
-            "{name:<34} p50 {:>6.0} ms  p95 {:>6.0} ms  frames {:>5}  missing {:>3}  CPU {:>5.2} ms/frame",
+            "{name:<34} p50 {:>6.0} ms  p95 {:>6.0} ms  frames {:>5}  never shown {:>3}  reader missed {:>3}  CPU {:>5.2} ms/frame",
             p.pct(0.5),
             p.pct(0.95),
             p.frames,
-            p.missing(),
+            p.never_shown(),
+            p.missing() - p.never_shown(),
             p.cpu_ms_per_frame()
         )
     };
@@ -405,9 +437,11 @@ fn run(seconds: u64, latency: u32) -> Result<(), String> {
     let ratio = rgba.pct(0.95) / raw.pct(0.95);
     println!("p95 ratio, our player / gst-launch-1.0: {ratio:.2} (target <= 1.2)");
     println!(
-        "dropped over {seconds} s: {} late (QoS), {} never shown (timecode gaps)",
+        "dropped over {seconds} s: {} late (QoS), {} never shown (timecode gaps: {}, of which the sink showed {} that the bench's reader missed)",
         dropped,
-        rgba.missing()
+        rgba.never_shown(),
+        rgba.missing(),
+        rgba.overtaken
     );
     let mut av_sorted = av.clone();
     av_sorted.sort_by(f64::total_cmp);

@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::Parser;
 use vitrine_media::StreamKey;
 use vitrine_media::publish::{Codec, PublishEnd, PublishOptions, Publisher, Source};
+use vitrine_media::srt::SrtLatency;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -42,9 +43,10 @@ struct Args {
     /// Video bitrate in kbit/s.
     #[arg(long, default_value_t = 2500)]
     bitrate: u32,
-    /// SRT latency in milliseconds.
-    #[arg(long, default_value_t = 80)]
-    latency: u32,
+    /// SRT latency in milliseconds, or `auto`: 20 to a loopback or LAN
+    /// address, 120 (libsrt's default) across the internet.
+    #[arg(long, default_value = "auto")]
+    latency: SrtLatency,
     /// Stop at the first failure instead of reconnecting.
     #[arg(long)]
     once: bool,
@@ -79,7 +81,7 @@ fn main() -> ExitCode {
     options.height = args.height;
     options.fps = args.fps;
     options.bitrate_kbps = args.bitrate;
-    options.latency_ms = args.latency;
+    options.latency = args.latency;
 
     let mut backoff = Duration::from_millis(500);
     loop {
@@ -96,7 +98,11 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        println!("vitrine-host: publishing to {}", args.ingest);
+        println!(
+            "vitrine-host: publishing to {} (SRT latency {} ms)",
+            args.ingest,
+            publisher.latency_ms()
+        );
         let end = loop {
             if let Some(end) = publisher.wait(Duration::from_secs(1)) {
                 break end;
