@@ -228,10 +228,10 @@ impl RoomMirror {
                 self.changes.push(RoomChange::Joined(info));
             }
             RoomEvent::MemberLeft { slot } => {
+                // Not from the snapshot history: the server's baselines
+                // still hold the pose, and when someone new takes the slot
+                // it sends a delta from it.
                 self.avatars.remove(&slot);
-                for (_, poses) in self.history.iter_mut() {
-                    poses.remove(&slot);
-                }
                 if let Some(info) = self.members.remove(&slot) {
                     self.changes.push(RoomChange::Left(info));
                 }
@@ -429,10 +429,14 @@ impl RoomMirror {
         for AvatarFull { slot, pose } in snapshot.full {
             poses.insert(slot, pose);
         }
-        // Only members known from the reliable events are shown.
-        poses.retain(|slot, _| self.members.contains_key(slot));
+        // Only members known from the reliable events are shown. The
+        // history keeps every pose, though: it must hold what the server
+        // counts as this baseline, or a snapshot that outran a member's
+        // welcome or join (another channel) loses that avatar, and the next
+        // delta that moves it cannot be applied.
         self.avatars = poses
             .iter()
+            .filter(|(slot, _)| self.members.contains_key(slot))
             .map(|(slot, q)| (*slot, PoseNet::from(q)))
             .collect();
         self.history.push_back((snapshot.tick, poses));
@@ -538,6 +542,36 @@ mod tests {
                 slot: MemberSlot(5)
             })
         );
+    }
+
+    #[test]
+    fn the_history_keeps_what_the_server_counts_as_each_baseline() {
+        // Snapshots and room events travel on different channels: slot 2's
+        // pose can arrive before the event that says who slot 2 is.
+        let mut m = welcomed();
+        m.apply(snap(1, None, &[(0, 100), (2, 300)], &[])).unwrap();
+        assert!(!m.avatars.contains_key(&MemberSlot(2)), "not shown yet");
+        m.apply(room(RoomEvent::MemberJoined(member(2)))).unwrap();
+        // The server counts slot 2 in baseline 1: unchanged is omitted,
+        // and a step is a delta from it.
+        m.apply(snap(2, Some(1), &[], &[])).unwrap();
+        assert!((m.avatars[&MemberSlot(2)].position[0] - 3.0).abs() < 1e-6);
+        m.apply(snap(3, Some(2), &[], &[(2, 5)])).unwrap();
+        assert!((m.avatars[&MemberSlot(2)].position[0] - 3.05).abs() < 1e-6);
+        // Once they leave they are not shown, though later deltas still
+        // build on baselines that held them.
+        m.apply(room(RoomEvent::MemberLeft {
+            slot: MemberSlot(2),
+        }))
+        .unwrap();
+        m.apply(snap(4, Some(3), &[], &[(0, 1)])).unwrap();
+        assert!(!m.avatars.contains_key(&MemberSlot(2)));
+        assert!((m.avatars[&MemberSlot(0)].position[0] - 1.01).abs() < 1e-6);
+        // Someone new takes the slot before the server's baselines have
+        // moved past the old pose: it sends a delta from that pose.
+        m.apply(room(RoomEvent::MemberJoined(member(2)))).unwrap();
+        m.apply(snap(5, Some(3), &[], &[(2, -10)])).unwrap();
+        assert!((m.avatars[&MemberSlot(2)].position[0] - 2.95).abs() < 1e-6);
     }
 
     fn product(id: &str) -> ProductId {

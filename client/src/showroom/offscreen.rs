@@ -22,6 +22,10 @@ use vitrine_shared::{AccountId, DisplayName, MemberSlot, PoseNet, Role, RoomId};
 
 /// Give up waiting for the room after this long.
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
+/// Once in the room, give up on the frames before the picture after this
+/// long: a busy two-core machine with the demo's host encoding 720p beside
+/// it renders under a frame a second on lavapipe.
+const FRAMES_TIMEOUT: Duration = Duration::from_secs(240);
 /// Bench frames before measuring: shaders compile, models load.
 const BENCH_WARMUP: u32 = 60;
 
@@ -91,6 +95,8 @@ pub struct Capture {
     frames_in_room: u32,
     requested: bool,
     started: Option<Instant>,
+    /// When the room was first ready (joined, loaded, shaders compiled).
+    in_room_since: Option<Instant>,
     pub image: Option<Image>,
     pub report: Option<ScreenReport>,
     /// Why the run could not capture, if it could not.
@@ -184,6 +190,7 @@ fn count_frames(
         capture.frames_in_room = 0;
         return;
     }
+    capture.in_room_since.get_or_insert_with(Instant::now);
     capture.frames_in_room += 1;
     if capture.frames_in_room < options.frames.max(1) {
         return;
@@ -307,12 +314,26 @@ fn give_up(
     if capture.image.is_some() || capture.failed.is_some() || options.screenshot.is_none() {
         return;
     }
-    if started.elapsed() > READY_TIMEOUT {
-        let why = match &session.link {
-            LinkState::Lost { reason, .. } | LinkState::Closed(reason) => reason.clone(),
-            other => format!("still {other:?}"),
-        };
-        let message = format!("could not render the room within {READY_TIMEOUT:?}: {why}");
+    // Getting in has one limit; the frames after it another, since they
+    // go at the renderer's pace.
+    let message = match capture.in_room_since {
+        None if started.elapsed() > READY_TIMEOUT => {
+            let why = match &session.link {
+                LinkState::Lost { reason, .. } | LinkState::Closed(reason) => reason.clone(),
+                other => format!("still {other:?}"),
+            };
+            Some(format!(
+                "could not render the room within {READY_TIMEOUT:?}: {why}"
+            ))
+        }
+        Some(since) if since.elapsed() > FRAMES_TIMEOUT => Some(format!(
+            "in the room, but {} frames did not render within {FRAMES_TIMEOUT:?} (got {})",
+            options.frames.max(1),
+            capture.frames_in_room
+        )),
+        _ => None,
+    };
+    if let Some(message) = message {
         error!("{message}");
         capture.failed = Some(message);
         exit.write(AppExit::error());
