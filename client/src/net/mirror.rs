@@ -228,9 +228,10 @@ impl RoomMirror {
                 self.changes.push(RoomChange::Joined(info));
             }
             RoomEvent::MemberLeft { slot } => {
-                // Not from the snapshot history: the server's baselines
-                // still hold the pose, and when someone new takes the slot
-                // it sends a delta from it.
+                // Not from the snapshot history: a snapshot the server
+                // encoded before they left may still be on its way (it
+                // travels apart from this event), with a delta for them
+                // from a baseline that holds them.
                 self.avatars.remove(&slot);
                 if let Some(info) = self.members.remove(&slot) {
                     self.changes.push(RoomChange::Left(info));
@@ -558,20 +559,20 @@ mod tests {
         assert!((m.avatars[&MemberSlot(2)].position[0] - 3.0).abs() < 1e-6);
         m.apply(snap(3, Some(2), &[], &[(2, 5)])).unwrap();
         assert!((m.avatars[&MemberSlot(2)].position[0] - 3.05).abs() < 1e-6);
-        // Once they leave they are not shown, though later deltas still
-        // build on baselines that held them.
+        // They leave, and the event outruns a snapshot encoded just before:
+        // its delta for them still applies, and they are not shown.
         m.apply(room(RoomEvent::MemberLeft {
             slot: MemberSlot(2),
         }))
         .unwrap();
-        m.apply(snap(4, Some(3), &[], &[(0, 1)])).unwrap();
+        assert!(!m.avatars.contains_key(&MemberSlot(2)));
+        m.apply(snap(4, Some(3), &[], &[(0, 1), (2, -10)])).unwrap();
         assert!(!m.avatars.contains_key(&MemberSlot(2)));
         assert!((m.avatars[&MemberSlot(0)].position[0] - 1.01).abs() < 1e-6);
-        // Someone new takes the slot before the server's baselines have
-        // moved past the old pose: it sends a delta from that pose.
+        // Someone new on the slot is sent whole (the server purged it).
         m.apply(room(RoomEvent::MemberJoined(member(2)))).unwrap();
-        m.apply(snap(5, Some(3), &[], &[(2, -10)])).unwrap();
-        assert!((m.avatars[&MemberSlot(2)].position[0] - 2.95).abs() < 1e-6);
+        m.apply(snap(5, Some(4), &[(2, 700)], &[])).unwrap();
+        assert!((m.avatars[&MemberSlot(2)].position[0] - 7.0).abs() < 1e-6);
     }
 
     fn product(id: &str) -> ProductId {
