@@ -441,7 +441,7 @@ fn run(seconds: u64, latency: SrtLatency) -> Result<(), String> {
         dropped,
         rgba.never_shown(),
         rgba.missing(),
-        rgba.overtaken
+        rgba.missing() - rgba.never_shown()
     );
     let mut av_sorted = av.clone();
     av_sorted.sort_by(f64::total_cmp);
