@@ -58,13 +58,17 @@ fn a_thousand_buyers_over_udp_and_http_race_for_a_hundred_units() {
     let (product, sku) = ("stoneware-mug", "stoneware-mug-oat");
     let stock_before = stock_of(&http, product, sku);
 
-    // 100 shoppers in the room, 900 over HTTP.
-    let mut room: Vec<NetClient> = (0..100)
-        .map(|i| joined_client(&server, &format!("Room {i}"), "hall"))
-        .collect();
+    // 900 over HTTP, then 100 shoppers in the room. A room client not
+    // pumped for the netcode timeout (10 s) is dropped, so the web buyers
+    // sign in first, and each join keeps the earlier joiners' links alive.
     let buyers: Vec<String> = (0..900)
         .map(|i| guest(&http, &format!("Web {i}")))
         .collect();
+    let mut room: Vec<NetClient> = Vec::with_capacity(100);
+    for i in 0..100 {
+        room.push(joined_client(&server, &format!("Room {i}"), "hall"));
+        pump_all(&mut room);
+    }
     let sale = start_sale(&http, &host, sku, 100, 1);
     assert_eq!(sale.state, "countdown");
     assert_eq!(
