@@ -316,6 +316,11 @@ fn flag(args: &[String], name: &str, default: u64) -> Result<u64> {
     }
 }
 
+/// Features that `test` turns on so that every test target builds: the
+/// rendering tests are behind `vitrine-tests/render`, off by default so the
+/// other cross-crate tests link without Bevy's renderer.
+const TEST_FEATURES: &str = "vitrine-tests/render";
+
 fn test() -> Result<()> {
     ensure_packages(&packages_for("test"))?;
     run(cargo().args(["fmt", "--all", "--check"]))
@@ -325,12 +330,20 @@ fn test() -> Result<()> {
         "--workspace",
         "--all-targets",
         "--locked",
+        "--features",
+        TEST_FEATURES,
         "--",
         "-D",
         "warnings",
     ]))?;
     let mut tests = cargo();
-    tests.args(["test", "--workspace", "--locked"]);
+    tests.args([
+        "test",
+        "--workspace",
+        "--locked",
+        "--features",
+        TEST_FEATURES,
+    ]);
     match test_postgres() {
         Ok(url) => {
             let at = url.split('@').next_back().unwrap_or_default();

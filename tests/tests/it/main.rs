@@ -1,0 +1,16 @@
+//! The cross-crate tests that need no renderer, in one binary: one link of
+//! the server and the client's `net` instead of one per file. Each module is
+//! one area; `cargo test -p vitrine-tests --test it flash_sale` runs one.
+
+mod admin_products;
+mod console;
+mod engagement;
+mod flash_sale;
+mod hostile;
+mod http_api;
+mod media;
+mod moderation;
+mod products;
+mod room_sync;
+mod shopping;
+mod tokens;
