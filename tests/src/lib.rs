@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use vitrine_client::net::{ApiClient, NetClient};
@@ -12,6 +12,8 @@ use vitrine_server::config::ServerConfig;
 use vitrine_server::directory::RoomDirectory;
 use vitrine_server::metrics::Metrics;
 use vitrine_server::{Server, ShutdownHandle};
+
+pub mod raw;
 
 /// Rooms for tests: a roomy one and a tiny one for capacity checks.
 pub const TEST_ROOMS: &str = r#"
@@ -236,6 +238,21 @@ pub fn pump(clients: &mut [&mut NetClient]) {
     }
 }
 
+/// [`pump`] for clients held in a `Vec` or array.
+pub fn pump_all(clients: &mut [NetClient]) {
+    let mut refs: Vec<&mut NetClient> = clients.iter_mut().collect();
+    pump(&mut refs);
+}
+
+/// Each of `names` signed in and joined to `room`, each welcomed (they may
+/// not see each other yet).
+pub fn joined_all(server: &TestServer, names: &[&str], room: &str) -> Vec<NetClient> {
+    names
+        .iter()
+        .map(|name| joined_client(server, name, room))
+        .collect()
+}
+
 /// Signs in and joins as `name`, then steps until welcomed.
 pub fn joined_client(server: &TestServer, name: &str, room: &str) -> NetClient {
     let client = NetClient::sign_in_and_join(&server.api(), name, room).expect("join");
@@ -362,4 +379,24 @@ pub fn stock_of(http: &Http, product: &str, sku: &str) -> i64 {
         .find(|v| v.sku == sku)
         .unwrap()
         .stock
+}
+
+/// Now in milliseconds since the Unix epoch, the unit of the API's times.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+/// Copies a picture a test saved at `taken` to `docs/name` when
+/// `VITRINE_UPDATE_SCREENSHOTS` is set: how the pictures in the README are
+/// refreshed.
+pub fn update_docs_picture(taken: &Path, name: &str) {
+    if std::env::var_os("VITRINE_UPDATE_SCREENSHOTS").is_some() {
+        let docs = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../docs")
+            .join(name);
+        std::fs::copy(taken, docs).expect("copied to docs/");
+    }
 }

@@ -3,38 +3,12 @@
 //! the catalog file's rules; a refused request changes nothing.
 
 use serde_json::{Value, json};
-use std::time::Duration;
 use vitrine_shared::Role;
 use vitrine_shared::api::ProductView;
-use vitrine_tests::TestServer;
+use vitrine_tests::raw::{self, JSON, Reply};
+use vitrine_tests::{Http, TestServer};
 
-struct Reply {
-    status: u16,
-    body: String,
-}
-
-impl Reply {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
-    }
-
-    fn code(&self) -> String {
-        self.json()["code"].as_str().unwrap_or_default().to_owned()
-    }
-
-    fn message(&self) -> String {
-        self.json()["message"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
-    }
-
-    fn product(&self) -> ProductView {
-        serde_json::from_str(&self.body)
-            .unwrap_or_else(|e| panic!("not a product ({e}): {}", self.body))
-    }
-}
-
+/// A request with a JSON body, as this API's clients send.
 fn request(
     server: &TestServer,
     method: &str,
@@ -42,26 +16,7 @@ fn request(
     body: Option<&str>,
     bearer: Option<&str>,
 ) -> Reply {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(10)))
-        .build()
-        .into();
-    let mut builder = ureq::http::Request::builder()
-        .method(method)
-        .uri(format!("{}{path}", server.url()));
-    if let Some(token) = bearer {
-        builder = builder.header("Authorization", format!("Bearer {token}"));
-    }
-    if body.is_some() {
-        builder = builder.header("Content-Type", "application/json");
-    }
-    let request = builder.body(body.unwrap_or_default().to_owned()).unwrap();
-    let mut response = agent.run(request).expect("HTTP exchange");
-    Reply {
-        status: response.status().as_u16(),
-        body: response.body_mut().read_to_string().unwrap_or_default(),
-    }
+    raw::request(server, method, path, body.map(|text| (JSON, text)), bearer)
 }
 
 fn create(server: &TestServer, token: Option<&str>, body: &Value) -> Reply {
@@ -86,10 +41,7 @@ fn shown(server: &TestServer, id: &str) -> Option<ProductView> {
 }
 
 fn guest(server: &TestServer) -> String {
-    let body = json!({ "display_name": "Shopper" }).to_string();
-    let reply = request(server, "POST", "/api/v1/sessions", Some(&body), None);
-    assert_eq!(reply.status, 201, "{}", reply.body);
-    reply.json()["token"].as_str().unwrap().to_owned()
+    vitrine_tests::guest(&Http::new(server), "Shopper")
 }
 
 /// A product body without its id (for PUT); `with_id` adds one (for POST).

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use vitrine_client::net::{NetClient, SignedIn};
 use vitrine_shared::protocol::RejectReason;
 use vitrine_shared::{ChatText, ProductId, Role, RoomCommand};
-use vitrine_tests::{TestServer, joined_as, pump};
+use vitrine_tests::{TestServer, joined_as, pump, update_docs_picture};
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -117,13 +117,9 @@ async fn screenshot(c: &Client, width: u32, height: u32, name: &str) {
     .unwrap();
     let png = c.screenshot().await.unwrap();
     assert!(png.starts_with(b"\x89PNG"), "a PNG");
-    std::fs::write(screenshot_path(name), &png).unwrap();
-    if std::env::var_os("VITRINE_UPDATE_SCREENSHOTS").is_some() {
-        let docs = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../docs")
-            .join(name);
-        std::fs::write(docs, &png).unwrap();
-    }
+    let path = screenshot_path(name);
+    std::fs::write(&path, &png).unwrap();
+    update_docs_picture(&path, name);
 }
 
 #[test]

@@ -11,7 +11,7 @@ use vitrine_shared::Role;
 use vitrine_shared::RoomCommand;
 use vitrine_shared::api::{ClaimView, FlashSaleView, OrderList};
 use vitrine_shared::protocol::{ClaimRefusal, CommerceEventNet, RejectReason};
-use vitrine_tests::{Http, TestServer, guest, joined_client, pump, step_until, stock_of};
+use vitrine_tests::{Http, TestServer, guest, joined_client, pump, pump_all, step_until, stock_of};
 
 fn start_sale(http: &Http, host: &str, sku: &str, quantity: i64, limit: i64) -> FlashSaleView {
     let body = json!({
@@ -21,11 +21,6 @@ fn start_sale(http: &Http, host: &str, sku: &str, quantity: i64, limit: i64) -> 
     let (status, body) = http.call("POST", "/api/v1/flash-sales", Some(host), None, Some(body));
     assert_eq!(status, 201, "{body}");
     serde_json::from_value(body).unwrap()
-}
-
-fn pump_all(clients: &mut [NetClient]) {
-    let mut refs: Vec<&mut NetClient> = clients.iter_mut().collect();
-    pump(&mut refs);
 }
 
 /// Polls the sale (as a shopper's app would) until it opens, keeping room

@@ -5,80 +5,13 @@
 use serde_json::Value;
 use std::time::Duration;
 use vitrine_server::config::RateConfig;
-use vitrine_tests::TestServer;
+use vitrine_tests::raw::{JSON, Reply, request};
+use vitrine_tests::{Http, TestServer, guest};
 
-struct Reply {
-    status: u16,
-    retry_after: Option<String>,
-    body: String,
-}
-
-impl Reply {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
-    }
-
-    fn code(&self) -> String {
-        let v = self.json();
-        assert!(
-            v["message"].as_str().is_some_and(|m| !m.is_empty()),
-            "no message: {}",
-            self.body
-        );
-        v["code"].as_str().unwrap_or_default().to_owned()
-    }
-}
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(10)))
-        .build()
-        .into()
-}
-
-fn request(
-    server: &TestServer,
-    method: &str,
-    path: &str,
-    body: Option<(&str, &str)>,
-    bearer: Option<&str>,
-) -> Reply {
-    let url = format!("{}{path}", server.url());
-    let mut builder = ureq::http::Request::builder().method(method).uri(&url);
-    if let Some(token) = bearer {
-        builder = builder.header("Authorization", format!("Bearer {token}"));
-    }
-    let (content_type, text) = body.unwrap_or(("", ""));
-    if !content_type.is_empty() {
-        builder = builder.header("Content-Type", content_type);
-    }
-    let request = builder.body(text.to_owned()).unwrap();
-    let mut response = agent().run(request).expect("HTTP exchange");
-    Reply {
-        status: response.status().as_u16(),
-        retry_after: response
-            .headers()
-            .get("retry-after")
-            .map(|v| v.to_str().unwrap_or_default().to_owned()),
-        body: response.body_mut().read_to_string().unwrap_or_default(),
-    }
-}
-
+/// A guest's bearer token.
 fn sign_in(server: &TestServer, name: &str) -> String {
-    let body = format!(r#"{{"display_name":"{name}"}}"#);
-    let reply = request(
-        server,
-        "POST",
-        "/api/v1/sessions",
-        Some(("application/json", &body)),
-        None,
-    );
-    assert_eq!(reply.status, 201, "{}", reply.body);
-    reply.json()["token"].as_str().unwrap().to_owned()
+    guest(&Http::new(server), name)
 }
-
-const JSON: &str = "application/json";
 
 #[test]
 fn bad_bodies_get_400_with_a_code() {
@@ -118,7 +51,7 @@ fn bad_bodies_get_400_with_a_code() {
             None,
         );
         assert_eq!(reply.status, status, "{body:.40}: {}", reply.body);
-        assert_eq!(reply.code(), code, "{body:.40}");
+        assert_eq!(reply.explained_code(), code, "{body:.40}");
     }
     // A good body still works after all that.
     let token = sign_in(&server, "Ada");
@@ -146,7 +79,7 @@ fn room_list_and_a_full_room_answers_409() {
     assert_eq!(join(&server, "tiny", &second).status, 200);
     let full = join(&server, "tiny", &third);
     assert_eq!(full.status, 409);
-    assert_eq!(full.code(), "room_full");
+    assert_eq!(full.explained_code(), "room_full");
     // Joining again with a held seat is not a second seat.
     assert_eq!(join(&server, "tiny", &first).status, 200);
     // Another room still has space.
@@ -220,7 +153,10 @@ fn registered_accounts_sign_in_with_a_password() {
         Some((JSON, both)),
         None,
     );
-    assert_eq!((reply.status, reply.code().as_str()), (400, "invalid_body"));
+    assert_eq!(
+        (reply.status, reply.explained_code().as_str()),
+        (400, "invalid_body")
+    );
     // The role travels in the join ticket's user data: a host joins as a host.
     let ticket = join(&server, "hall", &token);
     assert_eq!(ticket.status, 200);
@@ -242,14 +178,20 @@ fn unauthorized_and_not_found() {
     let server = TestServer::start();
     let join = "/api/v1/rooms/hall/join";
     let none = request(&server, "POST", join, None, None);
-    assert_eq!((none.status, none.code().as_str()), (401, "missing_token"));
+    assert_eq!(
+        (none.status, none.explained_code().as_str()),
+        (401, "missing_token")
+    );
     let junk = request(&server, "POST", join, None, Some("not-a-token"));
-    assert_eq!((junk.status, junk.code().as_str()), (401, "invalid_token"));
+    assert_eq!(
+        (junk.status, junk.explained_code().as_str()),
+        (401, "invalid_token")
+    );
     let token = sign_in(&server, "Forger");
     let forged = format!("{}x", &token[..token.len() - 1]);
     let forged = request(&server, "POST", join, None, Some(&forged));
     assert_eq!(
-        (forged.status, forged.code().as_str()),
+        (forged.status, forged.explained_code().as_str()),
         (401, "invalid_token")
     );
 
@@ -261,7 +203,7 @@ fn unauthorized_and_not_found() {
         Some(&token),
     );
     assert_eq!(
-        (missing.status, missing.code().as_str()),
+        (missing.status, missing.explained_code().as_str()),
         (404, "room_not_found")
     );
     let bad_id = request(
@@ -272,17 +214,17 @@ fn unauthorized_and_not_found() {
         Some(&token),
     );
     assert_eq!(
-        (bad_id.status, bad_id.code().as_str()),
+        (bad_id.status, bad_id.explained_code().as_str()),
         (404, "room_not_found")
     );
     let wrong_method = request(&server, "GET", "/api/v1/sessions", None, None);
     assert_eq!(
-        (wrong_method.status, wrong_method.code().as_str()),
+        (wrong_method.status, wrong_method.explained_code().as_str()),
         (405, "method_not_allowed")
     );
     let nowhere = request(&server, "GET", "/api/v1/nowhere", None, None);
     assert_eq!(
-        (nowhere.status, nowhere.code().as_str()),
+        (nowhere.status, nowhere.explained_code().as_str()),
         (404, "not_found")
     );
 
@@ -300,7 +242,7 @@ fn unauthorized_and_not_found() {
     );
     let after = request(&server, "POST", join, None, Some(&token));
     assert_eq!(
-        (after.status, after.code().as_str()),
+        (after.status, after.explained_code().as_str()),
         (401, "expired_token")
     );
 }
@@ -325,7 +267,7 @@ fn too_many_requests_answer_429_with_retry_after() {
         None,
     );
     assert_eq!(reply.status, 429);
-    assert_eq!(reply.code(), "rate_limited");
+    assert_eq!(reply.explained_code(), "rate_limited");
     let wait: u64 = reply.retry_after.expect("Retry-After").parse().unwrap();
     assert!((1..=5).contains(&wait), "{wait}");
 }
@@ -512,7 +454,7 @@ fn the_catalog_is_seeded_and_served_with_stock() {
             None,
         );
         assert_eq!(
-            (missing.status, missing.code().as_str()),
+            (missing.status, missing.explained_code().as_str()),
             (404, "product_not_found")
         );
     }
@@ -576,7 +518,10 @@ fn hosts_import_and_archive_the_catalog() {
         "currency = \"EUR\"\n{}",
         product("linen-napkins", "12.50", 40)
     );
-    assert_eq!(toml_request(&server, &shopper, &good).code(), "forbidden");
+    assert_eq!(
+        toml_request(&server, &shopper, &good).explained_code(),
+        "forbidden"
+    );
 
     // A bad file names its line and field, and changes nothing.
     let bad = format!(
@@ -586,7 +531,7 @@ fn hosts_import_and_archive_the_catalog() {
     );
     let refused = toml_request(&server, &host, &bad);
     assert_eq!(
-        (refused.status, refused.code().as_str()),
+        (refused.status, refused.explained_code().as_str()),
         (400, "invalid_catalog")
     );
     let message = refused.json()["message"].as_str().unwrap().to_owned();
@@ -645,7 +590,7 @@ fn hosts_import_and_archive_the_catalog() {
     };
     assert_eq!(archive(&shopper).status, 403);
     assert_eq!(archive(&host).status, 204);
-    assert_eq!(archive(&host).code(), "product_not_found");
+    assert_eq!(archive(&host).explained_code(), "product_not_found");
     assert_eq!(
         request(&server, "GET", "/api/v1/products/linen-napkins", None, None).status,
         404
@@ -663,7 +608,7 @@ fn hosts_import_and_archive_the_catalog() {
         Some(&host),
     );
     assert_eq!(
-        (refused.status, refused.code().as_str()),
+        (refused.status, refused.explained_code().as_str()),
         (404, "unknown_sku")
     );
 }
@@ -759,7 +704,7 @@ fn a_shopper_token_cannot_call_any_staff_route() {
         let body = (!body.is_empty()).then_some((kind, body.as_str()));
         let reply = request(&server, method, path, body, Some(&shopper));
         assert_eq!(reply.status, 403, "{method} {path}: {}", reply.body);
-        assert_eq!(reply.code(), "forbidden", "{method} {path}");
+        assert_eq!(reply.explained_code(), "forbidden", "{method} {path}");
     }
     // Nothing changed: the product is still on sale.
     assert_eq!(
@@ -791,7 +736,7 @@ fn writes_are_rate_limited_per_account_and_reads_are_not() {
     }
     let refused = add(&ada);
     assert_eq!(
-        (refused.status, refused.code().as_str()),
+        (refused.status, refused.explained_code().as_str()),
         (429, "rate_limited")
     );
     assert!(refused.retry_after.is_some(), "with Retry-After");
@@ -867,7 +812,7 @@ fn products_carry_their_real_size_and_an_invalid_size_refuses_the_import() {
         );
         let refused = toml_request(&server, &host, &file);
         assert_eq!(
-            (refused.status, refused.code().as_str()),
+            (refused.status, refused.explained_code().as_str()),
             (400, "invalid_catalog"),
             "{bad}"
         );

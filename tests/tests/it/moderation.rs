@@ -3,12 +3,12 @@
 //! members see them.
 
 use serde_json::{Value, json};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use vitrine_client::net::{NetClient, RoomChange, SignedIn};
 use vitrine_shared::api::{BanList, FilterView, ModChatView, ModLogView, MuteList, MuteView};
 use vitrine_shared::protocol::{CommandKind, RejectReason};
 use vitrine_shared::{ChatText, Role, RoomCommand};
-use vitrine_tests::{Http, TestServer, joined_as, pump, step_until};
+use vitrine_tests::{Http, TestServer, joined_as, now_ms, pump, step_until};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -33,28 +33,17 @@ fn rejections(client: &NetClient) -> Vec<(CommandKind, RejectReason)> {
         .collect()
 }
 
-fn pump_all(clients: &mut [&mut NetClient]) {
-    pump(clients);
-}
-
 /// Pumps until `observer` has seen `marker` from `from`: everything `from`
 /// sent before it has been decided by then.
 fn flush_through(from: &mut NetClient, observer: &mut NetClient, marker: &str) {
     say(from, marker);
     assert!(
         step_until(WAIT, || {
-            pump_all(&mut [from, observer]);
+            pump(&mut [from, observer]);
             said(observer, marker)
         }),
         "{marker:?} arrived"
     );
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
 }
 
 fn log(http: &Http, token: &str) -> ModLogView {
@@ -101,7 +90,7 @@ fn a_deleted_line_leaves_every_screen_and_the_history() {
     say(&mut a, "buy my junk elsewhere");
     say(&mut a, "lovely colours");
     assert!(step_until(WAIT, || {
-        pump_all(&mut [&mut a, &mut b]);
+        pump(&mut [&mut a, &mut b]);
         said(&b, "buy my junk elsewhere") && said(&b, "lovely colours")
     }));
 
@@ -127,7 +116,7 @@ fn a_deleted_line_leaves_every_screen_and_the_history() {
     assert_eq!(status, 204, "{body}");
     assert!(
         step_until(WAIT, || {
-            pump_all(&mut [&mut a, &mut b]);
+            pump(&mut [&mut a, &mut b]);
             !said(&a, "buy my junk elsewhere") && !said(&b, "buy my junk elsewhere")
         }),
         "every member dropped the line"
@@ -210,7 +199,7 @@ fn a_muted_shopper_is_refused_until_unmuted_or_the_mute_ends() {
     say(&mut a, "CAN ANYONE HEAR ME");
     a.send_command(RoomCommand::Ask(ChatText::new("WHY AM I MUTED").unwrap()));
     assert!(step_until(WAIT, || {
-        pump_all(&mut [&mut a, &mut b]);
+        pump(&mut [&mut a, &mut b]);
         a.mirror().rejections.len() == 2
     }));
     let refused = rejections(&a);
@@ -258,7 +247,7 @@ fn a_muted_shopper_is_refused_until_unmuted_or_the_mute_ends() {
     let mute: MuteView = serde_json::from_value(body).unwrap();
     say(&mut a, "still muted?");
     assert!(step_until(WAIT, || {
-        pump_all(&mut [&mut a, &mut b]);
+        pump(&mut [&mut a, &mut b]);
         a.mirror().rejections.len() == 3
     }));
     assert!(matches!(
@@ -266,7 +255,7 @@ fn a_muted_shopper_is_refused_until_unmuted_or_the_mute_ends() {
         RejectReason::Muted { remaining_ms } if remaining_ms <= 1_000
     ));
     assert!(step_until(WAIT, || {
-        pump_all(&mut [&mut a, &mut b]);
+        pump(&mut [&mut a, &mut b]);
         now_ms() > mute.until_ms
     }));
     flush_through(&mut a, &mut b, "free again");
@@ -348,7 +337,7 @@ fn a_kicked_shopper_is_told_disconnected_and_may_come_back() {
     assert_eq!(status, 204, "{body}");
     assert!(
         step_until(WAIT, || {
-            pump_all(&mut [&mut a, &mut b]);
+            pump(&mut [&mut a, &mut b]);
             a.is_disconnected() && b.mirror().member_by_name("Alice").is_none()
         }),
         "Alice was disconnected and left the room"
@@ -413,7 +402,7 @@ fn a_banned_shopper_cannot_join_until_unbanned() {
     );
     assert_eq!(status, 200, "{body}");
     assert!(step_until(WAIT, || {
-        pump_all(&mut [&mut a, &mut b]);
+        pump(&mut [&mut a, &mut b]);
         a.is_disconnected() && b.mirror().member_by_name("Alice").is_none()
     }));
     assert_eq!(a.mirror().removed, Some((true, "spam links".to_owned())));
@@ -490,7 +479,7 @@ fn the_keyword_filter_refuses_blocked_terms_and_is_edited_whole() {
         ChatText::new("Is it a fake deal?").unwrap(),
     ));
     assert!(step_until(WAIT, || {
-        pump_all(&mut [&mut a, &mut b]);
+        pump(&mut [&mut a, &mut b]);
         a.mirror().rejections.len() == 2
     }));
     assert_eq!(
@@ -518,7 +507,7 @@ fn the_keyword_filter_refuses_blocked_terms_and_is_edited_whole() {
     flush_through(&mut a, &mut b, "not a scam after all");
     say(&mut a, "more scampi");
     assert!(step_until(WAIT, || {
-        pump_all(&mut [&mut a, &mut b]);
+        pump(&mut [&mut a, &mut b]);
         a.mirror().rejections.len() == 3
     }));
 

@@ -18,7 +18,7 @@ use vitrine_shared::protocol::{
     CommandKind, EngagementRefusal, RejectReason, Rejection, TELEPORT_COOLDOWN_MS,
 };
 use vitrine_shared::{MemberSlot, PoseNet, ProductId, Role, RoomCommand};
-use vitrine_tests::{Http, TestServer, joined_client, pump, step_until};
+use vitrine_tests::{Http, TestServer, joined_all, joined_client, pump_all, step_until};
 
 const WAIT: Duration = Duration::from_secs(10);
 /// The return delay under test (`LOOSE_RETURN_SECS` in production).
@@ -56,11 +56,6 @@ fn drop_at(c: &mut NetClient, id: &str, at: [f32; 3]) {
         held_ms: 800,
         at,
     });
-}
-
-fn pump_all(clients: &mut [NetClient]) {
-    let mut refs: Vec<&mut NetClient> = clients.iter_mut().collect();
-    pump(&mut refs);
 }
 
 /// Pumps everyone until `done` holds (or the cap).
@@ -110,10 +105,7 @@ fn product_changes(c: &mut NetClient) -> Vec<RoomChange> {
 
 /// Three shoppers in the hall who all see each other.
 fn three(server: &TestServer) -> Vec<NetClient> {
-    let mut clients: Vec<NetClient> = ["Ada", "Bo", "Chen"]
-        .iter()
-        .map(|name| joined_client(server, name, "hall"))
-        .collect();
+    let mut clients = joined_all(server, &["Ada", "Bo", "Chen"], "hall");
     assert!(until(&mut clients, |cs| cs.iter().all(|c| c
         .mirror()
         .members
@@ -534,10 +526,7 @@ fn walk(cs: &mut [NetClient], who: usize, to: [f32; 3]) {
 
 /// Two shoppers in the hall who see each other's avatars.
 fn two(server: &TestServer) -> Vec<NetClient> {
-    let mut cs: Vec<NetClient> = ["Ada", "Bo"]
-        .iter()
-        .map(|name| joined_client(server, name, "hall"))
-        .collect();
+    let mut cs = joined_all(server, &["Ada", "Bo"], "hall");
     assert!(until(&mut cs, |cs| cs.iter().all(|c| c
         .mirror()
         .avatars

@@ -7,18 +7,10 @@ use std::time::Duration;
 use vitrine_client::net::NetClient;
 use vitrine_server::config::RateConfig;
 use vitrine_shared::{ChatText, PoseNet, RoomCommand};
-use vitrine_tests::{TestServer, joined_client, pump, step_until};
+use vitrine_tests::{TestServer, joined_all, joined_client, pump, pump_all, step_until};
 
 fn three(server: &TestServer) -> Vec<NetClient> {
-    ["Ada", "Bo", "Chen"]
-        .iter()
-        .map(|name| joined_client(server, name, "hall"))
-        .collect()
-}
-
-fn pump_all(clients: &mut [NetClient]) {
-    let mut refs: Vec<&mut NetClient> = clients.iter_mut().collect();
-    pump(&mut refs);
+    joined_all(server, &["Ada", "Bo", "Chen"], "hall")
 }
 
 #[test]

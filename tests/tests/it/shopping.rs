@@ -3,7 +3,7 @@
 //! vanishes mid-checkout.
 
 use serde_json::{Value, json};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use vitrine_client::net::RoomChange;
 use vitrine_shared::api::{CartView, CouponView, OrderList, OrderView};
 use vitrine_shared::protocol::{
@@ -11,20 +11,13 @@ use vitrine_shared::protocol::{
     RejectReason, ShopRefusal,
 };
 use vitrine_shared::{CouponCode, PaymentMethod, Role, RoomCommand, Sku};
-use vitrine_tests::{Http, TestServer, guest, joined_as, pump, step_until, stock_of};
+use vitrine_tests::{Http, TestServer, guest, joined_as, now_ms, pump, step_until, stock_of};
 
 const MUG: (&str, &str) = ("stoneware-mug", "stoneware-mug-sage");
 const SERUM: (&str, &str) = ("glow-serum", "glow-serum-30ml");
 const APPROVED: &str = "4242 4242 4242 4242";
 const DECLINED: &str = "4000000000000002";
 const NO_ANSWER: &str = "4000000000000119";
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
 
 fn orders(http: &Http, token: &str) -> Vec<OrderView> {
     let (status, body) = http.call("GET", "/api/v1/orders", Some(token), None, None);

@@ -9,10 +9,10 @@ use bevy::input::keyboard::{Key, KeyboardInput};
 use bevy::prelude::*;
 use serde_json::json;
 use std::path::PathBuf;
-use std::sync::Mutex;
 use std::time::Duration;
 use vitrine_client::net::NetClient;
-use vitrine_client::showroom::offscreen::{Capture, ScreenReport, capture_now, scene_ready};
+use vitrine_client::showroom::Options;
+use vitrine_client::showroom::offscreen::{Capture, ScreenReport, capture_now};
 use vitrine_client::showroom::player::LocalPlayer;
 use vitrine_client::showroom::products::Hands;
 use vitrine_client::showroom::room::{DisplayedProduct, ProductDisplay};
@@ -20,28 +20,12 @@ use vitrine_client::showroom::session::{LinkState, Session};
 use vitrine_client::showroom::ui::view::SaleState;
 use vitrine_client::showroom::ui::{CurrentView, UiAction};
 use vitrine_client::showroom::video::{StageVideo, VideoStatus};
-use vitrine_client::showroom::{Options, build_app, ready_to_step};
 use vitrine_media::publish::{PublishOptions, Publisher, Source};
 use vitrine_shared::Role;
 use vitrine_shared::{MemberSlot, PoseNet, ProductId};
-use vitrine_tests::{Http, TestServer, joined_client, pump, step_until};
+use vitrine_tests::{Http, TestServer, joined_client, pump, step_until, update_docs_picture};
 
-/// One renderer at a time: lavapipe shares the machine's two cores.
-static RENDERER: Mutex<()> = Mutex::new(());
-
-fn showroom(server: &TestServer, name: &str, width: u32, height: u32) -> App {
-    let mut app = build_app(Options {
-        server: Some(server.url()),
-        name: Some(name.into()),
-        room: Some("hall".into()),
-        headless: true,
-        width,
-        height,
-        ..Default::default()
-    });
-    ready_to_step(&mut app);
-    app
-}
+use crate::{body, frames, in_the_room, one_renderer, showroom, stand_before, step};
 
 fn session(app: &App) -> &Session {
     app.world().resource::<Session>()
@@ -49,33 +33,6 @@ fn session(app: &App) -> &Session {
 
 fn my_slot(app: &App) -> Option<MemberSlot> {
     session(app).mirror().and_then(|m| m.you)
-}
-
-/// Steps the app and the bots until `done`, for at most `cap`.
-fn step(
-    app: &mut App,
-    bots: &mut [&mut NetClient],
-    cap: Duration,
-    mut done: impl FnMut(&mut App, &mut [&mut NetClient]) -> bool,
-) -> bool {
-    step_until(cap, || {
-        app.update();
-        pump(bots);
-        done(app, bots)
-    })
-}
-
-/// In the room, placed, with every display built and every model loaded.
-fn in_the_room(app: &mut App) -> bool {
-    let world = app.world_mut();
-    let placed = world
-        .query::<&LocalPlayer>()
-        .iter(world)
-        .next()
-        .is_some_and(|p| p.placed());
-    let displays = world.query::<&ProductDisplay>().iter(world).count();
-    let connected = world.resource::<Session>().link == LinkState::Connected;
-    placed && connected && displays > 0 && scene_ready(world)
 }
 
 /// A key going down or up, as the window would report it, for one frame.
@@ -90,26 +47,12 @@ fn key(app: &mut App, watcher: &mut NetClient, key: KeyCode, text: &str, state: 
         repeat: false,
         window: Entity::PLACEHOLDER,
     });
-    frames(app, watcher, 1);
+    frames(app, &mut [watcher], 1);
 }
 
 fn press(app: &mut App, watcher: &mut NetClient, code: KeyCode, text: &str) {
     key(app, watcher, code, text, ButtonState::Pressed);
     key(app, watcher, code, text, ButtonState::Released);
-}
-
-/// `n` frames of the app, the watcher kept alive.
-fn frames(app: &mut App, watcher: &mut NetClient, n: usize) {
-    for _ in 0..n {
-        app.update();
-        pump(&mut [&mut *watcher]);
-    }
-}
-
-fn player_at(app: &mut App) -> Vec3 {
-    let world = app.world_mut();
-    let mut q = world.query_filtered::<&Transform, With<LocalPlayer>>();
-    q.single(world).expect("the player").translation
 }
 
 /// The median colour of the 5×5 pixels around `at`, as sRGB 0–255.
@@ -147,12 +90,7 @@ fn save(image: &Image, name: &str) -> PathBuf {
         .to_rgb8()
         .save(&path)
         .expect("saved");
-    if std::env::var_os("VITRINE_UPDATE_SCREENSHOTS").is_some() {
-        let docs = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../docs")
-            .join(name);
-        std::fs::copy(&path, docs).expect("copied to docs/");
-    }
+    update_docs_picture(&path, name);
     path
 }
 
@@ -175,7 +113,7 @@ fn walk_towards(bot: &mut NetClient, pose: &mut PoseNet, to: Vec3, dt: f32) -> b
 
 #[test]
 fn the_room_renders_with_three_bots_the_stage_and_the_catalog() {
-    let _one = RENDERER.lock().unwrap_or_else(|e| e.into_inner());
+    let _one = one_renderer();
     let server = TestServer::start();
     let mut bots: Vec<NetClient> = ["Ada", "Bo", "Cyd"]
         .iter()
@@ -399,27 +337,23 @@ fn the_room_renders_with_three_bots_the_stage_and_the_catalog() {
     }
 }
 
-/// Turns the player to face `target` from where it stands, like a shopper
-/// walking up to a display (the test's setup, not what it checks).
-fn stand_before(app: &mut App, display: &ProductDisplay) {
-    let model = display.home.translation;
-    let outward = (display.home.rotation * Vec3::NEG_Z)
-        .with_y(0.0)
-        .normalize();
+/// Stands before a display and looks down at its model, as a desktop
+/// shopper would (the test's setup, not what it checks).
+fn face_display(app: &mut App, display: &ProductDisplay) {
+    let look = stand_before(app, display);
     let world = app.world_mut();
-    let mut q = world.query::<(&mut Transform, &mut LocalPlayer)>();
-    let (mut t, mut player) = q.single_mut(world).expect("the player");
-    let stand = model + outward * 1.3;
-    t.translation = Vec3::new(stand.x, t.translation.y, stand.z);
-    let look = model - stand;
-    t.rotation = Quat::from_rotation_y(f32::atan2(-look.x, -look.z));
+    let mut q = world.query::<(&Transform, &mut LocalPlayer)>();
+    let (t, mut player) = q.single_mut(world).expect("the player");
     let eye_y = t.translation.y + 0.7;
-    player.pitch = f32::atan2(model.y - eye_y, look.with_y(0.0).length());
+    player.pitch = f32::atan2(
+        display.home.translation.y - eye_y,
+        look.with_y(0.0).length(),
+    );
 }
 
 #[test]
 fn a_product_picked_up_and_put_back_with_the_keys_is_seen_by_others() {
-    let _one = RENDERER.lock().unwrap_or_else(|e| e.into_inner());
+    let _one = one_renderer();
     let server = TestServer::start();
     let mut watcher = joined_client(&server, "Watcher", "hall");
     let mut app = showroom(&server, "Shopper", 960, 540);
@@ -446,7 +380,7 @@ fn a_product_picked_up_and_put_back_with_the_keys_is_seen_by_others() {
             .expect("a display")
     };
     let product = ProductId::new(display.product.clone()).unwrap();
-    stand_before(&mut app, &display);
+    face_display(&mut app, &display);
     assert!(
         step(
             &mut app,
@@ -486,7 +420,7 @@ fn a_product_picked_up_and_put_back_with_the_keys_is_seen_by_others() {
             .unwrap()
     };
     assert!(app.world().resource::<Hands>().held.is_some());
-    frames(&mut app, &mut watcher, 10);
+    frames(&mut app, &mut [&mut watcher], 10);
     assert!(
         model_at(&mut app).distance(display.home.translation) > 0.3,
         "the product should have left its display"
@@ -501,7 +435,7 @@ fn a_product_picked_up_and_put_back_with_the_keys_is_seen_by_others() {
         .as_ref()
         .map(|h| h.close);
     assert_eq!(close, Some(true), "F should bring the product close");
-    frames(&mut app, &mut watcher, 10);
+    frames(&mut app, &mut [&mut watcher], 10);
     let card = app.world().resource::<CurrentView>().0.card.clone();
     assert!(
         card.as_ref()
@@ -564,7 +498,7 @@ fn a_product_picked_up_and_put_back_with_the_keys_is_seen_by_others() {
         Duration::from_secs(10),
         |_, bots| { bots[0].mirror().held.get(&product) == Some(&me) }
     ));
-    let from = player_at(&mut app);
+    let from = body(&mut app).translation;
     key(
         &mut app,
         &mut watcher,
@@ -577,7 +511,7 @@ fn a_product_picked_up_and_put_back_with_the_keys_is_seen_by_others() {
             &mut app,
             &mut [&mut watcher],
             Duration::from_secs(20),
-            |app, _| { player_at(app).distance(from) > 1.2 }
+            |app, _| { body(app).translation.distance(from) > 1.2 }
         ),
         "holding S never walked the shopper back"
     );
@@ -682,9 +616,9 @@ fn a_product_picked_up_and_put_back_with_the_keys_is_seen_by_others() {
 
     // Walking into a display: W held, the rapier character meets the
     // plinth and slides round it instead of passing through.
-    stand_before(&mut app, &display);
+    face_display(&mut app, &display);
     let plinth = Vec3::new(display.home.translation.x, 0.0, display.home.translation.z);
-    let start = player_at(&mut app).with_y(0.0).distance(plinth);
+    let start = body(&mut app).translation.with_y(0.0).distance(plinth);
     key(
         &mut app,
         &mut watcher,
@@ -699,7 +633,7 @@ fn a_product_picked_up_and_put_back_with_the_keys_is_seen_by_others() {
             &mut [&mut watcher],
             Duration::from_secs(30),
             |app, _| {
-                let gap = player_at(app).with_y(0.0).distance(plinth);
+                let gap = body(app).translation.with_y(0.0).distance(plinth);
                 nearest = nearest.min(gap);
                 // Past it: further away again than it came.
                 gap > nearest + 0.5
@@ -784,7 +718,7 @@ fn picture(app: &mut App) -> (Image, [Vec2; 4]) {
 
 #[test]
 fn the_hosts_test_pattern_plays_on_the_stage_screen_and_the_slate_covers_the_gaps() {
-    let _one = RENDERER.lock().unwrap_or_else(|e| e.into_inner());
+    let _one = one_renderer();
     let server = TestServer::start_with_media(false);
     let mut app = showroom(&server, "Viewer", 640, 360);
     assert!(

@@ -6,51 +6,27 @@
 //! panels' buttons, and AR's view of the product in hand.
 
 use bevy::prelude::*;
-use std::sync::Mutex;
 use std::time::Duration;
 use vitrine_client::net::NetClient;
 use vitrine_client::showroom::catalog::Catalog;
-use vitrine_client::showroom::offscreen::scene_ready;
 use vitrine_client::showroom::player::{EYE_HEIGHT, LocalPlayer, MainCamera, protocol_yaw};
 use vitrine_client::showroom::products::{Hands, Pointer};
 use vitrine_client::showroom::room::{DisplayedProduct, ProductDisplay, RoomLayout, RoomShell};
-use vitrine_client::showroom::session::{LinkState, Session};
+use vitrine_client::showroom::session::Session;
 use vitrine_client::showroom::ui::UiAction;
 use vitrine_client::showroom::xr::XrSettings;
 use vitrine_client::showroom::xr::ar::ArActive;
 use vitrine_client::showroom::xr::input::{LEFT, RIGHT, TrackedPose, XrInput, teleport_arc};
 use vitrine_client::showroom::xr::panels::{PanelKind, WorldPanel};
 use vitrine_client::showroom::xr::rig::{HandModel, Rig, Vignette, space_transform};
-use vitrine_client::showroom::{Options, build_app, ready_to_step};
 use vitrine_shared::pose::{TrackedPoseNet, XrPoseNet};
 use vitrine_shared::protocol::CommandKind;
 use vitrine_shared::{PoseNet, ProductId, RoomCommand};
-use vitrine_tests::{TestServer, joined_client, pump, step_until};
+use vitrine_tests::{TestServer, joined_client};
 
-/// One renderer at a time: lavapipe shares the machine's two cores.
-static RENDERER: Mutex<()> = Mutex::new(());
+use crate::{body, frames, headset, in_the_room, one_renderer, stand_before, step};
 
 const HEAD: Vec3 = Vec3::new(0.0, 1.6, 0.0);
-
-fn frames(app: &mut App, bots: &mut [&mut NetClient], n: usize) {
-    for _ in 0..n {
-        app.update();
-        pump(bots);
-    }
-}
-
-fn step(
-    app: &mut App,
-    bots: &mut [&mut NetClient],
-    cap: Duration,
-    mut done: impl FnMut(&mut App, &mut [&mut NetClient]) -> bool,
-) -> bool {
-    step_until(cap, || {
-        app.update();
-        pump(bots);
-        done(app, bots)
-    })
-}
 
 /// The tracking space's place in the world now.
 fn space(app: &mut App) -> GlobalTransform {
@@ -126,14 +102,6 @@ fn model(app: &mut App, product: &str) -> Transform {
         .expect("the product's model")
 }
 
-fn body(app: &mut App) -> Transform {
-    let world = app.world_mut();
-    *world
-        .query_filtered::<&Transform, With<LocalPlayer>>()
-        .single(world)
-        .expect("the player")
-}
-
 fn head_world(app: &mut App) -> Vec3 {
     space(app).transform_point(HEAD)
 }
@@ -146,21 +114,6 @@ fn displays_on_plinths(app: &mut App) -> Vec<ProductDisplay> {
         .filter(|d| d.home.translation.y > 0.9)
         .cloned()
         .collect()
-}
-
-/// Stands the body 1.3 m before a display, facing it.
-fn stand_before(app: &mut App, display: &ProductDisplay) {
-    let model = display.home.translation;
-    let outward = (display.home.rotation * Vec3::NEG_Z)
-        .with_y(0.0)
-        .normalize();
-    let world = app.world_mut();
-    let mut q = world.query_filtered::<&mut Transform, With<LocalPlayer>>();
-    let mut t = q.single_mut(world).expect("the player");
-    let stand = model + outward * 1.3;
-    t.translation = Vec3::new(stand.x, t.translation.y, stand.z);
-    let look = model - stand;
-    t.rotation = Quat::from_rotation_y(f32::atan2(-look.x, -look.z));
 }
 
 /// A bot shopper with tracked hands, walking at 4 m/s of real time (the
@@ -201,39 +154,17 @@ struct Walk {
 
 #[test]
 fn a_headset_shopper_grabs_turns_drops_passes_teleports_turns_and_clicks_panels() {
-    let _one = RENDERER.lock().unwrap_or_else(|e| e.into_inner());
+    let _one = one_renderer();
     let server = TestServer::start();
     let mut friend = joined_client(&server, "Friend", "hall");
-    let mut app = build_app(Options {
-        server: Some(server.url()),
-        name: Some("Headset".into()),
-        room: Some("hall".into()),
-        headless: true,
-        width: 640,
-        height: 360,
-        xr_simulated: true,
-        ..Default::default()
-    });
-    ready_to_step(&mut app);
+    let mut app = headset(&server, "Headset", 640, 360);
     input(&mut app, |_| {});
     assert!(
         step(
             &mut app,
             &mut [&mut friend],
             Duration::from_secs(120),
-            |app, _| {
-                let world = app.world_mut();
-                let placed = world
-                    .query::<&LocalPlayer>()
-                    .iter(world)
-                    .next()
-                    .is_some_and(|p| p.placed());
-                let displays = world.query::<&ProductDisplay>().iter(world).count();
-                placed
-                    && displays > 0
-                    && world.resource::<Session>().link == LinkState::Connected
-                    && scene_ready(world)
-            }
+            |app, _| in_the_room(app)
         ),
         "never got into the room"
     );
