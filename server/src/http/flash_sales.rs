@@ -12,52 +12,6 @@ use sha2::{Digest, Sha256};
 use vitrine_shared::api::{ClaimRequest, ClaimView, FlashSaleView, StartFlashSale};
 use vitrine_shared::{Currency, Money, Sku};
 
-impl From<CommerceError> for ApiError {
-    fn from(e: CommerceError) -> Self {
-        let message = e.to_string();
-        let (status, code) = match e {
-            CommerceError::UnknownSku => (StatusCode::NOT_FOUND, "unknown_sku"),
-            CommerceError::UnknownSale => (StatusCode::NOT_FOUND, "sale_not_found"),
-            CommerceError::NotEnoughStock { .. } => (StatusCode::CONFLICT, "not_enough_stock"),
-            CommerceError::InvalidSale(_) => (StatusCode::BAD_REQUEST, "invalid_sale"),
-            CommerceError::BadQuantity => (StatusCode::BAD_REQUEST, "bad_quantity"),
-            CommerceError::NotStarted { .. } => (StatusCode::CONFLICT, "not_started"),
-            CommerceError::Ended => (StatusCode::CONFLICT, "sale_ended"),
-            CommerceError::SoldOut => (StatusCode::CONFLICT, "sold_out"),
-            CommerceError::LimitReached { .. } => (StatusCode::CONFLICT, "limit_reached"),
-            CommerceError::IdempotencyConflict => (StatusCode::CONFLICT, "idempotency_conflict"),
-            CommerceError::UnknownOrder => (StatusCode::NOT_FOUND, "order_not_found"),
-            CommerceError::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
-            CommerceError::WrongOrderState { .. } => (StatusCode::CONFLICT, "order_state"),
-            CommerceError::BadReason => (StatusCode::BAD_REQUEST, "invalid_reason"),
-            CommerceError::RefundFailed => (StatusCode::BAD_GATEWAY, "refund_failed"),
-            CommerceError::OrderNotPayable { .. } => (StatusCode::CONFLICT, "order_not_payable"),
-            CommerceError::PaymentInProgress => (StatusCode::CONFLICT, "payment_in_progress"),
-            CommerceError::PaymentDeclined { .. } => {
-                (StatusCode::PAYMENT_REQUIRED, "payment_declined")
-            }
-            CommerceError::PaymentTimeout => (StatusCode::GATEWAY_TIMEOUT, "payment_timeout"),
-            CommerceError::ProductExists => (StatusCode::CONFLICT, "product_exists"),
-            CommerceError::UnknownProduct => (StatusCode::NOT_FOUND, "product_not_found"),
-            CommerceError::SkuTaken(_) => (StatusCode::CONFLICT, "sku_taken"),
-            CommerceError::CartFull => (StatusCode::CONFLICT, "cart_full"),
-            CommerceError::EmptyCart => (StatusCode::CONFLICT, "empty_cart"),
-            CommerceError::CurrencyMismatch => (StatusCode::CONFLICT, "currency_mismatch"),
-            CommerceError::UnknownCoupon => (StatusCode::NOT_FOUND, "coupon_not_found"),
-            CommerceError::CouponNotActive => (StatusCode::CONFLICT, "coupon_not_active"),
-            CommerceError::CouponMinimum { .. } => (StatusCode::CONFLICT, "coupon_minimum"),
-            CommerceError::CouponUsedUp => (StatusCode::CONFLICT, "coupon_used_up"),
-            CommerceError::CouponLimitReached => (StatusCode::CONFLICT, "coupon_limit_reached"),
-            CommerceError::CouponExists => (StatusCode::CONFLICT, "coupon_exists"),
-            CommerceError::InvalidCoupon(_) => (StatusCode::BAD_REQUEST, "invalid_coupon"),
-            CommerceError::Storage | CommerceError::Unavailable => {
-                (StatusCode::SERVICE_UNAVAILABLE, "commerce_unavailable")
-            }
-        };
-        ApiError::new(status, code, message)
-    }
-}
-
 /// Announce a flash sale: its units leave normal stock now, it opens after
 /// the countdown, and unsold units return when it ends.
 #[utoipa::path(
