@@ -10,17 +10,23 @@ mod carts;
 mod checkout;
 mod coupons;
 mod engine;
+mod errors;
+mod flash_sales;
+mod gateway;
 mod ledger;
+mod orders;
 mod payments;
+mod refunds;
 #[cfg(test)]
 mod shopping_tests;
 
 pub use coupons::{Coupon, CouponInfo, Discount};
-pub use engine::{EngineSettings, new_id, spawn};
+pub use crate::ids::new_id;
+pub use engine::{EngineSettings, spawn};
+pub use errors::{CommerceError, Refusal};
 pub use ledger::{OrderLineRecord, OrderRecord};
-pub use payments::{BoxFuture, PaymentError, PaymentGateway, TestGateway, cards};
+pub use gateway::{BoxFuture, PaymentError, PaymentGateway, TestGateway, cards};
 
-use thiserror::Error;
 use tokio::sync::{broadcast, mpsc, oneshot};
 use vitrine_shared::protocol::CartChange;
 use vitrine_shared::{AccountId, CouponCode, Money, PaymentMethod, ProductId, Sku};
@@ -131,78 +137,6 @@ pub struct Claimed {
     pub unit_price: Money,
     pub total: Money,
     pub units_left: i64,
-}
-
-#[derive(Debug, Clone, Error, PartialEq, Eq)]
-pub enum CommerceError {
-    #[error("no such product variant")]
-    UnknownSku,
-    #[error("no such flash sale")]
-    UnknownSale,
-    #[error("only {available} units in stock")]
-    NotEnoughStock { available: i64 },
-    #[error("{0}")]
-    InvalidSale(String),
-    #[error("quantity must be 1 to {MAX_CLAIM_QUANTITY}")]
-    BadQuantity,
-    #[error("the sale has not started: it opens in {opens_in_ms} ms")]
-    NotStarted { opens_in_ms: i64 },
-    #[error("the sale has ended")]
-    Ended,
-    #[error("sold out")]
-    SoldOut,
-    #[error("only {remaining} more for you in this sale (limit {limit} per buyer)")]
-    LimitReached { limit: i64, remaining: i64 },
-    #[error("this idempotency key was used with a different request")]
-    IdempotencyConflict,
-    #[error("no such order of yours")]
-    UnknownOrder,
-    #[error("the order is {status} and cannot be paid")]
-    OrderNotPayable { status: String },
-    #[error("a payment for this order is already under way")]
-    PaymentInProgress,
-    #[error("the payment was declined ({reason}); the units are released")]
-    PaymentDeclined { reason: String },
-    #[error("the payment provider did not answer in time; the units are released")]
-    PaymentTimeout,
-    #[error("only staff may do this")]
-    Forbidden,
-    #[error("the order is {status}; that step does not apply")]
-    WrongOrderState { status: String },
-    #[error("a return needs a reason of 1 to 500 characters")]
-    BadReason,
-    #[error("the refund failed at the payment provider; nothing changed")]
-    RefundFailed,
-    #[error("a product with this id exists already")]
-    ProductExists,
-    #[error("no such product")]
-    UnknownProduct,
-    #[error("sku {0} belongs to another product")]
-    SkuTaken(String),
-    #[error("your cart is full: at most {MAX_CART_LINES} lines")]
-    CartFull,
-    #[error("your cart is empty")]
-    EmptyCart,
-    #[error("all items of an order must be in one currency")]
-    CurrencyMismatch,
-    #[error("no such coupon")]
-    UnknownCoupon,
-    #[error("this coupon is not valid now")]
-    CouponNotActive,
-    #[error("this coupon needs an order of at least {min}")]
-    CouponMinimum { min: Money },
-    #[error("this coupon has been used up")]
-    CouponUsedUp,
-    #[error("you have used this coupon as often as allowed")]
-    CouponLimitReached,
-    #[error("a coupon with this code exists already")]
-    CouponExists,
-    #[error("{0}")]
-    InvalidCoupon(String),
-    #[error("the store failed; nothing was changed")]
-    Storage,
-    #[error("the commerce engine is not running")]
-    Unavailable,
 }
 
 /// Staff moves a paid order along: paid → fulfilled → delivered.

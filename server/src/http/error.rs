@@ -54,6 +54,15 @@ impl ApiError {
     }
 }
 
+/// Commerce refusals read as the commerce table says, with the error's own
+/// message.
+impl From<crate::commerce::CommerceError> for ApiError {
+    fn from(e: crate::commerce::CommerceError) -> Self {
+        let refusal = e.refusal();
+        ApiError::new(refusal.status, refusal.code, e.to_string())
+    }
+}
+
 impl From<crate::store::StoreError> for ApiError {
     fn from(e: crate::store::StoreError) -> Self {
         ApiError::internal("store", e)

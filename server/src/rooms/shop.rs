@@ -149,24 +149,8 @@ fn coupon_net(info: CouponInfo) -> CouponNet {
 }
 
 fn shop_refusal(error: CommerceError) -> ShopRefusal {
-    match error {
-        CommerceError::UnknownSku | CommerceError::UnknownProduct => ShopRefusal::UnknownProduct,
-        CommerceError::BadQuantity => ShopRefusal::BadQuantity,
-        CommerceError::NotEnoughStock { available } => ShopRefusal::NotEnoughStock { available },
-        CommerceError::CartFull => ShopRefusal::CartFull,
-        CommerceError::EmptyCart => ShopRefusal::EmptyCart,
-        CommerceError::CurrencyMismatch => ShopRefusal::CurrencyMismatch,
-        CommerceError::UnknownCoupon => ShopRefusal::UnknownCoupon,
-        CommerceError::CouponNotActive => ShopRefusal::CouponNotActive,
-        CommerceError::CouponMinimum { min } => ShopRefusal::CouponMinimum { min },
-        CommerceError::CouponUsedUp => ShopRefusal::CouponUsedUp,
-        CommerceError::CouponLimitReached => ShopRefusal::CouponLimitReached,
-        CommerceError::PaymentDeclined { reason } => ShopRefusal::PaymentDeclined { reason },
-        CommerceError::PaymentTimeout => ShopRefusal::PaymentTimeout,
-        CommerceError::PaymentInProgress => ShopRefusal::PaymentInProgress,
-        CommerceError::IdempotencyConflict => ShopRefusal::RequestReused,
-        _ => ShopRefusal::Unavailable,
-    }
+    // The commerce error table decides; rooms only read it.
+    error.refusal().shop
 }
 
 /// A room checkout's idempotency key is its request id; the hash covers
@@ -193,18 +177,8 @@ fn net(sale: &FlashSale) -> FlashSaleNet {
 }
 
 fn refusal(error: CommerceError) -> ClaimRefusal {
-    match error {
-        CommerceError::UnknownSale | CommerceError::UnknownSku => ClaimRefusal::UnknownSale,
-        CommerceError::BadQuantity => ClaimRefusal::BadQuantity,
-        CommerceError::NotStarted { opens_in_ms } => ClaimRefusal::NotStarted { opens_in_ms },
-        CommerceError::Ended => ClaimRefusal::Ended,
-        CommerceError::SoldOut => ClaimRefusal::SoldOut,
-        CommerceError::NotEnoughStock { available } => ClaimRefusal::NotEnoughLeft { available },
-        CommerceError::LimitReached { limit, remaining } => {
-            ClaimRefusal::LimitReached { limit, remaining }
-        }
-        _ => ClaimRefusal::Unavailable,
-    }
+    // The commerce error table decides; rooms only read it.
+    error.refusal().claim
 }
 
 fn reject(server: &mut RenetServer, client: ClientId, why: ClaimRefusal) {

@@ -1,0 +1,501 @@
+//! What can go wrong in commerce, and the one table of how each refusal
+//! reads outside the engine: the HTTP API's status and code, and the
+//! refusal a room sends. `http::error` and `rooms::shop` both derive theirs
+//! from it.
+
+use super::{MAX_CART_LINES, MAX_CLAIM_QUANTITY};
+use axum::http::StatusCode;
+use thiserror::Error;
+use vitrine_shared::Money;
+use vitrine_shared::protocol::{ClaimRefusal, ShopRefusal};
+
+#[derive(Debug, Clone, Error, PartialEq, Eq)]
+pub enum CommerceError {
+    #[error("no such product variant")]
+    UnknownSku,
+    #[error("no such flash sale")]
+    UnknownSale,
+    #[error("only {available} units in stock")]
+    NotEnoughStock { available: i64 },
+    #[error("{0}")]
+    InvalidSale(String),
+    #[error("quantity must be 1 to {MAX_CLAIM_QUANTITY}")]
+    BadQuantity,
+    #[error("the sale has not started: it opens in {opens_in_ms} ms")]
+    NotStarted { opens_in_ms: i64 },
+    #[error("the sale has ended")]
+    Ended,
+    #[error("sold out")]
+    SoldOut,
+    #[error("only {remaining} more for you in this sale (limit {limit} per buyer)")]
+    LimitReached { limit: i64, remaining: i64 },
+    #[error("this idempotency key was used with a different request")]
+    IdempotencyConflict,
+    #[error("no such order of yours")]
+    UnknownOrder,
+    #[error("the order is {status} and cannot be paid")]
+    OrderNotPayable { status: String },
+    #[error("a payment for this order is already under way")]
+    PaymentInProgress,
+    #[error("the payment was declined ({reason}); the units are released")]
+    PaymentDeclined { reason: String },
+    #[error("the payment provider did not answer in time; the units are released")]
+    PaymentTimeout,
+    #[error("only staff may do this")]
+    Forbidden,
+    #[error("the order is {status}; that step does not apply")]
+    WrongOrderState { status: String },
+    #[error("a return needs a reason of 1 to 500 characters")]
+    BadReason,
+    #[error("the refund failed at the payment provider; nothing changed")]
+    RefundFailed,
+    #[error("a product with this id exists already")]
+    ProductExists,
+    #[error("no such product")]
+    UnknownProduct,
+    #[error("sku {0} belongs to another product")]
+    SkuTaken(String),
+    #[error("your cart is full: at most {MAX_CART_LINES} lines")]
+    CartFull,
+    #[error("your cart is empty")]
+    EmptyCart,
+    #[error("all items of an order must be in one currency")]
+    CurrencyMismatch,
+    #[error("no such coupon")]
+    UnknownCoupon,
+    #[error("this coupon is not valid now")]
+    CouponNotActive,
+    #[error("this coupon needs an order of at least {min}")]
+    CouponMinimum { min: Money },
+    #[error("this coupon has been used up")]
+    CouponUsedUp,
+    #[error("you have used this coupon as often as allowed")]
+    CouponLimitReached,
+    #[error("a coupon with this code exists already")]
+    CouponExists,
+    #[error("{0}")]
+    InvalidCoupon(String),
+    #[error("the store failed; nothing was changed")]
+    Storage,
+    #[error("the commerce engine is not running")]
+    Unavailable,
+}
+
+/// How one refusal reads to each audience: the HTTP API's status and code,
+/// and what a room tells a client whose claim or shop command it refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub status: StatusCode,
+    /// The stable `code` of the API's error body.
+    pub code: &'static str,
+    /// To a flash-sale claim made in a room.
+    pub claim: ClaimRefusal,
+    /// To a cart or checkout command made in a room.
+    pub shop: ShopRefusal,
+}
+
+impl CommerceError {
+    /// The one table of what each error is outside the engine; the HTTP
+    /// mapping and the rooms' refusals both read it. It has no wildcard, so
+    /// a new variant does not compile until it says how it reads everywhere.
+    /// A refusal a room's command cannot meet reads as `Unavailable` there.
+    pub fn refusal(&self) -> Refusal {
+        use ClaimRefusal as Claim;
+        use CommerceError as E;
+        use ShopRefusal as Shop;
+        let (status, code, claim, shop) = match self.clone() {
+            E::UnknownSku => (
+                StatusCode::NOT_FOUND,
+                "unknown_sku",
+                Claim::UnknownSale,
+                Shop::UnknownProduct,
+            ),
+            E::UnknownSale => (
+                StatusCode::NOT_FOUND,
+                "sale_not_found",
+                Claim::UnknownSale,
+                Shop::Unavailable,
+            ),
+            E::NotEnoughStock { available } => (
+                StatusCode::CONFLICT,
+                "not_enough_stock",
+                Claim::NotEnoughLeft { available },
+                Shop::NotEnoughStock { available },
+            ),
+            E::InvalidSale(_) => (
+                StatusCode::BAD_REQUEST,
+                "invalid_sale",
+                Claim::Unavailable,
+                Shop::Unavailable,
+            ),
+            E::BadQuantity => (
+                StatusCode::BAD_REQUEST,
+                "bad_quantity",
+                Claim::BadQuantity,
+                Shop::BadQuantity,
+            ),
+            E::NotStarted { opens_in_ms } => (
+                StatusCode::CONFLICT,
+                "not_started",
+                Claim::NotStarted { opens_in_ms },
+                Shop::Unavailable,
+            ),
+            E::Ended => (
+                StatusCode::CONFLICT,
+                "sale_ended",
+                Claim::Ended,
+                Shop::Unavailable,
+            ),
+            E::SoldOut => (
+                StatusCode::CONFLICT,
+                "sold_out",
+                Claim::SoldOut,
+                Shop::Unavailable,
+            ),
+            E::LimitReached { limit, remaining } => (
+                StatusCode::CONFLICT,
+                "limit_reached",
+                Claim::LimitReached { limit, remaining },
+                Shop::Unavailable,
+            ),
+            E::IdempotencyConflict => (
+                StatusCode::CONFLICT,
+                "idempotency_conflict",
+                Claim::Unavailable,
+                Shop::RequestReused,
+            ),
+            E::UnknownOrder => (
+                StatusCode::NOT_FOUND,
+                "order_not_found",
+                Claim::Unavailable,
+                Shop::Unavailable,
+            ),
+            E::OrderNotPayable { .. } => (
+                StatusCode::CONFLICT,
+                "order_not_payable",
+                Claim::Unavailable,
+                Shop::Unavailable,
+            ),
+            E::PaymentInProgress => (
+                StatusCode::CONFLICT,
+                "payment_in_progress",
+                Claim::Unavailable,
+                Shop::PaymentInProgress,
+            ),
+            E::PaymentDeclined { reason } => (
+                StatusCode::PAYMENT_REQUIRED,
+                "payment_declined",
+                Claim::Unavailable,
+                Shop::PaymentDeclined { reason },
+            ),
+            E::PaymentTimeout => (
+                StatusCode::GATEWAY_TIMEOUT,
+                "payment_timeout",
+                Claim::Unavailable,
+                Shop::PaymentTimeout,
+            ),
+            E::Forbidden => (
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                Claim::Unavailable,
+                Shop::Unavailable,
+            ),
+            E::WrongOrderState { .. } => (
+                StatusCode::CONFLICT,
+                "order_state",
+                Claim::Unavailable,
+                Shop::Unavailable,
+            ),
+            E::BadReason => (
+                StatusCode::BAD_REQUEST,
+                "invalid_reason",
+                Claim::Unavailable,
+                Shop::Unavailable,
+            ),
+            E::RefundFailed => (
+                StatusCode::BAD_GATEWAY,
+                "refund_failed",
+                Claim::Unavailable,
+                Shop::Unavailable,
+            ),
+            E::ProductExists => (
+                StatusCode::CONFLICT,
+                "product_exists",
+                Claim::Unavailable,
+                Shop::Unavailable,
+            ),
+            E::UnknownProduct => (
+                StatusCode::NOT_FOUND,
+                "product_not_found",
+                Claim::Unavailable,
+                Shop::UnknownProduct,
+            ),
+            E::SkuTaken(_) => (
+                StatusCode::CONFLICT,
+                "sku_taken",
+                Claim::Unavailable,
+                Shop::Unavailable,
+            ),
+            E::CartFull => (
+                StatusCode::CONFLICT,
+                "cart_full",
+                Claim::Unavailable,
+                Shop::CartFull,
+            ),
+            E::EmptyCart => (
+                StatusCode::CONFLICT,
+                "empty_cart",
+                Claim::Unavailable,
+                Shop::EmptyCart,
+            ),
+            E::CurrencyMismatch => (
+                StatusCode::CONFLICT,
+                "currency_mismatch",
+                Claim::Unavailable,
+                Shop::CurrencyMismatch,
+            ),
+            E::UnknownCoupon => (
+                StatusCode::NOT_FOUND,
+                "coupon_not_found",
+                Claim::Unavailable,
+                Shop::UnknownCoupon,
+            ),
+            E::CouponNotActive => (
+                StatusCode::CONFLICT,
+                "coupon_not_active",
+                Claim::Unavailable,
+                Shop::CouponNotActive,
+            ),
+            E::CouponMinimum { min } => (
+                StatusCode::CONFLICT,
+                "coupon_minimum",
+                Claim::Unavailable,
+                Shop::CouponMinimum { min },
+            ),
+            E::CouponUsedUp => (
+                StatusCode::CONFLICT,
+                "coupon_used_up",
+                Claim::Unavailable,
+                Shop::CouponUsedUp,
+            ),
+            E::CouponLimitReached => (
+                StatusCode::CONFLICT,
+                "coupon_limit_reached",
+                Claim::Unavailable,
+                Shop::CouponLimitReached,
+            ),
+            E::CouponExists => (
+                StatusCode::CONFLICT,
+                "coupon_exists",
+                Claim::Unavailable,
+                Shop::Unavailable,
+            ),
+            E::InvalidCoupon(_) => (
+                StatusCode::BAD_REQUEST,
+                "invalid_coupon",
+                Claim::Unavailable,
+                Shop::Unavailable,
+            ),
+            E::Storage | E::Unavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "commerce_unavailable",
+                Claim::Unavailable,
+                Shop::Unavailable,
+            ),
+        };
+        Refusal {
+            status,
+            code,
+            claim,
+            shop,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::ApiError;
+    use vitrine_shared::Currency;
+
+    /// One of each variant, with numbers that cannot be mistaken for each
+    /// other.
+    fn one_of_each() -> Vec<CommerceError> {
+        use CommerceError as E;
+        let eur = Currency::new("EUR").unwrap();
+        let all = vec![
+            E::UnknownSku,
+            E::UnknownSale,
+            E::NotEnoughStock { available: 7 },
+            E::InvalidSale("quantity must be 1 to 1000000".into()),
+            E::BadQuantity,
+            E::NotStarted { opens_in_ms: 4321 },
+            E::Ended,
+            E::SoldOut,
+            E::LimitReached {
+                limit: 3,
+                remaining: 2,
+            },
+            E::IdempotencyConflict,
+            E::UnknownOrder,
+            E::OrderNotPayable {
+                status: "cancelled".into(),
+            },
+            E::PaymentInProgress,
+            E::PaymentDeclined {
+                reason: "do not honour 05".into(),
+            },
+            E::PaymentTimeout,
+            E::Forbidden,
+            E::WrongOrderState {
+                status: "paid".into(),
+            },
+            E::BadReason,
+            E::RefundFailed,
+            E::ProductExists,
+            E::UnknownProduct,
+            E::SkuTaken("mug-9".into()),
+            E::CartFull,
+            E::EmptyCart,
+            E::CurrencyMismatch,
+            E::UnknownCoupon,
+            E::CouponNotActive,
+            E::CouponMinimum {
+                min: Money::new(1250, eur),
+            },
+            E::CouponUsedUp,
+            E::CouponLimitReached,
+            E::CouponExists,
+            E::InvalidCoupon("percent must be 1 to 100".into()),
+            E::Storage,
+            E::Unavailable,
+        ];
+        // No wildcard: a new variant does not compile until it is named here,
+        // which is the reminder to add it to the list above too.
+        for e in &all {
+            match e {
+                E::UnknownSku
+                | E::UnknownSale
+                | E::NotEnoughStock { .. }
+                | E::InvalidSale(_)
+                | E::BadQuantity
+                | E::NotStarted { .. }
+                | E::Ended
+                | E::SoldOut
+                | E::LimitReached { .. }
+                | E::IdempotencyConflict
+                | E::UnknownOrder
+                | E::OrderNotPayable { .. }
+                | E::PaymentInProgress
+                | E::PaymentDeclined { .. }
+                | E::PaymentTimeout
+                | E::Forbidden
+                | E::WrongOrderState { .. }
+                | E::BadReason
+                | E::RefundFailed
+                | E::ProductExists
+                | E::UnknownProduct
+                | E::SkuTaken(_)
+                | E::CartFull
+                | E::EmptyCart
+                | E::CurrencyMismatch
+                | E::UnknownCoupon
+                | E::CouponNotActive
+                | E::CouponMinimum { .. }
+                | E::CouponUsedUp
+                | E::CouponLimitReached
+                | E::CouponExists
+                | E::InvalidCoupon(_)
+                | E::Storage
+                | E::Unavailable => {}
+            }
+        }
+        all
+    }
+
+    /// The numbers a text states, in order.
+    fn numbers(text: &str) -> Vec<String> {
+        text.split(|c: char| !c.is_ascii_digit())
+            .filter(|n| !n.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+
+    #[test]
+    fn every_error_reads_the_same_over_http_and_in_rooms() {
+        let all = one_of_each();
+        let kinds: std::collections::HashSet<_> = all.iter().map(std::mem::discriminant).collect();
+        assert_eq!(kinds.len(), all.len(), "each variant once");
+        for e in &all {
+            let r = e.refusal();
+            // The HTTP view is the table's, with the error's own message.
+            let api = ApiError::from(e.clone());
+            assert_eq!((api.status, api.code), (r.status, r.code), "{e:?}");
+            assert_eq!(api.message, e.to_string(), "{e:?}");
+            assert!(
+                r.status.is_client_error() || r.status.is_server_error(),
+                "{e:?} is a refusal"
+            );
+            // A room states no fact the API does not: every number in its
+            // refusal is in the error's message.
+            let said = numbers(&e.to_string());
+            for room in [r.claim.to_string(), r.shop.to_string()] {
+                for n in numbers(&room) {
+                    assert!(said.contains(&n), "{e:?}: the room says {room:?}");
+                }
+            }
+            if let CommerceError::PaymentDeclined { reason } = e {
+                assert!(r.shop.to_string().contains(reason.as_str()));
+                assert!(e.to_string().contains(reason.as_str()));
+            }
+            // Not found over HTTP is "unknown" in a room, and the other way
+            // round; a room that cannot meet this error says unavailable.
+            let unknown_in_room = matches!(r.claim, ClaimRefusal::UnknownSale)
+                || matches!(
+                    r.shop,
+                    ShopRefusal::UnknownProduct | ShopRefusal::UnknownCoupon
+                );
+            if unknown_in_room {
+                assert_eq!(r.status, StatusCode::NOT_FOUND, "{e:?}");
+            }
+            if r.status == StatusCode::NOT_FOUND {
+                assert!(
+                    matches!(
+                        r.claim,
+                        ClaimRefusal::UnknownSale | ClaimRefusal::Unavailable
+                    ),
+                    "{e:?}"
+                );
+                assert!(
+                    matches!(
+                        r.shop,
+                        ShopRefusal::UnknownProduct
+                            | ShopRefusal::UnknownCoupon
+                            | ShopRefusal::Unavailable
+                    ),
+                    "{e:?}"
+                );
+            }
+            // The engine being down reads as unavailable everywhere.
+            if r.code == "commerce_unavailable" {
+                assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
+                assert_eq!(
+                    (&r.claim, &r.shop),
+                    (&ClaimRefusal::Unavailable, &ShopRefusal::Unavailable),
+                    "{e:?}"
+                );
+            } else {
+                assert_ne!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{e:?}");
+            }
+        }
+        // A code names one meaning: errors sharing one read the same.
+        for a in &all {
+            for b in &all {
+                let (ra, rb) = (a.refusal(), b.refusal());
+                if ra.code == rb.code {
+                    assert_eq!(ra, rb, "{a:?} and {b:?} share a code");
+                }
+            }
+        }
+    }
+}
