@@ -20,6 +20,7 @@ pub mod moderation;
 pub mod rate_limit;
 pub mod rooms;
 pub mod store;
+pub mod telemetry;
 
 use crate::config::ServerConfig;
 use crate::directory::RoomDirectory;

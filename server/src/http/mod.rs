@@ -16,6 +16,7 @@ mod products;
 mod rooms;
 mod sessions;
 mod stream;
+mod trace;
 
 pub use engagement::show_view;
 pub use error::{ApiError, ErrorBody};
@@ -223,5 +224,7 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             ops::count_responses,
         ))
+        // Outermost, so the latency is the whole request's.
+        .layer(axum::middleware::from_fn(trace::trace_request))
         .with_state(state)
 }
