@@ -204,7 +204,12 @@ mod tests {
     fn log_one(format: LogFormat) -> String {
         let buffer = Buffer::default();
         let writer = buffer.clone();
-        let dispatch = subscriber(format, EnvFilter::new("info"), move || writer.clone(), false);
+        let dispatch = subscriber(
+            format,
+            EnvFilter::new("info"),
+            move || writer.clone(),
+            false,
+        );
         tracing::dispatcher::with_default(&dispatch, || {
             let span = tracing::info_span!(HTTP_REQUEST, method = %"GET", route = %"/healthz");
             let _entered = span.enter();

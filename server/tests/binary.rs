@@ -199,7 +199,13 @@ fn json_logs_are_one_object_a_line_with_each_requests_span() {
     // The variable, not the flag: the flag is parsed in config's tests.
     let mut server = Running(
         Command::new(BIN)
-            .args(["--http", "127.0.0.1:0", "--udp", "127.0.0.1:0", "--no-media"])
+            .args([
+                "--http",
+                "127.0.0.1:0",
+                "--udp",
+                "127.0.0.1:0",
+                "--no-media",
+            ])
             .arg("--data-dir")
             .arg(dir.path().join("data"))
             .env("RUST_LOG", "info")
@@ -222,8 +228,8 @@ fn json_logs_are_one_object_a_line_with_each_requests_span() {
         let line = rx
             .recv_timeout(deadline.saturating_duration_since(Instant::now()))
             .expect("the wanted log line in time");
-        let object: serde_json::Value = serde_json::from_str(&line)
-            .unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"));
+        let object: serde_json::Value =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"));
         assert!(object.is_object(), "{line}");
         assert!(object["timestamp"].is_string() && object["level"].is_string());
         if wanted(&object) {
