@@ -13,6 +13,7 @@ pub mod console;
 pub mod directory;
 pub mod engagement;
 pub mod http;
+pub mod ids;
 pub mod keys;
 pub mod media;
 pub mod metrics;
@@ -21,6 +22,7 @@ pub mod rate_limit;
 pub mod rooms;
 pub mod store;
 pub mod telemetry;
+pub mod views;
 
 use crate::config::ServerConfig;
 use crate::directory::RoomDirectory;

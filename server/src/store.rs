@@ -107,7 +107,7 @@ impl Store {
         role: Role,
         kind: &str,
     ) -> Result<Account, StoreError> {
-        let id = crate::commerce::new_id();
+        let id = crate::ids::new_id();
         sqlx::query(
             "INSERT INTO accounts (id, display_name, role, kind, created_at) VALUES ($1, $2, $3, $4, $5)",
         )
@@ -136,7 +136,7 @@ impl Store {
         if self.user(username).await?.is_some() {
             return Ok(None);
         }
-        let id = crate::commerce::new_id();
+        let id = crate::ids::new_id();
         sqlx::query(
             "INSERT INTO accounts (id, display_name, role, kind, created_at, username, password_hash) \
              VALUES ($1, $2, $3, 'registered', $4, $5, $6)",

@@ -331,4 +331,26 @@ mod tests {
         // A grant writes to the store, which takes time.
         assert!(commit_ms(&grant) > 0.0);
     }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn each_commerce_batch_has_a_span_with_kind_size_and_commit_time() {
+        let capture = capture::Capture::default();
+        let _guard = tracing::dispatcher::set_default(&capture.dispatch());
+        let (store, _dir) = crate::store::tests::stores().await.swap_remove(0);
+        let shop = crate::commerce::spawn(
+            store.clone(),
+            Arc::new(crate::commerce::TestGateway::default()),
+            crate::commerce::EngineSettings::default(),
+        )
+        .await
+        .unwrap();
+        let buyer = vitrine_shared::AccountId(7);
+        // Sent together before the engine runs (one thread): one batch.
+        let (a, b, c) = tokio::join!(shop.cart(buyer), shop.cart(buyer), shop.cart(buyer));
+        assert!(a.is_ok() && b.is_ok() && c.is_ok());
+        let batch = closed(&capture, COMMERCE_BATCH, "cart").await;
+        assert_eq!(batch.level, tracing::Level::INFO);
+        assert_eq!(batch.field("size"), Some("3"), "{batch:?}");
+        assert!(commit_ms(&batch) >= 0.0);
+    }
 }

@@ -5,7 +5,8 @@
 //! a restart); the same key with another request is a conflict.
 
 use super::carts::variant_info;
-use super::engine::{Engine, new_id};
+use super::engine::Engine;
+use crate::ids::new_id;
 use super::ledger::{Origin, PendingOrder};
 use super::{CheckoutSpec, CommerceError, MAX_CLAIM_QUANTITY, OrderRecord, Purchase};
 use crate::store::{Store, StoreError, now_ms};

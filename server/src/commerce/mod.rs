@@ -10,15 +10,20 @@ mod carts;
 mod checkout;
 mod coupons;
 mod engine;
+mod flash_sales;
+mod gateway;
 mod ledger;
+mod orders;
 mod payments;
+mod refunds;
 #[cfg(test)]
 mod shopping_tests;
 
 pub use coupons::{Coupon, CouponInfo, Discount};
-pub use engine::{EngineSettings, new_id, spawn};
+pub use crate::ids::new_id;
+pub use engine::{EngineSettings, spawn};
 pub use ledger::{OrderLineRecord, OrderRecord};
-pub use payments::{BoxFuture, PaymentError, PaymentGateway, TestGateway, cards};
+pub use gateway::{BoxFuture, PaymentError, PaymentGateway, TestGateway, cards};
 
 use thiserror::Error;
 use tokio::sync::{broadcast, mpsc, oneshot};

@@ -1,276 +1,143 @@
-//! Payments go through a gateway trait: authorize, capture and refund, each
-//! idempotent by a key the caller chooses. The built-in test gateway behaves
-//! like a real one: it declines some test cards, never answers for another
-//! (so the caller's timeout fires), and charges once per key however often
-//! it is asked.
+//! Paying an order: the gateway is asked on a task of its own, so that a
+//! slow provider never holds up claims, and reports back to the engine,
+//! which marks the order paid or cancels it and releases its units.
 
-use std::collections::HashMap;
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::Mutex;
-use std::time::Duration;
-use thiserror::Error;
-use vitrine_shared::Money;
+use super::checkout::Failure;
+use super::engine::Engine;
+use super::ledger::{self, OrderRecord};
+use super::{CommerceError, CommerceEvent, PaymentError, Request};
+use crate::store::StoreError;
+use tokio::sync::{mpsc, oneshot};
+use vitrine_shared::AccountId;
 
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+/// The payment reference of an order that cost nothing (a coupon took it
+/// all): no gateway is asked, to pay or to refund.
+pub(super) const NO_CHARGE: &str = "no-charge";
 
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum PaymentError {
-    #[error("the payment was declined: {reason}")]
-    Declined { reason: String },
-    #[error("the payment provider did not answer in time")]
-    Timeout,
-    #[error("the payment provider failed: {0}")]
-    Unavailable(String),
-}
-
-pub trait PaymentGateway: Send + Sync + 'static {
-    /// Reserves `amount` on the payment method; returns an authorization id.
-    fn authorize<'a>(
-        &'a self,
-        key: &'a str,
-        amount: Money,
-        method: &'a str,
-    ) -> BoxFuture<'a, Result<String, PaymentError>>;
-    /// Takes the authorized money.
-    fn capture<'a>(
-        &'a self,
-        key: &'a str,
-        authorization: &'a str,
-    ) -> BoxFuture<'a, Result<(), PaymentError>>;
-    /// Gives money back on a captured authorization.
-    fn refund<'a>(
-        &'a self,
-        key: &'a str,
-        authorization: &'a str,
-        amount: Money,
-    ) -> BoxFuture<'a, Result<(), PaymentError>>;
-}
-
-/// Test card numbers, as payment providers document theirs.
-pub mod cards {
-    pub const APPROVED: &str = "4242424242424242";
-    pub const DECLINED: &str = "4000000000000002";
-    pub const INSUFFICIENT_FUNDS: &str = "4000000000009995";
-    /// The provider never answers: the caller's timeout decides.
-    pub const NO_ANSWER: &str = "4000000000000119";
-}
-
-fn luhn_ok(number: &str) -> bool {
-    let digits: Option<Vec<u32>> = number.chars().map(|c| c.to_digit(10)).collect();
-    let Some(digits) = digits else { return false };
-    if !(12..=19).contains(&digits.len()) {
-        return false;
-    }
-    let sum: u32 = digits
-        .iter()
-        .rev()
-        .enumerate()
-        .map(|(i, d)| {
-            if i % 2 == 1 {
-                if d * 2 > 9 { d * 2 - 9 } else { d * 2 }
-            } else {
-                *d
-            }
-        })
-        .sum();
-    sum.is_multiple_of(10)
-}
-
-#[derive(Default)]
-struct Ledger {
-    authorizations: HashMap<String, Result<(String, Money), PaymentError>>,
-    captures: HashMap<String, String>,
-    refunds: HashMap<String, (String, Money)>,
-    next: u64,
-}
-
-/// The built-in gateway for tests and the demo. No money moves.
-pub struct TestGateway {
-    ledger: Mutex<Ledger>,
-    /// How long a `NO_ANSWER` card keeps the caller waiting.
-    pub hang: Duration,
-}
-
-impl Default for TestGateway {
-    fn default() -> Self {
-        TestGateway {
-            ledger: Mutex::new(Ledger::default()),
-            hang: Duration::from_secs(3600),
+impl Engine {
+    /// Marks `order_id` as talking to the gateway (one call at a time per
+    /// order) and returns the inbox its task reports back to.
+    pub(super) fn begin_gateway_call(
+        &mut self,
+        order_id: i64,
+    ) -> Result<mpsc::Sender<Request>, CommerceError> {
+        if !self.paying.insert(order_id) {
+            return Err(CommerceError::PaymentInProgress);
         }
-    }
-}
-
-impl TestGateway {
-    fn ledger(&self) -> std::sync::MutexGuard<'_, Ledger> {
-        self.ledger.lock().unwrap_or_else(|p| p.into_inner())
+        self.inbox.upgrade().ok_or_else(|| {
+            self.paying.remove(&order_id);
+            CommerceError::Unavailable
+        })
     }
 
-    /// Authorizations that reserved money (declines excluded).
-    pub fn authorized(&self) -> usize {
-        self.ledger()
-            .authorizations
-            .values()
-            .filter(|r| r.is_ok())
-            .count()
-    }
-
-    pub fn captured(&self) -> usize {
-        self.ledger().captures.len()
-    }
-
-    pub fn refunded(&self) -> usize {
-        self.ledger().refunds.len()
-    }
-}
-
-impl PaymentGateway for TestGateway {
-    fn authorize<'a>(
-        &'a self,
-        key: &'a str,
-        amount: Money,
-        method: &'a str,
-    ) -> BoxFuture<'a, Result<String, PaymentError>> {
-        Box::pin(async move {
-            let card: String = method.chars().filter(|c| !c.is_whitespace()).collect();
-            if card == cards::NO_ANSWER {
-                tokio::time::sleep(self.hang).await;
-                return Err(PaymentError::Timeout);
-            }
-            let mut ledger = self.ledger();
-            if let Some(seen) = ledger.authorizations.get(key) {
-                return seen.clone().map(|(id, _)| id);
-            }
-            let outcome = if card == cards::DECLINED {
-                Err(PaymentError::Declined {
-                    reason: "card_declined".into(),
-                })
-            } else if card == cards::INSUFFICIENT_FUNDS {
-                Err(PaymentError::Declined {
-                    reason: "insufficient_funds".into(),
-                })
-            } else if !luhn_ok(&card) {
-                Err(PaymentError::Declined {
-                    reason: "invalid_card_number".into(),
-                })
-            } else if amount.minor <= 0 {
-                Err(PaymentError::Declined {
-                    reason: "invalid_amount".into(),
-                })
-            } else {
-                ledger.next += 1;
-                Ok((format!("auth_test_{}", ledger.next), amount))
+    /// Starts paying an order: the gateway is called on a task of its own so
+    /// that a slow provider never holds up claims; it reports back through
+    /// the inbox as `PaymentDone`.
+    pub(super) async fn pay(
+        &mut self,
+        buyer: AccountId,
+        order_id: i64,
+        method: String,
+        reply: oneshot::Sender<Result<OrderRecord, CommerceError>>,
+    ) {
+        let pending = self.orders.get(&order_id).filter(|o| o.buyer == buyer);
+        let Some(total) = pending.map(|o| o.total) else {
+            // Not pending: paid already (answer it again), cancelled, or not theirs.
+            let found = ledger::orders(&self.store, buyer, Some(order_id)).await;
+            let answer = match found {
+                Err(_) => Err(CommerceError::Storage),
+                Ok(found) => match found.into_iter().next() {
+                    None => Err(CommerceError::UnknownOrder),
+                    Some(o) if o.status == "paid" => Ok(o),
+                    Some(o) => Err(CommerceError::OrderNotPayable { status: o.status }),
+                },
             };
-            ledger
-                .authorizations
-                .insert(key.to_owned(), outcome.clone());
-            outcome.map(|(id, _)| id)
-        })
-    }
-
-    fn capture<'a>(
-        &'a self,
-        key: &'a str,
-        authorization: &'a str,
-    ) -> BoxFuture<'a, Result<(), PaymentError>> {
-        Box::pin(async move {
-            let mut ledger = self.ledger();
-            let known = ledger
-                .authorizations
-                .values()
-                .any(|r| matches!(r, Ok((id, _)) if id == authorization));
-            if !known {
-                return Err(PaymentError::Unavailable(format!(
-                    "no authorization {authorization}"
-                )));
+            let _ = reply.send(answer);
+            return;
+        };
+        if total.minor == 0 {
+            let _ = reply.send(self.payment_done(order_id, Ok(NO_CHARGE.into())).await);
+            return;
+        }
+        let inbox = match self.begin_gateway_call(order_id) {
+            Ok(inbox) => inbox,
+            Err(e) => {
+                let _ = reply.send(Err(e));
+                return;
             }
-            ledger
-                .captures
-                .entry(key.to_owned())
-                .or_insert_with(|| authorization.to_owned());
-            Ok(())
-        })
+        };
+        let (gateway, timeout) = (self.gateway.clone(), self.settings.payment_timeout);
+        tokio::spawn(async move {
+            // The order id makes both calls idempotent at the provider.
+            let (auth_key, capture_key) = (
+                format!("authorize-{order_id}"),
+                format!("capture-{order_id}"),
+            );
+            let attempt = async {
+                let authorization = gateway.authorize(&auth_key, total, &method).await?;
+                gateway.capture(&capture_key, &authorization).await?;
+                Ok::<_, PaymentError>(authorization)
+            };
+            let outcome = tokio::time::timeout(timeout, attempt)
+                .await
+                .unwrap_or(Err(PaymentError::Timeout));
+            let _ = inbox
+                .send(Request::PaymentDone {
+                    order_id,
+                    outcome,
+                    reply,
+                })
+                .await;
+        });
     }
 
-    fn refund<'a>(
-        &'a self,
-        key: &'a str,
-        authorization: &'a str,
-        amount: Money,
-    ) -> BoxFuture<'a, Result<(), PaymentError>> {
-        Box::pin(async move {
-            let mut ledger = self.ledger();
-            if !ledger.captures.values().any(|a| a == authorization) {
-                return Err(PaymentError::Unavailable(format!(
-                    "nothing captured on {authorization}"
-                )));
+    /// Records the gateway's answer: paid, or cancelled with the units back.
+    pub(super) async fn payment_done(
+        &mut self,
+        order_id: i64,
+        outcome: Result<String, PaymentError>,
+    ) -> Result<OrderRecord, CommerceError> {
+        self.paying.remove(&order_id);
+        let Some(order) = self.orders.remove(&order_id) else {
+            return Err(CommerceError::UnknownOrder);
+        };
+        let storage = |e: StoreError| {
+            tracing::error!(%e, order_id, "payment outcome not recorded");
+            CommerceError::Storage
+        };
+        match outcome {
+            Ok(authorization) => {
+                if let Err(e) = ledger::mark_paid(&self.store, order_id, &authorization).await {
+                    self.orders.insert(order_id, order);
+                    return Err(storage(e));
+                }
+                tracing::info!(order_id, total = %order.total, "order paid");
+                let paid = ledger::orders(&self.store, order.buyer, Some(order_id))
+                    .await
+                    .map_err(storage)?
+                    .into_iter()
+                    .next()
+                    .ok_or(CommerceError::UnknownOrder)?;
+                let _ = self.events.send(CommerceEvent::OrderChanged {
+                    buyer: order.buyer,
+                    order: paid.clone(),
+                });
+                Ok(paid)
             }
-            ledger
-                .refunds
-                .entry(key.to_owned())
-                .or_insert_with(|| (authorization.to_owned(), amount));
-            Ok(())
-        })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use vitrine_shared::Currency;
-
-    #[tokio::test]
-    async fn approves_declines_and_charges_once_per_key() {
-        let gw = TestGateway::default();
-        let eur = Money::new(1990, Currency::EUR);
-        let a = gw
-            .authorize("k1", eur, "4242 4242 4242 4242")
-            .await
-            .unwrap();
-        let again = gw.authorize("k1", eur, cards::APPROVED).await.unwrap();
-        assert_eq!(a, again, "same key, same authorization");
-        assert_eq!(gw.authorized(), 1);
-        gw.capture("c1", &a).await.unwrap();
-        gw.capture("c1", &a).await.unwrap();
-        assert_eq!(gw.captured(), 1);
-        gw.refund("r1", &a, eur).await.unwrap();
-        gw.refund("r1", &a, eur).await.unwrap();
-        assert_eq!(gw.refunded(), 1);
-
-        let declined = gw.authorize("k2", eur, cards::DECLINED).await;
-        assert_eq!(
-            declined,
-            Err(PaymentError::Declined {
-                reason: "card_declined".into()
-            })
-        );
-        let poor = gw.authorize("k3", eur, cards::INSUFFICIENT_FUNDS).await;
-        assert_eq!(
-            poor,
-            Err(PaymentError::Declined {
-                reason: "insufficient_funds".into()
-            })
-        );
-        let typo = gw.authorize("k4", eur, "4242424242424241").await;
-        assert_eq!(
-            typo,
-            Err(PaymentError::Declined {
-                reason: "invalid_card_number".into()
-            })
-        );
-        assert!(gw.capture("c2", "auth_made_up").await.is_err());
-        assert_eq!(gw.authorized(), 1);
-    }
-
-    #[tokio::test]
-    async fn the_no_answer_card_hangs_until_the_caller_gives_up() {
-        let gw = TestGateway::default();
-        let eur = Money::new(100, Currency::EUR);
-        let waited = tokio::time::timeout(
-            Duration::from_millis(50),
-            gw.authorize("k", eur, cards::NO_ANSWER),
-        )
-        .await;
-        assert!(waited.is_err(), "no answer within the caller's timeout");
+            Err(failure) => {
+                let (why, error) = match failure.clone() {
+                    PaymentError::Declined { reason } => (
+                        Failure::Declined(reason.clone()),
+                        CommerceError::PaymentDeclined { reason },
+                    ),
+                    PaymentError::Timeout | PaymentError::Unavailable(_) => {
+                        (Failure::Timeout, CommerceError::PaymentTimeout)
+                    }
+                };
+                self.release(order_id, order, why).await?;
+                tracing::info!(order_id, %failure, "payment failed; order cancelled and units released");
+                Err(error)
+            }
+        }
     }
 }

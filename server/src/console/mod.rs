@@ -398,7 +398,7 @@ impl Live {
             .await
             .unwrap_or_default()
             .into_iter()
-            .map(crate::http::flash_sale_view)
+            .map(crate::views::flash_sale_view)
             .collect();
         let mut products: Vec<ProductStats> = self.counts.products.values().cloned().collect();
         products.sort_by(|a, b| {
@@ -411,7 +411,7 @@ impl Live {
         let buyers = self.counts.buyers.len() as u32;
         DashboardView {
             at_ms: now,
-            show: self.show.clone().map(crate::http::show_view),
+            show: self.show.clone().map(crate::views::show_view),
             viewers,
             rooms,
             unique_viewers,
@@ -451,7 +451,7 @@ async fn log_chat(store: Store, mut lines: mpsc::Receiver<ChatLogLine>) {
                     "INSERT INTO chat_log (id, room, seq, account_id, name, text, sent_at) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7)",
                 )
-                .bind(crate::commerce::new_id())
+                .bind(crate::ids::new_id())
                 .bind(line.room.as_str())
                 .bind(line.seq as i64)
                 .bind(line.account.0 as i64)

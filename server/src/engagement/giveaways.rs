@@ -200,7 +200,7 @@ impl Engine {
         let seed = hex(&seed);
         let commitment = commitment_of(&seed).expect("hex we made");
         let state = GiveawayState {
-            id: crate::commerce::new_id(),
+            id: crate::ids::new_id(),
             prize,
             rule,
             show: self.show.as_ref().map(|s| s.id),

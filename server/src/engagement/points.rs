@@ -154,7 +154,7 @@ impl Engine {
             "INSERT INTO point_grants (id, account_id, points, reason, ref, show_id, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (account_id, reason, ref) DO NOTHING",
         )
-        .bind(crate::commerce::new_id())
+        .bind(crate::ids::new_id())
         .bind(account.0 as i64)
         .bind(points)
         .bind(kind.as_str())
@@ -359,7 +359,7 @@ impl Engine {
         }
         let code = random_code("R-");
         let now = now_ms();
-        let grant_id = crate::commerce::new_id();
+        let grant_id = crate::ids::new_id();
         sqlx::query(
             "INSERT INTO point_grants (id, account_id, points, reason, ref, show_id, created_at) \
              VALUES ($1, $2, $3, 'redeem', $4, $5, $6)",

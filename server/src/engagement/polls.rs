@@ -126,7 +126,7 @@ impl Engine {
         }
         self.close_polls_now(&open, now);
         let poll = Poll {
-            id: crate::commerce::new_id(),
+            id: crate::ids::new_id(),
             question: question.trim().to_owned(),
             counts: vec![0; options.len()],
             options,

@@ -71,7 +71,7 @@ impl Engine {
             return Err(EngagementError::TooManyQuestions(open));
         }
         let question = Question {
-            id: crate::commerce::new_id(),
+            id: crate::ids::new_id(),
             account,
             name,
             text,

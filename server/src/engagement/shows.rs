@@ -93,7 +93,7 @@ impl Engine {
             ));
         }
         self.check_products(&lineup).await?;
-        let id = crate::commerce::new_id();
+        let id = crate::ids::new_id();
         sqlx::query(
             "INSERT INTO shows (id, title, started_at, ended_at, started_by, live_at, lineup, featured) \
              VALUES ($1, $2, $3, NULL, $4, NULL, $5, '[]')",

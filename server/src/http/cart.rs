@@ -2,37 +2,15 @@
 //! handlers translate.
 
 use super::extract::{ApiJson, Authenticated};
-use super::flash_sales::{idempotency_key, order_view, request_hash};
+use super::flash_sales::{idempotency_key, request_hash};
 use super::{ApiError, AppState, ErrorBody};
-use crate::commerce::{CartEdit, CartLine, CheckoutSpec, CommerceError, Purchase};
+use crate::commerce::{CartEdit, CheckoutSpec, CommerceError, Purchase};
+use crate::views::{cart_view, order_view};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use vitrine_shared::api::{
-    AddToCart, CartLineView, CartView, CheckoutRequest, OrderView, SetCartQuantity,
-};
-use vitrine_shared::{CouponCode, Money, PaymentMethod, Sku};
-
-fn cart_view(lines: Vec<CartLine>) -> CartView {
-    let subtotal = lines.first().map(|first| {
-        let minor = lines.iter().map(|l| l.unit_price.minor * l.quantity).sum();
-        Money::new(minor, first.unit_price.currency).into()
-    });
-    CartView {
-        lines: lines
-            .into_iter()
-            .map(|l| CartLineView {
-                sku: l.sku.to_string(),
-                product_id: l.product.to_string(),
-                name: l.name,
-                unit_price: l.unit_price.into(),
-                quantity: l.quantity,
-                held_until_ms: l.held_until_ms,
-            })
-            .collect(),
-        subtotal,
-    }
-}
+use vitrine_shared::api::{AddToCart, CartView, CheckoutRequest, OrderView, SetCartQuantity};
+use vitrine_shared::{CouponCode, PaymentMethod, Sku};
 
 /// An SKU in a path or body; one that cannot exist is simply unknown.
 fn sku(raw: String) -> Result<Sku, ApiError> {

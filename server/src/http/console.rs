@@ -115,7 +115,7 @@ async fn show(state: &AppState, raw: &str) -> Result<ShowView, ApiError> {
     let show = crate::engagement::show_by_id(&state.store, id)
         .await?
         .ok_or_else(not_found)?;
-    Ok(super::engagement::show_view(show))
+    Ok(crate::views::show_view(show))
 }
 
 /// After (or during) a show: peak and unique viewers, orders, sales,

@@ -3,33 +3,14 @@
 
 use super::extract::{ApiJson, Authenticated};
 use super::{ApiError, AppState, ErrorBody};
-use crate::commerce::{CommerceError, Coupon, CouponInfo, Discount};
+use crate::commerce::{CommerceError, Coupon, Discount};
 use crate::store::now_ms;
+use crate::views::coupon_view;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use vitrine_shared::api::{CouponView, CreateCoupon, PinCoupon};
-use vitrine_shared::{CouponCode, Currency, Money};
-
-pub(super) fn coupon_view(info: CouponInfo) -> CouponView {
-    let c = info.coupon;
-    let (percent_off, amount_off) = match c.discount {
-        Discount::Percent(p) => (Some(p), None),
-        Discount::Amount(a) => (None, Some(Money::new(a, c.currency).into())),
-    };
-    CouponView {
-        code: c.code.to_string(),
-        percent_off,
-        amount_off,
-        min_order: Money::new(c.min_order_minor, c.currency).into(),
-        max_redemptions: c.max_redemptions,
-        per_buyer_limit: c.per_buyer_limit,
-        redeemed: info.redeemed,
-        starts_at_ms: c.starts_at_ms,
-        ends_at_ms: c.ends_at_ms,
-        pinned: info.pinned,
-    }
-}
+use vitrine_shared::{CouponCode, Currency};
 
 fn code(raw: String) -> Result<CouponCode, ApiError> {
     CouponCode::new(raw).map_err(|_| ApiError::from(CommerceError::UnknownCoupon))

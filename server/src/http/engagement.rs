@@ -3,10 +3,9 @@
 
 use super::extract::{ApiJson, Authenticated};
 use super::{ApiError, AppState, ErrorBody};
-use crate::engagement::{
-    Draw, EngagementError, Giveaway, Leader, Poll, Question, Rewards, Scope, Show,
-};
+use crate::engagement::{Draw, EngagementError, Giveaway, Leader, Poll, Question, Rewards, Scope};
 use crate::store::now_ms;
+use crate::views::show_view;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -59,24 +58,6 @@ impl From<EngagementError> for ApiError {
 
 fn id(raw: &str, missing: EngagementError) -> Result<i64, ApiError> {
     raw.parse().map_err(|_| ApiError::from(missing))
-}
-
-pub fn show_view(s: Show) -> ShowView {
-    let status = match (s.live_at_ms, s.ended_at_ms) {
-        (_, Some(_)) => "ended",
-        (Some(_), None) => "live",
-        (None, None) => "scheduled",
-    };
-    ShowView {
-        id: s.id,
-        title: s.title,
-        status: status.to_owned(),
-        scheduled_at_ms: s.scheduled_at_ms,
-        live_at_ms: s.live_at_ms,
-        ended_at_ms: s.ended_at_ms,
-        lineup: s.lineup.iter().map(|p| p.to_string()).collect(),
-        featured: s.featured.iter().map(|p| p.to_string()).collect(),
-    }
 }
 
 fn product_ids(raw: Vec<String>) -> Result<Vec<ProductId>, ApiError> {

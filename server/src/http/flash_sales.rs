@@ -1,17 +1,15 @@
-//! Flash sales and orders over HTTP. Every decision is the commerce
-//! engine's; these handlers only translate.
+//! Flash sales over HTTP: announce, look up and claim. Every decision is
+//! the commerce engine's; these handlers only translate.
 
 use super::extract::{ApiJson, Authenticated};
 use super::{ApiError, AppState, ErrorBody};
-use crate::commerce::{Claimed, CommerceError, FlashSale, FlashSaleSpec, OrderRecord, OrderStep};
+use crate::commerce::{CommerceError, FlashSaleSpec};
+use crate::views::{claim_view, flash_sale_view};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use sha2::{Digest, Sha256};
-use vitrine_shared::api::{
-    ClaimRequest, ClaimView, FlashSaleView, OrderLineView, OrderList, OrderView, PayRequest,
-    RefundRequest, StartFlashSale,
-};
+use vitrine_shared::api::{ClaimRequest, ClaimView, FlashSaleView, StartFlashSale};
 use vitrine_shared::{Currency, Money, Sku};
 
 impl From<CommerceError> for ApiError {
@@ -60,58 +58,6 @@ impl From<CommerceError> for ApiError {
     }
 }
 
-pub fn sale_view(s: FlashSale) -> FlashSaleView {
-    FlashSaleView {
-        id: s.id,
-        product_id: s.product.to_string(),
-        sku: s.sku.to_string(),
-        sale_price: s.price.into(),
-        quantity: s.quantity,
-        sold: s.sold,
-        units_left: s.units_left(),
-        per_buyer_limit: s.per_buyer_limit,
-        starts_at_ms: s.starts_at_ms,
-        ends_at_ms: s.ends_at_ms,
-        state: s.state.as_str().to_owned(),
-    }
-}
-
-fn claim_view(c: Claimed) -> ClaimView {
-    ClaimView {
-        order_id: c.order_id,
-        sale_id: c.sale_id,
-        sku: c.sku.to_string(),
-        quantity: c.quantity,
-        unit_price: c.unit_price.into(),
-        total: c.total.into(),
-        units_left: c.units_left,
-    }
-}
-
-pub(super) fn order_view(o: OrderRecord) -> OrderView {
-    OrderView {
-        id: o.id,
-        status: o.status,
-        total: o.total.into(),
-        flash_sale_id: o.flash_sale_id,
-        source: o.source,
-        discount: o.discount.into(),
-        coupon: o.coupon,
-        created_at_ms: o.created_at_ms,
-        return_reason: o.return_reason,
-        failure: o.failure,
-        lines: o
-            .lines
-            .into_iter()
-            .map(|l| OrderLineView {
-                sku: l.sku.to_string(),
-                quantity: l.quantity,
-                unit_price: l.unit_price.into(),
-            })
-            .collect(),
-    }
-}
-
 /// Announce a flash sale: its units leave normal stock now, it opens after
 /// the countdown, and unsold units return when it ends.
 #[utoipa::path(
@@ -148,7 +94,7 @@ pub async fn start_flash_sale(
         duration_secs: body.duration_secs,
     };
     let sale = state.commerce.start_sale(who.account.id, spec).await?;
-    Ok((StatusCode::CREATED, Json(sale_view(sale))))
+    Ok((StatusCode::CREATED, Json(flash_sale_view(sale))))
 }
 
 /// A flash sale with its units left and state.
@@ -169,7 +115,7 @@ pub async fn get_flash_sale(
     let not_found = || ApiError::from(CommerceError::UnknownSale);
     let id: i64 = id.parse().map_err(|_| not_found())?;
     let sale = state.commerce.sale(id).await?.ok_or_else(not_found)?;
-    Ok(Json(sale_view(sale)))
+    Ok(Json(flash_sale_view(sale)))
 }
 
 /// The longest `Idempotency-Key` accepted.
@@ -247,195 +193,4 @@ pub async fn claim_flash_sale(
         .claim(who.account.id, sale_id, body.quantity, idempotency)
         .await?;
     Ok((StatusCode::CREATED, Json(claim_view(claimed))))
-}
-
-/// Your orders, newest first.
-#[utoipa::path(
-    get,
-    path = "/api/v1/orders",
-    tag = "commerce",
-    security(("bearer" = [])),
-    responses(
-        (status = 200, description = "Your orders", body = OrderList),
-        (status = 401, description = "No valid session", body = ErrorBody),
-    )
-)]
-pub async fn list_orders(
-    State(state): State<AppState>,
-    who: Authenticated,
-) -> Result<Json<OrderList>, ApiError> {
-    let orders = state.commerce.orders(who.account.id).await?;
-    Ok(Json(OrderList {
-        orders: orders.into_iter().map(order_view).collect(),
-    }))
-}
-
-/// One of your orders.
-#[utoipa::path(
-    get,
-    path = "/api/v1/orders/{id}",
-    tag = "commerce",
-    params(("id" = i64, Path, description = "Order id")),
-    security(("bearer" = [])),
-    responses(
-        (status = 200, description = "The order", body = OrderView),
-        (status = 401, description = "No valid session", body = ErrorBody),
-        (status = 404, description = "Not one of your orders", body = ErrorBody),
-    )
-)]
-pub async fn get_order(
-    State(state): State<AppState>,
-    who: Authenticated,
-    Path(id): Path<String>,
-) -> Result<Json<OrderView>, ApiError> {
-    let not_found = || {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "order_not_found",
-            "no such order of yours",
-        )
-    };
-    let id: i64 = id.parse().map_err(|_| not_found())?;
-    let order = state
-        .commerce
-        .order(who.account.id, id)
-        .await?
-        .ok_or_else(not_found)?;
-    Ok(Json(order_view(order)))
-}
-
-/// Pay a pending order. Paying a paid order again answers the same order;
-/// a decline (402) or a provider timeout (504) cancels the order and
-/// releases its units.
-#[utoipa::path(
-    post,
-    path = "/api/v1/orders/{id}/pay",
-    tag = "commerce",
-    params(("id" = i64, Path, description = "Order id")),
-    request_body = PayRequest,
-    security(("bearer" = [])),
-    responses(
-        (status = 200, description = "Paid", body = OrderView),
-        (status = 401, description = "No valid session", body = ErrorBody),
-        (status = 402, description = "Declined; the order is cancelled", body = ErrorBody),
-        (status = 404, description = "Not one of your orders", body = ErrorBody),
-        (status = 409, description = "Cancelled already, or a payment under way", body = ErrorBody),
-        (status = 504, description = "The provider did not answer; the order is cancelled", body = ErrorBody),
-    )
-)]
-pub async fn pay_order(
-    State(state): State<AppState>,
-    who: Authenticated,
-    Path(id): Path<String>,
-    ApiJson(body): ApiJson<PayRequest>,
-) -> Result<Json<OrderView>, ApiError> {
-    let id: i64 = id
-        .parse()
-        .map_err(|_| ApiError::from(CommerceError::UnknownOrder))?;
-    if body.card.len() > 64 {
-        return Err(ApiError::bad_request(
-            "invalid_body",
-            "card: at most 64 characters",
-        ));
-    }
-    let paid = state.commerce.pay(who.account.id, id, body.card).await?;
-    Ok(Json(order_view(paid)))
-}
-
-async fn advance(
-    state: AppState,
-    who: Authenticated,
-    id: String,
-    step: OrderStep,
-) -> Result<Json<OrderView>, ApiError> {
-    let id: i64 = id
-        .parse()
-        .map_err(|_| ApiError::from(CommerceError::UnknownOrder))?;
-    let order = state
-        .commerce
-        .advance(who.account.role.runs_shows(), id, step)
-        .await?;
-    Ok(Json(order_view(order)))
-}
-
-/// Staff: mark a paid order fulfilled (shipped).
-#[utoipa::path(
-    post,
-    path = "/api/v1/orders/{id}/fulfil",
-    tag = "commerce",
-    params(("id" = i64, Path, description = "Order id")),
-    security(("bearer" = [])),
-    responses(
-        (status = 200, description = "Fulfilled", body = OrderView),
-        (status = 403, description = "Not a host or co-host", body = ErrorBody),
-        (status = 404, description = "No such order", body = ErrorBody),
-        (status = 409, description = "Not paid", body = ErrorBody),
-    )
-)]
-pub async fn fulfil_order(
-    State(state): State<AppState>,
-    who: Authenticated,
-    Path(id): Path<String>,
-) -> Result<Json<OrderView>, ApiError> {
-    advance(state, who, id, OrderStep::Fulfil).await
-}
-
-/// Staff: mark a fulfilled order delivered.
-#[utoipa::path(
-    post,
-    path = "/api/v1/orders/{id}/deliver",
-    tag = "commerce",
-    params(("id" = i64, Path, description = "Order id")),
-    security(("bearer" = [])),
-    responses(
-        (status = 200, description = "Delivered", body = OrderView),
-        (status = 403, description = "Not a host or co-host", body = ErrorBody),
-        (status = 404, description = "No such order", body = ErrorBody),
-        (status = 409, description = "Not fulfilled", body = ErrorBody),
-    )
-)]
-pub async fn deliver_order(
-    State(state): State<AppState>,
-    who: Authenticated,
-    Path(id): Path<String>,
-) -> Result<Json<OrderView>, ApiError> {
-    advance(state, who, id, OrderStep::Deliver).await
-}
-
-/// Return a delivered order (its buyer) or refund a paid one (staff), with a
-/// reason. The money goes back through the gateway, the units to stock.
-#[utoipa::path(
-    post,
-    path = "/api/v1/orders/{id}/refund",
-    tag = "commerce",
-    params(("id" = i64, Path, description = "Order id")),
-    request_body = RefundRequest,
-    security(("bearer" = [])),
-    responses(
-        (status = 200, description = "Refunded", body = OrderView),
-        (status = 400, description = "No reason, or too long", body = ErrorBody),
-        (status = 404, description = "No such order of yours", body = ErrorBody),
-        (status = 409, description = "Not in a state that can be refunded", body = ErrorBody),
-        (status = 502, description = "The provider refused the refund; nothing changed", body = ErrorBody),
-    )
-)]
-pub async fn refund_order(
-    State(state): State<AppState>,
-    who: Authenticated,
-    Path(id): Path<String>,
-    ApiJson(body): ApiJson<RefundRequest>,
-) -> Result<Json<OrderView>, ApiError> {
-    let id: i64 = id
-        .parse()
-        .map_err(|_| ApiError::from(CommerceError::UnknownOrder))?;
-    let order = state
-        .commerce
-        .refund(
-            who.account.id,
-            who.account.role.runs_shows(),
-            id,
-            body.reason,
-        )
-        .await?;
-    Ok(Json(order_view(order)))
 }

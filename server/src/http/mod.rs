@@ -12,15 +12,16 @@ mod extract;
 mod flash_sales;
 mod moderation;
 mod ops;
+mod orders;
 mod products;
 mod rooms;
 mod sessions;
 mod stream;
 mod trace;
 
-pub use engagement::show_view;
 pub use error::{ApiError, ErrorBody};
-pub use flash_sales::sale_view as flash_sale_view;
+// The views moved to `crate::views`; these paths stay for callers.
+pub use crate::views::{flash_sale_view, show_view};
 
 use crate::config::RateConfig;
 use crate::directory::RoomDirectory;
@@ -151,12 +152,12 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(flash_sales::start_flash_sale))
         .routes(routes!(flash_sales::get_flash_sale))
         .routes(routes!(flash_sales::claim_flash_sale))
-        .routes(routes!(flash_sales::list_orders))
-        .routes(routes!(flash_sales::get_order))
-        .routes(routes!(flash_sales::pay_order))
-        .routes(routes!(flash_sales::fulfil_order))
-        .routes(routes!(flash_sales::deliver_order))
-        .routes(routes!(flash_sales::refund_order))
+        .routes(routes!(orders::list_orders))
+        .routes(routes!(orders::get_order))
+        .routes(routes!(orders::pay_order))
+        .routes(routes!(orders::fulfil_order))
+        .routes(routes!(orders::deliver_order))
+        .routes(routes!(orders::refund_order))
         .routes(routes!(cart::get_cart))
         .routes(routes!(cart::add_to_cart))
         .routes(routes!(cart::set_cart_quantity, cart::remove_from_cart))

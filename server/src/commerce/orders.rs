@@ -1,0 +1,130 @@
+//! Orders after they are made: staff moves a paid one along (fulfilled,
+//! delivered), and an unpaid one is cancelled (declined, timed out or
+//! expired) with its units and coupon given back.
+
+use super::checkout::Failure;
+use super::engine::Engine;
+use super::ledger::{self, OrderRecord, Origin, PendingOrder, Release};
+use super::{CommerceError, CommerceEvent, OrderStep};
+use crate::store::{StoreError, now_ms};
+
+impl Engine {
+    /// Cancels a pending order, says why, and gives its units back: a flash
+    /// sale's to the sale while it is open, a cart's to the cart when its
+    /// payment failed (so the shopper can try another card), the rest to
+    /// stock. The coupon it used is given back too. On a storage failure
+    /// the order stays pending.
+    pub(super) async fn release(
+        &mut self,
+        order_id: i64,
+        order: PendingOrder,
+        why: Failure,
+    ) -> Result<(), CommerceError> {
+        let now = now_ms();
+        let release = match (order.origin, &why) {
+            (Origin::FlashSale(sale_id), _)
+                if self.sales.get(&sale_id).is_some_and(|s| !s.closed) =>
+            {
+                Release::Sale(sale_id)
+            }
+            (Origin::Cart, Failure::Declined(_) | Failure::Timeout) => Release::Cart {
+                held_until: now + self.settings.cart_hold.as_millis() as i64,
+            },
+            _ => Release::Stock,
+        };
+        if let Err(e) =
+            ledger::cancel_order(&self.store, order_id, &order, release, &why.as_stored()).await
+        {
+            tracing::error!(%e, order_id, "order not cancelled");
+            self.orders.insert(order_id, order);
+            return Err(CommerceError::Storage);
+        }
+        match release {
+            Release::Sale(sale_id) => {
+                if let Some(sale) = self.sales.get_mut(&sale_id) {
+                    let quantity: i64 = order.lines.iter().map(|(_, q)| q).sum();
+                    sale.sale.sold -= quantity;
+                    if let Some(bought) = sale.bought.get_mut(&order.buyer) {
+                        *bought -= quantity;
+                    }
+                    let units_left = sale.sale.units_left();
+                    let _ = self.events.send(CommerceEvent::UnitsLeft {
+                        sale_id,
+                        units_left,
+                    });
+                }
+            }
+            Release::Cart { held_until } => {
+                if let Err(e) = self
+                    .restore_cart(order.buyer, &order.lines, held_until)
+                    .await
+                {
+                    tracing::warn!(%e, order_id, "cart restored in the store but not in memory");
+                }
+            }
+            Release::Stock => {}
+        }
+        if let Some(code) = &order.coupon
+            && let Some(coupon) = self.coupons.get_mut(code)
+        {
+            coupon.redeem(order.buyer, -1);
+        }
+        // A retry with the claim's idempotency key must not find a cancelled order.
+        self.keys.retain(|_, (_, claim)| claim.order_id != order_id);
+        self.announce_order(order.buyer, order_id).await;
+        Ok(())
+    }
+
+    pub(super) async fn advance(
+        &mut self,
+        staff: bool,
+        order_id: i64,
+        step: OrderStep,
+    ) -> Result<OrderRecord, CommerceError> {
+        if !staff {
+            return Err(CommerceError::Forbidden);
+        }
+        let storage = |e: StoreError| {
+            tracing::error!(%e, order_id, "order step not recorded");
+            CommerceError::Storage
+        };
+        let (buyer, order, _) = ledger::order_by_id(&self.store, order_id)
+            .await
+            .map_err(storage)?
+            .ok_or(CommerceError::UnknownOrder)?;
+        let (from, to) = step.statuses();
+        if !ledger::advance(&self.store, order_id, from, to)
+            .await
+            .map_err(storage)?
+        {
+            return Err(CommerceError::WrongOrderState {
+                status: order.status,
+            });
+        }
+        tracing::info!(order_id, to, "order moved on");
+        self.announce_order(buyer, order_id).await;
+        let moved = ledger::orders(&self.store, buyer, Some(order_id))
+            .await
+            .map_err(storage)?;
+        moved.into_iter().next().ok_or(CommerceError::UnknownOrder)
+    }
+
+    /// Cancels orders claimed but unpaid for longer than the payment hold.
+    pub(super) async fn expire_unpaid(&mut self, now: i64) {
+        // Claimed but unpaid for too long: the units go back.
+        let hold = self.settings.payment_hold.as_millis() as i64;
+        let expired: Vec<i64> = self
+            .orders
+            .iter()
+            .filter(|(id, o)| o.created_at_ms + hold <= now && !self.paying.contains(id))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in expired {
+            if let Some(order) = self.orders.remove(&id)
+                && self.release(id, order, Failure::Expired).await.is_ok()
+            {
+                tracing::info!(order_id = id, "unpaid order expired; units released");
+            }
+        }
+    }
+}
