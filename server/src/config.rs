@@ -1,6 +1,7 @@
 //! Server settings from flags, environment variables and a TOML file, in
 //! that order of precedence, over built-in defaults.
 
+pub use crate::telemetry::LogFormat;
 use clap::Parser;
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -63,6 +64,17 @@ pub struct Cli {
         value_name = "HOST"
     )]
     pub media_public_host: Option<String>,
+    /// Log lines as text for people or as JSON for a log collector. Not a
+    /// file setting: logging starts before the file is read, so its errors
+    /// are logged in the chosen format too.
+    #[arg(
+        long,
+        global = true,
+        env = "VITRINE_LOG_FORMAT",
+        value_enum,
+        default_value_t = LogFormat::Human
+    )]
+    pub log_format: LogFormat,
 }
 
 #[derive(Debug, clap::Subcommand, Clone)]
@@ -493,6 +505,26 @@ mod tests {
             ServerConfig::resolve(&missing),
             Err(ConfigError::Read { .. })
         ));
+    }
+
+    #[test]
+    fn the_log_format_is_text_unless_json_is_asked_for() {
+        let parse = |args: &[&str]| {
+            Cli::try_parse_from(std::iter::once("vitrine-server").chain(args.iter().copied()))
+        };
+        assert_eq!(parse(&[]).unwrap().log_format, LogFormat::Human);
+        assert_eq!(
+            parse(&["--log-format", "json"]).unwrap().log_format,
+            LogFormat::Json
+        );
+        assert_eq!(
+            parse(&["--log-format", "human"]).unwrap().log_format,
+            LogFormat::Human
+        );
+        // Global, like the other flags: it works after a subcommand too.
+        let admin = parse(&["admin", "create-user", "ada", "--log-format", "json"]).unwrap();
+        assert_eq!(admin.log_format, LogFormat::Json);
+        assert!(parse(&["--log-format", "xml"]).is_err());
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub mod moderation;
 pub mod rate_limit;
 pub mod rooms;
 pub mod store;
+pub mod telemetry;
 pub mod views;
 
 use crate::config::ServerConfig;

@@ -5,14 +5,12 @@ use std::process::ExitCode;
 use vitrine_server::config::{Cli, ServerConfig};
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,sqlx=warn".into()),
-        )
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
-        .init();
+    // Parsed first: the flags say how to log. Clap prints its own errors.
     let cli = Cli::parse();
+    if let Err(e) = vitrine_server::telemetry::init(cli.log_format) {
+        eprintln!("vitrine-server: cannot start logging: {e}");
+        return ExitCode::FAILURE;
+    }
     let config = match ServerConfig::resolve(&cli) {
         Ok(config) => config,
         Err(e) => {

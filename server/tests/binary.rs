@@ -176,3 +176,83 @@ fn admin_create_user_prints_a_password_once_and_refuses_a_taken_name() {
     assert_eq!(bad.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("username"));
 }
+
+/// Kills the server if the test fails before it stops it.
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if self.0.try_wait().ok().flatten().is_none() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+#[test]
+fn json_logs_are_one_object_a_line_with_each_requests_span() {
+    let help = Command::new(BIN).arg("--help").output().unwrap();
+    let help = String::from_utf8(help.stdout).unwrap();
+    assert!(help.contains("--log-format") && help.contains("VITRINE_LOG_FORMAT"));
+
+    let dir = tempfile::tempdir().unwrap();
+    // The variable, not the flag: the flag is parsed in config's tests.
+    let mut server = Running(
+        Command::new(BIN)
+            .args([
+                "--http",
+                "127.0.0.1:0",
+                "--udp",
+                "127.0.0.1:0",
+                "--no-media",
+            ])
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .env("RUST_LOG", "info")
+            .env("VITRINE_LOG_FORMAT", "json")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap(),
+    );
+    let (tx, rx) = mpsc::channel::<String>();
+    let stdout = server.0.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    // Every line is a JSON object; returns the first that `wanted` accepts.
+    let until = |wanted: &dyn Fn(&serde_json::Value) -> bool| loop {
+        let line = rx
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .expect("the wanted log line in time");
+        let object: serde_json::Value =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"));
+        assert!(object.is_object(), "{line}");
+        assert!(object["timestamp"].is_string() && object["level"].is_string());
+        if wanted(&object) {
+            return object;
+        }
+    };
+
+    let started = until(&|o| o["message"] == "vitrine server started");
+    let http: SocketAddr = started["http_addr"].as_str().unwrap().parse().unwrap();
+    assert!(get(http, "/healthz").ends_with("ok\n"));
+    let answered = until(&|o| o["message"] == "answered");
+    let span = &answered["span"];
+    assert_eq!(span["name"], "http_request", "{answered}");
+    assert_eq!(span["method"], "GET", "{answered}");
+    assert_eq!(span["route"], "/healthz", "{answered}");
+    assert_eq!(span["status"], 200, "{answered}");
+    assert!(span["latency_ms"].as_f64().unwrap() >= 0.0, "{answered}");
+
+    let status = Command::new("kill")
+        .args(["-TERM", &server.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    until(&|o| o["message"] == "stopped cleanly");
+    assert_eq!(server.0.wait().unwrap().code(), Some(0));
+}

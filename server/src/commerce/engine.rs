@@ -11,10 +11,12 @@ use super::flash_sales::{Decision, Deferred, Pending, Sale};
 use super::ledger::{self, NewClaim, OrderRecord, PendingOrder};
 use super::{CommerceError, CommerceEvent, CommerceHandle, PaymentGateway, Request, SaleState};
 use crate::store::{Store, StoreError, now_ms};
+use crate::telemetry::COMMERCE_BATCH;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::{broadcast, mpsc, oneshot};
+use tracing::Instrument;
 use vitrine_shared::{AccountId, CouponCode};
 
 /// Most requests decided and committed together.
@@ -123,6 +125,42 @@ pub async fn spawn(
         store,
     })
 }
+/// What a batch is, for its span: its requests' kind when they are all
+/// alike (a flash sale's claims), else `mixed`.
+fn batch_kind(batch: &[Request]) -> &'static str {
+    let mut kinds = batch.iter().map(request_kind);
+    let first = kinds.next().unwrap_or("empty");
+    if kinds.all(|kind| kind == first) {
+        first
+    } else {
+        "mixed"
+    }
+}
+
+fn request_kind(request: &Request) -> &'static str {
+    match request {
+        Request::StartSale { .. } => "start_sale",
+        Request::Claim { .. } => "claim",
+        Request::Sale { .. } => "sale",
+        Request::Advance { .. } => "advance",
+        Request::Refund { .. } => "refund",
+        Request::RefundDone { .. } => "refund_done",
+        Request::OpenSales { .. } => "open_sales",
+        Request::Pay { .. } => "pay",
+        Request::ImportCatalog { .. } => "import_catalog",
+        Request::Archive { .. } => "archive",
+        Request::UpsertProduct { .. } => "upsert_product",
+        Request::Cart { .. } => "cart",
+        Request::EditCart { .. } => "edit_cart",
+        Request::Checkout { .. } => "checkout",
+        Request::CreateCoupon { .. } => "create_coupon",
+        Request::Coupon { .. } => "coupon",
+        Request::PinCoupon { .. } => "pin_coupon",
+        Request::Pinned { .. } => "pinned",
+        Request::PaymentDone { .. } => "payment_done",
+    }
+}
+
 impl Engine {
     async fn run(mut self, mut rx: mpsc::Receiver<Request>) {
         let mut clock = tokio::time::interval(CLOCK);
@@ -138,7 +176,14 @@ impl Engine {
                             Err(_) => break,
                         }
                     }
-                    self.handle(batch).await;
+                    let span = tracing::info_span!(
+                        COMMERCE_BATCH,
+                        kind = batch_kind(&batch),
+                        size = batch.len(),
+                        commit_ms = tracing::field::Empty,
+                    );
+                    self.handle(batch).instrument(span.clone()).await;
+                    span.in_scope(|| tracing::debug!("batch committed"));
                 }
                 _ = clock.tick() => self.on_clock().await,
             }
@@ -149,11 +194,15 @@ impl Engine {
         let mut new_claims: Vec<NewClaim> = Vec::new();
         let mut pending: Vec<Pending> = Vec::new();
         let mut deferred: Vec<Deferred> = Vec::new();
+        // Time spent making the batch's claims durable, for its span.
+        let mut committing = Duration::ZERO;
         for request in batch {
             if !matches!(request, Request::Claim { .. } | Request::Sale { .. }) {
                 // Rare requests run on their own, after what is decided so far.
+                let started = Instant::now();
                 self.commit(&mut new_claims, &mut pending, &mut deferred)
                     .await;
+                committing += started.elapsed();
             }
             match request {
                 Request::Sale { sale_id, reply } => deferred.push(Deferred::Sale(reply, sale_id)),
@@ -293,8 +342,11 @@ impl Engine {
                 },
             }
         }
+        let started = Instant::now();
         self.commit(&mut new_claims, &mut pending, &mut deferred)
             .await;
+        committing += started.elapsed();
+        tracing::Span::current().record("commit_ms", committing.as_secs_f64() * 1000.0);
     }
 
     /// Lets time act: unpaid orders expire, cart holds run out, ended

@@ -10,11 +10,13 @@ use super::{EngagementError, EngagementEvent, EngagementHandle, OpenState, Reque
 use crate::commerce::{CommerceEvent, CommerceHandle};
 use crate::engagement::rules::{GrantKind, RewardRules};
 use crate::store::{Store, StoreError, now_ms};
+use crate::telemetry::ENGAGEMENT_BATCH;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{broadcast, mpsc};
+use tracing::Instrument;
 use vitrine_shared::{AccountId, DisplayName};
 
 /// How often the engine looks at the clock: polls close and giveaways draw
@@ -74,6 +76,55 @@ pub async fn spawn(
     Ok(EngagementHandle { requests, events })
 }
 
+/// The span of one decision. The engine decides one request at a time and
+/// commits it before answering, so a batch is one request and its commit
+/// time is the time to decide and commit it.
+fn batch_span(kind: &'static str) -> tracing::Span {
+    tracing::info_span!(
+        ENGAGEMENT_BATCH,
+        kind,
+        size = 1usize,
+        commit_ms = tracing::field::Empty
+    )
+}
+
+fn batch_done(span: &tracing::Span, started: Instant) {
+    span.record("commit_ms", started.elapsed().as_secs_f64() * 1000.0);
+    span.in_scope(|| tracing::debug!("batch committed"));
+}
+
+/// What a request is, for its span.
+fn request_kind(request: &Request) -> &'static str {
+    match request {
+        Request::CreateShow { .. } => "create_show",
+        Request::GoLive { .. } => "go_live",
+        Request::Shows { .. } => "shows",
+        Request::Feature { .. } => "feature",
+        Request::EndShow { .. } => "end_show",
+        Request::CurrentShow { .. } => "current_show",
+        Request::Grant { .. } => "grant",
+        Request::Inspect { .. } => "inspect",
+        Request::InviteeJoined { .. } => "invitee_joined",
+        Request::ProductSeen { .. } => "product_seen",
+        Request::Invite { .. } => "invite",
+        Request::CreatePoll { .. } => "create_poll",
+        Request::Vote { .. } => "vote",
+        Request::Poll { .. } => "poll",
+        Request::Ask { .. } => "ask",
+        Request::Upvote { .. } => "upvote",
+        Request::Answered { .. } => "answered",
+        Request::Questions { .. } => "questions",
+        Request::CreateGiveaway { .. } => "create_giveaway",
+        Request::Enter { .. } => "enter",
+        Request::Giveaway { .. } => "giveaway",
+        Request::ClaimPrize { .. } => "claim_prize",
+        Request::Rewards { .. } => "rewards",
+        Request::Redeem { .. } => "redeem",
+        Request::Leaderboard { .. } => "leaderboard",
+        Request::OpenState { .. } => "open_state",
+    }
+}
+
 impl Engine {
     async fn run(
         mut self,
@@ -86,12 +137,21 @@ impl Engine {
             tokio::select! {
                 request = rx.recv() => {
                     let Some(request) = request else { break };
-                    self.handle(request).await;
+                    let span = batch_span(request_kind(&request));
+                    let started = Instant::now();
+                    self.handle(request).instrument(span.clone()).await;
+                    batch_done(&span, started);
                 }
                 news = commerce.recv() => match news {
                     // A paid order earns purchase points, once per order.
                     Ok(CommerceEvent::OrderChanged { buyer, order }) if order.status == "paid" => {
-                        let _ = self.grant(buyer, GrantKind::Purchase, order.id.to_string()).await;
+                        let span = batch_span("purchase_points");
+                        let started = Instant::now();
+                        let _ = self
+                            .grant(buyer, GrantKind::Purchase, order.id.to_string())
+                            .instrument(span.clone())
+                            .await;
+                        batch_done(&span, started);
                     }
                     Ok(_) => {}
                     Err(RecvError::Lagged(missed)) => {

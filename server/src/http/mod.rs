@@ -17,6 +17,7 @@ mod products;
 mod rooms;
 mod sessions;
 mod stream;
+mod trace;
 
 pub use error::{ApiError, ErrorBody};
 // The views moved to `crate::views`; these paths stay for callers.
@@ -224,5 +225,7 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             ops::count_responses,
         ))
+        // Outermost, so the latency is the whole request's.
+        .layer(axum::middleware::from_fn(trace::trace_request))
         .with_state(state)
 }

@@ -144,6 +144,8 @@ fn on_server_event(
     match &event.event().0 {
         ServerEvent::ClientConnected { client_id } => {
             let client = *client_id;
+            // The join's events ("joined", "refused") carry the client.
+            let _join = tracing::info_span!(crate::telemetry::ROOM_JOIN, client).entered();
             let admitted = admit(
                 client,
                 &mut commands,

@@ -221,7 +221,9 @@ pub fn run(mut app: App) {
     loop {
         let start = Instant::now();
         app.update();
-        metrics.record_tick(start.elapsed());
+        let took = start.elapsed();
+        metrics.record_tick(took);
+        crate::telemetry::warn_if_over_budget(took, period);
         if app.should_exit().is_some() {
             break;
         }
