@@ -284,7 +284,17 @@ fn health_and_metrics() {
         Some((JSON, "{bad")),
         None,
     );
-    let metrics = request(&server, "GET", "/metrics", None, None).body;
+    // The tick quantiles appear once the room thread has ticked; on a busy
+    // machine the first request can beat the first tick, so poll, capped.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let metrics = loop {
+        let body = request(&server, "GET", "/metrics", None, None).body;
+        let ticked = !body.contains("vitrine_ticks_total 0\n");
+        if ticked || std::time::Instant::now() > deadline {
+            break body;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
     for name in [
         "vitrine_rooms 2",
         "vitrine_clients 0",
