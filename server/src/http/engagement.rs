@@ -6,7 +6,6 @@ use super::{ApiError, AppState, ErrorBody};
 use crate::engagement::{
     Draw, EngagementError, Giveaway, Leader, Poll, Question, Rewards, Scope, Show,
 };
-use crate::store::now_ms;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -393,7 +392,7 @@ pub async fn ask_question(
     // The same mutes and blocked words as in the room.
     match state
         .moderation
-        .screen(who.account.id, text.as_str(), now_ms())
+        .screen(who.account.id, text.as_str(), state.clock.now_ms())
     {
         Some(RejectReason::Muted { remaining_ms }) => {
             return Err(ApiError::new(
