@@ -206,6 +206,9 @@ pub struct ServerConfig {
     /// on its display: `LOOSE_RETURN_SECS`. Not a file setting; tests
     /// shorten it.
     pub loose_return: Duration,
+    /// What the engines, the store and the rooms read the time from. Not a
+    /// file setting: the system clock; tests pass a manual one and move it.
+    pub clock: crate::clock::Clock,
     /// A silent client is dropped after this long.
     pub client_timeout_secs: i32,
     /// The media relay; `None` runs without live video. The binary turns it
@@ -266,6 +269,7 @@ impl ServerConfig {
             cart_hold: Duration::from_secs(600),
             watch_minute: Duration::from_secs(60),
             loose_return: Duration::from_secs(vitrine_shared::protocol::LOOSE_RETURN_SECS),
+            clock: crate::clock::Clock::system(),
             client_timeout_secs: 10,
             media: None,
         }

@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod catalog;
+pub mod clock;
 pub mod commerce;
 pub mod config;
 pub mod console;
@@ -95,7 +96,12 @@ impl Server {
         let keys = Keys::load_or_create(&config.data_dir)?;
         let specs = rooms::load_rooms_file(&config.rooms_file, config.default_capacity)?;
         let rules = engagement::load_rules_file(&config.rewards_file)?;
-        let store = Store::connect(&config.database_url).await?;
+        // One clock for the whole server: the store stamps rows by it, the
+        // engines and rooms decide deadlines by it.
+        let clock = config.clock.clone();
+        let store = Store::connect(&config.database_url)
+            .await?
+            .with_clock(clock.clone());
         let rows: Vec<RoomRow> = specs
             .iter()
             .map(|s| RoomRow {
@@ -137,13 +143,15 @@ impl Server {
             .map_err(|e| StartError::Io(std::io::Error::other(e)))?;
         let idle_after = rules.idle_after;
         let reward_offers = rules.rewards.clone();
-        let engagement = engagement::spawn(store.clone(), rules, commerce.clone()).await?;
+        let engagement =
+            engagement::spawn(store.clone(), clock.clone(), rules, commerce.clone()).await?;
         let engagement_events = engagement.subscribe();
         let engagement_state = engagement
             .open_state()
             .await
             .map_err(|e| StartError::Io(std::io::Error::other(e)))?;
-        let (moderation, moderation_actions) = moderation::Moderation::load(store.clone()).await?;
+        let (moderation, moderation_actions) =
+            moderation::Moderation::load(store.clone(), clock.clone()).await?;
 
         let socket = UdpSocket::bind(config.udp).map_err(|source| StartError::Bind {
             what: "UDP",
@@ -177,6 +185,7 @@ impl Server {
         ));
         let console = console::spawn(
             store.clone(),
+            clock.clone(),
             directory.clone(),
             metrics.clone(),
             commerce.clone(),
@@ -184,10 +193,12 @@ impl Server {
         )
         .await;
         let room_stop = Arc::new(AtomicBool::new(false));
-        let ctx = rooms::GameContext {
+        let net = rooms::Network {
             socket,
             public_addr,
             netcode_key: keys.netcode,
+        };
+        let ctx = rooms::GameContext {
             rooms: specs,
             directory: directory.clone(),
             metrics: metrics.clone(),
@@ -208,12 +219,13 @@ impl Server {
             moderation: moderation.clone(),
             moderation_actions,
             stage: media_info.as_ref().map(|m| m.stage.clone()),
+            clock: clock.clone(),
         };
         // The app is built on its own thread; report a failure back here.
         let (built_tx, built_rx) = std::sync::mpsc::channel();
         let room_thread = std::thread::Builder::new()
             .name("rooms".into())
-            .spawn(move || match rooms::build_app(ctx) {
+            .spawn(move || match rooms::build_app(net, ctx) {
                 Ok(app) => {
                     let _ = built_tx.send(Ok(()));
                     rooms::run(app);
@@ -230,6 +242,7 @@ impl Server {
 
         let state = http::AppState(Arc::new(http::AppStateInner {
             store: store.clone(),
+            clock,
             commerce,
             engagement,
             moderation,

@@ -3,12 +3,13 @@
 //! PostgreSQL.
 
 use crate::catalog::{Product, Variant};
+use crate::clock::Clock;
 use rand::Rng;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor, Row};
 use std::collections::BTreeMap;
 use std::str::FromStr;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use thiserror::Error;
 use vitrine_shared::api::ProductSize;
 use vitrine_shared::{
@@ -49,13 +50,14 @@ pub struct RoomRow {
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: AnyPool,
+    /// Stamps the rows it writes (created, expires, revoked); the server's
+    /// one clock, handed in at start so tests can move it.
+    clock: Clock,
 }
 
+/// Wall time for the commerce code until it reads the server's [`Clock`].
 pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    Clock::system().now_ms()
 }
 
 fn role_from_str(s: &str) -> Result<Role, StoreError> {
@@ -90,7 +92,16 @@ impl Store {
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(Store { pool })
+        Ok(Store {
+            pool,
+            clock: Clock::system(),
+        })
+    }
+
+    /// The same store, stamping its rows by `clock`.
+    pub fn with_clock(mut self, clock: Clock) -> Store {
+        self.clock = clock;
+        self
     }
 
     pub fn pool(&self) -> &AnyPool {
@@ -115,7 +126,7 @@ impl Store {
         .bind(name.as_str())
         .bind(role.as_str())
         .bind(kind)
-        .bind(now_ms())
+        .bind(self.clock.now_ms())
         .execute(&self.pool)
         .await?;
         Ok(Account {
@@ -144,7 +155,7 @@ impl Store {
         .bind(id)
         .bind(name.as_str())
         .bind(role.as_str())
-        .bind(now_ms())
+        .bind(self.clock.now_ms())
         .bind(username)
         .bind(password_hash)
         .execute(&self.pool)
@@ -218,7 +229,7 @@ impl Store {
             let bytes: [u8; 16] = rand::rng().random();
             bytes.iter().map(|b| format!("{b:02x}")).collect()
         };
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let expires_at_ms = now.saturating_add(ttl.as_millis() as i64);
         sqlx::query(
             "INSERT INTO sessions (id, account_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
@@ -247,7 +258,7 @@ impl Store {
              WHERE s.id = $1 AND s.revoked_at IS NULL AND s.expires_at > $2",
         )
         .bind(session_id)
-        .bind(now_ms())
+        .bind(self.clock.now_ms())
         .fetch_optional(&self.pool)
         .await?;
         let Some(row) = row else { return Ok(None) };
@@ -272,7 +283,7 @@ impl Store {
     pub async fn revoke_session(&self, session_id: &str) -> Result<bool, StoreError> {
         let done =
             sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-                .bind(now_ms())
+                .bind(self.clock.now_ms())
                 .bind(session_id)
                 .execute(&self.pool)
                 .await?;
@@ -290,7 +301,7 @@ impl Store {
             .bind(room.id.as_str())
             .bind(&room.name)
             .bind(room.capacity as i64)
-            .bind(now_ms())
+            .bind(self.clock.now_ms())
             .execute(&mut *tx)
             .await?;
         }
@@ -338,7 +349,7 @@ impl Store {
     /// Either all of it lands or none of it does.
     pub async fn import_catalog(&self, products: &[Product]) -> Result<ImportSummary, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let mut variants = 0;
         for (position, p) in products.iter().enumerate() {
             variants += write_product(&mut tx, p, position as i64, now, SizeWrite::Set).await?;
@@ -391,7 +402,14 @@ impl Store {
                 last.map_or(0, |p| p + 1)
             }
         };
-        write_product(&mut tx, product, position, now_ms(), SizeWrite::KeepIfNone).await?;
+        write_product(
+            &mut tx,
+            product,
+            position,
+            self.clock.now_ms(),
+            SizeWrite::KeepIfNone,
+        )
+        .await?;
         tx.commit().await?;
         Ok(Ok(()))
     }
@@ -401,7 +419,7 @@ impl Store {
         let done = sqlx::query(
             "UPDATE products SET archived_at = $1 WHERE id = $2 AND archived_at IS NULL",
         )
-        .bind(now_ms())
+        .bind(self.clock.now_ms())
         .bind(id.as_str())
         .execute(&self.pool)
         .await?;

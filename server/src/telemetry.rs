@@ -302,7 +302,7 @@ mod tests {
         )
         .await
         .unwrap();
-        let engagement = crate::engagement::spawn(store.clone(), rules, shop)
+        let engagement = crate::engagement::spawn(store.clone(), crate::clock::Clock::system(), rules, shop)
             .await
             .unwrap();
         let ada = store

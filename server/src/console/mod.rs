@@ -8,11 +8,12 @@
 
 pub mod reports;
 
+use crate::clock::Clock;
 use crate::commerce::{CommerceEvent, CommerceHandle};
 use crate::directory::RoomDirectory;
 use crate::engagement::{EngagementEvent, EngagementHandle, Poll, Show};
 use crate::metrics::Metrics;
-use crate::store::{Store, now_ms};
+use crate::store::Store;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -66,6 +67,7 @@ struct Counts {
 
 struct Live {
     store: Store,
+    clock: Clock,
     directory: Arc<RoomDirectory>,
     metrics: Arc<Metrics>,
     commerce: CommerceHandle,
@@ -89,6 +91,7 @@ struct Live {
 /// Starts the console's live task and its chat logger.
 pub async fn spawn(
     store: Store,
+    clock: Clock,
     directory: Arc<RoomDirectory>,
     metrics: Arc<Metrics>,
     commerce: CommerceHandle,
@@ -98,11 +101,13 @@ pub async fn spawn(
     let commerce_news = commerce.subscribe();
     let state = engagement.open_state().await.unwrap_or_default();
     let show = engagement.current_show().await.ok().flatten();
-    let empty = Arc::new(empty_dashboard(Currency::EUR));
+    let store = store.with_clock(clock.clone());
+    let empty = Arc::new(empty_dashboard(Currency::EUR, clock.now_ms()));
     let (feed, rx) = watch::channel(empty);
     let (chat_tx, chat_rx) = mpsc::channel(16 * 1024);
     let live = Live {
         store: store.clone(),
+        clock,
         directory,
         metrics,
         commerce,
@@ -128,9 +133,9 @@ pub async fn spawn(
     }
 }
 
-fn empty_dashboard(currency: Currency) -> DashboardView {
+fn empty_dashboard(currency: Currency, now: i64) -> DashboardView {
     DashboardView {
-        at_ms: now_ms(),
+        at_ms: now,
         show: None,
         viewers: 0,
         rooms: Vec::new(),
@@ -188,7 +193,7 @@ impl Live {
     }
 
     async fn refresh_catalog(&mut self) {
-        let now = now_ms();
+        let now = self.clock.now_ms();
         if now - self.catalog_read_at < 30_000 {
             return;
         }
@@ -314,7 +319,7 @@ impl Live {
         if self.show.is_none() {
             self.show = self.engagement.current_show().await.ok().flatten();
         }
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let unique: HashSet<AccountId> = self.directory.members().into_iter().collect();
         let viewers = unique.len() as u32;
         let new: Vec<AccountId> = unique
@@ -350,7 +355,7 @@ impl Live {
     }
 
     async fn dashboard(&mut self, viewers: u32) -> DashboardView {
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let chat = self.metrics.chat_lines.load(Ordering::Relaxed);
         let reactions = self.metrics.reactions.load(Ordering::Relaxed);
         self.rates.push_back((now, chat, reactions));

@@ -3,7 +3,7 @@
 //! read from the store over the show's time window.
 
 use super::conversion_bp;
-use crate::store::{Store, StoreError, now_ms};
+use crate::store::{Store, StoreError};
 use sqlx::Row;
 use vitrine_shared::api::{ShowSummary, ShowView, TopProduct};
 use vitrine_shared::{Currency, Money};
@@ -11,10 +11,10 @@ use vitrine_shared::{Currency, Money};
 /// Orders that count as sales.
 const SOLD: &str = "('paid', 'fulfilled', 'delivered')";
 
-/// The show's window: from going live to its end (or now).
-fn window(show: &ShowView) -> (i64, i64) {
+/// The show's window: from going live to its end (or `now`).
+fn window(show: &ShowView, now: i64) -> (i64, i64) {
     let from = show.live_at_ms.unwrap_or(show.scheduled_at_ms);
-    (from, show.ended_at_ms.unwrap_or_else(now_ms))
+    (from, show.ended_at_ms.unwrap_or(now))
 }
 
 async fn currency(store: &Store) -> Currency {
@@ -29,8 +29,8 @@ async fn currency(store: &Store) -> Currency {
         .unwrap_or(Currency::EUR)
 }
 
-pub async fn summary(store: &Store, show: ShowView) -> Result<ShowSummary, StoreError> {
-    let (from, to) = window(&show);
+pub async fn summary(store: &Store, show: ShowView, now: i64) -> Result<ShowSummary, StoreError> {
+    let (from, to) = window(&show, now);
     let currency = currency(store).await;
     let row = sqlx::query(&format!(
         "SELECT COUNT(*), CAST(COALESCE(SUM(total_minor), 0) AS BIGINT), COUNT(DISTINCT account_id) \
@@ -117,8 +117,8 @@ fn csv_row(fields: &[String]) -> String {
 }
 
 /// One line per order line, in the show's window.
-pub async fn orders_csv(store: &Store, show: &ShowView) -> Result<String, StoreError> {
-    let (from, to) = window(show);
+pub async fn orders_csv(store: &Store, show: &ShowView, now: i64) -> Result<String, StoreError> {
+    let (from, to) = window(show, now);
     let rows = sqlx::query(
         "SELECT o.id, o.created_at, o.account_id, a.display_name, o.status, o.source, l.sku, \
          l.quantity, l.unit_price_minor, o.discount_minor, o.total_minor, o.currency, o.coupon_code \
@@ -169,8 +169,8 @@ pub async fn orders_csv(store: &Store, show: &ShowView) -> Result<String, StoreE
 }
 
 /// Every chat line said during the show, in order.
-pub async fn chat_csv(store: &Store, show: &ShowView) -> Result<String, StoreError> {
-    let (from, to) = window(show);
+pub async fn chat_csv(store: &Store, show: &ShowView, now: i64) -> Result<String, StoreError> {
+    let (from, to) = window(show, now);
     let rows = sqlx::query(
         "SELECT sent_at, room, seq, account_id, name, text FROM chat_log \
          WHERE sent_at >= $1 AND sent_at <= $2 ORDER BY sent_at, room, seq",

@@ -7,9 +7,10 @@ use super::points::{self, Ledger};
 use super::polls::{self, PollState};
 use super::questions::{self, QuestionState};
 use super::{EngagementError, EngagementEvent, EngagementHandle, OpenState, Request, Scope, Show};
+use crate::clock::Clock;
 use crate::commerce::{CommerceEvent, CommerceHandle};
 use crate::engagement::rules::{GrantKind, RewardRules};
-use crate::store::{Store, StoreError, now_ms};
+use crate::store::{Store, StoreError};
 use crate::telemetry::ENGAGEMENT_BATCH;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -21,14 +22,16 @@ use vitrine_shared::{AccountId, DisplayName};
 
 /// How often the engine looks at the clock: polls close and giveaways draw
 /// within this of their time.
-const CLOCK: Duration = Duration::from_millis(250);
+const CLOCK_EVERY: Duration = Duration::from_millis(250);
 /// The leaderboard goes to the rooms at most this often, when it changed.
-const LEADERBOARD_EVERY: Duration = Duration::from_secs(2);
+const LEADERBOARD_EVERY_MS: i64 = 2_000;
 /// Leaders shown.
 pub(super) const TOP: usize = 10;
 
 pub(super) struct Engine {
     pub store: Store,
+    /// Polls close, giveaways draw and rows are stamped by this clock.
+    pub clock: Clock,
     pub rules: Arc<RewardRules>,
     pub events: broadcast::Sender<EngagementEvent>,
     pub commerce: CommerceHandle,
@@ -39,7 +42,7 @@ pub(super) struct Engine {
     pub questions: BTreeMap<i64, QuestionState>,
     pub giveaways: BTreeMap<i64, GiveawayState>,
     pub leaderboard_dirty: bool,
-    last_leaderboard: Instant,
+    last_leaderboard_ms: i64,
 }
 
 pub(super) fn storage(e: StoreError) -> EngagementError {
@@ -48,21 +51,26 @@ pub(super) fn storage(e: StoreError) -> EngagementError {
 }
 
 /// Loads shows, points, polls, questions and giveaways from the store and
-/// starts the engine on this runtime.
+/// starts the engine on this runtime. The store stamps its rows by `clock`
+/// too, so deadlines and timestamps agree.
 pub async fn spawn(
     store: Store,
+    clock: Clock,
     rules: RewardRules,
     commerce: CommerceHandle,
 ) -> Result<EngagementHandle, StoreError> {
+    let store = store.with_clock(clock.clone());
+    let now = clock.now_ms();
     let show = super::shows::load_live(&store).await?;
-    let ledgers = points::load(&store, show.as_ref().map(|s| s.id)).await?;
+    let ledgers = points::load(&store, show.as_ref().map(|s| s.id), now).await?;
     let (requests, rx) = mpsc::channel(16 * 1024);
     let (events, _) = broadcast::channel(4096);
     let engine = Engine {
-        polls: polls::load(&store).await?,
+        polls: polls::load(&store, now).await?,
         questions: questions::load(&store).await?,
         giveaways: giveaways::load(&store).await?,
         store,
+        clock,
         rules: Arc::new(rules),
         events: events.clone(),
         commerce: commerce.clone(),
@@ -70,7 +78,7 @@ pub async fn spawn(
         ledgers,
         names: HashMap::new(),
         leaderboard_dirty: true,
-        last_leaderboard: Instant::now(),
+        last_leaderboard_ms: now,
     };
     tokio::spawn(engine.run(rx, commerce.subscribe()));
     Ok(EngagementHandle { requests, events })
@@ -131,7 +139,7 @@ impl Engine {
         mut rx: mpsc::Receiver<Request>,
         mut commerce: broadcast::Receiver<CommerceEvent>,
     ) {
-        let mut clock = tokio::time::interval(CLOCK);
+        let mut clock = tokio::time::interval(CLOCK_EVERY);
         clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             tokio::select! {
@@ -248,7 +256,10 @@ impl Engine {
                 let _ = reply.send(self.vote(account, poll_id, option).await);
             }
             Request::Poll { poll_id, reply } => {
-                let poll = self.polls.get(&poll_id).map(|p| p.view(now_ms()));
+                let poll = self
+                    .polls
+                    .get(&poll_id)
+                    .map(|p| p.view(self.clock.now_ms()));
                 let _ = reply.send(poll.ok_or(EngagementError::UnknownPoll));
             }
             Request::Ask {
@@ -338,7 +349,7 @@ impl Engine {
     }
 
     async fn open_state(&mut self) -> Result<OpenState, EngagementError> {
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let polls = self
             .polls
             .values()
@@ -377,12 +388,12 @@ impl Engine {
     }
 
     async fn on_clock(&mut self) {
-        let now = now_ms();
+        let now = self.clock.now_ms();
         self.close_polls(now);
         self.draw_giveaways(now).await;
-        if self.leaderboard_dirty && self.last_leaderboard.elapsed() >= LEADERBOARD_EVERY {
+        if self.leaderboard_dirty && now - self.last_leaderboard_ms >= LEADERBOARD_EVERY_MS {
             self.leaderboard_dirty = false;
-            self.last_leaderboard = Instant::now();
+            self.last_leaderboard_ms = now;
             if let (Ok(show), Ok(all_time)) = (
                 self.leaders(Scope::Show).await,
                 self.leaders(Scope::AllTime).await,

@@ -24,7 +24,7 @@
 use super::engine::{Engine, storage};
 use super::rules::GrantKind;
 use super::{Draw, EngagementError, EngagementEvent, Giveaway};
-use crate::store::{Store, StoreError, now_ms};
+use crate::store::{Store, StoreError};
 use rand::Rng;
 use sha2::{Digest, Sha256};
 use sqlx::Row;
@@ -188,7 +188,7 @@ impl Engine {
         if rule != EntryRule::Everyone && self.show.is_none() {
             return invalid("that entry rule counts within a show: start one first");
         }
-        let now = now_ms();
+        let now = self.clock.now_ms();
         if self
             .giveaways
             .values()
@@ -281,7 +281,7 @@ impl Engine {
             .giveaways
             .get(&giveaway_id)
             .ok_or(EngagementError::UnknownGiveaway)?;
-        if now_ms() >= g.closes_at_ms {
+        if self.clock.now_ms() >= g.closes_at_ms {
             return Err(EngagementError::GiveawayClosed);
         }
         if g.entries.contains(&account) {
@@ -294,7 +294,7 @@ impl Engine {
         )
         .bind(giveaway_id)
         .bind(account.0 as i64)
-        .bind(now_ms())
+        .bind(self.clock.now_ms())
         .execute(self.store.pool())
         .await
         .map_err(|e| storage(e.into()))?;
@@ -315,7 +315,7 @@ impl Engine {
             .giveaways
             .get(&id)
             .ok_or(EngagementError::UnknownGiveaway)?;
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let draws: Vec<(u32, AccountId, i64, bool)> = g
             .draws
             .iter()
@@ -441,13 +441,13 @@ impl Engine {
         }
         let (draw, claim_by_ms, claimed) = (last.draw, last.claim_by_ms, last.claimed);
         if !claimed {
-            if now_ms() >= claim_by_ms {
+            if self.clock.now_ms() >= claim_by_ms {
                 return Err(EngagementError::ClaimExpired);
             }
             sqlx::query(
                 "UPDATE giveaway_draws SET claimed_at = $1 WHERE giveaway_id = $2 AND draw = $3",
             )
-            .bind(now_ms())
+            .bind(self.clock.now_ms())
             .bind(giveaway_id)
             .bind(i64::from(draw))
             .execute(self.store.pool())

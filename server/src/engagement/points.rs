@@ -6,7 +6,7 @@ use super::engine::{Engine, TOP, storage};
 use super::rules::{GrantKind, QuestCount};
 use super::{EngagementError, EngagementEvent, GrantRecord, Leader, QuestProgress, Rewards, Scope};
 use crate::commerce::{Coupon, Discount};
-use crate::store::{Store, StoreError, now_ms};
+use crate::store::{Store, StoreError};
 use rand::Rng;
 use sqlx::Row;
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -68,6 +68,7 @@ fn corrupt(e: impl std::fmt::Display) -> StoreError {
 pub(super) async fn load(
     store: &Store,
     show: Option<i64>,
+    now: i64,
 ) -> Result<HashMap<AccountId, Ledger>, StoreError> {
     let mut ledgers: HashMap<AccountId, Ledger> = HashMap::new();
     let rows = sqlx::query(
@@ -97,7 +98,7 @@ pub(super) async fn load(
             ledger.shows_watched.insert(id);
         }
     }
-    let since = now_ms() - HOUR_MS;
+    let since = now - HOUR_MS;
     let rows = sqlx::query(
         "SELECT account_id, reason, created_at, points FROM point_grants \
          WHERE created_at > $1 AND points > 0 ORDER BY created_at",
@@ -141,7 +142,7 @@ impl Engine {
         reference: String,
     ) -> Result<Option<i64>, EngagementError> {
         let rule = self.rules.rule(kind);
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let ledger = self.ledgers.entry(account).or_default();
         let points = rule
             .points
@@ -218,7 +219,7 @@ impl Engine {
             .bind(account.0 as i64)
             .bind(&id)
             .bind(self.show.as_ref().map(|s| s.id))
-            .bind(now_ms())
+            .bind(self.clock.now_ms())
             .execute(self.store.pool())
             .await;
             if let Err(e) = written {
@@ -274,7 +275,7 @@ impl Engine {
         sqlx::query("INSERT INTO invites (code, account_id, created_at) VALUES ($1, $2, $3)")
             .bind(&code)
             .bind(account.0 as i64)
-            .bind(now_ms())
+            .bind(self.clock.now_ms())
             .execute(self.store.pool())
             .await
             .map_err(|e| storage(e.into()))?;
@@ -358,7 +359,7 @@ impl Engine {
             });
         }
         let code = random_code("R-");
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let grant_id = crate::ids::new_id();
         sqlx::query(
             "INSERT INTO point_grants (id, account_id, points, reason, ref, show_id, created_at) \

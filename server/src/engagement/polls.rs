@@ -4,7 +4,7 @@
 use super::engine::{Engine, storage};
 use super::rules::GrantKind;
 use super::{EngagementError, EngagementEvent, Poll};
-use crate::store::{Store, StoreError, now_ms};
+use crate::store::{Store, StoreError};
 use sqlx::Row;
 use std::collections::{BTreeMap, HashSet};
 use vitrine_shared::AccountId;
@@ -33,7 +33,7 @@ fn text_ok(s: &str, max: usize) -> bool {
     !t.is_empty() && t.chars().count() <= max && !t.chars().any(char::is_control)
 }
 
-pub(super) async fn load(store: &Store) -> Result<BTreeMap<i64, PollState>, StoreError> {
+pub(super) async fn load(store: &Store, now: i64) -> Result<BTreeMap<i64, PollState>, StoreError> {
     let corrupt = |e: &dyn std::fmt::Display| StoreError::Corrupt(e.to_string());
     let mut polls = BTreeMap::new();
     for row in sqlx::query("SELECT id, question, options, closes_at FROM polls")
@@ -56,7 +56,7 @@ pub(super) async fn load(store: &Store) -> Result<BTreeMap<i64, PollState>, Stor
                     closed: false,
                 },
                 voters: HashSet::new(),
-                closed: closes_at_ms <= now_ms(),
+                closed: closes_at_ms <= now,
                 closes_at_ms,
             },
         );
@@ -108,7 +108,7 @@ impl Engine {
         if !DURATION_SECS.contains(&duration_secs) {
             return invalid("duration_secs: 10 to 600");
         }
-        let now = now_ms();
+        let now = self.clock.now_ms();
         // One poll at a time: the one open closes now.
         let open: Vec<i64> = self
             .polls
@@ -169,7 +169,7 @@ impl Engine {
         poll_id: i64,
         option: u32,
     ) -> Result<Poll, EngagementError> {
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let state = self
             .polls
             .get(&poll_id)

@@ -2,7 +2,7 @@
 
 use super::engine::{Engine, storage};
 use super::{EngagementError, EngagementEvent, Question};
-use crate::store::{Store, StoreError, now_ms};
+use crate::store::{Store, StoreError};
 use sqlx::Row;
 use std::collections::{BTreeMap, HashSet};
 use vitrine_shared::{AccountId, ChatText, DisplayName};
@@ -77,7 +77,7 @@ impl Engine {
             text,
             votes: 0,
             answered: false,
-            asked_at_ms: now_ms(),
+            asked_at_ms: self.clock.now_ms(),
         };
         sqlx::query(
             "INSERT INTO questions (id, show_id, account_id, name, text, asked_at, answered_at) \
@@ -148,7 +148,7 @@ impl Engine {
             return Ok(state.question.clone());
         }
         sqlx::query("UPDATE questions SET answered_at = $1 WHERE id = $2")
-            .bind(now_ms())
+            .bind(self.clock.now_ms())
             .bind(question_id)
             .execute(self.store.pool())
             .await

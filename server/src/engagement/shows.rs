@@ -4,7 +4,7 @@
 
 use super::engine::{Engine, storage};
 use super::{EngagementError, EngagementEvent, MAX_FEATURED, Show};
-use crate::store::{Store, StoreError, now_ms};
+use crate::store::{Store, StoreError};
 use sqlx::Row;
 use vitrine_shared::{AccountId, ProductId};
 
@@ -86,7 +86,7 @@ impl Engine {
                 "lineup: at most 50 products".into(),
             ));
         }
-        let now = now_ms();
+        let now = self.clock.now_ms();
         if scheduled_at_ms.is_some_and(|at| at < now - 60_000 || at > now + 366 * 86_400_000) {
             return Err(EngagementError::Invalid(
                 "scheduled_at_ms: from now to a year ahead".into(),
@@ -128,7 +128,7 @@ impl Engine {
         if show.live_at_ms.is_some() {
             return Ok(show);
         }
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let mut tx = self
             .store
             .pool()
@@ -172,7 +172,7 @@ impl Engine {
         let Some(mut show) = self.show.take() else {
             return Ok(None);
         };
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let ended = sqlx::query("UPDATE shows SET ended_at = $1 WHERE id = $2")
             .bind(now)
             .bind(show.id)

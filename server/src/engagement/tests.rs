@@ -1,9 +1,10 @@
 //! The engagement engine's rules, on every backend the tests have.
 
 use super::*;
+use crate::clock::{Clock, ManualClock};
 use crate::commerce::{self, CheckoutSpec, EngineSettings, Purchase, TestGateway, cards};
+use crate::store::Store;
 use crate::store::tests::stores;
-use crate::store::{Store, now_ms};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,6 +15,15 @@ async fn rules() -> RewardRules {
 }
 
 async fn setup(store: &Store, rules: RewardRules) -> (EngagementHandle, commerce::CommerceHandle) {
+    setup_on(store, rules, Clock::system()).await
+}
+
+/// The engines on `clock`: a test holding its [`ManualClock`] moves time.
+async fn setup_on(
+    store: &Store,
+    rules: RewardRules,
+    clock: Clock,
+) -> (EngagementHandle, commerce::CommerceHandle) {
     if store.catalog_is_empty().await.unwrap() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/catalog.toml");
         store
@@ -28,7 +38,9 @@ async fn setup(store: &Store, rules: RewardRules) -> (EngagementHandle, commerce
     )
     .await
     .unwrap();
-    let engagement = spawn(store.clone(), rules, shop.clone()).await.unwrap();
+    let engagement = spawn(store.clone(), clock, rules, shop.clone())
+        .await
+        .unwrap();
     (engagement, shop)
 }
 
@@ -406,6 +418,56 @@ async fn polls_count_one_vote_each_and_close() {
 }
 
 #[tokio::test]
+async fn a_poll_closes_when_the_clock_passes_its_time_and_announces_the_results() {
+    for (store, _dir) in stores().await {
+        let time = ManualClock::starting_now();
+        let (engagement, _) = setup_on(&store, rules().await, time.clock()).await;
+        let host = shopper(&store, "Host").await;
+        let (ada, bob) = (shopper(&store, "Ada").await, shopper(&store, "Bob").await);
+        let mut events = engagement.subscribe();
+        let poll = engagement
+            .create_poll(
+                host,
+                "Which colour?".into(),
+                vec!["Sage".into(), "Oat".into()],
+                30,
+            )
+            .await
+            .unwrap();
+        engagement.vote(ada, poll.id, 0).await.unwrap();
+        // A millisecond short of its time it is still open.
+        time.advance(Duration::from_secs(30) - Duration::from_millis(1));
+        assert!(!engagement.poll(poll.id).await.unwrap().closed);
+        engagement.vote(bob, poll.id, 1).await.unwrap();
+        time.advance(Duration::from_millis(1));
+        assert_eq!(
+            engagement.vote(host, poll.id, 0).await,
+            Err(EngagementError::PollClosed)
+        );
+        // The engine's clock closes it and announces the final counts.
+        let results = tokio::time::timeout(Duration::from_secs(10), async {
+            loop {
+                if let Ok(EngagementEvent::PollResults {
+                    poll_id,
+                    counts,
+                    closed: true,
+                }) = events.recv().await
+                    && poll_id == poll.id
+                {
+                    return counts;
+                }
+            }
+        })
+        .await
+        .expect("the poll closed");
+        assert_eq!(results, [1, 1]);
+        let closed = engagement.poll(poll.id).await.unwrap();
+        assert!(closed.closed);
+        assert_eq!(closed.closes_at_ms, poll.closes_at_ms);
+    }
+}
+
+#[tokio::test]
 async fn questions_are_asked_upvoted_by_others_and_answered() {
     for (store, _dir) in stores().await {
         let (engagement, _) = setup(&store, rules().await).await;
@@ -456,17 +518,17 @@ async fn questions_are_asked_upvoted_by_others_and_answered() {
     }
 }
 
-/// Closes a giveaway now, as its clock would, and restarts the engine so
-/// that its clock finds it (entries close at least 10 s after opening by
-/// rule).
-async fn close_now(store: &Store, id: i64, rules: RewardRules) -> EngagementHandle {
-    sqlx::query("UPDATE giveaways SET closes_at = $1 WHERE id = $2")
-        .bind(now_ms())
-        .bind(id)
-        .execute(store.pool())
-        .await
-        .unwrap();
-    setup(store, rules).await.0
+/// Polls the engine until `giveaway` has `draws` draws, for at most 10 s
+/// (it looks at its clock four times a second).
+async fn drawn(engagement: &EngagementHandle, giveaway: i64, draws: usize) -> Option<Giveaway> {
+    for _ in 0..1000 {
+        let g = engagement.giveaway(giveaway).await.unwrap();
+        if g.draws.len() >= draws {
+            return Some(g);
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    None
 }
 
 #[tokio::test]
@@ -474,7 +536,8 @@ async fn a_giveaway_is_drawn_verifiably_and_redrawn_when_unclaimed() {
     for (store, _dir) in stores().await {
         let mut rules = rules().await;
         rules.giveaway_claim = Duration::from_millis(500);
-        let (engagement, _) = setup(&store, rules.clone()).await;
+        let time = ManualClock::starting_now();
+        let (engagement, _) = setup_on(&store, rules.clone(), time.clock()).await;
         let host = shopper(&store, "Host").await;
         let mut entrants = Vec::new();
         for i in 0..6 {
@@ -499,22 +562,19 @@ async fn a_giveaway_is_drawn_verifiably_and_redrawn_when_unclaimed() {
             Err(EngagementError::AlreadyEntered)
         );
 
-        let engagement = close_now(&store, giveaway.id, rules).await;
+        // Entries close when the clock passes the window, not before.
+        time.advance(Duration::from_secs(60) - Duration::from_millis(1));
+        engagement.enter(host, giveaway.id).await.unwrap();
+        time.advance(Duration::from_millis(1));
         assert_eq!(
-            engagement.enter(host, giveaway.id).await,
+            engagement.enter(entrants[0], giveaway.id).await,
             Err(EngagementError::GiveawayClosed)
         );
         // Drawn, then drawn again when the winner does not claim in time.
-        let mut drawn = None;
-        for _ in 0..1000 {
-            let g = engagement.giveaway(giveaway.id).await.unwrap();
-            if g.draws.len() >= 2 {
-                drawn = Some(g);
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        let g = drawn.unwrap();
+        let first_draw = drawn(&engagement, giveaway.id, 1).await.unwrap();
+        assert_eq!(first_draw.draws.len(), 1, "no redraw while the claim runs");
+        time.advance(rules.giveaway_claim);
+        let g = drawn(&engagement, giveaway.id, 2).await.unwrap();
         // Anyone can check: the seed matches the commitment published at
         // the start, and the draws follow from the seed and the entries.
         let seed = g.seed.clone().unwrap();

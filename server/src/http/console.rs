@@ -140,7 +140,7 @@ pub async fn summary(
     who.require_staff()?;
     let show = show(&state, &raw).await?;
     Ok(Json(
-        crate::console::reports::summary(&state.store, show).await?,
+        crate::console::reports::summary(&state.store, show, state.clock.now_ms()).await?,
     ))
 }
 
@@ -177,7 +177,8 @@ pub async fn orders_csv(
 ) -> Result<Response, ApiError> {
     who.require_staff()?;
     let show = show(&state, &raw).await?;
-    let body = crate::console::reports::orders_csv(&state.store, &show).await?;
+    let body =
+        crate::console::reports::orders_csv(&state.store, &show, state.clock.now_ms()).await?;
     Ok(csv(body, format!("show-{}-orders.csv", show.id)))
 }
 
@@ -201,6 +202,6 @@ pub async fn chat_csv(
 ) -> Result<Response, ApiError> {
     who.require_staff()?;
     let show = show(&state, &raw).await?;
-    let body = crate::console::reports::chat_csv(&state.store, &show).await?;
+    let body = crate::console::reports::chat_csv(&state.store, &show, state.clock.now_ms()).await?;
     Ok(csv(body, format!("show-{}-chat.csv", show.id)))
 }

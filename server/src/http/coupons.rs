@@ -4,7 +4,6 @@
 use super::extract::{ApiJson, Authenticated};
 use super::{ApiError, AppState, ErrorBody};
 use crate::commerce::{CommerceError, Coupon, Discount};
-use crate::store::now_ms;
 use crate::views::coupon_view;
 use axum::Json;
 use axum::extract::{Path, State};
@@ -57,7 +56,7 @@ pub async fn create_coupon(
         min_order_minor: body.min_order_minor,
         max_redemptions: body.max_redemptions,
         per_buyer_limit: body.per_buyer_limit,
-        starts_at_ms: body.starts_at_ms.unwrap_or_else(now_ms),
+        starts_at_ms: body.starts_at_ms.unwrap_or_else(|| state.clock.now_ms()),
         ends_at_ms: body.ends_at_ms,
     };
     let info = state.commerce.create_coupon(who.account.id, coupon).await?;

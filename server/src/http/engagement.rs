@@ -4,7 +4,6 @@
 use super::extract::{ApiJson, Authenticated};
 use super::{ApiError, AppState, ErrorBody};
 use crate::engagement::{Draw, EngagementError, Giveaway, Leader, Poll, Question, Rewards, Scope};
-use crate::store::now_ms;
 use crate::views::show_view;
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -374,7 +373,7 @@ pub async fn ask_question(
     // The same mutes and blocked words as in the room.
     match state
         .moderation
-        .screen(who.account.id, text.as_str(), now_ms())
+        .screen(who.account.id, text.as_str(), state.clock.now_ms())
     {
         Some(RejectReason::Muted { remaining_ms }) => {
             return Err(ApiError::new(

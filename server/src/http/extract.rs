@@ -3,7 +3,7 @@
 
 use super::{ApiError, AppState};
 use crate::auth;
-use crate::store::{Account, Session, now_ms};
+use crate::store::{Account, Session};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
@@ -120,13 +120,14 @@ fn forbidden(who: &str) -> ApiError {
 /// Checks a bearer token (from a header, or a query parameter where a
 /// browser cannot send headers) against its signature, expiry and session.
 pub async fn authenticate(state: &AppState, token: &str) -> Result<Authenticated, ApiError> {
-    let claims =
-        auth::verify(&state.keys.session, token.trim(), now_ms()).map_err(|e| match e {
+    let claims = auth::verify(&state.keys.session, token.trim(), state.clock.now_ms()).map_err(
+        |e| match e {
             auth::TokenError::Expired => {
                 ApiError::unauthorized("expired_token", "session expired; sign in again")
             }
             _ => ApiError::unauthorized("invalid_token", "invalid bearer token"),
-        })?;
+        },
+    )?;
     let (session, account) = state
         .store
         .live_session(&claims.session_id)

@@ -47,6 +47,8 @@ pub struct AppState(pub Arc<AppStateInner>);
 
 pub struct AppStateInner {
     pub store: Store,
+    /// The server's one clock: sessions expire and defaults start by it.
+    pub clock: crate::clock::Clock,
     pub commerce: crate::commerce::CommerceHandle,
     pub engagement: crate::engagement::EngagementHandle,
     pub console: crate::console::ConsoleHandle,

@@ -13,7 +13,8 @@ pub mod filter;
 
 pub use filter::{Filter, FilterError, MAX_TERM_CHARS, MAX_TERMS};
 
-use crate::store::{Account, Store, StoreError, now_ms};
+use crate::clock::Clock;
+use crate::store::{Account, Store, StoreError};
 use sqlx::Row;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
@@ -160,6 +161,8 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 /// Moderation state shared by the HTTP tier and the room thread.
 pub struct Moderation {
     store: Store,
+    /// Mutes end and actions are stamped by this clock.
+    clock: Clock,
     mutes: Mutex<Mutes>,
     bans: Mutex<HashMap<AccountId, Ban>>,
     filter: RwLock<Arc<Filter>>,
@@ -182,12 +185,14 @@ struct Change<'a> {
 }
 
 impl Moderation {
-    /// Loads mutes still running, bans and the filter from the store. The
-    /// receiver goes to the room thread.
+    /// Loads mutes still running (by `clock`), bans and the filter from the
+    /// store. The receiver goes to the room thread.
     pub async fn load(
         store: Store,
+        clock: Clock,
     ) -> Result<(Arc<Moderation>, mpsc::UnboundedReceiver<RoomAction>), StoreError> {
-        let now = now_ms();
+        let store = store.with_clock(clock.clone());
+        let now = clock.now_ms();
         let pool = store.pool();
         sqlx::query("DELETE FROM moderation_mutes WHERE until_at <= $1")
             .bind(now)
@@ -239,6 +244,7 @@ impl Moderation {
         let (to_rooms, from_http) = mpsc::unbounded_channel();
         let moderation = Moderation {
             store,
+            clock,
             mutes: Mutex::new(mutes),
             bans: Mutex::new(bans),
             filter: RwLock::new(Arc::new(filter)),
@@ -283,7 +289,7 @@ impl Moderation {
             account,
             name: line.name.clone(),
             text: line.text.clone(),
-            at_ms: now_ms(),
+            at_ms: self.clock.now_ms(),
         });
         while lines.len() > CHAT_KEPT_PER_ROOM {
             lines.pop_front();
@@ -302,7 +308,7 @@ impl Moderation {
     }
 
     pub fn mutes(&self) -> Vec<Mute> {
-        lock(&self.mutes).active(now_ms())
+        lock(&self.mutes).active(self.clock.now_ms())
     }
 
     pub fn bans(&self) -> Vec<Ban> {
@@ -355,7 +361,7 @@ impl Moderation {
     ) -> Result<LogEntry, ModerationError> {
         let entry = LogEntry {
             seq: *next_seq,
-            at_ms: now_ms(),
+            at_ms: self.clock.now_ms(),
             actor: change.actor.id,
             actor_name: change.actor.name.to_string(),
             action: change.action.to_owned(),
@@ -447,7 +453,7 @@ impl Moderation {
         }
         let reason = check_reason(reason)?;
         let mut next = self.writes.lock().await;
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let mute = Mute {
             account: target.id,
             name: target.name.to_string(),
@@ -486,7 +492,7 @@ impl Moderation {
     /// Ends `account`'s mute early.
     pub async fn unmute(&self, actor: &Account, account: AccountId) -> Result<(), ModerationError> {
         let mut next = self.writes.lock().await;
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let name = lock(&self.mutes)
             .0
             .get(&account)
@@ -555,7 +561,7 @@ impl Moderation {
             name: target.name.to_string(),
             reason: reason.to_owned(),
             banned_by: actor.id,
-            banned_at_ms: now_ms(),
+            banned_at_ms: self.clock.now_ms(),
         };
         let upsert = sqlx::query(
             "INSERT INTO moderation_bans (account_id, name, reason, banned_by, banned_at) \
@@ -742,6 +748,7 @@ fn quoted(terms: &[&String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::ManualClock;
 
     fn mute(account: u64, until_ms: i64) -> Mute {
         Mute {
@@ -801,7 +808,51 @@ mod tests {
         }
     }
 
+    #[tokio::test]
+    async fn a_mute_ends_when_the_clock_passes_it_and_a_restart_forgets_it() {
+        for (store, _dir) in crate::store::tests::stores().await {
+            let time = ManualClock::starting_now();
+            let host = store
+                .create_account(&DisplayName::new("Hana").unwrap(), Role::Host, "user")
+                .await
+                .unwrap();
+            let shopper = store
+                .create_guest(&DisplayName::new("Sam").unwrap())
+                .await
+                .unwrap();
+            let (moderation, _rx) = Moderation::load(store.clone(), time.clock()).await.unwrap();
+            let target = moderation.target(shopper.id).await.unwrap();
+            moderation
+                .mute(&host, &target, MIN_MUTE, "calm down")
+                .await
+                .unwrap();
+            time.advance(MIN_MUTE - Duration::from_millis(1));
+            assert_eq!(
+                moderation.screen(shopper.id, "hello", time.now_ms()),
+                Some(RejectReason::Muted { remaining_ms: 1 })
+            );
+            assert_eq!(moderation.mutes().len(), 1);
+            time.advance(Duration::from_millis(1));
+            assert_eq!(moderation.screen(shopper.id, "hello", time.now_ms()), None);
+            assert!(moderation.mutes().is_empty(), "an ended mute is not listed");
+            assert!(matches!(
+                moderation.unmute(&host, shopper.id).await,
+                Err(ModerationError::NotMuted)
+            ));
+            // A restart drops the ended mute from the store too.
+            drop(moderation);
+            let (again, _rx) = Moderation::load(store.clone(), time.clock()).await.unwrap();
+            assert!(again.mutes().is_empty());
+            let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM moderation_mutes")
+                .fetch_one(store.pool())
+                .await
+                .unwrap();
+            assert_eq!(rows, 0);
+        }
+    }
+
     async fn durable_and_logged(store: Store) {
+        let time = ManualClock::starting_now();
         let host = store
             .create_account(&DisplayName::new("Hana").unwrap(), Role::Host, "user")
             .await
@@ -810,7 +861,7 @@ mod tests {
             .create_guest(&DisplayName::new("Sam").unwrap())
             .await
             .unwrap();
-        let (moderation, mut rx) = Moderation::load(store.clone()).await.unwrap();
+        let (moderation, mut rx) = Moderation::load(store.clone(), time.clock()).await.unwrap();
         assert!(matches!(
             moderation.target(host.id).await,
             Err(ModerationError::StaffTarget)
@@ -847,17 +898,17 @@ mod tests {
 
         // A restart finds it all again.
         drop(moderation);
-        let (again, _rx) = Moderation::load(store.clone()).await.unwrap();
+        let (again, _rx) = Moderation::load(store.clone(), time.clock()).await.unwrap();
         assert!(again.is_banned(shopper.id));
         assert!(matches!(
-            again.screen(shopper.id, "hello", now_ms()),
+            again.screen(shopper.id, "hello", time.now_ms()),
             Some(RejectReason::Muted { remaining_ms }) if remaining_ms > 590_000
         ));
         assert_eq!(
-            again.screen(host.id, "SPAM!", now_ms()),
+            again.screen(host.id, "SPAM!", time.now_ms()),
             Some(RejectReason::Filtered)
         );
-        assert_eq!(again.screen(host.id, "spammer", now_ms()), None);
+        assert_eq!(again.screen(host.id, "spammer", time.now_ms()), None);
         again.unmute(&host, shopper.id).await.unwrap();
         again.unban(&host, shopper.id).await.unwrap();
         assert!(matches!(
@@ -865,7 +916,7 @@ mod tests {
             Err(ModerationError::NotBanned)
         ));
         assert!(!again.is_banned(shopper.id));
-        assert_eq!(again.screen(shopper.id, "hello", now_ms()), None);
+        assert_eq!(again.screen(shopper.id, "hello", time.now_ms()), None);
 
         let log = again.log(100, None).await.unwrap();
         let actions: Vec<&str> = log.iter().map(|e| e.action.as_str()).collect();

@@ -468,3 +468,82 @@ mod tests {
         );
     }
 }
+
+/// The plugin in the room app, ticked by hand.
+#[cfg(test)]
+mod app_tests {
+    use super::*;
+    use crate::rooms::harness::{TICK, TestRooms};
+    use vitrine_shared::Role;
+    use vitrine_shared::protocol::RoomEvent;
+
+    fn spawn_of(rooms: &TestRooms, client: u64) -> PoseNet {
+        rooms
+            .received(client)
+            .iter()
+            .find_map(|m| match m {
+                ServerMessage::Room(RoomEvent::Welcome { spawn, .. }) => Some(**spawn),
+                _ => None,
+            })
+            .expect("welcomed")
+    }
+
+    fn refusals(rooms: &TestRooms, client: u64) -> usize {
+        rooms
+            .received(client)
+            .iter()
+            .filter(|m| matches!(m, ServerMessage::Rejected(_)))
+            .count()
+    }
+
+    fn stored_pose(rooms: &mut TestRooms, client: u64) -> PoseNet {
+        let world = rooms.app.world_mut();
+        let mut avatars = world.query::<(&Member, &Avatar)>();
+        avatars
+            .iter(world)
+            .find(|(m, _)| m.client == client)
+            .map(|(_, a)| a.pose)
+            .expect("a member")
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn snapshots_go_out_twenty_times_a_second_of_ticks() {
+        let mut rooms = TestRooms::start().await;
+        let (_, ada) = rooms.join("Ada", Role::Shopper, "hall").await;
+        rooms.clear(ada);
+        rooms.ticks(TICK_HZ);
+        let snapshots = rooms
+            .received(ada)
+            .iter()
+            .filter(|m| matches!(m, ServerMessage::Snapshot(_)))
+            .count();
+        assert_eq!(snapshots, SNAPSHOT_HZ as usize);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn teleports_wait_out_their_cooldown() {
+        let mut rooms = TestRooms::start().await;
+        let (_, ada) = rooms.join("Ada", Role::Shopper, "hall").await;
+        let spawn = spawn_of(&rooms, ada);
+        let step = |dx: f32| [spawn.position[0] + dx, 0.0, spawn.position[2]];
+        let teleport = |dx: f32| RoomCommand::Teleport {
+            to: step(dx),
+            yaw: 0.0,
+        };
+        rooms.send(ada, teleport(1.0));
+        rooms.step(TICK);
+        assert_eq!(refusals(&rooms, ada), 0);
+        assert_eq!(stored_pose(&mut rooms, ada).position, step(1.0));
+        rooms.send(ada, teleport(2.0));
+        rooms.step(TICK);
+        assert_eq!(refusals(&rooms, ada), 1, "too soon");
+        // A millisecond short of the cooldown, then on it.
+        rooms.send(ada, teleport(2.0));
+        rooms.step(TELEPORT_COOLDOWN - TICK - Duration::from_millis(1));
+        assert_eq!(refusals(&rooms, ada), 2);
+        rooms.send(ada, teleport(2.0));
+        rooms.step(Duration::from_millis(1));
+        assert_eq!(refusals(&rooms, ada), 2);
+        assert_eq!(stored_pose(&mut rooms, ada).position, step(2.0));
+    }
+}

@@ -109,3 +109,90 @@ fn relay(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rooms::harness::{TICK, TestRooms};
+    use vitrine_shared::{ChatText, Role};
+
+    fn bursts(rooms: &TestRooms, client: renet::ClientId) -> Vec<ReactionBurst> {
+        rooms
+            .received(client)
+            .iter()
+            .filter_map(|m| match m {
+                ServerMessage::Room(RoomEvent::Reactions(burst)) => Some(burst.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn reactions_go_out_summed_once_per_window_to_their_room_only() {
+        let mut rooms = TestRooms::start().await;
+        let (_, ada) = rooms.join("Ada", Role::Shopper, "hall").await;
+        let (_, bob) = rooms.join("Bob", Role::Shopper, "hall").await;
+        let (_, cy) = rooms.join("Cy", Role::Shopper, "annex").await;
+        // A window closes here, whatever the joins left in it.
+        rooms.step(REACTION_WINDOW);
+        for _ in 0..3 {
+            rooms.send(ada, RoomCommand::React(Reaction::Heart));
+        }
+        rooms.send(bob, RoomCommand::React(Reaction::Clap));
+        rooms.step(REACTION_WINDOW - Duration::from_millis(1));
+        assert!(bursts(&rooms, ada).is_empty(), "held until the window ends");
+        rooms.step(Duration::from_millis(1));
+        let sent = bursts(&rooms, ada);
+        assert_eq!(sent.len(), 1, "a burst is one message");
+        assert_eq!(sent[0].counts, [(Reaction::Heart, 3), (Reaction::Clap, 1)]);
+        assert_eq!(sent[0].from.len(), 4);
+        assert_eq!(bursts(&rooms, bob), sent);
+        assert!(bursts(&rooms, cy).is_empty(), "another room hears nothing");
+        // The next window starts empty.
+        rooms.send(ada, RoomCommand::React(Reaction::Wow));
+        rooms.step(TICK);
+        rooms.step(REACTION_WINDOW - TICK - Duration::from_millis(1));
+        assert_eq!(bursts(&rooms, ada).len(), 1);
+        rooms.step(Duration::from_millis(1));
+        let sent = bursts(&rooms, ada);
+        assert_eq!(sent.len(), 2);
+        assert_eq!(sent[1].counts, [(Reaction::Wow, 1)]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn chat_is_relayed_in_one_order_and_kept_for_newcomers() {
+        let mut rooms = TestRooms::start().await;
+        let (_, ada) = rooms.join("Ada", Role::Shopper, "hall").await;
+        let (_, cy) = rooms.join("Cy", Role::Shopper, "annex").await;
+        for text in ["one", "two"] {
+            rooms.send(ada, RoomCommand::Chat(ChatText::new(text).unwrap()));
+        }
+        rooms.step(TICK);
+        let sent_at = rooms.time.now_ms();
+        let lines = |rooms: &TestRooms, client| -> Vec<(u64, String)> {
+            rooms
+                .received(client)
+                .iter()
+                .filter_map(|m| match m {
+                    ServerMessage::Room(RoomEvent::Chat(line)) => {
+                        Some((line.seq, line.text.to_string()))
+                    }
+                    _ => None,
+                })
+                .collect()
+        };
+        assert_eq!(lines(&rooms, ada), [(1, "one".into()), (2, "two".into())]);
+        assert!(lines(&rooms, cy).is_empty());
+        let (_, bob) = rooms.join("Bob", Role::Shopper, "hall").await;
+        let welcome = rooms.received(bob).iter().find_map(|m| match m {
+            ServerMessage::Room(RoomEvent::Welcome { recent_chat, .. }) => Some(recent_chat),
+            _ => None,
+        });
+        assert_eq!(welcome.map(|c| c.len()), Some(2));
+        // The console's log gets each line with its sender's account, stamped
+        // by the server's clock.
+        let logged = rooms.chat_log.try_recv().unwrap();
+        assert_eq!((logged.seq, logged.text.as_str()), (1, "one"));
+        assert_eq!(logged.sent_at_ms, sent_at);
+    }
+}

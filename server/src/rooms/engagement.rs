@@ -10,12 +10,12 @@ use super::Clients;
 use super::inbox::{CommandReceived, PoseReceived};
 use super::membership::{Member, Room, clients_of};
 use super::{ServerSystems, send_event};
+use crate::clock::Clock;
 use crate::console::ChatLogLine;
 use crate::engagement::{
     Answer, EngagementError, EngagementEvent, EngagementHandle, Giveaway, GrantKind, Leader,
     OpenState, Poll, Question,
 };
-use crate::store::now_ms;
 use bevy_app::prelude::*;
 use bevy_ecs::prelude::*;
 use bevy_renet::RenetServer;
@@ -166,6 +166,7 @@ fn log_chat(
     clients: Res<Clients>,
     members: Query<&Member>,
     mut link: ResMut<EngagementLink>,
+    clock: Res<Clock>,
 ) {
     for (entity, room) in &rooms {
         let last = link.logged.get(&entity).copied().unwrap_or(0);
@@ -189,7 +190,7 @@ fn log_chat(
                 account,
                 name: line.name.to_string(),
                 text: line.text.to_string(),
-                sent_at_ms: now_ms(),
+                sent_at_ms: clock.now_ms(),
             };
             if link.chat_log.try_send(entry).is_err() {
                 tracing::warn!("chat log queue full; a line is missing from the export");
@@ -372,6 +373,7 @@ fn grant_watch_minutes(
     mut members: Query<(&Member, &mut Presence)>,
     link: Res<EngagementLink>,
     time: Res<Time<Real>>,
+    clock: Res<Clock>,
 ) {
     let now = time.elapsed();
     for (member, mut presence) in members.iter_mut() {
@@ -383,7 +385,7 @@ fn grant_watch_minutes(
             .last_active
             .is_some_and(|at| now.saturating_sub(at) <= link.idle_after);
         if active {
-            let minute = now_ms() / link.watch_minute.as_millis().max(1) as i64;
+            let minute = clock.now_ms() / link.watch_minute.as_millis().max(1) as i64;
             link.handle
                 .try_grant(member.info.account, GrantKind::Watch, minute.to_string());
         }
@@ -396,6 +398,7 @@ fn send_engagement_commands(
     mut link: ResMut<EngagementLink>,
     mut server: ResMut<RenetServer>,
     shared: Res<super::Shared>,
+    clock: Res<Clock>,
 ) {
     for CommandReceived { member, command } in received.read() {
         let Ok(member) = members.get(*member) else {
@@ -411,7 +414,11 @@ fn send_engagement_commands(
             RoomCommand::Chat(_) => {
                 shared.metrics.chat_lines.fetch_add(1, Ordering::Relaxed);
                 // Capped per hour by the rules; each line is its own reference.
-                handle.try_grant(account, GrantKind::Chat, format!("{}:{client}", now_ms()));
+                handle.try_grant(
+                    account,
+                    GrantKind::Chat,
+                    format!("{}:{client}", clock.now_ms()),
+                );
                 continue;
             }
             RoomCommand::ViewProduct { product } => {
@@ -603,5 +610,59 @@ fn relay_engagement_news(
         for client in server.clients_id() {
             send_event(&mut server, client, &message);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rooms::harness::{TICK, TestRooms};
+    use vitrine_shared::{Reaction, Role};
+
+    fn points(rooms: &TestRooms, client: ClientId) -> Vec<(i64, String)> {
+        rooms
+            .received(client)
+            .iter()
+            .filter_map(|m| match m {
+                ServerMessage::Engagement(EngagementEventNet::Points {
+                    change, reason, ..
+                }) => Some((*change, reason.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    async fn watch_refs(rooms: &TestRooms, account: AccountId) -> Vec<String> {
+        sqlx::query_scalar(
+            "SELECT ref FROM point_grants WHERE account_id = $1 AND reason = 'watch'",
+        )
+        .bind(account.0 as i64)
+        .fetch_all(rooms.store.pool())
+        .await
+        .unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_active_member_earns_each_full_minute_and_an_idle_one_does_not() {
+        let mut rooms = TestRooms::start().await;
+        let (ada, ada_client) = rooms.join("Ada", Role::Shopper, "hall").await;
+        // A reaction is activity; Bob only watches.
+        rooms.send(ada_client, RoomCommand::React(Reaction::Heart));
+        let (bob, bob_client) = rooms.join("Bob", Role::Shopper, "hall").await;
+        let minute = Duration::from_secs(60);
+        rooms.step(minute - TICK - Duration::from_millis(1));
+        rooms.step(Duration::from_millis(1));
+        let granted_at = rooms.time.now_ms();
+        rooms.step(TICK);
+        let earned = rooms.settle(|r| !points(r, ada_client).is_empty());
+        assert!(earned, "Ada's first minute earns");
+        assert_eq!(points(&rooms, ada_client)[0].0, 2);
+        // The grant's reference is the minute's number by the server's clock.
+        assert_eq!(
+            watch_refs(&rooms, ada.id).await,
+            [(granted_at / 60_000).to_string()]
+        );
+        assert!(points(&rooms, bob_client).is_empty());
+        assert!(watch_refs(&rooms, bob.id).await.is_empty(), "idle: nothing");
     }
 }

@@ -8,7 +8,7 @@
 use super::membership::{Limits, Member};
 use super::moderation::{ModerationLink, Screen};
 use super::{Clients, ServerSystems, Shared, send_event};
-use crate::store::now_ms;
+use crate::clock::Clock;
 use bevy_app::prelude::*;
 use bevy_ecs::prelude::*;
 use bevy_renet::RenetServer;
@@ -53,6 +53,7 @@ fn receive_messages(
     mut commands: MessageWriter<CommandReceived>,
     shared: Res<Shared>,
     time: Res<Time<Real>>,
+    clock: Res<Clock>,
     moderation: Res<ModerationLink>,
 ) {
     let now = time.elapsed();
@@ -127,7 +128,7 @@ fn receive_messages(
             // Then moderation: a muted member, a blocked term, or a member
             // on its way out (see `moderation`).
             let screened = match bucket.try_take(now) {
-                Ok(()) => moderation.screen(client, member.info.account, &command, now_ms()),
+                Ok(()) => moderation.screen(client, member.info.account, &command, clock.now_ms()),
                 Err(wait) => Screen::Reject(RejectReason::RateLimited {
                     retry_after_ms: wait.as_millis().min(u32::MAX as u128) as u32,
                 }),
@@ -156,5 +157,86 @@ fn receive_messages(
             metrics.reject("protocol_violation");
             server.disconnect(client);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rooms::harness::{TICK, TestRooms};
+    use std::time::Duration;
+    use vitrine_shared::protocol::RoomEvent;
+    use vitrine_shared::{ChatText, Role};
+
+    fn chat(text: &str) -> RoomCommand {
+        RoomCommand::Chat(ChatText::new(text).unwrap())
+    }
+
+    fn limited(rooms: &TestRooms, client: u64) -> Vec<u32> {
+        rooms
+            .received(client)
+            .iter()
+            .filter_map(|m| match m {
+                ServerMessage::Rejected(Rejection {
+                    reason: RejectReason::RateLimited { retry_after_ms },
+                    ..
+                }) => Some(*retry_after_ms),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn lines(rooms: &TestRooms, client: u64) -> usize {
+        rooms
+            .received(client)
+            .iter()
+            .filter(|m| matches!(m, ServerMessage::Room(RoomEvent::Chat(_))))
+            .count()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn chat_beyond_its_burst_waits_for_the_bucket_to_refill() {
+        let mut rooms = TestRooms::start_with(|s| {
+            s.chat = crate::config::RateConfig {
+                per_second: 1.0,
+                burst: 2,
+            }
+        })
+        .await;
+        let (_, ada) = rooms.join("Ada", Role::Shopper, "hall").await;
+        for text in ["a", "b", "c"] {
+            rooms.send(ada, chat(text));
+        }
+        rooms.step(TICK);
+        assert_eq!(lines(&rooms, ada), 2, "the burst goes through");
+        assert_eq!(
+            limited(&rooms, ada),
+            [1000],
+            "the third is told to wait 1 s"
+        );
+        // A millisecond short of the second: still empty.
+        rooms.step(Duration::from_millis(999) - TICK);
+        rooms.send(ada, chat("d"));
+        rooms.step(TICK);
+        assert_eq!(lines(&rooms, ada), 2);
+        assert_eq!(limited(&rooms, ada).len(), 2);
+        // Past the second: one more token.
+        rooms.send(ada, chat("e"));
+        rooms.step(TICK);
+        assert_eq!(lines(&rooms, ada), 3);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_message_on_the_wrong_channel_or_undecodable_disconnects() {
+        let mut rooms = TestRooms::start().await;
+        let (_, ada) = rooms.join("Ada", Role::Shopper, "hall").await;
+        let (_, bob) = rooms.join("Bob", Role::Shopper, "hall").await;
+        rooms.send_raw(ada, ClientChannel::Commands, vec![0xff; 8]);
+        let chat_on_input = vitrine_shared::encode(&ClientMessage::Room(chat("hi"))).unwrap();
+        rooms.send_raw(bob, ClientChannel::Input, chat_on_input);
+        rooms.step(TICK);
+        assert!(!rooms.is_connected(ada), "malformed");
+        assert!(!rooms.is_connected(bob), "wrong channel");
+        assert_eq!(rooms.metrics.rejected("protocol_violation"), 2);
     }
 }

@@ -43,3 +43,32 @@ fn shut_down(
     }
     exit.write(AppExit::Success);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rooms::harness::{TICK, TestRooms};
+    use vitrine_shared::Role;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_shutdown_signal_tells_every_client_and_exits_once() {
+        let mut rooms = TestRooms::start().await;
+        let (_, ada) = rooms.join("Ada", Role::Shopper, "hall").await;
+        let (_, cy) = rooms.join("Cy", Role::Shopper, "annex").await;
+        assert_eq!(rooms.metrics.clients.load(Ordering::Relaxed), 2);
+        rooms.step(TICK);
+        assert!(rooms.app.should_exit().is_none());
+        rooms.shutdown.store(true, Ordering::Release);
+        rooms.step(TICK);
+        assert!(rooms.app.should_exit().is_some());
+        rooms.step(TICK);
+        for client in [ada, cy] {
+            let told = rooms
+                .received(client)
+                .iter()
+                .filter(|m| matches!(m, ServerMessage::ShuttingDown { .. }))
+                .count();
+            assert_eq!(told, 1, "told once");
+        }
+    }
+}

@@ -4,7 +4,6 @@
 
 use super::products::HeldProducts;
 use super::shop::ShopLink;
-use super::transport::UdpTransport;
 use super::{Clients, RateSettings, Shared, send_event};
 use crate::rate_limit::TokenBucket;
 use bevy_app::prelude::*;
@@ -12,6 +11,7 @@ use bevy_ecs::prelude::*;
 use bevy_renet::{RenetServer, RenetServerEvent};
 use bevy_time::prelude::*;
 use renet::{ClientId, ServerEvent};
+use renetcode::NETCODE_USER_DATA_BYTES;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
@@ -100,8 +100,15 @@ pub struct Limits {
     pub last_teleport: Option<Duration>,
 }
 
+/// Each connected client's token user data (account, role, room, name):
+/// the transport files it when netcode accepts the token, and a client is
+/// admitted from it. Tests without sockets file it themselves.
+#[derive(Resource, Default)]
+pub struct Tokens(pub HashMap<ClientId, [u8; NETCODE_USER_DATA_BYTES]>);
+
 pub(super) fn plugin(app: &mut App) {
     app.init_resource::<RoomIndex>()
+        .init_resource::<Tokens>()
         .add_observer(on_server_event);
 }
 
@@ -130,7 +137,7 @@ fn on_server_event(
     event: On<RenetServerEvent>,
     mut commands: Commands,
     mut server: ResMut<RenetServer>,
-    transport: Res<UdpTransport>,
+    mut tokens: ResMut<Tokens>,
     mut clients: ResMut<Clients>,
     index: Res<RoomIndex>,
     mut rooms: Query<&mut Room>,
@@ -150,7 +157,7 @@ fn on_server_event(
                 client,
                 &mut commands,
                 &mut server,
-                &transport,
+                &tokens,
                 &mut clients,
                 &index,
                 &mut rooms,
@@ -168,6 +175,7 @@ fn on_server_event(
             }
         }
         ServerEvent::ClientDisconnected { client_id, reason } => {
+            tokens.0.remove(client_id);
             let Some(entity) = clients.0.remove(client_id) else {
                 return;
             };
@@ -208,7 +216,7 @@ fn admit(
     client: ClientId,
     commands: &mut Commands,
     server: &mut RenetServer,
-    transport: &UdpTransport,
+    tokens: &Tokens,
     clients: &mut Clients,
     index: &RoomIndex,
     rooms: &mut Query<&mut Room>,
@@ -219,8 +227,8 @@ fn admit(
     shop: &ShopLink,
     now: Duration,
 ) -> Result<(), &'static str> {
-    let raw = transport.user_data(client).ok_or("no_user_data")?;
-    let who = TokenUserData::from_bytes(&raw).map_err(|_| "bad_user_data")?;
+    let raw = tokens.0.get(&client).ok_or("no_user_data")?;
+    let who = TokenUserData::from_bytes(raw).map_err(|_| "bad_user_data")?;
     let room_entity = *index.0.get(&who.room).ok_or("unknown_room")?;
     // A token issued before a ban is still refused.
     if shared.moderation.is_banned(who.account) {
@@ -330,4 +338,73 @@ pub fn clients_of(members: &Query<&Member>, account: vitrine_shared::AccountId) 
         .filter(|m| m.info.account == account)
         .map(|m| m.client)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rooms::harness::{TICK, TestRooms};
+    use vitrine_shared::Role;
+
+    fn joined(rooms: &TestRooms, client: ClientId) -> Vec<String> {
+        rooms
+            .received(client)
+            .iter()
+            .filter_map(|m| match m {
+                ServerMessage::Room(RoomEvent::MemberJoined(info)) => Some(info.name.to_string()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn members_are_admitted_from_their_token_until_the_room_is_full() {
+        let mut rooms = TestRooms::start().await;
+        let (_, ada) = rooms.join("Ada", Role::Shopper, "hall").await;
+        let (_, _bob) = rooms.join("Bob", Role::Shopper, "hall").await;
+        let (_, _cy) = rooms.join("Cy", Role::Shopper, "hall").await;
+        assert_eq!(joined(&rooms, ada), ["Bob", "Cy"]);
+        // The hall holds three.
+        let dee = rooms.account("Dee", Role::Shopper).await;
+        let refused = rooms.connect(&dee, "hall");
+        rooms.step(TICK);
+        assert!(!rooms.is_connected(refused));
+        assert_eq!(rooms.metrics.rejected("room_full"), 1);
+        // A room nobody declared.
+        let lost = rooms.connect(&dee, "attic");
+        rooms.step(TICK);
+        assert!(!rooms.is_connected(lost));
+        assert_eq!(rooms.metrics.rejected("unknown_room"), 1);
+        // The annex has room.
+        let dee_client = rooms.connect(&dee, "annex");
+        rooms.step(TICK);
+        assert!(rooms.is_connected(dee_client));
+        assert_eq!(
+            joined(&rooms, ada),
+            ["Bob", "Cy"],
+            "other rooms' joins are not news"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_second_connection_replaces_the_first_and_the_room_hears_who_left() {
+        let mut rooms = TestRooms::start().await;
+        let (ada, first) = rooms.join("Ada", Role::Shopper, "hall").await;
+        let (_, bob) = rooms.join("Bob", Role::Shopper, "hall").await;
+        let second = rooms.connect(&ada, "hall");
+        // Admitted on this tick, the old one dropped, the room told next.
+        rooms.ticks(3);
+        assert!(rooms.is_connected(second));
+        assert!(
+            !rooms.is_connected(first),
+            "one live connection per account"
+        );
+        let left = rooms
+            .received(bob)
+            .iter()
+            .filter(|m| matches!(m, ServerMessage::Room(RoomEvent::MemberLeft { .. })))
+            .count();
+        assert_eq!(left, 1, "{:?}", rooms.received(bob));
+        assert_eq!(rooms.directory.members().len(), 2, "the seat is kept");
+    }
 }

@@ -18,6 +18,9 @@ mod spec;
 mod stage;
 mod transport;
 
+#[cfg(test)]
+mod harness;
+
 pub use spec::{RoomSpec, RoomsFileError, load_rooms_file, parse_rooms};
 
 use crate::config::RateConfig;
@@ -45,11 +48,15 @@ pub const MAX_CLIENTS_PER_SERVER: usize = 1024;
 /// Largest capacity a room may declare.
 pub const MAX_ROOM_CAPACITY: usize = 1000;
 
-/// What the room loop needs from the rest of the server.
-pub struct GameContext {
+/// The room loop's UDP side: netcode on this socket.
+pub struct Network {
     pub socket: UdpSocket,
     pub public_addr: SocketAddr,
     pub netcode_key: [u8; 32],
+}
+
+/// What the room loop needs from the rest of the server.
+pub struct GameContext {
     pub rooms: Vec<RoomSpec>,
     pub directory: Arc<RoomDirectory>,
     pub metrics: Arc<Metrics>,
@@ -79,6 +86,9 @@ pub struct GameContext {
     pub moderation_actions: tokio::sync::mpsc::UnboundedReceiver<crate::moderation::RoomAction>,
     /// The host's video, when the relay runs.
     pub stage: Option<Arc<crate::media::StageStream>>,
+    /// The server's clock, for instants that leave the room (chat log
+    /// stamps, mute ends, watch-minute numbers); cadence runs on Bevy's time.
+    pub clock: crate::clock::Clock,
 }
 
 /// The stages of a tick, in order (STYLE.md §3).
@@ -130,8 +140,9 @@ pub(crate) fn send_event(server: &mut RenetServer, client: ClientId, message: &S
     }
 }
 
-/// Builds the room app. It runs no loop; call [`run`] or `update()` it.
-pub fn build_app(ctx: GameContext) -> std::io::Result<App> {
+/// Builds the room app on `net`. It runs no loop; call [`run`] or
+/// `update()` it.
+pub fn build_app(net: Network, ctx: GameContext) -> std::io::Result<App> {
     let max_clients = ctx
         .rooms
         .iter()
@@ -139,11 +150,22 @@ pub fn build_app(ctx: GameContext) -> std::io::Result<App> {
         .sum::<usize>()
         .min(MAX_CLIENTS_PER_SERVER);
     let transport = transport::UdpTransport::new(
-        ctx.socket,
-        ctx.public_addr,
-        ctx.netcode_key,
+        net.socket,
+        net.public_addr,
+        net.netcode_key,
         max_clients.max(1),
     )?;
+    let mut app = room_app(ctx);
+    app.insert_resource(transport)
+        .add_plugins(transport::plugin);
+    app.finish();
+    app.cleanup();
+    Ok(app)
+}
+
+/// The rooms without a transport: every plugin and resource but the
+/// socket. Tests connect renet's local clients to it instead.
+fn room_app(ctx: GameContext) -> App {
     ctx.metrics
         .rooms
         .store(ctx.rooms.len() as u64, Ordering::Relaxed);
@@ -151,7 +173,6 @@ pub fn build_app(ctx: GameContext) -> std::io::Result<App> {
     let mut app = App::new();
     app.add_plugins((TaskPoolPlugin::default(), TimePlugin, RenetServerPlugin))
         .insert_resource(RenetServer::new(vitrine_shared::connection_config()))
-        .insert_resource(transport)
         .insert_resource(Shared {
             directory: ctx.directory,
             metrics: ctx.metrics,
@@ -163,6 +184,7 @@ pub fn build_app(ctx: GameContext) -> std::io::Result<App> {
             reactions: ctx.reactions,
         })
         .insert_resource(ShutdownSignal(ctx.shutdown))
+        .insert_resource(ctx.clock)
         .insert_resource(shop::ShopLink::new(
             ctx.commerce,
             ctx.commerce_events,
@@ -194,7 +216,6 @@ pub fn build_app(ctx: GameContext) -> std::io::Result<App> {
                 .chain(),
         )
         .add_plugins((
-            transport::plugin,
             membership::plugin,
             inbox::plugin,
             avatars::plugin,
@@ -207,9 +228,7 @@ pub fn build_app(ctx: GameContext) -> std::io::Result<App> {
             lifecycle::plugin,
         ));
     membership::spawn_rooms(app.world_mut(), ctx.rooms);
-    app.finish();
-    app.cleanup();
-    Ok(app)
+    app
 }
 
 /// Runs the room loop at [`TICK_HZ`] until the shutdown signal is handled.

@@ -132,3 +132,76 @@ fn apply_actions(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rooms::harness::{TICK, TestRooms};
+    use vitrine_shared::{ChatText, Role};
+
+    fn chat(text: &str) -> RoomCommand {
+        RoomCommand::Chat(ChatText::new(text).unwrap())
+    }
+
+    fn heard(rooms: &TestRooms, client: ClientId, text: &str) -> bool {
+        rooms.received(client).iter().any(
+            |m| matches!(m, ServerMessage::Room(RoomEvent::Chat(line)) if line.text.as_str() == text),
+        )
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_mute_holds_until_the_clock_passes_it() {
+        let mut rooms = TestRooms::start().await;
+        let host = rooms.account("Hana", Role::Host).await;
+        let (ada, ada_client) = rooms.join("Ada", Role::Shopper, "hall").await;
+        let (_, bob) = rooms.join("Bob", Role::Shopper, "hall").await;
+        let minute = Duration::from_secs(60);
+        rooms
+            .moderation
+            .mute(&host, &ada, minute, "calm down")
+            .await
+            .unwrap();
+        rooms.send(ada_client, chat("muted"));
+        rooms.step(TICK);
+        assert!(!heard(&rooms, bob, "muted"));
+        assert!(rooms.received(ada_client).iter().any(|m| matches!(
+            m,
+            ServerMessage::Rejected(r) if matches!(r.reason, RejectReason::Muted { remaining_ms } if remaining_ms == 60_000 - TICK.as_millis() as u64)
+        )));
+        // Chat's rate limit refills meanwhile; only the mute's end matters.
+        rooms.step(minute - TICK);
+        rooms.send(ada_client, chat("free"));
+        rooms.step(TICK);
+        assert!(heard(&rooms, bob, "free"), "the mute ended with the clock");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_removed_member_is_told_then_disconnected_after_the_grace() {
+        let mut rooms = TestRooms::start().await;
+        let host = rooms.account("Hana", Role::Host).await;
+        let (ada, ada_client) = rooms.join("Ada", Role::Shopper, "hall").await;
+        let (_, bob) = rooms.join("Bob", Role::Shopper, "hall").await;
+        rooms.moderation.ban(&host, &ada, "spam").await.unwrap();
+        rooms.step(TICK);
+        assert!(rooms.received(ada_client).iter().any(|m| matches!(
+            m,
+            ServerMessage::Removed { banned: true, reason } if reason == "spam"
+        )));
+        // On the way out, what she sends goes nowhere.
+        rooms.send(ada_client, chat("last word"));
+        rooms.step(REMOVE_GRACE - Duration::from_millis(1));
+        assert!(rooms.is_connected(ada_client), "the notice gets its time");
+        assert!(!heard(&rooms, bob, "last word"));
+        rooms.step(Duration::from_millis(1));
+        // Renet drops the connection on its next update.
+        rooms.step(Duration::ZERO);
+        assert!(!rooms.is_connected(ada_client), "gone after the grace");
+        rooms.step(TICK);
+        assert!(
+            rooms
+                .received(bob)
+                .iter()
+                .any(|m| matches!(m, ServerMessage::Room(RoomEvent::MemberLeft { .. })))
+        );
+    }
+}

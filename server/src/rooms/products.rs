@@ -963,3 +963,61 @@ mod tests {
         assert_eq!(left, [p("glow-serum"), p("linen-throw")]);
     }
 }
+
+/// The plugin in the room app, with the engagement engine checking
+/// pick-ups and time moved by hand.
+#[cfg(test)]
+mod app_tests {
+    use super::*;
+    use crate::rooms::harness::{TICK, TestRooms};
+    use vitrine_shared::Role;
+
+    fn returned(rooms: &TestRooms, client: ClientId, product: &ProductId) -> bool {
+        rooms.received(client).iter().any(|m| {
+            matches!(m, ServerMessage::Room(RoomEvent::ProductReturned { product: p }) if p == product)
+        })
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_dropped_product_goes_back_to_its_display_when_its_time_is_up() {
+        let loose_return = Duration::from_secs(10);
+        let mut rooms = TestRooms::start_with(|s| s.loose_return = loose_return).await;
+        let product = rooms.store.products().await.unwrap()[0].id.clone();
+        let (_, ada) = rooms.join("Ada", Role::Shopper, "hall").await;
+        let (_, bob) = rooms.join("Bob", Role::Shopper, "hall").await;
+        rooms.send(
+            ada,
+            RoomCommand::Inspect {
+                product: product.clone(),
+            },
+        );
+        // The engine checks the pick-up against the catalog, on its own thread.
+        let held = rooms.settle(|r| {
+            r.received(bob).iter().any(|m| {
+                matches!(m, ServerMessage::Room(RoomEvent::ProductHeld { product: p, .. }) if *p == product)
+            })
+        });
+        assert!(held, "everyone hears the pick-up");
+        let at = [1.0, 0.0, 2.0];
+        rooms.send(
+            ada,
+            RoomCommand::DropProduct {
+                product: product.clone(),
+                held_ms: 1500,
+                at,
+            },
+        );
+        rooms.step(TICK);
+        assert!(rooms.received(bob).iter().any(|m| {
+            matches!(m, ServerMessage::Room(RoomEvent::ProductDropped { product: p, at: a }) if *p == product && *a == at)
+        }));
+        rooms.step(loose_return - Duration::from_millis(1));
+        assert!(!returned(&rooms, bob, &product), "still lying there");
+        rooms.step(Duration::from_millis(1));
+        assert!(
+            returned(&rooms, bob, &product),
+            "back on its display on time"
+        );
+        assert!(returned(&rooms, ada, &product));
+    }
+}

@@ -2,13 +2,13 @@
 //! it, plus exact byte counts for `/metrics` and the benchmarks.
 
 use super::Shared;
+use super::membership::Tokens;
 use bevy_app::prelude::*;
 use bevy_ecs::prelude::*;
 use bevy_renet::{RenetReceive, RenetSend, RenetServer, RenetServerPlugin};
 use bevy_time::prelude::*;
 use renetcode::{
-    NETCODE_MAX_PACKET_BYTES, NETCODE_USER_DATA_BYTES, NetcodeServer, ServerAuthentication,
-    ServerConfig, ServerResult,
+    NETCODE_MAX_PACKET_BYTES, NetcodeServer, ServerAuthentication, ServerConfig, ServerResult,
 };
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
@@ -36,6 +36,9 @@ pub(super) fn plugin(app: &mut App) {
     .add_systems(Last, disconnect_all_on_exit);
 }
 
+/// Netcode checks connect tokens against the wall clock on both ends (the
+/// HTTP tier mints them the same way), so this stays off the server's
+/// `Clock`, which tests may move.
 fn unix_now() -> Duration {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -67,10 +70,6 @@ impl UdpTransport {
         })
     }
 
-    pub fn user_data(&self, client: u64) -> Option<[u8; NETCODE_USER_DATA_BYTES]> {
-        self.netcode.user_data(client)
-    }
-
     fn send_to(&mut self, packet_len: usize, addr: SocketAddr, packet: &[u8]) {
         match self.socket.send_to(packet, addr) {
             Ok(_) => self.bytes_out += packet_len as u64,
@@ -78,7 +77,7 @@ impl UdpTransport {
         }
     }
 
-    fn handle(&mut self, result: ServerResultOwned, server: &mut RenetServer) {
+    fn handle(&mut self, result: ServerResultOwned, server: &mut RenetServer, tokens: &mut Tokens) {
         match result {
             ServerResultOwned::None => {}
             ServerResultOwned::Send { addr, packet } => self.send_to(packet.len(), addr, &packet),
@@ -92,6 +91,10 @@ impl UdpTransport {
                 addr,
                 packet,
             } => {
+                // Who the token says this is, for membership to admit.
+                if let Some(data) = self.netcode.user_data(client) {
+                    tokens.0.insert(client, data);
+                }
                 server.add_connection(client);
                 self.send_to(packet.len(), addr, &packet);
             }
@@ -104,14 +107,14 @@ impl UdpTransport {
         }
     }
 
-    fn update(&mut self, dt: Duration, server: &mut RenetServer) {
+    fn update(&mut self, dt: Duration, server: &mut RenetServer, tokens: &mut Tokens) {
         self.netcode.update(dt);
         loop {
             match self.socket.recv_from(&mut self.buffer[..]) {
                 Ok((len, addr)) => {
                     self.bytes_in += len as u64;
                     let result = own(self.netcode.process_packet(addr, &mut self.buffer[..len]));
-                    self.handle(result, server);
+                    self.handle(result, server, tokens);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => break,
@@ -125,11 +128,11 @@ impl UdpTransport {
         }
         for client in self.netcode.clients_id() {
             let result = own(self.netcode.update_client(client));
-            self.handle(result, server);
+            self.handle(result, server, tokens);
         }
         for client in server.disconnections_id() {
             let result = own(self.netcode.disconnect(client));
-            self.handle(result, server);
+            self.handle(result, server, tokens);
         }
     }
 
@@ -159,10 +162,10 @@ impl UdpTransport {
         }
     }
 
-    fn disconnect_all(&mut self, server: &mut RenetServer) {
+    fn disconnect_all(&mut self, server: &mut RenetServer, tokens: &mut Tokens) {
         for client in self.netcode.clients_id() {
             let result = own(self.netcode.disconnect(client));
-            self.handle(result, server);
+            self.handle(result, server, tokens);
         }
     }
 }
@@ -227,8 +230,9 @@ fn receive(
     mut server: ResMut<RenetServer>,
     time: Res<Time<Real>>,
     shared: Res<Shared>,
+    mut tokens: ResMut<Tokens>,
 ) {
-    transport.update(time.delta(), &mut server);
+    transport.update(time.delta(), &mut server, &mut tokens);
     shared
         .metrics
         .bytes_in
@@ -247,8 +251,9 @@ fn disconnect_all_on_exit(
     exit: MessageReader<AppExit>,
     mut transport: ResMut<UdpTransport>,
     mut server: ResMut<RenetServer>,
+    mut tokens: ResMut<Tokens>,
 ) {
     if !exit.is_empty() {
-        transport.disconnect_all(&mut server);
+        transport.disconnect_all(&mut server, &mut tokens);
     }
 }
