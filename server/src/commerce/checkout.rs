@@ -6,9 +6,9 @@
 
 use super::carts::variant_info;
 use super::engine::Engine;
-use crate::ids::new_id;
 use super::ledger::{Origin, PendingOrder};
 use super::{CheckoutSpec, CommerceError, MAX_CLAIM_QUANTITY, OrderRecord, Purchase};
+use crate::ids::new_id;
 use crate::store::{Store, StoreError, now_ms};
 use sqlx::Row;
 use std::collections::HashMap;

@@ -20,12 +20,12 @@ mod refunds;
 #[cfg(test)]
 mod shopping_tests;
 
-pub use coupons::{Coupon, CouponInfo, Discount};
 pub use crate::ids::new_id;
+pub use coupons::{Coupon, CouponInfo, Discount};
 pub use engine::{EngineSettings, spawn};
 pub use errors::{CommerceError, Refusal};
-pub use ledger::{OrderLineRecord, OrderRecord};
 pub use gateway::{BoxFuture, PaymentError, PaymentGateway, TestGateway, cards};
+pub use ledger::{OrderLineRecord, OrderRecord};
 
 use tokio::sync::{broadcast, mpsc, oneshot};
 use vitrine_shared::protocol::CartChange;
