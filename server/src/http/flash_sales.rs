@@ -192,7 +192,7 @@ pub(super) fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Api
         .ok_or_else(|| {
             ApiError::bad_request(
                 "invalid_idempotency_key",
-                "up to 255 visible ASCII characters",
+                format!("up to {MAX_IDEMPOTENCY_KEY} visible ASCII characters"),
             )
         })?;
     Ok(Some(key.to_owned()))
@@ -332,10 +332,11 @@ pub async fn pay_order(
     let id: i64 = id
         .parse()
         .map_err(|_| ApiError::from(CommerceError::UnknownOrder))?;
-    if body.card.len() > 64 {
+    use vitrine_shared::validated::MAX_PAYMENT_METHOD_CHARS;
+    if body.card.len() > MAX_PAYMENT_METHOD_CHARS {
         return Err(ApiError::bad_request(
             "invalid_body",
-            "card: at most 64 characters",
+            format!("card: at most {MAX_PAYMENT_METHOD_CHARS} characters"),
         ));
     }
     let paid = state.commerce.pay(who.account.id, id, body.card).await?;

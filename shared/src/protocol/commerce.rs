@@ -171,7 +171,8 @@ pub struct OrderNet {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum DiscountNet {
-    /// 1 to 100 percent off the order's lines.
+    /// 1 to [`MAX_PERCENT_OFF`](crate::limits::commerce::MAX_PERCENT_OFF)
+    /// percent off the order's lines.
     Percent(u8),
     /// A fixed amount off.
     Amount(Money),

@@ -105,7 +105,8 @@ pub enum EngagementEventNet {
     ShowLive {
         title: Option<String>,
     },
-    /// The products the host features now (at most 3), in order.
+    /// The products the host features now (at most
+    /// [`MAX_FEATURED`](crate::limits::engagement::MAX_FEATURED)), in order.
     Featured {
         products: Vec<ProductId>,
     },

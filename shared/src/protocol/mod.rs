@@ -34,7 +34,10 @@ pub use server_message::{
     CHAT_HISTORY_LINES, ChatLine, HeldProductNet, MAX_BURST_SENDERS, MemberInfo, ReactionBurst,
     RoomEvent, ServerMessage, StreamNet,
 };
-pub use snapshot::{AvatarFull, AvatarMoved, MovedAvatars, Snapshot, SnapshotError};
+pub use snapshot::{
+    AvatarFull, AvatarMoved, MovedAvatars, SNAPSHOT_HISTORY, SNAPSHOT_HZ, Snapshot, SnapshotError,
+    TICK_HZ,
+};
 
 /// Bump on any change to a message's shape. Clients built for another
 /// version are refused at connect, because the netcode protocol id differs.

@@ -2,6 +2,7 @@
 
 use super::CommandKind;
 use crate::ids::MemberSlot;
+use crate::limits::commerce::{MAX_CART_LINES, MAX_CLAIM_QUANTITY};
 use crate::money::Money;
 use crate::pose::PoseError;
 use serde::{Deserialize, Serialize};
@@ -75,7 +76,7 @@ impl RejectReason {
 pub enum ClaimRefusal {
     #[error("no such flash sale")]
     UnknownSale,
-    #[error("quantity must be 1 to 100")]
+    #[error("quantity must be 1 to {MAX_CLAIM_QUANTITY}")]
     BadQuantity,
     #[error("the sale opens in {opens_in_ms} ms")]
     NotStarted { opens_in_ms: i64 },
@@ -127,11 +128,11 @@ pub enum EngagementRefusal {
 pub enum ShopRefusal {
     #[error("no such product on sale")]
     UnknownProduct,
-    #[error("quantity must be 1 to 100")]
+    #[error("quantity must be 1 to {MAX_CLAIM_QUANTITY}")]
     BadQuantity,
     #[error("only {available} available")]
     NotEnoughStock { available: i64 },
-    #[error("your cart is full")]
+    #[error("your cart is full: at most {MAX_CART_LINES} lines")]
     CartFull,
     #[error("your cart is empty")]
     EmptyCart,
@@ -157,4 +158,21 @@ pub enum ShopRefusal {
     CurrencyMismatch,
     #[error("the shop is unavailable; nothing was bought")]
     Unavailable,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_name_the_real_limits() {
+        let quantity = format!("quantity must be 1 to {MAX_CLAIM_QUANTITY}");
+        assert_eq!(ClaimRefusal::BadQuantity.to_string(), quantity);
+        assert_eq!(ShopRefusal::BadQuantity.to_string(), quantity);
+        assert!(
+            ShopRefusal::CartFull
+                .to_string()
+                .ends_with(&format!("at most {MAX_CART_LINES} lines"))
+        );
+    }
 }

@@ -6,6 +6,16 @@ use crate::pose::{PoseDeltaQ, PoseQ};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+/// Room ticks per second: the server steps rooms, and clients send poses, at
+/// this rate.
+pub const TICK_HZ: u32 = 30;
+/// Snapshots per second (taken on two ticks of every three); a snapshot's
+/// tick number over this rate is its timestamp.
+pub const SNAPSHOT_HZ: u32 = 20;
+/// Snapshots kept as delta baselines, by the server and by each client:
+/// 1.6 s at [`SNAPSHOT_HZ`].
+pub const SNAPSHOT_HISTORY: usize = 32;
+
 /// A snapshot of the room's avatars, relative to the snapshot `baseline`
 /// when set (one the client acknowledged): `moved` avatars changed by a
 /// delta, `full` ones are sent whole (new, or not expressible as a delta),
