@@ -59,6 +59,15 @@ impl std::str::FromStr for Codec {
     }
 }
 
+/// The picture sizes we send: even sides from the least to the largest.
+pub const MIN_SIDE: u32 = 16;
+pub const MAX_WIDTH: u32 = 3840;
+pub const MAX_HEIGHT: u32 = 2160;
+pub const MAX_FPS: u32 = 60;
+/// The video bitrates an encoder is asked for, in kbit/s.
+pub const MIN_BITRATE_KBPS: u32 = 100;
+pub const MAX_BITRATE_KBPS: u32 = 50_000;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PublishOptions {
     pub source: Source,
@@ -98,10 +107,11 @@ pub enum PublishError {
     #[error(transparent)]
     Missing(#[from] MissingElement),
     #[error(
-        "{width}x{height} at {fps} fps is not a size we send (16x16 to 3840x2160, even, 1 to 60 fps)"
+        "{width}x{height} at {fps} fps is not a size we send \
+         ({MIN_SIDE}x{MIN_SIDE} to {MAX_WIDTH}x{MAX_HEIGHT}, even, 1 to {MAX_FPS} fps)"
     )]
     BadFormat { width: u32, height: u32, fps: u32 },
-    #[error("bitrate {0} kbit/s is out of range (100 to 50000)")]
+    #[error("bitrate {0} kbit/s is out of range ({MIN_BITRATE_KBPS} to {MAX_BITRATE_KBPS})")]
     BadBitrate(u32),
     #[error("no such file: {0}")]
     NoSuchFile(PathBuf),
@@ -151,15 +161,15 @@ impl Publisher {
             bitrate_kbps,
             ..
         } = *options;
-        if !(16..=3840).contains(&width)
-            || !(16..=2160).contains(&height)
+        if !(MIN_SIDE..=MAX_WIDTH).contains(&width)
+            || !(MIN_SIDE..=MAX_HEIGHT).contains(&height)
             || width % 2 != 0
             || height % 2 != 0
-            || !(1..=60).contains(&fps)
+            || !(1..=MAX_FPS).contains(&fps)
         {
             return Err(PublishError::BadFormat { width, height, fps });
         }
-        if !(100..=50_000).contains(&bitrate_kbps) {
+        if !(MIN_BITRATE_KBPS..=MAX_BITRATE_KBPS).contains(&bitrate_kbps) {
             return Err(PublishError::BadBitrate(bitrate_kbps));
         }
 

@@ -93,7 +93,11 @@ pub enum RelayError {
     Dir { dir: PathBuf, why: String },
     #[error("RTMP ingest needs ffmpeg (Debian package ffmpeg): {0}")]
     Ffmpeg(String),
-    #[error("latency {0} ms is out of range (20 to 8000)")]
+    #[error(
+        "latency {0} ms is out of range ({min} to {max})",
+        min = crate::srt::MIN_LATENCY_MS,
+        max = crate::srt::MAX_LATENCY_MS
+    )]
     Latency(u32),
     #[error("pipeline: {0}")]
     Pipeline(String),

@@ -7,6 +7,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use thiserror::Error;
+use vitrine_shared::limits::accounts::{PASSWORD_BYTES, USERNAME_CHARS};
 
 const PREFIX: &str = "vt1";
 
@@ -67,25 +68,33 @@ pub fn verify(key: &[u8; 32], token: &str, now_ms: i64) -> Result<Claims, TokenE
     })
 }
 
-/// Usernames: 3 to 32 characters of `a-z`, `0-9`, `.`, `_` and `-`.
+/// Usernames: [`USERNAME_CHARS`] characters of `a-z`, `0-9`, `.`, `_` and `-`.
 pub fn check_username(name: &str) -> Result<(), String> {
-    let ok = (3..=32).contains(&name.len())
+    let ok = USERNAME_CHARS.contains(&name.len())
         && name
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b));
     if ok {
         Ok(())
     } else {
-        Err("a username is 3 to 32 of a-z, 0-9, '.', '_' and '-'".into())
+        Err(format!(
+            "a username is {} to {} of a-z, 0-9, '.', '_' and '-'",
+            USERNAME_CHARS.start(),
+            USERNAME_CHARS.end()
+        ))
     }
 }
 
-/// Passwords: 12 to 256 bytes; anything else is up to the person.
+/// Passwords: [`PASSWORD_BYTES`] bytes; anything else is up to the person.
 pub fn check_password(password: &str) -> Result<(), String> {
-    if (12..=256).contains(&password.len()) {
+    if PASSWORD_BYTES.contains(&password.len()) {
         Ok(())
     } else {
-        Err("a password is 12 to 256 bytes long".into())
+        Err(format!(
+            "a password is {} to {} bytes long",
+            PASSWORD_BYTES.start(),
+            PASSWORD_BYTES.end()
+        ))
     }
 }
 

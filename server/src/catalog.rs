@@ -18,12 +18,9 @@ use toml::Spanned;
 use vitrine_shared::api::{ProductInput, ProductSize};
 use vitrine_shared::{Category, Currency, Money, ProductId, Sku};
 
-pub const MAX_NAME_CHARS: usize = 80;
-pub const MAX_DESCRIPTION_CHARS: usize = 2000;
-pub const MAX_OPTIONS: usize = 4;
-pub const MAX_OPTION_CHARS: usize = 32;
-pub const MAX_STOCK: i64 = 1_000_000;
-pub const MAX_PRODUCTS: usize = 10_000;
+pub use vitrine_shared::limits::catalog::{
+    MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS, MAX_OPTION_CHARS, MAX_OPTIONS, MAX_PRODUCTS, MAX_STOCK,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Product {

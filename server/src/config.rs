@@ -248,12 +248,12 @@ impl ServerConfig {
             default_capacity: DEFAULT_CAPACITY,
             session_ttl: Duration::from_secs(24 * 3600),
             chat: RateConfig {
-                per_second: 1.0,
-                burst: 5,
+                per_second: vitrine_shared::limits::rates::CHAT_PER_SECOND,
+                burst: vitrine_shared::limits::rates::CHAT_BURST,
             },
             reactions: RateConfig {
-                per_second: 5.0,
-                burst: 10,
+                per_second: vitrine_shared::limits::rates::REACTIONS_PER_SECOND,
+                burst: vitrine_shared::limits::rates::REACTIONS_BURST,
             },
             http_rate: RateConfig {
                 per_second: 20.0,
@@ -401,7 +401,7 @@ impl ServerConfig {
         if let Some(media) = &self.media {
             media.validate().map_err(|message| ConfigError::Invalid {
                 key: "media",
-                message: message.into(),
+                message,
             })?;
         }
         if self.public_addr.is_none() && self.udp.ip().is_unspecified() {

@@ -54,18 +54,21 @@ impl Default for MediaConfig {
 
 impl MediaConfig {
     /// Checks what [`RelayConfig`] cannot see: the URLs' host.
-    pub fn validate(&self) -> Result<(), &'static str> {
+    pub fn validate(&self) -> Result<(), String> {
+        use vitrine_media::srt::{MAX_LATENCY_MS, MIN_LATENCY_MS};
         if self.ingest == self.viewers {
-            return Err("the ingest and viewer addresses must differ");
+            return Err("the ingest and viewer addresses must differ".into());
         }
         if self
             .rtmp
             .is_some_and(|r| r == self.ingest || r == self.viewers)
         {
-            return Err("the RTMP address must differ from the SRT ones");
+            return Err("the RTMP address must differ from the SRT ones".into());
         }
-        if !(20..=8000).contains(&self.latency_ms) {
-            return Err("latency_ms must be 20 to 8000");
+        if !(MIN_LATENCY_MS..=MAX_LATENCY_MS).contains(&self.latency_ms) {
+            return Err(format!(
+                "latency_ms must be {MIN_LATENCY_MS} to {MAX_LATENCY_MS}"
+            ));
         }
         match &self.public_host {
             Some(host) => {
@@ -75,11 +78,13 @@ impl MediaConfig {
                         .chars()
                         .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c));
                 if !ok {
-                    return Err("public_host must be a host name or an IP address");
+                    return Err("public_host must be a host name or an IP address".into());
                 }
             }
             None if self.viewers.ip().is_unspecified() => {
-                return Err("set public_host when the viewer address is unspecified (0.0.0.0)");
+                return Err(
+                    "set public_host when the viewer address is unspecified (0.0.0.0)".into(),
+                );
             }
             None => {}
         }

@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod ids;
+pub mod limits;
 pub mod money;
 pub mod pose;
 pub mod protocol;

@@ -4,6 +4,11 @@
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+#[cfg(feature = "bevy")]
+mod bevy;
+#[cfg(feature = "bevy")]
+pub use self::bevy::{protocol_yaw, yaw_rotation};
+
 /// Walking speed the server accepts, in metres per second, with headroom for
 /// jitter in packet arrival.
 pub const MAX_SPEED_M_PER_S: f32 = 6.0;

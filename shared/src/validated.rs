@@ -26,6 +26,13 @@ pub enum ValidationError {
     },
     #[error("{field} contains a character that is not allowed")]
     BadCharacter { field: &'static str },
+    #[error("{field} must be {min} to {max} {unit}")]
+    Length {
+        field: &'static str,
+        min: usize,
+        max: usize,
+        unit: &'static str,
+    },
 }
 
 fn check_text(
@@ -212,6 +219,11 @@ impl Category {
     }
 }
 
+/// Coupon codes: [`COUPON_CODE_CHARS`] of `A-Z`, `0-9` and `-`.
+pub const COUPON_CODE_CHARS: std::ops::RangeInclusive<usize> = 3..=32;
+/// Payment methods: 1 to this many printable ASCII characters.
+pub const MAX_PAYMENT_METHOD_CHARS: usize = 64;
+
 /// Coupon codes: 3 to 32 of `A-Z`, `0-9` and `-`. Shoppers type them in any
 /// case; they are kept upper case so `spring10` finds `SPRING10`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -226,11 +238,12 @@ impl CouponCode {
         if value.is_empty() {
             return Err(ValidationError::Empty { field });
         }
-        if !(3..=32).contains(&value.len()) {
-            return Err(ValidationError::TooLong {
+        if !COUPON_CODE_CHARS.contains(&value.len()) {
+            return Err(ValidationError::Length {
                 field,
-                max: 32,
-                unit: "characters (at least 3)",
+                min: *COUPON_CODE_CHARS.start(),
+                max: *COUPON_CODE_CHARS.end(),
+                unit: "characters",
             });
         }
         let allowed = |b: &u8| b.is_ascii_uppercase() || b.is_ascii_digit() || *b == b'-';
@@ -256,10 +269,10 @@ impl PaymentMethod {
         if value.trim().is_empty() {
             return Err(ValidationError::Empty { field });
         }
-        if value.len() > 64 {
+        if value.len() > MAX_PAYMENT_METHOD_CHARS {
             return Err(ValidationError::TooLong {
                 field,
-                max: 64,
+                max: MAX_PAYMENT_METHOD_CHARS,
                 unit: "characters",
             });
         }
@@ -389,6 +402,23 @@ mod tests {
         for bad in ["", "  ", "tok\n", &"4".repeat(65), "cärd"] {
             assert!(PaymentMethod::new(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn length_errors_name_the_real_limits() {
+        let short = CouponCode::new("AB").unwrap_err().to_string();
+        let (min, max) = (COUPON_CODE_CHARS.start(), COUPON_CODE_CHARS.end());
+        assert_eq!(
+            short,
+            format!("coupon code must be {min} to {max} characters")
+        );
+        let long = PaymentMethod::new("4".repeat(MAX_PAYMENT_METHOD_CHARS + 1)).unwrap_err();
+        assert!(
+            long.to_string()
+                .ends_with(&format!("at most {MAX_PAYMENT_METHOD_CHARS} characters")),
+            "{long}"
+        );
+        assert!(PaymentMethod::new("4".repeat(MAX_PAYMENT_METHOD_CHARS)).is_ok());
     }
 
     #[test]

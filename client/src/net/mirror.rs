@@ -14,7 +14,7 @@ use vitrine_shared::{MemberSlot, PoseNet, PoseQ, ProductId, RoomBounds, RoomId, 
 pub const CHAT_KEPT: usize = 500;
 
 /// Snapshots kept as possible baselines; matches the server's history.
-const HISTORY: usize = 32;
+const HISTORY: usize = vitrine_shared::protocol::SNAPSHOT_HISTORY;
 
 /// Something that happened in the room, for a UI or a log to show.
 #[derive(Debug, Clone, PartialEq)]

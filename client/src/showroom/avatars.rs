@@ -19,7 +19,7 @@ use vitrine_shared::{MemberSlot, PoseNet, Reaction};
 /// every three at 30 Hz, so real spacing alternates 33 and 67 ms; played
 /// back evenly, that is a speed ripple of a centimetre or two at walking
 /// pace, not a jump.)
-const SNAPSHOT_HZ: f64 = 20.0;
+const SNAPSHOT_HZ: f64 = vitrine_shared::protocol::SNAPSHOT_HZ as f64;
 /// Two snapshot intervals (20 Hz) and a little: one lost packet is hidden.
 pub const INTERP_DELAY: f64 = 0.12;
 const MAX_SAMPLES: usize = 16;

@@ -12,7 +12,7 @@ use vitrine_shared::api::{JoinTicket, ProductView, RoomInfo};
 use vitrine_shared::{PoseNet, RoomCommand};
 
 /// How often the avatar's pose goes out: the server's tick rate.
-const POSE_HZ: f32 = 30.0;
+const POSE_HZ: f32 = vitrine_shared::protocol::TICK_HZ as f32;
 /// A still pose is sent again this often: inputs carry the snapshot
 /// acknowledgements, and without them the server's baselines expire.
 const POSE_KEEPALIVE: f32 = 0.25;

@@ -13,12 +13,14 @@ use vitrine_shared::{AccountId, CouponCode, Currency, Money};
 
 /// A coupon's window may not be longer than a year.
 const MAX_WINDOW_MS: i64 = 366 * 24 * 3600 * 1000;
-/// The largest fixed amount off, in minor units.
-const MAX_AMOUNT_OFF: i64 = 100_000_000;
+use vitrine_shared::limits::commerce::{
+    MAX_AMOUNT_OFF_MINOR as MAX_AMOUNT_OFF, MAX_COUPON_PER_BUYER, MAX_COUPON_REDEMPTIONS,
+    MAX_PERCENT_OFF,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Discount {
-    /// 1 to 100 percent of the order's lines.
+    /// 1 to [`MAX_PERCENT_OFF`] percent of the order's lines.
     Percent(i64),
     /// A fixed amount, in the coupon's currency.
     Amount(i64),
@@ -50,25 +52,29 @@ impl Coupon {
     pub fn check(&self, now: i64) -> Result<(), CommerceError> {
         let invalid = |m: &str| Err(CommerceError::InvalidCoupon(m.to_owned()));
         match self.discount {
-            Discount::Percent(p) if !(1..=100).contains(&p) => {
-                return invalid("percent_off must be 1 to 100");
+            Discount::Percent(p) if !(1..=MAX_PERCENT_OFF).contains(&p) => {
+                return invalid(&format!("percent_off must be 1 to {MAX_PERCENT_OFF}"));
             }
             Discount::Amount(a) if !(1..=MAX_AMOUNT_OFF).contains(&a) => {
-                return invalid("amount_off_minor must be 1 to 100000000");
+                return invalid(&format!("amount_off_minor must be 1 to {MAX_AMOUNT_OFF}"));
             }
             _ => {}
         }
         if !(0..=MAX_AMOUNT_OFF).contains(&self.min_order_minor) {
-            return invalid("min_order_minor must be 0 to 100000000");
+            return invalid(&format!("min_order_minor must be 0 to {MAX_AMOUNT_OFF}"));
         }
         if self
             .max_redemptions
-            .is_some_and(|m| !(1..=1_000_000).contains(&m))
+            .is_some_and(|m| !(1..=MAX_COUPON_REDEMPTIONS).contains(&m))
         {
-            return invalid("max_redemptions must be 1 to 1000000");
+            return invalid(&format!(
+                "max_redemptions must be 1 to {MAX_COUPON_REDEMPTIONS}"
+            ));
         }
-        if !(1..=100).contains(&self.per_buyer_limit) {
-            return invalid("per_buyer_limit must be 1 to 100");
+        if !(1..=MAX_COUPON_PER_BUYER).contains(&self.per_buyer_limit) {
+            return invalid(&format!(
+                "per_buyer_limit must be 1 to {MAX_COUPON_PER_BUYER}"
+            ));
         }
         if self.ends_at_ms <= self.starts_at_ms || self.ends_at_ms <= now {
             return invalid("ends_at_ms must be after starts_at_ms and in the future");

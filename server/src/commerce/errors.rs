@@ -3,7 +3,7 @@
 //! refusal a room sends. `http::error` and `rooms::shop` both derive theirs
 //! from it.
 
-use super::{MAX_CART_LINES, MAX_CLAIM_QUANTITY};
+use super::{MAX_CART_LINES, MAX_CLAIM_QUANTITY, MAX_RETURN_REASON_CHARS};
 use axum::http::StatusCode;
 use thiserror::Error;
 use vitrine_shared::Money;
@@ -45,7 +45,7 @@ pub enum CommerceError {
     Forbidden,
     #[error("the order is {status}; that step does not apply")]
     WrongOrderState { status: String },
-    #[error("a return needs a reason of 1 to 500 characters")]
+    #[error("a return needs a reason of 1 to {MAX_RETURN_REASON_CHARS} characters")]
     BadReason,
     #[error("the refund failed at the payment provider; nothing changed")]
     RefundFailed,

@@ -254,13 +254,26 @@ impl Engine {
     ) -> Result<FlashSale, CommerceError> {
         let invalid = |m: &str| Err(CommerceError::InvalidSale(m.to_owned()));
         if !COUNTDOWN_SECS.contains(&spec.countdown_secs) {
-            return invalid("countdown_secs must be 10 to 300");
+            return invalid(&format!(
+                "countdown_secs must be {} to {}",
+                COUNTDOWN_SECS.start(),
+                COUNTDOWN_SECS.end()
+            ));
         }
         if !DURATION_SECS.contains(&spec.duration_secs) {
-            return invalid("duration_secs must be 60 to 1200 (1 to 20 minutes)");
+            return invalid(&format!(
+                "duration_secs must be {} to {} ({} to {} minutes)",
+                DURATION_SECS.start(),
+                DURATION_SECS.end(),
+                DURATION_SECS.start() / 60,
+                DURATION_SECS.end() / 60
+            ));
         }
-        if !(1..=1_000_000).contains(&spec.quantity) {
-            return invalid("quantity must be 1 to 1000000");
+        if !(1..=crate::catalog::MAX_STOCK).contains(&spec.quantity) {
+            return invalid(&format!(
+                "quantity must be 1 to {}",
+                crate::catalog::MAX_STOCK
+            ));
         }
         if !(1..=spec.quantity).contains(&spec.per_buyer_limit) {
             return invalid("per_buyer_limit must be 1 to the sale's quantity");

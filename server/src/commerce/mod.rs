@@ -31,14 +31,10 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use vitrine_shared::protocol::CartChange;
 use vitrine_shared::{AccountId, CouponCode, Money, PaymentMethod, ProductId, Sku};
 
-/// Countdown before a flash sale opens, in seconds.
-pub const COUNTDOWN_SECS: std::ops::RangeInclusive<u64> = 10..=300;
-/// How long a flash sale runs once open, in seconds (1 to 20 minutes).
-pub const DURATION_SECS: std::ops::RangeInclusive<u64> = 60..=1200;
-/// Units one claim, cart line or purchase may take.
-pub const MAX_CLAIM_QUANTITY: i64 = 100;
-/// Lines one cart may hold.
-pub const MAX_CART_LINES: usize = 50;
+// The limits live in `shared`, where the room refusals and the API read them.
+pub use vitrine_shared::limits::commerce::{
+    COUNTDOWN_SECS, DURATION_SECS, MAX_CART_LINES, MAX_CLAIM_QUANTITY, MAX_RETURN_REASON_CHARS,
+};
 
 /// A line of a shopper's cart: units reserved from stock until
 /// `held_until_ms`.
@@ -55,7 +51,7 @@ pub struct CartLine {
 /// A change a shopper makes to a cart line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CartEdit {
-    /// Adds units, 1 to 100.
+    /// Adds units, 1 to [`MAX_CLAIM_QUANTITY`].
     Add(i64),
     /// Sets the line to 0 to 100 units; 0 removes it.
     Set(i64),

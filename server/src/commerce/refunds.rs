@@ -22,7 +22,7 @@ impl Engine {
     ) {
         let checked = async {
             let reason_ok = !reason.trim().is_empty()
-                && reason.chars().count() <= 500
+                && reason.chars().count() <= super::MAX_RETURN_REASON_CHARS
                 && !reason.chars().any(|c| c.is_control() && c != '\n');
             if !reason_ok {
                 return Err(CommerceError::BadReason);

@@ -32,7 +32,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use vitrine_shared::AccountId;
 use vitrine_shared::protocol::EntryRule;
 
-pub const CLOSES_IN_SECS: std::ops::RangeInclusive<u64> = 10..=86_400;
+pub use vitrine_shared::limits::engagement::{
+    GIVEAWAY_CLOSES_IN_SECS as CLOSES_IN_SECS, MAX_PRESENT_MINUTES, MAX_PRIZE_CHARS,
+};
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -174,16 +176,23 @@ impl Engine {
     ) -> Result<Giveaway, EngagementError> {
         let invalid = |m: &str| Err(EngagementError::Invalid(m.to_owned()));
         let prize = prize.trim().to_owned();
-        if prize.is_empty() || prize.chars().count() > 200 || prize.chars().any(char::is_control) {
-            return invalid("prize: 1 to 200 characters");
+        if prize.is_empty()
+            || prize.chars().count() > MAX_PRIZE_CHARS
+            || prize.chars().any(char::is_control)
+        {
+            return invalid(&format!("prize: 1 to {MAX_PRIZE_CHARS} characters"));
         }
         if !CLOSES_IN_SECS.contains(&closes_in_secs) {
-            return invalid("closes_in_secs: 10 to 86400");
+            return invalid(&format!(
+                "closes_in_secs: {} to {}",
+                CLOSES_IN_SECS.start(),
+                CLOSES_IN_SECS.end()
+            ));
         }
         if let EntryRule::PresentMinutes(m) = rule
-            && !(1..=600).contains(&m)
+            && !(1..=MAX_PRESENT_MINUTES).contains(&m)
         {
-            return invalid("present_minutes: 1 to 600");
+            return invalid(&format!("present_minutes: 1 to {MAX_PRESENT_MINUTES}"));
         }
         if rule != EntryRule::Everyone && self.show.is_none() {
             return invalid("that entry rule counts within a show: start one first");

@@ -42,8 +42,7 @@ pub struct Show {
     pub featured: Vec<ProductId>,
 }
 
-/// Products a host may feature at once.
-pub const MAX_FEATURED: usize = 3;
+pub use vitrine_shared::limits::engagement::MAX_FEATURED;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Poll {

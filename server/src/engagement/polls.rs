@@ -9,8 +9,10 @@ use sqlx::Row;
 use std::collections::{BTreeMap, HashSet};
 use vitrine_shared::AccountId;
 
-pub const OPTIONS: std::ops::RangeInclusive<usize> = 2..=6;
-pub const DURATION_SECS: std::ops::RangeInclusive<u64> = 10..=600;
+pub use vitrine_shared::limits::engagement::{
+    MAX_POLL_OPTION_CHARS, MAX_POLL_QUESTION_CHARS, POLL_DURATION_SECS as DURATION_SECS,
+    POLL_OPTIONS as OPTIONS,
+};
 
 pub(super) struct PollState {
     pub poll: Poll,
@@ -91,14 +93,22 @@ impl Engine {
         duration_secs: u64,
     ) -> Result<Poll, EngagementError> {
         let invalid = |m: &str| Err(EngagementError::Invalid(m.to_owned()));
-        if !text_ok(&question, 200) {
-            return invalid("question: 1 to 200 characters");
+        if !text_ok(&question, MAX_POLL_QUESTION_CHARS) {
+            return invalid(&format!(
+                "question: 1 to {MAX_POLL_QUESTION_CHARS} characters"
+            ));
         }
         if !OPTIONS.contains(&options.len()) {
-            return invalid("options: 2 to 6 of them");
+            return invalid(&format!(
+                "options: {} to {} of them",
+                OPTIONS.start(),
+                OPTIONS.end()
+            ));
         }
-        if options.iter().any(|o| !text_ok(o, 80)) {
-            return invalid("options: each 1 to 80 characters");
+        if options.iter().any(|o| !text_ok(o, MAX_POLL_OPTION_CHARS)) {
+            return invalid(&format!(
+                "options: each 1 to {MAX_POLL_OPTION_CHARS} characters"
+            ));
         }
         let options: Vec<String> = options.iter().map(|o| o.trim().to_owned()).collect();
         let distinct: HashSet<&String> = options.iter().collect();
@@ -106,7 +116,11 @@ impl Engine {
             return invalid("options: each different");
         }
         if !DURATION_SECS.contains(&duration_secs) {
-            return invalid("duration_secs: 10 to 600");
+            return invalid(&format!(
+                "duration_secs: {} to {}",
+                DURATION_SECS.start(),
+                DURATION_SECS.end()
+            ));
         }
         let now = self.clock.now_ms();
         // One poll at a time: the one open closes now.

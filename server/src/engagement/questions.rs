@@ -7,8 +7,7 @@ use sqlx::Row;
 use std::collections::{BTreeMap, HashSet};
 use vitrine_shared::{AccountId, ChatText, DisplayName};
 
-/// Unanswered questions one shopper may have at once.
-pub const MAX_OPEN_PER_SHOPPER: usize = 5;
+pub use vitrine_shared::limits::engagement::MAX_OPEN_QUESTIONS_PER_SHOPPER as MAX_OPEN_PER_SHOPPER;
 
 pub(super) struct QuestionState {
     pub question: Question,

@@ -159,6 +159,22 @@ struct QuestToml {
     per_show: bool,
 }
 
+/// `Ok` when `value` lies in `range`; otherwise a refusal naming the range,
+/// so each limit is written once.
+fn within<T: PartialOrd + std::fmt::Display>(
+    field: impl Into<String>,
+    value: T,
+    range: std::ops::RangeInclusive<T>,
+) -> Result<(), RulesError> {
+    if range.contains(&value) {
+        return Ok(());
+    }
+    Err(RulesError::Invalid {
+        field: field.into(),
+        message: format!("must be {} to {}", range.start(), range.end()),
+    })
+}
+
 fn slug_ok(s: &str) -> bool {
     (1..=32).contains(&s.len())
         && s.bytes()
@@ -185,12 +201,12 @@ pub fn parse_rules(text: &str) -> Result<RewardRules, RulesError> {
         field,
         message: message.to_owned(),
     };
-    if !(10..=3600).contains(&file.idle_after_secs) {
-        return Err(invalid("idle_after_secs".into(), "must be 10 to 3600"));
-    }
-    if !(1..=24 * 30).contains(&file.giveaway_claim_hours) {
-        return Err(invalid("giveaway_claim_hours".into(), "must be 1 to 720"));
-    }
+    within("idle_after_secs", file.idle_after_secs, 10..=3600)?;
+    within(
+        "giveaway_claim_hours",
+        file.giveaway_claim_hours,
+        1..=24 * 30,
+    )?;
     let mut grants = BTreeMap::new();
     for (name, rule) in &file.points {
         let field = |f: &str| format!("points.{name}.{f}");
@@ -200,12 +216,8 @@ pub fn parse_rules(text: &str) -> Result<RewardRules, RulesError> {
                 "unknown kind: watch, chat, inspect, poll_answer, purchase or invite",
             )
         })?;
-        if !(0..=10_000).contains(&rule.points) {
-            return Err(invalid(field("points"), "must be 0 to 10000"));
-        }
-        if !(0..=1_000_000).contains(&rule.max_per_hour) {
-            return Err(invalid(field("max_per_hour"), "must be 0 to 1000000"));
-        }
+        within(field("points"), rule.points, 0..=10_000)?;
+        within(field("max_per_hour"), rule.max_per_hour, 0..=1_000_000)?;
         grants.insert(
             kind,
             GrantRule {
@@ -224,15 +236,11 @@ pub fn parse_rules(text: &str) -> Result<RewardRules, RulesError> {
                 "must be a unique id of a-z, 0-9 and -",
             ));
         }
-        if !(1..=1_000_000).contains(&r.points) {
-            return Err(invalid(field("points"), "must be 1 to 1000000"));
-        }
-        if !(1..=100).contains(&r.percent_off) {
-            return Err(invalid(field("percent_off"), "must be 1 to 100"));
-        }
-        if !(1..=365).contains(&r.valid_days) {
-            return Err(invalid(field("valid_days"), "must be 1 to 365"));
-        }
+        within(field("points"), r.points, 1..=1_000_000)?;
+        // A reward is a coupon: its discount obeys the coupons' limit.
+        let max_percent = vitrine_shared::limits::commerce::MAX_PERCENT_OFF;
+        within(field("percent_off"), r.percent_off, 1..=max_percent)?;
+        within(field("valid_days"), r.valid_days, 1..=365)?;
         rewards.push(RewardOfferRule {
             id: r.id,
             points: r.points,
@@ -250,11 +258,15 @@ pub fn parse_rules(text: &str) -> Result<RewardRules, RulesError> {
                 "must be a unique id of a-z, 0-9 and -",
             ));
         }
-        if q.name.trim().is_empty() || q.name.chars().count() > 60 {
-            return Err(invalid(field("name"), "must be 1 to 60 characters"));
+        const MAX_QUEST_NAME_CHARS: usize = 60;
+        const MAX_QUEST_DESCRIPTION_CHARS: usize = 200;
+        if q.name.trim().is_empty() || q.name.chars().count() > MAX_QUEST_NAME_CHARS {
+            let message = format!("must be 1 to {MAX_QUEST_NAME_CHARS} characters");
+            return Err(invalid(field("name"), &message));
         }
-        if q.description.chars().count() > 200 {
-            return Err(invalid(field("description"), "at most 200 characters"));
+        if q.description.chars().count() > MAX_QUEST_DESCRIPTION_CHARS {
+            let message = format!("at most {MAX_QUEST_DESCRIPTION_CHARS} characters");
+            return Err(invalid(field("description"), &message));
         }
         let counts = match q.counts.as_str() {
             "shows_watched" => QuestCount::ShowsWatched,
@@ -265,9 +277,7 @@ pub fn parse_rules(text: &str) -> Result<RewardRules, RulesError> {
         if counts == QuestCount::ShowsWatched && q.per_show {
             return Err(invalid(field("per_show"), "shows_watched spans shows"));
         }
-        if !(1..=100_000).contains(&q.target) {
-            return Err(invalid(field("target"), "must be 1 to 100000"));
-        }
+        within(field("target"), q.target, 1..=100_000)?;
         quests.push(Quest {
             id: q.id,
             name: q.name,

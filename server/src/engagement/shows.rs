@@ -78,13 +78,19 @@ impl Engine {
         lineup: Vec<ProductId>,
     ) -> Result<Show, EngagementError> {
         let title = title.trim().to_owned();
-        if title.is_empty() || title.chars().count() > 80 || title.chars().any(char::is_control) {
-            return Err(EngagementError::Invalid("title: 1 to 80 characters".into()));
+        use vitrine_shared::limits::engagement::{MAX_LINEUP, MAX_SHOW_TITLE_CHARS};
+        if title.is_empty()
+            || title.chars().count() > MAX_SHOW_TITLE_CHARS
+            || title.chars().any(char::is_control)
+        {
+            return Err(EngagementError::Invalid(format!(
+                "title: 1 to {MAX_SHOW_TITLE_CHARS} characters"
+            )));
         }
-        if lineup.len() > 50 {
-            return Err(EngagementError::Invalid(
-                "lineup: at most 50 products".into(),
-            ));
+        if lineup.len() > MAX_LINEUP {
+            return Err(EngagementError::Invalid(format!(
+                "lineup: at most {MAX_LINEUP} products"
+            )));
         }
         let now = self.clock.now_ms();
         if scheduled_at_ms.is_some_and(|at| at < now - 60_000 || at > now + 366 * 86_400_000) {

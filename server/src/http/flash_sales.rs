@@ -92,7 +92,7 @@ pub(super) fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Api
         .ok_or_else(|| {
             ApiError::bad_request(
                 "invalid_idempotency_key",
-                "up to 255 visible ASCII characters",
+                format!("up to {MAX_IDEMPOTENCY_KEY} visible ASCII characters"),
             )
         })?;
     Ok(Some(key.to_owned()))

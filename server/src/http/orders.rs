@@ -94,10 +94,11 @@ pub async fn pay_order(
     let id: i64 = id
         .parse()
         .map_err(|_| ApiError::from(CommerceError::UnknownOrder))?;
-    if body.card.len() > 64 {
+    use vitrine_shared::validated::MAX_PAYMENT_METHOD_CHARS;
+    if body.card.len() > MAX_PAYMENT_METHOD_CHARS {
         return Err(ApiError::bad_request(
             "invalid_body",
-            "card: at most 64 characters",
+            format!("card: at most {MAX_PAYMENT_METHOD_CHARS} characters"),
         ));
     }
     let paid = state.commerce.pay(who.account.id, id, body.card).await?;

@@ -9,10 +9,7 @@
 use aho_corasick::{AhoCorasick, MatchKind};
 use thiserror::Error;
 
-/// Most terms in the list.
-pub const MAX_TERMS: usize = 500;
-/// Longest term, in characters.
-pub const MAX_TERM_CHARS: usize = 40;
+pub use vitrine_shared::limits::moderation::{MAX_TERM_CHARS, MAX_TERMS};
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum FilterError {

@@ -24,15 +24,9 @@ use tokio::sync::mpsc;
 use vitrine_shared::protocol::{ChatLine, RejectReason};
 use vitrine_shared::{AccountId, ChatText, DisplayName, MemberSlot, Role, RoomId};
 
-/// Shortest and longest mute.
-pub const MIN_MUTE: Duration = Duration::from_secs(1);
-pub const MAX_MUTE: Duration = Duration::from_secs(24 * 60 * 60);
+pub use vitrine_shared::limits::moderation::{MAX_LOG_PAGE, MAX_MUTE, MAX_REASON_CHARS, MIN_MUTE};
 /// Chat lines kept per room for moderators to pick from.
 pub const CHAT_KEPT_PER_ROOM: usize = 200;
-/// Longest reason given for a mute, kick or ban, in characters.
-pub const MAX_REASON_CHARS: usize = 200;
-/// Most log entries in one page.
-pub const MAX_LOG_PAGE: usize = 500;
 /// What a removed member is told when the moderator gave no reason.
 pub const DEFAULT_REMOVE_REASON: &str = "removed by a moderator";
 /// Terms named in the log entry of a filter change; the rest are counted.

@@ -20,8 +20,8 @@ use vitrine_shared::{
     MemberSlot, PoseNet, PoseQ, RoomBounds, RoomId, ServerMessage, TokenUserData,
 };
 
-/// Snapshots kept per room as delta baselines: 1.6 s at 20 Hz.
-pub const SNAPSHOT_HISTORY: usize = 32;
+/// Snapshots kept per room as delta baselines.
+pub use vitrine_shared::protocol::SNAPSHOT_HISTORY;
 
 #[derive(Component)]
 pub struct Room {

@@ -39,10 +39,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use vitrine_shared::{ServerChannel, ServerMessage, encode};
 
-/// Room ticks per second.
-pub const TICK_HZ: u32 = 30;
-/// Snapshots per second (sent on two ticks of every three).
-pub const SNAPSHOT_HZ: u32 = 20;
+/// Room ticks and snapshots per second: clients time poses and play
+/// snapshots back by the same numbers.
+pub use vitrine_shared::protocol::{SNAPSHOT_HZ, TICK_HZ};
 /// Netcode's limit on clients per server process.
 pub const MAX_CLIENTS_PER_SERVER: usize = 1024;
 /// Largest capacity a room may declare.

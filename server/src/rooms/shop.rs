@@ -27,11 +27,11 @@ use vitrine_shared::protocol::{
 };
 use vitrine_shared::{CouponCode, Money, RoomCommand, ServerMessage, encode};
 
-/// Claims per member: a tap is one message; bursts of 10 allow a quick
+/// Claims per member: a tap is one message; a burst allows a quick
 /// double-tap without letting a script flood the engine.
 pub const CLAIM_RATE: RateConfig = RateConfig {
-    per_second: 5.0,
-    burst: 10,
+    per_second: vitrine_shared::limits::rates::CLAIMS_PER_SECOND,
+    burst: vitrine_shared::limits::rates::CLAIMS_BURST,
 };
 
 /// An answer the room is waiting for, and whom it is for.

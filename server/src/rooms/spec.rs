@@ -56,6 +56,11 @@ pub fn load_rooms_file(
     parse_rooms(&text, default_capacity)
 }
 
+/// A room's name, in characters.
+pub const MAX_ROOM_NAME_CHARS: usize = 64;
+/// A room's width, depth and height, in metres.
+pub const ROOM_SIDE_M: std::ops::RangeInclusive<f32> = 2.0..=500.0;
+
 pub fn parse_rooms(text: &str, default_capacity: usize) -> Result<Vec<RoomSpec>, RoomsFileError> {
     let file: RoomsToml = toml::from_str(text).map_err(|e| RoomsFileError::Parse(e.to_string()))?;
     if file.rooms.is_empty() {
@@ -74,8 +79,10 @@ pub fn parse_rooms(text: &str, default_capacity: usize) -> Result<Vec<RoomSpec>,
                 return Err(invalid(format!("duplicate id {id}")));
             }
             let name = room.name.trim().to_owned();
-            if name.is_empty() || name.chars().count() > 64 {
-                return Err(invalid("name must be 1 to 64 characters".into()));
+            if name.is_empty() || name.chars().count() > MAX_ROOM_NAME_CHARS {
+                return Err(invalid(format!(
+                    "name must be 1 to {MAX_ROOM_NAME_CHARS} characters"
+                )));
             }
             let capacity = room.capacity.unwrap_or(default_capacity);
             if capacity == 0 || capacity > MAX_ROOM_CAPACITY {
@@ -85,9 +92,13 @@ pub fn parse_rooms(text: &str, default_capacity: usize) -> Result<Vec<RoomSpec>,
             }
             let [width, depth] = room.size.unwrap_or([30.0, 20.0]);
             let height = room.height.unwrap_or(6.0);
-            let sane = |v: f32| v.is_finite() && (2.0..=500.0).contains(&v);
+            let sane = |v: f32| v.is_finite() && ROOM_SIDE_M.contains(&v);
             if !(sane(width) && sane(depth) && sane(height)) {
-                return Err(invalid("size and height must be 2 to 500 metres".into()));
+                return Err(invalid(format!(
+                    "size and height must be {} to {} metres",
+                    ROOM_SIDE_M.start(),
+                    ROOM_SIDE_M.end()
+                )));
             }
             Ok(RoomSpec {
                 id,

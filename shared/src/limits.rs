@@ -1,0 +1,112 @@
+//! Limits the server enforces where the check itself needs the server (the
+//! clock, stock, the database), named here once so that the server's checks,
+//! its error messages, the room refusals, the OpenAPI schemas and clients all
+//! read the same number. A limit whose check is pure sits beside its check
+//! instead: names and chat in [`crate::validated`], poses in [`crate::pose`],
+//! messages and room rules in [`crate::protocol`].
+
+/// Flash sales, carts, checkout, returns and coupons.
+pub mod commerce {
+    use std::ops::RangeInclusive;
+
+    /// Units one claim, cart line or purchase may take.
+    pub const MAX_CLAIM_QUANTITY: i64 = 100;
+    /// Lines one cart may hold.
+    pub const MAX_CART_LINES: usize = 50;
+    /// Countdown before a flash sale opens, in seconds.
+    pub const COUNTDOWN_SECS: RangeInclusive<u64> = 10..=300;
+    /// How long a flash sale runs once open, in seconds (1 to 20 minutes).
+    pub const DURATION_SECS: RangeInclusive<u64> = 60..=1200;
+    /// The reason a return needs, in characters (at least one).
+    pub const MAX_RETURN_REASON_CHARS: usize = 500;
+    /// A percentage coupon takes 1 to this many percent off.
+    pub const MAX_PERCENT_OFF: i64 = 100;
+    /// The largest fixed amount off, and the largest minimum order, in minor
+    /// units.
+    pub const MAX_AMOUNT_OFF_MINOR: i64 = 100_000_000;
+    /// Redemptions one coupon may be capped at.
+    pub const MAX_COUPON_REDEMPTIONS: i64 = 1_000_000;
+    /// Redemptions of one coupon per buyer.
+    pub const MAX_COUPON_PER_BUYER: i64 = 100;
+}
+
+/// Products as hosts create and edit them (and as `catalog.toml` seeds them).
+pub mod catalog {
+    pub const MAX_NAME_CHARS: usize = 80;
+    pub const MAX_DESCRIPTION_CHARS: usize = 2000;
+    /// Options of one variant, such as `size`, and each key's and value's
+    /// length in characters.
+    pub const MAX_OPTIONS: usize = 4;
+    pub const MAX_OPTION_CHARS: usize = 32;
+    /// Units of one variant; a flash sale offers at most this many too.
+    pub const MAX_STOCK: i64 = 1_000_000;
+    pub const MAX_PRODUCTS: usize = 10_000;
+}
+
+/// Shows, polls, questions and giveaways.
+pub mod engagement {
+    use std::ops::RangeInclusive;
+
+    /// A show's title, in characters.
+    pub const MAX_SHOW_TITLE_CHARS: usize = 80;
+    /// Products in a show's lineup.
+    pub const MAX_LINEUP: usize = 50;
+    /// Products the host features at once.
+    pub const MAX_FEATURED: usize = 3;
+    /// A poll's question and each option, in characters.
+    pub const MAX_POLL_QUESTION_CHARS: usize = 200;
+    pub const MAX_POLL_OPTION_CHARS: usize = 80;
+    /// How many options a poll offers.
+    pub const POLL_OPTIONS: RangeInclusive<usize> = 2..=6;
+    /// How long a poll stays open, in seconds.
+    pub const POLL_DURATION_SECS: RangeInclusive<u64> = 10..=600;
+    /// Unanswered questions one shopper may have in the queue.
+    pub const MAX_OPEN_QUESTIONS_PER_SHOPPER: usize = 5;
+    /// A giveaway's prize, in characters.
+    pub const MAX_PRIZE_CHARS: usize = 200;
+    /// How long a giveaway takes entries, in seconds.
+    pub const GIVEAWAY_CLOSES_IN_SECS: RangeInclusive<u64> = 10..=86_400;
+    /// The longest presence a giveaway may ask of its entrants, in minutes.
+    pub const MAX_PRESENT_MINUTES: u32 = 600;
+}
+
+/// Staff accounts' sign-in.
+pub mod accounts {
+    use std::ops::RangeInclusive;
+
+    /// A username's length, in characters of `a-z`, `0-9`, `.`, `_`, `-`.
+    pub const USERNAME_CHARS: RangeInclusive<usize> = 3..=32;
+    /// A password's length in bytes; anything else is up to the person.
+    pub const PASSWORD_BYTES: RangeInclusive<usize> = 12..=256;
+}
+
+/// Mutes, removals, the moderation log and the keyword filter.
+pub mod moderation {
+    use std::time::Duration;
+
+    /// Shortest and longest mute.
+    pub const MIN_MUTE: Duration = Duration::from_secs(1);
+    pub const MAX_MUTE: Duration = Duration::from_secs(24 * 60 * 60);
+    /// Longest reason given for a mute, kick or ban, in characters.
+    pub const MAX_REASON_CHARS: usize = 200;
+    /// Most log entries in one page.
+    pub const MAX_LOG_PAGE: usize = 500;
+    /// Most terms in the keyword filter, and the longest term in characters.
+    pub const MAX_TERMS: usize = 500;
+    pub const MAX_TERM_CHARS: usize = 40;
+}
+
+/// Default token buckets on a member's room commands: so many a second
+/// sustained, and a burst at once. A client that paces itself by them is
+/// never told [`RejectReason::RateLimited`](crate::protocol::RejectReason).
+/// The server's config may change chat's and reactions'.
+pub mod rates {
+    pub const CHAT_PER_SECOND: f64 = 1.0;
+    pub const CHAT_BURST: u32 = 5;
+    pub const REACTIONS_PER_SECOND: f64 = 5.0;
+    pub const REACTIONS_BURST: u32 = 10;
+    /// Flash-sale claims: a quick double tap passes, a script's flood does
+    /// not reach the engine.
+    pub const CLAIMS_PER_SECOND: f64 = 5.0;
+    pub const CLAIMS_BURST: u32 = 10;
+}

@@ -1,0 +1,481 @@
+//! Every message, arbitrary but valid, survives encode and decode; arbitrary
+//! bytes never panic the decoder.
+
+use super::*;
+use crate::ids::{AccountId, MemberSlot, Role};
+use crate::money::Money;
+use crate::pose::{PoseDeltaQ, PoseNet, PoseQ, RoomBounds, TrackedPoseNet, XrPoseNet};
+use crate::validated::{
+    ChatText, CouponCode, DisplayName, PaymentMethod, ProductId, Reaction, RoomId, Sku,
+};
+use proptest::prelude::*;
+
+fn finite() -> impl Strategy<Value = f32> {
+    -1000.0f32..1000.0
+}
+
+fn tracked() -> impl Strategy<Value = TrackedPoseNet> {
+    (
+        prop::array::uniform3(finite()),
+        prop::array::uniform4(-1.0f32..1.0),
+    )
+        .prop_map(|(position, rotation)| TrackedPoseNet { position, rotation })
+}
+
+fn pose() -> impl Strategy<Value = PoseNet> {
+    let xr = (
+        tracked(),
+        prop::option::of(tracked()),
+        prop::option::of(tracked()),
+    )
+        .prop_map(|(head, left_hand, right_hand)| XrPoseNet {
+            head,
+            left_hand,
+            right_hand,
+        });
+    (
+        prop::array::uniform3(finite()),
+        finite(),
+        prop::option::of(xr),
+    )
+        .prop_map(|(position, yaw, xr)| PoseNet { position, yaw, xr })
+}
+
+fn pose_q() -> impl Strategy<Value = PoseQ> {
+    (prop::array::uniform3(any::<i16>()), 0u16..4096).prop_map(|(position, yaw)| PoseQ {
+        position,
+        yaw,
+        xr: None,
+    })
+}
+
+fn reaction() -> impl Strategy<Value = Reaction> {
+    prop::sample::select(Reaction::ALL.to_vec())
+}
+
+fn chat() -> impl Strategy<Value = ChatText> {
+    "[a-zA-Z0-9 ,.!?éü😀]{1,120}".prop_filter_map("valid chat", |s| ChatText::new(s).ok())
+}
+
+fn name() -> impl Strategy<Value = DisplayName> {
+    "[a-zA-Z][a-zA-Z0-9 _]{0,30}".prop_filter_map("valid name", |s| DisplayName::new(s).ok())
+}
+
+fn member() -> impl Strategy<Value = MemberInfo> {
+    (
+        any::<u16>(),
+        any::<u64>(),
+        name(),
+        prop::sample::select(Role::ALL.to_vec()),
+    )
+        .prop_map(|(slot, account, name, role)| MemberInfo {
+            slot: MemberSlot(slot),
+            account: AccountId(account),
+            name,
+            role,
+        })
+}
+
+fn client_message() -> impl Strategy<Value = ClientMessage> {
+    prop_oneof![
+        (any::<u32>(), prop::option::of(any::<u32>()), pose()).prop_map(
+            |(seq, ack_snapshot, pose)| ClientMessage::Input(InputMessage {
+                seq,
+                ack_snapshot,
+                pose
+            })
+        ),
+        chat().prop_map(|c| ClientMessage::Room(RoomCommand::Chat(c))),
+        reaction().prop_map(|r| ClientMessage::Room(RoomCommand::React(r))),
+        (any::<i64>(), any::<u8>(), any::<i64>(), any::<bool>()).prop_map(
+            |(poll_id, option, id, vote)| ClientMessage::Room(if vote {
+                RoomCommand::Vote { poll_id, option }
+            } else {
+                RoomCommand::Upvote { question_id: id }
+            })
+        ),
+        chat().prop_map(|c| ClientMessage::Room(RoomCommand::Ask(c))),
+        any::<i64>().prop_map(
+            |giveaway_id| ClientMessage::Room(RoomCommand::EnterGiveaway { giveaway_id })
+        ),
+        "[a-z0-9-]{1,64}".prop_map(|p| ClientMessage::Room(RoomCommand::Inspect {
+            product: ProductId::new(p).unwrap()
+        })),
+        ("[a-z0-9-]{1,64}", prop::option::of(any::<u32>())).prop_map(|(p, held)| {
+            let product = ProductId::new(p).unwrap();
+            ClientMessage::Room(match held {
+                Some(held_ms) => RoomCommand::PutDownProduct { product, held_ms },
+                None => RoomCommand::ViewProduct { product },
+            })
+        }),
+        // Infinities too: the server refuses them, but they must cross
+        // the wire intact (NaN, which equals nothing, has its own test).
+        (
+            product(),
+            any::<u32>(),
+            prop::array::uniform3(prop_oneof![
+                finite(),
+                Just(f32::INFINITY),
+                Just(f32::NEG_INFINITY)
+            ])
+        )
+            .prop_map(|(product, held_ms, at)| ClientMessage::Room(
+                RoomCommand::DropProduct {
+                    product,
+                    held_ms,
+                    at
+                }
+            )),
+        product().prop_map(|product| ClientMessage::Room(RoomCommand::TakeFromHand { product })),
+        (
+            prop::array::uniform3(prop_oneof![
+                finite(),
+                Just(f32::INFINITY),
+                Just(f32::NEG_INFINITY)
+            ]),
+            prop_oneof![finite(), Just(f32::INFINITY)],
+        )
+            .prop_map(|(to, yaw)| ClientMessage::Room(RoomCommand::Teleport { to, yaw })),
+        (any::<i64>(), any::<u16>()).prop_map(|(sale_id, quantity)| {
+            ClientMessage::Room(RoomCommand::ClaimFlashSale { sale_id, quantity })
+        }),
+        (sku(), any::<u16>(), any::<bool>()).prop_map(|(sku, quantity, add)| {
+            ClientMessage::Room(if add {
+                RoomCommand::AddToCart { sku, quantity }
+            } else {
+                RoomCommand::SetCartQuantity { sku, quantity }
+            })
+        }),
+        (
+            any::<u32>(),
+            prop::option::of((sku(), any::<u16>())),
+            prop::option::of("[A-Z0-9-]{3,32}"),
+            "[0-9 ]{0,20}[0-9]",
+        )
+            .prop_map(|(request_id, buy_now, coupon, card)| {
+                ClientMessage::Room(RoomCommand::Checkout(CheckoutCommand {
+                    request_id,
+                    items: match buy_now {
+                        Some((sku, quantity)) => Purchase::BuyNow { sku, quantity },
+                        None => Purchase::Cart,
+                    },
+                    coupon: coupon.map(|c| CouponCode::new(c).unwrap()),
+                    payment: PaymentMethod::new(card).unwrap(),
+                }))
+            }),
+    ]
+}
+
+fn product() -> impl Strategy<Value = ProductId> {
+    "[a-z0-9-]{1,64}".prop_map(|p| ProductId::new(p).unwrap())
+}
+
+fn held_product() -> impl Strategy<Value = HeldProductNet> {
+    (
+        product(),
+        any::<u16>(),
+        prop::array::uniform3(finite()),
+        any::<bool>(),
+    )
+        .prop_map(|(product, slot, at, held)| HeldProductNet {
+            product,
+            by: held.then_some(MemberSlot(slot)),
+            dropped_at: (!held).then_some(at),
+        })
+}
+
+fn sku() -> impl Strategy<Value = Sku> {
+    "[a-z0-9-]{1,64}".prop_map(|s| Sku::new(s).unwrap())
+}
+
+fn money() -> impl Strategy<Value = Money> {
+    any::<i64>().prop_map(|minor| Money::new(minor, crate::Currency::EUR))
+}
+
+fn order() -> impl Strategy<Value = OrderNet> {
+    (
+        any::<i64>(),
+        prop::sample::select(OrderStatus::ALL.to_vec()),
+        money(),
+        prop::collection::vec((sku(), any::<i64>(), money()), 0..4),
+    )
+        .prop_map(|(id, status, total, lines)| OrderNet {
+            id,
+            status,
+            total,
+            discount: Money::new(0, crate::Currency::EUR),
+            coupon: CouponCode::new("LIVE10").ok(),
+            lines: lines
+                .into_iter()
+                .map(|(sku, quantity, unit_price)| OrderLineNet {
+                    sku,
+                    quantity,
+                    unit_price,
+                })
+                .collect(),
+        })
+}
+
+fn server_message() -> impl Strategy<Value = ServerMessage> {
+    let full = (any::<u16>(), pose_q()).prop_map(|(s, pose)| AvatarFull {
+        slot: MemberSlot(s),
+        pose,
+    });
+    let moved = prop::collection::btree_map(
+        any::<u16>(),
+        (any::<i16>(), any::<i16>(), any::<i16>()),
+        0..40,
+    )
+    .prop_map(|deltas| {
+        let mut moved = MovedAvatars::default();
+        for (slot, (x, z, yaw)) in deltas {
+            moved
+                .push(MemberSlot(slot), PoseDeltaQ { x, z, yaw })
+                .unwrap();
+        }
+        moved
+    });
+    let line = || {
+        (any::<u16>(), name(), chat(), any::<u64>()).prop_map(|(s, name, text, seq)| ChatLine {
+            from: MemberSlot(s),
+            name,
+            text,
+            seq,
+        })
+    };
+    prop_oneof![
+        (
+            any::<u32>(),
+            prop::option::of(any::<u32>()),
+            prop::collection::vec(full, 0..40),
+            moved,
+        )
+            .prop_map(|(tick, baseline, full, moved)| {
+                ServerMessage::Snapshot(Snapshot {
+                    tick,
+                    baseline,
+                    full,
+                    moved,
+                })
+            }),
+        member().prop_map(|m| ServerMessage::Room(RoomEvent::MemberJoined(m))),
+        any::<u16>().prop_map(|s| ServerMessage::Room(RoomEvent::MemberLeft {
+            slot: MemberSlot(s)
+        })),
+        line().prop_map(|l| ServerMessage::Room(RoomEvent::Chat(l))),
+        (
+            prop::collection::vec((reaction(), any::<u32>()), 0..5),
+            prop::collection::vec((any::<u16>(), reaction()), 0..16)
+        )
+            .prop_map(|(counts, from)| ServerMessage::Room(RoomEvent::Reactions(
+                ReactionBurst {
+                    counts,
+                    from: from.into_iter().map(|(s, r)| (MemberSlot(s), r)).collect(),
+                }
+            ))),
+        (
+            any::<i64>(),
+            prop::collection::vec(any::<u32>(), 2..6),
+            any::<bool>()
+        )
+            .prop_map(|(poll_id, counts, closed)| ServerMessage::Engagement(
+                EngagementEventNet::PollResults {
+                    poll_id,
+                    counts,
+                    closed
+                }
+            )),
+        (any::<i64>(), name(), chat(), any::<u32>()).prop_map(|(id, name, text, votes)| {
+            ServerMessage::Engagement(EngagementEventNet::QuestionAsked(QuestionNet {
+                id,
+                name,
+                text,
+                votes,
+                answered: false,
+            }))
+        }),
+        (any::<i64>(), any::<u32>(), name(), "[0-9a-f]{64}").prop_map(
+            |(giveaway_id, draw, winner, seed)| {
+                ServerMessage::Engagement(EngagementEventNet::GiveawayDrawn {
+                    giveaway_id,
+                    draw,
+                    winner,
+                    seed,
+                })
+            }
+        ),
+        (any::<i64>(), any::<i64>()).prop_map(|(change, balance)| {
+            ServerMessage::Engagement(EngagementEventNet::Points {
+                change,
+                balance,
+                reason: "watch".into(),
+            })
+        }),
+        (
+            prop::collection::vec(member(), 0..5),
+            prop::collection::vec(line(), 0..5),
+            prop::collection::vec(held_product(), 0..5),
+        )
+            .prop_map(|(members, recent_chat, products)| ServerMessage::Room(
+                RoomEvent::Welcome {
+                    room: RoomId::new("main-stage").unwrap(),
+                    room_name: "Main stage".into(),
+                    you: MemberSlot(3),
+                    spawn: Box::new(PoseNet::at([1.0, 0.0, -2.0], 0.5)),
+                    bounds: RoomBounds::centered(30.0, 20.0, 5.0),
+                    members,
+                    recent_chat,
+                    flash_sales: vec![],
+                    pinned_coupon: None,
+                    products,
+                }
+            )),
+        any::<bool>().prop_map(|live| ServerMessage::Room(RoomEvent::Stream(StreamNet {
+            srt: Some("srt://10.0.0.1:9001".into()),
+            hls: Some("http://10.0.0.1:8080/hls/live.m3u8".into()),
+            live,
+        }))),
+        (product(), any::<u16>()).prop_map(|(product, slot)| ServerMessage::Room(
+            RoomEvent::ProductHeld {
+                product,
+                by: MemberSlot(slot)
+            }
+        )),
+        (product(), prop::array::uniform3(finite())).prop_map(|(product, at)| {
+            ServerMessage::Room(RoomEvent::ProductDropped { product, at })
+        }),
+        product().prop_map(|product| ServerMessage::Room(RoomEvent::ProductReturned { product })),
+        (product(), any::<u16>(), any::<u16>()).prop_map(|(product, from, to)| {
+            ServerMessage::Room(RoomEvent::ProductPassed {
+                product,
+                from: MemberSlot(from),
+                to: MemberSlot(to),
+            })
+        }),
+        (
+            prop::sample::select(vec![CommandKind::Pose, CommandKind::Inspect]),
+            prop_oneof![
+                Just(RejectReason::OutOfReach),
+                Just(RejectReason::InvalidPosition),
+                any::<u32>().prop_map(|ms| RejectReason::RateLimited { retry_after_ms: ms }),
+            ],
+        )
+            .prop_map(|(command, reason)| ServerMessage::Rejected(Rejection { command, reason })),
+        any::<u32>().prop_map(|ms| ServerMessage::Rejected(Rejection {
+            command: CommandKind::Chat,
+            reason: RejectReason::RateLimited { retry_after_ms: ms }
+        })),
+        (
+            any::<u16>(),
+            prop::sample::select(vec![
+                RejectReason::NotHolding,
+                RejectReason::HandsFull,
+                RejectReason::InvalidPosition,
+                RejectReason::OutOfReach,
+            ])
+        )
+            .prop_map(|(slot, reason)| ServerMessage::Rejected(Rejection {
+                command: CommandKind::Inspect,
+                reason: if slot % 4 == 0 {
+                    RejectReason::ProductHeld {
+                        by: MemberSlot(slot),
+                    }
+                } else {
+                    reason
+                },
+            })),
+        ".{0,40}".prop_map(|reason| ServerMessage::ShuttingDown { reason }),
+        (any::<i64>(), any::<i64>(), 0i64..1_000_000).prop_map(|(id, starts, left)| {
+            ServerMessage::Commerce(CommerceEventNet::SaleAnnounced(FlashSaleNet {
+                id,
+                product: "glow-serum".into(),
+                sku: "glow-serum-30ml".into(),
+                price: Money::new(1990, crate::Currency::EUR),
+                quantity: left + 1,
+                units_left: left,
+                per_buyer_limit: 2,
+                starts_at_ms: starts,
+                ends_at_ms: starts.saturating_add(60_000),
+            }))
+        }),
+        (any::<i64>(), any::<i64>()).prop_map(|(sale_id, units_left)| {
+            ServerMessage::Commerce(CommerceEventNet::UnitsLeft {
+                sale_id,
+                units_left,
+            })
+        }),
+        (sku(), money(), any::<i64>(), any::<i64>()).prop_map(
+            |(sku, unit_price, quantity, held)| {
+                ServerMessage::Commerce(CommerceEventNet::Cart(CartNet {
+                    change: CartChange::Updated,
+                    lines: vec![CartLineNet {
+                        sku,
+                        product: ProductId::new("glow-serum").unwrap(),
+                        name: "Glow Serum".into(),
+                        unit_price,
+                        quantity,
+                        held_until_ms: held,
+                    }],
+                }))
+            }
+        ),
+        (any::<u32>(), order()).prop_map(|(request_id, order)| {
+            ServerMessage::Commerce(CommerceEventNet::CheckoutDone { request_id, order })
+        }),
+        order().prop_map(|o| ServerMessage::Commerce(CommerceEventNet::Order(o))),
+        (any::<u32>(), money()).prop_map(|(request_id, min)| {
+            ServerMessage::Commerce(CommerceEventNet::CheckoutFailed {
+                request_id,
+                reason: ShopRefusal::CouponMinimum { min },
+            })
+        }),
+        (1u8..=100, money(), any::<i64>()).prop_map(|(pct, min_order, ends_at_ms)| {
+            ServerMessage::Commerce(CommerceEventNet::CouponPinned(Some(CouponNet {
+                code: CouponCode::new("LIVE10").unwrap(),
+                discount: DiscountNet::Percent(pct),
+                min_order,
+                ends_at_ms,
+                remaining: Some(3),
+            })))
+        }),
+        (any::<i64>(), 0i64..100).prop_map(|(limit, remaining)| ServerMessage::Rejected(
+            Rejection {
+                command: CommandKind::ClaimFlashSale,
+                reason: RejectReason::Claim(ClaimRefusal::LimitReached { limit, remaining }),
+            }
+        )),
+    ]
+}
+
+proptest! {
+    #[test]
+    fn client_messages_round_trip(msg in client_message()) {
+        let bytes = encode(&msg).unwrap();
+        prop_assert_eq!(decode::<ClientMessage>(&bytes), Ok(msg));
+    }
+
+    #[test]
+    fn server_messages_round_trip(msg in server_message()) {
+        let bytes = encode(&msg).unwrap();
+        prop_assert_eq!(decode::<ServerMessage>(&bytes), Ok(msg));
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+        // Either outcome is fine; a panic fails the test. Whatever
+        // decodes must be a message that encodes and decodes again.
+        if let Ok(msg) = decode::<ClientMessage>(&bytes) {
+            prop_assert!(decode::<ClientMessage>(&encode(&msg).unwrap()).is_ok());
+        }
+        if let Ok(msg) = decode::<ServerMessage>(&bytes) {
+            prop_assert!(decode::<ServerMessage>(&encode(&msg).unwrap()).is_ok());
+        }
+    }
+
+    #[test]
+    fn truncated_messages_are_errors(msg in client_message(), cut in 1usize..64) {
+        let bytes = encode(&msg).unwrap();
+        let cut = cut.min(bytes.len());
+        prop_assert!(decode::<ClientMessage>(&bytes[..bytes.len() - cut]).is_err());
+    }
+}
