@@ -130,7 +130,7 @@ impl Server {
             payment_hold: config.payment_hold,
             cart_hold: config.cart_hold,
         };
-        let commerce = commerce::spawn(store.clone(), gateway, settings).await?;
+        let commerce = commerce::spawn(store.clone(), clock.clone(), gateway, settings).await?;
 
         let commerce_events = commerce.subscribe();
         let open_sales = commerce

@@ -55,11 +55,6 @@ pub struct Store {
     clock: Clock,
 }
 
-/// Wall time for the commerce code until it reads the server's [`Clock`].
-pub fn now_ms() -> i64 {
-    Clock::system().now_ms()
-}
-
 fn role_from_str(s: &str) -> Result<Role, StoreError> {
     Role::ALL
         .into_iter()
@@ -102,6 +97,12 @@ impl Store {
     pub fn with_clock(mut self, clock: Clock) -> Store {
         self.clock = clock;
         self
+    }
+
+    /// The clock this store stamps its rows by; the code writing rows
+    /// through it (the commerce ledger) reads the same time.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
     }
 
     pub fn pool(&self) -> &AnyPool {

@@ -297,14 +297,16 @@ mod tests {
         .unwrap();
         let shop = crate::commerce::spawn(
             store.clone(),
+            crate::clock::Clock::system(),
             Arc::new(crate::commerce::TestGateway::default()),
             crate::commerce::EngineSettings::default(),
         )
         .await
         .unwrap();
-        let engagement = crate::engagement::spawn(store.clone(), crate::clock::Clock::system(), rules, shop)
-            .await
-            .unwrap();
+        let engagement =
+            crate::engagement::spawn(store.clone(), crate::clock::Clock::system(), rules, shop)
+                .await
+                .unwrap();
         let ada = store
             .create_account(
                 &vitrine_shared::DisplayName::new("Ada").unwrap(),
@@ -339,6 +341,7 @@ mod tests {
         let (store, _dir) = crate::store::tests::stores().await.swap_remove(0);
         let shop = crate::commerce::spawn(
             store.clone(),
+            crate::clock::Clock::system(),
             Arc::new(crate::commerce::TestGateway::default()),
             crate::commerce::EngineSettings::default(),
         )

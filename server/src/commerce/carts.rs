@@ -5,7 +5,7 @@
 
 use super::engine::Engine;
 use super::{CartEdit, CartLine, CommerceError, CommerceEvent, MAX_CART_LINES, MAX_CLAIM_QUANTITY};
-use crate::store::{Store, StoreError, now_ms};
+use crate::store::{Store, StoreError};
 use sqlx::Row;
 use std::collections::{BTreeMap, HashMap};
 use vitrine_shared::protocol::CartChange;
@@ -84,7 +84,7 @@ impl Engine {
         if other_currency {
             return Err(CommerceError::CurrencyMismatch);
         }
-        let held_until = now_ms() + self.settings.cart_hold.as_millis() as i64;
+        let held_until = self.clock.now_ms() + self.settings.cart_hold.as_millis() as i64;
         if !set_line(&self.store, buyer, &sku, old, new, held_until)
             .await
             .map_err(storage)?

@@ -9,7 +9,7 @@ use super::engine::Engine;
 use super::ledger::{Origin, PendingOrder};
 use super::{CheckoutSpec, CommerceError, MAX_CLAIM_QUANTITY, OrderRecord, Purchase};
 use crate::ids::new_id;
-use crate::store::{Store, StoreError, now_ms};
+use crate::store::{Store, StoreError};
 use sqlx::Row;
 use std::collections::HashMap;
 use tokio::sync::oneshot;
@@ -105,7 +105,7 @@ impl Engine {
         key: String,
         hash: u64,
     ) -> Result<i64, CommerceError> {
-        let now = now_ms();
+        let now = self.clock.now_ms();
         // A line whose hold ran out a moment ago is not bought by surprise;
         // the clock sweeps every cart anyway, so only a stale cart waits.
         let stale = self
@@ -285,7 +285,7 @@ async fn insert_order(store: &Store, order: &NewOrder) -> Result<bool, StoreErro
             }
         }
     }
-    let now = now_ms();
+    let now = store.clock().now_ms();
     sqlx::query(
         "INSERT INTO orders (id, account_id, status, total_minor, currency, flash_sale_id, \
          idempotency_key, request_hash, created_at, updated_at, source, coupon_code, discount_minor) \

@@ -6,7 +6,7 @@
 
 use super::CommerceError;
 use super::engine::Engine;
-use crate::store::{Store, StoreError, now_ms};
+use crate::store::{Store, StoreError};
 use sqlx::Row;
 use std::collections::HashMap;
 use vitrine_shared::{AccountId, CouponCode, Currency, Money};
@@ -157,7 +157,7 @@ impl Engine {
         by: AccountId,
         coupon: Coupon,
     ) -> Result<CouponInfo, CommerceError> {
-        coupon.check(now_ms())?;
+        coupon.check(self.clock.now_ms())?;
         if self.coupons.contains_key(&coupon.code) {
             return Err(CommerceError::CouponExists);
         }
@@ -187,7 +187,7 @@ impl Engine {
     ) -> Result<Option<CouponInfo>, CommerceError> {
         if let Some(code) = &code {
             let coupon = self.coupons.get(code).ok_or(CommerceError::UnknownCoupon)?;
-            if coupon.coupon.ends_at_ms <= now_ms() {
+            if coupon.coupon.ends_at_ms <= self.clock.now_ms() {
                 return Err(CommerceError::CouponNotActive);
             }
         }
@@ -236,7 +236,7 @@ async fn insert(store: &Store, c: &Coupon, by: AccountId) -> Result<(), StoreErr
     .bind(c.starts_at_ms)
     .bind(c.ends_at_ms)
     .bind(by.0 as i64)
-    .bind(now_ms())
+    .bind(store.clock().now_ms())
     .execute(store.pool())
     .await?;
     Ok(())
@@ -249,7 +249,7 @@ async fn set_pinned(store: &Store, code: Option<&CouponCode>) -> Result<(), Stor
         .await?;
     if let Some(code) = code {
         sqlx::query("UPDATE coupons SET pinned_at = $1 WHERE code = $2")
-            .bind(now_ms())
+            .bind(store.clock().now_ms())
             .bind(code.as_str())
             .execute(&mut *tx)
             .await?;

@@ -10,7 +10,8 @@ use super::coupons::{self, CouponState};
 use super::flash_sales::{Decision, Deferred, Pending, Sale};
 use super::ledger::{self, NewClaim, OrderRecord, PendingOrder};
 use super::{CommerceError, CommerceEvent, CommerceHandle, PaymentGateway, Request, SaleState};
-use crate::store::{Store, StoreError, now_ms};
+use crate::clock::Clock;
+use crate::store::{Store, StoreError};
 use crate::telemetry::COMMERCE_BATCH;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -26,6 +27,9 @@ const CLOCK: Duration = Duration::from_millis(100);
 
 pub(super) struct Engine {
     pub(super) store: Store,
+    /// What sales open and close by, and every row is stamped with; the
+    /// store above reads the same clock.
+    pub(super) clock: Clock,
     pub(super) sales: HashMap<i64, Sale>,
     /// Flash-sale claims: (buyer, idempotency key) → (request hash, the
     /// claim it made).
@@ -71,12 +75,15 @@ impl Default for EngineSettings {
 }
 
 /// Loads open sales and unpaid orders from the store and starts the engine
-/// on this runtime, with payments through `gateway`.
+/// on this runtime, with payments through `gateway`, reading time from
+/// `clock` (the store is made to stamp its rows by the same clock).
 pub async fn spawn(
     store: Store,
+    clock: Clock,
     gateway: Arc<dyn PaymentGateway>,
     settings: EngineSettings,
 ) -> Result<CommerceHandle, StoreError> {
+    let store = store.with_clock(clock.clone());
     let mut sales = HashMap::new();
     for sale in ledger::open_sales(&store).await? {
         sales.insert(
@@ -104,6 +111,7 @@ pub async fn spawn(
     let (events, _) = broadcast::channel(4096);
     let engine = Engine {
         store: store.clone(),
+        clock,
         sales,
         keys,
         checkouts: checkout::load_keys(&store).await?,
@@ -232,7 +240,7 @@ impl Engine {
                     let _ = reply.send(self.refund_done(order, reason, outcome).await);
                 }
                 Request::OpenSales { reply } => {
-                    let now = now_ms();
+                    let now = self.clock.now_ms();
                     let open = self
                         .sales
                         .values()
@@ -352,7 +360,7 @@ impl Engine {
     /// Lets time act: unpaid orders expire, cart holds run out, ended
     /// coupons are unpinned, and sales open and close.
     async fn on_clock(&mut self) {
-        let now = now_ms();
+        let now = self.clock.now_ms();
         self.expire_unpaid(now).await;
         self.expire_carts(now).await;
         self.unpin_ended(now).await;

@@ -10,7 +10,7 @@ use super::{
     MAX_CLAIM_QUANTITY, SaleState,
 };
 use crate::ids::new_id;
-use crate::store::{StoreError, now_ms};
+use crate::store::StoreError;
 use std::collections::{HashMap, HashSet};
 use tokio::sync::oneshot;
 use vitrine_shared::{AccountId, Money};
@@ -89,7 +89,7 @@ impl Engine {
         quantity: i64,
         idempotency: Option<(String, u64)>,
     ) -> Decision {
-        let now = now_ms();
+        let now = self.clock.now_ms();
         if let Some((key, _)) = &idempotency
             && self.checkouts.contains_key(&(buyer, key.clone()))
         {
@@ -187,7 +187,7 @@ impl Engine {
                             lines: vec![(c.sku.clone(), c.quantity)],
                             total,
                             coupon: None,
-                            created_at_ms: now_ms(),
+                            created_at_ms: self.clock.now_ms(),
                         };
                         self.orders.insert(c.order_id, order);
                     }
@@ -229,7 +229,7 @@ impl Engine {
             }
             claims.clear();
         }
-        let now = now_ms();
+        let now = self.clock.now_ms();
         for d in deferred.drain(..) {
             match d {
                 Deferred::Claim(reply, result) => {
@@ -297,7 +297,7 @@ impl Engine {
         if stock < spec.quantity {
             return Err(CommerceError::NotEnoughStock { available: stock });
         }
-        let starts_at_ms = now_ms() + spec.countdown_secs as i64 * 1000;
+        let starts_at_ms = self.clock.now_ms() + spec.countdown_secs as i64 * 1000;
         let sale = FlashSale {
             id: new_id(),
             product,
@@ -369,16 +369,23 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::commerce::{EngineSettings, spawn};
+    use crate::clock::ManualClock;
+    use crate::commerce::{CommerceHandle, EngineSettings, spawn};
     use crate::store::Store;
     use crate::store::tests::stores;
     use std::sync::Arc;
     use std::time::Duration;
     use vitrine_shared::Sku;
 
-    /// A sale already live, written as the engine would, so the test need
-    /// not wait out a countdown.
-    async fn live_sale(store: &Store, quantity: i64, limit: i64) -> FlashSale {
+    /// A sale started through the engine like a host would, its countdown
+    /// then run out on the test's clock: live, as a shopper finds it.
+    async fn live_sale(
+        engine: &CommerceHandle,
+        time: &ManualClock,
+        store: &Store,
+        quantity: i64,
+        limit: i64,
+    ) -> FlashSale {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/catalog.toml");
         if store.catalog_is_empty().await.unwrap() {
             store
@@ -387,39 +394,53 @@ mod tests {
                 .unwrap();
         }
         let sku = Sku::new("stoneware-mug-sage").unwrap();
-        let (product, regular, _) = ledger::variant(store, &sku).await.unwrap().unwrap();
-        let now = now_ms();
-        let sale = FlashSale {
-            id: new_id(),
-            product,
-            sku,
-            price: Money::new(regular.minor / 2, regular.currency),
-            quantity,
-            sold: 0,
-            per_buyer_limit: limit,
-            starts_at_ms: now - 1000,
-            ends_at_ms: now + 60_000,
-            state: SaleState::Live,
-        };
-        assert!(
-            ledger::insert_sale(store, &sale, AccountId(1))
-                .await
-                .unwrap()
+        let (_, regular, _) = ledger::variant(store, &sku).await.unwrap().unwrap();
+        let countdown_secs = *COUNTDOWN_SECS.start();
+        let sale = engine
+            .start_sale(
+                AccountId(1),
+                FlashSaleSpec {
+                    sku,
+                    price: Money::new(regular.minor / 2, regular.currency),
+                    quantity,
+                    per_buyer_limit: limit,
+                    countdown_secs,
+                    duration_secs: *DURATION_SECS.start(),
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(sale.state, SaleState::Countdown);
+        // Not open a millisecond early...
+        time.advance(Duration::from_secs(countdown_secs) - Duration::from_millis(1));
+        assert_eq!(
+            engine.claim(AccountId(999_999), sale.id, 1, None).await,
+            Err(CommerceError::NotStarted { opens_in_ms: 1 })
         );
-        sale
+        // ...and open once the countdown is over, with nothing sold yet.
+        time.advance(Duration::from_millis(1));
+        let live = engine.sale(sale.id).await.unwrap().unwrap();
+        assert_eq!((live.state, live.sold), (SaleState::Live, 0));
+        live
+    }
+
+    async fn spawn_on(store: &Store, time: &ManualClock) -> CommerceHandle {
+        spawn(
+            store.clone(),
+            time.clock(),
+            Arc::new(super::super::TestGateway::default()),
+            EngineSettings::default(),
+        )
+        .await
+        .unwrap()
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_claims_never_oversell_on_any_backend() {
         for (store, _dir) in stores().await {
-            let sale = live_sale(&store, 50, 3).await;
-            let engine = spawn(
-                store.clone(),
-                Arc::new(super::super::TestGateway::default()),
-                EngineSettings::default(),
-            )
-            .await
-            .unwrap();
+            let time = ManualClock::starting_now();
+            let engine = spawn_on(&store, &time).await;
+            let sale = live_sale(&engine, &time, &store, 50, 3).await;
             let mut events = engine.subscribe();
             // 200 buyers × 1 unit for 50 units, all at once.
             let tasks: Vec<_> = (0..200u64)
@@ -451,13 +472,7 @@ mod tests {
             }
             assert!(sold_out);
             // A fresh engine (a restart) reads back the same numbers.
-            let reloaded = spawn(
-                store.clone(),
-                Arc::new(super::super::TestGateway::default()),
-                EngineSettings::default(),
-            )
-            .await
-            .unwrap();
+            let reloaded = spawn_on(&store, &time).await;
             assert_eq!(reloaded.sale(sale.id).await.unwrap().unwrap().sold, 50);
             let rows: i64 =
                 sqlx::query_scalar("SELECT COUNT(*) FROM orders WHERE flash_sale_id = $1")
@@ -472,14 +487,9 @@ mod tests {
     #[tokio::test]
     async fn a_failed_commit_sells_nothing_and_says_so() {
         for (store, _dir) in stores().await {
-            let sale = live_sale(&store, 5, 5).await;
-            let engine = spawn(
-                store.clone(),
-                Arc::new(super::super::TestGateway::default()),
-                EngineSettings::default(),
-            )
-            .await
-            .unwrap();
+            let time = ManualClock::starting_now();
+            let engine = spawn_on(&store, &time).await;
+            let sale = live_sale(&engine, &time, &store, 5, 5).await;
             // Break the store under the engine: order lines can no longer be written.
             sqlx::query("DROP TABLE order_lines")
                 .execute(store.pool())
@@ -504,11 +514,9 @@ mod tests {
     #[tokio::test]
     async fn a_retry_after_a_declined_claim_claims_afresh() {
         for (store, _dir) in stores().await {
-            let sale = live_sale(&store, 5, 1).await;
-            let gateway = Arc::new(super::super::TestGateway::default());
-            let engine = spawn(store.clone(), gateway, EngineSettings::default())
-                .await
-                .unwrap();
+            let time = ManualClock::starting_now();
+            let engine = spawn_on(&store, &time).await;
+            let sale = live_sale(&engine, &time, &store, 5, 1).await;
             let key = Some(("tap".to_owned(), 7));
             let first = engine
                 .claim(AccountId(1), sale.id, 1, key.clone())
@@ -534,13 +542,7 @@ mod tests {
             assert_ne!(again.order_id, first.order_id);
             assert_eq!(engine.sale(sale.id).await.unwrap().unwrap().sold, 1);
             // And a restart still knows the key of the live claim.
-            let reloaded = spawn(
-                store.clone(),
-                Arc::new(super::super::TestGateway::default()),
-                EngineSettings::default(),
-            )
-            .await
-            .unwrap();
+            let reloaded = spawn_on(&store, &time).await;
             let replay = reloaded.claim(AccountId(1), sale.id, 1, key).await.unwrap();
             assert_eq!(replay.order_id, again.order_id);
         }
@@ -549,25 +551,17 @@ mod tests {
     #[tokio::test]
     async fn an_ended_sale_returns_its_unsold_units() {
         for (store, _dir) in stores().await {
-            let mut sale = live_sale(&store, 10, 10).await;
+            let time = ManualClock::starting_now();
+            let engine = spawn_on(&store, &time).await;
+            let sale = live_sale(&engine, &time, &store, 10, 10).await;
             let stock_with_sale_out = ledger::variant(&store, &sale.sku).await.unwrap().unwrap().2;
-            // End it now, as the clock would find it.
-            sqlx::query("UPDATE flash_sales SET ends_at = $1 WHERE id = $2")
-                .bind(now_ms() + 300)
-                .bind(sale.id)
-                .execute(store.pool())
-                .await
-                .unwrap();
-            sale.ends_at_ms = now_ms() + 300;
-            let engine = spawn(
-                store.clone(),
-                Arc::new(super::super::TestGateway::default()),
-                EngineSettings::default(),
-            )
-            .await
-            .unwrap();
             let mut events = engine.subscribe();
             engine.claim(AccountId(7), sale.id, 4, None).await.unwrap();
+            // Run the clock to the sale's end; the engine's next look at it
+            // closes the sale.
+            time.advance(Duration::from_millis(
+                (sale.ends_at_ms - time.now_ms()) as u64,
+            ));
             let ended = tokio::time::timeout(Duration::from_secs(10), async {
                 loop {
                     if let Ok(CommerceEvent::SaleEnded {

@@ -2,7 +2,7 @@
 //! so there is one writer; reads for the HTTP API go straight to the store.
 
 use super::{FlashSale, SaleState};
-use crate::store::{Store, StoreError, now_ms};
+use crate::store::{Store, StoreError};
 use sqlx::{Any, Row, Transaction};
 use vitrine_shared::{AccountId, CouponCode, Currency, Money, ProductId, Sku};
 
@@ -65,7 +65,7 @@ pub(super) async fn insert_sale(
     .bind(sale.starts_at_ms)
     .bind(sale.ends_at_ms)
     .bind(by.0 as i64)
-    .bind(now_ms())
+    .bind(store.clock().now_ms())
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -99,7 +99,7 @@ pub(super) async fn commit_claims(
             .execute(&mut *tx)
             .await?;
     }
-    let now = now_ms();
+    let now = store.clock().now_ms();
     // Multi-row inserts: one statement per 50 orders, not one per order.
     for chunk in claims.chunks(50) {
         insert_orders(&mut tx, chunk, now).await?;
@@ -179,7 +179,7 @@ pub(super) async fn close_sale(store: &Store, sale: &FlashSale) -> Result<(), St
     let mut tx = store.pool().begin().await?;
     let closed =
         sqlx::query("UPDATE flash_sales SET closed_at = $1 WHERE id = $2 AND closed_at IS NULL")
-            .bind(now_ms())
+            .bind(store.clock().now_ms())
             .bind(sale.id)
             .execute(&mut *tx)
             .await?;
@@ -433,7 +433,7 @@ pub(super) async fn mark_paid(
         "UPDATE orders SET status = 'paid', payment_ref = $1, updated_at = $2 WHERE id = $3 AND status = 'pending'",
     )
     .bind(payment_ref)
-    .bind(now_ms())
+    .bind(store.clock().now_ms())
     .bind(order_id)
     .execute(store.pool())
     .await?;
@@ -469,7 +469,7 @@ pub(super) async fn cancel_order(
          WHERE id = $3 AND status = 'pending'",
     )
     .bind(failure)
-    .bind(now_ms())
+    .bind(store.clock().now_ms())
     .bind(order_id)
     .execute(&mut *tx)
     .await?;
@@ -533,7 +533,7 @@ pub(super) async fn advance(
     let done =
         sqlx::query("UPDATE orders SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4")
             .bind(to)
-            .bind(now_ms())
+            .bind(store.clock().now_ms())
             .bind(order_id)
             .bind(from)
             .execute(store.pool())
@@ -554,7 +554,7 @@ pub(super) async fn refund(
          WHERE id = $3 AND status = $4",
     )
     .bind(reason)
-    .bind(now_ms())
+    .bind(store.clock().now_ms())
     .bind(order.id)
     .bind(&order.status)
     .execute(&mut *tx)

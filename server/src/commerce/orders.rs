@@ -6,7 +6,7 @@ use super::checkout::Failure;
 use super::engine::Engine;
 use super::ledger::{self, OrderRecord, Origin, PendingOrder, Release};
 use super::{CommerceError, CommerceEvent, OrderStep};
-use crate::store::{StoreError, now_ms};
+use crate::store::StoreError;
 
 impl Engine {
     /// Cancels a pending order, says why, and gives its units back: a flash
@@ -20,7 +20,7 @@ impl Engine {
         order: PendingOrder,
         why: Failure,
     ) -> Result<(), CommerceError> {
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let release = match (order.origin, &why) {
             (Origin::FlashSale(sale_id), _)
                 if self.sales.get(&sale_id).is_some_and(|s| !s.closed) =>

@@ -2,8 +2,9 @@
 //! tests have (SQLite, and PostgreSQL when `VITRINE_TEST_POSTGRES` is set).
 
 use super::*;
+use crate::clock::ManualClock;
+use crate::store::Store;
 use crate::store::tests::stores;
-use crate::store::{Store, now_ms};
 use std::sync::Arc;
 use std::time::Duration;
 use vitrine_shared::Currency;
@@ -50,11 +51,17 @@ async fn seeded(store: &Store) {
         .unwrap();
 }
 
+/// An engine on `store`, reading the same clock the store stamps rows by.
 async fn engine(store: &Store, settings: EngineSettings) -> (CommerceHandle, Arc<TestGateway>) {
     let gateway = Arc::new(TestGateway::default());
-    let handle = spawn(store.clone(), gateway.clone(), settings)
-        .await
-        .unwrap();
+    let handle = spawn(
+        store.clone(),
+        store.clock().clone(),
+        gateway.clone(),
+        settings,
+    )
+    .await
+    .unwrap();
     (handle, gateway)
 }
 
@@ -110,7 +117,7 @@ async fn a_cart_reserves_units_frees_them_and_refuses_bad_quantities() {
         assert_eq!(cart.len(), 1);
         assert_eq!(cart[0].quantity, 3);
         assert!(
-            cart[0].held_until_ms > now_ms() + 590_000,
+            cart[0].held_until_ms > store.clock().now_ms() + 590_000,
             "held for 10 minutes"
         );
         assert_eq!(stock(&store, MUG).await, start - 3, "reserved at once");
@@ -505,8 +512,8 @@ async fn bad_purchases_are_refused_and_change_nothing() {
     }
 }
 
-fn percent_coupon(code: &str, percent: i64, min_minor: i64) -> Coupon {
-    let now = now_ms();
+/// A coupon running from a second before `now` for an hour.
+fn percent_coupon(code: &str, percent: i64, min_minor: i64, now: i64) -> Coupon {
     Coupon {
         code: CouponCode::new(code).unwrap(),
         discount: Discount::Percent(percent),
@@ -540,12 +547,18 @@ async fn coupons_take_their_discount_within_their_rules() {
             .await
             .unwrap();
         let min = unit.minor * 2;
-        shop.create_coupon(host, percent_coupon("live10", 10, min))
-            .await
-            .unwrap();
+        shop.create_coupon(
+            host,
+            percent_coupon("live10", 10, min, store.clock().now_ms()),
+        )
+        .await
+        .unwrap();
         assert_eq!(
-            shop.create_coupon(host, percent_coupon("LIVE10", 20, 0))
-                .await,
+            shop.create_coupon(
+                host,
+                percent_coupon("LIVE10", 20, 0, store.clock().now_ms())
+            )
+            .await,
             Err(CommerceError::CouponExists),
             "codes are one case"
         );
@@ -589,7 +602,7 @@ async fn coupons_take_their_discount_within_their_rules() {
 
         // More off than the order costs: free, and no card is charged.
         let charged = gateway.authorized();
-        let mut big = percent_coupon("GIFT", 1, 0);
+        let mut big = percent_coupon("GIFT", 1, 0, store.clock().now_ms());
         big.discount = Discount::Amount(1_000_000);
         shop.create_coupon(host, big).await.unwrap();
         let spec = with_coupon(buy_now(SERUM, 1, cards::DECLINED), "GIFT");
@@ -609,19 +622,24 @@ async fn coupons_take_their_discount_within_their_rules() {
 async fn an_expired_coupon_is_refused_and_a_pinned_one_is_announced() {
     for (store, _dir) in stores().await {
         seeded(&store).await;
-        // Written as the engine would have, with a window now over.
-        let now = now_ms();
-        sqlx::query(
-            "INSERT INTO coupons (code, kind, amount, currency, min_order_minor, max_redemptions, \
-             per_buyer_limit, starts_at, ends_at, pinned_at, created_by, created_at) \
-             VALUES ('OLD', 'percent', 50, 'EUR', 0, NULL, 1, $1, $2, NULL, 1, $1)",
-        )
-        .bind(now - 7_200_000)
-        .bind(now - 3_600_000)
-        .execute(store.pool())
-        .await
-        .unwrap();
+        let time = ManualClock::starting_now();
+        let store = store.with_clock(time.clock());
         let (shop, _) = engine(&store, EngineSettings::default()).await;
+        // Made and pinned while it runs, then its hour runs out.
+        let mut old = percent_coupon("OLD", 50, 0, time.now_ms());
+        old.max_redemptions = None;
+        shop.create_coupon(AccountId(1), old).await.unwrap();
+        let old = || Some(CouponCode::new("OLD").unwrap());
+        assert!(shop.pin_coupon(old()).await.unwrap().unwrap().pinned);
+        let mut unpinned = shop.subscribe();
+        time.advance(Duration::from_secs(3600));
+        // The engine's next look at the clock unpins it, and says so.
+        tokio::time::timeout(Duration::from_secs(10), async {
+            while unpinned.recv().await.unwrap() != CommerceEvent::CouponPinned(None) {}
+        })
+        .await
+        .expect("the ended coupon was unpinned");
+        assert_eq!(shop.pinned_coupon().await.unwrap(), None);
         let start = stock(&store, MUG).await;
         let spec = with_coupon(buy_now(MUG, 1, cards::APPROVED), "old");
         assert_eq!(
@@ -640,9 +658,12 @@ async fn an_expired_coupon_is_refused_and_a_pinned_one_is_announced() {
         );
 
         let mut events = shop.subscribe();
-        shop.create_coupon(AccountId(100), percent_coupon("SHOW15", 15, 0))
-            .await
-            .unwrap();
+        shop.create_coupon(
+            AccountId(100),
+            percent_coupon("SHOW15", 15, 0, store.clock().now_ms()),
+        )
+        .await
+        .unwrap();
         let pinned = shop
             .pin_coupon(Some(CouponCode::new("show15").unwrap()))
             .await
@@ -679,7 +700,10 @@ async fn a_restart_keeps_carts_coupon_use_and_checkout_keys() {
             .await
             .unwrap();
         first
-            .create_coupon(AccountId(100), percent_coupon("KEEP5", 5, 0))
+            .create_coupon(
+                AccountId(100),
+                percent_coupon("KEEP5", 5, 0, store.clock().now_ms()),
+            )
             .await
             .unwrap();
         let spec = with_coupon(buy_now(MUG, 1, cards::APPROVED), "KEEP5");

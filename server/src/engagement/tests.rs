@@ -33,6 +33,7 @@ async fn setup_on(
     }
     let shop = commerce::spawn(
         store.clone(),
+        clock.clone(),
         Arc::new(TestGateway::default()),
         EngineSettings::default(),
     )

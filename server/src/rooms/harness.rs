@@ -124,6 +124,7 @@ impl TestRooms {
 
         let commerce = commerce::spawn(
             store.clone(),
+            clock.clone(),
             Arc::new(TestGateway::default()),
             EngineSettings::default(),
         )

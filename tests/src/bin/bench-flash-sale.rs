@@ -6,8 +6,9 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
+use vitrine_server::clock::ManualClock;
 use vitrine_server::commerce::{self, CommerceError, FlashSaleSpec, SaleState};
-use vitrine_server::store::{Store, now_ms};
+use vitrine_server::store::Store;
 use vitrine_shared::{AccountId, Currency, Money, Sku};
 
 const CATALOG: &str = r#"currency = "EUR"
@@ -102,9 +103,16 @@ async fn fresh_store(url: &str) -> Result<Store, String> {
 /// time for its own buyers until `claims` are done.
 async fn engine_run(store: &Store, claims: usize, clients: usize) -> Result<Figures, String> {
     let gateway = std::sync::Arc::new(commerce::TestGateway::default());
-    let engine = commerce::spawn(store.clone(), gateway, commerce::EngineSettings::default())
-        .await
-        .map_err(|e| e.to_string())?;
+    // The engine's own clock, moved past the countdown instead of waiting it out.
+    let time = ManualClock::starting_now();
+    let engine = commerce::spawn(
+        store.clone(),
+        time.clock(),
+        gateway,
+        commerce::EngineSettings::default(),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
     let spec = FlashSaleSpec {
         sku: Sku::new("hot-item-one").map_err(|e| e.to_string())?,
         price: Money::new(990, Currency::EUR),
@@ -113,21 +121,19 @@ async fn engine_run(store: &Store, claims: usize, clients: usize) -> Result<Figu
         countdown_secs: 10,
         duration_secs: 1200,
     };
+    let countdown = Duration::from_secs(spec.countdown_secs);
     let sale = engine
         .start_sale(AccountId(1), spec)
         .await
         .map_err(|e| e.to_string())?;
-    eprintln!("  waiting out the 10 s countdown…");
-    loop {
-        let view = engine
-            .sale(sale.id)
-            .await
-            .map_err(|e| e.to_string())?
-            .ok_or("sale vanished")?;
-        if view.state == SaleState::Live {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    time.advance(countdown);
+    let view = engine
+        .sale(sale.id)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("sale vanished")?;
+    if view.state != SaleState::Live {
+        return Err(format!("the sale is {:?} after its countdown", view.state));
     }
     let next = Arc::new(AtomicI64::new(0));
     let start = Instant::now();
@@ -203,7 +209,7 @@ async fn naive_claim(store: &Store, sale_id: i64, buyer: i64) -> Result<bool, sq
     .bind(order)
     .bind(buyer)
     .bind(sale_id)
-    .bind(now_ms())
+    .bind(store.clock().now_ms())
     .execute(&mut *tx)
     .await?;
     sqlx::query("INSERT INTO order_lines (order_id, sku, quantity, unit_price_minor) VALUES ($1, 'hot-item-one', 1, 990)")
@@ -216,7 +222,7 @@ async fn naive_claim(store: &Store, sale_id: i64, buyer: i64) -> Result<bool, sq
 
 async fn naive_run(store: &Store, claims: usize, clients: usize) -> Result<Figures, String> {
     let sale_id = commerce::new_id();
-    let now = now_ms();
+    let now = store.clock().now_ms();
     sqlx::query(
         "INSERT INTO flash_sales (id, sku, product_id, price_minor, currency, quantity, sold, per_buyer_limit, \
          starts_at, ends_at, closed_at, created_by, created_at) \
