@@ -7,7 +7,7 @@
 
 use super::{GameContext, RoomSpec, TICK_HZ, parse_rooms, room_app};
 use crate::clock::ManualClock;
-use crate::commerce::{self, EngineSettings, TestGateway};
+use crate::commerce::{self, CommerceHandle, EngineSettings, TestGateway};
 use crate::config::{RateConfig, ServerConfig};
 use crate::console::ChatLogLine;
 use crate::directory::RoomDirectory;
@@ -89,6 +89,9 @@ pub struct TestRooms {
     /// The server's clock; [`TestRooms::step`] moves it with Bevy's time.
     pub time: ManualClock,
     pub store: Store,
+    /// The commerce engine the rooms talk to, on [`TestRooms::time`]: for a
+    /// test to act as the console does (start a sale, pin a coupon).
+    pub commerce: CommerceHandle,
     pub moderation: Arc<Moderation>,
     pub metrics: Arc<Metrics>,
     pub directory: Arc<RoomDirectory>,
@@ -180,6 +183,7 @@ impl TestRooms {
             app,
             time,
             store,
+            commerce,
             moderation,
             metrics,
             directory,

@@ -411,3 +411,94 @@ fn relay_commerce_news(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commerce::{COUNTDOWN_SECS, DURATION_SECS, FlashSaleSpec};
+    use crate::rooms::harness::TestRooms;
+    use std::time::Duration;
+    use vitrine_shared::protocol::{RoomCommand, ServerMessage};
+    use vitrine_shared::{Currency, Money, Role, Sku};
+
+    /// What `client` was told about its flash-sale claims, oldest first:
+    /// the quantity claimed, or the refusal.
+    fn claim_answers(rooms: &TestRooms, client: ClientId) -> Vec<Result<i64, ClaimRefusal>> {
+        rooms
+            .received(client)
+            .iter()
+            .filter_map(|m| match m {
+                ServerMessage::Commerce(CommerceEventNet::Claimed { quantity, .. }) => {
+                    Some(Ok(*quantity))
+                }
+                ServerMessage::Rejected(Rejection {
+                    command: CommandKind::ClaimFlashSale,
+                    reason: RejectReason::Claim(why),
+                }) => Some(Err(why.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn heard(rooms: &TestRooms, client: ClientId, news: &CommerceEventNet) -> bool {
+        rooms
+            .received(client)
+            .iter()
+            .any(|m| matches!(m, ServerMessage::Commerce(n) if n == news))
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_sale_announced_in_the_room_takes_claims_only_once_its_countdown_is_over() {
+        let mut rooms = TestRooms::start().await;
+        let (host, _) = rooms.join("Hal", Role::Host, "hall").await;
+        let (_, ada) = rooms.join("Ada", Role::Shopper, "hall").await;
+        let sale = rooms
+            .commerce
+            .start_sale(
+                host.id,
+                FlashSaleSpec {
+                    sku: Sku::new("stoneware-mug-sage").unwrap(),
+                    price: Money::new(800, Currency::EUR),
+                    quantity: 5,
+                    per_buyer_limit: 2,
+                    countdown_secs: *COUNTDOWN_SECS.start(),
+                    duration_secs: *DURATION_SECS.start(),
+                },
+            )
+            .await
+            .unwrap();
+        assert!(
+            rooms.settle(|r| r.received(ada).iter().any(|m| matches!(
+                m,
+                ServerMessage::Commerce(CommerceEventNet::SaleAnnounced(s)) if s.id == sale.id
+            ))),
+            "the room hears of the sale"
+        );
+
+        // A millisecond before the countdown is over: refused.
+        let early = Duration::from_millis((sale.starts_at_ms - rooms.time.now_ms() - 1) as u64);
+        rooms.step(early);
+        let claim = RoomCommand::ClaimFlashSale {
+            sale_id: sale.id,
+            quantity: 1,
+        };
+        rooms.send(ada, claim.clone());
+        assert!(rooms.settle(|r| !claim_answers(r, ada).is_empty()));
+        assert_eq!(
+            claim_answers(&rooms, ada),
+            [Err(ClaimRefusal::NotStarted { opens_in_ms: 1 })]
+        );
+        let opened = CommerceEventNet::SaleOpened { sale_id: sale.id };
+        assert!(!heard(&rooms, ada, &opened));
+
+        // The countdown runs out: the room hears the sale open, and the
+        // same claim is taken.
+        rooms.step(Duration::from_millis(1));
+        assert!(rooms.settle(|r| heard(r, ada, &opened)), "the sale opened");
+        rooms.send(ada, claim);
+        assert!(rooms.settle(|r| claim_answers(r, ada).len() == 2));
+        assert_eq!(claim_answers(&rooms, ada)[1], Ok(1));
+        let view = rooms.commerce.sale(sale.id).await.unwrap().unwrap();
+        assert_eq!(view.sold, 1);
+    }
+}
