@@ -6,6 +6,7 @@ mod admin;
 mod cart;
 mod console;
 mod coupons;
+mod document;
 mod engagement;
 mod error;
 mod extract;
@@ -17,6 +18,7 @@ mod rooms;
 mod sessions;
 mod stream;
 
+pub use document::annotated_fields;
 pub use engagement::show_view;
 pub use error::{ApiError, ErrorBody};
 pub use flash_sales::sale_view as flash_sale_view;
@@ -140,7 +142,7 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(admin::update_product))
         .routes(routes!(admin::archive_product))
         .layer(DefaultBodyLimit::max(admin::MAX_CATALOG_BYTES));
-    let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (router, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(sessions::create_session))
         .routes(routes!(sessions::end_session))
         .routes(routes!(rooms::list_rooms))
@@ -210,6 +212,7 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(ops::metrics))
         .routes(routes!(ops::openapi))
         .split_for_parts();
+    document::complete(&mut openapi);
     let _ = state.openapi.set(openapi);
     router
         .route("/console", axum::routing::get(console::index))
