@@ -66,12 +66,11 @@ pub mod sign_in_schema {
     /// (utoipa's attributes take literals only, not constants).
     fn guest() -> RefOr<Schema> {
         let mut schema = GuestSignIn::schema();
-        if let RefOr::T(Schema::Object(object)) = &mut schema {
-            if let Some(RefOr::T(Schema::Object(name))) = object.properties.get_mut("display_name")
-            {
-                name.min_length = Some(1);
-                name.max_length = Some(MAX_DISPLAY_NAME_CHARS);
-            }
+        if let RefOr::T(Schema::Object(object)) = &mut schema
+            && let Some(RefOr::T(Schema::Object(name))) = object.properties.get_mut("display_name")
+        {
+            name.min_length = Some(1);
+            name.max_length = Some(MAX_DISPLAY_NAME_CHARS);
         }
         schema
     }
