@@ -302,9 +302,10 @@ mod tests {
         )
         .await
         .unwrap();
-        let engagement = crate::engagement::spawn(store.clone(), crate::clock::Clock::system(), rules, shop)
-            .await
-            .unwrap();
+        let engagement =
+            crate::engagement::spawn(store.clone(), crate::clock::Clock::system(), rules, shop)
+                .await
+                .unwrap();
         let ada = store
             .create_account(
                 &vitrine_shared::DisplayName::new("Ada").unwrap(),

@@ -9,6 +9,7 @@ use utoipa::openapi::path::{Operation, ParameterIn, PathItem};
 use utoipa::openapi::schema::{ArrayItems, Schema};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr, ResponseBuilder};
+use vitrine_shared::limits;
 
 /// Adds the answers that the shared machinery gives, to every operation
 /// that can meet it, each with the `ErrorBody`:
@@ -161,9 +162,16 @@ fn limits() -> Vec<(Field, Limit)> {
         moderation::MAX_MUTE.as_secs() as i64,
     );
     let reason = moderation::MAX_REASON_CHARS;
+    let code = vitrine_shared::validated::COUPON_CODE_CHARS;
+    let options = limits::engagement::POLL_OPTIONS;
+    let poll = limits::engagement::POLL_DURATION_SECS;
+    let closes = limits::engagement::GIVEAWAY_CLOSES_IN_SECS;
     let mut limits = vec![
         // Commerce.
-        (("RefundRequest", &["reason"][..]), Limit::Chars(1, 500)),
+        (
+            ("RefundRequest", &["reason"][..]),
+            Limit::Chars(1, limits::commerce::MAX_RETURN_REASON_CHARS),
+        ),
         (
             ("VariantInput", &["sku"][..]),
             Limit::Slug(vitrine_shared::validated::MAX_PRODUCT_ID_BYTES),
@@ -178,7 +186,7 @@ fn limits() -> Vec<(Field, Limit)> {
         ),
         (
             ("StartFlashSale", &["quantity"][..]),
-            Limit::Range(1, 1_000_000),
+            Limit::Range(1, limits::catalog::MAX_STOCK),
         ),
         (
             ("StartFlashSale", &["per_buyer_limit"][..]),
@@ -191,19 +199,31 @@ fn limits() -> Vec<(Field, Limit)> {
             Limit::Range(0, claim),
         ),
         (("BuyNowItem", &["quantity"][..]), Limit::Range(1, claim)),
-        (("CreateCoupon", &["code"][..]), Limit::Chars(3, 32)),
-        (("CreateCoupon", &["percent_off"][..]), Limit::Range(1, 100)),
+        (
+            ("CreateCoupon", &["code"][..]),
+            Limit::Chars(*code.start(), *code.end()),
+        ),
+        (
+            ("CreateCoupon", &["percent_off"][..]),
+            Limit::Range(1, limits::commerce::MAX_PERCENT_OFF),
+        ),
         (
             ("CreateCoupon", &["max_redemptions"][..]),
-            Limit::Range(1, 1_000_000),
+            Limit::Range(1, limits::commerce::MAX_COUPON_REDEMPTIONS),
         ),
         (
             ("CreateCoupon", &["per_buyer_limit"][..]),
-            Limit::Range(1, 100),
+            Limit::Range(1, limits::commerce::MAX_COUPON_PER_BUYER),
         ),
         // Engagement.
-        (("StartShow", &["title"][..]), Limit::Chars(1, 80)),
-        (("StartShow", &["lineup"][..]), Limit::Items(0, 50)),
+        (
+            ("StartShow", &["title"][..]),
+            Limit::Chars(1, limits::engagement::MAX_SHOW_TITLE_CHARS),
+        ),
+        (
+            ("StartShow", &["lineup"][..]),
+            Limit::Items(0, limits::engagement::MAX_LINEUP),
+        ),
         (
             ("FeatureProducts", &["products"][..]),
             Limit::Items(0, crate::engagement::MAX_FEATURED),
@@ -212,21 +232,33 @@ fn limits() -> Vec<(Field, Limit)> {
             ("AskQuestion", &["text"][..]),
             Limit::Chars(1, vitrine_shared::validated::MAX_CHAT_CHARS),
         ),
-        (("CreatePoll", &["question"][..]), Limit::Chars(1, 200)),
-        (("CreatePoll", &["options"][..]), Limit::Items(2, 6)),
-        (("CreatePoll", &["options", "[]"][..]), Limit::Chars(1, 80)),
+        (
+            ("CreatePoll", &["question"][..]),
+            Limit::Chars(1, limits::engagement::MAX_POLL_QUESTION_CHARS),
+        ),
+        (
+            ("CreatePoll", &["options"][..]),
+            Limit::Items(*options.start(), *options.end()),
+        ),
+        (
+            ("CreatePoll", &["options", "[]"][..]),
+            Limit::Chars(1, limits::engagement::MAX_POLL_OPTION_CHARS),
+        ),
         (
             ("CreatePoll", &["duration_secs"][..]),
-            Limit::Range(10, 600),
+            Limit::Range(*poll.start() as i64, *poll.end() as i64),
         ),
-        (("CreateGiveaway", &["prize"][..]), Limit::Chars(1, 200)),
+        (
+            ("CreateGiveaway", &["prize"][..]),
+            Limit::Chars(1, limits::engagement::MAX_PRIZE_CHARS),
+        ),
         (
             ("CreateGiveaway", &["entry"][..]),
             Limit::OneOf(&["everyone", "present", "bought_in_show"]),
         ),
         (
             ("CreateGiveaway", &["closes_in_secs"][..]),
-            Limit::Range(10, 86_400),
+            Limit::Range(*closes.start() as i64, *closes.end() as i64),
         ),
         // Moderation.
         (
