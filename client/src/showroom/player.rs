@@ -144,11 +144,8 @@ fn place_at_spawn(session: Res<Session>, mut player: Query<(&mut Transform, &mut
     player.placed = true;
 }
 
-/// The protocol's yaw for a Bevy rotation (0 faces +Z).
-pub fn protocol_yaw(rotation: Quat) -> f32 {
-    let f = rotation * Vec3::NEG_Z;
-    f.x.atan2(f.z)
-}
+/// The protocol's yaw for a Bevy rotation (0 faces +Z): one formula, in `shared`.
+pub use vitrine_shared::pose::protocol_yaw;
 
 fn look(
     mouse: Res<ButtonInput<MouseButton>>,

@@ -252,10 +252,8 @@ pub fn display_scale(bounds: &super::models::ModelBounds) -> f32 {
 }
 
 /// The protocol's yaw (0 faces +Z) as a rotation of a Bevy entity whose
-/// forward is -Z.
-pub fn yaw_rotation(yaw: f32) -> Quat {
-    Quat::from_rotation_y(yaw + std::f32::consts::PI)
-}
+/// forward is -Z: one formula, in `shared`.
+pub use vitrine_shared::pose::yaw_rotation;
 
 fn measure_room(session: Res<Session>, mut layout: ResMut<RoomLayout>) {
     if let Some(bounds) = session.mirror().and_then(|m| m.bounds)

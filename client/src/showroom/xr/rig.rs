@@ -414,10 +414,7 @@ fn publish_xr_pose(
     let tracked = |pose: super::input::TrackedPose| {
         let world = space.mul_transform(pose.transform());
         let (_, rotation, position) = world.to_scale_rotation_translation();
-        TrackedPoseNet {
-            position: position.to_array(),
-            rotation: rotation.to_array(),
-        }
+        TrackedPoseNet::from((position, rotation))
     };
     let head_net = tracked(head);
     let head_world = Vec3::from_array(head_net.position);
