@@ -13,9 +13,9 @@ pub struct ErrorBody {
 }
 
 /// Either `display_name` alone (a guest) or `username` and `password` (a
-/// registered account, such as a host).
+/// registered account, such as a host). Its schema says so with `oneOf`
+/// (see `sign_in_schema`): one struct on the wire, two shapes allowed.
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateSession {
     /// A guest's name: 1 to 32 characters, shown to others in the room.
@@ -28,6 +28,103 @@ pub struct CreateSession {
     /// A guest invited by a friend: the friend's invite code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub invite: Option<String>,
+}
+
+/// The sign-in body's two shapes, for the OpenAPI document only: the server
+/// refuses any other combination of [`CreateSession`]'s fields.
+#[cfg(feature = "openapi")]
+pub mod sign_in_schema {
+    #![allow(dead_code)]
+    use crate::validated::MAX_DISPLAY_NAME_CHARS;
+    use serde::Deserialize;
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::schema::{OneOfBuilder, Schema};
+    use utoipa::{PartialSchema, ToSchema};
+
+    /// A guest, shown to others by its display name; with a friend's invite
+    /// code if it has one.
+    #[derive(Deserialize, ToSchema)]
+    #[serde(deny_unknown_fields)]
+    pub struct GuestSignIn {
+        /// 1 to 32 characters after trimming; no control characters.
+        pub display_name: String,
+        /// A friend's invite code.
+        #[serde(default)]
+        pub invite: Option<String>,
+    }
+
+    /// A registered account, such as a host.
+    #[derive(Deserialize, ToSchema)]
+    #[serde(deny_unknown_fields)]
+    pub struct AccountSignIn {
+        pub username: String,
+        #[schema(format = Password)]
+        pub password: String,
+    }
+
+    /// The guest shape, with the display name's limits from its validator
+    /// (utoipa's attributes take literals only, not constants).
+    fn guest() -> RefOr<Schema> {
+        let mut schema = GuestSignIn::schema();
+        if let RefOr::T(Schema::Object(object)) = &mut schema
+            && let Some(RefOr::T(Schema::Object(name))) = object.properties.get_mut("display_name")
+        {
+            name.min_length = Some(1);
+            name.max_length = Some(MAX_DISPLAY_NAME_CHARS);
+        }
+        schema
+    }
+
+    impl PartialSchema for super::CreateSession {
+        fn schema() -> RefOr<Schema> {
+            OneOfBuilder::new()
+                .description(Some(
+                    "A guest (`display_name`, with `invite` if any) or an account \
+                     (`username` and `password`); nothing else.",
+                ))
+                .item(guest())
+                .item(AccountSignIn::schema())
+                .into()
+        }
+    }
+
+    impl ToSchema for super::CreateSession {}
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn the_sign_in_schema_is_one_of_a_guest_or_an_account() {
+            let RefOr::T(Schema::OneOf(one_of)) = super::super::CreateSession::schema() else {
+                panic!("the sign-in body is not a oneOf");
+            };
+            let shapes: Vec<&Schema> = one_of
+                .items
+                .iter()
+                .map(|item| match item {
+                    RefOr::T(schema) => schema,
+                    RefOr::Ref(_) => panic!("inline shapes expected, got a $ref"),
+                })
+                .collect();
+            let [Schema::Object(guest), Schema::Object(account)] = shapes[..] else {
+                panic!("two object shapes expected, got {}", shapes.len());
+            };
+            assert_eq!(guest.required, ["display_name"]);
+            let Some(RefOr::T(Schema::Object(name))) = guest.properties.get("display_name") else {
+                panic!("the guest shape has no display_name");
+            };
+            assert_eq!(
+                (name.min_length, name.max_length),
+                (Some(1), Some(MAX_DISPLAY_NAME_CHARS))
+            );
+            assert_eq!(account.required, ["username", "password"]);
+            // Neither shape takes the other's fields.
+            for shape in [guest, account] {
+                assert!(shape.additional_properties.is_some());
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -11,6 +11,20 @@
 //! - [`video`]: the host's video and sound on the stage screen;
 //! - [`xr`]: the same room in an OpenXR headset: hands, teleport, panels;
 //! - [`offscreen`]: `--screenshot` and `--bench` without a window.
+//!
+//! Features depend on the session and on the vocabulary they share, never
+//! on each other's resources:
+//! - [`input_mode`]: desktop or XR;
+//! - [`focus`]: whether a text box or a panel has the keyboard and mouse;
+//! - [`readiness`]: whether the renderer still compiles pipelines;
+//! - [`holding`]: pointing at and holding products (take, turn, put back,
+//!   go home), which the desktop's and the XR hands' input both call.
+//!
+//! They read the room from [`session::Session`] and talk to the server and
+//! to each other through messages: [`session::SendCommand`],
+//! [`session::OutgoingPose`], [`session::SessionRequest`],
+//! [`session::RoomChangeMessage`], [`room::DisplaysRebuilt`] and
+//! [`ui::UiAction`] (docs/ARCHITECTURE.md has the recipe for a new one).
 
 // Bevy systems take what they touch as parameters, and queries spell out
 // their filters: both lints fire on ordinary systems.
@@ -18,10 +32,14 @@
 
 pub mod avatars;
 pub mod catalog;
+pub mod focus;
+pub mod holding;
+pub mod input_mode;
 pub mod models;
 pub mod offscreen;
 pub mod player;
 pub mod products;
+pub mod readiness;
 pub mod room;
 pub mod session;
 pub mod ui;
@@ -137,15 +155,36 @@ pub enum AppState {
     Showroom,
 }
 
-/// The frame's order: read the network, then input, then the world, then
-/// what is drawn and sent.
+/// The frame's order: read the network, build what it says, then input,
+/// then the world, then what is drawn and sent.
 #[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ShowroomSystems {
     Receive,
+    /// The room builds (or rebuilds) its displays from the catalog and the
+    /// mirror, so every feature after sees this frame's models (and the
+    /// [`room::DisplaysRebuilt`] message when they changed).
+    Build,
     Input,
     Simulate,
     Present,
     Send,
+}
+
+/// Puts the [`ShowroomSystems`] in their order (single-app tests use it
+/// too).
+pub fn order_systems(app: &mut App) {
+    app.configure_sets(
+        Update,
+        (
+            ShowroomSystems::Receive,
+            ShowroomSystems::Build,
+            ShowroomSystems::Input,
+            ShowroomSystems::Simulate,
+            ShowroomSystems::Present,
+            ShowroomSystems::Send,
+        )
+            .chain(),
+    );
 }
 
 /// Waits for the renderer to come up and finishes the app's plugins, so a
@@ -184,15 +223,15 @@ pub fn main() {
 /// gives XR interactions on synthetic poses, anything else the desktop.
 pub fn build_app(options: Options) -> App {
     let mode = if options.xr_simulated {
-        xr::XrMode::Simulated
+        input_mode::XrMode::Simulated
     } else {
-        xr::XrMode::Desktop
+        input_mode::XrMode::Desktop
     };
     build_app_for(options, mode)
 }
 
 /// The app for a mode [`xr::decide`] chose.
-pub fn build_app_for(options: Options, mode: xr::XrMode) -> App {
+pub fn build_app_for(options: Options, mode: input_mode::XrMode) -> App {
     let mut app = App::new();
     app.insert_resource(mode);
     let assets = options.assets_dir();
@@ -257,7 +296,7 @@ pub fn build_app_for(options: Options, mode: xr::XrMode) -> App {
         match mode {
             // The headset renders the room; the window mirrors it.
             #[cfg(feature = "xr")]
-            xr::XrMode::Headset => {
+            input_mode::XrMode::Headset => {
                 xr::runtime::configure(&mut app, &options);
                 app.add_plugins(bevy_mod_openxr::add_xr_plugins(defaults));
             }
@@ -274,22 +313,13 @@ pub fn build_app_for(options: Options, mode: xr::XrMode) -> App {
             time_scale: 1.0,
             substeps: 3,
         })
-        .insert_state(session::first_screen(&options))
-        .configure_sets(
-            Update,
-            (
-                ShowroomSystems::Receive,
-                ShowroomSystems::Input,
-                ShowroomSystems::Simulate,
-                ShowroomSystems::Present,
-                ShowroomSystems::Send,
-            )
-                .chain(),
-        )
-        .insert_resource(options.clone())
+        .insert_state(session::first_screen(&options));
+    order_systems(&mut app);
+    app.insert_resource(options.clone())
         .insert_resource(ClearColor(Color::srgb(0.05, 0.05, 0.07)))
         .add_plugins((
             session::plugin,
+            readiness::plugin,
             catalog::plugin,
             room::plugin,
             player::plugin,

@@ -6,19 +6,14 @@
 
 use super::avatars::{RemoteAvatar, avatar_colour};
 use super::player::{MainCamera, OffscreenTarget};
+use super::readiness::PipelinesWaiting;
 use super::room::{ModelToSpawn, ProductDisplay, RoomLayout, StageScreen};
 use super::session::{LinkState, Session};
 use super::{AppState, Options};
-use crate::net::RoomMirror;
 use bevy::app::AppExit;
 use bevy::prelude::*;
-use bevy::render::render_resource::PipelineCache;
 use bevy::render::view::screenshot::{Screenshot, ScreenshotCaptured};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-use vitrine_shared::protocol::MemberInfo;
-use vitrine_shared::{AccountId, DisplayName, MemberSlot, PoseNet, Role, RoomId};
 
 /// Give up waiting for the room after this long.
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -30,20 +25,10 @@ const FRAMES_TIMEOUT: Duration = Duration::from_secs(240);
 const BENCH_WARMUP: u32 = 60;
 
 pub(super) fn plugin(app: &mut App) {
-    // The render world counts the pipelines still compiling (lavapipe takes
-    // seconds per shader); a picture taken before they are ready is blank.
-    let waiting = PipelinesWaiting::default();
-    if let Some(render_app) = app.get_sub_app_mut(bevy::render::RenderApp) {
-        render_app
-            .insert_resource(waiting.clone())
-            .add_systems(bevy::render::Render, count_waiting_pipelines);
-    }
-    app.insert_resource(waiting)
-        .init_resource::<Capture>()
+    app.init_resource::<Capture>()
         .add_systems(
             Update,
-            (bench_crowd, count_frames)
-                .chain()
+            count_frames
                 .run_if(in_state(AppState::Showroom).and_then(|o: Res<Options>| o.offscreen())),
         )
         .add_systems(First, frame_start.run_if(|o: Res<Options>| o.bench))
@@ -51,28 +36,12 @@ pub(super) fn plugin(app: &mut App) {
         .add_systems(Update, give_up.run_if(|o: Res<Options>| o.offscreen()));
 }
 
-/// Pipelines the renderer is still compiling, shared with the render world.
-#[derive(Resource, Clone, Default)]
-pub struct PipelinesWaiting(Arc<AtomicUsize>);
-
-impl PipelinesWaiting {
-    pub fn count(&self) -> usize {
-        self.0.load(Ordering::Relaxed)
-    }
-}
-
-fn count_waiting_pipelines(cache: Res<PipelineCache>, waiting: Res<PipelinesWaiting>) {
-    waiting
-        .0
-        .store(cache.waiting_pipelines().count(), Ordering::Relaxed);
-}
-
 /// Whether every shader the frame needs is compiled, and every product
 /// model is in the room: the picture then shows what a shopper sees.
 pub fn scene_ready(world: &mut World) -> bool {
     let compiled = world
         .get_resource::<PipelinesWaiting>()
-        .is_none_or(|w| w.0.load(Ordering::Relaxed) == 0);
+        .is_none_or(|w| w.count() == 0);
     compiled && super::room::models_ready(world)
 }
 
@@ -164,7 +133,7 @@ fn ready(
     waiting: &PipelinesWaiting,
 ) -> bool {
     let joined = options.server.is_none() || session.link == LinkState::Connected;
-    joined && loading.is_empty() && waiting.0.load(Ordering::Relaxed) == 0
+    joined && loading.is_empty() && waiting.count() == 0
 }
 
 fn count_frames(
@@ -338,72 +307,6 @@ fn give_up(
         capture.failed = Some(message);
         exit.write(AppExit::error());
     }
-}
-
-/// The bench's crowd: shoppers walking circuits, fed through a room mirror
-/// as if their snapshots came from a server at 20 Hz, so interpolation,
-/// name tags and everything else run as in a real room.
-fn bench_crowd(
-    options: Res<Options>,
-    time: Res<Time>,
-    layout: Res<RoomLayout>,
-    mut session: ResMut<Session>,
-    mut since: Local<f32>,
-    mut tick: Local<u32>,
-) {
-    if !options.bench || options.server.is_some() {
-        return;
-    }
-    let mirror = session.offline.get_or_insert_with(|| {
-        let mut m = RoomMirror::default();
-        m.room = RoomId::new("bench").ok();
-        m.room_name = "Bench".into();
-        m.you = Some(MemberSlot(0));
-        m.bounds = Some(layout.bounds);
-        for i in 1..=options.avatars as u16 {
-            let slot = MemberSlot(i);
-            m.members.insert(
-                slot,
-                MemberInfo {
-                    slot,
-                    account: AccountId(1000 + i as u64),
-                    name: DisplayName::new(format!("Shopper {i}")).expect("a valid name"),
-                    role: Role::Shopper,
-                },
-            );
-        }
-        m
-    });
-    *since += time.delta_secs();
-    if *since < 0.05 {
-        return;
-    }
-    *since = 0.0;
-    *tick += 1; // numbered at 20 Hz, as the server numbers its snapshots
-    let t = *tick as f32 / 20.0;
-    let b = layout.bounds;
-    // Up and down the aisles between the display lines, at walking pace.
-    let lanes = [-1.5f32, 0.0, 1.5, -5.25, 5.25, -8.75, 8.75];
-    let (z0, z1) = (b.min[2] + 5.0, b.max[2] - 1.0);
-    for (i, slot) in mirror
-        .members
-        .keys()
-        .copied()
-        .collect::<Vec<_>>()
-        .into_iter()
-        .enumerate()
-    {
-        let x = lanes[i % lanes.len()].clamp(b.min[0] + 0.5, b.max[0] - 0.5);
-        let length = z1 - z0;
-        let travelled = (t * 1.2 + i as f32 * 2.3) % (2.0 * length);
-        let (z, yaw) = if travelled < length {
-            (z0 + travelled, 0.0)
-        } else {
-            (z1 - (travelled - length), std::f32::consts::PI)
-        };
-        mirror.avatars.insert(slot, PoseNet::at([x, 0.0, z], yaw));
-    }
-    mirror.latest_snapshot = Some(*tick);
 }
 
 fn frame_start(mut capture: ResMut<Capture>) {

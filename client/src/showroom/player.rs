@@ -1,12 +1,12 @@
 //! The shopper's own body: a rapier character that walks (WASD, or a click
 //! on the floor) and collides with walls and displays, and the camera at
 //! its eyes (right mouse button held: look around). Its pose goes to the
-//! server through the session.
+//! server through the session ([`OutgoingPose`]).
 
+use super::focus::UiFocus;
+use super::input_mode::on_desktop;
 use super::room::{RoomLayout, yaw_rotation};
-use super::session::Session;
-use super::ui::UiFocus;
-use super::xr::on_desktop;
+use super::session::{OutgoingPose, Session};
 use super::{AppState, Options, ShowroomSystems};
 use bevy::camera::{ImageRenderTarget, RenderTarget};
 use bevy::core_pipeline::tonemapping::Tonemapping;
@@ -144,11 +144,8 @@ fn place_at_spawn(session: Res<Session>, mut player: Query<(&mut Transform, &mut
     player.placed = true;
 }
 
-/// The protocol's yaw for a Bevy rotation (0 faces +Z).
-pub fn protocol_yaw(rotation: Quat) -> f32 {
-    let f = rotation * Vec3::NEG_Z;
-    f.x.atan2(f.z)
-}
+/// The protocol's yaw for a Bevy rotation (0 faces +Z): one formula, in `shared`.
+pub use vitrine_shared::pose::protocol_yaw;
 
 fn look(
     mouse: Res<ButtonInput<MouseButton>>,
@@ -230,7 +227,7 @@ fn walk(
     controller.translation = Some(velocity * dt + Vec3::NEG_Y * 2.0 * dt);
 }
 
-fn publish_pose(mut session: ResMut<Session>, player: Query<(&Transform, &LocalPlayer)>) {
+fn publish_pose(mut pose: ResMut<OutgoingPose>, player: Query<(&Transform, &LocalPlayer)>) {
     let Ok((transform, player)) = player.single() else {
         return;
     };
@@ -238,7 +235,7 @@ fn publish_pose(mut session: ResMut<Session>, player: Query<(&Transform, &LocalP
         return;
     }
     let p = transform.translation;
-    session.pose = Some(PoseNet::at(
+    pose.0 = Some(PoseNet::at(
         [p.x, (p.y - BODY_CENTRE).max(0.0), p.z],
         protocol_yaw(transform.rotation),
     ));

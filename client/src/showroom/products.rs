@@ -6,37 +6,38 @@
 //! server records who holds what, so products held by others float in
 //! their hands here, and dropped ones go home when the server says so. `E`
 //! on a product in someone else's hand asks for a hand-off. In XR the hands
-//! do all of this instead (`xr::hands`); the holding state here is shared.
+//! do the taking and letting go instead (`xr::hands`); both call
+//! [`holding`](super::holding), and the server's word on holding is heard
+//! here for both.
 
 use super::avatars::RemoteAvatar;
 use super::catalog::Catalog;
+use super::focus::UiFocus;
+use super::holding::{self, Hand};
+use super::input_mode::{XrMode, on_desktop};
 use super::player::{LocalPlayer, MainCamera};
-use super::room::{DisplayedProduct, ProductDisplay};
-use super::session::{RoomChangeMessage, Session};
-use super::ui::{UiAction, UiFocus};
-use super::xr::{XrMode, on_desktop};
+use super::room::{DisplayedProduct, DisplaysRebuilt, ProductDisplay};
+use super::session::{RoomChangeMessage, SendCommand, Session};
+use super::ui::UiAction;
 use super::{AppState, ShowroomSystems};
 use crate::net::RoomChange;
 use bevy::input::mouse::AccumulatedMouseScroll;
 use bevy::prelude::*;
 use bevy::window::PrimaryWindow;
 use bevy_rapier3d::prelude::*;
-use std::collections::BTreeMap;
+use vitrine_shared::ProductId;
 use vitrine_shared::protocol::{CommandKind, RejectReason};
-use vitrine_shared::{ProductId, RoomCommand};
 
-/// Cards show for products this close.
-pub const POINT_RANGE: f32 = 8.0;
+// Holding's vocabulary lives in `holding`; its old paths stay.
+pub use super::holding::{Hands, Held, POINT_RANGE, Pointer, go_home};
+
 /// Products can be picked up from this close.
 pub const REACH: f32 = 3.0;
-/// A dropped product reports where it lies once it rests, or after this.
-const SETTLE_SECS: f32 = 2.5;
-/// Looking at a card is reported at most this often per product.
-const VIEW_REPORT_SECS: f32 = 5.0;
 
 pub(super) fn plugin(app: &mut App) {
     app.init_resource::<Pointer>()
         .init_resource::<Hands>()
+        .add_message::<DisplaysRebuilt>()
         .add_systems(
             Update,
             (
@@ -46,6 +47,7 @@ pub(super) fn plugin(app: &mut App) {
                     .after(super::ui::chat_keys)
                     .run_if(on_desktop),
                 (
+                    forget_old_displays,
                     handle_actions,
                     hear_server,
                     carry.run_if(on_desktop),
@@ -59,86 +61,19 @@ pub(super) fn plugin(app: &mut App) {
         );
 }
 
-/// What the shopper points at.
-#[derive(Resource, Default, Debug)]
-pub struct Pointer {
-    /// The product under the pointer, and how far away it is.
-    pub hovered: Option<(String, f32)>,
-    /// The product whose card stays open (clicked), until another is.
-    pub selected: Option<String>,
-    /// Where the pointer meets the floor, for click-to-walk.
-    pub floor: Option<Vec3>,
-    reported: BTreeMap<String, f32>,
-}
-
-impl Pointer {
-    /// The card to show: the hovered product, else the selected one.
-    pub fn card_product(&self) -> Option<&str> {
-        self.hovered
-            .as_ref()
-            .map(|(p, _)| p.as_str())
-            .or(self.selected.as_deref())
+/// New displays: the old models are gone, so the desktop's hand, the
+/// falling products and the pinned card let go of them.
+pub fn forget_old_displays(
+    mut rebuilt: MessageReader<DisplaysRebuilt>,
+    mut hands: ResMut<Hands>,
+    mut pointer: ResMut<Pointer>,
+) {
+    if rebuilt.read().count() == 0 {
+        return;
     }
-}
-
-/// What this shopper holds: one product at a time on the desktop, one a
-/// hand in XR.
-#[derive(Resource, Default, Debug)]
-pub struct Hands {
-    pub held: Option<Held>,
-    /// In XR: the left and right hands.
-    pub xr: [Option<Held>; 2],
-    /// Products dropped by us, falling, not yet reported.
-    pub falling: Vec<(String, Entity, f32, u32)>,
-}
-
-impl Hands {
-    /// Everything in hand, desktop and XR.
-    pub fn all(&self) -> impl Iterator<Item = &Held> {
-        self.held.iter().chain(self.xr.iter().flatten())
-    }
-
-    /// Whether this model is in one of our hands.
-    pub fn holds(&self, entity: Entity) -> bool {
-        self.all().any(|h| h.entity == entity)
-    }
-
-    pub fn holds_product(&self, product: &str) -> bool {
-        self.all().any(|h| h.product == product)
-    }
-
-    /// Lets go of the products `which` picks (without telling the server).
-    pub fn take_where(&mut self, which: impl Fn(&str) -> bool) -> Vec<Held> {
-        let [l, r] = &mut self.xr;
-        [&mut self.held, l, r]
-            .into_iter()
-            .filter(|h| h.as_ref().is_some_and(|h| which(&h.product)))
-            .filter_map(Option::take)
-            .collect()
-    }
-
-    /// Lets go of `product` (without telling the server).
-    pub fn take_product(&mut self, product: &str) -> Option<Held> {
-        let [l, r] = &mut self.xr;
-        [&mut self.held, l, r]
-            .into_iter()
-            .find(|h| h.as_ref().is_some_and(|h| h.product == product))
-            .and_then(Option::take)
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct Held {
-    pub product: String,
-    pub entity: Entity,
-    /// Seconds since it was picked up.
-    pub seconds: f32,
-    /// The shopper's own turning of it.
-    pub spin: Quat,
-    /// Brought close to look at.
-    pub close: bool,
-    /// In XR: the product's pose relative to the hand's grip.
-    pub in_hand: Option<Transform>,
+    hands.held = None;
+    hands.falling.clear();
+    pointer.selected = None;
 }
 
 fn point(
@@ -223,7 +158,8 @@ fn keys_to_actions(
 fn handle_actions(
     mut commands: Commands,
     mut actions: MessageReader<UiAction>,
-    mut session: ResMut<Session>,
+    session: Res<Session>,
+    mut send: MessageWriter<SendCommand>,
     mut pointer: ResMut<Pointer>,
     mut hands: ResMut<Hands>,
     models: Query<(Entity, &DisplayedProduct)>,
@@ -245,14 +181,14 @@ fn handle_actions(
         match action {
             UiAction::Select(product) => {
                 pointer.selected = Some(product.clone());
-                report_view(&mut session, &mut pointer, product);
+                send.write_batch(pointer.report_view(product).map(SendCommand));
             }
             UiAction::PickUpOrPutBack => {
                 if let Some(held) = hands.held.take() {
-                    put_back(
+                    send.write_batch(holding::put_back(&held).map(SendCommand));
+                    go_home(
                         &mut commands,
-                        &mut session,
-                        &held,
+                        held.entity,
                         &displays,
                         &models,
                         &mut velocities,
@@ -277,23 +213,17 @@ fn handle_actions(
                 };
                 // In someone else's hands: ask for a hand-off (the server
                 // allows it when our hands meet).
-                if let Ok(id) = ProductId::new(product.clone()) {
-                    session.send(if taken {
-                        RoomCommand::TakeFromHand { product: id }
-                    } else {
-                        RoomCommand::Inspect { product: id }
-                    });
-                }
-                take_in_hand(&mut commands, &mut hands, entity);
-                pointer.selected = Some(product.clone());
-                hands.held = Some(Held {
+                let ask = holding::take(
+                    &mut hands,
+                    &mut pointer,
+                    Hand::Desktop,
                     product,
                     entity,
-                    seconds: 0.0,
-                    spin: Quat::IDENTITY,
-                    close: false,
-                    in_hand: None,
-                });
+                    None,
+                    taken,
+                );
+                send.write_batch(ask.map(SendCommand));
+                holding::hold_body(&mut commands, entity);
             }
             UiAction::Drop => {
                 let Some(held) = hands.held.take() else {
@@ -304,18 +234,8 @@ fn handle_actions(
                     .single()
                     .map(|c| c.forward().as_vec3())
                     .unwrap_or(Vec3::NEG_Z);
-                commands.entity(held.entity).remove::<Sensor>().insert((
-                    RigidBody::Dynamic,
-                    Velocity {
-                        linear: forward * 0.3,
-                        angular: Vec3::ZERO,
-                    },
-                    Ccd::enabled(),
-                ));
-                let held_ms = (held.seconds * 1000.0) as u32;
-                hands
-                    .falling
-                    .push((held.product, held.entity, 0.0, held_ms));
+                holding::fall_body(&mut commands, held.entity, forward * 0.3);
+                holding::let_fall(&mut hands, held);
             }
             UiAction::LookClosely => {
                 if let Some(held) = &mut hands.held {
@@ -327,68 +247,6 @@ fn handle_actions(
     }
 }
 
-fn put_back(
-    commands: &mut Commands,
-    session: &mut Session,
-    held: &Held,
-    displays: &Query<&ProductDisplay>,
-    models: &Query<(Entity, &DisplayedProduct)>,
-    transforms: &mut Query<&mut Transform>,
-) {
-    if let Ok(id) = ProductId::new(held.product.clone()) {
-        session.send(RoomCommand::PutDownProduct {
-            product: id,
-            held_ms: (held.seconds * 1000.0) as u32,
-        });
-    }
-    go_home(commands, held.entity, displays, models, transforms);
-}
-
-/// Into a hand: kinematic, a sensor (the body walks through it), and no
-/// longer falling if it was.
-pub fn take_in_hand(commands: &mut Commands, hands: &mut Hands, entity: Entity) {
-    commands
-        .entity(entity)
-        .insert((RigidBody::KinematicPositionBased, Sensor))
-        .remove::<(Velocity, Ccd)>();
-    hands.falling.retain(|(_, e, ..)| *e != entity);
-}
-
-/// Back onto its display: kinematic, a sensor again, at home.
-pub fn go_home(
-    commands: &mut Commands,
-    entity: Entity,
-    displays: &Query<&ProductDisplay>,
-    models: &Query<(Entity, &DisplayedProduct)>,
-    transforms: &mut Query<&mut Transform>,
-) {
-    let Ok((_, model)) = models.get(entity) else {
-        return;
-    };
-    let Ok(display) = displays.get(model.display) else {
-        return;
-    };
-    if let Ok(mut t) = transforms.get_mut(entity) {
-        *t = display.home;
-    }
-    commands
-        .entity(entity)
-        .remove::<(Velocity, Ccd)>()
-        .insert((RigidBody::KinematicPositionBased, Sensor));
-}
-
-fn report_view(session: &mut Session, pointer: &mut Pointer, product: &str) {
-    if pointer.reported.contains_key(product) {
-        return;
-    }
-    if let Ok(id) = ProductId::new(product.to_owned()) {
-        session.send(RoomCommand::ViewProduct { product: id });
-        pointer
-            .reported
-            .insert(product.to_owned(), VIEW_REPORT_SECS);
-    }
-}
-
 /// The server's word on holding: a refused pick-up goes back, a product
 /// the server returned goes home.
 fn hear_server(
@@ -397,20 +255,16 @@ fn hear_server(
     mut changes: MessageReader<RoomChangeMessage>,
     mut hands: ResMut<Hands>,
     mut pointer: ResMut<Pointer>,
-    mut session: ResMut<Session>,
+    session: Res<Session>,
+    mut send: MessageWriter<SendCommand>,
     displays: Query<&ProductDisplay>,
     models: Query<(Entity, &DisplayedProduct)>,
     bodies: Query<(Entity, &RigidBody), With<DisplayedProduct>>,
     mut transforms: Query<&mut Transform>,
 ) {
-    // Forget old view reports so a card looked at again later counts again.
-    let dt = time.delta_secs();
-    pointer.reported.retain(|_, left| {
-        *left -= dt;
-        *left > 0.0
-    });
+    pointer.age_reports(time.delta_secs());
     if let Some((product, _)) = pointer.hovered.clone() {
-        report_view(&mut session, &mut pointer, &product);
+        send.write_batch(pointer.report_view(&product).map(SendCommand));
     }
     for RoomChangeMessage(change) in changes.read() {
         match change {
@@ -508,13 +362,9 @@ fn carry(
     let dt = time.delta_secs();
     held.seconds += dt;
     if !focus.typing {
-        held.spin = Quat::from_rotation_y(scroll.delta.y * 0.2) * held.spin;
-        if keys.pressed(KeyCode::KeyZ) {
-            held.spin = Quat::from_rotation_x(-1.5 * dt) * held.spin;
-        }
-        if keys.pressed(KeyCode::KeyX) {
-            held.spin = Quat::from_rotation_x(1.5 * dt) * held.spin;
-        }
+        let tilt = |key, by: f32| if keys.pressed(key) { by } else { 0.0 };
+        let pitch = tilt(KeyCode::KeyX, 1.5 * dt) + tilt(KeyCode::KeyZ, -1.5 * dt);
+        holding::turn(held, scroll.delta.y * 0.2, pitch);
     }
     let Ok(eyes) = camera.single() else {
         return;
@@ -554,36 +404,18 @@ fn carry(
 fn settle_dropped(
     time: Res<Time>,
     mut hands: ResMut<Hands>,
-    mut session: ResMut<Session>,
+    mut send: MessageWriter<SendCommand>,
     bodies: Query<(&Transform, Option<&Velocity>)>,
 ) {
-    let dt = time.delta_secs();
-    let mut settled = Vec::new();
-    for (i, (_, entity, age, _)) in hands.falling.iter_mut().enumerate() {
-        *age += dt;
-        let resting = bodies
-            .get(*entity)
-            .ok()
-            .and_then(|(_, v)| v.map(|v| v.linear.length() < 0.05 && v.angular.length() < 0.1))
-            .unwrap_or(true);
-        if (*age > 0.3 && resting) || *age > SETTLE_SECS {
-            settled.push(i);
-        }
-    }
-    for i in settled.into_iter().rev() {
-        let (product, entity, _, held_ms) = hands.falling.remove(i);
-        let at = bodies
-            .get(entity)
-            .map(|(t, _)| t.translation)
-            .unwrap_or_default();
-        if let Ok(id) = ProductId::new(product) {
-            session.send(RoomCommand::DropProduct {
-                product: id,
-                held_ms,
-                at: at.to_array(),
-            });
-        }
-    }
+    let body = |entity| match bodies.get(entity) {
+        Ok((t, v)) => (
+            t.translation,
+            v.is_none_or(|v| v.linear.length() < 0.05 && v.angular.length() < 0.1),
+        ),
+        Err(_) => (Vec3::ZERO, true),
+    };
+    let settled = holding::settle(&mut hands, time.delta_secs(), body);
+    send.write_batch(settled.into_iter().map(SendCommand));
 }
 
 /// Products others hold float before them; products others dropped lie
@@ -675,5 +507,56 @@ fn place_others_products(
         t.translation = t.translation.lerp(target.translation, k);
         t.rotation = t.rotation.slerp(target.rotation, k);
         t.scale = t.scale.lerp(target.scale, k);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn held(product: &str, entity: Entity) -> Held {
+        Held {
+            product: product.into(),
+            entity,
+            seconds: 0.0,
+            spin: Quat::IDENTITY,
+            close: false,
+            in_hand: None,
+        }
+    }
+
+    #[test]
+    fn rebuilt_displays_empty_the_hand_and_unpin_the_card() {
+        let mut app = App::new();
+        app.add_plugins(MinimalPlugins)
+            .init_resource::<Hands>()
+            .init_resource::<Pointer>()
+            .add_message::<DisplaysRebuilt>()
+            .add_systems(Update, forget_old_displays);
+        let (lamp, vase, cup) = (
+            app.world_mut().spawn_empty().id(),
+            app.world_mut().spawn_empty().id(),
+            app.world_mut().spawn_empty().id(),
+        );
+        {
+            let mut hands = app.world_mut().resource_mut::<Hands>();
+            hands.held = Some(held("lamp", lamp));
+            hands.xr[1] = Some(held("cup", cup));
+            hands.falling.push(("vase".into(), vase, 0.2, 900));
+        }
+        app.world_mut().resource_mut::<Pointer>().selected = Some("lamp".into());
+        // No rebuild: everything stays.
+        app.update();
+        assert!(app.world().resource::<Hands>().held.is_some());
+        assert!(app.world().resource::<Pointer>().selected.is_some());
+
+        app.world_mut().write_message(DisplaysRebuilt);
+        app.update();
+        let hands = app.world().resource::<Hands>();
+        assert!(hands.held.is_none());
+        assert!(hands.falling.is_empty());
+        assert!(app.world().resource::<Pointer>().selected.is_none());
+        // As before the message, XR hands are left to the server's word.
+        assert!(hands.xr[1].is_some());
     }
 }

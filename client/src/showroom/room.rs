@@ -4,7 +4,8 @@
 //! takes its place.
 
 use super::catalog::Catalog;
-use super::session::Session;
+use super::readiness::PipelinesWaiting;
+use super::session::{Session, offline_bounds};
 use super::video::{StageScreenMaterial, VideoPlanes};
 use super::{AppState, ShowroomSystems};
 use bevy::camera::RenderTarget;
@@ -14,8 +15,6 @@ use bevy::render::render_resource::TextureFormat;
 use bevy_rapier3d::prelude::*;
 use vitrine_shared::{ProductId, RoomBounds};
 
-/// Offline rooms (no server) are the main stage's size.
-const DEFAULT_ROOM: (f32, f32, f32) = (30.0, 20.0, 5.0);
 /// Frames the slate camera draws after a change, once no shader is still
 /// compiling (text layout takes one or two).
 const SLATE_FRAMES: u32 = 10;
@@ -30,6 +29,7 @@ pub const PLINTH_HEIGHT: f32 = 1.0;
 
 pub(super) fn plugin(app: &mut App) {
     app.init_resource::<RoomLayout>()
+        .add_message::<DisplaysRebuilt>()
         .add_systems(
             OnEnter(AppState::Showroom),
             (measure_room, spawn_room, spawn_slate).chain(),
@@ -37,20 +37,25 @@ pub(super) fn plugin(app: &mut App) {
         .add_systems(
             Update,
             (
-                measure_room,
-                spawn_displays,
+                (measure_room, spawn_displays)
+                    .chain()
+                    .in_set(ShowroomSystems::Build),
                 (
                     spawn_model_meshes,
                     show_featured,
                     spin_markers,
                     update_slate,
-                ),
+                )
+                    .in_set(ShowroomSystems::Simulate),
             )
-                .chain()
-                .in_set(ShowroomSystems::Simulate)
                 .run_if(in_state(AppState::Showroom)),
         );
 }
+
+/// The displays were built anew for a new catalog or room size: the old
+/// models are gone, so nothing may stay in hand or pinned from them.
+#[derive(Message, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DisplaysRebuilt;
 
 /// The room's size: the server's bounds, or the default offline.
 #[derive(Resource, Debug, Clone, Copy, PartialEq)]
@@ -62,9 +67,8 @@ pub struct RoomLayout {
 
 impl Default for RoomLayout {
     fn default() -> Self {
-        let (w, d, h) = DEFAULT_ROOM;
         RoomLayout {
-            bounds: RoomBounds::centered(w, d, h),
+            bounds: offline_bounds(),
             built_for: None,
         }
     }
@@ -248,10 +252,8 @@ pub fn display_scale(bounds: &super::models::ModelBounds) -> f32 {
 }
 
 /// The protocol's yaw (0 faces +Z) as a rotation of a Bevy entity whose
-/// forward is -Z.
-pub fn yaw_rotation(yaw: f32) -> Quat {
-    Quat::from_rotation_y(yaw + std::f32::consts::PI)
-}
+/// forward is -Z: one formula, in `shared`.
+pub use vitrine_shared::pose::yaw_rotation;
 
 fn measure_room(session: Res<Session>, mut layout: ResMut<RoomLayout>) {
     if let Some(bounds) = session.mirror().and_then(|m| m.bounds)
@@ -548,7 +550,7 @@ fn update_slate(
     slate: Option<ResMut<StageSlate>>,
     mut texts: Query<&mut Text>,
     mut cameras: Query<&mut Camera>,
-    compiling: Option<Res<super::offscreen::PipelinesWaiting>>,
+    compiling: Option<Res<PipelinesWaiting>>,
 ) {
     let Some(mut slate) = slate else {
         return;
@@ -621,8 +623,7 @@ fn spawn_displays(
             With<FeaturedLight>,
         )>,
     >,
-    mut hands: ResMut<super::products::Hands>,
-    mut pointer: ResMut<super::products::Pointer>,
+    mut rebuilt: MessageWriter<DisplaysRebuilt>,
     mut meshes: ResMut<Assets<Mesh>>,
     mut materials: ResMut<Assets<StandardMaterial>>,
 ) {
@@ -635,10 +636,8 @@ fn spawn_displays(
     }
     layout.built_for = Some(key);
     // A new set of products: the old displays, models and markers go, and
-    // nothing stays in hand or pinned from them.
-    hands.held = None;
-    hands.falling.clear();
-    pointer.selected = None;
+    // whoever holds or pins them hears so.
+    rebuilt.write(DisplaysRebuilt);
     for e in &old {
         commands.entity(e).despawn();
     }

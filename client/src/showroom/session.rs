@@ -1,6 +1,15 @@
 //! The link to the server: sign in and join on a worker thread (HTTP
 //! blocks), then drive [`NetClient`] every frame. A lost link keeps the room
 //! on screen, says so, and rejoins with backoff by itself.
+//!
+//! The session is the only writer of [`Session`]; features read it (the
+//! room's mirror, the link's state) and talk to it through messages:
+//! - [`SendCommand`]: a room command to send;
+//! - [`OutgoingPose`]: the avatar's pose, set each frame;
+//! - [`SessionRequest`]: the start screen's find rooms, join and leave.
+//!
+//! All of them go out in [`ShowroomSystems::Send`], after every feature has
+//! had its say for the frame.
 
 use super::{AppState, Options, ShowroomSystems};
 use crate::net::{ApiClient, NetClient, RoomChange, RoomMirror, SignedIn};
@@ -9,7 +18,10 @@ use std::sync::Mutex;
 use std::sync::mpsc::{Receiver, TryRecvError, channel};
 use std::time::Duration;
 use vitrine_shared::api::{JoinTicket, ProductView, RoomInfo};
-use vitrine_shared::{PoseNet, RoomCommand};
+use vitrine_shared::protocol::MemberInfo;
+use vitrine_shared::{
+    AccountId, DisplayName, MemberSlot, PoseNet, Role, RoomBounds, RoomCommand, RoomId,
+};
 
 /// How often the avatar's pose goes out: the server's tick rate.
 const POSE_HZ: f32 = vitrine_shared::protocol::TICK_HZ as f32;
@@ -18,23 +30,75 @@ const POSE_HZ: f32 = vitrine_shared::protocol::TICK_HZ as f32;
 const POSE_KEEPALIVE: f32 = 0.25;
 /// Rejoin waits 1 s, then doubles up to this.
 const MAX_BACKOFF: Duration = Duration::from_secs(8);
+/// A room with no server behind it (offline pictures, the bench) is the
+/// main stage's size: width, depth and height in metres.
+pub const OFFLINE_ROOM: (f32, f32, f32) = (30.0, 20.0, 5.0);
+
+/// The offline room's bounds.
+pub fn offline_bounds() -> RoomBounds {
+    let (w, d, h) = OFFLINE_ROOM;
+    RoomBounds::centered(w, d, h)
+}
 
 pub(super) fn plugin(app: &mut App) {
     let session = Session::from_options(app.world().resource::<Options>());
     app.insert_resource(session)
+        .init_resource::<OutgoingPose>()
         .add_message::<RoomChangeMessage>()
+        .add_message::<SendCommand>()
+        .add_message::<SessionRequest>()
         .add_systems(OnEnter(AppState::Connecting), start_join)
         .add_systems(
             Update,
-            (finish_join, receive)
+            (
+                finish_join,
+                receive,
+                bench_crowd.run_if(
+                    in_state(AppState::Showroom)
+                        .and_then(|o: Res<Options>| o.bench && o.server.is_none()),
+                ),
+            )
                 .chain()
                 .in_set(ShowroomSystems::Receive),
         )
+        // After the screens' input, before they draw what came of it.
+        .add_systems(Update, answer_requests.in_set(ShowroomSystems::Simulate))
         .add_systems(
             Update,
-            (send_pose, flush).chain().in_set(ShowroomSystems::Send),
+            (send_commands, send_pose, flush)
+                .chain()
+                .in_set(ShowroomSystems::Send),
         )
         .add_systems(Update, finish_rooms);
+}
+
+/// A room command a feature wants sent. The session sends it in
+/// [`ShowroomSystems::Send`]; while the link is down it is dropped, as the
+/// server would not hear it (a feature that says so checks
+/// [`Session::can_send`] first).
+#[derive(Message, Debug, Clone, PartialEq)]
+pub struct SendCommand(pub RoomCommand);
+
+/// The pose the avatar should send: the player (desktop) or the rig (XR)
+/// sets it; the session sends it at the server's tick rate.
+#[derive(Resource, Debug, Default, Clone, Copy, PartialEq)]
+pub struct OutgoingPose(pub Option<PoseNet>);
+
+/// What the start and joining screens ask of the session.
+#[derive(Message, Debug, Clone, PartialEq)]
+pub enum SessionRequest {
+    /// List the rooms on this server.
+    FindRooms { server: String },
+    /// Sign in as `name` and join `room`: the app moves on to
+    /// [`AppState::Connecting`]. An empty name is refused with a note in
+    /// [`Session::rooms_error`].
+    Join {
+        name: String,
+        server: String,
+        room: String,
+    },
+    /// Leave the room and go back to the start screen.
+    Leave,
 }
 
 /// Where the link stands, for the UI to say.
@@ -86,8 +150,8 @@ pub struct Session {
     since_pose: f32,
     since_sent: f32,
     last_pose: Option<PoseNet>,
-    /// The pose the avatar should send; the player plugin sets it.
-    pub pose: Option<PoseNet>,
+    /// The commands the features asked to send this frame, in order.
+    outbox: Vec<RoomCommand>,
     /// A room with no server behind it (the bench's crowd).
     pub offline: Option<RoomMirror>,
     /// The room as last seen while the link is down: the screen keeps it.
@@ -111,7 +175,7 @@ impl Default for Session {
             since_pose: 0.0,
             since_sent: 0.0,
             last_pose: None,
-            pose: None,
+            outbox: Vec::new(),
             offline: None,
             last_room: None,
         }
@@ -119,15 +183,15 @@ impl Default for Session {
 }
 
 impl Session {
-    /// Queues a command; nothing happens while the link is down.
-    pub fn send(&mut self, command: RoomCommand) -> bool {
-        match &mut self.net {
-            Some(net) if net.is_connected() => {
-                net.send_command(command);
-                true
-            }
-            _ => false,
-        }
+    /// Whether a command sent now reaches the server: the link is up.
+    pub fn can_send(&self) -> bool {
+        self.net.as_ref().is_some_and(|net| net.is_connected())
+    }
+
+    /// The commands the features asked to send this frame (after
+    /// [`ShowroomSystems::Send`]), whether or not the link took them.
+    pub fn outbox(&self) -> &[RoomCommand] {
+        &self.outbox
     }
 
     pub fn mirror(&self) -> Option<&RoomMirror> {
@@ -141,7 +205,6 @@ impl Session {
         self.link == LinkState::Connected
     }
 
-    /// Fetches the room list for the start screen (blocking: a click).
     /// Drops the link, keeping the room as last seen on screen.
     fn give_up_link(&mut self) {
         if let Some(mut net) = self.net.take() {
@@ -154,7 +217,7 @@ impl Session {
     }
 
     /// Leaves the room and forgets it (the start screen's Back button).
-    pub fn leave(&mut self) {
+    fn leave(&mut self) {
         self.join = None;
         self.give_up_link();
         self.last_room = None;
@@ -163,7 +226,7 @@ impl Session {
 
     /// Asks the server for its rooms (on a worker thread: the answer
     /// shows on the start screen when it comes).
-    pub fn refresh_rooms(&mut self) {
+    fn refresh_rooms(&mut self) {
         let Some(server) = self.server.clone() else {
             self.rooms_error = Some("enter a server URL".into());
             return;
@@ -389,7 +452,53 @@ fn receive(
     }
 }
 
-fn send_pose(time: Res<Time>, mut session: ResMut<Session>) {
+/// What the screens asked: find rooms, join, leave.
+fn answer_requests(
+    mut requests: MessageReader<SessionRequest>,
+    mut session: ResMut<Session>,
+    mut next: ResMut<NextState<AppState>>,
+) {
+    for request in requests.read() {
+        match request {
+            SessionRequest::FindRooms { server } => {
+                session.server = Some(server.clone());
+                session.refresh_rooms();
+            }
+            SessionRequest::Join { name, .. } if name.trim().is_empty() => {
+                session.rooms_error = Some("enter a display name first".into());
+            }
+            SessionRequest::Join { name, server, room } => {
+                session.name = name.trim().to_owned();
+                session.server = Some(server.clone());
+                session.room = Some(room.clone());
+                session.signed_in = None;
+                next.set(AppState::Connecting);
+            }
+            SessionRequest::Leave => {
+                session.leave();
+                next.set(AppState::Start);
+            }
+        }
+    }
+}
+
+/// The features' commands go to the link, in the order they were written.
+fn send_commands(mut commands: MessageReader<SendCommand>, mut session: ResMut<Session>) {
+    let session = &mut *session;
+    session.outbox.clear();
+    session
+        .outbox
+        .extend(commands.read().map(|SendCommand(c)| c.clone()));
+    if let Some(net) = &mut session.net
+        && net.is_connected()
+    {
+        for command in &session.outbox {
+            net.send_command(command.clone());
+        }
+    }
+}
+
+fn send_pose(time: Res<Time>, pose: Res<OutgoingPose>, mut session: ResMut<Session>) {
     let dt = time.delta_secs();
     session.since_pose += dt;
     session.since_sent += dt;
@@ -398,7 +507,7 @@ fn send_pose(time: Res<Time>, mut session: ResMut<Session>) {
     }
     // Keep to the rate on average rather than drifting below it.
     session.since_pose = (session.since_pose - 1.0 / POSE_HZ).min(1.0 / POSE_HZ);
-    let Some(pose) = session.pose else {
+    let Some(pose) = pose.0 else {
         return;
     };
     if session.last_pose == Some(pose) && session.since_sent < POSE_KEEPALIVE {
@@ -420,5 +529,167 @@ fn flush(mut session: ResMut<Session>) {
     };
     if let Err(e) = net.flush() {
         warn!("send failed: {e}");
+    }
+}
+
+/// The bench's crowd (`--bench` without a server): shoppers walking
+/// circuits, fed through the offline room's mirror as if their snapshots
+/// came from a server at 20 Hz, so interpolation, name tags and everything
+/// else run as in a real room. It lives here because the session is the
+/// only writer of the room everyone reads.
+fn bench_crowd(
+    options: Res<Options>,
+    time: Res<Time>,
+    mut session: ResMut<Session>,
+    mut since: Local<f32>,
+    mut tick: Local<u32>,
+) {
+    if !options.bench || options.server.is_some() {
+        return;
+    }
+    let mirror = session.offline.get_or_insert_with(|| {
+        let mut m = RoomMirror::default();
+        m.room = RoomId::new("bench").ok();
+        m.room_name = "Bench".into();
+        m.you = Some(MemberSlot(0));
+        m.bounds = Some(offline_bounds());
+        for i in 1..=options.avatars as u16 {
+            let slot = MemberSlot(i);
+            m.members.insert(
+                slot,
+                MemberInfo {
+                    slot,
+                    account: AccountId(1000 + i as u64),
+                    name: DisplayName::new(format!("Shopper {i}")).expect("a valid name"),
+                    role: Role::Shopper,
+                },
+            );
+        }
+        m
+    });
+    *since += time.delta_secs();
+    if *since < 0.05 {
+        return;
+    }
+    *since = 0.0;
+    *tick += 1; // numbered at 20 Hz, as the server numbers its snapshots
+    let t = *tick as f32 / 20.0;
+    let b = mirror.bounds.unwrap_or_else(offline_bounds);
+    // Up and down the aisles between the display lines, at walking pace.
+    let lanes = [-1.5f32, 0.0, 1.5, -5.25, 5.25, -8.75, 8.75];
+    let (z0, z1) = (b.min[2] + 5.0, b.max[2] - 1.0);
+    for (i, slot) in mirror
+        .members
+        .keys()
+        .copied()
+        .collect::<Vec<_>>()
+        .into_iter()
+        .enumerate()
+    {
+        let x = lanes[i % lanes.len()].clamp(b.min[0] + 0.5, b.max[0] - 0.5);
+        let length = z1 - z0;
+        let travelled = (t * 1.2 + i as f32 * 2.3) % (2.0 * length);
+        let (z, yaw) = if travelled < length {
+            (z0 + travelled, 0.0)
+        } else {
+            (z1 - (travelled - length), std::f32::consts::PI)
+        };
+        mirror.avatars.insert(slot, PoseNet::at([x, 0.0, z], yaw));
+    }
+    mirror.latest_snapshot = Some(*tick);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bevy::state::app::StatesPlugin;
+    use vitrine_shared::Reaction;
+
+    /// The session alone, offline, on the start screen: no window, no
+    /// sockets.
+    fn app() -> App {
+        let mut app = App::new();
+        app.add_plugins((MinimalPlugins, StatesPlugin))
+            .insert_resource(Options::default())
+            .insert_state(AppState::Start);
+        super::super::order_systems(&mut app);
+        app.add_plugins(plugin);
+        app
+    }
+
+    #[test]
+    fn a_command_a_feature_sends_reaches_the_outbox_once() {
+        let mut app = app();
+        let command = RoomCommand::React(Reaction::ALL[0]);
+        let sent = command.clone();
+        // A feature sends in its input step, once.
+        app.add_systems(
+            Update,
+            (move |mut send: MessageWriter<SendCommand>, mut done: Local<bool>| {
+                if !*done {
+                    send.write(SendCommand(sent.clone()));
+                    *done = true;
+                }
+            })
+            .in_set(ShowroomSystems::Input),
+        );
+        app.update();
+        let session = app.world().resource::<Session>();
+        assert_eq!(session.outbox(), std::slice::from_ref(&command));
+        // Offline, nothing takes it: the next frame starts empty.
+        assert!(!session.can_send());
+        app.update();
+        assert!(app.world().resource::<Session>().outbox().is_empty());
+    }
+
+    #[test]
+    fn a_join_request_sets_the_room_and_moves_on_and_an_empty_name_is_refused() {
+        let mut app = app();
+        app.world_mut().write_message(SessionRequest::Join {
+            name: "  ".into(),
+            server: "http://127.0.0.1:9".into(),
+            room: "main".into(),
+        });
+        app.update();
+        let session = app.world().resource::<Session>();
+        assert_eq!(
+            session.rooms_error.as_deref(),
+            Some("enter a display name first")
+        );
+        assert_eq!(session.room, None);
+        assert!(matches!(
+            app.world().resource::<NextState<AppState>>(),
+            NextState::Unchanged
+        ));
+
+        app.world_mut().write_message(SessionRequest::Join {
+            name: " Ada ".into(),
+            server: "http://127.0.0.1:9".into(),
+            room: "main".into(),
+        });
+        app.update();
+        let session = app.world().resource::<Session>();
+        assert_eq!(session.name, "Ada");
+        assert_eq!(session.server.as_deref(), Some("http://127.0.0.1:9"));
+        assert_eq!(session.room.as_deref(), Some("main"));
+        // The state moves on at the next frame's transition (not stepped
+        // here: joining would open a socket).
+        assert!(matches!(
+            app.world().resource::<NextState<AppState>>(),
+            NextState::Pending(AppState::Connecting)
+        ));
+    }
+
+    #[test]
+    fn leaving_goes_back_to_the_start_screen() {
+        let mut app = app();
+        app.world_mut().resource_mut::<Session>().link = LinkState::Closed("gone".into());
+        app.world_mut().write_message(SessionRequest::Leave);
+        app.update();
+        assert_eq!(app.world().resource::<Session>().link, LinkState::Idle);
+        assert!(matches!(
+            app.world().resource::<NextState<AppState>>(),
+            NextState::Pending(AppState::Start)
+        ));
     }
 }

@@ -3,12 +3,12 @@
 //! product as JSON, and archive products. Changes go through the commerce
 //! engine, the one writer of stock.
 
-use super::extract::{ApiJson, Authenticated};
+use super::extract::{ApiJson, ApiPath, ApiText, Authenticated};
 use super::{ApiError, AppState, ErrorBody};
 use crate::catalog::{CatalogError, parse_catalog, product_from_input};
 use crate::store::UpsertMode;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -43,7 +43,7 @@ pub struct ImportSummaryView {
 pub async fn import_catalog(
     State(state): State<AppState>,
     who: Authenticated,
-    body: String,
+    ApiText(body): ApiText,
 ) -> Result<Json<ImportSummaryView>, ApiError> {
     who.require_host()?;
     let products = parse_catalog(&body).map_err(|e| match e {
@@ -151,7 +151,7 @@ pub async fn create_product(
 pub async fn update_product(
     State(state): State<AppState>,
     who: Authenticated,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<ProductInput>,
 ) -> Result<Json<ProductView>, ApiError> {
     who.require_host()?;
@@ -184,7 +184,7 @@ pub async fn update_product(
 pub async fn archive_product(
     State(state): State<AppState>,
     who: Authenticated,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     who.require_host()?;
     let not_found = || {

@@ -1,13 +1,13 @@
 //! The shopper's cart and checkout over HTTP. The engine decides; these
 //! handlers translate.
 
-use super::extract::{ApiJson, Authenticated};
+use super::extract::{ApiJson, ApiPath, Authenticated};
 use super::flash_sales::{idempotency_key, request_hash};
 use super::{ApiError, AppState, ErrorBody};
 use crate::commerce::{CartEdit, CheckoutSpec, CommerceError, Purchase};
 use crate::views::{cart_view, order_view};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use vitrine_shared::api::{AddToCart, CartView, CheckoutRequest, OrderView, SetCartQuantity};
 use vitrine_shared::{CouponCode, PaymentMethod, Sku};
@@ -82,7 +82,7 @@ pub async fn add_to_cart(
 pub async fn set_cart_quantity(
     State(state): State<AppState>,
     who: Authenticated,
-    Path(raw): Path<String>,
+    ApiPath(raw): ApiPath<String>,
     ApiJson(body): ApiJson<SetCartQuantity>,
 ) -> Result<Json<CartView>, ApiError> {
     let lines = state
@@ -107,7 +107,7 @@ pub async fn set_cart_quantity(
 pub async fn remove_from_cart(
     State(state): State<AppState>,
     who: Authenticated,
-    Path(raw): Path<String>,
+    ApiPath(raw): ApiPath<String>,
 ) -> Result<Json<CartView>, ApiError> {
     let lines = state
         .commerce

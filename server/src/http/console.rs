@@ -3,11 +3,11 @@
 //! second), and the after-show summary and CSV exports. Hosts, co-hosts
 //! and moderators only.
 
-use super::extract::{Authenticated, authenticate};
+use super::extract::{ApiPath, ApiQuery, Authenticated, authenticate};
 use super::{ApiError, AppState, ErrorBody};
 use crate::engagement::EngagementError;
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -49,6 +49,7 @@ pub async fn style() -> Response {
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct FeedQuery {
     /// The bearer token: browsers' `EventSource` cannot send headers.
     token: String,
@@ -69,7 +70,7 @@ pub struct FeedQuery {
 )]
 pub async fn feed(
     State(state): State<AppState>,
-    Query(query): Query<FeedQuery>,
+    ApiQuery(query): ApiQuery<FeedQuery>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let who = authenticate(&state, &query.token).await?;
     who.require_staff()?;
@@ -135,7 +136,7 @@ async fn show(state: &AppState, raw: &str) -> Result<ShowView, ApiError> {
 pub async fn summary(
     State(state): State<AppState>,
     who: Authenticated,
-    Path(raw): Path<String>,
+    ApiPath(raw): ApiPath<String>,
 ) -> Result<Json<ShowSummary>, ApiError> {
     who.require_staff()?;
     let show = show(&state, &raw).await?;
@@ -173,7 +174,7 @@ fn csv(body: String, name: String) -> Response {
 pub async fn orders_csv(
     State(state): State<AppState>,
     who: Authenticated,
-    Path(raw): Path<String>,
+    ApiPath(raw): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     who.require_staff()?;
     let show = show(&state, &raw).await?;
@@ -198,7 +199,7 @@ pub async fn orders_csv(
 pub async fn chat_csv(
     State(state): State<AppState>,
     who: Authenticated,
-    Path(raw): Path<String>,
+    ApiPath(raw): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     who.require_staff()?;
     let show = show(&state, &raw).await?;

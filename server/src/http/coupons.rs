@@ -1,12 +1,12 @@
 //! Coupons over HTTP: hosts create them and pin one in the show; anyone may
 //! look one up by its code.
 
-use super::extract::{ApiJson, Authenticated};
+use super::extract::{ApiJson, ApiPath, Authenticated};
 use super::{ApiError, AppState, ErrorBody};
 use crate::commerce::{CommerceError, Coupon, Discount};
 use crate::views::coupon_view;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use vitrine_shared::api::{CouponView, CreateCoupon, PinCoupon};
 use vitrine_shared::{CouponCode, Currency};
@@ -76,7 +76,7 @@ pub async fn create_coupon(
 )]
 pub async fn get_coupon(
     State(state): State<AppState>,
-    Path(raw): Path<String>,
+    ApiPath(raw): ApiPath<String>,
 ) -> Result<Json<CouponView>, ApiError> {
     let info = state
         .commerce

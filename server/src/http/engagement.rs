@@ -1,12 +1,12 @@
 //! Shows, polls, Q&A, giveaways, rewards, the leaderboard and invites over
 //! HTTP. The engagement engine decides; these handlers translate.
 
-use super::extract::{ApiJson, Authenticated};
+use super::extract::{ApiJson, ApiPath, ApiQuery, Authenticated};
 use super::{ApiError, AppState, ErrorBody};
 use crate::engagement::{Draw, EngagementError, Giveaway, Leader, Poll, Question, Rewards, Scope};
 use crate::views::show_view;
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -177,7 +177,7 @@ pub async fn list_shows(State(state): State<AppState>) -> Result<Json<ShowList>,
 pub async fn go_live(
     State(state): State<AppState>,
     who: Authenticated,
-    Path(raw): Path<String>,
+    ApiPath(raw): ApiPath<String>,
 ) -> Result<Json<ShowView>, ApiError> {
     who.require_host()?;
     let show = state
@@ -207,6 +207,16 @@ pub async fn feature(
     ApiJson(body): ApiJson<FeatureProducts>,
 ) -> Result<Json<ShowView>, ApiError> {
     who.require_host()?;
+    // The document's limit holds whether or not a show is live.
+    if body.products.len() > crate::engagement::MAX_FEATURED {
+        return Err(ApiError::bad_request(
+            "invalid_request",
+            format!(
+                "at most {} featured products",
+                crate::engagement::MAX_FEATURED
+            ),
+        ));
+    }
     let show = state
         .engagement
         .feature(product_ids(body.products)?)
@@ -294,7 +304,7 @@ pub async fn create_poll(
 )]
 pub async fn get_poll(
     State(state): State<AppState>,
-    Path(raw): Path<String>,
+    ApiPath(raw): ApiPath<String>,
 ) -> Result<Json<PollView>, ApiError> {
     let poll = state
         .engagement
@@ -321,7 +331,7 @@ pub async fn get_poll(
 pub async fn vote(
     State(state): State<AppState>,
     who: Authenticated,
-    Path(raw): Path<String>,
+    ApiPath(raw): ApiPath<String>,
     ApiJson(body): ApiJson<VoteRequest>,
 ) -> Result<Json<PollView>, ApiError> {
     let poll = state
@@ -413,7 +423,7 @@ pub async fn ask_question(
 pub async fn upvote_question(
     State(state): State<AppState>,
     who: Authenticated,
-    Path(raw): Path<String>,
+    ApiPath(raw): ApiPath<String>,
 ) -> Result<Json<QuestionView>, ApiError> {
     let question = state
         .engagement
@@ -438,7 +448,7 @@ pub async fn upvote_question(
 pub async fn answer_question(
     State(state): State<AppState>,
     who: Authenticated,
-    Path(raw): Path<String>,
+    ApiPath(raw): ApiPath<String>,
 ) -> Result<Json<QuestionView>, ApiError> {
     who.require_staff()?;
     let question = state
@@ -501,7 +511,7 @@ pub async fn create_giveaway(
 )]
 pub async fn get_giveaway(
     State(state): State<AppState>,
-    Path(raw): Path<String>,
+    ApiPath(raw): ApiPath<String>,
 ) -> Result<Json<GiveawayView>, ApiError> {
     let giveaway = state
         .engagement
@@ -527,7 +537,7 @@ pub async fn get_giveaway(
 pub async fn enter_giveaway(
     State(state): State<AppState>,
     who: Authenticated,
-    Path(raw): Path<String>,
+    ApiPath(raw): ApiPath<String>,
 ) -> Result<Json<GiveawayView>, ApiError> {
     let giveaway = state
         .engagement
@@ -554,7 +564,7 @@ pub async fn enter_giveaway(
 pub async fn claim_prize(
     State(state): State<AppState>,
     who: Authenticated,
-    Path(raw): Path<String>,
+    ApiPath(raw): ApiPath<String>,
 ) -> Result<Json<DrawView>, ApiError> {
     let draw = state
         .engagement
@@ -644,10 +654,24 @@ pub async fn redeem(
     Ok((StatusCode::CREATED, Json(Redeemed { coupon, balance })))
 }
 
+/// Which points a leaderboard ranks.
+#[derive(Deserialize, Clone, Copy, Default, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LeaderboardScope {
+    /// Earned in the current show.
+    #[default]
+    Show,
+    /// Earned ever.
+    AllTime,
+}
+
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LeaderboardQuery {
     /// `show` (the default) or `all_time`.
-    scope: Option<String>,
+    #[serde(default)]
+    #[param(inline)]
+    scope: Option<LeaderboardScope>,
 }
 
 fn leader_view(l: Leader) -> LeaderView {
@@ -671,17 +695,13 @@ fn leader_view(l: Leader) -> LeaderView {
 )]
 pub async fn leaderboard(
     State(state): State<AppState>,
-    Query(query): Query<LeaderboardQuery>,
+    ApiQuery(query): ApiQuery<LeaderboardQuery>,
 ) -> Result<Json<LeaderboardView>, ApiError> {
-    let scope = match query.scope.as_deref() {
-        None | Some("show") => Scope::Show,
-        Some("all_time") => Scope::AllTime,
-        Some(_) => {
-            return Err(ApiError::bad_request(
-                "invalid_request",
-                "scope: show or all_time",
-            ));
-        }
+    // An unknown scope (or an empty one) is refused by the query extractor,
+    // as the document's enum says.
+    let scope = match query.scope.unwrap_or_default() {
+        LeaderboardScope::Show => Scope::Show,
+        LeaderboardScope::AllTime => Scope::AllTime,
     };
     let leaders = state.engagement.leaderboard(scope).await?;
     Ok(Json(LeaderboardView {

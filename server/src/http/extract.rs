@@ -1,10 +1,12 @@
-//! Extractors whose failures are `ApiError`s: JSON bodies, the caller's IP
-//! and the bearer session.
+//! Extractors whose failures are `ApiError`s: JSON and text bodies, query
+//! strings, the caller's IP and the bearer session. axum's own rejections
+//! are plain text, which no client generator can read; these answer the
+//! documented `ErrorBody` instead.
 
 use super::{ApiError, AppState};
 use crate::auth;
 use crate::store::{Account, Session};
-use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::{JsonRejection, QueryRejection, StringRejection};
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
@@ -38,6 +40,59 @@ fn json_error(rejection: JsonRejection) -> ApiError {
         _ => (StatusCode::BAD_REQUEST, "bad_request"),
     };
     ApiError::new(status, code, rejection.body_text())
+}
+
+/// `String` body (such as a TOML file) whose rejection is a typed 400 or 413.
+pub struct ApiText(pub String);
+
+impl<S: Send + Sync> FromRequest<S> for ApiText {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        String::from_request(req, state)
+            .await
+            .map(ApiText)
+            .map_err(|rejection: StringRejection| {
+                let (status, code) = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
+                } else {
+                    (StatusCode::BAD_REQUEST, "bad_request")
+                };
+                ApiError::new(status, code, rejection.body_text())
+            })
+    }
+}
+
+/// `Query<T>` whose rejection (a missing or malformed parameter) is a typed
+/// 400 `invalid_request`.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(value)| ApiQuery(value))
+            .map_err(|rejection: QueryRejection| {
+                ApiError::bad_request("invalid_request", rejection.body_text())
+            })
+    }
+}
+
+/// `Path<T>` whose rejection (a segment that is not valid UTF-8 once
+/// decoded) is a typed 400 `invalid_path`.
+pub struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(value)| ApiPath(value))
+            .map_err(|rejection| ApiError::bad_request("invalid_path", rejection.body_text()))
+    }
 }
 
 /// The peer's IP, or loopback when there is no socket (in-process tests).

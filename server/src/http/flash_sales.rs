@@ -1,12 +1,12 @@
 //! Flash sales over HTTP: announce, look up and claim. Every decision is
 //! the commerce engine's; these handlers only translate.
 
-use super::extract::{ApiJson, Authenticated};
+use super::extract::{ApiJson, ApiPath, Authenticated};
 use super::{ApiError, AppState, ErrorBody};
 use crate::commerce::{CommerceError, FlashSaleSpec};
 use crate::views::{claim_view, flash_sale_view};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use sha2::{Digest, Sha256};
 use vitrine_shared::api::{ClaimRequest, ClaimView, FlashSaleView, StartFlashSale};
@@ -64,7 +64,7 @@ pub async fn start_flash_sale(
 )]
 pub async fn get_flash_sale(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<FlashSaleView>, ApiError> {
     let not_found = || ApiError::from(CommerceError::UnknownSale);
     let id: i64 = id.parse().map_err(|_| not_found())?;
@@ -129,7 +129,7 @@ pub(super) fn request_hash(canonical: &str) -> u64 {
 pub async fn claim_flash_sale(
     State(state): State<AppState>,
     who: Authenticated,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     headers: HeaderMap,
     ApiJson(body): ApiJson<ClaimRequest>,
 ) -> Result<(StatusCode, Json<ClaimView>), ApiError> {

@@ -6,6 +6,7 @@ mod admin;
 mod cart;
 mod console;
 mod coupons;
+mod document;
 mod engagement;
 mod error;
 mod extract;
@@ -19,6 +20,7 @@ mod sessions;
 mod stream;
 mod trace;
 
+pub use document::annotated_fields;
 pub use error::{ApiError, ErrorBody};
 // The views moved to `crate::views`; these paths stay for callers.
 pub use crate::views::{flash_sale_view, show_view};
@@ -144,7 +146,7 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(admin::update_product))
         .routes(routes!(admin::archive_product))
         .layer(DefaultBodyLimit::max(admin::MAX_CATALOG_BYTES));
-    let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (router, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(sessions::create_session))
         .routes(routes!(sessions::end_session))
         .routes(routes!(rooms::list_rooms))
@@ -214,6 +216,7 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(ops::metrics))
         .routes(routes!(ops::openapi))
         .split_for_parts();
+    document::complete(&mut openapi);
     let _ = state.openapi.set(openapi);
     router
         .route("/console", axum::routing::get(console::index))

@@ -2,12 +2,11 @@
 //! chat and deleting a line, mutes, kicks, bans, the keyword filter and the
 //! log. `crate::moderation` decides and records; these handlers translate.
 
-use super::extract::{ApiJson, Authenticated};
+use super::extract::{ApiJson, ApiPath, ApiQuery, Authenticated};
 use super::{ApiError, AppState, ErrorBody};
 use crate::moderation::{Ban, LogEntry, MAX_LOG_PAGE, ModerationError, Mute};
 use axum::Json;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use std::time::Duration;
@@ -110,7 +109,7 @@ fn log_view(e: LogEntry) -> ModLogEntry {
 pub async fn room_chat(
     State(state): State<AppState>,
     who: Authenticated,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<ModChatView>, ApiError> {
     who.require_staff()?;
     let room = room_id(&state, id)?;
@@ -154,7 +153,7 @@ pub async fn room_chat(
 pub async fn delete_chat_line(
     State(state): State<AppState>,
     who: Authenticated,
-    Path((id, seq)): Path<(String, String)>,
+    ApiPath((id, seq)): ApiPath<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     who.require_staff()?;
     let room = room_id(&state, id)?;
@@ -214,7 +213,7 @@ pub async fn list_mutes(
 pub async fn mute(
     State(state): State<AppState>,
     who: Authenticated,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<MuteRequest>,
 ) -> Result<Json<MuteView>, ApiError> {
     who.require_staff()?;
@@ -248,7 +247,7 @@ pub async fn mute(
 pub async fn unmute(
     State(state): State<AppState>,
     who: Authenticated,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     who.require_staff()?;
     let account = account_id(&id).map_err(|_| ApiError::from(ModerationError::NotMuted))?;
@@ -327,7 +326,7 @@ pub async fn list_bans(
 pub async fn ban(
     State(state): State<AppState>,
     who: Authenticated,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<BanRequest>,
 ) -> Result<Json<BanView>, ApiError> {
     who.require_staff()?;
@@ -356,7 +355,7 @@ pub async fn ban(
 pub async fn unban(
     State(state): State<AppState>,
     who: Authenticated,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     who.require_staff()?;
     let account = account_id(&id).map_err(|_| ApiError::from(ModerationError::NotBanned))?;
@@ -420,10 +419,14 @@ pub async fn set_filter(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LogQuery {
     /// 1 to 500 entries; 100 when absent.
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<usize>,
-    /// Only entries older than this `seq` (the last one of the page before).
+    /// Only entries older than this `seq` (the last one of the page before);
+    /// entries are numbered from 1.
+    #[param(minimum = 1)]
     before: Option<i64>,
 }
 
@@ -444,11 +447,16 @@ pub struct LogQuery {
 pub async fn log(
     State(state): State<AppState>,
     who: Authenticated,
-    query: Result<Query<LogQuery>, QueryRejection>,
+    ApiQuery(query): ApiQuery<LogQuery>,
 ) -> Result<Json<ModLogView>, ApiError> {
     who.require_staff()?;
-    let Query(query) =
-        query.map_err(|e| ApiError::bad_request("invalid_request", e.body_text()))?;
+    // The document says a cursor is a `seq`, which starts at 1.
+    if query.before.is_some_and(|before| before < 1) {
+        return Err(ApiError::bad_request(
+            "invalid_request",
+            "before: a seq, 1 or more",
+        ));
+    }
     let limit = query.limit.unwrap_or(DEFAULT_LOG_PAGE);
     if !(1..=MAX_LOG_PAGE).contains(&limit) {
         return Err(ApiError::bad_request(

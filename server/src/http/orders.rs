@@ -2,12 +2,12 @@
 //! refunds. Every decision is the commerce engine's; these handlers only
 //! translate.
 
-use super::extract::{ApiJson, Authenticated};
+use super::extract::{ApiJson, ApiPath, Authenticated};
 use super::{ApiError, AppState, ErrorBody};
 use crate::commerce::{CommerceError, OrderStep};
 use crate::views::order_view;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use vitrine_shared::api::{OrderList, OrderView, PayRequest, RefundRequest};
 
@@ -48,7 +48,7 @@ pub async fn list_orders(
 pub async fn get_order(
     State(state): State<AppState>,
     who: Authenticated,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<OrderView>, ApiError> {
     let not_found = || {
         ApiError::new(
@@ -88,7 +88,7 @@ pub async fn get_order(
 pub async fn pay_order(
     State(state): State<AppState>,
     who: Authenticated,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<PayRequest>,
 ) -> Result<Json<OrderView>, ApiError> {
     let id: i64 = id
@@ -138,7 +138,7 @@ async fn advance(
 pub async fn fulfil_order(
     State(state): State<AppState>,
     who: Authenticated,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<OrderView>, ApiError> {
     advance(state, who, id, OrderStep::Fulfil).await
 }
@@ -160,7 +160,7 @@ pub async fn fulfil_order(
 pub async fn deliver_order(
     State(state): State<AppState>,
     who: Authenticated,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<OrderView>, ApiError> {
     advance(state, who, id, OrderStep::Deliver).await
 }
@@ -185,7 +185,7 @@ pub async fn deliver_order(
 pub async fn refund_order(
     State(state): State<AppState>,
     who: Authenticated,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<RefundRequest>,
 ) -> Result<Json<OrderView>, ApiError> {
     let id: i64 = id

@@ -1,10 +1,11 @@
 //! `GET /api/v1/products` and `GET /api/v1/products/{id}`: the catalog with
 //! live stock, for everyone.
 
+use super::extract::ApiPath;
 use super::{ApiError, AppState, ErrorBody};
 use crate::catalog::Product;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use vitrine_shared::ProductId;
 use vitrine_shared::api::{ProductList, ProductView, VariantView};
@@ -58,7 +59,7 @@ pub async fn list_products(State(state): State<AppState>) -> Result<Json<Product
 )]
 pub async fn get_product(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<ProductView>, ApiError> {
     let not_found = || {
         ApiError::new(

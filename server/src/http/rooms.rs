@@ -1,10 +1,10 @@
 //! `GET /api/v1/rooms` and `POST /api/v1/rooms/{id}/join`.
 
-use super::extract::{Authenticated, ClientIp};
+use super::extract::{ApiPath, Authenticated, ClientIp};
 use super::{ApiError, AppState, ErrorBody};
 use crate::directory::SeatRefusal;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -55,7 +55,7 @@ pub async fn list_rooms(State(state): State<AppState>) -> Json<RoomList> {
 pub async fn join_room(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     who: Authenticated,
 ) -> Result<Json<JoinTicket>, ApiError> {
     state.rate_limit(ip)?;

@@ -8,8 +8,8 @@ pub mod start;
 pub mod view;
 
 use super::catalog::Catalog;
-use super::products::{Hands, Pointer};
-use super::session::{RoomChangeMessage, Session};
+use super::holding::{Hands, Pointer};
+use super::session::{RoomChangeMessage, SendCommand, Session};
 use super::{AppState, ShowroomSystems};
 use crate::net::{ApiClient, RoomChange};
 use bevy::input::ButtonState;
@@ -19,6 +19,9 @@ use view::{LocalUi, ShowroomView, ViewInputs};
 use vitrine_shared::protocol::{CheckoutCommand, CommerceEventNet, Purchase};
 use vitrine_shared::validated::MAX_CHAT_BYTES;
 use vitrine_shared::{ChatText, PaymentMethod, Reaction, RoomCommand, Sku};
+
+// Focus is shared vocabulary (the root's `focus`); its old path stays.
+pub use super::focus::UiFocus;
 
 /// The saved card the showroom pays with. The built-in test gateway accepts
 /// it; a real deployment would keep the shopper's card with the gateway.
@@ -46,13 +49,6 @@ pub(super) fn plugin(app: &mut App) {
                 .in_set(ShowroomSystems::Present)
                 .run_if(in_state(AppState::Showroom)),
         );
-}
-
-/// Whether the keyboard belongs to a text box and the mouse to a panel.
-#[derive(Resource, Default, Debug)]
-pub struct UiFocus {
-    pub typing: bool,
-    pub over_panel: bool,
 }
 
 /// Everything a shopper can ask for, from a key, a click or an XR ray on a
@@ -142,7 +138,8 @@ impl UiState {
 
 fn shop_actions(
     mut actions: MessageReader<UiAction>,
-    mut session: ResMut<Session>,
+    session: Res<Session>,
+    mut send: MessageWriter<SendCommand>,
     mut ui: ResMut<UiState>,
 ) {
     for action in actions.read() {
@@ -206,10 +203,12 @@ fn shop_actions(
             }
             _ => None,
         };
-        if let Some(command) = command
-            && !session.send(command)
-        {
-            ui.notice("Not connected: try again in a moment");
+        if let Some(command) = command {
+            if session.can_send() {
+                send.write(SendCommand(command));
+            } else {
+                ui.notice("Not connected: try again in a moment");
+            }
         }
     }
 }

@@ -2,8 +2,8 @@
 //! with occupancy; joining moves on to the showroom. Then a "joining" screen
 //! that says what went wrong if it did, while it retries.
 
-use crate::showroom::AppState;
-use crate::showroom::session::{LinkState, Session};
+use crate::showroom::session::{LinkState, Session, SessionRequest};
+use crate::showroom::{AppState, ShowroomSystems};
 use bevy::input::ButtonState;
 use bevy::input::keyboard::{Key, KeyboardInput};
 use bevy::prelude::*;
@@ -11,18 +11,24 @@ use bevy::prelude::*;
 const FIELD_MAX: usize = 64;
 
 pub(super) fn plugin(app: &mut App) {
+    // The session answers the buttons' requests between input and drawing.
     app.init_resource::<StartForm>()
         .add_systems(OnEnter(AppState::Start), (fill_form, spawn_screen).chain())
         .add_systems(OnEnter(AppState::Connecting), spawn_connecting)
         .add_systems(
             Update,
-            (type_into_form, press, redraw)
-                .chain()
+            (
+                (type_into_form, press)
+                    .chain()
+                    .in_set(ShowroomSystems::Input),
+                redraw.in_set(ShowroomSystems::Present),
+            )
                 .run_if(in_state(AppState::Start)),
         )
         .add_systems(
             Update,
-            (connecting_status, press_back).run_if(in_state(AppState::Connecting)),
+            (connecting_status, press_back.in_set(ShowroomSystems::Input))
+                .run_if(in_state(AppState::Connecting)),
         );
 }
 
@@ -56,16 +62,19 @@ struct ConnectingText;
 #[derive(Component)]
 struct BackButton;
 
-fn fill_form(mut session: ResMut<Session>, mut form: ResMut<StartForm>) {
+fn fill_form(
+    session: Res<Session>,
+    mut form: ResMut<StartForm>,
+    mut requests: MessageWriter<SessionRequest>,
+) {
     form.name = session.name.clone();
     form.server = session
         .server
         .clone()
         .unwrap_or_else(|| "http://127.0.0.1:8080".into());
-    if session.server.is_none() {
-        session.server = Some(form.server.clone());
-    }
-    session.refresh_rooms();
+    requests.write(SessionRequest::FindRooms {
+        server: form.server.clone(),
+    });
 }
 
 fn screen(commands: &mut Commands, state: AppState) -> Entity {
@@ -141,8 +150,7 @@ fn type_into_form(mut keys: MessageReader<KeyboardInput>, mut form: ResMut<Start
 fn press(
     buttons: Query<(&Interaction, &StartButton), Changed<Interaction>>,
     mut form: ResMut<StartForm>,
-    mut session: ResMut<Session>,
-    mut next: ResMut<NextState<AppState>>,
+    mut requests: MessageWriter<SessionRequest>,
 ) {
     for (interaction, button) in &buttons {
         if *interaction != Interaction::Pressed {
@@ -151,21 +159,21 @@ fn press(
         match button {
             StartButton::Focus(field) => form.focused = *field,
             StartButton::Refresh => {
-                session.server = Some(form.server.trim().to_owned());
-                session.refresh_rooms();
+                requests.write(SessionRequest::FindRooms {
+                    server: form.server.trim().to_owned(),
+                });
             }
             StartButton::Join(room) => {
-                let name = form.name.trim();
+                let name = form.name.trim().to_owned();
+                // The session refuses an empty name, and says so.
                 if name.is_empty() {
-                    session.rooms_error = Some("enter a display name first".into());
                     form.focused = Field::Name;
-                    continue;
                 }
-                session.name = name.to_owned();
-                session.server = Some(form.server.trim().to_owned());
-                session.room = Some(room.clone());
-                session.signed_in = None;
-                next.set(AppState::Connecting);
+                requests.write(SessionRequest::Join {
+                    name,
+                    server: form.server.trim().to_owned(),
+                    room: room.clone(),
+                });
             }
         }
     }
@@ -311,11 +319,9 @@ fn connecting_status(session: Res<Session>, mut text: Query<&mut Text, With<Conn
 
 fn press_back(
     buttons: Query<&Interaction, (With<BackButton>, Changed<Interaction>)>,
-    mut session: ResMut<Session>,
-    mut next: ResMut<NextState<AppState>>,
+    mut requests: MessageWriter<SessionRequest>,
 ) {
     if buttons.iter().any(|i| *i == Interaction::Pressed) {
-        session.leave();
-        next.set(AppState::Start);
+        requests.write(SessionRequest::Leave);
     }
 }

@@ -5,7 +5,7 @@
 //! space. `--xr-simulated --ar` behaves as a runtime that offers blending.
 
 use super::in_xr;
-use crate::showroom::products::Hands;
+use crate::showroom::holding::Hands;
 use crate::showroom::room::{DisplayedProduct, ProductDisplay, RoomShell};
 use crate::showroom::{AppState, ShowroomSystems};
 use bevy::prelude::*;

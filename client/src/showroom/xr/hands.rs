@@ -11,15 +11,15 @@ use super::panels::{self, WorldPanel};
 use super::rig::{Rig, space_transform};
 use super::{XrSettings, in_xr};
 use crate::showroom::catalog::Catalog;
+use crate::showroom::holding::{self, Hand, Hands, POINT_RANGE, Pointer, go_home};
 use crate::showroom::player::LocalPlayer;
-use crate::showroom::products::{Hands, Held, POINT_RANGE, Pointer, go_home, take_in_hand};
 use crate::showroom::room::{DisplayedProduct, ProductDisplay};
-use crate::showroom::session::Session;
+use crate::showroom::session::{SendCommand, Session};
 use crate::showroom::ui::UiAction;
 use crate::showroom::{AppState, ShowroomSystems};
 use bevy::prelude::*;
 use bevy_rapier3d::prelude::*;
-use vitrine_shared::{ProductId, RoomCommand};
+use vitrine_shared::ProductId;
 
 /// A hand grabs products whose centre is this much further than their own
 /// size from its grip.
@@ -128,7 +128,8 @@ pub fn reachable<'a>(
 fn grab_and_release(
     mut commands: Commands,
     mut gestures: MessageReader<Gesture>,
-    mut session: ResMut<Session>,
+    session: Res<Session>,
+    mut send: MessageWriter<SendCommand>,
     mut hands: ResMut<Hands>,
     mut pointer: ResMut<Pointer>,
     motion: Res<HandMotion>,
@@ -162,31 +163,28 @@ fn grab_and_release(
                 let holder = session
                     .mirror()
                     .and_then(|m| m.held.get(&id).copied().filter(|by| Some(*by) != m.you));
-                // Out of someone's hand (a hand-off), or off its display or
-                // the floor; held at once, undone if the server says no.
-                session.send(match holder {
-                    Some(_) => RoomCommand::TakeFromHand { product: id },
-                    None => RoomCommand::Inspect { product: id },
-                });
                 let Ok((_, _, at)) = products.get(entity) else {
                     continue;
                 };
                 let offset = grip.compute_affine().inverse() * at.affine();
                 let (_, rotation, translation) = offset.to_scale_rotation_translation();
-                take_in_hand(&mut commands, &mut hands, entity);
-                pointer.selected = Some(product.clone());
-                hands.xr[hand] = Some(Held {
+                // Out of someone's hand (a hand-off), or off its display or
+                // the floor; held at once, undone if the server says no.
+                let ask = holding::take(
+                    &mut hands,
+                    &mut pointer,
+                    Hand::Xr(hand),
                     product,
                     entity,
-                    seconds: 0.0,
-                    spin: Quat::IDENTITY,
-                    close: false,
-                    in_hand: Some(
-                        // Held at the grip, keeping the grasp's angle.
+                    // Held at the grip, keeping the grasp's angle.
+                    Some(
                         Transform::from_translation(translation.clamp_length_max(0.1))
                             .with_rotation(rotation),
                     ),
-                });
+                    holder.is_some(),
+                );
+                send.write_batch(ask.map(SendCommand));
+                holding::hold_body(&mut commands, entity);
             }
             Gesture::Release(hand) => {
                 let Some(held) = hands.xr[hand].take() else {
@@ -201,14 +199,8 @@ fn grab_and_release(
                     .ok()
                     .and_then(|(_, m)| displays.get(m.display).ok())
                     .map(|d| d.home.translation);
-                let held_ms = (held.seconds * 1000.0) as u32;
                 if home.is_some_and(|home| home.distance(at) <= PUT_BACK_RADIUS) {
-                    if let Ok(id) = ProductId::new(held.product.clone()) {
-                        session.send(RoomCommand::PutDownProduct {
-                            product: id,
-                            held_ms,
-                        });
-                    }
+                    send.write_batch(holding::put_back(&held).map(SendCommand));
                     go_home(
                         &mut commands,
                         held.entity,
@@ -218,17 +210,12 @@ fn grab_and_release(
                     );
                 } else {
                     // Let go: it falls with the hand's motion.
-                    commands.entity(held.entity).remove::<Sensor>().insert((
-                        RigidBody::Dynamic,
-                        Velocity {
-                            linear: motion.velocity[hand].clamp_length_max(8.0),
-                            angular: Vec3::ZERO,
-                        },
-                        Ccd::enabled(),
-                    ));
-                    hands
-                        .falling
-                        .push((held.product, held.entity, 0.0, held_ms));
+                    holding::fall_body(
+                        &mut commands,
+                        held.entity,
+                        motion.velocity[hand].clamp_length_max(8.0),
+                    );
+                    holding::let_fall(&mut hands, held);
                 }
             }
             Gesture::Click(hand) => {

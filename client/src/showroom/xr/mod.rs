@@ -24,33 +24,9 @@ use super::Options;
 use bevy::prelude::*;
 use thiserror::Error;
 
-/// Where the shopper is.
-#[derive(Resource, Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum XrMode {
-    #[default]
-    Desktop,
-    /// In a headset, through OpenXR.
-    Headset,
-    /// XR interactions driven by synthetic poses (tests), rendered like the
-    /// desktop.
-    Simulated,
-}
-
-impl XrMode {
-    pub fn is_xr(self) -> bool {
-        self != XrMode::Desktop
-    }
-}
-
-/// Run condition: XR interactions are on.
-pub fn in_xr(mode: Res<XrMode>) -> bool {
-    mode.is_xr()
-}
-
-/// Run condition: mouse and keyboard drive the shopper.
-pub fn on_desktop(mode: Res<XrMode>) -> bool {
-    !mode.is_xr()
-}
+// The input mode is shared vocabulary (the root's `input_mode`); its old
+// path stays.
+pub use super::input_mode::{XrMode, in_xr, on_desktop};
 
 /// Why the headset could not be used.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]

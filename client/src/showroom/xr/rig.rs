@@ -9,7 +9,7 @@ use super::input::{Gesture, Gestures, LEFT, RIGHT, SNAP_TURN, XrInput, teleport_
 use super::{XrSettings, in_xr};
 use crate::showroom::player::{BODY_CENTRE, EYE_HEIGHT, LocalPlayer, MainCamera, protocol_yaw};
 use crate::showroom::room::RoomLayout;
-use crate::showroom::session::Session;
+use crate::showroom::session::{OutgoingPose, SendCommand};
 use crate::showroom::{AppState, ShowroomSystems};
 use bevy::asset::RenderAssetUsages;
 use bevy::prelude::*;
@@ -272,7 +272,7 @@ fn move_rig(
     input: Res<XrInput>,
     settings: Res<XrSettings>,
     mut rig: ResMut<Rig>,
-    mut session: ResMut<Session>,
+    mut send: MessageWriter<SendCommand>,
     mut player: Query<&mut Transform, With<LocalPlayer>>,
 ) {
     let Ok(mut body) = player.single_mut() else {
@@ -295,10 +295,10 @@ fn move_rig(
                     .head
                     .map(|h| protocol_yaw(space.rotation() * h.rotation))
                     .unwrap_or_else(|| protocol_yaw(body.rotation));
-                session.send(RoomCommand::Teleport {
+                send.write(SendCommand(RoomCommand::Teleport {
                     to: target.with_y(0.0).to_array(),
                     yaw,
-                });
+                }));
                 rig.teleports += 1;
                 rig.last_teleport = Some(target);
                 rig.aim = None;
@@ -395,7 +395,7 @@ fn publish_xr_pose(
     input: Res<XrInput>,
     settings: Res<XrSettings>,
     rig: Res<Rig>,
-    mut session: ResMut<Session>,
+    mut pose: ResMut<OutgoingPose>,
     player: Query<(&Transform, &LocalPlayer)>,
 ) {
     let Ok((body, player)) = player.single() else {
@@ -408,20 +408,17 @@ fn publish_xr_pose(
     let floor = (body.translation.y - BODY_CENTRE).max(0.0);
     let Some(head) = input.head else {
         let p = body.translation;
-        session.pose = Some(PoseNet::at([p.x, floor, p.z], protocol_yaw(body.rotation)));
+        pose.0 = Some(PoseNet::at([p.x, floor, p.z], protocol_yaw(body.rotation)));
         return;
     };
     let tracked = |pose: super::input::TrackedPose| {
         let world = space.mul_transform(pose.transform());
         let (_, rotation, position) = world.to_scale_rotation_translation();
-        TrackedPoseNet {
-            position: position.to_array(),
-            rotation: rotation.to_array(),
-        }
+        TrackedPoseNet::from((position, rotation))
     };
     let head_net = tracked(head);
     let head_world = Vec3::from_array(head_net.position);
-    session.pose = Some(PoseNet {
+    pose.0 = Some(PoseNet {
         position: [head_world.x, floor, head_world.z],
         yaw: protocol_yaw(Quat::from_array(head_net.rotation)),
         xr: Some(XrPoseNet {
