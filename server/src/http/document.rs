@@ -333,7 +333,7 @@ fn examples() -> Vec<(Field, serde_json::Value)> {
         // A month from when the document was made: a coupon runs a year at most.
         (
             ("CreateCoupon", &["ends_at_ms"][..]),
-            json!(crate::store::now_ms() + 30 * 24 * 3600 * 1000),
+            json!(crate::clock::Clock::system().now_ms() + 30 * 24 * 3600 * 1000),
         ),
         (("PinCoupon", &["code"][..]), json!("SPRING10")),
         (
