@@ -114,6 +114,12 @@ pub(crate) mod capture {
     impl Capture {
         /// A subscriber with only this layer, every level enabled.
         pub fn dispatch(&self) -> Dispatch {
+            // tracing-core treats a lone registered dispatcher as everyone's:
+            // a callsite first reached on another test's thread would be
+            // cached as unwanted, and this capture would miss it. A second,
+            // idle dispatcher kept for the process makes it ask each one.
+            static SECOND: std::sync::OnceLock<Dispatch> = std::sync::OnceLock::new();
+            SECOND.get_or_init(|| Dispatch::new(tracing::subscriber::NoSubscriber::default()));
             Dispatch::new(tracing_subscriber::registry().with(self.clone()))
         }
 
@@ -264,7 +270,11 @@ mod tests {
     /// Yields to the engines (on this thread) until a `name` span with
     /// `kind` has closed; at most 10 000 turns.
     async fn closed(capture: &capture::Capture, name: &str, kind: &str) -> capture::Captured {
-        for _ in 0..10_000 {
+        // The span closes after the batch's commit, which waits on the
+        // store's own thread (an fsync, slow on a busy machine): poll on a
+        // time cap, not a count of yields.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::time::Instant::now() < deadline {
             if let Some(span) = capture
                 .spans(name)
                 .into_iter()
@@ -272,7 +282,7 @@ mod tests {
             {
                 return span;
             }
-            tokio::task::yield_now().await;
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
         }
         panic!("no {name} span of kind {kind}: {:?}", capture.spans(name));
     }
