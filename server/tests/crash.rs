@@ -22,7 +22,7 @@ fn start(data: &Path, config: &Path) -> (Child, String) {
             "--udp",
             "127.0.0.1:0",
             // The relay's fixed ports would clash between parallel runs;
-            // its own tests are in tests/tests/media.rs.
+            // its own tests are in tests/tests/it/media.rs.
             "--no-media",
             "--data-dir",
         ])
