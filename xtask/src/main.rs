@@ -495,7 +495,13 @@ fn demo(args: &[String]) -> Result<()> {
     // The whole workspace with its tests: the same features, so the same
     // compiled dependencies, as `cargo xtask test` (the Bevy stack is built
     // once for both, not twice).
-    run(cargo().args(["build", "--workspace", "--all-targets"]))?;
+    run(cargo().args([
+        "build",
+        "--workspace",
+        "--all-targets",
+        "--features",
+        TEST_FEATURES,
+    ]))?;
     let bin = target_dir().join("debug");
     let data = target_dir().join("demo-data");
     // A host for the show: the bots' run has them start a flash sale.
