@@ -267,8 +267,8 @@ mod tests {
         assert_eq!(events[0].field("budget_ms"), Some("33.0"));
     }
 
-    /// Yields to the engines (on this thread) until a `name` span with
-    /// `kind` has closed; at most 10 000 turns.
+    /// Waits (the engines run on this thread) until a `name` span with
+    /// `kind` has closed; at most 10 s.
     async fn closed(capture: &capture::Capture, name: &str, kind: &str) -> capture::Captured {
         // The span closes after the batch's commit, which waits on the
         // store's own thread (an fsync, slow on a busy machine): poll on a

@@ -20,7 +20,6 @@ mod refunds;
 #[cfg(test)]
 mod shopping_tests;
 
-pub use crate::ids::new_id;
 pub use coupons::{Coupon, CouponInfo, Discount};
 pub use engine::{EngineSettings, spawn};
 pub use errors::{CommerceError, Refusal};
