@@ -544,9 +544,7 @@ fn bench_crowd(
     mut since: Local<f32>,
     mut tick: Local<u32>,
 ) {
-    if !options.bench || options.server.is_some() {
-        return;
-    }
+    // Runs only on a bench with no server: its `run_if` says so.
     let mirror = session.offline.get_or_insert_with(|| {
         let mut m = RoomMirror::default();
         m.room = RoomId::new("bench").ok();
