@@ -6,6 +6,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::collections::HashSet;
 use std::time::Duration;
+use vitrine_shared::SaleId;
 use vitrine_shared::protocol::FlashSaleNet;
 use vitrine_shared::{ChatText, PoseNet, Reaction, RoomCommand};
 
@@ -62,7 +63,7 @@ pub struct Bot {
     /// The bot's session, for HTTP calls such as paying.
     pub session: SignedIn,
     /// Flash sales this bot has tapped on.
-    tapped: HashSet<i64>,
+    tapped: HashSet<SaleId>,
     behaviour: Behaviour,
     rng: StdRng,
     pose: Option<PoseNet>,

@@ -4,7 +4,8 @@
 use rand::Rng;
 
 /// Random positive ids below 2^53: they fit BIGINT everywhere and survive a
-/// trip through JavaScript's numbers (the host console).
-pub fn new_id() -> i64 {
-    rand::rng().random_range(1..(1i64 << 53))
+/// trip through JavaScript's numbers (the host console). Typed: the caller
+/// names the id it makes (`OrderId`, `SaleId`, … or a bare `i64`).
+pub fn new_id<Id: From<i64>>() -> Id {
+    Id::from(rand::rng().random_range(1..(1i64 << 53)))
 }

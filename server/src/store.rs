@@ -119,7 +119,7 @@ impl Store {
         role: Role,
         kind: &str,
     ) -> Result<Account, StoreError> {
-        let id = crate::ids::new_id();
+        let id: i64 = crate::ids::new_id();
         sqlx::query(
             "INSERT INTO accounts (id, display_name, role, kind, created_at) VALUES ($1, $2, $3, $4, $5)",
         )
@@ -148,7 +148,7 @@ impl Store {
         if self.user(username).await?.is_some() {
             return Ok(None);
         }
-        let id = crate::ids::new_id();
+        let id: i64 = crate::ids::new_id();
         sqlx::query(
             "INSERT INTO accounts (id, display_name, role, kind, created_at, username, password_hash) \
              VALUES ($1, $2, $3, 'registered', $4, $5, $6)",

@@ -11,14 +11,15 @@ use vitrine_shared::api::{
 };
 
 pub fn flash_sale_view(s: FlashSale) -> FlashSaleView {
+    let units_left = s.units_left();
     FlashSaleView {
         id: s.id,
-        product_id: s.product.to_string(),
-        sku: s.sku.to_string(),
+        product_id: s.product,
+        sku: s.sku,
         sale_price: s.price.into(),
         quantity: s.quantity,
         sold: s.sold,
-        units_left: s.units_left(),
+        units_left,
         per_buyer_limit: s.per_buyer_limit,
         starts_at_ms: s.starts_at_ms,
         ends_at_ms: s.ends_at_ms,
@@ -30,7 +31,7 @@ pub fn claim_view(c: Claimed) -> ClaimView {
     ClaimView {
         order_id: c.order_id,
         sale_id: c.sale_id,
-        sku: c.sku.to_string(),
+        sku: c.sku,
         quantity: c.quantity,
         unit_price: c.unit_price.into(),
         total: c.total.into(),
@@ -54,7 +55,7 @@ pub fn order_view(o: OrderRecord) -> OrderView {
             .lines
             .into_iter()
             .map(|l| OrderLineView {
-                sku: l.sku.to_string(),
+                sku: l.sku,
                 quantity: l.quantity,
                 unit_price: l.unit_price.into(),
             })
@@ -71,8 +72,8 @@ pub fn cart_view(lines: Vec<CartLine>) -> CartView {
         lines: lines
             .into_iter()
             .map(|l| CartLineView {
-                sku: l.sku.to_string(),
-                product_id: l.product.to_string(),
+                sku: l.sku,
+                product_id: l.product,
                 name: l.name,
                 unit_price: l.unit_price.into(),
                 quantity: l.quantity,
@@ -116,7 +117,7 @@ pub fn show_view(s: Show) -> ShowView {
         scheduled_at_ms: s.scheduled_at_ms,
         live_at_ms: s.live_at_ms,
         ended_at_ms: s.ended_at_ms,
-        lineup: s.lineup.iter().map(|p| p.to_string()).collect(),
-        featured: s.featured.iter().map(|p| p.to_string()).collect(),
+        lineup: s.lineup,
+        featured: s.featured,
     }
 }

@@ -1,6 +1,8 @@
 //! HTTP API bodies, shared so that the server, the client and the tests
 //! agree on them. The `openapi` feature derives their OpenAPI schemas.
 
+use crate::ids::{GiveawayId, OrderId, PollId, QuestionId, SaleId, ShowId};
+use crate::validated::{ProductId, Sku};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -200,7 +202,8 @@ impl From<crate::Money> for MoneyView {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VariantView {
-    pub sku: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub sku: Sku,
     /// What distinguishes this variant, such as `{"size": "M", "colour": "red"}`.
     pub options: std::collections::BTreeMap<String, String>,
     pub price: MoneyView,
@@ -211,7 +214,8 @@ pub struct VariantView {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProductView {
-    pub id: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub id: ProductId,
     pub name: String,
     pub category: String,
     pub description: String,
@@ -264,7 +268,8 @@ pub struct ProductList {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct StartFlashSale {
-    pub sku: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub sku: Sku,
     /// The sale price in minor units (cents), at most the regular price.
     pub sale_price_minor: i64,
     /// ISO 4217; must be the product's currency.
@@ -281,9 +286,12 @@ pub struct StartFlashSale {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FlashSaleView {
-    pub id: i64,
-    pub product_id: String,
-    pub sku: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
+    pub id: SaleId,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub product_id: ProductId,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub sku: Sku,
     pub sale_price: MoneyView,
     pub quantity: i64,
     pub sold: i64,
@@ -314,9 +322,12 @@ fn one() -> i64 {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ClaimView {
-    pub order_id: i64,
-    pub sale_id: i64,
-    pub sku: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
+    pub order_id: OrderId,
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
+    pub sale_id: SaleId,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub sku: Sku,
     pub quantity: i64,
     pub unit_price: MoneyView,
     pub total: MoneyView,
@@ -326,7 +337,8 @@ pub struct ClaimView {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OrderLineView {
-    pub sku: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub sku: Sku,
     pub quantity: i64,
     pub unit_price: MoneyView,
 }
@@ -334,12 +346,14 @@ pub struct OrderLineView {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OrderView {
-    pub id: i64,
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
+    pub id: OrderId,
     /// `pending`, then `paid`, `fulfilled`, `delivered`; or `cancelled`
     /// (unpaid) or `refunded`.
     pub status: String,
     pub total: MoneyView,
-    pub flash_sale_id: Option<i64>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<i64>))]
+    pub flash_sale_id: Option<SaleId>,
     /// `flash_sale`, `cart` or `buy_now`.
     pub source: String,
     /// Taken off the lines by `coupon`; `total` is what is charged.
@@ -362,8 +376,10 @@ pub struct OrderList {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CartLineView {
-    pub sku: String,
-    pub product_id: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub sku: Sku,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub product_id: ProductId,
     pub name: String,
     /// The variant's price now; checkout charges the price at that moment.
     pub unit_price: MoneyView,
@@ -405,7 +421,8 @@ pub struct SetCartQuantity {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct BuyNowItem {
-    pub sku: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub sku: Sku,
     #[serde(default = "one")]
     pub quantity: i64,
 }
@@ -574,22 +591,26 @@ pub struct StartShow {
     pub scheduled_at_ms: Option<i64>,
     /// Product ids to sell, in order (at most 50).
     #[serde(default)]
-    pub lineup: Vec<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
+    pub lineup: Vec<ProductId>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ShowView {
-    pub id: i64,
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
+    pub id: ShowId,
     pub title: String,
     /// `scheduled`, `live` or `ended`.
     pub status: String,
     pub scheduled_at_ms: i64,
     pub live_at_ms: Option<i64>,
     pub ended_at_ms: Option<i64>,
-    pub lineup: Vec<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
+    pub lineup: Vec<ProductId>,
     /// At most 3, featured in every room now.
-    pub featured: Vec<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
+    pub featured: Vec<ProductId>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -604,7 +625,8 @@ pub struct ShowList {
 #[serde(deny_unknown_fields)]
 pub struct FeatureProducts {
     /// Product ids, at most 3; empty clears.
-    pub products: Vec<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
+    pub products: Vec<ProductId>,
 }
 
 /// `POST /api/v1/polls` (hosts, co-hosts and moderators).
@@ -623,7 +645,8 @@ pub struct CreatePoll {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PollView {
-    pub id: i64,
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
+    pub id: PollId,
     pub question: String,
     pub options: Vec<String>,
     /// Votes per option, live.
@@ -653,7 +676,8 @@ pub struct AskQuestion {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct QuestionView {
-    pub id: i64,
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
+    pub id: QuestionId,
     pub name: String,
     pub text: String,
     pub votes: u32,
@@ -700,7 +724,8 @@ pub struct DrawView {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GiveawayView {
-    pub id: i64,
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
+    pub id: GiveawayId,
     pub prize: String,
     pub entry: String,
     pub present_minutes: Option<u32>,
@@ -946,7 +971,8 @@ pub struct RoomViewers {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProductStats {
-    pub product_id: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub product_id: ProductId,
     pub name: String,
     /// Times shoppers looked at its card.
     pub views: u32,
@@ -1001,7 +1027,8 @@ pub struct DashboardView {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TopProduct {
-    pub product_id: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub product_id: ProductId,
     pub name: String,
     pub units: i64,
     pub sales: MoneyView,

@@ -13,6 +13,87 @@ impl fmt::Display for AccountId {
     }
 }
 
+/// Integer ids the server issues from its database rows. Each is its own
+/// type so a sale id cannot be passed where an order id is meant; on the
+/// wire (postcard and JSON) each is exactly its `i64`.
+macro_rules! row_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub i64);
+
+        impl $name {
+            /// The database's integer.
+            pub fn get(self) -> i64 {
+                self.0
+            }
+        }
+
+        impl From<i64> for $name {
+            fn from(value: i64) -> Self {
+                $name(value)
+            }
+        }
+
+        impl From<$name> for i64 {
+            fn from(value: $name) -> Self {
+                value.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}", self.0)
+            }
+        }
+
+        /// Path segments such as `/orders/{id}` parse with this.
+        impl std::str::FromStr for $name {
+            type Err = std::num::ParseIntError;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                s.parse().map($name)
+            }
+        }
+
+        // The schema is the integer's, so the API document is unchanged.
+        #[cfg(feature = "openapi")]
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                <i64 as utoipa::PartialSchema>::schema()
+            }
+        }
+
+        #[cfg(feature = "openapi")]
+        impl utoipa::ToSchema for $name {}
+    };
+}
+
+row_id!(
+    /// A flash sale.
+    SaleId
+);
+row_id!(
+    /// An order (from a flash-sale claim, a cart checkout or a buy-now).
+    OrderId
+);
+row_id!(
+    /// A poll in a show.
+    PollId
+);
+row_id!(
+    /// A shopper's question in a show's Q&A.
+    QuestionId
+);
+row_id!(
+    /// A giveaway in a show.
+    GiveawayId
+);
+row_id!(
+    /// A show: scheduled, live or ended.
+    ShowId
+);
+
 /// A member's short handle inside one room, assigned at join. Snapshots name
 /// avatars by slot rather than by account id: one varint byte instead of eight.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -72,5 +153,23 @@ mod tests {
             assert_eq!(Role::from_u8(role as u8), Some(role));
         }
         assert_eq!(Role::from_u8(200), None);
+    }
+    #[test]
+    fn row_ids_encode_exactly_as_their_integer() {
+        for raw in [0_i64, 1, -1, 300, i64::MAX, i64::MIN] {
+            let id = OrderId(raw);
+            assert_eq!(
+                postcard::to_allocvec(&id).unwrap(),
+                postcard::to_allocvec(&raw).unwrap()
+            );
+            assert_eq!(serde_json::to_string(&id).unwrap(), raw.to_string());
+            let back: SaleId = postcard::from_bytes(&postcard::to_allocvec(&raw).unwrap()).unwrap();
+            assert_eq!(back, SaleId(raw));
+            let back: PollId = serde_json::from_str(&raw.to_string()).unwrap();
+            assert_eq!(back, PollId(raw));
+        }
+        assert_eq!("42".parse::<ShowId>(), Ok(ShowId(42)));
+        assert!("4x".parse::<GiveawayId>().is_err());
+        assert_eq!(QuestionId(7).to_string(), "7");
     }
 }

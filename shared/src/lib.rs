@@ -12,7 +12,9 @@ pub mod protocol;
 pub mod token;
 pub mod validated;
 
-pub use ids::{AccountId, MemberSlot, Role};
+pub use ids::{
+    AccountId, GiveawayId, MemberSlot, OrderId, PollId, QuestionId, Role, SaleId, ShowId,
+};
 pub use money::{Currency, Money, MoneyError};
 pub use pose::{PoseError, PoseNet, PoseQ, RoomBounds, TrackedPoseNet, XrPoseNet};
 pub use protocol::{

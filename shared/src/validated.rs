@@ -106,6 +106,25 @@ macro_rules! string_newtype {
                 &self.0
             }
         }
+
+        // Compares with the text it holds, as `String` does.
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == *other
+            }
+        }
+
+        impl PartialEq<String> for $name {
+            fn eq(&self, other: &String) -> bool {
+                &self.0 == other
+            }
+        }
     };
 }
 
@@ -430,5 +449,26 @@ mod tests {
             postcard::from_bytes::<RoomId>(&bytes).unwrap().as_str(),
             "lobby"
         );
+    }
+    #[test]
+    fn slugs_encode_exactly_as_their_string_and_refuse_malformed_ones() {
+        let raw = "glow-serum-30ml".to_owned();
+        let sku = Sku::new(raw.clone()).unwrap();
+        let product = ProductId::new("glow-serum").unwrap();
+        assert_eq!(
+            postcard::to_allocvec(&sku).unwrap(),
+            postcard::to_allocvec(&raw).unwrap()
+        );
+        assert_eq!(
+            serde_json::to_string(&sku).unwrap(),
+            serde_json::to_string(&raw).unwrap()
+        );
+        assert_eq!(serde_json::to_string(&product).unwrap(), "\"glow-serum\"");
+        let back: Sku = postcard::from_bytes(&postcard::to_allocvec(&raw).unwrap()).unwrap();
+        assert_eq!(back, sku);
+        // Decoding runs the same check as `new`.
+        let bad = postcard::to_allocvec(&"../etc".to_owned()).unwrap();
+        assert!(postcard::from_bytes::<Sku>(&bad).is_err());
+        assert!(serde_json::from_str::<ProductId>("\"Glow Serum\"").is_err());
     }
 }

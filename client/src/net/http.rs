@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 use thiserror::Error;
+use vitrine_shared::OrderId;
 use vitrine_shared::api::{
     CouponView, CreateCoupon, CreatePoll, CreateSession, ErrorBody, FlashSaleView, JoinTicket,
     OrderView, PayRequest, PinCoupon, PollView, ProductList, ProductView, RoomInfo, RoomList,
@@ -196,7 +197,7 @@ impl ApiClient {
     pub fn pay(
         &self,
         session: &SignedIn,
-        order_id: i64,
+        order_id: OrderId,
         card: &str,
     ) -> Result<OrderView, ApiError> {
         let body = PayRequest {

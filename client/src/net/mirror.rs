@@ -8,7 +8,10 @@ use vitrine_shared::protocol::{
     EngagementEventNet, FlashSaleNet, GiveawayNet, LeaderNet, MemberInfo, OrderNet, PollNet,
     QuestionNet, ReactionBurst, Rejection, RoomEvent, ShopRefusal, Snapshot, StreamNet,
 };
-use vitrine_shared::{MemberSlot, PoseNet, PoseQ, ProductId, RoomBounds, RoomId, ServerMessage};
+use vitrine_shared::{
+    GiveawayId, MemberSlot, OrderId, PollId, PoseNet, PoseQ, ProductId, QuestionId, RoomBounds,
+    RoomId, SaleId, ServerMessage,
+};
 
 /// Chat lines kept: a long show's chat must not grow without end.
 pub const CHAT_KEPT: usize = 500;
@@ -87,24 +90,24 @@ pub struct RoomMirror {
     pub rejections: Vec<Rejection>,
     pub shutting_down: Option<String>,
     /// Flash sales announced and not ended, with their units left.
-    pub flash_sales: BTreeMap<i64, FlashSaleNet>,
+    pub flash_sales: BTreeMap<SaleId, FlashSaleNet>,
     /// This shopper's successful claims (`CommerceEventNet::Claimed`).
     pub claims: Vec<CommerceEventNet>,
     /// This shopper's cart, as the server last sent it.
     pub cart: Vec<CartLineNet>,
     /// This shopper's orders by id, as last heard.
-    pub orders: BTreeMap<i64, OrderNet>,
+    pub orders: BTreeMap<OrderId, OrderNet>,
     /// Answers to this client's checkouts, by request id.
     pub checkouts: BTreeMap<u32, Result<OrderNet, ShopRefusal>>,
     /// The coupon pinned in the show.
     pub pinned_coupon: Option<CouponNet>,
     /// Polls heard of, with their latest counts.
-    pub polls: BTreeMap<i64, PollNet>,
+    pub polls: BTreeMap<PollId, PollNet>,
     /// Open questions.
-    pub questions: BTreeMap<i64, QuestionNet>,
+    pub questions: BTreeMap<QuestionId, QuestionNet>,
     /// Open giveaways, and the draws announced: (giveaway, draw, winner, seed).
-    pub giveaways: BTreeMap<i64, GiveawayNet>,
-    pub draws: Vec<(i64, u32, String, String)>,
+    pub giveaways: BTreeMap<GiveawayId, GiveawayNet>,
+    pub draws: Vec<(GiveawayId, u32, String, String)>,
     /// This shopper's points balance, as last heard.
     pub points: Option<i64>,
     /// Badges this shopper earned while here.

@@ -14,6 +14,8 @@ use std::sync::mpsc::{Receiver, TryRecvError, channel};
 use thiserror::Error;
 use vitrine_shared::api::{MoneyView, ProductSize, ProductView, VariantView};
 use vitrine_shared::money::{Currency, Money};
+use vitrine_shared::validated::MAX_PRODUCT_ID_BYTES;
+use vitrine_shared::{ProductId, Sku};
 
 /// Stock on cards goes stale; the catalog is fetched again this often.
 const REFRESH_SECS: f32 = 20.0;
@@ -57,7 +59,7 @@ pub struct Catalog {
 
 impl Catalog {
     pub fn get(&self, id: &str) -> Option<&CatalogProduct> {
-        self.products.iter().find(|p| p.view.id == id)
+        self.products.iter().find(|p| p.view.id.as_str() == id)
     }
 
     pub fn set(&mut self, views: Vec<ProductView>, assets: &Path) {
@@ -178,7 +180,15 @@ fn repeat_to(views: Vec<ProductView>, n: usize) -> Vec<ProductView> {
         .map(|i| {
             let mut v = views[i % views.len()].clone();
             if i >= views.len() {
-                v.id = format!("{}-{}", v.id, i / views.len());
+                // Cut the base so that the suffixed id stays a valid slug.
+                let suffix = format!("-{}", i / views.len());
+                let base = v.id.as_str();
+                let keep = MAX_PRODUCT_ID_BYTES
+                    .saturating_sub(suffix.len())
+                    .min(base.len());
+                if let Ok(id) = ProductId::new(format!("{}{suffix}", &base[..keep])) {
+                    v.id = id;
+                }
             }
             v
         })
@@ -203,7 +213,7 @@ struct LocalCatalog {
 
 #[derive(Deserialize)]
 struct LocalProduct {
-    id: String,
+    id: ProductId,
     name: String,
     #[serde(default)]
     category: String,
@@ -219,7 +229,7 @@ struct LocalProduct {
 
 #[derive(Deserialize)]
 struct LocalVariant {
-    sku: String,
+    sku: Sku,
     #[serde(default)]
     options: BTreeMap<String, String>,
     price: Option<String>,
@@ -246,14 +256,14 @@ pub fn read_local(path: &Path) -> Result<Vec<ProductView>, LocalCatalogError> {
     file.products
         .into_iter()
         .map(|p| {
-            let price = money(&p.id, &p.price)?;
+            let price = money(p.id.as_str(), &p.price)?;
             let variants = p
                 .variants
                 .into_iter()
                 .map(|v| {
                     Ok(VariantView {
                         price: match &v.price {
-                            Some(text) => money(&p.id, text)?,
+                            Some(text) => money(p.id.as_str(), text)?,
                             None => price.clone(),
                         },
                         sku: v.sku,
@@ -271,7 +281,7 @@ pub fn read_local(path: &Path) -> Result<Vec<ProductView>, LocalCatalogError> {
                 });
             if size.is_some_and(|s| !s.is_valid()) {
                 return Err(LocalCatalogError::Product {
-                    product: p.id,
+                    product: p.id.to_string(),
                     message: format!("size_mm must be 1 to {} mm a side", ProductSize::MAX_MM),
                 });
             }

@@ -719,7 +719,7 @@ fn spawn_displays(
                 .spawn((
                     DespawnOnExit(AppState::Showroom),
                     DisplayedProduct {
-                        product: product.view.id.clone(),
+                        product: product.view.id.to_string(),
                         id: id.clone(),
                         display,
                     },
@@ -751,7 +751,7 @@ fn spawn_displays(
                 })
                 .id();
         commands.entity(display).insert(ProductDisplay {
-            product: product.view.id.clone(),
+            product: product.view.id.to_string(),
             home,
             half_extents: half,
             model,

@@ -13,6 +13,7 @@ use crate::store::{Store, StoreError};
 use sqlx::Row;
 use std::collections::HashMap;
 use tokio::sync::oneshot;
+use vitrine_shared::OrderId;
 use vitrine_shared::protocol::CartChange;
 use vitrine_shared::{AccountId, CouponCode, Money, Sku};
 
@@ -52,7 +53,7 @@ impl Failure {
 
 /// An order decided by checkout, to be written.
 struct NewOrder {
-    id: i64,
+    id: OrderId,
     buyer: AccountId,
     origin: Origin,
     lines: Vec<(Sku, i64, Money)>,
@@ -104,7 +105,7 @@ impl Engine {
         spec: &CheckoutSpec,
         key: String,
         hash: u64,
-    ) -> Result<i64, CommerceError> {
+    ) -> Result<OrderId, CommerceError> {
         let now = self.clock.now_ms();
         // A line whose hold ran out a moment ago is not bought by surprise;
         // the clock sweeps every cart anyway, so only a stale cart waits.
@@ -186,7 +187,7 @@ impl Engine {
                 .map_or(0, |v| v.stock);
             return Err(CommerceError::NotEnoughStock { available: stock });
         }
-        tracing::info!(order_id = order.id, total = %order.total, source = origin.as_str(), "order made at checkout");
+        tracing::info!(order_id = order.id.get(), total = %order.total, source = origin.as_str(), "order made at checkout");
         if let Some(code) = &order.coupon
             && let Some(coupon) = self.coupons.get_mut(code)
         {
@@ -219,7 +220,13 @@ impl Engine {
 
     /// The same checkout again: wait for its payment if it is under way,
     /// finish it if it was interrupted, or answer how it ended.
-    async fn replay(&mut self, buyer: AccountId, order_id: i64, spec: CheckoutSpec, reply: Reply) {
+    async fn replay(
+        &mut self,
+        buyer: AccountId,
+        order_id: OrderId,
+        spec: CheckoutSpec,
+        reply: Reply,
+    ) {
         if self.orders.contains_key(&order_id) {
             if self.paying.contains(&order_id) {
                 self.waiters.entry(order_id).or_default().push(reply);
@@ -243,7 +250,7 @@ impl Engine {
     }
 
     /// Tells the buyer's clients about the order as it now stands.
-    pub(super) async fn announce_order(&self, buyer: AccountId, order_id: i64) {
+    pub(super) async fn announce_order(&self, buyer: AccountId, order_id: OrderId) {
         match super::ledger::orders(&self.store, buyer, Some(order_id)).await {
             Ok(found) => {
                 if let Some(order) = found.into_iter().next() {
@@ -252,7 +259,7 @@ impl Engine {
                         .send(super::CommerceEvent::OrderChanged { buyer, order });
                 }
             }
-            Err(e) => tracing::warn!(%e, order_id, "order news not sent"),
+            Err(e) => tracing::warn!(%e, order_id = order_id.get(), "order news not sent"),
         }
     }
 }
@@ -291,7 +298,7 @@ async fn insert_order(store: &Store, order: &NewOrder) -> Result<bool, StoreErro
          idempotency_key, request_hash, created_at, updated_at, source, coupon_code, discount_minor) \
          VALUES ($1, $2, 'pending', $3, $4, NULL, $5, $6, $7, $7, $8, $9, $10)",
     )
-    .bind(order.id)
+    .bind(order.id.get())
     .bind(order.buyer.0 as i64)
     .bind(order.total.minor)
     .bind(order.total.currency.as_str())
@@ -307,7 +314,7 @@ async fn insert_order(store: &Store, order: &NewOrder) -> Result<bool, StoreErro
         sqlx::query(
             "INSERT INTO order_lines (order_id, sku, quantity, unit_price_minor) VALUES ($1, $2, $3, $4)",
         )
-        .bind(order.id)
+        .bind(order.id.get())
         .bind(sku.as_str())
         .bind(*quantity)
         .bind(price.minor)
@@ -321,7 +328,7 @@ async fn insert_order(store: &Store, order: &NewOrder) -> Result<bool, StoreErro
 /// Checkout keys, so that a retry after a restart still finds its order.
 pub(super) async fn load_keys(
     store: &Store,
-) -> Result<HashMap<(AccountId, String), (u64, i64)>, StoreError> {
+) -> Result<HashMap<(AccountId, String), (u64, OrderId)>, StoreError> {
     let rows = sqlx::query(
         "SELECT account_id, idempotency_key, request_hash, id FROM orders \
          WHERE idempotency_key IS NOT NULL AND source <> 'flash_sale'",
@@ -333,7 +340,7 @@ pub(super) async fn load_keys(
             let buyer = AccountId(row.try_get::<i64, _>(0)? as u64);
             let hash = u64::from_str_radix(&row.try_get::<String, _>(2)?, 16)
                 .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            Ok(((buyer, row.try_get(1)?), (hash, row.try_get(3)?)))
+            Ok(((buyer, row.try_get(1)?), (hash, OrderId(row.try_get(3)?))))
         })
         .collect()
 }

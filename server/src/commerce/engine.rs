@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tracing::Instrument;
 use vitrine_shared::{AccountId, CouponCode};
+use vitrine_shared::{OrderId, SaleId};
 
 /// Most requests decided and committed together.
 const MAX_BATCH: usize = 1024;
@@ -30,18 +31,18 @@ pub(super) struct Engine {
     /// What sales open and close by, and every row is stamped with; the
     /// store above reads the same clock.
     pub(super) clock: Clock,
-    pub(super) sales: HashMap<i64, Sale>,
+    pub(super) sales: HashMap<SaleId, Sale>,
     /// Flash-sale claims: (buyer, idempotency key) → (request hash, the
     /// claim it made).
     pub(super) keys: HashMap<(AccountId, String), (u64, NewClaim)>,
     /// Checkouts: (buyer, idempotency key) → (request hash, order id).
-    pub(super) checkouts: HashMap<(AccountId, String), (u64, i64)>,
+    pub(super) checkouts: HashMap<(AccountId, String), (u64, OrderId)>,
     pub(super) events: broadcast::Sender<CommerceEvent>,
     /// Orders not yet paid, and those being paid right now.
-    pub(super) orders: HashMap<i64, PendingOrder>,
-    pub(super) paying: HashSet<i64>,
+    pub(super) orders: HashMap<OrderId, PendingOrder>,
+    pub(super) paying: HashSet<OrderId>,
     /// Repeats of a checkout whose payment is under way: they get its answer.
-    pub(super) waiters: HashMap<i64, Vec<oneshot::Sender<Result<OrderRecord, CommerceError>>>>,
+    pub(super) waiters: HashMap<OrderId, Vec<oneshot::Sender<Result<OrderRecord, CommerceError>>>>,
     pub(super) carts: HashMap<AccountId, Cart>,
     pub(super) coupons: HashMap<CouponCode, CouponState>,
     pub(super) pinned: Option<CouponCode>,

@@ -13,6 +13,8 @@ use crate::ids::new_id;
 use crate::store::StoreError;
 use std::collections::{HashMap, HashSet};
 use tokio::sync::oneshot;
+use vitrine_shared::OrderId;
+use vitrine_shared::SaleId;
 use vitrine_shared::{AccountId, Money};
 
 /// A sale as the engine holds it: with each buyer's units so far.
@@ -56,7 +58,7 @@ pub(super) enum Deferred {
         oneshot::Sender<Result<Claimed, CommerceError>>,
         Result<Claimed, CommerceError>,
     ),
-    Sale(oneshot::Sender<Option<FlashSale>>, i64),
+    Sale(oneshot::Sender<Option<FlashSale>>, SaleId),
 }
 
 /// What a claim came to: a new one for the batch to commit, or an answer
@@ -85,7 +87,7 @@ impl Engine {
     pub(super) fn decide(
         &mut self,
         buyer: AccountId,
-        sale_id: i64,
+        sale_id: SaleId,
         quantity: i64,
         idempotency: Option<(String, u64)>,
     ) -> Decision {
@@ -166,9 +168,9 @@ impl Engine {
         deferred: &mut Vec<Deferred>,
     ) {
         // Orders of this batch that did not become durable.
-        let mut lost: HashSet<i64> = HashSet::new();
+        let mut lost: HashSet<OrderId> = HashSet::new();
         if !claims.is_empty() {
-            let mut sold: Vec<(i64, i64)> = Vec::new();
+            let mut sold: Vec<(SaleId, i64)> = Vec::new();
             for claim in claims.iter() {
                 if !sold.iter().any(|(id, _)| *id == claim.sale_id)
                     && let Some(sale) = self.sales.get(&claim.sale_id)
@@ -316,7 +318,7 @@ impl Engine {
         {
             return Err(CommerceError::NotEnoughStock { available: stock });
         }
-        tracing::info!(sale = sale.id, sku = %sale.sku, quantity = sale.quantity, price = %sale.price, "flash sale announced");
+        tracing::info!(sale = sale.id.get(), sku = %sale.sku, quantity = sale.quantity, price = %sale.price, "flash sale announced");
         let _ = self.events.send(CommerceEvent::SaleAnnounced(sale.clone()));
         self.sales.insert(
             sale.id,
@@ -353,14 +355,14 @@ impl Engine {
                     if let Some(sale) = self.sales.get_mut(&id) {
                         sale.closed = true;
                     }
-                    tracing::info!(sale = id, unsold, "flash sale ended");
+                    tracing::info!(sale = id.get(), unsold, "flash sale ended");
                     let _ = self.events.send(CommerceEvent::SaleEnded {
                         sale_id: id,
                         unsold_returned: unsold,
                     });
                 }
                 // Tried again on the next clock tick.
-                Err(e) => tracing::error!(%e, sale = id, "could not close a flash sale"),
+                Err(e) => tracing::error!(%e, sale = id.get(), "could not close a flash sale"),
             }
         }
     }
@@ -476,7 +478,7 @@ mod tests {
             assert_eq!(reloaded.sale(sale.id).await.unwrap().unwrap().sold, 50);
             let rows: i64 =
                 sqlx::query_scalar("SELECT COUNT(*) FROM orders WHERE flash_sale_id = $1")
-                    .bind(sale.id)
+                    .bind(sale.id.get())
                     .fetch_one(store.pool())
                     .await
                     .unwrap();

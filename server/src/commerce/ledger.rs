@@ -5,6 +5,7 @@ use super::{FlashSale, SaleState};
 use crate::store::{Store, StoreError};
 use sqlx::{Any, Row, Transaction};
 use vitrine_shared::{AccountId, CouponCode, Currency, Money, ProductId, Sku};
+use vitrine_shared::{OrderId, SaleId};
 
 fn corrupt(e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(e.to_string())
@@ -55,7 +56,7 @@ pub(super) async fn insert_sale(
          per_buyer_limit, starts_at, ends_at, closed_at, created_by, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, $9, NULL, $10, $11)",
     )
-    .bind(sale.id)
+    .bind(sale.id.get())
     .bind(sale.sku.as_str())
     .bind(sale.product.as_str())
     .bind(sale.price.minor)
@@ -75,9 +76,9 @@ pub(super) async fn insert_sale(
 /// A claim decided by the engine, to be written.
 #[derive(Clone)]
 pub(super) struct NewClaim {
-    pub order_id: i64,
+    pub order_id: OrderId,
     pub buyer: AccountId,
-    pub sale_id: i64,
+    pub sale_id: SaleId,
     pub sku: Sku,
     pub quantity: i64,
     pub unit_price: Money,
@@ -89,13 +90,13 @@ pub(super) struct NewClaim {
 pub(super) async fn commit_claims(
     store: &Store,
     claims: &[NewClaim],
-    sold: &[(i64, i64)],
+    sold: &[(SaleId, i64)],
 ) -> Result<(), StoreError> {
     let mut tx = store.pool().begin().await?;
     for (sale_id, sold) in sold {
         sqlx::query("UPDATE flash_sales SET sold = $1 WHERE id = $2")
             .bind(*sold)
-            .bind(*sale_id)
+            .bind(sale_id.get())
             .execute(&mut *tx)
             .await?;
     }
@@ -139,12 +140,12 @@ async fn insert_orders(
             None => (None, None),
         };
         query = query
-            .bind(c.order_id)
+            .bind(c.order_id.get())
             .bind(c.buyer.0 as i64)
             .bind("pending")
             .bind(total)
             .bind(c.unit_price.currency.as_str().to_owned())
-            .bind(c.sale_id)
+            .bind(c.sale_id.get())
             .bind(key)
             .bind(hash)
             .bind(now)
@@ -165,7 +166,7 @@ async fn insert_lines(
     let mut query = sqlx::query(&sql);
     for c in claims {
         query = query
-            .bind(c.order_id)
+            .bind(c.order_id.get())
             .bind(c.sku.as_str().to_owned())
             .bind(c.quantity)
             .bind(c.unit_price.minor);
@@ -180,7 +181,7 @@ pub(super) async fn close_sale(store: &Store, sale: &FlashSale) -> Result<(), St
     let closed =
         sqlx::query("UPDATE flash_sales SET closed_at = $1 WHERE id = $2 AND closed_at IS NULL")
             .bind(store.clock().now_ms())
-            .bind(sale.id)
+            .bind(sale.id.get())
             .execute(&mut *tx)
             .await?;
     if closed.rows_affected() == 1 {
@@ -206,7 +207,7 @@ pub(super) async fn open_sales(store: &Store) -> Result<Vec<FlashSale>, StoreErr
         .map(|row| {
             let currency = Currency::new(&row.try_get::<String, _>(4)?).map_err(corrupt)?;
             Ok(FlashSale {
-                id: row.try_get(0)?,
+                id: SaleId(row.try_get(0)?),
                 product: ProductId::new(row.try_get::<String, _>(1)?).map_err(corrupt)?,
                 sku: Sku::new(row.try_get::<String, _>(2)?).map_err(corrupt)?,
                 price: Money::new(row.try_get(3)?, currency),
@@ -224,7 +225,7 @@ pub(super) async fn open_sales(store: &Store) -> Result<Vec<FlashSale>, StoreErr
 /// Units each buyer holds in the open sales, for the per-buyer limits.
 pub(super) async fn open_sale_buyers(
     store: &Store,
-) -> Result<Vec<(i64, AccountId, i64)>, StoreError> {
+) -> Result<Vec<(SaleId, AccountId, i64)>, StoreError> {
     let rows = sqlx::query(
         "SELECT o.flash_sale_id, o.account_id, CAST(SUM(l.quantity) AS BIGINT) FROM orders o \
          JOIN order_lines l ON l.order_id = o.id JOIN flash_sales f ON f.id = o.flash_sale_id \
@@ -235,7 +236,7 @@ pub(super) async fn open_sale_buyers(
     rows.into_iter()
         .map(|row| {
             Ok((
-                row.try_get(0)?,
+                SaleId(row.try_get(0)?),
                 AccountId(row.try_get::<i64, _>(1)? as u64),
                 row.try_get(2)?,
             ))
@@ -261,9 +262,9 @@ pub(super) async fn keyed_claims(
             let hash = u64::from_str_radix(&row.try_get::<String, _>(3)?, 16).map_err(corrupt)?;
             let currency = Currency::new(&row.try_get::<String, _>(5)?).map_err(corrupt)?;
             let claim = NewClaim {
-                order_id: row.try_get(0)?,
+                order_id: OrderId(row.try_get(0)?),
                 buyer,
-                sale_id: row.try_get(4)?,
+                sale_id: SaleId(row.try_get(4)?),
                 sku: Sku::new(row.try_get::<String, _>(6)?).map_err(corrupt)?,
                 quantity: row.try_get(7)?,
                 unit_price: Money::new(row.try_get(8)?, currency),
@@ -283,11 +284,11 @@ pub struct OrderLineRecord {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrderRecord {
-    pub id: i64,
+    pub id: OrderId,
     pub status: String,
     /// What is charged: the lines less the discount.
     pub total: Money,
-    pub flash_sale_id: Option<i64>,
+    pub flash_sale_id: Option<SaleId>,
     /// `flash_sale`, `cart` or `buy_now`.
     pub source: String,
     pub discount: Money,
@@ -304,7 +305,7 @@ pub struct OrderRecord {
 pub(super) async fn orders(
     store: &Store,
     buyer: AccountId,
-    only: Option<i64>,
+    only: Option<OrderId>,
 ) -> Result<Vec<OrderRecord>, StoreError> {
     let rows = sqlx::query(
         "SELECT o.id, o.status, o.total_minor, o.currency, o.flash_sale_id, o.created_at, \
@@ -314,19 +315,19 @@ pub(super) async fn orders(
          WHERE o.account_id = $1 AND ($2 = 0 OR o.id = $2) ORDER BY o.created_at DESC, o.id, l.sku",
     )
     .bind(buyer.0 as i64)
-    .bind(only.unwrap_or(0))
+    .bind(only.map_or(0, OrderId::get))
     .fetch_all(store.pool())
     .await?;
     let mut out: Vec<OrderRecord> = Vec::new();
     for row in rows {
-        let id: i64 = row.try_get(0)?;
+        let id = OrderId(row.try_get(0)?);
         let currency = Currency::new(&row.try_get::<String, _>(3)?).map_err(corrupt)?;
         if out.last().is_none_or(|o| o.id != id) {
             out.push(OrderRecord {
                 id,
                 status: row.try_get(1)?,
                 total: Money::new(row.try_get(2)?, currency),
-                flash_sale_id: row.try_get(4)?,
+                flash_sale_id: row.try_get::<Option<i64>, _>(4)?.map(SaleId),
                 source: row.try_get(10)?,
                 discount: Money::new(row.try_get(11)?, currency),
                 coupon: row.try_get(12)?,
@@ -351,7 +352,7 @@ pub(super) async fn orders(
 /// cancelled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Origin {
-    FlashSale(i64),
+    FlashSale(SaleId),
     Cart,
     BuyNow,
 }
@@ -376,7 +377,9 @@ pub(super) struct PendingOrder {
     pub created_at_ms: i64,
 }
 
-pub(super) async fn pending_orders(store: &Store) -> Result<Vec<(i64, PendingOrder)>, StoreError> {
+pub(super) async fn pending_orders(
+    store: &Store,
+) -> Result<Vec<(OrderId, PendingOrder)>, StoreError> {
     let rows = sqlx::query(
         "SELECT o.id, o.account_id, o.flash_sale_id, l.sku, l.quantity, o.total_minor, o.currency, \
          o.created_at, o.source, o.coupon_code \
@@ -385,9 +388,9 @@ pub(super) async fn pending_orders(store: &Store) -> Result<Vec<(i64, PendingOrd
     )
     .fetch_all(store.pool())
     .await?;
-    let mut out: Vec<(i64, PendingOrder)> = Vec::new();
+    let mut out: Vec<(OrderId, PendingOrder)> = Vec::new();
     for row in rows {
-        let id: i64 = row.try_get(0)?;
+        let id = OrderId(row.try_get(0)?);
         let line = (
             Sku::new(row.try_get::<String, _>(3)?).map_err(corrupt)?,
             row.try_get::<i64, _>(4)?,
@@ -400,7 +403,7 @@ pub(super) async fn pending_orders(store: &Store) -> Result<Vec<(i64, PendingOrd
         }
         let currency = Currency::new(&row.try_get::<String, _>(6)?).map_err(corrupt)?;
         let origin = match (row.try_get::<String, _>(8)?.as_str(), row.try_get(2)?) {
-            ("flash_sale", Some(sale_id)) => Origin::FlashSale(sale_id),
+            ("flash_sale", Some(sale_id)) => Origin::FlashSale(SaleId(sale_id)),
             ("cart", None) => Origin::Cart,
             ("buy_now", None) => Origin::BuyNow,
             (other, _) => return Err(corrupt(format!("order {id} has source {other}"))),
@@ -426,7 +429,7 @@ pub(super) async fn pending_orders(store: &Store) -> Result<Vec<(i64, PendingOrd
 
 pub(super) async fn mark_paid(
     store: &Store,
-    order_id: i64,
+    order_id: OrderId,
     payment_ref: &str,
 ) -> Result<(), StoreError> {
     sqlx::query(
@@ -434,7 +437,7 @@ pub(super) async fn mark_paid(
     )
     .bind(payment_ref)
     .bind(store.clock().now_ms())
-    .bind(order_id)
+    .bind(order_id.get())
     .execute(store.pool())
     .await?;
     Ok(())
@@ -444,7 +447,7 @@ pub(super) async fn mark_paid(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Release {
     /// Back to its flash sale, which is still open.
-    Sale(i64),
+    Sale(SaleId),
     Stock,
     /// Back into the buyer's cart, held again until then.
     Cart {
@@ -457,7 +460,7 @@ pub(super) enum Release {
 /// a checkout's stays, so that a retry learns how it ended.
 pub(super) async fn cancel_order(
     store: &Store,
-    order_id: i64,
+    order_id: OrderId,
     order: &PendingOrder,
     release: Release,
     failure: &str,
@@ -470,7 +473,7 @@ pub(super) async fn cancel_order(
     )
     .bind(failure)
     .bind(store.clock().now_ms())
-    .bind(order_id)
+    .bind(order_id.get())
     .execute(&mut *tx)
     .await?;
     if cancelled.rows_affected() == 1 {
@@ -479,7 +482,7 @@ pub(super) async fn cancel_order(
                 Release::Sale(sale_id) => {
                     sqlx::query("UPDATE flash_sales SET sold = sold - $1 WHERE id = $2")
                         .bind(*quantity)
-                        .bind(sale_id)
+                        .bind(sale_id.get())
                 }
                 Release::Stock => {
                     sqlx::query("UPDATE variants SET stock = stock + $1 WHERE sku = $2")
@@ -507,10 +510,10 @@ pub(super) async fn cancel_order(
 /// gateway's reference.
 pub(super) async fn order_by_id(
     store: &Store,
-    order_id: i64,
+    order_id: OrderId,
 ) -> Result<Option<(AccountId, OrderRecord, Option<String>)>, StoreError> {
     let row = sqlx::query("SELECT account_id, payment_ref FROM orders WHERE id = $1")
-        .bind(order_id)
+        .bind(order_id.get())
         .fetch_optional(store.pool())
         .await?;
     let Some(row) = row else { return Ok(None) };
@@ -526,7 +529,7 @@ pub(super) async fn order_by_id(
 /// Moves an order from `from` to `to`; `false` when it was not in `from`.
 pub(super) async fn advance(
     store: &Store,
-    order_id: i64,
+    order_id: OrderId,
     from: &str,
     to: &str,
 ) -> Result<bool, StoreError> {
@@ -534,7 +537,7 @@ pub(super) async fn advance(
         sqlx::query("UPDATE orders SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4")
             .bind(to)
             .bind(store.clock().now_ms())
-            .bind(order_id)
+            .bind(order_id.get())
             .bind(from)
             .execute(store.pool())
             .await?;
@@ -555,7 +558,7 @@ pub(super) async fn refund(
     )
     .bind(reason)
     .bind(store.clock().now_ms())
-    .bind(order.id)
+    .bind(order.id.get())
     .bind(&order.status)
     .execute(&mut *tx)
     .await?;

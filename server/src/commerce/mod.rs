@@ -29,6 +29,7 @@ pub use ledger::{OrderLineRecord, OrderRecord};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use vitrine_shared::protocol::CartChange;
 use vitrine_shared::{AccountId, CouponCode, Money, PaymentMethod, ProductId, Sku};
+use vitrine_shared::{OrderId, SaleId};
 
 // The limits live in `shared`, where the room refusals and the API read them.
 pub use vitrine_shared::limits::commerce::{
@@ -104,7 +105,7 @@ impl SaleState {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FlashSale {
-    pub id: i64,
+    pub id: SaleId,
     pub product: ProductId,
     pub sku: Sku,
     pub price: Money,
@@ -125,8 +126,8 @@ impl FlashSale {
 /// A successful claim: the order it made.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Claimed {
-    pub order_id: i64,
-    pub sale_id: i64,
+    pub order_id: OrderId,
+    pub sale_id: SaleId,
     pub sku: Sku,
     pub quantity: i64,
     pub unit_price: Money,
@@ -156,17 +157,17 @@ impl OrderStep {
 pub enum CommerceEvent {
     SaleAnnounced(FlashSale),
     SaleOpened {
-        sale_id: i64,
+        sale_id: SaleId,
     },
     UnitsLeft {
-        sale_id: i64,
+        sale_id: SaleId,
         units_left: i64,
     },
     SoldOut {
-        sale_id: i64,
+        sale_id: SaleId,
     },
     SaleEnded {
-        sale_id: i64,
+        sale_id: SaleId,
         unsold_returned: i64,
     },
     /// For the shopper's own clients: their cart after a change.
@@ -198,26 +199,26 @@ pub(crate) enum Request {
     },
     Claim {
         buyer: AccountId,
-        sale_id: i64,
+        sale_id: SaleId,
         quantity: i64,
         /// The caller's idempotency key and a hash of the request body.
         idempotency: Option<(String, u64)>,
         reply: oneshot::Sender<Result<Claimed, CommerceError>>,
     },
     Sale {
-        sale_id: i64,
+        sale_id: SaleId,
         reply: oneshot::Sender<Option<FlashSale>>,
     },
     Advance {
         staff: bool,
-        order_id: i64,
+        order_id: OrderId,
         step: OrderStep,
         reply: oneshot::Sender<Result<OrderRecord, CommerceError>>,
     },
     Refund {
         by: AccountId,
         staff: bool,
-        order_id: i64,
+        order_id: OrderId,
         reason: String,
         reply: oneshot::Sender<Result<OrderRecord, CommerceError>>,
     },
@@ -234,7 +235,7 @@ pub(crate) enum Request {
     },
     Pay {
         buyer: AccountId,
-        order_id: i64,
+        order_id: OrderId,
         method: String,
         reply: oneshot::Sender<Result<OrderRecord, CommerceError>>,
     },
@@ -289,7 +290,7 @@ pub(crate) enum Request {
     },
     /// From the engine's own payment task, when the gateway has answered.
     PaymentDone {
-        order_id: i64,
+        order_id: OrderId,
         outcome: Result<String, PaymentError>,
         reply: oneshot::Sender<Result<OrderRecord, CommerceError>>,
     },
@@ -328,7 +329,7 @@ impl CommerceHandle {
     pub async fn claim(
         &self,
         buyer: AccountId,
-        sale_id: i64,
+        sale_id: SaleId,
         quantity: i64,
         idempotency: Option<(String, u64)>,
     ) -> Result<Claimed, CommerceError> {
@@ -463,7 +464,7 @@ impl CommerceHandle {
     pub fn try_claim(
         &self,
         buyer: AccountId,
-        sale_id: i64,
+        sale_id: SaleId,
         quantity: i64,
     ) -> Result<oneshot::Receiver<Result<Claimed, CommerceError>>, CommerceError> {
         self.try_ask(|reply| Request::Claim {
@@ -480,7 +481,7 @@ impl CommerceHandle {
     pub async fn pay(
         &self,
         buyer: AccountId,
-        order_id: i64,
+        order_id: OrderId,
         method: String,
     ) -> Result<OrderRecord, CommerceError> {
         self.ask(|reply| Request::Pay {
@@ -526,7 +527,7 @@ impl CommerceHandle {
     pub async fn advance(
         &self,
         staff: bool,
-        order_id: i64,
+        order_id: OrderId,
         step: OrderStep,
     ) -> Result<OrderRecord, CommerceError> {
         self.ask(|reply| Request::Advance {
@@ -544,7 +545,7 @@ impl CommerceHandle {
         &self,
         by: AccountId,
         staff: bool,
-        order_id: i64,
+        order_id: OrderId,
         reason: String,
     ) -> Result<OrderRecord, CommerceError> {
         self.ask(|reply| Request::Refund {
@@ -562,7 +563,7 @@ impl CommerceHandle {
         self.ask(|reply| Request::OpenSales { reply }).await
     }
 
-    pub async fn sale(&self, sale_id: i64) -> Result<Option<FlashSale>, CommerceError> {
+    pub async fn sale(&self, sale_id: SaleId) -> Result<Option<FlashSale>, CommerceError> {
         self.ask(|reply| Request::Sale { sale_id, reply }).await
     }
 
@@ -579,7 +580,7 @@ impl CommerceHandle {
     pub async fn order(
         &self,
         buyer: AccountId,
-        order_id: i64,
+        order_id: OrderId,
     ) -> Result<Option<OrderRecord>, CommerceError> {
         let found = ledger::orders(&self.store, buyer, Some(order_id))
             .await

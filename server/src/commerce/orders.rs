@@ -7,6 +7,7 @@ use super::engine::Engine;
 use super::ledger::{self, OrderRecord, Origin, PendingOrder, Release};
 use super::{CommerceError, CommerceEvent, OrderStep};
 use crate::store::StoreError;
+use vitrine_shared::OrderId;
 
 impl Engine {
     /// Cancels a pending order, says why, and gives its units back: a flash
@@ -16,7 +17,7 @@ impl Engine {
     /// the order stays pending.
     pub(super) async fn release(
         &mut self,
-        order_id: i64,
+        order_id: OrderId,
         order: PendingOrder,
         why: Failure,
     ) -> Result<(), CommerceError> {
@@ -35,7 +36,7 @@ impl Engine {
         if let Err(e) =
             ledger::cancel_order(&self.store, order_id, &order, release, &why.as_stored()).await
         {
-            tracing::error!(%e, order_id, "order not cancelled");
+            tracing::error!(%e, order_id = order_id.get(), "order not cancelled");
             self.orders.insert(order_id, order);
             return Err(CommerceError::Storage);
         }
@@ -59,7 +60,7 @@ impl Engine {
                     .restore_cart(order.buyer, &order.lines, held_until)
                     .await
                 {
-                    tracing::warn!(%e, order_id, "cart restored in the store but not in memory");
+                    tracing::warn!(%e, order_id = order_id.get(), "cart restored in the store but not in memory");
                 }
             }
             Release::Stock => {}
@@ -78,14 +79,14 @@ impl Engine {
     pub(super) async fn advance(
         &mut self,
         staff: bool,
-        order_id: i64,
+        order_id: OrderId,
         step: OrderStep,
     ) -> Result<OrderRecord, CommerceError> {
         if !staff {
             return Err(CommerceError::Forbidden);
         }
         let storage = |e: StoreError| {
-            tracing::error!(%e, order_id, "order step not recorded");
+            tracing::error!(%e, order_id = order_id.get(), "order step not recorded");
             CommerceError::Storage
         };
         let (buyer, order, _) = ledger::order_by_id(&self.store, order_id)
@@ -101,7 +102,7 @@ impl Engine {
                 status: order.status,
             });
         }
-        tracing::info!(order_id, to, "order moved on");
+        tracing::info!(order_id = order_id.get(), to, "order moved on");
         self.announce_order(buyer, order_id).await;
         let moved = ledger::orders(&self.store, buyer, Some(order_id))
             .await
@@ -113,7 +114,7 @@ impl Engine {
     pub(super) async fn expire_unpaid(&mut self, now: i64) {
         // Claimed but unpaid for too long: the units go back.
         let hold = self.settings.payment_hold.as_millis() as i64;
-        let expired: Vec<i64> = self
+        let expired: Vec<OrderId> = self
             .orders
             .iter()
             .filter(|(id, o)| o.created_at_ms + hold <= now && !self.paying.contains(id))
@@ -123,7 +124,7 @@ impl Engine {
             if let Some(order) = self.orders.remove(&id)
                 && self.release(id, order, Failure::Expired).await.is_ok()
             {
-                tracing::info!(order_id = id, "unpaid order expired; units released");
+                tracing::info!(order_id = id.get(), "unpaid order expired; units released");
             }
         }
     }

@@ -9,6 +9,7 @@ use super::{CommerceError, CommerceEvent, PaymentError, Request};
 use crate::store::StoreError;
 use tokio::sync::{mpsc, oneshot};
 use vitrine_shared::AccountId;
+use vitrine_shared::OrderId;
 
 /// The payment reference of an order that cost nothing (a coupon took it
 /// all): no gateway is asked, to pay or to refund.
@@ -19,7 +20,7 @@ impl Engine {
     /// order) and returns the inbox its task reports back to.
     pub(super) fn begin_gateway_call(
         &mut self,
-        order_id: i64,
+        order_id: OrderId,
     ) -> Result<mpsc::Sender<Request>, CommerceError> {
         if !self.paying.insert(order_id) {
             return Err(CommerceError::PaymentInProgress);
@@ -36,7 +37,7 @@ impl Engine {
     pub(super) async fn pay(
         &mut self,
         buyer: AccountId,
-        order_id: i64,
+        order_id: OrderId,
         method: String,
         reply: oneshot::Sender<Result<OrderRecord, CommerceError>>,
     ) {
@@ -94,7 +95,7 @@ impl Engine {
     /// Records the gateway's answer: paid, or cancelled with the units back.
     pub(super) async fn payment_done(
         &mut self,
-        order_id: i64,
+        order_id: OrderId,
         outcome: Result<String, PaymentError>,
     ) -> Result<OrderRecord, CommerceError> {
         self.paying.remove(&order_id);
@@ -102,7 +103,7 @@ impl Engine {
             return Err(CommerceError::UnknownOrder);
         };
         let storage = |e: StoreError| {
-            tracing::error!(%e, order_id, "payment outcome not recorded");
+            tracing::error!(%e, order_id = order_id.get(), "payment outcome not recorded");
             CommerceError::Storage
         };
         match outcome {
@@ -111,7 +112,7 @@ impl Engine {
                     self.orders.insert(order_id, order);
                     return Err(storage(e));
                 }
-                tracing::info!(order_id, total = %order.total, "order paid");
+                tracing::info!(order_id = order_id.get(), total = %order.total, "order paid");
                 let paid = ledger::orders(&self.store, order.buyer, Some(order_id))
                     .await
                     .map_err(storage)?
@@ -135,7 +136,7 @@ impl Engine {
                     }
                 };
                 self.release(order_id, order, why).await?;
-                tracing::info!(order_id, %failure, "payment failed; order cancelled and units released");
+                tracing::info!(order_id = order_id.get(), %failure, "payment failed; order cancelled and units released");
                 Err(error)
             }
         }

@@ -10,13 +10,14 @@ use super::{CommerceError, CommerceEvent, PaymentError, Request};
 use crate::store::StoreError;
 use tokio::sync::oneshot;
 use vitrine_shared::AccountId;
+use vitrine_shared::OrderId;
 
 impl Engine {
     pub(super) async fn refund(
         &mut self,
         by: AccountId,
         staff: bool,
-        order_id: i64,
+        order_id: OrderId,
         reason: String,
         reply: oneshot::Sender<Result<OrderRecord, CommerceError>>,
     ) {
@@ -92,11 +93,11 @@ impl Engine {
     ) -> Result<OrderRecord, CommerceError> {
         self.paying.remove(&order.id);
         if let Err(e) = outcome {
-            tracing::warn!(order_id = order.id, %e, "refund failed");
+            tracing::warn!(order_id = order.id.get(), %e, "refund failed");
             return Err(CommerceError::RefundFailed);
         }
         let storage = |e: StoreError| {
-            tracing::error!(%e, order_id = order.id, "refund not recorded");
+            tracing::error!(%e, order_id = order.id.get(), "refund not recorded");
             CommerceError::Storage
         };
         if !ledger::refund(&self.store, &order, reason.trim())
@@ -107,7 +108,7 @@ impl Engine {
                 status: order.status,
             });
         }
-        tracing::info!(order_id = order.id, total = %order.total, "order refunded; units back in stock");
+        tracing::info!(order_id = order.id.get(), total = %order.total, "order refunded; units back in stock");
         let (buyer, refunded, _) = ledger::order_by_id(&self.store, order.id)
             .await
             .map_err(storage)?

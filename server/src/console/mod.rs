@@ -221,7 +221,7 @@ impl Live {
             .products
             .entry(id.clone())
             .or_insert_with(|| ProductStats {
-                product_id: id.to_string(),
+                product_id: id.clone(),
                 name,
                 views: 0,
                 pickups: 0,
@@ -335,7 +335,7 @@ impl Live {
                 "INSERT INTO show_viewers (show_id, account_id, first_seen_at) VALUES ($1, $2, $3) \
                  ON CONFLICT (show_id, account_id) DO NOTHING",
             )
-            .bind(show)
+            .bind(show.get())
             .bind(account.0 as i64)
             .bind(now)
             .execute(self.store.pool())
@@ -347,7 +347,7 @@ impl Live {
                 "UPDATE shows SET peak_viewers = $1 WHERE id = $2 AND peak_viewers < $1",
             )
             .bind(i64::from(viewers))
-            .bind(show)
+            .bind(show.get())
             .execute(self.store.pool())
             .await;
         }
@@ -456,7 +456,7 @@ async fn log_chat(store: Store, mut lines: mpsc::Receiver<ChatLogLine>) {
                     "INSERT INTO chat_log (id, room, seq, account_id, name, text, sent_at) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7)",
                 )
-                .bind(crate::ids::new_id())
+                .bind(crate::ids::new_id::<i64>())
                 .bind(line.room.as_str())
                 .bind(line.seq as i64)
                 .bind(line.account.0 as i64)

@@ -6,7 +6,7 @@ use super::conversion_bp;
 use crate::store::{Store, StoreError};
 use sqlx::Row;
 use vitrine_shared::api::{ShowSummary, ShowView, TopProduct};
-use vitrine_shared::{Currency, Money};
+use vitrine_shared::{Currency, Money, ProductId};
 
 /// Orders that count as sales.
 const SOLD: &str = "('paid', 'fulfilled', 'delivered')";
@@ -43,11 +43,11 @@ pub async fn summary(store: &Store, show: ShowView, now: i64) -> Result<ShowSumm
     let (orders, sales, buyers): (i64, i64, i64) =
         (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
     let peak: i64 = sqlx::query_scalar("SELECT peak_viewers FROM shows WHERE id = $1")
-        .bind(show.id)
+        .bind(show.id.get())
         .fetch_one(store.pool())
         .await?;
     let unique: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM show_viewers WHERE show_id = $1")
-        .bind(show.id)
+        .bind(show.id.get())
         .fetch_one(store.pool())
         .await?;
     let chat_lines: i64 =
@@ -71,7 +71,8 @@ pub async fn summary(store: &Store, show: ShowView, now: i64) -> Result<ShowSumm
     let mut top_products = Vec::with_capacity(rows.len());
     for row in rows {
         top_products.push(TopProduct {
-            product_id: row.try_get(0)?,
+            product_id: ProductId::new(row.try_get::<String, _>(0)?)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
             name: row.try_get(1)?,
             units: row.try_get(2)?,
             sales: Money::new(row.try_get(3)?, currency).into(),

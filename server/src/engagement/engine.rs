@@ -19,6 +19,7 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{broadcast, mpsc};
 use tracing::Instrument;
 use vitrine_shared::{AccountId, DisplayName};
+use vitrine_shared::{GiveawayId, PollId, QuestionId};
 
 /// How often the engine looks at the clock: polls close and giveaways draw
 /// within this of their time.
@@ -38,9 +39,9 @@ pub(super) struct Engine {
     pub show: Option<Show>,
     pub ledgers: HashMap<AccountId, Ledger>,
     pub names: HashMap<AccountId, DisplayName>,
-    pub polls: BTreeMap<i64, PollState>,
-    pub questions: BTreeMap<i64, QuestionState>,
-    pub giveaways: BTreeMap<i64, GiveawayState>,
+    pub polls: BTreeMap<PollId, PollState>,
+    pub questions: BTreeMap<QuestionId, QuestionState>,
+    pub giveaways: BTreeMap<GiveawayId, GiveawayState>,
     pub leaderboard_dirty: bool,
     last_leaderboard_ms: i64,
 }
@@ -363,7 +364,7 @@ impl Engine {
             .take(20)
             .collect();
         let mut giveaways = Vec::new();
-        let open: Vec<i64> = self
+        let open: Vec<GiveawayId> = self
             .giveaways
             .values()
             .filter(|g| g.draws.is_empty() && now < g.closes_at_ms)

@@ -30,6 +30,8 @@ use sha2::{Digest, Sha256};
 use sqlx::Row;
 use std::collections::{BTreeMap, BTreeSet};
 use vitrine_shared::AccountId;
+use vitrine_shared::GiveawayId;
+use vitrine_shared::ShowId;
 use vitrine_shared::protocol::EntryRule;
 
 pub use vitrine_shared::limits::engagement::{
@@ -82,10 +84,10 @@ pub(super) struct DrawState {
 }
 
 pub(super) struct GiveawayState {
-    pub id: i64,
+    pub id: GiveawayId,
     pub prize: String,
     pub rule: EntryRule,
-    pub show: Option<i64>,
+    pub show: Option<ShowId>,
     pub closes_at_ms: i64,
     pub seed: String,
     pub commitment: String,
@@ -103,7 +105,7 @@ fn rule_columns(rule: EntryRule) -> (&'static str, i64) {
     }
 }
 
-pub(super) async fn load(store: &Store) -> Result<BTreeMap<i64, GiveawayState>, StoreError> {
+pub(super) async fn load(store: &Store) -> Result<BTreeMap<GiveawayId, GiveawayState>, StoreError> {
     let corrupt = |m: String| StoreError::Corrupt(m);
     let mut giveaways = BTreeMap::new();
     for row in sqlx::query(
@@ -112,7 +114,7 @@ pub(super) async fn load(store: &Store) -> Result<BTreeMap<i64, GiveawayState>, 
     .fetch_all(store.pool())
     .await?
     {
-        let id: i64 = row.try_get(0)?;
+        let id = GiveawayId(row.try_get(0)?);
         let minutes: i64 = row.try_get(3)?;
         let rule = match row.try_get::<String, _>(2)?.as_str() {
             "everyone" => EntryRule::Everyone,
@@ -126,7 +128,7 @@ pub(super) async fn load(store: &Store) -> Result<BTreeMap<i64, GiveawayState>, 
                 id,
                 prize: row.try_get(1)?,
                 rule,
-                show: row.try_get(4)?,
+                show: row.try_get::<Option<i64>, _>(4)?.map(ShowId),
                 closes_at_ms: row.try_get(5)?,
                 seed: row.try_get(6)?,
                 commitment: row.try_get(7)?,
@@ -140,7 +142,7 @@ pub(super) async fn load(store: &Store) -> Result<BTreeMap<i64, GiveawayState>, 
         .fetch_all(store.pool())
         .await?
     {
-        if let Some(g) = giveaways.get_mut(&row.try_get::<i64, _>(0)?) {
+        if let Some(g) = giveaways.get_mut(&GiveawayId(row.try_get(0)?)) {
             g.entries
                 .insert(AccountId(row.try_get::<i64, _>(1)? as u64));
         }
@@ -151,7 +153,7 @@ pub(super) async fn load(store: &Store) -> Result<BTreeMap<i64, GiveawayState>, 
     .fetch_all(store.pool())
     .await?
     {
-        if let Some(g) = giveaways.get_mut(&row.try_get::<i64, _>(0)?) {
+        if let Some(g) = giveaways.get_mut(&GiveawayId(row.try_get(0)?)) {
             g.draws.push(DrawState {
                 draw: row.try_get::<i64, _>(1)? as u32,
                 account: AccountId(row.try_get::<i64, _>(2)? as u64),
@@ -225,8 +227,8 @@ impl Engine {
             "INSERT INTO giveaways (id, show_id, prize, rule, rule_minutes, seed, commitment, closes_at, \
              created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
-        .bind(state.id)
-        .bind(state.show)
+        .bind(state.id.get())
+        .bind(state.show.map(ShowId::get))
         .bind(&state.prize)
         .bind(rule_name)
         .bind(minutes)
@@ -239,7 +241,7 @@ impl Engine {
         .await
         .map_err(|e| storage(e.into()))?;
         let id = state.id;
-        tracing::info!(giveaway = id, commitment = %state.commitment, "giveaway opened");
+        tracing::info!(giveaway = id.get(), commitment = %state.commitment, "giveaway opened");
         self.giveaways.insert(id, state);
         let view = self.giveaway_view(id).await?;
         let _ = self
@@ -284,7 +286,7 @@ impl Engine {
     pub(super) async fn enter(
         &mut self,
         account: AccountId,
-        giveaway_id: i64,
+        giveaway_id: GiveawayId,
     ) -> Result<Giveaway, EngagementError> {
         let g = self
             .giveaways
@@ -301,7 +303,7 @@ impl Engine {
             "INSERT INTO giveaway_entries (giveaway_id, account_id, entered_at) VALUES ($1, $2, $3) \
              ON CONFLICT (giveaway_id, account_id) DO NOTHING",
         )
-        .bind(giveaway_id)
+        .bind(giveaway_id.get())
         .bind(account.0 as i64)
         .bind(self.clock.now_ms())
         .execute(self.store.pool())
@@ -319,7 +321,10 @@ impl Engine {
         self.giveaway_view(giveaway_id).await
     }
 
-    pub(super) async fn giveaway_view(&mut self, id: i64) -> Result<Giveaway, EngagementError> {
+    pub(super) async fn giveaway_view(
+        &mut self,
+        id: GiveawayId,
+    ) -> Result<Giveaway, EngagementError> {
         let g = self
             .giveaways
             .get(&id)
@@ -355,7 +360,7 @@ impl Engine {
     /// Draws closed giveaways, and draws again for a prize not claimed in
     /// time.
     pub(super) async fn draw_giveaways(&mut self, now: i64) {
-        let due: Vec<i64> = self
+        let due: Vec<GiveawayId> = self
             .giveaways
             .values()
             .filter(|g| now >= g.closes_at_ms && !g.exhausted && !g.entries.is_empty())
@@ -367,12 +372,12 @@ impl Engine {
             .collect();
         for id in due {
             if let Err(e) = self.draw_next(id, now).await {
-                tracing::error!(%e, giveaway = id, "draw not recorded; trying again");
+                tracing::error!(%e, giveaway = id.get(), "draw not recorded; trying again");
             }
         }
     }
 
-    async fn draw_next(&mut self, id: i64, now: i64) -> Result<(), EngagementError> {
+    async fn draw_next(&mut self, id: GiveawayId, now: i64) -> Result<(), EngagementError> {
         let g = self
             .giveaways
             .get(&id)
@@ -391,7 +396,7 @@ impl Engine {
             "INSERT INTO giveaway_draws (giveaway_id, draw, account_id, drawn_at, claim_by, claimed_at) \
              VALUES ($1, $2, $3, $4, $5, NULL)",
         )
-        .bind(id)
+        .bind(id.get())
         .bind(i64::from(draw))
         .bind(winner as i64)
         .bind(now)
@@ -411,7 +416,7 @@ impl Engine {
             g.exhausted = g.draws.len() >= g.entries.len();
             g.seed.clone()
         };
-        tracing::info!(giveaway = id, draw, winner = %account, "giveaway drawn");
+        tracing::info!(giveaway = id.get(), draw, winner = %account, "giveaway drawn");
         let name = self.name_of(account).await;
         let _ = self.events.send(EngagementEvent::GiveawayDrawn {
             giveaway_id: id,
@@ -431,7 +436,7 @@ impl Engine {
     pub(super) async fn claim_prize(
         &mut self,
         account: AccountId,
-        giveaway_id: i64,
+        giveaway_id: GiveawayId,
     ) -> Result<Draw, EngagementError> {
         let g = self
             .giveaways
@@ -457,7 +462,7 @@ impl Engine {
                 "UPDATE giveaway_draws SET claimed_at = $1 WHERE giveaway_id = $2 AND draw = $3",
             )
             .bind(self.clock.now_ms())
-            .bind(giveaway_id)
+            .bind(giveaway_id.get())
             .bind(i64::from(draw))
             .execute(self.store.pool())
             .await
@@ -469,7 +474,7 @@ impl Engine {
             {
                 d.claimed = true;
             }
-            tracing::info!(giveaway = giveaway_id, draw, %account, "prize claimed");
+            tracing::info!(giveaway = giveaway_id.get(), draw, %account, "prize claimed");
         }
         Ok(Draw {
             draw,

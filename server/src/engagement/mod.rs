@@ -26,10 +26,11 @@ use thiserror::Error;
 use tokio::sync::{broadcast, mpsc, oneshot};
 use vitrine_shared::protocol::EntryRule;
 use vitrine_shared::{AccountId, ChatText, DisplayName, ProductId};
+use vitrine_shared::{GiveawayId, PollId, QuestionId, ShowId};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Show {
-    pub id: i64,
+    pub id: ShowId,
     pub title: String,
     /// When it was scheduled to start (or started, if never scheduled).
     pub scheduled_at_ms: i64,
@@ -46,7 +47,7 @@ pub use vitrine_shared::limits::engagement::MAX_FEATURED;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Poll {
-    pub id: i64,
+    pub id: PollId,
     pub question: String,
     pub options: Vec<String>,
     pub counts: Vec<u32>,
@@ -56,7 +57,7 @@ pub struct Poll {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Question {
-    pub id: i64,
+    pub id: QuestionId,
     pub account: AccountId,
     pub name: DisplayName,
     pub text: ChatText,
@@ -76,7 +77,7 @@ pub struct Draw {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Giveaway {
-    pub id: i64,
+    pub id: GiveawayId,
     pub prize: String,
     pub rule: EntryRule,
     pub closes_at_ms: i64,
@@ -186,25 +187,25 @@ pub enum EngagementError {
 pub enum EngagementEvent {
     PollOpened(Poll),
     PollResults {
-        poll_id: i64,
+        poll_id: PollId,
         counts: Vec<u32>,
         closed: bool,
     },
     QuestionAsked(Question),
     QuestionVotes {
-        question_id: i64,
+        question_id: QuestionId,
         votes: u32,
     },
     QuestionAnswered {
-        question_id: i64,
+        question_id: QuestionId,
     },
     GiveawayOpened(Giveaway),
     GiveawayEntries {
-        giveaway_id: i64,
+        giveaway_id: GiveawayId,
         entries: u32,
     },
     GiveawayDrawn {
-        giveaway_id: i64,
+        giveaway_id: GiveawayId,
         draw: Draw,
         seed: String,
     },
@@ -267,7 +268,7 @@ pub(crate) enum Request {
         reply: Reply<Show>,
     },
     GoLive {
-        show_id: i64,
+        show_id: ShowId,
         reply: Reply<Show>,
     },
     Shows {
@@ -314,12 +315,12 @@ pub(crate) enum Request {
     },
     Vote {
         account: AccountId,
-        poll_id: i64,
+        poll_id: PollId,
         option: u32,
         reply: Reply<Poll>,
     },
     Poll {
-        poll_id: i64,
+        poll_id: PollId,
         reply: Reply<Poll>,
     },
     Ask {
@@ -330,11 +331,11 @@ pub(crate) enum Request {
     },
     Upvote {
         account: AccountId,
-        question_id: i64,
+        question_id: QuestionId,
         reply: Reply<Question>,
     },
     Answered {
-        question_id: i64,
+        question_id: QuestionId,
         reply: Reply<Question>,
     },
     Questions {
@@ -349,16 +350,16 @@ pub(crate) enum Request {
     },
     Enter {
         account: AccountId,
-        giveaway_id: i64,
+        giveaway_id: GiveawayId,
         reply: Reply<Giveaway>,
     },
     Giveaway {
-        giveaway_id: i64,
+        giveaway_id: GiveawayId,
         reply: Reply<Giveaway>,
     },
     ClaimPrize {
         account: AccountId,
-        giveaway_id: i64,
+        giveaway_id: GiveawayId,
         reply: Reply<Draw>,
     },
     Rewards {
@@ -443,7 +444,7 @@ impl EngagementHandle {
     }
 
     /// Takes a scheduled show live (ending the one live).
-    pub async fn go_live(&self, show_id: i64) -> Result<Show, EngagementError> {
+    pub async fn go_live(&self, show_id: ShowId) -> Result<Show, EngagementError> {
         ask!(self, GoLive { show_id })
     }
 
@@ -546,7 +547,7 @@ impl EngagementHandle {
     pub async fn vote(
         &self,
         account: AccountId,
-        poll_id: i64,
+        poll_id: PollId,
         option: u32,
     ) -> Result<Poll, EngagementError> {
         ask!(
@@ -562,7 +563,7 @@ impl EngagementHandle {
     pub fn try_vote(
         &self,
         account: AccountId,
-        poll_id: i64,
+        poll_id: PollId,
         option: u32,
     ) -> Result<Answer<Poll>, EngagementError> {
         try_ask!(
@@ -575,7 +576,7 @@ impl EngagementHandle {
         )
     }
 
-    pub async fn poll(&self, poll_id: i64) -> Result<Poll, EngagementError> {
+    pub async fn poll(&self, poll_id: PollId) -> Result<Poll, EngagementError> {
         ask!(self, Poll { poll_id })
     }
 
@@ -614,7 +615,7 @@ impl EngagementHandle {
     pub async fn upvote(
         &self,
         account: AccountId,
-        question_id: i64,
+        question_id: QuestionId,
     ) -> Result<Question, EngagementError> {
         ask!(
             self,
@@ -628,7 +629,7 @@ impl EngagementHandle {
     pub fn try_upvote(
         &self,
         account: AccountId,
-        question_id: i64,
+        question_id: QuestionId,
     ) -> Result<Answer<Question>, EngagementError> {
         try_ask!(
             self,
@@ -639,7 +640,7 @@ impl EngagementHandle {
         )
     }
 
-    pub async fn answered(&self, question_id: i64) -> Result<Question, EngagementError> {
+    pub async fn answered(&self, question_id: QuestionId) -> Result<Question, EngagementError> {
         ask!(self, Answered { question_id })
     }
 
@@ -669,7 +670,7 @@ impl EngagementHandle {
     pub async fn enter(
         &self,
         account: AccountId,
-        giveaway_id: i64,
+        giveaway_id: GiveawayId,
     ) -> Result<Giveaway, EngagementError> {
         ask!(
             self,
@@ -683,7 +684,7 @@ impl EngagementHandle {
     pub fn try_enter(
         &self,
         account: AccountId,
-        giveaway_id: i64,
+        giveaway_id: GiveawayId,
     ) -> Result<Answer<Giveaway>, EngagementError> {
         try_ask!(
             self,
@@ -694,14 +695,14 @@ impl EngagementHandle {
         )
     }
 
-    pub async fn giveaway(&self, giveaway_id: i64) -> Result<Giveaway, EngagementError> {
+    pub async fn giveaway(&self, giveaway_id: GiveawayId) -> Result<Giveaway, EngagementError> {
         ask!(self, Giveaway { giveaway_id })
     }
 
     pub async fn claim_prize(
         &self,
         account: AccountId,
-        giveaway_id: i64,
+        giveaway_id: GiveawayId,
     ) -> Result<Draw, EngagementError> {
         ask!(
             self,

@@ -10,6 +10,7 @@ use crate::store::{Store, StoreError};
 use rand::Rng;
 use sqlx::Row;
 use std::collections::{HashMap, HashSet, VecDeque};
+use vitrine_shared::ShowId;
 use vitrine_shared::{AccountId, CouponCode, Currency, ProductId};
 
 const HOUR_MS: i64 = 3_600_000;
@@ -24,7 +25,7 @@ pub(super) struct Ledger {
     /// Grants of each kind, ever and in the current show.
     pub counts: HashMap<GrantKind, i64>,
     pub show_counts: HashMap<GrantKind, i64>,
-    pub shows_watched: HashSet<i64>,
+    pub shows_watched: HashSet<ShowId>,
     pub badges: HashSet<String>,
     /// Points granted in the last hour, per kind: (when, points).
     recent: HashMap<GrantKind, VecDeque<(i64, i64)>>,
@@ -67,7 +68,7 @@ fn corrupt(e: impl std::fmt::Display) -> StoreError {
 /// Every ledger from the grants table, with the current show's share.
 pub(super) async fn load(
     store: &Store,
-    show: Option<i64>,
+    show: Option<ShowId>,
     now: i64,
 ) -> Result<HashMap<AccountId, Ledger>, StoreError> {
     let mut ledgers: HashMap<AccountId, Ledger> = HashMap::new();
@@ -80,7 +81,7 @@ pub(super) async fn load(
     for row in rows {
         let account = AccountId(row.try_get::<i64, _>(0)? as u64);
         let reason: String = row.try_get(1)?;
-        let show_id: Option<i64> = row.try_get(2)?;
+        let show_id = row.try_get::<Option<i64>, _>(2)?.map(ShowId);
         let count: i64 = row.try_get(3)?;
         let points: i64 = row.try_get(4)?;
         let ledger = ledgers.entry(account).or_default();
@@ -155,12 +156,12 @@ impl Engine {
             "INSERT INTO point_grants (id, account_id, points, reason, ref, show_id, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (account_id, reason, ref) DO NOTHING",
         )
-        .bind(crate::ids::new_id())
+        .bind(crate::ids::new_id::<i64>())
         .bind(account.0 as i64)
         .bind(points)
         .bind(kind.as_str())
         .bind(&reference)
-        .bind(show)
+        .bind(show.map(ShowId::get))
         .bind(now)
         .execute(self.store.pool())
         .await
@@ -218,7 +219,7 @@ impl Engine {
             )
             .bind(account.0 as i64)
             .bind(&id)
-            .bind(self.show.as_ref().map(|s| s.id))
+            .bind(self.show.as_ref().map(|s| s.id.get()))
             .bind(self.clock.now_ms())
             .execute(self.store.pool())
             .await;
@@ -255,7 +256,7 @@ impl Engine {
             account,
             product: product.clone(),
         });
-        let show = self.show.as_ref().map_or(0, |s| s.id);
+        let show = self.show.as_ref().map_or(0, |s| s.id.get());
         self.grant(account, GrantKind::Inspect, format!("{show}:{product}"))
             .await
     }
@@ -360,7 +361,7 @@ impl Engine {
         }
         let code = random_code("R-");
         let now = self.clock.now_ms();
-        let grant_id = crate::ids::new_id();
+        let grant_id: i64 = crate::ids::new_id();
         sqlx::query(
             "INSERT INTO point_grants (id, account_id, points, reason, ref, show_id, created_at) \
              VALUES ($1, $2, $3, 'redeem', $4, $5, $6)",
@@ -369,7 +370,7 @@ impl Engine {
         .bind(account.0 as i64)
         .bind(-offer.points)
         .bind(&code)
-        .bind(self.show.as_ref().map(|s| s.id))
+        .bind(self.show.as_ref().map(|s| s.id.get()))
         .bind(now)
         .execute(self.store.pool())
         .await

@@ -8,6 +8,7 @@ use crate::store::{Store, StoreError};
 use sqlx::Row;
 use std::collections::{BTreeMap, HashSet};
 use vitrine_shared::AccountId;
+use vitrine_shared::PollId;
 
 pub use vitrine_shared::limits::engagement::{
     MAX_POLL_OPTION_CHARS, MAX_POLL_QUESTION_CHARS, POLL_DURATION_SECS as DURATION_SECS,
@@ -35,7 +36,10 @@ fn text_ok(s: &str, max: usize) -> bool {
     !t.is_empty() && t.chars().count() <= max && !t.chars().any(char::is_control)
 }
 
-pub(super) async fn load(store: &Store, now: i64) -> Result<BTreeMap<i64, PollState>, StoreError> {
+pub(super) async fn load(
+    store: &Store,
+    now: i64,
+) -> Result<BTreeMap<PollId, PollState>, StoreError> {
     let corrupt = |e: &dyn std::fmt::Display| StoreError::Corrupt(e.to_string());
     let mut polls = BTreeMap::new();
     for row in sqlx::query("SELECT id, question, options, closes_at FROM polls")
@@ -44,7 +48,7 @@ pub(super) async fn load(store: &Store, now: i64) -> Result<BTreeMap<i64, PollSt
     {
         let options: Vec<String> =
             serde_json::from_str(&row.try_get::<String, _>(2)?).map_err(|e| corrupt(&e))?;
-        let id: i64 = row.try_get(0)?;
+        let id = PollId(row.try_get(0)?);
         let closes_at_ms: i64 = row.try_get(3)?;
         polls.insert(
             id,
@@ -67,7 +71,7 @@ pub(super) async fn load(store: &Store, now: i64) -> Result<BTreeMap<i64, PollSt
         .fetch_all(store.pool())
         .await?
     {
-        let poll_id: i64 = row.try_get(0)?;
+        let poll_id = PollId(row.try_get(0)?);
         let option: i64 = row.try_get(2)?;
         if let Some(state) = polls.get_mut(&poll_id)
             && let Some(count) = state.poll.counts.get_mut(option as usize)
@@ -124,7 +128,7 @@ impl Engine {
         }
         let now = self.clock.now_ms();
         // One poll at a time: the one open closes now.
-        let open: Vec<i64> = self
+        let open: Vec<PollId> = self
             .polls
             .values()
             .filter(|p| !p.closed)
@@ -133,7 +137,7 @@ impl Engine {
         for id in &open {
             sqlx::query("UPDATE polls SET closes_at = $1 WHERE id = $2 AND closes_at > $1")
                 .bind(now)
-                .bind(id)
+                .bind(id.get())
                 .execute(self.store.pool())
                 .await
                 .map_err(|e| storage(e.into()))?;
@@ -153,8 +157,8 @@ impl Engine {
             "INSERT INTO polls (id, show_id, question, options, closes_at, created_by, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
-        .bind(poll.id)
-        .bind(self.show.as_ref().map(|s| s.id))
+        .bind(poll.id.get())
+        .bind(self.show.as_ref().map(|s| s.id.get()))
         .bind(&poll.question)
         .bind(options_json)
         .bind(poll.closes_at_ms)
@@ -163,7 +167,7 @@ impl Engine {
         .execute(self.store.pool())
         .await
         .map_err(|e| storage(e.into()))?;
-        tracing::info!(poll = poll.id, question = %poll.question, "poll opened");
+        tracing::info!(poll = poll.id.get(), question = %poll.question, "poll opened");
         self.polls.insert(
             poll.id,
             PollState {
@@ -180,7 +184,7 @@ impl Engine {
     pub(super) async fn vote(
         &mut self,
         account: AccountId,
-        poll_id: i64,
+        poll_id: PollId,
         option: u32,
     ) -> Result<Poll, EngagementError> {
         let now = self.clock.now_ms();
@@ -201,7 +205,7 @@ impl Engine {
             "INSERT INTO poll_votes (poll_id, account_id, option_index, voted_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (poll_id, account_id) DO NOTHING",
         )
-        .bind(poll_id)
+        .bind(poll_id.get())
         .bind(account.0 as i64)
         .bind(i64::from(option))
         .bind(now)
@@ -225,14 +229,14 @@ impl Engine {
         Ok(poll)
     }
 
-    fn close_polls_now(&mut self, ids: &[i64], now: i64) {
+    fn close_polls_now(&mut self, ids: &[PollId], now: i64) {
         for id in ids {
             if let Some(state) = self.polls.get_mut(id) {
                 state.closed = true;
                 state.closes_at_ms = state.closes_at_ms.min(now);
                 state.poll.closed = true;
                 state.poll.closes_at_ms = state.closes_at_ms;
-                tracing::info!(poll = id, counts = ?state.poll.counts, "poll closed");
+                tracing::info!(poll = id.get(), counts = ?state.poll.counts, "poll closed");
                 let _ = self.events.send(EngagementEvent::PollResults {
                     poll_id: *id,
                     counts: state.poll.counts.clone(),
@@ -244,7 +248,7 @@ impl Engine {
 
     /// Closes polls whose timer ran out, announcing the final results.
     pub(super) fn close_polls(&mut self, now: i64) {
-        let due: Vec<i64> = self
+        let due: Vec<PollId> = self
             .polls
             .values()
             .filter(|p| !p.closed && now >= p.closes_at_ms)

@@ -5,6 +5,7 @@ use super::{EngagementError, EngagementEvent, Question};
 use crate::store::{Store, StoreError};
 use sqlx::Row;
 use std::collections::{BTreeMap, HashSet};
+use vitrine_shared::QuestionId;
 use vitrine_shared::{AccountId, ChatText, DisplayName};
 
 pub use vitrine_shared::limits::engagement::MAX_OPEN_QUESTIONS_PER_SHOPPER as MAX_OPEN_PER_SHOPPER;
@@ -14,7 +15,7 @@ pub(super) struct QuestionState {
     pub voters: HashSet<AccountId>,
 }
 
-pub(super) async fn load(store: &Store) -> Result<BTreeMap<i64, QuestionState>, StoreError> {
+pub(super) async fn load(store: &Store) -> Result<BTreeMap<QuestionId, QuestionState>, StoreError> {
     let corrupt = |e: &dyn std::fmt::Display| StoreError::Corrupt(e.to_string());
     let mut questions = BTreeMap::new();
     for row in
@@ -22,7 +23,7 @@ pub(super) async fn load(store: &Store) -> Result<BTreeMap<i64, QuestionState>, 
             .fetch_all(store.pool())
             .await?
     {
-        let id: i64 = row.try_get(0)?;
+        let id = QuestionId(row.try_get(0)?);
         let question = Question {
             id,
             account: AccountId(row.try_get::<i64, _>(1)? as u64),
@@ -44,7 +45,7 @@ pub(super) async fn load(store: &Store) -> Result<BTreeMap<i64, QuestionState>, 
         .fetch_all(store.pool())
         .await?
     {
-        if let Some(state) = questions.get_mut(&row.try_get::<i64, _>(0)?) {
+        if let Some(state) = questions.get_mut(&QuestionId(row.try_get(0)?)) {
             state
                 .voters
                 .insert(AccountId(row.try_get::<i64, _>(1)? as u64));
@@ -82,8 +83,8 @@ impl Engine {
             "INSERT INTO questions (id, show_id, account_id, name, text, asked_at, answered_at) \
              VALUES ($1, $2, $3, $4, $5, $6, NULL)",
         )
-        .bind(question.id)
-        .bind(self.show.as_ref().map(|s| s.id))
+        .bind(question.id.get())
+        .bind(self.show.as_ref().map(|s| s.id.get()))
         .bind(account.0 as i64)
         .bind(question.name.as_str())
         .bind(question.text.as_str())
@@ -107,7 +108,7 @@ impl Engine {
     pub(super) async fn upvote(
         &mut self,
         account: AccountId,
-        question_id: i64,
+        question_id: QuestionId,
     ) -> Result<Question, EngagementError> {
         let state = self
             .questions
@@ -123,7 +124,7 @@ impl Engine {
             "INSERT INTO question_votes (question_id, account_id) VALUES ($1, $2) \
              ON CONFLICT (question_id, account_id) DO NOTHING",
         )
-        .bind(question_id)
+        .bind(question_id.get())
         .bind(account.0 as i64)
         .execute(self.store.pool())
         .await
@@ -138,7 +139,10 @@ impl Engine {
         Ok(state.question.clone())
     }
 
-    pub(super) async fn answered(&mut self, question_id: i64) -> Result<Question, EngagementError> {
+    pub(super) async fn answered(
+        &mut self,
+        question_id: QuestionId,
+    ) -> Result<Question, EngagementError> {
         let state = self
             .questions
             .get(&question_id)
@@ -148,7 +152,7 @@ impl Engine {
         }
         sqlx::query("UPDATE questions SET answered_at = $1 WHERE id = $2")
             .bind(self.clock.now_ms())
-            .bind(question_id)
+            .bind(question_id.get())
             .execute(self.store.pool())
             .await
             .map_err(|e| storage(e.into()))?;

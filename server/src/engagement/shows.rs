@@ -6,6 +6,7 @@ use super::engine::{Engine, storage};
 use super::{EngagementError, EngagementEvent, MAX_FEATURED, Show};
 use crate::store::{Store, StoreError};
 use sqlx::Row;
+use vitrine_shared::ShowId;
 use vitrine_shared::{AccountId, ProductId};
 
 const COLUMNS: &str = "id, title, started_at, live_at, ended_at, lineup, featured";
@@ -25,7 +26,7 @@ fn json(ids: &[ProductId]) -> String {
 
 fn row_to_show(row: &sqlx::any::AnyRow) -> Result<Show, StoreError> {
     Ok(Show {
-        id: row.try_get(0)?,
+        id: ShowId(row.try_get(0)?),
         title: row.try_get(1)?,
         scheduled_at_ms: row.try_get(2)?,
         live_at_ms: row.try_get(3)?,
@@ -46,9 +47,9 @@ pub(super) async fn load_live(store: &Store) -> Result<Option<Show>, StoreError>
     row.as_ref().map(row_to_show).transpose()
 }
 
-pub async fn load_one(store: &Store, id: i64) -> Result<Option<Show>, StoreError> {
+pub async fn load_one(store: &Store, id: ShowId) -> Result<Option<Show>, StoreError> {
     let row = sqlx::query(&format!("SELECT {COLUMNS} FROM shows WHERE id = $1"))
-        .bind(id)
+        .bind(id.get())
         .fetch_optional(store.pool())
         .await?;
     row.as_ref().map(row_to_show).transpose()
@@ -99,12 +100,12 @@ impl Engine {
             ));
         }
         self.check_products(&lineup).await?;
-        let id = crate::ids::new_id();
+        let id: ShowId = crate::ids::new_id();
         sqlx::query(
             "INSERT INTO shows (id, title, started_at, ended_at, started_by, live_at, lineup, featured) \
              VALUES ($1, $2, $3, NULL, $4, NULL, $5, '[]')",
         )
-        .bind(id)
+        .bind(id.get())
         .bind(&title)
         .bind(scheduled_at_ms.unwrap_or(now))
         .bind(by.0 as i64)
@@ -112,7 +113,7 @@ impl Engine {
         .execute(self.store.pool())
         .await
         .map_err(|e| storage(e.into()))?;
-        tracing::info!(show = id, %title, "show created");
+        tracing::info!(show = id.get(), %title, "show created");
         match scheduled_at_ms {
             None => self.go_live(id).await,
             Some(_) => load_one(&self.store, id)
@@ -123,7 +124,7 @@ impl Engine {
     }
 
     /// Takes a show live, ending the one that was.
-    pub(super) async fn go_live(&mut self, show_id: i64) -> Result<Show, EngagementError> {
+    pub(super) async fn go_live(&mut self, show_id: ShowId) -> Result<Show, EngagementError> {
         let show = load_one(&self.store, show_id)
             .await
             .map_err(storage)?
@@ -150,7 +151,7 @@ impl Engine {
         .map_err(|e| storage(e.into()))?;
         sqlx::query("UPDATE shows SET live_at = $1 WHERE id = $2")
             .bind(now)
-            .bind(show_id)
+            .bind(show_id.get())
             .execute(&mut *tx)
             .await
             .map_err(|e| storage(e.into()))?;
@@ -159,7 +160,7 @@ impl Engine {
             live_at_ms: Some(now),
             ..show
         };
-        tracing::info!(show = show.id, title = %show.title, "show is live");
+        tracing::info!(show = show.id.get(), title = %show.title, "show is live");
         for ledger in self.ledgers.values_mut() {
             ledger.new_show();
         }
@@ -181,14 +182,14 @@ impl Engine {
         let now = self.clock.now_ms();
         let ended = sqlx::query("UPDATE shows SET ended_at = $1 WHERE id = $2")
             .bind(now)
-            .bind(show.id)
+            .bind(show.id.get())
             .execute(self.store.pool())
             .await;
         if let Err(e) = ended {
             self.show = Some(show);
             return Err(storage(e.into()));
         }
-        tracing::info!(show = show.id, "show ended");
+        tracing::info!(show = show.id.get(), "show ended");
         for ledger in self.ledgers.values_mut() {
             ledger.new_show();
         }
@@ -223,12 +224,12 @@ impl Engine {
         let show = self.show.as_mut().ok_or(EngagementError::NoShow)?;
         sqlx::query("UPDATE shows SET featured = $1 WHERE id = $2")
             .bind(json(&products))
-            .bind(show.id)
+            .bind(show.id.get())
             .execute(self.store.pool())
             .await
             .map_err(|e| storage(e.into()))?;
         show.featured = products.clone();
-        tracing::info!(show = show.id, ?products, "featured");
+        tracing::info!(show = show.id.get(), ?products, "featured");
         let show = show.clone();
         let _ = self.events.send(EngagementEvent::Featured { products });
         Ok(show)

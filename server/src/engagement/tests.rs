@@ -393,7 +393,7 @@ async fn polls_count_one_vote_each_and_close() {
             Err(EngagementError::BadOption)
         );
         assert_eq!(
-            engagement.vote(bob, 12345, 0).await,
+            engagement.vote(bob, PollId(12345), 0).await,
             Err(EngagementError::UnknownPoll)
         );
         assert_eq!(grants(&store, ada, "poll_answer").await, 1);
@@ -521,7 +521,11 @@ async fn questions_are_asked_upvoted_by_others_and_answered() {
 
 /// Polls the engine until `giveaway` has `draws` draws, for at most 10 s
 /// (it looks at its clock four times a second).
-async fn drawn(engagement: &EngagementHandle, giveaway: i64, draws: usize) -> Option<Giveaway> {
+async fn drawn(
+    engagement: &EngagementHandle,
+    giveaway: GiveawayId,
+    draws: usize,
+) -> Option<Giveaway> {
     for _ in 0..1000 {
         let g = engagement.giveaway(giveaway).await.unwrap();
         if g.draws.len() >= draws {

@@ -16,6 +16,7 @@ use serde::Deserialize;
 use std::convert::Infallible;
 use std::time::Duration;
 use utoipa::IntoParams;
+use vitrine_shared::ShowId;
 use vitrine_shared::api::{DashboardView, ShowSummary, ShowView};
 
 const INDEX: &str = include_str!("../../../assets/console/index.html");
@@ -112,7 +113,7 @@ pub async fn dashboard(
 
 async fn show(state: &AppState, raw: &str) -> Result<ShowView, ApiError> {
     let not_found = || ApiError::from(EngagementError::UnknownShow);
-    let id: i64 = raw.parse().map_err(|_| not_found())?;
+    let id: ShowId = raw.parse().map_err(|_| not_found())?;
     let show = crate::engagement::show_by_id(&state.store, id)
         .await?
         .ok_or_else(not_found)?;

@@ -10,13 +10,13 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::IntoParams;
+use vitrine_shared::ChatText;
 use vitrine_shared::api::{
     AskQuestion, CreateGiveaway, CreatePoll, DrawView, FeatureProducts, GiveawayView, GrantView,
     InviteView, LeaderView, LeaderboardView, PollView, QuestView, QuestionList, QuestionView,
     RedeemRequest, Redeemed, RewardOffer, RewardsView, ShowList, ShowView, StartShow, VoteRequest,
 };
 use vitrine_shared::protocol::{EntryRule, RejectReason};
-use vitrine_shared::{ChatText, ProductId};
 
 impl From<EngagementError> for ApiError {
     fn from(e: EngagementError) -> Self {
@@ -55,14 +55,10 @@ impl From<EngagementError> for ApiError {
     }
 }
 
-fn id(raw: &str, missing: EngagementError) -> Result<i64, ApiError> {
+/// A path's id: one that does not parse names nothing, so it is the
+/// resource's 404.
+fn id<Id: std::str::FromStr>(raw: &str, missing: EngagementError) -> Result<Id, ApiError> {
     raw.parse().map_err(|_| ApiError::from(missing))
-}
-
-fn product_ids(raw: Vec<String>) -> Result<Vec<ProductId>, ApiError> {
-    raw.into_iter()
-        .map(|p| ProductId::new(p).map_err(|_| ApiError::from(EngagementError::UnknownProduct)))
-        .collect()
 }
 
 fn poll_view(p: Poll) -> PollView {
@@ -138,10 +134,14 @@ pub async fn start_show(
     ApiJson(body): ApiJson<StartShow>,
 ) -> Result<(StatusCode, Json<ShowView>), ApiError> {
     who.require_host()?;
-    let lineup = product_ids(body.lineup)?;
     let show = state
         .engagement
-        .create_show(who.account.id, body.title, body.scheduled_at_ms, lineup)
+        .create_show(
+            who.account.id,
+            body.title,
+            body.scheduled_at_ms,
+            body.lineup,
+        )
         .await?;
     Ok((StatusCode::CREATED, Json(show_view(show))))
 }
@@ -217,10 +217,7 @@ pub async fn feature(
             ),
         ));
     }
-    let show = state
-        .engagement
-        .feature(product_ids(body.products)?)
-        .await?;
+    let show = state.engagement.feature(body.products).await?;
     Ok(Json(show_view(show)))
 }
 

@@ -9,6 +9,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use sha2::{Digest, Sha256};
+use vitrine_shared::SaleId;
 use vitrine_shared::api::{ClaimRequest, ClaimView, FlashSaleView, StartFlashSale};
 use vitrine_shared::{Currency, Money, Sku};
 
@@ -67,7 +68,7 @@ pub async fn get_flash_sale(
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<FlashSaleView>, ApiError> {
     let not_found = || ApiError::from(CommerceError::UnknownSale);
-    let id: i64 = id.parse().map_err(|_| not_found())?;
+    let id: SaleId = id.parse().map_err(|_| not_found())?;
     let sale = state.commerce.sale(id).await?.ok_or_else(not_found)?;
     Ok(Json(flash_sale_view(sale)))
 }
@@ -133,7 +134,7 @@ pub async fn claim_flash_sale(
     headers: HeaderMap,
     ApiJson(body): ApiJson<ClaimRequest>,
 ) -> Result<(StatusCode, Json<ClaimView>), ApiError> {
-    let sale_id: i64 = id
+    let sale_id: SaleId = id
         .parse()
         .map_err(|_| ApiError::from(CommerceError::UnknownSale))?;
     let idempotency = idempotency_key(&headers)?.map(|key| {

@@ -9,6 +9,7 @@ use crate::views::order_view;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use vitrine_shared::OrderId;
 use vitrine_shared::api::{OrderList, OrderView, PayRequest, RefundRequest};
 
 /// Your orders, newest first.
@@ -57,7 +58,7 @@ pub async fn get_order(
             "no such order of yours",
         )
     };
-    let id: i64 = id.parse().map_err(|_| not_found())?;
+    let id: OrderId = id.parse().map_err(|_| not_found())?;
     let order = state
         .commerce
         .order(who.account.id, id)
@@ -91,7 +92,7 @@ pub async fn pay_order(
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<PayRequest>,
 ) -> Result<Json<OrderView>, ApiError> {
-    let id: i64 = id
+    let id: OrderId = id
         .parse()
         .map_err(|_| ApiError::from(CommerceError::UnknownOrder))?;
     use vitrine_shared::validated::MAX_PAYMENT_METHOD_CHARS;
@@ -111,7 +112,7 @@ async fn advance(
     id: String,
     step: OrderStep,
 ) -> Result<Json<OrderView>, ApiError> {
-    let id: i64 = id
+    let id: OrderId = id
         .parse()
         .map_err(|_| ApiError::from(CommerceError::UnknownOrder))?;
     let order = state
@@ -188,7 +189,7 @@ pub async fn refund_order(
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<RefundRequest>,
 ) -> Result<Json<OrderView>, ApiError> {
-    let id: i64 = id
+    let id: OrderId = id
         .parse()
         .map_err(|_| ApiError::from(CommerceError::UnknownOrder))?;
     let order = state

@@ -12,7 +12,7 @@ use vitrine_shared::api::{ProductList, ProductView, VariantView};
 
 pub(super) fn view(p: Product) -> ProductView {
     ProductView {
-        id: p.id.to_string(),
+        id: p.id,
         name: p.name,
         category: p.category.to_string(),
         description: p.description,
@@ -23,7 +23,7 @@ pub(super) fn view(p: Product) -> ProductView {
             .variants
             .into_iter()
             .map(|v| VariantView {
-                sku: v.sku.to_string(),
+                sku: v.sku,
                 options: v.options,
                 price: v.price.into(),
                 stock: v.stock,

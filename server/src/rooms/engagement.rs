@@ -33,6 +33,7 @@ use vitrine_shared::protocol::{
     QuestionNet, RejectReason, Rejection,
 };
 use vitrine_shared::{AccountId, RoomCommand, ServerMessage};
+use vitrine_shared::{GiveawayId, PollId, QuestionId};
 
 /// Live poll results go out at most this often (final ones at once).
 pub const RESULTS_EVERY: Duration = Duration::from_millis(250);
@@ -82,14 +83,14 @@ pub struct EngagementLink {
     /// The last chat line logged, per room.
     logged: HashMap<Entity, u64>,
     /// What a newcomer is shown.
-    polls: BTreeMap<i64, PollNet>,
-    questions: BTreeMap<i64, QuestionNet>,
-    giveaways: BTreeMap<i64, GiveawayNet>,
+    polls: BTreeMap<PollId, PollNet>,
+    questions: BTreeMap<QuestionId, QuestionNet>,
+    giveaways: BTreeMap<GiveawayId, GiveawayNet>,
     leaderboard: Option<EngagementEventNet>,
     show_live: Option<String>,
     featured: Vec<vitrine_shared::ProductId>,
     /// Poll results not yet sent: the latest counts per poll.
-    results: BTreeMap<i64, Vec<u32>>,
+    results: BTreeMap<PollId, Vec<u32>>,
     results_sent_at: Duration,
     pending: Vec<(ClientId, CommandKind, Pending)>,
 }

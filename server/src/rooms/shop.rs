@@ -20,6 +20,7 @@ use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use tokio::sync::broadcast::error::TryRecvError;
 use tokio::sync::{broadcast, oneshot};
+use vitrine_shared::SaleId;
 use vitrine_shared::protocol::{
     CartChange, CartLineNet, CartNet, CheckoutCommand, ClaimRefusal, CommandKind, CommerceEventNet,
     CouponNet, DiscountNet, FlashSaleNet, OrderLineNet, OrderNet, OrderStatus, RejectReason,
@@ -54,7 +55,7 @@ pub struct ShopLink {
     commerce: CommerceHandle,
     events: broadcast::Receiver<CommerceEvent>,
     /// Sales announced and not yet ended, for newcomers' welcome.
-    pub sales: BTreeMap<i64, FlashSaleNet>,
+    pub sales: BTreeMap<SaleId, FlashSaleNet>,
     /// The coupon pinned in the show, for newcomers' welcome.
     pub pinned: Option<CouponNet>,
     claims: Vec<Awaited<Result<Claimed, CommerceError>>>,
@@ -165,8 +166,8 @@ fn checkout_idempotency(command: &CheckoutCommand) -> (String, u64) {
 fn net(sale: &FlashSale) -> FlashSaleNet {
     FlashSaleNet {
         id: sale.id,
-        product: sale.product.to_string(),
-        sku: sale.sku.to_string(),
+        product: sale.product.clone(),
+        sku: sale.sku.clone(),
         price: sale.price,
         quantity: sale.quantity,
         units_left: sale.units_left(),

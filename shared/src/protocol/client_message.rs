@@ -2,6 +2,7 @@
 //! room, with the room rules those commands are held to.
 
 use super::{CheckoutCommand, ClientChannel};
+use crate::ids::{GiveawayId, PollId, QuestionId, SaleId};
 use crate::pose::PoseNet;
 use crate::validated::{ChatText, ProductId, Reaction, Sku};
 use serde::{Deserialize, Serialize};
@@ -48,7 +49,7 @@ pub enum RoomCommand {
     React(Reaction),
     /// One tap in a flash sale. No price: the server sets it.
     ClaimFlashSale {
-        sale_id: i64,
+        sale_id: SaleId,
         quantity: u16,
     },
     /// Adds units of a variant to your cart, reserving them for the hold.
@@ -109,17 +110,17 @@ pub enum RoomCommand {
     },
     /// A vote in the open poll: the option's index.
     Vote {
-        poll_id: i64,
+        poll_id: PollId,
         option: u8,
     },
     /// A question for the host's Q&A queue.
     Ask(ChatText),
     /// One more voice behind someone else's question.
     Upvote {
-        question_id: i64,
+        question_id: QuestionId,
     },
     EnterGiveaway {
-        giveaway_id: i64,
+        giveaway_id: GiveawayId,
     },
 }
 

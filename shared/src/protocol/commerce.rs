@@ -2,6 +2,7 @@
 //! coupons as rooms see them.
 
 use super::ShopRefusal;
+use crate::ids::{OrderId, SaleId};
 use crate::money::Money;
 use crate::validated::{CouponCode, PaymentMethod, ProductId, Sku};
 use serde::{Deserialize, Serialize};
@@ -28,9 +29,9 @@ pub enum Purchase {
 /// A flash sale as rooms see it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FlashSaleNet {
-    pub id: i64,
-    pub product: String,
-    pub sku: String,
+    pub id: SaleId,
+    pub product: ProductId,
+    pub sku: Sku,
     pub price: Money,
     pub quantity: i64,
     pub units_left: i64,
@@ -46,22 +47,22 @@ pub struct FlashSaleNet {
 pub enum CommerceEventNet {
     SaleAnnounced(FlashSaleNet),
     SaleOpened {
-        sale_id: i64,
+        sale_id: SaleId,
     },
     UnitsLeft {
-        sale_id: i64,
+        sale_id: SaleId,
         units_left: i64,
     },
     SoldOut {
-        sale_id: i64,
+        sale_id: SaleId,
     },
     SaleEnded {
-        sale_id: i64,
+        sale_id: SaleId,
     },
     /// To the claimer only: the order the claim made.
     Claimed {
-        sale_id: i64,
-        order_id: i64,
+        sale_id: SaleId,
+        order_id: OrderId,
         quantity: i64,
         total: Money,
     },
@@ -160,7 +161,7 @@ pub struct OrderLineNet {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderNet {
-    pub id: i64,
+    pub id: OrderId,
     pub status: OrderStatus,
     /// What is charged: the lines less the discount.
     pub total: Money,

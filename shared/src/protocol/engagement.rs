@@ -1,13 +1,14 @@
 //! Engagement on the wire: polls, questions, giveaways, points and the
 //! leaderboard.
 
+use crate::ids::{GiveawayId, PollId, QuestionId};
 use crate::validated::{ChatText, DisplayName, ProductId};
 use serde::{Deserialize, Serialize};
 
 /// A poll as rooms see it: counts are live until it closes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PollNet {
-    pub id: i64,
+    pub id: PollId,
     pub question: String,
     pub options: Vec<String>,
     pub counts: Vec<u32>,
@@ -18,7 +19,7 @@ pub struct PollNet {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QuestionNet {
-    pub id: i64,
+    pub id: QuestionId,
     pub name: DisplayName,
     pub text: ChatText,
     pub votes: u32,
@@ -37,7 +38,7 @@ pub enum EntryRule {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GiveawayNet {
-    pub id: i64,
+    pub id: GiveawayId,
     pub prize: String,
     pub rule: EntryRule,
     /// Unix milliseconds: entries close then, and the draw follows.
@@ -60,27 +61,27 @@ pub enum EngagementEventNet {
     PollOpened(PollNet),
     /// Live results, at most a few times a second.
     PollResults {
-        poll_id: i64,
+        poll_id: PollId,
         counts: Vec<u32>,
         closed: bool,
     },
     QuestionAsked(QuestionNet),
     QuestionVotes {
-        question_id: i64,
+        question_id: QuestionId,
         votes: u32,
     },
     QuestionAnswered {
-        question_id: i64,
+        question_id: QuestionId,
     },
     GiveawayOpened(GiveawayNet),
     GiveawayEntries {
-        giveaway_id: i64,
+        giveaway_id: GiveawayId,
         entries: u32,
     },
     /// The draw: `seed` (hex) is revealed so that anyone can check it
     /// against the commitment and recompute the winner.
     GiveawayDrawn {
-        giveaway_id: i64,
+        giveaway_id: GiveawayId,
         draw: u32,
         winner: DisplayName,
         seed: String,

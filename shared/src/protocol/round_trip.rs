@@ -2,7 +2,7 @@
 //! bytes never panic the decoder.
 
 use super::*;
-use crate::ids::{AccountId, MemberSlot, Role};
+use crate::ids::{AccountId, GiveawayId, MemberSlot, OrderId, PollId, QuestionId, Role, SaleId};
 use crate::money::Money;
 use crate::pose::{PoseDeltaQ, PoseNet, PoseQ, RoomBounds, TrackedPoseNet, XrPoseNet};
 use crate::validated::{
@@ -89,14 +89,21 @@ fn client_message() -> impl Strategy<Value = ClientMessage> {
         reaction().prop_map(|r| ClientMessage::Room(RoomCommand::React(r))),
         (any::<i64>(), any::<u8>(), any::<i64>(), any::<bool>()).prop_map(
             |(poll_id, option, id, vote)| ClientMessage::Room(if vote {
-                RoomCommand::Vote { poll_id, option }
+                RoomCommand::Vote {
+                    poll_id: PollId(poll_id),
+                    option,
+                }
             } else {
-                RoomCommand::Upvote { question_id: id }
+                RoomCommand::Upvote {
+                    question_id: QuestionId(id),
+                }
             })
         ),
         chat().prop_map(|c| ClientMessage::Room(RoomCommand::Ask(c))),
         any::<i64>().prop_map(
-            |giveaway_id| ClientMessage::Room(RoomCommand::EnterGiveaway { giveaway_id })
+            |giveaway_id| ClientMessage::Room(RoomCommand::EnterGiveaway {
+                giveaway_id: GiveawayId(giveaway_id)
+            })
         ),
         "[a-z0-9-]{1,64}".prop_map(|p| ClientMessage::Room(RoomCommand::Inspect {
             product: ProductId::new(p).unwrap()
@@ -137,7 +144,10 @@ fn client_message() -> impl Strategy<Value = ClientMessage> {
         )
             .prop_map(|(to, yaw)| ClientMessage::Room(RoomCommand::Teleport { to, yaw })),
         (any::<i64>(), any::<u16>()).prop_map(|(sale_id, quantity)| {
-            ClientMessage::Room(RoomCommand::ClaimFlashSale { sale_id, quantity })
+            ClientMessage::Room(RoomCommand::ClaimFlashSale {
+                sale_id: SaleId(sale_id),
+                quantity,
+            })
         }),
         (sku(), any::<u16>(), any::<bool>()).prop_map(|(sku, quantity, add)| {
             ClientMessage::Room(if add {
@@ -200,7 +210,7 @@ fn order() -> impl Strategy<Value = OrderNet> {
         prop::collection::vec((sku(), any::<i64>(), money()), 0..4),
     )
         .prop_map(|(id, status, total, lines)| OrderNet {
-            id,
+            id: OrderId(id),
             status,
             total,
             discount: Money::new(0, crate::Currency::EUR),
@@ -280,14 +290,14 @@ fn server_message() -> impl Strategy<Value = ServerMessage> {
         )
             .prop_map(|(poll_id, counts, closed)| ServerMessage::Engagement(
                 EngagementEventNet::PollResults {
-                    poll_id,
+                    poll_id: PollId(poll_id),
                     counts,
                     closed
                 }
             )),
         (any::<i64>(), name(), chat(), any::<u32>()).prop_map(|(id, name, text, votes)| {
             ServerMessage::Engagement(EngagementEventNet::QuestionAsked(QuestionNet {
-                id,
+                id: QuestionId(id),
                 name,
                 text,
                 votes,
@@ -297,7 +307,7 @@ fn server_message() -> impl Strategy<Value = ServerMessage> {
         (any::<i64>(), any::<u32>(), name(), "[0-9a-f]{64}").prop_map(
             |(giveaway_id, draw, winner, seed)| {
                 ServerMessage::Engagement(EngagementEventNet::GiveawayDrawn {
-                    giveaway_id,
+                    giveaway_id: GiveawayId(giveaway_id),
                     draw,
                     winner,
                     seed,
@@ -387,9 +397,9 @@ fn server_message() -> impl Strategy<Value = ServerMessage> {
         ".{0,40}".prop_map(|reason| ServerMessage::ShuttingDown { reason }),
         (any::<i64>(), any::<i64>(), 0i64..1_000_000).prop_map(|(id, starts, left)| {
             ServerMessage::Commerce(CommerceEventNet::SaleAnnounced(FlashSaleNet {
-                id,
-                product: "glow-serum".into(),
-                sku: "glow-serum-30ml".into(),
+                id: SaleId(id),
+                product: ProductId::new("glow-serum").unwrap(),
+                sku: Sku::new("glow-serum-30ml").unwrap(),
                 price: Money::new(1990, crate::Currency::EUR),
                 quantity: left + 1,
                 units_left: left,
@@ -400,7 +410,7 @@ fn server_message() -> impl Strategy<Value = ServerMessage> {
         }),
         (any::<i64>(), any::<i64>()).prop_map(|(sale_id, units_left)| {
             ServerMessage::Commerce(CommerceEventNet::UnitsLeft {
-                sale_id,
+                sale_id: SaleId(sale_id),
                 units_left,
             })
         }),

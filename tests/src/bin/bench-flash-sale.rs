@@ -201,7 +201,7 @@ async fn naive_claim(store: &Store, sale_id: i64, buyer: i64) -> Result<bool, sq
         .bind(sale_id)
         .execute(&mut *tx)
         .await?;
-    let order = vitrine_server::ids::new_id();
+    let order: i64 = vitrine_server::ids::new_id();
     sqlx::query(
         "INSERT INTO orders (id, account_id, status, total_minor, currency, flash_sale_id, idempotency_key, \
          request_hash, created_at, updated_at) VALUES ($1, $2, 'pending', 990, 'EUR', $3, NULL, NULL, $4, $4)",
@@ -221,7 +221,7 @@ async fn naive_claim(store: &Store, sale_id: i64, buyer: i64) -> Result<bool, sq
 }
 
 async fn naive_run(store: &Store, claims: usize, clients: usize) -> Result<Figures, String> {
-    let sale_id = vitrine_server::ids::new_id();
+    let sale_id: i64 = vitrine_server::ids::new_id();
     let now = store.clock().now_ms();
     sqlx::query(
         "INSERT INTO flash_sales (id, sku, product_id, price_minor, currency, quantity, sold, per_buyer_limit, \

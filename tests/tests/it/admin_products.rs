@@ -488,5 +488,8 @@ fn only_hosts_and_co_hosts_write_products() {
     assert_eq!(create(&server, Some(&co_host), &body).status, 201);
     let updated = update(&server, Some(&co_host), "glow-serum", &change);
     assert_eq!(updated.status, 200, "{}", updated.body);
-    assert_eq!(stock_of(&updated.product(), &serum.variants[0].sku), 1);
+    assert_eq!(
+        stock_of(&updated.product(), serum.variants[0].sku.as_str()),
+        1
+    );
 }

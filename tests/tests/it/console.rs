@@ -350,7 +350,7 @@ fn the_dashboard_summary_and_exports_follow_the_show() {
         assert!(started.elapsed() < Duration::from_secs(15), "{d:?}");
         std::thread::sleep(Duration::from_millis(100));
     };
-    assert_eq!(dashboard.show.as_ref().map(|s| s.id), Some(show_id));
+    assert_eq!(dashboard.show.as_ref().map(|s| s.id.get()), Some(show_id));
     assert_eq!(
         dashboard.sales.minor,
         order["total"]["minor"].as_i64().unwrap()

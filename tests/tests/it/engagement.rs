@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use vitrine_client::net::{NetClient, RoomChange, SignedIn};
 use vitrine_shared::api::{GiveawayView, PollView, RewardsView};
 use vitrine_shared::protocol::{EngagementRefusal, RejectReason};
-use vitrine_shared::{ChatText, PoseNet, Reaction, Role, RoomCommand};
+use vitrine_shared::{ChatText, PollId, PoseNet, Reaction, Role, RoomCommand};
 use vitrine_tests::{Http, TestServer, joined_as, pump, step_until};
 
 fn rewards(http: &Http, token: &str) -> RewardsView {
@@ -226,7 +226,7 @@ fn polls_and_questions_from_the_room() {
         option: 1,
     });
     clients[1].send_command(RoomCommand::Vote {
-        poll_id: poll.id + 1,
+        poll_id: PollId(poll.id.get() + 1),
         option: 0,
     });
     assert!(

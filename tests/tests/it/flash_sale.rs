@@ -8,9 +8,9 @@ use std::time::Duration;
 use vitrine_client::net::NetClient;
 use vitrine_server::config::RateConfig;
 use vitrine_shared::Role;
-use vitrine_shared::RoomCommand;
 use vitrine_shared::api::{ClaimView, FlashSaleView, OrderList};
 use vitrine_shared::protocol::{ClaimRefusal, CommerceEventNet, RejectReason};
+use vitrine_shared::{RoomCommand, SaleId};
 use vitrine_tests::{Http, TestServer, guest, joined_client, pump, pump_all, step_until, stock_of};
 
 fn start_sale(http: &Http, host: &str, sku: &str, quantity: i64, limit: i64) -> FlashSaleView {
@@ -25,7 +25,7 @@ fn start_sale(http: &Http, host: &str, sku: &str, quantity: i64, limit: i64) -> 
 
 /// Polls the sale (as a shopper's app would) until it opens, keeping room
 /// clients' links alive meanwhile; the countdown is at least 10 s by rule.
-fn wait_until_live(http: &Http, sale: i64, clients: &mut [NetClient]) {
+fn wait_until_live(http: &Http, sale: SaleId, clients: &mut [NetClient]) {
     let live = step_until(Duration::from_secs(30), || {
         pump_all(clients);
         let (_, body) = http.call(
@@ -261,7 +261,7 @@ fn every_room_sees_the_countdown_and_the_units_left_and_buys_in_one_tap() {
         quantity: 0,
     });
     all[0].send_command(RoomCommand::ClaimFlashSale {
-        sale_id: 7,
+        sale_id: SaleId(7),
         quantity: 1,
     });
     assert!(step_until(Duration::from_secs(10), || {

@@ -18,7 +18,7 @@ use bevy::prelude::*;
 use view::{LocalUi, ShowroomView, ViewInputs};
 use vitrine_shared::protocol::{CheckoutCommand, CommerceEventNet, Purchase};
 use vitrine_shared::validated::MAX_CHAT_BYTES;
-use vitrine_shared::{ChatText, PaymentMethod, Reaction, RoomCommand, Sku};
+use vitrine_shared::{ChatText, PaymentMethod, Reaction, RoomCommand, SaleId, Sku};
 
 // Focus is shared vocabulary (the root's `focus`); its old path stays.
 pub use super::focus::UiFocus;
@@ -60,11 +60,11 @@ pub enum UiAction {
     PickUpOrPutBack,
     Drop,
     LookClosely,
-    AddToCart { sku: String },
-    BuyNow { sku: String },
-    SetQuantity { sku: String, quantity: u16 },
+    AddToCart { sku: Sku },
+    BuyNow { sku: Sku },
+    SetQuantity { sku: Sku, quantity: u16 },
     Checkout,
-    ClaimFlashSale(i64),
+    ClaimFlashSale(SaleId),
     React(Reaction),
     OpenChat,
     SendChat,
@@ -148,22 +148,25 @@ fn shop_actions(
                 ui.local.variant.insert(product.clone(), *index);
                 None
             }
-            UiAction::AddToCart { sku } => Sku::new(sku.clone())
-                .ok()
-                .map(|sku| RoomCommand::AddToCart { sku, quantity: 1 }),
-            UiAction::SetQuantity { sku, quantity } => {
-                Sku::new(sku.clone())
-                    .ok()
-                    .map(|sku| RoomCommand::SetCartQuantity {
-                        sku,
-                        quantity: *quantity,
-                    })
-            }
-            UiAction::BuyNow { sku } => Sku::new(sku.clone()).ok().map(|sku| {
+            UiAction::AddToCart { sku } => Some(RoomCommand::AddToCart {
+                sku: sku.clone(),
+                quantity: 1,
+            }),
+            UiAction::SetQuantity { sku, quantity } => Some(RoomCommand::SetCartQuantity {
+                sku: sku.clone(),
+                quantity: *quantity,
+            }),
+            UiAction::BuyNow { sku } => {
                 let request_id = ui.request_id();
                 ui.local.checkout = Some(request_id);
-                checkout(request_id, Purchase::BuyNow { sku, quantity: 1 })
-            }),
+                Some(checkout(
+                    request_id,
+                    Purchase::BuyNow {
+                        sku: sku.clone(),
+                        quantity: 1,
+                    },
+                ))
+            }
             UiAction::Checkout => {
                 let request_id = ui.request_id();
                 ui.local.checkout = Some(request_id);

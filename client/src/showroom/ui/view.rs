@@ -7,8 +7,8 @@ use super::super::catalog::CatalogProduct;
 use super::super::session::LinkState;
 use crate::net::RoomMirror;
 use std::collections::BTreeMap;
-use vitrine_shared::Reaction;
 use vitrine_shared::protocol::OrderStatus;
+use vitrine_shared::{Reaction, SaleId, Sku};
 
 /// Lines of chat a panel shows.
 pub const CHAT_LINES: usize = 8;
@@ -57,7 +57,7 @@ pub struct FeaturedView {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct FlashSaleView {
-    pub id: i64,
+    pub id: SaleId,
     pub name: String,
     pub price: String,
     pub units_left: i64,
@@ -90,7 +90,7 @@ pub struct ProductCard {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct VariantLine {
-    pub sku: String,
+    pub sku: Sku,
     pub label: String,
     pub price: String,
     pub stock: i64,
@@ -107,7 +107,7 @@ pub struct CartView {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct CartLineView {
-    pub sku: String,
+    pub sku: Sku,
     pub name: String,
     pub quantity: i64,
     pub line_total: String,
@@ -169,7 +169,7 @@ pub fn reaction_label(r: Reaction) -> &'static str {
 
 pub fn build(input: &ViewInputs) -> ShowroomView {
     let mirror = input.mirror;
-    let product = |id: &str| input.catalog.iter().find(|p| p.view.id == id);
+    let product = |id: &str| input.catalog.iter().find(|p| p.view.id.as_str() == id);
     let name_of = |id: &str| {
         product(id)
             .map(|p| p.view.name.clone())
@@ -222,7 +222,7 @@ pub fn build(input: &ViewInputs) -> ShowroomView {
                 .filter(|s| s.ends_at_ms > input.now_ms)
                 .map(|s| FlashSaleView {
                     id: s.id,
-                    name: name_of(&s.product),
+                    name: name_of(s.product.as_str()),
                     price: s.price.to_string(),
                     units_left: s.units_left,
                     quantity: s.quantity,
@@ -249,17 +249,21 @@ pub fn build(input: &ViewInputs) -> ShowroomView {
         .unwrap_or_default();
 
     let card = input.card_product.and_then(product).map(|p| {
-        let chosen = input.ui.variant.get(&p.view.id).copied().unwrap_or(0);
+        let chosen = input
+            .ui
+            .variant
+            .get(p.view.id.as_str())
+            .copied()
+            .unwrap_or(0);
         let held_by = mirror.and_then(|m| {
-            let id = vitrine_shared::ProductId::new(p.view.id.clone()).ok()?;
-            let slot = m.held.get(&id)?;
+            let slot = m.held.get(&p.view.id)?;
             if Some(*slot) == m.you {
                 return None;
             }
             m.members.get(slot).map(|who| who.name.as_str().to_owned())
         });
         ProductCard {
-            product: p.view.id.clone(),
+            product: p.view.id.to_string(),
             name: p.view.name.clone(),
             description: p.view.description.clone(),
             price: p.view.price.display.clone(),
@@ -282,7 +286,7 @@ pub fn build(input: &ViewInputs) -> ShowroomView {
                 .collect(),
             held_by,
             holding: input.holding == Some(p.view.id.as_str()),
-            featured: mirror.is_some_and(|m| m.featured.iter().any(|f| f.as_str() == p.view.id)),
+            featured: mirror.is_some_and(|m| m.featured.contains(&p.view.id)),
         }
     });
 
@@ -310,7 +314,7 @@ pub fn build(input: &ViewInputs) -> ShowroomView {
                     .cart
                     .iter()
                     .map(|l| CartLineView {
-                        sku: l.sku.as_str().to_owned(),
+                        sku: l.sku.clone(),
                         name: l.name.clone(),
                         quantity: l.quantity,
                         line_total: l
@@ -415,7 +419,7 @@ mod tests {
         CartLineNet, FlashSaleNet, MemberInfo, OrderLineNet, OrderNet, ShopRefusal,
     };
     use vitrine_shared::{
-        AccountId, Currency, DisplayName, MemberSlot, Money, ProductId, Role, Sku,
+        AccountId, Currency, DisplayName, MemberSlot, Money, OrderId, ProductId, Role, Sku,
     };
 
     fn eur(minor: i64) -> Money {
@@ -426,7 +430,7 @@ mod tests {
         let price: MoneyView = eur(2490).into();
         CatalogProduct {
             view: ProductView {
-                id: id.into(),
+                id: ProductId::new(id).unwrap(),
                 name: format!("The {id}"),
                 category: "home".into(),
                 description: "A thing.".into(),
@@ -436,7 +440,7 @@ mod tests {
                 variants: variants
                     .iter()
                     .map(|(sku, stock)| VariantView {
-                        sku: (*sku).into(),
+                        sku: Sku::new(*sku).unwrap(),
                         options: [("size".to_owned(), sku.to_uppercase())].into(),
                         price: price.clone(),
                         stock: *stock,
@@ -514,9 +518,9 @@ mod tests {
         let catalog = [product("mug", &[("mug-s", 4)])];
         let mut m = mirror();
         let sale = |id, starts, ends, left| FlashSaleNet {
-            id,
-            product: "mug".into(),
-            sku: "mug-s".into(),
+            id: SaleId(id),
+            product: ProductId::new("mug").unwrap(),
+            sku: Sku::new("mug-s").unwrap(),
             price: eur(990),
             quantity: 50,
             units_left: left,
@@ -524,12 +528,17 @@ mod tests {
             starts_at_ms: starts,
             ends_at_ms: ends,
         };
-        m.flash_sales.insert(1, sale(1, 130_000, 200_000, 50));
-        m.flash_sales.insert(2, sale(2, 90_000, 165_500, 7));
-        m.flash_sales.insert(3, sale(3, 90_000, 165_000, 0));
-        m.flash_sales.insert(4, sale(4, 10_000, 99_000, 9));
+        m.flash_sales
+            .insert(SaleId(1), sale(1, 130_000, 200_000, 50));
+        m.flash_sales.insert(SaleId(2), sale(2, 90_000, 165_500, 7));
+        m.flash_sales.insert(SaleId(3), sale(3, 90_000, 165_000, 0));
+        m.flash_sales.insert(SaleId(4), sale(4, 10_000, 99_000, 9));
         let v = view(&m, &catalog, &LocalUi::default(), None);
-        let states: Vec<_> = v.flash_sales.iter().map(|s| (s.id, s.state)).collect();
+        let states: Vec<_> = v
+            .flash_sales
+            .iter()
+            .map(|s| (s.id.get(), s.state))
+            .collect();
         assert_eq!(
             states,
             vec![
@@ -566,7 +575,7 @@ mod tests {
         // No answer yet: no confirmation.
         assert!(v.confirmation.is_none());
         let order = OrderNet {
-            id: 42,
+            id: OrderId(42),
             status: OrderStatus::Pending,
             total: eur(3750),
             discount: eur(0),
@@ -580,7 +589,7 @@ mod tests {
         m.checkouts.insert(7, Ok(order.clone()));
         // The order moved on after the checkout's answer: the newest wins.
         m.orders.insert(
-            42,
+            OrderId(42),
             OrderNet {
                 status: OrderStatus::Paid,
                 ..order

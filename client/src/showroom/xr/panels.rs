@@ -429,6 +429,7 @@ fn collect_buttons(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use vitrine_shared::Sku;
 
     fn panel() -> WorldPanel {
         WorldPanel {
@@ -438,7 +439,7 @@ mod tests {
             buttons: vec![(
                 Rect::new(20.0, 150.0, 120.0, 190.0),
                 UiAction::AddToCart {
-                    sku: "mug-blue".into(),
+                    sku: Sku::new("mug-blue").unwrap(),
                 },
             )],
             text: Entity::PLACEHOLDER,
@@ -462,7 +463,7 @@ mod tests {
         assert_eq!(
             click(ray, [(&p, &at)].into_iter()),
             Some(UiAction::AddToCart {
-                sku: "mug-blue".into()
+                sku: Sku::new("mug-blue").unwrap()
             })
         );
         // The panel's top half has no button; a ray away misses it.
