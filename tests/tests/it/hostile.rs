@@ -10,9 +10,9 @@ use std::time::Duration;
 use vitrine_client::net::NetClient;
 use vitrine_shared::protocol::{CommandKind, RejectReason};
 use vitrine_shared::{
-    ChatText, ClientChannel, ClientMessage, PoseError, PoseNet, Reaction, RoomCommand, encode,
+    ChatText, ClientChannel, ClientMessage, PoseError, PoseNet, Reaction, RoomCommand, Sku, encode,
 };
-use vitrine_tests::{TestServer, joined_client, pump, step_until};
+use vitrine_tests::{Http, TestServer, joined_client, pump, step_until, stock_of};
 
 /// The room still relays chat between two well-behaved members.
 fn room_goes_on(a: &mut NetClient, b: &mut NetClient, text: &str) {
@@ -245,4 +245,28 @@ fn a_nan_teleport_is_refused_with_a_typed_error_not_a_disconnect() {
             .is_some_and(|p| (p.position[0] - at(2.0)[0]).abs() < 0.01)
     }));
     assert_eq!(c.mirror().rejections.len(), hostile.len());
+}
+
+#[test]
+fn a_malformed_sku_in_a_command_disconnects_the_sender_and_takes_nothing() {
+    let server = TestServer::start();
+    let http = Http::new(&server);
+    let (product, sku) = ("stoneware-mug", "stoneware-mug-sage");
+    let stock = stock_of(&http, product, sku);
+    assert_disconnected_for(&server, "malformed sku", |v| {
+        // A well-formed command whose SKU is then made upper case: the
+        // bytes still frame, but the SKU fails its check as it is decoded.
+        let command = RoomCommand::AddToCart {
+            sku: Sku::new(sku).unwrap(),
+            quantity: 1,
+        };
+        let mut bytes = encode(&ClientMessage::Room(command)).unwrap();
+        let at = bytes
+            .windows(sku.len())
+            .position(|w| w == sku.as_bytes())
+            .expect("the SKU's bytes");
+        bytes[at..at + sku.len()].make_ascii_uppercase();
+        v.send_raw(ClientChannel::Commands.into(), bytes);
+    });
+    assert_eq!(stock_of(&http, product, sku), stock);
 }

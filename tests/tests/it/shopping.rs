@@ -691,3 +691,43 @@ fn a_buyer_who_disconnects_mid_checkout_loses_nothing() {
     assert!(cart(&http, &token).lines.is_empty());
     assert_eq!(stock_of(&http, MUG.0, MUG.1), mug0 - 2);
 }
+
+/// A SKU that is not even well formed is refused where the body is read,
+/// with the typed 400 every malformed body gets, before any engine sees it:
+/// no order, no sale, no units taken.
+#[test]
+fn a_malformed_sku_in_a_body_is_refused_at_the_boundary_and_changes_nothing() {
+    let server = TestServer::start();
+    let http = Http::new(&server);
+    let host = server.sign_in_as("host.malformed", Role::Host);
+    let ada = guest(&http, "Ada");
+    let mug = stock_of(&http, MUG.0, MUG.1);
+
+    for bad in ["Stoneware-Mug-Sage", "../../etc", "", "mug sage"] {
+        let (status, body) = checkout(
+            &http,
+            &ada,
+            &format!("malformed-{bad}"),
+            json!({ "buy_now": { "sku": bad, "quantity": 1 }, "card": APPROVED }),
+        );
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (400, Some("invalid_body")),
+            "{bad}: {body}"
+        );
+        let sale = json!({
+            "sku": bad, "sale_price_minor": 990, "currency": "EUR", "quantity": 5,
+            "per_buyer_limit": 1, "countdown_secs": 10, "duration_secs": 120,
+        });
+        let (status, body) =
+            http.call("POST", "/api/v1/flash-sales", Some(&host), None, Some(sale));
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (400, Some("invalid_body")),
+            "{bad}: {body}"
+        );
+    }
+    assert!(orders(&http, &ada).is_empty());
+    assert!(cart(&http, &ada).lines.is_empty());
+    assert_eq!(stock_of(&http, MUG.0, MUG.1), mug);
+}
