@@ -402,6 +402,8 @@ pub struct CartView {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AddToCart {
+    // Text, not `Sku`: a malformed SKU names no variant, so it is a 404
+    // `unknown_sku` like an unknown one (the handler checks it), not a 400.
     pub sku: String,
     /// 1 to 100; the line may hold at most 100.
     #[serde(default = "one")]

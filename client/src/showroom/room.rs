@@ -652,13 +652,8 @@ fn spawn_displays(
     let mut trims = std::collections::HashMap::new();
     let spots = display_spots(catalog.products.len(), &layout.bounds);
     for (product, (at, yaw)) in catalog.products.iter().zip(spots) {
-        let Ok(id) = ProductId::new(product.view.id.clone()) else {
-            warn!(
-                "product id {:?} is not valid: not displayed",
-                product.view.id
-            );
-            continue;
-        };
+        // Valid by construction: the catalog's ids are checked as they are read.
+        let id = product.view.id.clone();
         let bounds = product.bounds;
         let tall = bounds.size().y > TALL_MODEL;
         let top = if tall { 0.05 } else { PLINTH_HEIGHT };

@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, StatusCode};
 use sha2::{Digest, Sha256};
 use vitrine_shared::SaleId;
 use vitrine_shared::api::{ClaimRequest, ClaimView, FlashSaleView, StartFlashSale};
-use vitrine_shared::{Currency, Money, Sku};
+use vitrine_shared::{Currency, Money};
 
 /// Announce a flash sale: its units leave normal stock now, it opens after
 /// the countdown, and unsold units return when it ends.
@@ -36,12 +36,11 @@ pub async fn start_flash_sale(
     ApiJson(body): ApiJson<StartFlashSale>,
 ) -> Result<(StatusCode, Json<FlashSaleView>), ApiError> {
     who.require_host()?;
-    let sku =
-        Sku::new(body.sku).map_err(|e| ApiError::bad_request("invalid_sale", e.to_string()))?;
     let currency = Currency::new(&body.currency)
         .map_err(|e| ApiError::bad_request("invalid_sale", e.to_string()))?;
     let spec = FlashSaleSpec {
-        sku,
+        // Checked as the body was read: a malformed one is a 400 `invalid_body`.
+        sku: body.sku,
         price: Money::new(body.sale_price_minor, currency),
         quantity: body.quantity,
         per_buyer_limit: body.per_buyer_limit,
