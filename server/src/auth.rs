@@ -7,7 +7,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use thiserror::Error;
-use vitrine_shared::limits::accounts::{PASSWORD_BYTES, USERNAME_CHARS};
+use vitrine_shared::limits::accounts::{PASSWORD_CHARS, USERNAME_CHARS};
 
 const PREFIX: &str = "vt1";
 
@@ -85,15 +85,16 @@ pub fn check_username(name: &str) -> Result<(), String> {
     }
 }
 
-/// Passwords: [`PASSWORD_BYTES`] bytes; anything else is up to the person.
+/// Passwords: [`PASSWORD_CHARS`] characters; anything else is up to the
+/// person.
 pub fn check_password(password: &str) -> Result<(), String> {
-    if PASSWORD_BYTES.contains(&password.len()) {
+    if PASSWORD_CHARS.contains(&password.chars().count()) {
         Ok(())
     } else {
         Err(format!(
-            "a password is {} to {} bytes long",
-            PASSWORD_BYTES.start(),
-            PASSWORD_BYTES.end()
+            "a password is {} to {} characters long",
+            PASSWORD_CHARS.start(),
+            PASSWORD_CHARS.end()
         ))
     }
 }
