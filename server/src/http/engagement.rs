@@ -20,40 +20,12 @@ use vitrine_shared::api::{
 use vitrine_shared::protocol::{EntryRule, RejectReason};
 use vitrine_shared::{ChatText, ProductId};
 
+/// The status and code from engagement's one table, the message from the
+/// error.
 impl From<EngagementError> for ApiError {
     fn from(e: EngagementError) -> Self {
-        let message = e.to_string();
-        let (status, code) = match e {
-            EngagementError::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
-            EngagementError::NoShow => (StatusCode::NOT_FOUND, "no_show"),
-            EngagementError::UnknownShow => (StatusCode::NOT_FOUND, "show_not_found"),
-            EngagementError::ShowEnded => (StatusCode::CONFLICT, "show_ended"),
-            EngagementError::UnknownPoll => (StatusCode::NOT_FOUND, "poll_not_found"),
-            EngagementError::PollClosed => (StatusCode::CONFLICT, "poll_closed"),
-            EngagementError::BadOption => (StatusCode::BAD_REQUEST, "bad_option"),
-            EngagementError::AlreadyVoted => (StatusCode::CONFLICT, "already_voted"),
-            EngagementError::UnknownQuestion => (StatusCode::NOT_FOUND, "question_not_found"),
-            EngagementError::OwnQuestion => (StatusCode::CONFLICT, "own_question"),
-            EngagementError::AlreadyUpvoted => (StatusCode::CONFLICT, "already_upvoted"),
-            EngagementError::TooManyQuestions(_) => (StatusCode::CONFLICT, "too_many_questions"),
-            EngagementError::UnknownProduct => (StatusCode::NOT_FOUND, "product_not_found"),
-            EngagementError::UnknownGiveaway => (StatusCode::NOT_FOUND, "giveaway_not_found"),
-            EngagementError::GiveawayOpen => (StatusCode::CONFLICT, "giveaway_open"),
-            EngagementError::GiveawayClosed => (StatusCode::CONFLICT, "giveaway_closed"),
-            EngagementError::AlreadyEntered => (StatusCode::CONFLICT, "already_entered"),
-            EngagementError::NotEligible(_) => (StatusCode::FORBIDDEN, "not_eligible"),
-            EngagementError::NotWinner => (StatusCode::FORBIDDEN, "not_winner"),
-            EngagementError::ClaimExpired => (StatusCode::GONE, "claim_expired"),
-            EngagementError::UnknownReward => (StatusCode::NOT_FOUND, "reward_not_found"),
-            EngagementError::NotEnoughPoints { .. } => (StatusCode::CONFLICT, "not_enough_points"),
-            EngagementError::UnknownInvite => (StatusCode::NOT_FOUND, "invite_not_found"),
-            EngagementError::RedeemFailed
-            | EngagementError::Storage
-            | EngagementError::Unavailable => {
-                (StatusCode::SERVICE_UNAVAILABLE, "engagement_unavailable")
-            }
-        };
-        ApiError::new(status, code, message)
+        let refusal = e.refusal();
+        ApiError::new(refusal.status, refusal.code, e.to_string())
     }
 }
 
