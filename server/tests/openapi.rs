@@ -3,8 +3,10 @@
 //! called with requests built from its schemas (a valid example, no token,
 //! a shopper's token, a malformed, a mistyped and an oversized body), and
 //! every answer's status must be one the document lists for it; each limit
-//! a schema states is probed at the limit (not refused) and one past it
-//! (refused with a documented 400 or 422). A second server with one-request
+//! a schema states (lengths, ranges, item counts, enums, character patterns;
+//! in each alternative of a `oneOf`; of body fields and of query and header
+//! parameters) is probed at the limit (not refused) and one past it (refused
+//! with a documented 400 or 422). A second server with one-request
 //! buckets shows the 429s are documented too.
 
 use serde_json::{Map, Value, json};
@@ -90,6 +92,31 @@ impl Api {
         headers: &[(String, String)],
         body: Option<&Body>,
     ) -> Reply {
+        self.send(method, path, token, headers, body, true)
+    }
+
+    /// [`Api::call`] with the headers exactly as given: for a probe of a
+    /// header's own limits.
+    fn call_exact(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        headers: &[(String, String)],
+        body: Option<&Body>,
+    ) -> Reply {
+        self.send(method, path, token, headers, body, false)
+    }
+
+    fn send(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        headers: &[(String, String)],
+        body: Option<&Body>,
+        fresh_keys: bool,
+    ) -> Reply {
         let mut req = ureq::http::Request::builder()
             .method(method.to_uppercase().as_str())
             .uri(format!("{}{path}", self.base))
@@ -99,12 +126,10 @@ impl Api {
             req = req.header("Authorization", format!("Bearer {t}"));
         }
         for (name, value) in headers {
-            // Each request its own key: a probe is a new request, not a
-            // retry. The key keeps its length, so a probe of the header's
-            // length limit sends the length it means to.
-            let value = if name.eq_ignore_ascii_case("Idempotency-Key") {
+            // Each request its own key: a probe is a new request, not a retry.
+            let value = if fresh_keys && name.eq_ignore_ascii_case("Idempotency-Key") {
                 let n = KEYS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                unique_tail(value, n)
+                format!("{value}-{n}")
             } else {
                 value.clone()
             };
@@ -174,15 +199,6 @@ impl Drop for Api {
     fn drop(&mut self) {
         self.shutdown.trigger();
     }
-}
-
-/// `value` with its last characters replaced by `n` (as many of its digits
-/// as fit), so its length stays the same.
-fn unique_tail(value: &str, n: u64) -> String {
-    let digits = n.to_string();
-    let keep = value.len().saturating_sub(digits.len());
-    let tail = &digits[digits.len() - (value.len() - keep)..];
-    format!("{}{tail}", &value[..keep])
 }
 
 fn token_of(reply: &Reply) -> String {
@@ -315,6 +331,35 @@ impl Doc {
             })
             .collect()
     }
+}
+
+/// The character ranges of a pattern of the form `^[class]+$`; `None` for
+/// another form.
+fn class(pattern: &str) -> Option<Vec<(char, char)>> {
+    let class: Vec<char> = pattern
+        .strip_prefix("^[")?
+        .strip_suffix("]+$")?
+        .chars()
+        .collect();
+    let mut allowed: Vec<(char, char)> = Vec::new();
+    let mut i = 0;
+    while i < class.len() {
+        if i + 2 < class.len() && class[i + 1] == '-' {
+            allowed.push((class[i], class[i + 2]));
+            i += 3;
+        } else {
+            allowed.push((class[i], class[i]));
+            i += 1;
+        }
+    }
+    Some(allowed)
+}
+
+/// A character the class refuses, from a few candidates.
+fn outside(class: &[(char, char)]) -> Option<char> {
+    [' ', '!', 'A', '~', '.', 'é']
+        .into_iter()
+        .find(|c| !class.iter().any(|(lo, hi)| (lo..=hi).contains(&c)))
 }
 
 fn min_length(schema: &Value) -> usize {
@@ -490,6 +535,33 @@ impl Doc {
         }
         if let Some(min) = schema["minimum"].as_i64() {
             probe(format!("minimum {min}"), json!(min), json!(min - 1));
+        }
+        if let Some(pattern) = schema["pattern"].as_str() {
+            let class = class(pattern).unwrap_or_else(|| {
+                panic!("pattern {pattern}: the walk cannot probe it; teach `class` its form")
+            });
+            let bad = outside(&class).expect("a character the pattern refuses");
+            // Within: each range's first and last character, to the length
+            // the field allows.
+            let mut text: String = class.iter().flat_map(|(lo, hi)| [*lo, *hi]).collect();
+            let max = schema["maxLength"]
+                .as_u64()
+                .map_or(usize::MAX, |m| m as usize);
+            text = text.chars().take(max).collect();
+            while text.chars().count() < min_length(schema) {
+                text.push(class[0].0);
+            }
+            // Inside the value, never at an end: a header's outer spaces
+            // would be trimmed.
+            let mut chars: Vec<char> = text.chars().collect();
+            if chars.len() >= 3 {
+                chars[1] = bad;
+            } else {
+                chars.push(bad);
+                chars.extend(text.chars());
+            }
+            let beyond: String = chars.into_iter().collect();
+            probe(format!("pattern {pattern}"), json!(text), json!(beyond));
         }
         if let Some(values) = schema["enum"].as_array() {
             let first = values.iter().find(|v| !v.is_null()).cloned();
@@ -827,7 +899,7 @@ fn every_answer_is_documented_and_every_stated_limit_is_the_enforced_one() {
                         .cloned()
                         .collect();
                     headers.push((name.to_owned(), value));
-                    let reply = api.call(
+                    let reply = api.call_exact(
                         method,
                         &call.url,
                         Some(prober.as_str()),
