@@ -155,6 +155,33 @@ mod tests {
         assert!(check_username("ab").is_err());
     }
 
+    /// The bounds the API document states for sign-in are the ones
+    /// `admin create-user` and sign-in check, in characters as JSON Schema
+    /// counts them (a 4-byte character is one).
+    #[test]
+    fn usernames_and_passwords_are_checked_at_their_stated_bounds() {
+        let (short, long) = (*PASSWORD_CHARS.start(), *PASSWORD_CHARS.end());
+        for (password, ok) in [
+            ("🔑".repeat(short), true),
+            ("🔑".repeat(short - 1), false),
+            ("p".repeat(long), true),
+            ("🔑".repeat(long), true),
+            ("p".repeat(long + 1), false),
+        ] {
+            assert_eq!(check_password(&password).is_ok(), ok, "{password}");
+        }
+        let (short, long) = (*USERNAME_CHARS.start(), *USERNAME_CHARS.end());
+        for (username, ok) in [
+            ("a".repeat(short), true),
+            ("a".repeat(short - 1), false),
+            ("a".repeat(long), true),
+            ("a".repeat(long + 1), false),
+            ("a b".to_owned(), false),
+        ] {
+            assert_eq!(check_username(&username).is_ok(), ok, "{username}");
+        }
+    }
+
     #[test]
     fn signs_and_verifies() {
         let key = [7u8; 32];
