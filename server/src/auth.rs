@@ -7,7 +7,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use thiserror::Error;
-use vitrine_shared::limits::accounts::{PASSWORD_BYTES, USERNAME_CHARS};
+use vitrine_shared::limits::accounts::{PASSWORD_CHARS, USERNAME_CHARS};
 
 const PREFIX: &str = "vt1";
 
@@ -85,15 +85,16 @@ pub fn check_username(name: &str) -> Result<(), String> {
     }
 }
 
-/// Passwords: [`PASSWORD_BYTES`] bytes; anything else is up to the person.
+/// Passwords: [`PASSWORD_CHARS`] characters; anything else is up to the
+/// person.
 pub fn check_password(password: &str) -> Result<(), String> {
-    if PASSWORD_BYTES.contains(&password.len()) {
+    if PASSWORD_CHARS.contains(&password.chars().count()) {
         Ok(())
     } else {
         Err(format!(
-            "a password is {} to {} bytes long",
-            PASSWORD_BYTES.start(),
-            PASSWORD_BYTES.end()
+            "a password is {} to {} characters long",
+            PASSWORD_CHARS.start(),
+            PASSWORD_CHARS.end()
         ))
     }
 }
@@ -152,6 +153,33 @@ mod tests {
         assert!(check_username("host.ana").is_ok());
         assert!(check_username("Ana").is_err());
         assert!(check_username("ab").is_err());
+    }
+
+    /// The bounds the API document states for sign-in are the ones
+    /// `admin create-user` and sign-in check, in characters as JSON Schema
+    /// counts them (a 4-byte character is one).
+    #[test]
+    fn usernames_and_passwords_are_checked_at_their_stated_bounds() {
+        let (short, long) = (*PASSWORD_CHARS.start(), *PASSWORD_CHARS.end());
+        for (password, ok) in [
+            ("🔑".repeat(short), true),
+            ("🔑".repeat(short - 1), false),
+            ("p".repeat(long), true),
+            ("🔑".repeat(long), true),
+            ("p".repeat(long + 1), false),
+        ] {
+            assert_eq!(check_password(&password).is_ok(), ok, "{password}");
+        }
+        let (short, long) = (*USERNAME_CHARS.start(), *USERNAME_CHARS.end());
+        for (username, ok) in [
+            ("a".repeat(short), true),
+            ("a".repeat(short - 1), false),
+            ("a".repeat(long), true),
+            ("a".repeat(long + 1), false),
+            ("a b".to_owned(), false),
+        ] {
+            assert_eq!(check_username(&username).is_ok(), ok, "{username}");
+        }
     }
 
     #[test]

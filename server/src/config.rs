@@ -96,7 +96,7 @@ pub enum AdminCommand {
         /// Name shown to others [default: the username]
         #[arg(long)]
         display_name: Option<String>,
-        /// Password (12 to 256 bytes) [default: a generated one]
+        /// Password (12 to 256 characters) [default: a generated one]
         #[arg(long, env = "VITRINE_NEW_PASSWORD", hide_env_values = true)]
         password: Option<String>,
     },

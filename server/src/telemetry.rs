@@ -7,7 +7,8 @@
 //!   latency), closed by an `answered` event.
 //! - [`COMMERCE_BATCH`] and [`ENGAGEMENT_BATCH`]: each batch an engine
 //!   decides (kind, size, commit time), closed by a debug-level event.
-//! - [`ROOM_JOIN`]: a client connecting to a room over the game link.
+//! - [`ROOM_JOIN`]: a client connecting to a room over the game link
+//!   (client, and `outcome`: `joined` or the refusal's reason).
 //! - A room tick over its budget is a warn-level event, not a span: ticks
 //!   on time are too many to log.
 
@@ -97,6 +98,9 @@ pub(crate) mod capture {
         pub name: &'static str,
         pub level: Level,
         pub fields: BTreeMap<String, String>,
+        /// An event's span, by name (`None` for a span, or an event outside
+        /// any).
+        pub span: Option<&'static str>,
     }
 
     impl Captured {
@@ -151,6 +155,7 @@ pub(crate) mod capture {
                 name: attrs.metadata().name(),
                 level: *attrs.metadata().level(),
                 fields: BTreeMap::new(),
+                span: None,
             };
             attrs.record(&mut Fields(&mut captured.fields));
             if let Some(span) = ctx.span(id) {
@@ -166,11 +171,12 @@ pub(crate) mod capture {
             }
         }
 
-        fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+        fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
             let mut captured = Captured {
                 name: event.metadata().name(),
                 level: *event.metadata().level(),
                 fields: BTreeMap::new(),
+                span: ctx.event_span(event).map(|span| span.name()),
             };
             event.record(&mut Fields(&mut captured.fields));
             self.events.lock().unwrap().push(captured);

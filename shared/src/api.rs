@@ -37,6 +37,7 @@ pub struct CreateSession {
 #[cfg(feature = "openapi")]
 pub mod sign_in_schema {
     #![allow(dead_code)]
+    use crate::limits::accounts::{PASSWORD_CHARS, USERNAME_CHARS, USERNAME_PATTERN};
     use crate::validated::MAX_DISPLAY_NAME_CHARS;
     use serde::Deserialize;
     use utoipa::openapi::RefOr;
@@ -59,9 +60,30 @@ pub mod sign_in_schema {
     #[derive(Deserialize, ToSchema)]
     #[serde(deny_unknown_fields)]
     pub struct AccountSignIn {
+        /// `a-z`, `0-9`, `.`, `_` and `-`.
         pub username: String,
         #[schema(format = Password)]
         pub password: String,
+    }
+
+    /// The account shape, with the username's and password's limits from
+    /// the server's checks (which answer 400 outside them, before looking
+    /// the account up).
+    fn account() -> RefOr<Schema> {
+        let mut schema = AccountSignIn::schema();
+        if let RefOr::T(Schema::Object(object)) = &mut schema {
+            if let Some(RefOr::T(Schema::Object(name))) = object.properties.get_mut("username") {
+                name.min_length = Some(*USERNAME_CHARS.start());
+                name.max_length = Some(*USERNAME_CHARS.end());
+                name.pattern = Some(USERNAME_PATTERN.to_owned());
+            }
+            if let Some(RefOr::T(Schema::Object(password))) = object.properties.get_mut("password")
+            {
+                password.min_length = Some(*PASSWORD_CHARS.start());
+                password.max_length = Some(*PASSWORD_CHARS.end());
+            }
+        }
+        schema
     }
 
     /// The guest shape, with the display name's limits from its validator
@@ -85,7 +107,7 @@ pub mod sign_in_schema {
                      (`username` and `password`); nothing else.",
                 ))
                 .item(guest())
-                .item(AccountSignIn::schema())
+                .item(account())
                 .into()
         }
     }
@@ -121,6 +143,18 @@ pub mod sign_in_schema {
                 (Some(1), Some(MAX_DISPLAY_NAME_CHARS))
             );
             assert_eq!(account.required, ["username", "password"]);
+            let limits = |field: &str| match account.properties.get(field) {
+                Some(RefOr::T(Schema::Object(o))) => (o.min_length, o.max_length),
+                _ => panic!("the account shape has no {field}"),
+            };
+            assert_eq!(
+                limits("username"),
+                (Some(*USERNAME_CHARS.start()), Some(*USERNAME_CHARS.end()))
+            );
+            assert_eq!(
+                limits("password"),
+                (Some(*PASSWORD_CHARS.start()), Some(*PASSWORD_CHARS.end()))
+            );
             // Neither shape takes the other's fields.
             for shape in [guest, account] {
                 assert!(

@@ -76,8 +76,11 @@ pub mod accounts {
 
     /// A username's length, in characters of `a-z`, `0-9`, `.`, `_`, `-`.
     pub const USERNAME_CHARS: RangeInclusive<usize> = 3..=32;
-    /// A password's length in bytes; anything else is up to the person.
-    pub const PASSWORD_BYTES: RangeInclusive<usize> = 12..=256;
+    /// The characters a username may use, as the API document states them.
+    pub const USERNAME_PATTERN: &str = "^[a-z0-9._-]+$";
+    /// A password's length in characters (as JSON Schema counts them, so
+    /// the API document can state it); anything else is up to the person.
+    pub const PASSWORD_CHARS: RangeInclusive<usize> = 12..=256;
 }
 
 /// Mutes, removals, the moderation log and the keyword filter.

@@ -14,15 +14,14 @@ use crate::directory::RoomDirectory;
 use crate::engagement::{EngagementEvent, EngagementHandle, Poll, Show};
 use crate::metrics::Metrics;
 use crate::store::Store;
+use crate::views::poll_view;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::sync::broadcast::error::TryRecvError;
 use tokio::sync::{broadcast, mpsc, watch};
-use vitrine_shared::api::{
-    DashboardView, FlashSaleView, PollView, ProductStats, RoomViewers, SeriesPoint,
-};
+use vitrine_shared::api::{DashboardView, FlashSaleView, ProductStats, RoomViewers, SeriesPoint};
 use vitrine_shared::{AccountId, Currency, Money, ProductId, RoomId, Sku};
 
 /// How often the dashboard is rebuilt.
@@ -153,17 +152,6 @@ fn empty_dashboard(currency: Currency, now: i64) -> DashboardView {
         poll: None,
         open_questions: 0,
         series: Vec::new(),
-    }
-}
-
-pub(crate) fn poll_view(p: Poll) -> PollView {
-    PollView {
-        id: p.id,
-        question: p.question,
-        options: p.options,
-        counts: p.counts,
-        closes_at_ms: p.closes_at_ms,
-        closed: p.closed,
     }
 }
 

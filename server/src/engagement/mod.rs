@@ -8,6 +8,7 @@
 //! Caps per hour stop idle bots and scripts farming them.
 
 mod engine;
+mod errors;
 mod giveaways;
 mod points;
 mod polls;
@@ -18,13 +19,14 @@ mod shows;
 mod tests;
 
 pub use engine::spawn;
+pub use errors::Refusal;
 pub use giveaways::{commitment_of, draw_winner};
 pub use rules::{GrantKind, RewardRules, RulesError, load_rules_file};
 pub use shows::load_one as show_by_id;
 
 use thiserror::Error;
 use tokio::sync::{broadcast, mpsc, oneshot};
-use vitrine_shared::protocol::EntryRule;
+use vitrine_shared::protocol::{EngagementRefusal as Room, EntryRule};
 use vitrine_shared::{AccountId, ChatText, DisplayName, ProductId};
 use vitrine_shared::{GiveawayId, PollId, QuestionId, ShowId};
 
@@ -126,6 +128,9 @@ pub struct Leader {
     pub points: i64,
 }
 
+/// What can go wrong in engagement. A refusal a room also sends reads as
+/// that refusal does (its text is the protocol's); [`EngagementError::refusal`]
+/// is the one table of how each reads outside the engine.
 #[derive(Debug, Clone, Error, PartialEq, Eq)]
 pub enum EngagementError {
     #[error("{0}")]
@@ -136,33 +141,33 @@ pub enum EngagementError {
     UnknownShow,
     #[error("the show has ended")]
     ShowEnded,
-    #[error("no such poll")]
+    #[error("{}", Room::UnknownPoll)]
     UnknownPoll,
-    #[error("the poll has closed")]
+    #[error("{}", Room::PollClosed)]
     PollClosed,
-    #[error("no such option")]
+    #[error("{}", Room::BadOption)]
     BadOption,
-    #[error("you have voted in this poll")]
+    #[error("{}", Room::AlreadyVoted)]
     AlreadyVoted,
-    #[error("no such question")]
+    #[error("{}", Room::UnknownQuestion)]
     UnknownQuestion,
-    #[error("you cannot upvote your own question")]
+    #[error("{}", Room::OwnQuestion)]
     OwnQuestion,
-    #[error("you have upvoted this question")]
+    #[error("{}", Room::AlreadyUpvoted)]
     AlreadyUpvoted,
     #[error("you have {0} open questions already; wait for answers")]
     TooManyQuestions(usize),
-    #[error("no such product")]
+    #[error("{}", Room::UnknownProduct)]
     UnknownProduct,
-    #[error("no such giveaway")]
+    #[error("{}", Room::UnknownGiveaway)]
     UnknownGiveaway,
     #[error("another giveaway is open")]
     GiveawayOpen,
-    #[error("the giveaway is closed")]
+    #[error("{}", Room::GiveawayClosed)]
     GiveawayClosed,
-    #[error("you have entered this giveaway")]
+    #[error("{}", Room::AlreadyEntered)]
     AlreadyEntered,
-    #[error("not eligible: {0}")]
+    #[error("{}", Room::NotEligible(.0.clone()))]
     NotEligible(String),
     #[error("you are not the winner of this draw")]
     NotWinner,

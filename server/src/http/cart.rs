@@ -126,7 +126,7 @@ pub async fn remove_from_cart(
     post,
     path = "/api/v1/checkout",
     tag = "commerce",
-    params(("Idempotency-Key" = String, Header, description = "Required: up to 255 visible characters")),
+    params(("Idempotency-Key" = String, Header, description = "Required: visible ASCII characters, as many as the schema allows")),
     request_body = CheckoutRequest,
     security(("bearer" = [])),
     responses(

@@ -3,10 +3,13 @@
 //! (the extractors, the rate limiter, the validators' constants), so a
 //! generated client expects exactly the answers the server gives.
 
+use super::flash_sales::MAX_IDEMPOTENCY_KEY;
 use crate::{catalog, commerce, moderation};
 use utoipa::Modify;
 use utoipa::openapi::path::{Operation, ParameterIn, PathItem};
-use utoipa::openapi::schema::{ArrayItems, Schema};
+use utoipa::openapi::schema::{
+    AdditionalProperties, ArrayItems, OneOfBuilder, Schema, SchemaType, Type,
+};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr, ResponseBuilder};
 use vitrine_shared::limits;
@@ -208,6 +211,14 @@ fn limits() -> Vec<(Field, Limit)> {
             Limit::Range(1, limits::commerce::MAX_PERCENT_OFF),
         ),
         (
+            ("CreateCoupon", &["amount_off_minor"][..]),
+            Limit::Range(1, limits::commerce::MAX_AMOUNT_OFF_MINOR),
+        ),
+        (
+            ("CreateCoupon", &["min_order_minor"][..]),
+            Limit::Range(0, limits::commerce::MAX_AMOUNT_OFF_MINOR),
+        ),
+        (
             ("CreateCoupon", &["max_redemptions"][..]),
             Limit::Range(1, limits::commerce::MAX_COUPON_REDEMPTIONS),
         ),
@@ -255,6 +266,10 @@ fn limits() -> Vec<(Field, Limit)> {
         (
             ("CreateGiveaway", &["entry"][..]),
             Limit::OneOf(&["everyone", "present", "bought_in_show"]),
+        ),
+        (
+            ("CreateGiveaway", &["present_minutes"][..]),
+            Limit::Range(1, limits::engagement::MAX_PRESENT_MINUTES.into()),
         ),
         (
             ("CreateGiveaway", &["closes_in_secs"][..]),
@@ -472,9 +487,157 @@ fn schema_kind(schema: &Schema) -> &'static str {
     }
 }
 
+/// One alternative of a body whose fields come in alternatives: the body
+/// with only this shape's fields of the group (which it requires) and some
+/// fields narrowed to the values that go with them.
+struct Shape {
+    description: &'static str,
+    requires: &'static [&'static str],
+    drops: &'static [&'static str],
+    narrows: &'static [(&'static str, &'static [&'static str])],
+}
+
+/// The bodies whose fields come in alternatives, with the shapes the
+/// handlers accept (`http::coupons::create_coupon` and
+/// `http::engagement::create_giveaway` refuse any other combination).
+fn alternatives() -> Vec<(&'static str, Vec<Shape>)> {
+    vec![
+        (
+            "CreateCoupon",
+            vec![
+                Shape {
+                    description: "A percentage off",
+                    requires: &["percent_off"],
+                    drops: &["amount_off_minor"],
+                    narrows: &[],
+                },
+                Shape {
+                    description: "A fixed amount off, in the coupon's currency",
+                    requires: &["amount_off_minor"],
+                    drops: &["percent_off"],
+                    narrows: &[],
+                },
+            ],
+        ),
+        (
+            "CreateGiveaway",
+            vec![
+                Shape {
+                    description: "Anyone, or those who bought in the show, may enter",
+                    requires: &[],
+                    drops: &["present_minutes"],
+                    narrows: &[("entry", &["everyone", "bought_in_show"])],
+                },
+                Shape {
+                    description: "Those present in the show for `present_minutes` may enter",
+                    requires: &["present_minutes"],
+                    drops: &[],
+                    narrows: &[("entry", &["present"])],
+                },
+            ],
+        ),
+    ]
+}
+
+/// Turns each body of [`alternatives`] into a `oneOf` of its shapes. Runs
+/// after [`SchemaLimits`], so each shape keeps its fields' limits.
+pub struct Alternatives;
+
+impl Modify for Alternatives {
+    fn modify(&self, doc: &mut OpenApi) {
+        let Some(components) = doc.components.as_mut() else {
+            return;
+        };
+        for (name, shapes) in alternatives() {
+            let Some(RefOr::T(Schema::Object(body))) = components.schemas.get(name) else {
+                tracing::error!(name, "no such object schema for alternatives");
+                continue;
+            };
+            let mut one_of = OneOfBuilder::new().description(body.description.clone());
+            for shape in shapes {
+                let mut object = body.clone();
+                object.description = Some(shape.description.to_owned());
+                // Each shape is whole: it refuses the others' fields.
+                object.additional_properties =
+                    Some(Box::new(AdditionalProperties::FreeForm(false)));
+                for field in shape.drops {
+                    object.properties.retain(|k, _| k != field);
+                    object.required.retain(|r| r != field);
+                }
+                for field in shape.requires {
+                    if let Some(RefOr::T(Schema::Object(o))) = object.properties.get_mut(*field) {
+                        o.schema_type = non_null(&o.schema_type);
+                    }
+                    object.required.push((*field).to_owned());
+                }
+                for (field, values) in shape.narrows {
+                    if let Some(RefOr::T(Schema::Object(o))) = object.properties.get_mut(*field) {
+                        o.enum_values = Some(values.iter().map(|v| (*v).into()).collect());
+                    }
+                }
+                one_of = one_of.item(Schema::Object(object));
+            }
+            components
+                .schemas
+                .insert(name.to_owned(), Schema::OneOf(one_of.build()).into());
+        }
+    }
+}
+
+/// A field's type without `null`: a shape requires a value there.
+fn non_null(kind: &SchemaType) -> SchemaType {
+    match kind {
+        SchemaType::Array(types) => {
+            let mut types: Vec<Type> = types
+                .iter()
+                .filter(|t| **t != Type::Null)
+                .cloned()
+                .collect();
+            if types.len() == 1 {
+                SchemaType::Type(types.remove(0))
+            } else {
+                SchemaType::Array(types)
+            }
+        }
+        other => other.clone(),
+    }
+}
+
+/// Documents the `Idempotency-Key` header where an operation reads it:
+/// 1 to [`MAX_IDEMPOTENCY_KEY`] visible ASCII characters, the check
+/// `http::flash_sales::idempotency_key` makes.
+pub struct HeaderLimits;
+
+impl Modify for HeaderLimits {
+    fn modify(&self, doc: &mut OpenApi) {
+        for item in doc.paths.paths.values_mut() {
+            for (_, op) in operations(item) {
+                let params = op.parameters.iter_mut().flatten();
+                for param in params.filter(|p| {
+                    p.parameter_in == ParameterIn::Header
+                        && p.name.eq_ignore_ascii_case("Idempotency-Key")
+                }) {
+                    match param.schema.as_mut() {
+                        Some(RefOr::T(Schema::Object(o))) => {
+                            o.min_length = Some(1);
+                            o.max_length = Some(MAX_IDEMPOTENCY_KEY);
+                            o.pattern = Some("^[!-~]+$".to_owned());
+                        }
+                        _ => {
+                            tracing::error!(name = %param.name, "a header without a string schema")
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// The document as served: the routes' own answers plus the shared ones,
-/// and the schemas' limits.
+/// and the schemas' limits and alternatives.
 pub fn complete(doc: &mut OpenApi) {
     SharedAnswers.modify(doc);
     SchemaLimits.modify(doc);
+    Alternatives.modify(doc);
+    HeaderLimits.modify(doc);
 }

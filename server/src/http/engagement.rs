@@ -3,8 +3,10 @@
 
 use super::extract::{ApiJson, ApiPath, ApiQuery, Authenticated};
 use super::{ApiError, AppState, ErrorBody};
-use crate::engagement::{Draw, EngagementError, Giveaway, Leader, Poll, Question, Rewards, Scope};
-use crate::views::show_view;
+use crate::engagement::{EngagementError, Scope};
+use crate::views::{
+    draw_view, giveaway_view, leader_view, poll_view, question_view, rewards_view, show_view,
+};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -12,46 +14,18 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 use vitrine_shared::ChatText;
 use vitrine_shared::api::{
-    AskQuestion, CreateGiveaway, CreatePoll, DrawView, FeatureProducts, GiveawayView, GrantView,
-    InviteView, LeaderView, LeaderboardView, PollView, QuestView, QuestionList, QuestionView,
-    RedeemRequest, Redeemed, RewardOffer, RewardsView, ShowList, ShowView, StartShow, VoteRequest,
+    AskQuestion, CreateGiveaway, CreatePoll, DrawView, FeatureProducts, GiveawayView, InviteView,
+    LeaderboardView, PollView, QuestionList, QuestionView, RedeemRequest, Redeemed, RewardsView,
+    ShowList, ShowView, StartShow, VoteRequest,
 };
 use vitrine_shared::protocol::{EntryRule, RejectReason};
 
+/// The status and code from engagement's one table, the message from the
+/// error.
 impl From<EngagementError> for ApiError {
     fn from(e: EngagementError) -> Self {
-        let message = e.to_string();
-        let (status, code) = match e {
-            EngagementError::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
-            EngagementError::NoShow => (StatusCode::NOT_FOUND, "no_show"),
-            EngagementError::UnknownShow => (StatusCode::NOT_FOUND, "show_not_found"),
-            EngagementError::ShowEnded => (StatusCode::CONFLICT, "show_ended"),
-            EngagementError::UnknownPoll => (StatusCode::NOT_FOUND, "poll_not_found"),
-            EngagementError::PollClosed => (StatusCode::CONFLICT, "poll_closed"),
-            EngagementError::BadOption => (StatusCode::BAD_REQUEST, "bad_option"),
-            EngagementError::AlreadyVoted => (StatusCode::CONFLICT, "already_voted"),
-            EngagementError::UnknownQuestion => (StatusCode::NOT_FOUND, "question_not_found"),
-            EngagementError::OwnQuestion => (StatusCode::CONFLICT, "own_question"),
-            EngagementError::AlreadyUpvoted => (StatusCode::CONFLICT, "already_upvoted"),
-            EngagementError::TooManyQuestions(_) => (StatusCode::CONFLICT, "too_many_questions"),
-            EngagementError::UnknownProduct => (StatusCode::NOT_FOUND, "product_not_found"),
-            EngagementError::UnknownGiveaway => (StatusCode::NOT_FOUND, "giveaway_not_found"),
-            EngagementError::GiveawayOpen => (StatusCode::CONFLICT, "giveaway_open"),
-            EngagementError::GiveawayClosed => (StatusCode::CONFLICT, "giveaway_closed"),
-            EngagementError::AlreadyEntered => (StatusCode::CONFLICT, "already_entered"),
-            EngagementError::NotEligible(_) => (StatusCode::FORBIDDEN, "not_eligible"),
-            EngagementError::NotWinner => (StatusCode::FORBIDDEN, "not_winner"),
-            EngagementError::ClaimExpired => (StatusCode::GONE, "claim_expired"),
-            EngagementError::UnknownReward => (StatusCode::NOT_FOUND, "reward_not_found"),
-            EngagementError::NotEnoughPoints { .. } => (StatusCode::CONFLICT, "not_enough_points"),
-            EngagementError::UnknownInvite => (StatusCode::NOT_FOUND, "invite_not_found"),
-            EngagementError::RedeemFailed
-            | EngagementError::Storage
-            | EngagementError::Unavailable => {
-                (StatusCode::SERVICE_UNAVAILABLE, "engagement_unavailable")
-            }
-        };
-        ApiError::new(status, code, message)
+        let refusal = e.refusal();
+        ApiError::new(refusal.status, refusal.code, e.to_string())
     }
 }
 
@@ -59,57 +33,6 @@ impl From<EngagementError> for ApiError {
 /// resource's 404.
 fn id<Id: std::str::FromStr>(raw: &str, missing: EngagementError) -> Result<Id, ApiError> {
     raw.parse().map_err(|_| ApiError::from(missing))
-}
-
-fn poll_view(p: Poll) -> PollView {
-    PollView {
-        id: p.id,
-        question: p.question,
-        options: p.options,
-        counts: p.counts,
-        closes_at_ms: p.closes_at_ms,
-        closed: p.closed,
-    }
-}
-
-fn question_view(q: Question) -> QuestionView {
-    QuestionView {
-        id: q.id,
-        name: q.name.to_string(),
-        text: q.text.to_string(),
-        votes: q.votes,
-        answered: q.answered,
-        asked_at_ms: q.asked_at_ms,
-    }
-}
-
-fn draw_view(d: Draw) -> DrawView {
-    DrawView {
-        draw: d.draw,
-        account_id: d.account.0,
-        name: d.name.to_string(),
-        claim_by_ms: d.claim_by_ms,
-        claimed: d.claimed,
-    }
-}
-
-fn giveaway_view(g: Giveaway) -> GiveawayView {
-    let (entry, present_minutes) = match g.rule {
-        EntryRule::Everyone => ("everyone", None),
-        EntryRule::PresentMinutes(m) => ("present", Some(m)),
-        EntryRule::BoughtInShow => ("bought_in_show", None),
-    };
-    GiveawayView {
-        id: g.id,
-        prize: g.prize,
-        entry: entry.to_owned(),
-        present_minutes,
-        closes_at_ms: g.closes_at_ms,
-        commitment: g.commitment,
-        seed: g.seed,
-        entries: g.entries.iter().map(|a| a.0).collect(),
-        draws: g.draws.into_iter().map(draw_view).collect(),
-    }
 }
 
 /// Create a show: scheduled for `scheduled_at_ms` with a line-up, or live
@@ -570,46 +493,6 @@ pub async fn claim_prize(
     Ok(Json(draw_view(draw)))
 }
 
-fn rewards_view(state: &AppState, r: Rewards) -> RewardsView {
-    RewardsView {
-        balance: r.balance,
-        earned: r.earned,
-        earned_this_show: r.earned_this_show,
-        quests: r
-            .quests
-            .into_iter()
-            .map(|q| QuestView {
-                id: q.quest.id,
-                name: q.quest.name,
-                description: q.quest.description,
-                progress: q.progress,
-                target: q.quest.target,
-                per_show: q.quest.per_show,
-                earned: q.earned,
-            })
-            .collect(),
-        recent: r
-            .recent
-            .into_iter()
-            .map(|g| GrantView {
-                points: g.points,
-                reason: g.reason,
-                at_ms: g.at_ms,
-            })
-            .collect(),
-        rewards: state
-            .reward_offers
-            .iter()
-            .map(|o| RewardOffer {
-                id: o.id.clone(),
-                points: o.points,
-                percent_off: o.percent_off,
-                valid_days: o.valid_days,
-            })
-            .collect(),
-    }
-}
-
 /// Your points, quests with their progress and badges, and what points buy.
 #[utoipa::path(
     get,
@@ -626,7 +509,7 @@ pub async fn my_rewards(
     who: Authenticated,
 ) -> Result<Json<RewardsView>, ApiError> {
     let rewards = state.engagement.rewards(who.account.id).await?;
-    Ok(Json(rewards_view(&state, rewards)))
+    Ok(Json(rewards_view(rewards, &state.reward_offers)))
 }
 
 /// Spend points on a reward: a coupon for you alone, for one order.
@@ -669,14 +552,6 @@ pub struct LeaderboardQuery {
     #[serde(default)]
     #[param(inline)]
     scope: Option<LeaderboardScope>,
-}
-
-fn leader_view(l: Leader) -> LeaderView {
-    LeaderView {
-        account_id: l.account.0,
-        name: l.name.to_string(),
-        points: l.points,
-    }
 }
 
 /// The top ten by points earned, in the current show or ever.

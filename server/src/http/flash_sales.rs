@@ -72,11 +72,11 @@ pub async fn get_flash_sale(
     Ok(Json(flash_sale_view(sale)))
 }
 
-/// The longest `Idempotency-Key` accepted.
-const MAX_IDEMPOTENCY_KEY: usize = 255;
+/// The longest `Idempotency-Key` accepted (the API document states it).
+pub(crate) const MAX_IDEMPOTENCY_KEY: usize = 255;
 
-/// The `Idempotency-Key` header, when sent: 1 to 255 visible ASCII
-/// characters.
+/// The `Idempotency-Key` header, when sent: 1 to [`MAX_IDEMPOTENCY_KEY`]
+/// visible ASCII characters.
 pub(super) fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     let Some(value) = headers.get("idempotency-key") else {
         return Ok(None);
@@ -114,7 +114,7 @@ pub(super) fn request_hash(canonical: &str) -> u64 {
     tag = "commerce",
     params(
         ("id" = i64, Path, description = "Flash sale id"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: up to 255 visible characters"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: visible ASCII characters, as many as the schema allows"),
     ),
     request_body = ClaimRequest,
     security(("bearer" = [])),

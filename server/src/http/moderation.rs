@@ -4,7 +4,8 @@
 
 use super::extract::{ApiJson, ApiPath, ApiQuery, Authenticated};
 use super::{ApiError, AppState, ErrorBody};
-use crate::moderation::{Ban, LogEntry, MAX_LOG_PAGE, ModerationError, Mute};
+use crate::moderation::{MAX_LOG_PAGE, ModerationError};
+use crate::views::{ban_view, log_view, mod_chat_line, mute_view};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -12,8 +13,8 @@ use serde::Deserialize;
 use std::time::Duration;
 use utoipa::IntoParams;
 use vitrine_shared::api::{
-    BanList, BanRequest, BanView, FilterRequest, FilterView, KickRequest, ModChatLine, ModChatView,
-    ModLogEntry, ModLogView, MuteList, MuteRequest, MuteView,
+    BanList, BanRequest, BanView, FilterRequest, FilterView, KickRequest, ModChatView, ModLogView,
+    MuteList, MuteRequest, MuteView,
 };
 use vitrine_shared::{AccountId, RoomId};
 
@@ -57,40 +58,6 @@ fn reason(given: Option<String>) -> String {
     given.unwrap_or_default()
 }
 
-fn mute_view(m: Mute) -> MuteView {
-    MuteView {
-        account_id: m.account.0,
-        name: m.name,
-        until_ms: m.until_ms,
-        reason: m.reason,
-        muted_by: m.muted_by.0,
-    }
-}
-
-fn ban_view(b: Ban) -> BanView {
-    BanView {
-        account_id: b.account.0,
-        name: b.name,
-        reason: b.reason,
-        banned_by: b.banned_by.0,
-        banned_at_ms: b.banned_at_ms,
-    }
-}
-
-fn log_view(e: LogEntry) -> ModLogEntry {
-    ModLogEntry {
-        seq: e.seq,
-        at_ms: e.at_ms,
-        actor_id: e.actor.0,
-        actor_name: e.actor_name,
-        action: e.action,
-        room: e.room,
-        target_account_id: e.target.map(|a| a.0),
-        target_name: e.target_name,
-        details: e.details,
-    }
-}
-
 /// A room's recent chat (up to 200 lines, oldest first) with each line's
 /// number and author, to pick lines to delete.
 #[utoipa::path(
@@ -117,14 +84,7 @@ pub async fn room_chat(
         .moderation
         .recent_chat(&room)
         .into_iter()
-        .map(|l| ModChatLine {
-            seq: l.seq,
-            slot: l.slot.0,
-            account_id: l.account.0,
-            name: l.name.to_string(),
-            text: l.text.to_string(),
-            at_ms: l.at_ms,
-        })
+        .map(mod_chat_line)
         .collect();
     Ok(Json(ModChatView {
         room: room.to_string(),

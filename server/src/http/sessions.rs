@@ -17,7 +17,7 @@ use vitrine_shared::api::{CreateSession, SessionCreated};
     request_body = CreateSession,
     responses(
         (status = 201, description = "Signed in", body = SessionCreated),
-        (status = 400, description = "Bad body or display name", body = ErrorBody),
+        (status = 400, description = "Bad body, display name, username or password", body = ErrorBody),
         (status = 401, description = "Unknown username or wrong password", body = ErrorBody),
         (status = 404, description = "No such invite", body = ErrorBody),
         (status = 429, description = "Too many requests", body = ErrorBody),
@@ -54,6 +54,13 @@ pub async fn create_session(
             password: Some(password),
             invite: None,
         } => {
+            // Outside the documented limits is a malformed request (400),
+            // the same checks `admin create-user` makes; only well-formed
+            // credentials that match no account are 401.
+            auth::check_username(&username)
+                .map_err(|e| ApiError::bad_request("invalid_username", e))?;
+            auth::check_password(&password)
+                .map_err(|e| ApiError::bad_request("invalid_password", e))?;
             let refused =
                 || ApiError::unauthorized("bad_credentials", "unknown username or wrong password");
             let (account, hash) = state.store.user(&username).await?.ok_or_else(refused)?;

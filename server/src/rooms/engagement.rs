@@ -250,23 +250,9 @@ fn leaderboard_net(show: &[Leader], all_time: &[Leader]) -> EngagementEventNet {
     }
 }
 
+/// What a room tells the client, from engagement's one table.
 pub(super) fn refusal(e: EngagementError) -> EngagementRefusal {
-    match e {
-        EngagementError::UnknownPoll => EngagementRefusal::UnknownPoll,
-        EngagementError::PollClosed => EngagementRefusal::PollClosed,
-        EngagementError::BadOption => EngagementRefusal::BadOption,
-        EngagementError::AlreadyVoted => EngagementRefusal::AlreadyVoted,
-        EngagementError::UnknownQuestion => EngagementRefusal::UnknownQuestion,
-        EngagementError::OwnQuestion => EngagementRefusal::OwnQuestion,
-        EngagementError::AlreadyUpvoted => EngagementRefusal::AlreadyUpvoted,
-        EngagementError::UnknownProduct => EngagementRefusal::UnknownProduct,
-        EngagementError::UnknownGiveaway => EngagementRefusal::UnknownGiveaway,
-        EngagementError::GiveawayClosed => EngagementRefusal::GiveawayClosed,
-        EngagementError::AlreadyEntered => EngagementRefusal::AlreadyEntered,
-        EngagementError::NotEligible(why) => EngagementRefusal::NotEligible(why),
-        e @ EngagementError::TooManyQuestions(_) => EngagementRefusal::NotEligible(e.to_string()),
-        _ => EngagementRefusal::Unavailable,
-    }
+    e.refusal().room
 }
 
 fn reject(server: &mut RenetServer, client: ClientId, command: CommandKind, e: EngagementError) {

@@ -198,6 +198,20 @@ impl TestRooms {
         rooms
     }
 
+    /// Runs every system on the test's thread from now on, so that a
+    /// thread-local `tracing` subscriber (`telemetry::capture`) sees what
+    /// the systems and observers record even where Bevy would spread them
+    /// over its task pool.
+    pub fn on_this_thread(&mut self) {
+        let mut schedules = self
+            .app
+            .world_mut()
+            .resource_mut::<bevy_ecs::schedule::Schedules>();
+        for (_, schedule) in schedules.iter_mut() {
+            schedule.set_executor(bevy_ecs::schedule::SingleThreadedExecutor::new());
+        }
+    }
+
     /// A new account in the store, for [`TestRooms::connect`].
     pub async fn account(&self, name: &str, role: Role) -> Account {
         self.store

@@ -151,8 +151,14 @@ fn on_server_event(
     match &event.event().0 {
         ServerEvent::ClientConnected { client_id } => {
             let client = *client_id;
-            // The join's events ("joined", "refused") carry the client.
-            let _join = tracing::info_span!(crate::telemetry::ROOM_JOIN, client).entered();
+            // The join's events ("joined", "refused") carry the client; the
+            // span says how it ended.
+            let join = tracing::info_span!(
+                crate::telemetry::ROOM_JOIN,
+                client,
+                outcome = tracing::field::Empty
+            )
+            .entered();
             let admitted = admit(
                 client,
                 &mut commands,
@@ -168,6 +174,7 @@ fn on_server_event(
                 &shop,
                 time.elapsed(),
             );
+            join.record("outcome", admitted.err().unwrap_or("joined"));
             if let Err(reason) = admitted {
                 tracing::info!(client, reason, "refused a client at connect");
                 shared.metrics.reject(reason);
@@ -384,6 +391,47 @@ mod tests {
             ["Bob", "Cy"],
             "other rooms' joins are not news"
         );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn each_join_has_a_span_with_its_client_and_how_it_ended() {
+        use crate::telemetry::{ROOM_JOIN, capture::Capture};
+        let mut rooms = TestRooms::start().await;
+        rooms.on_this_thread();
+        let ada = rooms.account("Ada", Role::Shopper).await;
+        let capture = Capture::default();
+        let (admitted, lost) = tracing::dispatcher::with_default(&capture.dispatch(), || {
+            let admitted = rooms.connect(&ada, "hall");
+            rooms.step(TICK);
+            // A room nobody declared: the join fails.
+            let lost = rooms.connect(&ada, "attic");
+            rooms.step(TICK);
+            (admitted, lost)
+        });
+        assert!(rooms.is_connected(admitted) && !rooms.is_connected(lost));
+
+        let joins = capture.spans(ROOM_JOIN);
+        let outcome = |client: ClientId| {
+            let client = client.to_string();
+            let ours: Vec<_> = joins
+                .iter()
+                .filter(|s| s.field("client") == Some(client.as_str()))
+                .collect();
+            assert_eq!(ours.len(), 1, "one span per join: {joins:?}");
+            assert_eq!(ours[0].level, tracing::Level::INFO);
+            ours[0].field("outcome").map(str::to_owned)
+        };
+        assert_eq!(outcome(admitted).as_deref(), Some("joined"));
+        assert_eq!(outcome(lost).as_deref(), Some("unknown_room"));
+        // The join's events are inside its span.
+        let events = capture.events();
+        for message in ["joined", "refused a client at connect"] {
+            let event = events
+                .iter()
+                .find(|e| e.field("message") == Some(message))
+                .unwrap_or_else(|| panic!("no {message:?} event: {events:?}"));
+            assert_eq!(event.span, Some(ROOM_JOIN), "{event:?}");
+        }
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
