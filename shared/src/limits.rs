@@ -28,6 +28,12 @@ pub mod commerce {
     pub const MAX_COUPON_REDEMPTIONS: i64 = 1_000_000;
     /// Redemptions of one coupon per buyer.
     pub const MAX_COUPON_PER_BUYER: i64 = 100;
+    /// The longest a coupon may be valid, from `starts_at_ms` to
+    /// `ends_at_ms`: a leap year.
+    pub const MAX_COUPON_WINDOW_MS: i64 = 366 * 24 * 3600 * 1000;
+    /// The longest `Idempotency-Key` a claim or checkout accepts, in visible
+    /// ASCII characters.
+    pub const MAX_IDEMPOTENCY_KEY: usize = 255;
 }
 
 /// Products as hosts create and edit them (and as `catalog.toml` seeds them).

@@ -11,11 +11,9 @@ use sqlx::Row;
 use std::collections::HashMap;
 use vitrine_shared::{AccountId, CouponCode, Currency, Money};
 
-/// A coupon's window may not be longer than a year.
-const MAX_WINDOW_MS: i64 = 366 * 24 * 3600 * 1000;
 use vitrine_shared::limits::commerce::{
     MAX_AMOUNT_OFF_MINOR as MAX_AMOUNT_OFF, MAX_COUPON_PER_BUYER, MAX_COUPON_REDEMPTIONS,
-    MAX_PERCENT_OFF,
+    MAX_COUPON_WINDOW_MS, MAX_PERCENT_OFF,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,8 +77,11 @@ impl Coupon {
         if self.ends_at_ms <= self.starts_at_ms || self.ends_at_ms <= now {
             return invalid("ends_at_ms must be after starts_at_ms and in the future");
         }
-        if self.ends_at_ms - self.starts_at_ms > MAX_WINDOW_MS {
-            return invalid("a coupon is valid for at most a year");
+        if self.ends_at_ms - self.starts_at_ms > MAX_COUPON_WINDOW_MS {
+            return invalid(&format!(
+                "a coupon is valid for at most {} days",
+                MAX_COUPON_WINDOW_MS / (24 * 3600 * 1000)
+            ));
         }
         Ok(())
     }
@@ -422,7 +423,7 @@ mod tests {
                 ..coupon(Discount::Percent(10), 0)
             },
             Coupon {
-                ends_at_ms: MAX_WINDOW_MS + 2_000,
+                ends_at_ms: MAX_COUPON_WINDOW_MS + 2_000,
                 ..coupon(Discount::Percent(10), 0)
             },
         ];

@@ -3,7 +3,6 @@
 //! (the extractors, the rate limiter, the validators' constants), so a
 //! generated client expects exactly the answers the server gives.
 
-use super::flash_sales::MAX_IDEMPOTENCY_KEY;
 use crate::{catalog, commerce, moderation};
 use utoipa::Modify;
 use utoipa::openapi::path::{Operation, ParameterIn, PathItem};
@@ -13,6 +12,7 @@ use utoipa::openapi::schema::{
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr, ResponseBuilder};
 use vitrine_shared::limits;
+use vitrine_shared::limits::commerce::MAX_IDEMPOTENCY_KEY;
 
 /// Adds the answers that the shared machinery gives, to every operation
 /// that can meet it, each with the `ErrorBody`:
@@ -345,7 +345,8 @@ fn examples() -> Vec<(Field, serde_json::Value)> {
         (("CreateCoupon", &["code"][..]), json!("SPRING10")),
         (("CreateCoupon", &["percent_off"][..]), json!(10)),
         (("CreateCoupon", &["currency"][..]), json!("EUR")),
-        // A month from when the document was made: a coupon runs a year at most.
+        // A month from when the document was made: well inside the longest window
+        // (`MAX_COUPON_WINDOW_MS`).
         (
             ("CreateCoupon", &["ends_at_ms"][..]),
             json!(crate::clock::Clock::system().now_ms() + 30 * 24 * 3600 * 1000),

@@ -11,6 +11,7 @@ use axum::http::{HeaderMap, StatusCode};
 use sha2::{Digest, Sha256};
 use vitrine_shared::SaleId;
 use vitrine_shared::api::{ClaimRequest, ClaimView, FlashSaleView, StartFlashSale};
+use vitrine_shared::limits::commerce::MAX_IDEMPOTENCY_KEY;
 use vitrine_shared::{Currency, Money};
 
 /// Announce a flash sale: its units leave normal stock now, it opens after
@@ -71,9 +72,6 @@ pub async fn get_flash_sale(
     let sale = state.commerce.sale(id).await?.ok_or_else(not_found)?;
     Ok(Json(flash_sale_view(sale)))
 }
-
-/// The longest `Idempotency-Key` accepted (the API document states it).
-pub(crate) const MAX_IDEMPOTENCY_KEY: usize = 255;
 
 /// The `Idempotency-Key` header, when sent: 1 to [`MAX_IDEMPOTENCY_KEY`]
 /// visible ASCII characters.
