@@ -3,12 +3,12 @@
 //! Plugins, one per feature:
 //! - [`session`]: sign-in, join, the game link, reconnects;
 //! - [`catalog`]: the products and their models' sizes;
-//! - [`room`]: floor, walls, stage, screen, lights and product displays;
+//! - [`room`]: floor, walls, stage, lights and product displays;
 //! - [`player`]: the shopper's own body, walking and looking;
 //! - [`avatars`]: everyone else, interpolated, with name tags and reactions;
 //! - [`products`]: pointing, picking up, turning, putting back, dropping;
 //! - [`ui`]: the view-model ([`ui::view`]) and its desktop drawing;
-//! - [`video`]: the host's video and sound on the stage screen;
+//! - [`video`]: the stage screen: the slate, and the host's video and sound;
 //! - [`xr`]: the same room in an OpenXR headset: hands, teleport, panels;
 //! - [`offscreen`]: `--screenshot` and `--bench` without a window.
 //!
@@ -170,11 +170,11 @@ pub enum ShowroomSystems {
     Send,
 }
 
-/// Puts the [`ShowroomSystems`] in their order (single-app tests use it
-/// too).
+/// Puts the [`ShowroomSystems`] in their order, each frame and on entering
+/// the room (where the room is measured and built, `Build`, before the
+/// features that place things by it) (single-app tests use it too).
 pub fn order_systems(app: &mut App) {
-    app.configure_sets(
-        Update,
+    let order = || {
         (
             ShowroomSystems::Receive,
             ShowroomSystems::Build,
@@ -183,8 +183,10 @@ pub fn order_systems(app: &mut App) {
             ShowroomSystems::Present,
             ShowroomSystems::Send,
         )
-            .chain(),
-    );
+            .chain()
+    };
+    app.configure_sets(Update, order())
+        .configure_sets(OnEnter(AppState::Showroom), order());
 }
 
 /// Waits for the renderer to come up and finishes the app's plugins, so a

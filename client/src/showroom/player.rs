@@ -5,7 +5,7 @@
 
 use super::focus::UiFocus;
 use super::input_mode::on_desktop;
-use super::room::{RoomLayout, yaw_rotation};
+use super::room::RoomLayout;
 use super::session::{OutgoingPose, Session};
 use super::{AppState, Options, ShowroomSystems};
 use bevy::camera::{ImageRenderTarget, RenderTarget};
@@ -16,6 +16,7 @@ use bevy::render::render_resource::TextureFormat;
 use bevy::ui::IsDefaultUiCamera;
 use bevy_rapier3d::prelude::*;
 use vitrine_shared::PoseNet;
+use vitrine_shared::pose::{protocol_yaw, yaw_rotation};
 
 pub const EYE_HEIGHT: f32 = 1.6;
 const CAPSULE_HALF: f32 = 0.6;
@@ -143,9 +144,6 @@ fn place_at_spawn(session: Res<Session>, mut player: Query<(&mut Transform, &mut
     transform.rotation = yaw_rotation(std::f32::consts::PI);
     player.placed = true;
 }
-
-/// The protocol's yaw for a Bevy rotation (0 faces +Z): one formula, in `shared`.
-pub use vitrine_shared::pose::protocol_yaw;
 
 fn look(
     mouse: Res<ButtonInput<MouseButton>>,

@@ -13,7 +13,7 @@
 use super::avatars::RemoteAvatar;
 use super::catalog::Catalog;
 use super::focus::UiFocus;
-use super::holding::{self, Hand};
+use super::holding::{self, Hand, Hands, POINT_RANGE, Pointer, go_home};
 use super::input_mode::{XrMode, on_desktop};
 use super::player::{LocalPlayer, MainCamera};
 use super::room::{DisplayedProduct, DisplaysRebuilt, ProductDisplay};
@@ -27,9 +27,6 @@ use bevy::window::PrimaryWindow;
 use bevy_rapier3d::prelude::*;
 use vitrine_shared::ProductId;
 use vitrine_shared::protocol::{CommandKind, RejectReason};
-
-// Holding's vocabulary lives in `holding`; its old paths stay.
-pub use super::holding::{Hands, Held, POINT_RANGE, Pointer, go_home};
 
 /// Products can be picked up from this close.
 pub const REACH: f32 = 3.0;
@@ -513,6 +510,7 @@ fn place_others_products(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::showroom::holding::Held;
 
     fn held(product: &str, entity: Entity) -> Held {
         Held {

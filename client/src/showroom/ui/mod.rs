@@ -8,6 +8,7 @@ pub mod start;
 pub mod view;
 
 use super::catalog::Catalog;
+use super::focus::UiFocus;
 use super::holding::{Hands, Pointer};
 use super::session::{RoomChangeMessage, SendCommand, Session};
 use super::{AppState, ShowroomSystems};
@@ -19,9 +20,6 @@ use view::{LocalUi, ShowroomView, ViewInputs};
 use vitrine_shared::protocol::{CheckoutCommand, CommerceEventNet, Purchase};
 use vitrine_shared::validated::MAX_CHAT_BYTES;
 use vitrine_shared::{ChatText, PaymentMethod, Reaction, RoomCommand, Sku};
-
-// Focus is shared vocabulary (the root's `focus`); its old path stays.
-pub use super::focus::UiFocus;
 
 /// The saved card the showroom pays with. The built-in test gateway accepts
 /// it; a real deployment would keep the shopper's card with the gateway.

@@ -8,9 +8,9 @@
 //! the panel's pixels, and the button there sends its [`UiAction`], the
 //! same one the desktop's button sends.
 
-use super::in_xr;
 use super::input::LEFT;
 use super::rig::TrackingSpace;
+use crate::showroom::input_mode::in_xr;
 use crate::showroom::room::{DisplayedProduct, RoomLayout};
 use crate::showroom::ui::UiAction;
 use crate::showroom::ui::view::{SaleState, ShowroomView};
