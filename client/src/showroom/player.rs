@@ -28,7 +28,8 @@ const RUN_SPEED: f32 = 4.5;
 const LOOK_SENSITIVITY: f32 = 0.003;
 
 pub(super) fn plugin(app: &mut App) {
-    app.add_systems(OnEnter(AppState::Showroom), spawn_player)
+    app.add_message::<WalkTo>()
+        .add_systems(OnEnter(AppState::Showroom), spawn_player)
         .add_systems(
             Update,
             (
@@ -44,11 +45,16 @@ pub(super) fn plugin(app: &mut App) {
         );
 }
 
+/// A click on the floor (the pointer is `holding`'s): walk there, until a
+/// walking key takes over.
+#[derive(Message, Debug, Clone, Copy, PartialEq)]
+pub struct WalkTo(pub Vec3);
+
 #[derive(Component)]
 pub struct LocalPlayer {
     /// Camera pitch, radians (up is positive).
     pub pitch: f32,
-    /// Where a click on the floor sends us.
+    /// Where a click on the floor ([`WalkTo`]) sends us.
     pub walk_to: Option<Vec3>,
     /// Set once we stand where the server put us.
     placed: bool,
@@ -169,6 +175,7 @@ fn walk(
     time: Res<Time>,
     keys: Res<ButtonInput<KeyCode>>,
     focus: Res<UiFocus>,
+    mut clicks: MessageReader<WalkTo>,
     mut player: Query<(
         &Transform,
         &mut LocalPlayer,
@@ -178,6 +185,9 @@ fn walk(
     let Ok((transform, mut player, mut controller)) = player.single_mut() else {
         return;
     };
+    if let Some(WalkTo(floor)) = clicks.read().last() {
+        player.walk_to = Some(*floor);
+    }
     let mut input = Vec2::ZERO;
     if !focus.typing {
         for (key, dir) in [
@@ -242,6 +252,58 @@ fn publish_pose(mut pose: ResMut<OutgoingPose>, player: Query<(&Transform, &Loca
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bevy::time::TimeUpdateStrategy;
+    use std::time::Duration;
+
+    #[test]
+    fn a_walk_to_message_walks_the_body_there_until_a_key_takes_over() {
+        let mut app = App::new();
+        app.add_plugins(MinimalPlugins)
+            .insert_resource(TimeUpdateStrategy::ManualDuration(Duration::from_millis(
+                100,
+            )))
+            .init_resource::<ButtonInput<KeyCode>>()
+            .init_resource::<UiFocus>()
+            .add_message::<WalkTo>()
+            .add_systems(Update, walk);
+        let me = app
+            .world_mut()
+            .spawn((
+                LocalPlayer {
+                    pitch: 0.0,
+                    walk_to: None,
+                    placed: true,
+                },
+                Transform::from_xyz(0.0, BODY_CENTRE, 0.0),
+                KinematicCharacterController::default(),
+            ))
+            .id();
+        let state = |app: &App| {
+            let player = app.world().get::<LocalPlayer>(me).unwrap();
+            let moved = app
+                .world()
+                .get::<KinematicCharacterController>(me)
+                .unwrap()
+                .translation;
+            (player.walk_to, moved)
+        };
+        // The first frame's clock is zero: step once so the walk has time.
+        app.update();
+        let target = Vec3::new(3.0, 0.0, 0.0);
+        app.world_mut().write_message(WalkTo(target));
+        app.update();
+        let (walk_to, moved) = state(&app);
+        assert_eq!(walk_to, Some(target));
+        let moved = moved.expect("the body moves");
+        assert!(moved.x > 0.0 && moved.z.abs() < 1e-6, "{moved:?}");
+
+        // A walking key takes over and forgets the click.
+        app.world_mut()
+            .resource_mut::<ButtonInput<KeyCode>>()
+            .press(KeyCode::KeyW);
+        app.update();
+        assert_eq!(state(&app).0, None);
+    }
 
     #[test]
     fn yaw_round_trips() {
