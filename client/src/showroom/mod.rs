@@ -341,3 +341,37 @@ pub fn build_app_for(options: Options, mode: input_mode::XrMode) -> App {
     }
     app
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bevy::state::app::StatesPlugin;
+
+    #[derive(Resource, Default)]
+    struct Ran(Vec<&'static str>);
+
+    #[test]
+    fn entering_the_room_keeps_the_frames_order() {
+        // Added either way round: only the sets put the room's build first
+        // (unordered, the executor runs them as it likes).
+        for screen_first in [false, true] {
+            let mut app = App::new();
+            app.add_plugins((MinimalPlugins, StatesPlugin))
+                .init_resource::<Ran>()
+                .insert_state(AppState::Showroom);
+            order_systems(&mut app);
+            let room = |mut ran: ResMut<Ran>| ran.0.push("room");
+            let screen = |mut ran: ResMut<Ran>| ran.0.push("screen");
+            let enter = || OnEnter(AppState::Showroom);
+            if screen_first {
+                app.add_systems(enter(), screen.in_set(ShowroomSystems::Present))
+                    .add_systems(enter(), room.in_set(ShowroomSystems::Build));
+            } else {
+                app.add_systems(enter(), room.in_set(ShowroomSystems::Build))
+                    .add_systems(enter(), screen.in_set(ShowroomSystems::Present));
+            }
+            app.update();
+            assert_eq!(app.world().resource::<Ran>().0, ["room", "screen"]);
+        }
+    }
+}
