@@ -23,8 +23,9 @@
 //! They read the room from [`session::Session`] and talk to the server and
 //! to each other through messages: [`session::SendCommand`],
 //! [`session::OutgoingPose`], [`session::SessionRequest`],
-//! [`session::RoomChangeMessage`], [`room::DisplaysRebuilt`] and
-//! [`ui::UiAction`] (docs/ARCHITECTURE.md has the recipe for a new one).
+//! [`session::RoomChangeMessage`], [`room::DisplaysRebuilt`],
+//! [`player::WalkTo`] and [`ui::UiAction`] (docs/ARCHITECTURE.md has the
+//! recipe for a new one).
 
 // Bevy systems take what they touch as parameters, and queries spell out
 // their filters: both lints fire on ordinary systems.

@@ -12,7 +12,7 @@
 
 use super::avatars::RemoteAvatar;
 use super::catalog::Catalog;
-use super::focus::UiFocus;
+use super::focus::{FocusDecided, UiFocus};
 use super::holding::{self, Hand, Hands, POINT_RANGE, Pointer, go_home};
 use super::input_mode::{XrMode, on_desktop};
 use super::player::{LocalPlayer, MainCamera, WalkTo};
@@ -42,7 +42,7 @@ pub(super) fn plugin(app: &mut App) {
                 (point, keys_to_actions)
                     .chain()
                     .in_set(ShowroomSystems::Input)
-                    .after(super::ui::chat_keys)
+                    .after(FocusDecided)
                     .run_if(on_desktop),
                 (
                     forget_old_displays,

@@ -8,7 +8,7 @@ pub mod start;
 pub mod view;
 
 use super::catalog::Catalog;
-use super::focus::UiFocus;
+use super::focus::{FocusDecided, UiFocus};
 use super::holding::{Hands, Pointer};
 use super::session::{RoomChangeMessage, SendCommand, Session};
 use super::{AppState, ShowroomSystems};
@@ -35,7 +35,7 @@ pub(super) fn plugin(app: &mut App) {
         .add_plugins((desktop::plugin, start::plugin))
         .add_systems(
             Update,
-            (chat_keys, shortcut_keys)
+            (chat_keys.in_set(FocusDecided), shortcut_keys)
                 .chain()
                 .in_set(ShowroomSystems::Input)
                 .run_if(in_state(AppState::Showroom)),
