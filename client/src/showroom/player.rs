@@ -29,7 +29,11 @@ const LOOK_SENSITIVITY: f32 = 0.003;
 
 pub(super) fn plugin(app: &mut App) {
     app.add_message::<WalkTo>()
-        .add_systems(OnEnter(AppState::Showroom), spawn_player)
+        // After the room is measured (`Build`), so the body starts inside it.
+        .add_systems(
+            OnEnter(AppState::Showroom),
+            spawn_player.in_set(ShowroomSystems::Input),
+        )
         .add_systems(
             Update,
             (

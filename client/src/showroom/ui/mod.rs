@@ -42,12 +42,17 @@ pub(super) fn plugin(app: &mut App) {
         )
         .add_systems(
             Update,
-            (shop_actions, hear_shop, build_view)
+            (shop_actions, hear_shop, build_view.in_set(ViewBuilt))
                 .chain()
                 .in_set(ShowroomSystems::Present)
                 .run_if(in_state(AppState::Showroom)),
         );
 }
+
+/// The system that builds this frame's [`CurrentView`]: whatever draws it
+/// (the desktop's panels, XR's world-space ones) runs after.
+#[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ViewBuilt;
 
 /// Everything a shopper can ask for, from a key, a click or an XR ray on a
 /// world-space panel.

@@ -27,9 +27,8 @@ pub(super) fn plugin(app: &mut App) {
     app.init_resource::<Rig>()
         .add_systems(
             OnEnter(AppState::Showroom),
-            spawn_rig
-                .after(crate::showroom::player::spawn_player)
-                .run_if(in_xr),
+            // After the player's body is spawned (`Input`): the rig rides on it.
+            spawn_rig.in_set(ShowroomSystems::Simulate).run_if(in_xr),
         )
         .add_systems(
             Update,
