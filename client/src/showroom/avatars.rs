@@ -5,12 +5,12 @@
 //! uneven packet arrival does not show as jitter.
 
 use super::player::MainCamera;
-use super::room::yaw_rotation;
 use super::session::{RoomChangeMessage, Session};
 use super::{AppState, ShowroomSystems};
 use crate::net::RoomChange;
 use bevy::prelude::*;
 use std::collections::{BTreeMap, VecDeque};
+use vitrine_shared::pose::yaw_rotation;
 use vitrine_shared::protocol::MAX_BURST_SENDERS;
 use vitrine_shared::{MemberSlot, PoseNet, Reaction};
 

@@ -3,12 +3,12 @@
 //! Plugins, one per feature:
 //! - [`session`]: sign-in, join, the game link, reconnects;
 //! - [`catalog`]: the products and their models' sizes;
-//! - [`room`]: floor, walls, stage, screen, lights and product displays;
+//! - [`room`]: floor, walls, stage, lights and product displays;
 //! - [`player`]: the shopper's own body, walking and looking;
 //! - [`avatars`]: everyone else, interpolated, with name tags and reactions;
 //! - [`products`]: pointing, picking up, turning, putting back, dropping;
 //! - [`ui`]: the view-model ([`ui::view`]) and its desktop drawing;
-//! - [`video`]: the host's video and sound on the stage screen;
+//! - [`video`]: the stage screen: the slate, and the host's video and sound;
 //! - [`xr`]: the same room in an OpenXR headset: hands, teleport, panels;
 //! - [`offscreen`]: `--screenshot` and `--bench` without a window.
 //!
@@ -23,8 +23,9 @@
 //! They read the room from [`session::Session`] and talk to the server and
 //! to each other through messages: [`session::SendCommand`],
 //! [`session::OutgoingPose`], [`session::SessionRequest`],
-//! [`session::RoomChangeMessage`], [`room::DisplaysRebuilt`] and
-//! [`ui::UiAction`] (docs/ARCHITECTURE.md has the recipe for a new one).
+//! [`session::RoomChangeMessage`], [`room::DisplaysRebuilt`],
+//! [`player::WalkTo`] and [`ui::UiAction`] (docs/ARCHITECTURE.md has the
+//! recipe for a new one).
 
 // Bevy systems take what they touch as parameters, and queries spell out
 // their filters: both lints fire on ordinary systems.
@@ -170,11 +171,11 @@ pub enum ShowroomSystems {
     Send,
 }
 
-/// Puts the [`ShowroomSystems`] in their order (single-app tests use it
-/// too).
+/// Puts the [`ShowroomSystems`] in their order, each frame and on entering
+/// the room (where the room is measured and built, `Build`, before the
+/// features that place things by it) (single-app tests use it too).
 pub fn order_systems(app: &mut App) {
-    app.configure_sets(
-        Update,
+    let order = || {
         (
             ShowroomSystems::Receive,
             ShowroomSystems::Build,
@@ -183,8 +184,10 @@ pub fn order_systems(app: &mut App) {
             ShowroomSystems::Present,
             ShowroomSystems::Send,
         )
-            .chain(),
-    );
+            .chain()
+    };
+    app.configure_sets(Update, order())
+        .configure_sets(OnEnter(AppState::Showroom), order());
 }
 
 /// Waits for the renderer to come up and finishes the app's plugins, so a
@@ -338,4 +341,38 @@ pub fn build_app_for(options: Options, mode: input_mode::XrMode) -> App {
         schedule.set_executor(bevy::ecs::schedule::SingleThreadedExecutor::new());
     }
     app
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bevy::state::app::StatesPlugin;
+
+    #[derive(Resource, Default)]
+    struct Ran(Vec<&'static str>);
+
+    #[test]
+    fn entering_the_room_keeps_the_frames_order() {
+        // Added either way round: only the sets put the room's build first
+        // (unordered, the executor runs them as it likes).
+        for screen_first in [false, true] {
+            let mut app = App::new();
+            app.add_plugins((MinimalPlugins, StatesPlugin))
+                .init_resource::<Ran>()
+                .insert_state(AppState::Showroom);
+            order_systems(&mut app);
+            let room = |mut ran: ResMut<Ran>| ran.0.push("room");
+            let screen = |mut ran: ResMut<Ran>| ran.0.push("screen");
+            let enter = || OnEnter(AppState::Showroom);
+            if screen_first {
+                app.add_systems(enter(), screen.in_set(ShowroomSystems::Present))
+                    .add_systems(enter(), room.in_set(ShowroomSystems::Build));
+            } else {
+                app.add_systems(enter(), room.in_set(ShowroomSystems::Build))
+                    .add_systems(enter(), screen.in_set(ShowroomSystems::Present));
+            }
+            app.update();
+            assert_eq!(app.world().resource::<Ran>().0, ["room", "screen"]);
+        }
+    }
 }

@@ -7,8 +7,9 @@
 use super::avatars::{RemoteAvatar, avatar_colour};
 use super::player::{MainCamera, OffscreenTarget};
 use super::readiness::PipelinesWaiting;
-use super::room::{ModelToSpawn, ProductDisplay, RoomLayout, StageScreen};
+use super::room::{ModelToSpawn, ProductDisplay, RoomLayout};
 use super::session::{LinkState, Session};
+use super::video::StageScreen;
 use super::{AppState, Options};
 use bevy::app::AppExit;
 use bevy::prelude::*;

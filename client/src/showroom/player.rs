@@ -5,7 +5,7 @@
 
 use super::focus::UiFocus;
 use super::input_mode::on_desktop;
-use super::room::{RoomLayout, yaw_rotation};
+use super::room::RoomLayout;
 use super::session::{OutgoingPose, Session};
 use super::{AppState, Options, ShowroomSystems};
 use bevy::camera::{ImageRenderTarget, RenderTarget};
@@ -16,6 +16,7 @@ use bevy::render::render_resource::TextureFormat;
 use bevy::ui::IsDefaultUiCamera;
 use bevy_rapier3d::prelude::*;
 use vitrine_shared::PoseNet;
+use vitrine_shared::pose::{protocol_yaw, yaw_rotation};
 
 pub const EYE_HEIGHT: f32 = 1.6;
 const CAPSULE_HALF: f32 = 0.6;
@@ -27,7 +28,12 @@ const RUN_SPEED: f32 = 4.5;
 const LOOK_SENSITIVITY: f32 = 0.003;
 
 pub(super) fn plugin(app: &mut App) {
-    app.add_systems(OnEnter(AppState::Showroom), spawn_player)
+    app.add_message::<WalkTo>()
+        // After the room is measured (`Build`), so the body starts inside it.
+        .add_systems(
+            OnEnter(AppState::Showroom),
+            spawn_player.in_set(ShowroomSystems::Input),
+        )
         .add_systems(
             Update,
             (
@@ -43,11 +49,16 @@ pub(super) fn plugin(app: &mut App) {
         );
 }
 
+/// A click on the floor (the pointer is `holding`'s): walk there, until a
+/// walking key takes over.
+#[derive(Message, Debug, Clone, Copy, PartialEq)]
+pub struct WalkTo(pub Vec3);
+
 #[derive(Component)]
 pub struct LocalPlayer {
     /// Camera pitch, radians (up is positive).
     pub pitch: f32,
-    /// Where a click on the floor sends us.
+    /// Where a click on the floor ([`WalkTo`]) sends us.
     pub walk_to: Option<Vec3>,
     /// Set once we stand where the server put us.
     placed: bool,
@@ -144,9 +155,6 @@ fn place_at_spawn(session: Res<Session>, mut player: Query<(&mut Transform, &mut
     player.placed = true;
 }
 
-/// The protocol's yaw for a Bevy rotation (0 faces +Z): one formula, in `shared`.
-pub use vitrine_shared::pose::protocol_yaw;
-
 fn look(
     mouse: Res<ButtonInput<MouseButton>>,
     motion: Res<AccumulatedMouseMotion>,
@@ -171,6 +179,7 @@ fn walk(
     time: Res<Time>,
     keys: Res<ButtonInput<KeyCode>>,
     focus: Res<UiFocus>,
+    mut clicks: MessageReader<WalkTo>,
     mut player: Query<(
         &Transform,
         &mut LocalPlayer,
@@ -180,6 +189,9 @@ fn walk(
     let Ok((transform, mut player, mut controller)) = player.single_mut() else {
         return;
     };
+    if let Some(WalkTo(floor)) = clicks.read().last() {
+        player.walk_to = Some(*floor);
+    }
     let mut input = Vec2::ZERO;
     if !focus.typing {
         for (key, dir) in [
@@ -244,6 +256,58 @@ fn publish_pose(mut pose: ResMut<OutgoingPose>, player: Query<(&Transform, &Loca
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bevy::time::TimeUpdateStrategy;
+    use std::time::Duration;
+
+    #[test]
+    fn a_walk_to_message_walks_the_body_there_until_a_key_takes_over() {
+        let mut app = App::new();
+        app.add_plugins(MinimalPlugins)
+            .insert_resource(TimeUpdateStrategy::ManualDuration(Duration::from_millis(
+                100,
+            )))
+            .init_resource::<ButtonInput<KeyCode>>()
+            .init_resource::<UiFocus>()
+            .add_message::<WalkTo>()
+            .add_systems(Update, walk);
+        let me = app
+            .world_mut()
+            .spawn((
+                LocalPlayer {
+                    pitch: 0.0,
+                    walk_to: None,
+                    placed: true,
+                },
+                Transform::from_xyz(0.0, BODY_CENTRE, 0.0),
+                KinematicCharacterController::default(),
+            ))
+            .id();
+        let state = |app: &App| {
+            let player = app.world().get::<LocalPlayer>(me).unwrap();
+            let moved = app
+                .world()
+                .get::<KinematicCharacterController>(me)
+                .unwrap()
+                .translation;
+            (player.walk_to, moved)
+        };
+        // The first frame's clock is zero: step once so the walk has time.
+        app.update();
+        let target = Vec3::new(3.0, 0.0, 0.0);
+        app.world_mut().write_message(WalkTo(target));
+        app.update();
+        let (walk_to, moved) = state(&app);
+        assert_eq!(walk_to, Some(target));
+        let moved = moved.expect("the body moves");
+        assert!(moved.x > 0.0 && moved.z.abs() < 1e-6, "{moved:?}");
+
+        // A walking key takes over and forgets the click.
+        app.world_mut()
+            .resource_mut::<ButtonInput<KeyCode>>()
+            .press(KeyCode::KeyW);
+        app.update();
+        assert_eq!(state(&app).0, None);
+    }
 
     #[test]
     fn yaw_round_trips() {

@@ -12,10 +12,10 @@
 
 use super::avatars::RemoteAvatar;
 use super::catalog::Catalog;
-use super::focus::UiFocus;
-use super::holding::{self, Hand};
+use super::focus::{FocusDecided, UiFocus};
+use super::holding::{self, Hand, Hands, POINT_RANGE, Pointer, go_home};
 use super::input_mode::{XrMode, on_desktop};
-use super::player::{LocalPlayer, MainCamera};
+use super::player::{LocalPlayer, MainCamera, WalkTo};
 use super::room::{DisplayedProduct, DisplaysRebuilt, ProductDisplay};
 use super::session::{RoomChangeMessage, SendCommand, Session};
 use super::ui::UiAction;
@@ -28,9 +28,6 @@ use bevy_rapier3d::prelude::*;
 use vitrine_shared::ProductId;
 use vitrine_shared::protocol::{CommandKind, RejectReason};
 
-// Holding's vocabulary lives in `holding`; its old paths stay.
-pub use super::holding::{Hands, Held, POINT_RANGE, Pointer, go_home};
-
 /// Products can be picked up from this close.
 pub const REACH: f32 = 3.0;
 
@@ -38,13 +35,14 @@ pub(super) fn plugin(app: &mut App) {
     app.init_resource::<Pointer>()
         .init_resource::<Hands>()
         .add_message::<DisplaysRebuilt>()
+        .add_message::<WalkTo>()
         .add_systems(
             Update,
             (
                 (point, keys_to_actions)
                     .chain()
                     .in_set(ShowroomSystems::Input)
-                    .after(super::ui::chat_keys)
+                    .after(FocusDecided)
                     .run_if(on_desktop),
                 (
                     forget_old_displays,
@@ -132,7 +130,7 @@ fn keys_to_actions(
     focus: Res<UiFocus>,
     pointer: Res<Pointer>,
     mut actions: MessageWriter<UiAction>,
-    mut player: Query<&mut LocalPlayer>,
+    mut walk: MessageWriter<WalkTo>,
 ) {
     if focus.typing {
         return;
@@ -149,8 +147,8 @@ fn keys_to_actions(
     if mouse.just_pressed(MouseButton::Left) && !focus.over_panel {
         if let Some((product, _)) = &pointer.hovered {
             actions.write(UiAction::Select(product.clone()));
-        } else if let (Some(floor), Ok(mut player)) = (pointer.floor, player.single_mut()) {
-            player.walk_to = Some(floor);
+        } else if let Some(floor) = pointer.floor {
+            walk.write(WalkTo(floor));
         }
     }
 }
@@ -513,6 +511,7 @@ fn place_others_products(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::showroom::holding::Held;
 
     fn held(product: &str, entity: Entity) -> Held {
         Held {
@@ -558,5 +557,60 @@ mod tests {
         assert!(app.world().resource::<Pointer>().selected.is_none());
         // As before the message, XR hands are left to the server's word.
         assert!(hands.xr[1].is_some());
+    }
+
+    #[test]
+    fn a_click_on_the_floor_asks_the_player_to_walk_and_one_on_a_product_selects_it() {
+        let mut app = App::new();
+        app.add_plugins(MinimalPlugins)
+            .init_resource::<ButtonInput<KeyCode>>()
+            .init_resource::<ButtonInput<MouseButton>>()
+            .init_resource::<UiFocus>()
+            .init_resource::<Pointer>()
+            .add_message::<UiAction>()
+            .add_message::<WalkTo>()
+            .add_systems(Update, keys_to_actions);
+        let floor = Vec3::new(2.0, 0.0, -3.0);
+        let click = |app: &mut App| {
+            let mut mouse = app.world_mut().resource_mut::<ButtonInput<MouseButton>>();
+            mouse.release(MouseButton::Left);
+            mouse.clear();
+            mouse.press(MouseButton::Left);
+            app.update();
+        };
+        let walks = |app: &mut App| {
+            let sent: Vec<WalkTo> = app
+                .world_mut()
+                .resource_mut::<Messages<WalkTo>>()
+                .drain()
+                .collect();
+            sent
+        };
+        let actions = |app: &mut App| {
+            let sent: Vec<UiAction> = app
+                .world_mut()
+                .resource_mut::<Messages<UiAction>>()
+                .drain()
+                .collect();
+            sent
+        };
+
+        app.world_mut().resource_mut::<Pointer>().floor = Some(floor);
+        click(&mut app);
+        assert_eq!(walks(&mut app), [WalkTo(floor)]);
+        assert!(actions(&mut app).is_empty());
+
+        // Over a product, the click is the product's, not the floor's.
+        app.world_mut().resource_mut::<Pointer>().hovered = Some(("lamp".into(), 1.5));
+        click(&mut app);
+        assert!(walks(&mut app).is_empty());
+        assert_eq!(actions(&mut app), [UiAction::Select("lamp".into())]);
+
+        // Over a panel, the room hears no click at all.
+        app.world_mut().resource_mut::<Pointer>().hovered = None;
+        app.world_mut().resource_mut::<UiFocus>().over_panel = true;
+        click(&mut app);
+        assert!(walks(&mut app).is_empty());
+        assert!(actions(&mut app).is_empty());
     }
 }

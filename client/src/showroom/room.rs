@@ -1,25 +1,17 @@
-//! The room itself: floor, walls, stage and its screen, lights, and one
-//! display per product, laid out from the catalog. The stage screen shows a
-//! slate drawn by a small UI camera into an image until the host's video
-//! takes its place.
+//! The room itself: floor, walls, the stage and the screen's frame, lights,
+//! and one display per product, laid out from the catalog. The screen in
+//! the frame (the slate, then the host's video) is the video feature's; it
+//! stands where [`RoomLayout::screen`] says.
 
 use super::catalog::Catalog;
-use super::readiness::PipelinesWaiting;
 use super::session::{Session, offline_bounds};
-use super::video::{StageScreenMaterial, VideoPlanes};
 use super::{AppState, ShowroomSystems};
-use bevy::camera::RenderTarget;
 use bevy::gltf::{GltfMaterial, GltfMesh};
 use bevy::prelude::*;
-use bevy::render::render_resource::TextureFormat;
 use bevy_rapier3d::prelude::*;
+use vitrine_shared::pose::yaw_rotation;
 use vitrine_shared::{ProductId, RoomBounds};
 
-/// Frames the slate camera draws after a change, once no shader is still
-/// compiling (text layout takes one or two).
-const SLATE_FRAMES: u32 = 10;
-/// The slate's pixels: 16:9.
-const SLATE_SIZE: (u32, u32) = (960, 540);
 pub const WALL_THICKNESS: f32 = 0.3;
 pub const STAGE_DEPTH: f32 = 3.0;
 pub const STAGE_HEIGHT: f32 = 0.4;
@@ -32,7 +24,9 @@ pub(super) fn plugin(app: &mut App) {
         .add_message::<DisplaysRebuilt>()
         .add_systems(
             OnEnter(AppState::Showroom),
-            (measure_room, spawn_room, spawn_slate).chain(),
+            (measure_room, spawn_room)
+                .chain()
+                .in_set(ShowroomSystems::Build),
         )
         .add_systems(
             Update,
@@ -40,13 +34,7 @@ pub(super) fn plugin(app: &mut App) {
                 (measure_room, spawn_displays)
                     .chain()
                     .in_set(ShowroomSystems::Build),
-                (
-                    spawn_model_meshes,
-                    show_featured,
-                    spin_markers,
-                    update_slate,
-                )
-                    .in_set(ShowroomSystems::Simulate),
+                (spawn_model_meshes, show_featured, spin_markers).in_set(ShowroomSystems::Simulate),
             )
                 .run_if(in_state(AppState::Showroom)),
         );
@@ -98,21 +86,6 @@ impl RoomLayout {
         )
     }
 }
-
-/// The slate image the stage screen shows while there is no video.
-#[derive(Resource)]
-pub struct StageSlate {
-    pub image: Handle<Image>,
-    pub camera: Entity,
-    title: Entity,
-    subtitle: Entity,
-    /// The (show title, video note) the slate last drew.
-    shown_for: Option<(Option<String>, Option<String>)>,
-    frames_left: u32,
-}
-
-#[derive(Component)]
-pub struct StageScreen;
 
 /// One product on display. The model entity is [`DisplayedProduct`].
 #[derive(Component, Debug, Clone)]
@@ -250,10 +223,6 @@ pub fn display_spots(n: usize, bounds: &RoomBounds) -> Vec<(Vec3, f32)> {
 pub fn display_scale(bounds: &super::models::ModelBounds) -> f32 {
     (0.35 / bounds.size().max_element().max(0.01)).clamp(1.0, 3.0)
 }
-
-/// The protocol's yaw (0 faces +Z) as a rotation of a Bevy entity whose
-/// forward is -Z: one formula, in `shared`.
-pub use vitrine_shared::pose::yaw_rotation;
 
 fn measure_room(session: Res<Session>, mut layout: ResMut<RoomLayout>) {
     if let Some(bounds) = session.mirror().and_then(|m| m.bounds)
@@ -449,162 +418,6 @@ fn spawn_room(
                 Transform::from_xyz(centre.x + x * w, h - 1.2, z),
             ));
         }
-    }
-}
-
-/// The slate: a UI drawn by its own camera into an image the stage screen
-/// shows.
-fn spawn_slate(
-    mut commands: Commands,
-    layout: Res<RoomLayout>,
-    mut images: ResMut<Assets<Image>>,
-    mut meshes: ResMut<Assets<Mesh>>,
-    mut materials: ResMut<Assets<StageScreenMaterial>>,
-) {
-    let image = images.add(Image::new_target_texture(
-        SLATE_SIZE.0,
-        SLATE_SIZE.1,
-        TextureFormat::Rgba8UnormSrgb,
-        None,
-    ));
-    let camera = commands
-        .spawn((
-            DespawnOnExit(AppState::Showroom),
-            Camera2d,
-            Camera {
-                order: -1,
-                clear_color: ClearColorConfig::Custom(Color::srgb(0.09, 0.11, 0.24)),
-                ..default()
-            },
-            RenderTarget::Image(image.clone().into()),
-        ))
-        .id();
-    let mut title = Entity::PLACEHOLDER;
-    let mut subtitle = Entity::PLACEHOLDER;
-    commands
-        .spawn((
-            DespawnOnExit(AppState::Showroom),
-            UiTargetCamera(camera),
-            Node {
-                width: percent(100),
-                height: percent(100),
-                flex_direction: FlexDirection::Column,
-                align_items: AlignItems::Center,
-                justify_content: JustifyContent::Center,
-                row_gap: px(18),
-                ..default()
-            },
-        ))
-        .with_children(|slate| {
-            slate.spawn((
-                Text::new("VITRINE LIVE"),
-                TextFont::from_font_size(34.0),
-                TextColor(Color::srgb(1.0, 0.55, 0.65)),
-            ));
-            title = slate
-                .spawn((
-                    Text::new("Waiting for the host"),
-                    TextFont::from_font_size(64.0),
-                    TextColor(Color::WHITE),
-                ))
-                .id();
-            subtitle = slate
-                .spawn((
-                    Text::new("The show starts soon: look around the products"),
-                    TextFont::from_font_size(28.0),
-                    TextColor(Color::srgb(0.75, 0.8, 0.95)),
-                ))
-                .id();
-        });
-    commands.insert_resource(StageSlate {
-        image: image.clone(),
-        camera,
-        title,
-        subtitle,
-        shown_for: None,
-        frames_left: SLATE_FRAMES,
-    });
-    let (at, size) = layout.screen();
-    commands.spawn((
-        DespawnOnExit(AppState::Showroom),
-        StageScreen,
-        Mesh3d(meshes.add(Rectangle::new(size.x, size.y))),
-        // The slate, with the video's planes drawn over it while it plays.
-        MeshMaterial3d(materials.add(StageScreenMaterial {
-            base: StandardMaterial {
-                base_color_texture: Some(image),
-                unlit: true,
-                ..default()
-            },
-            extension: VideoPlanes::default(),
-        })),
-        Transform::from_translation(at),
-    ));
-}
-
-/// The slate says whether a show is live, and why the video is not up
-/// when it should be.
-fn update_slate(
-    session: Res<Session>,
-    video: Option<Res<super::video::StageVideo>>,
-    slate: Option<ResMut<StageSlate>>,
-    mut texts: Query<&mut Text>,
-    mut cameras: Query<&mut Camera>,
-    compiling: Option<Res<PipelinesWaiting>>,
-) {
-    let Some(mut slate) = slate else {
-        return;
-    };
-    // The slate camera draws only while the slate changes (a few frames once
-    // every shader is ready, so the text is laid out and drawn), then the
-    // image stays as it is.
-    let ready = compiling.is_none_or(|c| c.count() == 0);
-    if slate.frames_left > 0 && ready {
-        slate.frames_left -= 1;
-        if slate.frames_left == 0
-            && let Ok(mut camera) = cameras.get_mut(slate.camera)
-        {
-            camera.is_active = false;
-        }
-    }
-    // Compared borrowed: this runs every frame; the title is cloned only
-    // when the slate changes.
-    let live = session.mirror().and_then(|m| m.show_live.as_deref());
-    let note = video.and_then(|v| v.slate_note());
-    let drawn = slate
-        .shown_for
-        .as_ref()
-        .map(|(l, n)| (l.as_deref(), n.as_deref()));
-    if drawn == Some((live, note.as_deref())) {
-        return;
-    }
-    let key = (live.map(str::to_owned), note);
-    let (title, subtitle) = match &key {
-        (_, Some(note)) => (
-            key.0
-                .clone()
-                .unwrap_or_else(|| "Waiting for the host".to_owned()),
-            note.clone(),
-        ),
-        (Some(show), None) => (
-            show.clone(),
-            "Live now: the host's camera comes up here".to_owned(),
-        ),
-        (None, None) => (
-            "Waiting for the host".to_owned(),
-            "The show starts soon: look around the products".to_owned(),
-        ),
-    };
-    if let Ok(mut t) = texts.get_mut(slate.title) {
-        t.0 = title;
-    }
-    if let Ok(mut t) = texts.get_mut(slate.subtitle) {
-        t.0 = subtitle;
-    }
-    slate.shown_for = Some(key);
-    slate.frames_left = SLATE_FRAMES;
-    if let Ok(mut camera) = cameras.get_mut(slate.camera) {
-        camera.is_active = true;
     }
 }
 

@@ -11,8 +11,14 @@
 //! and upload instead of RGBA's 4 (docs/BENCHMARKS.md).
 //!
 //! While the host is off, while the stream reconnects and when it cannot
-//! play, the screen shows the slate ([`super::room::StageSlate`]) with a
-//! line saying why.
+//! play, the screen shows the slate ([`screen::StageSlate`]) with a line
+//! saying why. The screen is this feature's from end to end (its quad, the
+//! slate and the video over it), so the choice between slate and picture
+//! and the slate's words both read [`StageVideo`] here; the room only
+//! frames it, where [`RoomLayout::screen`](super::room::RoomLayout::screen)
+//! says.
+
+pub mod screen;
 
 use bevy::asset::RenderAssetUsages;
 use bevy::pbr::{ExtendedMaterial, MaterialExtension};
@@ -23,7 +29,6 @@ use std::time::Duration;
 use vitrine_media::player::{AudioOutput, PixelFormat, Player, PlayerOptions, PlayerState};
 use vitrine_shared::protocol::StreamNet;
 
-use super::room::StageScreen;
 use super::session::Session;
 use super::{AppState, Options, ShowroomSystems};
 
@@ -61,16 +66,27 @@ pub fn matrix_mode(height: u32) -> u32 {
 pub fn plugin(app: &mut App) {
     bevy::asset::embedded_asset!(app, "stage_video.wgsl");
     app.add_plugins(MaterialPlugin::<StageScreenMaterial>::default())
-        .add_systems(OnEnter(AppState::Showroom), setup_video)
+        // After the room is measured (`Build`), so the screen fits its frame.
+        .add_systems(
+            OnEnter(AppState::Showroom),
+            (setup_video, screen::spawn_screen).in_set(ShowroomSystems::Present),
+        )
         .add_systems(OnExit(AppState::Showroom), stop_video)
         .add_systems(
             Update,
-            (follow_stream, show_frames)
-                .chain()
-                .in_set(ShowroomSystems::Present)
+            (
+                screen::update_slate.in_set(ShowroomSystems::Simulate),
+                (follow_stream, show_frames)
+                    .chain()
+                    .in_set(ShowroomSystems::Present),
+            )
                 .run_if(in_state(AppState::Showroom)),
         );
 }
+
+/// The stage screen's quad (the slate, and the video over it).
+#[derive(Component)]
+pub struct StageScreen;
 
 /// What the stage screen is doing, for the slate, the HUD and tests.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

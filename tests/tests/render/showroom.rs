@@ -12,9 +12,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 use vitrine_client::net::NetClient;
 use vitrine_client::showroom::Options;
+use vitrine_client::showroom::holding::{Hands, Pointer};
 use vitrine_client::showroom::offscreen::{Capture, ScreenReport, capture_now};
 use vitrine_client::showroom::player::LocalPlayer;
-use vitrine_client::showroom::products::Hands;
 use vitrine_client::showroom::room::{DisplayedProduct, ProductDisplay};
 use vitrine_client::showroom::session::{LinkState, Session};
 use vitrine_client::showroom::ui::view::SaleState;
@@ -388,7 +388,7 @@ fn a_product_picked_up_and_put_back_with_the_keys_is_seen_by_others() {
             Duration::from_secs(10),
             |app, _| {
                 app.world()
-                    .resource::<vitrine_client::showroom::products::Pointer>()
+                    .resource::<Pointer>()
                     .hovered
                     .as_ref()
                     .is_some_and(|(p, _)| p == &display.product)

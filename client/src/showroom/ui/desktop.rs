@@ -3,7 +3,8 @@
 //! [`UiAction`] they send.
 
 use super::view::{SaleState, ShowroomView, Tone};
-use super::{CurrentView, UiAction, UiFocus};
+use super::{CurrentView, UiAction};
+use crate::showroom::focus::UiFocus;
 use crate::showroom::{AppState, ShowroomSystems};
 use bevy::prelude::*;
 

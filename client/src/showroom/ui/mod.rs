@@ -8,6 +8,7 @@ pub mod start;
 pub mod view;
 
 use super::catalog::Catalog;
+use super::focus::{FocusDecided, UiFocus};
 use super::holding::{Hands, Pointer};
 use super::session::{RoomChangeMessage, SendCommand, Session};
 use super::{AppState, ShowroomSystems};
@@ -19,9 +20,6 @@ use view::{LocalUi, ShowroomView, ViewInputs};
 use vitrine_shared::protocol::{CheckoutCommand, CommerceEventNet, Purchase};
 use vitrine_shared::validated::MAX_CHAT_BYTES;
 use vitrine_shared::{ChatText, PaymentMethod, Reaction, RoomCommand, SaleId, Sku};
-
-// Focus is shared vocabulary (the root's `focus`); its old path stays.
-pub use super::focus::UiFocus;
 
 /// The saved card the showroom pays with. The built-in test gateway accepts
 /// it; a real deployment would keep the shopper's card with the gateway.
@@ -37,19 +35,24 @@ pub(super) fn plugin(app: &mut App) {
         .add_plugins((desktop::plugin, start::plugin))
         .add_systems(
             Update,
-            (chat_keys, shortcut_keys)
+            (chat_keys.in_set(FocusDecided), shortcut_keys)
                 .chain()
                 .in_set(ShowroomSystems::Input)
                 .run_if(in_state(AppState::Showroom)),
         )
         .add_systems(
             Update,
-            (shop_actions, hear_shop, build_view)
+            (shop_actions, hear_shop, build_view.in_set(ViewBuilt))
                 .chain()
                 .in_set(ShowroomSystems::Present)
                 .run_if(in_state(AppState::Showroom)),
         );
 }
+
+/// The system that builds this frame's [`CurrentView`]: whatever draws it
+/// (the desktop's panels, XR's world-space ones) runs after.
+#[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ViewBuilt;
 
 /// Everything a shopper can ask for, from a key, a click or an XR ray on a
 /// world-space panel.

@@ -4,8 +4,8 @@
 //! on them; what the shopper holds stays, at its real size, in their own
 //! space. `--xr-simulated --ar` behaves as a runtime that offers blending.
 
-use super::in_xr;
 use crate::showroom::holding::Hands;
+use crate::showroom::input_mode::in_xr;
 use crate::showroom::room::{DisplayedProduct, ProductDisplay, RoomShell};
 use crate::showroom::{AppState, ShowroomSystems};
 use bevy::prelude::*;

@@ -6,12 +6,13 @@
 //! the hand's motion. Each hand's ray points at products (their card
 //! opens) and panels; the trigger clicks what the ray points at.
 
+use super::XrSettings;
 use super::input::{Gesture, LEFT, RIGHT, XrInput};
 use super::panels::{self, WorldPanel};
 use super::rig::{Rig, space_transform};
-use super::{XrSettings, in_xr};
 use crate::showroom::catalog::Catalog;
 use crate::showroom::holding::{self, Hand, Hands, POINT_RANGE, Pointer, go_home};
+use crate::showroom::input_mode::in_xr;
 use crate::showroom::player::LocalPlayer;
 use crate::showroom::room::{DisplayedProduct, ProductDisplay};
 use crate::showroom::session::{SendCommand, Session};

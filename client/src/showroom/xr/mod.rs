@@ -21,12 +21,9 @@ pub mod rig;
 pub mod runtime;
 
 use super::Options;
+use super::input_mode::XrMode;
 use bevy::prelude::*;
 use thiserror::Error;
-
-// The input mode is shared vocabulary (the root's `input_mode`); its old
-// path stays.
-pub use super::input_mode::{XrMode, in_xr, on_desktop};
 
 /// Why the headset could not be used.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]

@@ -8,12 +8,12 @@
 //! the panel's pixels, and the button there sends its [`UiAction`], the
 //! same one the desktop's button sends.
 
-use super::in_xr;
 use super::input::LEFT;
 use super::rig::TrackingSpace;
+use crate::showroom::input_mode::in_xr;
 use crate::showroom::room::{DisplayedProduct, RoomLayout};
-use crate::showroom::ui::UiAction;
 use crate::showroom::ui::view::{SaleState, ShowroomView};
+use crate::showroom::ui::{UiAction, ViewBuilt};
 use crate::showroom::{AppState, ShowroomSystems, ui::CurrentView};
 use bevy::camera::{ImageRenderTarget, RenderTarget};
 use bevy::prelude::*;
@@ -42,7 +42,7 @@ pub(super) fn plugin(app: &mut App) {
         )
             .chain()
             .in_set(ShowroomSystems::Present)
-            .after(crate::showroom::ui::build_view)
+            .after(ViewBuilt)
             .run_if(in_xr.and_then(in_state(AppState::Showroom))),
     );
 }

@@ -5,16 +5,17 @@
 //! and the products' code keeps its "eyes"), and the avatar's pose carries
 //! head and hands in room space.
 
+use super::XrSettings;
 use super::input::{Gesture, Gestures, LEFT, RIGHT, SNAP_TURN, XrInput, teleport_arc};
-use super::{XrSettings, in_xr};
-use crate::showroom::player::{BODY_CENTRE, EYE_HEIGHT, LocalPlayer, MainCamera, protocol_yaw};
+use crate::showroom::input_mode::in_xr;
+use crate::showroom::player::{BODY_CENTRE, EYE_HEIGHT, LocalPlayer, MainCamera};
 use crate::showroom::room::RoomLayout;
 use crate::showroom::session::{OutgoingPose, SendCommand};
 use crate::showroom::{AppState, ShowroomSystems};
 use bevy::asset::RenderAssetUsages;
 use bevy::prelude::*;
 use bevy::render::render_resource::{Extent3d, TextureDimension, TextureFormat};
-use vitrine_shared::pose::{MAX_TELEPORT_M, TrackedPoseNet, XrPoseNet};
+use vitrine_shared::pose::{MAX_TELEPORT_M, TrackedPoseNet, XrPoseNet, protocol_yaw};
 use vitrine_shared::{PoseNet, RoomCommand};
 
 /// Teleport targets keep this far from the walls.
@@ -26,9 +27,8 @@ pub(super) fn plugin(app: &mut App) {
     app.init_resource::<Rig>()
         .add_systems(
             OnEnter(AppState::Showroom),
-            spawn_rig
-                .after(crate::showroom::player::spawn_player)
-                .run_if(in_xr),
+            // After the player's body is spawned (`Input`): the rig rides on it.
+            spawn_rig.in_set(ShowroomSystems::Simulate).run_if(in_xr),
         )
         .add_systems(
             Update,
