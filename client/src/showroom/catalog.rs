@@ -58,8 +58,8 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    pub fn get(&self, id: &str) -> Option<&CatalogProduct> {
-        self.products.iter().find(|p| p.view.id.as_str() == id)
+    pub fn get(&self, id: &ProductId) -> Option<&CatalogProduct> {
+        self.products.iter().find(|p| &p.view.id == id)
     }
 
     pub fn set(&mut self, views: Vec<ProductView>, assets: &Path) {
@@ -202,7 +202,7 @@ pub enum LocalCatalogError {
     #[error("catalog.toml: {0}")]
     Toml(String),
     #[error("catalog.toml: product {product}: {message}")]
-    Product { product: String, message: String },
+    Product { product: ProductId, message: String },
 }
 
 #[derive(Deserialize)]
@@ -245,25 +245,25 @@ pub fn read_local(path: &Path) -> Result<Vec<ProductView>, LocalCatalogError> {
         toml::from_str(&text).map_err(|e| LocalCatalogError::Toml(e.to_string()))?;
     let currency =
         Currency::new(&file.currency).map_err(|e| LocalCatalogError::Toml(e.to_string()))?;
-    let money = |product: &str, text: &str| -> Result<MoneyView, LocalCatalogError> {
+    let money = |product: &ProductId, text: &str| -> Result<MoneyView, LocalCatalogError> {
         Money::parse_decimal(text, currency)
             .map(MoneyView::from)
             .map_err(|e| LocalCatalogError::Product {
-                product: product.to_owned(),
+                product: product.clone(),
                 message: e.to_string(),
             })
     };
     file.products
         .into_iter()
         .map(|p| {
-            let price = money(p.id.as_str(), &p.price)?;
+            let price = money(&p.id, &p.price)?;
             let variants = p
                 .variants
                 .into_iter()
                 .map(|v| {
                     Ok(VariantView {
                         price: match &v.price {
-                            Some(text) => money(p.id.as_str(), text)?,
+                            Some(text) => money(&p.id, text)?,
                             None => price.clone(),
                         },
                         sku: v.sku,
@@ -281,7 +281,7 @@ pub fn read_local(path: &Path) -> Result<Vec<ProductView>, LocalCatalogError> {
                 });
             if size.is_some_and(|s| !s.is_valid()) {
                 return Err(LocalCatalogError::Product {
-                    product: p.id.to_string(),
+                    product: p.id.clone(),
                     message: format!("size_mm must be 1 to {} mm a side", ProductSize::MAX_MM),
                 });
             }

@@ -20,32 +20,33 @@ pub const VIEW_REPORT_SECS: f32 = 5.0;
 #[derive(Resource, Default, Debug)]
 pub struct Pointer {
     /// The product under the pointer, and how far away it is.
-    pub hovered: Option<(String, f32)>,
+    pub hovered: Option<(ProductId, f32)>,
     /// The product whose card stays open (clicked), until another is.
-    pub selected: Option<String>,
+    pub selected: Option<ProductId>,
     /// Where the pointer meets the floor, for click-to-walk.
     pub floor: Option<Vec3>,
-    reported: BTreeMap<String, f32>,
+    reported: BTreeMap<ProductId, f32>,
 }
 
 impl Pointer {
     /// The card to show: the hovered product, else the selected one.
-    pub fn card_product(&self) -> Option<&str> {
+    pub fn card_product(&self) -> Option<&ProductId> {
         self.hovered
             .as_ref()
-            .map(|(p, _)| p.as_str())
-            .or(self.selected.as_deref())
+            .map(|(p, _)| p)
+            .or(self.selected.as_ref())
     }
 
     /// The command that reports looking at `product`, unless it was
     /// reported in the last [`VIEW_REPORT_SECS`].
-    pub fn report_view(&mut self, product: &str) -> Option<RoomCommand> {
+    pub fn report_view(&mut self, product: &ProductId) -> Option<RoomCommand> {
         if self.reported.contains_key(product) {
             return None;
         }
-        let id = ProductId::new(product.to_owned()).ok()?;
-        self.reported.insert(product.to_owned(), VIEW_REPORT_SECS);
-        Some(RoomCommand::ViewProduct { product: id })
+        self.reported.insert(product.clone(), VIEW_REPORT_SECS);
+        Some(RoomCommand::ViewProduct {
+            product: product.clone(),
+        })
     }
 
     /// Forgets old view reports, so a card looked at again later counts
@@ -75,7 +76,7 @@ pub struct Hands {
     pub xr: [Option<Held>; 2],
     /// Products dropped by us, falling, not yet reported: product, model,
     /// seconds since let go, milliseconds it was held.
-    pub falling: Vec<(String, Entity, f32, u32)>,
+    pub falling: Vec<(ProductId, Entity, f32, u32)>,
 }
 
 impl Hands {
@@ -89,8 +90,8 @@ impl Hands {
         self.all().any(|h| h.entity == entity)
     }
 
-    pub fn holds_product(&self, product: &str) -> bool {
-        self.all().any(|h| h.product == product)
+    pub fn holds_product(&self, product: &ProductId) -> bool {
+        self.all().any(|h| &h.product == product)
     }
 
     /// What `hand` holds.
@@ -102,7 +103,7 @@ impl Hands {
     }
 
     /// Lets go of the products `which` picks (without telling the server).
-    pub fn take_where(&mut self, which: impl Fn(&str) -> bool) -> Vec<Held> {
+    pub fn take_where(&mut self, which: impl Fn(&ProductId) -> bool) -> Vec<Held> {
         let [l, r] = &mut self.xr;
         [&mut self.held, l, r]
             .into_iter()
@@ -112,18 +113,18 @@ impl Hands {
     }
 
     /// Lets go of `product` (without telling the server).
-    pub fn take_product(&mut self, product: &str) -> Option<Held> {
+    pub fn take_product(&mut self, product: &ProductId) -> Option<Held> {
         let [l, r] = &mut self.xr;
         [&mut self.held, l, r]
             .into_iter()
-            .find(|h| h.as_ref().is_some_and(|h| h.product == product))
+            .find(|h| h.as_ref().is_some_and(|h| &h.product == product))
             .and_then(Option::take)
     }
 }
 
 #[derive(Debug, Clone)]
 pub struct Held {
-    pub product: String,
+    pub product: ProductId,
     pub entity: Entity,
     /// Seconds since it was picked up.
     pub seconds: f32,
@@ -149,20 +150,22 @@ pub fn take(
     hands: &mut Hands,
     pointer: &mut Pointer,
     hand: Hand,
-    product: String,
+    product: ProductId,
     entity: Entity,
     in_hand: Option<Transform>,
     from_someone: bool,
-) -> Option<RoomCommand> {
+) -> RoomCommand {
     // Caught while falling: no longer ours to report.
     hands.falling.retain(|(_, e, ..)| *e != entity);
-    let command = ProductId::new(product.clone()).ok().map(|id| {
-        if from_someone {
-            RoomCommand::TakeFromHand { product: id }
-        } else {
-            RoomCommand::Inspect { product: id }
+    let command = if from_someone {
+        RoomCommand::TakeFromHand {
+            product: product.clone(),
         }
-    });
+    } else {
+        RoomCommand::Inspect {
+            product: product.clone(),
+        }
+    };
     pointer.selected = Some(product.clone());
     *hands.hand_mut(hand) = Some(Held {
         product,
@@ -183,12 +186,11 @@ pub fn turn(held: &mut Held, yaw: f32, pitch: f32) {
 
 /// What the server hears when `held` goes back on its display; the model
 /// itself goes there with [`go_home`].
-pub fn put_back(held: &Held) -> Option<RoomCommand> {
-    let id = ProductId::new(held.product.clone()).ok()?;
-    Some(RoomCommand::PutDownProduct {
-        product: id,
+pub fn put_back(held: &Held) -> RoomCommand {
+    RoomCommand::PutDownProduct {
+        product: held.product.clone(),
         held_ms: held.held_ms(),
-    })
+    }
 }
 
 /// `held` falls: it is reported where it comes to rest ([`settle`]); the
@@ -223,13 +225,11 @@ pub fn settle(
     for i in settled.into_iter().rev() {
         let (product, entity, _, held_ms) = hands.falling.remove(i);
         let (at, _) = body(entity);
-        if let Ok(id) = ProductId::new(product) {
-            commands.push(RoomCommand::DropProduct {
-                product: id,
-                held_ms,
-                at: at.to_array(),
-            });
-        }
+        commands.push(RoomCommand::DropProduct {
+            product,
+            held_ms,
+            at: at.to_array(),
+        });
     }
     commands
 }
@@ -299,44 +299,44 @@ mod tests {
         let mut pointer = Pointer::default();
         // The lamp was falling from an earlier drop: caught, no longer ours
         // to report.
-        hands.falling.push(("lamp".into(), lamp, 0.1, 300));
+        hands.falling.push((id("lamp"), lamp, 0.1, 300));
         let ask = take(
             &mut hands,
             &mut pointer,
             Hand::Desktop,
-            "lamp".into(),
+            id("lamp"),
             lamp,
             None,
             false,
         );
         assert_eq!(
             ask,
-            Some(RoomCommand::Inspect {
+            RoomCommand::Inspect {
                 product: id("lamp")
-            })
+            }
         );
         assert_eq!(hands.held.as_ref().map(|h| h.entity), Some(lamp));
         assert!(hands.falling.is_empty());
-        assert_eq!(pointer.selected.as_deref(), Some("lamp"));
+        assert_eq!(pointer.selected, Some(id("lamp")));
         // Out of someone else's hand, into the right XR hand: a hand-off.
         let ask = take(
             &mut hands,
             &mut pointer,
             Hand::Xr(1),
-            "vase".into(),
+            id("vase"),
             vase,
             Some(Transform::IDENTITY),
             true,
         );
         assert_eq!(
             ask,
-            Some(RoomCommand::TakeFromHand {
+            RoomCommand::TakeFromHand {
                 product: id("vase")
-            })
+            }
         );
         assert!(hands.xr[0].is_none());
         assert_eq!(hands.xr[1].as_ref().map(|h| h.entity), Some(vase));
-        assert!(hands.holds(lamp) && hands.holds_product("vase"));
+        assert!(hands.holds(lamp) && hands.holds_product(&id("vase")));
     }
 
     #[test]
@@ -348,7 +348,7 @@ mod tests {
             &mut hands,
             &mut Pointer::default(),
             Hand::Desktop,
-            "lamp".into(),
+            id("lamp"),
             lamp,
             None,
             false,
@@ -357,10 +357,10 @@ mod tests {
         held.seconds = 1.5;
         assert_eq!(
             put_back(&held),
-            Some(RoomCommand::PutDownProduct {
+            RoomCommand::PutDownProduct {
                 product: id("lamp"),
                 held_ms: 1500
-            })
+            }
         );
         assert!(hands.held.is_none());
     }
@@ -372,7 +372,7 @@ mod tests {
         let mut hands = Hands::default();
         for (product, entity) in [("lamp", lamp), ("vase", vase)] {
             let held = Held {
-                product: product.into(),
+                product: id(product),
                 entity,
                 seconds: 2.0,
                 spin: Quat::IDENTITY,
@@ -405,7 +405,7 @@ mod tests {
     #[test]
     fn turning_yaws_then_pitches() {
         let mut held = Held {
-            product: "lamp".into(),
+            product: id("lamp"),
             entity: Entity::PLACEHOLDER,
             seconds: 0.0,
             spin: Quat::IDENTITY,
@@ -425,7 +425,7 @@ mod tests {
         let home = Transform::from_xyz(2.0, 1.1, -3.0).with_scale(Vec3::splat(2.0));
         let display = world
             .spawn(ProductDisplay {
-                product: "lamp".into(),
+                product: id("lamp"),
                 home,
                 half_extents: Vec3::splat(0.2),
                 model: Entity::PLACEHOLDER,
@@ -434,8 +434,7 @@ mod tests {
         let lamp = world
             .spawn((
                 DisplayedProduct {
-                    product: "lamp".into(),
-                    id: id("lamp"),
+                    product: id("lamp"),
                     display,
                 },
                 Transform::from_xyz(5.0, 0.1, 5.0),
@@ -468,11 +467,11 @@ mod tests {
         let view = Some(RoomCommand::ViewProduct {
             product: id("lamp"),
         });
-        assert_eq!(pointer.report_view("lamp"), view);
-        assert_eq!(pointer.report_view("lamp"), None);
+        assert_eq!(pointer.report_view(&id("lamp")), view);
+        assert_eq!(pointer.report_view(&id("lamp")), None);
         pointer.age_reports(VIEW_REPORT_SECS - 0.5);
-        assert_eq!(pointer.report_view("lamp"), None);
+        assert_eq!(pointer.report_view(&id("lamp")), None);
         pointer.age_reports(1.0);
-        assert_eq!(pointer.report_view("lamp"), view);
+        assert_eq!(pointer.report_view(&id("lamp")), view);
     }
 }

@@ -15,6 +15,7 @@ use bevy::app::AppExit;
 use bevy::prelude::*;
 use bevy::render::view::screenshot::{Screenshot, ScreenshotCaptured};
 use std::time::{Duration, Instant};
+use vitrine_shared::ProductId;
 
 /// Give up waiting for the room after this long.
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -54,7 +55,7 @@ pub struct ScreenReport {
     /// The stage screen's centre and its four corners.
     pub stage_screen: Option<(Vec2, [Vec2; 4])>,
     /// Each display in view: product, the model's centre, the plinth's.
-    pub displays: Vec<(String, Vec2, Vec2)>,
+    pub displays: Vec<(ProductId, Vec2, Vec2)>,
     /// Each avatar in view: name, body centre, and its colour.
     pub avatars: Vec<(String, Vec2, Color)>,
 }

@@ -183,7 +183,7 @@ fn handle_actions(
             }
             UiAction::PickUpOrPutBack => {
                 if let Some(held) = hands.held.take() {
-                    send.write_batch(holding::put_back(&held).map(SendCommand));
+                    send.write(SendCommand(holding::put_back(&held)));
                     go_home(
                         &mut commands,
                         held.entity,
@@ -201,10 +201,7 @@ fn handle_actions(
                 }
                 let taken = session
                     .mirror()
-                    .and_then(|m| {
-                        let id = ProductId::new(product.clone()).ok()?;
-                        m.held.get(&id).map(|by| Some(*by) != m.you)
-                    })
+                    .and_then(|m| m.held.get(&product).map(|by| Some(*by) != m.you))
                     .unwrap_or(false);
                 let Some((entity, _)) = models.iter().find(|(_, m)| m.product == product) else {
                     continue;
@@ -220,7 +217,7 @@ fn handle_actions(
                     None,
                     taken,
                 );
-                send.write_batch(ask.map(SendCommand));
+                send.write(SendCommand(ask));
                 holding::hold_body(&mut commands, entity);
             }
             UiAction::Drop => {
@@ -276,13 +273,10 @@ fn hear_server(
             {
                 // Only grabs the server has not granted: with a product in
                 // each hand, the other one stays.
-                let granted = |product: &str| {
-                    session.mirror().is_some_and(|m| {
-                        ProductId::new(product.to_owned())
-                            .ok()
-                            .and_then(|id| m.held.get(&id))
-                            .is_some_and(|by| Some(*by) == m.you)
-                    })
+                let granted = |product: &ProductId| {
+                    session
+                        .mirror()
+                        .is_some_and(|m| m.held.get(product).is_some_and(|by| Some(*by) == m.you))
                 };
                 for held in hands.take_where(|p| !granted(p)) {
                     go_home(
@@ -298,7 +292,7 @@ fn hear_server(
             RoomChange::ProductPassed { product, from, .. }
                 if session.mirror().and_then(|m| m.you) == Some(*from) =>
             {
-                hands.take_product(product.as_str());
+                hands.take_product(product);
             }
             // A (re)join: the server put back whatever we held or dropped.
             RoomChange::Welcomed { .. } => {
@@ -319,13 +313,11 @@ fn hear_server(
                 }
             }
             RoomChange::ProductReturned { product } => {
-                if hands.holds_product(product.as_str()) {
+                if hands.holds_product(product) {
                     continue;
                 }
-                hands.falling.retain(|(p, ..)| p != product.as_str());
-                if let Some((entity, _)) =
-                    models.iter().find(|(_, m)| m.product == product.as_str())
-                {
+                hands.falling.retain(|(p, ..)| p != product);
+                if let Some((entity, _)) = models.iter().find(|(_, m)| &m.product == product) {
                     go_home(&mut commands, entity, &displays, &models, &mut transforms);
                 }
             }
@@ -444,11 +436,11 @@ fn place_others_products(
         }
         let held_by = mirror
             .held
-            .get(&model.id)
+            .get(&model.product)
             .filter(|s| Some(**s) != mirror.you);
         let dropped = mirror
             .dropped
-            .get(&model.id)
+            .get(&model.product)
             .map(|at| Vec3::from_array(*at))
             .filter(|at| at.is_finite());
         if body.is_some_and(|b| *b == RigidBody::Dynamic) {
@@ -513,9 +505,13 @@ mod tests {
     use super::*;
     use crate::showroom::holding::Held;
 
+    fn id(product: &str) -> ProductId {
+        ProductId::new(product).unwrap()
+    }
+
     fn held(product: &str, entity: Entity) -> Held {
         Held {
-            product: product.into(),
+            product: id(product),
             entity,
             seconds: 0.0,
             spin: Quat::IDENTITY,
@@ -541,9 +537,9 @@ mod tests {
             let mut hands = app.world_mut().resource_mut::<Hands>();
             hands.held = Some(held("lamp", lamp));
             hands.xr[1] = Some(held("cup", cup));
-            hands.falling.push(("vase".into(), vase, 0.2, 900));
+            hands.falling.push((id("vase"), vase, 0.2, 900));
         }
-        app.world_mut().resource_mut::<Pointer>().selected = Some("lamp".into());
+        app.world_mut().resource_mut::<Pointer>().selected = Some(id("lamp"));
         // No rebuild: everything stays.
         app.update();
         assert!(app.world().resource::<Hands>().held.is_some());
@@ -601,10 +597,10 @@ mod tests {
         assert!(actions(&mut app).is_empty());
 
         // Over a product, the click is the product's, not the floor's.
-        app.world_mut().resource_mut::<Pointer>().hovered = Some(("lamp".into(), 1.5));
+        app.world_mut().resource_mut::<Pointer>().hovered = Some((id("lamp"), 1.5));
         click(&mut app);
         assert!(walks(&mut app).is_empty());
-        assert_eq!(actions(&mut app), [UiAction::Select("lamp".into())]);
+        assert_eq!(actions(&mut app), [UiAction::Select(id("lamp"))]);
 
         // Over a panel, the room hears no click at all.
         app.world_mut().resource_mut::<Pointer>().hovered = None;

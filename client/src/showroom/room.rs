@@ -90,7 +90,7 @@ impl RoomLayout {
 /// One product on display. The model entity is [`DisplayedProduct`].
 #[derive(Component, Debug, Clone)]
 pub struct ProductDisplay {
-    pub product: String,
+    pub product: ProductId,
     /// Where the model rests on its display (its centre).
     pub home: Transform,
     /// Half the model's size: the collider and the pointing box.
@@ -101,8 +101,7 @@ pub struct ProductDisplay {
 /// The product model a shopper can point at and pick up.
 #[derive(Component, Debug, Clone)]
 pub struct DisplayedProduct {
-    pub product: String,
-    pub id: ProductId,
+    pub product: ProductId,
     pub display: Entity,
 }
 
@@ -173,10 +172,10 @@ fn spawn_model_meshes(
 
 /// The marker hovering over a featured product.
 #[derive(Component)]
-struct FeaturedMarker(String);
+struct FeaturedMarker(ProductId);
 
 #[derive(Component)]
-struct FeaturedLight(String);
+struct FeaturedLight(ProductId);
 
 /// Where each of `n` displays stands, and which way it faces (yaw, with
 /// the protocol's convention: 0 faces +Z). Lines of displays run from the
@@ -527,8 +526,7 @@ fn spawn_displays(
                 .spawn((
                     DespawnOnExit(AppState::Showroom),
                     DisplayedProduct {
-                        product: product.view.id.to_string(),
-                        id: id.clone(),
+                        product: id.clone(),
                         display,
                     },
                     home,
@@ -559,7 +557,7 @@ fn spawn_displays(
                 })
                 .id();
         commands.entity(display).insert(ProductDisplay {
-            product: product.view.id.to_string(),
+            product: id,
             home,
             half_extents: half,
             model,
@@ -588,9 +586,9 @@ fn show_featured(
     mut meshes: ResMut<Assets<Mesh>>,
     mut materials: ResMut<Assets<StandardMaterial>>,
 ) {
-    let featured: Vec<String> = session
+    let featured: Vec<ProductId> = session
         .mirror()
-        .map(|m| m.featured.iter().map(|p| p.as_str().to_owned()).collect())
+        .map(|m| m.featured.clone())
         .unwrap_or_default();
     for (e, m) in &markers {
         if !featured.contains(&m.0) {

@@ -22,7 +22,7 @@ use vitrine_client::showroom::ui::{CurrentView, UiAction};
 use vitrine_client::showroom::video::{StageVideo, VideoStatus};
 use vitrine_media::publish::{PublishOptions, Publisher, Source};
 use vitrine_shared::Role;
-use vitrine_shared::{MemberSlot, PoseNet, ProductId};
+use vitrine_shared::{MemberSlot, PoseNet};
 use vitrine_tests::{Http, TestServer, joined_client, pump, step_until, update_docs_picture};
 
 use crate::{body, frames, in_the_room, one_renderer, showroom, stand_before, step};
@@ -379,7 +379,7 @@ fn a_product_picked_up_and_put_back_with_the_keys_is_seen_by_others() {
             .cloned()
             .expect("a display")
     };
-    let product = ProductId::new(display.product.clone()).unwrap();
+    let product = display.product.clone();
     face_display(&mut app, &display);
     assert!(
         step(

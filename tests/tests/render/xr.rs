@@ -88,16 +88,16 @@ fn hands(app: &App) -> &Hands {
     app.world().resource::<Hands>()
 }
 
-fn held_in(app: &App, hand: usize) -> Option<String> {
+fn held_in(app: &App, hand: usize) -> Option<ProductId> {
     hands(app).xr[hand].as_ref().map(|h| h.product.clone())
 }
 
-fn model(app: &mut App, product: &str) -> Transform {
+fn model(app: &mut App, product: &ProductId) -> Transform {
     let world = app.world_mut();
     world
         .query::<(&DisplayedProduct, &Transform)>()
         .iter(world)
-        .find(|(d, _)| d.product == product)
+        .find(|(d, _)| &d.product == product)
         .map(|(_, t)| *t)
         .expect("the product's model")
 }
@@ -212,7 +212,7 @@ fn a_headset_shopper_grabs_turns_drops_passes_teleports_turns_and_clicks_panels(
         Some(display.product.clone()),
         "grabbed"
     );
-    let product = ProductId::new(display.product.clone()).unwrap();
+    let product = display.product.clone();
     assert!(
         step(
             &mut app,
@@ -272,7 +272,7 @@ fn a_headset_shopper_grabs_turns_drops_passes_teleports_turns_and_clicks_panels(
     // A hand-off: the friend walks up holding another product out; our
     // hand meets theirs and takes it.
     let other = plinths[1].clone();
-    let other_id = ProductId::new(other.product.clone()).unwrap();
+    let other_id = other.product.clone();
     friend.send_command(RoomCommand::Inspect {
         product: other_id.clone(),
     });
@@ -364,7 +364,7 @@ fn a_headset_shopper_grabs_turns_drops_passes_teleports_turns_and_clicks_panels(
             .iter(world)
             .all(|v| *v == Visibility::Hidden);
         assert!(shell_hidden, "AR should hide the room");
-        let shown: Vec<String> = world
+        let shown: Vec<ProductId> = world
             .query::<(&DisplayedProduct, &Visibility)>()
             .iter(world)
             .filter(|(_, v)| **v != Visibility::Hidden)

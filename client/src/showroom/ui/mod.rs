@@ -19,7 +19,7 @@ use bevy::prelude::*;
 use view::{LocalUi, ShowroomView, ViewInputs};
 use vitrine_shared::protocol::{CheckoutCommand, CommerceEventNet, Purchase};
 use vitrine_shared::validated::MAX_CHAT_BYTES;
-use vitrine_shared::{ChatText, PaymentMethod, Reaction, RoomCommand, SaleId, Sku};
+use vitrine_shared::{ChatText, PaymentMethod, ProductId, Reaction, RoomCommand, SaleId, Sku};
 
 /// The saved card the showroom pays with. The built-in test gateway accepts
 /// it; a real deployment would keep the shopper's card with the gateway.
@@ -58,8 +58,8 @@ pub struct ViewBuilt;
 /// world-space panel.
 #[derive(Message, Debug, Clone, PartialEq)]
 pub enum UiAction {
-    Select(String),
-    SelectVariant { product: String, index: usize },
+    Select(ProductId),
+    SelectVariant { product: ProductId, index: usize },
     PickUpOrPutBack,
     Drop,
     LookClosely,
@@ -113,7 +113,7 @@ pub fn build_view(
         mirror: session.mirror(),
         catalog: &catalog.products,
         card_product: pointer.card_product(),
-        holding: hands.held.as_ref().map(|h| h.product.as_str()),
+        holding: hands.held.as_ref().map(|h| &h.product),
         ui: &ui.local,
         now_ms: now_ms(),
     });

@@ -8,7 +8,7 @@ use super::super::session::LinkState;
 use crate::net::RoomMirror;
 use std::collections::BTreeMap;
 use vitrine_shared::protocol::OrderStatus;
-use vitrine_shared::{Reaction, SaleId, Sku};
+use vitrine_shared::{ProductId, Reaction, SaleId, Sku};
 
 /// Lines of chat a panel shows.
 pub const CHAT_LINES: usize = 8;
@@ -50,7 +50,7 @@ pub enum Tone {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct FeaturedView {
-    pub product: String,
+    pub product: ProductId,
     pub name: String,
     pub price: String,
 }
@@ -76,7 +76,7 @@ pub enum SaleState {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProductCard {
-    pub product: String,
+    pub product: ProductId,
     pub name: String,
     pub description: String,
     pub price: String,
@@ -140,7 +140,7 @@ pub struct ReactionButton {
 pub struct LocalUi {
     pub cart_open: bool,
     /// The variant chosen on each product's card.
-    pub variant: BTreeMap<String, usize>,
+    pub variant: BTreeMap<ProductId, usize>,
     pub chat_draft: Option<String>,
     /// The checkout whose answer to show.
     pub checkout: Option<u32>,
@@ -151,8 +151,8 @@ pub struct ViewInputs<'a> {
     pub link: &'a LinkState,
     pub mirror: Option<&'a RoomMirror>,
     pub catalog: &'a [CatalogProduct],
-    pub card_product: Option<&'a str>,
-    pub holding: Option<&'a str>,
+    pub card_product: Option<&'a ProductId>,
+    pub holding: Option<&'a ProductId>,
     pub ui: &'a LocalUi,
     pub now_ms: i64,
 }
@@ -169,11 +169,11 @@ pub fn reaction_label(r: Reaction) -> &'static str {
 
 pub fn build(input: &ViewInputs) -> ShowroomView {
     let mirror = input.mirror;
-    let product = |id: &str| input.catalog.iter().find(|p| p.view.id.as_str() == id);
-    let name_of = |id: &str| {
+    let product = |id: &ProductId| input.catalog.iter().find(|p| &p.view.id == id);
+    let name_of = |id: &ProductId| {
         product(id)
             .map(|p| p.view.name.clone())
-            .unwrap_or(id.to_owned())
+            .unwrap_or_else(|| id.to_string())
     };
     let banner = match input.link {
         LinkState::Connected | LinkState::Idle => None,
@@ -205,9 +205,9 @@ pub fn build(input: &ViewInputs) -> ShowroomView {
             m.featured
                 .iter()
                 .map(|p| FeaturedView {
-                    product: p.as_str().to_owned(),
-                    name: name_of(p.as_str()),
-                    price: product(p.as_str())
+                    product: p.clone(),
+                    name: name_of(p),
+                    price: product(p)
                         .map(|p| p.view.price.display.clone())
                         .unwrap_or_default(),
                 })
@@ -222,7 +222,7 @@ pub fn build(input: &ViewInputs) -> ShowroomView {
                 .filter(|s| s.ends_at_ms > input.now_ms)
                 .map(|s| FlashSaleView {
                     id: s.id,
-                    name: name_of(s.product.as_str()),
+                    name: name_of(&s.product),
                     price: s.price.to_string(),
                     units_left: s.units_left,
                     quantity: s.quantity,
@@ -249,12 +249,7 @@ pub fn build(input: &ViewInputs) -> ShowroomView {
         .unwrap_or_default();
 
     let card = input.card_product.and_then(product).map(|p| {
-        let chosen = input
-            .ui
-            .variant
-            .get(p.view.id.as_str())
-            .copied()
-            .unwrap_or(0);
+        let chosen = input.ui.variant.get(&p.view.id).copied().unwrap_or(0);
         let held_by = mirror.and_then(|m| {
             let slot = m.held.get(&p.view.id)?;
             if Some(*slot) == m.you {
@@ -263,7 +258,7 @@ pub fn build(input: &ViewInputs) -> ShowroomView {
             m.members.get(slot).map(|who| who.name.as_str().to_owned())
         });
         ProductCard {
-            product: p.view.id.to_string(),
+            product: p.view.id.clone(),
             name: p.view.name.clone(),
             description: p.view.description.clone(),
             price: p.view.price.display.clone(),
@@ -285,7 +280,7 @@ pub fn build(input: &ViewInputs) -> ShowroomView {
                 })
                 .collect(),
             held_by,
-            holding: input.holding == Some(p.view.id.as_str()),
+            holding: input.holding == Some(&p.view.id),
             featured: mirror.is_some_and(|m| m.featured.contains(&p.view.id)),
         }
     });
@@ -476,11 +471,12 @@ mod tests {
         ui: &LocalUi,
         card: Option<&str>,
     ) -> ShowroomView {
+        let card = card.map(|c| ProductId::new(c).unwrap());
         build(&ViewInputs {
             link: &LinkState::Connected,
             mirror: Some(mirror),
             catalog,
-            card_product: card,
+            card_product: card.as_ref(),
             holding: None,
             ui,
             now_ms: 100_000,
@@ -494,7 +490,7 @@ mod tests {
         m.held.insert(ProductId::new("mug").unwrap(), MemberSlot(2));
         m.featured.push(ProductId::new("mug").unwrap());
         let mut ui = LocalUi::default();
-        ui.variant.insert("mug".into(), 1);
+        ui.variant.insert(ProductId::new("mug").unwrap(), 1);
         let card = view(&m, &catalog, &ui, Some("mug")).card.expect("a card");
         assert_eq!(card.name, "The mug");
         assert_eq!(card.price, "24.90 EUR");

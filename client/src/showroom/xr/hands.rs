@@ -117,7 +117,7 @@ pub fn reachable<'a>(
     at: Vec3,
     products: impl Iterator<Item = (Entity, &'a DisplayedProduct, &'a GlobalTransform, f32)>,
     hands: &Hands,
-) -> Option<(Entity, String)> {
+) -> Option<(Entity, ProductId)> {
     products
         .filter(|(e, ..)| !hands.holds(*e))
         .map(|(e, p, t, radius)| (e, p, t.translation().distance(at) - radius))
@@ -158,12 +158,12 @@ fn grab_and_release(
                 else {
                     continue;
                 };
-                let Ok(id) = ProductId::new(product.clone()) else {
-                    continue;
-                };
-                let holder = session
-                    .mirror()
-                    .and_then(|m| m.held.get(&id).copied().filter(|by| Some(*by) != m.you));
+                let holder = session.mirror().and_then(|m| {
+                    m.held
+                        .get(&product)
+                        .copied()
+                        .filter(|by| Some(*by) != m.you)
+                });
                 let Ok((_, _, at)) = products.get(entity) else {
                     continue;
                 };
@@ -184,7 +184,7 @@ fn grab_and_release(
                     ),
                     holder.is_some(),
                 );
-                send.write_batch(ask.map(SendCommand));
+                send.write(SendCommand(ask));
                 holding::hold_body(&mut commands, entity);
             }
             Gesture::Release(hand) => {
@@ -201,7 +201,7 @@ fn grab_and_release(
                     .and_then(|(_, m)| displays.get(m.display).ok())
                     .map(|d| d.home.translation);
                 if home.is_some_and(|home| home.distance(at) <= PUT_BACK_RADIUS) {
-                    send.write_batch(holding::put_back(&held).map(SendCommand));
+                    send.write(SendCommand(holding::put_back(&held)));
                     go_home(
                         &mut commands,
                         held.entity,
