@@ -7,7 +7,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use thiserror::Error;
-use vitrine_shared::limits::accounts::{PASSWORD_CHARS, USERNAME_CHARS};
+use vitrine_shared::limits::accounts::{PASSWORD_CHARS, SIGN_IN_PASSWORD_CHARS, USERNAME_CHARS};
 
 const PREFIX: &str = "vt1";
 
@@ -95,6 +95,21 @@ pub fn check_password(password: &str) -> Result<(), String> {
             "a password is {} to {} characters long",
             PASSWORD_CHARS.start(),
             PASSWORD_CHARS.end()
+        ))
+    }
+}
+
+/// A password at sign-in: [`SIGN_IN_PASSWORD_CHARS`], so that every
+/// account's password, however old, is checked against its hash (a wrong
+/// one is 401), and only one no account can have is a malformed request.
+pub fn check_sign_in_password(password: &str) -> Result<(), String> {
+    if SIGN_IN_PASSWORD_CHARS.contains(&password.chars().count()) {
+        Ok(())
+    } else {
+        Err(format!(
+            "a password is {} to {} characters long",
+            SIGN_IN_PASSWORD_CHARS.start(),
+            SIGN_IN_PASSWORD_CHARS.end()
         ))
     }
 }

@@ -1,9 +1,10 @@
-//! Domain records as the API shows them: the JSON views of sales, claims,
+//! Domain records as the API shows them: the JSON views of products, sales, claims,
 //! orders, carts and coupons; of shows, polls, questions, giveaways, rewards
 //! and leaders; of mutes, bans, the moderation log and chat lines. The HTTP
 //! API and the host console both speak these, so the conversions live here,
 //! beside neither.
 
+use crate::catalog::Product;
 use crate::commerce::{CartLine, Claimed, CouponInfo, Discount, FlashSale, OrderRecord};
 use crate::engagement::rules::RewardOfferRule;
 use crate::engagement::{Draw, Giveaway, Leader, Poll, Question, Rewards, Show};
@@ -12,9 +13,31 @@ use vitrine_shared::Money;
 use vitrine_shared::api::{
     BanView, CartLineView, CartView, ClaimView, CouponView, DrawView, FlashSaleView, GiveawayView,
     GrantView, LeaderView, ModChatLine, ModLogEntry, MuteView, OrderLineView, OrderView, PollView,
-    QuestView, QuestionView, RewardOffer, RewardsView, ShowView,
+    ProductView, QuestView, QuestionView, RewardOffer, RewardsView, ShowView, VariantView,
 };
 use vitrine_shared::protocol::EntryRule;
+
+pub fn product_view(p: Product) -> ProductView {
+    ProductView {
+        id: p.id,
+        name: p.name,
+        category: p.category.to_string(),
+        description: p.description,
+        price: p.price.into(),
+        model: p.model,
+        size: p.size,
+        variants: p
+            .variants
+            .into_iter()
+            .map(|v| VariantView {
+                sku: v.sku,
+                options: v.options,
+                price: v.price.into(),
+                stock: v.stock,
+            })
+            .collect(),
+    }
+}
 
 pub fn flash_sale_view(s: FlashSale) -> FlashSaleView {
     let units_left = s.units_left();

@@ -37,7 +37,7 @@ pub struct CreateSession {
 #[cfg(feature = "openapi")]
 pub mod sign_in_schema {
     #![allow(dead_code)]
-    use crate::limits::accounts::{PASSWORD_CHARS, USERNAME_CHARS, USERNAME_PATTERN};
+    use crate::limits::accounts::{SIGN_IN_PASSWORD_CHARS, USERNAME_CHARS, USERNAME_PATTERN};
     use crate::validated::MAX_DISPLAY_NAME_CHARS;
     use serde::Deserialize;
     use utoipa::openapi::RefOr;
@@ -79,8 +79,8 @@ pub mod sign_in_schema {
             }
             if let Some(RefOr::T(Schema::Object(password))) = object.properties.get_mut("password")
             {
-                password.min_length = Some(*PASSWORD_CHARS.start());
-                password.max_length = Some(*PASSWORD_CHARS.end());
+                password.min_length = Some(*SIGN_IN_PASSWORD_CHARS.start());
+                password.max_length = Some(*SIGN_IN_PASSWORD_CHARS.end());
             }
         }
         schema
@@ -153,7 +153,10 @@ pub mod sign_in_schema {
             );
             assert_eq!(
                 limits("password"),
-                (Some(*PASSWORD_CHARS.start()), Some(*PASSWORD_CHARS.end()))
+                (
+                    Some(*SIGN_IN_PASSWORD_CHARS.start()),
+                    Some(*SIGN_IN_PASSWORD_CHARS.end())
+                )
             );
             // Neither shape takes the other's fields.
             for shape in [guest, account] {
@@ -302,8 +305,9 @@ pub struct ProductList {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct StartFlashSale {
-    #[cfg_attr(feature = "openapi", schema(value_type = String))]
-    pub sku: Sku,
+    // Text, not `Sku`: a malformed SKU is the host's mistake in this sale,
+    // answered as `invalid_sale` after the role check, like its other fields.
+    pub sku: String,
     /// The sale price in minor units (cents), at most the regular price.
     pub sale_price_minor: i64,
     /// ISO 4217; must be the product's currency.
@@ -457,8 +461,9 @@ pub struct SetCartQuantity {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct BuyNowItem {
-    #[cfg_attr(feature = "openapi", schema(value_type = String))]
-    pub sku: Sku,
+    // Text, not `Sku`, as in `AddToCart`: a malformed SKU is a 404
+    // `unknown_sku`, checked by the handler.
+    pub sku: String,
     #[serde(default = "one")]
     pub quantity: i64,
 }
@@ -627,8 +632,9 @@ pub struct StartShow {
     pub scheduled_at_ms: Option<i64>,
     /// Product ids to sell, in order (at most 50).
     #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
-    pub lineup: Vec<ProductId>,
+    // Text, not `ProductId`: a malformed id names no product, so it is a
+    // 404 `product_not_found` like an unknown one (the handler checks it).
+    pub lineup: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -661,8 +667,8 @@ pub struct ShowList {
 #[serde(deny_unknown_fields)]
 pub struct FeatureProducts {
     /// Product ids, at most 3; empty clears.
-    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
-    pub products: Vec<ProductId>,
+    // Text, for the same reason as `StartShow::lineup`.
+    pub products: Vec<String>,
 }
 
 /// `POST /api/v1/polls` (hosts, co-hosts and moderators).

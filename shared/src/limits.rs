@@ -87,6 +87,11 @@ pub mod accounts {
     /// A password's length in characters (as JSON Schema counts them, so
     /// the API document can state it); anything else is up to the person.
     pub const PASSWORD_CHARS: RangeInclusive<usize> = 12..=256;
+    /// The password sign-in takes: any an account may have. Accounts made
+    /// before passwords were counted in characters were checked as 12 to
+    /// 256 bytes, so theirs may be shorter in characters (six 3-byte
+    /// characters); they must still be able to sign in.
+    pub const SIGN_IN_PASSWORD_CHARS: RangeInclusive<usize> = 1..=*PASSWORD_CHARS.end();
 }
 
 /// Mutes, removals, the moderation log and the keyword filter.

@@ -65,7 +65,7 @@ fn start_flash_sale(
     let poll = api.create_poll(&host, &poll).map_err(|e| e.to_string())?;
     println!("$ host {user} opens a poll: {}", poll.question);
     let sale = StartFlashSale {
-        sku: Sku::new("glow-serum-30ml").map_err(|e| e.to_string())?,
+        sku: "glow-serum-30ml".into(),
         sale_price_minor: 1490,
         currency: "EUR".into(),
         quantity: (bots as i64 / 2).max(1),

@@ -80,7 +80,7 @@ async fn upsert(
             "no such product on sale",
         )
     })?;
-    Ok(super::products::view(product))
+    Ok(crate::views::product_view(product))
 }
 
 /// Create one product with its variants and stock. Its fields follow the

@@ -157,7 +157,7 @@ pub async fn checkout(
     let purchase = match body.buy_now {
         None => Purchase::Cart,
         Some(item) => Purchase::BuyNow {
-            sku: item.sku,
+            sku: sku(item.sku)?,
             quantity: item.quantity,
         },
     };

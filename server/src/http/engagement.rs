@@ -12,13 +12,13 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::IntoParams;
-use vitrine_shared::ChatText;
 use vitrine_shared::api::{
     AskQuestion, CreateGiveaway, CreatePoll, DrawView, FeatureProducts, GiveawayView, InviteView,
     LeaderboardView, PollView, QuestionList, QuestionView, RedeemRequest, Redeemed, RewardsView,
     ShowList, ShowView, StartShow, VoteRequest,
 };
 use vitrine_shared::protocol::{EntryRule, RejectReason};
+use vitrine_shared::{ChatText, ProductId};
 
 /// The status and code from engagement's one table, the message from the
 /// error.
@@ -33,6 +33,14 @@ impl From<EngagementError> for ApiError {
 /// resource's 404.
 fn id<Id: std::str::FromStr>(raw: &str, missing: EngagementError) -> Result<Id, ApiError> {
     raw.parse().map_err(|_| ApiError::from(missing))
+}
+
+/// Product ids from a body: a malformed one names no product, so it is the
+/// same 404 as an unknown one.
+fn product_ids(raw: Vec<String>) -> Result<Vec<ProductId>, ApiError> {
+    raw.into_iter()
+        .map(|p| ProductId::new(p).map_err(|_| ApiError::from(EngagementError::UnknownProduct)))
+        .collect()
 }
 
 /// Create a show: scheduled for `scheduled_at_ms` with a line-up, or live
@@ -57,14 +65,10 @@ pub async fn start_show(
     ApiJson(body): ApiJson<StartShow>,
 ) -> Result<(StatusCode, Json<ShowView>), ApiError> {
     who.require_host()?;
+    let lineup = product_ids(body.lineup)?;
     let show = state
         .engagement
-        .create_show(
-            who.account.id,
-            body.title,
-            body.scheduled_at_ms,
-            body.lineup,
-        )
+        .create_show(who.account.id, body.title, body.scheduled_at_ms, lineup)
         .await?;
     Ok((StatusCode::CREATED, Json(show_view(show))))
 }
@@ -140,7 +144,10 @@ pub async fn feature(
             ),
         ));
     }
-    let show = state.engagement.feature(body.products).await?;
+    let show = state
+        .engagement
+        .feature(product_ids(body.products)?)
+        .await?;
     Ok(Json(show_view(show)))
 }
 

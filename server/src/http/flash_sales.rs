@@ -9,10 +9,10 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use sha2::{Digest, Sha256};
-use vitrine_shared::SaleId;
 use vitrine_shared::api::{ClaimRequest, ClaimView, FlashSaleView, StartFlashSale};
 use vitrine_shared::limits::commerce::MAX_IDEMPOTENCY_KEY;
 use vitrine_shared::{Currency, Money};
+use vitrine_shared::{SaleId, Sku};
 
 /// Announce a flash sale: its units leave normal stock now, it opens after
 /// the countdown, and unsold units return when it ends.
@@ -37,11 +37,12 @@ pub async fn start_flash_sale(
     ApiJson(body): ApiJson<StartFlashSale>,
 ) -> Result<(StatusCode, Json<FlashSaleView>), ApiError> {
     who.require_host()?;
+    let sku =
+        Sku::new(body.sku).map_err(|e| ApiError::bad_request("invalid_sale", e.to_string()))?;
     let currency = Currency::new(&body.currency)
         .map_err(|e| ApiError::bad_request("invalid_sale", e.to_string()))?;
     let spec = FlashSaleSpec {
-        // Checked as the body was read: a malformed one is a 400 `invalid_body`.
-        sku: body.sku,
+        sku,
         price: Money::new(body.sale_price_minor, currency),
         quantity: body.quantity,
         per_buyer_limit: body.per_buyer_limit,

@@ -3,34 +3,12 @@
 
 use super::extract::ApiPath;
 use super::{ApiError, AppState, ErrorBody};
-use crate::catalog::Product;
+use crate::views::product_view;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use vitrine_shared::ProductId;
-use vitrine_shared::api::{ProductList, ProductView, VariantView};
-
-pub(super) fn view(p: Product) -> ProductView {
-    ProductView {
-        id: p.id,
-        name: p.name,
-        category: p.category.to_string(),
-        description: p.description,
-        price: p.price.into(),
-        model: p.model,
-        size: p.size,
-        variants: p
-            .variants
-            .into_iter()
-            .map(|v| VariantView {
-                sku: v.sku,
-                options: v.options,
-                price: v.price.into(),
-                stock: v.stock,
-            })
-            .collect(),
-    }
-}
+use vitrine_shared::api::{ProductList, ProductView};
 
 /// The catalog: every product on sale, with variants, prices and stock.
 #[utoipa::path(
@@ -42,7 +20,7 @@ pub(super) fn view(p: Product) -> ProductView {
 pub async fn list_products(State(state): State<AppState>) -> Result<Json<ProductList>, ApiError> {
     let products = state.store.products().await?;
     Ok(Json(ProductList {
-        products: products.into_iter().map(view).collect(),
+        products: products.into_iter().map(product_view).collect(),
     }))
 }
 
@@ -70,5 +48,5 @@ pub async fn get_product(
     };
     let id = ProductId::new(id).map_err(|_| not_found())?;
     let product = state.store.product(&id).await?.ok_or_else(not_found)?;
-    Ok(Json(view(product)))
+    Ok(Json(product_view(product)))
 }

@@ -54,12 +54,13 @@ pub async fn create_session(
             password: Some(password),
             invite: None,
         } => {
-            // Outside the documented limits is a malformed request (400),
-            // the same checks `admin create-user` makes; only well-formed
-            // credentials that match no account are 401.
+            // Outside the documented limits is a malformed request (400):
+            // the username rule `admin create-user` checks, and a password
+            // any account may have (older ones were counted in bytes); only
+            // well-formed credentials that match no account are 401.
             auth::check_username(&username)
                 .map_err(|e| ApiError::bad_request("invalid_username", e))?;
-            auth::check_password(&password)
+            auth::check_sign_in_password(&password)
                 .map_err(|e| ApiError::bad_request("invalid_password", e))?;
             let refused =
                 || ApiError::unauthorized("bad_credentials", "unknown username or wrong password");

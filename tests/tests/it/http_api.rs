@@ -124,6 +124,50 @@ fn a_ticket_is_a_working_connect_token() {
     );
 }
 
+/// An account made when passwords were counted in bytes (12 to 256) may
+/// have one shorter in characters than new accounts may: it still signs in,
+/// a wrong password is still 401, and only an empty one is malformed.
+#[test]
+fn an_account_from_the_byte_rule_still_signs_in() {
+    let server = TestServer::start();
+    let password = "密码密码密码"; // 18 bytes, 6 characters
+    assert!(
+        vitrine_server::auth::check_password(password).is_err(),
+        "a new account could not have this password"
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let store = vitrine_server::store::Store::connect(&server.config.database_url)
+            .await
+            .expect("store");
+        let hash = vitrine_server::auth::hash_password(password).expect("hash");
+        let name = vitrine_shared::DisplayName::new("Old Host").unwrap();
+        store
+            .create_user("old.host", &name, vitrine_shared::Role::Host, &hash)
+            .await
+            .expect("create")
+            .expect("username free");
+        store.close().await;
+    });
+    let api = server.api();
+    assert!(api.sign_in_with_password("old.host", password).is_ok());
+    let wrong = api
+        .sign_in_with_password("old.host", "密码密码密")
+        .unwrap_err();
+    assert_eq!(
+        (wrong.status(), wrong.code()),
+        (Some(401), Some("bad_credentials"))
+    );
+    let empty = api.sign_in_with_password("old.host", "").unwrap_err();
+    assert_eq!(
+        (empty.status(), empty.code()),
+        (Some(400), Some("invalid_password"))
+    );
+}
+
 #[test]
 fn registered_accounts_sign_in_with_a_password() {
     let server = TestServer::start();

@@ -692,9 +692,10 @@ fn a_buyer_who_disconnects_mid_checkout_loses_nothing() {
     assert_eq!(stock_of(&http, MUG.0, MUG.1), mug0 - 2);
 }
 
-/// A SKU that is not even well formed is refused where the body is read,
-/// with the typed 400 every malformed body gets, before any engine sees it:
-/// no order, no sale, no units taken.
+/// A SKU that is not even well formed is refused before any engine sees
+/// it, with the answers an unknown SKU gets there (a buyer's 404
+/// `unknown_sku`; the host's 400 `invalid_sale`): no order, no sale, no
+/// units taken.
 #[test]
 fn a_malformed_sku_in_a_body_is_refused_at_the_boundary_and_changes_nothing() {
     let server = TestServer::start();
@@ -703,16 +704,19 @@ fn a_malformed_sku_in_a_body_is_refused_at_the_boundary_and_changes_nothing() {
     let ada = guest(&http, "Ada");
     let mug = stock_of(&http, MUG.0, MUG.1);
 
-    for bad in ["Stoneware-Mug-Sage", "../../etc", "", "mug sage"] {
+    for (i, bad) in ["Stoneware-Mug-Sage", "../../etc", "", "mug sage"]
+        .into_iter()
+        .enumerate()
+    {
         let (status, body) = checkout(
             &http,
             &ada,
-            &format!("malformed-{bad}"),
+            &format!("malformed-{i}"),
             json!({ "buy_now": { "sku": bad, "quantity": 1 }, "card": APPROVED }),
         );
         assert_eq!(
             (status, body["code"].as_str()),
-            (400, Some("invalid_body")),
+            (404, Some("unknown_sku")),
             "{bad}: {body}"
         );
         let sale = json!({
@@ -723,7 +727,7 @@ fn a_malformed_sku_in_a_body_is_refused_at_the_boundary_and_changes_nothing() {
             http.call("POST", "/api/v1/flash-sales", Some(&host), None, Some(sale));
         assert_eq!(
             (status, body["code"].as_str()),
-            (400, Some("invalid_body")),
+            (400, Some("invalid_sale")),
             "{bad}: {body}"
         );
     }
