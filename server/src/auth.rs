@@ -6,6 +6,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+use std::ops::RangeInclusive;
 use thiserror::Error;
 use vitrine_shared::limits::accounts::{PASSWORD_CHARS, SIGN_IN_PASSWORD_CHARS, USERNAME_CHARS};
 
@@ -88,28 +89,24 @@ pub fn check_username(name: &str) -> Result<(), String> {
 /// Passwords: [`PASSWORD_CHARS`] characters; anything else is up to the
 /// person.
 pub fn check_password(password: &str) -> Result<(), String> {
-    if PASSWORD_CHARS.contains(&password.chars().count()) {
-        Ok(())
-    } else {
-        Err(format!(
-            "a password is {} to {} characters long",
-            PASSWORD_CHARS.start(),
-            PASSWORD_CHARS.end()
-        ))
-    }
+    password_within(password, &PASSWORD_CHARS)
 }
 
 /// A password at sign-in: [`SIGN_IN_PASSWORD_CHARS`], so that every
 /// account's password, however old, is checked against its hash (a wrong
 /// one is 401), and only one no account can have is a malformed request.
 pub fn check_sign_in_password(password: &str) -> Result<(), String> {
-    if SIGN_IN_PASSWORD_CHARS.contains(&password.chars().count()) {
+    password_within(password, &SIGN_IN_PASSWORD_CHARS)
+}
+
+fn password_within(password: &str, chars: &RangeInclusive<usize>) -> Result<(), String> {
+    if chars.contains(&password.chars().count()) {
         Ok(())
     } else {
         Err(format!(
             "a password is {} to {} characters long",
-            SIGN_IN_PASSWORD_CHARS.start(),
-            SIGN_IN_PASSWORD_CHARS.end()
+            chars.start(),
+            chars.end()
         ))
     }
 }
