@@ -167,11 +167,23 @@ mod tests {
         assert!(check_username("ab").is_err());
     }
 
-    /// The bounds the API document states for sign-in are the ones
-    /// `admin create-user` and sign-in check, in characters as JSON Schema
-    /// counts them (a 4-byte character is one).
+    /// The bounds `admin create-user` checks, and sign-in's (which the API
+    /// document states), in characters as JSON Schema counts them (a 4-byte
+    /// character is one).
     #[test]
     fn usernames_and_passwords_are_checked_at_their_stated_bounds() {
+        let (short, long) = (
+            *SIGN_IN_PASSWORD_CHARS.start(),
+            *SIGN_IN_PASSWORD_CHARS.end(),
+        );
+        for (password, ok) in [
+            ("🔑".repeat(short), true),
+            ("🔑".repeat(short - 1), false),
+            ("🔑".repeat(long), true),
+            ("p".repeat(long + 1), false),
+        ] {
+            assert_eq!(check_sign_in_password(&password).is_ok(), ok, "{password}");
+        }
         let (short, long) = (*PASSWORD_CHARS.start(), *PASSWORD_CHARS.end());
         for (password, ok) in [
             ("🔑".repeat(short), true),
