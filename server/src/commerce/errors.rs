@@ -3,12 +3,14 @@
 //! refusal a room sends. `http::error` and `rooms::shop` both derive theirs
 //! from it.
 
-use super::{MAX_CART_LINES, MAX_CLAIM_QUANTITY, MAX_RETURN_REASON_CHARS};
+use super::{MAX_CLAIM_QUANTITY, MAX_RETURN_REASON_CHARS};
 use axum::http::StatusCode;
 use thiserror::Error;
 use vitrine_shared::Money;
 use vitrine_shared::protocol::{ClaimRefusal, ShopRefusal};
 
+/// A refusal a room also sends takes its words from the room's refusal, so
+/// the two cannot drift apart.
 #[derive(Debug, Clone, Error, PartialEq, Eq)]
 pub enum CommerceError {
     #[error("no such product variant")]
@@ -55,21 +57,21 @@ pub enum CommerceError {
     UnknownProduct,
     #[error("sku {0} belongs to another product")]
     SkuTaken(String),
-    #[error("your cart is full: at most {MAX_CART_LINES} lines")]
+    #[error("{}", ShopRefusal::CartFull)]
     CartFull,
-    #[error("your cart is empty")]
+    #[error("{}", ShopRefusal::EmptyCart)]
     EmptyCart,
     #[error("all items of an order must be in one currency")]
     CurrencyMismatch,
-    #[error("no such coupon")]
+    #[error("{}", ShopRefusal::UnknownCoupon)]
     UnknownCoupon,
-    #[error("this coupon is not valid now")]
+    #[error("{}", ShopRefusal::CouponNotActive)]
     CouponNotActive,
-    #[error("this coupon needs an order of at least {min}")]
+    #[error("{}", ShopRefusal::CouponMinimum { min: *.min })]
     CouponMinimum { min: Money },
-    #[error("this coupon has been used up")]
+    #[error("{}", ShopRefusal::CouponUsedUp)]
     CouponUsedUp,
-    #[error("you have used this coupon as often as allowed")]
+    #[error("{}", ShopRefusal::CouponLimitReached)]
     CouponLimitReached,
     #[error("a coupon with this code exists already")]
     CouponExists,
