@@ -124,7 +124,19 @@ impl Server {
 
         // The only gateway so far is the built-in test one: no money moves.
         tracing::info!(timeout = ?config.payment_timeout, "payments: built-in test gateway");
-        let gateway = Arc::new(commerce::TestGateway::default());
+        // Its ledger is journaled in the data dir, as a provider's outlives
+        // the shop's process: keys used before a restart answer as before.
+        std::fs::create_dir_all(&config.data_dir).map_err(StartError::Io)?;
+        let mut gateway =
+            commerce::TestGateway::journaled(&config.data_dir.join("test-gateway.journal"))
+                .map_err(StartError::Io)?;
+        // Only the crash tests set this: captures then never answer, so the
+        // process can be killed between a team filling and its capture.
+        if std::env::var_os("VITRINE_TEST_GATEWAY_STALL_CAPTURES").is_some() {
+            tracing::warn!("payments: the test gateway's captures stall (crash test)");
+            gateway = gateway.stalling_captures();
+        }
+        let gateway = Arc::new(gateway);
         let settings = commerce::EngineSettings {
             payment_timeout: config.payment_timeout,
             payment_hold: config.payment_hold,

@@ -93,6 +93,14 @@ row_id!(
     /// A show: scheduled, live or ended.
     ShowId
 );
+row_id!(
+    /// A group deal (team purchase) on a variant.
+    DealId
+);
+row_id!(
+    /// A team of a group deal.
+    TeamId
+);
 
 /// A member's short handle inside one room, assigned at join. Snapshots name
 /// avatars by slot rather than by account id: one varint byte instead of eight.

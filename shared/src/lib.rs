@@ -13,7 +13,8 @@ pub mod token;
 pub mod validated;
 
 pub use ids::{
-    AccountId, GiveawayId, MemberSlot, OrderId, PollId, QuestionId, Role, SaleId, ShowId,
+    AccountId, DealId, GiveawayId, MemberSlot, OrderId, PollId, QuestionId, Role, SaleId, ShowId,
+    TeamId,
 };
 pub use money::{Currency, Money, MoneyError};
 pub use pose::{PoseError, PoseNet, PoseQ, RoomBounds, TrackedPoseNet, XrPoseNet};

@@ -37,6 +37,20 @@ pub mod commerce {
 }
 
 /// Products as hosts create and edit them (and as `catalog.toml` seeds them).
+/// Group deals (team purchase): what a host may set.
+pub mod group_deals {
+    use std::ops::RangeInclusive;
+
+    /// Members a team needs to complete.
+    pub const TEAM_SIZE: RangeInclusive<i64> = 2..=5;
+    /// The longest window a deal may run: Pinduoduo's 24 hours.
+    pub const MAX_WINDOW_MS: i64 = 24 * 3600 * 1000;
+    /// The shortest window, so a deal cannot close before anyone sees it.
+    pub const MIN_WINDOW_MS: i64 = 60 * 1000;
+    /// Units one deal may sell in all.
+    pub const MAX_STOCK_CAP: i64 = 100_000;
+}
+
 pub mod catalog {
     pub const MAX_NAME_CHARS: usize = 80;
     pub const MAX_DESCRIPTION_CHARS: usize = 2000;

@@ -66,6 +66,8 @@ pub enum RoomChange {
     },
     /// The host's video went live or off (or its URLs changed).
     Stream(StreamNet),
+    /// Group deals: a deal or its teams changed, or this shopper's team.
+    GroupDeals(vitrine_shared::protocol::GroupDealEventNet),
 }
 
 #[derive(Debug, Error, PartialEq)]
@@ -130,6 +132,17 @@ pub struct RoomMirror {
     /// The host's video: where to play it and whether the host is live
     /// (`None`: this server relays no video).
     pub stream: Option<StreamNet>,
+    /// Group deals open now, each with its teams forming and places left.
+    pub group_deals: BTreeMap<vitrine_shared::DealId, vitrine_shared::protocol::GroupDealNet>,
+    /// Answers to this client's team commands, by request id: the team
+    /// joined, or why not.
+    pub team_answers: BTreeMap<
+        u32,
+        Result<vitrine_shared::protocol::TeamNet, vitrine_shared::protocol::GroupDealRefusal>,
+    >,
+    /// This shopper's teams that completed (`true`: charged, with the order)
+    /// or were voided (`false`: nothing charged).
+    pub teams_settled: BTreeMap<vitrine_shared::TeamId, (bool, Option<OrderId>)>,
     /// Newest snapshot applied: acknowledged to the server as a baseline.
     pub latest_snapshot: Option<u32>,
     pub snapshots_applied: u64,
@@ -175,8 +188,39 @@ impl RoomMirror {
                 self.removed = Some((banned, reason.clone()));
                 self.changes.push(RoomChange::Removed { banned, reason });
             }
+            ServerMessage::GroupDeals(event) => self.apply_group_deals(event),
         }
         Ok(())
+    }
+
+    fn apply_group_deals(&mut self, event: vitrine_shared::protocol::GroupDealEventNet) {
+        use vitrine_shared::protocol::GroupDealEventNet as E;
+        match &event {
+            E::Open(deals) => {
+                self.group_deals = deals.iter().map(|d| (d.id, d.clone())).collect();
+            }
+            E::Deal(deal) => {
+                self.group_deals.insert(deal.id, deal.clone());
+            }
+            E::Ended { deal } => {
+                self.group_deals.remove(deal);
+            }
+            E::Joined {
+                request_id, team, ..
+            } => {
+                self.team_answers.insert(*request_id, Ok(team.clone()));
+            }
+            E::JoinFailed { request_id, reason } => {
+                self.team_answers.insert(*request_id, Err(reason.clone()));
+            }
+            E::TeamCompleted { team, order_id, .. } => {
+                self.teams_settled.insert(*team, (true, Some(*order_id)));
+            }
+            E::TeamVoided { team, .. } => {
+                self.teams_settled.insert(*team, (false, None));
+            }
+        }
+        self.changes.push(RoomChange::GroupDeals(event));
     }
 
     fn apply_event(&mut self, event: RoomEvent) {

@@ -51,6 +51,8 @@ pub(super) struct Engine {
     /// The engine's own inbox, for its payment tasks to report back; weak so
     /// that the engine stops when every handle is gone.
     pub(super) inbox: mpsc::WeakSender<Request>,
+    /// Group deals, their unsettled teams and join keys.
+    pub(super) groups: super::group_deals::GroupDeals,
 }
 
 /// How long payments may take.
@@ -108,6 +110,15 @@ pub async fn spawn(
     }
     let orders = ledger::pending_orders(&store).await?.into_iter().collect();
     let (coupons, pinned) = coupons::load(&store).await?;
+    let mut groups = super::group_deals::load(&store).await?;
+    // Deals that ended before this start are not announced as ending again.
+    let now = clock.now_ms();
+    groups.ended = groups
+        .deals
+        .values()
+        .filter(|d| d.ends_at_ms <= now)
+        .map(|d| d.id)
+        .collect();
     let (requests, rx) = mpsc::channel(16 * 1024);
     let (events, _) = broadcast::channel(4096);
     let engine = Engine {
@@ -126,6 +137,7 @@ pub async fn spawn(
         gateway,
         settings,
         inbox: requests.downgrade(),
+        groups,
     };
     tokio::spawn(engine.run(rx));
     Ok(CommerceHandle {
@@ -167,6 +179,12 @@ fn request_kind(request: &Request) -> &'static str {
         Request::PinCoupon { .. } => "pin_coupon",
         Request::Pinned { .. } => "pinned",
         Request::PaymentDone { .. } => "payment_done",
+        Request::CreateGroupDeal { .. } => "create_group_deal",
+        Request::GroupDeal { .. } => "group_deal",
+        Request::OpenGroupDeals { .. } => "open_group_deals",
+        Request::JoinTeam { .. } => "join_team",
+        Request::GroupAuthorized { .. } => "group_authorized",
+        Request::GroupSettled { .. } => "group_settled",
     }
 }
 
@@ -306,6 +324,33 @@ impl Engine {
                     }
                     let _ = reply.send(answer);
                 }
+                Request::CreateGroupDeal { by, spec, reply } => {
+                    let _ = reply.send(self.create_group_deal(by, spec).await);
+                }
+                Request::GroupDeal { deal, reply } => {
+                    let _ = reply.send(self.groups.view(deal));
+                }
+                Request::OpenGroupDeals { reply } => {
+                    let _ = reply.send(self.open_group_deals());
+                }
+                Request::JoinTeam {
+                    buyer,
+                    target,
+                    method,
+                    idempotency,
+                    reply,
+                } => {
+                    self.join_team(buyer, target, method, idempotency, reply)
+                        .await
+                }
+                Request::GroupAuthorized { order_id, outcome } => {
+                    self.group_authorized(order_id, outcome).await
+                }
+                Request::GroupSettled {
+                    team,
+                    capture,
+                    outcome,
+                } => self.group_settled(team, capture, outcome).await,
                 Request::Cart { buyer, reply } => {
                     let _ = reply.send(self.cart_lines(buyer));
                 }
@@ -366,5 +411,6 @@ impl Engine {
         self.expire_carts(now).await;
         self.unpin_ended(now).await;
         self.open_and_close_sales(now).await;
+        self.sweep_group_deals(now);
     }
 }

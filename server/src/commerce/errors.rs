@@ -7,7 +7,7 @@ use super::{MAX_CLAIM_QUANTITY, MAX_RETURN_REASON_CHARS};
 use axum::http::StatusCode;
 use thiserror::Error;
 use vitrine_shared::Money;
-use vitrine_shared::protocol::{ClaimRefusal, ShopRefusal};
+use vitrine_shared::protocol::{ClaimRefusal, GroupDealRefusal, ShopRefusal};
 
 /// A refusal a room also sends takes its words from the room's refusal, so
 /// the two cannot drift apart.
@@ -77,6 +77,20 @@ pub enum CommerceError {
     CouponExists,
     #[error("{0}")]
     InvalidCoupon(String),
+    #[error("{0}")]
+    InvalidGroupDeal(String),
+    #[error("{}", GroupDealRefusal::UnknownDeal)]
+    UnknownGroupDeal,
+    #[error("{}", GroupDealRefusal::DealClosed)]
+    GroupDealClosed,
+    #[error("{}", GroupDealRefusal::UnknownTeam)]
+    UnknownTeam,
+    #[error("{}", GroupDealRefusal::TeamFull)]
+    TeamFull,
+    #[error("{}", GroupDealRefusal::AlreadyInTeam)]
+    AlreadyInTeam,
+    #[error("{}", GroupDealRefusal::SoldOut)]
+    GroupDealSoldOut,
     #[error("the store failed; nothing was changed")]
     Storage,
     #[error("the commerce engine is not running")]
@@ -298,6 +312,49 @@ impl CommerceError {
                 Claim::Unavailable,
                 Shop::Unavailable,
             ),
+            // A room's team commands read these through `group_refusal`.
+            E::InvalidGroupDeal(_) => (
+                StatusCode::BAD_REQUEST,
+                "invalid_group_deal",
+                Claim::Unavailable,
+                Shop::Unavailable,
+            ),
+            E::UnknownGroupDeal => (
+                StatusCode::NOT_FOUND,
+                "group_deal_not_found",
+                Claim::Unavailable,
+                Shop::Unavailable,
+            ),
+            E::GroupDealClosed => (
+                StatusCode::CONFLICT,
+                "group_deal_closed",
+                Claim::Unavailable,
+                Shop::Unavailable,
+            ),
+            E::UnknownTeam => (
+                StatusCode::NOT_FOUND,
+                "team_not_found",
+                Claim::Unavailable,
+                Shop::Unavailable,
+            ),
+            E::TeamFull => (
+                StatusCode::CONFLICT,
+                "team_full",
+                Claim::Unavailable,
+                Shop::Unavailable,
+            ),
+            E::AlreadyInTeam => (
+                StatusCode::CONFLICT,
+                "already_in_team",
+                Claim::Unavailable,
+                Shop::Unavailable,
+            ),
+            E::GroupDealSoldOut => (
+                StatusCode::CONFLICT,
+                "group_deal_sold_out",
+                Claim::Unavailable,
+                Shop::Unavailable,
+            ),
             E::Storage | E::Unavailable => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "commerce_unavailable",
@@ -310,6 +367,21 @@ impl CommerceError {
             code,
             claim,
             shop,
+        }
+    }
+
+    /// What a room tells a member whose team command it refused: the group
+    /// deal's own refusals, else the shop's (a declined card, short stock).
+    pub fn group_refusal(&self) -> GroupDealRefusal {
+        use CommerceError as E;
+        match self {
+            E::UnknownGroupDeal => GroupDealRefusal::UnknownDeal,
+            E::GroupDealClosed => GroupDealRefusal::DealClosed,
+            E::UnknownTeam => GroupDealRefusal::UnknownTeam,
+            E::TeamFull => GroupDealRefusal::TeamFull,
+            E::AlreadyInTeam => GroupDealRefusal::AlreadyInTeam,
+            E::GroupDealSoldOut => GroupDealRefusal::SoldOut,
+            other => GroupDealRefusal::Shop(other.refusal().shop),
         }
     }
 }
@@ -369,6 +441,13 @@ mod tests {
             E::CouponLimitReached,
             E::CouponExists,
             E::InvalidCoupon("percent must be 1 to 100".into()),
+            E::InvalidGroupDeal("a team needs 2 to 5 members".into()),
+            E::UnknownGroupDeal,
+            E::GroupDealClosed,
+            E::UnknownTeam,
+            E::TeamFull,
+            E::AlreadyInTeam,
+            E::GroupDealSoldOut,
             E::Storage,
             E::Unavailable,
         ];
@@ -408,6 +487,13 @@ mod tests {
                 | E::CouponLimitReached
                 | E::CouponExists
                 | E::InvalidCoupon(_)
+                | E::InvalidGroupDeal(_)
+                | E::UnknownGroupDeal
+                | E::GroupDealClosed
+                | E::UnknownTeam
+                | E::TeamFull
+                | E::AlreadyInTeam
+                | E::GroupDealSoldOut
                 | E::Storage
                 | E::Unavailable => {}
             }

@@ -1,8 +1,10 @@
-//! Payments go through a gateway trait: authorize, capture and refund, each
-//! idempotent by a key the caller chooses. The built-in test gateway behaves
-//! like a real one: it declines some test cards, never answers for another
-//! (so the caller's timeout fires), and charges once per key however often
-//! it is asked.
+//! Payments go through a gateway trait: authorize, capture, void and
+//! refund, each idempotent by a key the caller chooses. The built-in test
+//! gateway behaves like a real one: it declines some test cards, never
+//! answers for another (so the caller's timeout fires), charges once per key
+//! however often it is asked, and refuses to capture a voided authorization.
+//! Given a journal file it remembers all of that across restarts of the
+//! server, as a provider's ledger outlives the shop's process.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -34,6 +36,12 @@ pub trait PaymentGateway: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<String, PaymentError>>;
     /// Takes the authorized money.
     fn capture<'a>(
+        &'a self,
+        key: &'a str,
+        authorization: &'a str,
+    ) -> BoxFuture<'a, Result<(), PaymentError>>;
+    /// Releases an authorization that was never captured: nobody is charged.
+    fn void<'a>(
         &'a self,
         key: &'a str,
         authorization: &'a str,
@@ -82,7 +90,61 @@ struct Ledger {
     authorizations: HashMap<String, Result<(String, Money), PaymentError>>,
     captures: HashMap<String, String>,
     refunds: HashMap<String, (String, Money)>,
+    /// Void key → authorization.
+    voids: HashMap<String, String>,
     next: u64,
+}
+
+impl Ledger {
+    fn voided(&self, authorization: &str) -> bool {
+        self.voids.values().any(|a| a == authorization)
+    }
+
+    fn captured(&self, authorization: &str) -> bool {
+        self.captures.values().any(|a| a == authorization)
+    }
+
+    /// Replays one journal line (see [`TestGateway::journaled`]).
+    fn replay(&mut self, line: &str) {
+        let fields: Vec<&str> = line.split('\t').collect();
+        match fields.as_slice() {
+            ["authorize", key, id, minor, currency] => {
+                let (Ok(minor), Ok(currency)) =
+                    (minor.parse(), vitrine_shared::Currency::new(currency))
+                else {
+                    return;
+                };
+                if let Some(n) = id
+                    .strip_prefix("auth_test_")
+                    .and_then(|n| n.parse::<u64>().ok())
+                {
+                    self.next = self.next.max(n);
+                }
+                self.authorizations.insert(
+                    (*key).to_owned(),
+                    Ok(((*id).to_owned(), Money::new(minor, currency))),
+                );
+            }
+            ["capture", key, id] => {
+                self.captures.insert((*key).to_owned(), (*id).to_owned());
+            }
+            ["void", key, id] => {
+                self.voids.insert((*key).to_owned(), (*id).to_owned());
+            }
+            ["refund", key, id, minor, currency] => {
+                let (Ok(minor), Ok(currency)) =
+                    (minor.parse(), vitrine_shared::Currency::new(currency))
+                else {
+                    return;
+                };
+                self.refunds.insert(
+                    (*key).to_owned(),
+                    ((*id).to_owned(), Money::new(minor, currency)),
+                );
+            }
+            _ => {}
+        }
+    }
 }
 
 /// The built-in gateway for tests and the demo. No money moves.
@@ -90,6 +152,12 @@ pub struct TestGateway {
     ledger: Mutex<Ledger>,
     /// How long a `NO_ANSWER` card keeps the caller waiting.
     pub hang: Duration,
+    /// Where each new authorization, capture, void and refund is appended,
+    /// one line each, before the caller hears of it.
+    journal: Option<Mutex<std::fs::File>>,
+    /// Captures never answer (a provider outage): how a crash test stops the
+    /// server between deciding to capture and capturing. Off unless asked.
+    stall_captures: bool,
 }
 
 impl Default for TestGateway {
@@ -97,6 +165,8 @@ impl Default for TestGateway {
         TestGateway {
             ledger: Mutex::new(Ledger::default()),
             hang: Duration::from_secs(3600),
+            journal: None,
+            stall_captures: false,
         }
     }
 }
@@ -121,6 +191,49 @@ impl TestGateway {
 
     pub fn refunded(&self) -> usize {
         self.ledger().refunds.len()
+    }
+
+    pub fn voided(&self) -> usize {
+        self.ledger().voids.len()
+    }
+
+    /// A gateway whose ledger lives in `path` too: what it finds there is
+    /// remembered, and every new record is appended before the caller hears
+    /// of it, so a restarted server meets the same provider (keys it used
+    /// before answer as before, nothing is charged twice) and a test can
+    /// read what was charged after a `kill -9`.
+    pub fn journaled(path: &std::path::Path) -> std::io::Result<TestGateway> {
+        let mut ledger = Ledger::default();
+        match std::fs::read_to_string(path) {
+            Ok(text) => text.lines().for_each(|line| ledger.replay(line)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
+        Ok(TestGateway {
+            ledger: Mutex::new(ledger),
+            journal: Some(Mutex::new(file)),
+            ..TestGateway::default()
+        })
+    }
+
+    /// Captures hang until the process ends (see `stall_captures`).
+    pub fn stalling_captures(mut self) -> TestGateway {
+        self.stall_captures = true;
+        self
+    }
+
+    fn record(&self, line: String) {
+        if let Some(journal) = &self.journal {
+            use std::io::Write;
+            let mut file = journal.lock().unwrap_or_else(|p| p.into_inner());
+            if let Err(e) = file.write_all(format!("{line}\n").as_bytes()) {
+                tracing::error!(%e, "test gateway journal not written");
+            }
+        }
     }
 }
 
@@ -159,7 +272,13 @@ impl PaymentGateway for TestGateway {
                 })
             } else {
                 ledger.next += 1;
-                Ok((format!("auth_test_{}", ledger.next), amount))
+                let id = format!("auth_test_{}", ledger.next);
+                self.record(format!(
+                    "authorize\t{key}\t{id}\t{}\t{}",
+                    amount.minor,
+                    amount.currency.as_str()
+                ));
+                Ok((id, amount))
             };
             ledger
                 .authorizations
@@ -174,6 +293,9 @@ impl PaymentGateway for TestGateway {
         authorization: &'a str,
     ) -> BoxFuture<'a, Result<(), PaymentError>> {
         Box::pin(async move {
+            if self.stall_captures {
+                std::future::pending::<()>().await;
+            }
             let mut ledger = self.ledger();
             let known = ledger
                 .authorizations
@@ -184,10 +306,50 @@ impl PaymentGateway for TestGateway {
                     "no authorization {authorization}"
                 )));
             }
+            if ledger.captures.contains_key(key) {
+                return Ok(());
+            }
+            if ledger.voided(authorization) {
+                return Err(PaymentError::Declined {
+                    reason: "authorization_voided".into(),
+                });
+            }
             ledger
                 .captures
-                .entry(key.to_owned())
-                .or_insert_with(|| authorization.to_owned());
+                .insert(key.to_owned(), authorization.to_owned());
+            self.record(format!("capture\t{key}\t{authorization}"));
+            Ok(())
+        })
+    }
+
+    fn void<'a>(
+        &'a self,
+        key: &'a str,
+        authorization: &'a str,
+    ) -> BoxFuture<'a, Result<(), PaymentError>> {
+        Box::pin(async move {
+            let mut ledger = self.ledger();
+            if ledger.voids.contains_key(key) {
+                return Ok(());
+            }
+            let known = ledger
+                .authorizations
+                .values()
+                .any(|r| matches!(r, Ok((id, _)) if id == authorization));
+            if !known {
+                return Err(PaymentError::Unavailable(format!(
+                    "no authorization {authorization}"
+                )));
+            }
+            if ledger.captured(authorization) {
+                return Err(PaymentError::Declined {
+                    reason: "authorization_captured".into(),
+                });
+            }
+            ledger
+                .voids
+                .insert(key.to_owned(), authorization.to_owned());
+            self.record(format!("void\t{key}\t{authorization}"));
             Ok(())
         })
     }
@@ -200,15 +362,21 @@ impl PaymentGateway for TestGateway {
     ) -> BoxFuture<'a, Result<(), PaymentError>> {
         Box::pin(async move {
             let mut ledger = self.ledger();
-            if !ledger.captures.values().any(|a| a == authorization) {
+            if !ledger.captured(authorization) {
                 return Err(PaymentError::Unavailable(format!(
                     "nothing captured on {authorization}"
                 )));
             }
-            ledger
-                .refunds
-                .entry(key.to_owned())
-                .or_insert_with(|| (authorization.to_owned(), amount));
+            if !ledger.refunds.contains_key(key) {
+                ledger
+                    .refunds
+                    .insert(key.to_owned(), (authorization.to_owned(), amount));
+                self.record(format!(
+                    "refund\t{key}\t{authorization}\t{}\t{}",
+                    amount.minor,
+                    amount.currency.as_str()
+                ));
+            }
             Ok(())
         })
     }
@@ -260,6 +428,53 @@ mod tests {
         );
         assert!(gw.capture("c2", "auth_made_up").await.is_err());
         assert_eq!(gw.authorized(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_void_releases_once_per_key_and_a_voided_authorization_cannot_be_captured() {
+        let gw = TestGateway::default();
+        let eur = Money::new(990, Currency::EUR);
+        let a = gw.authorize("a1", eur, cards::APPROVED).await.unwrap();
+        gw.void("v1", &a).await.unwrap();
+        gw.void("v1", &a).await.unwrap();
+        assert_eq!(gw.voided(), 1, "same key, one void");
+        assert_eq!(
+            gw.capture("c1", &a).await,
+            Err(PaymentError::Declined {
+                reason: "authorization_voided".into()
+            })
+        );
+        assert_eq!(gw.captured(), 0);
+        // A captured authorization cannot be voided, and an unknown one neither.
+        let b = gw.authorize("a2", eur, cards::APPROVED).await.unwrap();
+        gw.capture("c2", &b).await.unwrap();
+        assert!(gw.void("v2", &b).await.is_err());
+        assert!(gw.void("v3", "auth_made_up").await.is_err());
+        assert_eq!((gw.voided(), gw.captured()), (1, 1));
+    }
+
+    #[tokio::test]
+    async fn a_journaled_gateway_remembers_its_keys_across_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gateway.journal");
+        let eur = Money::new(1500, Currency::EUR);
+        let first = TestGateway::journaled(&path).unwrap();
+        let a = first.authorize("a1", eur, cards::APPROVED).await.unwrap();
+        first.capture("c1", &a).await.unwrap();
+        let b = first.authorize("a2", eur, cards::APPROVED).await.unwrap();
+        first.void("v2", &b).await.unwrap();
+        drop(first);
+
+        let again = TestGateway::journaled(&path).unwrap();
+        assert_eq!(
+            again.authorize("a1", eur, cards::APPROVED).await,
+            Ok(a.clone())
+        );
+        again.capture("c1", &a).await.unwrap();
+        assert_eq!((again.captured(), again.voided()), (1, 1));
+        assert!(again.capture("c2", &b).await.is_err(), "still voided");
+        let c = again.authorize("a3", eur, cards::APPROVED).await.unwrap();
+        assert!(c != a && c != b, "new ids do not reuse old ones");
     }
 
     #[tokio::test]

@@ -13,6 +13,10 @@ mod engine;
 mod errors;
 mod flash_sales;
 mod gateway;
+#[cfg(test)]
+mod group_deal_tests;
+mod group_deals;
+mod group_ledger;
 mod ledger;
 mod orders;
 mod payments;
@@ -24,12 +28,13 @@ pub use coupons::{Coupon, CouponInfo, Discount};
 pub use engine::{EngineSettings, spawn};
 pub use errors::{CommerceError, Refusal};
 pub use gateway::{BoxFuture, PaymentError, PaymentGateway, TestGateway, cards};
+pub use group_deals::{GroupDeal, GroupDealSpec, Joined, TeamInfo, TeamStatus, TeamTarget};
 pub use ledger::{OrderLineRecord, OrderRecord};
 
 use tokio::sync::{broadcast, mpsc, oneshot};
 use vitrine_shared::protocol::CartChange;
 use vitrine_shared::{AccountId, CouponCode, Money, PaymentMethod, ProductId, Sku};
-use vitrine_shared::{OrderId, SaleId};
+use vitrine_shared::{DealId, OrderId, SaleId, TeamId};
 
 // The limits live in `shared`, where the room refusals and the API read them.
 pub use vitrine_shared::limits::commerce::{
@@ -189,6 +194,24 @@ pub enum CommerceEvent {
     },
     /// The coupon pinned in the show, or none.
     CouponPinned(Option<CouponInfo>),
+    /// A group deal was set, or its teams or units changed.
+    GroupDealChanged(GroupDeal),
+    /// A group deal's window closed.
+    GroupDealEnded {
+        deal: DealId,
+    },
+    /// A team filled and was captured: each member's order is placed.
+    TeamCompleted {
+        deal: DealId,
+        team: TeamId,
+        members: Vec<(AccountId, OrderId)>,
+    },
+    /// A team's window closed before it filled: every authorization voided.
+    TeamVoided {
+        deal: DealId,
+        team: TeamId,
+        members: Vec<AccountId>,
+    },
 }
 
 pub(crate) enum Request {
@@ -287,6 +310,39 @@ pub(crate) enum Request {
     },
     Pinned {
         reply: oneshot::Sender<Option<CouponInfo>>,
+    },
+    CreateGroupDeal {
+        by: AccountId,
+        spec: GroupDealSpec,
+        reply: oneshot::Sender<Result<GroupDeal, CommerceError>>,
+    },
+    GroupDeal {
+        deal: DealId,
+        reply: oneshot::Sender<Option<GroupDeal>>,
+    },
+    /// Deals whose window is open.
+    OpenGroupDeals {
+        reply: oneshot::Sender<Vec<GroupDeal>>,
+    },
+    JoinTeam {
+        buyer: AccountId,
+        target: TeamTarget,
+        method: PaymentMethod,
+        /// The caller's idempotency key and a hash of the request.
+        idempotency: (String, u64),
+        reply: oneshot::Sender<Result<Joined, CommerceError>>,
+    },
+    /// From the engine's own task: the gateway answered a member's
+    /// authorization.
+    GroupAuthorized {
+        order_id: OrderId,
+        outcome: Result<String, PaymentError>,
+    },
+    /// From the engine's own task: a team's captures (or voids) are done.
+    GroupSettled {
+        team: TeamId,
+        capture: bool,
+        outcome: Result<(), PaymentError>,
     },
     /// From the engine's own payment task, when the gateway has answered.
     PaymentDone {
@@ -565,6 +621,68 @@ impl CommerceHandle {
 
     pub async fn sale(&self, sale_id: SaleId) -> Result<Option<FlashSale>, CommerceError> {
         self.ask(|reply| Request::Sale { sale_id, reply }).await
+    }
+
+    /// Sets a group deal (hosts): team size, team price, window, stock cap.
+    pub async fn create_group_deal(
+        &self,
+        by: AccountId,
+        spec: GroupDealSpec,
+    ) -> Result<GroupDeal, CommerceError> {
+        self.ask(|reply| Request::CreateGroupDeal { by, spec, reply })
+            .await?
+    }
+
+    /// A deal with its open teams, ended or not.
+    pub async fn group_deal(&self, deal: DealId) -> Result<Option<GroupDeal>, CommerceError> {
+        self.ask(|reply| Request::GroupDeal { deal, reply }).await
+    }
+
+    /// Deals whose window is open, for rooms starting up.
+    pub async fn open_group_deals(&self) -> Result<Vec<GroupDeal>, CommerceError> {
+        self.ask(|reply| Request::OpenGroupDeals { reply }).await
+    }
+
+    /// Starts or joins a team, paying the team price by an authorization
+    /// that is captured when the team fills. Answers once the authorization
+    /// is held (or refused: the member is then not added).
+    pub async fn join_team(
+        &self,
+        buyer: AccountId,
+        target: TeamTarget,
+        method: PaymentMethod,
+        idempotency: (String, u64),
+    ) -> Result<Joined, CommerceError> {
+        self.ask(|reply| Request::JoinTeam {
+            buyer,
+            target,
+            method,
+            idempotency,
+            reply,
+        })
+        .await?
+    }
+
+    #[allow(clippy::type_complexity)]
+    pub fn try_join_team(
+        &self,
+        buyer: AccountId,
+        target: TeamTarget,
+        method: PaymentMethod,
+        idempotency: (String, u64),
+    ) -> Result<oneshot::Receiver<Result<Joined, CommerceError>>, CommerceError> {
+        self.try_ask(|reply| Request::JoinTeam {
+            buyer,
+            target,
+            method,
+            idempotency,
+            reply,
+        })
+    }
+
+    /// For the room loop, which must not wait: the open deals.
+    pub fn try_open_group_deals(&self) -> Result<oneshot::Receiver<Vec<GroupDeal>>, CommerceError> {
+        self.try_ask(|reply| Request::OpenGroupDeals { reply })
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<CommerceEvent> {

@@ -106,11 +106,13 @@ fn receive_messages(
             let bucket = match &command {
                 RoomCommand::Chat(_) => &mut limits.chat,
                 RoomCommand::React(_) => &mut limits.reactions,
-                // One budget for every shop action: claims, cart and checkout.
+                // One budget for every shop action: claims, cart, checkout and teams.
                 RoomCommand::ClaimFlashSale { .. }
                 | RoomCommand::AddToCart { .. }
                 | RoomCommand::SetCartQuantity { .. }
-                | RoomCommand::Checkout(_) => &mut limits.claims,
+                | RoomCommand::Checkout(_)
+                | RoomCommand::StartTeam { .. }
+                | RoomCommand::JoinTeam { .. } => &mut limits.claims,
                 // Questions are chat-like; votes, upvotes, entries,
                 // inspections, hand-offs and teleports are taps, like
                 // reactions (a teleport also has its own cooldown).

@@ -8,6 +8,7 @@
 mod avatars;
 mod chat;
 mod engagement;
+mod group_deals;
 mod inbox;
 mod lifecycle;
 mod membership;
@@ -225,6 +226,7 @@ fn room_app(ctx: GameContext) -> App {
             moderation::plugin,
             stage::plugin,
             lifecycle::plugin,
+            group_deals::plugin,
         ));
     membership::spawn_rooms(app.world_mut(), ctx.rooms);
     app

@@ -66,6 +66,11 @@ pub struct ShopLink {
 }
 
 impl ShopLink {
+    /// The engine, for the room's other commerce plugins (group deals).
+    pub(super) fn commerce(&self) -> &CommerceHandle {
+        &self.commerce
+    }
+
     /// `events` must be subscribed before `open` and `pinned` were read, so
     /// that nothing falls between them.
     pub fn new(
@@ -385,6 +390,11 @@ fn relay_commerce_news(
             }
             // For the console only.
             CommerceEvent::AddedToCart { .. } => continue,
+            // `rooms::group_deals` relays these.
+            CommerceEvent::GroupDealChanged(_)
+            | CommerceEvent::GroupDealEnded { .. }
+            | CommerceEvent::TeamCompleted { .. }
+            | CommerceEvent::TeamVoided { .. } => continue,
             // A shopper's own news goes to their clients only.
             CommerceEvent::CartChanged {
                 buyer,

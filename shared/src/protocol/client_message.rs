@@ -122,6 +122,20 @@ pub enum RoomCommand {
     EnterGiveaway {
         giveaway_id: GiveawayId,
     },
+    /// Starts a team of a group deal, paying the team price with `payment`
+    /// (authorized now, captured when the team fills). The answer is `GroupDealEventNet::Joined` or `JoinFailed` with the same
+    /// `request_id`, which also makes a repeat safe (as a checkout's).
+    StartTeam {
+        deal: crate::ids::DealId,
+        request_id: u32,
+        payment: crate::validated::PaymentMethod,
+    },
+    /// Joins an open team, as `StartTeam` does.
+    JoinTeam {
+        team: crate::ids::TeamId,
+        request_id: u32,
+        payment: crate::validated::PaymentMethod,
+    },
 }
 
 impl RoomCommand {
@@ -143,6 +157,7 @@ impl RoomCommand {
             RoomCommand::Vote { .. } => CommandKind::Vote,
             RoomCommand::Ask(_) | RoomCommand::Upvote { .. } => CommandKind::Question,
             RoomCommand::EnterGiveaway { .. } => CommandKind::Giveaway,
+            RoomCommand::StartTeam { .. } | RoomCommand::JoinTeam { .. } => CommandKind::Team,
         }
     }
 }
@@ -160,6 +175,8 @@ pub enum CommandKind {
     Vote,
     Question,
     Giveaway,
+    /// Starting or joining a group deal's team.
+    Team,
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ mod client_message;
 mod codec;
 mod commerce;
 mod engagement;
+mod group_deals;
 mod refusal;
 mod server_message;
 mod snapshot;
@@ -29,6 +30,7 @@ pub use commerce::{
     FlashSaleNet, OrderLineNet, OrderNet, OrderStatus, Purchase,
 };
 pub use engagement::{EngagementEventNet, EntryRule, GiveawayNet, LeaderNet, PollNet, QuestionNet};
+pub use group_deals::{GroupDealEventNet, GroupDealNet, GroupDealRefusal, TeamNet};
 pub use refusal::{ClaimRefusal, EngagementRefusal, RejectReason, Rejection, ShopRefusal};
 pub use server_message::{
     CHAT_HISTORY_LINES, ChatLine, HeldProductNet, MAX_BURST_SENDERS, MemberInfo, ReactionBurst,

@@ -30,6 +30,8 @@ pub enum ServerMessage {
     Commerce(CommerceEventNet),
     /// On [`ServerChannel::Events`]: polls, questions, giveaways, points.
     Engagement(EngagementEventNet),
+    /// On [`ServerChannel::Events`]: group deals, their teams, your team.
+    GroupDeals(super::GroupDealEventNet),
 }
 
 impl ServerMessage {

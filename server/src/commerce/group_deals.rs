@@ -1,0 +1,822 @@
+//! Group deals (team purchase): a host sets a team price on a variant for a
+//! window; a shopper starts a team or joins an open one, paying the team
+//! price by an authorization that is not yet captured, and holding one unit
+//! taken from the variant's stock. When the team is full every member's
+//! authorization is captured and their orders are placed; when the window
+//! closes first every authorization is voided and the units go back.
+//!
+//! Each step is committed before anyone hears of it, and the state machine
+//! lives in the store (`group_teams.status`, `group_members.status`), so a
+//! restart resumes it: full teams are captured again under the same gateway
+//! keys (the provider charges once per key), lapsed teams are voided, and
+//! an authorization the crash cut off is dropped with its unit (nothing was
+//! captured on it; a retry with the same idempotency key starts afresh).
+
+use super::engine::Engine;
+use super::group_ledger::{self, DealRow, MemberRow, TeamRow};
+use super::{CommerceError, CommerceEvent, PaymentError, Request};
+use crate::ids::new_id;
+use crate::store::StoreError;
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+use tokio::sync::oneshot;
+use vitrine_shared::limits::group_deals::{MAX_STOCK_CAP, MAX_WINDOW_MS, MIN_WINDOW_MS, TEAM_SIZE};
+use vitrine_shared::{AccountId, DealId, Money, OrderId, PaymentMethod, ProductId, Sku, TeamId};
+
+/// How long a failed capture or void waits before the engine tries again.
+const RETRY: Duration = Duration::from_secs(1);
+
+/// What a host asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupDealSpec {
+    pub sku: Sku,
+    /// Members a team needs: [`TEAM_SIZE`].
+    pub team_size: i64,
+    /// What each member pays: below the variant's price, above nothing.
+    pub team_price: Money,
+    /// How long teams may form, from now: one minute to 24 hours.
+    pub window_secs: u64,
+    /// Units the deal may sell in all.
+    pub stock_cap: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TeamStatus {
+    Open,
+    /// Full: every authorization is being captured.
+    Capturing,
+    Complete,
+    Voided,
+}
+
+impl TeamStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TeamStatus::Open => "open",
+            TeamStatus::Capturing => "capturing",
+            TeamStatus::Complete => "complete",
+            TeamStatus::Voided => "voided",
+        }
+    }
+
+    pub(super) fn parse(s: &str) -> Option<TeamStatus> {
+        Some(match s {
+            "open" => TeamStatus::Open,
+            "capturing" => TeamStatus::Capturing,
+            "complete" => TeamStatus::Complete,
+            "voided" => TeamStatus::Voided,
+            _ => return None,
+        })
+    }
+}
+
+/// A team as others see it: how many have joined and how many places are
+/// left.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TeamInfo {
+    pub id: TeamId,
+    pub deal: DealId,
+    pub status: TeamStatus,
+    pub members: i64,
+    pub places_left: i64,
+}
+
+/// A deal with its open teams.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupDeal {
+    pub id: DealId,
+    pub product: ProductId,
+    pub sku: Sku,
+    pub team_size: i64,
+    pub team_price: Money,
+    pub regular_price: Money,
+    pub stock_cap: i64,
+    /// Units held by open teams plus units sold.
+    pub taken: i64,
+    pub sold: i64,
+    pub starts_at_ms: i64,
+    pub ends_at_ms: i64,
+    /// Teams still forming or being captured, oldest first.
+    pub teams: Vec<TeamInfo>,
+}
+
+impl GroupDeal {
+    pub fn units_left(&self) -> i64 {
+        self.stock_cap - self.taken
+    }
+
+    pub fn is_open(&self, now_ms: i64) -> bool {
+        now_ms >= self.starts_at_ms && now_ms < self.ends_at_ms
+    }
+}
+
+/// Start a team on a deal, or join a team.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TeamTarget {
+    Start(DealId),
+    Join(TeamId),
+}
+
+/// A member's place in a team: their authorization is held; the order
+/// (`order_id`) is placed when the team completes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Joined {
+    pub team: TeamInfo,
+    pub order_id: OrderId,
+    pub price: Money,
+}
+
+pub(super) type JoinReply = oneshot::Sender<Result<Joined, CommerceError>>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum MemberStatus {
+    Authorizing,
+    Authorized,
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct Member {
+    pub account: AccountId,
+    pub order_id: OrderId,
+    pub status: MemberStatus,
+    pub payment_ref: Option<String>,
+}
+
+#[derive(Debug)]
+pub(super) struct Team {
+    pub id: TeamId,
+    pub deal: DealId,
+    pub status: TeamStatus,
+    pub members: Vec<Member>,
+    /// A capture or void task is out for this team.
+    pub busy: bool,
+    /// The next capture or void may start at this instant (after a failure).
+    pub retry_at_ms: i64,
+}
+
+/// The engine's group-deal state: every deal, the teams not yet settled,
+/// and the idempotency keys of joins.
+#[derive(Default)]
+pub(super) struct GroupDeals {
+    pub deals: HashMap<DealId, DealRow>,
+    pub teams: BTreeMap<TeamId, Team>,
+    /// (buyer, key) → (request hash, the member's order id).
+    pub keys: HashMap<(AccountId, String), (u64, OrderId)>,
+    /// Answers owed for authorizations under way, by the member's order id.
+    pub replies: HashMap<OrderId, Vec<JoinReply>>,
+    /// Deals whose end the rooms have heard of.
+    pub ended: std::collections::HashSet<DealId>,
+}
+
+impl GroupDeals {
+    fn team_info(&self, team: &Team) -> TeamInfo {
+        let size = self.deals.get(&team.deal).map_or(0, |d| d.team_size);
+        let members = team.members.len() as i64;
+        TeamInfo {
+            id: team.id,
+            deal: team.deal,
+            status: team.status,
+            members,
+            places_left: (size - members).max(0),
+        }
+    }
+
+    pub(super) fn view(&self, deal: DealId) -> Option<GroupDeal> {
+        let row = self.deals.get(&deal)?;
+        let teams = self
+            .teams
+            .values()
+            .filter(|t| t.deal == deal && !t.members.is_empty())
+            .map(|t| self.team_info(t))
+            .collect();
+        Some(row.view(teams))
+    }
+
+    fn member(&self, order_id: OrderId) -> Option<(&Team, &Member)> {
+        self.teams.values().find_map(|t| {
+            t.members
+                .iter()
+                .find(|m| m.order_id == order_id)
+                .map(|m| (t, m))
+        })
+    }
+}
+
+/// Loads every deal and the teams not yet settled. Authorizations a crash
+/// cut off are dropped first (their units go back): nothing was captured
+/// on them, and without the card they cannot be finished.
+pub(super) async fn load(store: &crate::store::Store) -> Result<GroupDeals, StoreError> {
+    let dropped = group_ledger::drop_interrupted(store).await?;
+    if dropped > 0 {
+        tracing::warn!(
+            dropped,
+            "group deals: authorizations cut off by a restart dropped"
+        );
+    }
+    let mut groups = GroupDeals::default();
+    for deal in group_ledger::deals(store).await? {
+        groups.deals.insert(deal.id, deal);
+    }
+    for TeamRow { id, deal, status } in group_ledger::unsettled_teams(store).await? {
+        groups.teams.insert(
+            id,
+            Team {
+                id,
+                deal,
+                status,
+                members: Vec::new(),
+                busy: false,
+                retry_at_ms: 0,
+            },
+        );
+    }
+    for MemberRow {
+        team,
+        member,
+        key,
+        hash,
+    } in group_ledger::members(store).await?
+    {
+        if let Some(key) = key {
+            groups
+                .keys
+                .insert((member.account, key), (hash, member.order_id));
+        }
+        if let Some(t) = groups.teams.get_mut(&team) {
+            t.members.push(member);
+        }
+    }
+    Ok(groups)
+}
+
+impl Engine {
+    pub(super) async fn create_group_deal(
+        &mut self,
+        by: AccountId,
+        spec: GroupDealSpec,
+    ) -> Result<GroupDeal, CommerceError> {
+        let invalid = |why: String| Err(CommerceError::InvalidGroupDeal(why));
+        if !TEAM_SIZE.contains(&spec.team_size) {
+            return invalid(format!(
+                "a team needs {} to {} members",
+                TEAM_SIZE.start(),
+                TEAM_SIZE.end()
+            ));
+        }
+        let window_ms = (spec.window_secs as i64).saturating_mul(1000);
+        if !(MIN_WINDOW_MS..=MAX_WINDOW_MS).contains(&window_ms) {
+            return invalid(format!(
+                "the window must be {} to {} seconds",
+                MIN_WINDOW_MS / 1000,
+                MAX_WINDOW_MS / 1000
+            ));
+        }
+        if !(1..=MAX_STOCK_CAP).contains(&spec.stock_cap) {
+            return invalid(format!("the stock cap must be 1 to {MAX_STOCK_CAP} units"));
+        }
+        let (product, regular, _stock) = super::ledger::variant(&self.store, &spec.sku)
+            .await
+            .map_err(|e| {
+                tracing::error!(%e, "group deal not created");
+                CommerceError::Storage
+            })?
+            .ok_or(CommerceError::UnknownSku)?;
+        if spec.team_price.currency != regular.currency {
+            return invalid(format!(
+                "the team price must be in the product's currency, {}",
+                regular.currency
+            ));
+        }
+        if spec.team_price.minor <= 0 || spec.team_price.minor >= regular.minor {
+            return invalid(format!(
+                "the team price must be above zero and below the regular price, {regular}, \
+                 or a team buys nothing a shopper alone could not"
+            ));
+        }
+        let now = self.clock.now_ms();
+        let deal = DealRow {
+            id: new_id(),
+            product,
+            sku: spec.sku,
+            team_size: spec.team_size,
+            team_price: spec.team_price,
+            regular_price: regular,
+            stock_cap: spec.stock_cap,
+            taken: 0,
+            sold: 0,
+            starts_at_ms: now,
+            ends_at_ms: now + window_ms,
+        };
+        group_ledger::insert_deal(&self.store, &deal, by)
+            .await
+            .map_err(|e| {
+                tracing::error!(%e, "group deal not created");
+                CommerceError::Storage
+            })?;
+        tracing::info!(deal = deal.id.get(), sku = %deal.sku, team_size = deal.team_size, price = %deal.team_price, "group deal set");
+        let id = deal.id;
+        self.groups.deals.insert(id, deal);
+        let view = self
+            .groups
+            .view(id)
+            .ok_or(CommerceError::UnknownGroupDeal)?;
+        let _ = self
+            .events
+            .send(CommerceEvent::GroupDealChanged(view.clone()));
+        Ok(view)
+    }
+
+    /// Deals whose window is open, for rooms and newcomers.
+    pub(super) fn open_group_deals(&self) -> Vec<GroupDeal> {
+        let now = self.clock.now_ms();
+        let mut open: Vec<GroupDeal> = self
+            .groups
+            .deals
+            .values()
+            .filter(|d| now < d.ends_at_ms)
+            .filter_map(|d| self.groups.view(d.id))
+            .collect();
+        open.sort_by_key(|d| d.id);
+        open
+    }
+
+    /// Starts or joins a team: decides, commits the member with their unit,
+    /// then asks the gateway for the authorization on a task of its own.
+    pub(super) async fn join_team(
+        &mut self,
+        buyer: AccountId,
+        target: TeamTarget,
+        method: PaymentMethod,
+        (key, hash): (String, u64),
+        reply: JoinReply,
+    ) {
+        if let Some(&(seen, order_id)) = self.groups.keys.get(&(buyer, key.clone())) {
+            if seen != hash {
+                let _ = reply.send(Err(CommerceError::IdempotencyConflict));
+                return;
+            }
+            self.replay_join(order_id, reply).await;
+            return;
+        }
+        let decided = self.decide_join(buyer, target);
+        let (deal, team_id, new_team) = match decided {
+            Ok(d) => d,
+            Err(e) => {
+                let _ = reply.send(Err(e));
+                return;
+            }
+        };
+        let order_id: OrderId = new_id();
+        let written = group_ledger::insert_member(
+            &self.store,
+            &deal,
+            team_id,
+            new_team,
+            buyer,
+            order_id,
+            (&key, hash),
+        )
+        .await;
+        match written {
+            Ok(true) => {}
+            Ok(false) => {
+                let available = super::ledger::variant(&self.store, &deal.sku)
+                    .await
+                    .ok()
+                    .flatten()
+                    .map_or(0, |v| v.2);
+                let _ = reply.send(Err(CommerceError::NotEnoughStock { available }));
+                return;
+            }
+            Err(e) => {
+                tracing::error!(%e, "team member not written; nothing changed");
+                let _ = reply.send(Err(CommerceError::Storage));
+                return;
+            }
+        }
+        if let Some(d) = self.groups.deals.get_mut(&deal.id) {
+            d.taken += 1;
+        }
+        let team = self.groups.teams.entry(team_id).or_insert_with(|| Team {
+            id: team_id,
+            deal: deal.id,
+            status: TeamStatus::Open,
+            members: Vec::new(),
+            busy: false,
+            retry_at_ms: 0,
+        });
+        team.members.push(Member {
+            account: buyer,
+            order_id,
+            status: MemberStatus::Authorizing,
+            payment_ref: None,
+        });
+        self.groups.keys.insert((buyer, key), (hash, order_id));
+        self.groups.replies.entry(order_id).or_default().push(reply);
+        self.announce_deal(deal.id);
+        let Some(inbox) = self.inbox.upgrade() else {
+            return;
+        };
+        let (gateway, timeout) = (self.gateway.clone(), self.settings.payment_timeout);
+        let price = deal.team_price;
+        tokio::spawn(async move {
+            let key = format!("group-authorize-{order_id}");
+            let outcome =
+                tokio::time::timeout(timeout, gateway.authorize(&key, price, method.as_str()))
+                    .await
+                    .unwrap_or(Err(PaymentError::Timeout));
+            let _ = inbox
+                .send(Request::GroupAuthorized { order_id, outcome })
+                .await;
+        });
+    }
+
+    /// The checks of a join, against the engine's state; nothing changes.
+    fn decide_join(
+        &self,
+        buyer: AccountId,
+        target: TeamTarget,
+    ) -> Result<(DealRow, TeamId, bool), CommerceError> {
+        let now = self.clock.now_ms();
+        let (deal_id, team) = match target {
+            TeamTarget::Start(deal) => (deal, None),
+            TeamTarget::Join(team_id) => {
+                let team = self
+                    .groups
+                    .teams
+                    .get(&team_id)
+                    .filter(|t| !t.members.is_empty())
+                    .ok_or(CommerceError::UnknownTeam)?;
+                (team.deal, Some(team))
+            }
+        };
+        let deal = self
+            .groups
+            .deals
+            .get(&deal_id)
+            .ok_or(CommerceError::UnknownGroupDeal)?;
+        if !deal.is_open(now) {
+            return Err(CommerceError::GroupDealClosed);
+        }
+        if let Some(team) = team {
+            if team.members.iter().any(|m| m.account == buyer) {
+                return Err(CommerceError::AlreadyInTeam);
+            }
+            if team.status != TeamStatus::Open || team.members.len() as i64 >= deal.team_size {
+                return Err(CommerceError::TeamFull);
+            }
+        }
+        if deal.taken >= deal.stock_cap {
+            return Err(CommerceError::GroupDealSoldOut);
+        }
+        let (team_id, new_team) = match team {
+            Some(t) => (t.id, false),
+            None => (new_id(), true),
+        };
+        Ok((deal.clone(), team_id, new_team))
+    }
+
+    /// The same join again: wait for its authorization, or answer where the
+    /// member stands now.
+    async fn replay_join(&mut self, order_id: OrderId, reply: JoinReply) {
+        if let Some((team, member)) = self.groups.member(order_id) {
+            if member.status == MemberStatus::Authorizing {
+                self.groups.replies.entry(order_id).or_default().push(reply);
+                return;
+            }
+            let answer = self.joined(team.id, order_id);
+            let _ = reply.send(answer);
+            return;
+        }
+        // Settled since: the team completed or was voided.
+        let answer = match group_ledger::settled_member(&self.store, order_id).await {
+            Ok(Some((team, deal, status, members))) => {
+                let price = self.groups.deals.get(&deal).map(|d| d.team_price);
+                match price {
+                    Some(price) => Ok(Joined {
+                        team: TeamInfo {
+                            id: team,
+                            deal,
+                            status,
+                            members,
+                            places_left: 0,
+                        },
+                        order_id,
+                        price,
+                    }),
+                    None => Err(CommerceError::UnknownGroupDeal),
+                }
+            }
+            Ok(None) => Err(CommerceError::UnknownTeam),
+            Err(_) => Err(CommerceError::Storage),
+        };
+        let _ = reply.send(answer);
+    }
+
+    fn joined(&self, team: TeamId, order_id: OrderId) -> Result<Joined, CommerceError> {
+        let team = self
+            .groups
+            .teams
+            .get(&team)
+            .ok_or(CommerceError::UnknownTeam)?;
+        let price = self
+            .groups
+            .deals
+            .get(&team.deal)
+            .map(|d| d.team_price)
+            .ok_or(CommerceError::UnknownGroupDeal)?;
+        Ok(Joined {
+            team: self.groups.team_info(team),
+            order_id,
+            price,
+        })
+    }
+
+    /// The gateway answered a member's authorization: held (and, when it
+    /// fills the team, the captures start), or refused (the member leaves,
+    /// their unit goes back, the team stays open for others).
+    pub(super) async fn group_authorized(
+        &mut self,
+        order_id: OrderId,
+        outcome: Result<String, PaymentError>,
+    ) {
+        let replies = self.groups.replies.remove(&order_id).unwrap_or_default();
+        let answer = self.record_authorization(order_id, outcome).await;
+        for reply in replies {
+            let _ = reply.send(answer.clone());
+        }
+    }
+
+    async fn record_authorization(
+        &mut self,
+        order_id: OrderId,
+        outcome: Result<String, PaymentError>,
+    ) -> Result<Joined, CommerceError> {
+        let Some((team_id, deal_id, size)) = self.groups.member(order_id).map(|(t, _)| {
+            let size = self.groups.deals.get(&t.deal).map_or(0, |d| d.team_size);
+            (t.id, t.deal, size)
+        }) else {
+            return Err(CommerceError::UnknownTeam);
+        };
+        let storage = |e: StoreError| {
+            tracing::error!(%e, order_id = order_id.get(), "authorization not recorded");
+            CommerceError::Storage
+        };
+        match outcome {
+            Ok(authorization) => {
+                let team = self.groups.teams.get(&team_id).expect("found above");
+                let others_held = team
+                    .members
+                    .iter()
+                    .filter(|m| m.order_id != order_id)
+                    .all(|m| m.status == MemberStatus::Authorized);
+                let full = others_held && team.members.len() as i64 == size;
+                group_ledger::mark_authorized(&self.store, team_id, order_id, &authorization, full)
+                    .await
+                    .map_err(storage)?;
+                let team = self.groups.teams.get_mut(&team_id).expect("found above");
+                if let Some(m) = team.members.iter_mut().find(|m| m.order_id == order_id) {
+                    m.status = MemberStatus::Authorized;
+                    m.payment_ref = Some(authorization);
+                }
+                if full {
+                    team.status = TeamStatus::Capturing;
+                    tracing::info!(team = team_id.get(), "team full; capturing");
+                }
+                let joined = self.joined(team_id, order_id);
+                self.announce_deal(deal_id);
+                if full {
+                    self.settle(team_id);
+                }
+                joined
+            }
+            Err(failure) => {
+                let emptied = self
+                    .groups
+                    .teams
+                    .get(&team_id)
+                    .is_some_and(|t| t.members.len() == 1);
+                let sku = self.groups.deals[&deal_id].sku.clone();
+                group_ledger::remove_member(&self.store, team_id, order_id, &sku, deal_id, emptied)
+                    .await
+                    .map_err(storage)?;
+                if let Some(d) = self.groups.deals.get_mut(&deal_id) {
+                    d.taken -= 1;
+                }
+                let team = self.groups.teams.get_mut(&team_id).expect("found above");
+                team.members.retain(|m| m.order_id != order_id);
+                if let Some(account) = self
+                    .groups
+                    .keys
+                    .iter()
+                    .find(|(_, (_, o))| *o == order_id)
+                    .map(|(k, _)| k.clone())
+                {
+                    // A retry with the same key tries again (another card).
+                    self.groups.keys.remove(&account);
+                }
+                if emptied {
+                    self.groups.teams.remove(&team_id);
+                }
+                self.announce_deal(deal_id);
+                tracing::info!(order_id = order_id.get(), %failure, "team authorization refused; member not added");
+                Err(match failure {
+                    PaymentError::Declined { reason } => CommerceError::PaymentDeclined { reason },
+                    PaymentError::Timeout | PaymentError::Unavailable(_) => {
+                        CommerceError::PaymentTimeout
+                    }
+                })
+            }
+        }
+    }
+
+    /// Starts capturing (a full team) or voiding (a lapsed one) every
+    /// member's authorization, on a task of its own; it reports back as
+    /// `GroupSettled`. The keys come from each member's order id, so a
+    /// second attempt (after a failure or a restart) charges once.
+    fn settle(&mut self, team_id: TeamId) {
+        let Some(team) = self.groups.teams.get_mut(&team_id) else {
+            return;
+        };
+        if team.busy {
+            return;
+        }
+        let Some(inbox) = self.inbox.upgrade() else {
+            return;
+        };
+        team.busy = true;
+        let capture = team.status == TeamStatus::Capturing;
+        let held: Vec<(OrderId, String)> = team
+            .members
+            .iter()
+            .filter_map(|m| m.payment_ref.clone().map(|a| (m.order_id, a)))
+            .collect();
+        let (gateway, timeout) = (self.gateway.clone(), self.settings.payment_timeout);
+        tokio::spawn(async move {
+            let all = async {
+                for (order_id, authorization) in &held {
+                    if capture {
+                        let key = format!("group-capture-{order_id}");
+                        gateway.capture(&key, authorization).await?;
+                    } else {
+                        let key = format!("group-void-{order_id}");
+                        gateway.void(&key, authorization).await?;
+                    }
+                }
+                Ok::<_, PaymentError>(())
+            };
+            let outcome = tokio::time::timeout(timeout, all)
+                .await
+                .unwrap_or(Err(PaymentError::Timeout));
+            let _ = inbox
+                .send(Request::GroupSettled {
+                    team: team_id,
+                    capture,
+                    outcome,
+                })
+                .await;
+        });
+    }
+
+    /// Records a team's captures (orders placed, paid) or voids (units
+    /// back), in one transaction; a failure tries again later.
+    pub(super) async fn group_settled(
+        &mut self,
+        team_id: TeamId,
+        capture: bool,
+        outcome: Result<(), PaymentError>,
+    ) {
+        let now = self.clock.now_ms();
+        let Some(team) = self.groups.teams.get_mut(&team_id) else {
+            return;
+        };
+        team.busy = false;
+        if let Err(e) = outcome {
+            team.retry_at_ms = now + RETRY.as_millis() as i64;
+            tracing::warn!(team = team_id.get(), capture, %e, "team not settled; trying again");
+            return;
+        }
+        let deal = self.groups.deals[&team.deal].clone();
+        let members: Vec<Member> = team.members.clone();
+        let written = if capture {
+            group_ledger::complete_team(&self.store, &deal, team_id, &members).await
+        } else {
+            group_ledger::void_team(&self.store, &deal, team_id, members.len() as i64).await
+        };
+        if let Err(e) = written {
+            tracing::error!(%e, team = team_id.get(), "team outcome not recorded; trying again");
+            if let Some(team) = self.groups.teams.get_mut(&team_id) {
+                team.retry_at_ms = now + RETRY.as_millis() as i64;
+            }
+            return;
+        }
+        self.groups.teams.remove(&team_id);
+        let n = members.len() as i64;
+        if let Some(d) = self.groups.deals.get_mut(&deal.id) {
+            if capture {
+                d.sold += n;
+            } else {
+                d.taken -= n;
+            }
+        }
+        if capture {
+            tracing::info!(
+                team = team_id.get(),
+                members = n,
+                "team complete; orders placed"
+            );
+            for m in &members {
+                self.announce_order(m.account, m.order_id).await;
+            }
+            let _ = self.events.send(CommerceEvent::TeamCompleted {
+                deal: deal.id,
+                team: team_id,
+                members: members.iter().map(|m| (m.account, m.order_id)).collect(),
+            });
+        } else {
+            tracing::info!(
+                team = team_id.get(),
+                members = n,
+                "team lapsed; authorizations voided, units back"
+            );
+            let _ = self.events.send(CommerceEvent::TeamVoided {
+                deal: deal.id,
+                team: team_id,
+                members: members.iter().map(|m| m.account).collect(),
+            });
+        }
+        self.announce_deal(deal.id);
+    }
+
+    /// The clock's part: full teams are captured (again, after a failure or
+    /// a restart), lapsed teams voided, and ended deals announced.
+    pub(super) fn sweep_group_deals(&mut self, now: i64) {
+        let mut due = Vec::new();
+        for team in self.groups.teams.values_mut() {
+            if team.busy || team.retry_at_ms > now {
+                continue;
+            }
+            let Some(deal) = self.groups.deals.get(&team.deal) else {
+                continue;
+            };
+            let settling = match team.status {
+                TeamStatus::Capturing => true,
+                // Wait for authorizations under way: their answer decides.
+                TeamStatus::Open => {
+                    now >= deal.ends_at_ms
+                        && team
+                            .members
+                            .iter()
+                            .all(|m| m.status == MemberStatus::Authorized)
+                }
+                TeamStatus::Complete | TeamStatus::Voided => false,
+            };
+            if settling {
+                due.push(team.id);
+            }
+        }
+        for team in due {
+            self.settle(team);
+        }
+        let ended: Vec<DealId> = self
+            .groups
+            .deals
+            .values()
+            .filter(|d| now >= d.ends_at_ms && !self.groups.ended.contains(&d.id))
+            .map(|d| d.id)
+            .collect();
+        for deal in ended {
+            self.groups.ended.insert(deal);
+            let _ = self.events.send(CommerceEvent::GroupDealEnded { deal });
+        }
+    }
+
+    fn announce_deal(&self, deal: DealId) {
+        if let Some(view) = self.groups.view(deal) {
+            let _ = self.events.send(CommerceEvent::GroupDealChanged(view));
+        }
+    }
+}
+
+impl DealRow {
+    pub(super) fn view(&self, teams: Vec<TeamInfo>) -> GroupDeal {
+        GroupDeal {
+            id: self.id,
+            product: self.product.clone(),
+            sku: self.sku.clone(),
+            team_size: self.team_size,
+            team_price: self.team_price,
+            regular_price: self.regular_price,
+            stock_cap: self.stock_cap,
+            taken: self.taken,
+            sold: self.sold,
+            starts_at_ms: self.starts_at_ms,
+            ends_at_ms: self.ends_at_ms,
+            teams,
+        }
+    }
+
+    fn is_open(&self, now: i64) -> bool {
+        now >= self.starts_at_ms && now < self.ends_at_ms
+    }
+}

@@ -1,0 +1,413 @@
+//! The group deals' SQL. Like `ledger.rs`, it runs inside the engine task
+//! (or before it starts), so there is one writer. Every step of a team is
+//! one transaction: a member and their unit, an authorization held (and
+//! the team full), a member refused, a team completed with its orders, a
+//! team voided with its units back.
+
+use super::group_deals::{Member, MemberStatus, TeamStatus};
+use crate::store::{Store, StoreError};
+use sqlx::Row;
+use vitrine_shared::{AccountId, Currency, DealId, Money, OrderId, ProductId, Sku, TeamId};
+
+fn corrupt(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(e.to_string())
+}
+
+/// A deal as stored, without its teams.
+#[derive(Debug, Clone)]
+pub(super) struct DealRow {
+    pub id: DealId,
+    pub product: ProductId,
+    pub sku: Sku,
+    pub team_size: i64,
+    pub team_price: Money,
+    pub regular_price: Money,
+    pub stock_cap: i64,
+    pub taken: i64,
+    pub sold: i64,
+    pub starts_at_ms: i64,
+    pub ends_at_ms: i64,
+}
+
+pub(super) struct TeamRow {
+    pub id: TeamId,
+    pub deal: DealId,
+    pub status: TeamStatus,
+}
+
+pub(super) struct MemberRow {
+    pub team: TeamId,
+    pub member: Member,
+    pub key: Option<String>,
+    pub hash: u64,
+}
+
+pub(super) async fn insert_deal(
+    store: &Store,
+    deal: &DealRow,
+    by: AccountId,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO group_deals (id, sku, product_id, team_size, price_minor, regular_minor, \
+         currency, stock_cap, taken, sold, starts_at, ends_at, created_by, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, 0, $9, $10, $11, $12)",
+    )
+    .bind(deal.id.get())
+    .bind(deal.sku.as_str())
+    .bind(deal.product.as_str())
+    .bind(deal.team_size)
+    .bind(deal.team_price.minor)
+    .bind(deal.regular_price.minor)
+    .bind(deal.team_price.currency.as_str())
+    .bind(deal.stock_cap)
+    .bind(deal.starts_at_ms)
+    .bind(deal.ends_at_ms)
+    .bind(by.0 as i64)
+    .bind(store.clock().now_ms())
+    .execute(store.pool())
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn deals(store: &Store) -> Result<Vec<DealRow>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT id, product_id, sku, team_size, price_minor, regular_minor, currency, stock_cap, \
+         taken, sold, starts_at, ends_at FROM group_deals ORDER BY id",
+    )
+    .fetch_all(store.pool())
+    .await?;
+    rows.into_iter()
+        .map(|row| {
+            let currency = Currency::new(&row.try_get::<String, _>(6)?).map_err(corrupt)?;
+            Ok(DealRow {
+                id: DealId(row.try_get(0)?),
+                product: ProductId::new(row.try_get::<String, _>(1)?).map_err(corrupt)?,
+                sku: Sku::new(row.try_get::<String, _>(2)?).map_err(corrupt)?,
+                team_size: row.try_get(3)?,
+                team_price: Money::new(row.try_get(4)?, currency),
+                regular_price: Money::new(row.try_get(5)?, currency),
+                stock_cap: row.try_get(7)?,
+                taken: row.try_get(8)?,
+                sold: row.try_get(9)?,
+                starts_at_ms: row.try_get(10)?,
+                ends_at_ms: row.try_get(11)?,
+            })
+        })
+        .collect()
+}
+
+pub(super) async fn unsettled_teams(store: &Store) -> Result<Vec<TeamRow>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT id, deal_id, status FROM group_teams \
+         WHERE status IN ('open', 'capturing') ORDER BY id",
+    )
+    .fetch_all(store.pool())
+    .await?;
+    rows.into_iter()
+        .map(|row| {
+            let status: String = row.try_get(2)?;
+            Ok(TeamRow {
+                id: TeamId(row.try_get(0)?),
+                deal: DealId(row.try_get(1)?),
+                status: TeamStatus::parse(&status).ok_or_else(|| corrupt(&status))?,
+            })
+        })
+        .collect()
+}
+
+/// Every member (for the idempotency keys); those of unsettled teams are
+/// the teams' members.
+pub(super) async fn members(store: &Store) -> Result<Vec<MemberRow>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT team_id, account_id, order_id, status, payment_ref, idempotency_key, request_hash \
+         FROM group_members ORDER BY joined_at, order_id",
+    )
+    .fetch_all(store.pool())
+    .await?;
+    rows.into_iter()
+        .map(|row| {
+            let status: String = row.try_get(3)?;
+            let hash = u64::from_str_radix(&row.try_get::<String, _>(6)?, 16).map_err(corrupt)?;
+            Ok(MemberRow {
+                team: TeamId(row.try_get(0)?),
+                member: Member {
+                    account: AccountId(row.try_get::<i64, _>(1)? as u64),
+                    order_id: OrderId(row.try_get(2)?),
+                    status: if status == "authorizing" {
+                        MemberStatus::Authorizing
+                    } else {
+                        MemberStatus::Authorized
+                    },
+                    payment_ref: row.try_get(4)?,
+                },
+                key: row.try_get(5)?,
+                hash,
+            })
+        })
+        .collect()
+}
+
+/// Drops the members whose authorization a restart cut off, giving their
+/// units back; a team left empty is voided. Returns how many.
+pub(super) async fn drop_interrupted(store: &Store) -> Result<u64, StoreError> {
+    let rows = sqlx::query(
+        "SELECT m.team_id, m.order_id, t.deal_id, d.sku FROM group_members m \
+         JOIN group_teams t ON t.id = m.team_id JOIN group_deals d ON d.id = t.deal_id \
+         WHERE m.status = 'authorizing'",
+    )
+    .fetch_all(store.pool())
+    .await?;
+    let mut dropped = 0;
+    for row in rows {
+        let team = TeamId(row.try_get(0)?);
+        let order = OrderId(row.try_get(1)?);
+        let deal = DealId(row.try_get(2)?);
+        let sku = Sku::new(row.try_get::<String, _>(3)?).map_err(corrupt)?;
+        let left: i64 = sqlx::query_scalar(
+            "SELECT CAST(COUNT(*) AS BIGINT) FROM group_members WHERE team_id = $1",
+        )
+        .bind(team.get())
+        .fetch_one(store.pool())
+        .await?;
+        remove_member(store, team, order, &sku, deal, left == 1).await?;
+        dropped += 1;
+    }
+    Ok(dropped)
+}
+
+/// Takes one unit from the variant and one from the deal's cap, and writes
+/// the member (and the team, when it starts one). `false`, nothing written,
+/// when the variant is out of stock.
+pub(super) async fn insert_member(
+    store: &Store,
+    deal: &DealRow,
+    team: TeamId,
+    new_team: bool,
+    buyer: AccountId,
+    order_id: OrderId,
+    (key, hash): (&str, u64),
+) -> Result<bool, StoreError> {
+    let now = store.clock().now_ms();
+    let mut tx = store.pool().begin().await?;
+    let taken = sqlx::query("UPDATE variants SET stock = stock - 1 WHERE sku = $1 AND stock >= 1")
+        .bind(deal.sku.as_str())
+        .execute(&mut *tx)
+        .await?;
+    if taken.rows_affected() != 1 {
+        tx.rollback().await?;
+        return Ok(false);
+    }
+    // The engine checked the cap; the CHECK on `taken` is a last line of defence.
+    sqlx::query("UPDATE group_deals SET taken = taken + 1 WHERE id = $1")
+        .bind(deal.id.get())
+        .execute(&mut *tx)
+        .await?;
+    if new_team {
+        sqlx::query(
+            "INSERT INTO group_teams (id, deal_id, status, started_by, created_at, settled_at) \
+             VALUES ($1, $2, 'open', $3, $4, NULL)",
+        )
+        .bind(team.get())
+        .bind(deal.id.get())
+        .bind(buyer.0 as i64)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    }
+    sqlx::query(
+        "INSERT INTO group_members (team_id, account_id, order_id, status, payment_ref, \
+         idempotency_key, request_hash, joined_at) VALUES ($1, $2, $3, 'authorizing', NULL, $4, $5, $6)",
+    )
+    .bind(team.get())
+    .bind(buyer.0 as i64)
+    .bind(order_id.get())
+    .bind(key)
+    .bind(format!("{hash:016x}"))
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// The member's authorization is held; when it fills the team, the team
+/// turns to capturing in the same transaction, so a restart captures it.
+pub(super) async fn mark_authorized(
+    store: &Store,
+    team: TeamId,
+    order_id: OrderId,
+    authorization: &str,
+    full: bool,
+) -> Result<(), StoreError> {
+    let mut tx = store.pool().begin().await?;
+    sqlx::query(
+        "UPDATE group_members SET status = 'authorized', payment_ref = $1 WHERE order_id = $2",
+    )
+    .bind(authorization)
+    .bind(order_id.get())
+    .execute(&mut *tx)
+    .await?;
+    if full {
+        sqlx::query("UPDATE group_teams SET status = 'capturing' WHERE id = $1")
+            .bind(team.get())
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// A member refused by the gateway (or cut off by a restart) leaves; their
+/// unit goes back. A team left empty is voided.
+pub(super) async fn remove_member(
+    store: &Store,
+    team: TeamId,
+    order_id: OrderId,
+    sku: &Sku,
+    deal: DealId,
+    emptied: bool,
+) -> Result<(), StoreError> {
+    let mut tx = store.pool().begin().await?;
+    let gone = sqlx::query("DELETE FROM group_members WHERE order_id = $1")
+        .bind(order_id.get())
+        .execute(&mut *tx)
+        .await?;
+    if gone.rows_affected() == 1 {
+        sqlx::query("UPDATE variants SET stock = stock + 1 WHERE sku = $1")
+            .bind(sku.as_str())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE group_deals SET taken = taken - 1 WHERE id = $1")
+            .bind(deal.get())
+            .execute(&mut *tx)
+            .await?;
+    }
+    if emptied {
+        sqlx::query("UPDATE group_teams SET status = 'voided', settled_at = $1 WHERE id = $2")
+            .bind(store.clock().now_ms())
+            .bind(team.get())
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Every member's authorization was captured: their orders are placed,
+/// paid, at the team price, with the units they held.
+pub(super) async fn complete_team(
+    store: &Store,
+    deal: &DealRow,
+    team: TeamId,
+    members: &[Member],
+) -> Result<(), StoreError> {
+    let now = store.clock().now_ms();
+    let mut tx = store.pool().begin().await?;
+    let moved = sqlx::query(
+        "UPDATE group_teams SET status = 'complete', settled_at = $1 WHERE id = $2 AND status = 'capturing'",
+    )
+    .bind(now)
+    .bind(team.get())
+    .execute(&mut *tx)
+    .await?;
+    if moved.rows_affected() != 1 {
+        // Recorded already: nothing to place twice.
+        tx.rollback().await?;
+        return Ok(());
+    }
+    for m in members {
+        sqlx::query(
+            "INSERT INTO orders (id, account_id, status, total_minor, currency, flash_sale_id, \
+             idempotency_key, request_hash, created_at, updated_at, source, coupon_code, \
+             discount_minor, payment_ref) \
+             VALUES ($1, $2, 'paid', $3, $4, NULL, NULL, NULL, $5, $5, 'group_deal', NULL, 0, $6)",
+        )
+        .bind(m.order_id.get())
+        .bind(m.account.0 as i64)
+        .bind(deal.team_price.minor)
+        .bind(deal.team_price.currency.as_str())
+        .bind(now)
+        .bind(m.payment_ref.clone())
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO order_lines (order_id, sku, quantity, unit_price_minor) VALUES ($1, $2, 1, $3)",
+        )
+        .bind(m.order_id.get())
+        .bind(deal.sku.as_str())
+        .bind(deal.team_price.minor)
+        .execute(&mut *tx)
+        .await?;
+    }
+    sqlx::query("UPDATE group_members SET status = 'captured' WHERE team_id = $1")
+        .bind(team.get())
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("UPDATE group_deals SET sold = sold + $1 WHERE id = $2")
+        .bind(members.len() as i64)
+        .bind(deal.id.get())
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Every authorization was voided: the members' units go back.
+pub(super) async fn void_team(
+    store: &Store,
+    deal: &DealRow,
+    team: TeamId,
+    members: i64,
+) -> Result<(), StoreError> {
+    let mut tx = store.pool().begin().await?;
+    let moved = sqlx::query(
+        "UPDATE group_teams SET status = 'voided', settled_at = $1 WHERE id = $2 AND status = 'open'",
+    )
+    .bind(store.clock().now_ms())
+    .bind(team.get())
+    .execute(&mut *tx)
+    .await?;
+    if moved.rows_affected() != 1 {
+        tx.rollback().await?;
+        return Ok(());
+    }
+    sqlx::query("UPDATE group_members SET status = 'voided' WHERE team_id = $1")
+        .bind(team.get())
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("UPDATE variants SET stock = stock + $1 WHERE sku = $2")
+        .bind(members)
+        .bind(deal.sku.as_str())
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("UPDATE group_deals SET taken = taken - $1 WHERE id = $2")
+        .bind(members)
+        .bind(deal.id.get())
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Where a settled member's team ended: (team, deal, status, members).
+pub(super) async fn settled_member(
+    store: &Store,
+    order_id: OrderId,
+) -> Result<Option<(TeamId, DealId, TeamStatus, i64)>, StoreError> {
+    let row = sqlx::query(
+        "SELECT t.id, t.deal_id, t.status, \
+         (SELECT CAST(COUNT(*) AS BIGINT) FROM group_members c WHERE c.team_id = t.id) \
+         FROM group_members m JOIN group_teams t ON t.id = m.team_id WHERE m.order_id = $1",
+    )
+    .bind(order_id.get())
+    .fetch_optional(store.pool())
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let status: String = row.try_get(2)?;
+    Ok(Some((
+        TeamId(row.try_get(0)?),
+        DealId(row.try_get(1)?),
+        TeamStatus::parse(&status).ok_or_else(|| corrupt(&status))?,
+        row.try_get(3)?,
+    )))
+}
