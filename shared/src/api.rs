@@ -5,6 +5,9 @@ use crate::ids::{GiveawayId, OrderId, PollId, QuestionId, SaleId, ShowId};
 use crate::validated::{ProductId, Sku};
 use serde::{Deserialize, Serialize};
 
+mod group_deals;
+pub use group_deals::{CreateGroupDeal, GroupDealView, JoinTeamRequest, JoinedView, TeamView};
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {

@@ -1,1 +1,533 @@
+//! Group deals against the engine, on every backend the tests have (SQLite,
+//! and PostgreSQL when `VITRINE_TEST_POSTGRES` is set): a team completes, a
+//! team lapses and is voided, every bad input is refused and changes
+//! nothing, and a restart at any step resumes without charging twice.
 
+use super::*;
+use crate::clock::ManualClock;
+use crate::store::Store;
+use crate::store::tests::stores;
+use std::sync::Arc;
+use std::time::Duration;
+use vitrine_shared::Currency;
+
+const MUG: &str = "stoneware-mug-sage";
+/// The mug's regular price is 16.00 EUR; the team's 12.00 (25 % off).
+const TEAM_PRICE: i64 = 1200;
+
+fn eur(minor: i64) -> Money {
+    Money::new(minor, Currency::EUR)
+}
+
+fn card(number: &str) -> PaymentMethod {
+    PaymentMethod::new(number).unwrap()
+}
+
+fn spec(team_size: i64, stock_cap: i64) -> GroupDealSpec {
+    GroupDealSpec {
+        sku: Sku::new(MUG).unwrap(),
+        team_size,
+        team_price: eur(TEAM_PRICE),
+        window_secs: 3600,
+        stock_cap,
+    }
+}
+
+async fn seeded(store: &Store) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/catalog.toml");
+    store
+        .import_catalog(&crate::catalog::load_catalog_file(&path).unwrap())
+        .await
+        .unwrap();
+}
+
+async fn engine_with(store: &Store, gateway: Arc<TestGateway>) -> CommerceHandle {
+    spawn(
+        store.clone(),
+        store.clock().clone(),
+        gateway,
+        EngineSettings::default(),
+    )
+    .await
+    .unwrap()
+}
+
+async fn count(store: &Store, sql: &str) -> i64 {
+    sqlx::query_scalar::<_, i64>(sql)
+        .fetch_one(store.pool())
+        .await
+        .unwrap()
+}
+
+async fn stock(store: &Store) -> i64 {
+    sqlx::query_scalar::<_, i64>("SELECT stock FROM variants WHERE sku = $1")
+        .bind(MUG)
+        .fetch_one(store.pool())
+        .await
+        .unwrap()
+}
+
+/// Group-deal orders: (how many, how many paid at the team price).
+async fn deal_orders(store: &Store) -> (i64, i64) {
+    let all = count(
+        store,
+        "SELECT CAST(COUNT(*) AS BIGINT) FROM orders WHERE source = 'group_deal'",
+    )
+    .await;
+    let paid = count(
+        store,
+        &format!(
+            "SELECT CAST(COUNT(*) AS BIGINT) FROM orders o JOIN order_lines l ON l.order_id = o.id \
+             WHERE o.source = 'group_deal' AND o.status = 'paid' AND o.total_minor = {TEAM_PRICE} \
+             AND l.unit_price_minor = {TEAM_PRICE} AND l.quantity = 1 AND l.sku = '{MUG}'"
+        ),
+    )
+    .await;
+    (all, paid)
+}
+
+fn key(k: &str) -> (String, u64) {
+    (k.to_owned(), 7)
+}
+
+/// Waits (polling the engine, capped) until `deal` has no team left forming.
+async fn settled(shop: &CommerceHandle, deal: DealId) -> GroupDeal {
+    tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            let d = shop.group_deal(deal).await.unwrap().unwrap();
+            if d.teams.is_empty() {
+                return d;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the deal's teams settled")
+}
+
+#[tokio::test]
+async fn a_team_of_three_completes_with_three_captures_and_three_orders() {
+    for (store, _dir) in stores().await {
+        seeded(&store).await;
+        let gateway = Arc::new(TestGateway::default());
+        let shop = engine_with(&store, gateway.clone()).await;
+        let before = stock(&store).await;
+        let mut news = shop.subscribe();
+        let deal = shop
+            .create_group_deal(AccountId(100), spec(3, 30))
+            .await
+            .unwrap();
+        assert_eq!(deal.regular_price, eur(1600));
+
+        let ada = shop
+            .join_team(
+                AccountId(1),
+                TeamTarget::Start(deal.id),
+                card(cards::APPROVED),
+                key("a"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            (ada.team.members, ada.team.places_left, ada.price),
+            (1, 2, eur(TEAM_PRICE))
+        );
+        let team = ada.team.id;
+        let bob = shop
+            .join_team(
+                AccountId(2),
+                TeamTarget::Join(team),
+                card(cards::APPROVED),
+                key("b"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(bob.team.places_left, 1);
+        // Authorized, not captured, and the units are held already.
+        assert_eq!((gateway.authorized(), gateway.captured()), (2, 0));
+        assert_eq!(stock(&store).await, before - 2);
+        assert_eq!(deal_orders(&store).await, (0, 0));
+
+        let cy = shop
+            .join_team(
+                AccountId(3),
+                TeamTarget::Join(team),
+                card(cards::APPROVED),
+                key("c"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(cy.team.places_left, 0);
+        let after = settled(&shop, deal.id).await;
+        assert_eq!((after.sold, after.taken, after.units_left()), (3, 3, 27));
+        assert_eq!((gateway.authorized(), gateway.captured()), (3, 3));
+        assert_eq!(gateway.voided(), 0);
+        assert_eq!(deal_orders(&store).await, (3, 3));
+        assert_eq!(stock(&store).await, before - 3);
+        for (buyer, joined) in [(1, &ada), (2, &bob), (3, &cy)] {
+            let order = shop
+                .order(AccountId(buyer), joined.order_id)
+                .await
+                .unwrap()
+                .expect("the member's order");
+            assert_eq!((order.status.as_str(), order.total), ("paid", eur(TEAM_PRICE)));
+            assert_eq!(order.source, "group_deal");
+        }
+        // Everyone heard the team complete, each with their own order.
+        let completed = tokio::time::timeout(Duration::from_secs(5), async {
+            loop {
+                if let CommerceEvent::TeamCompleted { members, .. } = news.recv().await.unwrap() {
+                    return members;
+                }
+            }
+        })
+        .await
+        .unwrap();
+        assert_eq!(
+            completed,
+            vec![
+                (AccountId(1), ada.order_id),
+                (AccountId(2), bob.order_id),
+                (AccountId(3), cy.order_id)
+            ]
+        );
+        // A join too many reads "full"; a retry of a member's join answers
+        // their place again and charges nothing more.
+        assert_eq!(
+            shop.join_team(
+                AccountId(4),
+                TeamTarget::Join(team),
+                card(cards::APPROVED),
+                key("d")
+            )
+            .await,
+            Err(CommerceError::TeamFull)
+        );
+        let again = shop
+            .join_team(
+                AccountId(3),
+                TeamTarget::Join(team),
+                card(cards::APPROVED),
+                key("c"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            (again.order_id, again.team.status),
+            (cy.order_id, TeamStatus::Complete)
+        );
+        assert_eq!((gateway.authorized(), gateway.captured()), (3, 3));
+    }
+}
+
+#[tokio::test]
+async fn a_team_that_does_not_fill_in_time_is_voided_and_nobody_is_charged() {
+    for (store, _dir) in stores().await {
+        seeded(&store).await;
+        let time = ManualClock::starting_now();
+        let store = store.with_clock(time.clock());
+        let gateway = Arc::new(TestGateway::default());
+        let shop = engine_with(&store, gateway.clone()).await;
+        let before = stock(&store).await;
+        let mut news = shop.subscribe();
+        let deal = shop
+            .create_group_deal(AccountId(100), spec(3, 30))
+            .await
+            .unwrap();
+        let ada = shop
+            .join_team(
+                AccountId(1),
+                TeamTarget::Start(deal.id),
+                card(cards::APPROVED),
+                key("a"),
+            )
+            .await
+            .unwrap();
+        shop.join_team(
+            AccountId(2),
+            TeamTarget::Join(ada.team.id),
+            card(cards::APPROVED),
+            key("b"),
+        )
+        .await
+        .unwrap();
+        assert_eq!(stock(&store).await, before - 2);
+
+        // The window closes with one place still empty.
+        time.advance(Duration::from_secs(3600));
+        let after = settled(&shop, deal.id).await;
+        assert_eq!((after.taken, after.sold), (0, 0));
+        assert_eq!(
+            (gateway.authorized(), gateway.voided(), gateway.captured()),
+            (2, 2, 0)
+        );
+        assert_eq!(stock(&store).await, before);
+        assert_eq!(deal_orders(&store).await, (0, 0));
+        let voided = tokio::time::timeout(Duration::from_secs(5), async {
+            loop {
+                if let CommerceEvent::TeamVoided { members, .. } = news.recv().await.unwrap() {
+                    return members;
+                }
+            }
+        })
+        .await
+        .unwrap();
+        assert_eq!(voided, vec![AccountId(1), AccountId(2)]);
+        // The deal is closed now: no new team, no late join.
+        assert_eq!(
+            shop.join_team(
+                AccountId(3),
+                TeamTarget::Start(deal.id),
+                card(cards::APPROVED),
+                key("c")
+            )
+            .await,
+            Err(CommerceError::GroupDealClosed)
+        );
+        assert_eq!(
+            shop.join_team(
+                AccountId(3),
+                TeamTarget::Join(ada.team.id),
+                card(cards::APPROVED),
+                key("d")
+            )
+            .await,
+            Err(CommerceError::GroupDealClosed)
+        );
+        assert!(shop.open_group_deals().await.unwrap().is_empty());
+        assert_eq!(stock(&store).await, before);
+    }
+}
+
+#[tokio::test]
+async fn every_bad_input_is_refused_typed_and_changes_nothing() {
+    for (store, _dir) in stores().await {
+        seeded(&store).await;
+        let gateway = Arc::new(TestGateway::default());
+        let shop = engine_with(&store, gateway.clone()).await;
+        let host = AccountId(100);
+        let before = stock(&store).await;
+        let invalid = |e: Result<GroupDeal, CommerceError>| match e {
+            Err(CommerceError::InvalidGroupDeal(why)) => why,
+            other => panic!("not refused as invalid: {other:?}"),
+        };
+        for size in [0, 1, 6, -3] {
+            let why = invalid(shop.create_group_deal(host, spec(size, 10)).await);
+            assert!(why.contains("2 to 5"), "{why}");
+        }
+        for price in [1600, 2000, 0, -5] {
+            let bad = GroupDealSpec {
+                team_price: eur(price),
+                ..spec(2, 10)
+            };
+            let why = invalid(shop.create_group_deal(host, bad).await);
+            assert!(why.contains("below the regular price, 16.00 EUR"), "{why}");
+        }
+        let usd = GroupDealSpec {
+            team_price: Money::new(1200, Currency::new("USD").unwrap()),
+            ..spec(2, 10)
+        };
+        assert!(invalid(shop.create_group_deal(host, usd).await).contains("EUR"));
+        for window in [24 * 3600 + 1, 30 * 24 * 3600, 59, 0] {
+            let bad = GroupDealSpec {
+                window_secs: window,
+                ..spec(2, 10)
+            };
+            let why = invalid(shop.create_group_deal(host, bad).await);
+            assert!(why.contains("60 to 86400 seconds"), "{why}");
+        }
+        for cap in [0, -1, 100_001] {
+            invalid(shop.create_group_deal(host, spec(2, cap)).await);
+        }
+        let unknown = GroupDealSpec {
+            sku: Sku::new("no-such-mug").unwrap(),
+            ..spec(2, 10)
+        };
+        assert_eq!(
+            shop.create_group_deal(host, unknown).await,
+            Err(CommerceError::UnknownSku)
+        );
+        assert_eq!(
+            count(&store, "SELECT CAST(COUNT(*) AS BIGINT) FROM group_deals").await,
+            0
+        );
+
+        // Teams of three, and a cap of two units.
+        let deal = shop.create_group_deal(host, spec(3, 2)).await.unwrap();
+        let join = |who: u64, target, number: &'static str, k: &'static str| {
+            let shop = shop.clone();
+            async move {
+                shop.join_team(AccountId(who), target, card(number), key(k))
+                    .await
+            }
+        };
+        assert_eq!(
+            join(1, TeamTarget::Start(DealId(deal.id.get() + 1)), cards::APPROVED, "x").await,
+            Err(CommerceError::UnknownGroupDeal)
+        );
+        assert_eq!(
+            join(1, TeamTarget::Join(TeamId(424242)), cards::APPROVED, "y").await,
+            Err(CommerceError::UnknownTeam)
+        );
+        // A declined card starting a team: no team, no unit held.
+        assert_eq!(
+            join(1, TeamTarget::Start(deal.id), cards::DECLINED, "s0").await,
+            Err(CommerceError::PaymentDeclined {
+                reason: "card_declined".into()
+            })
+        );
+        assert!(shop.group_deal(deal.id).await.unwrap().unwrap().teams.is_empty());
+        assert_eq!(stock(&store).await, before);
+
+        let ada = join(1, TeamTarget::Start(deal.id), cards::APPROVED, "s1")
+            .await
+            .unwrap();
+        let team = TeamTarget::Join(ada.team.id);
+        assert_eq!(
+            join(1, team, cards::APPROVED, "s2").await,
+            Err(CommerceError::AlreadyInTeam)
+        );
+        // A declined card joining: not added, the team stays open.
+        assert_eq!(
+            join(2, team, cards::INSUFFICIENT_FUNDS, "j1").await,
+            Err(CommerceError::PaymentDeclined {
+                reason: "insufficient_funds".into()
+            })
+        );
+        let open = shop.group_deal(deal.id).await.unwrap().unwrap();
+        assert_eq!(
+            (open.teams.len(), open.teams[0].members, open.taken),
+            (1, 1, 1)
+        );
+        assert_eq!(stock(&store).await, before - 1);
+        // The same key with another card tries again (the decline is not
+        // remembered as a place); a reused key for another request is a conflict.
+        let bob = join(2, team, cards::APPROVED, "j1").await.unwrap();
+        assert_eq!(bob.team.places_left, 1);
+        assert_eq!(
+            shop.join_team(AccountId(2), team, card(cards::APPROVED), ("j1".into(), 8))
+                .await,
+            Err(CommerceError::IdempotencyConflict)
+        );
+        // The cap of two units is reached: a third member cannot join.
+        assert_eq!(
+            join(3, team, cards::APPROVED, "j3").await,
+            Err(CommerceError::GroupDealSoldOut)
+        );
+        assert_eq!(
+            join(3, TeamTarget::Start(deal.id), cards::APPROVED, "j4").await,
+            Err(CommerceError::GroupDealSoldOut)
+        );
+        let still = shop.group_deal(deal.id).await.unwrap().unwrap();
+        assert_eq!((still.taken, still.teams[0].members), (2, 2));
+        assert_eq!(stock(&store).await, before - 2);
+        assert_eq!((gateway.authorized(), gateway.captured()), (2, 0));
+    }
+}
+
+#[tokio::test]
+async fn a_restart_captures_a_full_team_once_and_drops_interrupted_authorizations() {
+    for (store, _dir) in stores().await {
+        seeded(&store).await;
+        let dir = tempfile::tempdir().unwrap();
+        let journal = dir.path().join("gateway.journal");
+        let before = stock(&store).await;
+        // The first engine's provider takes authorizations but never answers
+        // a capture: the team is full and committed as capturing, and
+        // nothing is captured when the "crash" comes.
+        let stalled = Arc::new(TestGateway::journaled(&journal).unwrap().stalling_captures());
+        let first = engine_with(&store, stalled.clone()).await;
+        let deal = first
+            .create_group_deal(AccountId(100), spec(2, 10))
+            .await
+            .unwrap();
+        let ada = first
+            .join_team(
+                AccountId(1),
+                TeamTarget::Start(deal.id),
+                card(cards::APPROVED),
+                key("a"),
+            )
+            .await
+            .unwrap();
+        let bob = first
+            .join_team(
+                AccountId(2),
+                TeamTarget::Join(ada.team.id),
+                card(cards::APPROVED),
+                key("b"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(bob.team.status, TeamStatus::Capturing);
+        // A second team whose authorization is cut off mid-flight.
+        let second = deal.id;
+        let cut = first.clone();
+        tokio::spawn(async move {
+            cut.join_team(
+                AccountId(3),
+                TeamTarget::Start(second),
+                card(cards::NO_ANSWER),
+                key("c"),
+            )
+            .await
+        });
+        tokio::time::timeout(Duration::from_secs(10), async {
+            while count(
+                &store,
+                "SELECT CAST(COUNT(*) AS BIGINT) FROM group_members WHERE status = 'authorizing'",
+            )
+            .await
+                == 0
+            {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await
+        .unwrap();
+        assert_eq!(stalled.captured(), 0);
+        assert_eq!(stock(&store).await, before - 3);
+
+        // A new engine on the same store and the same provider: the full
+        // team is captured under the same keys, the cut-off member dropped.
+        let provider = Arc::new(TestGateway::journaled(&journal).unwrap());
+        // Say the provider had captured Ada's before the crash, and the
+        // engine died before recording it: the same key must not charge again.
+        let ada_auth: String =
+            sqlx::query_scalar("SELECT payment_ref FROM group_members WHERE order_id = $1")
+                .bind(ada.order_id.get())
+                .fetch_one(store.pool())
+                .await
+                .unwrap();
+        provider
+            .capture(&format!("group-capture-{}", ada.order_id), &ada_auth)
+            .await
+            .unwrap();
+        let second = engine_with(&store, provider.clone()).await;
+        let after = settled(&second, deal.id).await;
+        assert_eq!((after.sold, after.taken), (2, 2));
+        assert_eq!(provider.captured(), 2);
+        assert_eq!(deal_orders(&store).await, (2, 2));
+        assert_eq!(stock(&store).await, before - 2);
+        // Yet another restart changes nothing: nobody is charged twice.
+        let third = engine_with(&store, provider.clone()).await;
+        let again = third.group_deal(deal.id).await.unwrap().unwrap();
+        assert_eq!((again.sold, again.taken), (2, 2));
+        assert_eq!(provider.captured(), 2);
+        assert_eq!(deal_orders(&store).await, (2, 2));
+        // The members' retries answer their completed places.
+        let retry = third
+            .join_team(
+                AccountId(2),
+                TeamTarget::Join(ada.team.id),
+                card(cards::APPROVED),
+                key("b"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            (retry.order_id, retry.team.status),
+            (bob.order_id, TeamStatus::Complete)
+        );
+    }
+}

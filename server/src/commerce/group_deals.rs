@@ -166,6 +166,8 @@ pub(super) struct GroupDeals {
     pub replies: HashMap<OrderId, Vec<JoinReply>>,
     /// Deals whose end the rooms have heard of.
     pub ended: std::collections::HashSet<DealId>,
+    /// How settled teams ended, so a late join reads "full" or "closed".
+    pub settled: HashMap<TeamId, TeamStatus>,
 }
 
 impl GroupDeals {
@@ -217,7 +219,11 @@ pub(super) async fn load(store: &crate::store::Store) -> Result<GroupDeals, Stor
     for deal in group_ledger::deals(store).await? {
         groups.deals.insert(deal.id, deal);
     }
-    for TeamRow { id, deal, status } in group_ledger::unsettled_teams(store).await? {
+    for TeamRow { id, deal, status } in group_ledger::teams(store).await? {
+        if matches!(status, TeamStatus::Complete | TeamStatus::Voided) {
+            groups.settled.insert(id, status);
+            continue;
+        }
         groups.teams.insert(
             id,
             Team {
@@ -441,6 +447,11 @@ impl Engine {
         let (deal_id, team) = match target {
             TeamTarget::Start(deal) => (deal, None),
             TeamTarget::Join(team_id) => {
+                match self.groups.settled.get(&team_id) {
+                    Some(TeamStatus::Complete) => return Err(CommerceError::TeamFull),
+                    Some(_) => return Err(CommerceError::GroupDealClosed),
+                    None => {}
+                }
                 let team = self
                     .groups
                     .teams
@@ -617,6 +628,7 @@ impl Engine {
                 }
                 if emptied {
                     self.groups.teams.remove(&team_id);
+                    self.groups.settled.insert(team_id, TeamStatus::Voided);
                 }
                 self.announce_deal(deal_id);
                 tracing::info!(order_id = order_id.get(), %failure, "team authorization refused; member not added");
@@ -711,6 +723,12 @@ impl Engine {
             return;
         }
         self.groups.teams.remove(&team_id);
+        let outcome = if capture {
+            TeamStatus::Complete
+        } else {
+            TeamStatus::Voided
+        };
+        self.groups.settled.insert(team_id, outcome);
         let n = members.len() as i64;
         if let Some(d) = self.groups.deals.get_mut(&deal.id) {
             if capture {
@@ -816,7 +834,7 @@ impl DealRow {
         }
     }
 
-    fn is_open(&self, now: i64) -> bool {
+    pub(super) fn is_open(&self, now: i64) -> bool {
         now >= self.starts_at_ms && now < self.ends_at_ms
     }
 }

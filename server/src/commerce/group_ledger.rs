@@ -96,11 +96,8 @@ pub(super) async fn deals(store: &Store) -> Result<Vec<DealRow>, StoreError> {
         .collect()
 }
 
-pub(super) async fn unsettled_teams(store: &Store) -> Result<Vec<TeamRow>, StoreError> {
-    let rows = sqlx::query(
-        "SELECT id, deal_id, status FROM group_teams \
-         WHERE status IN ('open', 'capturing') ORDER BY id",
-    )
+pub(super) async fn teams(store: &Store) -> Result<Vec<TeamRow>, StoreError> {
+    let rows = sqlx::query("SELECT id, deal_id, status FROM group_teams ORDER BY id")
     .fetch_all(store.pool())
     .await?;
     rows.into_iter()

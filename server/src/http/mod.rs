@@ -11,6 +11,7 @@ mod engagement;
 mod error;
 mod extract;
 mod flash_sales;
+mod group_deals;
 mod moderation;
 mod ops;
 mod orders;
@@ -156,6 +157,10 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(flash_sales::start_flash_sale))
         .routes(routes!(flash_sales::get_flash_sale))
         .routes(routes!(flash_sales::claim_flash_sale))
+        .routes(routes!(group_deals::create_group_deal))
+        .routes(routes!(group_deals::get_group_deal))
+        .routes(routes!(group_deals::start_team))
+        .routes(routes!(group_deals::join_team))
         .routes(routes!(orders::list_orders))
         .routes(routes!(orders::get_order))
         .routes(routes!(orders::pay_order))
