@@ -170,7 +170,10 @@ async fn a_team_of_three_completes_with_three_captures_and_three_orders() {
                 .await
                 .unwrap()
                 .expect("the member's order");
-            assert_eq!((order.status.as_str(), order.total), ("paid", eur(TEAM_PRICE)));
+            assert_eq!(
+                (order.status.as_str(), order.total),
+                ("paid", eur(TEAM_PRICE))
+            );
             assert_eq!(order.source, "group_deal");
         }
         // Everyone heard the team complete, each with their own order.
@@ -362,7 +365,13 @@ async fn every_bad_input_is_refused_typed_and_changes_nothing() {
             }
         };
         assert_eq!(
-            join(1, TeamTarget::Start(DealId(deal.id.get() + 1)), cards::APPROVED, "x").await,
+            join(
+                1,
+                TeamTarget::Start(DealId(deal.id.get() + 1)),
+                cards::APPROVED,
+                "x"
+            )
+            .await,
             Err(CommerceError::UnknownGroupDeal)
         );
         assert_eq!(
@@ -376,7 +385,14 @@ async fn every_bad_input_is_refused_typed_and_changes_nothing() {
                 reason: "card_declined".into()
             })
         );
-        assert!(shop.group_deal(deal.id).await.unwrap().unwrap().teams.is_empty());
+        assert!(
+            shop.group_deal(deal.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .teams
+                .is_empty()
+        );
         assert_eq!(stock(&store).await, before);
 
         let ada = join(1, TeamTarget::Start(deal.id), cards::APPROVED, "s1")
@@ -435,7 +451,11 @@ async fn a_restart_captures_a_full_team_once_and_drops_interrupted_authorization
         // The first engine's provider takes authorizations but never answers
         // a capture: the team is full and committed as capturing, and
         // nothing is captured when the "crash" comes.
-        let stalled = Arc::new(TestGateway::journaled(&journal).unwrap().stalling_captures());
+        let stalled = Arc::new(
+            TestGateway::journaled(&journal)
+                .unwrap()
+                .stalling_captures(),
+        );
         let first = engine_with(&store, stalled.clone()).await;
         let deal = first
             .create_group_deal(AccountId(100), spec(2, 10))

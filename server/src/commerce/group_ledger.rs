@@ -98,8 +98,8 @@ pub(super) async fn deals(store: &Store) -> Result<Vec<DealRow>, StoreError> {
 
 pub(super) async fn teams(store: &Store) -> Result<Vec<TeamRow>, StoreError> {
     let rows = sqlx::query("SELECT id, deal_id, status FROM group_teams ORDER BY id")
-    .fetch_all(store.pool())
-    .await?;
+        .fetch_all(store.pool())
+        .await?;
     rows.into_iter()
         .map(|row| {
             let status: String = row.try_get(2)?;
