@@ -169,6 +169,7 @@ fn limits() -> Vec<(Field, Limit)> {
     let options = limits::engagement::POLL_OPTIONS;
     let poll = limits::engagement::POLL_DURATION_SECS;
     let closes = limits::engagement::GIVEAWAY_CLOSES_IN_SECS;
+    use limits::group_deals as group;
     let mut limits = vec![
         // Commerce.
         (
@@ -225,6 +226,19 @@ fn limits() -> Vec<(Field, Limit)> {
         (
             ("CreateCoupon", &["per_buyer_limit"][..]),
             Limit::Range(1, limits::commerce::MAX_COUPON_PER_BUYER),
+        ),
+        // Group deals.
+        (
+            ("CreateGroupDeal", &["team_size"][..]),
+            Limit::Range(*group::TEAM_SIZE.start(), *group::TEAM_SIZE.end()),
+        ),
+        (
+            ("CreateGroupDeal", &["window_secs"][..]),
+            Limit::Range(group::MIN_WINDOW_MS / 1000, group::MAX_WINDOW_MS / 1000),
+        ),
+        (
+            ("CreateGroupDeal", &["stock_cap"][..]),
+            Limit::Range(1, group::MAX_STOCK_CAP),
         ),
         // Engagement.
         (
@@ -341,7 +355,12 @@ fn examples() -> Vec<(Field, serde_json::Value)> {
         (("AddToCart", &["sku"][..]), sku.clone()),
         (("BuyNowItem", &["sku"][..]), sku),
         (("CheckoutRequest", &["card"][..]), card.clone()),
-        (("PayRequest", &["card"][..]), card),
+        (("PayRequest", &["card"][..]), card.clone()),
+        (("JoinTeamRequest", &["card"][..]), card),
+        (("CreateGroupDeal", &["sku"][..]), json!("glow-serum-30ml")),
+        (("CreateGroupDeal", &["currency"][..]), json!("EUR")),
+        // Below the serum's 24.90, as a team price must be.
+        (("CreateGroupDeal", &["team_price_minor"][..]), json!(1990)),
         (("CreateCoupon", &["code"][..]), json!("SPRING10")),
         (("CreateCoupon", &["percent_off"][..]), json!(10)),
         (("CreateCoupon", &["currency"][..]), json!("EUR")),
