@@ -162,6 +162,16 @@ impl Engine {
                             .await;
                         batch_done(&span, started);
                     }
+                    // A team completed: team points, if the rule allows.
+                    Ok(CommerceEvent::TeamCompleted { team, members, .. }) => {
+                        let span = batch_span("team_points");
+                        let started = Instant::now();
+                        let members = members.into_iter().map(|(account, _)| account).collect();
+                        self.team_completed(team, members)
+                            .instrument(span.clone())
+                            .await;
+                        batch_done(&span, started);
+                    }
                     Ok(_) => {}
                     Err(RecvError::Lagged(missed)) => {
                         tracing::warn!(missed, "engagement missed commerce news");

@@ -10,6 +10,9 @@
 mod engine;
 mod errors;
 mod giveaways;
+#[cfg(test)]
+mod group_deal_rewards_tests;
+mod group_deals;
 mod points;
 mod polls;
 mod questions;

@@ -22,16 +22,20 @@ pub enum GrantKind {
     Purchase,
     /// A friend who came in with your invite and joined a room.
     Invite,
+    /// A group deal's team completed with at least two distinct registered
+    /// accounts in it (see `engagement::group_deals`).
+    GroupDeal,
 }
 
 impl GrantKind {
-    pub const ALL: [GrantKind; 6] = [
+    pub const ALL: [GrantKind; 7] = [
         GrantKind::Watch,
         GrantKind::Chat,
         GrantKind::Inspect,
         GrantKind::PollAnswer,
         GrantKind::Purchase,
         GrantKind::Invite,
+        GrantKind::GroupDeal,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -42,6 +46,7 @@ impl GrantKind {
             GrantKind::PollAnswer => "poll_answer",
             GrantKind::Purchase => "purchase",
             GrantKind::Invite => "invite",
+            GrantKind::GroupDeal => "group_deal",
         }
     }
 
@@ -213,7 +218,7 @@ pub fn parse_rules(text: &str) -> Result<RewardRules, RulesError> {
         let kind = GrantKind::parse(name).ok_or_else(|| {
             invalid(
                 format!("points.{name}"),
-                "unknown kind: watch, chat, inspect, poll_answer, purchase or invite",
+                "unknown kind: watch, chat, inspect, poll_answer, purchase, invite or group_deal",
             )
         })?;
         within(field("points"), rule.points, 0..=10_000)?;
