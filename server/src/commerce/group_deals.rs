@@ -809,7 +809,13 @@ impl Engine {
         }
     }
 
+    /// Tells every room of the deal as it now stands; an ended deal's
+    /// rooms were told it ended, and teams settling after that change
+    /// nothing they show.
     fn announce_deal(&self, deal: DealId) {
+        if self.groups.ended.contains(&deal) {
+            return;
+        }
         if let Some(view) = self.groups.view(deal) {
             let _ = self.events.send(CommerceEvent::GroupDealChanged(view));
         }
