@@ -173,7 +173,105 @@ fn client_message() -> impl Strategy<Value = ClientMessage> {
                     payment: PaymentMethod::new(card).unwrap(),
                 }))
             }),
+        (any::<i64>(), any::<u32>(), "[0-9 ]{0,20}[0-9]", any::<bool>()).prop_map(
+            |(id, request_id, card, start)| {
+                let payment = PaymentMethod::new(card).unwrap();
+                ClientMessage::Room(if start {
+                    RoomCommand::StartTeam {
+                        deal: crate::ids::DealId(id),
+                        request_id,
+                        payment,
+                    }
+                } else {
+                    RoomCommand::JoinTeam {
+                        team: crate::ids::TeamId(id),
+                        request_id,
+                        payment,
+                    }
+                })
+            }
+        ),
     ]
+}
+
+fn team() -> impl Strategy<Value = TeamNet> {
+    (any::<i64>(), any::<u8>(), any::<u8>()).prop_map(|(id, members, places_left)| TeamNet {
+        id: crate::ids::TeamId(id),
+        members,
+        places_left,
+    })
+}
+
+fn group_deal() -> impl Strategy<Value = GroupDealNet> {
+    (
+        any::<i64>(),
+        sku(),
+        2u8..=5,
+        money(),
+        any::<i64>(),
+        prop::collection::vec(team(), 0..4),
+    )
+        .prop_map(
+            |(id, sku, team_size, team_price, ends_at_ms, teams)| GroupDealNet {
+                id: crate::ids::DealId(id),
+                product: ProductId::new("stoneware-mug").unwrap(),
+                sku,
+                team_size,
+                team_price,
+                regular_price: Money::new(1600, crate::Currency::EUR),
+                units_left: ends_at_ms.rem_euclid(1000),
+                ends_at_ms,
+                teams,
+            },
+        )
+}
+
+/// Group-deal news, each kind.
+fn group_deal_news() -> impl Strategy<Value = ServerMessage> {
+    prop_oneof![
+        prop::collection::vec(group_deal(), 0..3).prop_map(GroupDealEventNet::Open),
+        group_deal().prop_map(GroupDealEventNet::Deal),
+        any::<i64>().prop_map(|deal| GroupDealEventNet::Ended {
+            deal: crate::ids::DealId(deal)
+        }),
+        (any::<u32>(), any::<i64>(), team(), any::<i64>(), money()).prop_map(
+            |(request_id, deal, team, order, price)| GroupDealEventNet::Joined {
+                request_id,
+                deal: crate::ids::DealId(deal),
+                team,
+                order_id: OrderId(order),
+                price,
+            }
+        ),
+        (any::<u32>(), 0u8..8, ".{0,20}").prop_map(|(request_id, which, reason)| {
+            let reason = match which {
+                0 => GroupDealRefusal::UnknownDeal,
+                1 => GroupDealRefusal::DealClosed,
+                2 => GroupDealRefusal::UnknownTeam,
+                3 => GroupDealRefusal::TeamFull,
+                4 => GroupDealRefusal::AlreadyInTeam,
+                5 => GroupDealRefusal::SoldOut,
+                6 => GroupDealRefusal::Shop(ShopRefusal::PaymentDeclined { reason }),
+                _ => GroupDealRefusal::Shop(ShopRefusal::NotEnoughStock { available: 0 }),
+            };
+            GroupDealEventNet::JoinFailed { request_id, reason }
+        }),
+        (any::<i64>(), any::<i64>(), any::<i64>(), any::<bool>()).prop_map(
+            |(deal, team, order, completed)| {
+                let (deal, team) = (crate::ids::DealId(deal), crate::ids::TeamId(team));
+                if completed {
+                    GroupDealEventNet::TeamCompleted {
+                        deal,
+                        team,
+                        order_id: OrderId(order),
+                    }
+                } else {
+                    GroupDealEventNet::TeamVoided { deal, team }
+                }
+            }
+        ),
+    ]
+    .prop_map(ServerMessage::GroupDeals)
 }
 
 fn product() -> impl Strategy<Value = ProductId> {
@@ -454,6 +552,7 @@ fn server_message() -> impl Strategy<Value = ServerMessage> {
                 reason: RejectReason::Claim(ClaimRefusal::LimitReached { limit, remaining }),
             }
         )),
+        group_deal_news(),
     ]
 }
 
