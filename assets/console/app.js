@@ -109,23 +109,25 @@ async function start() {
   $("sign-out").hidden = false;
   $("whoami").textContent = `${state.name} · ${state.role}`;
   const hostly = state.role !== "moderator";
-  for (const id of ["show-card", "featured-card", "sale-card", "coupon-card"]) {
+  for (const id of ["show-card", "featured-card", "sale-card", "deal-card", "coupon-card"]) {
     $(id).hidden = !hostly;
   }
   const list = await api("GET", "/api/v1/products");
   state.products = list.products;
   fillProducts();
-  await Promise.all([loadShows(), loadRooms(), loadQuestions(), loadFilter(), loadLog()]);
+  await Promise.all([loadShows(), loadRooms(), loadQuestions(), loadFilter(), loadLog(), loadDeals()]);
   follow();
-  setInterval(() => { loadQuestions(); loadChat(); loadLog(); }, 2000);
+  setInterval(() => { loadQuestions(); loadChat(); loadLog(); loadDeals(); }, 2000);
 }
 
 function fillProducts() {
   const lineup = $("show-lineup");
   const sku = $("sale-sku");
+  const dealSku = $("deal-sku");
   const checks = $("featured-products");
   lineup.replaceChildren();
   sku.replaceChildren();
+  dealSku.replaceChildren();
   checks.replaceChildren();
   for (const p of state.products) {
     lineup.append(el("option", { value: p.id }, p.name));
@@ -133,8 +135,9 @@ function fillProducts() {
       el("input", { type: "checkbox", value: p.id, "data-product": p.id }), p.name));
     for (const v of p.variants) {
       const options = Object.values(v.options).join(", ");
-      sku.append(el("option", { value: v.sku },
-        `${p.name}${options ? ` (${options})` : ""} · ${v.price.display} · ${v.stock} left`));
+      const label = `${p.name}${options ? ` (${options})` : ""} · ${v.price.display} · ${v.stock} left`;
+      sku.append(el("option", { value: v.sku }, label));
+      dealSku.append(el("option", { value: v.sku }, label));
     }
   }
 }
@@ -329,6 +332,40 @@ async function startSale(event) {
   toast(`Flash sale announced: ${sale.quantity} × ${sale.sku}`);
 }
 
+// Group deals: set one, and watch its teams fill (polled; teams change
+// as shoppers join, not every second like the dashboard).
+async function startDeal(event) {
+  event.preventDefault();
+  const variant = $("deal-sku").value;
+  const product = state.products.find((p) => p.variants.some((v) => v.sku === variant));
+  const body = {
+    sku: variant,
+    team_size: Number($("deal-size").value),
+    team_price_minor: minorFromDecimal($("deal-price").value),
+    currency: product ? product.price.currency : "EUR",
+    window_secs: Number($("deal-minutes").value) * 60,
+    stock_cap: Number($("deal-cap").value),
+  };
+  const deal = await api("POST", "/api/v1/group-deals", body);
+  toast(`Group deal set: teams of ${deal.team_size} at ${deal.team_price.display}`);
+  await loadDeals();
+}
+
+async function loadDeals() {
+  if (state.role === "moderator") return;
+  const list = await api("GET", "/api/v1/group-deals");
+  $("deals").replaceChildren(...list.deals.map((d) => {
+    const closes = Math.max(0, Math.round((d.ends_at_ms - Date.now()) / 60000));
+    const teams = d.teams.length
+      ? d.teams.map((t) => `${t.members}/${d.team_size}${t.status === "capturing" ? " ✓" : ""}`).join(" · ")
+      : "no team yet";
+    return el("li", { id: `deal-${d.id}`, "data-teams": d.teams.length },
+      el("span", { class: "grow" }, `${d.sku} at ${d.team_price.display} (teams of ${d.team_size})`),
+      el("b", { class: "left" }, d.units_left), ` left · ${d.sold} sold · closes in ${closes} min`,
+      el("div", { class: "quiet-text" }, `Teams: ${teams}`));
+  }));
+}
+
 async function pinCoupon(event) {
   event.preventDefault();
   const code = $("coupon-code").value.trim().toUpperCase();
@@ -444,6 +481,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("end-show").addEventListener("click", () => endShow().catch(() => {}));
   $("feature").addEventListener("click", () => feature().catch(() => {}));
   $("sale-form").addEventListener("submit", (e) => startSale(e).catch((err) => toast(err.message)));
+  $("deal-form").addEventListener("submit", (e) => startDeal(e).catch((err) => toast(err.message)));
   $("coupon-form").addEventListener("submit", (e) => pinCoupon(e).catch(() => {}));
   $("poll-form").addEventListener("submit", (e) => openPoll(e).catch(() => {}));
   $("mod-room").addEventListener("change", () => { state.modRoom = $("mod-room").value; loadChat(); });

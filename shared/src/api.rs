@@ -6,7 +6,9 @@ use crate::validated::{ProductId, Sku};
 use serde::{Deserialize, Serialize};
 
 mod group_deals;
-pub use group_deals::{CreateGroupDeal, GroupDealView, JoinTeamRequest, JoinedView, TeamView};
+pub use group_deals::{
+    CreateGroupDeal, GroupDealList, GroupDealView, JoinTeamRequest, JoinedView, TeamView,
+};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

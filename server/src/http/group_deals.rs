@@ -10,7 +10,9 @@ use crate::commerce::{CommerceError, GroupDeal, GroupDealSpec, Joined, TeamInfo,
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use vitrine_shared::api::{CreateGroupDeal, GroupDealView, JoinTeamRequest, JoinedView, TeamView};
+use vitrine_shared::api::{
+    CreateGroupDeal, GroupDealList, GroupDealView, JoinTeamRequest, JoinedView, TeamView,
+};
 use vitrine_shared::{Currency, DealId, Money, PaymentMethod, Sku, TeamId};
 
 fn team_view(t: TeamInfo) -> TeamView {
@@ -108,6 +110,24 @@ pub async fn get_group_deal(
     let id: DealId = id.parse().map_err(|_| not_found())?;
     let deal = state.commerce.group_deal(id).await?.ok_or_else(not_found)?;
     Ok(Json(group_deal_view(deal, state.clock.now_ms())))
+}
+
+/// The group deals whose window is open, each with its open teams (the
+/// host console lists them).
+#[utoipa::path(
+    get,
+    path = "/api/v1/group-deals",
+    tag = "commerce",
+    responses((status = 200, description = "Open deals, oldest first", body = GroupDealList))
+)]
+pub async fn list_group_deals(
+    State(state): State<AppState>,
+) -> Result<Json<GroupDealList>, ApiError> {
+    let now = state.clock.now_ms();
+    let deals = state.commerce.open_group_deals().await?;
+    Ok(Json(GroupDealList {
+        deals: deals.into_iter().map(|d| group_deal_view(d, now)).collect(),
+    }))
 }
 
 /// The key and request hash of a team request; the key is required, as a

@@ -157,7 +157,10 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(flash_sales::start_flash_sale))
         .routes(routes!(flash_sales::get_flash_sale))
         .routes(routes!(flash_sales::claim_flash_sale))
-        .routes(routes!(group_deals::create_group_deal))
+        .routes(routes!(
+            group_deals::create_group_deal,
+            group_deals::list_group_deals
+        ))
         .routes(routes!(group_deals::get_group_deal))
         .routes(routes!(group_deals::start_team))
         .routes(routes!(group_deals::join_team))

@@ -62,6 +62,13 @@ pub struct GroupDealView {
     pub teams: Vec<TeamView>,
 }
 
+/// `GET /api/v1/group-deals`: the deals open now.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct GroupDealList {
+    pub deals: Vec<GroupDealView>,
+}
+
 /// `POST /api/v1/group-deals/{id}/teams` and `POST /api/v1/teams/{id}/join`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -173,8 +173,13 @@ fn client_message() -> impl Strategy<Value = ClientMessage> {
                     payment: PaymentMethod::new(card).unwrap(),
                 }))
             }),
-        (any::<i64>(), any::<u32>(), "[0-9 ]{0,20}[0-9]", any::<bool>()).prop_map(
-            |(id, request_id, card, start)| {
+        (
+            any::<i64>(),
+            any::<u32>(),
+            "[0-9 ]{0,20}[0-9]",
+            any::<bool>()
+        )
+            .prop_map(|(id, request_id, card, start)| {
                 let payment = PaymentMethod::new(card).unwrap();
                 ClientMessage::Room(if start {
                     RoomCommand::StartTeam {
@@ -189,8 +194,7 @@ fn client_message() -> impl Strategy<Value = ClientMessage> {
                         payment,
                     }
                 })
-            }
-        ),
+            }),
     ]
 }
 
