@@ -261,6 +261,87 @@ fn a_host_runs_the_show_from_the_console_in_a_real_browser() {
     });
 }
 
+/// A host sets a group deal from the console, and watches a team form and
+/// fill as two shoppers start and join it from their room.
+#[test]
+fn a_host_sets_a_group_deal_in_the_console_and_sees_its_team_fill() {
+    let server = TestServer::start();
+    server.sign_in_as("host.deals", Role::Host);
+    let api = server.api();
+    let mut shoppers: Vec<NetClient> = ["Ivy", "Jo"]
+        .iter()
+        .map(|name| joined_as(&server, &api.sign_in(name).unwrap(), "hall"))
+        .collect();
+    let driver = Chromedriver::start();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let c = browser(&driver).await;
+        let (ivy, jo) = shoppers.split_at_mut(1);
+        let mut clients: Vec<&mut NetClient> = vec![&mut ivy[0], &mut jo[0]];
+        c.goto(&format!("{}/console", server.url())).await.unwrap();
+        fill(&c, "username", "host.deals").await;
+        fill(&c, "password", PASSWORD).await;
+        click(&c, "#sign-in").await;
+        let t = Instant::now();
+        while text(&c, "#feed-state").await.as_deref() != Some("live") {
+            frame(&mut clients, t, "signed in").await;
+        }
+
+        c.find(Locator::Id("deal-sku"))
+            .await
+            .unwrap()
+            .select_by_value("stoneware-mug-sage")
+            .await
+            .unwrap();
+        fill(&c, "deal-price", "12.00").await;
+        fill(&c, "deal-size", "2").await;
+        fill(&c, "deal-cap", "10").await;
+        click(&c, "#start-deal").await;
+        let t = Instant::now();
+        let deal = loop {
+            if let Some(deal) = clients[0].mirror().group_deals.values().next() {
+                break deal.clone();
+            }
+            frame(&mut clients, t, "the deal reaches the room").await;
+        };
+        assert_eq!(
+            (deal.team_size, deal.team_price.minor, deal.units_left),
+            (2, 1200, 10)
+        );
+        let card = || vitrine_shared::PaymentMethod::new("4242 4242 4242 4242").unwrap();
+        clients[0].send_command(RoomCommand::StartTeam {
+            deal: deal.id,
+            request_id: 1,
+            payment: card(),
+        });
+        let t = Instant::now();
+        while !text(&c, "#deals li")
+            .await
+            .is_some_and(|s| s.contains("Teams: 1/2"))
+        {
+            frame(&mut clients, t, "the console shows the team forming").await;
+        }
+        let team = clients[0].mirror().team_answers[&1].clone().unwrap().id;
+        clients[1].send_command(RoomCommand::JoinTeam {
+            team,
+            request_id: 1,
+            payment: card(),
+        });
+        let t = Instant::now();
+        while !text(&c, "#deals li")
+            .await
+            .is_some_and(|s| s.contains("2 sold") && s.contains("no team yet"))
+        {
+            frame(&mut clients, t, "the console shows the team filled").await;
+        }
+        // The card itself, for a look (in the test target dir).
+        let card = c.find(Locator::Id("deal-card")).await.unwrap();
+        let png = card.screenshot().await.unwrap();
+        std::fs::write(screenshot_path("console-group-deal.png"), png).unwrap();
+        c.close().await.unwrap();
+    });
+}
+
 /// The console's numbers without a browser: the live dashboard (as JSON
 /// and as the event stream the page follows) counts what happens in the
 /// show, and the summary and CSV exports hold it afterwards.
