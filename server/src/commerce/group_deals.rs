@@ -582,9 +582,22 @@ impl Engine {
                     .filter(|m| m.order_id != order_id)
                     .all(|m| m.status == MemberStatus::Authorized);
                 let full = others_held && team.members.len() as i64 == size;
-                group_ledger::mark_authorized(&self.store, team_id, order_id, &authorization, full)
-                    .await
-                    .map_err(storage)?;
+                let marked = group_ledger::mark_authorized(
+                    &self.store,
+                    team_id,
+                    order_id,
+                    &authorization,
+                    full,
+                )
+                .await;
+                if let Err(e) = marked {
+                    // Not recorded: release the hold and the place, so that
+                    // nothing is held that the store does not know of.
+                    let error = storage(e);
+                    self.release_hold(order_id, authorization);
+                    self.drop_member(team_id, deal_id, order_id).await;
+                    return Err(error);
+                }
                 let team = self.groups.teams.get_mut(&team_id).expect("found above");
                 if let Some(m) = team.members.iter_mut().find(|m| m.order_id == order_id) {
                     m.status = MemberStatus::Authorized;
@@ -602,35 +615,7 @@ impl Engine {
                 joined
             }
             Err(failure) => {
-                let emptied = self
-                    .groups
-                    .teams
-                    .get(&team_id)
-                    .is_some_and(|t| t.members.len() == 1);
-                let sku = self.groups.deals[&deal_id].sku.clone();
-                group_ledger::remove_member(&self.store, team_id, order_id, &sku, deal_id, emptied)
-                    .await
-                    .map_err(storage)?;
-                if let Some(d) = self.groups.deals.get_mut(&deal_id) {
-                    d.taken -= 1;
-                }
-                let team = self.groups.teams.get_mut(&team_id).expect("found above");
-                team.members.retain(|m| m.order_id != order_id);
-                if let Some(account) = self
-                    .groups
-                    .keys
-                    .iter()
-                    .find(|(_, (_, o))| *o == order_id)
-                    .map(|(k, _)| k.clone())
-                {
-                    // A retry with the same key tries again (another card).
-                    self.groups.keys.remove(&account);
-                }
-                if emptied {
-                    self.groups.teams.remove(&team_id);
-                    self.groups.settled.insert(team_id, TeamStatus::Voided);
-                }
-                self.announce_deal(deal_id);
+                self.drop_member(team_id, deal_id, order_id).await;
                 tracing::info!(order_id = order_id.get(), %failure, "team authorization refused; member not added");
                 Err(match failure {
                     PaymentError::Declined { reason } => CommerceError::PaymentDeclined { reason },
@@ -640,6 +625,51 @@ impl Engine {
                 })
             }
         }
+    }
+
+    /// A member leaves before their place was held: their unit goes back,
+    /// the team stays open for others (or is voided, left empty), and a
+    /// retry with the same key tries again (another card, say). Should the
+    /// store fail here, the member is dropped from memory all the same: the
+    /// store still says `authorizing`, which the next start drops.
+    async fn drop_member(&mut self, team_id: TeamId, deal_id: DealId, order_id: OrderId) {
+        let emptied = self
+            .groups
+            .teams
+            .get(&team_id)
+            .is_some_and(|t| t.members.len() == 1);
+        let Some(sku) = self.groups.deals.get(&deal_id).map(|d| d.sku.clone()) else {
+            return;
+        };
+        let removed =
+            group_ledger::remove_member(&self.store, team_id, order_id, &sku, deal_id, emptied)
+                .await;
+        if let Err(e) = removed {
+            tracing::error!(%e, order_id = order_id.get(), "team member not removed; the next start drops it");
+        }
+        if let Some(d) = self.groups.deals.get_mut(&deal_id) {
+            d.taken -= 1;
+        }
+        if let Some(team) = self.groups.teams.get_mut(&team_id) {
+            team.members.retain(|m| m.order_id != order_id);
+        }
+        self.groups.keys.retain(|_, (_, o)| *o != order_id);
+        if emptied {
+            self.groups.teams.remove(&team_id);
+            self.groups.settled.insert(team_id, TeamStatus::Voided);
+        }
+        self.announce_deal(deal_id);
+    }
+
+    /// Voids an authorization the engine will not use, on a task of its own.
+    fn release_hold(&self, order_id: OrderId, authorization: String) {
+        let gateway = self.gateway.clone();
+        tokio::spawn(async move {
+            let key = format!("group-void-{order_id}");
+            if let Err(e) = gateway.void(&key, &authorization).await {
+                tracing::warn!(%e, order_id = order_id.get(), "unused authorization not voided");
+            }
+        });
     }
 
     /// Starts capturing (a full team) or voiding (a lapsed one) every
