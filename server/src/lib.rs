@@ -13,6 +13,7 @@ pub mod config;
 pub mod console;
 pub mod directory;
 pub mod engagement;
+pub mod friends;
 pub mod http;
 pub mod ids;
 pub mod keys;
@@ -152,6 +153,7 @@ impl Server {
             .map_err(|e| StartError::Io(std::io::Error::other(e)))?;
         let (moderation, moderation_actions) =
             moderation::Moderation::load(store.clone(), clock.clone()).await?;
+        let (friends, friends_news) = friends::Friends::load(store.clone(), clock.clone()).await?;
 
         let socket = UdpSocket::bind(config.udp).map_err(|source| StartError::Bind {
             what: "UDP",
@@ -218,6 +220,8 @@ impl Server {
             chat_log: console.chat_log.clone(),
             moderation: moderation.clone(),
             moderation_actions,
+            friends: friends.clone(),
+            friends_news,
             stage: media_info.as_ref().map(|m| m.stage.clone()),
             clock: clock.clone(),
         };
@@ -246,6 +250,7 @@ impl Server {
             commerce,
             engagement,
             moderation,
+            friends,
             console,
             reward_offers,
             directory: directory.clone(),
