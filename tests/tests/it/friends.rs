@@ -210,6 +210,17 @@ fn friends_by_code_accept_list_remove_and_block_over_http() {
     );
 }
 
+/// What, who, method, path, body; then the status and code expected.
+type Case<'a> = (
+    &'a str,
+    &'a Who,
+    &'a str,
+    String,
+    Option<Value>,
+    u16,
+    &'a str,
+);
+
 #[test]
 fn each_bad_friends_request_is_refused_by_name_and_changes_nothing() {
     let server = TestServer::start();
@@ -229,7 +240,7 @@ fn each_bad_friends_request_is_refused_by_name_and_changes_nothing() {
     let states = |http: &Http| [&ada, &bob, &cy].map(|w| state_of(http, w));
     let before = states(&http);
     let ada_id = ada.id;
-    let cases: Vec<(&str, &Who, &str, String, Option<Value>, u16, &str)> = vec![
+    let cases: Vec<Case> = vec![
         (
             "not a code",
             &bob,
