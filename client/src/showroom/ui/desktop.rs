@@ -45,6 +45,7 @@ enum Panel {
     Chat,
     Confirmation,
     Notice,
+    Friends,
 }
 
 /// A button and what it asks for.
@@ -151,6 +152,16 @@ fn spawn_hud(mut commands: Commands) {
                 ..default()
             }),
         ),
+        (
+            Panel::Friends,
+            place(Node {
+                flex_direction: column,
+                left: px(16),
+                top: px(190),
+                width: px(300),
+                ..default()
+            }),
+        ),
     ];
     for (panel, node) in panels {
         let child = commands.spawn((panel, node, Interaction::default())).id();
@@ -228,6 +239,7 @@ fn draw(
             }),
             Panel::Confirmation => old.is_none_or(|o| o.confirmation != view.confirmation),
             Panel::Notice => old.is_none_or(|o| o.notice != view.notice),
+            Panel::Friends => old.is_none_or(|o| o.friends != view.friends),
         };
         if !changed {
             continue;
@@ -240,7 +252,7 @@ fn draw(
     *drawn = Some(view.clone());
 }
 
-fn text(p: &mut ChildSpawnerCommands, s: impl Into<String>, size: f32, colour: Color) {
+pub(super) fn text(p: &mut ChildSpawnerCommands, s: impl Into<String>, size: f32, colour: Color) {
     p.spawn((
         Text::new(s),
         TextFont::from_font_size(size),
@@ -248,7 +260,7 @@ fn text(p: &mut ChildSpawnerCommands, s: impl Into<String>, size: f32, colour: C
     ));
 }
 
-fn boxed(p: &mut ChildSpawnerCommands, f: impl FnOnce(&mut ChildSpawnerCommands)) {
+pub(super) fn boxed(p: &mut ChildSpawnerCommands, f: impl FnOnce(&mut ChildSpawnerCommands)) {
     p.spawn((
         Node {
             flex_direction: FlexDirection::Column,
@@ -262,7 +274,7 @@ fn boxed(p: &mut ChildSpawnerCommands, f: impl FnOnce(&mut ChildSpawnerCommands)
     .with_children(f);
 }
 
-fn button(p: &mut ChildSpawnerCommands, label: impl Into<String>, action: UiAction) {
+pub(super) fn button(p: &mut ChildSpawnerCommands, label: impl Into<String>, action: UiAction) {
     p.spawn((
         Button,
         ActionButton(action),
@@ -277,7 +289,7 @@ fn button(p: &mut ChildSpawnerCommands, label: impl Into<String>, action: UiActi
     .with_children(|b| text(b, label, 15.0, Color::WHITE));
 }
 
-fn row(p: &mut ChildSpawnerCommands, f: impl FnOnce(&mut ChildSpawnerCommands)) {
+pub(super) fn row(p: &mut ChildSpawnerCommands, f: impl FnOnce(&mut ChildSpawnerCommands)) {
     p.spawn(Node {
         flex_direction: FlexDirection::Row,
         column_gap: px(6),
@@ -554,5 +566,6 @@ fn draw_panel(panel: Panel, view: &ShowroomView, p: &mut ChildSpawnerCommands) {
                 boxed(p, |b| text(b, n.clone(), 15.0, Color::WHITE));
             }
         }
+        Panel::Friends => super::friends::draw(&view.friends, p),
     }
 }

@@ -4,6 +4,7 @@
 //! chat actions into room commands (products handle their own).
 
 pub mod desktop;
+pub mod friends;
 pub mod start;
 pub mod view;
 
@@ -32,7 +33,7 @@ pub(super) fn plugin(app: &mut App) {
         .init_resource::<UiState>()
         .init_resource::<CurrentView>()
         .add_message::<UiAction>()
-        .add_plugins((desktop::plugin, start::plugin))
+        .add_plugins((desktop::plugin, start::plugin, friends::plugin))
         .add_systems(
             Update,
             (chat_keys.in_set(FocusDecided), shortcut_keys)
@@ -59,13 +60,23 @@ pub struct ViewBuilt;
 #[derive(Message, Debug, Clone, PartialEq)]
 pub enum UiAction {
     Select(ProductId),
-    SelectVariant { product: ProductId, index: usize },
+    SelectVariant {
+        product: ProductId,
+        index: usize,
+    },
     PickUpOrPutBack,
     Drop,
     LookClosely,
-    AddToCart { sku: Sku },
-    BuyNow { sku: Sku },
-    SetQuantity { sku: Sku, quantity: u16 },
+    AddToCart {
+        sku: Sku,
+    },
+    BuyNow {
+        sku: Sku,
+    },
+    SetQuantity {
+        sku: Sku,
+        quantity: u16,
+    },
     Checkout,
     ClaimFlashSale(SaleId),
     React(Reaction),
@@ -73,6 +84,8 @@ pub enum UiAction {
     SendChat,
     ToggleCart,
     DismissConfirmation,
+    /// Go to the room this friend (an account) is in.
+    JoinFriend(u64),
 }
 
 #[derive(Resource, Default)]
