@@ -685,3 +685,26 @@ fn requests_and_friendships_reach_the_room_and_a_block_takes_the_friend_away() {
     });
     assert!(removed);
 }
+
+#[test]
+fn friend_requests_are_rate_limited_per_account() {
+    use vitrine_shared::limits::friends::REQUESTS_BURST;
+    let server = TestServer::start();
+    let http = Http::new(&server);
+    let (ada, bob, cy) = (guest(&http, "Ada"), guest(&http, "Bob"), guest(&http, "Cy"));
+    let code = code_of(&http, &ada)["code"].as_str().unwrap().to_owned();
+    // Every well-formed try pays, answered or not: guessing codes is as
+    // slow as spamming requests.
+    assert_eq!(ask(&http, &bob, &code).0, 200);
+    for _ in 1..REQUESTS_BURST {
+        assert_eq!(ask(&http, &bob, &code).0, 409);
+    }
+    let (status, body) = ask(&http, &bob, "2222-2222");
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (429, Some("rate_limited")),
+        "{body}"
+    );
+    // Another account has its own allowance.
+    assert_eq!(ask(&http, &cy, &code).0, 200);
+}
