@@ -225,16 +225,6 @@ impl ApiClient {
         Ok(list.products)
     }
 
-    /// "Join friend": a ticket for the room `account` (a friend) is in.
-    pub fn join_friend(&self, session: &SignedIn, account: u64) -> Result<JoinTicket, ApiError> {
-        Self::read(
-            self.agent
-                .post(format!("{}/api/v1/friends/{account}/join", self.base))
-                .header("Authorization", format!("Bearer {}", session.token))
-                .send_empty(),
-        )
-    }
-
     pub fn join(&self, session: &SignedIn, room: &str) -> Result<JoinTicket, ApiError> {
         Self::read(
             self.agent

@@ -69,30 +69,7 @@ pub(super) fn plugin(app: &mut App) {
                 .chain()
                 .in_set(ShowroomSystems::Send),
         )
-        .add_systems(Update, (finish_rooms, finish_follow));
-}
-
-/// The server's answer to "join friend": on a yes, leave this room and join
-/// the friend's (a normal join, which holds the seat again); on a no, stay.
-fn finish_follow(mut session: ResMut<Session>, mut next: ResMut<NextState<AppState>>) {
-    let Some(rx) = &session.following else {
-        return;
-    };
-    let answer = match rx.lock().map(|rx| rx.try_recv()) {
-        Ok(Ok(answer)) => answer,
-        Ok(Err(TryRecvError::Empty)) => return,
-        _ => Err("the join request stopped".into()),
-    };
-    session.following = None;
-    match answer {
-        Ok(room) => {
-            // Still signed in: the join reuses the session.
-            session.leave();
-            session.room = Some(room);
-            next.set(AppState::Connecting);
-        }
-        Err(reason) => session.follow_refused = Some(reason),
-    }
+        .add_systems(Update, finish_rooms);
 }
 
 /// A room command a feature wants sent. The session sends it in
@@ -122,10 +99,6 @@ pub enum SessionRequest {
     },
     /// Leave the room and go back to the start screen.
     Leave,
-    /// Go to the room a friend (this account) is in: the server is asked
-    /// first, so a refusal (offline, full, banned) leaves us where we are
-    /// and lands in [`Session::follow_refused`].
-    JoinFriend { account: u64 },
 }
 
 /// Where the link stands, for the UI to say.
@@ -183,10 +156,6 @@ pub struct Session {
     pub offline: Option<RoomMirror>,
     /// The room as last seen while the link is down: the screen keeps it.
     last_room: Option<RoomMirror>,
-    /// A "join friend" asked of the server: the friend's room, or why not.
-    following: Option<Mutex<Receiver<Result<String, String>>>>,
-    /// Why the last "join friend" was refused, for the UI to say once.
-    pub follow_refused: Option<String>,
 }
 
 impl Default for Session {
@@ -209,8 +178,6 @@ impl Default for Session {
             outbox: Vec::new(),
             offline: None,
             last_room: None,
-            following: None,
-            follow_refused: None,
         }
     }
 }
@@ -510,24 +477,6 @@ fn answer_requests(
             SessionRequest::Leave => {
                 session.leave();
                 next.set(AppState::Start);
-            }
-            SessionRequest::JoinFriend { account } => {
-                let (Some(server), Some(signed_in)) =
-                    (session.server.clone(), session.signed_in.clone())
-                else {
-                    session.follow_refused = Some("not connected to a server".into());
-                    continue;
-                };
-                let account = *account;
-                let (tx, rx) = channel();
-                std::thread::spawn(move || {
-                    let answer = ApiClient::new(&server)
-                        .join_friend(&signed_in, account)
-                        .map(|ticket| ticket.room)
-                        .map_err(|e| format!("cannot join your friend: {e}"));
-                    let _ = tx.send(answer);
-                });
-                session.following = Some(Mutex::new(rx));
             }
         }
     }

@@ -45,7 +45,6 @@ enum Panel {
     Chat,
     Confirmation,
     Notice,
-    Friends,
 }
 
 /// A button and what it asks for.
@@ -152,16 +151,6 @@ fn spawn_hud(mut commands: Commands) {
                 ..default()
             }),
         ),
-        (
-            Panel::Friends,
-            place(Node {
-                flex_direction: column,
-                left: px(16),
-                top: px(190),
-                width: px(300),
-                ..default()
-            }),
-        ),
     ];
     for (panel, node) in panels {
         let child = commands.spawn((panel, node, Interaction::default())).id();
@@ -239,7 +228,6 @@ fn draw(
             }),
             Panel::Confirmation => old.is_none_or(|o| o.confirmation != view.confirmation),
             Panel::Notice => old.is_none_or(|o| o.notice != view.notice),
-            Panel::Friends => old.is_none_or(|o| o.friends != view.friends),
         };
         if !changed {
             continue;
@@ -252,7 +240,7 @@ fn draw(
     *drawn = Some(view.clone());
 }
 
-pub(super) fn text(p: &mut ChildSpawnerCommands, s: impl Into<String>, size: f32, colour: Color) {
+fn text(p: &mut ChildSpawnerCommands, s: impl Into<String>, size: f32, colour: Color) {
     p.spawn((
         Text::new(s),
         TextFont::from_font_size(size),
@@ -260,7 +248,7 @@ pub(super) fn text(p: &mut ChildSpawnerCommands, s: impl Into<String>, size: f32
     ));
 }
 
-pub(super) fn boxed(p: &mut ChildSpawnerCommands, f: impl FnOnce(&mut ChildSpawnerCommands)) {
+fn boxed(p: &mut ChildSpawnerCommands, f: impl FnOnce(&mut ChildSpawnerCommands)) {
     p.spawn((
         Node {
             flex_direction: FlexDirection::Column,
@@ -274,7 +262,7 @@ pub(super) fn boxed(p: &mut ChildSpawnerCommands, f: impl FnOnce(&mut ChildSpawn
     .with_children(f);
 }
 
-pub(super) fn button(p: &mut ChildSpawnerCommands, label: impl Into<String>, action: UiAction) {
+fn button(p: &mut ChildSpawnerCommands, label: impl Into<String>, action: UiAction) {
     p.spawn((
         Button,
         ActionButton(action),
@@ -289,7 +277,7 @@ pub(super) fn button(p: &mut ChildSpawnerCommands, label: impl Into<String>, act
     .with_children(|b| text(b, label, 15.0, Color::WHITE));
 }
 
-pub(super) fn row(p: &mut ChildSpawnerCommands, f: impl FnOnce(&mut ChildSpawnerCommands)) {
+fn row(p: &mut ChildSpawnerCommands, f: impl FnOnce(&mut ChildSpawnerCommands)) {
     p.spawn(Node {
         flex_direction: FlexDirection::Row,
         column_gap: px(6),
@@ -566,6 +554,5 @@ fn draw_panel(panel: Panel, view: &ShowroomView, p: &mut ChildSpawnerCommands) {
                 boxed(p, |b| text(b, n.clone(), 15.0, Color::WHITE));
             }
         }
-        Panel::Friends => super::friends::draw(&view.friends, p),
     }
 }

@@ -4,7 +4,6 @@
 //! chat actions into room commands (products handle their own).
 
 pub mod desktop;
-pub mod friends;
 pub mod start;
 pub mod view;
 
@@ -33,7 +32,7 @@ pub(super) fn plugin(app: &mut App) {
         .init_resource::<UiState>()
         .init_resource::<CurrentView>()
         .add_message::<UiAction>()
-        .add_plugins((desktop::plugin, start::plugin, friends::plugin))
+        .add_plugins((desktop::plugin, start::plugin))
         .add_systems(
             Update,
             (chat_keys.in_set(FocusDecided), shortcut_keys)
@@ -60,23 +59,13 @@ pub struct ViewBuilt;
 #[derive(Message, Debug, Clone, PartialEq)]
 pub enum UiAction {
     Select(ProductId),
-    SelectVariant {
-        product: ProductId,
-        index: usize,
-    },
+    SelectVariant { product: ProductId, index: usize },
     PickUpOrPutBack,
     Drop,
     LookClosely,
-    AddToCart {
-        sku: Sku,
-    },
-    BuyNow {
-        sku: Sku,
-    },
-    SetQuantity {
-        sku: Sku,
-        quantity: u16,
-    },
+    AddToCart { sku: Sku },
+    BuyNow { sku: Sku },
+    SetQuantity { sku: Sku, quantity: u16 },
     Checkout,
     ClaimFlashSale(SaleId),
     React(Reaction),
@@ -84,8 +73,6 @@ pub enum UiAction {
     SendChat,
     ToggleCart,
     DismissConfirmation,
-    /// Go to the room this friend (an account) is in.
-    JoinFriend(u64),
 }
 
 #[derive(Resource, Default)]

@@ -33,8 +33,6 @@ pub struct ShowroomView {
     /// A short notice: a refusal, a hint.
     pub notice: Option<String>,
     pub pinned_coupon: Option<String>,
-    /// Friends with where they are, and requests that arrived.
-    pub friends: super::friends::FriendsPanel,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -403,7 +401,6 @@ pub fn build(input: &ViewInputs) -> ShowroomView {
         notice: input.ui.notice.clone(),
         pinned_coupon: mirror
             .and_then(|m| m.pinned_coupon.as_ref().map(|c| c.code.as_str().to_owned())),
-        friends: super::friends::panel(mirror),
     }
 }
 
