@@ -13,6 +13,7 @@ pub mod config;
 pub mod console;
 pub mod directory;
 pub mod engagement;
+pub mod friends;
 pub mod http;
 pub mod ids;
 pub mod keys;
@@ -164,6 +165,7 @@ impl Server {
             .map_err(|e| StartError::Io(std::io::Error::other(e)))?;
         let (moderation, moderation_actions) =
             moderation::Moderation::load(store.clone(), clock.clone()).await?;
+        let (friends, friends_news) = friends::Friends::load(store.clone(), clock.clone()).await?;
 
         let socket = UdpSocket::bind(config.udp).map_err(|source| StartError::Bind {
             what: "UDP",
@@ -230,6 +232,8 @@ impl Server {
             chat_log: console.chat_log.clone(),
             moderation: moderation.clone(),
             moderation_actions,
+            friends: friends.clone(),
+            friends_news,
             stage: media_info.as_ref().map(|m| m.stage.clone()),
             clock: clock.clone(),
         };
@@ -258,6 +262,7 @@ impl Server {
             commerce,
             engagement,
             moderation,
+            friends,
             console,
             reward_offers,
             directory: directory.clone(),

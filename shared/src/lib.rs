@@ -4,6 +4,7 @@
 //! No I/O happens here; the server and every client link the same rules.
 
 pub mod api;
+pub mod friends;
 pub mod ids;
 pub mod limits;
 pub mod money;

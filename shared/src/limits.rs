@@ -138,3 +138,21 @@ pub mod rates {
     pub const CLAIMS_PER_SECOND: f64 = 5.0;
     pub const CLAIMS_BURST: u32 = 10;
 }
+
+/// Friends: the friend graph, codes and requests.
+pub mod friends {
+    /// Friends one account may have; a request or an accept that would go
+    /// past it, on either side, is refused.
+    pub const MAX_FRIENDS: usize = 500;
+    /// Friend requests one account may send: a burst of this many, then
+    /// [`REQUESTS_PER_HOUR`] an hour. Spam stops here, not at the other end.
+    pub const REQUESTS_BURST: u32 = 20;
+    pub const REQUESTS_PER_HOUR: f64 = 20.0;
+    /// Characters of a friend code (written in two groups of four).
+    pub const CODE_CHARS: usize = 8;
+    /// Friend codes use these: no `0`/`O`, `1`/`I`/`L` or `U`, which people
+    /// misread or mistype.
+    pub const CODE_ALPHABET: &[u8; 30] = b"23456789ABCDEFGHJKMNPQRSTVWXYZ";
+    /// A friend link is this followed by the code.
+    pub const LINK_PREFIX: &str = "vitrine://friend/";
+}

@@ -386,6 +386,7 @@ fn main() -> ExitCode {
                         stream.srt.as_deref().unwrap_or("no SRT URL")
                     ),
                     RoomChange::GroupDeals(event) => println!("$ group deal: {event:?}"),
+                    RoomChange::Friends(event) => println!("♥ {event:?}"),
                 }
             }
         }

@@ -5,12 +5,13 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use thiserror::Error;
 use vitrine_shared::protocol::{
     AvatarFull, AvatarMoved, CartLineNet, ChatLine, CommerceEventNet, CouponNet,
-    EngagementEventNet, FlashSaleNet, GiveawayNet, LeaderNet, MemberInfo, OrderNet, PollNet,
-    QuestionNet, ReactionBurst, Rejection, RoomEvent, ShopRefusal, Snapshot, StreamNet,
+    EngagementEventNet, FlashSaleNet, FriendEventNet, FriendNet, GiveawayNet, LeaderNet,
+    MemberInfo, OrderNet, PollNet, QuestionNet, ReactionBurst, Rejection, RoomEvent, ShopRefusal,
+    Snapshot, StreamNet,
 };
 use vitrine_shared::{
-    GiveawayId, MemberSlot, OrderId, PollId, PoseNet, PoseQ, ProductId, QuestionId, RoomBounds,
-    RoomId, SaleId, ServerMessage,
+    AccountId, DisplayName, GiveawayId, MemberSlot, OrderId, PollId, PoseNet, PoseQ, ProductId,
+    QuestionId, RoomBounds, RoomId, SaleId, ServerMessage,
 };
 
 /// Chat lines kept: a long show's chat must not grow without end.
@@ -68,6 +69,9 @@ pub enum RoomChange {
     Stream(StreamNet),
     /// Group deals: a deal or its teams changed, or this shopper's team.
     GroupDeals(vitrine_shared::protocol::GroupDealEventNet),
+    /// Your friends: the list, a friend's presence, a request, a
+    /// friendship added or removed.
+    Friends(FriendEventNet),
 }
 
 #[derive(Debug, Error, PartialEq)]
@@ -143,6 +147,12 @@ pub struct RoomMirror {
     /// This shopper's teams that completed (`true`: charged, with the order)
     /// or were voided (`false`: nothing charged).
     pub teams_settled: BTreeMap<vitrine_shared::TeamId, (bool, Option<OrderId>)>,
+    /// Your friends by account, with where each is (`presence: None`:
+    /// offline).
+    pub friends: BTreeMap<AccountId, FriendNet>,
+    /// Friend requests that arrived while here, oldest first (answered
+    /// over HTTP; the list is for showing them).
+    pub friend_requests: Vec<(AccountId, DisplayName)>,
     /// Newest snapshot applied: acknowledged to the server as a baseline.
     pub latest_snapshot: Option<u32>,
     pub snapshots_applied: u64,
@@ -189,6 +199,7 @@ impl RoomMirror {
                 self.changes.push(RoomChange::Removed { banned, reason });
             }
             ServerMessage::GroupDeals(event) => self.apply_group_deals(event),
+            ServerMessage::Friends(event) => self.apply_friends(event),
         }
         Ok(())
     }
@@ -221,6 +232,32 @@ impl RoomMirror {
             }
         }
         self.changes.push(RoomChange::GroupDeals(event));
+    }
+
+    fn apply_friends(&mut self, event: FriendEventNet) {
+        match &event {
+            FriendEventNet::List(list) => {
+                self.friends = list.iter().map(|f| (f.account, f.clone())).collect();
+            }
+            FriendEventNet::Presence { account, presence } => {
+                if let Some(friend) = self.friends.get_mut(account) {
+                    friend.presence = presence.clone();
+                }
+            }
+            FriendEventNet::RequestArrived { account, name } => {
+                self.friend_requests.retain(|(a, _)| a != account);
+                self.friend_requests.push((*account, name.clone()));
+            }
+            FriendEventNet::Added(friend) => {
+                self.friend_requests.retain(|(a, _)| *a != friend.account);
+                self.friends.insert(friend.account, friend.clone());
+            }
+            FriendEventNet::Removed { account } => {
+                self.friends.remove(account);
+                self.friend_requests.retain(|(a, _)| a != account);
+            }
+        }
+        self.changes.push(RoomChange::Friends(event));
     }
 
     fn apply_event(&mut self, event: RoomEvent) {
@@ -842,5 +879,69 @@ mod tests {
             })
             .collect();
         assert_eq!(lives, [true, false]);
+    }
+
+    #[test]
+    fn friends_follow_the_list_then_each_change() {
+        use vitrine_shared::protocol::PresenceNet;
+        let mut m = welcomed();
+        let friend = |id: u64, name: &str, room: Option<&str>| FriendNet {
+            account: AccountId(id),
+            name: DisplayName::new(name).unwrap(),
+            presence: room.map(|r| PresenceNet {
+                room: RoomId::new(r).unwrap(),
+                room_name: r.to_uppercase(),
+                show: None,
+            }),
+        };
+        let friends = |event| ServerMessage::Friends(event);
+        m.apply(friends(FriendEventNet::List(vec![
+            friend(1, "Ada", Some("hall")),
+            friend(2, "Bo", None),
+        ])))
+        .unwrap();
+        m.apply(friends(FriendEventNet::Presence {
+            account: AccountId(2),
+            presence: friend(2, "Bo", Some("annex")).presence,
+        }))
+        .unwrap();
+        // Presence of someone not a friend changes nothing.
+        m.apply(friends(FriendEventNet::Presence {
+            account: AccountId(9),
+            presence: None,
+        }))
+        .unwrap();
+        assert_eq!(m.friends.len(), 2);
+        assert_eq!(
+            m.friends[&AccountId(2)]
+                .presence
+                .as_ref()
+                .map(|p| p.room.as_str()),
+            Some("annex")
+        );
+        m.apply(friends(FriendEventNet::RequestArrived {
+            account: AccountId(3),
+            name: DisplayName::new("Cy").unwrap(),
+        }))
+        .unwrap();
+        assert_eq!(m.friend_requests.len(), 1);
+        m.apply(friends(FriendEventNet::Added(friend(3, "Cy", None))))
+            .unwrap();
+        assert!(
+            m.friend_requests.is_empty(),
+            "an accepted request is answered"
+        );
+        m.apply(friends(FriendEventNet::Removed {
+            account: AccountId(1),
+        }))
+        .unwrap();
+        let names: Vec<&str> = m.friends.values().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["Bo", "Cy"]);
+        let changes = m
+            .drain_changes()
+            .into_iter()
+            .filter(|c| matches!(c, RoomChange::Friends(_)))
+            .count();
+        assert_eq!(changes, 6, "each event is a change");
     }
 }

@@ -389,6 +389,7 @@ fn examples() -> Vec<(Field, serde_json::Value)> {
         (("MuteRequest", &["seconds"][..]), json!(600)),
         (("FilterRequest", &["terms"][..]), json!(["spoiler"])),
         (("VariantInput", &["sku"][..]), json!("oak-lamp-1")),
+        (("SendFriendRequest", &["code"][..]), json!("K7QM-3XPD")),
     ];
     examples.push((("CreateProduct", &["id"][..]), json!("oak-lamp")));
     for product in ["CreateProduct", "ProductInput"] {

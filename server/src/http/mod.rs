@@ -11,6 +11,7 @@ mod engagement;
 mod error;
 mod extract;
 mod flash_sales;
+mod friends;
 mod group_deals;
 mod moderation;
 mod ops;
@@ -57,6 +58,8 @@ pub struct AppStateInner {
     pub console: crate::console::ConsoleHandle,
     /// Mutes, bans, the keyword filter and the log (staff only).
     pub moderation: Arc<crate::moderation::Moderation>,
+    /// Friend codes, requests, friendships, blocks and presence.
+    pub friends: Arc<crate::friends::Friends>,
     /// What points buy, from the reward rules.
     pub reward_offers: Vec<crate::engagement::rules::RewardOfferRule>,
     pub directory: Arc<RoomDirectory>,
@@ -130,6 +133,7 @@ impl AppState {
         (name = "commerce", description = "Carts, checkout, coupons, flash sales and orders"),
         (name = "engagement", description = "Shows, polls, Q&A, giveaways, points, badges and leaderboards"),
         (name = "console", description = "The host console's live feed, summaries and exports"),
+        (name = "friends", description = "Friend codes, requests, blocks, the friends list with presence, and joining a friend's room"),
         (name = "moderation", description = "Chat deletion, mutes, kicks, bans, the keyword filter and the log (staff only)"),
         (name = "media", description = "The host's live video: its URLs and state, and the host's ingest settings"),
         (name = "operations", description = "Health, metrics and this document"),
@@ -217,6 +221,16 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(moderation::ban, moderation::unban))
         .routes(routes!(moderation::get_filter, moderation::set_filter))
         .routes(routes!(moderation::log))
+        .routes(routes!(friends::list_friends))
+        .routes(routes!(friends::my_code))
+        .routes(routes!(friends::rotate_code))
+        .routes(routes!(friends::list_requests, friends::send_request))
+        .routes(routes!(friends::accept_request))
+        .routes(routes!(friends::decline_request))
+        .routes(routes!(friends::remove_friend))
+        .routes(routes!(friends::join_friend))
+        .routes(routes!(friends::list_blocks))
+        .routes(routes!(friends::block, friends::unblock))
         .merge(admin)
         .routes(routes!(stream::get_stream))
         .routes(routes!(stream::get_ingest))

@@ -59,6 +59,14 @@ pub async fn join_room(
     who: Authenticated,
 ) -> Result<Json<JoinTicket>, ApiError> {
     state.rate_limit(ip)?;
+    // A ban answers before a malformed room id, as it always has.
+    refuse_banned(&state, &who)?;
+    let not_found = || ApiError::new(StatusCode::NOT_FOUND, "room_not_found", "no such room");
+    let room = RoomId::new(id).map_err(|_| not_found())?;
+    ticket(&state, &who, room).map(Json)
+}
+
+fn refuse_banned(state: &AppState, who: &Authenticated) -> Result<(), ApiError> {
     if state.moderation.is_banned(who.account.id) {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
@@ -66,8 +74,19 @@ pub async fn join_room(
             "a moderator banned this account from the rooms",
         ));
     }
+    Ok(())
+}
+
+/// Every check a join makes (a ban, a room that exists and has a seat),
+/// then the seat held and the connect token: shared by joining a room and
+/// following a friend into theirs.
+pub(super) fn ticket(
+    state: &AppState,
+    who: &Authenticated,
+    room: RoomId,
+) -> Result<JoinTicket, ApiError> {
+    refuse_banned(state, who)?;
     let not_found = || ApiError::new(StatusCode::NOT_FOUND, "room_not_found", "no such room");
-    let room = RoomId::new(id).map_err(|_| not_found())?;
     state
         .directory
         .hold_seat(&room, who.account.id, state.connect_token_ttl)
@@ -108,11 +127,11 @@ pub async fn join_room(
     token
         .write(&mut bytes)
         .map_err(|e| ApiError::internal("connect token", e))?;
-    Ok(Json(JoinTicket {
+    Ok(JoinTicket {
         room: room.to_string(),
         connect_token: STANDARD.encode(bytes),
         server_addr: state.game_addr.to_string(),
         expires_in_secs: state.connect_token_ttl.as_secs(),
         protocol_id: PROTOCOL_ID,
-    }))
+    })
 }

@@ -136,6 +136,11 @@ impl EngagementLink {
             pending: Vec::new(),
         }
     }
+
+    /// The title of the show live now, if any (for friends' presence).
+    pub(super) fn show_live(&self) -> Option<&str> {
+        self.show_live.as_deref()
+    }
 }
 
 impl EngagementLink {

@@ -144,6 +144,9 @@ impl TestRooms {
         let (moderation, moderation_actions) = Moderation::load(store.clone(), clock.clone())
             .await
             .unwrap();
+        let (friends, friends_news) = crate::friends::Friends::load(store.clone(), clock.clone())
+            .await
+            .unwrap();
         let metrics = Arc::new(Metrics::default());
         let directory = Arc::new(RoomDirectory::new(
             settings
@@ -173,6 +176,8 @@ impl TestRooms {
             chat_log: chat_log_tx,
             moderation: moderation.clone(),
             moderation_actions,
+            friends,
+            friends_news,
             stage: settings.stage,
             clock,
         });

@@ -8,6 +8,7 @@
 mod avatars;
 mod chat;
 mod engagement;
+mod friends;
 mod group_deals;
 mod inbox;
 mod lifecycle;
@@ -84,6 +85,10 @@ pub struct GameContext {
     /// Mutes, bans and the filter; moderators' actions arrive on the receiver.
     pub moderation: Arc<crate::moderation::Moderation>,
     pub moderation_actions: tokio::sync::mpsc::UnboundedReceiver<crate::moderation::RoomAction>,
+    /// The friend graph and presence; changes made over HTTP arrive on the
+    /// receiver.
+    pub friends: Arc<crate::friends::Friends>,
+    pub friends_news: tokio::sync::mpsc::UnboundedReceiver<crate::friends::FriendsNews>,
     /// The host's video, when the relay runs.
     pub stage: Option<Arc<crate::media::StageStream>>,
     /// The server's clock, for instants that leave the room (chat log
@@ -204,6 +209,7 @@ fn room_app(ctx: GameContext) -> App {
             ctx.moderation_actions,
         ))
         .insert_resource(products::ProductDesk::new(ctx.loose_return))
+        .insert_resource(friends::FriendsLink::new(ctx.friends, ctx.friends_news))
         .init_resource::<Clients>()
         .configure_sets(
             Update,
@@ -227,6 +233,7 @@ fn room_app(ctx: GameContext) -> App {
             stage::plugin,
             lifecycle::plugin,
             group_deals::plugin,
+            friends::plugin,
         ));
     membership::spawn_rooms(app.world_mut(), ctx.rooms);
     app

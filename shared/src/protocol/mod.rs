@@ -11,6 +11,7 @@ mod client_message;
 mod codec;
 mod commerce;
 mod engagement;
+mod friends;
 mod group_deals;
 mod refusal;
 mod server_message;
@@ -30,6 +31,7 @@ pub use commerce::{
     FlashSaleNet, OrderLineNet, OrderNet, OrderStatus, Purchase,
 };
 pub use engagement::{EngagementEventNet, EntryRule, GiveawayNet, LeaderNet, PollNet, QuestionNet};
+pub use friends::{FriendEventNet, FriendNet, PresenceNet};
 pub use group_deals::{GroupDealEventNet, GroupDealNet, GroupDealRefusal, TeamNet};
 pub use refusal::{ClaimRefusal, EngagementRefusal, RejectReason, Rejection, ShopRefusal};
 pub use server_message::{
@@ -43,7 +45,7 @@ pub use snapshot::{
 
 /// Bump on any change to a message's shape. Clients built for another
 /// version are refused at connect, because the netcode protocol id differs.
-pub const PROTOCOL_VERSION: u32 = 5;
+pub const PROTOCOL_VERSION: u32 = 6;
 
 /// The netcode protocol id: an FNV-1a hash of the product name and version,
 /// so that ids of different versions are unrelated.

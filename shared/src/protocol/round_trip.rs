@@ -557,7 +557,45 @@ fn server_message() -> impl Strategy<Value = ServerMessage> {
             }
         )),
         group_deal_news(),
+        prop::collection::vec(friend(), 0..20)
+            .prop_map(|list| ServerMessage::Friends(FriendEventNet::List(list))),
+        (any::<u64>(), prop::option::of(presence())).prop_map(|(account, presence)| {
+            ServerMessage::Friends(FriendEventNet::Presence {
+                account: AccountId(account),
+                presence,
+            })
+        }),
+        (any::<u64>(), name()).prop_map(|(account, name)| ServerMessage::Friends(
+            FriendEventNet::RequestArrived {
+                account: AccountId(account),
+                name,
+            }
+        )),
+        friend().prop_map(|f| ServerMessage::Friends(FriendEventNet::Added(f))),
+        any::<u64>().prop_map(|account| ServerMessage::Friends(FriendEventNet::Removed {
+            account: AccountId(account),
+        })),
     ]
+}
+
+fn presence() -> impl Strategy<Value = PresenceNet> {
+    ("[a-z0-9-]{1,16}", ".{0,40}", prop::option::of(".{0,80}")).prop_map(
+        |(room, room_name, show)| PresenceNet {
+            room: RoomId::new(room).unwrap(),
+            room_name,
+            show,
+        },
+    )
+}
+
+fn friend() -> impl Strategy<Value = FriendNet> {
+    (any::<u64>(), name(), prop::option::of(presence())).prop_map(|(account, name, presence)| {
+        FriendNet {
+            account: AccountId(account),
+            name,
+            presence,
+        }
+    })
 }
 
 proptest! {

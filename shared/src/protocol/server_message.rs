@@ -2,8 +2,8 @@
 //! here, chat, reactions, products in hand, the host's video).
 
 use super::{
-    CommerceEventNet, CouponNet, EngagementEventNet, FlashSaleNet, Rejection, ServerChannel,
-    Snapshot,
+    CommerceEventNet, CouponNet, EngagementEventNet, FlashSaleNet, FriendEventNet, Rejection,
+    ServerChannel, Snapshot,
 };
 use crate::ids::{AccountId, MemberSlot, Role};
 use crate::pose::{PoseNet, RoomBounds};
@@ -32,6 +32,8 @@ pub enum ServerMessage {
     Engagement(EngagementEventNet),
     /// On [`ServerChannel::Events`]: group deals, their teams, your team.
     GroupDeals(super::GroupDealEventNet),
+    /// On [`ServerChannel::Events`]: your friends and where they are.
+    Friends(FriendEventNet),
 }
 
 impl ServerMessage {

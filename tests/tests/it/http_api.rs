@@ -371,6 +371,8 @@ fn openapi_describes_every_route_and_every_described_route_exists() {
     described.sort();
     let expected = [
         ("DELETE", "/api/v1/cart/items/{sku}"),
+        ("DELETE", "/api/v1/friends/blocks/{account}"),
+        ("DELETE", "/api/v1/friends/{account}"),
         ("DELETE", "/api/v1/moderation/bans/{id}"),
         ("DELETE", "/api/v1/moderation/mutes/{id}"),
         ("DELETE", "/api/v1/moderation/rooms/{id}/chat/{seq}"),
@@ -381,6 +383,10 @@ fn openapi_describes_every_route_and_every_described_route_exists() {
         ("GET", "/api/v1/console/feed"),
         ("GET", "/api/v1/coupons/{code}"),
         ("GET", "/api/v1/flash-sales/{id}"),
+        ("GET", "/api/v1/friends"),
+        ("GET", "/api/v1/friends/blocks"),
+        ("GET", "/api/v1/friends/code"),
+        ("GET", "/api/v1/friends/requests"),
         ("GET", "/api/v1/giveaways/{id}"),
         ("GET", "/api/v1/group-deals"),
         ("GET", "/api/v1/group-deals/{id}"),
@@ -417,6 +423,12 @@ fn openapi_describes_every_route_and_every_described_route_exists() {
         ("POST", "/api/v1/coupons"),
         ("POST", "/api/v1/flash-sales"),
         ("POST", "/api/v1/flash-sales/{id}/claims"),
+        ("POST", "/api/v1/friends/blocks/{account}"),
+        ("POST", "/api/v1/friends/code/rotate"),
+        ("POST", "/api/v1/friends/requests"),
+        ("POST", "/api/v1/friends/requests/{account}/accept"),
+        ("POST", "/api/v1/friends/requests/{account}/decline"),
+        ("POST", "/api/v1/friends/{account}/join"),
         ("POST", "/api/v1/giveaways"),
         ("POST", "/api/v1/giveaways/{id}/claim"),
         ("POST", "/api/v1/giveaways/{id}/entries"),
@@ -687,6 +699,7 @@ fn a_shopper_token_cannot_call_any_staff_route() {
         ("POST", "/api/v1/giveaways/{id}/claim"),
         ("POST", "/api/v1/questions"),
         ("POST", "/api/v1/rooms/{id}/join"),
+        ("POST", "/api/v1/friends/{account}/join"),
     ];
     let mut documented: Vec<(String, String)> = Vec::new();
     for (path, item) in doc["paths"].as_object().unwrap() {

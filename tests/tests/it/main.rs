@@ -6,6 +6,7 @@ mod admin_products;
 mod console;
 mod engagement;
 mod flash_sale;
+mod friends;
 mod group_deals;
 mod hostile;
 mod http_api;
