@@ -385,6 +385,7 @@ fn main() -> ExitCode {
                         if stream.live { "live" } else { "off" },
                         stream.srt.as_deref().unwrap_or("no SRT URL")
                     ),
+                    RoomChange::Party(event) => println!("& party: {event:?}"),
                 }
             }
         }

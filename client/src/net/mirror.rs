@@ -1,12 +1,13 @@
 //! The client's copy of the room: members, avatars and chat, rebuilt from
 //! the server's events and delta snapshots.
 
+use super::party::PartyMirror;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use thiserror::Error;
 use vitrine_shared::protocol::{
     AvatarFull, AvatarMoved, CartLineNet, ChatLine, CommerceEventNet, CouponNet,
-    EngagementEventNet, FlashSaleNet, GiveawayNet, LeaderNet, MemberInfo, OrderNet, PollNet,
-    QuestionNet, ReactionBurst, Rejection, RoomEvent, ShopRefusal, Snapshot, StreamNet,
+    EngagementEventNet, FlashSaleNet, GiveawayNet, LeaderNet, MemberInfo, OrderNet, PartyEventNet,
+    PollNet, QuestionNet, ReactionBurst, Rejection, RoomEvent, ShopRefusal, Snapshot, StreamNet,
 };
 use vitrine_shared::{
     GiveawayId, MemberSlot, OrderId, PollId, PoseNet, PoseQ, ProductId, QuestionId, RoomBounds,
@@ -66,6 +67,8 @@ pub enum RoomChange {
     },
     /// The host's video went live or off (or its URLs changed).
     Stream(StreamNet),
+    /// Party news (applied to [`RoomMirror::party`] already).
+    Party(PartyEventNet),
 }
 
 #[derive(Debug, Error, PartialEq)]
@@ -130,6 +133,8 @@ pub struct RoomMirror {
     /// The host's video: where to play it and whether the host is live
     /// (`None`: this server relays no video).
     pub stream: Option<StreamNet>,
+    /// This shopper's party, its invites, follow offers, shares and chat.
+    pub party: PartyMirror,
     /// Newest snapshot applied: acknowledged to the server as a baseline.
     pub latest_snapshot: Option<u32>,
     pub snapshots_applied: u64,
@@ -146,6 +151,13 @@ fn newer(tick: u32, than: u32) -> bool {
 impl RoomMirror {
     pub fn is_welcomed(&self) -> bool {
         self.you.is_some()
+    }
+
+    /// This shopper's account, once welcomed.
+    pub fn my_account(&self) -> Option<vitrine_shared::AccountId> {
+        self.you
+            .and_then(|you| self.members.get(&you))
+            .map(|m| m.account)
     }
 
     pub fn member_by_name(&self, name: &str) -> Option<&MemberInfo> {
@@ -174,6 +186,10 @@ impl RoomMirror {
             ServerMessage::Removed { banned, reason } => {
                 self.removed = Some((banned, reason.clone()));
                 self.changes.push(RoomChange::Removed { banned, reason });
+            }
+            ServerMessage::Party(event) => {
+                self.party.apply(&event);
+                self.changes.push(RoomChange::Party(event));
             }
         }
         Ok(())

@@ -12,6 +12,7 @@ mod inbox;
 mod lifecycle;
 mod membership;
 mod moderation;
+mod party;
 mod products;
 mod shop;
 mod spec;
@@ -225,6 +226,7 @@ fn room_app(ctx: GameContext) -> App {
             moderation::plugin,
             stage::plugin,
             lifecycle::plugin,
+            party::plugin,
         ));
     membership::spawn_rooms(app.world_mut(), ctx.rooms);
     app

@@ -2,8 +2,8 @@
 //! pair. Decoding returns `Result` and never panics.
 //!
 //! One file per concern: the channels, what the client sends, what the
-//! server sends, avatar snapshots, refusals, commerce, engagement and the
-//! codec. Everything is re-exported here, so users name
+//! server sends, avatar snapshots, refusals, commerce, engagement, parties
+//! and the codec. Everything is re-exported here, so users name
 //! `vitrine_shared::protocol::X` whatever file `X` lives in.
 
 mod channels;
@@ -11,6 +11,7 @@ mod client_message;
 mod codec;
 mod commerce;
 mod engagement;
+mod party;
 mod refusal;
 mod server_message;
 mod snapshot;
@@ -29,6 +30,10 @@ pub use commerce::{
     FlashSaleNet, OrderLineNet, OrderNet, OrderStatus, Purchase,
 };
 pub use engagement::{EngagementEventNet, EntryRule, GiveawayNet, LeaderNet, PollNet, QuestionNet};
+pub use party::{
+    PartyCommand, PartyCommandKind, PartyEventNet, PartyExit, PartyInviteeNet, PartyLine,
+    PartyLineBody, PartyMemberNet, PartyNet, PartyRefusal,
+};
 pub use refusal::{ClaimRefusal, EngagementRefusal, RejectReason, Rejection, ShopRefusal};
 pub use server_message::{
     CHAT_HISTORY_LINES, ChatLine, HeldProductNet, MAX_BURST_SENDERS, MemberInfo, ReactionBurst,
@@ -41,7 +46,7 @@ pub use snapshot::{
 
 /// Bump on any change to a message's shape. Clients built for another
 /// version are refused at connect, because the netcode protocol id differs.
-pub const PROTOCOL_VERSION: u32 = 5;
+pub const PROTOCOL_VERSION: u32 = 6;
 
 /// The netcode protocol id: an FNV-1a hash of the product name and version,
 /// so that ids of different versions are unrelated.

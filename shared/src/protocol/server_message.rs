@@ -2,8 +2,8 @@
 //! here, chat, reactions, products in hand, the host's video).
 
 use super::{
-    CommerceEventNet, CouponNet, EngagementEventNet, FlashSaleNet, Rejection, ServerChannel,
-    Snapshot,
+    CommerceEventNet, CouponNet, EngagementEventNet, FlashSaleNet, PartyEventNet, Rejection,
+    ServerChannel, Snapshot,
 };
 use crate::ids::{AccountId, MemberSlot, Role};
 use crate::pose::{PoseNet, RoomBounds};
@@ -30,6 +30,9 @@ pub enum ServerMessage {
     Commerce(CommerceEventNet),
     /// On [`ServerChannel::Events`]: polls, questions, giveaways, points.
     Engagement(EngagementEventNet),
+    /// On [`ServerChannel::Events`]: your party and its invites, from any
+    /// room.
+    Party(PartyEventNet),
 }
 
 impl ServerMessage {
