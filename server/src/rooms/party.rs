@@ -893,3 +893,630 @@ fn sweep(mut parties: ResMut<Parties>, mut server: ResMut<RenetServer>, time: Re
     parties.sweep(time.elapsed(), &mut out);
     deliver(&parties, out, &mut server);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rooms::harness::{TICK, TestRooms};
+    use crate::store::Account;
+    use vitrine_shared::{ChatText, Role};
+
+    fn party(command: PartyCommand) -> RoomCommand {
+        RoomCommand::Party(command)
+    }
+
+    fn events(rooms: &TestRooms, client: ClientId) -> Vec<PartyEventNet> {
+        rooms
+            .received(client)
+            .iter()
+            .filter_map(|m| match m {
+                ServerMessage::Party(event) => Some(event.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn state(rooms: &TestRooms, client: ClientId) -> Option<PartyNet> {
+        events(rooms, client)
+            .into_iter()
+            .rev()
+            .find_map(|e| match e {
+                PartyEventNet::State(net) => Some(net),
+                _ => None,
+            })
+    }
+
+    fn refusals(rooms: &TestRooms, client: ClientId) -> Vec<(PartyCommandKind, PartyRefusal)> {
+        events(rooms, client)
+            .into_iter()
+            .filter_map(|e| match e {
+                PartyEventNet::Refused { command, refusal } => Some((command, refusal)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn invited_to(rooms: &TestRooms, client: ClientId) -> Option<PartyId> {
+        events(rooms, client)
+            .into_iter()
+            .rev()
+            .find_map(|e| match e {
+                PartyEventNet::Invited { party, .. } => Some(party),
+                _ => None,
+            })
+    }
+
+    fn said(rooms: &TestRooms, client: ClientId) -> Vec<String> {
+        events(rooms, client)
+            .into_iter()
+            .filter_map(|e| match e {
+                PartyEventNet::Line(PartyLine {
+                    body: PartyLineBody::Said(text),
+                    ..
+                }) => Some(text.to_string()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn names(net: &PartyNet) -> Vec<(String, Option<String>)> {
+        net.members
+            .iter()
+            .map(|m| (m.name.to_string(), m.room.as_ref().map(|r| r.to_string())))
+            .collect()
+    }
+
+    fn chat(text: &str) -> RoomCommand {
+        party(PartyCommand::Chat(ChatText::new(text).unwrap()))
+    }
+
+    /// `leader` invites `account` and `client` accepts, a second apart so
+    /// that no rate limit is met.
+    fn invite_and_accept(
+        rooms: &mut TestRooms,
+        leader: ClientId,
+        account: &Account,
+        client: ClientId,
+    ) {
+        rooms.send(
+            leader,
+            party(PartyCommand::Invite {
+                account: account.id,
+            }),
+        );
+        rooms.step(Duration::from_secs(2));
+        let id = invited_to(rooms, client).expect("invited");
+        rooms.send(client, party(PartyCommand::Accept { party: id }));
+        rooms.step(TICK);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_invite_taken_up_makes_a_party_whose_chat_reaches_members_only() {
+        let mut rooms = TestRooms::start().await;
+        let (ada, a) = rooms.join("Ada", Role::Shopper, "hall").await;
+        let (bob, b) = rooms.join("Bob", Role::Shopper, "hall").await;
+        let (_, c) = rooms.join("Cy", Role::Shopper, "annex").await;
+        rooms.send(a, party(PartyCommand::Invite { account: bob.id }));
+        rooms.step(TICK);
+        let id = invited_to(&rooms, b).expect("Bob is invited");
+        let forming = state(&rooms, a).expect("Ada sees her party forming");
+        assert_eq!((forming.leader, forming.members.len()), (ada.id, 1));
+        assert_eq!(forming.invited[0].account, bob.id);
+        assert!(state(&rooms, b).is_none(), "not Bob's party yet");
+
+        rooms.send(b, party(PartyCommand::Accept { party: id }));
+        rooms.step(TICK);
+        for client in [a, b] {
+            let net = state(&rooms, client).unwrap();
+            assert_eq!(net.id, id);
+            assert_eq!(net.leader, ada.id);
+            assert_eq!(
+                names(&net),
+                [
+                    ("Ada".into(), Some("hall".into())),
+                    ("Bob".into(), Some("hall".into()))
+                ]
+            );
+            assert!(net.invited.is_empty());
+            let colours: Vec<u8> = net.members.iter().map(|m| m.colour).collect();
+            assert_eq!(colours, [0, 1]);
+        }
+        rooms.send(b, chat("this one?"));
+        rooms.step(TICK);
+        assert_eq!(said(&rooms, a), ["this one?"]);
+        assert_eq!(said(&rooms, b), ["this one?"]);
+        assert!(events(&rooms, c).is_empty(), "Cy is in no party");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_leaders_move_is_offered_to_members_and_the_party_told_when_seats_lack() {
+        let mut rooms = TestRooms::start().await;
+        let (ada, a) = rooms.join("Ada", Role::Shopper, "hall").await;
+        let (bob, b) = rooms.join("Bob", Role::Shopper, "hall").await;
+        let (dee, d) = rooms.join("Dee", Role::Shopper, "hall").await;
+        invite_and_accept(&mut rooms, a, &bob, b);
+        // The annex holds three: Cy and Eve leave one seat.
+        rooms.join("Cy", Role::Shopper, "annex").await;
+        rooms.join("Eve", Role::Shopper, "annex").await;
+
+        // Ada moves: her new connection replaces the old one.
+        let a2 = rooms.connect(&ada, "annex");
+        rooms.ticks(3);
+        let offer = |rooms: &TestRooms, client| {
+            events(rooms, client).into_iter().find_map(|e| match e {
+                PartyEventNet::FollowOffer {
+                    leader,
+                    room,
+                    room_name,
+                    seat_for_you,
+                } => Some((leader, room.to_string(), room_name, seat_for_you)),
+                _ => None,
+            })
+        };
+        assert_eq!(
+            offer(&rooms, b),
+            Some((ada.id, "annex".into(), "Annex".into(), false)),
+            "Ada took the last seat"
+        );
+        assert!(offer(&rooms, a2).is_none(), "not to the leader");
+        let net = state(&rooms, a2).expect("the new connection has the party");
+        assert_eq!(
+            names(&net),
+            [
+                ("Ada".into(), Some("annex".into())),
+                ("Bob".into(), Some("hall".into()))
+            ]
+        );
+        let notice = events(&rooms, b).into_iter().find_map(|e| match e {
+            PartyEventNet::Line(PartyLine {
+                from: None,
+                body: PartyLineBody::RoomTooSmall { free, needed, .. },
+                ..
+            }) => Some((free, needed)),
+            _ => None,
+        });
+        assert_eq!(notice, Some((0, 1)));
+        // Chat still reaches both, in their different rooms; Dee is in no
+        // party.
+        rooms.send(b, chat("wait for me"));
+        rooms.step(TICK);
+        assert_eq!(said(&rooms, a2), ["wait for me"]);
+        assert!(events(&rooms, d).is_empty());
+        let _ = dee;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_follow_offer_says_there_is_a_seat_when_there_is() {
+        let mut rooms = TestRooms::start().await;
+        let (ada, a) = rooms.join("Ada", Role::Shopper, "hall").await;
+        let (bob, b) = rooms.join("Bob", Role::Shopper, "hall").await;
+        invite_and_accept(&mut rooms, a, &bob, b);
+        rooms.connect(&ada, "annex");
+        rooms.ticks(3);
+        let offers: Vec<bool> = events(&rooms, b)
+            .into_iter()
+            .filter_map(|e| match e {
+                PartyEventNet::FollowOffer { seat_for_you, .. } => Some(seat_for_you),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(offers, [true]);
+        assert!(
+            !events(&rooms, b)
+                .iter()
+                .any(|e| matches!(e, PartyEventNet::Line(_))),
+            "no notice when the room has seats"
+        );
+        // Bob follows: no offer back to him, and both stand in the annex.
+        let b2 = rooms.connect(&bob, "annex");
+        rooms.ticks(3);
+        let net = state(&rooms, b2).unwrap();
+        assert_eq!(
+            names(&net),
+            [
+                ("Ada".into(), Some("annex".into())),
+                ("Bob".into(), Some("annex".into()))
+            ]
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_shared_product_reaches_every_member_with_a_line_once_the_catalog_knows_it() {
+        let mut rooms = TestRooms::start().await;
+        let (_, a) = rooms.join("Ada", Role::Shopper, "hall").await;
+        let (bob, b) = rooms.join("Bob", Role::Shopper, "hall").await;
+        invite_and_accept(&mut rooms, a, &bob, b);
+        rooms.send(
+            a,
+            party(PartyCommand::Share {
+                product: ProductId::new("glow-serum").unwrap(),
+            }),
+        );
+        let shared = |rooms: &TestRooms, client| {
+            events(rooms, client).into_iter().find_map(|e| match e {
+                PartyEventNet::Shared {
+                    name,
+                    product,
+                    room,
+                    ..
+                } => Some((name.to_string(), product.to_string(), room.to_string())),
+                _ => None,
+            })
+        };
+        assert!(rooms.settle(|r| shared(r, b).is_some()));
+        let expected = Some(("Ada".into(), "glow-serum".into(), "hall".into()));
+        assert_eq!(shared(&rooms, a), expected);
+        assert_eq!(shared(&rooms, b), expected);
+        let line = events(&rooms, b).into_iter().any(|e| {
+            matches!(e, PartyEventNet::Line(PartyLine {
+                body: PartyLineBody::Shared { product, .. }, ..
+            }) if product.as_str() == "glow-serum")
+        });
+        assert!(line, "a line in party chat names it");
+
+        // A product nobody sells: refused, and nobody hears of it.
+        rooms.send(
+            b,
+            party(PartyCommand::Share {
+                product: ProductId::new("no-such-thing").unwrap(),
+            }),
+        );
+        assert!(rooms.settle(|r| !refusals(r, b).is_empty()));
+        assert_eq!(
+            refusals(&rooms, b),
+            [(PartyCommandKind::Share, PartyRefusal::UnknownProduct)]
+        );
+        let shares = events(&rooms, a)
+            .iter()
+            .filter(|e| matches!(e, PartyEventNet::Shared { .. }))
+            .count();
+        assert_eq!(shares, 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn each_bad_party_command_is_refused_typed_and_changes_nothing() {
+        let mut rooms = TestRooms::start().await;
+        let (ada, a) = rooms.join("Ada", Role::Shopper, "hall").await;
+        let (bob, b) = rooms.join("Bob", Role::Shopper, "hall").await;
+        let (dee, d) = rooms.join("Dee", Role::Shopper, "hall").await;
+        let (cy, _) = rooms.join("Cy", Role::Shopper, "annex").await;
+        use PartyCommand as C;
+        use PartyCommandKind as K;
+        use PartyRefusal as R;
+
+        // Without a party.
+        let alone = [
+            (C::Invite { account: ada.id }, K::Invite, R::InviteSelf),
+            (C::Invite { account: cy.id }, K::Invite, R::NotInYourRoom),
+            (
+                C::Invite {
+                    account: AccountId(999_999),
+                },
+                K::Invite,
+                R::NotInYourRoom,
+            ),
+            (
+                C::Accept { party: PartyId(42) },
+                K::Accept,
+                R::UnknownInvite,
+            ),
+            (
+                C::Decline { party: PartyId(42) },
+                K::Decline,
+                R::UnknownInvite,
+            ),
+            (C::Leave, K::Leave, R::NotInParty),
+            (C::Kick { account: bob.id }, K::Kick, R::NotInParty),
+            (C::Promote { account: bob.id }, K::Promote, R::NotInParty),
+            (
+                C::Chat(ChatText::new("hi").unwrap()),
+                K::Chat,
+                R::NotInParty,
+            ),
+            (
+                C::Share {
+                    product: ProductId::new("glow-serum").unwrap(),
+                },
+                K::Share,
+                R::NotInParty,
+            ),
+        ];
+        for (command, kind, refusal) in alone {
+            rooms.clear(a);
+            rooms.send(a, party(command));
+            rooms.step(Duration::from_millis(500));
+            assert_eq!(refusals(&rooms, a), [(kind, refusal)]);
+            assert!(state(&rooms, a).is_none(), "no party was made");
+        }
+
+        invite_and_accept(&mut rooms, a, &bob, b);
+        let before = state(&rooms, a).unwrap();
+        // Bob is not the leader; Ada cannot kick or promote herself, nor
+        // touch someone outside the party; Bob is in a party already.
+        let bad = [
+            (b, C::Kick { account: ada.id }, K::Kick, R::NotLeader),
+            (b, C::Promote { account: bob.id }, K::Promote, R::NotLeader),
+            (a, C::Kick { account: ada.id }, K::Kick, R::KickSelf),
+            (
+                a,
+                C::Promote { account: ada.id },
+                K::Promote,
+                R::AlreadyLeader,
+            ),
+            (a, C::Kick { account: dee.id }, K::Kick, R::NotAMember),
+            (a, C::Promote { account: dee.id }, K::Promote, R::NotAMember),
+            (
+                a,
+                C::Invite { account: bob.id },
+                K::Invite,
+                R::AlreadyInParty,
+            ),
+            (
+                d,
+                C::Invite { account: bob.id },
+                K::Invite,
+                R::AlreadyInParty,
+            ),
+        ];
+        for (client, command, kind, refusal) in bad {
+            rooms.clear(client);
+            rooms.clear(a);
+            rooms.send(client, party(command));
+            rooms.step(Duration::from_millis(500));
+            assert_eq!(
+                refusals(&rooms, client),
+                [(kind, refusal.clone())],
+                "{refusal:?}"
+            );
+            assert!(state(&rooms, a).is_none(), "{refusal:?} changed the party");
+        }
+        // Dee's refused invite made no party of her own either.
+        assert!(state(&rooms, d).is_none());
+
+        // Dee is invited; a second invite is refused, and accepting while
+        // in a party is refused.
+        rooms.send(a, party(C::Invite { account: dee.id }));
+        rooms.step(Duration::from_millis(500));
+        rooms.clear(a);
+        rooms.clear(b);
+        rooms.send(b, party(C::Invite { account: dee.id }));
+        rooms.step(Duration::from_millis(500));
+        assert_eq!(refusals(&rooms, b), [(K::Invite, R::AlreadyInvited)]);
+        rooms.clear(b);
+        rooms.send(b, party(C::Accept { party: before.id }));
+        rooms.step(Duration::from_millis(500));
+        assert_eq!(refusals(&rooms, b), [(K::Accept, R::UnknownInvite)]);
+        assert!(state(&rooms, a).is_none());
+        assert_eq!(state(&rooms, b).map(|n| n.members.len()), None);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn party_chat_is_screened_like_room_chat() {
+        let mut rooms = TestRooms::start().await;
+        let host = rooms.account("Hana", Role::Host).await;
+        let (ada, a) = rooms.join("Ada", Role::Shopper, "hall").await;
+        let (bob, b) = rooms.join("Bob", Role::Shopper, "hall").await;
+        invite_and_accept(&mut rooms, a, &bob, b);
+        rooms
+            .moderation
+            .set_filter(&host, &["scam".to_string()])
+            .await
+            .unwrap();
+        rooms.send(a, chat("what a scam"));
+        rooms.step(TICK);
+        let filtered = rooms.received(a).iter().any(|m| {
+            matches!(m, ServerMessage::Rejected(r)
+                if r.command == vitrine_shared::protocol::CommandKind::Party
+                    && r.reason == vitrine_shared::protocol::RejectReason::Filtered)
+        });
+        assert!(filtered);
+        rooms
+            .moderation
+            .mute(&host, &ada, Duration::from_secs(60), "calm down")
+            .await
+            .unwrap();
+        rooms.send(a, chat("muted words"));
+        rooms.step(TICK);
+        assert!(said(&rooms, b).is_empty(), "neither line reached Bob");
+        let muted = rooms.received(a).iter().any(|m| {
+            matches!(m, ServerMessage::Rejected(r)
+                if matches!(r.reason, vitrine_shared::protocol::RejectReason::Muted { .. }))
+        });
+        assert!(muted);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_lead_passes_to_the_longest_standing_and_a_party_of_one_ends() {
+        let mut rooms = TestRooms::start().await;
+        let (ada, a) = rooms.join("Ada", Role::Shopper, "hall").await;
+        let (bob, b) = rooms.join("Bob", Role::Shopper, "hall").await;
+        let (dee, d) = rooms.join("Dee", Role::Shopper, "hall").await;
+        invite_and_accept(&mut rooms, a, &bob, b);
+        invite_and_accept(&mut rooms, a, &dee, d);
+        assert_eq!(state(&rooms, d).unwrap().members.len(), 3);
+
+        // Promote hands the lead over; the new leader may kick.
+        rooms.send(a, party(PartyCommand::Promote { account: dee.id }));
+        rooms.step(TICK);
+        assert_eq!(state(&rooms, b).unwrap().leader, dee.id);
+        rooms.send(a, party(PartyCommand::Kick { account: bob.id }));
+        rooms.step(TICK);
+        assert_eq!(
+            refusals(&rooms, a),
+            [(PartyCommandKind::Kick, PartyRefusal::NotLeader)],
+            "Ada leads no more"
+        );
+        // Dee leaves: the lead goes to Ada, the longest-standing.
+        rooms.send(d, party(PartyCommand::Leave));
+        rooms.step(TICK);
+        let net = state(&rooms, b).unwrap();
+        assert_eq!((net.leader, net.members.len()), (ada.id, 2));
+        assert!(events(&rooms, d).contains(&PartyEventNet::Exited {
+            party: net.id,
+            why: PartyExit::Left
+        }));
+        // Ada kicks Bob: a party of one ends.
+        rooms.send(a, party(PartyCommand::Kick { account: bob.id }));
+        rooms.step(TICK);
+        let exited = |rooms: &TestRooms, client| {
+            events(rooms, client)
+                .into_iter()
+                .rev()
+                .find_map(|e| match e {
+                    PartyEventNet::Exited { why, .. } => Some(why),
+                    _ => None,
+                })
+        };
+        assert_eq!(exited(&rooms, b), Some(PartyExit::Kicked));
+        assert_eq!(exited(&rooms, a), Some(PartyExit::Dissolved));
+        // Nobody is in a party now: Bob may be invited again.
+        rooms.clear(b);
+        rooms.send(d, party(PartyCommand::Invite { account: bob.id }));
+        rooms.step(Duration::from_secs(2));
+        assert!(invited_to(&rooms, b).is_some());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_member_who_drops_stays_for_the_grace_and_is_then_out() {
+        let mut rooms = TestRooms::start().await;
+        let (ada, a) = rooms.join("Ada", Role::Shopper, "hall").await;
+        let (bob, b) = rooms.join("Bob", Role::Shopper, "hall").await;
+        let (dee, d) = rooms.join("Dee", Role::Shopper, "hall").await;
+        invite_and_accept(&mut rooms, a, &bob, b);
+        invite_and_accept(&mut rooms, a, &dee, d);
+        rooms.send(b, chat("brb"));
+        rooms.step(TICK);
+
+        // Bob drops, and comes back within the grace: still a member, and
+        // his new connection gets the party and its chat.
+        rooms.drop_connection(b);
+        rooms.ticks(2);
+        let net = state(&rooms, a).unwrap();
+        assert_eq!(names(&net)[1], ("Bob".into(), None), "away");
+        rooms.step(AWAY_GRACE - Duration::from_secs(1));
+        let b2 = rooms.connect(&bob, "annex");
+        rooms.ticks(2);
+        assert_eq!(
+            names(&state(&rooms, b2).unwrap())[1],
+            ("Bob".into(), Some("annex".into()))
+        );
+        assert_eq!(said(&rooms, b2), ["brb"]);
+
+        // Ada drops for good: at the grace she is out, and the lead passes.
+        rooms.drop_connection(a);
+        rooms.ticks(2);
+        rooms.step(AWAY_GRACE - Duration::from_millis(100));
+        assert_eq!(
+            state(&rooms, d).unwrap().members.len(),
+            3,
+            "within the grace"
+        );
+        assert_eq!(state(&rooms, d).unwrap().leader, ada.id);
+        rooms.step(Duration::from_millis(100));
+        let net = state(&rooms, d).unwrap();
+        assert_eq!(net.members.len(), 2);
+        assert_eq!(net.leader, bob.id);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn invites_expire_and_are_declined_and_the_inviter_hears() {
+        let mut rooms = TestRooms::start().await;
+        let (_, a) = rooms.join("Ada", Role::Shopper, "hall").await;
+        let (bob, b) = rooms.join("Bob", Role::Shopper, "hall").await;
+        let (dee, d) = rooms.join("Dee", Role::Shopper, "hall").await;
+        rooms.send(a, party(PartyCommand::Invite { account: bob.id }));
+        rooms.send(a, party(PartyCommand::Invite { account: dee.id }));
+        rooms.step(TICK);
+        let id = invited_to(&rooms, b).unwrap();
+        rooms.send(d, party(PartyCommand::Decline { party: id }));
+        rooms.step(TICK);
+        assert!(events(&rooms, a).iter().any(|e| matches!(
+            e,
+            PartyEventNet::InviteDeclined { account, .. } if *account == dee.id
+        )));
+        // Bob waits too long.
+        rooms.step(INVITE_EXPIRY);
+        assert!(events(&rooms, b).contains(&PartyEventNet::InviteGone { party: id }));
+        assert!(
+            events(&rooms, a).contains(&PartyEventNet::Exited {
+                party: id,
+                why: PartyExit::Dissolved
+            }),
+            "nobody took up Ada's invites: her party of one ends"
+        );
+        rooms.send(b, party(PartyCommand::Accept { party: id }));
+        rooms.step(TICK);
+        assert_eq!(
+            refusals(&rooms, b),
+            [(PartyCommandKind::Accept, PartyRefusal::UnknownInvite)]
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_party_holds_eight_and_invites_are_rate_limited_and_capped() {
+        let rooms_toml = r#"
+[[rooms]]
+id = "hall"
+name = "Hall"
+capacity = 20
+"#;
+        let mut rooms = TestRooms::start_with(|s| {
+            s.rooms = crate::rooms::parse_rooms(rooms_toml, 20).unwrap();
+        })
+        .await;
+        let (_, lead) = rooms.join("Lead", Role::Shopper, "hall").await;
+        let mut others = Vec::new();
+        for i in 0..12 {
+            others.push(
+                rooms
+                    .join(&format!("Guest {i}"), Role::Shopper, "hall")
+                    .await,
+            );
+        }
+        // A burst of invites, then the rate limit.
+        for (account, _) in &others[..INVITE_BURST as usize + 1] {
+            rooms.send(
+                lead,
+                party(PartyCommand::Invite {
+                    account: account.id,
+                }),
+            );
+        }
+        rooms.step(TICK);
+        let limited = refusals(&rooms, lead);
+        assert_eq!(limited.len(), 1, "{limited:?}");
+        assert!(matches!(
+            limited[0],
+            (PartyCommandKind::Invite, PartyRefusal::TooFast { retry_after_ms }) if retry_after_ms > 1000
+        ));
+        // Seven accept, a second apart: a party of eight.
+        for (account, client) in &others[..7] {
+            if invited_to(&rooms, *client).is_none() {
+                rooms.send(
+                    lead,
+                    party(PartyCommand::Invite {
+                        account: account.id,
+                    }),
+                );
+                rooms.step(Duration::from_secs(2));
+            }
+            let id = invited_to(&rooms, *client).unwrap();
+            rooms.send(*client, party(PartyCommand::Accept { party: id }));
+            rooms.step(Duration::from_secs(1));
+        }
+        assert_eq!(state(&rooms, lead).unwrap().members.len(), MAX_PARTY_SIZE);
+        rooms.clear(lead);
+        rooms.send(
+            lead,
+            party(PartyCommand::Invite {
+                account: others[7].0.id,
+            }),
+        );
+        rooms.step(Duration::from_secs(2));
+        assert_eq!(
+            refusals(&rooms, lead),
+            [(PartyCommandKind::Invite, PartyRefusal::PartyFull)]
+        );
+        assert!(invited_to(&rooms, others[7].1).is_none());
+    }
+}
