@@ -79,6 +79,14 @@ impl FromWorld for PartyAssets {
     }
 }
 
+/// The ring under a party member's avatar, with their colour index.
+#[derive(Component, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartyRing(pub u8);
+
+/// The marker over a product a party member shared.
+#[derive(Component, Debug, Clone, PartialEq, Eq)]
+pub struct SharedMarker(pub ProductId);
+
 /// What this client has drawn for the party: each avatar's ring (and its
 /// colour), each member's edge marker, each shared product's marker.
 #[derive(Resource, Default)]
@@ -125,6 +133,7 @@ fn ring_members(
         };
         let ring = commands
             .spawn((
+                PartyRing(colour),
                 Mesh3d(assets.ring.clone()),
                 MeshMaterial3d(assets.materials[colour as usize % MAX_PARTY_SIZE].clone()),
                 Transform::from_xyz(0.0, 0.03, 0.0),
@@ -186,6 +195,7 @@ fn mark_shared_products(
                 let marker = commands
                     .spawn((
                         DespawnOnExit(AppState::Showroom),
+                        SharedMarker(product.clone()),
                         Mesh3d(assets.marker.clone()),
                         MeshMaterial3d(assets.shared.clone()),
                         at,
