@@ -571,7 +571,13 @@ impl Parties {
     /// `account` connected to `room` (on a new connection): they get their
     /// party and invites back, the party hears where they are, and a
     /// leader's move is offered to everyone elsewhere.
-    fn arrived(&mut self, account: AccountId, seen: Seen, out: &mut Outbox) -> Option<Moved> {
+    fn arrived(
+        &mut self,
+        account: AccountId,
+        seen: Seen,
+        now: Duration,
+        out: &mut Outbox,
+    ) -> Option<Moved> {
         let room = seen.room.clone();
         if let Some(old) = self.online.insert(account, seen.clone()) {
             self.by_entity.remove(&old.entity);
@@ -581,9 +587,9 @@ impl Parties {
             .invites
             .iter()
             .filter(|i| i.to == account)
-            .map(|i| (i.party, i.from))
+            .map(|i| (i.party, i.from, i.expires_at.saturating_sub(now)))
             .collect();
-        for (party, from) in now_invites {
+        for (party, from, left) in now_invites {
             let members = self
                 .parties
                 .get(&party)
@@ -596,8 +602,7 @@ impl Parties {
                     by: from,
                     by_name,
                     members,
-                    // Resent at reconnect: the full time is an upper bound.
-                    expires_in_ms: INVITE_EXPIRY.as_millis() as u32,
+                    expires_in_ms: left.as_millis().min(u32::MAX as u128) as u32,
                 },
             ));
         }
@@ -779,7 +784,7 @@ fn track_presence(
             name: member.info.name.clone(),
             room: room.id.clone(),
         };
-        if let Some(moved) = parties.arrived(member.info.account, seen, &mut out) {
+        if let Some(moved) = parties.arrived(member.info.account, seen, now, &mut out) {
             // Seats as the directory counts them, the leader included.
             let seats = shared
                 .directory
@@ -1288,6 +1293,91 @@ mod tests {
         assert_eq!(refusals(&rooms, b), [(K::Accept, R::UnknownInvite)]);
         assert!(state(&rooms, a).is_none());
         assert_eq!(state(&rooms, b).map(|n| n.members.len()), None);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn accepting_while_in_a_party_is_refused_and_an_invite_follows_a_reconnect() {
+        let mut rooms = TestRooms::start().await;
+        let (ada, a) = rooms.join("Ada", Role::Shopper, "hall").await;
+        let (bob, b) = rooms.join("Bob", Role::Shopper, "hall").await;
+        let (_, d) = rooms.join("Dee", Role::Shopper, "hall").await;
+        // Dee invites Ada; then Ada starts her own party by inviting Bob.
+        rooms.send(d, party(PartyCommand::Invite { account: ada.id }));
+        rooms.step(TICK);
+        let from_dee = invited_to(&rooms, a).unwrap();
+        rooms.send(a, party(PartyCommand::Invite { account: bob.id }));
+        rooms.step(TICK);
+        rooms.send(a, party(PartyCommand::Accept { party: from_dee }));
+        rooms.step(TICK);
+        assert_eq!(
+            refusals(&rooms, a),
+            [(PartyCommandKind::Accept, PartyRefusal::InAParty)]
+        );
+        // Bob's connection drops and comes back: his invite is shown again,
+        // with the time it has left.
+        rooms.step(Duration::from_secs(30));
+        rooms.drop_connection(b);
+        rooms.ticks(2);
+        let b2 = rooms.connect(&bob, "hall");
+        rooms.ticks(2);
+        let again = events(&rooms, b2).into_iter().find_map(|e| match e {
+            PartyEventNet::Invited { expires_in_ms, .. } => Some(expires_in_ms),
+            _ => None,
+        });
+        let left = again.expect("the invite again") as u64;
+        assert!(
+            left < INVITE_EXPIRY.as_millis() as u64 - 30_000 + 1000 && left > 80_000,
+            "{left} ms left"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_party_has_at_most_its_cap_of_invites_waiting() {
+        let rooms_toml = r#"
+[[rooms]]
+id = "hall"
+name = "Hall"
+capacity = 20
+"#;
+        let mut rooms = TestRooms::start_with(|s| {
+            s.rooms = crate::rooms::parse_rooms(rooms_toml, 20).unwrap();
+        })
+        .await;
+        let (_, lead) = rooms.join("Lead", Role::Shopper, "hall").await;
+        let mut guests = Vec::new();
+        for i in 0..=MAX_PENDING_INVITES {
+            guests.push(
+                rooms
+                    .join(&format!("Guest {i}"), Role::Shopper, "hall")
+                    .await,
+            );
+        }
+        for (account, _) in &guests[..MAX_PENDING_INVITES] {
+            rooms.send(
+                lead,
+                party(PartyCommand::Invite {
+                    account: account.id,
+                }),
+            );
+            rooms.step(Duration::from_secs(2));
+        }
+        assert!(refusals(&rooms, lead).is_empty());
+        assert_eq!(
+            state(&rooms, lead).unwrap().invited.len(),
+            MAX_PENDING_INVITES
+        );
+        rooms.send(
+            lead,
+            party(PartyCommand::Invite {
+                account: guests[MAX_PENDING_INVITES].0.id,
+            }),
+        );
+        rooms.step(Duration::from_secs(2));
+        assert_eq!(
+            refusals(&rooms, lead),
+            [(PartyCommandKind::Invite, PartyRefusal::TooManyInvites)]
+        );
+        assert!(invited_to(&rooms, guests[MAX_PENDING_INVITES].1).is_none());
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
