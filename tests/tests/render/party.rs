@@ -12,13 +12,12 @@ use vitrine_client::net::NetClient;
 use vitrine_client::showroom::avatars::RemoteAvatar;
 use vitrine_client::showroom::offscreen::{Capture, capture_now};
 use vitrine_client::showroom::party::{PartyRing, SharedMarker, party_colour};
-use vitrine_client::showroom::player::MainCamera;
+use vitrine_client::showroom::player::{LocalPlayer, MainCamera};
 use vitrine_client::showroom::room::ProductDisplay;
 use vitrine_client::showroom::session::Session;
 use vitrine_client::showroom::ui::CurrentView;
-use vitrine_shared::PoseNet;
 use vitrine_shared::protocol::PartyCommand;
-use vitrine_tests::{TestServer, joined_client, pump, step_until, update_docs_picture};
+use vitrine_tests::{TestServer, joined_client, update_docs_picture};
 
 use crate::{frames, in_the_room, one_renderer, showroom, step};
 
@@ -56,45 +55,35 @@ fn party_members_see_each_others_ring_and_a_shared_products_marker() {
         "the showroom never got into the room"
     );
 
-    // Ada walks to stand about 4 m before the camera, facing it.
-    let eye = {
-        let me = app.world().resource::<Session>().mirror().unwrap().spawn;
-        Vec3::from_array(me.expect("our spawn").position)
-    };
-    let target = eye + Vec3::new(0.0, 0.0, -4.0);
-    let mut pose: PoseNet = ada.mirror().spawn.expect("Ada's spawn");
+    // The shopper stands 4 m south of Ada, facing her (the test's setup,
+    // as `stand_before` does for displays; Ada's bot stays where she is).
     let ada_slot = ada.mirror().you.unwrap();
-    let mut last = std::time::Instant::now();
-    let arrived = step_until(Duration::from_secs(30), || {
-        let at = Vec3::from_array(pose.position);
-        let gap = (target - at).with_y(0.0);
-        // At 2 m/s of real time: the server holds poses to walking speed.
-        let stride = (2.0 * last.elapsed().as_secs_f32()).min(0.2);
-        last = std::time::Instant::now();
-        let next = if gap.length() <= stride {
-            target
-        } else {
-            at + gap.normalize() * stride
-        };
-        pose.position = next.to_array();
-        pose.yaw = 0.0;
-        ada.send_pose(pose);
-        pump(&mut [&mut ada]);
-        app.update();
-        app.world()
-            .resource::<Session>()
-            .mirror()
-            .and_then(|m| m.avatars.get(&ada_slot))
-            .is_some_and(|p| Vec3::from_array(p.position).distance(target) < 0.5)
-    });
     assert!(
-        arrived,
-        "Ada never reached {target}: {:?}",
-        app.world()
-            .resource::<Session>()
-            .mirror()
-            .map(|m| m.avatars.get(&ada_slot).map(|p| p.position))
+        step(
+            &mut app,
+            &mut [&mut ada],
+            Duration::from_secs(30),
+            |app, _| {
+                app.world()
+                    .resource::<Session>()
+                    .mirror()
+                    .is_some_and(|m| m.avatars.contains_key(&ada_slot))
+            }
+        ),
+        "the showroom never saw Ada"
     );
+    let ada_at = {
+        let m = app.world().resource::<Session>().mirror().unwrap();
+        Vec3::from_array(m.avatars[&ada_slot].position)
+    };
+    let eye = ada_at + Vec3::new(0.0, 0.0, 4.0);
+    {
+        let world = app.world_mut();
+        let mut q = world.query_filtered::<&mut Transform, With<LocalPlayer>>();
+        let mut t = q.single_mut(world).expect("the player");
+        t.translation = Vec3::new(eye.x, t.translation.y, eye.z);
+        t.rotation = Quat::IDENTITY;
+    }
 
     // Ada invites the shopper, who accepts with Y.
     let cam = ada

@@ -140,7 +140,10 @@ fn hear_party(
     mut session: ResMut<Session>,
     mut ui: ResMut<UiState>,
 ) {
-    if let Some(reason) = session.follow_refused.take() {
+    // Read before taking: a `ResMut` written to every frame counts as changed.
+    if session.follow_refused.is_some()
+        && let Some(reason) = session.follow_refused.take()
+    {
         ui.notice(format!("Could not follow: {reason}"));
     }
     for RoomChangeMessage(change) in changes.read() {
