@@ -139,16 +139,6 @@ impl RemoteAvatar {
     pub fn hands(&self) -> [Entity; 2] {
         self.hands
     }
-
-    /// The name tag's UI entity (the party recolours it).
-    pub fn tag(&self) -> Entity {
-        self.tag
-    }
-}
-
-/// A name tag's background for an account outside your party.
-pub fn name_tag_colour(account: u64) -> Color {
-    avatar_colour(account).with_alpha(0.75).darker(0.25)
 }
 
 #[derive(Component)]
@@ -297,7 +287,7 @@ fn sync_avatars(
                     border_radius: BorderRadius::all(px(6)),
                     ..default()
                 },
-                BackgroundColor(name_tag_colour(member.account.0)),
+                BackgroundColor(colour.with_alpha(0.75).darker(0.25)),
                 Visibility::Hidden,
             ))
             .id();

@@ -38,7 +38,6 @@ pub mod holding;
 pub mod input_mode;
 pub mod models;
 pub mod offscreen;
-pub mod party;
 pub mod player;
 pub mod products;
 pub mod readiness;
@@ -328,7 +327,6 @@ pub fn build_app_for(options: Options, mode: input_mode::XrMode) -> App {
             room::plugin,
             player::plugin,
             avatars::plugin,
-            party::plugin,
             products::plugin,
             ui::plugin,
             video::plugin,

@@ -99,10 +99,6 @@ pub enum SessionRequest {
     },
     /// Leave the room and go back to the start screen.
     Leave,
-    /// Follow the party's leader into `room`: an ordinary join as the same
-    /// account. The room on screen stays until the new one welcomes us; a
-    /// refused join keeps us where we are ([`Session::follow_refused`]).
-    Follow { room: String },
 }
 
 /// Where the link stands, for the UI to say.
@@ -160,11 +156,6 @@ pub struct Session {
     pub offline: Option<RoomMirror>,
     /// The room as last seen while the link is down: the screen keeps it.
     last_room: Option<RoomMirror>,
-    /// The room we were in while a follow's join runs: back to it if the
-    /// join is refused.
-    following_from: Option<String>,
-    /// Why the last follow was refused (full, banned), for a notice.
-    pub follow_refused: Option<String>,
 }
 
 impl Default for Session {
@@ -187,8 +178,6 @@ impl Default for Session {
             outbox: Vec::new(),
             offline: None,
             last_room: None,
-            following_from: None,
-            follow_refused: None,
         }
     }
 }
@@ -364,22 +353,12 @@ fn finish_join(mut session: ResMut<Session>) {
         LinkState::Lost { attempt, .. } => *attempt,
         _ => 0,
     };
-    let following_from = session.following_from.take();
     match result.and_then(|joined| {
         NetClient::connect(&joined.ticket)
             .map(|net| (joined, net))
             .map_err(|e| e.to_string())
     }) {
-        Err(reason) if following_from.is_some() && session.net.is_some() => {
-            // A refused follow: stay where we are, on the link we have.
-            session.room = following_from;
-            session.link = LinkState::Connected;
-            session.follow_refused = Some(reason);
-        }
         Ok((joined, net)) => {
-            // Following: the old link goes (the server would replace it);
-            // its room stays on screen until the new one welcomes us.
-            session.give_up_link();
             session.signed_in = Some(joined.signed_in);
             session.catalog = Some(joined.catalog);
             session.net = Some(net);
@@ -498,13 +477,6 @@ fn answer_requests(
             SessionRequest::Leave => {
                 session.leave();
                 next.set(AppState::Start);
-            }
-            SessionRequest::Follow { room } => {
-                if session.join.is_some() || session.room.as_ref() == Some(room) {
-                    continue;
-                }
-                session.following_from = session.room.replace(room.clone());
-                session.spawn_join();
             }
         }
     }

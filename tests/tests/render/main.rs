@@ -3,7 +3,6 @@
 //! without Bevy's renderer and OpenXR (`cargo test -p vitrine-tests
 //! --features render --test render`). Below, what both step their app with.
 
-mod party;
 mod showroom;
 mod xr;
 

@@ -240,7 +240,7 @@ fn draw(
     *drawn = Some(view.clone());
 }
 
-pub(super) fn text(p: &mut ChildSpawnerCommands, s: impl Into<String>, size: f32, colour: Color) {
+fn text(p: &mut ChildSpawnerCommands, s: impl Into<String>, size: f32, colour: Color) {
     p.spawn((
         Text::new(s),
         TextFont::from_font_size(size),
@@ -248,7 +248,7 @@ pub(super) fn text(p: &mut ChildSpawnerCommands, s: impl Into<String>, size: f32
     ));
 }
 
-pub(super) fn boxed(p: &mut ChildSpawnerCommands, f: impl FnOnce(&mut ChildSpawnerCommands)) {
+fn boxed(p: &mut ChildSpawnerCommands, f: impl FnOnce(&mut ChildSpawnerCommands)) {
     p.spawn((
         Node {
             flex_direction: FlexDirection::Column,
@@ -262,7 +262,7 @@ pub(super) fn boxed(p: &mut ChildSpawnerCommands, f: impl FnOnce(&mut ChildSpawn
     .with_children(f);
 }
 
-pub(super) fn button(p: &mut ChildSpawnerCommands, label: impl Into<String>, action: UiAction) {
+fn button(p: &mut ChildSpawnerCommands, label: impl Into<String>, action: UiAction) {
     p.spawn((
         Button,
         ActionButton(action),
@@ -277,7 +277,7 @@ pub(super) fn button(p: &mut ChildSpawnerCommands, label: impl Into<String>, act
     .with_children(|b| text(b, label, 15.0, Color::WHITE));
 }
 
-pub(super) fn row(p: &mut ChildSpawnerCommands, f: impl FnOnce(&mut ChildSpawnerCommands)) {
+fn row(p: &mut ChildSpawnerCommands, f: impl FnOnce(&mut ChildSpawnerCommands)) {
     p.spawn(Node {
         flex_direction: FlexDirection::Row,
         column_gap: px(6),
@@ -320,12 +320,6 @@ fn draw_panel(panel: Panel, view: &ShowroomView, p: &mut ChildSpawnerCommands) {
                 MUTED,
             );
             text(b, "C cart | Enter chat | 1-5 react", 12.0, MUTED);
-            text(
-                b,
-                "chat /invite Name: party | /p text: party chat",
-                12.0,
-                MUTED,
-            );
         }),
         Panel::Banner => {
             if let Some(banner) = &view.banner {

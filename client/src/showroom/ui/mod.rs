@@ -4,8 +4,6 @@
 //! chat actions into room commands (products handle their own).
 
 pub mod desktop;
-mod party;
-pub mod party_view;
 pub mod start;
 pub mod view;
 
@@ -34,7 +32,7 @@ pub(super) fn plugin(app: &mut App) {
         .init_resource::<UiState>()
         .init_resource::<CurrentView>()
         .add_message::<UiAction>()
-        .add_plugins((desktop::plugin, start::plugin, party::plugin))
+        .add_plugins((desktop::plugin, start::plugin))
         .add_systems(
             Update,
             (chat_keys.in_set(FocusDecided), shortcut_keys)
@@ -61,23 +59,13 @@ pub struct ViewBuilt;
 #[derive(Message, Debug, Clone, PartialEq)]
 pub enum UiAction {
     Select(ProductId),
-    SelectVariant {
-        product: ProductId,
-        index: usize,
-    },
+    SelectVariant { product: ProductId, index: usize },
     PickUpOrPutBack,
     Drop,
     LookClosely,
-    AddToCart {
-        sku: Sku,
-    },
-    BuyNow {
-        sku: Sku,
-    },
-    SetQuantity {
-        sku: Sku,
-        quantity: u16,
-    },
+    AddToCart { sku: Sku },
+    BuyNow { sku: Sku },
+    SetQuantity { sku: Sku, quantity: u16 },
     Checkout,
     ClaimFlashSale(SaleId),
     React(Reaction),
@@ -85,13 +73,6 @@ pub enum UiAction {
     SendChat,
     ToggleCart,
     DismissConfirmation,
-    /// Party: answer an invite, leave, follow the leader's move, share the
-    /// product pointed at.
-    AcceptInvite(vitrine_shared::PartyId),
-    DeclineInvite(vitrine_shared::PartyId),
-    LeaveParty,
-    FollowLeader,
-    ShareProduct,
 }
 
 #[derive(Resource, Default)]
@@ -217,10 +198,10 @@ fn shop_actions(
                 if text.trim().is_empty() {
                     None
                 } else {
-                    match chat_command(&text, session.mirror()) {
-                        Ok(command) => Some(command),
+                    match ChatText::new(text) {
+                        Ok(text) => Some(RoomCommand::Chat(text)),
                         Err(e) => {
-                            ui.notice(e);
+                            ui.notice(e.to_string());
                             None
                         }
                     }
@@ -236,32 +217,6 @@ fn shop_actions(
             }
         }
     }
-}
-
-/// What a line typed in the chat box sends: `/p text` to the party,
-/// `/invite Name` invites someone in the room into your party, anything
-/// else to the room.
-fn chat_command(
-    text: &str,
-    mirror: Option<&crate::net::RoomMirror>,
-) -> Result<RoomCommand, String> {
-    use vitrine_shared::protocol::PartyCommand;
-    if let Some(name) = text.strip_prefix("/invite ") {
-        let name = name.trim();
-        let member = mirror
-            .and_then(|m| m.member_by_name(name))
-            .ok_or_else(|| format!("nobody called {name} is in this room"))?;
-        return Ok(RoomCommand::Party(PartyCommand::Invite {
-            account: member.account,
-        }));
-    }
-    if let Some(said) = text.strip_prefix("/p ") {
-        let said = ChatText::new(said).map_err(|e| e.to_string())?;
-        return Ok(RoomCommand::Party(PartyCommand::Chat(said)));
-    }
-    ChatText::new(text)
-        .map(RoomCommand::Chat)
-        .map_err(|e| e.to_string())
 }
 
 fn checkout(request_id: u32, items: Purchase) -> RoomCommand {
@@ -369,56 +324,5 @@ fn shortcut_keys(
     if keys.just_pressed(KeyCode::Escape) {
         ui.local.cart_open = false;
         ui.local.checkout = None;
-    }
-}
-
-#[cfg(test)]
-mod party_chat_tests {
-    use super::*;
-    use crate::net::RoomMirror;
-    use vitrine_shared::protocol::{MemberInfo, PartyCommand, RoomEvent};
-    use vitrine_shared::{
-        AccountId, DisplayName, MemberSlot, PoseNet, Role, RoomBounds, RoomId, ServerMessage,
-    };
-
-    #[test]
-    fn the_chat_box_invites_and_talks_to_the_party_by_prefix() {
-        let mut mirror = RoomMirror::default();
-        mirror
-            .apply(ServerMessage::Room(RoomEvent::Welcome {
-                room: RoomId::new("hall").unwrap(),
-                room_name: "Hall".into(),
-                you: MemberSlot(0),
-                spawn: Box::new(PoseNet::at([0.0; 3], 0.0)),
-                bounds: RoomBounds::centered(10.0, 10.0, 3.0),
-                members: vec![MemberInfo {
-                    slot: MemberSlot(1),
-                    account: AccountId(42),
-                    name: DisplayName::new("Bob").unwrap(),
-                    role: Role::Shopper,
-                }],
-                recent_chat: vec![],
-                flash_sales: vec![],
-                pinned_coupon: None,
-                products: vec![],
-            }))
-            .unwrap();
-        assert_eq!(
-            chat_command("/invite Bob", Some(&mirror)),
-            Ok(RoomCommand::Party(PartyCommand::Invite {
-                account: AccountId(42)
-            }))
-        );
-        assert!(chat_command("/invite Zed", Some(&mirror)).is_err());
-        assert_eq!(
-            chat_command("/p this one", Some(&mirror)),
-            Ok(RoomCommand::Party(PartyCommand::Chat(
-                ChatText::new("this one").unwrap()
-            )))
-        );
-        assert_eq!(
-            chat_command("hello", None),
-            Ok(RoomCommand::Chat(ChatText::new("hello").unwrap()))
-        );
     }
 }

@@ -33,8 +33,6 @@ pub struct ShowroomView {
     /// A short notice: a refusal, a hint.
     pub notice: Option<String>,
     pub pinned_coupon: Option<String>,
-    /// The party panel (see [`super::party_view`]).
-    pub party: super::party_view::PartyView,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -403,9 +401,6 @@ pub fn build(input: &ViewInputs) -> ShowroomView {
         notice: input.ui.notice.clone(),
         pinned_coupon: mirror
             .and_then(|m| m.pinned_coupon.as_ref().map(|c| c.code.as_str().to_owned())),
-        party: mirror
-            .map(|m| super::party_view::build(m, name_of))
-            .unwrap_or_default(),
     }
 }
 
