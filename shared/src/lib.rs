@@ -14,8 +14,8 @@ pub mod token;
 pub mod validated;
 
 pub use ids::{
-    AccountId, DealId, GiveawayId, MemberSlot, OrderId, PollId, QuestionId, Role, SaleId, ShowId,
-    TeamId,
+    AccountId, DealId, GiveawayId, MemberSlot, OrderId, PartyId, PollId, QuestionId, Role, SaleId,
+    ShowId, TeamId,
 };
 pub use money::{Currency, Money, MoneyError};
 pub use pose::{PoseError, PoseNet, PoseQ, RoomBounds, TrackedPoseNet, XrPoseNet};

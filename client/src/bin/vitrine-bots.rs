@@ -387,6 +387,7 @@ fn main() -> ExitCode {
                     ),
                     RoomChange::GroupDeals(event) => println!("$ group deal: {event:?}"),
                     RoomChange::Friends(event) => println!("♥ {event:?}"),
+                    RoomChange::Party(event) => println!("& party: {event:?}"),
                 }
             }
         }

@@ -14,6 +14,7 @@ mod inbox;
 mod lifecycle;
 mod membership;
 mod moderation;
+mod party;
 mod products;
 mod shop;
 mod spec;
@@ -234,6 +235,7 @@ fn room_app(ctx: GameContext) -> App {
             lifecycle::plugin,
             group_deals::plugin,
             friends::plugin,
+            party::plugin,
         ));
     membership::spawn_rooms(app.world_mut(), ctx.rooms);
     app

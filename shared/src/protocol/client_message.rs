@@ -1,7 +1,7 @@
 //! Client to server: the avatar's pose and the commands a shopper sends in a
 //! room, with the room rules those commands are held to.
 
-use super::{CheckoutCommand, ClientChannel};
+use super::{CheckoutCommand, ClientChannel, PartyCommand};
 use crate::ids::{GiveawayId, PollId, QuestionId, SaleId};
 use crate::pose::PoseNet;
 use crate::validated::{ChatText, ProductId, Reaction, Sku};
@@ -136,6 +136,9 @@ pub enum RoomCommand {
         request_id: u32,
         payment: crate::validated::PaymentMethod,
     },
+    /// Your party, wherever its members are
+    /// ([`PartyEventNet`](super::PartyEventNet) answers).
+    Party(PartyCommand),
 }
 
 impl RoomCommand {
@@ -158,6 +161,7 @@ impl RoomCommand {
             RoomCommand::Ask(_) | RoomCommand::Upvote { .. } => CommandKind::Question,
             RoomCommand::EnterGiveaway { .. } => CommandKind::Giveaway,
             RoomCommand::StartTeam { .. } | RoomCommand::JoinTeam { .. } => CommandKind::Team,
+            RoomCommand::Party(_) => CommandKind::Party,
         }
     }
 }
@@ -177,6 +181,7 @@ pub enum CommandKind {
     Giveaway,
     /// Starting or joining a group deal's team.
     Team,
+    Party,
 }
 
 #[cfg(test)]

@@ -2,8 +2,8 @@
 //! here, chat, reactions, products in hand, the host's video).
 
 use super::{
-    CommerceEventNet, CouponNet, EngagementEventNet, FlashSaleNet, FriendEventNet, Rejection,
-    ServerChannel, Snapshot,
+    CommerceEventNet, CouponNet, EngagementEventNet, FlashSaleNet, FriendEventNet, PartyEventNet,
+    Rejection, ServerChannel, Snapshot,
 };
 use crate::ids::{AccountId, MemberSlot, Role};
 use crate::pose::{PoseNet, RoomBounds};
@@ -34,6 +34,9 @@ pub enum ServerMessage {
     GroupDeals(super::GroupDealEventNet),
     /// On [`ServerChannel::Events`]: your friends and where they are.
     Friends(FriendEventNet),
+    /// On [`ServerChannel::Events`]: your party and its invites, from any
+    /// room.
+    Party(PartyEventNet),
 }
 
 impl ServerMessage {

@@ -12,6 +12,7 @@ mod hostile;
 mod http_api;
 mod media;
 mod moderation;
+mod party;
 mod products;
 mod room_sync;
 mod shopping;
