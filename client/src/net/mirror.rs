@@ -6,7 +6,8 @@ use thiserror::Error;
 use vitrine_shared::protocol::{
     AvatarFull, AvatarMoved, CartLineNet, ChatLine, CommerceEventNet, CouponNet,
     EngagementEventNet, FlashSaleNet, GiveawayNet, LeaderNet, MemberInfo, OrderNet, PollNet,
-    QuestionNet, ReactionBurst, Rejection, RoomEvent, ShopRefusal, Snapshot, StreamNet,
+    QuestionNet, ReactionBurst, Rejection, RoomEvent, SharedCartChange, SharedCartNet, ShopRefusal,
+    Snapshot, StreamNet,
 };
 use vitrine_shared::{
     GiveawayId, MemberSlot, OrderId, PollId, PoseNet, PoseQ, ProductId, QuestionId, RoomBounds,
@@ -66,6 +67,8 @@ pub enum RoomChange {
     },
     /// The host's video went live or off (or its URLs changed).
     Stream(StreamNet),
+    /// The group's shared cart changed (or was sent on joining, or ended).
+    SharedCart(SharedCartNet),
 }
 
 #[derive(Debug, Error, PartialEq)]
@@ -101,6 +104,9 @@ pub struct RoomMirror {
     pub checkouts: BTreeMap<u32, Result<OrderNet, ShopRefusal>>,
     /// The coupon pinned in the show.
     pub pinned_coupon: Option<CouponNet>,
+    /// This shopper's group's shared cart, as the server last sent it;
+    /// `None` before any and after the group ended.
+    pub shared_cart: Option<SharedCartNet>,
     /// Polls heard of, with their latest counts.
     pub polls: BTreeMap<PollId, PollNet>,
     /// Open questions.
@@ -341,6 +347,14 @@ impl RoomMirror {
                 self.checkouts.insert(*request_id, Err(reason.clone()));
             }
             CommerceEventNet::CouponPinned(coupon) => self.pinned_coupon = coupon.clone(),
+            CommerceEventNet::SharedCart(cart) => {
+                self.shared_cart = match cart.change {
+                    SharedCartChange::Ended => None,
+                    _ => Some(cart.clone()),
+                };
+                self.changes.push(RoomChange::SharedCart(cart.clone()));
+                return;
+            }
         }
         self.changes.push(RoomChange::Commerce(event));
     }

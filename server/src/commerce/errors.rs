@@ -81,6 +81,15 @@ pub enum CommerceError {
     Storage,
     #[error("the commerce engine is not running")]
     Unavailable,
+    /// A shared-cart request from someone outside the cart's group.
+    #[error("{}", ShopRefusal::NotGroupMember)]
+    NotGroupMember,
+    #[error("{}", ShopRefusal::UnknownLine)]
+    UnknownLine,
+    #[error("{}", ShopRefusal::PayerNotInGroup)]
+    PayerNotInGroup,
+    #[error("{}", ShopRefusal::NothingMarkedYours)]
+    NothingMarkedYours,
 }
 
 /// How one refusal reads to each audience: the HTTP API's status and code,
@@ -304,6 +313,30 @@ impl CommerceError {
                 Claim::Unavailable,
                 Shop::Unavailable,
             ),
+            E::NotGroupMember => (
+                StatusCode::FORBIDDEN,
+                "not_group_member",
+                Claim::Unavailable,
+                Shop::NotGroupMember,
+            ),
+            E::UnknownLine => (
+                StatusCode::NOT_FOUND,
+                "line_not_found",
+                Claim::Unavailable,
+                Shop::UnknownLine,
+            ),
+            E::PayerNotInGroup => (
+                StatusCode::BAD_REQUEST,
+                "payer_not_in_group",
+                Claim::Unavailable,
+                Shop::PayerNotInGroup,
+            ),
+            E::NothingMarkedYours => (
+                StatusCode::CONFLICT,
+                "nothing_marked_yours",
+                Claim::Unavailable,
+                Shop::NothingMarkedYours,
+            ),
         };
         Refusal {
             status,
@@ -371,6 +404,10 @@ mod tests {
             E::InvalidCoupon("percent must be 1 to 100".into()),
             E::Storage,
             E::Unavailable,
+            E::NotGroupMember,
+            E::UnknownLine,
+            E::PayerNotInGroup,
+            E::NothingMarkedYours,
         ];
         // No wildcard: a new variant does not compile until it is named here,
         // which is the reminder to add it to the list above too.
@@ -409,7 +446,11 @@ mod tests {
                 | E::CouponExists
                 | E::InvalidCoupon(_)
                 | E::Storage
-                | E::Unavailable => {}
+                | E::Unavailable
+                | E::NotGroupMember
+                | E::UnknownLine
+                | E::PayerNotInGroup
+                | E::NothingMarkedYours => {}
             }
         }
         all
@@ -455,7 +496,9 @@ mod tests {
             let unknown_in_room = matches!(r.claim, ClaimRefusal::UnknownSale)
                 || matches!(
                     r.shop,
-                    ShopRefusal::UnknownProduct | ShopRefusal::UnknownCoupon
+                    ShopRefusal::UnknownProduct
+                        | ShopRefusal::UnknownCoupon
+                        | ShopRefusal::UnknownLine
                 );
             if unknown_in_room {
                 assert_eq!(r.status, StatusCode::NOT_FOUND, "{e:?}");
@@ -473,6 +516,7 @@ mod tests {
                         r.shop,
                         ShopRefusal::UnknownProduct
                             | ShopRefusal::UnknownCoupon
+                            | ShopRefusal::UnknownLine
                             | ShopRefusal::Unavailable
                     ),
                     "{e:?}"

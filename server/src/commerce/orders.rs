@@ -31,6 +31,14 @@ impl Engine {
             (Origin::Cart, Failure::Declined(_) | Failure::Timeout) => Release::Cart {
                 held_until: now + self.settings.cart_hold.as_millis() as i64,
             },
+            // Back into the group's cart, while the group lasts.
+            (Origin::SharedCart, Failure::Declined(_) | Failure::Timeout)
+                if self.shared.restorable(order_id) =>
+            {
+                Release::SharedCart {
+                    held_until: now + self.settings.cart_hold.as_millis() as i64,
+                }
+            }
             _ => Release::Stock,
         };
         if let Err(e) =
@@ -63,8 +71,10 @@ impl Engine {
                     tracing::warn!(%e, order_id = order_id.get(), "cart restored in the store but not in memory");
                 }
             }
+            Release::SharedCart { held_until } => self.restore_shared_cart(order_id, held_until),
             Release::Stock => {}
         }
+        self.shared.forget(order_id);
         if let Some(code) = &order.coupon
             && let Some(coupon) = self.coupons.get_mut(code)
         {

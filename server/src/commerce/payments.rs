@@ -113,6 +113,7 @@ impl Engine {
                     return Err(storage(e));
                 }
                 tracing::info!(order_id = order_id.get(), total = %order.total, "order paid");
+                self.settle_shared_order(order_id).await;
                 let paid = ledger::orders(&self.store, order.buyer, Some(order_id))
                     .await
                     .map_err(storage)?

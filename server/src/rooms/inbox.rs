@@ -110,7 +110,8 @@ fn receive_messages(
                 RoomCommand::ClaimFlashSale { .. }
                 | RoomCommand::AddToCart { .. }
                 | RoomCommand::SetCartQuantity { .. }
-                | RoomCommand::Checkout(_) => &mut limits.claims,
+                | RoomCommand::Checkout(_)
+                | RoomCommand::SharedCart(_) => &mut limits.claims,
                 // Questions are chat-like; votes, upvotes, entries,
                 // inspections, hand-offs and teleports are taps, like
                 // reactions (a teleport also has its own cooldown).

@@ -13,6 +13,7 @@ mod lifecycle;
 mod membership;
 mod moderation;
 mod products;
+mod shared_cart;
 mod shop;
 mod spec;
 mod stage;
@@ -185,7 +186,7 @@ fn room_app(ctx: GameContext) -> App {
         .insert_resource(ShutdownSignal(ctx.shutdown))
         .insert_resource(ctx.clock)
         .insert_resource(shop::ShopLink::new(
-            ctx.commerce,
+            ctx.commerce.clone(),
             ctx.commerce_events,
             &ctx.open_sales,
             ctx.pinned_coupon,
@@ -202,6 +203,7 @@ fn room_app(ctx: GameContext) -> App {
             ctx.moderation,
             ctx.moderation_actions,
         ))
+        .insert_resource(shared_cart::SharedCartLink::new(ctx.commerce))
         .insert_resource(products::ProductDesk::new(ctx.loose_return))
         .init_resource::<Clients>()
         .configure_sets(
@@ -225,6 +227,7 @@ fn room_app(ctx: GameContext) -> App {
             moderation::plugin,
             stage::plugin,
             lifecycle::plugin,
+            shared_cart::plugin,
         ));
     membership::spawn_rooms(app.world_mut(), ctx.rooms);
     app

@@ -1,7 +1,7 @@
 //! Client to server: the avatar's pose and the commands a shopper sends in a
 //! room, with the room rules those commands are held to.
 
-use super::{CheckoutCommand, ClientChannel};
+use super::{CheckoutCommand, ClientChannel, SharedCartCommand};
 use crate::ids::{GiveawayId, PollId, QuestionId, SaleId};
 use crate::pose::PoseNet;
 use crate::validated::{ChatText, ProductId, Reaction, Sku};
@@ -122,6 +122,8 @@ pub enum RoomCommand {
     EnterGiveaway {
         giveaway_id: GiveawayId,
     },
+    /// A change to, or a checkout of, the sender's group's shared cart.
+    SharedCart(SharedCartCommand),
 }
 
 impl RoomCommand {
@@ -143,6 +145,7 @@ impl RoomCommand {
             RoomCommand::Vote { .. } => CommandKind::Vote,
             RoomCommand::Ask(_) | RoomCommand::Upvote { .. } => CommandKind::Question,
             RoomCommand::EnterGiveaway { .. } => CommandKind::Giveaway,
+            RoomCommand::SharedCart(_) => CommandKind::SharedCart,
         }
     }
 }
@@ -160,6 +163,7 @@ pub enum CommandKind {
     Vote,
     Question,
     Giveaway,
+    SharedCart,
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ mod commerce;
 mod engagement;
 mod refusal;
 mod server_message;
+mod shared_cart;
 mod snapshot;
 
 #[cfg(test)]
@@ -34,6 +35,10 @@ pub use server_message::{
     CHAT_HISTORY_LINES, ChatLine, HeldProductNet, MAX_BURST_SENDERS, MemberInfo, ReactionBurst,
     RoomEvent, ServerMessage, StreamNet,
 };
+pub use shared_cart::{
+    CartGroupId, SharedCartChange, SharedCartCommand, SharedCartLineNet, SharedCartNet,
+    SharedCheckoutCommand, SharedLineId, SharedPayment,
+};
 pub use snapshot::{
     AvatarFull, AvatarMoved, MovedAvatars, SNAPSHOT_HISTORY, SNAPSHOT_HZ, Snapshot, SnapshotError,
     TICK_HZ,
@@ -41,7 +46,7 @@ pub use snapshot::{
 
 /// Bump on any change to a message's shape. Clients built for another
 /// version are refused at connect, because the netcode protocol id differs.
-pub const PROTOCOL_VERSION: u32 = 5;
+pub const PROTOCOL_VERSION: u32 = 6;
 
 /// The netcode protocol id: an FNV-1a hash of the product name and version,
 /// so that ids of different versions are unrelated.

@@ -158,6 +158,16 @@ pub enum ShopRefusal {
     CurrencyMismatch,
     #[error("the shop is unavailable; nothing was bought")]
     Unavailable,
+    /// A shared-cart command from someone outside the cart's group.
+    #[error("you are not in this shared cart's group")]
+    NotGroupMember,
+    #[error("no such line in the shared cart")]
+    UnknownLine,
+    /// A shared-cart line marked for someone outside the group.
+    #[error("only a member of the group can pay for a line")]
+    PayerNotInGroup,
+    #[error("no line of the shared cart is marked as yours")]
+    NothingMarkedYours,
 }
 
 #[cfg(test)]
