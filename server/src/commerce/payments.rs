@@ -113,7 +113,9 @@ impl Engine {
                     return Err(storage(e));
                 }
                 tracing::info!(order_id = order_id.get(), total = %order.total, "order paid");
-                self.settle_shared_order(order_id).await;
+                if order.origin == ledger::Origin::SharedCart {
+                    self.settle_shared_order(order_id).await;
+                }
                 let paid = ledger::orders(&self.store, order.buyer, Some(order_id))
                     .await
                     .map_err(storage)?

@@ -598,11 +598,10 @@ impl Engine {
         self.announce_shared(group, SharedCartChange::Restored);
     }
 
-    /// A shared-cart order was paid: its lines' rows are no longer needed.
+    /// A shared-cart order was paid: its lines' rows are no longer needed
+    /// (also for an order made before a restart).
     pub(super) async fn settle_shared_order(&mut self, order_id: OrderId) {
-        if self.shared.orders.remove(&order_id).is_none() {
-            return;
-        }
+        self.shared.forget(order_id);
         let done = sqlx::query("DELETE FROM shared_cart_lines WHERE order_id = $1")
             .bind(order_id.get())
             .execute(self.store.pool())
