@@ -362,3 +362,198 @@ fn deliver_shared_answers(
         false
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rooms::harness::TestRooms;
+    use crate::store::Account;
+    use vitrine_shared::protocol::{SharedCheckoutCommand, SharedLineId, SharedPayment};
+    use vitrine_shared::{PaymentMethod, Role, Sku};
+
+    const GROUP: CartGroupId = CartGroupId(41);
+
+    fn member(account: &Account) -> GroupMember {
+        GroupMember {
+            account: account.id,
+            name: account.name.clone(),
+        }
+    }
+
+    /// The shared carts `client` was sent, oldest first.
+    fn carts(rooms: &TestRooms, client: ClientId) -> Vec<SharedCartNet> {
+        rooms
+            .received(client)
+            .iter()
+            .filter_map(|m| match m {
+                ServerMessage::Commerce(CommerceEventNet::SharedCart(cart)) => Some(cart.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn refusals(rooms: &TestRooms, client: ClientId) -> Vec<ShopRefusal> {
+        rooms
+            .received(client)
+            .iter()
+            .filter_map(|m| match m {
+                ServerMessage::Rejected(Rejection {
+                    command: CommandKind::SharedCart,
+                    reason: RejectReason::Shop(why),
+                }) => Some(why.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn last_cart(rooms: &TestRooms, client: ClientId) -> Option<SharedCartNet> {
+        carts(rooms, client).pop()
+    }
+
+    /// (sku, quantity, added by, payer) of the last cart `client` got.
+    fn seen(rooms: &TestRooms, client: ClientId) -> Vec<(String, i64, String, String)> {
+        last_cart(rooms, client)
+            .map(|c| {
+                c.lines
+                    .iter()
+                    .map(|l| {
+                        (
+                            l.sku.to_string(),
+                            l.quantity,
+                            l.added_by_name.to_string(),
+                            l.payer_name.to_string(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn checkout(request_id: u32, pays_for: SharedPayment) -> RoomCommand {
+        RoomCommand::SharedCart(SharedCartCommand::Checkout(SharedCheckoutCommand {
+            request_id,
+            pays_for,
+            payment: PaymentMethod::new(crate::commerce::cards::APPROVED).unwrap(),
+        }))
+    }
+
+    fn checked_out(rooms: &TestRooms, client: ClientId, request_id: u32) -> Option<i64> {
+        rooms.received(client).iter().find_map(|m| match m {
+            ServerMessage::Commerce(CommerceEventNet::CheckoutDone {
+                request_id: id,
+                order,
+            }) if *id == request_id => Some(order.id.get()),
+            _ => None,
+        })
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn members_in_two_rooms_change_one_cart_and_both_see_each_change() {
+        let mut rooms = TestRooms::start().await;
+        let (ada, ada_c) = rooms.join("Ada", Role::Shopper, "hall").await;
+        let (bob, bob_c) = rooms.join("Bob", Role::Shopper, "annex").await;
+        let (_, carl_c) = rooms.join("Carl", Role::Shopper, "hall").await;
+        let mug = Sku::new("stoneware-mug-sage").unwrap();
+        let add = |quantity| {
+            RoomCommand::SharedCart(SharedCartCommand::Add {
+                sku: mug.clone(),
+                quantity,
+            })
+        };
+
+        // In no group yet: refused, and the engine never asked.
+        rooms.send(ada_c, add(1));
+        assert!(rooms.settle(|r| !refusals(r, ada_c).is_empty()));
+        assert_eq!(refusals(&rooms, ada_c), [ShopRefusal::NotGroupMember]);
+
+        // The party plugin forms the group: both are sent its cart.
+        rooms.app.world_mut().write_message(CartGroupSet {
+            group: GROUP,
+            members: vec![member(&ada), member(&bob)],
+        });
+        assert!(rooms.settle(|r| last_cart(r, ada_c).is_some() && last_cart(r, bob_c).is_some()));
+        let current = last_cart(&rooms, bob_c).unwrap();
+        assert_eq!(
+            (current.group, current.change, current.lines.len()),
+            (GROUP, SharedCartChange::Current, 0)
+        );
+
+        // Ada adds in the hall; Bob, in the annex, sees who added what.
+        rooms.send(ada_c, add(2));
+        assert!(rooms.settle(|r| seen(r, bob_c).len() == 1 && seen(r, ada_c).len() == 1));
+        let want = vec![(mug.to_string(), 2, "Ada".to_owned(), "Ada".to_owned())];
+        assert_eq!(
+            (seen(&rooms, ada_c), seen(&rooms, bob_c)),
+            (want.clone(), want)
+        );
+        let line: SharedLineId = last_cart(&rooms, bob_c).unwrap().lines[0].line;
+
+        // Bob changes Ada's line and marks it as his: both see it.
+        rooms.send(
+            bob_c,
+            RoomCommand::SharedCart(SharedCartCommand::SetQuantity { line, quantity: 3 }),
+        );
+        rooms.send(
+            bob_c,
+            RoomCommand::SharedCart(SharedCartCommand::MarkMine { line }),
+        );
+        let want = vec![(mug.to_string(), 3, "Ada".to_owned(), "Bob".to_owned())];
+        assert!(rooms.settle(|r| seen(r, ada_c) == want && seen(r, bob_c) == want));
+        let cart = last_cart(&rooms, ada_c).unwrap();
+        assert_eq!(cart.by_payer.len(), 1);
+        assert_eq!(cart.by_payer[0].0, bob.id);
+        assert_eq!(Some(cart.by_payer[0].1), cart.total);
+
+        // Carl, outside the group, changes nothing and hears nothing of it.
+        rooms.send(carl_c, add(1));
+        rooms.send(
+            carl_c,
+            RoomCommand::SharedCart(SharedCartCommand::SetQuantity { line, quantity: 0 }),
+        );
+        assert!(rooms.settle(|r| refusals(r, carl_c).len() == 2));
+        assert_eq!(
+            refusals(&rooms, carl_c),
+            [ShopRefusal::NotGroupMember, ShopRefusal::NotGroupMember]
+        );
+        assert!(carts(&rooms, carl_c).is_empty());
+        // A bad line is refused to its sender only.
+        rooms.send(
+            ada_c,
+            RoomCommand::SharedCart(SharedCartCommand::MarkMine {
+                line: SharedLineId(-1),
+            }),
+        );
+        assert!(rooms.settle(|r| refusals(r, ada_c).len() == 2));
+        assert_eq!(refusals(&rooms, ada_c)[1], ShopRefusal::UnknownLine);
+
+        // Split checkout: Ada adds her own line; each pays for theirs.
+        rooms.send(ada_c, add(1));
+        assert!(rooms.settle(|r| seen(r, bob_c).len() == 2));
+        rooms.send(ada_c, checkout(1, SharedPayment::Mine));
+        rooms.send(bob_c, checkout(1, SharedPayment::Mine));
+        assert!(
+            rooms.settle(
+                |r| checked_out(r, ada_c, 1).is_some() && checked_out(r, bob_c, 1).is_some()
+            )
+        );
+        assert_ne!(checked_out(&rooms, ada_c, 1), checked_out(&rooms, bob_c, 1));
+        assert_eq!(rooms.commerce.orders(ada.id).await.unwrap().len(), 1);
+        assert_eq!(rooms.commerce.orders(bob.id).await.unwrap().len(), 1);
+        assert!(rooms.settle(|r| seen(r, ada_c).is_empty() && seen(r, bob_c).is_empty()));
+
+        // The party dissolves: both hear the cart end.
+        rooms.send(ada_c, add(2));
+        assert!(rooms.settle(|r| seen(r, bob_c).len() == 1));
+        rooms
+            .app
+            .world_mut()
+            .write_message(CartGroupEnded { group: GROUP });
+        let ended = |r: &TestRooms, c| {
+            last_cart(r, c).is_some_and(|cart| cart.change == SharedCartChange::Ended)
+        };
+        assert!(rooms.settle(|r| ended(r, ada_c) && ended(r, bob_c)));
+        rooms.send(bob_c, add(1));
+        assert!(rooms.settle(|r| !refusals(r, bob_c).is_empty()));
+        assert_eq!(refusals(&rooms, bob_c), [ShopRefusal::NotGroupMember]);
+    }
+}
