@@ -813,4 +813,56 @@ mod tests {
             .collect();
         assert_eq!(lives, [true, false]);
     }
+
+    #[test]
+    fn the_shared_cart_follows_its_news_and_goes_when_the_group_ends() {
+        use vitrine_shared::protocol::{CartGroupId, SharedCartLineNet, SharedLineId};
+        use vitrine_shared::{AccountId, Currency, DisplayName, Money, Sku};
+        let mut m = welcomed();
+        let ada = DisplayName::new("Ada").unwrap();
+        let line = SharedCartLineNet {
+            line: SharedLineId(1),
+            sku: Sku::new("stoneware-mug-sage").unwrap(),
+            product: product("stoneware-mug"),
+            name: "Mug".into(),
+            unit_price: Money::new(1600, Currency::EUR),
+            quantity: 2,
+            held_until_ms: 5,
+            added_by: AccountId(1),
+            added_by_name: ada.clone(),
+            payer: AccountId(1),
+            payer_name: ada,
+        };
+        let cart = |change, lines| {
+            ServerMessage::Commerce(CommerceEventNet::SharedCart(SharedCartNet::new(
+                CartGroupId(9),
+                change,
+                lines,
+            )))
+        };
+        m.apply(cart(SharedCartChange::Updated, vec![line.clone()]))
+            .unwrap();
+        let kept = m.shared_cart.as_ref().unwrap();
+        assert_eq!(
+            (kept.lines.len(), kept.total),
+            (1, Some(Money::new(3200, Currency::EUR)))
+        );
+        m.apply(cart(SharedCartChange::Ended, vec![])).unwrap();
+        assert_eq!(m.shared_cart, None);
+        let changes: Vec<SharedCartChange> = m
+            .drain_changes()
+            .into_iter()
+            .filter_map(|c| match c {
+                RoomChange::SharedCart(cart) => Some(cart.change),
+                RoomChange::Commerce(CommerceEventNet::SharedCart(_)) => {
+                    panic!("told twice")
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            changes,
+            [SharedCartChange::Updated, SharedCartChange::Ended]
+        );
+    }
 }
