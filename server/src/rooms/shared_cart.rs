@@ -73,6 +73,9 @@ impl SharedCartGroups {
     }
 }
 
+/// The engine's answer with a group's lines.
+type LinesAnswer = oneshot::Receiver<Result<Vec<SharedCartLine>, CommerceError>>;
+
 /// The plugin's link to the engine: answers it is waiting for.
 #[derive(Resource)]
 pub struct SharedCartLink {
@@ -81,11 +84,7 @@ pub struct SharedCartLink {
     checkouts: Vec<(u32, Awaited<Result<OrderRecord, CommerceError>>)>,
     /// Carts fetched for a member who joined a room, or for a group whose
     /// members changed.
-    views: Vec<(
-        CartGroupId,
-        Audience,
-        oneshot::Receiver<Result<Vec<SharedCartLine>, CommerceError>>,
-    )>,
+    views: Vec<(CartGroupId, Audience, LinesAnswer)>,
 }
 
 /// Whom a fetched cart is for.
