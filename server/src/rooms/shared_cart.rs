@@ -59,12 +59,21 @@ impl SharedCartGroups {
         Some((group, self.groups.get(&group)?.as_slice()))
     }
 
-    fn set(&mut self, group: CartGroupId, members: Vec<GroupMember>) {
-        self.member_of.retain(|_, g| *g != group);
+    /// Answers who was in the group and is no longer.
+    fn set(&mut self, group: CartGroupId, members: Vec<GroupMember>) -> Vec<AccountId> {
+        let mut left = Vec::new();
+        self.member_of.retain(|account, g| {
+            let leaving = *g == group && !members.iter().any(|m| m.account == *account);
+            if leaving {
+                left.push(*account);
+            }
+            !leaving
+        });
         for m in &members {
             self.member_of.insert(m.account, group);
         }
         self.groups.insert(group, members);
+        left
     }
 
     fn end(&mut self, group: CartGroupId) {
@@ -183,16 +192,22 @@ fn checkout_idempotency(group: CartGroupId, command: &SharedCheckoutCommand) -> 
 }
 
 /// Takes the party plugin's word on groups. A group's members are sent
-/// the cart as it is (the engine learns the new list with the request);
-/// an ended group's units go back to stock and its members hear so.
+/// the cart as it is (the engine learns the new list with the request),
+/// and one who left is told it ended for them; an ended group's units go
+/// back to stock and its members hear so.
 fn follow_groups(
     mut set: MessageReader<CartGroupSet>,
     mut ended: MessageReader<CartGroupEnded>,
     mut groups: ResMut<SharedCartGroups>,
     mut link: ResMut<SharedCartLink>,
+    clients: Query<&Member>,
+    mut server: ResMut<RenetServer>,
 ) {
     for CartGroupSet { group, members } in set.read() {
-        groups.set(*group, members.clone());
+        // Who left sees the cart no more: for them the group has ended.
+        let left = groups.set(*group, members.clone());
+        let gone = SharedCartNet::new(*group, SharedCartChange::Ended, Vec::new());
+        send_to_members(&mut server, &clients, &left, gone);
         let Some(first) = members.first() else {
             continue;
         };
@@ -428,6 +443,14 @@ mod tests {
             .unwrap_or_default()
     }
 
+    async fn stock(rooms: &TestRooms, sku: &Sku) -> i64 {
+        sqlx::query_scalar("SELECT stock FROM variants WHERE sku = $1")
+            .bind(sku.as_str())
+            .fetch_one(rooms.store.pool())
+            .await
+            .unwrap()
+    }
+
     fn checkout(request_id: u32, pays_for: SharedPayment) -> RoomCommand {
         RoomCommand::SharedCart(SharedCartCommand::Checkout(SharedCheckoutCommand {
             request_id,
@@ -453,6 +476,7 @@ mod tests {
         let (bob, bob_c) = rooms.join("Bob", Role::Shopper, "annex").await;
         let (_, carl_c) = rooms.join("Carl", Role::Shopper, "hall").await;
         let mug = Sku::new("stoneware-mug-sage").unwrap();
+        let mug0 = stock(&rooms, &mug).await;
         let add = |quantity| {
             RoomCommand::SharedCart(SharedCartCommand::Add {
                 sku: mug.clone(),
@@ -540,6 +564,27 @@ mod tests {
         assert_eq!(rooms.commerce.orders(bob.id).await.unwrap().len(), 1);
         assert!(rooms.settle(|r| seen(r, ada_c).is_empty() && seen(r, bob_c).is_empty()));
 
+        // Bob leaves the group: for him it has ended; he comes back and is
+        // sent the cart as it is.
+        rooms.app.world_mut().write_message(CartGroupSet {
+            group: GROUP,
+            members: vec![member(&ada)],
+        });
+        assert!(rooms.settle(|r| {
+            last_cart(r, bob_c).is_some_and(|cart| cart.change == SharedCartChange::Ended)
+        }));
+        rooms.send(bob_c, add(1));
+        assert!(rooms.settle(|r| refusals(r, bob_c).len() == 1));
+        assert_eq!(refusals(&rooms, bob_c), [ShopRefusal::NotGroupMember]);
+        rooms.app.world_mut().write_message(CartGroupSet {
+            group: GROUP,
+            members: vec![member(&ada), member(&bob)],
+        });
+        assert!(rooms.settle(|r| {
+            last_cart(r, bob_c).is_some_and(|cart| cart.change == SharedCartChange::Current)
+        }));
+        assert!(seen(&rooms, bob_c).is_empty());
+
         // The party dissolves: both hear the cart end.
         rooms.send(ada_c, add(2));
         assert!(rooms.settle(|r| seen(r, bob_c).len() == 1));
@@ -552,7 +597,9 @@ mod tests {
         };
         assert!(rooms.settle(|r| ended(r, ada_c) && ended(r, bob_c)));
         rooms.send(bob_c, add(1));
-        assert!(rooms.settle(|r| !refusals(r, bob_c).is_empty()));
-        assert_eq!(refusals(&rooms, bob_c), [ShopRefusal::NotGroupMember]);
+        assert!(rooms.settle(|r| refusals(r, bob_c).len() == 2));
+        assert_eq!(refusals(&rooms, bob_c)[1], ShopRefusal::NotGroupMember);
+        // Only what the two orders bought (3 and 1) is gone from stock.
+        assert_eq!(stock(&rooms, &mug).await, mug0 - 4);
     }
 }
