@@ -6,12 +6,12 @@ use thiserror::Error;
 use vitrine_shared::protocol::{
     AvatarFull, AvatarMoved, CartLineNet, ChatLine, CommerceEventNet, CouponNet,
     EngagementEventNet, FlashSaleNet, GiveawayNet, LeaderNet, MemberInfo, OrderNet, PollNet,
-    QuestionNet, ReactionBurst, Rejection, RoomEvent, SharedCartChange, SharedCartNet, ShopRefusal,
-    Snapshot, StreamNet,
+    QuestionNet, ReactionBurst, Rejection, RoomEvent, SharedCartChange, SharedCartNet,
+    SharedCheckoutCommand, SharedPayment, ShopRefusal, Snapshot, StreamNet,
 };
 use vitrine_shared::{
-    GiveawayId, MemberSlot, OrderId, PollId, PoseNet, PoseQ, ProductId, QuestionId, RoomBounds,
-    RoomId, SaleId, ServerMessage,
+    GiveawayId, MemberSlot, OrderId, PaymentMethod, PollId, PoseNet, PoseQ, ProductId, QuestionId,
+    RoomBounds, RoomId, SaleId, ServerMessage,
 };
 
 /// Chat lines kept: a long show's chat must not grow without end.
@@ -152,6 +152,26 @@ fn newer(tick: u32, than: u32) -> bool {
 impl RoomMirror {
     pub fn is_welcomed(&self) -> bool {
         self.you.is_some()
+    }
+
+    /// A checkout of the shared cart as this shopper sees it now, naming
+    /// what they are shown to pay (the server refuses it if the cart has
+    /// changed since). `None` before joining, with no cart, or with
+    /// nothing to pay for.
+    pub fn shared_checkout(
+        &self,
+        request_id: u32,
+        pays_for: SharedPayment,
+        payment: PaymentMethod,
+    ) -> Option<SharedCheckoutCommand> {
+        let me = self.members.get(&self.you?)?.account;
+        let shown = self.shared_cart.as_ref()?.to_pay(me, pays_for)?;
+        Some(SharedCheckoutCommand {
+            request_id,
+            pays_for,
+            payment,
+            shown,
+        })
     }
 
     pub fn member_by_name(&self, name: &str) -> Option<&MemberInfo> {
@@ -348,6 +368,13 @@ impl RoomMirror {
             }
             CommerceEventNet::CouponPinned(coupon) => self.pinned_coupon = coupon.clone(),
             CommerceEventNet::SharedCart(cart) => {
+                // The server sends a group's cart as `Current` when this
+                // shopper joins it (or the room); other news is of the group
+                // they are in, unless it is late news of one they left.
+                let current = self.shared_cart.as_ref().map(|c| c.group);
+                if cart.change != SharedCartChange::Current && current != Some(cart.group) {
+                    return;
+                }
                 self.shared_cart = match cart.change {
                     SharedCartChange::Ended => None,
                     _ => Some(cart.clone()),
@@ -840,15 +867,50 @@ mod tests {
                 lines,
             )))
         };
-        m.apply(cart(SharedCartChange::Updated, vec![line.clone()]))
+        // Joining a group, the shopper is sent its cart as it is.
+        m.apply(cart(SharedCartChange::Current, vec![line.clone()]))
             .unwrap();
         let kept = m.shared_cart.as_ref().unwrap();
         assert_eq!(
             (kept.lines.len(), kept.total),
             (1, Some(Money::new(3200, Currency::EUR)))
         );
+        // A checkout names what this shopper (account 100) is shown.
+        let card = PaymentMethod::new("4242424242424242").unwrap();
+        let all = m.shared_checkout(5, SharedPayment::Everyone, card.clone());
+        assert_eq!(
+            all.map(|c| (c.request_id, c.shown)),
+            Some((5, Money::new(3200, Currency::EUR)))
+        );
+        assert_eq!(m.shared_checkout(6, SharedPayment::Mine, card), None);
+        // News of a group this shopper is no longer in (it came late) is
+        // not theirs: it neither replaces nor ends their cart.
+        let stale = |change, lines| {
+            ServerMessage::Commerce(CommerceEventNet::SharedCart(SharedCartNet::new(
+                CartGroupId(8),
+                change,
+                lines,
+            )))
+        };
+        m.apply(stale(SharedCartChange::Updated, vec![])).unwrap();
+        m.apply(stale(SharedCartChange::Ended, vec![])).unwrap();
+        assert_eq!(
+            m.shared_cart.as_ref().map(|c| c.group),
+            Some(CartGroupId(9))
+        );
+        assert_eq!(m.shared_cart.as_ref().map(|c| c.lines.len()), Some(1));
         m.apply(cart(SharedCartChange::Ended, vec![])).unwrap();
         assert_eq!(m.shared_cart, None);
+        m.apply(cart(SharedCartChange::Updated, vec![line.clone()]))
+            .unwrap();
+        assert_eq!(m.shared_cart, None, "late news of the ended group");
+        // Joining a group starts with its cart as it is.
+        m.apply(stale(SharedCartChange::Current, vec![line.clone()]))
+            .unwrap();
+        assert_eq!(
+            m.shared_cart.as_ref().map(|c| c.group),
+            Some(CartGroupId(8))
+        );
         let changes: Vec<SharedCartChange> = m
             .drain_changes()
             .into_iter()
@@ -862,7 +924,11 @@ mod tests {
             .collect();
         assert_eq!(
             changes,
-            [SharedCartChange::Updated, SharedCartChange::Ended]
+            [
+                SharedCartChange::Current,
+                SharedCartChange::Ended,
+                SharedCartChange::Current
+            ]
         );
     }
 }

@@ -90,6 +90,11 @@ pub enum CommerceError {
     PayerNotInGroup,
     #[error("{}", ShopRefusal::NothingMarkedYours)]
     NothingMarkedYours,
+    /// A shared checkout whose lines cost other than its payer was shown.
+    #[error("{}", ShopRefusal::CartChanged)]
+    CartChanged,
+    #[error("{}", ShopRefusal::NotYourMark)]
+    NotYourMark,
 }
 
 /// How one refusal reads to each audience: the HTTP API's status and code,
@@ -337,6 +342,18 @@ impl CommerceError {
                 Claim::Unavailable,
                 Shop::NothingMarkedYours,
             ),
+            E::CartChanged => (
+                StatusCode::CONFLICT,
+                "cart_changed",
+                Claim::Unavailable,
+                Shop::CartChanged,
+            ),
+            E::NotYourMark => (
+                StatusCode::FORBIDDEN,
+                "not_your_mark",
+                Claim::Unavailable,
+                Shop::NotYourMark,
+            ),
         };
         Refusal {
             status,
@@ -408,6 +425,8 @@ mod tests {
             E::UnknownLine,
             E::PayerNotInGroup,
             E::NothingMarkedYours,
+            E::CartChanged,
+            E::NotYourMark,
         ];
         // No wildcard: a new variant does not compile until it is named here,
         // which is the reminder to add it to the list above too.
@@ -450,7 +469,9 @@ mod tests {
                 | E::NotGroupMember
                 | E::UnknownLine
                 | E::PayerNotInGroup
-                | E::NothingMarkedYours => {}
+                | E::NothingMarkedYours
+                | E::CartChanged
+                | E::NotYourMark => {}
             }
         }
         all

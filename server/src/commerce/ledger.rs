@@ -461,6 +461,9 @@ pub(super) enum Release {
     /// held again until then.
     SharedCart {
         held_until: i64,
+        group: vitrine_shared::protocol::CartGroupId,
+        /// How many lines come back (one row each).
+        lines: usize,
     },
 }
 
@@ -473,6 +476,7 @@ pub(super) async fn cancel_order(
     order: &PendingOrder,
     release: Release,
     failure: &str,
+    shared_rows: Option<usize>,
 ) -> Result<(), StoreError> {
     let mut tx = store.pool().begin().await?;
     let cancelled = sqlx::query(
@@ -487,7 +491,8 @@ pub(super) async fn cancel_order(
     .await?;
     if cancelled.rows_affected() == 1 {
         if order.origin == Origin::SharedCart {
-            super::shared_carts::release_order_lines(&mut tx, order_id, release).await?;
+            super::shared_carts::release_order_lines(&mut tx, order_id, release, shared_rows)
+                .await?;
         }
         for (sku, quantity) in &order.lines {
             let query = match release {

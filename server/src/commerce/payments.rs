@@ -128,6 +128,21 @@ impl Engine {
                 });
                 Ok(paid)
             }
+            Err(PaymentError::Timeout | PaymentError::Unavailable(_))
+                if order.origin == ledger::Origin::SharedCart =>
+            {
+                // No answer is not a decline: the provider may have taken
+                // the money. The order stays pending with its lines (out of
+                // the cart, so nobody buys them again), and the retry with
+                // the same key asks the provider again under the order's
+                // own keys, which charge once.
+                tracing::warn!(
+                    order_id = order_id.get(),
+                    "shared-cart payment got no answer; the order waits for its retry"
+                );
+                self.orders.insert(order_id, order);
+                Err(CommerceError::PaymentTimeout)
+            }
             Err(failure) => {
                 let (why, error) = match failure.clone() {
                     PaymentError::Declined { reason } => (

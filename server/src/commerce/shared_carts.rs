@@ -14,8 +14,13 @@
 //! Checkout makes one order of the lines marked as the payer's (or of every
 //! line), paid as a personal checkout is and under the same idempotency
 //! keys. The lines keep their rows while the order is paid, marked with it:
-//! a declined or timed-out payment puts exactly those lines back in the
-//! cart, and other members' orders are never touched.
+//! a declined payment puts exactly those lines back in the cart (while the
+//! payer is still in the group), and other members' orders are never
+//! touched. A payment with no answer leaves the order pending with its
+//! lines, for the retry to settle: the provider may have charged.
+//!
+//! Nobody pays for what they did not see: a checkout names the total its
+//! payer was shown, and a cart that changed since is refused, typed.
 
 use super::carts::variant_info;
 use super::engine::Engine;
@@ -62,7 +67,8 @@ pub enum SharedEdit {
     Add { sku: Sku, quantity: i64 },
     /// Sets any line to 0 to [`MAX_CLAIM_QUANTITY`] units; 0 removes it.
     Set { line: SharedLineId, quantity: i64 },
-    /// `payer`, a member, will pay for the line.
+    /// The actor will pay for the line: `payer` must be the actor, as
+    /// nobody puts a line on someone else's bill.
     Mark {
         line: SharedLineId,
         payer: AccountId,
@@ -92,6 +98,9 @@ pub(crate) enum SharedRequest {
     Checkout {
         who: Actor,
         pays_for: SharedPayment,
+        /// What the payer was shown for it: a cart that costs anything
+        /// else now is refused.
+        shown: Money,
         method: PaymentMethod,
         idempotency: (String, u64),
         reply: OrderReply,
@@ -135,12 +144,35 @@ impl SharedCarts {
         SharedLineId(self.last_line)
     }
 
-    /// Whether a failed payment of `order_id` can put its lines back: the
-    /// order came from a group's cart and the group has not ended.
-    pub(super) fn restorable(&self, order_id: OrderId) -> bool {
+    /// Whether a declined payment of `order_id` can put its lines back:
+    /// the order came from a group's cart, the group has not ended and its
+    /// payer is still in it (else nobody would pay for them). Answers the
+    /// group and how many lines come back.
+    pub(super) fn restorable(
+        &self,
+        order_id: OrderId,
+        payer: AccountId,
+    ) -> Option<(CartGroupId, usize)> {
+        let (group, lines) = self.orders.get(&order_id)?;
+        let g = self.groups.get(group)?;
+        g.members
+            .iter()
+            .any(|m| m.account == payer)
+            .then_some((*group, lines.len()))
+    }
+
+    /// How many of the order's lines have rows, if the engine knows.
+    pub(super) fn order_lines(&self, order_id: OrderId) -> Option<usize> {
+        self.orders.get(&order_id).map(|(_, lines)| lines.len())
+    }
+
+    /// Lines of `group` inside orders being paid: they may come back, so
+    /// they count as the cart's for its currency and its line limit.
+    fn pending_lines(&self, group: CartGroupId) -> impl Iterator<Item = &SharedCartLine> {
         self.orders
-            .get(&order_id)
-            .is_some_and(|(group, _)| self.groups.contains_key(group))
+            .values()
+            .filter(move |(g, _)| *g == group)
+            .flat_map(|(_, lines)| lines)
     }
 
     /// The order is settled (paid, or cancelled and its units given back).
@@ -170,11 +202,12 @@ impl Engine {
             SharedRequest::Checkout {
                 who,
                 pays_for,
+                shown,
                 method,
                 idempotency,
                 reply,
             } => {
-                self.shared_checkout(who, pays_for, method, idempotency, reply)
+                self.shared_checkout(who, (pays_for, shown), method, idempotency, reply)
                     .await
             }
             SharedRequest::End { group, reply } => {
@@ -263,7 +296,8 @@ impl Engine {
                 if old + quantity > MAX_CLAIM_QUANTITY {
                     return Err(CommerceError::BadQuantity);
                 }
-                if own.is_none() && lines.len() >= MAX_CART_LINES {
+                let pending = self.shared.pending_lines(who.group).count();
+                if own.is_none() && lines.len() + pending >= MAX_CART_LINES {
                     return Err(CommerceError::CartFull);
                 }
                 let info = variant_info(&self.store, &sku)
@@ -273,6 +307,7 @@ impl Engine {
                     .ok_or(CommerceError::UnknownSku)?;
                 if lines
                     .values()
+                    .chain(self.shared.pending_lines(who.group))
                     .any(|l| l.unit_price.currency != info.price.currency)
                 {
                     return Err(CommerceError::CurrencyMismatch);
@@ -323,9 +358,18 @@ impl Engine {
                     } else {
                         0
                     };
+                    // Whoever grows a line pays for it: another member's
+                    // bill only ever grows by their own hand (or their own
+                    // mark), never by someone else's change.
+                    let payer = if quantity > old {
+                        me.clone()
+                    } else {
+                        current.payer.clone()
+                    };
                     let next = SharedCartLine {
                         quantity,
                         held_until_ms: held_until,
+                        payer,
                         ..current.clone()
                     };
                     if !set_line(&self.store, who.group, &next, old)
@@ -353,6 +397,10 @@ impl Engine {
                     .find(|m| m.account == payer)
                     .cloned()
                     .ok_or(CommerceError::PayerNotInGroup)?;
+                // Nobody puts a line on another member's bill.
+                if payer.account != me.account {
+                    return Err(CommerceError::NotYourMark);
+                }
                 let current = lines.get(&line).ok_or(CommerceError::UnknownLine)?;
                 if current.payer == payer {
                     None
@@ -455,17 +503,16 @@ impl Engine {
     async fn shared_checkout(
         &mut self,
         who: Actor,
-        pays_for: SharedPayment,
+        (pays_for, shown): (SharedPayment, Money),
         method: PaymentMethod,
         (key, hash): (String, u64),
         reply: OrderReply,
     ) {
-        if let Err(e) = self.admit(&who) {
-            let _ = reply.send(Err(e));
-            return;
-        }
         // The personal checkout's keys: the same key and request answer the
-        // same order, across restarts too.
+        // same order, across restarts too. Looked up before membership: a
+        // retry is the payer's own order, and after a restart their group
+        // is gone (or re-formed under another id), yet the order may have
+        // been charged and must be settled.
         let id = (who.actor, key);
         if self.keys.contains_key(&id) {
             let _ = reply.send(Err(CommerceError::IdempotencyConflict));
@@ -484,8 +531,16 @@ impl Engine {
             self.replay(who.actor, order_id, spec, reply).await;
             return;
         }
+        // Only a member starts a new checkout.
+        if let Err(e) = self.admit(&who) {
+            let _ = reply.send(Err(e));
+            return;
+        }
         let key = id.1;
-        match self.decide_shared_checkout(&who, pays_for, key, hash).await {
+        match self
+            .decide_shared_checkout(&who, (pays_for, shown), key, hash)
+            .await
+        {
             Ok(order_id) => {
                 self.pay(who.actor, order_id, method.as_str().to_owned(), reply)
                     .await
@@ -501,7 +556,7 @@ impl Engine {
     async fn decide_shared_checkout(
         &mut self,
         who: &Actor,
-        pays_for: SharedPayment,
+        (pays_for, shown): (SharedPayment, Money),
         key: String,
         hash: u64,
     ) -> Result<OrderId, CommerceError> {
@@ -540,11 +595,16 @@ impl Engine {
             return Err(CommerceError::CurrencyMismatch);
         }
         let total = Money::new(priced.values().map(|(q, p)| q * p.minor).sum(), currency);
+        // Another member's change (or a new price) since the payer looked:
+        // they look again rather than pay for what they did not see.
+        if total != shown {
+            return Err(CommerceError::CartChanged);
+        }
         let order_id: OrderId = new_id();
         insert_order(
             &self.store,
             order_id,
-            who.actor,
+            (who.actor, who.group),
             &bought,
             &priced,
             total,
@@ -652,10 +712,15 @@ async fn set_line(
         .bind(line.payer.account.0 as i64)
         .bind(line.payer.name.as_str())
     } else {
-        sqlx::query("UPDATE shared_cart_lines SET quantity = $1, held_until = $2 WHERE id = $3")
-            .bind(line.quantity)
-            .bind(line.held_until_ms)
-            .bind(line.id.0)
+        sqlx::query(
+            "UPDATE shared_cart_lines SET quantity = $1, held_until = $2, payer = $3, \
+             payer_name = $4 WHERE id = $5",
+        )
+        .bind(line.quantity)
+        .bind(line.held_until_ms)
+        .bind(line.payer.account.0 as i64)
+        .bind(line.payer.name.as_str())
+        .bind(line.id.0)
     };
     query.execute(&mut *tx).await?;
     tx.commit().await?;
@@ -709,7 +774,7 @@ async fn release_lines(
 async fn insert_order(
     store: &Store,
     order_id: OrderId,
-    buyer: AccountId,
+    (buyer, group): (AccountId, CartGroupId),
     bought: &[SharedCartLine],
     priced: &BTreeMap<Sku, (i64, Money)>,
     total: Money,
@@ -744,11 +809,24 @@ async fn insert_order(
         .await?;
     }
     for line in bought {
-        sqlx::query("UPDATE shared_cart_lines SET order_id = $1 WHERE id = $2")
-            .bind(order_id.get())
-            .bind(line.id.0)
-            .execute(&mut *tx)
-            .await?;
+        // Only a line still in this group's cart: one the store holds
+        // otherwise is not the engine's to sell, and nothing is written.
+        let marked = sqlx::query(
+            "UPDATE shared_cart_lines SET order_id = $1 \
+             WHERE id = $2 AND order_id IS NULL AND group_id = $3",
+        )
+        .bind(order_id.get())
+        .bind(line.id.0)
+        .bind(group.0 as i64)
+        .execute(&mut *tx)
+        .await?;
+        if marked.rows_affected() != 1 {
+            tx.rollback().await?;
+            return Err(StoreError::Corrupt(format!(
+                "shared-cart line {} is not in group {group}'s cart",
+                line.id
+            )));
+        }
     }
     tx.commit().await?;
     Ok(())
@@ -757,21 +835,45 @@ async fn insert_order(
 /// A cancelled shared-cart order's lines, inside its cancelling
 /// transaction: back in the cart (unmarked, held again), or gone when the
 /// units go elsewhere (to stock, the group having ended).
+///
+/// Exactly the rows expected must change (`rows`, when the engine knows how
+/// many; after a restart it does not, and they only go): otherwise the
+/// store disagrees with the engine, an error rolls the whole cancellation
+/// back (the transaction is dropped uncommitted), and the order stays
+/// pending.
 pub(super) async fn release_order_lines(
     tx: &mut Transaction<'_, Any>,
     order_id: OrderId,
     release: Release,
+    rows: Option<usize>,
 ) -> Result<(), StoreError> {
-    let query = match release {
-        Release::SharedCart { held_until } => sqlx::query(
-            "UPDATE shared_cart_lines SET order_id = NULL, held_until = $1 WHERE order_id = $2",
-        )
-        .bind(held_until)
-        .bind(order_id.get()),
-        _ => sqlx::query("DELETE FROM shared_cart_lines WHERE order_id = $1").bind(order_id.get()),
+    let (query, expected) = match release {
+        Release::SharedCart {
+            held_until,
+            group,
+            lines,
+        } => (
+            sqlx::query(
+                "UPDATE shared_cart_lines SET order_id = NULL, held_until = $1 \
+                 WHERE order_id = $2 AND group_id = $3",
+            )
+            .bind(held_until)
+            .bind(order_id.get())
+            .bind(group.0 as i64),
+            Some(lines),
+        ),
+        _ => (
+            sqlx::query("DELETE FROM shared_cart_lines WHERE order_id = $1").bind(order_id.get()),
+            rows,
+        ),
     };
-    query.execute(&mut **tx).await?;
-    Ok(())
+    let changed = query.execute(&mut **tx).await?.rows_affected();
+    match expected {
+        Some(n) if n as u64 != changed => Err(StoreError::Corrupt(format!(
+            "order {order_id} has {changed} shared-cart rows, not {n}"
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// At start: groups ended with the last process, so every line in a cart
@@ -858,14 +960,17 @@ impl CommerceHandle {
     }
 
     /// Makes an order of the lines marked as the actor's (or of every
-    /// line) and pays it. The same key with the same request answers the
-    /// same order; with another request, `IdempotencyConflict`.
+    /// line) and pays it, if they cost what the actor was `shown`
+    /// (`CartChanged` otherwise). The same key with the same request
+    /// answers the same order; with another request, `IdempotencyConflict`.
+    /// A retry of a checkout already made needs no group: with an empty
+    /// member list, only such a retry gets through.
     pub async fn checkout_shared_cart(
         &self,
         group: CartGroupId,
         actor: AccountId,
         members: Vec<GroupMember>,
-        pays_for: SharedPayment,
+        (pays_for, shown): (SharedPayment, Money),
         method: PaymentMethod,
         idempotency: (String, u64),
     ) -> Result<OrderRecord, CommerceError> {
@@ -874,6 +979,7 @@ impl CommerceHandle {
             Request::SharedCart(SharedRequest::Checkout {
                 who,
                 pays_for,
+                shown,
                 method,
                 idempotency,
                 reply,
@@ -922,7 +1028,7 @@ impl CommerceHandle {
         group: CartGroupId,
         actor: AccountId,
         members: Vec<GroupMember>,
-        pays_for: SharedPayment,
+        (pays_for, shown): (SharedPayment, Money),
         method: PaymentMethod,
         idempotency: (String, u64),
     ) -> Result<oneshot::Receiver<Result<OrderRecord, CommerceError>>, CommerceError> {
@@ -931,11 +1037,27 @@ impl CommerceHandle {
             Request::SharedCart(SharedRequest::Checkout {
                 who,
                 pays_for,
+                shown,
                 method,
                 idempotency,
                 reply,
             })
         })
+    }
+
+    /// For the room loop, for a sender in no group (after a restart, say):
+    /// a shared checkout that can only be a retry of one already made.
+    /// With nobody in the group, `admit` refuses anything new.
+    pub fn try_replay_shared_checkout(
+        &self,
+        actor: AccountId,
+        pays_for: (SharedPayment, Money),
+        method: PaymentMethod,
+        idempotency: (String, u64),
+    ) -> Result<oneshot::Receiver<Result<OrderRecord, CommerceError>>, CommerceError> {
+        // No group exists for it; the id is never looked at.
+        let nowhere = CartGroupId(0);
+        self.try_checkout_shared_cart(nowhere, actor, Vec::new(), pays_for, method, idempotency)
     }
 
     /// For the room loop: [`CommerceHandle::end_shared_cart`] without waiting.

@@ -7,9 +7,10 @@ use super::*;
 use crate::clock::ManualClock;
 use crate::store::Store;
 use crate::store::tests::stores;
+use std::sync::Arc;
 use std::time::Duration;
-use vitrine_shared::DisplayName;
 use vitrine_shared::protocol::{CartGroupId, SharedCartChange, SharedLineId, SharedPayment};
+use vitrine_shared::{DisplayName, Money};
 
 const GROUP: CartGroupId = CartGroupId(0xfeed_0000_0000_0001);
 const ADA: AccountId = AccountId(1);
@@ -46,23 +47,136 @@ async fn news(
     events: &mut tokio::sync::broadcast::Receiver<CommerceEvent>,
     want: SharedCartChange,
 ) -> (Vec<AccountId>, Vec<SharedCartLine>) {
+    use tokio::sync::broadcast::error::RecvError;
     tokio::time::timeout(Duration::from_secs(10), async {
         loop {
-            if let Ok(CommerceEvent::SharedCartChanged {
-                group,
-                members,
-                lines,
-                change,
-            }) = events.recv().await
-                && change == want
-            {
-                assert_eq!(group, GROUP);
-                return (members, lines);
+            match events.recv().await {
+                Ok(CommerceEvent::SharedCartChanged {
+                    group,
+                    members,
+                    lines,
+                    change,
+                }) if change == want => {
+                    assert_eq!(group, GROUP);
+                    return (members, lines);
+                }
+                // A stopped engine says no more: waiting would spin.
+                Err(RecvError::Closed) => panic!("the engine stopped before any {want:?} news"),
+                Ok(_) | Err(RecvError::Lagged(_)) => {}
             }
         }
     })
     .await
     .unwrap_or_else(|_| panic!("no {want:?} news"))
+}
+
+/// Waits until the engine behind `events` has stopped (its news ends).
+async fn stopped(mut events: tokio::sync::broadcast::Receiver<CommerceEvent>) {
+    use tokio::sync::broadcast::error::RecvError;
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while !matches!(events.recv().await, Err(RecvError::Closed)) {}
+    })
+    .await
+    .expect("the engine stopped");
+}
+
+/// A provider the test steers: authorizations wait for `open` permits (one
+/// each), and a capture can succeed at the provider while the answer is
+/// lost on the way back (`lose`), as a timeout in flight would.
+struct Steered {
+    inner: TestGateway,
+    open: tokio::sync::Semaphore,
+    lose: std::sync::Mutex<Vec<PaymentError>>,
+}
+
+impl Steered {
+    fn new(open: usize) -> Arc<Steered> {
+        Arc::new(Steered {
+            inner: TestGateway::default(),
+            open: tokio::sync::Semaphore::new(open),
+            lose: std::sync::Mutex::new(Vec::new()),
+        })
+    }
+}
+
+impl PaymentGateway for Steered {
+    fn authorize<'a>(
+        &'a self,
+        key: &'a str,
+        amount: Money,
+        method: &'a str,
+    ) -> BoxFuture<'a, Result<String, PaymentError>> {
+        Box::pin(async move {
+            self.open.acquire().await.expect("open").forget();
+            self.inner.authorize(key, amount, method).await
+        })
+    }
+
+    fn capture<'a>(
+        &'a self,
+        key: &'a str,
+        authorization: &'a str,
+    ) -> BoxFuture<'a, Result<(), PaymentError>> {
+        Box::pin(async move {
+            self.inner.capture(key, authorization).await?;
+            match self.lose.lock().unwrap().pop() {
+                Some(lost) => Err(lost),
+                None => Ok(()),
+            }
+        })
+    }
+
+    fn refund<'a>(
+        &'a self,
+        key: &'a str,
+        authorization: &'a str,
+        amount: Money,
+    ) -> BoxFuture<'a, Result<(), PaymentError>> {
+        self.inner.refund(key, authorization, amount)
+    }
+}
+
+async fn steered_engine(store: &Store, gateway: Arc<Steered>) -> CommerceHandle {
+    spawn(
+        store.clone(),
+        store.clock().clone(),
+        gateway,
+        EngineSettings::default(),
+    )
+    .await
+    .unwrap()
+}
+
+/// Waits until `buyer` has an order (a checkout sent without waiting).
+async fn ordered(shop: &CommerceHandle, buyer: AccountId) {
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while shop.orders(buyer).await.unwrap().is_empty() {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .expect("the order was made");
+}
+
+/// What `who` is shown to pay for `pays_for` in `group`'s cart now, worked
+/// out as a client does it (`SharedCartNet::to_pay`).
+async fn shown(
+    shop: &CommerceHandle,
+    group: CartGroupId,
+    who: AccountId,
+    pays_for: SharedPayment,
+) -> (SharedPayment, Money) {
+    let lines = shop.shared_cart(group, ADA, members()).await.unwrap();
+    (pays_for, total_of(&lines, who, pays_for))
+}
+
+fn total_of(lines: &[SharedCartLine], who: AccountId, pays_for: SharedPayment) -> Money {
+    let minor = lines
+        .iter()
+        .filter(|l| pays_for == SharedPayment::Everyone || l.payer.account == who)
+        .map(|l| l.unit_price.minor * l.quantity)
+        .sum();
+    Money::new(minor, vitrine_shared::Currency::EUR)
 }
 
 /// (sku, quantity, added by, payer) of each line, in line order.
@@ -154,10 +268,11 @@ async fn two_members_add_change_and_remove_lines_and_see_who_added_what() {
             )
             .await
             .unwrap();
+        // Bob grew Ada's line: it is on his bill now, not hers.
         assert_eq!(
             summary(&lines),
             [
-                (MUG.into(), 4, "Ada".into(), "Ada".into()),
+                (MUG.into(), 4, "Ada".into(), "Bob".into()),
                 (MUG.into(), 1, "Bob".into(), "Bob".into()),
             ]
         );
@@ -268,7 +383,7 @@ async fn split_checkout_makes_an_order_each_and_pay_for_everyone_one() {
                 GROUP,
                 ADA,
                 members(),
-                SharedPayment::Mine,
+                shown(&shop, GROUP, ADA, SharedPayment::Mine).await,
                 card(cards::APPROVED),
                 key("split-a", 1),
             )
@@ -300,7 +415,7 @@ async fn split_checkout_makes_an_order_each_and_pay_for_everyone_one() {
                     GROUP,
                     ADA,
                     members(),
-                    SharedPayment::Mine,
+                    shown(&shop, GROUP, ADA, SharedPayment::Mine).await,
                     card(cards::APPROVED),
                     key("split-a", 1),
                 )
@@ -314,7 +429,7 @@ async fn split_checkout_makes_an_order_each_and_pay_for_everyone_one() {
                 GROUP,
                 ADA,
                 members(),
-                SharedPayment::Everyone,
+                shown(&shop, GROUP, ADA, SharedPayment::Everyone).await,
                 card(cards::APPROVED),
                 key("split-a", 2),
             )
@@ -326,7 +441,7 @@ async fn split_checkout_makes_an_order_each_and_pay_for_everyone_one() {
                 GROUP,
                 BOB,
                 members(),
-                SharedPayment::Mine,
+                shown(&shop, GROUP, BOB, SharedPayment::Mine).await,
                 card(cards::APPROVED),
                 key("split-b", 1),
             )
@@ -360,7 +475,7 @@ async fn split_checkout_makes_an_order_each_and_pay_for_everyone_one() {
                 GROUP,
                 BOB,
                 members(),
-                SharedPayment::Everyone,
+                shown(&shop, GROUP, BOB, SharedPayment::Everyone).await,
                 card(cards::APPROVED),
                 key("all", 1),
             )
@@ -413,7 +528,7 @@ async fn one_members_decline_leaves_the_others_order_and_their_own_lines() {
                 GROUP,
                 ADA,
                 members(),
-                SharedPayment::Mine,
+                shown(&shop, GROUP, ADA, SharedPayment::Mine).await,
                 card(cards::APPROVED),
                 key("a", 1),
             )
@@ -424,7 +539,7 @@ async fn one_members_decline_leaves_the_others_order_and_their_own_lines() {
                 GROUP,
                 BOB,
                 members(),
-                SharedPayment::Mine,
+                shown(&shop, GROUP, BOB, SharedPayment::Mine).await,
                 card(cards::DECLINED),
                 key("b", 1),
             )
@@ -463,7 +578,7 @@ async fn one_members_decline_leaves_the_others_order_and_their_own_lines() {
                 GROUP,
                 BOB,
                 members(),
-                SharedPayment::Mine,
+                shown(&shop, GROUP, BOB, SharedPayment::Mine).await,
                 card(cards::DECLINED),
                 key("b", 1),
             )
@@ -476,7 +591,7 @@ async fn one_members_decline_leaves_the_others_order_and_their_own_lines() {
                 GROUP,
                 BOB,
                 members(),
-                SharedPayment::Mine,
+                shown(&shop, GROUP, BOB, SharedPayment::Mine).await,
                 card(cards::APPROVED),
                 key("b-again", 2),
             )
@@ -550,6 +665,12 @@ stock = 10
                 SharedEdit::Mark { line, payer: CARL },
                 CommerceError::PayerNotInGroup,
             ),
+            // Ada's line stays on Ada's bill unless she says otherwise.
+            (
+                BOB,
+                SharedEdit::Mark { line, payer: ADA },
+                CommerceError::NotYourMark,
+            ),
             (BOB, add("dollar-mug", 1), CommerceError::CurrencyMismatch),
         ];
         for (actor, edit, error) in refused {
@@ -577,7 +698,7 @@ stock = 10
                 GROUP,
                 actor,
                 members(),
-                pays_for,
+                (pays_for, Money::new(0, vitrine_shared::Currency::EUR)),
                 card(cards::APPROVED),
                 key(k, 9),
             )
@@ -595,7 +716,10 @@ stock = 10
                 CartGroupId(5),
                 BOB,
                 members(),
-                SharedPayment::Everyone,
+                (
+                    SharedPayment::Everyone,
+                    Money::new(0, vitrine_shared::Currency::EUR),
+                ),
                 card(cards::APPROVED),
                 key("e", 9),
             )
@@ -656,11 +780,17 @@ async fn a_full_shared_cart_takes_no_new_line() {
 async fn ending_the_group_and_restarting_return_every_unit() {
     for (store, _dir) in stores().await {
         seeded(&store).await;
-        let settings = EngineSettings {
-            payment_timeout: Duration::from_secs(60),
-            ..EngineSettings::default()
-        };
-        let (first, _) = engine(&store, settings).await;
+        // The provider answers nothing before the caller gives up.
+        let mut slow = TestGateway::default();
+        slow.hang = Duration::from_millis(100);
+        let first = spawn(
+            store.clone(),
+            store.clock().clone(),
+            Arc::new(slow),
+            EngineSettings::default(),
+        )
+        .await
+        .unwrap();
         let (mug0, serum0) = (stock(&store, MUG).await, stock(&store, SERUM).await);
 
         // The group ends: every unit back, every member told.
@@ -683,8 +813,9 @@ async fn ending_the_group_and_restarting_return_every_unit() {
         assert_eq!(held(&store, MUG).await, (0, 0));
         assert_eq!(first.end_shared_cart(GROUP).await, Ok(0), "ended once");
 
-        // A restart: lines in the cart go back; a line in an order being
-        // paid stays with it, and a retry finishes that order once.
+        // A restart: lines in the cart go back; a line in an order whose
+        // payment got no answer stays with it, and a retry finishes that
+        // order once.
         first
             .edit_shared_cart(GROUP, ADA, members(), add(MUG, 3))
             .await
@@ -693,25 +824,26 @@ async fn ending_the_group_and_restarting_return_every_unit() {
             .edit_shared_cart(GROUP, BOB, members(), add(SERUM, 1))
             .await
             .unwrap();
-        let stuck = first
-            .try_checkout_shared_cart(
-                GROUP,
-                BOB,
-                members(),
-                SharedPayment::Mine,
-                card(cards::NO_ANSWER),
-                key("r", 7),
-            )
-            .unwrap();
-        tokio::time::timeout(Duration::from_secs(10), async {
-            while first.orders(BOB).await.unwrap().is_empty() {
-                tokio::task::yield_now().await;
-            }
-        })
-        .await
-        .expect("the order was made");
+        let bobs = shown(&first, GROUP, BOB, SharedPayment::Mine).await;
+        assert_eq!(
+            first
+                .checkout_shared_cart(
+                    GROUP,
+                    BOB,
+                    members(),
+                    bobs,
+                    card(cards::NO_ANSWER),
+                    key("r", 7),
+                )
+                .await,
+            Err(CommerceError::PaymentTimeout)
+        );
         assert_eq!(held(&store, MUG).await, (3, 0));
         assert_eq!(held(&store, SERUM).await, (0, 1));
+        // The process ends: the engine stops before the next one starts.
+        let news_of_first = first.subscribe();
+        drop(first);
+        stopped(news_of_first).await;
 
         let (second, gateway) = engine(&store, EngineSettings::default()).await;
         assert_eq!(stock(&store, MUG).await, mug0, "the cart's units are back");
@@ -728,18 +860,46 @@ async fn ending_the_group_and_restarting_return_every_unit() {
                 .unwrap()
                 .is_empty()
         );
+        // Groups died with the process: Bob is in none (the room sends no
+        // members) or in a new party. Either way his retry finds his order.
         let order = second
             .checkout_shared_cart(
-                GROUP,
+                CartGroupId(77),
                 BOB,
-                members(),
-                SharedPayment::Mine,
+                vec![],
+                bobs,
                 card(cards::APPROVED),
                 key("r", 7),
             )
             .await
             .unwrap();
         assert_eq!(order.status, "paid");
+        let again = second
+            .checkout_shared_cart(
+                CartGroupId(78),
+                BOB,
+                vec![member(BOB, "Bob")],
+                bobs,
+                card(cards::APPROVED),
+                key("r", 7),
+            )
+            .await
+            .unwrap();
+        assert_eq!(again.id, order.id);
+        // With no group, only a replay gets through: a new key starts nothing.
+        assert_eq!(
+            second
+                .checkout_shared_cart(
+                    CartGroupId(77),
+                    BOB,
+                    vec![],
+                    (SharedPayment::Everyone, bobs.1),
+                    card(cards::APPROVED),
+                    key("r-new", 8),
+                )
+                .await,
+            Err(CommerceError::NotGroupMember)
+        );
         assert_eq!(
             second.orders(BOB).await.unwrap().len(),
             1,
@@ -748,6 +908,382 @@ async fn ending_the_group_and_restarting_return_every_unit() {
         assert_eq!(gateway.captured(), 1);
         assert_eq!(total_units(&store, MUG).await, mug0);
         assert_eq!(total_units(&store, SERUM).await, serum0);
-        drop(stuck);
+    }
+}
+
+/// The provider took the money but its answer was lost: the order stays
+/// pending with its lines (not back in the cart, where they could be
+/// bought again), and the retry with the same key settles it, charged once.
+#[tokio::test]
+async fn a_payment_without_an_answer_keeps_its_order_and_the_retry_settles_it() {
+    for (store, _dir) in stores().await {
+        seeded(&store).await;
+        let gateway = Steered::new(1_000);
+        let shop = steered_engine(&store, gateway.clone()).await;
+        let (mug0, serum0) = (stock(&store, MUG).await, stock(&store, SERUM).await);
+        shop.edit_shared_cart(GROUP, ADA, members(), add(MUG, 2))
+            .await
+            .unwrap();
+        shop.edit_shared_cart(GROUP, BOB, members(), add(SERUM, 1))
+            .await
+            .unwrap();
+        let lost = [
+            (ADA, PaymentError::Timeout),
+            (BOB, PaymentError::Unavailable("reset by peer".into())),
+        ];
+        for (who, error) in lost {
+            gateway.lose.lock().unwrap().push(error);
+            let k = key(&format!("lost-{who}"), 1);
+            let seen = shown(&shop, GROUP, who, SharedPayment::Mine).await;
+            assert_eq!(
+                shop.checkout_shared_cart(
+                    GROUP,
+                    who,
+                    members(),
+                    seen,
+                    card(cards::APPROVED),
+                    k.clone(),
+                )
+                .await,
+                Err(CommerceError::PaymentTimeout)
+            );
+            let orders = shop.orders(who).await.unwrap();
+            assert_eq!(orders.len(), 1);
+            assert_eq!(orders[0].status, "pending", "not known to have failed");
+            let cart = shop.shared_cart(GROUP, ADA, members()).await.unwrap();
+            assert!(
+                !cart.iter().any(|l| l.payer.account == who),
+                "{who}'s lines stay with the order: {cart:?}"
+            );
+            // The retry settles the order the provider already charged.
+            let paid = shop
+                .checkout_shared_cart(GROUP, who, members(), seen, card(cards::APPROVED), k)
+                .await
+                .unwrap();
+            assert_eq!((paid.id, paid.status.as_str()), (orders[0].id, "paid"));
+        }
+        assert_eq!(gateway.inner.captured(), 2, "each charged once");
+        assert!(
+            shop.shared_cart(GROUP, ADA, members())
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(held(&store, MUG).await, (0, 2));
+        assert_eq!(total_units(&store, MUG).await, mug0);
+        assert_eq!(total_units(&store, SERUM).await, serum0);
+    }
+}
+
+/// A declined order's lines come back only where they fit: lines in a
+/// pending order count towards the cart's currency and its line limit,
+/// and a payer who left the group gets nothing back in it (stock does).
+#[tokio::test]
+async fn a_decline_restores_only_lines_that_still_fit() {
+    for (store, _dir) in stores().await {
+        seeded(&store).await;
+        let usd = crate::catalog::parse_catalog(
+            r#"
+currency = "USD"
+[[products]]
+id = "dollar-mug"
+name = "Dollar Mug"
+category = "home"
+description = "A mug priced in dollars."
+price = "9.00"
+model = "models/stoneware-mug.glb"
+[[products.variants]]
+sku = "dollar-mug"
+stock = 10
+"#,
+        )
+        .unwrap();
+        store.import_catalog(&usd).await.unwrap();
+        // Authorizations wait until the test lets them through.
+        let gateway = Steered::new(0);
+        let shop = steered_engine(&store, gateway.clone()).await;
+        let (mug0, serum0) = (stock(&store, MUG).await, stock(&store, SERUM).await);
+
+        // Bob's euro line is in an order being paid; the cart looks empty.
+        shop.edit_shared_cart(GROUP, BOB, members(), add(MUG, 1))
+            .await
+            .unwrap();
+        let paying = shop
+            .try_checkout_shared_cart(
+                GROUP,
+                BOB,
+                members(),
+                shown(&shop, GROUP, BOB, SharedPayment::Mine).await,
+                card(cards::DECLINED),
+                key("b", 1),
+            )
+            .unwrap();
+        ordered(&shop, BOB).await;
+        assert_eq!(
+            shop.edit_shared_cart(GROUP, ADA, members(), add("dollar-mug", 1))
+                .await,
+            Err(CommerceError::CurrencyMismatch),
+            "the line in the order is still the cart's currency"
+        );
+        // The cart's line limit counts it too.
+        let crowd: Vec<GroupMember> = (1..=MAX_CART_LINES as u64 + 1)
+            .map(|i| member(AccountId(i), &format!("Member {i}")))
+            .collect();
+        for m in &crowd[2..=MAX_CART_LINES] {
+            shop.edit_shared_cart(GROUP, m.account, crowd.clone(), add(SERUM, 1))
+                .await
+                .unwrap();
+        }
+        assert_eq!(
+            shop.edit_shared_cart(GROUP, ADA, crowd.clone(), add(SERUM, 1))
+                .await,
+            Err(CommerceError::CartFull)
+        );
+        gateway.open.add_permits(1);
+        assert!(matches!(
+            paying.await.unwrap(),
+            Err(CommerceError::PaymentDeclined { .. })
+        ));
+        let cart = shop.shared_cart(GROUP, ADA, crowd.clone()).await.unwrap();
+        assert_eq!(cart.len(), MAX_CART_LINES, "back, and no more than fit");
+        assert!(
+            cart.iter()
+                .all(|l| l.unit_price.currency == cart[0].unit_price.currency)
+        );
+        shop.end_shared_cart(GROUP).await.unwrap();
+
+        // Bob leaves while his order is paid: its units go to stock.
+        shop.edit_shared_cart(GROUP, BOB, members(), add(MUG, 2))
+            .await
+            .unwrap();
+        let paying = shop
+            .try_checkout_shared_cart(
+                GROUP,
+                BOB,
+                members(),
+                shown(&shop, GROUP, BOB, SharedPayment::Mine).await,
+                card(cards::DECLINED),
+                key("b-left", 1),
+            )
+            .unwrap();
+        tokio::time::timeout(Duration::from_secs(10), async {
+            while shop.orders(BOB).await.unwrap().len() < 2 {
+                tokio::task::yield_now().await;
+            }
+        })
+        .await
+        .expect("the order was made");
+        let just_ada = vec![member(ADA, "Ada")];
+        shop.shared_cart(GROUP, ADA, just_ada.clone())
+            .await
+            .unwrap();
+        gateway.open.add_permits(1);
+        assert!(matches!(
+            paying.await.unwrap(),
+            Err(CommerceError::PaymentDeclined { .. })
+        ));
+        assert!(
+            shop.shared_cart(GROUP, ADA, just_ada)
+                .await
+                .unwrap()
+                .is_empty(),
+            "nothing comes back for a payer who left"
+        );
+        assert_eq!(stock(&store, MUG).await, mug0);
+        assert_eq!(held(&store, MUG).await, (0, 0));
+        assert_eq!(total_units(&store, SERUM).await, serum0);
+    }
+}
+
+/// The rows a checkout marks, and a decline puts back, are the ones it
+/// meant: if the store disagrees, nothing is written and nobody is charged.
+#[tokio::test]
+async fn orders_mark_and_release_exactly_their_own_rows() {
+    for (store, _dir) in stores().await {
+        seeded(&store).await;
+        let gateway = Steered::new(0);
+        let shop = steered_engine(&store, gateway.clone()).await;
+        let lines = shop
+            .edit_shared_cart(GROUP, ADA, members(), add(MUG, 2))
+            .await
+            .unwrap();
+        // The row was taken by another order behind the engine's back.
+        sqlx::query("UPDATE shared_cart_lines SET order_id = 1 WHERE id = $1")
+            .bind(lines[0].id.0)
+            .execute(store.pool())
+            .await
+            .unwrap();
+        // No authorization may pass: a payment would wait here for ever.
+        let refused = tokio::time::timeout(
+            Duration::from_secs(10),
+            shop.checkout_shared_cart(
+                GROUP,
+                ADA,
+                members(),
+                shown(&shop, GROUP, ADA, SharedPayment::Mine).await,
+                card(cards::APPROVED),
+                key("a", 1),
+            ),
+        )
+        .await;
+        assert_eq!(refused, Ok(Err(CommerceError::Storage)));
+        assert!(
+            shop.orders(ADA).await.unwrap().is_empty(),
+            "no order written"
+        );
+        assert_eq!(gateway.inner.authorized(), 0, "nobody charged");
+
+        // A decline whose rows are gone restores nothing that is not there.
+        shop.edit_shared_cart(GROUP, BOB, members(), add(SERUM, 1))
+            .await
+            .unwrap();
+        let paying = shop
+            .try_checkout_shared_cart(
+                GROUP,
+                BOB,
+                members(),
+                shown(&shop, GROUP, BOB, SharedPayment::Mine).await,
+                card(cards::DECLINED),
+                key("b", 1),
+            )
+            .unwrap();
+        ordered(&shop, BOB).await;
+        sqlx::query("DELETE FROM shared_cart_lines WHERE order_id IS NOT NULL AND sku = $1")
+            .bind(SERUM)
+            .execute(store.pool())
+            .await
+            .unwrap();
+        gateway.open.add_permits(1);
+        assert_eq!(paying.await.unwrap(), Err(CommerceError::Storage));
+        assert_eq!(shop.orders(BOB).await.unwrap()[0].status, "pending");
+        let cart = shop.shared_cart(GROUP, BOB, members()).await.unwrap();
+        assert!(
+            !cart.iter().any(|l| l.sku.as_str() == SERUM),
+            "no line without its row: {cart:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn news_ends_when_the_engine_stops() {
+    let (events, listener) = tokio::sync::broadcast::channel(4);
+    drop(events);
+    let mut listener = listener;
+    let waited = tokio::spawn(async move {
+        news(&mut listener, SharedCartChange::Updated).await;
+    });
+    let ended = tokio::time::timeout(Duration::from_secs(5), waited).await;
+    assert!(
+        matches!(ended, Ok(Err(ref e)) if e.is_panic()),
+        "the helper gives up at once: {ended:?}"
+    );
+}
+
+/// Nobody pays for what they did not see: growing a line another member
+/// pays for puts it on the grower's bill, and a checkout naming a total
+/// that is no longer the cart's is refused, typed, and charges nothing.
+#[tokio::test]
+async fn a_checkout_pays_only_what_its_payer_was_shown() {
+    for (store, _dir) in stores().await {
+        seeded(&store).await;
+        let (shop, gateway) = engine(&store, EngineSettings::default()).await;
+        shop.edit_shared_cart(GROUP, ADA, members(), add(SERUM, 1))
+            .await
+            .unwrap();
+        let lines = shop
+            .edit_shared_cart(GROUP, ADA, members(), add(MUG, 1))
+            .await
+            .unwrap();
+        let adas_mug = line_of(&lines, MUG, ADA);
+        let adas_look = shown(&shop, GROUP, ADA, SharedPayment::Mine).await;
+
+        // Bob wants more mugs than Ada chose: they are his to pay for.
+        let lines = shop
+            .edit_shared_cart(
+                GROUP,
+                BOB,
+                members(),
+                SharedEdit::Set {
+                    line: adas_mug,
+                    quantity: 3,
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            summary(&lines),
+            [
+                (SERUM.into(), 1, "Ada".into(), "Ada".into()),
+                (MUG.into(), 3, "Ada".into(), "Bob".into()),
+            ]
+        );
+        // Ada pays what she saw or nothing.
+        assert_eq!(
+            shop.checkout_shared_cart(
+                GROUP,
+                ADA,
+                members(),
+                adas_look,
+                card(cards::APPROVED),
+                key("a", 1),
+            )
+            .await,
+            Err(CommerceError::CartChanged)
+        );
+        assert!(shop.orders(ADA).await.unwrap().is_empty());
+        assert_eq!(gateway.authorized(), 0);
+        let adas = shop
+            .checkout_shared_cart(
+                GROUP,
+                ADA,
+                members(),
+                shown(&shop, GROUP, ADA, SharedPayment::Mine).await,
+                card(cards::APPROVED),
+                key("a", 2),
+            )
+            .await
+            .unwrap();
+        let bought: Vec<_> = adas
+            .lines
+            .iter()
+            .map(|l| (l.sku.to_string(), l.quantity))
+            .collect();
+        assert_eq!(bought, [(SERUM.into(), 1)]);
+
+        // Paying for everyone: a line added after Bob looked is not his.
+        let bobs_look = shown(&shop, GROUP, BOB, SharedPayment::Everyone).await;
+        shop.edit_shared_cart(GROUP, ADA, members(), add(SERUM, 2))
+            .await
+            .unwrap();
+        assert_eq!(
+            shop.checkout_shared_cart(
+                GROUP,
+                BOB,
+                members(),
+                bobs_look,
+                card(cards::APPROVED),
+                key("b", 1),
+            )
+            .await,
+            Err(CommerceError::CartChanged)
+        );
+        assert!(shop.orders(BOB).await.unwrap().is_empty());
+        assert_eq!(
+            shop.shared_cart(GROUP, ADA, members()).await.unwrap().len(),
+            2
+        );
+        let all = shop
+            .checkout_shared_cart(
+                GROUP,
+                BOB,
+                members(),
+                shown(&shop, GROUP, BOB, SharedPayment::Everyone).await,
+                card(cards::APPROVED),
+                key("b", 2),
+            )
+            .await
+            .unwrap();
+        assert_eq!(all.status, "paid");
+        assert_eq!(gateway.captured(), 2);
     }
 }

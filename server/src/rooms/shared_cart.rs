@@ -9,7 +9,10 @@
 //! [`CartGroupSet`] names a group and its members (sent whenever they
 //! change); [`CartGroupEnded`] ends it, and the engine returns its units to
 //! stock. A command from someone in no group is refused, typed, and never
-//! reaches the engine; the engine refuses anyone outside the list too.
+//! reaches the engine (the engine refuses anyone outside the list too),
+//! but for a checkout: that goes on as a retry only, since after a restart
+//! nobody is in a group yet and a payer must still settle an order the
+//! provider may have charged.
 
 use super::inbox::CommandReceived;
 use super::membership::{Member, clients_of};
@@ -59,7 +62,8 @@ impl SharedCartGroups {
         Some((group, self.groups.get(&group)?.as_slice()))
     }
 
-    /// Answers who was in the group and is no longer.
+    /// Answers who was in the group and is no longer. A group of nobody is
+    /// forgotten, not kept empty.
     fn set(&mut self, group: CartGroupId, members: Vec<GroupMember>) -> Vec<AccountId> {
         let mut left = Vec::new();
         self.member_of.retain(|account, g| {
@@ -72,7 +76,11 @@ impl SharedCartGroups {
         for m in &members {
             self.member_of.insert(m.account, group);
         }
-        self.groups.insert(group, members);
+        if members.is_empty() {
+            self.groups.remove(&group);
+        } else {
+            self.groups.insert(group, members);
+        }
         left
     }
 
@@ -182,10 +190,11 @@ fn reject(server: &mut RenetServer, client: ClientId, why: ShopRefusal) {
 }
 
 /// A shared checkout's key is its request id, apart from the personal
-/// checkout's; the hash covers the rest (the group included), so reusing
-/// an id for another purchase is caught.
-fn checkout_idempotency(group: CartGroupId, command: &SharedCheckoutCommand) -> (String, u64) {
-    let body = encode(&(group, &command.pays_for, &command.payment)).unwrap_or_default();
+/// checkout's; the hash covers the rest, so reusing an id for another
+/// purchase is caught. Not the group: a retry after a restart finds the
+/// party re-formed under another id, or none, and is the same purchase.
+fn checkout_idempotency(command: &SharedCheckoutCommand) -> (String, u64) {
+    let body = encode(&(&command.pays_for, &command.payment, &command.shown)).unwrap_or_default();
     let digest = Sha256::digest(&body);
     let hash = u64::from_be_bytes(digest[..8].try_into().expect("8 bytes"));
     (format!("room-shared:{}", command.request_id), hash)
@@ -245,12 +254,42 @@ fn queue_shared_cart_commands(
         };
         // Identity from the transport; the group from the party plugin.
         let (actor, client) = (member.info.account, member.client);
+        let commerce = &link.commerce;
+        if let SharedCartCommand::Checkout(checkout) = command {
+            let idempotency = checkout_idempotency(checkout);
+            let pays_for = (checkout.pays_for, checkout.shown);
+            let payment = checkout.payment.clone();
+            let queued = match groups.group_of(actor) {
+                Some((group, in_group)) => commerce.try_checkout_shared_cart(
+                    group,
+                    actor,
+                    in_group.to_vec(),
+                    pays_for,
+                    payment,
+                    idempotency,
+                ),
+                // In no group: it can only be a retry of a checkout made.
+                None => commerce.try_replay_shared_checkout(actor, pays_for, payment, idempotency),
+            };
+            match queued {
+                Ok(answer) => link
+                    .checkouts
+                    .push((checkout.request_id, Awaited { client, answer })),
+                Err(e) => {
+                    let failed = CommerceEventNet::CheckoutFailed {
+                        request_id: checkout.request_id,
+                        reason: e.refusal().shop,
+                    };
+                    send_event(&mut server, client, &ServerMessage::Commerce(failed));
+                }
+            }
+            continue;
+        }
         let Some((group, in_group)) = groups.group_of(actor) else {
             reject(&mut server, client, ShopRefusal::NotGroupMember);
             continue;
         };
         let in_group = in_group.to_vec();
-        let commerce = &link.commerce;
         let edit = match command {
             SharedCartCommand::Add { sku, quantity } => SharedEdit::Add {
                 sku: sku.clone(),
@@ -264,29 +303,8 @@ fn queue_shared_cart_commands(
                 line: *line,
                 payer: actor,
             },
-            SharedCartCommand::Checkout(checkout) => {
-                let queued = commerce.try_checkout_shared_cart(
-                    group,
-                    actor,
-                    in_group,
-                    checkout.pays_for,
-                    checkout.payment.clone(),
-                    checkout_idempotency(group, checkout),
-                );
-                match queued {
-                    Ok(answer) => link
-                        .checkouts
-                        .push((checkout.request_id, Awaited { client, answer })),
-                    Err(e) => {
-                        let failed = CommerceEventNet::CheckoutFailed {
-                            request_id: checkout.request_id,
-                            reason: e.refusal().shop,
-                        };
-                        send_event(&mut server, client, &ServerMessage::Commerce(failed));
-                    }
-                }
-                continue;
-            }
+            // Handled above.
+            SharedCartCommand::Checkout(_) => continue,
         };
         match commerce.try_edit_shared_cart(group, actor, in_group, edit) {
             Ok(answer) => link.edits.push(Awaited { client, answer }),
@@ -451,22 +469,65 @@ mod tests {
             .unwrap()
     }
 
-    fn checkout(request_id: u32, pays_for: SharedPayment) -> RoomCommand {
+    /// A checkout naming what `account` was shown in the last cart `client` got.
+    fn checkout(
+        rooms: &TestRooms,
+        (client, account): (ClientId, AccountId),
+        request_id: u32,
+        pays_for: SharedPayment,
+    ) -> RoomCommand {
+        let shown = last_cart(rooms, client)
+            .and_then(|c| c.to_pay(account, pays_for))
+            .expect("something to pay for");
         RoomCommand::SharedCart(SharedCartCommand::Checkout(SharedCheckoutCommand {
             request_id,
             pays_for,
             payment: PaymentMethod::new(crate::commerce::cards::APPROVED).unwrap(),
+            shown,
         }))
     }
 
+    /// The orders `client` was answered under `request_id`, in order.
+    fn answers(
+        rooms: &TestRooms,
+        client: ClientId,
+        request_id: u32,
+    ) -> Vec<Result<i64, ShopRefusal>> {
+        rooms
+            .received(client)
+            .iter()
+            .filter_map(|m| match m {
+                ServerMessage::Commerce(CommerceEventNet::CheckoutDone {
+                    request_id: id,
+                    order,
+                }) if *id == request_id => Some(Ok(order.id.get())),
+                ServerMessage::Commerce(CommerceEventNet::CheckoutFailed {
+                    request_id: id,
+                    reason,
+                }) if *id == request_id => Some(Err(reason.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
     fn checked_out(rooms: &TestRooms, client: ClientId, request_id: u32) -> Option<i64> {
-        rooms.received(client).iter().find_map(|m| match m {
-            ServerMessage::Commerce(CommerceEventNet::CheckoutDone {
-                request_id: id,
-                order,
-            }) if *id == request_id => Some(order.id.get()),
-            _ => None,
-        })
+        answers(rooms, client, request_id)
+            .into_iter()
+            .find_map(Result::ok)
+    }
+
+    #[test]
+    fn a_group_listed_with_no_members_is_gone() {
+        let ada = GroupMember {
+            account: AccountId(1),
+            name: vitrine_shared::DisplayName::new("Ada").unwrap(),
+        };
+        let mut groups = SharedCartGroups::default();
+        groups.set(GROUP, vec![ada.clone()]);
+        assert_eq!(groups.group_of(ada.account).map(|(g, _)| g), Some(GROUP));
+        assert_eq!(groups.set(GROUP, Vec::new()), [ada.account]);
+        assert!(groups.group_of(ada.account).is_none());
+        assert!(groups.groups.is_empty(), "no empty group is kept");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -551,9 +612,11 @@ mod tests {
 
         // Split checkout: Ada adds her own line; each pays for theirs.
         rooms.send(ada_c, add(1));
-        assert!(rooms.settle(|r| seen(r, bob_c).len() == 2));
-        rooms.send(ada_c, checkout(1, SharedPayment::Mine));
-        rooms.send(bob_c, checkout(1, SharedPayment::Mine));
+        assert!(rooms.settle(|r| seen(r, bob_c).len() == 2 && seen(r, ada_c).len() == 2));
+        let adas_checkout = checkout(&rooms, (ada_c, ada.id), 1, SharedPayment::Mine);
+        let bobs_checkout = checkout(&rooms, (bob_c, bob.id), 1, SharedPayment::Mine);
+        rooms.send(ada_c, adas_checkout);
+        rooms.send(bob_c, bobs_checkout.clone());
         assert!(
             rooms.settle(
                 |r| checked_out(r, ada_c, 1).is_some() && checked_out(r, bob_c, 1).is_some()
@@ -576,6 +639,26 @@ mod tests {
         rooms.send(bob_c, add(1));
         assert!(rooms.settle(|r| refusals(r, bob_c).len() == 1));
         assert_eq!(refusals(&rooms, bob_c), [ShopRefusal::NotGroupMember]);
+        // Out of the group, his checkout's retry still answers his order
+        // (after a restart nobody is in a group); a new one starts nothing.
+        let bobs_order = checked_out(&rooms, bob_c, 1);
+        rooms.send(bob_c, bobs_checkout.clone());
+        assert!(rooms.settle(|r| answers(r, bob_c, 1).len() == 2));
+        assert_eq!(answers(&rooms, bob_c, 1)[1], Ok(bobs_order.unwrap()));
+        let RoomCommand::SharedCart(SharedCartCommand::Checkout(mut fresh)) = bobs_checkout else {
+            unreachable!()
+        };
+        fresh.request_id = 2;
+        rooms.send(
+            bob_c,
+            RoomCommand::SharedCart(SharedCartCommand::Checkout(fresh)),
+        );
+        assert!(rooms.settle(|r| !answers(r, bob_c, 2).is_empty()));
+        assert_eq!(
+            answers(&rooms, bob_c, 2),
+            [Err(ShopRefusal::NotGroupMember)]
+        );
+        assert_eq!(rooms.commerce.orders(bob.id).await.unwrap().len(), 1);
         rooms.app.world_mut().write_message(CartGroupSet {
             group: GROUP,
             members: vec![member(&ada), member(&bob)],

@@ -168,6 +168,12 @@ pub enum ShopRefusal {
     PayerNotInGroup,
     #[error("no line of the shared cart is marked as yours")]
     NothingMarkedYours,
+    /// The lines being paid for cost other than the payer was shown.
+    #[error("the shared cart changed since you looked; look again, nothing was charged")]
+    CartChanged,
+    /// A member marks lines as theirs, never as someone else's.
+    #[error("you can mark a line as yours only")]
+    NotYourMark,
 }
 
 #[cfg(test)]

@@ -239,7 +239,7 @@ fn shared_cart_command() -> impl Strategy<Value = SharedCartCommand> {
         any::<i64>().prop_map(|line| SharedCartCommand::MarkMine {
             line: SharedLineId(line)
         }),
-        (any::<u32>(), any::<bool>()).prop_map(|(request_id, mine)| {
+        (any::<u32>(), any::<bool>(), any::<i64>()).prop_map(|(request_id, mine, minor)| {
             SharedCartCommand::Checkout(SharedCheckoutCommand {
                 request_id,
                 pays_for: if mine {
@@ -248,6 +248,7 @@ fn shared_cart_command() -> impl Strategy<Value = SharedCartCommand> {
                     SharedPayment::Everyone
                 },
                 payment: PaymentMethod::new("4242424242424242").unwrap(),
+                shown: Money::new(minor, crate::Currency::EUR),
             })
         }),
     ]
@@ -522,6 +523,8 @@ fn server_message() -> impl Strategy<Value = ServerMessage> {
             ShopRefusal::PayerNotInGroup,
             ShopRefusal::NothingMarkedYours,
             ShopRefusal::CartFull,
+            ShopRefusal::CartChanged,
+            ShopRefusal::NotYourMark,
         ])
         .prop_map(|why| ServerMessage::Rejected(Rejection {
             command: CommandKind::SharedCart,

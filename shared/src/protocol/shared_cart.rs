@@ -56,6 +56,11 @@ pub struct SharedCheckoutCommand {
     pub request_id: u32,
     pub pays_for: SharedPayment,
     pub payment: PaymentMethod,
+    /// What the payer was shown for `pays_for` ([`SharedCartNet::to_pay`]).
+    /// Other members change the cart too: if the lines cost anything else
+    /// when the server prices them, nothing is charged and the answer is
+    /// [`ShopRefusal::CartChanged`](super::ShopRefusal::CartChanged).
+    pub shown: Money,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -146,6 +151,20 @@ impl SharedCartNet {
             by_payer,
         }
     }
+
+    /// What `payer` is asked to pay for `pays_for`, as this cart stands:
+    /// the total a checkout names in [`SharedCheckoutCommand::shown`].
+    /// `None` when there is nothing to pay for.
+    pub fn to_pay(&self, payer: AccountId, pays_for: SharedPayment) -> Option<Money> {
+        match pays_for {
+            SharedPayment::Everyone => self.total,
+            SharedPayment::Mine => self
+                .by_payer
+                .iter()
+                .find(|(a, _)| *a == payer)
+                .map(|(_, m)| *m),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -183,6 +202,18 @@ mod tests {
                 (AccountId(1), Money::new(300, Currency::EUR)),
                 (AccountId(2), Money::new(2500, Currency::EUR))
             ]
+        );
+        assert_eq!(
+            (
+                cart.to_pay(AccountId(2), SharedPayment::Mine),
+                cart.to_pay(AccountId(1), SharedPayment::Everyone),
+                cart.to_pay(AccountId(3), SharedPayment::Mine),
+            ),
+            (
+                Some(Money::new(2500, Currency::EUR)),
+                Some(Money::new(2800, Currency::EUR)),
+                None
+            )
         );
         let empty = SharedCartNet::new(CartGroupId(7), SharedCartChange::Ended, vec![]);
         assert_eq!((empty.total, empty.by_payer.len()), (None, 0));
