@@ -582,12 +582,26 @@ impl Engine {
         }
         // Today's prices, from the catalog; one order line per variant.
         let mut priced: BTreeMap<Sku, (i64, Money)> = BTreeMap::new();
+        let mut repriced = false;
         for line in &bought {
             let info = variant_info(&self.store, &line.sku)
                 .await
                 .map_err(storage)?
                 .filter(|v| !v.archived)
                 .ok_or(CommerceError::UnknownSku)?;
+            if info.price != line.unit_price {
+                // The members are shown today's price from now on, so the
+                // payer's next look can match it.
+                repriced = true;
+                if let Some(l) = self
+                    .shared
+                    .groups
+                    .get_mut(&who.group)
+                    .and_then(|g| g.lines.get_mut(&line.id))
+                {
+                    l.unit_price = info.price;
+                }
+            }
             priced.entry(line.sku.clone()).or_insert((0, info.price)).0 += line.quantity;
         }
         let currency = bought[0].unit_price.currency;
@@ -598,6 +612,9 @@ impl Engine {
         // Another member's change (or a new price) since the payer looked:
         // they look again rather than pay for what they did not see.
         if total != shown {
+            if repriced {
+                self.announce_shared(who.group, SharedCartChange::Updated);
+            }
             return Err(CommerceError::CartChanged);
         }
         let order_id: OrderId = new_id();

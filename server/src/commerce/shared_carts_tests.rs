@@ -1272,18 +1272,39 @@ async fn a_checkout_pays_only_what_its_payer_was_shown() {
             shop.shared_cart(GROUP, ADA, members()).await.unwrap().len(),
             2
         );
+        // A new price is a change too: refused once, then shown to all.
+        sqlx::query("UPDATE variants SET price_minor = price_minor + 100 WHERE sku = $1")
+            .bind(SERUM)
+            .execute(store.pool())
+            .await
+            .unwrap();
+        let stale = shown(&shop, GROUP, BOB, SharedPayment::Everyone).await;
+        assert_eq!(
+            shop.checkout_shared_cart(
+                GROUP,
+                BOB,
+                members(),
+                stale,
+                card(cards::APPROVED),
+                key("b", 2),
+            )
+            .await,
+            Err(CommerceError::CartChanged)
+        );
+        let fresh = shown(&shop, GROUP, BOB, SharedPayment::Everyone).await;
+        assert_eq!(fresh.1.minor, stale.1.minor + 2 * 100);
         let all = shop
             .checkout_shared_cart(
                 GROUP,
                 BOB,
                 members(),
-                shown(&shop, GROUP, BOB, SharedPayment::Everyone).await,
+                fresh,
                 card(cards::APPROVED),
-                key("b", 2),
+                key("b", 3),
             )
             .await
             .unwrap();
-        assert_eq!(all.status, "paid");
+        assert_eq!((all.status.as_str(), all.total), ("paid", fresh.1));
         assert_eq!(gateway.captured(), 2);
     }
 }
