@@ -203,7 +203,17 @@ fn describe(event: &CommerceEventNet) -> String {
         CommerceEventNet::CheckoutFailed { reason, .. } => format!("checkout failed: {reason}"),
         CommerceEventNet::CouponPinned(Some(c)) => format!("coupon {} pinned", c.code),
         CommerceEventNet::CouponPinned(None) => "coupon unpinned".into(),
+        CommerceEventNet::SharedCart(cart) => shared_cart_line(cart),
     }
+}
+
+fn shared_cart_line(cart: &vitrine_shared::protocol::SharedCartNet) -> String {
+    let units: i64 = cart.lines.iter().map(|l| l.quantity).sum();
+    format!(
+        "shared cart ({:?}): {} lines, {units} units",
+        cart.change,
+        cart.lines.len()
+    )
 }
 
 fn main() -> ExitCode {
@@ -388,6 +398,7 @@ fn main() -> ExitCode {
                     RoomChange::GroupDeals(event) => println!("$ group deal: {event:?}"),
                     RoomChange::Friends(event) => println!("♥ {event:?}"),
                     RoomChange::Party(event) => println!("& party: {event:?}"),
+                    RoomChange::SharedCart(cart) => println!("$ {}", shared_cart_line(&cart)),
                 }
             }
         }

@@ -8,11 +8,12 @@ use vitrine_shared::protocol::{
     AvatarFull, AvatarMoved, CartLineNet, ChatLine, CommerceEventNet, CouponNet,
     EngagementEventNet, FlashSaleNet, FriendEventNet, FriendNet, GiveawayNet, LeaderNet,
     MemberInfo, OrderNet, PartyEventNet, PollNet, QuestionNet, ReactionBurst, Rejection, RoomEvent,
-    ShopRefusal, Snapshot, StreamNet,
+    SharedCartChange, SharedCartNet, SharedCheckoutCommand, SharedPayment, ShopRefusal, Snapshot,
+    StreamNet,
 };
 use vitrine_shared::{
-    AccountId, DisplayName, GiveawayId, MemberSlot, OrderId, PollId, PoseNet, PoseQ, ProductId,
-    QuestionId, RoomBounds, RoomId, SaleId, ServerMessage,
+    AccountId, DisplayName, GiveawayId, MemberSlot, OrderId, PaymentMethod, PollId, PoseNet, PoseQ,
+    ProductId, QuestionId, RoomBounds, RoomId, SaleId, ServerMessage,
 };
 
 /// Chat lines kept: a long show's chat must not grow without end.
@@ -75,6 +76,8 @@ pub enum RoomChange {
     Friends(FriendEventNet),
     /// Party news (applied to [`RoomMirror::party`] already).
     Party(PartyEventNet),
+    /// The group's shared cart changed (or was sent on joining, or ended).
+    SharedCart(SharedCartNet),
 }
 
 #[derive(Debug, Error, PartialEq)]
@@ -110,6 +113,9 @@ pub struct RoomMirror {
     pub checkouts: BTreeMap<u32, Result<OrderNet, ShopRefusal>>,
     /// The coupon pinned in the show.
     pub pinned_coupon: Option<CouponNet>,
+    /// This shopper's group's shared cart, as the server last sent it;
+    /// `None` before any and after the group ended.
+    pub shared_cart: Option<SharedCartNet>,
     /// Polls heard of, with their latest counts.
     pub polls: BTreeMap<PollId, PollNet>,
     /// Open questions.
@@ -181,6 +187,26 @@ impl RoomMirror {
         self.you
             .and_then(|you| self.members.get(&you))
             .map(|m| m.account)
+    }
+
+    /// A checkout of the shared cart as this shopper sees it now, naming
+    /// what they are shown to pay (the server refuses it if the cart has
+    /// changed since). `None` before joining, with no cart, or with
+    /// nothing to pay for.
+    pub fn shared_checkout(
+        &self,
+        request_id: u32,
+        pays_for: SharedPayment,
+        payment: PaymentMethod,
+    ) -> Option<SharedCheckoutCommand> {
+        let me = self.members.get(&self.you?)?.account;
+        let shown = self.shared_cart.as_ref()?.to_pay(me, pays_for)?;
+        Some(SharedCheckoutCommand {
+            request_id,
+            pays_for,
+            payment,
+            shown,
+        })
     }
 
     pub fn member_by_name(&self, name: &str) -> Option<&MemberInfo> {
@@ -438,6 +464,21 @@ impl RoomMirror {
                 self.checkouts.insert(*request_id, Err(reason.clone()));
             }
             CommerceEventNet::CouponPinned(coupon) => self.pinned_coupon = coupon.clone(),
+            CommerceEventNet::SharedCart(cart) => {
+                // The server sends a group's cart as `Current` when this
+                // shopper joins it (or the room); other news is of the group
+                // they are in, unless it is late news of one they left.
+                let current = self.shared_cart.as_ref().map(|c| c.group);
+                if cart.change != SharedCartChange::Current && current != Some(cart.group) {
+                    return;
+                }
+                self.shared_cart = match cart.change {
+                    SharedCartChange::Ended => None,
+                    _ => Some(cart.clone()),
+                };
+                self.changes.push(RoomChange::SharedCart(cart.clone()));
+                return;
+            }
         }
         self.changes.push(RoomChange::Commerce(event));
     }
@@ -959,5 +1000,96 @@ mod tests {
             .filter(|c| matches!(c, RoomChange::Friends(_)))
             .count();
         assert_eq!(changes, 6, "each event is a change");
+    }
+
+    #[test]
+    fn the_shared_cart_follows_its_news_and_goes_when_the_group_ends() {
+        use vitrine_shared::protocol::{CartGroupId, SharedCartLineNet, SharedLineId};
+        use vitrine_shared::{AccountId, Currency, DisplayName, Money, Sku};
+        let mut m = welcomed();
+        let ada = DisplayName::new("Ada").unwrap();
+        let line = SharedCartLineNet {
+            line: SharedLineId(1),
+            sku: Sku::new("stoneware-mug-sage").unwrap(),
+            product: product("stoneware-mug"),
+            name: "Mug".into(),
+            unit_price: Money::new(1600, Currency::EUR),
+            quantity: 2,
+            held_until_ms: 5,
+            added_by: AccountId(1),
+            added_by_name: ada.clone(),
+            payer: AccountId(1),
+            payer_name: ada,
+        };
+        let cart = |change, lines| {
+            ServerMessage::Commerce(CommerceEventNet::SharedCart(SharedCartNet::new(
+                CartGroupId(9),
+                change,
+                lines,
+            )))
+        };
+        // Joining a group, the shopper is sent its cart as it is.
+        m.apply(cart(SharedCartChange::Current, vec![line.clone()]))
+            .unwrap();
+        let kept = m.shared_cart.as_ref().unwrap();
+        assert_eq!(
+            (kept.lines.len(), kept.total),
+            (1, Some(Money::new(3200, Currency::EUR)))
+        );
+        // A checkout names what this shopper (account 100) is shown.
+        let card = PaymentMethod::new("4242424242424242").unwrap();
+        let all = m.shared_checkout(5, SharedPayment::Everyone, card.clone());
+        assert_eq!(
+            all.map(|c| (c.request_id, c.shown)),
+            Some((5, Money::new(3200, Currency::EUR)))
+        );
+        assert_eq!(m.shared_checkout(6, SharedPayment::Mine, card), None);
+        // News of a group this shopper is no longer in (it came late) is
+        // not theirs: it neither replaces nor ends their cart.
+        let stale = |change, lines| {
+            ServerMessage::Commerce(CommerceEventNet::SharedCart(SharedCartNet::new(
+                CartGroupId(8),
+                change,
+                lines,
+            )))
+        };
+        m.apply(stale(SharedCartChange::Updated, vec![])).unwrap();
+        m.apply(stale(SharedCartChange::Ended, vec![])).unwrap();
+        assert_eq!(
+            m.shared_cart.as_ref().map(|c| c.group),
+            Some(CartGroupId(9))
+        );
+        assert_eq!(m.shared_cart.as_ref().map(|c| c.lines.len()), Some(1));
+        m.apply(cart(SharedCartChange::Ended, vec![])).unwrap();
+        assert_eq!(m.shared_cart, None);
+        m.apply(cart(SharedCartChange::Updated, vec![line.clone()]))
+            .unwrap();
+        assert_eq!(m.shared_cart, None, "late news of the ended group");
+        // Joining a group starts with its cart as it is.
+        m.apply(stale(SharedCartChange::Current, vec![line.clone()]))
+            .unwrap();
+        assert_eq!(
+            m.shared_cart.as_ref().map(|c| c.group),
+            Some(CartGroupId(8))
+        );
+        let changes: Vec<SharedCartChange> = m
+            .drain_changes()
+            .into_iter()
+            .filter_map(|c| match c {
+                RoomChange::SharedCart(cart) => Some(cart.change),
+                RoomChange::Commerce(CommerceEventNet::SharedCart(_)) => {
+                    panic!("told twice")
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            changes,
+            [
+                SharedCartChange::Current,
+                SharedCartChange::Ended,
+                SharedCartChange::Current
+            ]
+        );
     }
 }

@@ -220,7 +220,7 @@ impl Engine {
 
     /// The same checkout again: wait for its payment if it is under way,
     /// finish it if it was interrupted, or answer how it ended.
-    async fn replay(
+    pub(super) async fn replay(
         &mut self,
         buyer: AccountId,
         order_id: OrderId,

@@ -9,6 +9,7 @@ use super::checkout;
 use super::coupons::{self, CouponState};
 use super::flash_sales::{Decision, Deferred, Pending, Sale};
 use super::ledger::{self, NewClaim, OrderRecord, PendingOrder};
+use super::shared_carts::{self, SharedCarts};
 use super::{CommerceError, CommerceEvent, CommerceHandle, PaymentGateway, Request, SaleState};
 use crate::clock::Clock;
 use crate::store::{Store, StoreError};
@@ -44,6 +45,8 @@ pub(super) struct Engine {
     /// Repeats of a checkout whose payment is under way: they get its answer.
     pub(super) waiters: HashMap<OrderId, Vec<oneshot::Sender<Result<OrderRecord, CommerceError>>>>,
     pub(super) carts: HashMap<AccountId, Cart>,
+    /// Groups' shared carts.
+    pub(super) shared: SharedCarts,
     pub(super) coupons: HashMap<CouponCode, CouponState>,
     pub(super) pinned: Option<CouponCode>,
     pub(super) gateway: Arc<dyn PaymentGateway>,
@@ -108,6 +111,8 @@ pub async fn spawn(
     for (buyer, key, hash, claim) in ledger::keyed_claims(&store).await? {
         keys.insert((buyer, key), (hash, claim));
     }
+    // Groups end with the process: their carts go back to stock first.
+    let last_line = shared_carts::release_all(&store).await?;
     let orders = ledger::pending_orders(&store).await?.into_iter().collect();
     let (coupons, pinned) = coupons::load(&store).await?;
     let mut groups = super::group_deals::load(&store).await?;
@@ -132,6 +137,7 @@ pub async fn spawn(
         paying: HashSet::new(),
         waiters: HashMap::new(),
         carts: carts::load(&store).await?,
+        shared: SharedCarts::starting_after(last_line),
         coupons,
         pinned,
         gateway,
@@ -185,6 +191,7 @@ fn request_kind(request: &Request) -> &'static str {
         Request::JoinTeam { .. } => "join_team",
         Request::GroupAuthorized { .. } => "group_authorized",
         Request::GroupSettled { .. } => "group_settled",
+        Request::SharedCart(_) => "shared_cart",
     }
 }
 
@@ -351,6 +358,7 @@ impl Engine {
                     capture,
                     outcome,
                 } => self.group_settled(team, capture, outcome).await,
+                Request::SharedCart(request) => self.shared_request(request).await,
                 Request::Cart { buyer, reply } => {
                     let _ = reply.send(self.cart_lines(buyer));
                 }
@@ -409,6 +417,7 @@ impl Engine {
         let now = self.clock.now_ms();
         self.expire_unpaid(now).await;
         self.expire_carts(now).await;
+        self.expire_shared_carts(now).await;
         self.unpin_ended(now).await;
         self.open_and_close_sales(now).await;
         self.sweep_group_deals(now);

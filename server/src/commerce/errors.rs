@@ -95,6 +95,20 @@ pub enum CommerceError {
     Storage,
     #[error("the commerce engine is not running")]
     Unavailable,
+    /// A shared-cart request from someone outside the cart's group.
+    #[error("{}", ShopRefusal::NotGroupMember)]
+    NotGroupMember,
+    #[error("{}", ShopRefusal::UnknownLine)]
+    UnknownLine,
+    #[error("{}", ShopRefusal::PayerNotInGroup)]
+    PayerNotInGroup,
+    #[error("{}", ShopRefusal::NothingMarkedYours)]
+    NothingMarkedYours,
+    /// A shared checkout whose lines cost other than its payer was shown.
+    #[error("{}", ShopRefusal::CartChanged)]
+    CartChanged,
+    #[error("{}", ShopRefusal::NotYourMark)]
+    NotYourMark,
 }
 
 /// How one refusal reads to each audience: the HTTP API's status and code,
@@ -361,6 +375,42 @@ impl CommerceError {
                 Claim::Unavailable,
                 Shop::Unavailable,
             ),
+            E::NotGroupMember => (
+                StatusCode::FORBIDDEN,
+                "not_group_member",
+                Claim::Unavailable,
+                Shop::NotGroupMember,
+            ),
+            E::UnknownLine => (
+                StatusCode::NOT_FOUND,
+                "line_not_found",
+                Claim::Unavailable,
+                Shop::UnknownLine,
+            ),
+            E::PayerNotInGroup => (
+                StatusCode::BAD_REQUEST,
+                "payer_not_in_group",
+                Claim::Unavailable,
+                Shop::PayerNotInGroup,
+            ),
+            E::NothingMarkedYours => (
+                StatusCode::CONFLICT,
+                "nothing_marked_yours",
+                Claim::Unavailable,
+                Shop::NothingMarkedYours,
+            ),
+            E::CartChanged => (
+                StatusCode::CONFLICT,
+                "cart_changed",
+                Claim::Unavailable,
+                Shop::CartChanged,
+            ),
+            E::NotYourMark => (
+                StatusCode::FORBIDDEN,
+                "not_your_mark",
+                Claim::Unavailable,
+                Shop::NotYourMark,
+            ),
         };
         Refusal {
             status,
@@ -450,6 +500,12 @@ mod tests {
             E::GroupDealSoldOut,
             E::Storage,
             E::Unavailable,
+            E::NotGroupMember,
+            E::UnknownLine,
+            E::PayerNotInGroup,
+            E::NothingMarkedYours,
+            E::CartChanged,
+            E::NotYourMark,
         ];
         // No wildcard: a new variant does not compile until it is named here,
         // which is the reminder to add it to the list above too.
@@ -495,7 +551,13 @@ mod tests {
                 | E::AlreadyInTeam
                 | E::GroupDealSoldOut
                 | E::Storage
-                | E::Unavailable => {}
+                | E::Unavailable
+                | E::NotGroupMember
+                | E::UnknownLine
+                | E::PayerNotInGroup
+                | E::NothingMarkedYours
+                | E::CartChanged
+                | E::NotYourMark => {}
             }
         }
         all
@@ -541,7 +603,9 @@ mod tests {
             let unknown_in_room = matches!(r.claim, ClaimRefusal::UnknownSale)
                 || matches!(
                     r.shop,
-                    ShopRefusal::UnknownProduct | ShopRefusal::UnknownCoupon
+                    ShopRefusal::UnknownProduct
+                        | ShopRefusal::UnknownCoupon
+                        | ShopRefusal::UnknownLine
                 );
             if unknown_in_room {
                 assert_eq!(r.status, StatusCode::NOT_FOUND, "{e:?}");
@@ -559,6 +623,7 @@ mod tests {
                         r.shop,
                         ShopRefusal::UnknownProduct
                             | ShopRefusal::UnknownCoupon
+                            | ShopRefusal::UnknownLine
                             | ShopRefusal::Unavailable
                     ),
                     "{e:?}"

@@ -289,7 +289,7 @@ pub struct OrderRecord {
     /// What is charged: the lines less the discount.
     pub total: Money,
     pub flash_sale_id: Option<SaleId>,
-    /// `flash_sale`, `cart` or `buy_now`.
+    /// `flash_sale`, `cart`, `buy_now` or `shared_cart`.
     pub source: String,
     pub discount: Money,
     pub coupon: Option<String>,
@@ -355,6 +355,8 @@ pub(super) enum Origin {
     FlashSale(SaleId),
     Cart,
     BuyNow,
+    /// A group's shared cart (its lines keep their rows, marked with the order).
+    SharedCart,
 }
 
 impl Origin {
@@ -363,6 +365,7 @@ impl Origin {
             Origin::FlashSale(_) => "flash_sale",
             Origin::Cart => "cart",
             Origin::BuyNow => "buy_now",
+            Origin::SharedCart => "shared_cart",
         }
     }
 }
@@ -406,6 +409,7 @@ pub(super) async fn pending_orders(
             ("flash_sale", Some(sale_id)) => Origin::FlashSale(SaleId(sale_id)),
             ("cart", None) => Origin::Cart,
             ("buy_now", None) => Origin::BuyNow,
+            ("shared_cart", None) => Origin::SharedCart,
             (other, _) => return Err(corrupt(format!("order {id} has source {other}"))),
         };
         let coupon = match row.try_get::<Option<String>, _>(9)? {
@@ -453,6 +457,14 @@ pub(super) enum Release {
     Cart {
         held_until: i64,
     },
+    /// Back into the group's shared cart (the lines the order was made of),
+    /// held again until then.
+    SharedCart {
+        held_until: i64,
+        group: vitrine_shared::protocol::CartGroupId,
+        /// How many lines come back (one row each).
+        lines: usize,
+    },
 }
 
 /// Cancels a pending order, says why, and gives its units back. A flash
@@ -464,6 +476,7 @@ pub(super) async fn cancel_order(
     order: &PendingOrder,
     release: Release,
     failure: &str,
+    shared_rows: Option<usize>,
 ) -> Result<(), StoreError> {
     let mut tx = store.pool().begin().await?;
     let cancelled = sqlx::query(
@@ -477,8 +490,14 @@ pub(super) async fn cancel_order(
     .execute(&mut *tx)
     .await?;
     if cancelled.rows_affected() == 1 {
+        if order.origin == Origin::SharedCart {
+            super::shared_carts::release_order_lines(&mut tx, order_id, release, shared_rows)
+                .await?;
+        }
         for (sku, quantity) in &order.lines {
             let query = match release {
+                // The shared cart's rows were the units' home all along.
+                Release::SharedCart { .. } => continue,
                 Release::Sale(sale_id) => {
                     sqlx::query("UPDATE flash_sales SET sold = sold - $1 WHERE id = $2")
                         .bind(*quantity)

@@ -21,6 +21,9 @@ mod ledger;
 mod orders;
 mod payments;
 mod refunds;
+mod shared_carts;
+#[cfg(test)]
+mod shared_carts_tests;
 #[cfg(test)]
 mod shopping_tests;
 
@@ -30,6 +33,7 @@ pub use errors::{CommerceError, Refusal};
 pub use gateway::{BoxFuture, PaymentError, PaymentGateway, TestGateway, cards};
 pub use group_deals::{GroupDeal, GroupDealSpec, Joined, TeamInfo, TeamStatus, TeamTarget};
 pub use ledger::{OrderLineRecord, OrderRecord};
+pub use shared_carts::{GroupMember, SharedCartLine, SharedEdit};
 
 use tokio::sync::{broadcast, mpsc, oneshot};
 use vitrine_shared::protocol::CartChange;
@@ -212,6 +216,14 @@ pub enum CommerceEvent {
         team: TeamId,
         members: Vec<AccountId>,
     },
+    /// For the group's members' clients: their shared cart after a change.
+    SharedCartChanged {
+        group: vitrine_shared::protocol::CartGroupId,
+        /// The members as the group's last request listed them.
+        members: Vec<AccountId>,
+        lines: Vec<SharedCartLine>,
+        change: vitrine_shared::protocol::SharedCartChange,
+    },
 }
 
 pub(crate) enum Request {
@@ -350,6 +362,8 @@ pub(crate) enum Request {
         outcome: Result<String, PaymentError>,
         reply: oneshot::Sender<Result<OrderRecord, CommerceError>>,
     },
+    /// A group's shared cart (`shared_carts.rs`).
+    SharedCart(shared_carts::SharedRequest),
 }
 
 /// A cheap handle to the engine, for rooms and HTTP handlers.

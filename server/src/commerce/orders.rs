@@ -31,10 +31,31 @@ impl Engine {
             (Origin::Cart, Failure::Declined(_) | Failure::Timeout) => Release::Cart {
                 held_until: now + self.settings.cart_hold.as_millis() as i64,
             },
+            // Back into the group's cart after a decline, while the group
+            // lasts and its payer is in it. (A payment with no answer never
+            // gets here: its order waits for the retry.)
+            (Origin::SharedCart, Failure::Declined(_)) => {
+                match self.shared.restorable(order_id, order.buyer) {
+                    Some((group, lines)) => Release::SharedCart {
+                        held_until: now + self.settings.cart_hold.as_millis() as i64,
+                        group,
+                        lines,
+                    },
+                    None => Release::Stock,
+                }
+            }
             _ => Release::Stock,
         };
-        if let Err(e) =
-            ledger::cancel_order(&self.store, order_id, &order, release, &why.as_stored()).await
+        let shared_rows = self.shared.order_lines(order_id);
+        if let Err(e) = ledger::cancel_order(
+            &self.store,
+            order_id,
+            &order,
+            release,
+            &why.as_stored(),
+            shared_rows,
+        )
+        .await
         {
             tracing::error!(%e, order_id = order_id.get(), "order not cancelled");
             self.orders.insert(order_id, order);
@@ -63,8 +84,12 @@ impl Engine {
                     tracing::warn!(%e, order_id = order_id.get(), "cart restored in the store but not in memory");
                 }
             }
+            Release::SharedCart { held_until, .. } => {
+                self.restore_shared_cart(order_id, held_until)
+            }
             Release::Stock => {}
         }
+        self.shared.forget(order_id);
         if let Some(code) = &order.coupon
             && let Some(coupon) = self.coupons.get_mut(code)
         {

@@ -113,6 +113,9 @@ impl Engine {
                     return Err(storage(e));
                 }
                 tracing::info!(order_id = order_id.get(), total = %order.total, "order paid");
+                if order.origin == ledger::Origin::SharedCart {
+                    self.settle_shared_order(order_id).await;
+                }
                 let paid = ledger::orders(&self.store, order.buyer, Some(order_id))
                     .await
                     .map_err(storage)?
@@ -124,6 +127,21 @@ impl Engine {
                     order: paid.clone(),
                 });
                 Ok(paid)
+            }
+            Err(PaymentError::Timeout | PaymentError::Unavailable(_))
+                if order.origin == ledger::Origin::SharedCart =>
+            {
+                // No answer is not a decline: the provider may have taken
+                // the money. The order stays pending with its lines (out of
+                // the cart, so nobody buys them again), and the retry with
+                // the same key asks the provider again under the order's
+                // own keys, which charge once.
+                tracing::warn!(
+                    order_id = order_id.get(),
+                    "shared-cart payment got no answer; the order waits for its retry"
+                );
+                self.orders.insert(order_id, order);
+                Err(CommerceError::PaymentTimeout)
             }
             Err(failure) => {
                 let (why, error) = match failure.clone() {

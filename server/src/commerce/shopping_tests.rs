@@ -9,14 +9,14 @@ use std::sync::Arc;
 use std::time::Duration;
 use vitrine_shared::Currency;
 
-const MUG: &str = "stoneware-mug-sage";
-const SERUM: &str = "glow-serum-30ml";
+pub(super) const MUG: &str = "stoneware-mug-sage";
+pub(super) const SERUM: &str = "glow-serum-30ml";
 
-fn sku(s: &str) -> Sku {
+pub(super) fn sku(s: &str) -> Sku {
     Sku::new(s).unwrap()
 }
 
-fn card(number: &str) -> PaymentMethod {
+pub(super) fn card(number: &str) -> PaymentMethod {
     PaymentMethod::new(number).unwrap()
 }
 
@@ -39,11 +39,11 @@ fn whole_cart(number: &str) -> CheckoutSpec {
     }
 }
 
-fn key(k: &str, hash: u64) -> (String, u64) {
+pub(super) fn key(k: &str, hash: u64) -> (String, u64) {
     (k.to_owned(), hash)
 }
 
-async fn seeded(store: &Store) {
+pub(super) async fn seeded(store: &Store) {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/catalog.toml");
     store
         .import_catalog(&crate::catalog::load_catalog_file(&path).unwrap())
@@ -52,7 +52,10 @@ async fn seeded(store: &Store) {
 }
 
 /// An engine on `store`, reading the same clock the store stamps rows by.
-async fn engine(store: &Store, settings: EngineSettings) -> (CommerceHandle, Arc<TestGateway>) {
+pub(super) async fn engine(
+    store: &Store,
+    settings: EngineSettings,
+) -> (CommerceHandle, Arc<TestGateway>) {
     let gateway = Arc::new(TestGateway::default());
     let handle = spawn(
         store.clone(),
@@ -65,7 +68,7 @@ async fn engine(store: &Store, settings: EngineSettings) -> (CommerceHandle, Arc
     (handle, gateway)
 }
 
-async fn scalar(store: &Store, sql: &str, sku: &str) -> i64 {
+pub(super) async fn scalar(store: &Store, sql: &str, sku: &str) -> i64 {
     sqlx::query_scalar::<_, i64>(sql)
         .bind(sku)
         .fetch_one(store.pool())
@@ -73,19 +76,27 @@ async fn scalar(store: &Store, sql: &str, sku: &str) -> i64 {
         .unwrap()
 }
 
-async fn stock(store: &Store, s: &str) -> i64 {
+pub(super) async fn stock(store: &Store, s: &str) -> i64 {
     scalar(store, "SELECT stock FROM variants WHERE sku = $1", s).await
 }
 
-/// Units of `s` in carts, and in orders that hold them (not cancelled or
+/// Units of `s` in carts (shoppers' and groups' shared ones, less shared
+/// lines in an order), and in orders that hold them (not cancelled or
 /// refunded). With the stock, they always add up to what there was.
-async fn held(store: &Store, s: &str) -> (i64, i64) {
+pub(super) async fn held(store: &Store, s: &str) -> (i64, i64) {
     let carts = scalar(
         store,
         "SELECT CAST(COALESCE(SUM(quantity), 0) AS BIGINT) FROM cart_lines WHERE sku = $1",
         s,
     )
-    .await;
+    .await
+        + scalar(
+            store,
+            "SELECT CAST(COALESCE(SUM(quantity), 0) AS BIGINT) FROM shared_cart_lines \
+             WHERE sku = $1 AND order_id IS NULL",
+            s,
+        )
+        .await;
     let orders = scalar(
         store,
         "SELECT CAST(COALESCE(SUM(l.quantity), 0) AS BIGINT) FROM order_lines l \
@@ -97,7 +108,7 @@ async fn held(store: &Store, s: &str) -> (i64, i64) {
     (carts, orders)
 }
 
-async fn total_units(store: &Store, s: &str) -> i64 {
+pub(super) async fn total_units(store: &Store, s: &str) -> i64 {
     let (carts, orders) = held(store, s).await;
     stock(store, s).await + carts + orders
 }

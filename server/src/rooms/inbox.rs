@@ -112,7 +112,8 @@ fn receive_messages(
                 | RoomCommand::SetCartQuantity { .. }
                 | RoomCommand::Checkout(_)
                 | RoomCommand::StartTeam { .. }
-                | RoomCommand::JoinTeam { .. } => &mut limits.claims,
+                | RoomCommand::JoinTeam { .. }
+                | RoomCommand::SharedCart(_) => &mut limits.claims,
                 // Questions are chat-like; votes, upvotes, entries,
                 // inspections, hand-offs and teleports are taps, like
                 // reactions (a teleport also has its own cooldown).

@@ -16,6 +16,7 @@ mod membership;
 mod moderation;
 mod party;
 mod products;
+mod shared_cart;
 mod shop;
 mod spec;
 mod stage;
@@ -192,7 +193,7 @@ fn room_app(ctx: GameContext) -> App {
         .insert_resource(ShutdownSignal(ctx.shutdown))
         .insert_resource(ctx.clock)
         .insert_resource(shop::ShopLink::new(
-            ctx.commerce,
+            ctx.commerce.clone(),
             ctx.commerce_events,
             &ctx.open_sales,
             ctx.pinned_coupon,
@@ -209,6 +210,7 @@ fn room_app(ctx: GameContext) -> App {
             ctx.moderation,
             ctx.moderation_actions,
         ))
+        .insert_resource(shared_cart::SharedCartLink::new(ctx.commerce))
         .insert_resource(products::ProductDesk::new(ctx.loose_return))
         .insert_resource(friends::FriendsLink::new(ctx.friends, ctx.friends_news))
         .init_resource::<Clients>()
@@ -236,6 +238,7 @@ fn room_app(ctx: GameContext) -> App {
             group_deals::plugin,
             friends::plugin,
             party::plugin,
+            shared_cart::plugin,
         ));
     membership::spawn_rooms(app.world_mut(), ctx.rooms);
     app

@@ -36,13 +36,13 @@ pub const CLAIM_RATE: RateConfig = RateConfig {
 };
 
 /// An answer the room is waiting for, and whom it is for.
-struct Awaited<T> {
-    client: ClientId,
-    answer: oneshot::Receiver<T>,
+pub(super) struct Awaited<T> {
+    pub(super) client: ClientId,
+    pub(super) answer: oneshot::Receiver<T>,
 }
 
 /// Takes the answer if it has come; `None` while it has not.
-fn poll<T>(awaited: &mut Awaited<T>) -> Option<Result<T, CommerceError>> {
+pub(super) fn poll<T>(awaited: &mut Awaited<T>) -> Option<Result<T, CommerceError>> {
     match awaited.answer.try_recv() {
         Err(oneshot::error::TryRecvError::Empty) => None,
         Err(oneshot::error::TryRecvError::Closed) => Some(Err(CommerceError::Unavailable)),
@@ -121,7 +121,7 @@ fn cart_net(lines: Vec<CartLine>, change: CartChange) -> CartNet {
     }
 }
 
-fn order_net(o: OrderRecord) -> OrderNet {
+pub(super) fn order_net(o: OrderRecord) -> OrderNet {
     OrderNet {
         id: o.id,
         status: OrderStatus::parse(&o.status).unwrap_or(OrderStatus::Pending),
@@ -406,6 +406,17 @@ fn relay_commerce_news(
                 for client in clients_of(&members, buyer) {
                     send_event(&mut server, client, &message);
                 }
+                continue;
+            }
+            // A group's news goes to its members' clients only.
+            CommerceEvent::SharedCartChanged {
+                group,
+                members: accounts,
+                lines,
+                change,
+            } => {
+                let cart = super::shared_cart::shared_cart_net(group, change, lines);
+                super::shared_cart::send_to_members(&mut server, &members, &accounts, cart);
                 continue;
             }
             CommerceEvent::OrderChanged { buyer, order } => {

@@ -1,7 +1,7 @@
 //! Client to server: the avatar's pose and the commands a shopper sends in a
 //! room, with the room rules those commands are held to.
 
-use super::{CheckoutCommand, ClientChannel, PartyCommand};
+use super::{CheckoutCommand, ClientChannel, PartyCommand, SharedCartCommand};
 use crate::ids::{GiveawayId, PollId, QuestionId, SaleId};
 use crate::pose::PoseNet;
 use crate::validated::{ChatText, ProductId, Reaction, Sku};
@@ -139,6 +139,8 @@ pub enum RoomCommand {
     /// Your party, wherever its members are
     /// ([`PartyEventNet`](super::PartyEventNet) answers).
     Party(PartyCommand),
+    /// A change to, or a checkout of, the sender's group's shared cart.
+    SharedCart(SharedCartCommand),
 }
 
 impl RoomCommand {
@@ -162,6 +164,7 @@ impl RoomCommand {
             RoomCommand::EnterGiveaway { .. } => CommandKind::Giveaway,
             RoomCommand::StartTeam { .. } | RoomCommand::JoinTeam { .. } => CommandKind::Team,
             RoomCommand::Party(_) => CommandKind::Party,
+            RoomCommand::SharedCart(_) => CommandKind::SharedCart,
         }
     }
 }
@@ -182,6 +185,7 @@ pub enum CommandKind {
     /// Starting or joining a group deal's team.
     Team,
     Party,
+    SharedCart,
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! Commerce on the wire: checkout commands, flash sales, carts, orders and
 //! coupons as rooms see them.
 
-use super::ShopRefusal;
+use super::{SharedCartNet, ShopRefusal};
 use crate::ids::{OrderId, SaleId};
 use crate::money::Money;
 use crate::validated::{CouponCode, PaymentMethod, ProductId, Sku};
@@ -81,6 +81,8 @@ pub enum CommerceEventNet {
     },
     /// To everyone: the coupon the host pinned in the show, or none.
     CouponPinned(Option<CouponNet>),
+    /// To each member of a group: its whole shared cart, after any change.
+    SharedCart(SharedCartNet),
 }
 
 /// Why the cart is being sent.

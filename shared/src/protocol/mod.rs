@@ -16,6 +16,7 @@ mod group_deals;
 mod party;
 mod refusal;
 mod server_message;
+mod shared_cart;
 mod snapshot;
 
 #[cfg(test)]
@@ -42,6 +43,10 @@ pub use refusal::{ClaimRefusal, EngagementRefusal, RejectReason, Rejection, Shop
 pub use server_message::{
     CHAT_HISTORY_LINES, ChatLine, HeldProductNet, MAX_BURST_SENDERS, MemberInfo, ReactionBurst,
     RoomEvent, ServerMessage, StreamNet,
+};
+pub use shared_cart::{
+    CartGroupId, SharedCartChange, SharedCartCommand, SharedCartLineNet, SharedCartNet,
+    SharedCheckoutCommand, SharedLineId, SharedPayment,
 };
 pub use snapshot::{
     AvatarFull, AvatarMoved, MovedAvatars, SNAPSHOT_HISTORY, SNAPSHOT_HZ, Snapshot, SnapshotError,

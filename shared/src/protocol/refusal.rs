@@ -158,6 +158,22 @@ pub enum ShopRefusal {
     CurrencyMismatch,
     #[error("the shop is unavailable; nothing was bought")]
     Unavailable,
+    /// A shared-cart command from someone outside the cart's group.
+    #[error("you are not in this shared cart's group")]
+    NotGroupMember,
+    #[error("no such line in the shared cart")]
+    UnknownLine,
+    /// A shared-cart line marked for someone outside the group.
+    #[error("only a member of the group can pay for a line")]
+    PayerNotInGroup,
+    #[error("no line of the shared cart is marked as yours")]
+    NothingMarkedYours,
+    /// The lines being paid for cost other than the payer was shown.
+    #[error("the shared cart changed since you looked; look again, nothing was charged")]
+    CartChanged,
+    /// A member marks lines as theirs, never as someone else's.
+    #[error("you can mark a line as yours only")]
+    NotYourMark,
 }
 
 #[cfg(test)]

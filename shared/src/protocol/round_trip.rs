@@ -102,6 +102,7 @@ fn client_message() -> impl Strategy<Value = ClientMessage> {
             })
         ),
         chat().prop_map(|c| ClientMessage::Room(RoomCommand::Ask(c))),
+        shared_cart_command().prop_map(|c| ClientMessage::Room(RoomCommand::SharedCart(c))),
         any::<i64>().prop_map(
             |giveaway_id| ClientMessage::Room(RoomCommand::EnterGiveaway {
                 giveaway_id: GiveawayId(giveaway_id)
@@ -462,6 +463,73 @@ fn order() -> impl Strategy<Value = OrderNet> {
         })
 }
 
+fn shared_cart_command() -> impl Strategy<Value = SharedCartCommand> {
+    prop_oneof![
+        (sku(), any::<u16>()).prop_map(|(sku, quantity)| SharedCartCommand::Add { sku, quantity }),
+        (any::<i64>(), any::<u16>()).prop_map(|(line, quantity)| {
+            SharedCartCommand::SetQuantity {
+                line: SharedLineId(line),
+                quantity,
+            }
+        }),
+        any::<i64>().prop_map(|line| SharedCartCommand::MarkMine {
+            line: SharedLineId(line)
+        }),
+        (any::<u32>(), any::<bool>(), any::<i64>()).prop_map(|(request_id, mine, minor)| {
+            SharedCartCommand::Checkout(SharedCheckoutCommand {
+                request_id,
+                pays_for: if mine {
+                    SharedPayment::Mine
+                } else {
+                    SharedPayment::Everyone
+                },
+                payment: PaymentMethod::new("4242424242424242").unwrap(),
+                shown: Money::new(minor, crate::Currency::EUR),
+            })
+        }),
+    ]
+}
+
+fn shared_cart() -> impl Strategy<Value = SharedCartNet> {
+    (
+        any::<u64>(),
+        prop::collection::vec(
+            (
+                any::<i64>(),
+                sku(),
+                0i64..1_000_000,
+                1i64..100,
+                any::<i64>(),
+                any::<u64>(),
+                any::<u64>(),
+                name(),
+            ),
+            0..4,
+        ),
+    )
+        .prop_map(|(group, lines)| {
+            let lines = lines
+                .into_iter()
+                .map(
+                    |(id, sku, minor, quantity, held, adder, payer, who)| SharedCartLineNet {
+                        line: SharedLineId(id),
+                        sku,
+                        product: ProductId::new("glow-serum").unwrap(),
+                        name: "Glow Serum".into(),
+                        unit_price: Money::new(minor, crate::Currency::EUR),
+                        quantity,
+                        held_until_ms: held,
+                        added_by: AccountId(adder),
+                        added_by_name: who.clone(),
+                        payer: AccountId(payer),
+                        payer_name: who,
+                    },
+                )
+                .collect();
+            SharedCartNet::new(CartGroupId(group), SharedCartChange::Restored, lines)
+        })
+}
+
 fn server_message() -> impl Strategy<Value = ServerMessage> {
     let full = (any::<u16>(), pose_q()).prop_map(|(s, pose)| AvatarFull {
         slot: MemberSlot(s),
@@ -684,6 +752,20 @@ fn server_message() -> impl Strategy<Value = ServerMessage> {
                 remaining: Some(3),
             })))
         }),
+        shared_cart().prop_map(|cart| ServerMessage::Commerce(CommerceEventNet::SharedCart(cart))),
+        prop::sample::select(vec![
+            ShopRefusal::NotGroupMember,
+            ShopRefusal::UnknownLine,
+            ShopRefusal::PayerNotInGroup,
+            ShopRefusal::NothingMarkedYours,
+            ShopRefusal::CartFull,
+            ShopRefusal::CartChanged,
+            ShopRefusal::NotYourMark,
+        ])
+        .prop_map(|why| ServerMessage::Rejected(Rejection {
+            command: CommandKind::SharedCart,
+            reason: RejectReason::Shop(why),
+        })),
         (any::<i64>(), 0i64..100).prop_map(|(limit, remaining)| ServerMessage::Rejected(
             Rejection {
                 command: CommandKind::ClaimFlashSale,
