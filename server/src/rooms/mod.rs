@@ -119,6 +119,8 @@ pub struct Shared {
     pub moderation: Arc<crate::moderation::Moderation>,
     /// The host's video, when the relay runs.
     pub stage: Option<Arc<crate::media::StageStream>>,
+    /// The friend graph and blocks, which parties consult for invites.
+    pub friends: Arc<crate::friends::Friends>,
 }
 
 #[derive(Resource, Clone, Copy)]
@@ -185,6 +187,7 @@ fn room_app(ctx: GameContext) -> App {
             metrics: ctx.metrics,
             moderation: ctx.moderation.clone(),
             stage: ctx.stage,
+            friends: ctx.friends.clone(),
         })
         .insert_resource(RateSettings {
             chat: ctx.chat,

@@ -29,12 +29,16 @@
 use super::engagement::EngagementLink;
 use super::inbox::CommandReceived;
 use super::membership::{Member, Room};
+use super::shared_cart::{CartGroupEnded, CartGroupSet};
 use super::{ServerSystems, Shared, send_event};
+use crate::commerce::GroupMember;
 use crate::config::RateConfig;
 use crate::engagement::{Answer, EngagementError};
+use crate::friends::Friends;
 use crate::rate_limit::TokenBucket;
 use bevy_app::prelude::*;
 use bevy_ecs::prelude::*;
+use bevy_ecs::system::SystemParam;
 use bevy_renet::RenetServer;
 use bevy_time::prelude::*;
 use renet::ClientId;
@@ -46,8 +50,8 @@ use vitrine_shared::limits::party::{
     MAX_PENDING_INVITES, PARTY_CHAT_HISTORY, SHARE_BURST, SHARES_PER_SECOND,
 };
 use vitrine_shared::protocol::{
-    PartyCommand, PartyCommandKind, PartyEventNet, PartyExit, PartyInviteeNet, PartyLine,
-    PartyLineBody, PartyMemberNet, PartyNet, PartyRefusal,
+    CartGroupId, PartyCommand, PartyCommandKind, PartyEventNet, PartyExit, PartyInviteeNet,
+    PartyLine, PartyLineBody, PartyMemberNet, PartyNet, PartyRefusal,
 };
 use vitrine_shared::{
     AccountId, DisplayName, PartyId, ProductId, RoomCommand, RoomId, ServerMessage,
@@ -83,9 +87,11 @@ pub struct Seen {
 }
 
 /// Whether `from` (in `from_room`) may invite `to` (in `to_room`, or not
-/// connected: `None`) into a party. The one place this is decided: today,
-/// anyone in the inviter's room.
+/// connected: `None`) into a party. The one place this is decided: anyone
+/// in the inviter's room, or a friend in any room; never across a block,
+/// either way (the refusal does not say which, as friends' do not).
 pub(crate) fn invite_allowed(
+    friends: &Friends,
     from: AccountId,
     from_room: &RoomId,
     to: AccountId,
@@ -94,8 +100,12 @@ pub(crate) fn invite_allowed(
     if from == to {
         return Err(PartyRefusal::InviteSelf);
     }
+    if friends.is_blocked_either_way(from, to) {
+        return Err(PartyRefusal::CannotInvite);
+    }
     match to_room {
         Some(room) if room == from_room => Ok(()),
+        Some(_) if friends.are_friends(from, to) => Ok(()),
         _ => Err(PartyRefusal::NotInYourRoom),
     }
 }
@@ -178,6 +188,8 @@ pub struct Parties {
     /// Per account, so switching rooms does not refill them.
     buckets: HashMap<AccountId, Buckets>,
     shares: Vec<PendingShare>,
+    /// Each party's members as the shared cart was last told them.
+    cart_groups: HashMap<PartyId, Vec<AccountId>>,
 }
 
 impl Parties {
@@ -268,11 +280,12 @@ impl Parties {
         from: AccountId,
         command: &PartyCommand,
         engagement: &EngagementLink,
+        friends: &Friends,
         now: Duration,
         out: &mut Outbox,
     ) -> Result<(), PartyRefusal> {
         match command {
-            PartyCommand::Invite { account } => self.invite(from, *account, now, out),
+            PartyCommand::Invite { account } => self.invite(friends, from, *account, now, out),
             PartyCommand::Accept { party } => self.accept(from, *party, now, out),
             PartyCommand::Decline { party } => self.decline(from, *party, out),
             PartyCommand::Leave => {
@@ -359,6 +372,7 @@ impl Parties {
 
     fn invite(
         &mut self,
+        friends: &Friends,
         from: AccountId,
         to: AccountId,
         now: Duration,
@@ -369,6 +383,7 @@ impl Parties {
         }
         let inviter = self.online.get(&from).ok_or(PartyRefusal::Unavailable)?;
         invite_allowed(
+            friends,
             from,
             &inviter.room,
             to,
@@ -748,6 +763,53 @@ fn too_fast(taken: Result<(), Duration>) -> Result<(), PartyRefusal> {
     })
 }
 
+/// The shared cart's side of parties: a party is a cart group, whose
+/// members the shared-cart plugin hears from here (and only here).
+#[derive(SystemParam)]
+struct CartNews<'w> {
+    set: MessageWriter<'w, CartGroupSet>,
+    ended: MessageWriter<'w, CartGroupEnded>,
+}
+
+/// Tells the shared cart of each party whose members `out` changed, and of
+/// each party that ended. State goes out on any news (a member's room too),
+/// so only a changed member list is passed on.
+fn tell_carts(parties: &mut Parties, out: &Outbox, carts: &mut CartNews) {
+    for (_, event) in out {
+        match event {
+            PartyEventNet::State(net) => {
+                let accounts: Vec<AccountId> = net.members.iter().map(|m| m.account).collect();
+                if parties.cart_groups.get(&net.id) == Some(&accounts) {
+                    continue;
+                }
+                parties.cart_groups.insert(net.id, accounts);
+                carts.set.write(CartGroupSet {
+                    group: CartGroupId(net.id.0),
+                    members: net
+                        .members
+                        .iter()
+                        .map(|m| GroupMember {
+                            account: m.account,
+                            name: m.name.clone(),
+                        })
+                        .collect(),
+                });
+            }
+            PartyEventNet::Exited {
+                party,
+                why: PartyExit::Dissolved,
+            } => {
+                if parties.cart_groups.remove(party).is_some() {
+                    carts.ended.write(CartGroupEnded {
+                        group: CartGroupId(party.0),
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
 /// Sends what `out` holds to each account's newest connection; an account
 /// away hears it when they come back (as the party's state).
 fn deliver(parties: &Parties, out: Outbox, server: &mut RenetServer) {
@@ -768,6 +830,7 @@ fn track_presence(
     shared: Res<Shared>,
     mut server: ResMut<RenetServer>,
     time: Res<Time<Real>>,
+    mut carts: CartNews,
 ) {
     let now = time.elapsed();
     let mut out = Outbox::new();
@@ -793,6 +856,7 @@ fn track_presence(
             parties.offer_follow(moved, seats, &mut out);
         }
     }
+    tell_carts(&mut parties, &out, &mut carts);
     deliver(&parties, out, &mut server);
 }
 
@@ -804,6 +868,7 @@ fn apply_commands(
     shared: Res<Shared>,
     mut server: ResMut<RenetServer>,
     time: Res<Time<Real>>,
+    mut carts: CartNews,
 ) {
     let now = time.elapsed();
     let mut out = Outbox::new();
@@ -815,7 +880,14 @@ fn apply_commands(
             continue;
         };
         let account = member.info.account;
-        if let Err(refusal) = parties.command(account, command, &engagement, now, &mut out) {
+        if let Err(refusal) = parties.command(
+            account,
+            command,
+            &engagement,
+            &shared.friends,
+            now,
+            &mut out,
+        ) {
             shared.metrics.reject("party_refused");
             out.push((
                 account,
@@ -826,6 +898,7 @@ fn apply_commands(
             ));
         }
     }
+    tell_carts(&mut parties, &out, &mut carts);
     deliver(&parties, out, &mut server);
 }
 
@@ -893,9 +966,15 @@ fn settle_shares(
     deliver(&parties, out, &mut server);
 }
 
-fn sweep(mut parties: ResMut<Parties>, mut server: ResMut<RenetServer>, time: Res<Time<Real>>) {
+fn sweep(
+    mut parties: ResMut<Parties>,
+    mut server: ResMut<RenetServer>,
+    time: Res<Time<Real>>,
+    mut carts: CartNews,
+) {
     let mut out = Outbox::new();
     parties.sweep(time.elapsed(), &mut out);
+    tell_carts(&mut parties, &out, &mut carts);
     deliver(&parties, out, &mut server);
 }
 
@@ -1608,5 +1687,149 @@ capacity = 20
             [(PartyCommandKind::Invite, PartyRefusal::PartyFull)]
         );
         assert!(invited_to(&rooms, others[7].1).is_none());
+    }
+    /// The last refusal `client` heard for an invite.
+    fn invite_refusals(rooms: &TestRooms, client: ClientId) -> Vec<PartyRefusal> {
+        refusals(rooms, client)
+            .into_iter()
+            .filter(|(kind, _)| *kind == PartyCommandKind::Invite)
+            .map(|(_, refusal)| refusal)
+            .collect()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_friend_is_invited_from_any_room_and_no_invite_crosses_a_block() {
+        let mut rooms = TestRooms::start().await;
+        let (ada, a) = rooms.join("Ada", Role::Shopper, "hall").await;
+        let (bob, b) = rooms.join("Bob", Role::Shopper, "hall").await;
+        let (cy, c) = rooms.join("Cy", Role::Shopper, "annex").await;
+        let friends = rooms.app.world().resource::<Shared>().friends.clone();
+
+        // Cy is in another room and no friend of Ada's yet.
+        rooms.send(a, party(PartyCommand::Invite { account: cy.id }));
+        rooms.step(TICK);
+        assert_eq!(invite_refusals(&rooms, a), [PartyRefusal::NotInYourRoom]);
+        assert_eq!(invited_to(&rooms, c), None);
+
+        // Friends, they may: the invite reaches her in the annex.
+        let code = friends.code(cy.id).await.unwrap();
+        friends.send_request(&ada, code.as_str()).await.unwrap();
+        friends.accept(&cy, ada.id).await.unwrap();
+        rooms.clear(a);
+        rooms.step(Duration::from_secs(2));
+        rooms.send(a, party(PartyCommand::Invite { account: cy.id }));
+        rooms.step(TICK);
+        assert!(invite_refusals(&rooms, a).is_empty());
+        assert!(
+            invited_to(&rooms, c).is_some(),
+            "a friend elsewhere is invited"
+        );
+
+        // Bob, beside Ada, blocks her: her invite is refused without saying
+        // who blocked whom, and he hears nothing.
+        friends.block(bob.id, ada.id).await.unwrap();
+        rooms.step(Duration::from_secs(2));
+        rooms.send(a, party(PartyCommand::Invite { account: bob.id }));
+        rooms.step(TICK);
+        assert_eq!(invite_refusals(&rooms, a), [PartyRefusal::CannotInvite]);
+        assert_eq!(invited_to(&rooms, b), None);
+        // Nor may the blocker invite the one he blocked.
+        rooms.send(b, party(PartyCommand::Invite { account: ada.id }));
+        rooms.step(TICK);
+        assert_eq!(invite_refusals(&rooms, b), [PartyRefusal::CannotInvite]);
+        assert!(
+            state(&rooms, b).is_none(),
+            "no party was made for the refused invite"
+        );
+    }
+
+    /// The shared carts `client` was sent, oldest first.
+    fn shared_carts(
+        rooms: &TestRooms,
+        client: ClientId,
+    ) -> Vec<vitrine_shared::protocol::SharedCartNet> {
+        rooms
+            .received(client)
+            .iter()
+            .filter_map(|m| match m {
+                ServerMessage::Commerce(
+                    vitrine_shared::protocol::CommerceEventNet::SharedCart(cart),
+                ) => Some(cart.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_party_is_one_shared_cart_that_ends_with_it() {
+        use vitrine_shared::Sku;
+        use vitrine_shared::protocol::{SharedCartChange, SharedCartCommand};
+        let mut rooms = TestRooms::start().await;
+        let (_, a) = rooms.join("Ada", Role::Shopper, "hall").await;
+        let (bob, b) = rooms.join("Bob", Role::Shopper, "hall").await;
+        let (dee, d) = rooms.join("Dee", Role::Shopper, "hall").await;
+        let mug = Sku::new("stoneware-mug-sage").unwrap();
+        let store = rooms.store.clone();
+        let stock = || async {
+            sqlx::query_scalar::<_, i64>("SELECT stock FROM variants WHERE sku = $1")
+                .bind(mug.as_str())
+                .fetch_one(store.pool())
+                .await
+                .unwrap()
+        };
+        let before = stock().await;
+
+        invite_and_accept(&mut rooms, a, &bob, b);
+        let id = state(&rooms, b).expect("in the party").id;
+        assert!(rooms.settle(|r| !shared_carts(r, a).is_empty() && !shared_carts(r, b).is_empty()));
+        let group = shared_carts(&rooms, b).last().unwrap().group;
+        assert_eq!(group.0, id.0, "the party's cart");
+
+        // Bob adds; Ada, in the same party, sees his line.
+        rooms.send(
+            b,
+            RoomCommand::SharedCart(SharedCartCommand::Add {
+                sku: mug.clone(),
+                quantity: 2,
+            }),
+        );
+        assert!(rooms.settle(|r| {
+            shared_carts(r, a)
+                .last()
+                .is_some_and(|c| c.lines.len() == 1)
+        }));
+        let line = shared_carts(&rooms, a).last().unwrap().lines[0].clone();
+        assert_eq!((line.added_by, line.quantity), (bob.id, 2));
+        // Dee, not in the party, is refused and sees no cart.
+        rooms.send(
+            d,
+            RoomCommand::SharedCart(SharedCartCommand::Add {
+                sku: mug.clone(),
+                quantity: 1,
+            }),
+        );
+        rooms.ticks(5);
+        assert!(shared_carts(&rooms, d).is_empty());
+        let _ = dee;
+
+        // Bob leaves: a party of one ends, and so does its cart, for both;
+        // the units go back to stock.
+        rooms.send(b, party(PartyCommand::Leave));
+        assert!(rooms.settle(|r| {
+            [a, b].iter().all(|c| {
+                shared_carts(r, *c)
+                    .last()
+                    .is_some_and(|c| c.change == SharedCartChange::Ended)
+            })
+        }));
+        let mut back = false;
+        for _ in 0..200 {
+            if stock().await == before {
+                back = true;
+                break;
+            }
+            rooms.ticks(1);
+        }
+        assert!(back, "the party's units went back to stock");
     }
 }

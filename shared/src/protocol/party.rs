@@ -193,7 +193,7 @@ pub enum PartyEventNet {
 pub enum PartyRefusal {
     #[error("you cannot invite yourself")]
     InviteSelf,
-    #[error("you can invite only someone in your room")]
+    #[error("you can invite someone in your room, or a friend in any room")]
     NotInYourRoom,
     #[error("the party is full: at most {MAX_PARTY_SIZE} members")]
     PartyFull,
@@ -223,6 +223,9 @@ pub enum PartyRefusal {
     TooFast { retry_after_ms: u32 },
     #[error("parties are unavailable right now")]
     Unavailable,
+    /// A block stands between the two (which of them blocked is not said).
+    #[error("they cannot be invited")]
+    CannotInvite,
 }
 
 #[cfg(test)]
