@@ -94,6 +94,19 @@ row_id!(
     ShowId
 );
 
+/// A party (friends shopping together). Parties live in the server's
+/// memory only: a counter, not a database row. Membership is checked on
+/// the server, so knowing a party's id grants nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct PartyId(pub u64);
+
+impl fmt::Display for PartyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
 /// A member's short handle inside one room, assigned at join. Snapshots name
 /// avatars by slot rather than by account id: one varint byte instead of eight.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -14,7 +14,7 @@ pub mod token;
 pub mod validated;
 
 pub use ids::{
-    AccountId, GiveawayId, MemberSlot, OrderId, PollId, QuestionId, Role, SaleId, ShowId,
+    AccountId, GiveawayId, MemberSlot, OrderId, PartyId, PollId, QuestionId, Role, SaleId, ShowId,
 };
 pub use money::{Currency, Money, MoneyError};
 pub use pose::{PoseError, PoseNet, PoseQ, RoomBounds, TrackedPoseNet, XrPoseNet};

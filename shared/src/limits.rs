@@ -141,4 +141,25 @@ pub mod friends {
     pub const CODE_ALPHABET: &[u8; 30] = b"23456789ABCDEFGHJKMNPQRSTVWXYZ";
     /// A friend link is this followed by the code.
     pub const LINK_PREFIX: &str = "vitrine://friend/";
+/// Parties: their size, invites, party chat and shared products.
+pub mod party {
+    /// Members of one party, as Oculus and Hulu parties hold.
+    pub const MAX_PARTY_SIZE: usize = 8;
+    /// Invites one party may have waiting for an answer at once.
+    pub const MAX_PENDING_INVITES: usize = 8;
+    /// How long an invite may be answered, in seconds.
+    pub const INVITE_EXPIRY_SECS: u64 = 120;
+    /// How long a member who lost their connection (or is between rooms)
+    /// stays in the party before they are taken out, in seconds: long
+    /// enough to switch rooms or ride out a network drop.
+    pub const AWAY_GRACE_SECS: u64 = 60;
+    /// Invites one account may send: so many a second sustained, and a
+    /// burst at once (rate limited per account, whatever room it is in).
+    pub const INVITES_PER_SECOND: f64 = 0.5;
+    pub const INVITE_BURST: u32 = 5;
+    /// Products one account may share.
+    pub const SHARES_PER_SECOND: f64 = 0.5;
+    pub const SHARE_BURST: u32 = 3;
+    /// Party chat lines a member is sent again when they connect to a room.
+    pub const PARTY_CHAT_HISTORY: usize = 20;
 }

@@ -386,6 +386,7 @@ fn main() -> ExitCode {
                         stream.srt.as_deref().unwrap_or("no SRT URL")
                     ),
                     RoomChange::Friends(event) => println!("♥ {event:?}"),
+                    RoomChange::Party(event) => println!("& party: {event:?}"),
                 }
             }
         }

@@ -1,13 +1,14 @@
 //! The client's copy of the room: members, avatars and chat, rebuilt from
 //! the server's events and delta snapshots.
 
+use super::party::PartyMirror;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use thiserror::Error;
 use vitrine_shared::protocol::{
     AvatarFull, AvatarMoved, CartLineNet, ChatLine, CommerceEventNet, CouponNet,
     EngagementEventNet, FlashSaleNet, FriendEventNet, FriendNet, GiveawayNet, LeaderNet,
-    MemberInfo, OrderNet, PollNet, QuestionNet, ReactionBurst, Rejection, RoomEvent, ShopRefusal,
-    Snapshot, StreamNet,
+    MemberInfo, OrderNet, PartyEventNet, PollNet, QuestionNet, ReactionBurst, Rejection, RoomEvent,
+    ShopRefusal, Snapshot, StreamNet,
 };
 use vitrine_shared::{
     AccountId, DisplayName, GiveawayId, MemberSlot, OrderId, PollId, PoseNet, PoseQ, ProductId,
@@ -70,6 +71,8 @@ pub enum RoomChange {
     /// Your friends: the list, a friend's presence, a request, a
     /// friendship added or removed.
     Friends(FriendEventNet),
+    /// Party news (applied to [`RoomMirror::party`] already).
+    Party(PartyEventNet),
 }
 
 #[derive(Debug, Error, PartialEq)]
@@ -140,6 +143,8 @@ pub struct RoomMirror {
     /// Friend requests that arrived while here, oldest first (answered
     /// over HTTP; the list is for showing them).
     pub friend_requests: Vec<(AccountId, DisplayName)>,
+    /// This shopper's party, its invites, follow offers, shares and chat.
+    pub party: PartyMirror,
     /// Newest snapshot applied: acknowledged to the server as a baseline.
     pub latest_snapshot: Option<u32>,
     pub snapshots_applied: u64,
@@ -156,6 +161,13 @@ fn newer(tick: u32, than: u32) -> bool {
 impl RoomMirror {
     pub fn is_welcomed(&self) -> bool {
         self.you.is_some()
+    }
+
+    /// This shopper's account, once welcomed.
+    pub fn my_account(&self) -> Option<vitrine_shared::AccountId> {
+        self.you
+            .and_then(|you| self.members.get(&you))
+            .map(|m| m.account)
     }
 
     pub fn member_by_name(&self, name: &str) -> Option<&MemberInfo> {
@@ -186,6 +198,10 @@ impl RoomMirror {
                 self.changes.push(RoomChange::Removed { banned, reason });
             }
             ServerMessage::Friends(event) => self.apply_friends(event),
+            ServerMessage::Party(event) => {
+                self.party.apply(&event);
+                self.changes.push(RoomChange::Party(event));
+            }
         }
         Ok(())
     }

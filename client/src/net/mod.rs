@@ -1,13 +1,16 @@
 //! Headless networking: sign in and join over HTTP, then keep a mirror of
-//! the room over the renet game link. No rendering, no Bevy: bots, tests
-//! and load runs use it as it is, and the showroom wraps it.
+//! the room (and the shopper's party) over the renet game link. No
+//! rendering, no Bevy: bots, tests and load runs use it as it is, and the
+//! showroom wraps it.
 
 mod http;
 mod mirror;
+mod party;
 mod transport;
 
 pub use http::{ApiClient, ApiError, SignedIn};
 pub use mirror::{MirrorError, RoomChange, RoomMirror};
+pub use party::{FollowOffer, PARTY_CHAT_KEPT, PartyInvite, PartyMirror, SharedProduct};
 pub use transport::UdpClientTransport;
 
 use base64::Engine;
@@ -17,7 +20,7 @@ use renetcode::ConnectToken;
 use std::time::Duration;
 use thiserror::Error;
 use vitrine_shared::api::JoinTicket;
-use vitrine_shared::protocol::InputMessage;
+use vitrine_shared::protocol::{InputMessage, PartyCommand};
 use vitrine_shared::{
     ClientMessage, PoseNet, RoomCommand, ServerChannel, ServerMessage, decode, encode,
 };
@@ -122,6 +125,12 @@ impl NetClient {
 
     pub fn send_command(&mut self, command: RoomCommand) {
         self.send(&ClientMessage::Room(command));
+    }
+
+    /// A party command (invite, accept, leave, party chat, share…):
+    /// answered in [`RoomMirror::party`].
+    pub fn send_party(&mut self, command: PartyCommand) {
+        self.send_command(RoomCommand::Party(command));
     }
 
     /// Queues a message; renet holds it until the link is up.

@@ -131,6 +131,7 @@ fn request_kind(request: &Request) -> &'static str {
         Request::Redeem { .. } => "redeem",
         Request::Leaderboard { .. } => "leaderboard",
         Request::OpenState { .. } => "open_state",
+        Request::ProductOnSale { .. } => "product_on_sale",
     }
 }
 
@@ -326,6 +327,19 @@ impl Engine {
             }
             Request::OpenState { reply } => {
                 let _ = reply.send(self.open_state().await);
+            }
+            Request::ProductOnSale { product, reply } => {
+                let exists: Result<Option<String>, _> = sqlx::query_scalar(
+                    "SELECT id FROM products WHERE id = $1 AND archived_at IS NULL",
+                )
+                .bind(product.as_str())
+                .fetch_optional(self.store.pool())
+                .await;
+                let _ = reply.send(
+                    exists
+                        .map(|found| found.is_some())
+                        .map_err(|e| storage(e.into())),
+                );
             }
         }
     }

@@ -383,6 +383,11 @@ pub(crate) enum Request {
     OpenState {
         reply: Reply<OpenState>,
     },
+    /// Whether a product is on sale (for a party's shared product).
+    ProductOnSale {
+        product: ProductId,
+        reply: Reply<bool>,
+    },
 }
 
 /// A cheap handle to the engine, for rooms and HTTP handlers.
@@ -741,5 +746,11 @@ impl EngagementHandle {
 
     pub fn try_open_state(&self) -> Result<Answer<OpenState>, EngagementError> {
         try_ask!(self, OpenState {})
+    }
+
+    /// For the room loop: whether `product` is on sale (not archived).
+    /// Counts nothing and grants nothing.
+    pub fn try_product_on_sale(&self, product: ProductId) -> Result<Answer<bool>, EngagementError> {
+        try_ask!(self, ProductOnSale { product })
     }
 }

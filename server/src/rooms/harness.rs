@@ -282,6 +282,15 @@ impl TestRooms {
         self.visitor(client).client.send_message(channel, bytes);
     }
 
+    /// The connection of `client` ends, as when a shopper closes the app
+    /// or loses the network (the rooms hear it on the next step).
+    pub fn drop_connection(&mut self, client: ClientId) {
+        self.app
+            .world_mut()
+            .resource_mut::<RenetServer>()
+            .disconnect(client);
+    }
+
     /// Whether the server still has `client`.
     pub fn is_connected(&self, client: ClientId) -> bool {
         self.app

@@ -14,7 +14,7 @@ use bevy_ecs::prelude::*;
 use bevy_renet::RenetServer;
 use bevy_time::prelude::*;
 use std::sync::atomic::Ordering;
-use vitrine_shared::protocol::{InputMessage, RejectReason, Rejection};
+use vitrine_shared::protocol::{InputMessage, PartyCommand, RejectReason, Rejection};
 use vitrine_shared::{ClientChannel, ClientMessage, RoomCommand, ServerMessage, decode};
 
 /// A pose from an admitted member, decoded but not yet checked for physics.
@@ -115,6 +115,10 @@ fn receive_messages(
                 // inspections, hand-offs and teleports are taps, like
                 // reactions (a teleport also has its own cooldown).
                 RoomCommand::Ask(_) => &mut limits.chat,
+                // Party chat is chat; the other party commands are taps,
+                // and invites and shares also have the party's own limits.
+                RoomCommand::Party(PartyCommand::Chat(_)) => &mut limits.chat,
+                RoomCommand::Party(_) => &mut limits.reactions,
                 RoomCommand::Inspect { .. }
                 | RoomCommand::ViewProduct { .. }
                 | RoomCommand::PutDownProduct { .. }

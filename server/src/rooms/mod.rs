@@ -13,6 +13,7 @@ mod inbox;
 mod lifecycle;
 mod membership;
 mod moderation;
+mod party;
 mod products;
 mod shop;
 mod spec;
@@ -232,6 +233,7 @@ fn room_app(ctx: GameContext) -> App {
             stage::plugin,
             lifecycle::plugin,
             friends::plugin,
+            party::plugin,
         ));
     membership::spawn_rooms(app.world_mut(), ctx.rooms);
     app

@@ -1,6 +1,7 @@
 //! Moderation in the rooms: each tick, apply what moderators asked over
-//! HTTP (delete a chat line, remove an account), and screen chat lines and
-//! questions (muted, or a blocked term) before anything relays them.
+//! HTTP (delete a chat line, remove an account), and screen chat lines
+//! (room and party chat) and questions (muted, or a blocked term) before
+//! anything relays them.
 //!
 //! A removed member is told why (`ServerMessage::Removed`) and disconnected
 //! [`REMOVE_GRACE`] later, so the message goes out before the connection
@@ -17,7 +18,7 @@ use renet::ClientId;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc::UnboundedReceiver;
-use vitrine_shared::protocol::{RejectReason, RoomEvent};
+use vitrine_shared::protocol::{PartyCommand, RejectReason, RoomEvent};
 use vitrine_shared::{AccountId, RoomCommand, ServerMessage};
 
 /// How long a removed member's connection stays open for the notice to
@@ -59,7 +60,9 @@ impl ModerationLink {
             return Screen::Drop;
         }
         let text = match command {
-            RoomCommand::Chat(text) | RoomCommand::Ask(text) => text,
+            RoomCommand::Chat(text)
+            | RoomCommand::Ask(text)
+            | RoomCommand::Party(PartyCommand::Chat(text)) => text,
             _ => return Screen::Pass,
         };
         match self.state.screen(account, text.as_str(), now_ms) {

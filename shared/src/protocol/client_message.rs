@@ -1,7 +1,7 @@
 //! Client to server: the avatar's pose and the commands a shopper sends in a
 //! room, with the room rules those commands are held to.
 
-use super::{CheckoutCommand, ClientChannel};
+use super::{CheckoutCommand, ClientChannel, PartyCommand};
 use crate::ids::{GiveawayId, PollId, QuestionId, SaleId};
 use crate::pose::PoseNet;
 use crate::validated::{ChatText, ProductId, Reaction, Sku};
@@ -122,6 +122,9 @@ pub enum RoomCommand {
     EnterGiveaway {
         giveaway_id: GiveawayId,
     },
+    /// Your party, wherever its members are
+    /// ([`PartyEventNet`](super::PartyEventNet) answers).
+    Party(PartyCommand),
 }
 
 impl RoomCommand {
@@ -143,6 +146,7 @@ impl RoomCommand {
             RoomCommand::Vote { .. } => CommandKind::Vote,
             RoomCommand::Ask(_) | RoomCommand::Upvote { .. } => CommandKind::Question,
             RoomCommand::EnterGiveaway { .. } => CommandKind::Giveaway,
+            RoomCommand::Party(_) => CommandKind::Party,
         }
     }
 }
@@ -160,6 +164,7 @@ pub enum CommandKind {
     Vote,
     Question,
     Giveaway,
+    Party,
 }
 
 #[cfg(test)]

@@ -2,8 +2,8 @@
 //! pair. Decoding returns `Result` and never panics.
 //!
 //! One file per concern: the channels, what the client sends, what the
-//! server sends, avatar snapshots, refusals, commerce, engagement and the
-//! codec. Everything is re-exported here, so users name
+//! server sends, avatar snapshots, refusals, commerce, engagement, parties
+//! and the codec. Everything is re-exported here, so users name
 //! `vitrine_shared::protocol::X` whatever file `X` lives in.
 
 mod channels;
@@ -12,6 +12,7 @@ mod codec;
 mod commerce;
 mod engagement;
 mod friends;
+mod party;
 mod refusal;
 mod server_message;
 mod snapshot;
@@ -31,6 +32,10 @@ pub use commerce::{
 };
 pub use engagement::{EngagementEventNet, EntryRule, GiveawayNet, LeaderNet, PollNet, QuestionNet};
 pub use friends::{FriendEventNet, FriendNet, PresenceNet};
+pub use party::{
+    PartyCommand, PartyCommandKind, PartyEventNet, PartyExit, PartyInviteeNet, PartyLine,
+    PartyLineBody, PartyMemberNet, PartyNet, PartyRefusal,
+};
 pub use refusal::{ClaimRefusal, EngagementRefusal, RejectReason, Rejection, ShopRefusal};
 pub use server_message::{
     CHAT_HISTORY_LINES, ChatLine, HeldProductNet, MAX_BURST_SENDERS, MemberInfo, ReactionBurst,

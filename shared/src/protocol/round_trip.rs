@@ -2,7 +2,9 @@
 //! bytes never panic the decoder.
 
 use super::*;
-use crate::ids::{AccountId, GiveawayId, MemberSlot, OrderId, PollId, QuestionId, Role, SaleId};
+use crate::ids::{
+    AccountId, GiveawayId, MemberSlot, OrderId, PartyId, PollId, QuestionId, Role, SaleId,
+};
 use crate::money::Money;
 use crate::pose::{PoseDeltaQ, PoseNet, PoseQ, RoomBounds, TrackedPoseNet, XrPoseNet};
 use crate::validated::{
@@ -173,6 +175,138 @@ fn client_message() -> impl Strategy<Value = ClientMessage> {
                     payment: PaymentMethod::new(card).unwrap(),
                 }))
             }),
+        party_command().prop_map(|c| ClientMessage::Room(RoomCommand::Party(c))),
+    ]
+}
+
+fn party_command() -> impl Strategy<Value = PartyCommand> {
+    prop_oneof![
+        any::<u64>().prop_map(|a| PartyCommand::Invite {
+            account: AccountId(a)
+        }),
+        any::<u64>().prop_map(|p| PartyCommand::Accept { party: PartyId(p) }),
+        any::<u64>().prop_map(|p| PartyCommand::Decline { party: PartyId(p) }),
+        Just(PartyCommand::Leave),
+        any::<u64>().prop_map(|a| PartyCommand::Kick {
+            account: AccountId(a)
+        }),
+        any::<u64>().prop_map(|a| PartyCommand::Promote {
+            account: AccountId(a)
+        }),
+        chat().prop_map(PartyCommand::Chat),
+        product().prop_map(|product| PartyCommand::Share { product }),
+    ]
+}
+
+fn room_id() -> impl Strategy<Value = RoomId> {
+    "[a-z0-9-]{1,40}".prop_map(|r| RoomId::new(r).unwrap())
+}
+
+fn party_event() -> impl Strategy<Value = PartyEventNet> {
+    let party_member = (any::<u64>(), name(), prop::option::of(room_id()), 0u8..8).prop_map(
+        |(account, name, room, colour)| PartyMemberNet {
+            account: AccountId(account),
+            name,
+            room,
+            colour,
+        },
+    );
+    let invitee = (any::<u64>(), name()).prop_map(|(account, name)| PartyInviteeNet {
+        account: AccountId(account),
+        name,
+    });
+    let body = prop_oneof![
+        chat().prop_map(PartyLineBody::Said),
+        (product(), room_id()).prop_map(|(product, room)| PartyLineBody::Shared { product, room }),
+        (room_id(), name(), any::<u32>(), any::<u32>()).prop_map(|(room, n, free, needed)| {
+            PartyLineBody::RoomTooSmall {
+                room,
+                room_name: n.to_string(),
+                free,
+                needed,
+            }
+        }),
+    ];
+    let refusal = prop_oneof![
+        Just(PartyRefusal::InviteSelf),
+        Just(PartyRefusal::PartyFull),
+        Just(PartyRefusal::UnknownInvite),
+        Just(PartyRefusal::NotLeader),
+        any::<u32>().prop_map(|retry_after_ms| PartyRefusal::TooFast { retry_after_ms }),
+    ];
+    let kind = prop::sample::select(vec![
+        PartyCommandKind::Invite,
+        PartyCommandKind::Accept,
+        PartyCommandKind::Decline,
+        PartyCommandKind::Leave,
+        PartyCommandKind::Kick,
+        PartyCommandKind::Promote,
+        PartyCommandKind::Chat,
+        PartyCommandKind::Share,
+    ]);
+    let exit = prop::sample::select(vec![
+        PartyExit::Left,
+        PartyExit::Kicked,
+        PartyExit::Dissolved,
+        PartyExit::TimedOut,
+    ]);
+    prop_oneof![
+        (any::<u64>(), any::<u64>(), name(), 1u8..8, any::<u32>()).prop_map(
+            |(party, by, by_name, members, expires_in_ms)| PartyEventNet::Invited {
+                party: PartyId(party),
+                by: AccountId(by),
+                by_name,
+                members,
+                expires_in_ms,
+            }
+        ),
+        any::<u64>().prop_map(|p| PartyEventNet::InviteGone { party: PartyId(p) }),
+        (any::<u64>(), name()).prop_map(|(a, name)| PartyEventNet::InviteDeclined {
+            account: AccountId(a),
+            name
+        }),
+        (
+            any::<u64>(),
+            any::<u64>(),
+            prop::collection::vec(party_member, 1..8),
+            prop::collection::vec(invitee, 0..8)
+        )
+            .prop_map(
+                |(id, leader, members, invited)| PartyEventNet::State(PartyNet {
+                    id: PartyId(id),
+                    leader: AccountId(leader),
+                    members,
+                    invited,
+                })
+            ),
+        (any::<u64>(), exit).prop_map(|(p, why)| PartyEventNet::Exited {
+            party: PartyId(p),
+            why
+        }),
+        (any::<u64>(), prop::option::of((any::<u64>(), name())), body).prop_map(
+            |(seq, from, body)| PartyEventNet::Line(PartyLine {
+                seq,
+                from: from.map(|(a, n)| (AccountId(a), n)),
+                body,
+            })
+        ),
+        (any::<u64>(), name(), product(), room_id()).prop_map(|(by, name, product, room)| {
+            PartyEventNet::Shared {
+                by: AccountId(by),
+                name,
+                product,
+                room,
+            }
+        }),
+        (any::<u64>(), room_id(), name(), any::<bool>()).prop_map(
+            |(leader, room, n, seat_for_you)| PartyEventNet::FollowOffer {
+                leader: AccountId(leader),
+                room,
+                room_name: n.to_string(),
+                seat_for_you,
+            }
+        ),
+        (kind, refusal).prop_map(|(command, refusal)| PartyEventNet::Refused { command, refusal }),
     ]
 }
 
@@ -472,6 +606,7 @@ fn server_message() -> impl Strategy<Value = ServerMessage> {
         any::<u64>().prop_map(|account| ServerMessage::Friends(FriendEventNet::Removed {
             account: AccountId(account),
         })),
+        party_event().prop_map(ServerMessage::Party),
     ]
 }
 

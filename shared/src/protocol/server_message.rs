@@ -2,7 +2,7 @@
 //! here, chat, reactions, products in hand, the host's video).
 
 use super::{
-    CommerceEventNet, CouponNet, EngagementEventNet, FlashSaleNet, FriendEventNet, Rejection,
+    CommerceEventNet, CouponNet, EngagementEventNet, FlashSaleNet, FriendEventNet, PartyEventNet, Rejection,
     ServerChannel, Snapshot,
 };
 use crate::ids::{AccountId, MemberSlot, Role};
@@ -32,6 +32,9 @@ pub enum ServerMessage {
     Engagement(EngagementEventNet),
     /// On [`ServerChannel::Events`]: your friends and where they are.
     Friends(FriendEventNet),
+    /// On [`ServerChannel::Events`]: your party and its invites, from any
+    /// room.
+    Party(PartyEventNet),
 }
 
 impl ServerMessage {
