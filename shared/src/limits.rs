@@ -141,6 +141,8 @@ pub mod friends {
     pub const CODE_ALPHABET: &[u8; 30] = b"23456789ABCDEFGHJKMNPQRSTVWXYZ";
     /// A friend link is this followed by the code.
     pub const LINK_PREFIX: &str = "vitrine://friend/";
+}
+
 /// Parties: their size, invites, party chat and shared products.
 pub mod party {
     /// Members of one party, as Oculus and Hulu parties hold.

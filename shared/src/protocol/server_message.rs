@@ -2,8 +2,8 @@
 //! here, chat, reactions, products in hand, the host's video).
 
 use super::{
-    CommerceEventNet, CouponNet, EngagementEventNet, FlashSaleNet, FriendEventNet, PartyEventNet, Rejection,
-    ServerChannel, Snapshot,
+    CommerceEventNet, CouponNet, EngagementEventNet, FlashSaleNet, FriendEventNet, PartyEventNet,
+    Rejection, ServerChannel, Snapshot,
 };
 use crate::ids::{AccountId, MemberSlot, Role};
 use crate::pose::{PoseNet, RoomBounds};
