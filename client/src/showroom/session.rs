@@ -99,6 +99,13 @@ pub enum SessionRequest {
     },
     /// Leave the room and go back to the start screen.
     Leave,
+    /// Move to another room as the same account (following the party's
+    /// leader): the party and friends come along, as they belong to the
+    /// account.
+    SwitchRoom { room: String },
+    /// Move to the room a friend is in (`POST /api/v1/friends/{id}/join`:
+    /// the server says which room, after the same checks as a join).
+    JoinFriend { account: AccountId },
 }
 
 /// Where the link stands, for the UI to say.
@@ -156,6 +163,8 @@ pub struct Session {
     pub offline: Option<RoomMirror>,
     /// The room as last seen while the link is down: the screen keeps it.
     last_room: Option<RoomMirror>,
+    /// The next join goes to this friend's room (then to that room by id).
+    via_friend: Option<AccountId>,
 }
 
 impl Default for Session {
@@ -178,6 +187,7 @@ impl Default for Session {
             outbox: Vec::new(),
             offline: None,
             last_room: None,
+            via_friend: None,
         }
     }
 }
@@ -240,6 +250,17 @@ impl Session {
     }
 
     fn spawn_join(&mut self) {
+        if let (Some(friend), Some(server), Some(signed_in)) =
+            (self.via_friend, self.server.clone(), self.signed_in.clone())
+        {
+            let (tx, rx) = channel();
+            std::thread::spawn(move || {
+                let _ = tx.send(join_friend(&server, signed_in, friend));
+            });
+            self.join = Some(Mutex::new(rx));
+            self.link = LinkState::Joining;
+            return;
+        }
         let (Some(server), Some(room)) = (self.server.clone(), self.room.clone()) else {
             self.link = LinkState::Closed("no server or room to join".into());
             return;
@@ -280,6 +301,19 @@ fn join(server: &str, name: &str, room: &str, signed_in: Option<SignedIn>) -> Jo
         }
         other => other.map_err(|e| format!("join failed: {e}"))?,
     };
+    let catalog = api.products().map_err(|e| format!("catalog: {e}"))?;
+    Ok(Joined {
+        signed_in,
+        ticket,
+        catalog,
+    })
+}
+
+fn join_friend(server: &str, signed_in: SignedIn, friend: AccountId) -> JoinResult {
+    let api = ApiClient::new(server);
+    let ticket = api
+        .join_friend(&signed_in, friend)
+        .map_err(|e| format!("joining your friend failed: {e}"))?;
     let catalog = api.products().map_err(|e| format!("catalog: {e}"))?;
     Ok(Joined {
         signed_in,
@@ -359,6 +393,10 @@ fn finish_join(mut session: ResMut<Session>) {
             .map_err(|e| e.to_string())
     }) {
         Ok((joined, net)) => {
+            // A friend's room is a room like any other from now on (a
+            // rejoin after a lost link goes back to it).
+            session.via_friend = None;
+            session.room = Some(joined.ticket.room.clone());
             session.signed_in = Some(joined.signed_in);
             session.catalog = Some(joined.catalog);
             session.net = Some(net);
@@ -477,6 +515,20 @@ fn answer_requests(
             SessionRequest::Leave => {
                 session.leave();
                 next.set(AppState::Start);
+            }
+            // Without an account yet (offline, or still signing in) there
+            // is nobody to move.
+            SessionRequest::SwitchRoom { .. } | SessionRequest::JoinFriend { .. }
+                if session.signed_in.is_none() => {}
+            SessionRequest::SwitchRoom { room } => {
+                session.leave();
+                session.room = Some(room.clone());
+                next.set(AppState::Connecting);
+            }
+            SessionRequest::JoinFriend { account } => {
+                session.leave();
+                session.via_friend = Some(*account);
+                next.set(AppState::Connecting);
             }
         }
     }
