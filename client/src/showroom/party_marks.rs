@@ -38,7 +38,7 @@ pub fn party_colour(index: u8) -> Color {
 const RING_RADIUS: f32 = 0.5;
 const RING_THICKNESS: f32 = 0.06;
 /// The share marker floats this far over the model's top.
-const SHARE_LIFT: f32 = 0.45;
+pub const SHARE_LIFT: f32 = 0.45;
 /// Edge markers keep this far inside the screen's edge (pixels).
 const EDGE_MARGIN: f32 = 28.0;
 
