@@ -89,8 +89,13 @@ fn party_members_see_each_others_ring_and_a_shared_products_marker() {
     let mark = eye + Vec3::new(0.0, 0.0, -5.0);
     let mut pose: PoseNet = ana.mirror().spawn.expect("Ana's spawn");
     let ana_slot = ana.mirror().you.expect("Ana's slot");
-    let arrived = step_until(Duration::from_secs(30), || {
-        let there = walk_towards(&mut ana, &mut pose, mark, 0.05);
+    // At walking pace by the real clock: fast frames must not make her
+    // faster than the server allows.
+    let mut last = std::time::Instant::now();
+    let arrived = step_until(Duration::from_secs(60), || {
+        let dt = last.elapsed().as_secs_f32().min(0.05);
+        last = std::time::Instant::now();
+        let there = walk_towards(&mut ana, &mut pose, mark, dt);
         pump(&mut [&mut ana]);
         app.update();
         there
