@@ -79,7 +79,7 @@ impl FromWorld for MarkAssets {
                 RING_RADIUS - RING_THICKNESS,
                 RING_RADIUS + RING_THICKNESS,
             )),
-            cone: meshes.add(Cone::new(0.16, 0.32)),
+            cone: meshes.add(Cone::new(0.22, 0.44)),
             colours,
         }
     }

@@ -17,7 +17,7 @@ use vitrine_shared::protocol::PartyCommand;
 use vitrine_shared::{AccountId, PoseNet, ProductId};
 use vitrine_tests::{TestServer, joined_client, pump, step_until};
 
-use crate::showroom::{colour_at, hue_and_saturation, press, save, walk_towards};
+use crate::showroom::{colour_at, hue_and_saturation, press, walk_towards};
 use crate::{frames, in_the_room, one_renderer, showroom, step};
 
 fn session(app: &App) -> &Session {
@@ -47,6 +47,20 @@ fn picture(app: &mut App, bot: &mut NetClient) -> Image {
         .image
         .take()
         .unwrap()
+}
+
+/// Keeps a picture beside the test's build (the docs' party pictures come
+/// from the demo, with the panels open).
+fn keep(image: &Image, name: &str) -> std::path::PathBuf {
+    let path = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    image
+        .clone()
+        .try_into_dynamic()
+        .expect("a readable picture")
+        .to_rgb8()
+        .save(&path)
+        .expect("saved");
+    path
 }
 
 /// How far `rgb` is from `want` in hue (degrees), and its saturation.
@@ -143,7 +157,7 @@ fn party_members_see_each_others_ring_and_a_shared_products_marker() {
 
     // Before any party: neither mark is drawn.
     let before = picture(&mut app, &mut ana);
-    save(&before, "party-before.png");
+    keep(&before, "party-before.png");
     let cyan_ish = |rgb: [u8; 3], colour: Color| {
         let (off, saturation) = hue_off(rgb, colour);
         off < 25.0 && saturation > 0.5
@@ -242,7 +256,7 @@ fn party_members_see_each_others_ring_and_a_shared_products_marker() {
     assert_eq!(line.and_then(|l| l.product), Some(product.clone()));
     frames(&mut app, &mut [&mut ana], 10);
     let after = picture(&mut app, &mut ana);
-    let path = save(&after, "showroom-party.png");
+    let path = keep(&after, "party-after.png");
     println!("picture: {}", path.display());
 
     let colour = party_colour(ana_colour);

@@ -72,6 +72,8 @@ fn spawn_hud(mut commands: Commands) {
                 position_type: PositionType::Absolute,
                 ..default()
             },
+            // Over the name tags and party markers that float in the room.
+            GlobalZIndex(1),
         ))
         .id();
     let place = |node: Node| Node {
@@ -153,21 +155,23 @@ fn spawn_hud(mut commands: Commands) {
         ),
         (
             Panel::Together,
+            // Beside the left column (status above, chat below), not on it.
             place(Node {
                 flex_direction: column,
-                left: px(16),
-                top: px(150),
+                left: px(410),
+                top: px(140),
                 width: px(300),
                 ..default()
             }),
         ),
         (
             Panel::Prompts,
+            // Above the notices, clear of the panels in the corners.
             place(Node {
                 flex_direction: column,
-                left: percent(30),
-                right: percent(30),
-                top: px(64),
+                left: percent(35),
+                right: percent(35),
+                bottom: px(120),
                 align_items: AlignItems::Center,
                 ..default()
             }),
@@ -244,8 +248,20 @@ fn draw(
         let old = drawn.as_ref();
         let changed = match panel {
             Panel::Status => old.is_none_or(|o| {
-                (&o.room, o.points, &o.pinned_coupon)
-                    != (&view.room, view.points, &view.pinned_coupon)
+                let size = |v: &ShowroomView| v.together.party.as_ref().map(|p| p.members.len());
+                (
+                    &o.room,
+                    o.points,
+                    &o.pinned_coupon,
+                    o.together.open,
+                    size(o),
+                ) != (
+                    &view.room,
+                    view.points,
+                    &view.pinned_coupon,
+                    view.together.open,
+                    size(view),
+                )
             }),
             Panel::Banner => old.is_none_or(|o| o.banner != view.banner),
             Panel::Show => old.is_none_or(|o| {
@@ -381,6 +397,18 @@ fn draw_panel(panel: Panel, view: &ShowroomView, p: &mut ChildSpawnerCommands) {
                 12.0,
                 MUTED,
             );
+            let t = &view.together;
+            let label = match (&t.party, t.open) {
+                (_, true) => format!("Close together ({TOGETHER_KEY})"),
+                (Some(party), false) => {
+                    format!(
+                        "Together ({TOGETHER_KEY}): party of {}",
+                        party.members.len()
+                    )
+                }
+                (None, false) => format!("Together: friends and party ({TOGETHER_KEY})"),
+            };
+            button(b, label, UiAction::ToggleTogether);
         }),
         Panel::Banner => {
             if let Some(banner) = &view.banner {
@@ -670,26 +698,12 @@ fn draw_panel(panel: Panel, view: &ShowroomView, p: &mut ChildSpawnerCommands) {
 }
 
 fn draw_together(t: &TogetherView, p: &mut ChildSpawnerCommands) {
+    // Closed, the status panel's button opens it.
     if !t.open {
-        let label = match &t.party {
-            Some(party) => format!(
-                "Together ({TOGETHER_KEY}): party of {}",
-                party.members.len()
-            ),
-            None => format!("Together ({TOGETHER_KEY})"),
-        };
-        button(p, label, UiAction::ToggleTogether);
         return;
     }
     boxed(p, |b| {
-        row(b, |r| {
-            text(r, "Together", 18.0, Color::WHITE);
-            button(
-                r,
-                format!("Close ({TOGETHER_KEY})"),
-                UiAction::ToggleTogether,
-            );
-        });
+        text(b, "Together", 18.0, Color::WHITE);
         match &t.party {
             Some(party) => {
                 text(
@@ -717,7 +731,7 @@ fn draw_together(t: &TogetherView, p: &mut ChildSpawnerCommands) {
                             name.push_str(" - leader");
                         }
                         text(r, name, 14.0, Color::WHITE);
-                        text(r, m.place.clone(), 12.0, MUTED);
+                        text(r, format!("· {}", m.place), 12.0, MUTED);
                     });
                 }
                 if !party.invited.is_empty() {
@@ -758,7 +772,7 @@ fn draw_together(t: &TogetherView, p: &mut ChildSpawnerCommands) {
         }
         text(b, "Friends", 15.0, GOLD);
         if t.friends.is_empty() {
-            text(b, "No friends yet: share your friend code.", 12.0, MUTED);
+            text(b, "No friends yet.", 12.0, MUTED);
         }
         for f in &t.friends {
             row(b, |r| {
