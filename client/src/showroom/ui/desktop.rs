@@ -728,10 +728,10 @@ fn draw_together(t: &TogetherView, p: &mut ChildSpawnerCommands) {
                             name.push_str(" (you)");
                         }
                         if m.leader {
-                            name.push_str(" - leader");
+                            name.push_str(", leader");
                         }
                         text(r, name, 14.0, Color::WHITE);
-                        text(r, format!("· {}", m.place), 12.0, MUTED);
+                        text(r, format!("- {}", m.place), 12.0, MUTED);
                     });
                 }
                 if !party.invited.is_empty() {

@@ -11,6 +11,8 @@ use std::collections::BTreeSet;
 use vitrine_shared::protocol::{PartyExit, PartyLineBody, PartyRefusal};
 use vitrine_shared::{AccountId, PartyId, ProductId, RoomId};
 
+// The UI's font has no middle dot: words are joined with " - ".
+
 /// Party chat lines the chat panel shows.
 pub const PARTY_CHAT_LINES: usize = 6;
 
@@ -51,7 +53,7 @@ pub struct TogetherView {
 pub struct FriendLine {
     pub account: AccountId,
     pub name: String,
-    /// "In Main Hall · Spring show", "Here", "Offline".
+    /// "In Main Hall - Spring show", "Here", "Offline".
     pub presence: String,
     pub online: bool,
     /// Online in another room: "join friend" goes there.
@@ -189,7 +191,7 @@ pub fn build(
                 None => "Offline".to_owned(),
                 Some(_) if here => "Here".to_owned(),
                 Some(p) => match &p.show {
-                    Some(show) => format!("In {} · {show}", p.room_name),
+                    Some(show) => format!("In {} - {show}", p.room_name),
                     None => format!("In {}", p.room_name),
                 },
             };
@@ -444,7 +446,7 @@ mod tests {
         assert_eq!(
             lines,
             [
-                ("Al", "In Annex · Spring show", true),
+                ("Al", "In Annex - Spring show", true),
                 ("Ana", "Here", false),
                 ("Zed", "In Studio B", true),
                 ("Cy", "Offline", false),
