@@ -730,6 +730,69 @@ mod tests {
         ));
     }
 
+    /// In a room as account 7 (offline: no link, no sockets).
+    fn signed_in_app() -> App {
+        let mut app = app();
+        let mut session = app.world_mut().resource_mut::<Session>();
+        session.signed_in = Some(SignedIn {
+            token: "t".into(),
+            account_id: 7,
+            display_name: "Ada".into(),
+        });
+        session.server = Some("http://127.0.0.1:9".into());
+        session.room = Some("main".into());
+        session.link = LinkState::Connected;
+        app
+    }
+
+    #[test]
+    fn following_rejoins_another_room_as_the_same_account() {
+        // Not signed in (offline): nobody to move, nothing changes.
+        let mut app = app();
+        app.world_mut().write_message(SessionRequest::SwitchRoom {
+            room: "studio-b".into(),
+        });
+        app.update();
+        assert_eq!(app.world().resource::<Session>().room, None);
+        assert!(matches!(
+            app.world().resource::<NextState<AppState>>(),
+            NextState::Unchanged
+        ));
+
+        let mut app = signed_in_app();
+        app.world_mut().write_message(SessionRequest::SwitchRoom {
+            room: "studio-b".into(),
+        });
+        app.update();
+        let session = app.world().resource::<Session>();
+        assert_eq!(session.room.as_deref(), Some("studio-b"));
+        // The same account: its party and friends come along.
+        assert_eq!(session.signed_in.as_ref().map(|s| s.account_id), Some(7));
+        assert_eq!(session.link, LinkState::Idle);
+        // Joining happens on entering the next screen (not stepped here:
+        // it would open a socket).
+        assert!(matches!(
+            app.world().resource::<NextState<AppState>>(),
+            NextState::Pending(AppState::Connecting)
+        ));
+    }
+
+    #[test]
+    fn joining_a_friend_asks_for_their_room_as_the_same_account() {
+        let mut app = signed_in_app();
+        app.world_mut().write_message(SessionRequest::JoinFriend {
+            account: AccountId(9),
+        });
+        app.update();
+        let session = app.world().resource::<Session>();
+        assert_eq!(session.via_friend, Some(AccountId(9)));
+        assert_eq!(session.signed_in.as_ref().map(|s| s.account_id), Some(7));
+        assert!(matches!(
+            app.world().resource::<NextState<AppState>>(),
+            NextState::Pending(AppState::Connecting)
+        ));
+    }
+
     #[test]
     fn leaving_goes_back_to_the_start_screen() {
         let mut app = app();

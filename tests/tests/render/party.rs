@@ -3,6 +3,8 @@
 //! the product they shared, read back from the picture (and absent from
 //! the picture taken before).
 
+use bevy::input::ButtonState;
+use bevy::input::keyboard::{Key, KeyboardInput};
 use bevy::prelude::*;
 use std::time::Duration;
 use vitrine_client::net::NetClient;
@@ -13,7 +15,7 @@ use vitrine_client::showroom::player::{LocalPlayer, MainCamera};
 use vitrine_client::showroom::room::ProductDisplay;
 use vitrine_client::showroom::session::Session;
 use vitrine_client::showroom::ui::CurrentView;
-use vitrine_shared::protocol::PartyCommand;
+use vitrine_shared::protocol::{PartyCommand, PartyLineBody};
 use vitrine_shared::{AccountId, PoseNet, ProductId};
 use vitrine_tests::{TestServer, joined_client, pump, step_until};
 
@@ -47,6 +49,35 @@ fn picture(app: &mut App, bot: &mut NetClient) -> Image {
         .image
         .take()
         .unwrap()
+}
+
+/// One key pressed and let go, as the window reports it, in one frame.
+fn key(app: &mut App, bot: &mut NetClient, logical_key: Key, code: KeyCode) {
+    for state in [ButtonState::Pressed, ButtonState::Released] {
+        app.world_mut().write_message(KeyboardInput {
+            key_code: code,
+            logical_key: logical_key.clone(),
+            state,
+            text: None,
+            repeat: false,
+            window: Entity::PLACEHOLDER,
+        });
+    }
+    frames(app, &mut [bot], 1);
+}
+
+/// Enter, the line typed a character at a time, Enter.
+fn type_line(app: &mut App, bot: &mut NetClient, line: &str) {
+    key(app, bot, Key::Enter, KeyCode::Enter);
+    for c in line.chars() {
+        let logical = if c == ' ' {
+            Key::Space
+        } else {
+            Key::Character(c.to_string().into())
+        };
+        key(app, bot, logical, KeyCode::F13);
+    }
+    key(app, bot, Key::Enter, KeyCode::Enter);
 }
 
 /// Keeps a picture beside the test's build (the docs' party pictures come
@@ -227,6 +258,30 @@ fn party_members_see_each_others_ring_and_a_shared_products_marker() {
         "both see Bea in the same colour"
     );
     assert_ne!(Some(ana_colour), mirror.party.colour_of(bea));
+
+    // Bea writes in party chat: "/p " in the chat box sends it there.
+    type_line(&mut app, &mut ana, "/p see you at the stage");
+    assert!(
+        step(
+            &mut app,
+            &mut [&mut ana],
+            Duration::from_secs(10),
+            |_, bots| {
+                bots[0].mirror().party.chat.iter().any(|l| {
+                matches!(&l.body, PartyLineBody::Said(t) if t.as_str() == "see you at the stage")
+            })
+            }
+        ),
+        "Ana never got Bea's party line: {:?}",
+        ana.mirror().party.chat
+    );
+    assert!(
+        !ana.mirror()
+            .chat
+            .iter()
+            .any(|l| l.text.as_str().contains("see you")),
+        "a party line must not reach room chat"
+    );
 
     // Ana shares the product; Bea's mirror has it, then the picture.
     ana.send_party(PartyCommand::Share {
