@@ -248,20 +248,8 @@ fn draw(
         let old = drawn.as_ref();
         let changed = match panel {
             Panel::Status => old.is_none_or(|o| {
-                let size = |v: &ShowroomView| v.together.party.as_ref().map(|p| p.members.len());
-                (
-                    &o.room,
-                    o.points,
-                    &o.pinned_coupon,
-                    o.together.open,
-                    size(o),
-                ) != (
-                    &view.room,
-                    view.points,
-                    &view.pinned_coupon,
-                    view.together.open,
-                    size(view),
-                )
+                (&o.room, o.points, &o.pinned_coupon)
+                    != (&view.room, view.points, &view.pinned_coupon)
             }),
             Panel::Banner => old.is_none_or(|o| o.banner != view.banner),
             Panel::Show => old.is_none_or(|o| {
@@ -270,13 +258,23 @@ fn draw(
             }),
             Panel::Cart => old.is_none_or(|o| o.cart != view.cart),
             Panel::Chat => old.is_none_or(|o| {
-                (&o.chat, &o.chat_draft, &o.reactions, &o.together.party_chat)
-                    != (
-                        &view.chat,
-                        &view.chat_draft,
-                        &view.reactions,
-                        &view.together.party_chat,
-                    )
+                let together = |v: &ShowroomView| {
+                    let t = &v.together;
+                    (t.open, t.party.as_ref().map(|p| p.members.len()))
+                };
+                (
+                    &o.chat,
+                    &o.chat_draft,
+                    &o.reactions,
+                    &o.together.party_chat,
+                    together(o),
+                ) != (
+                    &view.chat,
+                    &view.chat_draft,
+                    &view.reactions,
+                    &view.together.party_chat,
+                    together(view),
+                )
             }),
             Panel::Card => old.is_none_or(|o| {
                 (&o.card, &o.together.shareable) != (&view.card, &view.together.shareable)
@@ -397,18 +395,6 @@ fn draw_panel(panel: Panel, view: &ShowroomView, p: &mut ChildSpawnerCommands) {
                 12.0,
                 MUTED,
             );
-            let t = &view.together;
-            let label = match (&t.party, t.open) {
-                (_, true) => format!("Close together ({TOGETHER_KEY})"),
-                (Some(party), false) => {
-                    format!(
-                        "Together ({TOGETHER_KEY}): party of {}",
-                        party.members.len()
-                    )
-                }
-                (None, false) => format!("Together: friends and party ({TOGETHER_KEY})"),
-            };
-            button(b, label, UiAction::ToggleTogether);
         }),
         Panel::Banner => {
             if let Some(banner) = &view.banner {
@@ -621,6 +607,17 @@ fn draw_panel(panel: Panel, view: &ShowroomView, p: &mut ChildSpawnerCommands) {
                         UiAction::React(reaction.reaction),
                     );
                 }
+                // Beside the reactions (on their second line): the panel
+                // does not grow over the room for it.
+                let t = &view.together;
+                let label = match (&t.party, t.open) {
+                    (_, true) => format!("{TOGETHER_KEY} Close together"),
+                    (Some(party), false) => {
+                        format!("{TOGETHER_KEY} Party of {}", party.members.len())
+                    }
+                    (None, false) => format!("{TOGETHER_KEY} Together"),
+                };
+                button(r, label, UiAction::ToggleTogether);
             });
             for line in &view.chat {
                 row(b, |r| {
@@ -698,7 +695,7 @@ fn draw_panel(panel: Panel, view: &ShowroomView, p: &mut ChildSpawnerCommands) {
 }
 
 fn draw_together(t: &TogetherView, p: &mut ChildSpawnerCommands) {
-    // Closed, the status panel's button opens it.
+    // Closed, the chat panel's button opens it.
     if !t.open {
         return;
     }
