@@ -627,6 +627,9 @@ fn demo(args: &[String]) -> Result<()> {
             DEMO_HOST,
             "--host-password",
             DEMO_HOST_PASSWORD,
+            // The first bot asks the window's shopper into a party.
+            "--party-with",
+            "You",
         ])
         .spawn()
     {

@@ -8,9 +8,9 @@ use vitrine_client::bots::{Behaviour, Bot};
 use vitrine_client::net::{ApiClient, RoomChange};
 use vitrine_shared::api::{CreateCoupon, CreatePoll, StartFlashSale};
 use vitrine_shared::protocol::{
-    CheckoutCommand, CommandKind, CommerceEventNet, EngagementEventNet, Purchase,
+    CheckoutCommand, CommandKind, CommerceEventNet, EngagementEventNet, PartyCommand, Purchase,
 };
-use vitrine_shared::{CouponCode, PaymentMethod, RoomCommand, Sku};
+use vitrine_shared::{ChatText, CouponCode, PaymentMethod, ProductId, RoomCommand, Sku};
 
 /// Runs bots that join a room, walk around, chat and react.
 #[derive(Parser)]
@@ -40,6 +40,64 @@ struct Args {
     /// When the host starts the flash sale, in seconds from the start
     #[arg(long, default_value_t = 15)]
     flash_sale_after: u64,
+    /// The first bot invites the shopper of this name into a party when
+    /// they are in the room, then says hello in party chat and shares a
+    /// product (the demo's "shopping together")
+    #[arg(long)]
+    party_with: Option<String>,
+}
+
+/// What the first bot shares with its party.
+const PARTY_SHARE: &str = "amber-perfume";
+
+/// The first bot's party with `--party-with`: invite (again every 30 s
+/// while not answered), then a line and a share once the party forms.
+#[derive(Default)]
+struct PartyHost {
+    invited_at: Option<Instant>,
+    greeted: bool,
+}
+
+impl PartyHost {
+    fn step(&mut self, bot: &mut Bot, with: &str) {
+        let mirror = bot.net.mirror();
+        let in_party = mirror
+            .party
+            .party
+            .as_ref()
+            .is_some_and(|p| p.members.len() > 1);
+        if in_party {
+            if !self.greeted {
+                self.greeted = true;
+                if let Ok(text) = ChatText::new("Found a perfume for your sister, look!") {
+                    bot.net.send_party(PartyCommand::Chat(text));
+                }
+                if let Ok(product) = ProductId::new(PARTY_SHARE) {
+                    bot.net.send_party(PartyCommand::Share { product });
+                }
+                println!("& {} greets the party and shares {PARTY_SHARE}", bot.name);
+            }
+            return;
+        }
+        self.greeted = false;
+        if self
+            .invited_at
+            .is_some_and(|at| at.elapsed() < Duration::from_secs(30))
+        {
+            return;
+        }
+        let Some(account) = mirror
+            .members
+            .values()
+            .find(|m| m.name.as_str() == with)
+            .map(|m| m.account)
+        else {
+            return;
+        };
+        self.invited_at = Some(Instant::now());
+        bot.net.send_party(PartyCommand::Invite { account });
+        println!("& {} invites {with} into a party", bot.name);
+    }
 }
 
 /// The host's turn: announce a flash sale on a serum, half as many units as
@@ -254,6 +312,7 @@ fn main() -> ExitCode {
     let frame = Duration::from_secs_f64(1.0 / 30.0);
     let mut sale_started = false;
     let mut coupon_used = false;
+    let mut party = PartyHost::default();
     let start = Instant::now();
     let mut last = Instant::now();
     let mut next_status = Duration::from_secs(5);
@@ -279,6 +338,9 @@ fn main() -> ExitCode {
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_millis() as i64)
             .unwrap_or(0);
+        if let (Some(with), Some(bot)) = (&args.party_with, bots.first_mut()) {
+            party.step(bot, with);
+        }
         // The last bot shops with the pinned coupon once it shows.
         if !coupon_used
             && let Some(bot) = bots.last_mut()

@@ -233,4 +233,54 @@ impl ApiClient {
                 .send_empty(),
         )
     }
+
+    /// "Join friend": a ticket for the room the friend is in.
+    pub fn join_friend(
+        &self,
+        session: &SignedIn,
+        friend: vitrine_shared::AccountId,
+    ) -> Result<JoinTicket, ApiError> {
+        Self::read(
+            self.authorized(&format!("/api/v1/friends/{}/join", friend.0), session)
+                .send_empty(),
+        )
+    }
+
+    /// Accepts a friend request from `account`: both hear of it in the room.
+    pub fn accept_friend_request(
+        &self,
+        session: &SignedIn,
+        account: vitrine_shared::AccountId,
+    ) -> Result<(), ApiError> {
+        self.authorized(
+            &format!("/api/v1/friends/requests/{}/accept", account.0),
+            session,
+        )
+        .send_empty()
+        .map_err(|e| ApiError::Transport(e.to_string()))
+        .and_then(Self::ok_or_refused)
+    }
+
+    /// Declines a friend request from `account` (they are not told).
+    pub fn decline_friend_request(
+        &self,
+        session: &SignedIn,
+        account: vitrine_shared::AccountId,
+    ) -> Result<(), ApiError> {
+        self.authorized(
+            &format!("/api/v1/friends/requests/{}/decline", account.0),
+            session,
+        )
+        .send_empty()
+        .map_err(|e| ApiError::Transport(e.to_string()))
+        .and_then(Self::ok_or_refused)
+    }
+
+    /// A success whose body is not needed (or is empty: 204), or the refusal.
+    fn ok_or_refused(response: ureq::http::Response<ureq::Body>) -> Result<(), ApiError> {
+        if response.status().is_success() {
+            return Ok(());
+        }
+        Self::read::<serde_json::Value>(Ok(response)).map(|_| ())
+    }
 }

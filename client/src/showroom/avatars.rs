@@ -42,7 +42,7 @@ pub(super) fn plugin(app: &mut App) {
         )
         .add_systems(
             Update,
-            place_name_tags
+            (place_name_tags, colour_name_tags)
                 .in_set(ShowroomSystems::Present)
                 .run_if(in_state(AppState::Showroom)),
         );
@@ -411,6 +411,45 @@ fn play_back(
                     None => *v = Visibility::Hidden,
                 }
             }
+        }
+    }
+}
+
+/// A party member's name tag takes their party colour (the ring under
+/// them is `party_marks`'), everyone else's their own.
+fn colour_name_tags(
+    session: Res<Session>,
+    avatars: Query<&RemoteAvatar>,
+    mut tags: Query<(&mut BackgroundColor, &mut TextColor), With<NameTag>>,
+) {
+    let Some(mirror) = session.mirror() else {
+        return;
+    };
+    for avatar in &avatars {
+        let Some(member) = mirror.members.get(&avatar.slot) else {
+            continue;
+        };
+        let Ok((mut background, mut ink)) = tags.get_mut(avatar.tag) else {
+            continue;
+        };
+        let (fill, letters) = match mirror.party.colour_of(member.account) {
+            Some(i) => (
+                super::party_marks::party_colour(i).with_alpha(0.9),
+                Color::BLACK,
+            ),
+            None => (
+                avatar_colour(member.account.0)
+                    .with_alpha(0.75)
+                    .darker(0.25),
+                Color::WHITE,
+            ),
+        };
+        // Only on a change: the UI re-lays out what changed.
+        if background.0 != fill {
+            background.0 = fill;
+        }
+        if ink.0 != letters {
+            ink.0 = letters;
         }
     }
 }

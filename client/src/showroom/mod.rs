@@ -6,6 +6,8 @@
 //! - [`room`]: floor, walls, stage, lights and product displays;
 //! - [`player`]: the shopper's own body, walking and looking;
 //! - [`avatars`]: everyone else, interpolated, with name tags and reactions;
+//! - [`party_marks`]: party members' rings, markers to members out of view
+//!   and over shared products;
 //! - [`products`]: pointing, picking up, turning, putting back, dropping;
 //! - [`ui`]: the view-model ([`ui::view`]) and its desktop drawing;
 //! - [`video`]: the stage screen: the slate, and the host's video and sound;
@@ -38,6 +40,7 @@ pub mod holding;
 pub mod input_mode;
 pub mod models;
 pub mod offscreen;
+pub mod party_marks;
 pub mod player;
 pub mod products;
 pub mod readiness;
@@ -327,6 +330,7 @@ pub fn build_app_for(options: Options, mode: input_mode::XrMode) -> App {
             room::plugin,
             player::plugin,
             avatars::plugin,
+            party_marks::plugin,
             products::plugin,
             ui::plugin,
             video::plugin,

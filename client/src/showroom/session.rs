@@ -99,6 +99,13 @@ pub enum SessionRequest {
     },
     /// Leave the room and go back to the start screen.
     Leave,
+    /// Move to another room as the same account (following the party's
+    /// leader): the party and friends come along, as they belong to the
+    /// account.
+    SwitchRoom { room: String },
+    /// Move to the room a friend is in (`POST /api/v1/friends/{id}/join`:
+    /// the server says which room, after the same checks as a join).
+    JoinFriend { account: AccountId },
 }
 
 /// Where the link stands, for the UI to say.
@@ -156,6 +163,8 @@ pub struct Session {
     pub offline: Option<RoomMirror>,
     /// The room as last seen while the link is down: the screen keeps it.
     last_room: Option<RoomMirror>,
+    /// The next join goes to this friend's room (then to that room by id).
+    via_friend: Option<AccountId>,
 }
 
 impl Default for Session {
@@ -178,6 +187,7 @@ impl Default for Session {
             outbox: Vec::new(),
             offline: None,
             last_room: None,
+            via_friend: None,
         }
     }
 }
@@ -240,6 +250,17 @@ impl Session {
     }
 
     fn spawn_join(&mut self) {
+        if let (Some(friend), Some(server), Some(signed_in)) =
+            (self.via_friend, self.server.clone(), self.signed_in.clone())
+        {
+            let (tx, rx) = channel();
+            std::thread::spawn(move || {
+                let _ = tx.send(join_friend(&server, signed_in, friend));
+            });
+            self.join = Some(Mutex::new(rx));
+            self.link = LinkState::Joining;
+            return;
+        }
         let (Some(server), Some(room)) = (self.server.clone(), self.room.clone()) else {
             self.link = LinkState::Closed("no server or room to join".into());
             return;
@@ -280,6 +301,19 @@ fn join(server: &str, name: &str, room: &str, signed_in: Option<SignedIn>) -> Jo
         }
         other => other.map_err(|e| format!("join failed: {e}"))?,
     };
+    let catalog = api.products().map_err(|e| format!("catalog: {e}"))?;
+    Ok(Joined {
+        signed_in,
+        ticket,
+        catalog,
+    })
+}
+
+fn join_friend(server: &str, signed_in: SignedIn, friend: AccountId) -> JoinResult {
+    let api = ApiClient::new(server);
+    let ticket = api
+        .join_friend(&signed_in, friend)
+        .map_err(|e| format!("joining your friend failed: {e}"))?;
     let catalog = api.products().map_err(|e| format!("catalog: {e}"))?;
     Ok(Joined {
         signed_in,
@@ -359,6 +393,10 @@ fn finish_join(mut session: ResMut<Session>) {
             .map_err(|e| e.to_string())
     }) {
         Ok((joined, net)) => {
+            // A friend's room is a room like any other from now on (a
+            // rejoin after a lost link goes back to it).
+            session.via_friend = None;
+            session.room = Some(joined.ticket.room.clone());
             session.signed_in = Some(joined.signed_in);
             session.catalog = Some(joined.catalog);
             session.net = Some(net);
@@ -477,6 +515,20 @@ fn answer_requests(
             SessionRequest::Leave => {
                 session.leave();
                 next.set(AppState::Start);
+            }
+            // Without an account yet (offline, or still signing in) there
+            // is nobody to move.
+            SessionRequest::SwitchRoom { .. } | SessionRequest::JoinFriend { .. }
+                if session.signed_in.is_none() => {}
+            SessionRequest::SwitchRoom { room } => {
+                session.leave();
+                session.room = Some(room.clone());
+                next.set(AppState::Connecting);
+            }
+            SessionRequest::JoinFriend { account } => {
+                session.leave();
+                session.via_friend = Some(*account);
+                next.set(AppState::Connecting);
             }
         }
     }
@@ -672,6 +724,69 @@ mod tests {
         assert_eq!(session.room.as_deref(), Some("main"));
         // The state moves on at the next frame's transition (not stepped
         // here: joining would open a socket).
+        assert!(matches!(
+            app.world().resource::<NextState<AppState>>(),
+            NextState::Pending(AppState::Connecting)
+        ));
+    }
+
+    /// In a room as account 7 (offline: no link, no sockets).
+    fn signed_in_app() -> App {
+        let mut app = app();
+        let mut session = app.world_mut().resource_mut::<Session>();
+        session.signed_in = Some(SignedIn {
+            token: "t".into(),
+            account_id: 7,
+            display_name: "Ada".into(),
+        });
+        session.server = Some("http://127.0.0.1:9".into());
+        session.room = Some("main".into());
+        session.link = LinkState::Connected;
+        app
+    }
+
+    #[test]
+    fn following_rejoins_another_room_as_the_same_account() {
+        // Not signed in (offline): nobody to move, nothing changes.
+        let mut app = app();
+        app.world_mut().write_message(SessionRequest::SwitchRoom {
+            room: "studio-b".into(),
+        });
+        app.update();
+        assert_eq!(app.world().resource::<Session>().room, None);
+        assert!(matches!(
+            app.world().resource::<NextState<AppState>>(),
+            NextState::Unchanged
+        ));
+
+        let mut app = signed_in_app();
+        app.world_mut().write_message(SessionRequest::SwitchRoom {
+            room: "studio-b".into(),
+        });
+        app.update();
+        let session = app.world().resource::<Session>();
+        assert_eq!(session.room.as_deref(), Some("studio-b"));
+        // The same account: its party and friends come along.
+        assert_eq!(session.signed_in.as_ref().map(|s| s.account_id), Some(7));
+        assert_eq!(session.link, LinkState::Idle);
+        // Joining happens on entering the next screen (not stepped here:
+        // it would open a socket).
+        assert!(matches!(
+            app.world().resource::<NextState<AppState>>(),
+            NextState::Pending(AppState::Connecting)
+        ));
+    }
+
+    #[test]
+    fn joining_a_friend_asks_for_their_room_as_the_same_account() {
+        let mut app = signed_in_app();
+        app.world_mut().write_message(SessionRequest::JoinFriend {
+            account: AccountId(9),
+        });
+        app.update();
+        let session = app.world().resource::<Session>();
+        assert_eq!(session.via_friend, Some(AccountId(9)));
+        assert_eq!(session.signed_in.as_ref().map(|s| s.account_id), Some(7));
         assert!(matches!(
             app.world().resource::<NextState<AppState>>(),
             NextState::Pending(AppState::Connecting)

@@ -3,6 +3,7 @@
 //! without Bevy's renderer and OpenXR (`cargo test -p vitrine-tests
 //! --features render --test render`). Below, what both step their app with.
 
+mod party;
 mod showroom;
 mod xr;
 

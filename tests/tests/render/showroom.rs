@@ -50,13 +50,13 @@ fn key(app: &mut App, watcher: &mut NetClient, key: KeyCode, text: &str, state: 
     frames(app, &mut [watcher], 1);
 }
 
-fn press(app: &mut App, watcher: &mut NetClient, code: KeyCode, text: &str) {
+pub(crate) fn press(app: &mut App, watcher: &mut NetClient, code: KeyCode, text: &str) {
     key(app, watcher, code, text, ButtonState::Pressed);
     key(app, watcher, code, text, ButtonState::Released);
 }
 
 /// The median colour of the 5×5 pixels around `at`, as sRGB 0–255.
-fn colour_at(image: &Image, at: Vec2) -> [u8; 3] {
+pub(crate) fn colour_at(image: &Image, at: Vec2) -> [u8; 3] {
     let (w, h) = (image.width() as i32, image.height() as i32);
     let mut channels: [Vec<u8>; 3] = Default::default();
     for dy in -2..=2 {
@@ -75,12 +75,12 @@ fn colour_at(image: &Image, at: Vec2) -> [u8; 3] {
     })
 }
 
-fn hue_and_saturation(rgb: [u8; 3]) -> (f32, f32) {
+pub(crate) fn hue_and_saturation(rgb: [u8; 3]) -> (f32, f32) {
     let hsla = Hsla::from(Color::srgb_u8(rgb[0], rgb[1], rgb[2]));
     (hsla.hue, hsla.saturation)
 }
 
-fn save(image: &Image, name: &str) -> PathBuf {
+pub(crate) fn save(image: &Image, name: &str) -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
     let path = dir.join(name);
     image
@@ -95,7 +95,7 @@ fn save(image: &Image, name: &str) -> PathBuf {
 }
 
 /// Walks a bot to `to` at walking speed (the server refuses teleports).
-fn walk_towards(bot: &mut NetClient, pose: &mut PoseNet, to: Vec3, dt: f32) -> bool {
+pub(crate) fn walk_towards(bot: &mut NetClient, pose: &mut PoseNet, to: Vec3, dt: f32) -> bool {
     let at = Vec3::from_array(pose.position);
     let gap = (to - at).with_y(0.0);
     let step = 3.0 * dt;

@@ -2,9 +2,14 @@
 //! rebuilt only when its part of the view changed; buttons carry the
 //! [`UiAction`] they send.
 
+use super::together::{
+    ACCEPT_KEY, DECLINE_KEY, FOLLOW_KEY, INVITE_KEY, PARTY_CHAT_PREFIX, SHARE_KEY, TOGETHER_KEY,
+    TogetherView,
+};
 use super::view::{SaleState, ShowroomView, Tone};
 use super::{CurrentView, UiAction};
 use crate::showroom::focus::UiFocus;
+use crate::showroom::party_marks::party_colour;
 use crate::showroom::{AppState, ShowroomSystems};
 use bevy::prelude::*;
 
@@ -14,6 +19,8 @@ const GOLD: Color = Color::srgb(1.0, 0.8, 0.35);
 const MUTED: Color = Color::srgb(0.72, 0.75, 0.82);
 const BUTTON: Color = Color::srgb(0.22, 0.24, 0.32);
 const BUTTON_HOVER: Color = Color::srgb(0.32, 0.35, 0.46);
+/// Party chat's tag and the prompts: a teal apart from room chat's pink.
+const PARTY: Color = Color::srgb(0.35, 0.9, 0.85);
 
 pub(super) fn plugin(app: &mut App) {
     app.add_systems(OnEnter(AppState::Showroom), spawn_hud)
@@ -45,6 +52,10 @@ enum Panel {
     Chat,
     Confirmation,
     Notice,
+    /// Friends and the party (`P`).
+    Together,
+    /// The party invite and the follow prompt, as toasts with their keys.
+    Prompts,
 }
 
 /// A button and what it asks for.
@@ -61,6 +72,8 @@ fn spawn_hud(mut commands: Commands) {
                 position_type: PositionType::Absolute,
                 ..default()
             },
+            // Over the name tags and party markers that float in the room.
+            GlobalZIndex(1),
         ))
         .id();
     let place = |node: Node| Node {
@@ -137,6 +150,29 @@ fn spawn_hud(mut commands: Commands) {
                 left: percent(35),
                 right: percent(35),
                 top: percent(30),
+                ..default()
+            }),
+        ),
+        (
+            Panel::Together,
+            // Beside the left column (status above, chat below), not on it.
+            place(Node {
+                flex_direction: column,
+                left: px(410),
+                top: px(140),
+                width: px(300),
+                ..default()
+            }),
+        ),
+        (
+            Panel::Prompts,
+            // Above the notices, clear of the panels in the corners.
+            place(Node {
+                flex_direction: column,
+                left: percent(35),
+                right: percent(35),
+                bottom: px(120),
+                align_items: AlignItems::Center,
                 ..default()
             }),
         ),
@@ -220,11 +256,45 @@ fn draw(
                 (&o.show, &o.featured, &o.flash_sales)
                     != (&view.show, &view.featured, &view.flash_sales)
             }),
-            Panel::Card => old.is_none_or(|o| o.card != view.card),
             Panel::Cart => old.is_none_or(|o| o.cart != view.cart),
             Panel::Chat => old.is_none_or(|o| {
-                (&o.chat, &o.chat_draft, &o.reactions)
-                    != (&view.chat, &view.chat_draft, &view.reactions)
+                let together = |v: &ShowroomView| {
+                    let t = &v.together;
+                    (t.open, t.party.as_ref().map(|p| p.members.len()))
+                };
+                (
+                    &o.chat,
+                    &o.chat_draft,
+                    &o.reactions,
+                    &o.together.party_chat,
+                    together(o),
+                ) != (
+                    &view.chat,
+                    &view.chat_draft,
+                    &view.reactions,
+                    &view.together.party_chat,
+                    together(view),
+                )
+            }),
+            Panel::Card => old.is_none_or(|o| {
+                (&o.card, &o.together.shareable) != (&view.card, &view.together.shareable)
+            }),
+            Panel::Together => old.is_none_or(|o| {
+                let t = |v: &ShowroomView| {
+                    let t = &v.together;
+                    (
+                        t.open,
+                        t.friends.clone(),
+                        t.requests.clone(),
+                        t.party.clone(),
+                        t.invitable.clone(),
+                    )
+                };
+                t(o) != t(view)
+            }),
+            Panel::Prompts => old.is_none_or(|o| {
+                (&o.together.invite, &o.together.follow)
+                    != (&view.together.invite, &view.together.follow)
             }),
             Panel::Confirmation => old.is_none_or(|o| o.confirmation != view.confirmation),
             Panel::Notice => old.is_none_or(|o| o.notice != view.notice),
@@ -319,7 +389,12 @@ fn draw_panel(panel: Panel, view: &ShowroomView, p: &mut ChildSpawnerCommands) {
                 12.0,
                 MUTED,
             );
-            text(b, "C cart | Enter chat | 1-5 react", 12.0, MUTED);
+            text(
+                b,
+                "C cart | Enter chat (/p party) | 1-5 react | P together",
+                12.0,
+                MUTED,
+            );
         }),
         Panel::Banner => {
             if let Some(banner) = &view.banner {
@@ -448,6 +523,13 @@ fn draw_panel(panel: Panel, view: &ShowroomView, p: &mut ChildSpawnerCommands) {
                         button(r, "Add to cart", UiAction::AddToCart { sku: sku.clone() });
                         button(r, "Buy now", UiAction::BuyNow { sku });
                     }
+                    if view.together.shareable.as_ref() == Some(&card.product) {
+                        button(
+                            r,
+                            format!("Share with party ({SHARE_KEY})"),
+                            UiAction::ShareProduct(card.product.clone()),
+                        );
+                    }
                 });
             });
         }
@@ -525,6 +607,17 @@ fn draw_panel(panel: Panel, view: &ShowroomView, p: &mut ChildSpawnerCommands) {
                         UiAction::React(reaction.reaction),
                     );
                 }
+                // Beside the reactions (on their second line): the panel
+                // does not grow over the room for it.
+                let t = &view.together;
+                let label = match (&t.party, t.open) {
+                    (_, true) => format!("{TOGETHER_KEY} Close together"),
+                    (Some(party), false) => {
+                        format!("{TOGETHER_KEY} Party of {}", party.members.len())
+                    }
+                    (None, false) => format!("{TOGETHER_KEY} Together"),
+                };
+                button(r, label, UiAction::ToggleTogether);
             });
             for line in &view.chat {
                 row(b, |r| {
@@ -532,8 +625,50 @@ fn draw_panel(panel: Panel, view: &ShowroomView, p: &mut ChildSpawnerCommands) {
                     text(r, line.text.clone(), 14.0, Color::WHITE);
                 });
             }
+            // Party chat below the room's, in the party's colours.
+            for line in &view.together.party_chat {
+                let colour = line.colour.map(party_colour).unwrap_or(PARTY);
+                let say = |r: &mut ChildSpawnerCommands| {
+                    text(r, "[party]", 13.0, PARTY);
+                    if let Some(from) = &line.from {
+                        text(r, format!("{from}:"), 14.0, colour);
+                    }
+                    text(r, line.text.clone(), 14.0, Color::WHITE);
+                };
+                match &line.product {
+                    // A shared product: the line opens its card.
+                    Some(product) => {
+                        b.spawn((
+                            Button,
+                            ActionButton(UiAction::Select(product.clone())),
+                            Node {
+                                flex_direction: FlexDirection::Row,
+                                column_gap: px(6),
+                                padding: UiRect::axes(px(4), px(2)),
+                                border_radius: BorderRadius::all(px(4)),
+                                ..default()
+                            },
+                            BackgroundColor(BUTTON),
+                        ))
+                        .with_children(say);
+                    }
+                    None => row(b, say),
+                }
+            }
             match &view.chat_draft {
+                Some(draft) if draft.starts_with(PARTY_CHAT_PREFIX) => text(
+                    b,
+                    format!("party > {}_", &draft[PARTY_CHAT_PREFIX.len()..]),
+                    15.0,
+                    PARTY,
+                ),
                 Some(draft) => text(b, format!("> {draft}_"), 15.0, GOLD),
+                None if view.together.party.is_some() => text(
+                    b,
+                    format!("Press Enter to chat; start with {PARTY_CHAT_PREFIX}for the party"),
+                    13.0,
+                    MUTED,
+                ),
                 None => text(b, "Press Enter to chat", 13.0, MUTED),
             }
         }),
@@ -554,5 +689,151 @@ fn draw_panel(panel: Panel, view: &ShowroomView, p: &mut ChildSpawnerCommands) {
                 boxed(p, |b| text(b, n.clone(), 15.0, Color::WHITE));
             }
         }
+        Panel::Together => draw_together(&view.together, p),
+        Panel::Prompts => draw_prompts(&view.together, p),
+    }
+}
+
+fn draw_together(t: &TogetherView, p: &mut ChildSpawnerCommands) {
+    // Closed, the chat panel's button opens it.
+    if !t.open {
+        return;
+    }
+    boxed(p, |b| {
+        text(b, "Together", 18.0, Color::WHITE);
+        match &t.party {
+            Some(party) => {
+                text(
+                    b,
+                    format!("Your party ({})", party.members.len()),
+                    15.0,
+                    PARTY,
+                );
+                for m in &party.members {
+                    row(b, |r| {
+                        r.spawn((
+                            Node {
+                                width: px(12),
+                                height: px(12),
+                                border_radius: BorderRadius::MAX,
+                                ..default()
+                            },
+                            BackgroundColor(party_colour(m.colour)),
+                        ));
+                        let mut name = m.name.clone();
+                        if m.you {
+                            name.push_str(" (you)");
+                        }
+                        if m.leader {
+                            name.push_str(", leader");
+                        }
+                        text(r, name, 14.0, Color::WHITE);
+                        text(r, format!("- {}", m.place), 12.0, MUTED);
+                    });
+                }
+                if !party.invited.is_empty() {
+                    text(
+                        b,
+                        format!("Invited: {}", party.invited.join(", ")),
+                        12.0,
+                        MUTED,
+                    );
+                }
+                button(b, "Leave the party", UiAction::LeaveParty);
+            }
+            None => text(b, "No party yet.", 13.0, MUTED),
+        }
+        if let Some(member) = &t.invitable {
+            button(
+                b,
+                format!("Invite {} ({INVITE_KEY})", member.name),
+                UiAction::InviteToParty(member.account),
+            );
+        } else {
+            text(
+                b,
+                format!("Look at a shopper and press {INVITE_KEY} to invite them."),
+                12.0,
+                MUTED,
+            );
+        }
+        if !t.requests.is_empty() {
+            text(b, "Friend requests", 15.0, GOLD);
+            for req in &t.requests {
+                row(b, |r| {
+                    text(r, req.name.clone(), 14.0, Color::WHITE);
+                    button(r, "Accept", UiAction::AcceptFriend(req.account));
+                    button(r, "Decline", UiAction::DeclineFriend(req.account));
+                });
+            }
+        }
+        text(b, "Friends", 15.0, GOLD);
+        if t.friends.is_empty() {
+            text(b, "No friends yet.", 12.0, MUTED);
+        }
+        for f in &t.friends {
+            row(b, |r| {
+                text(
+                    r,
+                    f.name.clone(),
+                    14.0,
+                    if f.online { Color::WHITE } else { MUTED },
+                );
+                text(r, f.presence.clone(), 12.0, MUTED);
+                if f.can_join {
+                    button(r, "Join", UiAction::JoinFriend(f.account));
+                }
+            });
+        }
+    });
+}
+
+fn draw_prompts(t: &TogetherView, p: &mut ChildSpawnerCommands) {
+    let toast = |p: &mut ChildSpawnerCommands, f: &dyn Fn(&mut ChildSpawnerCommands)| {
+        p.spawn((
+            Node {
+                flex_direction: FlexDirection::Column,
+                align_items: AlignItems::Center,
+                padding: UiRect::axes(px(14), px(8)),
+                row_gap: px(6),
+                border_radius: BorderRadius::all(px(8)),
+                ..default()
+            },
+            BackgroundColor(Color::srgba(0.05, 0.35, 0.38, 0.92)),
+        ))
+        .with_children(|b| f(b));
+    };
+    if let Some(invite) = &t.invite {
+        toast(p, &|b| {
+            text(b, invite.text.clone(), 17.0, Color::WHITE);
+            row(b, |r| {
+                button(
+                    r,
+                    format!("Join ({ACCEPT_KEY})"),
+                    UiAction::AcceptPartyInvite(invite.party),
+                );
+                button(
+                    r,
+                    format!("No thanks ({DECLINE_KEY})"),
+                    UiAction::DeclinePartyInvite(invite.party),
+                );
+            });
+        });
+    }
+    if let Some(follow) = &t.follow {
+        toast(p, &|b| {
+            text(b, follow.text.clone(), 17.0, Color::WHITE);
+            if follow.may_be_full {
+                text(b, "It may be full.", 13.0, GOLD);
+            }
+            row(b, |r| {
+                button(
+                    r,
+                    format!("Follow ({FOLLOW_KEY})"),
+                    UiAction::FollowLeader(follow.room.clone()),
+                );
+                button(r, "Stay (Esc)", UiAction::DismissFollow);
+            });
+        });
     }
 }

@@ -5,6 +5,8 @@
 
 pub mod desktop;
 pub mod start;
+pub mod together;
+pub mod together_actions;
 pub mod view;
 
 use super::catalog::Catalog;
@@ -17,9 +19,12 @@ use bevy::input::ButtonState;
 use bevy::input::keyboard::{Key, KeyboardInput};
 use bevy::prelude::*;
 use view::{LocalUi, ShowroomView, ViewInputs};
-use vitrine_shared::protocol::{CheckoutCommand, CommerceEventNet, Purchase};
+use vitrine_shared::protocol::{CheckoutCommand, CommerceEventNet, PartyCommand, Purchase};
 use vitrine_shared::validated::MAX_CHAT_BYTES;
-use vitrine_shared::{ChatText, PaymentMethod, ProductId, Reaction, RoomCommand, SaleId, Sku};
+use vitrine_shared::{
+    AccountId, ChatText, PartyId, PaymentMethod, ProductId, Reaction, RoomCommand, RoomId, SaleId,
+    Sku,
+};
 
 /// The saved card the showroom pays with. The built-in test gateway accepts
 /// it; a real deployment would keep the shopper's card with the gateway.
@@ -32,7 +37,7 @@ pub(super) fn plugin(app: &mut App) {
         .init_resource::<UiState>()
         .init_resource::<CurrentView>()
         .add_message::<UiAction>()
-        .add_plugins((desktop::plugin, start::plugin))
+        .add_plugins((desktop::plugin, start::plugin, together_actions::plugin))
         .add_systems(
             Update,
             (chat_keys.in_set(FocusDecided), shortcut_keys)
@@ -59,13 +64,23 @@ pub struct ViewBuilt;
 #[derive(Message, Debug, Clone, PartialEq)]
 pub enum UiAction {
     Select(ProductId),
-    SelectVariant { product: ProductId, index: usize },
+    SelectVariant {
+        product: ProductId,
+        index: usize,
+    },
     PickUpOrPutBack,
     Drop,
     LookClosely,
-    AddToCart { sku: Sku },
-    BuyNow { sku: Sku },
-    SetQuantity { sku: Sku, quantity: u16 },
+    AddToCart {
+        sku: Sku,
+    },
+    BuyNow {
+        sku: Sku,
+    },
+    SetQuantity {
+        sku: Sku,
+        quantity: u16,
+    },
     Checkout,
     ClaimFlashSale(SaleId),
     React(Reaction),
@@ -73,6 +88,23 @@ pub enum UiAction {
     SendChat,
     ToggleCart,
     DismissConfirmation,
+    /// Opens or closes the "Together" panel (friends and party).
+    ToggleTogether,
+    AcceptPartyInvite(PartyId),
+    DeclinePartyInvite(PartyId),
+    /// Joins the room the party's leader moved to.
+    FollowLeader(RoomId),
+    /// Turns the follow prompt away.
+    DismissFollow,
+    LeaveParty,
+    /// Joins the room a friend is in.
+    JoinFriend(AccountId),
+    /// Invites a shopper (the one pointed at) into the party.
+    InviteToParty(AccountId),
+    /// Shares the product on the card with the party.
+    ShareProduct(ProductId),
+    AcceptFriend(AccountId),
+    DeclineFriend(AccountId),
 }
 
 #[derive(Resource, Default)]
@@ -195,10 +227,16 @@ fn shop_actions(
             }
             UiAction::SendChat => {
                 let text = ui.local.chat_draft.take().unwrap_or_default();
+                // "/p hello" goes to party chat.
+                let (party, text) = match text.strip_prefix(together::PARTY_CHAT_PREFIX) {
+                    Some(rest) => (true, rest.to_owned()),
+                    None => (false, text),
+                };
                 if text.trim().is_empty() {
                     None
                 } else {
                     match ChatText::new(text) {
+                        Ok(text) if party => Some(RoomCommand::Party(PartyCommand::Chat(text))),
                         Ok(text) => Some(RoomCommand::Chat(text)),
                         Err(e) => {
                             ui.notice(e.to_string());

@@ -33,6 +33,8 @@ pub struct ShowroomView {
     /// A short notice: a refusal, a hint.
     pub notice: Option<String>,
     pub pinned_coupon: Option<String>,
+    /// Friends, the party, its prompts and its chat (`together.rs`).
+    pub together: super::together::TogetherView,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -145,6 +147,7 @@ pub struct LocalUi {
     /// The checkout whose answer to show.
     pub checkout: Option<u32>,
     pub notice: Option<String>,
+    pub together: super::together::TogetherLocal,
 }
 
 pub struct ViewInputs<'a> {
@@ -401,6 +404,12 @@ pub fn build(input: &ViewInputs) -> ShowroomView {
         notice: input.ui.notice.clone(),
         pinned_coupon: mirror
             .and_then(|m| m.pinned_coupon.as_ref().map(|c| c.code.as_str().to_owned())),
+        together: super::together::build(
+            mirror,
+            input.catalog,
+            input.card_product,
+            &input.ui.together,
+        ),
     }
 }
 

@@ -245,6 +245,9 @@ pub fn panel_content(
                 ));
                 buttons.push(("Buy now".into(), UiAction::BuyNow { sku: v.sku.clone() }));
             }
+            if view.together.shareable.as_ref() == Some(&card.product) {
+                buttons.push(("Share".into(), UiAction::ShareProduct(card.product.clone())));
+            }
             Some((text, buttons))
         }
         PanelKind::Wrist => {
@@ -259,11 +262,41 @@ pub fn panel_content(
             for line in view.chat.iter().rev().take(4).rev() {
                 text += &format!("{}: {}\n", line.name, line.text);
             }
-            let buttons = if view.cart.units > 0 {
+            // The party: its size, its last lines, and the prompts.
+            let t = &view.together;
+            if let Some(party) = &t.party {
+                text += &format!("Party of {}\n", party.members.len());
+            }
+            for line in t.party_chat.iter().rev().take(2).rev() {
+                text += &format!(
+                    "[party] {}: {}\n",
+                    line.from.as_deref().unwrap_or("-"),
+                    line.text
+                );
+            }
+            let mut buttons = if view.cart.units > 0 {
                 vec![("Checkout".into(), UiAction::Checkout)]
             } else {
                 Vec::new()
             };
+            if let Some(invite) = &t.invite {
+                text += &format!("{}\n", invite.text);
+                buttons.push((
+                    "Join party".into(),
+                    UiAction::AcceptPartyInvite(invite.party),
+                ));
+                buttons.push(("No".into(), UiAction::DeclinePartyInvite(invite.party)));
+            }
+            if let Some(follow) = &t.follow {
+                text += &format!("{}\n", follow.text);
+                buttons.push(("Follow".into(), UiAction::FollowLeader(follow.room.clone())));
+            }
+            if let Some(member) = &t.invitable {
+                buttons.push((
+                    format!("Invite {}", member.name),
+                    UiAction::InviteToParty(member.account),
+                ));
+            }
             Some((text, buttons))
         }
         PanelKind::Sale => {
