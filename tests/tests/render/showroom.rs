@@ -144,10 +144,16 @@ fn the_room_renders_with_three_bots_the_stage_and_the_catalog() {
         .map(|b| b.mirror().spawn.expect("bot spawn"))
         .collect();
     let slots: Vec<MemberSlot> = bots.iter().map(|b| b.mirror().you.unwrap()).collect();
-    let arrived = step_until(Duration::from_secs(30), || {
+    // At walking pace by the real clock: fast frames must not make them
+    // faster than the server allows, and slow ones (lavapipe on a loaded
+    // machine) must not make the walk take hundreds of frames.
+    let mut last = std::time::Instant::now();
+    let arrived = step_until(Duration::from_secs(90), || {
+        let dt = last.elapsed().as_secs_f32().min(0.25);
+        last = std::time::Instant::now();
         let mut all = true;
         for ((bot, pose), to) in bots.iter_mut().zip(&mut poses).zip(&targets) {
-            all &= walk_towards(bot, pose, *to, 0.05);
+            all &= walk_towards(bot, pose, *to, dt);
         }
         pump(&mut bots.iter_mut().collect::<Vec<_>>());
         app.update();
