@@ -185,6 +185,7 @@ fn request_kind(request: &Request) -> &'static str {
         Request::JoinTeam { .. } => "join_team",
         Request::GroupAuthorized { .. } => "group_authorized",
         Request::GroupSettled { .. } => "group_settled",
+        Request::GroupMemberCaptured { .. } => "group_member_captured",
     }
 }
 
@@ -348,9 +349,12 @@ impl Engine {
                 }
                 Request::GroupSettled {
                     team,
-                    capture,
+                    mode,
                     outcome,
-                } => self.group_settled(team, capture, outcome).await,
+                } => self.group_settled(team, mode, outcome).await,
+                Request::GroupMemberCaptured { team, order_id } => {
+                    self.group_member_captured(team, order_id).await
+                }
                 Request::Cart { buyer, reply } => {
                     let _ = reply.send(self.cart_lines(buyer));
                 }

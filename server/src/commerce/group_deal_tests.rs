@@ -551,3 +551,208 @@ async fn a_restart_captures_a_full_team_once_and_drops_interrupted_authorization
         );
     }
 }
+
+/// A provider that declines the capture of one authorization (a card
+/// cancelled between the hold and the charge), or with `transient` is
+/// unavailable for its first capture only; it counts every capture asked.
+struct DecliningCapture {
+    inner: TestGateway,
+    decline: String,
+    transient: bool,
+    captures_asked: std::sync::atomic::AtomicUsize,
+}
+
+impl DecliningCapture {
+    fn new(decline: &str, transient: bool) -> DecliningCapture {
+        DecliningCapture {
+            inner: TestGateway::default(),
+            decline: decline.into(),
+            transient,
+            captures_asked: Default::default(),
+        }
+    }
+
+    fn asked(&self) -> usize {
+        self.captures_asked
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl PaymentGateway for DecliningCapture {
+    fn authorize<'a>(
+        &'a self,
+        key: &'a str,
+        amount: Money,
+        method: &'a str,
+    ) -> gateway::BoxFuture<'a, Result<String, PaymentError>> {
+        self.inner.authorize(key, amount, method)
+    }
+
+    fn capture<'a>(
+        &'a self,
+        key: &'a str,
+        authorization: &'a str,
+    ) -> gateway::BoxFuture<'a, Result<(), PaymentError>> {
+        let before = self
+            .captures_asked
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if self.transient && authorization == self.decline && before == 1 {
+            return Box::pin(async { Err(PaymentError::Unavailable("provider busy".into())) });
+        }
+        if !self.transient && authorization == self.decline {
+            return Box::pin(async {
+                Err(PaymentError::Declined {
+                    reason: "card_cancelled".into(),
+                })
+            });
+        }
+        self.inner.capture(key, authorization)
+    }
+
+    fn void<'a>(
+        &'a self,
+        key: &'a str,
+        authorization: &'a str,
+    ) -> gateway::BoxFuture<'a, Result<(), PaymentError>> {
+        self.inner.void(key, authorization)
+    }
+
+    fn refund<'a>(
+        &'a self,
+        key: &'a str,
+        authorization: &'a str,
+        amount: Money,
+    ) -> gateway::BoxFuture<'a, Result<(), PaymentError>> {
+        self.inner.refund(key, authorization, amount)
+    }
+}
+
+#[tokio::test]
+async fn a_declined_capture_refunds_the_charged_voids_the_rest_and_tells_the_members() {
+    for (store, _dir) in stores().await {
+        seeded(&store).await;
+        let before = stock(&store).await;
+        // Ada authorizes first (auth_test_1), Bob second: Bob's capture is
+        // declined after Ada's went through.
+        let gateway = Arc::new(DecliningCapture::new("auth_test_2", false));
+        let shop = spawn(
+            store.clone(),
+            store.clock().clone(),
+            gateway.clone(),
+            EngineSettings::default(),
+        )
+        .await
+        .unwrap();
+        let mut news = shop.subscribe();
+        let deal = shop
+            .create_group_deal(AccountId(100), spec(2, 10))
+            .await
+            .unwrap();
+        let ada = shop
+            .join_team(
+                AccountId(1),
+                TeamTarget::Start(deal.id),
+                card(cards::APPROVED),
+                key("a"),
+            )
+            .await
+            .unwrap();
+        shop.join_team(
+            AccountId(2),
+            TeamTarget::Join(ada.team.id),
+            card(cards::APPROVED),
+            key("b"),
+        )
+        .await
+        .unwrap();
+        let told = tokio::time::timeout(Duration::from_secs(20), async {
+            loop {
+                if let CommerceEvent::TeamFailed { team, members, .. } = news.recv().await.unwrap()
+                {
+                    return (team, members);
+                }
+            }
+        })
+        .await
+        .expect("the members are told their team failed");
+        assert_eq!(told, (ada.team.id, vec![AccountId(1), AccountId(2)]));
+        // Ada's charge came back, Bob's hold was released, the units too,
+        // and no order was placed.
+        assert_eq!(gateway.inner.captured(), 1);
+        assert_eq!(gateway.inner.refunded(), 1);
+        assert_eq!(gateway.inner.voided(), 1);
+        assert_eq!(stock(&store).await, before);
+        assert_eq!(deal_orders(&store).await, (0, 0));
+        let after = shop.group_deal(deal.id).await.unwrap().unwrap();
+        assert_eq!((after.taken, after.sold, after.teams.len()), (0, 0, 0));
+        assert_eq!(
+            count(
+                &store,
+                "SELECT CAST(COUNT(*) AS BIGINT) FROM group_teams WHERE status = 'failed'"
+            )
+            .await,
+            1
+        );
+        assert_eq!(
+            count(&store, "SELECT taken FROM group_deals").await,
+            0,
+            "the store's count agrees"
+        );
+        // The decline was final: nothing asks the provider again.
+        assert_eq!(gateway.asked(), 2);
+        // A join on the failed team is refused typed.
+        let late = shop
+            .join_team(
+                AccountId(3),
+                TeamTarget::Join(ada.team.id),
+                card(cards::APPROVED),
+                key("c"),
+            )
+            .await;
+        assert_eq!(late.unwrap_err(), CommerceError::GroupDealClosed);
+    }
+}
+
+#[tokio::test]
+async fn each_capture_is_recorded_as_it_succeeds_so_a_retry_skips_it() {
+    for (store, _dir) in stores().await {
+        seeded(&store).await;
+        // Bob's first capture meets a busy provider; the retry must ask only
+        // for Bob's, Ada's being recorded as captured already.
+        let gateway = Arc::new(DecliningCapture::new("auth_test_2", true));
+        let shop = spawn(
+            store.clone(),
+            store.clock().clone(),
+            gateway.clone(),
+            EngineSettings::default(),
+        )
+        .await
+        .unwrap();
+        let deal = shop
+            .create_group_deal(AccountId(100), spec(2, 10))
+            .await
+            .unwrap();
+        let ada = shop
+            .join_team(
+                AccountId(1),
+                TeamTarget::Start(deal.id),
+                card(cards::APPROVED),
+                key("a"),
+            )
+            .await
+            .unwrap();
+        shop.join_team(
+            AccountId(2),
+            TeamTarget::Join(ada.team.id),
+            card(cards::APPROVED),
+            key("b"),
+        )
+        .await
+        .unwrap();
+        let after = settled(&shop, deal.id).await;
+        assert_eq!((after.sold, after.taken), (2, 2));
+        assert_eq!(deal_orders(&store).await, (2, 2));
+        assert_eq!(gateway.inner.captured(), 2);
+        assert_eq!(gateway.asked(), 3, "Ada once, Bob twice");
+    }
+}

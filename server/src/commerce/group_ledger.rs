@@ -130,10 +130,10 @@ pub(super) async fn members(store: &Store) -> Result<Vec<MemberRow>, StoreError>
                 member: Member {
                     account: AccountId(row.try_get::<i64, _>(1)? as u64),
                     order_id: OrderId(row.try_get(2)?),
-                    status: if status == "authorizing" {
-                        MemberStatus::Authorizing
-                    } else {
-                        MemberStatus::Authorized
+                    status: match status.as_str() {
+                        "authorizing" => MemberStatus::Authorizing,
+                        "captured" => MemberStatus::Captured,
+                        _ => MemberStatus::Authorized,
                     },
                     payment_ref: row.try_get(4)?,
                 },
@@ -407,4 +407,75 @@ pub(super) async fn settled_member(
         TeamStatus::parse(&status).ok_or_else(|| corrupt(&status))?,
         row.try_get(3)?,
     )))
+}
+
+/// One member's capture went through: recorded at once, so a retry (or a
+/// restart) captures only the others, and a failing team knows whom to
+/// refund.
+pub(super) async fn mark_captured(store: &Store, order_id: OrderId) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE group_members SET status = 'captured' WHERE order_id = $1 AND status = 'authorized'",
+    )
+    .bind(order_id.get())
+    .execute(store.pool())
+    .await?;
+    Ok(())
+}
+
+/// A capture was declined for good: the team turns to failing, so a restart
+/// goes on refunding and voiding it rather than capturing.
+pub(super) async fn mark_failing(store: &Store, team: TeamId) -> Result<(), StoreError> {
+    sqlx::query("UPDATE group_teams SET status = 'failing' WHERE id = $1 AND status = 'capturing'")
+        .bind(team.get())
+        .execute(store.pool())
+        .await?;
+    Ok(())
+}
+
+/// A failing team's captured members were refunded and the rest voided:
+/// the team is failed and the units its members held go back, counted in
+/// SQL so memory's count cannot drift from the rows. Returns the units.
+pub(super) async fn fail_team(
+    store: &Store,
+    deal: &DealRow,
+    team: TeamId,
+) -> Result<i64, StoreError> {
+    let mut tx = store.pool().begin().await?;
+    let moved = sqlx::query(
+        "UPDATE group_teams SET status = 'failed', settled_at = $1 WHERE id = $2 AND status = 'failing'",
+    )
+    .bind(store.clock().now_ms())
+    .bind(team.get())
+    .execute(&mut *tx)
+    .await?;
+    if moved.rows_affected() != 1 {
+        tx.rollback().await?;
+        return Ok(0);
+    }
+    let units: i64 = sqlx::query_scalar(
+        "SELECT CAST(COUNT(*) AS BIGINT) FROM group_members WHERE team_id = $1 \
+         AND status IN ('authorized', 'captured')",
+    )
+    .bind(team.get())
+    .fetch_one(&mut *tx)
+    .await?;
+    sqlx::query(
+        "UPDATE group_members SET status = CASE status WHEN 'captured' THEN 'refunded' \
+         ELSE 'voided' END WHERE team_id = $1 AND status IN ('authorized', 'captured')",
+    )
+    .bind(team.get())
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("UPDATE variants SET stock = stock + $1 WHERE sku = $2")
+        .bind(units)
+        .bind(deal.sku.as_str())
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("UPDATE group_deals SET taken = taken - $1 WHERE id = $2")
+        .bind(units)
+        .bind(deal.id.get())
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(units)
 }

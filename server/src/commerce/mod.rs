@@ -212,6 +212,13 @@ pub enum CommerceEvent {
         team: TeamId,
         members: Vec<AccountId>,
     },
+    /// A member's capture was declined (or the provider never answered):
+    /// the members charged were refunded, the others voided, units back.
+    TeamFailed {
+        deal: DealId,
+        team: TeamId,
+        members: Vec<AccountId>,
+    },
 }
 
 pub(crate) enum Request {
@@ -341,9 +348,11 @@ pub(crate) enum Request {
     /// From the engine's own task: a team's captures (or voids) are done.
     GroupSettled {
         team: TeamId,
-        capture: bool,
+        mode: group_deals::Settle,
         outcome: Result<(), PaymentError>,
     },
+    /// From the engine's own task: one member's capture went through.
+    GroupMemberCaptured { team: TeamId, order_id: OrderId },
     /// From the engine's own payment task, when the gateway has answered.
     PaymentDone {
         order_id: OrderId,

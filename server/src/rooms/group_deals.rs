@@ -262,6 +262,20 @@ fn relay_deal_news(
                 }
                 continue;
             }
+            CommerceEvent::TeamFailed {
+                deal,
+                team,
+                members: buyers,
+            } => {
+                let message =
+                    ServerMessage::GroupDeals(GroupDealEventNet::TeamFailed { deal, team });
+                for buyer in buyers {
+                    for client in clients_of(&members, buyer) {
+                        send_event(&mut server, client, &message);
+                    }
+                }
+                continue;
+            }
             _ => continue,
         };
         let message = ServerMessage::GroupDeals(news);

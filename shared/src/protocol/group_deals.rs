@@ -65,6 +65,10 @@ pub enum GroupDealEventNet {
     /// To a member: the window closed first; the authorization was voided
     /// and nothing was charged.
     TeamVoided { deal: DealId, team: TeamId },
+    /// To a member: a member's payment was declined when the team filled;
+    /// anyone charged was refunded, every other authorization voided, and
+    /// no order was placed.
+    TeamFailed { deal: DealId, team: TeamId },
 }
 
 /// Why a team command was refused.

@@ -260,20 +260,18 @@ fn group_deal_news() -> impl Strategy<Value = ServerMessage> {
             };
             GroupDealEventNet::JoinFailed { request_id, reason }
         }),
-        (any::<i64>(), any::<i64>(), any::<i64>(), any::<bool>()).prop_map(
-            |(deal, team, order, completed)| {
-                let (deal, team) = (crate::ids::DealId(deal), crate::ids::TeamId(team));
-                if completed {
-                    GroupDealEventNet::TeamCompleted {
-                        deal,
-                        team,
-                        order_id: OrderId(order),
-                    }
-                } else {
-                    GroupDealEventNet::TeamVoided { deal, team }
-                }
+        (any::<i64>(), any::<i64>(), any::<i64>(), 0..3u8).prop_map(|(deal, team, order, how)| {
+            let (deal, team) = (crate::ids::DealId(deal), crate::ids::TeamId(team));
+            match how {
+                0 => GroupDealEventNet::TeamCompleted {
+                    deal,
+                    team,
+                    order_id: OrderId(order),
+                },
+                1 => GroupDealEventNet::TeamVoided { deal, team },
+                _ => GroupDealEventNet::TeamFailed { deal, team },
             }
-        ),
+        }),
     ]
     .prop_map(ServerMessage::GroupDeals)
 }
