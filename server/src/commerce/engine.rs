@@ -186,6 +186,7 @@ fn request_kind(request: &Request) -> &'static str {
         Request::GroupAuthorized { .. } => "group_authorized",
         Request::GroupSettled { .. } => "group_settled",
         Request::GroupMemberCaptured { .. } => "group_member_captured",
+        Request::GroupVoidTried { .. } => "group_void_tried",
     }
 }
 
@@ -352,6 +353,9 @@ impl Engine {
                     mode,
                     outcome,
                 } => self.group_settled(team, mode, outcome).await,
+                Request::GroupVoidTried { order_id, outcome } => {
+                    self.group_void_tried(order_id, outcome).await
+                }
                 Request::GroupMemberCaptured { team, order_id } => {
                     self.group_member_captured(team, order_id).await
                 }

@@ -523,8 +523,31 @@ async fn a_restart_captures_a_full_team_once_and_drops_interrupted_authorization
             .capture(&format!("group-capture-{}", ada.order_id), &ada_auth)
             .await
             .unwrap();
+        // And say the provider had held Carol's money before the crash cut
+        // off its answer: the restart must find that hold by its key and
+        // void it, not forget it.
+        let carol: i64 =
+            sqlx::query_scalar("SELECT order_id FROM group_members WHERE status = 'authorizing'")
+                .fetch_one(store.pool())
+                .await
+                .unwrap();
+        provider
+            .authorize(
+                &format!("group-authorize-{carol}"),
+                eur(TEAM_PRICE),
+                cards::APPROVED,
+            )
+            .await
+            .unwrap();
         let second = engine_with(&store, provider.clone()).await;
         let after = settled(&second, deal.id).await;
+        tokio::time::timeout(Duration::from_secs(20), async {
+            while provider.voided() == 0 {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await
+        .expect("the hold cut off by the crash is voided");
         assert_eq!((after.sold, after.taken), (2, 2));
         assert_eq!(provider.captured(), 2);
         assert_eq!(deal_orders(&store).await, (2, 2));
@@ -754,5 +777,145 @@ async fn each_capture_is_recorded_as_it_succeeds_so_a_retry_skips_it() {
         assert_eq!(deal_orders(&store).await, (2, 2));
         assert_eq!(gateway.inner.captured(), 2);
         assert_eq!(gateway.asked(), 3, "Ada once, Bob twice");
+    }
+}
+
+/// A provider that holds the money for the first authorization but whose
+/// answer is lost (the caller times out), and that is unavailable for the
+/// first void asked of it.
+struct LostAnswer {
+    inner: TestGateway,
+    authorizations_asked: std::sync::atomic::AtomicUsize,
+    voids_asked: std::sync::atomic::AtomicUsize,
+}
+
+impl PaymentGateway for LostAnswer {
+    fn authorize<'a>(
+        &'a self,
+        key: &'a str,
+        amount: Money,
+        method: &'a str,
+    ) -> gateway::BoxFuture<'a, Result<String, PaymentError>> {
+        let n = self
+            .authorizations_asked
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Box::pin(async move {
+            let held = self.inner.authorize(key, amount, method).await;
+            if n == 0 {
+                std::future::pending::<()>().await;
+            }
+            held
+        })
+    }
+
+    fn capture<'a>(
+        &'a self,
+        key: &'a str,
+        authorization: &'a str,
+    ) -> gateway::BoxFuture<'a, Result<(), PaymentError>> {
+        self.inner.capture(key, authorization)
+    }
+
+    fn void<'a>(
+        &'a self,
+        key: &'a str,
+        authorization: &'a str,
+    ) -> gateway::BoxFuture<'a, Result<(), PaymentError>> {
+        let n = self
+            .voids_asked
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if n == 0 {
+            return Box::pin(async { Err(PaymentError::Unavailable("provider busy".into())) });
+        }
+        self.inner.void(key, authorization)
+    }
+
+    fn refund<'a>(
+        &'a self,
+        key: &'a str,
+        authorization: &'a str,
+        amount: Money,
+    ) -> gateway::BoxFuture<'a, Result<(), PaymentError>> {
+        self.inner.refund(key, authorization, amount)
+    }
+}
+
+#[tokio::test]
+async fn a_hold_whose_answer_was_lost_is_found_by_its_key_and_voided_until_confirmed() {
+    for (store, _dir) in stores().await {
+        seeded(&store).await;
+        let before = stock(&store).await;
+        let gateway = Arc::new(LostAnswer {
+            inner: TestGateway::default(),
+            authorizations_asked: Default::default(),
+            voids_asked: Default::default(),
+        });
+        let shop = spawn(
+            store.clone(),
+            store.clock().clone(),
+            gateway.clone(),
+            EngineSettings {
+                payment_timeout: Duration::from_millis(300),
+                ..EngineSettings::default()
+            },
+        )
+        .await
+        .unwrap();
+        let deal = shop
+            .create_group_deal(AccountId(100), spec(2, 10))
+            .await
+            .unwrap();
+        let timed_out = shop
+            .join_team(
+                AccountId(1),
+                TeamTarget::Start(deal.id),
+                card(cards::APPROVED),
+                key("a"),
+            )
+            .await;
+        assert_eq!(timed_out.unwrap_err(), CommerceError::PaymentTimeout);
+        assert_eq!(gateway.inner.authorized(), 1, "the provider holds money");
+        // The engine asks again under the same key, finds the hold, and
+        // voids it, the provider's first refusal notwithstanding.
+        tokio::time::timeout(Duration::from_secs(20), async {
+            while gateway.inner.voided() == 0 {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await
+        .expect("the lost hold is voided");
+        assert_eq!(
+            gateway
+                .voids_asked
+                .load(std::sync::atomic::Ordering::SeqCst),
+            2
+        );
+        tokio::time::timeout(Duration::from_secs(20), async {
+            while count(
+                &store,
+                "SELECT CAST(COUNT(*) AS BIGINT) FROM group_void_pending WHERE status = 'voided'",
+            )
+            .await
+                == 0
+            {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await
+        .expect("the void is recorded");
+        assert_eq!(stock(&store).await, before);
+        let after = shop.group_deal(deal.id).await.unwrap().unwrap();
+        assert_eq!((after.taken, after.teams.len()), (0, 0));
+        // The shopper's retry under the same key asks for no second hold.
+        let retry = shop
+            .join_team(
+                AccountId(1),
+                TeamTarget::Start(deal.id),
+                card(cards::APPROVED),
+                key("a"),
+            )
+            .await;
+        assert_eq!(retry.unwrap_err(), CommerceError::PaymentTimeout);
+        assert_eq!(gateway.inner.authorized(), 1);
     }
 }

@@ -198,6 +198,24 @@ pub(super) struct GroupDeals {
     pub ended: std::collections::HashSet<DealId>,
     /// How settled teams ended, so a late join reads "full" or "closed".
     pub settled: HashMap<TeamId, TeamStatus>,
+    /// Authorizations given up on whose void the provider has not confirmed,
+    /// by the member's order id; the sweep tries each until it is.
+    pub voids: BTreeMap<OrderId, PendingVoid>,
+    /// Members who left their team that way: a retry under their key is
+    /// answered as the first was, and asks for no second hold.
+    pub abandoned: std::collections::HashSet<OrderId>,
+}
+
+/// A void recorded as pending (`group_void_pending`).
+#[derive(Debug)]
+pub(super) struct PendingVoid {
+    pub amount: Money,
+    /// Unknown when the authorization's answer was lost: asked again under
+    /// the same key first.
+    pub payment_ref: Option<String>,
+    pub busy: bool,
+    pub retry_at_ms: i64,
+    pub attempts: u32,
 }
 
 impl GroupDeals {
@@ -242,14 +260,33 @@ impl GroupDeals {
 /// cut off are dropped first (their units go back): nothing was captured
 /// on them, and without the card they cannot be finished.
 pub(super) async fn load(store: &crate::store::Store) -> Result<GroupDeals, StoreError> {
-    let dropped = group_ledger::drop_interrupted(store).await?;
-    if dropped > 0 {
+    let cut_off =
+        group_ledger::abandon_interrupted(store, &group_ledger::deals(store).await?).await?;
+    if cut_off > 0 {
         tracing::warn!(
-            dropped,
-            "group deals: authorizations cut off by a restart dropped"
+            cut_off,
+            "group deals: authorizations cut off by a restart leave their teams; their voids are pending"
         );
     }
     let mut groups = GroupDeals::default();
+    for row in group_ledger::voids(store).await? {
+        groups
+            .keys
+            .insert((row.account, row.key), (row.hash, row.order_id));
+        groups.abandoned.insert(row.order_id);
+        if row.pending {
+            groups.voids.insert(
+                row.order_id,
+                PendingVoid {
+                    amount: row.amount,
+                    payment_ref: row.payment_ref,
+                    busy: false,
+                    retry_at_ms: 0,
+                    attempts: 0,
+                },
+            );
+        }
+    }
     for deal in group_ledger::deals(store).await? {
         groups.deals.insert(deal.id, deal);
     }
@@ -538,6 +575,12 @@ impl Engine {
             let _ = reply.send(answer);
             return;
         }
+        if self.groups.abandoned.contains(&order_id) {
+            // Its authorization went unanswered; the same key asks again for
+            // nothing (a new key starts afresh).
+            let _ = reply.send(Err(CommerceError::PaymentTimeout));
+            return;
+        }
         // Settled since: the team completed or was voided.
         let answer = match group_ledger::settled_member(&self.store, order_id).await {
             Ok(Some((team, deal, status, members))) => {
@@ -633,8 +676,8 @@ impl Engine {
                     // Not recorded: release the hold and the place, so that
                     // nothing is held that the store does not know of.
                     let error = storage(e);
-                    self.release_hold(order_id, authorization);
-                    self.drop_member(team_id, deal_id, order_id).await;
+                    self.abandon_member(team_id, deal_id, order_id, Some(authorization))
+                        .await;
                     return Err(error);
                 }
                 let team = self.groups.teams.get_mut(&team_id).expect("found above");
@@ -654,7 +697,14 @@ impl Engine {
                 joined
             }
             Err(failure) => {
-                self.drop_member(team_id, deal_id, order_id).await;
+                if matches!(failure, PaymentError::Declined { .. }) {
+                    // Refused: nothing is held, and a retry under the same
+                    // key may try another card.
+                    self.drop_member(team_id, deal_id, order_id).await;
+                } else {
+                    // No answer: the provider may hold money all the same.
+                    self.abandon_member(team_id, deal_id, order_id, None).await;
+                }
                 tracing::info!(order_id = order_id.get(), %failure, "team authorization refused; member not added");
                 Err(match failure {
                     PaymentError::Declined { reason } => CommerceError::PaymentDeclined { reason },
@@ -700,15 +750,141 @@ impl Engine {
         self.announce_deal(deal_id);
     }
 
-    /// Voids an authorization the engine will not use, on a task of its own.
-    fn release_hold(&self, order_id: OrderId, authorization: String) {
-        let gateway = self.gateway.clone();
+    /// A member whose authorization may hold money the engine will not use
+    /// leaves the team (their unit back); the void is recorded as pending
+    /// and tried by the sweep until the provider confirms it. Should the
+    /// store fail, the row still says `authorizing`, which the next start
+    /// turns into a pending void; this run tries the void all the same.
+    async fn abandon_member(
+        &mut self,
+        team_id: TeamId,
+        deal_id: DealId,
+        order_id: OrderId,
+        payment_ref: Option<String>,
+    ) {
+        let emptied = self
+            .groups
+            .teams
+            .get(&team_id)
+            .is_some_and(|t| t.members.len() == 1);
+        let Some(deal) = self.groups.deals.get(&deal_id).cloned() else {
+            return;
+        };
+        let written = group_ledger::abandon_member(
+            &self.store,
+            team_id,
+            order_id,
+            &deal,
+            emptied,
+            payment_ref.as_deref(),
+        )
+        .await;
+        if let Err(e) = written {
+            tracing::error!(%e, order_id = order_id.get(), "pending void not recorded; the next start records it");
+        }
+        if let Some(d) = self.groups.deals.get_mut(&deal_id) {
+            d.taken -= 1;
+        }
+        if let Some(team) = self.groups.teams.get_mut(&team_id) {
+            team.members.retain(|m| m.order_id != order_id);
+        }
+        if emptied {
+            self.groups.teams.remove(&team_id);
+            self.groups.settled.insert(team_id, TeamStatus::Voided);
+        }
+        self.groups.abandoned.insert(order_id);
+        self.groups.voids.insert(
+            order_id,
+            PendingVoid {
+                amount: deal.team_price,
+                payment_ref,
+                busy: false,
+                retry_at_ms: 0,
+                attempts: 0,
+            },
+        );
+        self.release_hold(order_id);
+        self.announce_deal(deal_id);
+    }
+
+    /// Tries a pending void on a task of its own: when the authorization is
+    /// unknown it is asked again under its key first (the provider answers
+    /// the hold it made, or refuses: then nothing is held). Reports back as
+    /// `GroupVoidTried`.
+    fn release_hold(&mut self, order_id: OrderId) {
+        let Some(inbox) = self.inbox.upgrade() else {
+            return;
+        };
+        let Some(pending) = self.groups.voids.get_mut(&order_id) else {
+            return;
+        };
+        if pending.busy {
+            return;
+        }
+        pending.busy = true;
+        let (amount, known) = (pending.amount, pending.payment_ref.clone());
+        let (gateway, timeout) = (self.gateway.clone(), self.settings.payment_timeout);
         tokio::spawn(async move {
-            let key = format!("group-void-{order_id}");
-            if let Err(e) = gateway.void(&key, &authorization).await {
-                tracing::warn!(%e, order_id = order_id.get(), "unused authorization not voided");
+            let outcome = async {
+                let authorization = match known {
+                    Some(a) => a,
+                    None => {
+                        let key = format!("group-authorize-{order_id}");
+                        // No card: the key alone finds the hold, if any.
+                        let asked =
+                            tokio::time::timeout(timeout, gateway.authorize(&key, amount, ""))
+                                .await
+                                .unwrap_or(Err(PaymentError::Timeout));
+                        match asked {
+                            Ok(a) => a,
+                            Err(PaymentError::Declined { .. }) => return Ok(()),
+                            Err(e) => return Err(e),
+                        }
+                    }
+                };
+                let key = format!("group-void-{order_id}");
+                within(timeout, gateway.void(&key, &authorization)).await
             }
+            .await;
+            let _ = inbox
+                .send(Request::GroupVoidTried { order_id, outcome })
+                .await;
         });
+    }
+
+    /// A pending void's answer: done (recorded), or tried again later,
+    /// waiting longer each time, until the provider confirms it.
+    pub(super) async fn group_void_tried(
+        &mut self,
+        order_id: OrderId,
+        outcome: Result<(), PaymentError>,
+    ) {
+        let now = self.clock.now_ms();
+        let Some(pending) = self.groups.voids.get_mut(&order_id) else {
+            return;
+        };
+        pending.busy = false;
+        let failed = match outcome {
+            Ok(()) => match group_ledger::void_done(&self.store, order_id).await {
+                Ok(()) => None,
+                Err(e) => Some(e.to_string()),
+            },
+            Err(e) => Some(e.to_string()),
+        };
+        match failed {
+            None => {
+                self.groups.voids.remove(&order_id);
+                tracing::info!(order_id = order_id.get(), "unused authorization voided");
+            }
+            Some(e) => {
+                pending.attempts += 1;
+                let backoff = RETRY
+                    .saturating_mul(1 << pending.attempts.min(16))
+                    .min(MAX_BACKOFF);
+                pending.retry_at_ms = now + backoff.as_millis() as i64;
+                tracing::warn!(order_id = order_id.get(), %e, attempts = pending.attempts, "unused authorization not voided; trying again");
+            }
+        }
     }
 
     /// Starts capturing (a full team), voiding (a lapsed one) or unwinding
@@ -982,6 +1158,16 @@ impl Engine {
         }
         for team in due {
             self.settle(team);
+        }
+        let voids: Vec<OrderId> = self
+            .groups
+            .voids
+            .iter()
+            .filter(|(_, v)| !v.busy && v.retry_at_ms <= now)
+            .map(|(o, _)| *o)
+            .collect();
+        for order_id in voids {
+            self.release_hold(order_id);
         }
         let ended: Vec<DealId> = self
             .groups

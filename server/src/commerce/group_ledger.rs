@@ -144,32 +144,38 @@ pub(super) async fn members(store: &Store) -> Result<Vec<MemberRow>, StoreError>
         .collect()
 }
 
-/// Drops the members whose authorization a restart cut off, giving their
-/// units back; a team left empty is voided. Returns how many.
-pub(super) async fn drop_interrupted(store: &Store) -> Result<u64, StoreError> {
+/// Members whose authorization a restart cut off leave their teams, their
+/// units back; their authorizations' voids are recorded as pending (the
+/// provider may have held money before the crash). Returns how many.
+pub(super) async fn abandon_interrupted(
+    store: &Store,
+    deals: &[DealRow],
+) -> Result<u64, StoreError> {
     let rows = sqlx::query(
-        "SELECT m.team_id, m.order_id, t.deal_id, d.sku FROM group_members m \
-         JOIN group_teams t ON t.id = m.team_id JOIN group_deals d ON d.id = t.deal_id \
-         WHERE m.status = 'authorizing'",
+        "SELECT m.team_id, m.order_id, t.deal_id FROM group_members m \
+         JOIN group_teams t ON t.id = m.team_id WHERE m.status = 'authorizing'",
     )
     .fetch_all(store.pool())
     .await?;
-    let mut dropped = 0;
+    let mut abandoned = 0;
     for row in rows {
         let team = TeamId(row.try_get(0)?);
         let order = OrderId(row.try_get(1)?);
-        let deal = DealId(row.try_get(2)?);
-        let sku = Sku::new(row.try_get::<String, _>(3)?).map_err(corrupt)?;
+        let deal_id = DealId(row.try_get(2)?);
+        let deal = deals
+            .iter()
+            .find(|d| d.id == deal_id)
+            .ok_or_else(|| corrupt(format!("team {} of no deal", team.get())))?;
         let left: i64 = sqlx::query_scalar(
             "SELECT CAST(COUNT(*) AS BIGINT) FROM group_members WHERE team_id = $1",
         )
         .bind(team.get())
         .fetch_one(store.pool())
         .await?;
-        remove_member(store, team, order, &sku, deal, left == 1).await?;
-        dropped += 1;
+        abandon_member(store, team, order, deal, left == 1, None).await?;
+        abandoned += 1;
     }
-    Ok(dropped)
+    Ok(abandoned)
 }
 
 /// Takes one unit from the variant and one from the deal's cap, and writes
@@ -478,4 +484,108 @@ pub(super) async fn fail_team(
         .await?;
     tx.commit().await?;
     Ok(units)
+}
+
+/// An authorization the engine will not use, and whose void the provider
+/// has not yet confirmed.
+pub(super) struct VoidRow {
+    pub order_id: OrderId,
+    pub account: AccountId,
+    pub pending: bool,
+    pub payment_ref: Option<String>,
+    pub amount: Money,
+    pub key: String,
+    pub hash: u64,
+}
+
+/// A member whose authorization may hold money the engine will not use (a
+/// timeout, a restart mid-authorization, a hold not recorded) leaves the
+/// team: their unit goes back, and the void is recorded as pending, with
+/// their key, until the provider confirms it. A team left empty is voided.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn abandon_member(
+    store: &Store,
+    team: TeamId,
+    order_id: OrderId,
+    deal: &DealRow,
+    emptied: bool,
+    payment_ref: Option<&str>,
+) -> Result<(), StoreError> {
+    let now = store.clock().now_ms();
+    let mut tx = store.pool().begin().await?;
+    let moved = sqlx::query(
+        "INSERT INTO group_void_pending (order_id, team_id, account_id, status, payment_ref, \
+         amount_minor, currency, idempotency_key, request_hash, created_at, voided_at) \
+         SELECT order_id, team_id, account_id, 'pending', $1, $2, $3, idempotency_key, \
+         request_hash, $4, NULL FROM group_members WHERE order_id = $5 AND status = 'authorizing'",
+    )
+    .bind(payment_ref)
+    .bind(deal.team_price.minor)
+    .bind(deal.team_price.currency.as_str())
+    .bind(now)
+    .bind(order_id.get())
+    .execute(&mut *tx)
+    .await?;
+    if moved.rows_affected() == 1 {
+        sqlx::query("DELETE FROM group_members WHERE order_id = $1")
+            .bind(order_id.get())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE variants SET stock = stock + 1 WHERE sku = $1")
+            .bind(deal.sku.as_str())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE group_deals SET taken = taken - 1 WHERE id = $1")
+            .bind(deal.id.get())
+            .execute(&mut *tx)
+            .await?;
+    }
+    if emptied {
+        sqlx::query(
+            "UPDATE group_teams SET status = 'voided', settled_at = $1 WHERE id = $2 AND status = 'open'",
+        )
+        .bind(now)
+        .bind(team.get())
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+pub(super) async fn voids(store: &Store) -> Result<Vec<VoidRow>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT order_id, account_id, status, payment_ref, amount_minor, currency, \
+         idempotency_key, request_hash FROM group_void_pending ORDER BY order_id",
+    )
+    .fetch_all(store.pool())
+    .await?;
+    rows.into_iter()
+        .map(|row| {
+            let currency = Currency::new(&row.try_get::<String, _>(5)?).map_err(corrupt)?;
+            let status: String = row.try_get(2)?;
+            Ok(VoidRow {
+                order_id: OrderId(row.try_get(0)?),
+                account: AccountId(row.try_get::<i64, _>(1)? as u64),
+                pending: status == "pending",
+                payment_ref: row.try_get(3)?,
+                amount: Money::new(row.try_get(4)?, currency),
+                key: row.try_get(6)?,
+                hash: u64::from_str_radix(&row.try_get::<String, _>(7)?, 16).map_err(corrupt)?,
+            })
+        })
+        .collect()
+}
+
+/// The provider confirmed the void (or that nothing was held).
+pub(super) async fn void_done(store: &Store, order_id: OrderId) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE group_void_pending SET status = 'voided', voided_at = $1 \
+         WHERE order_id = $2 AND status = 'pending'",
+    )
+    .bind(store.clock().now_ms())
+    .bind(order_id.get())
+    .execute(store.pool())
+    .await?;
+    Ok(())
 }

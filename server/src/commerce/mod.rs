@@ -351,6 +351,11 @@ pub(crate) enum Request {
         mode: group_deals::Settle,
         outcome: Result<(), PaymentError>,
     },
+    /// From the engine's own task: a pending void was tried.
+    GroupVoidTried {
+        order_id: OrderId,
+        outcome: Result<(), PaymentError>,
+    },
     /// From the engine's own task: one member's capture went through.
     GroupMemberCaptured { team: TeamId, order_id: OrderId },
     /// From the engine's own payment task, when the gateway has answered.
