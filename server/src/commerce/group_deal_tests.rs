@@ -919,3 +919,62 @@ async fn a_hold_whose_answer_was_lost_is_found_by_its_key_and_voided_until_confi
         assert_eq!(gateway.inner.authorized(), 1);
     }
 }
+
+#[tokio::test]
+async fn a_shopper_holds_one_open_team_per_deal_and_a_deal_bounds_its_open_teams() {
+    use vitrine_shared::limits::group_deals::MAX_OPEN_TEAMS;
+    for (store, _dir) in stores().await {
+        seeded(&store).await;
+        let gateway = Arc::new(TestGateway::default());
+        let shop = engine_with(&store, gateway.clone()).await;
+        let deal = shop
+            .create_group_deal(AccountId(100), spec(5, 1000))
+            .await
+            .unwrap();
+        let start = |who: u64, k: &str| {
+            shop.join_team(
+                AccountId(who),
+                TeamTarget::Start(deal.id),
+                card(cards::APPROVED),
+                key(k),
+            )
+        };
+        let ada = start(1, "a").await.unwrap();
+        let bob = start(2, "b").await.unwrap();
+        let before = (stock(&store).await, gateway.authorized());
+        // Ada may not start a second team, nor join Bob's, while hers forms.
+        assert_eq!(
+            start(1, "a2").await.unwrap_err(),
+            CommerceError::AlreadyInOpenTeam
+        );
+        let join_bob = shop
+            .join_team(
+                AccountId(1),
+                TeamTarget::Join(bob.team.id),
+                card(cards::APPROVED),
+                key("a3"),
+            )
+            .await;
+        assert_eq!(join_bob.unwrap_err(), CommerceError::AlreadyInOpenTeam);
+        assert_eq!((stock(&store).await, gateway.authorized()), before);
+        // Others start teams up to the deal's bound; then they must join one.
+        for who in 3..=MAX_OPEN_TEAMS as u64 {
+            start(who, &format!("k{who}")).await.unwrap();
+        }
+        let before = (stock(&store).await, gateway.authorized());
+        let over = MAX_OPEN_TEAMS as u64 + 1;
+        assert_eq!(
+            start(over, "over").await.unwrap_err(),
+            CommerceError::TooManyOpenTeams
+        );
+        assert_eq!((stock(&store).await, gateway.authorized()), before);
+        shop.join_team(
+            AccountId(over),
+            TeamTarget::Join(ada.team.id),
+            card(cards::APPROVED),
+            key("over"),
+        )
+        .await
+        .unwrap();
+    }
+}

@@ -20,7 +20,9 @@ use crate::store::StoreError;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 use tokio::sync::oneshot;
-use vitrine_shared::limits::group_deals::{MAX_STOCK_CAP, MAX_WINDOW_MS, MIN_WINDOW_MS, TEAM_SIZE};
+use vitrine_shared::limits::group_deals::{
+    MAX_OPEN_TEAMS, MAX_STOCK_CAP, MAX_WINDOW_MS, MIN_WINDOW_MS, TEAM_SIZE,
+};
 use vitrine_shared::{AccountId, DealId, Money, OrderId, PaymentMethod, ProductId, Sku, TeamId};
 
 /// How long a failed capture or void first waits before the engine tries
@@ -552,6 +554,23 @@ impl Engine {
             if team.status != TeamStatus::Open || team.members.len() as i64 >= deal.team_size {
                 return Err(CommerceError::TeamFull);
             }
+        }
+        // Each membership holds a unit and an authorization: one open team
+        // per shopper per deal, and a bounded number of teams forming.
+        let open: Vec<&Team> = self
+            .groups
+            .teams
+            .values()
+            .filter(|t| t.deal == deal_id && t.status == TeamStatus::Open && !t.members.is_empty())
+            .collect();
+        if open
+            .iter()
+            .any(|t| t.members.iter().any(|m| m.account == buyer))
+        {
+            return Err(CommerceError::AlreadyInOpenTeam);
+        }
+        if team.is_none() && open.len() >= MAX_OPEN_TEAMS {
+            return Err(CommerceError::TooManyOpenTeams);
         }
         if deal.taken >= deal.stock_cap {
             return Err(CommerceError::GroupDealSoldOut);
