@@ -25,7 +25,7 @@ mod refunds;
 mod shopping_tests;
 
 pub use coupons::{Coupon, CouponInfo, Discount};
-pub use engine::{EngineSettings, spawn};
+pub use engine::{EngineSettings, Release, spawn, spawn_held};
 pub use errors::{CommerceError, Refusal};
 pub use gateway::{BoxFuture, PaymentError, PaymentGateway, TestGateway, cards};
 pub use group_deals::{GroupDeal, GroupDealSpec, Joined, TeamInfo, TeamStatus, TeamTarget};
