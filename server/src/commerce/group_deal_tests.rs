@@ -978,3 +978,54 @@ async fn a_shopper_holds_one_open_team_per_deal_and_a_deal_bounds_its_open_teams
         .unwrap();
     }
 }
+
+#[tokio::test]
+async fn a_team_settles_only_the_members_the_store_holds_as_authorized() {
+    for (store, _dir) in stores().await {
+        seeded(&store).await;
+        let gateway = Arc::new(TestGateway::default());
+        let shop = engine_with(&store, gateway.clone()).await;
+        let deal = shop
+            .create_group_deal(AccountId(100), spec(2, 10))
+            .await
+            .unwrap();
+        let ada = shop
+            .join_team(
+                AccountId(1),
+                TeamTarget::Start(deal.id),
+                card(cards::APPROVED),
+                key("a"),
+            )
+            .await
+            .unwrap();
+        // A row memory no longer counts (a store error left it behind when
+        // its member was dropped): still authorizing, never charged.
+        sqlx::query(
+            "INSERT INTO group_members (team_id, account_id, order_id, status, payment_ref, \
+             idempotency_key, request_hash, joined_at) \
+             VALUES ($1, 9, 424242, 'authorizing', NULL, 'stray', '0000000000000007', 0)",
+        )
+        .bind(ada.team.id.get())
+        .execute(store.pool())
+        .await
+        .unwrap();
+        shop.join_team(
+            AccountId(2),
+            TeamTarget::Join(ada.team.id),
+            card(cards::APPROVED),
+            key("b"),
+        )
+        .await
+        .unwrap();
+        let after = settled(&shop, deal.id).await;
+        assert_eq!(after.sold, 2);
+        assert_eq!(deal_orders(&store).await, (2, 2));
+        assert_eq!(count(&store, "SELECT sold FROM group_deals").await, 2);
+        let stray: String =
+            sqlx::query_scalar("SELECT status FROM group_members WHERE order_id = 424242")
+                .fetch_one(store.pool())
+                .await
+                .unwrap();
+        assert_eq!(stray, "authorizing", "left for the next start to recover");
+    }
+}

@@ -1046,14 +1046,8 @@ impl Engine {
         let deal = self.groups.deals[&team.deal].clone();
         let members: Vec<Member> = team.members.clone();
         let written = match mode {
-            Settle::Capture => group_ledger::complete_team(&self.store, &deal, team_id, &members)
-                .await
-                .map(|()| members.len() as i64),
-            Settle::Void => {
-                group_ledger::void_team(&self.store, &deal, team_id, members.len() as i64)
-                    .await
-                    .map(|()| members.len() as i64)
-            }
+            Settle::Capture => group_ledger::complete_team(&self.store, &deal, team_id).await,
+            Settle::Void => group_ledger::void_team(&self.store, &deal, team_id).await,
             Settle::Unwind => group_ledger::fail_team(&self.store, &deal, team_id).await,
         };
         let n = match written {

@@ -297,13 +297,14 @@ pub(super) async fn remove_member(
 }
 
 /// Every member's authorization was captured: their orders are placed,
-/// paid, at the team price, with the units they held.
+/// paid, at the team price, with the units they held. Only the store's
+/// members in a held status count (memory may have missed a store error);
+/// returns how many orders were placed.
 pub(super) async fn complete_team(
     store: &Store,
     deal: &DealRow,
     team: TeamId,
-    members: &[Member],
-) -> Result<(), StoreError> {
+) -> Result<i64, StoreError> {
     let now = store.clock().now_ms();
     let mut tx = store.pool().begin().await?;
     let moved = sqlx::query(
@@ -316,9 +317,25 @@ pub(super) async fn complete_team(
     if moved.rows_affected() != 1 {
         // Recorded already: nothing to place twice.
         tx.rollback().await?;
-        return Ok(());
+        return Ok(0);
     }
-    for m in members {
+    let rows = sqlx::query(
+        "SELECT account_id, order_id, payment_ref FROM group_members \
+         WHERE team_id = $1 AND status IN ('authorized', 'captured') ORDER BY order_id",
+    )
+    .bind(team.get())
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut members = Vec::with_capacity(rows.len());
+    for row in rows {
+        members.push(Member {
+            account: AccountId(row.try_get::<i64, _>(0)? as u64),
+            order_id: OrderId(row.try_get(1)?),
+            status: MemberStatus::Captured,
+            payment_ref: row.try_get(2)?,
+        });
+    }
+    for m in &members {
         sqlx::query(
             "INSERT INTO orders (id, account_id, status, total_minor, currency, flash_sale_id, \
              idempotency_key, request_hash, created_at, updated_at, source, coupon_code, \
@@ -342,26 +359,29 @@ pub(super) async fn complete_team(
         .execute(&mut *tx)
         .await?;
     }
-    sqlx::query("UPDATE group_members SET status = 'captured' WHERE team_id = $1")
-        .bind(team.get())
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "UPDATE group_members SET status = 'captured' WHERE team_id = $1 AND status = 'authorized'",
+    )
+    .bind(team.get())
+    .execute(&mut *tx)
+    .await?;
     sqlx::query("UPDATE group_deals SET sold = sold + $1 WHERE id = $2")
         .bind(members.len() as i64)
         .bind(deal.id.get())
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
-    Ok(())
+    Ok(members.len() as i64)
 }
 
-/// Every authorization was voided: the members' units go back.
+/// Every authorization was voided: the members' units go back, counted in
+/// SQL among the members the store holds as authorized (memory may have
+/// missed a store error). Returns the units.
 pub(super) async fn void_team(
     store: &Store,
     deal: &DealRow,
     team: TeamId,
-    members: i64,
-) -> Result<(), StoreError> {
+) -> Result<i64, StoreError> {
     let mut tx = store.pool().begin().await?;
     let moved = sqlx::query(
         "UPDATE group_teams SET status = 'voided', settled_at = $1 WHERE id = $2 AND status = 'open'",
@@ -372,12 +392,20 @@ pub(super) async fn void_team(
     .await?;
     if moved.rows_affected() != 1 {
         tx.rollback().await?;
-        return Ok(());
+        return Ok(0);
     }
-    sqlx::query("UPDATE group_members SET status = 'voided' WHERE team_id = $1")
-        .bind(team.get())
-        .execute(&mut *tx)
-        .await?;
+    let members: i64 = sqlx::query_scalar(
+        "SELECT CAST(COUNT(*) AS BIGINT) FROM group_members WHERE team_id = $1 AND status = 'authorized'",
+    )
+    .bind(team.get())
+    .fetch_one(&mut *tx)
+    .await?;
+    sqlx::query(
+        "UPDATE group_members SET status = 'voided' WHERE team_id = $1 AND status = 'authorized'",
+    )
+    .bind(team.get())
+    .execute(&mut *tx)
+    .await?;
     sqlx::query("UPDATE variants SET stock = stock + $1 WHERE sku = $2")
         .bind(members)
         .bind(deal.sku.as_str())
@@ -389,7 +417,7 @@ pub(super) async fn void_team(
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
-    Ok(())
+    Ok(members)
 }
 
 /// Where a settled member's team ended: (team, deal, status, members).
