@@ -530,7 +530,6 @@ pub(super) struct VoidRow {
 /// timeout, a restart mid-authorization, a hold not recorded) leaves the
 /// team: their unit goes back, and the void is recorded as pending, with
 /// their key, until the provider confirms it. A team left empty is voided.
-#[allow(clippy::too_many_arguments)]
 pub(super) async fn abandon_member(
     store: &Store,
     team: TeamId,
