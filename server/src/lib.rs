@@ -89,6 +89,24 @@ pub struct Server {
     media: Option<media::Media>,
 }
 
+/// Starts the commerce engine and engagement's, engagement subscribed to
+/// commerce's news before commerce's first sweep: that sweep finishes what
+/// a restart left (a full team captured), and its rewards must not be lost.
+pub(crate) async fn spawn_engines(
+    store: &store::Store,
+    clock: &clock::Clock,
+    gateway: Arc<dyn commerce::PaymentGateway>,
+    settings: commerce::EngineSettings,
+    rules: engagement::RewardRules,
+) -> Result<(commerce::CommerceHandle, engagement::EngagementHandle), store::StoreError> {
+    let (commerce, release) =
+        commerce::spawn_held(store.clone(), clock.clone(), gateway, settings).await?;
+    let engagement =
+        engagement::spawn(store.clone(), clock.clone(), rules, commerce.clone()).await?;
+    release.release();
+    Ok((commerce, engagement))
+}
+
 impl Server {
     /// Opens the store, loads keys and rooms, binds both sockets and starts
     /// the room thread and the HTTP task on the current tokio runtime.
@@ -143,7 +161,10 @@ impl Server {
             payment_hold: config.payment_hold,
             cart_hold: config.cart_hold,
         };
-        let commerce = commerce::spawn(store.clone(), clock.clone(), gateway, settings).await?;
+        let idle_after = rules.idle_after;
+        let reward_offers = rules.rewards.clone();
+        let (commerce, engagement) =
+            spawn_engines(&store, &clock, gateway, settings, rules).await?;
 
         let commerce_events = commerce.subscribe();
         let open_sales = commerce
@@ -154,10 +175,6 @@ impl Server {
             .pinned_coupon()
             .await
             .map_err(|e| StartError::Io(std::io::Error::other(e)))?;
-        let idle_after = rules.idle_after;
-        let reward_offers = rules.rewards.clone();
-        let engagement =
-            engagement::spawn(store.clone(), clock.clone(), rules, commerce.clone()).await?;
         let engagement_events = engagement.subscribe();
         let engagement_state = engagement
             .open_state()

@@ -49,6 +49,12 @@ pub mod group_deals {
     pub const MIN_WINDOW_MS: i64 = 60 * 1000;
     /// Units one deal may sell in all.
     pub const MAX_STOCK_CAP: i64 = 100_000;
+    /// Teams forming at once on one deal: each holds units and an
+    /// authorization, so one deal's open teams are bounded.
+    pub const MAX_OPEN_TEAMS: usize = 200;
+    /// Teams a room's news of a deal lists (those closest to full); the
+    /// news counts the others.
+    pub const MAX_TEAMS_SHOWN: usize = 10;
 }
 
 pub mod catalog {

@@ -269,7 +269,7 @@ impl RoomMirror {
             E::TeamCompleted { team, order_id, .. } => {
                 self.teams_settled.insert(*team, (true, Some(*order_id)));
             }
-            E::TeamVoided { team, .. } => {
+            E::TeamVoided { team, .. } | E::TeamFailed { team, .. } => {
                 self.teams_settled.insert(*team, (false, None));
             }
         }

@@ -89,6 +89,30 @@ pub async fn spawn(
     gateway: Arc<dyn PaymentGateway>,
     settings: EngineSettings,
 ) -> Result<CommerceHandle, StoreError> {
+    let (handle, release) = spawn_held(store, clock, gateway, settings).await?;
+    release.release();
+    Ok(handle)
+}
+
+/// Lets a held engine's clock run: see [`spawn_held`].
+pub struct Release(oneshot::Sender<()>);
+
+impl Release {
+    pub fn release(self) {
+        let _ = self.0.send(());
+    }
+}
+
+/// Starts the engine with its clock held: it answers requests, but its
+/// sweeps (which finish what a restart left: full teams captured, lapsed
+/// ones voided) wait for [`Release::release`], so whoever must hear of
+/// those outcomes (engagement's rewards) can subscribe first.
+pub async fn spawn_held(
+    store: Store,
+    clock: Clock,
+    gateway: Arc<dyn PaymentGateway>,
+    settings: EngineSettings,
+) -> Result<(CommerceHandle, Release), StoreError> {
     let store = store.with_clock(clock.clone());
     let mut sales = HashMap::new();
     for sale in ledger::open_sales(&store).await? {
@@ -145,12 +169,16 @@ pub async fn spawn(
         inbox: requests.downgrade(),
         groups,
     };
-    tokio::spawn(engine.run(rx));
-    Ok(CommerceHandle {
-        requests,
-        events,
-        store,
-    })
+    let (release, held) = oneshot::channel();
+    tokio::spawn(engine.run(rx, held));
+    Ok((
+        CommerceHandle {
+            requests,
+            events,
+            store,
+        },
+        Release(release),
+    ))
 }
 /// What a batch is, for its span: its requests' kind when they are all
 /// alike (a flash sale's claims), else `mixed`.
@@ -192,15 +220,20 @@ fn request_kind(request: &Request) -> &'static str {
         Request::GroupAuthorized { .. } => "group_authorized",
         Request::GroupSettled { .. } => "group_settled",
         Request::SharedCart(_) => "shared_cart",
+        Request::GroupMemberCaptured { .. } => "group_member_captured",
+        Request::GroupVoidTried { .. } => "group_void_tried",
     }
 }
 
 impl Engine {
-    async fn run(mut self, mut rx: mpsc::Receiver<Request>) {
+    async fn run(mut self, mut rx: mpsc::Receiver<Request>, mut held: oneshot::Receiver<()>) {
         let mut clock = tokio::time::interval(CLOCK);
         clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut released = false;
         loop {
             tokio::select! {
+                // A dropped `Release` lets the clock run too.
+                _ = &mut held, if !released => released = true,
                 first = rx.recv() => {
                     let Some(first) = first else { break };
                     let mut batch = vec![first];
@@ -219,7 +252,7 @@ impl Engine {
                     self.handle(batch).instrument(span.clone()).await;
                     span.in_scope(|| tracing::debug!("batch committed"));
                 }
-                _ = clock.tick() => self.on_clock().await,
+                _ = clock.tick(), if released => self.on_clock().await,
             }
         }
     }
@@ -355,10 +388,16 @@ impl Engine {
                 }
                 Request::GroupSettled {
                     team,
-                    capture,
+                    mode,
                     outcome,
-                } => self.group_settled(team, capture, outcome).await,
+                } => self.group_settled(team, mode, outcome).await,
                 Request::SharedCart(request) => self.shared_request(request).await,
+                Request::GroupVoidTried { order_id, outcome } => {
+                    self.group_void_tried(order_id, outcome).await
+                }
+                Request::GroupMemberCaptured { team, order_id } => {
+                    self.group_member_captured(team, order_id).await
+                }
                 Request::Cart { buyer, reply } => {
                     let _ = reply.send(self.cart_lines(buyer));
                 }

@@ -91,6 +91,10 @@ pub enum CommerceError {
     AlreadyInTeam,
     #[error("{}", GroupDealRefusal::SoldOut)]
     GroupDealSoldOut,
+    #[error("{}", GroupDealRefusal::AlreadyInOpenTeam)]
+    AlreadyInOpenTeam,
+    #[error("{}", GroupDealRefusal::TooManyOpenTeams)]
+    TooManyOpenTeams,
     #[error("the store failed; nothing was changed")]
     Storage,
     #[error("the commerce engine is not running")]
@@ -369,6 +373,18 @@ impl CommerceError {
                 Claim::Unavailable,
                 Shop::Unavailable,
             ),
+            E::AlreadyInOpenTeam => (
+                StatusCode::CONFLICT,
+                "already_in_open_team",
+                Claim::Unavailable,
+                Shop::Unavailable,
+            ),
+            E::TooManyOpenTeams => (
+                StatusCode::CONFLICT,
+                "too_many_open_teams",
+                Claim::Unavailable,
+                Shop::Unavailable,
+            ),
             E::Storage | E::Unavailable => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "commerce_unavailable",
@@ -431,6 +447,8 @@ impl CommerceError {
             E::TeamFull => GroupDealRefusal::TeamFull,
             E::AlreadyInTeam => GroupDealRefusal::AlreadyInTeam,
             E::GroupDealSoldOut => GroupDealRefusal::SoldOut,
+            E::AlreadyInOpenTeam => GroupDealRefusal::AlreadyInOpenTeam,
+            E::TooManyOpenTeams => GroupDealRefusal::TooManyOpenTeams,
             other => GroupDealRefusal::Shop(other.refusal().shop),
         }
     }
@@ -498,6 +516,8 @@ mod tests {
             E::TeamFull,
             E::AlreadyInTeam,
             E::GroupDealSoldOut,
+            E::AlreadyInOpenTeam,
+            E::TooManyOpenTeams,
             E::Storage,
             E::Unavailable,
             E::NotGroupMember,
@@ -550,6 +570,8 @@ mod tests {
                 | E::TeamFull
                 | E::AlreadyInTeam
                 | E::GroupDealSoldOut
+                | E::AlreadyInOpenTeam
+                | E::TooManyOpenTeams
                 | E::Storage
                 | E::Unavailable
                 | E::NotGroupMember

@@ -20,11 +20,19 @@ use crate::store::StoreError;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 use tokio::sync::oneshot;
-use vitrine_shared::limits::group_deals::{MAX_STOCK_CAP, MAX_WINDOW_MS, MIN_WINDOW_MS, TEAM_SIZE};
+use vitrine_shared::limits::group_deals::{
+    MAX_OPEN_TEAMS, MAX_STOCK_CAP, MAX_WINDOW_MS, MIN_WINDOW_MS, TEAM_SIZE,
+};
 use vitrine_shared::{AccountId, DealId, Money, OrderId, PaymentMethod, ProductId, Sku, TeamId};
 
-/// How long a failed capture or void waits before the engine tries again.
+/// How long a failed capture or void first waits before the engine tries
+/// again; each further failure doubles it, up to [`MAX_BACKOFF`].
 const RETRY: Duration = Duration::from_secs(1);
+const MAX_BACKOFF: Duration = Duration::from_secs(300);
+/// Tries at capturing a full team before the provider's silence counts as
+/// a refusal and the team is unwound (refunds and voids), so that nothing
+/// stays held forever.
+const MAX_CAPTURE_ATTEMPTS: u32 = 8;
 
 /// What a host asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,6 +55,11 @@ pub enum TeamStatus {
     Capturing,
     Complete,
     Voided,
+    /// A capture was declined: the members charged are being refunded and
+    /// the others voided.
+    Failing,
+    /// Unwound: nobody charged, the units back.
+    Failed,
 }
 
 impl TeamStatus {
@@ -56,6 +69,8 @@ impl TeamStatus {
             TeamStatus::Capturing => "capturing",
             TeamStatus::Complete => "complete",
             TeamStatus::Voided => "voided",
+            TeamStatus::Failing => "failing",
+            TeamStatus::Failed => "failed",
         }
     }
 
@@ -65,6 +80,8 @@ impl TeamStatus {
             "capturing" => TeamStatus::Capturing,
             "complete" => TeamStatus::Complete,
             "voided" => TeamStatus::Voided,
+            "failing" => TeamStatus::Failing,
+            "failed" => TeamStatus::Failed,
             _ => return None,
         })
     }
@@ -132,6 +149,8 @@ pub(super) type JoinReply = oneshot::Sender<Result<Joined, CommerceError>>;
 pub(super) enum MemberStatus {
     Authorizing,
     Authorized,
+    /// Charged, recorded as each capture succeeds.
+    Captured,
 }
 
 #[derive(Debug, Clone)]
@@ -152,6 +171,19 @@ pub(super) struct Team {
     pub busy: bool,
     /// The next capture or void may start at this instant (after a failure).
     pub retry_at_ms: i64,
+    /// Failed tries at settling since the last step forward (for backoff).
+    pub attempts: u32,
+}
+
+/// What a settling task does with each member's authorization.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Settle {
+    /// A full team: capture each member not captured yet.
+    Capture,
+    /// A lapsed team: void each authorization.
+    Void,
+    /// A failing team: refund each captured member, void the others.
+    Unwind,
 }
 
 /// The engine's group-deal state: every deal, the teams not yet settled,
@@ -168,6 +200,24 @@ pub(super) struct GroupDeals {
     pub ended: std::collections::HashSet<DealId>,
     /// How settled teams ended, so a late join reads "full" or "closed".
     pub settled: HashMap<TeamId, TeamStatus>,
+    /// Authorizations given up on whose void the provider has not confirmed,
+    /// by the member's order id; the sweep tries each until it is.
+    pub voids: BTreeMap<OrderId, PendingVoid>,
+    /// Members who left their team that way: a retry under their key is
+    /// answered as the first was, and asks for no second hold.
+    pub abandoned: std::collections::HashSet<OrderId>,
+}
+
+/// A void recorded as pending (`group_void_pending`).
+#[derive(Debug)]
+pub(super) struct PendingVoid {
+    pub amount: Money,
+    /// Unknown when the authorization's answer was lost: asked again under
+    /// the same key first.
+    pub payment_ref: Option<String>,
+    pub busy: bool,
+    pub retry_at_ms: i64,
+    pub attempts: u32,
 }
 
 impl GroupDeals {
@@ -188,7 +238,11 @@ impl GroupDeals {
         let teams = self
             .teams
             .values()
-            .filter(|t| t.deal == deal && !t.members.is_empty())
+            .filter(|t| {
+                t.deal == deal
+                    && !t.members.is_empty()
+                    && matches!(t.status, TeamStatus::Open | TeamStatus::Capturing)
+            })
             .map(|t| self.team_info(t))
             .collect();
         Some(row.view(teams))
@@ -208,19 +262,41 @@ impl GroupDeals {
 /// cut off are dropped first (their units go back): nothing was captured
 /// on them, and without the card they cannot be finished.
 pub(super) async fn load(store: &crate::store::Store) -> Result<GroupDeals, StoreError> {
-    let dropped = group_ledger::drop_interrupted(store).await?;
-    if dropped > 0 {
+    let cut_off =
+        group_ledger::abandon_interrupted(store, &group_ledger::deals(store).await?).await?;
+    if cut_off > 0 {
         tracing::warn!(
-            dropped,
-            "group deals: authorizations cut off by a restart dropped"
+            cut_off,
+            "group deals: authorizations cut off by a restart leave their teams; their voids are pending"
         );
     }
     let mut groups = GroupDeals::default();
+    for row in group_ledger::voids(store).await? {
+        groups
+            .keys
+            .insert((row.account, row.key), (row.hash, row.order_id));
+        groups.abandoned.insert(row.order_id);
+        if row.pending {
+            groups.voids.insert(
+                row.order_id,
+                PendingVoid {
+                    amount: row.amount,
+                    payment_ref: row.payment_ref,
+                    busy: false,
+                    retry_at_ms: 0,
+                    attempts: 0,
+                },
+            );
+        }
+    }
     for deal in group_ledger::deals(store).await? {
         groups.deals.insert(deal.id, deal);
     }
     for TeamRow { id, deal, status } in group_ledger::teams(store).await? {
-        if matches!(status, TeamStatus::Complete | TeamStatus::Voided) {
+        if matches!(
+            status,
+            TeamStatus::Complete | TeamStatus::Voided | TeamStatus::Failed
+        ) {
             groups.settled.insert(id, status);
             continue;
         }
@@ -233,6 +309,7 @@ pub(super) async fn load(store: &crate::store::Store) -> Result<GroupDeals, Stor
                 members: Vec::new(),
                 busy: false,
                 retry_at_ms: 0,
+                attempts: 0,
             },
         );
     }
@@ -410,6 +487,7 @@ impl Engine {
             members: Vec::new(),
             busy: false,
             retry_at_ms: 0,
+            attempts: 0,
         });
         team.members.push(Member {
             account: buyer,
@@ -477,6 +555,23 @@ impl Engine {
                 return Err(CommerceError::TeamFull);
             }
         }
+        // Each membership holds a unit and an authorization: one open team
+        // per shopper per deal, and a bounded number of teams forming.
+        let open: Vec<&Team> = self
+            .groups
+            .teams
+            .values()
+            .filter(|t| t.deal == deal_id && t.status == TeamStatus::Open && !t.members.is_empty())
+            .collect();
+        if open
+            .iter()
+            .any(|t| t.members.iter().any(|m| m.account == buyer))
+        {
+            return Err(CommerceError::AlreadyInOpenTeam);
+        }
+        if team.is_none() && open.len() >= MAX_OPEN_TEAMS {
+            return Err(CommerceError::TooManyOpenTeams);
+        }
         if deal.taken >= deal.stock_cap {
             return Err(CommerceError::GroupDealSoldOut);
         }
@@ -497,6 +592,12 @@ impl Engine {
             }
             let answer = self.joined(team.id, order_id);
             let _ = reply.send(answer);
+            return;
+        }
+        if self.groups.abandoned.contains(&order_id) {
+            // Its authorization went unanswered; the same key asks again for
+            // nothing (a new key starts afresh).
+            let _ = reply.send(Err(CommerceError::PaymentTimeout));
             return;
         }
         // Settled since: the team completed or was voided.
@@ -594,8 +695,8 @@ impl Engine {
                     // Not recorded: release the hold and the place, so that
                     // nothing is held that the store does not know of.
                     let error = storage(e);
-                    self.release_hold(order_id, authorization);
-                    self.drop_member(team_id, deal_id, order_id).await;
+                    self.abandon_member(team_id, deal_id, order_id, Some(authorization))
+                        .await;
                     return Err(error);
                 }
                 let team = self.groups.teams.get_mut(&team_id).expect("found above");
@@ -615,7 +716,14 @@ impl Engine {
                 joined
             }
             Err(failure) => {
-                self.drop_member(team_id, deal_id, order_id).await;
+                if matches!(failure, PaymentError::Declined { .. }) {
+                    // Refused: nothing is held, and a retry under the same
+                    // key may try another card.
+                    self.drop_member(team_id, deal_id, order_id).await;
+                } else {
+                    // No answer: the provider may hold money all the same.
+                    self.abandon_member(team_id, deal_id, order_id, None).await;
+                }
                 tracing::info!(order_id = order_id.get(), %failure, "team authorization refused; member not added");
                 Err(match failure {
                     PaymentError::Declined { reason } => CommerceError::PaymentDeclined { reason },
@@ -661,21 +769,150 @@ impl Engine {
         self.announce_deal(deal_id);
     }
 
-    /// Voids an authorization the engine will not use, on a task of its own.
-    fn release_hold(&self, order_id: OrderId, authorization: String) {
-        let gateway = self.gateway.clone();
+    /// A member whose authorization may hold money the engine will not use
+    /// leaves the team (their unit back); the void is recorded as pending
+    /// and tried by the sweep until the provider confirms it. Should the
+    /// store fail, the row still says `authorizing`, which the next start
+    /// turns into a pending void; this run tries the void all the same.
+    async fn abandon_member(
+        &mut self,
+        team_id: TeamId,
+        deal_id: DealId,
+        order_id: OrderId,
+        payment_ref: Option<String>,
+    ) {
+        let emptied = self
+            .groups
+            .teams
+            .get(&team_id)
+            .is_some_and(|t| t.members.len() == 1);
+        let Some(deal) = self.groups.deals.get(&deal_id).cloned() else {
+            return;
+        };
+        let written = group_ledger::abandon_member(
+            &self.store,
+            team_id,
+            order_id,
+            &deal,
+            emptied,
+            payment_ref.as_deref(),
+        )
+        .await;
+        if let Err(e) = written {
+            tracing::error!(%e, order_id = order_id.get(), "pending void not recorded; the next start records it");
+        }
+        if let Some(d) = self.groups.deals.get_mut(&deal_id) {
+            d.taken -= 1;
+        }
+        if let Some(team) = self.groups.teams.get_mut(&team_id) {
+            team.members.retain(|m| m.order_id != order_id);
+        }
+        if emptied {
+            self.groups.teams.remove(&team_id);
+            self.groups.settled.insert(team_id, TeamStatus::Voided);
+        }
+        self.groups.abandoned.insert(order_id);
+        self.groups.voids.insert(
+            order_id,
+            PendingVoid {
+                amount: deal.team_price,
+                payment_ref,
+                busy: false,
+                retry_at_ms: 0,
+                attempts: 0,
+            },
+        );
+        self.release_hold(order_id);
+        self.announce_deal(deal_id);
+    }
+
+    /// Tries a pending void on a task of its own: when the authorization is
+    /// unknown it is asked again under its key first (the provider answers
+    /// the hold it made, or refuses: then nothing is held). Reports back as
+    /// `GroupVoidTried`.
+    fn release_hold(&mut self, order_id: OrderId) {
+        let Some(inbox) = self.inbox.upgrade() else {
+            return;
+        };
+        let Some(pending) = self.groups.voids.get_mut(&order_id) else {
+            return;
+        };
+        if pending.busy {
+            return;
+        }
+        pending.busy = true;
+        let (amount, known) = (pending.amount, pending.payment_ref.clone());
+        let (gateway, timeout) = (self.gateway.clone(), self.settings.payment_timeout);
         tokio::spawn(async move {
-            let key = format!("group-void-{order_id}");
-            if let Err(e) = gateway.void(&key, &authorization).await {
-                tracing::warn!(%e, order_id = order_id.get(), "unused authorization not voided");
+            let outcome = async {
+                let authorization = match known {
+                    Some(a) => a,
+                    None => {
+                        let key = format!("group-authorize-{order_id}");
+                        // No card: the key alone finds the hold, if any.
+                        let asked =
+                            tokio::time::timeout(timeout, gateway.authorize(&key, amount, ""))
+                                .await
+                                .unwrap_or(Err(PaymentError::Timeout));
+                        match asked {
+                            Ok(a) => a,
+                            Err(PaymentError::Declined { .. }) => return Ok(()),
+                            Err(e) => return Err(e),
+                        }
+                    }
+                };
+                let key = format!("group-void-{order_id}");
+                within(timeout, gateway.void(&key, &authorization)).await
             }
+            .await;
+            let _ = inbox
+                .send(Request::GroupVoidTried { order_id, outcome })
+                .await;
         });
     }
 
-    /// Starts capturing (a full team) or voiding (a lapsed one) every
-    /// member's authorization, on a task of its own; it reports back as
-    /// `GroupSettled`. The keys come from each member's order id, so a
-    /// second attempt (after a failure or a restart) charges once.
+    /// A pending void's answer: done (recorded), or tried again later,
+    /// waiting longer each time, until the provider confirms it.
+    pub(super) async fn group_void_tried(
+        &mut self,
+        order_id: OrderId,
+        outcome: Result<(), PaymentError>,
+    ) {
+        let now = self.clock.now_ms();
+        let Some(pending) = self.groups.voids.get_mut(&order_id) else {
+            return;
+        };
+        pending.busy = false;
+        let failed = match outcome {
+            Ok(()) => match group_ledger::void_done(&self.store, order_id).await {
+                Ok(()) => None,
+                Err(e) => Some(e.to_string()),
+            },
+            Err(e) => Some(e.to_string()),
+        };
+        match failed {
+            None => {
+                self.groups.voids.remove(&order_id);
+                tracing::info!(order_id = order_id.get(), "unused authorization voided");
+            }
+            Some(e) => {
+                pending.attempts += 1;
+                let backoff = RETRY
+                    .saturating_mul(1 << pending.attempts.min(16))
+                    .min(MAX_BACKOFF);
+                pending.retry_at_ms = now + backoff.as_millis() as i64;
+                tracing::warn!(order_id = order_id.get(), %e, attempts = pending.attempts, "unused authorization not voided; trying again");
+            }
+        }
+    }
+
+    /// Starts capturing (a full team), voiding (a lapsed one) or unwinding
+    /// (a failing one) every member's authorization, on a task of its own;
+    /// each gateway call has its own timeout, each capture is reported as it
+    /// succeeds (`GroupMemberCaptured`, recorded at once), and the task ends
+    /// with `GroupSettled`. The keys come from each member's order id, so a
+    /// second attempt (after a failure or a restart) charges, voids or
+    /// refunds once.
     fn settle(&mut self, team_id: TeamId) {
         let Some(team) = self.groups.teams.get_mut(&team_id) else {
             return;
@@ -686,46 +923,104 @@ impl Engine {
         let Some(inbox) = self.inbox.upgrade() else {
             return;
         };
+        let Some(price) = self.groups.deals.get(&team.deal).map(|d| d.team_price) else {
+            return;
+        };
+        let mode = match team.status {
+            TeamStatus::Capturing => Settle::Capture,
+            TeamStatus::Failing => Settle::Unwind,
+            _ => Settle::Void,
+        };
         team.busy = true;
-        let capture = team.status == TeamStatus::Capturing;
-        let held: Vec<(OrderId, String)> = team
+        let held: Vec<(OrderId, String, bool)> = team
             .members
             .iter()
-            .filter_map(|m| m.payment_ref.clone().map(|a| (m.order_id, a)))
+            .filter_map(|m| {
+                let captured = m.status == MemberStatus::Captured;
+                m.payment_ref.clone().map(|a| (m.order_id, a, captured))
+            })
             .collect();
         let (gateway, timeout) = (self.gateway.clone(), self.settings.payment_timeout);
         tokio::spawn(async move {
-            let all = async {
-                for (order_id, authorization) in &held {
-                    if capture {
+            let mut outcome = Ok(());
+            for (order_id, authorization, captured) in &held {
+                let step = match (mode, captured) {
+                    (Settle::Capture, true) => continue,
+                    (Settle::Capture, false) => {
                         let key = format!("group-capture-{order_id}");
-                        gateway.capture(&key, authorization).await?;
-                    } else {
-                        let key = format!("group-void-{order_id}");
-                        gateway.void(&key, authorization).await?;
+                        let done = within(timeout, gateway.capture(&key, authorization)).await;
+                        if done.is_ok() {
+                            let _ = inbox
+                                .send(Request::GroupMemberCaptured {
+                                    team: team_id,
+                                    order_id: *order_id,
+                                })
+                                .await;
+                        }
+                        done
                     }
+                    (Settle::Unwind, true) => {
+                        let key = format!("group-refund-{order_id}");
+                        within(timeout, gateway.refund(&key, authorization, price)).await
+                    }
+                    (Settle::Unwind, false) => {
+                        let key = format!("group-void-{order_id}");
+                        match within(timeout, gateway.void(&key, authorization)).await {
+                            // Captured at the provider after all (a capture
+                            // whose answer was lost): give the money back.
+                            Err(PaymentError::Declined { .. }) => {
+                                let key = format!("group-refund-{order_id}");
+                                within(timeout, gateway.refund(&key, authorization, price)).await
+                            }
+                            done => done,
+                        }
+                    }
+                    (Settle::Void, _) => {
+                        let key = format!("group-void-{order_id}");
+                        within(timeout, gateway.void(&key, authorization)).await
+                    }
+                };
+                if let Err(e) = step {
+                    outcome = Err(e);
+                    break;
                 }
-                Ok::<_, PaymentError>(())
-            };
-            let outcome = tokio::time::timeout(timeout, all)
-                .await
-                .unwrap_or(Err(PaymentError::Timeout));
+            }
             let _ = inbox
                 .send(Request::GroupSettled {
                     team: team_id,
-                    capture,
+                    mode,
                     outcome,
                 })
                 .await;
         });
     }
 
-    /// Records a team's captures (orders placed, paid) or voids (units
-    /// back), in one transaction; a failure tries again later.
+    /// A member's capture went through: recorded now, so a retry or a
+    /// restart skips it, and an unwinding refunds it. Should the store fail,
+    /// the next try captures again under the same key (charged once).
+    pub(super) async fn group_member_captured(&mut self, team_id: TeamId, order_id: OrderId) {
+        if let Err(e) = group_ledger::mark_captured(&self.store, order_id).await {
+            tracing::error!(%e, order_id = order_id.get(), "member capture not recorded; the next try captures again under its key");
+            return;
+        }
+        if let Some(m) = self
+            .groups
+            .teams
+            .get_mut(&team_id)
+            .and_then(|t| t.members.iter_mut().find(|m| m.order_id == order_id))
+        {
+            m.status = MemberStatus::Captured;
+        }
+    }
+
+    /// Records a team's captures (orders placed, paid), voids (units back)
+    /// or unwinding (refunds and voids, units back), in one transaction.
+    /// A capture declined turns the team to failing; any other failure
+    /// tries again later, waiting longer each time.
     pub(super) async fn group_settled(
         &mut self,
         team_id: TeamId,
-        capture: bool,
+        mode: Settle,
         outcome: Result<(), PaymentError>,
     ) {
         let now = self.clock.now_ms();
@@ -734,66 +1029,117 @@ impl Engine {
         };
         team.busy = false;
         if let Err(e) = outcome {
-            team.retry_at_ms = now + RETRY.as_millis() as i64;
-            tracing::warn!(team = team_id.get(), capture, %e, "team not settled; trying again");
+            team.attempts += 1;
+            let attempts = team.attempts;
+            let gave_up = mode == Settle::Capture
+                && (matches!(e, PaymentError::Declined { .. }) || attempts >= MAX_CAPTURE_ATTEMPTS);
+            if gave_up {
+                tracing::warn!(team = team_id.get(), %e, attempts, "team capture refused; refunding and voiding");
+                self.begin_failing(team_id).await;
+                return;
+            }
+            let backoff = RETRY.saturating_mul(1 << attempts.min(16)).min(MAX_BACKOFF);
+            team.retry_at_ms = now + backoff.as_millis() as i64;
+            tracing::warn!(team = team_id.get(), ?mode, %e, attempts, retry_in_ms = backoff.as_millis() as u64, "team not settled; trying again");
             return;
         }
         let deal = self.groups.deals[&team.deal].clone();
         let members: Vec<Member> = team.members.clone();
-        let written = if capture {
-            group_ledger::complete_team(&self.store, &deal, team_id, &members).await
-        } else {
-            group_ledger::void_team(&self.store, &deal, team_id, members.len() as i64).await
+        let written = match mode {
+            Settle::Capture => group_ledger::complete_team(&self.store, &deal, team_id).await,
+            Settle::Void => group_ledger::void_team(&self.store, &deal, team_id).await,
+            Settle::Unwind => group_ledger::fail_team(&self.store, &deal, team_id).await,
         };
-        if let Err(e) = written {
-            tracing::error!(%e, team = team_id.get(), "team outcome not recorded; trying again");
-            if let Some(team) = self.groups.teams.get_mut(&team_id) {
-                team.retry_at_ms = now + RETRY.as_millis() as i64;
+        let n = match written {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::error!(%e, team = team_id.get(), "team outcome not recorded; trying again");
+                if let Some(team) = self.groups.teams.get_mut(&team_id) {
+                    team.retry_at_ms = now + RETRY.as_millis() as i64;
+                }
+                return;
             }
-            return;
-        }
+        };
         self.groups.teams.remove(&team_id);
-        let outcome = if capture {
-            TeamStatus::Complete
-        } else {
-            TeamStatus::Voided
+        let outcome = match mode {
+            Settle::Capture => TeamStatus::Complete,
+            Settle::Void => TeamStatus::Voided,
+            Settle::Unwind => TeamStatus::Failed,
         };
         self.groups.settled.insert(team_id, outcome);
-        let n = members.len() as i64;
         if let Some(d) = self.groups.deals.get_mut(&deal.id) {
-            if capture {
+            if mode == Settle::Capture {
                 d.sold += n;
             } else {
                 d.taken -= n;
             }
         }
-        if capture {
-            tracing::info!(
-                team = team_id.get(),
-                members = n,
-                "team complete; orders placed"
-            );
-            for m in &members {
-                self.announce_order(m.account, m.order_id).await;
+        match mode {
+            Settle::Capture => {
+                tracing::info!(
+                    team = team_id.get(),
+                    members = n,
+                    "team complete; orders placed"
+                );
+                for m in &members {
+                    self.announce_order(m.account, m.order_id).await;
+                }
+                let _ = self.events.send(CommerceEvent::TeamCompleted {
+                    deal: deal.id,
+                    team: team_id,
+                    members: members.iter().map(|m| (m.account, m.order_id)).collect(),
+                });
             }
-            let _ = self.events.send(CommerceEvent::TeamCompleted {
-                deal: deal.id,
-                team: team_id,
-                members: members.iter().map(|m| (m.account, m.order_id)).collect(),
-            });
-        } else {
-            tracing::info!(
-                team = team_id.get(),
-                members = n,
-                "team lapsed; authorizations voided, units back"
-            );
-            let _ = self.events.send(CommerceEvent::TeamVoided {
-                deal: deal.id,
-                team: team_id,
-                members: members.iter().map(|m| m.account).collect(),
-            });
+            Settle::Void => {
+                tracing::info!(
+                    team = team_id.get(),
+                    members = n,
+                    "team lapsed; authorizations voided, units back"
+                );
+                let _ = self.events.send(CommerceEvent::TeamVoided {
+                    deal: deal.id,
+                    team: team_id,
+                    members: members.iter().map(|m| m.account).collect(),
+                });
+            }
+            Settle::Unwind => {
+                tracing::info!(
+                    team = team_id.get(),
+                    members = n,
+                    "team failed; captures refunded, authorizations voided, units back"
+                );
+                let _ = self.events.send(CommerceEvent::TeamFailed {
+                    deal: deal.id,
+                    team: team_id,
+                    members: members.iter().map(|m| m.account).collect(),
+                });
+            }
         }
         self.announce_deal(deal.id);
+    }
+
+    /// A capture was refused for good: the team turns to failing (in the
+    /// store first, so a restart goes on unwinding it) and the unwinding
+    /// starts. Should the store fail, the team stays capturing and the next
+    /// try meets the same refusal.
+    async fn begin_failing(&mut self, team_id: TeamId) {
+        let now = self.clock.now_ms();
+        if let Err(e) = group_ledger::mark_failing(&self.store, team_id).await {
+            tracing::error!(%e, team = team_id.get(), "failing team not recorded; trying again");
+            if let Some(team) = self.groups.teams.get_mut(&team_id) {
+                team.retry_at_ms = now + RETRY.as_millis() as i64;
+            }
+            return;
+        }
+        let Some(team) = self.groups.teams.get_mut(&team_id) else {
+            return;
+        };
+        team.status = TeamStatus::Failing;
+        team.attempts = 0;
+        team.retry_at_ms = 0;
+        let deal = team.deal;
+        self.settle(team_id);
+        self.announce_deal(deal);
     }
 
     /// The clock's part: full teams are captured (again, after a failure or
@@ -808,7 +1154,7 @@ impl Engine {
                 continue;
             };
             let settling = match team.status {
-                TeamStatus::Capturing => true,
+                TeamStatus::Capturing | TeamStatus::Failing => true,
                 // Wait for authorizations under way: their answer decides.
                 TeamStatus::Open => {
                     now >= deal.ends_at_ms
@@ -817,7 +1163,7 @@ impl Engine {
                             .iter()
                             .all(|m| m.status == MemberStatus::Authorized)
                 }
-                TeamStatus::Complete | TeamStatus::Voided => false,
+                TeamStatus::Complete | TeamStatus::Voided | TeamStatus::Failed => false,
             };
             if settling {
                 due.push(team.id);
@@ -825,6 +1171,16 @@ impl Engine {
         }
         for team in due {
             self.settle(team);
+        }
+        let voids: Vec<OrderId> = self
+            .groups
+            .voids
+            .iter()
+            .filter(|(_, v)| !v.busy && v.retry_at_ms <= now)
+            .map(|(o, _)| *o)
+            .collect();
+        for order_id in voids {
+            self.release_hold(order_id);
         }
         let ended: Vec<DealId> = self
             .groups
@@ -850,6 +1206,17 @@ impl Engine {
             let _ = self.events.send(CommerceEvent::GroupDealChanged(view));
         }
     }
+}
+
+/// One gateway call under its own timeout: a silent provider reads as a
+/// timeout, which is tried again.
+async fn within(
+    timeout: Duration,
+    call: impl std::future::Future<Output = Result<(), PaymentError>>,
+) -> Result<(), PaymentError> {
+    tokio::time::timeout(timeout, call)
+        .await
+        .unwrap_or(Err(PaymentError::Timeout))
 }
 
 impl DealRow {

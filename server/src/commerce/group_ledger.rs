@@ -130,10 +130,10 @@ pub(super) async fn members(store: &Store) -> Result<Vec<MemberRow>, StoreError>
                 member: Member {
                     account: AccountId(row.try_get::<i64, _>(1)? as u64),
                     order_id: OrderId(row.try_get(2)?),
-                    status: if status == "authorizing" {
-                        MemberStatus::Authorizing
-                    } else {
-                        MemberStatus::Authorized
+                    status: match status.as_str() {
+                        "authorizing" => MemberStatus::Authorizing,
+                        "captured" => MemberStatus::Captured,
+                        _ => MemberStatus::Authorized,
                     },
                     payment_ref: row.try_get(4)?,
                 },
@@ -144,32 +144,38 @@ pub(super) async fn members(store: &Store) -> Result<Vec<MemberRow>, StoreError>
         .collect()
 }
 
-/// Drops the members whose authorization a restart cut off, giving their
-/// units back; a team left empty is voided. Returns how many.
-pub(super) async fn drop_interrupted(store: &Store) -> Result<u64, StoreError> {
+/// Members whose authorization a restart cut off leave their teams, their
+/// units back; their authorizations' voids are recorded as pending (the
+/// provider may have held money before the crash). Returns how many.
+pub(super) async fn abandon_interrupted(
+    store: &Store,
+    deals: &[DealRow],
+) -> Result<u64, StoreError> {
     let rows = sqlx::query(
-        "SELECT m.team_id, m.order_id, t.deal_id, d.sku FROM group_members m \
-         JOIN group_teams t ON t.id = m.team_id JOIN group_deals d ON d.id = t.deal_id \
-         WHERE m.status = 'authorizing'",
+        "SELECT m.team_id, m.order_id, t.deal_id FROM group_members m \
+         JOIN group_teams t ON t.id = m.team_id WHERE m.status = 'authorizing'",
     )
     .fetch_all(store.pool())
     .await?;
-    let mut dropped = 0;
+    let mut abandoned = 0;
     for row in rows {
         let team = TeamId(row.try_get(0)?);
         let order = OrderId(row.try_get(1)?);
-        let deal = DealId(row.try_get(2)?);
-        let sku = Sku::new(row.try_get::<String, _>(3)?).map_err(corrupt)?;
+        let deal_id = DealId(row.try_get(2)?);
+        let deal = deals
+            .iter()
+            .find(|d| d.id == deal_id)
+            .ok_or_else(|| corrupt(format!("team {} of no deal", team.get())))?;
         let left: i64 = sqlx::query_scalar(
             "SELECT CAST(COUNT(*) AS BIGINT) FROM group_members WHERE team_id = $1",
         )
         .bind(team.get())
         .fetch_one(store.pool())
         .await?;
-        remove_member(store, team, order, &sku, deal, left == 1).await?;
-        dropped += 1;
+        abandon_member(store, team, order, deal, left == 1, None).await?;
+        abandoned += 1;
     }
-    Ok(dropped)
+    Ok(abandoned)
 }
 
 /// Takes one unit from the variant and one from the deal's cap, and writes
@@ -291,13 +297,14 @@ pub(super) async fn remove_member(
 }
 
 /// Every member's authorization was captured: their orders are placed,
-/// paid, at the team price, with the units they held.
+/// paid, at the team price, with the units they held. Only the store's
+/// members in a held status count (memory may have missed a store error);
+/// returns how many orders were placed.
 pub(super) async fn complete_team(
     store: &Store,
     deal: &DealRow,
     team: TeamId,
-    members: &[Member],
-) -> Result<(), StoreError> {
+) -> Result<i64, StoreError> {
     let now = store.clock().now_ms();
     let mut tx = store.pool().begin().await?;
     let moved = sqlx::query(
@@ -310,9 +317,25 @@ pub(super) async fn complete_team(
     if moved.rows_affected() != 1 {
         // Recorded already: nothing to place twice.
         tx.rollback().await?;
-        return Ok(());
+        return Ok(0);
     }
-    for m in members {
+    let rows = sqlx::query(
+        "SELECT account_id, order_id, payment_ref FROM group_members \
+         WHERE team_id = $1 AND status IN ('authorized', 'captured') ORDER BY order_id",
+    )
+    .bind(team.get())
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut members = Vec::with_capacity(rows.len());
+    for row in rows {
+        members.push(Member {
+            account: AccountId(row.try_get::<i64, _>(0)? as u64),
+            order_id: OrderId(row.try_get(1)?),
+            status: MemberStatus::Captured,
+            payment_ref: row.try_get(2)?,
+        });
+    }
+    for m in &members {
         sqlx::query(
             "INSERT INTO orders (id, account_id, status, total_minor, currency, flash_sale_id, \
              idempotency_key, request_hash, created_at, updated_at, source, coupon_code, \
@@ -336,26 +359,29 @@ pub(super) async fn complete_team(
         .execute(&mut *tx)
         .await?;
     }
-    sqlx::query("UPDATE group_members SET status = 'captured' WHERE team_id = $1")
-        .bind(team.get())
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "UPDATE group_members SET status = 'captured' WHERE team_id = $1 AND status = 'authorized'",
+    )
+    .bind(team.get())
+    .execute(&mut *tx)
+    .await?;
     sqlx::query("UPDATE group_deals SET sold = sold + $1 WHERE id = $2")
         .bind(members.len() as i64)
         .bind(deal.id.get())
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
-    Ok(())
+    Ok(members.len() as i64)
 }
 
-/// Every authorization was voided: the members' units go back.
+/// Every authorization was voided: the members' units go back, counted in
+/// SQL among the members the store holds as authorized (memory may have
+/// missed a store error). Returns the units.
 pub(super) async fn void_team(
     store: &Store,
     deal: &DealRow,
     team: TeamId,
-    members: i64,
-) -> Result<(), StoreError> {
+) -> Result<i64, StoreError> {
     let mut tx = store.pool().begin().await?;
     let moved = sqlx::query(
         "UPDATE group_teams SET status = 'voided', settled_at = $1 WHERE id = $2 AND status = 'open'",
@@ -366,12 +392,20 @@ pub(super) async fn void_team(
     .await?;
     if moved.rows_affected() != 1 {
         tx.rollback().await?;
-        return Ok(());
+        return Ok(0);
     }
-    sqlx::query("UPDATE group_members SET status = 'voided' WHERE team_id = $1")
-        .bind(team.get())
-        .execute(&mut *tx)
-        .await?;
+    let members: i64 = sqlx::query_scalar(
+        "SELECT CAST(COUNT(*) AS BIGINT) FROM group_members WHERE team_id = $1 AND status = 'authorized'",
+    )
+    .bind(team.get())
+    .fetch_one(&mut *tx)
+    .await?;
+    sqlx::query(
+        "UPDATE group_members SET status = 'voided' WHERE team_id = $1 AND status = 'authorized'",
+    )
+    .bind(team.get())
+    .execute(&mut *tx)
+    .await?;
     sqlx::query("UPDATE variants SET stock = stock + $1 WHERE sku = $2")
         .bind(members)
         .bind(deal.sku.as_str())
@@ -383,7 +417,7 @@ pub(super) async fn void_team(
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
-    Ok(())
+    Ok(members)
 }
 
 /// Where a settled member's team ended: (team, deal, status, members).
@@ -407,4 +441,178 @@ pub(super) async fn settled_member(
         TeamStatus::parse(&status).ok_or_else(|| corrupt(&status))?,
         row.try_get(3)?,
     )))
+}
+
+/// One member's capture went through: recorded at once, so a retry (or a
+/// restart) captures only the others, and a failing team knows whom to
+/// refund.
+pub(super) async fn mark_captured(store: &Store, order_id: OrderId) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE group_members SET status = 'captured' WHERE order_id = $1 AND status = 'authorized'",
+    )
+    .bind(order_id.get())
+    .execute(store.pool())
+    .await?;
+    Ok(())
+}
+
+/// A capture was declined for good: the team turns to failing, so a restart
+/// goes on refunding and voiding it rather than capturing.
+pub(super) async fn mark_failing(store: &Store, team: TeamId) -> Result<(), StoreError> {
+    sqlx::query("UPDATE group_teams SET status = 'failing' WHERE id = $1 AND status = 'capturing'")
+        .bind(team.get())
+        .execute(store.pool())
+        .await?;
+    Ok(())
+}
+
+/// A failing team's captured members were refunded and the rest voided:
+/// the team is failed and the units its members held go back, counted in
+/// SQL so memory's count cannot drift from the rows. Returns the units.
+pub(super) async fn fail_team(
+    store: &Store,
+    deal: &DealRow,
+    team: TeamId,
+) -> Result<i64, StoreError> {
+    let mut tx = store.pool().begin().await?;
+    let moved = sqlx::query(
+        "UPDATE group_teams SET status = 'failed', settled_at = $1 WHERE id = $2 AND status = 'failing'",
+    )
+    .bind(store.clock().now_ms())
+    .bind(team.get())
+    .execute(&mut *tx)
+    .await?;
+    if moved.rows_affected() != 1 {
+        tx.rollback().await?;
+        return Ok(0);
+    }
+    let units: i64 = sqlx::query_scalar(
+        "SELECT CAST(COUNT(*) AS BIGINT) FROM group_members WHERE team_id = $1 \
+         AND status IN ('authorized', 'captured')",
+    )
+    .bind(team.get())
+    .fetch_one(&mut *tx)
+    .await?;
+    sqlx::query(
+        "UPDATE group_members SET status = CASE status WHEN 'captured' THEN 'refunded' \
+         ELSE 'voided' END WHERE team_id = $1 AND status IN ('authorized', 'captured')",
+    )
+    .bind(team.get())
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("UPDATE variants SET stock = stock + $1 WHERE sku = $2")
+        .bind(units)
+        .bind(deal.sku.as_str())
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("UPDATE group_deals SET taken = taken - $1 WHERE id = $2")
+        .bind(units)
+        .bind(deal.id.get())
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(units)
+}
+
+/// An authorization the engine will not use, and whose void the provider
+/// has not yet confirmed.
+pub(super) struct VoidRow {
+    pub order_id: OrderId,
+    pub account: AccountId,
+    pub pending: bool,
+    pub payment_ref: Option<String>,
+    pub amount: Money,
+    pub key: String,
+    pub hash: u64,
+}
+
+/// A member whose authorization may hold money the engine will not use (a
+/// timeout, a restart mid-authorization, a hold not recorded) leaves the
+/// team: their unit goes back, and the void is recorded as pending, with
+/// their key, until the provider confirms it. A team left empty is voided.
+pub(super) async fn abandon_member(
+    store: &Store,
+    team: TeamId,
+    order_id: OrderId,
+    deal: &DealRow,
+    emptied: bool,
+    payment_ref: Option<&str>,
+) -> Result<(), StoreError> {
+    let now = store.clock().now_ms();
+    let mut tx = store.pool().begin().await?;
+    let moved = sqlx::query(
+        "INSERT INTO group_void_pending (order_id, team_id, account_id, status, payment_ref, \
+         amount_minor, currency, idempotency_key, request_hash, created_at, voided_at) \
+         SELECT order_id, team_id, account_id, 'pending', $1, $2, $3, idempotency_key, \
+         request_hash, $4, NULL FROM group_members WHERE order_id = $5 AND status = 'authorizing'",
+    )
+    .bind(payment_ref)
+    .bind(deal.team_price.minor)
+    .bind(deal.team_price.currency.as_str())
+    .bind(now)
+    .bind(order_id.get())
+    .execute(&mut *tx)
+    .await?;
+    if moved.rows_affected() == 1 {
+        sqlx::query("DELETE FROM group_members WHERE order_id = $1")
+            .bind(order_id.get())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE variants SET stock = stock + 1 WHERE sku = $1")
+            .bind(deal.sku.as_str())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE group_deals SET taken = taken - 1 WHERE id = $1")
+            .bind(deal.id.get())
+            .execute(&mut *tx)
+            .await?;
+    }
+    if emptied {
+        sqlx::query(
+            "UPDATE group_teams SET status = 'voided', settled_at = $1 WHERE id = $2 AND status = 'open'",
+        )
+        .bind(now)
+        .bind(team.get())
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+pub(super) async fn voids(store: &Store) -> Result<Vec<VoidRow>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT order_id, account_id, status, payment_ref, amount_minor, currency, \
+         idempotency_key, request_hash FROM group_void_pending ORDER BY order_id",
+    )
+    .fetch_all(store.pool())
+    .await?;
+    rows.into_iter()
+        .map(|row| {
+            let currency = Currency::new(&row.try_get::<String, _>(5)?).map_err(corrupt)?;
+            let status: String = row.try_get(2)?;
+            Ok(VoidRow {
+                order_id: OrderId(row.try_get(0)?),
+                account: AccountId(row.try_get::<i64, _>(1)? as u64),
+                pending: status == "pending",
+                payment_ref: row.try_get(3)?,
+                amount: Money::new(row.try_get(4)?, currency),
+                key: row.try_get(6)?,
+                hash: u64::from_str_radix(&row.try_get::<String, _>(7)?, 16).map_err(corrupt)?,
+            })
+        })
+        .collect()
+}
+
+/// The provider confirmed the void (or that nothing was held).
+pub(super) async fn void_done(store: &Store, order_id: OrderId) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE group_void_pending SET status = 'voided', voided_at = $1 \
+         WHERE order_id = $2 AND status = 'pending'",
+    )
+    .bind(store.clock().now_ms())
+    .bind(order_id.get())
+    .execute(store.pool())
+    .await?;
+    Ok(())
 }

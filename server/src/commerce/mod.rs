@@ -28,7 +28,7 @@ mod shared_carts_tests;
 mod shopping_tests;
 
 pub use coupons::{Coupon, CouponInfo, Discount};
-pub use engine::{EngineSettings, spawn};
+pub use engine::{EngineSettings, Release, spawn, spawn_held};
 pub use errors::{CommerceError, Refusal};
 pub use gateway::{BoxFuture, PaymentError, PaymentGateway, TestGateway, cards};
 pub use group_deals::{GroupDeal, GroupDealSpec, Joined, TeamInfo, TeamStatus, TeamTarget};
@@ -224,6 +224,13 @@ pub enum CommerceEvent {
         lines: Vec<SharedCartLine>,
         change: vitrine_shared::protocol::SharedCartChange,
     },
+    /// A member's capture was declined (or the provider never answered):
+    /// the members charged were refunded, the others voided, units back.
+    TeamFailed {
+        deal: DealId,
+        team: TeamId,
+        members: Vec<AccountId>,
+    },
 }
 
 pub(crate) enum Request {
@@ -353,9 +360,16 @@ pub(crate) enum Request {
     /// From the engine's own task: a team's captures (or voids) are done.
     GroupSettled {
         team: TeamId,
-        capture: bool,
+        mode: group_deals::Settle,
         outcome: Result<(), PaymentError>,
     },
+    /// From the engine's own task: a pending void was tried.
+    GroupVoidTried {
+        order_id: OrderId,
+        outcome: Result<(), PaymentError>,
+    },
+    /// From the engine's own task: one member's capture went through.
+    GroupMemberCaptured { team: TeamId, order_id: OrderId },
     /// From the engine's own payment task, when the gateway has answered.
     PaymentDone {
         order_id: OrderId,

@@ -158,3 +158,65 @@ async fn a_team_filled_with_ones_own_guest_account_earns_nothing() {
         assert_eq!(quest.progress, 0);
     }
 }
+
+// Several threads, so commerce's first sweep runs while engagement starts,
+// as in the server: a wiring that let it run first loses the rewards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_team_completed_by_the_first_sweep_after_a_restart_earns_its_rewards() {
+    for (store, _dir) in stores().await {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/catalog.toml");
+        store
+            .import_catalog(&crate::catalog::load_catalog_file(&path).unwrap())
+            .await
+            .unwrap();
+        let rules = || {
+            load_rules_file(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/rewards.toml"))
+                .unwrap()
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let journal = dir.path().join("gateway.journal");
+        // Before the "crash": the team fills, its captures never answer.
+        let stalled = Arc::new(
+            TestGateway::journaled(&journal)
+                .unwrap()
+                .stalling_captures(),
+        );
+        let (before, _engagement) = crate::spawn_engines(
+            &store,
+            &Clock::system(),
+            stalled,
+            EngineSettings::default(),
+            rules(),
+        )
+        .await
+        .unwrap();
+        let (bea, cyd) = (
+            registered(&store, "bea").await,
+            registered(&store, "cyd").await,
+        );
+        team_of_two(&before, bea, cyd, "friends").await;
+        assert_eq!(grants(&store, cyd, "group_deal").await, 0);
+        // The restart's engines, wired as the server wires them: commerce's
+        // first sweep captures the team; engagement must hear of it.
+        let provider = Arc::new(TestGateway::journaled(&journal).unwrap());
+        let _after = crate::spawn_engines(
+            &store,
+            &Clock::system(),
+            provider,
+            EngineSettings::default(),
+            rules(),
+        )
+        .await
+        .unwrap();
+        let mut earned = false;
+        for _ in 0..1000 {
+            if grants(&store, cyd, "group_deal").await == 1 {
+                earned = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(earned, "the team completed at start-up earned its points");
+        assert_eq!(grants(&store, bea, "group_deal").await, 1);
+    }
+}

@@ -10,7 +10,8 @@ use super::membership::{Member, clients_of};
 use super::shop::ShopLink;
 use super::{ServerSystems, send_event};
 use crate::commerce::{
-    CommerceError, CommerceEvent, CommerceHandle, GroupDeal, Joined, TeamTarget,
+    CommerceError, CommerceEvent, CommerceHandle, GroupDeal, Joined, TeamInfo, TeamStatus,
+    TeamTarget,
 };
 use bevy_app::prelude::*;
 use bevy_ecs::prelude::*;
@@ -20,6 +21,7 @@ use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use tokio::sync::broadcast::error::TryRecvError;
 use tokio::sync::{broadcast, oneshot};
+use vitrine_shared::limits::group_deals::MAX_TEAMS_SHOWN;
 use vitrine_shared::protocol::{GroupDealEventNet, GroupDealNet, TeamNet};
 use vitrine_shared::{DealId, PaymentMethod, RoomCommand, ServerMessage, encode};
 
@@ -73,16 +75,32 @@ pub(crate) fn deal_net(deal: &GroupDeal) -> GroupDealNet {
         regular_price: deal.regular_price,
         units_left: deal.units_left(),
         ends_at_ms: deal.ends_at_ms,
-        teams: deal
-            .teams
-            .iter()
+        teams: closest_to_full(&deal.teams)
             .map(|t| TeamNet {
                 id: t.id,
                 members: t.members.clamp(0, 255) as u8,
                 places_left: t.places_left.clamp(0, 255) as u8,
             })
             .collect(),
+        open_teams: deal
+            .teams
+            .iter()
+            .filter(|t| t.status == TeamStatus::Open)
+            .count()
+            .min(u32::MAX as usize) as u32,
     }
+}
+
+/// The teams a room's news lists: those closest to full (the ones a
+/// shopper's join completes soonest), oldest first among equals, at most
+/// `MAX_TEAMS_SHOWN`, so the news stays small however many teams form.
+fn closest_to_full(teams: &[TeamInfo]) -> impl Iterator<Item = &TeamInfo> {
+    let mut shown: Vec<&TeamInfo> = teams
+        .iter()
+        .filter(|t| t.status == TeamStatus::Open)
+        .collect();
+    shown.sort_by_key(|t| (t.places_left, t.id));
+    shown.into_iter().take(MAX_TEAMS_SHOWN)
 }
 
 /// The key a room's team command is remembered by: its request id, and a
@@ -262,11 +280,70 @@ fn relay_deal_news(
                 }
                 continue;
             }
+            CommerceEvent::TeamFailed {
+                deal,
+                team,
+                members: buyers,
+            } => {
+                let message =
+                    ServerMessage::GroupDeals(GroupDealEventNet::TeamFailed { deal, team });
+                for buyer in buyers {
+                    for client in clients_of(&members, buyer) {
+                        send_event(&mut server, client, &message);
+                    }
+                }
+                continue;
+            }
             _ => continue,
         };
         let message = ServerMessage::GroupDeals(news);
         for client in server.clients_id() {
             send_event(&mut server, client, &message);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vitrine_shared::{Currency, Money, ProductId, Sku, TeamId};
+
+    #[test]
+    fn the_news_lists_the_open_teams_closest_to_full_and_counts_them_all() {
+        let team = |id: i64, status: TeamStatus, places_left: i64| TeamInfo {
+            id: TeamId(id),
+            deal: DealId(1),
+            status,
+            members: 5 - places_left,
+            places_left,
+        };
+        // Many teams, with one a place from full far down the list, and a
+        // full one being captured (not open, so neither listed nor counted).
+        let mut teams: Vec<TeamInfo> = (1..=3 * MAX_TEAMS_SHOWN as i64)
+            .map(|id| team(id, TeamStatus::Open, 4))
+            .collect();
+        teams.push(team(1000, TeamStatus::Open, 1));
+        teams.push(team(1001, TeamStatus::Capturing, 0));
+        let eur = |minor| Money::new(minor, Currency::EUR);
+        let deal = GroupDeal {
+            id: DealId(1),
+            product: ProductId::new("stoneware-mug").unwrap(),
+            sku: Sku::new("stoneware-mug-sage").unwrap(),
+            team_size: 5,
+            team_price: eur(1200),
+            regular_price: eur(1600),
+            stock_cap: 1000,
+            taken: 0,
+            sold: 0,
+            starts_at_ms: 0,
+            ends_at_ms: 1,
+            teams,
+        };
+        let net = deal_net(&deal);
+        assert_eq!(net.teams.len(), MAX_TEAMS_SHOWN);
+        assert_eq!(net.open_teams, 3 * MAX_TEAMS_SHOWN as u32 + 1);
+        assert_eq!(net.teams[0].id, TeamId(1000));
+        assert_eq!(net.teams[1].id, TeamId(1));
+        assert!(net.teams.iter().all(|t| t.id != TeamId(1001)));
     }
 }

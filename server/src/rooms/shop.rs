@@ -394,7 +394,8 @@ fn relay_commerce_news(
             CommerceEvent::GroupDealChanged(_)
             | CommerceEvent::GroupDealEnded { .. }
             | CommerceEvent::TeamCompleted { .. }
-            | CommerceEvent::TeamVoided { .. } => continue,
+            | CommerceEvent::TeamVoided { .. }
+            | CommerceEvent::TeamFailed { .. } => continue,
             // A shopper's own news goes to their clients only.
             CommerceEvent::CartChanged {
                 buyer,

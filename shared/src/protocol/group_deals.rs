@@ -30,7 +30,10 @@ pub struct GroupDealNet {
     /// Units the deal may still sell (its cap less what teams hold or bought).
     pub units_left: i64,
     pub ends_at_ms: i64,
+    /// The open teams closest to full, at most `MAX_TEAMS_SHOWN`.
     pub teams: Vec<TeamNet>,
+    /// Every team forming, shown or not.
+    pub open_teams: u32,
 }
 
 /// What the server says about group deals (`ServerMessage::GroupDeals`).
@@ -65,6 +68,10 @@ pub enum GroupDealEventNet {
     /// To a member: the window closed first; the authorization was voided
     /// and nothing was charged.
     TeamVoided { deal: DealId, team: TeamId },
+    /// To a member: a member's payment was declined when the team filled;
+    /// anyone charged was refunded, every other authorization voided, and
+    /// no order was placed.
+    TeamFailed { deal: DealId, team: TeamId },
 }
 
 /// Why a team command was refused.
@@ -85,4 +92,10 @@ pub enum GroupDealRefusal {
     /// As a purchase would be refused: a declined card, short stock.
     #[error("{0}")]
     Shop(ShopRefusal),
+    /// One open team per shopper per deal: leave it to fill or lapse first.
+    #[error("you are in a team forming on this deal already")]
+    AlreadyInOpenTeam,
+    /// The deal has as many teams forming as it allows: join one of them.
+    #[error("this group deal has as many teams forming as it allows; join one")]
+    TooManyOpenTeams,
 }

@@ -360,6 +360,7 @@ fn group_deal() -> impl Strategy<Value = GroupDealNet> {
                 regular_price: Money::new(1600, crate::Currency::EUR),
                 units_left: ends_at_ms.rem_euclid(1000),
                 ends_at_ms,
+                open_teams: teams.len() as u32 + (id.rem_euclid(300) as u32),
                 teams,
             },
         )
@@ -382,7 +383,7 @@ fn group_deal_news() -> impl Strategy<Value = ServerMessage> {
                 price,
             }
         ),
-        (any::<u32>(), 0u8..8, ".{0,20}").prop_map(|(request_id, which, reason)| {
+        (any::<u32>(), 0u8..10, ".{0,20}").prop_map(|(request_id, which, reason)| {
             let reason = match which {
                 0 => GroupDealRefusal::UnknownDeal,
                 1 => GroupDealRefusal::DealClosed,
@@ -391,24 +392,24 @@ fn group_deal_news() -> impl Strategy<Value = ServerMessage> {
                 4 => GroupDealRefusal::AlreadyInTeam,
                 5 => GroupDealRefusal::SoldOut,
                 6 => GroupDealRefusal::Shop(ShopRefusal::PaymentDeclined { reason }),
+                8 => GroupDealRefusal::AlreadyInOpenTeam,
+                9 => GroupDealRefusal::TooManyOpenTeams,
                 _ => GroupDealRefusal::Shop(ShopRefusal::NotEnoughStock { available: 0 }),
             };
             GroupDealEventNet::JoinFailed { request_id, reason }
         }),
-        (any::<i64>(), any::<i64>(), any::<i64>(), any::<bool>()).prop_map(
-            |(deal, team, order, completed)| {
-                let (deal, team) = (crate::ids::DealId(deal), crate::ids::TeamId(team));
-                if completed {
-                    GroupDealEventNet::TeamCompleted {
-                        deal,
-                        team,
-                        order_id: OrderId(order),
-                    }
-                } else {
-                    GroupDealEventNet::TeamVoided { deal, team }
-                }
+        (any::<i64>(), any::<i64>(), any::<i64>(), 0..3u8).prop_map(|(deal, team, order, how)| {
+            let (deal, team) = (crate::ids::DealId(deal), crate::ids::TeamId(team));
+            match how {
+                0 => GroupDealEventNet::TeamCompleted {
+                    deal,
+                    team,
+                    order_id: OrderId(order),
+                },
+                1 => GroupDealEventNet::TeamVoided { deal, team },
+                _ => GroupDealEventNet::TeamFailed { deal, team },
             }
-        ),
+        }),
     ]
     .prop_map(ServerMessage::GroupDeals)
 }

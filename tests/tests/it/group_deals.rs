@@ -231,6 +231,27 @@ fn a_team_that_does_not_fill_in_time_is_voided_and_its_members_are_told() {
         deal_orders(&http, &session.token).is_empty(),
         "nobody charged"
     );
+    // The provider's own record (the test gateway's journal): each group
+    // authorization was voided, under its member's void key.
+    let journal = std::fs::read_to_string(server.data_dir.join("test-gateway.journal")).unwrap();
+    let lines: Vec<Vec<&str>> = journal.lines().map(|l| l.split('\t').collect()).collect();
+    let held: Vec<(&str, &str)> = lines
+        .iter()
+        .filter_map(|f| match f.as_slice() {
+            ["authorize", key, id, ..] => key.strip_prefix("group-authorize-").map(|o| (o, *id)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(held.len(), 1, "Dee's authorization: {journal}");
+    for (order, id) in held {
+        let void_key = format!("group-void-{order}");
+        assert!(
+            lines
+                .iter()
+                .any(|f| f.as_slice() == ["void", void_key.as_str(), id]),
+            "{id} voided: {journal}"
+        );
+    }
 }
 
 #[test]
