@@ -139,6 +139,10 @@ pub struct FileConfig {
     pub payment_timeout_secs: Option<u64>,
     pub payment_hold_secs: Option<u64>,
     pub cart_hold_secs: Option<u64>,
+    /// For crash tests only: the built-in test gateway's captures never
+    /// answer, so a process can be killed between a team filling and its
+    /// capture. Named for what it does so nobody sets it by accident.
+    pub test_gateway_stalls_captures: Option<bool>,
     pub chat: Option<RateConfig>,
     pub reactions: Option<RateConfig>,
     pub http_rate: Option<RateConfig>,
@@ -199,6 +203,8 @@ pub struct ServerConfig {
     pub payment_hold: Duration,
     /// How long a cart line holds its units after the shopper last changed it.
     pub cart_hold: Duration,
+    /// The test gateway's captures never answer (crash tests only).
+    pub test_gateway_stalls_captures: bool,
     /// The length of a watch "minute": 60 s. Not a file setting; tests
     /// shorten it so presence can be tested in seconds.
     pub watch_minute: Duration,
@@ -267,6 +273,7 @@ impl ServerConfig {
             payment_timeout: Duration::from_secs(10),
             payment_hold: Duration::from_secs(600),
             cart_hold: Duration::from_secs(600),
+            test_gateway_stalls_captures: false,
             watch_minute: Duration::from_secs(60),
             loose_return: Duration::from_secs(vitrine_shared::protocol::LOOSE_RETURN_SECS),
             clock: crate::clock::Clock::system(),
@@ -316,6 +323,9 @@ impl ServerConfig {
         }
         if let Some(secs) = file.payment_hold_secs {
             config.payment_hold = Duration::from_secs(secs);
+        }
+        if let Some(stall) = file.test_gateway_stalls_captures {
+            config.test_gateway_stalls_captures = stall;
         }
         if let Some(secs) = file.cart_hold_secs {
             config.cart_hold = Duration::from_secs(secs);

@@ -149,9 +149,10 @@ impl Server {
         let mut gateway =
             commerce::TestGateway::journaled(&config.data_dir.join("test-gateway.journal"))
                 .map_err(StartError::Io)?;
-        // Only the crash tests set this: captures then never answer, so the
-        // process can be killed between a team filling and its capture.
-        if std::env::var_os("VITRINE_TEST_GATEWAY_STALL_CAPTURES").is_some() {
+        // Only the crash tests set this (in their config file): captures
+        // then never answer, so the process can be killed between a team
+        // filling and its capture.
+        if config.test_gateway_stalls_captures {
             tracing::warn!("payments: the test gateway's captures stall (crash test)");
             gateway = gateway.stalling_captures();
         }

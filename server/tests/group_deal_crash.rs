@@ -3,7 +3,7 @@
 //! journal shows one capture per member), every member has one paid order
 //! at the team price, and the stock is down by exactly the team's units.
 //! The first process runs with the test gateway's captures stalled
-//! (`VITRINE_TEST_GATEWAY_STALL_CAPTURES`), so the kill lands after the
+//! (the config key `test_gateway_stalls_captures`), so the kill lands after the
 //! team was committed as full and before any capture.
 
 use serde_json::{Value, json};
@@ -19,7 +19,21 @@ const SKU: &str = "stoneware-mug-sage";
 /// The mug costs 16.00 EUR alone, 12.00 in a team.
 const TEAM_PRICE: i64 = 1200;
 
+/// Starts the server on `config`; with `stall_captures`, on a copy of it
+/// that makes the test gateway's captures hang.
 fn start(data: &Path, config: &Path, stall_captures: bool) -> (Child, String) {
+    let stalled = config.with_extension("stalled.toml");
+    let config = if stall_captures {
+        let text = std::fs::read_to_string(config).unwrap();
+        std::fs::write(
+            &stalled,
+            format!("test_gateway_stalls_captures = true\n{text}"),
+        )
+        .unwrap();
+        stalled.as_path()
+    } else {
+        config
+    };
     let mut command = Command::new(BIN);
     command
         .args([
@@ -34,12 +48,8 @@ fn start(data: &Path, config: &Path, stall_captures: bool) -> (Child, String) {
         .arg("--config")
         .arg(config)
         .env("RUST_LOG", "info")
-        .env_remove("VITRINE_TEST_GATEWAY_STALL_CAPTURES")
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
-    if stall_captures {
-        command.env("VITRINE_TEST_GATEWAY_STALL_CAPTURES", "1");
-    }
     let mut child = command.spawn().unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let addr: SocketAddr = loop {
