@@ -5,6 +5,10 @@
 //! is timed twice: from Ada's client opening its connection (so with the
 //! netcode handshake) and from it seeing the connection up; a leave from
 //! her client calling disconnect; each to Bob's mirror showing the change.
+//! Then Ada leads a party with Bob and moves between two rooms N times:
+//! how long her move takes to reach Bob as a follow offer, and how long
+//! Bob takes from "follow" to being welcomed in her room (the HTTP join,
+//! the netcode handshake and the welcome, as the showroom follows).
 //! Prints p50, p95 and max; asserts nothing.
 
 use serde_json::json;
@@ -13,6 +17,7 @@ use vitrine_client::net::NetClient;
 use vitrine_server::config::RateConfig;
 use vitrine_shared::AccountId;
 use vitrine_shared::api::JoinTicket;
+use vitrine_shared::protocol::PartyCommand;
 use vitrine_tests::{Http, TestServer};
 
 /// How often the clients are polled: fine enough not to blur the figure.
@@ -220,4 +225,75 @@ fn main() {
         joins_lost,
     );
     report("a friend leaves", leaves, leaves_lost);
+
+    // Following: Ada leads a party with Bob in it and moves room after
+    // room; Bob follows each move as the showroom does (an ordinary join).
+    bob_client.disconnect();
+    let mut bob_client = NetClient::connect(&ticket(&http, &bob, "hall")).expect("connect");
+    let mut ada_client = NetClient::connect(&ticket(&http, &ada, "hall")).expect("connect");
+    let here = until(&mut [&mut ada_client, &mut bob_client], &mut last, |c| {
+        c.iter().all(|c| c.mirror().is_welcomed())
+    });
+    assert!(here.is_some(), "Ada and Bob never got into the hall");
+    ada_client.send_party(PartyCommand::Invite {
+        account: AccountId(bob.id),
+    });
+    let invited = until(&mut [&mut ada_client, &mut bob_client], &mut last, |c| {
+        !c[1].mirror().party.invites.is_empty()
+    });
+    assert!(invited.is_some(), "Bob was never invited");
+    let party = *bob_client.mirror().party.invites.keys().next().unwrap();
+    bob_client.send_party(PartyCommand::Accept { party });
+    let formed = until(&mut [&mut ada_client, &mut bob_client], &mut last, |c| {
+        c[0].mirror()
+            .party
+            .party
+            .as_ref()
+            .is_some_and(|p| p.members.len() == 2)
+    });
+    assert!(formed.is_some(), "the party never formed");
+
+    let (mut offers, mut follows) = (Vec::new(), Vec::new());
+    let mut follows_lost = 0;
+    for i in 0..samples {
+        let to = if i % 2 == 0 { "tiny" } else { "hall" };
+        ada_client.disconnect();
+        let moved = Instant::now();
+        ada_client = NetClient::connect(&ticket(&http, &ada, to)).expect("connect");
+        let offered = until(&mut [&mut ada_client, &mut bob_client], &mut last, |c| {
+            c[1].mirror()
+                .party
+                .follow
+                .as_ref()
+                .is_some_and(|f| f.room.as_str() == to)
+        });
+        if offered.is_none() {
+            follows_lost += 1;
+            continue;
+        }
+        offers.push(moved.elapsed());
+        // Bob presses follow: leave, ask for a seat, connect, be welcomed.
+        let pressed = Instant::now();
+        bob_client.disconnect();
+        bob_client = NetClient::connect(&ticket(&http, &bob, to)).expect("connect");
+        match until(&mut [&mut ada_client, &mut bob_client], &mut last, |c| {
+            c[1].mirror()
+                .room
+                .as_ref()
+                .is_some_and(|r| r.as_str() == to)
+        }) {
+            Some(_) => follows.push(pressed.elapsed()),
+            None => follows_lost += 1,
+        }
+    }
+    report(
+        "the leader moves: the follow offer reaches a member (from the leader's connection opening)",
+        offers,
+        follows_lost,
+    );
+    report(
+        "a member follows: from pressing follow to welcomed in the new room (HTTP join, handshake, welcome)",
+        follows,
+        follows_lost,
+    );
 }
