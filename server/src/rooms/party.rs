@@ -89,7 +89,10 @@ pub struct Seen {
 /// Whether `from` (in `from_room`) may invite `to` (in `to_room`, or not
 /// connected: `None`) into a party. The one place this is decided: anyone
 /// in the inviter's room, or a friend in any room; never across a block,
-/// either way (the refusal does not say which, as friends' do not).
+/// either way (the refusal does not say which, as friends' do not). The
+/// room comes first, so that from elsewhere a block reads as any stranger
+/// (a block ends a friendship). [`Parties`] also keeps blocks out of a
+/// party's other members.
 pub(crate) fn invite_allowed(
     friends: &Friends,
     from: AccountId,
@@ -100,14 +103,23 @@ pub(crate) fn invite_allowed(
     if from == to {
         return Err(PartyRefusal::InviteSelf);
     }
+    match to_room {
+        Some(room) if room == from_room => {}
+        Some(_) if friends.are_friends(from, to) => {}
+        _ => return Err(PartyRefusal::NotInYourRoom),
+    }
     if friends.is_blocked_either_way(from, to) {
         return Err(PartyRefusal::CannotInvite);
     }
-    match to_room {
-        Some(room) if room == from_room => Ok(()),
-        Some(_) if friends.are_friends(from, to) => Ok(()),
-        _ => Err(PartyRefusal::NotInYourRoom),
-    }
+    Ok(())
+}
+
+/// Whether a block stands between `account` and any member of `party`.
+fn blocked_by_any(friends: &Friends, party: &Party, account: AccountId) -> bool {
+    party
+        .members
+        .iter()
+        .any(|m| friends.is_blocked_either_way(m.account, account))
 }
 
 #[derive(Debug)]
@@ -286,7 +298,7 @@ impl Parties {
     ) -> Result<(), PartyRefusal> {
         match command {
             PartyCommand::Invite { account } => self.invite(friends, from, *account, now, out),
-            PartyCommand::Accept { party } => self.accept(from, *party, now, out),
+            PartyCommand::Accept { party } => self.accept(friends, from, *party, now, out),
             PartyCommand::Decline { party } => self.decline(from, *party, out),
             PartyCommand::Leave => {
                 let id = self.party_of(from).ok_or(PartyRefusal::NotInParty)?;
@@ -391,6 +403,14 @@ impl Parties {
         )?;
         let existing = self.party_of(from);
         if let Some(id) = existing {
+            // Nobody is brought into a party with someone who blocked them.
+            if self
+                .parties
+                .get(&id)
+                .is_some_and(|p| blocked_by_any(friends, p, to))
+            {
+                return Err(PartyRefusal::CannotInvite);
+            }
             let members = self.parties.get(&id).map_or(0, |p| p.members.len());
             if members >= MAX_PARTY_SIZE {
                 return Err(PartyRefusal::PartyFull);
@@ -461,6 +481,7 @@ impl Parties {
 
     fn accept(
         &mut self,
+        friends: &Friends,
         account: AccountId,
         id: PartyId,
         now: Duration,
@@ -479,6 +500,10 @@ impl Parties {
         let party = self.parties.get(&id).ok_or(PartyRefusal::UnknownInvite)?;
         if party.members.len() >= MAX_PARTY_SIZE {
             return Err(PartyRefusal::PartyFull);
+        }
+        // A block made (by either side) since the invite was sent.
+        if blocked_by_any(friends, party, account) {
+            return Err(PartyRefusal::CannotInvite);
         }
         let seen = self.online.get(&account).ok_or(PartyRefusal::Unavailable)?;
         let member = PartyMember {
@@ -547,6 +572,15 @@ impl Parties {
         }
         self.member_of.remove(&account);
         out.push((account, PartyEventNet::Exited { party: id, why }));
+        // Their invites go with them: nobody joins on the word of someone
+        // no longer in the party.
+        self.invites.retain(|i| {
+            if i.party != id || i.from != account {
+                return true;
+            }
+            out.push((i.to, PartyEventNet::InviteGone { party: id }));
+            false
+        });
         self.settle(id, out);
     }
 
@@ -719,10 +753,34 @@ impl Parties {
 
     /// Invites past their time lapse; members away past the grace are out;
     /// rate limits of accounts gone and partyless are forgotten.
-    fn sweep(&mut self, now: Duration, out: &mut Outbox) {
+    fn sweep(&mut self, friends: &Friends, now: Duration, out: &mut Outbox) {
+        // A block made while together: the one blocked leaves the party
+        // (told only that they were taken out), and invites across a block
+        // lapse.
+        let blocked: Vec<(PartyId, AccountId)> = self
+            .parties
+            .values()
+            .flat_map(|p| {
+                p.members.iter().flat_map(move |a| {
+                    p.members
+                        .iter()
+                        .filter(move |b| friends.has_blocked(a.account, b.account))
+                        .map(move |b| (p.id, b.account))
+                })
+            })
+            .collect();
+        for (id, account) in blocked {
+            if self.party_of(account) == Some(id) {
+                self.remove_member(id, account, PartyExit::Kicked, out);
+            }
+        }
         let mut lapsed = Vec::new();
+        let parties = &self.parties;
         self.invites.retain(|i| {
-            if i.expires_at > now {
+            let across_a_block = parties
+                .get(&i.party)
+                .is_some_and(|p| blocked_by_any(friends, p, i.to));
+            if i.expires_at > now && !across_a_block {
                 return true;
             }
             lapsed.push((i.party, i.to));
@@ -807,6 +865,20 @@ fn tell_carts(parties: &mut Parties, out: &Outbox, carts: &mut CartNews) {
             }
             _ => {}
         }
+    }
+    // A party can end with nobody left to hear `Dissolved` (its last member
+    // left while an invite waited): its cart ends too.
+    let gone: Vec<PartyId> = parties
+        .cart_groups
+        .keys()
+        .filter(|id| !parties.parties.contains_key(id))
+        .copied()
+        .collect();
+    for id in gone {
+        parties.cart_groups.remove(&id);
+        carts.ended.write(CartGroupEnded {
+            group: CartGroupId(id.0),
+        });
     }
 }
 
@@ -968,12 +1040,13 @@ fn settle_shares(
 
 fn sweep(
     mut parties: ResMut<Parties>,
+    shared: Res<Shared>,
     mut server: ResMut<RenetServer>,
     time: Res<Time<Real>>,
     mut carts: CartNews,
 ) {
     let mut out = Outbox::new();
-    parties.sweep(time.elapsed(), &mut out);
+    parties.sweep(&shared.friends, time.elapsed(), &mut out);
     tell_carts(&mut parties, &out, &mut carts);
     deliver(&parties, out, &mut server);
 }
@@ -1831,5 +1904,104 @@ capacity = 20
             rooms.ticks(1);
         }
         assert!(back, "the party's units went back to stock");
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_block_keeps_its_pair_apart_through_other_members_and_after_the_fact() {
+        let mut rooms = TestRooms::start().await;
+        let (ada, a) = rooms.join("Ada", Role::Shopper, "hall").await;
+        let (bob, b) = rooms.join("Bob", Role::Shopper, "hall").await;
+        let (cy, c) = rooms.join("Cy", Role::Shopper, "hall").await;
+        let friends = rooms.app.world().resource::<Shared>().friends.clone();
+        invite_and_accept(&mut rooms, a, &cy, c);
+
+        // Bob blocked Ada: Cy, in Ada's party, cannot bring him in.
+        friends.block(bob.id, ada.id).await.unwrap();
+        rooms.step(Duration::from_secs(2));
+        rooms.send(c, party(PartyCommand::Invite { account: bob.id }));
+        rooms.step(TICK);
+        assert_eq!(invite_refusals(&rooms, c), [PartyRefusal::CannotInvite]);
+        assert_eq!(invited_to(&rooms, b), None);
+        friends.unblock(bob.id, ada.id).await.unwrap();
+
+        // Invited, then blocked before answering: the invite lapses.
+        rooms.step(Duration::from_secs(2));
+        rooms.send(a, party(PartyCommand::Invite { account: bob.id }));
+        rooms.step(TICK);
+        let id = invited_to(&rooms, b).expect("invited");
+        friends.block(ada.id, bob.id).await.unwrap();
+        rooms.step(TICK);
+        assert!(events(&rooms, b).contains(&PartyEventNet::InviteGone { party: id }));
+        rooms.send(b, party(PartyCommand::Accept { party: id }));
+        rooms.step(TICK);
+        assert_eq!(state(&rooms, a).unwrap().members.len(), 2, "Bob is not in");
+        friends.unblock(ada.id, bob.id).await.unwrap();
+
+        // Together, then blocked: the one blocked is taken out.
+        rooms.clear(b);
+        rooms.step(Duration::from_secs(2));
+        invite_and_accept(&mut rooms, a, &bob, b);
+        assert_eq!(state(&rooms, a).unwrap().members.len(), 3);
+        friends.block(cy.id, bob.id).await.unwrap();
+        rooms.step(TICK);
+        assert!(events(&rooms, b).contains(&PartyEventNet::Exited {
+            party: id,
+            why: PartyExit::Kicked,
+        }));
+        let left: Vec<AccountId> = state(&rooms, a)
+            .unwrap()
+            .members
+            .iter()
+            .map(|m| m.account)
+            .collect();
+        assert_eq!(left, [ada.id, cy.id]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_removed_members_invites_go_and_an_emptied_partys_cart_ends() {
+        use super::super::shared_cart::SharedCartGroups;
+        let mut rooms = TestRooms::start().await;
+        let (ada, a) = rooms.join("Ada", Role::Shopper, "hall").await;
+        let (cy, c) = rooms.join("Cy", Role::Shopper, "hall").await;
+        let (dee, d) = rooms.join("Dee", Role::Shopper, "hall").await;
+        invite_and_accept(&mut rooms, a, &cy, c);
+        let id = state(&rooms, a).unwrap().id;
+        rooms.step(Duration::from_secs(2));
+        rooms.send(c, party(PartyCommand::Invite { account: dee.id }));
+        rooms.step(TICK);
+        assert_eq!(invited_to(&rooms, d), Some(id));
+        // Ada kicks Cy: Cy's invite to Dee goes with him.
+        rooms.send(a, party(PartyCommand::Kick { account: cy.id }));
+        rooms.step(TICK);
+        assert!(events(&rooms, d).contains(&PartyEventNet::InviteGone { party: id }));
+        rooms.send(d, party(PartyCommand::Accept { party: id }));
+        rooms.step(TICK);
+        assert!(
+            refusals(&rooms, d).contains(&(PartyCommandKind::Accept, PartyRefusal::UnknownInvite))
+        );
+
+        // A party of one with an invite waiting has a cart group; when its
+        // last member leaves, the cart ends though nobody hears `Dissolved`.
+        // Dee goes, to make room in the hall for Eve.
+        rooms.drop_connection(d);
+        rooms.ticks(2);
+        let (eve, e) = rooms.join("Eve", Role::Shopper, "hall").await;
+        rooms.step(Duration::from_secs(2));
+        rooms.send(c, party(PartyCommand::Invite { account: eve.id }));
+        rooms.step(TICK);
+        assert!(invited_to(&rooms, e).is_some());
+        let groups = |rooms: &TestRooms| {
+            rooms
+                .app
+                .world()
+                .resource::<SharedCartGroups>()
+                .group_of(cy.id)
+                .is_some()
+        };
+        assert!(
+            rooms.settle(|r| groups(r)),
+            "Cy's new party is a cart group"
+        );
+        rooms.send(c, party(PartyCommand::Leave));
+        assert!(rooms.settle(|r| !groups(r)), "its cart ended with it");
     }
 }
