@@ -88,6 +88,10 @@ pub struct ProductCard {
     /// In this shopper's hands.
     pub holding: bool,
     pub featured: bool,
+    /// In a party: "Add to shared cart" shows beside "Add to cart".
+    pub shared_add: bool,
+    /// Group deals open on this product's variants (`team_deals.rs`).
+    pub team_deals: Vec<super::team_deals::TeamDealView>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -105,6 +109,8 @@ pub struct CartView {
     pub lines: Vec<CartLineView>,
     pub units: i64,
     pub total: Option<String>,
+    /// The party's shared cart, while in a party (`shared_cart.rs`).
+    pub shared: Option<super::shared_cart::SharedCartView>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -148,6 +154,8 @@ pub struct LocalUi {
     pub checkout: Option<u32>,
     pub notice: Option<String>,
     pub together: super::together::TogetherLocal,
+    /// The team request sent for each group deal.
+    pub team_requests: super::team_deals::TeamRequests,
 }
 
 pub struct ViewInputs<'a> {
@@ -285,6 +293,13 @@ pub fn build(input: &ViewInputs) -> ShowroomView {
             held_by,
             holding: input.holding == Some(&p.view.id),
             featured: mirror.is_some_and(|m| m.featured.contains(&p.view.id)),
+            shared_add: mirror.is_some_and(|m| m.party.party.is_some()),
+            team_deals: super::team_deals::build(
+                mirror,
+                &p.view.id,
+                &input.ui.team_requests,
+                input.now_ms,
+            ),
         }
     });
 
@@ -323,6 +338,7 @@ pub fn build(input: &ViewInputs) -> ShowroomView {
                         held_for_s: (l.held_until_ms.saturating_sub(input.now_ms) / 1000).max(0),
                     })
                     .collect(),
+                shared: super::shared_cart::build(Some(m), input.now_ms),
             }
         })
         .unwrap_or(CartView {

@@ -1,0 +1,132 @@
+//! Group deals on the product card, as plain data: the team price beside
+//! the solo one, the team size, the time left, the teams forming with
+//! their places left, and this shopper's own team (waiting, completed with
+//! its order, or voided with nobody charged) or why joining was refused.
+//! Built by [`build`] from the mirror's `group_deals`, `team_answers` and
+//! `teams_settled`, and the request ids this UI sent ([`TeamRequests`]).
+
+use crate::net::RoomMirror;
+use std::collections::BTreeMap;
+use vitrine_shared::{DealId, ProductId, Sku, TeamId};
+
+/// The team request this UI last sent for each deal (its request id).
+pub type TeamRequests = BTreeMap<DealId, u32>;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TeamDealView {
+    pub deal: DealId,
+    pub sku: Sku,
+    /// "Team price 19.00 EUR (solo 24.90 EUR) - teams of 3".
+    pub headline: String,
+    /// Seconds until the deal closes.
+    pub ends_in_s: i64,
+    pub units_left: i64,
+    /// Teams forming, oldest first.
+    pub teams: Vec<TeamLine>,
+    /// No team of yours is forming here: "Start a team" shows.
+    pub can_start: bool,
+    /// Your team here, in words.
+    pub yours: Option<String>,
+    /// Why your last team request was refused.
+    pub refusal: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TeamLine {
+    pub team: TeamId,
+    /// "Team 1: 1 place left".
+    pub text: String,
+    /// Has room, and is not yours: "Join" shows.
+    pub can_join: bool,
+}
+
+pub fn build(
+    mirror: Option<&RoomMirror>,
+    product: &ProductId,
+    requests: &TeamRequests,
+    now_ms: i64,
+) -> Vec<TeamDealView> {
+    let Some(m) = mirror else {
+        return Vec::new();
+    };
+    m.group_deals
+        .values()
+        .filter(|d| &d.product == product && d.ends_at_ms > now_ms)
+        .map(|d| {
+            let answer = requests.get(&d.id).and_then(|r| m.team_answers.get(r));
+            let mut yours = None;
+            let mut refusal = None;
+            let mut forming = None;
+            match answer {
+                Some(Ok(team)) => match m.teams_settled.get(&team.id) {
+                    Some((true, order)) => {
+                        yours = Some(match order {
+                            Some(order) => format!("Your team is complete: order #{order} is paid"),
+                            None => "Your team is complete".to_owned(),
+                        })
+                    }
+                    Some((false, _)) => {
+                        yours = Some("Your team did not fill in time: nobody was charged".into())
+                    }
+                    None => {
+                        forming = Some(team.id);
+                        // The deal's news is newer than the join's answer.
+                        let left = d
+                            .teams
+                            .iter()
+                            .find(|t| t.id == team.id)
+                            .map(|t| t.places_left)
+                            .unwrap_or(team.places_left);
+                        yours = Some(format!(
+                            "Your team: waiting for {left} more {}",
+                            if left == 1 { "shopper" } else { "shoppers" }
+                        ));
+                    }
+                },
+                Some(Err(why)) => refusal = Some(format!("Could not join: {why}")),
+                None if requests.contains_key(&d.id) => yours = Some("Joining...".into()),
+                None => {}
+            }
+            let waiting = requests.contains_key(&d.id) && answer.is_none();
+            TeamDealView {
+                deal: d.id,
+                sku: d.sku.clone(),
+                headline: format!(
+                    "Team price {} (solo {}) - teams of {}",
+                    d.team_price, d.regular_price, d.team_size
+                ),
+                ends_in_s: (d.ends_at_ms.saturating_sub(now_ms).saturating_add(999) / 1000).max(0),
+                units_left: d.units_left,
+                teams: d
+                    .teams
+                    .iter()
+                    .enumerate()
+                    .map(|(i, t)| TeamLine {
+                        team: t.id,
+                        text: format!(
+                            "{}: {} {} left",
+                            if Some(t.id) == forming {
+                                "Your team".to_owned()
+                            } else {
+                                format!("Team {}", i + 1)
+                            },
+                            t.places_left,
+                            if t.places_left == 1 {
+                                "place"
+                            } else {
+                                "places"
+                            }
+                        ),
+                        can_join: t.places_left > 0
+                            && forming.is_none()
+                            && !waiting
+                            && d.units_left > 0,
+                    })
+                    .collect(),
+                can_start: forming.is_none() && !waiting && d.units_left > 0,
+                yours,
+                refusal,
+            }
+        })
+        .collect()
+}
