@@ -103,3 +103,131 @@ pub fn build(mirror: Option<&RoomMirror>, now_ms: i64) -> Option<SharedCartView>
         by_payer: by_payer.into_iter().map(|(_, s)| s).collect(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vitrine_shared::protocol::{
+        CartGroupId, MemberInfo, PartyMemberNet, PartyNet, SharedCartChange, SharedCartNet,
+        SharedPayment,
+    };
+    use vitrine_shared::{
+        Currency, DisplayName, MemberSlot, Money, PartyId, PaymentMethod, ProductId, Role, Sku,
+    };
+
+    fn name(n: &str) -> DisplayName {
+        DisplayName::new(n).unwrap()
+    }
+
+    /// Me (account 5) in a party with Ada (2).
+    fn mirror() -> RoomMirror {
+        let mut m = RoomMirror::default();
+        m.you = Some(MemberSlot(1));
+        m.members.insert(
+            MemberSlot(1),
+            MemberInfo {
+                slot: MemberSlot(1),
+                account: AccountId(5),
+                name: name("Me"),
+                role: Role::Shopper,
+            },
+        );
+        m.party.party = Some(PartyNet {
+            id: PartyId(4),
+            leader: AccountId(2),
+            members: [(2, "Ada"), (5, "Me")]
+                .into_iter()
+                .map(|(a, n)| PartyMemberNet {
+                    account: AccountId(a),
+                    name: name(n),
+                    room: None,
+                    colour: a as u8,
+                })
+                .collect(),
+            invited: vec![],
+        });
+        m
+    }
+
+    fn line(
+        id: i64,
+        added: (u64, &str),
+        payer: (u64, &str),
+        minor: i64,
+        q: i64,
+    ) -> SharedCartLineNet {
+        SharedCartLineNet {
+            line: SharedLineId(id),
+            sku: Sku::new("mug-s").unwrap(),
+            product: ProductId::new("mug").unwrap(),
+            name: format!("Mug {id}"),
+            unit_price: Money::new(minor, Currency::EUR),
+            quantity: q,
+            held_until_ms: 190_000,
+            added_by: AccountId(added.0),
+            added_by_name: name(added.1),
+            payer: AccountId(payer.0),
+            payer_name: name(payer.1),
+        }
+    }
+
+    #[test]
+    fn each_line_says_who_added_it_and_who_pays_and_totals_go_by_payer() {
+        let mut m = mirror();
+        m.shared_cart = Some(SharedCartNet::new(
+            CartGroupId(3),
+            SharedCartChange::Updated,
+            vec![
+                line(1, (2, "Ada"), (5, "Me"), 1000, 2),
+                line(2, (5, "Me"), (2, "Ada"), 250, 1),
+                line(3, (2, "Ada"), (2, "Ada"), 100, 3),
+            ],
+        ));
+        let v = build(Some(&m), 100_000).expect("in a party");
+        let who: Vec<_> = v.lines.iter().map(|l| (l.who.as_str(), l.mine)).collect();
+        assert_eq!(
+            who,
+            [
+                ("added by Ada - you pay", true),
+                ("added by you - Ada pays", false),
+                ("added by Ada - Ada pays", false)
+            ]
+        );
+        assert_eq!(v.lines[0].line_total, "20.00 EUR");
+        assert_eq!(v.lines[0].held_for_s, 90);
+        // You first, whatever the accounts' order.
+        assert_eq!(v.by_payer, ["You pay 20.00 EUR", "Ada pays 5.50 EUR"]);
+        assert_eq!(v.total.as_deref(), Some("25.50 EUR"));
+        assert!(v.can_pay_mine && v.can_pay_all);
+        // What "Pay for mine" sends is what the shopper is shown.
+        let mine = m
+            .shared_checkout(
+                7,
+                SharedPayment::Mine,
+                PaymentMethod::new("4242 4242 4242 4242").unwrap(),
+            )
+            .unwrap();
+        assert_eq!(mine.shown.to_string(), "20.00 EUR");
+    }
+
+    #[test]
+    fn nothing_marked_yours_leaves_only_paying_for_everyone_and_no_party_no_cart() {
+        let mut m = mirror();
+        // In a party with no shared cart heard yet: an empty section.
+        let empty = build(Some(&m), 0).unwrap();
+        assert!(empty.lines.is_empty() && !empty.can_pay_mine && !empty.can_pay_all);
+        m.shared_cart = Some(SharedCartNet::new(
+            CartGroupId(3),
+            SharedCartChange::Updated,
+            vec![line(1, (2, "Ada"), (2, "Ada"), 1000, 1)],
+        ));
+        let v = build(Some(&m), 0).unwrap();
+        assert!(!v.can_pay_mine && v.can_pay_all);
+        assert_eq!(v.by_payer, ["Ada pays 10.00 EUR"]);
+        // Out of the party and its cart ended: no section.
+        m.party.party = None;
+        m.shared_cart = None;
+        assert_eq!(build(Some(&m), 0), None);
+        assert_eq!(build(None, 0), None);
+    }
+}

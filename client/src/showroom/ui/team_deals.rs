@@ -130,3 +130,121 @@ pub fn build(
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vitrine_shared::protocol::{GroupDealNet, GroupDealRefusal, TeamNet};
+    use vitrine_shared::{Currency, Money, OrderId};
+
+    fn deal(teams: &[(i64, u8, u8)]) -> GroupDealNet {
+        GroupDealNet {
+            id: DealId(5),
+            product: ProductId::new("mug").unwrap(),
+            sku: Sku::new("mug-s").unwrap(),
+            team_size: 3,
+            team_price: Money::new(1900, Currency::EUR),
+            regular_price: Money::new(2490, Currency::EUR),
+            units_left: 30,
+            ends_at_ms: 190_500,
+            teams: teams
+                .iter()
+                .map(|(id, members, left)| TeamNet {
+                    id: TeamId(*id),
+                    members: *members,
+                    places_left: *left,
+                })
+                .collect(),
+        }
+    }
+
+    fn mug() -> ProductId {
+        ProductId::new("mug").unwrap()
+    }
+
+    #[test]
+    fn the_card_shows_the_team_price_time_left_and_teams_with_places() {
+        let mut m = RoomMirror::default();
+        m.group_deals
+            .insert(DealId(5), deal(&[(1, 2, 1), (2, 1, 2)]));
+        let v = build(Some(&m), &mug(), &TeamRequests::new(), 100_000);
+        assert_eq!(v.len(), 1);
+        let d = &v[0];
+        assert_eq!(
+            d.headline,
+            "Team price 19.00 EUR (solo 24.90 EUR) - teams of 3"
+        );
+        assert_eq!(d.ends_in_s, 91);
+        let teams: Vec<_> = d
+            .teams
+            .iter()
+            .map(|t| (t.text.as_str(), t.can_join))
+            .collect();
+        assert_eq!(
+            teams,
+            [
+                ("Team 1: 1 place left", true),
+                ("Team 2: 2 places left", true)
+            ]
+        );
+        assert!(d.can_start && d.yours.is_none() && d.refusal.is_none());
+        // Another product's card, or a closed deal: nothing.
+        assert!(
+            build(
+                Some(&m),
+                &ProductId::new("lamp").unwrap(),
+                &TeamRequests::new(),
+                0
+            )
+            .is_empty()
+        );
+        assert!(build(Some(&m), &mug(), &TeamRequests::new(), 190_500).is_empty());
+    }
+
+    #[test]
+    fn your_team_waits_then_completes_or_voids_and_a_refusal_is_in_words() {
+        let mut m = RoomMirror::default();
+        m.group_deals.insert(DealId(5), deal(&[(1, 2, 1)]));
+        let requests: TeamRequests = [(DealId(5), 40)].into();
+        // Sent, no answer yet: no second request.
+        let d = &build(Some(&m), &mug(), &requests, 0)[0];
+        assert_eq!(d.yours.as_deref(), Some("Joining..."));
+        assert!(!d.can_start && !d.teams[0].can_join);
+        m.team_answers.insert(
+            40,
+            Ok(TeamNet {
+                id: TeamId(1),
+                members: 1,
+                places_left: 2,
+            }),
+        );
+        // The deal's news (1 place left) is newer than the join's answer.
+        let d = &build(Some(&m), &mug(), &requests, 0)[0];
+        assert_eq!(
+            d.yours.as_deref(),
+            Some("Your team: waiting for 1 more shopper")
+        );
+        assert_eq!(d.teams[0].text, "Your team: 1 place left");
+        assert!(!d.can_start && !d.teams[0].can_join);
+        m.teams_settled.insert(TeamId(1), (true, Some(OrderId(77))));
+        let d = &build(Some(&m), &mug(), &requests, 0)[0];
+        assert_eq!(
+            d.yours.as_deref(),
+            Some("Your team is complete: order #77 is paid")
+        );
+        assert!(d.can_start, "done with that team: another may start");
+        m.teams_settled.insert(TeamId(1), (false, None));
+        let d = &build(Some(&m), &mug(), &requests, 0)[0];
+        assert_eq!(
+            d.yours.as_deref(),
+            Some("Your team did not fill in time: nobody was charged")
+        );
+        m.team_answers.insert(40, Err(GroupDealRefusal::TeamFull));
+        let d = &build(Some(&m), &mug(), &requests, 0)[0];
+        assert_eq!(
+            d.refusal.as_deref(),
+            Some("Could not join: this team is full")
+        );
+        assert!(d.yours.is_none() && d.can_start && d.teams[0].can_join);
+    }
+}

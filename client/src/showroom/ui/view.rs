@@ -632,6 +632,41 @@ mod tests {
     }
 
     #[test]
+    fn in_a_party_the_card_offers_the_shared_cart_and_its_checkout_refusal_reads() {
+        use vitrine_shared::protocol::{PartyMemberNet, PartyNet};
+        let catalog = [product("mug", &[("mug-s", 4)])];
+        let mut m = mirror();
+        let ui = LocalUi {
+            checkout: Some(9),
+            ..Default::default()
+        };
+        let v = view(&m, &catalog, &ui, Some("mug"));
+        assert!(!v.card.unwrap().shared_add && v.cart.shared.is_none());
+        m.party.party = Some(PartyNet {
+            id: vitrine_shared::PartyId(1),
+            leader: AccountId(2),
+            members: vec![PartyMemberNet {
+                account: AccountId(1),
+                name: DisplayName::new("Me").unwrap(),
+                room: None,
+                colour: 0,
+            }],
+            invited: vec![],
+        });
+        // A shared checkout answers under its request id as a personal one.
+        m.checkouts.insert(9, Err(ShopRefusal::CartChanged));
+        let v = view(&m, &catalog, &ui, Some("mug"));
+        assert!(v.card.unwrap().shared_add);
+        assert!(v.cart.shared.is_some());
+        let c = v.confirmation.unwrap();
+        assert!(!c.ok);
+        assert_eq!(
+            c.lines,
+            ["the shared cart changed since you looked; look again, nothing was charged"]
+        );
+    }
+
+    #[test]
     fn a_lost_link_says_so_and_when_it_retries() {
         let ui = LocalUi::default();
         let lost = LinkState::Lost {
