@@ -280,7 +280,8 @@ fn draw(
                 )
             }),
             Panel::Card => old.is_none_or(|o| {
-                (&o.card, &o.together.shareable) != (&view.card, &view.together.shareable)
+                (&o.card, &o.together.shareable, o.cart.open)
+                    != (&view.card, &view.together.shareable, view.cart.open)
             }),
             Panel::Together => old.is_none_or(|o| {
                 let t = |v: &ShowroomView| {
@@ -473,7 +474,10 @@ fn draw_panel(panel: Panel, view: &ShowroomView, p: &mut ChildSpawnerCommands) {
             });
         }
         Panel::Card => {
-            let Some(card) = &view.card else {
+            // The open cart (with the party's shared cart under it) grows
+            // up the same right-hand column: the card gives way until it
+            // closes.
+            let Some(card) = view.card.as_ref().filter(|_| !view.cart.open) else {
                 return;
             };
             boxed(p, |b| {
