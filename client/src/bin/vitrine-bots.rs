@@ -45,8 +45,8 @@ struct Args {
     /// product (the demo's "shopping together")
     #[arg(long)]
     party_with: Option<String>,
-    /// With the flash sale, the host also sets a group deal (teams of 2 on
-    /// the sage mug) for the showroom's card to show.
+    /// With the flash sale, the host also sets a group deal (teams of 3 on
+    /// the perfume the party bot shares) for the showroom's card to show.
     #[arg(long, requires = "host_user")]
     group_deal: bool,
 }
@@ -104,15 +104,16 @@ impl PartyHost {
     }
 }
 
-/// The host sets a group deal on the sage mug: teams of 2 for 15 minutes.
+/// The host sets a group deal on the perfume the party bot shares (its
+/// card opens from the party chat line): teams of 3 for 15 minutes.
 fn set_group_deal(api: &ApiClient, user: &str, password: &str) -> Result<(), String> {
     let host = api
         .sign_in_with_password(user, password)
         .map_err(|e| e.to_string())?;
     let deal = vitrine_shared::api::CreateGroupDeal {
-        sku: "stoneware-mug-sage".into(),
-        team_size: 2,
-        team_price_minor: 1200,
+        sku: "amber-perfume-50ml".into(),
+        team_size: 3,
+        team_price_minor: 4500,
         currency: "EUR".into(),
         window_secs: 900,
         stock_cap: 20,
