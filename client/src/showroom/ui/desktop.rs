@@ -545,8 +545,20 @@ fn draw_panel(panel: Panel, view: &ShowroomView, p: &mut ChildSpawnerCommands) {
                         );
                     }
                 });
-                for deal in &card.team_deals {
+                // One deal keeps the card short: the chosen variant's first.
+                if let Some(deal) = card.team_deals.first() {
                     draw_team_deal(deal, b);
+                }
+                if card.team_deals.len() > 1 {
+                    text(
+                        b,
+                        format!(
+                            "{} more team deals on this product",
+                            card.team_deals.len() - 1
+                        ),
+                        12.0,
+                        MUTED,
+                    );
                 }
             });
         }

@@ -294,12 +294,23 @@ pub fn build(input: &ViewInputs) -> ShowroomView {
             holding: input.holding == Some(&p.view.id),
             featured: mirror.is_some_and(|m| m.featured.contains(&p.view.id)),
             shared_add: mirror.is_some_and(|m| m.party.party.is_some()),
-            team_deals: super::team_deals::build(
-                mirror,
-                &p.view.id,
-                &input.ui.team_requests,
-                input.now_ms,
-            ),
+            team_deals: {
+                // The chosen variant's deals first: the desktop card shows
+                // the first.
+                let chosen = p
+                    .view
+                    .variants
+                    .get(chosen.min(p.view.variants.len().saturating_sub(1)))
+                    .map(|v| &v.sku);
+                let mut deals = super::team_deals::build(
+                    mirror,
+                    &p.view.id,
+                    &input.ui.team_requests,
+                    input.now_ms,
+                );
+                deals.sort_by_key(|d| Some(&d.sku) != chosen);
+                deals
+            },
         }
     });
 
@@ -664,6 +675,39 @@ mod tests {
             c.lines,
             ["the shared cart changed since you looked; look again, nothing was charged"]
         );
+    }
+
+    #[test]
+    fn the_chosen_variants_team_deal_comes_first_on_the_card() {
+        use vitrine_shared::DealId;
+        use vitrine_shared::protocol::GroupDealNet;
+        let catalog = [product("mug", &[("mug-s", 4), ("mug-l", 4)])];
+        let mut m = mirror();
+        for (id, sku) in [(1, "mug-s"), (2, "mug-l")] {
+            m.group_deals.insert(
+                DealId(id),
+                GroupDealNet {
+                    id: DealId(id),
+                    product: ProductId::new("mug").unwrap(),
+                    sku: Sku::new(sku).unwrap(),
+                    team_size: 2,
+                    team_price: eur(1000),
+                    regular_price: eur(2490),
+                    units_left: 5,
+                    ends_at_ms: 200_000,
+                    teams: vec![],
+                },
+            );
+        }
+        let mut ui = LocalUi::default();
+        let first = |ui: &LocalUi| {
+            let card = view(&m, &catalog, ui, Some("mug")).card.unwrap();
+            assert_eq!(card.team_deals.len(), 2);
+            card.team_deals[0].sku.as_str().to_owned()
+        };
+        assert_eq!(first(&ui), "mug-s");
+        ui.variant.insert(ProductId::new("mug").unwrap(), 1);
+        assert_eq!(first(&ui), "mug-l");
     }
 
     #[test]
