@@ -630,6 +630,8 @@ fn demo(args: &[String]) -> Result<()> {
             // The first bot asks the window's shopper into a party.
             "--party-with",
             "You",
+            // And sets a group deal for the product card's team buttons.
+            "--group-deal",
         ])
         .spawn()
     {

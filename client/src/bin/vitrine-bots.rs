@@ -45,6 +45,10 @@ struct Args {
     /// product (the demo's "shopping together")
     #[arg(long)]
     party_with: Option<String>,
+    /// With the flash sale, the host also sets a group deal (teams of 3 on
+    /// the perfume the party bot shares) for the showroom's card to show.
+    #[arg(long, requires = "host_user")]
+    group_deal: bool,
 }
 
 /// What the first bot shares with its party.
@@ -98,6 +102,30 @@ impl PartyHost {
         bot.net.send_party(PartyCommand::Invite { account });
         println!("& {} invites {with} into a party", bot.name);
     }
+}
+
+/// The host sets a group deal on the perfume the party bot shares (its
+/// card opens from the party chat line): teams of 3 for 15 minutes.
+fn set_group_deal(api: &ApiClient, user: &str, password: &str) -> Result<(), String> {
+    let host = api
+        .sign_in_with_password(user, password)
+        .map_err(|e| e.to_string())?;
+    let deal = vitrine_shared::api::CreateGroupDeal {
+        sku: "amber-perfume-50ml".into(),
+        team_size: 3,
+        team_price_minor: 4500,
+        currency: "EUR".into(),
+        window_secs: 900,
+        stock_cap: 20,
+    };
+    let deal = api
+        .create_group_deal(&host, &deal)
+        .map_err(|e| e.to_string())?;
+    println!(
+        "$ host {user} sets group deal {}: teams of {} buy {} at {}",
+        deal.id, deal.team_size, deal.sku, deal.team_price.display
+    );
+    Ok(())
 }
 
 /// The host's turn: announce a flash sale on a serum, half as many units as
@@ -332,6 +360,11 @@ fn main() -> ExitCode {
             sale_started = true;
             if let Err(e) = start_flash_sale(&api, user, password, bots.len()) {
                 eprintln!("vitrine-bots: the host could not start a flash sale: {e}");
+            }
+            if args.group_deal
+                && let Err(e) = set_group_deal(&api, user, password)
+            {
+                eprintln!("vitrine-bots: the host could not set a group deal: {e}");
             }
         }
         let now_ms = SystemTime::now()

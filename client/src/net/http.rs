@@ -152,6 +152,18 @@ impl ApiClient {
         )
     }
 
+    /// Staff: set a group deal on a variant.
+    pub fn create_group_deal(
+        &self,
+        session: &SignedIn,
+        deal: &vitrine_shared::api::CreateGroupDeal,
+    ) -> Result<vitrine_shared::api::GroupDealView, ApiError> {
+        Self::read(
+            self.authorized("/api/v1/group-deals", session)
+                .send_json(deal),
+        )
+    }
+
     /// Staff: create a coupon.
     pub fn create_coupon(
         &self,

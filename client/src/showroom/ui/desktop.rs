@@ -2,6 +2,8 @@
 //! rebuilt only when its part of the view changed; buttons carry the
 //! [`UiAction`] they send.
 
+use super::shared_cart::SharedCartView;
+use super::team_deals::TeamDealView;
 use super::together::{
     ACCEPT_KEY, DECLINE_KEY, FOLLOW_KEY, INVITE_KEY, PARTY_CHAT_PREFIX, SHARE_KEY, TOGETHER_KEY,
     TogetherView,
@@ -12,6 +14,7 @@ use crate::showroom::focus::UiFocus;
 use crate::showroom::party_marks::party_colour;
 use crate::showroom::{AppState, ShowroomSystems};
 use bevy::prelude::*;
+use vitrine_shared::protocol::SharedPayment;
 
 const PANEL: Color = Color::srgba(0.06, 0.07, 0.10, 0.82);
 const ACCENT: Color = Color::srgb(1.0, 0.42, 0.55);
@@ -277,7 +280,8 @@ fn draw(
                 )
             }),
             Panel::Card => old.is_none_or(|o| {
-                (&o.card, &o.together.shareable) != (&view.card, &view.together.shareable)
+                (&o.card, &o.together.shareable, o.cart.open)
+                    != (&view.card, &view.together.shareable, view.cart.open)
             }),
             Panel::Together => old.is_none_or(|o| {
                 let t = |v: &ShowroomView| {
@@ -470,7 +474,10 @@ fn draw_panel(panel: Panel, view: &ShowroomView, p: &mut ChildSpawnerCommands) {
             });
         }
         Panel::Card => {
-            let Some(card) = &view.card else {
+            // The open cart (with the party's shared cart under it) grows
+            // up the same right-hand column: the card gives way until it
+            // closes.
+            let Some(card) = view.card.as_ref().filter(|_| !view.cart.open) else {
                 return;
             };
             boxed(p, |b| {
@@ -521,6 +528,13 @@ fn draw_panel(panel: Panel, view: &ShowroomView, p: &mut ChildSpawnerCommands) {
                     }
                     if let Some(sku) = selected {
                         button(r, "Add to cart", UiAction::AddToCart { sku: sku.clone() });
+                        if card.shared_add {
+                            button(
+                                r,
+                                "Add to shared cart",
+                                UiAction::AddToSharedCart { sku: sku.clone() },
+                            );
+                        }
                         button(r, "Buy now", UiAction::BuyNow { sku });
                     }
                     if view.together.shareable.as_ref() == Some(&card.product) {
@@ -531,12 +545,35 @@ fn draw_panel(panel: Panel, view: &ShowroomView, p: &mut ChildSpawnerCommands) {
                         );
                     }
                 });
+                // One deal keeps the card short: the chosen variant's first.
+                if let Some(deal) = card.team_deals.first() {
+                    draw_team_deal(deal, b);
+                }
+                if card.team_deals.len() > 1 {
+                    text(
+                        b,
+                        format!(
+                            "{} more team deals on this product",
+                            card.team_deals.len() - 1
+                        ),
+                        12.0,
+                        MUTED,
+                    );
+                }
             });
         }
         Panel::Cart => {
             let cart = &view.cart;
             if !cart.open {
-                button(p, format!("Cart ({})", cart.units), UiAction::ToggleCart);
+                let shared = cart
+                    .shared
+                    .as_ref()
+                    .map(|s| s.lines.iter().map(|l| l.quantity).sum::<i64>());
+                let label = match shared {
+                    Some(n) => format!("Cart ({}) - shared ({n})", cart.units),
+                    None => format!("Cart ({})", cart.units),
+                };
+                button(p, label, UiAction::ToggleCart);
                 return;
             }
             boxed(p, |b| {
@@ -596,6 +633,9 @@ fn draw_panel(panel: Panel, view: &ShowroomView, p: &mut ChildSpawnerCommands) {
                     }
                     button(r, "Close", UiAction::ToggleCart);
                 });
+                if let Some(shared) = &cart.shared {
+                    draw_shared_cart(shared, b);
+                }
             });
         }
         Panel::Chat => boxed(p, |b| {
@@ -691,6 +731,125 @@ fn draw_panel(panel: Panel, view: &ShowroomView, p: &mut ChildSpawnerCommands) {
         }
         Panel::Together => draw_together(&view.together, p),
         Panel::Prompts => draw_prompts(&view.together, p),
+    }
+}
+
+/// The party's shared cart, under the shopper's own in the cart panel.
+fn draw_shared_cart(shared: &SharedCartView, b: &mut ChildSpawnerCommands) {
+    text(b, "Party's shared cart", 18.0, Color::WHITE);
+    if shared.lines.is_empty() {
+        text(
+            b,
+            "Empty: \"Add to shared cart\" on a product's card.",
+            14.0,
+            MUTED,
+        );
+    }
+    for line in &shared.lines {
+        row(b, |r| {
+            text(
+                r,
+                format!("{} x {}", line.quantity, line.name),
+                14.0,
+                Color::WHITE,
+            );
+            text(r, line.line_total.clone(), 14.0, ACCENT);
+            let q = line.quantity.clamp(0, u16::MAX as i64) as u16;
+            button(
+                r,
+                "-",
+                UiAction::SetSharedQuantity {
+                    line: line.line,
+                    quantity: q.saturating_sub(1),
+                },
+            );
+            button(
+                r,
+                "+",
+                UiAction::SetSharedQuantity {
+                    line: line.line,
+                    quantity: q.saturating_add(1),
+                },
+            );
+            if !line.mine {
+                button(r, "mine", UiAction::MarkSharedMine(line.line));
+            }
+        });
+        text(
+            b,
+            format!(
+                "{} - held {}:{:02}",
+                line.who,
+                line.held_for_s / 60,
+                line.held_for_s % 60
+            ),
+            12.0,
+            MUTED,
+        );
+    }
+    for payer in &shared.by_payer {
+        text(b, payer.clone(), 14.0, Color::WHITE);
+    }
+    if let Some(total) = &shared.total {
+        text(b, format!("Shared total {total}"), 16.0, Color::WHITE);
+    }
+    row(b, |r| {
+        if shared.can_pay_mine {
+            button(
+                r,
+                "Pay for mine",
+                UiAction::PaySharedCart(SharedPayment::Mine),
+            );
+        }
+        if shared.can_pay_all {
+            button(
+                r,
+                "Pay for everyone",
+                UiAction::PaySharedCart(SharedPayment::Everyone),
+            );
+        }
+    });
+}
+
+/// A group deal on the card: the team price, the teams forming, yours.
+fn draw_team_deal(deal: &TeamDealView, b: &mut ChildSpawnerCommands) {
+    text(b, deal.headline.clone(), 15.0, GOLD);
+    text(
+        b,
+        format!(
+            "Team deal ends in {}:{:02} - {} left",
+            deal.ends_in_s / 60,
+            deal.ends_in_s % 60,
+            deal.units_left
+        ),
+        12.0,
+        MUTED,
+    );
+    for team in &deal.teams {
+        row(b, |r| {
+            text(r, team.text.clone(), 14.0, Color::WHITE);
+            if team.can_join {
+                button(
+                    r,
+                    "Join",
+                    UiAction::JoinTeam {
+                        deal: deal.deal,
+                        team: team.team,
+                    },
+                );
+            }
+        });
+    }
+    if let Some(yours) = &deal.yours {
+        text(b, yours.clone(), 14.0, ACCENT);
+    }
+    if let Some(why) = &deal.refusal {
+        text(b, why.clone(), 14.0, GOLD);
+    }
+    if deal.can_start {
+        row(b, |r| {
+            button(r, "Start a team", UiAction::StartTeam(deal.deal))
+        });
     }
 }
 

@@ -4,7 +4,9 @@
 //! chat actions into room commands (products handle their own).
 
 pub mod desktop;
+pub mod shared_cart;
 pub mod start;
+pub mod team_deals;
 pub mod together;
 pub mod together_actions;
 pub mod view;
@@ -19,11 +21,14 @@ use bevy::input::ButtonState;
 use bevy::input::keyboard::{Key, KeyboardInput};
 use bevy::prelude::*;
 use view::{LocalUi, ShowroomView, ViewInputs};
-use vitrine_shared::protocol::{CheckoutCommand, CommerceEventNet, PartyCommand, Purchase};
+use vitrine_shared::protocol::{
+    CheckoutCommand, CommerceEventNet, GroupDealEventNet, PartyCommand, Purchase,
+    SharedCartCommand, SharedLineId, SharedPayment,
+};
 use vitrine_shared::validated::MAX_CHAT_BYTES;
 use vitrine_shared::{
-    AccountId, ChatText, PartyId, PaymentMethod, ProductId, Reaction, RoomCommand, RoomId, SaleId,
-    Sku,
+    AccountId, ChatText, DealId, PartyId, PaymentMethod, ProductId, Reaction, RoomCommand, RoomId,
+    SaleId, Sku, TeamId,
 };
 
 /// The saved card the showroom pays with. The built-in test gateway accepts
@@ -105,6 +110,25 @@ pub enum UiAction {
     ShareProduct(ProductId),
     AcceptFriend(AccountId),
     DeclineFriend(AccountId),
+    /// Adds one of a variant to the party's shared cart.
+    AddToSharedCart {
+        sku: Sku,
+    },
+    SetSharedQuantity {
+        line: SharedLineId,
+        quantity: u16,
+    },
+    /// Marks a shared-cart line as paid for by this shopper.
+    MarkSharedMine(SharedLineId),
+    /// Checks out the shared cart: this shopper's lines, or every line.
+    PaySharedCart(SharedPayment),
+    /// Starts a team of a group deal, paying with the saved card.
+    StartTeam(DealId),
+    /// Joins a team forming in a group deal, paying with the saved card.
+    JoinTeam {
+        deal: DealId,
+        team: TeamId,
+    },
 }
 
 #[derive(Resource, Default)]
@@ -208,6 +232,62 @@ fn shop_actions(
                 ui.local.cart_open = false;
                 Some(checkout(request_id, Purchase::Cart))
             }
+            UiAction::AddToSharedCart { sku } => {
+                Some(RoomCommand::SharedCart(SharedCartCommand::Add {
+                    sku: sku.clone(),
+                    quantity: 1,
+                }))
+            }
+            UiAction::SetSharedQuantity { line, quantity } => {
+                Some(RoomCommand::SharedCart(SharedCartCommand::SetQuantity {
+                    line: *line,
+                    quantity: *quantity,
+                }))
+            }
+            UiAction::MarkSharedMine(line) => {
+                Some(RoomCommand::SharedCart(SharedCartCommand::MarkMine {
+                    line: *line,
+                }))
+            }
+            UiAction::PaySharedCart(pays_for) => {
+                let request_id = ui.request_id();
+                // The total shown is what the server checks the cart
+                // against: a change since refuses it (`CartChanged`).
+                match session
+                    .mirror()
+                    .and_then(|m| m.shared_checkout(request_id, *pays_for, saved_card()))
+                {
+                    Some(checkout) => {
+                        ui.local.checkout = Some(request_id);
+                        ui.local.cart_open = false;
+                        Some(RoomCommand::SharedCart(SharedCartCommand::Checkout(
+                            checkout,
+                        )))
+                    }
+                    None => {
+                        ui.notice("Nothing in the shared cart for you to pay");
+                        None
+                    }
+                }
+            }
+            UiAction::StartTeam(deal) => {
+                let request_id = ui.request_id();
+                ui.local.team_requests.insert(*deal, request_id);
+                Some(RoomCommand::StartTeam {
+                    deal: *deal,
+                    request_id,
+                    payment: saved_card(),
+                })
+            }
+            UiAction::JoinTeam { deal, team } => {
+                let request_id = ui.request_id();
+                ui.local.team_requests.insert(*deal, request_id);
+                Some(RoomCommand::JoinTeam {
+                    team: *team,
+                    request_id,
+                    payment: saved_card(),
+                })
+            }
             UiAction::ClaimFlashSale(sale_id) => Some(RoomCommand::ClaimFlashSale {
                 sale_id: *sale_id,
                 quantity: 1,
@@ -262,8 +342,12 @@ fn checkout(request_id: u32, items: Purchase) -> RoomCommand {
         request_id,
         items,
         coupon: None,
-        payment: PaymentMethod::new(SAVED_CARD).expect("the saved card is a valid method"),
+        payment: saved_card(),
     })
+}
+
+fn saved_card() -> PaymentMethod {
+    PaymentMethod::new(SAVED_CARD).expect("the saved card is a valid method")
 }
 
 /// Refusals become notices; a flash-sale claim is paid with the saved card
@@ -290,6 +374,15 @@ fn hear_shop(
                         }
                     });
                 }
+            }
+            RoomChange::GroupDeals(GroupDealEventNet::JoinFailed { reason, .. }) => {
+                ui.notice(format!("Team deal: {reason}"))
+            }
+            RoomChange::GroupDeals(GroupDealEventNet::TeamCompleted { order_id, .. }) => {
+                ui.notice(format!("Your team is complete: order #{order_id} is paid"))
+            }
+            RoomChange::GroupDeals(GroupDealEventNet::TeamVoided { .. }) => {
+                ui.notice("Your team did not fill in time: nobody was charged")
             }
             RoomChange::Commerce(CommerceEventNet::Order(order)) if ui.local.checkout.is_none() => {
                 ui.notice(format!("Order #{}: {:?}", order.id, order.status));

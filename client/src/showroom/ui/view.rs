@@ -88,6 +88,10 @@ pub struct ProductCard {
     /// In this shopper's hands.
     pub holding: bool,
     pub featured: bool,
+    /// In a party: "Add to shared cart" shows beside "Add to cart".
+    pub shared_add: bool,
+    /// Group deals open on this product's variants (`team_deals.rs`).
+    pub team_deals: Vec<super::team_deals::TeamDealView>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -105,6 +109,8 @@ pub struct CartView {
     pub lines: Vec<CartLineView>,
     pub units: i64,
     pub total: Option<String>,
+    /// The party's shared cart, while in a party (`shared_cart.rs`).
+    pub shared: Option<super::shared_cart::SharedCartView>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -148,6 +154,8 @@ pub struct LocalUi {
     pub checkout: Option<u32>,
     pub notice: Option<String>,
     pub together: super::together::TogetherLocal,
+    /// The team request sent for each group deal.
+    pub team_requests: super::team_deals::TeamRequests,
 }
 
 pub struct ViewInputs<'a> {
@@ -285,6 +293,24 @@ pub fn build(input: &ViewInputs) -> ShowroomView {
             held_by,
             holding: input.holding == Some(&p.view.id),
             featured: mirror.is_some_and(|m| m.featured.contains(&p.view.id)),
+            shared_add: mirror.is_some_and(|m| m.party.party.is_some()),
+            team_deals: {
+                // The chosen variant's deals first: the desktop card shows
+                // the first.
+                let chosen = p
+                    .view
+                    .variants
+                    .get(chosen.min(p.view.variants.len().saturating_sub(1)))
+                    .map(|v| &v.sku);
+                let mut deals = super::team_deals::build(
+                    mirror,
+                    &p.view.id,
+                    &input.ui.team_requests,
+                    input.now_ms,
+                );
+                deals.sort_by_key(|d| Some(&d.sku) != chosen);
+                deals
+            },
         }
     });
 
@@ -323,6 +349,7 @@ pub fn build(input: &ViewInputs) -> ShowroomView {
                         held_for_s: (l.held_until_ms.saturating_sub(input.now_ms) / 1000).max(0),
                     })
                     .collect(),
+                shared: super::shared_cart::build(Some(m), input.now_ms),
             }
         })
         .unwrap_or(CartView {
@@ -613,6 +640,74 @@ mod tests {
         let c = view(&m, &catalog, &ui, None).confirmation.unwrap();
         assert!(!c.ok);
         assert_eq!(c.lines, vec!["your cart is empty".to_owned()]);
+    }
+
+    #[test]
+    fn in_a_party_the_card_offers_the_shared_cart_and_its_checkout_refusal_reads() {
+        use vitrine_shared::protocol::{PartyMemberNet, PartyNet};
+        let catalog = [product("mug", &[("mug-s", 4)])];
+        let mut m = mirror();
+        let ui = LocalUi {
+            checkout: Some(9),
+            ..Default::default()
+        };
+        let v = view(&m, &catalog, &ui, Some("mug"));
+        assert!(!v.card.unwrap().shared_add && v.cart.shared.is_none());
+        m.party.party = Some(PartyNet {
+            id: vitrine_shared::PartyId(1),
+            leader: AccountId(2),
+            members: vec![PartyMemberNet {
+                account: AccountId(1),
+                name: DisplayName::new("Me").unwrap(),
+                room: None,
+                colour: 0,
+            }],
+            invited: vec![],
+        });
+        // A shared checkout answers under its request id as a personal one.
+        m.checkouts.insert(9, Err(ShopRefusal::CartChanged));
+        let v = view(&m, &catalog, &ui, Some("mug"));
+        assert!(v.card.unwrap().shared_add);
+        assert!(v.cart.shared.is_some());
+        let c = v.confirmation.unwrap();
+        assert!(!c.ok);
+        assert_eq!(
+            c.lines,
+            ["the shared cart changed since you looked; look again, nothing was charged"]
+        );
+    }
+
+    #[test]
+    fn the_chosen_variants_team_deal_comes_first_on_the_card() {
+        use vitrine_shared::DealId;
+        use vitrine_shared::protocol::GroupDealNet;
+        let catalog = [product("mug", &[("mug-s", 4), ("mug-l", 4)])];
+        let mut m = mirror();
+        for (id, sku) in [(1, "mug-s"), (2, "mug-l")] {
+            m.group_deals.insert(
+                DealId(id),
+                GroupDealNet {
+                    id: DealId(id),
+                    product: ProductId::new("mug").unwrap(),
+                    sku: Sku::new(sku).unwrap(),
+                    team_size: 2,
+                    team_price: eur(1000),
+                    regular_price: eur(2490),
+                    units_left: 5,
+                    ends_at_ms: 200_000,
+                    teams: vec![],
+                },
+            );
+        }
+        let mut ui = LocalUi::default();
+        let first = |ui: &LocalUi| {
+            let card = view(&m, &catalog, ui, Some("mug")).card.unwrap();
+            assert_eq!(card.team_deals.len(), 2);
+            card.team_deals[0].sku.as_str().to_owned()
+        };
+        assert_eq!(first(&ui), "mug-s");
+        ui.variant.insert(ProductId::new("mug").unwrap(), 1);
+        assert_eq!(first(&ui), "mug-l");
     }
 
     #[test]

@@ -18,6 +18,7 @@ use crate::showroom::{AppState, ShowroomSystems, ui::CurrentView};
 use bevy::camera::{ImageRenderTarget, RenderTarget};
 use bevy::prelude::*;
 use bevy::render::render_resource::TextureFormat;
+use vitrine_shared::protocol::SharedPayment;
 
 /// Panel pixels per metre: sharp at arm's length; the stage's panel, read
 /// from across the room, needs fewer.
@@ -244,6 +245,34 @@ pub fn panel_content(
                     UiAction::AddToCart { sku: v.sku.clone() },
                 ));
                 buttons.push(("Buy now".into(), UiAction::BuyNow { sku: v.sku.clone() }));
+                if card.shared_add {
+                    buttons.push((
+                        "Add to shared".into(),
+                        UiAction::AddToSharedCart { sku: v.sku.clone() },
+                    ));
+                }
+            }
+            // Group deals: the team price, your team, and start or join.
+            for deal in &card.team_deals {
+                text += &format!("\n{}", deal.headline);
+                for team in &deal.teams {
+                    text += &format!("\n{}", team.text);
+                    if team.can_join {
+                        buttons.push((
+                            "Join team".into(),
+                            UiAction::JoinTeam {
+                                deal: deal.deal,
+                                team: team.team,
+                            },
+                        ));
+                    }
+                }
+                if let Some(line) = deal.yours.as_ref().or(deal.refusal.as_ref()) {
+                    text += &format!("\n{line}");
+                }
+                if deal.can_start {
+                    buttons.push(("Start a team".into(), UiAction::StartTeam(deal.deal)));
+                }
             }
             if view.together.shareable.as_ref() == Some(&card.product) {
                 buttons.push(("Share".into(), UiAction::ShareProduct(card.product.clone())));
@@ -279,6 +308,20 @@ pub fn panel_content(
             } else {
                 Vec::new()
             };
+            // The party's shared cart: its totals by payer and checkouts.
+            if let Some(shared) = view.cart.shared.as_ref().filter(|s| !s.lines.is_empty()) {
+                text += &format!("Shared cart: {}\n", shared.by_payer.join(", "));
+                if shared.can_pay_mine {
+                    buttons.push((
+                        "Pay for mine".into(),
+                        UiAction::PaySharedCart(SharedPayment::Mine),
+                    ));
+                }
+                buttons.push((
+                    "Pay for all".into(),
+                    UiAction::PaySharedCart(SharedPayment::Everyone),
+                ));
+            }
             if let Some(invite) = &t.invite {
                 text += &format!("{}\n", invite.text);
                 buttons.push((
@@ -504,5 +547,67 @@ mod tests {
         assert_eq!(click(top, [(&p, &at)].into_iter()), None);
         let away = Ray3d::new(from, Dir3::Z);
         assert_eq!(hit(away, &p, &at), None);
+    }
+
+    #[test]
+    fn the_card_panel_offers_the_shared_cart_and_team_deals_in_xr_too() {
+        use crate::showroom::ui::team_deals::{TeamDealView, TeamLine};
+        use crate::showroom::ui::view::{ProductCard, VariantLine};
+        use vitrine_shared::{DealId, ProductId, Sku, TeamId};
+        let sku = Sku::new("mug-s").unwrap();
+        let mut card = ProductCard {
+            product: ProductId::new("mug").unwrap(),
+            name: "Mug".into(),
+            description: String::new(),
+            price: "24.90 EUR".into(),
+            variants: vec![VariantLine {
+                sku: sku.clone(),
+                label: "Standard".into(),
+                price: "24.90 EUR".into(),
+                stock: 3,
+                selected: true,
+            }],
+            held_by: None,
+            holding: false,
+            featured: false,
+            shared_add: true,
+            team_deals: vec![TeamDealView {
+                deal: DealId(5),
+                sku: sku.clone(),
+                headline: "Team price 19.00 EUR (solo 24.90 EUR) - teams of 3".into(),
+                ends_in_s: 60,
+                units_left: 9,
+                teams: vec![TeamLine {
+                    team: TeamId(2),
+                    text: "Team 1: 1 place left".into(),
+                    can_join: true,
+                }],
+                can_start: true,
+                yours: None,
+                refusal: None,
+            }],
+        };
+        let view = |card: &ProductCard| ShowroomView {
+            card: Some(card.clone()),
+            ..Default::default()
+        };
+        let (text, buttons) = panel_content(PanelKind::Card, &view(&card)).unwrap();
+        assert!(text.contains("Team 1: 1 place left"), "{text}");
+        let actions: Vec<UiAction> = buttons.into_iter().map(|(_, a)| a).collect();
+        for wanted in [
+            UiAction::AddToSharedCart { sku: sku.clone() },
+            UiAction::JoinTeam {
+                deal: DealId(5),
+                team: TeamId(2),
+            },
+            UiAction::StartTeam(DealId(5)),
+        ] {
+            assert!(actions.contains(&wanted), "{wanted:?} in {actions:?}");
+        }
+        // Out of a party, with no deal: neither.
+        card.shared_add = false;
+        card.team_deals.clear();
+        let (_, buttons) = panel_content(PanelKind::Card, &view(&card)).unwrap();
+        assert_eq!(buttons.len(), 2, "add to cart and buy now only");
     }
 }
