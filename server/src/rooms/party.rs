@@ -830,44 +830,32 @@ struct CartNews<'w> {
 }
 
 /// Tells the shared cart of each party whose members `out` changed, and of
-/// each party that ended. State goes out on any news (a member's room too),
+/// each party that has ended. State goes out on any news (a member's room too),
 /// so only a changed member list is passed on.
 fn tell_carts(parties: &mut Parties, out: &Outbox, carts: &mut CartNews) {
     for (_, event) in out {
-        match event {
-            PartyEventNet::State(net) => {
-                let accounts: Vec<AccountId> = net.members.iter().map(|m| m.account).collect();
-                if parties.cart_groups.get(&net.id) == Some(&accounts) {
-                    continue;
-                }
-                parties.cart_groups.insert(net.id, accounts);
-                carts.set.write(CartGroupSet {
-                    group: CartGroupId(net.id.0),
-                    members: net
-                        .members
-                        .iter()
-                        .map(|m| GroupMember {
-                            account: m.account,
-                            name: m.name.clone(),
-                        })
-                        .collect(),
-                });
-            }
-            PartyEventNet::Exited {
-                party,
-                why: PartyExit::Dissolved,
-            } => {
-                if parties.cart_groups.remove(party).is_some() {
-                    carts.ended.write(CartGroupEnded {
-                        group: CartGroupId(party.0),
-                    });
-                }
-            }
-            _ => {}
+        let PartyEventNet::State(net) = event else {
+            continue;
+        };
+        let accounts: Vec<AccountId> = net.members.iter().map(|m| m.account).collect();
+        if parties.cart_groups.get(&net.id) == Some(&accounts) {
+            continue;
         }
+        parties.cart_groups.insert(net.id, accounts);
+        carts.set.write(CartGroupSet {
+            group: CartGroupId(net.id.0),
+            members: net
+                .members
+                .iter()
+                .map(|m| GroupMember {
+                    account: m.account,
+                    name: m.name.clone(),
+                })
+                .collect(),
+        });
     }
-    // A party can end with nobody left to hear `Dissolved` (its last member
-    // left while an invite waited): its cart ends too.
+    // A party that ended (dissolved, or emptied while an invite waited, with
+    // nobody left to hear `Dissolved`) ends its cart.
     let gone: Vec<PartyId> = parties
         .cart_groups
         .keys()
@@ -932,6 +920,7 @@ fn track_presence(
     deliver(&parties, out, &mut server);
 }
 
+#[allow(clippy::too_many_arguments)]
 fn apply_commands(
     mut received: MessageReader<CommandReceived>,
     members: Query<&Member>,
@@ -1960,7 +1949,7 @@ capacity = 20
     async fn a_removed_members_invites_go_and_an_emptied_partys_cart_ends() {
         use super::super::shared_cart::SharedCartGroups;
         let mut rooms = TestRooms::start().await;
-        let (ada, a) = rooms.join("Ada", Role::Shopper, "hall").await;
+        let (_, a) = rooms.join("Ada", Role::Shopper, "hall").await;
         let (cy, c) = rooms.join("Cy", Role::Shopper, "hall").await;
         let (dee, d) = rooms.join("Dee", Role::Shopper, "hall").await;
         invite_and_accept(&mut rooms, a, &cy, c);

@@ -155,6 +155,7 @@ mod tests {
                     places_left: *left,
                 })
                 .collect(),
+            open_teams: teams.len() as u32,
         }
     }
 

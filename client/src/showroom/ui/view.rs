@@ -696,6 +696,7 @@ mod tests {
                     units_left: 5,
                     ends_at_ms: 200_000,
                     teams: vec![],
+                    open_teams: 0,
                 },
             );
         }
