@@ -16,4 +16,5 @@ mod party;
 mod products;
 mod room_sync;
 mod shopping;
+mod together;
 mod tokens;
