@@ -193,6 +193,11 @@ fn spawn_hud(mut commands: Commands) {
     ];
     for (panel, node) in panels {
         let child = commands.spawn((panel, node, Interaction::default())).id();
+        // An order's answer sits over whatever panel is open beside it (the
+        // Together panel reaches into the middle of the screen).
+        if matches!(panel, Panel::Confirmation) {
+            commands.entity(child).insert(ZIndex(2));
+        }
         commands.entity(root).add_child(child);
     }
     // A small crosshair: where the view's centre points without a cursor.
