@@ -276,14 +276,7 @@ pub(super) async fn remove_member(
         .execute(&mut *tx)
         .await?;
     if gone.rows_affected() == 1 {
-        sqlx::query("UPDATE variants SET stock = stock + 1 WHERE sku = $1")
-            .bind(sku.as_str())
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("UPDATE group_deals SET taken = taken - 1 WHERE id = $1")
-            .bind(deal.get())
-            .execute(&mut *tx)
-            .await?;
+        give_back_units(&mut tx, sku, deal, 1).await?;
     }
     if emptied {
         sqlx::query("UPDATE group_teams SET status = 'voided', settled_at = $1 WHERE id = $2")
@@ -406,16 +399,7 @@ pub(super) async fn void_team(
     .bind(team.get())
     .execute(&mut *tx)
     .await?;
-    sqlx::query("UPDATE variants SET stock = stock + $1 WHERE sku = $2")
-        .bind(members)
-        .bind(deal.sku.as_str())
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("UPDATE group_deals SET taken = taken - $1 WHERE id = $2")
-        .bind(members)
-        .bind(deal.id.get())
-        .execute(&mut *tx)
-        .await?;
+    give_back_units(&mut tx, &deal.sku, deal.id, members).await?;
     tx.commit().await?;
     Ok(members)
 }
@@ -500,16 +484,7 @@ pub(super) async fn fail_team(
     .bind(team.get())
     .execute(&mut *tx)
     .await?;
-    sqlx::query("UPDATE variants SET stock = stock + $1 WHERE sku = $2")
-        .bind(units)
-        .bind(deal.sku.as_str())
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("UPDATE group_deals SET taken = taken - $1 WHERE id = $2")
-        .bind(units)
-        .bind(deal.id.get())
-        .execute(&mut *tx)
-        .await?;
+    give_back_units(&mut tx, &deal.sku, deal.id, units).await?;
     tx.commit().await?;
     Ok(units)
 }
@@ -558,14 +533,7 @@ pub(super) async fn abandon_member(
             .bind(order_id.get())
             .execute(&mut *tx)
             .await?;
-        sqlx::query("UPDATE variants SET stock = stock + 1 WHERE sku = $1")
-            .bind(deal.sku.as_str())
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("UPDATE group_deals SET taken = taken - 1 WHERE id = $1")
-            .bind(deal.id.get())
-            .execute(&mut *tx)
-            .await?;
+        give_back_units(&mut tx, &deal.sku, deal.id, 1).await?;
     }
     if emptied {
         sqlx::query(
@@ -614,5 +582,26 @@ pub(super) async fn void_done(store: &Store, order_id: OrderId) -> Result<(), St
     .bind(order_id.get())
     .execute(store.pool())
     .await?;
+    Ok(())
+}
+
+/// `units` a deal held go back to the variant's stock and off the deal's
+/// count, in the caller's transaction.
+async fn give_back_units(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    sku: &Sku,
+    deal: DealId,
+    units: i64,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE variants SET stock = stock + $1 WHERE sku = $2")
+        .bind(units)
+        .bind(sku.as_str())
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("UPDATE group_deals SET taken = taken - $1 WHERE id = $2")
+        .bind(units)
+        .bind(deal.get())
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
