@@ -144,8 +144,8 @@ impl Server {
         // The only gateway so far is the built-in test one: no money moves.
         tracing::info!(timeout = ?config.payment_timeout, "payments: built-in test gateway");
         // Its ledger is journaled in the data dir, as a provider's outlives
-        // the shop's process: keys used before a restart answer as before.
-        std::fs::create_dir_all(&config.data_dir).map_err(StartError::Io)?;
+        // the shop's process: keys used before a restart answer as before
+        // (the data dir exists: `Keys::load_or_create` made it).
         let mut gateway =
             commerce::TestGateway::journaled(&config.data_dir.join("test-gateway.journal"))
                 .map_err(StartError::Io)?;

@@ -199,7 +199,7 @@ impl RoomMirror {
         pays_for: SharedPayment,
         payment: PaymentMethod,
     ) -> Option<SharedCheckoutCommand> {
-        let me = self.members.get(&self.you?)?.account;
+        let me = self.my_account()?;
         let shown = self.shared_cart.as_ref()?.to_pay(me, pays_for)?;
         Some(SharedCheckoutCommand {
             request_id,

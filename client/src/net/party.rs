@@ -60,8 +60,6 @@ pub struct PartyMirror {
     pub refusals: Vec<(PartyCommandKind, PartyRefusal)>,
     /// Why this shopper's last party ended for them.
     pub exited: Option<PartyExit>,
-    /// Who declined this shopper's invites.
-    pub declined: Vec<(AccountId, DisplayName)>,
 }
 
 impl PartyMirror {
@@ -109,9 +107,8 @@ impl PartyMirror {
             PartyEventNet::InviteGone { party } => {
                 self.invites.remove(party);
             }
-            PartyEventNet::InviteDeclined { account, name } => {
-                self.declined.push((*account, name.clone()));
-            }
+            // Told as a notice from the event itself; nothing to keep.
+            PartyEventNet::InviteDeclined { .. } => {}
             PartyEventNet::State(net) => {
                 if self.party.as_ref().map(|p| p.id) != Some(net.id) {
                     // Another party: its chat and shares start afresh.

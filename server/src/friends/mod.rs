@@ -263,12 +263,12 @@ impl Friends {
         self.graph().are_friends(a, b)
     }
 
-    /// Whether either account blocked the other.
     /// Whether `blocker` has blocked `blocked` (one way).
     pub fn has_blocked(&self, blocker: AccountId, blocked: AccountId) -> bool {
         self.graph().blocks.contains(&(blocker, blocked))
     }
 
+    /// Whether either account blocked the other.
     pub fn is_blocked_either_way(&self, a: AccountId, b: AccountId) -> bool {
         let graph = self.graph();
         graph.blocks.contains(&(a, b)) || graph.blocks.contains(&(b, a))

@@ -289,17 +289,10 @@ fn draw(
                     != (&view.card, &view.together.shareable, view.cart.open)
             }),
             Panel::Together => old.is_none_or(|o| {
-                let t = |v: &ShowroomView| {
-                    let t = &v.together;
-                    (
-                        t.open,
-                        t.friends.clone(),
-                        t.requests.clone(),
-                        t.party.clone(),
-                        t.invitable.clone(),
-                    )
-                };
-                t(o) != t(view)
+                // Borrowed, not cloned: this runs every frame.
+                let (a, b) = (&o.together, &view.together);
+                (a.open, &a.friends, &a.requests, &a.party, &a.invitable)
+                    != (b.open, &b.friends, &b.requests, &b.party, &b.invitable)
             }),
             Panel::Prompts => old.is_none_or(|o| {
                 (&o.together.invite, &o.together.follow)

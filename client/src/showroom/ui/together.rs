@@ -162,10 +162,7 @@ pub fn build(
             .map(|p| p.view.name.clone())
             .unwrap_or_else(|| id.to_string())
     };
-    let you = m
-        .you
-        .and_then(|slot| m.members.get(&slot))
-        .map(|i| i.account);
+    let you = m.my_account();
     // A room's name as the friends' presence says it, else its id.
     let room_name = |room: &RoomId| {
         if m.room.as_ref() == Some(room) {
