@@ -254,12 +254,14 @@ fn main() {
     assert!(formed.is_some(), "the party never formed");
 
     let (mut offers, mut follows) = (Vec::new(), Vec::new());
-    let mut follows_lost = 0;
+    let (mut offers_lost, mut follows_lost) = (0, 0);
     for i in 0..samples {
         let to = if i % 2 == 0 { "tiny" } else { "hall" };
         ada_client.disconnect();
+        // Timed from her connection opening, as a friend's join is above.
+        let leader_ticket = ticket(&http, &ada, to);
         let moved = Instant::now();
-        ada_client = NetClient::connect(&ticket(&http, &ada, to)).expect("connect");
+        ada_client = NetClient::connect(&leader_ticket).expect("connect");
         let offered = until(&mut [&mut ada_client, &mut bob_client], &mut last, |c| {
             c[1].mirror()
                 .party
@@ -268,7 +270,7 @@ fn main() {
                 .is_some_and(|f| f.room.as_str() == to)
         });
         if offered.is_none() {
-            follows_lost += 1;
+            offers_lost += 1;
             continue;
         }
         offers.push(moved.elapsed());
@@ -289,7 +291,7 @@ fn main() {
     report(
         "the leader moves: the follow offer reaches a member (from the leader's connection opening)",
         offers,
-        follows_lost,
+        offers_lost,
     );
     report(
         "a member follows: from pressing follow to welcomed in the new room (HTTP join, handshake, welcome)",
