@@ -130,11 +130,12 @@ async fn a_team_filled_with_ones_own_guest_account_earns_nothing() {
         team_of_two(&shop, ada, ada_guest, "farm").await;
         team_of_two(&shop, gus, gil, "guests").await;
         team_of_two(&shop, bea, cyd, "friends").await;
-        // The friends' team completed last: once its points are in, the
-        // engine has heard every team before it.
+        // The friends' team completed last, and Cyd's badge is the last
+        // thing its reward writes: once it is in, the engine has heard
+        // every team before it (polling only her points raced her badge).
         let mut earned = false;
         for _ in 0..1000 {
-            if grants(&store, cyd, "group_deal").await == 1 {
+            if grants(&store, cyd, "group_deal").await == 1 && badge(&store, cyd).await {
                 earned = true;
                 break;
             }
