@@ -147,6 +147,7 @@ pub struct FileConfig {
     pub reactions: Option<RateConfig>,
     pub http_rate: Option<RateConfig>,
     pub account_rate: Option<RateConfig>,
+    pub guests_per_network_per_day: Option<u32>,
     pub media: Option<MediaFileConfig>,
 }
 
@@ -194,6 +195,9 @@ pub struct ServerConfig {
     /// Per signed-in account, for every request that changes something
     /// (carts, checkout, claims, votes, questions, staff actions).
     pub account_rate: RateConfig,
+    /// Guest accounts one network (an IPv4 address, an IPv6 /64) may create
+    /// in a rolling day; see `crate::fair`.
+    pub guests_per_network_per_day: u32,
     /// Lifetime of a connect token. DESIGN.md: 30 s.
     pub connect_token_ttl: Duration,
     /// How long the payment provider has to answer before the order is
@@ -269,6 +273,7 @@ impl ServerConfig {
                 per_second: 10.0,
                 burst: 30,
             },
+            guests_per_network_per_day: vitrine_shared::limits::fair::GUESTS_PER_NETWORK_PER_DAY,
             connect_token_ttl: Duration::from_secs(30),
             payment_timeout: Duration::from_secs(10),
             payment_hold: Duration::from_secs(600),
@@ -334,6 +339,9 @@ impl ServerConfig {
         config.reactions = file.reactions.unwrap_or(config.reactions);
         config.http_rate = file.http_rate.unwrap_or(config.http_rate);
         config.account_rate = file.account_rate.unwrap_or(config.account_rate);
+        config.guests_per_network_per_day = file
+            .guests_per_network_per_day
+            .unwrap_or(config.guests_per_network_per_day);
         config.media = Self::resolve_media(cli, file.media.unwrap_or_default())?;
         config.validate()?;
         Ok(config)
@@ -407,6 +415,13 @@ impl ServerConfig {
                     message: format!("must be {} to {} seconds", range.start(), range.end()),
                 });
             }
+        }
+        let guests = 1..=vitrine_shared::limits::fair::MAX_GUESTS_PER_NETWORK_PER_DAY;
+        if !guests.contains(&self.guests_per_network_per_day) {
+            return Err(ConfigError::Invalid {
+                key: "guests_per_network_per_day",
+                message: format!("must be {} to {}", guests.start(), guests.end()),
+            });
         }
         if let Some(media) = &self.media {
             media.validate().map_err(|message| ConfigError::Invalid {

@@ -13,6 +13,7 @@ pub mod config;
 pub mod console;
 pub mod directory;
 pub mod engagement;
+pub mod fair;
 pub mod friends;
 pub mod http;
 pub mod ids;
@@ -288,6 +289,7 @@ impl Server {
             keys,
             game_addr: public_addr,
             session_ttl: config.session_ttl,
+            guests_per_network_per_day: config.guests_per_network_per_day,
             connect_token_ttl: config.connect_token_ttl,
             client_timeout_secs: config.client_timeout_secs,
             rate: config.http_rate,

@@ -9,6 +9,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor, Row};
 use std::collections::BTreeMap;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 use thiserror::Error;
 use vitrine_shared::api::ProductSize;
@@ -53,6 +54,9 @@ pub struct Store {
     /// Stamps the rows it writes (created, expires, revoked); the server's
     /// one clock, handed in at start so tests can move it.
     clock: Clock,
+    /// Guests are created one at a time, so two sign-ins from one network
+    /// cannot both take its last place of the day.
+    guests: Arc<tokio::sync::Mutex<()>>,
 }
 
 fn role_from_str(s: &str) -> Result<Role, StoreError> {
@@ -90,6 +94,7 @@ impl Store {
         Ok(Store {
             pool,
             clock: Clock::system(),
+            guests: Arc::default(),
         })
     }
 
@@ -209,6 +214,49 @@ impl Store {
                 .await?;
         }
         Ok(account)
+    }
+
+    /// A guest created from `network` (see `crate::fair`), with the friend
+    /// who invited it if any; `None`, and nothing created, when that
+    /// network has created `per_day` guests in the last 24 hours.
+    pub async fn create_guest_from(
+        &self,
+        name: &DisplayName,
+        invited_by: Option<AccountId>,
+        network: &str,
+        per_day: u32,
+    ) -> Result<Option<Account>, StoreError> {
+        let _one_at_a_time = self.guests.lock().await;
+        let now = self.clock.now_ms();
+        let since = now - vitrine_shared::limits::fair::GUEST_WINDOW_MS;
+        let made: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM accounts WHERE kind = 'guest' AND network = $1 AND created_at > $2",
+        )
+        .bind(network)
+        .bind(since)
+        .fetch_one(&self.pool)
+        .await?;
+        if made >= i64::from(per_day) {
+            return Ok(None);
+        }
+        let id: i64 = crate::ids::new_id();
+        sqlx::query(
+            "INSERT INTO accounts (id, display_name, role, kind, created_at, invited_by, network) \
+             VALUES ($1, $2, $3, 'guest', $4, $5, $6)",
+        )
+        .bind(id)
+        .bind(name.as_str())
+        .bind(Role::Shopper.as_str())
+        .bind(now)
+        .bind(invited_by.map(|a| a.0 as i64))
+        .bind(network)
+        .execute(&self.pool)
+        .await?;
+        Ok(Some(Account {
+            id: AccountId(id as u64),
+            name: name.clone(),
+            role: Role::Shopper,
+        }))
     }
 
     /// Whose invite code this is.

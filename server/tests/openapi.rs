@@ -50,6 +50,10 @@ impl Api {
         config.udp = "127.0.0.1:0".parse().expect("literal");
         config.http_rate = rate;
         config.account_rate = rate;
+        // The walk signs in many guests from one address; the guest limit
+        // per network has its own tests (tests/tests/it/fair.rs).
+        config.guests_per_network_per_day =
+            vitrine_shared::limits::fair::MAX_GUESTS_PER_NETWORK_PER_DAY;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()

@@ -185,3 +185,16 @@ pub mod party {
     /// Party chat lines a member is sent again when they connect to a room.
     pub const PARTY_CHAT_HISTORY: usize = 20;
 }
+
+/// Fair limits: guests made per network, and how a network is told.
+pub mod fair {
+    /// Guest accounts one network may create in a rolling day, by default
+    /// (the `guests_per_network_per_day` setting).
+    pub const GUESTS_PER_NETWORK_PER_DAY: u32 = 30;
+    /// The setting's bounds: at least one guest a day, at most this many.
+    pub const MAX_GUESTS_PER_NETWORK_PER_DAY: u32 = 1_000_000;
+    /// An IPv6 network is its first this many bits: one home or office.
+    pub const IPV6_NETWORK_BITS: u8 = 64;
+    /// The window the count is over, in milliseconds.
+    pub const GUEST_WINDOW_MS: i64 = 24 * 3600 * 1000;
+}

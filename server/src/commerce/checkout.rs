@@ -160,13 +160,18 @@ impl Engine {
         }
         let subtotal: i64 = lines.iter().map(|(_, q, p)| q * p.minor).sum();
         let subtotal = Money::new(subtotal, currency);
-        let discount = match &spec.coupon {
-            None => 0,
-            Some(code) => self
+        // Uses count by shopper: guests from one network together.
+        let shopper = match &spec.coupon {
+            None => None,
+            Some(_) => Some(self.shopper(buyer).await?),
+        };
+        let discount = match (&spec.coupon, &shopper) {
+            (Some(code), Some(shopper)) => self
                 .coupons
                 .get(code)
                 .ok_or(CommerceError::UnknownCoupon)?
-                .redeemable(buyer, subtotal, now)?,
+                .redeemable(buyer, shopper, subtotal, now)?,
+            _ => 0,
         };
         let order = NewOrder {
             id: new_id(),
@@ -190,8 +195,9 @@ impl Engine {
         tracing::info!(order_id = order.id.get(), total = %order.total, source = origin.as_str(), "order made at checkout");
         if let Some(code) = &order.coupon
             && let Some(coupon) = self.coupons.get_mut(code)
+            && let Some(shopper) = shopper
         {
-            coupon.redeem(buyer, 1);
+            coupon.redeem(shopper, 1);
         }
         if origin == Origin::Cart {
             self.carts.remove(&buyer);

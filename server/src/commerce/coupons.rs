@@ -6,6 +6,7 @@
 
 use super::CommerceError;
 use super::engine::Engine;
+use crate::fair::Shopper;
 use crate::store::{Store, StoreError};
 use sqlx::Row;
 use std::collections::HashMap;
@@ -105,7 +106,12 @@ impl Coupon {
 pub(super) struct CouponState {
     pub coupon: Coupon,
     pub redeemed: i64,
-    pub by_buyer: HashMap<AccountId, i64>,
+    /// Uses per buyer, counted by [`Shopper`]: guests from one network
+    /// together (`crate::fair`).
+    pub by_buyer: HashMap<Shopper, i64>,
+    /// The one account that may use it (a coupon bought with points);
+    /// `None`: anyone.
+    pub bound_to: Option<AccountId>,
 }
 
 impl CouponState {
@@ -117,15 +123,19 @@ impl CouponState {
         }
     }
 
-    /// Whether `buyer` may take the coupon off `subtotal` now; the discount
-    /// if so.
+    /// Whether `buyer` (counted as `shopper`) may take the coupon off
+    /// `subtotal` now; the discount if so.
     pub fn redeemable(
         &self,
         buyer: AccountId,
+        shopper: &Shopper,
         subtotal: Money,
         now: i64,
     ) -> Result<i64, CommerceError> {
         let c = &self.coupon;
+        if self.bound_to.is_some_and(|owner| owner != buyer) {
+            return Err(CommerceError::CouponNotYours);
+        }
         if !c.is_active(now) {
             return Err(CommerceError::CouponNotActive);
         }
@@ -140,37 +150,42 @@ impl CouponState {
         if c.max_redemptions.is_some_and(|m| self.redeemed >= m) {
             return Err(CommerceError::CouponUsedUp);
         }
-        if self.by_buyer.get(&buyer).copied().unwrap_or(0) >= c.per_buyer_limit {
+        if self.by_buyer.get(shopper).copied().unwrap_or(0) >= c.per_buyer_limit {
             return Err(CommerceError::CouponLimitReached);
         }
         Ok(c.discount_on(subtotal))
     }
 
-    pub fn redeem(&mut self, buyer: AccountId, times: i64) {
+    pub fn redeem(&mut self, shopper: Shopper, times: i64) {
         self.redeemed += times;
-        *self.by_buyer.entry(buyer).or_default() += times;
+        *self.by_buyer.entry(shopper).or_default() += times;
     }
 }
 
 impl Engine {
+    /// Creates a coupon; one `bound_to` an account may be used by it alone.
     pub(super) async fn create_coupon(
         &mut self,
         by: AccountId,
         coupon: Coupon,
+        bound_to: Option<AccountId>,
     ) -> Result<CouponInfo, CommerceError> {
         coupon.check(self.clock.now_ms())?;
         if self.coupons.contains_key(&coupon.code) {
             return Err(CommerceError::CouponExists);
         }
-        insert(&self.store, &coupon, by).await.map_err(|e| {
-            tracing::error!(%e, "coupon not created");
-            CommerceError::Storage
-        })?;
+        insert(&self.store, &coupon, by, bound_to)
+            .await
+            .map_err(|e| {
+                tracing::error!(%e, "coupon not created");
+                CommerceError::Storage
+            })?;
         tracing::info!(code = %coupon.code, "coupon created");
         let state = CouponState {
             coupon: coupon.clone(),
             redeemed: 0,
             by_buyer: HashMap::new(),
+            bound_to,
         };
         let info = state.info(&self.pinned);
         self.coupons.insert(coupon.code, state);
@@ -217,15 +232,20 @@ impl Engine {
     }
 }
 
-async fn insert(store: &Store, c: &Coupon, by: AccountId) -> Result<(), StoreError> {
+async fn insert(
+    store: &Store,
+    c: &Coupon,
+    by: AccountId,
+    bound_to: Option<AccountId>,
+) -> Result<(), StoreError> {
     let (kind, amount) = match c.discount {
         Discount::Percent(p) => ("percent", p),
         Discount::Amount(a) => ("amount", a),
     };
     sqlx::query(
         "INSERT INTO coupons (code, kind, amount, currency, min_order_minor, max_redemptions, \
-         per_buyer_limit, starts_at, ends_at, pinned_at, created_by, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, $10, $11)",
+         per_buyer_limit, starts_at, ends_at, pinned_at, created_by, created_at, bound_to) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, $10, $11, $12)",
     )
     .bind(c.code.as_str())
     .bind(kind)
@@ -238,6 +258,7 @@ async fn insert(store: &Store, c: &Coupon, by: AccountId) -> Result<(), StoreErr
     .bind(c.ends_at_ms)
     .bind(by.0 as i64)
     .bind(store.clock().now_ms())
+    .bind(bound_to.map(|a| a.0 as i64))
     .execute(store.pool())
     .await?;
     Ok(())
@@ -270,7 +291,7 @@ pub(super) async fn load(
 ) -> Result<(HashMap<CouponCode, CouponState>, Option<CouponCode>), StoreError> {
     let rows = sqlx::query(
         "SELECT code, kind, amount, currency, min_order_minor, max_redemptions, per_buyer_limit, \
-         starts_at, ends_at, pinned_at FROM coupons ORDER BY pinned_at",
+         starts_at, ends_at, pinned_at, bound_to FROM coupons ORDER BY pinned_at",
     )
     .fetch_all(store.pool())
     .await?;
@@ -303,20 +324,28 @@ pub(super) async fn load(
                 coupon,
                 redeemed: 0,
                 by_buyer: HashMap::new(),
+                bound_to: row
+                    .try_get::<Option<i64>, _>(10)?
+                    .map(|a| AccountId(a as u64)),
             },
         );
     }
+    // Uses by shopper (`crate::fair`): guests from one network together.
     let uses = sqlx::query(
-        "SELECT coupon_code, account_id, COUNT(*) FROM orders \
-         WHERE coupon_code IS NOT NULL AND status <> 'cancelled' GROUP BY coupon_code, account_id",
+        "SELECT o.coupon_code, o.account_id, a.kind, a.network, COUNT(*) FROM orders o \
+         LEFT JOIN accounts a ON a.id = o.account_id \
+         WHERE o.coupon_code IS NOT NULL AND o.status <> 'cancelled' \
+         GROUP BY o.coupon_code, o.account_id, a.kind, a.network",
     )
     .fetch_all(store.pool())
     .await?;
     for row in uses {
         let code = CouponCode::new(row.try_get::<String, _>(0)?).map_err(corrupt)?;
         let buyer = AccountId(row.try_get::<i64, _>(1)? as u64);
+        let kind: Option<String> = row.try_get(2)?;
+        let shopper = Shopper::of(buyer, kind.as_deref(), row.try_get(3)?);
         if let Some(state) = coupons.get_mut(&code) {
-            state.redeem(buyer, row.try_get(2)?);
+            state.redeem(shopper, row.try_get(4)?);
         }
     }
     Ok((coupons, pinned))
@@ -368,34 +397,44 @@ mod tests {
             coupon: coupon(Discount::Percent(10), 2000),
             redeemed: 0,
             by_buyer: HashMap::new(),
+            bound_to: None,
         };
         let (ada, bob, cy) = (AccountId(1), AccountId(2), AccountId(3));
+        let shopper = Shopper::Account;
         assert_eq!(
-            state.redeemable(ada, eur(3000), 999),
+            state.redeemable(ada, &shopper(ada), eur(3000), 999),
             Err(CommerceError::CouponNotActive)
         );
         assert_eq!(
-            state.redeemable(ada, eur(3000), 2000),
+            state.redeemable(ada, &shopper(ada), eur(3000), 2000),
             Err(CommerceError::CouponNotActive),
             "the end is exclusive"
         );
         assert_eq!(
-            state.redeemable(ada, eur(1999), 1500),
+            state.redeemable(ada, &shopper(ada), eur(1999), 1500),
             Err(CommerceError::CouponMinimum { min: eur(2000) })
         );
         assert_eq!(
-            state.redeemable(ada, Money::new(3000, Currency::new("USD").unwrap()), 1500),
+            state.redeemable(
+                ada,
+                &shopper(ada),
+                Money::new(3000, Currency::new("USD").unwrap()),
+                1500
+            ),
             Err(CommerceError::CurrencyMismatch)
         );
-        assert_eq!(state.redeemable(ada, eur(3000), 1500), Ok(300));
-        state.redeem(ada, 1);
         assert_eq!(
-            state.redeemable(ada, eur(3000), 1500),
+            state.redeemable(ada, &shopper(ada), eur(3000), 1500),
+            Ok(300)
+        );
+        state.redeem(shopper(ada), 1);
+        assert_eq!(
+            state.redeemable(ada, &shopper(ada), eur(3000), 1500),
             Err(CommerceError::CouponLimitReached)
         );
-        state.redeem(bob, 1);
+        state.redeem(shopper(bob), 1);
         assert_eq!(
-            state.redeemable(cy, eur(3000), 1500),
+            state.redeemable(cy, &shopper(cy), eur(3000), 1500),
             Err(CommerceError::CouponUsedUp)
         );
     }

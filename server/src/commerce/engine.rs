@@ -12,6 +12,7 @@ use super::ledger::{self, NewClaim, OrderRecord, PendingOrder};
 use super::shared_carts::{self, SharedCarts};
 use super::{CommerceError, CommerceEvent, CommerceHandle, PaymentGateway, Request, SaleState};
 use crate::clock::Clock;
+use crate::fair::Shopper;
 use crate::store::{Store, StoreError};
 use crate::telemetry::COMMERCE_BATCH;
 use std::collections::{HashMap, HashSet};
@@ -56,6 +57,9 @@ pub(super) struct Engine {
     pub(super) inbox: mpsc::WeakSender<Request>,
     /// Group deals, their unsettled teams and join keys.
     pub(super) groups: super::group_deals::GroupDeals,
+    /// Whom each account's per-buyer limits count (`crate::fair`), as
+    /// learnt from the store: an account's network never changes.
+    pub(super) shoppers: HashMap<AccountId, Shopper>,
 }
 
 /// How long payments may take.
@@ -126,9 +130,9 @@ pub async fn spawn_held(
             },
         );
     }
-    for (sale_id, buyer, quantity) in ledger::open_sale_buyers(&store).await? {
+    for (sale_id, shopper, quantity) in ledger::open_sale_buyers(&store).await? {
         if let Some(sale) = sales.get_mut(&sale_id) {
-            sale.bought.insert(buyer, quantity);
+            *sale.bought.entry(shopper).or_default() += quantity;
         }
     }
     let mut keys = HashMap::new();
@@ -168,6 +172,7 @@ pub async fn spawn_held(
         settings,
         inbox: requests.downgrade(),
         groups,
+        shoppers: HashMap::new(),
     };
     let (release, held) = oneshot::channel();
     tokio::spawn(engine.run(rx, held));
@@ -263,6 +268,16 @@ impl Engine {
         let mut deferred: Vec<Deferred> = Vec::new();
         // Time spent making the batch's claims durable, for its span.
         let mut committing = Duration::ZERO;
+        // Claims are decided without waiting: whom each buyer counts as is
+        // learnt for the whole batch first, in one query.
+        let buyers: Vec<AccountId> = batch
+            .iter()
+            .filter_map(|r| match r {
+                Request::Claim { buyer, .. } => Some(*buyer),
+                _ => None,
+            })
+            .collect();
+        self.learn_shoppers(&buyers).await;
         for request in batch {
             if !matches!(request, Request::Claim { .. } | Request::Sale { .. }) {
                 // Rare requests run on their own, after what is decided so far.
@@ -415,8 +430,13 @@ impl Engine {
                     idempotency,
                     reply,
                 } => self.checkout(buyer, spec, idempotency, reply).await,
-                Request::CreateCoupon { by, coupon, reply } => {
-                    let _ = reply.send(self.create_coupon(by, coupon).await);
+                Request::CreateCoupon {
+                    by,
+                    coupon,
+                    bound_to,
+                    reply,
+                } => {
+                    let _ = reply.send(self.create_coupon(by, coupon, bound_to).await);
                 }
                 Request::Coupon { code, reply } => {
                     let _ = reply.send(self.coupon_info(&code));

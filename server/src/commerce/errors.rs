@@ -113,6 +113,9 @@ pub enum CommerceError {
     CartChanged,
     #[error("{}", ShopRefusal::NotYourMark)]
     NotYourMark,
+    /// A coupon bought with points, used by another account.
+    #[error("{}", ShopRefusal::CouponNotYours)]
+    CouponNotYours,
 }
 
 /// How one refusal reads to each audience: the HTTP API's status and code,
@@ -415,6 +418,12 @@ impl CommerceError {
                 Claim::Unavailable,
                 Shop::NothingMarkedYours,
             ),
+            E::CouponNotYours => (
+                StatusCode::FORBIDDEN,
+                "coupon_not_yours",
+                Claim::Unavailable,
+                Shop::CouponNotYours,
+            ),
             E::CartChanged => (
                 StatusCode::CONFLICT,
                 "cart_changed",
@@ -526,6 +535,7 @@ mod tests {
             E::NothingMarkedYours,
             E::CartChanged,
             E::NotYourMark,
+            E::CouponNotYours,
         ];
         // No wildcard: a new variant does not compile until it is named here,
         // which is the reminder to add it to the list above too.
@@ -579,7 +589,8 @@ mod tests {
                 | E::PayerNotInGroup
                 | E::NothingMarkedYours
                 | E::CartChanged
-                | E::NotYourMark => {}
+                | E::NotYourMark
+                | E::CouponNotYours => {}
             }
         }
         all

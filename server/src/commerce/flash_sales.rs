@@ -9,6 +9,7 @@ use super::{
     COUNTDOWN_SECS, Claimed, CommerceError, CommerceEvent, DURATION_SECS, FlashSale, FlashSaleSpec,
     MAX_CLAIM_QUANTITY, SaleState,
 };
+use crate::fair::Shopper;
 use crate::ids::new_id;
 use crate::store::StoreError;
 use std::collections::{HashMap, HashSet};
@@ -17,10 +18,11 @@ use vitrine_shared::OrderId;
 use vitrine_shared::SaleId;
 use vitrine_shared::{AccountId, Money};
 
-/// A sale as the engine holds it: with each buyer's units so far.
+/// A sale as the engine holds it: with each buyer's units so far, counted
+/// by [`Shopper`] (guests from one network together: `crate::fair`).
 pub(super) struct Sale {
     pub(super) sale: FlashSale,
-    pub(super) bought: HashMap<AccountId, i64>,
+    pub(super) bought: HashMap<Shopper, i64>,
     pub(super) opened: bool,
     pub(super) closed: bool,
 }
@@ -113,6 +115,11 @@ impl Engine {
         if !(1..=MAX_CLAIM_QUANTITY).contains(&quantity) {
             return Decision::Replay(Err(CommerceError::BadQuantity));
         }
+        // Learnt for the whole batch before deciding; missing only when the
+        // store could not be read.
+        let Some(shopper) = self.shoppers.get(&buyer).cloned() else {
+            return Decision::Replay(Err(CommerceError::Storage));
+        };
         let Some(sale) = self.sales.get_mut(&sale_id) else {
             return Decision::Replay(Err(CommerceError::UnknownSale));
         };
@@ -127,7 +134,7 @@ impl Engine {
         if let Some(refusal) = refusal {
             return Decision::Replay(Err(refusal));
         }
-        let bought = sale.bought.get(&buyer).copied().unwrap_or(0);
+        let bought = sale.bought.get(&shopper).copied().unwrap_or(0);
         let limit = sale.sale.per_buyer_limit;
         if bought + quantity > limit {
             return Decision::Replay(Err(CommerceError::LimitReached {
@@ -141,7 +148,7 @@ impl Engine {
             }));
         }
         sale.sale.sold += quantity;
-        *sale.bought.entry(buyer).or_default() += quantity;
+        *sale.bought.entry(shopper).or_default() += quantity;
         let new = NewClaim {
             order_id: new_id(),
             buyer,
@@ -217,7 +224,11 @@ impl Engine {
                         lost.insert(claim.order_id);
                         if let Some(sale) = self.sales.get_mut(&claim.sale_id) {
                             sale.sale.sold -= claim.quantity;
-                            if let Some(b) = sale.bought.get_mut(&claim.buyer) {
+                            if let Some(b) = self
+                                .shoppers
+                                .get(&claim.buyer)
+                                .and_then(|shopper| sale.bought.get_mut(shopper))
+                            {
                                 *b -= claim.quantity;
                             }
                         }

@@ -2,6 +2,7 @@
 //! so there is one writer; reads for the HTTP API go straight to the store.
 
 use super::{FlashSale, SaleState};
+use crate::fair::Shopper;
 use crate::store::{Store, StoreError};
 use sqlx::{Any, Row, Transaction};
 use vitrine_shared::{AccountId, CouponCode, Currency, Money, ProductId, Sku};
@@ -225,20 +226,24 @@ pub(super) async fn open_sales(store: &Store) -> Result<Vec<FlashSale>, StoreErr
 /// Units each buyer holds in the open sales, for the per-buyer limits.
 pub(super) async fn open_sale_buyers(
     store: &Store,
-) -> Result<Vec<(SaleId, AccountId, i64)>, StoreError> {
+) -> Result<Vec<(SaleId, Shopper, i64)>, StoreError> {
+    // Counted by shopper (`crate::fair`): guests from one network together.
     let rows = sqlx::query(
-        "SELECT o.flash_sale_id, o.account_id, CAST(SUM(l.quantity) AS BIGINT) FROM orders o \
-         JOIN order_lines l ON l.order_id = o.id JOIN flash_sales f ON f.id = o.flash_sale_id \
-         WHERE f.closed_at IS NULL GROUP BY o.flash_sale_id, o.account_id",
+        "SELECT o.flash_sale_id, o.account_id, a.kind, a.network, CAST(SUM(l.quantity) AS BIGINT) \
+         FROM orders o JOIN order_lines l ON l.order_id = o.id \
+         JOIN flash_sales f ON f.id = o.flash_sale_id LEFT JOIN accounts a ON a.id = o.account_id \
+         WHERE f.closed_at IS NULL GROUP BY o.flash_sale_id, o.account_id, a.kind, a.network",
     )
     .fetch_all(store.pool())
     .await?;
     rows.into_iter()
         .map(|row| {
+            let account = AccountId(row.try_get::<i64, _>(1)? as u64);
+            let kind: Option<String> = row.try_get(2)?;
             Ok((
                 SaleId(row.try_get(0)?),
-                AccountId(row.try_get::<i64, _>(1)? as u64),
-                row.try_get(2)?,
+                Shopper::of(account, kind.as_deref(), row.try_get(3)?),
+                row.try_get(4)?,
             ))
         })
         .collect()

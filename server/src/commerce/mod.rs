@@ -24,6 +24,7 @@ mod refunds;
 mod shared_carts;
 #[cfg(test)]
 mod shared_carts_tests;
+mod shoppers;
 #[cfg(test)]
 mod shopping_tests;
 
@@ -316,6 +317,8 @@ pub(crate) enum Request {
     CreateCoupon {
         by: AccountId,
         coupon: Coupon,
+        /// The one account that may use it; `None`: anyone.
+        bound_to: Option<AccountId>,
         reply: oneshot::Sender<Result<CouponInfo, CommerceError>>,
     },
     Coupon {
@@ -522,8 +525,29 @@ impl CommerceHandle {
         by: AccountId,
         coupon: Coupon,
     ) -> Result<CouponInfo, CommerceError> {
-        self.ask(|reply| Request::CreateCoupon { by, coupon, reply })
-            .await?
+        self.ask(|reply| Request::CreateCoupon {
+            by,
+            coupon,
+            bound_to: None,
+            reply,
+        })
+        .await?
+    }
+
+    /// A coupon that `owner` alone may use (one bought with points): any
+    /// other account's use is refused as `coupon_not_yours`.
+    pub async fn create_bound_coupon(
+        &self,
+        owner: AccountId,
+        coupon: Coupon,
+    ) -> Result<CouponInfo, CommerceError> {
+        self.ask(|reply| Request::CreateCoupon {
+            by: owner,
+            coupon,
+            bound_to: Some(owner),
+            reply,
+        })
+        .await?
     }
 
     pub async fn coupon(&self, code: CouponCode) -> Result<Option<CouponInfo>, CommerceError> {

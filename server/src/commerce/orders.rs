@@ -61,12 +61,15 @@ impl Engine {
             self.orders.insert(order_id, order);
             return Err(CommerceError::Storage);
         }
+        // Per-buyer counts are by shopper (guests from one network together);
+        // the same shopper gets its units and its coupon use back.
+        let shopper = self.shopper(order.buyer).await.ok();
         match release {
             Release::Sale(sale_id) => {
                 if let Some(sale) = self.sales.get_mut(&sale_id) {
                     let quantity: i64 = order.lines.iter().map(|(_, q)| q).sum();
                     sale.sale.sold -= quantity;
-                    if let Some(bought) = sale.bought.get_mut(&order.buyer) {
+                    if let Some(bought) = shopper.as_ref().and_then(|s| sale.bought.get_mut(s)) {
                         *bought -= quantity;
                     }
                     let units_left = sale.sale.units_left();
@@ -93,7 +96,12 @@ impl Engine {
         if let Some(code) = &order.coupon
             && let Some(coupon) = self.coupons.get_mut(code)
         {
-            coupon.redeem(order.buyer, -1);
+            match shopper {
+                Some(shopper) => coupon.redeem(shopper, -1),
+                // Unknown only when the store failed: the use in all
+                // comes back, the shopper's stays spent.
+                None => coupon.redeemed -= 1,
+            }
         }
         // A retry with the claim's idempotency key must not find a cancelled order.
         self.keys.retain(|_, (_, claim)| claim.order_id != order_id);

@@ -394,7 +394,9 @@ impl Engine {
             starts_at_ms: now,
             ends_at_ms: now + offer.valid_days * 24 * HOUR_MS,
         };
-        if let Err(e) = self.commerce.create_coupon(account, coupon).await {
+        // Bound to the shopper who paid for it in points: a code passed on
+        // (or farmed by throwaway accounts and sold) works for nobody else.
+        if let Err(e) = self.commerce.create_bound_coupon(account, coupon).await {
             tracing::error!(%e, %account, "reward coupon not made; giving the points back");
             let _ = sqlx::query("DELETE FROM point_grants WHERE id = $1")
                 .bind(grant_id)

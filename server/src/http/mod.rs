@@ -67,6 +67,8 @@ pub struct AppStateInner {
     pub keys: Keys,
     pub game_addr: SocketAddr,
     pub session_ttl: Duration,
+    /// Guests one network may create a day (`crate::fair`).
+    pub guests_per_network_per_day: u32,
     pub connect_token_ttl: Duration,
     pub client_timeout_secs: i32,
     pub rate: RateConfig,

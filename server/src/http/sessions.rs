@@ -20,7 +20,7 @@ use vitrine_shared::api::{CreateSession, SessionCreated};
         (status = 400, description = "Bad body, display name, username or password", body = ErrorBody),
         (status = 401, description = "Unknown username or wrong password", body = ErrorBody),
         (status = 404, description = "No such invite", body = ErrorBody),
-        (status = 429, description = "Too many requests", body = ErrorBody),
+        (status = 429, description = "Too many requests (`rate_limited`), or too many guests made from this network today (`guest_limit`)", body = ErrorBody),
     )
 )]
 pub async fn create_session(
@@ -46,7 +46,29 @@ pub async fn create_session(
                     ApiError::new(StatusCode::NOT_FOUND, "invite_not_found", "no such invite")
                 })?),
             };
-            state.store.create_guest_invited(&name, invited_by).await?
+            // Guests count by the network they come from (`crate::fair`):
+            // the peer address, never a header a client could write.
+            let network = crate::fair::network_of(ip);
+            state
+                .store
+                .create_guest_from(
+                    &name,
+                    invited_by,
+                    &network,
+                    state.guests_per_network_per_day,
+                )
+                .await?
+                .ok_or_else(|| {
+                    ApiError::new(
+                        StatusCode::TOO_MANY_REQUESTS,
+                        "guest_limit",
+                        format!(
+                            "this network has made {} guest accounts today; sign in to an \
+                             account or try again tomorrow",
+                            state.guests_per_network_per_day
+                        ),
+                    )
+                })?
         }
         CreateSession {
             display_name: None,

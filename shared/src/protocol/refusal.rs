@@ -174,6 +174,9 @@ pub enum ShopRefusal {
     /// A member marks lines as theirs, never as someone else's.
     #[error("you can mark a line as yours only")]
     NotYourMark,
+    /// A coupon bought with points is its buyer's alone.
+    #[error("this coupon belongs to another shopper")]
+    CouponNotYours,
 }
 
 #[cfg(test)]

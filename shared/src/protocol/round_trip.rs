@@ -762,6 +762,7 @@ fn server_message() -> impl Strategy<Value = ServerMessage> {
             ShopRefusal::CartFull,
             ShopRefusal::CartChanged,
             ShopRefusal::NotYourMark,
+            ShopRefusal::CouponNotYours,
         ])
         .prop_map(|why| ServerMessage::Rejected(Rejection {
             command: CommandKind::SharedCart,
