@@ -739,6 +739,78 @@ pub(crate) mod tests {
     }
 
     #[tokio::test]
+    async fn a_network_creates_at_most_its_days_guests_in_a_rolling_day() {
+        for (store, _dir) in stores().await {
+            let time = crate::clock::ManualClock::starting_now();
+            let store = store.with_clock(time.clock());
+            let name = DisplayName::new("Guest").unwrap();
+            let count = |network: &'static str| {
+                let store = store.clone();
+                async move {
+                    sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM accounts WHERE network = $1")
+                        .bind(network)
+                        .fetch_one(store.pool())
+                        .await
+                        .unwrap()
+                }
+            };
+            let inviter = store.create_guest(&name).await.unwrap().id;
+            for _ in 0..3 {
+                let made = store
+                    .create_guest_from(&name, Some(inviter), "192.0.2.1", 3)
+                    .await
+                    .unwrap();
+                assert!(made.is_some());
+            }
+            time.advance(Duration::from_secs(3600));
+            assert_eq!(
+                store
+                    .create_guest_from(&name, None, "192.0.2.1", 3)
+                    .await
+                    .unwrap(),
+                None,
+                "the fourth in a day is refused"
+            );
+            assert_eq!(count("192.0.2.1").await, 3, "and nothing is created");
+            let invited: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM accounts WHERE network = $1 AND invited_by = $2",
+            )
+            .bind("192.0.2.1")
+            .bind(inviter.0 as i64)
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+            assert_eq!(invited, 3, "the inviter is recorded with the network");
+            // Another network is not held back by this one.
+            assert!(
+                store
+                    .create_guest_from(&name, None, "192.0.2.2", 3)
+                    .await
+                    .unwrap()
+                    .is_some()
+            );
+            // A day after the first three, the window has rolled past them.
+            time.advance(Duration::from_secs(23 * 3600 - 1));
+            assert!(
+                store
+                    .create_guest_from(&name, None, "192.0.2.1", 3)
+                    .await
+                    .unwrap()
+                    .is_none()
+            );
+            time.advance(Duration::from_secs(1));
+            assert!(
+                store
+                    .create_guest_from(&name, None, "192.0.2.1", 3)
+                    .await
+                    .unwrap()
+                    .is_some()
+            );
+            assert_eq!(count("192.0.2.1").await, 4);
+        }
+    }
+
+    #[tokio::test]
     async fn sqlite_runs_in_wal_mode() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::connect(&crate::config::sqlite_url(dir.path()))

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use vitrine_client::net::{ApiClient, NetClient};
+use vitrine_client::net::{ApiClient, NetClient, local_address};
 use vitrine_server::config::ServerConfig;
 use vitrine_server::directory::RoomDirectory;
 use vitrine_server::metrics::Metrics;
@@ -117,8 +117,11 @@ impl TestServer {
         format!("http://{}", self.http)
     }
 
+    /// A client whose guests each sign in from a loopback address of their
+    /// own, so they stay distinct shoppers to the server's per-network
+    /// limits (`vitrine_server::fair`), as people in different homes are.
     pub fn api(&self) -> ApiClient {
-        ApiClient::new(&self.url())
+        ApiClient::new(&self.url()).with_loopback_guests()
     }
 
     /// Creates a registered account with `role` (as `vitrine-server admin
@@ -297,14 +300,25 @@ impl Http {
 
     /// A caller of its own (one per thread) for the server at `base`.
     pub fn at(base: &str) -> Self {
-        let agent = ureq::Agent::config_builder()
+        Http {
+            base: base.to_owned(),
+            agent: Self::config().into(),
+        }
+    }
+
+    fn config() -> ureq::config::Config {
+        ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(Duration::from_secs(30)))
             .build()
-            .into();
+    }
+
+    /// The same server, called from `local` (any 127.x.y.z reaches a server
+    /// on loopback): a shopper on a network of its own.
+    pub fn from_address(&self, local: std::net::IpAddr) -> Http {
         Http {
-            base: base.to_owned(),
-            agent,
+            base: self.base.clone(),
+            agent: local_address::agent_from(local, Self::config()),
         }
     }
 
@@ -350,9 +364,10 @@ impl Http {
     }
 }
 
-/// Signs in a guest; returns its bearer token.
+/// Signs in a guest from a loopback address of its own (a distinct shopper
+/// to the server's per-network limits); returns its bearer token.
 pub fn guest(http: &Http, name: &str) -> String {
-    let (status, body) = http.call(
+    let (status, body) = http.from_address(local_address::next_loopback()).call(
         "POST",
         "/api/v1/sessions",
         None,

@@ -304,7 +304,9 @@ fn shared_cart_line(cart: &vitrine_shared::protocol::SharedCartNet) -> String {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let api = ApiClient::new(&args.server);
+    // Each bot its own loopback address when the server is on loopback, so
+    // the bots are distinct shoppers to the server's per-network limits.
+    let api = ApiClient::new(&args.server).with_loopback_guests();
     match api.rooms() {
         Ok(rooms) => {
             for r in rooms {

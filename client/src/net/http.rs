@@ -46,6 +46,9 @@ impl ApiError {
 pub struct ApiClient {
     base: String,
     agent: ureq::Agent,
+    /// Each guest sign-in from its own loopback address (see
+    /// [`ApiClient::with_loopback_guests`]).
+    loopback_guests: bool,
 }
 
 /// A signed-in account.
@@ -59,15 +62,35 @@ pub struct SignedIn {
 impl ApiClient {
     /// `base` is the server's HTTP root, such as `http://127.0.0.1:8080`.
     pub fn new(base: &str) -> Self {
-        let agent = ureq::Agent::config_builder()
+        ApiClient {
+            base: base.trim_end_matches('/').to_owned(),
+            agent: Self::config().into(),
+            loopback_guests: false,
+        }
+    }
+
+    fn config() -> ureq::config::Config {
+        ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(Duration::from_secs(10)))
             .build()
-            .into();
-        ApiClient {
-            base: base.trim_end_matches('/').to_owned(),
-            agent,
-        }
+    }
+
+    /// Every request from `local` (a loopback address when the server is on
+    /// loopback): one shopper's network, as a test names it.
+    pub fn from_address(mut self, local: std::net::IpAddr) -> Self {
+        self.agent = super::local_address::agent_from(local, Self::config());
+        self.loopback_guests = false;
+        self
+    }
+
+    /// When the server is on IPv4 loopback, signs in each guest from a
+    /// loopback address of its own (127.0.1.1, 127.0.1.2, …), so that bots
+    /// and tests stay distinct shoppers: the server counts guests by the
+    /// network they come from. Elsewhere it changes nothing.
+    pub fn with_loopback_guests(mut self) -> Self {
+        self.loopback_guests = super::local_address::is_loopback_v4(&self.base);
+        self
     }
 
     pub fn base(&self) -> &str {
@@ -101,7 +124,13 @@ impl ApiClient {
 
     fn create_session(&self, body: CreateSession) -> Result<SignedIn, ApiError> {
         let url = format!("{}/api/v1/sessions", self.base);
-        let created: SessionCreated = Self::read(self.agent.post(url).send_json(&body))?;
+        let agent = if self.loopback_guests && body.display_name.is_some() {
+            let local = super::local_address::next_loopback();
+            super::local_address::agent_from(local, Self::config())
+        } else {
+            self.agent.clone()
+        };
+        let created: SessionCreated = Self::read(agent.post(url).send_json(&body))?;
         Ok(SignedIn {
             token: created.token,
             account_id: created.account_id,

@@ -4,6 +4,7 @@
 //! showroom wraps it.
 
 mod http;
+pub mod local_address;
 mod mirror;
 mod party;
 mod transport;

@@ -11,6 +11,8 @@ mod checkout;
 mod coupons;
 mod engine;
 mod errors;
+#[cfg(test)]
+mod fair_tests;
 mod flash_sales;
 mod gateway;
 #[cfg(test)]

@@ -12,7 +12,7 @@ use crate::commerce::{CommerceEvent, CommerceHandle};
 use crate::engagement::rules::{GrantKind, RewardRules};
 use crate::store::{Store, StoreError};
 use crate::telemetry::ENGAGEMENT_BATCH;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::broadcast::error::RecvError;
@@ -44,6 +44,9 @@ pub(super) struct Engine {
     pub giveaways: BTreeMap<GiveawayId, GiveawayState>,
     pub leaderboard_dirty: bool,
     last_leaderboard_ms: i64,
+    /// Accounts whose inviter is settled (credited, or nobody to credit),
+    /// so a watch minute does not ask the store again.
+    pub invites_settled: HashSet<AccountId>,
 }
 
 pub(super) fn storage(e: StoreError) -> EngagementError {
@@ -80,6 +83,7 @@ pub async fn spawn(
         names: HashMap::new(),
         leaderboard_dirty: true,
         last_leaderboard_ms: now,
+        invites_settled: HashSet::new(),
     };
     tokio::spawn(engine.run(rx, commerce.subscribe()));
     Ok(EngagementHandle { requests, events })
@@ -113,7 +117,6 @@ fn request_kind(request: &Request) -> &'static str {
         Request::CurrentShow { .. } => "current_show",
         Request::Grant { .. } => "grant",
         Request::Inspect { .. } => "inspect",
-        Request::InviteeJoined { .. } => "invitee_joined",
         Request::ProductSeen { .. } => "product_seen",
         Request::Invite { .. } => "invite",
         Request::CreatePoll { .. } => "create_poll",
@@ -153,7 +156,8 @@ impl Engine {
                     batch_done(&span, started);
                 }
                 news = commerce.recv() => match news {
-                    // A paid order earns purchase points, once per order.
+                    // A paid order earns purchase points, once per order, and
+                    // a first one earns the friend who invited the buyer.
                     Ok(CommerceEvent::OrderChanged { buyer, order }) if order.status == "paid" => {
                         let span = batch_span("purchase_points");
                         let started = Instant::now();
@@ -161,6 +165,7 @@ impl Engine {
                             .grant(buyer, GrantKind::Purchase, order.id.to_string())
                             .instrument(span.clone())
                             .await;
+                        self.credit_inviter(buyer).instrument(span.clone()).await;
                         batch_done(&span, started);
                     }
                     // A team completed: team points, if the rule allows.
@@ -218,6 +223,12 @@ impl Engine {
                 reply,
             } => {
                 let granted = self.grant(account, kind, reference).await;
+                // A minute watched actively is what a real person does: the
+                // friend who invited them earns now (a self-made guest that
+                // never watches or buys earns its inviter nothing).
+                if kind == GrantKind::Watch && matches!(granted, Ok(Some(_))) {
+                    self.credit_inviter(account).await;
+                }
                 if let Some(reply) = reply {
                     let _ = reply.send(granted);
                 }
@@ -229,7 +240,6 @@ impl Engine {
             } => {
                 let _ = reply.send(self.inspect(account, product).await);
             }
-            Request::InviteeJoined { account } => self.invitee_joined(account).await,
             Request::ProductSeen { product, held_ms } => {
                 // Only products on sale; a held time is at most 10 minutes.
                 let exists: Option<String> = sqlx::query_scalar(

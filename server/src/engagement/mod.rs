@@ -303,9 +303,6 @@ pub(crate) enum Request {
         product: ProductId,
         reply: Reply<Option<i64>>,
     },
-    InviteeJoined {
-        account: AccountId,
-    },
     ProductSeen {
         product: ProductId,
         held_ms: Option<u32>,
@@ -527,11 +524,6 @@ impl EngagementHandle {
         let _ = self
             .requests
             .try_send(Request::ProductSeen { product, held_ms });
-    }
-
-    /// A member joined a room: if a friend invited them, the friend earns.
-    pub fn try_invitee_joined(&self, account: AccountId) {
-        let _ = self.requests.try_send(Request::InviteeJoined { account });
     }
 
     /// The shopper's invite code (made once).

@@ -14,6 +14,9 @@ use vitrine_shared::ShowId;
 use vitrine_shared::{AccountId, CouponCode, Currency, ProductId};
 
 const HOUR_MS: i64 = 3_600_000;
+/// Accounts remembered as settled for invites; past it the memory starts
+/// again (the store has every answer, and grants are once per reference).
+const MAX_INVITES_SETTLED: usize = 100_000;
 
 /// One shopper's points, as the engine keeps them.
 #[derive(Debug, Default)]
@@ -283,20 +286,37 @@ impl Engine {
         Ok(code)
     }
 
-    /// A member joined a room: a friend who invited them earns, once.
-    pub(super) async fn invitee_joined(&mut self, account: AccountId) {
+    /// `account` did what a real person does (a first paid order, or a
+    /// minute watched actively): the friend who invited it earns, once.
+    /// Joining a room earns nothing, so self-made guests farm nothing.
+    pub(super) async fn credit_inviter(&mut self, account: AccountId) {
+        if self.invites_settled.contains(&account) {
+            return;
+        }
         let inviter: Result<Option<Option<i64>>, sqlx::Error> =
             sqlx::query_scalar("SELECT invited_by FROM accounts WHERE id = $1")
                 .bind(account.0 as i64)
                 .fetch_optional(self.store.pool())
                 .await;
-        if let Ok(Some(Some(inviter))) = inviter {
-            let inviter = AccountId(inviter as u64);
-            if inviter != account {
-                let _ = self
-                    .grant(inviter, GrantKind::Invite, account.0.to_string())
-                    .await;
+        let settled = match inviter {
+            Ok(Some(Some(inviter))) if inviter as u64 != account.0 => {
+                let inviter = AccountId(inviter as u64);
+                // Once per invited account: the grant's reference is it.
+                self.grant(inviter, GrantKind::Invite, account.0.to_string())
+                    .await
+                    .is_ok()
             }
+            Ok(_) => true,
+            Err(e) => {
+                tracing::error!(%e, %account, "could not read who invited a shopper");
+                false
+            }
+        };
+        if settled {
+            if self.invites_settled.len() >= MAX_INVITES_SETTLED {
+                self.invites_settled.clear();
+            }
+            self.invites_settled.insert(account);
         }
     }
 

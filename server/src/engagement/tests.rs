@@ -644,27 +644,61 @@ async fn giveaway_entry_rules_count_within_the_show() {
 }
 
 #[tokio::test]
-async fn a_friend_who_joins_earns_the_inviter_once() {
+async fn an_invite_earns_once_the_friend_watches_or_buys_and_a_guest_that_does_neither_earns_nothing()
+ {
     for (store, _dir) in stores().await {
-        let (engagement, _) = setup(&store, rules().await).await;
+        let (engagement, shop) = setup(&store, rules().await).await;
         let ada = shopper(&store, "Ada").await;
         let code = engagement.invite(ada).await.unwrap();
         assert_eq!(engagement.invite(ada).await.unwrap(), code, "one code each");
         let owner = store.invite_owner(&code.to_lowercase()).await.unwrap();
         assert_eq!(owner, Some(ada));
-        let friend = store
-            .create_guest_invited(&DisplayName::new("Bo").unwrap(), owner)
+        let mut friends = Vec::new();
+        for name in ["Bo", "Cy", "Dee"] {
+            let name = DisplayName::new(name).unwrap();
+            friends.push(store.create_guest_invited(&name, owner).await.unwrap().id);
+        }
+        let (watcher, buyer, idle) = (friends[0], friends[1], friends[2]);
+        // A self-made guest that chats but neither watches nor buys earns
+        // its inviter nothing.
+        engagement
+            .grant(idle, GrantKind::Chat, "line-1".into())
             .await
-            .unwrap()
-            .id;
-        engagement.try_invitee_joined(friend);
-        engagement.try_invitee_joined(friend);
+            .unwrap();
+        // A minute watched actively: the inviter earns, once.
+        for minute in ["29000001", "29000002"] {
+            engagement
+                .grant(watcher, GrantKind::Watch, minute.into())
+                .await
+                .unwrap();
+        }
         assert!(until(|| async { engagement.rewards(ada).await.unwrap().balance == 100 }).await);
-        // Joining again (another room, a reconnect) earns nothing more.
-        engagement.try_invitee_joined(friend);
-        assert_eq!(grants(&store, ada, "invite").await, 1);
+        // A first paid order: the inviter earns for that friend too.
+        let spec = CheckoutSpec {
+            purchase: Purchase::BuyNow {
+                sku: Sku::new("stoneware-mug-sage").unwrap(),
+                quantity: 1,
+            },
+            coupon: None,
+            method: PaymentMethod::new(cards::APPROVED).unwrap(),
+        };
+        for key in ["first", "second"] {
+            let order = shop.checkout(buyer, spec.clone(), (key.into(), 1)).await;
+            assert_eq!(order.unwrap().status, "paid");
+        }
+        // Both orders' purchase points are in, so both were heard.
+        assert!(until(|| async { engagement.rewards(buyer).await.unwrap().balance == 100 }).await);
+        assert!(until(|| async { engagement.rewards(ada).await.unwrap().balance == 200 }).await);
         // Nobody earns for inviting themselves, or without an invite.
-        engagement.try_invitee_joined(ada);
-        assert_eq!(engagement.rewards(ada).await.unwrap().balance, 100);
+        engagement
+            .grant(ada, GrantKind::Watch, "29000003".into())
+            .await
+            .unwrap();
+        assert_eq!(engagement.rewards(ada).await.unwrap().balance, 202);
+        assert_eq!(
+            grants(&store, ada, "invite").await,
+            2,
+            "Dee earned Ada nothing"
+        );
     }
 }

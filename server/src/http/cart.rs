@@ -134,6 +134,7 @@ pub async fn remove_from_cart(
         (status = 400, description = "No key, a bad quantity, coupon code or card", body = ErrorBody),
         (status = 401, description = "No valid session", body = ErrorBody),
         (status = 402, description = "Declined; nothing charged", body = ErrorBody),
+        (status = 403, description = "A coupon bought with another shopper's points (`coupon_not_yours`)", body = ErrorBody),
         (status = 404, description = "No such variant or coupon", body = ErrorBody),
         (status = 409, description = "Empty cart, short stock, a coupon that does not apply, or a reused key", body = ErrorBody),
         (status = 504, description = "The provider did not answer; nothing charged", body = ErrorBody),

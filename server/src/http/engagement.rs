@@ -593,8 +593,8 @@ pub async fn leaderboard(
     }))
 }
 
-/// Your invite code: a friend who signs in with it and joins a room earns
-/// you points.
+/// Your invite code: a friend who signs in with it earns you points once
+/// they watch a show actively for a minute or pay for a first order.
 #[utoipa::path(
     post,
     path = "/api/v1/invites",

@@ -269,7 +269,8 @@ fn reject(server: &mut RenetServer, client: ClientId, command: CommandKind, e: E
 }
 
 /// A newcomer gets presence tracking, and the open polls, questions and
-/// giveaways and the leaderboard; a friend who invited them earns.
+/// giveaways and the leaderboard. (A friend who invited them earns once they
+/// watch or buy, not for joining: the engagement engine decides that.)
 fn welcome_newcomers(
     mut commands: Commands,
     joined: Query<(Entity, &Member), Added<Member>>,
@@ -284,7 +285,6 @@ fn welcome_newcomers(
             next_minute: now + link.watch_minute,
             last_pose: None,
         });
-        link.handle.try_invitee_joined(member.info.account);
         let show = [
             EngagementEventNet::ShowLive {
                 title: link.show_live.clone(),

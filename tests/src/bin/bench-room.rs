@@ -201,7 +201,7 @@ fn main() -> Result<(), String> {
     // Keep draining the server's log so it never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
 
-    let api = ApiClient::new(&format!("http://{http}"));
+    let api = ApiClient::new(&format!("http://{http}")).with_loopback_guests();
     let mut bots = Vec::with_capacity(args.bots);
     for i in 0..args.bots {
         let bot = Bot::join(

@@ -493,7 +493,8 @@ fn invites_rewards_and_the_leaderboard_over_http() {
     assert_eq!(status, 200);
     let code = body["code"].as_str().unwrap().to_owned();
 
-    // A made-up code is refused; two friends come in with Ada's and join.
+    // A made-up code is refused; two friends come in with Ada's, join and
+    // buy: an invite earns once the friend does what a person does.
     let (status, body): (u16, Value) = http.call(
         "POST",
         "/api/v1/sessions",
@@ -520,13 +521,24 @@ fn invites_rewards_and_the_leaderboard_over_http() {
             account_id: body["account_id"].as_u64().unwrap(),
             display_name: name.to_owned(),
         };
-        friends.push(joined_as(&server, &friend, "hall"));
+        let client = joined_as(&server, &friend, "hall");
+        let buy = json!({ "buy_now": { "sku": "stoneware-mug-oat", "quantity": 1 }, "card": "4242424242424242" });
+        let key = format!("first-order-{name}");
+        let (status, order) = http.call(
+            "POST",
+            "/api/v1/checkout",
+            Some(&friend.token),
+            Some(&key),
+            Some(buy),
+        );
+        assert_eq!(status, 201, "{order}");
+        friends.push((friend, client));
     }
     assert!(
         step_until(Duration::from_secs(10), || {
             rewards(&http, &ada.token).balance == 200
         }),
-        "100 points per friend who joined"
+        "100 points per friend who joined and bought"
     );
 
     // The all-time leaderboard shows Ada by name.
@@ -573,6 +585,20 @@ fn invites_rewards_and_the_leaderboard_over_http() {
             Some(json!({ "buy_now": { "sku": "stoneware-mug-sage", "quantity": 2 }, "coupon": coupon, "card": "4242424242424242" })),
         )
     };
+    // Bound to Ada, who paid for it in points: her friend cannot use it.
+    let (bo, _) = &friends[0];
+    let (status, body) = http.call(
+        "POST",
+        "/api/v1/checkout",
+        Some(&bo.token),
+        Some("borrowed"),
+        Some(json!({ "buy_now": { "sku": "stoneware-mug-sage", "quantity": 2 }, "coupon": coupon, "card": "4242424242424242" })),
+    );
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("coupon_not_yours")),
+        "{body}"
+    );
     let (status, order) = buy("with-reward");
     assert_eq!(status, 201, "{order}");
     assert!(order["discount"]["minor"].as_i64().unwrap() > 0);

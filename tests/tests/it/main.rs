@@ -5,6 +5,7 @@
 mod admin_products;
 mod console;
 mod engagement;
+mod fair;
 mod flash_sale;
 mod friends;
 mod group_deals;
