@@ -491,6 +491,30 @@ mod tests {
     }
 
     #[test]
+    fn the_guest_limit_per_network_is_a_setting_with_bounds() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("guests.toml");
+        let cli = Cli {
+            config: Some(path.clone()),
+            ..Cli::default()
+        };
+        std::fs::write(&path, "").unwrap();
+        assert_eq!(ServerConfig::resolve(&cli).unwrap().guests_per_network_per_day, 30);
+        std::fs::write(&path, "guests_per_network_per_day = 5").unwrap();
+        assert_eq!(ServerConfig::resolve(&cli).unwrap().guests_per_network_per_day, 5);
+        for bad in ["0", "1000001"] {
+            std::fs::write(&path, format!("guests_per_network_per_day = {bad}")).unwrap();
+            assert!(matches!(
+                ServerConfig::resolve(&cli),
+                Err(ConfigError::Invalid {
+                    key: "guests_per_network_per_day",
+                    ..
+                })
+            ));
+        }
+    }
+
+    #[test]
     fn bad_files_are_typed_errors() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("bad.toml");
