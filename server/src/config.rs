@@ -499,9 +499,19 @@ mod tests {
             ..Cli::default()
         };
         std::fs::write(&path, "").unwrap();
-        assert_eq!(ServerConfig::resolve(&cli).unwrap().guests_per_network_per_day, 30);
+        assert_eq!(
+            ServerConfig::resolve(&cli)
+                .unwrap()
+                .guests_per_network_per_day,
+            30
+        );
         std::fs::write(&path, "guests_per_network_per_day = 5").unwrap();
-        assert_eq!(ServerConfig::resolve(&cli).unwrap().guests_per_network_per_day, 5);
+        assert_eq!(
+            ServerConfig::resolve(&cli)
+                .unwrap()
+                .guests_per_network_per_day,
+            5
+        );
         for bad in ["0", "1000001"] {
             std::fs::write(&path, format!("guests_per_network_per_day = {bad}")).unwrap();
             assert!(matches!(
