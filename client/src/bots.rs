@@ -74,7 +74,10 @@ pub struct Bot {
 
 impl Bot {
     /// Signs in as `name`, joins `room` and starts connecting. `seed` makes
-    /// the bot's wandering repeatable.
+    /// the bot's wandering repeatable. Bots of one server on loopback are
+    /// distinct shoppers only through an `api` made with
+    /// [`ApiClient::with_loopback_guests`]: the server counts guests by the
+    /// network they come from.
     pub fn join(
         api: &ApiClient,
         name: &str,
