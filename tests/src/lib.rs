@@ -13,6 +13,7 @@ use vitrine_server::directory::RoomDirectory;
 use vitrine_server::metrics::Metrics;
 use vitrine_server::{Server, ShutdownHandle};
 
+pub mod lossy;
 pub mod raw;
 
 /// Rooms for tests: a roomy one and a tiny one for capacity checks.
