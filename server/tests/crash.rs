@@ -13,6 +13,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+mod common;
+
 const BIN: &str = env!("CARGO_BIN_EXE_vitrine-server");
 
 fn start(data: &Path, config: &Path) -> (Child, String) {
@@ -28,6 +30,7 @@ fn start(data: &Path, config: &Path) -> (Child, String) {
             "--data-dir",
         ])
         .arg(data)
+        .args(common::database_args(data))
         .arg("--config")
         .arg(config)
         .env("RUST_LOG", "info")
@@ -140,6 +143,7 @@ fn kill_9_mid_sale_loses_no_confirmed_order_and_no_unit() {
     let made = Command::new(BIN)
         .arg("--data-dir")
         .arg(&data)
+        .args(common::database_args(&data))
         .args([
             "admin",
             "create-user",

@@ -14,6 +14,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+
 const BIN: &str = env!("CARGO_BIN_EXE_vitrine-server");
 const SKU: &str = "stoneware-mug-sage";
 /// The mug costs 16.00 EUR alone, 12.00 in a team.
@@ -45,6 +47,7 @@ fn start(data: &Path, config: &Path, stall_captures: bool) -> (Child, String) {
         ])
         .arg("--data-dir")
         .arg(data)
+        .args(common::database_args(data))
         .arg("--config")
         .arg(config)
         .env("RUST_LOG", "info")
@@ -166,6 +169,7 @@ fn kill_9_between_the_last_join_and_the_capture_charges_each_member_once() {
     let made = Command::new(BIN)
         .arg("--data-dir")
         .arg(&data)
+        .args(common::database_args(&data))
         .args(["admin", "create-user", "host.deals", "--role", "host"])
         .args(["--password", "correct horse battery"])
         .output()

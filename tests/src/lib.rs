@@ -13,6 +13,7 @@ use vitrine_server::directory::RoomDirectory;
 use vitrine_server::metrics::Metrics;
 use vitrine_server::{Server, ShutdownHandle};
 
+pub mod lossy;
 pub mod raw;
 
 /// Rooms for tests: a roomy one and a tiny one for capacity checks.
@@ -59,6 +60,7 @@ impl TestServer {
         let rooms = dir.path().join("rooms.toml");
         std::fs::write(&rooms, TEST_ROOMS).expect("write rooms");
         let mut config = ServerConfig::local(dir.path().join("data"));
+        config.database_url = test_database(&config.data_dir);
         config.http = "127.0.0.1:0".parse().expect("literal");
         config.udp = "127.0.0.1:0".parse().expect("literal");
         config.rooms_file = rooms;
@@ -195,6 +197,53 @@ impl Drop for TestServer {
             let _ = thread.join();
         }
     }
+}
+
+/// The database a test server keeps its data in: SQLite in `data_dir`, or,
+/// when `VITRINE_TEST_BACKEND=postgres` (as `cargo xtask test`'s second run
+/// of these tests sets), a schema of its own on `VITRINE_TEST_POSTGRES`,
+/// named for `data_dir` so a restarted server on the same data dir finds
+/// its rows. A PostgreSQL run without a PostgreSQL URL fails; it never
+/// falls back to SQLite.
+pub fn test_database(data_dir: &Path) -> String {
+    match std::env::var("VITRINE_TEST_BACKEND").as_deref() {
+        Ok("postgres") => {
+            let pg = std::env::var("VITRINE_TEST_POSTGRES")
+                .expect("VITRINE_TEST_BACKEND=postgres needs VITRINE_TEST_POSTGRES");
+            postgres_schema(&pg, data_dir)
+        }
+        Ok("sqlite") | Err(_) => vitrine_server::config::sqlite_url(data_dir),
+        Ok(other) => panic!("VITRINE_TEST_BACKEND={other}: expected sqlite or postgres"),
+    }
+}
+
+fn postgres_schema(pg: &str, data_dir: &Path) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(data_dir.to_string_lossy().as_bytes());
+    let schema = format!(
+        "it_{}",
+        digest[..8]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        sqlx::any::install_default_drivers();
+        let admin = sqlx::AnyPool::connect(pg)
+            .await
+            .unwrap_or_else(|e| panic!("PostgreSQL at VITRINE_TEST_POSTGRES: {e}"));
+        sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
+            .execute(&admin)
+            .await
+            .expect("create the test's schema");
+        admin.close().await;
+    });
+    let sep = if pg.contains('?') { '&' } else { '?' };
+    format!("{pg}{sep}options[search_path]={schema}")
 }
 
 /// A UDP port free on loopback now (SRT listeners cannot report the port

@@ -354,20 +354,43 @@ fn test() -> Result<()> {
         TEST_FEATURES,
     ]);
     lint_while_building(&mut tests)?;
-    match test_postgres() {
+    let postgres = match test_postgres() {
         Ok(url) => {
             let at = url.split('@').next_back().unwrap_or_default();
             println!("xtask: tests run on SQLite and on PostgreSQL ({at})");
-            tests.env("VITRINE_TEST_POSTGRES", url);
+            tests.env("VITRINE_TEST_POSTGRES", &url);
+            Some(url)
         }
         // CI must test both; a laptop without PostgreSQL still tests SQLite.
         Err(e) if std::env::var_os("CI").is_none() => {
             println!("xtask: PostgreSQL unavailable ({e}); testing on SQLite only");
+            None
         }
         Err(e) => return Err(format!("PostgreSQL for the tests: {e}")),
+    };
+    run(&mut tests)?;
+    // The store's and the engines' tests took both backends in one run;
+    // the servers the HTTP, room and crash tests start take one each, so
+    // those run again with their servers on PostgreSQL.
+    if let Some(url) = postgres {
+        println!("xtask: the HTTP, room and crash tests again, their servers on PostgreSQL");
+        let mut again = cargo();
+        again.args(["test", "--workspace", "--locked", "--features", TEST_FEATURES]);
+        for target in POSTGRES_AGAIN {
+            again.args(["--test", target]);
+        }
+        lint_while_building(&mut again)?;
+        run(again
+            .env("VITRINE_TEST_POSTGRES", url)
+            .env("VITRINE_TEST_BACKEND", "postgres"))?;
     }
-    run(&mut tests)
+    Ok(())
 }
+
+/// The test binaries whose servers run on PostgreSQL in the second pass:
+/// `it` (HTTP and rooms over loopback) and the server binary's `kill -9`
+/// tests.
+const POSTGRES_AGAIN: &[&str] = &["it", "crash", "group_deal_crash"];
 
 /// Has `cmd` compile our crates with clippy's driver, denying warnings, the
 /// way `cargo clippy -- -D warnings` does; dependencies keep plain `rustc`

@@ -10,6 +10,7 @@ use bevy_time::prelude::*;
 use renetcode::{
     NETCODE_MAX_PACKET_BYTES, NetcodeServer, ServerAuthentication, ServerConfig, ServerResult,
 };
+use std::collections::HashMap;
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::Ordering;
@@ -22,7 +23,25 @@ pub struct UdpTransport {
     buffer: Box<[u8; NETCODE_MAX_PACKET_BYTES]>,
     bytes_in: u64,
     bytes_out: u64,
+    /// The transport's own clock, advanced by each update's `dt`.
+    now: Duration,
+    /// Clients netcode has connected that have not yet shown they know it,
+    /// with the keep-alive that tells them. See [`UdpTransport::still_waiting`].
+    unconfirmed: HashMap<u64, Unconfirmed>,
 }
+
+struct Unconfirmed {
+    addr: SocketAddr,
+    keep_alive: Vec<u8>,
+    sent_at: Duration,
+}
+
+/// Netcode's packet type sits in the low nibble of a packet's first byte,
+/// outside the encryption.
+const NETCODE_RESPONSE: u8 = 3;
+/// At most one repeated keep-alive per client this often: netcode's own
+/// send rate.
+const KEEP_ALIVE_REPEAT: Duration = Duration::from_millis(100);
 
 pub(super) fn plugin(app: &mut App) {
     app.add_systems(
@@ -67,7 +86,35 @@ impl UdpTransport {
             buffer: Box::new([0; NETCODE_MAX_PACKET_BYTES]),
             bytes_in: 0,
             bytes_out: 0,
+            now: Duration::ZERO,
+            unconfirmed: HashMap::new(),
         })
+    }
+
+    /// renetcode tells a client it is connected with one keep-alive, sent
+    /// once. If that datagram is lost, the client keeps sending its
+    /// connection response and drops every payload we send, and the
+    /// payloads stop netcode's own keep-alives, so the client times out: on
+    /// a link losing 5% of datagrams, about one join in twenty. The
+    /// netcode standard keeps telling an unconfirmed client; we send the
+    /// same keep-alive again when a client's response shows it is still
+    /// waiting (the client's replay protection takes a copy it has not
+    /// seen, and only that one).
+    fn still_waiting(&mut self, addr: SocketAddr, packet_type: u8) {
+        if packet_type & 0x0F != NETCODE_RESPONSE {
+            return;
+        }
+        let now = self.now;
+        let Some(waiting) = self
+            .unconfirmed
+            .values_mut()
+            .find(|u| u.addr == addr && now >= u.sent_at + KEEP_ALIVE_REPEAT)
+        else {
+            return;
+        };
+        waiting.sent_at = now;
+        let packet = waiting.keep_alive.clone();
+        self.send_to(packet.len(), addr, &packet);
     }
 
     fn send_to(&mut self, packet_len: usize, addr: SocketAddr, packet: &[u8]) {
@@ -82,6 +129,8 @@ impl UdpTransport {
             ServerResultOwned::None => {}
             ServerResultOwned::Send { addr, packet } => self.send_to(packet.len(), addr, &packet),
             ServerResultOwned::Payload { client, payload } => {
+                // A payload comes only from a client that knows it is in.
+                self.unconfirmed.remove(&client);
                 if let Err(e) = server.process_packet_from(&payload, client) {
                     tracing::debug!(client, %e, "payload for unknown client");
                 }
@@ -97,8 +146,17 @@ impl UdpTransport {
                 }
                 server.add_connection(client);
                 self.send_to(packet.len(), addr, &packet);
+                self.unconfirmed.insert(
+                    client,
+                    Unconfirmed {
+                        addr,
+                        keep_alive: packet,
+                        sent_at: self.now,
+                    },
+                );
             }
             ServerResultOwned::Disconnected { client, reply } => {
+                self.unconfirmed.remove(&client);
                 server.remove_connection(client);
                 if let Some((addr, packet)) = reply {
                     self.send_to(packet.len(), addr, &packet);
@@ -109,10 +167,14 @@ impl UdpTransport {
 
     fn update(&mut self, dt: Duration, server: &mut RenetServer, tokens: &mut Tokens) {
         self.netcode.update(dt);
+        self.now += dt;
         loop {
             match self.socket.recv_from(&mut self.buffer[..]) {
                 Ok((len, addr)) => {
                     self.bytes_in += len as u64;
+                    if len > 0 && !self.unconfirmed.is_empty() {
+                        self.still_waiting(addr, self.buffer[0]);
+                    }
                     let result = own(self.netcode.process_packet(addr, &mut self.buffer[..len]));
                     self.handle(result, server, tokens);
                 }

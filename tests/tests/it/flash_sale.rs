@@ -453,7 +453,7 @@ fn claims_survive_a_restart_and_retries_still_find_their_order() {
     let data = dir.path().to_owned();
     let keep_data = move |c: &mut vitrine_server::config::ServerConfig| {
         c.data_dir = data.clone();
-        c.database_url = vitrine_server::config::sqlite_url(&data);
+        c.database_url = vitrine_tests::test_database(&data);
     };
     let server = TestServer::start_with(keep_data.clone());
     let http = Http::new(&server);

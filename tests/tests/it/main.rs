@@ -11,6 +11,7 @@ mod friends;
 mod group_deals;
 mod hostile;
 mod http_api;
+mod lossy;
 mod media;
 mod moderation;
 mod party;
