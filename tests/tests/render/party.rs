@@ -261,6 +261,46 @@ fn marks_px(app: &mut App, other: MemberSlot, display: &ProductDisplay) -> (Vec2
     (ring, marker)
 }
 
+/// The middle of the left padding of the visible name tag that reads
+/// `name` (the letters would hide the tag's colour).
+fn name_tag_edge(app: &mut App, name: &str) -> Vec2 {
+    let world = app.world_mut();
+    let mut q = world.query::<(
+        &Text,
+        &ComputedNode,
+        &UiGlobalTransform,
+        &BackgroundColor,
+        &InheritedVisibility,
+    )>();
+    let tags: Vec<Vec2> = q
+        .iter(world)
+        .filter(|(text, _, _, colour, shown)| {
+            text.0 == name && colour.0.alpha() > 0.0 && shown.get()
+        })
+        .map(|(_, node, transform, _, _)| {
+            transform.translation - Vec2::new(node.size().x / 2.0 - 3.0, 0.0)
+        })
+        .collect();
+    assert_eq!(tags.len(), 1, "one name tag for {name}: {tags:?}");
+    tags[0]
+}
+
+/// How many drawn UI nodes cover `at`.
+fn ui_nodes_at(app: &mut App, at: Vec2) -> usize {
+    let world = app.world_mut();
+    let mut q = world.query::<(
+        &ComputedNode,
+        &UiGlobalTransform,
+        &BackgroundColor,
+        &InheritedVisibility,
+    )>();
+    q.iter(world)
+        .filter(|(node, transform, colour, shown)| {
+            colour.0.alpha() > 0.0 && shown.get() && node.contains_point(**transform, at)
+        })
+        .count()
+}
+
 /// Checks each mark's place is clear of the UI in its showroom, as drawn now.
 fn marks_clear(apps: &mut [&mut App; 2], ana: (Vec2, Vec2), bea: (Vec2, Vec2)) {
     assert_clear_of_ui(apps[0], "Bea's ring, in Ana's picture", ana.0);
@@ -481,5 +521,29 @@ fn party_members_see_each_others_ring_and_a_shared_products_marker() {
         }
     }
     assert!(wrong.is_empty(), "{wrong:#?}");
+
+    // The panels read cleanly: Ana's name tag, in her party colour in
+    // Bea's picture, goes under the Together panel (P, which opens in the
+    // middle of the screen) and does not show through it.
+    let tag = name_tag_edge(apps[1], "Ana");
+    let tag_rgb = colour_at(&bea_after, tag);
+    assert!(
+        in_colour(tag_rgb, ana_rgb),
+        "Ana's name tag at {tag}: {tag_rgb:?}"
+    );
+    key(apps, 1, Key::Character("p".into()), KeyCode::KeyP);
+    assert!(
+        step_both(apps, Duration::from_secs(10), |apps| {
+            together(apps[1]).open && ui_nodes_at(apps[1], tag) > 1
+        }),
+        "the Together panel never opened over Ana's name tag"
+    );
+    let [_, bea_panel] = pictures(apps);
+    keep(&bea_panel, "party-bea-together.png");
+    let through = colour_at(&bea_panel, tag);
+    assert!(
+        !in_colour(through, ana_rgb),
+        "Ana's name tag shows through the Together panel at {tag}: {through:?}"
+    );
     println!("two-sided party test took {:?}", started.elapsed());
 }
