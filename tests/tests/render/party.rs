@@ -327,8 +327,8 @@ fn party_members_see_each_others_ring_and_a_shared_products_marker() {
     );
     let (ana_slot, bea_slot) = (my_slot(apps[0]), my_slot(apps[1]));
 
-    // Across an aisle from each other before a display, facing between
-    // the other and the display.
+    // Across an aisle from each other before a display, facing each other,
+    // the display to one side.
     let displays: Vec<ProductDisplay> = {
         let world = apps[0].world_mut();
         world
@@ -446,8 +446,9 @@ fn party_members_see_each_others_ring_and_a_shared_products_marker() {
         "a party line must not reach room chat"
     );
 
-    // Ana shares the display's product: both party chats get a line that
-    // opens its card, then the pictures.
+    // Ana shares the display's product (the card's *Share with party*
+    // action): both party chats get a line that opens its card, then the
+    // pictures.
     apps[0]
         .world_mut()
         .write_message(UiAction::ShareProduct(product.clone()));
