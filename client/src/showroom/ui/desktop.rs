@@ -16,7 +16,10 @@ use crate::showroom::{AppState, ShowroomSystems};
 use bevy::prelude::*;
 use vitrine_shared::protocol::SharedPayment;
 
-const PANEL: Color = Color::srgba(0.06, 0.07, 0.10, 0.82);
+/// Panels, banners and toasts are opaque: the name tags and party markers
+/// floating in the room pass under them (the HUD's `GlobalZIndex`), and
+/// through a see-through panel they read as part of its text.
+const PANEL: Color = Color::srgb(0.06, 0.07, 0.10);
 const ACCENT: Color = Color::srgb(1.0, 0.42, 0.55);
 const GOLD: Color = Color::srgb(1.0, 0.8, 0.35);
 const MUTED: Color = Color::srgb(0.72, 0.75, 0.82);
@@ -401,9 +404,9 @@ fn draw_panel(panel: Panel, view: &ShowroomView, p: &mut ChildSpawnerCommands) {
         Panel::Banner => {
             if let Some(banner) = &view.banner {
                 let colour = match banner.tone {
-                    Tone::Info => Color::srgba(0.15, 0.3, 0.6, 0.9),
-                    Tone::Warning => Color::srgba(0.75, 0.45, 0.05, 0.92),
-                    Tone::Error => Color::srgba(0.7, 0.1, 0.15, 0.92),
+                    Tone::Info => Color::srgb(0.15, 0.3, 0.6),
+                    Tone::Warning => Color::srgb(0.75, 0.45, 0.05),
+                    Tone::Error => Color::srgb(0.7, 0.1, 0.15),
                 };
                 p.spawn((
                     Node {
@@ -956,7 +959,7 @@ fn draw_prompts(t: &TogetherView, p: &mut ChildSpawnerCommands) {
                 border_radius: BorderRadius::all(px(8)),
                 ..default()
             },
-            BackgroundColor(Color::srgba(0.05, 0.35, 0.38, 0.92)),
+            BackgroundColor(Color::srgb(0.05, 0.35, 0.38)),
         ))
         .with_children(|b| f(b));
     };

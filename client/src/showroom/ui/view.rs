@@ -178,6 +178,24 @@ pub fn reaction_label(r: Reaction) -> &'static str {
     }
 }
 
+/// A variant as a shopper reads it: "Speckled Stoneware Mug, Sage", the
+/// product's name alone when it has one variant, and the SKU only for a
+/// variant the catalog does not know (an order placed before a change).
+pub fn variant_name(catalog: &[CatalogProduct], sku: &Sku) -> String {
+    catalog
+        .iter()
+        .find_map(|p| {
+            let variant = p.view.variants.iter().find(|v| &v.sku == sku)?;
+            let options: Vec<&str> = variant.options.values().map(String::as_str).collect();
+            Some(if p.view.variants.len() > 1 && !options.is_empty() {
+                format!("{}, {}", p.view.name, options.join(", "))
+            } else {
+                p.view.name.clone()
+            })
+        })
+        .unwrap_or_else(|| sku.to_string())
+}
+
 pub fn build(input: &ViewInputs) -> ShowroomView {
     let mirror = input.mirror;
     let product = |id: &ProductId| input.catalog.iter().find(|p| &p.view.id == id);
@@ -374,7 +392,10 @@ pub fn build(input: &ViewInputs) -> ShowroomView {
                 let mut lines: Vec<String> = order
                     .lines
                     .iter()
-                    .map(|l| format!("{} x {}  {}", l.quantity, l.sku.as_str(), l.unit_price))
+                    .map(|l| {
+                        let name = variant_name(input.catalog, &l.sku);
+                        format!("{} x {name}  {}", l.quantity, l.unit_price)
+                    })
                     .collect();
                 if order.discount.minor > 0 {
                     lines.push(format!("Discount -{}", order.discount));
@@ -640,6 +661,59 @@ mod tests {
         let c = view(&m, &catalog, &ui, None).confirmation.unwrap();
         assert!(!c.ok);
         assert_eq!(c.lines, vec!["your cart is empty".to_owned()]);
+    }
+
+    #[test]
+    fn the_confirmation_names_each_line_by_product_and_variant_not_sku() {
+        let mut mug = product("stoneware-mug", &[("stoneware-mug-oat", 5)]);
+        mug.view.name = "Speckled Stoneware Mug".into();
+        mug.view.variants = [("stoneware-mug-oat", "Oat"), ("stoneware-mug-sage", "Sage")]
+            .map(|(sku, glaze)| VariantView {
+                sku: Sku::new(sku).unwrap(),
+                options: [("glaze".to_owned(), glaze.to_owned())].into(),
+                price: eur(1600).into(),
+                stock: 5,
+            })
+            .into();
+        // One variant: the product's name says it all.
+        let candle = product("candle", &[("candle-std", 5)]);
+        let catalog = [mug, candle];
+        let mut m = mirror();
+        let line = |sku: &str, quantity| OrderLineNet {
+            sku: Sku::new(sku).unwrap(),
+            quantity,
+            unit_price: eur(1600),
+        };
+        m.checkouts.insert(
+            3,
+            Ok(OrderNet {
+                id: OrderId(5),
+                status: OrderStatus::Paid,
+                total: eur(8000),
+                discount: eur(0),
+                coupon: None,
+                lines: vec![
+                    line("stoneware-mug-sage", 2),
+                    line("candle-std", 1),
+                    line("gone-from-the-catalog", 2),
+                ],
+            }),
+        );
+        let ui = LocalUi {
+            checkout: Some(3),
+            ..Default::default()
+        };
+        let c = view(&m, &catalog, &ui, None).confirmation.unwrap();
+        assert_eq!(
+            c.lines,
+            [
+                "2 x Speckled Stoneware Mug, Sage  16.00 EUR",
+                "1 x The candle  16.00 EUR",
+                // A variant the catalog no longer has keeps its SKU.
+                "2 x gone-from-the-catalog  16.00 EUR",
+                "Total 80.00 EUR (paid)",
+            ]
+        );
     }
 
     #[test]
