@@ -152,6 +152,55 @@ struct Walk {
     last: std::time::Instant,
 }
 
+/// The text of a panel of `kind` while it shows.
+fn panel_text(app: &mut App, kind: PanelKind) -> Option<String> {
+    let world = app.world_mut();
+    let text = world
+        .query::<(&WorldPanel, &Visibility)>()
+        .iter(world)
+        .find(|(p, v)| p.kind == kind && **v != Visibility::Hidden)
+        .map(|(p, _)| p.text())?;
+    world.get::<Text>(text).map(|t| t.0.clone())
+}
+
+/// Waits for a button on a panel of `kind` whose action matches, then
+/// aims the right hand's ray at it and pulls the trigger.
+fn click_panel_button(
+    app: &mut App,
+    friend: &mut NetClient,
+    kind: PanelKind,
+    wanted: impl Fn(&UiAction) -> bool,
+) {
+    let at = |app: &mut App| {
+        let world = app.world_mut();
+        world
+            .query::<(&WorldPanel, &GlobalTransform, &Visibility)>()
+            .iter(world)
+            .filter(|(p, _, v)| p.kind == kind && **v != Visibility::Hidden)
+            .find_map(|(p, at, _)| {
+                let (rect, _) = p.buttons.iter().find(|(_, a)| wanted(a))?;
+                let c = rect.center() / p.px.as_vec2();
+                let local = Vec3::new((c.x - 0.5) * p.size.x, (0.5 - c.y) * p.size.y, 0.0);
+                Some(at.transform_point(local))
+            })
+    };
+    assert!(
+        step(
+            app,
+            &mut [&mut *friend],
+            Duration::from_secs(20),
+            |app, _| { at(app).is_some() }
+        ),
+        "no such button on the {kind:?} panel"
+    );
+    let point = at(app).unwrap();
+    aim_right_at(app, point, 0.0);
+    frames(app, &mut [&mut *friend], 1);
+    aim_right_at(app, point, 1.0);
+    frames(app, &mut [&mut *friend], 1);
+    aim_right_at(app, point, 0.0);
+}
+
 #[test]
 fn a_headset_shopper_grabs_turns_drops_passes_teleports_turns_and_clicks_panels() {
     let _one = one_renderer();
@@ -581,6 +630,35 @@ fn a_headset_shopper_grabs_turns_drops_passes_teleports_turns_and_clicks_panels(
             }
         ),
         "the wrist panel never showed the cart"
+    );
+
+    // The wrist's "Together" opens a panel before the eyes with your friend
+    // code (fetched from the server); its "Close" closes it: both by ray.
+    click_panel_button(&mut app, &mut friend, PanelKind::Wrist, |a| {
+        *a == UiAction::ToggleTogether
+    });
+    assert!(
+        step(
+            &mut app,
+            &mut [&mut friend],
+            Duration::from_secs(20),
+            |app, _| panel_text(app, PanelKind::Together)
+                .is_some_and(|t| t.contains("Your code: ") && t.contains("No party yet."))
+        ),
+        "the Together panel never showed the friend code: {:?}",
+        panel_text(&mut app, PanelKind::Together)
+    );
+    click_panel_button(&mut app, &mut friend, PanelKind::Together, |a| {
+        *a == UiAction::ToggleTogether
+    });
+    assert!(
+        step(
+            &mut app,
+            &mut [&mut friend],
+            Duration::from_secs(10),
+            |app, _| panel_text(app, PanelKind::Together).is_none()
+        ),
+        "the Together panel's Close never closed it"
     );
 
     // Seated: a head at 1.15 m sees the room from standing height.
