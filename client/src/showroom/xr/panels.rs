@@ -62,8 +62,11 @@ pub enum PanelKind {
     SharedCart,
 }
 
-/// Friends a panel lists (online first); the rest are counted.
+/// Friends, friend requests and shared-cart lines a panel lists (friends
+/// online first); the rest are counted, so the buttons stay on the quad.
 pub const XR_FRIENDS: usize = 6;
+pub const XR_REQUESTS: usize = 3;
+pub const XR_SHARED_LINES: usize = 5;
 
 /// A panel that floats before the shopper where they looked when it
 /// opened, and stays there (in the tracking space) until it closes.
@@ -145,8 +148,8 @@ fn spawn_panels(
         (PanelKind::Card, Vec2::new(0.36, 0.26)),
         (PanelKind::Wrist, Vec2::new(0.22, 0.2)),
         (PanelKind::Sale, Vec2::new(1.4, 0.35)),
-        (PanelKind::Together, Vec2::new(0.5, 0.56)),
-        (PanelKind::SharedCart, Vec2::new(0.46, 0.42)),
+        (PanelKind::Together, Vec2::new(0.55, 0.75)),
+        (PanelKind::SharedCart, Vec2::new(0.5, 0.6)),
     ] {
         let density = if kind == PanelKind::Sale {
             STAGE_PX_PER_M
@@ -177,7 +180,7 @@ fn spawn_panels(
                 Text::default(),
                 TextFont::from_font_size(match kind {
                     PanelKind::Sale => 22.0,
-                    PanelKind::Together | PanelKind::SharedCart => 17.0,
+                    PanelKind::Together | PanelKind::SharedCart => 16.0,
                     _ => 20.0,
                 }),
                 TextColor(Color::WHITE),
@@ -398,9 +401,12 @@ pub fn panel_content(
             }
             if !t.requests.is_empty() {
                 text += "Friend requests:\n";
-                for req in &t.requests {
+                for req in t.requests.iter().take(XR_REQUESTS) {
                     text += &format!("  {}\n", req.name);
                     buttons.extend(req.buttons().into_iter().map(|b| about(b, &req.name)));
+                }
+                if t.requests.len() > XR_REQUESTS {
+                    text += &format!("  and {} more\n", t.requests.len() - XR_REQUESTS);
                 }
             }
             text += if t.friends.is_empty() {
@@ -426,13 +432,19 @@ pub fn panel_content(
                 text += "Empty: \"Add to shared\" on a product's card.\n";
             }
             // Numbered: each line's buttons carry its number.
-            for (i, line) in shared.lines.iter().enumerate() {
+            for (i, line) in shared.lines.iter().enumerate().take(XR_SHARED_LINES) {
                 let n = format!("#{}", i + 1);
                 text += &format!(
                     "{n} {} x {}  {}\n    {}\n",
                     line.quantity, line.name, line.line_total, line.who
                 );
                 buttons.extend(line.buttons().into_iter().map(|b| about(b, &n)));
+            }
+            if shared.lines.len() > XR_SHARED_LINES {
+                text += &format!(
+                    "and {} more lines (the desktop lists them all)\n",
+                    shared.lines.len() - XR_SHARED_LINES
+                );
             }
             for payer in &shared.by_payer {
                 text += &format!("{payer}\n");
@@ -591,8 +603,8 @@ fn place_panels(
     }
 }
 
-/// Where a floating panel opens, in the tracking space: half a metre
-/// before the head and a little to one side (`side` -1 left, 1 right),
+/// Where a floating panel opens, in the tracking space: 0.8 m before
+/// the head and a little to one side (`side` -1 left, 1 right),
 /// below the eyes, facing them.
 pub fn floating_spot(head: Option<super::input::TrackedPose>, side: f32) -> Transform {
     let (eyes, rotation) = head.map_or((Vec3::new(0.0, 1.6, 0.0), Quat::IDENTITY), |h| {
@@ -602,7 +614,7 @@ pub fn floating_spot(head: Option<super::input::TrackedPose>, side: f32) -> Tran
         .with_y(0.0)
         .normalize_or(Vec3::NEG_Z);
     let right = forward.cross(Vec3::Y).normalize_or(Vec3::X);
-    let at = eyes + forward * 0.55 + right * (0.3 * side) - Vec3::Y * 0.15;
+    let at = eyes + forward * 0.8 + right * (0.32 * side) - Vec3::Y * 0.2;
     Transform::from_translation(at).looking_to(-(eyes - at).normalize_or(Vec3::Z), Vec3::Y)
 }
 
@@ -1108,5 +1120,37 @@ mod tests {
             let to_eyes = (head.position - t.translation).normalize();
             assert!((t.rotation * Vec3::Z).dot(to_eyes) > 0.99, "{t:?}");
         }
+    }
+
+    #[test]
+    fn long_lists_are_cut_so_the_buttons_stay_on_the_panel() {
+        use vitrine_shared::AccountId;
+        use vitrine_shared::protocol::{FriendNet, PresenceNet};
+        let mut m = together_room();
+        for id in 20..30u64 {
+            m.friends.insert(
+                AccountId(id),
+                FriendNet {
+                    account: AccountId(id),
+                    name: vitrine_shared::DisplayName::new(format!("F{id}")).unwrap(),
+                    presence: Some(PresenceNet {
+                        room: vitrine_shared::RoomId::new("annex").unwrap(),
+                        room_name: "Annex".into(),
+                        show: None,
+                    }),
+                },
+            );
+        }
+        let mut ui = crate::showroom::ui::view::LocalUi::default();
+        ui.together.open = true;
+        let view = view_of(&m, &ui);
+        assert_eq!(view.together.friends.len(), 12);
+        let (text, buttons) = panel_content(PanelKind::Together, &view).unwrap();
+        assert!(text.contains("and 6 more"), "{text}");
+        let joins = buttons
+            .iter()
+            .filter(|(_, a)| matches!(a, UiAction::JoinFriend(_)))
+            .count();
+        assert_eq!(joins, XR_FRIENDS);
     }
 }
