@@ -121,6 +121,8 @@ pub struct FollowPrompt {
     pub room: RoomId,
     /// "Ana moved to Studio B: press J to follow".
     pub text: String,
+    /// "Ana moved to Studio B", without the key (XR has a button).
+    pub moved: String,
     /// The room had no seat for you when they arrived.
     pub may_be_full: bool,
 }
@@ -418,12 +420,11 @@ pub fn build(
                 .and_then(|p| p.members.iter().find(|x| x.account == f.leader))
                 .map(|x| x.name.as_str().to_owned())
                 .unwrap_or_else(|| "Your leader".to_owned());
+            let moved = format!("{leader} moved to {}", f.room_name);
             FollowPrompt {
                 room: f.room.clone(),
-                text: format!(
-                    "{leader} moved to {}: press {FOLLOW_KEY} to follow",
-                    f.room_name
-                ),
+                text: format!("{moved}: press {FOLLOW_KEY} to follow"),
+                moved,
                 may_be_full: !f.seat_for_you,
             }
         });
@@ -856,6 +857,8 @@ mod tests {
         let p = v.party.unwrap();
         assert_eq!(p.members[0].label(), "Me (you), leader");
         assert_eq!(p.members[1].label(), "Bea");
+        // XR says it without the key: it has a button.
+        assert_eq!(v.follow.as_ref().unwrap().moved, "Bea moved to Studio B");
         assert_eq!(
             p.buttons(),
             [ViewButton::new("Leave the party", UiAction::LeaveParty)]

@@ -354,7 +354,7 @@ pub fn panel_content(
                 buttons.extend(invite.buttons().into_iter().map(plain));
             }
             if let Some(follow) = &t.follow {
-                text += &format!("{}\n", follow.text);
+                text += &format!("{}\n", follow.moved);
                 buttons.extend(follow.buttons().into_iter().map(plain));
             }
             if let Some(member) = &t.invitable {
@@ -393,7 +393,7 @@ pub fn panel_content(
                 buttons.extend(invite.buttons().into_iter().map(plain));
             }
             if let Some(follow) = &t.follow {
-                text += &format!("{}\n", follow.text);
+                text += &format!("{}\n", follow.moved);
                 buttons.extend(follow.buttons().into_iter().map(plain));
             }
             if let Some(member) = &t.invitable {
@@ -939,6 +939,7 @@ mod tests {
         ] {
             assert!(text.contains(line), "{line:?} in {text}");
         }
+        assert!(!text.contains("press J"), "no keys in a headset: {text}");
         let clicked = rays_on_buttons(PanelKind::Together, &view);
         let labels: Vec<&str> = clicked.iter().map(|(l, _)| l.as_str()).collect();
         assert_eq!(
