@@ -2,7 +2,8 @@
 //! invite, `J` follow, `I` invite who you look at, `H` share the card's
 //! product), who is in the middle of the view, and the together
 //! [`UiAction`]s turned into party commands (room commands), friend calls
-//! (HTTP, on a worker thread) and room moves ([`SessionRequest`]).
+//! (HTTP, on a worker thread: answering requests, your friend code, adding
+//! a friend by a typed code) and room moves ([`SessionRequest`]).
 
 use super::together::{AddFriendAnswer, FriendRequestView, TogetherView, add_friend_answer};
 use super::{CurrentView, UiAction, UiState};
@@ -236,6 +237,7 @@ fn fetch_code_and_requests(session: &Session, calls: &FriendCalls, ui: &UiState)
                 Err(e) => FriendAnswer::Failed(format!("Your friend code: {e}")),
             });
         }
+        // Failing, the room's own news of requests still lists new ones.
         if let Ok(requests) = api.friend_requests(&signed_in) {
             let _ = tx.send(FriendAnswer::Waiting(requests.incoming));
         }
