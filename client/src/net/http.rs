@@ -317,6 +317,48 @@ impl ApiClient {
         .and_then(Self::ok_or_refused)
     }
 
+    /// Your friend code and the link that carries it.
+    pub fn friend_code(
+        &self,
+        session: &SignedIn,
+    ) -> Result<vitrine_shared::friends::FriendCodeView, ApiError> {
+        Self::read(
+            self.agent
+                .get(format!("{}/api/v1/friends/code", self.base))
+                .header("Authorization", format!("Bearer {}", session.token))
+                .call(),
+        )
+    }
+
+    /// Asks the owner of a friend code (or link) to be friends; refused by
+    /// name (unknown code, your own, already friends, limits).
+    pub fn send_friend_request(
+        &self,
+        session: &SignedIn,
+        code: &str,
+    ) -> Result<vitrine_shared::friends::FriendRequestSent, ApiError> {
+        let body = vitrine_shared::friends::SendFriendRequest {
+            code: code.to_owned(),
+        };
+        Self::read(
+            self.authorized("/api/v1/friends/requests", session)
+                .send_json(&body),
+        )
+    }
+
+    /// Friend requests waiting: to you (`incoming`) and from you.
+    pub fn friend_requests(
+        &self,
+        session: &SignedIn,
+    ) -> Result<vitrine_shared::friends::FriendRequests, ApiError> {
+        Self::read(
+            self.agent
+                .get(format!("{}/api/v1/friends/requests", self.base))
+                .header("Authorization", format!("Bearer {}", session.token))
+                .call(),
+        )
+    }
+
     /// A success whose body is not needed (or is empty: 204), or the refusal.
     fn ok_or_refused(response: ureq::http::Response<ureq::Body>) -> Result<(), ApiError> {
         if response.status().is_success() {

@@ -708,3 +708,64 @@ fn friend_requests_are_rate_limited_per_account() {
     // Another account has its own allowance.
     assert_eq!(ask(&http, &cy, &code).0, 200);
 }
+
+/// The showroom's own calls (`ApiClient`): your code, a typed code or link
+/// sent, the requests waiting; each refusal comes back typed, with the
+/// words the showroom shows ("Not added: ...").
+#[test]
+fn the_showrooms_client_shows_a_code_adds_by_typed_code_and_hears_each_refusal() {
+    use vitrine_client::net::ApiError;
+    let server = TestServer::start();
+    let api = server.api();
+    let ada = api.sign_in("Ada").unwrap();
+    let bob = api.sign_in("Bob").unwrap();
+    let code = api.friend_code(&ada).unwrap();
+    assert_eq!(code.link, format!("vitrine://friend/{}", code.code));
+
+    // Typed in lower case without the dash: still Ada's code.
+    let typed = code.code.replace('-', "").to_lowercase();
+    let sent = api.send_friend_request(&bob, &typed).unwrap();
+    assert_eq!(
+        (sent.account, sent.name.as_str(), sent.status.as_str()),
+        (ada.account_id, "Ada", "pending")
+    );
+    // Waiting for Ada from before she enters a room: the panel lists it.
+    let waiting = api.friend_requests(&ada).unwrap();
+    let incoming: Vec<(u64, &str)> = waiting
+        .incoming
+        .iter()
+        .map(|r| (r.account, r.name.as_str()))
+        .collect();
+    assert_eq!(incoming, [(bob.account_id, "Bob")]);
+
+    let refusal = |result: Result<_, ApiError>| match result {
+        Err(ApiError::Refused { code, message, .. }) => (code, message),
+        other => panic!("not refused: {other:?}"),
+    };
+    let own = api.friend_code(&bob).unwrap();
+    assert_eq!(
+        refusal(api.send_friend_request(&bob, &own.link)).0,
+        "friend_self"
+    );
+    assert_eq!(
+        refusal(api.send_friend_request(&bob, &code.link)).0,
+        "request_pending"
+    );
+    // A well-formed code nobody has: Ada's is replaced.
+    let old = code.link.clone();
+    let path = "/api/v1/friends/code/rotate";
+    let (status, _) = Http::new(&server).call("POST", path, Some(&ada.token), None, None);
+    assert_eq!(status, 200);
+    let (unknown, words) = refusal(api.send_friend_request(&bob, &old));
+    assert_eq!(unknown, "friend_code_unknown");
+    assert!(words.contains("no account has this friend code"), "{words}");
+
+    api.accept_friend_request(&ada, AccountId(bob.account_id))
+        .unwrap();
+    let again = api.friend_code(&ada).unwrap();
+    assert_ne!(again.code, code.code, "the rotated code");
+    let (already, words) = refusal(api.send_friend_request(&bob, &again.code));
+    assert_eq!(already, "already_friends");
+    assert_eq!(words, "you are already friends");
+    assert!(api.friend_requests(&ada).unwrap().incoming.is_empty());
+}

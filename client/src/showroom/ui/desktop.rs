@@ -4,17 +4,13 @@
 
 use super::shared_cart::SharedCartView;
 use super::team_deals::TeamDealView;
-use super::together::{
-    ACCEPT_KEY, DECLINE_KEY, FOLLOW_KEY, INVITE_KEY, PARTY_CHAT_PREFIX, SHARE_KEY, TOGETHER_KEY,
-    TogetherView,
-};
-use super::view::{SaleState, ShowroomView, Tone};
+use super::together::{INVITE_KEY, PARTY_CHAT_PREFIX, SHARE_KEY, TOGETHER_KEY, TogetherView};
+use super::view::{SaleState, ShowroomView, Tone, ViewButton};
 use super::{CurrentView, UiAction};
 use crate::showroom::focus::UiFocus;
 use crate::showroom::party_marks::party_colour;
 use crate::showroom::{AppState, ShowroomSystems};
 use bevy::prelude::*;
-use vitrine_shared::protocol::SharedPayment;
 
 /// Panels, banners and toasts are opaque: the name tags and party markers
 /// floating in the room pass under them (the HUD's `GlobalZIndex`), and
@@ -296,6 +292,7 @@ fn draw(
                 let (a, b) = (&o.together, &view.together);
                 (a.open, &a.friends, &a.requests, &a.party, &a.invitable)
                     != (b.open, &b.friends, &b.requests, &b.party, &b.invitable)
+                    || (&a.code, &a.code_draft, &a.added) != (&b.code, &b.code_draft, &b.added)
             }),
             Panel::Prompts => old.is_none_or(|o| {
                 (&o.together.invite, &o.together.follow)
@@ -350,6 +347,11 @@ fn button(p: &mut ChildSpawnerCommands, label: impl Into<String>, action: UiActi
         BackgroundColor(BUTTON),
     ))
     .with_children(|b| text(b, label, 15.0, Color::WHITE));
+}
+
+/// A button the view-model offers, with its key.
+fn view_button(p: &mut ChildSpawnerCommands, b: &ViewButton) {
+    button(p, b.keyed_label(), b.action.clone());
 }
 
 fn row(p: &mut ChildSpawnerCommands, f: impl FnOnce(&mut ChildSpawnerCommands)) {
@@ -755,25 +757,8 @@ fn draw_shared_cart(shared: &SharedCartView, b: &mut ChildSpawnerCommands) {
                 Color::WHITE,
             );
             text(r, line.line_total.clone(), 14.0, ACCENT);
-            let q = line.quantity.clamp(0, u16::MAX as i64) as u16;
-            button(
-                r,
-                "-",
-                UiAction::SetSharedQuantity {
-                    line: line.line,
-                    quantity: q.saturating_sub(1),
-                },
-            );
-            button(
-                r,
-                "+",
-                UiAction::SetSharedQuantity {
-                    line: line.line,
-                    quantity: q.saturating_add(1),
-                },
-            );
-            if !line.mine {
-                button(r, "mine", UiAction::MarkSharedMine(line.line));
+            for b in line.buttons() {
+                view_button(r, &b);
             }
         });
         text(
@@ -795,19 +780,8 @@ fn draw_shared_cart(shared: &SharedCartView, b: &mut ChildSpawnerCommands) {
         text(b, format!("Shared total {total}"), 16.0, Color::WHITE);
     }
     row(b, |r| {
-        if shared.can_pay_mine {
-            button(
-                r,
-                "Pay for mine",
-                UiAction::PaySharedCart(SharedPayment::Mine),
-            );
-        }
-        if shared.can_pay_all {
-            button(
-                r,
-                "Pay for everyone",
-                UiAction::PaySharedCart(SharedPayment::Everyone),
-            );
+        for b in shared.checkouts() {
+            view_button(r, &b);
         }
     });
 }
@@ -880,14 +854,7 @@ fn draw_together(t: &TogetherView, p: &mut ChildSpawnerCommands) {
                             },
                             BackgroundColor(party_colour(m.colour)),
                         ));
-                        let mut name = m.name.clone();
-                        if m.you {
-                            name.push_str(" (you)");
-                        }
-                        if m.leader {
-                            name.push_str(", leader");
-                        }
-                        text(r, name, 14.0, Color::WHITE);
+                        text(r, m.label(), 14.0, Color::WHITE);
                         text(r, format!("- {}", m.place), 12.0, MUTED);
                     });
                 }
@@ -899,16 +866,14 @@ fn draw_together(t: &TogetherView, p: &mut ChildSpawnerCommands) {
                         MUTED,
                     );
                 }
-                button(b, "Leave the party", UiAction::LeaveParty);
+                for button in party.buttons() {
+                    view_button(b, &button);
+                }
             }
             None => text(b, "No party yet.", 13.0, MUTED),
         }
         if let Some(member) = &t.invitable {
-            button(
-                b,
-                format!("Invite {} ({INVITE_KEY})", member.name),
-                UiAction::InviteToParty(member.account),
-            );
+            view_button(b, &member.button());
         } else {
             text(
                 b,
@@ -922,8 +887,9 @@ fn draw_together(t: &TogetherView, p: &mut ChildSpawnerCommands) {
             for req in &t.requests {
                 row(b, |r| {
                     text(r, req.name.clone(), 14.0, Color::WHITE);
-                    button(r, "Accept", UiAction::AcceptFriend(req.account));
-                    button(r, "Decline", UiAction::DeclineFriend(req.account));
+                    for button in req.buttons() {
+                        view_button(r, &button);
+                    }
                 });
             }
         }
@@ -940,10 +906,30 @@ fn draw_together(t: &TogetherView, p: &mut ChildSpawnerCommands) {
                     if f.online { Color::WHITE } else { MUTED },
                 );
                 text(r, f.presence.clone(), 12.0, MUTED);
-                if f.can_join {
-                    button(r, "Join", UiAction::JoinFriend(f.account));
+                for button in f.buttons() {
+                    view_button(r, &button);
                 }
             });
+        }
+        // Your code to give, and a friend's code to type.
+        if let Some(code) = &t.code {
+            text(b, code.clone(), 15.0, GOLD);
+        }
+        if let Some(link) = &t.link {
+            text(b, link.clone(), 12.0, MUTED);
+        }
+        if let Some(draft) = &t.code_draft {
+            text(b, format!("Friend's code > {draft}_"), 15.0, GOLD);
+            text(b, "Enter adds them, Esc closes", 12.0, MUTED);
+        }
+        row(b, |r| view_button(r, &t.add_friend_button()));
+        if let Some(added) = &t.added {
+            text(
+                b,
+                added.text.clone(),
+                13.0,
+                if added.ok { PARTY } else { ACCENT },
+            );
         }
     });
 }
@@ -967,16 +953,9 @@ fn draw_prompts(t: &TogetherView, p: &mut ChildSpawnerCommands) {
         toast(p, &|b| {
             text(b, invite.text.clone(), 17.0, Color::WHITE);
             row(b, |r| {
-                button(
-                    r,
-                    format!("Join ({ACCEPT_KEY})"),
-                    UiAction::AcceptPartyInvite(invite.party),
-                );
-                button(
-                    r,
-                    format!("No thanks ({DECLINE_KEY})"),
-                    UiAction::DeclinePartyInvite(invite.party),
-                );
+                for button in invite.buttons() {
+                    view_button(r, &button);
+                }
             });
         });
     }
@@ -987,12 +966,9 @@ fn draw_prompts(t: &TogetherView, p: &mut ChildSpawnerCommands) {
                 text(b, "It may be full.", 13.0, GOLD);
             }
             row(b, |r| {
-                button(
-                    r,
-                    format!("Follow ({FOLLOW_KEY})"),
-                    UiAction::FollowLeader(follow.room.clone()),
-                );
-                button(r, "Stay (Esc)", UiAction::DismissFollow);
+                for button in follow.buttons() {
+                    view_button(r, &button);
+                }
             });
         });
     }

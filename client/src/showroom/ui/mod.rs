@@ -129,6 +129,10 @@ pub enum UiAction {
         deal: DealId,
         team: TeamId,
     },
+    /// Opens the box to type a friend's code or link (desktop).
+    OpenFriendCode,
+    /// Adds a friend by their code or link, as typed.
+    AddFriendByCode(String),
 }
 
 #[derive(Resource, Default)]
@@ -202,138 +206,145 @@ fn shop_actions(
     mut ui: ResMut<UiState>,
 ) {
     for action in actions.read() {
-        let command = match action {
-            UiAction::SelectVariant { product, index } => {
-                ui.local.variant.insert(product.clone(), *index);
-                None
-            }
-            UiAction::AddToCart { sku } => Some(RoomCommand::AddToCart {
-                sku: sku.clone(),
-                quantity: 1,
-            }),
-            UiAction::SetQuantity { sku, quantity } => Some(RoomCommand::SetCartQuantity {
-                sku: sku.clone(),
-                quantity: *quantity,
-            }),
-            UiAction::BuyNow { sku } => {
-                let request_id = ui.request_id();
-                ui.local.checkout = Some(request_id);
-                Some(checkout(
-                    request_id,
-                    Purchase::BuyNow {
-                        sku: sku.clone(),
-                        quantity: 1,
-                    },
-                ))
-            }
-            UiAction::Checkout => {
-                let request_id = ui.request_id();
-                ui.local.checkout = Some(request_id);
-                ui.local.cart_open = false;
-                Some(checkout(request_id, Purchase::Cart))
-            }
-            UiAction::AddToSharedCart { sku } => {
-                Some(RoomCommand::SharedCart(SharedCartCommand::Add {
-                    sku: sku.clone(),
-                    quantity: 1,
-                }))
-            }
-            UiAction::SetSharedQuantity { line, quantity } => {
-                Some(RoomCommand::SharedCart(SharedCartCommand::SetQuantity {
-                    line: *line,
-                    quantity: *quantity,
-                }))
-            }
-            UiAction::MarkSharedMine(line) => {
-                Some(RoomCommand::SharedCart(SharedCartCommand::MarkMine {
-                    line: *line,
-                }))
-            }
-            UiAction::PaySharedCart(pays_for) => {
-                let request_id = ui.request_id();
-                // The total shown is what the server checks the cart
-                // against: a change since refuses it (`CartChanged`).
-                match session
-                    .mirror()
-                    .and_then(|m| m.shared_checkout(request_id, *pays_for, saved_card()))
-                {
-                    Some(checkout) => {
-                        ui.local.checkout = Some(request_id);
-                        ui.local.cart_open = false;
-                        Some(RoomCommand::SharedCart(SharedCartCommand::Checkout(
-                            checkout,
-                        )))
-                    }
-                    None => {
-                        ui.notice("Nothing in the shared cart for you to pay");
-                        None
-                    }
-                }
-            }
-            UiAction::StartTeam(deal) => {
-                let request_id = ui.request_id();
-                ui.local.team_requests.insert(*deal, request_id);
-                Some(RoomCommand::StartTeam {
-                    deal: *deal,
-                    request_id,
-                    payment: saved_card(),
-                })
-            }
-            UiAction::JoinTeam { deal, team } => {
-                let request_id = ui.request_id();
-                ui.local.team_requests.insert(*deal, request_id);
-                Some(RoomCommand::JoinTeam {
-                    team: *team,
-                    request_id,
-                    payment: saved_card(),
-                })
-            }
-            UiAction::ClaimFlashSale(sale_id) => Some(RoomCommand::ClaimFlashSale {
-                sale_id: *sale_id,
-                quantity: 1,
-            }),
-            UiAction::React(reaction) => Some(RoomCommand::React(*reaction)),
-            UiAction::ToggleCart => {
-                ui.local.cart_open = !ui.local.cart_open;
-                None
-            }
-            UiAction::DismissConfirmation => {
-                ui.local.checkout = None;
-                None
-            }
-            UiAction::OpenChat => {
-                ui.local.chat_draft.get_or_insert_with(String::new);
-                None
-            }
-            UiAction::SendChat => {
-                let text = ui.local.chat_draft.take().unwrap_or_default();
-                // "/p hello" goes to party chat.
-                let (party, text) = match text.strip_prefix(together::PARTY_CHAT_PREFIX) {
-                    Some(rest) => (true, rest.to_owned()),
-                    None => (false, text),
-                };
-                if text.trim().is_empty() {
-                    None
-                } else {
-                    match ChatText::new(text) {
-                        Ok(text) if party => Some(RoomCommand::Party(PartyCommand::Chat(text))),
-                        Ok(text) => Some(RoomCommand::Chat(text)),
-                        Err(e) => {
-                            ui.notice(e.to_string());
-                            None
-                        }
-                    }
-                }
-            }
-            _ => None,
-        };
-        if let Some(command) = command {
+        if let Some(command) = shop_command(action, &mut ui, session.mirror()) {
             if session.can_send() {
                 send.write(SendCommand(command));
             } else {
                 ui.notice("Not connected: try again in a moment");
             }
         }
+    }
+}
+
+/// The room command a shop or chat action sends, if any, after what it
+/// changes in the UI's own state: the same for a click, a key or an XR
+/// ray.
+pub(crate) fn shop_command(
+    action: &UiAction,
+    ui: &mut UiState,
+    mirror: Option<&crate::net::RoomMirror>,
+) -> Option<RoomCommand> {
+    match action {
+        UiAction::SelectVariant { product, index } => {
+            ui.local.variant.insert(product.clone(), *index);
+            None
+        }
+        UiAction::AddToCart { sku } => Some(RoomCommand::AddToCart {
+            sku: sku.clone(),
+            quantity: 1,
+        }),
+        UiAction::SetQuantity { sku, quantity } => Some(RoomCommand::SetCartQuantity {
+            sku: sku.clone(),
+            quantity: *quantity,
+        }),
+        UiAction::BuyNow { sku } => {
+            let request_id = ui.request_id();
+            ui.local.checkout = Some(request_id);
+            Some(checkout(
+                request_id,
+                Purchase::BuyNow {
+                    sku: sku.clone(),
+                    quantity: 1,
+                },
+            ))
+        }
+        UiAction::Checkout => {
+            let request_id = ui.request_id();
+            ui.local.checkout = Some(request_id);
+            ui.local.cart_open = false;
+            Some(checkout(request_id, Purchase::Cart))
+        }
+        UiAction::AddToSharedCart { sku } => {
+            Some(RoomCommand::SharedCart(SharedCartCommand::Add {
+                sku: sku.clone(),
+                quantity: 1,
+            }))
+        }
+        UiAction::SetSharedQuantity { line, quantity } => {
+            Some(RoomCommand::SharedCart(SharedCartCommand::SetQuantity {
+                line: *line,
+                quantity: *quantity,
+            }))
+        }
+        UiAction::MarkSharedMine(line) => {
+            Some(RoomCommand::SharedCart(SharedCartCommand::MarkMine {
+                line: *line,
+            }))
+        }
+        UiAction::PaySharedCart(pays_for) => {
+            let request_id = ui.request_id();
+            // The total shown is what the server checks the cart
+            // against: a change since refuses it (`CartChanged`).
+            match mirror.and_then(|m| m.shared_checkout(request_id, *pays_for, saved_card())) {
+                Some(checkout) => {
+                    ui.local.checkout = Some(request_id);
+                    ui.local.cart_open = false;
+                    Some(RoomCommand::SharedCart(SharedCartCommand::Checkout(
+                        checkout,
+                    )))
+                }
+                None => {
+                    ui.notice("Nothing in the shared cart for you to pay");
+                    None
+                }
+            }
+        }
+        UiAction::StartTeam(deal) => {
+            let request_id = ui.request_id();
+            ui.local.team_requests.insert(*deal, request_id);
+            Some(RoomCommand::StartTeam {
+                deal: *deal,
+                request_id,
+                payment: saved_card(),
+            })
+        }
+        UiAction::JoinTeam { deal, team } => {
+            let request_id = ui.request_id();
+            ui.local.team_requests.insert(*deal, request_id);
+            Some(RoomCommand::JoinTeam {
+                team: *team,
+                request_id,
+                payment: saved_card(),
+            })
+        }
+        UiAction::ClaimFlashSale(sale_id) => Some(RoomCommand::ClaimFlashSale {
+            sale_id: *sale_id,
+            quantity: 1,
+        }),
+        UiAction::React(reaction) => Some(RoomCommand::React(*reaction)),
+        UiAction::ToggleCart => {
+            ui.local.cart_open = !ui.local.cart_open;
+            None
+        }
+        UiAction::DismissConfirmation => {
+            ui.local.checkout = None;
+            None
+        }
+        UiAction::OpenChat => {
+            ui.local.chat_draft.get_or_insert_with(String::new);
+            None
+        }
+        UiAction::SendChat => {
+            let text = ui.local.chat_draft.take().unwrap_or_default();
+            // "/p hello" goes to party chat.
+            let (party, text) = match text.strip_prefix(together::PARTY_CHAT_PREFIX) {
+                Some(rest) => (true, rest.to_owned()),
+                None => (false, text),
+            };
+            if text.trim().is_empty() {
+                None
+            } else {
+                match ChatText::new(text) {
+                    Ok(text) if party => Some(RoomCommand::Party(PartyCommand::Chat(text))),
+                    Ok(text) => Some(RoomCommand::Chat(text)),
+                    Err(e) => {
+                        ui.notice(e.to_string());
+                        None
+                    }
+                }
+            }
+        }
+        _ => None,
     }
 }
 
@@ -393,7 +404,7 @@ fn hear_shop(
 }
 
 /// Enter opens the chat box; typed text goes into it; Enter sends, Esc
-/// closes.
+/// closes. While the friend-code box is open, it takes the keys instead.
 pub fn chat_keys(
     mut keyboard: MessageReader<KeyboardInput>,
     mut ui: ResMut<UiState>,
@@ -402,6 +413,22 @@ pub fn chat_keys(
 ) {
     for key in keyboard.read() {
         if key.state != ButtonState::Pressed {
+            continue;
+        }
+        if let Some(draft) = &mut ui.local.together.code_draft {
+            match &key.logical_key {
+                Key::Enter => {
+                    actions.write(UiAction::AddFriendByCode(draft.clone()));
+                }
+                Key::Escape => ui.local.together.code_draft = None,
+                Key::Backspace => {
+                    draft.pop();
+                }
+                Key::Character(c) if draft.len() + c.len() <= together_actions::MAX_CODE_TYPED => {
+                    draft.push_str(c);
+                }
+                _ => {}
+            }
             continue;
         }
         match (&mut ui.local.chat_draft, &key.logical_key) {
@@ -422,7 +449,7 @@ pub fn chat_keys(
             _ => {}
         }
     }
-    focus.typing = ui.local.chat_draft.is_some();
+    focus.typing = ui.local.chat_draft.is_some() || ui.local.together.code_draft.is_some();
 }
 
 /// 1–5 react, C opens the cart, Esc closes what is open.

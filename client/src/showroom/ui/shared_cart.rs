@@ -3,9 +3,11 @@
 //! make sense. Built by [`build`] from the room mirror's `shared_cart`;
 //! `view::build` puts it in [`CartView::shared`](super::view::CartView).
 
+use super::UiAction;
+use super::view::ViewButton;
 use crate::net::RoomMirror;
 use vitrine_shared::AccountId;
-use vitrine_shared::protocol::{SharedCartLineNet, SharedLineId};
+use vitrine_shared::protocol::{SharedCartLineNet, SharedLineId, SharedPayment};
 
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct SharedCartView {
@@ -32,6 +34,53 @@ pub struct SharedLineView {
     pub mine: bool,
     /// Seconds the units stay reserved.
     pub held_for_s: i64,
+}
+
+impl SharedLineView {
+    /// One fewer, one more, and "mine" while someone else pays for it.
+    pub fn buttons(&self) -> Vec<ViewButton> {
+        let q = self.quantity.clamp(0, u16::MAX as i64) as u16;
+        let mut buttons = vec![
+            ViewButton::new(
+                "-",
+                UiAction::SetSharedQuantity {
+                    line: self.line,
+                    quantity: q.saturating_sub(1),
+                },
+            ),
+            ViewButton::new(
+                "+",
+                UiAction::SetSharedQuantity {
+                    line: self.line,
+                    quantity: q.saturating_add(1),
+                },
+            ),
+        ];
+        if !self.mine {
+            buttons.push(ViewButton::new("mine", UiAction::MarkSharedMine(self.line)));
+        }
+        buttons
+    }
+}
+
+impl SharedCartView {
+    /// The checkouts that have something to pay.
+    pub fn checkouts(&self) -> Vec<ViewButton> {
+        let mut buttons = Vec::new();
+        if self.can_pay_mine {
+            buttons.push(ViewButton::new(
+                "Pay for mine",
+                UiAction::PaySharedCart(SharedPayment::Mine),
+            ));
+        }
+        if self.can_pay_all {
+            buttons.push(ViewButton::new(
+                "Pay for everyone",
+                UiAction::PaySharedCart(SharedPayment::Everyone),
+            ));
+        }
+        buttons
+    }
 }
 
 /// The shared cart, while the shopper is in a party (or still has its
@@ -229,5 +278,62 @@ mod tests {
         m.shared_cart = None;
         assert_eq!(build(Some(&m), 0), None);
         assert_eq!(build(None, 0), None);
+    }
+
+    #[test]
+    fn each_line_offers_less_more_and_mine_and_the_checkouts_what_can_be_paid() {
+        let mut m = mirror();
+        m.shared_cart = Some(SharedCartNet::new(
+            CartGroupId(3),
+            SharedCartChange::Updated,
+            vec![
+                line(1, (2, "Ada"), (5, "Me"), 1000, 2),
+                line(2, (5, "Me"), (2, "Ada"), 250, 1),
+            ],
+        ));
+        let v = build(Some(&m), 0).unwrap();
+        let actions = |l: &SharedLineView| -> Vec<(String, UiAction)> {
+            l.buttons()
+                .into_iter()
+                .map(|b| (b.label, b.action))
+                .collect()
+        };
+        let set = |line, quantity| UiAction::SetSharedQuantity {
+            line: SharedLineId(line),
+            quantity,
+        };
+        // Mine already: no "mine".
+        assert_eq!(
+            actions(&v.lines[0]),
+            [("-".to_owned(), set(1, 1)), ("+".to_owned(), set(1, 3))]
+        );
+        assert_eq!(
+            actions(&v.lines[1]),
+            [
+                ("-".to_owned(), set(2, 0)),
+                ("+".to_owned(), set(2, 2)),
+                ("mine".to_owned(), UiAction::MarkSharedMine(SharedLineId(2))),
+            ]
+        );
+        let pays = |v: &SharedCartView| -> Vec<UiAction> {
+            v.checkouts().into_iter().map(|b| b.action).collect()
+        };
+        assert_eq!(
+            pays(&v),
+            [
+                UiAction::PaySharedCart(SharedPayment::Mine),
+                UiAction::PaySharedCart(SharedPayment::Everyone)
+            ]
+        );
+        // Nothing of mine: only everyone's; nothing at all: neither.
+        m.shared_cart = Some(SharedCartNet::new(
+            CartGroupId(3),
+            SharedCartChange::Updated,
+            vec![line(2, (5, "Me"), (2, "Ada"), 250, 1)],
+        ));
+        let v = build(Some(&m), 0).unwrap();
+        assert_eq!(pays(&v), [UiAction::PaySharedCart(SharedPayment::Everyone)]);
+        m.shared_cart = None;
+        assert_eq!(pays(&build(Some(&m), 0).unwrap()), []);
     }
 }

@@ -6,8 +6,11 @@
 //! `view::build` calls it for [`ShowroomView::together`](super::view::ShowroomView).
 
 use super::super::catalog::CatalogProduct;
-use crate::net::RoomMirror;
+use super::UiAction;
+use super::view::ViewButton;
+use crate::net::{ApiError, RoomMirror};
 use std::collections::BTreeSet;
+use vitrine_shared::friends::{FriendCodeView, FriendRequestSent};
 use vitrine_shared::protocol::{PartyExit, PartyLineBody, PartyRefusal};
 use vitrine_shared::{AccountId, PartyId, ProductId, RoomId};
 
@@ -17,12 +20,15 @@ use vitrine_shared::{AccountId, PartyId, ProductId, RoomId};
 pub const PARTY_CHAT_LINES: usize = 6;
 
 /// The keys the prompts name (the desktop's key map: README).
-pub const TOGETHER_KEY: char = 'P';
-pub const ACCEPT_KEY: char = 'Y';
-pub const DECLINE_KEY: char = 'N';
-pub const FOLLOW_KEY: char = 'J';
-pub const INVITE_KEY: char = 'I';
-pub const SHARE_KEY: char = 'H';
+pub const TOGETHER_KEY: &str = "P";
+pub const ACCEPT_KEY: &str = "Y";
+pub const DECLINE_KEY: &str = "N";
+pub const FOLLOW_KEY: &str = "J";
+pub const INVITE_KEY: &str = "I";
+pub const SHARE_KEY: &str = "H";
+pub const STAY_KEY: &str = "Esc";
+/// Sends the typed friend code.
+pub const ADD_FRIEND_KEY: &str = "Enter";
 /// Typed at the start of a chat line, it goes to party chat.
 pub const PARTY_CHAT_PREFIX: &str = "/p ";
 
@@ -47,6 +53,21 @@ pub struct TogetherView {
     pub shareable: Option<ProductId>,
     /// The last party refusal, in words.
     pub refusal: Option<String>,
+    /// "Your code: K7QM-3XPD", once the server told it.
+    pub code: Option<String>,
+    /// The link that carries the code (`vitrine://friend/K7QM-3XPD`).
+    pub link: Option<String>,
+    /// The friend code being typed (desktop), while its box is open.
+    pub code_draft: Option<String>,
+    /// What the last "add a friend" did, in words.
+    pub added: Option<AddFriendAnswer>,
+}
+
+/// The answer to adding a friend by code: asked, friends now, or why not.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AddFriendAnswer {
+    pub text: String,
+    pub ok: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -100,6 +121,8 @@ pub struct FollowPrompt {
     pub room: RoomId,
     /// "Ana moved to Studio B: press J to follow".
     pub text: String,
+    /// "Ana moved to Studio B", without the key (XR has a button).
+    pub moved: String,
     /// The room had no seat for you when they arrived.
     pub may_be_full: bool,
 }
@@ -132,6 +155,119 @@ pub struct TogetherLocal {
     pub answered: BTreeSet<AccountId>,
     /// Follow offers turned away (Esc) or taken: not shown again.
     pub dismissed_follow: Option<RoomId>,
+    /// Your friend code and link, once the server told them.
+    pub code: Option<FriendCodeView>,
+    /// The code being typed, while its box is open (desktop).
+    pub code_draft: Option<String>,
+    pub added: Option<AddFriendAnswer>,
+    /// Requests that were waiting before this room (the room tells only
+    /// of new ones), from `GET /friends/requests`: oldest first.
+    pub earlier_requests: Vec<FriendRequestView>,
+}
+
+impl FriendLine {
+    /// "Join" while the friend is online in another room.
+    pub fn buttons(&self) -> Vec<ViewButton> {
+        if self.can_join {
+            vec![ViewButton::new("Join", UiAction::JoinFriend(self.account))]
+        } else {
+            Vec::new()
+        }
+    }
+}
+
+impl FriendRequestView {
+    pub fn buttons(&self) -> Vec<ViewButton> {
+        vec![
+            ViewButton::new("Accept", UiAction::AcceptFriend(self.account)),
+            ViewButton::new("Decline", UiAction::DeclineFriend(self.account)),
+        ]
+    }
+}
+
+impl PartyView {
+    pub fn buttons(&self) -> Vec<ViewButton> {
+        vec![ViewButton::new("Leave the party", UiAction::LeaveParty)]
+    }
+}
+
+impl PartyMemberView {
+    /// "Bea (you), leader".
+    pub fn label(&self) -> String {
+        let mut name = self.name.clone();
+        if self.you {
+            name.push_str(" (you)");
+        }
+        if self.leader {
+            name.push_str(", leader");
+        }
+        name
+    }
+}
+
+impl InviteView {
+    pub fn buttons(&self) -> Vec<ViewButton> {
+        vec![
+            ViewButton::new("Join", UiAction::AcceptPartyInvite(self.party)).with_key(ACCEPT_KEY),
+            ViewButton::new("No thanks", UiAction::DeclinePartyInvite(self.party))
+                .with_key(DECLINE_KEY),
+        ]
+    }
+}
+
+impl FollowPrompt {
+    pub fn buttons(&self) -> Vec<ViewButton> {
+        vec![
+            ViewButton::new("Follow", UiAction::FollowLeader(self.room.clone()))
+                .with_key(FOLLOW_KEY),
+            ViewButton::new("Stay", UiAction::DismissFollow).with_key(STAY_KEY),
+        ]
+    }
+}
+
+impl PointedMember {
+    pub fn button(&self) -> ViewButton {
+        ViewButton::new(
+            format!("Invite {}", self.name),
+            UiAction::InviteToParty(self.account),
+        )
+        .with_key(INVITE_KEY)
+    }
+}
+
+impl TogetherView {
+    /// Adding a friend by code (typed: the desktop's): open the box, or
+    /// send what is typed in it.
+    pub fn add_friend_button(&self) -> ViewButton {
+        match &self.code_draft {
+            None => ViewButton::new("Add a friend by code", UiAction::OpenFriendCode),
+            Some(draft) => ViewButton::new("Add", UiAction::AddFriendByCode(draft.clone()))
+                .with_key(ADD_FRIEND_KEY),
+        }
+    }
+}
+
+/// What adding a friend by code did, in words: the server's refusals are
+/// typed and worded there (`FriendError`), so they are shown as said.
+pub fn add_friend_answer(result: &Result<FriendRequestSent, ApiError>) -> AddFriendAnswer {
+    match result {
+        Ok(sent) if sent.status == "friends" => AddFriendAnswer {
+            text: format!("You and {} are friends now", sent.name),
+            ok: true,
+        },
+        Ok(sent) => AddFriendAnswer {
+            text: format!("Asked {}: they will see your request", sent.name),
+            ok: true,
+        },
+        Err(ApiError::Refused { message, .. }) => AddFriendAnswer {
+            text: format!("Not added: {message}"),
+            ok: false,
+        },
+        Err(e) => AddFriendAnswer {
+            text: format!("Not added: {e}"),
+            ok: false,
+        },
+    }
 }
 
 pub fn exit_words(why: PartyExit) -> &'static str {
@@ -149,9 +285,18 @@ pub fn build(
     card_product: Option<&ProductId>,
     local: &TogetherLocal,
 ) -> TogetherView {
+    let code = local
+        .code
+        .as_ref()
+        .map(|c| format!("Your code: {}", c.code));
+    let link = local.code.as_ref().map(|c| c.link.clone());
     let Some(m) = mirror else {
         return TogetherView {
             open: local.open,
+            code,
+            link,
+            code_draft: local.code_draft.clone(),
+            added: local.added.clone(),
             ..Default::default()
         };
     };
@@ -203,15 +348,24 @@ pub fn build(
         .collect();
     friends.sort_by(|a, b| b.online.cmp(&a.online).then_with(|| a.name.cmp(&b.name)));
 
-    let requests = m
+    // Those waiting from before this room first, then those heard here;
+    // each once, and not once answered or friends.
+    let mut requests: Vec<FriendRequestView> = Vec::new();
+    let heard = m
         .friend_requests
         .iter()
-        .filter(|(a, _)| !local.answered.contains(a))
         .map(|(account, name)| FriendRequestView {
             account: *account,
             name: name.as_str().to_owned(),
-        })
-        .collect();
+        });
+    for request in local.earlier_requests.iter().cloned().chain(heard) {
+        let fresh = !local.answered.contains(&request.account)
+            && !m.friends.contains_key(&request.account)
+            && !requests.iter().any(|r| r.account == request.account);
+        if fresh {
+            requests.push(request);
+        }
+    }
 
     let party_net = m.party.party.as_ref();
     let party = party_net.map(|p| PartyView {
@@ -266,12 +420,11 @@ pub fn build(
                 .and_then(|p| p.members.iter().find(|x| x.account == f.leader))
                 .map(|x| x.name.as_str().to_owned())
                 .unwrap_or_else(|| "Your leader".to_owned());
+            let moved = format!("{leader} moved to {}", f.room_name);
             FollowPrompt {
                 room: f.room.clone(),
-                text: format!(
-                    "{leader} moved to {}: press {FOLLOW_KEY} to follow",
-                    f.room_name
-                ),
+                text: format!("{moved}: press {FOLLOW_KEY} to follow"),
+                moved,
                 may_be_full: !f.seat_for_you,
             }
         });
@@ -349,6 +502,10 @@ pub fn build(
             .refusals
             .last()
             .map(|(_, r): &(_, PartyRefusal)| r.to_string()),
+        code,
+        link,
+        code_draft: local.code_draft.clone(),
+        added: local.added.clone(),
     }
 }
 
@@ -626,5 +783,190 @@ mod tests {
                 .shareable
                 .is_none()
         );
+    }
+
+    #[test]
+    fn each_friend_and_request_offers_its_buttons_and_waiting_requests_come_first_once() {
+        let mut m = mirror();
+        for f in [
+            friend(5, "Zed", Some(("studio-b", "Studio B", None))),
+            friend(6, "Ana", Some(("hall", "Main Hall", None))),
+            friend(7, "Cy", None),
+        ] {
+            m.friends.insert(f.account, f);
+        }
+        // Heard in the room: Lou, and Kim again.
+        m.friend_requests.push((AccountId(12), name("Lou")));
+        m.friend_requests.push((AccountId(11), name("Kim")));
+        let request = |a, n: &str| FriendRequestView {
+            account: AccountId(a),
+            name: n.into(),
+        };
+        // Waiting from before the room: Kim, and Cy (a friend by now).
+        let mut local = TogetherLocal {
+            earlier_requests: vec![request(11, "Kim"), request(7, "Cy")],
+            ..Default::default()
+        };
+        let v = build(Some(&m), &[], None, &local);
+        assert_eq!(v.requests, [request(11, "Kim"), request(12, "Lou")]);
+        assert_eq!(
+            v.requests[0].buttons(),
+            [
+                ViewButton::new("Accept", UiAction::AcceptFriend(AccountId(11))),
+                ViewButton::new("Decline", UiAction::DeclineFriend(AccountId(11))),
+            ]
+        );
+        // Join only a friend online elsewhere: not one here, not one offline.
+        let joins: Vec<(&str, Vec<ViewButton>)> = v
+            .friends
+            .iter()
+            .map(|f| (f.name.as_str(), f.buttons()))
+            .collect();
+        assert_eq!(
+            joins,
+            [
+                ("Ana", vec![]),
+                (
+                    "Zed",
+                    vec![ViewButton::new("Join", UiAction::JoinFriend(AccountId(5)))]
+                ),
+                ("Cy", vec![]),
+            ]
+        );
+        local.answered.insert(AccountId(11));
+        assert_eq!(
+            build(Some(&m), &[], None, &local).requests,
+            [request(12, "Lou")]
+        );
+    }
+
+    #[test]
+    fn the_party_prompts_and_the_pointed_shopper_offer_their_buttons_with_keys() {
+        let mut m = mirror();
+        m.party.party = Some(party(
+            1,
+            &[(1, "Me", Some("hall")), (2, "Bea", Some("studio-b"))],
+        ));
+        m.party.follow = Some(FollowOffer {
+            leader: AccountId(2),
+            room: room("studio-b"),
+            room_name: "Studio B".into(),
+            seat_for_you: true,
+        });
+        let v = build(Some(&m), &[], None, &TogetherLocal::default());
+        let p = v.party.unwrap();
+        assert_eq!(p.members[0].label(), "Me (you), leader");
+        assert_eq!(p.members[1].label(), "Bea");
+        // XR says it without the key: it has a button.
+        assert_eq!(v.follow.as_ref().unwrap().moved, "Bea moved to Studio B");
+        assert_eq!(
+            p.buttons(),
+            [ViewButton::new("Leave the party", UiAction::LeaveParty)]
+        );
+        let follow: Vec<(String, UiAction)> = v
+            .follow
+            .unwrap()
+            .buttons()
+            .into_iter()
+            .map(|b| (b.keyed_label(), b.action))
+            .collect();
+        assert_eq!(
+            follow,
+            [
+                (
+                    "Follow (J)".to_owned(),
+                    UiAction::FollowLeader(room("studio-b"))
+                ),
+                ("Stay (Esc)".to_owned(), UiAction::DismissFollow),
+            ]
+        );
+        let invite = InviteView {
+            party: PartyId(4),
+            text: String::new(),
+        };
+        let labels: Vec<(String, UiAction)> = invite
+            .buttons()
+            .into_iter()
+            .map(|b| (b.keyed_label(), b.action))
+            .collect();
+        assert_eq!(
+            labels,
+            [
+                (
+                    "Join (Y)".to_owned(),
+                    UiAction::AcceptPartyInvite(PartyId(4))
+                ),
+                (
+                    "No thanks (N)".to_owned(),
+                    UiAction::DeclinePartyInvite(PartyId(4))
+                ),
+            ]
+        );
+        let pointed = PointedMember {
+            account: AccountId(3),
+            name: "Cy".into(),
+        }
+        .button();
+        assert_eq!(pointed.keyed_label(), "Invite Cy (I)");
+        assert_eq!(pointed.action, UiAction::InviteToParty(AccountId(3)));
+    }
+
+    #[test]
+    fn your_code_shows_and_adding_a_friend_answers_in_words() {
+        let m = mirror();
+        let mut local = TogetherLocal::default();
+        let v = build(Some(&m), &[], None, &local);
+        assert_eq!((&v.code, &v.link), (&None, &None));
+        assert_eq!(
+            v.add_friend_button(),
+            ViewButton::new("Add a friend by code", UiAction::OpenFriendCode)
+        );
+        let code = vitrine_shared::friends::FriendCode::parse("k7qm3xpd").unwrap();
+        local.code = Some(FriendCodeView {
+            code: code.to_string(),
+            link: code.link(),
+        });
+        local.code_draft = Some("vitrine://friend/ABCD-EFGH".into());
+        // Out of the room too (the link lost), your code stays on show.
+        for mirror in [Some(&m), None] {
+            let v = build(mirror, &[], None, &local);
+            assert_eq!(v.code.as_deref(), Some("Your code: K7QM-3XPD"));
+            assert_eq!(v.link.as_deref(), Some("vitrine://friend/K7QM-3XPD"));
+            let add = v.add_friend_button();
+            assert_eq!(add.keyed_label(), "Add (Enter)");
+            assert_eq!(
+                add.action,
+                UiAction::AddFriendByCode("vitrine://friend/ABCD-EFGH".into())
+            );
+        }
+        let sent = |status: &str| {
+            add_friend_answer(&Ok(FriendRequestSent {
+                account: 4,
+                name: "Dee".into(),
+                status: status.into(),
+            }))
+        };
+        assert_eq!(
+            sent("pending"),
+            AddFriendAnswer {
+                text: "Asked Dee: they will see your request".into(),
+                ok: true
+            }
+        );
+        assert_eq!(sent("friends").text, "You and Dee are friends now");
+        let refused = add_friend_answer(&Err(ApiError::Refused {
+            status: 409,
+            code: "already_friends".into(),
+            message: "you are already friends".into(),
+        }));
+        assert_eq!(
+            refused,
+            AddFriendAnswer {
+                text: "Not added: you are already friends".into(),
+                ok: false
+            }
+        );
+        let offline = add_friend_answer(&Err(ApiError::Transport("refused".into())));
+        assert!(!offline.ok && offline.text.contains("cannot reach the server"));
     }
 }

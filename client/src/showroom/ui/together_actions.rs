@@ -2,9 +2,10 @@
 //! invite, `J` follow, `I` invite who you look at, `H` share the card's
 //! product), who is in the middle of the view, and the together
 //! [`UiAction`]s turned into party commands (room commands), friend calls
-//! (HTTP, on a worker thread) and room moves ([`SessionRequest`]).
+//! (HTTP, on a worker thread: answering requests, your friend code, adding
+//! a friend by a typed code) and room moves ([`SessionRequest`]).
 
-use super::together::TogetherView;
+use super::together::{AddFriendAnswer, FriendRequestView, TogetherView, add_friend_answer};
 use super::{CurrentView, UiAction, UiState};
 use crate::net::{ApiClient, RoomChange};
 use crate::showroom::avatars::RemoteAvatar;
@@ -15,6 +16,8 @@ use crate::showroom::{AppState, ShowroomSystems};
 use bevy::prelude::*;
 use std::sync::Mutex;
 use std::sync::mpsc::{Receiver, Sender, channel};
+use vitrine_shared::friends::{FriendCode, FriendCodeView};
+use vitrine_shared::limits::friends::{CODE_CHARS, LINK_PREFIX};
 use vitrine_shared::protocol::{PartyCommand, PartyEventNet};
 use vitrine_shared::{AccountId, RoomCommand};
 
@@ -47,12 +50,27 @@ pub(super) fn plugin(app: &mut App) {
     );
 }
 
-/// Friend calls' answers: a line for the notice when one failed.
+/// Friend calls' answers, from their worker threads.
 #[derive(Resource)]
 struct FriendCalls {
-    tx: Sender<String>,
-    rx: Mutex<Receiver<String>>,
+    tx: Sender<FriendAnswer>,
+    rx: Mutex<Receiver<FriendAnswer>>,
 }
+
+/// What a friend call came back with.
+enum FriendAnswer {
+    /// A line for the notice: the call failed.
+    Failed(String),
+    Code(FriendCodeView),
+    /// Requests to you waiting from before this room, newest first.
+    Waiting(Vec<vitrine_shared::friends::FriendRequestView>),
+    /// What adding a friend by code did.
+    Added(AddFriendAnswer),
+}
+
+/// The longest text the friend-code box takes: a whole link, with room
+/// for spaces and dashes.
+pub const MAX_CODE_TYPED: usize = LINK_PREFIX.len() + 2 * CODE_CHARS;
 
 /// The keys act on what the view shows (last frame's: what is on screen).
 fn together_keys(
@@ -140,15 +158,22 @@ fn together_actions(
         let party = match action {
             UiAction::ToggleTogether => {
                 ui.local.together.open = !ui.local.together.open;
+                if ui.local.together.open {
+                    // Your code to give, and requests from before this room.
+                    fetch_code_and_requests(&session, &calls, &ui);
+                } else {
+                    ui.local.together.code_draft = None;
+                }
                 None
             }
-            UiAction::AcceptPartyInvite(party) => Some(PartyCommand::Accept { party: *party }),
-            UiAction::DeclinePartyInvite(party) => Some(PartyCommand::Decline { party: *party }),
-            UiAction::LeaveParty => Some(PartyCommand::Leave),
-            UiAction::InviteToParty(account) => Some(PartyCommand::Invite { account: *account }),
-            UiAction::ShareProduct(product) => Some(PartyCommand::Share {
-                product: product.clone(),
-            }),
+            UiAction::OpenFriendCode => {
+                ui.local.together.code_draft = Some(String::new());
+                None
+            }
+            UiAction::AddFriendByCode(typed) => {
+                add_friend(&session, &calls, typed, &mut ui);
+                None
+            }
             UiAction::FollowLeader(room) => {
                 ui.local.together.dismissed_follow = Some(room.clone());
                 requests.write(SessionRequest::SwitchRoom {
@@ -170,7 +195,7 @@ fn together_actions(
                 friend_call(&session, &calls, *account, accept, &mut ui);
                 None
             }
-            _ => None,
+            other => party_command(other),
         };
         if let Some(command) = party {
             if session.can_send() {
@@ -180,6 +205,73 @@ fn together_actions(
             }
         }
     }
+}
+
+/// The party command a party action sends (a click, a key or an XR ray).
+pub(crate) fn party_command(action: &UiAction) -> Option<PartyCommand> {
+    match action {
+        UiAction::AcceptPartyInvite(party) => Some(PartyCommand::Accept { party: *party }),
+        UiAction::DeclinePartyInvite(party) => Some(PartyCommand::Decline { party: *party }),
+        UiAction::LeaveParty => Some(PartyCommand::Leave),
+        UiAction::InviteToParty(account) => Some(PartyCommand::Invite { account: *account }),
+        UiAction::ShareProduct(product) => Some(PartyCommand::Share {
+            product: product.clone(),
+        }),
+        _ => None,
+    }
+}
+
+/// Fetches your friend code (once) and the requests waiting for you.
+fn fetch_code_and_requests(session: &Session, calls: &FriendCalls, ui: &UiState) {
+    let (Some(server), Some(signed_in)) = (session.server.clone(), session.signed_in.clone())
+    else {
+        return;
+    };
+    let want_code = ui.local.together.code.is_none();
+    let tx = calls.tx.clone();
+    std::thread::spawn(move || {
+        let api = ApiClient::new(&server);
+        if want_code {
+            let _ = tx.send(match api.friend_code(&signed_in) {
+                Ok(code) => FriendAnswer::Code(code),
+                Err(e) => FriendAnswer::Failed(format!("Your friend code: {e}")),
+            });
+        }
+        // Failing, the room's own news of requests still lists new ones.
+        if let Ok(requests) = api.friend_requests(&signed_in) {
+            let _ = tx.send(FriendAnswer::Waiting(requests.incoming));
+        }
+    });
+}
+
+/// Adds a friend by a typed code or link: a malformed one is refused here
+/// (and stays in the box to mend); a well-formed one goes to the server,
+/// whose answer comes back in words.
+fn add_friend(session: &Session, calls: &FriendCalls, typed: &str, ui: &mut UiState) {
+    if let Err(e) = FriendCode::parse(typed) {
+        ui.local.together.added = Some(AddFriendAnswer {
+            text: format!("Not added: {e}"),
+            ok: false,
+        });
+        return;
+    }
+    let (Some(server), Some(signed_in)) = (session.server.clone(), session.signed_in.clone())
+    else {
+        ui.notice("Not signed in");
+        return;
+    };
+    ui.local.together.code_draft = None;
+    ui.local.together.added = Some(AddFriendAnswer {
+        text: "Asking...".into(),
+        ok: true,
+    });
+    let tx = calls.tx.clone();
+    let typed = typed.to_owned();
+    std::thread::spawn(move || {
+        let answer =
+            add_friend_answer(&ApiClient::new(&server).send_friend_request(&signed_in, &typed));
+        let _ = tx.send(FriendAnswer::Added(answer));
+    });
 }
 
 /// Answers a friend request over HTTP on a worker thread; the request
@@ -207,19 +299,34 @@ fn friend_call(
             api.decline_friend_request(&signed_in, account)
         };
         if let Err(e) = result {
-            let _ = tx.send(format!("Friend request: {e}"));
+            let _ = tx.send(FriendAnswer::Failed(format!("Friend request: {e}")));
         }
     });
 }
 
 fn finish_friend_calls(calls: Res<FriendCalls>, mut ui: ResMut<UiState>) {
-    let failed: Vec<String> = calls
+    let answers: Vec<FriendAnswer> = calls
         .rx
         .lock()
         .map(|rx| rx.try_iter().collect())
         .unwrap_or_default();
-    if let Some(last) = failed.into_iter().last() {
-        ui.notice(last);
+    for answer in answers {
+        let together = &mut ui.local.together;
+        match answer {
+            FriendAnswer::Failed(line) => ui.notice(line),
+            FriendAnswer::Code(code) => together.code = Some(code),
+            FriendAnswer::Waiting(mut incoming) => {
+                incoming.reverse();
+                together.earlier_requests = incoming
+                    .into_iter()
+                    .map(|r| FriendRequestView {
+                        account: AccountId(r.account),
+                        name: r.name,
+                    })
+                    .collect();
+            }
+            FriendAnswer::Added(answer) => together.added = Some(answer),
+        }
     }
 }
 
@@ -237,5 +344,184 @@ fn hear_party(mut changes: MessageReader<RoomChangeMessage>, mut ui: ResMut<UiSt
             }
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::SignedIn;
+    use crate::showroom::focus::UiFocus;
+    use bevy::input::ButtonState;
+    use bevy::input::keyboard::{Key, KeyboardInput};
+    use std::time::{Duration, Instant};
+
+    /// What the systems asked of the session.
+    #[derive(Resource, Default)]
+    struct Asked(Vec<SessionRequest>);
+
+    fn hear_requests(mut requests: MessageReader<SessionRequest>, mut asked: ResMut<Asked>) {
+        asked.0.extend(requests.read().cloned());
+    }
+
+    /// The chat box's keys, the together actions and the friend calls'
+    /// answers, as the showroom runs them (without a window).
+    fn app() -> App {
+        let mut app = App::new();
+        let (tx, rx) = channel();
+        app.add_plugins(MinimalPlugins)
+            .init_resource::<UiState>()
+            .init_resource::<UiFocus>()
+            .init_resource::<CurrentView>()
+            .init_resource::<Session>()
+            .init_resource::<Asked>()
+            .insert_resource(FriendCalls {
+                tx,
+                rx: Mutex::new(rx),
+            })
+            .add_message::<UiAction>()
+            .add_message::<KeyboardInput>()
+            .add_message::<RoomChangeMessage>()
+            .add_message::<SendCommand>()
+            .add_message::<SessionRequest>()
+            .add_systems(
+                Update,
+                (
+                    super::super::chat_keys,
+                    together_actions,
+                    hear_party,
+                    finish_friend_calls,
+                    hear_requests,
+                )
+                    .chain(),
+            );
+        app.update();
+        app
+    }
+
+    fn act(app: &mut App, action: UiAction) {
+        app.world_mut().write_message(action);
+        app.update();
+    }
+
+    fn press(app: &mut App, key: Key) {
+        app.world_mut().write_message(KeyboardInput {
+            key_code: KeyCode::Unidentified(bevy::input::keyboard::NativeKeyCode::Unidentified),
+            logical_key: key,
+            state: ButtonState::Pressed,
+            text: None,
+            repeat: false,
+            window: Entity::PLACEHOLDER,
+        });
+        app.update();
+    }
+
+    fn type_text(app: &mut App, text: &str) {
+        for c in text.chars() {
+            press(app, Key::Character(c.to_string().into()));
+        }
+    }
+
+    fn together(app: &App) -> &super::super::together::TogetherLocal {
+        &app.world().resource::<UiState>().local.together
+    }
+
+    #[test]
+    fn a_typed_friend_code_is_refused_in_words_or_sent_and_its_answer_shown() {
+        let mut app = app();
+        act(&mut app, UiAction::ToggleTogether);
+        assert!(together(&app).open);
+        act(&mut app, UiAction::OpenFriendCode);
+        assert_eq!(together(&app).code_draft.as_deref(), Some(""));
+        // The box has the keys: typing is not chat, and P is a letter.
+        type_text(&mut app, "k7qm-3xp");
+        assert!(app.world().resource::<UiFocus>().typing);
+        assert_eq!(together(&app).code_draft.as_deref(), Some("k7qm-3xp"));
+        assert_eq!(app.world().resource::<UiState>().local.chat_draft, None);
+        // One letter short: refused here in words, kept to mend.
+        press(&mut app, Key::Enter);
+        let added = together(&app).added.clone().expect("an answer");
+        assert!(!added.ok);
+        assert_eq!(
+            added.text,
+            format!("Not added: {}", vitrine_shared::friends::BadFriendCode)
+        );
+        assert_eq!(together(&app).code_draft.as_deref(), Some("k7qm-3xp"));
+
+        // Well formed: it goes to the server (none listens here), and the
+        // call's answer comes back in words.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        {
+            let mut session = app.world_mut().resource_mut::<Session>();
+            session.server = Some(format!("http://127.0.0.1:{port}"));
+            session.signed_in = Some(SignedIn {
+                token: "t".into(),
+                account_id: 1,
+                display_name: "Me".into(),
+            });
+        }
+        type_text(&mut app, "d");
+        press(&mut app, Key::Enter);
+        assert_eq!(together(&app).code_draft, None, "sent: the box closes");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while together(&app)
+            .added
+            .as_ref()
+            .is_some_and(|a| a.text == "Asking...")
+            && Instant::now() < deadline
+        {
+            app.update();
+        }
+        let added = together(&app).added.clone().unwrap();
+        assert!(
+            !added.ok && added.text.starts_with("Not added: cannot reach the server"),
+            "{added:?}"
+        );
+        // The keys are the room's again.
+        assert!(!app.world().resource::<UiFocus>().typing);
+
+        // Esc closes the box without sending.
+        act(&mut app, UiAction::OpenFriendCode);
+        type_text(&mut app, "abc");
+        press(&mut app, Key::Escape);
+        assert_eq!(together(&app).code_draft, None);
+        // Closing the panel closes the box too.
+        act(&mut app, UiAction::OpenFriendCode);
+        act(&mut app, UiAction::ToggleTogether);
+        assert!(!together(&app).open && together(&app).code_draft.is_none());
+    }
+
+    #[test]
+    fn join_friend_and_follow_ask_the_session_and_answering_a_request_takes_it_off() {
+        let mut app = app();
+        act(&mut app, UiAction::JoinFriend(AccountId(5)));
+        let room = vitrine_shared::RoomId::new("studio-b").unwrap();
+        act(&mut app, UiAction::FollowLeader(room.clone()));
+        assert_eq!(
+            app.world().resource::<Asked>().0,
+            [
+                SessionRequest::JoinFriend {
+                    account: AccountId(5)
+                },
+                SessionRequest::SwitchRoom {
+                    room: "studio-b".into()
+                },
+            ]
+        );
+        assert_eq!(together(&app).dismissed_follow, Some(room));
+        // Signed in (to a server that is not there): the answered request
+        // leaves the list at once.
+        app.world_mut().resource_mut::<Session>().server = Some("http://127.0.0.1:9".into());
+        app.world_mut().resource_mut::<Session>().signed_in = Some(SignedIn {
+            token: "t".into(),
+            account_id: 1,
+            display_name: "Me".into(),
+        });
+        act(&mut app, UiAction::DeclineFriend(AccountId(11)));
+        assert!(together(&app).answered.contains(&AccountId(11)));
     }
 }

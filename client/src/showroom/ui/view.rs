@@ -5,6 +5,7 @@
 
 use super::super::catalog::CatalogProduct;
 use super::super::session::LinkState;
+use super::UiAction;
 use crate::net::RoomMirror;
 use std::collections::BTreeMap;
 use vitrine_shared::protocol::OrderStatus;
@@ -35,6 +36,42 @@ pub struct ShowroomView {
     pub pinned_coupon: Option<String>,
     /// Friends, the party, its prompts and its chat (`together.rs`).
     pub together: super::together::TogetherView,
+}
+
+/// A button as the view offers it: its words, what it asks for and the
+/// desktop's key for it. Both surfaces draw these, so a button does the
+/// same wherever it is pressed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ViewButton {
+    pub label: String,
+    pub action: UiAction,
+    /// The desktop's shortcut ("Y", "Esc"); XR has no keyboard.
+    pub key: Option<&'static str>,
+}
+
+impl ViewButton {
+    pub fn new(label: impl Into<String>, action: UiAction) -> Self {
+        ViewButton {
+            label: label.into(),
+            action,
+            key: None,
+        }
+    }
+
+    pub fn with_key(self, key: &'static str) -> Self {
+        ViewButton {
+            key: Some(key),
+            ..self
+        }
+    }
+
+    /// The label with its key, as the desktop shows it: "Join (Y)".
+    pub fn keyed_label(&self) -> String {
+        match self.key {
+            Some(key) => format!("{} ({key})", self.label),
+            None => self.label.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -137,7 +137,7 @@ fn grab_and_release(
     products: Query<(Entity, &DisplayedProduct, &GlobalTransform)>,
     displays: Query<&ProductDisplay>,
     models: Query<(Entity, &DisplayedProduct)>,
-    panels: Query<(&WorldPanel, &GlobalTransform)>,
+    panels: Query<(&WorldPanel, &GlobalTransform, &Visibility)>,
     mut actions: MessageWriter<UiAction>,
     mut transforms: Query<&mut Transform>,
 ) {
@@ -223,8 +223,13 @@ fn grab_and_release(
                 let Some(ray) = motion.ray[hand] else {
                     continue;
                 };
-                // A panel in front of a product takes the click.
-                if let Some(action) = panels::click(ray, panels.iter()) {
+                // A panel in front of a product takes the click; a hidden
+                // one (a closed "Together") is not there to take it.
+                let shown = panels
+                    .iter()
+                    .filter(|(_, _, v)| **v != Visibility::Hidden)
+                    .map(|(p, at, _)| (p, at));
+                if let Some(action) = panels::click(ray, shown) {
                     actions.write(action);
                 } else if let Some((product, _)) = &pointer.hovered {
                     actions.write(UiAction::Select(product.clone()));

@@ -2,7 +2,10 @@
 //! renders each panel into an image on a quad.
 //! - the product card beside the product it is about;
 //! - chat and cart on the left wrist;
-//! - the flash sale's countdown above the stage.
+//! - the flash sale's countdown above the stage;
+//! - "Together" (your code, friend requests, friends with where they are,
+//!   the party, its invite and follow offer) and the party's shared cart,
+//!   each floating before the shopper when opened from the wrist.
 //!
 //! A hand's ray clicks a panel's buttons: the hit point on the quad maps to
 //! the panel's pixels, and the button there sends its [`UiAction`], the
@@ -12,13 +15,12 @@ use super::input::LEFT;
 use super::rig::TrackingSpace;
 use crate::showroom::input_mode::in_xr;
 use crate::showroom::room::{DisplayedProduct, RoomLayout};
-use crate::showroom::ui::view::{SaleState, ShowroomView};
+use crate::showroom::ui::view::{SaleState, ShowroomView, ViewButton};
 use crate::showroom::ui::{UiAction, ViewBuilt};
 use crate::showroom::{AppState, ShowroomSystems, ui::CurrentView};
 use bevy::camera::{ImageRenderTarget, RenderTarget};
 use bevy::prelude::*;
 use bevy::render::render_resource::TextureFormat;
-use vitrine_shared::protocol::SharedPayment;
 
 /// Panel pixels per metre: sharp at arm's length; the stage's panel, read
 /// from across the room, needs fewer.
@@ -54,6 +56,23 @@ pub enum PanelKind {
     Card,
     Wrist,
     Sale,
+    /// Friends and the party, while "Together" is open.
+    Together,
+    /// The party's shared cart, while the cart is open in a party.
+    SharedCart,
+}
+
+/// Friends, friend requests and shared-cart lines a panel lists (friends
+/// online first); the rest are counted, so the buttons stay on the quad.
+pub const XR_FRIENDS: usize = 6;
+pub const XR_REQUESTS: usize = 3;
+pub const XR_SHARED_LINES: usize = 5;
+
+/// A panel that floats before the shopper where they looked when it
+/// opened, and stays there (in the tracking space) until it closes.
+#[derive(Component, Debug, Default)]
+struct Floating {
+    placed: bool,
 }
 
 /// A panel's quad: its size in metres and pixels, and its buttons' rects
@@ -129,6 +148,8 @@ fn spawn_panels(
         (PanelKind::Card, Vec2::new(0.36, 0.26)),
         (PanelKind::Wrist, Vec2::new(0.22, 0.2)),
         (PanelKind::Sale, Vec2::new(1.4, 0.35)),
+        (PanelKind::Together, Vec2::new(0.55, 0.75)),
+        (PanelKind::SharedCart, Vec2::new(0.5, 0.6)),
     ] {
         let density = if kind == PanelKind::Sale {
             STAGE_PX_PER_M
@@ -157,14 +178,21 @@ fn spawn_panels(
         let text = commands
             .spawn((
                 Text::default(),
-                TextFont::from_font_size(if kind == PanelKind::Sale { 22.0 } else { 20.0 }),
+                TextFont::from_font_size(match kind {
+                    PanelKind::Sale => 22.0,
+                    PanelKind::Together | PanelKind::SharedCart => 16.0,
+                    _ => 20.0,
+                }),
                 TextColor(Color::WHITE),
             ))
             .id();
         let actions = commands
             .spawn(Node {
                 flex_direction: FlexDirection::Row,
+                // Many buttons (a friend's "Join" each) wrap onto more rows.
+                flex_wrap: FlexWrap::Wrap,
                 column_gap: Val::Px(10.0),
+                row_gap: Val::Px(6.0),
                 ..default()
             })
             .id();
@@ -209,8 +237,13 @@ fn spawn_panels(
                 Visibility::Hidden,
             ))
             .id();
-        // The wrist panel rides in the tracking space with the hand.
-        if kind == PanelKind::Wrist
+        let floating = matches!(kind, PanelKind::Together | PanelKind::SharedCart);
+        if floating {
+            commands.entity(quad).insert(Floating::default());
+        }
+        // The wrist panel rides in the tracking space with the hand; the
+        // floating ones stay where the shopper stands as they move.
+        if (kind == PanelKind::Wrist || floating)
             && let Ok(space) = space.single()
         {
             commands.entity(space).add_child(quad);
@@ -308,38 +341,119 @@ pub fn panel_content(
             } else {
                 Vec::new()
             };
-            // The party's shared cart: its totals by payer and checkouts.
-            if let Some(shared) = view.cart.shared.as_ref().filter(|s| !s.lines.is_empty()) {
-                text += &format!("Shared cart: {}\n", shared.by_payer.join(", "));
-                if shared.can_pay_mine {
-                    buttons.push((
-                        "Pay for mine".into(),
-                        UiAction::PaySharedCart(SharedPayment::Mine),
-                    ));
+            // The shared cart's panel (its lines and checkouts) opens here.
+            if let Some(shared) = &view.cart.shared {
+                if !shared.lines.is_empty() {
+                    text += &format!("Shared cart: {}\n", shared.by_payer.join(", "));
                 }
-                buttons.push((
-                    "Pay for all".into(),
-                    UiAction::PaySharedCart(SharedPayment::Everyone),
-                ));
+                buttons.push(("Shared cart".into(), UiAction::ToggleCart));
+            }
+            buttons.push(("Together".into(), UiAction::ToggleTogether));
+            if let Some(invite) = &t.invite {
+                text += &format!("{}\n", invite.text);
+                buttons.extend(invite.buttons().into_iter().map(plain));
+            }
+            if let Some(follow) = &t.follow {
+                text += &format!("{}\n", follow.moved);
+                buttons.extend(follow.buttons().into_iter().map(plain));
+            }
+            if let Some(member) = &t.invitable {
+                buttons.push(plain(member.button()));
+            }
+            Some((text, buttons))
+        }
+        PanelKind::Together => {
+            let t = &view.together;
+            if !t.open {
+                return None;
+            }
+            let mut text = "Together\n".to_owned();
+            let mut buttons = Vec::new();
+            if let Some(code) = &t.code {
+                text += &format!("{code}\n");
+            }
+            if let Some(added) = &t.added {
+                text += &format!("{}\n", added.text);
+            }
+            match &t.party {
+                Some(party) => {
+                    text += &format!("Your party ({}):\n", party.members.len());
+                    for m in &party.members {
+                        text += &format!("  {} - {}\n", m.label(), m.place);
+                    }
+                    if !party.invited.is_empty() {
+                        text += &format!("  Invited: {}\n", party.invited.join(", "));
+                    }
+                    buttons.extend(party.buttons().into_iter().map(plain));
+                }
+                None => text += "No party yet.\n",
             }
             if let Some(invite) = &t.invite {
                 text += &format!("{}\n", invite.text);
-                buttons.push((
-                    "Join party".into(),
-                    UiAction::AcceptPartyInvite(invite.party),
-                ));
-                buttons.push(("No".into(), UiAction::DeclinePartyInvite(invite.party)));
+                buttons.extend(invite.buttons().into_iter().map(plain));
             }
             if let Some(follow) = &t.follow {
-                text += &format!("{}\n", follow.text);
-                buttons.push(("Follow".into(), UiAction::FollowLeader(follow.room.clone())));
+                text += &format!("{}\n", follow.moved);
+                buttons.extend(follow.buttons().into_iter().map(plain));
             }
             if let Some(member) = &t.invitable {
-                buttons.push((
-                    format!("Invite {}", member.name),
-                    UiAction::InviteToParty(member.account),
-                ));
+                buttons.push(plain(member.button()));
             }
+            if !t.requests.is_empty() {
+                text += "Friend requests:\n";
+                for req in t.requests.iter().take(XR_REQUESTS) {
+                    text += &format!("  {}\n", req.name);
+                    buttons.extend(req.buttons().into_iter().map(|b| about(b, &req.name)));
+                }
+                if t.requests.len() > XR_REQUESTS {
+                    text += &format!("  and {} more\n", t.requests.len() - XR_REQUESTS);
+                }
+            }
+            text += if t.friends.is_empty() {
+                "No friends yet.\n"
+            } else {
+                "Friends:\n"
+            };
+            for f in t.friends.iter().take(XR_FRIENDS) {
+                text += &format!("  {} - {}\n", f.name, f.presence);
+                buttons.extend(f.buttons().into_iter().map(|b| about(b, &f.name)));
+            }
+            if t.friends.len() > XR_FRIENDS {
+                text += &format!("  and {} more\n", t.friends.len() - XR_FRIENDS);
+            }
+            buttons.push(("Close".into(), UiAction::ToggleTogether));
+            Some((text, buttons))
+        }
+        PanelKind::SharedCart => {
+            let shared = view.cart.shared.as_ref().filter(|_| view.cart.open)?;
+            let mut text = "Party's shared cart\n".to_owned();
+            let mut buttons = Vec::new();
+            if shared.lines.is_empty() {
+                text += "Empty: \"Add to shared\" on a product's card.\n";
+            }
+            // Numbered: each line's buttons carry its number.
+            for (i, line) in shared.lines.iter().enumerate().take(XR_SHARED_LINES) {
+                let n = format!("#{}", i + 1);
+                text += &format!(
+                    "{n} {} x {}  {}\n    {}\n",
+                    line.quantity, line.name, line.line_total, line.who
+                );
+                buttons.extend(line.buttons().into_iter().map(|b| about(b, &n)));
+            }
+            if shared.lines.len() > XR_SHARED_LINES {
+                text += &format!(
+                    "and {} more lines (the desktop lists them all)\n",
+                    shared.lines.len() - XR_SHARED_LINES
+                );
+            }
+            for payer in &shared.by_payer {
+                text += &format!("{payer}\n");
+            }
+            if let Some(total) = &shared.total {
+                text += &format!("Shared total {total}\n");
+            }
+            buttons.extend(shared.checkouts().into_iter().map(plain));
+            buttons.push(("Close".into(), UiAction::ToggleCart));
             Some((text, buttons))
         }
         PanelKind::Sale => {
@@ -364,6 +478,16 @@ pub fn panel_content(
             Some((text, buttons))
         }
     }
+}
+
+/// A view-model button as a panel shows it (no keys in XR).
+fn plain(b: ViewButton) -> (String, UiAction) {
+    (b.label, b.action)
+}
+
+/// A button for one item of a list: the item in its label ("Join Ana").
+fn about(b: ViewButton, item: &str) -> (String, UiAction) {
+    (format!("{} {item}", b.label), b.action)
 }
 
 /// Text and buttons from this frame's view; only what changed is rebuilt.
@@ -423,11 +547,32 @@ fn place_panels(
     layout: Res<RoomLayout>,
     camera: Query<&GlobalTransform, With<crate::showroom::player::MainCamera>>,
     products: Query<(&DisplayedProduct, &GlobalTransform)>,
-    mut panels: Query<(&WorldPanel, &mut Transform)>,
+    mut panels: Query<(
+        &WorldPanel,
+        &mut Transform,
+        &Visibility,
+        Option<&mut Floating>,
+    )>,
 ) {
     let eyes = camera.single().map(|c| c.translation()).unwrap_or(Vec3::Y);
-    for (panel, mut t) in &mut panels {
+    for (panel, mut t, visibility, floating) in &mut panels {
         match panel.kind {
+            PanelKind::Together | PanelKind::SharedCart => {
+                let Some(mut floating) = floating else {
+                    continue;
+                };
+                if *visibility == Visibility::Hidden {
+                    floating.placed = false;
+                } else if !floating.placed {
+                    floating.placed = true;
+                    let side = if panel.kind == PanelKind::Together {
+                        -1.0
+                    } else {
+                        1.0
+                    };
+                    *t = floating_spot(input.head, side);
+                }
+            }
             PanelKind::Card => {
                 let Some(card) = &view.0.card else {
                     continue;
@@ -456,6 +601,21 @@ fn place_panels(
             }
         }
     }
+}
+
+/// Where a floating panel opens, in the tracking space: 0.8 m before
+/// the head and a little to one side (`side` -1 left, 1 right),
+/// below the eyes, facing them.
+pub fn floating_spot(head: Option<super::input::TrackedPose>, side: f32) -> Transform {
+    let (eyes, rotation) = head.map_or((Vec3::new(0.0, 1.6, 0.0), Quat::IDENTITY), |h| {
+        (h.position, h.rotation)
+    });
+    let forward = (rotation * Vec3::NEG_Z)
+        .with_y(0.0)
+        .normalize_or(Vec3::NEG_Z);
+    let right = forward.cross(Vec3::Y).normalize_or(Vec3::X);
+    let at = eyes + forward * 0.8 + right * (0.32 * side) - Vec3::Y * 0.2;
+    Transform::from_translation(at).looking_to(-(eyes - at).normalize_or(Vec3::Z), Vec3::Y)
 }
 
 /// A panel's camera draws only for a few frames after a change.
@@ -609,5 +769,389 @@ mod tests {
         card.team_deals.clear();
         let (_, buttons) = panel_content(PanelKind::Card, &view(&card)).unwrap();
         assert_eq!(buttons.len(), 2, "add to cart and buy now only");
+    }
+
+    /// Me (account 1) in the hall; Bea (2) leads our party from Studio B
+    /// and offers to follow; Zed (5) is online in Studio B, Cy (7) offline;
+    /// Kim (11) asked to be friends; the shared cart has two lines.
+    fn together_room() -> crate::net::RoomMirror {
+        use crate::net::FollowOffer;
+        use vitrine_shared::protocol::{
+            CartGroupId, FriendNet, MemberInfo, PartyMemberNet, PartyNet, PresenceNet,
+            SharedCartChange, SharedCartLineNet, SharedCartNet, SharedLineId,
+        };
+        use vitrine_shared::{
+            AccountId, Currency, DisplayName, MemberSlot, Money, PartyId, ProductId, Role, RoomId,
+        };
+        let name = |n: &str| DisplayName::new(n).unwrap();
+        let room = |r: &str| RoomId::new(r).unwrap();
+        let mut m = crate::net::RoomMirror::default();
+        m.you = Some(MemberSlot(1));
+        m.room = Some(room("hall"));
+        m.room_name = "Main Hall".into();
+        m.members.insert(
+            MemberSlot(1),
+            MemberInfo {
+                slot: MemberSlot(1),
+                account: AccountId(1),
+                name: name("Me"),
+                role: Role::Shopper,
+            },
+        );
+        for (id, n, at) in [(5, "Zed", Some("studio-b")), (7, "Cy", None)] {
+            m.friends.insert(
+                AccountId(id),
+                FriendNet {
+                    account: AccountId(id),
+                    name: name(n),
+                    presence: at.map(|r| PresenceNet {
+                        room: room(r),
+                        room_name: "Studio B".into(),
+                        show: None,
+                    }),
+                },
+            );
+        }
+        m.friend_requests.push((AccountId(11), name("Kim")));
+        m.party.party = Some(PartyNet {
+            id: PartyId(9),
+            leader: AccountId(2),
+            members: [(2, "Bea", "studio-b"), (1, "Me", "hall")]
+                .into_iter()
+                .map(|(a, n, r)| PartyMemberNet {
+                    account: AccountId(a),
+                    name: name(n),
+                    room: Some(room(r)),
+                    colour: a as u8,
+                })
+                .collect(),
+            invited: vec![],
+        });
+        m.party.follow = Some(FollowOffer {
+            leader: AccountId(2),
+            room: room("studio-b"),
+            room_name: "Studio B".into(),
+            seat_for_you: true,
+        });
+        let line = |id: i64, payer: (u64, &str)| SharedCartLineNet {
+            line: SharedLineId(id),
+            sku: Sku::new("mug-s").unwrap(),
+            product: ProductId::new("mug").unwrap(),
+            name: format!("Mug {id}"),
+            unit_price: Money::new(1000, Currency::EUR),
+            quantity: 2,
+            held_until_ms: 190_000,
+            added_by: AccountId(2),
+            added_by_name: name("Bea"),
+            payer: AccountId(payer.0),
+            payer_name: name(payer.1),
+        };
+        m.shared_cart = Some(SharedCartNet::new(
+            CartGroupId(3),
+            SharedCartChange::Updated,
+            vec![line(1, (1, "Me")), line(2, (2, "Bea"))],
+        ));
+        m
+    }
+
+    fn view_of(
+        m: &crate::net::RoomMirror,
+        ui: &crate::showroom::ui::view::LocalUi,
+    ) -> ShowroomView {
+        use crate::showroom::session::LinkState;
+        use crate::showroom::ui::view::{ViewInputs, build};
+        build(&ViewInputs {
+            link: &LinkState::Connected,
+            mirror: Some(m),
+            catalog: &[],
+            card_product: None,
+            holding: None,
+            ui,
+            now_ms: 100_000,
+        })
+    }
+
+    /// A ray from before the panel at each of its buttons (laid out one
+    /// under the other, as a wrapped row would put them): what each click
+    /// asks for, by label. Each must be the button's own action.
+    fn rays_on_buttons(kind: PanelKind, view: &ShowroomView) -> Vec<(String, UiAction)> {
+        let (_, shown) = panel_content(kind, view).expect("the panel shows");
+        let px = UVec2::new(500, 560);
+        let band = px.y as f32 / shown.len() as f32;
+        let mut p = panel();
+        p.kind = kind;
+        p.size = Vec2::new(0.5, 0.56);
+        p.px = px;
+        p.buttons = shown
+            .iter()
+            .enumerate()
+            .map(|(i, (_, action))| {
+                let top = i as f32 * band;
+                (
+                    Rect::new(20.0, top + 2.0, 300.0, top + band - 2.0),
+                    action.clone(),
+                )
+            })
+            .collect();
+        let at = GlobalTransform::from(Transform::from_xyz(0.3, 1.4, -0.6));
+        let from = Vec3::new(0.0, 1.6, 0.0);
+        shown
+            .iter()
+            .zip(&p.buttons)
+            .map(|((label, _), (rect, _))| {
+                let c = rect.center() / p.px.as_vec2();
+                let local = Vec3::new((c.x - 0.5) * p.size.x, (0.5 - c.y) * p.size.y, 0.0);
+                let ray = Ray3d::new(from, Dir3::new(at.transform_point(local) - from).unwrap());
+                let clicked = click(ray, [(&p, &at)].into_iter()).expect("a button under the ray");
+                (label.clone(), clicked)
+            })
+            .collect()
+    }
+
+    /// The room command an action sends, as the desktop's click does.
+    fn sends(action: &UiAction, m: &crate::net::RoomMirror) -> Option<vitrine_shared::RoomCommand> {
+        use crate::showroom::ui::{UiState, shop_command, together_actions::party_command};
+        shop_command(action, &mut UiState::default(), Some(m))
+            .or_else(|| party_command(action).map(vitrine_shared::RoomCommand::Party))
+    }
+
+    #[test]
+    fn the_together_panel_lists_friends_requests_and_the_party_and_its_rays_act() {
+        use vitrine_shared::protocol::PartyCommand;
+        use vitrine_shared::{AccountId, RoomCommand, RoomId};
+        let m = together_room();
+        let mut ui = crate::showroom::ui::view::LocalUi::default();
+        // Closed: no panel; the wrist opens it.
+        assert!(panel_content(PanelKind::Together, &view_of(&m, &ui)).is_none());
+        let (_, wrist) = panel_content(PanelKind::Wrist, &view_of(&m, &ui)).unwrap();
+        assert!(wrist.contains(&("Together".to_owned(), UiAction::ToggleTogether)));
+        ui.together.open = true;
+        let view = view_of(&m, &ui);
+        let (text, _) = panel_content(PanelKind::Together, &view).unwrap();
+        for line in [
+            "Your party (2):",
+            "Bea, leader - In Studio B",
+            "Me (you) - Here",
+            "Bea moved to Studio B",
+            "Friend requests:\n  Kim",
+            "Zed - In Studio B",
+            "Cy - Offline",
+        ] {
+            assert!(text.contains(line), "{line:?} in {text}");
+        }
+        assert!(!text.contains("press J"), "no keys in a headset: {text}");
+        let clicked = rays_on_buttons(PanelKind::Together, &view);
+        let labels: Vec<&str> = clicked.iter().map(|(l, _)| l.as_str()).collect();
+        assert_eq!(
+            labels,
+            [
+                "Leave the party",
+                "Follow",
+                "Stay",
+                "Accept Kim",
+                "Decline Kim",
+                "Join Zed",
+                "Close"
+            ]
+        );
+        let action = |label: &str| clicked.iter().find(|(l, _)| l == label).unwrap().1.clone();
+        assert_eq!(
+            sends(&action("Leave the party"), &m),
+            Some(RoomCommand::Party(PartyCommand::Leave))
+        );
+        // Friends and following go through HTTP and the session (the
+        // together_actions tests show those): the rays ask for them.
+        assert_eq!(
+            action("Follow"),
+            UiAction::FollowLeader(RoomId::new("studio-b").unwrap())
+        );
+        assert_eq!(action("Accept Kim"), UiAction::AcceptFriend(AccountId(11)));
+        assert_eq!(
+            action("Decline Kim"),
+            UiAction::DeclineFriend(AccountId(11))
+        );
+        assert_eq!(action("Join Zed"), UiAction::JoinFriend(AccountId(5)));
+        assert_eq!(action("Close"), UiAction::ToggleTogether);
+    }
+
+    #[test]
+    fn out_of_a_party_the_together_panel_answers_an_invite_and_shows_your_code() {
+        use crate::net::PartyInvite;
+        use vitrine_shared::protocol::PartyCommand;
+        use vitrine_shared::{AccountId, DisplayName, PartyId, RoomCommand};
+        let mut m = together_room();
+        m.party.party = None;
+        m.party.follow = None;
+        m.shared_cart = None;
+        m.party.invites.insert(
+            PartyId(4),
+            PartyInvite {
+                party: PartyId(4),
+                by: AccountId(2),
+                by_name: DisplayName::new("Bea").unwrap(),
+                members: 1,
+                expires_in_ms: 60_000,
+            },
+        );
+        let mut ui = crate::showroom::ui::view::LocalUi::default();
+        ui.together.open = true;
+        ui.together.code = Some(vitrine_shared::friends::FriendCodeView {
+            code: "K7QM-3XPD".into(),
+            link: "vitrine://friend/K7QM-3XPD".into(),
+        });
+        let view = view_of(&m, &ui);
+        let (text, _) = panel_content(PanelKind::Together, &view).unwrap();
+        assert!(text.contains("Your code: K7QM-3XPD"), "{text}");
+        assert!(
+            text.contains("Bea invites you to their party (1 member)"),
+            "{text}"
+        );
+        assert!(text.contains("No party yet."), "{text}");
+        // No shared cart out of a party: neither its panel nor its button.
+        ui.cart_open = true;
+        let view = view_of(&m, &ui);
+        assert!(panel_content(PanelKind::SharedCart, &view).is_none());
+        let clicked = rays_on_buttons(PanelKind::Together, &view);
+        let sent: Vec<(&str, Option<RoomCommand>)> = clicked
+            .iter()
+            .map(|(l, a)| (l.as_str(), sends(a, &m)))
+            .collect();
+        let party = |c| Some(RoomCommand::Party(c));
+        assert_eq!(
+            &sent[..2],
+            [
+                ("Join", party(PartyCommand::Accept { party: PartyId(4) })),
+                (
+                    "No thanks",
+                    party(PartyCommand::Decline { party: PartyId(4) })
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn the_shared_cart_panel_lists_lines_with_who_added_them_and_its_rays_act() {
+        use vitrine_shared::RoomCommand;
+        use vitrine_shared::protocol::{SharedCartCommand, SharedLineId, SharedPayment};
+        let m = together_room();
+        let mut ui = crate::showroom::ui::view::LocalUi::default();
+        assert!(panel_content(PanelKind::SharedCart, &view_of(&m, &ui)).is_none());
+        let (_, wrist) = panel_content(PanelKind::Wrist, &view_of(&m, &ui)).unwrap();
+        assert!(wrist.contains(&("Shared cart".to_owned(), UiAction::ToggleCart)));
+        ui.cart_open = true;
+        let view = view_of(&m, &ui);
+        let (text, _) = panel_content(PanelKind::SharedCart, &view).unwrap();
+        for line in [
+            "#1 2 x Mug 1  20.00 EUR",
+            "added by Bea - you pay",
+            "#2 2 x Mug 2  20.00 EUR",
+            "added by Bea - Bea pays",
+            "You pay 20.00 EUR",
+            "Shared total 40.00 EUR",
+        ] {
+            assert!(text.contains(line), "{line:?} in {text}");
+        }
+        let clicked = rays_on_buttons(PanelKind::SharedCart, &view);
+        let sent: Vec<(&str, Option<RoomCommand>)> = clicked
+            .iter()
+            .map(|(l, a)| (l.as_str(), sends(a, &m)))
+            .collect();
+        let shared = |c| Some(RoomCommand::SharedCart(c));
+        let set = |line, quantity| {
+            shared(SharedCartCommand::SetQuantity {
+                line: SharedLineId(line),
+                quantity,
+            })
+        };
+        assert_eq!(
+            &sent[..5],
+            [
+                ("- #1", set(1, 1)),
+                ("+ #1", set(1, 3)),
+                ("- #2", set(2, 1)),
+                ("+ #2", set(2, 3)),
+                (
+                    "mine #2",
+                    shared(SharedCartCommand::MarkMine {
+                        line: SharedLineId(2)
+                    })
+                ),
+            ]
+        );
+        // The checkouts: what each pays for, and what it was shown.
+        let paid: Vec<(&str, SharedPayment, String)> = sent[5..7]
+            .iter()
+            .map(|(l, c)| match c {
+                Some(RoomCommand::SharedCart(SharedCartCommand::Checkout(c))) => {
+                    (*l, c.pays_for, c.shown.to_string())
+                }
+                other => panic!("{l}: {other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            paid,
+            [
+                ("Pay for mine", SharedPayment::Mine, "20.00 EUR".to_owned()),
+                (
+                    "Pay for everyone",
+                    SharedPayment::Everyone,
+                    "40.00 EUR".to_owned()
+                ),
+            ]
+        );
+        assert_eq!(clicked[7], ("Close".to_owned(), UiAction::ToggleCart));
+        assert_eq!(clicked.len(), 8);
+    }
+
+    #[test]
+    fn floating_panels_open_before_the_eyes_to_either_side_facing_them() {
+        use super::super::input::TrackedPose;
+        // Looking along -X (turned left).
+        let head = TrackedPose::new(
+            Vec3::new(1.0, 1.6, 2.0),
+            Quat::from_rotation_y(std::f32::consts::FRAC_PI_2),
+        );
+        let left = floating_spot(Some(head), -1.0);
+        let right = floating_spot(Some(head), 1.0);
+        assert!(left.translation.x < 1.0 && right.translation.x < 1.0);
+        // Left of a shopper facing -X is +Z.
+        assert!(left.translation.z > 2.0 && right.translation.z < 2.0);
+        for t in [left, right] {
+            // The quad's face (+Z) points at the eyes.
+            let to_eyes = (head.position - t.translation).normalize();
+            assert!((t.rotation * Vec3::Z).dot(to_eyes) > 0.99, "{t:?}");
+        }
+    }
+
+    #[test]
+    fn long_lists_are_cut_so_the_buttons_stay_on_the_panel() {
+        use vitrine_shared::AccountId;
+        use vitrine_shared::protocol::{FriendNet, PresenceNet};
+        let mut m = together_room();
+        for id in 20..30u64 {
+            m.friends.insert(
+                AccountId(id),
+                FriendNet {
+                    account: AccountId(id),
+                    name: vitrine_shared::DisplayName::new(format!("F{id}")).unwrap(),
+                    presence: Some(PresenceNet {
+                        room: vitrine_shared::RoomId::new("annex").unwrap(),
+                        room_name: "Annex".into(),
+                        show: None,
+                    }),
+                },
+            );
+        }
+        let mut ui = crate::showroom::ui::view::LocalUi::default();
+        ui.together.open = true;
+        let view = view_of(&m, &ui);
+        assert_eq!(view.together.friends.len(), 12);
+        let (text, buttons) = panel_content(PanelKind::Together, &view).unwrap();
+        assert!(text.contains("and 6 more"), "{text}");
+        let joins = buttons
+            .iter()
+            .filter(|(_, a)| matches!(a, UiAction::JoinFriend(_)))
+            .count();
+        assert_eq!(joins, XR_FRIENDS);
     }
 }
