@@ -856,6 +856,9 @@ fn draw_together(t: &TogetherView, p: &mut ChildSpawnerCommands) {
                         ));
                         text(r, m.label(), 14.0, Color::WHITE);
                         text(r, format!("- {}", m.place), 12.0, MUTED);
+                        for button in party.member_buttons(m) {
+                            view_button(r, &button);
+                        }
                     });
                 }
                 if !party.invited.is_empty() {

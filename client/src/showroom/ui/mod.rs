@@ -133,6 +133,10 @@ pub enum UiAction {
     OpenFriendCode,
     /// Adds a friend by their code or link, as typed.
     AddFriendByCode(String),
+    /// The leader removes a member from the party.
+    RemoveFromParty(AccountId),
+    /// The leader hands the lead to another member.
+    MakePartyLeader(AccountId),
 }
 
 #[derive(Resource, Default)]

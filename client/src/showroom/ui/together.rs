@@ -189,6 +189,18 @@ impl PartyView {
     pub fn buttons(&self) -> Vec<ViewButton> {
         vec![ViewButton::new("Leave the party", UiAction::LeaveParty)]
     }
+
+    /// What the leader can do to another member: remove them, or hand
+    /// them the lead. Nothing for anyone else (the server would refuse).
+    pub fn member_buttons(&self, member: &PartyMemberView) -> Vec<ViewButton> {
+        if !self.you_lead || member.you {
+            return Vec::new();
+        }
+        vec![
+            ViewButton::new("Remove", UiAction::RemoveFromParty(member.account)),
+            ViewButton::new("Make leader", UiAction::MakePartyLeader(member.account)),
+        ]
+    }
 }
 
 impl PartyMemberView {
@@ -863,6 +875,39 @@ mod tests {
             p.buttons(),
             [ViewButton::new("Leave the party", UiAction::LeaveParty)]
         );
+        // The leader may remove another member or hand them the lead, and
+        // send the server's own party commands for it; not for herself.
+        let bea = p.member_buttons(&p.members[1]);
+        assert_eq!(
+            bea,
+            [
+                ViewButton::new("Remove", UiAction::RemoveFromParty(AccountId(2))),
+                ViewButton::new("Make leader", UiAction::MakePartyLeader(AccountId(2))),
+            ]
+        );
+        assert_eq!(
+            bea.iter()
+                .map(|b| super::super::together_actions::party_command(&b.action))
+                .collect::<Vec<_>>(),
+            [
+                Some(vitrine_shared::protocol::PartyCommand::Kick {
+                    account: AccountId(2)
+                }),
+                Some(vitrine_shared::protocol::PartyCommand::Promote {
+                    account: AccountId(2)
+                }),
+            ]
+        );
+        assert!(p.member_buttons(&p.members[0]).is_empty());
+        // A member who does not lead gets neither.
+        m.party.party = Some(party(
+            2,
+            &[(1, "Me", Some("hall")), (2, "Bea", Some("studio-b"))],
+        ));
+        let led = build(Some(&m), &[], None, &TogetherLocal::default())
+            .party
+            .unwrap();
+        assert!(led.members.iter().all(|x| led.member_buttons(x).is_empty()));
         let follow: Vec<(String, UiAction)> = v
             .follow
             .unwrap()

@@ -213,6 +213,8 @@ pub(crate) fn party_command(action: &UiAction) -> Option<PartyCommand> {
         UiAction::AcceptPartyInvite(party) => Some(PartyCommand::Accept { party: *party }),
         UiAction::DeclinePartyInvite(party) => Some(PartyCommand::Decline { party: *party }),
         UiAction::LeaveParty => Some(PartyCommand::Leave),
+        UiAction::RemoveFromParty(account) => Some(PartyCommand::Kick { account: *account }),
+        UiAction::MakePartyLeader(account) => Some(PartyCommand::Promote { account: *account }),
         UiAction::InviteToParty(account) => Some(PartyCommand::Invite { account: *account }),
         UiAction::ShareProduct(product) => Some(PartyCommand::Share {
             product: product.clone(),

@@ -380,6 +380,12 @@ pub fn panel_content(
                     text += &format!("Your party ({}):\n", party.members.len());
                     for m in &party.members {
                         text += &format!("  {} - {}\n", m.label(), m.place);
+                        buttons.extend(
+                            party
+                                .member_buttons(m)
+                                .into_iter()
+                                .map(|b| about(b, &m.name)),
+                        );
                     }
                     if !party.invited.is_empty() {
                         text += &format!("  Invited: {}\n", party.invited.join(", "));
@@ -972,6 +978,41 @@ mod tests {
         );
         assert_eq!(action("Join Zed"), UiAction::JoinFriend(AccountId(5)));
         assert_eq!(action("Close"), UiAction::ToggleTogether);
+    }
+
+    #[test]
+    fn the_leader_removes_a_member_or_hands_over_the_lead_with_a_ray() {
+        use vitrine_shared::protocol::PartyCommand;
+        use vitrine_shared::{AccountId, RoomCommand};
+        let mut m = together_room();
+        if let Some(party) = m.party.party.as_mut() {
+            party.leader = AccountId(1);
+        }
+        let mut ui = crate::showroom::ui::view::LocalUi::default();
+        ui.together.open = true;
+        let view = view_of(&m, &ui);
+        let clicked = rays_on_buttons(PanelKind::Together, &view);
+        let action = |label: &str| {
+            clicked
+                .iter()
+                .find(|(l, _)| l == label)
+                .unwrap_or_else(|| panic!("{label:?} in {clicked:?}"))
+                .1
+                .clone()
+        };
+        assert_eq!(
+            sends(&action("Remove Bea"), &m),
+            Some(RoomCommand::Party(PartyCommand::Kick {
+                account: AccountId(2)
+            }))
+        );
+        assert_eq!(
+            sends(&action("Make leader Bea"), &m),
+            Some(RoomCommand::Party(PartyCommand::Promote {
+                account: AccountId(2)
+            }))
+        );
+        assert!(!clicked.iter().any(|(l, _)| l.ends_with(" Me")), "not herself");
     }
 
     #[test]
