@@ -61,6 +61,11 @@ impl Engine {
             self.orders.insert(order_id, order);
             return Err(CommerceError::Storage);
         }
+        // A hold the provider made for it is released: nobody pays for a
+        // cancelled order.
+        if let Some(authorization) = self.authorizations.remove(&order_id) {
+            self.give_back(order_id, authorization, order.total, false);
+        }
         match release {
             Release::Sale(sale_id) => {
                 if let Some(sale) = self.sales.get_mut(&sale_id) {
