@@ -179,21 +179,22 @@ fn a_declined_card_is_a_decline_and_a_500_is_asked_again_under_the_same_key() {
             .authorize("authorize-r2", eur(990), cards::APPROVED)
             .await
             .unwrap();
-        let ledger = stand_in.ledger();
-        let tries: Vec<_> = ledger.requests[before..].iter().collect();
-        assert_eq!(tries.len(), 3);
-        assert!(
-            tries
-                .iter()
-                .all(|r| r.idempotency_key.as_deref() == Some("authorize-r2"))
-        );
-        let made: Vec<_> = ledger
-            .intents
-            .values()
-            .filter(|i| i.key.as_deref() == Some("authorize-r2"))
-            .collect();
-        assert_eq!((made.len(), made[0].id.as_str()), (1, a.as_str()));
-        drop(ledger);
+        {
+            let ledger = stand_in.ledger();
+            let tries: Vec<_> = ledger.requests[before..].iter().collect();
+            assert_eq!(tries.len(), 3);
+            assert!(
+                tries
+                    .iter()
+                    .all(|r| r.idempotency_key.as_deref() == Some("authorize-r2"))
+            );
+            let made: Vec<_> = ledger
+                .intents
+                .values()
+                .filter(|i| i.key.as_deref() == Some("authorize-r2"))
+                .collect();
+            assert_eq!((made.len(), made[0].id.as_str()), (1, a.as_str()));
+        }
         // Failing every try: an unknown outcome, not a decline.
         stand_in.ledger().fail_next = 10;
         assert!(matches!(
