@@ -31,6 +31,8 @@ pub enum PaymentError {
 
 pub trait PaymentGateway: Send + Sync + 'static {
     /// Reserves `amount` on the payment method; returns an authorization id.
+    /// An empty `method` only looks up the authorization `key` made, if any
+    /// (declined `no_such_authorization` when none), and makes none.
     fn authorize<'a>(
         &'a self,
         key: &'a str,
