@@ -143,6 +143,12 @@ pub struct FileConfig {
     /// answer, so a process can be killed between a team filling and its
     /// capture. Named for what it does so nobody sets it by accident.
     pub test_gateway_stalls_captures: Option<bool>,
+    /// `"test"` (the default: the built-in gateway, no money moves) or
+    /// `"stripe"` (then the three `stripe_*` keys are required).
+    pub payment_provider: Option<String>,
+    pub stripe_api_base: Option<String>,
+    pub stripe_secret_key: Option<String>,
+    pub stripe_webhook_secret: Option<String>,
     pub chat: Option<RateConfig>,
     pub reactions: Option<RateConfig>,
     pub http_rate: Option<RateConfig>,
@@ -209,6 +215,8 @@ pub struct ServerConfig {
     pub cart_hold: Duration,
     /// The test gateway's captures never answer (crash tests only).
     pub test_gateway_stalls_captures: bool,
+    /// Who takes the money: the built-in test gateway or Stripe.
+    pub payment_provider: PaymentProvider,
     /// The length of a watch "minute": 60 s. Not a file setting; tests
     /// shorten it so presence can be tested in seconds.
     pub watch_minute: Duration,
@@ -241,6 +249,14 @@ pub enum ConfigError {
 }
 
 pub const DEFAULT_CAPACITY: usize = 100;
+
+/// Who takes the money (`payment_provider` in the file).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PaymentProvider {
+    /// The built-in test gateway, journaled in the data dir.
+    Test,
+    Stripe(crate::commerce::StripeConfig),
+}
 
 impl ServerConfig {
     /// Defaults suited to a local run from the repository root.
@@ -279,6 +295,7 @@ impl ServerConfig {
             payment_hold: Duration::from_secs(600),
             cart_hold: Duration::from_secs(600),
             test_gateway_stalls_captures: false,
+            payment_provider: PaymentProvider::Test,
             watch_minute: Duration::from_secs(60),
             loose_return: Duration::from_secs(vitrine_shared::protocol::LOOSE_RETURN_SECS),
             clock: crate::clock::Clock::system(),
@@ -332,6 +349,12 @@ impl ServerConfig {
         if let Some(stall) = file.test_gateway_stalls_captures {
             config.test_gateway_stalls_captures = stall;
         }
+        config.payment_provider = Self::resolve_provider([
+            file.payment_provider,
+            file.stripe_api_base,
+            file.stripe_secret_key,
+            file.stripe_webhook_secret,
+        ])?;
         if let Some(secs) = file.cart_hold_secs {
             config.cart_hold = Duration::from_secs(secs);
         }
@@ -345,6 +368,47 @@ impl ServerConfig {
         config.media = Self::resolve_media(cli, file.media.unwrap_or_default())?;
         config.validate()?;
         Ok(config)
+    }
+
+    /// `payment_provider` and the three `stripe_*` keys, in that order.
+    fn resolve_provider(
+        [provider, api_base, secret_key, webhook_secret]: [Option<String>; 4],
+    ) -> Result<PaymentProvider, ConfigError> {
+        let stripe_keys = [
+            api_base.is_some(),
+            secret_key.is_some(),
+            webhook_secret.is_some(),
+        ];
+        match provider.as_deref().unwrap_or("test") {
+            "test" if stripe_keys.iter().any(|&k| k) => Err(ConfigError::Invalid {
+                key: "payment_provider",
+                message: "stripe_* keys are set but payment_provider is not \"stripe\"".into(),
+            }),
+            "test" => Ok(PaymentProvider::Test),
+            "stripe" => {
+                let need = |value: &Option<String>, key: &'static str| {
+                    value.clone().ok_or(ConfigError::Invalid {
+                        key,
+                        message: "required when payment_provider = \"stripe\"".into(),
+                    })
+                };
+                Ok(PaymentProvider::Stripe(crate::commerce::StripeConfig {
+                    api_base: need(&api_base, "stripe_api_base")?,
+                    secret_key: crate::commerce::stripe::Secret::new(need(
+                        &secret_key,
+                        "stripe_secret_key",
+                    )?),
+                    webhook_secret: crate::commerce::stripe::Secret::new(need(
+                        &webhook_secret,
+                        "stripe_webhook_secret",
+                    )?),
+                }))
+            }
+            other => Err(ConfigError::Invalid {
+                key: "payment_provider",
+                message: format!("{other:?} is neither \"test\" nor \"stripe\""),
+            }),
+        }
     }
 
     fn resolve_media(
@@ -422,6 +486,12 @@ impl ServerConfig {
                 key: "guests_per_network_per_day",
                 message: format!("must be {} to {}", guests.start(), guests.end()),
             });
+        }
+        if let PaymentProvider::Stripe(stripe) = &self.payment_provider {
+            stripe.validate().map_err(|message| ConfigError::Invalid {
+                key: "stripe_api_base",
+                message,
+            })?;
         }
         if let Some(media) = &self.media {
             media.validate().map_err(|message| ConfigError::Invalid {
@@ -568,6 +638,54 @@ mod tests {
             ServerConfig::resolve(&missing),
             Err(ConfigError::Read { .. })
         ));
+    }
+
+    #[test]
+    fn the_payment_provider_is_chosen_in_the_file_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pay.toml");
+        let cli = Cli {
+            config: Some(path.clone()),
+            ..Cli::default()
+        };
+        std::fs::write(&path, "").unwrap();
+        assert_eq!(
+            ServerConfig::resolve(&cli).unwrap().payment_provider,
+            PaymentProvider::Test
+        );
+        let stripe = "payment_provider = \"stripe\"\nstripe_api_base = \"http://127.0.0.1:12111\"\n\
+                      stripe_secret_key = \"sk_test_hidden\"\nstripe_webhook_secret = \"whsec_hidden\"\n";
+        std::fs::write(&path, stripe).unwrap();
+        let config = ServerConfig::resolve(&cli).unwrap();
+        let PaymentProvider::Stripe(chosen) = &config.payment_provider else {
+            panic!("stripe was asked for");
+        };
+        assert_eq!(chosen.api_base, "http://127.0.0.1:12111");
+        assert_eq!(chosen.secret_key.expose(), "sk_test_hidden");
+        // Secrets never show, however the config is printed.
+        assert!(!format!("{config:?}").contains("hidden"));
+        for (text, key) in [
+            ("payment_provider = \"paypal\"", "payment_provider"),
+            ("stripe_secret_key = \"sk\"", "payment_provider"),
+            ("payment_provider = \"stripe\"", "stripe_api_base"),
+            (
+                &stripe.replace("http://127.0.0.1:12111", "https://api.stripe.com"),
+                "stripe_api_base",
+            ),
+            (
+                &stripe.replace("stripe_webhook_secret = \"whsec_hidden\"\n", ""),
+                "stripe_webhook_secret",
+            ),
+        ] {
+            std::fs::write(&path, text).unwrap();
+            match ServerConfig::resolve(&cli) {
+                Err(ConfigError::Invalid { key: k, message }) => {
+                    assert_eq!(k, key, "{text}");
+                    assert!(!message.contains("hidden"), "{message}");
+                }
+                other => panic!("{text}: expected an invalid-setting error, got {other:?}"),
+            }
+        }
     }
 
     #[test]

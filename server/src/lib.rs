@@ -142,22 +142,35 @@ impl Server {
             );
         }
 
-        // The only gateway so far is the built-in test one: no money moves.
-        tracing::info!(timeout = ?config.payment_timeout, "payments: built-in test gateway");
-        // Its ledger is journaled in the data dir, as a provider's outlives
-        // the shop's process: keys used before a restart answer as before
-        // (the data dir exists: `Keys::load_or_create` made it).
-        let mut gateway =
-            commerce::TestGateway::journaled(&config.data_dir.join("test-gateway.journal"))
-                .map_err(StartError::Io)?;
-        // Only the crash tests set this (in their config file): captures
-        // then never answer, so the process can be killed between a team
-        // filling and its capture.
-        if config.test_gateway_stalls_captures {
-            tracing::warn!("payments: the test gateway's captures stall (crash test)");
-            gateway = gateway.stalling_captures();
-        }
-        let gateway = Arc::new(gateway);
+        let (gateway, stripe_webhook_secret): (Arc<dyn commerce::PaymentGateway>, _) = match &config
+            .payment_provider
+        {
+            config::PaymentProvider::Test => {
+                // No money moves.
+                tracing::info!(timeout = ?config.payment_timeout, "payments: built-in test gateway");
+                // Its ledger is journaled in the data dir, as a provider's
+                // outlives the shop's process: keys used before a restart
+                // answer as before (the data dir exists:
+                // `Keys::load_or_create` made it).
+                let mut gateway =
+                    commerce::TestGateway::journaled(&config.data_dir.join("test-gateway.journal"))
+                        .map_err(StartError::Io)?;
+                // Only the crash tests set this (in their config file):
+                // captures then never answer, so the process can be
+                // killed between a team filling and its capture.
+                if config.test_gateway_stalls_captures {
+                    tracing::warn!("payments: the test gateway's captures stall (crash test)");
+                    gateway = gateway.stalling_captures();
+                }
+                (Arc::new(gateway), None)
+            }
+            config::PaymentProvider::Stripe(stripe) => {
+                // The base only: the keys are secrets and never logged.
+                tracing::info!(api_base = %stripe.api_base, timeout = ?config.payment_timeout, "payments: Stripe");
+                let gateway = commerce::StripeGateway::new(stripe.clone(), config.payment_timeout);
+                (Arc::new(gateway), Some(stripe.webhook_secret.clone()))
+            }
+        };
         let settings = commerce::EngineSettings {
             payment_timeout: config.payment_timeout,
             payment_hold: config.payment_hold,
@@ -299,6 +312,7 @@ impl Server {
             started: Instant::now(),
             openapi: OnceLock::new(),
             media: media_info,
+            stripe_webhook_secret,
         }));
         let (shutdown_tx, mut shutdown_rx) = watch::channel(false);
         let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();

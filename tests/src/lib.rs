@@ -15,6 +15,7 @@ use vitrine_server::{Server, ShutdownHandle};
 
 pub mod lossy;
 pub mod raw;
+pub mod stripe;
 
 /// Rooms for tests: a roomy one and a tiny one for capacity checks.
 pub const TEST_ROOMS: &str = r#"

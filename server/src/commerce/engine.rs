@@ -43,6 +43,9 @@ pub(super) struct Engine {
     /// Orders not yet paid, and those being paid right now.
     pub(super) orders: HashMap<OrderId, PendingOrder>,
     pub(super) paying: HashSet<OrderId>,
+    /// Authorizations the provider made for pending orders: voided if the
+    /// order is cancelled instead of paid.
+    pub(super) authorizations: HashMap<OrderId, String>,
     /// Repeats of a checkout whose payment is under way: they get its answer.
     pub(super) waiters: HashMap<OrderId, Vec<oneshot::Sender<Result<OrderRecord, CommerceError>>>>,
     pub(super) carts: HashMap<AccountId, Cart>,
@@ -163,6 +166,7 @@ pub async fn spawn_held(
         events: events.clone(),
         orders,
         paying: HashSet::new(),
+        authorizations: HashMap::new(),
         waiters: HashMap::new(),
         carts: carts::load(&store).await?,
         shared: SharedCarts::starting_after(last_line),
@@ -227,6 +231,7 @@ fn request_kind(request: &Request) -> &'static str {
         Request::SharedCart(_) => "shared_cart",
         Request::GroupMemberCaptured { .. } => "group_member_captured",
         Request::GroupVoidTried { .. } => "group_void_tried",
+        Request::ProviderNews { .. } => "provider_news",
     }
 }
 
@@ -371,8 +376,12 @@ impl Engine {
                 Request::PaymentDone {
                     order_id,
                     outcome,
+                    held,
                     reply,
                 } => {
+                    if let Some(authorization) = held {
+                        self.authorizations.insert(order_id, authorization);
+                    }
                     let answer = self.payment_done(order_id, outcome).await;
                     for waiter in self.waiters.remove(&order_id).unwrap_or_default() {
                         let _ = waiter.send(answer.clone());
@@ -412,6 +421,14 @@ impl Engine {
                 }
                 Request::GroupMemberCaptured { team, order_id } => {
                     self.group_member_captured(team, order_id).await
+                }
+                Request::ProviderNews {
+                    order_id,
+                    authorization,
+                    state,
+                    reply,
+                } => {
+                    let _ = reply.send(self.provider_news(order_id, authorization, state).await);
                 }
                 Request::Cart { buyer, reply } => {
                     let _ = reply.send(self.cart_lines(buyer));

@@ -598,4 +598,54 @@ mod tests {
             );
         }
     }
+
+    #[tokio::test]
+    async fn a_claim_whose_capture_comes_late_keeps_no_money_and_its_retry_is_charged_once() {
+        use super::super::late_payment_tests::nothing_kept;
+        use super::super::{Call, Standing, TestGateway, cards};
+        for (store, _dir) in stores().await {
+            let time = ManualClock::starting_now();
+            let gateway = Arc::new(TestGateway::default());
+            let engine = spawn(
+                store.clone(),
+                time.clock(),
+                gateway.clone(),
+                EngineSettings {
+                    payment_timeout: Duration::from_millis(200),
+                    ..EngineSettings::default()
+                },
+            )
+            .await
+            .unwrap();
+            let sale = live_sale(&engine, &time, &store, 5, 1).await;
+            let tap = Some(("tap".to_owned(), 9));
+            let first = engine
+                .claim(AccountId(1), sale.id, 1, tap.clone())
+                .await
+                .unwrap();
+            gateway.answer_late(Call::Capture, Duration::from_millis(600));
+            let paid = engine
+                .pay(AccountId(1), first.order_id, cards::APPROVED.into())
+                .await;
+            assert_eq!(paid, Err(CommerceError::PaymentTimeout));
+            assert_eq!(engine.sale(sale.id).await.unwrap().unwrap().sold, 0);
+            let first_key = format!("authorize-{}", first.order_id);
+            nothing_kept(&gateway, Call::Capture, &first_key).await;
+            // The same tap claims afresh (the cancelled claim let its key
+            // go) and is charged once, for the new order only.
+            gateway.answer_on_time(Call::Capture);
+            let again = engine.claim(AccountId(1), sale.id, 1, tap).await.unwrap();
+            assert_ne!(again.order_id, first.order_id);
+            let order = engine
+                .pay(AccountId(1), again.order_id, cards::APPROVED.into())
+                .await
+                .unwrap();
+            assert_eq!(order.status, "paid");
+            assert_eq!(gateway.standing(&first_key), Standing::Clear);
+            assert_eq!(
+                gateway.standing(&format!("authorize-{}", again.order_id)),
+                Standing::Charged(sale.price)
+            );
+        }
+    }
 }

@@ -3,13 +3,16 @@
 //! gateway behaves like a real one: it declines some test cards, never
 //! answers for another (so the caller's timeout fires), charges once per key
 //! however often it is asked, and refuses to capture a voided authorization.
+//! A test can tell it to answer a kind of call late: the provider then does
+//! the work after a delay on its own task, whether the caller still waits
+//! or not, as a real provider does after the shop's timeout.
 //! Given a journal file it remembers all of that across restarts of the
 //! server, as a provider's ledger outlives the shop's process.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use thiserror::Error;
 use vitrine_shared::Money;
@@ -28,6 +31,8 @@ pub enum PaymentError {
 
 pub trait PaymentGateway: Send + Sync + 'static {
     /// Reserves `amount` on the payment method; returns an authorization id.
+    /// An empty `method` only looks up the authorization `key` made, if any
+    /// (declined `no_such_authorization` when none), and makes none.
     fn authorize<'a>(
         &'a self,
         key: &'a str,
@@ -147,33 +152,70 @@ impl Ledger {
     }
 }
 
-/// The built-in gateway for tests and the demo. No money moves.
-pub struct TestGateway {
+/// A kind of call to the provider, for [`TestGateway::answer_late`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Call {
+    Authorize,
+    /// An authorization asked for by its key alone (no card): a look-up of
+    /// the hold that key made, which makes none itself.
+    Lookup,
+    Capture,
+    Void,
+    Refund,
+}
+
+/// Where one authorization stands at the provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    /// Nothing held and nothing kept: never authorized, voided, or
+    /// captured and refunded in full.
+    Clear,
+    /// Authorized and neither captured nor voided: money reserved.
+    Held(Money),
+    /// Captured, less what was refunded: money taken.
+    Charged(Money),
+}
+
+/// The provider's side: its ledger and journal, shared with the tasks that
+/// answer late, so that what it does does not depend on the caller still
+/// listening (a real provider goes on when the shop gives up).
+#[derive(Default)]
+struct Provider {
     ledger: Mutex<Ledger>,
-    /// How long a `NO_ANSWER` card keeps the caller waiting.
-    pub hang: Duration,
     /// Where each new authorization, capture, void and refund is appended,
     /// one line each, before the caller hears of it.
     journal: Option<Mutex<std::fs::File>>,
+    /// Calls done, by kind, answered or not (declines and refusals too).
+    done: Mutex<HashMap<Call, usize>>,
+}
+
+/// The built-in gateway for tests and the demo. No money moves.
+pub struct TestGateway {
+    provider: Arc<Provider>,
+    /// How long a `NO_ANSWER` card keeps the caller waiting.
+    pub hang: Duration,
     /// Captures never answer (a provider outage): how a crash test stops the
     /// server between deciding to capture and capturing. Off unless asked.
     stall_captures: bool,
+    /// Calls the provider works on for a while before doing them and
+    /// answering (see [`TestGateway::answer_late`]).
+    late: Mutex<HashMap<Call, Duration>>,
 }
 
 impl Default for TestGateway {
     fn default() -> Self {
         TestGateway {
-            ledger: Mutex::new(Ledger::default()),
+            provider: Arc::default(),
             hang: Duration::from_secs(3600),
-            journal: None,
             stall_captures: false,
+            late: Mutex::default(),
         }
     }
 }
 
 impl TestGateway {
     fn ledger(&self) -> std::sync::MutexGuard<'_, Ledger> {
-        self.ledger.lock().unwrap_or_else(|p| p.into_inner())
+        self.provider.ledger()
     }
 
     /// Authorizations that reserved money (declines excluded).
@@ -197,6 +239,59 @@ impl TestGateway {
         self.ledger().voids.len()
     }
 
+    /// Where the authorization made under `authorize_key` stands: how a
+    /// test reads whether any money stays with the provider for an order.
+    pub fn standing(&self, authorize_key: &str) -> Standing {
+        let ledger = self.ledger();
+        let Some(Ok((id, amount))) = ledger.authorizations.get(authorize_key) else {
+            return Standing::Clear;
+        };
+        if ledger.captured(id) {
+            let refunded: i64 = ledger
+                .refunds
+                .values()
+                .filter(|(a, _)| a == id)
+                .map(|(_, m)| m.minor)
+                .sum();
+            let kept = amount.minor - refunded;
+            return if kept > 0 {
+                Standing::Charged(Money::new(kept, amount.currency))
+            } else {
+                Standing::Clear
+            };
+        }
+        if ledger.voided(id) {
+            Standing::Clear
+        } else {
+            Standing::Held(*amount)
+        }
+    }
+
+    /// From now on the provider works on each call of this kind for `delay`
+    /// before doing it and answering, whether or not the caller still
+    /// waits: the late answer a timeout leaves behind.
+    pub fn answer_late(&self, call: Call, delay: Duration) {
+        self.late
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(call, delay);
+    }
+
+    /// How many calls of this kind the provider has done, whatever their
+    /// outcome and whether or not anyone heard the answer.
+    pub fn done(&self, call: Call) -> usize {
+        let done = self.provider.done.lock().unwrap_or_else(|p| p.into_inner());
+        done.get(&call).copied().unwrap_or(0)
+    }
+
+    /// Calls of this kind are answered at once again.
+    pub fn answer_on_time(&self, call: Call) {
+        self.late
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&call);
+    }
+
     /// A gateway whose ledger lives in `path` too: what it finds there is
     /// remembered, and every new record is appended before the caller hears
     /// of it, so a restarted server meets the same provider (keys it used
@@ -214,8 +309,11 @@ impl TestGateway {
             .append(true)
             .open(path)?;
         Ok(TestGateway {
-            ledger: Mutex::new(ledger),
-            journal: Some(Mutex::new(file)),
+            provider: Arc::new(Provider {
+                ledger: Mutex::new(ledger),
+                journal: Some(Mutex::new(file)),
+                done: Mutex::default(),
+            }),
             ..TestGateway::default()
         })
     }
@@ -224,6 +322,55 @@ impl TestGateway {
     pub fn stalling_captures(mut self) -> TestGateway {
         self.stall_captures = true;
         self
+    }
+
+    /// Does `work` at the provider now, or, for a call told to answer late,
+    /// on a task of the provider's own after the delay: dropping the
+    /// returned future then stops only the listening, not the work.
+    fn answer<T: Send + 'static>(
+        &self,
+        call: Call,
+        work: impl FnOnce(&Provider) -> Result<T, PaymentError> + Send + 'static,
+    ) -> BoxFuture<'static, Result<T, PaymentError>> {
+        let delay = self
+            .late
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&call)
+            .copied();
+        let provider = self.provider.clone();
+        let work = move |p: &Provider| {
+            let outcome = work(p);
+            *p.done
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .entry(call)
+                .or_default() += 1;
+            outcome
+        };
+        match delay {
+            None => {
+                let done = work(&provider);
+                Box::pin(std::future::ready(done))
+            }
+            Some(delay) => {
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                tokio::spawn(async move {
+                    tokio::time::sleep(delay).await;
+                    let _ = tx.send(work(&provider));
+                });
+                Box::pin(async move {
+                    rx.await
+                        .unwrap_or_else(|_| Err(PaymentError::Unavailable("provider gone".into())))
+                })
+            }
+        }
+    }
+}
+
+impl Provider {
+    fn ledger(&self) -> std::sync::MutexGuard<'_, Ledger> {
+        self.ledger.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn record(&self, line: String) {
@@ -235,6 +382,122 @@ impl TestGateway {
             }
         }
     }
+
+    fn authorize(&self, key: &str, amount: Money, card: &str) -> Result<String, PaymentError> {
+        let mut ledger = self.ledger();
+        if let Some(seen) = ledger.authorizations.get(key) {
+            return seen.clone().map(|(id, _)| id);
+        }
+        if card.is_empty() {
+            // A look-up by key alone finds no hold and makes none: a
+            // request under that key still on its way may yet make one.
+            return Err(PaymentError::Declined {
+                reason: "no_such_authorization".into(),
+            });
+        }
+        let outcome = if card == cards::DECLINED {
+            Err(PaymentError::Declined {
+                reason: "card_declined".into(),
+            })
+        } else if card == cards::INSUFFICIENT_FUNDS {
+            Err(PaymentError::Declined {
+                reason: "insufficient_funds".into(),
+            })
+        } else if !luhn_ok(card) {
+            Err(PaymentError::Declined {
+                reason: "invalid_card_number".into(),
+            })
+        } else if amount.minor <= 0 {
+            Err(PaymentError::Declined {
+                reason: "invalid_amount".into(),
+            })
+        } else {
+            ledger.next += 1;
+            let id = format!("auth_test_{}", ledger.next);
+            self.record(format!(
+                "authorize\t{key}\t{id}\t{}\t{}",
+                amount.minor,
+                amount.currency.as_str()
+            ));
+            Ok((id, amount))
+        };
+        ledger
+            .authorizations
+            .insert(key.to_owned(), outcome.clone());
+        outcome.map(|(id, _)| id)
+    }
+
+    fn capture(&self, key: &str, authorization: &str) -> Result<(), PaymentError> {
+        let mut ledger = self.ledger();
+        let known = ledger
+            .authorizations
+            .values()
+            .any(|r| matches!(r, Ok((id, _)) if id == authorization));
+        if !known {
+            return Err(PaymentError::Unavailable(format!(
+                "no authorization {authorization}"
+            )));
+        }
+        if ledger.captures.contains_key(key) {
+            return Ok(());
+        }
+        if ledger.voided(authorization) {
+            return Err(PaymentError::Declined {
+                reason: "authorization_voided".into(),
+            });
+        }
+        ledger
+            .captures
+            .insert(key.to_owned(), authorization.to_owned());
+        self.record(format!("capture\t{key}\t{authorization}"));
+        Ok(())
+    }
+
+    fn void(&self, key: &str, authorization: &str) -> Result<(), PaymentError> {
+        let mut ledger = self.ledger();
+        if ledger.voids.contains_key(key) {
+            return Ok(());
+        }
+        let known = ledger
+            .authorizations
+            .values()
+            .any(|r| matches!(r, Ok((id, _)) if id == authorization));
+        if !known {
+            return Err(PaymentError::Unavailable(format!(
+                "no authorization {authorization}"
+            )));
+        }
+        if ledger.captured(authorization) {
+            return Err(PaymentError::Declined {
+                reason: "authorization_captured".into(),
+            });
+        }
+        ledger
+            .voids
+            .insert(key.to_owned(), authorization.to_owned());
+        self.record(format!("void\t{key}\t{authorization}"));
+        Ok(())
+    }
+
+    fn refund(&self, key: &str, authorization: &str, amount: Money) -> Result<(), PaymentError> {
+        let mut ledger = self.ledger();
+        if !ledger.captured(authorization) {
+            return Err(PaymentError::Unavailable(format!(
+                "nothing captured on {authorization}"
+            )));
+        }
+        if !ledger.refunds.contains_key(key) {
+            ledger
+                .refunds
+                .insert(key.to_owned(), (authorization.to_owned(), amount));
+            self.record(format!(
+                "refund\t{key}\t{authorization}\t{}\t{}",
+                amount.minor,
+                amount.currency.as_str()
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl PaymentGateway for TestGateway {
@@ -244,47 +507,21 @@ impl PaymentGateway for TestGateway {
         amount: Money,
         method: &'a str,
     ) -> BoxFuture<'a, Result<String, PaymentError>> {
-        Box::pin(async move {
-            let card: String = method.chars().filter(|c| !c.is_whitespace()).collect();
-            if card == cards::NO_ANSWER {
-                tokio::time::sleep(self.hang).await;
-                return Err(PaymentError::Timeout);
-            }
-            let mut ledger = self.ledger();
-            if let Some(seen) = ledger.authorizations.get(key) {
-                return seen.clone().map(|(id, _)| id);
-            }
-            let outcome = if card == cards::DECLINED {
-                Err(PaymentError::Declined {
-                    reason: "card_declined".into(),
-                })
-            } else if card == cards::INSUFFICIENT_FUNDS {
-                Err(PaymentError::Declined {
-                    reason: "insufficient_funds".into(),
-                })
-            } else if !luhn_ok(&card) {
-                Err(PaymentError::Declined {
-                    reason: "invalid_card_number".into(),
-                })
-            } else if amount.minor <= 0 {
-                Err(PaymentError::Declined {
-                    reason: "invalid_amount".into(),
-                })
-            } else {
-                ledger.next += 1;
-                let id = format!("auth_test_{}", ledger.next);
-                self.record(format!(
-                    "authorize\t{key}\t{id}\t{}\t{}",
-                    amount.minor,
-                    amount.currency.as_str()
-                ));
-                Ok((id, amount))
-            };
-            ledger
-                .authorizations
-                .insert(key.to_owned(), outcome.clone());
-            outcome.map(|(id, _)| id)
-        })
+        let card: String = method.chars().filter(|c| !c.is_whitespace()).collect();
+        if card == cards::NO_ANSWER {
+            let hang = self.hang;
+            return Box::pin(async move {
+                tokio::time::sleep(hang).await;
+                Err(PaymentError::Timeout)
+            });
+        }
+        let call = if card.is_empty() {
+            Call::Lookup
+        } else {
+            Call::Authorize
+        };
+        let key = key.to_owned();
+        self.answer(call, move |p| p.authorize(&key, amount, &card))
     }
 
     fn capture<'a>(
@@ -292,34 +529,11 @@ impl PaymentGateway for TestGateway {
         key: &'a str,
         authorization: &'a str,
     ) -> BoxFuture<'a, Result<(), PaymentError>> {
-        Box::pin(async move {
-            if self.stall_captures {
-                std::future::pending::<()>().await;
-            }
-            let mut ledger = self.ledger();
-            let known = ledger
-                .authorizations
-                .values()
-                .any(|r| matches!(r, Ok((id, _)) if id == authorization));
-            if !known {
-                return Err(PaymentError::Unavailable(format!(
-                    "no authorization {authorization}"
-                )));
-            }
-            if ledger.captures.contains_key(key) {
-                return Ok(());
-            }
-            if ledger.voided(authorization) {
-                return Err(PaymentError::Declined {
-                    reason: "authorization_voided".into(),
-                });
-            }
-            ledger
-                .captures
-                .insert(key.to_owned(), authorization.to_owned());
-            self.record(format!("capture\t{key}\t{authorization}"));
-            Ok(())
-        })
+        if self.stall_captures {
+            return Box::pin(std::future::pending());
+        }
+        let (key, authorization) = (key.to_owned(), authorization.to_owned());
+        self.answer(Call::Capture, move |p| p.capture(&key, &authorization))
     }
 
     fn void<'a>(
@@ -327,31 +541,8 @@ impl PaymentGateway for TestGateway {
         key: &'a str,
         authorization: &'a str,
     ) -> BoxFuture<'a, Result<(), PaymentError>> {
-        Box::pin(async move {
-            let mut ledger = self.ledger();
-            if ledger.voids.contains_key(key) {
-                return Ok(());
-            }
-            let known = ledger
-                .authorizations
-                .values()
-                .any(|r| matches!(r, Ok((id, _)) if id == authorization));
-            if !known {
-                return Err(PaymentError::Unavailable(format!(
-                    "no authorization {authorization}"
-                )));
-            }
-            if ledger.captured(authorization) {
-                return Err(PaymentError::Declined {
-                    reason: "authorization_captured".into(),
-                });
-            }
-            ledger
-                .voids
-                .insert(key.to_owned(), authorization.to_owned());
-            self.record(format!("void\t{key}\t{authorization}"));
-            Ok(())
-        })
+        let (key, authorization) = (key.to_owned(), authorization.to_owned());
+        self.answer(Call::Void, move |p| p.void(&key, &authorization))
     }
 
     fn refund<'a>(
@@ -360,24 +551,9 @@ impl PaymentGateway for TestGateway {
         authorization: &'a str,
         amount: Money,
     ) -> BoxFuture<'a, Result<(), PaymentError>> {
-        Box::pin(async move {
-            let mut ledger = self.ledger();
-            if !ledger.captured(authorization) {
-                return Err(PaymentError::Unavailable(format!(
-                    "nothing captured on {authorization}"
-                )));
-            }
-            if !ledger.refunds.contains_key(key) {
-                ledger
-                    .refunds
-                    .insert(key.to_owned(), (authorization.to_owned(), amount));
-                self.record(format!(
-                    "refund\t{key}\t{authorization}\t{}\t{}",
-                    amount.minor,
-                    amount.currency.as_str()
-                ));
-            }
-            Ok(())
+        let (key, authorization) = (key.to_owned(), authorization.to_owned());
+        self.answer(Call::Refund, move |p| {
+            p.refund(&key, &authorization, amount)
         })
     }
 }

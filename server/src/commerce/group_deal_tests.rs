@@ -1029,3 +1029,52 @@ async fn a_team_settles_only_the_members_the_store_holds_as_authorized() {
         assert_eq!(stray, "authorizing", "left for the next start to recover");
     }
 }
+
+#[tokio::test]
+async fn a_hold_made_after_the_look_up_by_key_found_none_is_voided_all_the_same() {
+    for (store, _dir) in stores().await {
+        seeded(&store).await;
+        let gateway = Arc::new(TestGateway::default());
+        let shop = spawn(
+            store.clone(),
+            store.clock().clone(),
+            gateway.clone(),
+            EngineSettings {
+                payment_timeout: Duration::from_millis(200),
+                ..EngineSettings::default()
+            },
+        )
+        .await
+        .unwrap();
+        // The provider makes the hold well after the engine gave up and
+        // looked it up by key (and found none).
+        gateway.answer_late(Call::Authorize, Duration::from_millis(800));
+        let deal = shop
+            .create_group_deal(AccountId(100), spec(2, 10))
+            .await
+            .unwrap();
+        let join = || {
+            shop.join_team(
+                AccountId(1),
+                TeamTarget::Start(deal.id),
+                card(cards::APPROVED),
+                key("late"),
+            )
+        };
+        assert_eq!(join().await.unwrap_err(), CommerceError::PaymentTimeout);
+        tokio::time::timeout(Duration::from_secs(10), async {
+            while gateway.done(Call::Authorize) == 0 || gateway.voided() == 0 {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await
+        .expect("the late hold is voided");
+        assert!(gateway.done(Call::Lookup) >= 1, "the look-up came first");
+        assert_eq!((gateway.authorized(), gateway.captured()), (1, 0));
+        // The retry under the same key asks for no second hold.
+        assert_eq!(join().await.unwrap_err(), CommerceError::PaymentTimeout);
+        assert_eq!(gateway.authorized(), 1);
+        let after = shop.group_deal(deal.id).await.unwrap().unwrap();
+        assert_eq!((after.taken, after.teams.len()), (0, 0));
+    }
+}

@@ -505,13 +505,22 @@ impl Engine {
         let price = deal.team_price;
         tokio::spawn(async move {
             let key = format!("group-authorize-{order_id}");
-            let outcome =
-                tokio::time::timeout(timeout, gateway.authorize(&key, price, method.as_str()))
-                    .await
-                    .unwrap_or(Err(PaymentError::Timeout));
+            let mut call = gateway.authorize(&key, price, method.as_str());
+            let outcome = tokio::time::timeout(timeout, &mut call)
+                .await
+                .unwrap_or(Err(PaymentError::Timeout));
+            let timed_out = outcome == Err(PaymentError::Timeout);
             let _ = inbox
                 .send(Request::GroupAuthorized { order_id, outcome })
                 .await;
+            drop(inbox);
+            if timed_out {
+                // The member was let go; a hold the provider makes after
+                // all (even after the engine's look-up by key found none)
+                // is voided here, never kept.
+                super::payments::void_late_hold(gateway.clone(), timeout, order_id, price, call)
+                    .await;
+            }
         });
     }
 

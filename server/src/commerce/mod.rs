@@ -19,6 +19,8 @@ mod gateway;
 mod group_deal_tests;
 mod group_deals;
 mod group_ledger;
+#[cfg(test)]
+mod late_payment_tests;
 mod ledger;
 mod orders;
 mod payments;
@@ -29,14 +31,16 @@ mod shared_carts_tests;
 mod shoppers;
 #[cfg(test)]
 mod shopping_tests;
+pub mod stripe;
 
 pub use coupons::{Coupon, CouponInfo, Discount};
 pub use engine::{EngineSettings, Release, spawn, spawn_held};
 pub use errors::{CommerceError, Refusal};
-pub use gateway::{BoxFuture, PaymentError, PaymentGateway, TestGateway, cards};
+pub use gateway::{BoxFuture, Call, PaymentError, PaymentGateway, Standing, TestGateway, cards};
 pub use group_deals::{GroupDeal, GroupDealSpec, Joined, TeamInfo, TeamStatus, TeamTarget};
 pub use ledger::{OrderLineRecord, OrderRecord};
 pub use shared_carts::{GroupMember, SharedCartLine, SharedEdit};
+pub use stripe::{StripeConfig, StripeGateway};
 
 use tokio::sync::{broadcast, mpsc, oneshot};
 use vitrine_shared::protocol::CartChange;
@@ -379,10 +383,47 @@ pub(crate) enum Request {
     PaymentDone {
         order_id: OrderId,
         outcome: Result<String, PaymentError>,
+        /// The authorization, once the provider made one (so that an order
+        /// cancelled after it has its hold voided).
+        held: Option<String>,
         reply: oneshot::Sender<Result<OrderRecord, CommerceError>>,
     },
     /// A group's shared cart (`shared_carts.rs`).
     SharedCart(shared_carts::SharedRequest),
+    /// What the provider says of an order's payment after the engine
+    /// stopped waiting for it: a late answer, or a provider's webhook.
+    ProviderNews {
+        order_id: OrderId,
+        authorization: String,
+        state: ProviderState,
+        reply: oneshot::Sender<Result<NewsOutcome, CommerceError>>,
+    },
+}
+
+/// Where an authorization stands at the provider, as it told us late.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProviderState {
+    /// Money reserved, not taken.
+    Authorized,
+    /// Money taken.
+    Captured,
+    /// Released at the provider.
+    Voided,
+}
+
+/// What the engine did with provider news.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NewsOutcome {
+    /// The order was still waiting for this payment: it is paid now.
+    Paid,
+    /// The order was cancelled: the hold is being voided or the charge
+    /// refunded.
+    GivenBack,
+    /// Nothing to do (the order is paid already, the hold is kept for a
+    /// retry, or the news was of a release).
+    Noted,
+    /// No such order here.
+    UnknownOrder,
 }
 
 /// A cheap handle to the engine, for rooms and HTTP handlers.
@@ -584,6 +625,24 @@ impl CommerceHandle {
             idempotency: None,
             reply,
         })
+    }
+
+    /// Tells the engine what the provider says of an order's payment after
+    /// the engine stopped waiting (a late answer or a webhook): a charge or
+    /// hold for a cancelled order is given back, never kept.
+    pub async fn provider_news(
+        &self,
+        order_id: OrderId,
+        authorization: String,
+        state: ProviderState,
+    ) -> Result<NewsOutcome, CommerceError> {
+        self.ask(|reply| Request::ProviderNews {
+            order_id,
+            authorization,
+            state,
+            reply,
+        })
+        .await?
     }
 
     /// Pays a pending order through the gateway. A decline or a timeout

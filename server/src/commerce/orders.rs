@@ -61,6 +61,11 @@ impl Engine {
             self.orders.insert(order_id, order);
             return Err(CommerceError::Storage);
         }
+        // A hold the provider made for it is released: nobody pays for a
+        // cancelled order.
+        if let Some(authorization) = self.authorizations.remove(&order_id) {
+            self.give_back(order_id, authorization, order.total, false);
+        }
         // Per-buyer counts are by shopper (guests from one network together);
         // the same shopper gets its units and its coupon use back.
         let shopper = self.shopper(order.buyer).await.ok();

@@ -5,11 +5,22 @@
 use super::checkout::Failure;
 use super::engine::Engine;
 use super::ledger::{self, OrderRecord};
-use super::{CommerceError, CommerceEvent, PaymentError, Request};
-use crate::store::StoreError;
+use super::{
+    CommerceError, CommerceEvent, NewsOutcome, PaymentError, PaymentGateway, ProviderState, Request,
+};
+use crate::store::{Store, StoreError};
+use sqlx::Row;
+use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
-use vitrine_shared::AccountId;
 use vitrine_shared::OrderId;
+use vitrine_shared::{AccountId, Currency, Money};
+
+/// How long a payment task goes on listening for the provider's late
+/// answer after the shop stopped waiting.
+const LATE_ANSWER_CAP: Duration = Duration::from_secs(15 * 60);
+/// How often giving money back is tried before an operator must.
+const GIVE_BACK_ATTEMPTS: u32 = 8;
 
 /// The payment reference of an order that cost nothing (a coupon took it
 /// all): no gateway is asked, to pay or to refund.
@@ -68,28 +79,80 @@ impl Engine {
             }
         };
         let (gateway, timeout) = (self.gateway.clone(), self.settings.payment_timeout);
-        tokio::spawn(async move {
-            // The order id makes both calls idempotent at the provider.
-            let (auth_key, capture_key) = (
-                format!("authorize-{order_id}"),
-                format!("capture-{order_id}"),
-            );
-            let attempt = async {
-                let authorization = gateway.authorize(&auth_key, total, &method).await?;
-                gateway.capture(&capture_key, &authorization).await?;
-                Ok::<_, PaymentError>(authorization)
-            };
-            let outcome = tokio::time::timeout(timeout, attempt)
-                .await
-                .unwrap_or(Err(PaymentError::Timeout));
-            let _ = inbox
-                .send(Request::PaymentDone {
+        tokio::spawn(authorize_then_capture(
+            gateway, timeout, inbox, order_id, total, method, reply,
+        ));
+    }
+
+    /// What the provider says after the engine stopped waiting (a late
+    /// answer, or a webhook): an order still waiting takes a capture as its
+    /// payment; a cancelled order's hold is voided and its charge refunded,
+    /// never kept.
+    pub(super) async fn provider_news(
+        &mut self,
+        order_id: OrderId,
+        authorization: String,
+        state: ProviderState,
+    ) -> Result<NewsOutcome, CommerceError> {
+        if state == ProviderState::Voided {
+            return Ok(NewsOutcome::Noted);
+        }
+        if self.orders.contains_key(&order_id) {
+            self.authorizations.insert(order_id, authorization.clone());
+            if state == ProviderState::Captured && !self.paying.contains(&order_id) {
+                let paid = self.payment_done(order_id, Ok(authorization)).await;
+                return paid.map(|_| NewsOutcome::Paid);
+            }
+            // Held for the retry (or a retry is asking under the same keys
+            // now): voided should the order be cancelled instead.
+            return Ok(NewsOutcome::Noted);
+        }
+        let standing = order_standing(&self.store, order_id).await.map_err(|e| {
+            tracing::error!(%e, order_id = order_id.get(), "provider news not read against the order");
+            CommerceError::Storage
+        })?;
+        match standing {
+            None => Ok(NewsOutcome::UnknownOrder),
+            Some((status, total)) if status == "cancelled" => {
+                tracing::warn!(
+                    order_id = order_id.get(),
+                    ?state,
+                    "the provider answered late for a cancelled order; giving the money back"
+                );
+                self.give_back(
                     order_id,
-                    outcome,
-                    reply,
-                })
-                .await;
-        });
+                    authorization,
+                    total,
+                    state == ProviderState::Captured,
+                );
+                Ok(NewsOutcome::GivenBack)
+            }
+            Some(_) => Ok(NewsOutcome::Noted),
+        }
+    }
+
+    /// Voids (or, when captured, refunds) an order's authorization on a task
+    /// of its own, under keys derived from the order so that every attempt,
+    /// and every late answer that asks again, gives back once.
+    pub(super) fn give_back(
+        &self,
+        order_id: OrderId,
+        authorization: String,
+        amount: Money,
+        captured: bool,
+    ) {
+        let (gateway, timeout) = (self.gateway.clone(), self.settings.payment_timeout);
+        tokio::spawn(give_back(
+            gateway,
+            timeout,
+            [
+                format!("void-{order_id}"),
+                format!("refund-unpaid-{order_id}"),
+            ],
+            authorization,
+            amount,
+            captured,
+        ));
     }
 
     /// Records the gateway's answer: paid, or cancelled with the units back.
@@ -112,6 +175,7 @@ impl Engine {
                     self.orders.insert(order_id, order);
                     return Err(storage(e));
                 }
+                self.authorizations.remove(&order_id);
                 tracing::info!(order_id = order_id.get(), total = %order.total, "order paid");
                 if order.origin == ledger::Origin::SharedCart {
                     self.settle_shared_order(order_id).await;
@@ -158,5 +222,191 @@ impl Engine {
                 Err(error)
             }
         }
+    }
+}
+
+/// Authorizes, then captures, within one timeout, under keys derived from
+/// the order (a retry charges once). The answer goes to the engine at the
+/// timeout at the latest; a call still out then is listened to, and what
+/// it comes to is reported as provider news, so that a cancelled order
+/// gets its hold voided or its charge refunded.
+async fn authorize_then_capture(
+    gateway: Arc<dyn PaymentGateway>,
+    timeout: Duration,
+    inbox: mpsc::Sender<Request>,
+    order_id: OrderId,
+    total: Money,
+    method: String,
+    reply: oneshot::Sender<Result<OrderRecord, CommerceError>>,
+) {
+    let (auth_key, capture_key) = (
+        format!("authorize-{order_id}"),
+        format!("capture-{order_id}"),
+    );
+    let deadline = tokio::time::Instant::now() + timeout;
+    // Weak once answered: a task listening for a late answer does not keep
+    // a stopping engine alive.
+    let report = |outcome, held| async move {
+        let later = inbox.downgrade();
+        let _ = inbox
+            .send(Request::PaymentDone {
+                order_id,
+                outcome,
+                held,
+                reply,
+            })
+            .await;
+        later
+    };
+    let mut authorize = gateway.authorize(&auth_key, total, &method);
+    let authorization = match tokio::time::timeout_at(deadline, &mut authorize).await {
+        Ok(Ok(authorization)) => authorization,
+        Ok(Err(e)) => {
+            report(Err(e), None).await;
+            return;
+        }
+        Err(_) => {
+            let inbox = report(Err(PaymentError::Timeout), None).await;
+            if let Ok(Ok(authorization)) = tokio::time::timeout(LATE_ANSWER_CAP, authorize).await {
+                late_news(inbox, order_id, authorization, ProviderState::Authorized).await;
+            }
+            return;
+        }
+    };
+    let mut capture = gateway.capture(&capture_key, &authorization);
+    match tokio::time::timeout_at(deadline, &mut capture).await {
+        Ok(done) => {
+            let outcome = done.map(|()| authorization.clone());
+            report(outcome, Some(authorization.clone())).await;
+        }
+        Err(_) => {
+            let inbox = report(Err(PaymentError::Timeout), Some(authorization.clone())).await;
+            // Refused (voided first) or still silent: the void sent at the
+            // timeout stands. Taken after all: the order's fate decides.
+            if let Ok(Ok(())) = tokio::time::timeout(LATE_ANSWER_CAP, capture).await {
+                late_news(inbox, order_id, authorization, ProviderState::Captured).await;
+            }
+        }
+    }
+}
+
+async fn late_news(
+    inbox: mpsc::WeakSender<Request>,
+    order_id: OrderId,
+    authorization: String,
+    state: ProviderState,
+) {
+    let Some(inbox) = inbox.upgrade() else {
+        return;
+    };
+    tracing::info!(
+        order_id = order_id.get(),
+        ?state,
+        "the payment provider answered late"
+    );
+    let (reply, _) = oneshot::channel();
+    let _ = inbox
+        .send(Request::ProviderNews {
+            order_id,
+            authorization,
+            state,
+            reply,
+        })
+        .await;
+}
+
+/// One provider call under its own timeout: silence reads as a timeout.
+async fn within<T>(
+    timeout: Duration,
+    call: impl std::future::Future<Output = Result<T, PaymentError>>,
+) -> Result<T, PaymentError> {
+    tokio::time::timeout(timeout, call)
+        .await
+        .unwrap_or(Err(PaymentError::Timeout))
+}
+
+/// Voids `authorization` (refunds it when captured, or when the void finds
+/// it captured after all), trying again with a growing wait until the
+/// provider confirms; the same keys each time, so it gives back once.
+pub(super) async fn give_back(
+    gateway: Arc<dyn PaymentGateway>,
+    timeout: Duration,
+    [void_key, refund_key]: [String; 2],
+    authorization: String,
+    amount: Money,
+    captured: bool,
+) {
+    let mut wait = Duration::from_millis(200);
+    for attempt in 1..=GIVE_BACK_ATTEMPTS {
+        let refund = || within(timeout, gateway.refund(&refund_key, &authorization, amount));
+        let outcome = if captured {
+            refund().await
+        } else {
+            match within(timeout, gateway.void(&void_key, &authorization)).await {
+                // Captured at the provider after all: the money goes back.
+                Err(PaymentError::Declined { .. }) => refund().await,
+                other => other,
+            }
+        };
+        match outcome {
+            Ok(()) => {
+                tracing::info!(%authorization, captured, "money for an unpaid order given back");
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(%authorization, %e, attempt, "money for an unpaid order not given back yet");
+            }
+        }
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(Duration::from_secs(60));
+    }
+    tracing::error!(%authorization, "money for an unpaid order still not given back; settle it at the provider");
+}
+
+/// An order's status and total, whoever's it is.
+async fn order_standing(
+    store: &Store,
+    order_id: OrderId,
+) -> Result<Option<(String, Money)>, StoreError> {
+    let row = sqlx::query("SELECT status, total_minor, currency FROM orders WHERE id = $1")
+        .bind(order_id.get())
+        .fetch_optional(store.pool())
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let currency = Currency::new(&row.try_get::<String, _>(2)?)
+        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok(Some((
+        row.try_get(0)?,
+        Money::new(row.try_get(1)?, currency),
+    )))
+}
+
+/// A group member's authorization that the engine stopped waiting for:
+/// listened to until it answers, and a hold it made is voided under the
+/// member's void key (refunded should it somehow be captured).
+pub(super) async fn void_late_hold(
+    gateway: Arc<dyn PaymentGateway>,
+    timeout: Duration,
+    order_id: OrderId,
+    amount: Money,
+    call: super::BoxFuture<'_, Result<String, PaymentError>>,
+) {
+    if let Ok(Ok(authorization)) = tokio::time::timeout(LATE_ANSWER_CAP, call).await {
+        tracing::warn!(
+            order_id = order_id.get(),
+            "a team member's hold came after the engine let them go; voiding it"
+        );
+        give_back(
+            gateway.clone(),
+            timeout,
+            [
+                format!("group-void-{order_id}"),
+                format!("group-refund-{order_id}"),
+            ],
+            authorization,
+            amount,
+            false,
+        )
+        .await;
     }
 }

@@ -1316,3 +1316,98 @@ async fn a_checkout_pays_only_what_its_payer_was_shown() {
         assert_eq!(gateway.captured(), 2);
     }
 }
+
+#[tokio::test]
+async fn a_shared_cart_order_kept_for_its_retry_and_then_expired_keeps_no_money() {
+    use super::late_payment_tests::nothing_kept;
+    for (store, _dir) in stores().await {
+        seeded(&store).await;
+        let (shop, gateway) = engine(
+            &store,
+            EngineSettings {
+                payment_timeout: Duration::from_millis(200),
+                // Shorter than the provider's delay: the order expires
+                // before the late capture is done.
+                payment_hold: Duration::from_millis(400),
+                ..EngineSettings::default()
+            },
+        )
+        .await;
+        gateway.answer_late(Call::Capture, Duration::from_millis(1500));
+        shop.edit_shared_cart(GROUP, BOB, members(), add(SERUM, 1))
+            .await
+            .unwrap();
+        let bobs = shown(&shop, GROUP, BOB, SharedPayment::Mine).await;
+        let checkout = || {
+            shop.checkout_shared_cart(
+                GROUP,
+                BOB,
+                members(),
+                bobs,
+                card(cards::APPROVED),
+                key("s", 3),
+            )
+        };
+        assert_eq!(checkout().await, Err(CommerceError::PaymentTimeout));
+        let order = shop.orders(BOB).await.unwrap().remove(0);
+        let authorize_key = format!("authorize-{}", order.id);
+        // Expired while the provider still works on the capture.
+        tokio::time::timeout(Duration::from_secs(10), async {
+            while shop.orders(BOB).await.unwrap()[0].status != "cancelled" {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await
+        .expect("the unpaid order expires");
+        nothing_kept(&gateway, Call::Capture, &authorize_key).await;
+        // The retry finds the order cancelled and charges nothing.
+        gateway.answer_on_time(Call::Capture);
+        assert!(checkout().await.is_err());
+        assert_eq!(gateway.standing(&authorize_key), Standing::Clear);
+        assert_eq!(gateway.captured(), 0);
+    }
+}
+
+#[tokio::test]
+async fn a_late_capture_pays_the_shared_cart_order_kept_for_its_retry_once() {
+    for (store, _dir) in stores().await {
+        seeded(&store).await;
+        let (shop, gateway) = engine(
+            &store,
+            EngineSettings {
+                payment_timeout: Duration::from_millis(200),
+                ..EngineSettings::default()
+            },
+        )
+        .await;
+        gateway.answer_late(Call::Capture, Duration::from_millis(600));
+        shop.edit_shared_cart(GROUP, BOB, members(), add(SERUM, 1))
+            .await
+            .unwrap();
+        let bobs = shown(&shop, GROUP, BOB, SharedPayment::Mine).await;
+        let checkout = || {
+            shop.checkout_shared_cart(
+                GROUP,
+                BOB,
+                members(),
+                bobs,
+                card(cards::APPROVED),
+                key("p", 4),
+            )
+        };
+        assert_eq!(checkout().await, Err(CommerceError::PaymentTimeout));
+        // The provider's late answer is the order's payment.
+        tokio::time::timeout(Duration::from_secs(10), async {
+            while shop.orders(BOB).await.unwrap()[0].status != "paid" {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await
+        .expect("the late capture pays the order");
+        gateway.answer_on_time(Call::Capture);
+        let again = checkout().await.unwrap();
+        assert_eq!(again.status, "paid");
+        assert_eq!((gateway.authorized(), gateway.captured()), (1, 1));
+        assert_eq!(shop.orders(BOB).await.unwrap().len(), 1);
+    }
+}

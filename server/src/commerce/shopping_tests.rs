@@ -20,7 +20,7 @@ pub(super) fn card(number: &str) -> PaymentMethod {
     PaymentMethod::new(number).unwrap()
 }
 
-fn buy_now(s: &str, quantity: i64, number: &str) -> CheckoutSpec {
+pub(super) fn buy_now(s: &str, quantity: i64, number: &str) -> CheckoutSpec {
     CheckoutSpec {
         purchase: Purchase::BuyNow {
             sku: sku(s),

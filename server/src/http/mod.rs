@@ -16,6 +16,7 @@ mod group_deals;
 mod moderation;
 mod ops;
 mod orders;
+mod payments;
 mod products;
 mod rooms;
 mod sessions;
@@ -79,6 +80,8 @@ pub struct AppStateInner {
     pub openapi: OnceLock<utoipa::openapi::OpenApi>,
     /// The relay's URLs, key and HLS directory, when it runs.
     pub media: Option<crate::media::MediaInfo>,
+    /// Stripe's webhook signing secret, when Stripe takes the money.
+    pub stripe_webhook_secret: Option<crate::commerce::stripe::Secret>,
 }
 
 impl std::ops::Deref for AppState {
@@ -247,6 +250,11 @@ pub fn router(state: AppState) -> Router {
         .route("/console/app.js", axum::routing::get(console::script))
         .route("/console/app.css", axum::routing::get(console::style))
         .route("/hls/{file}", axum::routing::get(stream::hls_file))
+        // Called by Stripe, not by our clients: outside the API document.
+        .route(
+            "/api/v1/payments/stripe/webhook",
+            axum::routing::post(payments::stripe_webhook),
+        )
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -18,5 +18,6 @@ mod party;
 mod products;
 mod room_sync;
 mod shopping;
+mod stripe;
 mod together;
 mod tokens;
