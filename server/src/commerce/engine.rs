@@ -56,6 +56,8 @@ pub(super) struct Engine {
     pub(super) inbox: mpsc::WeakSender<Request>,
     /// Group deals, their unsettled teams and join keys.
     pub(super) groups: super::group_deals::GroupDeals,
+    /// Asked to stop: the loop ends after this batch and answers here.
+    pub(super) stopped: Option<oneshot::Sender<()>>,
 }
 
 /// How long payments may take.
@@ -168,6 +170,7 @@ pub async fn spawn_held(
         settings,
         inbox: requests.downgrade(),
         groups,
+        stopped: None,
     };
     let (release, held) = oneshot::channel();
     tokio::spawn(engine.run(rx, held));
@@ -222,6 +225,8 @@ fn request_kind(request: &Request) -> &'static str {
         Request::SharedCart(_) => "shared_cart",
         Request::GroupMemberCaptured { .. } => "group_member_captured",
         Request::GroupVoidTried { .. } => "group_void_tried",
+        Request::ShowLive { .. } => "show_live",
+        Request::Stop { .. } => "stop",
     }
 }
 
@@ -251,6 +256,14 @@ impl Engine {
                     );
                     self.handle(batch).instrument(span.clone()).await;
                     span.in_scope(|| tracing::debug!("batch committed"));
+                    if let Some(stopped) = self.stopped.take() {
+                        // Requests still queued are dropped with the
+                        // receiver: their callers hear `Unavailable`.
+                        drop(rx);
+                        tracing::info!("commerce engine stopped");
+                        let _ = stopped.send(());
+                        break;
+                    }
                 }
                 _ = clock.tick(), if released => self.on_clock().await,
             }
@@ -398,6 +411,8 @@ impl Engine {
                 Request::GroupMemberCaptured { team, order_id } => {
                     self.group_member_captured(team, order_id).await
                 }
+                Request::ShowLive { show } => self.show_live(show).await,
+                Request::Stop { reply } => self.stopped = Some(reply),
                 Request::Cart { buyer, reply } => {
                     let _ = reply.send(self.cart_lines(buyer));
                 }

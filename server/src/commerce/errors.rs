@@ -113,6 +113,9 @@ pub enum CommerceError {
     CartChanged,
     #[error("{}", ShopRefusal::NotYourMark)]
     NotYourMark,
+    /// A deal "until the show ends" asked for while no show is live.
+    #[error("no show is live: a deal can only run until the show ends while one is")]
+    NoShowLive,
 }
 
 /// How one refusal reads to each audience: the HTTP API's status and code,
@@ -379,6 +382,12 @@ impl CommerceError {
                 Claim::Unavailable,
                 Shop::Unavailable,
             ),
+            E::NoShowLive => (
+                StatusCode::CONFLICT,
+                "no_show_live",
+                Claim::Unavailable,
+                Shop::Unavailable,
+            ),
             E::TooManyOpenTeams => (
                 StatusCode::CONFLICT,
                 "too_many_open_teams",
@@ -526,6 +535,7 @@ mod tests {
             E::NothingMarkedYours,
             E::CartChanged,
             E::NotYourMark,
+            E::NoShowLive,
         ];
         // No wildcard: a new variant does not compile until it is named here,
         // which is the reminder to add it to the list above too.
@@ -579,7 +589,8 @@ mod tests {
                 | E::PayerNotInGroup
                 | E::NothingMarkedYours
                 | E::CartChanged
-                | E::NotYourMark => {}
+                | E::NotYourMark
+                | E::NoShowLive => {}
             }
         }
         all

@@ -337,6 +337,7 @@ mod tests {
             sold: 0,
             starts_at_ms: 0,
             ends_at_ms: 1,
+            until_show_ends: None,
             teams,
         };
         let net = deal_net(&deal);
