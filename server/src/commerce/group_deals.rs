@@ -24,7 +24,7 @@ use vitrine_shared::limits::group_deals::{
     MAX_OPEN_TEAMS, MAX_STOCK_CAP, MAX_WINDOW_MS, MIN_WINDOW_MS, TEAM_SIZE,
 };
 use vitrine_shared::{
-    AccountId, DealId, Money, OrderId, PaymentMethod, ProductId, ShowId, Sku, TeamId,
+    AccountId, DealId, DisplayName, Money, OrderId, PaymentMethod, ProductId, ShowId, Sku, TeamId,
 };
 
 /// How long a failed capture or void first waits before the engine tries
@@ -108,6 +108,9 @@ pub struct TeamInfo {
     pub status: TeamStatus,
     pub members: i64,
     pub places_left: i64,
+    /// Who started it, as their display name reads (`None`: not known,
+    /// an account the store does not have).
+    pub started_by: Option<DisplayName>,
 }
 
 /// A deal with its open teams.
@@ -188,6 +191,8 @@ pub(super) struct Team {
     pub retry_at_ms: i64,
     /// Failed tries at settling since the last step forward (for backoff).
     pub attempts: u32,
+    /// The starter's display name, for "started by Ada".
+    pub started_by: Option<DisplayName>,
 }
 
 /// What a settling task does with each member's authorization.
@@ -249,6 +254,7 @@ impl GroupDeals {
             status: team.status,
             members,
             places_left: (size - members).max(0),
+            started_by: team.started_by.clone(),
         }
     }
 
@@ -311,7 +317,13 @@ pub(super) async fn load(store: &crate::store::Store) -> Result<GroupDeals, Stor
     for deal in group_ledger::deals(store).await? {
         groups.deals.insert(deal.id, deal);
     }
-    for TeamRow { id, deal, status } in group_ledger::teams(store).await? {
+    for TeamRow {
+        id,
+        deal,
+        status,
+        started_by,
+    } in group_ledger::teams(store).await?
+    {
         if matches!(
             status,
             TeamStatus::Complete | TeamStatus::Voided | TeamStatus::Failed
@@ -329,6 +341,7 @@ pub(super) async fn load(store: &crate::store::Store) -> Result<GroupDeals, Stor
                 busy: false,
                 retry_at_ms: 0,
                 attempts: 0,
+                started_by,
             },
         );
     }
@@ -511,6 +524,17 @@ impl Engine {
         if let Some(d) = self.groups.deals.get_mut(&deal.id) {
             d.taken += 1;
         }
+        // The starter's name, once per team: rooms show "started by Ada".
+        let started_by = if new_team {
+            group_ledger::display_name(&self.store, buyer)
+                .await
+                .unwrap_or_else(|e| {
+                    tracing::warn!(%e, "starter's name not read; the team shows none");
+                    None
+                })
+        } else {
+            None
+        };
         let team = self.groups.teams.entry(team_id).or_insert_with(|| Team {
             id: team_id,
             deal: deal.id,
@@ -519,6 +543,7 @@ impl Engine {
             busy: false,
             retry_at_ms: 0,
             attempts: 0,
+            started_by,
         });
         team.members.push(Member {
             account: buyer,
@@ -643,6 +668,7 @@ impl Engine {
                             status,
                             members,
                             places_left: 0,
+                            started_by: None,
                         },
                         order_id,
                         price,

@@ -7,7 +7,9 @@
 use super::group_deals::{Member, MemberStatus, TeamStatus};
 use crate::store::{Store, StoreError};
 use sqlx::Row;
-use vitrine_shared::{AccountId, Currency, DealId, Money, OrderId, ProductId, ShowId, Sku, TeamId};
+use vitrine_shared::{
+    AccountId, Currency, DealId, DisplayName, Money, OrderId, ProductId, ShowId, Sku, TeamId,
+};
 
 fn corrupt(e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(e.to_string())
@@ -36,6 +38,8 @@ pub(super) struct TeamRow {
     pub id: TeamId,
     pub deal: DealId,
     pub status: TeamStatus,
+    /// The starter's display name (`None` for an account not in the store).
+    pub started_by: Option<DisplayName>,
 }
 
 pub(super) struct MemberRow {
@@ -71,6 +75,19 @@ pub(super) async fn insert_deal(
     .execute(store.pool())
     .await?;
     Ok(())
+}
+
+/// An account's display name, if the store has the account.
+pub(super) async fn display_name(
+    store: &Store,
+    account: AccountId,
+) -> Result<Option<DisplayName>, StoreError> {
+    let name: Option<String> =
+        sqlx::query_scalar("SELECT display_name FROM accounts WHERE id = $1")
+            .bind(account.0 as i64)
+            .fetch_optional(store.pool())
+            .await?;
+    Ok(name.and_then(|n| DisplayName::new(n).ok()))
 }
 
 /// Brings a deal's end forward to `at` (its show ended); a deal already
@@ -113,9 +130,12 @@ pub(super) async fn deals(store: &Store) -> Result<Vec<DealRow>, StoreError> {
 }
 
 pub(super) async fn teams(store: &Store) -> Result<Vec<TeamRow>, StoreError> {
-    let rows = sqlx::query("SELECT id, deal_id, status FROM group_teams ORDER BY id")
-        .fetch_all(store.pool())
-        .await?;
+    let rows = sqlx::query(
+        "SELECT t.id, t.deal_id, t.status, a.display_name FROM group_teams t \
+         LEFT JOIN accounts a ON a.id = t.started_by ORDER BY t.id",
+    )
+    .fetch_all(store.pool())
+    .await?;
     rows.into_iter()
         .map(|row| {
             let status: String = row.try_get(2)?;
@@ -123,6 +143,9 @@ pub(super) async fn teams(store: &Store) -> Result<Vec<TeamRow>, StoreError> {
                 id: TeamId(row.try_get(0)?),
                 deal: DealId(row.try_get(1)?),
                 status: TeamStatus::parse(&status).ok_or_else(|| corrupt(&status))?,
+                started_by: row
+                    .try_get::<Option<String>, _>(3)?
+                    .and_then(|n| DisplayName::new(n).ok()),
             })
         })
         .collect()

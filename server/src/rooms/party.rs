@@ -85,6 +85,8 @@ pub struct Seen {
     pub entity: Entity,
     pub name: DisplayName,
     pub room: RoomId,
+    /// The room's name, as the room list shows it.
+    pub room_name: String,
 }
 
 /// Whether `from` (in `from_room`) may invite `to` (in `to_room`, or not
@@ -217,6 +219,11 @@ impl Parties {
     /// The party as its members see it.
     fn net(&self, id: PartyId) -> Option<PartyNet> {
         let party = self.parties.get(&id)?;
+        // Where a member is: nowhere while away.
+        let here = |m: &PartyMember| match m.away_since {
+            Some(_) => None,
+            None => self.online.get(&m.account),
+        };
         Some(PartyNet {
             id,
             leader: party.leader,
@@ -226,10 +233,8 @@ impl Parties {
                 .map(|m| PartyMemberNet {
                     account: m.account,
                     name: m.name.clone(),
-                    room: match m.away_since {
-                        Some(_) => None,
-                        None => self.online.get(&m.account).map(|s| s.room.clone()),
-                    },
+                    room: here(m).map(|s| s.room.clone()),
+                    room_name: here(m).map(|s| s.room_name.clone()),
                     colour: m.colour,
                 })
                 .collect(),
@@ -950,6 +955,7 @@ fn track_presence(
             entity,
             name: member.info.name.clone(),
             room: room.id.clone(),
+            room_name: room.name.clone(),
         };
         if let Some(moved) = parties.arrived(member.info.account, seen, now, &mut out) {
             // Seats as the directory counts them, the leader included.

@@ -461,6 +461,15 @@ fn a_deal_until_the_show_ends_closes_when_the_show_ends_and_voids_its_open_teams
     assert!(joined);
     let team = flo.mirror().team_answers[&1].clone().unwrap().id;
     assert_eq!(stock_of(&http, MUG.0, MUG.1), before - 1);
+    // The room's news names who started the team.
+    let named = step_until(CAP, || {
+        pump(&mut [&mut flo]);
+        flo.mirror().group_deals[&id]
+            .teams
+            .iter()
+            .any(|t| t.id == team && t.started_by.as_ref().is_some_and(|n| n.as_str() == "Flo"))
+    });
+    assert!(named, "the team reads as started by Flo");
 
     // The host ends the show: Flo's team is voided, the deal ends.
     let (status, body) = http.call("POST", "/api/v1/shows/current/end", Some(&host), None, None);

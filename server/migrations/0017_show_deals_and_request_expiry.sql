@@ -4,3 +4,7 @@
 -- NULL for a deal with a fixed window.
 
 ALTER TABLE group_deals ADD COLUMN show_id BIGINT;
+
+-- Friend requests expire after 30 days unanswered: they are deleted by
+-- age, which this index keeps cheap.
+CREATE INDEX friend_requests_by_age ON friend_requests (created_at);
