@@ -209,18 +209,18 @@ impl Ledger {
                 .unwrap_or(0)
         };
         for (key, outcome) in &self.authorizations {
-            if let Ok((id, amount)) = outcome {
-                if !forgotten.contains(id.as_str()) {
-                    lines.push((
-                        epoch("authorize", key),
-                        "authorize",
-                        format!(
-                            "authorize\t{key}\t{id}\t{}\t{}",
-                            amount.minor,
-                            amount.currency.as_str()
-                        ),
-                    ));
-                }
+            if let Ok((id, amount)) = outcome
+                && !forgotten.contains(id.as_str())
+            {
+                lines.push((
+                    epoch("authorize", key),
+                    "authorize",
+                    format!(
+                        "authorize\t{key}\t{id}\t{}\t{}",
+                        amount.minor,
+                        amount.currency.as_str()
+                    ),
+                ));
             }
         }
         for (key, id) in &self.captures {
