@@ -343,9 +343,12 @@ async function startDeal(event) {
     team_size: Number($("deal-size").value),
     team_price_minor: minorFromDecimal($("deal-price").value),
     currency: product ? product.price.currency : "EUR",
-    window_secs: Number($("deal-minutes").value) * 60,
     stock_cap: Number($("deal-cap").value),
   };
+  // Until the show ends (24 h at most; only while a show is live), or a
+  // number of minutes from now.
+  if ($("deal-window").value === "show") body.until_show_ends = true;
+  else body.window_secs = Number($("deal-minutes").value) * 60;
   const deal = await api("POST", "/api/v1/group-deals", body);
   toast(`Group deal set: teams of ${deal.team_size} at ${deal.team_price.display}`);
   await loadDeals();
@@ -356,12 +359,13 @@ async function loadDeals() {
   const list = await api("GET", "/api/v1/group-deals");
   $("deals").replaceChildren(...list.deals.map((d) => {
     const closes = Math.max(0, Math.round((d.ends_at_ms - Date.now()) / 60000));
+    const until = d.until_show_ends ? `until the show ends (at most ${closes} min)` : `closes in ${closes} min`;
     const teams = d.teams.length
       ? d.teams.map((t) => `${t.members}/${d.team_size}${t.status === "capturing" ? " ✓" : ""}`).join(" · ")
       : "no team yet";
     return el("li", { id: `deal-${d.id}`, "data-teams": d.teams.length },
       el("span", { class: "grow" }, `${d.sku} at ${d.team_price.display} (teams of ${d.team_size})`),
-      el("b", { class: "left" }, d.units_left), ` left · ${d.sold} sold · closes in ${closes} min`,
+      el("b", { class: "left" }, d.units_left), ` left · ${d.sold} sold · ${until}`,
       el("div", { class: "quiet-text" }, `Teams: ${teams}`));
   }));
 }
@@ -482,6 +486,10 @@ document.addEventListener("DOMContentLoaded", () => {
   $("feature").addEventListener("click", () => feature().catch(() => {}));
   $("sale-form").addEventListener("submit", (e) => startSale(e).catch((err) => toast(err.message)));
   $("deal-form").addEventListener("submit", (e) => startDeal(e).catch((err) => toast(err.message)));
+  // Minutes mean nothing for a deal that runs until the show ends.
+  $("deal-window").addEventListener("change", () => {
+    $("deal-minutes").disabled = $("deal-window").value === "show";
+  });
   $("coupon-form").addEventListener("submit", (e) => pinCoupon(e).catch(() => {}));
   $("poll-form").addEventListener("submit", (e) => openPoll(e).catch(() => {}));
   $("mod-room").addEventListener("change", () => { state.modRoom = $("mod-room").value; loadChat(); });

@@ -161,6 +161,13 @@ pub mod friends {
     pub const CODE_ALPHABET: &[u8; 30] = b"23456789ABCDEFGHJKMNPQRSTVWXYZ";
     /// A friend link is this followed by the code.
     pub const LINK_PREFIX: &str = "vitrine://friend/";
+    /// Requests one account may have waiting for its answer: a request past
+    /// it is refused to its sender, so nobody's list is flooded by many
+    /// senders each within their own rate.
+    pub const MAX_PENDING_REQUESTS: i64 = 100;
+    /// A request unanswered this long lapses (30 days), as it does on
+    /// Discord's and Steam's friend lists.
+    pub const REQUEST_EXPIRY_MS: i64 = 30 * 24 * 3600 * 1000;
 }
 
 /// Parties: their size, invites, party chat and shared products.

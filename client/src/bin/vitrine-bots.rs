@@ -115,7 +115,8 @@ fn set_group_deal(api: &ApiClient, user: &str, password: &str) -> Result<(), Str
         team_size: 3,
         team_price_minor: 4500,
         currency: "EUR".into(),
-        window_secs: 900,
+        window_secs: Some(900),
+        until_show_ends: false,
         stock_cap: 20,
     };
     let deal = api

@@ -200,6 +200,7 @@ mod tests {
                     name: name(&format!("m{a}")),
                     room: Some(RoomId::new("hall").unwrap()),
                     colour: i as u8,
+                    room_name: Some("Hall".into()),
                 })
                 .collect(),
             invited: vec![],

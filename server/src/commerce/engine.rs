@@ -63,6 +63,8 @@ pub(super) struct Engine {
     /// Whom each account's per-buyer limits count (`crate::fair`), as
     /// learnt from the store: an account's network never changes.
     pub(super) shoppers: HashMap<AccountId, Shopper>,
+    /// Asked to stop: the loop ends after this batch and answers here.
+    pub(super) stopped: Option<oneshot::Sender<()>>,
 }
 
 /// How long payments may take.
@@ -177,6 +179,7 @@ pub async fn spawn_held(
         inbox: requests.downgrade(),
         groups,
         shoppers: HashMap::new(),
+        stopped: None,
     };
     let (release, held) = oneshot::channel();
     tokio::spawn(engine.run(rx, held));
@@ -232,6 +235,8 @@ fn request_kind(request: &Request) -> &'static str {
         Request::GroupMemberCaptured { .. } => "group_member_captured",
         Request::GroupVoidTried { .. } => "group_void_tried",
         Request::ProviderNews { .. } => "provider_news",
+        Request::ShowLive { .. } => "show_live",
+        Request::Stop { .. } => "stop",
     }
 }
 
@@ -261,6 +266,14 @@ impl Engine {
                     );
                     self.handle(batch).instrument(span.clone()).await;
                     span.in_scope(|| tracing::debug!("batch committed"));
+                    if let Some(stopped) = self.stopped.take() {
+                        // Requests still queued are dropped with the
+                        // receiver: their callers hear `Unavailable`.
+                        drop(rx);
+                        tracing::info!("commerce engine stopped");
+                        let _ = stopped.send(());
+                        break;
+                    }
                 }
                 _ = clock.tick(), if released => self.on_clock().await,
             }
@@ -430,6 +443,8 @@ impl Engine {
                 } => {
                     let _ = reply.send(self.provider_news(order_id, authorization, state).await);
                 }
+                Request::ShowLive { show } => self.show_live(show).await,
+                Request::Stop { reply } => self.stopped = Some(reply),
                 Request::Cart { buyer, reply } => {
                     let _ = reply.send(self.cart_lines(buyer));
                 }

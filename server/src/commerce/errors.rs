@@ -116,6 +116,9 @@ pub enum CommerceError {
     /// A coupon bought with points, used by another account.
     #[error("{}", ShopRefusal::CouponNotYours)]
     CouponNotYours,
+    /// A deal "until the show ends" asked for while no show is live.
+    #[error("no show is live: a deal can only run until the show ends while one is")]
+    NoShowLive,
 }
 
 /// How one refusal reads to each audience: the HTTP API's status and code,
@@ -382,6 +385,12 @@ impl CommerceError {
                 Claim::Unavailable,
                 Shop::Unavailable,
             ),
+            E::NoShowLive => (
+                StatusCode::CONFLICT,
+                "no_show_live",
+                Claim::Unavailable,
+                Shop::Unavailable,
+            ),
             E::TooManyOpenTeams => (
                 StatusCode::CONFLICT,
                 "too_many_open_teams",
@@ -536,6 +545,7 @@ mod tests {
             E::CartChanged,
             E::NotYourMark,
             E::CouponNotYours,
+            E::NoShowLive,
         ];
         // No wildcard: a new variant does not compile until it is named here,
         // which is the reminder to add it to the list above too.
@@ -591,6 +601,7 @@ mod tests {
                 | E::CartChanged
                 | E::NotYourMark
                 | E::CouponNotYours => {}
+                | E::NoShowLive => {}
             }
         }
         all

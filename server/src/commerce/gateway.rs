@@ -9,7 +9,7 @@
 //! Given a journal file it remembers all of that across restarts of the
 //! server, as a provider's ledger outlives the shop's process.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -90,6 +90,12 @@ fn luhn_ok(number: &str) -> bool {
     sum.is_multiple_of(10)
 }
 
+/// How long the journal keeps a hold that was voided: far past any retry
+/// of its keys (the engine's back off at most minutes, a deal's window a
+/// day), as a provider forgets idempotency keys after a while. Charges are
+/// kept: a refund may follow them any time.
+const VOIDED_KEPT_MS: i64 = 30 * 24 * 3600 * 1000;
+
 #[derive(Default)]
 struct Ledger {
     authorizations: HashMap<String, Result<(String, Money), PaymentError>>,
@@ -97,22 +103,53 @@ struct Ledger {
     refunds: HashMap<String, (String, Money)>,
     /// Void key → authorization.
     voids: HashMap<String, String>,
+    /// Indexes of the maps above by authorization, so that a lookup does
+    /// not scan the ledger: held, captured and voided authorizations.
+    held: HashSet<String>,
+    captured: HashSet<String>,
+    voided: HashSet<String>,
+    /// When each record's process opened the journal (its epoch), by the
+    /// record's kind and key, for compaction.
+    epochs: HashMap<(&'static str, String), i64>,
     next: u64,
 }
 
 impl Ledger {
     fn voided(&self, authorization: &str) -> bool {
-        self.voids.values().any(|a| a == authorization)
+        self.voided.contains(authorization)
     }
 
     fn captured(&self, authorization: &str) -> bool {
-        self.captures.values().any(|a| a == authorization)
+        self.captured.contains(authorization)
     }
 
-    /// Replays one journal line (see [`TestGateway::journaled`]).
-    fn replay(&mut self, line: &str) {
+    fn held(&self, authorization: &str) -> bool {
+        self.held.contains(authorization)
+    }
+
+    fn authorize(&mut self, key: &str, outcome: Result<(String, Money), PaymentError>) {
+        if let Ok((id, _)) = &outcome {
+            self.held.insert(id.clone());
+        }
+        self.authorizations.insert(key.to_owned(), outcome);
+    }
+
+    fn capture(&mut self, key: &str, authorization: &str) {
+        self.captured.insert(authorization.to_owned());
+        self.captures
+            .insert(key.to_owned(), authorization.to_owned());
+    }
+
+    fn void(&mut self, key: &str, authorization: &str) {
+        self.voided.insert(authorization.to_owned());
+        self.voids.insert(key.to_owned(), authorization.to_owned());
+    }
+
+    /// Replays one journal line (see [`TestGateway::journaled`]) written in
+    /// the epoch `epoch`.
+    fn replay(&mut self, line: &str, epoch: i64) {
         let fields: Vec<&str> = line.split('\t').collect();
-        match fields.as_slice() {
+        let kind = match fields.as_slice() {
             ["authorize", key, id, minor, currency] => {
                 let (Ok(minor), Ok(currency)) =
                     (minor.parse(), vitrine_shared::Currency::new(currency))
@@ -125,16 +162,16 @@ impl Ledger {
                 {
                     self.next = self.next.max(n);
                 }
-                self.authorizations.insert(
-                    (*key).to_owned(),
-                    Ok(((*id).to_owned(), Money::new(minor, currency))),
-                );
+                self.authorize(key, Ok(((*id).to_owned(), Money::new(minor, currency))));
+                "authorize"
             }
             ["capture", key, id] => {
-                self.captures.insert((*key).to_owned(), (*id).to_owned());
+                self.capture(key, id);
+                "capture"
             }
             ["void", key, id] => {
-                self.voids.insert((*key).to_owned(), (*id).to_owned());
+                self.void(key, id);
+                "void"
             }
             ["refund", key, id, minor, currency] => {
                 let (Ok(minor), Ok(currency)) =
@@ -146,9 +183,96 @@ impl Ledger {
                     (*key).to_owned(),
                     ((*id).to_owned(), Money::new(minor, currency)),
                 );
+                "refund"
             }
-            _ => {}
+            _ => return,
+        };
+        self.epochs.insert((kind, fields[1].to_owned()), epoch);
+    }
+
+    /// The journal's lines for this ledger, one per record, grouped by
+    /// epoch (each group after its `open` line), without the holds voided
+    /// before `forget_before` and their voids.
+    fn compacted(&self, forget_before: i64) -> String {
+        let forgotten: HashSet<&str> = self
+            .voids
+            .iter()
+            .filter(|(key, id)| {
+                !self.captured(id)
+                    && self
+                        .epochs
+                        .get(&("void", (*key).clone()))
+                        .is_some_and(|at| *at < forget_before)
+            })
+            .map(|(_, id)| id.as_str())
+            .collect();
+        let mut lines: Vec<(i64, &'static str, String)> = Vec::new();
+        let epoch = |kind: &'static str, key: &str| {
+            self.epochs
+                .get(&(kind, key.to_owned()))
+                .copied()
+                .unwrap_or(0)
+        };
+        for (key, outcome) in &self.authorizations {
+            if let Ok((id, amount)) = outcome
+                && !forgotten.contains(id.as_str())
+            {
+                lines.push((
+                    epoch("authorize", key),
+                    "authorize",
+                    format!(
+                        "authorize\t{key}\t{id}\t{}\t{}",
+                        amount.minor,
+                        amount.currency.as_str()
+                    ),
+                ));
+            }
         }
+        for (key, id) in &self.captures {
+            lines.push((
+                epoch("capture", key),
+                "capture",
+                format!("capture\t{key}\t{id}"),
+            ));
+        }
+        for (key, id) in &self.voids {
+            if !forgotten.contains(id.as_str()) {
+                lines.push((epoch("void", key), "void", format!("void\t{key}\t{id}")));
+            }
+        }
+        for (key, (id, amount)) in &self.refunds {
+            lines.push((
+                epoch("refund", key),
+                "refund",
+                format!(
+                    "refund\t{key}\t{id}\t{}\t{}",
+                    amount.minor,
+                    amount.currency.as_str()
+                ),
+            ));
+        }
+        // Epoch by epoch, and within one in the order a provider records
+        // them: holds, captures, voids, refunds (then by text, so a
+        // compaction of a compacted journal writes the same bytes).
+        let rank = |kind: &str| match kind {
+            "authorize" => 0,
+            "capture" => 1,
+            "void" => 2,
+            _ => 3,
+        };
+        lines.sort_by(|a, b| (a.0, rank(a.1), &a.2).cmp(&(b.0, rank(b.1), &b.2)));
+        // The last id handed out, so a forgotten hold's id is never reused.
+        let mut text = format!("next\t{}\n", self.next);
+        let mut current = None;
+        for (at, _, line) in lines {
+            if current != Some(at) {
+                text.push_str(&format!("open\t{at}\n"));
+                current = Some(at);
+            }
+            text.push_str(&line);
+            text.push('\n');
+        }
+        text
     }
 }
 
@@ -187,6 +311,8 @@ struct Provider {
     journal: Option<Mutex<std::fs::File>>,
     /// Calls done, by kind, answered or not (declines and refusals too).
     done: Mutex<HashMap<Call, usize>>,
+    /// When this provider opened its journal: the epoch of what it records.
+    epoch: i64,
 }
 
 /// The built-in gateway for tests and the demo. No money moves.
@@ -297,22 +423,67 @@ impl TestGateway {
     /// of it, so a restarted server meets the same provider (keys it used
     /// before answer as before, nothing is charged twice) and a test can
     /// read what was charged after a `kill -9`.
+    ///
+    /// Opening compacts the journal, so it does not grow without limit: it
+    /// is rewritten (into a new file, then renamed over the old) with one
+    /// line per record, and holds voided more than [`VOIDED_KEPT_MS`] ago
+    /// are forgotten with their voids. An `open` line starts each process's
+    /// records and says when it opened.
     pub fn journaled(path: &std::path::Path) -> std::io::Result<TestGateway> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        TestGateway::journaled_at(path, now)
+    }
+
+    /// [`TestGateway::journaled`], opening at `now_ms` (the wall clock's
+    /// milliseconds).
+    pub fn journaled_at(path: &std::path::Path, now_ms: i64) -> std::io::Result<TestGateway> {
         let mut ledger = Ledger::default();
         match std::fs::read_to_string(path) {
-            Ok(text) => text.lines().for_each(|line| ledger.replay(line)),
+            Ok(text) => {
+                // Records from before epochs were written count from now.
+                let mut epoch = now_ms;
+                for line in text.lines() {
+                    match line.split_once('\t') {
+                        Some(("open", at)) => epoch = at.parse().unwrap_or(now_ms),
+                        Some(("next", n)) => ledger.next = ledger.next.max(n.parse().unwrap_or(0)),
+                        _ => ledger.replay(line, epoch),
+                    }
+                }
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(e),
         }
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)?;
+        let mut text = ledger.compacted(now_ms - VOIDED_KEPT_MS);
+        text.push_str(&format!("open\t{now_ms}\n"));
+        // Rebuilt from what it keeps, so what it forgot is gone from memory
+        // as from the file.
+        let mut kept = Ledger::default();
+        let mut epoch = now_ms;
+        for line in text.lines() {
+            match line.split_once('\t') {
+                Some(("open", at)) => epoch = at.parse().unwrap_or(now_ms),
+                Some(("next", _)) => {}
+                _ => kept.replay(line, epoch),
+            }
+        }
+        kept.next = kept.next.max(ledger.next);
+        let fresh = path.with_extension("compacting");
+        {
+            use std::io::Write;
+            let mut file = std::fs::File::create(&fresh)?;
+            file.write_all(text.as_bytes())?;
+            file.sync_all()?;
+        }
+        std::fs::rename(&fresh, path)?;
+        let file = std::fs::OpenOptions::new().append(true).open(path)?;
         Ok(TestGateway {
             provider: Arc::new(Provider {
-                ledger: Mutex::new(ledger),
+                ledger: Mutex::new(kept),
                 journal: Some(Mutex::new(file)),
                 done: Mutex::default(),
+                epoch: now_ms,
             }),
             ..TestGateway::default()
         })
@@ -373,7 +544,8 @@ impl Provider {
         self.ledger.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn record(&self, line: String) {
+    fn record(&self, ledger: &mut Ledger, kind: &'static str, key: &str, line: String) {
+        ledger.epochs.insert((kind, key.to_owned()), self.epoch);
         if let Some(journal) = &self.journal {
             use std::io::Write;
             let mut file = journal.lock().unwrap_or_else(|p| p.into_inner());
@@ -414,26 +586,21 @@ impl Provider {
         } else {
             ledger.next += 1;
             let id = format!("auth_test_{}", ledger.next);
-            self.record(format!(
+            let line = format!(
                 "authorize\t{key}\t{id}\t{}\t{}",
                 amount.minor,
                 amount.currency.as_str()
-            ));
+            );
+            self.record(&mut ledger, "authorize", key, line);
             Ok((id, amount))
         };
-        ledger
-            .authorizations
-            .insert(key.to_owned(), outcome.clone());
+        ledger.authorize(key, outcome.clone());
         outcome.map(|(id, _)| id)
     }
 
     fn capture(&self, key: &str, authorization: &str) -> Result<(), PaymentError> {
         let mut ledger = self.ledger();
-        let known = ledger
-            .authorizations
-            .values()
-            .any(|r| matches!(r, Ok((id, _)) if id == authorization));
-        if !known {
+        if !ledger.held(authorization) {
             return Err(PaymentError::Unavailable(format!(
                 "no authorization {authorization}"
             )));
@@ -446,10 +613,9 @@ impl Provider {
                 reason: "authorization_voided".into(),
             });
         }
-        ledger
-            .captures
-            .insert(key.to_owned(), authorization.to_owned());
-        self.record(format!("capture\t{key}\t{authorization}"));
+        ledger.capture(key, authorization);
+        let line = format!("capture\t{key}\t{authorization}");
+        self.record(&mut ledger, "capture", key, line);
         Ok(())
     }
 
@@ -458,11 +624,7 @@ impl Provider {
         if ledger.voids.contains_key(key) {
             return Ok(());
         }
-        let known = ledger
-            .authorizations
-            .values()
-            .any(|r| matches!(r, Ok((id, _)) if id == authorization));
-        if !known {
+        if !ledger.held(authorization) {
             return Err(PaymentError::Unavailable(format!(
                 "no authorization {authorization}"
             )));
@@ -472,10 +634,9 @@ impl Provider {
                 reason: "authorization_captured".into(),
             });
         }
-        ledger
-            .voids
-            .insert(key.to_owned(), authorization.to_owned());
-        self.record(format!("void\t{key}\t{authorization}"));
+        ledger.void(key, authorization);
+        let line = format!("void\t{key}\t{authorization}");
+        self.record(&mut ledger, "void", key, line);
         Ok(())
     }
 
@@ -490,11 +651,12 @@ impl Provider {
             ledger
                 .refunds
                 .insert(key.to_owned(), (authorization.to_owned(), amount));
-            self.record(format!(
+            let line = format!(
                 "refund\t{key}\t{authorization}\t{}\t{}",
                 amount.minor,
                 amount.currency.as_str()
-            ));
+            );
+            self.record(&mut ledger, "refund", key, line);
         }
         Ok(())
     }
@@ -651,6 +813,65 @@ mod tests {
         assert!(again.capture("c2", &b).await.is_err(), "still voided");
         let c = again.authorize("a3", eur, cards::APPROVED).await.unwrap();
         assert!(c != a && c != b, "new ids do not reuse old ones");
+    }
+
+    #[tokio::test]
+    async fn opening_compacts_the_journal_and_forgets_only_holds_voided_long_ago() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gateway.journal");
+        let eur = Money::new(700, Currency::EUR);
+        let day = 24 * 3600 * 1000;
+        let t0 = 1_700_000_000_000;
+        // Long ago: a charge, and a hold voided (the last id handed out).
+        let first = TestGateway::journaled_at(&path, t0).unwrap();
+        let charged = first.authorize("a2", eur, cards::APPROVED).await.unwrap();
+        first.capture("c2", &charged).await.unwrap();
+        let old_void = first.authorize("a1", eur, cards::APPROVED).await.unwrap();
+        first.void("v1", &old_void).await.unwrap();
+        drop(first);
+        // Opened again and again, with nothing new: it does not grow.
+        let size = |p: &std::path::Path| std::fs::metadata(p).unwrap().len();
+        drop(TestGateway::journaled_at(&path, t0 + day).unwrap());
+        let once = size(&path);
+        for n in 2..6 {
+            drop(TestGateway::journaled_at(&path, t0 + n * day).unwrap());
+        }
+        assert_eq!(size(&path), once, "reopening adds nothing");
+        // A recent hold voided too.
+        let recent = TestGateway::journaled_at(&path, t0 + 20 * day).unwrap();
+        let new_void = recent.authorize("a3", eur, cards::APPROVED).await.unwrap();
+        recent.void("v3", &new_void).await.unwrap();
+        drop(recent);
+
+        // Past the retention of the first void, not of the second.
+        let later = TestGateway::journaled_at(&path, t0 + 31 * day).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            !text.contains("\ta1\t") && !text.contains("\tv1\t"),
+            "{text}"
+        );
+        assert!(text.contains("\ta3\t") && text.contains("\tv3\t"), "{text}");
+        assert_eq!((later.voided(), later.captured()), (1, 1));
+        // The charge is kept: the same capture key answers as before, and a
+        // refund still finds it; the recent void still refuses a capture.
+        later.capture("c2", &charged).await.unwrap();
+        later.refund("r2", &charged, eur).await.unwrap();
+        assert_eq!(
+            later.capture("c3", &new_void).await,
+            Err(PaymentError::Declined {
+                reason: "authorization_voided".into()
+            })
+        );
+        // The forgotten hold is unknown now; new ids never reuse old ones,
+        // the forgotten one's included, after yet another compaction too.
+        assert!(later.capture("c1", &old_void).await.is_err());
+        drop(later);
+        let last = TestGateway::journaled_at(&path, t0 + 32 * day).unwrap();
+        let fresh = last.authorize("a4", eur, cards::APPROVED).await.unwrap();
+        assert!(
+            ![&old_void, &charged, &new_void].contains(&&fresh),
+            "{fresh}"
+        );
     }
 
     #[tokio::test]

@@ -28,7 +28,7 @@ fn spec(team_size: i64, stock_cap: i64) -> GroupDealSpec {
         sku: Sku::new(MUG).unwrap(),
         team_size,
         team_price: eur(TEAM_PRICE),
-        window_secs: 3600,
+        window: DealWindow::Secs(3600),
         stock_cap,
     }
 }
@@ -333,7 +333,7 @@ async fn every_bad_input_is_refused_typed_and_changes_nothing() {
         assert!(invalid(shop.create_group_deal(host, usd).await).contains("EUR"));
         for window in [24 * 3600 + 1, 30 * 24 * 3600, 59, 0] {
             let bad = GroupDealSpec {
-                window_secs: window,
+                window: DealWindow::Secs(window),
                 ..spec(2, 10)
             };
             let why = invalid(shop.create_group_deal(host, bad).await);
@@ -507,6 +507,14 @@ async fn a_restart_captures_a_full_team_once_and_drops_interrupted_authorization
         .unwrap();
         assert_eq!(stalled.captured(), 0);
         assert_eq!(stock(&store).await, before - 3);
+        // The "crash": the first engine stops before the second starts, so
+        // only one engine ever writes the store, as after a real restart.
+        first.stop().await;
+        assert_eq!(
+            first.group_deal(deal.id).await,
+            Err(CommerceError::Unavailable),
+            "the first engine no longer answers"
+        );
 
         // A new engine on the same store and the same provider: the full
         // team is captured under the same keys, the cut-off member dropped.
@@ -553,6 +561,7 @@ async fn a_restart_captures_a_full_team_once_and_drops_interrupted_authorization
         assert_eq!(deal_orders(&store).await, (2, 2));
         assert_eq!(stock(&store).await, before - 2);
         // Yet another restart changes nothing: nobody is charged twice.
+        second.stop().await;
         let third = engine_with(&store, provider.clone()).await;
         let again = third.group_deal(deal.id).await.unwrap().unwrap();
         assert_eq!((again.sold, again.taken), (2, 2));
@@ -1076,5 +1085,291 @@ async fn a_hold_made_after_the_look_up_by_key_found_none_is_voided_all_the_same(
         assert_eq!(gateway.authorized(), 1);
         let after = shop.group_deal(deal.id).await.unwrap().unwrap();
         assert_eq!((after.taken, after.teams.len()), (0, 0));
+/// The server's two engines, wired as `spawn_engines` wires them: the
+/// engagement engine tells commerce which show is live.
+async fn engines_with(
+    store: &Store,
+    gateway: Arc<TestGateway>,
+) -> (CommerceHandle, crate::engagement::EngagementHandle) {
+    let rules = crate::engagement::load_rules_file(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/rewards.toml"),
+    )
+    .unwrap();
+    crate::spawn_engines(
+        store,
+        store.clock(),
+        gateway,
+        EngineSettings::default(),
+        rules,
+    )
+    .await
+    .unwrap()
+}
+
+fn until_show_ends(team_size: i64, stock_cap: i64) -> GroupDealSpec {
+    GroupDealSpec {
+        window: DealWindow::UntilShowEnds,
+        ..spec(team_size, stock_cap)
+    }
+}
+
+#[tokio::test]
+async fn a_deal_until_the_show_ends_voids_its_open_teams_when_the_show_ends() {
+    for (store, _dir) in stores().await {
+        seeded(&store).await;
+        let gateway = Arc::new(TestGateway::default());
+        let (shop, engagement) = engines_with(&store, gateway.clone()).await;
+        let before = stock(&store).await;
+
+        // No show live: refused, and nothing is written.
+        assert_eq!(
+            shop.create_group_deal(AccountId(100), until_show_ends(2, 10))
+                .await,
+            Err(CommerceError::NoShowLive)
+        );
+        assert_eq!(
+            count(&store, "SELECT CAST(COUNT(*) AS BIGINT) FROM group_deals").await,
+            0
+        );
+
+        let show = engagement
+            .create_show(AccountId(100), "Spring drop".into(), None, Vec::new())
+            .await
+            .unwrap();
+        let deal = shop
+            .create_group_deal(AccountId(100), until_show_ends(2, 10))
+            .await
+            .unwrap();
+        assert_eq!(deal.until_show_ends, Some(show.id));
+        // Bounded by 24 h all the same.
+        assert_eq!(
+            deal.ends_at_ms - deal.starts_at_ms,
+            vitrine_shared::limits::group_deals::MAX_WINDOW_MS
+        );
+        // A deal with a window of its own, on the same variant, which the
+        // show's end does not touch.
+        let fixed = shop
+            .create_group_deal(AccountId(100), spec(2, 10))
+            .await
+            .unwrap();
+        assert_eq!(fixed.until_show_ends, None);
+
+        // One team completes while the show runs; one is still forming
+        // when it ends; one forms on the fixed deal.
+        let ada = shop
+            .join_team(
+                AccountId(1),
+                TeamTarget::Start(deal.id),
+                card(cards::APPROVED),
+                key("a"),
+            )
+            .await
+            .unwrap();
+        let bob = shop
+            .join_team(
+                AccountId(2),
+                TeamTarget::Join(ada.team.id),
+                card(cards::APPROVED),
+                key("b"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(bob.team.status, TeamStatus::Capturing);
+        let cyd = shop
+            .join_team(
+                AccountId(3),
+                TeamTarget::Start(deal.id),
+                card(cards::APPROVED),
+                key("c"),
+            )
+            .await
+            .unwrap();
+        let dan = shop
+            .join_team(
+                AccountId(4),
+                TeamTarget::Start(fixed.id),
+                card(cards::APPROVED),
+                key("d"),
+            )
+            .await
+            .unwrap();
+        // The full team is captured before the show ends.
+        tokio::time::timeout(Duration::from_secs(10), async {
+            while deal_orders(&store).await != (2, 2) {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await
+        .expect("the full team completes");
+        assert_eq!(stock(&store).await, before - 4);
+
+        let mut news = shop.subscribe();
+        engagement.end_show().await.unwrap();
+        let after = settled(&shop, deal.id).await;
+        // Cyd's authorization voided and her unit back; the completed team
+        // kept, charged once each.
+        assert_eq!((after.sold, after.taken), (2, 2));
+        assert_eq!(
+            (gateway.authorized(), gateway.captured(), gateway.voided()),
+            (4, 2, 1)
+        );
+        assert_eq!(deal_orders(&store).await, (2, 2));
+        assert_eq!(stock(&store).await, before - 3);
+        let voided = tokio::time::timeout(Duration::from_secs(5), async {
+            loop {
+                if let CommerceEvent::TeamVoided { team, members, .. } = news.recv().await.unwrap()
+                {
+                    return (team, members);
+                }
+            }
+        })
+        .await
+        .unwrap();
+        assert_eq!(voided, (cyd.team.id, vec![AccountId(3)]));
+        // The deal is closed: no new team, no late join; the fixed one runs on.
+        assert_eq!(
+            shop.join_team(
+                AccountId(5),
+                TeamTarget::Start(deal.id),
+                card(cards::APPROVED),
+                key("e")
+            )
+            .await,
+            Err(CommerceError::GroupDealClosed)
+        );
+        assert_eq!(
+            shop.join_team(
+                AccountId(5),
+                TeamTarget::Join(cyd.team.id),
+                card(cards::APPROVED),
+                key("f")
+            )
+            .await,
+            Err(CommerceError::GroupDealClosed)
+        );
+        let open = shop.open_group_deals().await.unwrap();
+        assert_eq!(
+            open.iter().map(|d| d.id).collect::<Vec<_>>(),
+            vec![fixed.id]
+        );
+        assert_eq!(open[0].teams.len(), 1);
+        assert_eq!(open[0].teams[0].id, dan.team.id);
+        // With no show live, no new deal may run until it ends.
+        assert_eq!(
+            shop.create_group_deal(AccountId(100), until_show_ends(2, 10))
+                .await,
+            Err(CommerceError::NoShowLive)
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_new_show_going_live_closes_the_deals_of_the_show_it_replaced() {
+    for (store, _dir) in stores().await {
+        seeded(&store).await;
+        let gateway = Arc::new(TestGateway::default());
+        let (shop, engagement) = engines_with(&store, gateway.clone()).await;
+        let before = stock(&store).await;
+        engagement
+            .create_show(AccountId(100), "First".into(), None, Vec::new())
+            .await
+            .unwrap();
+        let first = shop
+            .create_group_deal(AccountId(100), until_show_ends(3, 10))
+            .await
+            .unwrap();
+        shop.join_team(
+            AccountId(1),
+            TeamTarget::Start(first.id),
+            card(cards::APPROVED),
+            key("a"),
+        )
+        .await
+        .unwrap();
+        // Taking another show live ends the first.
+        let second_show = engagement
+            .create_show(AccountId(100), "Second".into(), None, Vec::new())
+            .await
+            .unwrap();
+        let after = settled(&shop, first.id).await;
+        assert_eq!((after.sold, after.taken), (0, 0));
+        assert_eq!((gateway.voided(), gateway.captured()), (1, 0));
+        assert_eq!(stock(&store).await, before);
+        // A deal of the new show runs.
+        let second = shop
+            .create_group_deal(AccountId(100), until_show_ends(3, 10))
+            .await
+            .unwrap();
+        assert_eq!(second.until_show_ends, Some(second_show.id));
+        let open = shop.open_group_deals().await.unwrap();
+        assert_eq!(
+            open.iter().map(|d| d.id).collect::<Vec<_>>(),
+            vec![second.id]
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_deal_whose_show_ended_while_the_server_was_down_closes_at_start_up() {
+    for (store, _dir) in stores().await {
+        seeded(&store).await;
+        // The provider outlives the shop's process.
+        let gateway = Arc::new(TestGateway::default());
+        let before = stock(&store).await;
+        let (shop, engagement) = engines_with(&store, gateway.clone()).await;
+        let show = engagement
+            .create_show(AccountId(100), "Late night".into(), None, Vec::new())
+            .await
+            .unwrap();
+        let deal = shop
+            .create_group_deal(AccountId(100), until_show_ends(2, 10))
+            .await
+            .unwrap();
+        let ada = shop
+            .join_team(
+                AccountId(1),
+                TeamTarget::Start(deal.id),
+                card(cards::APPROVED),
+                key("a"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(stock(&store).await, before - 1);
+        // The server goes down; the show's end is recorded without it (as
+        // another writer, or an operator, would).
+        shop.stop().await;
+        drop((shop, engagement));
+        sqlx::query("UPDATE shows SET ended_at = $1 WHERE id = $2")
+            .bind(store.clock().now_ms())
+            .bind(show.id.get())
+            .execute(store.pool())
+            .await
+            .unwrap();
+
+        let (shop, _engagement) = engines_with(&store, gateway.clone()).await;
+        let after = settled(&shop, deal.id).await;
+        assert_eq!((after.sold, after.taken), (0, 0));
+        assert!(!after.is_open(store.clock().now_ms()));
+        assert_eq!((gateway.voided(), gateway.captured()), (1, 0));
+        assert_eq!(stock(&store).await, before);
+        assert_eq!(deal_orders(&store).await, (0, 0));
+        assert!(shop.open_group_deals().await.unwrap().is_empty());
+        assert_eq!(
+            shop.join_team(
+                AccountId(2),
+                TeamTarget::Join(ada.team.id),
+                card(cards::APPROVED),
+                key("b")
+            )
+            .await,
+            Err(CommerceError::GroupDealClosed)
+        );
+        // Closed in the store too: a further restart finds it closed.
+        let ends: i64 = sqlx::query_scalar("SELECT ends_at FROM group_deals WHERE id = $1")
+            .bind(deal.id.get())
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert!(ends < deal.ends_at_ms);
     }
 }

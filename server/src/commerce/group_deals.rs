@@ -23,7 +23,9 @@ use tokio::sync::oneshot;
 use vitrine_shared::limits::group_deals::{
     MAX_OPEN_TEAMS, MAX_STOCK_CAP, MAX_WINDOW_MS, MIN_WINDOW_MS, TEAM_SIZE,
 };
-use vitrine_shared::{AccountId, DealId, Money, OrderId, PaymentMethod, ProductId, Sku, TeamId};
+use vitrine_shared::{
+    AccountId, DealId, DisplayName, Money, OrderId, PaymentMethod, ProductId, ShowId, Sku, TeamId,
+};
 
 /// How long a failed capture or void first waits before the engine tries
 /// again; each further failure doubles it, up to [`MAX_BACKOFF`].
@@ -42,10 +44,20 @@ pub struct GroupDealSpec {
     pub team_size: i64,
     /// What each member pays: below the variant's price, above nothing.
     pub team_price: Money,
-    /// How long teams may form, from now: one minute to 24 hours.
-    pub window_secs: u64,
+    /// How long teams may form.
+    pub window: DealWindow,
     /// Units the deal may sell in all.
     pub stock_cap: i64,
+}
+
+/// How long a deal's teams may form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DealWindow {
+    /// From now, in seconds: one minute to 24 hours.
+    Secs(u64),
+    /// Until the show live now ends, and at most 24 hours: only while a
+    /// show is live.
+    UntilShowEnds,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,6 +108,9 @@ pub struct TeamInfo {
     pub status: TeamStatus,
     pub members: i64,
     pub places_left: i64,
+    /// Who started it, as their display name reads (`None`: not known,
+    /// an account the store does not have).
+    pub started_by: Option<DisplayName>,
 }
 
 /// A deal with its open teams.
@@ -113,6 +128,9 @@ pub struct GroupDeal {
     pub sold: i64,
     pub starts_at_ms: i64,
     pub ends_at_ms: i64,
+    /// The deal closes when this show ends (or at `ends_at_ms`, 24 h at
+    /// most, whichever comes first).
+    pub until_show_ends: Option<ShowId>,
     /// Teams still forming or being captured, oldest first.
     pub teams: Vec<TeamInfo>,
 }
@@ -173,6 +191,8 @@ pub(super) struct Team {
     pub retry_at_ms: i64,
     /// Failed tries at settling since the last step forward (for backoff).
     pub attempts: u32,
+    /// The starter's display name, for "started by Ada".
+    pub started_by: Option<DisplayName>,
 }
 
 /// What a settling task does with each member's authorization.
@@ -206,6 +226,10 @@ pub(super) struct GroupDeals {
     /// Members who left their team that way: a retry under their key is
     /// answered as the first was, and asks for no second hold.
     pub abandoned: std::collections::HashSet<OrderId>,
+    /// The show live now as the engagement engine last said (`Some(None)`:
+    /// none); `None` until it has said, when no deal may run "until the
+    /// show ends" and none is closed for its show.
+    pub live_show: Option<Option<ShowId>>,
 }
 
 /// A void recorded as pending (`group_void_pending`).
@@ -230,6 +254,7 @@ impl GroupDeals {
             status: team.status,
             members,
             places_left: (size - members).max(0),
+            started_by: team.started_by.clone(),
         }
     }
 
@@ -292,7 +317,13 @@ pub(super) async fn load(store: &crate::store::Store) -> Result<GroupDeals, Stor
     for deal in group_ledger::deals(store).await? {
         groups.deals.insert(deal.id, deal);
     }
-    for TeamRow { id, deal, status } in group_ledger::teams(store).await? {
+    for TeamRow {
+        id,
+        deal,
+        status,
+        started_by,
+    } in group_ledger::teams(store).await?
+    {
         if matches!(
             status,
             TeamStatus::Complete | TeamStatus::Voided | TeamStatus::Failed
@@ -310,6 +341,7 @@ pub(super) async fn load(store: &crate::store::Store) -> Result<GroupDeals, Stor
                 busy: false,
                 retry_at_ms: 0,
                 attempts: 0,
+                started_by,
             },
         );
     }
@@ -346,14 +378,25 @@ impl Engine {
                 TEAM_SIZE.end()
             ));
         }
-        let window_ms = (spec.window_secs as i64).saturating_mul(1000);
-        if !(MIN_WINDOW_MS..=MAX_WINDOW_MS).contains(&window_ms) {
-            return invalid(format!(
-                "the window must be {} to {} seconds",
-                MIN_WINDOW_MS / 1000,
-                MAX_WINDOW_MS / 1000
-            ));
-        }
+        let (window_ms, show) = match spec.window {
+            DealWindow::Secs(secs) => {
+                let window_ms = (secs as i64).saturating_mul(1000);
+                if !(MIN_WINDOW_MS..=MAX_WINDOW_MS).contains(&window_ms) {
+                    return invalid(format!(
+                        "the window must be {} to {} seconds",
+                        MIN_WINDOW_MS / 1000,
+                        MAX_WINDOW_MS / 1000
+                    ));
+                }
+                (window_ms, None)
+            }
+            // The show's end closes it; 24 h bounds it all the same, as a
+            // show left running must not hold authorizations for days.
+            DealWindow::UntilShowEnds => match self.groups.live_show {
+                Some(Some(show)) => (MAX_WINDOW_MS, Some(show)),
+                _ => return Err(CommerceError::NoShowLive),
+            },
+        };
         if !(1..=MAX_STOCK_CAP).contains(&spec.stock_cap) {
             return invalid(format!("the stock cap must be 1 to {MAX_STOCK_CAP} units"));
         }
@@ -389,6 +432,7 @@ impl Engine {
             sold: 0,
             starts_at_ms: now,
             ends_at_ms: now + window_ms,
+            show,
         };
         group_ledger::insert_deal(&self.store, &deal, by)
             .await
@@ -396,7 +440,7 @@ impl Engine {
                 tracing::error!(%e, "group deal not created");
                 CommerceError::Storage
             })?;
-        tracing::info!(deal = deal.id.get(), sku = %deal.sku, team_size = deal.team_size, price = %deal.team_price, "group deal set");
+        tracing::info!(deal = deal.id.get(), sku = %deal.sku, team_size = deal.team_size, price = %deal.team_price, until_show_ends = ?deal.show.map(|s| s.get()), "group deal set");
         let id = deal.id;
         self.groups.deals.insert(id, deal);
         let view = self
@@ -480,6 +524,17 @@ impl Engine {
         if let Some(d) = self.groups.deals.get_mut(&deal.id) {
             d.taken += 1;
         }
+        // The starter's name, once per team: rooms show "started by Ada".
+        let started_by = if new_team {
+            group_ledger::display_name(&self.store, buyer)
+                .await
+                .unwrap_or_else(|e| {
+                    tracing::warn!(%e, "starter's name not read; the team shows none");
+                    None
+                })
+        } else {
+            None
+        };
         let team = self.groups.teams.entry(team_id).or_insert_with(|| Team {
             id: team_id,
             deal: deal.id,
@@ -488,6 +543,7 @@ impl Engine {
             busy: false,
             retry_at_ms: 0,
             attempts: 0,
+            started_by,
         });
         team.members.push(Member {
             account: buyer,
@@ -621,6 +677,7 @@ impl Engine {
                             status,
                             members,
                             places_left: 0,
+                            started_by: None,
                         },
                         order_id,
                         price,
@@ -1151,6 +1208,37 @@ impl Engine {
         self.announce_deal(deal);
     }
 
+    /// The engagement engine says which show is live now (at its start, and
+    /// whenever a show goes live or ends). Every deal "until the show ends"
+    /// of another show closes now: its end is brought forward (in the store
+    /// first), so the sweep voids its open teams (nobody charged, units
+    /// back) exactly as a lapsed window's, while full teams are captured as
+    /// ever. At start-up this closes the deals whose show ended while the
+    /// server was down.
+    pub(super) async fn show_live(&mut self, live: Option<ShowId>) {
+        self.groups.live_show = Some(live);
+        let now = self.clock.now_ms();
+        let ending: Vec<DealId> = self
+            .groups
+            .deals
+            .values()
+            .filter(|d| d.show.is_some_and(|s| Some(s) != live) && now < d.ends_at_ms)
+            .map(|d| d.id)
+            .collect();
+        for deal in ending {
+            if let Err(e) = group_ledger::close_deal(&self.store, deal, now).await {
+                // Left open, the deal still closes at its 24 h end; the
+                // next word from engagement (a restart's) tries again.
+                tracing::error!(%e, deal = deal.get(), "deal of an ended show not closed");
+                continue;
+            }
+            if let Some(d) = self.groups.deals.get_mut(&deal) {
+                d.ends_at_ms = now;
+            }
+            tracing::info!(deal = deal.get(), "the show ended; the group deal closes");
+        }
+    }
+
     /// The clock's part: full teams are captured (again, after a failure or
     /// a restart), lapsed teams voided, and ended deals announced.
     pub(super) fn sweep_group_deals(&mut self, now: i64) {
@@ -1242,6 +1330,7 @@ impl DealRow {
             sold: self.sold,
             starts_at_ms: self.starts_at_ms,
             ends_at_ms: self.ends_at_ms,
+            until_show_ends: self.show,
             teams,
         }
     }

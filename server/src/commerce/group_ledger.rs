@@ -7,7 +7,9 @@
 use super::group_deals::{Member, MemberStatus, TeamStatus};
 use crate::store::{Store, StoreError};
 use sqlx::Row;
-use vitrine_shared::{AccountId, Currency, DealId, Money, OrderId, ProductId, Sku, TeamId};
+use vitrine_shared::{
+    AccountId, Currency, DealId, DisplayName, Money, OrderId, ProductId, ShowId, Sku, TeamId,
+};
 
 fn corrupt(e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(e.to_string())
@@ -27,12 +29,17 @@ pub(super) struct DealRow {
     pub sold: i64,
     pub starts_at_ms: i64,
     pub ends_at_ms: i64,
+    /// The show a deal "until the show ends" belongs to: it closes when
+    /// that show ends.
+    pub show: Option<ShowId>,
 }
 
 pub(super) struct TeamRow {
     pub id: TeamId,
     pub deal: DealId,
     pub status: TeamStatus,
+    /// The starter's display name (`None` for an account not in the store).
+    pub started_by: Option<DisplayName>,
 }
 
 pub(super) struct MemberRow {
@@ -49,8 +56,8 @@ pub(super) async fn insert_deal(
 ) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO group_deals (id, sku, product_id, team_size, price_minor, regular_minor, \
-         currency, stock_cap, taken, sold, starts_at, ends_at, created_by, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, 0, $9, $10, $11, $12)",
+         currency, stock_cap, taken, sold, starts_at, ends_at, created_by, created_at, show_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, 0, $9, $10, $11, $12, $13)",
     )
     .bind(deal.id.get())
     .bind(deal.sku.as_str())
@@ -64,15 +71,40 @@ pub(super) async fn insert_deal(
     .bind(deal.ends_at_ms)
     .bind(by.0 as i64)
     .bind(store.clock().now_ms())
+    .bind(deal.show.map(|s| s.get()))
     .execute(store.pool())
     .await?;
+    Ok(())
+}
+
+/// An account's display name, if the store has the account.
+pub(super) async fn display_name(
+    store: &Store,
+    account: AccountId,
+) -> Result<Option<DisplayName>, StoreError> {
+    let name: Option<String> =
+        sqlx::query_scalar("SELECT display_name FROM accounts WHERE id = $1")
+            .bind(account.0 as i64)
+            .fetch_optional(store.pool())
+            .await?;
+    Ok(name.and_then(|n| DisplayName::new(n).ok()))
+}
+
+/// Brings a deal's end forward to `at` (its show ended); a deal already
+/// ended stays as it was.
+pub(super) async fn close_deal(store: &Store, deal: DealId, at: i64) -> Result<(), StoreError> {
+    sqlx::query("UPDATE group_deals SET ends_at = $1 WHERE id = $2 AND ends_at > $1")
+        .bind(at)
+        .bind(deal.get())
+        .execute(store.pool())
+        .await?;
     Ok(())
 }
 
 pub(super) async fn deals(store: &Store) -> Result<Vec<DealRow>, StoreError> {
     let rows = sqlx::query(
         "SELECT id, product_id, sku, team_size, price_minor, regular_minor, currency, stock_cap, \
-         taken, sold, starts_at, ends_at FROM group_deals ORDER BY id",
+         taken, sold, starts_at, ends_at, show_id FROM group_deals ORDER BY id",
     )
     .fetch_all(store.pool())
     .await?;
@@ -91,15 +123,19 @@ pub(super) async fn deals(store: &Store) -> Result<Vec<DealRow>, StoreError> {
                 sold: row.try_get(9)?,
                 starts_at_ms: row.try_get(10)?,
                 ends_at_ms: row.try_get(11)?,
+                show: row.try_get::<Option<i64>, _>(12)?.map(ShowId),
             })
         })
         .collect()
 }
 
 pub(super) async fn teams(store: &Store) -> Result<Vec<TeamRow>, StoreError> {
-    let rows = sqlx::query("SELECT id, deal_id, status FROM group_teams ORDER BY id")
-        .fetch_all(store.pool())
-        .await?;
+    let rows = sqlx::query(
+        "SELECT t.id, t.deal_id, t.status, a.display_name FROM group_teams t \
+         LEFT JOIN accounts a ON a.id = t.started_by ORDER BY t.id",
+    )
+    .fetch_all(store.pool())
+    .await?;
     rows.into_iter()
         .map(|row| {
             let status: String = row.try_get(2)?;
@@ -107,6 +143,9 @@ pub(super) async fn teams(store: &Store) -> Result<Vec<TeamRow>, StoreError> {
                 id: TeamId(row.try_get(0)?),
                 deal: DealId(row.try_get(1)?),
                 status: TeamStatus::parse(&status).ok_or_else(|| corrupt(&status))?,
+                started_by: row
+                    .try_get::<Option<String>, _>(3)?
+                    .and_then(|n| DisplayName::new(n).ok()),
             })
         })
         .collect()

@@ -38,6 +38,10 @@ pub use engine::{EngineSettings, Release, spawn, spawn_held};
 pub use errors::{CommerceError, Refusal};
 pub use gateway::{BoxFuture, Call, PaymentError, PaymentGateway, Standing, TestGateway, cards};
 pub use group_deals::{GroupDeal, GroupDealSpec, Joined, TeamInfo, TeamStatus, TeamTarget};
+pub use gateway::{BoxFuture, PaymentError, PaymentGateway, TestGateway, cards};
+pub use group_deals::{
+    DealWindow, GroupDeal, GroupDealSpec, Joined, TeamInfo, TeamStatus, TeamTarget,
+};
 pub use ledger::{OrderLineRecord, OrderRecord};
 pub use shared_carts::{GroupMember, SharedCartLine, SharedEdit};
 pub use stripe::{StripeConfig, StripeGateway};
@@ -424,6 +428,14 @@ pub enum NewsOutcome {
     Noted,
     /// No such order here.
     UnknownOrder,
+    /// From the engagement engine: the show live now, if any. Deals "until
+    /// the show ends" of any other show close.
+    ShowLive {
+        show: Option<vitrine_shared::ShowId>,
+    },
+    /// Stops the engine after what it has decided so far; answered once
+    /// it no longer reads requests.
+    Stop { reply: oneshot::Sender<()> },
 }
 
 /// A cheap handle to the engine, for rooms and HTTP handlers.
@@ -800,6 +812,28 @@ impl CommerceHandle {
 
     pub fn subscribe(&self) -> broadcast::Receiver<CommerceEvent> {
         self.events.subscribe()
+    }
+
+    /// The engagement engine tells which show is live now (at its start and
+    /// on each change): a deal "until the show ends" may only be set while
+    /// one is, and those of a show that ended close.
+    pub async fn show_live(&self, show: Option<vitrine_shared::ShowId>) {
+        if self
+            .requests
+            .send(Request::ShowLive { show })
+            .await
+            .is_err()
+        {
+            tracing::warn!("the commerce engine is gone; the show's news is lost");
+        }
+    }
+
+    /// Stops the engine: it decides nothing more, and a later engine on the
+    /// same store takes over (a restart, in tests). Work it had sent out
+    /// (a payment under way) reports to nobody; the store's state machine
+    /// is what the next engine resumes.
+    pub async fn stop(&self) {
+        let _ = self.ask(|reply| Request::Stop { reply }).await;
     }
 
     pub async fn orders(&self, buyer: AccountId) -> Result<Vec<OrderRecord>, CommerceError> {

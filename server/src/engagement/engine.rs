@@ -66,6 +66,10 @@ pub async fn spawn(
     let store = store.with_clock(clock.clone());
     let now = clock.now_ms();
     let show = super::shows::load_live(&store).await?;
+    // Commerce hears which show is live before anything else from here: a
+    // deal "until the show ends" whose show ended while the server was
+    // down closes now.
+    commerce.show_live(show.as_ref().map(|s| s.id)).await;
     let ledgers = points::load(&store, show.as_ref().map(|s| s.id), now).await?;
     let (requests, rx) = mpsc::channel(16 * 1024);
     let (events, _) = broadcast::channel(4096);

@@ -67,7 +67,7 @@ async fn team_of_two(shop: &commerce::CommerceHandle, a: AccountId, b: AccountId
                 sku: Sku::new("stoneware-mug-sage").unwrap(),
                 team_size: 2,
                 team_price: Money::new(1200, Currency::EUR),
-                window_secs: 3600,
+                window: commerce::DealWindow::Secs(3600),
                 stock_cap: 10,
             },
         )

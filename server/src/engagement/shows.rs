@@ -161,6 +161,8 @@ impl Engine {
             ..show
         };
         tracing::info!(show = show.id.get(), title = %show.title, "show is live");
+        // Commerce closes the deals of the show this one replaced.
+        self.commerce.show_live(Some(show.id)).await;
         for ledger in self.ledgers.values_mut() {
             ledger.new_show();
         }
@@ -190,6 +192,8 @@ impl Engine {
             return Err(storage(e.into()));
         }
         tracing::info!(show = show.id.get(), "show ended");
+        // Commerce closes the show's deals "until the show ends".
+        self.commerce.show_live(None).await;
         for ledger in self.ledgers.values_mut() {
             ledger.new_show();
         }

@@ -12,6 +12,10 @@
 //! A blocked account is not told it is blocked: its request by code is
 //! refused exactly as an unknown code is, and the friendship the block ended
 //! reads as "not friends".
+//!
+//! An account has at most [`MAX_PENDING_REQUESTS`] requests waiting for its
+//! answer (one more is refused to its sender), and a request unanswered for
+//! [`REQUEST_EXPIRY_MS`] (30 days) lapses.
 
 #[cfg(test)]
 mod tests;
@@ -27,7 +31,10 @@ use std::time::Duration;
 use thiserror::Error;
 use tokio::sync::mpsc;
 use vitrine_shared::friends::{BadFriendCode, FriendCode};
-use vitrine_shared::limits::friends::{CODE_CHARS, MAX_FRIENDS, REQUESTS_BURST, REQUESTS_PER_HOUR};
+use vitrine_shared::limits::friends::{
+    CODE_CHARS, MAX_FRIENDS, MAX_PENDING_REQUESTS, REQUEST_EXPIRY_MS, REQUESTS_BURST,
+    REQUESTS_PER_HOUR,
+};
 use vitrine_shared::{AccountId, DisplayName, RoomId};
 
 /// What the room thread tells connected members, after a commit.
@@ -69,6 +76,10 @@ pub enum FriendError {
     RateLimited(Duration),
     #[error("no pending request from that account")]
     NoSuchRequest,
+    #[error(
+        "that account has {MAX_PENDING_REQUESTS} friend requests waiting; try again once it has answered some"
+    )]
+    TheirRequestsFull,
     #[error("you are not friends with that account")]
     NotFriends,
     #[error("you have already blocked that account")]
@@ -376,6 +387,7 @@ impl Friends {
         let code = FriendCode::parse(code)?;
         self.take_request_token(from.id)?;
         let _write = self.writes.lock().await;
+        self.expire_requests().await?;
         let pool = self.store.pool();
         let owner = sqlx::query(
             "SELECT c.account_id, a.display_name FROM friend_codes c \
@@ -416,6 +428,16 @@ impl Friends {
                 name: to_name,
             });
         }
+        // Many senders, each within their own rate, must not flood one list.
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT CAST(COUNT(*) AS BIGINT) FROM friend_requests WHERE to_id = $1",
+        )
+        .bind(to.0 as i64)
+        .fetch_one(pool)
+        .await?;
+        if waiting >= MAX_PENDING_REQUESTS {
+            return Err(FriendError::TheirRequestsFull);
+        }
         sqlx::query("INSERT INTO friend_requests (from_id, to_id, created_at) VALUES ($1, $2, $3)")
             .bind(from.id.0 as i64)
             .bind(to.0 as i64)
@@ -452,6 +474,21 @@ impl Friends {
         }
         if graph.count(other) >= MAX_FRIENDS {
             return Err(FriendError::TheyHaveTooMany);
+        }
+        Ok(())
+    }
+
+    /// Requests unanswered for [`REQUEST_EXPIRY_MS`] lapse: deleted before
+    /// any request is read or answered, so a lapsed one is gone everywhere
+    /// (listed nowhere, accepted never, counted against no cap).
+    async fn expire_requests(&self) -> Result<(), FriendError> {
+        let lapsed = sqlx::query("DELETE FROM friend_requests WHERE created_at <= $1")
+            .bind(self.clock.now_ms() - REQUEST_EXPIRY_MS)
+            .execute(self.store.pool())
+            .await?
+            .rows_affected();
+        if lapsed > 0 {
+            tracing::info!(lapsed, "friend requests lapsed unanswered");
         }
         Ok(())
     }
@@ -510,6 +547,7 @@ impl Friends {
         &self,
         a: AccountId,
     ) -> Result<(Vec<Request>, Vec<Request>), FriendError> {
+        self.expire_requests().await?;
         let list = |sql: &'static str| async move {
             let rows = sqlx::query(sql)
                 .bind(a.0 as i64)
@@ -543,6 +581,7 @@ impl Friends {
     /// `me` accepts `from`'s request.
     pub async fn accept(&self, me: &Account, from: AccountId) -> Result<Friend, FriendError> {
         let _write = self.writes.lock().await;
+        self.expire_requests().await?;
         let Some(from_name) = self.pending(from, me.id).await? else {
             return Err(FriendError::NoSuchRequest);
         };
@@ -559,6 +598,7 @@ impl Friends {
     /// just leaves their list).
     pub async fn decline(&self, me: AccountId, from: AccountId) -> Result<(), FriendError> {
         let _write = self.writes.lock().await;
+        self.expire_requests().await?;
         let done = sqlx::query("DELETE FROM friend_requests WHERE from_id = $1 AND to_id = $2")
             .bind(from.0 as i64)
             .bind(me.0 as i64)

@@ -387,3 +387,82 @@ fn presence_changes_only_when_the_room_does() {
         assert!(!friends.set_presence(a, None));
     });
 }
+
+#[tokio::test]
+async fn an_account_has_at_most_its_cap_of_requests_waiting_and_a_sender_is_told() {
+    for (store, _dir) in stores().await {
+        let rate = RateConfig {
+            per_second: 1.0,
+            burst: 1000,
+        };
+        let (friends, _news) = Friends::load_with_rate(store.clone(), Clock::system(), rate)
+            .await
+            .unwrap();
+        let star = shopper(&store, "Star").await;
+        let code = friends.code(star.id).await.unwrap().to_string();
+        for i in 0..MAX_PENDING_REQUESTS {
+            let fan = shopper(&store, &format!("Fan{i}")).await;
+            friends.send_request(&fan, &code).await.unwrap();
+        }
+        let late = shopper(&store, "Late").await;
+        let before = rows(&store).await;
+        assert!(matches!(
+            friends.send_request(&late, &code).await,
+            Err(FriendError::TheirRequestsFull)
+        ));
+        assert_eq!(rows(&store).await, before, "the refusal changed nothing");
+        assert_eq!(
+            friends.requests(star.id).await.unwrap().0.len() as i64,
+            MAX_PENDING_REQUESTS
+        );
+        // Star may still ask others, and an answer makes room.
+        let other = shopper(&store, "Other").await;
+        let other_code = friends.code(other.id).await.unwrap().to_string();
+        friends.send_request(&star, &other_code).await.unwrap();
+        let (incoming, _) = friends.requests(star.id).await.unwrap();
+        friends.decline(star.id, incoming[0].account).await.unwrap();
+        friends.send_request(&late, &code).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_request_unanswered_for_thirty_days_lapses() {
+    for (store, _dir) in stores().await {
+        let time = ManualClock::starting_now();
+        let store = store.with_clock(time.clock());
+        let (friends, _news) = Friends::load(store.clone(), time.clock()).await.unwrap();
+        let (ada, bob, cy) = (
+            shopper(&store, "Ada").await,
+            shopper(&store, "Bob").await,
+            shopper(&store, "Cy").await,
+        );
+        let bob_code = friends.code(bob.id).await.unwrap().to_string();
+        friends.send_request(&ada, &bob_code).await.unwrap();
+        time.advance(Duration::from_secs(29 * 24 * 3600));
+        friends.send_request(&cy, &bob_code).await.unwrap();
+        // A day short of thirty: still waiting, and Ada cannot ask again.
+        assert!(matches!(
+            friends.send_request(&ada, &bob_code).await,
+            Err(FriendError::AlreadyPending)
+        ));
+        time.advance(Duration::from_secs(24 * 3600));
+        // Thirty days: Ada's lapsed; Cy's, a day old, waits.
+        let (incoming, _) = friends.requests(bob.id).await.unwrap();
+        assert_eq!(
+            incoming.iter().map(|r| r.account).collect::<Vec<_>>(),
+            vec![cy.id]
+        );
+        let (_, outgoing) = friends.requests(ada.id).await.unwrap();
+        assert!(outgoing.is_empty());
+        assert_eq!(count(&store, "friend_requests").await, 1);
+        assert!(matches!(
+            friends.accept(&bob, ada.id).await,
+            Err(FriendError::NoSuchRequest)
+        ));
+        assert!(!friends.are_friends(ada.id, bob.id));
+        // Ada may ask afresh.
+        friends.send_request(&ada, &bob_code).await.unwrap();
+        friends.accept(&bob, ada.id).await.unwrap();
+        assert!(friends.are_friends(ada.id, bob.id));
+    }
+}

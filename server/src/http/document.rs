@@ -519,7 +519,8 @@ struct Shape {
 }
 
 /// The bodies whose fields come in alternatives, with the shapes the
-/// handlers accept (`http::coupons::create_coupon` and
+/// handlers accept (`http::coupons::create_coupon`,
+/// `http::group_deals::create_group_deal` and
 /// `http::engagement::create_giveaway` refuse any other combination).
 fn alternatives() -> Vec<(&'static str, Vec<Shape>)> {
     vec![
@@ -537,6 +538,23 @@ fn alternatives() -> Vec<(&'static str, Vec<Shape>)> {
                     requires: &["amount_off_minor"],
                     drops: &["percent_off"],
                     narrows: &[],
+                },
+            ],
+        ),
+        (
+            "CreateGroupDeal",
+            vec![
+                Shape {
+                    description: "Teams may form for `window_secs` from now",
+                    requires: &["window_secs"],
+                    drops: &["until_show_ends"],
+                    narrows: &[],
+                },
+                Shape {
+                    description: "Teams may form until the show live now ends (24 h at most)",
+                    requires: &["until_show_ends"],
+                    drops: &["window_secs"],
+                    narrows: &[("until_show_ends", &["true"])],
                 },
             ],
         ),
@@ -593,7 +611,19 @@ impl Modify for Alternatives {
                 }
                 for (field, values) in shape.narrows {
                     if let Some(RefOr::T(Schema::Object(o))) = object.properties.get_mut(*field) {
-                        o.enum_values = Some(values.iter().map(|v| (*v).into()).collect());
+                        // A flag narrowed to one value lists it as a JSON
+                        // boolean, which is what the body must carry.
+                        let flag = matches!(o.schema_type, SchemaType::Type(Type::Boolean));
+                        o.enum_values = Some(
+                            values
+                                .iter()
+                                .map(|v| match (flag, *v) {
+                                    (true, "true") => true.into(),
+                                    (true, "false") => false.into(),
+                                    _ => (*v).into(),
+                                })
+                                .collect(),
+                        );
                     }
                 }
                 one_of = one_of.item(Schema::Object(object));

@@ -35,6 +35,7 @@ impl From<FriendError> for ApiError {
                 return e;
             }
             FriendError::NoSuchRequest => (StatusCode::NOT_FOUND, "request_not_found"),
+            FriendError::TheirRequestsFull => (StatusCode::CONFLICT, "they_have_too_many_requests"),
             FriendError::NotFriends => (StatusCode::NOT_FOUND, "not_friends"),
             FriendError::AlreadyBlocked => (StatusCode::CONFLICT, "already_blocked"),
             FriendError::NotBlocked => (StatusCode::NOT_FOUND, "not_blocked"),
@@ -162,7 +163,7 @@ pub async fn rotate_code(
         (status = 200, description = "Asked (`pending`), or friends now (`friends`)", body = FriendRequestSent),
         (status = 400, description = "Not a friend code or link (`invalid_friend_code`), or your own code (`friend_self`)", body = ErrorBody),
         (status = 404, description = "No account has this code, or it was replaced (`friend_code_unknown`)", body = ErrorBody),
-        (status = 409, description = "Already friends (`already_friends`), already asked (`request_pending`), you blocked them (`you_blocked`), or either side has 500 friends (`too_many_friends`, `they_have_too_many_friends`)", body = ErrorBody),
+        (status = 409, description = "Already friends (`already_friends`), already asked (`request_pending`), you blocked them (`you_blocked`), either side has 500 friends (`too_many_friends`, `they_have_too_many_friends`), or they have 100 requests waiting (`they_have_too_many_requests`)", body = ErrorBody),
         (status = 429, description = "Too many requests from this account (`rate_limited`); `Retry-After` says when", body = ErrorBody),
     )
 )]

@@ -6,7 +6,9 @@
 use super::extract::{ApiJson, ApiPath, Authenticated};
 use super::flash_sales::{idempotency_key, request_hash};
 use super::{ApiError, AppState, ErrorBody};
-use crate::commerce::{CommerceError, GroupDeal, GroupDealSpec, Joined, TeamInfo, TeamTarget};
+use crate::commerce::{
+    CommerceError, DealWindow, GroupDeal, GroupDealSpec, Joined, TeamInfo, TeamTarget,
+};
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -39,6 +41,7 @@ pub fn group_deal_view(d: GroupDeal, now_ms: i64) -> GroupDealView {
         sold: d.sold,
         starts_at_ms: d.starts_at_ms,
         ends_at_ms: d.ends_at_ms,
+        until_show_ends: d.until_show_ends.is_some(),
         teams: d.teams.into_iter().map(team_view).collect(),
     }
 }
@@ -52,7 +55,10 @@ fn joined_view(j: Joined) -> JoinedView {
 }
 
 /// Set a group deal on a variant: teams of `team_size` buy at the team
-/// price if they fill within the window; each member holds one unit.
+/// price if they fill within the window; each member holds one unit. The
+/// window is a length from now, or "until the show ends" (24 h at most,
+/// only while a show is live): when the show ends, every team still
+/// forming is voided and nobody is charged.
 #[utoipa::path(
     post,
     path = "/api/v1/group-deals",
@@ -65,6 +71,7 @@ fn joined_view(j: Joined) -> JoinedView {
         (status = 401, description = "No valid session", body = ErrorBody),
         (status = 403, description = "Not a host or co-host", body = ErrorBody),
         (status = 404, description = "No such SKU", body = ErrorBody),
+        (status = 409, description = "Until the show ends, and no show is live (`no_show_live`)", body = ErrorBody),
     )
 )]
 pub async fn create_group_deal(
@@ -76,11 +83,20 @@ pub async fn create_group_deal(
     let invalid = |e: String| ApiError::from(CommerceError::InvalidGroupDeal(e));
     let sku = Sku::new(body.sku).map_err(|e| invalid(e.to_string()))?;
     let currency = Currency::new(&body.currency).map_err(|e| invalid(e.to_string()))?;
+    let window = match (body.window_secs, body.until_show_ends) {
+        (Some(secs), false) => DealWindow::Secs(secs),
+        (None, true) => DealWindow::UntilShowEnds,
+        _ => {
+            return Err(invalid(
+                "give exactly one of window_secs and until_show_ends: true".into(),
+            ));
+        }
+    };
     let spec = GroupDealSpec {
         sku,
         team_size: body.team_size,
         team_price: Money::new(body.team_price_minor, currency),
-        window_secs: body.window_secs,
+        window,
         stock_cap: body.stock_cap,
     };
     let deal = state

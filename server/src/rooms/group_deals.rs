@@ -80,6 +80,7 @@ pub(crate) fn deal_net(deal: &GroupDeal) -> GroupDealNet {
                 id: t.id,
                 members: t.members.clamp(0, 255) as u8,
                 places_left: t.places_left.clamp(0, 255) as u8,
+                started_by: t.started_by.clone(),
             })
             .collect(),
         open_teams: deal
@@ -204,6 +205,7 @@ fn deliver_joins(mut desk: ResMut<DealDesk>, mut server: ResMut<RenetServer>) {
                     id: joined.team.id,
                     members: joined.team.members.clamp(0, 255) as u8,
                     places_left: joined.team.places_left.clamp(0, 255) as u8,
+                    started_by: joined.team.started_by.clone(),
                 },
                 order_id: joined.order_id,
                 price: joined.price,
@@ -316,6 +318,7 @@ mod tests {
             status,
             members: 5 - places_left,
             places_left,
+            started_by: None,
         };
         // Many teams, with one a place from full far down the list, and a
         // full one being captured (not open, so neither listed nor counted).
@@ -337,6 +340,7 @@ mod tests {
             sold: 0,
             starts_at_ms: 0,
             ends_at_ms: 1,
+            until_show_ends: None,
             teams,
         };
         let net = deal_net(&deal);

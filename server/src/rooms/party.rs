@@ -16,7 +16,8 @@
 //!   room again they get the party back; after the grace they are out.
 //! - **Together across rooms.** When the leader connects to another room,
 //!   every member elsewhere gets a follow offer saying whether the room has
-//!   a seat for them. Following is the ordinary join over HTTP, which checks
+//!   a seat for them (a member away then gets it on connecting again, to
+//!   where the leader is by then). Following is the ordinary join over HTTP, which checks
 //!   bans and capacity; when the room cannot seat every member elsewhere,
 //!   the party is told so in its chat.
 //! - **Party chat and point-and-share.** Party chat passes the inbox like
@@ -84,6 +85,8 @@ pub struct Seen {
     pub entity: Entity,
     pub name: DisplayName,
     pub room: RoomId,
+    /// The room's name, as the room list shows it.
+    pub room_name: String,
 }
 
 /// Whether `from` (in `from_room`) may invite `to` (in `to_room`, or not
@@ -132,6 +135,9 @@ struct PartyMember {
     last_room: Option<RoomId>,
     /// Since when their connection is gone; `None` while connected.
     away_since: Option<Duration>,
+    /// The leader moved while they were away: the offer to follow is made
+    /// when they connect again.
+    missed_move: bool,
 }
 
 #[derive(Debug)]
@@ -213,6 +219,11 @@ impl Parties {
     /// The party as its members see it.
     fn net(&self, id: PartyId) -> Option<PartyNet> {
         let party = self.parties.get(&id)?;
+        // Where a member is: nowhere while away.
+        let here = |m: &PartyMember| match m.away_since {
+            Some(_) => None,
+            None => self.online.get(&m.account),
+        };
         Some(PartyNet {
             id,
             leader: party.leader,
@@ -222,10 +233,8 @@ impl Parties {
                 .map(|m| PartyMemberNet {
                     account: m.account,
                     name: m.name.clone(),
-                    room: match m.away_since {
-                        Some(_) => None,
-                        None => self.online.get(&m.account).map(|s| s.room.clone()),
-                    },
+                    room: here(m).map(|s| s.room.clone()),
+                    room_name: here(m).map(|s| s.room_name.clone()),
                     colour: m.colour,
                 })
                 .collect(),
@@ -448,6 +457,7 @@ impl Parties {
                             colour: 0,
                             last_room: Some(inviter_room),
                             away_since: None,
+                            missed_move: false,
                         }],
                         line_seq: 0,
                         recent: VecDeque::new(),
@@ -512,6 +522,7 @@ impl Parties {
             colour: party.free_colour(),
             last_room: Some(seen.room.clone()),
             away_since: None,
+            missed_move: false,
         };
         // Their other invites lapse: one party at a time.
         let mut lapsed = Vec::new();
@@ -661,17 +672,35 @@ impl Parties {
         member.away_since = None;
         let moved = member.last_room.as_ref() != Some(&room);
         member.last_room = Some(room.clone());
-        let is_leader = party.leader == account;
+        let missed_move = std::mem::take(&mut member.missed_move);
+        let leader = party.leader;
+        let is_leader = leader == account;
         let history: Vec<PartyLine> = party.recent.iter().cloned().collect();
         self.broadcast_state(id, out);
         for line in history {
             out.push((account, PartyEventNet::Line(line)));
         }
-        (is_leader && moved).then_some(Moved {
-            party: id,
-            leader: account,
-            room,
-        })
+        if is_leader {
+            return moved.then_some(Moved {
+                party: id,
+                leader: account,
+                room,
+                only: None,
+            });
+        }
+        // Back after the leader moved: the offer they missed, to where the
+        // leader stands now (none if they came back there, or the leader is
+        // away too: their own arrival offers it then).
+        let leader_room = self.online.get(&leader).map(|s| s.room.clone());
+        match leader_room {
+            Some(to) if missed_move && to != room => Some(Moved {
+                party: id,
+                leader,
+                room: to,
+                only: Some(account),
+            }),
+            _ => None,
+        }
     }
 
     /// The connection on `entity` ended: if it was its account's newest,
@@ -703,7 +732,8 @@ impl Parties {
     }
 
     /// The leader moved: follow offers to every member elsewhere, and a
-    /// line when the room cannot seat them all.
+    /// line when the room cannot seat them all; members away are marked to
+    /// get theirs when they connect again (`moved.only`).
     fn offer_follow(&mut self, moved: Moved, seats: Option<(String, usize)>, out: &mut Outbox) {
         let Some(party) = self.parties.get(&moved.party) else {
             return;
@@ -711,10 +741,16 @@ impl Parties {
         let Some((room_name, free)) = seats else {
             return;
         };
-        let elsewhere: Vec<AccountId> = party
+        let others = party
             .members
             .iter()
             .filter(|m| m.account != moved.leader)
+            .filter(|m| moved.only.is_none_or(|only| only == m.account));
+        let (online, away): (Vec<&PartyMember>, Vec<&PartyMember>) =
+            others.partition(|m| self.online.contains_key(&m.account));
+        let away: Vec<AccountId> = away.iter().map(|m| m.account).collect();
+        let elsewhere: Vec<AccountId> = online
+            .iter()
             .filter(|m| {
                 self.online
                     .get(&m.account)
@@ -722,6 +758,14 @@ impl Parties {
             })
             .map(|m| m.account)
             .collect();
+        // Those away now hear of the move when they connect again.
+        if let Some(party) = self.parties.get_mut(&moved.party) {
+            for m in party.members.iter_mut() {
+                if away.contains(&m.account) {
+                    m.missed_move = true;
+                }
+            }
+        }
         if elsewhere.is_empty() {
             return;
         }
@@ -736,7 +780,9 @@ impl Parties {
                 },
             ));
         }
-        if free < elsewhere.len() {
+        // A late offer to one member says whether there is a seat; the line
+        // is for a move the whole party heard of.
+        if free < elsewhere.len() && moved.only.is_none() {
             self.add_line(
                 moved.party,
                 None,
@@ -813,6 +859,9 @@ struct Moved {
     party: PartyId,
     leader: AccountId,
     room: RoomId,
+    /// The one member to offer it to (a late offer on their return);
+    /// `None`: every member elsewhere.
+    only: Option<AccountId>,
 }
 
 fn too_fast(taken: Result<(), Duration>) -> Result<(), PartyRefusal> {
@@ -906,6 +955,7 @@ fn track_presence(
             entity,
             name: member.info.name.clone(),
             room: room.id.clone(),
+            room_name: room.name.clone(),
         };
         if let Some(moved) = parties.arrived(member.info.account, seen, now, &mut out) {
             // Seats as the directory counts them, the leader included.

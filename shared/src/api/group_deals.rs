@@ -5,7 +5,8 @@ use crate::ids::{DealId, OrderId, TeamId};
 use crate::validated::{ProductId, Sku};
 use serde::{Deserialize, Serialize};
 
-/// `POST /api/v1/group-deals` (hosts and co-hosts).
+/// `POST /api/v1/group-deals` (hosts and co-hosts). Give exactly one of
+/// `window_secs` and `until_show_ends: true`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
@@ -20,7 +21,13 @@ pub struct CreateGroupDeal {
     /// ISO 4217; must be the product's currency.
     pub currency: String,
     /// How long teams may form, from now: 60 s to 24 h (86,400 s).
-    pub window_secs: u64,
+    #[serde(default)]
+    pub window_secs: Option<u64>,
+    /// Teams may form until the show live now ends, and 24 h at most; only
+    /// while a show is live (`no_show_live` otherwise). When the show ends,
+    /// every team still forming is voided: nobody is charged.
+    #[serde(default)]
+    pub until_show_ends: bool,
     /// Units the deal may sell in all: 1 to 100,000.
     pub stock_cap: i64,
 }
@@ -55,7 +62,12 @@ pub struct GroupDealView {
     pub units_left: i64,
     pub sold: i64,
     pub starts_at_ms: i64,
+    /// The window's end; for a deal until the show ends, 24 h after it was
+    /// set, brought forward to when the show ends.
     pub ends_at_ms: i64,
+    /// The deal closes when the show ends.
+    #[serde(default)]
+    pub until_show_ends: bool,
     /// Whether teams may start or be joined now.
     pub open: bool,
     /// Teams forming (or being captured), oldest first.

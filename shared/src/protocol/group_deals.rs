@@ -6,7 +6,7 @@
 use super::ShopRefusal;
 use crate::ids::{DealId, OrderId, TeamId};
 use crate::money::Money;
-use crate::validated::{ProductId, Sku};
+use crate::validated::{DisplayName, ProductId, Sku};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -16,6 +16,9 @@ pub struct TeamNet {
     pub id: TeamId,
     pub members: u8,
     pub places_left: u8,
+    /// Who started the team ("started by Ada"); `None` if the account is
+    /// gone.
+    pub started_by: Option<DisplayName>,
 }
 
 /// A group deal as a room shows it.

@@ -77,6 +77,9 @@ pub struct PartyMemberNet {
     /// Their colour in the party (ring and name tag), `0..MAX_PARTY_SIZE`:
     /// kept while they stay, unique within the party.
     pub colour: u8,
+    /// The name of the room they are in, as the room list shows it; `None`
+    /// with `room`.
+    pub room_name: Option<String>,
 }
 
 /// Someone invited and not answered yet.

@@ -226,14 +226,19 @@ fn room_id() -> impl Strategy<Value = RoomId> {
 }
 
 fn party_event() -> impl Strategy<Value = PartyEventNet> {
-    let party_member = (any::<u64>(), name(), prop::option::of(room_id()), 0u8..8).prop_map(
-        |(account, name, room, colour)| PartyMemberNet {
+    let party_member = (
+        any::<u64>(),
+        name(),
+        prop::option::of((room_id(), ".{0,40}")),
+        0u8..8,
+    )
+        .prop_map(|(account, name, room, colour)| PartyMemberNet {
             account: AccountId(account),
             name,
-            room,
+            room_name: room.as_ref().map(|(_, n)| n.clone()),
+            room: room.map(|(r, _)| r),
             colour,
-        },
-    );
+        });
     let invitee = (any::<u64>(), name()).prop_map(|(account, name)| PartyInviteeNet {
         account: AccountId(account),
         name,
@@ -334,11 +339,18 @@ fn party_event() -> impl Strategy<Value = PartyEventNet> {
 }
 
 fn team() -> impl Strategy<Value = TeamNet> {
-    (any::<i64>(), any::<u8>(), any::<u8>()).prop_map(|(id, members, places_left)| TeamNet {
-        id: crate::ids::TeamId(id),
-        members,
-        places_left,
-    })
+    (
+        any::<i64>(),
+        any::<u8>(),
+        any::<u8>(),
+        prop::option::of(name()),
+    )
+        .prop_map(|(id, members, places_left, started_by)| TeamNet {
+            id: crate::ids::TeamId(id),
+            members,
+            places_left,
+            started_by,
+        })
 }
 
 fn group_deal() -> impl Strategy<Value = GroupDealNet> {

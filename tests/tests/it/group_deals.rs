@@ -392,3 +392,107 @@ fn bad_group_deal_requests_are_refused_typed_and_change_nothing() {
     assert_eq!((after.teams.len(), after.units_left), (1, 29));
     assert_eq!(stock_of(&http, MUG.0, MUG.1), before - 1);
 }
+
+#[test]
+fn a_deal_until_the_show_ends_closes_when_the_show_ends_and_voids_its_open_teams() {
+    let server = TestServer::start();
+    let http = Http::new(&server);
+    let host = server.sign_in_as("host.show", Role::Host);
+    let session = server.api().sign_in("Flo").unwrap();
+    let mut flo = joined_as(&server, &session, "hall");
+    let before = stock_of(&http, MUG.0, MUG.1);
+    let code =
+        |(status, body): (u16, Value)| (status, body["code"].as_str().unwrap_or("").to_owned());
+    let until_show = || {
+        let mut body = deal_body(2);
+        body.as_object_mut().unwrap().remove("window_secs");
+        body["until_show_ends"] = json!(true);
+        body
+    };
+
+    // No show live: refused, typed, nothing set.
+    assert_eq!(
+        code(create_deal(&http, &host, until_show())),
+        (409, "no_show_live".into())
+    );
+    let (status, show) = http.call(
+        "POST",
+        "/api/v1/shows",
+        Some(&host),
+        None,
+        Some(json!({ "title": "Mug night" })),
+    );
+    assert_eq!(status, 201, "{show}");
+    // Exactly one of a window and "until the show ends".
+    let mut both = until_show();
+    both["window_secs"] = json!(3600);
+    let mut neither = until_show();
+    neither["until_show_ends"] = json!(false);
+    for body in [both, neither] {
+        assert_eq!(
+            code(create_deal(&http, &host, body.clone())),
+            (400, "invalid_group_deal".into()),
+            "{body}"
+        );
+    }
+    let (_, list) = http.call("GET", "/api/v1/group-deals", None, None, None);
+    assert_eq!(list["deals"], json!([]), "nothing refused was set");
+
+    let (status, created) = create_deal(&http, &host, until_show());
+    assert_eq!(status, 201, "{created}");
+    let created: GroupDealView = serde_json::from_value(created).unwrap();
+    assert!(created.until_show_ends && created.open);
+    assert_eq!(created.ends_at_ms - created.starts_at_ms, 24 * 3600 * 1000);
+    let id = created.id;
+    let heard = step_until(CAP, || {
+        pump(&mut [&mut flo]);
+        flo.mirror().group_deals.contains_key(&id)
+    });
+    assert!(heard, "the room heard of the deal");
+    flo.send_command(RoomCommand::StartTeam {
+        deal: id,
+        request_id: 1,
+        payment: card(APPROVED),
+    });
+    let joined = step_until(CAP, || {
+        pump(&mut [&mut flo]);
+        flo.mirror().team_answers.contains_key(&1)
+    });
+    assert!(joined);
+    let team = flo.mirror().team_answers[&1].clone().unwrap().id;
+    assert_eq!(stock_of(&http, MUG.0, MUG.1), before - 1);
+    // The room's news names who started the team.
+    let named = step_until(CAP, || {
+        pump(&mut [&mut flo]);
+        flo.mirror().group_deals[&id]
+            .teams
+            .iter()
+            .any(|t| t.id == team && t.started_by.as_ref().is_some_and(|n| n.as_str() == "Flo"))
+    });
+    assert!(named, "the team reads as started by Flo");
+
+    // The host ends the show: Flo's team is voided, the deal ends.
+    let (status, body) = http.call("POST", "/api/v1/shows/current/end", Some(&host), None, None);
+    assert!(status < 300, "{status} {body}");
+    let voided = step_until(CAP, || {
+        pump(&mut [&mut flo]);
+        flo.mirror().teams_settled.contains_key(&team)
+            && !flo.mirror().group_deals.contains_key(&id)
+    });
+    assert!(voided, "Flo heard her team voided and the deal end");
+    assert_eq!(flo.mirror().teams_settled[&team], (false, None));
+    let after = deal(&http, id.get());
+    assert!(!after.open && after.teams.is_empty());
+    assert_eq!((after.sold, after.units_left), (0, 30));
+    assert_eq!(stock_of(&http, MUG.0, MUG.1), before);
+    assert!(
+        deal_orders(&http, &session.token).is_empty(),
+        "nobody charged"
+    );
+    // A late start is refused: the deal is closed.
+    let ada = guest(&http, "Ada");
+    assert_eq!(
+        code(start(&http, &ada, id.get(), "ada-late", APPROVED)),
+        (409, "group_deal_closed".into())
+    );
+}

@@ -393,3 +393,55 @@ fn a_room_too_small_for_the_party_is_said_in_party_chat_and_its_join_refused() {
         .contains(&("Bob".into(), Some("tiny".into())))));
     assert!(members_in(&c).contains(&("Cy".into(), Some("hall".into()))));
 }
+
+#[test]
+fn a_member_away_when_the_leader_moved_is_offered_to_follow_on_coming_back() {
+    let server = TestServer::start();
+    let api = server.api();
+    let ada = api.sign_in("Ada").unwrap();
+    let bob = api.sign_in("Bob").unwrap();
+    let mut a = joined_as(&server, &ada, "hall");
+    let mut b = joined_as(&server, &bob, "hall");
+    invite_and_accept(&mut a, &mut b, account(&bob));
+
+    // Bob drops; Ada sees him away, then moves to the tiny room.
+    drop(b);
+    assert!(until(&mut [&mut a], |c| members_in(c[0])
+        .contains(&("Bob".into(), None))));
+    drop(a);
+    let mut a = joined_as(&server, &ada, "tiny");
+    assert!(until(&mut [&mut a], |c| members_in(c[0])
+        .contains(&("Ada".into(), Some("tiny".into())))));
+
+    // Bob comes back to the hall, within the grace: still in the party,
+    // and offered to follow to where Ada is now.
+    let mut b = joined_as(&server, &bob, "hall");
+    assert!(until(&mut [&mut a, &mut b], |c| c[1]
+        .mirror()
+        .party
+        .follow
+        .is_some()));
+    let offer = b.mirror().party.follow.clone().unwrap();
+    assert_eq!(
+        (offer.leader, offer.room.as_str(), offer.room_name.as_str()),
+        (account(&ada), "tiny", "Tiny Room")
+    );
+    assert!(offer.seat_for_you);
+    assert!(members_in(&b).contains(&("Ada".into(), Some("tiny".into()))));
+    // The party state names each member's room as the room list does.
+    let ada_there = b.mirror().party.party.as_ref().unwrap().members[0].clone();
+    assert_eq!(
+        (ada_there.name.as_str(), ada_there.room_name.as_deref()),
+        ("Ada", Some("Tiny Room"))
+    );
+    // Followed, he stands beside her.
+    drop(b);
+    let mut b = joined_as(&server, &bob, offer.room.as_str());
+    assert!(until(&mut [&mut a, &mut b], |c| c.iter().all(
+        |c| members_in(c)
+            == [
+                ("Ada".to_string(), Some("tiny".to_string())),
+                ("Bob".to_string(), Some("tiny".to_string()))
+            ]
+    )));
+}

@@ -191,6 +191,7 @@ mod tests {
                     name: name(n),
                     room: None,
                     colour: a as u8,
+                    room_name: None,
                 })
                 .collect(),
             invited: vec![],

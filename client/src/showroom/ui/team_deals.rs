@@ -104,12 +104,16 @@ pub fn build(
                     .map(|(i, t)| TeamLine {
                         team: t.id,
                         text: format!(
-                            "{}: {} {} left",
+                            "{}{}: {} {} left",
                             if Some(t.id) == forming {
                                 "Your team".to_owned()
                             } else {
                                 format!("Team {}", i + 1)
                             },
+                            t.started_by
+                                .as_ref()
+                                .map(|n| format!(", started by {n}"))
+                                .unwrap_or_default(),
                             t.places_left,
                             if t.places_left == 1 {
                                 "place"
@@ -153,6 +157,7 @@ mod tests {
                     id: TeamId(*id),
                     members: *members,
                     places_left: *left,
+                    started_by: None,
                 })
                 .collect(),
             open_teams: teams.len() as u32,
@@ -203,6 +208,23 @@ mod tests {
     }
 
     #[test]
+    fn a_team_names_who_started_it() {
+        let mut m = RoomMirror::default();
+        let mut d = deal(&[(1, 2, 1), (2, 1, 2)]);
+        d.teams[0].started_by = Some(vitrine_shared::DisplayName::new("Ada").unwrap());
+        m.group_deals.insert(DealId(5), d);
+        let v = build(Some(&m), &mug(), &TeamRequests::new(), 0);
+        let texts: Vec<_> = v[0].teams.iter().map(|t| t.text.as_str()).collect();
+        assert_eq!(
+            texts,
+            [
+                "Team 1, started by Ada: 1 place left",
+                "Team 2: 2 places left"
+            ]
+        );
+    }
+
+    #[test]
     fn your_team_waits_then_completes_or_voids_and_a_refusal_is_in_words() {
         let mut m = RoomMirror::default();
         m.group_deals.insert(DealId(5), deal(&[(1, 2, 1)]));
@@ -217,6 +239,7 @@ mod tests {
                 id: TeamId(1),
                 members: 1,
                 places_left: 2,
+                started_by: None,
             }),
         );
         // The deal's news (1 place left) is newer than the join's answer.

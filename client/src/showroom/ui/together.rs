@@ -393,7 +393,8 @@ pub fn build(
                 place: match &member.room {
                     None => "Between rooms".to_owned(),
                     Some(r) if m.room.as_ref() == Some(r) => "Here".to_owned(),
-                    Some(r) => format!("In {}", room_name(r)),
+                    // The party state names the room, friend or not.
+                    Some(r) => format!("In {}", member.room_name.as_deref().unwrap_or(r.as_str())),
                 },
             })
             .collect(),
@@ -582,6 +583,11 @@ mod tests {
                     name: name(n),
                     room: r.map(room),
                     colour: i as u8 + 3,
+                    room_name: r.map(|r| match r {
+                        "studio-b" => "Studio B".to_owned(),
+                        "annex" => "Annex".to_owned(),
+                        other => other.to_owned(),
+                    }),
                 })
                 .collect(),
             invited: vec![],
@@ -661,6 +667,13 @@ mod tests {
                 ("Ola", 6, false, false, "Between rooms"),
             ]
         );
+        // A member who is no friend of yours is placed by name too.
+        m.party.party = Some(party(
+            2,
+            &[(2, "Bea", Some("annex")), (1, "Me", Some("hall"))],
+        ));
+        let v = build(Some(&m), &[], None, &TogetherLocal::default());
+        assert_eq!(v.party.unwrap().members[0].place, "In Annex");
         // Not the leader: nobody can be invited from here.
         let local = TogetherLocal {
             pointed: Some(AccountId(2)),

@@ -772,6 +772,7 @@ mod tests {
                 name: DisplayName::new("Me").unwrap(),
                 room: None,
                 colour: 0,
+                room_name: None,
             }],
             invited: vec![],
         });
