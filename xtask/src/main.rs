@@ -375,7 +375,13 @@ fn test() -> Result<()> {
     if let Some(url) = postgres {
         println!("xtask: the HTTP, room and crash tests again, their servers on PostgreSQL");
         let mut again = cargo();
-        again.args(["test", "--workspace", "--locked", "--features", TEST_FEATURES]);
+        again.args([
+            "test",
+            "--workspace",
+            "--locked",
+            "--features",
+            TEST_FEATURES,
+        ]);
         for target in POSTGRES_AGAIN {
             again.args(["--test", target]);
         }

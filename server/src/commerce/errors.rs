@@ -601,7 +601,7 @@ mod tests {
                 | E::CartChanged
                 | E::NotYourMark
                 | E::CouponNotYours => {}
-                | E::NoShowLive => {}
+                E::NoShowLive => {}
             }
         }
         all

@@ -1085,6 +1085,9 @@ async fn a_hold_made_after_the_look_up_by_key_found_none_is_voided_all_the_same(
         assert_eq!(gateway.authorized(), 1);
         let after = shop.group_deal(deal.id).await.unwrap().unwrap();
         assert_eq!((after.taken, after.teams.len()), (0, 0));
+    }
+}
+
 /// The server's two engines, wired as `spawn_engines` wires them: the
 /// engagement engine tells commerce which show is live.
 async fn engines_with(

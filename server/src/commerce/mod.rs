@@ -37,8 +37,6 @@ pub use coupons::{Coupon, CouponInfo, Discount};
 pub use engine::{EngineSettings, Release, spawn, spawn_held};
 pub use errors::{CommerceError, Refusal};
 pub use gateway::{BoxFuture, Call, PaymentError, PaymentGateway, Standing, TestGateway, cards};
-pub use group_deals::{GroupDeal, GroupDealSpec, Joined, TeamInfo, TeamStatus, TeamTarget};
-pub use gateway::{BoxFuture, PaymentError, PaymentGateway, TestGateway, cards};
 pub use group_deals::{
     DealWindow, GroupDeal, GroupDealSpec, Joined, TeamInfo, TeamStatus, TeamTarget,
 };
@@ -402,6 +400,14 @@ pub(crate) enum Request {
         state: ProviderState,
         reply: oneshot::Sender<Result<NewsOutcome, CommerceError>>,
     },
+    /// From the engagement engine: the show live now, if any. Deals "until
+    /// the show ends" of any other show close.
+    ShowLive {
+        show: Option<vitrine_shared::ShowId>,
+    },
+    /// Stops the engine after what it has decided so far; answered once
+    /// it no longer reads requests.
+    Stop { reply: oneshot::Sender<()> },
 }
 
 /// Where an authorization stands at the provider, as it told us late.
@@ -428,14 +434,6 @@ pub enum NewsOutcome {
     Noted,
     /// No such order here.
     UnknownOrder,
-    /// From the engagement engine: the show live now, if any. Deals "until
-    /// the show ends" of any other show close.
-    ShowLive {
-        show: Option<vitrine_shared::ShowId>,
-    },
-    /// Stops the engine after what it has decided so far; answered once
-    /// it no longer reads requests.
-    Stop { reply: oneshot::Sender<()> },
 }
 
 /// A cheap handle to the engine, for rooms and HTTP handlers.

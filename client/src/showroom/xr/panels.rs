@@ -829,6 +829,7 @@ mod tests {
                     name: name(n),
                     room: Some(room(r)),
                     colour: a as u8,
+                    room_name: Some(if r == "hall" { "Main Hall" } else { "Studio B" }.into()),
                 })
                 .collect(),
             invited: vec![],
@@ -1012,7 +1013,10 @@ mod tests {
                 account: AccountId(2)
             }))
         );
-        assert!(!clicked.iter().any(|(l, _)| l.ends_with(" Me")), "not herself");
+        assert!(
+            !clicked.iter().any(|(l, _)| l.ends_with(" Me")),
+            "not herself"
+        );
     }
 
     #[test]
