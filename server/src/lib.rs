@@ -22,6 +22,7 @@ pub mod metrics;
 pub mod moderation;
 pub mod rate_limit;
 pub mod rooms;
+pub mod sign_in;
 pub mod store;
 pub mod telemetry;
 pub mod views;
@@ -276,7 +277,7 @@ impl Server {
 
         let state = http::AppState(Arc::new(http::AppStateInner {
             store: store.clone(),
-            clock,
+            clock: clock.clone(),
             commerce,
             engagement,
             moderation,
@@ -295,6 +296,8 @@ impl Server {
             account_rate: config.account_rate,
             account_buckets: Mutex::new(Default::default()),
             started: Instant::now(),
+            sign_in: sign_in::SignInGuard::new(0, clock.clone(), metrics.clone()),
+            feed_tickets: console::tickets::FeedTickets::new(clock.clone()),
             openapi: OnceLock::new(),
             media: media_info,
         }));
@@ -407,6 +410,24 @@ pub async fn create_user(
         line.push_str(&format!("; password: {password}"));
     }
     Ok(line)
+}
+
+/// Gives the account with `username` another role (`vitrine-server admin
+/// set-role`): a host who leaves, a moderator stood down. Their console
+/// feeds close within a few seconds.
+pub async fn set_role(
+    config: &ServerConfig,
+    username: &str,
+    role: vitrine_shared::Role,
+) -> anyhow::Result<String> {
+    let store = Store::connect(&config.database_url).await?;
+    let changed = store.set_role(username, role).await;
+    store.close().await;
+    if changed? {
+        Ok(format!("{username:?} is now {role}"))
+    } else {
+        Err(anyhow::anyhow!("no account has the username {username:?}"))
+    }
 }
 
 /// Runs until SIGINT or SIGTERM, then shuts down cleanly.

@@ -29,6 +29,12 @@ pub struct Metrics {
     /// Chat lines and reactions sent in rooms, for the console's rates.
     pub chat_lines: AtomicU64,
     pub reactions: AtomicU64,
+    /// Password sign-in's Argon2 checks: the bound on those at once, how
+    /// many run now, the most that ever ran at once, and all run.
+    pub sign_in_hashes_limit: AtomicU64,
+    sign_in_hashes_running: AtomicU64,
+    sign_in_hashes_peak: AtomicU64,
+    sign_in_hash_checks: AtomicU64,
     tick_times: Mutex<TickWindow>,
     rejected: Mutex<BTreeMap<&'static str, u64>>,
     http_requests: Mutex<BTreeMap<u16, u64>>,
@@ -82,6 +88,19 @@ impl Metrics {
             max: *sorted.last().unwrap_or(&Duration::ZERO),
             samples: sorted.len(),
         })
+    }
+
+    /// An Argon2 check starts; how many run now.
+    pub fn sign_in_hash_started(&self) -> u64 {
+        self.sign_in_hash_checks.fetch_add(1, Ordering::Relaxed);
+        let running = self.sign_in_hashes_running.fetch_add(1, Ordering::AcqRel) + 1;
+        self.sign_in_hashes_peak
+            .fetch_max(running, Ordering::AcqRel);
+        running
+    }
+
+    pub fn sign_in_hash_finished(&self) {
+        self.sign_in_hashes_running.fetch_sub(1, Ordering::AcqRel);
     }
 
     pub fn reject(&self, reason: &'static str) {
@@ -160,6 +179,35 @@ impl Metrics {
             "Game messages received from clients.",
             "counter",
             self.messages_in.load(Ordering::Relaxed),
+        );
+
+        gauge(
+            &mut out,
+            "vitrine_sign_in_hashes_limit",
+            "Password checks (Argon2) allowed to run at once.",
+            "gauge",
+            self.sign_in_hashes_limit.load(Ordering::Relaxed),
+        );
+        gauge(
+            &mut out,
+            "vitrine_sign_in_hashes_running",
+            "Password checks running now.",
+            "gauge",
+            self.sign_in_hashes_running.load(Ordering::Relaxed),
+        );
+        gauge(
+            &mut out,
+            "vitrine_sign_in_hashes_peak",
+            "The most password checks that ran at once since start.",
+            "gauge",
+            self.sign_in_hashes_peak.load(Ordering::Relaxed),
+        );
+        gauge(
+            &mut out,
+            "vitrine_sign_in_hash_checks_total",
+            "Password checks run, unknown usernames' included.",
+            "counter",
+            self.sign_in_hash_checks.load(Ordering::Relaxed),
         );
 
         let _ = writeln!(

@@ -4,6 +4,7 @@
 
 mod admin_products;
 mod console;
+mod console_feed;
 mod engagement;
 mod flash_sale;
 mod friends;
@@ -16,5 +17,6 @@ mod party;
 mod products;
 mod room_sync;
 mod shopping;
+mod sign_in;
 mod together;
 mod tokens;
