@@ -21,6 +21,7 @@ pub mod media;
 pub mod metrics;
 pub mod moderation;
 pub mod rate_limit;
+pub mod refused;
 pub mod rooms;
 pub mod sign_in;
 pub mod store;
@@ -256,18 +257,26 @@ impl Server {
             stage: media_info.as_ref().map(|m| m.stage.clone()),
             clock: clock.clone(),
         };
+        // renetcode's refusals are counted through the server's `log`
+        // logger; a no-op when it (or another) is already installed.
+        refused::install_log_bridge();
+        // The room thread logs where the starting thread does (the
+        // process's subscriber, or a test's).
+        let dispatch = tracing::dispatcher::get_default(|d| d.clone());
         // The app is built on its own thread; report a failure back here.
         let (built_tx, built_rx) = std::sync::mpsc::channel();
         let room_thread = std::thread::Builder::new()
             .name("rooms".into())
-            .spawn(move || match rooms::build_app(net, ctx) {
-                Ok(app) => {
-                    let _ = built_tx.send(Ok(()));
-                    rooms::run(app);
-                }
-                Err(e) => {
-                    let _ = built_tx.send(Err(e));
-                }
+            .spawn(move || {
+                tracing::dispatcher::with_default(&dispatch, || match rooms::build_app(net, ctx) {
+                    Ok(app) => {
+                        let _ = built_tx.send(Ok(()));
+                        rooms::run(app);
+                    }
+                    Err(e) => {
+                        let _ = built_tx.send(Err(e));
+                    }
+                })
             })
             .map_err(StartError::Io)?;
         built_rx
@@ -298,6 +307,7 @@ impl Server {
             started: Instant::now(),
             sign_in: sign_in::SignInGuard::new(0, clock.clone(), metrics.clone()),
             feed_tickets: console::tickets::FeedTickets::new(clock.clone()),
+            http_refusals: Mutex::new(refused::Summary::new("HTTP requests")),
             openapi: OnceLock::new(),
             media: media_info,
         }));

@@ -37,6 +37,10 @@ pub struct Metrics {
     sign_in_hash_checks: AtomicU64,
     tick_times: Mutex<TickWindow>,
     rejected: Mutex<BTreeMap<&'static str, u64>>,
+    /// Datagrams at the game port that netcode refused, by reason.
+    refused_packets: Mutex<BTreeMap<&'static str, u64>>,
+    /// Refused HTTP requests (4xx), by their error code.
+    http_refusals: Mutex<BTreeMap<&'static str, u64>>,
     http_requests: Mutex<BTreeMap<u16, u64>>,
 }
 
@@ -119,6 +123,33 @@ impl Metrics {
             .get(reason)
             .copied()
             .unwrap_or(0)
+    }
+
+    pub fn refuse_packets(&self, reason: &'static str, count: u64) {
+        *self
+            .refused_packets
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(reason)
+            .or_default() += count;
+    }
+
+    /// Datagrams refused at the game port, all reasons.
+    pub fn refused_packets(&self) -> u64 {
+        self.refused_packets
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .sum()
+    }
+
+    pub fn http_refused(&self, code: &'static str) {
+        *self
+            .http_refusals
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(code)
+            .or_default() += 1;
     }
 
     pub fn http_response(&self, status: u16) {
@@ -285,6 +316,30 @@ impl Metrics {
             "HTTP responses, by status.",
             "status",
             &responses,
+        );
+        let refused = self
+            .refused_packets
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        labeled(
+            &mut out,
+            "vitrine_refused_packets_total",
+            "Datagrams at the game port refused by netcode, by reason.",
+            "reason",
+            &refused,
+        );
+        let refusals = self
+            .http_refusals
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        labeled(
+            &mut out,
+            "vitrine_http_refusals_total",
+            "Refused HTTP requests (4xx), by error code.",
+            "code",
+            &refusals,
         );
         out
     }

@@ -79,6 +79,8 @@ pub struct AppStateInner {
     pub sign_in: crate::sign_in::SignInGuard,
     /// Tickets that open the console's live feed.
     pub feed_tickets: crate::console::tickets::FeedTickets,
+    /// Refused requests since the last summary line in the log.
+    pub http_refusals: Mutex<crate::refused::Summary>,
     pub openapi: OnceLock<utoipa::openapi::OpenApi>,
     /// The relay's URLs, key and HLS directory, when it runs.
     pub media: Option<crate::media::MediaInfo>,

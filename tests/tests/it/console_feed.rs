@@ -53,8 +53,8 @@ fn open(
 fn read_to_end(response: ureq::http::Response<ureq::Body>) -> Vec<String> {
     let started = Instant::now();
     let mut events = Vec::new();
-    let mut lines = BufReader::new(response.into_body().into_reader()).lines();
-    while let Some(line) = lines.next() {
+    let lines = BufReader::new(response.into_body().into_reader()).lines();
+    for line in lines {
         let line = line.expect("the feed ends cleanly, not by the read timing out");
         if let Some(name) = line.strip_prefix("event: ") {
             events.push(name.to_owned());

@@ -15,6 +15,7 @@ mod media;
 mod moderation;
 mod party;
 mod products;
+mod refused_traffic;
 mod room_sync;
 mod shopping;
 mod sign_in;
