@@ -144,13 +144,40 @@ function fillProducts() {
 
 // ---------------------------------------------------------------- live feed
 
-function follow() {
+// The feed opens with a ticket (30 s, one use) rather than the bearer
+// token, which would otherwise sit in the URL. EventSource reconnects to
+// the same URL by itself, which a used ticket cannot open; so a closed feed
+// is followed again here, with a fresh ticket, while the console is signed
+// in. The server ends the feed with a `closed` event on sign-out or when
+// the account is no longer staff: then the next ticket is refused and the
+// console signs out.
+async function follow() {
   if (state.feed) state.feed.close();
-  const feed = new EventSource(`/api/v1/console/feed?token=${encodeURIComponent(state.token)}`);
+  state.feed = null;
+  if (!state.token) return;
+  let ticket;
+  try {
+    ticket = (await api("POST", "/api/v1/console/tickets")).ticket;
+  } catch (_) {
+    if (state.token) {
+      $("feed-state").textContent = "offline";
+      if (/forbidden|only hosts/.test(String(_.message))) signOut();
+      else setTimeout(follow, 3000);
+    }
+    return;
+  }
+  const feed = new EventSource(`/api/v1/console/feed?ticket=${encodeURIComponent(ticket)}`);
   state.feed = feed;
   feed.addEventListener("dashboard", (event) => render(JSON.parse(event.data)));
+  feed.addEventListener("closed", () => { feed.close(); follow(); });
   feed.onopen = () => { $("feed-state").textContent = "live"; };
-  feed.onerror = () => { $("feed-state").textContent = "reconnecting…"; };
+  feed.onerror = () => {
+    $("feed-state").textContent = "reconnecting…";
+    if (state.feed !== feed) return;
+    feed.close();
+    state.feed = null;
+    setTimeout(() => { if (!state.feed) follow(); }, 1000);
+  };
 }
 
 function render(d) {

@@ -100,6 +100,12 @@ pub enum AdminCommand {
         #[arg(long, env = "VITRINE_NEW_PASSWORD", hide_env_values = true)]
         password: Option<String>,
     },
+    /// Give an account another role; its console feeds close within seconds
+    SetRole {
+        username: String,
+        #[arg(long, value_enum)]
+        role: RoleArg,
+    },
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]

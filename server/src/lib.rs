@@ -22,7 +22,9 @@ pub mod media;
 pub mod metrics;
 pub mod moderation;
 pub mod rate_limit;
+pub mod refused;
 pub mod rooms;
+pub mod sign_in;
 pub mod store;
 pub mod telemetry;
 pub mod views;
@@ -269,18 +271,26 @@ impl Server {
             stage: media_info.as_ref().map(|m| m.stage.clone()),
             clock: clock.clone(),
         };
+        // renetcode's refusals are counted through the server's `log`
+        // logger; a no-op when it (or another) is already installed.
+        refused::install_log_bridge();
+        // The room thread logs where the starting thread does (the
+        // process's subscriber, or a test's).
+        let dispatch = tracing::dispatcher::get_default(|d| d.clone());
         // The app is built on its own thread; report a failure back here.
         let (built_tx, built_rx) = std::sync::mpsc::channel();
         let room_thread = std::thread::Builder::new()
             .name("rooms".into())
-            .spawn(move || match rooms::build_app(net, ctx) {
-                Ok(app) => {
-                    let _ = built_tx.send(Ok(()));
-                    rooms::run(app);
-                }
-                Err(e) => {
-                    let _ = built_tx.send(Err(e));
-                }
+            .spawn(move || {
+                tracing::dispatcher::with_default(&dispatch, || match rooms::build_app(net, ctx) {
+                    Ok(app) => {
+                        let _ = built_tx.send(Ok(()));
+                        rooms::run(app);
+                    }
+                    Err(e) => {
+                        let _ = built_tx.send(Err(e));
+                    }
+                })
             })
             .map_err(StartError::Io)?;
         built_rx
@@ -290,7 +300,7 @@ impl Server {
 
         let state = http::AppState(Arc::new(http::AppStateInner {
             store: store.clone(),
-            clock,
+            clock: clock.clone(),
             commerce,
             engagement,
             moderation,
@@ -310,6 +320,9 @@ impl Server {
             account_rate: config.account_rate,
             account_buckets: Mutex::new(Default::default()),
             started: Instant::now(),
+            sign_in: sign_in::SignInGuard::new(0, clock.clone(), metrics.clone()),
+            feed_tickets: console::tickets::FeedTickets::new(clock.clone()),
+            http_refusals: Mutex::new(refused::Summary::new("HTTP requests")),
             openapi: OnceLock::new(),
             media: media_info,
             stripe_webhook_secret,
@@ -423,6 +436,24 @@ pub async fn create_user(
         line.push_str(&format!("; password: {password}"));
     }
     Ok(line)
+}
+
+/// Gives the account with `username` another role (`vitrine-server admin
+/// set-role`): a host who leaves, a moderator stood down. Their console
+/// feeds close within a few seconds.
+pub async fn set_role(
+    config: &ServerConfig,
+    username: &str,
+    role: vitrine_shared::Role,
+) -> anyhow::Result<String> {
+    let store = Store::connect(&config.database_url).await?;
+    let changed = store.set_role(username, role).await;
+    store.close().await;
+    if changed? {
+        Ok(format!("{username:?} is now {role}"))
+    } else {
+        Err(anyhow::anyhow!("no account has the username {username:?}"))
+    }
 }
 
 /// Runs until SIGINT or SIGTERM, then shuts down cleanly.

@@ -26,20 +26,25 @@ fn main() -> ExitCode {
         }
     };
     if let Some(vitrine_server::config::Command::Admin(admin)) = &cli.command {
-        let vitrine_server::config::AdminCommand::CreateUser {
-            username,
-            role,
-            display_name,
-            password,
-        } = admin;
-        let made = runtime.block_on(vitrine_server::create_user(
-            &config,
-            username,
-            (*role).into(),
-            display_name.as_deref(),
-            password.as_deref(),
-        ));
-        return match made {
+        use vitrine_server::config::AdminCommand;
+        let done = match admin {
+            AdminCommand::CreateUser {
+                username,
+                role,
+                display_name,
+                password,
+            } => runtime.block_on(vitrine_server::create_user(
+                &config,
+                username,
+                (*role).into(),
+                display_name.as_deref(),
+                password.as_deref(),
+            )),
+            AdminCommand::SetRole { username, role } => {
+                runtime.block_on(vitrine_server::set_role(&config, username, (*role).into()))
+            }
+        };
+        return match done {
             Ok(line) => {
                 println!("{line}");
                 ExitCode::SUCCESS

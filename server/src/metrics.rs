@@ -29,8 +29,18 @@ pub struct Metrics {
     /// Chat lines and reactions sent in rooms, for the console's rates.
     pub chat_lines: AtomicU64,
     pub reactions: AtomicU64,
+    /// Password sign-in's Argon2 checks: the bound on those at once, how
+    /// many run now, the most that ever ran at once, and all run.
+    pub sign_in_hashes_limit: AtomicU64,
+    sign_in_hashes_running: AtomicU64,
+    sign_in_hashes_peak: AtomicU64,
+    sign_in_hash_checks: AtomicU64,
     tick_times: Mutex<TickWindow>,
     rejected: Mutex<BTreeMap<&'static str, u64>>,
+    /// Datagrams at the game port that netcode refused, by reason.
+    refused_packets: Mutex<BTreeMap<&'static str, u64>>,
+    /// Refused HTTP requests (4xx), by their error code.
+    http_refusals: Mutex<BTreeMap<&'static str, u64>>,
     http_requests: Mutex<BTreeMap<u16, u64>>,
 }
 
@@ -84,6 +94,19 @@ impl Metrics {
         })
     }
 
+    /// An Argon2 check starts; how many run now.
+    pub fn sign_in_hash_started(&self) -> u64 {
+        self.sign_in_hash_checks.fetch_add(1, Ordering::Relaxed);
+        let running = self.sign_in_hashes_running.fetch_add(1, Ordering::AcqRel) + 1;
+        self.sign_in_hashes_peak
+            .fetch_max(running, Ordering::AcqRel);
+        running
+    }
+
+    pub fn sign_in_hash_finished(&self) {
+        self.sign_in_hashes_running.fetch_sub(1, Ordering::AcqRel);
+    }
+
     pub fn reject(&self, reason: &'static str) {
         *self
             .rejected
@@ -100,6 +123,33 @@ impl Metrics {
             .get(reason)
             .copied()
             .unwrap_or(0)
+    }
+
+    pub fn refuse_packets(&self, reason: &'static str, count: u64) {
+        *self
+            .refused_packets
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(reason)
+            .or_default() += count;
+    }
+
+    /// Datagrams refused at the game port, all reasons.
+    pub fn refused_packets(&self) -> u64 {
+        self.refused_packets
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .sum()
+    }
+
+    pub fn http_refused(&self, code: &'static str) {
+        *self
+            .http_refusals
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(code)
+            .or_default() += 1;
     }
 
     pub fn http_response(&self, status: u16) {
@@ -160,6 +210,35 @@ impl Metrics {
             "Game messages received from clients.",
             "counter",
             self.messages_in.load(Ordering::Relaxed),
+        );
+
+        gauge(
+            &mut out,
+            "vitrine_sign_in_hashes_limit",
+            "Password checks (Argon2) allowed to run at once.",
+            "gauge",
+            self.sign_in_hashes_limit.load(Ordering::Relaxed),
+        );
+        gauge(
+            &mut out,
+            "vitrine_sign_in_hashes_running",
+            "Password checks running now.",
+            "gauge",
+            self.sign_in_hashes_running.load(Ordering::Relaxed),
+        );
+        gauge(
+            &mut out,
+            "vitrine_sign_in_hashes_peak",
+            "The most password checks that ran at once since start.",
+            "gauge",
+            self.sign_in_hashes_peak.load(Ordering::Relaxed),
+        );
+        gauge(
+            &mut out,
+            "vitrine_sign_in_hash_checks_total",
+            "Password checks run, unknown usernames' included.",
+            "counter",
+            self.sign_in_hash_checks.load(Ordering::Relaxed),
         );
 
         let _ = writeln!(
@@ -237,6 +316,30 @@ impl Metrics {
             "HTTP responses, by status.",
             "status",
             &responses,
+        );
+        let refused = self
+            .refused_packets
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        labeled(
+            &mut out,
+            "vitrine_refused_packets_total",
+            "Datagrams at the game port refused by netcode, by reason.",
+            "reason",
+            &refused,
+        );
+        let refusals = self
+            .http_refusals
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        labeled(
+            &mut out,
+            "vitrine_http_refusals_total",
+            "Refused HTTP requests (4xx), by error code.",
+            "code",
+            &refusals,
         );
         out
     }

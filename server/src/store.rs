@@ -173,6 +173,18 @@ impl Store {
         }))
     }
 
+    /// Gives a registered account another role (`admin set-role`); false
+    /// if no account has that username. Open sessions and console feeds
+    /// read the role afresh, so a demotion takes effect on them too.
+    pub async fn set_role(&self, username: &str, role: Role) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE accounts SET role = $1 WHERE username = $2")
+            .bind(role.as_str())
+            .bind(username)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     /// A registered account and its password hash.
     pub async fn user(&self, username: &str) -> Result<Option<(Account, String)>, StoreError> {
         let row = sqlx::query(

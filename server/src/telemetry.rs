@@ -60,12 +60,21 @@ where
 /// Installs the process's subscriber: `RUST_LOG` or [`DEFAULT_FILTER`], to
 /// stdout, with `log` records bridged in. Returns an error if one is
 /// already installed.
-pub fn init(format: LogFormat) -> Result<(), tracing_subscriber::util::TryInitError> {
-    use tracing_subscriber::util::SubscriberInitExt;
+pub fn init(format: LogFormat) -> Result<(), tracing::dispatcher::SetGlobalDefaultError> {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| DEFAULT_FILTER.into());
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
-    let dispatch = subscriber(format, filter, std::io::stdout, ansi);
-    dispatch.try_init()
+    install(subscriber(format, filter, std::io::stdout, ansi))
+}
+
+/// Makes `dispatch` the process's subscriber and bridges `log` records
+/// into it through [`crate::refused::LogBridge`], which keeps renetcode's
+/// line per refused datagram out (they are counted instead).
+pub fn install(
+    dispatch: impl Into<Dispatch>,
+) -> Result<(), tracing::dispatcher::SetGlobalDefaultError> {
+    tracing::dispatcher::set_global_default(dispatch.into())?;
+    crate::refused::install_log_bridge();
+    Ok(())
 }
 
 /// Warns of a room tick that took longer than its budget (the tick

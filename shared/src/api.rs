@@ -5,7 +5,9 @@ use crate::ids::{GiveawayId, OrderId, PollId, QuestionId, SaleId, ShowId};
 use crate::validated::{ProductId, Sku};
 use serde::{Deserialize, Serialize};
 
+mod console_feed;
 mod group_deals;
+pub use console_feed::FeedTicket;
 pub use group_deals::{
     CreateGroupDeal, GroupDealList, GroupDealView, JoinTeamRequest, JoinedView, TeamView,
 };

@@ -114,6 +114,37 @@ pub mod accounts {
     pub const SIGN_IN_PASSWORD_CHARS: RangeInclusive<usize> = 1..=*PASSWORD_CHARS.end();
 }
 
+/// Password sign-in's defences (issue 21).
+pub mod sign_in {
+    use std::time::Duration;
+
+    /// Sign-ins that may wait for an Argon2 slot, per slot (the slots are
+    /// one per core); past that the answer is 503 `busy`.
+    pub const HASH_QUEUE_PER_PERMIT: usize = 8;
+    /// Failures of one username within [`LOCK_WINDOW`] that lock it ...
+    pub const LOCK_AFTER_FAILURES: u32 = 5;
+    pub const LOCK_WINDOW: Duration = Duration::from_secs(15 * 60);
+    /// ... for this long, whatever password comes meanwhile.
+    pub const LOCK_FOR: Duration = Duration::from_secs(15 * 60);
+    /// Usernames whose failures are remembered at once; past it the least
+    /// recently tried is forgotten.
+    pub const MAX_TRACKED_NAMES: usize = 100_000;
+    /// What a 503 `busy` asks the client to wait.
+    pub const BUSY_RETRY_AFTER: Duration = Duration::from_secs(1);
+}
+
+/// The console's live feed (issue 21).
+pub mod console {
+    use std::time::Duration;
+
+    /// How long a feed ticket may wait before it opens its stream.
+    pub const TICKET_TTL: Duration = Duration::from_secs(30);
+    /// Tickets issued and not yet used, at most; past it the oldest go.
+    pub const MAX_OPEN_TICKETS: usize = 10_000;
+    /// How often an open feed checks its session and role again.
+    pub const FEED_RECHECK: Duration = Duration::from_secs(2);
+}
+
 /// Mutes, removals, the moderation log and the keyword filter.
 pub mod moderation {
     use std::time::Duration;

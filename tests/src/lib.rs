@@ -53,10 +53,16 @@ impl TestServer {
     /// and the test rooms; `tune` may change any setting first.
     pub fn start_with(tune: impl FnOnce(&mut ServerConfig)) -> TestServer {
         // `RUST_LOG=debug cargo test …` shows the server's log with a test's output.
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-            .with_test_writer()
-            .try_init();
+        // Installed as the server binary does, with its `log` bridge.
+        let _ = vitrine_server::telemetry::install(
+            tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+                .with_test_writer()
+                .finish(),
+        );
+        // The server logs where this thread does: a test may set its own
+        // subscriber to read the log.
+        let dispatch = tracing::dispatcher::get_default(|d| d.clone());
         let dir = tempfile::tempdir().expect("temp dir");
         let rooms = dir.path().join("rooms.toml");
         std::fs::write(&rooms, TEST_ROOMS).expect("write rooms");
@@ -77,6 +83,7 @@ impl TestServer {
 
         let (tx, rx) = std::sync::mpsc::channel();
         let thread = std::thread::spawn(move || -> anyhow::Result<()> {
+            let _logs = tracing::dispatcher::set_default(&dispatch);
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
                 .enable_all()

@@ -7,6 +7,7 @@
 //! and the CSV exports.
 
 pub mod reports;
+pub mod tickets;
 
 use crate::clock::Clock;
 use crate::commerce::{CommerceEvent, CommerceHandle};

@@ -76,6 +76,8 @@ impl IntoResponse for ApiError {
             message: self.message,
         };
         let mut response = (self.status, Json(body)).into_response();
+        // For the refusal counts in `/metrics` (see `ops::count_responses`).
+        response.extensions_mut().insert(Refusal(self.code));
         if let Some(wait) = self.retry_after {
             let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
             if let Ok(value) = HeaderValue::from_str(&secs.max(1).to_string()) {
@@ -85,6 +87,10 @@ impl IntoResponse for ApiError {
         response
     }
 }
+
+/// The code of an error answer, for the middleware that counts them.
+#[derive(Debug, Clone, Copy)]
+pub struct Refusal(pub &'static str);
 
 pub async fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route")

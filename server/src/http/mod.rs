@@ -32,11 +32,10 @@ use crate::config::RateConfig;
 use crate::directory::RoomDirectory;
 use crate::keys::Keys;
 use crate::metrics::Metrics;
-use crate::rate_limit::TokenBucket;
+use crate::rate_limit::Buckets;
 use crate::store::Store;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -73,10 +72,18 @@ pub struct AppStateInner {
     pub connect_token_ttl: Duration,
     pub client_timeout_secs: i32,
     pub rate: RateConfig,
-    pub buckets: Mutex<HashMap<IpAddr, TokenBucket>>,
+    /// Per client address (IPv6 per /64), the least recently used
+    /// dropped past a bound.
+    pub buckets: Mutex<Buckets<IpAddr>>,
     pub account_rate: RateConfig,
-    pub account_buckets: Mutex<HashMap<vitrine_shared::AccountId, TokenBucket>>,
+    pub account_buckets: Mutex<Buckets<vitrine_shared::AccountId>>,
     pub started: Instant,
+    /// Password sign-in: the bound on Argon2 checks, and username locks.
+    pub sign_in: crate::sign_in::SignInGuard,
+    /// Tickets that open the console's live feed.
+    pub feed_tickets: crate::console::tickets::FeedTickets,
+    /// Refused requests since the last summary line in the log.
+    pub http_refusals: Mutex<crate::refused::Summary>,
     pub openapi: OnceLock<utoipa::openapi::OpenApi>,
     /// The relay's URLs, key and HLS directory, when it runs.
     pub media: Option<crate::media::MediaInfo>,
@@ -92,19 +99,13 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
-    /// Takes one request from `ip`'s bucket, or says how long to wait.
+    /// Takes one request from `ip`'s bucket (its /64 for IPv6), or says
+    /// how long to wait.
     pub fn rate_limit(&self, ip: IpAddr) -> Result<(), ApiError> {
         let now = self.started.elapsed();
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        if buckets.len() > 100_000 {
-            // Bound memory under a spray of addresses: full buckets carry no state.
-            buckets.clear();
-        }
-        let rate = self.rate;
         buckets
-            .entry(ip)
-            .or_insert_with(|| TokenBucket::new(rate, now))
-            .try_take(now)
+            .try_take(crate::rate_limit::ip_key(ip), self.rate, now)
             .map_err(ApiError::rate_limited)
     }
 
@@ -116,14 +117,8 @@ impl AppState {
             .account_buckets
             .lock()
             .unwrap_or_else(|p| p.into_inner());
-        if buckets.len() > 100_000 {
-            buckets.clear();
-        }
-        let rate = self.account_rate;
         buckets
-            .entry(account)
-            .or_insert_with(|| TokenBucket::new(rate, now))
-            .try_take(now)
+            .try_take(account, self.account_rate, now)
             .map_err(ApiError::rate_limited)
     }
 }
@@ -194,6 +189,7 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(engagement::go_live))
         .routes(routes!(engagement::feature))
         .routes(routes!(console::feed))
+        .routes(routes!(console::create_ticket))
         .routes(routes!(console::dashboard))
         .routes(routes!(console::summary))
         .routes(routes!(console::orders_csv))

@@ -53,5 +53,21 @@ pub async fn count_responses(
 ) -> Response {
     let response = next.run(request).await;
     state.metrics.http_response(response.status().as_u16());
+    // Refusals (4xx) are counted by code and summed up in the log at most
+    // every few seconds: a flood of them writes a line, not a line each.
+    let mut summary = state
+        .http_refusals
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    if response.status().is_client_error() {
+        let code = response
+            .extensions()
+            .get::<super::error::Refusal>()
+            .map_or("other", |r| r.0);
+        state.metrics.http_refused(code);
+        summary.refused(code, 1);
+    }
+    summary.flush(std::time::Instant::now());
+    drop(summary);
     response
 }

@@ -20,7 +20,8 @@ use vitrine_shared::api::{CreateSession, SessionCreated};
         (status = 400, description = "Bad body, display name, username or password", body = ErrorBody),
         (status = 401, description = "Unknown username or wrong password", body = ErrorBody),
         (status = 404, description = "No such invite", body = ErrorBody),
-        (status = 429, description = "Too many requests (`rate_limited`), or too many guests made from this network today (`guest_limit`)", body = ErrorBody),
+        (status = 429, description = "Too many requests (`rate_limited`), too many guests made from this network today (`guest_limit`), or the username is locked after repeated failures (`sign_in_locked`; Retry-After says for how long)", body = ErrorBody),
+        (status = 503, description = "Too many password checks waiting (`busy`); Retry-After says when to try again", body = ErrorBody),
     )
 )]
 pub async fn create_session(
@@ -86,14 +87,23 @@ pub async fn create_session(
                 .map_err(|e| ApiError::bad_request("invalid_password", e))?;
             let refused =
                 || ApiError::unauthorized("bad_credentials", "unknown username or wrong password");
-            let (account, hash) = state.store.user(&username).await?.ok_or_else(refused)?;
-            // Argon2 is deliberately slow: keep it off the async workers.
-            let ok = tokio::task::spawn_blocking(move || auth::verify_password(&password, &hash))
+            let guard = &state.sign_in;
+            guard.check_lock(&username).map_err(sign_in_refused)?;
+            let (account, hash) = match state.store.user(&username).await? {
+                Some((account, hash)) => (Some(account), Some(hash)),
+                // No account: checked against a stand-in all the same, so
+                // the answer takes as long as for a wrong password.
+                None => (None, None),
+            };
+            let ok = guard
+                .verify(password, hash)
                 .await
-                .map_err(|e| ApiError::internal("password check", e))?;
-            if !ok {
+                .map_err(sign_in_refused)?;
+            let Some(account) = account.filter(|_| ok) else {
+                guard.failed(&username);
                 return Err(refused());
-            }
+            };
+            guard.succeeded(&username);
             account
         }
         _ => {
@@ -125,6 +135,33 @@ pub async fn create_session(
             expires_at_ms: session.expires_at_ms,
         }),
     ))
+}
+
+fn sign_in_refused(refused: crate::sign_in::Refused) -> ApiError {
+    use crate::sign_in::Refused;
+    match refused {
+        Refused::Busy => {
+            let mut e = ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                "too many sign-ins are being checked; try again shortly",
+            );
+            e.retry_after = Some(vitrine_shared::limits::sign_in::BUSY_RETRY_AFTER);
+            e
+        }
+        Refused::Locked(wait) => {
+            let mut e = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "sign_in_locked",
+                format!(
+                    "too many failed sign-ins for this username; try again in {} s",
+                    wait.as_secs().max(1)
+                ),
+            );
+            e.retry_after = Some(wait);
+            e
+        }
+    }
 }
 
 /// Sign out: end the caller's session. Its bearer token stops working.

@@ -36,6 +36,10 @@ pub async fn trace_request(request: Request, next: Next) -> Response {
     let _entered = span.enter();
     if status.is_server_error() {
         tracing::warn!("answered");
+    } else if status == axum::http::StatusCode::TOO_MANY_REQUESTS {
+        // A flood past the rate limit is counted in `/metrics` and summed
+        // up every few seconds (`ops::count_responses`), not a line each.
+        tracing::debug!("answered");
     } else {
         tracing::info!("answered");
     }

@@ -3,6 +3,7 @@
 
 use super::Shared;
 use super::membership::Tokens;
+use crate::refused::{self, Summary};
 use bevy_app::prelude::*;
 use bevy_ecs::prelude::*;
 use bevy_renet::{RenetReceive, RenetSend, RenetServer, RenetServerPlugin};
@@ -10,11 +11,11 @@ use bevy_time::prelude::*;
 use renetcode::{
     NETCODE_MAX_PACKET_BYTES, NetcodeServer, ServerAuthentication, ServerConfig, ServerResult,
 };
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::Ordering;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 #[derive(Resource)]
 pub struct UdpTransport {
@@ -28,6 +29,14 @@ pub struct UdpTransport {
     /// Clients netcode has connected that have not yet shown they know it,
     /// with the keep-alive that tells them. See [`UdpTransport::still_waiting`].
     unconfirmed: HashMap<u64, Unconfirmed>,
+    /// Datagrams netcode refused since the last tick, by reason.
+    refused: BTreeMap<&'static str, u64>,
+    /// The log's summary of them: a line at most every few seconds, never
+    /// one a datagram.
+    summary: Summary,
+    /// Where the transport logs: the subscriber of the thread that built
+    /// it (the process's, or a test's), whichever pool thread runs it.
+    log: tracing::Dispatch,
 }
 
 struct Unconfirmed {
@@ -88,6 +97,9 @@ impl UdpTransport {
             bytes_out: 0,
             now: Duration::ZERO,
             unconfirmed: HashMap::new(),
+            refused: BTreeMap::new(),
+            summary: Summary::new("datagrams at the game port"),
+            log: tracing::dispatcher::get_default(|d| d.clone()),
         })
     }
 
@@ -175,7 +187,13 @@ impl UdpTransport {
                     if len > 0 && !self.unconfirmed.is_empty() {
                         self.still_waiting(addr, self.buffer[0]);
                     }
-                    let result = own(self.netcode.process_packet(addr, &mut self.buffer[..len]));
+                    let netcode = &mut self.netcode;
+                    let buffer = &mut self.buffer[..len];
+                    let (result, refused) =
+                        refused::watching(|| own(netcode.process_packet(addr, buffer)));
+                    if let Some(reason) = refused {
+                        *self.refused.entry(reason).or_default() += 1;
+                    }
                     self.handle(result, server, tokens);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
@@ -294,11 +312,20 @@ fn receive(
     shared: Res<Shared>,
     mut tokens: ResMut<Tokens>,
 ) {
-    transport.update(time.delta(), &mut server, &mut tokens);
-    shared
-        .metrics
-        .bytes_in
-        .store(transport.bytes_in, Ordering::Relaxed);
+    let log = transport.log.clone();
+    tracing::dispatcher::with_default(&log, || {
+        transport.update(time.delta(), &mut server, &mut tokens);
+        shared
+            .metrics
+            .bytes_in
+            .store(transport.bytes_in, Ordering::Relaxed);
+        let transport = &mut *transport;
+        for (reason, count) in std::mem::take(&mut transport.refused) {
+            shared.metrics.refuse_packets(reason, count);
+            transport.summary.refused(reason, count);
+        }
+        transport.summary.flush(Instant::now());
+    });
 }
 
 fn send(mut transport: ResMut<UdpTransport>, mut server: ResMut<RenetServer>, shared: Res<Shared>) {

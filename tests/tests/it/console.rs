@@ -444,8 +444,15 @@ fn the_dashboard_summary_and_exports_follow_the_show() {
         .timeout_global(Some(Duration::from_secs(10)))
         .build()
         .into();
+    // It opens with a ticket, not the bearer token.
+    let (status, ticket) = http.call("POST", "/api/v1/console/tickets", Some(&host), None, None);
+    assert_eq!(status, 201, "{ticket}");
+    let ticket = ticket["ticket"].as_str().unwrap();
     let mut response = agent
-        .get(format!("{}/api/v1/console/feed?token={host}", server.url()))
+        .get(format!(
+            "{}/api/v1/console/feed?ticket={ticket}",
+            server.url()
+        ))
         .call()
         .unwrap();
     assert!(

@@ -4,6 +4,7 @@
 
 mod admin_products;
 mod console;
+mod console_feed;
 mod engagement;
 mod fair;
 mod flash_sale;
@@ -16,8 +17,10 @@ mod media;
 mod moderation;
 mod party;
 mod products;
+mod refused_traffic;
 mod room_sync;
 mod shopping;
 mod stripe;
+mod sign_in;
 mod together;
 mod tokens;

@@ -1,0 +1,284 @@
+//! Password sign-in's defences: a bound on the Argon2 checks that run at
+//! once (each takes about 19 MiB and tens of milliseconds of a core), with
+//! a bounded queue behind it; a lock on a username after repeated
+//! failures; and a stand-in hash for names no account has, so that an
+//! unknown name costs what a known one does.
+
+use crate::auth;
+use crate::clock::Clock;
+use crate::metrics::Metrics;
+use crate::rate_limit::Lru;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::Semaphore;
+use vitrine_shared::limits::sign_in::{
+    HASH_QUEUE_PER_PERMIT, LOCK_AFTER_FAILURES, LOCK_FOR, LOCK_WINDOW, MAX_TRACKED_NAMES,
+};
+
+/// Why a sign-in was not checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// Every check slot is taken and the queue is full: try again shortly.
+    Busy,
+    /// Too many failures for this name: locked for this much longer.
+    Locked(Duration),
+}
+
+/// Failures of one username.
+#[derive(Debug, Clone, Copy)]
+struct Failures {
+    /// When the first failure in the current window happened.
+    since_ms: i64,
+    count: u32,
+    locked_until_ms: Option<i64>,
+}
+
+pub struct SignInGuard {
+    checks: Arc<Semaphore>,
+    permits: usize,
+    max_waiting: usize,
+    waiting: AtomicUsize,
+    failures: Mutex<Lru<String, Failures>>,
+    clock: Clock,
+    metrics: Arc<Metrics>,
+}
+
+/// A PHC string with Argon2's default parameters that no password matches
+/// (its hash is zeros): checking against it costs what a real hash does.
+fn stand_in_hash() -> String {
+    use argon2::Params;
+    format!(
+        "$argon2id$v=19$m={},t={},p={}$c3RhbmQtaW4gc2FsdCE${}",
+        Params::DEFAULT_M_COST,
+        Params::DEFAULT_T_COST,
+        Params::DEFAULT_P_COST,
+        "A".repeat(43)
+    )
+}
+
+impl SignInGuard {
+    /// `permits` checks at once (0: one per core), and a queue of
+    /// [`HASH_QUEUE_PER_PERMIT`] per permit behind them.
+    pub fn new(permits: usize, clock: Clock, metrics: Arc<Metrics>) -> SignInGuard {
+        let permits = if permits == 0 {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        } else {
+            permits
+        };
+        Self::with_queue(permits, permits * HASH_QUEUE_PER_PERMIT, clock, metrics)
+    }
+
+    fn with_queue(
+        permits: usize,
+        max_waiting: usize,
+        clock: Clock,
+        metrics: Arc<Metrics>,
+    ) -> SignInGuard {
+        metrics
+            .sign_in_hashes_limit
+            .store(permits as u64, Ordering::Relaxed);
+        SignInGuard {
+            checks: Arc::new(Semaphore::new(permits)),
+            permits,
+            max_waiting,
+            waiting: AtomicUsize::new(0),
+            failures: Mutex::new(Lru::new(MAX_TRACKED_NAMES)),
+            clock,
+            metrics,
+        }
+    }
+
+    pub fn permits(&self) -> usize {
+        self.permits
+    }
+
+    /// Refuses a locked name before anything is checked: a correct
+    /// password does not open it early.
+    pub fn check_lock(&self, username: &str) -> Result<(), Refused> {
+        let now = self.clock.now_ms();
+        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        match failures.get_mut(username).and_then(|f| f.locked_until_ms) {
+            Some(until) if until > now => {
+                Err(Refused::Locked(Duration::from_millis((until - now) as u64)))
+            }
+            Some(_) => {
+                // The lock ran out: a fresh start.
+                failures.remove(username);
+                Ok(())
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// One more failure for `username`; the one that reaches
+    /// [`LOCK_AFTER_FAILURES`] within [`LOCK_WINDOW`] locks it.
+    pub fn failed(&self, username: &str) {
+        let now = self.clock.now_ms();
+        let window = LOCK_WINDOW.as_millis() as i64;
+        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = failures.get_or_insert_with(username.to_owned(), || Failures {
+            since_ms: now,
+            count: 0,
+            locked_until_ms: None,
+        });
+        if now - entry.since_ms >= window {
+            *entry = Failures {
+                since_ms: now,
+                count: 0,
+                locked_until_ms: None,
+            };
+        }
+        entry.count += 1;
+        if entry.count >= LOCK_AFTER_FAILURES {
+            entry.locked_until_ms = Some(now + LOCK_FOR.as_millis() as i64);
+            tracing::warn!(failures = entry.count, "sign-in locked for a username");
+        }
+    }
+
+    /// A success forgets the name's failures.
+    pub fn succeeded(&self, username: &str) {
+        self.failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(username);
+    }
+
+    /// Checks `password` against `hash` (or, for a name with no account,
+    /// the stand-in) on a blocking thread, when a slot is free.
+    pub async fn verify(&self, password: String, hash: Option<String>) -> Result<bool, Refused> {
+        let real = hash.is_some();
+        let hash = hash.unwrap_or_else(stand_in_hash);
+        let permit = match self.checks.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => {
+                // Queue, unless the queue is full.
+                let _waiting = Waiting::join(&self.waiting, self.max_waiting).ok_or_else(|| {
+                    self.metrics.reject("sign_in_busy");
+                    Refused::Busy
+                })?;
+                self.checks
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .map_err(|_| Refused::Busy)?
+            }
+        };
+        let metrics = self.metrics.clone();
+        // The permit goes with the check: a request dropped mid-check
+        // still holds its slot until the hash is done.
+        let ok = tokio::task::spawn_blocking(move || {
+            metrics.sign_in_hash_started();
+            let ok = auth::verify_password(&password, &hash);
+            metrics.sign_in_hash_finished();
+            drop(permit);
+            ok
+        })
+        .await
+        .unwrap_or(false);
+        Ok(ok && real)
+    }
+}
+
+/// A place in the queue, given back however the wait ends (a dropped
+/// request too).
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn join(count: &'a AtomicUsize, max: usize) -> Option<Waiting<'a>> {
+        count
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Waiting(count))
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+
+    #[test]
+    fn the_stand_in_hash_parses_with_the_default_parameters() {
+        use argon2::password_hash::PasswordHash;
+        let phc = stand_in_hash();
+        let hash = PasswordHash::new(&phc).expect("a valid PHC string");
+        let params = argon2::Params::try_from(&hash).unwrap();
+        let default = argon2::Params::default();
+        assert_eq!(
+            (params.m_cost(), params.t_cost(), params.p_cost()),
+            (default.m_cost(), default.t_cost(), default.p_cost())
+        );
+        assert_eq!(hash.algorithm, argon2::Algorithm::Argon2id.ident());
+        assert!(!auth::verify_password("", &phc));
+    }
+
+    /// One slot, one place in the queue: the third caller is told the
+    /// server is busy at once, and the queued one runs when the slot frees.
+    #[tokio::test]
+    async fn past_the_queue_a_sign_in_is_refused_as_busy() {
+        let metrics = Arc::new(Metrics::default());
+        let guard = Arc::new(SignInGuard::with_queue(
+            1,
+            1,
+            ManualClock::at(0).clock(),
+            metrics.clone(),
+        ));
+        let held = guard.checks.clone().try_acquire_owned().unwrap();
+        let queued = tokio::spawn({
+            let guard = guard.clone();
+            async move { guard.verify("pw".into(), None).await }
+        });
+        // Wait (with a cap) until it is in the queue.
+        let started = std::time::Instant::now();
+        while guard.waiting.load(Ordering::Acquire) == 0 {
+            assert!(started.elapsed() < Duration::from_secs(10));
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(guard.verify("pw".into(), None).await, Err(Refused::Busy));
+        assert_eq!(metrics.rejected("sign_in_busy"), 1);
+        drop(held);
+        assert_eq!(
+            queued.await.unwrap(),
+            Ok(false),
+            "the stand-in matches nothing"
+        );
+        assert_eq!(guard.waiting.load(Ordering::Acquire), 0);
+        assert!(
+            metrics
+                .render()
+                .contains("vitrine_sign_in_hash_checks_total 1\n")
+        );
+    }
+
+    #[test]
+    fn five_failures_lock_a_name_for_fifteen_minutes() {
+        let time = ManualClock::at(1_000_000);
+        let guard = SignInGuard::new(1, time.clock(), Arc::new(Metrics::default()));
+        for _ in 0..4 {
+            guard.failed("ana");
+        }
+        assert_eq!(guard.check_lock("ana"), Ok(()));
+        guard.failed("ana");
+        assert_eq!(guard.check_lock("ana"), Err(Refused::Locked(LOCK_FOR)));
+        assert_eq!(guard.check_lock("bo"), Ok(()));
+        time.advance(LOCK_FOR - Duration::from_secs(1));
+        assert_eq!(
+            guard.check_lock("ana"),
+            Err(Refused::Locked(Duration::from_secs(1)))
+        );
+        time.advance(Duration::from_secs(1));
+        assert_eq!(guard.check_lock("ana"), Ok(()));
+        // A fresh start: one failure does not lock again.
+        guard.failed("ana");
+        assert_eq!(guard.check_lock("ana"), Ok(()));
+    }
+}
