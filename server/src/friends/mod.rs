@@ -22,7 +22,7 @@ mod tests;
 
 use crate::clock::Clock;
 use crate::config::RateConfig;
-use crate::rate_limit::TokenBucket;
+use crate::rate_limit::Buckets;
 use crate::store::{Account, Store, StoreError};
 use sqlx::Row;
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -200,7 +200,9 @@ pub struct Friends {
     presence: Mutex<HashMap<AccountId, RoomId>>,
     /// Serialises changes so memory follows the order of commits.
     writes: tokio::sync::Mutex<()>,
-    requests: Mutex<HashMap<AccountId, TokenBucket>>,
+    /// Request rate per account, bounded by forgetting the least recently
+    /// used (an idle bucket is a full one), as the HTTP limits are.
+    requests: Mutex<Buckets<AccountId>>,
     rate: RateConfig,
     news: mpsc::UnboundedSender<FriendsNews>,
 }
@@ -248,7 +250,7 @@ impl Friends {
             graph: RwLock::new(graph),
             presence: Mutex::new(HashMap::new()),
             writes: tokio::sync::Mutex::new(()),
-            requests: Mutex::new(HashMap::new()),
+            requests: Mutex::new(Buckets::default()),
             rate,
             news,
         };
@@ -454,16 +456,8 @@ impl Friends {
 
     fn take_request_token(&self, a: AccountId) -> Result<(), FriendError> {
         let now = Duration::from_millis(self.clock.now_ms().max(0) as u64);
-        let mut buckets = lock(&self.requests);
-        if buckets.len() > 100_000 {
-            // Bound memory: a full bucket carries no state worth keeping.
-            buckets.clear();
-        }
-        let rate = self.rate;
-        buckets
-            .entry(a)
-            .or_insert_with(|| TokenBucket::new(rate, now))
-            .try_take(now)
+        lock(&self.requests)
+            .try_take(a, self.rate, now)
             .map_err(FriendError::RateLimited)
     }
 
