@@ -20,7 +20,7 @@ mod products;
 mod refused_traffic;
 mod room_sync;
 mod shopping;
-mod stripe;
 mod sign_in;
+mod stripe;
 mod together;
 mod tokens;
