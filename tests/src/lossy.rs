@@ -219,8 +219,11 @@ struct Link {
     order: u64,
     counts: Arc<LinkCounts>,
     blackout_until: Arc<Mutex<Option<Instant>>>,
-    chosen: Box<dyn FnMut(bool, &[u8]) -> bool + Send>,
+    chosen: Chosen,
 }
+
+/// A test's own choice of datagrams to lose: `(towards_client, bytes)`.
+type Chosen = Box<dyn FnMut(bool, &[u8]) -> bool + Send>;
 
 /// The proxy's own pacing when nothing is due: the resolution of the
 /// simulated link's clock, not a wait in any test.

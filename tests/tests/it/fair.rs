@@ -48,9 +48,9 @@ fn room_guest(server: &TestServer, ip: IpAddr, name: &str) -> NetClient {
     joined_as(server, &session, "hall")
 }
 
-async fn guests_from(data: &std::path::Path, ip: IpAddr) -> i64 {
+async fn guests_from(database_url: &str, ip: IpAddr) -> i64 {
     sqlx::any::install_default_drivers();
-    let pool = sqlx::AnyPool::connect(&vitrine_server::config::sqlite_url(data))
+    let pool = sqlx::AnyPool::connect(database_url)
         .await
         .unwrap();
     let made = sqlx::query_scalar::<_, i64>(
@@ -69,7 +69,7 @@ fn count_guests(server: &TestServer, ip: IpAddr) -> i64 {
         .enable_all()
         .build()
         .unwrap()
-        .block_on(guests_from(&server.data_dir, ip))
+        .block_on(guests_from(&server.config.database_url, ip))
 }
 
 #[test]
@@ -153,7 +153,7 @@ fn guests_of_one_network_share_a_flash_sales_per_buyer_limit_over_http_in_the_ro
     let data = dir.path().to_owned();
     let keep_data = move |c: &mut ServerConfig| {
         c.data_dir = data.clone();
-        c.database_url = vitrine_server::config::sqlite_url(&data);
+        c.database_url = vitrine_tests::test_database(&data);
     };
     let server = TestServer::start_with(keep_data.clone());
     let http = Http::new(&server);
