@@ -515,6 +515,21 @@ impl ServerConfig {
     }
 }
 
+/// The URL of schema `schema` on the PostgreSQL server at `pg`, made first
+/// if it is not there: how tests keep each server's rows apart on one
+/// database (the store's tests, the test harness, the server-binary tests).
+#[doc(hidden)]
+pub async fn postgres_schema_url(pg: &str, schema: &str) -> Result<String, sqlx::Error> {
+    sqlx::any::install_default_drivers();
+    let admin = sqlx::AnyPool::connect(pg).await?;
+    sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
+        .execute(&admin)
+        .await?;
+    admin.close().await;
+    let sep = if pg.contains('?') { '&' } else { '?' };
+    Ok(format!("{pg}{sep}options[search_path]={schema}"))
+}
+
 pub fn sqlite_url(data_dir: &Path) -> String {
     format!(
         "sqlite://{}?mode=rwc",

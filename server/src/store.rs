@@ -672,15 +672,9 @@ pub(crate) mod tests {
             // A schema of its own per test, so tests running at once on one
             // database never see each other's rows.
             let schema = format!("test_{:016x}", rand::random::<u64>());
-            sqlx::any::install_default_drivers();
-            let admin = AnyPool::connect(&pg).await.unwrap();
-            sqlx::query(&format!("CREATE SCHEMA {schema}"))
-                .execute(&admin)
+            let url = crate::config::postgres_schema_url(&pg, &schema)
                 .await
                 .unwrap();
-            admin.close().await;
-            let sep = if pg.contains('?') { '&' } else { '?' };
-            let url = format!("{pg}{sep}options[search_path]={schema}");
             out.push((Store::connect(&url).await.unwrap(), None));
         }
         out

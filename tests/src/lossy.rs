@@ -365,6 +365,51 @@ impl Link {
 mod tests {
     use super::*;
 
+    /// Datagrams one way through a link with no jitter, paced a frame
+    /// apart: the order they arrive in.
+    fn arrival_order(reorder: f64) -> Vec<u32> {
+        let sink = UdpSocket::bind("127.0.0.1:0").unwrap();
+        sink.set_nonblocking(true).unwrap();
+        let faults = Faults {
+            delay: Duration::from_millis(5),
+            reorder,
+            seed: 3,
+            ..Faults::none()
+        };
+        let proxy = LossyProxy::start(sink.local_addr().unwrap(), faults).unwrap();
+        let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let mut got = Vec::new();
+        let mut next = 0u32;
+        let mut buf = [0u8; 8];
+        let all = crate::step_until(Duration::from_secs(10), || {
+            for _ in 0..5 {
+                if next < 400 {
+                    client.send_to(&next.to_be_bytes(), proxy.addr()).unwrap();
+                    next += 1;
+                }
+            }
+            while let Ok(n) = sink.recv(&mut buf) {
+                got.push(u32::from_be_bytes(buf[..n].try_into().unwrap()));
+            }
+            got.len() == 400
+        });
+        assert!(all, "{} of 400 arrived", got.len());
+        got
+    }
+
+    /// Jitter reorders on its own; this shows the reorder fault does,
+    /// without jitter, and that nothing else does.
+    #[test]
+    fn reordering_is_the_reorder_faults_doing() {
+        let plain = arrival_order(0.0);
+        assert!(plain.windows(2).all(|w| w[0] < w[1]), "in order without it");
+        let shuffled = arrival_order(0.05);
+        assert!(
+            shuffled.windows(2).any(|w| w[0] > w[1]),
+            "some overtaken with it"
+        );
+    }
+
     /// An echo server behind the proxy: what comes back shows the faults.
     #[test]
     fn the_link_drops_duplicates_reorders_and_delays() {

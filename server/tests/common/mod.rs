@@ -30,21 +30,10 @@ fn schema_for(pg: &str, data: &Path) -> String {
             .map(|b| format!("{b:02x}"))
             .collect::<String>()
     );
-    let runtime = tokio::runtime::Builder::new_current_thread()
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .expect("runtime");
-    runtime.block_on(async {
-        sqlx::any::install_default_drivers();
-        let admin = sqlx::AnyPool::connect(pg)
-            .await
-            .unwrap_or_else(|e| panic!("PostgreSQL at VITRINE_TEST_POSTGRES: {e}"));
-        sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
-            .execute(&admin)
-            .await
-            .expect("create the test's schema");
-        admin.close().await;
-    });
-    let sep = if pg.contains('?') { '&' } else { '?' };
-    format!("{pg}{sep}options[search_path]={schema}")
+        .expect("runtime")
+        .block_on(vitrine_server::config::postgres_schema_url(pg, &schema))
+        .unwrap_or_else(|e| panic!("PostgreSQL at VITRINE_TEST_POSTGRES: {e}"))
 }

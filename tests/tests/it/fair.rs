@@ -50,9 +50,7 @@ fn room_guest(server: &TestServer, ip: IpAddr, name: &str) -> NetClient {
 
 async fn guests_from(database_url: &str, ip: IpAddr) -> i64 {
     sqlx::any::install_default_drivers();
-    let pool = sqlx::AnyPool::connect(database_url)
-        .await
-        .unwrap();
+    let pool = sqlx::AnyPool::connect(database_url).await.unwrap();
     let made = sqlx::query_scalar::<_, i64>(
         "SELECT COUNT(*) FROM accounts WHERE kind = 'guest' AND network = $1",
     )

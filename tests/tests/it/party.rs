@@ -429,7 +429,17 @@ fn a_member_away_when_the_leader_moved_is_offered_to_follow_on_coming_back() {
     assert!(offer.seat_for_you);
     assert!(members_in(&b).contains(&("Ada".into(), Some("tiny".into()))));
     // The party state names each member's room as the room list does.
-    let ada_there = b.mirror().party.party.as_ref().unwrap().members[0].clone();
+    let ada_there = b
+        .mirror()
+        .party
+        .party
+        .as_ref()
+        .unwrap()
+        .members
+        .iter()
+        .find(|m| m.account == account(&ada))
+        .expect("Ada in the party")
+        .clone();
     assert_eq!(
         (ada_there.name.as_str(), ada_there.room_name.as_deref()),
         ("Ada", Some("Tiny Room"))
