@@ -149,6 +149,13 @@ pub struct FileConfig {
     /// answer, so a process can be killed between a team filling and its
     /// capture. Named for what it does so nobody sets it by accident.
     pub test_gateway_stalls_captures: Option<bool>,
+    /// For crash tests only: authorizations never reach the test gateway,
+    /// so a process can be killed between making an order and its payment.
+    pub test_gateway_stalls_authorizations: Option<bool>,
+    /// For crash tests only: the test gateway captures, and its answer
+    /// never comes back, so a process can be killed after the provider took
+    /// the money and before the shop heard of it.
+    pub test_gateway_loses_capture_answers: Option<bool>,
     /// `"test"` (the default: the built-in gateway, no money moves) or
     /// `"stripe"` (then the three `stripe_*` keys are required).
     pub payment_provider: Option<String>,
@@ -221,6 +228,10 @@ pub struct ServerConfig {
     pub cart_hold: Duration,
     /// The test gateway's captures never answer (crash tests only).
     pub test_gateway_stalls_captures: bool,
+    /// The test gateway's authorizations never answer (crash tests only).
+    pub test_gateway_stalls_authorizations: bool,
+    /// The test gateway captures and never answers (crash tests only).
+    pub test_gateway_loses_capture_answers: bool,
     /// Who takes the money: the built-in test gateway or Stripe.
     pub payment_provider: PaymentProvider,
     /// The length of a watch "minute": 60 s. Not a file setting; tests
@@ -301,6 +312,8 @@ impl ServerConfig {
             payment_hold: Duration::from_secs(600),
             cart_hold: Duration::from_secs(600),
             test_gateway_stalls_captures: false,
+            test_gateway_stalls_authorizations: false,
+            test_gateway_loses_capture_answers: false,
             payment_provider: PaymentProvider::Test,
             watch_minute: Duration::from_secs(60),
             loose_return: Duration::from_secs(vitrine_shared::protocol::LOOSE_RETURN_SECS),
@@ -354,6 +367,12 @@ impl ServerConfig {
         }
         if let Some(stall) = file.test_gateway_stalls_captures {
             config.test_gateway_stalls_captures = stall;
+        }
+        if let Some(stall) = file.test_gateway_stalls_authorizations {
+            config.test_gateway_stalls_authorizations = stall;
+        }
+        if let Some(lose) = file.test_gateway_loses_capture_answers {
+            config.test_gateway_loses_capture_answers = lose;
         }
         config.payment_provider = Self::resolve_provider([
             file.payment_provider,

@@ -164,6 +164,18 @@ impl Server {
                     tracing::warn!("payments: the test gateway's captures stall (crash test)");
                     gateway = gateway.stalling_captures();
                 }
+                if config.test_gateway_stalls_authorizations {
+                    tracing::warn!(
+                        "payments: the test gateway's authorizations stall (crash test)"
+                    );
+                    gateway = gateway.stalling_authorizations();
+                }
+                if config.test_gateway_loses_capture_answers {
+                    tracing::warn!(
+                        "payments: the test gateway's capture answers are lost (crash test)"
+                    );
+                    gateway = gateway.losing_capture_answers();
+                }
                 (Arc::new(gateway), None)
             }
             config::PaymentProvider::Stripe(stripe) => {

@@ -5,85 +5,16 @@
 
 use serde_json::{Value, json};
 use socket2::{Domain, Socket, Type};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 mod common;
 
-const BIN: &str = env!("CARGO_BIN_EXE_vitrine-server");
-
-fn start(data: &Path, config: &Path) -> (Child, String) {
-    let mut child = Command::new(BIN)
-        .args([
-            "--http",
-            "127.0.0.1:0",
-            "--udp",
-            "127.0.0.1:0",
-            // The relay's fixed ports would clash between parallel runs;
-            // its own tests are in tests/tests/it/media.rs.
-            "--no-media",
-            "--data-dir",
-        ])
-        .arg(data)
-        .args(common::database_args(data))
-        .arg("--config")
-        .arg(config)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let addr: SocketAddr = loop {
-        let line = lines.next().expect("server started").unwrap();
-        if let Some(rest) = line.split("http_addr=").nth(1) {
-            break rest.split_whitespace().next().unwrap().parse().unwrap();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    (child, format!("http://{addr}"))
-}
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(10)))
-        .build()
-        .into()
-}
-
-/// (status, JSON), or `None` when the server is gone.
-fn call(
-    base: &str,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    key: Option<&str>,
-    body: Option<Value>,
-) -> Option<(u16, Value)> {
-    let mut req = ureq::http::Request::builder()
-        .method(method)
-        .uri(format!("{base}{path}"));
-    if let Some(t) = token {
-        req = req.header("Authorization", format!("Bearer {t}"));
-    }
-    if let Some(k) = key {
-        req = req.header("Idempotency-Key", k);
-    }
-    let text = body.map(|b| b.to_string()).unwrap_or_default();
-    if !text.is_empty() {
-        req = req.header("Content-Type", "application/json");
-    }
-    let mut response = agent().run(req.body(text).unwrap()).ok()?;
-    let status = response.status().as_u16();
-    let body = response.body_mut().read_to_string().ok()?;
-    Some((status, serde_json::from_str(&body).unwrap_or(Value::Null)))
-}
+use common::{mug_stock as stock, start, try_call as call};
 
 /// Signs a guest in from `local` (any 127.x.y.z reaches a server on
 /// loopback, and the server counts guests by the network they come from);
@@ -110,26 +41,6 @@ fn guest_from(base: &str, local: IpAddr, name: &str) -> String {
     created["token"].as_str().unwrap().to_owned()
 }
 
-fn stock(base: &str) -> i64 {
-    let (_, p) = call(
-        base,
-        "GET",
-        "/api/v1/products/stoneware-mug",
-        None,
-        None,
-        None,
-    )
-    .unwrap();
-    p["variants"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|v| v["sku"] == "stoneware-mug-sage")
-        .unwrap()["stock"]
-        .as_i64()
-        .unwrap()
-}
-
 #[test]
 fn kill_9_mid_sale_loses_no_confirmed_order_and_no_unit() {
     let dir = tempfile::tempdir().unwrap();
@@ -140,22 +51,7 @@ fn kill_9_mid_sale_loses_no_confirmed_order_and_no_unit() {
         "[http_rate]\nper_second = 100000.0\nburst = 100000\n",
     )
     .unwrap();
-    let made = Command::new(BIN)
-        .arg("--data-dir")
-        .arg(&data)
-        .args(common::database_args(&data))
-        .args([
-            "admin",
-            "create-user",
-            "host.crash",
-            "--role",
-            "host",
-            "--password",
-            "correct horse battery",
-        ])
-        .output()
-        .unwrap();
-    assert!(made.status.success());
+    common::create_user(&data, "host.crash", "host");
 
     let (mut server, base) = start(&data, &config);
     let login = json!({ "username": "host.crash", "password": "correct horse battery" });

@@ -8,15 +8,14 @@
 
 use serde_json::{Value, json};
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 mod common;
 
-const BIN: &str = env!("CARGO_BIN_EXE_vitrine-server");
+use common::{call, kill_9, mug_stock as stock};
+
 const SKU: &str = "stoneware-mug-sage";
 /// The mug costs 16.00 EUR alone, 12.00 in a team.
 const TEAM_PRICE: i64 = 1200;
@@ -24,104 +23,12 @@ const TEAM_PRICE: i64 = 1200;
 /// Starts the server on `config`; with `stall_captures`, on a copy of it
 /// that makes the test gateway's captures hang.
 fn start(data: &Path, config: &Path, stall_captures: bool) -> (Child, String) {
-    let stalled = config.with_extension("stalled.toml");
-    let config = if stall_captures {
-        let text = std::fs::read_to_string(config).unwrap();
-        std::fs::write(
-            &stalled,
-            format!("test_gateway_stalls_captures = true\n{text}"),
-        )
-        .unwrap();
-        stalled.as_path()
+    if stall_captures {
+        let stalled = common::config_with(config, "stalled", "test_gateway_stalls_captures = true");
+        common::start(data, &stalled)
     } else {
-        config
-    };
-    let mut command = Command::new(BIN);
-    command
-        .args([
-            "--http",
-            "127.0.0.1:0",
-            "--udp",
-            "127.0.0.1:0",
-            "--no-media",
-        ])
-        .arg("--data-dir")
-        .arg(data)
-        .args(common::database_args(data))
-        .arg("--config")
-        .arg(config)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    let mut child = command.spawn().unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let addr: SocketAddr = loop {
-        let line = lines.next().expect("server started").unwrap();
-        if let Some(rest) = line.split("http_addr=").nth(1) {
-            break rest.split_whitespace().next().unwrap().parse().unwrap();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    (child, format!("http://{addr}"))
-}
-
-fn kill_9(mut server: Child) {
-    Command::new("kill")
-        .args(["-KILL", &server.id().to_string()])
-        .status()
-        .unwrap();
-    server.wait().unwrap();
-}
-
-fn call(
-    base: &str,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    key: Option<&str>,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(10)))
-        .build()
-        .into();
-    let mut req = ureq::http::Request::builder()
-        .method(method)
-        .uri(format!("{base}{path}"));
-    if let Some(t) = token {
-        req = req.header("Authorization", format!("Bearer {t}"));
+        common::start(data, config)
     }
-    if let Some(k) = key {
-        req = req.header("Idempotency-Key", k);
-    }
-    let text = body.map(|b| b.to_string()).unwrap_or_default();
-    if !text.is_empty() {
-        req = req.header("Content-Type", "application/json");
-    }
-    let mut response = agent.run(req.body(text).unwrap()).unwrap();
-    let status = response.status().as_u16();
-    let body = response.body_mut().read_to_string().unwrap();
-    (status, serde_json::from_str(&body).unwrap_or(Value::Null))
-}
-
-fn stock(base: &str) -> i64 {
-    let (_, p) = call(
-        base,
-        "GET",
-        "/api/v1/products/stoneware-mug",
-        None,
-        None,
-        None,
-    );
-    p["variants"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|v| v["sku"] == SKU)
-        .unwrap()["stock"]
-        .as_i64()
-        .unwrap()
 }
 
 /// The provider's journal: (authorizations, captures, distinct authorizations captured).
@@ -166,15 +73,7 @@ fn kill_9_between_the_last_join_and_the_capture_charges_each_member_once() {
         "[http_rate]\nper_second = 100000.0\nburst = 100000\n",
     )
     .unwrap();
-    let made = Command::new(BIN)
-        .arg("--data-dir")
-        .arg(&data)
-        .args(common::database_args(&data))
-        .args(["admin", "create-user", "host.deals", "--role", "host"])
-        .args(["--password", "correct horse battery"])
-        .output()
-        .unwrap();
-    assert!(made.status.success());
+    common::create_user(&data, "host.deals", "host");
 
     let (server, base) = start(&data, &config, true);
     let login = json!({ "username": "host.deals", "password": "correct horse battery" });

@@ -46,6 +46,10 @@ pub(super) struct Engine {
     /// Authorizations the provider made for pending orders: voided if the
     /// order is cancelled instead of paid.
     pub(super) authorizations: HashMap<OrderId, String>,
+    /// Pending orders found at start: a process before this one may have
+    /// left a hold or a charge at the provider for them that this one never
+    /// heard of, so cancelling one asks the provider under its keys.
+    pub(super) inherited: HashSet<OrderId>,
     /// Repeats of a checkout whose payment is under way: they get its answer.
     pub(super) waiters: HashMap<OrderId, Vec<oneshot::Sender<Result<OrderRecord, CommerceError>>>>,
     pub(super) carts: HashMap<AccountId, Cart>,
@@ -146,7 +150,9 @@ pub async fn spawn_held(
     }
     // Groups end with the process: their carts go back to stock first.
     let last_line = shared_carts::release_all(&store).await?;
-    let orders = ledger::pending_orders(&store).await?.into_iter().collect();
+    let orders: HashMap<OrderId, PendingOrder> =
+        ledger::pending_orders(&store).await?.into_iter().collect();
+    let inherited = orders.keys().copied().collect();
     let (coupons, pinned) = coupons::load(&store).await?;
     let mut groups = super::group_deals::load(&store).await?;
     // Deals that ended before this start are not announced as ending again.
@@ -169,6 +175,7 @@ pub async fn spawn_held(
         orders,
         paying: HashSet::new(),
         authorizations: HashMap::new(),
+        inherited,
         waiters: HashMap::new(),
         carts: carts::load(&store).await?,
         shared: SharedCarts::starting_after(last_line),

@@ -323,6 +323,13 @@ pub struct TestGateway {
     /// Captures never answer (a provider outage): how a crash test stops the
     /// server between deciding to capture and capturing. Off unless asked.
     stall_captures: bool,
+    /// Authorizations with a card never reach the provider: how a crash
+    /// test stops the server between making an order and its payment.
+    stall_authorizations: bool,
+    /// Captures are done at the provider and their answer never comes back
+    /// (a lost connection): how a crash test stops the server after the
+    /// money was taken and before the shop heard of it.
+    lose_capture_answers: bool,
     /// Calls the provider works on for a while before doing them and
     /// answering (see [`TestGateway::answer_late`]).
     late: Mutex<HashMap<Call, Duration>>,
@@ -334,6 +341,8 @@ impl Default for TestGateway {
             provider: Arc::default(),
             hang: Duration::from_secs(3600),
             stall_captures: false,
+            stall_authorizations: false,
+            lose_capture_answers: false,
             late: Mutex::default(),
         }
     }
@@ -492,6 +501,19 @@ impl TestGateway {
     /// Captures hang until the process ends (see `stall_captures`).
     pub fn stalling_captures(mut self) -> TestGateway {
         self.stall_captures = true;
+        self
+    }
+
+    /// Authorizations with a card hang until the process ends, never
+    /// reaching the provider (see `stall_authorizations`); look-ups answer.
+    pub fn stalling_authorizations(mut self) -> TestGateway {
+        self.stall_authorizations = true;
+        self
+    }
+
+    /// Captures are done and never answered (see `lose_capture_answers`).
+    pub fn losing_capture_answers(mut self) -> TestGateway {
+        self.lose_capture_answers = true;
         self
     }
 
@@ -682,6 +704,9 @@ impl PaymentGateway for TestGateway {
         } else {
             Call::Authorize
         };
+        if self.stall_authorizations && call == Call::Authorize {
+            return Box::pin(std::future::pending());
+        }
         let key = key.to_owned();
         self.answer(call, move |p| p.authorize(&key, amount, &card))
     }
@@ -695,7 +720,14 @@ impl PaymentGateway for TestGateway {
             return Box::pin(std::future::pending());
         }
         let (key, authorization) = (key.to_owned(), authorization.to_owned());
-        self.answer(Call::Capture, move |p| p.capture(&key, &authorization))
+        let done = self.answer(Call::Capture, move |p| p.capture(&key, &authorization));
+        if self.lose_capture_answers {
+            return Box::pin(async move {
+                let _ = done.await;
+                std::future::pending().await
+            });
+        }
+        done
     }
 
     fn void<'a>(

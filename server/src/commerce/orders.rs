@@ -65,6 +65,10 @@ impl Engine {
         // cancelled order.
         if let Some(authorization) = self.authorizations.remove(&order_id) {
             self.give_back(order_id, authorization, order.total, false);
+        } else if self.inherited.remove(&order_id) && order.total.minor > 0 {
+            // Pending across a restart: whatever the provider holds or took
+            // under the order's keys (a payment the crash cut off) goes back.
+            self.give_back_unheard(order_id, order.total);
         }
         // Per-buyer counts are by shopper (guests from one network together);
         // the same shopper gets its units and its coupon use back.

@@ -155,6 +155,14 @@ impl Engine {
         ));
     }
 
+    /// Like [`Engine::give_back`], for an order whose authorization this
+    /// process never heard of: the provider is asked for the hold the
+    /// order's key made first (a look-up, which makes none).
+    pub(super) fn give_back_unheard(&self, order_id: OrderId, amount: Money) {
+        let (gateway, timeout) = (self.gateway.clone(), self.settings.payment_timeout);
+        tokio::spawn(give_back_unheard(gateway, timeout, order_id, amount));
+    }
+
     /// Records the gateway's answer: paid, or cancelled with the units back.
     pub(super) async fn payment_done(
         &mut self,
@@ -176,6 +184,7 @@ impl Engine {
                     return Err(storage(e));
                 }
                 self.authorizations.remove(&order_id);
+                self.inherited.remove(&order_id);
                 tracing::info!(order_id = order_id.get(), total = %order.total, "order paid");
                 if order.origin == ledger::Origin::SharedCart {
                     self.settle_shared_order(order_id).await;
@@ -361,6 +370,47 @@ pub(super) async fn give_back(
         wait = (wait * 2).min(Duration::from_secs(60));
     }
     tracing::error!(%authorization, "money for an unpaid order still not given back; settle it at the provider");
+}
+
+/// Finds the authorization `authorize-<order>` made, if the provider has
+/// one, and gives it back (voided, or refunded when it was captured); the
+/// look-up is tried again like a give-back while the provider is silent.
+async fn give_back_unheard(
+    gateway: Arc<dyn PaymentGateway>,
+    timeout: Duration,
+    order_id: OrderId,
+    amount: Money,
+) {
+    let key = format!("authorize-{order_id}");
+    let mut wait = Duration::from_millis(200);
+    for attempt in 1..=GIVE_BACK_ATTEMPTS {
+        match within(timeout, gateway.authorize(&key, amount, "")).await {
+            Ok(authorization) => {
+                tracing::warn!(
+                    order_id = order_id.get(),
+                    %authorization,
+                    "an order cancelled after a restart had money at the provider; giving it back"
+                );
+                let keys = [
+                    format!("void-{order_id}"),
+                    format!("refund-unpaid-{order_id}"),
+                ];
+                give_back(gateway, timeout, keys, authorization, amount, false).await;
+                return;
+            }
+            // Never authorized: nothing to give back.
+            Err(PaymentError::Declined { .. }) => return,
+            Err(e) => {
+                tracing::warn!(order_id = order_id.get(), %e, attempt, "the provider not asked about a cancelled order yet");
+            }
+        }
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(Duration::from_secs(60));
+    }
+    tracing::error!(
+        order_id = order_id.get(),
+        "the provider never said whether it holds money for a cancelled order; settle it there"
+    );
 }
 
 /// An order's status and total, whoever's it is.
