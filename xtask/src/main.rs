@@ -396,7 +396,7 @@ fn test() -> Result<()> {
 /// The test binaries whose servers run on PostgreSQL in the second pass:
 /// `it` (HTTP and rooms over loopback) and the server binary's `kill -9`
 /// tests.
-const POSTGRES_AGAIN: &[&str] = &["it", "crash", "group_deal_crash"];
+const POSTGRES_AGAIN: &[&str] = &["it", "crash", "group_deal_crash", "payment_crash"];
 
 /// Has `cmd` compile our crates with clippy's driver, denying warnings, the
 /// way `cargo clippy -- -D warnings` does; dependencies keep plain `rustc`
