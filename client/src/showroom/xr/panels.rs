@@ -137,6 +137,18 @@ pub fn click<'a>(
         .map(|(_, action)| action.clone())
 }
 
+/// Whether `ray` meets a panel on show; a hidden one (a closed
+/// "Together") is not there to catch it.
+pub fn on_a_panel<'a>(
+    ray: Ray3d,
+    panels: impl Iterator<Item = (&'a WorldPanel, &'a GlobalTransform, &'a Visibility)>,
+) -> bool {
+    panels
+        .into_iter()
+        .filter(|(_, _, v)| **v != Visibility::Hidden)
+        .any(|(panel, at, _)| hit(ray, panel, at).is_some())
+}
+
 fn spawn_panels(
     mut commands: Commands,
     mut images: ResMut<Assets<Image>>,
@@ -713,6 +725,27 @@ mod tests {
         assert_eq!(click(top, [(&p, &at)].into_iter()), None);
         let away = Ray3d::new(from, Dir3::Z);
         assert_eq!(hit(away, &p, &at), None);
+    }
+
+    #[test]
+    fn a_closed_panel_does_not_catch_the_pointing_ray() {
+        // A closed "Together" stays where it was, invisible, 0.8 m ahead:
+        // a ray through it points past it at the products beyond.
+        let p = panel();
+        let at = GlobalTransform::from(Transform::from_xyz(0.0, 1.6, -0.8));
+        let ray = Ray3d::new(Vec3::new(0.0, 1.6, 0.0), Dir3::NEG_Z);
+        assert!(on_a_panel(
+            ray,
+            [(&p, &at, &Visibility::Visible)].into_iter()
+        ));
+        assert!(on_a_panel(
+            ray,
+            [(&p, &at, &Visibility::Inherited)].into_iter()
+        ));
+        assert!(!on_a_panel(
+            ray,
+            [(&p, &at, &Visibility::Hidden)].into_iter()
+        ));
     }
 
     #[test]
