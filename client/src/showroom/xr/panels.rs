@@ -440,7 +440,12 @@ pub fn panel_content(
             Some((text, buttons))
         }
         PanelKind::Wrist => {
-            let mut text = String::new();
+            // The notice first: friend calls' failures and refusals have
+            // no other place in a headset.
+            let mut text = view
+                .notice
+                .as_ref()
+                .map_or_else(String::new, |n| format!("{n}\n"));
             if let Some(c) = &view.confirmation {
                 text += &format!("{}\n", c.title);
             }
@@ -597,6 +602,10 @@ impl Lists {
 fn together_panel(t: &TogetherView, lists: Lists) -> (String, Vec<(String, UiAction)>) {
     let mut text = "Together\n".to_owned();
     let mut buttons = Vec::new();
+    // Near the top, where the text is never cut.
+    if let Some(refusal) = &t.refusal {
+        text += &format!("Party: {refusal}\n");
+    }
     if let Some(code) = &t.code {
         text += &format!("{code}\n");
     }
@@ -1446,6 +1455,27 @@ mod tests {
                 _ => assert!(has(&UiAction::ToggleTogether)),
             }
         }
+    }
+
+    #[test]
+    fn refusals_and_notices_reach_the_headset() {
+        use vitrine_shared::protocol::{PartyCommandKind, PartyRefusal};
+        let mut m = together_room();
+        m.party
+            .refusals
+            .push((PartyCommandKind::Invite, PartyRefusal::PartyFull));
+        let mut ui = crate::showroom::ui::view::LocalUi::default();
+        ui.together.open = true;
+        ui.notice = Some("Not added: cannot reach the server".into());
+        let view = view_of(&m, &ui);
+        let refusal = PartyRefusal::PartyFull.to_string();
+        let (text, _) = panel_content(PanelKind::Together, &view).unwrap();
+        assert!(text.contains(&refusal), "{refusal:?} in {text}");
+        let (text, _) = panel_content(PanelKind::Wrist, &view).unwrap();
+        assert!(
+            text.contains("Not added: cannot reach the server"),
+            "the notice in {text}"
+        );
     }
 
     #[test]
