@@ -305,6 +305,8 @@ fn spawn_panels(
         // they stay on the quad where a ray reaches them.
         let clip = commands
             .spawn(Node {
+                // A column, so the text spans the width as it did unwrapped.
+                flex_direction: FlexDirection::Column,
                 flex_shrink: 1.0,
                 min_height: Val::Px(0.0),
                 overflow: Overflow::clip(),
