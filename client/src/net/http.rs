@@ -124,13 +124,19 @@ impl ApiClient {
 
     fn create_session(&self, body: CreateSession) -> Result<SignedIn, ApiError> {
         let url = format!("{}/api/v1/sessions", self.base);
-        let agent = if self.loopback_guests && body.display_name.is_some() {
+        let bound = (self.loopback_guests && body.display_name.is_some()).then(|| {
             let local = super::local_address::next_loopback();
             super::local_address::agent_from(local, Self::config())
-        } else {
-            self.agent.clone()
+        });
+        let sent = match bound.map(|agent| agent.post(&url).send_json(&body)) {
+            // Where only 127.0.0.1 exists (macOS), the guest signs in from it.
+            Some(Err(e)) if super::local_address::address_unavailable(&e) => {
+                self.agent.post(&url).send_json(&body)
+            }
+            Some(sent) => sent,
+            None => self.agent.post(&url).send_json(&body),
         };
-        let created: SessionCreated = Self::read(agent.post(url).send_json(&body))?;
+        let created: SessionCreated = Self::read(sent)?;
         Ok(SignedIn {
             token: created.token,
             account_id: created.account_id,

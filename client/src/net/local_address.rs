@@ -25,9 +25,22 @@ pub fn agent_from(local: IpAddr, config: ureq::config::Config) -> ureq::Agent {
 /// else runs on loopback).
 pub fn next_loopback() -> IpAddr {
     static NEXT: AtomicU32 = AtomicU32::new(0);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    IpAddr::V4(loopback_at(NEXT.fetch_add(1, Ordering::Relaxed)))
+}
+
+/// The `n`th address [`next_loopback`] hands out: after 127.255.255.254
+/// it starts again at 127.0.1.1 rather than leave loopback.
+fn loopback_at(n: u32) -> Ipv4Addr {
+    const SUBNETS: u32 = 65_535;
+    let n = n % (SUBNETS * 254);
     let base = u32::from(Ipv4Addr::new(127, 0, 1, 0));
-    IpAddr::V4(Ipv4Addr::from(base + (n / 254) * 256 + n % 254 + 1))
+    Ipv4Addr::from(base + (n / 254) * 256 + n % 254 + 1)
+}
+
+/// Whether a request failed because its local address does not exist
+/// here (macOS has only 127.0.0.1 on loopback unless more are added).
+pub fn address_unavailable(e: &ureq::Error) -> bool {
+    matches!(e, ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::AddrNotAvailable)
 }
 
 /// Whether `base` (`http://HOST:PORT`) names an IPv4 loopback address,
@@ -149,6 +162,31 @@ mod tests {
             assert!(![0, 255].contains(&v4.octets()[3]), "{v4}");
             assert_ne!(v4.octets()[2], 0, "{v4}");
         }
+    }
+
+    #[test]
+    fn loopback_addresses_wrap_before_leaving_loopback() {
+        // 65,535 /24s (127.0.1 to 127.255.255) of 254 addresses each.
+        let all = 65_535 * 254;
+        assert_eq!(loopback_at(0), Ipv4Addr::new(127, 0, 1, 1));
+        assert_eq!(loopback_at(all - 1), Ipv4Addr::new(127, 255, 255, 254));
+        assert_eq!(loopback_at(all), Ipv4Addr::new(127, 0, 1, 1));
+        assert_eq!(loopback_at(u32::MAX), loopback_at(u32::MAX % all));
+        assert!(loopback_at(u32::MAX).is_loopback());
+    }
+
+    #[test]
+    fn a_local_address_that_is_not_here_is_told_apart() {
+        // 192.0.2.1 (TEST-NET-1) is on no interface of this machine.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        let agent = agent_from(
+            IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)),
+            ureq::Agent::config_builder().build(),
+        );
+        let e = agent.get(&url).call().unwrap_err();
+        assert!(address_unavailable(&e), "{e:?}");
+        assert!(!address_unavailable(&ureq::Error::ConnectionFailed));
     }
 
     #[test]

@@ -292,7 +292,8 @@ fn draw(
                 let (a, b) = (&o.together, &view.together);
                 (a.open, &a.friends, &a.requests, &a.party, &a.invitable)
                     != (b.open, &b.friends, &b.requests, &b.party, &b.invitable)
-                    || (&a.code, &a.code_draft, &a.added) != (&b.code, &b.code_draft, &b.added)
+                    || (&a.code, &a.code_draft, &a.added, &a.refusal)
+                        != (&b.code, &b.code_draft, &b.added, &b.refusal)
             }),
             Panel::Prompts => old.is_none_or(|o| {
                 (&o.together.invite, &o.together.follow)
@@ -835,6 +836,9 @@ fn draw_together(t: &TogetherView, p: &mut ChildSpawnerCommands) {
     }
     boxed(p, |b| {
         text(b, "Together", 18.0, Color::WHITE);
+        if let Some(refusal) = &t.refusal {
+            text(b, format!("Party: {refusal}"), 13.0, ACCENT);
+        }
         match &t.party {
             Some(party) => {
                 text(

@@ -415,11 +415,15 @@ pub fn chat_keys(
     mut focus: ResMut<UiFocus>,
     mut actions: MessageWriter<UiAction>,
 ) {
+    // A key a box took (Esc closing it too) is not the room's this frame:
+    // the cart and the follow offer read Esc after this.
+    let mut consumed = false;
     for key in keyboard.read() {
         if key.state != ButtonState::Pressed {
             continue;
         }
         if let Some(draft) = &mut ui.local.together.code_draft {
+            consumed = true;
             match &key.logical_key {
                 Key::Enter => {
                     actions.write(UiAction::AddFriendByCode(draft.clone()));
@@ -435,6 +439,7 @@ pub fn chat_keys(
             }
             continue;
         }
+        consumed |= ui.local.chat_draft.is_some();
         match (&mut ui.local.chat_draft, &key.logical_key) {
             (None, Key::Enter) => {
                 actions.write(UiAction::OpenChat);
@@ -453,7 +458,8 @@ pub fn chat_keys(
             _ => {}
         }
     }
-    focus.typing = ui.local.chat_draft.is_some() || ui.local.together.code_draft.is_some();
+    focus.typing =
+        consumed || ui.local.chat_draft.is_some() || ui.local.together.code_draft.is_some();
 }
 
 /// 1–5 react, C opens the cart, Esc closes what is open.

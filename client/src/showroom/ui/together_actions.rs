@@ -497,6 +497,97 @@ mod tests {
         assert!(!together(&app).open && together(&app).code_draft.is_none());
     }
 
+    /// Esc that closes a text box is the box's: the cart, the checkout's
+    /// confirmation and the follow offer (which read Esc too) stay.
+    #[test]
+    fn esc_closing_a_text_box_closes_nothing_else() {
+        use super::super::together::FollowPrompt;
+        let mut app = App::new();
+        let (tx, rx) = channel();
+        app.add_plugins((MinimalPlugins, bevy::input::InputPlugin))
+            .init_resource::<UiState>()
+            .init_resource::<UiFocus>()
+            .init_resource::<CurrentView>()
+            .init_resource::<Session>()
+            .insert_resource(FriendCalls {
+                tx,
+                rx: Mutex::new(rx),
+            })
+            .add_message::<UiAction>()
+            .add_message::<SessionRequest>()
+            .add_message::<RoomChangeMessage>()
+            .add_message::<SendCommand>()
+            .add_systems(
+                Update,
+                (
+                    (
+                        super::super::chat_keys.in_set(FocusDecided),
+                        super::super::shortcut_keys,
+                    )
+                        .chain(),
+                    together_keys.after(FocusDecided),
+                    together_actions.after(together_keys),
+                ),
+            );
+        let room = vitrine_shared::RoomId::new("studio-b").unwrap();
+        app.world_mut()
+            .resource_mut::<CurrentView>()
+            .0
+            .together
+            .follow = Some(FollowPrompt {
+            room: room.clone(),
+            text: "Bea moved to Studio B: press J to follow".into(),
+            moved: "Bea moved to Studio B".into(),
+            may_be_full: false,
+        });
+        {
+            let mut ui = app.world_mut().resource_mut::<UiState>();
+            ui.local.cart_open = true;
+            ui.local.checkout = Some(7);
+        }
+        app.update();
+        let esc = |app: &mut App| {
+            app.world_mut().write_message(KeyboardInput {
+                key_code: KeyCode::Escape,
+                logical_key: Key::Escape,
+                state: ButtonState::Pressed,
+                text: None,
+                repeat: false,
+                window: Entity::PLACEHOLDER,
+            });
+            app.update();
+            app.world_mut().write_message(KeyboardInput {
+                key_code: KeyCode::Escape,
+                logical_key: Key::Escape,
+                state: ButtonState::Released,
+                text: None,
+                repeat: false,
+                window: Entity::PLACEHOLDER,
+            });
+            app.update();
+        };
+        let ui = |app: &App| app.world().resource::<UiState>().local.clone();
+        for open_box in [
+            |ui: &mut UiState| ui.local.together.code_draft = Some("k7qm".into()),
+            |ui: &mut UiState| ui.local.chat_draft = Some("hi".into()),
+        ] {
+            open_box(&mut app.world_mut().resource_mut::<UiState>());
+            app.update();
+            esc(&mut app);
+            let after = ui(&app);
+            assert!(after.together.code_draft.is_none() && after.chat_draft.is_none());
+            assert!(after.cart_open, "the cart stays open");
+            assert_eq!(after.checkout, Some(7), "the confirmation stays");
+            assert_eq!(after.together.dismissed_follow, None, "the offer stays");
+            assert!(!app.world().resource::<UiFocus>().typing);
+        }
+        // With no box open, Esc is the room's: it closes them all.
+        esc(&mut app);
+        let after = ui(&app);
+        assert!(!after.cart_open && after.checkout.is_none());
+        assert_eq!(after.together.dismissed_follow, Some(room));
+    }
+
     #[test]
     fn join_friend_and_follow_ask_the_session_and_answering_a_request_takes_it_off() {
         let mut app = app();

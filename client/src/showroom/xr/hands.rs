@@ -61,7 +61,7 @@ fn point_rays(
     rapier: ReadRapierContext,
     player: Query<(Entity, &Transform), With<LocalPlayer>>,
     products: Query<&DisplayedProduct>,
-    panels: Query<(&WorldPanel, &GlobalTransform)>,
+    panels: Query<(&WorldPanel, &GlobalTransform, &Visibility)>,
     mut motion: ResMut<HandMotion>,
     mut pointer: ResMut<Pointer>,
 ) {
@@ -91,10 +91,7 @@ fn point_rays(
     };
     // On a panel, the room keeps what was pointed at, so the card's own
     // buttons act on it (as the desktop's mouse over a panel does).
-    if panels
-        .iter()
-        .any(|(panel, at)| panels::hit(ray, panel, at).is_some())
-    {
+    if panels::on_a_panel(ray, panels.iter()) {
         return;
     }
     pointer.hovered = None;

@@ -15,6 +15,7 @@ use super::input::LEFT;
 use super::rig::TrackingSpace;
 use crate::showroom::input_mode::in_xr;
 use crate::showroom::room::{DisplayedProduct, RoomLayout};
+use crate::showroom::ui::together::TogetherView;
 use crate::showroom::ui::view::{SaleState, ShowroomView, ViewButton};
 use crate::showroom::ui::{UiAction, ViewBuilt};
 use crate::showroom::{AppState, ShowroomSystems, ui::CurrentView};
@@ -60,6 +61,117 @@ pub enum PanelKind {
     Together,
     /// The party's shared cart, while the cart is open in a party.
     SharedCart,
+}
+
+/// The panels' layout: `spawn_panels` and `fill_panels` build the nodes
+/// from these, and [`button_rects`] works out from them where the buttons
+/// land, so a panel can leave out what would not fit.
+const PAD: f32 = 14.0;
+const BUTTON_FONT: f32 = 18.0;
+const BUTTON_PAD: Vec2 = Vec2::new(14.0, 8.0);
+const COLUMN_GAP: f32 = 10.0;
+const ROW_GAP: f32 = 6.0;
+/// Bevy's default font (Fira Mono) advances each glyph 0.6 of its size,
+/// and a line is 1.2 of it (`LineHeight`'s default).
+const ADVANCE: f32 = 0.6;
+const LINE: f32 = 1.2;
+
+/// Each panel's size in metres.
+fn panel_size(kind: PanelKind) -> Vec2 {
+    match kind {
+        PanelKind::Card => Vec2::new(0.36, 0.26),
+        PanelKind::Wrist => Vec2::new(0.22, 0.2),
+        PanelKind::Sale => Vec2::new(1.4, 0.35),
+        PanelKind::Together => Vec2::new(0.55, 0.75),
+        PanelKind::SharedCart => Vec2::new(0.5, 0.6),
+    }
+}
+
+/// Each panel's size in pixels.
+pub fn panel_px(kind: PanelKind) -> UVec2 {
+    let density = if kind == PanelKind::Sale {
+        STAGE_PX_PER_M
+    } else {
+        PX_PER_M
+    };
+    (panel_size(kind) * density).as_uvec2()
+}
+
+/// The text's size on each panel.
+fn text_font(kind: PanelKind) -> f32 {
+    match kind {
+        PanelKind::Sale => 22.0,
+        PanelKind::Together | PanelKind::SharedCart => 16.0,
+        _ => 20.0,
+    }
+}
+
+/// Whether the buttons lie on the panel, with room above them for the
+/// text (its long lines wrapped); `""` for a panel whose text may be cut.
+pub fn fits(kind: PanelKind, text: &str, buttons: &[(String, UiAction)]) -> bool {
+    let px = panel_px(kind).as_vec2();
+    let inner = px.x - 2.0 * PAD;
+    let font = text_font(kind);
+    let text_height: f32 = if text.is_empty() {
+        0.0
+    } else {
+        text.split('\n')
+            .map(|l| {
+                let w = l.chars().count() as f32 * font * ADVANCE;
+                (w / inner).ceil().max(1.0) * font * LINE
+            })
+            .sum()
+    };
+    let rects = button_rects(kind, buttons);
+    let top = rects.iter().map(|r| r.min.y).fold(px.y - PAD, f32::min);
+    rects
+        .iter()
+        .all(|r| r.max.x <= px.x - PAD + 0.5 && r.max.y <= px.y - PAD + 0.5)
+        && PAD + text_height <= top + 0.5
+}
+
+/// Where a panel's buttons land, in its pixels, as the UI lays them out:
+/// wrapped rows at the bottom (the text above shrinks, clipped, to make
+/// room); a label wider than the row wraps inside its button.
+pub fn button_rects(kind: PanelKind, buttons: &[(String, UiAction)]) -> Vec<Rect> {
+    let px = panel_px(kind).as_vec2();
+    let inner = px.x - 2.0 * PAD;
+    let widest = inner - 2.0 * BUTTON_PAD.x;
+    // Each row: its buttons' x and size.
+    let mut rows: Vec<Vec<(f32, Vec2)>> = Vec::new();
+    let mut x = 0.0;
+    for (label, _) in buttons {
+        let w = label.chars().count() as f32 * BUTTON_FONT * ADVANCE;
+        let lines = (w / widest).ceil().max(1.0);
+        let size = Vec2::new(
+            w.min(widest) + 2.0 * BUTTON_PAD.x,
+            lines * BUTTON_FONT * LINE + 2.0 * BUTTON_PAD.y,
+        );
+        match rows.last_mut() {
+            Some(row) if x + COLUMN_GAP + size.x <= inner => {
+                x += COLUMN_GAP;
+                row.push((x, size));
+                x += size.x;
+            }
+            _ => {
+                rows.push(vec![(0.0, size)]);
+                x = size.x;
+            }
+        }
+    }
+    let height = |row: &Vec<(f32, Vec2)>| row.iter().map(|(_, s)| s.y).fold(0.0, f32::max);
+    let total: f32 =
+        rows.iter().map(height).sum::<f32>() + ROW_GAP * rows.len().saturating_sub(1) as f32;
+    let mut y = PAD + (px.y - 2.0 * PAD - total).max(0.0);
+    let mut rects = Vec::new();
+    for row in &rows {
+        let h = height(row);
+        for (x, size) in row {
+            rects.push(Rect::new(PAD + x, y, PAD + x + size.x, y + h));
+        }
+        y += h + ROW_GAP;
+    }
+    rects
 }
 
 /// Friends, friend requests and shared-cart lines a panel lists (friends
@@ -137,6 +249,18 @@ pub fn click<'a>(
         .map(|(_, action)| action.clone())
 }
 
+/// Whether `ray` meets a panel on show; a hidden one (a closed
+/// "Together") is not there to catch it.
+pub fn on_a_panel<'a>(
+    ray: Ray3d,
+    panels: impl Iterator<Item = (&'a WorldPanel, &'a GlobalTransform, &'a Visibility)>,
+) -> bool {
+    panels
+        .into_iter()
+        .filter(|(_, _, v)| **v != Visibility::Hidden)
+        .any(|(panel, at, _)| hit(ray, panel, at).is_some())
+}
+
 fn spawn_panels(
     mut commands: Commands,
     mut images: ResMut<Assets<Image>>,
@@ -144,19 +268,14 @@ fn spawn_panels(
     mut materials: ResMut<Assets<StandardMaterial>>,
     space: Query<Entity, With<TrackingSpace>>,
 ) {
-    for (kind, size) in [
-        (PanelKind::Card, Vec2::new(0.36, 0.26)),
-        (PanelKind::Wrist, Vec2::new(0.22, 0.2)),
-        (PanelKind::Sale, Vec2::new(1.4, 0.35)),
-        (PanelKind::Together, Vec2::new(0.55, 0.75)),
-        (PanelKind::SharedCart, Vec2::new(0.5, 0.6)),
+    for kind in [
+        PanelKind::Card,
+        PanelKind::Wrist,
+        PanelKind::Sale,
+        PanelKind::Together,
+        PanelKind::SharedCart,
     ] {
-        let density = if kind == PanelKind::Sale {
-            STAGE_PX_PER_M
-        } else {
-            PX_PER_M
-        };
-        let px = (size * density).as_uvec2();
+        let (size, px) = (panel_size(kind), panel_px(kind));
         let image = images.add(Image::new_target_texture(
             px.x,
             px.y,
@@ -178,21 +297,31 @@ fn spawn_panels(
         let text = commands
             .spawn((
                 Text::default(),
-                TextFont::from_font_size(match kind {
-                    PanelKind::Sale => 22.0,
-                    PanelKind::Together | PanelKind::SharedCart => 16.0,
-                    _ => 20.0,
-                }),
+                TextFont::from_font_size(text_font(kind)),
                 TextColor(Color::WHITE),
             ))
+            .id();
+        // The text gives way (clipped) to the buttons below it, so that
+        // they stay on the quad where a ray reaches them.
+        let clip = commands
+            .spawn(Node {
+                // A column, so the text spans the width as it did unwrapped.
+                flex_direction: FlexDirection::Column,
+                flex_shrink: 1.0,
+                min_height: Val::Px(0.0),
+                overflow: Overflow::clip(),
+                ..default()
+            })
+            .add_child(text)
             .id();
         let actions = commands
             .spawn(Node {
                 flex_direction: FlexDirection::Row,
                 // Many buttons (a friend's "Join" each) wrap onto more rows.
                 flex_wrap: FlexWrap::Wrap,
-                column_gap: Val::Px(10.0),
-                row_gap: Val::Px(6.0),
+                column_gap: Val::Px(COLUMN_GAP),
+                row_gap: Val::Px(ROW_GAP),
+                flex_shrink: 0.0,
                 ..default()
             })
             .id();
@@ -205,11 +334,11 @@ fn spawn_panels(
                     height: Val::Percent(100.0),
                     flex_direction: FlexDirection::Column,
                     justify_content: JustifyContent::SpaceBetween,
-                    padding: UiRect::all(Val::Px(14.0)),
+                    padding: UiRect::all(Val::Px(PAD)),
                     ..default()
                 },
             ))
-            .add_children(&[text, actions]);
+            .add_children(&[clip, actions]);
         let quad = commands
             .spawn((
                 DespawnOnExit(AppState::Showroom),
@@ -313,7 +442,12 @@ pub fn panel_content(
             Some((text, buttons))
         }
         PanelKind::Wrist => {
-            let mut text = String::new();
+            // The notice first: friend calls' failures and refusals have
+            // no other place in a headset.
+            let mut text = view
+                .notice
+                .as_ref()
+                .map_or_else(String::new, |n| format!("{n}\n"));
             if let Some(c) = &view.confirmation {
                 text += &format!("{}\n", c.title);
             }
@@ -336,8 +470,10 @@ pub fn panel_content(
                     line.text
                 );
             }
-            let mut buttons = if view.cart.units > 0 {
-                vec![("Checkout".into(), UiAction::Checkout)]
+            // Each button with how soon it gives way when they do not all
+            // fit ("Together" never: the panel it opens has the rest).
+            let mut buttons: Vec<(u8, (String, UiAction))> = if view.cart.units > 0 {
+                vec![(3, ("Checkout".into(), UiAction::Checkout))]
             } else {
                 Vec::new()
             };
@@ -346,89 +482,47 @@ pub fn panel_content(
                 if !shared.lines.is_empty() {
                     text += &format!("Shared cart: {}\n", shared.by_payer.join(", "));
                 }
-                buttons.push(("Shared cart".into(), UiAction::ToggleCart));
+                buttons.push((4, ("Shared cart".into(), UiAction::ToggleCart)));
             }
-            buttons.push(("Together".into(), UiAction::ToggleTogether));
+            buttons.push((0, ("Together".into(), UiAction::ToggleTogether)));
             if let Some(invite) = &t.invite {
                 text += &format!("{}\n", invite.text);
-                buttons.extend(invite.buttons().into_iter().map(plain));
+                buttons.extend(invite.buttons().into_iter().map(|b| (1, plain(b))));
             }
             if let Some(follow) = &t.follow {
                 text += &format!("{}\n", follow.moved);
-                buttons.extend(follow.buttons().into_iter().map(plain));
+                buttons.extend(follow.buttons().into_iter().map(|b| (2, plain(b))));
             }
             if let Some(member) = &t.invitable {
-                buttons.push(plain(member.button()));
+                buttons.push((5, plain(member.button())));
             }
-            Some((text, buttons))
+            loop {
+                let shown: Vec<_> = buttons.iter().map(|(_, b)| b.clone()).collect();
+                let last = buttons.iter().map(|(r, _)| *r).max().unwrap_or(0);
+                if last == 0 || fits(kind, "", &shown) {
+                    return Some((text, shown));
+                }
+                buttons.retain(|(r, _)| *r < last);
+            }
         }
         PanelKind::Together => {
             let t = &view.together;
             if !t.open {
                 return None;
             }
-            let mut text = "Together\n".to_owned();
-            let mut buttons = Vec::new();
-            if let Some(code) = &t.code {
-                text += &format!("{code}\n");
-            }
-            if let Some(added) = &t.added {
-                text += &format!("{}\n", added.text);
-            }
-            match &t.party {
-                Some(party) => {
-                    text += &format!("Your party ({}):\n", party.members.len());
-                    for m in &party.members {
-                        text += &format!("  {} - {}\n", m.label(), m.place);
-                        buttons.extend(
-                            party
-                                .member_buttons(m)
-                                .into_iter()
-                                .map(|b| about(b, &m.name)),
-                        );
-                    }
-                    if !party.invited.is_empty() {
-                        text += &format!("  Invited: {}\n", party.invited.join(", "));
-                    }
-                    buttons.extend(party.buttons().into_iter().map(plain));
-                }
-                None => text += "No party yet.\n",
-            }
-            if let Some(invite) = &t.invite {
-                text += &format!("{}\n", invite.text);
-                buttons.extend(invite.buttons().into_iter().map(plain));
-            }
-            if let Some(follow) = &t.follow {
-                text += &format!("{}\n", follow.moved);
-                buttons.extend(follow.buttons().into_iter().map(plain));
-            }
-            if let Some(member) = &t.invitable {
-                buttons.push(plain(member.button()));
-            }
-            if !t.requests.is_empty() {
-                text += "Friend requests:\n";
-                for req in t.requests.iter().take(XR_REQUESTS) {
-                    text += &format!("  {}\n", req.name);
-                    buttons.extend(req.buttons().into_iter().map(|b| about(b, &req.name)));
-                }
-                if t.requests.len() > XR_REQUESTS {
-                    text += &format!("  and {} more\n", t.requests.len() - XR_REQUESTS);
-                }
-            }
-            text += if t.friends.is_empty() {
-                "No friends yet.\n"
-            } else {
-                "Friends:\n"
+            // Fewer friends, then fewer requests, then fewer members with
+            // the leader's buttons, until it all lies on the quad.
+            let mut lists = Lists {
+                friends: XR_FRIENDS,
+                requests: XR_REQUESTS,
+                managed: vitrine_shared::limits::party::MAX_PARTY_SIZE,
             };
-            for f in t.friends.iter().take(XR_FRIENDS) {
-                text += &format!("  {} - {}\n", f.name, f.presence);
-                buttons.extend(f.buttons().into_iter().map(|b| about(b, &f.name)));
+            loop {
+                let (text, buttons) = together_panel(t, lists);
+                if fits(kind, &text, &buttons) || !lists.shrink() {
+                    return Some((text, buttons));
+                }
             }
-            if t.friends.len() > XR_FRIENDS {
-                text += &format!("  and {} more\n", t.friends.len() - XR_FRIENDS);
-            }
-            buttons.push(("Close".into(), UiAction::ToggleTogether));
-            Some((text, buttons))
         }
         PanelKind::SharedCart => {
             let shared = view.cart.shared.as_ref().filter(|_| view.cart.open)?;
@@ -486,6 +580,102 @@ pub fn panel_content(
     }
 }
 
+/// How much of its lists the Together panel shows.
+#[derive(Debug, Clone, Copy)]
+struct Lists {
+    friends: usize,
+    requests: usize,
+    /// Members with the leader's buttons (remove, make leader).
+    managed: usize,
+}
+
+impl Lists {
+    /// One fewer of the first list that still has some; false when none.
+    fn shrink(&mut self) -> bool {
+        let list = [&mut self.friends, &mut self.requests, &mut self.managed]
+            .into_iter()
+            .find(|n| **n > 0);
+        list.map(|n| *n -= 1).is_some()
+    }
+}
+
+/// The Together panel: your code, the party, its prompts, friend requests
+/// and friends, each list cut to `lists` (the rest counted).
+fn together_panel(t: &TogetherView, lists: Lists) -> (String, Vec<(String, UiAction)>) {
+    let mut text = "Together\n".to_owned();
+    let mut buttons = Vec::new();
+    // Near the top, where the text is never cut.
+    if let Some(refusal) = &t.refusal {
+        text += &format!("Party: {refusal}\n");
+    }
+    if let Some(code) = &t.code {
+        text += &format!("{code}\n");
+    }
+    if let Some(added) = &t.added {
+        text += &format!("{}\n", added.text);
+    }
+    match &t.party {
+        Some(party) => {
+            text += &format!("Your party ({}):\n", party.members.len());
+            let mut managed = 0;
+            for m in &party.members {
+                text += &format!("  {} - {}\n", m.label(), m.place);
+                let theirs = party.member_buttons(m);
+                if !theirs.is_empty() {
+                    managed += 1;
+                    if managed > lists.managed {
+                        continue;
+                    }
+                }
+                buttons.extend(theirs.into_iter().map(|b| about(b, &m.name)));
+            }
+            if managed > lists.managed {
+                text += "  Remove or make leader the others on the desktop\n";
+            }
+            if !party.invited.is_empty() {
+                text += &format!("  Invited: {}\n", party.invited.join(", "));
+            }
+            buttons.extend(party.buttons().into_iter().map(plain));
+        }
+        None => text += "No party yet.\n",
+    }
+    if let Some(invite) = &t.invite {
+        text += &format!("{}\n", invite.text);
+        buttons.extend(invite.buttons().into_iter().map(plain));
+    }
+    if let Some(follow) = &t.follow {
+        text += &format!("{}\n", follow.moved);
+        buttons.extend(follow.buttons().into_iter().map(plain));
+    }
+    if let Some(member) = &t.invitable {
+        buttons.push(plain(member.button()));
+    }
+    if !t.requests.is_empty() {
+        text += "Friend requests:\n";
+        for req in t.requests.iter().take(lists.requests) {
+            text += &format!("  {}\n", req.name);
+            buttons.extend(req.buttons().into_iter().map(|b| about(b, &req.name)));
+        }
+        if t.requests.len() > lists.requests {
+            text += &format!("  and {} more\n", t.requests.len() - lists.requests);
+        }
+    }
+    text += if t.friends.is_empty() {
+        "No friends yet.\n"
+    } else {
+        "Friends:\n"
+    };
+    for f in t.friends.iter().take(lists.friends) {
+        text += &format!("  {} - {}\n", f.name, f.presence);
+        buttons.extend(f.buttons().into_iter().map(|b| about(b, &f.name)));
+    }
+    if t.friends.len() > lists.friends {
+        text += &format!("  and {} more\n", t.friends.len() - lists.friends);
+    }
+    buttons.push(("Close".into(), UiAction::ToggleTogether));
+    (text, buttons)
+}
+
 /// A view-model button as a panel shows it (no keys in XR).
 fn plain(b: ViewButton) -> (String, UiAction) {
     (b.label, b.action)
@@ -532,12 +722,12 @@ fn fill_panels(
                 .spawn((
                     PanelButton(action),
                     Node {
-                        padding: UiRect::axes(Val::Px(14.0), Val::Px(8.0)),
+                        padding: UiRect::axes(Val::Px(BUTTON_PAD.x), Val::Px(BUTTON_PAD.y)),
                         ..default()
                     },
                     BackgroundColor(Color::srgb(0.85, 0.3, 0.45)),
                 ))
-                .with_child((Text::new(label), TextFont::from_font_size(18.0)))
+                .with_child((Text::new(label), TextFont::from_font_size(BUTTON_FONT)))
                 .id();
             commands.entity(panel.actions).add_child(button);
         }
@@ -713,6 +903,27 @@ mod tests {
         assert_eq!(click(top, [(&p, &at)].into_iter()), None);
         let away = Ray3d::new(from, Dir3::Z);
         assert_eq!(hit(away, &p, &at), None);
+    }
+
+    #[test]
+    fn a_closed_panel_does_not_catch_the_pointing_ray() {
+        // A closed "Together" stays where it was, invisible, 0.8 m ahead:
+        // a ray through it points past it at the products beyond.
+        let p = panel();
+        let at = GlobalTransform::from(Transform::from_xyz(0.0, 1.6, -0.8));
+        let ray = Ray3d::new(Vec3::new(0.0, 1.6, 0.0), Dir3::NEG_Z);
+        assert!(on_a_panel(
+            ray,
+            [(&p, &at, &Visibility::Visible)].into_iter()
+        ));
+        assert!(on_a_panel(
+            ray,
+            [(&p, &at, &Visibility::Inherited)].into_iter()
+        ));
+        assert!(!on_a_panel(
+            ray,
+            [(&p, &at, &Visibility::Hidden)].into_iter()
+        ));
     }
 
     #[test]
@@ -1146,6 +1357,127 @@ mod tests {
         );
         assert_eq!(clicked[7], ("Close".to_owned(), UiAction::ToggleCart));
         assert_eq!(clicked.len(), 8);
+    }
+
+    /// Lays out the worst case: a party of 8 led by you (long names), 6
+    /// friends and 3 requests (and more), an invite, a follow offer and a
+    /// shopper to invite; every button must lie on its quad, where a ray
+    /// can reach it. The layout is computed from the constants the panel
+    /// is built with ([`button_rects`]), not by Bevy's UI.
+    #[test]
+    fn the_worst_case_keeps_every_button_on_its_panel() {
+        use crate::net::PartyInvite;
+        use vitrine_shared::protocol::{FriendNet, PartyMemberNet, PresenceNet};
+        use vitrine_shared::{AccountId, DisplayName, PartyId, RoomId};
+        // As long as a name may be.
+        let long = |n: u64| DisplayName::new(format!("{n:0>32}")).unwrap();
+        let mut m = together_room();
+        let party = m.party.party.as_mut().unwrap();
+        party.leader = AccountId(1);
+        for id in 100..106u64 {
+            party.members.push(PartyMemberNet {
+                account: AccountId(id),
+                name: long(id),
+                room: Some(RoomId::new("hall").unwrap()),
+                colour: id as u8,
+                room_name: Some("Main Hall".into()),
+            });
+        }
+        assert_eq!(party.members.len(), 8);
+        for id in 200..210u64 {
+            m.friends.insert(
+                AccountId(id),
+                FriendNet {
+                    account: AccountId(id),
+                    name: long(id),
+                    presence: Some(PresenceNet {
+                        room: RoomId::new("annex").unwrap(),
+                        room_name: "Annex".into(),
+                        show: None,
+                    }),
+                },
+            );
+        }
+        for id in 300..305u64 {
+            m.friend_requests.push((AccountId(id), long(id)));
+        }
+        m.party.invites.insert(
+            PartyId(4),
+            PartyInvite {
+                party: PartyId(4),
+                by: AccountId(300),
+                by_name: long(300),
+                members: 7,
+                expires_in_ms: 60_000,
+            },
+        );
+        let mut ui = crate::showroom::ui::view::LocalUi::default();
+        ui.together.open = true;
+        let mut view = view_of(&m, &ui);
+        // The view may not offer all at once; the worst case has them.
+        let t = &mut view.together;
+        t.invite
+            .get_or_insert(crate::showroom::ui::together::InviteView {
+                party: PartyId(4),
+                text: format!("{} invites you to their party (7 members)", long(300)),
+            });
+        t.follow
+            .get_or_insert(crate::showroom::ui::together::FollowPrompt {
+                room: RoomId::new("studio-b").unwrap(),
+                text: format!("{} moved to Studio B: press J to follow", long(2)),
+                moved: format!("{} moved to Studio B", long(2)),
+                may_be_full: true,
+            });
+        assert!(t.party.as_ref().is_some_and(|p| p.you_lead));
+        assert_eq!((t.friends.len(), t.requests.len()), (12, 6));
+        view.together.invitable = Some(crate::showroom::ui::together::PointedMember {
+            account: AccountId(400),
+            name: long(400).to_string(),
+        });
+        view.cart.units = 3;
+        for kind in [PanelKind::Together, PanelKind::Wrist] {
+            let (_, buttons) = panel_content(kind, &view).unwrap();
+            let px = panel_px(kind).as_vec2();
+            let quad = Rect::new(0.0, 0.0, px.x, px.y);
+            let rects = button_rects(kind, &buttons);
+            for ((label, _), rect) in buttons.iter().zip(&rects) {
+                assert!(
+                    quad.contains(rect.min) && quad.contains(rect.max),
+                    "{kind:?}: {label:?} at {rect:?} is off the {px} panel"
+                );
+            }
+            // What must stay: closing the panel, and the prompts' answers.
+            let has = |a: &UiAction| buttons.iter().any(|(_, b)| b == a);
+            match kind {
+                PanelKind::Together => {
+                    assert!(has(&UiAction::ToggleTogether));
+                    assert!(has(&UiAction::DismissFollow));
+                    assert!(has(&UiAction::DeclinePartyInvite(PartyId(4))));
+                }
+                _ => assert!(has(&UiAction::ToggleTogether)),
+            }
+        }
+    }
+
+    #[test]
+    fn refusals_and_notices_reach_the_headset() {
+        use vitrine_shared::protocol::{PartyCommandKind, PartyRefusal};
+        let mut m = together_room();
+        m.party
+            .refusals
+            .push((PartyCommandKind::Invite, PartyRefusal::PartyFull));
+        let mut ui = crate::showroom::ui::view::LocalUi::default();
+        ui.together.open = true;
+        ui.notice = Some("Not added: cannot reach the server".into());
+        let view = view_of(&m, &ui);
+        let refusal = PartyRefusal::PartyFull.to_string();
+        let (text, _) = panel_content(PanelKind::Together, &view).unwrap();
+        assert!(text.contains(&refusal), "{refusal:?} in {text}");
+        let (text, _) = panel_content(PanelKind::Wrist, &view).unwrap();
+        assert!(
+            text.contains("Not added: cannot reach the server"),
+            "the notice in {text}"
+        );
     }
 
     #[test]
