@@ -621,7 +621,9 @@ impl Provider {
 
     fn void(&self, key: &str, authorization: &str) -> Result<(), PaymentError> {
         let mut ledger = self.ledger();
-        if ledger.voids.contains_key(key) {
+        // Voided already (under this key, or another after an unknown
+        // outcome): done, as a provider answers a second cancel.
+        if ledger.voids.contains_key(key) || ledger.voided(authorization) {
             return Ok(());
         }
         if !ledger.held(authorization) {

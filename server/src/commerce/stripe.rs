@@ -322,7 +322,15 @@ impl PaymentGateway for StripeGateway {
                 ("payment_intent", intent_path(authorization)?.to_owned()),
                 ("amount", amount.minor.to_string()),
             ];
-            let refund = self.call("POST", "/v1/refunds", Some(key), &form).await?;
+            let refund = match self.call("POST", "/v1/refunds", Some(key), &form).await {
+                Ok(refund) => refund,
+                // Refunded in full already (under another key, after an
+                // unknown outcome): what a refund wants.
+                Err(PaymentError::Declined { reason }) if reason == "charge_already_refunded" => {
+                    return Ok(());
+                }
+                Err(e) => return Err(e),
+            };
             match refund["status"].as_str() {
                 Some("succeeded" | "pending" | "requires_action") => Ok(()),
                 other => Err(PaymentError::Unavailable(format!("refund {other:?}"))),
@@ -433,6 +441,9 @@ fn classify(exchange: Exchange) -> Outcome {
             "card_declined".into()
         };
         return Outcome::Refused(PaymentError::Declined { reason });
+    }
+    if code == "charge_already_refunded" {
+        return Outcome::Refused(PaymentError::Declined { reason: code });
     }
     if code == "payment_intent_unexpected_state" {
         let state = error
