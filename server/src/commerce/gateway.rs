@@ -32,7 +32,9 @@ pub enum PaymentError {
 pub trait PaymentGateway: Send + Sync + 'static {
     /// Reserves `amount` on the payment method; returns an authorization id.
     /// An empty `method` only looks up the authorization `key` made, if any
-    /// (declined `no_such_authorization` when none), and makes none.
+    /// (declined `no_such_authorization` when none), and makes none. A
+    /// provider whose look-up lags behind its writes answers "unknown"
+    /// rather than "none" while the key is young (see the Stripe adapter).
     fn authorize<'a>(
         &'a self,
         key: &'a str,

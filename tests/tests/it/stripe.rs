@@ -112,18 +112,18 @@ fn the_adapter_authorizes_captures_voids_and_refunds_with_idempotency_keys() {
             })
         );
         gateway.void("void-2b", &b).await.unwrap();
-        // A look-up by key alone finds the hold, or none.
+        // A look-up by key alone finds the hold; finding none is unknown
+        // while the key is young (Stripe's search lags behind its writes).
         assert_eq!(
             gateway.authorize("authorize-1", eur(1990), "").await,
             Ok(a.clone())
         );
-        assert_eq!(
+        assert!(matches!(
             gateway.authorize("authorize-9", eur(1990), "").await,
-            Err(PaymentError::Declined {
-                reason: "no_such_authorization".into()
-            })
-        );
-        // Every request carried the secret key as a bearer token.
+            Err(PaymentError::Unavailable(_))
+        ));
+        // Every request carried the secret key as a bearer token, and the
+        // pinned API version.
         assert!(
             stand_in
                 .ledger()
