@@ -26,6 +26,8 @@ pub struct Recorded {
     pub idempotency_key: Option<String>,
     pub content_type: Option<String>,
     pub authorization: Option<String>,
+    /// The `Stripe-Version` header: the API version asked for.
+    pub stripe_version: Option<String>,
     pub body: String,
 }
 
@@ -215,6 +217,7 @@ async fn answer(
         idempotency_key: header("idempotency-key"),
         content_type: header("content-type"),
         authorization: header("authorization"),
+        stripe_version: header("stripe-version"),
         body: body.clone(),
     };
     ledger.requests.push(recorded.clone());

@@ -5,7 +5,7 @@
 //! `POST /v1/payment_intents/{id}/capture`, void is `/cancel`, refund is
 //! `POST /v1/refunds` with the intent. Every POST carries our key as its
 //! `Idempotency-Key`, bodies are form-encoded, the secret key goes as a
-//! bearer token. An answer Stripe's error JSON gives as a `card_error` is a
+//! bearer token, and every request pins the API version ([`API_VERSION`]). An answer Stripe's error JSON gives as a `card_error` is a
 //! decline; a 5xx, a 429, a key still in use, or no answer at all is an
 //! unknown outcome, asked again under the same key a few times.
 //!
@@ -119,6 +119,13 @@ impl StripeConfig {
     }
 }
 
+/// The API version every request names (`Stripe-Version`), so that the
+/// shapes read here do not change when the account's default version is
+/// upgraded: 2024-06-20, whose PaymentIntent statuses, error object
+/// (`type`, `code`, `decline_code`, `payment_intent`), refund statuses and
+/// search results are the ones this adapter follows.
+pub const API_VERSION: &str = "2024-06-20";
+
 /// How often an unknown outcome is asked again under the same key.
 const ATTEMPTS: u32 = 3;
 /// The first wait between attempts; doubled each time.
@@ -179,11 +186,16 @@ impl StripeGateway {
         let bearer = format!("Bearer {}", self.config.secret_key.expose());
         let done = tokio::task::spawn_blocking(move || {
             let answer = if method == "GET" {
-                agent.get(&url).header("Authorization", &bearer).call()
+                agent
+                    .get(&url)
+                    .header("Authorization", &bearer)
+                    .header("Stripe-Version", API_VERSION)
+                    .call()
             } else {
                 let mut request = agent
                     .post(&url)
                     .header("Authorization", &bearer)
+                    .header("Stripe-Version", API_VERSION)
                     .content_type("application/x-www-form-urlencoded");
                 if let Some(key) = &key {
                     request = request.header("Idempotency-Key", key);

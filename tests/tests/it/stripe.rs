@@ -6,7 +6,7 @@
 
 use serde_json::{Value, json};
 use std::time::Duration;
-use vitrine_server::commerce::stripe::{Secret, signature_header};
+use vitrine_server::commerce::stripe::{API_VERSION, Secret, signature_header};
 use vitrine_server::commerce::{PaymentError, PaymentGateway, StripeConfig, StripeGateway, cards};
 use vitrine_server::config::PaymentProvider;
 use vitrine_shared::api::{OrderList, OrderView};
@@ -130,6 +130,13 @@ fn the_adapter_authorizes_captures_voids_and_refunds_with_idempotency_keys() {
                 .requests
                 .iter()
                 .all(|r| r.authorization.as_deref() == Some(&format!("Bearer {SECRET_KEY}")))
+        );
+        assert!(
+            stand_in
+                .ledger()
+                .requests
+                .iter()
+                .all(|r| r.stripe_version.as_deref() == Some(API_VERSION))
         );
         // Ids that are not intents never reach a URL.
         assert!(
