@@ -1,6 +1,7 @@
 //! Server settings from flags, environment variables and a TOML file, in
 //! that order of precedence, over built-in defaults.
 
+use crate::commerce::stripe::Secret;
 pub use crate::telemetry::LogFormat;
 use clap::Parser;
 use serde::Deserialize;
@@ -160,8 +161,9 @@ pub struct FileConfig {
     /// `"stripe"` (then the three `stripe_*` keys are required).
     pub payment_provider: Option<String>,
     pub stripe_api_base: Option<String>,
-    pub stripe_secret_key: Option<String>,
-    pub stripe_webhook_secret: Option<String>,
+    /// Secrets: `Debug` of this struct must never print them.
+    pub stripe_secret_key: Option<Secret>,
+    pub stripe_webhook_secret: Option<Secret>,
     pub chat: Option<RateConfig>,
     pub reactions: Option<RateConfig>,
     pub http_rate: Option<RateConfig>,
@@ -374,12 +376,10 @@ impl ServerConfig {
         if let Some(lose) = file.test_gateway_loses_capture_answers {
             config.test_gateway_loses_capture_answers = lose;
         }
-        config.payment_provider = Self::resolve_provider([
-            file.payment_provider,
-            file.stripe_api_base,
-            file.stripe_secret_key,
-            file.stripe_webhook_secret,
-        ])?;
+        config.payment_provider = Self::resolve_provider(
+            [file.payment_provider, file.stripe_api_base],
+            [file.stripe_secret_key, file.stripe_webhook_secret],
+        )?;
         if let Some(secs) = file.cart_hold_secs {
             config.cart_hold = Duration::from_secs(secs);
         }
@@ -395,9 +395,10 @@ impl ServerConfig {
         Ok(config)
     }
 
-    /// `payment_provider` and the three `stripe_*` keys, in that order.
+    /// `payment_provider` and `stripe_api_base`, then the two secrets.
     fn resolve_provider(
-        [provider, api_base, secret_key, webhook_secret]: [Option<String>; 4],
+        [provider, api_base]: [Option<String>; 2],
+        [secret_key, webhook_secret]: [Option<Secret>; 2],
     ) -> Result<PaymentProvider, ConfigError> {
         let stripe_keys = [
             api_base.is_some(),
@@ -411,22 +412,16 @@ impl ServerConfig {
             }),
             "test" => Ok(PaymentProvider::Test),
             "stripe" => {
-                let need = |value: &Option<String>, key: &'static str| {
+                fn need<T: Clone>(value: &Option<T>, key: &'static str) -> Result<T, ConfigError> {
                     value.clone().ok_or(ConfigError::Invalid {
                         key,
                         message: "required when payment_provider = \"stripe\"".into(),
                     })
-                };
+                }
                 Ok(PaymentProvider::Stripe(crate::commerce::StripeConfig {
                     api_base: need(&api_base, "stripe_api_base")?,
-                    secret_key: crate::commerce::stripe::Secret::new(need(
-                        &secret_key,
-                        "stripe_secret_key",
-                    )?),
-                    webhook_secret: crate::commerce::stripe::Secret::new(need(
-                        &webhook_secret,
-                        "stripe_webhook_secret",
-                    )?),
+                    secret_key: need(&secret_key, "stripe_secret_key")?,
+                    webhook_secret: need(&webhook_secret, "stripe_webhook_secret")?,
                 }))
             }
             other => Err(ConfigError::Invalid {
@@ -702,8 +697,12 @@ mod tests {
         };
         assert_eq!(chosen.api_base, "http://127.0.0.1:12111");
         assert_eq!(chosen.secret_key.expose(), "sk_test_hidden");
-        // Secrets never show, however the config is printed.
+        // Secrets never show, however the config is printed, nor does the
+        // file as read.
         assert!(!format!("{config:?}").contains("hidden"));
+        let file: FileConfig = toml::from_str(stripe).unwrap();
+        let shown = format!("{file:?}");
+        assert!(!shown.contains("hidden"), "{shown}");
         for (text, key) in [
             ("payment_provider = \"paypal\"", "payment_provider"),
             ("stripe_secret_key = \"sk\"", "payment_provider"),

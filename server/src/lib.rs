@@ -180,7 +180,7 @@ impl Server {
             }
             config::PaymentProvider::Stripe(stripe) => {
                 // The base only: the keys are secrets and never logged.
-                tracing::info!(api_base = %stripe.api_base, timeout = ?config.payment_timeout, "payments: Stripe");
+                tracing::info!(api_base = %commerce::stripe::shown_base(&stripe.api_base), timeout = ?config.payment_timeout, "payments: Stripe");
                 let gateway = commerce::StripeGateway::new(stripe.clone(), config.payment_timeout);
                 (Arc::new(gateway), Some(stripe.webhook_secret.clone()))
             }

@@ -26,6 +26,8 @@ pub struct Recorded {
     pub idempotency_key: Option<String>,
     pub content_type: Option<String>,
     pub authorization: Option<String>,
+    /// The `Stripe-Version` header: the API version asked for.
+    pub stripe_version: Option<String>,
     pub body: String,
 }
 
@@ -48,6 +50,9 @@ pub struct Ledger {
     pub requests: Vec<Recorded>,
     /// Requests still to be failed with a 500 before anything is done.
     pub fail_next: u32,
+    /// Keyed requests still to be failed with a 500 once execution began:
+    /// as Stripe does, the 500 is saved under their key and replayed.
+    pub fail_saved: u32,
     /// Idempotency key → (the request's path and body, the saved answer).
     saved: HashMap<String, (String, u16, Value)>,
     next: u64,
@@ -100,6 +105,16 @@ impl StripeStandIn {
     /// An intent the provider captured on its own (as a late capture would
     /// leave it), for webhook tests.
     pub fn captured_intent(&self, key: &str, amount: i64, currency: &str) -> String {
+        self.made_intent(key, amount, currency, "succeeded")
+    }
+
+    /// An intent holding money (as a late authorization would leave it),
+    /// for webhook tests.
+    pub fn held_intent(&self, key: &str, amount: i64, currency: &str) -> String {
+        self.made_intent(key, amount, currency, "requires_capture")
+    }
+
+    fn made_intent(&self, key: &str, amount: i64, currency: &str, status: &str) -> String {
         let mut ledger = self.ledger();
         ledger.next += 1;
         let id = format!("pi_standin{}", ledger.next);
@@ -109,9 +124,9 @@ impl StripeStandIn {
                 id: id.clone(),
                 amount,
                 currency: currency.to_owned(),
-                status: "succeeded".into(),
+                status: status.into(),
                 key: Some(key.to_owned()),
-                amount_received: amount,
+                amount_received: if status == "succeeded" { amount } else { 0 },
                 refunded: 0,
             },
         );
@@ -202,6 +217,7 @@ async fn answer(
         idempotency_key: header("idempotency-key"),
         content_type: header("content-type"),
         authorization: header("authorization"),
+        stripe_version: header("stripe-version"),
         body: body.clone(),
     };
     ledger.requests.push(recorded.clone());
@@ -241,7 +257,12 @@ fn decide(ledger: &mut Ledger, request: &Recorded, query: &str) -> (u16, Value) 
         }
         return (*status, value.clone());
     }
-    let (status, value) = execute(ledger, request, query);
+    let (status, value) = if ledger.fail_saved > 0 && request.idempotency_key.is_some() {
+        ledger.fail_saved -= 1;
+        error(500, "api_error", "", "An unknown error occurred", json!({}))
+    } else {
+        execute(ledger, request, query)
+    };
     if let Some(key) = &request.idempotency_key {
         ledger
             .saved
@@ -384,6 +405,15 @@ fn execute(ledger: &mut Ledger, request: &Recorded, query: &str) -> (u16, Value)
                     "invalid_request_error",
                     "charge_not_captured",
                     "This charge has not been captured.",
+                    json!({}),
+                );
+            }
+            if left <= 0 {
+                return error(
+                    400,
+                    "invalid_request_error",
+                    "charge_already_refunded",
+                    "Charge has already been refunded.",
                     json!({}),
                 );
             }

@@ -32,7 +32,9 @@ pub enum PaymentError {
 pub trait PaymentGateway: Send + Sync + 'static {
     /// Reserves `amount` on the payment method; returns an authorization id.
     /// An empty `method` only looks up the authorization `key` made, if any
-    /// (declined `no_such_authorization` when none), and makes none.
+    /// (declined `no_such_authorization` when none), and makes none. A
+    /// provider whose look-up lags behind its writes answers "unknown"
+    /// rather than "none" while the key is young (see the Stripe adapter).
     fn authorize<'a>(
         &'a self,
         key: &'a str,
@@ -109,8 +111,11 @@ struct Ledger {
     captured: HashSet<String>,
     voided: HashSet<String>,
     /// When each record's process opened the journal (its epoch), by the
-    /// record's kind and key, for compaction.
+    /// record's kind and key: how the journal groups its lines.
     epochs: HashMap<(&'static str, String), i64>,
+    /// When each void was made (ms), by void key: what compaction forgets
+    /// by. Voids journaled before they carried a time go by their epoch.
+    voided_at: HashMap<String, i64>,
     next: u64,
 }
 
@@ -140,9 +145,32 @@ impl Ledger {
             .insert(key.to_owned(), authorization.to_owned());
     }
 
-    fn void(&mut self, key: &str, authorization: &str) {
+    /// `at`: when the void was made (ms), if the record says.
+    fn void(&mut self, key: &str, authorization: &str, at: Option<i64>) {
         self.voided.insert(authorization.to_owned());
         self.voids.insert(key.to_owned(), authorization.to_owned());
+        if let Some(at) = at {
+            self.voided_at.insert(key.to_owned(), at);
+        }
+    }
+
+    fn refund(&mut self, key: &str, authorization: &str, amount: Money) {
+        self.refunds
+            .insert(key.to_owned(), (authorization.to_owned(), amount));
+    }
+
+    /// Replays a journal's text: an `open` line sets the epoch of the
+    /// records after it (those before any count from `now_ms`), a `next`
+    /// line the last id handed out.
+    fn replay_journal(&mut self, text: &str, now_ms: i64) {
+        let mut epoch = now_ms;
+        for line in text.lines() {
+            match line.split_once('\t') {
+                Some(("open", at)) => epoch = at.parse().unwrap_or(now_ms),
+                Some(("next", n)) => self.next = self.next.max(n.parse().unwrap_or(0)),
+                _ => self.replay(line, epoch),
+            }
+        }
     }
 
     /// Replays one journal line (see [`TestGateway::journaled`]) written in
@@ -170,7 +198,13 @@ impl Ledger {
                 "capture"
             }
             ["void", key, id] => {
-                self.void(key, id);
+                // Written before voids carried their time: the epoch's.
+                self.void(key, id, None);
+                "void"
+            }
+            ["void", key, id, at] => {
+                let Ok(at) = at.parse() else { return };
+                self.void(key, id, Some(at));
                 "void"
             }
             ["refund", key, id, minor, currency] => {
@@ -179,10 +213,7 @@ impl Ledger {
                 else {
                     return;
                 };
-                self.refunds.insert(
-                    (*key).to_owned(),
-                    ((*id).to_owned(), Money::new(minor, currency)),
-                );
+                self.refund(key, id, Money::new(minor, currency));
                 "refund"
             }
             _ => return,
@@ -200,8 +231,9 @@ impl Ledger {
             .filter(|(key, id)| {
                 !self.captured(id)
                     && self
-                        .epochs
-                        .get(&("void", (*key).clone()))
+                        .voided_at
+                        .get(*key)
+                        .or_else(|| self.epochs.get(&("void", (*key).clone())))
                         .is_some_and(|at| *at < forget_before)
             })
             .map(|(_, id)| id.as_str())
@@ -237,7 +269,11 @@ impl Ledger {
         }
         for (key, id) in &self.voids {
             if !forgotten.contains(id.as_str()) {
-                lines.push((epoch("void", key), "void", format!("void\t{key}\t{id}")));
+                let line = match self.voided_at.get(key) {
+                    Some(at) => format!("void\t{key}\t{id}\t{at}"),
+                    None => format!("void\t{key}\t{id}"),
+                };
+                lines.push((epoch("void", key), "void", line));
             }
         }
         for (key, (id, amount)) in &self.refunds {
@@ -313,6 +349,11 @@ struct Provider {
     done: Mutex<HashMap<Call, usize>>,
     /// When this provider opened its journal: the epoch of what it records.
     epoch: i64,
+    /// When, by the monotonic clock, it opened: the time of a record is
+    /// the epoch plus the time since (see [`Provider::now_ms`]).
+    opened: Option<std::time::Instant>,
+    /// Time a test moved the provider's clock on by (ms).
+    skipped_ms: std::sync::atomic::AtomicI64,
 }
 
 /// The built-in gateway for tests and the demo. No money moves.
@@ -450,17 +491,7 @@ impl TestGateway {
     pub fn journaled_at(path: &std::path::Path, now_ms: i64) -> std::io::Result<TestGateway> {
         let mut ledger = Ledger::default();
         match std::fs::read_to_string(path) {
-            Ok(text) => {
-                // Records from before epochs were written count from now.
-                let mut epoch = now_ms;
-                for line in text.lines() {
-                    match line.split_once('\t') {
-                        Some(("open", at)) => epoch = at.parse().unwrap_or(now_ms),
-                        Some(("next", n)) => ledger.next = ledger.next.max(n.parse().unwrap_or(0)),
-                        _ => ledger.replay(line, epoch),
-                    }
-                }
-            }
+            Ok(text) => ledger.replay_journal(&text, now_ms),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(e),
         }
@@ -469,14 +500,7 @@ impl TestGateway {
         // Rebuilt from what it keeps, so what it forgot is gone from memory
         // as from the file.
         let mut kept = Ledger::default();
-        let mut epoch = now_ms;
-        for line in text.lines() {
-            match line.split_once('\t') {
-                Some(("open", at)) => epoch = at.parse().unwrap_or(now_ms),
-                Some(("next", _)) => {}
-                _ => kept.replay(line, epoch),
-            }
-        }
+        kept.replay_journal(&text, now_ms);
         kept.next = kept.next.max(ledger.next);
         let fresh = path.with_extension("compacting");
         {
@@ -493,9 +517,19 @@ impl TestGateway {
                 journal: Some(Mutex::new(file)),
                 done: Mutex::default(),
                 epoch: now_ms,
+                opened: Some(std::time::Instant::now()),
+                skipped_ms: Default::default(),
             }),
             ..TestGateway::default()
         })
+    }
+
+    /// Moves the provider's clock on, as a server that ran that long.
+    #[cfg(test)]
+    fn run_for(&self, ms: i64) {
+        self.provider
+            .skipped_ms
+            .fetch_add(ms, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Captures hang until the process ends (see `stall_captures`).
@@ -564,6 +598,13 @@ impl TestGateway {
 impl Provider {
     fn ledger(&self) -> std::sync::MutexGuard<'_, Ledger> {
         self.ledger.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The provider's wall clock (ms): the time it opened its journal, plus
+    /// the time since.
+    fn now_ms(&self) -> i64 {
+        let since = self.opened.map_or(0, |o| o.elapsed().as_millis() as i64);
+        self.epoch + since + self.skipped_ms.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn record(&self, ledger: &mut Ledger, kind: &'static str, key: &str, line: String) {
@@ -643,7 +684,9 @@ impl Provider {
 
     fn void(&self, key: &str, authorization: &str) -> Result<(), PaymentError> {
         let mut ledger = self.ledger();
-        if ledger.voids.contains_key(key) {
+        // Voided already (under this key, or another after an unknown
+        // outcome): done, as a provider answers a second cancel.
+        if ledger.voids.contains_key(key) || ledger.voided(authorization) {
             return Ok(());
         }
         if !ledger.held(authorization) {
@@ -656,8 +699,9 @@ impl Provider {
                 reason: "authorization_captured".into(),
             });
         }
-        ledger.void(key, authorization);
-        let line = format!("void\t{key}\t{authorization}");
+        let at = self.now_ms();
+        ledger.void(key, authorization, Some(at));
+        let line = format!("void\t{key}\t{authorization}\t{at}");
         self.record(&mut ledger, "void", key, line);
         Ok(())
     }
@@ -669,10 +713,21 @@ impl Provider {
                 "nothing captured on {authorization}"
             )));
         }
-        if !ledger.refunds.contains_key(key) {
-            ledger
-                .refunds
-                .insert(key.to_owned(), (authorization.to_owned(), amount));
+        let refunded: i64 = ledger
+            .refunds
+            .values()
+            .filter(|(a, _)| a == authorization)
+            .map(|(_, m)| m.minor)
+            .sum();
+        let charged = ledger
+            .authorizations
+            .values()
+            .find_map(|r| r.as_ref().ok().filter(|(id, _)| id == authorization))
+            .map_or(0, |(_, m)| m.minor);
+        // Refunded in full already (under another key after an unknown
+        // outcome): done, as a provider refuses a second full refund.
+        if !ledger.refunds.contains_key(key) && (refunded < charged || charged == 0) {
+            ledger.refund(key, authorization, amount);
             let line = format!(
                 "refund\t{key}\t{authorization}\t{}\t{}",
                 amount.minor,
@@ -904,6 +959,46 @@ mod tests {
             ![&old_void, &charged, &new_void].contains(&&fresh),
             "{fresh}"
         );
+        drop(last);
+
+        // A server that ran for a month voids a hold minutes before it
+        // restarts: the void is kept 30 days from when it was made, not
+        // from when that process opened the journal.
+        let long_run = TestGateway::journaled_at(&path, t0 + 33 * day).unwrap();
+        let late = long_run
+            .authorize("a5", eur, cards::APPROVED)
+            .await
+            .unwrap();
+        long_run.run_for(31 * day);
+        long_run.void("v5", &late).await.unwrap();
+        drop(long_run);
+        let hour = 3600 * 1000;
+        let restarted = TestGateway::journaled_at(&path, t0 + 64 * day + hour).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("\ta5\t") && text.contains("\tv5\t"), "{text}");
+        assert_eq!(
+            restarted.capture("c5", &late).await,
+            Err(PaymentError::Declined {
+                reason: "authorization_voided".into()
+            })
+        );
+        drop(restarted);
+        drop(TestGateway::journaled_at(&path, t0 + 95 * day).unwrap());
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(!text.contains("\tv5\t"), "30 days after the void: {text}");
+
+        // A journal whose voids carry no time forgets them by their epoch,
+        // as before.
+        let legacy = dir.path().join("legacy.journal");
+        let old_lines =
+            format!("open\t{t0}\nauthorize\ta9\tauth_test_9\t700\tEUR\nvoid\tv9\tauth_test_9\n");
+        std::fs::write(&legacy, old_lines).unwrap();
+        drop(TestGateway::journaled_at(&legacy, t0 + 29 * day).unwrap());
+        let text = std::fs::read_to_string(&legacy).unwrap();
+        assert!(text.contains("void\tv9\tauth_test_9\n"), "{text}");
+        drop(TestGateway::journaled_at(&legacy, t0 + 31 * day).unwrap());
+        let text = std::fs::read_to_string(&legacy).unwrap();
+        assert!(!text.contains("\tv9\t"), "{text}");
     }
 
     #[tokio::test]

@@ -36,7 +36,8 @@ fn quick() -> EngineSettings {
 }
 
 #[tokio::test]
-async fn a_capture_done_late_for_a_cancelled_checkout_is_undone_and_a_retry_charges_nothing() {
+async fn a_capture_answered_late_for_a_cancelled_checkout_finds_the_hold_voided_and_a_retry_charges_nothing()
+ {
     for (store, _dir) in stores().await {
         seeded(&store).await;
         let (shop, gateway) = engine(&store, quick()).await;
@@ -78,5 +79,27 @@ async fn a_hold_made_late_for_a_cancelled_checkout_is_voided() {
         let again = shop.checkout(AccountId(1), spec(), key("slow", 1)).await;
         assert_eq!(again, Err(CommerceError::PaymentTimeout));
         assert_eq!((gateway.authorized(), gateway.captured()), (1, 0));
+    }
+}
+
+#[tokio::test]
+async fn a_capture_done_late_for_a_cancelled_checkout_whose_void_is_later_still_is_refunded() {
+    for (store, _dir) in stores().await {
+        seeded(&store).await;
+        let (shop, gateway) = engine(&store, quick()).await;
+        // The capture is done after the timeout, and the void sent at the
+        // timeout later still: it finds the charge, so only a refund helps.
+        gateway.answer_late(Call::Capture, Duration::from_millis(300));
+        gateway.answer_late(Call::Void, Duration::from_millis(900));
+        let spec = buy_now(SERUM, 1, cards::APPROVED);
+        let answer = shop.checkout(AccountId(1), spec, key("later", 1)).await;
+        assert_eq!(answer, Err(CommerceError::PaymentTimeout));
+        let order = shop.orders(AccountId(1)).await.unwrap().remove(0);
+        assert_eq!(order.status, "cancelled");
+        let authorize_key = format!("authorize-{}", order.id);
+        nothing_kept(&gateway, Call::Refund, &authorize_key).await;
+        assert_eq!(gateway.standing(&authorize_key), Standing::Clear);
+        assert!(gateway.done(Call::Refund) >= 1);
+        assert_eq!(gateway.captured(), 1, "the late capture was done");
     }
 }

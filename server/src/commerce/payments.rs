@@ -336,25 +336,46 @@ async fn within<T>(
 
 /// Voids `authorization` (refunds it when captured, or when the void finds
 /// it captured after all), trying again with a growing wait until the
-/// provider confirms; the same keys each time, so it gives back once.
+/// provider confirms. A key keeps its first answer (Stripe saves even a 500
+/// for a day), so after an unknown outcome the next attempt asks under a
+/// new key (the attempt number appended): giving back twice is harmless, as
+/// a second void or full refund is answered as done already.
 pub(super) async fn give_back(
     gateway: Arc<dyn PaymentGateway>,
     timeout: Duration,
-    [void_key, refund_key]: [String; 2],
+    [void_base, refund_base]: [String; 2],
     authorization: String,
     amount: Money,
     captured: bool,
 ) {
     let mut wait = Duration::from_millis(200);
+    let (mut void_key, mut refund_key) = (void_base.clone(), refund_base.clone());
+    let unknown = |e: &Result<(), PaymentError>| {
+        matches!(e, Err(PaymentError::Timeout | PaymentError::Unavailable(_)))
+    };
     for attempt in 1..=GIVE_BACK_ATTEMPTS {
-        let refund = || within(timeout, gateway.refund(&refund_key, &authorization, amount));
-        let outcome = if captured {
-            refund().await
+        let voided = if captured {
+            None
         } else {
-            match within(timeout, gateway.void(&void_key, &authorization)).await {
+            let voided = within(timeout, gateway.void(&void_key, &authorization)).await;
+            if unknown(&voided) {
+                void_key = format!("{void_base}-{}", attempt + 1);
+            }
+            match voided {
                 // Captured at the provider after all: the money goes back.
-                Err(PaymentError::Declined { .. }) => refund().await,
-                other => other,
+                Err(PaymentError::Declined { .. }) => None,
+                other => Some(other),
+            }
+        };
+        let outcome = match voided {
+            Some(outcome) => outcome,
+            None => {
+                let refunded =
+                    within(timeout, gateway.refund(&refund_key, &authorization, amount)).await;
+                if unknown(&refunded) {
+                    refund_key = format!("{refund_base}-{}", attempt + 1);
+                }
+                refunded
             }
         };
         match outcome {

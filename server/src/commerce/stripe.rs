@@ -5,7 +5,7 @@
 //! `POST /v1/payment_intents/{id}/capture`, void is `/cancel`, refund is
 //! `POST /v1/refunds` with the intent. Every POST carries our key as its
 //! `Idempotency-Key`, bodies are form-encoded, the secret key goes as a
-//! bearer token. An answer Stripe's error JSON gives as a `card_error` is a
+//! bearer token, and every request pins the API version ([`API_VERSION`]). An answer Stripe's error JSON gives as a `card_error` is a
 //! decline; a 5xx, a 429, a key still in use, or no answer at all is an
 //! unknown outcome, asked again under the same key a few times.
 //!
@@ -38,11 +38,13 @@ use super::{NewsOutcome, ProviderState};
 use hmac::{Hmac, Mac};
 use serde_json::Value;
 use sha2::Sha256;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use vitrine_shared::{Money, OrderId};
 
-/// A secret that never shows in logs or debug output.
-#[derive(Clone, PartialEq, Eq)]
+/// A secret that never shows in logs or debug output (read from the config
+/// file as a plain string).
+#[derive(Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(transparent)]
 pub struct Secret(String);
 
 impl Secret {
@@ -62,13 +64,39 @@ impl std::fmt::Debug for Secret {
 }
 
 /// `payment_provider = "stripe"` and its settings.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct StripeConfig {
     /// `http://host:port`, without a trailing slash (see the module note on
     /// TLS).
     pub api_base: String,
     pub secret_key: Secret,
     pub webhook_secret: Secret,
+}
+
+impl std::fmt::Debug for StripeConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StripeConfig")
+            .field("api_base", &shown_base(&self.api_base))
+            .field("secret_key", &self.secret_key)
+            .field("webhook_secret", &self.webhook_secret)
+            .finish()
+    }
+}
+
+/// `api_base` fit for a log: without the userinfo a proxy URL may carry
+/// (`http://user:password@host`).
+pub fn shown_base(api_base: &str) -> String {
+    let (scheme, rest) = api_base.split_once("://").unwrap_or(("", api_base));
+    let host_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(host_end);
+    let host = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    if scheme.is_empty() && !api_base.contains("://") {
+        format!("{host}{path}")
+    } else {
+        format!("{scheme}://{host}{path}")
+    }
 }
 
 impl StripeConfig {
@@ -78,7 +106,7 @@ impl StripeConfig {
             return Err(format!(
                 "stripe_api_base must be an http:// URL (this build has no TLS client; \
                  point it at a TLS-originating proxy to https://api.stripe.com), not {:?}",
-                self.api_base
+                shown_base(&self.api_base)
             ));
         }
         if self.secret_key.expose().trim().is_empty() {
@@ -91,6 +119,13 @@ impl StripeConfig {
     }
 }
 
+/// The API version every request names (`Stripe-Version`), so that the
+/// shapes read here do not change when the account's default version is
+/// upgraded: 2024-06-20, whose PaymentIntent statuses, error object
+/// (`type`, `code`, `decline_code`, `payment_intent`), refund statuses and
+/// search results are the ones this adapter follows.
+pub const API_VERSION: &str = "2024-06-20";
+
 /// How often an unknown outcome is asked again under the same key.
 const ATTEMPTS: u32 = 3;
 /// The first wait between attempts; doubled each time.
@@ -99,10 +134,20 @@ const FIRST_WAIT: Duration = Duration::from_millis(100);
 /// look-up by key find the order by.
 pub const KEY_FIELD: &str = "vitrine_key";
 
+/// How long a look-up by key that finds nothing stays an unknown outcome:
+/// Stripe's search is eventually consistent (its docs: not for
+/// read-after-write; data is searchable after about a minute, longer during
+/// an outage), so an intent made under a young key may not show yet.
+const SEARCH_SETTLED: Duration = Duration::from_secs(3600);
+
 /// The gateway on Stripe's PaymentIntents.
 pub struct StripeGateway {
     config: StripeConfig,
     agent: ureq::Agent,
+    /// When each key was first looked up and not found: the key is at least
+    /// that old (it was used before it was looked up), so "not found" is
+    /// believed only an hour after that.
+    not_found_since: std::sync::Mutex<std::collections::HashMap<String, Instant>>,
 }
 
 /// What one HTTP exchange came to.
@@ -121,7 +166,11 @@ impl StripeGateway {
                 .http_status_as_error(false)
                 .build(),
         );
-        StripeGateway { config, agent }
+        StripeGateway {
+            config,
+            agent,
+            not_found_since: std::sync::Mutex::default(),
+        }
     }
 
     /// One request on a blocking thread (ureq blocks).
@@ -137,11 +186,16 @@ impl StripeGateway {
         let bearer = format!("Bearer {}", self.config.secret_key.expose());
         let done = tokio::task::spawn_blocking(move || {
             let answer = if method == "GET" {
-                agent.get(&url).header("Authorization", &bearer).call()
+                agent
+                    .get(&url)
+                    .header("Authorization", &bearer)
+                    .header("Stripe-Version", API_VERSION)
+                    .call()
             } else {
                 let mut request = agent
                     .post(&url)
                     .header("Authorization", &bearer)
+                    .header("Stripe-Version", API_VERSION)
                     .content_type("application/x-www-form-urlencoded");
                 if let Some(key) = &key {
                     request = request.header("Idempotency-Key", key);
@@ -252,10 +306,37 @@ impl StripeGateway {
             .flatten()
             .find(|i| matches!(intent_status(i), "requires_capture" | "succeeded"));
         match held {
-            Some(intent) => intent_id(intent),
-            None => Err(PaymentError::Declined {
+            Some(intent) => {
+                self.not_found_lock().remove(key);
+                intent_id(intent)
+            }
+            None => Err(self.not_found(key, Instant::now())),
+        }
+    }
+
+    fn not_found_lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, Instant>> {
+        self.not_found_since
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// What a search that found no hold for `key` means at `now`: unknown
+    /// while the search may not show the intent yet (asked again later),
+    /// then that there is none.
+    fn not_found(&self, key: &str, now: Instant) -> PaymentError {
+        let mut since = self.not_found_lock();
+        // Keys long settled are dropped, so the map holds young ones only.
+        since.retain(|_, at| now.saturating_duration_since(*at) <= SEARCH_SETTLED * 2);
+        let first = *since.entry(key.to_owned()).or_insert(now);
+        if now.saturating_duration_since(first) < SEARCH_SETTLED {
+            PaymentError::Unavailable("no intent found by search yet".into())
+        } else {
+            since.remove(key);
+            PaymentError::Declined {
                 reason: "no_such_authorization".into(),
-            }),
+            }
         }
     }
 }
@@ -322,7 +403,15 @@ impl PaymentGateway for StripeGateway {
                 ("payment_intent", intent_path(authorization)?.to_owned()),
                 ("amount", amount.minor.to_string()),
             ];
-            let refund = self.call("POST", "/v1/refunds", Some(key), &form).await?;
+            let refund = match self.call("POST", "/v1/refunds", Some(key), &form).await {
+                Ok(refund) => refund,
+                // Refunded in full already (under another key, after an
+                // unknown outcome): what a refund wants.
+                Err(PaymentError::Declined { reason }) if reason == "charge_already_refunded" => {
+                    return Ok(());
+                }
+                Err(e) => return Err(e),
+            };
             match refund["status"].as_str() {
                 Some("succeeded" | "pending" | "requires_action") => Ok(()),
                 other => Err(PaymentError::Unavailable(format!("refund {other:?}"))),
@@ -433,6 +522,9 @@ fn classify(exchange: Exchange) -> Outcome {
             "card_declined".into()
         };
         return Outcome::Refused(PaymentError::Declined { reason });
+    }
+    if code == "charge_already_refunded" {
+        return Outcome::Refused(PaymentError::Declined { reason: code });
     }
     if code == "payment_intent_unexpected_state" {
         let state = error
@@ -804,6 +896,52 @@ mod tests {
             ..config
         };
         assert!(tls.validate().is_err());
+        // A proxy's credentials in the URL never show either.
+        let proxied = StripeConfig {
+            api_base: "https://proxy_user:proxy_pass@egress:8080/stripe".into(),
+            ..tls
+        };
+        let refused = proxied.validate().unwrap_err();
+        for shown in [format!("{proxied:?}"), refused] {
+            assert!(!shown.contains("proxy_pass"), "{shown}");
+            assert!(!shown.contains("proxy_user"), "{shown}");
+            assert!(shown.contains("https://egress:8080/stripe"), "{shown}");
+        }
+        assert_eq!(shown_base("http://127.0.0.1:1"), "http://127.0.0.1:1");
+        assert_eq!(shown_base("http://a@b/c@d"), "http://b/c@d");
+    }
+
+    #[test]
+    fn a_key_not_found_by_search_is_unknown_for_an_hour_then_none() {
+        let gateway = StripeGateway::new(
+            StripeConfig {
+                api_base: "http://127.0.0.1:1".into(),
+                secret_key: Secret::new("sk_test"),
+                webhook_secret: Secret::new("whsec_test"),
+            },
+            Duration::from_secs(1),
+        );
+        let start = Instant::now();
+        for later in [0, 60, 3599] {
+            assert!(
+                matches!(
+                    gateway.not_found("group-authorize-1", start + Duration::from_secs(later)),
+                    PaymentError::Unavailable(_)
+                ),
+                "{later}s after the first look-up"
+            );
+        }
+        assert_eq!(
+            gateway.not_found("group-authorize-1", start + SEARCH_SETTLED),
+            PaymentError::Declined {
+                reason: "no_such_authorization".into()
+            }
+        );
+        // Another key counts from its own first look-up.
+        assert!(matches!(
+            gateway.not_found("group-authorize-2", start + SEARCH_SETTLED),
+            PaymentError::Unavailable(_)
+        ));
     }
 
     #[test]

@@ -6,7 +6,7 @@
 
 use serde_json::{Value, json};
 use std::time::Duration;
-use vitrine_server::commerce::stripe::{Secret, signature_header};
+use vitrine_server::commerce::stripe::{API_VERSION, Secret, signature_header};
 use vitrine_server::commerce::{PaymentError, PaymentGateway, StripeConfig, StripeGateway, cards};
 use vitrine_server::config::PaymentProvider;
 use vitrine_shared::api::{OrderList, OrderView};
@@ -112,24 +112,31 @@ fn the_adapter_authorizes_captures_voids_and_refunds_with_idempotency_keys() {
             })
         );
         gateway.void("void-2b", &b).await.unwrap();
-        // A look-up by key alone finds the hold, or none.
+        // A look-up by key alone finds the hold; finding none is unknown
+        // while the key is young (Stripe's search lags behind its writes).
         assert_eq!(
             gateway.authorize("authorize-1", eur(1990), "").await,
             Ok(a.clone())
         );
-        assert_eq!(
+        assert!(matches!(
             gateway.authorize("authorize-9", eur(1990), "").await,
-            Err(PaymentError::Declined {
-                reason: "no_such_authorization".into()
-            })
-        );
-        // Every request carried the secret key as a bearer token.
+            Err(PaymentError::Unavailable(_))
+        ));
+        // Every request carried the secret key as a bearer token, and the
+        // pinned API version.
         assert!(
             stand_in
                 .ledger()
                 .requests
                 .iter()
                 .all(|r| r.authorization.as_deref() == Some(&format!("Bearer {SECRET_KEY}")))
+        );
+        assert!(
+            stand_in
+                .ledger()
+                .requests
+                .iter()
+                .all(|r| r.stripe_version.as_deref() == Some(API_VERSION))
         );
         // Ids that are not intents never reach a URL.
         assert!(
@@ -369,4 +376,58 @@ fn the_webhook_is_not_there_when_stripe_is_not_the_provider() {
     let server = TestServer::start();
     let (status, body) = post_webhook(&server, "{}", Some("t=1,v1=00"));
     assert_eq!((status, body["code"].as_str()), (404, Some("not_found")));
+}
+
+#[test]
+fn a_void_that_meets_a_saved_500_asks_again_under_a_new_key_and_completes() {
+    let stand_in = StripeStandIn::start();
+    let server = stripe_server(&stand_in);
+    let http = Http::new(&server);
+    let ada = guest(&http, "Ada");
+    let body =
+        json!({ "buy_now": { "sku": "glow-serum-30ml", "quantity": 1 }, "card": cards::DECLINED });
+    let (status, _) = http.call(
+        "POST",
+        "/api/v1/checkout",
+        Some(&ada),
+        Some("v-1"),
+        Some(body),
+    );
+    assert_eq!(status, 402);
+    let cancelled = orders(&http, &ada).remove(0);
+    assert_eq!(cancelled.status, "cancelled");
+    // Say the provider made the hold after all, and tells us by webhook;
+    // the first cancel then fails with a 500 that Stripe saves under its key.
+    let authorize_key = format!("authorize-{}", cancelled.id);
+    let held = stand_in.held_intent(&authorize_key, cancelled.total.minor, "eur");
+    let event = stand_in.event("payment_intent.amount_capturable_updated", &held);
+    let signed = signature_header(
+        now_ms() / 1000,
+        event.as_bytes(),
+        &Secret::new(WEBHOOK_SECRET),
+    );
+    stand_in.ledger().fail_saved = 1;
+    let (status, body) = post_webhook(&server, &event, Some(&signed));
+    assert_eq!(
+        (status, body["outcome"].as_str()),
+        (200, Some("given_back")),
+        "{body}"
+    );
+    assert!(
+        // By its id: the declined checkout left an intent under the same key.
+        step_until(Duration::from_secs(10), || {
+            stand_in.ledger().intents[&held].status == "canceled"
+        }),
+        "the hold is still there after a saved 500"
+    );
+    let keys: Vec<String> = stand_in
+        .ledger()
+        .requests
+        .iter()
+        .filter(|r| r.path.ends_with("/cancel"))
+        .filter_map(|r| r.idempotency_key.clone())
+        .collect();
+    let first = format!("void-{}", cancelled.id);
+    assert_eq!(keys.first(), Some(&first), "{keys:?}");
+    assert_eq!(keys.last(), Some(&format!("{first}-2")), "{keys:?}");
 }
