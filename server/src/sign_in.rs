@@ -8,6 +8,7 @@ use crate::auth;
 use crate::clock::Clock;
 use crate::metrics::Metrics;
 use crate::rate_limit::Lru;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -37,7 +38,6 @@ struct Failures {
     /// failures left, so that guesses sent at once cannot all get past
     /// the lock before the first is answered.
     pending: u32,
-    locked_until_ms: Option<i64>,
 }
 
 impl Failures {
@@ -46,32 +46,56 @@ impl Failures {
             since_ms: now,
             count: 0,
             pending: 0,
-            locked_until_ms: None,
         }
     }
 
-    /// Forgets failures past the window, and a lock that ran out; a
-    /// running lock stays as it is.
+    /// Forgets failures past the window.
     fn expire(&mut self, now: i64) {
-        match self.locked_until_ms {
-            Some(until) if until > now => {}
-            Some(_) => {
-                // The lock ran out: a fresh start.
-                self.locked_until_ms = None;
-                self.count = 0;
-            }
-            None if now - self.since_ms >= LOCK_WINDOW.as_millis() as i64 => self.count = 0,
-            None => {}
+        if now - self.since_ms >= LOCK_WINDOW.as_millis() as i64 {
+            self.count = 0;
         }
     }
+}
 
-    fn locked(&self, now: i64) -> Result<(), Refused> {
-        match self.locked_until_ms {
-            Some(until) if until > now => {
+/// What the guard knows of usernames.
+struct Names {
+    failures: Lru<String, Failures>,
+    /// Locked names and until when, apart from `failures` so that a flood
+    /// of failures on other names never pushes a running lock out. Each
+    /// lock costs [`LOCK_AFTER_FAILURES`] checks, so they number at most
+    /// what the checks can run in [`LOCK_FOR`]; run-out ones are dropped
+    /// as it grows.
+    locked: HashMap<String, i64>,
+    /// Past this many locks, the run-out ones are dropped.
+    prune_at: usize,
+    capacity: usize,
+}
+
+impl Names {
+    /// Refused while `username`'s lock runs; a lock that ran out is
+    /// forgotten with the failures that made it: a fresh start.
+    fn lock_of(&mut self, username: &str, now: i64) -> Result<(), Refused> {
+        match self.locked.get(username) {
+            Some(&until) if until > now => {
                 Err(Refused::Locked(Duration::from_millis((until - now) as u64)))
             }
-            _ => Ok(()),
+            Some(_) => {
+                self.locked.remove(username);
+                if let Some(entry) = self.failures.get_mut(username) {
+                    entry.count = 0;
+                }
+                Ok(())
+            }
+            None => Ok(()),
         }
+    }
+
+    fn lock(&mut self, username: &str, until: i64, now: i64) {
+        if self.locked.len() >= self.prune_at {
+            self.locked.retain(|_, until| *until > now);
+            self.prune_at = self.capacity.max(self.locked.len() * 2);
+        }
+        self.locked.insert(username.to_owned(), until);
     }
 }
 
@@ -110,7 +134,7 @@ pub struct SignInGuard {
     permits: usize,
     max_waiting: usize,
     waiting: AtomicUsize,
-    failures: Mutex<Lru<String, Failures>>,
+    names: Mutex<Names>,
     clock: Clock,
     metrics: Arc<Metrics>,
 }
@@ -137,12 +161,21 @@ impl SignInGuard {
         } else {
             permits
         };
-        Self::with_queue(permits, permits * HASH_QUEUE_PER_PERMIT, clock, metrics)
+        Self::with_limits(
+            permits,
+            permits * HASH_QUEUE_PER_PERMIT,
+            MAX_TRACKED_NAMES,
+            clock,
+            metrics,
+        )
     }
 
-    fn with_queue(
+    /// As [`SignInGuard::new`], with the queue and the number of names
+    /// whose failures are kept given.
+    fn with_limits(
         permits: usize,
         max_waiting: usize,
+        names: usize,
         clock: Clock,
         metrics: Arc<Metrics>,
     ) -> SignInGuard {
@@ -154,7 +187,12 @@ impl SignInGuard {
             permits,
             max_waiting,
             waiting: AtomicUsize::new(0),
-            failures: Mutex::new(Lru::new(MAX_TRACKED_NAMES)),
+            names: Mutex::new(Names {
+                failures: Lru::new(names),
+                locked: HashMap::new(),
+                prune_at: names,
+                capacity: names,
+            }),
             clock,
             metrics,
         }
@@ -169,10 +207,12 @@ impl SignInGuard {
     /// running as it has failures left; else lets one more check through.
     pub fn check_lock(&self, username: &str) -> Result<Attempt<'_>, Refused> {
         let now = self.clock.now_ms();
-        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        let entry = failures.get_or_insert_with(username.to_owned(), || Failures::new(now));
+        let mut names = self.names.lock().unwrap_or_else(|p| p.into_inner());
+        names.lock_of(username, now)?;
+        let entry = names
+            .failures
+            .get_or_insert_with(username.to_owned(), || Failures::new(now));
         entry.expire(now);
-        entry.locked(now)?;
         if entry.count + entry.pending >= LOCK_AFTER_FAILURES {
             self.metrics.reject("sign_in_busy");
             return Err(Refused::Busy);
@@ -190,20 +230,24 @@ impl SignInGuard {
     /// lock is never shortened.
     fn failed(&self, username: &str) {
         let now = self.clock.now_ms();
-        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        let entry = failures.get_or_insert_with(username.to_owned(), || Failures::new(now));
+        let mut names = self.names.lock().unwrap_or_else(|p| p.into_inner());
+        let locked = names.lock_of(username, now).is_err();
+        let entry = names
+            .failures
+            .get_or_insert_with(username.to_owned(), || Failures::new(now));
         entry.pending = entry.pending.saturating_sub(1);
-        entry.expire(now);
-        if entry.locked_until_ms.is_some() {
+        if locked {
             return;
         }
+        entry.expire(now);
         if entry.count == 0 {
             entry.since_ms = now;
         }
         entry.count += 1;
         if entry.count >= LOCK_AFTER_FAILURES {
-            entry.locked_until_ms = Some(now + LOCK_FOR.as_millis() as i64);
-            tracing::warn!(failures = entry.count, "sign-in locked for a username");
+            let failures = entry.count;
+            names.lock(username, now + LOCK_FOR.as_millis() as i64, now);
+            tracing::warn!(failures, "sign-in locked for a username");
         }
     }
 
@@ -211,27 +255,27 @@ impl SignInGuard {
     /// while it was checked.
     fn succeeded(&self, username: &str) -> Result<(), Refused> {
         let now = self.clock.now_ms();
-        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(entry) = failures.get_mut(username) else {
-            return Ok(());
-        };
-        entry.pending = entry.pending.saturating_sub(1);
-        entry.expire(now);
-        entry.locked(now)?;
-        entry.count = 0;
-        if entry.pending == 0 {
-            failures.remove(username);
+        let mut names = self.names.lock().unwrap_or_else(|p| p.into_inner());
+        let locked = names.lock_of(username, now);
+        if let Some(entry) = names.failures.get_mut(username) {
+            entry.pending = entry.pending.saturating_sub(1);
+            if locked.is_ok() {
+                entry.count = 0;
+                if entry.pending == 0 {
+                    names.failures.remove(username);
+                }
+            }
         }
-        Ok(())
+        locked
     }
 
     /// A check let through and never answered.
     fn release(&self, username: &str) {
-        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(entry) = failures.get_mut(username) {
+        let mut names = self.names.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(entry) = names.failures.get_mut(username) {
             entry.pending = entry.pending.saturating_sub(1);
-            if entry.pending == 0 && entry.count == 0 && entry.locked_until_ms.is_none() {
-                failures.remove(username);
+            if entry.pending == 0 && entry.count == 0 {
+                names.failures.remove(username);
             }
         }
     }
@@ -318,9 +362,10 @@ mod tests {
     #[tokio::test]
     async fn past_the_queue_a_sign_in_is_refused_as_busy() {
         let metrics = Arc::new(Metrics::default());
-        let guard = Arc::new(SignInGuard::with_queue(
+        let guard = Arc::new(SignInGuard::with_limits(
             1,
             1,
+            MAX_TRACKED_NAMES,
             ManualClock::at(0).clock(),
             metrics.clone(),
         ));
@@ -432,6 +477,28 @@ mod tests {
             Some(Refused::Locked(
                 LOCK_FOR - (LOCK_WINDOW - Duration::from_secs(5 * 60))
             ))
+        );
+    }
+
+    /// Failures on many other names do not push a locked name out.
+    #[test]
+    fn a_flood_of_failures_on_other_names_keeps_a_lock() {
+        let guard = SignInGuard::with_limits(
+            1,
+            1,
+            4,
+            ManualClock::at(0).clock(),
+            Arc::new(Metrics::default()),
+        );
+        for _ in 0..LOCK_AFTER_FAILURES {
+            guard.failed("ana");
+        }
+        for n in 0..100 {
+            guard.failed(&format!("other{n}"));
+        }
+        assert_eq!(
+            guard.check_lock("ana").err(),
+            Some(Refused::Locked(LOCK_FOR))
         );
     }
 }
