@@ -14,7 +14,7 @@
 use crate::store::{Store, StoreError};
 use sqlx::Row;
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::IpAddr;
 use vitrine_shared::AccountId;
 use vitrine_shared::limits::fair::IPV6_NETWORK_BITS;
 
@@ -22,12 +22,10 @@ use vitrine_shared::limits::fair::IPV6_NETWORK_BITS;
 /// address by its /64 (a home or an office is given a /64 or more, so its
 /// addresses are one network). An IPv4 address mapped into IPv6 is IPv4.
 pub fn network_of(ip: IpAddr) -> String {
-    match ip.to_canonical() {
+    // The rate limiter's key: one place decides what a network is.
+    match crate::rate_limit::ip_key(ip) {
         IpAddr::V4(v4) => v4.to_string(),
-        IpAddr::V6(v6) => {
-            let prefix = u128::from(v6) & !(u128::MAX >> IPV6_NETWORK_BITS);
-            format!("{}/{IPV6_NETWORK_BITS}", Ipv6Addr::from(prefix))
-        }
+        IpAddr::V6(prefix) => format!("{prefix}/{IPV6_NETWORK_BITS}"),
     }
 }
 

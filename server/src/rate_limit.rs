@@ -55,7 +55,7 @@ pub fn ip_key(ip: IpAddr) -> IpAddr {
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
             Some(v4) => IpAddr::V4(v4),
             None => IpAddr::V6(Ipv6Addr::from(
-                u128::from(v6) & 0xffff_ffff_ffff_ffff_0000_0000_0000_0000,
+                u128::from(v6) & !(u128::MAX >> vitrine_shared::limits::fair::IPV6_NETWORK_BITS),
             )),
         },
     }

@@ -8,6 +8,7 @@ use crate::auth;
 use crate::clock::Clock;
 use crate::metrics::Metrics;
 use crate::rate_limit::Lru;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -19,7 +20,9 @@ use vitrine_shared::limits::sign_in::{
 /// Why a sign-in was not checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refused {
-    /// Every check slot is taken and the queue is full: try again shortly.
+    /// Every check slot is taken and the queue is full, or as many checks
+    /// run for this name as it has failures left before it locks: try
+    /// again shortly.
     Busy,
     /// Too many failures for this name: locked for this much longer.
     Locked(Duration),
@@ -31,7 +34,99 @@ struct Failures {
     /// When the first failure in the current window happened.
     since_ms: i64,
     count: u32,
-    locked_until_ms: Option<i64>,
+    /// Checks let through and not answered yet: they count against the
+    /// failures left, so that guesses sent at once cannot all get past
+    /// the lock before the first is answered.
+    pending: u32,
+}
+
+impl Failures {
+    fn new(now: i64) -> Failures {
+        Failures {
+            since_ms: now,
+            count: 0,
+            pending: 0,
+        }
+    }
+
+    /// Forgets failures past the window.
+    fn expire(&mut self, now: i64) {
+        if now - self.since_ms >= LOCK_WINDOW.as_millis() as i64 {
+            self.count = 0;
+        }
+    }
+}
+
+/// What the guard knows of usernames.
+struct Names {
+    failures: Lru<String, Failures>,
+    /// Locked names and until when, apart from `failures` so that a flood
+    /// of failures on other names never pushes a running lock out. Each
+    /// lock costs [`LOCK_AFTER_FAILURES`] checks, so they number at most
+    /// what the checks can run in [`LOCK_FOR`]; run-out ones are dropped
+    /// as it grows.
+    locked: HashMap<String, i64>,
+    /// Past this many locks, the run-out ones are dropped.
+    prune_at: usize,
+    capacity: usize,
+}
+
+impl Names {
+    /// Refused while `username`'s lock runs; a lock that ran out is
+    /// forgotten with the failures that made it: a fresh start.
+    fn lock_of(&mut self, username: &str, now: i64) -> Result<(), Refused> {
+        match self.locked.get(username) {
+            Some(&until) if until > now => {
+                Err(Refused::Locked(Duration::from_millis((until - now) as u64)))
+            }
+            Some(_) => {
+                self.locked.remove(username);
+                if let Some(entry) = self.failures.get_mut(username) {
+                    entry.count = 0;
+                }
+                Ok(())
+            }
+            None => Ok(()),
+        }
+    }
+
+    fn lock(&mut self, username: &str, until: i64, now: i64) {
+        if self.locked.len() >= self.prune_at {
+            self.locked.retain(|_, until| *until > now);
+            self.prune_at = self.capacity.max(self.locked.len() * 2);
+        }
+        self.locked.insert(username.to_owned(), until);
+    }
+}
+
+/// A password check let through for a name: answer it with
+/// [`Attempt::failed`] or [`Attempt::succeeded`]. Dropped unanswered (a
+/// store error, a busy refusal, a request gone) it gives its place back.
+pub struct Attempt<'a> {
+    guard: &'a SignInGuard,
+    username: String,
+    open: bool,
+}
+
+impl Attempt<'_> {
+    pub fn failed(mut self) {
+        self.open = false;
+        self.guard.failed(&self.username);
+    }
+
+    /// Refused as locked if the name locked while this was checked.
+    pub fn succeeded(mut self) -> Result<(), Refused> {
+        self.open = false;
+        self.guard.succeeded(&self.username)
+    }
+}
+
+impl Drop for Attempt<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            self.guard.release(&self.username);
+        }
+    }
 }
 
 pub struct SignInGuard {
@@ -39,7 +134,7 @@ pub struct SignInGuard {
     permits: usize,
     max_waiting: usize,
     waiting: AtomicUsize,
-    failures: Mutex<Lru<String, Failures>>,
+    names: Mutex<Names>,
     clock: Clock,
     metrics: Arc<Metrics>,
 }
@@ -66,12 +161,21 @@ impl SignInGuard {
         } else {
             permits
         };
-        Self::with_queue(permits, permits * HASH_QUEUE_PER_PERMIT, clock, metrics)
+        Self::with_limits(
+            permits,
+            permits * HASH_QUEUE_PER_PERMIT,
+            MAX_TRACKED_NAMES,
+            clock,
+            metrics,
+        )
     }
 
-    fn with_queue(
+    /// As [`SignInGuard::new`], with the queue and the number of names
+    /// whose failures are kept given.
+    fn with_limits(
         permits: usize,
         max_waiting: usize,
+        names: usize,
         clock: Clock,
         metrics: Arc<Metrics>,
     ) -> SignInGuard {
@@ -83,7 +187,12 @@ impl SignInGuard {
             permits,
             max_waiting,
             waiting: AtomicUsize::new(0),
-            failures: Mutex::new(Lru::new(MAX_TRACKED_NAMES)),
+            names: Mutex::new(Names {
+                failures: Lru::new(names),
+                locked: HashMap::new(),
+                prune_at: names,
+                capacity: names,
+            }),
             clock,
             metrics,
         }
@@ -93,55 +202,82 @@ impl SignInGuard {
         self.permits
     }
 
-    /// Refuses a locked name before anything is checked: a correct
-    /// password does not open it early.
-    pub fn check_lock(&self, username: &str) -> Result<(), Refused> {
+    /// Refuses a locked name before anything is checked (a correct
+    /// password does not open it early), and a name with as many checks
+    /// running as it has failures left; else lets one more check through.
+    pub fn check_lock(&self, username: &str) -> Result<Attempt<'_>, Refused> {
         let now = self.clock.now_ms();
-        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        match failures.get_mut(username).and_then(|f| f.locked_until_ms) {
-            Some(until) if until > now => {
-                Err(Refused::Locked(Duration::from_millis((until - now) as u64)))
-            }
-            Some(_) => {
-                // The lock ran out: a fresh start.
-                failures.remove(username);
-                Ok(())
-            }
-            None => Ok(()),
+        let mut names = self.names.lock().unwrap_or_else(|p| p.into_inner());
+        names.lock_of(username, now)?;
+        let entry = names
+            .failures
+            .get_or_insert_with(username.to_owned(), || Failures::new(now));
+        entry.expire(now);
+        if entry.count + entry.pending >= LOCK_AFTER_FAILURES {
+            self.metrics.reject("sign_in_busy");
+            return Err(Refused::Busy);
         }
+        entry.pending += 1;
+        Ok(Attempt {
+            guard: self,
+            username: username.to_owned(),
+            open: true,
+        })
     }
 
     /// One more failure for `username`; the one that reaches
-    /// [`LOCK_AFTER_FAILURES`] within [`LOCK_WINDOW`] locks it.
-    pub fn failed(&self, username: &str) {
+    /// [`LOCK_AFTER_FAILURES`] within [`LOCK_WINDOW`] locks it. A running
+    /// lock is never shortened.
+    fn failed(&self, username: &str) {
         let now = self.clock.now_ms();
-        let window = LOCK_WINDOW.as_millis() as i64;
-        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        let entry = failures.get_or_insert_with(username.to_owned(), || Failures {
-            since_ms: now,
-            count: 0,
-            locked_until_ms: None,
-        });
-        if now - entry.since_ms >= window {
-            *entry = Failures {
-                since_ms: now,
-                count: 0,
-                locked_until_ms: None,
-            };
+        let mut names = self.names.lock().unwrap_or_else(|p| p.into_inner());
+        let locked = names.lock_of(username, now).is_err();
+        let entry = names
+            .failures
+            .get_or_insert_with(username.to_owned(), || Failures::new(now));
+        entry.pending = entry.pending.saturating_sub(1);
+        if locked {
+            return;
+        }
+        entry.expire(now);
+        if entry.count == 0 {
+            entry.since_ms = now;
         }
         entry.count += 1;
         if entry.count >= LOCK_AFTER_FAILURES {
-            entry.locked_until_ms = Some(now + LOCK_FOR.as_millis() as i64);
-            tracing::warn!(failures = entry.count, "sign-in locked for a username");
+            let failures = entry.count;
+            names.lock(username, now + LOCK_FOR.as_millis() as i64, now);
+            tracing::warn!(failures, "sign-in locked for a username");
         }
     }
 
-    /// A success forgets the name's failures.
-    pub fn succeeded(&self, username: &str) {
-        self.failures
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(username);
+    /// A success forgets the name's failures, unless the name locked
+    /// while it was checked.
+    fn succeeded(&self, username: &str) -> Result<(), Refused> {
+        let now = self.clock.now_ms();
+        let mut names = self.names.lock().unwrap_or_else(|p| p.into_inner());
+        let locked = names.lock_of(username, now);
+        if let Some(entry) = names.failures.get_mut(username) {
+            entry.pending = entry.pending.saturating_sub(1);
+            if locked.is_ok() {
+                entry.count = 0;
+                if entry.pending == 0 {
+                    names.failures.remove(username);
+                }
+            }
+        }
+        locked
+    }
+
+    /// A check let through and never answered.
+    fn release(&self, username: &str) {
+        let mut names = self.names.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(entry) = names.failures.get_mut(username) {
+            entry.pending = entry.pending.saturating_sub(1);
+            if entry.pending == 0 && entry.count == 0 {
+                names.failures.remove(username);
+            }
+        }
     }
 
     /// Checks `password` against `hash` (or, for a name with no account,
@@ -226,9 +362,10 @@ mod tests {
     #[tokio::test]
     async fn past_the_queue_a_sign_in_is_refused_as_busy() {
         let metrics = Arc::new(Metrics::default());
-        let guard = Arc::new(SignInGuard::with_queue(
+        let guard = Arc::new(SignInGuard::with_limits(
             1,
             1,
+            MAX_TRACKED_NAMES,
             ManualClock::at(0).clock(),
             metrics.clone(),
         ));
@@ -266,19 +403,102 @@ mod tests {
         for _ in 0..4 {
             guard.failed("ana");
         }
-        assert_eq!(guard.check_lock("ana"), Ok(()));
+        assert_eq!(guard.check_lock("ana").map(drop), Ok(()));
         guard.failed("ana");
-        assert_eq!(guard.check_lock("ana"), Err(Refused::Locked(LOCK_FOR)));
-        assert_eq!(guard.check_lock("bo"), Ok(()));
+        assert_eq!(
+            guard.check_lock("ana").map(drop),
+            Err(Refused::Locked(LOCK_FOR))
+        );
+        assert_eq!(guard.check_lock("bo").map(drop), Ok(()));
         time.advance(LOCK_FOR - Duration::from_secs(1));
         assert_eq!(
-            guard.check_lock("ana"),
+            guard.check_lock("ana").map(drop),
             Err(Refused::Locked(Duration::from_secs(1)))
         );
         time.advance(Duration::from_secs(1));
-        assert_eq!(guard.check_lock("ana"), Ok(()));
+        assert_eq!(guard.check_lock("ana").map(drop), Ok(()));
         // A fresh start: one failure does not lock again.
         guard.failed("ana");
-        assert_eq!(guard.check_lock("ana"), Ok(()));
+        assert_eq!(guard.check_lock("ana").map(drop), Ok(()));
+    }
+
+    /// As many checks run for a name as it has failures left; past them
+    /// it is busy, and an unanswered check gives its place back.
+    #[test]
+    fn a_name_runs_only_as_many_checks_as_it_has_failures_left() {
+        let guard = SignInGuard::new(1, ManualClock::at(0).clock(), Arc::new(Metrics::default()));
+        guard.failed("ana");
+        let running: Vec<_> = (0..4).map(|_| guard.check_lock("ana").unwrap()).collect();
+        assert_eq!(guard.check_lock("ana").err(), Some(Refused::Busy));
+        assert!(guard.check_lock("bo").is_ok());
+        let mut running = running.into_iter();
+        drop(running.next());
+        let again = guard.check_lock("ana").unwrap();
+        for attempt in running.chain([again]) {
+            attempt.failed();
+        }
+        assert_eq!(
+            guard.check_lock("ana").err(),
+            Some(Refused::Locked(LOCK_FOR))
+        );
+    }
+
+    /// A right password checked while the name locked is refused, and
+    /// the lock stays.
+    #[test]
+    fn a_success_does_not_open_a_lock_that_fell_while_it_was_checked() {
+        let guard = SignInGuard::new(1, ManualClock::at(0).clock(), Arc::new(Metrics::default()));
+        let right = guard.check_lock("ana").unwrap();
+        for _ in 0..LOCK_AFTER_FAILURES {
+            guard.failed("ana");
+        }
+        assert_eq!(right.succeeded(), Err(Refused::Locked(LOCK_FOR)));
+        assert_eq!(
+            guard.check_lock("ana").err(),
+            Some(Refused::Locked(LOCK_FOR))
+        );
+    }
+
+    /// The failure window passing does not end a lock that still runs.
+    #[test]
+    fn a_failure_never_shortens_a_running_lock() {
+        let time = ManualClock::at(0);
+        let guard = SignInGuard::new(1, time.clock(), Arc::new(Metrics::default()));
+        for _ in 0..LOCK_AFTER_FAILURES - 1 {
+            guard.failed("ana");
+        }
+        time.advance(Duration::from_secs(10 * 60));
+        guard.failed("ana");
+        // Past the window of the first failure, within the lock.
+        time.advance(LOCK_WINDOW - Duration::from_secs(5 * 60));
+        guard.failed("ana");
+        assert_eq!(
+            guard.check_lock("ana").err(),
+            Some(Refused::Locked(
+                LOCK_FOR - (LOCK_WINDOW - Duration::from_secs(5 * 60))
+            ))
+        );
+    }
+
+    /// Failures on many other names do not push a locked name out.
+    #[test]
+    fn a_flood_of_failures_on_other_names_keeps_a_lock() {
+        let guard = SignInGuard::with_limits(
+            1,
+            1,
+            4,
+            ManualClock::at(0).clock(),
+            Arc::new(Metrics::default()),
+        );
+        for _ in 0..LOCK_AFTER_FAILURES {
+            guard.failed("ana");
+        }
+        for n in 0..100 {
+            guard.failed(&format!("other{n}"));
+        }
+        assert_eq!(
+            guard.check_lock("ana").err(),
+            Some(Refused::Locked(LOCK_FOR))
+        );
     }
 }

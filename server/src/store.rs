@@ -211,23 +211,6 @@ impl Store {
         self.create_account(name, Role::Shopper, "guest").await
     }
 
-    /// A guest who came in with a friend's invite.
-    pub async fn create_guest_invited(
-        &self,
-        name: &DisplayName,
-        invited_by: Option<AccountId>,
-    ) -> Result<Account, StoreError> {
-        let account = self.create_guest(name).await?;
-        if let Some(inviter) = invited_by {
-            sqlx::query("UPDATE accounts SET invited_by = $1 WHERE id = $2")
-                .bind(inviter.0 as i64)
-                .bind(account.id.0 as i64)
-                .execute(&self.pool)
-                .await?;
-        }
-        Ok(account)
-    }
-
     /// A guest created from `network` (see `crate::fair`), with the friend
     /// who invited it if any; `None`, and nothing created, when that
     /// network has created `per_day` guests in the last 24 hours.

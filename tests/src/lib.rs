@@ -84,8 +84,14 @@ impl TestServer {
         let (tx, rx) = std::sync::mpsc::channel();
         let thread = std::thread::spawn(move || -> anyhow::Result<()> {
             let _logs = tracing::dispatcher::set_default(&dispatch);
+            let workers = dispatch.clone();
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
+                // Requests are answered on the runtime's threads: they log
+                // where this one does (kept for the thread's life).
+                .on_thread_start(move || {
+                    std::mem::forget(tracing::dispatcher::set_default(&workers));
+                })
                 .enable_all()
                 .build()?;
             runtime.block_on(async move {

@@ -302,9 +302,21 @@ impl Engine {
             Ok(Some(Some(inviter))) if inviter as u64 != account.0 => {
                 let inviter = AccountId(inviter as u64);
                 // Once per invited account: the grant's reference is it.
-                self.grant(inviter, GrantKind::Invite, account.0.to_string())
+                let reference = account.0.to_string();
+                match self
+                    .grant(inviter, GrantKind::Invite, reference.clone())
                     .await
-                    .is_ok()
+                {
+                    Ok(Some(_)) => true,
+                    // Not granted: settled only if granted before; held back
+                    // by the inviter's hourly cap, it is tried again on the
+                    // invitee's next qualifying act.
+                    Ok(None) => {
+                        self.granted_before(inviter, GrantKind::Invite, &reference)
+                            .await
+                    }
+                    Err(_) => false,
+                }
             }
             Ok(_) => true,
             Err(e) => {
@@ -318,6 +330,20 @@ impl Engine {
             }
             self.invites_settled.insert(account);
         }
+    }
+
+    /// Whether `account` was granted for `kind` and `reference` already
+    /// (a store error: not known, so not).
+    async fn granted_before(&self, account: AccountId, kind: GrantKind, reference: &str) -> bool {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM point_grants WHERE account_id = $1 AND reason = $2 AND ref = $3",
+        )
+        .bind(account.0 as i64)
+        .bind(kind.as_str())
+        .bind(reference)
+        .fetch_one(self.store.pool())
+        .await
+        .is_ok_and(|n| n > 0)
     }
 
     pub(super) async fn rewards(&mut self, account: AccountId) -> Result<Rewards, EngagementError> {

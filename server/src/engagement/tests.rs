@@ -654,9 +654,11 @@ async fn an_invite_earns_once_the_friend_watches_or_buys_and_a_guest_that_does_n
         let owner = store.invite_owner(&code.to_lowercase()).await.unwrap();
         assert_eq!(owner, Some(ada));
         let mut friends = Vec::new();
-        for name in ["Bo", "Cy", "Dee"] {
+        for (i, name) in ["Bo", "Cy", "Dee"].into_iter().enumerate() {
             let name = DisplayName::new(name).unwrap();
-            friends.push(store.create_guest_invited(&name, owner).await.unwrap().id);
+            let network = format!("192.0.2.{i}");
+            let guest = store.create_guest_from(&name, owner, &network, 1).await;
+            friends.push(guest.unwrap().expect("a guest from a fresh network").id);
         }
         let (watcher, buyer, idle) = (friends[0], friends[1], friends[2]);
         // A self-made guest that chats but neither watches nor buys earns

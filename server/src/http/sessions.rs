@@ -88,7 +88,9 @@ pub async fn create_session(
             let refused =
                 || ApiError::unauthorized("bad_credentials", "unknown username or wrong password");
             let guard = &state.sign_in;
-            guard.check_lock(&username).map_err(sign_in_refused)?;
+            // Held until answered: it counts against the name's failures
+            // left, so guesses sent at once cannot outrun the lock.
+            let attempt = guard.check_lock(&username).map_err(sign_in_refused)?;
             let (account, hash) = match state.store.user(&username).await? {
                 Some((account, hash)) => (Some(account), Some(hash)),
                 // No account: checked against a stand-in all the same, so
@@ -100,10 +102,10 @@ pub async fn create_session(
                 .await
                 .map_err(sign_in_refused)?;
             let Some(account) = account.filter(|_| ok) else {
-                guard.failed(&username);
+                attempt.failed();
                 return Err(refused());
             };
-            guard.succeeded(&username);
+            attempt.succeeded().map_err(sign_in_refused)?;
             account
         }
         _ => {

@@ -36,9 +36,10 @@ pub async fn trace_request(request: Request, next: Next) -> Response {
     let _entered = span.enter();
     if status.is_server_error() {
         tracing::warn!("answered");
-    } else if status == axum::http::StatusCode::TOO_MANY_REQUESTS {
-        // A flood past the rate limit is counted in `/metrics` and summed
-        // up every few seconds (`ops::count_responses`), not a line each.
+    } else if status.is_client_error() {
+        // Refused requests (a flood past the rate limit, of 404s, 401s)
+        // are counted in `/metrics` and summed up every few seconds
+        // (`ops::count_responses`), not a line each.
         tracing::debug!("answered");
     } else {
         tracing::info!("answered");
@@ -109,7 +110,8 @@ mod tests {
         assert_eq!(fields(2, "status").as_deref(), Some("404"));
         assert!(spans.iter().all(|s| s.level == tracing::Level::INFO));
 
-        // One `answered` line a request; a server error is a warning.
+        // One `answered` event a request; a server error is a warning, a
+        // refused request only for debugging.
         let answered: Vec<_> = capture
             .events()
             .into_iter()
@@ -121,7 +123,7 @@ mod tests {
             [
                 tracing::Level::INFO,
                 tracing::Level::WARN,
-                tracing::Level::INFO
+                tracing::Level::DEBUG
             ]
         );
         // Nothing the client chose beyond the method reaches the log.

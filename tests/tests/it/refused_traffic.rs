@@ -150,3 +150,40 @@ fn refused_http_requests_are_counted_by_code() {
         "{text}"
     );
 }
+
+/// A flood of requests the server refuses (here a few hundred 404s) is
+/// counted in `/metrics`, not written to the log a line each.
+#[test]
+fn a_flood_of_refused_http_requests_writes_no_line_each() {
+    let log = Log::default();
+    let writer = log.clone();
+    let _guard = tracing::dispatcher::set_default(&tracing::Dispatch::new(
+        tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .with_max_level(tracing::Level::INFO)
+            .finish(),
+    ));
+    let server = TestServer::start();
+    let http = Http::new(&server);
+    for _ in 0..300 {
+        let (status, _) = http.call("GET", "/api/v1/no-such-route", None, None, None);
+        assert_eq!(status, 404);
+    }
+    let (_, text) = metrics_text(&server);
+    assert!(
+        text.contains("vitrine_http_refusals_total{code=\"not_found\"} 300\n"),
+        "{text}"
+    );
+    let log = log.text();
+    let about_them: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("404") || l.contains("(unmatched)"))
+        .collect();
+    assert!(
+        about_them.len() <= 5,
+        "{} lines: {:?}",
+        about_them.len(),
+        &about_them[..about_them.len().min(10)]
+    );
+}

@@ -197,3 +197,52 @@ fn an_unknown_username_costs_a_password_check() {
     let known = metric(&server, "vitrine_sign_in_hash_checks_total").unwrap();
     assert_eq!(known, unknown + 1.0);
 }
+
+/// Guesses sent at once do not slip past the lock: only as many checks
+/// run for a name as it has failures left before it locks, and the rest
+/// are refused without one. Locked, even the right password is refused.
+#[test]
+fn twenty_concurrent_wrong_passwords_run_at_most_five_checks() {
+    let server = TestServer::start_with(roomy);
+    server.sign_in_as("guessed.ana", Role::Host);
+    let before = metric(&server, "vitrine_sign_in_hash_checks_total").unwrap();
+
+    let barrier = Arc::new(Barrier::new(20));
+    let server = Arc::new(server);
+    let answers: Vec<(u16, Option<u64>, Value)> = (0..20)
+        .map(|_| {
+            let (barrier, server) = (barrier.clone(), server.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                sign_in(&server, "guessed.ana", "wrong password!")
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|t| t.join().unwrap())
+        .collect();
+
+    let checks = metric(&server, "vitrine_sign_in_hash_checks_total").unwrap() - before;
+    assert!(checks <= 5.0, "{checks} checks: {answers:?}");
+    let wrong = answers.iter().filter(|(s, ..)| *s == 401).count();
+    assert_eq!(wrong, 5, "five told wrong, then locked: {answers:?}");
+    for (status, retry_after, body) in &answers {
+        match (status, body["code"].as_str()) {
+            (401, Some("bad_credentials")) | (429, Some("sign_in_locked")) => {}
+            // More checks in flight for the name than it has failures left.
+            (503, Some("busy")) => assert!(retry_after.is_some(), "{body}"),
+            other => panic!("unexpected {other:?}: {body}"),
+        }
+    }
+    let (status, _, body) = sign_in(&server, "guessed.ana", PASSWORD);
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (429, Some("sign_in_locked")),
+        "{body}"
+    );
+    assert_eq!(
+        metric(&server, "vitrine_sign_in_hash_checks_total").unwrap() - before,
+        checks,
+        "a locked name runs no check"
+    );
+}
