@@ -3,6 +3,8 @@
 //! showroom, video and XR are built on top of it.
 
 pub mod bots;
+#[doc(hidden)]
+pub mod fuzz_entry;
 pub mod net;
 #[cfg(feature = "showroom")]
 pub mod showroom;

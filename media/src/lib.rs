@@ -11,6 +11,8 @@
 //!
 //! No Bevy: the server links this crate.
 
+#[doc(hidden)]
+pub mod fuzz_entry;
 pub mod player;
 pub mod publish;
 pub mod relay;

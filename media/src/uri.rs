@@ -8,8 +8,14 @@ pub(crate) struct SrtAddr {
 }
 
 impl SrtAddr {
+    /// The URL the SRT elements take: an IPv6 host in brackets, as
+    /// [`parse_srt`] reads it (without them the port cannot be told apart).
     pub fn uri(&self) -> String {
-        format!("srt://{}:{}", self.host, self.port)
+        if self.host.contains(':') {
+            format!("srt://[{}]:{}", self.host, self.port)
+        } else {
+            format!("srt://{}:{}", self.host, self.port)
+        }
     }
 }
 
@@ -73,6 +79,11 @@ pub(crate) fn parse_srt(url: &str) -> Result<SrtAddr, UrlError> {
     if host.is_empty() {
         return Err(malformed("no host"));
     }
+    // A bracket left in the host (`srt://[[a]:5`) would print as a URL
+    // that means something else (found by the `media_uri` fuzz target).
+    if host.contains(['[', ']']) {
+        return Err(malformed("bracket in the host"));
+    }
     let port: u16 = port.parse().map_err(|_| malformed("bad port"))?;
     if port == 0 {
         return Err(malformed("port 0"));
@@ -97,6 +108,10 @@ mod tests {
             })
         );
         assert_eq!(parse_srt("srt://[::1]:9000").unwrap().host, "::1");
+        assert_eq!(
+            parse_srt("srt://[::1]:9000").unwrap().uri(),
+            "srt://[::1]:9000"
+        );
         assert!(matches!(
             parse_srt("rtmp://a:1"),
             Err(UrlError::UnsupportedScheme { .. })
@@ -110,6 +125,8 @@ mod tests {
             "srt://h:9000?mode=listener",
             "not a url",
             "srt://h :9000",
+            "srt://[[a]:5",
+            "srt://a]:5",
             "",
         ] {
             assert!(

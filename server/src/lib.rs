@@ -15,6 +15,8 @@ pub mod directory;
 pub mod engagement;
 pub mod fair;
 pub mod friends;
+#[doc(hidden)]
+pub mod fuzz_entry;
 pub mod http;
 pub mod ids;
 pub mod keys;

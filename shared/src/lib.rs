@@ -5,6 +5,8 @@
 
 pub mod api;
 pub mod friends;
+#[doc(hidden)]
+pub mod fuzz_entry;
 pub mod ids;
 pub mod limits;
 pub mod money;

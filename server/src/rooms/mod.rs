@@ -22,6 +22,8 @@ mod spec;
 mod stage;
 mod transport;
 
+pub(crate) use transport::fuzz_datagrams;
+
 #[cfg(test)]
 mod harness;
 

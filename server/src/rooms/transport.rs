@@ -182,20 +182,7 @@ impl UdpTransport {
         self.now += dt;
         loop {
             match self.socket.recv_from(&mut self.buffer[..]) {
-                Ok((len, addr)) => {
-                    self.bytes_in += len as u64;
-                    if len > 0 && !self.unconfirmed.is_empty() {
-                        self.still_waiting(addr, self.buffer[0]);
-                    }
-                    let netcode = &mut self.netcode;
-                    let buffer = &mut self.buffer[..len];
-                    let (result, refused) =
-                        refused::watching(|| own(netcode.process_packet(addr, buffer)));
-                    if let Some(reason) = refused {
-                        *self.refused.entry(reason).or_default() += 1;
-                    }
-                    self.handle(result, server, tokens);
-                }
+                Ok((len, addr)) => self.datagram(addr, len, server, tokens),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => break,
                 // An ICMP "port unreachable" from a client that went away.
@@ -206,6 +193,31 @@ impl UdpTransport {
                 }
             }
         }
+        self.update_clients(server, tokens);
+    }
+
+    /// One datagram of `len` bytes from `addr`, already in the buffer.
+    fn datagram(
+        &mut self,
+        addr: SocketAddr,
+        len: usize,
+        server: &mut RenetServer,
+        tokens: &mut Tokens,
+    ) {
+        self.bytes_in += len as u64;
+        if len > 0 && !self.unconfirmed.is_empty() {
+            self.still_waiting(addr, self.buffer[0]);
+        }
+        let netcode = &mut self.netcode;
+        let buffer = &mut self.buffer[..len];
+        let (result, refused) = refused::watching(|| own(netcode.process_packet(addr, buffer)));
+        if let Some(reason) = refused {
+            *self.refused.entry(reason).or_default() += 1;
+        }
+        self.handle(result, server, tokens);
+    }
+
+    fn update_clients(&mut self, server: &mut RenetServer, tokens: &mut Tokens) {
         for client in self.netcode.clients_id() {
             let result = own(self.netcode.update_client(client));
             self.handle(result, server, tokens);
@@ -345,4 +357,52 @@ fn disconnect_all_on_exit(
     if !exit.is_empty() {
         transport.disconnect_all(&mut server, &mut tokens);
     }
+}
+
+/// The `netcode_packet` fuzz target (`fuzz/`, through
+/// `crate::fuzz_entry::netcode_packet`): datagrams from up to four sources
+/// through this transport's receive path (netcode's `process_packet`, then
+/// renet for payloads) as [`UdpTransport::update`] runs it, without
+/// reading a socket. Each source is a loopback socket bound here, so any
+/// reply netcode sends lands in a socket of ours and nowhere else.
+pub(crate) fn fuzz_datagrams(
+    private_key: [u8; 32],
+    public_addr: SocketAddr,
+    datagrams: &[(usize, Duration, &[u8])],
+) -> io::Result<()> {
+    use vitrine_shared::ClientChannel;
+    let bind = || UdpSocket::bind((std::net::Ipv4Addr::LOCALHOST, 0));
+    let sources = [bind()?, bind()?, bind()?, bind()?];
+    let sources: Vec<SocketAddr> = sources
+        .iter()
+        .map(UdpSocket::local_addr)
+        .collect::<io::Result<_>>()?;
+    let mut transport = UdpTransport::new(bind()?, public_addr, private_key, 8)?;
+    let mut server = RenetServer::new(vitrine_shared::connection_config());
+    let mut tokens = Tokens::default();
+    for &(source, dt, bytes) in datagrams {
+        transport.netcode.update(dt);
+        transport.now += dt;
+        server.update(dt);
+        let len = bytes.len().min(NETCODE_MAX_PACKET_BYTES);
+        transport.buffer[..len].copy_from_slice(&bytes[..len]);
+        transport.datagram(
+            sources[source % sources.len()],
+            len,
+            &mut server,
+            &mut tokens,
+        );
+        transport.update_clients(&mut server, &mut tokens);
+        // What the inbox would read: decoded as it decodes it.
+        for client in server.clients_id() {
+            for channel in [ClientChannel::Input, ClientChannel::Commands] {
+                while let Some(bytes) = server.receive_message(client, channel) {
+                    let _ = vitrine_shared::decode::<vitrine_shared::ClientMessage>(&bytes);
+                }
+            }
+        }
+        transport.send_packets(&mut server);
+    }
+    transport.disconnect_all(&mut server, &mut tokens);
+    Ok(())
 }

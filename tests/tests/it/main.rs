@@ -9,6 +9,7 @@ mod engagement;
 mod fair;
 mod flash_sale;
 mod friends;
+mod fuzz_corpus;
 mod group_deals;
 mod hostile;
 mod http_api;
