@@ -70,7 +70,7 @@ fn at_provider(data: &Path, order_id: i64) -> AtProvider {
         match line.as_slice() {
             ["authorize", k, ..] if *k == key => seen.authorized += 1,
             ["capture", _, a] if *a == id => seen.captures += 1,
-            ["void", _, a] if *a == id => seen.voids += 1,
+            ["void", _, a, ..] if *a == id => seen.voids += 1,
             ["refund", _, a, minor, _] if *a == id => {
                 seen.refunded += minor.parse::<i64>().unwrap()
             }
