@@ -236,3 +236,28 @@ pub mod fair {
     /// The window the count is over, in milliseconds.
     pub const GUEST_WINDOW_MS: i64 = 24 * 3600 * 1000;
 }
+
+/// Voice: what the server forwards, and what the showroom plays.
+pub mod voice {
+    /// Opus frame length, milliseconds (Discord's and WebRTC's default).
+    pub const FRAME_MS: u32 = 20;
+    /// Opus's clock: 48 kHz samples, so a frame advances the timestamp by 960.
+    pub const SAMPLES_PER_FRAME: u32 = 48 * FRAME_MS;
+    /// Target bitrate, bits per second: mono speech in VOIP mode.
+    pub const BITRATE_BPS: u32 = 24_000;
+    /// The largest Opus packet the server forwards. 24 kbit/s is 60 bytes a
+    /// frame; in-band FEC and a loud burst stay well under this.
+    pub const MAX_OPUS_BYTES: usize = 400;
+    /// Frames one speaker may send a second (50 at 20 ms), and the burst
+    /// allowed above that rate (a sender catching up after a stall).
+    pub const FRAMES_PER_SECOND: u32 = 50;
+    pub const FRAME_BURST: u32 = 10;
+    /// Beyond this distance a nearby voice is neither forwarded nor heard
+    /// (VRChat's 25 m).
+    pub const EARSHOT_M: f32 = 25.0;
+    /// Full volume within this distance, falling beyond it.
+    pub const FULL_VOLUME_M: f32 = 2.0;
+    /// The most speakers one listener is sent at once: the loudest and
+    /// nearest.
+    pub const MAX_VOICES_PER_LISTENER: usize = 8;
+}

@@ -18,10 +18,11 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use renet::RenetClient;
 use renetcode::ConnectToken;
+use std::collections::VecDeque;
 use std::time::Duration;
 use thiserror::Error;
 use vitrine_shared::api::JoinTicket;
-use vitrine_shared::protocol::{InputMessage, PartyCommand};
+use vitrine_shared::protocol::{InputMessage, PartyCommand, VoiceDown, VoiceUp};
 use vitrine_shared::{
     ClientMessage, PoseNet, RoomCommand, ServerChannel, ServerMessage, decode, encode,
 };
@@ -45,7 +46,16 @@ pub struct NetClient {
     mirror: RoomMirror,
     input_seq: u32,
     protocol_error: Option<String>,
+    /// Voice frames received and not yet taken by [`NetClient::drain_voice`].
+    voice_in: VecDeque<VoiceDown>,
+    /// Voice frames dropped here: unreadable, or the queue was full.
+    voice_dropped: u64,
 }
+
+/// Voice frames kept for a reader that falls behind: eight voices for
+/// about a second and a half. Older frames are dropped first; a jitter
+/// buffer would discard them as late anyway.
+const VOICE_QUEUE: usize = 8 * 50 * 3 / 2;
 
 impl NetClient {
     /// Connects with the token from `POST /api/v1/rooms/{id}/join`.
@@ -77,6 +87,8 @@ impl NetClient {
             mirror: RoomMirror::default(),
             input_seq: 0,
             protocol_error: None,
+            voice_in: VecDeque::new(),
+            voice_dropped: 0,
         })
     }
 
@@ -105,7 +117,39 @@ impl NetClient {
                 }
             }
         }
+        while let Some(bytes) = self.renet.receive_message(ServerChannel::Voice) {
+            // A voice frame is disposable: one that cannot be read is
+            // counted and skipped, never a reason to leave the room.
+            match decode::<VoiceDown>(&bytes) {
+                Ok(frame) => {
+                    if self.voice_in.len() == VOICE_QUEUE {
+                        self.voice_in.pop_front();
+                        self.voice_dropped += 1;
+                    }
+                    self.voice_in.push_back(frame);
+                }
+                Err(_) => self.voice_dropped += 1,
+            }
+        }
         Ok(())
+    }
+
+    /// Sends one voice frame on the voice channel (unreliable: never resent).
+    pub fn send_voice(&mut self, frame: &VoiceUp) {
+        if let Ok(bytes) = encode(frame) {
+            self.renet
+                .send_message(vitrine_shared::ClientChannel::Voice, bytes);
+        }
+    }
+
+    /// The voice frames received since the last call, in arrival order.
+    pub fn drain_voice(&mut self) -> impl Iterator<Item = VoiceDown> + '_ {
+        self.voice_in.drain(..)
+    }
+
+    /// Voice frames this client dropped: unreadable, or not taken in time.
+    pub fn voice_dropped(&self) -> u64 {
+        self.voice_dropped
     }
 
     /// Sends what was queued this frame.

@@ -10,6 +10,9 @@ pub enum ClientChannel {
     Input,
     /// Reliable ordered: chat, reactions and every other command.
     Commands,
+    /// Unreliable: voice frames ([`super::VoiceUp`]); a late frame is no
+    /// use, so nothing is resent.
+    Voice,
 }
 
 /// Channels the server sends on.
@@ -19,6 +22,8 @@ pub enum ServerChannel {
     Snapshots,
     /// Reliable ordered: room events and rejections.
     Events,
+    /// Unreliable: forwarded voice frames ([`super::VoiceDown`]).
+    Voice,
 }
 
 impl From<ClientChannel> for u8 {
@@ -26,6 +31,7 @@ impl From<ClientChannel> for u8 {
         match channel {
             ClientChannel::Input => 0,
             ClientChannel::Commands => 1,
+            ClientChannel::Voice => 2,
         }
     }
 }
@@ -35,13 +41,14 @@ impl From<ServerChannel> for u8 {
         match channel {
             ServerChannel::Snapshots => 0,
             ServerChannel::Events => 1,
+            ServerChannel::Voice => 2,
         }
     }
 }
 
 impl ClientChannel {
     pub fn from_id(id: u8) -> Option<Self> {
-        [Self::Input, Self::Commands]
+        [Self::Input, Self::Commands, Self::Voice]
             .into_iter()
             .find(|c| u8::from(*c) == id)
     }
@@ -63,6 +70,13 @@ pub fn channels_config() -> (Vec<ChannelConfig>, Vec<ChannelConfig>) {
                 resend_time: resend,
             },
         },
+        // Small: 8 voices of 20 ms frames is under 1 kB in flight; a
+        // sender past it loses its own frames, nobody else's.
+        ChannelConfig {
+            channel_id: ClientChannel::Voice.into(),
+            max_memory_usage_bytes: 16 * 1024,
+            send_type: SendType::Unreliable,
+        },
     ];
     // Events first: a chat line or a sold-out notice outranks a snapshot.
     let server = vec![
@@ -76,6 +90,13 @@ pub fn channels_config() -> (Vec<ChannelConfig>, Vec<ChannelConfig>) {
         ChannelConfig {
             channel_id: ServerChannel::Snapshots.into(),
             max_memory_usage_bytes: 1024 * 1024,
+            send_type: SendType::Unreliable,
+        },
+        // Last, and bounded: voice for one listener can never take the
+        // bytes a tick owes its events and snapshots.
+        ChannelConfig {
+            channel_id: ServerChannel::Voice.into(),
+            max_memory_usage_bytes: 64 * 1024,
             send_type: SendType::Unreliable,
         },
     ];
@@ -99,11 +120,16 @@ mod tests {
     #[test]
     fn channels_are_distinct_per_direction() {
         let (client, server) = channels_config();
-        assert_eq!(client.len(), 2);
-        assert_eq!(server.len(), 2);
-        assert_ne!(client[0].channel_id, client[1].channel_id);
-        assert_ne!(server[0].channel_id, server[1].channel_id);
+        assert_eq!(client.len(), 3);
+        assert_eq!(server.len(), 3);
+        for list in [&client, &server] {
+            let mut ids: Vec<u8> = list.iter().map(|c| c.channel_id).collect();
+            ids.sort();
+            ids.dedup();
+            assert_eq!(ids.len(), list.len());
+        }
         assert_eq!(ClientChannel::from_id(1), Some(ClientChannel::Commands));
+        assert_eq!(ClientChannel::from_id(2), Some(ClientChannel::Voice));
         assert_eq!(ClientChannel::from_id(7), None);
     }
 }

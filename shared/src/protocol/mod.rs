@@ -2,8 +2,8 @@
 //! pair. Decoding returns `Result` and never panics.
 //!
 //! One file per concern: the channels, what the client sends, what the
-//! server sends, avatar snapshots, refusals, commerce, engagement, parties
-//! and the codec. Everything is re-exported here, so users name
+//! server sends, avatar snapshots, refusals, commerce, engagement, parties,
+//! voice and the codec. Everything is re-exported here, so users name
 //! `vitrine_shared::protocol::X` whatever file `X` lives in.
 
 mod channels;
@@ -18,6 +18,7 @@ mod refusal;
 mod server_message;
 mod shared_cart;
 mod snapshot;
+mod voice;
 
 #[cfg(test)]
 mod round_trip;
@@ -52,10 +53,11 @@ pub use snapshot::{
     AvatarFull, AvatarMoved, MovedAvatars, SNAPSHOT_HISTORY, SNAPSHOT_HZ, Snapshot, SnapshotError,
     TICK_HZ,
 };
+pub use voice::{VoiceDown, VoiceTarget, VoiceUp};
 
 /// Bump on any change to a message's shape. Clients built for another
 /// version are refused at connect, because the netcode protocol id differs.
-pub const PROTOCOL_VERSION: u32 = 6;
+pub const PROTOCOL_VERSION: u32 = 7;
 
 /// The netcode protocol id: an FNV-1a hash of the product name and version,
 /// so that ids of different versions are unrelated.
