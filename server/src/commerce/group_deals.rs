@@ -908,6 +908,8 @@ impl Engine {
         }
         pending.busy = true;
         let (amount, known) = (pending.amount, pending.payment_ref.clone());
+        let void_key =
+            super::payments::give_back_key(&format!("group-void-{order_id}"), pending.attempts);
         let (gateway, timeout) = (self.gateway.clone(), self.settings.payment_timeout);
         tokio::spawn(async move {
             let outcome = async {
@@ -927,8 +929,7 @@ impl Engine {
                         }
                     }
                 };
-                let key = format!("group-void-{order_id}");
-                within(timeout, gateway.void(&key, &authorization)).await
+                within(timeout, gateway.void(&void_key, &authorization)).await
             }
             .await;
             let _ = inbox
@@ -1007,6 +1008,13 @@ impl Engine {
             })
             .collect();
         let (gateway, timeout) = (self.gateway.clone(), self.settings.payment_timeout);
+        // Voids and refunds tried again after a failure go under fresh keys
+        // (a saved 500 would answer the old one for a day); captures keep
+        // theirs.
+        let failed = team.attempts;
+        let give_back_key = move |kind: &str, order_id: &OrderId| {
+            super::payments::give_back_key(&format!("group-{kind}-{order_id}"), failed)
+        };
         tokio::spawn(async move {
             let mut outcome = Ok(());
             for (order_id, authorization, captured) in &held {
@@ -1026,23 +1034,23 @@ impl Engine {
                         done
                     }
                     (Settle::Unwind, true) => {
-                        let key = format!("group-refund-{order_id}");
+                        let key = give_back_key("refund", order_id);
                         within(timeout, gateway.refund(&key, authorization, price)).await
                     }
                     (Settle::Unwind, false) => {
-                        let key = format!("group-void-{order_id}");
+                        let key = give_back_key("void", order_id);
                         match within(timeout, gateway.void(&key, authorization)).await {
                             // Captured at the provider after all (a capture
                             // whose answer was lost): give the money back.
                             Err(PaymentError::Declined { .. }) => {
-                                let key = format!("group-refund-{order_id}");
+                                let key = give_back_key("refund", order_id);
                                 within(timeout, gateway.refund(&key, authorization, price)).await
                             }
                             done => done,
                         }
                     }
                     (Settle::Void, _) => {
-                        let key = format!("group-void-{order_id}");
+                        let key = give_back_key("void", order_id);
                         within(timeout, gateway.void(&key, authorization)).await
                     }
                 };

@@ -334,6 +334,19 @@ async fn within<T>(
         .unwrap_or(Err(PaymentError::Timeout))
 }
 
+/// The key of a give-back's `tries`th attempt after `failed` failures: the
+/// base first, then the attempt number appended, as [`give_back`] numbers
+/// them. A key keeps its first answer (Stripe saves even a 500 for a day),
+/// so a void or refund tried again after a failure needs a fresh one; a
+/// capture never does (its key is what charges once).
+pub(super) fn give_back_key(base: &str, failed: u32) -> String {
+    if failed == 0 {
+        base.to_owned()
+    } else {
+        format!("{base}-{}", failed + 1)
+    }
+}
+
 /// Voids `authorization` (refunds it when captured, or when the void finds
 /// it captured after all), trying again with a growing wait until the
 /// provider confirms. A key keeps its first answer (Stripe saves even a 500
@@ -359,7 +372,7 @@ pub(super) async fn give_back(
         } else {
             let voided = within(timeout, gateway.void(&void_key, &authorization)).await;
             if unknown(&voided) {
-                void_key = format!("{void_base}-{}", attempt + 1);
+                void_key = give_back_key(&void_base, attempt);
             }
             match voided {
                 // Captured at the provider after all: the money goes back.
@@ -373,7 +386,7 @@ pub(super) async fn give_back(
                 let refunded =
                     within(timeout, gateway.refund(&refund_key, &authorization, amount)).await;
                 if unknown(&refunded) {
-                    refund_key = format!("{refund_base}-{}", attempt + 1);
+                    refund_key = give_back_key(&refund_base, attempt);
                 }
                 refunded
             }

@@ -431,3 +431,72 @@ fn a_void_that_meets_a_saved_500_asks_again_under_a_new_key_and_completes() {
     assert_eq!(keys.first(), Some(&first), "{keys:?}");
     assert_eq!(keys.last(), Some(&format!("{first}-2")), "{keys:?}");
 }
+
+#[test]
+fn a_lapsed_teams_void_that_meets_a_saved_500_asks_again_under_a_new_key_and_completes() {
+    let stand_in = StripeStandIn::start();
+    let server = stripe_server(&stand_in);
+    let http = Http::new(&server);
+    let host = server.sign_in_as("host.stripe", vitrine_shared::Role::Host);
+    let (status, show) = http.call(
+        "POST",
+        "/api/v1/shows",
+        Some(&host),
+        None,
+        Some(json!({ "title": "Mug night" })),
+    );
+    assert_eq!(status, 201, "{show}");
+    let (status, deal) = http.call(
+        "POST",
+        "/api/v1/group-deals",
+        Some(&host),
+        None,
+        Some(json!({
+            "sku": "stoneware-mug-sage", "team_size": 2, "team_price_minor": 1200,
+            "currency": "EUR", "until_show_ends": true, "stock_cap": 10,
+        })),
+    );
+    assert_eq!(status, 201, "{deal}");
+    let ada = guest(&http, "Ada");
+    let (status, joined) = http.call(
+        "POST",
+        &format!("/api/v1/group-deals/{}/teams", deal["id"]),
+        Some(&ada),
+        Some("ada-team"),
+        Some(json!({ "card": cards::APPROVED })),
+    );
+    assert_eq!(status, 201, "{joined}");
+    let order = joined["order_id"].as_i64().unwrap();
+    let held = stand_in
+        .intent_for(&format!("group-authorize-{order}"))
+        .expect("Ada's hold")
+        .id;
+
+    // The show ends: the team lapses and its hold is voided; the first
+    // cancel fails with a 500 that Stripe saves under its key.
+    stand_in.ledger().fail_saved = 1;
+    let (status, body) = http.call("POST", "/api/v1/shows/current/end", Some(&host), None, None);
+    assert!(status < 300, "{status} {body}");
+    assert!(
+        step_until(Duration::from_secs(20), || {
+            stand_in.ledger().intents[&held].status == "canceled"
+        }),
+        "the hold is still there after a saved 500: {:?}",
+        stand_in
+            .ledger()
+            .requests
+            .iter()
+            .map(|r| (r.path.clone(), r.idempotency_key.clone()))
+            .collect::<Vec<_>>()
+    );
+    let keys: Vec<String> = stand_in
+        .ledger()
+        .requests
+        .iter()
+        .filter(|r| r.path.ends_with("/cancel"))
+        .filter_map(|r| r.idempotency_key.clone())
+        .collect();
+    let first = format!("group-void-{order}");
+    assert_eq!(keys.first(), Some(&first), "{keys:?}");
+    assert_eq!(keys.last(), Some(&format!("{first}-2")), "{keys:?}");
+}
