@@ -768,6 +768,27 @@ fn bench(args: &[String]) -> Result<()> {
                     &seconds.to_string(),
                 ]))
         }
+        Some("soak") => {
+            ensure_packages(&packages_for("bench"))?;
+            run(cargo().args([
+                "build",
+                "--release",
+                "-p",
+                "vitrine-server",
+                "-p",
+                "vitrine-tests",
+                "--bin",
+                "vitrine-server",
+                "--bin",
+                "bench-soak",
+            ]))?;
+            let release = target_dir().join("release");
+            let mut soak = Command::new(release.join("bench-soak"));
+            soak.arg("--server-bin").arg(release.join("vitrine-server"));
+            // The rest (--bots, --minutes, --sale-every, --sample, --rejoin)
+            // the bench checks itself.
+            run(soak.args(&args[1..]))
+        }
         Some("flash-sale") => {
             ensure_packages(&packages_for("bench"))?;
             run(cargo().args(["build", "--release", "-p", "vitrine-tests", "--bin", "bench-flash-sale"]))?;
@@ -822,7 +843,7 @@ fn bench(args: &[String]) -> Result<()> {
                 .args(["--seconds", &seconds.to_string()])
                 .args(["--latency", &latency]))
         }
-        _ => Err("usage: cargo xtask bench room [--bots N] [--seconds S] | bench flash-sale [--claims N] [--postgres URL] | bench client [--frames N] [--avatars N] [--products N] | bench video [--seconds S] [--latency auto|MS]".into()),
+        _ => Err("usage: cargo xtask bench room [--bots N] [--seconds S] | bench flash-sale [--claims N] [--postgres URL] | bench client [--frames N] [--avatars N] [--products N] | bench video [--seconds S] [--latency auto|MS] | bench soak [--bots N] [--minutes M] [--sale-every S] [--sample S] [--rejoin N]".into()),
     }
 }
 
@@ -853,7 +874,7 @@ fn main() -> ExitCode {
             let mut out = std::io::stderr();
             let _ = writeln!(
                 out,
-                "usage: cargo xtask <setup [demo|test] | demo [--bots N] [--seconds S] | test | bench room|flash-sale|client | bots ARGS… | assets [--check]>"
+                "usage: cargo xtask <setup [demo|test] | demo [--bots N] [--seconds S] | test | bench room|flash-sale|client|video|soak | bots ARGS… | assets [--check]>"
             );
             return ExitCode::from(2);
         }
