@@ -259,7 +259,16 @@ pub fn build_app_for(options: Options, mode: input_mode::XrMode) -> App {
         .into(),
         ..default()
     };
-    let defaults = DefaultPlugins.set(asset_plugin).set(render);
+    // renetcode logs an ERROR for every datagram it cannot decode: on a
+    // lossy link that is each duplicate (its replay protection refuses it),
+    // a line per packet that says nothing a shopper or we can act on. The
+    // link's real failures still show: a lost connection is reported with
+    // its reason by the room client.
+    let log = bevy::log::LogPlugin {
+        filter: format!("{},renetcode::client=off", bevy::log::DEFAULT_FILTER),
+        ..default()
+    };
+    let defaults = DefaultPlugins.set(asset_plugin).set(render).set(log);
     if options.offscreen() {
         // The bench times the main world's systems by their threads' CPU
         // clocks; without pipelining the render world never runs beside them.
