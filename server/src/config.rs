@@ -544,6 +544,23 @@ pub async fn postgres_schema_url(pg: &str, schema: &str) -> Result<String, sqlx:
     Ok(format!("{pg}{sep}options[search_path]={schema}"))
 }
 
+/// The URL of a test server's own schema on the PostgreSQL server at `pg`,
+/// named `{prefix}_` and a hash of `data_dir`, so a server restarted on the
+/// same data dir finds its rows and no two data dirs share one. Blocking:
+/// the test harnesses call it before they start a server.
+#[doc(hidden)]
+pub fn postgres_schema_for(pg: &str, prefix: &str, data_dir: &Path) -> Result<String, String> {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(data_dir.to_string_lossy().as_bytes());
+    let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?
+        .block_on(postgres_schema_url(pg, &format!("{prefix}_{hex}")))
+        .map_err(|e| e.to_string())
+}
+
 pub fn sqlite_url(data_dir: &Path) -> String {
     format!(
         "sqlite://{}?mode=rwc",

@@ -232,20 +232,7 @@ pub fn test_database(data_dir: &Path) -> String {
 }
 
 fn postgres_schema(pg: &str, data_dir: &Path) -> String {
-    use sha2::Digest;
-    let digest = sha2::Sha256::digest(data_dir.to_string_lossy().as_bytes());
-    let schema = format!(
-        "it_{}",
-        digest[..8]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    );
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
-        .block_on(vitrine_server::config::postgres_schema_url(pg, &schema))
+    vitrine_server::config::postgres_schema_for(pg, "it", data_dir)
         .unwrap_or_else(|e| panic!("PostgreSQL at VITRINE_TEST_POSTGRES: {e}"))
 }
 

@@ -159,19 +159,6 @@ pub fn database_args(data: &Path) -> Vec<String> {
 }
 
 fn schema_for(pg: &str, data: &Path) -> String {
-    use sha2::Digest;
-    let digest = sha2::Sha256::digest(data.to_string_lossy().as_bytes());
-    let schema = format!(
-        "bin_{}",
-        digest[..8]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    );
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
-        .block_on(vitrine_server::config::postgres_schema_url(pg, &schema))
+    vitrine_server::config::postgres_schema_for(pg, "bin", data)
         .unwrap_or_else(|e| panic!("PostgreSQL at VITRINE_TEST_POSTGRES: {e}"))
 }
