@@ -535,7 +535,7 @@ fn deliver(
             }
             None => {
                 let d = distance(avatar.pose.position, ear_pose.pose.position);
-                if !(d <= EARSHOT_M) {
+                if !d.is_finite() || d > EARSHOT_M {
                     tally.withhold("beyond_earshot");
                     continue;
                 }
