@@ -12,7 +12,9 @@
 //! with each, not one datagram and one ack per frame). Everything else
 //! read then (poses, commands) waits in renet for the tick as before, so
 //! the tick's work and budget do not change. `vitrine_voice_forward_seconds`
-//! times each frame's stay, from its datagram's read to its send.
+//! times each frame's stay, from its datagram's read to its send. The
+//! transport takes voice frames out of renet as each payload is read
+//! (`UdpTransport::take_voice`), so renet's small voice queue never fills.
 //!
 //! **Who hears a frame.**
 //! - `Nearby`: members of the speaker's room within
@@ -357,63 +359,73 @@ fn forward(
     moderation: Res<ModerationLink>,
     time: Res<Time<Real>>,
     clock: Res<Clock>,
+    transport: Option<ResMut<UdpTransport>>,
 ) {
     let now = voice_now(&time);
     let now_ms = clock.now_ms();
     let mut tally = Tally::default();
     let voices = &mut *voices;
+    // What the transport took out of renet as it read (see `take_voice`),
+    // then anything still in renet (without a transport, all of it).
+    let (mut inbox, over) = transport.map(|mut t| t.take_voice()).unwrap_or_default();
+    if over > 0 {
+        tally.dropped.insert("rate_limited", over);
+    }
     for client in server.clients_id() {
         while let Some(bytes) = server.receive_message(client, ClientChannel::Voice) {
-            let Some(frame) = check(
-                client,
-                &bytes,
-                &clients,
-                &members,
-                voices,
-                &moderation,
-                now,
-                &mut tally,
-            ) else {
-                continue;
-            };
-            let (speaker, up) = frame;
-            let Ok((member, _)) = members.get(speaker) else {
-                continue;
-            };
-            if let Some(left) = shared.moderation.voice_muted(member.info.account, now_ms) {
-                tally.drop("voice_muted");
-                let state = voices.members.get_mut(&speaker);
-                if let Some(state) = state
-                    && state
-                        .told_muted_at
-                        .is_none_or(|at| now.saturating_sub(at) >= MUTED_NOTICE)
-                {
-                    state.told_muted_at = Some(now);
-                    let rejection = Rejection {
-                        command: CommandKind::Voice,
-                        reason: RejectReason::Muted {
-                            remaining_ms: left.as_millis() as u64,
-                        },
-                    };
-                    send_event(&mut server, client, &ServerMessage::Rejected(rejection));
-                    voices.flush.push(client);
-                }
-                continue;
-            }
-            deliver(
-                speaker,
-                up,
-                &mut server,
-                &clients,
-                &members,
-                &rooms,
-                voices,
-                &parties,
-                &shared,
-                now,
-                &mut tally,
-            );
+            inbox.push((client, bytes));
         }
+    }
+    for (client, bytes) in inbox {
+        let Some(frame) = check(
+            client,
+            &bytes,
+            &clients,
+            &members,
+            voices,
+            &moderation,
+            now,
+            &mut tally,
+        ) else {
+            continue;
+        };
+        let (speaker, up) = frame;
+        let Ok((member, _)) = members.get(speaker) else {
+            continue;
+        };
+        if let Some(left) = shared.moderation.voice_muted(member.info.account, now_ms) {
+            tally.drop("voice_muted");
+            let state = voices.members.get_mut(&speaker);
+            if let Some(state) = state
+                && state
+                    .told_muted_at
+                    .is_none_or(|at| now.saturating_sub(at) >= MUTED_NOTICE)
+            {
+                state.told_muted_at = Some(now);
+                let rejection = Rejection {
+                    command: CommandKind::Voice,
+                    reason: RejectReason::Muted {
+                        remaining_ms: left.as_millis() as u64,
+                    },
+                };
+                send_event(&mut server, client, &ServerMessage::Rejected(rejection));
+                voices.flush.push(client);
+            }
+            continue;
+        }
+        deliver(
+            speaker,
+            up,
+            &mut server,
+            &clients,
+            &members,
+            &rooms,
+            voices,
+            &parties,
+            &shared,
+            now,
+            &mut tally,
+        );
     }
     if tally.deliveries > 0 && voices.read_at.is_none() {
         voices.read_at = voices.reading;
