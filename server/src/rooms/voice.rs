@@ -21,7 +21,8 @@
 //!   [`EARSHOT_M`] of the speaker's latest pose, at most
 //!   [`MAX_VOICES_PER_LISTENER`] speakers per listener (see [`Ear`]).
 //! - `Party`: the speaker's party members in the same room, wherever they
-//!   stand (they also take slots, ahead of any nearby voice).
+//!   stand. They take slots too, scoring above any nearby voice: a party
+//!   member gets the weakest nearby slot once its holder's tenure is up.
 //! - Never a listener who muted the speaker (`VoiceCommand::MuteSpeaker`,
 //!   for the connection) or with a block either way between them; never
 //!   from a speaker a moderator voice-muted.
