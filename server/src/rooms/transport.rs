@@ -3,11 +3,13 @@
 
 use super::Shared;
 use super::membership::Tokens;
+use super::voice::Voices;
 use crate::refused::{self, Summary};
 use bevy_app::prelude::*;
 use bevy_ecs::prelude::*;
 use bevy_renet::{RenetReceive, RenetSend, RenetServer, RenetServerPlugin};
 use bevy_time::prelude::*;
+use renet::Bytes;
 use renetcode::{
     NETCODE_MAX_PACKET_BYTES, NetcodeServer, ServerAuthentication, ServerConfig, ServerResult,
 };
@@ -16,6 +18,7 @@ use std::io;
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use vitrine_shared::ClientChannel;
 
 #[derive(Resource)]
 pub struct UdpTransport {
@@ -37,7 +40,20 @@ pub struct UdpTransport {
     /// Where the transport logs: the subscriber of the thread that built
     /// it (the process's, or a test's), whichever pool thread runs it.
     log: tracing::Dispatch,
+    /// Voice frames taken out of renet as each payload is read, for the
+    /// forwarder ([`UdpTransport::take_voice`]): renet's receive queue for
+    /// voice is small and warns in the log for each message past it, so
+    /// a flood must never pile up there.
+    voice_in: Vec<(u64, Bytes)>,
+    /// Frames taken per client since the last take; past
+    /// [`VOICE_PER_CLIENT`], dropped and counted in `voice_over`.
+    voice_taken: HashMap<u64, u32>,
+    voice_over: u64,
 }
+
+/// Voice frames one client may have waiting for the forwarder: twice the
+/// burst its token bucket allows (the rest would be refused anyway).
+const VOICE_PER_CLIENT: u32 = 2 * vitrine_shared::limits::voice::FRAME_BURST;
 
 struct Unconfirmed {
     addr: SocketAddr,
@@ -100,6 +116,9 @@ impl UdpTransport {
             refused: BTreeMap::new(),
             summary: Summary::new("datagrams at the game port"),
             log: tracing::dispatcher::get_default(|d| d.clone()),
+            voice_in: Vec::new(),
+            voice_taken: HashMap::new(),
+            voice_over: 0,
         })
     }
 
@@ -145,6 +164,15 @@ impl UdpTransport {
                 self.unconfirmed.remove(&client);
                 if let Err(e) = server.process_packet_from(&payload, client) {
                     tracing::debug!(client, %e, "payload for unknown client");
+                }
+                while let Some(frame) = server.receive_message(client, ClientChannel::Voice) {
+                    let taken = self.voice_taken.entry(client).or_default();
+                    if *taken < VOICE_PER_CLIENT {
+                        *taken += 1;
+                        self.voice_in.push((client, frame));
+                    } else {
+                        self.voice_over += 1;
+                    }
                 }
             }
             ServerResultOwned::Connected {
@@ -228,8 +256,69 @@ impl UdpTransport {
         }
     }
 
+    /// Waits up to `timeout` for a datagram at the socket, without reading
+    /// it: the room loop's sleep between ticks, woken by traffic so voice
+    /// goes out on arrival. `false` when the time ran out.
+    pub(super) fn wait_readable(&self, timeout: Duration) -> bool {
+        if self.socket.set_nonblocking(false).is_err() {
+            std::thread::sleep(timeout);
+            return false;
+        }
+        let readable = match self.socket.set_read_timeout(Some(timeout)) {
+            // A peek into one byte: a longer datagram is cut short (and an
+            // error on some systems), which is all we need to know.
+            Ok(()) => match self.socket.peek_from(&mut [0u8; 1]) {
+                Ok(_) => true,
+                Err(e) => !matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ),
+            },
+            Err(_) => {
+                std::thread::sleep(timeout);
+                false
+            }
+        };
+        if let Err(e) = self.socket.set_nonblocking(true) {
+            tracing::error!(%e, "cannot make the game socket non-blocking again");
+        }
+        readable
+    }
+
+    /// Reads every datagram waiting, as `update` does, without advancing
+    /// netcode's clock or visiting every client: between ticks.
+    fn receive_only(&mut self, server: &mut RenetServer, tokens: &mut Tokens) {
+        loop {
+            match self.socket.recv_from(&mut self.buffer[..]) {
+                Ok((len, addr)) => self.datagram(addr, len, server, tokens),
+                Err(e) if e.kind() == io::ErrorKind::ConnectionReset => continue,
+                Err(_) => break,
+            }
+        }
+    }
+
+    /// The voice frames read since the last call, in arrival order, and how
+    /// many were dropped for a client's share.
+    pub(super) fn take_voice(&mut self) -> (Vec<(u64, Bytes)>, u64) {
+        self.voice_taken.clear();
+        (
+            std::mem::take(&mut self.voice_in),
+            std::mem::take(&mut self.voice_over),
+        )
+    }
+
+    pub(super) fn bytes_out(&self) -> u64 {
+        self.bytes_out
+    }
+
     fn send_packets(&mut self, server: &mut RenetServer) {
-        for client in server.clients_id() {
+        let clients = server.clients_id();
+        self.send_packets_to(server, &clients);
+    }
+
+    /// Sends what renet has queued for `clients`.
+    pub(super) fn send_packets_to(&mut self, server: &mut RenetServer, clients: &[u64]) {
+        for &client in clients {
             let Ok(packets) = server.get_packets_to_send(client) else {
                 continue;
             };
@@ -323,7 +412,9 @@ fn receive(
     time: Res<Time<Real>>,
     shared: Res<Shared>,
     mut tokens: ResMut<Tokens>,
+    mut voices: ResMut<Voices>,
 ) {
+    voices.reading(Instant::now());
     let log = transport.log.clone();
     tracing::dispatcher::with_default(&log, || {
         transport.update(time.delta(), &mut server, &mut tokens);
@@ -337,6 +428,27 @@ fn receive(
             transport.summary.refused(reason, count);
         }
         transport.summary.flush(Instant::now());
+    });
+}
+
+/// Between ticks ([`super::voice::VoicePass`]): read what arrived, for the
+/// voice frames in it.
+pub(super) fn receive_between_ticks(
+    mut transport: ResMut<UdpTransport>,
+    mut server: ResMut<RenetServer>,
+    shared: Res<Shared>,
+    mut tokens: ResMut<Tokens>,
+    mut voices: ResMut<Voices>,
+) {
+    voices.reading(Instant::now());
+    let log = transport.log.clone();
+    tracing::dispatcher::with_default(&log, || {
+        transport.receive_only(&mut server, &mut tokens);
+        shared
+            .metrics
+            .bytes_in
+            .store(transport.bytes_in, Ordering::Relaxed);
+        // Refusals are counted and summarised by the tick's receive.
     });
 }
 
@@ -370,7 +482,6 @@ pub(crate) fn fuzz_datagrams(
     public_addr: SocketAddr,
     datagrams: &[(usize, Duration, &[u8])],
 ) -> io::Result<()> {
-    use vitrine_shared::ClientChannel;
     let bind = || UdpSocket::bind((std::net::Ipv4Addr::LOCALHOST, 0));
     let sources = [bind()?, bind()?, bind()?, bind()?];
     let sources: Vec<SocketAddr> = sources
@@ -399,6 +510,12 @@ pub(crate) fn fuzz_datagrams(
                 while let Some(bytes) = server.receive_message(client, channel) {
                     let _ = vitrine_shared::decode::<vitrine_shared::ClientMessage>(&bytes);
                 }
+            }
+        }
+        // What the forwarder reads: the frames taken as payloads came.
+        for (_, bytes) in transport.take_voice().0 {
+            if let Ok(up) = vitrine_shared::decode::<vitrine_shared::protocol::VoiceUp>(&bytes) {
+                let _ = vitrine_shared::opus::check_packet(&up.opus);
             }
         }
         transport.send_packets(&mut server);

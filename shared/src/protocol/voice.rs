@@ -6,7 +6,7 @@
 //! [`ServerChannel::Voice`](super::ServerChannel::Voice), so a flood of
 //! voice shares no queue with commands, events or snapshots.
 
-use crate::ids::MemberSlot;
+use crate::ids::{AccountId, MemberSlot};
 use serde::{Deserialize, Serialize};
 
 /// Who a speaker talks to: the "nearby / party" switch.
@@ -51,6 +51,24 @@ pub struct VoiceDown {
     pub opus: Vec<u8>,
 }
 
+/// A listener's voice settings, on the reliable command channel
+/// ([`RoomCommand::Voice`](super::RoomCommand::Voice)).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum VoiceCommand {
+    /// Stop (or resume) hearing `account`: the server stops forwarding its
+    /// frames to this listener, for as long as this connection lasts.
+    MuteSpeaker { account: AccountId, muted: bool },
+}
+
+/// Voice news for one member (reliable, on the events channel).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum VoiceEventNet {
+    /// A moderator voice-muted you: your frames go nowhere until then.
+    ModeratorMuted { remaining_ms: u64, reason: String },
+    /// The moderator's voice-mute was lifted early.
+    ModeratorUnmuted,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,5 +95,28 @@ mod tests {
             opus: vec![1, 2, 3],
         };
         assert_eq!(decode::<VoiceDown>(&encode(&down).unwrap()), Ok(down));
+    }
+
+    #[test]
+    fn commands_and_news_round_trip() {
+        use crate::protocol::{ClientMessage, RoomCommand, ServerMessage};
+        let mute = ClientMessage::Room(RoomCommand::Voice(VoiceCommand::MuteSpeaker {
+            account: AccountId(42),
+            muted: true,
+        }));
+        assert_eq!(decode::<ClientMessage>(&encode(&mute).unwrap()), Ok(mute));
+        for event in [
+            VoiceEventNet::ModeratorMuted {
+                remaining_ms: 60_000,
+                reason: "shouting".into(),
+            },
+            VoiceEventNet::ModeratorUnmuted,
+        ] {
+            let message = ServerMessage::Voice(event);
+            assert_eq!(
+                decode::<ServerMessage>(&encode(&message).unwrap()),
+                Ok(message)
+            );
+        }
     }
 }
