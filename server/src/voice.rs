@@ -22,6 +22,11 @@ pub struct VoiceMetrics {
     pub frames_forwarded: AtomicU64,
     /// Frames queued to listeners: one per listener per frame.
     pub deliveries: AtomicU64,
+    /// Sends of listeners' voice packets between ticks (on arrival), and
+    /// with the tick's own send: what shows that voice does not wait for
+    /// the tick, whatever the machine's load does to the delay.
+    pub flushes_between_ticks: AtomicU64,
+    pub flushes_in_tick: AtomicU64,
     dropped: Mutex<BTreeMap<&'static str, u64>>,
     withheld: Mutex<BTreeMap<&'static str, u64>>,
     delay: Mutex<Histogram>,
@@ -102,6 +107,13 @@ impl VoiceMetrics {
             "vitrine_voice_deliveries_total",
             "Voice frames queued to listeners (one per listener per frame).",
             self.deliveries.load(Ordering::Relaxed),
+        );
+        let name = "vitrine_voice_flushes_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Sends of listeners' voice packets: between ticks, on arrival, or with the tick.\n# TYPE {name} counter\n{name}{{when=\"between_ticks\"}} {}\n{name}{{when=\"tick\"}} {}",
+            self.flushes_between_ticks.load(Ordering::Relaxed),
+            self.flushes_in_tick.load(Ordering::Relaxed),
         );
         for (name, help, map) in [
             (

@@ -340,10 +340,9 @@ fn a_moderators_voice_mute_stops_the_voice_is_logged_and_ends_by_itself() {
         &path,
         Some(&moderator),
         None,
-        Some(json!({ "seconds": 2, "reason": "shouting" })),
+        Some(json!({ "seconds": 600, "reason": "shouting" })),
     );
     assert_eq!(status, 200, "{muted}");
-    let until_ms = muted["until_ms"].as_i64().unwrap();
     // Bob is told.
     let mut told = None;
     assert!(until(&mut [&mut b], |cl| {
@@ -356,7 +355,7 @@ fn a_moderators_voice_mute_stops_the_voice_is_logged_and_ends_by_itself() {
     }));
     assert!(matches!(
         told,
-        Some(VoiceEventNet::ModeratorMuted { ref reason, remaining_ms }) if reason == "shouting" && remaining_ms <= 2000
+        Some(VoiceEventNet::ModeratorMuted { ref reason, remaining_ms }) if reason == "shouting" && remaining_ms <= 600_000
     ));
     // Nothing of his goes out; each frame is counted, and he is told why.
     assert_eq!(heard_from(&mut a, &mut b, &mut c, 10, 4), 0);
@@ -397,7 +396,17 @@ fn a_moderators_voice_mute_stops_the_voice_is_logged_and_ends_by_itself() {
         "can you read me"
     )));
 
-    // The mute ends by the clock: he is heard again, and not before.
+    // The mute ends by the clock: he is heard again, and not before. (A
+    // short mute only now, so the checks above never race its end.)
+    let (status, muted) = http.call(
+        "PUT",
+        &path,
+        Some(&moderator),
+        None,
+        Some(json!({ "seconds": 1, "reason": "shouting" })),
+    );
+    assert_eq!(status, 200, "{muted}");
+    let until_ms = muted["until_ms"].as_i64().unwrap();
     let mut seq = 100;
     let bs = slot_of(&b);
     assert!(step_until(WAIT, || {
@@ -644,6 +653,11 @@ fn a_voice_flood_does_not_starve_chat_or_snapshots() {
             .finish(),
     ));
     let server = TestServer::start();
+    // renet's warning for a message its queue drops goes through the `log`
+    // crate, whose level the first server of this process set from the
+    // subscriber of whichever test started it: let warnings through, or
+    // the check at the end could not fail.
+    log::set_max_level(log::LevelFilter::Warn.max(log::max_level()));
     let api = server.api();
     let [ada, bob, cy] = ["Ada", "Bob", "Cy"].map(|n| api.sign_in(n).unwrap());
     let mut a = joined_as(&server, &ada, "hall");
@@ -704,9 +718,12 @@ fn a_frame_is_forwarded_on_arrival_not_on_the_next_tick() {
     let mut a = joined_as(&server, &ada, "hall");
     let mut b = joined_as(&server, &bob, "hall");
     all_see_each_other(&mut [&mut a, &mut b]);
+    let between = "vitrine_voice_flushes_total{when=\"between_ticks\"}";
+    let before = metric(&server, between);
     // One frame every 20 ms, as a talker sends them; Ada reads as fast as
-    // she can. A room loop that forwarded only on its 30 Hz tick would hold
-    // a frame 16 ms on average.
+    // she can. The delays are printed; what is asserted is where the
+    // server sent each frame from, which no machine load can fake: a room
+    // loop that forwarded only on its 30 Hz tick sends none between ticks.
     let mut delays = Vec::new();
     // Each client's clock advances by the real time between its updates.
     let mut last = [std::time::Instant::now(); 2];
@@ -727,9 +744,8 @@ fn a_frame_is_forwarded_on_arrival_not_on_the_next_tick() {
         delays.push(sent.elapsed());
         tick(&mut b, 1);
         let _ = a.flush();
-        while sent.elapsed() < Duration::from_millis(20) {
-            std::hint::spin_loop();
-        }
+        // Pacing, not waiting for a condition: a talker's frame interval.
+        std::thread::sleep(Duration::from_millis(20).saturating_sub(sent.elapsed()));
     }
     delays.sort();
     let median = delays[delays.len() / 2];
@@ -737,17 +753,21 @@ fn a_frame_is_forwarded_on_arrival_not_on_the_next_tick() {
         "send to receive on loopback: median {median:?}, max {:?}",
         delays.last()
     );
-    // Under 12 ms even on a loaded machine (alone, about 0.5 ms); a tick-only
-    // forwarder sits near 17.
-    assert!(median < Duration::from_millis(12), "median {median:?}");
-    // The server's own count of the delay it adds.
-    let held = metric(&server, "vitrine_voice_forward_seconds_count");
-    assert!(held >= 30, "{held}");
-    let fast = metric(
-        &server,
-        "vitrine_voice_forward_seconds_bucket{le=\"0.001\"}",
+    // Most frames went out between ticks, as they arrived (a frame read
+    // while the tick itself runs goes with the tick's send).
+    let on_arrival = metric(&server, between) - before;
+    assert!(
+        on_arrival >= 15,
+        "{on_arrival} of 30 frames sent between ticks"
     );
-    println!("server: {fast} of {held} flushes held their frames under 1 ms");
+    println!(
+        "server: {on_arrival} of 30 sent between ticks; {} of {} sends held their frames under 1 ms",
+        metric(
+            &server,
+            "vitrine_voice_forward_seconds_bucket{le=\"0.001\"}"
+        ),
+        metric(&server, "vitrine_voice_forward_seconds_count")
+    );
 }
 
 /// Polls `done` without pause for up to a second: for timing a frame.
