@@ -870,25 +870,29 @@ function orderItems(o) {
 
 function orderRow(o) {
   const row = el("tr", { "data-order": o.id, "data-status": o.status });
-  const result = el("div", { class: "result", role: "status" });
+  // The last action's result stays on its row across refreshes.
+  state.orderResults = state.orderResults || {};
+  const said = state.orderResults[o.id];
+  const result = el("div", { class: said ? said.className : "result", role: "status" },
+    said ? said.text : "");
+  const say = (text, className) => {
+    result.textContent = text;
+    result.className = className;
+    state.orderResults[o.id] = { text, className };
+  };
   const actions = el("td", { class: "actions" });
   const act = async (path, body, done) => {
     for (const b of actions.querySelectorAll("button")) b.disabled = true;
     try {
       const order = await api("POST", `/api/v1/orders/${o.id}/${path}`, body, true);
-      result.textContent = `${done} · now ${stateWords(order.status).toLowerCase()}`;
-      result.className = "result ok";
+      say(`${done} · now ${stateWords(order.status).toLowerCase()}`, "result ok");
       toast(`Order ${o.id}: ${done.toLowerCase()}`);
     } catch (e) {
-      result.textContent = refusalWords(e, o);
-      result.className = "result refused";
+      say(refusalWords(e, o), "result refused");
       for (const b of actions.querySelectorAll("button")) b.disabled = false;
       return;
     }
     await loadDeskOrders();
-    // The row was redrawn: say what happened on the new one.
-    const again = document.querySelector(`#order-rows tr[data-order='${o.id}'] .result`);
-    if (again) { again.textContent = result.textContent; again.className = result.className; }
   };
   if (o.status === "paid") {
     actions.append(el("button", { class: "small fulfil", onclick: () => act("fulfil", undefined, "Marked shipped") }, "Mark shipped"));
@@ -906,7 +910,7 @@ function orderRow(o) {
       form.addEventListener("submit", (e) => {
         e.preventDefault();
         const text = reason.value.trim();
-        if (!text) { result.textContent = "Say why: the buyer sees the reason"; result.className = "result refused"; return; }
+        if (!text) { say("Say why: the buyer sees the reason", "result refused"); return; }
         act("refund", { reason: text }, "Refunded").then(() => form.remove());
       });
       actions.append(form);

@@ -189,9 +189,7 @@ async fn checked_filter(
     let search = match q.q.as_deref().map(str::trim) {
         None => None,
         Some(s) if s.is_empty() || s.chars().count() > MAX_SEARCH_CHARS => {
-            return Err(bad_filter(format!(
-                "q: 1 to {MAX_SEARCH_CHARS} characters"
-            )));
+            return Err(bad_filter(format!("q: 1 to {MAX_SEARCH_CHARS} characters")));
         }
         Some(s) if s.chars().any(char::is_control) => {
             return Err(bad_filter("q: no control characters"));

@@ -159,7 +159,11 @@ fn the_console_lists_a_shows_orders_by_name_with_filters_and_pages() {
     ];
     for (query, code) in bad {
         let (status, body) = desk(&http, &host, query);
-        assert_eq!((status, body["code"].as_str()), (400, Some(code)), "{query}: {body}");
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (400, Some(code)),
+            "{query}: {body}"
+        );
         assert!(
             body["message"].as_str().is_some_and(|m| !m.is_empty()),
             "{body}"
@@ -247,7 +251,13 @@ fn a_host_draws_a_giveaway_now_and_the_console_lists_its_entrants_by_name() {
     assert!(desk["giveaway"]["seed"].is_null(), "not before the draw");
 
     // A shopper cannot draw; bad ids are refused; the host draws now.
-    let (status, _) = http.call("POST", &format!("{path}/draw"), Some(&tokens[0]), None, None);
+    let (status, _) = http.call(
+        "POST",
+        &format!("{path}/draw"),
+        Some(&tokens[0]),
+        None,
+        None,
+    );
     assert_eq!(status, 403);
     for bad in ["/api/v1/giveaways/77/draw", "/api/v1/giveaways/x/draw"] {
         let (status, body) = http.call("POST", bad, Some(&host), None, None);
@@ -259,7 +269,10 @@ fn a_host_draws_a_giveaway_now_and_the_console_lists_its_entrants_by_name() {
     }
     let (status, drawn) = http.call("POST", &format!("{path}/draw"), Some(&host), None, None);
     assert_eq!(status, 200, "{drawn}");
-    assert!(drawn["seed"].as_str().is_some_and(|s| s.len() == 64), "{drawn}");
+    assert!(
+        drawn["seed"].as_str().is_some_and(|s| s.len() == 64),
+        "{drawn}"
+    );
     assert!(drawn["closes_at_ms"].as_i64() < opened["closes_at_ms"].as_i64());
     let winner = drawn["draws"][0]["name"].as_str().unwrap().to_owned();
     assert!(names.contains(&winner.as_str()), "{drawn}");
