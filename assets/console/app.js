@@ -604,7 +604,8 @@ function drawChart(d) {
   const vStep = niceStep(peakViewers, 4);
   const vTop = Math.ceil(peakViewers / vStep) * vStep;
   const peakSales = Math.max(0, ...minutes.values());
-  const sStep = niceStep(peakSales || 100, 4);
+  // With no sale yet, an axis up to 10 units of the currency.
+  const sStep = niceStep(peakSales || 1000, 4);
   const sTop = Math.max(sStep, Math.ceil(peakSales / sStep) * sStep);
   const yV = (v) => pad.top + plotH - (plotH * v) / vTop;
   const yS = (m) => pad.top + plotH - (plotH * m) / sTop;
@@ -884,8 +885,8 @@ function orderRow(o) {
   const act = async (path, body, done) => {
     for (const b of actions.querySelectorAll("button")) b.disabled = true;
     try {
-      const order = await api("POST", `/api/v1/orders/${o.id}/${path}`, body, true);
-      say(`${done} · now ${stateWords(order.status).toLowerCase()}`, "result ok");
+      await api("POST", `/api/v1/orders/${o.id}/${path}`, body, true);
+      say(`${done} at ${localTime(Date.now())}`, "result ok");
       toast(`Order ${o.id}: ${done.toLowerCase()}`);
     } catch (e) {
       say(refusalWords(e, o), "result refused");

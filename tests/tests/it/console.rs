@@ -556,6 +556,12 @@ async fn console_sign_in(
 /// A card of the page, as a picture (in the test target dir, and in
 /// `docs/` with `VITRINE_UPDATE_SCREENSHOTS=1`).
 async fn card_picture(c: &Client, id: &str, name: &str) {
+    c.execute(
+        "document.getElementById(arguments[0]).scrollIntoView()",
+        vec![json!(id)],
+    )
+    .await
+    .unwrap();
     let card = c.find(Locator::Id(id)).await.unwrap();
     let png = card.screenshot().await.unwrap();
     assert!(png.starts_with(b"\x89PNG"), "a PNG");
