@@ -604,7 +604,7 @@ function drawChart(d) {
   const vStep = niceStep(peakViewers, 4);
   const vTop = Math.ceil(peakViewers / vStep) * vStep;
   const peakSales = Math.max(0, ...minutes.values());
-  // With no sale yet, an axis up to 10 units of the currency.
+  // With no sale yet, an axis up to a few units of the currency.
   const sStep = niceStep(peakSales || 1000, 4);
   const sTop = Math.max(sStep, Math.ceil(peakSales / sStep) * sStep);
   const yV = (v) => pad.top + plotH - (plotH * v) / vTop;
