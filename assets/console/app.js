@@ -22,7 +22,7 @@ function toast(text) {
   toast.timer = setTimeout(() => t.classList.remove("show"), 3500);
 }
 
-async function api(method, path, body) {
+async function api(method, path, body, quiet) {
   const headers = { Authorization: `Bearer ${state.token}` };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   const response = await fetch(path, {
@@ -36,8 +36,12 @@ async function api(method, path, body) {
   if (response.status === 401) { signOut(); throw new Error("signed out"); }
   if (!response.ok) {
     const message = (data && data.message) || `HTTP ${response.status}`;
-    toast(message);
-    throw new Error(message);
+    // A caller that words the refusal itself asks for quiet.
+    if (!quiet) toast(message);
+    const error = new Error(message);
+    error.code = data && data.code;
+    error.status = response.status;
+    throw error;
   }
   return data;
 }
@@ -55,7 +59,7 @@ function el(tag, attrs, ...children) {
   return node;
 }
 
-function money(view) { return view ? view.display : "0"; }
+function money(view) { return view ? moneyText(view.minor, view.currency) : "0"; }
 function minorFromDecimal(text) {
   const m = /^\s*(\d+)(?:[.,](\d{1,2}))?\s*$/.exec(text || "");
   if (!m) throw new Error("write an amount such as 9.90");
@@ -109,7 +113,8 @@ async function start() {
   $("sign-out").hidden = false;
   $("whoami").textContent = `${state.name} · ${state.role}`;
   const hostly = state.role !== "moderator";
-  for (const id of ["show-card", "featured-card", "sale-card", "deal-card", "coupon-card"]) {
+  for (const id of ["show-card", "featured-card", "sale-card", "deal-card", "coupon-card",
+    "giveaway-card", "orders-card"]) {
     $(id).hidden = !hostly;
   }
   const list = await api("GET", "/api/v1/products");
@@ -117,6 +122,7 @@ async function start() {
   fillProducts();
   await Promise.all([loadShows(), loadRooms(), loadQuestions(), loadFilter(), loadLog(), loadDeals()]);
   follow();
+  startShowDesk();
   setInterval(() => { loadQuestions(); loadChat(); loadLog(); loadDeals(); }, 2000);
 }
 
@@ -135,7 +141,7 @@ function fillProducts() {
       el("input", { type: "checkbox", value: p.id, "data-product": p.id }), p.name));
     for (const v of p.variants) {
       const options = Object.values(v.options).join(", ");
-      const label = `${p.name}${options ? ` (${options})` : ""} · ${v.price.display} · ${v.stock} left`;
+      const label = `${p.name}${options ? ` (${options})` : ""} · ${money(v.price)} · ${v.stock} left`;
       sku.append(el("option", { value: v.sku }, label));
       dealSku.append(el("option", { value: v.sku }, label));
     }
@@ -185,7 +191,7 @@ function render(d) {
   const show = d.show;
   $("show-title").textContent = show ? show.title : "No show is live";
   const status = $("show-status");
-  status.textContent = show ? show.status : "off air";
+  status.textContent = show ? stateWords(show.status) : "Off air";
   status.className = `badge ${show ? show.status : ""}`;
   $("end-show").hidden = !show || state.role === "moderator";
   $("stat-viewers").textContent = d.viewers;
@@ -198,18 +204,18 @@ function render(d) {
   $("stat-sales").textContent = money(d.sales);
   $("stat-conversion").textContent = `${(d.conversion_bp / 100).toFixed(1)} %`;
   $("featured-now").textContent = show && show.featured.length
-    ? `Featured now: ${show.featured.join(", ")}` : "Nothing featured.";
+    ? `Featured now: ${show.featured.map(productName).join(", ")}` : "Nothing featured.";
   renderSales(d.flash_sales);
   renderPoll(d.poll);
   $("qa-count").textContent = d.open_questions ? `(${d.open_questions} open)` : "";
   $("product-rows").replaceChildren(...d.products.map((p) => el("tr", { "data-product": p.product_id },
     el("td", {}, p.name), el("td", {}, p.views), el("td", {}, p.pickups),
     el("td", {}, p.handling_ms ? `${(p.handling_ms / 1000).toFixed(1)} s` : "–"), el("td", {}, p.carts),
-    el("td", {}, p.units_sold), el("td", {}, (p.sales_minor / 100).toFixed(2)))));
+    el("td", {}, p.units_sold), el("td", {}, moneyText(p.sales_minor, d.sales.currency)))));
   $("rooms").replaceChildren(...d.rooms.map((r) => el("li", {},
     el("span", { class: "grow" }, r.name), `${r.viewers} / ${r.capacity}`)));
   if (!$("mod-room").options.length) loadRooms();
-  drawChart(d.series);
+  drawChart(d);
 }
 
 function renderSales(sales) {
@@ -217,11 +223,13 @@ function renderSales(sales) {
     const sold = s.quantity - s.units_left;
     const opens = s.state === "countdown"
       ? ` · opens in ${Math.max(0, Math.round((s.starts_at_ms - Date.now()) / 1000))} s` : "";
+    const words = stateWords(s.state);
     const bar = el("span", {});
     bar.style.width = `${(100 * sold) / s.quantity}%`;
     return el("li", { id: `sale-${s.id}`, "data-state": s.state },
-      el("span", { class: "grow" }, `${s.sku} at ${s.sale_price.display}`),
-      el("b", { class: "left" }, s.units_left), ` of ${s.quantity} left · ${s.state}${opens}`,
+      el("span", { class: "grow" }, `${variantLabel(s.sku)} at ${money(s.sale_price)}`),
+      el("b", { class: "left" }, s.units_left), ` of ${s.quantity} left · `,
+      el("span", { class: `state ${s.state}` }, words), opens,
       el("div", { class: "progress" }, bar));
   }));
 }
@@ -240,36 +248,6 @@ function renderPoll(poll) {
     }));
 }
 
-function drawChart(series) {
-  const canvas = $("chart");
-  const ratio = window.devicePixelRatio || 1;
-  const width = canvas.clientWidth;
-  const height = canvas.clientHeight;
-  canvas.width = width * ratio;
-  canvas.height = height * ratio;
-  const g = canvas.getContext("2d");
-  g.scale(ratio, ratio);
-  g.clearRect(0, 0, width, height);
-  if (series.length < 2) return;
-  const t0 = series[0].at_ms;
-  const t1 = series[series.length - 1].at_ms;
-  const x = (t) => 8 + ((width - 16) * (t - t0)) / Math.max(1, t1 - t0);
-  const line = (key, colour) => {
-    const top = Math.max(1, ...series.map((p) => p[key]));
-    g.strokeStyle = colour;
-    g.lineWidth = 2;
-    g.beginPath();
-    series.forEach((p, i) => {
-      const y = height - 8 - ((height - 16) * p[key]) / top;
-      if (i === 0) g.moveTo(x(p.at_ms), y); else g.lineTo(x(p.at_ms), y);
-    });
-    g.stroke();
-  };
-  const style = getComputedStyle(document.documentElement);
-  line("viewers", style.getPropertyValue("--accent").trim());
-  line("sales_minor", style.getPropertyValue("--good").trim());
-}
-
 // ---------------------------------------------------------------- show
 
 async function loadShows() {
@@ -279,7 +257,7 @@ async function loadShows() {
       `${s.title} · ${new Date(s.scheduled_at_ms).toLocaleString()}`),
     el("button", { class: "small", onclick: () => goLive(s.id) }, "Go live"))));
   $("summaries").replaceChildren(...list.shows.filter((s) => s.status !== "scheduled").map((s) =>
-    el("li", {}, el("span", { class: "grow" }, `${s.title} (${s.status})`),
+    el("li", {}, el("span", { class: "grow" }, `${s.title} (${stateWords(s.status).toLowerCase()})`),
       el("button", { class: "small quiet", onclick: () => showSummary(s.id) }, "Summary"),
       el("button", { class: "small quiet", onclick: () => download(s.id, "orders") }, "Orders CSV"),
       el("button", { class: "small quiet", onclick: () => download(s.id, "chat") }, "Chat CSV"))));
@@ -314,10 +292,10 @@ async function endShow() {
 
 async function showSummary(id) {
   const s = await api("GET", `/api/v1/shows/${id}/summary`);
-  const top = s.top_products.map((p) => `  ${p.name}: ${p.units} units, ${p.sales.display}`).join("\n");
+  const top = s.top_products.map((p) => `  ${p.name}: ${p.units} units, ${money(p.sales)}`).join("\n");
   $("summary").textContent = `${s.show.title}\n` +
     `Peak viewers ${s.peak_viewers}, ${s.unique_viewers} watched\n` +
-    `${s.orders} orders from ${s.buyers} buyers, ${s.sales.display}\n` +
+    `${s.orders} orders from ${s.buyers} buyers, ${money(s.sales)}\n` +
     `Conversion ${(s.conversion_bp / 100).toFixed(1)} %, ${s.chat_lines} chat lines\n` +
     `Top products:\n${top || "  none"}`;
 }
@@ -339,7 +317,7 @@ async function feature() {
     .map((i) => i.value);
   if (products.length > 3) { toast("feature at most 3 products"); return; }
   await api("PUT", "/api/v1/shows/current/featured", { products });
-  toast(products.length ? `Featured: ${products.join(", ")}` : "Nothing featured");
+  toast(products.length ? `Featured: ${products.map(productName).join(", ")}` : "Nothing featured");
 }
 
 async function startSale(event) {
@@ -356,7 +334,7 @@ async function startSale(event) {
     duration_secs: Number($("sale-duration").value),
   };
   const sale = await api("POST", "/api/v1/flash-sales", body);
-  toast(`Flash sale announced: ${sale.quantity} × ${sale.sku}`);
+  toast(`Flash sale announced: ${sale.quantity} × ${variantLabel(sale.sku)}`);
 }
 
 // Group deals: set one, and watch its teams fill (polled; teams change
@@ -377,7 +355,7 @@ async function startDeal(event) {
   if ($("deal-window").value === "show") body.until_show_ends = true;
   else body.window_secs = Number($("deal-minutes").value) * 60;
   const deal = await api("POST", "/api/v1/group-deals", body);
-  toast(`Group deal set: teams of ${deal.team_size} at ${deal.team_price.display}`);
+  toast(`Group deal set: teams of ${deal.team_size} at ${money(deal.team_price)}`);
   await loadDeals();
 }
 
@@ -391,7 +369,7 @@ async function loadDeals() {
       ? d.teams.map((t) => `${t.members}/${d.team_size}${t.status === "capturing" ? " ✓" : ""}`).join(" · ")
       : "no team yet";
     return el("li", { id: `deal-${d.id}`, "data-teams": d.teams.length },
-      el("span", { class: "grow" }, `${d.sku} at ${d.team_price.display} (teams of ${d.team_size})`),
+      el("span", { class: "grow" }, `${variantLabel(d.sku)} at ${money(d.team_price)} (teams of ${d.team_size})`),
       el("b", { class: "left" }, d.units_left), ` left · ${d.sold} sold · ${until}`,
       el("div", { class: "quiet-text" }, `Teams: ${teams}`));
   }));
@@ -506,6 +484,483 @@ async function loadLog() {
       `${e.target_name ? ` ${e.target_name}` : ""}${e.details ? ` (${e.details})` : ""}`))));
 }
 
+// ---------------------------------------------------------------- labels
+
+// What a host reads: names rather than ids and slugs, states in words,
+// money with its currency, times in the host's own time zone.
+const STATE_WORDS = {
+  // flash sales
+  countdown: "Starts soon", sold_out: "Sold out",
+  // shows
+  scheduled: "Scheduled", live: "Live", ended: "Ended",
+  // orders
+  pending: "Awaiting payment", paid: "Paid", fulfilled: "Shipped", delivered: "Delivered",
+  refunded: "Refunded", cancelled: "Cancelled",
+  // group-deal teams
+  forming: "Forming", capturing: "Filled", captured: "Filled", voided: "Voided",
+};
+function stateWords(value) {
+  if (!value) return "";
+  return STATE_WORDS[value] || value.charAt(0).toUpperCase() + value.slice(1).replace(/_/g, " ");
+}
+
+const SOURCE_WORDS = {
+  flash_sale: "flash sale", cart: "cart", buy_now: "buy now",
+  shared_cart: "shared cart", group_deal: "group deal",
+};
+
+function moneyText(minor, currency) {
+  try {
+    return new Intl.NumberFormat(undefined, { style: "currency", currency: currency || "EUR" })
+      .format(minor / 100);
+  } catch (_) {
+    return `${(minor / 100).toFixed(2)} ${currency || ""}`.trim();
+  }
+}
+
+function productName(id) {
+  const p = state.products.find((x) => x.id === id);
+  return p ? p.name : id;
+}
+
+// "Stoneware mug (Sage)" for a SKU, from the catalog the console loaded.
+function variantLabel(sku) {
+  for (const p of state.products) {
+    const v = p.variants.find((x) => x.sku === sku);
+    if (v) {
+      const options = Object.values(v.options).join(", ");
+      return options && p.variants.length > 1 ? `${p.name} (${options})` : p.name;
+    }
+  }
+  return sku;
+}
+
+function localTime(ms) {
+  return new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+}
+
+function localDateTime(ms) {
+  return new Date(ms).toLocaleString([], {
+    month: "short", day: "numeric", hour: "2-digit", minute: "2-digit",
+  });
+}
+
+// ---------------------------------------------------------------- chart
+
+// Viewers (a line, left axis) and sales per minute (bars, right axis, in
+// the show's currency), time along the bottom in the host's local time.
+// The feed's series has a point every 10 s with the viewers then and the
+// sales so far; the dashboard's own numbers are the live last point, so
+// the chart moves every second. (It used to draw viewers and cumulative
+// sales each scaled to its own maximum, with no axes: a steady audience
+// and sales that had stopped both sat flat along the top.)
+const SVG = "http://www.w3.org/2000/svg";
+function svg(tag, attrs, text) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, v);
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+// A round step for about `count` ticks up to `top`.
+function niceStep(top, count) {
+  const raw = Math.max(top, 1) / count;
+  const power = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 5, 10].map((m) => m * power).find((s) => s >= raw);
+  return Math.max(step, 1);
+}
+
+function chartData(d) {
+  const points = d.series.slice();
+  const last = points[points.length - 1];
+  if (!last || d.at_ms > last.at_ms) {
+    points.push({ at_ms: d.at_ms, viewers: d.viewers, orders: d.orders, sales_minor: d.sales.minor });
+  }
+  // Sales per minute: the rise of the running total within each minute.
+  const minutes = new Map();
+  let before = 0;
+  for (const p of points) {
+    const minute = Math.floor(p.at_ms / 60000) * 60000;
+    const rise = Math.max(0, p.sales_minor - before);
+    minutes.set(minute, (minutes.get(minute) || 0) + rise);
+    before = p.sales_minor;
+  }
+  return { points, minutes };
+}
+
+function drawChart(d) {
+  const chart = $("chart");
+  const width = Math.max(280, chart.clientWidth || 600);
+  const height = 200;
+  chart.setAttribute("viewBox", `0 0 ${width} ${height}`);
+  chart.replaceChildren();
+  const currency = d.sales.currency;
+  const { points, minutes } = chartData(d);
+  const pad = { left: 40, right: 64, top: 12, bottom: 26 };
+  const plotW = width - pad.left - pad.right;
+  const plotH = height - pad.top - pad.bottom;
+  const now = d.at_ms;
+  // At least the last 5 minutes, so a new show does not stretch one point.
+  const t0 = Math.min(points.length ? points[0].at_ms : now, now - 5 * 60000);
+  const t1 = now;
+  const x = (t) => pad.left + (plotW * (t - t0)) / Math.max(1, t1 - t0);
+  const peakViewers = Math.max(1, ...points.map((p) => p.viewers));
+  const vStep = niceStep(peakViewers, 4);
+  const vTop = Math.ceil(peakViewers / vStep) * vStep;
+  const peakSales = Math.max(0, ...minutes.values());
+  // With no sale yet, an axis up to a few units of the currency.
+  const sStep = niceStep(peakSales || 1000, 4);
+  const sTop = Math.max(sStep, Math.ceil(peakSales / sStep) * sStep);
+  const yV = (v) => pad.top + plotH - (plotH * v) / vTop;
+  const yS = (m) => pad.top + plotH - (plotH * m) / sTop;
+  const style = getComputedStyle(document.documentElement);
+  const accent = style.getPropertyValue("--accent").trim();
+  const good = style.getPropertyValue("--good").trim();
+  const muted = style.getPropertyValue("--muted").trim();
+  const line = style.getPropertyValue("--line").trim();
+
+  // Grid and the left axis (viewers).
+  const axisV = svg("g", { class: "axis axis-viewers" });
+  for (let v = 0; v <= vTop; v += vStep) {
+    chart.append(svg("line", { x1: pad.left, x2: pad.left + plotW, y1: yV(v), y2: yV(v), stroke: line }));
+    axisV.append(svg("text", { x: pad.left - 6, y: yV(v) + 4, "text-anchor": "end", fill: accent }, v));
+  }
+  // The right axis (sales per minute, in the currency).
+  const axisS = svg("g", { class: "axis axis-sales" });
+  for (let m = 0; m <= sTop; m += sStep) {
+    axisS.append(svg("text", { x: pad.left + plotW + 6, y: yS(m) + 4, fill: good },
+      moneyText(m, currency).replace(/[.,]00(?=\D*$)/, "")));
+  }
+  // Time along the bottom, in local time.
+  const axisT = svg("g", { class: "axis axis-time" });
+  const span = t1 - t0;
+  const tStep = [60000, 120000, 300000, 600000, 900000, 1800000, 3600000]
+    .find((s) => span / s <= Math.max(2, Math.floor(plotW / 70))) || 3600000;
+  for (let t = Math.ceil(t0 / tStep) * tStep; t <= t1; t += tStep) {
+    axisT.append(svg("line", { x1: x(t), x2: x(t), y1: pad.top + plotH, y2: pad.top + plotH + 4, stroke: muted }));
+    axisT.append(svg("text", { x: x(t), y: height - 8, "text-anchor": "middle", fill: muted }, localTime(t)));
+  }
+  chart.append(svg("line", { x1: pad.left, x2: pad.left + plotW, y1: pad.top + plotH, y2: pad.top + plotH, stroke: muted }));
+
+  // Sales per minute as bars.
+  const bars = svg("g", { class: "sales-bars" });
+  const barW = Math.max(2, x(t0 + 60000) - x(t0) - 2);
+  for (const [minute, sales] of minutes) {
+    if (minute + 60000 < t0 || sales <= 0) continue;
+    const left = Math.max(pad.left, x(minute) + 1);
+    const bar = svg("rect", {
+      class: "sales-bar", x: left, y: yS(sales), width: Math.min(barW, pad.left + plotW - left),
+      height: Math.max(1, pad.top + plotH - yS(sales)), fill: good, opacity: "0.75",
+      "data-minor": sales,
+    });
+    bar.append(svg("title", {}, `${localTime(minute)}: ${moneyText(sales, currency)}`));
+    bars.append(bar);
+  }
+  chart.append(bars);
+
+  // Viewers as a line.
+  if (points.length) {
+    const path = points.map((p, i) => `${i ? "L" : "M"}${x(p.at_ms).toFixed(1)},${yV(p.viewers).toFixed(1)}`);
+    if (points.length === 1) path.push(`L${x(t1).toFixed(1)},${yV(points[0].viewers).toFixed(1)}`);
+    chart.append(svg("path", {
+      class: "viewers-line", d: path.join(" "), fill: "none", stroke: accent, "stroke-width": 2,
+      "data-points": points.length,
+    }));
+  }
+  chart.append(axisV, axisS, axisT);
+  $("chart-legend-sales").textContent = `sales per minute (${currency}, right)`;
+  $("chart-note").textContent = peakSales
+    ? `Best minute: ${moneyText(peakSales, currency)}. Now: ${d.viewers} watching.`
+    : `No sales yet. Now: ${d.viewers} watching.`;
+}
+
+// ---------------------------------------------------------------- show desk
+
+// Giveaways and orders: each card polls its own list (they change as
+// shoppers act, not on the dashboard's beat) and acts through the API.
+function startShowDesk() {
+  if (state.role === "moderator") return;
+  loadGiveaways();
+  loadDeskOrders();
+  setInterval(() => { loadGiveaways(); loadDeskOrders(true); }, 2000);
+}
+
+function wireShowDesk() {
+  $("giveaway-form").addEventListener("submit", (e) => createGiveaway(e).catch(() => {}));
+  $("giveaway-entry").addEventListener("change", () => {
+    $("giveaway-minutes-present").disabled = $("giveaway-entry").value !== "present";
+  });
+  $("orders-filter").addEventListener("submit", (e) => { e.preventDefault(); loadDeskOrders(); });
+  for (const id of ["orders-status", "orders-product"]) {
+    $(id).addEventListener("change", () => loadDeskOrders());
+  }
+  $("orders-clear").addEventListener("click", () => {
+    $("orders-status").value = "";
+    $("orders-product").value = "";
+    $("orders-search").value = "";
+    state.ordersBuyer = null;
+    loadDeskOrders();
+  });
+  $("orders-more").addEventListener("click", () => loadDeskOrders(false, true));
+}
+
+// ---------------------------------------------------------------- giveaways
+
+const RULE_WORDS = {
+  everyone: () => "Everyone watching may enter",
+  present: (g) => `Viewers who watched at least ${g.present_minutes} min may enter`,
+  bought_in_show: () => "Buyers in this show may enter",
+};
+
+async function createGiveaway(event) {
+  event.preventDefault();
+  const entry = $("giveaway-entry").value;
+  const body = {
+    prize: $("giveaway-prize").value.trim(),
+    entry,
+    closes_in_secs: Math.round(Number($("giveaway-minutes").value) * 60),
+  };
+  if (entry === "present") body.present_minutes = Number($("giveaway-minutes-present").value);
+  const g = await api("POST", "/api/v1/giveaways", body);
+  toast(`Giveaway open: ${g.prize}`);
+  await loadGiveaways();
+}
+
+async function drawGiveaway(id) {
+  try {
+    await api("POST", `/api/v1/giveaways/${id}/draw`, undefined, true);
+    toast("Drawn");
+  } catch (e) {
+    const words = {
+      no_entrants: "Nobody has entered yet: entries stay open",
+      already_drawn: "Already drawn",
+      giveaway_not_found: "That giveaway is gone",
+    };
+    toast(words[e.code] || e.message);
+  }
+  await loadGiveaways();
+}
+
+async function sha256Hex(bytes) {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  return [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function hexBytes(hex) {
+  return new Uint8Array(hex.match(/../g).map((h) => parseInt(h, 16)));
+}
+
+// Recomputes every draw from the revealed seed and the entry list, as the
+// server's rule says (server/src/engagement/giveaways.rs).
+async function checkDraws(g) {
+  if (!window.crypto || !crypto.subtle) return null; // not a secure page
+  const commitmentOk = (await sha256Hex(hexBytes(g.seed))) === g.commitment;
+  const entries = g.entries.slice().sort((a, b) => a - b);
+  const winners = [];
+  for (const draw of g.draws) {
+    const message = `${g.seed}:${entries.join(",")}:${draw.draw}`;
+    const h = await sha256Hex(new TextEncoder().encode(message));
+    const candidates = entries.filter((e) => !winners.includes(e));
+    const pick = BigInt(`0x${h.slice(0, 16)}`) % BigInt(candidates.length);
+    winners.push(candidates[Number(pick)]);
+  }
+  const drawsOk = g.draws.every((d, i) => winners[i] === d.account_id);
+  return { commitmentOk, drawsOk };
+}
+
+async function loadGiveaways() {
+  if (!state.token || state.role === "moderator") return;
+  const list = await api("GET", "/api/v1/console/giveaways");
+  const now = Date.now();
+  const items = [];
+  for (const { giveaway: g, entrant_count: count, entrants } of list.giveaways.slice(0, 3)) {
+    const drawn = g.draws.length > 0;
+    const open = !drawn && now < g.closes_at_ms;
+    const names = entrants.slice(0, 12).map((e) => e.name).join(", ");
+    const more = count > 12 ? ` and ${count - 12} more` : "";
+    const status = drawn ? "Drawn" : open
+      ? `Entries close at ${localTime(g.closes_at_ms)}` : count ? "Drawing…" : "Closed with no entries";
+    const li = el("li", { id: `giveaway-${g.id}`, "data-entrants": count, "data-drawn": drawn },
+      el("span", { class: "grow" }, el("b", {}, g.prize), ` · ${(RULE_WORDS[g.entry] || (() => g.entry))(g)}`),
+      el("span", { class: "quiet-text" }, status),
+      el("div", { class: "entrants" },
+        el("b", { class: "entrant-count" }, count), count === 1 ? " entrant" : " entrants",
+        count ? `: ${names}${more}` : ""));
+    if (open) {
+      li.append(el("button", { class: "small draw", disabled: count ? undefined : "",
+        onclick: () => drawGiveaway(g.id) }, "Close entries and draw now"));
+    }
+    if (drawn) li.append(await proofOf(g));
+    items.push(li);
+  }
+  $("giveaways").replaceChildren(...items);
+}
+
+async function proofOf(g) {
+  const winner = g.draws[g.draws.length - 1];
+  const check = await checkDraws(g);
+  const box = el("div", { class: "proof" },
+    el("p", { class: "winner" }, "Winner: ", el("b", {}, winner.name),
+      winner.claimed ? " · prize claimed" : ` · to claim by ${localDateTime(winner.claim_by_ms)}`),
+    el("p", {}, `When the giveaway opened, Vitrine published a fingerprint of a secret number: `,
+      el("code", {}, g.commitment.slice(0, 16) + "…"),
+      ". Now that entries are closed, the secret number (the seed) is revealed: ",
+      el("code", {}, g.seed.slice(0, 16) + "…"),
+      `. The winner is picked from the seed and the ${g.entries.length} entrants, so nobody could choose them.`));
+  const verdict = check === null
+    ? "Your browser cannot check it on this page (it needs https); anyone can check it from the public giveaway."
+    : check.commitmentOk && check.drawsOk
+      ? "Checked in your browser: the seed matches the fingerprint, and the draw gives the same winner. ✓"
+      : "Checked in your browser: this draw does NOT match. Do not award the prize.";
+  box.append(el("p", { class: `verdict ${check && check.commitmentOk && check.drawsOk ? "ok" : ""}` }, verdict));
+  box.append(el("details", {}, el("summary", {}, "The full proof"),
+    el("pre", {}, `commitment ${g.commitment}\nseed       ${g.seed}\nentries    ${g.entries.join(",")}\n` +
+      g.draws.map((d) => `draw ${d.draw}     ${d.account_id} (${d.name})`).join("\n"))));
+  return box;
+}
+
+// ---------------------------------------------------------------- orders
+
+function ordersQuery() {
+  const params = new URLSearchParams();
+  if ($("orders-status").value) params.set("status", $("orders-status").value);
+  if ($("orders-product").value) params.set("product", $("orders-product").value);
+  if (state.ordersBuyer) params.set("buyer", state.ordersBuyer.id);
+  const q = $("orders-search").value.trim();
+  if (q) params.set("q", q);
+  return params;
+}
+
+// `quietly`: a background refresh, which leaves an open refund form and
+// the pages loaded alone; `more`: the next page.
+async function loadDeskOrders(quietly, more) {
+  if (!state.token || state.role === "moderator") return;
+  if (quietly && document.querySelector("#order-rows .refund-form")) return;
+  if (!$("orders-product").options.length) fillOrderProducts();
+  const params = ordersQuery();
+  if (more && state.ordersNext) params.set("before", state.ordersNext);
+  if (!more && state.ordersShown > 25) params.set("limit", String(Math.min(100, state.ordersShown)));
+  let list;
+  try {
+    list = await api("GET", `/api/v1/console/orders?${params}`, undefined, true);
+  } catch (e) {
+    $("orders-note").textContent = e.code === "bad_filter" ? `That filter does not work: ${e.message}` : e.message;
+    return;
+  }
+  state.ordersNext = list.next;
+  const rows = list.orders.map(orderRow);
+  if (more) $("order-rows").append(...rows);
+  else $("order-rows").replaceChildren(...rows);
+  state.ordersShown = $("order-rows").children.length;
+  $("orders-more").hidden = !list.next;
+  const of = list.show ? `during “${list.show.title}”` : "in all";
+  const who = state.ordersBuyer ? ` by ${state.ordersBuyer.name}` : "";
+  $("orders-note").textContent = `${list.matching} ${list.matching === 1 ? "order" : "orders"}${who} ${of}`;
+  $("orders-buyer").hidden = !state.ordersBuyer;
+  $("orders-buyer").textContent = state.ordersBuyer ? `Buyer: ${state.ordersBuyer.name} ✕` : "";
+}
+
+function fillOrderProducts() {
+  const select = $("orders-product");
+  select.replaceChildren(el("option", { value: "" }, "Any product"),
+    ...state.products.map((p) => el("option", { value: p.id }, p.name)));
+}
+
+function orderItems(o) {
+  return o.lines.map((l) => {
+    const name = l.product_name || l.sku;
+    return `${l.quantity} × ${name}${l.variant ? ` (${l.variant})` : ""}`;
+  }).join(", ");
+}
+
+function orderRow(o) {
+  const row = el("tr", { "data-order": o.id, "data-status": o.status });
+  // The last action's result stays on its row across refreshes.
+  state.orderResults = state.orderResults || {};
+  const said = state.orderResults[o.id];
+  const result = el("div", { class: said ? said.className : "result", role: "status" },
+    said ? said.text : "");
+  const say = (text, className) => {
+    result.textContent = text;
+    result.className = className;
+    state.orderResults[o.id] = { text, className };
+  };
+  const actions = el("td", { class: "actions" });
+  const act = async (path, body, done) => {
+    for (const b of actions.querySelectorAll("button")) b.disabled = true;
+    try {
+      await api("POST", `/api/v1/orders/${o.id}/${path}`, body, true);
+      say(`${done} at ${localTime(Date.now())}`, "result ok");
+      toast(`Order ${o.id}: ${done.toLowerCase()}`);
+    } catch (e) {
+      say(refusalWords(e, o), "result refused");
+      for (const b of actions.querySelectorAll("button")) b.disabled = false;
+      return;
+    }
+    await loadDeskOrders();
+  };
+  if (o.status === "paid") {
+    actions.append(el("button", { class: "small fulfil", onclick: () => act("fulfil", undefined, "Marked shipped") }, "Mark shipped"));
+  }
+  if (o.status === "fulfilled") {
+    actions.append(el("button", { class: "small deliver", onclick: () => act("deliver", undefined, "Marked delivered") }, "Mark delivered"));
+  }
+  if (["paid", "fulfilled", "delivered"].includes(o.status)) {
+    actions.append(el("button", { class: "small quiet refund", onclick: () => {
+      if (actions.querySelector(".refund-form")) return;
+      const reason = el("input", { class: "refund-reason", maxlength: "500", placeholder: "Reason, e.g. arrived damaged" });
+      const form = el("form", { class: "refund-form" }, reason,
+        el("button", { class: "small danger refund-confirm", type: "submit" }, "Refund"),
+        el("button", { class: "small quiet", type: "button", onclick: () => form.remove() }, "Cancel"));
+      form.addEventListener("submit", (e) => {
+        e.preventDefault();
+        const text = reason.value.trim();
+        if (!text) { say("Say why: the buyer sees the reason", "result refused"); return; }
+        act("refund", { reason: text }, "Refunded").then(() => form.remove());
+      });
+      actions.append(form);
+      reason.focus();
+    } }, "Refund…"));
+  }
+  actions.append(result);
+  const buyer = el("button", { class: "link buyer", title: "Only this buyer's orders",
+    onclick: () => { state.ordersBuyer = { id: o.buyer_id, name: o.buyer_name }; loadDeskOrders(); } }, o.buyer_name);
+  const notes = [];
+  if (o.coupon) notes.push(`coupon ${o.coupon} (−${money(o.discount)})`);
+  if (o.return_reason) notes.push(`refunded: ${o.return_reason}`);
+  if (o.failure) notes.push(o.failure.startsWith("declined") ? "card declined" : o.failure.replace(/_/g, " "));
+  row.append(
+    el("td", {}, el("b", {}, `#${String(o.id).slice(-6)}`), el("div", { class: "quiet-text" }, localTime(o.created_at_ms))),
+    el("td", {}, buyer),
+    el("td", { class: "items" }, orderItems(o),
+      el("div", { class: "quiet-text" }, [`via ${SOURCE_WORDS[o.source] || o.source}`, ...notes].join(" · "))),
+    el("td", {}, money(o.total)),
+    el("td", {}, el("span", { class: `state ${o.status}` }, stateWords(o.status))),
+    actions);
+  return row;
+}
+
+// A refused step in the host's words.
+function refusalWords(e, o) {
+  if (e.code === "order_state") {
+    const now = (/the order is (\w+)/.exec(e.message) || [])[1] || o.status;
+    const words = {
+      refunded: "Already refunded", delivered: "Already delivered", fulfilled: "Already shipped",
+      cancelled: "Cancelled: it was never paid", pending: "Not paid yet",
+      paid: "Not shipped yet",
+    };
+    return words[now] || `Not possible: the order is ${stateWords(now).toLowerCase()}`;
+  }
+  const words = {
+    invalid_reason: "Give a reason of up to 500 characters",
+    refund_failed: "The payment provider refused the refund; nothing changed",
+    order_not_found: "This order no longer exists",
+    forbidden: "Only hosts and co-hosts can do this",
+    rate_limited: "Too many actions at once; try again in a moment",
+  };
+  return words[e.code] || e.message;
+}
+
 // ---------------------------------------------------------------- wiring
 
 document.addEventListener("DOMContentLoaded", () => {
@@ -525,6 +980,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("poll-form").addEventListener("submit", (e) => openPoll(e).catch(() => {}));
   $("mod-room").addEventListener("change", () => { state.modRoom = $("mod-room").value; loadChat(); });
   $("save-filter").addEventListener("click", () => saveFilter().catch(() => {}));
-  window.addEventListener("resize", () => state.dashboard && drawChart(state.dashboard.series));
+  window.addEventListener("resize", () => state.dashboard && drawChart(state.dashboard));
+  wireShowDesk();
   if (state.token) start().catch(() => signOut());
 });

@@ -6,6 +6,7 @@
 //! who watched each show and every chat line, for the after-show summary
 //! and the CSV exports.
 
+pub mod orders;
 pub mod reports;
 pub mod tickets;
 

@@ -139,6 +139,7 @@ fn request_kind(request: &Request) -> &'static str {
         Request::Leaderboard { .. } => "leaderboard",
         Request::OpenState { .. } => "open_state",
         Request::ProductOnSale { .. } => "product_on_sale",
+        Request::DrawNow { .. } => "draw_now",
     }
 }
 
@@ -328,6 +329,9 @@ impl Engine {
             }
             Request::Giveaway { giveaway_id, reply } => {
                 let _ = reply.send(self.giveaway_view(giveaway_id).await);
+            }
+            Request::DrawNow { giveaway_id, reply } => {
+                let _ = reply.send(self.draw_now(giveaway_id).await);
             }
             Request::ClaimPrize {
                 account,

@@ -56,6 +56,8 @@ impl EngagementError {
             E::UnknownReward => (S::NOT_FOUND, "reward_not_found", Room::Unavailable),
             E::NotEnoughPoints { .. } => (S::CONFLICT, "not_enough_points", Room::Unavailable),
             E::UnknownInvite => (S::NOT_FOUND, "invite_not_found", Room::Unavailable),
+            E::AlreadyDrawn => (S::CONFLICT, "already_drawn", Room::Unavailable),
+            E::NoEntrants => (S::CONFLICT, "no_entrants", Room::Unavailable),
             E::RedeemFailed | E::Storage | E::Unavailable => (
                 S::SERVICE_UNAVAILABLE,
                 "engagement_unavailable",
@@ -104,6 +106,8 @@ mod tests {
             E::UnknownInvite,
             E::Storage,
             E::Unavailable,
+            E::AlreadyDrawn,
+            E::NoEntrants,
         ];
         // No wildcard: a new variant does not compile until it is named here,
         // which is the reminder to add it to the list above too.
@@ -134,7 +138,9 @@ mod tests {
                 | E::RedeemFailed
                 | E::UnknownInvite
                 | E::Storage
-                | E::Unavailable => {}
+                | E::Unavailable
+                | E::AlreadyDrawn
+                | E::NoEntrants => {}
             }
         }
         all
@@ -180,6 +186,8 @@ mod tests {
             (E::RedeemFailed, 503, "engagement_unavailable"),
             (E::Storage, 503, "engagement_unavailable"),
             (E::Unavailable, 503, "engagement_unavailable"),
+            (E::AlreadyDrawn, 409, "already_drawn"),
+            (E::NoEntrants, 409, "no_entrants"),
         ];
         // Every variant `one_of_each` knows is pinned.
         assert_eq!(expected.len(), one_of_each().len());

@@ -432,6 +432,40 @@ impl Engine {
         Ok(())
     }
 
+    /// The host's "draw now": entries close at this moment and the first
+    /// draw is made at once, by the same rule as a draw at the time set.
+    /// Refused, changing nothing, once drawn, or while nobody has entered
+    /// (closing then would leave a giveaway that can never be drawn).
+    pub(super) async fn draw_now(
+        &mut self,
+        giveaway_id: GiveawayId,
+    ) -> Result<Giveaway, EngagementError> {
+        let now = self.clock.now_ms();
+        let g = self
+            .giveaways
+            .get(&giveaway_id)
+            .ok_or(EngagementError::UnknownGiveaway)?;
+        if !g.draws.is_empty() {
+            return Err(EngagementError::AlreadyDrawn);
+        }
+        if g.entries.is_empty() {
+            return Err(EngagementError::NoEntrants);
+        }
+        if now < g.closes_at_ms {
+            sqlx::query("UPDATE giveaways SET closes_at = $1 WHERE id = $2")
+                .bind(now)
+                .bind(giveaway_id.get())
+                .execute(self.store.pool())
+                .await
+                .map_err(|e| storage(e.into()))?;
+            if let Some(g) = self.giveaways.get_mut(&giveaway_id) {
+                g.closes_at_ms = now;
+            }
+        }
+        self.draw_next(giveaway_id, now).await?;
+        self.giveaway_view(giveaway_id).await
+    }
+
     /// The current winner claims the prize; claiming again answers the same.
     pub(super) async fn claim_prize(
         &mut self,

@@ -188,6 +188,12 @@ pub enum EngagementError {
     Storage,
     #[error("engagement is not running")]
     Unavailable,
+    /// A draw asked for a giveaway that has one already.
+    #[error("this giveaway has been drawn already")]
+    AlreadyDrawn,
+    /// A draw asked for before anyone entered: entries stay open.
+    #[error("nobody has entered yet; entries stay open")]
+    NoEntrants,
 }
 
 /// What every room hears, and what the shopper's own clients hear.
@@ -387,6 +393,11 @@ pub(crate) enum Request {
     ProductOnSale {
         product: ProductId,
         reply: Reply<bool>,
+    },
+    /// The host closes entries now and draws at once.
+    DrawNow {
+        giveaway_id: GiveawayId,
+        reply: Reply<Giveaway>,
     },
 }
 
@@ -702,6 +713,12 @@ impl EngagementHandle {
 
     pub async fn giveaway(&self, giveaway_id: GiveawayId) -> Result<Giveaway, EngagementError> {
         ask!(self, Giveaway { giveaway_id })
+    }
+
+    /// Closes a giveaway's entries now and draws its winner (the console's
+    /// "draw now"), rather than waiting for the time it was opened with.
+    pub async fn draw_now(&self, giveaway_id: GiveawayId) -> Result<Giveaway, EngagementError> {
+        ask!(self, DrawNow { giveaway_id })
     }
 
     pub async fn claim_prize(

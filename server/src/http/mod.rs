@@ -5,6 +5,7 @@
 mod admin;
 mod cart;
 mod console;
+mod console_show;
 mod coupons;
 mod document;
 mod engagement;
@@ -210,6 +211,9 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(engagement::get_giveaway))
         .routes(routes!(engagement::enter_giveaway))
         .routes(routes!(engagement::claim_prize))
+        .routes(routes!(console_show::list_orders))
+        .routes(routes!(console_show::list_giveaways))
+        .routes(routes!(console_show::draw_now))
         .routes(routes!(engagement::my_rewards))
         .routes(routes!(engagement::redeem))
         .routes(routes!(engagement::leaderboard))

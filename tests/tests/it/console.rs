@@ -523,3 +523,409 @@ fn the_dashboard_summary_and_exports_follow_the_show() {
     let value: Value = serde_json::to_value(&summary).unwrap();
     assert_eq!(value["show"]["status"], "ended");
 }
+
+/// Closes the browser when a test ends, passed or failed: a failed step
+/// otherwise leaves Chromium (orphaned by chromedriver's end) holding the
+/// console's event stream open, and the test server, waiting for it to
+/// close, never stops: a failure would hang instead of failing.
+struct Closer<'a>(&'a tokio::runtime::Runtime, Client);
+
+impl Drop for Closer<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.block_on(self.1.clone().close());
+    }
+}
+
+/// Signs the console in as `user` and waits for the live feed.
+async fn console_sign_in(
+    c: &Client,
+    server: &TestServer,
+    user: &str,
+    clients: &mut [&mut NetClient],
+) {
+    c.goto(&format!("{}/console", server.url())).await.unwrap();
+    fill(c, "username", user).await;
+    fill(c, "password", PASSWORD).await;
+    click(c, "#sign-in").await;
+    let t = Instant::now();
+    while text(c, "#feed-state").await.as_deref() != Some("live") {
+        frame(clients, t, "signed in, following the live feed").await;
+    }
+}
+
+/// A card of the page, as a picture (in the test target dir, and in
+/// `docs/` with `VITRINE_UPDATE_SCREENSHOTS=1`).
+async fn card_picture(c: &Client, id: &str, name: &str) {
+    c.execute(
+        "document.getElementById(arguments[0]).scrollIntoView()",
+        vec![json!(id)],
+    )
+    .await
+    .unwrap();
+    let card = c.find(Locator::Id(id)).await.unwrap();
+    let png = card.screenshot().await.unwrap();
+    assert!(png.starts_with(b"\x89PNG"), "a PNG");
+    let path = screenshot_path(name);
+    std::fs::write(&path, &png).unwrap();
+    update_docs_picture(&path, name);
+}
+
+/// A host opens a giveaway from the console, sees shoppers (one in a room)
+/// enter it by name, draws it now, and reads the winner and the proof
+/// (checked in the browser); the shopper in the room hears the same winner.
+#[test]
+fn a_host_draws_a_giveaway_from_the_console_and_a_bot_sees_the_winner() {
+    let server = TestServer::start();
+    server.sign_in_as("host.giveaway", Role::Host);
+    let api = server.api();
+    let gus = api.sign_in("Gus Entrant").unwrap();
+    let mut bot = joined_as(&server, &gus, "hall");
+    // Six entrants, so that a wrong recomputation in the browser picks
+    // someone else (5 times in 6) rather than the only entrant.
+    let http = vitrine_tests::Http::new(&server);
+    let others: Vec<String> = (1..=5)
+        .map(|i| vitrine_tests::guest(&http, &format!("Fan {i}")))
+        .collect();
+    let driver = Chromedriver::start();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let c = runtime.block_on(browser(&driver));
+    let _closer = Closer(&runtime, c.clone());
+    runtime.block_on(async {
+        let mut clients: Vec<&mut NetClient> = vec![&mut bot];
+        console_sign_in(&c, &server, "host.giveaway", &mut clients).await;
+
+        fill(&c, "giveaway-prize", "A signed mug").await;
+        fill(&c, "giveaway-minutes", "10").await;
+        click(&c, "#open-giveaway").await;
+        let t = Instant::now();
+        let id = loop {
+            if let Some(id) = clients[0].mirror().giveaways.keys().next() {
+                break *id;
+            }
+            frame(&mut clients, t, "the giveaway reaches the room").await;
+        };
+        clients[0].send_command(RoomCommand::EnterGiveaway { giveaway_id: id });
+        for token in &others {
+            let (status, body) = http.call(
+                "POST",
+                &format!("/api/v1/giveaways/{id}/entries"),
+                Some(token),
+                None,
+                None,
+            );
+            assert_eq!(status, 200, "{body}");
+        }
+        let card = format!("#giveaway-{id}");
+        let t = Instant::now();
+        while text(&c, &format!("{card} .entrant-count")).await.as_deref() != Some("6")
+            || !text(&c, &format!("{card} .entrants"))
+                .await
+                .is_some_and(|s| s.contains("Gus Entrant"))
+        {
+            frame(&mut clients, t, "the console lists the entrant by name").await;
+        }
+        assert!(
+            text(&c, &card)
+                .await
+                .is_some_and(|s| s.contains("Everyone watching may enter")),
+            "the entry rule in words"
+        );
+
+        click(&c, &format!("{card} .draw")).await;
+        let t = Instant::now();
+        while clients[0].mirror().draws.is_empty() {
+            frame(&mut clients, t, "the room hears the draw").await;
+        }
+        let (drawn, _, winner, _) = clients[0].mirror().draws[0].clone();
+        assert_eq!(drawn, id);
+        let t = Instant::now();
+        while !text(&c, &format!("{card} .winner"))
+            .await
+            .is_some_and(|s| s.contains(&format!("Winner: {winner}")))
+        {
+            frame(&mut clients, t, "the console shows the winner").await;
+        }
+        // The browser recomputed the draw from the seed and the entries.
+        let verdict = text(&c, &format!("{card} .verdict.ok")).await;
+        assert!(
+            verdict
+                .as_deref()
+                .is_some_and(|v| v.contains("same winner")),
+            "{verdict:?}"
+        );
+        card_picture(&c, "giveaway-card", "console-giveaways.png").await;
+        c.close().await.unwrap();
+    });
+}
+
+/// Orders from the console: a paid order shipped, delivered and refunded
+/// with a reason (each checked over HTTP), a refund another host made
+/// meanwhile refused in words; the page shows names and states in words,
+/// never a slug or `sold_out`; the chart has its axes and a bar once an
+/// order is paid.
+#[test]
+fn a_host_ships_delivers_and_refunds_from_the_console_which_reads_in_words() {
+    use vitrine_tests::Http;
+    let server = TestServer::start();
+    let http = Http::new(&server);
+    let host = server.sign_in_as("host.orders", Role::Host);
+    let api = server.api();
+    let hal = api.sign_in("Hal Buyer").unwrap();
+    let mut bot = joined_as(&server, &hal, "hall");
+    let call = |method: &str,
+                path: &str,
+                token: &str,
+                key: Option<&str>,
+                body: Option<serde_json::Value>| {
+        http.call(method, path, Some(token), key, body)
+    };
+    let (status, body) = call(
+        "POST",
+        "/api/v1/shows",
+        &host,
+        None,
+        Some(json!({ "title": "Orders night" })),
+    );
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = call(
+        "PUT",
+        "/api/v1/shows/current/featured",
+        &host,
+        None,
+        Some(json!({ "products": ["glow-serum"] })),
+    );
+    assert_eq!(status, 200, "{body}");
+    // A flash sale of one unit, to be sold out by the time the page is read.
+    let (status, sale) = call(
+        "POST",
+        "/api/v1/flash-sales",
+        &host,
+        None,
+        Some(json!({
+            "sku": "glow-serum-30ml", "sale_price_minor": 990, "currency": "EUR",
+            "quantity": 1, "per_buyer_limit": 1, "countdown_secs": 10, "duration_secs": 120,
+        })),
+    );
+    assert_eq!(status, 201, "{sale}");
+    let sale_id = serde_json::from_value(sale["id"].clone()).unwrap();
+    let buy = |sku: &str, key: &str| -> i64 {
+        let (status, body) = call(
+            "POST",
+            "/api/v1/cart/items",
+            &hal.token,
+            None,
+            Some(json!({ "sku": sku, "quantity": 1 })),
+        );
+        assert_eq!(status, 200, "{body}");
+        let (status, order) = call(
+            "POST",
+            "/api/v1/checkout",
+            &hal.token,
+            Some(key),
+            Some(json!({ "card": "4242424242424242" })),
+        );
+        assert_eq!(status, 201, "{order}");
+        order["id"].as_i64().unwrap()
+    };
+    let order_of = |id: i64| {
+        let (status, order) = call(
+            "GET",
+            &format!("/api/v1/orders/{id}"),
+            &hal.token,
+            None,
+            None,
+        );
+        assert_eq!(status, 200, "{order}");
+        order
+    };
+    let driver = Chromedriver::start();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let c = runtime.block_on(browser(&driver));
+    let _closer = Closer(&runtime, c.clone());
+    runtime.block_on(async {
+        let mut clients: Vec<&mut NetClient> = vec![&mut bot];
+        console_sign_in(&c, &server, "host.orders", &mut clients).await;
+
+        // The chart before any sale: axes, no bar.
+        let count = |css: &'static str| {
+            let c = &c;
+            async move {
+                c.find_all(Locator::Css(css))
+                    .await
+                    .map(|v| v.len())
+                    .unwrap_or(0)
+            }
+        };
+        let t = Instant::now();
+        while count("#chart .axis-time text").await < 2
+            || count("#chart .axis-viewers text").await < 2
+        {
+            frame(&mut clients, t, "the chart's axes").await;
+        }
+        assert_eq!(count("#chart .sales-bar").await, 0, "no sales yet");
+        assert!(
+            text(&c, ".legend")
+                .await
+                .is_some_and(|s| s.contains("viewers") && s.contains("EUR")),
+            "a legend with the unit"
+        );
+
+        // An order comes in: the chart grows a bar of its total.
+        let mug = buy("stoneware-mug-sage", "mug");
+        let total = order_of(mug)["total"]["minor"].as_i64().unwrap();
+        let t = Instant::now();
+        loop {
+            let bars = c.find_all(Locator::Css("#chart .sales-bar")).await.unwrap();
+            let mut sum = 0;
+            for bar in bars {
+                sum += bar
+                    .attr("data-minor")
+                    .await
+                    .unwrap()
+                    .and_then(|m| m.parse::<i64>().ok())
+                    .unwrap_or(0);
+            }
+            if sum == total {
+                break;
+            }
+            frame(&mut clients, t, "the chart shows the sale").await;
+        }
+        let sales_axis = text(&c, "#chart .axis-sales").await.unwrap_or_default();
+        assert!(
+            sales_axis.contains('€'),
+            "money on the sales axis: {sales_axis}"
+        );
+
+        // Ship, deliver, refund with a reason: each result on the page and over HTTP.
+        let row = format!("#order-rows tr[data-order='{mug}']");
+        let t = Instant::now();
+        while c
+            .find(Locator::Css(&format!("{row} .fulfil")))
+            .await
+            .is_err()
+        {
+            frame(&mut clients, t, "the order is listed").await;
+        }
+        let listed = text(&c, &row).await.unwrap();
+        for words in ["Hal Buyer", "Speckled Stoneware Mug (Sage)", "Paid", "€"] {
+            assert!(listed.contains(words), "{words} in {listed}");
+        }
+        for (button, shown, status) in [
+            (".fulfil", "Marked shipped", "fulfilled"),
+            (".deliver", "Marked delivered", "delivered"),
+        ] {
+            click(&c, &format!("{row} {button}")).await;
+            let t = Instant::now();
+            while !text(&c, &format!("{row} .result"))
+                .await
+                .is_some_and(|s| s.contains(shown))
+            {
+                frame(&mut clients, t, shown).await;
+            }
+            assert_eq!(order_of(mug)["status"], status);
+        }
+        click(&c, &format!("{row} .refund")).await;
+        fill_css(&c, &format!("{row} .refund-reason"), "Arrived chipped").await;
+        click(&c, &format!("{row} .refund-confirm")).await;
+        let t = Instant::now();
+        while !text(&c, &format!("{row} .result"))
+            .await
+            .is_some_and(|s| s.contains("Refunded"))
+        {
+            frame(&mut clients, t, "refunded from the console").await;
+        }
+        let refunded = order_of(mug);
+        assert_eq!(
+            (
+                refunded["status"].as_str(),
+                refunded["return_reason"].as_str()
+            ),
+            (Some("refunded"), Some("Arrived chipped"))
+        );
+
+        // Another host refunds an order while the console has it open: the
+        // console's refund is refused in words, and nothing changes.
+        let serum = buy("glow-serum-50ml", "serum");
+        let row = format!("#order-rows tr[data-order='{serum}']");
+        let t = Instant::now();
+        while c
+            .find(Locator::Css(&format!("{row} .refund")))
+            .await
+            .is_err()
+        {
+            frame(&mut clients, t, "the second order is listed").await;
+        }
+        click(&c, &format!("{row} .refund")).await;
+        let (status, body) = call(
+            "POST",
+            &format!("/api/v1/orders/{serum}/refund"),
+            &host,
+            None,
+            Some(json!({ "reason": "Out of stock" })),
+        );
+        assert_eq!(status, 200, "{body}");
+        fill_css(&c, &format!("{row} .refund-reason"), "Changed my mind").await;
+        click(&c, &format!("{row} .refund-confirm")).await;
+        let t = Instant::now();
+        while text(&c, &format!("{row} .result.refused")).await.as_deref()
+            != Some("Already refunded")
+        {
+            frame(&mut clients, t, "the refusal in words").await;
+        }
+        assert_eq!(order_of(serum)["return_reason"], "Out of stock");
+
+        // The flash sale sells out; the page says so in words, with names.
+        let t = Instant::now();
+        let mut claimed = false;
+        while !text(&c, "#sales li")
+            .await
+            .is_some_and(|s| s.contains("Sold out"))
+        {
+            let open = clients[0]
+                .mirror()
+                .flash_sales
+                .values()
+                .any(|s| s.starts_at_ms <= vitrine_tests::now_ms());
+            if open && !claimed {
+                claimed = true;
+                clients[0].send_command(RoomCommand::ClaimFlashSale {
+                    sale_id,
+                    quantity: 1,
+                });
+            }
+            frame(&mut clients, t, "the sale sold out").await;
+        }
+        let page = text(&c, "body").await.unwrap();
+        assert!(
+            page.contains("Glow Vitamin C Serum (30 ml) at €9.90")
+                || page.contains("Glow Vitamin C Serum (30 ml) at 9,90 €"),
+            "{page}"
+        );
+        assert!(
+            page.contains("Featured now: Glow Vitamin C Serum"),
+            "{page}"
+        );
+        for raw in [
+            "sold_out",
+            "glow-serum",
+            "stoneware-mug",
+            "countdown",
+            "fulfilled",
+        ] {
+            assert!(!page.contains(raw), "{raw} shows on the page:\n{page}");
+        }
+        card_picture(&c, "orders-card", "console-orders.png").await;
+        // At phone width, for a look (in the test target dir only).
+        c.set_window_size(390, 844).await.unwrap();
+        let card = c.find(Locator::Id("orders-card")).await.unwrap();
+        let png = card.screenshot().await.unwrap();
+        std::fs::write(screenshot_path("console-orders-phone.png"), png).unwrap();
+        c.close().await.unwrap();
+    });
+}
+
+async fn fill_css(c: &Client, css: &str, value: &str) {
+    let field = c.find(Locator::Css(css)).await.unwrap();
+    field.clear().await.unwrap();
+    field.send_keys(value).await.unwrap();
+}

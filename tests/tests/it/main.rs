@@ -4,6 +4,7 @@
 
 mod admin_products;
 mod console;
+mod console_desk;
 mod console_feed;
 mod engagement;
 mod fair;
