@@ -264,13 +264,15 @@ fn main() -> Result<(), String> {
     // the first few of each for the report.
     let warnings = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(AtomicU64::new(0));
-    let first_lines = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    // By message (level, target and text, without the time and fields), so
+    // the report says what the warnings were.
+    let by_message = Arc::new(std::sync::Mutex::new(BTreeMap::<String, u64>::new()));
     let stderr = server.stderr.take().ok_or("no stderr")?;
     for stream in [
         Box::new(lines.map_while(Result::ok)) as Box<dyn Iterator<Item = String> + Send>,
         Box::new(BufReader::new(stderr).lines().map_while(Result::ok)),
     ] {
-        let (warnings, errors, first) = (warnings.clone(), errors.clone(), first_lines.clone());
+        let (warnings, errors, by_message) = (warnings.clone(), errors.clone(), by_message.clone());
         std::thread::spawn(move || {
             for line in stream {
                 let counter = if line.contains(" ERROR ") {
@@ -281,10 +283,8 @@ fn main() -> Result<(), String> {
                     continue;
                 };
                 counter.fetch_add(1, Ordering::Relaxed);
-                if let Ok(mut first) = first.lock()
-                    && first.len() < 10
-                {
-                    first.push(line);
+                if let Ok(mut by_message) = by_message.lock() {
+                    *by_message.entry(message_of(&line)).or_default() += 1;
                 }
             }
         });
@@ -401,6 +401,21 @@ fn main() -> Result<(), String> {
             if bot.step(dt).is_err() {
                 bot_errors.add("link");
             }
+            // A link that ended without our asking (a timeout, a kick) is
+            // an error; the shopper comes back, as a real one would.
+            if bot.net.is_disconnected() {
+                bot_errors.add(&format!(
+                    "dropped: {}",
+                    bot.net.disconnect_reason().unwrap_or_default()
+                ));
+                match rejoin(&api, &bot.session) {
+                    Ok(net) => bot.net = net,
+                    Err(e) => {
+                        eprintln!("soak: {} could not come back: {e}", bot.name);
+                        bot_errors.add("rejoin");
+                    }
+                }
+            }
             bot.shop(now_ms);
             for change in bot.net.mirror_mut().drain_changes() {
                 match change {
@@ -499,9 +514,9 @@ fn main() -> Result<(), String> {
     for (kind, n) in &bot_errors.0 {
         println!("  bot error {kind}: {n}");
     }
-    if let Ok(first) = first_lines.lock() {
-        for line in first.iter() {
-            println!("  server: {line}");
+    if let Ok(by_message) = by_message.lock() {
+        for (message, n) in by_message.iter() {
+            println!("  server {n} × {message}");
         }
     }
 
@@ -514,6 +529,17 @@ fn main() -> Result<(), String> {
     }
     let _ = server.kill();
     Ok(())
+}
+
+/// A log line's level, target and message, without its time and fields.
+fn message_of(line: &str) -> String {
+    let words: Vec<&str> = line.split_whitespace().skip(1).collect();
+    words
+        .iter()
+        .take_while(|w| !w.contains('='))
+        .copied()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Leaves and joins again with the same account, as a shopper whose
