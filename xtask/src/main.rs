@@ -96,6 +96,51 @@ const SOUND: &[Package] = &[Package {
     why: "ALSA output for the host's voice in the showroom",
 }];
 
+/// The demo's bots say a few lines aloud, spoken by espeak-ng when the demo
+/// starts (made here, never fetched).
+const SPEECH: &[Package] = &[Package {
+    name: "espeak-ng",
+    why: "speech synthesis: the demo's bots say a few lines on voice chat",
+}];
+
+/// What the demo's talking bots say, one line each.
+const DEMO_LINES: &[&str] = &[
+    "Hi! Does this jacket come in blue?",
+    "The amber perfume smells lovely. Come and try it.",
+    "Is there a discount if we buy two?",
+];
+
+/// Speaks [`DEMO_LINES`] into WAV files under the target dir with
+/// espeak-ng; the bots' `--voice` arguments for them, or a tone for each
+/// when espeak-ng cannot run.
+fn demo_voices() -> Vec<String> {
+    let dir = target_dir().join("demo-voice");
+    let _ = std::fs::create_dir_all(&dir);
+    let mut args = Vec::new();
+    for (i, line) in DEMO_LINES.iter().enumerate() {
+        let wav = dir.join(format!("line-{i}.wav"));
+        let voice = ["en-us", "en-gb", "en-us+f3"][i % 3];
+        let made = Command::new("espeak-ng")
+            .args(["-v", voice, "-s", "150", "-w"])
+            .arg(&wav)
+            .arg(line)
+            .status()
+            .is_ok_and(|s| s.success());
+        if made {
+            args.extend(["--voice".to_owned(), wav.to_string_lossy().into_owned()]);
+        } else {
+            println!("xtask: espeak-ng could not speak; bot {i} talks in a tone instead");
+            args.extend(["--voice".to_owned(), "tone".to_owned()]);
+        }
+    }
+    println!(
+        "xtask: {} bots talk on voice chat (lines spoken by espeak-ng into {})",
+        DEMO_LINES.len(),
+        dir.display()
+    );
+    args
+}
+
 /// The video benchmark plays the same stream with plain gst-launch-1.0.
 const GST_TOOLS: &[Package] = &[Package {
     name: "gstreamer1.0-tools",
@@ -289,6 +334,7 @@ fn packages_for(task: &str) -> Vec<&'static Package> {
     }
     if task == "demo" {
         list.extend(SOUND.iter());
+        list.extend(SPEECH.iter());
     }
     if task == "bench" {
         list.extend(GST_TOOLS.iter());
@@ -662,6 +708,8 @@ fn demo(args: &[String]) -> Result<()> {
             // And sets a group deal for the product card's team buttons.
             "--group-deal",
         ])
+        // The first bots talk on voice chat.
+        .args(demo_voices())
         .spawn()
     {
         Ok(child) => child,

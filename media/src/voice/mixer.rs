@@ -419,7 +419,10 @@ mod tests {
         sender.push(&crate::voice::tone(200.0));
         let after = sender.stats();
         assert!(after.sent - before.sent <= 50 + 12, "{after:?}");
-        assert!(after.dtx_skipped - before.dtx_skipped >= 50 - 12, "{after:?}");
+        assert!(
+            after.dtx_skipped - before.dtx_skipped >= 50 - 12,
+            "{after:?}"
+        );
     }
 
     #[test]

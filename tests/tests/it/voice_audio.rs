@@ -6,12 +6,13 @@
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
+use vitrine_client::bots::{Behaviour, Bot};
 use vitrine_client::net::{NetClient, SignedIn};
 use vitrine_client::voice::{Hearing, Source, Talk, Voice, VoiceStats, VoiceTarget, hum, level_of};
 use vitrine_shared::protocol::PartyCommand;
 use vitrine_shared::{AccountId, MemberSlot, PartyId, RoomCommand};
 use vitrine_tests::lossy::{Faults, LossyProxy};
-use vitrine_tests::{TestServer, free_udp_port, joined_as, pump, step_until};
+use vitrine_tests::{TestServer, free_udp_port, joined_as, joined_client, pump, step_until};
 
 const WAIT: Duration = Duration::from_secs(20);
 /// 20 ms of interleaved stereo.
@@ -293,4 +294,61 @@ fn ten_percent_loss_still_plays_continuously() {
         "silent frames {holes:?} in {first}..={last}; {stats:?}"
     );
     assert!(last - first + 1 >= 140, "{first}..={last}; {stats:?}");
+}
+
+/// A 16-bit mono WAV file, as espeak-ng writes one (at its 22,050 Hz, so
+/// the file is resampled on the way in).
+fn write_wav(path: &std::path::Path, rate: u32, samples: &[i16]) {
+    let data = (samples.len() * 2) as u32;
+    let mut bytes = Vec::with_capacity(44 + data as usize);
+    bytes.extend(b"RIFF");
+    bytes.extend((36 + data).to_le_bytes());
+    bytes.extend(b"WAVEfmt ");
+    bytes.extend(16u32.to_le_bytes());
+    bytes.extend(1u16.to_le_bytes()); // PCM
+    bytes.extend(1u16.to_le_bytes()); // mono
+    bytes.extend(rate.to_le_bytes());
+    bytes.extend((rate * 2).to_le_bytes());
+    bytes.extend(2u16.to_le_bytes());
+    bytes.extend(16u16.to_le_bytes());
+    bytes.extend(b"data");
+    bytes.extend(data.to_le_bytes());
+    bytes.extend(samples.iter().flat_map(|s| s.to_le_bytes()));
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn a_bot_speaks_a_sound_file_and_a_shopper_beside_it_hears_it() {
+    let server = TestServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("line.wav");
+    // Two seconds of hum at 22,050 Hz: every other sample of a 44.1 kHz one.
+    let hum_44k: Vec<i16> = hum(180.0 * 48_000.0 / 44_100.0, 4.0 * 44_100.0 / 48_000.0);
+    let at_22k: Vec<i16> = hum_44k.iter().step_by(2).copied().collect();
+    write_wav(&wav, 22_050, &at_22k);
+
+    let standing = Behaviour {
+        speed: 0.0,
+        ..Behaviour::walker()
+    };
+    let api = server.api();
+    let mut bot = Bot::join(&api, "Talker", "hall", standing, 1).unwrap();
+    bot.speak(&Source::File(wav)).expect("the file decodes");
+    let mut ada = joined_client(&server, "Ada", "hall");
+    let mut ear = Voice::new(&Source::Pushed, Hearing::Record).unwrap();
+    let mut audible = 0;
+    let heard = step_until(WAIT, || {
+        let _ = bot.step(Duration::from_millis(10));
+        pump(&mut [&mut ada]);
+        ear.receive(&mut ada);
+        ear.render_due(Instant::now());
+        audible += ear
+            .take_recorded()
+            .chunks(FRAME)
+            .filter(|f| level_of(f) >= AUDIBLE)
+            .count();
+        audible >= 40
+    });
+    assert!(heard, "{audible} audible frames; {:?}", ear.stats());
+    assert!(bot.voice().unwrap().sender().stats().sent >= 40);
 }
