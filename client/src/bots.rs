@@ -117,6 +117,11 @@ impl Bot {
         Ok(())
     }
 
+    /// Stops talking.
+    pub fn stop_speaking(&mut self) {
+        self.voice = None;
+    }
+
     /// The bot's voice, when it speaks.
     pub fn voice(&self) -> Option<&Voice> {
         self.voice.as_ref()

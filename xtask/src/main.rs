@@ -9,6 +9,8 @@
 //!   test                every test (what CI runs)
 //!   bench room [--bots N] [--seconds S]
 //!                       room benchmark against the release server
+//!   bench voice [--bots N] [--talkers N] [--seconds S] [--clicks N]
+//!                       voice: bandwidth, server CPU, mouth-to-ear latency
 //!   bench flash-sale    flash-sale claims, engine against a naive baseline
 //!   bench client        showroom frame times at 1280x720 (offscreen)
 //!   bots ARGS…          run `vitrine-bots` (see `cargo xtask bots --help`)
@@ -816,6 +818,26 @@ fn bench(args: &[String]) -> Result<()> {
                     &seconds.to_string(),
                 ]))
         }
+        Some("voice") => {
+            ensure_packages(&packages_for("bench"))?;
+            run(cargo().args([
+                "build",
+                "--release",
+                "-p",
+                "vitrine-server",
+                "-p",
+                "vitrine-tests",
+                "--bin",
+                "vitrine-server",
+                "--bin",
+                "bench-voice",
+            ]))?;
+            let release = target_dir().join("release");
+            run(Command::new(release.join("bench-voice"))
+                .arg("--server-bin")
+                .arg(release.join("vitrine-server"))
+                .args(&args[1..]))
+        }
         Some("flash-sale") => {
             ensure_packages(&packages_for("bench"))?;
             run(cargo().args(["build", "--release", "-p", "vitrine-tests", "--bin", "bench-flash-sale"]))?;
@@ -870,7 +892,7 @@ fn bench(args: &[String]) -> Result<()> {
                 .args(["--seconds", &seconds.to_string()])
                 .args(["--latency", &latency]))
         }
-        _ => Err("usage: cargo xtask bench room [--bots N] [--seconds S] | bench flash-sale [--claims N] [--postgres URL] | bench client [--frames N] [--avatars N] [--products N] | bench video [--seconds S] [--latency auto|MS]".into()),
+        _ => Err("usage: cargo xtask bench room [--bots N] [--seconds S] | bench flash-sale [--claims N] [--postgres URL] | bench client [--frames N] [--avatars N] [--products N] | bench video [--seconds S] [--latency auto|MS] | bench voice [--bots N] [--talkers N] [--seconds S] [--clicks N]".into()),
     }
 }
 
@@ -901,7 +923,7 @@ fn main() -> ExitCode {
             let mut out = std::io::stderr();
             let _ = writeln!(
                 out,
-                "usage: cargo xtask <setup [demo|test] | demo [--bots N] [--seconds S] | test | bench room|flash-sale|client | bots ARGS… | assets [--check]>"
+                "usage: cargo xtask <setup [demo|test] | demo [--bots N] [--seconds S] | test | bench room|flash-sale|client|voice | bots ARGS… | assets [--check]>"
             );
             return ExitCode::from(2);
         }
