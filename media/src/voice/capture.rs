@@ -234,14 +234,14 @@ pub fn decode_file(path: &Path) -> Result<Vec<i16>, VoiceError> {
         if sink.is_eos() {
             break Ok(());
         }
-        if let Some(msg) = bus.pop_filtered(&[gst::MessageType::Error]) {
-            if let gst::MessageView::Error(e) = msg.view() {
-                break Err(VoiceError::File(format!(
-                    "{}: {}",
-                    path.display(),
-                    e.error()
-                )));
-            }
+        if let Some(msg) = bus.pop_filtered(&[gst::MessageType::Error])
+            && let gst::MessageView::Error(e) = msg.view()
+        {
+            break Err(VoiceError::File(format!(
+                "{}: {}",
+                path.display(),
+                e.error()
+            )));
         }
         if Instant::now() > deadline {
             break Err(VoiceError::File(format!(
