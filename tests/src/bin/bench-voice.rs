@@ -103,23 +103,47 @@ struct Phase {
     cpu_share: f64,
 }
 
-fn run_phase(bots: &mut [Bot], talkers: usize, server: u32, length: Duration) -> Phase {
+/// Runs the crowd for `length`: talkers step every 10 ms (so each voice
+/// frame leaves within 10 ms of being captured), the others at 30 Hz as
+/// bench-room's do; `pair` is kept connected.
+fn run_phase(
+    bots: &mut [Bot],
+    talkers: usize,
+    pair: &mut [&mut NetClient; 2],
+    server: u32,
+    length: Duration,
+) -> Phase {
     let before: Vec<(u64, u64)> = bots.iter().map(|b| wire(&b.net)).collect();
     let cpu_before = cpu_seconds(server).unwrap_or(f64::NAN);
     let mut frames_heard = 0u64;
     let start = Instant::now();
     let mut last = start;
+    let mut last_crowd = start;
     let tick = Duration::from_millis(10);
+    let crowd_every = Duration::from_millis(33);
     while start.elapsed() < length {
-        let dt = last.elapsed();
-        last = Instant::now();
+        let now = Instant::now();
+        let dt = now - last;
+        last = now;
+        let crowd_dt = now - last_crowd;
+        let crowd = crowd_dt >= crowd_every;
+        if crowd {
+            last_crowd = now;
+        }
         for (i, bot) in bots.iter_mut().enumerate() {
-            let _ = bot.step(dt);
-            if i >= talkers {
+            if i < talkers {
+                let _ = bot.step(dt);
+            } else if crowd {
+                let _ = bot.step(crowd_dt);
                 frames_heard += bot.net.drain_voice().count() as u64;
             }
         }
-        std::thread::sleep(tick.saturating_sub(last.elapsed()));
+        for net in pair.iter_mut() {
+            let _ = net.update(dt);
+            let _ = net.flush();
+            net.drain_voice().for_each(drop);
+        }
+        std::thread::sleep(tick.saturating_sub(now.elapsed()));
     }
     let seconds = start.elapsed().as_secs_f64();
     let cpu = cpu_seconds(server).unwrap_or(f64::NAN) - cpu_before;
@@ -154,7 +178,7 @@ fn latencies(
     ear_net: &mut NetClient,
     bots: &mut [Bot],
     clicks: usize,
-) -> (Vec<f64>, usize) {
+) -> Latency {
     let mut mouth = Voice::new(&Source::Pushed, Hearing::Off).expect("voice");
     mouth.set_talk(Talk::PushToTalk { held: true });
     let mut ear = Voice::new(&Source::Pushed, Hearing::Record).expect("voice");
@@ -171,6 +195,8 @@ fn latencies(
     let mut found: Vec<Instant> = Vec::new();
     let mut armed = true;
     let mut last = t0;
+    let mut last_crowd = t0;
+    let wire_before = wire(mouth_net);
     let end_after = FRAME * (EVERY * clicks + 50) as u32;
     while t0.elapsed() < end_after {
         let now = Instant::now();
@@ -196,9 +222,12 @@ fn latencies(
             let _ = net.update(dt);
             let _ = net.flush();
         }
-        for bot in bots.iter_mut() {
-            let _ = bot.step(dt);
-            bot.net.drain_voice().for_each(drop);
+        if now - last_crowd >= Duration::from_millis(33) {
+            for bot in bots.iter_mut() {
+                let _ = bot.step(now - last_crowd);
+                bot.net.drain_voice().for_each(drop);
+            }
+            last_crowd = now;
         }
         ear.receive(ear_net);
         // The sound card: frame k plays over [k, k+1) x 20 ms from t0.
@@ -223,6 +252,7 @@ fn latencies(
         }
         std::thread::sleep(Duration::from_millis(2));
     }
+    let up = (wire(mouth_net).1 - wire_before.1) as f64 / t0.elapsed().as_secs_f64();
     // Pair each click with the first detection after it, within 400 ms.
     let mut out = Vec::new();
     let mut missed = 0;
@@ -239,7 +269,53 @@ fn latencies(
             _ => missed += 1,
         }
     }
-    (out, missed)
+    out.sort_by(|a, b| a.total_cmp(b));
+    Latency {
+        ms: out,
+        missed,
+        speaker_up: up,
+        stats: ear.stats(),
+    }
+}
+
+/// The click run: latencies (sorted, ms), clicks not found, and the
+/// speaker's up on the wire (a client sending voice and nothing else).
+struct Latency {
+    ms: Vec<f64>,
+    missed: usize,
+    speaker_up: f64,
+    stats: vitrine_client::voice::VoiceStats,
+}
+
+/// Teleports `ear` a metre from `mouth` (facing it) and waits until `ear`
+/// sees itself there.
+fn stand_beside(ear: &mut NetClient, mouth: &NetClient, bots: &mut [Bot]) {
+    let (Some(me), Some(them)) = (ear.mirror().you, mouth.mirror().you) else {
+        return;
+    };
+    let Some(at) = ear.mirror().avatars.get(&them).map(|p| p.position) else {
+        return;
+    };
+    let to = [at[0], 0.0, at[2] - 1.0];
+    ear.send_command(vitrine_shared::RoomCommand::Teleport { to, yaw: 0.0 });
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        let _ = ear.update(Duration::from_millis(10));
+        let _ = ear.flush();
+        for bot in bots.iter_mut() {
+            let _ = bot.step(Duration::from_millis(10));
+        }
+        if ear
+            .mirror()
+            .avatars
+            .get(&me)
+            .is_some_and(|p| (p.position[2] - to[2]).abs() < 0.05)
+        {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    eprintln!("bench voice: the ear could not stand beside the mouth; latency clicks may be quiet");
 }
 
 fn percentile(sorted: &[f64], q: f64) -> f64 {
@@ -345,12 +421,24 @@ fn main() -> Result<(), String> {
 
     let length = Duration::from_secs(args.seconds);
     // The pair keeps up its side quietly while the crowd runs.
-    let quiet = run_phase(&mut bots, args.talkers, server.id(), length);
+    let quiet = run_phase(
+        &mut bots,
+        args.talkers,
+        &mut [&mut mouth, &mut ear],
+        server.id(),
+        length,
+    );
     for (i, bot) in bots.iter_mut().take(args.talkers).enumerate() {
         bot.speak(&Source::Clip(hum(120.0 + 15.0 * i as f32, 4.0)))
             .map_err(|e| e.to_string())?;
     }
-    let talking = run_phase(&mut bots, args.talkers, server.id(), length);
+    let talking = run_phase(
+        &mut bots,
+        args.talkers,
+        &mut [&mut mouth, &mut ear],
+        server.id(),
+        length,
+    );
     let sent: u64 = bots
         .iter()
         .take(args.talkers)
@@ -359,12 +447,10 @@ fn main() -> Result<(), String> {
     for bot in bots.iter_mut() {
         bot.stop_speaking();
     }
-    for c in [&mut mouth, &mut ear] {
-        let _ = c.update(Duration::from_millis(10));
-        c.drain_voice().for_each(drop);
-    }
-    let (mut lat, missed) = latencies(&mut mouth, &mut ear, &mut bots, args.clicks);
-    lat.sort_by(|a, b| a.total_cmp(b));
+    // The ear stands a metre from the mouth: full volume, centred.
+    stand_beside(&mut ear, &mouth, &mut bots);
+    let latency = latencies(&mut mouth, &mut ear, &mut bots, args.clicks);
+    let lat = &latency.ms;
 
     let speaker_up = talking.talker.1 - quiet.talker.1;
     let listener_down = talking.listener.0 - quiet.listener.0;
@@ -373,7 +459,11 @@ fn main() -> Result<(), String> {
         args.bots, args.talkers, talking.seconds
     );
     println!(
-        "  speaker up, voice      {}  (all up {}; {:.1} frames/s sent each)   (target <= 32 kbit/s)",
+        "  speaker up             {} on the wire (a client sending only voice, every frame in its own datagram)   (target <= 32 kbit/s)",
+        kbit(latency.speaker_up)
+    );
+    println!(
+        "  speaker up in the crowd {} more than quiet (frames ride with poses; all up {}; {:.1} frames/s sent each)",
         kbit(speaker_up),
         kbit(talking.talker.1),
         sent as f64 / args.talkers.max(1) as f64 / talking.seconds
@@ -402,8 +492,10 @@ fn main() -> Result<(), String> {
         percentile(&lat, 0.50),
         percentile(&lat, 0.95),
         lat.last().copied().unwrap_or(f64::NAN),
-        lat.len()
+        lat.len(),
+        missed = latency.missed
     );
+    println!("  the ear's counters     {:?}", latency.stats);
 
     let _ = Command::new("kill")
         .args(["-TERM", &server.id().to_string()])
