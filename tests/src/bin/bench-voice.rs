@@ -455,8 +455,12 @@ fn main() -> Result<(), String> {
     let speaker_up = talking.talker.1 - quiet.talker.1;
     let listener_down = talking.listener.0 - quiet.listener.0;
     println!(
-        "bench voice: {} in one room (all within earshot), {} talking for {:.1} s; release server on loopback",
-        args.bots, args.talkers, talking.seconds
+        "bench voice: {} in one room (all within earshot), {} talking for {:.1} s (asked {} s); {} on loopback",
+        args.bots,
+        args.talkers,
+        talking.seconds,
+        args.seconds,
+        args.server_bin.display()
     );
     println!(
         "  speaker up             {} on the wire (a client sending only voice, every frame in its own datagram)   (target <= 32 kbit/s)",
