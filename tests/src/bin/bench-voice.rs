@@ -493,8 +493,8 @@ fn main() -> Result<(), String> {
     );
     println!(
         "  mouth to ear           p50 {:.1} ms  p95 {:.1} ms  max {:.1} ms over {} clicks ({missed} missed)   (target p95 <= 150 ms)",
-        percentile(&lat, 0.50),
-        percentile(&lat, 0.95),
+        percentile(lat, 0.50),
+        percentile(lat, 0.95),
         lat.last().copied().unwrap_or(f64::NAN),
         lat.len(),
         missed = latency.missed
