@@ -30,6 +30,7 @@ pub mod sign_in;
 pub mod store;
 pub mod telemetry;
 pub mod views;
+pub mod voice;
 
 use crate::config::ServerConfig;
 use crate::directory::RoomDirectory;

@@ -42,6 +42,8 @@ pub struct Metrics {
     /// Refused HTTP requests (4xx), by their error code.
     http_refusals: Mutex<BTreeMap<&'static str, u64>>,
     http_requests: Mutex<BTreeMap<u16, u64>>,
+    /// Voice forwarding's counters.
+    pub voice: crate::voice::VoiceMetrics,
 }
 
 #[derive(Debug, Default)]
@@ -341,6 +343,7 @@ impl Metrics {
             "code",
             &refusals,
         );
+        self.voice.render(&mut out);
         out
     }
 }

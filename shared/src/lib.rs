@@ -10,6 +10,7 @@ pub mod fuzz_entry;
 pub mod ids;
 pub mod limits;
 pub mod money;
+pub mod opus;
 pub mod pose;
 pub mod protocol;
 pub mod token;

@@ -261,3 +261,29 @@ pub mod voice {
     /// nearest.
     pub const MAX_VOICES_PER_LISTENER: usize = 8;
 }
+
+/// Voice forwarding: what the server checks on each frame and how it picks
+/// a listener's voices.
+pub mod voice_forwarding {
+    /// The largest encoded [`crate::protocol::VoiceUp`] read: the Opus
+    /// limit plus its header (sequence, timestamp, target, level, length).
+    pub const MAX_VOICE_UP_BYTES: usize = super::voice::MAX_OPUS_BYTES + 16;
+    /// A frame this many numbers behind the speaker's newest is stale:
+    /// later than any jitter buffer waits (a second of frames).
+    pub const MAX_SEQ_BEHIND: u16 = 50;
+    /// A jump ahead past this many numbers (20 s of frames) is not loss.
+    pub const MAX_SEQ_AHEAD: u16 = 1000;
+    /// After this many frames in a row refused as out of order, the
+    /// speaker's numbering is taken afresh (a restarted encoder).
+    pub const SEQ_RESYNC_FRAMES: u32 = 50;
+    /// A speaker holds a listener's slot this long after its last frame.
+    pub const SLOT_HOLD_MS: u64 = 1000;
+    /// ...and for at least this long once chosen, so voices do not flicker.
+    pub const SLOT_TENURE_MS: u64 = 1000;
+    /// A newcomer takes the weakest slot only when this much louder.
+    pub const SLOT_TAKEOVER: f32 = 1.25;
+    /// Speakers one listener may mute for itself.
+    pub const MAX_MUTED_SPEAKERS: usize = 256;
+    /// A voice-muted speaker who keeps talking is told at most this often.
+    pub const MUTED_NOTICE_MS: u64 = 5000;
+}

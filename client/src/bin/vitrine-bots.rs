@@ -497,6 +497,7 @@ fn main() -> ExitCode {
                     RoomChange::Friends(event) => println!("♥ {event:?}"),
                     RoomChange::Party(event) => println!("& party: {event:?}"),
                     RoomChange::SharedCart(cart) => println!("$ {}", shared_cart_line(&cart)),
+                    RoomChange::Voice(event) => println!("! voice: {event:?}"),
                 }
             }
         }

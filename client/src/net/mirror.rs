@@ -78,6 +78,8 @@ pub enum RoomChange {
     Party(PartyEventNet),
     /// The group's shared cart changed (or was sent on joining, or ended).
     SharedCart(SharedCartNet),
+    /// A moderator voice-muted you, or lifted it.
+    Voice(vitrine_shared::protocol::VoiceEventNet),
 }
 
 #[derive(Debug, Error, PartialEq)]
@@ -242,6 +244,7 @@ impl RoomMirror {
                 self.party.apply(&event);
                 self.changes.push(RoomChange::Party(event));
             }
+            ServerMessage::Voice(event) => self.changes.push(RoomChange::Voice(event)),
         }
         Ok(())
     }

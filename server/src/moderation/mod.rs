@@ -10,6 +10,7 @@
 //! per-room copy that moderators read, so it never waits on a request.
 
 pub mod filter;
+mod voice;
 
 pub use filter::{Filter, FilterError, MAX_TERM_CHARS, MAX_TERMS};
 
@@ -53,6 +54,12 @@ pub enum RoomAction {
         account: AccountId,
         banned: bool,
         reason: String,
+    },
+    /// Tell every connection of the account its voice-mute began
+    /// (`Some(remaining, reason)`) or was lifted (`None`).
+    VoiceMute {
+        account: AccountId,
+        muted: Option<(Duration, String)>,
     },
 }
 
@@ -158,6 +165,8 @@ pub struct Moderation {
     /// Mutes end and actions are stamped by this clock.
     clock: Clock,
     mutes: Mutex<Mutes>,
+    /// Voice-mutes (`voice`): the same rule, a separate list.
+    voice_mutes: Mutex<Mutes>,
     bans: Mutex<HashMap<AccountId, Ban>>,
     filter: RwLock<Arc<Filter>>,
     chat: Mutex<HashMap<RoomId, VecDeque<ChatEntry>>>,
@@ -235,11 +244,13 @@ impl Moderation {
             .fetch_one(pool)
             .await?
             .try_get(0)?;
+        let voice_mutes = voice::load(pool, now).await?;
         let (to_rooms, from_http) = mpsc::unbounded_channel();
         let moderation = Moderation {
             store,
             clock,
             mutes: Mutex::new(mutes),
+            voice_mutes: Mutex::new(voice_mutes),
             bans: Mutex::new(bans),
             filter: RwLock::new(Arc::new(filter)),
             chat: Mutex::new(HashMap::new()),

@@ -130,7 +130,9 @@ fn receive_messages(
                 | RoomCommand::Teleport { .. }
                 | RoomCommand::Vote { .. }
                 | RoomCommand::Upvote { .. }
-                | RoomCommand::EnterGiveaway { .. } => &mut limits.reactions,
+                | RoomCommand::EnterGiveaway { .. }
+                // Muting a speaker for yourself is a tap too.
+                | RoomCommand::Voice(_) => &mut limits.reactions,
             };
             // Then moderation: a muted member, a blocked term, or a member
             // on its way out (see `moderation`).

@@ -21,6 +21,7 @@ mod shop;
 mod spec;
 mod stage;
 mod transport;
+mod voice;
 
 pub(crate) use transport::fuzz_datagrams;
 
@@ -244,6 +245,7 @@ fn room_app(ctx: GameContext) -> App {
             friends::plugin,
             party::plugin,
             shared_cart::plugin,
+            voice::plugin,
         ));
     membership::spawn_rooms(app.world_mut(), ctx.rooms);
     app
@@ -267,7 +269,8 @@ pub fn run(mut app: App) {
         next += period;
         let now = Instant::now();
         if next > now {
-            std::thread::sleep(next - now);
+            // Not a plain sleep: voice is forwarded as it arrives.
+            voice::between_ticks(&mut app, next);
         } else {
             // Fell behind (a stall): skip ahead rather than burst to catch up.
             next = now;

@@ -18,7 +18,7 @@ use renet::ClientId;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc::UnboundedReceiver;
-use vitrine_shared::protocol::{PartyCommand, RejectReason, RoomEvent};
+use vitrine_shared::protocol::{PartyCommand, RejectReason, RoomEvent, VoiceEventNet};
 use vitrine_shared::{AccountId, RoomCommand, ServerMessage};
 
 /// How long a removed member's connection stays open for the notice to
@@ -130,6 +130,19 @@ fn apply_actions(
                         link.removing.push((member.client, now + REMOVE_GRACE));
                     }
                     tracing::info!(client = member.client, %account, banned, "removed by a moderator");
+                }
+            }
+            RoomAction::VoiceMute { account, muted } => {
+                let event = match muted {
+                    Some((left, reason)) => VoiceEventNet::ModeratorMuted {
+                        remaining_ms: left.as_millis() as u64,
+                        reason,
+                    },
+                    None => VoiceEventNet::ModeratorUnmuted,
+                };
+                let message = ServerMessage::Voice(event);
+                for member in members.iter().filter(|m| m.info.account == account) {
+                    send_event(&mut server, member.client, &message);
                 }
             }
         }

@@ -3,6 +3,7 @@
 
 use super::Shared;
 use super::membership::Tokens;
+use super::voice::Voices;
 use crate::refused::{self, Summary};
 use bevy_app::prelude::*;
 use bevy_ecs::prelude::*;
@@ -228,8 +229,59 @@ impl UdpTransport {
         }
     }
 
+    /// Waits up to `timeout` for a datagram at the socket, without reading
+    /// it: the room loop's sleep between ticks, woken by traffic so voice
+    /// goes out on arrival. `false` when the time ran out.
+    pub(super) fn wait_readable(&self, timeout: Duration) -> bool {
+        if self.socket.set_nonblocking(false).is_err() {
+            std::thread::sleep(timeout);
+            return false;
+        }
+        let readable = match self.socket.set_read_timeout(Some(timeout)) {
+            // A peek into one byte: a longer datagram is cut short (and an
+            // error on some systems), which is all we need to know.
+            Ok(()) => match self.socket.peek_from(&mut [0u8; 1]) {
+                Ok(_) => true,
+                Err(e) => !matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ),
+            },
+            Err(_) => {
+                std::thread::sleep(timeout);
+                false
+            }
+        };
+        if let Err(e) = self.socket.set_nonblocking(true) {
+            tracing::error!(%e, "cannot make the game socket non-blocking again");
+        }
+        readable
+    }
+
+    /// Reads every datagram waiting, as `update` does, without advancing
+    /// netcode's clock or visiting every client: between ticks.
+    fn receive_only(&mut self, server: &mut RenetServer, tokens: &mut Tokens) {
+        loop {
+            match self.socket.recv_from(&mut self.buffer[..]) {
+                Ok((len, addr)) => self.datagram(addr, len, server, tokens),
+                Err(e) if e.kind() == io::ErrorKind::ConnectionReset => continue,
+                Err(_) => break,
+            }
+        }
+    }
+
+    pub(super) fn bytes_out(&self) -> u64 {
+        self.bytes_out
+    }
+
     fn send_packets(&mut self, server: &mut RenetServer) {
-        for client in server.clients_id() {
+        let clients = server.clients_id();
+        self.send_packets_to(server, &clients);
+    }
+
+    /// Sends what renet has queued for `clients`.
+    pub(super) fn send_packets_to(&mut self, server: &mut RenetServer, clients: &[u64]) {
+        for &client in clients {
             let Ok(packets) = server.get_packets_to_send(client) else {
                 continue;
             };
@@ -323,7 +375,9 @@ fn receive(
     time: Res<Time<Real>>,
     shared: Res<Shared>,
     mut tokens: ResMut<Tokens>,
+    mut voices: ResMut<Voices>,
 ) {
+    voices.reading(Instant::now());
     let log = transport.log.clone();
     tracing::dispatcher::with_default(&log, || {
         transport.update(time.delta(), &mut server, &mut tokens);
@@ -337,6 +391,27 @@ fn receive(
             transport.summary.refused(reason, count);
         }
         transport.summary.flush(Instant::now());
+    });
+}
+
+/// Between ticks ([`super::voice::VoicePass`]): read what arrived, for the
+/// voice frames in it.
+pub(super) fn receive_between_ticks(
+    mut transport: ResMut<UdpTransport>,
+    mut server: ResMut<RenetServer>,
+    shared: Res<Shared>,
+    mut tokens: ResMut<Tokens>,
+    mut voices: ResMut<Voices>,
+) {
+    voices.reading(Instant::now());
+    let log = transport.log.clone();
+    tracing::dispatcher::with_default(&log, || {
+        transport.receive_only(&mut server, &mut tokens);
+        shared
+            .metrics
+            .bytes_in
+            .store(transport.bytes_in, Ordering::Relaxed);
+        // Refusals are counted and summarised by the tick's receive.
     });
 }
 
@@ -398,6 +473,12 @@ pub(crate) fn fuzz_datagrams(
             for channel in [ClientChannel::Input, ClientChannel::Commands] {
                 while let Some(bytes) = server.receive_message(client, channel) {
                     let _ = vitrine_shared::decode::<vitrine_shared::ClientMessage>(&bytes);
+                }
+            }
+            while let Some(bytes) = server.receive_message(client, ClientChannel::Voice) {
+                if let Ok(up) = vitrine_shared::decode::<vitrine_shared::protocol::VoiceUp>(&bytes)
+                {
+                    let _ = vitrine_shared::opus::check_packet(&up.opus);
                 }
             }
         }

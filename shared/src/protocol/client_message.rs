@@ -141,6 +141,8 @@ pub enum RoomCommand {
     Party(PartyCommand),
     /// A change to, or a checkout of, the sender's group's shared cart.
     SharedCart(SharedCartCommand),
+    /// A listener's voice settings (mute a speaker for yourself).
+    Voice(super::VoiceCommand),
 }
 
 impl RoomCommand {
@@ -165,6 +167,7 @@ impl RoomCommand {
             RoomCommand::StartTeam { .. } | RoomCommand::JoinTeam { .. } => CommandKind::Team,
             RoomCommand::Party(_) => CommandKind::Party,
             RoomCommand::SharedCart(_) => CommandKind::SharedCart,
+            RoomCommand::Voice(_) => CommandKind::Voice,
         }
     }
 }
@@ -186,6 +189,8 @@ pub enum CommandKind {
     Team,
     Party,
     SharedCart,
+    /// Voice: a listener's command, or a frame refused (voice-muted).
+    Voice,
 }
 
 #[cfg(test)]

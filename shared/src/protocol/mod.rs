@@ -53,7 +53,7 @@ pub use snapshot::{
     AvatarFull, AvatarMoved, MovedAvatars, SNAPSHOT_HISTORY, SNAPSHOT_HZ, Snapshot, SnapshotError,
     TICK_HZ,
 };
-pub use voice::{VoiceDown, VoiceTarget, VoiceUp};
+pub use voice::{VoiceCommand, VoiceDown, VoiceEventNet, VoiceTarget, VoiceUp};
 
 /// Bump on any change to a message's shape. Clients built for another
 /// version are refused at connect, because the netcode protocol id differs.

@@ -37,6 +37,9 @@ pub enum ServerMessage {
     /// On [`ServerChannel::Events`]: your party and its invites, from any
     /// room.
     Party(PartyEventNet),
+    /// On [`ServerChannel::Events`]: a moderator's voice-mute of you, or
+    /// its end.
+    Voice(super::VoiceEventNet),
 }
 
 impl ServerMessage {

@@ -6,7 +6,7 @@
 //! [`ServerChannel::Voice`](super::ServerChannel::Voice), so a flood of
 //! voice shares no queue with commands, events or snapshots.
 
-use crate::ids::MemberSlot;
+use crate::ids::{AccountId, MemberSlot};
 use serde::{Deserialize, Serialize};
 
 /// Who a speaker talks to: the "nearby / party" switch.
@@ -49,6 +49,24 @@ pub struct VoiceDown {
     /// `Party` frames are heard at a set level wherever the speaker stands.
     pub target: VoiceTarget,
     pub opus: Vec<u8>,
+}
+
+/// A listener's voice settings, on the reliable command channel
+/// ([`RoomCommand::Voice`](super::RoomCommand::Voice)).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum VoiceCommand {
+    /// Stop (or resume) hearing `account`: the server stops forwarding its
+    /// frames to this listener, for as long as this connection lasts.
+    MuteSpeaker { account: AccountId, muted: bool },
+}
+
+/// Voice news for one member (reliable, on the events channel).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum VoiceEventNet {
+    /// A moderator voice-muted you: your frames go nowhere until then.
+    ModeratorMuted { remaining_ms: u64, reason: String },
+    /// The moderator's voice-mute was lifted early.
+    ModeratorUnmuted,
 }
 
 #[cfg(test)]

@@ -25,3 +25,4 @@ mod sign_in;
 mod stripe;
 mod together;
 mod tokens;
+mod voice;
