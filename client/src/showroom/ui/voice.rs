@@ -151,6 +151,7 @@ pub fn build(
 ) -> VoiceView {
     let talk = if status.xr { XR_TALK_BUTTON } else { TALK_KEY };
     let mic = match (status.problem.is_some(), status.mode, status.talking) {
+        _ if status.moderated.is_some() => "Muted by a moderator".to_owned(),
         (_, TalkMode::Muted, _) => "Mic off".to_owned(),
         (true, _, _) => "No voice".to_owned(),
         (false, _, true) => "Talking".to_owned(),
@@ -168,7 +169,7 @@ pub fn build(
         mode: status.mode,
         heard_by,
         in_party: status.in_party,
-        problem: status.problem.clone(),
+        problem: status.problem.clone().or(status.moderated.clone()),
         ..Default::default()
     };
     let Some(m) = mirror else {

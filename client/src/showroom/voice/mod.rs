@@ -28,7 +28,7 @@ use engine::{Capture, Listener, Silent, VoiceBackend};
 pub use settings::{PersonVoice, TalkMode, VoiceSettings};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
-use vitrine_shared::protocol::{VoiceTarget, VoiceUp};
+use vitrine_shared::protocol::{VoiceCommand, VoiceEventNet, VoiceTarget, VoiceUp};
 use vitrine_shared::{AccountId, MemberSlot, RoomCommand};
 
 /// A speaker counts as speaking this long after their last voiced frame
@@ -114,6 +114,8 @@ pub struct VoiceStatus {
     pub people: BTreeMap<AccountId, PersonVoice>,
     /// Why there is no voice ("no microphone"), if so.
     pub problem: Option<String>,
+    /// A moderator voice-muted you: why, while it lasts.
+    pub moderated: Option<String>,
 }
 
 impl VoiceStatus {
@@ -146,6 +148,8 @@ pub struct VoiceControl {
     told: BTreeSet<AccountId>,
     /// Seconds since the last frame went out.
     sent_ago: f32,
+    /// A moderator's voice-mute: the reason and the seconds left.
+    moderated: Option<(String, f32)>,
     /// Reused each frame: no allocation while talking.
     frames: Vec<VoiceUp>,
     levels: Vec<(MemberSlot, f32)>,
@@ -171,6 +175,7 @@ impl VoiceControl {
             heard: BTreeMap::new(),
             told: BTreeSet::new(),
             sent_ago: f32::INFINITY,
+            moderated: None,
             frames: Vec::new(),
             levels: Vec::new(),
             placed: Vec::new(),
@@ -179,6 +184,10 @@ impl VoiceControl {
 
     /// When the microphone's frames go out, by the mode and the key.
     pub fn capture_now(&self) -> Capture {
+        // A moderator's mute: the server would drop every frame.
+        if self.moderated.is_some() {
+            return Capture::Off;
+        }
         match self.settings.mode {
             TalkMode::Muted => Capture::Off,
             TalkMode::PushToTalk if self.held => Capture::Always,
@@ -295,11 +304,10 @@ impl VoiceControl {
     }
 }
 
-/// The server command that mutes (or unmutes) a speaker for this listener.
-pub fn mute_command(account: AccountId, muted: bool) -> Option<RoomCommand> {
-    // Wired to the server's voice command when it lands (voice-net).
-    let _ = (account, muted);
-    None
+/// The server command that mutes (or unmutes) a speaker for this listener:
+/// the server stops forwarding their frames to us, for this connection.
+pub fn mute_command(account: AccountId, muted: bool) -> RoomCommand {
+    RoomCommand::Voice(VoiceCommand::MuteSpeaker { account, muted })
 }
 
 /// V held on the desktop (not while typing); a controller's talk button in
@@ -333,10 +341,8 @@ fn voice_actions(
     for action in actions.read() {
         let changed = control.act(action, in_party);
         save |= changed.save;
-        if let Some((account, muted)) = changed.mute
-            && let Some(command) = mute_command(account, muted)
-        {
-            send.write(SendCommand(command));
+        if let Some((account, muted)) = changed.mute {
+            send.write(SendCommand(mute_command(account, muted)));
         }
     }
     if save {
@@ -360,6 +366,13 @@ fn tell_mutes(
                 look = true;
             }
             RoomChange::Joined(_) => look = true,
+            RoomChange::Voice(VoiceEventNet::ModeratorMuted {
+                remaining_ms,
+                reason,
+            }) => {
+                control.moderated = Some((reason.clone(), *remaining_ms as f32 / 1000.0));
+            }
+            RoomChange::Voice(VoiceEventNet::ModeratorUnmuted) => control.moderated = None,
             _ => {}
         }
     }
@@ -370,9 +383,7 @@ fn tell_mutes(
         return;
     };
     for account in control.untold(mirror) {
-        if let Some(command) = mute_command(account, true) {
-            send.write(SendCommand(command));
-        }
+        send.write(SendCommand(mute_command(account, true)));
     }
 }
 
@@ -483,6 +494,12 @@ fn capture(
         control.capture = Some(wanted);
     }
     control.sent_ago += time.delta_secs();
+    if let Some((_, left)) = &mut control.moderated {
+        *left -= time.delta_secs();
+        if *left <= 0.0 {
+            control.moderated = None;
+        }
+    }
     control.frames.clear();
     engine.0.take_frames(&mut control.frames);
     if control.frames.is_empty() {
@@ -536,11 +553,13 @@ fn publish(
                 .eq(speaking.iter().map(|(s, l)| (*s, *l)))
         }
     };
-    let talking = match control.settings.mode {
-        TalkMode::PushToTalk => control.held && session.connected(),
-        TalkMode::OpenMic => control.sent_ago <= TALKING_HOLD_S,
-        TalkMode::Muted => false,
-    };
+    let moderated = control.moderated.as_ref().map(|(why, _)| why.clone());
+    let talking = moderated.is_none()
+        && match control.settings.mode {
+            TalkMode::PushToTalk => control.held && session.connected(),
+            TalkMode::OpenMic => control.sent_ago <= TALKING_HOLD_S,
+            TalkMode::Muted => false,
+        };
     let in_party = mirror.is_some_and(|m| m.party.party.is_some());
     let problem = engine.0.problem();
     let same = status.mode == control.settings.mode
@@ -551,6 +570,7 @@ fn publish(
         && status.xr == mode.is_xr()
         && status.people == control.settings.people
         && status.problem == problem
+        && status.moderated == moderated
         && speaking_now(&status.speaking);
     if same {
         return;
@@ -579,6 +599,7 @@ fn publish(
         speaking,
         people: control.settings.people.clone(),
         problem,
+        moderated,
     };
 }
 
@@ -827,12 +848,21 @@ mod tests {
         }
         let status = app.world().resource::<VoiceStatus>();
         assert!(status.speaking.contains_key(&MemberSlot(2)));
-        // Muted: not played, not shown as speaking.
-        app.world_mut().write_message(UiAction::MuteVoice {
+        // Muted: the server is told, once; not played, not shown as
+        // speaking.
+        let mute = UiAction::MuteVoice {
             account: AccountId(2),
             muted: true,
-        });
+        };
+        app.world_mut().write_message(mute.clone());
         app.update();
+        assert_eq!(
+            app.world().resource::<Session>().outbox(),
+            [mute_command(AccountId(2), true)]
+        );
+        app.world_mut().write_message(mute);
+        app.update();
+        assert!(app.world().resource::<Session>().outbox().is_empty());
         app.world_mut().write_message(IncomingVoice(down(2)));
         app.update();
         assert_eq!(log.lock().unwrap().pushed.len(), 1);
