@@ -143,16 +143,6 @@ fn spawn_hud(mut commands: Commands) {
             }),
         ),
         (
-            Panel::Chat,
-            place(Node {
-                flex_direction: column,
-                left: px(16),
-                bottom: px(16),
-                width: px(380),
-                ..default()
-            }),
-        ),
-        (
             Panel::Confirmation,
             place(Node {
                 flex_direction: column,
@@ -186,18 +176,6 @@ fn spawn_hud(mut commands: Commands) {
             }),
         ),
         (
-            Panel::Voice,
-            // Bottom middle, between chat and cart, under the notices.
-            place(Node {
-                flex_direction: column,
-                left: percent(32),
-                right: percent(32),
-                bottom: px(16),
-                align_items: AlignItems::Center,
-                ..default()
-            }),
-        ),
-        (
             Panel::Notice,
             place(Node {
                 flex_direction: column,
@@ -209,6 +187,34 @@ fn spawn_hud(mut commands: Commands) {
             }),
         ),
     ];
+    // Voice sits on top of chat in the bottom-left corner: the social
+    // corner, one column whatever the chat's height.
+    let social = commands
+        .spawn(Node {
+            position_type: PositionType::Absolute,
+            flex_direction: column,
+            left: px(16),
+            bottom: px(16),
+            width: px(380),
+            row_gap: px(6),
+            ..default()
+        })
+        .id();
+    commands.entity(root).add_child(social);
+    // The voice box as wide as its line; chat the column's width.
+    for (panel, align_items) in [
+        (Panel::Voice, AlignItems::FlexStart),
+        (Panel::Chat, AlignItems::Stretch),
+    ] {
+        let node = Node {
+            flex_direction: column,
+            row_gap: px(6),
+            align_items,
+            ..default()
+        };
+        let child = commands.spawn((panel, node, Interaction::default())).id();
+        commands.entity(social).add_child(child);
+    }
     for (panel, node) in panels {
         let child = commands.spawn((panel, node, Interaction::default())).id();
         // An order's answer sits over whatever panel is open beside it (the
@@ -430,7 +436,7 @@ fn draw_panel(panel: Panel, view: &ShowroomView, p: &mut ChildSpawnerCommands) {
             );
             text(
                 b,
-                "V hold to talk | M mic mode | T nearby/party | K mute who you look at",
+                "V talk (hold) | M mic | T nearby/party | K mute",
                 12.0,
                 MUTED,
             );
@@ -867,8 +873,7 @@ fn draw_voice(v: &VoiceView, p: &mut ChildSpawnerCommands) {
     p.spawn((
         Node {
             flex_direction: FlexDirection::Column,
-            align_items: AlignItems::Center,
-            padding: UiRect::axes(px(10), px(5)),
+            padding: UiRect::axes(px(10), px(6)),
             row_gap: px(4),
             border_radius: BorderRadius::all(px(10)),
             ..default()

@@ -14,11 +14,12 @@ use vitrine_shared::MemberSlot;
 /// The ring's colour: a green apart from the party palette's greens and
 /// cyans (hue about 150 degrees).
 pub const SPEAKING_COLOUR: Color = Color::srgb(0.15, 1.0, 0.55);
-/// Around the head: the avatars' head sphere is 0.17 m across.
+/// Around the head, clear of it (the avatars' head is 0.17 m in radius).
 pub const RING_RADIUS: f32 = 0.3;
 const RING_THICKNESS: f32 = 0.035;
-/// The ring's height over the avatar's feet: around the head.
-pub const RING_HEIGHT: f32 = super::HEAD_HEIGHT;
+/// The ring's height over the avatar's feet: at the chin, under the visor
+/// (the head's sphere is 0.17 m in radius), so the face stays clear.
+pub const RING_HEIGHT: f32 = super::HEAD_HEIGHT - 0.14;
 
 pub(super) fn plugin(app: &mut App) {
     app.init_resource::<RingAssets>().add_systems(
