@@ -8,3 +8,4 @@ pub mod fuzz_entry;
 pub mod net;
 #[cfg(feature = "showroom")]
 pub mod showroom;
+pub mod voice;

@@ -18,6 +18,7 @@ pub mod publish;
 pub mod relay;
 pub mod srt;
 pub mod timecode;
+pub mod voice;
 
 mod key;
 mod uri;
