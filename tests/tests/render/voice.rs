@@ -1,5 +1,6 @@
 //! Voice in the rendered showroom, over loopback with the real server: a
-//! bot talks (its frames forwarded by the server as they arrive), and a
+//! bot talks (a voice-like buzz) through the real encoder, the server forwards its
+//! frames as they arrive, the showroom's engine decodes them, and a
 //! ring of light shows around its head in the picture, absent from the
 //! picture taken before; the mic's line on screen says how to talk, and
 //! says "Talking" while V is held.
@@ -8,6 +9,7 @@ use bevy::input::ButtonState;
 use bevy::input::keyboard::{Key, KeyboardInput};
 use bevy::prelude::*;
 use std::time::Duration;
+use std::time::Instant;
 use vitrine_client::net::NetClient;
 use vitrine_client::showroom::avatars::RemoteAvatar;
 use vitrine_client::showroom::offscreen::{Capture, capture_now};
@@ -16,25 +18,75 @@ use vitrine_client::showroom::session::Session;
 use vitrine_client::showroom::ui::CurrentView;
 use vitrine_client::showroom::voice::VoiceStatus;
 use vitrine_client::showroom::voice::indicators::{RING_HEIGHT, RING_RADIUS, SPEAKING_COLOUR};
-use vitrine_shared::protocol::{VoiceTarget, VoiceUp};
+use vitrine_client::voice::{Hearing, Source, Talk, Voice};
 use vitrine_shared::{MemberSlot, PoseNet};
 use vitrine_tests::{TestServer, joined_client, pump, step_until};
 
 use crate::showroom::{colour_at, hue_and_saturation, save, walk_towards};
 use crate::{in_the_room, one_renderer, showroom, step};
 
-/// One 20 ms Opus frame as an encoder sends it while someone speaks: a
-/// CELT frame (TOC config 31, one frame) of 60 bytes, 24 kbit/s.
-fn spoken(seq: u16) -> VoiceUp {
-    let mut opus = vec![31 << 3];
-    opus.extend([0x5A; 59]);
-    VoiceUp {
-        seq,
-        timestamp: u32::from(seq) * 960,
-        target: VoiceTarget::Nearby,
-        level: 160,
-        opus,
+/// A voice-like sound at `t` seconds: a 140 Hz buzz with its harmonics,
+/// its pitch gliding and its loudness rising and falling four times a
+/// second like syllables. (A steady sine is stationary enough for Opus's
+/// DTX to take it for background noise and stop sending.)
+fn voiced(t: f32) -> i16 {
+    use std::f32::consts::TAU;
+    // The phase of a pitch of 140 Hz gliding 25 Hz either way three
+    // times a second: the pitch's integral.
+    let phase = 140.0 * t - 25.0 / (TAU * 3.0) * (t * TAU * 3.0).cos();
+    let buzz: f32 = (1..=8)
+        .map(|h| (phase * TAU * h as f32).sin() / h as f32)
+        .sum();
+    let syllables = 0.6 + 0.4 * (t * TAU * 4.0).sin();
+    (buzz * syllables * 6_000.0) as i16
+}
+
+/// A bot's voice: [`voiced`] through the real encoder (open mic), as much
+/// of it each step as the clock says, in at most nine frames (the
+/// server's burst is ten).
+struct Talker {
+    voice: Voice,
+    last: Instant,
+    samples: u64,
+}
+
+impl Talker {
+    fn new() -> Self {
+        let mut voice = Voice::new(&Source::Pushed, Hearing::Off).expect("a voice");
+        voice.set_talk(Talk::OpenMic);
+        Talker {
+            voice,
+            last: Instant::now(),
+            samples: 0,
+        }
     }
+
+    fn talk(&mut self, bot: &mut NetClient) {
+        let due = (self.last.elapsed().as_secs_f64() * 48_000.0) as usize;
+        let n = due.min(9 * 960);
+        self.last = Instant::now();
+        let pcm: Vec<i16> = (0..n as u64)
+            .map(|i| voiced((self.samples + i) as f32 / 48_000.0))
+            .collect();
+        self.samples += n as u64;
+        self.voice.push_pcm(&pcm);
+        self.voice.send(bot, Instant::now());
+    }
+}
+
+/// The server's voice counters, for a failure to show.
+fn voice_metrics(server: &TestServer) -> String {
+    ureq::get(format!("{}/metrics", server.url()))
+        .call()
+        .ok()
+        .and_then(|mut r| r.body_mut().read_to_string().ok())
+        .map(|text| {
+            text.lines()
+                .filter(|l| l.starts_with("vitrine_voice"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
+        .unwrap_or_default()
 }
 
 /// Whether any text on screen says `words`.
@@ -165,12 +217,10 @@ fn a_bot_that_talks_shows_a_speaking_ring_and_the_mic_line_follows_v() {
         assert!(!speaking_green(rgb), "a ring before anyone spoke: {rgb:?}");
     }
 
-    // The bot talks, a frame each step, until the showroom hears it.
-    let mut seq = 0u16;
-    let mut talk = |bot: &mut NetClient| {
-        seq = seq.wrapping_add(1);
-        bot.send_voice(&spoken(seq));
-    };
+    // The bot talks until the showroom hears it (its mix, decoded).
+    let talker = std::cell::RefCell::new(Talker::new());
+    let talk = |bot: &mut NetClient| talker.borrow_mut().talk(bot);
+    let talker_stats = || talker.borrow().voice.sender().stats();
     assert!(
         step(
             &mut app,
@@ -184,7 +234,10 @@ fn a_bot_that_talks_shows_a_speaking_ring_and_the_mic_line_follows_v() {
                     .contains_key(&slot)
             }
         ),
-        "the showroom never heard the bot"
+        "the showroom never heard the bot: {:?}, the bot sent {:?}; the server's voice counters: {}",
+        app.world().resource::<VoiceStatus>(),
+        talker_stats(),
+        voice_metrics(&server),
     );
     // Still talking while the picture is taken.
     app.world_mut().resource_mut::<Capture>().image = None;

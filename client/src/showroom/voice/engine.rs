@@ -41,10 +41,16 @@ pub trait VoiceBackend: Send + Sync + 'static {
     fn place(&mut self, listener: Listener, speakers: &[(MemberSlot, Vec3)]);
     /// A speaker's volume (0 silences them).
     fn set_gain(&mut self, speaker: MemberSlot, gain: f32);
-    /// The speakers playing now with their level, 0 to 1, appended to
-    /// `out`; an engine that cannot tell appends nothing (the feature
-    /// then goes by the frames arriving).
+    /// The speakers heard speaking since the last call, with their
+    /// loudest level, 0 to 1, appended to `out` (only when
+    /// [`VoiceBackend::hears`]): nothing said between two slow frames is
+    /// missed.
     fn levels(&self, out: &mut Vec<(MemberSlot, f32)>);
+    /// Whether the engine decodes what arrives and can say who speaks;
+    /// without, the feature goes by the voiced frames arriving.
+    fn hears(&self) -> bool {
+        false
+    }
     /// Why there is no voice, in a few words ("no microphone"), if so.
     fn problem(&self) -> Option<String>;
 }

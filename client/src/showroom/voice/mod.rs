@@ -12,6 +12,7 @@
 //! it publishes in [`VoiceStatus`], which the view-model and the speaking
 //! indicators ([`indicators`]) read.
 
+pub mod audio;
 pub mod engine;
 pub mod indicators;
 pub mod settings;
@@ -49,7 +50,8 @@ pub(super) fn plugin(app: &mut App) {
     let dir = settings_dir(options);
     let saved = dir.as_deref().map(VoiceSettings::load).unwrap_or_default();
     if !app.world().contains_resource::<VoiceEngine>() {
-        app.insert_resource(VoiceEngine(Box::new(Silent::default())));
+        let engine = default_engine(options);
+        app.insert_resource(engine);
     }
     app.insert_resource(VoiceControl::new(saved, dir))
         .init_resource::<VoiceStatus>()
@@ -86,6 +88,23 @@ fn settings_dir(options: &Options) -> Option<PathBuf> {
         Some(dir) => Some(dir.clone()),
         None if options.offscreen() => None,
         None => settings::default_dir(),
+    }
+}
+
+/// The engine for how the showroom runs: the microphone and the sound
+/// card in a window; offscreen (pictures, headless tests) the mix for who
+/// speaks and nothing played; none for the bench, which measures frames.
+fn default_engine(options: &Options) -> VoiceEngine {
+    use audio::{AudioEngine, Hearing};
+    if options.bench {
+        VoiceEngine(Box::new(Silent::default()))
+    } else if options.offscreen() {
+        VoiceEngine(Box::new(AudioEngine::start(None, Hearing::Nowhere)))
+    } else {
+        VoiceEngine(Box::new(AudioEngine::start(
+            Some(vitrine_media::voice::Source::Microphone),
+            Hearing::Device,
+        )))
     }
 }
 
@@ -142,8 +161,13 @@ pub struct VoiceControl {
     /// Push-to-talk held (V, or a controller's talk button).
     pub held: bool,
     capture: Option<Capture>,
-    /// Seconds since each speaker's last voiced frame.
+    /// Seconds since each speaker's last frame: they are placed (and their
+    /// volume set) while heard within [`PLACED_S`].
     heard: BTreeMap<MemberSlot, f32>,
+    /// Who spoke lately: their last level and the seconds since. Kept for
+    /// [`SPEAKING_HOLD_S`], so that a showroom frame slower than the
+    /// engine's own hold still sees each word.
+    voiced: BTreeMap<MemberSlot, (f32, f32)>,
     /// Mutes the server was told on this link, by account.
     told: BTreeSet<AccountId>,
     /// Seconds since the last frame went out.
@@ -173,6 +197,7 @@ impl VoiceControl {
             held: false,
             capture: None,
             heard: BTreeMap::new(),
+            voiced: BTreeMap::new(),
             told: BTreeSet::new(),
             sent_ago: f32::INFINITY,
             moderated: None,
@@ -267,6 +292,7 @@ impl VoiceControl {
     pub fn new_link(&mut self) {
         self.told.clear();
         self.heard.clear();
+        self.voiced.clear();
     }
 
     /// The mutes to send for the people in the room that the server has
@@ -290,17 +316,22 @@ impl VoiceControl {
         }
     }
 
-    /// A voiced frame from `speaker` arrived now.
-    pub fn heard_from(&mut self, speaker: MemberSlot) {
-        self.heard.insert(speaker, 0.0);
+    /// `speaker` was heard speaking now, at `level` (0 to 1).
+    pub fn voiced(&mut self, speaker: MemberSlot, level: f32) {
+        self.voiced.insert(speaker, (level, 0.0));
     }
 
-    /// Who spoke within [`SPEAKING_HOLD_S`].
-    pub fn speaking_by_arrival(&self) -> impl Iterator<Item = MemberSlot> + '_ {
-        self.heard
-            .iter()
-            .filter(|(_, ago)| **ago <= SPEAKING_HOLD_S)
-            .map(|(slot, _)| *slot)
+    /// Time passes: who spoke more than [`SPEAKING_HOLD_S`] ago is quiet,
+    /// who was heard more than [`PLACED_S`] ago is no longer placed.
+    pub fn age(&mut self, dt: f32) {
+        if !self.heard.is_empty() {
+            self.heard.values_mut().for_each(|ago| *ago += dt);
+            self.heard.retain(|_, ago| *ago <= PLACED_S);
+        }
+        if !self.voiced.is_empty() {
+            self.voiced.values_mut().for_each(|(_, ago)| *ago += dt);
+            self.voiced.retain(|_, (_, ago)| *ago <= SPEAKING_HOLD_S);
+        }
     }
 }
 
@@ -396,17 +427,14 @@ fn hear(
     mut control: ResMut<VoiceControl>,
     mut engine: ResMut<VoiceEngine>,
 ) {
-    let dt = time.delta_secs();
     let control = &mut *control;
-    if !control.heard.is_empty() {
-        for ago in control.heard.values_mut() {
-            *ago += dt;
-        }
-        control.heard.retain(|_, ago| *ago <= PLACED_S);
-    }
+    control.age(time.delta_secs());
     if incoming.is_empty() {
         return;
     }
+    // An engine that decodes says who speaks; without one, a frame larger
+    // than DTX's silence counts.
+    let by_arrival = !engine.0.hears();
     let mirror = session.mirror();
     for IncomingVoice(frame) in incoming.read() {
         let account = mirror
@@ -419,13 +447,9 @@ fn hear(
         if control.settings.person(account).muted {
             continue;
         }
-        if frame.opus.len() > SILENCE_BYTES {
-            control.heard_from(frame.speaker);
-        } else {
-            control
-                .heard
-                .entry(frame.speaker)
-                .or_insert(SPEAKING_HOLD_S);
+        control.heard.insert(frame.speaker, 0.0);
+        if by_arrival && frame.opus.len() > SILENCE_BYTES {
+            control.voiced(frame.speaker, 1.0);
         }
         engine.0.push(frame.clone());
     }
@@ -531,27 +555,22 @@ fn publish(
     let control = &mut *control;
     control.levels.clear();
     engine.0.levels(&mut control.levels);
+    for i in 0..control.levels.len() {
+        let (slot, level) = control.levels[i];
+        control.voiced(slot, level);
+    }
     let mirror = session.mirror();
     let muted = |slot: &MemberSlot| {
         mirror
             .and_then(|m| m.members.get(slot))
             .is_some_and(|m| control.settings.person(m.account).muted)
     };
-    let speaking_now = |speaking: &BTreeMap<MemberSlot, f32>| {
-        if control.levels.is_empty() {
-            control
-                .speaking_by_arrival()
-                .map(|s| (s, 1.0))
-                .filter(|(s, _)| !muted(s))
-                .eq(speaking.iter().map(|(s, l)| (*s, *l)))
-        } else {
-            control
-                .levels
-                .iter()
-                .filter(|(s, l)| *l > 0.0 && !muted(s))
-                .copied()
-                .eq(speaking.iter().map(|(s, l)| (*s, *l)))
-        }
+    let speaking_now = || {
+        control
+            .voiced
+            .iter()
+            .filter(|(s, _)| !muted(s))
+            .map(|(s, (level, _))| (*s, *level))
     };
     let moderated = control.moderated.as_ref().map(|(why, _)| why.clone());
     let talking = moderated.is_none()
@@ -571,24 +590,11 @@ fn publish(
         && status.people == control.settings.people
         && status.problem == problem
         && status.moderated == moderated
-        && speaking_now(&status.speaking);
+        && speaking_now().eq(status.speaking.iter().map(|(s, l)| (*s, *l)));
     if same {
         return;
     }
-    let speaking: BTreeMap<MemberSlot, f32> = if control.levels.is_empty() {
-        control
-            .speaking_by_arrival()
-            .filter(|s| !muted(s))
-            .map(|s| (s, 1.0))
-            .collect()
-    } else {
-        control
-            .levels
-            .iter()
-            .filter(|(s, l)| *l > 0.0 && !muted(s))
-            .copied()
-            .collect()
-    };
+    let speaking: BTreeMap<MemberSlot, f32> = speaking_now().collect();
     *status = VoiceStatus {
         mode: control.settings.mode,
         target: control.settings.target,
@@ -732,13 +738,17 @@ mod tests {
     /// The session (offline, "connected" without a socket) and the voice
     /// feature with a recording engine, in a room with Bea beside us.
     fn app(log: Arc<Mutex<Log>>) -> App {
+        app_with(VoiceEngine(Box::new(Recorder(log))))
+    }
+
+    fn app_with(engine: VoiceEngine) -> App {
         let mut app = App::new();
         app.add_plugins((MinimalPlugins, StatesPlugin))
             .insert_resource(Options {
                 headless: true,
                 ..Default::default()
             })
-            .insert_resource(VoiceEngine(Box::new(Recorder(log))))
+            .insert_resource(engine)
             .init_resource::<ButtonInput<KeyCode>>()
             .init_resource::<UiFocus>()
             .init_resource::<XrMode>()
@@ -769,6 +779,52 @@ mod tests {
         app.world_mut()
             .spawn((MainCamera, GlobalTransform::from_xyz(0.0, 1.6, 0.0)));
         app
+    }
+
+    #[test]
+    fn the_real_engine_says_who_speaks_from_the_frames_heard() {
+        use vitrine_media::voice::{Sender, Talk};
+        let mut app = app_with(VoiceEngine(Box::new(audio::AudioEngine::start(
+            None,
+            audio::Hearing::Nowhere,
+        ))));
+        app.update();
+        let mut sender = Sender::new().unwrap();
+        sender.set_talk(Talk::OpenMic);
+        use std::f32::consts::TAU;
+        let pcm: Vec<i16> = (0..100 * 960)
+            .map(|i| {
+                let t = i as f32 / 48_000.0;
+                let buzz: f32 = (1..=8)
+                    .map(|h| (140.0 * t * TAU * h as f32).sin() / h as f32)
+                    .sum();
+                (buzz * 6_000.0) as i16
+            })
+            .collect();
+        let mut heard = false;
+        for chunk in sender.push(&pcm).chunks(5) {
+            for up in chunk {
+                app.world_mut().write_message(IncomingVoice(VoiceDown {
+                    speaker: MemberSlot(2),
+                    seq: up.seq,
+                    timestamp: up.timestamp,
+                    target: VoiceTarget::Nearby,
+                    opus: up.opus.clone(),
+                }));
+            }
+            app.update();
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            if app
+                .world()
+                .resource::<VoiceStatus>()
+                .speaking
+                .contains_key(&MemberSlot(2))
+            {
+                heard = true;
+                break;
+            }
+        }
+        assert!(heard, "{:?}", app.world().resource::<VoiceStatus>());
     }
 
     fn frame(seq: u16) -> VoiceUp {
