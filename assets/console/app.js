@@ -465,6 +465,10 @@ async function loadChat() {
     el("button", { class: "small quiet mute", onclick: () => moderate("PUT",
       `/api/v1/moderation/mutes/${line.account_id}`, { seconds: 300, reason: "muted from the console" },
       `${line.name} muted for 5 minutes`) }, "Mute 5 min"),
+    // Voice-mute: the shopper's voice goes to no one (PUT …/voice-mutes).
+    el("button", { class: "small quiet voice-mute", onclick: () => moderate("PUT",
+      `/api/v1/moderation/voice-mutes/${line.account_id}`, { seconds: 300, reason: "voice-muted from the console" },
+      `${line.name} voice-muted for 5 minutes`) }, "Voice off 5 min"),
     el("button", { class: "small quiet kick", onclick: () => moderate("POST",
       "/api/v1/moderation/kicks", { account_id: line.account_id, reason: "removed by a moderator" },
       `${line.name} kicked`) }, "Kick"),

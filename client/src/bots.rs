@@ -2,6 +2,7 @@
 //! and the load runs all use them.
 
 use crate::net::{ApiClient, NetClient, NetError, SignedIn};
+use crate::voice::{Hearing, Source, Talk, Voice, VoiceError};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::collections::HashSet;
@@ -70,6 +71,8 @@ pub struct Bot {
     target: [f32; 3],
     until_chat: f32,
     until_react: f32,
+    /// What the bot says aloud, on open mic; it hears nothing.
+    voice: Option<Voice>,
 }
 
 impl Bot {
@@ -101,7 +104,27 @@ impl Bot {
             target: [0.0; 3],
             until_chat,
             until_react,
+            voice: None,
         })
+    }
+
+    /// Has the bot talk from `source` (a sound file, looped, or a tone) on
+    /// open mic to everyone nearby, so a demo room is audible.
+    pub fn speak(&mut self, source: &Source) -> Result<(), VoiceError> {
+        let mut voice = Voice::new(source, Hearing::Off)?;
+        voice.set_talk(Talk::OpenMic);
+        self.voice = Some(voice);
+        Ok(())
+    }
+
+    /// Stops talking.
+    pub fn stop_speaking(&mut self) {
+        self.voice = None;
+    }
+
+    /// The bot's voice, when it speaks.
+    pub fn voice(&self) -> Option<&Voice> {
+        self.voice.as_ref()
     }
 
     fn wait(rng: &mut StdRng, mean: Option<Duration>) -> f32 {
@@ -145,6 +168,13 @@ impl Bot {
     /// One frame: receive, walk, maybe chat or react, send.
     pub fn step(&mut self, dt: Duration) -> Result<(), NetError> {
         self.net.update(dt)?;
+        if let Some(voice) = &mut self.voice {
+            // Bots do not listen: what arrives is dropped unheard.
+            voice.receive(&mut self.net);
+            if self.net.mirror().is_welcomed() {
+                voice.send(&mut self.net, std::time::Instant::now());
+            }
+        }
         if self.net.is_connected() && self.net.mirror().is_welcomed() {
             self.walk(dt.as_secs_f32());
             self.until_chat -= dt.as_secs_f32();

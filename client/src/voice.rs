@@ -9,7 +9,7 @@ use vitrine_media::voice::{Capture, Mixer, Output, STEREO_FRAME, Sender};
 use vitrine_shared::{MemberSlot, PoseNet};
 
 pub use vitrine_media::voice::{
-    SenderStats, Source, SpeakerView, Talk, VoiceError, VoiceStats, level_of,
+    SenderStats, Source, SpeakerView, Talk, VoiceError, VoiceStats, hum, level_of, tone,
 };
 pub use vitrine_shared::protocol::VoiceTarget;
 
@@ -41,6 +41,7 @@ pub struct Voice {
     recorded: Vec<i16>,
     started: Option<Instant>,
     frames_rendered: u64,
+    frames_skipped: u64,
 }
 
 impl Voice {
@@ -57,6 +58,7 @@ impl Voice {
             recorded: Vec::new(),
             started: None,
             frames_rendered: 0,
+            frames_skipped: 0,
         })
     }
 
@@ -153,6 +155,7 @@ impl Voice {
         let due =
             (now.saturating_duration_since(started).as_micros() / FRAME.as_micros()) as u64 + 1;
         if due > self.frames_rendered + MAX_CATCH_UP_FRAMES {
+            self.frames_skipped += due - MAX_CATCH_UP_FRAMES - self.frames_rendered;
             self.frames_rendered = due - MAX_CATCH_UP_FRAMES;
         }
         let mut n = 0;
@@ -161,6 +164,11 @@ impl Voice {
             n += 1;
         }
         n
+    }
+
+    /// Output frames skipped after a stall: gaps in the output timeline.
+    pub fn frames_skipped(&self) -> u64 {
+        self.frames_skipped
     }
 
     /// Renders the next 20 ms now, whatever the time: tests step by hand.

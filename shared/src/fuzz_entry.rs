@@ -14,4 +14,11 @@ pub fn protocol(data: &[u8]) {
     if let Ok(message) = decode::<ServerMessage>(data) {
         let _ = encode(&message);
     }
+    // Voice frames, as the server reads them: the frame, then its Opus
+    // packet's structure; and the bytes as a bare Opus packet.
+    if let Ok(up) = decode::<crate::protocol::VoiceUp>(data) {
+        let _ = crate::opus::check_packet(&up.opus);
+        let _ = encode(&up);
+    }
+    let _ = crate::opus::check_packet(data);
 }

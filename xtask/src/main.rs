@@ -9,6 +9,8 @@
 //!   test                every test (what CI runs)
 //!   bench room [--bots N] [--seconds S]
 //!                       room benchmark against the release server
+//!   bench voice [--bots N] [--talkers N] [--seconds S] [--clicks N]
+//!                       voice: bandwidth, server CPU, mouth-to-ear latency
 //!   bench flash-sale    flash-sale claims, engine against a naive baseline
 //!   bench client        showroom frame times at 1280x720 (offscreen)
 //!   bots ARGS…          run `vitrine-bots` (see `cargo xtask bots --help`)
@@ -95,6 +97,51 @@ const SOUND: &[Package] = &[Package {
     name: "gstreamer1.0-alsa",
     why: "ALSA output for the host's voice in the showroom",
 }];
+
+/// The demo's bots say a few lines aloud, spoken by espeak-ng when the demo
+/// starts (made here, never fetched).
+const SPEECH: &[Package] = &[Package {
+    name: "espeak-ng",
+    why: "speech synthesis: the demo's bots say a few lines on voice chat",
+}];
+
+/// What the demo's talking bots say, one line each.
+const DEMO_LINES: &[&str] = &[
+    "Hi! Does this jacket come in blue?",
+    "The amber perfume smells lovely. Come and try it.",
+    "Is there a discount if we buy two?",
+];
+
+/// Speaks [`DEMO_LINES`] into WAV files under the target dir with
+/// espeak-ng; the bots' `--voice` arguments for them, or a tone for each
+/// when espeak-ng cannot run.
+fn demo_voices() -> Vec<String> {
+    let dir = target_dir().join("demo-voice");
+    let _ = std::fs::create_dir_all(&dir);
+    let mut args = Vec::new();
+    for (i, line) in DEMO_LINES.iter().enumerate() {
+        let wav = dir.join(format!("line-{i}.wav"));
+        let voice = ["en-us", "en-gb", "en-us+f3"][i % 3];
+        let made = Command::new("espeak-ng")
+            .args(["-v", voice, "-s", "150", "-w"])
+            .arg(&wav)
+            .arg(line)
+            .status()
+            .is_ok_and(|s| s.success());
+        if made {
+            args.extend(["--voice".to_owned(), wav.to_string_lossy().into_owned()]);
+        } else {
+            println!("xtask: espeak-ng could not speak; bot {i} talks in a tone instead");
+            args.extend(["--voice".to_owned(), "tone".to_owned()]);
+        }
+    }
+    println!(
+        "xtask: {} bots talk on voice chat (lines spoken by espeak-ng into {})",
+        DEMO_LINES.len(),
+        dir.display()
+    );
+    args
+}
 
 /// The video benchmark plays the same stream with plain gst-launch-1.0.
 const GST_TOOLS: &[Package] = &[Package {
@@ -289,6 +336,7 @@ fn packages_for(task: &str) -> Vec<&'static Package> {
     }
     if task == "demo" {
         list.extend(SOUND.iter());
+        list.extend(SPEECH.iter());
     }
     if task == "bench" {
         list.extend(GST_TOOLS.iter());
@@ -662,6 +710,8 @@ fn demo(args: &[String]) -> Result<()> {
             // And sets a group deal for the product card's team buttons.
             "--group-deal",
         ])
+        // The first bots talk on voice chat.
+        .args(demo_voices())
         .spawn()
     {
         Ok(child) => child,
@@ -768,6 +818,26 @@ fn bench(args: &[String]) -> Result<()> {
                     &seconds.to_string(),
                 ]))
         }
+        Some("voice") => {
+            ensure_packages(&packages_for("bench"))?;
+            run(cargo().args([
+                "build",
+                "--release",
+                "-p",
+                "vitrine-server",
+                "-p",
+                "vitrine-tests",
+                "--bin",
+                "vitrine-server",
+                "--bin",
+                "bench-voice",
+            ]))?;
+            let release = target_dir().join("release");
+            run(Command::new(release.join("bench-voice"))
+                .arg("--server-bin")
+                .arg(release.join("vitrine-server"))
+                .args(&args[1..]))
+        }
         Some("flash-sale") => {
             ensure_packages(&packages_for("bench"))?;
             run(cargo().args(["build", "--release", "-p", "vitrine-tests", "--bin", "bench-flash-sale"]))?;
@@ -822,7 +892,7 @@ fn bench(args: &[String]) -> Result<()> {
                 .args(["--seconds", &seconds.to_string()])
                 .args(["--latency", &latency]))
         }
-        _ => Err("usage: cargo xtask bench room [--bots N] [--seconds S] | bench flash-sale [--claims N] [--postgres URL] | bench client [--frames N] [--avatars N] [--products N] | bench video [--seconds S] [--latency auto|MS]".into()),
+        _ => Err("usage: cargo xtask bench room [--bots N] [--seconds S] | bench flash-sale [--claims N] [--postgres URL] | bench client [--frames N] [--avatars N] [--products N] | bench video [--seconds S] [--latency auto|MS] | bench voice [--bots N] [--talkers N] [--seconds S] [--clicks N]".into()),
     }
 }
 
@@ -853,7 +923,7 @@ fn main() -> ExitCode {
             let mut out = std::io::stderr();
             let _ = writeln!(
                 out,
-                "usage: cargo xtask <setup [demo|test] | demo [--bots N] [--seconds S] | test | bench room|flash-sale|client | bots ARGS… | assets [--check]>"
+                "usage: cargo xtask <setup [demo|test] | demo [--bots N] [--seconds S] | test | bench room|flash-sale|client|voice | bots ARGS… | assets [--check]>"
             );
             return ExitCode::from(2);
         }

@@ -49,6 +49,28 @@ struct Args {
     /// the perfume the party bot shares) for the showroom's card to show.
     #[arg(long, requires = "host_user")]
     group_deal: bool,
+    /// Bots talk aloud: `tone`, or a sound file (WAV, OGG) looped with a
+    /// pause after each pass. Given N times, the first N bots each speak
+    /// one, in order.
+    #[arg(long)]
+    voice: Vec<String>,
+}
+
+/// Silence after each pass of a bot's sound file, so bots take turns
+/// rather than talking without end.
+const VOICE_PAUSE_S: f32 = 4.0;
+
+/// The source `--voice` names: a tone, or a file decoded once and looped
+/// with a pause.
+fn voice_source(arg: &str, pitch: f32) -> Result<vitrine_client::voice::Source, String> {
+    use vitrine_client::voice::Source;
+    if arg == "tone" {
+        return Ok(Source::Tone { hz: pitch });
+    }
+    let mut samples =
+        vitrine_media::voice::decode_file(std::path::Path::new(arg)).map_err(|e| e.to_string())?;
+    samples.resize(samples.len() + (VOICE_PAUSE_S * 48_000.0) as usize, 0);
+    Ok(Source::Clip(samples))
 }
 
 /// What the first bot shares with its party.
@@ -339,6 +361,17 @@ fn main() -> ExitCode {
         args.room,
         args.server
     );
+    for (i, (bot, arg)) in bots.iter_mut().zip(&args.voice).enumerate() {
+        let speaks = voice_source(arg, 140.0 + 45.0 * i as f32)
+            .and_then(|source| bot.speak(&source).map_err(|e| e.to_string()));
+        match speaks {
+            Ok(()) => println!("~ {} speaks {arg}", bot.name),
+            Err(e) => {
+                eprintln!("vitrine-bots: {} cannot speak {arg}: {e}", bot.name);
+                return ExitCode::FAILURE;
+            }
+        }
+    }
 
     let frame = Duration::from_secs_f64(1.0 / 30.0);
     let mut sale_started = false;

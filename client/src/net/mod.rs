@@ -232,6 +232,12 @@ impl NetClient {
         (self.transport.bytes_in, self.transport.bytes_out)
     }
 
+    /// UDP datagrams received and sent: with [`NetClient::bytes`], the
+    /// wire size counts 28 bytes of IPv4 and UDP header for each.
+    pub fn datagrams(&self) -> (u64, u64) {
+        (self.transport.datagrams_in, self.transport.datagrams_out)
+    }
+
     pub fn rtt(&self) -> f64 {
         self.renet.rtt()
     }

@@ -15,6 +15,9 @@ pub struct UdpClientTransport {
     buffer: Box<[u8; NETCODE_MAX_PACKET_BYTES]>,
     pub bytes_in: u64,
     pub bytes_out: u64,
+    /// Datagrams, so the wire size can add each one's IP and UDP headers.
+    pub datagrams_in: u64,
+    pub datagrams_out: u64,
 }
 
 impl UdpClientTransport {
@@ -42,6 +45,8 @@ impl UdpClientTransport {
             buffer: Box::new([0; NETCODE_MAX_PACKET_BYTES]),
             bytes_in: 0,
             bytes_out: 0,
+            datagrams_in: 0,
+            datagrams_out: 0,
         })
     }
 
@@ -60,6 +65,7 @@ impl UdpClientTransport {
     fn send(&mut self, packet: &[u8], addr: SocketAddr) -> io::Result<()> {
         self.socket.send_to(packet, addr)?;
         self.bytes_out += packet.len() as u64;
+        self.datagrams_out += 1;
         Ok(())
     }
 
@@ -84,6 +90,7 @@ impl UdpClientTransport {
                         continue;
                     }
                     self.bytes_in += len as u64;
+                    self.datagrams_in += 1;
                     if let Some(payload) = self.netcode.process_packet(&mut self.buffer[..len]) {
                         client.process_packet(payload);
                     }

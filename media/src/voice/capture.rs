@@ -22,6 +22,8 @@ pub enum Source {
     File(PathBuf),
     /// A tone of this frequency: a second on, a second off, looped.
     Tone { hz: f32 },
+    /// These 48 kHz mono samples, looped (tests, the bench).
+    Clip(Vec<i16>),
     /// Samples pushed with [`Capture::push`] (tests, the bench).
     Pushed,
 }
@@ -57,6 +59,12 @@ impl Capture {
             },
             Source::Tone { hz } => Kind::Clip {
                 samples: tone(*hz),
+                position: 0,
+                started: None,
+                delivered: 0,
+            },
+            Source::Clip(samples) => Kind::Clip {
+                samples: samples.clone(),
                 position: 0,
                 started: None,
                 delivered: 0,
@@ -226,14 +234,14 @@ pub fn decode_file(path: &Path) -> Result<Vec<i16>, VoiceError> {
         if sink.is_eos() {
             break Ok(());
         }
-        if let Some(msg) = bus.pop_filtered(&[gst::MessageType::Error]) {
-            if let gst::MessageView::Error(e) = msg.view() {
-                break Err(VoiceError::File(format!(
-                    "{}: {}",
-                    path.display(),
-                    e.error()
-                )));
-            }
+        if let Some(msg) = bus.pop_filtered(&[gst::MessageType::Error])
+            && let gst::MessageView::Error(e) = msg.view()
+        {
+            break Err(VoiceError::File(format!(
+                "{}: {}",
+                path.display(),
+                e.error()
+            )));
         }
         if Instant::now() > deadline {
             break Err(VoiceError::File(format!(
@@ -253,17 +261,29 @@ pub fn decode_file(path: &Path) -> Result<Vec<i16>, VoiceError> {
     Ok(samples)
 }
 
-/// A second of tone then a second of silence, at a speaking level.
+/// A second of [`hum`] then a second of silence, looped by
+/// [`Source::Tone`]: the pause exercises DTX.
 pub fn tone(hz: f32) -> Vec<i16> {
-    let rate = SAMPLE_RATE as usize;
-    (0..2 * rate)
+    let mut samples = hum(hz, 1.0);
+    samples.resize(2 * SAMPLE_RATE as usize, 0);
+    samples
+}
+
+/// A voice-like tone at `hz`: three harmonics, a 5 Hz vibrato of a fifth
+/// of the pitch and a slow swell. A pure sine is stationary enough that
+/// Opus's DTX takes it for background noise after a second or so and stops
+/// sending; this is not, so it plays as long as it lasts.
+pub fn hum(hz: f32, seconds: f32) -> Vec<i16> {
+    use std::f32::consts::TAU;
+    let depth = hz / 5.0;
+    (0..(seconds * SAMPLE_RATE as f32) as usize)
         .map(|i| {
-            if i < rate {
-                ((i as f32 * hz * std::f32::consts::TAU / SAMPLE_RATE as f32).sin() * 10_000.0)
-                    as i16
-            } else {
-                0
-            }
+            let t = i as f32 / SAMPLE_RATE as f32;
+            // The phase of a pitch of hz + depth sin(5 Hz t), integrated.
+            let phase = TAU * (hz * t - depth / (5.0 * TAU) * (5.0 * TAU * t).cos());
+            let swell = 0.75 + 0.25 * (3.0 * TAU * t).sin();
+            let v = (phase.sin() + 0.5 * (2.0 * phase).sin() + 0.3 * (3.0 * phase).sin()) * swell;
+            (v * 6_000.0) as i16
         })
         .collect()
 }

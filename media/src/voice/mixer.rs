@@ -408,6 +408,24 @@ mod tests {
     }
 
     #[test]
+    fn a_hum_is_sent_throughout_and_a_pause_is_left_to_dtx() {
+        let mut sender = Sender::new().unwrap();
+        sender.set_talk(Talk::PushToTalk { held: true });
+        // Ten seconds of hum: a pure sine would fall silent under DTX.
+        assert_eq!(sender.push(&crate::voice::hum(200.0, 10.0)).len(), 500);
+        // The tone source's second of silence is not sent, after libopus's
+        // 200 ms (10 frame) DTX hangover.
+        let before = sender.stats();
+        sender.push(&crate::voice::tone(200.0));
+        let after = sender.stats();
+        assert!(after.sent - before.sent <= 50 + 12, "{after:?}");
+        assert!(
+            after.dtx_skipped - before.dtx_skipped >= 50 - 12,
+            "{after:?}"
+        );
+    }
+
+    #[test]
     fn a_voice_on_the_left_is_louder_left_and_on_the_right_louder_right() {
         // Facing +Z, +X is the listener's left.
         let (l, r, mixer) = heard(Some([3.0, 1.6, 0.0]), 0.0, downs(30, VoiceTarget::Nearby));

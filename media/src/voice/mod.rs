@@ -21,7 +21,7 @@ mod output;
 mod sender;
 pub mod space;
 
-pub use capture::{Capture, ECHO_PROBE, Source, decode_file, tone};
+pub use capture::{Capture, ECHO_PROBE, Source, decode_file, hum, tone};
 pub use jitter::{JitterBuffer, JitterStats, Playout, Refused};
 pub use mixer::{Mixer, STEREO_FRAME, SpeakerView, VoiceStats};
 pub use opus::{CodecError, FRAME_SAMPLES, SAMPLE_RATE};

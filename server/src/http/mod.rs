@@ -22,6 +22,7 @@ mod rooms;
 mod sessions;
 mod stream;
 mod trace;
+mod voice;
 
 pub use document::annotated_fields;
 pub use error::{ApiError, ErrorBody};
@@ -217,6 +218,8 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(moderation::delete_chat_line))
         .routes(routes!(moderation::list_mutes))
         .routes(routes!(moderation::mute, moderation::unmute))
+        .routes(routes!(voice::list_voice_mutes))
+        .routes(routes!(voice::voice_mute, voice::voice_unmute))
         .routes(routes!(moderation::kick))
         .routes(routes!(moderation::list_bans))
         .routes(routes!(moderation::ban, moderation::unban))

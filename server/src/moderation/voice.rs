@@ -142,3 +142,98 @@ impl Moderation {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+    use vitrine_shared::{DisplayName, Role};
+
+    #[tokio::test]
+    async fn a_voice_mute_is_logged_survives_a_restart_ends_by_the_clock_and_lifts() {
+        for (store, _dir) in crate::store::tests::stores().await {
+            let time = ManualClock::starting_now();
+            let host = store
+                .create_account(&DisplayName::new("Hana").unwrap(), Role::Host, "user")
+                .await
+                .unwrap();
+            let shopper = store
+                .create_guest(&DisplayName::new("Sam").unwrap())
+                .await
+                .unwrap();
+            let (moderation, mut rx) = Moderation::load(store.clone(), time.clock()).await.unwrap();
+            let target = moderation.target(shopper.id).await.unwrap();
+            assert!(matches!(
+                moderation
+                    .voice_mute(&host, &target, MAX_MUTE + Duration::from_secs(1), "")
+                    .await,
+                Err(ModerationError::Invalid(_))
+            ));
+            let minute = Duration::from_secs(60);
+            moderation
+                .voice_mute(&host, &target, minute, "shouting")
+                .await
+                .unwrap();
+            assert_eq!(
+                rx.try_recv().unwrap(),
+                RoomAction::VoiceMute {
+                    account: shopper.id,
+                    muted: Some((minute, "shouting".into()))
+                }
+            );
+            // Voice only: chat is not muted.
+            assert_eq!(moderation.screen(shopper.id, "hi", time.now_ms()), None);
+            assert_eq!(
+                moderation.voice_muted(shopper.id, time.now_ms()),
+                Some(minute)
+            );
+            let entry = &moderation.log(10, None).await.unwrap()[0];
+            assert_eq!(entry.action, "voice_mute");
+            assert_eq!(entry.target, Some(shopper.id));
+            assert_eq!(entry.details, "for 60 s: shouting");
+
+            // A restart keeps it, with its end.
+            time.advance(Duration::from_secs(10));
+            drop(moderation);
+            let (again, mut rx) = Moderation::load(store.clone(), time.clock()).await.unwrap();
+            assert_eq!(
+                again.voice_muted(shopper.id, time.now_ms()),
+                Some(Duration::from_secs(50))
+            );
+            assert_eq!(again.voice_mutes().len(), 1);
+
+            // Lifted early: logged, and the rooms told.
+            again.voice_unmute(&host, shopper.id).await.unwrap();
+            assert_eq!(again.voice_muted(shopper.id, time.now_ms()), None);
+            assert_eq!(
+                rx.try_recv().unwrap(),
+                RoomAction::VoiceMute {
+                    account: shopper.id,
+                    muted: None
+                }
+            );
+            assert_eq!(again.log(10, None).await.unwrap()[0].action, "voice_unmute");
+            assert!(matches!(
+                again.voice_unmute(&host, shopper.id).await,
+                Err(ModerationError::NotMuted)
+            ));
+
+            // Another ends by the clock, and a restart clears it from the store.
+            again
+                .voice_mute(&host, &target, MIN_MUTE, "")
+                .await
+                .unwrap();
+            time.advance(MIN_MUTE);
+            assert_eq!(again.voice_muted(shopper.id, time.now_ms()), None);
+            assert!(again.voice_mutes().is_empty());
+            drop(again);
+            let (third, _rx) = Moderation::load(store.clone(), time.clock()).await.unwrap();
+            assert!(third.voice_mutes().is_empty());
+            let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM moderation_voice_mutes")
+                .fetch_one(store.pool())
+                .await
+                .unwrap();
+            assert_eq!(rows, 0);
+        }
+    }
+}

@@ -5,10 +5,14 @@
 //! renet sends them with the tick's packets), and between ticks too: the
 //! room loop ([`between_ticks`]) waits on the game socket instead of
 //! sleeping, and when a datagram arrives it runs [`VoicePass`]: read the
-//! socket, forward the voice frames, and send the packets of just the
-//! listeners they went to. Everything else read then (poses, commands)
-//! waits in renet for the tick as before, so the tick's work and budget
-//! do not change. `vitrine_voice_forward_seconds` times each pass.
+//! socket and forward the voice frames; then [`VoiceFlush`] sends the
+//! packets of just the listeners they went to, at once, or if the last
+//! flush was under [`FLUSH_EVERY`] ago, when that much has passed (so a
+//! listener of eight voices gets a few frames a datagram, and renet's ack
+//! with each, not one datagram and one ack per frame). Everything else
+//! read then (poses, commands) waits in renet for the tick as before, so
+//! the tick's work and budget do not change. `vitrine_voice_forward_seconds`
+//! times each frame's stay, from its datagram's read to its send.
 //!
 //! **Who hears a frame.**
 //! - `Nearby`: members of the speaker's room within
@@ -79,6 +83,13 @@ const PARTY_SCORE: f32 = 1000.0;
 const SCORE_WEIGHT: f32 = 0.2;
 /// Leave this much of the wait to the tick: closer than this, sleep.
 const MIN_WAIT: Duration = Duration::from_micros(200);
+/// Listeners' packets go out at most this often between ticks: a frame
+/// waits at most this long (none when the last flush was longer ago).
+pub const FLUSH_EVERY: Duration = Duration::from_millis(5);
+
+/// The schedule that sends the listeners' packets between ticks.
+#[derive(ScheduleLabel, Debug, Clone, PartialEq, Eq, Hash)]
+pub struct VoiceFlush;
 
 /// The schedule run between ticks when a datagram arrives.
 #[derive(ScheduleLabel, Debug, Clone, PartialEq, Eq, Hash)]
@@ -88,16 +99,13 @@ pub(super) fn plugin(app: &mut App) {
     let mut pass = Schedule::new(VoicePass);
     // Three small systems one after the other: no threads to wake.
     pass.set_executor(SingleThreadedExecutor::new());
-    pass.add_systems(
-        (
-            super::transport::receive_between_ticks,
-            forward,
-            flush_between_ticks,
-        )
-            .chain(),
-    );
+    pass.add_systems((super::transport::receive_between_ticks, forward).chain());
+    let mut flush = Schedule::new(VoiceFlush);
+    flush.set_executor(SingleThreadedExecutor::new());
+    flush.add_systems(flush_between_ticks);
     app.init_resource::<Voices>()
         .add_schedule(pass)
+        .add_schedule(flush)
         .add_systems(
             Update,
             (
@@ -115,16 +123,28 @@ pub(super) fn plugin(app: &mut App) {
 pub fn between_ticks(app: &mut App, until: Instant) {
     loop {
         let now = Instant::now();
+        // Frames waiting to go: now, or when the flush interval is up.
+        let due = {
+            let voices = app.world().resource::<Voices>();
+            (!voices.flush.is_empty()).then(|| voices.last_flush.map_or(now, |at| at + FLUSH_EVERY))
+        };
+        if due.is_some_and(|due| due <= now) {
+            app.world_mut().run_schedule(VoiceFlush);
+            continue;
+        }
+        // Past this, the tick's own send takes what waits.
         if now + MIN_WAIT >= until {
             if until > now {
                 std::thread::sleep(until - now);
             }
             return;
         }
+        let wake = due.map_or(until, |due| due.min(until));
+        let timeout = (wake - now).max(Duration::from_micros(50));
         let readable = app
             .world()
             .get_resource::<UdpTransport>()
-            .map(|t| t.wait_readable(until - now));
+            .map(|t| t.wait_readable(timeout));
         match readable {
             Some(true) => app.world_mut().run_schedule(VoicePass),
             Some(false) => {}
@@ -142,14 +162,18 @@ pub struct Voices {
     members: HashMap<Entity, VoiceMember>,
     /// Listeners given frames (or a notice) since the last send.
     flush: Vec<ClientId>,
-    /// When the frames now queued were read from the socket.
+    /// When the latest datagrams were read from the socket.
+    reading: Option<Instant>,
+    /// When the oldest frame now queued was read.
     read_at: Option<Instant>,
+    /// When listeners' packets last went out (a flush or the tick's send).
+    last_flush: Option<Instant>,
 }
 
 impl Voices {
     /// Notes that datagrams were read now (the transport calls it).
     pub(super) fn reading(&mut self, at: Instant) {
-        self.read_at.get_or_insert(at);
+        self.reading = Some(at);
     }
 }
 
@@ -391,6 +415,9 @@ fn forward(
             );
         }
     }
+    if tally.deliveries > 0 && voices.read_at.is_none() {
+        voices.read_at = voices.reading;
+    }
     tally.publish(&shared.metrics.voice);
 }
 
@@ -544,8 +571,8 @@ fn deliver(
     }
 }
 
-/// Between ticks: send the packets of the listeners this pass queued
-/// frames for (and no one else's), and time the pass.
+/// Between ticks: send the packets of the listeners given frames since the
+/// last flush (and no one else's), and time the oldest frame's wait.
 fn flush_between_ticks(
     mut voices: ResMut<Voices>,
     mut server: ResMut<RenetServer>,
@@ -554,6 +581,7 @@ fn flush_between_ticks(
 ) {
     let read_at = voices.read_at.take();
     let mut listeners = std::mem::take(&mut voices.flush);
+    voices.last_flush = Some(Instant::now());
     let Some(mut transport) = transport else {
         return;
     };
@@ -575,6 +603,7 @@ fn flush_between_ticks(
 /// After the tick's send: the frames the tick forwarded went with it.
 fn sent_in_tick(mut voices: ResMut<Voices>, shared: Res<Shared>) {
     let read_at = voices.read_at.take();
+    voices.last_flush = Some(Instant::now());
     if voices.flush.is_empty() {
         return;
     }

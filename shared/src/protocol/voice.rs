@@ -96,4 +96,27 @@ mod tests {
         };
         assert_eq!(decode::<VoiceDown>(&encode(&down).unwrap()), Ok(down));
     }
+
+    #[test]
+    fn commands_and_news_round_trip() {
+        use crate::protocol::{ClientMessage, RoomCommand, ServerMessage};
+        let mute = ClientMessage::Room(RoomCommand::Voice(VoiceCommand::MuteSpeaker {
+            account: AccountId(42),
+            muted: true,
+        }));
+        assert_eq!(decode::<ClientMessage>(&encode(&mute).unwrap()), Ok(mute));
+        for event in [
+            VoiceEventNet::ModeratorMuted {
+                remaining_ms: 60_000,
+                reason: "shouting".into(),
+            },
+            VoiceEventNet::ModeratorUnmuted,
+        ] {
+            let message = ServerMessage::Voice(event);
+            assert_eq!(
+                decode::<ServerMessage>(&encode(&message).unwrap()),
+                Ok(message)
+            );
+        }
+    }
 }

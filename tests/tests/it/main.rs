@@ -26,3 +26,4 @@ mod stripe;
 mod together;
 mod tokens;
 mod voice;
+mod voice_audio;

@@ -9,12 +9,8 @@ use serde_json::json;
 use std::collections::BTreeMap;
 use std::time::Duration;
 use vitrine_client::net::{NetClient, SignedIn};
-use vitrine_shared::protocol::{
-    PartyCommand, RoomEvent, VoiceCommand, VoiceEventNet, VoiceTarget, VoiceUp,
-};
-use vitrine_shared::{
-    AccountId, ChatText, ClientChannel, MemberSlot, PartyId, Role, RoomCommand, ServerMessage,
-};
+use vitrine_shared::protocol::{PartyCommand, VoiceCommand, VoiceEventNet, VoiceTarget, VoiceUp};
+use vitrine_shared::{AccountId, ChatText, ClientChannel, MemberSlot, PartyId, Role, RoomCommand};
 use vitrine_tests::{Http, TestServer, joined_as, pump, step_until};
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -226,4 +222,494 @@ fn a_party_member_across_the_room_is_heard_on_the_party_channel() {
         pump(&mut [&mut a, &mut b, &mut c]);
         metric(&server, &dropped("no_party")) == 3
     }));
+}
+
+/// Frames from `speaker` that `listener` gets for frames `seq..seq + n`
+/// sent now, once a later marker frame from `control` (a speaker the
+/// listener does hear) has arrived: what came of `speaker`'s frames
+/// arrived before it.
+fn heard_from(
+    listener: &mut NetClient,
+    speaker: &mut NetClient,
+    control: &mut NetClient,
+    seq: u16,
+    n: u16,
+) -> usize {
+    let (from, marker) = (slot_of(speaker), slot_of(control));
+    speak(speaker, seq, n, VoiceTarget::Nearby);
+    speak(control, seq, 1, VoiceTarget::Nearby);
+    let mut got = 0;
+    let mut done = false;
+    let arrived = step_until(WAIT, || {
+        pump(&mut [&mut *listener, &mut *speaker, &mut *control]);
+        for d in listener.drain_voice() {
+            if d.speaker == from {
+                got += 1;
+            } else if d.speaker == marker && d.seq == seq {
+                done = true;
+            }
+        }
+        done
+    });
+    assert!(arrived, "the control speaker's frame {seq} never came");
+    got
+}
+
+#[test]
+fn a_listener_who_muted_or_blocked_a_speaker_is_not_sent_its_voice() {
+    let server = TestServer::start();
+    let api = server.api();
+    let [ada, bob, cy, dan] = ["Ada", "Bob", "Cy", "Dan"].map(|n| api.sign_in(n).unwrap());
+    let mut a = joined_as(&server, &ada, "hall");
+    let mut b = joined_as(&server, &bob, "hall");
+    let mut c = joined_as(&server, &cy, "hall");
+    let mut d = joined_as(&server, &dan, "hall");
+    all_see_each_other(&mut [&mut a, &mut b, &mut c, &mut d]);
+    // Cy is the control: always heard.
+    assert_eq!(heard_from(&mut a, &mut b, &mut c, 0, 5), 5);
+
+    // Ada mutes Bob for herself: nothing of his reaches her.
+    a.send_command(RoomCommand::Voice(VoiceCommand::MuteSpeaker {
+        account: account(&bob),
+        muted: true,
+    }));
+    let mut step = 0;
+    assert!(step_until(WAIT, || {
+        pump(&mut [&mut a]);
+        // The command is through once a frame of Bob's is withheld (sent
+        // every third step: under his rate, so his bucket stays full).
+        step += 1;
+        if step % 3 == 0 {
+            speak(&mut b, 5, 1, VoiceTarget::Nearby);
+        }
+        metric(&server, &withheld("listener_muted")) > 0
+    }));
+    let _ = a.drain_voice().count();
+    let before = metric(&server, &withheld("listener_muted"));
+    assert_eq!(heard_from(&mut a, &mut b, &mut c, 100, 5), 0, "muted");
+    assert_eq!(metric(&server, &withheld("listener_muted")), before + 5);
+
+    // Unmuted, he is heard again.
+    a.send_command(RoomCommand::Voice(VoiceCommand::MuteSpeaker {
+        account: account(&bob),
+        muted: false,
+    }));
+    assert!(step_until(WAIT, || {
+        pump(&mut [&mut a, &mut b, &mut c]);
+        step += 1;
+        if step % 3 == 0 {
+            speak(&mut b, 200, 1, VoiceTarget::Nearby);
+        }
+        a.drain_voice().any(|d| d.speaker == slot_of(&b))
+    }));
+
+    // Ada blocks Dan over HTTP: his voice stops reaching her (either way).
+    let http = Http::new(&server);
+    let (status, body) = http.call(
+        "POST",
+        &format!("/api/v1/friends/blocks/{}", dan.account_id),
+        Some(&ada.token),
+        None,
+        None,
+    );
+    assert!(status < 300, "{status} {body}");
+    let _ = a.drain_voice().count();
+    let before = metric(&server, &withheld("blocked"));
+    assert_eq!(heard_from(&mut a, &mut d, &mut c, 300, 5), 0, "blocked");
+    // Both ways: Ada's voice does not reach Dan either.
+    assert_eq!(heard_from(&mut d, &mut a, &mut c, 400, 5), 0, "blocked");
+    assert_eq!(metric(&server, &withheld("blocked")), before + 10);
+}
+
+#[test]
+fn a_moderators_voice_mute_stops_the_voice_is_logged_and_ends_by_itself() {
+    let server = TestServer::start();
+    let api = server.api();
+    let http = Http::new(&server);
+    let moderator = server.sign_in_as("mia", Role::Moderator);
+    let [ada, bob, cy] = ["Ada", "Bob", "Cy"].map(|n| api.sign_in(n).unwrap());
+    let mut a = joined_as(&server, &ada, "hall");
+    let mut b = joined_as(&server, &bob, "hall");
+    let mut c = joined_as(&server, &cy, "hall");
+    all_see_each_other(&mut [&mut a, &mut b, &mut c]);
+    assert_eq!(heard_from(&mut a, &mut b, &mut c, 0, 3), 3);
+
+    let path = format!("/api/v1/moderation/voice-mutes/{}", bob.account_id);
+    let (status, muted) = http.call(
+        "PUT",
+        &path,
+        Some(&moderator),
+        None,
+        Some(json!({ "seconds": 2, "reason": "shouting" })),
+    );
+    assert_eq!(status, 200, "{muted}");
+    let until_ms = muted["until_ms"].as_i64().unwrap();
+    // Bob is told.
+    let mut told = None;
+    assert!(until(&mut [&mut b], |cl| {
+        for change in cl[0].mirror_mut().drain_changes() {
+            if let vitrine_client::net::RoomChange::Voice(e) = change {
+                told = Some(e);
+            }
+        }
+        told.is_some()
+    }));
+    assert!(matches!(
+        told,
+        Some(VoiceEventNet::ModeratorMuted { ref reason, remaining_ms }) if reason == "shouting" && remaining_ms <= 2000
+    ));
+    // Nothing of his goes out; each frame is counted, and he is told why.
+    assert_eq!(heard_from(&mut a, &mut b, &mut c, 10, 4), 0);
+    assert_eq!(metric(&server, &dropped("voice_muted")), 4);
+    assert!(until(&mut [&mut b], |cl| cl[0]
+        .mirror()
+        .rejections
+        .iter()
+        .any(|r| {
+            r.command == vitrine_shared::protocol::CommandKind::Voice
+                && matches!(
+                    r.reason,
+                    vitrine_shared::protocol::RejectReason::Muted { .. }
+                )
+        })));
+    // Listed and logged.
+    let (_, list) = http.call(
+        "GET",
+        "/api/v1/moderation/voice-mutes",
+        Some(&moderator),
+        None,
+        None,
+    );
+    assert_eq!(list["mutes"][0]["account_id"], bob.account_id);
+    let (_, log) = http.call(
+        "GET",
+        "/api/v1/moderation/log",
+        Some(&moderator),
+        None,
+        None,
+    );
+    assert_eq!(log["entries"][0]["action"], "voice_mute");
+    assert_eq!(log["entries"][0]["target_account_id"], bob.account_id);
+    // Chat is not muted by it.
+    b.send_command(chat("can you read me"));
+    assert!(until(&mut [&mut a, &mut b], |cl| heard_chat(
+        cl[0],
+        "can you read me"
+    )));
+
+    // The mute ends by the clock: he is heard again, and not before.
+    let mut seq = 100;
+    let bs = slot_of(&b);
+    assert!(step_until(WAIT, || {
+        pump(&mut [&mut a, &mut b, &mut c]);
+        seq += 1;
+        if seq % 3 == 0 {
+            speak(&mut b, seq, 1, VoiceTarget::Nearby);
+        }
+        a.drain_voice().any(|d| d.speaker == bs)
+    }));
+    assert!(vitrine_tests::now_ms() >= until_ms, "heard before the end");
+
+    // Muted again, then lifted early: he is told, and heard.
+    let (status, _) = http.call(
+        "PUT",
+        &path,
+        Some(&moderator),
+        None,
+        Some(json!({ "seconds": 600 })),
+    );
+    assert_eq!(status, 200);
+    assert_eq!(heard_from(&mut a, &mut b, &mut c, 1000, 2), 0);
+    let (status, _) = http.call("DELETE", &path, Some(&moderator), None, None);
+    assert_eq!(status, 204);
+    assert!(until(&mut [&mut b], |cl| cl[0]
+        .mirror_mut()
+        .drain_changes()
+        .into_iter()
+        .any(|c| matches!(
+            c,
+            vitrine_client::net::RoomChange::Voice(VoiceEventNet::ModeratorUnmuted)
+        ))));
+    assert_eq!(heard_from(&mut a, &mut b, &mut c, 1500, 2), 2);
+    let (_, log) = http.call(
+        "GET",
+        "/api/v1/moderation/log",
+        Some(&moderator),
+        None,
+        None,
+    );
+    assert_eq!(log["entries"][0]["action"], "voice_unmute");
+    // A staff account cannot be voice-muted; nor can a stranger be lifted.
+    let (status, _) = http.call(
+        "PUT",
+        "/api/v1/moderation/voice-mutes/999999",
+        Some(&moderator),
+        None,
+        Some(json!({ "seconds": 60 })),
+    );
+    assert_eq!(status, 404);
+    let shopper = api.sign_in("Eve").unwrap();
+    let (status, _) = http.call(
+        "PUT",
+        &path,
+        Some(&shopper.token),
+        None,
+        Some(json!({ "seconds": 60 })),
+    );
+    assert_eq!(status, 403, "shoppers cannot voice-mute");
+}
+
+#[test]
+fn a_listener_gets_at_most_eight_voices_at_once() {
+    let server = TestServer::start();
+    let api = server.api();
+    let names: Vec<String> = (0..11).map(|i| format!("Talker{i}")).collect();
+    let sessions: Vec<SignedIn> = names.iter().map(|n| api.sign_in(n).unwrap()).collect();
+    let mut cs: Vec<NetClient> = sessions
+        .iter()
+        .map(|s| joined_as(&server, s, "hall"))
+        .collect();
+    {
+        let mut refs: Vec<&mut NetClient> = cs.iter_mut().collect();
+        all_see_each_other(&mut refs);
+    }
+    // Ten speak at once to the eleventh, all within a few metres.
+    let (listener, speakers) = cs.split_first_mut().unwrap();
+    for s in speakers.iter_mut() {
+        speak(s, 0, 5, VoiceTarget::Nearby);
+    }
+    assert!(step_until(WAIT, || {
+        vitrine_tests::pump_all(speakers);
+        metric(&server, "vitrine_voice_frames_forwarded_total") == 50
+    }));
+    let mut heard = BTreeMap::new();
+    assert!(step_until(WAIT, || {
+        pump(&mut [&mut *listener]);
+        listen(listener, &mut heard);
+        heard.values().sum::<usize>() >= 40
+    }));
+    assert_eq!(heard.len(), 8, "eight voices: {heard:?}");
+    assert!(heard.values().all(|n| *n == 5), "{heard:?}");
+    // The listener is two voices over; each speaker hears nine others, one
+    // over.
+    assert_eq!(metric(&server, &withheld("over_cap")), 2 * 5 + 10 * 5);
+}
+
+#[test]
+fn each_bad_frame_is_dropped_and_counted_while_chat_still_flows() {
+    let server = TestServer::start();
+    let api = server.api();
+    let http = Http::new(&server);
+    let moderator = server.sign_in_as("mia", Role::Moderator);
+    let [ada, bob, cy] = ["Ada", "Bob", "Cy"].map(|n| api.sign_in(n).unwrap());
+    let mut a = joined_as(&server, &ada, "hall");
+    let mut b = joined_as(&server, &bob, "hall");
+    let mut c = joined_as(&server, &cy, "hall");
+    all_see_each_other(&mut [&mut a, &mut b, &mut c]);
+    // A good frame first, for the sequence check's reference.
+    assert_eq!(heard_from(&mut a, &mut b, &mut c, 100, 1), 1);
+
+    let voice = u8::from(ClientChannel::Voice);
+    let encoded = |up: &VoiceUp| vitrine_shared::encode(up).unwrap();
+    let cases: Vec<(&str, Vec<Vec<u8>>)> = vec![
+        // 401 bytes of Opus; and a message far past any frame's size.
+        (
+            "too_large",
+            vec![
+                encoded(&VoiceUp {
+                    opus: [vec![31 << 3], vec![0; 400]].concat(),
+                    ..frame(101, 100, VoiceTarget::Nearby)
+                }),
+                vec![0; 1000],
+            ],
+        ),
+        // Not a VoiceUp at all.
+        ("undecodable", vec![vec![0xFF; 8], vec![0x01]]),
+        // RFC 6716: a code 1 packet of odd length (R3); code 3 with no frames (R5).
+        (
+            "malformed_opus",
+            vec![
+                encoded(&VoiceUp {
+                    opus: vec![(31 << 3) | 1, 1, 2, 3],
+                    ..frame(102, 100, VoiceTarget::Nearby)
+                }),
+                encoded(&VoiceUp {
+                    opus: vec![(31 << 3) | 3, 0],
+                    ..frame(103, 100, VoiceTarget::Nearby)
+                }),
+                encoded(&VoiceUp {
+                    opus: Vec::new(),
+                    ..frame(104, 100, VoiceTarget::Nearby)
+                }),
+            ],
+        ),
+        // Far ahead of the last (100), and far behind it.
+        (
+            "out_of_order",
+            vec![
+                encoded(&frame(100 + 5000, 100, VoiceTarget::Nearby)),
+                encoded(&frame(100 - 60, 100, VoiceTarget::Nearby)),
+            ],
+        ),
+    ];
+    for (reason, messages) in &cases {
+        for m in messages {
+            b.send_raw(voice, m.clone());
+        }
+        let _ = b.flush();
+        let want = messages.len() as u64;
+        assert!(
+            step_until(WAIT, || {
+                pump(&mut [&mut a, &mut b, &mut c]);
+                metric(&server, &dropped(reason)) == want
+            }),
+            "{reason}: {} of {want}",
+            metric(&server, &dropped(reason))
+        );
+        // Bob stays, and his chat still flows.
+        let line = format!("after {reason}");
+        b.send_command(chat(&line));
+        assert!(until(&mut [&mut a, &mut b, &mut c], |cl| heard_chat(
+            cl[0], &line
+        )));
+        assert!(b.is_connected(), "{reason}");
+    }
+    // Too frequent: 30 at once, against a burst of 10 (some of which the
+    // frame above already took).
+    let before = metric(&server, "vitrine_voice_frames_forwarded_total");
+    speak(&mut b, 110, 30, VoiceTarget::Nearby);
+    assert!(step_until(WAIT, || {
+        pump(&mut [&mut a, &mut b, &mut c]);
+        let passed = metric(&server, "vitrine_voice_frames_forwarded_total") - before;
+        passed + metric(&server, &dropped("rate_limited")) == 30
+    }));
+    assert!(metric(&server, &dropped("rate_limited")) >= 20);
+    // None of the bad frames reached Ada: only the good ones did.
+    let passed = metric(&server, "vitrine_voice_frames_forwarded_total") - before;
+    let bs = slot_of(&b);
+    let mut from_bob = 0;
+    assert!(step_until(WAIT, || {
+        pump(&mut [&mut a, &mut b, &mut c]);
+        from_bob += a.drain_voice().filter(|d| d.speaker == bs).count() as u64;
+        from_bob == passed
+    }));
+    assert_eq!(a.voice_dropped(), 0);
+
+    // From a member on the way out: a moderator kicks Bob, who speaks on
+    // in the moment before his connection closes.
+    let (status, body) = http.call(
+        "POST",
+        "/api/v1/moderation/kicks",
+        Some(&moderator),
+        None,
+        Some(json!({ "account_id": bob.account_id })),
+    );
+    assert!(status < 300, "{status} {body}");
+    assert!(until(&mut [&mut b], |cl| cl[0].mirror().removed.is_some()));
+    speak(&mut b, 200, 3, VoiceTarget::Nearby);
+    assert!(step_until(WAIT, || {
+        pump(&mut [&mut a, &mut b, &mut c]);
+        metric(&server, &dropped("not_member")) == 3
+    }));
+    c.send_command(chat("still talking"));
+    assert!(until(&mut [&mut a, &mut c], |cl| heard_chat(
+        cl[0],
+        "still talking"
+    )));
+}
+
+#[test]
+fn a_voice_flood_does_not_starve_chat_or_snapshots() {
+    let server = TestServer::start();
+    let api = server.api();
+    let [ada, bob, cy] = ["Ada", "Bob", "Cy"].map(|n| api.sign_in(n).unwrap());
+    let mut a = joined_as(&server, &ada, "hall");
+    let mut b = joined_as(&server, &bob, "hall");
+    let mut c = joined_as(&server, &cy, "hall");
+    all_see_each_other(&mut [&mut a, &mut b, &mut c]);
+    let snapshots = a.mirror().snapshots_applied;
+    // Bob floods: 40 frames each pump (2,000 a second), for as long as it
+    // takes Cy's chat line and a second's worth of snapshots to reach Ada.
+    let mut seq: u16 = 0;
+    let mut sent = 0u64;
+    c.send_command(chat("over the noise"));
+    let flowed = step_until(WAIT, || {
+        for _ in 0..40 {
+            b.send_voice(&frame(seq, 200, VoiceTarget::Nearby));
+            seq = seq.wrapping_add(1);
+            sent += 1;
+        }
+        pump(&mut [&mut a, &mut b, &mut c]);
+        let _ = a.drain_voice().count();
+        heard_chat(&a, "over the noise") && a.mirror().snapshots_applied >= snapshots + 20
+    });
+    assert!(flowed, "chat or snapshots starved under a voice flood");
+    assert!(b.is_connected());
+    // The flood was refused at its rate, counted.
+    assert!(
+        step_until(WAIT, || {
+            pump(&mut [&mut a, &mut b, &mut c]);
+            metric(&server, &dropped("rate_limited")) > sent / 2
+        }),
+        "{} of {sent} refused",
+        metric(&server, &dropped("rate_limited"))
+    );
+}
+
+#[test]
+fn a_frame_is_forwarded_on_arrival_not_on_the_next_tick() {
+    let server = TestServer::start();
+    let api = server.api();
+    let [ada, bob] = ["Ada", "Bob"].map(|n| api.sign_in(n).unwrap());
+    let mut a = joined_as(&server, &ada, "hall");
+    let mut b = joined_as(&server, &bob, "hall");
+    all_see_each_other(&mut [&mut a, &mut b]);
+    // One frame every 20 ms, as a talker sends them; Ada reads as fast as
+    // she can. A room loop that forwarded only on its 30 Hz tick would hold
+    // a frame 16 ms on average.
+    let mut delays = Vec::new();
+    // Each client's clock advances by the real time between its updates.
+    let mut last = [std::time::Instant::now(); 2];
+    let mut tick = |c: &mut NetClient, i: usize| {
+        let now = std::time::Instant::now();
+        let _ = c.update(now - last[i]);
+        last[i] = now;
+    };
+    for seq in 0..30u16 {
+        let sent = std::time::Instant::now();
+        b.send_voice(&frame(seq, 100, VoiceTarget::Nearby));
+        let _ = b.flush();
+        let got = step_until_quick(|| {
+            tick(&mut a, 0);
+            a.drain_voice().any(|d| d.seq == seq)
+        });
+        assert!(got, "frame {seq} never came");
+        delays.push(sent.elapsed());
+        tick(&mut b, 1);
+        let _ = a.flush();
+        while sent.elapsed() < Duration::from_millis(20) {
+            std::hint::spin_loop();
+        }
+    }
+    delays.sort();
+    let median = delays[delays.len() / 2];
+    println!(
+        "send to receive on loopback: median {median:?}, max {:?}",
+        delays.last()
+    );
+    assert!(median < Duration::from_millis(8), "median {median:?}");
+    // The server's own count of the delay it adds.
+    assert!(metric(&server, "vitrine_voice_forward_seconds_count") >= 30);
+}
+
+/// Polls `done` without pause for up to a second: for timing a frame.
+fn step_until_quick(mut done: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + Duration::from_secs(1);
+    while std::time::Instant::now() < deadline {
+        if done() {
+            return true;
+        }
+        std::thread::yield_now();
+    }
+    false
 }
