@@ -9,6 +9,7 @@ use bevy_app::prelude::*;
 use bevy_ecs::prelude::*;
 use bevy_renet::{RenetReceive, RenetSend, RenetServer, RenetServerPlugin};
 use bevy_time::prelude::*;
+use renet::Bytes;
 use renetcode::{
     NETCODE_MAX_PACKET_BYTES, NetcodeServer, ServerAuthentication, ServerConfig, ServerResult,
 };
@@ -17,6 +18,7 @@ use std::io;
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use vitrine_shared::ClientChannel;
 
 #[derive(Resource)]
 pub struct UdpTransport {
@@ -38,7 +40,20 @@ pub struct UdpTransport {
     /// Where the transport logs: the subscriber of the thread that built
     /// it (the process's, or a test's), whichever pool thread runs it.
     log: tracing::Dispatch,
+    /// Voice frames taken out of renet as each payload is read, for the
+    /// forwarder ([`UdpTransport::take_voice`]): renet's receive queue for
+    /// voice is small and warns in the log for each message past it, so
+    /// a flood must never pile up there.
+    voice_in: Vec<(u64, Bytes)>,
+    /// Frames taken per client since the last take; past
+    /// [`VOICE_PER_CLIENT`], dropped and counted in `voice_over`.
+    voice_taken: HashMap<u64, u32>,
+    voice_over: u64,
 }
+
+/// Voice frames one client may have waiting for the forwarder: twice the
+/// burst its token bucket allows (the rest would be refused anyway).
+const VOICE_PER_CLIENT: u32 = 2 * vitrine_shared::limits::voice::FRAME_BURST;
 
 struct Unconfirmed {
     addr: SocketAddr,
@@ -101,6 +116,9 @@ impl UdpTransport {
             refused: BTreeMap::new(),
             summary: Summary::new("datagrams at the game port"),
             log: tracing::dispatcher::get_default(|d| d.clone()),
+            voice_in: Vec::new(),
+            voice_taken: HashMap::new(),
+            voice_over: 0,
         })
     }
 
@@ -146,6 +164,15 @@ impl UdpTransport {
                 self.unconfirmed.remove(&client);
                 if let Err(e) = server.process_packet_from(&payload, client) {
                     tracing::debug!(client, %e, "payload for unknown client");
+                }
+                while let Some(frame) = server.receive_message(client, ClientChannel::Voice) {
+                    let taken = self.voice_taken.entry(client).or_default();
+                    if *taken < VOICE_PER_CLIENT {
+                        *taken += 1;
+                        self.voice_in.push((client, frame));
+                    } else {
+                        self.voice_over += 1;
+                    }
                 }
             }
             ServerResultOwned::Connected {
@@ -268,6 +295,16 @@ impl UdpTransport {
                 Err(_) => break,
             }
         }
+    }
+
+    /// The voice frames read since the last call, in arrival order, and how
+    /// many were dropped for a client's share.
+    pub(super) fn take_voice(&mut self) -> (Vec<(u64, Bytes)>, u64) {
+        self.voice_taken.clear();
+        (
+            std::mem::take(&mut self.voice_in),
+            std::mem::take(&mut self.voice_over),
+        )
     }
 
     pub(super) fn bytes_out(&self) -> u64 {
@@ -445,7 +482,6 @@ pub(crate) fn fuzz_datagrams(
     public_addr: SocketAddr,
     datagrams: &[(usize, Duration, &[u8])],
 ) -> io::Result<()> {
-    use vitrine_shared::ClientChannel;
     let bind = || UdpSocket::bind((std::net::Ipv4Addr::LOCALHOST, 0));
     let sources = [bind()?, bind()?, bind()?, bind()?];
     let sources: Vec<SocketAddr> = sources
@@ -475,11 +511,11 @@ pub(crate) fn fuzz_datagrams(
                     let _ = vitrine_shared::decode::<vitrine_shared::ClientMessage>(&bytes);
                 }
             }
-            while let Some(bytes) = server.receive_message(client, ClientChannel::Voice) {
-                if let Ok(up) = vitrine_shared::decode::<vitrine_shared::protocol::VoiceUp>(&bytes)
-                {
-                    let _ = vitrine_shared::opus::check_packet(&up.opus);
-                }
+        }
+        // What the forwarder reads: the frames taken as payloads came.
+        for (_, bytes) in transport.take_voice().0 {
+            if let Ok(up) = vitrine_shared::decode::<vitrine_shared::protocol::VoiceUp>(&bytes) {
+                let _ = vitrine_shared::opus::check_packet(&up.opus);
             }
         }
         transport.send_packets(&mut server);

@@ -12,14 +12,17 @@
 //! with each, not one datagram and one ack per frame). Everything else
 //! read then (poses, commands) waits in renet for the tick as before, so
 //! the tick's work and budget do not change. `vitrine_voice_forward_seconds`
-//! times each frame's stay, from its datagram's read to its send.
+//! times each frame's stay, from its datagram's read to its send. The
+//! transport takes voice frames out of renet as each payload is read
+//! (`UdpTransport::take_voice`), so renet's small voice queue never fills.
 //!
 //! **Who hears a frame.**
 //! - `Nearby`: members of the speaker's room within
 //!   [`EARSHOT_M`] of the speaker's latest pose, at most
 //!   [`MAX_VOICES_PER_LISTENER`] speakers per listener (see [`Ear`]).
 //! - `Party`: the speaker's party members in the same room, wherever they
-//!   stand (they also take slots, ahead of any nearby voice).
+//!   stand. They take slots too, scoring above any nearby voice: a party
+//!   member gets the weakest nearby slot once its holder's tenure is up.
 //! - Never a listener who muted the speaker (`VoiceCommand::MuteSpeaker`,
 //!   for the connection) or with a block either way between them; never
 //!   from a speaker a moderator voice-muted.
@@ -357,63 +360,73 @@ fn forward(
     moderation: Res<ModerationLink>,
     time: Res<Time<Real>>,
     clock: Res<Clock>,
+    transport: Option<ResMut<UdpTransport>>,
 ) {
     let now = voice_now(&time);
     let now_ms = clock.now_ms();
     let mut tally = Tally::default();
     let voices = &mut *voices;
+    // What the transport took out of renet as it read (see `take_voice`),
+    // then anything still in renet (without a transport, all of it).
+    let (mut inbox, over) = transport.map(|mut t| t.take_voice()).unwrap_or_default();
+    if over > 0 {
+        tally.dropped.insert("rate_limited", over);
+    }
     for client in server.clients_id() {
         while let Some(bytes) = server.receive_message(client, ClientChannel::Voice) {
-            let Some(frame) = check(
-                client,
-                &bytes,
-                &clients,
-                &members,
-                voices,
-                &moderation,
-                now,
-                &mut tally,
-            ) else {
-                continue;
-            };
-            let (speaker, up) = frame;
-            let Ok((member, _)) = members.get(speaker) else {
-                continue;
-            };
-            if let Some(left) = shared.moderation.voice_muted(member.info.account, now_ms) {
-                tally.drop("voice_muted");
-                let state = voices.members.get_mut(&speaker);
-                if let Some(state) = state
-                    && state
-                        .told_muted_at
-                        .is_none_or(|at| now.saturating_sub(at) >= MUTED_NOTICE)
-                {
-                    state.told_muted_at = Some(now);
-                    let rejection = Rejection {
-                        command: CommandKind::Voice,
-                        reason: RejectReason::Muted {
-                            remaining_ms: left.as_millis() as u64,
-                        },
-                    };
-                    send_event(&mut server, client, &ServerMessage::Rejected(rejection));
-                    voices.flush.push(client);
-                }
-                continue;
-            }
-            deliver(
-                speaker,
-                up,
-                &mut server,
-                &clients,
-                &members,
-                &rooms,
-                voices,
-                &parties,
-                &shared,
-                now,
-                &mut tally,
-            );
+            inbox.push((client, bytes));
         }
+    }
+    for (client, bytes) in inbox {
+        let Some(frame) = check(
+            client,
+            &bytes,
+            &clients,
+            &members,
+            voices,
+            &moderation,
+            now,
+            &mut tally,
+        ) else {
+            continue;
+        };
+        let (speaker, up) = frame;
+        let Ok((member, _)) = members.get(speaker) else {
+            continue;
+        };
+        if let Some(left) = shared.moderation.voice_muted(member.info.account, now_ms) {
+            tally.drop("voice_muted");
+            let state = voices.members.get_mut(&speaker);
+            if let Some(state) = state
+                && state
+                    .told_muted_at
+                    .is_none_or(|at| now.saturating_sub(at) >= MUTED_NOTICE)
+            {
+                state.told_muted_at = Some(now);
+                let rejection = Rejection {
+                    command: CommandKind::Voice,
+                    reason: RejectReason::Muted {
+                        remaining_ms: left.as_millis() as u64,
+                    },
+                };
+                send_event(&mut server, client, &ServerMessage::Rejected(rejection));
+                voices.flush.push(client);
+            }
+            continue;
+        }
+        deliver(
+            speaker,
+            up,
+            &mut server,
+            &clients,
+            &members,
+            &rooms,
+            voices,
+            &parties,
+            &shared,
+            now,
+            &mut tally,
+        );
     }
     if tally.deliveries > 0 && voices.read_at.is_none() {
         voices.read_at = voices.reading;
@@ -535,7 +548,7 @@ fn deliver(
             }
             None => {
                 let d = distance(avatar.pose.position, ear_pose.pose.position);
-                if !(d <= EARSHOT_M) {
+                if !d.is_finite() || d > EARSHOT_M {
                     tally.withhold("beyond_earshot");
                     continue;
                 }

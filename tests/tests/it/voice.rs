@@ -618,8 +618,31 @@ fn each_bad_frame_is_dropped_and_counted_while_chat_still_flows() {
     )));
 }
 
+/// The server's log, as text.
+#[derive(Clone, Default)]
+struct Log(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Log {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 #[test]
 fn a_voice_flood_does_not_starve_chat_or_snapshots() {
+    let log = Log::default();
+    let writer = log.clone();
+    let _guard = tracing::dispatcher::set_default(&tracing::Dispatch::new(
+        tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .with_max_level(tracing::Level::INFO)
+            .finish(),
+    ));
     let server = TestServer::start();
     let api = server.api();
     let [ada, bob, cy] = ["Ada", "Bob", "Cy"].map(|n| api.sign_in(n).unwrap());
@@ -628,16 +651,20 @@ fn a_voice_flood_does_not_starve_chat_or_snapshots() {
     let mut c = joined_as(&server, &cy, "hall");
     all_see_each_other(&mut [&mut a, &mut b, &mut c]);
     let snapshots = a.mirror().snapshots_applied;
-    // Bob floods: 40 frames each pump (2,000 a second), for as long as it
-    // takes Cy's chat line and a second's worth of snapshots to reach Ada.
+    // Bob floods: 600 frames each pump (about 40 kB, 60,000 frames a
+    // second), in sends his own link's queue takes, for as long as it takes
+    // Cy's chat line and a second's worth of snapshots to reach Ada.
     let mut seq: u16 = 0;
     let mut sent = 0u64;
     c.send_command(chat("over the noise"));
     let flowed = step_until(WAIT, || {
-        for _ in 0..40 {
-            b.send_voice(&frame(seq, 200, VoiceTarget::Nearby));
-            seq = seq.wrapping_add(1);
-            sent += 1;
+        for _ in 0..3 {
+            for _ in 0..200 {
+                b.send_voice(&frame(seq, 200, VoiceTarget::Nearby));
+                seq = seq.wrapping_add(1);
+                sent += 1;
+            }
+            let _ = b.flush();
         }
         pump(&mut [&mut a, &mut b, &mut c]);
         let _ = a.drain_voice().count();
@@ -653,6 +680,19 @@ fn a_voice_flood_does_not_starve_chat_or_snapshots() {
         }),
         "{} of {sent} refused",
         metric(&server, &dropped("rate_limited"))
+    );
+    // Counted, never a line a frame: nothing piled up in renet's queue
+    // for the voice channel (it writes a warning for each it drops).
+    let text = String::from_utf8_lossy(&log.0.lock().unwrap()).into_owned();
+    let piled: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("received because channel"))
+        .collect();
+    assert!(
+        piled.is_empty(),
+        "{} lines: {:?}",
+        piled.len(),
+        &piled[..piled.len().min(3)]
     );
 }
 
@@ -697,9 +737,17 @@ fn a_frame_is_forwarded_on_arrival_not_on_the_next_tick() {
         "send to receive on loopback: median {median:?}, max {:?}",
         delays.last()
     );
-    assert!(median < Duration::from_millis(8), "median {median:?}");
+    // Under 12 ms even on a loaded machine (alone, about 0.5 ms); a tick-only
+    // forwarder sits near 17.
+    assert!(median < Duration::from_millis(12), "median {median:?}");
     // The server's own count of the delay it adds.
-    assert!(metric(&server, "vitrine_voice_forward_seconds_count") >= 30);
+    let held = metric(&server, "vitrine_voice_forward_seconds_count");
+    assert!(held >= 30, "{held}");
+    let fast = metric(
+        &server,
+        "vitrine_voice_forward_seconds_bucket{le=\"0.001\"}",
+    );
+    println!("server: {fast} of {held} flushes held their frames under 1 ms");
 }
 
 /// Polls `done` without pause for up to a second: for timing a frame.
