@@ -873,6 +873,8 @@ fn draw_voice(v: &VoiceView, p: &mut ChildSpawnerCommands) {
     p.spawn((
         Node {
             flex_direction: FlexDirection::Column,
+            // The chat's width at most: a long line wraps.
+            max_width: px(380),
             padding: UiRect::axes(px(10), px(6)),
             row_gap: px(4),
             border_radius: BorderRadius::all(px(10)),

@@ -88,10 +88,11 @@ impl VoiceView {
         buttons
     }
 
-    /// One line for the screen: "Push V to talk - Nearby".
+    /// One line for the screen: "Push V to talk - Nearby", "No
+    /// microphone - Nearby - no speakers".
     pub fn line(&self) -> String {
         match &self.problem {
-            Some(problem) => format!("{} - {problem}", self.mic),
+            Some(problem) => format!("{} - {} - {problem}", self.mic, self.heard_by),
             None => format!("{} - {}", self.mic, self.heard_by),
         }
     }
@@ -150,14 +151,29 @@ pub fn build(
     pointed: Option<AccountId>,
 ) -> VoiceView {
     let talk = if status.xr { XR_TALK_BUTTON } else { TALK_KEY };
-    let mic = match (status.problem.is_some(), status.mode, status.talking) {
+    let no_mic = status
+        .problem
+        .as_deref()
+        .is_some_and(|p| p.contains("microphone") || p.contains("encoder"));
+    let mic = match (no_mic, status.mode, status.talking) {
         _ if status.moderated.is_some() => "Muted by a moderator".to_owned(),
         (_, TalkMode::Muted, _) => "Mic off".to_owned(),
-        (true, _, _) => "No voice".to_owned(),
+        (true, _, _) => "No microphone".to_owned(),
         (false, _, true) => "Talking".to_owned(),
         (false, TalkMode::PushToTalk, false) => format!("Push {talk} to talk"),
         (false, TalkMode::OpenMic, false) => "Open mic".to_owned(),
     };
+    // What else is wrong, once: the microphone is the line's own word.
+    let problem = status
+        .problem
+        .as_deref()
+        .map(|p| {
+            p.split(", ")
+                .filter(|w| !w.contains("microphone"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .filter(|p| !p.is_empty());
     let heard_by = match status.heard_by() {
         VoiceTarget::Nearby => "Nearby",
         VoiceTarget::Party => "Party",
@@ -169,7 +185,7 @@ pub fn build(
         mode: status.mode,
         heard_by,
         in_party: status.in_party,
-        problem: status.problem.clone().or(status.moderated.clone()),
+        problem: problem.or(status.moderated.clone()),
         ..Default::default()
     };
     let Some(m) = mirror else {
@@ -281,6 +297,13 @@ mod tests {
         assert_eq!(v.buttons().len(), 1, "no party, no switch");
         status.talking = true;
         assert_eq!(build(&status, None, None).mic, "Talking");
+        // No microphone: said once; anything else wrong, after.
+        status.problem = Some("no microphone, no speakers".into());
+        assert_eq!(
+            build(&status, None, None).line(),
+            "No microphone - Nearby - no speakers"
+        );
+        status.problem = None;
         status.talking = false;
         status.xr = true;
         assert_eq!(build(&status, None, None).mic, "Push A/X to talk");

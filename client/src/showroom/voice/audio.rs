@@ -165,14 +165,17 @@ fn run(
     let mut capture = source.and_then(|s| match voice::Capture::open(&s) {
         Ok(c) => Some(c),
         Err(e) => {
-            problems.push(format!("no microphone ({e})"));
+            // The screen says it in two words; the log says why.
+            bevy::log::warn!("voice: no microphone: {e}");
+            problems.push("no microphone".to_owned());
             None
         }
     });
     let mut sender = match voice::Sender::new() {
         Ok(s) => Some(s),
         Err(e) => {
-            problems.push(format!("no encoder ({e})"));
+            bevy::log::warn!("voice: no Opus encoder: {e}");
+            problems.push("no encoder".to_owned());
             None
         }
     };
@@ -180,7 +183,8 @@ fn run(
         Hearing::Device => match Output::device() {
             Ok(o) => Some(o),
             Err(e) => {
-                problems.push(format!("no speakers ({e})"));
+                bevy::log::warn!("voice: no sound output: {e}");
+                problems.push("no speakers".to_owned());
                 None
             }
         },
