@@ -455,8 +455,12 @@ fn main() -> Result<(), String> {
     let speaker_up = talking.talker.1 - quiet.talker.1;
     let listener_down = talking.listener.0 - quiet.listener.0;
     println!(
-        "bench voice: {} in one room (all within earshot), {} talking for {:.1} s; release server on loopback",
-        args.bots, args.talkers, talking.seconds
+        "bench voice: {} in one room (all within earshot), {} talking for {:.1} s (asked {} s); {} on loopback",
+        args.bots,
+        args.talkers,
+        talking.seconds,
+        args.seconds,
+        args.server_bin.display()
     );
     println!(
         "  speaker up             {} on the wire (a client sending only voice, every frame in its own datagram)   (target <= 32 kbit/s)",
@@ -489,8 +493,8 @@ fn main() -> Result<(), String> {
     );
     println!(
         "  mouth to ear           p50 {:.1} ms  p95 {:.1} ms  max {:.1} ms over {} clicks ({missed} missed)   (target p95 <= 150 ms)",
-        percentile(&lat, 0.50),
-        percentile(&lat, 0.95),
+        percentile(lat, 0.50),
+        percentile(lat, 0.95),
         lat.last().copied().unwrap_or(f64::NAN),
         lat.len(),
         missed = latency.missed
