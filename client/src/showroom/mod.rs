@@ -10,6 +10,8 @@
 //!   and over shared products;
 //! - [`products`]: pointing, picking up, turning, putting back, dropping;
 //! - [`ui`]: the view-model ([`ui::view`]) and its desktop drawing;
+//! - [`voice`]: spatial voice: talk modes, the nearby / party switch,
+//!   volumes and mutes, speaking rings over avatars;
 //! - [`video`]: the stage screen: the slate, and the host's video and sound;
 //! - [`xr`]: the same room in an OpenXR headset: hands, teleport, panels;
 //! - [`offscreen`]: `--screenshot` and `--bench` without a window.
@@ -48,6 +50,7 @@ pub mod room;
 pub mod session;
 pub mod ui;
 pub mod video;
+pub mod voice;
 pub mod xr;
 
 use bevy::prelude::*;
@@ -121,6 +124,11 @@ pub struct Options {
     /// the room is hidden and what you hold shows at its real size.
     #[arg(long)]
     pub ar: bool,
+    /// Where the showroom keeps its settings (the voice choices). Default:
+    /// the user's config directory (`~/.config/vitrine`); offscreen runs
+    /// keep nothing unless given one.
+    #[arg(long, env = "VITRINE_CONFIG_DIR")]
+    pub config_dir: Option<PathBuf>,
     /// XR interactions from synthetic poses, without a headset (tests).
     #[arg(long, hide = true)]
     pub xr_simulated: bool,
@@ -343,6 +351,7 @@ pub fn build_app_for(options: Options, mode: input_mode::XrMode) -> App {
             products::plugin,
             ui::plugin,
             video::plugin,
+            voice::plugin,
             offscreen::plugin,
             xr::plugin,
         ));

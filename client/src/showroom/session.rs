@@ -6,7 +6,9 @@
 //! room's mirror, the link's state) and talk to it through messages:
 //! - [`SendCommand`]: a room command to send;
 //! - [`OutgoingPose`]: the avatar's pose, set each frame;
-//! - [`SessionRequest`]: the start screen's find rooms, join and leave.
+//! - [`SessionRequest`]: the start screen's find rooms, join and leave;
+//! - [`OutgoingVoice`] and [`IncomingVoice`]: voice frames to send, and
+//!   those received (the voice feature's).
 //!
 //! All of them go out in [`ShowroomSystems::Send`], after every feature has
 //! had its say for the frame.
@@ -18,7 +20,7 @@ use std::sync::Mutex;
 use std::sync::mpsc::{Receiver, TryRecvError, channel};
 use std::time::Duration;
 use vitrine_shared::api::{JoinTicket, ProductView, RoomInfo};
-use vitrine_shared::protocol::MemberInfo;
+use vitrine_shared::protocol::{MemberInfo, VoiceDown, VoiceUp};
 use vitrine_shared::{
     AccountId, DisplayName, MemberSlot, PoseNet, Role, RoomBounds, RoomCommand, RoomId,
 };
@@ -47,6 +49,8 @@ pub(super) fn plugin(app: &mut App) {
         .add_message::<RoomChangeMessage>()
         .add_message::<SendCommand>()
         .add_message::<SessionRequest>()
+        .add_message::<OutgoingVoice>()
+        .add_message::<IncomingVoice>()
         .add_systems(OnEnter(AppState::Connecting), start_join)
         .add_systems(
             Update,
@@ -65,7 +69,7 @@ pub(super) fn plugin(app: &mut App) {
         .add_systems(Update, answer_requests.in_set(ShowroomSystems::Simulate))
         .add_systems(
             Update,
-            (send_commands, send_pose, flush)
+            (send_commands, send_pose, send_voice, flush)
                 .chain()
                 .in_set(ShowroomSystems::Send),
         )
@@ -78,6 +82,15 @@ pub(super) fn plugin(app: &mut App) {
 /// [`Session::can_send`] first).
 #[derive(Message, Debug, Clone, PartialEq)]
 pub struct SendCommand(pub RoomCommand);
+
+/// A voice frame to send on the voice channel (unreliable). Dropped while
+/// the link is down: a late voice frame is worth nothing.
+#[derive(Message, Debug, Clone, PartialEq)]
+pub struct OutgoingVoice(pub VoiceUp);
+
+/// A voice frame the server forwarded, as it arrived this frame.
+#[derive(Message, Debug, Clone, PartialEq)]
+pub struct IncomingVoice(pub VoiceDown);
 
 /// The pose the avatar should send: the player (desktop) or the rig (XR)
 /// sets it; the session sends it at the server's tick rate.
@@ -422,6 +435,7 @@ fn receive(
     state: Res<State<AppState>>,
     mut next: ResMut<NextState<AppState>>,
     mut changes: MessageWriter<RoomChangeMessage>,
+    mut voice: MessageWriter<IncomingVoice>,
 ) {
     let dt = time.delta();
     let session = &mut *session;
@@ -454,6 +468,9 @@ fn receive(
     let welcomed = net.mirror().is_welcomed();
     for change in net.mirror_mut().drain_changes() {
         changes.write(RoomChangeMessage(change));
+    }
+    for frame in net.drain_voice() {
+        voice.write(IncomingVoice(frame));
     }
     let removed = net.mirror().removed.clone();
     let lost = match result {
@@ -572,6 +589,19 @@ fn send_pose(time: Res<Time>, pose: Res<OutgoingPose>, mut session: ResMut<Sessi
         net.send_pose(pose);
         session.last_pose = Some(pose);
         session.since_sent = 0.0;
+    }
+}
+
+/// The voice feature's frames go out as they were captured, after the
+/// commands; nothing is kept for later.
+fn send_voice(mut frames: MessageReader<OutgoingVoice>, mut session: ResMut<Session>) {
+    match &mut session.net {
+        Some(net) if net.is_connected() && net.mirror().is_welcomed() => {
+            for OutgoingVoice(frame) in frames.read() {
+                net.send_voice(frame);
+            }
+        }
+        _ => frames.clear(),
     }
 }
 

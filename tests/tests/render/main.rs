@@ -5,6 +5,7 @@
 
 mod party;
 mod showroom;
+mod voice;
 mod xr;
 
 use bevy::prelude::*;

@@ -6,9 +6,11 @@ use super::shared_cart::SharedCartView;
 use super::team_deals::TeamDealView;
 use super::together::{INVITE_KEY, PARTY_CHAT_PREFIX, SHARE_KEY, TOGETHER_KEY, TogetherView};
 use super::view::{SaleState, ShowroomView, Tone, ViewButton};
+use super::voice::{MUTE_KEY, PersonVoiceView, VoiceView};
 use super::{CurrentView, UiAction};
 use crate::showroom::focus::UiFocus;
 use crate::showroom::party_marks::party_colour;
+use crate::showroom::voice::TalkMode;
 use crate::showroom::{AppState, ShowroomSystems};
 use bevy::prelude::*;
 
@@ -23,6 +25,8 @@ const BUTTON: Color = Color::srgb(0.22, 0.24, 0.32);
 const BUTTON_HOVER: Color = Color::srgb(0.32, 0.35, 0.46);
 /// Party chat's tag and the prompts: a teal apart from room chat's pink.
 const PARTY: Color = Color::srgb(0.35, 0.9, 0.85);
+/// Talking and speaking: the speaking rings' green.
+const SPEAKING: Color = crate::showroom::voice::indicators::SPEAKING_COLOUR;
 
 pub(super) fn plugin(app: &mut App) {
     app.add_systems(OnEnter(AppState::Showroom), spawn_hud)
@@ -58,6 +62,9 @@ enum Panel {
     Together,
     /// The party invite and the follow prompt, as toasts with their keys.
     Prompts,
+    /// Your microphone and who hears you; the volume and mute of the
+    /// shopper you look at.
+    Voice,
 }
 
 /// A button and what it asks for.
@@ -136,16 +143,6 @@ fn spawn_hud(mut commands: Commands) {
             }),
         ),
         (
-            Panel::Chat,
-            place(Node {
-                flex_direction: column,
-                left: px(16),
-                bottom: px(16),
-                width: px(380),
-                ..default()
-            }),
-        ),
-        (
             Panel::Confirmation,
             place(Node {
                 flex_direction: column,
@@ -190,6 +187,34 @@ fn spawn_hud(mut commands: Commands) {
             }),
         ),
     ];
+    // Voice sits on top of chat in the bottom-left corner: the social
+    // corner, one column whatever the chat's height.
+    let social = commands
+        .spawn(Node {
+            position_type: PositionType::Absolute,
+            flex_direction: column,
+            left: px(16),
+            bottom: px(16),
+            width: px(380),
+            row_gap: px(6),
+            ..default()
+        })
+        .id();
+    commands.entity(root).add_child(social);
+    // The voice box as wide as its line; chat the column's width.
+    for (panel, align_items) in [
+        (Panel::Voice, AlignItems::FlexStart),
+        (Panel::Chat, AlignItems::Stretch),
+    ] {
+        let node = Node {
+            flex_direction: column,
+            row_gap: px(6),
+            align_items,
+            ..default()
+        };
+        let child = commands.spawn((panel, node, Interaction::default())).id();
+        commands.entity(social).add_child(child);
+    }
     for (panel, node) in panels {
         let child = commands.spawn((panel, node, Interaction::default())).id();
         // An order's answer sits over whatever panel is open beside it (the
@@ -294,6 +319,12 @@ fn draw(
                     != (b.open, &b.friends, &b.requests, &b.party, &b.invitable)
                     || (&a.code, &a.code_draft, &a.added, &a.refusal)
                         != (&b.code, &b.code_draft, &b.added, &b.refusal)
+                    || (b.open && o.voice.members != view.voice.members)
+            }),
+            Panel::Voice => old.is_none_or(|o| {
+                let (a, b) = (&o.voice, &view.voice);
+                (&a.mic, a.live, &a.heard_by, a.in_party, a.mode, &a.pointed)
+                    != (&b.mic, b.live, &b.heard_by, b.in_party, b.mode, &b.pointed)
             }),
             Panel::Prompts => old.is_none_or(|o| {
                 (&o.together.invite, &o.together.follow)
@@ -403,7 +434,14 @@ fn draw_panel(panel: Panel, view: &ShowroomView, p: &mut ChildSpawnerCommands) {
                 12.0,
                 MUTED,
             );
+            text(
+                b,
+                "V talk (hold) | M mic | T nearby/party | K mute",
+                12.0,
+                MUTED,
+            );
         }),
+        Panel::Voice => draw_voice(&view.voice, p),
         Panel::Banner => {
             if let Some(banner) = &view.banner {
                 let colour = match banner.tone {
@@ -733,7 +771,7 @@ fn draw_panel(panel: Panel, view: &ShowroomView, p: &mut ChildSpawnerCommands) {
                 boxed(p, |b| text(b, n.clone(), 15.0, Color::WHITE));
             }
         }
-        Panel::Together => draw_together(&view.together, p),
+        Panel::Together => draw_together(&view.together, &view.voice, p),
         Panel::Prompts => draw_prompts(&view.together, p),
     }
 }
@@ -829,7 +867,86 @@ fn draw_team_deal(deal: &TeamDealView, b: &mut ChildSpawnerCommands) {
     }
 }
 
-fn draw_together(t: &TogetherView, p: &mut ChildSpawnerCommands) {
+/// Your microphone in a line, its switches, and the volume and mute of
+/// the shopper you look at.
+fn draw_voice(v: &VoiceView, p: &mut ChildSpawnerCommands) {
+    p.spawn((
+        Node {
+            flex_direction: FlexDirection::Column,
+            // The chat's width at most: a long line wraps.
+            max_width: px(380),
+            padding: UiRect::axes(px(10), px(6)),
+            row_gap: px(4),
+            border_radius: BorderRadius::all(px(10)),
+            ..default()
+        },
+        BackgroundColor(PANEL),
+    ))
+    .with_children(|b| {
+        row(b, |r| {
+            // A dot: green while talking, red with the mic off.
+            let dot = if v.live {
+                SPEAKING
+            } else if v.mode == TalkMode::Muted || v.problem.is_some() {
+                ACCENT
+            } else {
+                MUTED
+            };
+            r.spawn((
+                Node {
+                    width: px(10),
+                    height: px(10),
+                    border_radius: BorderRadius::MAX,
+                    ..default()
+                },
+                BackgroundColor(dot),
+            ));
+            text(
+                r,
+                v.line(),
+                15.0,
+                if v.live { SPEAKING } else { Color::WHITE },
+            );
+            for button in v.buttons() {
+                view_button(r, &button);
+            }
+        });
+        if let Some(person) = &v.pointed {
+            row(b, |r| {
+                text(r, person.label(), 14.0, MUTED);
+                for (i, button) in person.buttons().into_iter().enumerate() {
+                    // Mute has the key; the volume steps are clicks.
+                    let button = if i == 0 {
+                        button.with_key(MUTE_KEY)
+                    } else {
+                        button
+                    };
+                    view_button(r, &button);
+                }
+            });
+        }
+    });
+}
+
+/// A party member's voice under their line: speaking or muted, and the
+/// volume and mute buttons.
+fn draw_member_voice(person: &PersonVoiceView, p: &mut ChildSpawnerCommands) {
+    row(p, |r| {
+        let (words, colour) = if person.muted {
+            ("  muted".to_owned(), ACCENT)
+        } else if person.speaking {
+            (format!("  speaking - {}%", person.volume), SPEAKING)
+        } else {
+            (format!("  voice {}%", person.volume), MUTED)
+        };
+        text(r, words, 12.0, colour);
+        for button in person.buttons() {
+            view_button(r, &button);
+        }
+    });
+}
+
+fn draw_together(t: &TogetherView, voice: &VoiceView, p: &mut ChildSpawnerCommands) {
     // Closed, the chat panel's button opens it.
     if !t.open {
         return;
@@ -864,6 +981,9 @@ fn draw_together(t: &TogetherView, p: &mut ChildSpawnerCommands) {
                             view_button(r, &button);
                         }
                     });
+                    if let Some(person) = voice.members.iter().find(|v| v.account == m.account) {
+                        draw_member_voice(person, b);
+                    }
                 }
                 if !party.invited.is_empty() {
                     text(

@@ -10,6 +10,7 @@ pub mod team_deals;
 pub mod together;
 pub mod together_actions;
 pub mod view;
+pub mod voice;
 
 use super::catalog::Catalog;
 use super::focus::{FocusDecided, UiFocus};
@@ -40,9 +41,15 @@ const NOTICE_SECS: f32 = 5.0;
 pub(super) fn plugin(app: &mut App) {
     app.init_resource::<UiFocus>()
         .init_resource::<UiState>()
+        .init_resource::<crate::showroom::voice::VoiceStatus>()
         .init_resource::<CurrentView>()
         .add_message::<UiAction>()
-        .add_plugins((desktop::plugin, start::plugin, together_actions::plugin))
+        .add_plugins((
+            desktop::plugin,
+            start::plugin,
+            together_actions::plugin,
+            voice::plugin,
+        ))
         .add_systems(
             Update,
             (chat_keys.in_set(FocusDecided), shortcut_keys)
@@ -137,6 +144,22 @@ pub enum UiAction {
     RemoveFromParty(AccountId),
     /// The leader hands the lead to another member.
     MakePartyLeader(AccountId),
+    /// The talk mode switch: push-to-talk, open mic, muted, and round.
+    CycleTalkMode,
+    SetTalkMode(crate::showroom::voice::TalkMode),
+    /// Talk to the party, or to those nearby (only in a party).
+    ToggleVoiceTarget,
+    /// Mutes (or unmutes) a person's voice for this shopper; the server
+    /// stops forwarding it.
+    MuteVoice {
+        account: AccountId,
+        muted: bool,
+    },
+    /// A person's volume for this shopper, in percent.
+    SetVoiceVolume {
+        account: AccountId,
+        volume: u16,
+    },
 }
 
 #[derive(Resource, Default)]
@@ -163,6 +186,7 @@ pub fn build_view(
     catalog: Res<Catalog>,
     pointer: Res<Pointer>,
     hands: Res<Hands>,
+    voice_status: Res<crate::showroom::voice::VoiceStatus>,
     mut ui: ResMut<UiState>,
     mut current: ResMut<CurrentView>,
 ) {
@@ -172,7 +196,7 @@ pub fn build_view(
             ui.local.notice = None;
         }
     }
-    let view = view::build(&ViewInputs {
+    let mut view = view::build(&ViewInputs {
         link: &session.link,
         mirror: session.mirror(),
         catalog: &catalog.products,
@@ -181,6 +205,7 @@ pub fn build_view(
         ui: &ui.local,
         now_ms: now_ms(),
     });
+    view.voice = voice::build(&voice_status, session.mirror(), ui.local.together.pointed);
     if current.0 != view {
         current.0 = view;
     }

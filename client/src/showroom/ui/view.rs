@@ -36,6 +36,8 @@ pub struct ShowroomView {
     pub pinned_coupon: Option<String>,
     /// Friends, the party, its prompts and its chat (`together.rs`).
     pub together: super::together::TogetherView,
+    /// Your microphone, who speaks, volumes and mutes (`voice.rs`).
+    pub voice: super::voice::VoiceView,
 }
 
 /// A button as the view offers it: its words, what it asks for and the
@@ -495,6 +497,8 @@ pub fn build(input: &ViewInputs) -> ShowroomView {
             input.card_product,
             &input.ui.together,
         ),
+        // Filled from the voice feature's status by the caller.
+        voice: Default::default(),
     }
 }
 

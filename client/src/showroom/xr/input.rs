@@ -57,6 +57,8 @@ pub struct HandInput {
     pub pinch: f32,
     /// Thumbstick, x right and y forward, -1 to 1.
     pub stick: Vec2,
+    /// The talk button (a face button: X or A) held: push-to-talk.
+    pub talk: bool,
 }
 
 impl HandInput {

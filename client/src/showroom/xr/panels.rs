@@ -17,6 +17,7 @@ use crate::showroom::input_mode::in_xr;
 use crate::showroom::room::{DisplayedProduct, RoomLayout};
 use crate::showroom::ui::together::TogetherView;
 use crate::showroom::ui::view::{SaleState, ShowroomView, ViewButton};
+use crate::showroom::ui::voice::VoiceView;
 use crate::showroom::ui::{UiAction, ViewBuilt};
 use crate::showroom::{AppState, ShowroomSystems, ui::CurrentView};
 use bevy::camera::{ImageRenderTarget, RenderTarget};
@@ -496,6 +497,14 @@ pub fn panel_content(
             if let Some(member) = &t.invitable {
                 buttons.push((5, plain(member.button())));
             }
+            // Your mic in a line; its switches give way first.
+            let voice = &view.voice;
+            text += &format!("Mic: {}\n", voice.line());
+            buttons.extend(voice.buttons().into_iter().map(|b| (7, plain(b))));
+            if let Some(person) = &voice.pointed {
+                let mute = person.buttons().into_iter().next();
+                buttons.extend(mute.map(|b| (6, about(b, &person.name))));
+            }
             loop {
                 let shown: Vec<_> = buttons.iter().map(|(_, b)| b.clone()).collect();
                 let last = buttons.iter().map(|(r, _)| *r).max().unwrap_or(0);
@@ -513,12 +522,13 @@ pub fn panel_content(
             // Fewer friends, then fewer requests, then fewer members with
             // the leader's buttons, until it all lies on the quad.
             let mut lists = Lists {
+                voiced: vitrine_shared::limits::party::MAX_PARTY_SIZE,
                 friends: XR_FRIENDS,
                 requests: XR_REQUESTS,
                 managed: vitrine_shared::limits::party::MAX_PARTY_SIZE,
             };
             loop {
-                let (text, buttons) = together_panel(t, lists);
+                let (text, buttons) = together_panel(t, &view.voice, lists);
                 if fits(kind, &text, &buttons) || !lists.shrink() {
                     return Some((text, buttons));
                 }
@@ -583,6 +593,8 @@ pub fn panel_content(
 /// How much of its lists the Together panel shows.
 #[derive(Debug, Clone, Copy)]
 struct Lists {
+    /// Members with their volume buttons (mute stays for all).
+    voiced: usize,
     friends: usize,
     requests: usize,
     /// Members with the leader's buttons (remove, make leader).
@@ -592,16 +604,25 @@ struct Lists {
 impl Lists {
     /// One fewer of the first list that still has some; false when none.
     fn shrink(&mut self) -> bool {
-        let list = [&mut self.friends, &mut self.requests, &mut self.managed]
-            .into_iter()
-            .find(|n| **n > 0);
+        let list = [
+            &mut self.voiced,
+            &mut self.friends,
+            &mut self.requests,
+            &mut self.managed,
+        ]
+        .into_iter()
+        .find(|n| **n > 0);
         list.map(|n| *n -= 1).is_some()
     }
 }
 
 /// The Together panel: your code, the party, its prompts, friend requests
 /// and friends, each list cut to `lists` (the rest counted).
-fn together_panel(t: &TogetherView, lists: Lists) -> (String, Vec<(String, UiAction)>) {
+fn together_panel(
+    t: &TogetherView,
+    voice: &VoiceView,
+    lists: Lists,
+) -> (String, Vec<(String, UiAction)>) {
     let mut text = "Together\n".to_owned();
     let mut buttons = Vec::new();
     // Near the top, where the text is never cut.
@@ -618,8 +639,28 @@ fn together_panel(t: &TogetherView, lists: Lists) -> (String, Vec<(String, UiAct
         Some(party) => {
             text += &format!("Your party ({}):\n", party.members.len());
             let mut managed = 0;
+            let mut voiced = 0;
             for m in &party.members {
-                text += &format!("  {} - {}\n", m.label(), m.place);
+                // Speaking, muted or their volume, for those here.
+                let person = voice.members.iter().find(|v| v.account == m.account);
+                let heard = match person {
+                    Some(v) if v.muted => " - muted".to_owned(),
+                    Some(v) if v.speaking => " - speaking".to_owned(),
+                    Some(v) if v.volume != 100 => format!(" - voice {}%", v.volume),
+                    _ => String::new(),
+                };
+                text += &format!("  {} - {}{heard}\n", m.label(), m.place);
+                if let Some(person) = person {
+                    voiced += 1;
+                    let keep = if voiced > lists.voiced { 1 } else { 3 };
+                    buttons.extend(
+                        person
+                            .buttons()
+                            .into_iter()
+                            .take(keep)
+                            .map(|b| about(b, &m.name)),
+                    );
+                }
                 let theirs = party.member_buttons(m);
                 if !theirs.is_empty() {
                     managed += 1;

@@ -103,6 +103,8 @@ struct Actions {
     squeeze: openxr::Action<f32>,
     trigger: openxr::Action<f32>,
     stick: openxr::Action<openxr::Vector2f>,
+    /// Push-to-talk: a face button held.
+    talk: openxr::Action<bool>,
     hands: [openxr::Path; 2],
 }
 
@@ -127,6 +129,7 @@ fn create_actions(instance: Res<OxrInstance>, mut commands: Commands) {
             squeeze: set.create_action("grab", "Grab", &hands)?,
             trigger: set.create_action("click", "Point and click", &hands)?,
             stick: set.create_action("move", "Teleport and turn", &hands)?,
+            talk: set.create_action("talk", "Push to talk", &hands)?,
             set,
             hands,
         })
@@ -180,6 +183,26 @@ fn suggest_bindings(actions: Res<Actions>, mut out: MessageWriter<OxrSuggestActi
         suggest(actions.squeeze.as_raw(), squeeze);
         suggest(actions.trigger.as_raw(), trigger);
         suggest(actions.stick.as_raw(), stick);
+    }
+    // Push-to-talk on a face button the other actions leave free: X or A
+    // on Touch, A on Index, the menu button on Vive and the simple
+    // controller. Per hand, as the buttons' names differ.
+    let talk: [(&str, [&str; 2]); 4] = [
+        ("oculus/touch_controller", ["x/click", "a/click"]),
+        ("valve/index_controller", ["a/click", "a/click"]),
+        ("htc/vive_controller", ["menu/click", "menu/click"]),
+        ("khr/simple_controller", ["menu/click", "menu/click"]),
+    ];
+    for (profile, buttons) in talk {
+        out.write(OxrSuggestActionBinding {
+            action: actions.talk.as_raw(),
+            interaction_profile: format!("/interaction_profiles/{profile}").into(),
+            bindings: HANDS
+                .iter()
+                .zip(buttons)
+                .map(|(hand, button)| format!("{hand}/input/{button}").into())
+                .collect(),
+        });
     }
 }
 
@@ -261,6 +284,10 @@ fn read_input(
         h.stick = actions.stick.state(session, path).map_or(Vec2::ZERO, |s| {
             Vec2::new(s.current_state.x, s.current_state.y)
         });
+        h.talk = actions
+            .talk
+            .state(session, path)
+            .is_ok_and(|s| s.current_state);
     }
     // Hand tracking: a pinch of thumb and index tips, held at the palm.
     let mut tips = [[None::<Vec3>; 2]; 2];
