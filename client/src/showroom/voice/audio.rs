@@ -38,6 +38,7 @@ enum ToAudio {
     Frame(VoiceDown),
     Place([f32; 3], f32, Vec<(MemberSlot, [f32; 3])>),
     Gain(MemberSlot, f32),
+    Forget(MemberSlot),
     Stop,
 }
 
@@ -125,6 +126,10 @@ impl VoiceBackend for AudioEngine {
 
     fn set_gain(&mut self, speaker: MemberSlot, gain: f32) {
         self.send(ToAudio::Gain(speaker, gain));
+    }
+
+    fn forget(&mut self, speaker: MemberSlot) {
+        self.send(ToAudio::Forget(speaker));
     }
 
     fn levels(&self, out: &mut Vec<(MemberSlot, f32)>) {
@@ -218,6 +223,10 @@ fn run(
                 Ok(ToAudio::Gain(slot, gain)) => {
                     mixer.set_volume(slot, gain);
                     mixer.set_muted(slot, gain <= 0.0);
+                }
+                Ok(ToAudio::Forget(slot)) => {
+                    mixer.forget(slot);
+                    levels.remove(&slot);
                 }
                 Ok(ToAudio::Stop) | Err(TryRecvError::Disconnected) => return,
                 Err(TryRecvError::Empty) => break,

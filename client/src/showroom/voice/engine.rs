@@ -41,6 +41,9 @@ pub trait VoiceBackend: Send + Sync + 'static {
     fn place(&mut self, listener: Listener, speakers: &[(MemberSlot, Vec3)]);
     /// A speaker's volume (0 silences them).
     fn set_gain(&mut self, speaker: MemberSlot, gain: f32);
+    /// A slot's speaker is gone (its slot now carries someone else): drop
+    /// their jitter buffer and decoder state.
+    fn forget(&mut self, _speaker: MemberSlot) {}
     /// The speakers heard speaking since the last call, with their
     /// loudest level, 0 to 1, appended to `out` (only when
     /// [`VoiceBackend::hears`]): nothing said between two slow frames is

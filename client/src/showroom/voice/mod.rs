@@ -168,6 +168,9 @@ pub struct VoiceControl {
     /// [`SPEAKING_HOLD_S`], so that a showroom frame slower than the
     /// engine's own hold still sees each word.
     voiced: BTreeMap<MemberSlot, (f32, f32)>,
+    /// Whose voice each slot last carried: a slot reused by someone new
+    /// (after its member left) starts with a fresh jitter buffer.
+    slot_owner: BTreeMap<MemberSlot, AccountId>,
     /// Mutes the server was told on this link, by account.
     told: BTreeSet<AccountId>,
     /// Seconds since the last frame went out.
@@ -198,6 +201,7 @@ impl VoiceControl {
             capture: None,
             heard: BTreeMap::new(),
             voiced: BTreeMap::new(),
+            slot_owner: BTreeMap::new(),
             told: BTreeSet::new(),
             sent_ago: f32::INFINITY,
             moderated: None,
@@ -447,6 +451,13 @@ fn hear(
         if control.settings.person(account).muted {
             continue;
         }
+        if control
+            .slot_owner
+            .insert(frame.speaker, account)
+            .is_some_and(|before| before != account)
+        {
+            engine.0.forget(frame.speaker);
+        }
         control.heard.insert(frame.speaker, 0.0);
         if by_arrival && frame.opus.len() > SILENCE_BYTES {
             control.voiced(frame.speaker, 1.0);
@@ -625,6 +636,7 @@ mod tests {
         pushed: Vec<VoiceDown>,
         placed: Vec<(Listener, Vec<(MemberSlot, Vec3)>)>,
         gains: Vec<(MemberSlot, f32)>,
+        forgotten: Vec<MemberSlot>,
         /// Frames the "microphone" has ready.
         ready: Vec<VoiceUp>,
     }
@@ -650,6 +662,9 @@ mod tests {
         }
         fn set_gain(&mut self, speaker: MemberSlot, gain: f32) {
             self.0.lock().unwrap().gains.push((speaker, gain));
+        }
+        fn forget(&mut self, speaker: MemberSlot) {
+            self.0.lock().unwrap().forgotten.push(speaker);
         }
         fn levels(&self, _: &mut Vec<(MemberSlot, f32)>) {}
         fn problem(&self) -> Option<String> {
@@ -928,5 +943,41 @@ mod tests {
                 .speaking
                 .contains_key(&MemberSlot(2))
         );
+    }
+
+    #[test]
+    fn a_slot_reused_by_someone_new_starts_a_fresh_voice() {
+        let log = Arc::new(Mutex::new(Log::default()));
+        let mut app = app(log.clone());
+        let down = |seq: u16| VoiceDown {
+            speaker: MemberSlot(2),
+            seq,
+            timestamp: u32::from(seq) * 960,
+            target: VoiceTarget::Nearby,
+            opus: vec![1; 50],
+        };
+        app.world_mut().write_message(IncomingVoice(down(500)));
+        app.update();
+        app.world_mut().write_message(IncomingVoice(down(501)));
+        app.update();
+        assert!(log.lock().unwrap().forgotten.is_empty(), "the same speaker");
+        // Bea leaves and Cal gets her slot: his first frame is not heard
+        // through her jitter buffer (which would take it for a late one).
+        let mut session = app.world_mut().resource_mut::<Session>();
+        let mirror = session.offline.as_mut().unwrap();
+        mirror.members.insert(
+            MemberSlot(2),
+            MemberInfo {
+                slot: MemberSlot(2),
+                account: AccountId(3),
+                name: DisplayName::new("Cal").unwrap(),
+                role: Role::Shopper,
+            },
+        );
+        app.world_mut().write_message(IncomingVoice(down(1)));
+        app.update();
+        let log = log.lock().unwrap();
+        assert_eq!(log.forgotten, [MemberSlot(2)]);
+        assert_eq!(log.pushed.last(), Some(&down(1)));
     }
 }
