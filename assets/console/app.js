@@ -509,10 +509,13 @@ const SOURCE_WORDS = {
   shared_cart: "shared cart", group_deal: "group deal",
 };
 
+// Minor units per major one follow the currency (JPY, KRW, ... have none),
+// as in shared/src/money.rs, so ¥1,200 is 1200 minor units, not 12.
 function moneyText(minor, currency) {
   try {
-    return new Intl.NumberFormat(undefined, { style: "currency", currency: currency || "EUR" })
-      .format(minor / 100);
+    const format = new Intl.NumberFormat(undefined, { style: "currency", currency: currency || "EUR" });
+    const digits = format.resolvedOptions().maximumFractionDigits;
+    return format.format(minor / 10 ** digits);
   } catch (_) {
     return `${(minor / 100).toFixed(2)} ${currency || ""}`.trim();
   }
@@ -578,7 +581,8 @@ function chartData(d) {
   }
   // Sales per minute: the rise of the running total within each minute.
   const minutes = new Map();
-  let before = 0;
+  // The first point's total was made before the series began, not in its minute.
+  let before = points.length ? points[0].sales_minor : 0;
   for (const p of points) {
     const minute = Math.floor(p.at_ms / 60000) * 60000;
     const rise = Math.max(0, p.sales_minor - before);
@@ -649,7 +653,7 @@ function drawChart(d) {
     if (minute + 60000 < t0 || sales <= 0) continue;
     const left = Math.max(pad.left, x(minute) + 1);
     const bar = svg("rect", {
-      class: "sales-bar", x: left, y: yS(sales), width: Math.min(barW, pad.left + plotW - left),
+      class: "sales-bar", x: left, y: yS(sales), width: Math.max(0, Math.min(barW, pad.left + plotW - left)),
       height: Math.max(1, pad.top + plotH - yS(sales)), fill: good, opacity: "0.75",
       "data-minor": sales,
     });
@@ -702,6 +706,11 @@ function wireShowDesk() {
     loadDeskOrders();
   });
   $("orders-more").addEventListener("click", () => loadDeskOrders(false, true));
+  // "Buyer: name ✕" drops the buyer filter, keeping the others.
+  $("orders-buyer").addEventListener("click", () => {
+    state.ordersBuyer = null;
+    loadDeskOrders();
+  });
 }
 
 // ---------------------------------------------------------------- giveaways
@@ -721,9 +730,29 @@ async function createGiveaway(event) {
     closes_in_secs: Math.round(Number($("giveaway-minutes").value) * 60),
   };
   if (entry === "present") body.present_minutes = Number($("giveaway-minutes-present").value);
-  const g = await api("POST", "/api/v1/giveaways", body);
+  let g;
+  try {
+    g = await api("POST", "/api/v1/giveaways", body, true);
+  } catch (e) {
+    toast(giveawayRefusal(e));
+    throw e;
+  }
   toast(`Giveaway open: ${g.prize}`);
   await loadGiveaways();
+}
+
+// The server's limits are in its terms (seconds, field names); the form asks
+// for minutes, so a refusal is said in the form's words.
+function giveawayRefusal(e) {
+  const m = /^(closes_in_secs|present_minutes|prize): (\d+) to (\d+)/.exec(e.message || "");
+  if (!m) return e.message;
+  const [, field, low, high] = m;
+  if (field === "closes_in_secs") {
+    const minutes = (secs) => (Number(secs) / 60).toLocaleString(undefined, { maximumFractionDigits: 2 });
+    return `Entries close in: between ${minutes(low)} and ${minutes(high)} minutes`;
+  }
+  if (field === "present_minutes") return `Watched at least: between ${low} and ${high} minutes`;
+  return `Prize: ${low} to ${high} characters`;
 }
 
 async function drawGiveaway(id) {
@@ -772,8 +801,14 @@ async function loadGiveaways() {
   if (!state.token || state.role === "moderator") return;
   const list = await api("GET", "/api/v1/console/giveaways");
   const now = Date.now();
+  // Redrawn only when something changed, so an open proof stays open and
+  // the draw button is not swapped under the host's pointer every poll.
+  const shown = list.giveaways.slice(0, 3);
+  const key = JSON.stringify([shown, shown.map(({ giveaway: g }) => now < g.closes_at_ms)]);
+  if (key === state.giveawaysKey) return;
+  state.giveawaysKey = key;
   const items = [];
-  for (const { giveaway: g, entrant_count: count, entrants } of list.giveaways.slice(0, 3)) {
+  for (const { giveaway: g, entrant_count: count, entrants } of shown) {
     const drawn = g.draws.length > 0;
     const open = !drawn && now < g.closes_at_ms;
     const names = entrants.slice(0, 12).map((e) => e.name).join(", ");
@@ -840,13 +875,18 @@ async function loadDeskOrders(quietly, more) {
   const params = ordersQuery();
   if (more && state.ordersNext) params.set("before", state.ordersNext);
   if (!more && state.ordersShown > 25) params.set("limit", String(Math.min(100, state.ordersShown)));
+  // Answers can come back out of order (a quiet refresh, then a filter):
+  // only the newest request's answer is shown.
+  const ticket = (state.ordersTicket = (state.ordersTicket || 0) + 1);
   let list;
   try {
     list = await api("GET", `/api/v1/console/orders?${params}`, undefined, true);
   } catch (e) {
+    if (ticket !== state.ordersTicket) return;
     $("orders-note").textContent = e.code === "bad_filter" ? `That filter does not work: ${e.message}` : e.message;
     return;
   }
+  if (ticket !== state.ordersTicket) return;
   state.ordersNext = list.next;
   const rows = list.orders.map(orderRow);
   if (more) $("order-rows").append(...rows);

@@ -102,6 +102,24 @@ fn like_pattern(text: &str) -> String {
     out
 }
 
+/// The console shows an order as `#` and its id's last digits, so a search
+/// for digits (with or without the `#`) matches the end of the id; anything
+/// else matches the whole id only (escaped, so it is taken literally).
+fn number_pattern(text: &str) -> String {
+    let digits = text.strip_prefix('#').unwrap_or(text);
+    if !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit()) {
+        return format!("%{digits}");
+    }
+    let mut out = String::new();
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 fn currency(code: &str) -> Result<Currency, StoreError> {
     Currency::new(code).map_err(|e| StoreError::Corrupt(format!("currency {code}: {e}")))
 }
@@ -144,12 +162,12 @@ pub async fn orders(store: &Store, filter: &OrderFilter) -> Result<DeskPage, Sto
     if let Some(search) = &filter.search {
         let pattern = like_pattern(search);
         let name = next_param(&mut binds, Bind::Text(pattern.clone()));
-        let number = next_param(&mut binds, Bind::Text(search.clone()));
+        let number = next_param(&mut binds, Bind::Text(number_pattern(search)));
         let product = next_param(&mut binds, Bind::Text(pattern.clone()));
         let sku = next_param(&mut binds, Bind::Text(pattern));
         conditions.push(format!(
             "(LOWER(COALESCE(a.display_name, '')) LIKE {name} ESCAPE '\\' \
-             OR CAST(o.id AS TEXT) = {number} \
+             OR CAST(o.id AS TEXT) LIKE {number} ESCAPE '\\' \
              OR EXISTS (SELECT 1 FROM order_lines sl JOIN variants sv ON sv.sku = sl.sku \
              JOIN products sp ON sp.id = sv.product_id WHERE sl.order_id = o.id \
              AND (LOWER(sp.name) LIKE {product} ESCAPE '\\' OR LOWER(sl.sku) LIKE {sku} ESCAPE '\\')))"

@@ -292,7 +292,7 @@ impl Engine {
             .giveaways
             .get(&giveaway_id)
             .ok_or(EngagementError::UnknownGiveaway)?;
-        if self.clock.now_ms() >= g.closes_at_ms {
+        if self.clock.now_ms() >= g.closes_at_ms || !g.draws.is_empty() {
             return Err(EngagementError::GiveawayClosed);
         }
         if g.entries.contains(&account) {
@@ -451,18 +451,24 @@ impl Engine {
         if g.entries.is_empty() {
             return Err(EngagementError::NoEntrants);
         }
-        if now < g.closes_at_ms {
+        let early = now < g.closes_at_ms;
+        // The draw is written first: if it fails, nothing has changed and
+        // entries stay open; closing first could leave a giveaway closed
+        // with no winner. A drawn giveaway takes no entries whatever its
+        // closing time says (see `enter`), so a failed move below only
+        // leaves the stored time late.
+        self.draw_next(giveaway_id, now).await?;
+        if early {
+            if let Some(g) = self.giveaways.get_mut(&giveaway_id) {
+                g.closes_at_ms = now;
+            }
             sqlx::query("UPDATE giveaways SET closes_at = $1 WHERE id = $2")
                 .bind(now)
                 .bind(giveaway_id.get())
                 .execute(self.store.pool())
                 .await
                 .map_err(|e| storage(e.into()))?;
-            if let Some(g) = self.giveaways.get_mut(&giveaway_id) {
-                g.closes_at_ms = now;
-            }
         }
-        self.draw_next(giveaway_id, now).await?;
         self.giveaway_view(giveaway_id).await
     }
 

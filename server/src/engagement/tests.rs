@@ -606,6 +606,37 @@ async fn a_giveaway_is_drawn_verifiably_and_redrawn_when_unclaimed() {
     }
 }
 
+/// "Draw now" writes the draw before it closes entries: when the draw
+/// cannot be written, the giveaway stays open, never closed with no winner.
+#[tokio::test]
+async fn a_draw_now_that_cannot_be_written_leaves_entries_open() {
+    for (store, _dir) in stores().await {
+        let time = ManualClock::starting_now();
+        let (engagement, _) = setup_on(&store, rules().await, time.clock()).await;
+        let host = shopper(&store, "Host").await;
+        let (fan, late) = (shopper(&store, "Fan").await, shopper(&store, "Late").await);
+        let giveaway = engagement
+            .create_giveaway(host, "A lamp".into(), EntryRule::Everyone, 600)
+            .await
+            .unwrap();
+        engagement.enter(fan, giveaway.id).await.unwrap();
+        // The draw's table is gone: its insert fails.
+        sqlx::query("DROP TABLE giveaway_draws")
+            .execute(store.pool())
+            .await
+            .unwrap();
+        time.advance(Duration::from_secs(1));
+        assert!(engagement.draw_now(giveaway.id).await.is_err());
+        let closes_at: i64 = sqlx::query_scalar("SELECT closes_at FROM giveaways WHERE id = $1")
+            .bind(giveaway.id.get())
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(closes_at, giveaway.closes_at_ms, "stored closing time");
+        engagement.enter(late, giveaway.id).await.unwrap();
+    }
+}
+
 #[tokio::test]
 async fn giveaway_entry_rules_count_within_the_show() {
     for (store, _dir) in stores().await {

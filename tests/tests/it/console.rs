@@ -102,6 +102,20 @@ async fn click(c: &Client, css: &str) {
         .unwrap();
 }
 
+/// Clicks what `css` finds, finding it again while the page's 2-second
+/// refresh has just replaced it (a stale element), a few times at most.
+async fn click_fresh(c: &Client, css: &str) {
+    for _ in 0..20 {
+        let found = c.find(Locator::Css(css)).await.unwrap();
+        match found.click().await {
+            Ok(_) => return,
+            Err(e) if e.is_stale_element_reference() => continue,
+            Err(e) => panic!("{css}: {e}"),
+        }
+    }
+    panic!("{css}: replaced under every click");
+}
+
 fn screenshot_path(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name)
 }
@@ -746,6 +760,34 @@ fn a_host_ships_delivers_and_refunds_from_the_console_which_reads_in_words() {
         let mut clients: Vec<&mut NetClient> = vec![&mut bot];
         console_sign_in(&c, &server, "host.orders", &mut clients).await;
 
+        // Money in the currency's own units (yen have no cents), a chart
+        // whose series begins mid-show counting only what rose in view, and
+        // a refusal said in the giveaway form's minutes.
+        let checks = c
+            .execute(
+                "const d = { at_ms: 180000, viewers: 1, orders: 3, sales: { minor: 5300, currency: 'EUR' },
+                   series: [{ at_ms: 0, viewers: 1, orders: 2, sales_minor: 5000 },
+                            { at_ms: 120000, viewers: 1, orders: 3, sales_minor: 5300 }] };
+                 return [moneyText(1200, 'JPY').replace(/\\D/g, ''),
+                         moneyText(1234, 'EUR').replace(/\\D/g, ''),
+                         [...chartData(d).minutes.values()].reduce((a, b) => a + b, 0),
+                         typeof giveawayRefusal === 'function'
+                           ? giveawayRefusal({ message: 'closes_in_secs: 10 to 86400' }) : null];",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            (&checks[0], &checks[1], &checks[2]),
+            (&json!("1200"), &json!("1234"), &json!(300)),
+            "¥1,200, €12.34, a rise of 300: {checks}"
+        );
+        let refusal = checks[3].as_str().unwrap_or_default();
+        assert!(
+            refusal.contains("minutes") && !refusal.contains("secs"),
+            "the refusal in minutes: {checks}"
+        );
+
         // The chart before any sale: axes, no bar.
         let count = |css: &'static str| {
             let c = &c;
@@ -814,7 +856,7 @@ fn a_host_ships_delivers_and_refunds_from_the_console_which_reads_in_words() {
             (".fulfil", "Marked shipped", "fulfilled"),
             (".deliver", "Marked delivered", "delivered"),
         ] {
-            click(&c, &format!("{row} {button}")).await;
+            click_fresh(&c, &format!("{row} {button}")).await;
             let t = Instant::now();
             while !text(&c, &format!("{row} .result"))
                 .await
@@ -824,7 +866,7 @@ fn a_host_ships_delivers_and_refunds_from_the_console_which_reads_in_words() {
             }
             assert_eq!(order_of(mug)["status"], status);
         }
-        click(&c, &format!("{row} .refund")).await;
+        click_fresh(&c, &format!("{row} .refund")).await;
         fill_css(&c, &format!("{row} .refund-reason"), "Arrived chipped").await;
         click(&c, &format!("{row} .refund-confirm")).await;
         let t = Instant::now();
@@ -855,7 +897,7 @@ fn a_host_ships_delivers_and_refunds_from_the_console_which_reads_in_words() {
         {
             frame(&mut clients, t, "the second order is listed").await;
         }
-        click(&c, &format!("{row} .refund")).await;
+        click_fresh(&c, &format!("{row} .refund")).await;
         let (status, body) = call(
             "POST",
             &format!("/api/v1/orders/{serum}/refund"),
@@ -873,6 +915,26 @@ fn a_host_ships_delivers_and_refunds_from_the_console_which_reads_in_words() {
             frame(&mut clients, t, "the refusal in words").await;
         }
         assert_eq!(order_of(serum)["return_reason"], "Out of stock");
+
+        // Only Hal's orders, then the ✕ on "Buyer: Hal Buyer ✕" shows all again.
+        click_fresh(&c, &format!("{row} .buyer")).await;
+        let chip = |c: &Client| {
+            let c = c.clone();
+            async move {
+                let chip = c.find(Locator::Id("orders-buyer")).await.ok()?;
+                chip.is_displayed().await.ok()?.then_some(())?;
+                chip.text().await.ok()
+            }
+        };
+        let t = Instant::now();
+        while !chip(&c).await.is_some_and(|s| s.contains("Hal Buyer")) {
+            frame(&mut clients, t, "the buyer filter").await;
+        }
+        click(&c, "#orders-buyer").await;
+        let t = Instant::now();
+        while chip(&c).await.is_some() {
+            frame(&mut clients, t, "the buyer filter cleared").await;
+        }
 
         // The flash sale sells out; the page says so in words, with names.
         let t = Instant::now();

@@ -2,7 +2,10 @@
 //! pages (every bad filter refused by name, nothing changed), and
 //! giveaways with their entrants by name and a draw made now.
 
+use std::time::Duration;
+
 use serde_json::{Value, json};
+use vitrine_server::clock::ManualClock;
 use vitrine_shared::Role;
 use vitrine_tests::{Http, TestServer, guest};
 
@@ -48,12 +51,17 @@ fn ids(list: &Value) -> Vec<i64> {
 
 #[test]
 fn the_console_lists_a_shows_orders_by_name_with_filters_and_pages() {
-    let server = TestServer::start();
+    // Time moves only when the test says, so orders made together share a
+    // millisecond and the (created_at, id) tie-break decides their order.
+    let time = ManualClock::starting_now();
+    let clock = time.clock();
+    let server = TestServer::start_with(move |c| c.clock = clock);
     let http = Http::new(&server);
     let host = server.sign_in_as("host.desk", Role::Host);
     // An order before the show is not the show's.
     let early = guest(&http, "Early Bird");
     let before = buy(&http, &early, "glow-serum-30ml", 1, "early");
+    time.advance(Duration::from_secs(1));
     let (status, show) = http.call(
         "POST",
         "/api/v1/shows",
@@ -67,19 +75,32 @@ fn the_console_lists_a_shows_orders_by_name_with_filters_and_pages() {
         guest(&http, "Bo"),
         guest(&http, "Cy"),
     );
+    // The mug and the serum in the same millisecond, the lipstick later.
     let mug = buy(&http, &ada, "stoneware-mug-sage", 2, "a1");
     let serum = buy(&http, &bo, "glow-serum-50ml", 1, "b1");
+    time.advance(Duration::from_secs(1));
     let lipstick = buy(&http, &cy, "velvet-lipstick-ruby", 1, "c1");
     let id = |o: &Value| o["id"].as_i64().unwrap();
+    // Of two orders made together, the larger id comes first.
+    let (tie_first, tie_second) = if id(&mug) > id(&serum) {
+        (id(&mug), id(&serum))
+    } else {
+        (id(&serum), id(&mug))
+    };
 
     // The live show's, newest first, labelled.
     let (status, list) = desk(&http, &host, "");
     assert_eq!(status, 200, "{list}");
     assert_eq!(list["show"]["title"], "Desk night");
     assert_eq!(list["matching"], 3);
-    assert_eq!(ids(&list), vec![id(&lipstick), id(&serum), id(&mug)]);
+    assert_eq!(ids(&list), vec![id(&lipstick), tie_first, tie_second]);
     assert!(!ids(&list).contains(&id(&before)));
-    let row = &list["orders"][2];
+    let row = list["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["id"] == mug["id"])
+        .unwrap();
     assert_eq!(row["buyer_name"], "Ada Lovelace");
     assert_eq!(row["status"], "paid");
     assert_eq!(row["total"]["minor"], mug["total"]["minor"]);
@@ -121,6 +142,19 @@ fn the_console_lists_a_shows_orders_by_name_with_filters_and_pages() {
     assert_eq!(ids(&searched), vec![id(&lipstick)]);
     let (_, searched) = desk(&http, &host, &format!("?q={}", id(&serum)));
     assert_eq!(ids(&searched), vec![id(&serum)]);
+    // The number the console shows (`#` and the last six digits) finds it,
+    // with or without the `#` (and any other of the show's orders ending so).
+    let shown = id(&serum).to_string();
+    let tail = &shown[shown.len().saturating_sub(6)..];
+    let ending: Vec<i64> = ids(&list)
+        .into_iter()
+        .filter(|o| o.to_string().ends_with(tail))
+        .collect();
+    for q in [format!("%23{tail}"), tail.to_owned()] {
+        let (status, searched) = desk(&http, &host, &format!("?q={q}"));
+        assert_eq!(status, 200, "{searched}");
+        assert_eq!(ids(&searched), ending, "{q}");
+    }
     // `%` is a character to find, not a wildcard.
     let (_, searched) = desk(&http, &host, "?q=%25");
     assert_eq!(searched["matching"], 0, "{searched}");
@@ -128,15 +162,17 @@ fn the_console_lists_a_shows_orders_by_name_with_filters_and_pages() {
     assert_eq!(ids(&both), vec![id(&lipstick)]);
 
     // Pages of two: the second holds the rest, and nothing twice.
+    // The page ends between the two orders of one millisecond.
     let (_, first) = desk(&http, &host, "?limit=2");
-    assert_eq!(ids(&first), vec![id(&lipstick), id(&serum)]);
+    assert_eq!(ids(&first), vec![id(&lipstick), tie_first]);
     assert_eq!(first["matching"], 3);
     let next = first["next"].as_str().unwrap().to_owned();
     let (_, second) = desk(&http, &host, &format!("?limit=2&before={next}"));
-    assert_eq!(ids(&second), vec![id(&mug)]);
+    assert_eq!(ids(&second), vec![tie_second]);
     assert!(second["next"].is_null());
 
     // Each bad filter is refused by name, and nothing changes.
+    let (_, listed_before) = desk(&http, &host, "");
     let long = "x".repeat(81);
     let bad = [
         ("?status=sold_out", "bad_filter"),
@@ -176,18 +212,23 @@ fn the_console_lists_a_shows_orders_by_name_with_filters_and_pages() {
         "{body}"
     );
     let (_, after) = desk(&http, &host, "");
-    assert_eq!(after, {
-        let (_, again) = desk(&http, &host, "");
-        again
-    });
+    assert_eq!(after, listed_before);
     assert_eq!(after["matching"], 3);
-    let statuses: Vec<&str> = after["orders"]
+    let statuses: Vec<(i64, &str)> = after["orders"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|o| o["status"].as_str().unwrap())
+        .map(|o| (o["id"].as_i64().unwrap(), o["status"].as_str().unwrap()))
         .collect();
-    assert_eq!(statuses, ["paid", "fulfilled", "paid"]);
+    assert!(statuses.contains(&(id(&serum), "fulfilled")), "{after}");
+    assert!(statuses.contains(&(id(&mug), "paid")), "{after}");
+    assert!(statuses.contains(&(id(&lipstick), "paid")), "{after}");
+
+    // A co-host runs the desk with the host.
+    let cohost = server.sign_in_as("cohost.desk", Role::CoHost);
+    let (status, body) = desk(&http, &cohost, "");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(ids(&body), ids(&after));
 
     // Moderators watch the show but do not see buyers' orders.
     let moderator = server.sign_in_as("mod.desk", Role::Moderator);
@@ -259,6 +300,20 @@ fn a_host_draws_a_giveaway_now_and_the_console_lists_its_entrants_by_name() {
         None,
     );
     assert_eq!(status, 403);
+    // Nor can a moderator: they keep the chat, not the prizes.
+    let moderator = server.sign_in_as("mod.draw", Role::Moderator);
+    let (status, body) = http.call(
+        "POST",
+        &format!("{path}/draw"),
+        Some(&moderator),
+        None,
+        None,
+    );
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("forbidden")),
+        "{body}"
+    );
     for bad in ["/api/v1/giveaways/77/draw", "/api/v1/giveaways/x/draw"] {
         let (status, body) = http.call("POST", bad, Some(&host), None, None);
         assert_eq!(
@@ -273,7 +328,10 @@ fn a_host_draws_a_giveaway_now_and_the_console_lists_its_entrants_by_name() {
         drawn["seed"].as_str().is_some_and(|s| s.len() == 64),
         "{drawn}"
     );
-    assert!(drawn["closes_at_ms"].as_i64() < opened["closes_at_ms"].as_i64());
+    assert!(
+        drawn["closes_at_ms"].as_i64().unwrap() < opened["closes_at_ms"].as_i64().unwrap(),
+        "{drawn}"
+    );
     let winner = drawn["draws"][0]["name"].as_str().unwrap().to_owned();
     assert!(names.contains(&winner.as_str()), "{drawn}");
     // Entries are closed now; a second draw is refused and changes nothing.
