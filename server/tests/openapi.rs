@@ -415,6 +415,11 @@ impl Doc {
                 .is_some_and(|d| d.contains("Account id"));
             let value = if about_account {
                 json!(fixtures.shopper_id)
+            } else if let Some(example) = param.get("example") {
+                // A parameter's own example (OpenAPI's `example` on the
+                // parameter): for values a schema cannot state, such as
+                // "a show's id, or all".
+                example.clone()
             } else {
                 self.example(&param["schema"])
             };

@@ -132,13 +132,28 @@ impl Drop for Capture {
     }
 }
 
+/// The microphone, with echo cancellation where it can start. webrtcdsp
+/// finds its echo probe (in the sound output's pipeline) by name when it
+/// starts, and refuses to start without it: with no output open (or none
+/// that has the probe), the microphone starts again without cancellation
+/// rather than not at all.
 fn microphone() -> Result<Kind, VoiceError> {
+    let echo = gst::ElementFactory::find("webrtcechoprobe").is_some();
+    match start_microphone(echo) {
+        Err(e) if echo => {
+            tracing::warn!(%e, "the microphone did not start with echo cancellation; starting it without");
+            start_microphone(false)
+        }
+        started => started,
+    }
+}
+
+fn start_microphone(echo: bool) -> Result<Kind, VoiceError> {
     crate::init().map_err(|e| VoiceError::Pipeline(e.to_string()))?;
     crate::require(&["autoaudiosrc", "audioconvert", "audioresample", "appsink"])?;
     // Without webrtcdsp (an older GStreamer) the microphone still works,
     // just without echo cancellation.
     let dsp = if gst::ElementFactory::find("webrtcdsp").is_some() {
-        let echo = gst::ElementFactory::find("webrtcechoprobe").is_some();
         format!(
             "! webrtcdsp probe={ECHO_PROBE} echo-cancel={echo} noise-suppression=true gain-control=true voice-detection=false "
         )
@@ -159,9 +174,12 @@ fn microphone() -> Result<Kind, VoiceError> {
         .by_name("voice_capture")
         .and_then(|e| e.downcast::<gst_app::AppSink>().ok())
         .ok_or_else(|| VoiceError::Pipeline("no appsink".into()))?;
-    pipeline
-        .set_state(gst::State::Playing)
-        .map_err(|e| VoiceError::Pipeline(format!("microphone did not start: {e}")))?;
+    if let Err(e) = pipeline.set_state(gst::State::Playing) {
+        let _ = pipeline.set_state(gst::State::Null);
+        return Err(VoiceError::Pipeline(format!(
+            "microphone did not start: {e}"
+        )));
+    }
     Ok(Kind::Live { pipeline, sink })
 }
 

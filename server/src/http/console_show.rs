@@ -33,19 +33,26 @@ fn bad_filter(message: impl Into<String>) -> ApiError {
 pub struct OrdersQuery {
     /// A show's id: its orders (from going live to its end). Without it,
     /// the live show's, else the latest show's; `all` for every order.
+    #[param(example = "all")]
     show: Option<String>,
     /// `pending`, `paid`, `fulfilled`, `delivered`, `refunded` or `cancelled`.
+    #[param(example = "paid")]
     status: Option<String>,
     /// A product's id: orders with a line of it.
+    #[param(example = "glow-serum")]
     product: Option<String>,
     /// A buyer's account id.
+    #[param(example = "1")]
     buyer: Option<String>,
     /// 1 to 80 characters, any case: the buyer's name, the order's
     /// number, a product's name or a SKU.
+    #[param(example = "mug")]
     q: Option<String>,
     /// 1 to 100 orders; 25 by default.
+    #[param(example = "25")]
     limit: Option<String>,
     /// The `next` of the previous page.
+    #[param(example = "1767225600000.1")]
     before: Option<String>,
 }
 

@@ -167,6 +167,19 @@ fn run(
     shared: Arc<Mutex<Shared>>,
 ) {
     let mut problems = Vec::new();
+    // The output first: the microphone's echo canceller finds its probe,
+    // in the output's pipeline, when it starts.
+    let output = match hearing {
+        Hearing::Device => match Output::device() {
+            Ok(o) => Some(o),
+            Err(e) => {
+                bevy::log::warn!("voice: no sound output: {e}");
+                problems.push("no speakers".to_owned());
+                None
+            }
+        },
+        Hearing::Nowhere => None,
+    };
     let mut capture = source.and_then(|s| match voice::Capture::open(&s) {
         Ok(c) => Some(c),
         Err(e) => {
@@ -183,17 +196,6 @@ fn run(
             problems.push("no encoder".to_owned());
             None
         }
-    };
-    let output = match hearing {
-        Hearing::Device => match Output::device() {
-            Ok(o) => Some(o),
-            Err(e) => {
-                bevy::log::warn!("voice: no sound output: {e}");
-                problems.push("no speakers".to_owned());
-                None
-            }
-        },
-        Hearing::Nowhere => None,
     };
     if let Ok(mut s) = shared.lock() {
         s.problem = (!problems.is_empty()).then(|| problems.join(", "));
