@@ -434,12 +434,6 @@ fn draw_panel(panel: Panel, view: &ShowroomView, p: &mut ChildSpawnerCommands) {
                 12.0,
                 MUTED,
             );
-            text(
-                b,
-                "V talk (hold) | M mic | T nearby/party | K mute",
-                12.0,
-                MUTED,
-            );
         }),
         Panel::Voice => draw_voice(&view.voice, p),
         Panel::Banner => {
@@ -870,6 +864,11 @@ fn draw_team_deal(deal: &TeamDealView, b: &mut ChildSpawnerCommands) {
 /// Your microphone in a line, its switches, and the volume and mute of
 /// the shopper you look at.
 fn draw_voice(v: &VoiceView, p: &mut ChildSpawnerCommands) {
+    // In XR the wrist panel has the mic line; the window mirrors the
+    // headset's view and keeps it clear.
+    if v.xr {
+        return;
+    }
     p.spawn((
         Node {
             flex_direction: FlexDirection::Column,

@@ -49,6 +49,9 @@ pub struct VoiceView {
     pub in_party: bool,
     /// Why there is no voice, if so.
     pub problem: Option<String>,
+    /// In XR: the wrist panel carries the mic line, so the mirror window
+    /// shows no voice box (it would cover what the headset sees).
+    pub xr: bool,
     /// Who is speaking in this room now.
     pub speaking: BTreeSet<AccountId>,
     /// Party members in this room (not you), for the Together panel.
@@ -186,6 +189,7 @@ pub fn build(
         heard_by,
         in_party: status.in_party,
         problem: problem.or(status.moderated.clone()),
+        xr: status.xr,
         ..Default::default()
     };
     let Some(m) = mirror else {
