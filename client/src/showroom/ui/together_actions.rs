@@ -483,7 +483,9 @@ mod tests {
             !added.ok && added.text.starts_with("Not added: cannot reach the server"),
             "{added:?}"
         );
-        // The keys are the room's again.
+        // The keys are the room's again, from the frame after the Enter that
+        // sent (that frame consumed it; the answer may come within it).
+        app.update();
         assert!(!app.world().resource::<UiFocus>().typing);
 
         // Esc closes the box without sending.
