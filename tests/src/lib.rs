@@ -13,6 +13,7 @@ use vitrine_server::directory::RoomDirectory;
 use vitrine_server::metrics::Metrics;
 use vitrine_server::{Server, ShutdownHandle};
 
+pub mod bench;
 pub mod lossy;
 pub mod raw;
 pub mod stripe;

@@ -3,13 +3,14 @@
 //! bytes per second per client (down and up) and the server's CPU use.
 //! A benchmark, not a test: it prints figures and asserts nothing.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use vitrine_client::bots::{Behaviour, Bot};
 use vitrine_client::net::ApiClient;
+use vitrine_tests::bench::{cpu_seconds, http_get, quantile};
 
 struct Args {
     server_bin: PathBuf,
@@ -39,18 +40,6 @@ fn parse_args() -> Result<Args, String> {
         return Err("--bots must be 1 to 1000".into());
     }
     Ok(args)
-}
-
-fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<String> {
-    let mut stream = TcpStream::connect(addr)?;
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n"
-    )?;
-    let mut text = String::new();
-    stream.read_to_string(&mut text)?;
-    Ok(text)
 }
 
 /// The tick histogram and byte counters from one scrape.
@@ -89,56 +78,6 @@ fn scrape(addr: SocketAddr) -> std::io::Result<Scrape> {
         }
     }
     Ok(s)
-}
-
-/// A quantile from the difference of two cumulative histograms, linear
-/// within the bucket it falls in.
-fn quantile(before: &Scrape, after: &Scrape, q: f64) -> Option<f64> {
-    let deltas: Vec<(f64, f64)> = after
-        .buckets
-        .iter()
-        .zip(&before.buckets)
-        .map(|((bound, a), (_, b))| (*bound, a - b))
-        .collect();
-    let total = deltas.last()?.1;
-    if total <= 0.0 {
-        return None;
-    }
-    let rank = q * total;
-    let mut prev = (0.0, 0.0);
-    for (bound, count) in deltas {
-        if count >= rank {
-            if bound.is_infinite() {
-                return Some(prev.0);
-            }
-            let span = count - prev.1;
-            let frac = if span > 0.0 {
-                (rank - prev.1) / span
-            } else {
-                1.0
-            };
-            return Some(prev.0 + (bound - prev.0) * frac);
-        }
-        prev = (bound, count);
-    }
-    None
-}
-
-/// User plus system CPU seconds of a process.
-fn cpu_seconds(pid: u32) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let after_name = stat.rsplit_once(')')?.1;
-    let fields: Vec<&str> = after_name.split_whitespace().collect();
-    let utime: f64 = fields.get(11)?.parse().ok()?;
-    let stime: f64 = fields.get(12)?.parse().ok()?;
-    let hz = Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .and_then(|s| s.trim().parse::<f64>().ok())
-        .unwrap_or(100.0);
-    Some((utime + stime) / hz)
 }
 
 fn main() -> Result<(), String> {
@@ -262,8 +201,8 @@ fn main() -> Result<(), String> {
     let n = args.bots as f64;
     let per_client_down = down as f64 / n / elapsed;
     let per_client_up = up as f64 / n / elapsed;
-    let p50 = quantile(&before, &after, 0.50);
-    let p99 = quantile(&before, &after, 0.99);
+    let p50 = quantile(&before.buckets, &after.buckets, 0.50);
+    let p99 = quantile(&before.buckets, &after.buckets, 0.99);
     let ms = |v: Option<f64>| {
         v.map(|s| format!("{:.3} ms", s * 1000.0))
             .unwrap_or("n/a".into())

@@ -7,17 +7,19 @@
 //! A benchmark, not a test: it prints figures and asserts nothing.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 use vitrine_client::bots::{Behaviour, Bot};
 use vitrine_client::net::{ApiClient, NetClient, RoomChange, SignedIn};
 use vitrine_shared::api::StartFlashSale;
 use vitrine_shared::protocol::{ClaimRefusal, CommandKind, CommerceEventNet, RejectReason};
+use vitrine_tests::bench::{cpu_seconds, http_get, quantile};
+use vitrine_tests::now_ms;
 
 struct Args {
     server_bin: PathBuf,
@@ -60,18 +62,6 @@ fn parse_args() -> Result<Args, String> {
     Ok(args)
 }
 
-fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<String> {
-    let mut stream = TcpStream::connect(addr)?;
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: soak\r\nConnection: close\r\n\r\n"
-    )?;
-    let mut text = String::new();
-    stream.read_to_string(&mut text)?;
-    Ok(text)
-}
-
 /// The tick histogram's cumulative buckets, `(upper bound, count)`.
 fn tick_buckets(addr: SocketAddr) -> std::io::Result<Vec<(f64, f64)>> {
     let text = http_get(addr, "/metrics")?;
@@ -95,37 +85,6 @@ fn tick_buckets(addr: SocketAddr) -> std::io::Result<Vec<(f64, f64)>> {
     Ok(buckets)
 }
 
-/// A quantile of the ticks between two scrapes, linear within its bucket.
-fn quantile(before: &[(f64, f64)], after: &[(f64, f64)], q: f64) -> Option<f64> {
-    let deltas: Vec<(f64, f64)> = after
-        .iter()
-        .zip(before)
-        .map(|((bound, a), (_, b))| (*bound, a - b))
-        .collect();
-    let total = deltas.last()?.1;
-    if total <= 0.0 {
-        return None;
-    }
-    let rank = q * total;
-    let mut prev = (0.0, 0.0);
-    for (bound, count) in deltas {
-        if count >= rank {
-            if bound.is_infinite() {
-                return Some(prev.0);
-            }
-            let span = count - prev.1;
-            let frac = if span > 0.0 {
-                (rank - prev.1) / span
-            } else {
-                1.0
-            };
-            return Some(prev.0 + (bound - prev.0) * frac);
-        }
-        prev = (bound, count);
-    }
-    None
-}
-
 /// A field of `/proc/PID/status` in kB (or a count), such as `VmRSS`.
 fn proc_status(pid: u32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -140,22 +99,6 @@ fn proc_status(pid: u32, field: &str) -> Option<u64> {
 
 fn open_fds(pid: u32) -> Option<usize> {
     Some(std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count())
-}
-
-/// User plus system CPU seconds of a process.
-fn cpu_seconds(pid: u32) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
-    // CLK_TCK is 100 on every Linux this runs on.
-    Some(ticks / 100.0)
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 /// Errors by kind, seen by the bots and in the server's log.

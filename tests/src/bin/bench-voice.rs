@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 use vitrine_client::bots::{Behaviour, Bot};
 use vitrine_client::net::{ApiClient, NetClient};
 use vitrine_client::voice::{Hearing, Source, Talk, Voice, hum};
+use vitrine_tests::bench::cpu_seconds;
 
 /// IPv4 (20) and UDP (8) headers on every datagram.
 const IP_UDP_HEADER: u64 = 28;
@@ -63,22 +64,6 @@ fn parse_args() -> Result<Args, String> {
         return Err("--bots must be 1 to 1000 and --talkers at most --bots".into());
     }
     Ok(args)
-}
-
-/// User plus system CPU seconds of a process.
-fn cpu_seconds(pid: u32) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    let utime: f64 = fields.get(11)?.parse().ok()?;
-    let stime: f64 = fields.get(12)?.parse().ok()?;
-    let hz = Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .and_then(|s| s.trim().parse::<f64>().ok())
-        .unwrap_or(100.0);
-    Some((utime + stime) / hz)
 }
 
 /// Bytes on the wire (down, up) of one client so far.
