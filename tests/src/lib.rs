@@ -273,6 +273,91 @@ pub fn step_until(cap: Duration, mut step: impl FnMut() -> bool) -> bool {
     }
 }
 
+/// Moves `c` to `to` on the floor, facing `yaw`, in teleports short
+/// enough to be allowed; each hop is waited for (its pose, yaw included,
+/// in `c`'s snapshot) or its refusal, and a hop refused for the cooldown
+/// is sent again after it. Every other client sees `c` there before it
+/// returns. Panics, naming where `c` stands, after `cap`: a test that
+/// cannot move its avatar fails rather than spins.
+pub fn teleport_to(
+    c: &mut NetClient,
+    others: &mut [&mut NetClient],
+    to: [f32; 2],
+    yaw: f32,
+    cap: Duration,
+) {
+    use vitrine_shared::RoomCommand;
+    use vitrine_shared::protocol::{CommandKind, RejectReason, Rejection, TELEPORT_COOLDOWN_MS};
+    // A teleport's refusal is the pose's; other refusals (a voice frame's)
+    // are not answers to it.
+    fn refusals(c: &NetClient) -> Vec<&Rejection> {
+        let pose = |r: &&Rejection| r.command == CommandKind::Pose;
+        c.mirror().rejections.iter().filter(pose).collect()
+    }
+    let me = c.mirror().you.expect("welcomed");
+    let deadline = Instant::now() + cap;
+    // Yaw compared on the circle: the server stores it in [0, 2π).
+    let turned = |a: f32, b: f32| {
+        let d = (a - b).rem_euclid(std::f32::consts::TAU);
+        d.min(std::f32::consts::TAU - d) < 0.01
+    };
+    let close = |p: [f32; 3], q: [f32; 3]| (p[0] - q[0]).abs() < 0.05 && (p[2] - q[2]).abs() < 0.05;
+    loop {
+        let here = c.mirror().avatars.get(&me).expect("own avatar");
+        let (at, facing) = (here.position, here.yaw);
+        let (dx, dz) = (to[0] - at[0], to[1] - at[2]);
+        let d = (dx * dx + dz * dz).sqrt();
+        if d < 0.05 && turned(facing, yaw) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{me:?} never reached {to:?} facing {yaw}: at {at:?} facing {facing}, \
+             disconnected: {:?}",
+            c.disconnect_reason()
+        );
+        let step = (8.0 / d.max(f32::EPSILON)).min(1.0);
+        let hop = [at[0] + dx * step, 0.0, at[2] + dz * step];
+        let refused = refusals(c).len();
+        c.send_command(RoomCommand::Teleport { to: hop, yaw });
+        let answered = step_until(deadline.saturating_duration_since(Instant::now()), || {
+            pump(&mut [&mut *c]);
+            pump(others);
+            refusals(c).len() > refused
+                || c.mirror()
+                    .avatars
+                    .get(&me)
+                    .is_some_and(|p| close(p.position, hop) && turned(p.yaw, yaw))
+        });
+        assert!(answered, "a hop to {hop:?} was neither made nor refused");
+        if let Some(last) = refusals(c).get(refused..).and_then(|r| r.last()) {
+            assert!(
+                matches!(last.reason, RejectReason::RateLimited { .. }),
+                "a hop to {hop:?} was refused: {last:?}"
+            );
+            // The cooldown: let it pass before the next hop.
+            let wait = Instant::now() + Duration::from_millis(TELEPORT_COOLDOWN_MS);
+            step_until(Duration::from_millis(TELEPORT_COOLDOWN_MS), || {
+                pump(&mut [&mut *c]);
+                pump(others);
+                Instant::now() >= wait
+            });
+        }
+    }
+    let at = c.mirror().avatars[&me].position;
+    let seen = step_until(deadline.saturating_duration_since(Instant::now()), || {
+        pump(&mut [&mut *c]);
+        pump(others);
+        others.iter().all(|o| {
+            o.mirror()
+                .avatars
+                .get(&me)
+                .is_some_and(|p| close(p.position, at))
+        })
+    });
+    assert!(seen, "the others never saw {me:?} at {at:?}");
+}
+
 /// Updates and flushes every client once.
 pub fn pump(clients: &mut [&mut NetClient]) {
     for client in clients.iter_mut() {

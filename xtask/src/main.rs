@@ -254,6 +254,42 @@ fn run(cmd: &mut Command) -> Result<()> {
     }
 }
 
+/// [`run`] with a time limit: a test pass that hangs is killed, with every
+/// process it started, and named as the failure, rather than eating CI's
+/// whole budget. (libtest has already printed "has been running for over
+/// 60 seconds" for the test that hung.)
+fn run_capped(cmd: &mut Command, cap: Duration) -> Result<()> {
+    use std::os::unix::process::CommandExt;
+    // Its own process group, so the kill reaches the test binaries and the
+    // servers they started, not only cargo.
+    let mut child = cmd
+        .process_group(0)
+        .spawn()
+        .map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
+    let deadline = Instant::now() + cap;
+    loop {
+        if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
+            return if status.success() {
+                Ok(())
+            } else {
+                Err(format!("{cmd:?} failed: {status}"))
+            };
+        }
+        if Instant::now() >= deadline {
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &format!("-{}", child.id())])
+                .status();
+            let _ = child.wait();
+            return Err(format!(
+                "{cmd:?} did not finish within {} minutes and was killed: a test \
+                 hung; the test named \"has been running for over 60 seconds\" above",
+                cap.as_secs() / 60
+            ));
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
 fn installed(package: &str) -> bool {
     Command::new("dpkg-query")
         .args(["-W", "-f=${Status}", package])
@@ -416,7 +452,9 @@ fn test() -> Result<()> {
         }
         Err(e) => return Err(format!("PostgreSQL for the tests: {e}")),
     };
-    run(&mut tests)?;
+    // Both passes take about 15 minutes on a warm 2-core machine; the caps
+    // leave a slow one room and still end inside CI's 90 after the build.
+    run_capped(&mut tests, Duration::from_secs(40 * 60))?;
     // The store's and the engines' tests took both backends in one run;
     // the servers the HTTP, room and crash tests start take one each, so
     // those run again with their servers on PostgreSQL.
@@ -434,9 +472,12 @@ fn test() -> Result<()> {
             again.args(["--test", target]);
         }
         lint_while_building(&mut again)?;
-        run(again
-            .env("VITRINE_TEST_POSTGRES", url)
-            .env("VITRINE_TEST_BACKEND", "postgres"))?;
+        run_capped(
+            again
+                .env("VITRINE_TEST_POSTGRES", url)
+                .env("VITRINE_TEST_BACKEND", "postgres"),
+            Duration::from_secs(25 * 60),
+        )?;
     }
     Ok(())
 }

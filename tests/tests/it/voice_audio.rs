@@ -10,9 +10,11 @@ use vitrine_client::bots::{Behaviour, Bot};
 use vitrine_client::net::{NetClient, SignedIn};
 use vitrine_client::voice::{Hearing, Source, Talk, Voice, VoiceStats, VoiceTarget, hum, level_of};
 use vitrine_shared::protocol::PartyCommand;
-use vitrine_shared::{AccountId, MemberSlot, PartyId, RoomCommand};
+use vitrine_shared::{AccountId, PartyId};
 use vitrine_tests::lossy::{Faults, LossyProxy};
-use vitrine_tests::{TestServer, free_udp_port, joined_as, joined_client, pump, step_until};
+use vitrine_tests::{
+    TestServer, free_udp_port, joined_as, joined_client, pump, step_until, teleport_to,
+};
 
 const WAIT: Duration = Duration::from_secs(20);
 /// 20 ms of interleaved stereo.
@@ -25,51 +27,10 @@ fn tone() -> Vec<i16> {
     hum(220.0, 4.0)
 }
 
-fn slot_of(c: &NetClient) -> MemberSlot {
-    c.mirror().you.expect("welcomed")
-}
-
-/// Teleports `c` to `to` on the floor facing `yaw`, in hops short enough
-/// to be allowed, each seen in a snapshot (by `c` and the others) before
-/// the next.
+/// Teleports `c` to `to` on the floor facing `yaw`, seen by the others
+/// (the listener places voices by it).
 fn go_to(c: &mut NetClient, others: &mut [&mut NetClient], to: [f32; 2], yaw: f32) {
-    let me = slot_of(c);
-    loop {
-        let here = c.mirror().avatars.get(&me).expect("own avatar");
-        let (dx, dz) = (to[0] - here.position[0], to[1] - here.position[2]);
-        let d = (dx * dx + dz * dz).sqrt();
-        if d < 0.05 && (here.yaw - yaw).abs() < 0.01 {
-            break;
-        }
-        let step = if d > 8.0 { 8.0 / d } else { 1.0 };
-        let hop = [
-            here.position[0] + dx * step,
-            0.0,
-            here.position[2] + dz * step,
-        ];
-        let refused = c.mirror().rejections.len();
-        c.send_command(RoomCommand::Teleport { to: hop, yaw });
-        let moved = step_until(WAIT, || {
-            pump(&mut [&mut *c]);
-            pump(others);
-            c.mirror().rejections.len() > refused
-                || c.mirror().avatars.get(&me).is_some_and(|p| {
-                    (p.position[0] - hop[0]).abs() < 0.05 && (p.position[2] - hop[2]).abs() < 0.05
-                })
-        });
-        assert!(moved, "a hop to {hop:?} was neither made nor refused");
-    }
-    // Everyone else sees it there too (the listener places voices by it).
-    let at = c.mirror().avatars[&me].position;
-    assert!(step_until(WAIT, || {
-        pump(&mut [&mut *c]);
-        pump(others);
-        others.iter().all(|o| {
-            o.mirror().avatars.get(&me).is_some_and(|p| {
-                (p.position[0] - at[0]).abs() < 0.05 && (p.position[2] - at[2]).abs() < 0.05
-            })
-        })
-    }));
+    teleport_to(c, others, to, yaw, WAIT);
 }
 
 /// What one talk spurt sounded like at the listener.
