@@ -239,18 +239,27 @@ pub mod fair {
 
 /// Voice: what the server forwards, and what the showroom plays.
 pub mod voice {
-    /// Opus frame length, milliseconds (Discord's and WebRTC's default).
-    pub const FRAME_MS: u32 = 20;
-    /// Opus's clock: 48 kHz samples, so a frame advances the timestamp by 960.
+    /// Opus packet length, milliseconds: one packet, one datagram. Not
+    /// Discord's and WebRTC's 20: every datagram carries about 60 bytes of
+    /// IP, UDP, netcode and renet header, as much as a 20 ms frame of
+    /// speech, so 20 ms packets spend half the uplink on headers (45.8
+    /// kbit/s a speaker at 24 kbit/s, docs/BENCHMARKS.md). 40 ms halves the
+    /// headers for 20 ms more delay, and a 40 ms packet's in-band FEC
+    /// rebuilds all of the packet before it, where two 20 ms frames to a
+    /// datagram would lose both and rebuild only one.
+    pub const FRAME_MS: u32 = 40;
+    /// Opus's clock: 48 kHz samples, so a packet advances the timestamp by
+    /// 1,920.
     pub const SAMPLES_PER_FRAME: u32 = 48 * FRAME_MS;
-    /// Target bitrate, bits per second: mono speech in VOIP mode.
-    pub const BITRATE_BPS: u32 = 24_000;
-    /// The largest Opus packet the server forwards. 24 kbit/s is 60 bytes a
-    /// frame; in-band FEC and a loud burst stay well under this.
+    /// Target bitrate, bits per second: mono wideband speech in VOIP mode
+    /// (Opus's own guide gives 16 to 20 kbit/s for wideband speech).
+    pub const BITRATE_BPS: u32 = 20_000;
+    /// The largest Opus packet the server forwards. 20 kbit/s is 100 bytes
+    /// a packet; in-band FEC and a loud burst stay well under this.
     pub const MAX_OPUS_BYTES: usize = 400;
-    /// Frames one speaker may send a second (50 at 20 ms), and the burst
+    /// Packets one speaker may send a second (25 at 40 ms), and the burst
     /// allowed above that rate (a sender catching up after a stall).
-    pub const FRAMES_PER_SECOND: u32 = 50;
+    pub const FRAMES_PER_SECOND: u32 = 25;
     pub const FRAME_BURST: u32 = 10;
     /// Beyond this distance a nearby voice is neither forwarded nor heard
     /// (VRChat's 25 m).
@@ -268,10 +277,10 @@ pub mod voice_forwarding {
     /// The largest encoded [`crate::protocol::VoiceUp`] read: the Opus
     /// limit plus its header (sequence, timestamp, target, level, length).
     pub const MAX_VOICE_UP_BYTES: usize = super::voice::MAX_OPUS_BYTES + 16;
-    /// A frame this many numbers behind the speaker's newest is stale:
-    /// later than any jitter buffer waits (a second of frames).
+    /// A packet this many numbers behind the speaker's newest is stale:
+    /// later than any jitter buffer waits (two seconds of packets).
     pub const MAX_SEQ_BEHIND: u16 = 50;
-    /// A jump ahead past this many numbers (20 s of frames) is not loss.
+    /// A jump ahead past this many numbers (40 s of packets) is not loss.
     pub const MAX_SEQ_AHEAD: u16 = 1000;
     /// After this many frames in a row refused as out of order, the
     /// speaker's numbering is taken afresh (a restarted encoder).

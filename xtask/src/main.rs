@@ -98,8 +98,26 @@ const SOUND: &[Package] = &[Package {
     why: "ALSA output for the host's voice in the showroom",
 }];
 
+/// The sound tests' hardware (`tests/tests/sound.rs`): a real sound server
+/// whose null sinks stand in for a microphone and speakers.
+const SOUND_SERVER: &[Package] = &[
+    Package {
+        name: "pulseaudio",
+        why: "a real sound server for the microphone-to-speakers test",
+    },
+    Package {
+        name: "pulseaudio-utils",
+        why: "paplay, parec and pactl: speak into the test's microphone, record its speakers",
+    },
+    Package {
+        name: "gstreamer1.0-pulseaudio",
+        why: "pulsesrc and pulsesink, which autoaudiosrc and autoaudiosink pick",
+    },
+];
+
 /// The demo's bots say a few lines aloud, spoken by espeak-ng when the demo
-/// starts (made here, never fetched).
+/// starts (made here, never fetched); the sound test says one into its
+/// microphone.
 const SPEECH: &[Package] = &[Package {
     name: "espeak-ng",
     why: "speech synthesis: the demo's bots say a few lines on voice chat",
@@ -385,6 +403,8 @@ fn packages_for(task: &str) -> Vec<&'static Package> {
     }
     if task == "test" {
         list.extend(BROWSER.iter());
+        list.extend(SOUND_SERVER.iter());
+        list.extend(SPEECH.iter());
     }
     list
 }

@@ -53,9 +53,9 @@ pub struct NetClient {
 }
 
 /// Voice frames kept for a reader that falls behind: eight voices for
-/// about a second and a half. Older frames are dropped first; a jitter
-/// buffer would discard them as late anyway.
-const VOICE_QUEUE: usize = 8 * 50 * 3 / 2;
+/// about a second and a half (25 packets a second each). Older frames are
+/// dropped first; a jitter buffer would discard them as late anyway.
+const VOICE_QUEUE: usize = 8 * 25 * 3 / 2;
 
 impl NetClient {
     /// Connects with the token from `POST /api/v1/rooms/{id}/join`.

@@ -1,29 +1,36 @@
-//! One speaker's adaptive jitter buffer: frames arrive out of order, twice,
-//! late or never; it hands the decoder one decision per 20 ms of output.
+//! One speaker's adaptive jitter buffer: packets (40 ms each) arrive out of
+//! order, twice, late or never; it hands the decoder one decision per
+//! packet's worth of output.
 //!
 //! Times are in the listener's output clock (48 kHz samples rendered), so
 //! a test that renders by hand and a device that pulls in real time run
 //! the same code.
 
-use super::opus::FRAME_SAMPLES;
+use super::opus::PACKET_SAMPLES as FRAME_SAMPLES;
 use std::collections::BTreeMap;
 
 /// The buffer holds a new talk spurt this long before playing it, and
 /// grows to at most `MAX_DELAY` on a link that delivers late.
-pub const MIN_DELAY: u64 = 2 * FRAME_SAMPLES as u64; // 40 ms
-pub const MAX_DELAY: u64 = 6 * FRAME_SAMPLES as u64; // 120 ms
+/// (Here a "frame" is one Opus packet, 40 ms.) 60 ms: a lost packet's
+/// turn comes 20 ms after the next packet is due, so its FEC is usually
+/// here to rebuild it, as with 20 ms frames and 40 ms.
+pub const MIN_DELAY: u64 = 3 * DELAY_STEP; // 60 ms
+pub const MAX_DELAY: u64 = 6 * DELAY_STEP; // 120 ms
+/// The delay grows by this for each late packet, and shrinks by it after
+/// a calm 5 s: 20 ms, one rendered frame.
+pub const DELAY_STEP: u64 = FRAME_SAMPLES as u64 / 2;
 /// Frames concealed with nothing buffered before the speaker is taken to
-/// have stopped (end of a talk spurt, push-to-talk released).
-pub const MAX_UNDERRUN_FRAMES: u32 = 5;
+/// have stopped (end of a talk spurt, push-to-talk released): 120 ms.
+pub const MAX_UNDERRUN_FRAMES: u32 = 3;
 /// A frame further than this from the one playing, ahead or behind, is
 /// refused (a hostile or confused sender), unless nothing is playing.
 pub const MAX_SEQ_JUMP: i64 = 250;
 /// Buffered audio beyond the target that makes the buffer drop a frame.
-const CATCH_UP_SLACK: u64 = 4 * FRAME_SAMPLES as u64;
+const CATCH_UP_SLACK: u64 = 5 * DELAY_STEP; // 100 ms
 /// Frames held at most: 200 ms beyond the largest delay.
-const CAPACITY: usize = 16;
+const CAPACITY: usize = 8;
 
-/// What to do for the next 20 ms of this speaker.
+/// What to do for the next packet's worth (40 ms) of this speaker.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Playout {
     /// Nothing playing: the speaker is silent.
@@ -177,7 +184,7 @@ impl JitterBuffer {
             self.stats.late += 1;
             // It came after its turn: wait longer for the next spurt.
             if self.target < MAX_DELAY {
-                self.target += FRAME_SAMPLES as u64;
+                self.target += DELAY_STEP;
                 self.adapted_at = now;
             }
             return Err(Refused::Late);
@@ -201,11 +208,12 @@ impl JitterBuffer {
         Ok(())
     }
 
-    /// The decision for the 20 ms of output that starts at `now`.
+    /// The decision for the packet's worth (40 ms) of output that starts at
+    /// `now`.
     pub fn next(&mut self, now: u64) -> Playout {
         // A calm link lets the target shrink back, one frame each 5 s.
         if self.target > MIN_DELAY && now.saturating_sub(self.adapted_at) > 5 * 48_000 {
-            self.target -= FRAME_SAMPLES as u64;
+            self.target -= DELAY_STEP;
             self.adapted_at = now;
         }
         if let State::Waiting = self.state {
@@ -229,7 +237,7 @@ impl JitterBuffer {
         else {
             unreachable!("started above")
         };
-        // Delay grown past the target by four frames (underruns stretched
+        // Delay grown past the target by 100 ms (underruns stretched
         // it, or a burst arrived): drop one frame to catch up.
         let queued = self.packets.range(*next_seq..).count() as u64;
         if queued * FRAME_SAMPLES as u64 > self.target + CATCH_UP_SLACK {
@@ -313,14 +321,14 @@ mod tests {
     #[test]
     fn waits_the_target_delay_then_plays_in_order_despite_reordering_and_duplicates() {
         let mut jb = JitterBuffer::new();
-        for seq in [1u16, 0, 2, 2, 4, 3] {
-            let _ = jb.insert(seq, seq as u32 * 960, pkt(seq), 0);
+        for seq in [1u16, 0, 2, 2] {
+            let _ = jb.insert(seq, seq as u32 * F as u32, pkt(seq), 0);
         }
         assert_eq!(jb.stats().duplicates, 1);
-        assert_eq!(jb.next(0), Playout::Idle, "holds the first 40 ms");
+        assert_eq!(jb.next(0), Playout::Idle, "holds the first 60 ms");
         assert_eq!(jb.next(F), Playout::Idle);
-        let played = drain(&mut jb, 2 * F, 5);
-        let want: Vec<Playout> = (0..5).map(|s| Playout::Decode(pkt(s))).collect();
+        let played = drain(&mut jb, MIN_DELAY, 3);
+        let want: Vec<Playout> = (0..3).map(|s| Playout::Decode(pkt(s))).collect();
         assert_eq!(played, want);
     }
 
@@ -328,7 +336,7 @@ mod tests {
     fn a_lost_frame_is_rebuilt_from_the_next_and_two_lost_are_concealed() {
         let mut jb = JitterBuffer::new();
         for seq in [0u16, 2, 5, 6] {
-            jb.insert(seq, seq as u32 * 960, pkt(seq), 0).unwrap();
+            jb.insert(seq, seq as u32 * F as u32, pkt(seq), 0).unwrap();
         }
         let played = drain(&mut jb, MIN_DELAY, 6);
         assert_eq!(
@@ -350,7 +358,7 @@ mod tests {
         let mut jb = JitterBuffer::new();
         jb.insert(0, 0, pkt(0), 0).unwrap();
         // The next frame is sequence 1 but 3 frames later: DTX in between.
-        jb.insert(1, 3 * 960, pkt(1), 0).unwrap();
+        jb.insert(1, 3 * F as u32, pkt(1), 0).unwrap();
         let played = drain(&mut jb, MIN_DELAY, 4);
         assert_eq!(
             played,
@@ -368,13 +376,13 @@ mod tests {
     fn a_frame_after_its_turn_is_late_and_the_delay_grows() {
         let mut jb = JitterBuffer::new();
         jb.insert(0, 0, pkt(0), 0).unwrap();
-        jb.insert(2, 2 * 960, pkt(2), 0).unwrap();
+        jb.insert(2, 2 * F as u32, pkt(2), 0).unwrap();
         let mut now = MIN_DELAY;
         assert_eq!(jb.next(now), Playout::Decode(pkt(0)));
         now += F;
         assert_eq!(jb.next(now), Playout::Recover(pkt(2)));
-        assert_eq!(jb.insert(1, 960, pkt(1), now), Err(Refused::Late));
-        assert_eq!(jb.target_delay(), MIN_DELAY + F);
+        assert_eq!(jb.insert(1, F as u32, pkt(1), now), Err(Refused::Late));
+        assert_eq!(jb.target_delay(), MIN_DELAY + DELAY_STEP);
         assert_eq!(jb.stats().late, 1);
     }
 
@@ -387,7 +395,7 @@ mod tests {
         now += F;
         assert_eq!(jb.next(now), Playout::Conceal);
         // Frame 1 arrives a frame late: it still plays.
-        jb.insert(1, 960, pkt(1), now).unwrap();
+        jb.insert(1, F as u32, pkt(1), now).unwrap();
         now += F;
         assert_eq!(jb.next(now), Playout::Decode(pkt(1)));
         let rest = drain(&mut jb, now + F, MAX_UNDERRUN_FRAMES as usize + 2);
@@ -404,7 +412,7 @@ mod tests {
     fn sequence_numbers_wrap_and_wild_ones_are_refused() {
         let mut jb = JitterBuffer::new();
         for seq in [65_534u16, 65_535, 0, 1] {
-            jb.insert(seq, (seq as u32).wrapping_mul(960), pkt(seq), 0)
+            jb.insert(seq, (seq as u32).wrapping_mul(F as u32), pkt(seq), 0)
                 .unwrap();
         }
         assert_eq!(jb.insert(30_000, 0, pkt(9), 0), Err(Refused::OutOfOrder));

@@ -1,8 +1,9 @@
-//! The listener's side: every speaker's frames through a jitter buffer and
-//! an Opus decoder, placed in space and summed into 20 ms of stereo.
+//! The listener's side: every speaker's packets through a jitter buffer
+//! and an Opus decoder, placed in space and summed into 20 ms of stereo: a
+//! 40 ms packet is decoded whole and rendered over two frames.
 
 use super::jitter::{JitterBuffer, JitterStats, Playout};
-use super::opus::{CodecError, Decoder, FRAME_SAMPLES};
+use super::opus::{CodecError, Decoder, FRAME_SAMPLES, PACKET_SAMPLES};
 use super::sender::level_of;
 use super::space;
 use std::collections::BTreeMap;
@@ -20,16 +21,16 @@ const SPEAKING_LEVEL: u8 = 95;
 /// Totals over every speaker, for tests, the bench and the HUD.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct VoiceStats {
-    /// Frames decoded from a packet that arrived in time.
+    /// Packets (40 ms each) decoded that arrived in time.
     pub played: u64,
-    /// Lost frames rebuilt from the next frame's in-band FEC.
+    /// Lost packets rebuilt from the next packet's in-band FEC.
     pub fec_recovered: u64,
-    /// Frames the decoder made up (loss, or a late frame).
+    /// Packets the decoder made up (loss, or a late packet).
     pub concealed: u64,
-    /// Frames that arrived after their turn.
+    /// Packets that arrived after their turn.
     pub late: u64,
-    /// Frames refused (duplicate, wildly out of order, overflow) or thrown
-    /// away to shorten a grown delay.
+    /// Packets refused (duplicate, wildly out of order, overflow) or
+    /// thrown away to shorten a grown delay.
     pub dropped: u64,
     /// 20 ms frames rendered, whatever was playing.
     pub rendered: u64,
@@ -48,9 +49,25 @@ pub struct SpeakerView {
     pub gain: f32,
 }
 
+/// What the packet being rendered is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Current {
+    /// Nothing: ask the jitter buffer at the next frame.
+    None,
+    /// A DTX pause: silence for the packet's time.
+    Pause,
+    /// Sound: decoded, rebuilt or concealed; `voiced` when it came from a
+    /// packet (decoded or rebuilt) rather than made up.
+    Sound { voiced: bool },
+}
+
 struct Voice {
     jitter: JitterBuffer,
     decoder: Decoder,
+    /// The current packet, decoded, and how much of it has been rendered.
+    pcm: Vec<i16>,
+    rendered: usize,
+    current: Current,
     position: Option<[f32; 3]>,
     target: VoiceTarget,
     volume: f32,
@@ -73,7 +90,6 @@ pub struct Mixer {
     /// Samples rendered so far: the buffers' clock.
     clock: u64,
     rendered: u64,
-    pcm: Vec<i16>,
     mix: Vec<f32>,
 }
 
@@ -92,7 +108,6 @@ impl Mixer {
             yaw: 0.0,
             clock: 0,
             rendered: 0,
-            pcm: vec![0; FRAME_SAMPLES],
             mix: vec![0.0; STEREO_FRAME],
         }
     }
@@ -115,6 +130,9 @@ impl Mixer {
                 self.voices.entry(frame.speaker).or_insert(Voice {
                     jitter: JitterBuffer::new(),
                     decoder: Decoder::new()?,
+                    pcm: vec![0; PACKET_SAMPLES],
+                    rendered: PACKET_SAMPLES,
+                    current: Current::None,
                     position: None,
                     target: frame.target,
                     volume,
@@ -232,29 +250,44 @@ impl Mixer {
         self.mix.fill(0.0);
         let now = self.clock;
         for voice in self.voices.values_mut() {
-            let decided = voice.jitter.next(now);
-            let decoded = match &decided {
-                Playout::Idle => {
-                    voice.gains = (0.0, 0.0);
-                    continue;
+            if voice.rendered >= PACKET_SAMPLES {
+                // The last packet is all played: the next decision.
+                let decided = voice.jitter.next(now);
+                let decoded = match &decided {
+                    Playout::Idle => {
+                        voice.current = Current::None;
+                        voice.gains = (0.0, 0.0);
+                        continue;
+                    }
+                    Playout::Pause => {
+                        voice.current = Current::Pause;
+                        Ok(())
+                    }
+                    Playout::Decode(opus) => voice.decoder.decode(opus, &mut voice.pcm),
+                    Playout::Recover(next) => voice.decoder.recover(next, &mut voice.pcm),
+                    Playout::Conceal => voice.decoder.conceal(&mut voice.pcm),
+                };
+                if decoded.is_err() {
+                    // Malformed Opus: this packet is silent, the stream goes on.
+                    voice.pcm.fill(0);
                 }
-                Playout::Pause => {
-                    voice.level = 0;
-                    continue;
+                if !matches!(decided, Playout::Pause) {
+                    voice.current = Current::Sound {
+                        voiced: matches!(decided, Playout::Decode(_) | Playout::Recover(_)),
+                    };
                 }
-                Playout::Decode(opus) => voice.decoder.decode(opus, &mut self.pcm),
-                Playout::Recover(next) => voice.decoder.recover(next, &mut self.pcm),
-                Playout::Conceal => voice.decoder.conceal(&mut self.pcm),
-            };
-            if decoded.is_err() {
-                // Malformed Opus: this frame is silent, the stream goes on.
-                self.pcm.fill(0);
+                voice.rendered = 0;
             }
-            let level = level_of(&self.pcm);
+            let start = voice.rendered;
+            voice.rendered += FRAME_SAMPLES;
+            let Current::Sound { voiced } = voice.current else {
+                voice.level = 0;
+                continue;
+            };
+            let pcm = &voice.pcm[start..start + FRAME_SAMPLES];
+            let level = level_of(pcm);
             voice.level = level;
-            if matches!(decided, Playout::Decode(_) | Playout::Recover(_))
-                && level >= SPEAKING_LEVEL
-            {
+            if voiced && level >= SPEAKING_LEVEL {
                 voice.last_voiced = Some(now);
             }
             let (gain, pan, lowpass) = match voice.position {
@@ -292,7 +325,7 @@ impl Mixer {
             }
             let step = 1.0 / FRAME_SAMPLES as f32;
             let mut y = voice.lowpass;
-            for (i, &s) in self.pcm.iter().enumerate() {
+            for (i, &s) in pcm.iter().enumerate() {
                 let t = i as f32 * step;
                 let x = s as f32;
                 y += lowpass * (x - y);
@@ -314,18 +347,21 @@ mod tests {
     use super::*;
     use crate::voice::sender::{Sender, Talk};
 
-    fn tone(frames: usize, hz: f32) -> Vec<i16> {
-        (0..frames * FRAME_SAMPLES)
+    /// Rendered frames a packet plays for.
+    const PER_PACKET: usize = PACKET_SAMPLES / FRAME_SAMPLES;
+
+    fn tone(packets: usize, hz: f32) -> Vec<i16> {
+        (0..packets * PACKET_SAMPLES)
             .map(|i| ((i as f32 * hz * std::f32::consts::TAU / 48_000.0).sin() * 12_000.0) as i16)
             .collect()
     }
 
-    fn downs(frames: usize, target: VoiceTarget) -> Vec<VoiceDown> {
+    fn downs(packets: usize, target: VoiceTarget) -> Vec<VoiceDown> {
         let mut sender = Sender::new().unwrap();
         sender.set_talk(Talk::OpenMic);
         sender.set_target(target);
         sender
-            .push(&tone(frames, 440.0))
+            .push(&tone(packets, 440.0))
             .into_iter()
             .map(|up| VoiceDown {
                 speaker: MemberSlot(1),
@@ -337,8 +373,8 @@ mod tests {
             .collect()
     }
 
-    /// Feeds one frame per rendered frame and returns (left, right) energy
-    /// after the buffer has filled.
+    /// Feeds one packet per packet's worth of rendered frames and returns
+    /// (left, right) energy.
     fn heard(position: Option<[f32; 3]>, yaw: f32, frames: Vec<VoiceDown>) -> (f64, f64, Mixer) {
         let mut mixer = Mixer::new();
         mixer.set_listener([0.0, 1.6, 0.0], yaw);
@@ -346,10 +382,12 @@ mod tests {
         for frame in frames {
             mixer.receive(frame).unwrap();
             mixer.set_speaker_position(MemberSlot(1), position);
-            let out = mixer.render();
-            for pair in out.chunks(2) {
-                l += (pair[0] as f64).powi(2);
-                r += (pair[1] as f64).powi(2);
+            for _ in 0..PER_PACKET {
+                let out = mixer.render();
+                for pair in out.chunks(2) {
+                    l += (pair[0] as f64).powi(2);
+                    r += (pair[1] as f64).powi(2);
+                }
             }
         }
         (l, r, mixer)
@@ -358,24 +396,24 @@ mod tests {
     #[test]
     fn encode_decode_round_trip_keeps_the_tone() {
         let mut sender = Sender::new().unwrap();
-        assert_eq!(sender.codec_settings(), (24_000, true, true));
+        assert_eq!(sender.codec_settings(), (20_000, true, true));
         sender.set_talk(Talk::OpenMic);
-        let input = tone(50, 440.0);
+        let input = tone(25, 440.0);
         let ups = sender.push(&input);
-        assert_eq!(ups.len(), 50, "a steady tone is never DTX silence");
+        assert_eq!(ups.len(), 25, "a steady tone is never DTX silence");
         let bytes: usize = ups.iter().map(|u| u.opus.len()).sum();
-        // About 24 kbit/s: 60 bytes a frame on average, FEC included.
-        assert!((30 * 50..=90 * 50).contains(&bytes), "{bytes} bytes");
+        // About 20 kbit/s: 100 bytes a 40 ms packet on average, FEC included.
+        assert!((50 * 25..=150 * 25).contains(&bytes), "{bytes} bytes");
         let mut decoder = Decoder::new().unwrap();
-        let mut out = vec![0i16; FRAME_SAMPLES];
+        let mut out = vec![0i16; PACKET_SAMPLES];
         let mut decoded = Vec::new();
         for up in &ups {
             decoder.decode(&up.opus, &mut out).unwrap();
             decoded.extend_from_slice(&out);
         }
         // The tone's level survives the codec (after its start-up).
-        let tail = &decoded[10 * FRAME_SAMPLES..];
-        let level_in = level_of(&input[10 * FRAME_SAMPLES..]);
+        let tail = &decoded[5 * PACKET_SAMPLES..];
+        let level_in = level_of(&input[5 * PACKET_SAMPLES..]);
         let level_out = level_of(tail);
         assert!(
             level_in.abs_diff(level_out) <= 8,
@@ -392,15 +430,15 @@ mod tests {
         sender.set_talk(Talk::PushToTalk { held: true });
         let ups = sender.push(&tone(5, 300.0));
         assert_eq!(ups.len(), 5);
-        // Timestamps count the gated frames too: 10 frames went before.
-        assert_eq!(ups[0].timestamp, 10 * 960);
+        // Timestamps count the gated packets too: 10 went before.
+        assert_eq!(ups[0].timestamp, 10 * PACKET_SAMPLES as u32);
         assert_eq!(
             ups.iter().map(|u| u.seq).collect::<Vec<_>>(),
             vec![0, 1, 2, 3, 4]
         );
         sender.set_talk(Talk::OpenMic);
         // Open mic: silence after the hangover sends nothing.
-        let sent = sender.push(&vec![0; 40 * FRAME_SAMPLES]).len();
+        let sent = sender.push(&vec![0; 20 * PACKET_SAMPLES]).len();
         assert!(
             sent <= super::super::sender::VAD_HANGOVER_FRAMES as usize,
             "{sent}"
@@ -412,15 +450,15 @@ mod tests {
         let mut sender = Sender::new().unwrap();
         sender.set_talk(Talk::PushToTalk { held: true });
         // Ten seconds of hum: a pure sine would fall silent under DTX.
-        assert_eq!(sender.push(&crate::voice::hum(200.0, 10.0)).len(), 500);
-        // The tone source's second of silence is not sent, after libopus's
-        // 200 ms (10 frame) DTX hangover.
+        assert_eq!(sender.push(&crate::voice::hum(200.0, 10.0)).len(), 250);
+        // The tone source's second of silence (25 packets) is not sent,
+        // after libopus's 200 ms DTX hangover.
         let before = sender.stats();
         sender.push(&crate::voice::tone(200.0));
         let after = sender.stats();
-        assert!(after.sent - before.sent <= 50 + 12, "{after:?}");
+        assert!(after.sent - before.sent <= 25 + 8, "{after:?}");
         assert!(
-            after.dtx_skipped - before.dtx_skipped >= 50 - 12,
+            after.dtx_skipped - before.dtx_skipped >= 25 - 8,
             "{after:?}"
         );
     }
@@ -428,19 +466,19 @@ mod tests {
     #[test]
     fn a_voice_on_the_left_is_louder_left_and_on_the_right_louder_right() {
         // Facing +Z, +X is the listener's left.
-        let (l, r, mixer) = heard(Some([3.0, 1.6, 0.0]), 0.0, downs(30, VoiceTarget::Nearby));
+        let (l, r, mixer) = heard(Some([3.0, 1.6, 0.0]), 0.0, downs(15, VoiceTarget::Nearby));
         assert!(l > 10.0 * r && l > 0.0, "left {l} right {r}");
-        assert!(mixer.stats().played >= 25);
-        let (l, r, _) = heard(Some([-3.0, 1.6, 0.0]), 0.0, downs(30, VoiceTarget::Nearby));
+        assert!(mixer.stats().played >= 12);
+        let (l, r, _) = heard(Some([-3.0, 1.6, 0.0]), 0.0, downs(15, VoiceTarget::Nearby));
         assert!(r > 10.0 * l && r > 0.0, "left {l} right {r}");
     }
 
     #[test]
     fn beyond_earshot_is_silent_but_a_party_member_is_heard() {
-        let (l, r, mixer) = heard(Some([0.0, 1.6, 30.0]), 0.0, downs(30, VoiceTarget::Nearby));
+        let (l, r, mixer) = heard(Some([0.0, 1.6, 30.0]), 0.0, downs(15, VoiceTarget::Nearby));
         assert_eq!((l, r), (0.0, 0.0));
-        assert!(mixer.stats().played >= 25, "decoded, just not heard");
-        let (l, r, _) = heard(Some([0.0, 1.6, 60.0]), 0.0, downs(30, VoiceTarget::Party));
+        assert!(mixer.stats().played >= 12, "decoded, just not heard");
+        let (l, r, _) = heard(Some([0.0, 1.6, 60.0]), 0.0, downs(15, VoiceTarget::Party));
         assert!(l > 0.0 && r > 0.0);
     }
 
@@ -448,21 +486,25 @@ mod tests {
     fn per_person_mute_and_volume_and_the_speaking_signal() {
         let mut mixer = Mixer::new();
         mixer.set_muted(MemberSlot(1), true);
-        for frame in downs(10, VoiceTarget::Nearby) {
+        for frame in downs(5, VoiceTarget::Nearby) {
             mixer.receive(frame).unwrap();
             mixer.set_speaker_position(MemberSlot(1), Some([1.0, 0.0, 0.0]));
-            assert!(mixer.render().iter().all(|&s| s == 0));
+            for _ in 0..PER_PACKET {
+                assert!(mixer.render().iter().all(|&s| s == 0));
+            }
         }
         assert!(!mixer.is_speaking(MemberSlot(1)));
         mixer.set_muted(MemberSlot(1), false);
         mixer.set_volume(MemberSlot(1), 0.5);
-        for frame in downs(10, VoiceTarget::Nearby).into_iter().map(|mut f| {
-            f.seq += 10;
-            f.timestamp += 10 * 960;
+        for frame in downs(5, VoiceTarget::Nearby).into_iter().map(|mut f| {
+            f.seq += 5;
+            f.timestamp += 5 * PACKET_SAMPLES as u32;
             f
         }) {
             mixer.receive(frame).unwrap();
-            mixer.render();
+            for _ in 0..PER_PACKET {
+                mixer.render();
+            }
         }
         assert!(mixer.is_speaking(MemberSlot(1)));
         assert_eq!(mixer.view(MemberSlot(1)).unwrap().volume, 0.5);
@@ -470,25 +512,28 @@ mod tests {
 
     #[test]
     fn lost_frames_are_recovered_or_concealed_and_the_output_never_gaps() {
-        let frames = downs(60, VoiceTarget::Nearby);
+        let frames = downs(30, VoiceTarget::Nearby);
         let mut mixer = Mixer::new();
         let mut silent_after_start = 0;
         let mut started = false;
         for (i, frame) in frames.into_iter().enumerate() {
-            // Lose every 7th frame, and two in a row at 30 and 31.
-            if i % 7 != 3 && i != 30 && i != 31 {
+            // Lose every 7th packet (3, 10, 17, 24), and two in a row at
+            // 20 and 21.
+            if i % 7 != 3 && i != 20 && i != 21 {
                 mixer.receive(frame).unwrap();
             }
             mixer.set_speaker_position(MemberSlot(1), Some([0.0, 0.0, 1.0]));
-            let out = mixer.render();
-            let loud = level_of(&out) > 60;
-            started |= loud;
-            if started && !loud && i < 58 {
-                silent_after_start += 1;
+            for _ in 0..PER_PACKET {
+                let out = mixer.render();
+                let loud = level_of(&out) > 60;
+                started |= loud;
+                if started && !loud && i < 28 {
+                    silent_after_start += 1;
+                }
             }
         }
         let stats = mixer.stats();
-        assert!(stats.fec_recovered >= 6, "{stats:?}");
+        assert!(stats.fec_recovered >= 4, "{stats:?}");
         assert!(stats.concealed >= 1, "{stats:?}");
         assert_eq!(silent_after_start, 0, "{stats:?}");
     }

@@ -1,9 +1,9 @@
 //! Spatial voice, the audio engine (no networking, no Bevy): a
 //! [`Capture`] gives 48 kHz mono samples, a [`Sender`] gates them by the
-//! [`Talk`] mode and encodes 20 ms Opus frames (VOIP, 24 kbit/s, DTX and
+//! [`Talk`] mode and encodes 40 ms Opus packets (VOIP, 20 kbit/s, DTX and
 //! in-band FEC on) as [`VoiceUp`](vitrine_shared::protocol::VoiceUp)s; a
 //! [`Mixer`] takes [`VoiceDown`](vitrine_shared::protocol::VoiceDown)s,
-//! runs each speaker through an adaptive [`JitterBuffer`] (40 ms, growing
+//! runs each speaker through an adaptive [`JitterBuffer`] (60 ms, growing
 //! to 120 ms on a late link) and a decoder (FEC for a lost frame when the
 //! next is here, concealment otherwise), places it in [`space`] and
 //! renders 20 ms of stereo at a time into an [`Output`] or a caller's

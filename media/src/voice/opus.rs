@@ -14,8 +14,11 @@ use std::sync::OnceLock;
 
 /// Opus's clock and the only rate used here.
 pub const SAMPLE_RATE: i32 = 48_000;
-/// Samples in one 20 ms frame at 48 kHz.
+/// Samples in 20 ms at 48 kHz: one rendered frame of output.
 pub const FRAME_SAMPLES: usize = 960;
+/// Samples in one Opus packet ([`vitrine_shared::limits::voice::FRAME_MS`],
+/// 40 ms): what the encoder takes and the decoder gives at a time.
+pub const PACKET_SAMPLES: usize = vitrine_shared::limits::voice::SAMPLES_PER_FRAME as usize;
 
 const APPLICATION_VOIP: c_int = 2048;
 const SIGNAL_VOICE: c_int = 3001;
@@ -153,17 +156,17 @@ impl Encoder {
         Ok(encoder)
     }
 
-    /// Encodes one 20 ms frame into at most `max_bytes`. A packet of one or
-    /// two bytes is DTX's "nothing to send".
+    /// Encodes one packet's worth ([`PACKET_SAMPLES`]) into at most
+    /// `max_bytes`. A packet of one or two bytes is DTX's "nothing to send".
     pub fn encode(&mut self, pcm: &[i16], max_bytes: usize) -> Result<Vec<u8>, CodecError> {
-        assert_eq!(pcm.len(), FRAME_SAMPLES, "Opus frames here are 20 ms");
+        assert_eq!(pcm.len(), PACKET_SAMPLES, "Opus packets here are 40 ms");
         let mut out = vec![0u8; max_bytes];
         // SAFETY: `pcm` holds a whole frame and `out` `max_bytes`.
         let n = unsafe {
             (self.lib.encode)(
                 self.state.as_ptr(),
                 pcm.as_ptr(),
-                FRAME_SAMPLES as c_int,
+                PACKET_SAMPLES as c_int,
                 out.as_mut_ptr(),
                 max_bytes as i32,
             )
@@ -220,7 +223,7 @@ impl Decoder {
     }
 
     fn run(&mut self, packet: Option<&[u8]>, fec: bool, out: &mut [i16]) -> Result<(), CodecError> {
-        assert_eq!(out.len(), FRAME_SAMPLES);
+        assert_eq!(out.len(), PACKET_SAMPLES);
         let (data, len) = match packet {
             Some(p) => (p.as_ptr(), p.len() as i32),
             None => (std::ptr::null(), 0),
@@ -232,30 +235,31 @@ impl Decoder {
                 data,
                 len,
                 out.as_mut_ptr(),
-                FRAME_SAMPLES as c_int,
+                PACKET_SAMPLES as c_int,
                 fec as c_int,
             )
         };
         if n < 0 {
             return Err(CodecError::Failed("decode", n));
         }
-        // A shorter packet (2.5 to 10 ms) leaves the rest silent.
-        out[(n as usize).min(FRAME_SAMPLES)..].fill(0);
+        // A shorter packet (a hostile 2.5 ms one) leaves the rest silent.
+        out[(n as usize).min(PACKET_SAMPLES)..].fill(0);
         Ok(())
     }
 
-    /// Decodes one packet into a 20 ms frame.
+    /// Decodes one packet into [`PACKET_SAMPLES`].
     pub fn decode(&mut self, packet: &[u8], out: &mut [i16]) -> Result<(), CodecError> {
         self.run(Some(packet), false, out)
     }
 
-    /// Rebuilds the frame before `next` from the redundancy `next` carries
-    /// (concealment where it carries none).
+    /// Rebuilds the packet before `next` from the redundancy `next` carries
+    /// (a 40 ms SILK packet carries it for all of the packet before;
+    /// concealment where it carries none).
     pub fn recover(&mut self, next: &[u8], out: &mut [i16]) -> Result<(), CodecError> {
         self.run(Some(next), true, out)
     }
 
-    /// Conceals a lost frame from what came before.
+    /// Conceals a lost packet from what came before.
     pub fn conceal(&mut self, out: &mut [i16]) -> Result<(), CodecError> {
         self.run(None, false, out)
     }

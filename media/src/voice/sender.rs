@@ -1,7 +1,7 @@
 //! The speaker's side: 48 kHz mono PCM in, [`VoiceUp`] frames out, as the
 //! talk mode lets them through.
 
-use super::opus::{CodecError, Encoder, FRAME_SAMPLES};
+use super::opus::{CodecError, Encoder, PACKET_SAMPLES};
 use vitrine_shared::limits::voice as limits;
 use vitrine_shared::protocol::{VoiceTarget, VoiceUp};
 
@@ -21,8 +21,8 @@ pub enum Talk {
 /// Open mic opens above this level (0..255, see [`level_of`]): about
 /// -45 dBFS, above a quiet room's noise and below soft speech.
 pub const VAD_OPEN_LEVEL: u8 = 110;
-/// Frames the open mic stays open after the last loud one (300 ms).
-pub const VAD_HANGOVER_FRAMES: u32 = 15;
+/// Packets the open mic stays open after the last loud one (320 ms).
+pub const VAD_HANGOVER_FRAMES: u32 = 8;
 
 /// A frame's level, 0 (silence, -80 dBFS or below) to 255 (full scale),
 /// from its RMS: the level the server ranks speakers by.
@@ -46,14 +46,15 @@ pub struct SenderStats {
     pub sent: u64,
     /// Frames DTX left unsent (the encoder judged them silence).
     pub dtx_skipped: u64,
-    /// 20 ms frames captured while the talk mode kept the microphone shut.
+    /// Packets' worth (40 ms) captured while the talk mode kept the
+    /// microphone shut.
     pub gated: u64,
     /// Opus bytes handed out.
     pub bytes: u64,
 }
 
 /// Encodes what the talk mode lets through into numbered, timestamped
-/// 20 ms frames.
+/// 40 ms packets ([`vitrine_shared::limits::voice::FRAME_MS`]).
 pub struct Sender {
     encoder: Encoder,
     talk: Talk,
@@ -82,7 +83,7 @@ impl Sender {
             target: VoiceTarget::Nearby,
             seq: 0,
             timestamp: 0,
-            pending: Vec::with_capacity(FRAME_SAMPLES * 2),
+            pending: Vec::with_capacity(PACKET_SAMPLES * 2),
             hangover: 0,
             sending: false,
             level: 0,
@@ -132,9 +133,9 @@ impl Sender {
         self.pending.extend_from_slice(pcm);
         let mut out = Vec::new();
         let mut start = 0;
-        while self.pending.len() - start >= FRAME_SAMPLES {
-            let frame: Vec<i16> = self.pending[start..start + FRAME_SAMPLES].to_vec();
-            start += FRAME_SAMPLES;
+        while self.pending.len() - start >= PACKET_SAMPLES {
+            let frame: Vec<i16> = self.pending[start..start + PACKET_SAMPLES].to_vec();
+            start += PACKET_SAMPLES;
             if let Some(up) = self.frame(&frame) {
                 out.push(up);
             }
@@ -163,7 +164,7 @@ impl Sender {
 
     fn frame(&mut self, pcm: &[i16]) -> Option<VoiceUp> {
         let timestamp = self.timestamp;
-        self.timestamp = self.timestamp.wrapping_add(FRAME_SAMPLES as u32);
+        self.timestamp = self.timestamp.wrapping_add(PACKET_SAMPLES as u32);
         self.level = level_of(pcm);
         self.sending = false;
         if !self.open(self.level) {

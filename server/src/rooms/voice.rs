@@ -81,16 +81,17 @@ const MUTED_NOTICE: Duration = Duration::from_millis(MUTED_NOTICE_MS);
 /// their slots.
 const PARTY_SCORE: f32 = 1000.0;
 /// How much of a slot's score the newest frame sets (an average over about
-/// five frames, 100 ms): one loud frame does not take a slot, a pause
-/// does not lose it.
-const SCORE_WEIGHT: f32 = 0.2;
+/// two or three 40 ms packets, 100 ms): one loud packet does not take a
+/// slot, a pause does not lose it.
+const SCORE_WEIGHT: f32 = 0.4;
 /// Leave this much of the wait to the tick: closer than this, sleep.
 const MIN_WAIT: Duration = Duration::from_micros(200);
 /// Listeners' packets go out at most this often between ticks: a frame
 /// waits at most this long (none when the last flush was longer ago).
-/// One Opus frame's length: a listener of eight voices then gets about 50
-/// datagrams a second of up to eight frames each, not one datagram (and
-/// one ack back) per frame, whose headers would cost more than the voices.
+/// Half an Opus packet's length: a listener of eight voices then gets about
+/// 50 datagrams a second of up to eight packets each (about four, as their
+/// 40 ms fall), not one datagram (and one ack back) per packet, whose
+/// headers would cost more than the voices.
 pub const FLUSH_EVERY: Duration = Duration::from_millis(20);
 
 /// The schedule that sends the listeners' packets between ticks.

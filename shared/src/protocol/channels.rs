@@ -70,7 +70,7 @@ pub fn channels_config() -> (Vec<ChannelConfig>, Vec<ChannelConfig>) {
                 resend_time: resend,
             },
         },
-        // Small: 8 voices of 20 ms frames is under 1 kB in flight; a
+        // Small: 8 voices of 40 ms packets is under 1 kB in flight; a
         // sender past it loses its own frames, nobody else's.
         ChannelConfig {
             channel_id: ClientChannel::Voice.into(),

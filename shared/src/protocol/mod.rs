@@ -57,7 +57,7 @@ pub use voice::{VoiceCommand, VoiceDown, VoiceEventNet, VoiceTarget, VoiceUp};
 
 /// Bump on any change to a message's shape. Clients built for another
 /// version are refused at connect, because the netcode protocol id differs.
-pub const PROTOCOL_VERSION: u32 = 7;
+pub const PROTOCOL_VERSION: u32 = 8;
 
 /// The netcode protocol id: an FNV-1a hash of the product name and version,
 /// so that ids of different versions are unrelated.

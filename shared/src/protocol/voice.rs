@@ -20,10 +20,11 @@ pub enum VoiceTarget {
     Party,
 }
 
-/// One 20 ms Opus frame from the speaker (client to server).
+/// One Opus packet (40 ms, [`crate::limits::voice::FRAME_MS`]) from the
+/// speaker (client to server).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VoiceUp {
-    /// Wraps at 65,536 (about 22 minutes of 20 ms frames); the receiver's
+    /// Wraps at 65,536 (about 44 minutes of 40 ms packets); the receiver's
     /// jitter buffer orders and de-duplicates by it.
     pub seq: u16,
     /// The frame's first sample, in 48 kHz samples since the speaker began
@@ -85,7 +86,7 @@ mod tests {
         };
         let bytes = encode(&up).unwrap();
         assert_eq!(decode::<VoiceUp>(&bytes), Ok(up));
-        // 60 bytes of Opus (24 kbit/s × 20 ms) plus at most 10 of header.
+        // 60 bytes of Opus plus at most 10 of header.
         assert!(bytes.len() <= 70, "{} bytes", bytes.len());
         let down = VoiceDown {
             speaker: MemberSlot(3),

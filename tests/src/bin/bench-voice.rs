@@ -170,7 +170,8 @@ fn latencies(
     // A quiet hum keeps the stream going between clicks (as speech would),
     // far below the click's level.
     let bed: Vec<i16> = hum(180.0, 2.0).into_iter().map(|s| s / 6).collect();
-    const EVERY: usize = 10;
+    // Odd, so the clicks fall in either half of a 40 ms packet.
+    const EVERY: usize = 11;
     const CLICK: usize = 96; // 2 ms
     const THRESHOLD: i16 = 9_000;
     let t0 = Instant::now();
@@ -445,16 +446,16 @@ fn main() -> Result<(), String> {
     // The per-speaker figure is the crowd's: the click run's own link steps
     // every 2 ms, so its up is mostly renet's acks of the room, not voice.
     println!(
-        "  speaker up             {} more than quiet (frames ride with poses; all up {}; {:.1} frames/s sent each)   (target <= 32 kbit/s)",
+        "  speaker up             {} more than quiet (all up {}; {:.1} packets/s sent each)   (target <= 32 kbit/s)",
         kbit(speaker_up),
         kbit(talking.talker.1),
         sent as f64 / args.talkers.max(1) as f64 / talking.seconds
     );
     println!(
-        "  listener down, voice   {}  (all down {}; {:.1} voices heard = {:.0} frames/s)   (target <= 8 voices: {})",
+        "  listener down, voice   {}  (all down {}; {:.1} voices heard = {:.0} packets/s)   (target <= 8 voices: {})",
         kbit(listener_down),
         kbit(talking.listener.0),
-        talking.voice_frames / 50.0,
+        talking.voice_frames / (1000.0 / vitrine_shared::limits::voice::FRAME_MS as f64),
         talking.voice_frames,
         kbit(8.0 * speaker_up)
     );

@@ -36,7 +36,7 @@ fn opus() -> Vec<u8> {
 fn frame(seq: u16, level: u8, target: VoiceTarget) -> VoiceUp {
     VoiceUp {
         seq,
-        timestamp: u32::from(seq) * 960,
+        timestamp: u32::from(seq) * vitrine_shared::limits::voice::SAMPLES_PER_FRAME,
         target,
         level,
         opus: opus(),
@@ -709,7 +709,7 @@ fn a_frame_is_forwarded_on_arrival_not_on_the_next_tick() {
     all_see_each_other(&mut [&mut a, &mut b]);
     let between = "vitrine_voice_flushes_total{when=\"between_ticks\"}";
     let before = metric(&server, between);
-    // One frame every 20 ms, as a talker sends them; Ada reads as fast as
+    // One frame every 40 ms, as a talker sends them; Ada reads as fast as
     // she can. The delays are printed; what is asserted is where the
     // server sent each frame from, which no machine load can fake: a room
     // loop that forwarded only on its 30 Hz tick sends none between ticks.
@@ -734,7 +734,8 @@ fn a_frame_is_forwarded_on_arrival_not_on_the_next_tick() {
         tick(&mut b, 1);
         let _ = a.flush();
         // Pacing, not waiting for a condition: a talker's frame interval.
-        std::thread::sleep(Duration::from_millis(20).saturating_sub(sent.elapsed()));
+        let interval = Duration::from_millis(vitrine_shared::limits::voice::FRAME_MS.into());
+        std::thread::sleep(interval.saturating_sub(sent.elapsed()));
     }
     delays.sort();
     let median = delays[delays.len() / 2];

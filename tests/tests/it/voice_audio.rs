@@ -254,7 +254,7 @@ fn ten_percent_loss_still_plays_continuously() {
         holes.is_empty(),
         "silent frames {holes:?} in {first}..={last}; {stats:?}"
     );
-    assert!(last - first + 1 >= 140, "{first}..={last}; {stats:?}");
+    assert!(last - first + 1 >= 280, "{first}..={last}; {stats:?}");
 }
 
 /// A 16-bit mono WAV file, as espeak-ng writes one (at its 22,050 Hz, so
@@ -311,5 +311,5 @@ fn a_bot_speaks_a_sound_file_and_a_shopper_beside_it_hears_it() {
         audible >= 40
     });
     assert!(heard, "{audible} audible frames; {:?}", ear.stats());
-    assert!(bot.voice().unwrap().sender().stats().sent >= 40);
+    assert!(bot.voice().unwrap().sender().stats().sent >= 20);
 }

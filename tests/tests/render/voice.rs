@@ -42,8 +42,8 @@ fn voiced(t: f32) -> i16 {
 }
 
 /// A bot's voice: [`voiced`] through the real encoder (open mic), as much
-/// of it each step as the clock says, in at most nine frames (the
-/// server's burst is ten).
+/// of it each step as the clock says, at most 180 ms (four 40 ms packets;
+/// the server's burst is ten).
 struct Talker {
     voice: Voice,
     last: Instant,

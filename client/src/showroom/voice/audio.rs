@@ -20,9 +20,9 @@ const FRAME: Duration = Duration::from_millis(20);
 /// After a stall (a suspended laptop), render at most this many frames at
 /// once; the rest are skipped, not played late.
 const MAX_CATCH_UP: u64 = 10;
-/// Encoded frames kept for a showroom frame that is late to take them
+/// Encoded packets kept for a showroom frame that is late to take them
 /// (a second of speech); older ones are dropped, as late voice is.
-const MAX_WAITING: usize = 50;
+const MAX_WAITING: usize = 25;
 
 /// Where the mix goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -306,7 +306,7 @@ mod tests {
         let mut sender = voice::Sender::new().unwrap();
         sender.set_talk(Talk::OpenMic);
         let frames = sender.push(&voiced(100));
-        assert!(frames.len() > 50, "{} frames", frames.len());
+        assert!(frames.len() > 25, "{} packets", frames.len());
         let speaker = MemberSlot(4);
         let listener = Listener {
             position: Vec3::new(0.0, 1.6, 0.0),
@@ -314,8 +314,8 @@ mod tests {
         };
         let mut levels = Vec::new();
         let start = Instant::now();
-        // Fed in bursts of ten each 200 ms: a showroom on a slow renderer
-        // takes the link's packets once a frame.
+        // Fed in bursts of five (200 ms of voice) each 200 ms: a showroom
+        // on a slow renderer takes the link's packets once a frame.
         for (i, up) in frames.into_iter().enumerate() {
             engine.push(VoiceDown {
                 speaker,
@@ -325,7 +325,7 @@ mod tests {
                 opus: up.opus,
             });
             engine.place(listener, &[(speaker, Vec3::new(1.0, 1.6, -2.0))]);
-            if i % 10 != 9 {
+            if i % 5 != 4 {
                 continue;
             }
             std::thread::sleep(FRAME * 10);

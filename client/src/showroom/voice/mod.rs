@@ -845,7 +845,7 @@ mod tests {
     fn frame(seq: u16) -> VoiceUp {
         VoiceUp {
             seq,
-            timestamp: u32::from(seq) * 960,
+            timestamp: u32::from(seq) * vitrine_shared::limits::voice::SAMPLES_PER_FRAME,
             target: VoiceTarget::Party,
             level: 90,
             opus: vec![7; 60],
@@ -900,7 +900,7 @@ mod tests {
         let down = |seq| VoiceDown {
             speaker: MemberSlot(2),
             seq,
-            timestamp: u32::from(seq) * 960,
+            timestamp: u32::from(seq) * vitrine_shared::limits::voice::SAMPLES_PER_FRAME,
             target: VoiceTarget::Nearby,
             opus: vec![1; 50],
         };
@@ -952,7 +952,7 @@ mod tests {
         let down = |seq: u16| VoiceDown {
             speaker: MemberSlot(2),
             seq,
-            timestamp: u32::from(seq) * 960,
+            timestamp: u32::from(seq) * vitrine_shared::limits::voice::SAMPLES_PER_FRAME,
             target: VoiceTarget::Nearby,
             opus: vec![1; 50],
         };
