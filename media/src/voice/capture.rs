@@ -138,6 +138,9 @@ impl Drop for Capture {
 /// that has the probe), the microphone starts again without cancellation
 /// rather than not at all.
 fn microphone() -> Result<Kind, VoiceError> {
+    // Before asking the registry (the sound test found a program whose
+    // first GStreamer element is the microphone panicking here).
+    crate::init().map_err(|e| VoiceError::Pipeline(e.to_string()))?;
     let echo = gst::ElementFactory::find("webrtcechoprobe").is_some();
     match start_microphone(echo) {
         Err(e) if echo => {

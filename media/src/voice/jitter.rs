@@ -247,6 +247,19 @@ impl JitterBuffer {
             *next_seq += 1;
             *next_ts += FRAME_SAMPLES as i64;
         }
+        // Concealed while nothing was buffered, and now later packets are
+        // here: the missing ones were lost, not late, and that concealment
+        // already stood in for them. Move past them rather than conceal
+        // them a second time (a lost pair would otherwise be 120 ms of
+        // concealment, long enough for it to fade to silence).
+        if *underrun > 0
+            && !self.packets.contains_key(next_seq)
+            && let Some((&first, _)) = self.packets.range(*next_seq..).next()
+        {
+            let skip = (*underrun as i64).min(first - *next_seq);
+            *next_seq += skip;
+            *next_ts += skip * FRAME_SAMPLES as i64;
+        }
         let decision = if let Some(packet) = self.packets.get(next_seq) {
             *underrun = 0;
             if packet.timestamp > *next_ts {
@@ -406,6 +419,22 @@ mod tests {
         );
         assert_eq!(rest[MAX_UNDERRUN_FRAMES as usize], Playout::Idle);
         assert!(!jb.is_playing());
+    }
+
+    #[test]
+    fn a_concealment_while_nothing_came_stands_in_for_the_lost_packet() {
+        let mut jb = JitterBuffer::new();
+        jb.insert(0, 0, pkt(0), 0).unwrap();
+        let mut now = MIN_DELAY;
+        assert_eq!(jb.next(now), Playout::Decode(pkt(0)));
+        // 1 and 2 are lost: nothing is here at 1's turn.
+        now += F;
+        assert_eq!(jb.next(now), Playout::Conceal);
+        jb.insert(3, 3 * F as u32, pkt(3), now).unwrap();
+        // That concealment was 1's: 2 is rebuilt from 3, then 3 plays.
+        let played = drain(&mut jb, now + F, 2);
+        assert_eq!(played, [Playout::Recover(pkt(3)), Playout::Decode(pkt(3))]);
+        assert_eq!((jb.stats().concealed, jb.stats().recovered), (1, 1));
     }
 
     #[test]

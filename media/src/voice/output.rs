@@ -16,6 +16,9 @@ pub struct Output {
 impl Output {
     /// The sound card.
     pub fn device() -> Result<Output, VoiceError> {
+        // Before asking the registry: a program whose first GStreamer
+        // element is this one would otherwise panic here.
+        crate::init().map_err(|e| VoiceError::Pipeline(e.to_string()))?;
         let probe = if gst::ElementFactory::find("webrtcechoprobe").is_some() {
             format!("webrtcechoprobe name={ECHO_PROBE} ! ")
         } else {
