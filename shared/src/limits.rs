@@ -252,9 +252,11 @@ pub mod voice {
     /// 1,920.
     pub const SAMPLES_PER_FRAME: u32 = 48 * FRAME_MS;
     /// Target bitrate, bits per second: mono wideband speech in VOIP mode
-    /// (Opus's own guide gives 16 to 20 kbit/s for wideband speech).
-    pub const BITRATE_BPS: u32 = 20_000;
-    /// The largest Opus packet the server forwards. 20 kbit/s is 100 bytes
+    /// (Opus's own guide gives 16 to 20 kbit/s for wideband speech). 18,
+    /// not 20: with every header counted 20 came to 32.5 kbit/s a speaker,
+    /// over the 32 allowed, and 18 to 30.6 (docs/BENCHMARKS.md, voice).
+    pub const BITRATE_BPS: u32 = 18_000;
+    /// The largest Opus packet the server forwards. 18 kbit/s is 90 bytes
     /// a packet; in-band FEC and a loud burst stay well under this.
     pub const MAX_OPUS_BYTES: usize = 400;
     /// Packets one speaker may send a second (25 at 40 ms), and the burst

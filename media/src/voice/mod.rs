@@ -1,6 +1,6 @@
 //! Spatial voice, the audio engine (no networking, no Bevy): a
 //! [`Capture`] gives 48 kHz mono samples, a [`Sender`] gates them by the
-//! [`Talk`] mode and encodes 40 ms Opus packets (VOIP, 20 kbit/s, DTX and
+//! [`Talk`] mode and encodes 40 ms Opus packets (VOIP, 18 kbit/s, DTX and
 //! in-band FEC on) as [`VoiceUp`](vitrine_shared::protocol::VoiceUp)s; a
 //! [`Mixer`] takes [`VoiceDown`](vitrine_shared::protocol::VoiceDown)s,
 //! runs each speaker through an adaptive [`JitterBuffer`] (60 ms, growing

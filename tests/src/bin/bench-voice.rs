@@ -195,7 +195,10 @@ fn latencies(
                 for (i, s) in frame[FRAME_SAMPLES - CLICK..].iter_mut().enumerate() {
                     *s = if (i / 12) % 2 == 0 { 30_000 } else { -30_000 };
                 }
-                clicks_at.push(now);
+                // On the same nominal timeline as the output's frames
+                // (the click ends as its frame does), so a loop that runs
+                // late moves both alike.
+                clicks_at.push(t0 + FRAME * (captured as u32 + 1));
             }
             mouth.push_pcm(&frame);
             captured += 1;
