@@ -211,7 +211,7 @@ impl JitterBuffer {
     /// The decision for the packet's worth (40 ms) of output that starts at
     /// `now`.
     pub fn next(&mut self, now: u64) -> Playout {
-        // A calm link lets the target shrink back, one frame each 5 s.
+        // A calm link lets the target shrink back, 20 ms each 5 s.
         if self.target > MIN_DELAY && now.saturating_sub(self.adapted_at) > 5 * 48_000 {
             self.target -= DELAY_STEP;
             self.adapted_at = now;
