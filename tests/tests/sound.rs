@@ -210,12 +210,15 @@ fn a_voice_spoken_into_the_microphone_comes_out_of_the_listeners_speakers(sound:
 
     // A second of a silent room first (25 packets' worth heard by the
     // microphone): open mic sends none of it.
-    let quiet = step_until(WAIT, || {
+    let mut step = |mouth: &mut Voice, ear: &mut Voice| {
         let now = Instant::now();
         mouth.send(&mut ada, now);
         pump(&mut [&mut ada, &mut bob]);
         ear.receive(&mut bob);
         ear.render_due(now);
+    };
+    let quiet = step_until(WAIT, || {
+        step(&mut mouth, &mut ear);
         mouth.sender().stats().gated >= 25
     });
     assert!(quiet, "the microphone heard {:?}", mouth.sender().stats());
@@ -229,11 +232,7 @@ fn a_voice_spoken_into_the_microphone_comes_out_of_the_listeners_speakers(sound:
     // Then Ada speaks: her words reach Bob's speakers.
     let mut player = speak_into_the_microphone(sound.dir.path(), &sound.socket);
     let heard = step_until(WAIT, || {
-        let now = Instant::now();
-        mouth.send(&mut ada, now);
-        pump(&mut [&mut ada, &mut bob]);
-        ear.receive(&mut bob);
-        ear.render_due(now);
+        step(&mut mouth, &mut ear);
         ear.stats().played >= 25 && recording.audible_frames() >= 25
     });
     let _ = player.kill();

@@ -49,11 +49,10 @@ pub struct SpeakerView {
     pub gain: f32,
 }
 
-/// What the packet being rendered is.
+/// What the packet being rendered is. (While the jitter buffer says idle
+/// nothing is rendered, and it is asked again at the next frame.)
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Current {
-    /// Nothing: ask the jitter buffer at the next frame.
-    None,
     /// A DTX pause: silence for the packet's time.
     Pause,
     /// Sound: decoded, rebuilt or concealed; `voiced` when it came from a
@@ -132,7 +131,7 @@ impl Mixer {
                     decoder: Decoder::new()?,
                     pcm: vec![0; PACKET_SAMPLES],
                     rendered: PACKET_SAMPLES,
-                    current: Current::None,
+                    current: Current::Pause,
                     position: None,
                     target: frame.target,
                     volume,
@@ -255,7 +254,6 @@ impl Mixer {
                 let decided = voice.jitter.next(now);
                 let decoded = match &decided {
                     Playout::Idle => {
-                        voice.current = Current::None;
                         voice.gains = (0.0, 0.0);
                         continue;
                     }
