@@ -25,6 +25,7 @@ pub mod metrics;
 pub mod moderation;
 pub mod rate_limit;
 pub mod refused;
+pub mod reviews;
 pub mod rooms;
 pub mod sign_in;
 pub mod store;
@@ -318,6 +319,7 @@ impl Server {
             clock: clock.clone(),
             commerce,
             engagement,
+            reviews: Arc::new(reviews::Reviews::new(store.clone(), moderation.clone())),
             moderation,
             friends,
             console,

@@ -36,6 +36,7 @@ pub fn product_view(p: Product) -> ProductView {
                 stock: v.stock,
             })
             .collect(),
+        reviews: Default::default(),
     }
 }
 

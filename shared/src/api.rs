@@ -272,6 +272,26 @@ pub struct ProductView {
     #[serde(default)]
     pub size: Option<ProductSize>,
     pub variants: Vec<VariantView>,
+    /// Its visible reviews, counted (the latest are at
+    /// `GET /api/v1/products/{id}/reviews`).
+    #[serde(default)]
+    pub reviews: ReviewTally,
+}
+
+/// How many visible reviews a product has and their stars added up: the
+/// average is exact from these.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ReviewTally {
+    pub count: u64,
+    pub stars_total: u64,
+}
+
+impl ReviewTally {
+    /// Mean stars, 1.0 to 5.0; `None` with no reviews.
+    pub fn average(&self) -> Option<f32> {
+        (self.count > 0).then(|| self.stars_total as f32 / self.count as f32)
+    }
 }
 
 /// A product's real outer size in millimetres: width (x), height (y) and
@@ -1121,4 +1141,67 @@ pub struct IngestView {
     pub rtmp_url: Option<String>,
     pub stream_key: String,
     pub live: bool,
+}
+
+/// The most characters a review's text may have.
+pub const MAX_REVIEW_CHARS: usize = 1000;
+
+/// `POST /api/v1/products/{id}/reviews`: a verified buyer's review.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NewReview {
+    /// 1 to 5.
+    pub stars: u8,
+    /// Optional, at most [`MAX_REVIEW_CHARS`] characters; it passes the
+    /// chat filter.
+    #[serde(default)]
+    pub text: String,
+}
+
+/// One review as shoppers (and, with `hidden`, staff) see it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ReviewView {
+    pub id: i64,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub product_id: ProductId,
+    /// The product's name, for lists across products.
+    pub product_name: String,
+    pub author: String,
+    pub stars: u8,
+    pub text: String,
+    pub created_at_ms: i64,
+    /// Every review is from a buyer whose order was delivered.
+    pub verified_buyer: bool,
+    /// Hidden by staff: only staff lists show it.
+    #[serde(default)]
+    pub hidden: bool,
+}
+
+/// A product's reviews: the average of the visible ones, how many, and
+/// the latest.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ReviewSummary {
+    /// Mean stars, 1.0 to 5.0; absent with no reviews.
+    pub average: Option<f32>,
+    pub count: u64,
+    /// Newest first, at most 5.
+    pub latest: Vec<ReviewView>,
+}
+
+/// `GET /api/v1/console/reviews`: the newest reviews across products.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ReviewList {
+    pub reviews: Vec<ReviewView>,
+}
+
+/// `POST /api/v1/moderation/reviews/{id}/hide`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct HideReview {
+    /// Logged with the action; at most 200 characters.
+    #[serde(default)]
+    pub reason: Option<String>,
 }

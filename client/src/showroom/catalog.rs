@@ -294,6 +294,7 @@ pub fn read_local(path: &Path) -> Result<Vec<ProductView>, LocalCatalogError> {
                 model: p.model,
                 size,
                 variants,
+                reviews: Default::default(),
             })
         })
         .collect()

@@ -19,6 +19,7 @@ mod ops;
 mod orders;
 mod payments;
 mod products;
+mod reviews;
 mod rooms;
 mod sessions;
 mod stream;
@@ -62,6 +63,8 @@ pub struct AppStateInner {
     pub moderation: Arc<crate::moderation::Moderation>,
     /// Friend codes, requests, friendships, blocks and presence.
     pub friends: Arc<crate::friends::Friends>,
+    /// Verified buyers' reviews of products.
+    pub reviews: Arc<crate::reviews::Reviews>,
     /// What points buy, from the reward rules.
     pub reward_offers: Vec<crate::engagement::rules::RewardOfferRule>,
     pub directory: Arc<RoomDirectory>,
@@ -160,6 +163,9 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(rooms::join_room))
         .routes(routes!(products::list_products))
         .routes(routes!(products::get_product))
+        .routes(routes!(reviews::post_review, reviews::product_reviews))
+        .routes(routes!(reviews::newest_reviews))
+        .routes(routes!(reviews::hide_review))
         .routes(routes!(flash_sales::start_flash_sale))
         .routes(routes!(flash_sales::get_flash_sale))
         .routes(routes!(flash_sales::claim_flash_sale))

@@ -1,5 +1,5 @@
 //! `GET /api/v1/products` and `GET /api/v1/products/{id}`: the catalog with
-//! live stock, for everyone.
+//! live stock and review counts, for everyone.
 
 use super::extract::ApiPath;
 use super::{ApiError, AppState, ErrorBody};
@@ -19,8 +19,18 @@ use vitrine_shared::api::{ProductList, ProductView};
 )]
 pub async fn list_products(State(state): State<AppState>) -> Result<Json<ProductList>, ApiError> {
     let products = state.store.products().await?;
+    let mut tallies = state.reviews.tallies(None).await?;
     Ok(Json(ProductList {
-        products: products.into_iter().map(product_view).collect(),
+        products: products
+            .into_iter()
+            .map(|p| {
+                let reviews = tallies.remove(&p.id).unwrap_or_default();
+                ProductView {
+                    reviews,
+                    ..product_view(p)
+                }
+            })
+            .collect(),
     }))
 }
 
@@ -48,5 +58,14 @@ pub async fn get_product(
     };
     let id = ProductId::new(id).map_err(|_| not_found())?;
     let product = state.store.product(&id).await?.ok_or_else(not_found)?;
-    Ok(Json(product_view(product)))
+    let reviews = state
+        .reviews
+        .tallies(Some(&id))
+        .await?
+        .remove(&id)
+        .unwrap_or_default();
+    Ok(Json(ProductView {
+        reviews,
+        ..product_view(product)
+    }))
 }

@@ -10,6 +10,7 @@
 //! per-room copy that moderators read, so it never waits on a request.
 
 pub mod filter;
+mod reviews;
 mod voice;
 
 pub use filter::{Filter, FilterError, MAX_TERM_CHARS, MAX_TERMS};
@@ -277,6 +278,14 @@ impl Moderation {
             .unwrap_or_else(|p| p.into_inner())
             .clone();
         filter.blocks(text).then_some(RejectReason::Filtered)
+    }
+
+    /// Whether the keyword filter blocks `text` (reviews pass it too).
+    pub fn filter_blocks(&self, text: &str) -> bool {
+        self.filter
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .blocks(text)
     }
 
     pub fn is_banned(&self, account: AccountId) -> bool {

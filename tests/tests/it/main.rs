@@ -20,6 +20,7 @@ mod moderation;
 mod party;
 mod products;
 mod refused_traffic;
+mod reviews;
 mod room_sync;
 mod shopping;
 mod sign_in;

@@ -539,6 +539,7 @@ mod tests {
                         stock: *stock,
                     })
                     .collect(),
+                reviews: Default::default(),
             },
             bounds: ModelBounds::fallback(),
             model_error: None,
