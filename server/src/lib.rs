@@ -216,6 +216,7 @@ impl Server {
         let (moderation, moderation_actions) =
             moderation::Moderation::load(store.clone(), clock.clone()).await?;
         let (friends, friends_news) = friends::Friends::load(store.clone(), clock.clone()).await?;
+        let reviews = Arc::new(reviews::Reviews::new(store.clone(), moderation.clone()));
 
         let socket = UdpSocket::bind(config.udp).map_err(|source| StartError::Bind {
             what: "UDP",
@@ -284,6 +285,8 @@ impl Server {
             moderation_actions,
             friends: friends.clone(),
             friends_news,
+            reviews: reviews.clone(),
+            runtime: tokio::runtime::Handle::current(),
             stage: media_info.as_ref().map(|m| m.stage.clone()),
             clock: clock.clone(),
         };
@@ -319,7 +322,7 @@ impl Server {
             clock: clock.clone(),
             commerce,
             engagement,
-            reviews: Arc::new(reviews::Reviews::new(store.clone(), moderation.clone())),
+            reviews,
             moderation,
             friends,
             console,

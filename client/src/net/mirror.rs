@@ -7,9 +7,9 @@ use thiserror::Error;
 use vitrine_shared::protocol::{
     AvatarFull, AvatarMoved, CartLineNet, ChatLine, CommerceEventNet, CouponNet,
     EngagementEventNet, FlashSaleNet, FriendEventNet, FriendNet, GiveawayNet, LeaderNet,
-    MemberInfo, OrderNet, PartyEventNet, PollNet, QuestionNet, ReactionBurst, Rejection, RoomEvent,
-    SharedCartChange, SharedCartNet, SharedCheckoutCommand, SharedPayment, ShopRefusal, Snapshot,
-    StreamNet,
+    MemberInfo, OrderNet, PartyEventNet, PollNet, QuestionNet, ReactionBurst, Rejection,
+    ReviewRefusal, RoomEvent, SharedCartChange, SharedCartNet, SharedCheckoutCommand,
+    SharedPayment, ShopRefusal, Snapshot, StreamNet,
 };
 use vitrine_shared::{
     AccountId, DisplayName, GiveawayId, MemberSlot, OrderId, PaymentMethod, PollId, PoseNet, PoseQ,
@@ -113,6 +113,9 @@ pub struct RoomMirror {
     pub orders: BTreeMap<OrderId, OrderNet>,
     /// Answers to this client's checkouts, by request id.
     pub checkouts: BTreeMap<u32, Result<OrderNet, ShopRefusal>>,
+    /// Answers to this client's reviews, by product: the stars given, or
+    /// why the review was refused (the latest answer per product).
+    pub reviews: BTreeMap<ProductId, Result<u8, ReviewRefusal>>,
     /// The coupon pinned in the show.
     pub pinned_coupon: Option<CouponNet>,
     /// This shopper's group's shared cart, as the server last sent it;
@@ -467,6 +470,14 @@ impl RoomMirror {
                 self.checkouts.insert(*request_id, Err(reason.clone()));
             }
             CommerceEventNet::CouponPinned(coupon) => self.pinned_coupon = coupon.clone(),
+            CommerceEventNet::Reviewed {
+                product,
+                stars,
+                refused,
+            } => {
+                let answer = refused.map_or(Ok(*stars), Err);
+                self.reviews.insert(product.clone(), answer);
+            }
             CommerceEventNet::SharedCart(cart) => {
                 // The server sends a group's cart as `Current` when this
                 // shopper joins it (or the room); other news is of the group

@@ -178,6 +178,11 @@ impl TestRooms {
             moderation_actions,
             friends,
             friends_news,
+            reviews: Arc::new(crate::reviews::Reviews::new(
+                store.clone(),
+                moderation.clone(),
+            )),
+            runtime: tokio::runtime::Handle::current(),
             stage: settings.stage,
             clock,
         });

@@ -113,7 +113,9 @@ fn receive_messages(
                 | RoomCommand::Checkout(_)
                 | RoomCommand::StartTeam { .. }
                 | RoomCommand::JoinTeam { .. }
-                | RoomCommand::SharedCart(_) => &mut limits.claims,
+                | RoomCommand::SharedCart(_)
+                // A review writes to the store, as a shop action does.
+                | RoomCommand::Review { .. } => &mut limits.claims,
                 // Questions are chat-like; votes, upvotes, entries,
                 // inspections, hand-offs and teleports are taps, like
                 // reactions (a teleport also has its own cooldown).

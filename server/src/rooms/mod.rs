@@ -16,6 +16,7 @@ mod membership;
 mod moderation;
 mod party;
 mod products;
+mod reviews;
 mod shared_cart;
 mod shop;
 mod spec;
@@ -94,6 +95,9 @@ pub struct GameContext {
     /// receiver.
     pub friends: Arc<crate::friends::Friends>,
     pub friends_news: tokio::sync::mpsc::UnboundedReceiver<crate::friends::FriendsNews>,
+    /// Reviews, written on `runtime` (the room thread has none of its own).
+    pub reviews: Arc<crate::reviews::Reviews>,
+    pub runtime: tokio::runtime::Handle,
     /// The host's video, when the relay runs.
     pub stage: Option<Arc<crate::media::StageStream>>,
     /// The server's clock, for instants that leave the room (chat log
@@ -219,6 +223,7 @@ fn room_app(ctx: GameContext) -> App {
         .insert_resource(shared_cart::SharedCartLink::new(ctx.commerce))
         .insert_resource(products::ProductDesk::new(ctx.loose_return))
         .insert_resource(friends::FriendsLink::new(ctx.friends, ctx.friends_news))
+        .insert_resource(reviews::ReviewsLink::new(ctx.reviews, ctx.runtime))
         .init_resource::<Clients>()
         .configure_sets(
             Update,
@@ -246,7 +251,8 @@ fn room_app(ctx: GameContext) -> App {
             party::plugin,
             shared_cart::plugin,
             voice::plugin,
-        ));
+        ))
+        .add_plugins(reviews::plugin);
     membership::spawn_rooms(app.world_mut(), ctx.rooms);
     app
 }

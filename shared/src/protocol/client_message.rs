@@ -143,6 +143,15 @@ pub enum RoomCommand {
     SharedCart(SharedCartCommand),
     /// A listener's voice settings (mute a speaker for yourself).
     Voice(super::VoiceCommand),
+    /// Reviews a product the shopper bought and got delivered: 1 to 5
+    /// stars and an optional text, once (as `POST
+    /// /api/v1/products/{id}/reviews`). The answer is
+    /// [`CommerceEventNet::Reviewed`](super::CommerceEventNet::Reviewed).
+    Review {
+        product: ProductId,
+        stars: u8,
+        text: String,
+    },
 }
 
 impl RoomCommand {
@@ -168,6 +177,7 @@ impl RoomCommand {
             RoomCommand::Party(_) => CommandKind::Party,
             RoomCommand::SharedCart(_) => CommandKind::SharedCart,
             RoomCommand::Voice(_) => CommandKind::Voice,
+            RoomCommand::Review { .. } => CommandKind::Review,
         }
     }
 }
@@ -191,6 +201,7 @@ pub enum CommandKind {
     SharedCart,
     /// Voice: a listener's command, or a frame refused (voice-muted).
     Voice,
+    Review,
 }
 
 #[cfg(test)]

@@ -83,6 +83,13 @@ pub enum CommerceEventNet {
     CouponPinned(Option<CouponNet>),
     /// To each member of a group: its whole shared cart, after any change.
     SharedCart(SharedCartNet),
+    /// To the reviewer: the answer to their review command, `None` when
+    /// it was posted.
+    Reviewed {
+        product: ProductId,
+        stars: u8,
+        refused: Option<super::ReviewRefusal>,
+    },
 }
 
 /// Why the cart is being sent.

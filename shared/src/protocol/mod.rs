@@ -40,7 +40,9 @@ pub use party::{
     PartyCommand, PartyCommandKind, PartyEventNet, PartyExit, PartyInviteeNet, PartyLine,
     PartyLineBody, PartyMemberNet, PartyNet, PartyRefusal,
 };
-pub use refusal::{ClaimRefusal, EngagementRefusal, RejectReason, Rejection, ShopRefusal};
+pub use refusal::{
+    ClaimRefusal, EngagementRefusal, RejectReason, Rejection, ReviewRefusal, ShopRefusal,
+};
 pub use server_message::{
     CHAT_HISTORY_LINES, ChatLine, HeldProductNet, MAX_BURST_SENDERS, MemberInfo, ReactionBurst,
     RoomEvent, ServerMessage, StreamNet,
@@ -57,7 +59,7 @@ pub use voice::{VoiceCommand, VoiceDown, VoiceEventNet, VoiceTarget, VoiceUp};
 
 /// Bump on any change to a message's shape. Clients built for another
 /// version are refused at connect, because the netcode protocol id differs.
-pub const PROTOCOL_VERSION: u32 = 8;
+pub const PROTOCOL_VERSION: u32 = 9;
 
 /// The netcode protocol id: an FNV-1a hash of the product name and version,
 /// so that ids of different versions are unrelated.

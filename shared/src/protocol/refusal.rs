@@ -123,6 +123,27 @@ pub enum EngagementRefusal {
     Unavailable,
 }
 
+/// Why a review was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Error)]
+pub enum ReviewRefusal {
+    #[error("stars are 1 to 5")]
+    Stars,
+    #[error("a review's text is at most 1000 characters")]
+    TooLong,
+    #[error("the review contains a blocked word")]
+    Filtered,
+    #[error("no such product")]
+    UnknownProduct,
+    #[error("only a buyer of this product may review it")]
+    NotBought,
+    #[error("you can review this once your order has been delivered")]
+    NotDelivered,
+    #[error("you have already reviewed this product")]
+    AlreadyReviewed,
+    #[error("reviews are unavailable; try again")]
+    Unavailable,
+}
+
 /// Why a cart change or a checkout was refused.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Error)]
 pub enum ShopRefusal {

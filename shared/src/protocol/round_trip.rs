@@ -103,6 +103,13 @@ fn client_message() -> impl Strategy<Value = ClientMessage> {
         ),
         chat().prop_map(|c| ClientMessage::Room(RoomCommand::Ask(c))),
         shared_cart_command().prop_map(|c| ClientMessage::Room(RoomCommand::SharedCart(c))),
+        ("[a-z0-9-]{1,64}", any::<u8>(), ".{0,40}").prop_map(|(p, stars, text)| {
+            ClientMessage::Room(RoomCommand::Review {
+                product: ProductId::new(p).unwrap(),
+                stars,
+                text,
+            })
+        }),
         any::<i64>().prop_map(
             |giveaway_id| ClientMessage::Room(RoomCommand::EnterGiveaway {
                 giveaway_id: GiveawayId(giveaway_id)
@@ -766,6 +773,22 @@ fn server_message() -> impl Strategy<Value = ServerMessage> {
             })))
         }),
         shared_cart().prop_map(|cart| ServerMessage::Commerce(CommerceEventNet::SharedCart(cart))),
+        (
+            "[a-z0-9-]{1,64}",
+            1u8..=5,
+            prop::option::of(prop::sample::select(vec![
+                ReviewRefusal::NotBought,
+                ReviewRefusal::NotDelivered,
+                ReviewRefusal::AlreadyReviewed,
+            ]))
+        )
+            .prop_map(|(p, stars, refused)| {
+                ServerMessage::Commerce(CommerceEventNet::Reviewed {
+                    product: ProductId::new(p).unwrap(),
+                    stars,
+                    refused,
+                })
+            }),
         prop::sample::select(vec![
             ShopRefusal::NotGroupMember,
             ShopRefusal::UnknownLine,

@@ -2,11 +2,15 @@
 //! delivered may review, once per product; bad input is refused with a
 //! typed error and changes nothing; the product shows the count and the
 //! average; staff list the newest and hide one, and the log records it.
+//! From the room, a review command is answered to the reviewer alone.
 
 use serde_json::{Value, json};
+use std::time::Duration;
+use vitrine_client::net::NetClient;
 use vitrine_shared::api::{OrderView, ProductView, ReviewList, ReviewSummary};
-use vitrine_shared::{OrderId, Role};
-use vitrine_tests::{Http, TestServer, guest};
+use vitrine_shared::protocol::{OrderStatus, ReviewRefusal};
+use vitrine_shared::{OrderId, ProductId, Role, RoomCommand};
+use vitrine_tests::{Http, TestServer, guest, joined_as, pump, step_until};
 
 const MUG: (&str, &str) = ("stoneware-mug", "stoneware-mug-sage");
 const APPROVED: &str = "4242 4242 4242 4242";
@@ -201,4 +205,59 @@ fn a_delivered_buyer_reviews_once_bad_reviews_change_nothing_and_staff_hide_one(
             .unwrap()
             .ends_with("mentions a competitor")
     );
+}
+
+#[test]
+fn a_review_from_the_room_is_answered_to_the_reviewer_and_counted() {
+    let server = TestServer::start();
+    let http = Http::new(&server);
+    let host = server.sign_in_as("host.room-reviews", Role::Host);
+    let api = server.api();
+    let ada = api.sign_in("Ada").unwrap();
+    let order = buy_mug(&http, &ada.token, "ada-room-1");
+    let mut client = joined_as(&server, &ada, "hall");
+    let mug = ProductId::new(MUG.0).unwrap();
+    let send = |client: &mut NetClient, stars: u8, text: &str| {
+        client.mirror_mut().reviews.clear();
+        client.send_command(RoomCommand::Review {
+            product: mug.clone(),
+            stars,
+            text: text.to_owned(),
+        });
+        assert!(step_until(Duration::from_secs(10), || {
+            pump(&mut [&mut *client]);
+            client.mirror().reviews.contains_key(&mug)
+        }));
+        client.mirror().reviews[&mug]
+    };
+
+    // Not delivered yet, then out of range: refused, nothing stored.
+    assert_eq!(
+        send(&mut client, 5, "Great"),
+        Err(ReviewRefusal::NotDelivered)
+    );
+    for step in ["fulfil", "deliver"] {
+        let path = format!("/api/v1/orders/{order}/{step}");
+        assert_eq!(http.call("POST", &path, Some(&host), None, None).0, 200);
+    }
+    // The buyer in the room hears of the delivery.
+    assert!(step_until(Duration::from_secs(10), || {
+        pump(&mut [&mut client]);
+        client.mirror().orders.get(&order).map(|o| o.status) == Some(OrderStatus::Delivered)
+    }));
+    assert_eq!(send(&mut client, 9, ""), Err(ReviewRefusal::Stars));
+    let long = "x".repeat(vitrine_shared::api::MAX_REVIEW_CHARS + 1);
+    assert_eq!(send(&mut client, 4, &long), Err(ReviewRefusal::TooLong));
+    assert_eq!(summary(&http).count, 0);
+
+    // Posted once; the second is refused; HTTP shows it.
+    assert_eq!(send(&mut client, 4, "Sturdy and a lovely green."), Ok(4));
+    assert_eq!(
+        send(&mut client, 5, ""),
+        Err(ReviewRefusal::AlreadyReviewed)
+    );
+    let seen = summary(&http);
+    assert_eq!((seen.count, seen.average), (1, Some(4.0)));
+    assert_eq!(seen.latest[0].author, "Ada");
+    assert_eq!(seen.latest[0].text, "Sturdy and a lovely green.");
 }
