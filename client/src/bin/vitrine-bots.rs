@@ -313,6 +313,16 @@ fn describe(event: &CommerceEventNet) -> String {
         CommerceEventNet::CouponPinned(Some(c)) => format!("coupon {} pinned", c.code),
         CommerceEventNet::CouponPinned(None) => "coupon unpinned".into(),
         CommerceEventNet::SharedCart(cart) => shared_cart_line(cart),
+        CommerceEventNet::Reviewed {
+            product,
+            stars,
+            refused: None,
+        } => format!("reviewed {product}: {stars} stars"),
+        CommerceEventNet::Reviewed {
+            product,
+            refused: Some(why),
+            ..
+        } => format!("review of {product} refused: {why}"),
     }
 }
 

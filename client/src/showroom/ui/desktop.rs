@@ -5,7 +5,7 @@
 use super::shared_cart::SharedCartView;
 use super::team_deals::TeamDealView;
 use super::together::{INVITE_KEY, PARTY_CHAT_PREFIX, SHARE_KEY, TOGETHER_KEY, TogetherView};
-use super::view::{SaleState, ShowroomView, Tone, ViewButton};
+use super::view::{ReviewPrompt, SaleState, ShowroomView, Tone, ViewButton};
 use super::voice::{MUTE_KEY, PersonVoiceView, VoiceView};
 use super::{CurrentView, UiAction};
 use crate::showroom::focus::UiFocus;
@@ -522,6 +522,9 @@ fn draw_panel(panel: Panel, view: &ShowroomView, p: &mut ChildSpawnerCommands) {
                 }
                 text(b, card.name.clone(), 20.0, Color::WHITE);
                 text(b, card.price.clone(), 18.0, ACCENT);
+                if let Some(rating) = &card.rating {
+                    text(b, rating.clone(), 13.0, GOLD);
+                }
                 text(b, card.description.clone(), 13.0, MUTED);
                 let mut selected = None;
                 row(b, |r| {
@@ -581,6 +584,25 @@ fn draw_panel(panel: Panel, view: &ShowroomView, p: &mut ChildSpawnerCommands) {
                         );
                     }
                 });
+                match &card.review {
+                    ReviewPrompt::None => {}
+                    ReviewPrompt::Ask => row(b, |r| {
+                        text(r, "Yours arrived. Rate it:", 14.0, Color::WHITE);
+                        for stars in 1..=5u8 {
+                            let label = if stars == 1 {
+                                "1 star".to_owned()
+                            } else {
+                                format!("{stars} stars")
+                            };
+                            let product = card.product.clone();
+                            button(r, label, UiAction::Review { product, stars });
+                        }
+                    }),
+                    ReviewPrompt::Done(stars) => {
+                        text(b, format!("You rated it {stars} of 5"), 14.0, GOLD)
+                    }
+                    ReviewPrompt::Refused(why) => text(b, why.clone(), 14.0, MUTED),
+                }
                 // One deal keeps the card short: the chosen variant's first.
                 if let Some(deal) = card.team_deals.first() {
                     draw_team_deal(deal, b);

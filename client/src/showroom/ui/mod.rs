@@ -23,7 +23,7 @@ use bevy::input::keyboard::{Key, KeyboardInput};
 use bevy::prelude::*;
 use view::{LocalUi, ShowroomView, ViewInputs};
 use vitrine_shared::protocol::{
-    CheckoutCommand, CommerceEventNet, GroupDealEventNet, PartyCommand, Purchase,
+    CheckoutCommand, CommerceEventNet, GroupDealEventNet, OrderStatus, PartyCommand, Purchase,
     SharedCartCommand, SharedLineId, SharedPayment,
 };
 use vitrine_shared::validated::MAX_CHAT_BYTES;
@@ -95,6 +95,11 @@ pub enum UiAction {
     },
     Checkout,
     ClaimFlashSale(SaleId),
+    /// Rates a product bought and delivered, 1 to 5 stars.
+    Review {
+        product: ProductId,
+        stars: u8,
+    },
     React(Reaction),
     OpenChat,
     SendChat,
@@ -262,6 +267,13 @@ pub(crate) fn shop_command(
             sku: sku.clone(),
             quantity: 1,
         }),
+        // Stars only from the card: a text needs a keyboard, which XR
+        // lacks; the text can be added over HTTP.
+        UiAction::Review { product, stars } => Some(RoomCommand::Review {
+            product: product.clone(),
+            stars: *stars,
+            text: String::new(),
+        }),
         UiAction::SetQuantity { sku, quantity } => Some(RoomCommand::SetCartQuantity {
             sku: sku.clone(),
             quantity: *quantity,
@@ -425,7 +437,19 @@ fn hear_shop(
                 ui.notice("Your team did not fill in time: nobody was charged")
             }
             RoomChange::Commerce(CommerceEventNet::Order(order)) if ui.local.checkout.is_none() => {
-                ui.notice(format!("Order #{}: {:?}", order.id, order.status));
+                ui.notice(match order.status {
+                    OrderStatus::Delivered => format!(
+                        "Order #{} was delivered: rate what you bought on its card",
+                        order.id
+                    ),
+                    status => format!("Order #{} is {}", order.id, view::order_state(status)),
+                });
+            }
+            RoomChange::Commerce(CommerceEventNet::Reviewed {
+                refused: Some(why), ..
+            }) => ui.notice(format!("Review not posted: {why}")),
+            RoomChange::Commerce(CommerceEventNet::Reviewed { stars, .. }) => {
+                ui.notice(format!("Thank you: your {stars}-star review is posted"))
             }
             _ => {}
         }

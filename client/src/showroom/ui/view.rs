@@ -8,6 +8,7 @@ use super::super::session::LinkState;
 use super::UiAction;
 use crate::net::RoomMirror;
 use std::collections::BTreeMap;
+use vitrine_shared::api::ProductView;
 use vitrine_shared::protocol::OrderStatus;
 use vitrine_shared::{ProductId, Reaction, SaleId, Sku};
 
@@ -131,6 +132,23 @@ pub struct ProductCard {
     pub shared_add: bool,
     /// Group deals open on this product's variants (`team_deals.rs`).
     pub team_deals: Vec<super::team_deals::TeamDealView>,
+    /// "4.5 of 5 from 2 reviews", when it has any.
+    pub rating: Option<String>,
+    /// Whether this shopper may rate it, or did.
+    pub review: ReviewPrompt,
+}
+
+/// The card's review row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReviewPrompt {
+    /// Not bought and delivered (in this session's orders): nothing.
+    None,
+    /// Delivered and not yet rated here: five star buttons.
+    Ask,
+    /// Rated: the stars given.
+    Done(u8),
+    /// The server refused the rating (already rated before, say).
+    Refused(String),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -220,6 +238,42 @@ pub fn reaction_label(r: Reaction) -> &'static str {
 /// A variant as a shopper reads it: "Speckled Stoneware Mug, Sage", the
 /// product's name alone when it has one variant, and the SKU only for a
 /// variant the catalog does not know (an order placed before a change).
+/// Whether the shopper may rate `product`: one of their orders holding it
+/// was delivered, and what the server said to a rating.
+fn review_prompt(mirror: Option<&RoomMirror>, product: &ProductView) -> ReviewPrompt {
+    let Some(m) = mirror else {
+        return ReviewPrompt::None;
+    };
+    match m.reviews.get(&product.id) {
+        Some(Ok(stars)) => return ReviewPrompt::Done(*stars),
+        Some(Err(why)) => return ReviewPrompt::Refused(why.to_string()),
+        None => {}
+    }
+    let delivered = m.orders.values().any(|o| {
+        o.status == OrderStatus::Delivered
+            && o.lines
+                .iter()
+                .any(|l| product.variants.iter().any(|v| v.sku == l.sku))
+    });
+    if delivered {
+        ReviewPrompt::Ask
+    } else {
+        ReviewPrompt::None
+    }
+}
+
+/// An order's state in words.
+pub fn order_state(status: OrderStatus) -> &'static str {
+    match status {
+        OrderStatus::Paid => "paid",
+        OrderStatus::Pending => "waiting for payment",
+        OrderStatus::Fulfilled => "on its way",
+        OrderStatus::Delivered => "delivered",
+        OrderStatus::Cancelled => "cancelled",
+        OrderStatus::Refunded => "refunded",
+    }
+}
+
 pub fn variant_name(catalog: &[CatalogProduct], sku: &Sku) -> String {
     catalog
         .iter()
@@ -368,6 +422,12 @@ pub fn build(input: &ViewInputs) -> ShowroomView {
                 deals.sort_by_key(|d| Some(&d.sku) != chosen);
                 deals
             },
+            rating: p.view.reviews.average().map(|average| {
+                let n = p.view.reviews.count;
+                let s = if n == 1 { "" } else { "s" };
+                format!("{average:.1} of 5 from {n} review{s}")
+            }),
+            review: review_prompt(mirror, &p.view),
         }
     });
 
@@ -420,14 +480,7 @@ pub fn build(input: &ViewInputs) -> ShowroomView {
             Ok(order) => {
                 // The order as last heard (paid after the checkout, say).
                 let order = mirror?.orders.get(&order.id).unwrap_or(order);
-                let status = match order.status {
-                    OrderStatus::Paid => "paid",
-                    OrderStatus::Pending => "waiting for payment",
-                    OrderStatus::Fulfilled => "on its way",
-                    OrderStatus::Delivered => "delivered",
-                    OrderStatus::Cancelled => "cancelled",
-                    OrderStatus::Refunded => "refunded",
-                };
+                let status = order_state(order.status);
                 let mut lines: Vec<String> = order
                     .lines
                     .iter()
@@ -606,6 +659,54 @@ mod tests {
         );
         // An unknown product has no card.
         assert!(view(&m, &catalog, &ui, Some("nope")).card.is_none());
+    }
+
+    #[test]
+    fn the_card_shows_the_rating_and_asks_a_delivered_buyer_for_stars() {
+        let mut catalog = [product("mug", &[("mug-s", 4)])];
+        let mut m = mirror();
+        let ui = LocalUi::default();
+        let card = |m: &RoomMirror, catalog: &[CatalogProduct]| {
+            view(m, catalog, &ui, Some("mug")).card.expect("a card")
+        };
+        let first = card(&m, &catalog);
+        assert_eq!((first.rating, first.review), (None, ReviewPrompt::None));
+        catalog[0].view.reviews = vitrine_shared::api::ReviewTally {
+            count: 2,
+            stars_total: 9,
+        };
+        assert_eq!(
+            card(&m, &catalog).rating.as_deref(),
+            Some("4.5 of 5 from 2 reviews")
+        );
+        let mut order = OrderNet {
+            id: OrderId(7),
+            status: OrderStatus::Fulfilled,
+            total: eur(1250),
+            discount: eur(0),
+            coupon: None,
+            lines: vec![OrderLineNet {
+                sku: Sku::new("mug-s").unwrap(),
+                quantity: 1,
+                unit_price: eur(1250),
+            }],
+        };
+        m.orders.insert(OrderId(7), order.clone());
+        assert_eq!(card(&m, &catalog).review, ReviewPrompt::None, "on its way");
+        order.status = OrderStatus::Delivered;
+        m.orders.insert(OrderId(7), order);
+        assert_eq!(card(&m, &catalog).review, ReviewPrompt::Ask);
+        let mug = ProductId::new("mug").unwrap();
+        m.reviews.insert(mug.clone(), Ok(4));
+        assert_eq!(card(&m, &catalog).review, ReviewPrompt::Done(4));
+        m.reviews.insert(
+            mug,
+            Err(vitrine_shared::protocol::ReviewRefusal::AlreadyReviewed),
+        );
+        assert_eq!(
+            card(&m, &catalog).review,
+            ReviewPrompt::Refused("you have already reviewed this product".into())
+        );
     }
 
     #[test]

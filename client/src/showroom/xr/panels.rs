@@ -16,7 +16,7 @@ use super::rig::TrackingSpace;
 use crate::showroom::input_mode::in_xr;
 use crate::showroom::room::{DisplayedProduct, RoomLayout};
 use crate::showroom::ui::together::TogetherView;
-use crate::showroom::ui::view::{SaleState, ShowroomView, ViewButton};
+use crate::showroom::ui::view::{ReviewPrompt, SaleState, ShowroomView, ViewButton};
 use crate::showroom::ui::voice::VoiceView;
 use crate::showroom::ui::{UiAction, ViewBuilt};
 use crate::showroom::{AppState, ShowroomSystems, ui::CurrentView};
@@ -401,7 +401,23 @@ pub fn panel_content(
             if let Some(by) = &card.held_by {
                 text += &format!("\nIn {by}'s hands: reach out to take it");
             }
+            if let Some(rating) = &card.rating {
+                text += &format!("\n{rating}");
+            }
             let mut buttons = Vec::new();
+            // The same review row as the desktop card's.
+            match &card.review {
+                ReviewPrompt::None => {}
+                ReviewPrompt::Ask => {
+                    text += "\nYours arrived. Rate it:";
+                    for stars in 1..=5u8 {
+                        let product = card.product.clone();
+                        buttons.push((format!("{stars}/5"), UiAction::Review { product, stars }));
+                    }
+                }
+                ReviewPrompt::Done(stars) => text += &format!("\nYou rated it {stars} of 5"),
+                ReviewPrompt::Refused(why) => text += &format!("\n{why}"),
+            }
             if let Some(v) = variant.filter(|v| v.stock > 0) {
                 buttons.push((
                     "Add to cart".into(),
@@ -989,6 +1005,8 @@ mod tests {
             holding: false,
             featured: false,
             shared_add: true,
+            rating: None,
+            review: ReviewPrompt::None,
             team_deals: vec![TeamDealView {
                 deal: DealId(5),
                 sku: sku.clone(),
