@@ -298,6 +298,7 @@ fn describe(event: &CommerceEventNet) -> String {
             let units: i64 = cart.lines.iter().map(|l| l.quantity).sum();
             format!("cart: {} lines, {units} units", cart.lines.len())
         }
+        CommerceEventNet::RecentOrders(orders) => format!("{} recent orders", orders.len()),
         CommerceEventNet::Order(o) => {
             format!("order {}: {} ({})", o.id, o.status.as_str(), o.total)
         }

@@ -462,6 +462,11 @@ impl RoomMirror {
             CommerceEventNet::Order(order) => {
                 self.orders.insert(order.id, order.clone());
             }
+            CommerceEventNet::RecentOrders(orders) => {
+                for order in orders {
+                    self.orders.insert(order.id, order.clone());
+                }
+            }
             CommerceEventNet::CheckoutDone { request_id, order } => {
                 self.orders.insert(order.id, order.clone());
                 self.checkouts.insert(*request_id, Ok(order.clone()));

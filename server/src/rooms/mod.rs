@@ -8,6 +8,7 @@
 mod avatars;
 mod chat;
 mod engagement;
+mod follow_up;
 mod friends;
 mod group_deals;
 mod inbox;
@@ -16,7 +17,6 @@ mod membership;
 mod moderation;
 mod party;
 mod products;
-mod reviews;
 mod shared_cart;
 mod shop;
 mod spec;
@@ -220,10 +220,14 @@ fn room_app(ctx: GameContext) -> App {
             ctx.moderation,
             ctx.moderation_actions,
         ))
-        .insert_resource(shared_cart::SharedCartLink::new(ctx.commerce))
+        .insert_resource(shared_cart::SharedCartLink::new(ctx.commerce.clone()))
         .insert_resource(products::ProductDesk::new(ctx.loose_return))
         .insert_resource(friends::FriendsLink::new(ctx.friends, ctx.friends_news))
-        .insert_resource(reviews::ReviewsLink::new(ctx.reviews, ctx.runtime))
+        .insert_resource(follow_up::FollowUpLink::new(
+            ctx.reviews,
+            ctx.commerce,
+            ctx.runtime,
+        ))
         .init_resource::<Clients>()
         .configure_sets(
             Update,
@@ -252,7 +256,7 @@ fn room_app(ctx: GameContext) -> App {
             shared_cart::plugin,
             voice::plugin,
         ))
-        .add_plugins(reviews::plugin);
+        .add_plugins(follow_up::plugin);
     membership::spawn_rooms(app.world_mut(), ctx.rooms);
     app
 }

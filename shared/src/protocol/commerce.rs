@@ -70,6 +70,10 @@ pub enum CommerceEventNet {
     Cart(CartNet),
     /// To the buyer: one of their orders was made or moved on.
     Order(OrderNet),
+    /// To a buyer joining a room: their most recent orders (at most 20,
+    /// newest first) as they stand, so what changed while they were away
+    /// is listed.
+    RecentOrders(Vec<OrderNet>),
     /// To the buyer: the answer to their checkout command.
     CheckoutDone {
         request_id: u32,

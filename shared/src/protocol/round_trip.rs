@@ -757,6 +757,8 @@ fn server_message() -> impl Strategy<Value = ServerMessage> {
             ServerMessage::Commerce(CommerceEventNet::CheckoutDone { request_id, order })
         }),
         order().prop_map(|o| ServerMessage::Commerce(CommerceEventNet::Order(o))),
+        prop::collection::vec(order(), 0..4)
+            .prop_map(|o| ServerMessage::Commerce(CommerceEventNet::RecentOrders(o))),
         (any::<u32>(), money()).prop_map(|(request_id, min)| {
             ServerMessage::Commerce(CommerceEventNet::CheckoutFailed {
                 request_id,

@@ -208,7 +208,7 @@ fn a_delivered_buyer_reviews_once_bad_reviews_change_nothing_and_staff_hide_one(
 }
 
 #[test]
-fn a_review_from_the_room_is_answered_to_the_reviewer_and_counted() {
+fn a_review_from_the_room_is_answered_to_the_reviewer_and_orders_are_listed_on_return() {
     let server = TestServer::start();
     let http = Http::new(&server);
     let host = server.sign_in_as("host.room-reviews", Role::Host);
@@ -260,4 +260,12 @@ fn a_review_from_the_room_is_answered_to_the_reviewer_and_counted() {
     assert_eq!((seen.count, seen.average), (1, Some(4.0)));
     assert_eq!(seen.latest[0].author, "Ada");
     assert_eq!(seen.latest[0].text, "Sturdy and a lovely green.");
+
+    // Coming back later, the buyer finds the order as it stands now.
+    drop(client);
+    let mut again = joined_as(&server, &ada, "hall");
+    assert!(step_until(Duration::from_secs(10), || {
+        pump(&mut [&mut again]);
+        again.mirror().orders.get(&order).map(|o| o.status) == Some(OrderStatus::Delivered)
+    }));
 }

@@ -1,11 +1,15 @@
-//! Reviews from the room: a shopper's `RoomCommand::Review` goes to
-//! `crate::reviews` on the server's runtime (the room thread never waits
-//! on the store), and the answer comes back to that shopper as
-//! `CommerceEventNet::Reviewed` on a later tick.
+//! After the sale, in the room: a newcomer is sent their recent orders as
+//! they stand now (what changed while they were away is listed when they
+//! come back), and a shopper's `RoomCommand::Review` goes to
+//! `crate::reviews`, answered to that shopper as
+//! `CommerceEventNet::Reviewed`. Both run on the server's runtime: the room
+//! thread never waits on the store.
 
 use super::inbox::CommandReceived;
 use super::membership::Member;
+use super::shop::order_net;
 use super::{ServerSystems, send_event};
+use crate::commerce::CommerceHandle;
 use crate::reviews::{ReviewError, Reviews};
 use crate::store::Account;
 use bevy_app::prelude::*;
@@ -14,15 +18,20 @@ use bevy_renet::RenetServer;
 use renet::ClientId;
 use std::sync::Arc;
 use tokio::sync::oneshot;
-use vitrine_shared::protocol::{CommerceEventNet, ReviewRefusal};
+use vitrine_shared::protocol::{CommerceEventNet, OrderNet, ReviewRefusal};
 use vitrine_shared::{ProductId, RoomCommand, ServerMessage};
 
-/// The room side of reviews.
+/// The most recent orders a newcomer is sent.
+pub const RECENT_ORDERS: usize = 20;
+
+/// The room side of the follow-up.
 #[derive(Resource)]
-pub struct ReviewsLink {
+pub struct FollowUpLink {
     reviews: Arc<Reviews>,
+    commerce: CommerceHandle,
     runtime: tokio::runtime::Handle,
     waiting: Vec<Waiting>,
+    orders: Vec<(ClientId, oneshot::Receiver<Vec<OrderNet>>)>,
 }
 
 struct Waiting {
@@ -32,19 +41,68 @@ struct Waiting {
     answer: oneshot::Receiver<Result<(), ReviewError>>,
 }
 
-impl ReviewsLink {
-    pub fn new(reviews: Arc<Reviews>, runtime: tokio::runtime::Handle) -> Self {
-        ReviewsLink {
+impl FollowUpLink {
+    pub fn new(
+        reviews: Arc<Reviews>,
+        commerce: CommerceHandle,
+        runtime: tokio::runtime::Handle,
+    ) -> Self {
+        FollowUpLink {
             reviews,
+            commerce,
             runtime,
             waiting: Vec::new(),
+            orders: Vec::new(),
         }
     }
 }
 
 pub(super) fn plugin(app: &mut App) {
-    app.add_systems(Update, submit.in_set(ServerSystems::Relay))
-        .add_systems(Update, answer.in_set(ServerSystems::Publish));
+    app.add_systems(
+        Update,
+        (fetch_orders_of_newcomers, submit).in_set(ServerSystems::Relay),
+    )
+    .add_systems(
+        Update,
+        (answer, send_recent_orders).in_set(ServerSystems::Publish),
+    );
+}
+
+fn fetch_orders_of_newcomers(
+    joined: Query<&Member, Added<Member>>,
+    mut link: ResMut<FollowUpLink>,
+) {
+    for member in &joined {
+        let (tx, rx) = oneshot::channel();
+        let commerce = link.commerce.clone();
+        let buyer = member.info.account;
+        link.runtime.spawn(async move {
+            // Newest first, as the store lists them; a failure sends none
+            // (the orders are still in the app's list over HTTP).
+            match commerce.orders(buyer).await {
+                Ok(orders) => {
+                    let recent = orders.into_iter().take(RECENT_ORDERS).map(order_net);
+                    let _ = tx.send(recent.collect());
+                }
+                Err(e) => tracing::warn!(%e, "a newcomer's orders not read"),
+            }
+        });
+        link.orders.push((member.client, rx));
+    }
+}
+
+fn send_recent_orders(mut link: ResMut<FollowUpLink>, mut server: ResMut<RenetServer>) {
+    link.orders.retain_mut(|(client, rx)| match rx.try_recv() {
+        Err(oneshot::error::TryRecvError::Empty) => true,
+        Err(oneshot::error::TryRecvError::Closed) => false,
+        Ok(orders) => {
+            if !orders.is_empty() {
+                let message = ServerMessage::Commerce(CommerceEventNet::RecentOrders(orders));
+                send_event(&mut server, *client, &message);
+            }
+            false
+        }
+    });
 }
 
 fn refusal(e: &ReviewError) -> ReviewRefusal {
@@ -66,7 +124,7 @@ fn refusal(e: &ReviewError) -> ReviewRefusal {
 fn submit(
     mut received: MessageReader<CommandReceived>,
     members: Query<&Member>,
-    mut link: ResMut<ReviewsLink>,
+    mut link: ResMut<FollowUpLink>,
 ) {
     for CommandReceived { member, command } in received.read() {
         let RoomCommand::Review {
@@ -105,7 +163,7 @@ fn submit(
     }
 }
 
-fn answer(mut link: ResMut<ReviewsLink>, mut server: ResMut<RenetServer>) {
+fn answer(mut link: ResMut<FollowUpLink>, mut server: ResMut<RenetServer>) {
     link.waiting.retain_mut(|w| {
         let refused = match w.answer.try_recv() {
             Err(oneshot::error::TryRecvError::Empty) => return true,
