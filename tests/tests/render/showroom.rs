@@ -17,7 +17,7 @@ use vitrine_client::showroom::offscreen::{Capture, ScreenReport, capture_now};
 use vitrine_client::showroom::player::LocalPlayer;
 use vitrine_client::showroom::room::{DisplayedProduct, ProductDisplay};
 use vitrine_client::showroom::session::{LinkState, Session};
-use vitrine_client::showroom::ui::view::SaleState;
+use vitrine_client::showroom::ui::view::{ReviewPrompt, SaleState};
 use vitrine_client::showroom::ui::{CurrentView, UiAction};
 use vitrine_client::showroom::video::{StageVideo, VideoStatus};
 use vitrine_media::publish::{PublishOptions, Publisher, Source};
@@ -619,6 +619,72 @@ fn a_product_picked_up_and_put_back_with_the_keys_is_seen_by_others() {
         app.world().resource::<CurrentView>().0.confirmation
     );
     assert_eq!(app.world().resource::<CurrentView>().0.cart.units, 0);
+
+    // The host ships and delivers it: facing the display, the card asks for
+    // stars; a picture of that for the docs; 4 stars are posted.
+    let order = {
+        let mirror = session(&app).mirror().expect("in the room");
+        let checkout = mirror.checkouts.values().find_map(|c| c.as_ref().ok());
+        checkout.expect("the order").id
+    };
+    let http = Http::new(&server);
+    let host = server.sign_in_as("host.render", Role::Host);
+    for step in ["fulfil", "deliver"] {
+        let path = format!("/api/v1/orders/{order}/{step}");
+        assert_eq!(http.call("POST", &path, Some(&host), None, None).0, 200);
+    }
+    face_display(&mut app, &display);
+    let review = |app: &App| {
+        let view = &app.world().resource::<CurrentView>().0;
+        view.card
+            .as_ref()
+            .filter(|c| c.product == display.product)
+            .map(|c| c.review.clone())
+    };
+    assert!(
+        step(
+            &mut app,
+            &mut [&mut watcher],
+            Duration::from_secs(20),
+            |app, _| review(app) == Some(ReviewPrompt::Ask)
+        ),
+        "the card never asked for a review: {:?}",
+        review(&app)
+    );
+    capture_now(app.world_mut());
+    assert!(
+        step(
+            &mut app,
+            &mut [&mut watcher],
+            Duration::from_secs(60),
+            |app, _| { app.world().resource::<Capture>().image.is_some() }
+        ),
+        "no picture came back"
+    );
+    let image = app
+        .world_mut()
+        .resource_mut::<Capture>()
+        .image
+        .take()
+        .unwrap();
+    save(&image, "showroom-review.png");
+    app.world_mut().write_message(UiAction::Review {
+        product: display.product.clone(),
+        stars: 4,
+    });
+    assert!(
+        step(
+            &mut app,
+            &mut [&mut watcher],
+            Duration::from_secs(20),
+            |app, _| review(app) == Some(ReviewPrompt::Done(4))
+        ),
+        "the review was never answered: {:?}",
+        review(&app)
+    );
+    let path = format!("/api/v1/products/{}/reviews", display.product);
+    let (_, summary) = http.call("GET", &path, None, None, None);
+    assert_eq!(summary["count"], 1, "{summary}");
 
     // Walking into a display: W held, the rapier character meets the
     // plinth and slides round it instead of passing through.

@@ -526,6 +526,21 @@ fn draw_panel(panel: Panel, view: &ShowroomView, p: &mut ChildSpawnerCommands) {
                     text(b, rating.clone(), 13.0, GOLD);
                 }
                 text(b, card.description.clone(), 13.0, MUTED);
+                // Short buttons keep the row on one line beside its words.
+                match &card.review {
+                    ReviewPrompt::None => {}
+                    ReviewPrompt::Ask => row(b, |r| {
+                        text(r, "Rate it:", 14.0, GOLD);
+                        for stars in 1..=5u8 {
+                            let product = card.product.clone();
+                            button(r, stars.to_string(), UiAction::Review { product, stars });
+                        }
+                    }),
+                    ReviewPrompt::Done(stars) => {
+                        text(b, format!("You rated it {stars} of 5"), 14.0, GOLD)
+                    }
+                    ReviewPrompt::Refused(why) => text(b, why.clone(), 14.0, MUTED),
+                }
                 let mut selected = None;
                 row(b, |r| {
                     for (i, v) in card.variants.iter().enumerate() {
@@ -584,25 +599,6 @@ fn draw_panel(panel: Panel, view: &ShowroomView, p: &mut ChildSpawnerCommands) {
                         );
                     }
                 });
-                match &card.review {
-                    ReviewPrompt::None => {}
-                    ReviewPrompt::Ask => row(b, |r| {
-                        text(r, "Yours arrived. Rate it:", 14.0, Color::WHITE);
-                        for stars in 1..=5u8 {
-                            let label = if stars == 1 {
-                                "1 star".to_owned()
-                            } else {
-                                format!("{stars} stars")
-                            };
-                            let product = card.product.clone();
-                            button(r, label, UiAction::Review { product, stars });
-                        }
-                    }),
-                    ReviewPrompt::Done(stars) => {
-                        text(b, format!("You rated it {stars} of 5"), 14.0, GOLD)
-                    }
-                    ReviewPrompt::Refused(why) => text(b, why.clone(), 14.0, MUTED),
-                }
                 // One deal keeps the card short: the chosen variant's first.
                 if let Some(deal) = card.team_deals.first() {
                     draw_team_deal(deal, b);
