@@ -120,10 +120,13 @@ async function start() {
   const list = await api("GET", "/api/v1/products");
   state.products = list.products;
   fillProducts();
-  await Promise.all([loadShows(), loadRooms(), loadQuestions(), loadFilter(), loadLog(), loadDeals()]);
+  await Promise.all([loadShows(), loadRooms(), loadQuestions(), loadFilter(), loadLog(), loadDeals(),
+    loadReviews()]);
   follow();
   startShowDesk();
   setInterval(() => { loadQuestions(); loadChat(); loadLog(); loadDeals(); }, 2000);
+  // Reviews come in slowly: every 10 s is fresh enough.
+  setInterval(loadReviews, 10000);
 }
 
 function fillProducts() {
@@ -482,6 +485,30 @@ async function loadLog() {
     el("span", { class: "grow" },
       `${new Date(e.at_ms).toLocaleTimeString()} ${e.actor_name}: ${e.action}` +
       `${e.target_name ? ` ${e.target_name}` : ""}${e.details ? ` (${e.details})` : ""}`))));
+}
+
+// Verified buyers' reviews, newest first; hidden ones stay listed, marked.
+async function loadReviews() {
+  if (!state.token) return;
+  let list;
+  // A failed refresh keeps the list as it was; the next one tries again.
+  try { list = await api("GET", "/api/v1/console/reviews?limit=20", undefined, true); } catch (_) { return; }
+  $("reviews").replaceChildren(...list.reviews.map((r) => el("li", { "data-review": r.id },
+    el("span", { class: "grow" },
+      el("b", {}, `${"★".repeat(r.stars)}${"☆".repeat(5 - r.stars)} `),
+      `${r.author} on ${r.product_name}${r.text ? `: “${r.text}”` : " (stars only)"}`,
+      el("span", { class: "quiet-text" }, ` · ${new Date(r.created_at_ms).toLocaleString()}`)),
+    r.hidden
+      ? el("span", { class: "quiet-text hidden-review" }, "Hidden")
+      : el("button", { class: "small quiet hide-review", onclick: async () => {
+        await api("POST", `/api/v1/moderation/reviews/${r.id}/hide`, { reason: "hidden from the console" });
+        toast(`${r.author}'s review hidden`);
+        loadReviews();
+        loadLog();
+      } }, "Hide"))));
+  if (!list.reviews.length) {
+    $("reviews").replaceChildren(el("li", { class: "quiet-text" }, "No reviews yet."));
+  }
 }
 
 // ---------------------------------------------------------------- labels

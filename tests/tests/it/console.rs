@@ -991,3 +991,77 @@ async fn fill_css(c: &Client, css: &str, value: &str) {
     field.clear().await.unwrap();
     field.send_keys(value).await.unwrap();
 }
+
+/// The console lists a verified buyer's new review in words and stars; the
+/// host hides it from the console, shoppers no longer see it, and the
+/// moderation log records it.
+#[test]
+fn a_host_sees_new_reviews_in_the_console_and_hides_one() {
+    use vitrine_tests::Http;
+    let server = TestServer::start();
+    let http = Http::new(&server);
+    let host = server.sign_in_as("host.reviews", Role::Host);
+    let api = server.api();
+    let rae = api.sign_in("Rae Buyer").unwrap();
+    let mut bot = joined_as(&server, &rae, "hall");
+    let body = json!({ "buy_now": { "sku": "glow-serum-30ml", "quantity": 1 },
+                       "card": "4242424242424242" });
+    let (status, order) = http.call(
+        "POST",
+        "/api/v1/checkout",
+        Some(&rae.token),
+        Some("rae-1"),
+        Some(body),
+    );
+    assert_eq!(status, 201, "{order}");
+    for step in ["fulfil", "deliver"] {
+        let path = format!("/api/v1/orders/{}/{step}", order["id"]);
+        assert_eq!(http.call("POST", &path, Some(&host), None, None).0, 200);
+    }
+    let (status, review) = http.call(
+        "POST",
+        "/api/v1/products/glow-serum/reviews",
+        Some(&rae.token),
+        None,
+        Some(json!({ "stars": 2, "text": "Stung a little." })),
+    );
+    assert_eq!(status, 201, "{review}");
+    let driver = Chromedriver::start();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let c = runtime.block_on(browser(&driver));
+    let _closer = Closer(&runtime, c.clone());
+    runtime.block_on(async {
+        let mut clients: Vec<&mut NetClient> = vec![&mut bot];
+        console_sign_in(&c, &server, "host.reviews", &mut clients).await;
+        let line = format!("#reviews li[data-review='{}']", review["id"]);
+        let t = Instant::now();
+        let words = loop {
+            if let Some(words) = text(&c, &line).await {
+                break words;
+            }
+            frame(&mut clients, t, "the review listed").await;
+        };
+        assert!(
+            words.contains("★★☆☆☆")
+                && words.contains("Rae Buyer on Glow Vitamin C Serum")
+                && words.contains("Stung a little."),
+            "{words}"
+        );
+        card_picture(&c, "moderation-card", "console-reviews.png").await;
+        click_fresh(&c, &format!("{line} .hide-review")).await;
+        let t = Instant::now();
+        while text(&c, &format!("{line} .hidden-review")).await.is_none() {
+            frame(&mut clients, t, "the review marked hidden").await;
+        }
+    });
+    let (_, summary) = http.call(
+        "GET",
+        "/api/v1/products/glow-serum/reviews",
+        None,
+        None,
+        None,
+    );
+    assert_eq!(summary["count"], 0, "{summary}");
+    let (_, log) = http.call("GET", "/api/v1/moderation/log", Some(&host), None, None);
+    assert_eq!(log["entries"][0]["action"], "hide_review", "{log}");
+}
