@@ -501,8 +501,13 @@ async function loadReviews() {
     r.hidden
       ? el("span", { class: "quiet-text hidden-review" }, "Hidden")
       : el("button", { class: "small quiet hide-review", onclick: async () => {
-        await api("POST", `/api/v1/moderation/reviews/${r.id}/hide`, { reason: "hidden from the console" });
-        toast(`${r.author}'s review hidden`);
+        try {
+          await api("POST", `/api/v1/moderation/reviews/${r.id}/hide`, { reason: "hidden from the console" });
+          toast(`${r.author}'s review hidden`);
+        } catch (_) {
+          // Refused (hidden by another moderator a moment ago, say): the
+          // toast said why; the list shows it as it is now.
+        }
         loadReviews();
         loadLog();
       } }, "Hide"))));

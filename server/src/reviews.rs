@@ -31,6 +31,8 @@ pub enum ReviewError {
     TooLong,
     #[error("the review contains a blocked word")]
     Filtered,
+    #[error("a review's text holds no control characters or direction overrides")]
+    BadCharacter,
     #[error("no such product")]
     UnknownProduct,
     #[error("no such review")]
@@ -115,6 +117,16 @@ pub fn check(stars: u8, text: &str, moderation: &Moderation) -> Result<String, R
     let text = text.trim();
     if text.chars().count() > MAX_REVIEW_CHARS {
         return Err(ReviewError::TooLong);
+    }
+    // As chat's rule, with line breaks allowed: control characters break
+    // the card and the console (and PostgreSQL refuses NUL); direction
+    // overrides spoof what is shown.
+    let forbidden = |c: char| {
+        (c.is_control() && c != '\n')
+            || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+    };
+    if text.chars().any(forbidden) {
+        return Err(ReviewError::BadCharacter);
     }
     if moderation.filter_blocks(text) {
         return Err(ReviewError::Filtered);
@@ -308,17 +320,24 @@ impl Reviews {
         id: i64,
         reason: &str,
     ) -> Result<Review, ReviewError> {
+        // The request's own fault first, whatever it names.
+        let reason = crate::moderation::check_reason(reason)
+            .map_err(|e| ReviewError::Reason(e.to_string()))?;
         let review = self.get(id).await?;
         if review.hidden {
             return Err(ReviewError::AlreadyHidden);
         }
-        self.moderation
+        let hid = self
+            .moderation
             .hide_review(actor, &review, reason)
             .await
             .map_err(|e| match e {
                 crate::moderation::ModerationError::Store(e) => ReviewError::Store(e),
                 other => ReviewError::Reason(other.to_string()),
             })?;
+        if !hid {
+            return Err(ReviewError::AlreadyHidden);
+        }
         Ok(Review {
             hidden: true,
             ..review

@@ -463,8 +463,10 @@ impl RoomMirror {
                 self.orders.insert(order.id, order.clone());
             }
             CommerceEventNet::RecentOrders(orders) => {
+                // Read while live changes were still going out: one heard
+                // since is newer than this snapshot's.
                 for order in orders {
-                    self.orders.insert(order.id, order.clone());
+                    self.orders.entry(order.id).or_insert_with(|| order.clone());
                 }
             }
             CommerceEventNet::CheckoutDone { request_id, order } => {

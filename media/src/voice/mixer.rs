@@ -6,7 +6,7 @@ use super::jitter::{JitterBuffer, JitterStats, Playout};
 use super::opus::{CodecError, Decoder, FRAME_SAMPLES, PACKET_SAMPLES};
 use super::sender::level_of;
 use super::space;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use vitrine_shared::MemberSlot;
 use vitrine_shared::protocol::{VoiceDown, VoiceTarget};
 
@@ -34,6 +34,32 @@ pub struct VoiceStats {
     pub dropped: u64,
     /// 20 ms frames rendered, whatever was playing.
     pub rendered: u64,
+}
+
+/// The decisions kept for [`Mixer::take_decisions`]: a few seconds' worth.
+const DECISIONS_KEPT: usize = 256;
+
+/// What the mixer played for a speaker from one output frame on (for two
+/// frames, a packet's 40 ms): which frames were real, rebuilt or guessed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Decision {
+    /// The output frame the packet's time began in (0 is the first frame
+    /// this mixer rendered).
+    pub frame: u64,
+    pub speaker: MemberSlot,
+    pub kind: DecisionKind,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DecisionKind {
+    /// The packet, decoded.
+    Decoded,
+    /// Rebuilt from the next packet's FEC.
+    Rebuilt,
+    /// Guessed by the codec's concealment (lost, or not here in time).
+    Concealed,
+    /// A DTX pause: silence sent as such.
+    Pause,
 }
 
 /// What the UI shows for one speaker.
@@ -90,6 +116,7 @@ pub struct Mixer {
     clock: u64,
     rendered: u64,
     mix: Vec<f32>,
+    decisions: VecDeque<Decision>,
 }
 
 impl Default for Mixer {
@@ -108,7 +135,15 @@ impl Mixer {
             clock: 0,
             rendered: 0,
             mix: vec![0.0; STEREO_FRAME],
+            decisions: VecDeque::with_capacity(DECISIONS_KEPT),
         }
+    }
+
+    /// The playout decisions since the last call, oldest first (the last
+    /// few seconds' at most): what each rendered frame was made of, for
+    /// tests and diagnostics.
+    pub fn take_decisions(&mut self) -> Vec<Decision> {
+        self.decisions.drain(..).collect()
     }
 
     /// Samples (per channel) rendered so far.
@@ -248,10 +283,27 @@ impl Mixer {
         assert_eq!(out.len(), STEREO_FRAME);
         self.mix.fill(0.0);
         let now = self.clock;
-        for voice in self.voices.values_mut() {
+        for (&speaker, voice) in self.voices.iter_mut() {
             if voice.rendered >= PACKET_SAMPLES {
                 // The last packet is all played: the next decision.
                 let decided = voice.jitter.next(now);
+                let kind = match &decided {
+                    Playout::Idle => None,
+                    Playout::Decode(_) => Some(DecisionKind::Decoded),
+                    Playout::Recover(_) => Some(DecisionKind::Rebuilt),
+                    Playout::Conceal => Some(DecisionKind::Concealed),
+                    Playout::Pause => Some(DecisionKind::Pause),
+                };
+                if let Some(kind) = kind {
+                    if self.decisions.len() == DECISIONS_KEPT {
+                        self.decisions.pop_front();
+                    }
+                    self.decisions.push_back(Decision {
+                        frame: self.rendered,
+                        speaker,
+                        kind,
+                    });
+                }
                 let decoded = match &decided {
                     Playout::Idle => {
                         voice.gains = (0.0, 0.0);

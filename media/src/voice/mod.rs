@@ -23,7 +23,7 @@ pub mod space;
 
 pub use capture::{Capture, ECHO_PROBE, Source, decode_file, hum, tone};
 pub use jitter::{JitterBuffer, JitterStats, Playout, Refused};
-pub use mixer::{Mixer, STEREO_FRAME, SpeakerView, VoiceStats};
+pub use mixer::{Decision, DecisionKind, Mixer, STEREO_FRAME, SpeakerView, VoiceStats};
 pub use opus::{CodecError, FRAME_SAMPLES, SAMPLE_RATE};
 pub use output::Output;
 pub use sender::{Sender, SenderStats, Talk, VAD_HANGOVER_FRAMES, VAD_OPEN_LEVEL, level_of};

@@ -312,15 +312,38 @@ pub(super) async fn orders(
     buyer: AccountId,
     only: Option<OrderId>,
 ) -> Result<Vec<OrderRecord>, StoreError> {
+    orders_where(store, buyer, only, 0).await
+}
+
+/// The buyer's `n` newest orders.
+pub(super) async fn recent_orders(
+    store: &Store,
+    buyer: AccountId,
+    n: u16,
+) -> Result<Vec<OrderRecord>, StoreError> {
+    orders_where(store, buyer, None, i64::from(n.max(1))).await
+}
+
+/// One order (`only`), the `newest` few (when not 0), or all of them.
+async fn orders_where(
+    store: &Store,
+    buyer: AccountId,
+    only: Option<OrderId>,
+    newest: i64,
+) -> Result<Vec<OrderRecord>, StoreError> {
     let rows = sqlx::query(
         "SELECT o.id, o.status, o.total_minor, o.currency, o.flash_sale_id, o.created_at, \
          l.sku, l.quantity, l.unit_price_minor, o.return_reason, o.source, o.discount_minor, \
          o.coupon_code, o.failure \
          FROM orders o JOIN order_lines l ON l.order_id = o.id \
-         WHERE o.account_id = $1 AND ($2 = 0 OR o.id = $2) ORDER BY o.created_at DESC, o.id, l.sku",
+         WHERE o.account_id = $1 AND ($2 = 0 OR o.id = $2) \
+         AND ($3 = 0 OR o.id IN (SELECT id FROM orders WHERE account_id = $1 \
+         ORDER BY created_at DESC, id DESC LIMIT $3)) \
+         ORDER BY o.created_at DESC, o.id, l.sku",
     )
     .bind(buyer.0 as i64)
     .bind(only.map_or(0, OrderId::get))
+    .bind(newest)
     .fetch_all(store.pool())
     .await?;
     let mut out: Vec<OrderRecord> = Vec::new();

@@ -840,6 +840,17 @@ impl CommerceHandle {
             .map_err(|_| CommerceError::Storage)
     }
 
+    /// The buyer's `n` newest orders, newest first.
+    pub async fn recent_orders(
+        &self,
+        buyer: AccountId,
+        n: u16,
+    ) -> Result<Vec<OrderRecord>, CommerceError> {
+        ledger::recent_orders(&self.store, buyer, n)
+            .await
+            .map_err(|_| CommerceError::Storage)
+    }
+
     pub async fn order(
         &self,
         buyer: AccountId,

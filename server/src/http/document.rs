@@ -297,6 +297,13 @@ fn limits() -> Vec<(Field, Limit)> {
         (("MuteRequest", &["reason"][..]), Limit::Chars(0, reason)),
         (("KickRequest", &["reason"][..]), Limit::Chars(0, reason)),
         (("BanRequest", &["reason"][..]), Limit::Chars(0, reason)),
+        (("HideReview", &["reason"][..]), Limit::Chars(0, reason)),
+        // Reviews.
+        (("NewReview", &["stars"][..]), Limit::Range(1, 5)),
+        (
+            ("NewReview", &["text"][..]),
+            Limit::Chars(0, vitrine_shared::api::MAX_REVIEW_CHARS),
+        ),
         (
             ("FilterRequest", &["terms"][..]),
             Limit::Items(0, moderation::MAX_TERMS),
@@ -387,6 +394,11 @@ fn examples() -> Vec<(Field, serde_json::Value)> {
             json!("Does it come in blue?"),
         ),
         (("MuteRequest", &["seconds"][..]), json!(600)),
+        (("NewReview", &["stars"][..]), json!(4)),
+        (
+            ("NewReview", &["text"][..]),
+            json!("Sturdy and a lovely green."),
+        ),
         (("FilterRequest", &["terms"][..]), json!(["spoiler"])),
         (("VariantInput", &["sku"][..]), json!("oak-lamp-1")),
         (("SendFriendRequest", &["code"][..]), json!("K7QM-3XPD")),

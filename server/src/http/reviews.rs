@@ -20,6 +20,7 @@ impl From<ReviewError> for ApiError {
             ReviewError::Stars => (StatusCode::BAD_REQUEST, "invalid_stars"),
             ReviewError::TooLong => (StatusCode::BAD_REQUEST, "review_too_long"),
             ReviewError::Filtered => (StatusCode::BAD_REQUEST, "filtered"),
+            ReviewError::BadCharacter => (StatusCode::BAD_REQUEST, "invalid_text"),
             ReviewError::Reason(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
             ReviewError::UnknownProduct => (StatusCode::NOT_FOUND, "product_not_found"),
             ReviewError::UnknownReview => (StatusCode::NOT_FOUND, "review_not_found"),
@@ -48,7 +49,7 @@ fn product_id(raw: String) -> Result<ProductId, ApiError> {
     security(("bearer" = [])),
     responses(
         (status = 201, description = "Posted", body = ReviewView),
-        (status = 400, description = "Stars out of range, text too long or filtered", body = ErrorBody),
+        (status = 400, description = "Stars out of range; text too long, filtered or holding control characters", body = ErrorBody),
         (status = 401, description = "No valid session", body = ErrorBody),
         (status = 403, description = "Not a buyer of this product", body = ErrorBody),
         (status = 404, description = "No such product", body = ErrorBody),
@@ -154,10 +155,10 @@ pub async fn hide_review(
     ApiJson(body): ApiJson<HideReview>,
 ) -> Result<Json<ReviewView>, ApiError> {
     who.require_staff()?;
+    let reason = body.reason.unwrap_or_default();
+    // A bad reason is refused whatever review the path names.
+    crate::moderation::check_reason(&reason).map_err(|e| ReviewError::Reason(e.to_string()))?;
     let id: i64 = id.parse().map_err(|_| ReviewError::UnknownReview)?;
-    let review = state
-        .reviews
-        .hide(&who.account, id, &body.reason.unwrap_or_default())
-        .await?;
+    let review = state.reviews.hide(&who.account, id, &reason).await?;
     Ok(Json(review.view()))
 }

@@ -713,7 +713,7 @@ impl Moderation {
     }
 }
 
-fn check_reason(reason: &str) -> Result<&str, ModerationError> {
+pub(crate) fn check_reason(reason: &str) -> Result<&str, ModerationError> {
     let reason = reason.trim();
     if reason.chars().count() > MAX_REASON_CHARS {
         return Err(ModerationError::Invalid(format!(

@@ -6,15 +6,24 @@ use crate::reviews::Review;
 use crate::store::Account;
 
 impl Moderation {
-    /// Hides `review` from shoppers, logged with `reason`.
+    /// Hides `review` from shoppers, logged with `reason`; false when it
+    /// was hidden already (by another moderator a moment before).
     pub async fn hide_review(
         &self,
         actor: &Account,
         review: &Review,
         reason: &str,
-    ) -> Result<(), ModerationError> {
+    ) -> Result<bool, ModerationError> {
         let reason = check_reason(reason)?;
+        // Moderation's writes go one at a time: read under the same lock.
         let mut next = self.writes.lock().await;
+        let hidden: Option<i64> = sqlx::query_scalar("SELECT hidden_at FROM reviews WHERE id = $1")
+            .bind(review.id)
+            .fetch_one(self.store.pool())
+            .await?;
+        if hidden.is_some() {
+            return Ok(false);
+        }
         let hide =
             sqlx::query("UPDATE reviews SET hidden_at = $1 WHERE id = $2 AND hidden_at IS NULL")
                 .bind(self.clock.now_ms())
@@ -39,6 +48,6 @@ impl Moderation {
             },
         )
         .await?;
-        Ok(())
+        Ok(true)
     }
 }

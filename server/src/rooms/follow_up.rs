@@ -22,7 +22,7 @@ use vitrine_shared::protocol::{CommerceEventNet, OrderNet, ReviewRefusal};
 use vitrine_shared::{ProductId, RoomCommand, ServerMessage};
 
 /// The most recent orders a newcomer is sent.
-pub const RECENT_ORDERS: usize = 20;
+pub const RECENT_ORDERS: u16 = 20;
 
 /// The room side of the follow-up.
 #[derive(Resource)]
@@ -79,10 +79,9 @@ fn fetch_orders_of_newcomers(
         link.runtime.spawn(async move {
             // Newest first, as the store lists them; a failure sends none
             // (the orders are still in the app's list over HTTP).
-            match commerce.orders(buyer).await {
+            match commerce.recent_orders(buyer, RECENT_ORDERS).await {
                 Ok(orders) => {
-                    let recent = orders.into_iter().take(RECENT_ORDERS).map(order_net);
-                    let _ = tx.send(recent.collect());
+                    let _ = tx.send(orders.into_iter().map(order_net).collect());
                 }
                 Err(e) => tracing::warn!(%e, "a newcomer's orders not read"),
             }
@@ -110,6 +109,7 @@ fn refusal(e: &ReviewError) -> ReviewRefusal {
         ReviewError::Stars => ReviewRefusal::Stars,
         ReviewError::TooLong => ReviewRefusal::TooLong,
         ReviewError::Filtered => ReviewRefusal::Filtered,
+        ReviewError::BadCharacter => ReviewRefusal::BadCharacter,
         ReviewError::UnknownProduct => ReviewRefusal::UnknownProduct,
         ReviewError::NotBought => ReviewRefusal::NotBought,
         ReviewError::NotDelivered => ReviewRefusal::NotDelivered,

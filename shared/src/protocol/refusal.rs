@@ -132,6 +132,8 @@ pub enum ReviewRefusal {
     TooLong,
     #[error("the review contains a blocked word")]
     Filtered,
+    #[error("a review's text holds no control characters")]
+    BadCharacter,
     #[error("no such product")]
     UnknownProduct,
     #[error("only a buyer of this product may review it")]

@@ -95,6 +95,18 @@ fn a_delivered_buyer_reviews_once_bad_reviews_change_nothing_and_staff_hide_one(
         (
             Some(&ada),
             MUG.0,
+            json!({ "stars": 4, "text": "nul\u{0}here" }),
+            (400, "invalid_text"),
+        ),
+        (
+            Some(&ada),
+            MUG.0,
+            json!({ "stars": 4, "text": "\u{202E}reversed" }),
+            (400, "invalid_text"),
+        ),
+        (
+            Some(&ada),
+            MUG.0,
             json!({ "stars": -1 }),
             (400, "invalid_body"),
         ),

@@ -268,7 +268,7 @@ pub(crate) fn shop_command(
             quantity: 1,
         }),
         // Stars only from the card: a text needs a keyboard, which XR
-        // lacks; the text can be added over HTTP.
+        // lacks. A review with words goes through the API instead.
         UiAction::Review { product, stars } => Some(RoomCommand::Review {
             product: product.clone(),
             stars: *stars,

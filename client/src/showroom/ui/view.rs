@@ -235,9 +235,6 @@ pub fn reaction_label(r: Reaction) -> &'static str {
     }
 }
 
-/// A variant as a shopper reads it: "Speckled Stoneware Mug, Sage", the
-/// product's name alone when it has one variant, and the SKU only for a
-/// variant the catalog does not know (an order placed before a change).
 /// Whether the shopper may rate `product`: one of their orders holding it
 /// was delivered, and what the server said to a rating.
 fn review_prompt(mirror: Option<&RoomMirror>, product: &ProductView) -> ReviewPrompt {
@@ -274,6 +271,9 @@ pub fn order_state(status: OrderStatus) -> &'static str {
     }
 }
 
+/// A variant as a shopper reads it: "Speckled Stoneware Mug, Sage", the
+/// product's name alone when it has one variant, and the SKU only for a
+/// variant the catalog does not know (an order placed before a change).
 pub fn variant_name(catalog: &[CatalogProduct], sku: &Sku) -> String {
     catalog
         .iter()
