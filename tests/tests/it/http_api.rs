@@ -394,6 +394,7 @@ fn openapi_describes_every_route_and_every_described_route_exists() {
         ("GET", "/api/v1/console/feed"),
         ("GET", "/api/v1/console/giveaways"),
         ("GET", "/api/v1/console/orders"),
+        ("GET", "/api/v1/console/reviews"),
         ("GET", "/api/v1/coupons/{code}"),
         ("GET", "/api/v1/flash-sales/{id}"),
         ("GET", "/api/v1/friends"),
@@ -416,6 +417,7 @@ fn openapi_describes_every_route_and_every_described_route_exists() {
         ("GET", "/api/v1/polls/{id}"),
         ("GET", "/api/v1/products"),
         ("GET", "/api/v1/products/{id}"),
+        ("GET", "/api/v1/products/{id}/reviews"),
         ("GET", "/api/v1/questions"),
         ("GET", "/api/v1/rewards"),
         ("GET", "/api/v1/rooms"),
@@ -452,12 +454,14 @@ fn openapi_describes_every_route_and_every_described_route_exists() {
         ("POST", "/api/v1/group-deals/{id}/teams"),
         ("POST", "/api/v1/invites"),
         ("POST", "/api/v1/moderation/kicks"),
+        ("POST", "/api/v1/moderation/reviews/{id}/hide"),
         ("POST", "/api/v1/orders/{id}/deliver"),
         ("POST", "/api/v1/orders/{id}/fulfil"),
         ("POST", "/api/v1/orders/{id}/pay"),
         ("POST", "/api/v1/orders/{id}/refund"),
         ("POST", "/api/v1/polls"),
         ("POST", "/api/v1/polls/{id}/votes"),
+        ("POST", "/api/v1/products/{id}/reviews"),
         ("POST", "/api/v1/questions"),
         ("POST", "/api/v1/questions/{id}/answered"),
         ("POST", "/api/v1/questions/{id}/upvotes"),
@@ -719,6 +723,8 @@ fn a_shopper_token_cannot_call_any_staff_route() {
         ("POST", "/api/v1/friends/{account}/join"),
         // A coupon bought with another shopper's points.
         ("POST", "/api/v1/checkout"),
+        // Not a buyer of the product (`it::reviews`).
+        ("POST", "/api/v1/products/{id}/reviews"),
     ];
     let mut documented: Vec<(String, String)> = Vec::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
@@ -743,6 +749,7 @@ fn a_shopper_token_cannot_call_any_staff_route() {
         ("GET", &feed, String::new()),
         ("GET", "/api/v1/console/giveaways", String::new()),
         ("GET", "/api/v1/console/orders", String::new()),
+        ("GET", "/api/v1/console/reviews", String::new()),
         ("GET", "/api/v1/moderation/bans", String::new()),
         ("GET", "/api/v1/moderation/filter", String::new()),
         ("GET", "/api/v1/moderation/log", String::new()),
@@ -763,6 +770,7 @@ fn a_shopper_token_cannot_call_any_staff_route() {
         ("POST", "/api/v1/giveaways/1/draw", String::new()),
         ("POST", "/api/v1/group-deals", r#"{"sku":"glow-serum-30ml","team_size":2,"team_price_minor":100,"currency":"EUR","window_secs":60,"stock_cap":1}"#.into()),
         ("POST", "/api/v1/moderation/kicks", r#"{"account_id":1}"#.into()),
+        ("POST", "/api/v1/moderation/reviews/1/hide", "{}".into()),
         ("POST", "/api/v1/orders/1/deliver", String::new()),
         ("POST", "/api/v1/orders/1/fulfil", String::new()),
         ("POST", "/api/v1/polls", r#"{"question":"q","options":["a","b"],"duration_secs":60}"#.into()),
