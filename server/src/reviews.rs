@@ -17,32 +17,22 @@ use std::sync::Arc;
 use thiserror::Error;
 use vitrine_shared::ProductId;
 use vitrine_shared::api::{MAX_REVIEW_CHARS, ReviewSummary, ReviewTally, ReviewView};
+use vitrine_shared::protocol::ReviewRefusal;
 
 /// The latest reviews a product's card shows.
 pub const LATEST_SHOWN: usize = 5;
 /// The most reviews one console page lists.
 pub const MAX_LIST: usize = 100;
 
+/// A review refused or failed. What a shopper's review is refused for is
+/// the wire's [`ReviewRefusal`], one list for HTTP and the room; the rest
+/// are staff's refusals and the store failing.
 #[derive(Debug, Error)]
 pub enum ReviewError {
-    #[error("stars are 1 to 5")]
-    Stars,
-    #[error("a review's text is at most {MAX_REVIEW_CHARS} characters")]
-    TooLong,
-    #[error("the review contains a blocked word")]
-    Filtered,
-    #[error("a review's text holds no control characters or direction overrides")]
-    BadCharacter,
-    #[error("no such product")]
-    UnknownProduct,
+    #[error(transparent)]
+    Refused(#[from] ReviewRefusal),
     #[error("no such review")]
     UnknownReview,
-    #[error("only a buyer of this product may review it")]
-    NotBought,
-    #[error("you can review this once your order has been delivered")]
-    NotDelivered,
-    #[error("you have already reviewed this product")]
-    AlreadyReviewed,
     #[error("this review is already hidden")]
     AlreadyHidden,
     #[error("{0}")]
@@ -112,11 +102,11 @@ fn review(row: &sqlx::any::AnyRow) -> Result<Review, ReviewError> {
 /// trimmed, and must fit and pass the filter.
 pub fn check(stars: u8, text: &str, moderation: &Moderation) -> Result<String, ReviewError> {
     if !(1..=5).contains(&stars) {
-        return Err(ReviewError::Stars);
+        return Err(ReviewRefusal::Stars.into());
     }
     let text = text.trim();
     if text.chars().count() > MAX_REVIEW_CHARS {
-        return Err(ReviewError::TooLong);
+        return Err(ReviewRefusal::TooLong.into());
     }
     // As chat's rule, with line breaks allowed: control characters break
     // the card and the console (and PostgreSQL refuses NUL); direction
@@ -126,10 +116,10 @@ pub fn check(stars: u8, text: &str, moderation: &Moderation) -> Result<String, R
             || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
     };
     if text.chars().any(forbidden) {
-        return Err(ReviewError::BadCharacter);
+        return Err(ReviewRefusal::BadCharacter.into());
     }
     if moderation.filter_blocks(text) {
-        return Err(ReviewError::Filtered);
+        return Err(ReviewRefusal::Filtered.into());
     }
     Ok(text.to_owned())
 }
@@ -162,7 +152,7 @@ impl Reviews {
             .map(|row| row.try_get(0))
             .transpose()?;
         let Some(product_name) = name else {
-            return Err(ReviewError::UnknownProduct);
+            return Err(ReviewRefusal::UnknownProduct.into());
         };
         // Every state an order holding the product reached, for this buyer:
         // delivered lets them review; paid or fulfilled means "not yet".
@@ -182,10 +172,11 @@ impl Reviews {
                 .iter()
                 .any(|s| s == "pending" || s == "paid" || s == "fulfilled");
             return Err(if on_its_way {
-                ReviewError::NotDelivered
+                ReviewRefusal::NotDelivered
             } else {
-                ReviewError::NotBought
-            });
+                ReviewRefusal::NotBought
+            }
+            .into());
         }
         let review = Review {
             id: new_id(),
@@ -214,7 +205,7 @@ impl Reviews {
         .execute(pool)
         .await?;
         if inserted.rows_affected() != 1 {
-            return Err(ReviewError::AlreadyReviewed);
+            return Err(ReviewRefusal::AlreadyReviewed.into());
         }
         tracing::info!(
             review = review.id,
@@ -234,7 +225,7 @@ impl Reviews {
             .await?
             .is_some();
         if !exists {
-            return Err(ReviewError::UnknownProduct);
+            return Err(ReviewRefusal::UnknownProduct.into());
         }
         let tally = self
             .tallies(Some(product))
@@ -437,18 +428,20 @@ mod tests {
             ] {
                 let got = reviews.submit(who, product, stars, text).await.unwrap_err();
                 let matched = match want {
-                    "stars" => matches!(got, ReviewError::Stars),
-                    "filtered" => matches!(got, ReviewError::Filtered),
-                    "unknown" => matches!(got, ReviewError::UnknownProduct),
-                    "not delivered" => matches!(got, ReviewError::NotDelivered),
-                    _ => matches!(got, ReviewError::NotBought),
+                    "stars" => matches!(got, ReviewError::Refused(ReviewRefusal::Stars)),
+                    "filtered" => matches!(got, ReviewError::Refused(ReviewRefusal::Filtered)),
+                    "unknown" => matches!(got, ReviewError::Refused(ReviewRefusal::UnknownProduct)),
+                    "not delivered" => {
+                        matches!(got, ReviewError::Refused(ReviewRefusal::NotDelivered))
+                    }
+                    _ => matches!(got, ReviewError::Refused(ReviewRefusal::NotBought)),
                 };
                 assert!(matched, "{want}: got {got:?}");
             }
             let long = "x".repeat(MAX_REVIEW_CHARS + 1);
             assert!(matches!(
                 reviews.submit(&ada, &mug, 4, &long).await,
-                Err(ReviewError::TooLong)
+                Err(ReviewError::Refused(ReviewRefusal::TooLong))
             ));
             assert_eq!(reviews.summary(&mug).await.unwrap().count, 0);
 
@@ -460,7 +453,7 @@ mod tests {
             assert_eq!(posted.text, "Lovely glaze.");
             assert!(matches!(
                 reviews.submit(&ada, &mug, 5, "again").await,
-                Err(ReviewError::AlreadyReviewed)
+                Err(ReviewError::Refused(ReviewRefusal::AlreadyReviewed))
             ));
             // Bob's order arrives: his review counts too.
             sqlx::query("UPDATE orders SET status = 'delivered' WHERE account_id = $1")

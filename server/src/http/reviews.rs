@@ -12,21 +12,25 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 use vitrine_shared::ProductId;
 use vitrine_shared::api::{HideReview, NewReview, ReviewList, ReviewSummary, ReviewView};
+use vitrine_shared::protocol::ReviewRefusal;
 
 impl From<ReviewError> for ApiError {
     fn from(e: ReviewError) -> Self {
         let message = e.to_string();
         let (status, code) = match e {
-            ReviewError::Stars => (StatusCode::BAD_REQUEST, "invalid_stars"),
-            ReviewError::TooLong => (StatusCode::BAD_REQUEST, "review_too_long"),
-            ReviewError::Filtered => (StatusCode::BAD_REQUEST, "filtered"),
-            ReviewError::BadCharacter => (StatusCode::BAD_REQUEST, "invalid_text"),
+            ReviewError::Refused(refused) => match refused {
+                ReviewRefusal::Stars => (StatusCode::BAD_REQUEST, "invalid_stars"),
+                ReviewRefusal::TooLong => (StatusCode::BAD_REQUEST, "review_too_long"),
+                ReviewRefusal::Filtered => (StatusCode::BAD_REQUEST, "filtered"),
+                ReviewRefusal::BadCharacter => (StatusCode::BAD_REQUEST, "invalid_text"),
+                ReviewRefusal::UnknownProduct => (StatusCode::NOT_FOUND, "product_not_found"),
+                ReviewRefusal::NotBought => (StatusCode::FORBIDDEN, "not_a_buyer"),
+                ReviewRefusal::NotDelivered => (StatusCode::CONFLICT, "not_delivered"),
+                ReviewRefusal::AlreadyReviewed => (StatusCode::CONFLICT, "already_reviewed"),
+                ReviewRefusal::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            },
             ReviewError::Reason(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
-            ReviewError::UnknownProduct => (StatusCode::NOT_FOUND, "product_not_found"),
             ReviewError::UnknownReview => (StatusCode::NOT_FOUND, "review_not_found"),
-            ReviewError::NotBought => (StatusCode::FORBIDDEN, "not_a_buyer"),
-            ReviewError::NotDelivered => (StatusCode::CONFLICT, "not_delivered"),
-            ReviewError::AlreadyReviewed => (StatusCode::CONFLICT, "already_reviewed"),
             ReviewError::AlreadyHidden => (StatusCode::CONFLICT, "already_hidden"),
             ReviewError::Store(e) => return ApiError::internal("reviews", e),
         };
@@ -35,7 +39,7 @@ impl From<ReviewError> for ApiError {
 }
 
 fn product_id(raw: String) -> Result<ProductId, ApiError> {
-    ProductId::new(raw).map_err(|_| ReviewError::UnknownProduct.into())
+    ProductId::new(raw).map_err(|_| ReviewError::from(ReviewRefusal::UnknownProduct).into())
 }
 
 /// Review a product bought and delivered: 1 to 5 stars and an optional

@@ -106,18 +106,10 @@ fn send_recent_orders(mut link: ResMut<FollowUpLink>, mut server: ResMut<RenetSe
 
 fn refusal(e: &ReviewError) -> ReviewRefusal {
     match e {
-        ReviewError::Stars => ReviewRefusal::Stars,
-        ReviewError::TooLong => ReviewRefusal::TooLong,
-        ReviewError::Filtered => ReviewRefusal::Filtered,
-        ReviewError::BadCharacter => ReviewRefusal::BadCharacter,
-        ReviewError::UnknownProduct => ReviewRefusal::UnknownProduct,
-        ReviewError::NotBought => ReviewRefusal::NotBought,
-        ReviewError::NotDelivered => ReviewRefusal::NotDelivered,
-        ReviewError::AlreadyReviewed => ReviewRefusal::AlreadyReviewed,
-        ReviewError::UnknownReview
-        | ReviewError::AlreadyHidden
-        | ReviewError::Reason(_)
-        | ReviewError::Store(_) => ReviewRefusal::Unavailable,
+        ReviewError::Refused(refused) => *refused,
+        // Staff's refusals cannot come from a review; the store failing
+        // is "try again".
+        _ => ReviewRefusal::Unavailable,
     }
 }
 

@@ -132,7 +132,7 @@ pub enum ReviewRefusal {
     TooLong,
     #[error("the review contains a blocked word")]
     Filtered,
-    #[error("a review's text holds no control characters")]
+    #[error("a review's text holds no control characters or direction overrides")]
     BadCharacter,
     #[error("no such product")]
     UnknownProduct,
