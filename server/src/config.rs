@@ -164,6 +164,9 @@ pub struct FileConfig {
     /// Secrets: `Debug` of this struct must never print them.
     pub stripe_secret_key: Option<Secret>,
     pub stripe_webhook_secret: Option<Secret>,
+    /// Optional: a PEM file of the roots to trust for `stripe_api_base`
+    /// instead of the bundled Mozilla roots (a private egress proxy's CA).
+    pub stripe_ca_file: Option<PathBuf>,
     pub chat: Option<RateConfig>,
     pub reactions: Option<RateConfig>,
     pub http_rate: Option<RateConfig>,
@@ -379,6 +382,7 @@ impl ServerConfig {
         config.payment_provider = Self::resolve_provider(
             [file.payment_provider, file.stripe_api_base],
             [file.stripe_secret_key, file.stripe_webhook_secret],
+            file.stripe_ca_file,
         )?;
         if let Some(secs) = file.cart_hold_secs {
             config.cart_hold = Duration::from_secs(secs);
@@ -395,15 +399,18 @@ impl ServerConfig {
         Ok(config)
     }
 
-    /// `payment_provider` and `stripe_api_base`, then the two secrets.
+    /// `payment_provider` and `stripe_api_base`, then the two secrets and
+    /// the optional CA file.
     fn resolve_provider(
         [provider, api_base]: [Option<String>; 2],
         [secret_key, webhook_secret]: [Option<Secret>; 2],
+        ca_file: Option<PathBuf>,
     ) -> Result<PaymentProvider, ConfigError> {
         let stripe_keys = [
             api_base.is_some(),
             secret_key.is_some(),
             webhook_secret.is_some(),
+            ca_file.is_some(),
         ];
         match provider.as_deref().unwrap_or("test") {
             "test" if stripe_keys.iter().any(|&k| k) => Err(ConfigError::Invalid {
@@ -422,6 +429,7 @@ impl ServerConfig {
                     api_base: need(&api_base, "stripe_api_base")?,
                     secret_key: need(&secret_key, "stripe_secret_key")?,
                     webhook_secret: need(&webhook_secret, "stripe_webhook_secret")?,
+                    ca_file,
                 }))
             }
             other => Err(ConfigError::Invalid {
@@ -508,10 +516,9 @@ impl ServerConfig {
             });
         }
         if let PaymentProvider::Stripe(stripe) = &self.payment_provider {
-            stripe.validate().map_err(|message| ConfigError::Invalid {
-                key: "stripe_api_base",
-                message,
-            })?;
+            stripe
+                .validate()
+                .map_err(|(key, message)| ConfigError::Invalid { key, message })?;
         }
         if let Some(media) = &self.media {
             media.validate().map_err(|message| ConfigError::Invalid {
@@ -725,8 +732,16 @@ mod tests {
             ("stripe_secret_key = \"sk\"", "payment_provider"),
             ("payment_provider = \"stripe\"", "stripe_api_base"),
             (
-                &stripe.replace("http://127.0.0.1:12111", "https://api.stripe.com"),
+                &stripe.replace("http://127.0.0.1:12111", "http://api.stripe.com"),
                 "stripe_api_base",
+            ),
+            (
+                &format!("{stripe}stripe_ca_file = \"/nonexistent/ca.pem\"\n"),
+                "stripe_ca_file",
+            ),
+            (
+                "stripe_ca_file = \"/etc/ssl/certs/ca-certificates.crt\"",
+                "payment_provider",
             ),
             (
                 &stripe.replace("stripe_webhook_secret = \"whsec_hidden\"\n", ""),

@@ -185,7 +185,8 @@ impl Server {
             config::PaymentProvider::Stripe(stripe) => {
                 // The base only: the keys are secrets and never logged.
                 tracing::info!(api_base = %commerce::stripe::shown_base(&stripe.api_base), timeout = ?config.payment_timeout, "payments: Stripe");
-                let gateway = commerce::StripeGateway::new(stripe.clone(), config.payment_timeout);
+                let gateway = commerce::StripeGateway::new(stripe.clone(), config.payment_timeout)
+                    .map_err(|(key, message)| config::ConfigError::Invalid { key, message })?;
                 (Arc::new(gateway), Some(stripe.webhook_secret.clone()))
             }
         };

@@ -8,12 +8,18 @@
 //! answer is saved and replayed. It can fail the next requests with a 500
 //! before doing anything (as an overloaded front end does: nothing saved),
 //! and it records every request so that tests can read the headers sent.
+//! It answers over TLS only, with a certificate made when it starts.
 //! It is not Stripe: the adapter has never talked to the real service.
 
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use tokio_rustls::rustls;
+use tokio_rustls::rustls::pki_types::PrivatePkcs8KeyDer;
 
 pub const SECRET_KEY: &str = "sk_test_standin_secret";
 pub const WEBHOOK_SECRET: &str = "whsec_standin_secret";
@@ -59,9 +65,52 @@ pub struct Ledger {
 }
 
 pub struct StripeStandIn {
+    /// `https://127.0.0.1:PORT`: the stand-in answers over TLS only, as
+    /// Stripe does.
     pub base: String,
+    /// Its certificate as PEM (self-signed, made for this stand-in): the one
+    /// root an adapter must trust (`stripe_ca_file`) to reach it.
+    pub ca_file: PathBuf,
+    /// TLS handshakes that failed (a client that does not trust the
+    /// certificate gives up here, before any request is read).
+    handshakes_failed: Arc<AtomicU64>,
     ledger: Arc<Mutex<Ledger>>,
+    _ca_dir: tempfile::TempDir,
     _runtime: tokio::runtime::Runtime,
+}
+
+/// A TCP listener whose connections are served once their TLS handshake
+/// succeeded.
+struct TlsListener {
+    tcp: tokio::net::TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+    handshakes_failed: Arc<AtomicU64>,
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            let Ok((tcp, addr)) = self.tcp.accept().await else {
+                continue;
+            };
+            // Bounded, so that a client that stalls mid-handshake cannot
+            // hold the next one up for long.
+            let handshake = self.acceptor.accept(tcp);
+            match tokio::time::timeout(Duration::from_secs(5), handshake).await {
+                Ok(Ok(tls)) => return (tls, addr),
+                _ => {
+                    self.handshakes_failed.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.tcp.local_addr()
+    }
 }
 
 impl StripeStandIn {
@@ -75,18 +124,45 @@ impl StripeStandIn {
         let app = axum::Router::new()
             .fallback(answer)
             .with_state(ledger.clone());
-        let listener = runtime
+        let tcp = runtime
             .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
             .expect("bind");
-        let addr: SocketAddr = listener.local_addr().expect("addr");
+        let addr: SocketAddr = tcp.local_addr().expect("addr");
+        let certified =
+            rcgen::generate_simple_self_signed(vec![addr.ip().to_string(), "localhost".into()])
+                .expect("a certificate");
+        let key = PrivatePkcs8KeyDer::from(certified.signing_key.serialize_der());
+        // The process's provider: ring, the one this build enables (as
+        // ureq's rustls does).
+        let tls = rustls::ServerConfig::builder()
+            .with_no_client_auth()
+            .with_single_cert(vec![certified.cert.der().clone()], key.into())
+            .expect("the certificate and its key");
+        let ca_dir = tempfile::tempdir().expect("a temporary directory");
+        let ca_file = ca_dir.path().join("stand-in.pem");
+        std::fs::write(&ca_file, certified.cert.pem()).expect("the certificate written");
+        let handshakes_failed = Arc::new(AtomicU64::new(0));
+        let listener = TlsListener {
+            tcp,
+            acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(tls)),
+            handshakes_failed: handshakes_failed.clone(),
+        };
         runtime.spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
         StripeStandIn {
-            base: format!("http://{addr}"),
+            base: format!("https://{addr}"),
+            ca_file,
+            handshakes_failed,
             ledger,
+            _ca_dir: ca_dir,
             _runtime: runtime,
         }
+    }
+
+    /// TLS handshakes refused so far.
+    pub fn handshakes_failed(&self) -> u64 {
+        self.handshakes_failed.load(Ordering::Relaxed)
     }
 
     pub fn ledger(&self) -> MutexGuard<'_, Ledger> {

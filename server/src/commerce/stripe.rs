@@ -27,18 +27,23 @@
 //!   (`Stripe-Signature: t=<unix>,v1=<hex>`; HMAC-SHA256 with the endpoint
 //!   secret over `"{t}.{payload}"`; 5 minutes' tolerance by default).
 //!
-//! This build has no TLS client (the lock file carries none): the adapter
-//! speaks HTTP/1.1 to `stripe_api_base`, which in production must be a
-//! TLS-originating egress proxy to `https://api.stripe.com`. The tests run
-//! it against a local stand-in that answers as the documents above say; it
-//! has never talked to Stripe itself.
+//! TLS: the adapter speaks HTTPS through rustls (ring), trusting Mozilla's
+//! roots as bundled by `webpki-roots` (nothing is fetched at run time), or
+//! only the roots in `stripe_ca_file` when it is set (a private egress
+//! proxy's CA; the tests' stand-in). Plain `http://` is allowed only to a
+//! loopback address, an egress proxy on this host, so a secret key never
+//! crosses a network in clear. The tests run it against a local stand-in,
+//! over TLS, that answers as the documents above say; it has never talked
+//! to Stripe itself.
 
 use super::gateway::{BoxFuture, PaymentError, PaymentGateway};
 use super::{NewsOutcome, ProviderState};
 use hmac::{Hmac, Mac};
 use serde_json::Value;
 use sha2::Sha256;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
+use ureq::tls::{PemItem, RootCerts, TlsConfig, TlsProvider};
 use vitrine_shared::{Money, OrderId};
 
 /// A secret that never shows in logs or debug output (read from the config
@@ -66,11 +71,13 @@ impl std::fmt::Debug for Secret {
 /// `payment_provider = "stripe"` and its settings.
 #[derive(Clone, PartialEq, Eq)]
 pub struct StripeConfig {
-    /// `http://host:port`, without a trailing slash (see the module note on
-    /// TLS).
+    /// `https://api.stripe.com` in production; `http://` only to a
+    /// loopback address (see the module note on TLS).
     pub api_base: String,
     pub secret_key: Secret,
     pub webhook_secret: Secret,
+    /// A PEM file of the roots to trust instead of the bundled ones.
+    pub ca_file: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for StripeConfig {
@@ -79,6 +86,7 @@ impl std::fmt::Debug for StripeConfig {
             .field("api_base", &shown_base(&self.api_base))
             .field("secret_key", &self.secret_key)
             .field("webhook_secret", &self.webhook_secret)
+            .field("ca_file", &self.ca_file)
             .finish()
     }
 }
@@ -100,23 +108,80 @@ pub fn shown_base(api_base: &str) -> String {
 }
 
 impl StripeConfig {
-    /// Checks what can be checked before the first payment.
-    pub fn validate(&self) -> Result<(), String> {
-        if !self.api_base.starts_with("http://") {
-            return Err(format!(
-                "stripe_api_base must be an http:// URL (this build has no TLS client; \
-                 point it at a TLS-originating proxy to https://api.stripe.com), not {:?}",
-                shown_base(&self.api_base)
-            ));
+    /// Checks what can be checked before the first payment: the error
+    /// names the setting at fault.
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        let shown = shown_base(&self.api_base);
+        match self.api_base.split_once("://") {
+            Some(("https", rest)) if !host_of(rest).is_empty() => {}
+            Some(("http", rest)) if is_loopback(host_of(rest)) => {}
+            Some(("http", _)) => {
+                return Err((
+                    "stripe_api_base",
+                    format!(
+                        "plain http:// is allowed only to a loopback address (an egress proxy \
+                         on this host, so the secret key never crosses a network in clear); \
+                         use https:// for {shown:?}"
+                    ),
+                ));
+            }
+            _ => {
+                return Err((
+                    "stripe_api_base",
+                    format!("must be an https:// URL with a host, not {shown:?}"),
+                ));
+            }
         }
         if self.secret_key.expose().trim().is_empty() {
-            return Err("stripe_secret_key is empty".into());
+            return Err(("stripe_secret_key", "is empty".into()));
         }
         if self.webhook_secret.expose().trim().is_empty() {
-            return Err("stripe_webhook_secret is empty".into());
+            return Err(("stripe_webhook_secret", "is empty".into()));
         }
-        Ok(())
+        self.roots().map(|_| ())
     }
+
+    /// The roots the adapter trusts: Mozilla's, or those of `ca_file`.
+    pub fn roots(&self) -> Result<RootCerts, (&'static str, String)> {
+        let Some(path) = &self.ca_file else {
+            return Ok(RootCerts::WebPki);
+        };
+        let refused = |why: String| ("stripe_ca_file", format!("{}: {why}", path.display()));
+        let pem = std::fs::read(path).map_err(|e| refused(e.to_string()))?;
+        let mut certs = Vec::new();
+        for item in ureq::tls::parse_pem(&pem) {
+            match item {
+                Ok(PemItem::Certificate(cert)) => certs.push(cert),
+                // A key or anything else beside the certificates is not a root.
+                Ok(_) => {}
+                Err(e) => return Err(refused(format!("not PEM: {e}"))),
+            }
+        }
+        if certs.is_empty() {
+            return Err(refused("holds no PEM certificate".into()));
+        }
+        Ok(RootCerts::from(certs))
+    }
+}
+
+/// The host of a URL's part after `scheme://`: without userinfo, port or
+/// an IPv6 literal's brackets.
+fn host_of(rest: &str) -> &str {
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    if let Some(bracketed) = host_port.strip_prefix('[') {
+        return bracketed.split_once(']').map_or("", |(host, _)| host);
+    }
+    host_port
+        .split_once(':')
+        .map_or(host_port, |(host, _)| host)
+}
+
+fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// The API version every request names (`Stripe-Version`), so that the
@@ -158,19 +223,30 @@ enum Exchange {
 }
 
 impl StripeGateway {
-    /// `request_timeout` bounds each HTTP exchange.
-    pub fn new(config: StripeConfig, request_timeout: Duration) -> StripeGateway {
+    /// `request_timeout` bounds each HTTP exchange. Fails, naming the
+    /// setting, when the configuration does not validate (the CA file is
+    /// read here).
+    pub fn new(
+        config: StripeConfig,
+        request_timeout: Duration,
+    ) -> Result<StripeGateway, (&'static str, String)> {
+        config.validate()?;
+        let tls = TlsConfig::builder()
+            .provider(TlsProvider::Rustls)
+            .root_certs(config.roots()?)
+            .build();
         let agent = ureq::Agent::new_with_config(
             ureq::Agent::config_builder()
                 .timeout_global(Some(request_timeout))
                 .http_status_as_error(false)
+                .tls_config(tls)
                 .build(),
         );
-        StripeGateway {
+        Ok(StripeGateway {
             config,
             agent,
             not_found_since: std::sync::Mutex::default(),
-        }
+        })
     }
 
     /// One request on a blocking thread (ureq blocks).
@@ -884,31 +960,93 @@ mod tests {
     #[test]
     fn secrets_do_not_show_in_debug_output() {
         let config = StripeConfig {
-            api_base: "http://127.0.0.1:1".into(),
+            api_base: "https://api.stripe.com".into(),
             secret_key: Secret::new("sk_test_do_not_print"),
             webhook_secret: Secret::new("whsec_do_not_print"),
+            ca_file: None,
         };
         let shown = format!("{config:?}");
         assert!(!shown.contains("do_not_print"), "{shown}");
-        assert!(config.validate().is_ok());
-        let tls = StripeConfig {
-            api_base: "https://api.stripe.com".into(),
+        // A proxy's credentials in the URL never show either, in the
+        // settings or in a refusal.
+        let proxied = StripeConfig {
+            api_base: "http://proxy_user:proxy_pass@egress:8080/stripe".into(),
             ..config
         };
-        assert!(tls.validate().is_err());
-        // A proxy's credentials in the URL never show either.
-        let proxied = StripeConfig {
-            api_base: "https://proxy_user:proxy_pass@egress:8080/stripe".into(),
-            ..tls
-        };
-        let refused = proxied.validate().unwrap_err();
+        let (key, refused) = proxied.validate().unwrap_err();
+        assert_eq!(key, "stripe_api_base");
         for shown in [format!("{proxied:?}"), refused] {
             assert!(!shown.contains("proxy_pass"), "{shown}");
             assert!(!shown.contains("proxy_user"), "{shown}");
-            assert!(shown.contains("https://egress:8080/stripe"), "{shown}");
+            assert!(shown.contains("http://egress:8080/stripe"), "{shown}");
         }
         assert_eq!(shown_base("http://127.0.0.1:1"), "http://127.0.0.1:1");
         assert_eq!(shown_base("http://a@b/c@d"), "http://b/c@d");
+    }
+
+    #[test]
+    fn https_anywhere_and_plain_http_only_to_this_host() {
+        let with = |api_base: &str| StripeConfig {
+            api_base: api_base.into(),
+            secret_key: Secret::new("sk_test"),
+            webhook_secret: Secret::new("whsec_test"),
+            ca_file: None,
+        };
+        for good in [
+            "https://api.stripe.com",
+            "https://egress.internal:8443/stripe",
+            "http://127.0.0.1:12111",
+            "http://127.9.0.1",
+            "http://localhost:8080/stripe",
+            "http://[::1]:8080",
+            "http://user:pass@127.0.0.1:1",
+        ] {
+            assert_eq!(with(good).validate(), Ok(()), "{good}");
+        }
+        for bad in [
+            "http://api.stripe.com",
+            "http://10.0.0.5:8080",
+            "http://[::2]:8080",
+            "http://127.0.0.1.evil.example",
+            "http://localhost.evil.example",
+            "http://127.0.0.1@evil.example",
+            "ftp://127.0.0.1",
+            "https://",
+            "api.stripe.com",
+            "",
+        ] {
+            let (key, _) = with(bad).validate().unwrap_err();
+            assert_eq!(key, "stripe_api_base", "{bad}");
+        }
+        let (key, _) = StripeConfig {
+            secret_key: Secret::new(" "),
+            ..with("https://api.stripe.com")
+        }
+        .validate()
+        .unwrap_err();
+        assert_eq!(key, "stripe_secret_key");
+    }
+
+    #[test]
+    fn a_ca_file_must_hold_a_certificate() {
+        let dir = tempfile::tempdir().unwrap();
+        let with = |file: &std::path::Path| StripeConfig {
+            api_base: "https://api.stripe.com".into(),
+            secret_key: Secret::new("sk_test"),
+            webhook_secret: Secret::new("whsec_test"),
+            ca_file: Some(file.to_owned()),
+        };
+        let missing = dir.path().join("missing.pem");
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "").unwrap();
+        let garbage = dir.path().join("garbage.pem");
+        std::fs::write(&garbage, "-----BEGIN CERTIFICATE-----\n@@@@\n").unwrap();
+        for file in [&missing, &empty, &garbage] {
+            let (key, message) = with(file).validate().unwrap_err();
+            assert_eq!(key, "stripe_ca_file", "{message}");
+            assert!(message.contains(&*file.display().to_string()), "{message}");
+            assert!(StripeGateway::new(with(file), Duration::from_secs(1)).is_err());
+        }
     }
 
     #[test]
@@ -918,9 +1056,11 @@ mod tests {
                 api_base: "http://127.0.0.1:1".into(),
                 secret_key: Secret::new("sk_test"),
                 webhook_secret: Secret::new("whsec_test"),
+                ca_file: None,
             },
             Duration::from_secs(1),
-        );
+        )
+        .unwrap();
         let start = Instant::now();
         for later in [0, 60, 3599] {
             assert!(

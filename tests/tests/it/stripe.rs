@@ -19,6 +19,7 @@ fn config(stand_in: &StripeStandIn) -> StripeConfig {
         api_base: stand_in.base.clone(),
         secret_key: Secret::new(SECRET_KEY),
         webhook_secret: Secret::new(WEBHOOK_SECRET),
+        ca_file: Some(stand_in.ca_file.clone()),
     }
 }
 
@@ -36,7 +37,7 @@ fn runtime() -> tokio::runtime::Runtime {
 #[test]
 fn the_adapter_authorizes_captures_voids_and_refunds_with_idempotency_keys() {
     let stand_in = StripeStandIn::start();
-    let gateway = StripeGateway::new(config(&stand_in), Duration::from_secs(5));
+    let gateway = StripeGateway::new(config(&stand_in), Duration::from_secs(5)).unwrap();
     runtime().block_on(async {
         let a = gateway
             .authorize("authorize-1", eur(1990), cards::APPROVED)
@@ -149,9 +150,36 @@ fn the_adapter_authorizes_captures_voids_and_refunds_with_idempotency_keys() {
 }
 
 #[test]
+fn an_adapter_that_does_not_trust_the_certificate_sends_nothing() {
+    // The stand-in's certificate is made for this run, so Mozilla's roots
+    // (the default) do not vouch for it: every attempt ends in the
+    // handshake, before a request (and the secret key in it) is sent.
+    let stand_in = StripeStandIn::start();
+    let untrusting = StripeConfig {
+        ca_file: None,
+        ..config(&stand_in)
+    };
+    let gateway = StripeGateway::new(untrusting, Duration::from_secs(5)).unwrap();
+    let answer = runtime().block_on(gateway.authorize("authorize-u", eur(990), cards::APPROVED));
+    // No answer: an unknown outcome, asked again under the same key.
+    assert_eq!(answer, Err(PaymentError::Timeout));
+    assert!(step_until(Duration::from_secs(10), || {
+        stand_in.handshakes_failed() >= 3
+    }));
+    assert!(stand_in.ledger().requests.is_empty());
+    assert!(stand_in.ledger().intents.is_empty());
+    // The same stand-in, trusted, takes the payment.
+    let trusting = StripeGateway::new(config(&stand_in), Duration::from_secs(5)).unwrap();
+    runtime()
+        .block_on(trusting.authorize("authorize-t", eur(990), cards::APPROVED))
+        .unwrap();
+    assert_eq!(stand_in.ledger().requests.len(), 1);
+}
+
+#[test]
 fn a_declined_card_is_a_decline_and_a_500_is_asked_again_under_the_same_key() {
     let stand_in = StripeStandIn::start();
-    let gateway = StripeGateway::new(config(&stand_in), Duration::from_secs(5));
+    let gateway = StripeGateway::new(config(&stand_in), Duration::from_secs(5)).unwrap();
     runtime().block_on(async {
         assert_eq!(
             gateway
