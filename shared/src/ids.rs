@@ -77,6 +77,16 @@ row_id!(
     /// An order (from a flash-sale claim, a cart checkout or a buy-now).
     OrderId
 );
+impl OrderId {
+    /// How a shopper reads an order, as the console shows it: `#` and the
+    /// last six characters of the id ("#117321"), which the console's
+    /// search takes. Not unique over a shop's history; the whole id is.
+    pub fn reference(self) -> String {
+        let digits = self.0.to_string();
+        format!("#{}", &digits[digits.len().saturating_sub(6)..])
+    }
+}
+
 row_id!(
     /// A poll in a show.
     PollId
@@ -192,5 +202,12 @@ mod tests {
         assert_eq!("42".parse::<ShowId>(), Ok(ShowId(42)));
         assert!("4x".parse::<GiveawayId>().is_err());
         assert_eq!(QuestionId(7).to_string(), "7");
+    }
+
+    #[test]
+    fn an_order_reads_as_its_last_six_digits() {
+        assert_eq!(OrderId(1_733_518_204_117_321).reference(), "#117321");
+        assert_eq!(OrderId(1_000_042).reference(), "#000042");
+        assert_eq!(OrderId(42).reference(), "#42");
     }
 }

@@ -7,6 +7,7 @@ pub mod api;
 pub mod friends;
 #[doc(hidden)]
 pub mod fuzz_entry;
+pub mod giveaway;
 pub mod ids;
 pub mod limits;
 pub mod money;

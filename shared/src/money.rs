@@ -152,6 +152,13 @@ impl fmt::Display for Money {
     }
 }
 
+/// `percent` of `minor`, rounded down to the minor unit: what a percentage
+/// coupon takes off. The server prices with it and the showroom previews
+/// with it, so the two never disagree.
+pub fn percent_of(minor: i64, percent: i64) -> i64 {
+    (i128::from(minor) * i128::from(percent) / 100) as i64
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,9 +5,9 @@ use std::time::Duration;
 use thiserror::Error;
 use vitrine_shared::OrderId;
 use vitrine_shared::api::{
-    CouponView, CreateCoupon, CreatePoll, CreateSession, ErrorBody, FlashSaleView, JoinTicket,
-    OrderView, PayRequest, PinCoupon, PollView, ProductList, ProductView, RoomInfo, RoomList,
-    SessionCreated, ShowView, StartFlashSale, StartShow,
+    CouponView, CreateCoupon, CreatePoll, CreateSession, ErrorBody, FlashSaleView, GiveawayView,
+    JoinTicket, OrderView, PayRequest, PinCoupon, PollView, ProductList, ProductView, RoomInfo,
+    RoomList, SessionCreated, ShowView, StartFlashSale, StartShow,
 };
 
 #[derive(Debug, Error)]
@@ -260,6 +260,25 @@ impl ApiClient {
         let list: RoomList =
             Self::read(self.agent.get(format!("{}/api/v1/rooms", self.base)).call())?;
         Ok(list.rooms)
+    }
+
+    /// A coupon's terms by its code (a `CouponCode`: letters, digits and
+    /// dashes, so it goes in the path as it is).
+    pub fn coupon(&self, code: &vitrine_shared::CouponCode) -> Result<CouponView, ApiError> {
+        Self::read(
+            self.agent
+                .get(format!("{}/api/v1/coupons/{}", self.base, code.as_str()))
+                .call(),
+        )
+    }
+
+    /// A giveaway with its commitment, entries, seed and draws.
+    pub fn giveaway(&self, id: vitrine_shared::GiveawayId) -> Result<GiveawayView, ApiError> {
+        Self::read(
+            self.agent
+                .get(format!("{}/api/v1/giveaways/{id}", self.base))
+                .call(),
+        )
     }
 
     /// The catalog, with stock now.

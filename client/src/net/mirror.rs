@@ -123,11 +123,14 @@ pub struct RoomMirror {
     pub shared_cart: Option<SharedCartNet>,
     /// Polls heard of, with their latest counts.
     pub polls: BTreeMap<PollId, PollNet>,
-    /// Open questions.
+    /// Questions asked: the open ones from the join's snapshot on, and
+    /// those answered while here (marked).
     pub questions: BTreeMap<QuestionId, QuestionNet>,
     /// Open giveaways, and the draws announced: (giveaway, draw, winner, seed).
     pub giveaways: BTreeMap<GiveawayId, GiveawayNet>,
     pub draws: Vec<(GiveawayId, u32, String, String)>,
+    /// The prizes of the giveaways drawn while here.
+    pub drawn_prizes: BTreeMap<GiveawayId, String>,
     /// This shopper's points balance, as last heard.
     pub points: Option<i64>,
     /// Badges this shopper earned while here.
@@ -527,8 +530,11 @@ impl RoomMirror {
                     q.votes = *votes;
                 }
             }
+            // Kept, marked: the room shows which questions the host took.
             EngagementEventNet::QuestionAnswered { question_id } => {
-                self.questions.remove(question_id);
+                if let Some(q) = self.questions.get_mut(question_id) {
+                    q.answered = true;
+                }
             }
             EngagementEventNet::GiveawayOpened(g) => {
                 self.giveaways.insert(g.id, g.clone());
@@ -547,7 +553,9 @@ impl RoomMirror {
                 winner,
                 seed,
             } => {
-                self.giveaways.remove(giveaway_id);
+                if let Some(g) = self.giveaways.remove(giveaway_id) {
+                    self.drawn_prizes.insert(*giveaway_id, g.prize);
+                }
                 self.draws
                     .push((*giveaway_id, *draw, winner.to_string(), seed.clone()));
             }

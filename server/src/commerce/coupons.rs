@@ -95,7 +95,7 @@ impl Coupon {
     /// Percentages round down to the minor unit.
     pub fn discount_on(&self, subtotal: Money) -> i64 {
         let off = match self.discount {
-            Discount::Percent(p) => (i128::from(subtotal.minor) * i128::from(p) / 100) as i64,
+            Discount::Percent(p) => vitrine_shared::money::percent_of(subtotal.minor, p),
             Discount::Amount(a) => a,
         };
         off.clamp(0, subtotal.minor.max(0))

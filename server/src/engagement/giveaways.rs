@@ -1,16 +1,9 @@
 //! Giveaways, drawn so that anyone can check the draw.
 //!
 //! When a giveaway opens, the server picks a secret 32-byte seed and
-//! publishes its commitment, `hex(SHA-256(seed))`. Entries close at
-//! `closes_at`; then the seed is revealed, and the winner of draw `k`
-//! (0 first) is
-//!
-//! ```text
-//! message    = hex(seed) ":" entries ":" k      entries: account ids, ascending, comma-separated
-//! h          = SHA-256(message as ASCII)
-//! candidates = entries without the winners of draws 0 .. k-1, ascending
-//! winner     = candidates[ u64_big_endian(h[0..8]) mod len(candidates) ]
-//! ```
+//! publishes its commitment; entries close at `closes_at`; then the seed is
+//! revealed and the winners drawn, as `vitrine_shared::giveaway` defines it
+//! for the server and the clients that check it.
 //!
 //! Anyone can fetch the giveaway (`GET /api/v1/giveaways/{id}`), check that
 //! SHA-256 of the revealed seed is the commitment published before entries
@@ -26,7 +19,6 @@ use super::rules::GrantKind;
 use super::{Draw, EngagementError, EngagementEvent, Giveaway};
 use crate::store::{Store, StoreError};
 use rand::Rng;
-use sha2::{Digest, Sha256};
 use sqlx::Row;
 use std::collections::{BTreeMap, BTreeSet};
 use vitrine_shared::AccountId;
@@ -38,43 +30,8 @@ pub use vitrine_shared::limits::engagement::{
     GIVEAWAY_CLOSES_IN_SECS as CLOSES_IN_SECS, MAX_PRESENT_MINUTES, MAX_PRIZE_CHARS,
 };
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
-}
-
-/// `hex(SHA-256(seed))` for a seed given in hex; `None` if it is not hex.
-pub fn commitment_of(seed_hex: &str) -> Option<String> {
-    Some(hex(&Sha256::digest(unhex(seed_hex)?)))
-}
-
-/// The winner of draw `draw`, as the module documentation defines it.
-pub fn draw_winner(seed_hex: &str, entries: &[u64], draw: u32, excluded: &[u64]) -> Option<u64> {
-    let mut sorted = entries.to_vec();
-    sorted.sort_unstable();
-    let candidates: Vec<u64> = sorted
-        .iter()
-        .copied()
-        .filter(|e| !excluded.contains(e))
-        .collect();
-    if candidates.is_empty() {
-        return None;
-    }
-    let list: Vec<String> = sorted.iter().map(|e| e.to_string()).collect();
-    let message = format!("{seed_hex}:{}:{draw}", list.join(","));
-    let h = Sha256::digest(message.as_bytes());
-    let pick = u64::from_be_bytes(h[..8].try_into().expect("8 bytes"));
-    Some(candidates[(pick % candidates.len() as u64) as usize])
-}
+// One definition of the draw for the server and every client that checks it.
+pub use vitrine_shared::giveaway::{commitment_of, draw_winner, hex};
 
 pub(super) struct DrawState {
     pub draw: u32,

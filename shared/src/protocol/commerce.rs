@@ -96,6 +96,37 @@ pub enum CommerceEventNet {
     },
 }
 
+impl CouponNet {
+    /// What the coupon takes off an order of `subtotal` at `now_ms`, priced
+    /// as the server prices it, or the refusal the server would give. The
+    /// server alone knows a shopper's own uses and whether a coupon is
+    /// bound to one account, so it may still refuse at checkout.
+    pub fn preview(&self, subtotal: Money, now_ms: i64) -> Result<Money, ShopRefusal> {
+        if now_ms >= self.ends_at_ms {
+            return Err(ShopRefusal::CouponNotActive);
+        }
+        if self.remaining == Some(0) {
+            return Err(ShopRefusal::CouponUsedUp);
+        }
+        if subtotal.currency != self.min_order.currency {
+            return Err(ShopRefusal::CurrencyMismatch);
+        }
+        if subtotal.minor < self.min_order.minor {
+            return Err(ShopRefusal::CouponMinimum {
+                min: self.min_order,
+            });
+        }
+        let off = match self.discount {
+            DiscountNet::Percent(p) => crate::money::percent_of(subtotal.minor, i64::from(p)),
+            DiscountNet::Amount(a) => a.minor,
+        };
+        Ok(Money::new(
+            off.clamp(0, subtotal.minor.max(0)),
+            subtotal.currency,
+        ))
+    }
+}
+
 /// Why the cart is being sent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CartChange {
@@ -201,4 +232,49 @@ pub struct CouponNet {
     pub ends_at_ms: i64,
     /// Redemptions left, when the coupon is capped.
     pub remaining: Option<i64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::money::Currency;
+
+    #[test]
+    fn a_coupon_preview_prices_as_the_server_and_refuses_as_it_would() {
+        let eur = |minor| Money::new(minor, Currency::EUR);
+        let coupon = CouponNet {
+            code: CouponCode::new("TEN").unwrap(),
+            discount: DiscountNet::Percent(10),
+            min_order: eur(1000),
+            ends_at_ms: 5_000,
+            remaining: Some(3),
+        };
+        assert_eq!(coupon.preview(eur(2499), 0), Ok(eur(249)));
+        assert_eq!(
+            coupon.preview(eur(999), 0),
+            Err(ShopRefusal::CouponMinimum { min: eur(1000) })
+        );
+        assert_eq!(
+            coupon.preview(eur(2499), 5_000),
+            Err(ShopRefusal::CouponNotActive)
+        );
+        assert_eq!(
+            coupon.preview(Money::new(2499, Currency::new("USD").unwrap()), 0),
+            Err(ShopRefusal::CurrencyMismatch)
+        );
+        let used_up = CouponNet {
+            remaining: Some(0),
+            ..coupon.clone()
+        };
+        assert_eq!(
+            used_up.preview(eur(2499), 0),
+            Err(ShopRefusal::CouponUsedUp)
+        );
+        // A fixed amount never takes more than the order.
+        let amount = CouponNet {
+            discount: DiscountNet::Amount(eur(5000)),
+            ..coupon
+        };
+        assert_eq!(amount.preview(eur(2499), 0), Ok(eur(2499)));
+    }
 }

@@ -320,7 +320,9 @@ fn polls_and_questions_from_the_room() {
     assert_eq!(http.call("POST", &path, Some(&host), None, None).0, 200);
     assert!(step_until(Duration::from_secs(10), || {
         pump_all(&mut clients);
-        clients.iter().all(|c| c.mirror().questions.is_empty())
+        clients
+            .iter()
+            .all(|c| c.mirror().questions[&question].answered)
     }));
     let (_, queue) = http.call("GET", "/api/v1/questions", None, None, None);
     assert_eq!(queue["questions"][0]["answered"], true);

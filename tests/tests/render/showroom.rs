@@ -23,7 +23,9 @@ use vitrine_client::showroom::video::{StageVideo, VideoStatus};
 use vitrine_media::publish::{PublishOptions, Publisher, Source};
 use vitrine_shared::Role;
 use vitrine_shared::{MemberSlot, PoseNet};
-use vitrine_tests::{Http, TestServer, joined_client, pump, step_until, update_docs_picture};
+use vitrine_tests::{
+    Http, TestServer, joined_client, now_ms, pump, step_until, update_docs_picture,
+};
 
 use crate::{body, frames, in_the_room, one_renderer, showroom, stand_before, step};
 
@@ -92,6 +94,28 @@ pub(crate) fn save(image: &Image, name: &str) -> PathBuf {
         .expect("saved");
     update_docs_picture(&path, name);
     path
+}
+
+/// Asks for a picture of the next frame, steps until it comes back, and
+/// saves it as `name` (see [`save`]).
+pub(crate) fn take_picture(app: &mut App, bots: &mut [&mut NetClient], name: &str) -> Image {
+    // A picture left from before is not this one.
+    app.world_mut().resource_mut::<Capture>().image = None;
+    capture_now(app.world_mut());
+    assert!(
+        step(app, bots, Duration::from_secs(60), |app, _| {
+            app.world().resource::<Capture>().image.is_some()
+        }),
+        "no picture came back for {name}"
+    );
+    let image = app
+        .world_mut()
+        .resource_mut::<Capture>()
+        .image
+        .take()
+        .expect("the picture");
+    save(&image, name);
+    image
 }
 
 /// Walks a bot to `to` at walking speed (the server refuses teleports).
@@ -341,6 +365,78 @@ fn the_room_renders_with_three_bots_the_stage_and_the_catalog() {
             "{name} at {at}: {rgb:?} (hue {hue}, want {want})"
         );
     }
+
+    // The host opens a poll: the shopper votes from the room's own button,
+    // two bots vote too, and the panel shows the live results, the
+    // shopper's choice as a gold bar across the panel.
+    let (status, opened) = http.call(
+        "POST",
+        "/api/v1/polls",
+        Some(&host),
+        None,
+        Some(
+            json!({"question": "Which colour next?", "options": ["Sage", "Rust"],
+                    "duration_secs": 300}),
+        ),
+    );
+    assert_eq!(status, 201, "{opened}");
+    let live = |app: &App| app.world().resource::<CurrentView>().0.live.clone();
+    let mut vote = None;
+    let mut refs: Vec<&mut NetClient> = bots.iter_mut().collect();
+    assert!(
+        step(&mut app, &mut refs, Duration::from_secs(20), |app, _| {
+            vote = live(app)
+                .poll
+                .and_then(|p| p.options.first().and_then(|o| o.vote.clone()));
+            vote.is_some()
+        }),
+        "the poll never reached the room: {:?}",
+        live(&app)
+    );
+    let poll_id = live(&app).poll.unwrap().id;
+    app.world_mut().write_message(vote.unwrap().action);
+    for (bot, option) in bots.iter_mut().zip([0u8, 1]) {
+        bot.send_command(vitrine_shared::RoomCommand::Vote { poll_id, option });
+    }
+    let mut refs: Vec<&mut NetClient> = bots.iter_mut().collect();
+    assert!(
+        step(&mut app, &mut refs, Duration::from_secs(20), |app, _| {
+            live(app).poll.is_some_and(|p| p.votes == 3)
+        }),
+        "the results never showed three votes: {:?}",
+        live(&app).poll
+    );
+    let poll = live(&app).poll.unwrap();
+    let shares: Vec<(u32, u8, bool)> = poll
+        .options
+        .iter()
+        .map(|o| (o.count, o.percent, o.yours))
+        .collect();
+    assert_eq!(shares, [(2, 67, true), (1, 33, false)]);
+    assert!(poll.options.iter().all(|o| o.vote.is_none()));
+    let mut refs: Vec<&mut NetClient> = bots.iter_mut().collect();
+    let image = take_picture(&mut app, &mut refs, "showroom-poll.png");
+    // The gold bar: a long run of gold in one row of the left column (text
+    // never makes a run that long).
+    let gold = |x: u32, y: u32| {
+        let c = image.get_color_at(x, y).unwrap().to_srgba();
+        c.red > 0.9 && (0.7..0.9).contains(&c.green) && c.blue < 0.5
+    };
+    let longest = (0..image.height())
+        .map(|y| {
+            let (mut run, mut best) = (0, 0);
+            for x in 0..image.width() / 2 {
+                run = if gold(x, y) { run + 1 } else { 0 };
+                best = best.max(run);
+            }
+            best
+        })
+        .max()
+        .unwrap_or(0);
+    assert!(
+        longest >= 120,
+        "no gold bar for the vote: longest run {longest} px"
+    );
 }
 
 /// Stands before a display and looks down at its model, as a desktop
@@ -600,25 +696,122 @@ fn a_product_picked_up_and_put_back_with_the_keys_is_seen_by_others() {
         ),
         "the cart never showed {sku}"
     );
+    // The host pins a coupon. Checkout opens the review: nothing is paid
+    // yet; the pinned coupon is one tap, and its discount shows before
+    // paying.
+    let http = Http::new(&server);
+    let host = server.sign_in_as("host.render", Role::Host);
+    let coupon = json!({
+        "code": "SHOWROOM15", "percent_off": 15, "currency": "EUR",
+        "per_buyer_limit": 1, "ends_at_ms": now_ms() + 3_600_000,
+    });
+    let (status, answer) = http.call("POST", "/api/v1/coupons", Some(&host), None, Some(coupon));
+    assert_eq!(status, 201, "{answer}");
+    let pin = json!({ "code": "SHOWROOM15" });
+    let (status, answer) = http.call(
+        "PUT",
+        "/api/v1/show/pinned-coupon",
+        Some(&host),
+        None,
+        Some(pin),
+    );
+    assert_eq!(status, 200, "{answer}");
     app.world_mut().write_message(UiAction::Checkout);
+    let confirmation = |app: &App| app.world().resource::<CurrentView>().0.confirmation.clone();
+    let mut apply = None;
     assert!(
         step(
             &mut app,
             &mut [&mut watcher],
             Duration::from_secs(20),
             |app, _| {
-                app.world()
-                    .resource::<CurrentView>()
-                    .0
-                    .confirmation
-                    .as_ref()
-                    .is_some_and(|c| c.ok && c.title.starts_with("Order #"))
+                apply = confirmation(app).and_then(|c| {
+                    let b = c
+                        .buttons
+                        .iter()
+                        .find(|b| b.label.starts_with("Apply SHOWROOM15"));
+                    b.map(|b| b.action.clone())
+                });
+                apply.is_some()
             }
         ),
+        "the review never offered the pinned coupon: {:?}",
+        confirmation(&app)
+    );
+    app.world_mut().write_message(apply.unwrap());
+    let mut total = String::new();
+    assert!(
+        step(
+            &mut app,
+            &mut [&mut watcher],
+            Duration::from_secs(10),
+            |app, _| {
+                let Some(c) = confirmation(app) else {
+                    return false;
+                };
+                let off = c
+                    .lines
+                    .iter()
+                    .any(|l| l.starts_with("Coupon SHOWROOM15 (15% off) -"));
+                total = c
+                    .lines
+                    .iter()
+                    .find_map(|l| l.strip_prefix("Total "))
+                    .unwrap_or("")
+                    .to_owned();
+                off
+            }
+        ),
+        "the discount never showed: {:?}",
+        confirmation(&app)
+    );
+    // Nothing was sent: no order, the cart still full.
+    assert!(session(&app).mirror().unwrap().checkouts.is_empty());
+    assert_eq!(app.world().resource::<CurrentView>().0.cart.units, 1);
+    take_picture(
+        &mut app,
+        &mut [&mut watcher],
+        "showroom-checkout-review.png",
+    );
+    let pay = confirmation(&app)
+        .unwrap()
+        .buttons
+        .into_iter()
+        .find(|b| b.label == format!("Pay {total}"))
+        .expect("a Pay button naming the total");
+    app.world_mut().write_message(pay.action);
+    assert!(
+        step(
+            &mut app,
+            &mut [&mut watcher],
+            Duration::from_secs(20),
+            |app, _| { confirmation(app).is_some_and(|c| c.ok && c.title.starts_with("Order #")) }
+        ),
         "no order confirmation: {:?}",
-        app.world().resource::<CurrentView>().0.confirmation
+        confirmation(&app)
     );
     assert_eq!(app.world().resource::<CurrentView>().0.cart.units, 0);
+    let paid = confirmation(&app).unwrap();
+    // A short reference, the discount, and the total that was shown.
+    assert!(
+        paid.title.len() <= "Order #123456 confirmed".len(),
+        "{}",
+        paid.title
+    );
+    assert!(
+        paid.lines
+            .iter()
+            .any(|l| l.starts_with("Coupon SHOWROOM15 -")),
+        "{:?}",
+        paid.lines
+    );
+    assert!(
+        paid.lines
+            .iter()
+            .any(|l| l.starts_with(&format!("Total {total}"))),
+        "{:?}",
+        paid.lines
+    );
 
     // The host ships and delivers it: facing the display, the card asks for
     // stars; a picture of that for the docs; 4 stars are posted.
@@ -627,8 +820,6 @@ fn a_product_picked_up_and_put_back_with_the_keys_is_seen_by_others() {
         let checkout = mirror.checkouts.values().find_map(|c| c.as_ref().ok());
         checkout.expect("the order").id
     };
-    let http = Http::new(&server);
-    let host = server.sign_in_as("host.render", Role::Host);
     for step in ["fulfil", "deliver"] {
         let path = format!("/api/v1/orders/{order}/{step}");
         assert_eq!(http.call("POST", &path, Some(&host), None, None).0, 200);
@@ -651,23 +842,7 @@ fn a_product_picked_up_and_put_back_with_the_keys_is_seen_by_others() {
         "the card never asked for a review: {:?}",
         review(&app)
     );
-    capture_now(app.world_mut());
-    assert!(
-        step(
-            &mut app,
-            &mut [&mut watcher],
-            Duration::from_secs(60),
-            |app, _| { app.world().resource::<Capture>().image.is_some() }
-        ),
-        "no picture came back"
-    );
-    let image = app
-        .world_mut()
-        .resource_mut::<Capture>()
-        .image
-        .take()
-        .unwrap();
-    save(&image, "showroom-review.png");
+    take_picture(&mut app, &mut [&mut watcher], "showroom-review.png");
     app.world_mut().write_message(UiAction::Review {
         product: display.product.clone(),
         stars: 4,

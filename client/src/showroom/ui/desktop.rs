@@ -2,6 +2,7 @@
 //! rebuilt only when its part of the view changed; buttons carry the
 //! [`UiAction`] they send.
 
+use super::live::LiveView;
 use super::shared_cart::SharedCartView;
 use super::team_deals::TeamDealView;
 use super::together::{INVITE_KEY, PARTY_CHAT_PREFIX, SHARE_KEY, TOGETHER_KEY, TogetherView};
@@ -65,6 +66,8 @@ enum Panel {
     /// Your microphone and who hears you; the volume and mute of the
     /// shopper you look at.
     Voice,
+    /// The poll, the Q&A and the giveaway, under the status.
+    Live,
 }
 
 /// A button and what it asks for.
@@ -92,15 +95,6 @@ fn spawn_hud(mut commands: Commands) {
     };
     let column = FlexDirection::Column;
     let panels = [
-        (
-            Panel::Status,
-            place(Node {
-                flex_direction: column,
-                left: px(16),
-                top: px(16),
-                ..default()
-            }),
-        ),
         (
             Panel::Banner,
             place(Node {
@@ -143,12 +137,14 @@ fn spawn_hud(mut commands: Commands) {
             }),
         ),
         (
+            // At the side, over the left column: never over the product in
+            // the middle of the view, nor the stage.
             Panel::Confirmation,
             place(Node {
                 flex_direction: column,
-                left: percent(35),
-                right: percent(35),
-                top: percent(30),
+                left: px(16),
+                top: px(16),
+                width: px(380),
                 ..default()
             }),
         ),
@@ -187,6 +183,31 @@ fn spawn_hud(mut commands: Commands) {
             }),
         ),
     ];
+    // The status, and the show's live moments under it, whatever the
+    // status's height.
+    let left = commands
+        .spawn(Node {
+            position_type: PositionType::Absolute,
+            flex_direction: column,
+            left: px(16),
+            top: px(16),
+            max_width: px(500),
+            row_gap: px(6),
+            align_items: AlignItems::FlexStart,
+            ..default()
+        })
+        .id();
+    commands.entity(root).add_child(left);
+    for (panel, width) in [(Panel::Status, Val::Auto), (Panel::Live, px(360))] {
+        let node = Node {
+            flex_direction: column,
+            row_gap: px(6),
+            width,
+            ..default()
+        };
+        let child = commands.spawn((panel, node, Interaction::default())).id();
+        commands.entity(left).add_child(child);
+    }
     // Voice sits on top of chat in the bottom-left corner: the social
     // corner, one column whatever the chat's height.
     let social = commands
@@ -331,6 +352,7 @@ fn draw(
                     != (&view.together.invite, &view.together.follow)
             }),
             Panel::Confirmation => old.is_none_or(|o| o.confirmation != view.confirmation),
+            Panel::Live => old.is_none_or(|o| (&o.live, &o.show) != (&view.live, &view.show)),
             Panel::Notice => old.is_none_or(|o| o.notice != view.notice),
         };
         if !changed {
@@ -430,11 +452,12 @@ fn draw_panel(panel: Panel, view: &ShowroomView, p: &mut ChildSpawnerCommands) {
             );
             text(
                 b,
-                "C cart | Enter chat (/p party) | 1-5 react | P together",
+                "C cart | Enter chat (/p party) | 1-5 react | P together | Q ask",
                 12.0,
                 MUTED,
             );
         }),
+        Panel::Live => draw_live(&view.live, view.show.is_some(), p),
         Panel::Voice => draw_voice(&view.voice, p),
         Panel::Banner => {
             if let Some(banner) = &view.banner {
@@ -775,7 +798,11 @@ fn draw_panel(panel: Panel, view: &ShowroomView, p: &mut ChildSpawnerCommands) {
                 for line in &c.lines {
                     text(b, line.clone(), 15.0, Color::WHITE);
                 }
-                button(b, "OK", UiAction::DismissConfirmation);
+                row(b, |r| {
+                    for button in &c.buttons {
+                        view_button(r, button);
+                    }
+                });
             });
         }
         Panel::Notice => {
@@ -786,6 +813,107 @@ fn draw_panel(panel: Panel, view: &ShowroomView, p: &mut ChildSpawnerCommands) {
         Panel::Together => draw_together(&view.together, &view.voice, p),
         Panel::Prompts => draw_prompts(&view.together, p),
     }
+}
+
+/// The poll with its results, the questions, the giveaway and the last
+/// winner; "Ask the host" while a show is live.
+fn draw_live(live: &LiveView, show_live: bool, p: &mut ChildSpawnerCommands) {
+    let quiet = live.poll.is_none()
+        && live.questions.is_empty()
+        && live.giveaway.is_none()
+        && live.winner.is_none()
+        && live.ask_draft.is_none();
+    if quiet && !show_live {
+        return;
+    }
+    boxed(p, |b| {
+        if let Some(poll) = &live.poll {
+            text(b, format!("Poll: {}", poll.question), 17.0, Color::WHITE);
+            for option in &poll.options {
+                row(b, |r| {
+                    match &option.vote {
+                        Some(vote) => view_button(r, vote),
+                        None => text(r, option.label.clone(), 15.0, Color::WHITE),
+                    }
+                    let yours = if option.yours { "  your vote" } else { "" };
+                    let colour = if option.yours { GOLD } else { MUTED };
+                    text(
+                        r,
+                        format!("{}% ({}){yours}", option.percent, option.count),
+                        14.0,
+                        colour,
+                    );
+                });
+                // The result as a bar: the share of the panel's width.
+                b.spawn((
+                    Node {
+                        width: percent(f32::from(option.percent.max(1))),
+                        height: px(4),
+                        border_radius: BorderRadius::all(px(2)),
+                        ..default()
+                    },
+                    BackgroundColor(if option.yours { GOLD } else { ACCENT }),
+                ));
+            }
+            text(b, poll.status.clone(), 13.0, MUTED);
+        }
+        if !live.questions.is_empty() {
+            text(b, "Questions for the host", 16.0, Color::WHITE);
+        }
+        for q in &live.questions {
+            row(b, |r| {
+                let (prefix, colour) = if q.answered {
+                    ("Answered - ", MUTED)
+                } else {
+                    ("", Color::WHITE)
+                };
+                text(r, format!("{prefix}{}", q.text), 14.0, colour);
+                text(r, format!("+{}", q.votes), 14.0, ACCENT);
+                if let Some(upvote) = &q.upvote {
+                    view_button(r, upvote);
+                }
+            });
+        }
+        match &live.ask_draft {
+            Some(draft) => text(
+                b,
+                format!("Ask: {draft}_  (Enter sends, Esc closes)"),
+                14.0,
+                Color::WHITE,
+            ),
+            None if show_live => view_button(b, &super::live::ask_button()),
+            None => {}
+        }
+        if let Some(g) = &live.giveaway {
+            text(b, format!("Giveaway: {}", g.prize), 17.0, GOLD);
+            text(b, g.rule.clone(), 13.0, MUTED);
+            row(b, |r| {
+                let entries = if g.entries == 1 { "entry" } else { "entries" };
+                text(
+                    r,
+                    format!("{} - {} {entries}", g.closes, g.entries),
+                    13.0,
+                    MUTED,
+                );
+                match &g.enter {
+                    Some(enter) => view_button(r, enter),
+                    None if g.entered => text(r, "You're in", 14.0, GOLD),
+                    None => {}
+                }
+            });
+        }
+        if let Some(winner) = &live.winner {
+            row(b, |r| {
+                text(r, winner.clone(), 15.0, GOLD);
+                if let Some(check) = &live.check {
+                    view_button(r, check);
+                }
+            });
+        }
+        for line in &live.checked {
+            text(b, line.clone(), 13.0, MUTED);
+        }
+    });
 }
 
 /// The party's shared cart, under the shopper's own in the cart panel.

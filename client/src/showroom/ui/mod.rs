@@ -3,7 +3,9 @@
 //! Every button and key becomes a [`UiAction`]; this module turns shop and
 //! chat actions into room commands (products handle their own).
 
+pub mod checkout_review;
 pub mod desktop;
+pub mod live;
 pub mod shared_cart;
 pub mod start;
 pub mod team_deals;
@@ -21,6 +23,7 @@ use crate::net::{ApiClient, RoomChange};
 use bevy::input::ButtonState;
 use bevy::input::keyboard::{Key, KeyboardInput};
 use bevy::prelude::*;
+use checkout_review::Review;
 use view::{LocalUi, ShowroomView, ViewInputs};
 use vitrine_shared::protocol::{
     CheckoutCommand, CommerceEventNet, GroupDealEventNet, OrderStatus, PartyCommand, Purchase,
@@ -28,8 +31,8 @@ use vitrine_shared::protocol::{
 };
 use vitrine_shared::validated::MAX_CHAT_BYTES;
 use vitrine_shared::{
-    AccountId, ChatText, DealId, PartyId, PaymentMethod, ProductId, Reaction, RoomCommand, RoomId,
-    SaleId, Sku, TeamId,
+    AccountId, ChatText, CouponCode, DealId, GiveawayId, PartyId, PaymentMethod, PollId, ProductId,
+    QuestionId, Reaction, RoomCommand, RoomId, SaleId, Sku, TeamId,
 };
 
 /// The saved card the showroom pays with. The built-in test gateway accepts
@@ -43,6 +46,8 @@ pub(super) fn plugin(app: &mut App) {
         .init_resource::<UiState>()
         .init_resource::<crate::showroom::voice::VoiceStatus>()
         .init_resource::<CurrentView>()
+        .init_resource::<CouponCalls>()
+        .init_resource::<DrawChecks>()
         .add_message::<UiAction>()
         .add_plugins((
             desktop::plugin,
@@ -59,7 +64,12 @@ pub(super) fn plugin(app: &mut App) {
         )
         .add_systems(
             Update,
-            (shop_actions, hear_shop, build_view.in_set(ViewBuilt))
+            (
+                shop_actions,
+                hear_shop,
+                hear_workers,
+                build_view.in_set(ViewBuilt),
+            )
                 .chain()
                 .in_set(ShowroomSystems::Present)
                 .run_if(in_state(AppState::Showroom)),
@@ -94,7 +104,31 @@ pub enum UiAction {
         quantity: u16,
     },
     Checkout,
+    /// Applies a coupon to the order under review, or removes it.
+    ApplyCoupon(Option<CouponCode>),
+    /// Opens the box to type a coupon code into the review (desktop).
+    TypeCoupon,
+    /// Applies a typed code: its terms are asked of the server.
+    ApplyCouponCode(String),
+    /// Pays for the order under review, as shown.
+    Pay,
+    /// Closes the review without paying.
+    CancelReview,
     ClaimFlashSale(SaleId),
+    /// A vote in the host's poll: the option's index.
+    Vote {
+        poll: PollId,
+        option: u8,
+    },
+    /// Opens the box to type a question for the host (desktop).
+    OpenAsk,
+    /// Sends the typed question.
+    SendAsk,
+    /// One more voice behind someone else's question.
+    Upvote(QuestionId),
+    EnterGiveaway(GiveawayId),
+    /// Checks a drawn giveaway's draw against its commitment.
+    CheckDraw(GiveawayId),
     /// Rates a product bought and delivered, 1 to 5 stars.
     Review {
         product: ProductId,
@@ -233,14 +267,124 @@ impl UiState {
     }
 }
 
+/// Answers of HTTP calls made on worker threads, for a system to take.
+#[derive(Resource)]
+struct WorkerAnswers<T> {
+    tx: std::sync::mpsc::Sender<T>,
+    rx: std::sync::Mutex<std::sync::mpsc::Receiver<T>>,
+}
+
+impl<T> Default for WorkerAnswers<T> {
+    fn default() -> Self {
+        let (tx, rx) = std::sync::mpsc::channel();
+        WorkerAnswers {
+            tx,
+            rx: std::sync::Mutex::new(rx),
+        }
+    }
+}
+
+impl<T> WorkerAnswers<T> {
+    fn drain(&self) -> Vec<T> {
+        self.rx
+            .lock()
+            .map(|rx| rx.try_iter().collect())
+            .unwrap_or_default()
+    }
+}
+
+/// Typed coupons' terms.
+type CouponCalls = WorkerAnswers<(CouponCode, checkout_review::CouponLookup)>;
+/// Giveaway draws checked.
+type DrawChecks = WorkerAnswers<(GiveawayId, Vec<String>)>;
+
+/// Asks the server for a typed coupon's terms on a worker thread, once per
+/// code (the pinned one's come with the room).
+fn look_up_coupon(code: &CouponCode, session: &Session, calls: &CouponCalls, ui: &mut UiState) {
+    let pinned = session
+        .mirror()
+        .and_then(|m| m.pinned_coupon.as_ref())
+        .is_some_and(|c| &c.code == code);
+    let known = matches!(
+        ui.local.coupons.get(code),
+        Some(checkout_review::CouponLookup::Found(_) | checkout_review::CouponLookup::Asking)
+    );
+    if pinned || known {
+        return;
+    }
+    let Some(server) = session.server.clone() else {
+        return;
+    };
+    ui.local
+        .coupons
+        .insert(code.clone(), checkout_review::CouponLookup::Asking);
+    let (tx, code) = (calls.tx.clone(), code.clone());
+    std::thread::spawn(move || {
+        let lookup = match ApiClient::new(&server).coupon(&code) {
+            Ok(view) => checkout_review::from_view(&view, now_ms()),
+            Err(e) if e.status() == Some(404) => checkout_review::CouponLookup::Refused(
+                vitrine_shared::protocol::ShopRefusal::UnknownCoupon.to_string(),
+            ),
+            // Asked again when applied again.
+            Err(e) => checkout_review::CouponLookup::Refused(format!("not checked ({e})")),
+        };
+        let _ = tx.send((code, lookup));
+    });
+}
+
+/// Fetches a drawn giveaway (`GET /api/v1/giveaways/{id}`) on a worker
+/// thread and checks its draw as anyone can (`vitrine_shared::giveaway`).
+fn check_draw(giveaway: GiveawayId, session: &Session, calls: &DrawChecks, ui: &mut UiState) {
+    let Some(server) = session.server.clone() else {
+        return;
+    };
+    ui.local
+        .live
+        .checks
+        .insert(giveaway, vec!["Checking the draw...".into()]);
+    let tx = calls.tx.clone();
+    std::thread::spawn(move || {
+        let lines = match ApiClient::new(&server).giveaway(giveaway) {
+            Ok(view) => live::check_lines(&view),
+            Err(e) => vec![format!("Not checked: {e}")],
+        };
+        let _ = tx.send((giveaway, lines));
+    });
+}
+
+fn hear_workers(coupons: Res<CouponCalls>, checks: Res<DrawChecks>, mut ui: ResMut<UiState>) {
+    for (code, lookup) in coupons.drain() {
+        ui.local.coupons.insert(code, lookup);
+    }
+    for (giveaway, lines) in checks.drain() {
+        ui.local.live.checks.insert(giveaway, lines);
+    }
+}
+
 fn shop_actions(
     mut actions: MessageReader<UiAction>,
     session: Res<Session>,
+    catalog: Res<Catalog>,
+    coupon_calls: Res<CouponCalls>,
+    draw_checks: Res<DrawChecks>,
     mut send: MessageWriter<SendCommand>,
     mut ui: ResMut<UiState>,
 ) {
     for action in actions.read() {
-        if let Some(command) = shop_command(action, &mut ui, session.mirror()) {
+        if let UiAction::CheckDraw(giveaway) = action {
+            check_draw(*giveaway, &session, &draw_checks, &mut ui);
+            continue;
+        }
+        if let UiAction::ApplyCouponCode(_) | UiAction::ApplyCoupon(Some(_)) = action {
+            // Applied first (a typed code is read there), then looked up.
+            shop_command(action, &mut ui, session.mirror(), &catalog.products);
+            let applied = ui.local.review.as_ref().and_then(|r| r.coupon.clone());
+            if let Some(code) = applied {
+                look_up_coupon(&code, &session, &coupon_calls, &mut ui);
+            }
+            continue;
+        }
+        if let Some(command) = shop_command(action, &mut ui, session.mirror(), &catalog.products) {
             if session.can_send() {
                 send.write(SendCommand(command));
             } else {
@@ -257,6 +401,7 @@ pub(crate) fn shop_command(
     action: &UiAction,
     ui: &mut UiState,
     mirror: Option<&crate::net::RoomMirror>,
+    catalog: &[super::catalog::CatalogProduct],
 ) -> Option<RoomCommand> {
     match action {
         UiAction::SelectVariant { product, index } => {
@@ -278,22 +423,77 @@ pub(crate) fn shop_command(
             sku: sku.clone(),
             quantity: *quantity,
         }),
+        // Buying opens the review; only "Pay" there sends anything.
         UiAction::BuyNow { sku } => {
-            let request_id = ui.request_id();
-            ui.local.checkout = Some(request_id);
-            Some(checkout(
-                request_id,
-                Purchase::BuyNow {
-                    sku: sku.clone(),
-                    quantity: 1,
-                },
-            ))
+            ui.local.checkout = None;
+            ui.local.review = Some(Review::of(Purchase::BuyNow {
+                sku: sku.clone(),
+                quantity: 1,
+            }));
+            None
         }
         UiAction::Checkout => {
+            if mirror.is_none_or(|m| m.cart.is_empty()) {
+                ui.notice("Your cart is empty");
+                return None;
+            }
+            ui.local.checkout = None;
+            ui.local.cart_open = false;
+            ui.local.review = Some(Review::of(Purchase::Cart));
+            None
+        }
+        UiAction::ApplyCoupon(code) => {
+            if let Some(review) = &mut ui.local.review {
+                review.coupon = code.clone();
+            }
+            None
+        }
+        UiAction::TypeCoupon => {
+            if let Some(review) = &mut ui.local.review {
+                review.draft.get_or_insert_with(String::new);
+            }
+            None
+        }
+        UiAction::ApplyCouponCode(typed) => {
+            let review = ui.local.review.as_mut()?;
+            match CouponCode::new(typed.trim()) {
+                Ok(code) => {
+                    review.draft = None;
+                    review.coupon = Some(code);
+                }
+                Err(e) => ui.notice(format!("Not a coupon code: {e}")),
+            }
+            None
+        }
+        UiAction::CancelReview => {
+            ui.local.review = None;
+            None
+        }
+        UiAction::Pay => {
+            let review = ui.local.review.as_ref()?;
+            let Some(m) = mirror else {
+                ui.notice("Not connected: try again in a moment");
+                return None;
+            };
+            let asking = review.coupon.as_ref().is_some_and(|code| {
+                ui.local.coupons.get(code) == Some(&checkout_review::CouponLookup::Asking)
+                    && m.pinned_coupon.as_ref().is_none_or(|c| &c.code != code)
+            });
+            if asking {
+                ui.notice("Checking the coupon: a moment");
+                return None;
+            }
+            let review = ui.local.review.take()?;
+            let coupons = &ui.local.coupons;
+            let coupon = checkout_review::coupon_to_send(&review, coupons, m, catalog, now_ms());
             let request_id = ui.request_id();
             ui.local.checkout = Some(request_id);
-            ui.local.cart_open = false;
-            Some(checkout(request_id, Purchase::Cart))
+            Some(RoomCommand::Checkout(CheckoutCommand {
+                request_id,
+                items: review.items,
+                coupon,
+                payment: saved_card(),
+            }))
         }
         UiAction::AddToSharedCart { sku } => {
             Some(RoomCommand::SharedCart(SharedCartCommand::Add {
@@ -352,6 +552,42 @@ pub(crate) fn shop_command(
             sale_id: *sale_id,
             quantity: 1,
         }),
+        UiAction::Vote { poll, option } => {
+            ui.local.live.voted.insert(*poll, *option);
+            Some(RoomCommand::Vote {
+                poll_id: *poll,
+                option: *option,
+            })
+        }
+        UiAction::Upvote(question_id) => {
+            ui.local.live.upvoted.insert(*question_id);
+            Some(RoomCommand::Upvote {
+                question_id: *question_id,
+            })
+        }
+        UiAction::EnterGiveaway(giveaway_id) => {
+            ui.local.live.entered.insert(*giveaway_id);
+            Some(RoomCommand::EnterGiveaway {
+                giveaway_id: *giveaway_id,
+            })
+        }
+        UiAction::OpenAsk => {
+            ui.local.live.ask_draft.get_or_insert_with(String::new);
+            None
+        }
+        UiAction::SendAsk => {
+            let text = ui.local.live.ask_draft.take().unwrap_or_default();
+            if text.trim().is_empty() {
+                return None;
+            }
+            match ChatText::new(text) {
+                Ok(text) => Some(RoomCommand::Ask(text)),
+                Err(e) => {
+                    ui.notice(format!("Question not sent: {e}"));
+                    None
+                }
+            }
+        }
         UiAction::React(reaction) => Some(RoomCommand::React(*reaction)),
         UiAction::ToggleCart => {
             ui.local.cart_open = !ui.local.cart_open;
@@ -389,15 +625,6 @@ pub(crate) fn shop_command(
     }
 }
 
-fn checkout(request_id: u32, items: Purchase) -> RoomCommand {
-    RoomCommand::Checkout(CheckoutCommand {
-        request_id,
-        items,
-        coupon: None,
-        payment: saved_card(),
-    })
-}
-
 fn saved_card() -> PaymentMethod {
     PaymentMethod::new(SAVED_CARD).expect("the saved card is a valid method")
 }
@@ -413,7 +640,10 @@ fn hear_shop(
         match change {
             RoomChange::Rejected(r) => ui.notice(r.reason.to_string()),
             RoomChange::Commerce(CommerceEventNet::Claimed { order_id, .. }) => {
-                ui.notice(format!("You got one! Paying order #{order_id}..."));
+                ui.notice(format!(
+                    "You got one! Paying order {}...",
+                    order_id.reference()
+                ));
                 if let (Some(server), Some(signed_in)) =
                     (session.server.clone(), session.signed_in.clone())
                 {
@@ -431,7 +661,10 @@ fn hear_shop(
                 ui.notice(format!("Team deal: {reason}"))
             }
             RoomChange::GroupDeals(GroupDealEventNet::TeamCompleted { order_id, .. }) => {
-                ui.notice(format!("Your team is complete: order #{order_id} is paid"))
+                ui.notice(format!(
+                    "Your team is complete: order {} is paid",
+                    order_id.reference()
+                ))
             }
             RoomChange::GroupDeals(GroupDealEventNet::TeamVoided { .. }) => {
                 ui.notice("Your team did not fill in time: nobody was charged")
@@ -439,10 +672,14 @@ fn hear_shop(
             RoomChange::Commerce(CommerceEventNet::Order(order)) if ui.local.checkout.is_none() => {
                 ui.notice(match order.status {
                     OrderStatus::Delivered => format!(
-                        "Order #{} was delivered: rate what you bought on its card",
-                        order.id
+                        "Order {} was delivered: rate what you bought on its card",
+                        order.id.reference()
                     ),
-                    status => format!("Order #{} is {}", order.id, view::order_state(status)),
+                    status => format!(
+                        "Order {} is {}",
+                        order.id.reference(),
+                        view::order_state(status)
+                    ),
                 });
             }
             RoomChange::Commerce(CommerceEventNet::Reviewed {
@@ -469,6 +706,48 @@ pub fn chat_keys(
     let mut consumed = false;
     for key in keyboard.read() {
         if key.state != ButtonState::Pressed {
+            continue;
+        }
+        if let Some(draft) = ui.local.review.as_mut().and_then(|r| r.draft.as_mut()) {
+            consumed = true;
+            match &key.logical_key {
+                Key::Enter => {
+                    actions.write(UiAction::ApplyCouponCode(draft.clone()));
+                }
+                Key::Escape => {
+                    if let Some(review) = &mut ui.local.review {
+                        review.draft = None;
+                    }
+                }
+                Key::Backspace => {
+                    draft.pop();
+                }
+                Key::Character(c)
+                    if draft.len() + c.len()
+                        <= *vitrine_shared::validated::COUPON_CODE_CHARS.end() =>
+                {
+                    draft.push_str(c);
+                }
+                _ => {}
+            }
+            continue;
+        }
+        if let Some(draft) = &mut ui.local.live.ask_draft {
+            consumed = true;
+            match &key.logical_key {
+                Key::Enter => {
+                    actions.write(UiAction::SendAsk);
+                }
+                Key::Escape => ui.local.live.ask_draft = None,
+                Key::Backspace => {
+                    draft.pop();
+                }
+                Key::Space => draft.push(' '),
+                Key::Character(c) if draft.len() + c.len() <= MAX_CHAT_BYTES => {
+                    draft.push_str(c);
+                }
+                _ => {}
+            }
             continue;
         }
         if let Some(draft) = &mut ui.local.together.code_draft {
@@ -507,8 +786,11 @@ pub fn chat_keys(
             _ => {}
         }
     }
-    focus.typing =
-        consumed || ui.local.chat_draft.is_some() || ui.local.together.code_draft.is_some();
+    focus.typing = consumed
+        || ui.local.chat_draft.is_some()
+        || ui.local.together.code_draft.is_some()
+        || ui.local.review.as_ref().is_some_and(|r| r.draft.is_some())
+        || ui.local.live.ask_draft.is_some();
 }
 
 /// 1–5 react, C opens the cart, Esc closes what is open.
@@ -538,8 +820,12 @@ fn shortcut_keys(
     if keys.just_pressed(KeyCode::KeyC) {
         actions.write(UiAction::ToggleCart);
     }
+    if keys.just_pressed(KeyCode::KeyQ) {
+        actions.write(UiAction::OpenAsk);
+    }
     if keys.just_pressed(KeyCode::Escape) {
         ui.local.cart_open = false;
         ui.local.checkout = None;
+        ui.local.review = None;
     }
 }

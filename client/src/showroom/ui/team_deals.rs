@@ -61,7 +61,10 @@ pub fn build(
                 Some(Ok(team)) => match m.teams_settled.get(&team.id) {
                     Some((true, order)) => {
                         yours = Some(match order {
-                            Some(order) => format!("Your team is complete: order #{order} is paid"),
+                            Some(order) => format!(
+                                "Your team is complete: order {} is paid",
+                                order.reference()
+                            ),
                             None => "Your team is complete".to_owned(),
                         })
                     }

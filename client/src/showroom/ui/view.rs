@@ -39,6 +39,8 @@ pub struct ShowroomView {
     pub together: super::together::TogetherView,
     /// Your microphone, who speaks, volumes and mutes (`voice.rs`).
     pub voice: super::voice::VoiceView,
+    /// The poll, the Q&A and the giveaway (`live.rs`).
+    pub live: super::live::LiveView,
 }
 
 /// A button as the view offers it: its words, what it asks for and the
@@ -180,11 +182,14 @@ pub struct CartLineView {
     pub held_for_s: i64,
 }
 
+/// The checkout panel: the order under review before paying
+/// (`checkout_review.rs`), or the server's answer after.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Confirmation {
     pub title: String,
     pub lines: Vec<String>,
     pub ok: bool,
+    pub buttons: Vec<ViewButton>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -207,6 +212,12 @@ pub struct LocalUi {
     /// The variant chosen on each product's card.
     pub variant: BTreeMap<ProductId, usize>,
     pub chat_draft: Option<String>,
+    /// The order being reviewed before it is paid.
+    pub review: Option<super::checkout_review::Review>,
+    /// Typed coupon codes and what the server said of them.
+    pub coupons: super::checkout_review::CouponLookups,
+    /// Votes, upvotes and entries made here, and the question being typed.
+    pub live: super::live::LiveLocal,
     /// The checkout whose answer to show.
     pub checkout: Option<u32>,
     pub notice: Option<String>,
@@ -287,6 +298,10 @@ pub fn variant_name(catalog: &[CatalogProduct], sku: &Sku) -> String {
             })
         })
         .unwrap_or_else(|| sku.to_string())
+}
+
+fn ok_button() -> ViewButton {
+    ViewButton::new("OK", UiAction::DismissConfirmation).with_key("Esc")
 }
 
 pub fn build(input: &ViewInputs) -> ShowroomView {
@@ -474,36 +489,47 @@ pub fn build(input: &ViewInputs) -> ShowroomView {
             ..Default::default()
         });
 
-    let confirmation = input.ui.checkout.and_then(|request| {
-        let answer = mirror?.checkouts.get(&request)?;
-        Some(match answer {
-            Ok(order) => {
-                // The order as last heard (paid after the checkout, say).
-                let order = mirror?.orders.get(&order.id).unwrap_or(order);
-                let status = order_state(order.status);
-                let mut lines: Vec<String> = order
-                    .lines
-                    .iter()
-                    .map(|l| {
-                        let name = variant_name(input.catalog, &l.sku);
-                        format!("{} x {name}  {}", l.quantity, l.unit_price)
-                    })
-                    .collect();
-                if order.discount.minor > 0 {
-                    lines.push(format!("Discount -{}", order.discount));
+    let review = input.ui.review.as_ref().and_then(|review| {
+        let coupons = &input.ui.coupons;
+        super::checkout_review::build(review, coupons, mirror?, input.catalog, input.now_ms)
+    });
+    let confirmation = review.or_else(|| {
+        input.ui.checkout.and_then(|request| {
+            let answer = mirror?.checkouts.get(&request)?;
+            Some(match answer {
+                Ok(order) => {
+                    // The order as last heard (paid after the checkout, say).
+                    let order = mirror?.orders.get(&order.id).unwrap_or(order);
+                    let status = order_state(order.status);
+                    let mut lines: Vec<String> = order
+                        .lines
+                        .iter()
+                        .map(|l| {
+                            let name = variant_name(input.catalog, &l.sku);
+                            format!("{} x {name}  {}", l.quantity, l.unit_price)
+                        })
+                        .collect();
+                    if order.discount.minor > 0 {
+                        lines.push(match &order.coupon {
+                            Some(code) => format!("Coupon {code} -{}", order.discount),
+                            None => format!("Discount -{}", order.discount),
+                        });
+                    }
+                    lines.push(format!("Total {} ({status})", order.total));
+                    Confirmation {
+                        title: format!("Order {} confirmed", order.id.reference()),
+                        lines,
+                        ok: !matches!(order.status, OrderStatus::Cancelled | OrderStatus::Refunded),
+                        buttons: vec![ok_button()],
+                    }
                 }
-                lines.push(format!("Total {} ({status})", order.total));
-                Confirmation {
-                    title: format!("Order #{} confirmed", order.id),
-                    lines,
-                    ok: !matches!(order.status, OrderStatus::Cancelled | OrderStatus::Refunded),
-                }
-            }
-            Err(refusal) => Confirmation {
-                title: "Checkout failed".into(),
-                lines: vec![refusal.to_string()],
-                ok: false,
-            },
+                Err(refusal) => Confirmation {
+                    title: "Checkout failed".into(),
+                    lines: vec![refusal.to_string()],
+                    ok: false,
+                    buttons: vec![ok_button()],
+                },
+            })
         })
     });
 
@@ -552,11 +578,12 @@ pub fn build(input: &ViewInputs) -> ShowroomView {
         ),
         // Filled from the voice feature's status by the caller.
         voice: Default::default(),
+        live: super::live::build(mirror, &input.ui.live, input.now_ms),
     }
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::showroom::models::ModelBounds;
     use std::time::Duration;
@@ -568,11 +595,11 @@ mod tests {
         AccountId, Currency, DisplayName, MemberSlot, Money, OrderId, ProductId, Role, Sku,
     };
 
-    fn eur(minor: i64) -> Money {
+    pub(crate) fn eur(minor: i64) -> Money {
         Money::new(minor, Currency::EUR)
     }
 
-    fn product(id: &str, variants: &[(&str, i64)]) -> CatalogProduct {
+    pub(crate) fn product(id: &str, variants: &[(&str, i64)]) -> CatalogProduct {
         let price: MoneyView = eur(2490).into();
         CatalogProduct {
             view: ProductView {
@@ -599,7 +626,7 @@ mod tests {
         }
     }
 
-    fn mirror() -> RoomMirror {
+    pub(crate) fn mirror() -> RoomMirror {
         let mut m = RoomMirror::default();
         m.you = Some(MemberSlot(1));
         m.room_name = "Main Stage".into();

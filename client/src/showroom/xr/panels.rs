@@ -62,6 +62,8 @@ pub enum PanelKind {
     Together,
     /// The party's shared cart, while the cart is open in a party.
     SharedCart,
+    /// The poll, the questions and the giveaway, beside the stage screen.
+    Live,
 }
 
 /// The panels' layout: `spawn_panels` and `fill_panels` build the nodes
@@ -83,6 +85,7 @@ fn panel_size(kind: PanelKind) -> Vec2 {
         PanelKind::Card => Vec2::new(0.36, 0.26),
         PanelKind::Wrist => Vec2::new(0.22, 0.2),
         PanelKind::Sale => Vec2::new(1.4, 0.35),
+        PanelKind::Live => Vec2::new(1.2, 1.3),
         PanelKind::Together => Vec2::new(0.55, 0.75),
         PanelKind::SharedCart => Vec2::new(0.5, 0.6),
     }
@@ -90,7 +93,7 @@ fn panel_size(kind: PanelKind) -> Vec2 {
 
 /// Each panel's size in pixels.
 pub fn panel_px(kind: PanelKind) -> UVec2 {
-    let density = if kind == PanelKind::Sale {
+    let density = if matches!(kind, PanelKind::Sale | PanelKind::Live) {
         STAGE_PX_PER_M
     } else {
         PX_PER_M
@@ -101,7 +104,7 @@ pub fn panel_px(kind: PanelKind) -> UVec2 {
 /// The text's size on each panel.
 fn text_font(kind: PanelKind) -> f32 {
     match kind {
-        PanelKind::Sale => 22.0,
+        PanelKind::Sale | PanelKind::Live => 22.0,
         PanelKind::Together | PanelKind::SharedCart => 16.0,
         _ => 20.0,
     }
@@ -275,6 +278,7 @@ fn spawn_panels(
         PanelKind::Sale,
         PanelKind::Together,
         PanelKind::SharedCart,
+        PanelKind::Live,
     ] {
         let (size, px) = (panel_size(kind), panel_px(kind));
         let image = images.add(Image::new_target_texture(
@@ -465,8 +469,15 @@ pub fn panel_content(
                 .notice
                 .as_ref()
                 .map_or_else(String::new, |n| format!("{n}\n"));
+            // The order under review, or the checkout's answer: all of it,
+            // and its buttons ("Pay ...", "Cancel") never give way.
+            let mut checkout_buttons = Vec::new();
             if let Some(c) = &view.confirmation {
                 text += &format!("{}\n", c.title);
+                for line in &c.lines {
+                    text += &format!("{line}\n");
+                }
+                checkout_buttons.extend(c.buttons.iter().cloned().map(|b| (0, plain(b))));
             }
             text += &match &view.cart.total {
                 Some(total) => format!("Cart: {} items, {total}\n", view.cart.units),
@@ -502,6 +513,7 @@ pub fn panel_content(
                 buttons.push((4, ("Shared cart".into(), UiAction::ToggleCart)));
             }
             buttons.push((0, ("Together".into(), UiAction::ToggleTogether)));
+            buttons.extend(checkout_buttons);
             if let Some(invite) = &t.invite {
                 text += &format!("{}\n", invite.text);
                 buttons.extend(invite.buttons().into_iter().map(|b| (1, plain(b))));
@@ -580,6 +592,47 @@ pub fn panel_content(
             }
             buttons.extend(shared.checkouts().into_iter().map(plain));
             buttons.push(("Close".into(), UiAction::ToggleCart));
+            Some((text, buttons))
+        }
+        PanelKind::Live => {
+            let live = &view.live;
+            let mut text = String::new();
+            let mut buttons = Vec::new();
+            if let Some(poll) = &live.poll {
+                text += &format!("POLL: {}\n", poll.question);
+                for o in &poll.options {
+                    let yours = if o.yours { "  (your vote)" } else { "" };
+                    text += &format!("{}  {}% ({}){yours}\n", o.label, o.percent, o.count);
+                    buttons.extend(o.vote.clone().map(|b| (b.label, b.action)));
+                }
+                text += &format!("{}\n", poll.status);
+            }
+            for q in &live.questions {
+                let answered = if q.answered { "Answered - " } else { "" };
+                text += &format!("{answered}{} (+{})\n", q.text, q.votes);
+                if let Some(b) = &q.upvote {
+                    let who = q.text.split(':').next().unwrap_or_default();
+                    buttons.push(about(b.clone(), who));
+                }
+            }
+            if let Some(g) = &live.giveaway {
+                let entered = if g.entered { "  You're in" } else { "" };
+                text += &format!(
+                    "GIVEAWAY: {}\n{}\n{} - {} entries{entered}\n",
+                    g.prize, g.rule, g.closes, g.entries
+                );
+                buttons.extend(g.enter.clone().map(|b| (b.label, b.action)));
+            }
+            if let Some(winner) = &live.winner {
+                text += &format!("{winner}\n");
+            }
+            for line in &live.checked {
+                text += &format!("{line}\n");
+            }
+            buttons.extend(live.check.clone().map(|b| (b.label, b.action)));
+            if text.is_empty() {
+                return None;
+            }
             Some((text, buttons))
         }
         PanelKind::Sale => {
@@ -850,6 +903,13 @@ fn place_panels(
             PanelKind::Sale => {
                 let b = layout.bounds;
                 t.translation = Vec3::new((b.min[0] + b.max[0]) / 2.0, 3.2, b.min[2] + 1.0);
+                t.rotation = Quat::IDENTITY;
+            }
+            PanelKind::Live => {
+                // Left of the stage screen, as high, facing the room.
+                let (screen, size) = layout.screen();
+                let width = panel_size(PanelKind::Live).x;
+                t.translation = screen + Vec3::new(-(size.x + width) / 2.0 - 0.3, 0.0, 0.3);
                 t.rotation = Quat::IDENTITY;
             }
         }
@@ -1188,7 +1248,7 @@ mod tests {
     /// The room command an action sends, as the desktop's click does.
     fn sends(action: &UiAction, m: &crate::net::RoomMirror) -> Option<vitrine_shared::RoomCommand> {
         use crate::showroom::ui::{UiState, shop_command, together_actions::party_command};
-        shop_command(action, &mut UiState::default(), Some(m))
+        shop_command(action, &mut UiState::default(), Some(m), &[])
             .or_else(|| party_command(action).map(vitrine_shared::RoomCommand::Party))
     }
 
