@@ -272,6 +272,34 @@ impl ApiClient {
         )
     }
 
+    /// Your points, quests (the badges they earn) and what points buy.
+    pub fn rewards(
+        &self,
+        session: &SignedIn,
+    ) -> Result<vitrine_shared::api::RewardsView, ApiError> {
+        Self::read(
+            self.agent
+                .get(format!("{}/api/v1/rewards", self.base))
+                .header("Authorization", format!("Bearer {}", session.token))
+                .call(),
+        )
+    }
+
+    /// Spends points on a reward: a coupon for this account alone.
+    pub fn redeem(
+        &self,
+        session: &SignedIn,
+        reward: &str,
+    ) -> Result<vitrine_shared::api::Redeemed, ApiError> {
+        let body = vitrine_shared::api::RedeemRequest {
+            reward: reward.to_owned(),
+        };
+        Self::read(
+            self.authorized("/api/v1/rewards/redeem", session)
+                .send_json(&body),
+        )
+    }
+
     /// A giveaway with its commitment, entries, seed and draws.
     pub fn giveaway(&self, id: vitrine_shared::GiveawayId) -> Result<GiveawayView, ApiError> {
         Self::read(

@@ -416,8 +416,8 @@ fn the_room_renders_with_three_bots_the_stage_and_the_catalog() {
     assert!(poll.options.iter().all(|o| o.vote.is_none()));
     let mut refs: Vec<&mut NetClient> = bots.iter_mut().collect();
     let image = take_picture(&mut app, &mut refs, "showroom-poll.png");
-    // The gold bar: a long run of gold in one row of the left column (text
-    // never makes a run that long).
+    // The gold bar: a long run of gold in one row of the panel at the top
+    // right (text never makes a run that long).
     let gold = |x: u32, y: u32| {
         let c = image.get_color_at(x, y).unwrap().to_srgba();
         c.red > 0.9 && (0.7..0.9).contains(&c.green) && c.blue < 0.5
@@ -425,7 +425,7 @@ fn the_room_renders_with_three_bots_the_stage_and_the_catalog() {
     let longest = (0..image.height())
         .map(|y| {
             let (mut run, mut best) = (0, 0);
-            for x in 0..image.width() / 2 {
+            for x in image.width() / 2..image.width() {
                 run = if gold(x, y) { run + 1 } else { 0 };
                 best = best.max(run);
             }

@@ -216,11 +216,22 @@ pub fn build(
                 UiAction::ApplyCoupon(None),
             ));
         }
-        (None, Some(coupon)) => buttons.push(ViewButton::new(
-            format!("Apply {} ({})", coupon.code, coupon_terms(coupon)),
-            UiAction::ApplyCoupon(Some(coupon.code.clone())),
-        )),
-        (None, None) => {}
+        (None, pinned) => {
+            // The pinned coupon, then those known here: bought with points
+            // or typed before.
+            let known = lookups.values().filter_map(|l| match l {
+                CouponLookup::Found(c) if pinned.is_none_or(|p| p.code != c.code) => Some(c),
+                _ => None,
+            });
+            for coupon in pinned.into_iter().chain(known) {
+                if coupon.ends_at_ms > now_ms {
+                    buttons.push(ViewButton::new(
+                        format!("Apply {} ({})", coupon.code, coupon_terms(coupon)),
+                        UiAction::ApplyCoupon(Some(coupon.code.clone())),
+                    ));
+                }
+            }
+        }
     }
     if priced.coupon.is_none() {
         buttons.push(ViewButton::new("Enter a code", UiAction::TypeCoupon));
@@ -605,6 +616,11 @@ mod tests {
                 CouponLookup::Refused("this coupon is not valid now".into())
             );
         }
+        // Known from before (typed, or bought with points): offered in
+        // one tap on the next review.
+        let next = Review::of(review.items.clone());
+        let shown = build(&next, &lookups, &m, &catalog, NOW).unwrap();
+        assert_eq!(shown.buttons[0].label, "Apply WELCOME5 (5.00 EUR off)");
         lookups.insert(code.clone(), CouponLookup::Refused("no such coupon".into()));
         let shown = build(&review, &lookups, &m, &catalog, NOW).unwrap();
         assert!(

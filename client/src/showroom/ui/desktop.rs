@@ -3,6 +3,7 @@
 //! [`UiAction`] they send.
 
 use super::live::LiveView;
+use super::rewards::RewardsPanel;
 use super::shared_cart::SharedCartView;
 use super::team_deals::TeamDealView;
 use super::together::{INVITE_KEY, PARTY_CHAT_PREFIX, SHARE_KEY, TOGETHER_KEY, TogetherView};
@@ -68,6 +69,8 @@ enum Panel {
     Voice,
     /// The poll, the Q&A and the giveaway, under the status.
     Live,
+    /// Points, quests, leaderboards and rewards (`R`).
+    Rewards,
 }
 
 /// A button and what it asks for.
@@ -107,21 +110,13 @@ fn spawn_hud(mut commands: Commands) {
             }),
         ),
         (
-            Panel::Show,
-            place(Node {
-                flex_direction: column,
-                right: px(16),
-                top: px(16),
-                width: px(330),
-                ..default()
-            }),
-        ),
-        (
+            // Above the cart, growing up: clear of the show's column at the
+            // top right and of the middle of the view.
             Panel::Card,
             place(Node {
                 flex_direction: column,
                 right: px(16),
-                top: px(230),
+                bottom: px(60),
                 width: px(330),
                 ..default()
             }),
@@ -145,6 +140,17 @@ fn spawn_hud(mut commands: Commands) {
                 left: px(16),
                 top: px(16),
                 width: px(380),
+                ..default()
+            }),
+        ),
+        (
+            // Opened on purpose: over the right column, never over the stage.
+            Panel::Rewards,
+            place(Node {
+                flex_direction: column,
+                right: px(16),
+                top: px(16),
+                width: px(330),
                 ..default()
             }),
         ),
@@ -183,30 +189,47 @@ fn spawn_hud(mut commands: Commands) {
             }),
         ),
     ];
-    // The status, and the show's live moments under it, whatever the
-    // status's height.
-    let left = commands
-        .spawn(Node {
-            position_type: PositionType::Absolute,
-            flex_direction: column,
-            left: px(16),
-            top: px(16),
-            max_width: px(500),
-            row_gap: px(6),
-            align_items: AlignItems::FlexStart,
-            ..default()
-        })
-        .id();
-    commands.entity(root).add_child(left);
-    for (panel, width) in [(Panel::Status, Val::Auto), (Panel::Live, px(360))] {
-        let node = Node {
-            flex_direction: column,
-            row_gap: px(6),
-            width,
-            ..default()
-        };
-        let child = commands.spawn((panel, node, Interaction::default())).id();
-        commands.entity(left).add_child(child);
+    // The status at the top left; the show and its live moments (poll,
+    // questions, giveaway) in one column at the top right, whatever the
+    // show panel's height. The middle stays the room's.
+    let corners = [
+        (
+            Node {
+                left: px(16),
+                max_width: px(520),
+                ..default()
+            },
+            [Panel::Status].as_slice(),
+        ),
+        (
+            Node {
+                right: px(16),
+                width: px(330),
+                ..default()
+            },
+            [Panel::Show, Panel::Live].as_slice(),
+        ),
+    ];
+    for (node, stacked) in corners {
+        let corner = commands
+            .spawn(Node {
+                position_type: PositionType::Absolute,
+                flex_direction: column,
+                top: px(16),
+                row_gap: px(6),
+                ..node
+            })
+            .id();
+        commands.entity(root).add_child(corner);
+        for panel in stacked {
+            let node = Node {
+                flex_direction: column,
+                row_gap: px(6),
+                ..default()
+            };
+            let child = commands.spawn((*panel, node, Interaction::default())).id();
+            commands.entity(corner).add_child(child);
+        }
     }
     // Voice sits on top of chat in the bottom-left corner: the social
     // corner, one column whatever the chat's height.
@@ -240,7 +263,7 @@ fn spawn_hud(mut commands: Commands) {
         let child = commands.spawn((panel, node, Interaction::default())).id();
         // An order's answer sits over whatever panel is open beside it (the
         // Together panel reaches into the middle of the screen).
-        if matches!(panel, Panel::Confirmation) {
+        if matches!(panel, Panel::Confirmation | Panel::Rewards) {
             commands.entity(child).insert(ZIndex(2));
         }
         commands.entity(root).add_child(child);
@@ -353,6 +376,7 @@ fn draw(
             }),
             Panel::Confirmation => old.is_none_or(|o| o.confirmation != view.confirmation),
             Panel::Live => old.is_none_or(|o| (&o.live, &o.show) != (&view.live, &view.show)),
+            Panel::Rewards => old.is_none_or(|o| o.rewards != view.rewards),
             Panel::Notice => old.is_none_or(|o| o.notice != view.notice),
         };
         if !changed {
@@ -432,9 +456,12 @@ fn draw_panel(panel: Panel, view: &ShowroomView, p: &mut ChildSpawnerCommands) {
                 20.0,
                 Color::WHITE,
             );
-            if let Some(points) = view.points {
-                text(b, format!("{points} points"), 16.0, GOLD);
-            }
+            row(b, |r| {
+                if let Some(points) = view.points {
+                    text(r, format!("{points} points"), 16.0, GOLD);
+                }
+                view_button(r, &super::rewards::rewards_button());
+            });
             if let Some(code) = &view.pinned_coupon {
                 text(b, format!("Coupon: {code}"), 15.0, ACCENT);
             }
@@ -452,12 +479,17 @@ fn draw_panel(panel: Panel, view: &ShowroomView, p: &mut ChildSpawnerCommands) {
             );
             text(
                 b,
-                "C cart | Enter chat (/p party) | 1-5 react | P together | Q ask",
+                "C cart | Enter chat (/p party) | 1-5 react | P together | Q ask | R rewards",
                 12.0,
                 MUTED,
             );
         }),
         Panel::Live => draw_live(&view.live, view.show.is_some(), p),
+        Panel::Rewards => {
+            if let Some(rewards) = &view.rewards {
+                draw_rewards(rewards, p);
+            }
+        }
         Panel::Voice => draw_voice(&view.voice, p),
         Panel::Banner => {
             if let Some(banner) = &view.banner {
@@ -868,7 +900,9 @@ fn draw_live(live: &LiveView, show_live: bool, p: &mut ChildSpawnerCommands) {
                     ("", Color::WHITE)
                 };
                 text(r, format!("{prefix}{}", q.text), 14.0, colour);
-                text(r, format!("+{}", q.votes), 14.0, ACCENT);
+                if q.votes > 0 {
+                    text(r, format!("+{}", q.votes), 14.0, ACCENT);
+                }
                 if let Some(upvote) = &q.upvote {
                     view_button(r, upvote);
                 }
@@ -913,6 +947,46 @@ fn draw_live(live: &LiveView, show_live: bool, p: &mut ChildSpawnerCommands) {
         for line in &live.checked {
             text(b, line.clone(), 13.0, MUTED);
         }
+    });
+}
+
+fn draw_rewards(panel: &RewardsPanel, p: &mut ChildSpawnerCommands) {
+    boxed(p, |b| {
+        text(b, "Rewards", 18.0, Color::WHITE);
+        text(b, panel.points.clone(), 15.0, GOLD);
+        if let Some(problem) = &panel.problem {
+            text(b, problem.clone(), 13.0, ACCENT);
+        }
+        if !panel.quests.is_empty() {
+            text(b, "Quests and badges", 15.0, Color::WHITE);
+        }
+        for quest in &panel.quests {
+            text(b, quest.clone(), 13.0, MUTED);
+        }
+        for (title, board) in [
+            ("This show's leaders", &panel.show_board),
+            ("All-time leaders", &panel.all_time_board),
+        ] {
+            if !board.is_empty() {
+                text(b, title, 15.0, Color::WHITE);
+                text(b, board.join("\n"), 13.0, MUTED);
+            }
+        }
+        if !panel.offers.is_empty() {
+            text(b, "Spend points", 15.0, Color::WHITE);
+        }
+        for offer in &panel.offers {
+            row(b, |r| {
+                text(r, offer.text.clone(), 13.0, MUTED);
+                if let Some(buy) = &offer.buy {
+                    view_button(r, buy);
+                }
+            });
+        }
+        for coupon in &panel.coupons {
+            text(b, coupon.clone(), 13.0, GOLD);
+        }
+        view_button(b, &panel.close);
     });
 }
 

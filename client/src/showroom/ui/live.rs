@@ -18,6 +18,8 @@ pub const QUESTIONS_SHOWN: usize = 4;
 pub const RESULTS_KEPT_MS: i64 = 120_000;
 /// Opens the box to type a question (desktop).
 pub const ASK_KEY: &str = "Q";
+/// A giveaway whose entries closed shows "the draw is next" this long.
+pub const DRAW_WAIT_MS: i64 = 60_000;
 
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct LiveView {
@@ -117,20 +119,17 @@ pub fn check_lines(giveaway: &vitrine_shared::api::GiveawayView) -> Vec<String> 
         format!("Seed {}...: its SHA-256 is NOT the commitment", short(seed))
     });
     let n = giveaway.entries.len();
+    let entries = if n == 1 { "entry" } else { "entries" };
     for ((draw, won, again), d) in check.draws.iter().zip(&giveaway.draws) {
-        lines.push(if again == &Some(*won) {
-            format!(
-                "Draw {} of {n} entries recomputed: {}, as announced",
-                draw + 1,
-                d.name
-            )
+        let verdict = if again == &Some(*won) {
+            format!("{}, as announced", d.name)
         } else {
-            format!(
-                "Draw {} of {n} entries recomputed: NOT {}",
-                draw + 1,
-                d.name
-            )
-        });
+            format!("NOT {}", d.name)
+        };
+        lines.push(format!(
+            "Draw {} from {n} {entries}, recomputed: {verdict}",
+            draw + 1
+        ));
     }
     lines.push(if check.holds() {
         "The draw checks out".into()
@@ -260,13 +259,20 @@ pub fn build(mirror: Option<&RoomMirror>, local: &LiveLocal, now_ms: i64) -> Liv
                 .then(|| ViewButton::new("+1", UiAction::Upvote(q.id))),
         })
         .collect();
-    // The newest giveaway still open for entries, else the newest drawing.
+    // The newest giveaway still open for entries, else the newest one
+    // being drawn: for a minute after entries closed, and only with entries
+    // (an empty one has no draw to wait for).
     let giveaway = m
         .giveaways
         .values()
         .rev()
         .find(|g| g.closes_at_ms > now_ms)
-        .or_else(|| m.giveaways.values().next_back())
+        .or_else(|| {
+            m.giveaways
+                .values()
+                .rev()
+                .find(|g| g.entries > 0 && g.closes_at_ms + DRAW_WAIT_MS > now_ms)
+        })
         .map(|g| giveaway_view(g, local, now_ms));
     let last = m.draws.last();
     let winner = last.map(|(id, _, name, _)| match m.drawn_prizes.get(id) {
@@ -477,6 +483,12 @@ mod tests {
             .giveaway
             .unwrap();
         assert_eq!(closed.closes, "Entries closed: the draw is next");
+        // Not for ever, and not when nobody entered.
+        let later = NOW + 80_000 + DRAW_WAIT_MS;
+        assert_eq!(build(Some(&m), &ui.local.live, later).giveaway, None);
+        m.giveaways.get_mut(&GiveawayId(3)).unwrap().entries = 0;
+        assert_eq!(build(Some(&m), &ui.local.live, NOW + 80_000).giveaway, None);
+        m.giveaways.get_mut(&GiveawayId(3)).unwrap().entries = 1;
         // The draw: the winner by name, with the prize.
         m.apply(vitrine_shared::protocol::ServerMessage::Engagement(
             vitrine_shared::protocol::EngagementEventNet::GiveawayDrawn {
@@ -545,7 +557,7 @@ mod tests {
         assert!(lines[1].ends_with("its SHA-256 is the commitment"));
         assert_eq!(
             lines[2],
-            "Draw 1 of 3 entries recomputed: Bea, as announced"
+            "Draw 1 from 3 entries, recomputed: Bea, as announced"
         );
         assert_eq!(lines[3], "The draw checks out");
         api.draws[0].account_id = winner + 1;

@@ -6,6 +6,7 @@
 pub mod checkout_review;
 pub mod desktop;
 pub mod live;
+pub mod rewards;
 pub mod shared_cart;
 pub mod start;
 pub mod team_deals;
@@ -26,8 +27,8 @@ use bevy::prelude::*;
 use checkout_review::Review;
 use view::{LocalUi, ShowroomView, ViewInputs};
 use vitrine_shared::protocol::{
-    CheckoutCommand, CommerceEventNet, GroupDealEventNet, OrderStatus, PartyCommand, Purchase,
-    SharedCartCommand, SharedLineId, SharedPayment,
+    CheckoutCommand, CommerceEventNet, EngagementEventNet, GroupDealEventNet, OrderStatus,
+    PartyCommand, Purchase, SharedCartCommand, SharedLineId, SharedPayment,
 };
 use vitrine_shared::validated::MAX_CHAT_BYTES;
 use vitrine_shared::{
@@ -48,6 +49,7 @@ pub(super) fn plugin(app: &mut App) {
         .init_resource::<CurrentView>()
         .init_resource::<CouponCalls>()
         .init_resource::<DrawChecks>()
+        .init_resource::<RewardsCalls>()
         .add_message::<UiAction>()
         .add_plugins((
             desktop::plugin,
@@ -129,6 +131,10 @@ pub enum UiAction {
     EnterGiveaway(GiveawayId),
     /// Checks a drawn giveaway's draw against its commitment.
     CheckDraw(GiveawayId),
+    /// Opens or closes the rewards panel.
+    ToggleRewards,
+    /// Spends points on a reward (its id): a coupon for this shopper.
+    Redeem(String),
     /// Rates a product bought and delivered, 1 to 5 stars.
     Review {
         product: ProductId,
@@ -298,6 +304,43 @@ type CouponCalls = WorkerAnswers<(CouponCode, checkout_review::CouponLookup)>;
 /// Giveaway draws checked.
 type DrawChecks = WorkerAnswers<(GiveawayId, Vec<String>)>;
 
+/// What the rewards calls came back with.
+enum RewardsAnswer {
+    Fetched(Result<vitrine_shared::api::RewardsView, String>),
+    Redeemed(Result<vitrine_shared::api::Redeemed, String>),
+}
+type RewardsCalls = WorkerAnswers<RewardsAnswer>;
+
+/// Asks for the shopper's quests and offers on a worker thread.
+fn fetch_rewards(session: &Session, calls: &RewardsCalls) {
+    let (Some(server), Some(signed_in)) = (session.server.clone(), session.signed_in.clone())
+    else {
+        return;
+    };
+    let tx = calls.tx.clone();
+    std::thread::spawn(move || {
+        let answer = ApiClient::new(&server)
+            .rewards(&signed_in)
+            .map_err(|e| e.to_string());
+        let _ = tx.send(RewardsAnswer::Fetched(answer));
+    });
+}
+
+fn redeem(reward: String, session: &Session, calls: &RewardsCalls, ui: &mut UiState) {
+    let (Some(server), Some(signed_in)) = (session.server.clone(), session.signed_in.clone())
+    else {
+        ui.notice("Not signed in");
+        return;
+    };
+    let tx = calls.tx.clone();
+    std::thread::spawn(move || {
+        let answer = ApiClient::new(&server)
+            .redeem(&signed_in, &reward)
+            .map_err(|e| e.to_string());
+        let _ = tx.send(RewardsAnswer::Redeemed(answer));
+    });
+}
+
 /// Asks the server for a typed coupon's terms on a worker thread, once per
 /// code (the pinned one's come with the room).
 fn look_up_coupon(code: &CouponCode, session: &Session, calls: &CouponCalls, ui: &mut UiState) {
@@ -352,12 +395,36 @@ fn check_draw(giveaway: GiveawayId, session: &Session, calls: &DrawChecks, ui: &
     });
 }
 
-fn hear_workers(coupons: Res<CouponCalls>, checks: Res<DrawChecks>, mut ui: ResMut<UiState>) {
+fn hear_workers(
+    session: Res<Session>,
+    coupons: Res<CouponCalls>,
+    checks: Res<DrawChecks>,
+    rewards: Res<RewardsCalls>,
+    mut ui: ResMut<UiState>,
+) {
     for (code, lookup) in coupons.drain() {
         ui.local.coupons.insert(code, lookup);
     }
     for (giveaway, lines) in checks.drain() {
         ui.local.live.checks.insert(giveaway, lines);
+    }
+    for answer in rewards.drain() {
+        match answer {
+            RewardsAnswer::Fetched(fetched) => ui.local.rewards.fetched = Some(fetched),
+            RewardsAnswer::Redeemed(Ok(bought)) => {
+                ui.notice(format!(
+                    "Bought with points: coupon {}, offered at checkout",
+                    bought.coupon
+                ));
+                ui.local.rewards.coupons.push(bought.coupon.clone());
+                // Its terms, so that the review can offer it.
+                if let Ok(code) = CouponCode::new(&bought.coupon) {
+                    look_up_coupon(&code, &session, &coupons, &mut ui);
+                }
+                fetch_rewards(&session, &rewards);
+            }
+            RewardsAnswer::Redeemed(Err(e)) => ui.notice(format!("Not bought: {e}")),
+        }
     }
 }
 
@@ -367,13 +434,28 @@ fn shop_actions(
     catalog: Res<Catalog>,
     coupon_calls: Res<CouponCalls>,
     draw_checks: Res<DrawChecks>,
+    rewards_calls: Res<RewardsCalls>,
     mut send: MessageWriter<SendCommand>,
     mut ui: ResMut<UiState>,
 ) {
     for action in actions.read() {
-        if let UiAction::CheckDraw(giveaway) = action {
-            check_draw(*giveaway, &session, &draw_checks, &mut ui);
-            continue;
+        match action {
+            UiAction::CheckDraw(giveaway) => {
+                check_draw(*giveaway, &session, &draw_checks, &mut ui);
+                continue;
+            }
+            UiAction::ToggleRewards => {
+                ui.local.rewards.open = !ui.local.rewards.open;
+                if ui.local.rewards.open {
+                    fetch_rewards(&session, &rewards_calls);
+                }
+                continue;
+            }
+            UiAction::Redeem(reward) => {
+                redeem(reward.clone(), &session, &rewards_calls, &mut ui);
+                continue;
+            }
+            _ => {}
         }
         if let UiAction::ApplyCouponCode(_) | UiAction::ApplyCoupon(Some(_)) = action {
             // Applied first (a typed code is read there), then looked up.
@@ -634,10 +716,22 @@ fn saved_card() -> PaymentMethod {
 fn hear_shop(
     mut changes: MessageReader<RoomChangeMessage>,
     session: Res<Session>,
+    rewards_calls: Res<RewardsCalls>,
     mut ui: ResMut<UiState>,
 ) {
     for RoomChangeMessage(change) in changes.read() {
         match change {
+            // The moment a badge is earned: a notice, and the panel's
+            // quests asked again while it is open.
+            RoomChange::Engagement(EngagementEventNet::Badge { name, .. }) => {
+                ui.notice(format!("Badge earned: {name}!"));
+                if ui.local.rewards.open {
+                    fetch_rewards(&session, &rewards_calls);
+                }
+            }
+            RoomChange::Engagement(EngagementEventNet::Points { .. }) if ui.local.rewards.open => {
+                fetch_rewards(&session, &rewards_calls);
+            }
             RoomChange::Rejected(r) => ui.notice(r.reason.to_string()),
             RoomChange::Commerce(CommerceEventNet::Claimed { order_id, .. }) => {
                 ui.notice(format!(
@@ -769,8 +863,15 @@ pub fn chat_keys(
         }
         consumed |= ui.local.chat_draft.is_some();
         match (&mut ui.local.chat_draft, &key.logical_key) {
+            // Opened here, not through an action, so that the keys typed
+            // right after it in the same frame land in the box.
             (None, Key::Enter) => {
-                actions.write(UiAction::OpenChat);
+                ui.local.chat_draft = Some(String::new());
+                consumed = true;
+            }
+            (None, Key::Character(c)) if c.eq_ignore_ascii_case(live::ASK_KEY) => {
+                ui.local.live.ask_draft = Some(String::new());
+                consumed = true;
             }
             (Some(_), Key::Enter) => {
                 actions.write(UiAction::SendChat);
@@ -820,12 +921,13 @@ fn shortcut_keys(
     if keys.just_pressed(KeyCode::KeyC) {
         actions.write(UiAction::ToggleCart);
     }
-    if keys.just_pressed(KeyCode::KeyQ) {
-        actions.write(UiAction::OpenAsk);
+    if keys.just_pressed(KeyCode::KeyR) {
+        actions.write(UiAction::ToggleRewards);
     }
     if keys.just_pressed(KeyCode::Escape) {
         ui.local.cart_open = false;
         ui.local.checkout = None;
         ui.local.review = None;
+        ui.local.rewards.open = false;
     }
 }

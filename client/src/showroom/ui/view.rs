@@ -41,6 +41,8 @@ pub struct ShowroomView {
     pub voice: super::voice::VoiceView,
     /// The poll, the Q&A and the giveaway (`live.rs`).
     pub live: super::live::LiveView,
+    /// Points, quests, leaderboards and rewards, while open (`rewards.rs`).
+    pub rewards: Option<super::rewards::RewardsPanel>,
 }
 
 /// A button as the view offers it: its words, what it asks for and the
@@ -218,6 +220,7 @@ pub struct LocalUi {
     pub coupons: super::checkout_review::CouponLookups,
     /// Votes, upvotes and entries made here, and the question being typed.
     pub live: super::live::LiveLocal,
+    pub rewards: super::rewards::RewardsLocal,
     /// The checkout whose answer to show.
     pub checkout: Option<u32>,
     pub notice: Option<String>,
@@ -579,6 +582,7 @@ pub fn build(input: &ViewInputs) -> ShowroomView {
         // Filled from the voice feature's status by the caller.
         voice: Default::default(),
         live: super::live::build(mirror, &input.ui.live, input.now_ms),
+        rewards: super::rewards::build(mirror, &input.ui.rewards),
     }
 }
 
