@@ -6,6 +6,7 @@
 //! never delays a tick. They share the room directory and the metrics.
 
 pub mod auth;
+pub mod calendar;
 pub mod catalog;
 pub mod clock;
 pub mod commerce;

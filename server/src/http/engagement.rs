@@ -87,6 +87,55 @@ pub async fn list_shows(State(state): State<AppState>) -> Result<Json<ShowList>,
     }))
 }
 
+/// A show as an iCalendar file: its title, start, line-up and an alarm ten
+/// minutes before, for calendar apps ("remind me").
+#[utoipa::path(
+    get,
+    path = "/api/v1/shows/{id}/calendar.ics",
+    tag = "engagement",
+    params(("id" = i64, Path, description = "Show id")),
+    responses(
+        (status = 200, description = "iCalendar", content_type = "text/calendar", body = String),
+        (status = 404, description = "No such show", body = ErrorBody),
+    )
+)]
+pub async fn show_calendar(
+    State(state): State<AppState>,
+    ApiPath(raw): ApiPath<String>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::http::{HeaderValue, header};
+    use axum::response::IntoResponse;
+    let not_found = || ApiError::from(EngagementError::UnknownShow);
+    let show_id: vitrine_shared::ShowId = raw.parse().map_err(|_| not_found())?;
+    let show = crate::engagement::show_by_id(&state.store, show_id)
+        .await?
+        .ok_or_else(not_found)?;
+    let products = state.store.products().await?;
+    let lineup: Vec<String> = show
+        .lineup
+        .iter()
+        .map(|id| {
+            products
+                .iter()
+                .find(|p| &p.id == id)
+                .map_or_else(|| id.to_string(), |p| p.name.clone())
+        })
+        .collect();
+    let body = crate::calendar::show_ics(&show, &lineup, "vitrine", state.clock.now_ms());
+    let mut response = body.into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/calendar; charset=utf-8"),
+    );
+    if let Ok(value) =
+        HeaderValue::from_str(&format!("attachment; filename=\"show-{}.ics\"", show.id))
+    {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    Ok(response)
+}
+
 /// Go live with a scheduled show (ending the one live).
 #[utoipa::path(
     post,

@@ -194,6 +194,7 @@ pub fn router(state: AppState) -> Router {
             coupons::unpin_coupon
         ))
         .routes(routes!(engagement::start_show, engagement::list_shows))
+        .routes(routes!(engagement::show_calendar))
         .routes(routes!(engagement::go_live))
         .routes(routes!(engagement::feature))
         .routes(routes!(console::feed))

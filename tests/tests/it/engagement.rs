@@ -10,7 +10,7 @@ use vitrine_client::net::{NetClient, RoomChange, SignedIn};
 use vitrine_shared::api::{GiveawayView, PollView, RewardsView};
 use vitrine_shared::protocol::{EngagementRefusal, RejectReason};
 use vitrine_shared::{ChatText, PollId, PoseNet, Reaction, Role, RoomCommand};
-use vitrine_tests::{Http, TestServer, joined_as, pump, step_until};
+use vitrine_tests::{Http, TestServer, joined_as, now_ms, pump, step_until};
 
 fn rewards(http: &Http, token: &str) -> RewardsView {
     let (status, body) = http.call("GET", "/api/v1/rewards", Some(token), None, None);
@@ -794,4 +794,83 @@ fn bad_engagement_requests_get_typed_answers() {
         rewards(&http, &shopper).recent.is_empty(),
         "nothing was granted"
     );
+}
+
+#[test]
+fn a_scheduled_show_is_a_calendar_file_that_calendar_apps_read() {
+    use icalendar::{Component, DatePerhapsTime};
+    let server = TestServer::start();
+    let http = Http::new(&server);
+    let host = server.sign_in_as("host.calendar", Role::Host);
+    // Tomorrow at a whole second; a title with characters iCalendar escapes.
+    let at_ms = (now_ms() / 1000 + 86_400) * 1000;
+    let title = "Spring drop; totes, mugs \\ more";
+    let (status, show) = http.call(
+        "POST",
+        "/api/v1/shows",
+        Some(&host),
+        None,
+        Some(json!({"title": title, "scheduled_at_ms": at_ms,
+                    "lineup": ["canvas-tote", "stoneware-mug"]})),
+    );
+    assert_eq!(status, 201, "{show}");
+    let id = show["id"].as_i64().unwrap();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let get = |path: &str| {
+        let mut response = agent.get(format!("{}{path}", server.url())).call().unwrap();
+        let kind = response
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let body = response.body_mut().read_to_string().unwrap();
+        (response.status().as_u16(), kind, body)
+    };
+    let (status, kind, ics) = get(&format!("/api/v1/shows/{id}/calendar.ics"));
+    assert_eq!(status, 200, "{ics}");
+    assert_eq!(kind.as_deref(), Some("text/calendar; charset=utf-8"));
+    let calendar: icalendar::Calendar = ics.parse().expect("a calendar app reads it");
+    let events: Vec<&icalendar::Event> = calendar
+        .components
+        .iter()
+        .filter_map(|c| c.as_event())
+        .collect();
+    assert_eq!(events.len(), 1, "{ics}");
+    let event = events[0];
+    assert_eq!(event.get_summary(), Some(title));
+    let start = match event.get_start() {
+        Some(DatePerhapsTime::DateTime(icalendar::CalendarDateTime::Utc(t))) => t,
+        other => panic!("start {other:?}"),
+    };
+    assert_eq!(start.timestamp_millis(), at_ms);
+    // The line-up by the products' names, as the catalog has them.
+    let (_, products) = http.call("GET", "/api/v1/products", None, None, None);
+    let name = |id: &str| {
+        let all = products["products"].as_array().unwrap();
+        let p = all.iter().find(|p| p["id"] == id).unwrap();
+        p["name"].as_str().unwrap().to_owned()
+    };
+    let description = event.get_description().unwrap();
+    assert!(
+        description.ends_with(&format!(
+            "On the line-up: {}, {}",
+            name("canvas-tote"),
+            name("stoneware-mug")
+        )),
+        "{description}"
+    );
+    // An alarm before it starts.
+    assert!(ics.contains("BEGIN:VALARM\r\nACTION:DISPLAY\r\nTRIGGER:-PT10M\r\n"));
+    // No such show, or not an id: a typed 404, nothing else.
+    for path in [
+        "/api/v1/shows/4242/calendar.ics",
+        "/api/v1/shows/x1/calendar.ics",
+    ] {
+        let (status, _, body) = get(path);
+        assert_eq!(status, 404, "{path}: {body}");
+        let error: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(error["code"], "show_not_found", "{body}");
+    }
 }

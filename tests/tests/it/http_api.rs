@@ -424,6 +424,7 @@ fn openapi_describes_every_route_and_every_described_route_exists() {
         ("GET", "/api/v1/show/pinned-coupon"),
         ("GET", "/api/v1/shows"),
         ("GET", "/api/v1/shows/current"),
+        ("GET", "/api/v1/shows/{id}/calendar.ics"),
         ("GET", "/api/v1/shows/{id}/chat.csv"),
         ("GET", "/api/v1/shows/{id}/orders.csv"),
         ("GET", "/api/v1/shows/{id}/summary"),

@@ -456,12 +456,9 @@ fn draw_panel(panel: Panel, view: &ShowroomView, p: &mut ChildSpawnerCommands) {
                 20.0,
                 Color::WHITE,
             );
-            row(b, |r| {
-                if let Some(points) = view.points {
-                    text(r, format!("{points} points"), 16.0, GOLD);
-                }
-                view_button(r, &super::rewards::rewards_button());
-            });
+            if let Some(points) = view.points {
+                text(b, format!("{points} points"), 16.0, GOLD);
+            }
             if let Some(code) = &view.pinned_coupon {
                 text(b, format!("Coupon: {code}"), 15.0, ACCENT);
             }
@@ -479,7 +476,7 @@ fn draw_panel(panel: Panel, view: &ShowroomView, p: &mut ChildSpawnerCommands) {
             );
             text(
                 b,
-                "C cart | Enter chat (/p party) | 1-5 react | P together | Q ask | R rewards",
+                "C cart | Enter chat | 1-5 react | P together | R rewards | Q ask",
                 12.0,
                 MUTED,
             );
@@ -767,6 +764,11 @@ fn draw_panel(panel: Panel, view: &ShowroomView, p: &mut ChildSpawnerCommands) {
                     (None, false) => format!("{TOGETHER_KEY} Together"),
                 };
                 button(r, label, UiAction::ToggleTogether);
+                button(
+                    r,
+                    format!("{} Rewards", super::rewards::REWARDS_KEY),
+                    UiAction::ToggleRewards,
+                );
             });
             for line in &view.chat {
                 row(b, |r| {

@@ -50,11 +50,6 @@ pub struct Offer {
     pub buy: Option<ViewButton>,
 }
 
-/// "Rewards (R)": opens or closes the panel.
-pub fn rewards_button() -> ViewButton {
-    ViewButton::new("Rewards", UiAction::ToggleRewards).with_key(REWARDS_KEY)
-}
-
 fn board(leaders: &[LeaderNet], me: Option<&str>) -> Vec<String> {
     leaders
         .iter()
