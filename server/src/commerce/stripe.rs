@@ -170,7 +170,12 @@ fn host_of(rest: &str) -> &str {
     let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
     let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
     if let Some(bracketed) = host_port.strip_prefix('[') {
-        return bracketed.split_once(']').map_or("", |(host, _)| host);
+        // Only a port may follow the brackets.
+        return match bracketed.split_once(']') {
+            Some((host, "")) => host,
+            Some((host, port)) if port.starts_with(':') => host,
+            _ => "",
+        };
     }
     host_port
         .split_once(':')
@@ -1007,6 +1012,8 @@ mod tests {
             "http://api.stripe.com",
             "http://10.0.0.5:8080",
             "http://[::2]:8080",
+            "http://[::1]evil.example",
+            "http://[::1",
             "http://127.0.0.1.evil.example",
             "http://localhost.evil.example",
             "http://127.0.0.1@evil.example",

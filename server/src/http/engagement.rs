@@ -101,6 +101,7 @@ pub async fn list_shows(State(state): State<AppState>) -> Result<Json<ShowList>,
 )]
 pub async fn show_calendar(
     State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
     ApiPath(raw): ApiPath<String>,
 ) -> Result<axum::response::Response, ApiError> {
     use axum::http::{HeaderValue, header};
@@ -121,7 +122,19 @@ pub async fn show_calendar(
                 .map_or_else(|| id.to_string(), |p| p.name.clone())
         })
         .collect();
-    let body = crate::calendar::show_ics(&show, &lineup, "vitrine", state.clock.now_ms());
+    // The event's UID names the shop as the caller reached it, so that two
+    // shops' show 1 stay two events in one calendar.
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| {
+            !h.is_empty()
+                && h.len() <= 253
+                && h.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b))
+        })
+        .unwrap_or("vitrine");
+    let body = crate::calendar::show_ics(&show, &lineup, host, state.clock.now_ms());
     let mut response = body.into_response();
     let headers = response.headers_mut();
     headers.insert(

@@ -98,15 +98,14 @@ pub enum CommerceEventNet {
 
 impl CouponNet {
     /// What the coupon takes off an order of `subtotal` at `now_ms`, priced
-    /// as the server prices it, or the refusal the server would give. The
-    /// server alone knows a shopper's own uses and whether a coupon is
-    /// bound to one account, so it may still refuse at checkout.
+    /// as the server prices it, or the refusal the server would give on
+    /// what this says, checked in the server's order. What it does not say
+    /// (a start still to come, uses since it was sent, a shopper's own
+    /// uses, a coupon bound to one account) only the server knows, so it
+    /// may still refuse the checkout, which then fails with its reason.
     pub fn preview(&self, subtotal: Money, now_ms: i64) -> Result<Money, ShopRefusal> {
         if now_ms >= self.ends_at_ms {
             return Err(ShopRefusal::CouponNotActive);
-        }
-        if self.remaining == Some(0) {
-            return Err(ShopRefusal::CouponUsedUp);
         }
         if subtotal.currency != self.min_order.currency {
             return Err(ShopRefusal::CurrencyMismatch);
@@ -115,6 +114,9 @@ impl CouponNet {
             return Err(ShopRefusal::CouponMinimum {
                 min: self.min_order,
             });
+        }
+        if self.remaining == Some(0) {
+            return Err(ShopRefusal::CouponUsedUp);
         }
         let off = match self.discount {
             DiscountNet::Percent(p) => crate::money::percent_of(subtotal.minor, i64::from(p)),

@@ -861,8 +861,13 @@ fn a_scheduled_show_is_a_calendar_file_that_calendar_apps_read() {
         )),
         "{description}"
     );
-    // An alarm before it starts.
+    // An alarm before it starts; a UID naming this shop as it was reached.
     assert!(ics.contains("BEGIN:VALARM\r\nACTION:DISPLAY\r\nTRIGGER:-PT10M\r\n"));
+    let host = server.url().trim_start_matches("http://").to_owned();
+    assert!(
+        ics.contains(&format!("\r\nUID:show-{id}@{host}\r\n")),
+        "{ics}"
+    );
     // No such show, or not an id: a typed 404, nothing else.
     for path in [
         "/api/v1/shows/4242/calendar.ics",

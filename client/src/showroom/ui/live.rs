@@ -14,7 +14,8 @@ use vitrine_shared::{GiveawayId, PollId, QuestionId};
 /// Questions the panel lists: the most upvoted open ones, then the
 /// answered.
 pub const QUESTIONS_SHOWN: usize = 4;
-/// A closed poll's results stay this long after it closed.
+/// A closed poll's results stay this long after its closing time (one
+/// the host closed early: after that time, as the room does not say when).
 pub const RESULTS_KEPT_MS: i64 = 120_000;
 /// Opens the box to type a question (desktop).
 pub const ASK_KEY: &str = "Q";
@@ -161,7 +162,7 @@ fn clock(seconds: i64) -> String {
 }
 
 /// The poll to show: the newest one still open, or else the newest closed
-/// one for [`RESULTS_KEPT_MS`] after it closed.
+/// one for [`RESULTS_KEPT_MS`] after its closing time.
 fn current_poll(m: &RoomMirror, now_ms: i64) -> Option<&PollNet> {
     let open = |p: &&PollNet| !p.closed && p.closes_at_ms > now_ms;
     m.polls.values().rev().find(open).or_else(|| {

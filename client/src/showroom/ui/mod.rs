@@ -251,6 +251,11 @@ pub fn build_view(
         now_ms: now_ms(),
     });
     view.voice = voice::build(&voice_status, session.mirror(), ui.local.together.pointed);
+    // A review with nothing left to pay for (the cart's holds ran out, the
+    // product left the catalog) is dropped, not kept to pop up later.
+    if ui.local.review.is_some() && view.confirmation.is_none() {
+        ui.local.review = None;
+    }
     if current.0 != view {
         current.0 = view;
     }
@@ -332,6 +337,10 @@ fn redeem(reward: String, session: &Session, calls: &RewardsCalls, ui: &mut UiSt
         ui.notice("Not signed in");
         return;
     };
+    // One at a time: a double click spends once.
+    if std::mem::replace(&mut ui.local.rewards.buying, true) {
+        return;
+    }
     let tx = calls.tx.clone();
     std::thread::spawn(move || {
         let answer = ApiClient::new(&server)
@@ -348,11 +357,9 @@ fn look_up_coupon(code: &CouponCode, session: &Session, calls: &CouponCalls, ui:
         .mirror()
         .and_then(|m| m.pinned_coupon.as_ref())
         .is_some_and(|c| &c.code == code);
-    let known = matches!(
-        ui.local.coupons.get(code),
-        Some(checkout_review::CouponLookup::Found(_) | checkout_review::CouponLookup::Asking)
-    );
-    if pinned || known {
+    // Asked again on each apply, even when known: its uses left change.
+    let asking = ui.local.coupons.get(code) == Some(&checkout_review::CouponLookup::Asking);
+    if pinned || asking {
         return;
     }
     let Some(server) = session.server.clone() else {
@@ -412,6 +419,7 @@ fn hear_workers(
         match answer {
             RewardsAnswer::Fetched(fetched) => ui.local.rewards.fetched = Some(fetched),
             RewardsAnswer::Redeemed(Ok(bought)) => {
+                ui.local.rewards.buying = false;
                 ui.notice(format!(
                     "Bought with points: coupon {}, offered at checkout",
                     bought.coupon
@@ -423,7 +431,10 @@ fn hear_workers(
                 }
                 fetch_rewards(&session, &rewards);
             }
-            RewardsAnswer::Redeemed(Err(e)) => ui.notice(format!("Not bought: {e}")),
+            RewardsAnswer::Redeemed(Err(e)) => {
+                ui.local.rewards.buying = false;
+                ui.notice(format!("Not bought: {e}"));
+            }
         }
     }
 }
@@ -720,6 +731,15 @@ fn hear_shop(
     mut ui: ResMut<UiState>,
 ) {
     for RoomChangeMessage(change) in changes.read() {
+        // A coupon an order used may be used up: its terms are asked again
+        // before it is offered.
+        if let RoomChange::Commerce(
+            CommerceEventNet::CheckoutDone { order, .. } | CommerceEventNet::Order(order),
+        ) = change
+            && let Some(code) = &order.coupon
+        {
+            ui.local.coupons.remove(code);
+        }
         match change {
             // The moment a badge is earned: a notice, and the panel's
             // quests asked again while it is open.
@@ -731,6 +751,10 @@ fn hear_shop(
             }
             RoomChange::Engagement(EngagementEventNet::Points { .. }) if ui.local.rewards.open => {
                 fetch_rewards(&session, &rewards_calls);
+            }
+            // A redraw (the winner did not claim) is checked afresh.
+            RoomChange::Engagement(EngagementEventNet::GiveawayDrawn { giveaway_id, .. }) => {
+                ui.local.live.checks.remove(giveaway_id);
             }
             RoomChange::Rejected(r) => ui.notice(r.reason.to_string()),
             RoomChange::Commerce(CommerceEventNet::Claimed { order_id, .. }) => {

@@ -23,6 +23,8 @@ pub struct RewardsLocal {
     pub fetched: Option<Result<RewardsView, String>>,
     /// Coupons bought with points here, newest last.
     pub coupons: Vec<String>,
+    /// A purchase is on its way: no *Buy* until it is answered.
+    pub buying: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -112,7 +114,7 @@ pub fn build(mirror: Option<&RoomMirror>, local: &RewardsLocal) -> Option<Reward
                             "{}% off for {} days: {} points",
                             o.percent_off, o.valid_days, o.points
                         );
-                        let affordable = balance.is_some_and(|b| b >= o.points);
+                        let affordable = !local.buying && balance.is_some_and(|b| b >= o.points);
                         Offer {
                             buy: affordable.then(|| {
                                 ViewButton::new(
@@ -226,6 +228,11 @@ mod tests {
             Some(&UiAction::Redeem("ten-off".into()))
         );
         assert_eq!(panel.offers[1].buy, None);
+        // While a purchase is on its way, nothing more is offered.
+        local.buying = true;
+        let panel = build(Some(&m), &local).unwrap();
+        assert!(panel.offers.iter().all(|o| o.buy.is_none()));
+        local.buying = false;
         assert_eq!(panel.offers[1].text, "20% off for 7 days: 500 points");
         local.coupons.push("TEN-8K2M".into());
         local.fetched = Some(Err("HTTP 503".into()));

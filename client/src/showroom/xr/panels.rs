@@ -477,7 +477,12 @@ pub fn panel_content(
                 for line in &c.lines {
                     text += &format!("{line}\n");
                 }
-                checkout_buttons.extend(c.buttons.iter().cloned().map(|b| (0, plain(b))));
+                // No typing in a headset: the code box is the desktop's.
+                let tappable = c
+                    .buttons
+                    .iter()
+                    .filter(|b| b.action != UiAction::TypeCoupon);
+                checkout_buttons.extend(tappable.cloned().map(|b| (0, plain(b))));
             }
             text += &match &view.cart.total {
                 Some(total) => format!("Cart: {} items, {total}\n", view.cart.units),
