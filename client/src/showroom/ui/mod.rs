@@ -350,8 +350,8 @@ fn redeem(reward: String, session: &Session, calls: &RewardsCalls, ui: &mut UiSt
     });
 }
 
-/// Asks the server for a typed coupon's terms on a worker thread, once per
-/// code (the pinned one's come with the room).
+/// Asks the server for a coupon's terms on a worker thread, one ask per
+/// code at a time (the pinned one's come with the room).
 fn look_up_coupon(code: &CouponCode, session: &Session, calls: &CouponCalls, ui: &mut UiState) {
     let pinned = session
         .mirror()
