@@ -545,23 +545,7 @@ fn a_product_picked_up_and_put_back_with_the_keys_is_seen_by_others() {
         "the card should show {} in hand: {card:?}",
         display.product
     );
-    capture_now(app.world_mut());
-    assert!(
-        step(
-            &mut app,
-            &mut [&mut watcher],
-            Duration::from_secs(60),
-            |app, _| { app.world().resource::<Capture>().image.is_some() }
-        ),
-        "no picture came back"
-    );
-    let image = app
-        .world_mut()
-        .resource_mut::<Capture>()
-        .image
-        .take()
-        .unwrap();
-    save(&image, "showroom-holding.png");
+    take_picture(&mut app, &mut [&mut watcher], "showroom-holding.png");
     press(&mut app, &mut watcher, KeyCode::KeyF, "f");
 
     // E again puts it back: home on its display, and the watcher sees it.
