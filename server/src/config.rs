@@ -237,6 +237,10 @@ pub struct ServerConfig {
     pub test_gateway_stalls_authorizations: bool,
     /// The test gateway captures and never answers (crash tests only).
     pub test_gateway_loses_capture_answers: bool,
+    /// Benchmarks only (`bench-flash-sale`): a baseline that decides
+    /// flash-sale claims over HTTP instead of the commerce engine. Never
+    /// read from a file or flag.
+    pub claims_decided_by: Option<crate::commerce::baseline::ClaimDesk>,
     /// Who takes the money: the built-in test gateway or Stripe.
     pub payment_provider: PaymentProvider,
     /// The length of a watch "minute": 60 s. Not a file setting; tests
@@ -319,6 +323,7 @@ impl ServerConfig {
             test_gateway_stalls_captures: false,
             test_gateway_stalls_authorizations: false,
             test_gateway_loses_capture_answers: false,
+            claims_decided_by: None,
             payment_provider: PaymentProvider::Test,
             watch_minute: Duration::from_secs(60),
             loose_return: Duration::from_secs(vitrine_shared::protocol::LOOSE_RETURN_SECS),

@@ -348,6 +348,7 @@ impl Server {
             openapi: OnceLock::new(),
             media: media_info,
             stripe_webhook_secret,
+            claims_decided_by: config.claims_decided_by.clone(),
         }));
         let (shutdown_tx, mut shutdown_rx) = watch::channel(false);
         let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();

@@ -7,10 +7,10 @@ use crate::clock::Clock;
 use rand::Rng;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor, Row};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::str::FromStr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use thiserror::Error;
 use vitrine_shared::api::ProductSize;
 use vitrine_shared::{
@@ -57,6 +57,56 @@ pub struct Store {
     /// Guests are created one at a time, so two sign-ins from one network
     /// cannot both take its last place of the day.
     guests: Arc<tokio::sync::Mutex<()>>,
+    /// Live sessions as last read (`live_session`).
+    sessions: Arc<SessionCache>,
+}
+
+/// How long a session read from the database answers for it without a
+/// new read. Every signed-in request looks its session up; in a flash sale
+/// that read was most of what a claim cost the database (docs/BENCHMARKS.md).
+/// A sign-out through this store takes effect at once; a change made by
+/// another process (`admin set-role`, another server) within this long.
+pub const SESSION_CACHE_TTL: Duration = Duration::from_secs(2);
+
+/// Sessions kept at most; past it the stale ones go, then all of them
+/// (which costs only reads).
+const SESSION_CACHE_MAX: usize = 100_000;
+
+#[derive(Debug, Default)]
+struct SessionCache(std::sync::Mutex<HashMap<String, (Instant, Session, Account)>>);
+
+impl SessionCache {
+    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, Session, Account)>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn get(&self, session_id: &str, now_ms: i64) -> Option<(Session, Account)> {
+        let entries = self.entries();
+        let (read_at, session, account) = entries.get(session_id)?;
+        (read_at.elapsed() < SESSION_CACHE_TTL && session.expires_at_ms > now_ms)
+            .then(|| (session.clone(), account.clone()))
+    }
+
+    fn put(&self, session_id: &str, found: &Option<(Session, Account)>) {
+        let mut entries = self.entries();
+        match found {
+            Some((session, account)) => {
+                if entries.len() >= SESSION_CACHE_MAX {
+                    entries.retain(|_, (read_at, ..)| read_at.elapsed() < SESSION_CACHE_TTL);
+                    if entries.len() >= SESSION_CACHE_MAX {
+                        entries.clear();
+                    }
+                }
+                entries.insert(
+                    session_id.to_owned(),
+                    (Instant::now(), session.clone(), account.clone()),
+                );
+            }
+            None => {
+                entries.remove(session_id);
+            }
+        }
+    }
 }
 
 fn role_from_str(s: &str) -> Result<Role, StoreError> {
@@ -95,6 +145,7 @@ impl Store {
             pool,
             clock: Clock::system(),
             guests: Arc::default(),
+            sessions: Arc::default(),
         })
     }
 
@@ -182,6 +233,8 @@ impl Store {
             .bind(username)
             .execute(&self.pool)
             .await?;
+        // Which sessions are this user's is not kept here: read them all again.
+        self.sessions.entries().clear();
         Ok(done.rows_affected() > 0)
     }
 
@@ -292,7 +345,30 @@ impl Store {
     }
 
     /// The live (unexpired, unrevoked) session and its account.
+    /// The session and its account, when it is signed in and unexpired:
+    /// from the cache when read within `SESSION_CACHE_TTL`.
     pub async fn live_session(
+        &self,
+        session_id: &str,
+    ) -> Result<Option<(Session, Account)>, StoreError> {
+        if let Some(found) = self.sessions.get(session_id, self.clock.now_ms()) {
+            return Ok(Some(found));
+        }
+        self.live_session_fresh(session_id).await
+    }
+
+    /// `live_session` read from the database, refreshing the cache: for
+    /// checks that must see a sign-out or a lost role made elsewhere.
+    pub async fn live_session_fresh(
+        &self,
+        session_id: &str,
+    ) -> Result<Option<(Session, Account)>, StoreError> {
+        let found = self.read_live_session(session_id).await?;
+        self.sessions.put(session_id, &found);
+        Ok(found)
+    }
+
+    async fn read_live_session(
         &self,
         session_id: &str,
     ) -> Result<Option<(Session, Account)>, StoreError> {
@@ -331,6 +407,7 @@ impl Store {
                 .bind(session_id)
                 .execute(&self.pool)
                 .await?;
+        self.sessions.put(session_id, &None);
         Ok(done.rows_affected() == 1)
     }
 
@@ -661,6 +738,62 @@ pub(crate) mod tests {
             out.push((Store::connect(&url).await.unwrap(), None));
         }
         out
+    }
+
+    #[tokio::test]
+    async fn a_session_read_is_kept_briefly_and_changes_made_here_show_at_once() {
+        for (store, _dir) in stores().await {
+            let name = DisplayName::new("Cache Host").unwrap();
+            let host = store
+                .create_user("cache.host", &name, Role::Host, "not-a-real-hash")
+                .await
+                .unwrap()
+                .unwrap();
+            let session = store
+                .create_session(host.id, Duration::from_secs(60))
+                .await
+                .unwrap();
+            let role = |found: Option<(Session, Account)>| found.map(|(_, a)| a.role);
+            assert_eq!(
+                role(store.live_session(&session.id).await.unwrap()),
+                Some(Role::Host)
+            );
+            // Another process demotes it, past this store's cache.
+            let demote = |role: Role| {
+                sqlx::query("UPDATE accounts SET role = $1 WHERE id = $2")
+                    .bind(role.as_str())
+                    .bind(host.id.0 as i64)
+                    .execute(store.pool())
+            };
+            demote(Role::Shopper).await.unwrap();
+            // A fresh read sees it at once, and refreshes what others read.
+            assert_eq!(
+                role(store.live_session_fresh(&session.id).await.unwrap()),
+                Some(Role::Shopper)
+            );
+            assert_eq!(
+                role(store.live_session(&session.id).await.unwrap()),
+                Some(Role::Shopper)
+            );
+            // A change made elsewhere shows within the cache's time.
+            demote(Role::Host).await.unwrap();
+            let deadline = Instant::now() + SESSION_CACHE_TTL + Duration::from_secs(3);
+            while role(store.live_session(&session.id).await.unwrap()) != Some(Role::Host) {
+                assert!(
+                    Instant::now() < deadline,
+                    "the cached role outlived its time"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            // Through this store, a role change and a sign-out apply at once.
+            assert!(store.set_role("cache.host", Role::Moderator).await.unwrap());
+            assert_eq!(
+                role(store.live_session(&session.id).await.unwrap()),
+                Some(Role::Moderator)
+            );
+            assert!(store.revoke_session(&session.id).await.unwrap());
+            assert_eq!(store.live_session(&session.id).await.unwrap(), None);
+        }
     }
 
     #[tokio::test]

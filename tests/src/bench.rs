@@ -70,3 +70,17 @@ pub fn cpu_seconds(pid: u32) -> Option<f64> {
         .unwrap_or(100.0);
     Some((utime + stime) / hz)
 }
+
+/// IPv4 and UDP headers: what each datagram adds on the wire.
+pub const IP_UDP_HEADER: u64 = 28;
+
+/// Bytes on the wire (down, up) of one client so far: its UDP payloads,
+/// netcode framing included, plus the IPv4 and UDP header of each datagram.
+pub fn wire_bytes(net: &vitrine_client::net::NetClient) -> (u64, u64) {
+    let (bytes_in, bytes_out) = net.bytes();
+    let (dgrams_in, dgrams_out) = net.datagrams();
+    (
+        bytes_in + IP_UDP_HEADER * dgrams_in,
+        bytes_out + IP_UDP_HEADER * dgrams_out,
+    )
+}

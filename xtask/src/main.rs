@@ -11,7 +11,7 @@
 //!                       room benchmark against the release server
 //!   bench voice [--bots N] [--talkers N] [--seconds S] [--clicks N]
 //!                       voice: bandwidth, server CPU, mouth-to-ear latency
-//!   bench flash-sale    flash-sale claims, engine against a naive baseline
+//!   bench flash-sale    flash-sale claims, engine against correct baselines (SQL, Redis), in process and over HTTP
 //!   bench client        showroom frame times at 1280x720 (offscreen)
 //!   bots ARGS…          run `vitrine-bots` (see `cargo xtask bots --help`)
 //!   assets [--check]    (re)make the products' 3D models in assets/models;
@@ -165,6 +165,13 @@ fn demo_voices() -> Vec<String> {
 const GST_TOOLS: &[Package] = &[Package {
     name: "gstreamer1.0-tools",
     why: "gst-launch-1.0: the raw GStreamer path the video benchmark compares against",
+}];
+
+/// The flash-sale benchmark's Redis baseline (the bench starts its own
+/// server on a free port; nothing else uses Redis).
+const REDIS: &[Package] = &[Package {
+    name: "redis-server",
+    why: "Redis: the flash-sale benchmark's stock counter in a Lua script, the usual alternative to our engine",
 }];
 
 /// The tests also run the store and the commerce engine on PostgreSQL.
@@ -394,6 +401,7 @@ fn packages_for(task: &str) -> Vec<&'static Package> {
     }
     if task == "bench" {
         list.extend(GST_TOOLS.iter());
+        list.extend(REDIS.iter());
     }
     if task == "demo" && has_display() {
         list.extend(WINDOW.iter());
@@ -974,7 +982,7 @@ fn bench(args: &[String]) -> Result<()> {
                 .args(["--seconds", &seconds.to_string()])
                 .args(["--latency", &latency]))
         }
-        _ => Err("usage: cargo xtask bench room [--bots N] [--seconds S] | bench flash-sale [--claims N] [--postgres URL] | bench client [--frames N] [--avatars N] [--products N] | bench video [--seconds S] [--latency auto|MS] | bench voice [--bots N] [--talkers N] [--seconds S] [--clicks N] | bench soak [--bots N] [--minutes M] [--sale-every S] [--sample S] [--rejoin N]".into()),
+        _ => Err("usage: cargo xtask bench room [--bots N] [--seconds S] | bench flash-sale [--units N] [--clients C] [--postgres URL] | bench client [--frames N] [--avatars N] [--products N] | bench video [--seconds S] [--latency auto|MS] | bench voice [--bots N] [--talkers N] [--seconds S] [--clicks N] | bench soak [--bots N] [--minutes M] [--sale-every S] [--sample S] [--rejoin N]".into()),
     }
 }
 

@@ -6,6 +6,7 @@
 //! Batching is what makes a hot sale fast on SQLite: one commit (one fsync)
 //! carries every claim that arrived while the previous commit was running.
 
+pub mod baseline;
 mod carts;
 mod checkout;
 mod coupons;

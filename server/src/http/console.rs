@@ -94,7 +94,7 @@ pub async fn create_ticket(
 
 /// Whether the feed's session is still signed in and still staff.
 async fn still_staff(state: &AppState, session_id: &str) -> Result<(), &'static str> {
-    match state.store.live_session(session_id).await {
+    match state.store.live_session_fresh(session_id).await {
         Ok(Some((_, account))) if account.role.is_staff() => Ok(()),
         Ok(Some(_)) => Err("forbidden"),
         Ok(None) => Err("signed_out"),

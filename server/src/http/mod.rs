@@ -94,6 +94,8 @@ pub struct AppStateInner {
     pub media: Option<crate::media::MediaInfo>,
     /// Stripe's webhook signing secret, when Stripe takes the money.
     pub stripe_webhook_secret: Option<crate::commerce::stripe::Secret>,
+    /// Benchmarks only: a baseline in place of the engine for claims.
+    pub claims_decided_by: Option<crate::commerce::baseline::ClaimDesk>,
 }
 
 impl std::ops::Deref for AppState {

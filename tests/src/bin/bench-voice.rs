@@ -24,10 +24,8 @@ use std::time::{Duration, Instant};
 use vitrine_client::bots::{Behaviour, Bot};
 use vitrine_client::net::{ApiClient, NetClient};
 use vitrine_client::voice::{Hearing, Source, Talk, Voice, hum};
-use vitrine_tests::bench::cpu_seconds;
+use vitrine_tests::bench::{cpu_seconds, wire_bytes};
 
-/// IPv4 (20) and UDP (8) headers on every datagram.
-const IP_UDP_HEADER: u64 = 28;
 const FRAME: Duration = Duration::from_millis(20);
 const FRAME_SAMPLES: usize = 960;
 
@@ -66,16 +64,6 @@ fn parse_args() -> Result<Args, String> {
     Ok(args)
 }
 
-/// Bytes on the wire (down, up) of one client so far.
-fn wire(net: &NetClient) -> (u64, u64) {
-    let (bytes_in, bytes_out) = net.bytes();
-    let (dgrams_in, dgrams_out) = net.datagrams();
-    (
-        bytes_in + IP_UDP_HEADER * dgrams_in,
-        bytes_out + IP_UDP_HEADER * dgrams_out,
-    )
-}
-
 /// What one phase of the crowd measured.
 struct Phase {
     seconds: f64,
@@ -98,7 +86,7 @@ fn run_phase(
     server: u32,
     length: Duration,
 ) -> Phase {
-    let before: Vec<(u64, u64)> = bots.iter().map(|b| wire(&b.net)).collect();
+    let before: Vec<(u64, u64)> = bots.iter().map(|b| wire_bytes(&b.net)).collect();
     let cpu_before = cpu_seconds(server).unwrap_or(f64::NAN);
     let mut frames_heard = 0u64;
     let start = Instant::now();
@@ -136,7 +124,7 @@ fn run_phase(
         let n = range.len().max(1) as f64;
         let (mut down, mut up) = (0u64, 0u64);
         for i in range {
-            let (d, u) = wire(&bots[i].net);
+            let (d, u) = wire_bytes(&bots[i].net);
             down += d - before[i].0;
             up += u - before[i].1;
         }
