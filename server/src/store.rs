@@ -64,8 +64,10 @@ pub struct Store {
 /// How long a session read from the database answers for it without a
 /// new read. Every signed-in request looks its session up; in a flash sale
 /// that read was most of what a claim cost the database (docs/BENCHMARKS.md).
-/// A sign-out through this store takes effect at once; a change made by
-/// another process (`admin set-role`, another server) within this long.
+/// A sign-out through this store takes effect at once (a read under way
+/// when it lands does not put the session back); a change made by another
+/// process within this long: `admin set-role`, which is its own process,
+/// or another server. The console's feed re-reads every time.
 pub const SESSION_CACHE_TTL: Duration = Duration::from_secs(2);
 
 /// Sessions kept at most; past it the stale ones go, then all of them
@@ -73,38 +75,66 @@ pub const SESSION_CACHE_TTL: Duration = Duration::from_secs(2);
 const SESSION_CACHE_MAX: usize = 100_000;
 
 #[derive(Debug, Default)]
-struct SessionCache(std::sync::Mutex<HashMap<String, (Instant, Session, Account)>>);
+struct SessionCache(std::sync::Mutex<CachedSessions>);
+
+#[derive(Debug, Default)]
+struct CachedSessions {
+    entries: HashMap<String, (Instant, Session, Account)>,
+    /// Moved on by every sign-out and role change through this store: a
+    /// read begun before one must not put back what it ended.
+    generation: u64,
+}
 
 impl SessionCache {
-    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, Session, Account)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, CachedSessions> {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    fn generation(&self) -> u64 {
+        self.lock().generation
+    }
+
     fn get(&self, session_id: &str, now_ms: i64) -> Option<(Session, Account)> {
-        let entries = self.entries();
-        let (read_at, session, account) = entries.get(session_id)?;
+        let cached = self.lock();
+        let (read_at, session, account) = cached.entries.get(session_id)?;
         (read_at.elapsed() < SESSION_CACHE_TTL && session.expires_at_ms > now_ms)
             .then(|| (session.clone(), account.clone()))
     }
 
-    fn put(&self, session_id: &str, found: &Option<(Session, Account)>) {
-        let mut entries = self.entries();
+    /// Keeps what a read begun at `generation` found, unless a sign-out or
+    /// role change came in between.
+    fn put(&self, session_id: &str, found: &Option<(Session, Account)>, generation: u64) {
+        let mut cached = self.lock();
         match found {
-            Some((session, account)) => {
-                if entries.len() >= SESSION_CACHE_MAX {
-                    entries.retain(|_, (read_at, ..)| read_at.elapsed() < SESSION_CACHE_TTL);
-                    if entries.len() >= SESSION_CACHE_MAX {
-                        entries.clear();
+            Some((session, account)) if cached.generation == generation => {
+                if cached.entries.len() >= SESSION_CACHE_MAX {
+                    cached
+                        .entries
+                        .retain(|_, (read_at, ..)| read_at.elapsed() < SESSION_CACHE_TTL);
+                    if cached.entries.len() >= SESSION_CACHE_MAX {
+                        cached.entries.clear();
                     }
                 }
-                entries.insert(
+                cached.entries.insert(
                     session_id.to_owned(),
                     (Instant::now(), session.clone(), account.clone()),
                 );
             }
-            None => {
-                entries.remove(session_id);
+            _ => {
+                cached.entries.remove(session_id);
             }
+        }
+    }
+
+    /// After a sign-out (one session) or a role change (all of them).
+    fn forget(&self, session_id: Option<&str>) {
+        let mut cached = self.lock();
+        cached.generation += 1;
+        match session_id {
+            Some(id) => {
+                cached.entries.remove(id);
+            }
+            None => cached.entries.clear(),
         }
     }
 }
@@ -234,7 +264,7 @@ impl Store {
             .execute(&self.pool)
             .await?;
         // Which sessions are this user's is not kept here: read them all again.
-        self.sessions.entries().clear();
+        self.sessions.forget(None);
         Ok(done.rows_affected() > 0)
     }
 
@@ -363,8 +393,9 @@ impl Store {
         &self,
         session_id: &str,
     ) -> Result<Option<(Session, Account)>, StoreError> {
+        let generation = self.sessions.generation();
         let found = self.read_live_session(session_id).await?;
-        self.sessions.put(session_id, &found);
+        self.sessions.put(session_id, &found, generation);
         Ok(found)
     }
 
@@ -407,7 +438,7 @@ impl Store {
                 .bind(session_id)
                 .execute(&self.pool)
                 .await?;
-        self.sessions.put(session_id, &None);
+        self.sessions.forget(Some(session_id));
         Ok(done.rows_affected() == 1)
     }
 
@@ -738,6 +769,33 @@ pub(crate) mod tests {
             out.push((Store::connect(&url).await.unwrap(), None));
         }
         out
+    }
+
+    #[test]
+    fn a_read_under_way_when_a_sign_out_lands_does_not_put_the_session_back() {
+        let cache = SessionCache::default();
+        let session = Session {
+            id: "s1".into(),
+            account: AccountId(1),
+            expires_at_ms: i64::MAX,
+        };
+        let account = Account {
+            id: AccountId(1),
+            name: DisplayName::new("Ada").unwrap(),
+            role: Role::Host,
+        };
+        let found = Some((session, account));
+        // The read starts, the sign-out lands, then the read finishes.
+        let generation = cache.generation();
+        cache.forget(Some("s1"));
+        cache.put("s1", &found, generation);
+        assert_eq!(cache.get("s1", 0), None);
+        // A read begun after it is kept.
+        cache.put("s1", &found, cache.generation());
+        assert_eq!(cache.get("s1", 0), found);
+        // A role change forgets every session.
+        cache.forget(None);
+        assert_eq!(cache.get("s1", 0), None);
     }
 
     #[tokio::test]

@@ -1,7 +1,7 @@
 //! For benchmarks only: flash-sale claims decided by the database alone, as
 //! a competent team without our engine would write them. `bench-flash-sale`
 //! measures the engine against these, in process and behind the same HTTP
-//! route (`ServerConfig::claims`), so its figures compare like with like.
+//! route (`ServerConfig::claims_decided_by`), so its figures compare like with like.
 //!
 //! Each claim is one transaction: take the sale row's lock (a conditional
 //! `UPDATE … SET sold = sold + n WHERE … AND sold + n <= quantity`, or
@@ -208,16 +208,20 @@ async fn refusal(store: &Store, sale_id: SaleId, quantity: i64, now_ms: i64) -> 
     .bind(sale_id.0)
     .fetch_optional(store.pool())
     .await;
+    // In the engine's order (`flash_sales::Sale::state`, then the stock).
     match row {
         Err(e) => storage(e),
         Ok(None) => CommerceError::UnknownSale,
-        Ok(Some((_, _, starts, _, _))) if now_ms < starts => CommerceError::NotStarted {
-            opens_in_ms: starts - now_ms,
-        },
         Ok(Some((_, _, _, ends, closed))) if closed.is_some() || now_ms >= ends => {
             CommerceError::Ended
         }
-        Ok(Some((total, sold, ..))) if sold + quantity > total => CommerceError::SoldOut,
+        Ok(Some((total, sold, ..))) if sold >= total => CommerceError::SoldOut,
+        Ok(Some((_, _, starts, _, _))) if now_ms < starts => CommerceError::NotStarted {
+            opens_in_ms: starts - now_ms,
+        },
+        Ok(Some((total, sold, ..))) if sold + quantity > total => CommerceError::NotEnoughStock {
+            available: total - sold,
+        },
         // Units came back between the two reads.
         Ok(Some(_)) => CommerceError::SoldOut,
     }
