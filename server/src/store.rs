@@ -374,9 +374,8 @@ impl Store {
         })
     }
 
-    /// The live (unexpired, unrevoked) session and its account.
-    /// The session and its account, when it is signed in and unexpired:
-    /// from the cache when read within `SESSION_CACHE_TTL`.
+    /// The live (unexpired, unrevoked) session and its account: from the
+    /// cache when read within `SESSION_CACHE_TTL`.
     pub async fn live_session(
         &self,
         session_id: &str,

@@ -161,34 +161,23 @@ pub async fn claim(
         });
     }
     let currency = Currency::new(&sale.currency).map_err(|_| CommerceError::Storage)?;
-    let order_id = new_id();
-    sqlx::query(
-        "INSERT INTO orders (id, account_id, status, total_minor, currency, flash_sale_id, \
-         idempotency_key, request_hash, created_at, updated_at) \
-         VALUES ($1, $2, 'pending', $3, $4, $5, NULL, NULL, $6, $6)",
+    let order_id = insert_order(
+        &mut tx,
+        &NewOrder {
+            buyer,
+            sale_id,
+            sku: &sale.sku,
+            price_minor: sale.price_minor,
+            currency: &sale.currency,
+            quantity,
+            now_ms,
+        },
     )
-    .bind(order_id)
-    .bind(buyer.0 as i64)
-    .bind(sale.price_minor * quantity)
-    .bind(&sale.currency)
-    .bind(sale_id.0)
-    .bind(now_ms)
-    .execute(&mut *tx)
-    .await
-    .map_err(storage)?;
-    sqlx::query(
-        "INSERT INTO order_lines (order_id, sku, quantity, unit_price_minor) VALUES ($1, $2, $3, $4)",
-    )
-    .bind(order_id)
-    .bind(&sale.sku)
-    .bind(quantity)
-    .bind(sale.price_minor)
-    .execute(&mut *tx)
     .await
     .map_err(storage)?;
     tx.commit().await.map_err(storage)?;
     Ok(Claimed {
-        order_id: OrderId(order_id),
+        order_id,
         sale_id,
         sku: Sku::new(sale.sku.clone()).map_err(|_| CommerceError::Storage)?,
         quantity,
@@ -196,6 +185,49 @@ pub async fn claim(
         total: Money::new(sale.price_minor * quantity, currency),
         units_left: sale.quantity - sale.sold,
     })
+}
+
+/// A pending order of a flash sale, as the engine's ledger writes one.
+pub struct NewOrder<'a> {
+    pub buyer: AccountId,
+    pub sale_id: SaleId,
+    pub sku: &'a str,
+    pub price_minor: i64,
+    pub currency: &'a str,
+    pub quantity: i64,
+    pub now_ms: i64,
+}
+
+/// Writes `order` and its one line on `conn` (inside the caller's
+/// transaction); the baselines' orders, counted as the engine's are.
+pub async fn insert_order(
+    conn: &mut sqlx::AnyConnection,
+    order: &NewOrder<'_>,
+) -> Result<OrderId, sqlx::Error> {
+    let id = new_id();
+    sqlx::query(
+        "INSERT INTO orders (id, account_id, status, total_minor, currency, flash_sale_id, \
+         idempotency_key, request_hash, created_at, updated_at) \
+         VALUES ($1, $2, 'pending', $3, $4, $5, NULL, NULL, $6, $6)",
+    )
+    .bind(id)
+    .bind(order.buyer.0 as i64)
+    .bind(order.price_minor * order.quantity)
+    .bind(order.currency)
+    .bind(order.sale_id.0)
+    .bind(order.now_ms)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "INSERT INTO order_lines (order_id, sku, quantity, unit_price_minor) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(id)
+    .bind(order.sku)
+    .bind(order.quantity)
+    .bind(order.price_minor)
+    .execute(&mut *conn)
+    .await?;
+    Ok(OrderId(id))
 }
 
 /// Why a claim found no open sale with units for it, read after the

@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 use vitrine_client::net::ApiClient;
 use vitrine_server::clock::ManualClock;
-use vitrine_server::commerce::baseline::{ClaimDesk, RowLock};
+use vitrine_server::commerce::baseline::{self, ClaimDesk, RowLock};
 use vitrine_server::commerce::{self, Claimed, CommerceError, FlashSaleSpec, SaleState};
 use vitrine_server::store::Store;
 use vitrine_shared::api::StartFlashSale;
@@ -517,25 +517,22 @@ async fn write_order(
     sale: SaleId,
     buyer: AccountId,
 ) -> Result<OrderId, sqlx::Error> {
-    let order: i64 = vitrine_server::ids::new_id();
-    let now = store.clock().now_ms();
     let mut tx = store.pool().begin().await?;
-    sqlx::query(
-        "INSERT INTO orders (id, account_id, status, total_minor, currency, flash_sale_id, idempotency_key, \
-         request_hash, created_at, updated_at) VALUES ($1, $2, 'pending', 990, 'EUR', $3, NULL, NULL, $4, $4)",
+    let order = baseline::insert_order(
+        &mut tx,
+        &baseline::NewOrder {
+            buyer,
+            sale_id: sale,
+            sku: "hot-item-one",
+            price_minor: 990,
+            currency: "EUR",
+            quantity: 1,
+            now_ms: store.clock().now_ms(),
+        },
     )
-    .bind(order)
-    .bind(buyer.0 as i64)
-    .bind(sale.0)
-    .bind(now)
-    .execute(&mut *tx)
     .await?;
-    sqlx::query("INSERT INTO order_lines (order_id, sku, quantity, unit_price_minor) VALUES ($1, 'hot-item-one', 1, 990)")
-        .bind(order)
-        .execute(&mut *tx)
-        .await?;
     tx.commit().await?;
-    Ok(OrderId(order))
+    Ok(order)
 }
 
 fn baseline_desk(baseline: Baseline, store: &Store, redis: &RedisBaseline) -> ClaimDesk {
