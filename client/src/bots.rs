@@ -8,8 +8,9 @@ use rand::{Rng, SeedableRng};
 use std::collections::HashSet;
 use std::time::Duration;
 use vitrine_shared::SaleId;
+use vitrine_shared::pose::{TrackedPoseNet, XrPoseNet};
 use vitrine_shared::protocol::FlashSaleNet;
-use vitrine_shared::{ChatText, PoseNet, Reaction, RoomCommand};
+use vitrine_shared::{ChatText, PoseNet, ProductId, Reaction, RoomCommand};
 
 /// What a bot does on its own.
 #[derive(Debug, Clone, Copy)]
@@ -22,6 +23,16 @@ pub struct Behaviour {
     pub react_every: Option<Duration>,
     /// Taps on flash sales when they open.
     pub shops: bool,
+    /// Wears a headset: the pose carries a head that bobs and turns and
+    /// two hands that swing.
+    pub xr: bool,
+    /// Mean time a product is held before being put down and another one
+    /// picked up (from those given by [`Bot::hold_from`]); `None` holds
+    /// nothing.
+    pub hold_for: Option<Duration>,
+    /// Mean time spent standing at each spot reached (looking at a display,
+    /// watching the stage) before walking on; `None` walks without pause.
+    pub linger: Option<Duration>,
 }
 
 impl Default for Behaviour {
@@ -31,6 +42,9 @@ impl Default for Behaviour {
             chat_every: Some(Duration::from_secs(8)),
             react_every: Some(Duration::from_secs(4)),
             shops: true,
+            xr: false,
+            hold_for: None,
+            linger: None,
         }
     }
 }
@@ -45,7 +59,47 @@ impl Behaviour {
             ..Behaviour::default()
         }
     }
+
+    /// The shoppers of a real room, by `index`: one in ten in a headset,
+    /// two in ten picking products up, three in ten chatting and reacting,
+    /// the rest walking; none taps on sales (the bench counts the room).
+    /// Each walks to a spot and stands there a while (4 s on average, about
+    /// as long as the walk between spots takes), as shoppers stop at a
+    /// display or to watch the host; a headset wearer's head and hands keep
+    /// moving while it stands.
+    pub fn mixed(index: usize) -> Self {
+        let walker = Behaviour {
+            linger: Some(Duration::from_secs(4)),
+            ..Behaviour::walker()
+        };
+        match index % 10 {
+            0 => Behaviour { xr: true, ..walker },
+            1 | 2 => Behaviour {
+                hold_for: Some(Duration::from_secs(15)),
+                ..walker
+            },
+            3..=5 => Behaviour {
+                chat_every: Some(Duration::from_secs(20)),
+                react_every: Some(Duration::from_secs(6)),
+                ..walker
+            },
+            _ => walker,
+        }
+    }
+
+    /// What [`Behaviour::mixed`] gives `index`, in a word.
+    pub fn mixed_kind(index: usize) -> &'static str {
+        match index % 10 {
+            0 => "in XR",
+            1 | 2 => "holding products",
+            3..=5 => "chatting and reacting",
+            _ => "walking",
+        }
+    }
 }
+
+/// Without snapshots arriving, the pose still goes out this often.
+const INPUT_WITHOUT_SNAPSHOT_S: f32 = 0.1;
 
 const LINES: &[&str] = &[
     "Does it come in blue?",
@@ -73,6 +127,18 @@ pub struct Bot {
     until_react: f32,
     /// What the bot says aloud, on open mic; it hears nothing.
     voice: Option<Voice>,
+    /// Seconds since the last pose went out, and since the bot started.
+    since_sent: f32,
+    /// The newest snapshot the last input acknowledged.
+    acked: Option<u32>,
+    clock: f32,
+    /// Products it may pick up, the one it holds (and since when), and
+    /// seconds until it swaps.
+    products: Vec<ProductId>,
+    holding: Option<(ProductId, f32)>,
+    until_swap: f32,
+    /// Seconds left standing at the spot reached.
+    standing: f32,
 }
 
 impl Bot {
@@ -105,7 +171,19 @@ impl Bot {
             until_chat,
             until_react,
             voice: None,
+            since_sent: 0.0,
+            acked: None,
+            clock: 0.0,
+            products: Vec::new(),
+            holding: None,
+            until_swap: 0.0,
+            standing: 0.0,
         })
+    }
+
+    /// The products a bot whose behaviour holds things picks up from.
+    pub fn hold_from(&mut self, products: Vec<ProductId>) {
+        self.products = products;
     }
 
     /// Has the bot talk from `source` (a sound file, looped, or a tone) on
@@ -176,7 +254,9 @@ impl Bot {
             }
         }
         if self.net.is_connected() && self.net.mirror().is_welcomed() {
+            self.clock += dt.as_secs_f32();
             self.walk(dt.as_secs_f32());
+            self.handle(dt.as_secs_f32());
             self.until_chat -= dt.as_secs_f32();
             if self.until_chat <= 0.0 {
                 self.until_chat = Self::wait(&mut self.rng, self.behaviour.chat_every);
@@ -223,15 +303,109 @@ impl Bot {
         let dz = self.target[2] - pose.position[2];
         let dist = (dx * dx + dz * dz).sqrt();
         let step = self.behaviour.speed * dt;
-        if dist <= step.max(0.05) {
+        if self.standing > 0.0 {
+            self.standing -= dt;
+        } else if dist <= step.max(0.05) {
             pose.position = self.target;
             self.pick_target();
+            self.standing = match self.behaviour.linger {
+                Some(_) => Self::wait(&mut self.rng, self.behaviour.linger),
+                None => 0.0,
+            };
         } else {
             pose.position[0] += dx / dist * step;
             pose.position[2] += dz / dist * step;
             pose.yaw = dx.atan2(dz);
         }
         self.pose = Some(pose);
-        self.net.send_pose(pose);
+        self.since_sent += dt;
+        // An input goes out as each snapshot arrives, as the showroom's do:
+        // the server learns at once what this client holds (a late
+        // acknowledgement makes it send again what already arrived), and
+        // the pose goes at the snapshot rate, the most the server uses.
+        let latest = self.net.mirror().latest_snapshot;
+        if latest != self.acked || self.since_sent >= INPUT_WITHOUT_SNAPSHOT_S {
+            self.acked = latest;
+            self.since_sent = 0.0;
+            let sent = if self.behaviour.xr {
+                PoseNet {
+                    xr: Some(headset(&pose, self.clock)),
+                    ..pose
+                }
+            } else {
+                pose
+            };
+            self.net.send_pose(sent);
+        }
+    }
+
+    /// Picks a product up, holds it a while, puts it back and takes
+    /// another: one nobody else holds, if there is one.
+    fn handle(&mut self, dt: f32) {
+        let Some(mean) = self.behaviour.hold_for else {
+            return;
+        };
+        if self.products.is_empty() {
+            return;
+        }
+        self.until_swap -= dt;
+        if self.until_swap > 0.0 {
+            return;
+        }
+        self.until_swap = Self::wait(&mut self.rng, Some(mean));
+        if let Some((product, since)) = self.holding.take() {
+            let held_ms = ((self.clock - since).max(0.0) * 1000.0) as u32;
+            self.net
+                .send_command(RoomCommand::PutDownProduct { product, held_ms });
+        }
+        let held = &self.net.mirror().held;
+        let free: Vec<&ProductId> = self
+            .products
+            .iter()
+            .filter(|p| !held.contains_key(*p))
+            .collect();
+        if free.is_empty() {
+            return;
+        }
+        let product = free[self.rng.random_range(0..free.len())].clone();
+        self.net.send_command(RoomCommand::Inspect {
+            product: product.clone(),
+        });
+        self.holding = Some((product, self.clock));
+    }
+}
+
+/// A headset wearer's head and hands around `body` at `t` seconds: the
+/// head bobs with the step and looks around, the hands swing; all within
+/// the reach the server allows.
+fn headset(body: &PoseNet, t: f32) -> XrPoseNet {
+    let (sin, cos) = body.yaw.sin_cos();
+    // Forward is +z turned by yaw (as the walk sets it: yaw = atan2(dx, dz)).
+    let at = |side: f32, up: f32, ahead: f32| {
+        [
+            body.position[0] + cos * side + sin * ahead,
+            body.position[1] + up,
+            body.position[2] - sin * side + cos * ahead,
+        ]
+    };
+    let look = body.yaw + 0.4 * (t * 0.7).sin();
+    let head = TrackedPoseNet {
+        position: at(0.0, 1.62 + 0.02 * (t * 6.0).sin(), 0.05),
+        rotation: [0.0, (look / 2.0).sin(), 0.0, (look / 2.0).cos()],
+    };
+    let swing = 0.2 * (t * 3.0).sin();
+    let hand = |side: f32, phase: f32| TrackedPoseNet {
+        position: at(side, 1.0 + 0.05 * (t * 3.0).cos(), 0.15 + swing * phase),
+        rotation: [
+            (0.3 * swing * phase).sin(),
+            (body.yaw / 2.0).sin(),
+            0.0,
+            (body.yaw / 2.0).cos(),
+        ],
+    };
+    XrPoseNet {
+        head,
+        left_hand: Some(hand(-0.25, 1.0)),
+        right_hand: Some(hand(0.25, -1.0)),
     }
 }

@@ -198,6 +198,11 @@ pub fn rewards_toml(data: &[u8]) {
 /// The private key the `netcode_packet` target's server uses; its corpus
 /// holds connection requests made with tokens signed by it.
 pub const NETCODE_FUZZ_KEY: [u8; 32] = [7; 32];
+/// The protocol version whose id the target's server accepts, fixed
+/// rather than the current one: the id only gates the handshake, and the
+/// committed corpus (grown for an hour) holds requests made with it, which
+/// a newer id would refuse at the door.
+pub const NETCODE_FUZZ_PROTOCOL_VERSION: u32 = 9;
 /// The public address those tokens name.
 pub const NETCODE_FUZZ_ADDR: SocketAddr =
     SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 40_000);
@@ -217,6 +222,11 @@ pub fn netcode_packet(data: &[u8]) {
         let wait = Duration::from_millis(u64::from(head >> 2));
         datagrams.push((usize::from(head & 3), wait, bytes));
     }
-    crate::rooms::fuzz_datagrams(NETCODE_FUZZ_KEY, NETCODE_FUZZ_ADDR, &datagrams)
-        .expect("loopback sockets bind");
+    crate::rooms::fuzz_datagrams(
+        NETCODE_FUZZ_KEY,
+        vitrine_shared::protocol::protocol_id(NETCODE_FUZZ_PROTOCOL_VERSION),
+        NETCODE_FUZZ_ADDR,
+        &datagrams,
+    )
+    .expect("loopback sockets bind");
 }

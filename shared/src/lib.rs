@@ -22,7 +22,9 @@ pub use ids::{
     ShowId, TeamId,
 };
 pub use money::{Currency, Money, MoneyError};
-pub use pose::{PoseError, PoseNet, PoseQ, RoomBounds, TrackedPoseNet, XrPoseNet};
+pub use pose::{
+    PoseError, PoseNet, PoseQ, RoomBounds, TrackedDeltaQ, TrackedPoseNet, XrDeltaQ, XrPoseNet,
+};
 pub use protocol::{
     ClientChannel, ClientMessage, DecodeError, PROTOCOL_ID, PROTOCOL_VERSION, RoomCommand,
     ServerChannel, ServerMessage, channels_config, connection_config, decode, encode,

@@ -290,15 +290,21 @@ fn dq_pos(p: [i16; 3]) -> [f32; 3] {
     p.map(|c| c as f32 * POSITION_STEP_M)
 }
 
+/// Steps of a quaternion component: 1/4096 is a few hundredths of a
+/// degree, finer than a headset's own tracking noise, and keeps the change
+/// between two snapshots of a head or hand moving at human speed within a
+/// one- or two-byte varint.
+pub const ROTATION_STEPS: f32 = 4096.0;
+
 fn q_rot(q: [f32; 4]) -> [i16; 4] {
-    q.map(|c| (c.clamp(-1.0, 1.0) * i16::MAX as f32).round() as i16)
+    q.map(|c| (c.clamp(-1.0, 1.0) * ROTATION_STEPS).round() as i16)
 }
 
 fn dq_rot(q: [i16; 4]) -> [f32; 4] {
-    normalize_quat(q.map(|c| c as f32 / i16::MAX as f32))
+    normalize_quat(q.map(|c| c as f32 / ROTATION_STEPS))
 }
 
-/// A tracked point at 1 cm and 1/32767 quaternion resolution.
+/// A tracked point at 1 cm and 1/4096 quaternion resolution.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct TrackedPoseQ {
     pub position: [i16; 3],
@@ -379,10 +385,80 @@ pub struct PoseDeltaQ {
     pub yaw: i16,
 }
 
+/// A tracked point's change against a baseline, in its quantized steps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct TrackedDeltaQ {
+    pub position: [i16; 3],
+    pub rotation: [i16; 4],
+}
+
+impl TrackedDeltaQ {
+    fn between(now: &TrackedPoseQ, base: &TrackedPoseQ) -> Option<Self> {
+        Some(TrackedDeltaQ {
+            position: sub3(now.position, base.position)?,
+            rotation: sub4(now.rotation, base.rotation)?,
+        })
+    }
+
+    fn apply(&self, base: &TrackedPoseQ) -> Option<TrackedPoseQ> {
+        Some(TrackedPoseQ {
+            position: add3(base.position, self.position)?,
+            rotation: add4(base.rotation, self.rotation)?,
+        })
+    }
+}
+
+fn sub3(a: [i16; 3], b: [i16; 3]) -> Option<[i16; 3]> {
+    Some([
+        a[0].checked_sub(b[0])?,
+        a[1].checked_sub(b[1])?,
+        a[2].checked_sub(b[2])?,
+    ])
+}
+
+fn add3(a: [i16; 3], d: [i16; 3]) -> Option<[i16; 3]> {
+    Some([
+        a[0].checked_add(d[0])?,
+        a[1].checked_add(d[1])?,
+        a[2].checked_add(d[2])?,
+    ])
+}
+
+fn sub4(a: [i16; 4], b: [i16; 4]) -> Option<[i16; 4]> {
+    Some([
+        a[0].checked_sub(b[0])?,
+        a[1].checked_sub(b[1])?,
+        a[2].checked_sub(b[2])?,
+        a[3].checked_sub(b[3])?,
+    ])
+}
+
+fn add4(a: [i16; 4], d: [i16; 4]) -> Option<[i16; 4]> {
+    Some([
+        a[0].checked_add(d[0])?,
+        a[1].checked_add(d[1])?,
+        a[2].checked_add(d[2])?,
+        a[3].checked_add(d[3])?,
+    ])
+}
+
+/// A headset wearer's change against a baseline that also wore one, with
+/// the same hands tracked: the body's step and each tracked point's
+/// change. Mostly one varint byte a value: about 26 bytes against 42 for
+/// the whole pose.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct XrDeltaQ {
+    pub body: PoseDeltaQ,
+    pub head: TrackedDeltaQ,
+    pub left_hand: Option<TrackedDeltaQ>,
+    pub right_hand: Option<TrackedDeltaQ>,
+}
+
 impl PoseQ {
-    /// The delta from `base` to `self`, when one can express it.
-    pub fn delta_from(&self, base: &PoseQ) -> Option<PoseDeltaQ> {
-        if self.xr.is_some() || base.xr.is_some() || self.position[1] != base.position[1] {
+    /// The body's step from `base` (x, z and yaw), whatever either carries
+    /// besides; `None` when the height changed or a value overflows.
+    fn body_delta(&self, base: &PoseQ) -> Option<PoseDeltaQ> {
+        if self.position[1] != base.position[1] {
             return None;
         }
         let x = self.position[0].checked_sub(base.position[0])?;
@@ -399,9 +475,7 @@ impl PoseQ {
         })
     }
 
-    /// Applies a delta; `None` when it would overflow (a corrupt or hostile
-    /// delta), so the caller can drop the snapshot.
-    pub fn apply(&self, delta: &PoseDeltaQ) -> Option<PoseQ> {
+    fn body_apply(&self, delta: &PoseDeltaQ) -> Option<PoseQ> {
         let [x, y, z] = self.position;
         let position = [x.checked_add(delta.x)?, y, z.checked_add(delta.z)?];
         let yaw = (self.yaw as i32 + delta.yaw as i32).rem_euclid(YAW_STEPS as i32) as u16;
@@ -409,6 +483,58 @@ impl PoseQ {
             position,
             yaw,
             xr: None,
+        })
+    }
+
+    /// The delta from `base` to `self`, when one can express it.
+    pub fn delta_from(&self, base: &PoseQ) -> Option<PoseDeltaQ> {
+        if self.xr.is_some() || base.xr.is_some() {
+            return None;
+        }
+        self.body_delta(base)
+    }
+
+    /// Applies a delta; `None` when it would overflow (a corrupt or hostile
+    /// delta), so the caller can drop the snapshot.
+    pub fn apply(&self, delta: &PoseDeltaQ) -> Option<PoseQ> {
+        self.body_apply(delta)
+    }
+
+    /// The change from `base` to `self` when both wear a headset with the
+    /// same hands tracked (otherwise the pose goes whole).
+    pub fn xr_delta_from(&self, base: &PoseQ) -> Option<XrDeltaQ> {
+        let (now, then) = (self.xr.as_ref()?, base.xr.as_ref()?);
+        let hand = |n: &Option<TrackedPoseQ>, b: &Option<TrackedPoseQ>| match (n, b) {
+            (Some(n), Some(b)) => TrackedDeltaQ::between(n, b).map(Some),
+            (None, None) => Some(None),
+            _ => None,
+        };
+        Some(XrDeltaQ {
+            body: self.body_delta(base)?,
+            head: TrackedDeltaQ::between(&now.head, &then.head)?,
+            left_hand: hand(&now.left_hand, &then.left_hand)?,
+            right_hand: hand(&now.right_hand, &then.right_hand)?,
+        })
+    }
+
+    /// Applies an XR change; `None` when this pose has no headset, the
+    /// hands differ from the change's, or a value overflows (a corrupt or
+    /// hostile delta), so the caller can drop the snapshot.
+    pub fn apply_xr(&self, delta: &XrDeltaQ) -> Option<PoseQ> {
+        let xr = self.xr.as_ref()?;
+        let hand = |b: &Option<TrackedPoseQ>, d: &Option<TrackedDeltaQ>| match (b, d) {
+            (Some(b), Some(d)) => d.apply(b).map(Some),
+            (None, None) => Some(None),
+            _ => None,
+        };
+        let xr = XrPoseQ {
+            head: delta.head.apply(&xr.head)?,
+            left_hand: hand(&xr.left_hand, &delta.left_hand)?,
+            right_hand: hand(&xr.right_hand, &delta.right_hand)?,
+        };
+        Some(PoseQ {
+            xr: Some(xr),
+            ..self.body_apply(&delta.body)?
         })
     }
 }
@@ -419,6 +545,52 @@ mod tests {
 
     fn bounds() -> RoomBounds {
         RoomBounds::centered(20.0, 20.0, 4.0)
+    }
+
+    #[test]
+    fn an_xr_change_is_a_delta_when_the_hands_match_and_comes_back_exactly() {
+        let tracked = |position: [f32; 3], turn: f32| TrackedPoseNet {
+            position,
+            rotation: [0.0, (turn / 2.0).sin(), 0.0, (turn / 2.0).cos()],
+        };
+        let wearer = |x: f32, turn: f32, right: bool| {
+            PoseQ::from(&PoseNet {
+                position: [x, 0.0, 1.0],
+                yaw: turn,
+                xr: Some(XrPoseNet {
+                    head: tracked([x, 1.6, 1.0], turn),
+                    left_hand: Some(tracked([x - 0.3, 1.1, 1.2], turn + 0.2)),
+                    right_hand: right.then(|| tracked([x + 0.3, 1.0, 1.2], turn - 0.2)),
+                }),
+            })
+        };
+        let (then, now) = (wearer(0.0, 0.5, true), wearer(0.05, 0.52, true));
+        let delta = now.xr_delta_from(&then).expect("same hands");
+        assert_eq!(then.apply_xr(&delta), Some(now));
+        // Small: a varint byte a value, well under the whole pose.
+        let whole = postcard::to_allocvec(&now).unwrap().len();
+        let small = postcard::to_allocvec(&delta).unwrap().len();
+        assert!(small * 3 <= whole * 2, "{small} vs {whole}");
+        // A hand appearing, no headset on either side, or a height change:
+        // no delta, the pose goes whole.
+        assert_eq!(wearer(0.05, 0.5, false).xr_delta_from(&then), None);
+        let desk = PoseQ::from(&PoseNet::at([0.0, 0.0, 1.0], 0.5));
+        assert_eq!(now.xr_delta_from(&desk), None);
+        assert_eq!(desk.xr_delta_from(&then), None);
+        assert_eq!(now.delta_from(&then), None, "a body delta drops no hands");
+        let mut higher = now;
+        higher.position[1] += 1;
+        assert_eq!(higher.xr_delta_from(&then), None);
+        // A change that does not fit its baseline is refused, not applied.
+        assert_eq!(desk.apply_xr(&delta), None);
+        assert_eq!(wearer(0.0, 0.5, false).apply_xr(&delta), None);
+        let mut hostile = delta;
+        hostile.head.position[0] = i16::MAX;
+        let mut far = then;
+        if let Some(xr) = far.xr.as_mut() {
+            xr.head.position[0] = 100;
+        }
+        assert_eq!(far.apply_xr(&hostile), None);
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //!                       and the showroom: a window, or with no display a
 //!                       picture rendered offscreen
 //!   test                every test (what CI runs)
-//!   bench room [--bots N] [--seconds S]
+//!   bench room [--bots N] [--rooms R] [--seconds S] [--mix mixed|walkers]
 //!                       room benchmark against the release server
 //!   bench voice [--bots N] [--talkers N] [--seconds S] [--clicks N]
 //!                       voice: bandwidth, server CPU, mouth-to-ear latency
@@ -862,8 +862,6 @@ fn bench(args: &[String]) -> Result<()> {
     match args.first().map(String::as_str) {
         Some("room") => {
             ensure_packages(&packages_for("bench"))?;
-            let bots = flag(args, "--bots", 100)?;
-            let seconds = flag(args, "--seconds", 30)?;
             run(cargo().args([
                 "build",
                 "--release",
@@ -877,15 +875,12 @@ fn bench(args: &[String]) -> Result<()> {
                 "bench-room",
             ]))?;
             let release = target_dir().join("release");
+            // The bench checks its own arguments (--bots, --rooms,
+            // --seconds, --mix).
             run(Command::new(release.join("bench-room"))
                 .arg("--server-bin")
                 .arg(release.join("vitrine-server"))
-                .args([
-                    "--bots",
-                    &bots.to_string(),
-                    "--seconds",
-                    &seconds.to_string(),
-                ]))
+                .args(&args[1..]))
         }
         Some("soak") => {
             ensure_packages(&packages_for("bench"))?;
@@ -982,7 +977,7 @@ fn bench(args: &[String]) -> Result<()> {
                 .args(["--seconds", &seconds.to_string()])
                 .args(["--latency", &latency]))
         }
-        _ => Err("usage: cargo xtask bench room [--bots N] [--seconds S] | bench flash-sale [--units N] [--clients C] [--postgres URL] | bench client [--frames N] [--avatars N] [--products N] | bench video [--seconds S] [--latency auto|MS] | bench voice [--bots N] [--talkers N] [--seconds S] [--clicks N] | bench soak [--bots N] [--minutes M] [--sale-every S] [--sample S] [--rejoin N]".into()),
+        _ => Err("usage: cargo xtask bench room [--bots N] [--rooms R] [--seconds S] [--mix mixed|walkers] | bench flash-sale [--units N] [--clients C] [--postgres URL] | bench client [--frames N] [--avatars N] [--products N] | bench video [--seconds S] [--latency auto|MS] | bench voice [--bots N] [--talkers N] [--seconds S] [--clicks N] | bench soak [--bots N] [--minutes M] [--sale-every S] [--sample S] [--rejoin N]".into()),
     }
 }
 

@@ -5,7 +5,7 @@ use super::party::PartyMirror;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use thiserror::Error;
 use vitrine_shared::protocol::{
-    AvatarFull, AvatarMoved, CartLineNet, ChatLine, CommerceEventNet, CouponNet,
+    AvatarFull, AvatarMoved, AvatarMovedXr, CartLineNet, ChatLine, CommerceEventNet, CouponNet,
     EngagementEventNet, FlashSaleNet, FriendEventNet, FriendNet, GiveawayNet, LeaderNet,
     MemberInfo, OrderNet, PartyEventNet, PollNet, QuestionNet, ReactionBurst, Rejection,
     ReviewRefusal, RoomEvent, SharedCartChange, SharedCartNet, SharedCheckoutCommand,
@@ -177,6 +177,9 @@ pub struct RoomMirror {
     pub snapshots_applied: u64,
     /// Snapshots dropped: out of order, or baseline no longer held.
     pub snapshots_dropped: u64,
+    /// The newest snapshot that carried each avatar (moved or whole): how
+    /// fresh the server keeps it here (distant avatars come less often).
+    pub carried_in: HashMap<MemberSlot, u32>,
     history: VecDeque<(u32, HashMap<MemberSlot, PoseQ>)>,
     changes: Vec<RoomChange>,
 }
@@ -350,6 +353,7 @@ impl RoomMirror {
                 self.members = members.into_iter().map(|m| (m.slot, m)).collect();
                 self.avatars.clear();
                 self.history.clear();
+                self.carried_in.clear();
                 self.latest_snapshot = None;
                 self.chat.extend(recent_chat);
                 self.changes.push(RoomChange::Welcomed { room, you });
@@ -589,6 +593,8 @@ impl RoomMirror {
             },
         };
         let moved = snapshot.moved.entries().map_err(MirrorError::Moved)?;
+        let mut carried =
+            Vec::with_capacity(moved.len() + snapshot.moved_xr.len() + snapshot.full.len());
         for AvatarMoved { slot, delta } in moved {
             let next = poses.get(&slot).and_then(|base| base.apply(&delta));
             let next = next.ok_or(MirrorError::BadDelta {
@@ -596,9 +602,24 @@ impl RoomMirror {
                 slot,
             })?;
             poses.insert(slot, next);
+            carried.push(slot);
+        }
+        for AvatarMovedXr { slot, delta } in snapshot.moved_xr {
+            let next = poses.get(&slot).and_then(|base| base.apply_xr(&delta));
+            let next = next.ok_or(MirrorError::BadDelta {
+                tick: snapshot.tick,
+                slot,
+            })?;
+            poses.insert(slot, next);
+            carried.push(slot);
         }
         for AvatarFull { slot, pose } in snapshot.full {
             poses.insert(slot, pose);
+            carried.push(slot);
+        }
+        // Only now: a snapshot refused above changes nothing.
+        for slot in carried {
+            self.carried_in.insert(slot, snapshot.tick);
         }
         // Only members known from the reliable events are shown. The
         // history keeps every pose, though: it must hold what the server
@@ -686,6 +707,7 @@ mod tests {
                 }
                 m
             },
+            moved_xr: vec![],
         })
     }
 
@@ -713,6 +735,86 @@ mod tests {
                 slot: MemberSlot(5)
             })
         );
+    }
+
+    #[test]
+    fn xr_deltas_move_head_and_hands_and_a_bad_one_changes_nothing() {
+        use vitrine_shared::pose::{TrackedDeltaQ, TrackedPoseQ, XrDeltaQ, XrPoseQ};
+        use vitrine_shared::protocol::AvatarMovedXr;
+        let point = |y| TrackedPoseQ {
+            position: [0, y, 0],
+            rotation: [0, 0, 0, 4096],
+        };
+        let wearer = PoseQ {
+            xr: Some(XrPoseQ {
+                head: point(160),
+                left_hand: Some(point(110)),
+                right_hand: None,
+            }),
+            ..q(100)
+        };
+        let step = |dy| TrackedDeltaQ {
+            position: [0, dy, 0],
+            rotation: [0, 5, 0, 0],
+        };
+        let delta = |left: Option<TrackedDeltaQ>| XrDeltaQ {
+            body: PoseDeltaQ { x: 5, z: 0, yaw: 0 },
+            head: step(-2),
+            left_hand: left,
+            right_hand: None,
+        };
+        let with_xr = |tick, baseline, slot, d| {
+            ServerMessage::Snapshot(Snapshot {
+                tick,
+                baseline,
+                moved_xr: vec![AvatarMovedXr {
+                    slot: MemberSlot(slot),
+                    delta: d,
+                }],
+                ..Snapshot::default()
+            })
+        };
+        let mut m = welcomed();
+        m.apply(ServerMessage::Snapshot(Snapshot {
+            tick: 1,
+            full: vec![
+                AvatarFull {
+                    slot: MemberSlot(0),
+                    pose: q(0),
+                },
+                AvatarFull {
+                    slot: MemberSlot(1),
+                    pose: wearer,
+                },
+            ],
+            ..Snapshot::default()
+        }))
+        .unwrap();
+        m.apply(with_xr(2, Some(1), 1, delta(Some(step(3)))))
+            .unwrap();
+        let seen = m.avatars[&MemberSlot(1)];
+        let xr = seen.xr.expect("still a headset");
+        assert!((seen.position[0] - 1.05).abs() < 1e-6);
+        assert!((xr.head.position[1] - 1.58).abs() < 1e-6);
+        assert!((xr.left_hand.unwrap().position[1] - 1.13).abs() < 1e-6);
+        assert_eq!(m.carried_in[&MemberSlot(1)], 2);
+        // Against an avatar without a headset, or with other hands: an
+        // error, and the mirror is as it was.
+        for (slot, d) in [(0, delta(None)), (1, delta(None))] {
+            assert_eq!(
+                m.apply(with_xr(3, Some(2), slot, d)),
+                Err(MirrorError::BadDelta {
+                    tick: 3,
+                    slot: MemberSlot(slot)
+                })
+            );
+            assert_eq!(m.latest_snapshot, Some(2));
+            assert_eq!(
+                m.carried_in[&MemberSlot(slot)],
+                if slot == 0 { 1 } else { 2 }
+            );
+            assert_eq!(m.avatars[&MemberSlot(1)], seen);
+        }
     }
 
     #[test]

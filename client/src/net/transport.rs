@@ -8,6 +8,7 @@ use renetcode::{
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use vitrine_shared::protocol::{acks_only, bundle, unbundle};
 
 pub struct UdpClientTransport {
     socket: UdpSocket,
@@ -18,7 +19,15 @@ pub struct UdpClientTransport {
     /// Datagrams, so the wire size can add each one's IP and UDP headers.
     pub datagrams_in: u64,
     pub datagrams_out: u64,
+    /// Time since the last datagram went out: bare acknowledgements wait
+    /// until it reaches [`ACK_INTERVAL`].
+    since_sent: Duration,
 }
+
+/// Bare acknowledgements go out no more often than snapshots come in: at
+/// 60 frames a second they would otherwise be a datagram every frame.
+const ACK_INTERVAL: Duration =
+    Duration::from_millis(1000 / vitrine_shared::protocol::SNAPSHOT_HZ as u64);
 
 impl UdpClientTransport {
     pub fn new(token: ConnectToken) -> Result<Self, NetcodeError> {
@@ -47,6 +56,7 @@ impl UdpClientTransport {
             bytes_out: 0,
             datagrams_in: 0,
             datagrams_out: 0,
+            since_sent: Duration::ZERO,
         })
     }
 
@@ -66,11 +76,13 @@ impl UdpClientTransport {
         self.socket.send_to(packet, addr)?;
         self.bytes_out += packet.len() as u64;
         self.datagrams_out += 1;
+        self.since_sent = Duration::ZERO;
         Ok(())
     }
 
     /// Receives what has arrived and advances netcode by `dt`.
     pub fn update(&mut self, dt: Duration, client: &mut RenetClient) -> io::Result<()> {
+        self.since_sent += dt;
         if self.netcode.disconnect_reason().is_some() {
             client.disconnect_due_to_transport();
             return Ok(());
@@ -92,7 +104,13 @@ impl UdpClientTransport {
                     self.bytes_in += len as u64;
                     self.datagrams_in += 1;
                     if let Some(payload) = self.netcode.process_packet(&mut self.buffer[..len]) {
-                        client.process_packet(payload);
+                        // Several renet packets ride in one payload; a
+                        // malformed bundle is dropped whole, as if lost.
+                        if let Ok(packets) = unbundle(payload) {
+                            for packet in packets {
+                                client.process_packet(packet);
+                            }
+                        }
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
@@ -125,7 +143,11 @@ impl UdpClientTransport {
         if self.netcode.disconnect_reason().is_some() {
             return Ok(());
         }
-        for packet in client.get_packets_to_send() {
+        let packets = client.get_packets_to_send();
+        if acks_only(&packets) && self.since_sent < ACK_INTERVAL {
+            return Ok(());
+        }
+        for packet in bundle(packets) {
             match self.netcode.generate_payload_packet(&packet) {
                 Ok((addr, bytes)) => {
                     let bytes = bytes.to_vec();

@@ -25,11 +25,9 @@ use vitrine_shared::{
     AccountId, DisplayName, MemberSlot, PoseNet, Role, RoomBounds, RoomCommand, RoomId,
 };
 
-/// How often the avatar's pose goes out: the server's tick rate.
-const POSE_HZ: f32 = vitrine_shared::protocol::TICK_HZ as f32;
-/// A still pose is sent again this often: inputs carry the snapshot
-/// acknowledgements, and without them the server's baselines expire.
-const POSE_KEEPALIVE: f32 = 0.25;
+/// Without snapshots arriving, the pose still goes out this often (a new
+/// link, a server that stalls): inputs otherwise follow the snapshots.
+const POSE_WITHOUT_SNAPSHOT: f32 = 0.1;
 /// Rejoin waits 1 s, then doubles up to this.
 const MAX_BACKOFF: Duration = Duration::from_secs(8);
 /// A room with no server behind it (offline pictures, the bench) is the
@@ -167,9 +165,10 @@ pub struct Session {
     pub rooms_error: Option<String>,
     join: Option<Mutex<Receiver<JoinResult>>>,
     rooms_pending: Option<Mutex<Receiver<Result<Vec<RoomInfo>, String>>>>,
-    since_pose: f32,
     since_sent: f32,
-    last_pose: Option<PoseNet>,
+    /// The newest snapshot the last input acknowledged (`None` on a new
+    /// link: the server has not seen our pose yet).
+    acked: Option<u32>,
     /// The commands the features asked to send this frame, in order.
     outbox: Vec<RoomCommand>,
     /// A room with no server behind it (the bench's crowd).
@@ -194,9 +193,8 @@ impl Default for Session {
             rooms_error: None,
             join: None,
             rooms_pending: None,
-            since_pose: 0.0,
             since_sent: 0.0,
-            last_pose: None,
+            acked: None,
             outbox: Vec::new(),
             offline: None,
             last_room: None,
@@ -500,7 +498,7 @@ fn receive(
         session.link = LinkState::Connected;
         session.last_room = None;
         // A new link: the server has not seen our pose yet.
-        session.last_pose = None;
+        session.acked = None;
         if *state.get() != AppState::Showroom {
             next.set(AppState::Showroom);
         }
@@ -567,27 +565,26 @@ fn send_commands(mut commands: MessageReader<SendCommand>, mut session: ResMut<S
     }
 }
 
+/// An input (the pose, and the newest snapshot held) goes out as each
+/// snapshot arrives: the server learns at once which baseline this client
+/// holds (a late acknowledgement makes it send again what already arrived),
+/// and the pose goes at the snapshot rate, the most the server uses.
 fn send_pose(time: Res<Time>, pose: Res<OutgoingPose>, mut session: ResMut<Session>) {
-    let dt = time.delta_secs();
-    session.since_pose += dt;
-    session.since_sent += dt;
-    if session.since_pose < 1.0 / POSE_HZ {
-        return;
-    }
-    // Keep to the rate on average rather than drifting below it.
-    session.since_pose = (session.since_pose - 1.0 / POSE_HZ).min(1.0 / POSE_HZ);
+    session.since_sent += time.delta_secs();
     let Some(pose) = pose.0 else {
         return;
     };
-    if session.last_pose == Some(pose) && session.since_sent < POSE_KEEPALIVE {
+    let (since_sent, acked) = (session.since_sent, session.acked);
+    let Some(net) = &mut session.net else {
+        return;
+    };
+    if !net.is_connected() || !net.mirror().is_welcomed() {
         return;
     }
-    if let Some(net) = &mut session.net
-        && net.is_connected()
-        && net.mirror().is_welcomed()
-    {
+    let latest = net.mirror().latest_snapshot;
+    if (latest.is_some() && latest != acked) || since_sent >= POSE_WITHOUT_SNAPSHOT {
         net.send_pose(pose);
-        session.last_pose = Some(pose);
+        session.acked = latest;
         session.since_sent = 0.0;
     }
 }

@@ -12,17 +12,17 @@
 
 use super::inbox::{CommandReceived, PoseReceived};
 use super::membership::{Avatar, Limits, Member, Room, SNAPSHOT_HISTORY};
-use super::{SNAPSHOT_HZ, ServerSystems, Shared, TICK_HZ, send_event};
+use super::{ServerSystems, Shared, send_event};
 use bevy_app::prelude::*;
 use bevy_ecs::prelude::*;
 use bevy_renet::RenetServer;
 use bevy_time::prelude::*;
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
-use vitrine_shared::pose::{TeleportError, teleport_target, validate_pose};
+use vitrine_shared::pose::{POSITION_STEP_M, TeleportError, teleport_target, validate_pose};
 use vitrine_shared::protocol::{
-    AvatarFull, CommandKind, RejectReason, Rejection, Snapshot, TELEPORT_COOLDOWN_MS,
+    AvatarFull, AvatarMovedXr, CommandKind, RejectReason, Rejection, Snapshot,
+    TELEPORT_COOLDOWN_MS, snapshot_due,
 };
 use vitrine_shared::{
     MemberSlot, PoseNet, PoseQ, RoomBounds, RoomCommand, ServerChannel, ServerMessage, encode,
@@ -211,50 +211,158 @@ fn apply_teleports(
     }
 }
 
-/// True on the ticks that carry a snapshot: 20 of every 30.
-fn snapshot_due(tick: u64) -> bool {
-    let hz = SNAPSHOT_HZ as u64;
-    let tick_hz = TICK_HZ as u64;
-    tick == 0 || (tick * hz / tick_hz) != ((tick - 1) * hz / tick_hz)
+/// Avatars within this distance of a viewer (on the floor) go to it in
+/// every snapshot that finds them moved: the people one walks among.
+pub const NEAR_M: f32 = 10.0;
+/// Within this distance a headset wearer's tracked head and hands go too:
+/// conversation and hand-off range. Beyond it the avatar is a body facing
+/// its way; its head and hands would be a few pixels, and each wearer's
+/// are most of a snapshot's bytes (about 28 a snapshot against 3 for a
+/// body's step).
+pub const DETAIL_M: f32 = 5.0;
+/// Avatars between [`NEAR_M`] and this distance go in every second
+/// snapshot (10 Hz), those beyond it in every fourth (5 Hz). The fourth
+/// snapshot is the bound: every avatar in the room is at most 200 ms (plus
+/// loss) older on every client than on the server.
+pub const FAR_M: f32 = 20.0;
+
+/// Every how many snapshots an avatar `distance` metres away is sent, and
+/// whether with its tracked head and hands.
+pub fn interest(distance: f32) -> (u32, bool) {
+    if distance <= DETAIL_M {
+        (1, true)
+    } else if distance <= NEAR_M {
+        (1, false)
+    } else if distance <= FAR_M {
+        (2, false)
+    } else {
+        (4, false)
+    }
 }
 
-/// The snapshot that takes a client from `baseline` to `current` (sorted by
-/// slot, so every client's packet lists avatars in one order).
-pub fn delta_snapshot(
-    tick: u32,
-    current: &[(MemberSlot, PoseQ)],
-    baseline: Option<(u32, &HashMap<MemberSlot, PoseQ>)>,
-) -> Snapshot {
+/// One avatar as the snapshots of a tick see it.
+#[derive(Clone, Copy, Debug)]
+pub struct Seen {
+    pub slot: MemberSlot,
+    pub pose: PoseQ,
+    /// The first snapshot that carried this member: a baseline older than
+    /// it holds the slot's previous member (or nobody), so the avatar goes
+    /// whole.
+    pub from: u32,
+}
+
+/// What one client holds of every slot's pose after a snapshot (indexed by
+/// slot): the same the client's `RoomMirror` rebuilds, so deltas against it
+/// decode there.
+pub type View = Vec<Option<PoseQ>>;
+
+/// True when `seq` is `than` or later (wrapping).
+fn at_or_after(seq: u32, than: u32) -> bool {
+    seq == than || newer(seq, than)
+}
+
+fn floor_distance(a: &PoseQ, b: &PoseQ) -> f32 {
+    let dx = (a.position[0] as f32 - b.position[0] as f32) * POSITION_STEP_M;
+    let dz = (a.position[2] as f32 - b.position[2] as f32) * POSITION_STEP_M;
+    (dx * dx + dz * dz).sqrt()
+}
+
+/// The snapshot `seq` for the member `viewer` (one of `room`, which is
+/// sorted by slot), against `baseline` (a snapshot the viewer acknowledged,
+/// and the view it left); `latest` is the view of the newest snapshot sent
+/// to the viewer, acknowledged or not. Returns the snapshot with the view
+/// it leaves.
+///
+/// Interest management ([`interest`]): near avatars (and the viewer's own)
+/// go whenever they changed, the nearest with head and hands; others take
+/// a new pose only on their turn (staggered by slot, so a snapshot carries
+/// a share of them, not all at once), as bodies. Between turns an avatar
+/// still goes with the pose its last turn sent, until the viewer holds it:
+/// a delta is against the acknowledged baseline, and a snapshot that left
+/// the avatar out would take the viewer back to that baseline's older pose.
+/// An avatar new to the viewer goes whole at once, wherever it stands.
+pub fn snapshot_for(
+    seq: u32,
+    viewer: MemberSlot,
+    room: &[Seen],
+    baseline: Option<(u32, &View)>,
+    latest: Option<(u32, &View)>,
+) -> (Snapshot, View) {
     let mut snapshot = Snapshot {
-        tick,
+        tick: seq,
         baseline: baseline.map(|(t, _)| t),
         ..Snapshot::default()
     };
-    for &(slot, pose) in current {
-        match baseline.and_then(|(_, poses)| poses.get(&slot)) {
-            Some(base) if *base == pose => {}
-            Some(base) => match pose.delta_from(base) {
-                // `current` is sorted by slot, as `push` requires.
-                Some(delta) => match snapshot.moved.push(slot, delta) {
-                    Ok(()) => {}
-                    Err(_) => snapshot.full.push(AvatarFull { slot, pose }),
-                },
-                None => snapshot.full.push(AvatarFull { slot, pose }),
-            },
-            None => snapshot.full.push(AvatarFull { slot, pose }),
+    let mut view = baseline.map(|(_, v)| v.clone()).unwrap_or_default();
+    let here = room.iter().find(|s| s.slot == viewer).map(|s| s.pose);
+    for seen in room {
+        let (every, detail) = match (&here, seen.slot == viewer) {
+            (_, true) | (None, _) => (1, true),
+            (Some(here), false) => interest(floor_distance(here, &seen.pose)),
+        };
+        let now = if detail {
+            seen.pose
+        } else {
+            PoseQ {
+                xr: None,
+                ..seen.pose
+            }
+        };
+        let index = seen.slot.0 as usize;
+        if view.len() <= index {
+            view.resize(index + 1, None);
         }
+        // A view from before this member's first snapshot holds the slot's
+        // previous member, or nobody.
+        let of_this_member = |(at, v): (u32, &View)| {
+            at_or_after(at, seen.from)
+                .then(|| v.get(index).copied().flatten())
+                .flatten()
+        };
+        let Some(base) = baseline.and_then(of_this_member) else {
+            snapshot.full.push(AvatarFull {
+                slot: seen.slot,
+                pose: now,
+            });
+            view[index] = Some(now);
+            continue;
+        };
+        let due = every == 1 || seq.wrapping_add(seen.slot.0 as u32).is_multiple_of(every);
+        let target = if due {
+            now
+        } else {
+            latest.and_then(of_this_member).unwrap_or(base)
+        };
+        if base == target {
+            continue;
+        }
+        // `room` is sorted by slot, as `push` requires.
+        let pushed = match (target.delta_from(&base), target.xr_delta_from(&base)) {
+            (Some(delta), _) => snapshot.moved.push(seen.slot, delta).is_ok(),
+            (None, Some(delta)) => {
+                snapshot.moved_xr.push(AvatarMovedXr {
+                    slot: seen.slot,
+                    delta,
+                });
+                true
+            }
+            (None, None) => false,
+        };
+        if !pushed {
+            snapshot.full.push(AvatarFull {
+                slot: seen.slot,
+                pose: target,
+            });
+        }
+        view[index] = Some(target);
     }
-    snapshot
+    (snapshot, view)
 }
-
-/// One room's quantized poses, and each member's client with the snapshot
-/// it acknowledged.
-type RoomPoses = (Vec<(MemberSlot, PoseQ)>, Vec<(u64, Option<u32>)>);
 
 fn send_snapshots(
     mut tick: ResMut<TickCount>,
     mut rooms: Query<(Entity, &mut Room)>,
-    avatars: Query<(&Member, &Avatar)>,
+    mut avatars: Query<(&Member, &mut Avatar)>,
     mut server: ResMut<RenetServer>,
 ) {
     let due = snapshot_due(tick.0);
@@ -262,34 +370,57 @@ fn send_snapshots(
     if !due {
         return;
     }
-    let mut by_room: HashMap<Entity, RoomPoses> = HashMap::new();
-    for (member, avatar) in avatars.iter() {
-        let (poses, clients) = by_room.entry(member.room).or_default();
-        poses.push((member.info.slot, PoseQ::from(&avatar.pose)));
-        clients.push((member.client, avatar.acked_snapshot));
-    }
+    let mut by_room: HashMap<Entity, Vec<Seen>> = HashMap::new();
     for (entity, mut room) in rooms.iter_mut() {
-        let Some((poses, clients)) = by_room.remove(&entity) else {
+        room.snapshot_seq = room.snapshot_seq.wrapping_add(1);
+        by_room.insert(entity, Vec::with_capacity(room.members.len()));
+    }
+    let seq_of = |room: Entity| rooms.get(room).map(|(_, r)| r.snapshot_seq).ok();
+    for (member, mut avatar) in avatars.iter_mut() {
+        let Some(seq) = seq_of(member.room) else {
             continue;
         };
-        let mut poses = poses;
-        poses.sort_unstable_by_key(|(slot, _)| *slot);
-        room.snapshot_seq = room.snapshot_seq.wrapping_add(1);
-        let seq = room.snapshot_seq;
-        for (client, ack) in clients {
-            let baseline = ack
-                .and_then(|ack| room.history.iter().find(|(s, _)| *s == ack))
-                .map(|(s, p)| (*s, p.as_ref()));
-            let snapshot = delta_snapshot(seq, &poses, baseline);
-            match encode(&ServerMessage::Snapshot(snapshot)) {
-                Ok(bytes) => server.send_message(client, ServerChannel::Snapshots, bytes),
-                Err(e) => tracing::error!(%e, "cannot encode snapshot"),
+        let from = *avatar.seen_from.get_or_insert(seq);
+        if let Some(seen) = by_room.get_mut(&member.room) {
+            seen.push(Seen {
+                slot: member.info.slot,
+                pose: PoseQ::from(&avatar.pose),
+                from,
+            });
+        }
+    }
+    for seen in by_room.values_mut() {
+        seen.sort_unstable_by_key(|s| s.slot);
+    }
+    for (member, mut avatar) in avatars.iter_mut() {
+        let (Some(seq), Some(seen)) = (seq_of(member.room), by_room.get(&member.room)) else {
+            continue;
+        };
+        let avatar = &mut *avatar;
+        // Views older than the acknowledged one are never baselines again:
+        // acknowledgements only move forward.
+        if let Some(ack) = avatar.acked_snapshot {
+            while avatar
+                .sight
+                .front()
+                .is_some_and(|(at, _)| !at_or_after(*at, ack))
+            {
+                avatar.sight.pop_front();
             }
         }
-        room.history
-            .push_back((seq, Arc::new(poses.into_iter().collect())));
-        while room.history.len() > SNAPSHOT_HISTORY {
-            room.history.pop_front();
+        let baseline = avatar
+            .acked_snapshot
+            .and_then(|ack| avatar.sight.iter().find(|(at, _)| *at == ack))
+            .map(|(at, view)| (*at, view));
+        let latest = avatar.sight.back().map(|(at, view)| (*at, view));
+        let (snapshot, view) = snapshot_for(seq, member.info.slot, seen, baseline, latest);
+        match encode(&ServerMessage::Snapshot(snapshot)) {
+            Ok(bytes) => server.send_message(member.client, ServerChannel::Snapshots, bytes),
+            Err(e) => tracing::error!(%e, "cannot encode snapshot"),
+        }
+        avatar.sight.push_back((seq, view));
+        while avatar.sight.len() > SNAPSHOT_HISTORY {
+            avatar.sight.pop_front();
         }
     }
 }
@@ -427,21 +558,29 @@ mod tests {
         assert!(!newer(5, 5));
     }
 
+    fn at(x: f32, z: f32, yaw: u16) -> PoseQ {
+        PoseQ {
+            position: [(x * 100.0) as i16, 0, (z * 100.0) as i16],
+            yaw,
+            xr: None,
+        }
+    }
+
+    fn seen(slot: u16, pose: PoseQ) -> Seen {
+        Seen {
+            slot: MemberSlot(slot),
+            pose,
+            from: 0,
+        }
+    }
+
     #[test]
     fn deltas_skip_unchanged_and_send_new_avatars_whole() {
-        let a = PoseQ {
-            position: [0, 0, 0],
-            yaw: 0,
-            xr: None,
-        };
-        let b = PoseQ {
-            position: [10, 0, 0],
-            yaw: 0,
-            xr: None,
-        };
-        let base: HashMap<_, _> = [(MemberSlot(0), a), (MemberSlot(1), a)].into();
-        let now = [(MemberSlot(0), a), (MemberSlot(1), b), (MemberSlot(2), b)];
-        let snapshot = delta_snapshot(7, &now, Some((6, &base)));
+        let a = at(0.0, 0.0, 0);
+        let b = at(0.1, 0.0, 0);
+        let base: View = vec![Some(a), Some(a)];
+        let now = [seen(0, a), seen(1, b), seen(2, b)];
+        let (snapshot, view) = snapshot_for(7, MemberSlot(0), &now, Some((6, &base)), None);
         assert_eq!(snapshot.baseline, Some(6));
         assert_eq!(
             snapshot.moved.entries().unwrap(),
@@ -461,11 +600,194 @@ mod tests {
                 pose: b
             }]
         );
-        let whole = delta_snapshot(7, &now, None);
+        assert_eq!(view, vec![Some(a), Some(b), Some(b)]);
+        let (whole, _) = snapshot_for(7, MemberSlot(0), &now, None, None);
         assert_eq!(
             (whole.full.len(), whole.moved.len(), whole.baseline),
             (3, 0, None)
         );
+    }
+
+    /// What a client does with a snapshot (as `RoomMirror` does): rebuilds
+    /// the poses from the baseline it names, or drops the snapshot when it
+    /// no longer holds that baseline.
+    fn decode(history: &[(u32, HashMap<u16, PoseQ>)], s: &Snapshot) -> Option<HashMap<u16, PoseQ>> {
+        let mut poses = match s.baseline {
+            None => HashMap::new(),
+            Some(b) => history.iter().find(|(t, _)| *t == b)?.1.clone(),
+        };
+        for m in s.moved.entries().unwrap() {
+            let next = poses[&m.slot.0]
+                .apply(&m.delta)
+                .expect("a delta that applies");
+            poses.insert(m.slot.0, next);
+        }
+        for m in &s.moved_xr {
+            let next = poses[&m.slot.0]
+                .apply_xr(&m.delta)
+                .expect("an XR delta that applies");
+            poses.insert(m.slot.0, next);
+        }
+        for f in &s.full {
+            poses.insert(f.slot.0, f.pose);
+        }
+        Some(poses)
+    }
+
+    fn xr(pose: PoseQ, t: i16) -> PoseQ {
+        use vitrine_shared::pose::{TrackedPoseQ, XrPoseQ};
+        let point = |y: i16| TrackedPoseQ {
+            position: [pose.position[0] + t, y, pose.position[2]],
+            rotation: [0, t, 0, 32767],
+        };
+        PoseQ {
+            xr: Some(XrPoseQ {
+                head: point(160),
+                left_hand: Some(point(120)),
+                right_hand: Some(point(110)),
+            }),
+            ..pose
+        }
+    }
+
+    /// Five avatars walk along x, 7 cm a snapshot: the viewer itself, one
+    /// 4 m away in XR, one 8 m away in XR, one 15 m away and one 30 m away
+    /// (both in XR too). Over a lossless link with prompt acknowledgements
+    /// the nearest arrives in every snapshot with its hands, the one at 8 m
+    /// in every snapshot as a body, the middle one in every second and the
+    /// far one in every fourth, both as bodies. With acknowledgements two
+    /// snapshots late, or a third of the snapshots lost, the client decodes
+    /// every snapshot it keeps into exactly the server's view, the near
+    /// avatars are current in each, no avatar ever goes back to an older
+    /// pose, and none is older than its turn allows once the link is clean.
+    #[test]
+    fn near_avatars_go_every_snapshot_and_distant_ones_on_their_turn() {
+        // The pose at snapshot `t`: its x (in cm) tells `t` back.
+        let room = |t: i16| {
+            let step = |x: f32, z: f32| at(x + t as f32 * 0.07, z, 0);
+            vec![
+                seen(0, step(0.0, 0.0)),
+                seen(1, xr(step(4.0, 0.0), t)),
+                seen(2, xr(step(0.0, 15.0), t)),
+                seen(3, xr(step(-30.0, 0.0), t)),
+                seen(4, xr(step(0.0, -8.0), t)),
+            ]
+        };
+        let start_cm = [0, 400, 0, -3000, 0];
+        let t_of = |slot: usize, pose: &PoseQ| (pose.position[0] - start_cm[slot]) / 7;
+        for (lossy, lag) in [(false, 0u32), (false, 2), (true, 0), (true, 1)] {
+            let mut sight: Vec<(u32, View)> = Vec::new();
+            let mut history: Vec<(u32, HashMap<u16, PoseQ>)> = Vec::new();
+            let mut sent = [0usize; 5];
+            let mut shown_t = [i16::MIN; 5];
+            for seq in 1..=240u32 {
+                let now = room(seq as i16);
+                // The newest snapshot kept whose acknowledgement is in.
+                let ack = history
+                    .iter()
+                    .rev()
+                    .find(|(t, _)| t + lag < seq)
+                    .map(|(t, _)| *t);
+                let baseline = ack
+                    .and_then(|a| sight.iter().find(|(t, _)| *t == a))
+                    .map(|(t, v)| (*t, v));
+                let latest = sight.last().map(|(t, v)| (*t, v));
+                let (snapshot, view) = snapshot_for(seq, MemberSlot(0), &now, baseline, latest);
+                sight.push((seq, view.clone()));
+                // Lose a third, deterministically, but none in the last 12.
+                if lossy && seq % 3 == 1 && seq < 228 {
+                    continue;
+                }
+                let poses = decode(&history, &snapshot).expect("the acked baseline is held");
+                for (slot, pose) in poses.iter() {
+                    assert_eq!(Some(*pose), view[*slot as usize], "seq {seq} slot {slot}");
+                }
+                let context = format!("lossy {lossy} lag {lag} seq {seq}");
+                assert_eq!(
+                    poses[&1], now[1].pose,
+                    "{context}: the nearest, hands and all"
+                );
+                let body = PoseQ {
+                    xr: None,
+                    ..now[4].pose
+                };
+                assert_eq!(poses[&4], body, "{context}: the one at 8 m, as a body");
+                for f in &snapshot.full {
+                    assert_eq!(f.pose.xr.is_some(), f.slot.0 == 1, "hands only up close");
+                }
+                // After its first, whole, the nearest comes as XR deltas.
+                if snapshot.baseline.is_some() {
+                    assert!(snapshot.full.is_empty(), "{context}: {:?}", snapshot.full);
+                    assert_eq!(snapshot.moved_xr.len(), 1);
+                    assert_eq!(snapshot.moved_xr[0].slot, MemberSlot(1));
+                }
+                for (slot, shown) in shown_t.iter_mut().enumerate() {
+                    let t = t_of(slot, &poses[&(slot as u16)]);
+                    assert!(
+                        t >= *shown,
+                        "{context}: slot {slot} went back from {shown} to {t}"
+                    );
+                    *shown = t;
+                    let carried = snapshot.full.iter().any(|f| f.slot.0 as usize == slot)
+                        || snapshot.moved_xr.iter().any(|m| m.slot.0 as usize == slot)
+                        || snapshot
+                            .moved
+                            .entries()
+                            .unwrap()
+                            .iter()
+                            .any(|m| m.slot.0 as usize == slot);
+                    sent[slot] += carried as usize;
+                }
+                history.push((seq, poses));
+            }
+            if !lossy && lag == 0 {
+                assert_eq!(sent, [240, 240, 121, 60, 240], "{sent:?}");
+            }
+            // Clean at the end: each distant avatar within its turn (and
+            // the acknowledgement's lag) of now.
+            for (slot, every) in [(2, 2), (3, 4)] {
+                let behind = 240 - shown_t[slot];
+                assert!(
+                    behind < every + lag as i16,
+                    "lossy {lossy} lag {lag} slot {slot}: {behind} behind"
+                );
+            }
+        }
+    }
+
+    /// A member who takes the slot of one who left is sent whole, even
+    /// against a baseline that still holds the other's pose.
+    #[test]
+    fn a_newcomer_on_a_freed_slot_is_sent_whole() {
+        let old = at(1.0, 0.0, 0);
+        let base: View = vec![Some(at(0.0, 0.0, 0)), Some(old)];
+        let newcomer = Seen {
+            slot: MemberSlot(1),
+            pose: at(1.05, 0.0, 0),
+            from: 9,
+        };
+        let now = [seen(0, at(0.0, 0.0, 0)), newcomer];
+        let (snapshot, view) = snapshot_for(9, MemberSlot(0), &now, Some((8, &base)), None);
+        assert!(snapshot.moved.is_empty());
+        assert_eq!(
+            snapshot.full,
+            vec![AvatarFull {
+                slot: MemberSlot(1),
+                pose: newcomer.pose
+            }]
+        );
+        assert_eq!(view[1], Some(newcomer.pose));
+        // From its first snapshot on, it is a delta like anyone else.
+        let later = [
+            now[0],
+            Seen {
+                pose: at(1.1, 0.0, 0),
+                ..newcomer
+            },
+        ];
+        let (snapshot, _) = snapshot_for(10, MemberSlot(0), &later, Some((9, &view)), None);
+        assert_eq!(snapshot.moved.len(), 1);
+        assert!(snapshot.full.is_empty());
     }
 }
 
@@ -474,6 +796,7 @@ mod tests {
 mod app_tests {
     use super::*;
     use crate::rooms::harness::{TICK, TestRooms};
+    use crate::rooms::{SNAPSHOT_HZ, TICK_HZ};
     use vitrine_shared::Role;
     use vitrine_shared::protocol::RoomEvent;
 

@@ -13,12 +13,9 @@ use bevy_time::prelude::*;
 use renet::{ClientId, ServerEvent};
 use renetcode::NETCODE_USER_DATA_BYTES;
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::Arc;
 use std::time::Duration;
 use vitrine_shared::protocol::{ChatLine, MemberInfo, ReactionBurst, RoomEvent};
-use vitrine_shared::{
-    MemberSlot, PoseNet, PoseQ, RoomBounds, RoomId, ServerMessage, TokenUserData,
-};
+use vitrine_shared::{MemberSlot, PoseNet, RoomBounds, RoomId, ServerMessage, TokenUserData};
 
 /// Snapshots kept per room as delta baselines.
 pub use vitrine_shared::protocol::SNAPSHOT_HISTORY;
@@ -32,8 +29,9 @@ pub struct Room {
     pub members: BTreeMap<MemberSlot, ClientId>,
     pub chat_seq: u64,
     pub recent_chat: VecDeque<ChatLine>,
+    /// The newest snapshot's number; each client's view of the poses is
+    /// kept with its avatar (`Avatar::sight`).
     pub snapshot_seq: u32,
-    pub history: VecDeque<(u32, Arc<HashMap<MemberSlot, PoseQ>>)>,
     /// Reactions since the last summary went out.
     pub reactions: ReactionBurst,
 }
@@ -88,6 +86,12 @@ pub struct Avatar {
     pub updated_at: Duration,
     pub last_input_seq: Option<u32>,
     pub acked_snapshot: Option<u32>,
+    /// The first snapshot that carried this avatar (set by the snapshots).
+    pub seen_from: Option<u32>,
+    /// What this member's client holds of the room's poses after each
+    /// snapshot sent to it and not yet superseded by an acknowledgement:
+    /// its possible delta baselines (at most [`SNAPSHOT_HISTORY`]).
+    pub sight: VecDeque<(u32, super::avatars::View)>,
 }
 
 #[derive(Component)]
@@ -124,7 +128,6 @@ pub(super) fn spawn_rooms(world: &mut World, rooms: Vec<super::RoomSpec>) {
                 chat_seq: 0,
                 recent_chat: VecDeque::new(),
                 snapshot_seq: 0,
-                history: VecDeque::new(),
                 reactions: ReactionBurst::default(),
             })
             .id();
@@ -192,14 +195,10 @@ fn on_server_event(
             tracing::info!(client = client_id, account = %member.info.account, %reason, "left");
             if let Ok(mut room) = rooms.get_mut(member.room) {
                 room.members.remove(&member.info.slot);
-                // A later member given this slot must never be delta-encoded
-                // against the pose of the one who left.
+                // A later member given this slot is sent whole first: its
+                // `Avatar::seen_from` is newer than any baseline holding
+                // this one's pose.
                 let slot = member.info.slot;
-                for (_, poses) in room.history.iter_mut() {
-                    if poses.contains_key(&slot) {
-                        Arc::make_mut(poses).remove(&slot);
-                    }
-                }
                 // Unless the same account is back on a newer connection.
                 let account = member.info.account;
                 if !members
@@ -322,6 +321,8 @@ fn admit(
                 updated_at: now,
                 last_input_seq: None,
                 acked_snapshot: None,
+                seen_from: None,
+                sight: VecDeque::new(),
             },
             Limits {
                 chat: TokenBucket::new(rates.chat, now),

@@ -19,6 +19,7 @@ use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use vitrine_shared::ClientChannel;
+use vitrine_shared::protocol::{acks_only, bundle, snapshot_due, unbundle};
 
 #[derive(Resource)]
 pub struct UdpTransport {
@@ -49,6 +50,9 @@ pub struct UdpTransport {
     /// [`VOICE_PER_CLIENT`], dropped and counted in `voice_over`.
     voice_taken: HashMap<u64, u32>,
     voice_over: u64,
+    /// Ticks sent so far: bare acknowledgements go out on the snapshot
+    /// ticks only (see [`acks_only`]).
+    ticks: u64,
 }
 
 /// Voice frames one client may have waiting for the forwarder: twice the
@@ -96,12 +100,25 @@ impl UdpTransport {
         private_key: [u8; 32],
         max_clients: usize,
     ) -> io::Result<Self> {
+        let id = vitrine_shared::PROTOCOL_ID;
+        Self::with_protocol(socket, public_addr, private_key, max_clients, id)
+    }
+
+    /// As [`UdpTransport::new`], accepting clients of `protocol_id` (the
+    /// fuzz target keeps the one its corpus was grown with).
+    fn with_protocol(
+        socket: UdpSocket,
+        public_addr: SocketAddr,
+        private_key: [u8; 32],
+        max_clients: usize,
+        protocol_id: u64,
+    ) -> io::Result<Self> {
         socket.set_nonblocking(true)?;
         let netcode = NetcodeServer::new(ServerConfig {
             // Netcode checks token expiry against this clock: it must be Unix time.
             current_time: unix_now(),
             max_clients,
-            protocol_id: vitrine_shared::PROTOCOL_ID,
+            protocol_id,
             public_addresses: vec![public_addr],
             authentication: ServerAuthentication::Secure { private_key },
         });
@@ -119,6 +136,7 @@ impl UdpTransport {
             voice_in: Vec::new(),
             voice_taken: HashMap::new(),
             voice_over: 0,
+            ticks: 0,
         })
     }
 
@@ -162,8 +180,18 @@ impl UdpTransport {
             ServerResultOwned::Payload { client, payload } => {
                 // A payload comes only from a client that knows it is in.
                 self.unconfirmed.remove(&client);
-                if let Err(e) = server.process_packet_from(&payload, client) {
-                    tracing::debug!(client, %e, "payload for unknown client");
+                // Several renet packets ride in one payload (a bundle); a
+                // malformed one is dropped whole, as if lost.
+                match unbundle(&payload) {
+                    Ok(packets) => {
+                        for packet in packets {
+                            if let Err(e) = server.process_packet_from(packet, client) {
+                                tracing::debug!(client, %e, "payload for unknown client");
+                                break;
+                            }
+                        }
+                    }
+                    Err(_) => *self.refused.entry("malformed_bundle").or_default() += 1,
                 }
                 while let Some(frame) = server.receive_message(client, ClientChannel::Voice) {
                     let taken = self.voice_taken.entry(client).or_default();
@@ -317,18 +345,32 @@ impl UdpTransport {
         self.bytes_out
     }
 
+    /// The tick's send: bundles for every client, bare acknowledgements
+    /// only on snapshot ticks (20 a second, riding with the snapshot).
     fn send_packets(&mut self, server: &mut RenetServer) {
         let clients = server.clients_id();
-        self.send_packets_to(server, &clients);
+        let acks_due = snapshot_due(self.ticks);
+        self.ticks += 1;
+        self.send_packets_to(server, &clients, acks_due);
     }
 
-    /// Sends what renet has queued for `clients`.
-    pub(super) fn send_packets_to(&mut self, server: &mut RenetServer, clients: &[u64]) {
+    /// Sends what renet has queued for `clients`, bundled into as few
+    /// datagrams as fit; a client with nothing but acknowledgements queued
+    /// gets nothing unless `acks_due` (renet makes them again next time).
+    pub(super) fn send_packets_to(
+        &mut self,
+        server: &mut RenetServer,
+        clients: &[u64],
+        acks_due: bool,
+    ) {
         for &client in clients {
             let Ok(packets) = server.get_packets_to_send(client) else {
                 continue;
             };
-            for packet in packets {
+            if !acks_due && acks_only(&packets) {
+                continue;
+            }
+            for packet in bundle(packets) {
                 match self.netcode.generate_payload_packet(client, &packet) {
                     Ok((addr, bytes)) => {
                         let len = bytes.len();
@@ -489,6 +531,7 @@ fn disconnect_all_on_exit(
 /// reply netcode sends lands in a socket of ours and nowhere else.
 pub(crate) fn fuzz_datagrams(
     private_key: [u8; 32],
+    protocol_id: u64,
     public_addr: SocketAddr,
     datagrams: &[(usize, Duration, &[u8])],
 ) -> io::Result<()> {
@@ -498,7 +541,8 @@ pub(crate) fn fuzz_datagrams(
         .iter()
         .map(UdpSocket::local_addr)
         .collect::<io::Result<_>>()?;
-    let mut transport = UdpTransport::new(bind()?, public_addr, private_key, 8)?;
+    let mut transport =
+        UdpTransport::with_protocol(bind()?, public_addr, private_key, 8, protocol_id)?;
     let mut server = RenetServer::new(vitrine_shared::connection_config());
     let mut tokens = Tokens::default();
     for &(source, dt, bytes) in datagrams {

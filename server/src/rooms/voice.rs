@@ -624,7 +624,7 @@ fn flush_between_ticks(
     }
     listeners.sort_unstable();
     listeners.dedup();
-    transport.send_packets_to(&mut server, &listeners);
+    transport.send_packets_to(&mut server, &listeners, false);
     shared
         .metrics
         .bytes_out

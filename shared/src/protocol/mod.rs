@@ -6,6 +6,7 @@
 //! voice and the codec. Everything is re-exported here, so users name
 //! `vitrine_shared::protocol::X` whatever file `X` lives in.
 
+mod bundle;
 mod channels;
 mod client_message;
 mod codec;
@@ -23,6 +24,7 @@ mod voice;
 #[cfg(test)]
 mod round_trip;
 
+pub use bundle::{BundleError, MAX_BUNDLE_BYTES, acks_only, bundle, unbundle};
 pub use channels::{ClientChannel, ServerChannel, channels_config, connection_config};
 pub use client_message::{
     ClientMessage, CommandKind, InputMessage, LOOSE_RETURN_SECS, MAX_HELD_PRODUCTS, RoomCommand,
@@ -52,18 +54,21 @@ pub use shared_cart::{
     SharedCheckoutCommand, SharedLineId, SharedPayment,
 };
 pub use snapshot::{
-    AvatarFull, AvatarMoved, MovedAvatars, SNAPSHOT_HISTORY, SNAPSHOT_HZ, Snapshot, SnapshotError,
-    TICK_HZ,
+    AvatarFull, AvatarMoved, AvatarMovedXr, MovedAvatars, SNAPSHOT_HISTORY, SNAPSHOT_HZ, Snapshot,
+    SnapshotError, TICK_HZ, snapshot_due,
 };
 pub use voice::{VoiceCommand, VoiceDown, VoiceEventNet, VoiceTarget, VoiceUp};
 
 /// Bump on any change to a message's shape. Clients built for another
 /// version are refused at connect, because the netcode protocol id differs.
-pub const PROTOCOL_VERSION: u32 = 9;
+pub const PROTOCOL_VERSION: u32 = 10;
 
 /// The netcode protocol id: an FNV-1a hash of the product name and version,
 /// so that ids of different versions are unrelated.
-pub const PROTOCOL_ID: u64 = {
+pub const PROTOCOL_ID: u64 = protocol_id(PROTOCOL_VERSION);
+
+/// The netcode protocol id of `version` (see [`PROTOCOL_ID`]).
+pub const fn protocol_id(version: u32) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     let name = b"vitrine/";
     let mut i = 0;
@@ -71,14 +76,14 @@ pub const PROTOCOL_ID: u64 = {
         hash = (hash ^ name[i] as u64).wrapping_mul(0x0000_0100_0000_01b3);
         i += 1;
     }
-    let version = PROTOCOL_VERSION.to_le_bytes();
+    let version = version.to_le_bytes();
     let mut i = 0;
     while i < version.len() {
         hash = (hash ^ version[i] as u64).wrapping_mul(0x0000_0100_0000_01b3);
         i += 1;
     }
     hash
-};
+}
 
 #[cfg(test)]
 mod tests {

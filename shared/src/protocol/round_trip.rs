@@ -577,19 +577,44 @@ fn server_message() -> impl Strategy<Value = ServerMessage> {
             seq,
         })
     };
+    let tracked = (any::<[i16; 3]>(), any::<[i16; 4]>())
+        .prop_map(|(position, rotation)| crate::pose::TrackedDeltaQ { position, rotation });
+    let moved_xr = prop::collection::vec(
+        (
+            any::<u16>(),
+            any::<(i16, i16, i16)>(),
+            tracked.clone(),
+            prop::option::of(tracked.clone()),
+            prop::option::of(tracked),
+        )
+            .prop_map(|(slot, (x, z, yaw), head, left_hand, right_hand)| {
+                super::AvatarMovedXr {
+                    slot: MemberSlot(slot),
+                    delta: crate::pose::XrDeltaQ {
+                        body: crate::pose::PoseDeltaQ { x, z, yaw },
+                        head,
+                        left_hand,
+                        right_hand,
+                    },
+                }
+            }),
+        0..8,
+    );
     prop_oneof![
         (
             any::<u32>(),
             prop::option::of(any::<u32>()),
             prop::collection::vec(full, 0..40),
             moved,
+            moved_xr,
         )
-            .prop_map(|(tick, baseline, full, moved)| {
+            .prop_map(|(tick, baseline, full, moved, moved_xr)| {
                 ServerMessage::Snapshot(Snapshot {
                     tick,
                     baseline,
                     full,
                     moved,
+                    moved_xr,
                 })
             }),
         member().prop_map(|m| ServerMessage::Room(RoomEvent::MemberJoined(m))),

@@ -2,7 +2,7 @@
 //! acknowledged.
 
 use crate::ids::MemberSlot;
-use crate::pose::{PoseDeltaQ, PoseQ};
+use crate::pose::{PoseDeltaQ, PoseQ, XrDeltaQ};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -12,20 +12,38 @@ pub const TICK_HZ: u32 = 30;
 /// Snapshots per second (taken on two ticks of every three); a snapshot's
 /// tick number over this rate is its timestamp.
 pub const SNAPSHOT_HZ: u32 = 20;
+/// True on the room ticks (counted from 0) that carry a snapshot: 20 of
+/// every 30, evenly spread.
+pub fn snapshot_due(tick: u64) -> bool {
+    let hz = SNAPSHOT_HZ as u64;
+    let tick_hz = TICK_HZ as u64;
+    tick == 0 || (tick * hz / tick_hz) != ((tick - 1) * hz / tick_hz)
+}
+
 /// Snapshots kept as delta baselines, by the server and by each client:
 /// 1.6 s at [`SNAPSHOT_HZ`].
 pub const SNAPSHOT_HISTORY: usize = 32;
 
 /// A snapshot of the room's avatars, relative to the snapshot `baseline`
 /// when set (one the client acknowledged): `moved` avatars changed by a
-/// delta, `full` ones are sent whole (new, or not expressible as a delta),
-/// and any avatar in neither is unchanged since the baseline.
+/// walking delta, `moved_xr` headset wearers by an XR delta, `full` ones
+/// are sent whole (new, or not expressible as a delta), and any avatar in
+/// none is unchanged since the baseline (or, far from this client, not due
+/// yet).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Snapshot {
     pub tick: u32,
     pub baseline: Option<u32>,
     pub full: Vec<AvatarFull>,
     pub moved: MovedAvatars,
+    pub moved_xr: Vec<AvatarMovedXr>,
+}
+
+/// A headset wearer's change since the baseline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AvatarMovedXr {
+    pub slot: MemberSlot,
+    pub delta: XrDeltaQ,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,12 +58,17 @@ pub struct AvatarMoved {
     pub delta: PoseDeltaQ,
 }
 
-/// Moved avatars as a bitmask of slots plus their deltas in slot order: a
-/// bit per member instead of a byte, which is most of a walking step's cost.
+/// Moved avatars as a bitmask of slots plus their steps in slot order: a
+/// bit per member instead of a byte, which is most of a walking step's
+/// cost. A turn is rarer than a step, so the yaw changes go apart: a bit
+/// per moved avatar says it turned, and the turned ones' changes follow in
+/// order; a walker going straight costs its two axes and two bits.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct MovedAvatars {
     slots: Vec<u8>,
-    deltas: Vec<PoseDeltaQ>,
+    steps: Vec<(i16, i16)>,
+    turned: Vec<u8>,
+    turns: Vec<i16>,
 }
 
 #[derive(Debug, Error, PartialEq, Eq, Clone)]
@@ -54,6 +77,28 @@ pub enum SnapshotError {
     OutOfOrder,
     #[error("the moved-avatar mask names {mask} avatars but {deltas} deltas follow")]
     CountMismatch { mask: usize, deltas: usize },
+    #[error("the turn mask names {mask} turns of {moved} moved avatars but {turns} follow")]
+    TurnMismatch {
+        mask: usize,
+        moved: usize,
+        turns: usize,
+    },
+}
+
+fn bits(mask: &[u8]) -> impl Iterator<Item = usize> + '_ {
+    mask.iter().enumerate().flat_map(|(byte, bits)| {
+        (0..8usize)
+            .filter(move |bit| bits & (1 << bit) != 0)
+            .map(move |bit| byte * 8 + bit)
+    })
+}
+
+fn set_bit(mask: &mut Vec<u8>, index: usize) {
+    let (byte, bit) = (index / 8, index % 8);
+    if mask.len() <= byte {
+        mask.resize(byte + 1, 0);
+    }
+    mask[byte] |= 1 << bit;
 }
 
 impl MovedAvatars {
@@ -62,12 +107,12 @@ impl MovedAvatars {
         if self.last_slot().is_some_and(|last| slot.0 <= last) {
             return Err(SnapshotError::OutOfOrder);
         }
-        let (byte, bit) = (slot.0 as usize / 8, slot.0 % 8);
-        if self.slots.len() <= byte {
-            self.slots.resize(byte + 1, 0);
+        set_bit(&mut self.slots, slot.0 as usize);
+        if delta.yaw != 0 {
+            set_bit(&mut self.turned, self.steps.len());
+            self.turns.push(delta.yaw);
         }
-        self.slots[byte] |= 1 << bit;
-        self.deltas.push(delta);
+        self.steps.push((delta.x, delta.z));
         Ok(())
     }
 
@@ -81,42 +126,46 @@ impl MovedAvatars {
         Some(byte as u16 * 8 + (7 - bits.leading_zeros() as u16))
     }
 
-    fn iter_slots(&self) -> impl Iterator<Item = u16> + '_ {
-        self.slots.iter().enumerate().flat_map(|(byte, bits)| {
-            (0..8u16)
-                .filter(move |bit| bits & (1 << bit) != 0)
-                .map(move |bit| byte as u16 * 8 + bit)
-        })
-    }
-
     pub fn len(&self) -> usize {
-        self.deltas.len()
+        self.steps.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.deltas.is_empty()
+        self.steps.is_empty()
     }
 
-    /// The moved avatars, or an error when the mask and deltas disagree (a
-    /// corrupt or hostile snapshot).
+    /// The moved avatars, or an error when the masks and what follows them
+    /// disagree (a corrupt or hostile snapshot).
     pub fn entries(&self) -> Result<Vec<AvatarMoved>, SnapshotError> {
         let mask = self
             .slots
             .iter()
             .map(|b| b.count_ones() as usize)
             .sum::<usize>();
-        if mask != self.deltas.len() || self.slots.len() > (u16::MAX as usize + 1) / 8 {
+        if mask != self.steps.len() || self.slots.len() > (u16::MAX as usize + 1) / 8 {
             return Err(SnapshotError::CountMismatch {
                 mask,
-                deltas: self.deltas.len(),
+                deltas: self.steps.len(),
             });
         }
-        Ok(self
-            .iter_slots()
-            .zip(&self.deltas)
-            .map(|(slot, delta)| AvatarMoved {
-                slot: MemberSlot(slot),
-                delta: *delta,
+        let turned: Vec<usize> = bits(&self.turned).collect();
+        if turned.len() != self.turns.len() || turned.last().is_some_and(|&i| i >= mask) {
+            return Err(SnapshotError::TurnMismatch {
+                mask: turned.len(),
+                moved: mask,
+                turns: self.turns.len(),
+            });
+        }
+        let mut yaws = vec![0i16; mask];
+        for (index, yaw) in turned.into_iter().zip(&self.turns) {
+            yaws[index] = *yaw;
+        }
+        Ok(bits(&self.slots)
+            .zip(&self.steps)
+            .zip(yaws)
+            .map(|((slot, (x, z)), yaw)| AvatarMoved {
+                slot: MemberSlot(slot as u16),
+                delta: PoseDeltaQ { x: *x, z: *z, yaw },
             })
             .collect())
     }
@@ -140,20 +189,65 @@ mod tests {
         );
         let slots: Vec<u16> = moved.entries().unwrap().iter().map(|m| m.slot.0).collect();
         assert_eq!(slots, [0, 9, 300]);
-        // 100 moved avatars cost 13 mask bytes, not 100 slot bytes.
+        // 100 moved avatars cost 13 mask bytes, not 100 slot bytes, and
+        // two bytes each walking straight: no turns, so no turn mask.
         let mut many = MovedAvatars::default();
         for slot in 0..100 {
             many.push(MemberSlot(slot), d(1)).unwrap();
         }
-        assert_eq!(encode(&many).unwrap().len(), 1 + 13 + 1 + 100 * 3);
-        // A mask that disagrees with its deltas is refused.
+        assert_eq!(encode(&many).unwrap().len(), 1 + 13 + 1 + 100 * 2 + 1 + 1);
+        // Three of them turning (the 8th, 48th and 88th): an 11-byte turn
+        // mask and their changes (-7, -47: one byte each; -87: two).
+        let mut turning = MovedAvatars::default();
+        for slot in 0..100 {
+            let yaw = if slot % 40 == 7 { -(slot as i16) } else { 0 };
+            turning
+                .push(MemberSlot(slot), PoseDeltaQ { x: 1, z: -1, yaw })
+                .unwrap();
+        }
+        assert_eq!(
+            encode(&turning).unwrap().len(),
+            1 + 13 + 1 + 100 * 2 + 1 + 11 + 1 + 4
+        );
+        let back = turning.entries().unwrap();
+        assert_eq!(back.len(), 100);
+        for m in &back {
+            let yaw = if m.slot.0 % 40 == 7 {
+                -(m.slot.0 as i16)
+            } else {
+                0
+            };
+            assert_eq!(m.delta, PoseDeltaQ { x: 1, z: -1, yaw }, "{m:?}");
+        }
+        // Masks that disagree with what follows are refused.
         let bad = MovedAvatars {
             slots: vec![0b11],
-            deltas: vec![d(1)],
+            steps: vec![(1, 0)],
+            ..MovedAvatars::default()
         };
         assert_eq!(
             bad.entries(),
             Err(SnapshotError::CountMismatch { mask: 2, deltas: 1 })
         );
+        let one = |turned: Vec<u8>, turns: Vec<i16>| MovedAvatars {
+            slots: vec![0b1],
+            steps: vec![(1, 0)],
+            turned,
+            turns,
+        };
+        assert!(one(vec![0b1], vec![5]).entries().is_ok());
+        for (turned, turns) in [
+            (vec![0b1], vec![]),
+            (vec![], vec![5]),
+            (vec![0b10], vec![5]),
+        ] {
+            assert!(
+                matches!(
+                    one(turned.clone(), turns.clone()).entries(),
+                    Err(SnapshotError::TurnMismatch { .. })
+                ),
+                "{turned:?} {turns:?}"
+            );
+        }
     }
 }

@@ -1,8 +1,15 @@
-//! `cargo xtask bench room`: N bots walk in one room for S seconds against
-//! the release server binary; prints the server's tick time (p50, p99),
-//! bytes per second per client on the wire (down and up, each datagram's
-//! IPv4 and UDP headers included, over the bots connected through the
-//! whole window; those that dropped are reported) and the server's CPU use.
+//! `cargo xtask bench room`: N bots in R rooms for S seconds against the
+//! release server binary; prints the server's tick time (p50, p99), bytes
+//! per second per client on the wire (down and up, each datagram's IPv4 and
+//! UDP headers included, over the bots connected through the whole window;
+//! those that dropped are reported), how far from the truth each bot sees
+//! the avatars near it and the rest, and the CPU of the server and of the
+//! bots.
+//!
+//! The bots behave like a room's shoppers (`Behaviour::mixed`): one in ten
+//! in a headset (head and hands moving), two holding products, three
+//! chatting and reacting, the rest walking; `--mix walkers` has them all
+//! walk, as the first figures did.
 //! A benchmark, not a test: it prints figures and asserts nothing.
 
 use std::io::{BufRead, BufReader};
@@ -17,14 +24,18 @@ use vitrine_tests::bench::{cpu_seconds, http_get, quantile, wire_bytes};
 struct Args {
     server_bin: PathBuf,
     bots: usize,
+    rooms: usize,
     seconds: u64,
+    walkers_only: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
         server_bin: PathBuf::from("target/release/vitrine-server"),
         bots: 100,
+        rooms: 1,
         seconds: 30,
+        walkers_only: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -35,11 +46,22 @@ fn parse_args() -> Result<Args, String> {
             "--seconds" => {
                 args.seconds = value()?.parse().map_err(|e| format!("--seconds: {e}"))?
             }
+            "--rooms" => args.rooms = value()?.parse().map_err(|e| format!("--rooms: {e}"))?,
+            "--mix" => {
+                args.walkers_only = match value()?.as_str() {
+                    "mixed" => false,
+                    "walkers" => true,
+                    other => return Err(format!("--mix: mixed or walkers, not {other}")),
+                }
+            }
             other => return Err(format!("unknown argument {other}")),
         }
     }
     if args.bots == 0 || args.bots > 1000 {
         return Err("--bots must be 1 to 1000".into());
+    }
+    if args.rooms == 0 || args.rooms > args.bots {
+        return Err("--rooms must be 1 to the number of bots".into());
     }
     Ok(args)
 }
@@ -82,18 +104,77 @@ fn scrape(addr: SocketAddr) -> std::io::Result<Scrape> {
     Ok(s)
 }
 
+/// How true each bot sees the others: the distance on the floor between
+/// where its newest snapshot shows an avatar and where that avatar's bot
+/// is now, for those within [`NEAR_CHECK_M`] (sent in every snapshot) and
+/// for everyone (the distant ones come 10 or 5 times a second).
+#[derive(Default)]
+struct Freshness {
+    near: Vec<f32>,
+    all: Vec<f32>,
+}
+
+/// The server's full-rate distance, 10 m, less the 0.3 m an avatar may
+/// walk between two of its updates.
+const NEAR_CHECK_M: f32 = 9.7;
+
+fn floor(a: [f32; 3], b: [f32; 3]) -> f32 {
+    ((a[0] - b[0]).powi(2) + (a[2] - b[2]).powi(2)).sqrt()
+}
+
+impl Freshness {
+    /// `bots` by (room, slot): where each one really is.
+    fn sample(&mut self, viewer: usize, bots: &[Bot], room: usize, by_slot: &SlotMap) {
+        let mirror = bots[viewer].net.mirror();
+        let (Some(you), Some(here)) = (mirror.you, bots[viewer].pose()) else {
+            return;
+        };
+        for (slot, seen) in &mirror.avatars {
+            if *slot == you {
+                continue;
+            }
+            let Some(truth) = by_slot.get(&(room, *slot)).and_then(|&i| bots[i].pose()) else {
+                continue;
+            };
+            let error = floor(seen.position, truth.position);
+            if floor(here.position, truth.position) <= NEAR_CHECK_M {
+                self.near.push(error);
+            }
+            self.all.push(error);
+        }
+    }
+
+    fn line(errors: &mut [f32]) -> String {
+        if errors.is_empty() {
+            return "none sampled".into();
+        }
+        errors.sort_unstable_by(|a, b| a.total_cmp(b));
+        let at = |q: usize| errors[(errors.len() - 1) * q / 100] * 100.0;
+        format!(
+            "shown within {:.0} cm of the truth at p50, {:.0} cm at p99, {:.0} cm at worst ({} samples)",
+            at(50),
+            at(99),
+            errors[errors.len() - 1] * 100.0,
+            errors.len()
+        )
+    }
+}
+
+type SlotMap = std::collections::HashMap<(usize, vitrine_shared::MemberSlot), usize>;
+
 fn main() -> Result<(), String> {
     let args = parse_args()?;
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let rooms = dir.path().join("rooms.toml");
-    std::fs::write(
-        &rooms,
-        format!(
-            "[[rooms]]\nid = \"bench\"\nname = \"Bench\"\ncapacity = {}\nsize = [40.0, 40.0]\n",
-            args.bots + 10
-        ),
-    )
-    .map_err(|e| e.to_string())?;
+    let per_room = args.bots.div_ceil(args.rooms);
+    let mut rooms_toml = String::new();
+    for r in 0..args.rooms {
+        rooms_toml.push_str(&format!(
+            "[[rooms]]\nid = \"bench{r}\"\nname = \"Bench {r}\"\ncapacity = {}\nsize = [40.0, 40.0]\n",
+            (per_room + 10).min(1000)
+        ));
+    }
+    std::fs::write(&rooms, rooms_toml).map_err(|e| e.to_string())?;
     let config = dir.path().join("config.toml");
     std::fs::write(
         &config,
@@ -103,7 +184,6 @@ fn main() -> Result<(), String> {
         ),
     )
     .map_err(|e| e.to_string())?;
-
     let mut server = Command::new(&args.server_bin)
         .args([
             "--http",
@@ -143,33 +223,52 @@ fn main() -> Result<(), String> {
     std::thread::spawn(move || for _ in lines {});
 
     let api = ApiClient::new(&format!("http://{http}")).with_loopback_guests();
+    let products: Vec<_> = api
+        .products()
+        .map_err(|e| format!("products: {e}"))?
+        .into_iter()
+        .map(|p| p.id)
+        .collect();
     let mut bots = Vec::with_capacity(args.bots);
+    let mut room_of = Vec::with_capacity(args.bots);
     for i in 0..args.bots {
-        let bot = Bot::join(
+        let behaviour = if args.walkers_only {
+            Behaviour::walker()
+        } else {
+            Behaviour::mixed(i)
+        };
+        let room = i % args.rooms;
+        let mut bot = Bot::join(
             &api,
             &format!("bench{i}"),
-            "bench",
-            Behaviour::walker(),
+            &format!("bench{room}"),
+            behaviour,
             i as u64,
         )
         .map_err(|e| format!("bot {i}: {e}"))?;
+        bot.hold_from(products.clone());
         bots.push(bot);
+        room_of.push(room);
     }
+    let in_room: Vec<usize> = (0..args.rooms)
+        .map(|r| room_of.iter().filter(|&&x| x == r).count())
+        .collect();
     let frame = Duration::from_secs_f64(1.0 / 30.0);
     let step_all = |bots: &mut Vec<Bot>, dt: Duration| {
         for bot in bots.iter_mut() {
             let _ = bot.step(dt);
         }
     };
-    // Warm up: everyone welcomed and seeing everyone.
-    let warm_deadline = Instant::now() + Duration::from_secs(120);
+    // Warm up: everyone welcomed and seeing everyone in their room.
+    let warm_deadline = Instant::now() + Duration::from_secs(180);
     let mut last = Instant::now();
     while bots
         .iter()
-        .any(|b| b.net.mirror().members.len() < args.bots)
+        .zip(&room_of)
+        .any(|(b, r)| b.net.mirror().members.len() < in_room[*r])
     {
         if Instant::now() > warm_deadline {
-            return Err("bots did not all see each other within 120 s".into());
+            return Err("bots did not all see their room within 180 s".into());
         }
         let dt = last.elapsed();
         last = Instant::now();
@@ -177,12 +276,20 @@ fn main() -> Result<(), String> {
         std::thread::sleep(frame.saturating_sub(last.elapsed()));
     }
 
+    let by_slot: SlotMap = bots
+        .iter()
+        .enumerate()
+        .filter_map(|(i, b)| b.net.mirror().you.map(|slot| ((room_of[i], slot), i)))
+        .collect();
     let before = scrape(http).map_err(|e| e.to_string())?;
     let cpu_before = cpu_seconds(server.id()).unwrap_or(f64::NAN);
+    let own_cpu_before = cpu_seconds(std::process::id()).unwrap_or(f64::NAN);
     let bytes_before: Vec<(u64, u64)> = bots.iter().map(|b| wire_bytes(&b.net)).collect();
     // Only bots connected through the whole window count toward the
     // per-client figures; a bot that dropped would make them look smaller.
     let mut throughout: Vec<bool> = bots.iter().map(|b| b.net.is_connected()).collect();
+    let mut freshness = Freshness::default();
+    let mut frames = 0u64;
     let start = Instant::now();
     let run_for = Duration::from_secs(args.seconds);
     last = Instant::now();
@@ -190,14 +297,23 @@ fn main() -> Result<(), String> {
         let dt = last.elapsed();
         last = Instant::now();
         step_all(&mut bots, dt);
+        frames += 1;
         for (kept, bot) in throughout.iter_mut().zip(&bots) {
             *kept &= bot.net.is_connected();
+        }
+        // Every tenth frame, a tenth of the bots in turn.
+        if frames.is_multiple_of(10) {
+            let turn = (frames / 10) as usize % 10;
+            for viewer in (turn..bots.len()).step_by(10) {
+                freshness.sample(viewer, &bots, room_of[viewer], &by_slot);
+            }
         }
         std::thread::sleep(frame.saturating_sub(last.elapsed()));
     }
     let elapsed = start.elapsed().as_secs_f64();
     let after = scrape(http).map_err(|e| e.to_string())?;
     let cpu_after = cpu_seconds(server.id()).unwrap_or(f64::NAN);
+    let own_cpu_after = cpu_seconds(std::process::id()).unwrap_or(f64::NAN);
     let connected = throughout.iter().filter(|&&kept| kept).count();
     if connected == 0 {
         return Err("no bot stayed connected through the window".into());
@@ -224,19 +340,38 @@ fn main() -> Result<(), String> {
             .unwrap_or("n/a".into())
     };
     let cpu = (cpu_after - cpu_before) / elapsed * 100.0;
+    let own_cpu = (own_cpu_after - own_cpu_before) / elapsed * 100.0;
 
+    let mix = if args.walkers_only {
+        "all walking".to_string()
+    } else {
+        let mut kinds: Vec<(&str, usize)> = Vec::new();
+        for i in 0..args.bots {
+            let kind = Behaviour::mixed_kind(i);
+            match kinds.iter_mut().find(|(k, _)| *k == kind) {
+                Some((_, n)) => *n += 1,
+                None => kinds.push((kind, 1)),
+            }
+        }
+        kinds
+            .iter()
+            .map(|(k, n)| format!("{n} {k}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     println!(
-        "bench room: {} bots walking in one room for {elapsed:.1} s ({connected} connected throughout, {} dropped)",
+        "bench room: {} bots in {} room(s) of up to {per_room} for {elapsed:.1} s ({mix}); {connected} connected throughout, {} dropped",
         args.bots,
+        args.rooms,
         args.bots - connected
     );
     println!(
-        "  server tick           p50 {}   p99 {}   (target p99 <= 4 ms)",
+        "  server tick           p50 {}   p99 {}   (one tick steps every room)",
         ms(p50),
         ms(p99)
     );
     println!(
-        "  per client, down      {:.0} B/s = {:.1} kbit/s on the wire, 28 B of IPv4 and UDP a datagram included   (target <= 48 kbit/s)",
+        "  per client, down      {:.0} B/s = {:.1} kbit/s on the wire, 28 B of IPv4 and UDP a datagram included",
         per_client_down,
         per_client_down * 8.0 / 1000.0
     );
@@ -250,7 +385,19 @@ fn main() -> Result<(), String> {
         (after.bytes_out - before.bytes_out) / elapsed,
         (after.bytes_in - before.bytes_in) / elapsed
     );
+    println!(
+        "  avatars within {NEAR_CHECK_M} m  {}",
+        Freshness::line(&mut freshness.near)
+    );
+    println!(
+        "  every avatar          {}",
+        Freshness::line(&mut freshness.all)
+    );
     println!("  server CPU            {cpu:.1} % of one core");
+    println!(
+        "  bots' CPU             {own_cpu:.1} % of one core, {:.1} frames/s of 30 (this process, beside the server on the same cores)",
+        frames as f64 / elapsed
+    );
 
     let _ = Command::new("kill")
         .args(["-TERM", &server.id().to_string()])

@@ -121,6 +121,7 @@ fn write_fuzz_seeds() {
             },
         ],
         moved: MovedAvatars::default(),
+        moved_xr: vec![],
     };
     let mut moved = MovedAvatars::default();
     moved
@@ -131,6 +132,7 @@ fn write_fuzz_seeds() {
         baseline: Some(1),
         full: vec![],
         moved,
+        moved_xr: vec![],
     };
     let joined = ServerMessage::Room(RoomEvent::MemberJoined(MemberInfo {
         slot: MemberSlot(5),
@@ -167,6 +169,7 @@ fn write_fuzz_seeds() {
             pose: q(-300),
         }],
         moved: MovedAvatars::default(),
+        moved_xr: vec![],
     };
     frame(&mut run, 0, &encode(&with_joined).unwrap());
     write("snapshot", "delta-then-join", &run);
@@ -282,12 +285,14 @@ stock = 400
     // datagram from another source.
     use renetcode::{ClientAuthentication, ConnectToken, NetcodeClient};
     use std::time::{Duration, SystemTime, UNIX_EPOCH};
-    use vitrine_server::fuzz_entry::{NETCODE_FUZZ_ADDR, NETCODE_FUZZ_KEY};
+    use vitrine_server::fuzz_entry::{
+        NETCODE_FUZZ_ADDR, NETCODE_FUZZ_KEY, NETCODE_FUZZ_PROTOCOL_VERSION,
+    };
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
     // A century: the seed stays a valid request for as long as it is kept.
     let token = ConnectToken::generate(
         now,
-        vitrine_shared::PROTOCOL_ID,
+        vitrine_shared::protocol::protocol_id(NETCODE_FUZZ_PROTOCOL_VERSION),
         100 * 365 * 24 * 3600,
         77,
         15,
