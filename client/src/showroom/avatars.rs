@@ -2,7 +2,10 @@
 //! comes from XR), a colour from their account id and a name tag. Poses are
 //! played back [`INTERP_DELAY`] behind the newest snapshot, interpolated
 //! between snapshots on the server's own clock (the snapshot's tick), so
-//! uneven packet arrival does not show as jitter.
+//! uneven packet arrival does not show as jitter. Distant avatars come only
+//! every second or fourth snapshot (the server's interest management):
+//! they are played back that much later still, between the poses their
+//! turns brought, so they walk evenly rather than stand and then hurry.
 
 use super::player::MainCamera;
 use super::session::{RoomChangeMessage, Session};
@@ -11,7 +14,7 @@ use crate::net::RoomChange;
 use bevy::prelude::*;
 use std::collections::{BTreeMap, VecDeque};
 use vitrine_shared::pose::yaw_rotation;
-use vitrine_shared::protocol::MAX_BURST_SENDERS;
+use vitrine_shared::protocol::{MAX_BURST_SENDERS, interest};
 use vitrine_shared::{MemberSlot, PoseNet, Reaction};
 
 /// Snapshots are numbered at 20 Hz (the server's `SNAPSHOT_HZ`); a
@@ -55,6 +58,11 @@ pub struct PoseBuffer {
 }
 
 impl PoseBuffer {
+    /// The newest sample.
+    pub fn last(&self) -> Option<(f64, PoseNet)> {
+        self.samples.back().copied()
+    }
+
     pub fn push(&mut self, time: f64, pose: PoseNet) {
         if let Some((last, _)) = self.samples.back()
             && time <= *last
@@ -129,6 +137,12 @@ impl PlaybackClock {
 pub struct RemoteAvatar {
     pub slot: MemberSlot,
     pub buffer: PoseBuffer,
+    /// How much later than [`INTERP_DELAY`] this avatar is played back
+    /// (a distant one's turn comes every second or fourth snapshot), and
+    /// what that is heading for; eased, so a change of distance does not
+    /// jump the avatar in time.
+    lag: f64,
+    lag_target: f64,
     head: Entity,
     hands: [Entity; 2],
     tag: Entity,
@@ -335,6 +349,8 @@ fn sync_avatars(
         commands.entity(root).insert(RemoteAvatar {
             slot: *slot,
             buffer: PoseBuffer::default(),
+            lag: 0.0,
+            lag_target: 0.0,
             head,
             hands,
             tag,
@@ -342,7 +358,9 @@ fn sync_avatars(
     }
 }
 
-/// Each new snapshot adds a sample for every avatar at the snapshot's time.
+/// Each new snapshot adds a sample at the snapshot's time for every avatar
+/// near this shopper (one left out of it is unchanged), and for a distant
+/// one when its turn brought a new pose (one left out is only not due).
 fn record_snapshots(
     session: Res<Session>,
     mut clock: ResMut<PlaybackClock>,
@@ -359,25 +377,65 @@ fn record_snapshots(
     }
     clock.newest = Some(tick);
     let time = tick as f64 / SNAPSHOT_HZ;
+    let here = mirror
+        .you
+        .and_then(|you| mirror.avatars.get(&you))
+        .map(|p| p.position);
     for mut avatar in &mut avatars {
-        if let Some(pose) = mirror.avatars.get(&avatar.slot) {
-            avatar.buffer.push(time, *pose);
-        }
+        let Some(pose) = mirror.avatars.get(&avatar.slot) else {
+            continue;
+        };
+        let every = here.map_or(1, |h| {
+            let (dx, dz) = (pose.position[0] - h[0], pose.position[2] - h[2]);
+            interest((dx * dx + dz * dz).sqrt()).0
+        });
+        let carried = mirror.carried_in.get(&avatar.slot) == Some(&tick);
+        let avatar = &mut *avatar;
+        record(&mut avatar.buffer, time, *pose, every, carried);
+        avatar.lag_target = (every - 1) as f64 / SNAPSHOT_HZ;
     }
+}
+
+/// Adds what snapshot `time` says of one avatar that comes every `every`
+/// snapshots (`carried`: this snapshot had it).
+fn record(buffer: &mut PoseBuffer, time: f64, pose: PoseNet, every: u32, carried: bool) {
+    let last = buffer.last();
+    if every == 1 || last.is_none() {
+        buffer.push(time, pose);
+        return;
+    }
+    if !carried || last.is_some_and(|(_, p)| p == pose) {
+        return;
+    }
+    // Moving again after standing: it stood where it was until its last
+    // turn, not since the last sample (which would spread the step over
+    // the whole pause).
+    let turn = every as f64 / SNAPSHOT_HZ;
+    if let Some((at, still)) = last
+        && at < time - turn - 1e-6
+    {
+        buffer.push(time - turn, still);
+    }
+    buffer.push(time, pose);
 }
 
 fn play_back(
     time: Res<Time>,
     mut clock: ResMut<PlaybackClock>,
-    avatars: Query<(Entity, &RemoteAvatar)>,
+    mut avatars: Query<(Entity, &mut RemoteAvatar)>,
     mut transforms: Query<(&mut Transform, &mut Visibility)>,
 ) {
     let Some(newest) = clock.newest else {
         return;
     };
-    let now = clock.advance(time.delta_secs_f64(), newest as f64 / SNAPSHOT_HZ);
-    for (entity, avatar) in &avatars {
-        let Some(pose) = avatar.buffer.sample(now) else {
+    let dt = time.delta_secs_f64();
+    let now = clock.advance(dt, newest as f64 / SNAPSHOT_HZ);
+    for (entity, mut avatar) in &mut avatars {
+        // Half a second of lag per second at most: a change of tier slows
+        // or hurries the avatar a little instead of jumping it.
+        let step = (avatar.lag_target - avatar.lag).clamp(-dt * 0.5, dt * 0.5);
+        avatar.lag += step;
+        let Some(pose) = avatar.buffer.sample(now - avatar.lag) else {
             continue;
         };
         let root = Vec3::from_array(pose.position);
@@ -577,6 +635,44 @@ mod tests {
             );
             last = x;
         }
+    }
+
+    /// A distant avatar walks 7 cm a snapshot but comes every fourth.
+    /// Played back its turn later, it moves an even step every frame (not
+    /// still for three snapshots and then a jump); one that stood 2 s and
+    /// walks on starts moving when it did, not drifting over the pause.
+    #[test]
+    fn a_distant_avatar_walks_evenly_between_its_turns() {
+        let lag = 3.0 / 20.0;
+        let feed = |x_at: &dyn Fn(u32) -> f32, ticks: u32| {
+            let mut buffer = PoseBuffer::default();
+            let mut shown = at(x_at(0));
+            for tick in 0..=ticks {
+                // Its turns: every fourth snapshot; otherwise it keeps the last.
+                if tick % 4 == 0 {
+                    shown = at(x_at(tick));
+                }
+                record(&mut buffer, tick as f64 / 20.0, shown, 4, tick % 4 == 0);
+            }
+            move |t: f64| buffer.sample(t - lag).unwrap().position[0]
+        };
+        let x = feed(&|tick| tick as f32 * 0.07, 60);
+        // At 60 frames a second, each step is 7 cm × 20 / 60.
+        for frame in 0..60 {
+            let t = 1.0 + lag + frame as f64 / 60.0;
+            let step = x(t + 1.0 / 60.0) - x(t);
+            assert!((step - 0.07 / 3.0).abs() < 1e-3, "frame {frame}: {step}");
+        }
+        // Standing to tick 40, then walking.
+        let x = feed(&|tick| tick.saturating_sub(40) as f32 * 0.07, 60);
+        assert_eq!(x(1.0 + lag), x(1.95 + lag));
+        assert!(x(2.3 + lag) > x(2.0 + lag));
+        // Near avatars take every snapshot, as before.
+        let mut near = PoseBuffer::default();
+        for tick in 0..4u32 {
+            record(&mut near, tick as f64 / 20.0, at(1.0), 1, false);
+        }
+        assert_eq!(near.samples.len(), 4);
     }
 
     #[test]

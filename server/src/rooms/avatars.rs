@@ -11,7 +11,7 @@
 //! teleports apply after the tick's poses, so the tick ends at the target.
 
 use super::inbox::{CommandReceived, PoseReceived};
-use super::membership::{Avatar, Limits, Member, Room, SNAPSHOT_HISTORY};
+use super::membership::{Avatar, Limits, Member, Room};
 use super::{ServerSystems, Shared, send_event};
 use bevy_app::prelude::*;
 use bevy_ecs::prelude::*;
@@ -21,8 +21,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 use vitrine_shared::pose::{POSITION_STEP_M, TeleportError, teleport_target, validate_pose};
 use vitrine_shared::protocol::{
-    AvatarFull, AvatarMovedXr, CommandKind, RejectReason, Rejection, Snapshot,
-    TELEPORT_COOLDOWN_MS, snapshot_due,
+    AvatarFull, AvatarMovedXr, CommandKind, DETAIL_HYSTERESIS_M, DETAIL_M, RejectReason, Rejection,
+    Snapshot, TELEPORT_COOLDOWN_MS, interest, snapshot_due,
 };
 use vitrine_shared::{
     MemberSlot, PoseNet, PoseQ, RoomBounds, RoomCommand, ServerChannel, ServerMessage, encode,
@@ -211,34 +211,12 @@ fn apply_teleports(
     }
 }
 
-/// Avatars within this distance of a viewer (on the floor) go to it in
-/// every snapshot that finds them moved: the people one walks among.
-pub const NEAR_M: f32 = 10.0;
-/// Within this distance a headset wearer's tracked head and hands go too:
-/// conversation and hand-off range. Beyond it the avatar is a body facing
-/// its way; its head and hands would be a few pixels, and each wearer's
-/// are most of a snapshot's bytes (about 28 a snapshot against 3 for a
-/// body's step).
-pub const DETAIL_M: f32 = 5.0;
-/// Avatars between [`NEAR_M`] and this distance go in every second
-/// snapshot (10 Hz), those beyond it in every fourth (5 Hz). The fourth
-/// snapshot is the bound: every avatar in the room is at most 200 ms (plus
-/// loss) older on every client than on the server.
-pub const FAR_M: f32 = 20.0;
-
-/// Every how many snapshots an avatar `distance` metres away is sent, and
-/// whether with its tracked head and hands.
-pub fn interest(distance: f32) -> (u32, bool) {
-    if distance <= DETAIL_M {
-        (1, true)
-    } else if distance <= NEAR_M {
-        (1, false)
-    } else if distance <= FAR_M {
-        (2, false)
-    } else {
-        (4, false)
-    }
-}
+/// Views kept per client: the acknowledged one and those sent since, up to
+/// 0.8 s of them (a round trip that long still gets deltas; a client that
+/// acknowledges nothing newer gets whole snapshots). Each view is a pose
+/// per slot, so this bounds a member's memory at 16 x the room's size x
+/// about 58 bytes (93 KB in a room of 100), however its client behaves.
+const VIEWS_KEPT: usize = 16;
 
 /// One avatar as the snapshots of a tick see it.
 #[derive(Clone, Copy, Debug)]
@@ -296,18 +274,6 @@ pub fn snapshot_for(
     let mut view = baseline.map(|(_, v)| v.clone()).unwrap_or_default();
     let here = room.iter().find(|s| s.slot == viewer).map(|s| s.pose);
     for seen in room {
-        let (every, detail) = match (&here, seen.slot == viewer) {
-            (_, true) | (None, _) => (1, true),
-            (Some(here), false) => interest(floor_distance(here, &seen.pose)),
-        };
-        let now = if detail {
-            seen.pose
-        } else {
-            PoseQ {
-                xr: None,
-                ..seen.pose
-            }
-        };
         let index = seen.slot.0 as usize;
         if view.len() <= index {
             view.resize(index + 1, None);
@@ -318,6 +284,26 @@ pub fn snapshot_for(
             at_or_after(at, seen.from)
                 .then(|| v.get(index).copied().flatten())
                 .flatten()
+        };
+        let (every, detail) = match (&here, seen.slot == viewer) {
+            (_, true) | (None, _) => (1, true),
+            (Some(here), false) => {
+                let distance = floor_distance(here, &seen.pose);
+                let (every, detail) = interest(distance);
+                let shown = latest
+                    .and_then(of_this_member)
+                    .is_some_and(|p| p.xr.is_some());
+                let keep = shown && distance <= DETAIL_M + DETAIL_HYSTERESIS_M;
+                (every, detail || keep)
+            }
+        };
+        let now = if detail {
+            seen.pose
+        } else {
+            PoseQ {
+                xr: None,
+                ..seen.pose
+            }
         };
         let Some(base) = baseline.and_then(of_this_member) else {
             snapshot.full.push(AvatarFull {
@@ -392,6 +378,9 @@ fn send_snapshots(
     for seen in by_room.values_mut() {
         seen.sort_unstable_by_key(|s| s.slot);
     }
+    // (Building the snapshots on two threads was tried at 250 in a room:
+    // tick p99 8.2 and 9.2 ms against 8.8 and 10.4 on one, within the
+    // runs' spread; the tick is mostly the kernel's sends and receives.)
     for (member, mut avatar) in avatars.iter_mut() {
         let (Some(seq), Some(seen)) = (seq_of(member.room), by_room.get(&member.room)) else {
             continue;
@@ -419,7 +408,7 @@ fn send_snapshots(
             Err(e) => tracing::error!(%e, "cannot encode snapshot"),
         }
         avatar.sight.push_back((seq, view));
-        while avatar.sight.len() > SNAPSHOT_HISTORY {
+        while avatar.sight.len() > VIEWS_KEPT {
             avatar.sight.pop_front();
         }
     }
@@ -753,6 +742,25 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// A headset wearer at the edge of hand range: its head and hands come
+    /// once it is within 5 m and stay until it is 0.5 m past, so standing
+    /// at the edge does not flip between a body and a whole pose.
+    #[test]
+    fn head_and_hands_stay_a_little_past_their_range() {
+        let viewer = seen(0, at(0.0, 0.0, 0));
+        let mut views: Vec<(u32, View)> = Vec::new();
+        let mut shown = Vec::new();
+        for (seq, x) in [5.3f32, 4.9, 5.3, 5.45, 5.6, 5.3].into_iter().enumerate() {
+            let seq = seq as u32 + 1;
+            let room = [viewer, seen(1, xr(at(x, 0.0, 0), 0))];
+            let last = views.last().map(|(t, v)| (*t, v));
+            let (_, view) = snapshot_for(seq, MemberSlot(0), &room, last, last);
+            shown.push(view[1].is_some_and(|p| p.xr.is_some()));
+            views.push((seq, view));
+        }
+        assert_eq!(shown, [false, true, true, true, false, false]);
     }
 
     /// A member who takes the slot of one who left is sent whole, even

@@ -17,9 +17,6 @@ use std::time::Duration;
 use vitrine_shared::protocol::{ChatLine, MemberInfo, ReactionBurst, RoomEvent};
 use vitrine_shared::{MemberSlot, PoseNet, RoomBounds, RoomId, ServerMessage, TokenUserData};
 
-/// Snapshots kept per room as delta baselines.
-pub use vitrine_shared::protocol::SNAPSHOT_HISTORY;
-
 #[derive(Component)]
 pub struct Room {
     pub id: RoomId,
@@ -90,7 +87,7 @@ pub struct Avatar {
     pub seen_from: Option<u32>,
     /// What this member's client holds of the room's poses after each
     /// snapshot sent to it and not yet superseded by an acknowledgement:
-    /// its possible delta baselines (at most [`SNAPSHOT_HISTORY`]).
+    /// its possible delta baselines (at most 16, `avatars::VIEWS_KEPT`).
     pub sight: VecDeque<(u32, super::avatars::View)>,
 }
 

@@ -54,8 +54,9 @@ pub use shared_cart::{
     SharedCheckoutCommand, SharedLineId, SharedPayment,
 };
 pub use snapshot::{
-    AvatarFull, AvatarMoved, AvatarMovedXr, MovedAvatars, SNAPSHOT_HISTORY, SNAPSHOT_HZ, Snapshot,
-    SnapshotError, TICK_HZ, snapshot_due,
+    AvatarFull, AvatarMoved, AvatarMovedXr, DETAIL_HYSTERESIS_M, DETAIL_M, FAR_M, MovedAvatars,
+    NEAR_M, SNAPSHOT_HISTORY, SNAPSHOT_HZ, Snapshot, SnapshotError, TICK_HZ, interest,
+    snapshot_due,
 };
 pub use voice::{VoiceCommand, VoiceDown, VoiceEventNet, VoiceTarget, VoiceUp};
 

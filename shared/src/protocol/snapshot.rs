@@ -20,6 +20,41 @@ pub fn snapshot_due(tick: u64) -> bool {
     tick == 0 || (tick * hz / tick_hz) != ((tick - 1) * hz / tick_hz)
 }
 
+/// Avatars within this distance of a viewer (on the floor) go to it in
+/// every snapshot that finds them moved: the people one walks among.
+pub const NEAR_M: f32 = 10.0;
+/// Within this distance a headset wearer's tracked head and hands go too:
+/// conversation and hand-off range. Beyond it the avatar is a body facing
+/// its way; its head and hands would be a few pixels, and each wearer's
+/// are most of a snapshot's bytes (about 26 a snapshot against 2 for a
+/// body's step).
+pub const DETAIL_M: f32 = 5.0;
+/// Head and hands once sent stay until the wearer is this much past
+/// [`DETAIL_M`], so one standing at the edge does not flip between a body
+/// and a whole headset pose (no delta joins the two) every snapshot.
+pub const DETAIL_HYSTERESIS_M: f32 = 0.5;
+/// Avatars between [`NEAR_M`] and this distance go in every second
+/// snapshot (10 Hz), those beyond it in every fourth (5 Hz). The fourth
+/// snapshot is the bound: every avatar in the room is at most 200 ms (plus
+/// loss) older on every client than on the server.
+pub const FAR_M: f32 = 20.0;
+
+/// Interest management: every how many snapshots an avatar `distance`
+/// metres from the viewer is sent, and whether with its tracked head and
+/// hands. The server sends by it; the showroom plays distant avatars back
+/// by it.
+pub fn interest(distance: f32) -> (u32, bool) {
+    if distance <= DETAIL_M {
+        (1, true)
+    } else if distance <= NEAR_M {
+        (1, false)
+    } else if distance <= FAR_M {
+        (2, false)
+    } else {
+        (4, false)
+    }
+}
+
 /// Snapshots kept as delta baselines, by the server and by each client:
 /// 1.6 s at [`SNAPSHOT_HZ`].
 pub const SNAPSHOT_HISTORY: usize = 32;
@@ -146,6 +181,15 @@ impl MovedAvatars {
             return Err(SnapshotError::CountMismatch {
                 mask,
                 deltas: self.steps.len(),
+            });
+        }
+        // A turn mask longer than the moved avatars need is refused before
+        // anything is collected from it.
+        if self.turned.len() > mask.div_ceil(8) {
+            return Err(SnapshotError::TurnMismatch {
+                mask: self.turned.len() * 8,
+                moved: mask,
+                turns: self.turns.len(),
             });
         }
         let turned: Vec<usize> = bits(&self.turned).collect();
