@@ -43,6 +43,7 @@ pub const FAR_M: f32 = 20.0;
 /// metres from the viewer is sent, and whether with its tracked head and
 /// hands. The server sends by it; the showroom plays distant avatars back
 /// by it.
+#[inline]
 pub fn interest(distance: f32) -> (u32, bool) {
     if distance <= DETAIL_M {
         (1, true)
