@@ -21,4 +21,14 @@ pub fn protocol(data: &[u8]) {
         let _ = encode(&up);
     }
     let _ = crate::opus::check_packet(data);
+    // A payload as both transports read it: a bundle yields every packet it
+    // holds, whole and in order, or none.
+    if let Ok(packets) = crate::protocol::unbundle(data) {
+        assert!(packets.iter().all(|p| !p.is_empty()));
+        assert_eq!(
+            packets.iter().map(|p| p.len() + 2).sum::<usize>(),
+            data.len()
+        );
+        let _ = crate::protocol::bundle(packets);
+    }
 }
