@@ -1,5 +1,6 @@
-//! Bots: headless shoppers that wander, chat and react. The demo, the tests
-//! and the load runs all use them.
+//! Bots: headless shoppers that wander, chat and react, and (as
+//! [`Behaviour::mixed`] has them) stand at displays, pick products up or
+//! wear a headset. The demo, the tests and the load runs all use them.
 
 use crate::net::{ApiClient, NetClient, NetError, SignedIn};
 use crate::voice::{Hearing, Source, Talk, Voice, VoiceError};
@@ -127,10 +128,11 @@ pub struct Bot {
     until_react: f32,
     /// What the bot says aloud, on open mic; it hears nothing.
     voice: Option<Voice>,
-    /// Seconds since the last pose went out, and since the bot started.
+    /// Seconds since the last pose went out.
     since_sent: f32,
     /// The newest snapshot the last input acknowledged.
     acked: Option<u32>,
+    /// Seconds since the bot was welcomed (a headset's motion follows it).
     clock: f32,
     /// Products it may pick up, the one it holds (and since when), and
     /// seconds until it swaps.
