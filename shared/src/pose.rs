@@ -395,51 +395,30 @@ pub struct TrackedDeltaQ {
 impl TrackedDeltaQ {
     fn between(now: &TrackedPoseQ, base: &TrackedPoseQ) -> Option<Self> {
         Some(TrackedDeltaQ {
-            position: sub3(now.position, base.position)?,
-            rotation: sub4(now.rotation, base.rotation)?,
+            position: each(now.position, base.position, i16::checked_sub)?,
+            rotation: each(now.rotation, base.rotation, i16::checked_sub)?,
         })
     }
 
     fn apply(&self, base: &TrackedPoseQ) -> Option<TrackedPoseQ> {
         Some(TrackedPoseQ {
-            position: add3(base.position, self.position)?,
-            rotation: add4(base.rotation, self.rotation)?,
+            position: each(base.position, self.position, i16::checked_add)?,
+            rotation: each(base.rotation, self.rotation, i16::checked_add)?,
         })
     }
 }
 
-fn sub3(a: [i16; 3], b: [i16; 3]) -> Option<[i16; 3]> {
-    Some([
-        a[0].checked_sub(b[0])?,
-        a[1].checked_sub(b[1])?,
-        a[2].checked_sub(b[2])?,
-    ])
-}
-
-fn add3(a: [i16; 3], d: [i16; 3]) -> Option<[i16; 3]> {
-    Some([
-        a[0].checked_add(d[0])?,
-        a[1].checked_add(d[1])?,
-        a[2].checked_add(d[2])?,
-    ])
-}
-
-fn sub4(a: [i16; 4], b: [i16; 4]) -> Option<[i16; 4]> {
-    Some([
-        a[0].checked_sub(b[0])?,
-        a[1].checked_sub(b[1])?,
-        a[2].checked_sub(b[2])?,
-        a[3].checked_sub(b[3])?,
-    ])
-}
-
-fn add4(a: [i16; 4], d: [i16; 4]) -> Option<[i16; 4]> {
-    Some([
-        a[0].checked_add(d[0])?,
-        a[1].checked_add(d[1])?,
-        a[2].checked_add(d[2])?,
-        a[3].checked_add(d[3])?,
-    ])
+/// `op` on each pair of components; `None` when any overflows.
+fn each<const N: usize>(
+    a: [i16; N],
+    b: [i16; N],
+    op: fn(i16, i16) -> Option<i16>,
+) -> Option<[i16; N]> {
+    let mut out = [0; N];
+    for (o, (x, y)) in out.iter_mut().zip(a.into_iter().zip(b)) {
+        *o = op(x, y)?;
+    }
+    Some(out)
 }
 
 /// A headset wearer's change against a baseline that also wore one, with

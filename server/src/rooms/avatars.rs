@@ -285,14 +285,14 @@ pub fn snapshot_for(
                 .then(|| v.get(index).copied().flatten())
                 .flatten()
         };
+        // What the newest snapshot sent it, acknowledged or not.
+        let last_sent = latest.and_then(of_this_member);
         let (every, detail) = match (&here, seen.slot == viewer) {
             (_, true) | (None, _) => (1, true),
             (Some(here), false) => {
                 let distance = floor_distance(here, &seen.pose);
                 let (every, detail) = interest(distance);
-                let shown = latest
-                    .and_then(of_this_member)
-                    .is_some_and(|p| p.xr.is_some());
+                let shown = last_sent.is_some_and(|p| p.xr.is_some());
                 let keep = shown && distance <= DETAIL_M + DETAIL_HYSTERESIS_M;
                 (every, detail || keep)
             }
@@ -314,25 +314,21 @@ pub fn snapshot_for(
             continue;
         };
         let due = every == 1 || seq.wrapping_add(seen.slot.0 as u32).is_multiple_of(every);
-        let target = if due {
-            now
-        } else {
-            latest.and_then(of_this_member).unwrap_or(base)
-        };
+        let target = if due { now } else { last_sent.unwrap_or(base) };
         if base == target {
             continue;
         }
         // `room` is sorted by slot, as `push` requires.
-        let pushed = match (target.delta_from(&base), target.xr_delta_from(&base)) {
-            (Some(delta), _) => snapshot.moved.push(seen.slot, delta).is_ok(),
-            (None, Some(delta)) => {
-                snapshot.moved_xr.push(AvatarMovedXr {
-                    slot: seen.slot,
-                    delta,
-                });
-                true
-            }
-            (None, None) => false,
+        let pushed = if let Some(delta) = target.delta_from(&base) {
+            snapshot.moved.push(seen.slot, delta).is_ok()
+        } else if let Some(delta) = target.xr_delta_from(&base) {
+            snapshot.moved_xr.push(AvatarMovedXr {
+                slot: seen.slot,
+                delta,
+            });
+            true
+        } else {
+            false
         };
         if !pushed {
             snapshot.full.push(AvatarFull {
@@ -397,9 +393,11 @@ fn send_snapshots(
                 avatar.sight.pop_front();
             }
         }
+        // After the pruning, the acknowledged view is the oldest, if kept.
         let baseline = avatar
-            .acked_snapshot
-            .and_then(|ack| avatar.sight.iter().find(|(at, _)| *at == ack))
+            .sight
+            .front()
+            .filter(|(at, _)| Some(*at) == avatar.acked_snapshot)
             .map(|(at, view)| (*at, view));
         let latest = avatar.sight.back().map(|(at, view)| (*at, view));
         let (snapshot, view) = snapshot_for(seq, member.info.slot, seen, baseline, latest);

@@ -109,20 +109,20 @@ fn scrape(addr: SocketAddr) -> std::io::Result<Scrape> {
 /// is now, for those within [`NEAR_CHECK_M`] (sent in every snapshot) and
 /// for everyone (the distant ones come 10 or 5 times a second).
 #[derive(Default)]
-struct Freshness {
+struct Truth {
     near: Vec<f32>,
     all: Vec<f32>,
 }
 
-/// The server's full-rate distance, 10 m, less the 0.3 m an avatar may
-/// walk between two of its updates.
-const NEAR_CHECK_M: f32 = 9.7;
+/// The server's full-rate distance less the 0.3 m an avatar may walk
+/// between two of its updates.
+const NEAR_CHECK_M: f32 = vitrine_shared::protocol::NEAR_M - 0.3;
 
 fn floor(a: [f32; 3], b: [f32; 3]) -> f32 {
     ((a[0] - b[0]).powi(2) + (a[2] - b[2]).powi(2)).sqrt()
 }
 
-impl Freshness {
+impl Truth {
     /// `bots` by (room, slot): where each one really is.
     fn sample(&mut self, viewer: usize, bots: &[Bot], room: usize, by_slot: &SlotMap) {
         let mirror = bots[viewer].net.mirror();
@@ -288,7 +288,7 @@ fn main() -> Result<(), String> {
     // Only bots connected through the whole window count toward the
     // per-client figures; a bot that dropped would make them look smaller.
     let mut throughout: Vec<bool> = bots.iter().map(|b| b.net.is_connected()).collect();
-    let mut freshness = Freshness::default();
+    let mut truth = Truth::default();
     let mut frames = 0u64;
     let start = Instant::now();
     let run_for = Duration::from_secs(args.seconds);
@@ -305,7 +305,7 @@ fn main() -> Result<(), String> {
         if frames.is_multiple_of(10) {
             let turn = (frames / 10) as usize % 10;
             for viewer in (turn..bots.len()).step_by(10) {
-                freshness.sample(viewer, &bots, room_of[viewer], &by_slot);
+                truth.sample(viewer, &bots, room_of[viewer], &by_slot);
             }
         }
         std::thread::sleep(frame.saturating_sub(last.elapsed()));
@@ -387,12 +387,9 @@ fn main() -> Result<(), String> {
     );
     println!(
         "  avatars within {NEAR_CHECK_M} m  {}",
-        Freshness::line(&mut freshness.near)
+        Truth::line(&mut truth.near)
     );
-    println!(
-        "  every avatar          {}",
-        Freshness::line(&mut freshness.all)
-    );
+    println!("  every avatar          {}", Truth::line(&mut truth.all));
     println!("  server CPU            {cpu:.1} % of one core");
     println!(
         "  bots' CPU             {own_cpu:.1} % of one core, {:.1} frames/s of 30 (this process, beside the server on the same cores)",
