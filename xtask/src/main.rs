@@ -13,6 +13,9 @@
 //!                       voice: bandwidth, server CPU, mouth-to-ear latency
 //!   bench flash-sale    flash-sale claims, engine against correct baselines (SQL, Redis), in process and over HTTP
 //!   bench client        showroom frame times at 1280x720 (offscreen)
+//!   bench check [--record] [--only room,flash-sale,video,client]
+//!                       short runs of those, against their targets and
+//!                       docs/bench-baseline.json (non-zero when one fails)
 //!   bots ARGS…          run `vitrine-bots` (see `cargo xtask bots --help`)
 //!   assets [--check]    (re)make the products' 3D models in assets/models;
 //!                       --check fails if a committed one differs
@@ -938,6 +941,39 @@ fn bench(args: &[String]) -> Result<()> {
             }
             run(&mut bench)
         }
+        Some("check") => {
+            ensure_packages(&packages_for("bench"))?;
+            // Every benchmark's release binaries, built as each benchmark's
+            // own command builds them (the showroom apart: the others link
+            // the client without its renderer), then the short runs one
+            // after another (`bench-check` compares and prints the table).
+            run(cargo().args([
+                "build",
+                "--release",
+                "-p",
+                "vitrine-server",
+                "-p",
+                "vitrine-tests",
+                "-p",
+                "vitrine-media",
+                "--bin",
+                "vitrine-server",
+                "--bin",
+                "bench-room",
+                "--bin",
+                "bench-flash-sale",
+                "--bin",
+                "bench-check",
+                "--bin",
+                "vitrine-bench-video",
+                "--bin",
+                "vitrine-host",
+            ]))?;
+            run(cargo().args(["build", "--release", "-p", "vitrine-client", "--bin", "vitrine"]))?;
+            run(Command::new(target_dir().join("release").join("bench-check"))
+                .current_dir(workspace_root())
+                .args(&args[1..]))
+        }
         Some("client") => {
             ensure_packages(&packages_for("bench"))?;
             run(cargo().args(["build", "--release", "-p", "vitrine-client", "--bin", "vitrine"]))?;
@@ -963,8 +999,13 @@ fn bench(args: &[String]) -> Result<()> {
         }
         Some("video") => {
             ensure_packages(&packages_for("bench"))?;
-            // Only the media crate in release: GStreamer bindings, no Bevy.
+            // Only the media crate in release: GStreamer bindings, no Bevy
+            // (and with `--lossy`, the tests crate's proxy).
             run(cargo().args(["build", "--release", "-p", "vitrine-media", "--bins"]))?;
+            let lossy = args.iter().any(|a| a == "--lossy");
+            if lossy {
+                run(cargo().args(["build", "--release", "-p", "vitrine-tests", "--bin", "lossy-proxy"]))?;
+            }
             let seconds = flag(args, "--seconds", 60)?;
             // `auto` (each end by its link: 20 ms on loopback) or ms; the
             // bench binary checks it.
@@ -972,12 +1013,22 @@ fn bench(args: &[String]) -> Result<()> {
                 Some(i) => args.get(i + 1).ok_or("--latency needs a value")?.clone(),
                 None => "auto".to_owned(),
             };
-            run(Command::new(target_dir().join("release").join("vitrine-bench-video"))
+            let mut bench = Command::new(target_dir().join("release").join("vitrine-bench-video"));
+            bench
                 .env("RUST_LOG", "warn")
                 .args(["--seconds", &seconds.to_string()])
-                .args(["--latency", &latency]))
+                .args(["--latency", &latency]);
+            if lossy {
+                // A link across the internet: 40 ms round trip, 1% lost.
+                bench
+                    .arg("--proxy-bin")
+                    .arg(target_dir().join("release").join("lossy-proxy"))
+                    .args(["--rtt", &flag(args, "--rtt", 40)?.to_string()])
+                    .args(["--loss", &flag(args, "--loss", 1)?.to_string()]);
+            }
+            run(&mut bench)
         }
-        _ => Err("usage: cargo xtask bench room [--bots N] [--rooms R] [--seconds S] [--mix mixed|walkers] | bench flash-sale [--units N] [--clients C] [--postgres URL] | bench client [--frames N] [--avatars N] [--products N] | bench video [--seconds S] [--latency auto|MS] | bench voice [--bots N] [--talkers N] [--seconds S] [--clicks N] | bench soak [--bots N] [--minutes M] [--sale-every S] [--sample S] [--rejoin N]".into()),
+        _ => Err("usage: cargo xtask bench check [--record] [--only room,flash-sale,video,client] | bench room [--bots N] [--rooms R] [--seconds S] [--mix mixed|walkers] | bench flash-sale [--units N] [--clients C] [--postgres URL] | bench client [--frames N] [--avatars N] [--products N] | bench video [--seconds S] [--latency auto|MS] [--lossy [--rtt MS] [--loss PERCENT]] | bench voice [--bots N] [--talkers N] [--seconds S] [--clicks N] | bench soak [--bots N] [--minutes M] [--sale-every S] [--sample S] [--rejoin N]".into()),
     }
 }
 
@@ -1008,7 +1059,7 @@ fn main() -> ExitCode {
             let mut out = std::io::stderr();
             let _ = writeln!(
                 out,
-                "usage: cargo xtask <setup [demo|test] | demo [--bots N] [--seconds S] | test | bench room|flash-sale|client|video|voice|soak | bots ARGS… | assets [--check]>"
+                "usage: cargo xtask <setup [demo|test] | demo [--bots N] [--seconds S] | test | bench room|flash-sale|client|video|voice|soak|check | bots ARGS… | assets [--check]>"
             );
             return ExitCode::from(2);
         }

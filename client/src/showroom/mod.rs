@@ -278,13 +278,6 @@ pub fn build_app_for(options: Options, mode: input_mode::XrMode) -> App {
     };
     let defaults = DefaultPlugins.set(asset_plugin).set(render).set(log);
     if options.offscreen() {
-        // The bench times the main world's systems by their threads' CPU
-        // clocks; without pipelining the render world never runs beside them.
-        let defaults = if options.bench {
-            defaults.disable::<bevy::render::pipelined_rendering::PipelinedRenderingPlugin>()
-        } else {
-            defaults
-        };
         // No window and no event loop: the camera renders into an image and
         // the app is stepped as fast as it renders.
         app.add_plugins(

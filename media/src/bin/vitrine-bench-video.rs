@@ -14,6 +14,10 @@
 //!    to the clock like our appsink, so both stamp frames at render time;
 //! 4. our player on the relay's HLS playlist (served from disk by a small
 //!    file server here, as axum would): latency.
+//!
+//! With `--proxy-bin PATH` (the tests crate's `lossy-proxy`), both SRT hops
+//! go through a lossy link (`--rtt`, default 40 ms; `--loss`, default 1%
+//! each way), and only phases 1 and 3 run: what the link changes.
 
 use std::io::Read;
 use std::net::{SocketAddr, UdpSocket};
@@ -24,7 +28,7 @@ use std::time::{Duration, Instant, SystemTime};
 use vitrine_media::StreamKey;
 use vitrine_media::player::{AudioOutput, PixelFormat, Player, PlayerOptions};
 use vitrine_media::relay::{Relay, RelayConfig};
-use vitrine_media::srt::{LAN_LATENCY_MS, SrtLatency};
+use vitrine_media::srt::{INTERNET_LATENCY_MS, LAN_LATENCY_MS, SrtLatency};
 use vitrine_media::timecode;
 
 const KEY: &str = "bench-stream-key";
@@ -54,9 +58,79 @@ fn main() {
             std::process::exit(2);
         }
     };
-    if let Err(e) = run(seconds, latency) {
+    // `--proxy-bin PATH`: both SRT hops through a lossy link (the tests
+    // crate's `lossy-proxy`), `--rtt` ms round trip with `--loss` percent
+    // lost each way.
+    let proxy = args
+        .iter()
+        .position(|a| a == "--proxy-bin")
+        .and_then(|i| args.get(i + 1))
+        .map(|bin| LossyLink {
+            bin: bin.into(),
+            rtt_ms: flag(&args, "--rtt").unwrap_or(40.0),
+            loss_percent: flag(&args, "--loss").unwrap_or(1.0),
+        });
+    if let Err(e) = run(seconds, latency, proxy) {
         eprintln!("bench video: {e}");
         std::process::exit(1);
+    }
+}
+
+fn flag(args: &[String], name: &str) -> Option<f64> {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+}
+
+/// A lossy link in front of each SRT hop: the publisher's to the relay
+/// and the players' from it.
+struct LossyLink {
+    bin: std::path::PathBuf,
+    rtt_ms: f64,
+    loss_percent: f64,
+}
+
+/// One `lossy-proxy` process in front of `to`; closing its input ends it,
+/// and it then reports what it dropped.
+struct Proxy {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl LossyLink {
+    fn start(&self, to: &str, seed: u32) -> Result<Proxy, String> {
+        use std::io::BufRead;
+        let mut child = Command::new(&self.bin)
+            .args(["--to", to])
+            .args(["--rtt", &self.rtt_ms.round().to_string()])
+            .args(["--loss", &self.loss_percent.to_string()])
+            .args(["--seed", &seed.to_string()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("{}: {e}", self.bin.display()))?;
+        let mut out = std::io::BufReader::new(child.stdout.as_mut().ok_or("no stdout")?);
+        let mut line = String::new();
+        let _ = out.read_line(&mut line);
+        let addr = line
+            .strip_prefix("listening ")
+            .and_then(|a| a.trim().parse().ok())
+            .ok_or_else(|| format!("lossy-proxy said {line:?}"))?;
+        Ok(Proxy { child, addr })
+    }
+}
+
+impl Proxy {
+    /// What it did, once stopped.
+    fn finish(mut self) -> String {
+        drop(self.child.stdin.take());
+        let mut said = String::new();
+        if let Some(mut out) = self.child.stdout.take() {
+            let _ = out.read_to_string(&mut said);
+        }
+        let _ = self.child.wait();
+        said.lines().collect::<Vec<_>>().join("; ")
     }
 }
 
@@ -351,7 +425,7 @@ fn serve_dir(dir: std::path::PathBuf) -> Result<SocketAddr, String> {
     Ok(addr)
 }
 
-fn run(seconds: u64, latency: SrtLatency) -> Result<(), String> {
+fn run(seconds: u64, latency: SrtLatency, lossy: Option<LossyLink>) -> Result<(), String> {
     vitrine_media::init().map_err(|e| e.to_string())?;
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let host_bin = exe.with_file_name("vitrine-host");
@@ -359,6 +433,13 @@ fn run(seconds: u64, latency: SrtLatency) -> Result<(), String> {
     std::fs::create_dir_all(&hls).map_err(|e| e.to_string())?;
     let ingest = format!("127.0.0.1:{}", free_port());
     let viewers = format!("127.0.0.1:{}", free_port());
+    // Through a lossy link the ends are across the internet, so `auto`
+    // asks what it asks for an internet address (the proxy itself is on
+    // loopback, where `auto` would take it for a LAN).
+    let ends = match (latency, &lossy) {
+        (SrtLatency::Auto, Some(_)) => SrtLatency::Fixed(INTERNET_LATENCY_MS),
+        _ => latency,
+    };
     let _relay = Killed(
         Command::new(&exe)
             .args(["--relay-only", &ingest, &viewers])
@@ -382,40 +463,66 @@ fn run(seconds: u64, latency: SrtLatency) -> Result<(), String> {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+    let proxies = match &lossy {
+        Some(link) => Some((link.start(&ingest, 1)?, link.start(&viewers, 2)?)),
+        None => None,
+    };
+    let (publish_to, play_from) = match &proxies {
+        Some((up, down)) => (up.addr.to_string(), down.addr.to_string()),
+        None => (ingest.clone(), viewers.clone()),
+    };
     let host = Killed(
         Command::new(&host_bin)
             .args([
                 "--ingest",
-                &format!("srt://{ingest}"),
+                &format!("srt://{publish_to}"),
                 "--key",
                 KEY,
                 "--test-pattern",
                 "--latency",
-                &latency.to_string(),
+                &ends.to_string(),
             ])
             .stdout(Stdio::null())
             .spawn()
             .map_err(|e| format!("{}: {e}", host_bin.display()))?,
     );
-    let srt = format!("srt://{viewers}");
-    // What both ends pick on this (loopback) link, as the player does.
-    let hop_ms = latency.for_uri(&srt);
+    let srt = format!("srt://{play_from}");
+    // What both ends pick, as the player does.
+    let hop_ms = ends.for_uri(&srt);
+    let link = match &lossy {
+        Some(l) => format!(
+            "through a lossy link: {} ms round trip, {}% lost each way, on each hop",
+            l.rtt_ms, l.loss_percent
+        ),
+        None => "loopback".to_owned(),
+    };
     println!(
-        "bench video: 1280x720 at 30 fps, H.264 + AAC over SRT (latency {latency}: {hop_ms} ms each hop), loopback"
+        "bench video: 1280x720 at 30 fps, H.264 + AAC over SRT (latency {latency}: {hop_ms} ms each hop), {link}"
     );
 
-    let (rgba, av, dropped) = play_phase(&srt, PixelFormat::Rgba, seconds, true, latency)?;
+    let (rgba, av, dropped) = play_phase(&srt, PixelFormat::Rgba, seconds, true, ends)?;
     let short = (seconds / 3).max(10);
-    let (i420, _, _) = play_phase(&srt, PixelFormat::I420, short, false, latency)?;
+    // Through the lossy link: the latency and drops of our player and of
+    // the raw path; the I420 and HLS phases measure CPU and HTTP, which
+    // the link does not change.
+    let i420 = match lossy {
+        None => Some(play_phase(&srt, PixelFormat::I420, short, false, ends)?.0),
+        Some(_) => None,
+    };
     let raw = gst_launch_phase(&srt, short, hop_ms)?;
-    let http = serve_dir(hls)?;
-    let (hls_phase, _, _) = play_phase(
-        &format!("http://{http}/live.m3u8"),
-        PixelFormat::Rgba,
-        short,
-        false,
-        latency,
-    )?;
+    let hls_phase = match lossy {
+        None => Some(
+            play_phase(
+                &format!("http://{}/live.m3u8", serve_dir(hls)?),
+                PixelFormat::Rgba,
+                short,
+                false,
+                ends,
+            )?
+            .0,
+        ),
+        Some(_) => None,
+    };
     let host_cpu = cpu_seconds(&host.0.id().to_string());
     drop(host);
 
@@ -431,9 +538,13 @@ fn run(seconds: u64, latency: SrtLatency) -> Result<(), String> {
         )
     };
     line("SRT via relay, our player (RGBA)", &rgba);
-    line("SRT via relay, our player (I420)", &i420);
+    if let Some(i420) = &i420 {
+        line("SRT via relay, our player (I420)", i420);
+    }
     line("SRT via relay, gst-launch-1.0", &raw);
-    line("HLS via relay, our player (RGBA)", &hls_phase);
+    if let Some(hls_phase) = &hls_phase {
+        line("HLS via relay, our player (RGBA)", hls_phase);
+    }
     let ratio = rgba.pct(0.95) / raw.pct(0.95);
     println!("p95 ratio, our player / gst-launch-1.0: {ratio:.2} (target <= 1.2)");
     println!(
@@ -458,5 +569,21 @@ fn run(seconds: u64, latency: SrtLatency) -> Result<(), String> {
         );
     }
     println!("publisher (vitrine-host) CPU: {host_cpu:.1} s total");
+    // For `bench-check`: one figure a line, name and value.
+    let key = if proxies.is_some() {
+        "video.lossy"
+    } else {
+        "video"
+    };
+    println!("bench-figure {key}.p95_ms {:.1}", rgba.pct(0.95));
+    println!("bench-figure {key}.ratio_to_gst_launch {ratio:.3}");
+    println!("bench-figure {key}.never_shown {}", rgba.never_shown());
+    if let Some(worst) = av_sorted.iter().map(|v| v.abs()).max_by(f64::total_cmp) {
+        println!("bench-figure {key}.av_worst_ms {worst:.1}");
+    }
+    if let Some((up, down)) = proxies {
+        println!("link, publisher to relay: {}", up.finish());
+        println!("link, relay to players: {}", down.finish());
+    }
     Ok(())
 }

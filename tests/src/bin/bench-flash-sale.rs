@@ -621,7 +621,7 @@ impl Row {
         store: &Store,
         sale: SaleId,
         units: usize,
-    ) -> Result<(), String> {
+    ) -> Result<u64, String> {
         let audit = audit(store, sale, units as i64).await?;
         println!(
             "  {label:<22} {:>8.0} claims/s  p50 {:>7.2} ms  p99 {:>7.2} ms  sold {:>6}  refused {:>5}  429 {:>4}  failed {:>4}  oversold {}  over limit {}",
@@ -635,7 +635,9 @@ impl Row {
             audit.oversold,
             audit.over_limit,
         );
-        Ok(())
+        // What no path may do: sell more than the sale holds, more to a
+        // buyer than the limit, or fail a claim.
+        Ok(audit.oversold.max(0) as u64 + audit.over_limit.max(0) as u64 + self.failed as u64)
     }
 }
 
@@ -647,7 +649,7 @@ async fn http_path(
     baseline: Option<(Baseline, &RedisBaseline)>,
     units: usize,
     clients: usize,
-) -> Result<f64, String> {
+) -> Result<(f64, u64), String> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let catalog_file = dir.path().join("catalog.toml");
     std::fs::write(&catalog_file, CATALOG).map_err(|e| e.to_string())?;
@@ -722,11 +724,11 @@ async fn http_path(
         .lines()
         .find_map(Row::parse)
         .ok_or_else(|| format!("the load process answered {:?}: {stdout}", output.status))?;
-    row.print(label, &store, sale.id, units).await?;
+    let wrong = row.print(label, &store, sale.id, units).await?;
     server.shutdown_handle().trigger();
     server.wait().await.map_err(|e| e.to_string())?;
     store.close().await;
-    Ok(row.per_sec)
+    Ok((row.per_sec, wrong))
 }
 
 /// The load process: signs in a guest per buyer, each from a loopback
@@ -885,7 +887,9 @@ async fn bench(args: Args) -> Result<(), String> {
         let (store, _dir) = fresh_store(&url).await?;
         let (rush, sale) = engine_path(&store, args.units, args.clients).await?;
         let engine = Row::of(&rush);
-        engine.print("engine", &store, sale, args.units).await?;
+        // Claims any path answered wrongly (oversold, over the limit,
+        // failed), read from the database.
+        let mut wrong = engine.print("engine", &store, sale, args.units).await?;
         store.close().await;
         let mut baselines = vec![Baseline::Rows(RowLock::ConditionalUpdate)];
         if name == "PostgreSQL" {
@@ -898,7 +902,8 @@ async fn bench(args: Args) -> Result<(), String> {
             let (rush, sale) =
                 baseline_path(&store, baseline, &redis, args.units, args.clients).await?;
             let row = Row::of(&rush);
-            row.print(baseline.label(), &store, sale, args.units)
+            wrong += row
+                .print(baseline.label(), &store, sale, args.units)
                 .await?;
             store.close().await;
             if best.is_none_or(|(_, per_sec)| row.per_sec > per_sec) {
@@ -915,8 +920,9 @@ async fn bench(args: Args) -> Result<(), String> {
             "{name}, over HTTP (a load process of {} clients; the server in this one):",
             args.clients
         );
-        let engine = http_path(&url, "engine", None, args.units, args.clients).await?;
-        let baseline = http_path(
+        let (engine, engine_wrong) =
+            http_path(&url, "engine", None, args.units, args.clients).await?;
+        let (baseline, baseline_wrong) = http_path(
             &url,
             best.label(),
             Some((best, &redis)),
@@ -924,10 +930,15 @@ async fn bench(args: Args) -> Result<(), String> {
             args.clients,
         )
         .await?;
+        let ratio = engine / baseline.max(1e-9);
+        println!("  engine / {} over HTTP: {ratio:.1}×", best.label());
+        // For `bench-check`: one figure a line, name and value.
+        let key = name.to_lowercase();
+        println!("bench-figure flash_sale.{key}.http_claims_per_s {engine:.0}");
+        println!("bench-figure flash_sale.{key}.http_ratio {ratio:.2}");
         println!(
-            "  engine / {} over HTTP: {:.1}×",
-            best.label(),
-            engine / baseline.max(1e-9)
+            "bench-figure flash_sale.{key}.wrong {}",
+            wrong + engine_wrong + baseline_wrong
         );
     }
     Ok(())

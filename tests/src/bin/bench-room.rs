@@ -144,6 +144,12 @@ impl Truth {
         }
     }
 
+    /// How far off the shown pose was at p99, in cm.
+    fn p99_cm(errors: &mut [f32]) -> Option<f32> {
+        errors.sort_unstable_by(|a, b| a.total_cmp(b));
+        Some(errors.get((errors.len().checked_sub(1)?) * 99 / 100)? * 100.0)
+    }
+
     fn line(errors: &mut [f32]) -> String {
         if errors.is_empty() {
             return "none sampled".into();
@@ -396,6 +402,18 @@ fn main() -> Result<(), String> {
         frames as f64 / elapsed
     );
 
+    // For `bench-check`: one figure a line, name and value.
+    if let Some(p99) = p99 {
+        println!("bench-figure room.tick_p99_ms {:.3}", p99 * 1000.0);
+    }
+    println!(
+        "bench-figure room.down_kbit_s {:.2}",
+        per_client_down * 8.0 / 1000.0
+    );
+    println!("bench-figure room.dropped {}", args.bots - connected);
+    if let Some(p99) = Truth::p99_cm(&mut truth.near) {
+        println!("bench-figure room.near_error_p99_cm {p99:.1}");
+    }
     let _ = Command::new("kill")
         .args(["-TERM", &server.id().to_string()])
         .status();
