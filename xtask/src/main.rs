@@ -431,6 +431,14 @@ fn flag(args: &[String], name: &str, default: u64) -> Result<u64> {
     }
 }
 
+/// A flag's value as given (the program it goes to checks it).
+fn text_flag<'a>(args: &'a [String], name: &str, default: &'a str) -> Result<&'a str> {
+    match args.iter().position(|a| a == name) {
+        Some(i) => Ok(args.get(i + 1).ok_or(format!("{name} needs a value"))?),
+        None => Ok(default),
+    }
+}
+
 /// Features that `test` turns on so that every test target builds: the
 /// rendering tests are behind `vitrine-tests/render`, off by default so the
 /// other cross-crate tests link without Bevy's renderer.
@@ -1009,22 +1017,19 @@ fn bench(args: &[String]) -> Result<()> {
             let seconds = flag(args, "--seconds", 60)?;
             // `auto` (each end by its link: 20 ms on loopback) or ms; the
             // bench binary checks it.
-            let latency = match args.iter().position(|a| a == "--latency") {
-                Some(i) => args.get(i + 1).ok_or("--latency needs a value")?.clone(),
-                None => "auto".to_owned(),
-            };
+            let latency = text_flag(args, "--latency", "auto")?;
             let mut bench = Command::new(target_dir().join("release").join("vitrine-bench-video"));
             bench
                 .env("RUST_LOG", "warn")
                 .args(["--seconds", &seconds.to_string()])
-                .args(["--latency", &latency]);
+                .args(["--latency", latency]);
             if lossy {
                 // A link across the internet: 40 ms round trip, 1% lost.
                 bench
                     .arg("--proxy-bin")
                     .arg(target_dir().join("release").join("lossy-proxy"))
-                    .args(["--rtt", &flag(args, "--rtt", 40)?.to_string()])
-                    .args(["--loss", &flag(args, "--loss", 1)?.to_string()]);
+                    .args(["--rtt", text_flag(args, "--rtt", "40")?])
+                    .args(["--loss", text_flag(args, "--loss", "1")?]);
             }
             run(&mut bench)
         }

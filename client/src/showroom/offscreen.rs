@@ -36,7 +36,15 @@ pub(super) fn plugin(app: &mut App) {
         .add_systems(First, frame_start.run_if(|o: Res<Options>| o.bench))
         .add_systems(Last, frame_end.run_if(|o: Res<Options>| o.bench))
         .add_systems(Update, give_up.run_if(|o: Res<Options>| o.offscreen()));
-    if let Some(render) = app.get_sub_app_mut(bevy::render::RenderApp) {
+    // Only for the bench: an exclusive system is a sync point in the
+    // render world's schedule.
+    let bench = app
+        .world()
+        .get_resource::<Options>()
+        .is_some_and(|o| o.bench);
+    if let Some(render) = app.get_sub_app_mut(bevy::render::RenderApp)
+        && bench
+    {
         render.add_systems(bevy::render::Render, note_render_thread);
     }
 }
@@ -175,10 +183,11 @@ impl ThreadGroups {
             } else {
                 (&mut groups.clocks.other, &mut groups.names.other)
             };
-            // The kernel's clock id for one thread's CPU time, as glibc's
-            // `pthread_getcpuclockid` builds it (CPUCLOCK_SCHED | PERTHREAD).
-            clocks.push(((!tid) << 3) | 6);
+            clocks.push(thread_clock(tid));
             names.push(name);
+        }
+        if !groups.clocks.render.contains(&thread_clock(render_thread)) {
+            warn!("the render thread was not found: the render world is counted under other");
         }
         Some(groups)
     }
@@ -191,6 +200,12 @@ impl ThreadGroups {
             other: cpu_ns(&self.clocks.other),
         }
     }
+}
+
+/// The kernel's clock id for one thread's CPU time, as glibc's
+/// `pthread_getcpuclockid` builds it (CPUCLOCK_SCHED | PERTHREAD).
+fn thread_clock(tid: i32) -> libc::clockid_t {
+    ((!tid) << 3) | 6
 }
 
 /// Nanoseconds on a CPU, summed over `clocks`.
@@ -403,26 +418,27 @@ fn frame_start(mut capture: ResMut<Capture>) {
     if bench.measured == BENCH_WARMUP {
         bench.threads = ThreadGroups::list();
     }
-    let Some(threads) = &bench.threads else {
-        bench.frame_start = Some(now);
-        return;
-    };
-    let clocks = threads.now();
+    // Without `/proc` (no thread clocks) the wall times still come.
+    let clocks = bench.threads.as_ref().map(ThreadGroups::now);
     if let Some(last) = bench.last_frame_start
         && bench.measured > BENCH_WARMUP
     {
         bench.frames.push((now - last).as_secs_f64() * 1000.0);
-        let (from, per) = (&bench.at_start, &mut bench.per_frame);
-        per.main_thread
-            .push(ms_between(from.main_thread, clocks.main_thread));
-        per.render.push(ms_between(from.render, clocks.render));
-        per.rasterizer
-            .push(ms_between(from.rasterizer, clocks.rasterizer));
-        per.other.push(ms_between(from.other, clocks.other));
+        if let Some(clocks) = &clocks {
+            let (from, per) = (&bench.at_start, &mut bench.per_frame);
+            per.main_thread
+                .push(ms_between(from.main_thread, clocks.main_thread));
+            per.render.push(ms_between(from.render, clocks.render));
+            per.rasterizer
+                .push(ms_between(from.rasterizer, clocks.rasterizer));
+            per.other.push(ms_between(from.other, clocks.other));
+        }
     }
     bench.last_frame_start = Some(now);
     bench.frame_start = Some(now);
-    bench.at_start = clocks;
+    if let Some(clocks) = clocks {
+        bench.at_start = clocks;
+    }
 }
 
 fn frame_end(
@@ -433,14 +449,16 @@ fn frame_end(
 ) {
     let bench = &mut capture.bench;
     bench.measured += 1;
-    if let (Some(start), Some(threads)) = (bench.frame_start, &bench.threads)
+    if let Some(start) = bench.frame_start
         && bench.measured > BENCH_WARMUP
     {
         bench.main.push(start.elapsed().as_secs_f64() * 1000.0);
-        let main_thread = cpu_ns(&threads.clocks.main_thread);
-        bench
-            .main_world_cpu
-            .push(ms_between(bench.at_start.main_thread, main_thread));
+        if let Some(threads) = &bench.threads {
+            let main_thread = cpu_ns(&threads.clocks.main_thread);
+            bench
+                .main_world_cpu
+                .push(ms_between(bench.at_start.main_thread, main_thread));
+        }
     }
     if bench.frames.len() as u32 >= options.frames.max(10) {
         report(&options, bench);
@@ -461,6 +479,11 @@ fn report(options: &Options, bench: &mut BenchTimes) {
     // Pipelined, the main thread and the render thread work side by side:
     // each must finish its part of a frame within the frame.
     const HEADSET_FRAME_MS: f64 = 1000.0 / 90.0;
+    // The last frame's main world is timed, its whole span not yet: the
+    // same frames in every row.
+    let frames = bench.frames.len();
+    bench.main.truncate(frames);
+    bench.main_world_cpu.truncate(frames);
     println!(
         "client bench: {}x{}, {} avatars, {} products, {} frames, pipelined rendering \
          (as the showroom runs); CPU by the threads' own clocks, ms per frame:",

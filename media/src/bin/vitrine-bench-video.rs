@@ -61,26 +61,42 @@ fn main() {
     // `--proxy-bin PATH`: both SRT hops through a lossy link (the tests
     // crate's `lossy-proxy`), `--rtt` ms round trip with `--loss` percent
     // lost each way.
-    let proxy = args
-        .iter()
-        .position(|a| a == "--proxy-bin")
-        .and_then(|i| args.get(i + 1))
-        .map(|bin| LossyLink {
-            bin: bin.into(),
-            rtt_ms: flag(&args, "--rtt").unwrap_or(40.0),
-            loss_percent: flag(&args, "--loss").unwrap_or(1.0),
-        });
+    let proxy = lossy_link(&args).unwrap_or_else(|e| {
+        eprintln!("bench video: {e}");
+        std::process::exit(2);
+    });
     if let Err(e) = run(seconds, latency, proxy) {
         eprintln!("bench video: {e}");
         std::process::exit(1);
     }
 }
 
-fn flag(args: &[String], name: &str) -> Option<f64> {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
+fn lossy_link(args: &[String]) -> Result<Option<LossyLink>, String> {
+    let value = |name: &str| args.iter().position(|a| a == name).map(|i| args.get(i + 1));
+    let number = |name: &str, default: f64, max: f64| match value(name) {
+        None => Ok(default),
+        Some(v) => v
+            .and_then(|v| v.parse::<f64>().ok())
+            .filter(|v| (0.0..=max).contains(v))
+            .ok_or(format!("{name} takes a number from 0 to {max}")),
+    };
+    let (rtt_ms, loss_percent) = (
+        number("--rtt", 40.0, 10_000.0)?,
+        number("--loss", 1.0, 100.0)?,
+    );
+    match value("--proxy-bin") {
+        None if value("--rtt").is_some() || value("--loss").is_some() => {
+            Err("--rtt and --loss need --proxy-bin (the lossy link)".into())
+        }
+        None => Ok(None),
+        Some(None) => Err("--proxy-bin needs a path".into()),
+        Some(Some(bin)) => Ok(Some(LossyLink {
+            bin: bin.into(),
+            // Whole milliseconds, as the proxy takes them.
+            rtt_ms: rtt_ms.round(),
+            loss_percent,
+        })),
+    }
 }
 
 /// A lossy link in front of each SRT hop: the publisher's to the relay
@@ -103,7 +119,7 @@ impl LossyLink {
         use std::io::BufRead;
         let mut child = Command::new(&self.bin)
             .args(["--to", to])
-            .args(["--rtt", &self.rtt_ms.round().to_string()])
+            .args(["--rtt", &self.rtt_ms.to_string()])
             .args(["--loss", &self.loss_percent.to_string()])
             .args(["--seed", &seed.to_string()])
             .stdin(Stdio::piped())
@@ -556,17 +572,19 @@ fn run(seconds: u64, latency: SrtLatency, lossy: Option<LossyLink>) -> Result<()
     );
     let mut av_sorted = av.clone();
     av_sorted.sort_by(f64::total_cmp);
-    if av_sorted.is_empty() {
-        println!("A/V offset: no beep/flash pairs found");
-    } else {
+    // The offset farthest from 0, with its sign.
+    let av_worst = av_sorted
+        .iter()
+        .copied()
+        .max_by(|a, b| a.abs().total_cmp(&b.abs()));
+    if let Some(worst) = av_worst {
         let median = av_sorted[av_sorted.len() / 2];
-        let worst = av_sorted
-            .iter()
-            .fold(0.0f64, |m, v| if v.abs() > m.abs() { *v } else { m });
         println!(
             "A/V offset (beep onset - flash, at the sinks): median {median:+.1} ms, worst {worst:+.1} ms over {} beeps (target +-40 ms)",
             av_sorted.len()
         );
+    } else {
+        println!("A/V offset: no beep/flash pairs found");
     }
     println!("publisher (vitrine-host) CPU: {host_cpu:.1} s total");
     // For `bench-check`: one figure a line, name and value.
@@ -578,8 +596,8 @@ fn run(seconds: u64, latency: SrtLatency, lossy: Option<LossyLink>) -> Result<()
     println!("bench-figure {key}.p95_ms {:.1}", rgba.pct(0.95));
     println!("bench-figure {key}.ratio_to_gst_launch {ratio:.3}");
     println!("bench-figure {key}.never_shown {}", rgba.never_shown());
-    if let Some(worst) = av_sorted.iter().map(|v| v.abs()).max_by(f64::total_cmp) {
-        println!("bench-figure {key}.av_worst_ms {worst:.1}");
+    if let Some(worst) = av_worst {
+        println!("bench-figure {key}.av_worst_ms {:.1}", worst.abs());
     }
     if let Some((up, down)) = proxies {
         println!("link, publisher to relay: {}", up.finish());

@@ -11,8 +11,9 @@
 //! The benchmarks are this binary's siblings in the release directory
 //! (`cargo xtask bench check` builds them), run one after another so that
 //! none shares the cores with another. Each prints its figures as lines of
-//! `bench-figure NAME VALUE`. `--record` writes this run's figures as the
-//! new baseline (still exiting non-zero on a missed target).
+//! `bench-figure NAME VALUE`. `--record` writes this run's figures into
+//! the baseline, keeping the recorded ones of benchmarks that did not run
+//! (still exiting non-zero on a missed target).
 //!
 //! Timings do not belong in tests: this is not part of `cargo xtask test`,
 //! but one command to run before a change lands.
@@ -21,6 +22,7 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 /// How much worse than recorded a figure may get before the check fails.
 const WORSE_BY: f64 = 0.25;
@@ -171,13 +173,24 @@ fn command(bench: &str, release: &Path) -> Command {
         _ => {
             let mut c = Command::new(release.join("vitrine"));
             c.args(["--bench", "--width", "1280", "--height", "720"])
-                .args(["--frames", "30", "--avatars", "24", "--products", "40"]);
+                .args(["--frames", "60", "--avatars", "24", "--products", "40"]);
             c
         }
     }
 }
 
-/// Runs one benchmark, echoing its output, and returns its figures.
+/// How long a short run may take before it counts as hung: the client's
+/// 90 frames at a second or so each on lavapipe, the rest a minute or two.
+fn deadline(bench: &str) -> Duration {
+    Duration::from_secs(match bench {
+        "client" => 900,
+        "flash-sale" => 600,
+        _ => 300,
+    })
+}
+
+/// Runs one benchmark, echoing its output, and returns its figures. A run
+/// past its deadline is killed, and so is one whose output cannot be read.
 fn run_bench(bench: &str, release: &Path) -> Result<BTreeMap<String, f64>, String> {
     println!("bench check: {bench}");
     let mut child = command(bench, release)
@@ -186,18 +199,43 @@ fn run_bench(bench: &str, release: &Path) -> Result<BTreeMap<String, f64>, Strin
         .stderr(Stdio::inherit())
         .spawn()
         .map_err(|e| format!("{bench}: cannot start: {e}"))?;
-    let mut figures = BTreeMap::new();
     let out = child.stdout.take().ok_or("no stdout")?;
-    for line in BufReader::new(out).lines() {
-        let line = line.map_err(|e| e.to_string())?;
-        match parse_figure(&line) {
-            Some((name, value)) => {
-                figures.insert(name, value);
+    // The output is read on a thread of its own, so that this one can keep
+    // the deadline.
+    let reader = std::thread::spawn(move || {
+        let mut figures = BTreeMap::new();
+        for line in BufReader::new(out).lines() {
+            let Ok(line) = line else { break };
+            match parse_figure(&line) {
+                Some((name, value)) => {
+                    figures.insert(name, value);
+                }
+                None => println!("  {line}"),
             }
-            None => println!("  {line}"),
         }
-    }
-    let status = child.wait().map_err(|e| e.to_string())?;
+        figures
+    });
+    let until = Instant::now() + deadline(bench);
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break Ok(status),
+            Ok(None) if Instant::now() < until => std::thread::sleep(Duration::from_millis(100)),
+            Ok(None) => {
+                break Err(format!(
+                    "{bench}: still running after {:?}",
+                    deadline(bench)
+                ));
+            }
+            Err(e) => break Err(format!("{bench}: {e}")),
+        }
+    };
+    let status = status.inspect_err(|_| {
+        let _ = child.kill();
+        let _ = child.wait();
+    })?;
+    let figures = reader
+        .join()
+        .map_err(|_| format!("{bench}: the reader panicked"))?;
     if !status.success() {
         return Err(format!("{bench}: exited with {status}"));
     }
@@ -294,7 +332,7 @@ fn write_baseline(path: &Path, figures: &BTreeMap<String, f64>) -> Result<(), St
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     let json = serde_json::json!({
-        "about": "Figures from `cargo xtask bench check --record`: the short runs of the room (100 mixed bots, 20 s), flash-sale (SQLite, 5,000 units), video (10 s, loopback, auto) and client (30 frames, 1280x720, lavapipe) benchmarks. `cargo xtask bench check` fails when a figure is more than 25% worse than this.",
+        "about": "Figures from `cargo xtask bench check --record`: the short runs of the room (100 mixed bots, 20 s), flash-sale (SQLite, 5,000 units), video (10 s, loopback, auto) and client (60 frames, 1280x720, lavapipe) benchmarks. `cargo xtask bench check` fails when a figure is more than 25% worse than this.",
         "recorded_unix_s": since_epoch,
         "cores": cores,
         "figures": figures,
@@ -359,11 +397,16 @@ fn main() {
             );
         }
         if args.record {
-            write_baseline(&args.baseline, &figures)?;
+            // Only what this run measured replaces the recorded figures:
+            // the benchmarks left out (`--only`) or failed keep theirs.
+            let mut recorded = baseline.clone();
+            recorded.extend(figures.iter().map(|(k, v)| (k.clone(), *v)));
+            write_baseline(&args.baseline, &recorded)?;
             println!(
-                "bench check: recorded {} figures in {}",
-                figures.len(),
-                args.baseline.display()
+                "bench check: recorded {} figures in {} ({} from this run)",
+                recorded.len(),
+                args.baseline.display(),
+                figures.len()
             );
         }
         if bad > 0 || !failed_benches.is_empty() {

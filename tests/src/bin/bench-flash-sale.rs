@@ -887,8 +887,8 @@ async fn bench(args: Args) -> Result<(), String> {
         let (store, _dir) = fresh_store(&url).await?;
         let (rush, sale) = engine_path(&store, args.units, args.clients).await?;
         let engine = Row::of(&rush);
-        // Claims any path answered wrongly (oversold, over the limit,
-        // failed), read from the database.
+        // Claims any path answered wrongly: oversold or over the limit
+        // (read from the database) or failed (as the clients saw it).
         let mut wrong = engine.print("engine", &store, sale, args.units).await?;
         store.close().await;
         let mut baselines = vec![Baseline::Rows(RowLock::ConditionalUpdate)];

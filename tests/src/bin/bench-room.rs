@@ -144,18 +144,22 @@ impl Truth {
         }
     }
 
-    /// How far off the shown pose was at p99, in cm.
-    fn p99_cm(errors: &mut [f32]) -> Option<f32> {
+    /// How far off the shown pose was at the `q`th percentile, in cm;
+    /// `errors` sorted.
+    fn cm_at(errors: &[f32], q: usize) -> Option<f32> {
+        Some(errors.get(errors.len().checked_sub(1)? * q / 100)? * 100.0)
+    }
+
+    fn sort(errors: &mut [f32]) {
         errors.sort_unstable_by(|a, b| a.total_cmp(b));
-        Some(errors.get((errors.len().checked_sub(1)?) * 99 / 100)? * 100.0)
     }
 
     fn line(errors: &mut [f32]) -> String {
         if errors.is_empty() {
             return "none sampled".into();
         }
-        errors.sort_unstable_by(|a, b| a.total_cmp(b));
-        let at = |q: usize| errors[(errors.len() - 1) * q / 100] * 100.0;
+        Self::sort(errors);
+        let at = |q: usize| Self::cm_at(errors, q).unwrap_or(f32::NAN);
         format!(
             "shown within {:.0} cm of the truth at p50, {:.0} cm at p99, {:.0} cm at worst ({} samples)",
             at(50),
@@ -411,7 +415,8 @@ fn main() -> Result<(), String> {
         per_client_down * 8.0 / 1000.0
     );
     println!("bench-figure room.dropped {}", args.bots - connected);
-    if let Some(p99) = Truth::p99_cm(&mut truth.near) {
+    Truth::sort(&mut truth.near);
+    if let Some(p99) = Truth::cm_at(&truth.near, 99) {
         println!("bench-figure room.near_error_p99_cm {p99:.1}");
     }
     let _ = Command::new("kill")

@@ -22,7 +22,7 @@ fn value<T: std::str::FromStr>(args: &[String], name: &str) -> Result<Option<T>,
             .get(i + 1)
             .and_then(|v| v.parse().ok())
             .map(Some)
-            .ok_or_else(|| format!("{name} needs a value")),
+            .ok_or_else(|| format!("{name} needs a value: a number of the right kind")),
     }
 }
 
