@@ -498,11 +498,25 @@ fn report(options: &Options, bench: &mut BenchTimes) {
         println!("  {name:<58} p50 {p50:>8.2}  p95 {p95:>8.2}");
         p95
     };
+    // The main thread's time outside the main world: extraction into the
+    // render world (and what the thread picks up while it waits for the
+    // render world to come back).
+    let mut extraction: Vec<f64> = bench
+        .per_frame
+        .main_thread
+        .iter()
+        .zip(&bench.main_world_cpu)
+        .map(|(thread, world)| (thread - world).max(0.0))
+        .collect();
     row("frame (wall, First to First)", &mut bench.frames);
     row("main world (wall, First to Last)", &mut bench.main);
     let world = row(
         "main world (main thread CPU, First to Last)",
         &mut bench.main_world_cpu,
+    );
+    row(
+        "extraction (main thread, Last to the next First)",
+        &mut extraction,
     );
     let main = row(
         "main thread (main world + extraction)",
