@@ -1011,6 +1011,9 @@ fn bench(args: &[String]) -> Result<()> {
             // (and with `--lossy`, the tests crate's proxy).
             run(cargo().args(["build", "--release", "-p", "vitrine-media", "--bins"]))?;
             let lossy = args.iter().any(|a| a == "--lossy");
+            if !lossy && args.iter().any(|a| a == "--rtt" || a == "--loss") {
+                return Err("--rtt and --loss go with --lossy".into());
+            }
             if lossy {
                 run(cargo().args(["build", "--release", "-p", "vitrine-tests", "--bin", "lossy-proxy"]))?;
             }

@@ -187,7 +187,7 @@ impl ThreadGroups {
             names.push(name);
         }
         if !groups.clocks.render.contains(&thread_clock(render_thread)) {
-            warn!("the render thread was not found: the render world is counted under other");
+            warn!("the render thread was not found: the render world is counted elsewhere");
         }
         Some(groups)
     }
@@ -510,6 +510,11 @@ fn report(options: &Options, bench: &mut BenchTimes) {
         .collect();
     row("frame (wall, First to First)", &mut bench.frames);
     row("main world (wall, First to Last)", &mut bench.main);
+    if bench.threads.is_none() {
+        // No figures rather than zeros that would pass a check.
+        println!("  no thread CPU clocks here (no /proc): no CPU figures");
+        return;
+    }
     let world = row(
         "main world (main thread CPU, First to Last)",
         &mut bench.main_world_cpu,

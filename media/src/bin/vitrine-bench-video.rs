@@ -93,7 +93,7 @@ fn lossy_link(args: &[String]) -> Result<Option<LossyLink>, String> {
         Some(Some(bin)) => Ok(Some(LossyLink {
             bin: bin.into(),
             // Whole milliseconds, as the proxy takes them.
-            rtt_ms: rtt_ms.round(),
+            rtt_ms: rtt_ms.round() as u64,
             loss_percent,
         })),
     }
@@ -103,7 +103,7 @@ fn lossy_link(args: &[String]) -> Result<Option<LossyLink>, String> {
 /// and the players' from it.
 struct LossyLink {
     bin: std::path::PathBuf,
-    rtt_ms: f64,
+    rtt_ms: u64,
     loss_percent: f64,
 }
 

@@ -180,7 +180,8 @@ fn command(bench: &str, release: &Path) -> Command {
 }
 
 /// How long a short run may take before it counts as hung: the client's
-/// 90 frames at a second or so each on lavapipe, the rest a minute or two.
+/// 120 frames (warm-up and measured) at a second or so each on lavapipe,
+/// the rest a minute or two.
 fn deadline(bench: &str) -> Duration {
     Duration::from_secs(match bench {
         "client" => 900,
@@ -190,7 +191,7 @@ fn deadline(bench: &str) -> Duration {
 }
 
 /// Runs one benchmark, echoing its output, and returns its figures. A run
-/// past its deadline is killed, and so is one whose output cannot be read.
+/// past its deadline is killed with everything it started.
 fn run_bench(bench: &str, release: &Path) -> Result<BTreeMap<String, f64>, String> {
     println!("bench check: {bench}");
     let mut child = command(bench, release)
@@ -204,8 +205,13 @@ fn run_bench(bench: &str, release: &Path) -> Result<BTreeMap<String, f64>, Strin
     // the deadline.
     let reader = std::thread::spawn(move || {
         let mut figures = BTreeMap::new();
-        for line in BufReader::new(out).lines() {
-            let Ok(line) = line else { break };
+        let mut out = BufReader::new(out);
+        let mut bytes = Vec::new();
+        // To the end, bytes that are not UTF-8 replaced: a benchmark never
+        // blocks on a full pipe.
+        while out.read_until(b'\n', &mut bytes).is_ok_and(|n| n > 0) {
+            let line = String::from_utf8_lossy(&bytes).trim_end().to_owned();
+            bytes.clear();
             match parse_figure(&line) {
                 Some((name, value)) => {
                     figures.insert(name, value);
@@ -230,7 +236,7 @@ fn run_bench(bench: &str, release: &Path) -> Result<BTreeMap<String, f64>, Strin
         }
     };
     let status = status.inspect_err(|_| {
-        let _ = child.kill();
+        kill_tree(child.id());
         let _ = child.wait();
     })?;
     let figures = reader
@@ -240,6 +246,24 @@ fn run_bench(bench: &str, release: &Path) -> Result<BTreeMap<String, f64>, Strin
         return Err(format!("{bench}: exited with {status}"));
     }
     Ok(figures)
+}
+
+/// Kills a process and everything it started (a server, a relay, an
+/// encoder), children first, found through `/proc`: left running, they
+/// would share the cores with the next benchmark.
+fn kill_tree(pid: u32) {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .into_iter()
+        .flatten();
+    for task in tasks.flatten() {
+        let children = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+        for child in children.split_whitespace().filter_map(|c| c.parse().ok()) {
+            kill_tree(child);
+        }
+    }
+    let _ = Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status();
 }
 
 fn parse_figure(line: &str) -> Option<(String, f64)> {
@@ -451,6 +475,37 @@ mod tests {
         let dropped = lower("d", "room", Some(0.0));
         assert!(judge(&dropped, Some(0.0), Some(0.0)).0 == Verdict::Ok);
         assert!(judge(&dropped, Some(1.0), Some(0.0)).0 == Verdict::MissedTarget);
+    }
+
+    #[test]
+    fn a_killed_run_takes_what_it_started_with_it() {
+        // A shell that starts a sleeper and says its id: a benchmark and
+        // its server.
+        let mut run = Command::new("sh")
+            .args(["-c", "sleep 600 & echo $!; wait"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("sh");
+        let mut line = String::new();
+        BufReader::new(run.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("the sleeper's id");
+        let sleeper: u32 = line.trim().parse().expect("an id");
+        // Alive (or a zombie: killed, not yet reaped) per /proc.
+        let alive = |pid: u32| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+                let state = stat.rsplit_once(')').map(|(_, r)| r.trim_start());
+                !state.is_some_and(|s| s.starts_with('Z'))
+            })
+        };
+        assert!(alive(sleeper));
+        kill_tree(run.id());
+        run.wait().expect("the shell is reaped");
+        let until = Instant::now() + Duration::from_secs(10);
+        while alive(sleeper) {
+            assert!(Instant::now() < until, "the sleeper outlived its run");
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     #[test]

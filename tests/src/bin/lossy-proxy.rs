@@ -18,11 +18,12 @@ use vitrine_tests::lossy::{DirectionCounts, Faults, LossyProxy};
 fn value<T: std::str::FromStr>(args: &[String], name: &str) -> Result<Option<T>, String> {
     match args.iter().position(|a| a == name) {
         None => Ok(None),
-        Some(i) => args
-            .get(i + 1)
-            .and_then(|v| v.parse().ok())
-            .map(Some)
-            .ok_or_else(|| format!("{name} needs a value: a number of the right kind")),
+        Some(i) => {
+            let v = args.get(i + 1).ok_or(format!("{name} needs a value"))?;
+            v.parse()
+                .map(Some)
+                .map_err(|_| format!("{name}: cannot read `{v}`"))
+        }
     }
 }
 
