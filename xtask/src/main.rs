@@ -869,75 +869,39 @@ fn live_test_stream(bin: &Path, data: &Path) -> Result<std::process::Child> {
         .map_err(|e| format!("cannot start vitrine-host: {e}"))
 }
 
+/// Builds `bins` of `packages` in release; the directory they land in.
+fn build_release(packages: &[&str], bins: &[&str]) -> Result<PathBuf> {
+    let mut build = cargo();
+    build.args(["build", "--release"]);
+    for package in packages {
+        build.args(["-p", package]);
+    }
+    for bin in bins {
+        build.args(["--bin", bin]);
+    }
+    run(&mut build)?;
+    Ok(target_dir().join("release"))
+}
+
 fn bench(args: &[String]) -> Result<()> {
     match args.first().map(String::as_str) {
-        Some("room") => {
+        // Each against the release server; the bench checks its own
+        // arguments (room: --bots, --rooms, --seconds, --mix; soak: --bots,
+        // --minutes, --sale-every, --sample, --rejoin; voice: --bots,
+        // --talkers, --seconds, --clicks).
+        Some(name @ ("room" | "soak" | "voice")) => {
             ensure_packages(&packages_for("bench"))?;
-            run(cargo().args([
-                "build",
-                "--release",
-                "-p",
-                "vitrine-server",
-                "-p",
-                "vitrine-tests",
-                "--bin",
-                "vitrine-server",
-                "--bin",
-                "bench-room",
-            ]))?;
-            let release = target_dir().join("release");
-            // The bench checks its own arguments (--bots, --rooms,
-            // --seconds, --mix).
-            run(Command::new(release.join("bench-room"))
-                .arg("--server-bin")
-                .arg(release.join("vitrine-server"))
-                .args(&args[1..]))
-        }
-        Some("soak") => {
-            ensure_packages(&packages_for("bench"))?;
-            run(cargo().args([
-                "build",
-                "--release",
-                "-p",
-                "vitrine-server",
-                "-p",
-                "vitrine-tests",
-                "--bin",
-                "vitrine-server",
-                "--bin",
-                "bench-soak",
-            ]))?;
-            let release = target_dir().join("release");
-            let mut soak = Command::new(release.join("bench-soak"));
-            soak.arg("--server-bin").arg(release.join("vitrine-server"));
-            // The rest (--bots, --minutes, --sale-every, --sample, --rejoin)
-            // the bench checks itself.
-            run(soak.args(&args[1..]))
-        }
-        Some("voice") => {
-            ensure_packages(&packages_for("bench"))?;
-            run(cargo().args([
-                "build",
-                "--release",
-                "-p",
-                "vitrine-server",
-                "-p",
-                "vitrine-tests",
-                "--bin",
-                "vitrine-server",
-                "--bin",
-                "bench-voice",
-            ]))?;
-            let release = target_dir().join("release");
-            run(Command::new(release.join("bench-voice"))
+            let bench = format!("bench-{name}");
+            let release = build_release(&["vitrine-server", "vitrine-tests"], &["vitrine-server", &bench])?;
+            run(Command::new(release.join(&bench))
                 .arg("--server-bin")
                 .arg(release.join("vitrine-server"))
                 .args(&args[1..]))
         }
         Some("flash-sale") => {
             ensure_packages(&packages_for("bench"))?;
-            run(cargo().args(["build", "--release", "-p", "vitrine-tests", "--bin", "bench-flash-sale"]))?;
-            let mut bench = Command::new(target_dir().join("release").join("bench-flash-sale"));
+            let release = build_release(&["vitrine-tests"], &["bench-flash-sale"])?;
+            let mut bench = Command::new(release.join("bench-flash-sale"));
             bench.args(&args[1..]);
             if std::env::var_os("VITRINE_TEST_POSTGRES").is_none() && !args.iter().any(|a| a == "--postgres") {
                 match test_postgres() {
@@ -955,40 +919,29 @@ fn bench(args: &[String]) -> Result<()> {
             // own command builds them (the showroom apart: the others link
             // the client without its renderer), then the short runs one
             // after another (`bench-check` compares and prints the table).
-            run(cargo().args([
-                "build",
-                "--release",
-                "-p",
-                "vitrine-server",
-                "-p",
-                "vitrine-tests",
-                "-p",
-                "vitrine-media",
-                "--bin",
-                "vitrine-server",
-                "--bin",
-                "bench-room",
-                "--bin",
-                "bench-flash-sale",
-                "--bin",
-                "bench-check",
-                "--bin",
-                "vitrine-bench-video",
-                "--bin",
-                "vitrine-host",
-            ]))?;
-            run(cargo().args(["build", "--release", "-p", "vitrine-client", "--bin", "vitrine"]))?;
-            run(Command::new(target_dir().join("release").join("bench-check"))
+            build_release(
+                &["vitrine-server", "vitrine-tests", "vitrine-media"],
+                &[
+                    "vitrine-server",
+                    "bench-room",
+                    "bench-flash-sale",
+                    "bench-check",
+                    "vitrine-bench-video",
+                    "vitrine-host",
+                ],
+            )?;
+            let release = build_release(&["vitrine-client"], &["vitrine"])?;
+            run(Command::new(release.join("bench-check"))
                 .current_dir(workspace_root())
                 .args(&args[1..]))
         }
         Some("client") => {
             ensure_packages(&packages_for("bench"))?;
-            run(cargo().args(["build", "--release", "-p", "vitrine-client", "--bin", "vitrine"]))?;
+            let release = build_release(&["vitrine-client"], &["vitrine"])?;
             let frames = flag(args, "--frames", 600)?;
             let avatars = flag(args, "--avatars", 24)?;
             let products = flag(args, "--products", 40)?;
-            run(Command::new(target_dir().join("release").join("vitrine"))
+            run(Command::new(release.join("vitrine"))
                 .current_dir(workspace_root())
                 .env("RUST_LOG", "warn")
                 .args([
@@ -1015,7 +968,7 @@ fn bench(args: &[String]) -> Result<()> {
                 return Err("--rtt and --loss go with --lossy".into());
             }
             if lossy {
-                run(cargo().args(["build", "--release", "-p", "vitrine-tests", "--bin", "lossy-proxy"]))?;
+                build_release(&["vitrine-tests"], &["lossy-proxy"])?;
             }
             let seconds = flag(args, "--seconds", 60)?;
             // `auto` (each end by its link: 20 ms on loopback) or ms; the

@@ -510,11 +510,25 @@ fn report(options: &Options, bench: &mut BenchTimes) {
         .collect();
     row("frame (wall, First to First)", &mut bench.frames);
     row("main world (wall, First to Last)", &mut bench.main);
-    if bench.threads.is_none() {
+    let Some(threads) = &bench.threads else {
         // No figures rather than zeros that would pass a check.
         println!("  no thread CPU clocks here (no /proc): no CPU figures");
         return;
-    }
+    };
+    let names = |v: &[String]| {
+        let mut v = v.to_vec();
+        v.sort();
+        v.dedup();
+        v.join(", ")
+    };
+    let threads = format!(
+        "  threads: render side {} ({}), other {} ({}; unnamed ones carry the process's name), rasterizer {}",
+        threads.names.render.len(),
+        names(&threads.names.render),
+        threads.names.other.len(),
+        names(&threads.names.other),
+        threads.names.rasterizer.len()
+    );
     let world = row(
         "main world (main thread CPU, First to Last)",
         &mut bench.main_world_cpu,
@@ -539,22 +553,7 @@ fn report(options: &Options, bench: &mut BenchTimes) {
         "rasterizer (llvmpipe: a GPU's work)",
         &mut bench.per_frame.rasterizer,
     );
-    if let Some(threads) = &bench.threads {
-        let names = |v: &[String]| {
-            let mut v = v.to_vec();
-            v.sort();
-            v.dedup();
-            v.join(", ")
-        };
-        println!(
-            "  threads: render side {} ({}), other {} ({}; unnamed ones carry the process's name), rasterizer {}",
-            threads.names.render.len(),
-            names(&threads.names.render),
-            threads.names.other.len(),
-            names(&threads.names.other),
-            threads.names.rasterizer.len()
-        );
-    }
+    println!("{threads}");
     println!(
         "  a 90 Hz headset frame is {HEADSET_FRAME_MS:.1} ms: main thread p95 {main:.2} ms ({:.0}%), \
          render world p95 {render:.2} ms ({:.0}%), main world alone p95 {world:.2} ms",
