@@ -42,18 +42,23 @@ impl StreamKey {
     /// OBS and ffmpeg users type) or SRT's access-control form
     /// `#!::r=KEY,m=publish`. Compared in constant time.
     pub fn matches_streamid(&self, streamid: &str) -> bool {
-        let offered = match streamid.strip_prefix("#!::") {
-            Some(pairs) => pairs
-                .split(',')
-                .find_map(|kv| kv.strip_prefix("r="))
-                .unwrap_or(""),
-            None => streamid,
-        };
-        constant_time_eq(offered.as_bytes(), self.0.as_bytes())
+        constant_time_eq(offered_key(streamid).as_bytes(), self.0.as_bytes())
     }
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+/// The key a `streamid` offers: the bare id, or `r=` of SRT's
+/// access-control form.
+pub(crate) fn offered_key(streamid: &str) -> &str {
+    match streamid.strip_prefix("#!::") {
+        Some(pairs) => pairs
+            .split(',')
+            .find_map(|kv| kv.strip_prefix("r="))
+            .unwrap_or(""),
+        None => streamid,
+    }
+}
+
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }

@@ -17,6 +17,7 @@ pub mod player;
 pub mod publish;
 pub mod relay;
 pub mod srt;
+pub mod stage;
 pub mod timecode;
 pub mod voice;
 
@@ -48,8 +49,9 @@ fn package_of(element: &str) -> &'static str {
     match element {
         "x264enc" => "gstreamer1.0-plugins-ugly",
         "avenc_aac" | "avdec_h264" | "avdec_aac" => "gstreamer1.0-libav",
-        "clockoverlay" | "timeoverlay" => "gstreamer1.0-x",
-        "srtsrc" | "srtsink" | "hlssink2" | "mpegtsmux" | "tsdemux" | "h264parse" | "hlsdemux" => {
+        "clockoverlay" | "timeoverlay" | "textoverlay" => "gstreamer1.0-x",
+        "srtsrc" | "srtsink" | "hlssink2" | "mpegtsmux" | "tsdemux" | "h264parse" | "hlsdemux"
+        | "intervideosrc" | "intervideosink" | "interaudiosrc" | "interaudiosink" => {
             "gstreamer1.0-plugins-bad"
         }
         "vp8enc" | "vp8dec" | "matroskamux" | "souphttpsrc" | "v4l2src" | "autoaudiosink"

@@ -645,7 +645,7 @@ fn build(shared: &Arc<Shared>) -> Result<gst::Pipeline, PlayerError> {
 /// (33 ms at 30 fps) of real delay, which it also reports as latency. On a
 /// live SRT stream the caps from tsdemux get `alignment=au`, so each
 /// buffer goes on as a frame the moment it is parsed.
-fn mark_access_units(parse: &gst::Element) {
+pub(crate) fn mark_access_units(parse: &gst::Element) {
     let Some(pad) = parse.static_pad("sink") else {
         return;
     };

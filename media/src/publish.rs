@@ -35,6 +35,9 @@ pub enum Source {
     Camera(PathBuf),
     /// A media file, played once in real time.
     File(PathBuf),
+    /// One colour (0xAARRGGBB) and a quiet tone: a co-host stand-in that
+    /// tests and the two-publisher bench can tell apart on the stage.
+    Solid(u32),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -221,6 +224,19 @@ impl Publisher {
                     "audiotestsrc is-live=true wave=sine freq=1000 volume=0.5 samplesperbuffer=480 ! \
                      audio/x-raw,format=S16LE,rate=48000,channels=1 ! identity name=beep ! \
                      audioconvert ! audioresample"
+                        .to_owned(),
+                    true,
+                )
+            }
+            Source::Solid(argb) => {
+                elements.extend(["videotestsrc", "audiotestsrc"]);
+                (
+                    format!(
+                        "videotestsrc is-live=true pattern=solid-color foreground-color={argb} ! \
+                         {raw} ! identity name=stamp"
+                    ),
+                    "audiotestsrc is-live=true wave=sine freq=440 volume=0.1 samplesperbuffer=480 ! \
+                     audio/x-raw,format=S16LE,rate=48000,channels=1 ! audioconvert ! audioresample"
                         .to_owned(),
                     true,
                 )

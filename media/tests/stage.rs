@@ -1,0 +1,232 @@
+//! The stage on loopback: publishers of different colours composed, the
+//! layout switched live, a co-host leaving and coming back without the
+//! stream stopping, and every refusal a seat gives.
+
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use vitrine_media::StreamKey;
+use vitrine_media::player::{AudioOutput, Frame, Player, PlayerOptions};
+use vitrine_media::publish::{PublishOptions, Publisher, Source};
+use vitrine_media::relay::{Relay, RelayConfig};
+use vitrine_media::stage::{
+    Layout, Seat, SeatKey, Stage, StageConfig, StageError, StageEvent,
+};
+
+fn until<T>(cap: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let end = Instant::now() + cap;
+    while Instant::now() < end {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+fn free_addr() -> SocketAddr {
+    UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap()
+}
+
+const RED: u32 = 0xffff_0000;
+const BLUE: u32 = 0xff00_00ff;
+const W: u32 = 320;
+const H: u32 = 180;
+
+/// The colour at (x, y) of an RGBA frame, as a name.
+fn colour_at(frame: &Frame, x: u32, y: u32) -> &'static str {
+    let i = frame.offsets[0] + y as usize * frame.strides[0] + x as usize * 4;
+    let p = &frame.data()[i..i + 3];
+    match (p[0], p[1], p[2]) {
+        (r, g, b) if r > 180 && g < 80 && b < 80 => "red",
+        (r, g, b) if b > 180 && r < 80 && g < 80 => "blue",
+        (r, g, b) if r < 40 && g < 40 && b < 40 => "black",
+        _ => "other",
+    }
+}
+
+/// The colours at the centres of the left and right halves.
+fn halves(frame: &Frame) -> (&'static str, &'static str) {
+    let (w, h) = (frame.width, frame.height);
+    (colour_at(frame, w / 4, h / 2), colour_at(frame, 3 * w / 4, h / 2))
+}
+
+struct Show {
+    relay: Relay,
+    stage: Stage,
+    seats: Vec<SocketAddr>,
+    host_key: StreamKey,
+    guest_key: StreamKey,
+    events: Arc<Mutex<Vec<StageEvent>>>,
+}
+
+fn show(seats: usize) -> Show {
+    let relay_ingest = free_addr();
+    let viewers = free_addr();
+    let relay_key = StreamKey::new("relay-internal-key").unwrap();
+    let relay = Relay::start(
+        RelayConfig::new(relay_ingest, viewers, relay_key.clone()),
+        Arc::new(|_| {}),
+    )
+    .unwrap();
+    let seat_addrs: Vec<SocketAddr> = (0..seats).map(|_| free_addr()).collect();
+    let mut config = StageConfig::new(seat_addrs.clone(), relay_ingest, relay_key);
+    (config.width, config.height, config.bitrate_kbps) = (W, H, 600);
+    let events: Arc<Mutex<Vec<StageEvent>>> = Arc::default();
+    let ev = events.clone();
+    let stage = Stage::start(config, Arc::new(move |e| ev.lock().unwrap().push(e))).unwrap();
+    let host_key = StreamKey::new("host-key-123").unwrap();
+    let guest_key = StreamKey::new("guest-key-456").unwrap();
+    stage
+        .set_seat(
+            0,
+            Some(Seat {
+                name: "Mara".into(),
+                key: SeatKey::Plain(host_key.clone()),
+            }),
+        )
+        .unwrap();
+    stage
+        .set_seat(
+            1,
+            Some(Seat {
+                name: "Guest".into(),
+                key: SeatKey::Sha256(SeatKey::digest(&guest_key)),
+            }),
+        )
+        .unwrap();
+    Show {
+        relay,
+        stage,
+        seats: seat_addrs,
+        host_key,
+        guest_key,
+        events,
+    }
+}
+
+fn publish(seat: SocketAddr, key: &StreamKey, argb: u32) -> Publisher {
+    let mut options = PublishOptions::new(Source::Solid(argb));
+    (options.width, options.height, options.bitrate_kbps) = (W, H, 400);
+    Publisher::start(&format!("srt://{seat}"), key, &options).unwrap()
+}
+
+fn watch(show: &Show) -> Player {
+    Player::start(
+        &format!("srt://{}", show.relay.config().viewers),
+        PlayerOptions {
+            audio: AudioOutput::Silent,
+            ..Default::default()
+        },
+    )
+    .unwrap()
+}
+
+/// Waits for a frame whose halves read `want`; the last seen on failure.
+fn wait_for(player: &Player, want: (&str, &str)) -> Result<(), (String, String)> {
+    let mut last = ("none".to_owned(), "none".to_owned());
+    until(Duration::from_secs(20), || {
+        let frame = player.take_frame()?;
+        let seen = halves(&frame);
+        last = (seen.0.to_owned(), seen.1.to_owned());
+        (seen == want).then_some(())
+    })
+    .ok_or(last)
+}
+
+#[test]
+fn two_publishers_side_by_side_fall_back_to_solo_and_come_back() {
+    let show = show(2);
+    let host = publish(show.seats[0], &show.host_key, RED);
+    let guest = publish(show.seats[1], &show.guest_key, BLUE);
+    until(Duration::from_secs(15), || (show.stage.live() == [0, 1]).then_some(()))
+        .unwrap_or_else(|| panic!("live: {:?}", show.stage.live()));
+    show.stage.set_layout(Layout::SideBySide, Some(0)).unwrap();
+    until(Duration::from_secs(10), || show.relay.is_live().then_some(())).expect("relay live");
+    let player = watch(&show);
+    wait_for(&player, ("red", "blue")).expect("host left, guest right");
+    // The big slot moves live.
+    show.stage.set_layout(Layout::SideBySide, Some(1)).unwrap();
+    wait_for(&player, ("blue", "red")).expect("guest left, host right");
+
+    // The guest drops: the host fills the stage, the stream goes on.
+    drop(guest);
+    until(Duration::from_secs(10), || (show.stage.live() == [0]).then_some(()))
+        .expect("the guest's seat ends");
+    wait_for(&player, ("red", "red")).expect("solo host");
+    assert!(show.relay.is_live());
+    assert_eq!(show.relay.sessions(), 1, "the stream never stopped");
+    // The host's choice is kept for when the guest returns.
+    assert_eq!(show.stage.choice(), (Layout::SideBySide, Some(1)));
+
+    let guest = publish(show.seats[1], &show.guest_key, BLUE);
+    wait_for(&player, ("blue", "red")).expect("the guest is back on the left");
+    assert_eq!(show.relay.sessions(), 1);
+    let events = show.events.lock().unwrap().clone();
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| matches!(e, StageEvent::Live { seat: 1 }))
+            .count(),
+        2,
+        "{events:?}"
+    );
+    drop((guest, host));
+}
+
+#[test]
+fn seats_refuse_wrong_keys_second_publishers_and_revoked_keys() {
+    let show = show(2);
+    // Not live yet: a layout may not name the seat.
+    assert_eq!(
+        show.stage.set_layout(Layout::SideBySide, Some(1)),
+        Err(StageError::NotLive(1))
+    );
+    assert_eq!(
+        show.stage.set_layout(Layout::Grid, Some(7)),
+        Err(StageError::NoSuchSeat(7))
+    );
+    assert_eq!(show.stage.choice(), (Layout::Solo, None), "refusals change nothing");
+
+    let rejected = |show: &Show, seat: usize| {
+        show.events
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|e| matches!(e, StageEvent::Rejected { seat: s, .. } if *s == seat))
+            .count()
+    };
+    // The host's key in the guest's seat, and a made-up one.
+    let wrong = publish(show.seats[1], &show.host_key, RED);
+    until(Duration::from_secs(10), || (rejected(&show, 1) >= 1).then_some(()))
+        .expect("host key refused in a co-host seat");
+    drop(wrong);
+
+    let guest = publish(show.seats[1], &show.guest_key, BLUE);
+    until(Duration::from_secs(10), || (show.stage.live() == [1]).then_some(()))
+        .expect("guest live");
+    // A second publisher with the same key into the live seat.
+    let before = rejected(&show, 1);
+    let second = publish(show.seats[1], &show.guest_key, RED);
+    until(Duration::from_secs(10), || (rejected(&show, 1) > before).then_some(()))
+        .expect("second publisher refused");
+    drop(second);
+    assert_eq!(show.stage.live(), [1], "the live guest stays");
+
+    // Revoked while live: put out at once, and the key no longer opens it.
+    show.stage.set_seat(1, None).unwrap();
+    until(Duration::from_secs(10), || show.stage.live().is_empty().then_some(()))
+        .expect("revoked guest put out");
+    drop(guest);
+    let before = rejected(&show, 1);
+    let again = publish(show.seats[1], &show.guest_key, BLUE);
+    until(Duration::from_secs(10), || (rejected(&show, 1) > before).then_some(()))
+        .expect("revoked key refused");
+    assert!(show.stage.live().is_empty());
+    drop(again);
+    assert!(
+        show.stage.set_seat(5, None).is_err(),
+        "no such seat is an error"
+    );
+}
