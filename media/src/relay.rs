@@ -39,6 +39,10 @@ pub struct RelayConfig {
     pub viewers: SocketAddr,
     /// RTMP listener (through ffmpeg), if any.
     pub rtmp: Option<SocketAddr>,
+    /// Where the RTMP bridge sends, with the key it takes as the stream
+    /// name: by default this relay's ingest and key; with a stage in front,
+    /// the host's seat and the host's key.
+    pub rtmp_forward: Option<(SocketAddr, StreamKey)>,
     /// Where HLS segments and `live.m3u8` go, if anywhere.
     pub hls_dir: Option<PathBuf>,
     /// Where each show's recording goes, if anywhere.
@@ -60,6 +64,7 @@ impl RelayConfig {
             ingest,
             viewers,
             rtmp: None,
+            rtmp_forward: None,
             hls_dir: None,
             recordings_dir: None,
             key,
@@ -537,10 +542,14 @@ impl RtmpBridge {
             .stderr(Stdio::null())
             .status()
             .map_err(|e| RelayError::Ffmpeg(e.to_string()))?;
-        let ingest_host = if config.ingest.ip().is_unspecified() {
+        let (target, key) = config
+            .rtmp_forward
+            .clone()
+            .unwrap_or_else(|| (config.ingest, config.key.clone()));
+        let ingest_host = if target.ip().is_unspecified() {
             "127.0.0.1".to_owned()
         } else {
-            config.ingest.ip().to_string()
+            target.ip().to_string()
         };
         let args: Vec<String> = vec![
             "-hide_banner".into(),
@@ -551,15 +560,15 @@ impl RtmpBridge {
             "-listen".into(),
             "1".into(),
             "-i".into(),
-            format!("rtmp://{addr}/live/{}", config.key.as_str()),
+            format!("rtmp://{addr}/live/{}", key.as_str()),
             "-c".into(),
             "copy".into(),
             "-f".into(),
             "mpegts".into(),
             format!(
                 "srt://{ingest_host}:{}?streamid={}&latency={}",
-                config.ingest.port(),
-                config.key.as_str(),
+                target.port(),
+                key.as_str(),
                 u64::from(config.latency_ms) * 1000
             ),
         ];

@@ -65,6 +65,16 @@ pub struct Cli {
         value_name = "HOST"
     )]
     pub media_public_host: Option<String>,
+    /// A co-host seat's SRT listener; repeat for up to four. With any, the
+    /// host and co-hosts are composed into one stage picture
+    #[arg(
+        long = "media-co-host",
+        global = true,
+        env = "VITRINE_MEDIA_CO_HOSTS",
+        value_delimiter = ',',
+        value_name = "ADDR"
+    )]
+    pub media_co_hosts: Vec<SocketAddr>,
     /// Log lines as text for people or as JSON for a log collector. Not a
     /// file setting: logging starts before the file is read, so its errors
     /// are logged in the chosen format too.
@@ -188,6 +198,11 @@ pub struct MediaFileConfig {
     pub latency_ms: Option<u32>,
     pub hls: Option<bool>,
     pub record: Option<bool>,
+    /// Co-host seats' SRT listeners (up to four): the stage composes them
+    /// with the host.
+    pub co_hosts: Option<Vec<SocketAddr>>,
+    /// The relay's loopback ingest behind the stage.
+    pub stage_relay: Option<SocketAddr>,
 }
 
 /// A token bucket: `per_second` sustained, `burst` at once.
@@ -467,6 +482,12 @@ impl ServerConfig {
         media.latency_ms = file.latency_ms.unwrap_or(media.latency_ms);
         media.hls = file.hls.unwrap_or(media.hls);
         media.record = file.record.unwrap_or(media.record);
+        media.co_hosts = if cli.media_co_hosts.is_empty() {
+            file.co_hosts.unwrap_or_default()
+        } else {
+            cli.media_co_hosts.clone()
+        };
+        media.stage_relay = file.stage_relay.unwrap_or(media.stage_relay);
         Ok(Some(media))
     }
 

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod calendar;
 pub mod catalog;
 pub mod clock;
+pub mod co_hosts;
 pub mod commerce;
 pub mod config;
 pub mod console;
@@ -243,6 +244,15 @@ impl Server {
             None => None,
         };
         let media_info = media.as_ref().map(|m| m.info.clone());
+        let co_hosts = Arc::new(
+            co_hosts::CoHosts::load(
+                store.clone(),
+                clock.clone(),
+                media_info.as_ref().and_then(|m| m.composer.clone()),
+            )
+            .await
+            .map_err(|e| StartError::Io(std::io::Error::other(e)))?,
+        );
 
         let metrics = Arc::new(Metrics::default());
         let directory = Arc::new(RoomDirectory::new(
@@ -325,6 +335,7 @@ impl Server {
             commerce,
             engagement,
             reviews,
+            co_hosts,
             moderation,
             friends,
             console,

@@ -12,6 +12,7 @@ use std::time::Duration;
 use thiserror::Error;
 use vitrine_media::StreamKey;
 use vitrine_media::relay::{Relay, RelayConfig, RelayError, RelayEvent};
+use vitrine_media::stage::{HOST_SEAT, Seat, SeatKey, Stage, StageConfig, StageError, StageEvent};
 use vitrine_shared::protocol::StreamNet;
 
 pub const STREAM_KEY_FILE: &str = "stream.key";
@@ -36,6 +37,14 @@ pub struct MediaConfig {
     pub hls: bool,
     /// Record each show under `DATA_DIR/recordings`.
     pub record: bool,
+    /// One SRT listener per co-host seat (up to four). With any, the stage
+    /// composes the host and the co-hosts live into one picture, and the
+    /// relay takes the stage's output on `stage_relay`; with none, the
+    /// host's stream is relayed as sent (no re-encode).
+    pub co_hosts: Vec<SocketAddr>,
+    /// The relay's own ingest when a stage is in front of it: loopback
+    /// only, with a key made at each start, so nobody can bypass the stage.
+    pub stage_relay: SocketAddr,
 }
 
 impl Default for MediaConfig {
@@ -48,6 +57,8 @@ impl Default for MediaConfig {
             latency_ms: vitrine_media::srt::LAN_LATENCY_MS,
             hls: true,
             record: true,
+            co_hosts: Vec::new(),
+            stage_relay: "127.0.0.1:9009".parse().expect("literal address"),
         }
     }
 }
@@ -64,6 +75,27 @@ impl MediaConfig {
             .is_some_and(|r| r == self.ingest || r == self.viewers)
         {
             return Err("the RTMP address must differ from the SRT ones".into());
+        }
+        if self.co_hosts.len() > vitrine_shared::api::MAX_CO_HOSTS {
+            return Err(format!(
+                "co_hosts lists {} listeners; the stage holds {} co-hosts",
+                self.co_hosts.len(),
+                vitrine_shared::api::MAX_CO_HOSTS
+            ));
+        }
+        let mut taken = vec![self.ingest, self.viewers];
+        taken.extend(self.rtmp);
+        if !self.co_hosts.is_empty() {
+            taken.push(self.stage_relay);
+            if !self.stage_relay.ip().is_loopback() {
+                return Err("stage_relay must be a loopback address".into());
+            }
+        }
+        for addr in &self.co_hosts {
+            if taken.contains(addr) {
+                return Err(format!("co-host listener {addr} is already in use"));
+            }
+            taken.push(*addr);
         }
         if !(MIN_LATENCY_MS..=MAX_LATENCY_MS).contains(&self.latency_ms) {
             return Err(format!(
@@ -96,6 +128,8 @@ impl MediaConfig {
 pub enum MediaError {
     #[error("media: {0}")]
     Relay(#[from] RelayError),
+    #[error("stage: {0}")]
+    Stage(#[from] StageError),
     #[error("stream key file {path}: {why}")]
     Key { path: PathBuf, why: String },
 }
@@ -143,6 +177,35 @@ pub struct MediaInfo {
     pub ingest_url: String,
     /// `rtmp://host:port/live` (stream name = the key), if RTMP is on.
     pub rtmp_url: Option<String>,
+    /// The stage composing the host and co-hosts, when co-host seats are
+    /// configured.
+    pub composer: Option<Arc<Composer>>,
+}
+
+/// The stage and where each seat publishes.
+pub struct Composer {
+    pub stage: Stage,
+    /// `srt://host:port` for each seat, the host's first.
+    pub seat_urls: Vec<String>,
+    host_key: StreamKey,
+}
+
+impl Composer {
+    /// The host's seat under `name`, with the host's key.
+    pub fn host_seat(&self, name: &str) -> Option<Seat> {
+        Some(Seat {
+            name: name.to_owned(),
+            key: SeatKey::Plain(self.host_key.clone()),
+        })
+    }
+}
+
+impl std::fmt::Debug for Composer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Composer")
+            .field("seat_urls", &self.seat_urls)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The running relay.
@@ -182,7 +245,18 @@ impl Media {
             }),
             live: false,
         }));
-        let mut relay_config = RelayConfig::new(config.ingest, config.viewers, key.clone());
+        // With co-hosts, the stage takes the public ingest (the host's
+        // seat) and the relay listens on loopback for the stage alone.
+        let staged = !config.co_hosts.is_empty();
+        let (relay_ingest, relay_key) = if staged {
+            (config.stage_relay, random_key())
+        } else {
+            (config.ingest, key.clone())
+        };
+        let mut relay_config = RelayConfig::new(relay_ingest, config.viewers, relay_key.clone());
+        if staged {
+            relay_config.rtmp_forward = Some((config.ingest, key.clone()));
+        }
         relay_config.latency_ms = config.latency_ms;
         relay_config.hls_dir = hls_dir.clone();
         relay_config.recordings_dir = config.record.then(|| data_dir.join("recordings"));
@@ -220,10 +294,41 @@ impl Media {
             }
             Err(e) => return Err(e.into()),
         };
+        let composer = if staged {
+            let mut seats = vec![config.ingest];
+            seats.extend(&config.co_hosts);
+            let mut stage_config = StageConfig::new(seats.clone(), relay_ingest, relay_key);
+            stage_config.latency_ms = config.latency_ms;
+            let stage = Stage::start(
+                stage_config,
+                Arc::new(|event| match event {
+                    StageEvent::Live { seat } => tracing::info!(seat, "stage: a publisher is live"),
+                    StageEvent::Off { seat } => tracing::info!(seat, "stage: a publisher left"),
+                    StageEvent::Rejected { seat, reason } => {
+                        tracing::warn!(seat, reason, "stage: a publisher was refused")
+                    }
+                }),
+            )?;
+            let composer = Composer {
+                stage,
+                seat_urls: seats
+                    .iter()
+                    .map(|&a| format!("srt://{}:{}", host(a), a.port()))
+                    .collect(),
+                host_key: key.clone(),
+            };
+            composer
+                .stage
+                .set_seat(HOST_SEAT, composer.host_seat("Host"))?;
+            Some(Arc::new(composer))
+        } else {
+            None
+        };
         tracing::info!(
             ingest = %config.ingest,
             viewers = %config.viewers,
             rtmp = ?rtmp,
+            co_host_seats = config.co_hosts.len(),
             "media relay listening"
         );
         Ok(Media {
@@ -233,6 +338,7 @@ impl Media {
                 key,
                 ingest_url: format!("srt://{}:{}", host(config.ingest), config.ingest.port()),
                 rtmp_url: rtmp.map(|r| format!("rtmp://{}:{}/live", host(r), r.port())),
+                composer,
             },
             relay: Some(relay),
         })
@@ -241,6 +347,9 @@ impl Media {
     /// Ends the session cleanly (the recording is finalized). Blocks for up
     /// to a few seconds.
     pub fn stop(&mut self) {
+        if let Some(composer) = &self.info.composer {
+            composer.stage.stop();
+        }
         self.relay.take();
     }
 }
@@ -254,13 +363,8 @@ pub fn load_or_create_key(path: &Path) -> Result<StreamKey, MediaError> {
     match std::fs::read_to_string(path) {
         Ok(text) => StreamKey::new(text.trim()).map_err(|e| err(e.to_string())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            use rand::Rng;
             use std::io::Write;
-            let key: String = rand::rng()
-                .sample_iter(rand::distr::Alphanumeric)
-                .take(24)
-                .map(char::from)
-                .collect();
+            let key = random_key();
             let mut options = std::fs::OpenOptions::new();
             options.write(true).create_new(true);
             #[cfg(unix)]
@@ -269,12 +373,23 @@ pub fn load_or_create_key(path: &Path) -> Result<StreamKey, MediaError> {
                 std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
             }
             let mut file = options.open(path).map_err(|e| err(e.to_string()))?;
-            file.write_all(key.as_bytes())
+            file.write_all(key.as_str().as_bytes())
                 .map_err(|e| err(e.to_string()))?;
-            StreamKey::new(key).map_err(|e| err(e.to_string()))
+            Ok(key)
         }
         Err(e) => Err(err(e.to_string())),
     }
+}
+
+/// 24 random letters and digits: a stream key.
+pub fn random_key() -> StreamKey {
+    use rand::Rng;
+    let key: String = rand::rng()
+        .sample_iter(rand::distr::Alphanumeric)
+        .take(24)
+        .map(char::from)
+        .collect();
+    StreamKey::new(key).expect("24 alphanumerics are a valid key")
 }
 
 #[cfg(test)]
@@ -317,6 +432,35 @@ mod tests {
             ..MediaConfig::default()
         };
         assert!(slow.validate().is_err());
+        let seat = |port: u16| SocketAddr::from(([127, 0, 0, 1], port));
+        let staged = MediaConfig {
+            co_hosts: vec![seat(9010), seat(9011)],
+            ..MediaConfig::default()
+        };
+        assert_eq!(staged.validate(), Ok(()));
+        for bad in [
+            // Five co-hosts, a seat on the host's ingest, two on one port,
+            // and the relay behind the stage reachable from outside.
+            MediaConfig {
+                co_hosts: (9010..9015).map(seat).collect(),
+                ..MediaConfig::default()
+            },
+            MediaConfig {
+                co_hosts: vec![MediaConfig::default().ingest],
+                ..MediaConfig::default()
+            },
+            MediaConfig {
+                co_hosts: vec![seat(9010), seat(9010)],
+                ..MediaConfig::default()
+            },
+            MediaConfig {
+                co_hosts: vec![seat(9010)],
+                stage_relay: "0.0.0.0:9009".parse().unwrap(),
+                ..MediaConfig::default()
+            },
+        ] {
+            assert!(bad.validate().is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -1143,6 +1143,101 @@ pub struct IngestView {
     pub live: bool,
 }
 
+/// The most co-hosts on the stage beside the host.
+pub const MAX_CO_HOSTS: usize = 4;
+
+/// Invite a co-host: the name shown on their tag.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NewCoHost {
+    pub name: String,
+}
+
+/// A co-host invited to the stage. The key itself is shown only once, in
+/// [`CoHostInvited`]; afterwards only its last characters.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CoHostView {
+    pub id: i64,
+    pub name: String,
+    /// The stage seat (1 to 4; the host's is 0).
+    pub seat: u8,
+    /// Where this co-host publishes: `srt://host:port` (streamid = the key).
+    pub srt_url: String,
+    /// The key's last four characters, to tell keys apart.
+    pub key_hint: String,
+    pub live: bool,
+    pub invited_at_ms: i64,
+}
+
+/// A new co-host and their key, shown this once.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CoHostInvited {
+    pub co_host: CoHostView,
+    pub stream_key: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CoHostList {
+    pub co_hosts: Vec<CoHostView>,
+    /// How many co-hosts the stage holds.
+    pub max: u8,
+}
+
+/// How the stage arranges its live publishers.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum StageLayout {
+    /// The big slot alone.
+    Solo,
+    /// The big slot on the left, the next live publisher on the right.
+    SideBySide,
+    /// The big slot full, the others in small tiles bottom right.
+    PictureInPicture,
+    /// Everyone live in equal cells.
+    Grid,
+}
+
+/// Switch the stage's layout; `big` names the seat in the big slot, who
+/// must be live.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SetStage {
+    pub layout: StageLayout,
+    #[serde(default)]
+    pub big: Option<u8>,
+}
+
+/// One seat on the stage.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StageSeat {
+    pub seat: u8,
+    pub name: String,
+    pub live: bool,
+    /// Shown now, at `[x, y, width, height]` in the stage's pixels.
+    pub shown_at: Option<[i32; 4]>,
+}
+
+/// The stage: the layout chosen and the one shown (solo while only one
+/// publisher is live), and every seat taken.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StageView {
+    pub layout: StageLayout,
+    pub shown: StageLayout,
+    pub big: Option<u8>,
+    pub width: u32,
+    pub height: u32,
+    pub seats: Vec<StageSeat>,
+    /// Publishers refused since the server started (a wrong or revoked
+    /// key, or a seat already live).
+    pub refused: u64,
+}
+
 /// The most characters a review's text may have.
 pub const MAX_REVIEW_CHARS: usize = 1000;
 

@@ -177,6 +177,22 @@ impl TestServer {
         })
     }
 
+    /// Starts a server with the relay and a stage of `co_hosts` co-host
+    /// seats, every listener on a free loopback port.
+    pub fn start_with_stage(co_hosts: usize) -> TestServer {
+        let free = || SocketAddr::from(([127, 0, 0, 1], free_udp_port()));
+        Self::start_with(|c| {
+            c.media = Some(vitrine_server::media::MediaConfig {
+                ingest: free(),
+                viewers: free(),
+                rtmp: None,
+                co_hosts: (0..co_hosts).map(|_| free()).collect(),
+                stage_relay: free(),
+                ..Default::default()
+            })
+        })
+    }
+
     /// The media relay's settings (set by [`TestServer::start_with_media`]).
     pub fn media(&self) -> &vitrine_server::media::MediaConfig {
         self.config.media.as_ref().expect("a server with media")

@@ -128,7 +128,8 @@ pub fn arrange(
             .map(|(&seat, rect)| Placed { seat, rect, z: 0 })
             .collect(),
         Layout::PictureInPicture => {
-            let (tw, th) = (w / 4, h / 4);
+            // A fifth of the stage: four tiles fit along the bottom.
+            let (tw, th) = (w / 5, h / 5);
             let margin = h / 32;
             let mut placed = vec![Placed {
                 seat: first,

@@ -287,11 +287,11 @@ impl Stage {
     /// Switches the layout live. The big slot, if named, must be live.
     pub fn set_layout(&self, layout: Layout, big: Option<usize>) -> Result<(), StageError> {
         if let Some(b) = big {
-            let live = lock(&self.shared.live);
-            match live.get(b) {
-                None => return Err(StageError::NoSuchSeat(b)),
-                Some(false) => return Err(StageError::NotLive(b)),
-                Some(true) => {}
+            if b >= self.seats() {
+                return Err(StageError::NoSuchSeat(b));
+            }
+            if !live_seats(&self.shared).contains(&b) {
+                return Err(StageError::NotLive(b));
             }
         }
         *lock(&self.shared.choice) = (layout, big);
@@ -302,6 +302,14 @@ impl Stage {
     /// The layout and big slot the host chose.
     pub fn choice(&self) -> (Layout, Option<usize>) {
         *lock(&self.shared.choice)
+    }
+
+    /// Each seat's name tag; `None` for an empty seat.
+    pub fn names(&self) -> Vec<Option<String>> {
+        lock(&self.shared.seats)
+            .iter()
+            .map(|s| s.as_ref().map(|s| s.name.clone()))
+            .collect()
     }
 
     /// The seats live now, in seat order.
@@ -322,6 +330,12 @@ impl Stage {
     pub fn config(&self) -> &StageConfig {
         &self.shared.config
     }
+
+    /// Closes every listener and the output now (the server stopping),
+    /// while handles to the stage may still be held.
+    pub fn stop(&self) {
+        self.shared.stop.store(true, Ordering::Relaxed);
+    }
 }
 
 impl Drop for Stage {
@@ -337,11 +351,14 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// Seats live and still held: a revoked publisher leaves the picture at
+/// once, before the stage thread has closed their connection.
 fn live_seats(shared: &Shared) -> Vec<usize> {
+    let seats = lock(&shared.seats);
     lock(&shared.live)
         .iter()
         .enumerate()
-        .filter_map(|(i, &live)| live.then_some(i))
+        .filter_map(|(i, &live)| (live && seats[i].is_some()).then_some(i))
         .collect()
 }
 

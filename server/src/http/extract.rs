@@ -154,6 +154,15 @@ impl Authenticated {
         }
     }
 
+    /// The host only (not co-host accounts): who is on the stage.
+    pub fn require_lead_host(&self) -> Result<(), ApiError> {
+        if self.account.role == vitrine_shared::Role::Host {
+            Ok(())
+        } else {
+            Err(forbidden("hosts"))
+        }
+    }
+
     /// Hosts, co-hosts and moderators only: 403 `forbidden` for shoppers.
     pub fn require_staff(&self) -> Result<(), ApiError> {
         if self.account.role.is_staff() {

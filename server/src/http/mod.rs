@@ -65,6 +65,8 @@ pub struct AppStateInner {
     pub friends: Arc<crate::friends::Friends>,
     /// Verified buyers' reviews of products.
     pub reviews: Arc<crate::reviews::Reviews>,
+    /// Co-hosts' seats and keys, and the stage's layout.
+    pub co_hosts: Arc<crate::co_hosts::CoHosts>,
     /// What points buy, from the reward rules.
     pub reward_offers: Vec<crate::engagement::rules::RewardOfferRule>,
     pub directory: Arc<RoomDirectory>,
@@ -251,6 +253,9 @@ pub fn router(state: AppState) -> Router {
         .merge(admin)
         .routes(routes!(stream::get_stream))
         .routes(routes!(stream::get_ingest))
+        .routes(routes!(stream::list_co_hosts, stream::invite_co_host))
+        .routes(routes!(stream::revoke_co_host))
+        .routes(routes!(stream::get_stage, stream::set_stage))
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::metrics))
         .routes(routes!(ops::openapi))

@@ -1,13 +1,34 @@
 //! The host's video over HTTP: its URLs and state, the host's ingest
 //! settings, and the HLS files the relay writes.
 
-use super::extract::Authenticated;
+use super::extract::{ApiJson, ApiPath, Authenticated};
 use super::{ApiError, AppState, ErrorBody};
+use crate::co_hosts::CoHostError;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use vitrine_shared::api::{IngestView, StreamView};
+use vitrine_shared::api::{
+    CoHostInvited, CoHostList, IngestView, MAX_CO_HOSTS, NewCoHost, SetStage, StageView,
+    StreamView,
+};
+
+impl From<CoHostError> for ApiError {
+    fn from(e: CoHostError) -> Self {
+        let message = e.to_string();
+        let (status, code) = match e {
+            CoHostError::NoStage => (StatusCode::NOT_FOUND, "no_stage"),
+            CoHostError::Full => (StatusCode::CONFLICT, "co_host_limit"),
+            CoHostError::BadName(_) => (StatusCode::BAD_REQUEST, "invalid_name"),
+            CoHostError::Unknown => (StatusCode::NOT_FOUND, "co_host_not_found"),
+            CoHostError::AlreadyRevoked => (StatusCode::CONFLICT, "already_revoked"),
+            CoHostError::NoSuchSeat(_) => (StatusCode::BAD_REQUEST, "invalid_seat"),
+            CoHostError::NotLive(_) => (StatusCode::CONFLICT, "not_live"),
+            CoHostError::Store(e) => return ApiError::internal("co-hosts", e),
+        };
+        ApiError::new(status, code, message)
+    }
+}
 
 fn no_media() -> ApiError {
     ApiError::new(
@@ -62,6 +83,135 @@ pub async fn get_ingest(
         stream_key: media.key.as_str().to_owned(),
         live: media.stage.get().live,
     }))
+}
+
+/// The co-hosts on the stage, with where each publishes and the end of
+/// their key (hosts and co-hosts).
+#[utoipa::path(
+    get,
+    path = "/api/v1/stream/co-hosts",
+    tag = "media",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The co-hosts", body = CoHostList),
+        (status = 401, description = "No valid session", body = ErrorBody),
+        (status = 403, description = "Not a host or co-host", body = ErrorBody),
+        (status = 404, description = "No co-host stage on this server", body = ErrorBody),
+    )
+)]
+pub async fn list_co_hosts(
+    State(state): State<AppState>,
+    who: Authenticated,
+) -> Result<Json<CoHostList>, ApiError> {
+    who.require_host()?;
+    Ok(Json(CoHostList {
+        co_hosts: state.co_hosts.list().await?,
+        max: MAX_CO_HOSTS as u8,
+    }))
+}
+
+/// Invite a co-host (the host only): a seat and a new ingest key, which is
+/// shown in this answer and never again.
+#[utoipa::path(
+    post,
+    path = "/api/v1/stream/co-hosts",
+    tag = "media",
+    request_body = NewCoHost,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Invited; the key is in this answer only", body = CoHostInvited),
+        (status = 400, description = "A name that is no display name", body = ErrorBody),
+        (status = 401, description = "No valid session", body = ErrorBody),
+        (status = 403, description = "Not the host", body = ErrorBody),
+        (status = 404, description = "No co-host stage on this server", body = ErrorBody),
+        (status = 409, description = "Four co-hosts already", body = ErrorBody),
+    )
+)]
+pub async fn invite_co_host(
+    State(state): State<AppState>,
+    who: Authenticated,
+    ApiJson(body): ApiJson<NewCoHost>,
+) -> Result<(StatusCode, Json<CoHostInvited>), ApiError> {
+    who.require_lead_host()?;
+    let invited = state.co_hosts.invite(&who.account, &body.name).await?;
+    Ok((StatusCode::CREATED, Json(invited)))
+}
+
+/// Revoke a co-host's key (the host only): their seat is freed and, if
+/// they are live, they leave the stage at once.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/stream/co-hosts/{id}",
+    tag = "media",
+    params(("id" = i64, Path, description = "Co-host id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 401, description = "No valid session", body = ErrorBody),
+        (status = 403, description = "Not the host", body = ErrorBody),
+        (status = 404, description = "No such co-host, or no stage", body = ErrorBody),
+        (status = 409, description = "Already revoked", body = ErrorBody),
+    )
+)]
+pub async fn revoke_co_host(
+    State(state): State<AppState>,
+    who: Authenticated,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<StatusCode, ApiError> {
+    who.require_lead_host()?;
+    state.co_hosts.revoke(id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The stage: the layout chosen and shown, and who is in which seat.
+#[utoipa::path(
+    get,
+    path = "/api/v1/stream/stage",
+    tag = "media",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The stage", body = StageView),
+        (status = 401, description = "No valid session", body = ErrorBody),
+        (status = 403, description = "Not a host or co-host", body = ErrorBody),
+        (status = 404, description = "No co-host stage on this server", body = ErrorBody),
+    )
+)]
+pub async fn get_stage(
+    State(state): State<AppState>,
+    who: Authenticated,
+) -> Result<Json<StageView>, ApiError> {
+    who.require_host()?;
+    Ok(Json(state.co_hosts.stage()?))
+}
+
+/// Switch the stage's layout live, and who is in the big slot (a live
+/// seat).
+#[utoipa::path(
+    put,
+    path = "/api/v1/stream/stage",
+    tag = "media",
+    request_body = SetStage,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The stage as it is now", body = StageView),
+        (status = 400, description = "No such seat, or no such layout", body = ErrorBody),
+        (status = 401, description = "No valid session", body = ErrorBody),
+        (status = 403, description = "Not a host or co-host", body = ErrorBody),
+        (status = 404, description = "No co-host stage on this server", body = ErrorBody),
+        (status = 409, description = "Nobody is live in that seat", body = ErrorBody),
+    )
+)]
+pub async fn set_stage(
+    State(state): State<AppState>,
+    who: Authenticated,
+    ApiJson(body): ApiJson<SetStage>,
+) -> Result<Json<StageView>, ApiError> {
+    who.require_host()?;
+    Ok(Json(state.co_hosts.set_stage(
+        &who.account,
+        body.layout,
+        body.big,
+    )?))
 }
 
 /// The content type for an HLS file name, or `None` for any other name.

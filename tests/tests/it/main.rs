@@ -3,6 +3,7 @@
 //! one area; `cargo test -p vitrine-tests --test it flash_sale` runs one.
 
 mod admin_products;
+mod co_hosts;
 mod console;
 mod console_desk;
 mod console_feed;
