@@ -124,6 +124,7 @@ async function start() {
     loadReviews()]);
   follow();
   startShowDesk();
+  startStage();
   setInterval(() => { loadQuestions(); loadChat(); loadLog(); loadDeals(); }, 2000);
   // Reviews come in slowly: every 10 s is fresh enough.
   setInterval(loadReviews, 10000);
@@ -745,6 +746,162 @@ function wireShowDesk() {
   });
 }
 
+// ---------------------------------------------------------------- stage
+
+const LAYOUT_WORDS = {
+  solo: "Solo",
+  side_by_side: "Side by side",
+  picture_in_picture: "Picture in picture",
+  grid: "Grid",
+};
+
+// The stage card: who is in which seat and live, the layout, and (for the
+// host) invitations and keys. A server without co-host seats hides it.
+async function loadStage() {
+  let stage, list;
+  try {
+    [stage, list] = await Promise.all([
+      api("GET", "/api/v1/stream/stage", undefined, true),
+      api("GET", "/api/v1/stream/co-hosts", undefined, true),
+    ]);
+    // Where the host publishes, asked once.
+    state.ingest = state.ingest || await api("GET", "/api/v1/stream/ingest", undefined, true);
+  } catch (e) {
+    if (e.status === 404 || e.status === 403) {
+      $("stage-card").hidden = true;
+      clearInterval(state.stageTimer);
+    }
+    return;
+  }
+  $("stage-card").hidden = false;
+  const key = JSON.stringify([stage, list]);
+  if (key === state.stageKey) return;
+  state.stageKey = key;
+  state.stage = stage;
+  const lead = state.role === "host";
+  for (const button of document.querySelectorAll("#stage-card [data-layout]")) {
+    button.setAttribute("aria-pressed", String(button.dataset.layout === stage.layout));
+  }
+  const live = stage.seats.filter((s) => s.live);
+  const shownBig = stage.big ?? (live[0] && live[0].seat);
+  $("stage-big").replaceChildren(...(live.length
+    ? live.map((s) => el("option", { value: s.seat, selected: s.seat === shownBig ? "" : null }, seatName(s)))
+    : [el("option", { value: "" }, "Nobody is live yet")]));
+  $("stage-big").disabled = live.length < 2;
+  $("stage-shown").textContent = live.length === 0
+    ? "Nobody is on camera."
+    : stage.shown === stage.layout
+      ? `Viewers see: ${LAYOUT_WORDS[stage.shown]}, ${live.length} on camera.`
+      : `Viewers see: Solo until a second person is live (you chose ${LAYOUT_WORDS[stage.layout]}).`;
+  const coHosts = new Map(list.co_hosts.map((c) => [c.seat, c]));
+  const rows = stage.seats.map((s) => {
+    const c = coHosts.get(s.seat);
+    const status = s.live ? "live" : "not live";
+    const detail = c
+      ? `publishes to ${c.srt_url} with the key ending ${c.key_hint}`
+      : `publishes to ${state.ingest.srt_url} with the show's stream key`;
+    return el("li", { id: `seat-${s.seat}`, "data-live": String(s.live) },
+      el("span", { class: `dot${s.live ? " live" : ""}`, title: status }),
+      el("span", { class: "grow" }, el("b", {}, seatName(s)), ` · ${status}`,
+        el("br"), el("small", { class: "quiet-text" }, detail)),
+      c && lead ? el("button", { class: "small quiet", type: "button",
+        onclick: () => revokeCoHost(c).catch(() => {}) }, "Revoke key") : "");
+  });
+  if (stage.refused > 0) {
+    rows.push(el("li", { class: "quiet-text" },
+      `${stage.refused} connection${stage.refused === 1 ? "" : "s"} refused (a wrong or revoked key, or a seat already live)`));
+  }
+  $("stage-seats").replaceChildren(...rows);
+  const full = list.co_hosts.length >= list.max;
+  $("co-host-form").hidden = !lead;
+  $("invite-co-host").disabled = full;
+  $("co-host-name").placeholder = full
+    ? `All ${list.max} co-host seats are taken`
+    : "Their name, as shown on screen";
+}
+
+function seatName(s) {
+  return s.seat === 0 ? `${s.name} (host)` : s.name;
+}
+
+function stageRefusal(e) {
+  const words = {
+    not_live: "Only someone live can take the big slot",
+    invalid_seat: "There is no such seat",
+    co_host_limit: "All four co-host seats are taken; revoke one first",
+    invalid_name: "Give the co-host a name of 1 to 32 characters",
+    already_revoked: "That key was already revoked",
+    co_host_not_found: "That co-host is gone",
+    forbidden: "Only the host can invite or revoke co-hosts",
+  };
+  return words[e.code] || e.message;
+}
+
+async function setStage(layout, big) {
+  try {
+    const body = { layout };
+    if (big !== undefined && big !== "") body.big = Number(big);
+    await api("PUT", "/api/v1/stream/stage", body, true);
+  } catch (e) {
+    toast(stageRefusal(e));
+  }
+  state.stageKey = null;
+  await loadStage();
+}
+
+async function inviteCoHost(event) {
+  event.preventDefault();
+  const name = $("co-host-name").value.trim();
+  let invited;
+  try {
+    invited = await api("POST", "/api/v1/stream/co-hosts", { name }, true);
+  } catch (e) {
+    toast(stageRefusal(e));
+    return;
+  }
+  $("co-host-name").value = "";
+  const c = invited.co_host;
+  // The key is in this answer only: show it until the host closes it.
+  $("co-host-key").replaceChildren(
+    el("p", {}, el("b", {}, `${c.name} is invited to seat ${c.seat}.`),
+      " Send them these two lines; the key is shown this once."),
+    el("p", {}, "Server: ", el("code", {}, c.srt_url)),
+    el("p", {}, "Stream key: ", el("code", { id: "co-host-new-key" }, invited.stream_key)),
+    el("p", { class: "quiet-text" },
+      `vitrine-host --ingest ${c.srt_url} --key …, or OBS/ffmpeg with streamid set to the key.`),
+    el("button", { class: "small quiet", type: "button",
+      onclick: () => { $("co-host-key").hidden = true; $("co-host-key").replaceChildren(); } }, "Done, hide the key"));
+  $("co-host-key").hidden = false;
+  state.stageKey = null;
+  await loadStage();
+}
+
+async function revokeCoHost(c) {
+  try {
+    await api("DELETE", `/api/v1/stream/co-hosts/${c.id}`, undefined, true);
+    toast(`${c.name}'s key is revoked`);
+  } catch (e) {
+    toast(stageRefusal(e));
+  }
+  state.stageKey = null;
+  await loadStage();
+}
+
+function wireStage() {
+  for (const button of document.querySelectorAll("#stage-card [data-layout]")) {
+    button.addEventListener("click", () => setStage(button.dataset.layout, $("stage-big").value));
+  }
+  $("stage-big").addEventListener("change", () =>
+    setStage(state.stage ? state.stage.layout : "solo", $("stage-big").value));
+  $("co-host-form").addEventListener("submit", (e) => inviteCoHost(e).catch(() => {}));
+}
+
+function startStage() {
+  if (state.role === "moderator") return;
+  loadStage();
+  state.stageTimer = setInterval(loadStage, 2000);
+}
+
 // ---------------------------------------------------------------- giveaways
 
 const RULE_WORDS = {
@@ -1054,5 +1211,6 @@ document.addEventListener("DOMContentLoaded", () => {
   $("save-filter").addEventListener("click", () => saveFilter().catch(() => {}));
   window.addEventListener("resize", () => state.dashboard && drawChart(state.dashboard));
   wireShowDesk();
+  wireStage();
   if (state.token) start().catch(() => signOut());
 });

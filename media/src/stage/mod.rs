@@ -573,7 +573,7 @@ fn open_output(shared: &Shared) -> Result<gst::Pipeline, StageError> {
     );
     // One name tag per seat, drawn after composing so a small tile keeps a
     // readable tag.
-    let font = (h / 28).max(8);
+    let font = (h / 20).max(8);
     for seat in 0..c.seats.len() {
         description.push_str(&format!(
             "! textoverlay name=tag{seat} text=\"\" halignment=position valignment=position \
@@ -656,7 +656,7 @@ fn apply_layout(shared: &Shared) {
                         .min(p.rect.height as f64);
                     let bottom = p.rect.y as f64 + (p.rect.height as f64 + picture_h) / 2.0;
                     let margin = c.height as f64 / 60.0;
-                    let font = (c.height / 28).max(8) as f64;
+                    let font = (c.height / 20).max(8) as f64;
                     tag.set_property("text", names[seat].as_str());
                     tag.set_property("xpos", (p.rect.x as f64 + margin) / c.width as f64);
                     tag.set_property(

@@ -1065,3 +1065,99 @@ fn a_host_sees_new_reviews_in_the_console_and_hides_one() {
     let (_, log) = http.call("GET", "/api/v1/moderation/log", Some(&host), None, None);
     assert_eq!(log["entries"][0]["action"], "hide_review", "{log}");
 }
+
+/// The stage from the console: a co-host invited by name (the key shown
+/// once, and it works), the layout and the big slot switched with buttons
+/// (checked over HTTP), and the key revoked.
+#[test]
+fn a_host_runs_the_stage_from_the_console_invites_switches_and_revokes() {
+    use vitrine_media::publish::{PublishOptions, Publisher, Source};
+    let server = TestServer::start_with_stage(2);
+    let host = server.sign_in_as("host.stage", Role::Host);
+    let http = vitrine_tests::Http::new(&server);
+    let stage = || {
+        let (status, body) = http.call("GET", "/api/v1/stream/stage", Some(&host), None, None);
+        assert_eq!(status, 200, "{body}");
+        body
+    };
+    let publish = |url: &str, key: &str, argb: u32| {
+        let mut options = PublishOptions::new(Source::Solid(argb));
+        (options.width, options.height, options.bitrate_kbps) = (320, 180, 300);
+        Publisher::start(url, &vitrine_media::StreamKey::new(key).unwrap(), &options)
+            .expect("publisher starts")
+    };
+    let driver = Chromedriver::start();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let c = runtime.block_on(browser(&driver));
+    let _closer = Closer(&runtime, c.clone());
+    runtime.block_on(async {
+        console_sign_in(&c, &server, "host.stage", &mut []).await;
+        let t = Instant::now();
+        while text(&c, "#seat-0").await.is_none() {
+            frame(&mut [], t, "the stage card lists the host's seat").await;
+        }
+        fill(&c, "co-host-name", "Ada Lovelace").await;
+        click(&c, "#invite-co-host").await;
+        let t = Instant::now();
+        let key = loop {
+            if let Some(key) = text(&c, "#co-host-new-key").await {
+                break key;
+            }
+            frame(&mut [], t, "the new key is shown").await;
+        };
+        let (_, list) = http.call("GET", "/api/v1/stream/co-hosts", Some(&host), None, None);
+        let co = &list["co_hosts"][0];
+        assert_eq!(co["name"], "Ada Lovelace");
+        assert_eq!(co["key_hint"].as_str().unwrap(), &key[key.len() - 4..]);
+
+        // The host and the co-host (with the key from the page) go live.
+        let (_, ingest) = http.call("GET", "/api/v1/stream/ingest", Some(&host), None, None);
+        let _host_camera = publish(
+            ingest["srt_url"].as_str().unwrap(),
+            ingest["stream_key"].as_str().unwrap(),
+            0xffd0_3030,
+        );
+        let _guest_camera = publish(co["srt_url"].as_str().unwrap(), &key, 0xff30_60d0);
+        let t = Instant::now();
+        while c
+            .find(Locator::Css("#seat-1[data-live='true']"))
+            .await
+            .is_err()
+        {
+            frame(&mut [], t, "the console shows the co-host live").await;
+        }
+        click_fresh(&c, "#stage-card [data-layout='side_by_side']").await;
+        let t = Instant::now();
+        while stage()["shown"] != "side_by_side" {
+            frame(&mut [], t, "side by side over HTTP").await;
+        }
+        c.execute(
+            "const s = document.getElementById('stage-big'); s.value = '1'; \
+             s.dispatchEvent(new Event('change'))",
+            vec![],
+        )
+        .await
+        .unwrap();
+        let t = Instant::now();
+        while stage()["big"] != 1 {
+            frame(&mut [], t, "the co-host in the big slot").await;
+        }
+        let t = Instant::now();
+        while !text(&c, "#stage-shown")
+            .await
+            .is_some_and(|s| s.contains("Side by side, 2 on camera"))
+        {
+            frame(&mut [], t, "the console says what viewers see").await;
+        }
+        card_picture(&c, "stage-card", "console-stage.png").await;
+
+        click_fresh(&c, "#seat-1 button").await;
+        let t = Instant::now();
+        while stage()["seats"].as_array().unwrap().len() != 1 {
+            frame(&mut [], t, "the co-host's seat is freed").await;
+        }
+        let (_, list) = http.call("GET", "/api/v1/stream/co-hosts", Some(&host), None, None);
+        assert!(list["co_hosts"].as_array().unwrap().is_empty());
+        c.close().await.unwrap();
+    });
+}

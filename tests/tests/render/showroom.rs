@@ -1065,3 +1065,106 @@ fn the_hosts_test_pattern_plays_on_the_stage_screen_and_the_slate_covers_the_gap
         );
     }
 }
+
+#[test]
+fn a_host_and_a_co_host_share_the_stage_screen_and_the_host_fills_it_when_alone() {
+    let _one = one_renderer();
+    let server = TestServer::start_with_stage(1);
+    let http = Http::new(&server);
+    let host = server.sign_in_as("mara", Role::Host);
+    let (status, invited) = http.call(
+        "POST",
+        "/api/v1/stream/co-hosts",
+        Some(&host),
+        None,
+        Some(json!({"name": "Ada"})),
+    );
+    assert_eq!(status, 201, "{invited}");
+    let publish = |url: &str, key: &str, argb: u32| {
+        let mut options = PublishOptions::new(Source::Solid(argb));
+        (options.width, options.height) = (640, 360);
+        Publisher::start(
+            url,
+            &vitrine_media::StreamKey::new(key).expect("key"),
+            &options,
+        )
+        .expect("publisher starts")
+    };
+    let _host_camera = publish(
+        &format!("srt://{}", server.media().ingest),
+        server.stream_key().as_str(),
+        0xffd0_3030,
+    );
+    let guest_camera = publish(
+        invited["co_host"]["srt_url"].as_str().unwrap(),
+        invited["stream_key"].as_str().unwrap(),
+        0xff30_60d0,
+    );
+    let live = |http: &Http| {
+        let (_, stage) = http.call("GET", "/api/v1/stream/stage", Some(&host), None, None);
+        stage["seats"]
+            .as_array()
+            .map(|s| s.iter().filter(|s| s["live"] == true).count())
+            .unwrap_or(0)
+    };
+    assert!(
+        step_until(Duration::from_secs(30), || live(&http) == 2),
+        "both never went live"
+    );
+    let (status, view) = http.call(
+        "PUT",
+        "/api/v1/stream/stage",
+        Some(&host),
+        None,
+        Some(json!({"layout": "side_by_side", "big": 0})),
+    );
+    assert_eq!(status, 200, "{view}");
+
+    let mut app = showroom(&server, "Viewer", 960, 540);
+    assert!(
+        step(&mut app, &mut [], Duration::from_secs(120), |app, _| {
+            in_the_room(app)
+                && stage_video(app).status == VideoStatus::Playing
+                && stage_video(app).frames_shown >= 10
+        }),
+        "the stage never played: {:?}",
+        stage_video(&app).status
+    );
+    // Read back from the render: the host's red on the left half of the
+    // stage screen, the co-host's blue on the right.
+    let halves = |image: &Image, corners| {
+        [0.25, 0.75].map(|u| hue_and_saturation(colour_at(image, on_screen(corners, u, 0.5))))
+    };
+    let mut seen = [(0.0, 0.0); 2];
+    let side_by_side = step(&mut app, &mut [], Duration::from_secs(60), |app, _| {
+        let (image, corners) = picture(app);
+        seen = halves(&image, corners);
+        let ok = seen[0].1 > 0.4
+            && hue_gap(seen[0].0, 0.0) < 30.0
+            && seen[1].1 > 0.4
+            && hue_gap(seen[1].0, 225.0) < 30.0;
+        if ok {
+            save(&image, "showroom-co-hosts.png");
+        }
+        ok
+    });
+    assert!(side_by_side, "halves (hue, saturation): {seen:?}");
+
+    // The co-host drops: the host fills the screen, and the stream never
+    // stopped for the viewer.
+    let before = stage_video(&app).frames_shown;
+    let mut cut = None;
+    drop(guest_camera);
+    let solo = step(&mut app, &mut [], Duration::from_secs(60), |app, _| {
+        if stage_video(app).status != VideoStatus::Playing {
+            cut.get_or_insert(stage_video(app).status.clone());
+        }
+        let (image, corners) = picture(app);
+        seen = halves(&image, corners);
+        seen.iter()
+            .all(|(h, s)| *s > 0.4 && hue_gap(*h, 0.0) < 30.0)
+    });
+    assert!(solo, "halves (hue, saturation) after the co-host left: {seen:?}");
+    assert_eq!(cut, None, "the viewer's stream was cut");
+    assert!(stage_video(&app).frames_shown > before);
+}
