@@ -10,9 +10,7 @@ use vitrine_media::StreamKey;
 use vitrine_media::player::{AudioOutput, Frame, Player, PlayerOptions};
 use vitrine_media::publish::{PublishOptions, Publisher, Source};
 use vitrine_media::relay::{Relay, RelayConfig};
-use vitrine_media::stage::{
-    Layout, Seat, SeatKey, Stage, StageConfig, StageError, StageEvent,
-};
+use vitrine_media::stage::{Layout, Seat, SeatKey, Stage, StageConfig, StageError, StageEvent};
 
 fn until<T>(cap: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
     let end = Instant::now() + cap;
@@ -26,7 +24,10 @@ fn until<T>(cap: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
 }
 
 fn free_addr() -> SocketAddr {
-    UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap()
+    UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
 }
 
 const RED: u32 = 0xffff_0000;
@@ -49,7 +50,10 @@ fn colour_at(frame: &Frame, x: u32, y: u32) -> &'static str {
 /// The colours at the centres of the left and right halves.
 fn halves(frame: &Frame) -> (&'static str, &'static str) {
     let (w, h) = (frame.width, frame.height);
-    (colour_at(frame, w / 4, h / 2), colour_at(frame, 3 * w / 4, h / 2))
+    (
+        colour_at(frame, w / 4, h / 2),
+        colour_at(frame, 3 * w / 4, h / 2),
+    )
 }
 
 struct Show {
@@ -140,10 +144,15 @@ fn two_publishers_side_by_side_fall_back_to_solo_and_come_back() {
     let show = show(2);
     let host = publish(show.seats[0], &show.host_key, RED);
     let guest = publish(show.seats[1], &show.guest_key, BLUE);
-    until(Duration::from_secs(15), || (show.stage.live() == [0, 1]).then_some(()))
-        .unwrap_or_else(|| panic!("live: {:?}", show.stage.live()));
+    until(Duration::from_secs(15), || {
+        (show.stage.live() == [0, 1]).then_some(())
+    })
+    .unwrap_or_else(|| panic!("live: {:?}", show.stage.live()));
     show.stage.set_layout(Layout::SideBySide, Some(0)).unwrap();
-    until(Duration::from_secs(10), || show.relay.is_live().then_some(())).expect("relay live");
+    until(Duration::from_secs(10), || {
+        show.relay.is_live().then_some(())
+    })
+    .expect("relay live");
     let player = watch(&show);
     wait_for(&player, ("red", "blue")).expect("host left, guest right");
     // The big slot moves live.
@@ -152,8 +161,10 @@ fn two_publishers_side_by_side_fall_back_to_solo_and_come_back() {
 
     // The guest drops: the host fills the stage, the stream goes on.
     drop(guest);
-    until(Duration::from_secs(10), || (show.stage.live() == [0]).then_some(()))
-        .expect("the guest's seat ends");
+    until(Duration::from_secs(10), || {
+        (show.stage.live() == [0]).then_some(())
+    })
+    .expect("the guest's seat ends");
     wait_for(&player, ("red", "red")).expect("solo host");
     assert!(show.relay.is_live());
     assert_eq!(show.relay.sessions(), 1, "the stream never stopped");
@@ -187,7 +198,11 @@ fn seats_refuse_wrong_keys_second_publishers_and_revoked_keys() {
         show.stage.set_layout(Layout::Grid, Some(7)),
         Err(StageError::NoSuchSeat(7))
     );
-    assert_eq!(show.stage.choice(), (Layout::Solo, None), "refusals change nothing");
+    assert_eq!(
+        show.stage.choice(),
+        (Layout::Solo, None),
+        "refusals change nothing"
+    );
 
     let rejected = |show: &Show, seat: usize| {
         show.events
@@ -199,30 +214,40 @@ fn seats_refuse_wrong_keys_second_publishers_and_revoked_keys() {
     };
     // The host's key in the guest's seat, and a made-up one.
     let wrong = publish(show.seats[1], &show.host_key, RED);
-    until(Duration::from_secs(10), || (rejected(&show, 1) >= 1).then_some(()))
-        .expect("host key refused in a co-host seat");
+    until(Duration::from_secs(10), || {
+        (rejected(&show, 1) >= 1).then_some(())
+    })
+    .expect("host key refused in a co-host seat");
     drop(wrong);
 
     let guest = publish(show.seats[1], &show.guest_key, BLUE);
-    until(Duration::from_secs(10), || (show.stage.live() == [1]).then_some(()))
-        .expect("guest live");
+    until(Duration::from_secs(10), || {
+        (show.stage.live() == [1]).then_some(())
+    })
+    .expect("guest live");
     // A second publisher with the same key into the live seat.
     let before = rejected(&show, 1);
     let second = publish(show.seats[1], &show.guest_key, RED);
-    until(Duration::from_secs(10), || (rejected(&show, 1) > before).then_some(()))
-        .expect("second publisher refused");
+    until(Duration::from_secs(10), || {
+        (rejected(&show, 1) > before).then_some(())
+    })
+    .expect("second publisher refused");
     drop(second);
     assert_eq!(show.stage.live(), [1], "the live guest stays");
 
     // Revoked while live: put out at once, and the key no longer opens it.
     show.stage.set_seat(1, None).unwrap();
-    until(Duration::from_secs(10), || show.stage.live().is_empty().then_some(()))
-        .expect("revoked guest put out");
+    until(Duration::from_secs(10), || {
+        show.stage.live().is_empty().then_some(())
+    })
+    .expect("revoked guest put out");
     drop(guest);
     let before = rejected(&show, 1);
     let again = publish(show.seats[1], &show.guest_key, BLUE);
-    until(Duration::from_secs(10), || (rejected(&show, 1) > before).then_some(()))
-        .expect("revoked key refused");
+    until(Duration::from_secs(10), || {
+        (rejected(&show, 1) > before).then_some(())
+    })
+    .expect("revoked key refused");
     assert!(show.stage.live().is_empty());
     drop(again);
     assert!(

@@ -120,7 +120,9 @@ impl CoHosts {
             for c in co_hosts.active().await? {
                 // A seat beyond what this start configured stays empty
                 // until the host revokes it.
-                let _ = composer.stage.set_seat(usize::from(c.seat), Some(seat_of(&c)));
+                let _ = composer
+                    .stage
+                    .set_seat(usize::from(c.seat), Some(seat_of(&c)));
             }
         }
         Ok(co_hosts)
@@ -251,10 +253,9 @@ impl CoHosts {
             return;
         }
         if let Some(composer) = &self.composer {
-            let _ = composer.stage.set_seat(
-                HOST_SEAT,
-                composer.host_seat(host.name.as_str()),
-            );
+            let _ = composer
+                .stage
+                .set_seat(HOST_SEAT, composer.host_seat(host.name.as_str()));
         }
     }
 
@@ -277,9 +278,10 @@ impl CoHosts {
                 .enumerate()
                 .filter_map(|(seat, name)| {
                     let name = name?;
-                    let shown_at = placed.iter().find(|p| p.seat == seat).map(|p| {
-                        [p.rect.x, p.rect.y, p.rect.width, p.rect.height]
-                    });
+                    let shown_at = placed
+                        .iter()
+                        .find(|p| p.seat == seat)
+                        .map(|p| [p.rect.x, p.rect.y, p.rect.width, p.rect.height]);
                     Some(StageSeat {
                         seat: u8::try_from(seat).ok()?,
                         name,

@@ -735,6 +735,10 @@ fn demo(args: &[String]) -> Result<()> {
             "127.0.0.1:8080",
             "--udp",
             "127.0.0.1:5000",
+            // Four co-host seats: the console's Stage card invites guests
+            // onto the stage beside the host.
+            "--media-co-host",
+            "127.0.0.1:9010,127.0.0.1:9011,127.0.0.1:9012,127.0.0.1:9013",
             "--data-dir",
         ])
         .arg(&data)
@@ -979,6 +983,10 @@ fn bench(args: &[String]) -> Result<()> {
                 .env("RUST_LOG", "warn")
                 .args(["--seconds", &seconds.to_string()])
                 .args(["--latency", latency]);
+            if let Some(i) = args.iter().position(|a| a == "--co-hosts") {
+                // The stage with 1 to N co-hosts; the binary checks N.
+                bench.args(["--co-hosts", args.get(i + 1).map(String::as_str).unwrap_or("")]);
+            }
             if lossy {
                 // A link across the internet: 40 ms round trip, 1% lost.
                 bench
@@ -989,7 +997,7 @@ fn bench(args: &[String]) -> Result<()> {
             }
             run(&mut bench)
         }
-        _ => Err("usage: cargo xtask bench check [--record] [--only room,flash-sale,video,client] | bench room [--bots N] [--rooms R] [--seconds S] [--mix mixed|walkers] | bench flash-sale [--units N] [--clients C] [--postgres URL] | bench client [--frames N] [--avatars N] [--products N] | bench video [--seconds S] [--latency auto|MS] [--lossy [--rtt MS] [--loss PERCENT]] | bench voice [--bots N] [--talkers N] [--seconds S] [--clicks N] | bench soak [--bots N] [--minutes M] [--sale-every S] [--sample S] [--rejoin N]".into()),
+        _ => Err("usage: cargo xtask bench check [--record] [--only room,flash-sale,video,client] | bench room [--bots N] [--rooms R] [--seconds S] [--mix mixed|walkers] | bench flash-sale [--units N] [--clients C] [--postgres URL] | bench client [--frames N] [--avatars N] [--products N] | bench video [--seconds S] [--latency auto|MS] [--lossy [--rtt MS] [--loss PERCENT]] [--co-hosts N] | bench voice [--bots N] [--talkers N] [--seconds S] [--clicks N] | bench soak [--bots N] [--minutes M] [--sale-every S] [--sample S] [--rejoin N]".into()),
     }
 }
 

@@ -18,6 +18,13 @@
 //! With `--proxy-bin PATH` (the tests crate's `lossy-proxy`), both SRT hops
 //! go through a lossy link (`--rtt`, default 40 ms; `--loss`, default 1%
 //! each way), and only phases 1 and 3 run: what the link changes.
+//!
+//! With `--co-hosts N`, the stage instead (`vitrine_media::stage`, as a
+//! process of its own: `--stage-only`): phase 1 on the host's stream
+//! relayed as sent, then through the stage with the host alone and with 1
+//! to N co-hosts (each another `vitrine-host --test-pattern`), picture in
+//! picture with the host big so the host's timecode is read as before.
+//! What the stage adds to glass to glass, and its CPU per publisher.
 
 use std::io::Read;
 use std::net::{SocketAddr, UdpSocket};
@@ -37,6 +44,10 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some("--relay-only") {
         relay_only(&args[2..]);
+        return;
+    }
+    if args.get(1).map(String::as_str) == Some("--stage-only") {
+        stage_only(&args[2..]);
         return;
     }
     let seconds: u64 = args
@@ -65,6 +76,23 @@ fn main() {
         eprintln!("bench video: {e}");
         std::process::exit(2);
     });
+    let co_hosts: Option<usize> = match args.iter().position(|a| a == "--co-hosts") {
+        None => None,
+        Some(i) => match args.get(i + 1).and_then(|n| n.parse().ok()) {
+            Some(n @ 1..=4) => Some(n),
+            _ => {
+                eprintln!("bench video: --co-hosts takes 1 to 4");
+                std::process::exit(2);
+            }
+        },
+    };
+    if let Some(n) = co_hosts {
+        if let Err(e) = run_stage(seconds, n) {
+            eprintln!("bench video: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
     if let Err(e) = run(seconds, latency, proxy) {
         eprintln!("bench video: {e}");
         std::process::exit(1);
@@ -184,6 +212,51 @@ fn relay_only(args: &[String]) {
     loop {
         std::thread::sleep(Duration::from_secs(3600));
         let _ = relay.is_live();
+    }
+}
+
+/// The stage as a process of its own, until killed: seat 0 takes the
+/// bench's key, seat N `bench-co-host-N`; picture in picture, host big.
+fn stage_only(args: &[String]) {
+    use vitrine_media::stage::{Layout, Seat, SeatKey, Stage, StageConfig};
+    let addrs: Option<Vec<SocketAddr>> = args.iter().map(|a| a.parse().ok()).collect();
+    let Some((relay, seats)) = addrs.as_ref().and_then(|a| a.split_first()) else {
+        eprintln!("usage: --stage-only RELAY_INGEST SEAT0 [SEAT1 ...]");
+        std::process::exit(2);
+    };
+    let key = StreamKey::new(KEY).expect("key");
+    let stage = match Stage::start(
+        StageConfig::new(seats.to_vec(), *relay, key.clone()),
+        Arc::new(|e| eprintln!("stage: {e:?}")),
+    ) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("stage: {e}");
+            std::process::exit(1);
+        }
+    };
+    for seat in 0..seats.len() {
+        let key = if seat == 0 {
+            key.clone()
+        } else {
+            StreamKey::new(format!("bench-co-host-{seat}")).expect("key")
+        };
+        let _ = stage.set_seat(
+            seat,
+            Some(Seat {
+                name: if seat == 0 {
+                    "Host".into()
+                } else {
+                    format!("Guest {seat}")
+                },
+                key: SeatKey::Plain(key),
+            }),
+        );
+    }
+    let _ = stage.set_layout(Layout::PictureInPicture, None);
+    loop {
+        std::thread::sleep(Duration::from_secs(3600));
+        let _ = stage.live();
     }
 }
 
@@ -603,5 +676,136 @@ fn run(seconds: u64, latency: SrtLatency, lossy: Option<LossyLink>) -> Result<()
         println!("link, publisher to relay: {}", up.finish());
         println!("link, relay to players: {}", down.finish());
     }
+    Ok(())
+}
+
+/// `--co-hosts N`: the host relayed as sent, then through the stage alone
+/// and with 1 to N co-hosts.
+fn run_stage(seconds: u64, co_hosts: usize) -> Result<(), String> {
+    vitrine_media::init().map_err(|e| e.to_string())?;
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let host_bin = exe.with_file_name("vitrine-host");
+    let hls = std::env::temp_dir().join(format!("vitrine-bench-hls-{}", std::process::id()));
+    std::fs::create_dir_all(&hls).map_err(|e| e.to_string())?;
+    let ingest = format!("127.0.0.1:{}", free_port());
+    let viewers = format!("127.0.0.1:{}", free_port());
+    let relay = Killed(
+        Command::new(&exe)
+            .args(["--relay-only", &ingest, &viewers])
+            .arg(&hls)
+            .arg(LAN_LATENCY_MS.to_string())
+            .stdout(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("relay: {e}"))?,
+    );
+    let bound = |addr: &str| UdpSocket::bind(addr).is_err();
+    let wait_bound = |addr: &str, what: &str| {
+        let ready = Instant::now();
+        while !bound(addr) {
+            if ready.elapsed() > Duration::from_secs(10) {
+                return Err(format!("{what} did not start"));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(())
+    };
+    wait_bound(&ingest, "the relay")?;
+    let publish = |to: &str, key: &str| -> Result<Killed, String> {
+        Ok(Killed(
+            Command::new(&host_bin)
+                .args([
+                    "--ingest",
+                    &format!("srt://{to}"),
+                    "--key",
+                    key,
+                    "--test-pattern",
+                ])
+                .stdout(Stdio::null())
+                .spawn()
+                .map_err(|e| format!("{}: {e}", host_bin.display()))?,
+        ))
+    };
+    let srt = format!("srt://{viewers}");
+    let relay_pid = relay.0.id().to_string();
+    println!(
+        "bench video --co-hosts {co_hosts}: every publisher 1280x720 at 30 fps (test pattern), the stage composing 1280x720 at 30 fps, picture in picture; loopback, SRT 20 ms each hop; {seconds} s a phase; 2 cores shared by every process"
+    );
+    // One phase: the player's latency, and the CPU of the given processes
+    // over the same window, as a share of one core.
+    let measure = |pids: &[&str]| -> Result<(Phase, Vec<f64>), String> {
+        let before: Vec<f64> = pids.iter().map(|p| cpu_seconds(p)).collect();
+        let t = Instant::now();
+        let (phase, _, _) = play_phase(&srt, PixelFormat::Rgba, seconds, false, SrtLatency::Auto)?;
+        let wall = t.elapsed().as_secs_f64();
+        let shares = pids
+            .iter()
+            .zip(before)
+            .map(|(p, b)| (cpu_seconds(p) - b) / wall * 100.0)
+            .collect();
+        Ok((phase, shares))
+    };
+    let row = |name: &str, p: &Phase, shares: &[f64]| {
+        println!(
+            "{name:<28} p50 {:>5.0} ms  p95 {:>5.0} ms  frames {:>5}  never shown {:>3}  relay {:>5.1}% of a core  stage {}",
+            p.pct(0.5),
+            p.pct(0.95),
+            p.frames,
+            p.never_shown(),
+            shares[0],
+            shares
+                .get(1)
+                .map(|s| format!("{s:>5.1}% of a core"))
+                .unwrap_or_else(|| "    -".into())
+        )
+    };
+
+    // 1. The host relayed as sent.
+    let host = publish(&ingest, KEY)?;
+    let (direct, shares) = measure(&[&relay_pid])?;
+    row("host, relayed as sent", &direct, &shares);
+    drop(host);
+    // The relay's session ends once the host is silent (2 s).
+    std::thread::sleep(Duration::from_secs(3));
+
+    // 2. Through the stage.
+    let seats: Vec<String> = (0..=co_hosts)
+        .map(|_| format!("127.0.0.1:{}", free_port()))
+        .collect();
+    let stage = Killed(
+        Command::new(&exe)
+            .arg("--stage-only")
+            .arg(&ingest)
+            .args(&seats)
+            .stdout(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("stage: {e}"))?,
+    );
+    for seat in &seats {
+        wait_bound(seat, "the stage")?;
+    }
+    let stage_pid = stage.0.id().to_string();
+    let mut publishers = vec![publish(&seats[0], KEY)?];
+    let mut staged = Vec::new();
+    for (k, seat) in seats.iter().enumerate() {
+        if k > 0 {
+            publishers.push(publish(seat, &format!("bench-co-host-{k}"))?);
+        }
+        let (phase, shares) = measure(&[&relay_pid, &stage_pid])?;
+        row(
+            &format!("stage, host + {k} co-host{}", if k == 1 { "" } else { "s" }),
+            &phase,
+            &shares,
+        );
+        staged.push((phase, shares[1]));
+    }
+    drop(publishers);
+    let added = staged[1.min(co_hosts)].0.pct(0.95) - direct.pct(0.95);
+    let per_co_host = (staged[co_hosts].1 - staged[0].1) / co_hosts as f64;
+    println!(
+        "the stage adds {added:.0} ms at p95 with two publishers; each co-host costs the stage {per_co_host:.1}% of a core (decode, scale, compose), the host alone {:.1}% (compose and encode)",
+        staged[0].1
+    );
+    println!("bench-figure video.stage.added_p95_ms {added:.1}");
+    println!("bench-figure video.stage.cpu_per_co_host_pct {per_co_host:.1}");
     Ok(())
 }

@@ -137,7 +137,9 @@ pub enum StageError {
     Seats(usize),
     #[error("two seats or the relay share the address {0}")]
     SamePort(SocketAddr),
-    #[error("{width}x{height} at {fps} fps is not a stage size (even sides, 64x64 to 3840x2160, 1 to 60 fps)")]
+    #[error(
+        "{width}x{height} at {fps} fps is not a stage size (even sides, 64x64 to 3840x2160, 1 to 60 fps)"
+    )]
     BadFormat { width: u32, height: u32, fps: u32 },
     #[error("there is no seat {0}")]
     NoSuchSeat(usize),
@@ -525,8 +527,7 @@ impl Input {
             }
         }
         let bus = self.pipeline.bus()?;
-        while let Some(msg) = bus.pop_filtered(&[gst::MessageType::Eos, gst::MessageType::Error])
-        {
+        while let Some(msg) = bus.pop_filtered(&[gst::MessageType::Eos, gst::MessageType::Error]) {
             match msg.view() {
                 gst::MessageView::Eos(_) => return Some("publisher left".into()),
                 gst::MessageView::Error(e) => return Some(format!("error: {}", e.error())),
@@ -632,7 +633,7 @@ fn apply_layout(shared: &Shared) {
         .iter()
         .map(|s| s.as_ref().map(|s| s.name.clone()).unwrap_or_default())
         .collect();
-    for seat in 0..c.seats.len() {
+    for (seat, name) in names.iter().enumerate() {
         let here = placed.iter().find(|p| p.seat == seat);
         if let Some(pad) = mix.static_pad(&format!("sink_{seat}")) {
             match here {
@@ -657,7 +658,7 @@ fn apply_layout(shared: &Shared) {
                     let bottom = p.rect.y as f64 + (p.rect.height as f64 + picture_h) / 2.0;
                     let margin = c.height as f64 / 60.0;
                     let font = (c.height / 20).max(8) as f64;
-                    tag.set_property("text", names[seat].as_str());
+                    tag.set_property("text", name.as_str());
                     tag.set_property("xpos", (p.rect.x as f64 + margin) / c.width as f64);
                     tag.set_property(
                         "ypos",
@@ -724,14 +725,14 @@ fn run(shared: Arc<Shared>, mut inputs: Vec<Option<Input>>) {
             .and_then(|p| p.bus())
             .and_then(|bus| bus.pop_filtered(&[gst::MessageType::Error]))
             .is_some();
-        if output_failed || !anyone {
-            if let Some(pipeline) = lock(&shared.output).take() {
-                if output_failed {
-                    tracing::warn!("stage: the output failed; rebuilding it");
-                    output_retry = Instant::now() + Duration::from_millis(500);
-                }
-                let _ = pipeline.set_state(gst::State::Null);
+        if (output_failed || !anyone)
+            && let Some(pipeline) = lock(&shared.output).take()
+        {
+            if output_failed {
+                tracing::warn!("stage: the output failed; rebuilding it");
+                output_retry = Instant::now() + Duration::from_millis(500);
             }
+            let _ = pipeline.set_state(gst::State::Null);
         }
         if anyone && lock(&shared.output).is_none() && Instant::now() >= output_retry {
             match open_output(&shared) {

@@ -9,8 +9,7 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use vitrine_shared::api::{
-    CoHostInvited, CoHostList, IngestView, MAX_CO_HOSTS, NewCoHost, SetStage, StageView,
-    StreamView,
+    CoHostInvited, CoHostList, IngestView, MAX_CO_HOSTS, NewCoHost, SetStage, StageView, StreamView,
 };
 
 impl From<CoHostError> for ApiError {

@@ -71,11 +71,21 @@ fn the_host_invites_four_co_hosts_and_every_bad_request_changes_nothing() {
         Some(json!({"name": "Sneaky"})),
     );
     assert_eq!(status, 403);
-    for bad in [json!({"name": ""}), json!({"name": "   "}), json!({"name": "a\u{7}b"}),
-        json!({"name": "x".repeat(200)}), json!({"nom": "Ada"}), json!("Ada")]
-    {
-        let (status, body) =
-            http.call("POST", "/api/v1/stream/co-hosts", Some(&host), None, Some(bad.clone()));
+    for bad in [
+        json!({"name": ""}),
+        json!({"name": "   "}),
+        json!({"name": "a\u{7}b"}),
+        json!({"name": "x".repeat(200)}),
+        json!({"nom": "Ada"}),
+        json!("Ada"),
+    ] {
+        let (status, body) = http.call(
+            "POST",
+            "/api/v1/stream/co-hosts",
+            Some(&host),
+            None,
+            Some(bad.clone()),
+        );
         assert_eq!(status, 400, "{bad}: {body}");
     }
 
@@ -103,10 +113,19 @@ fn the_host_invites_four_co_hosts_and_every_bad_request_changes_nothing() {
         None,
         Some(json!({"name": "Eve"})),
     );
-    assert_eq!((status, body["code"].as_str()), (409, Some("co_host_limit")));
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (409, Some("co_host_limit"))
+    );
 
     // The list never shows a key again, to anyone.
-    let (status, list) = http.call("GET", "/api/v1/stream/co-hosts", Some(&co_host_account), None, None);
+    let (status, list) = http.call(
+        "GET",
+        "/api/v1/stream/co-hosts",
+        Some(&co_host_account),
+        None,
+        None,
+    );
     assert_eq!(status, 200);
     assert_eq!(list["co_hosts"].as_array().unwrap().len(), 4);
     assert_eq!(list["max"], 4);
@@ -127,8 +146,13 @@ fn the_host_invites_four_co_hosts_and_every_bad_request_changes_nothing() {
         (json!({"layout": "mosaic"}), "invalid_request"),
         (json!({"big": 1}), "invalid_request"),
     ] {
-        let (status, answer) =
-            http.call("PUT", "/api/v1/stream/stage", Some(&host), None, Some(body.clone()));
+        let (status, answer) = http.call(
+            "PUT",
+            "/api/v1/stream/stage",
+            Some(&host),
+            None,
+            Some(body.clone()),
+        );
         assert!(status == 400 || status == 409, "{body}: {status} {answer}");
         if code != "invalid_request" {
             assert_eq!(answer["code"], code, "{body}");
@@ -152,10 +176,28 @@ fn the_host_invites_four_co_hosts_and_every_bad_request_changes_nothing() {
     let (status, _) = http.call("DELETE", &path, Some(&host), None, None);
     assert_eq!(status, 204);
     let (status, body) = http.call("DELETE", &path, Some(&host), None, None);
-    assert_eq!((status, body["code"].as_str()), (409, Some("already_revoked")));
-    let (status, body) = http.call("DELETE", "/api/v1/stream/co-hosts/12345", Some(&host), None, None);
-    assert_eq!((status, body["code"].as_str()), (404, Some("co_host_not_found")));
-    let (status, body) = http.call("DELETE", "/api/v1/stream/co-hosts/not-a-number", Some(&host), None, None);
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (409, Some("already_revoked"))
+    );
+    let (status, body) = http.call(
+        "DELETE",
+        "/api/v1/stream/co-hosts/12345",
+        Some(&host),
+        None,
+        None,
+    );
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (404, Some("co_host_not_found"))
+    );
+    let (status, body) = http.call(
+        "DELETE",
+        "/api/v1/stream/co-hosts/not-a-number",
+        Some(&host),
+        None,
+        None,
+    );
     assert_eq!(status, 400, "{body}");
     // The freed seat takes the next invitation.
     let (status, body) = http.call(
@@ -165,7 +207,11 @@ fn the_host_invites_four_co_hosts_and_every_bad_request_changes_nothing() {
         None,
         Some(json!({"name": "Eve"})),
     );
-    assert_eq!((status, body["co_host"]["seat"].as_u64()), (201, Some(2)), "{body}");
+    assert_eq!(
+        (status, body["co_host"]["seat"].as_u64()),
+        (201, Some(2)),
+        "{body}"
+    );
 }
 
 #[test]
@@ -192,7 +238,8 @@ fn two_publishers_are_composed_side_by_side_and_a_revoked_key_is_refused() {
     let _red = publish(&host_url, &host_key, RED);
     let blue = publish(&co_url, &co_key, BLUE);
     assert!(
-        step_until(Duration::from_secs(20), || live_seats(&stage(&http, &host)) == [0, 1]),
+        step_until(Duration::from_secs(20), || live_seats(&stage(&http, &host))
+            == [0, 1]),
         "both never live: {}",
         stage(&http, &host)
     );
@@ -207,7 +254,13 @@ fn two_publishers_are_composed_side_by_side_and_a_revoked_key_is_refused() {
     assert_eq!(status, 200, "{view}");
     assert_eq!(view["shown"], "side_by_side");
     // The host's tag is the host's name now.
-    assert!(view["seats"].as_array().unwrap().iter().any(|s| s["seat"] == 0 && s["name"] == "mara"));
+    assert!(
+        view["seats"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["seat"] == 0 && s["name"] == "mara")
+    );
 
     let (_, stream) = http.call("GET", "/api/v1/stream", None, None, None);
     let player = Player::start(
@@ -222,7 +275,10 @@ fn two_publishers_are_composed_side_by_side_and_a_revoked_key_is_refused() {
     assert!(
         step_until(Duration::from_secs(30), || {
             if let Some(f) = player.take_frame() {
-                seen = (colour_at(&f, f.width / 4, f.height / 2), colour_at(&f, 3 * f.width / 4, f.height / 2));
+                seen = (
+                    colour_at(&f, f.width / 4, f.height / 2),
+                    colour_at(&f, 3 * f.width / 4, f.height / 2),
+                );
             }
             seen == ("blue", "red")
         }),
@@ -233,23 +289,36 @@ fn two_publishers_are_composed_side_by_side_and_a_revoked_key_is_refused() {
     let refused = stage(&http, &host)["refused"].as_u64().unwrap();
     let second = publish(&co_url, &co_key, RED);
     assert!(
-        step_until(Duration::from_secs(15), || stage(&http, &host)["refused"].as_u64().unwrap() > refused),
+        step_until(Duration::from_secs(15), || stage(&http, &host)["refused"]
+            .as_u64()
+            .unwrap()
+            > refused),
         "a second publisher was let in"
     );
     drop(second);
 
     // Revoked while live: off the stage at once, the host alone and whole.
-    let (status, _) = http.call("DELETE", &format!("/api/v1/stream/co-hosts/{co_id}"), Some(&host), None, None);
+    let (status, _) = http.call(
+        "DELETE",
+        &format!("/api/v1/stream/co-hosts/{co_id}"),
+        Some(&host),
+        None,
+        None,
+    );
     assert_eq!(status, 204);
     assert!(
-        step_until(Duration::from_secs(10), || live_seats(&stage(&http, &host)) == [0]),
+        step_until(Duration::from_secs(10), || live_seats(&stage(&http, &host))
+            == [0]),
         "the revoked co-host stayed live"
     );
     assert_eq!(stage(&http, &host)["shown"], "solo");
     assert!(
         step_until(Duration::from_secs(30), || {
             if let Some(f) = player.take_frame() {
-                seen = (colour_at(&f, f.width / 4, f.height / 2), colour_at(&f, 3 * f.width / 4, f.height / 2));
+                seen = (
+                    colour_at(&f, f.width / 4, f.height / 2),
+                    colour_at(&f, 3 * f.width / 4, f.height / 2),
+                );
             }
             seen == ("red", "red")
         }),
@@ -260,7 +329,10 @@ fn two_publishers_are_composed_side_by_side_and_a_revoked_key_is_refused() {
     let refused = stage(&http, &host)["refused"].as_u64().unwrap();
     let _again = publish(&co_url, &co_key, BLUE);
     assert!(
-        step_until(Duration::from_secs(15), || stage(&http, &host)["refused"].as_u64().unwrap() > refused),
+        step_until(Duration::from_secs(15), || stage(&http, &host)["refused"]
+            .as_u64()
+            .unwrap()
+            > refused),
         "the revoked key was let in"
     );
     assert_eq!(live_seats(&stage(&http, &host)), [0]);

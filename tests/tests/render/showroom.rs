@@ -1164,7 +1164,10 @@ fn a_host_and_a_co_host_share_the_stage_screen_and_the_host_fills_it_when_alone(
         seen.iter()
             .all(|(h, s)| *s > 0.4 && hue_gap(*h, 0.0) < 30.0)
     });
-    assert!(solo, "halves (hue, saturation) after the co-host left: {seen:?}");
+    assert!(
+        solo,
+        "halves (hue, saturation) after the co-host left: {seen:?}"
+    );
     assert_eq!(cut, None, "the viewer's stream was cut");
     assert!(stage_video(&app).frames_shown > before);
 }
