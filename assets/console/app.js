@@ -758,6 +758,8 @@ const LAYOUT_WORDS = {
 // The stage card: who is in which seat and live, the layout, and (for the
 // host) invitations and keys. A server without co-host seats hides it.
 async function loadStage() {
+  // A poll sent before a change must not paint over it when it lands late.
+  const seq = state.stageSeq = (state.stageSeq || 0) + 1;
   let stage, list;
   try {
     [stage, list] = await Promise.all([
@@ -773,6 +775,7 @@ async function loadStage() {
     }
     return;
   }
+  if (seq !== state.stageSeq) return;
   $("stage-card").hidden = false;
   const key = JSON.stringify([stage, list]);
   if (key === state.stageKey) return;
@@ -815,9 +818,11 @@ async function loadStage() {
   const full = list.co_hosts.length >= list.max;
   $("co-host-form").hidden = !lead;
   $("invite-co-host").disabled = full;
-  $("co-host-name").placeholder = full
-    ? `All ${list.max} co-host seats are taken`
-    : "Their name, as shown on screen";
+  $("co-host-name").placeholder = list.max === 0
+    ? "This server has no co-host seats"
+    : full
+      ? `All ${list.max} co-host seat${list.max === 1 ? " is" : "s are"} taken`
+      : "Their name, as shown on screen";
 }
 
 function seatName(s) {
@@ -828,7 +833,7 @@ function stageRefusal(e) {
   const words = {
     not_live: "Only someone live can take the big slot",
     invalid_seat: "There is no such seat",
-    co_host_limit: "All four co-host seats are taken; revoke one first",
+    co_host_limit: "Every co-host seat is taken; revoke one first",
     invalid_name: "Give the co-host a name of 1 to 32 characters",
     already_revoked: "That key was already revoked",
     co_host_not_found: "That co-host is gone",
@@ -838,10 +843,15 @@ function stageRefusal(e) {
 }
 
 async function setStage(layout, big) {
+  // Polls already on their way predate this choice: drop them, and take
+  // the choice as made until the server answers.
+  state.stageSeq = (state.stageSeq || 0) + 1;
+  if (state.stage) state.stage = { ...state.stage, layout };
   try {
     const body = { layout };
     if (big !== undefined && big !== "") body.big = Number(big);
-    await api("PUT", "/api/v1/stream/stage", body, true);
+    // The answer is the stage as it is now: the next change starts from it.
+    state.stage = await api("PUT", "/api/v1/stream/stage", body, true);
   } catch (e) {
     toast(stageRefusal(e));
   }

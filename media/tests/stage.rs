@@ -219,6 +219,16 @@ fn seats_refuse_wrong_keys_second_publishers_and_revoked_keys() {
     })
     .expect("host key refused in a co-host seat");
     drop(wrong);
+    let made_up = publish(
+        show.seats[1],
+        &StreamKey::new("made-up-key-789").unwrap(),
+        RED,
+    );
+    until(Duration::from_secs(10), || {
+        (rejected(&show, 1) >= 2).then_some(())
+    })
+    .expect("a made-up key refused");
+    drop(made_up);
 
     let guest = publish(show.seats[1], &show.guest_key, BLUE);
     until(Duration::from_secs(10), || {
@@ -235,13 +245,31 @@ fn seats_refuse_wrong_keys_second_publishers_and_revoked_keys() {
     drop(second);
     assert_eq!(show.stage.live(), [1], "the live guest stays");
 
-    // Revoked while live: put out at once, and the key no longer opens it.
+    // Revoked while live: out of the picture at once, and the connection
+    // closed (the seat's pipeline ends: `Off`).
     show.stage.set_seat(1, None).unwrap();
+    assert!(show.stage.live().is_empty());
     until(Duration::from_secs(10), || {
-        show.stage.live().is_empty().then_some(())
+        show.events
+            .lock()
+            .unwrap()
+            .contains(&StageEvent::Off { seat: 1 })
+            .then_some(())
     })
     .expect("revoked guest put out");
     drop(guest);
+    // A new guest holds the seat: the old key is refused, the new one goes
+    // live.
+    let next_key = StreamKey::new("next-guest-key-1").unwrap();
+    show.stage
+        .set_seat(
+            1,
+            Some(Seat {
+                name: "Next".into(),
+                key: SeatKey::Sha256(SeatKey::digest(&next_key)),
+            }),
+        )
+        .unwrap();
     let before = rejected(&show, 1);
     let again = publish(show.seats[1], &show.guest_key, BLUE);
     until(Duration::from_secs(10), || {
@@ -250,6 +278,11 @@ fn seats_refuse_wrong_keys_second_publishers_and_revoked_keys() {
     .expect("revoked key refused");
     assert!(show.stage.live().is_empty());
     drop(again);
+    let _next = publish(show.seats[1], &next_key, BLUE);
+    until(Duration::from_secs(10), || {
+        (show.stage.live() == [1]).then_some(())
+    })
+    .expect("the new key goes live");
     assert!(
         show.stage.set_seat(5, None).is_err(),
         "no such seat is an error"

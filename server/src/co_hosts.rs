@@ -24,7 +24,7 @@ use crate::store::{Account, Store, StoreError};
 pub enum CoHostError {
     #[error("this server has no co-host stage (list co-host listeners under [media] co_hosts)")]
     NoStage,
-    #[error("the stage already holds the host and {MAX_CO_HOSTS} co-hosts; revoke one first")]
+    #[error("every co-host seat on the stage is taken; revoke one first")]
     Full,
     #[error("{0}")]
     BadName(String),
@@ -128,6 +128,14 @@ impl CoHosts {
         Ok(co_hosts)
     }
 
+    /// How many co-hosts this server's stage seats: the listeners
+    /// configured, up to [`MAX_CO_HOSTS`].
+    pub fn max(&self) -> u8 {
+        self.composer
+            .as_ref()
+            .map_or(0, |c| c.stage.seats().saturating_sub(1).min(MAX_CO_HOSTS)) as u8
+    }
+
     fn composer(&self) -> Result<&Arc<Composer>, CoHostError> {
         self.composer.as_ref().ok_or(CoHostError::NoStage)
     }
@@ -207,7 +215,12 @@ impl CoHosts {
         .bind(by.id.0 as i64)
         .bind(c.created_at_ms)
         .execute(self.store.pool())
-        .await?;
+        .await
+        // Another server on the same database took the seat first.
+        .map_err(|e| match e.as_database_error() {
+            Some(d) if d.is_unique_violation() => CoHostError::Full,
+            _ => CoHostError::from(e),
+        })?;
         composer
             .stage
             .set_seat(usize::from(seat), Some(seat_of(&c)))
@@ -235,11 +248,16 @@ impl CoHosts {
             return Err(CoHostError::AlreadyRevoked);
         }
         let seat: i64 = found.try_get("seat")?;
-        sqlx::query("UPDATE co_hosts SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-            .bind(self.clock.now_ms())
-            .bind(id)
-            .execute(self.store.pool())
-            .await?;
+        let revoked =
+            sqlx::query("UPDATE co_hosts SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+                .bind(self.clock.now_ms())
+                .bind(id)
+                .execute(self.store.pool())
+                .await?;
+        // Revoked meanwhile by another server on the same database.
+        if revoked.rows_affected() == 0 {
+            return Err(CoHostError::AlreadyRevoked);
+        }
         if let Ok(seat) = usize::try_from(seat) {
             let _ = composer.stage.set_seat(seat, None);
         }

@@ -86,10 +86,16 @@ impl MediaConfig {
         let mut taken = vec![self.ingest, self.viewers];
         taken.extend(self.rtmp);
         if !self.co_hosts.is_empty() {
-            taken.push(self.stage_relay);
             if !self.stage_relay.ip().is_loopback() {
                 return Err("stage_relay must be a loopback address".into());
             }
+            if taken.contains(&self.stage_relay) {
+                return Err(format!(
+                    "stage_relay {} is already in use",
+                    self.stage_relay
+                ));
+            }
+            taken.push(self.stage_relay);
         }
         for addr in &self.co_hosts {
             if taken.contains(addr) {
@@ -456,6 +462,11 @@ mod tests {
             MediaConfig {
                 co_hosts: vec![seat(9010)],
                 stage_relay: "0.0.0.0:9009".parse().unwrap(),
+                ..MediaConfig::default()
+            },
+            MediaConfig {
+                co_hosts: vec![seat(9010)],
+                stage_relay: MediaConfig::default().viewers,
                 ..MediaConfig::default()
             },
         ] {

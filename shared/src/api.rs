@@ -1182,7 +1182,7 @@ pub struct CoHostInvited {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CoHostList {
     pub co_hosts: Vec<CoHostView>,
-    /// How many co-hosts the stage holds.
+    /// How many co-hosts this server's stage seats (up to four).
     pub max: u8,
 }
 

@@ -154,7 +154,7 @@ pub enum StageError {
 /// A running stage. Dropping it ends every pipeline.
 pub struct Stage {
     shared: Arc<Shared>,
-    thread: Option<JoinHandle<()>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
 }
 
 struct Shared {
@@ -253,7 +253,7 @@ impl Stage {
             .map_err(|e| StageError::Pipeline(e.to_string()))?;
         Ok(Self {
             shared,
-            thread: Some(thread),
+            thread: Mutex::new(Some(thread)),
         })
     }
 
@@ -277,10 +277,11 @@ impl Stage {
             _ => false,
         };
         *slot = who;
-        drop(seats);
+        // Under the lock: a caller admitted from now on reads the new value.
         if !same_key {
             self.shared.generations[seat].fetch_add(1, Ordering::AcqRel);
         }
+        drop(seats);
         // A new name shows at once.
         apply_layout(&self.shared);
         Ok(())
@@ -333,19 +334,20 @@ impl Stage {
         &self.shared.config
     }
 
-    /// Closes every listener and the output now (the server stopping),
-    /// while handles to the stage may still be held.
+    /// Closes every listener and the output, and returns once they are
+    /// closed (the server stopping, while handles to the stage may still be
+    /// held). Later calls do nothing.
     pub fn stop(&self) {
         self.shared.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = lock(&self.thread).take() {
+            let _ = thread.join();
+        }
     }
 }
 
 impl Drop for Stage {
     fn drop(&mut self) {
-        self.shared.stop.store(true, Ordering::Relaxed);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+        self.stop();
     }
 }
 
@@ -412,8 +414,9 @@ impl Input {
                     .and_then(|v| v.get::<Option<String>>().ok())
                     .flatten()
                     .unwrap_or_default();
+                let seats = lock(&shared.seats);
                 let generation = shared.generations[seat].load(Ordering::Acquire);
-                let reason = match lock(&shared.seats)[seat].as_ref() {
+                let reason = match seats[seat].as_ref() {
                     None => Some("nobody is invited to this seat"),
                     Some(s) if !s.key.admits(&streamid) => Some("wrong or missing stream key"),
                     Some(_) if connected.load(Ordering::Relaxed) => {
@@ -421,6 +424,7 @@ impl Input {
                     }
                     Some(_) => None,
                 };
+                drop(seats);
                 match reason {
                     Some(reason) => {
                         shared.rejected.fetch_add(1, Ordering::Relaxed);
@@ -436,8 +440,11 @@ impl Input {
             });
         }
         {
-            let connected = connected.clone();
+            let (connected, last_data) = (connected.clone(), last_data.clone());
             ingest.connect("caller-added", false, move |_| {
+                // Connected counts as heard from: one who never sends is
+                // put out after the idle timeout, not kept in the seat.
+                *lock(&last_data) = Some(Instant::now());
                 connected.store(true, Ordering::Relaxed);
                 None
             });
@@ -577,8 +584,8 @@ fn open_output(shared: &Shared) -> Result<gst::Pipeline, StageError> {
     let font = (h / 20).max(8);
     for seat in 0..c.seats.len() {
         description.push_str(&format!(
-            "! textoverlay name=tag{seat} text=\"\" halignment=position valignment=position \
-             font-desc=\"Sans Bold {font}px\" shaded-background=true "
+            "! textoverlay name=tag{seat} text=\"\" halignment=left valignment=top \
+             xpad=0 ypad=0 font-desc=\"Sans Bold {font}px\" shaded-background=true "
         ));
     }
     description.push_str(&format!(
@@ -648,22 +655,33 @@ fn apply_layout(shared: &Shared) {
                 None => pad.set_property("alpha", 0.0f64),
             }
         }
+        // Who is heard is who is shown.
+        if let Some(pad) = pipeline
+            .by_name("amix")
+            .and_then(|amix| amix.static_pad(&format!("sink_{seat}")))
+        {
+            pad.set_property("mute", here.is_none());
+        }
         if let Some(tag) = pipeline.by_name(&format!("tag{seat}")) {
             match here {
                 // Bottom left of the seat's picture (the picture keeps its
                 // shape, so it is centred in its rectangle).
                 Some(p) => {
-                    let picture_h = (p.rect.width as f64 * c.height as f64 / c.width as f64)
-                        .min(p.rect.height as f64);
-                    let bottom = p.rect.y as f64 + (p.rect.height as f64 + picture_h) / 2.0;
-                    let margin = c.height as f64 / 60.0;
+                    let (w, h) = (c.width as f64, c.height as f64);
+                    let (rw, rh) = (p.rect.width as f64, p.rect.height as f64);
+                    // The picture keeps its shape, centred in its rectangle.
+                    let scale = (rw / w).min(rh / h);
+                    let (pw, ph) = (w * scale, h * scale);
+                    let left = p.rect.x as f64 + (rw - pw) / 2.0;
+                    let bottom = p.rect.y as f64 + (rh + ph) / 2.0;
+                    let margin = h / 60.0;
                     let font = (c.height / 20).max(8) as f64;
-                    tag.set_property("text", name.as_str());
-                    tag.set_property("xpos", (p.rect.x as f64 + margin) / c.width as f64);
-                    tag.set_property(
-                        "ypos",
-                        ((bottom - margin - font * 1.4) / c.height as f64).clamp(0.0, 1.0),
-                    );
+                    // textoverlay reads Pango markup: a name with `<` or
+                    // `&` is shown as written, never as markup.
+                    let text = gst::glib::markup_escape_text(name);
+                    tag.set_property("text", text.as_str());
+                    tag.set_property("deltax", (left + margin) as i32);
+                    tag.set_property("deltay", (bottom - margin - font * 1.5).max(0.0) as i32);
                 }
                 None => tag.set_property("text", ""),
             }
@@ -725,9 +743,13 @@ fn run(shared: Arc<Shared>, mut inputs: Vec<Option<Input>>) {
             .and_then(|p| p.bus())
             .and_then(|bus| bus.pop_filtered(&[gst::MessageType::Error]))
             .is_some();
-        if (output_failed || !anyone)
-            && let Some(pipeline) = lock(&shared.output).take()
-        {
+        let closing = if output_failed || !anyone {
+            lock(&shared.output).take()
+        } else {
+            None
+        };
+        // Closed outside the lock: HTTP handlers setting seats wait on it.
+        if let Some(pipeline) = closing {
             if output_failed {
                 tracing::warn!("stage: the output failed; rebuilding it");
                 output_retry = Instant::now() + Duration::from_millis(500);

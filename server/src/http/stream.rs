@@ -9,7 +9,7 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use vitrine_shared::api::{
-    CoHostInvited, CoHostList, IngestView, MAX_CO_HOSTS, NewCoHost, SetStage, StageView, StreamView,
+    CoHostInvited, CoHostList, IngestView, NewCoHost, SetStage, StageView, StreamView,
 };
 
 impl From<CoHostError> for ApiError {
@@ -105,7 +105,7 @@ pub async fn list_co_hosts(
     who.require_host()?;
     Ok(Json(CoHostList {
         co_hosts: state.co_hosts.list().await?,
-        max: MAX_CO_HOSTS as u8,
+        max: state.co_hosts.max(),
     }))
 }
 
@@ -123,7 +123,7 @@ pub async fn list_co_hosts(
         (status = 401, description = "No valid session", body = ErrorBody),
         (status = 403, description = "Not the host", body = ErrorBody),
         (status = 404, description = "No co-host stage on this server", body = ErrorBody),
-        (status = 409, description = "Four co-hosts already", body = ErrorBody),
+        (status = 409, description = "Every co-host seat is taken", body = ErrorBody),
     )
 )]
 pub async fn invite_co_host(
@@ -146,6 +146,7 @@ pub async fn invite_co_host(
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Revoked"),
+        (status = 400, description = "An id that is no number", body = ErrorBody),
         (status = 401, description = "No valid session", body = ErrorBody),
         (status = 403, description = "Not the host", body = ErrorBody),
         (status = 404, description = "No such co-host, or no stage", body = ErrorBody),

@@ -175,6 +175,8 @@ fn the_host_invites_four_co_hosts_and_every_bad_request_changes_nothing() {
     assert_eq!(status, 403);
     let (status, _) = http.call("DELETE", &path, Some(&host), None, None);
     assert_eq!(status, 204);
+    let (_, list) = http.call("GET", "/api/v1/stream/co-hosts", Some(&host), None, None);
+    assert_eq!(list["co_hosts"].as_array().unwrap().len(), 3);
     let (status, body) = http.call("DELETE", &path, Some(&host), None, None);
     assert_eq!(
         (status, body["code"].as_str()),
@@ -325,15 +327,36 @@ fn two_publishers_are_composed_side_by_side_and_a_revoked_key_is_refused() {
         "the viewer saw {seen:?}"
     );
     drop(blue);
-    // The revoked key opens nothing.
-    let refused = stage(&http, &host)["refused"].as_u64().unwrap();
-    let _again = publish(&co_url, &co_key, BLUE);
+    // The seat goes to someone new: the revoked key opens nothing, the new
+    // one does (so the revoked publisher is really gone from it).
+    let (status, body) = http.call(
+        "POST",
+        "/api/v1/stream/co-hosts",
+        Some(&host),
+        None,
+        Some(json!({"name": "Ben"})),
+    );
+    assert_eq!(
+        (status, body["co_host"]["seat"].as_u64()),
+        (201, Some(1)),
+        "{body}"
+    );
+    let new_key = body["stream_key"].as_str().unwrap().to_owned();
+    assert_ne!(new_key, co_key);
+    let refused = |http: &Http| stage(http, &host)["refused"].as_u64().unwrap();
+    let before = refused(&http);
+    let old = publish(&co_url, &co_key, BLUE);
     assert!(
-        step_until(Duration::from_secs(15), || stage(&http, &host)["refused"]
-            .as_u64()
-            .unwrap()
-            > refused),
+        step_until(Duration::from_secs(15), || refused(&http) > before),
         "the revoked key was let in"
     );
+    drop(old);
     assert_eq!(live_seats(&stage(&http, &host)), [0]);
+    let _ben = publish(&co_url, &new_key, BLUE);
+    assert!(
+        step_until(Duration::from_secs(20), || live_seats(&stage(&http, &host))
+            == [0, 1]),
+        "the new co-host never went live: {}",
+        stage(&http, &host)
+    );
 }

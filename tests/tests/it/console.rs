@@ -1072,6 +1072,8 @@ fn a_host_sees_new_reviews_in_the_console_and_hides_one() {
 #[test]
 fn a_host_runs_the_stage_from_the_console_invites_switches_and_revokes() {
     use vitrine_media::publish::{PublishOptions, Publisher, Source};
+    // Encoding beside the media tests would measure the machine.
+    let _one = crate::media::serial();
     let server = TestServer::start_with_stage(2);
     let host = server.sign_in_as("host.stage", Role::Host);
     let http = vitrine_tests::Http::new(&server);
@@ -1143,11 +1145,17 @@ fn a_host_runs_the_stage_from_the_console_invites_switches_and_revokes() {
             frame(&mut [], t, "the co-host in the big slot").await;
         }
         let t = Instant::now();
-        while !text(&c, "#stage-shown")
-            .await
-            .is_some_and(|s| s.contains("Side by side, 2 on camera"))
-        {
-            frame(&mut [], t, "the console says what viewers see").await;
+        loop {
+            let shown = text(&c, "#stage-shown").await.unwrap_or_default();
+            if shown.contains("Side by side, 2 on camera") {
+                break;
+            }
+            assert!(
+                t.elapsed() < CAP,
+                "the console says {shown:?}; the stage: {}",
+                stage()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
         card_picture(&c, "stage-card", "console-stage.png").await;
 

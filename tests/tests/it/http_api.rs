@@ -389,6 +389,7 @@ fn openapi_describes_every_route_and_every_described_route_exists() {
         ("DELETE", "/api/v1/moderation/voice-mutes/{id}"),
         ("DELETE", "/api/v1/sessions/current"),
         ("DELETE", "/api/v1/show/pinned-coupon"),
+        ("DELETE", "/api/v1/stream/co-hosts/{id}"),
         ("GET", "/api/v1/cart"),
         ("GET", "/api/v1/console/dashboard"),
         ("GET", "/api/v1/console/feed"),
@@ -429,7 +430,9 @@ fn openapi_describes_every_route_and_every_described_route_exists() {
         ("GET", "/api/v1/shows/{id}/orders.csv"),
         ("GET", "/api/v1/shows/{id}/summary"),
         ("GET", "/api/v1/stream"),
+        ("GET", "/api/v1/stream/co-hosts"),
         ("GET", "/api/v1/stream/ingest"),
+        ("GET", "/api/v1/stream/stage"),
         ("GET", "/healthz"),
         ("GET", "/metrics"),
         ("POST", "/api/v1/admin/catalog"),
@@ -472,6 +475,7 @@ fn openapi_describes_every_route_and_every_described_route_exists() {
         ("POST", "/api/v1/shows"),
         ("POST", "/api/v1/shows/current/end"),
         ("POST", "/api/v1/shows/{id}/live"),
+        ("POST", "/api/v1/stream/co-hosts"),
         ("POST", "/api/v1/teams/{id}/join"),
         ("PUT", "/api/v1/admin/products/{id}"),
         ("PUT", "/api/v1/cart/items/{sku}"),
@@ -481,6 +485,7 @@ fn openapi_describes_every_route_and_every_described_route_exists() {
         ("PUT", "/api/v1/moderation/voice-mutes/{id}"),
         ("PUT", "/api/v1/show/pinned-coupon"),
         ("PUT", "/api/v1/shows/current/featured"),
+        ("PUT", "/api/v1/stream/stage"),
     ];
     let expected: Vec<(String, String)> = expected
         .iter()
@@ -746,6 +751,7 @@ fn a_shopper_token_cannot_call_any_staff_route() {
         ("DELETE", "/api/v1/moderation/rooms/hall/chat/1", String::new()),
         ("DELETE", "/api/v1/moderation/voice-mutes/1", String::new()),
         ("DELETE", "/api/v1/show/pinned-coupon", String::new()),
+        ("DELETE", "/api/v1/stream/co-hosts/1", String::new()),
         ("GET", "/api/v1/console/dashboard", String::new()),
         ("GET", &feed, String::new()),
         ("GET", "/api/v1/console/giveaways", String::new()),
@@ -760,7 +766,9 @@ fn a_shopper_token_cannot_call_any_staff_route() {
         ("GET", "/api/v1/shows/1/chat.csv", String::new()),
         ("GET", "/api/v1/shows/1/orders.csv", String::new()),
         ("GET", "/api/v1/shows/1/summary", String::new()),
+        ("GET", "/api/v1/stream/co-hosts", String::new()),
         ("GET", "/api/v1/stream/ingest", String::new()),
+        ("GET", "/api/v1/stream/stage", String::new()),
         ("POST", "/api/v1/admin/catalog", "currency = \"EUR\"".into()),
         ("POST", "/api/v1/admin/products", r#"{"id":"x","name":"X","category":"home","price":"1.00","currency":"EUR","model":"models/x.glb","variants":[{"sku":"x-1","stock":1}]}"#.into()),
         ("POST", "/api/v1/admin/products/glow-serum/archive", String::new()),
@@ -779,6 +787,7 @@ fn a_shopper_token_cannot_call_any_staff_route() {
         ("POST", "/api/v1/shows", r#"{"title":"Mine"}"#.into()),
         ("POST", "/api/v1/shows/1/live", String::new()),
         ("POST", "/api/v1/shows/current/end", String::new()),
+        ("POST", "/api/v1/stream/co-hosts", r#"{"name":"Sneaky"}"#.into()),
         ("PUT", "/api/v1/admin/products/glow-serum", r#"{"name":"X","category":"home","price":"1.00","currency":"EUR","model":"models/x.glb","variants":[{"sku":"glow-serum-30ml","stock":1}]}"#.into()),
         ("PUT", "/api/v1/moderation/bans/1", "{}".into()),
         ("PUT", "/api/v1/moderation/filter", r#"{"terms":["x"]}"#.into()),
@@ -786,6 +795,7 @@ fn a_shopper_token_cannot_call_any_staff_route() {
         ("PUT", "/api/v1/moderation/voice-mutes/1", r#"{"seconds":60}"#.into()),
         ("PUT", "/api/v1/show/pinned-coupon", r#"{"code":"NOPE10"}"#.into()),
         ("PUT", "/api/v1/shows/current/featured", r#"{"products":[]}"#.into()),
+        ("PUT", "/api/v1/stream/stage", r#"{"layout":"grid"}"#.into()),
     ];
     // Each documented staff route has its call in the list, and no more.
     let fits = |template: &str, path: &str| {
