@@ -95,6 +95,7 @@ async function signIn(event) {
 }
 
 function signOut() {
+  stopPreview();
   sessionStorage.clear();
   if (state.feed) state.feed.close();
   state.token = null;
@@ -746,6 +747,85 @@ function wireShowDesk() {
   });
 }
 
+// ---------------------------------------------------------------- preview
+
+// The stage as viewers get it, over WebRTC (WHEP: our offer in one POST,
+// the server's answer back). Muted: the host hears themselves already.
+async function startPreview() {
+  await stopPreview();
+  const pc = new RTCPeerConnection();
+  const preview = { pc, location: null };
+  state.preview = preview;
+  pc.addTransceiver("video", { direction: "recvonly" });
+  pc.addTransceiver("audio", { direction: "recvonly" });
+  const stream = new MediaStream();
+  pc.ontrack = (e) => {
+    stream.addTrack(e.track);
+    $("preview").srcObject = stream;
+  };
+  pc.onconnectionstatechange = () => {
+    if (state.preview !== preview) return;
+    const words = {
+      connecting: "Connecting…",
+      connected: "Live: what viewers see now.",
+      disconnected: "The preview stalled; it may come back.",
+      failed: "The preview stopped (the show ended, or the link failed).",
+    };
+    if (words[pc.connectionState]) $("preview-state").textContent = words[pc.connectionState];
+    if (pc.connectionState === "failed") showPreviewButtons(false);
+  };
+  $("preview-state").textContent = "Connecting…";
+  showPreviewButtons(true);
+  await pc.setLocalDescription(await pc.createOffer());
+  // Every candidate in the one offer: wait for gathering, briefly.
+  await new Promise((done) => {
+    if (pc.iceGatheringState === "complete") return done();
+    pc.onicegatheringstatechange = () => pc.iceGatheringState === "complete" && done();
+    setTimeout(done, 2000);
+  });
+  const response = await fetch("/api/v1/stream/preview", {
+    method: "POST",
+    headers: { Authorization: `Bearer ${state.token}`, "Content-Type": "application/sdp" },
+    body: pc.localDescription.sdp,
+  });
+  if (!response.ok) {
+    const data = await response.json().catch(() => ({}));
+    const words = {
+      not_live: "The preview starts once you are live.",
+      too_many_previews: "Four previews are open on other consoles; close one first.",
+      no_common_codec: "This browser cannot play the stage's video (H.264).",
+      no_media: "This server relays no video.",
+    };
+    $("preview-state").textContent = words[data.code] || data.message || `HTTP ${response.status}`;
+    pc.close();
+    state.preview = null;
+    showPreviewButtons(false);
+    return;
+  }
+  preview.location = response.headers.get("Location");
+  await pc.setRemoteDescription({ type: "answer", sdp: await response.text() });
+}
+
+async function stopPreview() {
+  const preview = state.preview;
+  state.preview = null;
+  showPreviewButtons(false);
+  if (!preview) return;
+  preview.pc.close();
+  $("preview").srcObject = null;
+  if (preview.location) {
+    await fetch(preview.location, {
+      method: "DELETE",
+      headers: { Authorization: `Bearer ${state.token}` },
+    }).catch(() => {});
+  }
+}
+
+function showPreviewButtons(playing) {
+  $("preview-start").hidden = playing;
+  $("preview-stop").hidden = !playing;
+}
+
 // ---------------------------------------------------------------- stage
 
 const LAYOUT_WORDS = {
@@ -1222,5 +1302,15 @@ document.addEventListener("DOMContentLoaded", () => {
   window.addEventListener("resize", () => state.dashboard && drawChart(state.dashboard));
   wireShowDesk();
   wireStage();
+  $("preview-start").addEventListener("click", () => startPreview().catch((e) => {
+    $("preview-state").textContent = `The preview did not start: ${e.message}`;
+    showPreviewButtons(false);
+  }));
+  $("preview-stop").addEventListener("click", () => {
+    stopPreview();
+    $("preview-state").textContent = "Preview stopped.";
+  });
+  // A closed page frees its preview on the server at once.
+  window.addEventListener("pagehide", () => { stopPreview(); });
   if (state.token) start().catch(() => signOut());
 });

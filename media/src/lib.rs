@@ -14,6 +14,7 @@
 #[doc(hidden)]
 pub mod fuzz_entry;
 pub mod player;
+pub mod preview;
 pub mod publish;
 pub mod relay;
 pub mod srt;
@@ -51,12 +52,13 @@ fn package_of(element: &str) -> &'static str {
         "avenc_aac" | "avdec_h264" | "avdec_aac" => "gstreamer1.0-libav",
         "clockoverlay" | "timeoverlay" | "textoverlay" => "gstreamer1.0-x",
         "srtsrc" | "srtsink" | "hlssink2" | "mpegtsmux" | "tsdemux" | "h264parse" | "hlsdemux"
-        | "intervideosrc" | "intervideosink" | "interaudiosrc" | "interaudiosink" => {
+        | "intervideosrc" | "intervideosink" | "interaudiosrc" | "interaudiosink" | "webrtcbin" => {
             "gstreamer1.0-plugins-bad"
         }
         "vp8enc" | "vp8dec" | "matroskamux" | "souphttpsrc" | "v4l2src" | "autoaudiosink"
-        | "autoaudiosrc" | "aacparse" | "splitmuxsink" => "gstreamer1.0-plugins-good",
+        | "autoaudiosrc" | "aacparse" | "splitmuxsink" | "rtph264pay" => "gstreamer1.0-plugins-good",
         "alsasink" => "gstreamer1.0-alsa",
+        "nicesrc" | "nicesink" => "gstreamer1.0-nice",
         _ => "gstreamer1.0-plugins-base",
     }
 }

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use thiserror::Error;
 use vitrine_media::StreamKey;
+use vitrine_media::preview::{Preview, PreviewError};
 use vitrine_media::relay::{Relay, RelayConfig, RelayError, RelayEvent};
 use vitrine_media::stage::{HOST_SEAT, Seat, SeatKey, Stage, StageConfig, StageError, StageEvent};
 use vitrine_shared::protocol::StreamNet;
@@ -186,6 +187,90 @@ pub struct MediaInfo {
     /// The stage composing the host and co-hosts, when co-host seats are
     /// configured.
     pub composer: Option<Arc<Composer>>,
+    /// The console's live previews of the stage.
+    pub previews: Arc<Previews>,
+}
+
+/// The most previews open at once: each is a viewer of the relay and an
+/// Opus encoder, for the hosts' consoles, not the audience.
+pub const MAX_PREVIEWS: usize = 4;
+/// A preview this old is closed: a console left open overnight.
+const PREVIEW_MAX_AGE: Duration = Duration::from_secs(4 * 3600);
+
+#[derive(Debug, Error)]
+pub enum PreviewStartError {
+    #[error("{MAX_PREVIEWS} previews are open already; close one first")]
+    Full,
+    #[error(transparent)]
+    Preview(#[from] PreviewError),
+}
+
+/// The console's previews of the stage over WebRTC
+/// (`vitrine_media::preview`), each playing the relay's viewer output.
+pub struct Previews {
+    viewers: String,
+    latency_ms: u32,
+    open: Mutex<std::collections::HashMap<u64, Preview>>,
+}
+
+impl std::fmt::Debug for Previews {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Previews")
+            .field("viewers", &self.viewers)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Previews {
+    fn new(viewers: SocketAddr, latency_ms: u32) -> Previews {
+        // The relay's own address, from this process: loopback when it
+        // listens on all of them.
+        let ip = if viewers.ip().is_unspecified() {
+            std::net::IpAddr::from([127, 0, 0, 1])
+        } else {
+            viewers.ip()
+        };
+        Previews {
+            viewers: format!("srt://{}", SocketAddr::new(ip, viewers.port())),
+            latency_ms,
+            open: Mutex::new(Default::default()),
+        }
+    }
+
+    /// Answers a browser's offer with a new preview; blocks while ICE
+    /// gathers (a few ms on a LAN, at most a few seconds).
+    pub fn start(&self, offer: &str) -> Result<(u64, String), PreviewStartError> {
+        {
+            let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+            open.retain(|_, p| !p.ended() && p.age() < PREVIEW_MAX_AGE);
+            if open.len() >= MAX_PREVIEWS {
+                return Err(PreviewStartError::Full);
+            }
+        }
+        let (preview, answer) = Preview::answer(&self.viewers, self.latency_ms, offer)?;
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        if open.len() >= MAX_PREVIEWS {
+            return Err(PreviewStartError::Full);
+        }
+        let id = crate::ids::new_id::<i64>() as u64;
+        open.insert(id, preview);
+        Ok((id, answer))
+    }
+
+    /// Closes a preview; whether it was open.
+    pub fn stop(&self, id: u64) -> bool {
+        let preview = self
+            .open
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&id);
+        preview.is_some()
+    }
+
+    /// Previews open now.
+    pub fn open(&self) -> usize {
+        self.open.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
 }
 
 /// The stage and where each seat publishes.
@@ -345,6 +430,7 @@ impl Media {
                 ingest_url: format!("srt://{}:{}", host(config.ingest), config.ingest.port()),
                 rtmp_url: rtmp.map(|r| format!("rtmp://{}:{}/live", host(r), r.port())),
                 composer,
+                previews: Arc::new(Previews::new(config.viewers, config.latency_ms)),
             },
             relay: Some(relay),
         })

@@ -59,6 +59,10 @@ const BUILD: &[Package] = &[
         name: "libgstreamer-plugins-base1.0-dev",
         why: "GStreamer's app, video and pbutils libraries (appsink, video frames, discoverer)",
     },
+    Package {
+        name: "libgstreamer-plugins-bad1.0-dev",
+        why: "GStreamer's WebRTC and SDP libraries: the console's live preview (webrtcbin)",
+    },
 ];
 
 /// Live video at run time: the GStreamer elements the relay, the publisher
@@ -86,7 +90,11 @@ const MEDIA: &[Package] = &[
     },
     Package {
         name: "gstreamer1.0-x",
-        why: "clockoverlay and timeoverlay: the test pattern's visible clock",
+        why: "clockoverlay and timeoverlay: the test pattern's visible clock; textoverlay: the stage's name tags",
+    },
+    Package {
+        name: "gstreamer1.0-nice",
+        why: "ICE (nicesrc/nicesink) for webrtcbin: the console's live preview",
     },
     Package {
         name: "ffmpeg",

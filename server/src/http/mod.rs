@@ -256,6 +256,8 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(stream::list_co_hosts, stream::invite_co_host))
         .routes(routes!(stream::revoke_co_host))
         .routes(routes!(stream::get_stage, stream::set_stage))
+        .routes(routes!(stream::start_preview))
+        .routes(routes!(stream::stop_preview))
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::metrics))
         .routes(routes!(ops::openapi))

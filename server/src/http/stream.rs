@@ -1,9 +1,11 @@
 //! The host's video over HTTP: its URLs and state, the host's ingest
 //! settings, and the HLS files the relay writes.
 
-use super::extract::{ApiJson, ApiPath, Authenticated};
+use super::extract::{ApiJson, ApiPath, ApiText, Authenticated};
 use super::{ApiError, AppState, ErrorBody};
 use crate::co_hosts::CoHostError;
+use crate::media::PreviewStartError;
+use vitrine_media::preview::PreviewError;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
@@ -212,6 +214,110 @@ pub async fn set_stage(
         body.layout,
         body.big,
     )?))
+}
+
+/// Preview the stage as viewers get it, in the console's browser (WHEP:
+/// the browser's WebRTC offer in, the answer out; no plugin). The video is
+/// the relay's own H.264, re-packetized; the sound is re-encoded as Opus.
+#[utoipa::path(
+    post,
+    path = "/api/v1/stream/preview",
+    tag = "media",
+    request_body(content = String, content_type = "application/sdp", description = "The browser's SDP offer, every ICE candidate in it"),
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The SDP answer; `Location` names the preview, to close it with DELETE", content_type = "application/sdp", body = String),
+        (status = 400, description = "Not an SDP offer, or no video this server sends (H.264 constrained baseline)", body = ErrorBody),
+        (status = 401, description = "No valid session", body = ErrorBody),
+        (status = 403, description = "Not staff", body = ErrorBody),
+        (status = 404, description = "No relay on this server", body = ErrorBody),
+        (status = 409, description = "Nobody is live, or four previews are open", body = ErrorBody),
+        (status = 413, description = "An offer over 64 KiB", body = ErrorBody),
+    )
+)]
+pub async fn start_preview(
+    State(state): State<AppState>,
+    who: Authenticated,
+    ApiText(offer): ApiText,
+) -> Result<Response, ApiError> {
+    who.require_staff()?;
+    let media = state.media.as_ref().ok_or_else(no_media)?;
+    if offer.len() > 64 * 1024 {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "an offer is at most 64 KiB",
+        ));
+    }
+    if !media.stage.get().live {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "not_live",
+            "nothing to preview: nobody is live",
+        ));
+    }
+    let previews = media.previews.clone();
+    let started = tokio::task::spawn_blocking(move || previews.start(&offer))
+        .await
+        .map_err(|e| ApiError::internal("preview", e))?;
+    let (id, answer) = started.map_err(|e| {
+        let message = e.to_string();
+        match e {
+            PreviewStartError::Full => {
+                ApiError::new(StatusCode::CONFLICT, "too_many_previews", message)
+            }
+            PreviewStartError::Preview(PreviewError::BadOffer(_)) => {
+                ApiError::bad_request("invalid_offer", message)
+            }
+            PreviewStartError::Preview(PreviewError::NoCommonCodec) => {
+                ApiError::bad_request("no_common_codec", message)
+            }
+            PreviewStartError::Preview(other) => ApiError::internal("preview", other),
+        }
+    })?;
+    tracing::info!(by = %who.account.id, preview = id, "preview opened");
+    Ok((
+        StatusCode::CREATED,
+        [
+            (header::CONTENT_TYPE, "application/sdp".to_owned()),
+            (header::LOCATION, format!("/api/v1/stream/preview/{id}")),
+        ],
+        answer,
+    )
+        .into_response())
+}
+
+/// Close a preview (the console does when its page closes or stops it).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/stream/preview/{id}",
+    tag = "media",
+    params(("id" = u64, Path, description = "Preview id, from `Location`")),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Closed"),
+        (status = 400, description = "An id that is no number", body = ErrorBody),
+        (status = 401, description = "No valid session", body = ErrorBody),
+        (status = 403, description = "Not staff", body = ErrorBody),
+        (status = 404, description = "No such preview, or no relay", body = ErrorBody),
+    )
+)]
+pub async fn stop_preview(
+    State(state): State<AppState>,
+    who: Authenticated,
+    ApiPath(id): ApiPath<u64>,
+) -> Result<StatusCode, ApiError> {
+    who.require_staff()?;
+    let media = state.media.as_ref().ok_or_else(no_media)?;
+    if media.previews.stop(id) {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "preview_not_found",
+            "no such preview",
+        ))
+    }
 }
 
 /// The content type for an HLS file name, or `None` for any other name.

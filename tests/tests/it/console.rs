@@ -1169,3 +1169,124 @@ fn a_host_runs_the_stage_from_the_console_invites_switches_and_revokes() {
         c.close().await.unwrap();
     });
 }
+
+/// The console's live preview over WebRTC: the stage as viewers get it
+/// plays in the page (its pixels move), its in-picture timecode is read
+/// back to say how far behind the stage it runs, and a fifth preview at
+/// once is refused.
+#[test]
+fn the_console_previews_the_stage_over_webrtc() {
+    use vitrine_media::publish::{PublishOptions, Publisher, Source};
+    let _one = crate::media::serial();
+    let server = TestServer::start_with_media(false);
+    server.sign_in_as("host.preview", Role::Host);
+    let http = vitrine_tests::Http::new(&server);
+    let mut options = PublishOptions::new(Source::TestPattern);
+    options.bitrate_kbps = 1500;
+    let _camera = Publisher::start(
+        &format!("srt://{}", server.media().ingest),
+        &server.stream_key(),
+        &options,
+    )
+    .expect("publisher starts");
+    assert!(
+        vitrine_tests::step_until(Duration::from_secs(20), || {
+            http.call("GET", "/api/v1/stream", None, None, None).1["live"] == true
+        }),
+        "the host never went live"
+    );
+    let driver = Chromedriver::start();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let c = runtime.block_on(browser(&driver));
+    let _closer = Closer(&runtime, c.clone());
+    runtime.block_on(async {
+        console_sign_in(&c, &server, "host.preview", &mut []).await;
+        click(&c, "#preview-start").await;
+        let t = Instant::now();
+        loop {
+            let said = text(&c, "#preview-state").await.unwrap_or_default();
+            if said.starts_with("Live") {
+                break;
+            }
+            assert!(t.elapsed() < CAP, "the preview says {said:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        // The picture, read off the page: the top left (the timecode) and
+        // the wall clock when it was drawn.
+        let grab = r#"
+            const v = document.getElementById('preview');
+            if (!v.videoWidth) return null;
+            const c = document.createElement('canvas');
+            c.width = v.videoWidth; c.height = v.videoHeight;
+            const g = c.getContext('2d');
+            g.drawImage(v, 0, 0);
+            const now = Date.now();
+            const d = g.getImageData(0, 0, 448, 64).data;
+            return { now, w: v.videoWidth, h: v.videoHeight, px: Array.from(d) };
+        "#;
+        let mut stamps = Vec::new();
+        let mut behind = Vec::new();
+        let t = Instant::now();
+        while stamps.len() < 10 {
+            assert!(t.elapsed() < CAP * 2, "frames read: {stamps:?}");
+            let got = c.execute(grab, vec![]).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            if got.is_null() {
+                continue;
+            }
+            let (w, h) = (got["w"].as_u64().unwrap() as usize, got["h"].as_u64().unwrap() as usize);
+            assert_eq!((w, h), (1280, 720), "the stage's own size");
+            // The timecode reader takes a whole frame: the grabbed corner
+            // in an empty one.
+            let mut frame = vec![0u8; w * h * 4];
+            let px: Vec<u8> = got["px"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_u64().unwrap() as u8)
+                .collect();
+            for row in 0..64 {
+                frame[row * w * 4..row * w * 4 + 448 * 4]
+                    .copy_from_slice(&px[row * 448 * 4..(row + 1) * 448 * 4]);
+            }
+            if let Ok(tc) = vitrine_media::timecode::read_rgba(&frame, w as u32, h as u32, w * 4) {
+                if stamps.last() != Some(&tc.frame) {
+                    stamps.push(tc.frame);
+                    behind.push(got["now"].as_i64().unwrap() - tc.unix_ms as i64);
+                }
+            }
+        }
+        // The frames move: ten different frames, in order.
+        assert!(stamps.windows(2).all(|w| w[1] > w[0]), "{stamps:?}");
+        behind.sort_unstable();
+        eprintln!(
+            "preview behind the publisher's clock, 10 reads: median {} ms, max {} ms ({behind:?})",
+            behind[5], behind[9]
+        );
+
+        // Four previews at most: three more open, a fifth is refused.
+        let more = r#"
+            const done = arguments[arguments.length - 1];
+            (async () => {
+                const token = sessionStorage.getItem('vitrine.token');
+                const codes = [];
+                for (let i = 0; i < 4; i++) {
+                    const pc = new RTCPeerConnection();
+                    pc.addTransceiver('video', { direction: 'recvonly' });
+                    await pc.setLocalDescription(await pc.createOffer());
+                    await new Promise((ok) => { setTimeout(ok, 1000); pc.onicegatheringstatechange = () => pc.iceGatheringState === 'complete' && ok(); });
+                    const r = await fetch('/api/v1/stream/preview', { method: 'POST',
+                        headers: { Authorization: 'Bearer ' + token, 'Content-Type': 'application/sdp' },
+                        body: pc.localDescription.sdp });
+                    codes.push(r.status === 201 ? 201 : (await r.json()).code);
+                }
+                done(codes);
+            })();
+        "#;
+        let codes = c.execute_async(more, vec![]).await.unwrap();
+        assert_eq!(codes, json!([201, 201, 201, "too_many_previews"]));
+        // Stopping frees this page's preview on the server.
+        click(&c, "#preview-stop").await;
+        c.close().await.unwrap();
+    });
+}

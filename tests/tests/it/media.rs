@@ -574,3 +574,62 @@ fn the_host_reads_the_ingest_settings_and_shoppers_cannot() {
         404
     );
 }
+
+/// The console's preview answers only a staff member's real offer while the
+/// stage is live; everything else is a typed refusal.
+#[test]
+fn the_preview_refuses_strangers_junk_and_an_empty_stage() {
+    let _one = serial();
+    let server = TestServer::start_with_media(false);
+    let http = Http::new(&server);
+    let host = server.sign_in_as("host.preview", vitrine_shared::Role::Host);
+    let shopper = vitrine_tests::guest(&http, "Shopper");
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let post = |token: Option<&str>, offer: &str| -> (u16, String) {
+        let mut req = agent
+            .post(format!("{}/api/v1/stream/preview", server.url()))
+            .header("Content-Type", "application/sdp");
+        if let Some(t) = token {
+            req = req.header("Authorization", format!("Bearer {t}"));
+        }
+        let mut response = req.send(offer).expect("HTTP exchange");
+        let body = response.body_mut().read_to_string().unwrap_or_default();
+        let code = serde_json::from_str::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v["code"].as_str().map(str::to_owned))
+            .unwrap_or(body);
+        (response.status().as_u16(), code)
+    };
+    // A browser's offer for VP8 alone: well formed, nothing we send.
+    let vp8_only = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n\
+        m=video 9 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\na=recvonly\r\n\
+        a=rtpmap:96 VP8/90000\r\n";
+    assert_eq!(post(None, vp8_only).0, 401);
+    assert_eq!(post(Some(&shopper), vp8_only).0, 403);
+    assert_eq!(post(Some(&host), vp8_only), (409, "not_live".into()));
+
+    let _camera = publish(&server);
+    assert!(
+        step_until(Duration::from_secs(20), || {
+            http.call("GET", "/api/v1/stream", None, None, None).1["live"] == true
+        }),
+        "the host never went live"
+    );
+    assert_eq!(post(Some(&host), "hello"), (400, "invalid_offer".into()));
+    assert_eq!(post(Some(&host), ""), (400, "invalid_offer".into()));
+    assert_eq!(post(Some(&host), vp8_only), (400, "no_common_codec".into()));
+    assert_eq!(
+        post(Some(&host), &"x".repeat(70_000)).0,
+        413,
+        "an offer over 64 KiB"
+    );
+    let (status, body) = http.call("DELETE", "/api/v1/stream/preview/12345", Some(&host), None, None);
+    assert_eq!((status, body["code"].as_str()), (404, Some("preview_not_found")));
+    let (status, _) = http.call("DELETE", "/api/v1/stream/preview/abc", Some(&host), None, None);
+    assert_eq!(status, 400);
+    let (status, _) = http.call("DELETE", "/api/v1/stream/preview/1", Some(&shopper), None, None);
+    assert_eq!(status, 403);
+}
