@@ -56,7 +56,9 @@ fn package_of(element: &str) -> &'static str {
             "gstreamer1.0-plugins-bad"
         }
         "vp8enc" | "vp8dec" | "matroskamux" | "souphttpsrc" | "v4l2src" | "autoaudiosink"
-        | "autoaudiosrc" | "aacparse" | "splitmuxsink" | "rtph264pay" => "gstreamer1.0-plugins-good",
+        | "autoaudiosrc" | "aacparse" | "splitmuxsink" | "rtph264pay" => {
+            "gstreamer1.0-plugins-good"
+        }
         "alsasink" => "gstreamer1.0-alsa",
         "nicesrc" | "nicesink" => "gstreamer1.0-nice",
         _ => "gstreamer1.0-plugins-base",

@@ -13,8 +13,8 @@
 //! pipeline, a viewer of the relay like any other, so it shows exactly
 //! what viewers get.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use gst::prelude::*;
@@ -32,7 +32,9 @@ pub enum PreviewError {
     Init(#[from] crate::InitError),
     #[error("not an SDP offer: {0}")]
     BadOffer(String),
-    #[error("the offer takes no video this server sends (H.264 constrained baseline, packetization mode 1)")]
+    #[error(
+        "the offer takes no video this server sends (H.264 constrained baseline, packetization mode 1)"
+    )]
     NoCommonCodec,
     #[error("pipeline: {0}")]
     Pipeline(String),
@@ -74,8 +76,8 @@ fn offered(sdp: &gst_sdp::SDPMessageRef) -> Result<Offered, PreviewError> {
             Some("video") if video_pt.is_none() => {
                 video_pt = rtpmaps.iter().find_map(|(pt, codec)| {
                     let f = fmtp(*pt);
-                    let baseline = f.contains("profile-level-id=42e0")
-                        || f.contains("profile-level-id=4200");
+                    let baseline =
+                        f.contains("profile-level-id=42e0") || f.contains("profile-level-id=4200");
                     (codec.starts_with("h264/") && f.contains("packetization-mode=1") && baseline)
                         .then_some(*pt)
                 });
@@ -105,11 +107,25 @@ impl Preview {
     /// Answers `offer` (SDP text) with a pipeline playing `viewers` (the
     /// relay's SRT output). Returns the preview and the answer's SDP, with
     /// every ICE candidate in it (no trickle).
-    pub fn answer(viewers: &str, latency_ms: u32, offer: &str) -> Result<(Preview, String), PreviewError> {
+    pub fn answer(
+        viewers: &str,
+        latency_ms: u32,
+        offer: &str,
+    ) -> Result<(Preview, String), PreviewError> {
         crate::init()?;
         crate::require(&[
-            "srtsrc", "tsdemux", "h264parse", "rtph264pay", "aacparse", "avdec_aac",
-            "audioconvert", "audioresample", "opusenc", "rtpopuspay", "webrtcbin", "nicesrc",
+            "srtsrc",
+            "tsdemux",
+            "h264parse",
+            "rtph264pay",
+            "aacparse",
+            "avdec_aac",
+            "audioconvert",
+            "audioresample",
+            "opusenc",
+            "rtpopuspay",
+            "webrtcbin",
+            "nicesrc",
         ])?;
         if offer.len() > 64 * 1024 {
             return Err(PreviewError::BadOffer("longer than 64 KiB".into()));
@@ -136,8 +152,8 @@ impl Preview {
              srtsrc uri=\"{viewers}\" latency={latency_ms} ! tsdemux name=demux latency=40 \
              demux. ! queue ! h264parse config-interval=-1 ! \
              rtph264pay pt={pt} config-interval=-1 aggregate-mode=zero-latency ! \
-             application/x-rtp,media=video,encoding-name=H264,payload={pt},clock-rate=90000,\
-             packetization-mode=(string)1,profile-level-id=(string)42e01f ! w. {audio}",
+             application/x-rtp,media=video,encoding-name=H264,payload={pt},clock-rate=90000 ! \
+             w. {audio}",
             pt = want.video_pt,
         );
         let pipeline = gst::parse::launch(&description)
@@ -168,7 +184,8 @@ impl Preview {
         pipeline
             .set_state(gst::State::Playing)
             .map_err(|e| fail(&pipeline, e.to_string()))?;
-        let offer = gst_webrtc::WebRTCSessionDescription::new(gst_webrtc::WebRTCSDPType::Offer, sdp);
+        let offer =
+            gst_webrtc::WebRTCSessionDescription::new(gst_webrtc::WebRTCSDPType::Offer, sdp);
         let promise = gst::Promise::new();
         webrtc.emit_by_name::<()>("set-remote-description", &[&offer, &promise]);
         promise.wait();
@@ -278,7 +295,9 @@ mod tests {
             .join("\r\n")
             + "\r\n";
         assert_eq!(offered(&parse(&vp8_only)), Err(PreviewError::NoCommonCodec));
-        let high_profile_only = OFFER.replace("42001f", "64001f").replace("42e01f", "64001f");
+        let high_profile_only = OFFER
+            .replace("42001f", "64001f")
+            .replace("42e01f", "64001f");
         assert_eq!(
             offered(&parse(&high_profile_only)),
             Err(PreviewError::NoCommonCodec)

@@ -5,11 +5,11 @@ use super::extract::{ApiJson, ApiPath, ApiText, Authenticated};
 use super::{ApiError, AppState, ErrorBody};
 use crate::co_hosts::CoHostError;
 use crate::media::PreviewStartError;
-use vitrine_media::preview::PreviewError;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use vitrine_media::preview::PreviewError;
 use vitrine_shared::api::{
     CoHostInvited, CoHostList, IngestView, NewCoHost, SetStage, StageView, StreamView,
 };

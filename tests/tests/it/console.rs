@@ -1249,15 +1249,17 @@ fn the_console_previews_the_stage_over_webrtc() {
                 frame[row * w * 4..row * w * 4 + 448 * 4]
                     .copy_from_slice(&px[row * 448 * 4..(row + 1) * 448 * 4]);
             }
-            if let Ok(tc) = vitrine_media::timecode::read_rgba(&frame, w as u32, h as u32, w * 4) {
-                if stamps.last() != Some(&tc.frame) {
-                    stamps.push(tc.frame);
-                    behind.push(got["now"].as_i64().unwrap() - tc.unix_ms as i64);
-                }
+            let read = vitrine_media::timecode::read_rgba(&frame, w as u32, h as u32, w * 4);
+            if let Ok(tc) = read
+                && stamps.last() != Some(&tc.frame)
+            {
+                stamps.push(tc.frame);
+                behind.push(got["now"].as_i64().unwrap() - tc.unix_ms as i64);
             }
         }
         // The frames move: ten different frames, in order.
         assert!(stamps.windows(2).all(|w| w[1] > w[0]), "{stamps:?}");
+        card_picture(&c, "live-card", "console-preview.png").await;
         behind.sort_unstable();
         eprintln!(
             "preview behind the publisher's clock, 10 reads: median {} ms, max {} ms ({behind:?})",

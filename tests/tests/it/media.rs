@@ -626,10 +626,31 @@ fn the_preview_refuses_strangers_junk_and_an_empty_stage() {
         413,
         "an offer over 64 KiB"
     );
-    let (status, body) = http.call("DELETE", "/api/v1/stream/preview/12345", Some(&host), None, None);
-    assert_eq!((status, body["code"].as_str()), (404, Some("preview_not_found")));
-    let (status, _) = http.call("DELETE", "/api/v1/stream/preview/abc", Some(&host), None, None);
+    let (status, body) = http.call(
+        "DELETE",
+        "/api/v1/stream/preview/12345",
+        Some(&host),
+        None,
+        None,
+    );
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (404, Some("preview_not_found"))
+    );
+    let (status, _) = http.call(
+        "DELETE",
+        "/api/v1/stream/preview/abc",
+        Some(&host),
+        None,
+        None,
+    );
     assert_eq!(status, 400);
-    let (status, _) = http.call("DELETE", "/api/v1/stream/preview/1", Some(&shopper), None, None);
+    let (status, _) = http.call(
+        "DELETE",
+        "/api/v1/stream/preview/1",
+        Some(&shopper),
+        None,
+        None,
+    );
     assert_eq!(status, 403);
 }
