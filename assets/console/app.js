@@ -126,6 +126,10 @@ async function start() {
   follow();
   startShowDesk();
   startStage();
+  // The preview needs the relay: a server without live video hides it.
+  api("GET", "/api/v1/stream", undefined, true)
+    .then(() => { $("preview-box").hidden = false; })
+    .catch(() => {});
   setInterval(() => { loadQuestions(); loadChat(); loadLog(); loadDeals(); }, 2000);
   // Reviews come in slowly: every 10 s is fresh enough.
   setInterval(loadReviews, 10000);
@@ -824,6 +828,7 @@ async function stopPreview() {
 function showPreviewButtons(playing) {
   $("preview-start").hidden = playing;
   $("preview-stop").hidden = !playing;
+  $("preview").hidden = !playing;
 }
 
 // ---------------------------------------------------------------- stage
