@@ -272,6 +272,22 @@ impl ApiClient {
         )
     }
 
+    /// A product's visible reviews: the average, the count and the latest.
+    pub fn product_reviews(
+        &self,
+        product: &vitrine_shared::ProductId,
+    ) -> Result<vitrine_shared::api::ReviewSummary, ApiError> {
+        Self::read(
+            self.agent
+                .get(format!(
+                    "{}/api/v1/products/{}/reviews",
+                    self.base,
+                    product.as_str()
+                ))
+                .call(),
+        )
+    }
+
     /// Your points, quests (the badges they earn) and what points buy.
     pub fn rewards(
         &self,

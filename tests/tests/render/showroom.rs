@@ -844,6 +844,26 @@ fn a_product_picked_up_and_put_back_with_the_keys_is_seen_by_others() {
     let path = format!("/api/v1/products/{}/reviews", display.product);
     let (_, summary) = http.call("GET", &path, None, None, None);
     assert_eq!(summary["count"], 1, "{summary}");
+    // The card quotes the latest reviews, asked of the server: this one.
+    let latest = |app: &App| {
+        let view = &app.world().resource::<CurrentView>().0;
+        view.card
+            .as_ref()
+            .filter(|c| c.product == display.product)
+            .map(|c| c.latest_reviews.clone())
+            .unwrap_or_default()
+    };
+    let author = summary["latest"][0]["author"].as_str().unwrap().to_owned();
+    assert!(
+        step(
+            &mut app,
+            &mut [&mut watcher],
+            Duration::from_secs(20),
+            |app, _| latest(app) == [format!("4 of 5 from {author}")]
+        ),
+        "the card never quoted the review: {:?}",
+        latest(&app)
+    );
 
     // Walking into a display: W held, the rapier character meets the
     // plinth and slides round it instead of passing through.

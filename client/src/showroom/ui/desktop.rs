@@ -577,6 +577,9 @@ fn draw_panel(panel: Panel, view: &ShowroomView, p: &mut ChildSpawnerCommands) {
                 if let Some(rating) = &card.rating {
                     text(b, rating.clone(), 13.0, GOLD);
                 }
+                for line in &card.latest_reviews {
+                    text(b, line.clone(), 12.0, MUTED);
+                }
                 text(b, card.description.clone(), 13.0, MUTED);
                 // Short buttons keep the row on one line beside its words.
                 match &card.review {

@@ -48,6 +48,7 @@ pub(super) fn plugin(app: &mut App) {
         .init_resource::<crate::showroom::voice::VoiceStatus>()
         .init_resource::<CurrentView>()
         .init_resource::<CouponCalls>()
+        .init_resource::<ReviewCalls>()
         .init_resource::<DrawChecks>()
         .init_resource::<RewardsCalls>()
         .add_message::<UiAction>()
@@ -69,6 +70,7 @@ pub(super) fn plugin(app: &mut App) {
             (
                 shop_actions,
                 hear_shop,
+                ask_reviews,
                 hear_workers,
                 build_view.in_set(ViewBuilt),
             )
@@ -309,6 +311,61 @@ type CouponCalls = WorkerAnswers<(CouponCode, checkout_review::CouponLookup)>;
 /// Giveaway draws checked.
 type DrawChecks = WorkerAnswers<(GiveawayId, Vec<String>)>;
 
+/// Products' latest reviews, asked for the card.
+type ReviewCalls = WorkerAnswers<(ProductId, view::ReviewsLookup)>;
+
+/// Asks for a product's latest reviews when its card opens, and again once
+/// this shopper's own rating of it is answered: the card quotes them. A
+/// product nobody reviewed (by the catalog, refreshed now and then) is not
+/// asked about.
+fn ask_reviews(
+    session: Res<Session>,
+    catalog: Res<Catalog>,
+    pointer: Res<Pointer>,
+    calls: Res<ReviewCalls>,
+    mut ui: ResMut<UiState>,
+    mut shown: Local<(Option<ProductId>, Option<u8>)>,
+) {
+    let card = pointer.card_product().cloned();
+    let rated = card.as_ref().and_then(|p| {
+        session
+            .mirror()
+            .and_then(|m| m.reviews.get(p))
+            .and_then(|r| r.as_ref().ok().copied())
+    });
+    if (card.clone(), rated) == *shown {
+        return;
+    }
+    *shown = (card.clone(), rated);
+    let Some(product) = card else {
+        return;
+    };
+    let reviewed = catalog
+        .products
+        .iter()
+        .any(|p| p.view.id == product && p.view.reviews.count > 0);
+    let Some(server) = session.server.clone() else {
+        return;
+    };
+    if !reviewed && rated.is_none() {
+        return;
+    }
+    if ui.local.reviews.get(&product) == Some(&view::ReviewsLookup::Asking) {
+        return;
+    }
+    ui.local
+        .reviews
+        .insert(product.clone(), view::ReviewsLookup::Asking);
+    let tx = calls.tx.clone();
+    std::thread::spawn(move || {
+        let lookup = match ApiClient::new(&server).product_reviews(&product) {
+            Ok(summary) => view::ReviewsLookup::Got(summary.latest),
+            Err(_) => view::ReviewsLookup::Failed,
+        };
+        let _ = tx.send((product, lookup));
+    });
+}
+
 /// What the rewards calls came back with.
 enum RewardsAnswer {
     Fetched(Result<vitrine_shared::api::RewardsView, String>),
@@ -407,8 +464,12 @@ fn hear_workers(
     coupons: Res<CouponCalls>,
     checks: Res<DrawChecks>,
     rewards: Res<RewardsCalls>,
+    reviews: Res<ReviewCalls>,
     mut ui: ResMut<UiState>,
 ) {
+    for (product, lookup) in reviews.drain() {
+        ui.local.reviews.insert(product, lookup);
+    }
     for (code, lookup) in coupons.drain() {
         ui.local.coupons.insert(code, lookup);
     }

@@ -138,6 +138,10 @@ pub struct ProductCard {
     pub team_deals: Vec<super::team_deals::TeamDealView>,
     /// "4.5 of 5 from 2 reviews", when it has any.
     pub rating: Option<String>,
+    /// The latest reviews in words, newest first (at most two):
+    /// `4 of 5 from Ada: "Lovely glaze."` (plain characters: the showroom's
+    /// font has no star glyphs).
+    pub latest_reviews: Vec<String>,
     /// Whether this shopper may rate it, or did.
     pub review: ReviewPrompt,
 }
@@ -227,6 +231,8 @@ pub struct LocalUi {
     pub together: super::together::TogetherLocal,
     /// The team request sent for each group deal.
     pub team_requests: super::team_deals::TeamRequests,
+    /// Each product's latest reviews, asked when its card opens.
+    pub reviews: BTreeMap<ProductId, ReviewsLookup>,
 }
 
 pub struct ViewInputs<'a> {
@@ -251,6 +257,47 @@ pub fn reaction_label(r: Reaction) -> &'static str {
 
 /// Whether the shopper may rate `product`: one of their orders holding it
 /// was delivered, and what the server said to a rating.
+/// A product's reviews as the card last asked for them
+/// (`GET /api/v1/products/{id}/reviews`, on a worker thread).
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReviewsLookup {
+    Asking,
+    Got(Vec<vitrine_shared::api::ReviewView>),
+    Failed,
+}
+
+/// The most reviews the card quotes.
+pub const LATEST_ON_CARD: usize = 2;
+/// The most characters of a review's text the card quotes.
+const QUOTE_CHARS: usize = 80;
+
+/// The card's lines for the latest reviews: the stars, who wrote it, and
+/// the text (cut short) in quotes when there is one.
+pub fn latest_reviews(lookup: Option<&ReviewsLookup>) -> Vec<String> {
+    let Some(ReviewsLookup::Got(latest)) = lookup else {
+        return Vec::new();
+    };
+    latest
+        .iter()
+        .filter(|r| !r.hidden)
+        .take(LATEST_ON_CARD)
+        .map(|r| {
+            let said = format!("{} of 5 from {}", r.stars.clamp(1, 5), r.author);
+            // One line: a text's line breaks become spaces.
+            let text = r.text.split_whitespace().collect::<Vec<_>>().join(" ");
+            if text.is_empty() {
+                said
+            } else {
+                let mut quote: String = text.chars().take(QUOTE_CHARS).collect();
+                if text.chars().count() > QUOTE_CHARS {
+                    quote.push_str("...");
+                }
+                format!("{said}: \"{quote}\"")
+            }
+        })
+        .collect()
+}
+
 fn review_prompt(mirror: Option<&RoomMirror>, product: &ProductView) -> ReviewPrompt {
     let Some(m) = mirror else {
         return ReviewPrompt::None;
@@ -446,6 +493,7 @@ pub fn build(input: &ViewInputs) -> ShowroomView {
                 format!("{average:.1} of 5 from {n} review{s}")
             }),
             review: review_prompt(mirror, &p.view),
+            latest_reviews: latest_reviews(input.ui.reviews.get(&p.view.id)),
         }
     });
 
@@ -690,6 +738,55 @@ pub(super) mod tests {
         );
         // An unknown product has no card.
         assert!(view(&m, &catalog, &ui, Some("nope")).card.is_none());
+    }
+
+    #[test]
+    fn the_card_quotes_the_latest_reviews_it_was_given() {
+        let review =
+            |stars: u8, author: &str, text: &str, hidden: bool| vitrine_shared::api::ReviewView {
+                id: 1,
+                product_id: ProductId::new("mug").unwrap(),
+                product_name: "Mug".into(),
+                author: author.into(),
+                stars,
+                text: text.into(),
+                created_at_ms: 0,
+                verified_buyer: true,
+                hidden,
+            };
+        let catalog = [product("mug", &[("mug-s", 4)])];
+        let m = mirror();
+        let mut ui = LocalUi::default();
+        let card = |ui: &LocalUi| view(&m, &catalog, ui, Some("mug")).card.expect("a card");
+        assert!(card(&ui).latest_reviews.is_empty(), "nothing asked yet");
+        let mug = ProductId::new("mug").unwrap();
+        ui.reviews.insert(mug.clone(), ReviewsLookup::Asking);
+        assert!(card(&ui).latest_reviews.is_empty());
+        let long = "Lovely glaze, holds a big coffee, and the handle fits two fingers \
+                    comfortably without any wobble at all.";
+        ui.reviews.insert(
+            mug.clone(),
+            ReviewsLookup::Got(vec![
+                review(5, "Ada", "  Lovely\nglaze. ", false),
+                review(2, "Hidden", "staff hid this", true),
+                review(4, "Ben", "", false),
+                review(3, "Cleo", long, false),
+            ]),
+        );
+        assert_eq!(
+            card(&ui).latest_reviews,
+            ["5 of 5 from Ada: \"Lovely glaze.\"", "4 of 5 from Ben"],
+            "two at most, hidden ones never"
+        );
+        ui.reviews.insert(
+            mug.clone(),
+            ReviewsLookup::Got(vec![review(3, "Cleo", long, false)]),
+        );
+        let quoted = &card(&ui).latest_reviews[0];
+        assert!(quoted.ends_with("...\""), "{quoted}");
+        assert!(quoted.chars().count() < 120, "{quoted}");
+        ui.reviews.insert(mug, ReviewsLookup::Failed);
+        assert!(card(&ui).latest_reviews.is_empty());
     }
 
     #[test]

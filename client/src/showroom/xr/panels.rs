@@ -408,6 +408,9 @@ pub fn panel_content(
             if let Some(rating) = &card.rating {
                 text += &format!("\n{rating}");
             }
+            for line in &card.latest_reviews {
+                text += &format!("\n{line}");
+            }
             let mut buttons = Vec::new();
             // The same review row as the desktop card's.
             match &card.review {
@@ -1072,6 +1075,7 @@ mod tests {
             shared_add: true,
             rating: None,
             review: ReviewPrompt::None,
+            latest_reviews: Vec::new(),
             team_deals: vec![TeamDealView {
                 deal: DealId(5),
                 sku: sku.clone(),
