@@ -776,7 +776,8 @@ async function startPreview() {
       failed: "The preview stopped (the show ended, or the link failed).",
     };
     if (words[pc.connectionState]) $("preview-state").textContent = words[pc.connectionState];
-    if (pc.connectionState === "failed") showPreviewButtons(false);
+    // Over: free it on the server too.
+    if (pc.connectionState === "failed") stopPreview();
   };
   $("preview-state").textContent = "Connecting…";
   showPreviewButtons(true);
@@ -792,6 +793,12 @@ async function startPreview() {
     headers: { Authorization: `Bearer ${state.token}`, "Content-Type": "application/sdp" },
     body: pc.localDescription.sdp,
   });
+  // Stopped (or restarted) while the server answered: free what it made.
+  if (state.preview !== preview) {
+    const made = response.ok && response.headers.get("Location");
+    if (made) deletePreview(made);
+    return;
+  }
   if (!response.ok) {
     const data = await response.json().catch(() => ({}));
     const words = {
@@ -802,7 +809,7 @@ async function startPreview() {
     };
     $("preview-state").textContent = words[data.code] || data.message || `HTTP ${response.status}`;
     pc.close();
-    state.preview = null;
+    if (state.preview === preview) state.preview = null;
     showPreviewButtons(false);
     return;
   }
@@ -817,12 +824,16 @@ async function stopPreview() {
   if (!preview) return;
   preview.pc.close();
   $("preview").srcObject = null;
-  if (preview.location) {
-    await fetch(preview.location, {
-      method: "DELETE",
-      headers: { Authorization: `Bearer ${state.token}` },
-    }).catch(() => {});
-  }
+  if (preview.location) await deletePreview(preview.location);
+}
+
+// `keepalive`: the request outlives a page being closed.
+function deletePreview(location) {
+  return fetch(location, {
+    method: "DELETE",
+    headers: { Authorization: `Bearer ${state.token}` },
+    keepalive: true,
+  }).catch(() => {});
 }
 
 function showPreviewButtons(playing) {

@@ -23,6 +23,8 @@ use crate::MissingElement;
 
 /// The most a preview waits for ICE candidates before answering.
 const GATHER_CAP: Duration = Duration::from_secs(5);
+/// A browser unreachable this long has gone (its tab closed, say).
+const LOST_FOR: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PreviewError {
@@ -58,7 +60,9 @@ fn offered(sdp: &gst_sdp::SDPMessageRef) -> Result<Offered, PreviewError> {
             .filter(|a| a.key() == "rtpmap")
             .filter_map(|a| {
                 let (pt, codec) = a.value()?.split_once(' ')?;
-                Some((pt.parse().ok()?, codec.to_ascii_lowercase()))
+                // H.264 and Opus always take dynamic payload types.
+                let pt: u8 = pt.parse().ok().filter(|pt| (96..=127).contains(pt))?;
+                Some((pt, codec.to_ascii_lowercase()))
             })
             .collect();
         let fmtp = |pt: u8| {
@@ -100,6 +104,8 @@ fn offered(sdp: &gst_sdp::SDPMessageRef) -> Result<Offered, PreviewError> {
 pub struct Preview {
     pipeline: gst::Pipeline,
     ended: Arc<AtomicBool>,
+    /// Since when the browser has been unreachable (ICE disconnected).
+    lost_since: Arc<std::sync::Mutex<Option<Instant>>>,
     started: Instant,
 }
 
@@ -141,7 +147,7 @@ impl Preview {
         let want = offered(&sdp)?;
         let audio = match want.audio_pt {
             Some(pt) => format!(
-                "demux. ! queue ! aacparse ! avdec_aac ! audioconvert ! audioresample ! \
+                "demux. ! audio/mpeg ! queue ! aacparse ! avdec_aac ! audioconvert ! audioresample ! \
                  opusenc ! rtpopuspay pt={pt} ! \
                  application/x-rtp,media=audio,encoding-name=OPUS,payload={pt},clock-rate=48000 ! w. "
             ),
@@ -150,7 +156,7 @@ impl Preview {
         let description = format!(
             "webrtcbin name=w bundle-policy=max-bundle \
              srtsrc uri=\"{viewers}\" latency={latency_ms} ! tsdemux name=demux latency=40 \
-             demux. ! queue ! h264parse config-interval=-1 ! \
+             demux. ! video/x-h264 ! queue ! h264parse config-interval=-1 ! \
              rtph264pay pt={pt} config-interval=-1 aggregate-mode=zero-latency ! \
              application/x-rtp,media=video,encoding-name=H264,payload={pt},clock-rate=90000 ! \
              w. {audio}",
@@ -164,16 +170,21 @@ impl Preview {
             .by_name("w")
             .ok_or_else(|| PreviewError::Pipeline("no webrtcbin".into()))?;
         let ended = Arc::new(AtomicBool::new(false));
+        let lost_since = Arc::new(std::sync::Mutex::new(None));
         {
-            let ended = ended.clone();
+            let (ended, lost_since) = (ended.clone(), lost_since.clone());
             webrtc.connect_notify(Some("connection-state"), move |w, _| {
-                let state = w.property::<gst_webrtc::WebRTCPeerConnectionState>("connection-state");
-                if matches!(
-                    state,
-                    gst_webrtc::WebRTCPeerConnectionState::Failed
-                        | gst_webrtc::WebRTCPeerConnectionState::Closed
-                ) {
+                use gst_webrtc::WebRTCPeerConnectionState as State;
+                let state = w.property::<State>("connection-state");
+                if matches!(state, State::Failed | State::Closed) {
                     ended.store(true, Ordering::Relaxed);
+                }
+                // A tab closed without a word shows as disconnected.
+                if let Ok(mut since) = lost_since.lock() {
+                    *since = match state {
+                        State::Disconnected => since.or(Some(Instant::now())),
+                        _ => None,
+                    };
                 }
             });
         }
@@ -189,6 +200,16 @@ impl Preview {
         let promise = gst::Promise::new();
         webrtc.emit_by_name::<()>("set-remote-description", &[&offer, &promise]);
         promise.wait();
+        // webrtcbin answers a refused offer with an error in the reply.
+        if let Some(why) = promise
+            .get_reply()
+            .and_then(|r| r.value("error").ok().map(|e| format!("{e:?}")))
+        {
+            let _ = pipeline.set_state(gst::State::Null);
+            return Err(PreviewError::BadOffer(format!(
+                "webrtcbin refused it: {why}"
+            )));
+        }
         let promise = gst::Promise::new();
         webrtc.emit_by_name::<()>("create-answer", &[&None::<gst::Structure>, &promise]);
         let answer = match promise.wait() {
@@ -226,6 +247,7 @@ impl Preview {
             Preview {
                 pipeline,
                 ended,
+                lost_since,
                 started: Instant::now(),
             },
             text,
@@ -236,6 +258,15 @@ impl Preview {
     /// the stream ended.
     pub fn ended(&self) -> bool {
         if self.ended.load(Ordering::Relaxed) {
+            return true;
+        }
+        let lost = self
+            .lost_since
+            .lock()
+            .ok()
+            .and_then(|s| *s)
+            .is_some_and(|at| at.elapsed() > LOST_FOR);
+        if lost {
             return true;
         }
         self.pipeline

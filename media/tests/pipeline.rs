@@ -3,7 +3,7 @@
 
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use gst::prelude::*;
 use vitrine_media::StreamKey;
@@ -12,16 +12,8 @@ use vitrine_media::publish::{PublishOptions, Publisher, Source};
 use vitrine_media::relay::{Relay, RelayConfig, RelayEvent};
 use vitrine_media::timecode::{self, Timecode};
 
-fn until<T>(cap: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
-    let end = Instant::now() + cap;
-    while Instant::now() < end {
-        if let Some(v) = f() {
-            return Some(v);
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    None
-}
+mod common;
+use common::until;
 
 fn free_port() -> u16 {
     UdpSocket::bind("127.0.0.1:0")

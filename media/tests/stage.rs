@@ -4,7 +4,7 @@
 
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use vitrine_media::StreamKey;
 use vitrine_media::player::{AudioOutput, Frame, Player, PlayerOptions};
@@ -12,16 +12,8 @@ use vitrine_media::publish::{PublishOptions, Publisher, Source};
 use vitrine_media::relay::{Relay, RelayConfig};
 use vitrine_media::stage::{Layout, Seat, SeatKey, Stage, StageConfig, StageError, StageEvent};
 
-fn until<T>(cap: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
-    let end = Instant::now() + cap;
-    while Instant::now() < end {
-        if let Some(v) = f() {
-            return Some(v);
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    None
-}
+mod common;
+use common::until;
 
 fn free_addr() -> SocketAddr {
     UdpSocket::bind("127.0.0.1:0")

@@ -222,7 +222,7 @@ impl std::fmt::Debug for Previews {
 }
 
 impl Previews {
-    fn new(viewers: SocketAddr, latency_ms: u32) -> Previews {
+    fn new(viewers: SocketAddr, latency_ms: u32) -> Arc<Previews> {
         // The relay's own address, from this process: loopback when it
         // listens on all of them.
         let ip = if viewers.ip().is_unspecified() {
@@ -230,26 +230,57 @@ impl Previews {
         } else {
             viewers.ip()
         };
-        Previews {
+        let previews = Arc::new(Previews {
             viewers: format!("srt://{}", SocketAddr::new(ip, viewers.port())),
             latency_ms,
             open: Mutex::new(Default::default()),
+        });
+        // Previews whose browser went away without a word are closed
+        // within seconds, not at the next request.
+        let weak = Arc::downgrade(&previews);
+        let spawned = std::thread::Builder::new()
+            .name("media-previews".into())
+            .spawn(move || {
+                while let Some(previews) = weak.upgrade() {
+                    previews.reap();
+                    drop(previews);
+                    std::thread::sleep(Duration::from_secs(5));
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::warn!(%e, "previews are reaped only on requests");
         }
+        previews
+    }
+
+    /// Closes previews that ended or ran too long; the pipelines are torn
+    /// down outside the lock.
+    fn reap(&self) {
+        let gone: Vec<Preview> = {
+            let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+            let ids: Vec<u64> = open
+                .iter()
+                .filter(|(_, p)| p.ended() || p.age() >= PREVIEW_MAX_AGE)
+                .map(|(id, _)| *id)
+                .collect();
+            ids.iter().filter_map(|id| open.remove(id)).collect()
+        };
+        drop(gone);
     }
 
     /// Answers a browser's offer with a new preview; blocks while ICE
     /// gathers (a few ms on a LAN, at most a few seconds).
     pub fn start(&self, offer: &str) -> Result<(u64, String), PreviewStartError> {
-        {
-            let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
-            open.retain(|_, p| !p.ended() && p.age() < PREVIEW_MAX_AGE);
-            if open.len() >= MAX_PREVIEWS {
-                return Err(PreviewStartError::Full);
-            }
+        self.reap();
+        if self.open() >= MAX_PREVIEWS {
+            return Err(PreviewStartError::Full);
         }
         let (preview, answer) = Preview::answer(&self.viewers, self.latency_ms, offer)?;
         let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
         if open.len() >= MAX_PREVIEWS {
+            drop(open);
+            // Torn down outside the lock.
+            drop(preview);
             return Err(PreviewStartError::Full);
         }
         let id = crate::ids::new_id::<i64>() as u64;
@@ -257,7 +288,8 @@ impl Previews {
         Ok((id, answer))
     }
 
-    /// Closes a preview; whether it was open.
+    /// Closes a preview (blocking while its pipeline stops); whether it
+    /// was open.
     pub fn stop(&self, id: u64) -> bool {
         let preview = self
             .open
@@ -430,7 +462,7 @@ impl Media {
                 ingest_url: format!("srt://{}:{}", host(config.ingest), config.ingest.port()),
                 rtmp_url: rtmp.map(|r| format!("rtmp://{}:{}/live", host(r), r.port())),
                 composer,
-                previews: Arc::new(Previews::new(config.viewers, config.latency_ms)),
+                previews: Previews::new(config.viewers, config.latency_ms),
             },
             relay: Some(relay),
         })

@@ -232,7 +232,7 @@ pub async fn set_stage(
         (status = 403, description = "Not staff", body = ErrorBody),
         (status = 404, description = "No relay on this server", body = ErrorBody),
         (status = 409, description = "Nobody is live, or four previews are open", body = ErrorBody),
-        (status = 413, description = "An offer over 64 KiB", body = ErrorBody),
+        (status = 413, description = "An offer over the API's 16 KiB body limit", body = ErrorBody),
     )
 )]
 pub async fn start_preview(
@@ -242,13 +242,6 @@ pub async fn start_preview(
 ) -> Result<Response, ApiError> {
     who.require_staff()?;
     let media = state.media.as_ref().ok_or_else(no_media)?;
-    if offer.len() > 64 * 1024 {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            "an offer is at most 64 KiB",
-        ));
-    }
     if !media.stage.get().live {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -309,7 +302,12 @@ pub async fn stop_preview(
 ) -> Result<StatusCode, ApiError> {
     who.require_staff()?;
     let media = state.media.as_ref().ok_or_else(no_media)?;
-    if media.previews.stop(id) {
+    // Stopping a pipeline blocks: not on the async workers.
+    let previews = media.previews.clone();
+    let stopped = tokio::task::spawn_blocking(move || previews.stop(id))
+        .await
+        .map_err(|e| ApiError::internal("preview", e))?;
+    if stopped {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::new(

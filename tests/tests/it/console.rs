@@ -1287,8 +1287,30 @@ fn the_console_previews_the_stage_over_webrtc() {
         "#;
         let codes = c.execute_async(more, vec![]).await.unwrap();
         assert_eq!(codes, json!([201, 201, 201, "too_many_previews"]));
-        // Stopping frees this page's preview on the server.
+        // Stopping frees this page's preview on the server: one more opens.
         click(&c, "#preview-stop").await;
+        let one_more = r#"
+            const done = arguments[arguments.length - 1];
+            (async () => {
+                const token = sessionStorage.getItem('vitrine.token');
+                const pc = new RTCPeerConnection();
+                pc.addTransceiver('video', { direction: 'recvonly' });
+                await pc.setLocalDescription(await pc.createOffer());
+                await new Promise((ok) => { setTimeout(ok, 1000); pc.onicegatheringstatechange = () => pc.iceGatheringState === 'complete' && ok(); });
+                const r = await fetch('/api/v1/stream/preview', { method: 'POST',
+                    headers: { Authorization: 'Bearer ' + token, 'Content-Type': 'application/sdp' },
+                    body: pc.localDescription.sdp });
+                done(r.status);
+            })();
+        "#;
+        let t = Instant::now();
+        loop {
+            let status = c.execute_async(one_more, vec![]).await.unwrap();
+            if status == json!(201) {
+                break;
+            }
+            assert!(t.elapsed() < CAP, "after Stop a new preview got {status}");
+        }
         c.close().await.unwrap();
     });
 }

@@ -622,9 +622,9 @@ fn the_preview_refuses_strangers_junk_and_an_empty_stage() {
     assert_eq!(post(Some(&host), ""), (400, "invalid_offer".into()));
     assert_eq!(post(Some(&host), vp8_only), (400, "no_common_codec".into()));
     assert_eq!(
-        post(Some(&host), &"x".repeat(70_000)).0,
+        post(Some(&host), &"x".repeat(20_000)).0,
         413,
-        "an offer over 64 KiB"
+        "an offer over the API's 16 KiB"
     );
     let (status, body) = http.call(
         "DELETE",

@@ -324,35 +324,37 @@ fn ask_reviews(
     pointer: Res<Pointer>,
     calls: Res<ReviewCalls>,
     mut ui: ResMut<UiState>,
-    mut shown: Local<(Option<ProductId>, Option<u8>)>,
+    time: Res<Time>,
+    mut asked: Local<std::collections::HashMap<ProductId, (f64, Option<u8>)>>,
 ) {
-    let card = pointer.card_product().cloned();
-    let rated = card.as_ref().and_then(|p| {
-        session
-            .mirror()
-            .and_then(|m| m.reviews.get(p))
-            .and_then(|r| r.as_ref().ok().copied())
-    });
-    if (card.clone(), rated) == *shown {
+    /// A card reopened sooner than this shows what it was told.
+    const FRESH_FOR_S: f64 = 60.0;
+    let Some(product) = pointer.card_product().cloned() else {
         return;
-    }
-    *shown = (card.clone(), rated);
-    let Some(product) = card else {
-        return;
+    };
+    let rated = session
+        .mirror()
+        .and_then(|m| m.reviews.get(&product))
+        .and_then(|r| r.as_ref().ok().copied());
+    let now = time.elapsed_secs_f64();
+    let stale = match asked.get(&product) {
+        None => true,
+        // Your own rating just landed, or it is a while since.
+        Some((at, seen)) => *seen != rated || now - at > FRESH_FOR_S,
     };
     let reviewed = catalog
         .products
         .iter()
         .any(|p| p.view.id == product && p.view.reviews.count > 0);
+    // One ask at a time; a stale one waits for it and goes next.
+    let asking = ui.local.reviews.get(&product) == Some(&view::ReviewsLookup::Asking);
+    if !stale || asking || (!reviewed && rated.is_none()) {
+        return;
+    }
     let Some(server) = session.server.clone() else {
         return;
     };
-    if !reviewed && rated.is_none() {
-        return;
-    }
-    if ui.local.reviews.get(&product) == Some(&view::ReviewsLookup::Asking) {
-        return;
-    }
+    asked.insert(product.clone(), (now, rated));
     ui.local
         .reviews
         .insert(product.clone(), view::ReviewsLookup::Asking);

@@ -255,8 +255,6 @@ pub fn reaction_label(r: Reaction) -> &'static str {
     }
 }
 
-/// Whether the shopper may rate `product`: one of their orders holding it
-/// was delivered, and what the server said to a rating.
 /// A product's reviews as the card last asked for them
 /// (`GET /api/v1/products/{id}/reviews`, on a worker thread).
 #[derive(Debug, Clone, PartialEq)]
@@ -298,6 +296,8 @@ pub fn latest_reviews(lookup: Option<&ReviewsLookup>) -> Vec<String> {
         .collect()
 }
 
+/// Whether the shopper may rate `product`: one of their orders holding it
+/// was delivered, and what the server said to a rating.
 fn review_prompt(mirror: Option<&RoomMirror>, product: &ProductView) -> ReviewPrompt {
     let Some(m) = mirror else {
         return ReviewPrompt::None;
