@@ -214,8 +214,7 @@ impl Drop for Relay {
 /// One publisher's pipeline.
 struct Session {
     pipeline: gst::Pipeline,
-    connected: Arc<AtomicBool>,
-    last_data: Arc<Mutex<Option<Instant>>>,
+    watch: crate::srt::IngestWatch,
     partial: Option<PathBuf>,
     extension: Arc<Mutex<&'static str>>,
 }
@@ -259,14 +258,13 @@ impl Session {
             .downcast::<gst::Pipeline>()
             .map_err(|_| RelayError::Pipeline("not a pipeline".into()))?;
 
-        let connected = Arc::new(AtomicBool::new(false));
-        let last_data = Arc::new(Mutex::new(None));
         let ingest = pipeline
             .by_name("ingest")
             .ok_or_else(|| RelayError::Pipeline("no ingest".into()))?;
+        let watch = crate::srt::IngestWatch::attach(&ingest, false);
         {
             let shared = shared.clone();
-            let connected = connected.clone();
+            let watch = watch.clone();
             // `authentication` reads as true by default in 1.22, but the
             // element only asks this signal once it is set explicitly.
             ingest.set_property("authentication", true);
@@ -280,7 +278,7 @@ impl Session {
                     .is_some_and(|id| shared.config.key.matches_streamid(id));
                 let reason = if !ok_key {
                     Some("wrong or missing stream key")
-                } else if connected.load(Ordering::Relaxed) {
+                } else if watch.connected() {
                     Some("a publisher is already live")
                 } else {
                     None
@@ -293,22 +291,6 @@ impl Session {
                     });
                 }
                 Some(reason.is_none().to_value())
-            });
-        }
-        {
-            let connected = connected.clone();
-            ingest.connect("caller-added", false, move |_| {
-                connected.store(true, Ordering::Relaxed);
-                None
-            });
-        }
-        if let Some(pad) = ingest.static_pad("src") {
-            let last_data = last_data.clone();
-            pad.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
-                if let Ok(mut at) = last_data.lock() {
-                    *at = Some(Instant::now());
-                }
-                gst::PadProbeReturn::Ok
             });
         }
         let extension = Arc::new(Mutex::new("ts"));
@@ -343,18 +325,10 @@ impl Session {
         }
         Ok(Self {
             pipeline,
-            connected,
-            last_data,
+            watch,
             partial,
             extension,
         })
-    }
-
-    fn idle_for(&self) -> Option<Duration> {
-        self.last_data
-            .lock()
-            .ok()
-            .and_then(|at| at.map(|at| at.elapsed()))
     }
 
     /// Ends the session: EOS through every branch (the playlist's end tag,
@@ -489,7 +463,7 @@ fn run(shared: Arc<Shared>, first: Session) {
             if shared.stop.load(Ordering::Relaxed) {
                 break "relay stopped".to_owned();
             }
-            if live_since.is_none() && current.connected.load(Ordering::Relaxed) {
+            if live_since.is_none() && current.watch.connected() {
                 live_since = Some(SystemTime::now());
                 shared.live.store(true, Ordering::Relaxed);
                 shared.sessions.fetch_add(1, Ordering::Relaxed);
@@ -498,6 +472,7 @@ fn run(shared: Arc<Shared>, first: Session) {
             }
             if live_since.is_some()
                 && current
+                    .watch
                     .idle_for()
                     .is_some_and(|idle| idle > shared.config.idle_timeout)
             {

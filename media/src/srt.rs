@@ -182,3 +182,60 @@ mod tests {
         assert_eq!(SrtLatency::Auto.to_string(), "auto");
     }
 }
+
+/// What a listening `srtsrc` tells of its publisher: whether one is
+/// connected, and how long since data last came. The relay and each stage
+/// seat watch their ingest this way.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct IngestWatch {
+    connected: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    last_data: std::sync::Arc<std::sync::Mutex<Option<std::time::Instant>>>,
+}
+
+impl IngestWatch {
+    /// Watches `ingest` (an `srtsrc`). With `heard_on_connect`, connecting
+    /// counts as data: a publisher who never sends goes idle.
+    pub(crate) fn attach(ingest: &gst::Element, heard_on_connect: bool) -> Self {
+        use gst::prelude::*;
+        let watch = Self::default();
+        {
+            let watch = watch.clone();
+            ingest.connect("caller-added", false, move |_| {
+                if heard_on_connect {
+                    watch.heard();
+                }
+                watch
+                    .connected
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
+                None
+            });
+        }
+        if let Some(pad) = ingest.static_pad("src") {
+            let watch = watch.clone();
+            pad.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+                watch.heard();
+                gst::PadProbeReturn::Ok
+            });
+        }
+        watch
+    }
+
+    fn heard(&self) {
+        if let Ok(mut at) = self.last_data.lock() {
+            *at = Some(std::time::Instant::now());
+        }
+    }
+
+    /// Whether a publisher connected.
+    pub(crate) fn connected(&self) -> bool {
+        self.connected.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// How long since data (or the connection) last came; `None` before.
+    pub(crate) fn idle_for(&self) -> Option<std::time::Duration> {
+        self.last_data
+            .lock()
+            .ok()
+            .and_then(|at| at.map(|at| at.elapsed()))
+    }
+}

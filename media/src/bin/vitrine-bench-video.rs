@@ -260,6 +260,52 @@ fn stage_only(args: &[String]) {
     }
 }
 
+/// Polls until something listens on UDP `addr` (it cannot be bound), for
+/// at most 10 s.
+fn wait_bound(addr: &str, what: &str) -> Result<(), String> {
+    let ready = Instant::now();
+    while UdpSocket::bind(addr).is_ok() {
+        if ready.elapsed() > Duration::from_secs(10) {
+            return Err(format!("{what} did not start"));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(())
+}
+
+/// This binary re-run as `--relay-only` on free loopback ports, listening.
+struct RelayProcess {
+    process: Killed,
+    ingest: String,
+    viewers: String,
+    hls: std::path::PathBuf,
+}
+
+impl RelayProcess {
+    fn start(exe: &std::path::Path, floor_ms: u32) -> Result<RelayProcess, String> {
+        let hls = std::env::temp_dir().join(format!("vitrine-bench-hls-{}", std::process::id()));
+        std::fs::create_dir_all(&hls).map_err(|e| e.to_string())?;
+        let ingest = format!("127.0.0.1:{}", free_port());
+        let viewers = format!("127.0.0.1:{}", free_port());
+        let process = Killed(
+            Command::new(exe)
+                .args(["--relay-only", &ingest, &viewers])
+                .arg(&hls)
+                .arg(floor_ms.to_string())
+                .stdout(Stdio::null())
+                .spawn()
+                .map_err(|e| format!("relay: {e}"))?,
+        );
+        wait_bound(&ingest, "the relay")?;
+        Ok(RelayProcess {
+            process,
+            ingest,
+            viewers,
+            hls,
+        })
+    }
+}
+
 struct Killed(Child);
 
 impl Drop for Killed {
@@ -518,10 +564,6 @@ fn run(seconds: u64, latency: SrtLatency, lossy: Option<LossyLink>) -> Result<()
     vitrine_media::init().map_err(|e| e.to_string())?;
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let host_bin = exe.with_file_name("vitrine-host");
-    let hls = std::env::temp_dir().join(format!("vitrine-bench-hls-{}", std::process::id()));
-    std::fs::create_dir_all(&hls).map_err(|e| e.to_string())?;
-    let ingest = format!("127.0.0.1:{}", free_port());
-    let viewers = format!("127.0.0.1:{}", free_port());
     // Through a lossy link the ends are across the internet, so `auto`
     // asks what it asks for an internet address (the proxy itself is on
     // loopback, where `auto` would take it for a LAN).
@@ -529,29 +571,15 @@ fn run(seconds: u64, latency: SrtLatency, lossy: Option<LossyLink>) -> Result<()
         (SrtLatency::Auto, Some(_)) => SrtLatency::Fixed(INTERNET_LATENCY_MS),
         _ => latency,
     };
-    let _relay = Killed(
-        Command::new(&exe)
-            .args(["--relay-only", &ingest, &viewers])
-            .arg(&hls)
-            // The relay's floor: the ends' own value in `auto`.
-            .arg(
-                match latency {
-                    SrtLatency::Fixed(ms) => ms,
-                    SrtLatency::Auto => LAN_LATENCY_MS,
-                }
-                .to_string(),
-            )
-            .stdout(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("relay: {e}"))?,
-    );
-    let ready = Instant::now();
-    while UdpSocket::bind(&ingest).is_ok() {
-        if ready.elapsed() > Duration::from_secs(10) {
-            return Err("the relay did not start".into());
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    // The relay's floor: the ends' own value in `auto`.
+    let relay = RelayProcess::start(
+        &exe,
+        match latency {
+            SrtLatency::Fixed(ms) => ms,
+            SrtLatency::Auto => LAN_LATENCY_MS,
+        },
+    )?;
+    let (ingest, viewers) = (relay.ingest.clone(), relay.viewers.clone());
     let proxies = match &lossy {
         Some(link) => Some((link.start(&ingest, 1)?, link.start(&viewers, 2)?)),
         None => None,
@@ -602,7 +630,7 @@ fn run(seconds: u64, latency: SrtLatency, lossy: Option<LossyLink>) -> Result<()
     let hls_phase = match lossy {
         None => Some(
             play_phase(
-                &format!("http://{}/live.m3u8", serve_dir(hls)?),
+                &format!("http://{}/live.m3u8", serve_dir(relay.hls.clone())?),
                 PixelFormat::Rgba,
                 short,
                 false,
@@ -685,31 +713,8 @@ fn run_stage(seconds: u64, co_hosts: usize) -> Result<(), String> {
     vitrine_media::init().map_err(|e| e.to_string())?;
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let host_bin = exe.with_file_name("vitrine-host");
-    let hls = std::env::temp_dir().join(format!("vitrine-bench-hls-{}", std::process::id()));
-    std::fs::create_dir_all(&hls).map_err(|e| e.to_string())?;
-    let ingest = format!("127.0.0.1:{}", free_port());
-    let viewers = format!("127.0.0.1:{}", free_port());
-    let relay = Killed(
-        Command::new(&exe)
-            .args(["--relay-only", &ingest, &viewers])
-            .arg(&hls)
-            .arg(LAN_LATENCY_MS.to_string())
-            .stdout(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("relay: {e}"))?,
-    );
-    let bound = |addr: &str| UdpSocket::bind(addr).is_err();
-    let wait_bound = |addr: &str, what: &str| {
-        let ready = Instant::now();
-        while !bound(addr) {
-            if ready.elapsed() > Duration::from_secs(10) {
-                return Err(format!("{what} did not start"));
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Ok(())
-    };
-    wait_bound(&ingest, "the relay")?;
+    let relay = RelayProcess::start(&exe, LAN_LATENCY_MS)?;
+    let (ingest, viewers) = (relay.ingest.clone(), relay.viewers.clone());
     let publish = |to: &str, key: &str| -> Result<Killed, String> {
         Ok(Killed(
             Command::new(&host_bin)
@@ -726,7 +731,7 @@ fn run_stage(seconds: u64, co_hosts: usize) -> Result<(), String> {
         ))
     };
     let srt = format!("srt://{viewers}");
-    let relay_pid = relay.0.id().to_string();
+    let relay_pid = relay.process.0.id().to_string();
     println!(
         "bench video --co-hosts {co_hosts}: every publisher 1280x720 at 30 fps (test pattern), the stage composing 1280x720 at 30 fps, picture in picture; loopback, SRT 20 ms each hop; {seconds} s a phase; 2 cores shared by every process"
     );

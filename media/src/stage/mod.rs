@@ -375,10 +375,9 @@ fn placed(shared: &Shared) -> Vec<Placed> {
 /// One seat's listener and decoder.
 struct Input {
     pipeline: gst::Pipeline,
-    connected: Arc<AtomicBool>,
+    watch: crate::srt::IngestWatch,
     /// The seat's generation the publisher was let in under.
     admitted: Arc<AtomicU64>,
-    last_data: Arc<Mutex<Option<Instant>>>,
     live: bool,
 }
 
@@ -400,12 +399,13 @@ impl Input {
         let ingest = pipeline
             .by_name("ingest")
             .ok_or_else(|| StageError::Pipeline("no ingest".into()))?;
-        let connected = Arc::new(AtomicBool::new(false));
+        // Connected counts as heard from: one who never sends is put out
+        // after the idle timeout, not kept in the seat.
+        let watch = crate::srt::IngestWatch::attach(&ingest, true);
         let admitted = Arc::new(AtomicU64::new(0));
-        let last_data = Arc::new(Mutex::new(None));
         {
             let shared = shared.clone();
-            let (connected, admitted) = (connected.clone(), admitted.clone());
+            let (watch, admitted) = (watch.clone(), admitted.clone());
             // As the relay: the signal is asked only once set explicitly.
             ingest.set_property("authentication", true);
             ingest.connect("caller-connecting", false, move |args| {
@@ -419,7 +419,7 @@ impl Input {
                 let reason = match seats[seat].as_ref() {
                     None => Some("nobody is invited to this seat"),
                     Some(s) if !s.key.admits(&streamid) => Some("wrong or missing stream key"),
-                    Some(_) if connected.load(Ordering::Relaxed) => {
+                    Some(_) if watch.connected() => {
                         Some("a publisher is already live in this seat")
                     }
                     Some(_) => None,
@@ -437,23 +437,6 @@ impl Input {
                     None => admitted.store(generation, Ordering::Release),
                 }
                 Some(reason.is_none().to_value())
-            });
-        }
-        {
-            let (connected, last_data) = (connected.clone(), last_data.clone());
-            ingest.connect("caller-added", false, move |_| {
-                // Connected counts as heard from: one who never sends is
-                // put out after the idle timeout, not kept in the seat.
-                *lock(&last_data) = Some(Instant::now());
-                connected.store(true, Ordering::Relaxed);
-                None
-            });
-        }
-        if let Some(pad) = ingest.static_pad("src") {
-            let last_data = last_data.clone();
-            pad.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
-                *lock(&last_data) = Some(Instant::now());
-                gst::PadProbeReturn::Ok
             });
         }
         // A live H.264 stream's frames go on as they are parsed (see the
@@ -509,9 +492,8 @@ impl Input {
         }
         Ok(Self {
             pipeline,
-            connected,
+            watch,
             admitted,
-            last_data,
             live: false,
         })
     }
@@ -523,8 +505,11 @@ impl Input {
     /// Why this input's publisher is gone, if it is.
     fn ended(&self, shared: &Shared, seat: usize) -> Option<String> {
         if self.live {
-            let idle = lock(&self.last_data).map(|at| at.elapsed());
-            if idle.is_some_and(|idle| idle > shared.config.idle_timeout) {
+            if self
+                .watch
+                .idle_for()
+                .is_some_and(|idle| idle > shared.config.idle_timeout)
+            {
                 return Some("publisher silent".into());
             }
             if self.admitted.load(Ordering::Acquire)
@@ -717,7 +702,7 @@ fn run(shared: Arc<Shared>, mut inputs: Vec<Option<Input>>) {
                 }
                 continue;
             };
-            if !input.live && input.connected.load(Ordering::Relaxed) {
+            if !input.live && input.watch.connected() {
                 input.live = true;
                 lock(&shared.live)[seat] = true;
                 changed = true;

@@ -36,6 +36,17 @@ fn stage(http: &Http, token: &str) -> Value {
     body
 }
 
+/// `POST /api/v1/stream/co-hosts` with `body`, as `token`.
+fn invite(http: &Http, token: &str, body: Value) -> (u16, Value) {
+    http.call(
+        "POST",
+        "/api/v1/stream/co-hosts",
+        Some(token),
+        None,
+        Some(body),
+    )
+}
+
 fn live_seats(view: &Value) -> Vec<u64> {
     view["seats"]
         .as_array()
@@ -55,21 +66,9 @@ fn the_host_invites_four_co_hosts_and_every_bad_request_changes_nothing() {
     let shopper = guest(&http, "Shopper");
 
     // Only the host invites; co-host accounts may look.
-    let (status, body) = http.call(
-        "POST",
-        "/api/v1/stream/co-hosts",
-        Some(&shopper),
-        None,
-        Some(json!({"name": "Sneaky"})),
-    );
+    let (status, body) = invite(&http, &shopper, json!({"name": "Sneaky"}));
     assert_eq!((status, body["code"].as_str()), (403, Some("forbidden")));
-    let (status, _) = http.call(
-        "POST",
-        "/api/v1/stream/co-hosts",
-        Some(&co_host_account),
-        None,
-        Some(json!({"name": "Sneaky"})),
-    );
+    let (status, _) = invite(&http, &co_host_account, json!({"name": "Sneaky"}));
     assert_eq!(status, 403);
     for bad in [
         json!({"name": ""}),
@@ -79,25 +78,13 @@ fn the_host_invites_four_co_hosts_and_every_bad_request_changes_nothing() {
         json!({"nom": "Ada"}),
         json!("Ada"),
     ] {
-        let (status, body) = http.call(
-            "POST",
-            "/api/v1/stream/co-hosts",
-            Some(&host),
-            None,
-            Some(bad.clone()),
-        );
+        let (status, body) = invite(&http, &host, bad.clone());
         assert_eq!(status, 400, "{bad}: {body}");
     }
 
     let mut keys = Vec::new();
     for (i, name) in ["Ada", "Ben", "Chloé", "Dev"].into_iter().enumerate() {
-        let (status, body) = http.call(
-            "POST",
-            "/api/v1/stream/co-hosts",
-            Some(&host),
-            None,
-            Some(json!({"name": name})),
-        );
+        let (status, body) = invite(&http, &host, json!({"name": name}));
         assert_eq!(status, 201, "{body}");
         assert_eq!(body["co_host"]["seat"], i as u64 + 1);
         assert_eq!(body["co_host"]["name"], name);
@@ -106,13 +93,7 @@ fn the_host_invites_four_co_hosts_and_every_bad_request_changes_nothing() {
         keys.push((body["co_host"]["id"].as_i64().unwrap(), key));
     }
     // A fifth: the stage is full.
-    let (status, body) = http.call(
-        "POST",
-        "/api/v1/stream/co-hosts",
-        Some(&host),
-        None,
-        Some(json!({"name": "Eve"})),
-    );
+    let (status, body) = invite(&http, &host, json!({"name": "Eve"}));
     assert_eq!(
         (status, body["code"].as_str()),
         (409, Some("co_host_limit"))
@@ -202,13 +183,7 @@ fn the_host_invites_four_co_hosts_and_every_bad_request_changes_nothing() {
     );
     assert_eq!(status, 400, "{body}");
     // The freed seat takes the next invitation.
-    let (status, body) = http.call(
-        "POST",
-        "/api/v1/stream/co-hosts",
-        Some(&host),
-        None,
-        Some(json!({"name": "Eve"})),
-    );
+    let (status, body) = invite(&http, &host, json!({"name": "Eve"}));
     assert_eq!(
         (status, body["co_host"]["seat"].as_u64()),
         (201, Some(2)),
@@ -222,13 +197,7 @@ fn two_publishers_are_composed_side_by_side_and_a_revoked_key_is_refused() {
     let server = TestServer::start_with_stage(2);
     let http = Http::new(&server);
     let host = server.sign_in_as("mara", Role::Host);
-    let (status, body) = http.call(
-        "POST",
-        "/api/v1/stream/co-hosts",
-        Some(&host),
-        None,
-        Some(json!({"name": "Ada"})),
-    );
+    let (status, body) = invite(&http, &host, json!({"name": "Ada"}));
     assert_eq!(status, 201, "{body}");
     let co_id = body["co_host"]["id"].as_i64().unwrap();
     let co_url = body["co_host"]["srt_url"].as_str().unwrap().to_owned();
@@ -329,13 +298,7 @@ fn two_publishers_are_composed_side_by_side_and_a_revoked_key_is_refused() {
     drop(blue);
     // The seat goes to someone new: the revoked key opens nothing, the new
     // one does (so the revoked publisher is really gone from it).
-    let (status, body) = http.call(
-        "POST",
-        "/api/v1/stream/co-hosts",
-        Some(&host),
-        None,
-        Some(json!({"name": "Ben"})),
-    );
+    let (status, body) = invite(&http, &host, json!({"name": "Ben"}));
     assert_eq!(
         (status, body["co_host"]["seat"].as_u64()),
         (201, Some(1)),

@@ -1266,13 +1266,14 @@ fn the_console_previews_the_stage_over_webrtc() {
             behind[5], behind[9]
         );
 
-        // Four previews at most: three more open, a fifth is refused.
-        let more = r#"
+        // Opens `arguments[0]` more previews from the page, each from an
+        // offer of its own (ICE gathered, or 1 s); their statuses, or codes.
+        let open_previews = r#"
             const done = arguments[arguments.length - 1];
             (async () => {
                 const token = sessionStorage.getItem('vitrine.token');
                 const codes = [];
-                for (let i = 0; i < 4; i++) {
+                for (let i = 0; i < arguments[0]; i++) {
                     const pc = new RTCPeerConnection();
                     pc.addTransceiver('video', { direction: 'recvonly' });
                     await pc.setLocalDescription(await pc.createOffer());
@@ -1285,31 +1286,18 @@ fn the_console_previews_the_stage_over_webrtc() {
                 done(codes);
             })();
         "#;
-        let codes = c.execute_async(more, vec![]).await.unwrap();
+        // Four previews at most: three more open, a fifth is refused.
+        let codes = c.execute_async(open_previews, vec![json!(4)]).await.unwrap();
         assert_eq!(codes, json!([201, 201, 201, "too_many_previews"]));
         // Stopping frees this page's preview on the server: one more opens.
         click(&c, "#preview-stop").await;
-        let one_more = r#"
-            const done = arguments[arguments.length - 1];
-            (async () => {
-                const token = sessionStorage.getItem('vitrine.token');
-                const pc = new RTCPeerConnection();
-                pc.addTransceiver('video', { direction: 'recvonly' });
-                await pc.setLocalDescription(await pc.createOffer());
-                await new Promise((ok) => { setTimeout(ok, 1000); pc.onicegatheringstatechange = () => pc.iceGatheringState === 'complete' && ok(); });
-                const r = await fetch('/api/v1/stream/preview', { method: 'POST',
-                    headers: { Authorization: 'Bearer ' + token, 'Content-Type': 'application/sdp' },
-                    body: pc.localDescription.sdp });
-                done(r.status);
-            })();
-        "#;
         let t = Instant::now();
         loop {
-            let status = c.execute_async(one_more, vec![]).await.unwrap();
-            if status == json!(201) {
+            let codes = c.execute_async(open_previews, vec![json!(1)]).await.unwrap();
+            if codes == json!([201]) {
                 break;
             }
-            assert!(t.elapsed() < CAP, "after Stop a new preview got {status}");
+            assert!(t.elapsed() < CAP, "after Stop a new preview got {codes}");
         }
         c.close().await.unwrap();
     });
