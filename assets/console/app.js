@@ -897,7 +897,7 @@ async function loadStage() {
     const c = coHosts.get(s.seat);
     const status = s.live ? "live" : "not live";
     const detail = c
-      ? `publishes to ${c.srt_url} with the key ending ${c.key_hint}`
+      ? `publishes to ${c.srt_url}${c.rtmp_url ? ` or ${c.rtmp_url}` : ""} with the key ending ${c.key_hint}`
       : `publishes to ${state.ingest.srt_url} with the show's stream key`;
     return el("li", { id: `seat-${s.seat}`, "data-live": String(s.live) },
       el("span", { class: `dot${s.live ? " live" : ""}`, title: status }),
@@ -970,11 +970,13 @@ async function inviteCoHost(event) {
   // The key is in this answer only: show it until the host closes it.
   $("co-host-key").replaceChildren(
     el("p", {}, el("b", {}, `${c.name} is invited to seat ${c.seat}.`),
-      " Send them these two lines; the key is shown this once."),
-    el("p", {}, "Server: ", el("code", {}, c.srt_url)),
+      " Send them the server and the key; the key is shown this once."),
+    el("p", {}, "Server (SRT): ", el("code", {}, c.srt_url)),
+    c.rtmp_url ? el("p", {}, "Or RTMP, for OBS: ", el("code", { id: "co-host-rtmp" }, c.rtmp_url)) : "",
     el("p", {}, "Stream key: ", el("code", { id: "co-host-new-key" }, invited.stream_key)),
     el("p", { class: "quiet-text" },
-      `vitrine-host --ingest ${c.srt_url} --key …, or OBS/ffmpeg with streamid set to the key.`),
+      `vitrine-host --ingest ${c.srt_url} --key …, ffmpeg with streamid set to the key`
+        + (c.rtmp_url ? ", or OBS with the RTMP server and the key as its stream key." : ".")),
     el("button", { class: "small quiet", type: "button",
       onclick: () => { $("co-host-key").hidden = true; $("co-host-key").replaceChildren(); } }, "Done, hide the key"));
   $("co-host-key").hidden = false;

@@ -23,6 +23,7 @@ pub mod timecode;
 pub mod voice;
 
 mod key;
+mod rtmp;
 mod uri;
 
 pub use key::{StreamKey, StreamKeyError};

@@ -580,6 +580,7 @@ fn build(shared: &Arc<Shared>) -> Result<gst::Pipeline, PlayerError> {
             && source.factory().is_some_and(|f| f.name() == "srtsrc")
         {
             source.set_property("latency", srt_latency);
+            source.set_property("poll-timeout", crate::srt::POLL_TIMEOUT_MS);
         }
         None
     });

@@ -155,12 +155,13 @@ impl Preview {
         };
         let description = format!(
             "webrtcbin name=w bundle-policy=max-bundle \
-             srtsrc uri=\"{viewers}\" latency={latency_ms} ! tsdemux name=demux latency=40 \
+             srtsrc uri=\"{viewers}\" latency={latency_ms} poll-timeout={poll} ! tsdemux name=demux latency=40 \
              demux. ! video/x-h264 ! queue ! h264parse config-interval=-1 ! \
              rtph264pay pt={pt} config-interval=-1 aggregate-mode=zero-latency ! \
              application/x-rtp,media=video,encoding-name=H264,payload={pt},clock-rate=90000 ! \
              w. {audio}",
             pt = want.video_pt,
+            poll = crate::srt::POLL_TIMEOUT_MS,
         );
         let pipeline = gst::parse::launch(&description)
             .map_err(|e| PreviewError::Pipeline(e.to_string()))?

@@ -15,20 +15,20 @@
 //!
 //! The stream key is checked in srtsrc's `caller-connecting` signal (GStreamer
 //! 1.22): a caller whose `streamid` does not name the key is refused before
-//! any data is read. RTMP goes through Debian's ffmpeg (`-listen 1`), which
-//! only accepts the stream name it was started with (the key) and forwards
-//! over SRT with the key as its `streamid`; GStreamer 1.22 has no RTMP server.
+//! any data is read. RTMP goes through Debian's ffmpeg ([`crate::rtmp`]),
+//! which accepts only the key as stream name and forwards over SRT with the
+//! key as its `streamid`; GStreamer 1.22 has no RTMP server.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use gst::prelude::*;
 
+use crate::rtmp::{Admission, RtmpBridge};
 use crate::{MissingElement, StreamKey, timecode::unix_ms};
 
 #[derive(Debug, Clone)]
@@ -161,11 +161,24 @@ impl Relay {
             on_event,
         });
         let rtmp = match shared.config.rtmp {
-            Some(addr) => Some(RtmpBridge::start(
-                addr,
-                &shared.config,
-                shared.on_event.clone(),
-            )?),
+            Some(addr) => {
+                let (target, key) = shared
+                    .config
+                    .rtmp_forward
+                    .clone()
+                    .unwrap_or_else(|| (shared.config.ingest, shared.config.key.clone()));
+                let on_event = shared.on_event.clone();
+                Some(
+                    RtmpBridge::start(
+                        addr,
+                        target,
+                        shared.config.latency_ms,
+                        Admission::Key(key),
+                        Arc::new(move |reason| on_event(RelayEvent::Rejected { reason })),
+                    )
+                    .map_err(RelayError::Ffmpeg)?,
+                )
+            }
             None => None,
         };
         // The first session is built here so a port in use fails `start`.
@@ -225,12 +238,13 @@ impl Session {
         let listener =
             |addr: SocketAddr| format!("srt://{}:{}?mode=listener", addr.ip(), addr.port());
         let mut description = format!(
-            "srtsrc name=ingest uri=\"{ingest}\" latency={lat} ! tee name=t \
+            "srtsrc name=ingest uri=\"{ingest}\" latency={lat} poll-timeout={poll} ! tee name=t \
              t. ! queue leaky=downstream max-size-time=2000000000 ! srtsink name=out uri=\"{out}\" \
              latency={lat} wait-for-connection=false sync=false async=false ",
             ingest = listener(c.ingest),
             out = listener(c.viewers),
             lat = c.latency_ms,
+            poll = crate::srt::POLL_TIMEOUT_MS,
         );
         let partial = c
             .recordings_dir
@@ -493,197 +507,6 @@ fn run(shared: Arc<Shared>, first: Session) {
         if was_live {
             shared.live.store(false, Ordering::Relaxed);
             (shared.on_event)(RelayEvent::Off { recording });
-        }
-    }
-}
-
-/// `ffmpeg -listen 1` as an RTMP server, forwarding each publisher to the
-/// SRT ingest; restarted after every session (it serves one and exits).
-struct RtmpBridge {
-    stop: Arc<AtomicBool>,
-    child: Arc<Mutex<Option<Child>>>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl RtmpBridge {
-    fn start(
-        addr: SocketAddr,
-        config: &RelayConfig,
-        on_event: EventSink,
-    ) -> Result<Self, RelayError> {
-        Command::new("ffmpeg")
-            .arg("-version")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .map_err(|e| RelayError::Ffmpeg(e.to_string()))?;
-        let (target, key) = config
-            .rtmp_forward
-            .clone()
-            .unwrap_or_else(|| (config.ingest, config.key.clone()));
-        let ingest_host = if target.ip().is_unspecified() {
-            "127.0.0.1".to_owned()
-        } else {
-            target.ip().to_string()
-        };
-        let args: Vec<String> = vec![
-            "-hide_banner".into(),
-            "-nostdin".into(),
-            "-nostats".into(),
-            "-loglevel".into(),
-            "warning".into(),
-            "-listen".into(),
-            "1".into(),
-            "-i".into(),
-            format!("rtmp://{addr}/live/{}", key.as_str()),
-            "-c".into(),
-            "copy".into(),
-            "-f".into(),
-            "mpegts".into(),
-            format!(
-                "srt://{ingest_host}:{}?streamid={}&latency={}",
-                target.port(),
-                key.as_str(),
-                u64::from(config.latency_ms) * 1000
-            ),
-        ];
-        let stop = Arc::new(AtomicBool::new(false));
-        let child: Arc<Mutex<Option<Child>>> = Arc::new(Mutex::new(None));
-        let thread = {
-            let (stop, child) = (stop.clone(), child.clone());
-            std::thread::Builder::new()
-                .name("media-rtmp".into())
-                .spawn(move || {
-                    while !stop.load(Ordering::Relaxed) {
-                        let born = Instant::now();
-                        let mut command = Command::new("ffmpeg");
-                        command
-                            .args(&args)
-                            .stdin(Stdio::null())
-                            .stdout(Stdio::null())
-                            .stderr(Stdio::piped());
-                        die_with_parent(&mut command);
-                        let spawned = command.spawn();
-                        match spawned {
-                            Ok(mut c) => {
-                                if let Some(stderr) = c.stderr.take() {
-                                    watch_ffmpeg(stderr, child.clone(), on_event.clone());
-                                }
-                                if let Ok(mut slot) = child.lock() {
-                                    *slot = Some(c);
-                                }
-                            }
-                            Err(e) => {
-                                tracing::warn!(%e, "media relay: ffmpeg did not start");
-                                return;
-                            }
-                        }
-                        // Poll (not wait) so that Drop can kill the child.
-                        loop {
-                            if stop.load(Ordering::Relaxed) {
-                                return;
-                            }
-                            let done = child
-                                .lock()
-                                .ok()
-                                .and_then(|mut c| c.as_mut().map(|c| c.try_wait()))
-                                .is_none_or(|r| !matches!(r, Ok(None)));
-                            if done {
-                                break;
-                            }
-                            std::thread::sleep(Duration::from_millis(100));
-                        }
-                        // One that died at once (its port taken, say) is
-                        // not respawned in a tight loop.
-                        if born.elapsed() < Duration::from_secs(1) {
-                            std::thread::sleep(Duration::from_secs(1));
-                        }
-                    }
-                })
-                .map_err(|e| RelayError::Ffmpeg(e.to_string()))?
-        };
-        Ok(Self {
-            stop,
-            child,
-            thread: Some(thread),
-        })
-    }
-}
-
-/// A server killed outright (`kill -9`) must not leave ffmpeg holding the
-/// RTMP port: on Linux the child gets SIGKILL when its parent dies.
-fn die_with_parent(command: &mut Command) {
-    #[cfg(target_os = "linux")]
-    {
-        use std::os::unix::process::CommandExt;
-        // SAFETY: prctl is async-signal-safe and touches no Rust state.
-        unsafe {
-            command.pre_exec(|| {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-    }
-    #[cfg(not(target_os = "linux"))]
-    let _ = command;
-}
-
-/// ffmpeg's RTMP server only warns about a stream name other than the one
-/// it listens for, and carries on. Its warning is our key check: the
-/// bridge is killed on it, before ffmpeg has probed enough of the input to
-/// open its SRT output.
-fn watch_ffmpeg(
-    stderr: std::process::ChildStderr,
-    child: Arc<Mutex<Option<Child>>>,
-    on_event: EventSink,
-) {
-    let spawned = std::thread::Builder::new()
-        .name("media-rtmp-log".into())
-        .spawn(move || {
-            use std::io::BufRead;
-            for line in std::io::BufReader::new(stderr)
-                .lines()
-                .map_while(Result::ok)
-            {
-                if line.contains("Unexpected stream") {
-                    // Wait for the spawner to store the child, then kill it.
-                    for _ in 0..100 {
-                        let killed = child
-                            .lock()
-                            .ok()
-                            .and_then(|mut c| c.as_mut().map(|c| c.kill().is_ok()))
-                            .unwrap_or(false);
-                        if killed {
-                            break;
-                        }
-                        std::thread::sleep(Duration::from_millis(5));
-                    }
-                    tracing::warn!("media relay: RTMP publisher with a wrong key refused");
-                    on_event(RelayEvent::Rejected {
-                        reason: "wrong RTMP stream key".into(),
-                    });
-                    return;
-                }
-                tracing::debug!(line, "ffmpeg");
-            }
-        });
-    if let Err(e) = spawned {
-        tracing::warn!(%e, "media relay: cannot watch ffmpeg");
-    }
-}
-
-impl Drop for RtmpBridge {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        // The thread stops spawning first, so no child outlives this.
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-        if let Some(mut child) = self.child.lock().ok().and_then(|mut slot| slot.take()) {
-            let _ = child.kill();
-            let _ = child.wait();
         }
     }
 }

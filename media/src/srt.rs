@@ -28,6 +28,13 @@ use crate::uri::parse_srt;
 pub const LAN_LATENCY_MS: u32 = 20;
 /// What an internet link gets: libsrt's default.
 pub const INTERNET_LATENCY_MS: u32 = 120;
+/// How long an `srtsrc` waits for data before it looks again whether it is
+/// being stopped. Its default waits forever, so a peer connected but
+/// silent (a publisher that never sends, a relay with nobody live) would
+/// hold the pipeline's state change to NULL, and whoever is stopping it,
+/// for as long as the peer stays. A timeout only loops: it is no error.
+pub(crate) const POLL_TIMEOUT_MS: i32 = 100;
+
 /// The range an operator may set.
 pub const MIN_LATENCY_MS: u32 = LAN_LATENCY_MS;
 pub const MAX_LATENCY_MS: u32 = 8000;

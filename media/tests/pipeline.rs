@@ -13,7 +13,7 @@ use vitrine_media::relay::{Relay, RelayConfig, RelayEvent};
 use vitrine_media::timecode::{self, Timecode};
 
 mod common;
-use common::until;
+use common::{SilentCaller, until};
 
 fn free_port() -> u16 {
     UdpSocket::bind("127.0.0.1:0")
@@ -189,4 +189,28 @@ fn relay_writes_hls() {
     );
     assert!(found.is_some());
     drop(relay);
+}
+
+#[test]
+fn a_silent_publisher_does_not_hold_the_relay_when_it_stops() {
+    let ingest: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let viewers: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let key = StreamKey::new("test-key-123").unwrap();
+    let relay = Relay::start(
+        RelayConfig::new(ingest, viewers, key.clone()),
+        Arc::new(|_| {}),
+    )
+    .unwrap();
+    // Connected with the key, never sending: srtsrc waits on it.
+    let _silent = SilentCaller::start(ingest, key.as_str());
+    until(Duration::from_secs(10), || relay.is_live().then_some(())).expect("the caller is let in");
+    // Stopping the relay (the server shutting down) must not wait on it.
+    let (done, stopped) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        drop(relay);
+        let _ = done.send(());
+    });
+    stopped
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the relay stopped with a silent publisher connected");
 }

@@ -2,7 +2,8 @@
 //! layout switched live, a co-host leaving and coming back without the
 //! stream stopping, and every refusal a seat gives.
 
-use std::net::{SocketAddr, UdpSocket};
+use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -13,7 +14,7 @@ use vitrine_media::relay::{Relay, RelayConfig};
 use vitrine_media::stage::{Layout, Seat, SeatKey, Stage, StageConfig, StageError, StageEvent};
 
 mod common;
-use common::until;
+use common::{SilentCaller, until};
 
 fn free_addr() -> SocketAddr {
     UdpSocket::bind("127.0.0.1:0")
@@ -58,6 +59,12 @@ struct Show {
 }
 
 fn show(seats: usize) -> Show {
+    show_with(seats, Vec::new())
+}
+
+/// A show whose seats listed in `rtmp` also take RTMP, each on a free
+/// TCP port.
+fn show_with(seats: usize, rtmp: Vec<usize>) -> Show {
     let relay_ingest = free_addr();
     let viewers = free_addr();
     let relay_key = StreamKey::new("relay-internal-key").unwrap();
@@ -69,6 +76,13 @@ fn show(seats: usize) -> Show {
     let seat_addrs: Vec<SocketAddr> = (0..seats).map(|_| free_addr()).collect();
     let mut config = StageConfig::new(seat_addrs.clone(), relay_ingest, relay_key);
     (config.width, config.height, config.bitrate_kbps) = (W, H, 600);
+    config.rtmp = rtmp
+        .into_iter()
+        .map(|seat| {
+            let tcp = TcpListener::bind("127.0.0.1:0").unwrap();
+            (seat, tcp.local_addr().unwrap())
+        })
+        .collect();
     let events: Arc<Mutex<Vec<StageEvent>>> = Arc::default();
     let ev = events.clone();
     let stage = Stage::start(config, Arc::new(move |e| ev.lock().unwrap().push(e))).unwrap();
@@ -279,4 +293,229 @@ fn seats_refuse_wrong_keys_second_publishers_and_revoked_keys() {
         show.stage.set_seat(5, None).is_err(),
         "no such seat is an error"
     );
+}
+
+/// ffmpeg publishing a solid `colour` over RTMP under `key`, as OBS would.
+struct RtmpPush(Child);
+
+impl RtmpPush {
+    fn start(addr: SocketAddr, key: &str, colour: &str) -> Self {
+        let child = Command::new("ffmpeg")
+            .args([
+                "-hide_banner",
+                "-loglevel",
+                "error",
+                "-re",
+                "-f",
+                "lavfi",
+                "-i",
+            ])
+            .arg(format!("color=c={colour}:s={W}x{H}:r=30"))
+            .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
+            .args([
+                "-c:v",
+                "libx264",
+                "-preset",
+                "ultrafast",
+                "-tune",
+                "zerolatency",
+            ])
+            .args(["-g", "30", "-c:a", "aac", "-f", "flv"])
+            .arg(format!("rtmp://{addr}/live/{key}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("ffmpeg runs (Debian package ffmpeg)");
+        Self(child)
+    }
+
+    fn running(&mut self) -> bool {
+        matches!(self.0.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for RtmpPush {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Pushes over RTMP, starting again whenever the push ends (the bridge
+/// serves one publisher and is respawned), until `done` holds.
+fn push_until(
+    addr: SocketAddr,
+    key: &str,
+    cap: Duration,
+    mut done: impl FnMut() -> bool,
+) -> Option<RtmpPush> {
+    let mut push: Option<RtmpPush> = None;
+    until(cap, || {
+        if !push.as_mut().is_some_and(RtmpPush::running) {
+            push = Some(RtmpPush::start(addr, key, "blue"));
+        }
+        done().then_some(())
+    })?;
+    push
+}
+
+#[test]
+fn a_co_host_over_rtmp_is_let_in_by_their_key_and_put_out_when_revoked() {
+    let show = show_with(2, vec![1]);
+    let rtmp = show.stage.config().rtmp[0].1;
+    let refusals = |show: &Show| {
+        show.events
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(
+                |e| matches!(e, StageEvent::Rejected { seat: 1, reason } if reason.contains("key")),
+            )
+            .count()
+    };
+
+    // The host's key, then a made-up one: refused at the RTMP check.
+    for wrong in [show.host_key.as_str(), "made-up-key-789"] {
+        let before = refusals(&show);
+        push_until(rtmp, wrong, Duration::from_secs(20), || {
+            refusals(&show) > before
+        })
+        .expect("a wrong RTMP key refused");
+        assert!(show.stage.live().is_empty(), "nobody got in");
+    }
+
+    // The guest's key (held by the stage only as a digest): live, and the
+    // stage shows the guest alone.
+    let guest = push_until(
+        rtmp,
+        show.guest_key.as_str(),
+        Duration::from_secs(30),
+        || show.stage.live() == [1],
+    )
+    .expect("the co-host goes live over RTMP");
+    until(Duration::from_secs(10), || {
+        show.relay.is_live().then_some(())
+    })
+    .expect("relay live");
+    let player = watch(&show);
+    wait_for(&player, ("blue", "blue")).expect("the co-host alone on stage");
+    let mut guest = guest;
+
+    // Revoked while live: out of the picture, and ffmpeg's connection
+    // ends with the seat's, so the publisher itself is cut off.
+    show.stage.set_seat(1, None).unwrap();
+    assert!(show.stage.live().is_empty());
+    until(Duration::from_secs(15), || (!guest.running()).then_some(()))
+        .expect("the revoked RTMP publisher is cut off");
+    drop(guest);
+
+    // The revoked key no longer gets in, over RTMP as over SRT.
+    show.stage
+        .set_seat(
+            1,
+            Some(Seat {
+                name: "Next".into(),
+                key: SeatKey::Sha256(SeatKey::digest(
+                    &StreamKey::new("next-guest-key-1").unwrap(),
+                )),
+            }),
+        )
+        .unwrap();
+    let before = refusals(&show);
+    push_until(
+        rtmp,
+        show.guest_key.as_str(),
+        Duration::from_secs(20),
+        || refusals(&show) > before,
+    )
+    .expect("the revoked key refused over RTMP");
+    assert!(show.stage.live().is_empty());
+}
+
+#[test]
+fn rtmp_listeners_must_name_real_seats_and_distinct_ports() {
+    let relay_key = StreamKey::new("relay-internal-key").unwrap();
+    let seats = vec![free_addr(), free_addr()];
+    let tcp: SocketAddr = "127.0.0.1:1".parse().unwrap();
+    for (rtmp, want) in [
+        (vec![(2, tcp)], StageError::NoSuchSeat(2)),
+        (vec![(0, tcp), (1, tcp)], StageError::SamePort(tcp)),
+        (vec![(1, tcp), (1, free_addr())], StageError::TwoRtmp(1)),
+    ] {
+        let mut config = StageConfig::new(seats.clone(), free_addr(), relay_key.clone());
+        config.rtmp = rtmp;
+        assert_eq!(Stage::start(config, Arc::new(|_| {})).err(), Some(want));
+    }
+}
+
+#[test]
+fn a_live_publisher_left_out_of_the_layout_is_muted_and_heard_once_shown() {
+    let show = show(3);
+    let third_key = StreamKey::new("third-key-789").unwrap();
+    show.stage
+        .set_seat(
+            2,
+            Some(Seat {
+                name: "Third".into(),
+                key: SeatKey::Sha256(SeatKey::digest(&third_key)),
+            }),
+        )
+        .unwrap();
+    let _host = publish(show.seats[0], &show.host_key, RED);
+    let _guest = publish(show.seats[1], &show.guest_key, BLUE);
+    let _third = publish(show.seats[2], &third_key, RED);
+    until(Duration::from_secs(15), || {
+        (show.stage.live() == [0, 1, 2]).then_some(())
+    })
+    .unwrap_or_else(|| panic!("live: {:?}", show.stage.live()));
+    // Side by side shows two: the third is live but neither seen nor heard.
+    show.stage.set_layout(Layout::SideBySide, Some(2)).unwrap();
+    let shown: Vec<usize> = show.stage.placed().iter().map(|p| p.seat).collect();
+    assert_eq!(shown.len(), 2, "{shown:?}");
+    until(Duration::from_secs(10), || {
+        let mut heard = show.stage.heard();
+        heard.sort();
+        let mut want = shown.clone();
+        want.sort();
+        (heard == want).then_some(())
+    })
+    .unwrap_or_else(|| panic!("heard {:?}, shown {shown:?}", show.stage.heard()));
+    assert!(shown.contains(&2), "the big slot is shown");
+    // The grid shows everyone, and everyone is heard.
+    show.stage.set_layout(Layout::Grid, None).unwrap();
+    until(Duration::from_secs(10), || {
+        (show.stage.heard() == [0, 1, 2]).then_some(())
+    })
+    .unwrap_or_else(|| panic!("heard {:?}", show.stage.heard()));
+}
+
+#[test]
+fn a_publisher_who_connects_and_sends_nothing_is_put_out() {
+    let show = show(2);
+    let silent = SilentCaller::start(show.seats[1], show.guest_key.as_str());
+    until(Duration::from_secs(10), || {
+        show.events
+            .lock()
+            .unwrap()
+            .contains(&StageEvent::Live { seat: 1 })
+            .then_some(())
+    })
+    .expect("the silent caller is let in");
+    // Still connected, never sending: put out after the idle timeout, and
+    // the seat is free for the real co-host.
+    until(Duration::from_secs(10), || {
+        show.events
+            .lock()
+            .unwrap()
+            .contains(&StageEvent::Off { seat: 1 })
+            .then_some(())
+    })
+    .expect("the silent caller is put out");
+    let _guest = publish(show.seats[1], &show.guest_key, BLUE);
+    until(Duration::from_secs(15), || {
+        (show.stage.live() == [1]).then_some(())
+    })
+    .expect("the co-host takes the freed seat");
+    drop(silent);
 }

@@ -162,6 +162,11 @@ impl CoHosts {
                 .get(usize::from(c.seat))
                 .cloned()
                 .unwrap_or_default(),
+            rtmp_url: composer
+                .rtmp_urls
+                .get(usize::from(c.seat))
+                .cloned()
+                .flatten(),
             key_hint: c.key_hint.clone(),
             live: composer.stage.live().contains(&usize::from(c.seat)),
             invited_at_ms: c.created_at_ms,

@@ -310,6 +310,9 @@ pub struct Composer {
     pub stage: Stage,
     /// `srt://host:port` for each seat, the host's first.
     pub seat_urls: Vec<String>,
+    /// `rtmp://host:port/live` for each seat with RTMP (the stream name is
+    /// the key); none while RTMP is off.
+    pub rtmp_urls: Vec<Option<String>>,
     host_key: StreamKey,
 }
 
@@ -327,6 +330,7 @@ impl std::fmt::Debug for Composer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Composer")
             .field("seat_urls", &self.seat_urls)
+            .field("rtmp_urls", &self.rtmp_urls)
             .finish_non_exhaustive()
     }
 }
@@ -422,21 +426,43 @@ impl Media {
             seats.extend(&config.co_hosts);
             let mut stage_config = StageConfig::new(seats.clone(), relay_ingest, relay_key);
             stage_config.latency_ms = config.latency_ms;
-            let stage = Stage::start(
-                stage_config,
-                Arc::new(|event| match event {
-                    StageEvent::Live { seat } => tracing::info!(seat, "stage: a publisher is live"),
-                    StageEvent::Off { seat } => tracing::info!(seat, "stage: a publisher left"),
-                    StageEvent::Rejected { seat, reason } => {
-                        tracing::warn!(seat, reason, "stage: a publisher was refused")
-                    }
-                }),
-            )?;
+            // With RTMP on, each co-host seat also takes RTMP on its own
+            // port number (TCP beside the seat's UDP), so OBS users need
+            // no SRT; the host's RTMP stays on the relay's listener.
+            if rtmp.is_some() {
+                stage_config.rtmp = seats.iter().copied().enumerate().skip(1).collect();
+            }
+            let events: vitrine_media::stage::StageEventSink = Arc::new(|event| match event {
+                StageEvent::Live { seat } => tracing::info!(seat, "stage: a publisher is live"),
+                StageEvent::Off { seat } => tracing::info!(seat, "stage: a publisher left"),
+                StageEvent::Rejected { seat, reason } => {
+                    tracing::warn!(seat, reason, "stage: a publisher was refused")
+                }
+            });
+            let stage = match Stage::start(stage_config.clone(), events.clone()) {
+                // ffmpeg went missing since the relay started: SRT only.
+                Err(StageError::Ffmpeg(why)) => {
+                    tracing::warn!(why, "co-hosts' RTMP ingest off: ffmpeg is missing");
+                    stage_config.rtmp.clear();
+                    Stage::start(stage_config.clone(), events)?
+                }
+                started => started?,
+            };
+            let rtmp_seats: Vec<usize> = stage_config.rtmp.iter().map(|&(s, _)| s).collect();
             let composer = Composer {
                 stage,
                 seat_urls: seats
                     .iter()
                     .map(|&a| format!("srt://{}:{}", host(a), a.port()))
+                    .collect(),
+                rtmp_urls: seats
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &a)| {
+                        rtmp_seats
+                            .contains(&i)
+                            .then(|| format!("rtmp://{}:{}/live", host(a), a.port()))
+                    })
                     .collect(),
                 host_key: key.clone(),
             };

@@ -1164,6 +1164,9 @@ pub struct CoHostView {
     pub seat: u8,
     /// Where this co-host publishes: `srt://host:port` (streamid = the key).
     pub srt_url: String,
+    /// Or over RTMP (OBS's "Server"; the stream key is the key), when the
+    /// server takes RTMP.
+    pub rtmp_url: Option<String>,
     /// The key's last four characters, to tell keys apart.
     pub key_hint: String,
     pub live: bool,

@@ -180,12 +180,22 @@ impl TestServer {
     /// Starts a server with the relay and a stage of `co_hosts` co-host
     /// seats, every listener on a free loopback port.
     pub fn start_with_stage(co_hosts: usize) -> TestServer {
+        Self::stage_server(co_hosts, false)
+    }
+
+    /// As [`TestServer::start_with_stage`], with RTMP on: the host's on a
+    /// free port, each co-host's on their seat's port number.
+    pub fn start_with_stage_and_rtmp(co_hosts: usize) -> TestServer {
+        Self::stage_server(co_hosts, true)
+    }
+
+    fn stage_server(co_hosts: usize, rtmp: bool) -> TestServer {
         let free = || SocketAddr::from(([127, 0, 0, 1], free_udp_port()));
         Self::start_with(|c| {
             c.media = Some(vitrine_server::media::MediaConfig {
                 ingest: free(),
                 viewers: free(),
-                rtmp: None,
+                rtmp: rtmp.then(|| SocketAddr::from(([127, 0, 0, 1], free_tcp_port()))),
                 co_hosts: (0..co_hosts).map(|_| free()).collect(),
                 stage_relay: free(),
                 ..Default::default()

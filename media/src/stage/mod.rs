@@ -36,6 +36,7 @@ use sha2::{Digest, Sha256};
 pub use layout::{Layout, Placed, Rect, arrange};
 
 use crate::key::{constant_time_eq, offered_key};
+use crate::rtmp::{Admission, RtmpBridge};
 use crate::{MissingElement, StreamKey};
 
 /// The host and four co-hosts.
@@ -97,6 +98,10 @@ pub struct StageConfig {
     pub latency_ms: u32,
     /// A live publisher silent this long has left.
     pub idle_timeout: Duration,
+    /// RTMP listeners (through ffmpeg), each for a seat: `(seat, address)`.
+    /// The seat's key is the stream name, checked against the seat as an
+    /// SRT caller's is ([`crate::rtmp`]).
+    pub rtmp: Vec<(usize, SocketAddr)>,
 }
 
 impl StageConfig {
@@ -111,6 +116,7 @@ impl StageConfig {
             bitrate_kbps: 2500,
             latency_ms: crate::srt::LAN_LATENCY_MS,
             idle_timeout: Duration::from_secs(2),
+            rtmp: Vec::new(),
         }
     }
 }
@@ -149,12 +155,17 @@ pub enum StageError {
     Listen { addr: SocketAddr, why: String },
     #[error("pipeline: {0}")]
     Pipeline(String),
+    #[error("seat {0} has two RTMP listeners")]
+    TwoRtmp(usize),
+    #[error("RTMP ingest needs ffmpeg (Debian package ffmpeg): {0}")]
+    Ffmpeg(String),
 }
 
 /// A running stage. Dropping it ends every pipeline.
 pub struct Stage {
     shared: Arc<Shared>,
     thread: Mutex<Option<JoinHandle<()>>>,
+    rtmp: Mutex<Vec<RtmpBridge>>,
 }
 
 struct Shared {
@@ -165,6 +176,10 @@ struct Shared {
     /// Moves whenever a seat's access changes; a publisher let in under an
     /// older value is put out.
     generations: Vec<AtomicU64>,
+    /// Per seat, the one-time token of an RTMP publisher whose key was
+    /// checked, and the generation it was checked under: the bridge's SRT
+    /// caller is let in with it once.
+    armed: Mutex<Vec<Option<(StreamKey, u64)>>>,
     live: Mutex<Vec<bool>>,
     choice: Mutex<(Layout, Option<usize>)>,
     output: Mutex<Option<gst::Pipeline>>,
@@ -221,11 +236,24 @@ impl Stage {
                 return Err(StageError::SamePort(*a));
             }
         }
+        // RTMP is TCP: a seat's RTMP listener may share its SRT port.
+        for (i, &(seat, a)) in config.rtmp.iter().enumerate() {
+            if seat >= n {
+                return Err(StageError::NoSuchSeat(seat));
+            }
+            if config.rtmp[..i].iter().any(|&(s, _)| s == seat) {
+                return Err(StageError::TwoRtmp(seat));
+            }
+            if config.rtmp[..i].iter().any(|&(_, b)| b == a) {
+                return Err(StageError::SamePort(a));
+            }
+        }
         static STAGES: AtomicU64 = AtomicU64::new(0);
         let shared = Arc::new(Shared {
             channel: format!("vitrine-stage-{}", STAGES.fetch_add(1, Ordering::Relaxed)),
             seats: Mutex::new(vec![None; n]),
             generations: (0..n).map(|_| AtomicU64::new(0)).collect(),
+            armed: Mutex::new(vec![None; n]),
             live: Mutex::new(vec![false; n]),
             choice: Mutex::new((Layout::Solo, None)),
             output: Mutex::new(None),
@@ -239,9 +267,17 @@ impl Stage {
             match Input::open(&shared, seat) {
                 Ok(input) => inputs.push(Some(input)),
                 Err(e) => {
-                    for input in inputs.into_iter().flatten() {
-                        input.close();
-                    }
+                    Input::close_all(inputs);
+                    return Err(e);
+                }
+            }
+        }
+        let mut rtmp = Vec::new();
+        for &(seat, addr) in &shared.config.rtmp {
+            match rtmp_seat(&shared, seat, addr) {
+                Ok(bridge) => rtmp.push(bridge),
+                Err(e) => {
+                    Input::close_all(inputs);
                     return Err(e);
                 }
             }
@@ -254,6 +290,7 @@ impl Stage {
         Ok(Self {
             shared,
             thread: Mutex::new(Some(thread)),
+            rtmp: Mutex::new(rtmp),
         })
     }
 
@@ -330,6 +367,22 @@ impl Stage {
         self.shared.rejected.load(Ordering::Relaxed)
     }
 
+    /// The live seats the mix lets through, read from the running
+    /// `audiomixer`: who is heard is who is shown.
+    pub fn heard(&self) -> Vec<usize> {
+        let live = live_seats(&self.shared);
+        let output = lock(&self.shared.output);
+        let Some(amix) = output.as_ref().and_then(|p| p.by_name("amix")) else {
+            return Vec::new();
+        };
+        live.into_iter()
+            .filter(|seat| {
+                amix.static_pad(&format!("sink_{seat}"))
+                    .is_some_and(|pad| !pad.property::<bool>("mute"))
+            })
+            .collect()
+    }
+
     pub fn config(&self) -> &StageConfig {
         &self.shared.config
     }
@@ -339,6 +392,8 @@ impl Stage {
     /// held). Later calls do nothing.
     pub fn stop(&self) {
         self.shared.stop.store(true, Ordering::Relaxed);
+        // ffmpeg first: nothing new reaches a seat being closed.
+        lock(&self.rtmp).clear();
         if let Some(thread) = lock(&self.thread).take() {
             let _ = thread.join();
         }
@@ -353,6 +408,69 @@ impl Drop for Stage {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Counts and tells a refused caller.
+fn refuse(shared: &Shared, seat: usize, reason: &str) {
+    shared.rejected.fetch_add(1, Ordering::Relaxed);
+    tracing::warn!(seat, reason, "stage: caller refused");
+    (shared.on_event)(StageEvent::Rejected {
+        seat,
+        reason: reason.into(),
+    });
+}
+
+/// An RTMP listener for `seat`: the name a publisher offers is checked
+/// against the seat's key (a digest for co-hosts) under the seat lock, as
+/// an SRT caller's is, and arms the bridge's one-time token.
+fn rtmp_seat(
+    shared: &Arc<Shared>,
+    seat: usize,
+    addr: SocketAddr,
+) -> Result<RtmpBridge, StageError> {
+    let check = {
+        let shared = shared.clone();
+        Arc::new(move |offered: &str, token: &StreamKey| {
+            let seats = lock(&shared.seats);
+            let generation = shared.generations[seat].load(Ordering::Acquire);
+            match seats[seat].as_ref() {
+                None => Err("nobody is invited to this seat".to_owned()),
+                Some(s) if !s.key.admits(offered) => Err("wrong or missing stream key".to_owned()),
+                Some(_) if lock(&shared.live)[seat] => {
+                    Err("a publisher is already live in this seat".to_owned())
+                }
+                Some(_) => {
+                    lock(&shared.armed)[seat] = Some((token.clone(), generation));
+                    Ok(())
+                }
+            }
+        })
+    };
+    let refused = {
+        let shared = shared.clone();
+        Arc::new(move |reason: String| refuse(&shared, seat, &reason))
+    };
+    RtmpBridge::start(
+        addr,
+        shared.config.seats[seat],
+        shared.config.latency_ms,
+        Admission::Checked(check),
+        refused,
+    )
+    .map_err(StageError::Ffmpeg)
+}
+
+/// Whether `streamid` is the token armed for `seat` under `generation`;
+/// a token lets one caller in.
+fn bridged(shared: &Shared, seat: usize, streamid: &str, generation: u64) -> bool {
+    let mut armed = lock(&shared.armed);
+    let ok = armed[seat]
+        .as_ref()
+        .is_some_and(|(token, g)| *g == generation && token.matches_streamid(streamid));
+    if ok {
+        armed[seat] = None;
+    }
+    ok
 }
 
 /// Seats live and still held: a revoked publisher leaves the picture at
@@ -386,11 +504,12 @@ impl Input {
         let c = &shared.config;
         let addr = c.seats[seat];
         let description = format!(
-            "srtsrc name=ingest uri=\"srt://{}:{}?mode=listener\" latency={} ! queue ! \
-             decodebin name=dec",
+            "srtsrc name=ingest uri=\"srt://{}:{}?mode=listener\" latency={} poll-timeout={} \
+             ! queue ! decodebin name=dec",
             addr.ip(),
             addr.port(),
-            c.latency_ms
+            c.latency_ms,
+            crate::srt::POLL_TIMEOUT_MS
         );
         let pipeline = gst::parse::launch(&description)
             .map_err(|e| StageError::Pipeline(e.to_string()))?
@@ -418,7 +537,12 @@ impl Input {
                 let generation = shared.generations[seat].load(Ordering::Acquire);
                 let reason = match seats[seat].as_ref() {
                     None => Some("nobody is invited to this seat"),
-                    Some(s) if !s.key.admits(&streamid) => Some("wrong or missing stream key"),
+                    Some(s)
+                        if !s.key.admits(&streamid)
+                            && !bridged(&shared, seat, &streamid, generation) =>
+                    {
+                        Some("wrong or missing stream key")
+                    }
                     Some(_) if watch.connected() => {
                         Some("a publisher is already live in this seat")
                     }
@@ -426,14 +550,7 @@ impl Input {
                 };
                 drop(seats);
                 match reason {
-                    Some(reason) => {
-                        shared.rejected.fetch_add(1, Ordering::Relaxed);
-                        tracing::warn!(seat, reason, "stage: caller refused");
-                        (shared.on_event)(StageEvent::Rejected {
-                            seat,
-                            reason: reason.into(),
-                        });
-                    }
+                    Some(reason) => refuse(&shared, seat, reason),
                     None => admitted.store(generation, Ordering::Release),
                 }
                 Some(reason.is_none().to_value())
@@ -500,6 +617,12 @@ impl Input {
 
     fn close(self) {
         let _ = self.pipeline.set_state(gst::State::Null);
+    }
+
+    fn close_all(inputs: Vec<Option<Input>>) {
+        for input in inputs.into_iter().flatten() {
+            input.close();
+        }
     }
 
     /// Why this input's publisher is gone, if it is.

@@ -12,6 +12,8 @@ use vitrine_media::publish::{PublishOptions, Publisher, Source};
 use vitrine_shared::Role;
 use vitrine_tests::{Http, TestServer, guest, step_until};
 
+use crate::media::{Killed, ffmpeg_push};
+
 const RED: u32 = 0xffff_0000;
 const BLUE: u32 = 0xff00_00ff;
 
@@ -88,6 +90,7 @@ fn the_host_invites_four_co_hosts_and_every_bad_request_changes_nothing() {
         assert_eq!(status, 201, "{body}");
         assert_eq!(body["co_host"]["seat"], i as u64 + 1);
         assert_eq!(body["co_host"]["name"], name);
+        assert!(body["co_host"]["rtmp_url"].is_null(), "RTMP is off here");
         let key = body["stream_key"].as_str().unwrap().to_owned();
         assert_eq!(body["co_host"]["key_hint"], key[key.len() - 4..]);
         keys.push((body["co_host"]["id"].as_i64().unwrap(), key));
@@ -322,4 +325,69 @@ fn two_publishers_are_composed_side_by_side_and_a_revoked_key_is_refused() {
         "the new co-host never went live: {}",
         stage(&http, &host)
     );
+}
+
+#[test]
+fn a_co_host_publishes_over_rtmp_with_the_url_and_key_from_the_invitation() {
+    let _one = crate::media::serial();
+    let server = TestServer::start_with_stage_and_rtmp(1);
+    let http = Http::new(&server);
+    let host = server.sign_in_as("mara", Role::Host);
+    let (status, body) = invite(&http, &host, json!({"name": "Ada"}));
+    assert_eq!(status, 201, "{body}");
+    let key = body["stream_key"].as_str().unwrap().to_owned();
+    // RTMP on the seat's port number, as OBS's "Server".
+    let srt_url = body["co_host"]["srt_url"].as_str().unwrap();
+    let rtmp_url = body["co_host"]["rtmp_url"].as_str().unwrap().to_owned();
+    assert_eq!(
+        rtmp_url,
+        format!("{}/live", srt_url.replace("srt://", "rtmp://")),
+        "{body}"
+    );
+    let (_, list) = http.call("GET", "/api/v1/stream/co-hosts", Some(&host), None, None);
+    assert_eq!(list["co_hosts"][0]["rtmp_url"], rtmp_url.as_str());
+    assert!(
+        !list.to_string().contains(&key),
+        "a key leaked into the list"
+    );
+
+    // Pushes to `rtmp_url/name` again whenever the push ends (the bridge
+    // serves one publisher at a time), until `done`.
+    let push_until = |name: &str, cap: Duration, done: &dyn Fn() -> bool| {
+        let mut push: Option<Killed> = None;
+        let ok = step_until(cap, || {
+            let ended = push
+                .as_mut()
+                .is_none_or(|p| !matches!(p.0.try_wait(), Ok(None)));
+            if ended {
+                push = Some(Killed(ffmpeg_push(&format!("{rtmp_url}/{name}"), "flv")));
+            }
+            done()
+        });
+        ok.then_some(push).flatten()
+    };
+    let refused = || stage(&http, &host)["refused"].as_u64().unwrap();
+
+    // The show's own key is not this seat's: refused, nobody live.
+    let (_, ingest) = http.call("GET", "/api/v1/stream/ingest", Some(&host), None, None);
+    let before = refused();
+    push_until(
+        ingest["stream_key"].as_str().unwrap(),
+        Duration::from_secs(20),
+        &|| refused() > before,
+    )
+    .expect("the host's key refused in a co-host's RTMP seat");
+    assert!(live_seats(&stage(&http, &host)).is_empty());
+
+    // The co-host's own key: live in seat 1.
+    let pushing = push_until(&key, Duration::from_secs(30), &|| {
+        live_seats(&stage(&http, &host)) == [1]
+    });
+    assert!(
+        pushing.is_some(),
+        "never live over RTMP: {}",
+        stage(&http, &host)
+    );
+    let (_, list) = http.call("GET", "/api/v1/stream/co-hosts", Some(&host), None, None);
+    assert_eq!(list["co_hosts"][0]["live"], true);
 }

@@ -1074,7 +1074,7 @@ fn a_host_runs_the_stage_from_the_console_invites_switches_and_revokes() {
     use vitrine_media::publish::{PublishOptions, Publisher, Source};
     // Encoding beside the media tests would measure the machine.
     let _one = crate::media::serial();
-    let server = TestServer::start_with_stage(2);
+    let server = TestServer::start_with_stage_and_rtmp(2);
     let host = server.sign_in_as("host.stage", Role::Host);
     let http = vitrine_tests::Http::new(&server);
     let stage = || {
@@ -1111,6 +1111,11 @@ fn a_host_runs_the_stage_from_the_console_invites_switches_and_revokes() {
         let co = &list["co_hosts"][0];
         assert_eq!(co["name"], "Ada Lovelace");
         assert_eq!(co["key_hint"].as_str().unwrap(), &key[key.len() - 4..]);
+        // OBS users get the RTMP server beside the SRT one.
+        assert_eq!(
+            text(&c, "#co-host-rtmp").await.as_deref(),
+            co["rtmp_url"].as_str()
+        );
 
         // The host and the co-host (with the key from the page) go live.
         let (_, ingest) = http.call("GET", "/api/v1/stream/ingest", Some(&host), None, None);

@@ -270,7 +270,7 @@ fn bad_urls_and_settings_are_typed_errors() {
 }
 
 /// ffmpeg as OBS would be: pushing to the ingest with the key.
-fn ffmpeg_push(target: &str, format: &str) -> Child {
+pub(crate) fn ffmpeg_push(target: &str, format: &str) -> Child {
     Command::new("ffmpeg")
         .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-re"])
         .args(["-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30"])
@@ -293,7 +293,7 @@ fn ffmpeg_push(target: &str, format: &str) -> Child {
         .expect("ffmpeg runs (Debian package ffmpeg)")
 }
 
-struct Killed(Child);
+pub(crate) struct Killed(pub(crate) Child);
 
 impl Drop for Killed {
     fn drop(&mut self) {
