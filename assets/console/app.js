@@ -1002,12 +1002,90 @@ function wireStage() {
   $("stage-big").addEventListener("change", () =>
     setStage(state.stage ? state.stage.layout : "solo", $("stage-big").value));
   $("co-host-form").addEventListener("submit", (e) => inviteCoHost(e).catch(() => {}));
+  $("outlet-form").addEventListener("submit", (e) => addOutlet(e).catch(() => {}));
 }
 
 function startStage() {
   if (state.role === "moderator") return;
   loadStage();
   state.stageTimer = setInterval(loadStage, 2000);
+  loadOutlets();
+  state.outletTimer = setInterval(loadOutlets, 2000);
+}
+
+// ---------------------------------------------------------------- restream
+
+const OUTLET_WORDS = {
+  idle: () => "waiting for the show to go live",
+  connecting: () => "connecting…",
+  live: () => "live",
+  retrying: (o) => `failed: ${o.reason || "no reason given"}; trying again in ${o.retry_in_s} s`,
+};
+
+async function loadOutlets() {
+  let list;
+  try {
+    list = await api("GET", "/api/v1/stream/outlets", undefined, true);
+  } catch (e) {
+    if (e.status === 404 || e.status === 403) {
+      $("outlets-card").hidden = true;
+      clearInterval(state.outletTimer);
+    }
+    return;
+  }
+  $("outlets-card").hidden = false;
+  const lead = state.role === "host";
+  const rows = list.outlets.map((o) =>
+    el("li", { id: `outlet-${o.id}`, "data-state": o.state },
+      el("span", { class: `dot${o.state === "live" ? " live" : ""}`, title: o.state }),
+      el("span", { class: "grow" }, el("b", {}, o.name), ` · ${OUTLET_WORDS[o.state](o)}`,
+        el("br"), el("small", { class: "quiet-text" }, `${o.url} with the key ending ${o.key_hint}`)),
+      lead ? el("button", { class: "small quiet", type: "button",
+        onclick: () => removeOutlet(o).catch(() => {}) }, "Remove") : ""));
+  if (rows.length === 0) rows.push(el("li", { class: "quiet-text" }, "No outlets: the show goes out here only."));
+  $("outlet-list").replaceChildren(...rows);
+  $("outlet-form").hidden = !lead;
+  $("add-outlet").disabled = list.outlets.length >= list.max;
+}
+
+function outletRefusal(e) {
+  const words = {
+    invalid_outlet: "Give an rtmp:// or rtmps:// server and the platform's stream key",
+    invalid_name: "Give the outlet a name of 1 to 32 characters",
+    outlet_limit: "Five outlets at most; remove one first",
+    outlet_not_found: "That outlet is gone",
+    forbidden: "Only the host can add or remove outlets",
+  };
+  return words[e.code] || e.message;
+}
+
+async function addOutlet(event) {
+  event.preventDefault();
+  const body = {
+    name: $("outlet-name").value.trim(),
+    url: $("outlet-url").value.trim(),
+    stream_key: $("outlet-key").value.trim(),
+  };
+  try {
+    const o = await api("POST", "/api/v1/stream/outlets", body, true);
+    toast(`${o.name} added: the show goes out to it while live`);
+  } catch (e) {
+    toast(outletRefusal(e));
+    return;
+  }
+  // The key leaves the page once sent.
+  for (const id of ["outlet-name", "outlet-url", "outlet-key"]) $(id).value = "";
+  await loadOutlets();
+}
+
+async function removeOutlet(o) {
+  try {
+    await api("DELETE", `/api/v1/stream/outlets/${o.id}`, undefined, true);
+    toast(`${o.name} removed`);
+  } catch (e) {
+    toast(outletRefusal(e));
+  }
+  await loadOutlets();
 }
 
 // ---------------------------------------------------------------- giveaways

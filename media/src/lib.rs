@@ -17,6 +17,7 @@ pub mod player;
 pub mod preview;
 pub mod publish;
 pub mod relay;
+pub mod restream;
 pub mod srt;
 pub mod stage;
 pub mod timecode;

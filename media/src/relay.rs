@@ -28,7 +28,7 @@ use std::time::{Duration, SystemTime};
 
 use gst::prelude::*;
 
-use crate::rtmp::{Admission, RtmpBridge};
+use crate::rtmp::{Admission, BridgeError, RtmpBridge};
 use crate::{MissingElement, StreamKey, timecode::unix_ms};
 
 #[derive(Debug, Clone)]
@@ -176,7 +176,10 @@ impl Relay {
                         Admission::Key(key),
                         Arc::new(move |reason| on_event(RelayEvent::Rejected { reason })),
                     )
-                    .map_err(RelayError::Ffmpeg)?,
+                    .map_err(|e| match e {
+                        BridgeError::Ffmpeg(why) => RelayError::Ffmpeg(why),
+                        BridgeError::Listen(why) => RelayError::Listen { addr, why },
+                    })?,
                 )
             }
             None => None,

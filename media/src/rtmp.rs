@@ -43,6 +43,14 @@ pub(crate) enum Admission {
     Checked(Check),
 }
 
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum BridgeError {
+    /// ffmpeg does not run here.
+    Ffmpeg(String),
+    /// The RTMP address cannot be listened on.
+    Listen(String),
+}
+
 /// Whether ffmpeg runs here, or why not.
 pub(crate) fn ffmpeg_available() -> Result<(), String> {
     Command::new("ffmpeg")
@@ -90,8 +98,11 @@ impl RtmpBridge {
         latency_ms: u32,
         admission: Admission,
         on_refused: Refused,
-    ) -> Result<Self, String> {
-        ffmpeg_available()?;
+    ) -> Result<Self, BridgeError> {
+        ffmpeg_available().map_err(BridgeError::Ffmpeg)?;
+        // ffmpeg binds only when spawned, and one that cannot is respawned
+        // for ever: a port in use fails here instead.
+        std::net::TcpListener::bind(listen).map_err(|e| BridgeError::Listen(e.to_string()))?;
         let target_host = if target.ip().is_unspecified() {
             "127.0.0.1".to_owned()
         } else {
@@ -128,6 +139,7 @@ impl RtmpBridge {
             std::thread::Builder::new()
                 .name("media-rtmp".into())
                 .spawn(move || {
+                    let mut warned = false;
                     while !stop.load(Ordering::Relaxed) {
                         let born = Instant::now();
                         // A fresh name and token at each spawn: a token
@@ -149,6 +161,7 @@ impl RtmpBridge {
                                     watch_ffmpeg(
                                         stderr,
                                         Watch {
+                                            pid: c.id(),
                                             child: child.clone(),
                                             admission: admission.clone(),
                                             wanted,
@@ -181,14 +194,21 @@ impl RtmpBridge {
                             }
                             std::thread::sleep(Duration::from_millis(100));
                         }
-                        // One that died at once (its port taken, say) is
-                        // not respawned in a tight loop.
+                        // One that died at once (its port taken since, say)
+                        // is not respawned in a tight loop, and is said.
                         if born.elapsed() < Duration::from_secs(1) {
-                            std::thread::sleep(Duration::from_secs(1));
+                            if !warned {
+                                warned = true;
+                                tracing::warn!(%listen, "media: ffmpeg's RTMP listener ended at once");
+                            }
+                            let until = Instant::now() + Duration::from_secs(1);
+                            while Instant::now() < until && !stop.load(Ordering::Relaxed) {
+                                std::thread::sleep(Duration::from_millis(50));
+                            }
                         }
                     }
                 })
-                .map_err(|e| e.to_string())?
+                .map_err(|e| BridgeError::Ffmpeg(e.to_string()))?
         };
         Ok(Self {
             stop,
@@ -200,7 +220,7 @@ impl RtmpBridge {
 
 /// A server killed outright (`kill -9`) must not leave ffmpeg holding the
 /// RTMP port: on Linux the child gets SIGKILL when its parent dies.
-fn die_with_parent(command: &mut Command) {
+pub(crate) fn die_with_parent(command: &mut Command) {
     #[cfg(target_os = "linux")]
     {
         use std::os::unix::process::CommandExt;
@@ -220,6 +240,8 @@ fn die_with_parent(command: &mut Command) {
 
 /// What the log watcher of one ffmpeg needs.
 struct Watch {
+    /// The ffmpeg this watch reads: a late line never kills its successor.
+    pid: u32,
     child: Arc<Mutex<Option<Child>>>,
     admission: Arc<Admission>,
     wanted: StreamKey,
@@ -246,7 +268,11 @@ impl Watch {
                 .child
                 .lock()
                 .ok()
-                .and_then(|mut c| c.as_mut().map(|c| c.kill().is_ok()))
+                .and_then(|mut c| {
+                    c.as_mut()
+                        .filter(|c| c.id() == self.pid)
+                        .map(|c| c.kill().is_ok())
+                })
                 .unwrap_or(false);
             if killed {
                 return;
@@ -268,6 +294,11 @@ fn watch_ffmpeg(stderr: std::process::ChildStderr, watch: Watch) {
                 .map_while(Result::ok)
             {
                 if !line.contains("Unexpected stream") {
+                    // ffmpeg names its URLs on errors: the listening name
+                    // and the token (or the key) are cut out.
+                    let line = line
+                        .replace(watch.wanted.as_str(), "…")
+                        .replace(watch.streamid.as_str(), "…");
                     tracing::debug!(line, "ffmpeg");
                     continue;
                 }
@@ -284,6 +315,14 @@ fn watch_ffmpeg(stderr: std::process::ChildStderr, watch: Watch) {
         });
     if let Err(e) = spawned {
         tracing::warn!(%e, "media: cannot watch ffmpeg");
+    }
+}
+
+impl RtmpBridge {
+    /// Tells the bridge to stop without waiting: several stop together,
+    /// then each is dropped.
+    pub(crate) fn signal_stop(&self) {
+        self.stop.store(true, Ordering::Relaxed);
     }
 }
 

@@ -5,7 +5,7 @@
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use vitrine_media::StreamKey;
 use vitrine_media::player::{AudioOutput, Frame, Player, PlayerOptions};
@@ -351,9 +351,13 @@ fn push_until(
     mut done: impl FnMut() -> bool,
 ) -> Option<RtmpPush> {
     let mut push: Option<RtmpPush> = None;
+    let mut started = Instant::now();
     until(cap, || {
-        if !push.as_mut().is_some_and(RtmpPush::running) {
+        // Not more often than every 300 ms while the bridge respawns.
+        let ended = !push.as_mut().is_some_and(RtmpPush::running);
+        if ended && (push.is_none() || started.elapsed() > Duration::from_millis(300)) {
             push = Some(RtmpPush::start(addr, key, "blue"));
+            started = Instant::now();
         }
         done().then_some(())
     })?;

@@ -27,6 +27,7 @@ pub mod metrics;
 pub mod moderation;
 pub mod rate_limit;
 pub mod refused;
+pub mod restream;
 pub mod reviews;
 pub mod rooms;
 pub mod sign_in;
@@ -253,6 +254,16 @@ impl Server {
             .await
             .map_err(|e| StartError::Io(std::io::Error::other(e)))?,
         );
+        let outlets = Arc::new(
+            restream::Outlets::load(
+                store.clone(),
+                clock.clone(),
+                media_info.as_ref().and_then(|m| m.restreamer.clone()),
+                &config.data_dir,
+            )
+            .await
+            .map_err(|e| StartError::Io(std::io::Error::other(e)))?,
+        );
 
         let metrics = Arc::new(Metrics::default());
         let directory = Arc::new(RoomDirectory::new(
@@ -336,6 +347,7 @@ impl Server {
             engagement,
             reviews,
             co_hosts,
+            outlets,
             moderation,
             friends,
             console,

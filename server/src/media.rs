@@ -13,6 +13,7 @@ use thiserror::Error;
 use vitrine_media::StreamKey;
 use vitrine_media::preview::{Preview, PreviewError};
 use vitrine_media::relay::{Relay, RelayConfig, RelayError, RelayEvent};
+use vitrine_media::restream::Restreamer;
 use vitrine_media::stage::{HOST_SEAT, Seat, SeatKey, Stage, StageConfig, StageError, StageEvent};
 use vitrine_shared::protocol::StreamNet;
 
@@ -97,6 +98,15 @@ impl MediaConfig {
                 ));
             }
             taken.push(self.stage_relay);
+        }
+        // With RTMP on, each co-host seat takes RTMP on its port number too.
+        if let Some(rtmp) = self.rtmp
+            && let Some(c) = self.co_hosts.iter().find(|c| c.port() == rtmp.port())
+        {
+            return Err(format!(
+                "co-host listener {c} would take RTMP on port {}, the host's RTMP port",
+                c.port()
+            ));
         }
         for addr in &self.co_hosts {
             if taken.contains(addr) {
@@ -189,6 +199,20 @@ pub struct MediaInfo {
     pub composer: Option<Arc<Composer>>,
     /// The console's live previews of the stage.
     pub previews: Arc<Previews>,
+    /// The show sent on to other platforms while live; none without
+    /// ffmpeg.
+    pub restreamer: Option<Arc<Restreamer>>,
+}
+
+/// The relay's viewer output as this process reaches it: loopback when it
+/// listens on every address.
+fn local_viewers(viewers: SocketAddr) -> String {
+    let ip = if viewers.ip().is_unspecified() {
+        std::net::IpAddr::from([127, 0, 0, 1])
+    } else {
+        viewers.ip()
+    };
+    format!("srt://{}", SocketAddr::new(ip, viewers.port()))
 }
 
 /// The most previews open at once: each is a viewer of the relay and an
@@ -223,15 +247,8 @@ impl std::fmt::Debug for Previews {
 
 impl Previews {
     fn new(viewers: SocketAddr, latency_ms: u32) -> Arc<Previews> {
-        // The relay's own address, from this process: loopback when it
-        // listens on all of them.
-        let ip = if viewers.ip().is_unspecified() {
-            std::net::IpAddr::from([127, 0, 0, 1])
-        } else {
-            viewers.ip()
-        };
         let previews = Arc::new(Previews {
-            viewers: format!("srt://{}", SocketAddr::new(ip, viewers.port())),
+            viewers: local_viewers(viewers),
             latency_ms,
             open: Mutex::new(Default::default()),
         });
@@ -389,21 +406,36 @@ impl Media {
         relay_config.recordings_dir = config.record.then(|| data_dir.join("recordings"));
         relay_config.idle_timeout = Duration::from_secs(2);
         relay_config.rtmp = config.rtmp;
+        // Outlets are viewers of the relay's output, sending while live.
+        let restreamer = match Restreamer::new(local_viewers(config.viewers), config.latency_ms) {
+            Ok(r) => Some(Arc::new(r)),
+            Err(why) => {
+                tracing::warn!(why, "restreaming off: ffmpeg is missing");
+                None
+            }
+        };
         let events = stage.clone();
         let start = |rtmp| {
             let mut c = relay_config.clone();
             c.rtmp = rtmp;
             let events = events.clone();
+            let restreamer = restreamer.clone();
             Relay::start(
                 c,
                 Arc::new(move |event| match event {
                     RelayEvent::Live => {
                         tracing::info!("the host is live");
                         events.set_live(true);
+                        if let Some(r) = &restreamer {
+                            r.set_live(true);
+                        }
                     }
                     RelayEvent::Off { recording } => {
                         tracing::info!(recording = ?recording, "the host went off");
                         events.set_live(false);
+                        if let Some(r) = &restreamer {
+                            r.set_live(false);
+                        }
                     }
                     RelayEvent::Rejected { reason } => {
                         tracing::warn!(reason, "a publisher was refused");
@@ -489,6 +521,7 @@ impl Media {
                 rtmp_url: rtmp.map(|r| format!("rtmp://{}:{}/live", host(r), r.port())),
                 composer,
                 previews: Previews::new(config.viewers, config.latency_ms),
+                restreamer,
             },
             relay: Some(relay),
         })
@@ -611,6 +644,12 @@ mod tests {
             MediaConfig {
                 co_hosts: vec![seat(9010)],
                 stage_relay: MediaConfig::default().viewers,
+                ..MediaConfig::default()
+            },
+            // A co-host seat's RTMP (TCP, its port number) on the host's
+            // RTMP port, whatever the addresses.
+            MediaConfig {
+                co_hosts: vec!["0.0.0.0:1935".parse().unwrap()],
                 ..MediaConfig::default()
             },
         ] {

@@ -1241,6 +1241,58 @@ pub struct StageView {
     pub refused: u64,
 }
 
+/// The most restream outlets a show sends to.
+pub const MAX_OUTLETS: usize = 5;
+
+/// `POST /api/v1/stream/outlets`: another platform the show is sent on to
+/// while it is live.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NewOutlet {
+    /// What the host calls it ("YouTube").
+    pub name: String,
+    /// The platform's server: `rtmp://` or `rtmps://`.
+    pub url: String,
+    /// The platform's stream key; never shown again.
+    pub stream_key: String,
+}
+
+/// What a restream outlet is doing.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum OutletState {
+    /// The show is not live: nothing to send.
+    Idle,
+    Connecting,
+    /// The show is going out to it.
+    Live,
+    /// It failed (`reason`) and is tried again in `retry_in_s`.
+    Retrying,
+}
+
+/// A restream outlet; its key only by its last four characters.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct OutletView {
+    pub id: i64,
+    pub name: String,
+    pub url: String,
+    pub key_hint: String,
+    pub state: OutletState,
+    /// Why the last try failed (ffmpeg's words, the key cut out).
+    pub reason: Option<String>,
+    pub retry_in_s: Option<u32>,
+    pub added_at_ms: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct OutletList {
+    pub outlets: Vec<OutletView>,
+    pub max: u8,
+}
+
 /// The most characters a review's text may have.
 pub const MAX_REVIEW_CHARS: usize = 1000;
 

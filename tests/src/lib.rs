@@ -191,12 +191,19 @@ impl TestServer {
 
     fn stage_server(co_hosts: usize, rtmp: bool) -> TestServer {
         let free = || SocketAddr::from(([127, 0, 0, 1], free_udp_port()));
+        // A seat's RTMP takes its port number over TCP: free on both.
+        let free_seat = || loop {
+            let addr = free();
+            if std::net::TcpListener::bind(addr).is_ok() {
+                break addr;
+            }
+        };
         Self::start_with(|c| {
             c.media = Some(vitrine_server::media::MediaConfig {
                 ingest: free(),
                 viewers: free(),
                 rtmp: rtmp.then(|| SocketAddr::from(([127, 0, 0, 1], free_tcp_port()))),
-                co_hosts: (0..co_hosts).map(|_| free()).collect(),
+                co_hosts: (0..co_hosts).map(|_| free_seat()).collect(),
                 stage_relay: free(),
                 ..Default::default()
             })

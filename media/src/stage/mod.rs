@@ -36,7 +36,7 @@ use sha2::{Digest, Sha256};
 pub use layout::{Layout, Placed, Rect, arrange};
 
 use crate::key::{constant_time_eq, offered_key};
-use crate::rtmp::{Admission, RtmpBridge};
+use crate::rtmp::{Admission, BridgeError, RtmpBridge};
 use crate::{MissingElement, StreamKey};
 
 /// The host and four co-hosts.
@@ -177,9 +177,9 @@ struct Shared {
     /// older value is put out.
     generations: Vec<AtomicU64>,
     /// Per seat, the one-time token of an RTMP publisher whose key was
-    /// checked, and the generation it was checked under: the bridge's SRT
-    /// caller is let in with it once.
-    armed: Mutex<Vec<Option<(StreamKey, u64)>>>,
+    /// checked, the generation it was checked under and when: the bridge's
+    /// SRT caller is let in with it once, within [`ARMED_FOR`].
+    armed: Mutex<Vec<Option<(StreamKey, u64, Instant)>>>,
     live: Mutex<Vec<bool>>,
     choice: Mutex<(Layout, Option<usize>)>,
     output: Mutex<Option<gst::Pipeline>>,
@@ -392,8 +392,12 @@ impl Stage {
     /// held). Later calls do nothing.
     pub fn stop(&self) {
         self.shared.stop.store(true, Ordering::Relaxed);
-        // ffmpeg first: nothing new reaches a seat being closed.
-        lock(&self.rtmp).clear();
+        // ffmpeg first: nothing new reaches a seat being closed. Every
+        // bridge is told before any is waited for.
+        let mut bridges = lock(&self.rtmp);
+        bridges.iter().for_each(RtmpBridge::signal_stop);
+        bridges.clear();
+        drop(bridges);
         if let Some(thread) = lock(&self.thread).take() {
             let _ = thread.join();
         }
@@ -434,16 +438,22 @@ fn rtmp_seat(
             let seats = lock(&shared.seats);
             let generation = shared.generations[seat].load(Ordering::Acquire);
             match seats[seat].as_ref() {
-                None => Err("nobody is invited to this seat".to_owned()),
-                Some(s) if !s.key.admits(offered) => Err("wrong or missing stream key".to_owned()),
+                None => Err("nobody is invited to this seat"),
+                Some(s) if !s.key.admits(offered) => Err("wrong or missing stream key"),
                 Some(_) if lock(&shared.live)[seat] => {
-                    Err("a publisher is already live in this seat".to_owned())
+                    Err("a publisher is already live in this seat")
                 }
-                Some(_) => {
-                    lock(&shared.armed)[seat] = Some((token.clone(), generation));
-                    Ok(())
-                }
+                Some(_) => Ok(()),
             }
+            .map(|()| {
+                lock(&shared.armed)[seat] = Some((token.clone(), generation, Instant::now()));
+            })
+            .map_err(|why| {
+                // ffmpeg warns once per publish command: a later wrong
+                // name disarms what an earlier right one armed.
+                lock(&shared.armed)[seat] = None;
+                why.to_owned()
+            })
         })
     };
     let refused = {
@@ -457,16 +467,23 @@ fn rtmp_seat(
         Admission::Checked(check),
         refused,
     )
-    .map_err(StageError::Ffmpeg)
+    .map_err(|e| match e {
+        BridgeError::Ffmpeg(why) => StageError::Ffmpeg(why),
+        BridgeError::Listen(why) => StageError::Listen { addr, why },
+    })
 }
+
+/// How long an armed token waits for the bridge's SRT caller: ffmpeg
+/// probes its input (up to 5 s by default) before it opens its output.
+const ARMED_FOR: Duration = Duration::from_secs(15);
 
 /// Whether `streamid` is the token armed for `seat` under `generation`;
 /// a token lets one caller in.
 fn bridged(shared: &Shared, seat: usize, streamid: &str, generation: u64) -> bool {
     let mut armed = lock(&shared.armed);
-    let ok = armed[seat]
-        .as_ref()
-        .is_some_and(|(token, g)| *g == generation && token.matches_streamid(streamid));
+    let ok = armed[seat].as_ref().is_some_and(|(token, g, at)| {
+        *g == generation && at.elapsed() < ARMED_FOR && token.matches_streamid(streamid)
+    });
     if ok {
         armed[seat] = None;
     }

@@ -67,6 +67,7 @@ pub struct AppStateInner {
     pub reviews: Arc<crate::reviews::Reviews>,
     /// Co-hosts' seats and keys, and the stage's layout.
     pub co_hosts: Arc<crate::co_hosts::CoHosts>,
+    pub outlets: Arc<crate::restream::Outlets>,
     /// What points buy, from the reward rules.
     pub reward_offers: Vec<crate::engagement::rules::RewardOfferRule>,
     pub directory: Arc<RoomDirectory>,
@@ -255,6 +256,8 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(stream::get_ingest))
         .routes(routes!(stream::list_co_hosts, stream::invite_co_host))
         .routes(routes!(stream::revoke_co_host))
+        .routes(routes!(stream::list_outlets, stream::add_outlet))
+        .routes(routes!(stream::remove_outlet))
         .routes(routes!(stream::get_stage, stream::set_stage))
         .routes(routes!(stream::start_preview))
         .routes(routes!(stream::stop_preview))

@@ -5,13 +5,15 @@ use super::extract::{ApiJson, ApiPath, ApiText, Authenticated};
 use super::{ApiError, AppState, ErrorBody};
 use crate::co_hosts::CoHostError;
 use crate::media::PreviewStartError;
+use crate::restream::RestreamError;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use vitrine_media::preview::PreviewError;
 use vitrine_shared::api::{
-    CoHostInvited, CoHostList, IngestView, NewCoHost, SetStage, StageView, StreamView,
+    CoHostInvited, CoHostList, IngestView, NewCoHost, NewOutlet, OutletList, OutletView, SetStage,
+    StageView, StreamView,
 };
 
 impl From<CoHostError> for ApiError {
@@ -29,6 +31,98 @@ impl From<CoHostError> for ApiError {
         };
         ApiError::new(status, code, message)
     }
+}
+
+impl From<RestreamError> for ApiError {
+    fn from(e: RestreamError) -> Self {
+        let message = e.to_string();
+        let (status, code) = match e {
+            RestreamError::Unavailable => (StatusCode::NOT_FOUND, "no_restream"),
+            RestreamError::BadName(_) => (StatusCode::BAD_REQUEST, "invalid_name"),
+            RestreamError::BadTarget(_) => (StatusCode::BAD_REQUEST, "invalid_outlet"),
+            RestreamError::Full => (StatusCode::CONFLICT, "outlet_limit"),
+            RestreamError::Unknown => (StatusCode::NOT_FOUND, "outlet_not_found"),
+            RestreamError::Store(e) => return ApiError::internal("restream", e),
+        };
+        ApiError::new(status, code, message)
+    }
+}
+
+/// The restream outlets, each with its state (hosts and co-hosts).
+#[utoipa::path(
+    get,
+    path = "/api/v1/stream/outlets",
+    tag = "media",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The outlets", body = OutletList),
+        (status = 401, description = "No valid session", body = ErrorBody),
+        (status = 403, description = "Not a host or co-host", body = ErrorBody),
+        (status = 404, description = "No restreaming on this server", body = ErrorBody),
+    )
+)]
+pub async fn list_outlets(
+    State(state): State<AppState>,
+    who: Authenticated,
+) -> Result<Json<OutletList>, ApiError> {
+    who.require_host()?;
+    Ok(Json(OutletList {
+        outlets: state.outlets.list().await?,
+        max: state.outlets.max(),
+    }))
+}
+
+/// Add a restream outlet (the host only): an RTMP or RTMPS server and its
+/// stream key, which is kept sealed and never shown again. The show goes
+/// out to it whenever it is live.
+#[utoipa::path(
+    post,
+    path = "/api/v1/stream/outlets",
+    tag = "media",
+    request_body = NewOutlet,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Added", body = OutletView),
+        (status = 400, description = "A URL other than rtmp:// or rtmps://, an empty key, a bad name", body = ErrorBody),
+        (status = 401, description = "No valid session", body = ErrorBody),
+        (status = 403, description = "Not the host", body = ErrorBody),
+        (status = 404, description = "No restreaming on this server", body = ErrorBody),
+        (status = 409, description = "Five outlets already", body = ErrorBody),
+    )
+)]
+pub async fn add_outlet(
+    State(state): State<AppState>,
+    who: Authenticated,
+    ApiJson(body): ApiJson<NewOutlet>,
+) -> Result<(StatusCode, Json<OutletView>), ApiError> {
+    who.require_lead_host()?;
+    let added = state.outlets.add(&who.account, &body).await?;
+    Ok((StatusCode::CREATED, Json(added)))
+}
+
+/// Remove a restream outlet (the host only): sending to it stops at once.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/stream/outlets/{id}",
+    tag = "media",
+    params(("id" = i64, Path, description = "Outlet id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 400, description = "An id that is no number", body = ErrorBody),
+        (status = 401, description = "No valid session", body = ErrorBody),
+        (status = 403, description = "Not the host", body = ErrorBody),
+        (status = 404, description = "No such outlet, or no restreaming", body = ErrorBody),
+    )
+)]
+pub async fn remove_outlet(
+    State(state): State<AppState>,
+    who: Authenticated,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<StatusCode, ApiError> {
+    who.require_lead_host()?;
+    state.outlets.remove(id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 fn no_media() -> ApiError {

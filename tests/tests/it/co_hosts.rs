@@ -355,12 +355,15 @@ fn a_co_host_publishes_over_rtmp_with_the_url_and_key_from_the_invitation() {
     // serves one publisher at a time), until `done`.
     let push_until = |name: &str, cap: Duration, done: &dyn Fn() -> bool| {
         let mut push: Option<Killed> = None;
+        let mut started = std::time::Instant::now();
         let ok = step_until(cap, || {
             let ended = push
                 .as_mut()
                 .is_none_or(|p| !matches!(p.0.try_wait(), Ok(None)));
-            if ended {
+            // Not more often than every 300 ms while the bridge respawns.
+            if ended && (push.is_none() || started.elapsed() > Duration::from_millis(300)) {
                 push = Some(Killed(ffmpeg_push(&format!("{rtmp_url}/{name}"), "flv")));
+                started = std::time::Instant::now();
             }
             done()
         });

@@ -1307,3 +1307,136 @@ fn the_console_previews_the_stage_over_webrtc() {
         c.close().await.unwrap();
     });
 }
+
+/// Restream from the console: the host adds an outlet (a local RTMP sink
+/// standing in for a platform) and one whose server is down; the first
+/// goes live with the show, the second says why it fails and when it
+/// tries again; a bad URL is refused in words; an outlet is removed.
+#[test]
+fn a_host_restreams_from_the_console_and_sees_each_outlets_state() {
+    use crate::restream::{Sink, packets};
+    use vitrine_media::publish::{PublishOptions, Publisher, Source};
+    let _one = crate::media::serial();
+    let server = TestServer::start_with_media(false);
+    let host = server.sign_in_as("host.restream", Role::Host);
+    let http = vitrine_tests::Http::new(&server);
+    let outlets = || {
+        let (status, body) = http.call("GET", "/api/v1/stream/outlets", Some(&host), None, None);
+        assert_eq!(status, 200, "{body}");
+        body
+    };
+    let port = vitrine_tests::free_tcp_port();
+    let down = vitrine_tests::free_tcp_port();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("sink.framemd5");
+    let _sink = Sink::start(port, "console-key-77", &log);
+    let driver = Chromedriver::start();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let c = runtime.block_on(browser(&driver));
+    let _closer = Closer(&runtime, c.clone());
+    runtime.block_on(async {
+        console_sign_in(&c, &server, "host.restream", &mut []).await;
+        let t = Instant::now();
+        while text(&c, "#outlet-list").await.is_none() {
+            frame(&mut [], t, "the restream card shows").await;
+        }
+        // A web address is refused, in words, and nothing is added.
+        fill(&c, "outlet-name", "Website").await;
+        fill(&c, "outlet-url", "https://example.com/live").await;
+        fill(&c, "outlet-key", "abc").await;
+        click(&c, "#add-outlet").await;
+        let t = Instant::now();
+        while !text(&c, "#toast")
+            .await
+            .unwrap_or_default()
+            .contains("rtmp://")
+        {
+            frame(&mut [], t, "the refusal is said").await;
+        }
+        assert!(outlets()["outlets"].as_array().unwrap().is_empty());
+
+        for (name, url, key) in [
+            (
+                "Loopback Live",
+                format!("rtmp://127.0.0.1:{port}/live"),
+                "console-key-77",
+            ),
+            (
+                "Backup (down)",
+                format!("rtmp://127.0.0.1:{down}/app"),
+                "backup-key-11",
+            ),
+        ] {
+            fill(&c, "outlet-name", name).await;
+            fill(&c, "outlet-url", &url).await;
+            fill(&c, "outlet-key", key).await;
+            click(&c, "#add-outlet").await;
+            let t = Instant::now();
+            while !outlets()["outlets"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|o| o["name"] == name)
+            {
+                frame(&mut [], t, "the outlet is added").await;
+            }
+        }
+        let list = outlets();
+        let live_id = list["outlets"][0]["id"].as_i64().unwrap();
+        let down_id = list["outlets"][1]["id"].as_i64().unwrap();
+        assert_eq!(list["outlets"][0]["key_hint"], "y-77");
+        // The key field is emptied once sent.
+        let key_left = c
+            .find(Locator::Id("outlet-key"))
+            .await
+            .unwrap()
+            .prop("value")
+            .await
+            .unwrap();
+        assert_eq!(key_left.as_deref(), Some(""));
+        let t = Instant::now();
+        while !text(&c, &format!("#outlet-{live_id}"))
+            .await
+            .unwrap_or_default()
+            .contains("waiting for the show")
+        {
+            frame(&mut [], t, "idle until live").await;
+        }
+
+        let mut options = PublishOptions::new(Source::TestPattern);
+        (options.width, options.height, options.bitrate_kbps) = (320, 180, 300);
+        let _camera = Publisher::start(
+            &format!("srt://{}", server.media().ingest),
+            &server.stream_key(),
+            &options,
+        )
+        .expect("publisher starts");
+        let t = Instant::now();
+        while c
+            .find(Locator::Css(&format!(
+                "#outlet-{live_id}[data-state='live']"
+            )))
+            .await
+            .is_err()
+        {
+            frame(&mut [], t, "the console shows the outlet live").await;
+        }
+        assert!(packets(&log) > 0, "live on the console, frames at the sink");
+        let t = Instant::now();
+        while !text(&c, &format!("#outlet-{down_id}"))
+            .await
+            .unwrap_or_default()
+            .contains("trying again in")
+        {
+            frame(&mut [], t, "the down outlet says it retries").await;
+        }
+        card_picture(&c, "outlets-card", "console-restream.png").await;
+
+        click_fresh(&c, &format!("#outlet-{down_id} button")).await;
+        let t = Instant::now();
+        while outlets()["outlets"].as_array().unwrap().len() != 1 {
+            frame(&mut [], t, "the outlet is removed").await;
+        }
+        c.close().await.unwrap();
+    });
+}

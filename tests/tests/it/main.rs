@@ -21,6 +21,7 @@ mod moderation;
 mod party;
 mod products;
 mod refused_traffic;
+mod restream;
 mod reviews;
 mod room_sync;
 mod shopping;
