@@ -96,6 +96,8 @@ async function signIn(event) {
 
 function signOut() {
   stopPreview();
+  // The next sign-in starts its own polls.
+  for (const timer of ["stageTimer", "outletTimer", "streamTimer"]) clearInterval(state[timer]);
   sessionStorage.clear();
   if (state.feed) state.feed.close();
   state.token = null;
@@ -195,13 +197,33 @@ async function follow() {
   };
 }
 
+// The show's title and badge: a camera live before any show is started
+// says so, not "Off air".
+function renderOnAir() {
+  const show = state.dashboard && state.dashboard.show;
+  const camera = !show && state.streamLive;
+  $("show-title").textContent = show ? show.title
+    : camera ? "On camera, no show started" : "No show is live";
+  const status = $("show-status");
+  status.textContent = show ? stateWords(show.status) : camera ? "Camera live" : "Off air";
+  status.className = `badge ${show ? show.status : camera ? "live" : ""}`;
+}
+
+async function loadStream() {
+  try {
+    state.streamLive = (await api("GET", "/api/v1/stream", undefined, true)).live;
+  } catch (e) {
+    state.streamLive = false;
+    // No relay on this server: nothing to ask again.
+    if (e.status === 404) clearInterval(state.streamTimer);
+  }
+  renderOnAir();
+}
+
 function render(d) {
   state.dashboard = d;
   const show = d.show;
-  $("show-title").textContent = show ? show.title : "No show is live";
-  const status = $("show-status");
-  status.textContent = show ? stateWords(show.status) : "Off air";
-  status.className = `badge ${show ? show.status : ""}`;
+  renderOnAir();
   $("end-show").hidden = !show || state.role === "moderator";
   $("stat-viewers").textContent = d.viewers;
   $("stat-unique").textContent = d.unique_viewers;
@@ -1006,6 +1028,8 @@ function wireStage() {
 }
 
 function startStage() {
+  loadStream();
+  state.streamTimer = setInterval(loadStream, 2000);
   if (state.role === "moderator") return;
   loadStage();
   state.stageTimer = setInterval(loadStage, 2000);
@@ -1019,7 +1043,8 @@ const OUTLET_WORDS = {
   idle: () => "waiting for the show to go live",
   connecting: () => "connecting…",
   live: () => "live",
-  retrying: (o) => `failed: ${o.reason || "no reason given"}; trying again in ${o.retry_in_s} s`,
+  retrying: (o) => `failed: ${o.reason || "no reason given"}`
+    + (o.retry_in_s != null ? `; trying again in ${o.retry_in_s} s` : ""),
 };
 
 async function loadOutlets() {
@@ -1039,7 +1064,8 @@ async function loadOutlets() {
     el("li", { id: `outlet-${o.id}`, "data-state": o.state },
       el("span", { class: `dot${o.state === "live" ? " live" : ""}`, title: o.state }),
       el("span", { class: "grow" }, el("b", {}, o.name), ` · ${OUTLET_WORDS[o.state](o)}`,
-        el("br"), el("small", { class: "quiet-text" }, `${o.url} with the key ending ${o.key_hint}`)),
+        el("br"), el("small", { class: "quiet-text" },
+          o.key_hint ? `${o.url} with the key ending ${o.key_hint}` : o.url)),
       lead ? el("button", { class: "small quiet", type: "button",
         onclick: () => removeOutlet(o).catch(() => {}) }, "Remove") : ""));
   if (rows.length === 0) rows.push(el("li", { class: "quiet-text" }, "No outlets: the show goes out here only."));

@@ -193,8 +193,13 @@ impl Preview {
             let _ = pipeline.set_state(gst::State::Null);
             PreviewError::Pipeline(why)
         };
+        // Negotiated before any data flows (a live source sends nothing in
+        // PAUSED): a caps event reaching webrtcbin mid-negotiation could
+        // leave a sink pad's transceiver without a stream, which GStreamer
+        // 1.22's webrtcbin answers with an assertion that aborts the
+        // process.
         pipeline
-            .set_state(gst::State::Playing)
+            .set_state(gst::State::Paused)
             .map_err(|e| fail(&pipeline, e.to_string()))?;
         let offer =
             gst_webrtc::WebRTCSessionDescription::new(gst_webrtc::WebRTCSDPType::Offer, sdp);
@@ -226,6 +231,9 @@ impl Preview {
         let promise = gst::Promise::new();
         webrtc.emit_by_name::<()>("set-local-description", &[&answer, &promise]);
         promise.wait();
+        pipeline
+            .set_state(gst::State::Playing)
+            .map_err(|e| fail(&pipeline, e.to_string()))?;
         // Answer with every candidate in it: the browser's offer may not
         // trickle, and WHEP's simplest form is one exchange.
         let deadline = Instant::now() + GATHER_CAP;

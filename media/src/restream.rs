@@ -58,8 +58,10 @@ impl OutletTarget {
             .strip_prefix("rtmp://")
             .or_else(|| url.strip_prefix("rtmps://"))
             .ok_or(OutletError::Scheme)?;
-        let host = rest.split(['/', ':']).next().unwrap_or("");
-        if host.is_empty() {
+        let authority = rest.split('/').next().unwrap_or("");
+        let host = authority.split(':').next().unwrap_or("");
+        // No `user:password@`: the URL is shown to co-hosts and logged.
+        if host.is_empty() || authority.contains('@') {
             return Err(OutletError::Scheme);
         }
         let clean = |s: &str| !s.chars().any(|c| c.is_whitespace() || c.is_control());
@@ -80,9 +82,14 @@ impl OutletTarget {
         format!("{}/{}", self.url.trim_end_matches('/'), self.key)
     }
 
-    /// `line` with the key cut out, fit to show and log.
+    /// `line` with the key cut out, fit to show and log; also its part
+    /// before a `?`, which a platform may echo alone.
     fn redact(&self, line: &str) -> String {
-        line.replace(&self.key, "…")
+        let line = line.replace(&self.key, "…");
+        match self.key.split_once('?') {
+            Some((head, _)) if !head.is_empty() => line.replace(head, "…"),
+            _ => line,
+        }
     }
 }
 
@@ -257,7 +264,11 @@ fn supervise(
             "restream: an outlet failed"
         );
         let until = Instant::now() + pause;
-        while Instant::now() < until && !stop.load(Ordering::Relaxed) {
+        // The show going off ends the wait: the outlet is idle, not failed.
+        while Instant::now() < until
+            && !stop.load(Ordering::Relaxed)
+            && live.load(Ordering::Relaxed)
+        {
             *lock(state) = OutletState::Retrying {
                 reason: reason.clone(),
                 retry_in: until.saturating_duration_since(Instant::now()),
@@ -305,81 +316,108 @@ fn run_once(
         Ok(c) => c,
         Err(e) => return format!("ffmpeg did not start: {e}"),
     };
+    // ffmpeg's stderr, read to its end: the last line is why it ended.
     let last_line = Arc::new(Mutex::new(String::new()));
-    if let Some(stderr) = child.stderr.take() {
+    let log_reader = child.stderr.take().and_then(|stderr| {
         let (last_line, target) = (last_line.clone(), target.clone());
-        let _ = std::thread::Builder::new()
+        std::thread::Builder::new()
             .name("media-restream-log".into())
             .spawn(move || {
-                use std::io::BufRead;
-                for line in std::io::BufReader::new(stderr)
-                    .lines()
-                    .map_while(Result::ok)
-                {
+                crate::rtmp::for_each_line(stderr, |line| {
                     let line = target.redact(line.trim());
                     tracing::debug!(line, "ffmpeg (restream)");
                     if !line.is_empty() {
                         *lock(&last_line) = line;
                     }
-                }
-            });
-    }
-    let sending = Arc::new(AtomicBool::new(false));
+                })
+            })
+            .ok()
+    });
+    // `-progress` on stdout: the frame count, and when it last rose.
+    let progress: Arc<Mutex<(u64, Instant)>> = Arc::new(Mutex::new((0, Instant::now())));
     if let Some(stdout) = child.stdout.take() {
-        let sending = sending.clone();
+        let progress = progress.clone();
         let _ = std::thread::Builder::new()
             .name("media-restream-progress".into())
             .spawn(move || {
-                use std::io::BufRead;
-                for line in std::io::BufReader::new(stdout)
-                    .lines()
-                    .map_while(Result::ok)
-                {
+                crate::rtmp::for_each_line(stdout, |line| {
                     let frames = line
                         .strip_prefix("frame=")
                         .and_then(|n| n.trim().parse::<u64>().ok());
-                    if frames.is_some_and(|n| n > 0) {
-                        sending.store(true, Ordering::Relaxed);
+                    if let Some(n) = frames {
+                        let mut p = lock(&progress);
+                        if n > p.0 {
+                            *p = (n, Instant::now());
+                        }
                     }
-                }
+                })
             });
+    }
+    let kill = |child: &mut Child| {
+        let _ = child.kill();
+        let _ = child.wait();
+    };
+    enum Ended {
+        Exited(String),
+        Stalled(String),
     }
     let ended = loop {
         if stop.load(Ordering::Relaxed) || !live.load(Ordering::Relaxed) {
-            let _ = child.kill();
-            let _ = child.wait();
+            kill(&mut child);
             return "stopped".into();
         }
         match child.try_wait() {
-            Ok(Some(status)) => break status,
+            Ok(Some(status)) => break Ended::Exited(status.to_string()),
             Ok(None) => {}
             Err(e) => {
-                let _ = child.kill();
-                let _ = child.wait();
+                kill(&mut child);
                 return format!("ffmpeg: {e}");
             }
         }
-        if sending.load(Ordering::Relaxed) {
+        let (frames, rose) = *lock(&progress);
+        if frames > 0 {
             let mut s = lock(state);
             if *s == OutletState::Connecting {
                 *s = OutletState::Live;
                 tracing::info!(url = target.url, "restream: an outlet is live");
             }
         }
+        // A platform that stops reading blocks ffmpeg's writes with no
+        // error: no frame out for this long is a failure too.
+        if rose.elapsed() > STALLED_AFTER {
+            kill(&mut child);
+            let what = if frames > 0 {
+                "stalled"
+            } else {
+                "never started"
+            };
+            break Ended::Stalled(format!(
+                "{what}: no frame sent for {} s",
+                STALLED_AFTER.as_secs()
+            ));
+        }
         std::thread::sleep(Duration::from_millis(100));
     };
-    // Let the log reader take ffmpeg's last words.
-    let deadline = Instant::now() + Duration::from_millis(500);
-    while lock(&last_line).is_empty() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
+    // ffmpeg's last words, read to the end (a bounded wait).
+    if let Some(reader) = log_reader {
+        let deadline = Instant::now() + Duration::from_secs(1);
+        while !reader.is_finished() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
     let line = lock(&last_line).clone();
-    if line.is_empty() {
-        format!("ffmpeg ended ({ended})")
-    } else {
-        line
+    match ended {
+        Ended::Exited(status) if line.is_empty() => format!("ffmpeg ended ({status})"),
+        Ended::Exited(_) => line,
+        Ended::Stalled(why) if line.is_empty() => why,
+        Ended::Stalled(why) => format!("{why} ({line})"),
     }
 }
+
+/// How long an outlet may send no frame (after ffmpeg starts, or since the
+/// last) before it counts as failed: ffmpeg probes its input for up to
+/// 5 s before the first.
+const STALLED_AFTER: Duration = Duration::from_secs(15);
 
 #[cfg(test)]
 mod tests {
@@ -404,6 +442,8 @@ mod tests {
             ("rtmp://host/live\n", "k\u{7}", Err(OutletError::Key)),
             ("rtmp://host/live", "", Err(OutletError::Key)),
             ("rtmp://host/live", "a b", Err(OutletError::Key)),
+            ("rtmp://user:pw@host/live", "k", Err(OutletError::Scheme)),
+            ("rtmps://host:443/live@x", "k", Ok(())),
         ] {
             assert_eq!(
                 OutletTarget::new(url, key).map(|_| ()),
@@ -428,5 +468,15 @@ mod tests {
             "rtmp://live.twitch.tv/app/…: Connection refused"
         );
         assert!(!format!("{t:?}").contains("secret"));
+        let fb =
+            OutletTarget::new("rtmps://live.example.com/rtmp", "FB-123-secret?s_bl=1").unwrap();
+        assert_eq!(
+            fb.redact("stream FB-123-secret rejected"),
+            "stream … rejected"
+        );
+        assert_eq!(
+            fb.redact("rtmps://live.example.com/rtmp/FB-123-secret?s_bl=1: I/O error"),
+            "rtmps://live.example.com/rtmp/…: I/O error"
+        );
     }
 }

@@ -288,11 +288,12 @@ fn watch_ffmpeg(stderr: std::process::ChildStderr, watch: Watch) {
     let spawned = std::thread::Builder::new()
         .name("media-rtmp-log".into())
         .spawn(move || {
-            use std::io::BufRead;
-            for line in std::io::BufReader::new(stderr)
-                .lines()
-                .map_while(Result::ok)
-            {
+            let mut refused = false;
+            // Read to the end even after a refusal: the pipe keeps draining.
+            for_each_line(stderr, |line| {
+                if refused {
+                    return;
+                }
                 if !line.contains("Unexpected stream") {
                     // ffmpeg names its URLs on errors: the listening name
                     // and the token (or the key) are cut out.
@@ -300,21 +301,37 @@ fn watch_ffmpeg(stderr: std::process::ChildStderr, watch: Watch) {
                         .replace(watch.wanted.as_str(), "…")
                         .replace(watch.streamid.as_str(), "…");
                     tracing::debug!(line, "ffmpeg");
-                    continue;
+                    return;
                 }
-                match watch.admits(&line) {
+                match watch.admits(line) {
                     Ok(()) => tracing::info!("media: RTMP publisher let in"),
                     Err(reason) => {
+                        refused = true;
                         watch.kill();
                         tracing::warn!(reason, "media: RTMP publisher refused");
                         (watch.on_refused)(reason);
-                        return;
                     }
                 }
-            }
+            });
         });
     if let Err(e) = spawned {
         tracing::warn!(%e, "media: cannot watch ffmpeg");
+    }
+}
+
+/// Calls `f` on each line of `input` until it ends. A line that is not
+/// UTF-8 is read lossily, never the end of the reading: that would stop
+/// draining the pipe, and ffmpeg would block writing to it.
+pub(crate) fn for_each_line(input: impl std::io::Read, mut f: impl FnMut(&str)) {
+    use std::io::BufRead;
+    let mut reader = std::io::BufReader::new(input);
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        match reader.read_until(b'\n', &mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(_) => f(String::from_utf8_lossy(&buf).trim_end()),
+        }
     }
 }
 

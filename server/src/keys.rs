@@ -56,7 +56,7 @@ impl Keys {
     }
 }
 
-fn load_or_create_key(path: &Path) -> Result<[u8; KEY_BYTES], KeyError> {
+pub(crate) fn load_or_create_key(path: &Path) -> Result<[u8; KEY_BYTES], KeyError> {
     let io = |source| KeyError::Io {
         path: path.to_owned(),
         source,

@@ -11,7 +11,6 @@ use std::sync::Arc;
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
-use sha2::{Digest, Sha256};
 use sqlx::Row;
 use thiserror::Error;
 use vitrine_media::restream::{OutletError, OutletState as MediaState, OutletTarget, Restreamer};
@@ -20,7 +19,7 @@ use vitrine_shared::api::{MAX_OUTLETS, NewOutlet, OutletState, OutletView};
 
 use crate::clock::Clock;
 use crate::ids::new_id;
-use crate::media::load_or_create_key;
+use crate::keys::load_or_create_key;
 use crate::store::{Account, Store, StoreError};
 
 /// Where the sealing key lives, beside the stream key.
@@ -53,9 +52,8 @@ struct Sealer(ChaCha20Poly1305);
 
 impl Sealer {
     fn load(data_dir: &Path) -> Result<Self, String> {
-        let secret =
+        let key =
             load_or_create_key(&data_dir.join(OUTLETS_KEY_FILE)).map_err(|e| e.to_string())?;
-        let key: [u8; 32] = Sha256::digest(secret.as_str().as_bytes()).into();
         Ok(Self(ChaCha20Poly1305::new(Key::from_slice(&key))))
     }
 
@@ -186,7 +184,7 @@ impl Outlets {
         let mut wanted = Vec::new();
         for row in self.rows().await? {
             // A key that does not open (the key file replaced) or a URL
-            // that no longer checks is skipped and said, not sent.
+            // that no longer checks is not sent to; the list says so.
             let target = sealer
                 .open(row.id, &row.key_sealed)
                 .and_then(|key| OutletTarget::new(&row.url, &key).ok());
@@ -195,7 +193,12 @@ impl Outlets {
                 None => tracing::warn!(outlet = row.id, "restream: an outlet's key does not open"),
             }
         }
-        restreamer.set_outlets(wanted);
+        // Stopping a removed outlet waits for its ffmpeg: off the async
+        // workers.
+        let restreamer = restreamer.clone();
+        tokio::task::spawn_blocking(move || restreamer.set_outlets(wanted))
+            .await
+            .map_err(|e| RestreamError::Store(StoreError::Corrupt(e.to_string())))?;
         Ok(())
     }
 
@@ -215,7 +218,17 @@ impl Outlets {
             .await?
             .into_iter()
             .map(|row| {
-                let state = states.get(&row.id).cloned().unwrap_or(MediaState::Idle);
+                let state = match states.get(&row.id) {
+                    Some(state) => state.clone(),
+                    // Stored but not sent to: its key no longer opens.
+                    None => MediaState::Retrying {
+                        reason: format!(
+                            "its stream key no longer opens ({OUTLETS_KEY_FILE} changed): \
+                             remove it and add it again"
+                        ),
+                        retry_in: std::time::Duration::ZERO,
+                    },
+                };
                 view(row, state)
             })
             .collect())
@@ -233,8 +246,14 @@ impl Outlets {
         }
         let (_, sealer) = self.parts()?;
         let id = new_id::<i64>();
+        // The last four characters tell keys apart; a short key is not
+        // given away by them.
         let chars: Vec<char> = target.key.chars().collect();
-        let hint: String = chars[chars.len().saturating_sub(4)..].iter().collect();
+        let hint: String = if chars.len() >= 12 {
+            chars[chars.len() - 4..].iter().collect()
+        } else {
+            String::new()
+        };
         let row = OutletRow {
             id,
             name: name.as_str().to_owned(),
@@ -286,7 +305,8 @@ fn view(row: OutletRow, state: MediaState) -> OutletView {
         MediaState::Retrying { reason, retry_in } => (
             OutletState::Retrying,
             Some(reason),
-            Some(retry_in.as_secs_f32().ceil() as u32),
+            // A wait of nothing is no retry: the outlet is stuck.
+            (!retry_in.is_zero()).then(|| retry_in.as_secs_f32().ceil() as u32),
         ),
     };
     OutletView {

@@ -217,7 +217,11 @@ impl Reviews {
     }
 
     /// A product's visible reviews: average, count and the latest.
-    pub async fn summary(&self, product: &ProductId) -> Result<ReviewSummary, ReviewError> {
+    pub async fn summary(
+        &self,
+        product: &ProductId,
+        viewer: Option<&Account>,
+    ) -> Result<ReviewSummary, ReviewError> {
         let pool = self.store.pool();
         let exists = sqlx::query("SELECT 1 FROM products WHERE id = $1")
             .bind(product.as_str())
@@ -243,10 +247,24 @@ impl Reviews {
         .iter()
         .map(|row| review(row).map(Review::view))
         .collect::<Result<_, _>>()?;
+        let mine = match viewer {
+            Some(who) => {
+                sqlx::query("SELECT stars FROM reviews WHERE product_id = $1 AND account_id = $2")
+                    .bind(product.as_str())
+                    .bind(who.id.0 as i64)
+                    .fetch_optional(pool)
+                    .await?
+                    .map(|row| row.try_get::<i64, _>(0))
+                    .transpose()?
+                    .and_then(|stars| u8::try_from(stars).ok())
+            }
+            None => None,
+        };
         Ok(ReviewSummary {
             average: tally.average(),
             count: tally.count,
             latest,
+            mine,
         })
     }
 
@@ -443,7 +461,7 @@ mod tests {
                 reviews.submit(&ada, &mug, 4, &long).await,
                 Err(ReviewError::Refused(ReviewRefusal::TooLong))
             ));
-            assert_eq!(reviews.summary(&mug).await.unwrap().count, 0);
+            assert_eq!(reviews.summary(&mug, None).await.unwrap().count, 0);
 
             // The delivered buyer reviews once; the text is trimmed.
             let posted = reviews
@@ -462,8 +480,19 @@ mod tests {
                 .await
                 .unwrap();
             reviews.submit(&bob, &mug, 5, "").await.unwrap();
-            let summary = reviews.summary(&mug).await.unwrap();
+            let summary = reviews.summary(&mug, None).await.unwrap();
             assert_eq!(summary.count, 2);
+            // Each buyer is told their own stars; nobody else's.
+            assert_eq!(summary.mine, None);
+            assert_eq!(
+                reviews.summary(&mug, Some(&ada)).await.unwrap().mine,
+                Some(4)
+            );
+            assert_eq!(
+                reviews.summary(&mug, Some(&bob)).await.unwrap().mine,
+                Some(5)
+            );
+            assert_eq!(reviews.summary(&mug, Some(&host)).await.unwrap().mine, None);
             assert_eq!(summary.average, Some(4.5));
             let authors: Vec<&str> = summary.latest.iter().map(|r| r.author.as_str()).collect();
             assert!(authors.contains(&"Ada") && authors.contains(&"Bob"));
@@ -482,8 +511,9 @@ mod tests {
                 reviews.hide(&host, 12345, "").await,
                 Err(ReviewError::UnknownReview)
             ));
-            let summary = reviews.summary(&mug).await.unwrap();
+            let summary = reviews.summary(&mug, Some(&bob)).await.unwrap();
             assert_eq!((summary.count, summary.average), (1, Some(4.0)));
+            assert_eq!(summary.mine, Some(5), "hidden, still his");
             assert_eq!(
                 reviews.tallies(None).await.unwrap()[&mug],
                 ReviewTally {

@@ -1246,7 +1246,7 @@ pub const MAX_OUTLETS: usize = 5;
 
 /// `POST /api/v1/stream/outlets`: another platform the show is sent on to
 /// while it is live.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewOutlet {
     /// What the host calls it ("YouTube").
@@ -1255,6 +1255,16 @@ pub struct NewOutlet {
     pub url: String,
     /// The platform's stream key; never shown again.
     pub stream_key: String,
+}
+
+// The key never goes into a log by way of `{:?}`.
+impl std::fmt::Debug for NewOutlet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewOutlet")
+            .field("name", &self.name)
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What a restream outlet is doing.
@@ -1278,6 +1288,7 @@ pub struct OutletView {
     pub id: i64,
     pub name: String,
     pub url: String,
+    /// The key's last four characters (empty for a key under 12).
     pub key_hint: String,
     pub state: OutletState,
     /// Why the last try failed (ffmpeg's words, the key cut out).
@@ -1338,6 +1349,10 @@ pub struct ReviewSummary {
     pub count: u64,
     /// Newest first, at most 5.
     pub latest: Vec<ReviewView>,
+    /// The caller's own stars for it, when signed in and they reviewed it
+    /// (hidden or not): a card asks nobody twice.
+    #[serde(default)]
+    pub mine: Option<u8>,
 }
 
 /// `GET /api/v1/console/reviews`: the newest reviews across products.

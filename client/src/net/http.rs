@@ -272,20 +272,22 @@ impl ApiClient {
         )
     }
 
-    /// A product's visible reviews: the average, the count and the latest.
+    /// A product's visible reviews: the average, the count and the latest;
+    /// signed in, this shopper's own stars too.
     pub fn product_reviews(
         &self,
         product: &vitrine_shared::ProductId,
+        session: Option<&SignedIn>,
     ) -> Result<vitrine_shared::api::ReviewSummary, ApiError> {
-        Self::read(
-            self.agent
-                .get(format!(
-                    "{}/api/v1/products/{}/reviews",
-                    self.base,
-                    product.as_str()
-                ))
-                .call(),
-        )
+        let mut request = self.agent.get(format!(
+            "{}/api/v1/products/{}/reviews",
+            self.base,
+            product.as_str()
+        ));
+        if let Some(session) = session {
+            request = request.header("Authorization", format!("Bearer {}", session.token));
+        }
+        Self::read(request.call())
     }
 
     /// Your points, quests (the badges they earn) and what points buy.

@@ -144,6 +144,28 @@ impl FromRequestParts<AppState> for Authenticated {
     }
 }
 
+/// A public read that says more to a signed-in caller: no token is `None`;
+/// a token given must be good.
+impl axum::extract::OptionalFromRequestParts<AppState> for Authenticated {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Option<Self>, ApiError> {
+        if parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .is_none()
+        {
+            return Ok(None);
+        }
+        <Self as FromRequestParts<AppState>>::from_request_parts(parts, state)
+            .await
+            .map(Some)
+    }
+}
+
 impl Authenticated {
     /// Hosts and co-hosts only: 403 `forbidden` for anyone else.
     pub fn require_host(&self) -> Result<(), ApiError> {

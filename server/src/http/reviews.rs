@@ -75,23 +75,27 @@ pub async fn post_review(
 }
 
 /// A product's reviews: the average and count of the visible ones, and
-/// the latest five.
+/// the latest five; with a bearer token, the caller's own stars too.
 #[utoipa::path(
     get,
     path = "/api/v1/products/{id}/reviews",
     tag = "catalog",
     params(("id" = String, Path, description = "Product id")),
+    security((), ("bearer" = [])),
     responses(
         (status = 200, description = "The product's reviews", body = ReviewSummary),
+        (status = 401, description = "A token given that is no live session", body = ErrorBody),
         (status = 404, description = "No such product", body = ErrorBody),
     )
 )]
 pub async fn product_reviews(
     State(state): State<AppState>,
+    who: Option<Authenticated>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<ReviewSummary>, ApiError> {
     let product = product_id(id)?;
-    Ok(Json(state.reviews.summary(&product).await?))
+    let viewer = who.as_ref().map(|w| &w.account);
+    Ok(Json(state.reviews.summary(&product, viewer).await?))
 }
 
 #[derive(Deserialize, IntoParams)]

@@ -1206,6 +1206,18 @@ fn the_console_previews_the_stage_over_webrtc() {
     let _closer = Closer(&runtime, c.clone());
     runtime.block_on(async {
         console_sign_in(&c, &server, "host.preview", &mut []).await;
+        // Live on camera before any show is started: said so, not "Off air".
+        let t = Instant::now();
+        // (The badge is drawn in capitals.)
+        while text(&c, "#show-status").await.map(|s| s.to_lowercase()).as_deref()
+            != Some("camera live")
+        {
+            frame(&mut [], t, "the show card says the camera is live").await;
+        }
+        assert_eq!(
+            text(&c, "#show-title").await.as_deref(),
+            Some("On camera, no show started")
+        );
         click(&c, "#preview-start").await;
         let t = Instant::now();
         loop {
@@ -1421,7 +1433,10 @@ fn a_host_restreams_from_the_console_and_sees_each_outlets_state() {
         {
             frame(&mut [], t, "the console shows the outlet live").await;
         }
-        assert!(packets(&log) > 0, "live on the console, frames at the sink");
+        assert!(
+            vitrine_tests::step_until(Duration::from_secs(10), || packets(&log) > 0),
+            "live on the console, frames at the sink"
+        );
         let t = Instant::now();
         while !text(&c, &format!("#outlet-{down_id}"))
             .await

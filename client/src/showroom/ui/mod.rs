@@ -342,10 +342,14 @@ fn ask_reviews(
         // Your own rating just landed, or it is a while since.
         Some((at, seen)) => *seen != rated || now - at > FRESH_FOR_S,
     };
-    let reviewed = catalog
-        .products
-        .iter()
-        .any(|p| p.view.id == product && p.view.reviews.count > 0);
+    // Reviews to quote, or a delivered buyer's own stars to look up.
+    let reviewed = catalog.products.iter().any(|p| {
+        p.view.id == product
+            && (p.view.reviews.count > 0
+                || session
+                    .mirror()
+                    .is_some_and(|m| view::delivered(m, &p.view)))
+    });
     // One ask at a time; a stale one waits for it and goes next.
     let asking = ui.local.reviews.get(&product) == Some(&view::ReviewsLookup::Asking);
     if !stale || asking || (!reviewed && rated.is_none()) {
@@ -354,14 +358,18 @@ fn ask_reviews(
     let Some(server) = session.server.clone() else {
         return;
     };
+    let signed_in = session.signed_in.clone();
     asked.insert(product.clone(), (now, rated));
     ui.local
         .reviews
         .insert(product.clone(), view::ReviewsLookup::Asking);
     let tx = calls.tx.clone();
     std::thread::spawn(move || {
-        let lookup = match ApiClient::new(&server).product_reviews(&product) {
-            Ok(summary) => view::ReviewsLookup::Got(summary.latest),
+        let lookup = match ApiClient::new(&server).product_reviews(&product, signed_in.as_ref()) {
+            Ok(summary) => view::ReviewsLookup::Got {
+                latest: summary.latest,
+                mine: summary.mine,
+            },
             Err(_) => view::ReviewsLookup::Failed,
         };
         let _ = tx.send((product, lookup));

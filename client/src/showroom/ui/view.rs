@@ -260,7 +260,11 @@ pub fn reaction_label(r: Reaction) -> &'static str {
 #[derive(Debug, Clone, PartialEq)]
 pub enum ReviewsLookup {
     Asking,
-    Got(Vec<vitrine_shared::api::ReviewView>),
+    Got {
+        latest: Vec<vitrine_shared::api::ReviewView>,
+        /// This shopper's own stars, given in an earlier visit.
+        mine: Option<u8>,
+    },
     Failed,
 }
 
@@ -272,7 +276,7 @@ const QUOTE_CHARS: usize = 80;
 /// The card's lines for the latest reviews: the stars, who wrote it, and
 /// the text (cut short) in quotes when there is one.
 pub fn latest_reviews(lookup: Option<&ReviewsLookup>) -> Vec<String> {
-    let Some(ReviewsLookup::Got(latest)) = lookup else {
+    let Some(ReviewsLookup::Got { latest, .. }) = lookup else {
         return Vec::new();
     };
     latest
@@ -297,8 +301,13 @@ pub fn latest_reviews(lookup: Option<&ReviewsLookup>) -> Vec<String> {
 }
 
 /// Whether the shopper may rate `product`: one of their orders holding it
-/// was delivered, and what the server said to a rating.
-fn review_prompt(mirror: Option<&RoomMirror>, product: &ProductView) -> ReviewPrompt {
+/// was delivered, and what the server said to a rating, now or in an
+/// earlier visit (the reviews lookup): nobody is asked twice.
+fn review_prompt(
+    mirror: Option<&RoomMirror>,
+    product: &ProductView,
+    lookup: Option<&ReviewsLookup>,
+) -> ReviewPrompt {
     let Some(m) = mirror else {
         return ReviewPrompt::None;
     };
@@ -307,17 +316,29 @@ fn review_prompt(mirror: Option<&RoomMirror>, product: &ProductView) -> ReviewPr
         Some(Err(why)) => return ReviewPrompt::Refused(why.to_string()),
         None => {}
     }
-    let delivered = m.orders.values().any(|o| {
-        o.status == OrderStatus::Delivered
-            && o.lines
-                .iter()
-                .any(|l| product.variants.iter().any(|v| v.sku == l.sku))
-    });
-    if delivered {
+    match lookup {
+        Some(ReviewsLookup::Got {
+            mine: Some(stars), ..
+        }) => return ReviewPrompt::Done(*stars),
+        // Asked, not answered yet: the stars wait rather than flash.
+        Some(ReviewsLookup::Asking) => return ReviewPrompt::None,
+        _ => {}
+    }
+    if delivered(m, product) {
         ReviewPrompt::Ask
     } else {
         ReviewPrompt::None
     }
+}
+
+/// Whether one of this shopper's orders holding `product` was delivered.
+pub fn delivered(m: &RoomMirror, product: &ProductView) -> bool {
+    m.orders.values().any(|o| {
+        o.status == OrderStatus::Delivered
+            && o.lines
+                .iter()
+                .any(|l| product.variants.iter().any(|v| v.sku == l.sku))
+    })
 }
 
 /// An order's state in words.
@@ -492,7 +513,7 @@ pub fn build(input: &ViewInputs) -> ShowroomView {
                 let s = if n == 1 { "" } else { "s" };
                 format!("{average:.1} of 5 from {n} review{s}")
             }),
-            review: review_prompt(mirror, &p.view),
+            review: review_prompt(mirror, &p.view, input.ui.reviews.get(&p.view.id)),
             latest_reviews: latest_reviews(input.ui.reviews.get(&p.view.id)),
         }
     });
@@ -766,12 +787,15 @@ pub(super) mod tests {
                     comfortably without any wobble at all.";
         ui.reviews.insert(
             mug.clone(),
-            ReviewsLookup::Got(vec![
-                review(5, "Ada", "  Lovely\nglaze. ", false),
-                review(2, "Hidden", "staff hid this", true),
-                review(4, "Ben", "", false),
-                review(3, "Cleo", long, false),
-            ]),
+            ReviewsLookup::Got {
+                latest: vec![
+                    review(5, "Ada", "  Lovely\nglaze. ", false),
+                    review(2, "Hidden", "staff hid this", true),
+                    review(4, "Ben", "", false),
+                    review(3, "Cleo", long, false),
+                ],
+                mine: None,
+            },
         );
         assert_eq!(
             card(&ui).latest_reviews,
@@ -780,7 +804,10 @@ pub(super) mod tests {
         );
         ui.reviews.insert(
             mug.clone(),
-            ReviewsLookup::Got(vec![review(3, "Cleo", long, false)]),
+            ReviewsLookup::Got {
+                latest: vec![review(3, "Cleo", long, false)],
+                mine: None,
+            },
         );
         let quoted = &card(&ui).latest_reviews[0];
         assert!(quoted.ends_with("...\""), "{quoted}");
@@ -793,18 +820,18 @@ pub(super) mod tests {
     fn the_card_shows_the_rating_and_asks_a_delivered_buyer_for_stars() {
         let mut catalog = [product("mug", &[("mug-s", 4)])];
         let mut m = mirror();
-        let ui = LocalUi::default();
-        let card = |m: &RoomMirror, catalog: &[CatalogProduct]| {
-            view(m, catalog, &ui, Some("mug")).card.expect("a card")
+        let mut ui = LocalUi::default();
+        let card = |m: &RoomMirror, catalog: &[CatalogProduct], ui: &LocalUi| {
+            view(m, catalog, ui, Some("mug")).card.expect("a card")
         };
-        let first = card(&m, &catalog);
+        let first = card(&m, &catalog, &ui);
         assert_eq!((first.rating, first.review), (None, ReviewPrompt::None));
         catalog[0].view.reviews = vitrine_shared::api::ReviewTally {
             count: 2,
             stars_total: 9,
         };
         assert_eq!(
-            card(&m, &catalog).rating.as_deref(),
+            card(&m, &catalog, &ui).rating.as_deref(),
             Some("4.5 of 5 from 2 reviews")
         );
         let mut order = OrderNet {
@@ -820,19 +847,45 @@ pub(super) mod tests {
             }],
         };
         m.orders.insert(OrderId(7), order.clone());
-        assert_eq!(card(&m, &catalog).review, ReviewPrompt::None, "on its way");
+        assert_eq!(
+            card(&m, &catalog, &ui).review,
+            ReviewPrompt::None,
+            "on its way"
+        );
         order.status = OrderStatus::Delivered;
         m.orders.insert(OrderId(7), order);
-        assert_eq!(card(&m, &catalog).review, ReviewPrompt::Ask);
+        assert_eq!(card(&m, &catalog, &ui).review, ReviewPrompt::Ask);
         let mug = ProductId::new("mug").unwrap();
+        // Rated in an earlier visit: the lookup says so, and the stars are
+        // not asked for again; while it is on its way, nothing flashes.
+        ui.reviews.insert(mug.clone(), ReviewsLookup::Asking);
+        assert_eq!(card(&m, &catalog, &ui).review, ReviewPrompt::None);
+        ui.reviews.insert(
+            mug.clone(),
+            ReviewsLookup::Got {
+                latest: Vec::new(),
+                mine: Some(3),
+            },
+        );
+        assert_eq!(card(&m, &catalog, &ui).review, ReviewPrompt::Done(3));
+        ui.reviews.insert(
+            mug.clone(),
+            ReviewsLookup::Got {
+                latest: Vec::new(),
+                mine: None,
+            },
+        );
+        assert_eq!(card(&m, &catalog, &ui).review, ReviewPrompt::Ask);
+        ui.reviews.insert(mug.clone(), ReviewsLookup::Failed);
+        assert_eq!(card(&m, &catalog, &ui).review, ReviewPrompt::Ask);
         m.reviews.insert(mug.clone(), Ok(4));
-        assert_eq!(card(&m, &catalog).review, ReviewPrompt::Done(4));
+        assert_eq!(card(&m, &catalog, &ui).review, ReviewPrompt::Done(4));
         m.reviews.insert(
             mug,
             Err(vitrine_shared::protocol::ReviewRefusal::AlreadyReviewed),
         );
         assert_eq!(
-            card(&m, &catalog).review,
+            card(&m, &catalog, &ui).review,
             ReviewPrompt::Refused("you have already reviewed this product".into())
         );
     }
