@@ -1445,6 +1445,13 @@ fn a_host_restreams_from_the_console_and_sees_each_outlets_state() {
         {
             frame(&mut [], t, "the down outlet says it retries").await;
         }
+        // One outlet failing leaves the other sending.
+        assert_eq!(outlets()["outlets"][0]["state"], "live", "{}", outlets());
+        let sent = packets(&log);
+        assert!(
+            vitrine_tests::step_until(Duration::from_secs(10), || packets(&log) > sent + 10),
+            "the live outlet kept sending"
+        );
         card_picture(&c, "outlets-card", "console-restream.png").await;
 
         click_fresh(&c, &format!("#outlet-{down_id} button")).await;

@@ -153,6 +153,17 @@ fn a_delivered_buyer_reviews_once_bad_reviews_change_nothing_and_staff_hide_one(
         code(review(&http, Some(&ada), MUG.0, good)),
         "already_reviewed"
     );
+    // Asked with her token, the reviews say she gave five (the card asks
+    // nobody twice); asked without one, or by someone else, they do not.
+    let path = format!("/api/v1/products/{}/reviews", MUG.0);
+    let (_, mine) = http.call("GET", &path, Some(&ada), None, None);
+    assert_eq!(mine["mine"], 5, "{mine}");
+    assert_eq!(summary(&http).mine, None);
+    let stranger = guest(&http, "Stranger");
+    let (_, theirs) = http.call("GET", &path, Some(&stranger), None, None);
+    assert!(theirs["mine"].is_null(), "{theirs}");
+    let (status, _) = http.call("GET", &path, Some("not-a-token"), None, None);
+    assert_eq!(status, 401, "a token given must be good");
 
     // The product and its card show the count and the average.
     let (_, product) = http.call(
