@@ -97,15 +97,7 @@ fn show_with(seats: usize, rtmp: Vec<usize>) -> Show {
             }),
         )
         .unwrap();
-    stage
-        .set_seat(
-            1,
-            Some(Seat {
-                name: "Guest".into(),
-                key: SeatKey::Sha256(SeatKey::digest(&guest_key)),
-            }),
-        )
-        .unwrap();
+    invite(&stage, 1, "Guest", &guest_key);
     Show {
         relay,
         stage,
@@ -114,6 +106,19 @@ fn show_with(seats: usize, rtmp: Vec<usize>) -> Show {
         guest_key,
         events,
     }
+}
+
+/// Seats a co-host under `key`, kept as its digest (as the server does).
+fn invite(stage: &Stage, seat: usize, name: &str, key: &StreamKey) {
+    stage
+        .set_seat(
+            seat,
+            Some(Seat {
+                name: name.into(),
+                key: SeatKey::Sha256(SeatKey::digest(key)),
+            }),
+        )
+        .unwrap();
 }
 
 fn publish(seat: SocketAddr, key: &StreamKey, argb: u32) -> Publisher {
@@ -267,15 +272,7 @@ fn seats_refuse_wrong_keys_second_publishers_and_revoked_keys() {
     // A new guest holds the seat: the old key is refused, the new one goes
     // live.
     let next_key = StreamKey::new("next-guest-key-1").unwrap();
-    show.stage
-        .set_seat(
-            1,
-            Some(Seat {
-                name: "Next".into(),
-                key: SeatKey::Sha256(SeatKey::digest(&next_key)),
-            }),
-        )
-        .unwrap();
+    invite(&show.stage, 1, "Next", &next_key);
     let before = rejected(&show, 1);
     let again = publish(show.seats[1], &show.guest_key, BLUE);
     until(Duration::from_secs(10), || {
@@ -415,17 +412,12 @@ fn a_co_host_over_rtmp_is_let_in_by_their_key_and_put_out_when_revoked() {
     drop(guest);
 
     // The revoked key no longer gets in, over RTMP as over SRT.
-    show.stage
-        .set_seat(
-            1,
-            Some(Seat {
-                name: "Next".into(),
-                key: SeatKey::Sha256(SeatKey::digest(
-                    &StreamKey::new("next-guest-key-1").unwrap(),
-                )),
-            }),
-        )
-        .unwrap();
+    invite(
+        &show.stage,
+        1,
+        "Next",
+        &StreamKey::new("next-guest-key-1").unwrap(),
+    );
     let before = refusals(&show);
     push_until(
         rtmp,
@@ -457,15 +449,7 @@ fn rtmp_listeners_must_name_real_seats_and_distinct_ports() {
 fn a_live_publisher_left_out_of_the_layout_is_muted_and_heard_once_shown() {
     let show = show(3);
     let third_key = StreamKey::new("third-key-789").unwrap();
-    show.stage
-        .set_seat(
-            2,
-            Some(Seat {
-                name: "Third".into(),
-                key: SeatKey::Sha256(SeatKey::digest(&third_key)),
-            }),
-        )
-        .unwrap();
+    invite(&show.stage, 2, "Third", &third_key);
     let _host = publish(show.seats[0], &show.host_key, RED);
     let _guest = publish(show.seats[1], &show.guest_key, BLUE);
     let _third = publish(show.seats[2], &third_key, RED);

@@ -551,6 +551,24 @@ impl ServerConfig {
                 key: "media",
                 message,
             })?;
+            // RTMP is TCP, as HTTP is: the host's listener, and each
+            // co-host seat's on its port number, must leave HTTP's alone.
+            let rtmp_ports: Vec<u16> = match media.rtmp {
+                Some(rtmp) => std::iter::once(rtmp.port())
+                    .chain(media.co_hosts.iter().map(|c| c.port()))
+                    .collect(),
+                None => Vec::new(),
+            };
+            if self.http.port() != 0 && rtmp_ports.contains(&self.http.port()) {
+                return Err(ConfigError::Invalid {
+                    key: "media",
+                    message: format!(
+                        "RTMP (the host's, or a co-host seat's on its port number) would take \
+                         the HTTP port {}",
+                        self.http.port()
+                    ),
+                });
+            }
         }
         if self.public_addr.is_none() && self.udp.ip().is_unspecified() {
             return Err(ConfigError::Invalid {
@@ -869,6 +887,9 @@ mod tests {
             "[media]\ningest = \"127.0.0.1:9001\"\n",
             "[media]\nlatency_ms = 0\n",
             "[media]\npublic_host = \"a b\"\n",
+            // TCP clashes with HTTP (8080): the host's RTMP, a seat's RTMP.
+            "[media]\nrtmp = \"127.0.0.1:8080\"\n",
+            "[media]\nco_hosts = [\"127.0.0.1:8080\"]\n",
         ] {
             assert!(
                 matches!(with(bad, Cli::default()), Err(ConfigError::Invalid { .. })),
