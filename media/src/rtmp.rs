@@ -51,6 +51,9 @@ pub(crate) enum BridgeError {
     Listen(String),
 }
 
+/// How long an RTMP connection may send nothing before it is dropped.
+const IDLE_PUBLISHER: Duration = Duration::from_secs(10);
+
 /// Whether ffmpeg runs here, or why not.
 pub(crate) fn ffmpeg_available() -> Result<(), String> {
     Command::new("ffmpeg")
@@ -117,6 +120,12 @@ impl RtmpBridge {
                 "warning".into(),
                 "-listen".into(),
                 "1".into(),
+                // A connection that sends nothing for this long is dropped
+                // (ffmpeg exits and is respawned): it would hold the one
+                // listener for ever. Waiting for a connection is not
+                // bounded by it.
+                "-rw_timeout".into(),
+                (IDLE_PUBLISHER.as_micros() as u64).to_string(),
                 "-i".into(),
                 format!("rtmp://{listen}/live/{}", wanted.as_str()),
                 "-c".into(),

@@ -507,3 +507,23 @@ fn a_publisher_who_connects_and_sends_nothing_is_put_out() {
     .expect("the co-host takes the freed seat");
     drop(silent);
 }
+
+#[test]
+fn an_rtmp_connection_that_sends_nothing_does_not_hold_the_seat() {
+    let show = show_with(2, vec![1]);
+    let rtmp = show.stage.config().rtmp[0].1;
+    // ffmpeg's RTMP listener takes one connection: this one never speaks.
+    let idle = until(Duration::from_secs(10), || {
+        std::net::TcpStream::connect(rtmp).ok()
+    })
+    .expect("the seat's RTMP listener is up");
+    // The co-host gets in all the same, once the idle one is dropped.
+    let guest = push_until(
+        rtmp,
+        show.guest_key.as_str(),
+        Duration::from_secs(40),
+        || show.stage.live() == [1],
+    );
+    assert!(guest.is_some(), "the idle connection held the seat");
+    drop(idle);
+}
