@@ -108,6 +108,14 @@ fn show_with(seats: usize, rtmp: Vec<usize>) -> Show {
     }
 }
 
+/// Waits (10 s at most) until the stage has told `event`.
+fn wait_event(show: &Show, event: StageEvent, what: &str) {
+    until(Duration::from_secs(10), || {
+        show.events.lock().unwrap().contains(&event).then_some(())
+    })
+    .unwrap_or_else(|| panic!("{what}"));
+}
+
 /// Seats a co-host under `key`, kept as its digest (as the server does).
 fn invite(stage: &Stage, seat: usize, name: &str, key: &StreamKey) {
     stage
@@ -260,14 +268,7 @@ fn seats_refuse_wrong_keys_second_publishers_and_revoked_keys() {
     // closed (the seat's pipeline ends: `Off`).
     show.stage.set_seat(1, None).unwrap();
     assert!(show.stage.live().is_empty());
-    until(Duration::from_secs(10), || {
-        show.events
-            .lock()
-            .unwrap()
-            .contains(&StageEvent::Off { seat: 1 })
-            .then_some(())
-    })
-    .expect("revoked guest put out");
+    wait_event(&show, StageEvent::Off { seat: 1 }, "revoked guest put out");
     drop(guest);
     // A new guest holds the seat: the old key is refused, the new one goes
     // live.
@@ -482,24 +483,18 @@ fn a_live_publisher_left_out_of_the_layout_is_muted_and_heard_once_shown() {
 fn a_publisher_who_connects_and_sends_nothing_is_put_out() {
     let show = show(2);
     let silent = SilentCaller::start(show.seats[1], show.guest_key.as_str());
-    until(Duration::from_secs(10), || {
-        show.events
-            .lock()
-            .unwrap()
-            .contains(&StageEvent::Live { seat: 1 })
-            .then_some(())
-    })
-    .expect("the silent caller is let in");
+    wait_event(
+        &show,
+        StageEvent::Live { seat: 1 },
+        "the silent caller is let in",
+    );
     // Still connected, never sending: put out after the idle timeout, and
     // the seat is free for the real co-host.
-    until(Duration::from_secs(10), || {
-        show.events
-            .lock()
-            .unwrap()
-            .contains(&StageEvent::Off { seat: 1 })
-            .then_some(())
-    })
-    .expect("the silent caller is put out");
+    wait_event(
+        &show,
+        StageEvent::Off { seat: 1 },
+        "the silent caller is put out",
+    );
     let _guest = publish(show.seats[1], &show.guest_key, BLUE);
     until(Duration::from_secs(15), || {
         (show.stage.live() == [1]).then_some(())

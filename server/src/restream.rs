@@ -236,7 +236,7 @@ impl Outlets {
 
     /// Adds an outlet; it starts sending at once if the show is live.
     pub async fn add(&self, by: &Account, new: &NewOutlet) -> Result<OutletView, RestreamError> {
-        self.parts()?;
+        let (_, sealer) = self.parts()?;
         let name =
             DisplayName::new(&new.name).map_err(|e| RestreamError::BadName(e.to_string()))?;
         let target = OutletTarget::new(&new.url, &new.stream_key)?;
@@ -244,7 +244,6 @@ impl Outlets {
         if self.rows().await?.len() >= MAX_OUTLETS {
             return Err(RestreamError::Full);
         }
-        let (_, sealer) = self.parts()?;
         let id = new_id::<i64>();
         // The last four characters tell keys apart; a short key is not
         // given away by them.

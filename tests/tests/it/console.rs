@@ -1326,8 +1326,7 @@ fn the_console_previews_the_stage_over_webrtc() {
 /// tries again; a bad URL is refused in words; an outlet is removed.
 #[test]
 fn a_host_restreams_from_the_console_and_sees_each_outlets_state() {
-    use crate::restream::{Sink, packets};
-    use vitrine_media::publish::{PublishOptions, Publisher, Source};
+    use crate::restream::{Sink, packets, small_camera};
     let _one = crate::media::serial();
     let server = TestServer::start_with_media(false);
     let host = server.sign_in_as("host.restream", Role::Host);
@@ -1415,14 +1414,7 @@ fn a_host_restreams_from_the_console_and_sees_each_outlets_state() {
             frame(&mut [], t, "idle until live").await;
         }
 
-        let mut options = PublishOptions::new(Source::TestPattern);
-        (options.width, options.height, options.bitrate_kbps) = (320, 180, 300);
-        let _camera = Publisher::start(
-            &format!("srt://{}", server.media().ingest),
-            &server.stream_key(),
-            &options,
-        )
-        .expect("publisher starts");
+        let _camera = small_camera(&server);
         let t = Instant::now();
         while c
             .find(Locator::Css(&format!(

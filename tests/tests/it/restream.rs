@@ -52,6 +52,19 @@ impl Drop for Sink {
     }
 }
 
+/// The host's camera: a small test pattern, cheap to encode beside the
+/// other tests.
+pub(crate) fn small_camera(server: &TestServer) -> Publisher {
+    let mut options = PublishOptions::new(Source::TestPattern);
+    (options.width, options.height, options.bitrate_kbps) = (320, 180, 300);
+    Publisher::start(
+        &format!("srt://{}", server.media().ingest),
+        &server.stream_key(),
+        &options,
+    )
+    .expect("publisher starts")
+}
+
 /// Video packets the sink has written so far.
 pub(crate) fn packets(log: &Path) -> usize {
     std::fs::read_to_string(log)
@@ -148,14 +161,7 @@ fn a_host_restreams_to_an_rtmp_outlet_that_fails_and_comes_back_without_touching
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("sink.framemd5");
     let sink = Sink::start(port, key, &log);
-    let mut options = PublishOptions::new(Source::TestPattern);
-    (options.width, options.height, options.bitrate_kbps) = (320, 180, 300);
-    let _camera = Publisher::start(
-        &format!("srt://{}", server.media().ingest),
-        &server.stream_key(),
-        &options,
-    )
-    .expect("publisher");
+    let _camera = small_camera(&server);
     assert!(
         step_until(Duration::from_secs(40), || packets(&log) >= 30),
         "the outlet sent {} packets; outlets: {}",
