@@ -1396,15 +1396,22 @@ fn a_host_restreams_from_the_console_and_sees_each_outlets_state() {
         let live_id = list["outlets"][0]["id"].as_i64().unwrap();
         let down_id = list["outlets"][1]["id"].as_i64().unwrap();
         assert_eq!(list["outlets"][0]["key_hint"], "y-77");
-        // The key field is emptied once sent.
-        let key_left = c
-            .find(Locator::Id("outlet-key"))
-            .await
-            .unwrap()
-            .prop("value")
-            .await
-            .unwrap();
-        assert_eq!(key_left.as_deref(), Some(""));
+        // The key field is emptied once sent (after the answer the list
+        // above was read from: waited for, not raced).
+        let t = Instant::now();
+        loop {
+            let key_left = c
+                .find(Locator::Id("outlet-key"))
+                .await
+                .unwrap()
+                .prop("value")
+                .await
+                .unwrap();
+            if key_left.as_deref() == Some("") {
+                break;
+            }
+            frame(&mut [], t, "the key field is emptied once sent").await;
+        }
         let t = Instant::now();
         while !text(&c, &format!("#outlet-{live_id}"))
             .await
